@@ -1,0 +1,64 @@
+import { newId } from '@meridian/protocol';
+import { type CryptoKey, type JWTHeaderParameters, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { SIGNING_ALG, type SigningKeyStore } from './signing-keys.js';
+
+export const ACCESS_TOKEN_AUDIENCE = 'meridian';
+
+/** What an access token asserts: who, in which org, for which login (refresh family). */
+export interface AccessClaims {
+  userId: string;
+  orgId: string;
+  sessionId: string;
+}
+
+export class AccessTokens {
+  constructor(
+    private readonly keys: SigningKeyStore,
+    private readonly issuer: string,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  get ttl(): number {
+    return this.ttlSeconds;
+  }
+
+  async sign(claims: AccessClaims): Promise<string> {
+    const { kid, key } = this.keys.signer();
+    return new SignJWT({ org: claims.orgId, sid: claims.sessionId })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' })
+      .setSubject(claims.userId)
+      .setIssuer(this.issuer)
+      .setAudience(ACCESS_TOKEN_AUDIENCE)
+      .setIssuedAt()
+      .setJti(newId('request'))
+      .setExpirationTime(`${this.ttlSeconds}s`)
+      .sign(key);
+  }
+
+  /**
+   * Verifies signature (EdDSA only: `none` and HMAC confusion are refused), issuer, audience and expiry.
+   * Returns undefined for any token that is not valid; never throws for bad input.
+   */
+  async verify(token: string): Promise<AccessClaims | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
+        algorithms: [SIGNING_ALG],
+        issuer: this.issuer,
+        audience: ACCESS_TOKEN_AUDIENCE,
+        clockTolerance: 5,
+      });
+      const { sub, org, sid } = payload;
+      if (typeof sub !== 'string' || typeof org !== 'string' || typeof sid !== 'string') return undefined;
+      return { userId: sub, orgId: org, sessionId: sid };
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError) return undefined;
+      throw err;
+    }
+  }
+
+  private async keyFor(header: JWTHeaderParameters): Promise<CryptoKey> {
+    const key = header.kid ? await this.keys.publicKey(header.kid) : undefined;
+    if (!key) throw new joseErrors.JWKSNoMatchingKey();
+    return key;
+  }
+}

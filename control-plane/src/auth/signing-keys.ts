@@ -1,0 +1,125 @@
+import { newId } from '@meridian/protocol';
+import { desc, gt, isNull, or } from 'drizzle-orm';
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import type { Database } from '../db/client.js';
+import { signingKeys } from '../db/schema.js';
+
+export const SIGNING_ALG = 'EdDSA';
+
+interface LoadedKey {
+  kid: string;
+  publicJwk: JWK;
+  publicKey: CryptoKey;
+  privateKey: CryptoKey | undefined;
+  retiredAt: Date | null;
+}
+
+/**
+ * The keys that sign and verify access tokens. One key signs at a time; rotation adds a new signer and
+ * retires the old one, which stays published and accepted until every token it signed has expired, so
+ * rotation logs nobody out.
+ */
+export class SigningKeyStore {
+  private keys = new Map<string, LoadedKey>();
+  private active: LoadedKey | undefined;
+  private lastReload = 0;
+  private activeCreatedAt = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly accessTokenTtlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Loads published keys, creating the first signer if there is none. */
+  async init(): Promise<void> {
+    await this.reload();
+    if (!this.active) await this.rotate();
+  }
+
+  /** Makes a fresh key the signer and retires the previous one. */
+  async rotate(): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALG, {
+      crv: 'Ed25519',
+      extractable: true,
+    });
+    const kid = newId('signingKey');
+    const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: SIGNING_ALG, use: 'sig' };
+    const privateJwk = await exportJWK(privateKey);
+    await this.db.transaction(async (tx) => {
+      await tx
+        .update(signingKeys)
+        .set({ retiredAt: new Date(this.now()) })
+        .where(isNull(signingKeys.retiredAt));
+      await tx.insert(signingKeys).values({
+        kid,
+        alg: SIGNING_ALG,
+        publicJwk: JSON.stringify(publicJwk),
+        privateJwk: JSON.stringify(privateJwk),
+        createdAt: new Date(this.now()),
+      });
+    });
+    await this.reload();
+    return kid;
+  }
+
+  /** Age of the signing key in milliseconds, for scheduled rotation. */
+  activeKeyAgeMs(): number {
+    return this.active ? this.now() - this.activeCreatedAt : Number.POSITIVE_INFINITY;
+  }
+
+  signer(): { kid: string; key: CryptoKey } {
+    if (!this.active?.privateKey) throw new Error('signing keys not initialised');
+    return { kid: this.active.kid, key: this.active.privateKey };
+  }
+
+  /** Public key for `kid`; an unknown kid triggers at most one reload per second (another instance may have rotated). */
+  async publicKey(kid: string): Promise<CryptoKey | undefined> {
+    const known = this.keys.get(kid);
+    if (known) return this.isPublished(known) ? known.publicKey : undefined;
+    if (this.now() - this.lastReload < 1000) return undefined;
+    await this.reload();
+    const reloaded = this.keys.get(kid);
+    return reloaded && this.isPublished(reloaded) ? reloaded.publicKey : undefined;
+  }
+
+  /** The JWKS document: the signer plus retired keys whose tokens may still be live. */
+  jwks(): { keys: JWK[] } {
+    return { keys: [...this.keys.values()].filter((k) => this.isPublished(k)).map((k) => k.publicJwk) };
+  }
+
+  private isPublished(key: LoadedKey): boolean {
+    // A minute of slack covers clock skew between instances.
+    return key.retiredAt === null || key.retiredAt.getTime() + this.accessTokenTtlMs + 60_000 > this.now();
+  }
+
+  private async reload(): Promise<void> {
+    this.lastReload = this.now();
+    const horizon = new Date(this.now() - this.accessTokenTtlMs - 60_000);
+    const rows = await this.db
+      .select()
+      .from(signingKeys)
+      .where(or(isNull(signingKeys.retiredAt), gt(signingKeys.retiredAt, horizon)))
+      .orderBy(desc(signingKeys.createdAt));
+    const next = new Map<string, LoadedKey>();
+    this.active = undefined;
+    for (const row of rows) {
+      const publicJwk = JSON.parse(row.publicJwk) as JWK;
+      const loaded: LoadedKey = {
+        kid: row.kid,
+        publicJwk,
+        publicKey: (await importJWK(publicJwk, row.alg)) as CryptoKey,
+        privateKey: row.retiredAt
+          ? undefined
+          : ((await importJWK(JSON.parse(row.privateJwk) as JWK, row.alg)) as CryptoKey),
+        retiredAt: row.retiredAt,
+      };
+      next.set(row.kid, loaded);
+      if (!row.retiredAt && !this.active) {
+        this.active = loaded;
+        this.activeCreatedAt = row.createdAt.getTime();
+      }
+    }
+    this.keys = next;
+  }
+}

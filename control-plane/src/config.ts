@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/**
+ * Control-plane configuration, read from the environment once in main.ts. Every field has a default that
+ * runs the platform on one machine with no account anywhere.
+ */
+export const Config = z
+  .object({
+    MERIDIAN_HOST: z.string().default('127.0.0.1'),
+    MERIDIAN_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    MERIDIAN_DATA_DIR: z.string().default('.data'),
+    /** libsql URL; defaults to a file under the data dir. `libsql://` (Turso) in production. */
+    MERIDIAN_DATABASE_URL: z.string().optional(),
+    MERIDIAN_DATABASE_AUTH_TOKEN: z.string().optional(),
+    MERIDIAN_PUBLIC_URL: z.string().url().optional(),
+    MERIDIAN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    MERIDIAN_ACCESS_TOKEN_TTL_SECONDS: seconds(900),
+    MERIDIAN_REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600),
+    /** Bearer credential of the edge for /internal routes; generated into the data dir when unset. */
+    MERIDIAN_EDGE_SERVICE_TOKEN: z.string().min(32).optional(),
+    /** Trust X-Forwarded-For for the client IP: only behind a proxy that sets it. */
+    MERIDIAN_TRUST_PROXY: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
+    MERIDIAN_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
+  })
+  .transform((env) => ({
+    host: env.MERIDIAN_HOST,
+    port: env.MERIDIAN_PORT,
+    dataDir: env.MERIDIAN_DATA_DIR,
+    databaseUrl: env.MERIDIAN_DATABASE_URL ?? `file:${env.MERIDIAN_DATA_DIR}/control-plane.db`,
+    databaseAuthToken: env.MERIDIAN_DATABASE_AUTH_TOKEN,
+    publicUrl: env.MERIDIAN_PUBLIC_URL ?? `http://${env.MERIDIAN_HOST}:${env.MERIDIAN_PORT}`,
+    logLevel: env.MERIDIAN_LOG_LEVEL,
+    accessTokenTtlSeconds: env.MERIDIAN_ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: env.MERIDIAN_REFRESH_TOKEN_TTL_SECONDS,
+    edgeServiceToken: env.MERIDIAN_EDGE_SERVICE_TOKEN,
+    trustProxy: env.MERIDIAN_TRUST_PROXY,
+    maxBodyBytes: env.MERIDIAN_MAX_BODY_BYTES,
+  }));
+export type Config = z.output<typeof Config>;
+
+/** Parses the environment; throws one readable error naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = Config.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,33 @@
+import type { MiddlewareHandler } from 'hono';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { AppEnv } from './context.js';
+
+/** One registry per app instance, so several apps in one test process do not share counters. */
+export function createMetrics(collectDefaults: boolean) {
+  const registry = new Registry();
+  if (collectDefaults) collectDefaultMetrics({ register: registry, prefix: 'meridian_cp_' });
+  const requests = new Counter({
+    name: 'meridian_cp_http_requests_total',
+    help: 'HTTP requests by method, matched route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'meridian_cp_http_request_duration_seconds',
+    help: 'HTTP request duration by method, matched route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+
+  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const started = performance.now();
+    await next();
+    // The matched pattern (`/v1/api-keys/:id`), never the raw path, keeps label cardinality bounded.
+    const route = c.req.routePath === '/*' || !c.req.routePath ? 'unmatched' : c.req.routePath;
+    const labels = { method: c.req.method, route, status: String(c.res.status) };
+    requests.inc(labels);
+    duration.observe(labels, (performance.now() - started) / 1000);
+  };
+  return { registry, middleware };
+}

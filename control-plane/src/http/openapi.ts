@@ -1,0 +1,62 @@
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { ErrorCode } from '@meridian/protocol';
+import type { AppEnv } from './context.js';
+import { validationError } from './errors.js';
+
+/** A router whose validation failures all become the 400 envelope with per-field details. */
+export function newRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error);
+    },
+  });
+}
+
+export const ErrorEnvelopeSchema = z
+  .object({
+    error: z.object({
+      code: ErrorCode,
+      message: z.string(),
+      requestId: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .openapi('Error');
+
+const ERROR_DESCRIPTIONS = {
+  400: 'Malformed JSON or a body, path or query that fails validation',
+  401: 'Missing, invalid, expired or revoked credential',
+  403: 'The credential is valid but its role or scopes do not allow this',
+  404: 'No such resource in the caller’s organisation',
+  409: 'Conflicts with the current state',
+  413: 'Body larger than the limit',
+  429: 'Throttled; see Retry-After',
+} as const;
+type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS;
+
+/** The error responses a route documents; every route can answer 400 and 413. */
+export function errors(...statuses: ErrorStatus[]) {
+  const all = new Set<ErrorStatus>([400, 413, ...statuses]);
+  return Object.fromEntries(
+    [...all].map((s) => [
+      s,
+      {
+        description: ERROR_DESCRIPTIONS[s],
+        content: { 'application/json': { schema: ErrorEnvelopeSchema } },
+      },
+    ]),
+  ) as Record<
+    ErrorStatus,
+    { description: string; content: { 'application/json': { schema: typeof ErrorEnvelopeSchema } } }
+  >;
+}
+
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { body: { required: true, content: { 'application/json': { schema } } } };
+}
+
+export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+export const bearerAuth = [{ bearer: [] }];

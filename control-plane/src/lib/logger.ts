@@ -1,0 +1,41 @@
+type Level = 'debug' | 'info' | 'warn' | 'error';
+const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** Field names whose values are never written, at any depth. */
+const SECRET_FIELD = /pass(word)?|secret|token|authorization|cookie|api[-_]?key|private/i;
+
+export type LogFields = Record<string, unknown>;
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value))
+    out[k] = SECRET_FIELD.test(k) ? '[redacted]' : redact(v, depth + 1);
+  return out;
+}
+
+/** Structured JSON lines, one per event; secrets are redacted by field name before anything is written. */
+export function createLogger(
+  level: Level | 'silent',
+  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Logger {
+  const emit = (lvl: Level, msg: string, fields?: LogFields) => {
+    if (ORDER[lvl] < ORDER[level]) return;
+    const safe = fields ? (redact(fields) as LogFields) : {};
+    write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...safe }));
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+  };
+}

@@ -1,0 +1,128 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { Actor, AppEnv } from '../http/context.js';
+import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
+import { login } from '../services/auth/login.js';
+import { logout, refreshSession } from '../services/auth/refresh.js';
+import { register } from '../services/auth/register.js';
+import { describeCaller } from '../services/orgs/me.js';
+import { switchOrg } from '../services/orgs/orgs.js';
+import type { RouteDeps } from './deps.js';
+import {
+  DisplayName,
+  Email,
+  IdParam,
+  OrgSummarySchema,
+  Password,
+  RoleSchema,
+  TokenPairSchema,
+} from './schemas.js';
+
+export function actorOf(c: Context<AppEnv>): Actor {
+  return { principal: c.var.principal, requestId: c.var.requestId, clientIp: c.var.clientIp };
+}
+
+const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) });
+
+const registerRoute = createRoute({
+  method: 'post',
+  path: '/v1/auth/register',
+  tags: ['auth'],
+  summary: 'Create an account and its personal organisation',
+  request: jsonBody(z.strictObject({ email: Email, password: Password, name: DisplayName })),
+  responses: {
+    201: jsonContent(
+      TokenPairSchema.extend({
+        user: z.object({ id: z.string(), email: z.string(), name: z.string() }),
+        org: z.object({ id: z.string(), name: z.string() }),
+      }),
+      'Registered; the tokens name the personal organisation',
+    ),
+    ...errors(409),
+  },
+});
+
+const loginRoute = createRoute({
+  method: 'post',
+  path: '/v1/auth/login',
+  tags: ['auth'],
+  summary: 'Exchange email and password for tokens',
+  request: jsonBody(
+    z.strictObject({ email: Email, password: z.string().min(1).max(256), orgId: IdParam('org').optional() }),
+  ),
+  responses: { 200: jsonContent(TokenPairSchema, 'Logged in'), ...errors(401, 404, 429) },
+});
+
+const refreshRoute = createRoute({
+  method: 'post',
+  path: '/v1/auth/refresh',
+  tags: ['auth'],
+  summary: 'Rotate a refresh token; reusing a spent one revokes the whole login',
+  request: jsonBody(RefreshBody),
+  responses: { 200: jsonContent(TokenPairSchema, 'New token pair'), ...errors(401) },
+});
+
+const logoutRoute = createRoute({
+  method: 'post',
+  path: '/v1/auth/logout',
+  tags: ['auth'],
+  summary: 'Revoke the login a refresh token belongs to',
+  request: jsonBody(RefreshBody),
+  responses: { 204: { description: 'Logged out' }, ...errors() },
+});
+
+export function authRoutes(deps: RouteDeps) {
+  const meRoute = createRoute({
+    method: 'get',
+    path: '/v1/auth/me',
+    tags: ['auth'],
+    summary: 'The caller, its active organisation and role',
+    security: bearerAuth,
+    middleware: deps.requireAuth,
+    responses: {
+      200: jsonContent(
+        z.object({
+          type: z.enum(['user', 'api_key']),
+          user: z.object({ id: z.string(), email: z.string(), name: z.string() }).optional(),
+          apiKey: z.object({ id: z.string(), name: z.string(), scopes: z.array(z.string()) }).optional(),
+          org: z.object({ id: z.string(), name: z.string() }),
+          role: RoleSchema.optional(),
+          orgs: z.array(OrgSummarySchema).optional(),
+        }),
+        'The caller',
+      ),
+      ...errors(401),
+    },
+  });
+
+  const switchRoute = createRoute({
+    method: 'post',
+    path: '/v1/auth/switch-org',
+    tags: ['auth'],
+    summary: 'Get tokens naming another organisation the user belongs to',
+    security: bearerAuth,
+    middleware: deps.requireAuth,
+    request: jsonBody(z.strictObject({ orgId: IdParam('org') })),
+    responses: { 200: jsonContent(TokenPairSchema, 'Tokens for the chosen org'), ...errors(401, 403, 404) },
+  });
+
+  return newRouter()
+    .openapi(registerRoute, async (c) => {
+      const ctx = { requestId: c.var.requestId, clientIp: c.var.clientIp };
+      return c.json(await register(deps.auth, c.req.valid('json'), ctx), 201);
+    })
+    .openapi(loginRoute, async (c) =>
+      c.json(await login(deps.auth, c.req.valid('json'), c.var.clientIp), 200),
+    )
+    .openapi(refreshRoute, async (c) =>
+      c.json(await refreshSession(deps.auth, c.req.valid('json').refreshToken), 200),
+    )
+    .openapi(logoutRoute, async (c) => {
+      await logout(deps.auth, c.req.valid('json').refreshToken);
+      return c.body(null, 204);
+    })
+    .openapi(meRoute, async (c) => c.json(await describeCaller(deps.db, c.var.principal), 200))
+    .openapi(switchRoute, async (c) =>
+      c.json(await switchOrg(deps.auth, actorOf(c), c.req.valid('json').orgId), 200),
+    );
+}

@@ -1,0 +1,116 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { forbidden } from '../errors.js';
+import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
+import { listUserOrgs } from '../services/orgs/me.js';
+import { addMember, changeRole, listMembers, removeMember } from '../services/orgs/members.js';
+import { createOrg, getActiveOrg, renameActiveOrg } from '../services/orgs/orgs.js';
+import { actorOf } from './auth.js';
+import type { RouteDeps } from './deps.js';
+import { DisplayName, Email, IdParam, MemberSchema, OrgSummarySchema, RoleSchema } from './schemas.js';
+
+const OrgSchema = z
+  .object({ id: z.string(), name: z.string(), personal: z.boolean(), createdAt: z.string() })
+  .openapi('Org');
+const UserIdParams = z.object({ userId: IdParam('usr').openapi({ param: { name: 'userId', in: 'path' } }) });
+
+export function orgRoutes(deps: RouteDeps) {
+  const common = { security: bearerAuth, middleware: deps.requireAuth };
+
+  const listMine = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/orgs',
+    tags: ['organisations'],
+    summary: 'Organisations the user belongs to',
+    responses: {
+      200: jsonContent(z.object({ items: z.array(OrgSummarySchema) }), 'Orgs'),
+      ...errors(401, 403),
+    },
+  });
+  const create = createRoute({
+    ...common,
+    method: 'post',
+    path: '/v1/orgs',
+    tags: ['organisations'],
+    summary: 'Create an organisation; the caller becomes its owner',
+    request: jsonBody(z.strictObject({ name: DisplayName })),
+    responses: { 201: jsonContent(OrgSummarySchema, 'Created'), ...errors(401, 403) },
+  });
+  const getActive = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/org',
+    tags: ['organisations'],
+    summary: 'The active organisation (named by the credential)',
+    responses: { 200: jsonContent(OrgSchema, 'The org'), ...errors(401, 403) },
+  });
+  const rename = createRoute({
+    ...common,
+    method: 'patch',
+    path: '/v1/org',
+    tags: ['organisations'],
+    summary: 'Rename the active organisation',
+    request: jsonBody(z.strictObject({ name: DisplayName })),
+    responses: { 200: jsonContent(OrgSchema, 'Renamed'), ...errors(401, 403) },
+  });
+  const members = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/org/members',
+    tags: ['organisations'],
+    summary: 'Members of the active organisation and their roles',
+    responses: {
+      200: jsonContent(z.object({ items: z.array(MemberSchema) }), 'Members'),
+      ...errors(401, 403),
+    },
+  });
+  const add = createRoute({
+    ...common,
+    method: 'post',
+    path: '/v1/org/members',
+    tags: ['organisations'],
+    summary: 'Add an existing user by email with a role',
+    request: jsonBody(z.strictObject({ email: Email, role: RoleSchema })),
+    responses: { 201: jsonContent(MemberSchema, 'Added'), ...errors(401, 403, 404, 409) },
+  });
+  const change = createRoute({
+    ...common,
+    method: 'patch',
+    path: '/v1/org/members/{userId}',
+    tags: ['organisations'],
+    summary: 'Change a member’s role (an org always keeps an owner)',
+    request: { params: UserIdParams, ...jsonBody(z.strictObject({ role: RoleSchema })) },
+    responses: { 200: jsonContent(MemberSchema, 'Changed'), ...errors(401, 403, 404, 409) },
+  });
+  const remove = createRoute({
+    ...common,
+    method: 'delete',
+    path: '/v1/org/members/{userId}',
+    tags: ['organisations'],
+    summary: 'Remove a member (never the last owner)',
+    request: { params: UserIdParams },
+    responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404, 409) },
+  });
+
+  return newRouter()
+    .openapi(listMine, async (c) => {
+      const p = c.var.principal;
+      if (p.type !== 'user') throw forbidden('API keys belong to one organisation; see GET /v1/org');
+      return c.json({ items: await listUserOrgs(deps.db, p.userId) }, 200);
+    })
+    .openapi(create, async (c) => c.json(await createOrg(deps.db, actorOf(c), c.req.valid('json').name), 201))
+    .openapi(getActive, async (c) => c.json(await getActiveOrg(deps.db, actorOf(c)), 200))
+    .openapi(rename, async (c) =>
+      c.json(await renameActiveOrg(deps.db, actorOf(c), c.req.valid('json').name), 200),
+    )
+    .openapi(members, async (c) => c.json({ items: await listMembers(deps.db, actorOf(c)) }, 200))
+    .openapi(add, async (c) => c.json(await addMember(deps.db, actorOf(c), c.req.valid('json')), 201))
+    .openapi(change, async (c) => {
+      const { userId } = c.req.valid('param');
+      return c.json(await changeRole(deps.db, actorOf(c), userId, c.req.valid('json').role), 200);
+    })
+    .openapi(remove, async (c) => {
+      await removeMember(deps.db, actorOf(c), c.req.valid('param').userId);
+      return c.body(null, 204);
+    });
+}

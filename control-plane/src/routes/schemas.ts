@@ -1,0 +1,35 @@
+import { z } from '@hono/zod-openapi';
+import { ROLES } from '../db/schema.js';
+
+export const Email = z.email().max(254).openapi({ example: 'ada@example.com' });
+export const Password = z.string().min(10, 'at least 10 characters').max(256);
+export const DisplayName = z.string().trim().min(1).max(100);
+export const RoleSchema = z.enum(ROLES);
+export const IdParam = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `an id starting with ${prefix}_`);
+export const Cursor = z.string().max(64).optional();
+export const Limit = z.coerce.number().int().min(1).max(200).default(50);
+
+export const TokenPairSchema = z
+  .object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal('Bearer'),
+    expiresIn: z.number().int(),
+    orgId: z.string(),
+  })
+  .openapi('TokenPair');
+
+export const OrgSummarySchema = z
+  .object({ id: z.string(), name: z.string(), role: RoleSchema, personal: z.boolean() })
+  .openapi('OrgSummary');
+
+export const MemberSchema = z
+  .object({
+    userId: z.string(),
+    email: z.string(),
+    name: z.string(),
+    role: RoleSchema,
+    createdAt: z.string(),
+  })
+  .openapi('Member');

@@ -1,0 +1,135 @@
+import { type ApiKeyRateLimit, newId } from '@meridian/protocol';
+import { and, desc, eq, lt } from 'drizzle-orm';
+import { requirePermission } from '../../auth/permissions.js';
+import type { Database } from '../../db/client.js';
+import { apiKeys } from '../../db/schema.js';
+import { AppError, notFound } from '../../errors.js';
+import type { Actor } from '../../http/context.js';
+import { randomSecret, sha256Hex } from '../../lib/secrets.js';
+import { recordAudit } from '../audit/record.js';
+
+export interface CreateApiKeyInput {
+  name: string;
+  environment: 'live' | 'test';
+  scopes: string[];
+  expiresAt?: string;
+  rateLimits: ApiKeyRateLimit[];
+}
+
+type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/** The listing shape: never the secret nor its hash. */
+export function presentApiKey(row: ApiKeyRow, now = new Date()) {
+  const status: 'active' | 'revoked' | 'expired' = row.revokedAt
+    ? 'revoked'
+    : row.expiresAt && row.expiresAt <= now
+      ? 'expired'
+      : 'active';
+  return {
+    id: row.id,
+    name: row.name,
+    environment: row.environment,
+    start: row.start,
+    scopes: row.scopes,
+    rateLimits: row.rateLimits,
+    status,
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    revokedAt: row.revokedAt?.toISOString() ?? null,
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    createdBy: { type: row.createdByType, id: row.createdById },
+    createdAt: row.createdAt.toISOString(),
+  };
+}
+
+/** Creates a key and returns its plaintext, the only time it is ever visible. */
+export async function createApiKey(db: Database, actor: Actor, input: CreateApiKeyInput) {
+  requirePermission(actor.principal, 'api_keys:manage');
+  const expiresAt = input.expiresAt ? new Date(input.expiresAt) : null;
+  if (expiresAt && expiresAt.getTime() <= Date.now()) {
+    throw new AppError('validation_failed', 'expiresAt must be in the future', [
+      { path: 'expiresAt', message: 'must be in the future' },
+    ]);
+  }
+  const names = new Set(input.rateLimits.map((l) => l.name));
+  if (names.size !== input.rateLimits.length) {
+    throw new AppError('validation_failed', 'Rate limit names must be unique', [
+      { path: 'rateLimits', message: 'duplicate name' },
+    ]);
+  }
+  const secret = `mk_${input.environment}_${randomSecret(32)}`;
+  const { principal } = actor;
+  const row = {
+    id: newId('apiKey'),
+    orgId: principal.orgId,
+    name: input.name,
+    environment: input.environment,
+    start: secret.slice(0, 12),
+    hash: sha256Hex(secret),
+    scopes: [...new Set(input.scopes)],
+    rateLimits: input.rateLimits,
+    expiresAt,
+    createdByType: principal.type,
+    createdById: principal.type === 'user' ? principal.userId : principal.keyId,
+  };
+  await db.transaction(async (tx) => {
+    await tx.insert(apiKeys).values(row);
+    await recordAudit(tx, actor, {
+      orgId: row.orgId,
+      action: 'api_key.create',
+      targetType: 'api_key',
+      targetId: row.id,
+      metadata: { name: row.name, scopes: row.scopes },
+    });
+  });
+  const [created] = await db.select().from(apiKeys).where(eq(apiKeys.id, row.id));
+  if (!created) throw notFound('API key');
+  return { ...presentApiKey(created), secret };
+}
+
+export async function listApiKeys(db: Database, actor: Actor, page: { limit: number; cursor?: string }) {
+  requirePermission(actor.principal, 'api_keys:manage');
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(
+      and(eq(apiKeys.orgId, actor.principal.orgId), page.cursor ? lt(apiKeys.id, page.cursor) : undefined),
+    )
+    .orderBy(desc(apiKeys.id))
+    .limit(page.limit + 1);
+  const items = rows.slice(0, page.limit);
+  return {
+    items: items.map((r) => presentApiKey(r)),
+    nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
+  };
+}
+
+async function findKey(db: Database, orgId: string, id: string) {
+  const [row] = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.id, id)));
+  if (!row) throw notFound('API key');
+  return row;
+}
+
+export async function getApiKey(db: Database, actor: Actor, id: string) {
+  requirePermission(actor.principal, 'api_keys:manage');
+  return presentApiKey(await findKey(db, actor.principal.orgId, id));
+}
+
+/** Revokes a key. Revoking twice is harmless and keeps the first revocation time. */
+export async function revokeApiKey(db: Database, actor: Actor, id: string) {
+  requirePermission(actor.principal, 'api_keys:manage');
+  const orgId = actor.principal.orgId;
+  const row = await findKey(db, orgId, id);
+  if (row.revokedAt) return presentApiKey(row);
+  const revokedAt = new Date();
+  await db.transaction(async (tx) => {
+    await tx
+      .update(apiKeys)
+      .set({ revokedAt })
+      .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.id, id)));
+    await recordAudit(tx, actor, { orgId, action: 'api_key.revoke', targetType: 'api_key', targetId: id });
+  });
+  return presentApiKey({ ...row, revokedAt });
+}

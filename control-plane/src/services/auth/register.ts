@@ -1,0 +1,52 @@
+import { newId } from '@meridian/protocol';
+import { eq } from 'drizzle-orm';
+import { memberships, orgs, users } from '../../db/schema.js';
+import { conflict } from '../../errors.js';
+import { hashPassword } from '../../lib/password.js';
+import { recordAudit } from '../audit/record.js';
+import { type AuthDeps, issueSession } from './sessions.js';
+
+export interface RegisterInput {
+  email: string;
+  password: string;
+  name: string;
+}
+
+/** Creates the user, a personal org they own, and a first session. */
+export async function register(
+  deps: AuthDeps,
+  input: RegisterInput,
+  ctx: { requestId: string; clientIp: string | null },
+) {
+  const email = input.email.toLowerCase();
+  const [existing] = await deps.db.select({ id: users.id }).from(users).where(eq(users.email, email));
+  if (existing) throw conflict('An account with this email already exists');
+  const passwordHash = await hashPassword(input.password, deps.scrypt);
+  const user = { id: newId('user'), email, name: input.name, passwordHash };
+  const org = { id: newId('org'), name: `${input.name}'s workspace`, personal: true };
+  await deps.db.transaction(async (tx) => {
+    await tx.insert(users).values(user);
+    await tx.insert(orgs).values(org);
+    await tx
+      .insert(memberships)
+      .values({ id: newId('membership'), orgId: org.id, userId: user.id, role: 'owner' });
+    const actor = {
+      ...ctx,
+      principal: {
+        type: 'user' as const,
+        userId: user.id,
+        orgId: org.id,
+        role: 'owner' as const,
+        sessionId: '',
+      },
+    };
+    await recordAudit(tx, actor, {
+      orgId: org.id,
+      action: 'user.register',
+      targetType: 'user',
+      targetId: user.id,
+    });
+  });
+  const session = await issueSession(deps, user.id, org.id);
+  return { user: { id: user.id, email, name: user.name }, org: { id: org.id, name: org.name }, ...session };
+}

@@ -1,0 +1,57 @@
+import { API_KEY_ENVIRONMENTS } from '@meridian/protocol';
+import { and, eq } from 'drizzle-orm';
+import type { AccessTokens } from '../auth/access-tokens.js';
+import type { Database } from '../db/client.js';
+import { apiKeys, memberships } from '../db/schema.js';
+import type { Principal } from '../http/context.js';
+import { sha256Hex } from '../lib/secrets.js';
+
+const API_KEY_PATTERN = new RegExp(`^mk_(${API_KEY_ENVIRONMENTS.join('|')})_[A-Za-z0-9_-]{20,100}$`);
+/** last_used_at is written at most this often per key, so using a key does not mean a write per call. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export function looksLikeApiKey(token: string): boolean {
+  return token.startsWith('mk_');
+}
+
+/**
+ * Resolves a bearer credential to a principal, or undefined. A user's role is read from the membership
+ * on every call, so a removed member's still-unexpired token stops working at once.
+ */
+export async function authenticateBearer(
+  db: Database,
+  accessTokens: AccessTokens,
+  token: string,
+  now: Date = new Date(),
+): Promise<Principal | undefined> {
+  if (looksLikeApiKey(token)) return authenticateApiKey(db, token, now);
+  const claims = await accessTokens.verify(token);
+  if (!claims) return undefined;
+  const [membership] = await db
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, claims.orgId), eq(memberships.userId, claims.userId)))
+    .limit(1);
+  if (!membership) return undefined;
+  return {
+    type: 'user',
+    userId: claims.userId,
+    orgId: claims.orgId,
+    role: membership.role,
+    sessionId: claims.sessionId,
+  };
+}
+
+async function authenticateApiKey(db: Database, token: string, now: Date): Promise<Principal | undefined> {
+  if (!API_KEY_PATTERN.test(token)) return undefined;
+  const [key] = await db
+    .select()
+    .from(apiKeys)
+    .where(eq(apiKeys.hash, sha256Hex(token)))
+    .limit(1);
+  if (!key || key.revokedAt || (key.expiresAt && key.expiresAt <= now)) return undefined;
+  if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
+  }
+  return { type: 'api_key', keyId: key.id, orgId: key.orgId, scopes: key.scopes };
+}

@@ -1,0 +1,127 @@
+import { newId } from '@meridian/protocol';
+import { and, asc, eq } from 'drizzle-orm';
+import { canAssignRole, requirePermission } from '../../auth/permissions.js';
+import type { Database } from '../../db/client.js';
+import { memberships, type Role, users } from '../../db/schema.js';
+import { conflict, forbidden, notFound } from '../../errors.js';
+import type { Actor } from '../../http/context.js';
+import { recordAudit } from '../audit/record.js';
+
+const memberColumns = {
+  userId: users.id,
+  email: users.email,
+  name: users.name,
+  role: memberships.role,
+  createdAt: memberships.createdAt,
+};
+
+function present(row: { userId: string; email: string; name: string; role: Role; createdAt: Date }) {
+  return { ...row, createdAt: row.createdAt.toISOString() };
+}
+
+export async function listMembers(db: Database, actor: Actor) {
+  requirePermission(actor.principal, 'org:read');
+  const rows = await db
+    .select(memberColumns)
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(eq(memberships.orgId, actor.principal.orgId))
+    .orderBy(asc(memberships.createdAt));
+  return rows.map(present);
+}
+
+function actorRole(actor: Actor): Role | 'api_key_admin' {
+  return actor.principal.type === 'user' ? actor.principal.role : 'api_key_admin';
+}
+
+function assertCanAssign(actor: Actor, role: Role) {
+  if (!canAssignRole(actorRole(actor), role))
+    throw forbidden('Only owners can grant or remove the owner role');
+}
+
+/** Adds an existing user by email. Unknown emails answer 404 (they must register first). */
+export async function addMember(db: Database, actor: Actor, input: { email: string; role: Role }) {
+  requirePermission(actor.principal, 'members:manage');
+  assertCanAssign(actor, input.role);
+  const orgId = actor.principal.orgId;
+  const [user] = await db.select().from(users).where(eq(users.email, input.email.toLowerCase()));
+  if (!user) throw notFound('User');
+  const [existing] = await db
+    .select({ id: memberships.id })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, user.id)));
+  if (existing) throw conflict('This user is already a member');
+  const membership = { id: newId('membership'), orgId, userId: user.id, role: input.role };
+  await db.transaction(async (tx) => {
+    await tx.insert(memberships).values(membership);
+    await recordAudit(tx, actor, {
+      orgId,
+      action: 'member.add',
+      targetType: 'user',
+      targetId: user.id,
+      metadata: { role: input.role },
+    });
+  });
+  const [row] = await db
+    .select(memberColumns)
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(eq(memberships.id, membership.id));
+  if (!row) throw notFound('Member');
+  return present(row);
+}
+
+async function findMember(db: Database, orgId: string, userId: string) {
+  const [row] = await db
+    .select(memberColumns)
+    .from(memberships)
+    .innerJoin(users, eq(users.id, memberships.userId))
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+  if (!row) throw notFound('Member');
+  return row;
+}
+
+async function assertNotLastOwner(db: Database, orgId: string) {
+  const owners = await db
+    .select({ id: memberships.id })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.role, 'owner')))
+    .limit(2);
+  if (owners.length < 2) throw conflict('An organisation must keep at least one owner');
+}
+
+export async function changeRole(db: Database, actor: Actor, userId: string, role: Role) {
+  requirePermission(actor.principal, 'members:manage');
+  const orgId = actor.principal.orgId;
+  const member = await findMember(db, orgId, userId);
+  assertCanAssign(actor, member.role);
+  assertCanAssign(actor, role);
+  if (member.role === role) return present(member);
+  if (member.role === 'owner') await assertNotLastOwner(db, orgId);
+  await db.transaction(async (tx) => {
+    await tx
+      .update(memberships)
+      .set({ role })
+      .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+    await recordAudit(tx, actor, {
+      orgId,
+      action: 'member.role_change',
+      targetType: 'user',
+      targetId: userId,
+      metadata: { from: member.role, to: role },
+    });
+  });
+  return present({ ...member, role });
+}
+
+export async function removeMember(db: Database, actor: Actor, userId: string) {
+  requirePermission(actor.principal, 'members:manage');
+  const orgId = actor.principal.orgId;
+  const member = await findMember(db, orgId, userId);
+  assertCanAssign(actor, member.role);
+  if (member.role === 'owner') await assertNotLastOwner(db, orgId);
+  await db.transaction(async (tx) => {
+    await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+    await recordAudit(tx, actor, { orgId, action: 'member.remove', targetType: 'user', targetId: userId });
+  });
+}

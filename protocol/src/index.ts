@@ -1,0 +1,3 @@
+export * from './api-keys.js';
+export * from './errors.js';
+export * from './ids.js';

@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// One root run covers every package: Node projects run in Node, edge/ runs inside workerd.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: [
+            'protocol/src/**/*.test.ts',
+            'control-plane/src/**/*.test.ts',
+            'gpu-agent/src/**/*.test.ts',
+          ],
+          environment: 'node',
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      './edge/vitest.config.ts',
+    ],
+  },
+});
