@@ -16,6 +16,7 @@ export class AccessTokens {
     private readonly keys: SigningKeyStore,
     private readonly issuer: string,
     private readonly ttlSeconds: number,
+    private readonly now: () => number = Date.now,
   ) {}
 
   get ttl(): number {
@@ -29,9 +30,9 @@ export class AccessTokens {
       .setSubject(claims.userId)
       .setIssuer(this.issuer)
       .setAudience(ACCESS_TOKEN_AUDIENCE)
-      .setIssuedAt()
+      .setIssuedAt(Math.floor(this.now() / 1000))
       .setJti(newId('request'))
-      .setExpirationTime(`${this.ttlSeconds}s`)
+      .setExpirationTime(Math.floor(this.now() / 1000) + this.ttlSeconds)
       .sign(key);
   }
 
@@ -46,6 +47,7 @@ export class AccessTokens {
         issuer: this.issuer,
         audience: ACCESS_TOKEN_AUDIENCE,
         clockTolerance: 5,
+        currentDate: new Date(this.now()),
       });
       const { sub, org, sid } = payload;
       if (typeof sub !== 'string' || typeof org !== 'string' || typeof sid !== 'string') return undefined;

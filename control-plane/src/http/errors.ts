@@ -37,7 +37,8 @@ export function onError(logger: Logger): ErrorHandler<AppEnv> {
     if (err instanceof HTTPException) {
       const status = err.status;
       if (status === 413) return errorResponse(c, 'payload_too_large', 'The request body is too large');
-      if (status === 415) return errorResponse(c, 'unsupported_media_type', 'Send the body as application/json');
+      if (status === 415)
+        return errorResponse(c, 'unsupported_media_type', 'Send the body as application/json');
       if (status === 400 && /json/i.test(err.message)) {
         return errorResponse(c, 'invalid_json', 'The request body is not valid JSON');
       }

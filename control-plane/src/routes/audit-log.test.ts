@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../testing/test-app.js';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+
+describe('audit log', () => {
+  let t: TestApp;
+  let owner: Session;
+  beforeAll(async () => {
+    t = await createTestApp({ trustProxy: true });
+    owner = await t.client.register('owner');
+  });
+  afterAll(() => t.cleanup());
+
+  it('records each mutation with actor, target, request id, client IP and time', async () => {
+    const res = await t.client.call('POST', '/v1/api-keys', {
+      token: owner.accessToken,
+      body: { name: 'audited', scopes: ['predict'] },
+      headers: { 'x-request-id': 'req-audit-1', 'x-forwarded-for': '198.51.100.4' },
+    });
+    expect(res.status).toBe(201);
+    const log = await t.client.call('GET', '/v1/audit-log?action=api_key.create', {
+      token: owner.accessToken,
+    });
+    expect(log.json.items[0]).toMatchObject({
+      actor: { type: 'user', id: owner.userId },
+      action: 'api_key.create',
+      target: { type: 'api_key', id: res.json.id },
+      requestId: 'req-audit-1',
+      clientIp: '198.51.100.4',
+      metadata: { name: 'audited', scopes: ['predict'] },
+    });
+    expect(Date.now() - Date.parse(log.json.items[0].createdAt)).toBeLessThan(60_000);
+  });
+
+  it('names the API key as actor when a key made the change', async () => {
+    const key = await t.client.createKey(owner, { scopes: ['admin'] });
+    const made = await t.client.call('POST', '/v1/api-keys', {
+      token: key.secret,
+      body: { name: 'by key', scopes: ['predict'] },
+    });
+    expect(made.status).toBe(201);
+    const log = await t.client.call('GET', '/v1/audit-log?limit=1', { token: owner.accessToken });
+    expect(log.json.items[0]).toMatchObject({
+      actor: { type: 'api_key', id: key.id },
+      target: { id: made.json.id },
+    });
+  });
+
+  it('covers registration, org changes, membership changes and revocation', async () => {
+    const member = await t.client.joinOrg(owner, await t.client.register('m'), 'viewer');
+    await t.client.call('PATCH', `/v1/org/members/${member.userId}`, {
+      token: owner.accessToken,
+      body: { role: 'member' },
+    });
+    await t.client.call('PATCH', '/v1/org', { token: owner.accessToken, body: { name: 'Renamed' } });
+    const key = await t.client.createKey(owner);
+    await t.client.call('DELETE', `/v1/api-keys/${key.id}`, { token: owner.accessToken });
+    await t.client.call('DELETE', `/v1/org/members/${member.userId}`, { token: owner.accessToken });
+    const log = await t.client.call('GET', '/v1/audit-log?limit=200', { token: owner.accessToken });
+    const actions = log.json.items.map((e: { action: string }) => e.action);
+    for (const action of [
+      'user.register',
+      'member.add',
+      'member.role_change',
+      'org.update',
+      'api_key.create',
+      'api_key.revoke',
+      'member.remove',
+    ]) {
+      expect(actions).toContain(action);
+    }
+  });
+
+  it('pages newest first without gaps or repeats', async () => {
+    const all = await t.client.call('GET', '/v1/audit-log?limit=200', { token: owner.accessToken });
+    const ids: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { json: { items: { id: string }[]; nextCursor: string | null } } = await t.client.call(
+        'GET',
+        `/v1/audit-log?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
+        { token: owner.accessToken },
+      );
+      ids.push(...page.json.items.map((e) => e.id));
+      cursor = page.json.nextCursor;
+    } while (cursor);
+    expect(ids).toEqual(all.json.items.map((e: { id: string }) => e.id));
+    expect([...ids].sort().reverse()).toEqual(ids);
+  });
+
+  it('is for owners and admins only', async () => {
+    const admin = await t.client.joinOrg(owner, await t.client.register('a'), 'admin');
+    const member = await t.client.joinOrg(owner, await t.client.register('b'), 'member');
+    const viewer = await t.client.joinOrg(owner, await t.client.register('c'), 'viewer');
+    expect((await t.client.call('GET', '/v1/audit-log', { token: admin.accessToken })).status).toBe(200);
+    expect((await t.client.call('GET', '/v1/audit-log', { token: member.accessToken })).status).toBe(403);
+    expect((await t.client.call('GET', '/v1/audit-log', { token: viewer.accessToken })).status).toBe(403);
+  });
+});

@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../app.js';
+import { SigningKeyStore } from '../auth/signing-keys.js';
+import { openDatabase } from '../db/client.js';
+import { createLogger } from '../lib/logger.js';
+import { randomSecret } from '../lib/secrets.js';
+
+/**
+ * A real control plane on a real libsql file in a temp dir. scrypt runs at N=2^10 here (production: 2^15, p=3)
+ * so that suites registering dozens of users stay fast; hashing itself is tested at full cost.
+ */
+export async function createTestApp(options: { trustProxy?: boolean; accessTokenTtlSeconds?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-cp-'));
+  const { db, close } = await openDatabase(`file:${join(dir, 'test.db')}`);
+  const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 900;
+  const signingKeys = new SigningKeyStore(db, accessTokenTtlSeconds * 1000);
+  await signingKeys.init();
+  const logLines: string[] = [];
+  const edgeServiceToken = randomSecret(32);
+  const app = createApp({
+    db,
+    logger: createLogger('debug', (line) => logLines.push(line)),
+    signingKeys,
+    issuer: 'http://127.0.0.1:8080',
+    accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: 3600,
+    edgeServiceToken,
+    maxBodyBytes: 1024 * 1024,
+    trustProxy: options.trustProxy ?? true,
+    scrypt: { N: 2 ** 10, r: 8, p: 1 },
+  });
+  const cleanup = () => {
+    close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { app, db, signingKeys, logLines, edgeServiceToken, cleanup, client: testClient(app) };
+}
+
+type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };
+
+export interface Session {
+  accessToken: string;
+  refreshToken: string;
+  userId: string;
+  orgId: string;
+  email: string;
+}
+
+/** Small typed helpers over app.request so tests read as user actions. */
+export function testClient(app: AppLike) {
+  let counter = 0;
+  const call = async (
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    }
+    const res = await app.request(path, { method, headers, body });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response bodies
+    return { status: res.status, headers: res.headers, text, json: json as any };
+  };
+
+  const register = async (name = 'user'): Promise<Session> => {
+    counter += 1;
+    const email = `${name}-${counter}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const res = await call('POST', '/v1/auth/register', {
+      body: { email, password: 'correct horse battery', name },
+    });
+    if (res.status !== 201) throw new Error(`register failed: ${res.status} ${res.text}`);
+    return {
+      accessToken: res.json.accessToken,
+      refreshToken: res.json.refreshToken,
+      userId: res.json.user.id,
+      orgId: res.json.org.id,
+      email,
+    };
+  };
+
+  /** Adds `member` to `owner`'s active org with `role`, then returns the member's session in that org. */
+  const joinOrg = async (owner: Session, member: Session, role: string): Promise<Session> => {
+    const added = await call('POST', '/v1/org/members', {
+      token: owner.accessToken,
+      body: { email: member.email, role },
+    });
+    if (added.status !== 201) throw new Error(`add member failed: ${added.status} ${added.text}`);
+    const switched = await call('POST', '/v1/auth/switch-org', {
+      token: member.accessToken,
+      body: { orgId: owner.orgId },
+    });
+    if (switched.status !== 200) throw new Error(`switch failed: ${switched.status} ${switched.text}`);
+    return {
+      ...member,
+      accessToken: switched.json.accessToken,
+      refreshToken: switched.json.refreshToken,
+      orgId: owner.orgId,
+    };
+  };
+
+  const createKey = async (session: Session, body: Record<string, unknown> = {}) => {
+    const res = await call('POST', '/v1/api-keys', {
+      token: session.accessToken,
+      body: { name: 'test key', scopes: ['admin'], ...body },
+    });
+    if (res.status !== 201) throw new Error(`create key failed: ${res.status} ${res.text}`);
+    return res.json as { id: string; secret: string };
+  };
+
+  return { call, register, joinOrg, createKey };
+}
