@@ -11,7 +11,12 @@ export interface AccessClaims {
   sessionId: string;
 }
 
+/** Verified tokens kept so a warm caller costs a map lookup, not a signature check. */
+const VERIFIED_CACHE_SIZE = 10_000;
+
 export class AccessTokens {
+  private verified = new Map<string, { claims: AccessClaims; expiresAtMs: number }>();
+
   constructor(
     private readonly keys: SigningKeyStore,
     private readonly issuer: string,
@@ -41,6 +46,28 @@ export class AccessTokens {
    * Returns undefined for any token that is not valid; never throws for bad input.
    */
   async verify(token: string): Promise<AccessClaims | undefined> {
+    // A token string verifies the same way until it expires; its signing key stays published that long.
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (cached.expiresAtMs > this.now()) return cached.claims;
+      this.verified.delete(token);
+    }
+    const claims = await this.verifyUncached(token);
+    if (claims) this.remember(token, claims.claims, claims.expiresAtMs);
+    return claims?.claims;
+  }
+
+  private remember(token: string, claims: AccessClaims, expiresAtMs: number) {
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, { claims, expiresAtMs });
+  }
+
+  private async verifyUncached(
+    token: string,
+  ): Promise<{ claims: AccessClaims; expiresAtMs: number } | undefined> {
     try {
       const { payload } = await jwtVerify(token, (header: JWTHeaderParameters) => this.keyFor(header), {
         algorithms: [SIGNING_ALG],
@@ -49,9 +76,10 @@ export class AccessTokens {
         clockTolerance: 5,
         currentDate: new Date(this.now()),
       });
-      const { sub, org, sid } = payload;
+      const { sub, org, sid, exp } = payload;
       if (typeof sub !== 'string' || typeof org !== 'string' || typeof sid !== 'string') return undefined;
-      return { userId: sub, orgId: org, sessionId: sid };
+      if (typeof exp !== 'number') return undefined;
+      return { claims: { userId: sub, orgId: org, sessionId: sid }, expiresAtMs: exp * 1000 };
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) return undefined;
       throw err;

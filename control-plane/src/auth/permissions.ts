@@ -3,27 +3,49 @@ import { forbidden } from '../errors.js';
 import type { Principal } from '../http/context.js';
 
 /** What a caller may do inside its org. Later resources (models, deployments) add their own. */
-export type Permission = 'org:read' | 'org:write' | 'members:manage' | 'api_keys:manage' | 'audit:read';
+export type Permission =
+  | 'org:read'
+  | 'org:write'
+  | 'members:manage'
+  | 'api_keys:manage'
+  | 'audit:read'
+  | 'models:read'
+  | 'models:write'
+  | 'experiments:read'
+  | 'experiments:write';
+
+const READ: readonly Permission[] = ['org:read', 'models:read', 'experiments:read'];
+const WRITE: readonly Permission[] = ['models:write', 'experiments:write'];
+const MANAGE: readonly Permission[] = ['org:write', 'members:manage', 'api_keys:manage', 'audit:read'];
 
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
-  owner: ['org:read', 'org:write', 'members:manage', 'api_keys:manage', 'audit:read'],
-  admin: ['org:read', 'org:write', 'members:manage', 'api_keys:manage', 'audit:read'],
-  member: ['org:read'],
-  viewer: ['org:read'],
+  owner: [...READ, ...WRITE, ...MANAGE],
+  admin: [...READ, ...WRITE, ...MANAGE],
+  member: [...READ, ...WRITE],
+  viewer: READ,
 };
 
-/** Which API-key scope grants a permission. Org management needs the `admin` scope. */
-const SCOPE_FOR: Record<Permission, string> = {
-  'org:read': 'admin',
-  'org:write': 'admin',
-  'members:manage': 'admin',
-  'api_keys:manage': 'admin',
-  'audit:read': 'admin',
+/**
+ * Which API-key scopes grant a permission (`admin` grants everything). Experiments are part of the
+ * model lifecycle, so the `models:*` scopes cover them; a write scope implies its read scope.
+ */
+const SCOPES_FOR: Record<Permission, readonly string[]> = {
+  'org:read': [],
+  'org:write': [],
+  'members:manage': [],
+  'api_keys:manage': [],
+  'audit:read': [],
+  'models:read': ['models:read', 'models:write'],
+  'models:write': ['models:write'],
+  'experiments:read': ['models:read', 'models:write'],
+  'experiments:write': ['models:write'],
 };
 
 export function can(principal: Principal, permission: Permission): boolean {
   if (principal.type === 'user') return ROLE_PERMISSIONS[principal.role].includes(permission);
-  return principal.scopes.includes('admin') || principal.scopes.includes(SCOPE_FOR[permission]);
+  return (
+    principal.scopes.includes('admin') || SCOPES_FOR[permission].some((s) => principal.scopes.includes(s))
+  );
 }
 
 /** Throws 403 when the caller lacks `permission` in its own org. */

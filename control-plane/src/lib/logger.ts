@@ -12,20 +12,49 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
 }
 
+const secretFieldMemo = new Map<string, boolean>();
+/** Field names repeat endlessly (an access log has the same eight), so the regex runs once per name. */
+function isSecretField(name: string): boolean {
+  let secret = secretFieldMemo.get(name);
+  if (secret === undefined) {
+    secret = SECRET_FIELD.test(name);
+    if (secretFieldMemo.size < 10_000) secretFieldMemo.set(name, secret);
+  }
+  return secret;
+}
+
 function redact(value: unknown, depth = 0): unknown {
   if (depth > 5 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value))
-    out[k] = SECRET_FIELD.test(k) ? '[redacted]' : redact(v, depth + 1);
+  for (const [k, v] of Object.entries(value)) out[k] = isSecretField(k) ? '[redacted]' : redact(v, depth + 1);
   return out;
+}
+
+/**
+ * Writes lines to stdout in batches: one write per event-loop turn instead of one per line, which is most
+ * of what an access log costs under load. Pending lines are flushed synchronously when the process exits.
+ */
+export function bufferedStdout(): (line: string) => void {
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const chunk = `${pending.join('\n')}\n`;
+    pending = [];
+    process.stdout.write(chunk);
+  };
+  process.on('exit', flush);
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(line);
+  };
 }
 
 /** Structured JSON lines, one per event; secrets are redacted by field name before anything is written. */
 export function createLogger(
   level: Level | 'silent',
-  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  write: (line: string) => void = bufferedStdout(),
 ): Logger {
   const emit = (lvl: Level, msg: string, fields?: LogFields) => {
     if (ORDER[lvl] < ORDER[level]) return;

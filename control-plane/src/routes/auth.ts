@@ -121,7 +121,9 @@ export function authRoutes(deps: RouteDeps) {
       await logout(deps.auth, c.req.valid('json').refreshToken);
       return c.body(null, 204);
     })
-    .openapi(meRoute, async (c) => c.json(await describeCaller(deps.db, c.var.principal), 200))
+    .openapi(meRoute, async (c) =>
+      c.json(await describeCaller(deps.db, deps.identityCache, c.var.principal), 200),
+    )
     .openapi(switchRoute, async (c) =>
       c.json(await switchOrg(deps.auth, actorOf(c), c.req.valid('json').orgId), 200),
     );

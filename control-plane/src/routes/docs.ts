@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { Hono } from 'hono';
-import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import type { AppEnv } from '../http/context.js';
 
 const ASSETS: Record<string, string> = {
@@ -28,7 +28,8 @@ const PAGE = `<!doctype html>
 
 /** Interactive API docs at /docs. */
 export function docsRoutes() {
-  const dir = getAbsoluteFSPath();
+  // Resolve the package folder without importing its index, which would load the 1.4 MB bundle into memory.
+  const dir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const cache = new Map<string, Buffer>();
   return new Hono<AppEnv>()
     .get('/docs', (c) => c.html(PAGE))

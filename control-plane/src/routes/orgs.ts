@@ -98,19 +98,26 @@ export function orgRoutes(deps: RouteDeps) {
       if (p.type !== 'user') throw forbidden('API keys belong to one organisation; see GET /v1/org');
       return c.json({ items: await listUserOrgs(deps.db, p.userId) }, 200);
     })
-    .openapi(create, async (c) => c.json(await createOrg(deps.db, actorOf(c), c.req.valid('json').name), 201))
+    .openapi(create, async (c) =>
+      c.json(await createOrg(deps.db, deps.identityCache, actorOf(c), c.req.valid('json').name), 201),
+    )
     .openapi(getActive, async (c) => c.json(await getActiveOrg(deps.db, actorOf(c)), 200))
     .openapi(rename, async (c) =>
-      c.json(await renameActiveOrg(deps.db, actorOf(c), c.req.valid('json').name), 200),
+      c.json(await renameActiveOrg(deps.db, deps.identityCache, actorOf(c), c.req.valid('json').name), 200),
     )
     .openapi(members, async (c) => c.json({ items: await listMembers(deps.db, actorOf(c)) }, 200))
-    .openapi(add, async (c) => c.json(await addMember(deps.db, actorOf(c), c.req.valid('json')), 201))
+    .openapi(add, async (c) =>
+      c.json(await addMember(deps.db, deps.identityCache, actorOf(c), c.req.valid('json')), 201),
+    )
     .openapi(change, async (c) => {
       const { userId } = c.req.valid('param');
-      return c.json(await changeRole(deps.db, actorOf(c), userId, c.req.valid('json').role), 200);
+      return c.json(
+        await changeRole(deps.db, deps.identityCache, actorOf(c), userId, c.req.valid('json').role),
+        200,
+      );
     })
     .openapi(remove, async (c) => {
-      await removeMember(deps.db, actorOf(c), c.req.valid('param').userId);
+      await removeMember(deps.db, deps.identityCache, actorOf(c), c.req.valid('param').userId);
       return c.body(null, 204);
     });
 }

@@ -3,7 +3,14 @@ import { ROLES } from '../db/schema.js';
 
 export const Email = z.email().max(254).openapi({ example: 'ada@example.com' });
 export const Password = z.string().min(10, 'at least 10 characters').max(256);
-export const DisplayName = z.string().trim().min(1).max(100);
+// libsql cuts a text value at its first NUL, so a name with control characters would be stored other than
+// it was answered; refuse them instead.
+export const DisplayName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .refine((name) => !/\p{Cc}/u.test(name), 'must not contain control characters');
 export const RoleSchema = z.enum(ROLES);
 export const IdParam = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `an id starting with ${prefix}_`);

@@ -1,8 +1,9 @@
 import { API_KEY_ENVIRONMENTS } from '@meridian/protocol';
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { AccessTokens } from '../auth/access-tokens.js';
+import type { IdentityCache } from '../auth/identity-cache.js';
 import type { Database } from '../db/client.js';
-import { apiKeys, memberships } from '../db/schema.js';
+import { apiKeys } from '../db/schema.js';
 import type { Principal } from '../http/context.js';
 import { sha256Hex } from '../lib/secrets.js';
 
@@ -15,31 +16,24 @@ export function looksLikeApiKey(token: string): boolean {
 }
 
 /**
- * Resolves a bearer credential to a principal, or undefined. A user's role is read from the membership
- * on every call, so a removed member's still-unexpired token stops working at once.
+ * Resolves a bearer credential to a principal, or undefined. A user's role comes from the membership, not
+ * the token, so a removed member's still-unexpired token stops working (IdentityCache states the bound).
  */
 export async function authenticateBearer(
   db: Database,
   accessTokens: AccessTokens,
+  identityCache: IdentityCache,
   token: string,
   now: Date = new Date(),
 ): Promise<Principal | undefined> {
   if (looksLikeApiKey(token)) return authenticateApiKey(db, token, now);
   const claims = await accessTokens.verify(token);
   if (!claims) return undefined;
-  const [membership] = await db
-    .select({ role: memberships.role })
-    .from(memberships)
-    .where(and(eq(memberships.orgId, claims.orgId), eq(memberships.userId, claims.userId)))
-    .limit(1);
+  const identity = await identityCache.load(db, claims.userId);
+  const membership = identity?.memberships.find((m) => m.orgId === claims.orgId);
   if (!membership) return undefined;
-  return {
-    type: 'user',
-    userId: claims.userId,
-    orgId: claims.orgId,
-    role: membership.role,
-    sessionId: claims.sessionId,
-  };
+  const { role } = membership;
+  return { type: 'user', userId: claims.userId, orgId: claims.orgId, role, sessionId: claims.sessionId };
 }
 
 async function authenticateApiKey(db: Database, token: string, now: Date): Promise<Principal | undefined> {

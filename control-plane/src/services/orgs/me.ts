@@ -1,17 +1,18 @@
 import { asc, eq } from 'drizzle-orm';
+import type { IdentityCache } from '../../auth/identity-cache.js';
 import type { Database } from '../../db/client.js';
-import { apiKeys, memberships, orgs, users } from '../../db/schema.js';
+import { apiKeys, memberships, orgs } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import type { Principal } from '../../http/context.js';
 
 /** The caller, its active org and role, and every org the user can switch to. */
-export async function describeCaller(db: Database, principal: Principal) {
-  const [org] = await db
-    .select({ id: orgs.id, name: orgs.name })
-    .from(orgs)
-    .where(eq(orgs.id, principal.orgId));
-  if (!org) throw notFound('Organisation');
+export async function describeCaller(db: Database, identities: IdentityCache, principal: Principal) {
   if (principal.type === 'api_key') {
+    const [org] = await db
+      .select({ id: orgs.id, name: orgs.name })
+      .from(orgs)
+      .where(eq(orgs.id, principal.orgId));
+    if (!org) throw notFound('Organisation');
     const [key] = await db
       .select({ id: apiKeys.id, name: apiKeys.name })
       .from(apiKeys)
@@ -22,12 +23,22 @@ export async function describeCaller(db: Database, principal: Principal) {
       org,
     };
   }
-  const [user] = await db
-    .select({ id: users.id, email: users.email, name: users.name })
-    .from(users)
-    .where(eq(users.id, principal.userId));
-  if (!user) throw notFound('User');
-  return { type: 'user' as const, user, org, role: principal.role, orgs: await listUserOrgs(db, user.id) };
+  // The identity the request was just authenticated with: served from the cache, no extra query.
+  const identity = await identities.load(db, principal.userId);
+  const active = identity?.memberships.find((m) => m.orgId === principal.orgId);
+  if (!identity || !active) throw notFound('Organisation');
+  return {
+    type: 'user' as const,
+    user: { id: identity.userId, email: identity.email, name: identity.name },
+    org: { id: active.orgId, name: active.orgName },
+    role: active.role,
+    orgs: identity.memberships.map((m) => ({
+      id: m.orgId,
+      name: m.orgName,
+      role: m.role,
+      personal: m.personal,
+    })),
+  };
 }
 
 export async function listUserOrgs(db: Database, userId: string) {

@@ -1,5 +1,6 @@
 import { newId } from '@meridian/protocol';
 import { and, asc, eq } from 'drizzle-orm';
+import type { IdentityCache } from '../../auth/identity-cache.js';
 import { canAssignRole, requirePermission } from '../../auth/permissions.js';
 import type { Database } from '../../db/client.js';
 import { memberships, type Role, users } from '../../db/schema.js';
@@ -40,7 +41,12 @@ function assertCanAssign(actor: Actor, role: Role) {
 }
 
 /** Adds an existing user by email. Unknown emails answer 404 (they must register first). */
-export async function addMember(db: Database, actor: Actor, input: { email: string; role: Role }) {
+export async function addMember(
+  db: Database,
+  cache: IdentityCache,
+  actor: Actor,
+  input: { email: string; role: Role },
+) {
   requirePermission(actor.principal, 'members:manage');
   assertCanAssign(actor, input.role);
   const orgId = actor.principal.orgId;
@@ -62,6 +68,7 @@ export async function addMember(db: Database, actor: Actor, input: { email: stri
       metadata: { role: input.role },
     });
   });
+  cache.invalidateUser(user.id);
   const [row] = await db
     .select(memberColumns)
     .from(memberships)
@@ -90,7 +97,13 @@ async function assertNotLastOwner(db: Database, orgId: string) {
   if (owners.length < 2) throw conflict('An organisation must keep at least one owner');
 }
 
-export async function changeRole(db: Database, actor: Actor, userId: string, role: Role) {
+export async function changeRole(
+  db: Database,
+  cache: IdentityCache,
+  actor: Actor,
+  userId: string,
+  role: Role,
+) {
   requirePermission(actor.principal, 'members:manage');
   const orgId = actor.principal.orgId;
   const member = await findMember(db, orgId, userId);
@@ -111,10 +124,11 @@ export async function changeRole(db: Database, actor: Actor, userId: string, rol
       metadata: { from: member.role, to: role },
     });
   });
+  cache.invalidateUser(userId);
   return present({ ...member, role });
 }
 
-export async function removeMember(db: Database, actor: Actor, userId: string) {
+export async function removeMember(db: Database, cache: IdentityCache, actor: Actor, userId: string) {
   requirePermission(actor.principal, 'members:manage');
   const orgId = actor.principal.orgId;
   const member = await findMember(db, orgId, userId);
@@ -124,4 +138,5 @@ export async function removeMember(db: Database, actor: Actor, userId: string) {
     await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
     await recordAudit(tx, actor, { orgId, action: 'member.remove', targetType: 'user', targetId: userId });
   });
+  cache.invalidateUser(userId);
 }

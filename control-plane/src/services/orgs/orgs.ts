@@ -1,5 +1,6 @@
 import { newId } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
+import type { IdentityCache } from '../../auth/identity-cache.js';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Database } from '../../db/client.js';
 import { memberships, orgs } from '../../db/schema.js';
@@ -9,7 +10,7 @@ import { recordAudit } from '../audit/record.js';
 import { type AuthDeps, issueSession } from '../auth/sessions.js';
 
 /** A user creates an org and becomes its owner. API keys belong to one org and cannot create others. */
-export async function createOrg(db: Database, actor: Actor, name: string) {
+export async function createOrg(db: Database, identities: IdentityCache, actor: Actor, name: string) {
   const { principal } = actor;
   if (principal.type !== 'user') throw forbidden('Only users can create organisations');
   const org = { id: newId('org'), name, personal: false };
@@ -25,6 +26,7 @@ export async function createOrg(db: Database, actor: Actor, name: string) {
       targetId: org.id,
     });
   });
+  identities.invalidateUser(principal.userId);
   return { id: org.id, name: org.name, role: 'owner' as const, personal: false };
 }
 
@@ -35,7 +37,7 @@ export async function getActiveOrg(db: Database, actor: Actor) {
   return { id: org.id, name: org.name, personal: org.personal, createdAt: org.createdAt.toISOString() };
 }
 
-export async function renameActiveOrg(db: Database, actor: Actor, name: string) {
+export async function renameActiveOrg(db: Database, identities: IdentityCache, actor: Actor, name: string) {
   requirePermission(actor.principal, 'org:write');
   const orgId = actor.principal.orgId;
   await db.transaction(async (tx) => {
@@ -48,6 +50,7 @@ export async function renameActiveOrg(db: Database, actor: Actor, name: string) 
       metadata: { name },
     });
   });
+  identities.invalidateOrg(orgId);
   return getActiveOrg(db, actor);
 }
 

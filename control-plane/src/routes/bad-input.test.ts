@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../testing/test-app.js';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+type Reply = Awaited<ReturnType<TestApp['client']['call']>>;
+
+/** The parts of JSON Schema this API's request bodies use. */
+interface JsonSchema {
+  type?: string;
+  enum?: unknown[];
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  minimum?: number;
+  minItems?: number;
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+}
+interface Operation {
+  parameters?: { name: string; in: string; schema: JsonSchema }[];
+  requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
+  security?: Record<string, string[]>[];
+}
+type OpenApiDocument = { paths: Record<string, Record<string, Operation>> };
+
+interface JsonRoute {
+  /** `METHOD path` as the document spells it. */
+  name: string;
+  method: string;
+  /** The path with each `{param}` filled with a well-formed value. */
+  path: string;
+  schema: JsonSchema;
+  auth: 'bearer' | 'edgeService' | 'none';
+}
+
+const toRegExp = (source: string) => {
+  try {
+    return new RegExp(source, 'u');
+  } catch {
+    return new RegExp(source);
+  }
+};
+
+/** A character the one-character pattern `atom` (a literal, `.`, `\\d`, a `[class]` or `[^class]`) accepts. */
+function charFor(atom: string): string {
+  const fits = toRegExp(`^${atom}$`);
+  const found = [atom.slice(-1), ...'aA0x_-.'].find((c) => fits.test(c));
+  if (found === undefined) throw new Error(`no sample character for ${atom}; teach charFor`);
+  return found;
+}
+
+/** The shortest string an anchored pattern of single-character atoms with `{n}`, `{n,m}`, `+`, `*`, `?` accepts. */
+function sampleOfPattern(pattern: string): string {
+  const end = pattern.endsWith('$') ? pattern.length - 1 : pattern.length;
+  let out = '';
+  let i = pattern.startsWith('^') ? 1 : 0;
+  while (i < end) {
+    const next = pattern.charAt(i);
+    const length = next === '[' ? pattern.indexOf(']', i + 2) + 1 - i : next === '\\' ? 2 : 1;
+    if ('()|'.includes(next) || length < 1)
+      throw new Error(`sampleOfPattern cannot read ${pattern}; teach it`);
+    const atom = pattern.slice(i, i + length);
+    i += length;
+    const quantifier = /^(?:\{(\d+)(?:,\d*)?\}|([+*?]))/.exec(pattern.slice(i, end));
+    const count = quantifier ? Number(quantifier[1] ?? (quantifier[2] === '+' ? 1 : 0)) : 1;
+    i += quantifier?.[0].length ?? 0;
+    out += charFor(atom).repeat(count);
+  }
+  if (!toRegExp(pattern).test(out)) throw new Error(`sampleOfPattern built ${out} for ${pattern}`);
+  return out;
+}
+
+/** A value the schema accepts, every field filled; loud about schema it does not know. */
+function sampleOf(schema: JsonSchema): unknown {
+  if (schema.enum) return schema.enum[0];
+  if (schema.anyOf?.[0]) return sampleOf(schema.anyOf[0]);
+  switch (schema.type) {
+    case 'object':
+      // Optional fields too: a body may need "at least one of" them, which the document cannot say.
+      return Object.fromEntries(
+        Object.entries(schema.properties ?? {}).map(([field, property]) => [field, sampleOf(property)]),
+      );
+    case 'array':
+      return Array.from({ length: schema.minItems ?? 0 }, () => sampleOf(schema.items ?? {}));
+    case 'integer':
+    case 'number':
+      return schema.minimum ?? 1;
+    case 'boolean':
+      return true;
+    case 'string':
+      if (schema.format === 'email') return 'ada@example.com';
+      if (schema.format === 'date-time') return new Date(Date.now() + 86_400_000).toISOString();
+      if (schema.pattern) return sampleOfPattern(schema.pattern);
+      return 'x'.repeat(Math.max(1, schema.minLength ?? 1));
+  }
+  throw new Error(`sampleOf cannot build ${JSON.stringify(schema)}; teach it`);
+}
+
+/** Every operation whose request body is JSON, with its path params filled in. */
+function jsonRoutesOf(doc: OpenApiDocument): JsonRoute[] {
+  return Object.entries(doc.paths).flatMap(([template, operations]) =>
+    Object.entries(operations).flatMap(([method, op]) => {
+      const schema = op.requestBody?.content?.['application/json']?.schema;
+      if (!schema) return [];
+      let path = template;
+      for (const param of op.parameters ?? []) {
+        if (param.in === 'path') path = path.replace(`{${param.name}}`, String(sampleOf(param.schema)));
+      }
+      const security = op.security?.[0] ?? {};
+      const auth = 'bearer' in security ? 'bearer' : 'edgeService' in security ? 'edgeService' : 'none';
+      return [
+        { name: `${method.toUpperCase()} ${template}`, method: method.toUpperCase(), path, schema, auth },
+      ];
+    }),
+  );
+}
+
+/** A value of another JSON type than the schema asks for. */
+const wrongTypeFor = (schema: JsonSchema): unknown => (schema.type === 'boolean' ? 'yes' : true);
+
+const HUGE_BODY = JSON.stringify({ name: 'x'.repeat(10 * 1024 * 1024) });
+
+describe('bad input never produces a 500', () => {
+  let t: TestApp;
+  let owner: Session;
+  let doc: OpenApiDocument;
+  let routes: JsonRoute[];
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('owner');
+    doc = (await t.client.call('GET', '/openapi.json')).json;
+    routes = jsonRoutesOf(doc);
+  });
+  afterAll(() => t.cleanup());
+
+  const send = (
+    route: { method: string; path: string; auth: JsonRoute['auth'] },
+    body: string | undefined,
+    type = 'application/json',
+  ) =>
+    t.client.call(route.method, route.path, {
+      ...(body === undefined ? {} : { body }),
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': type }),
+        ...(route.auth === 'bearer' ? { authorization: `Bearer ${owner.accessToken}` } : {}),
+        ...(route.auth === 'edgeService' ? { authorization: `Bearer ${t.edgeServiceToken}` } : {}),
+      },
+    });
+
+  /** The one error envelope, whose requestId is the response's x-request-id. */
+  const expectError = (res: Reply, label: string, status: number, code: string) => {
+    expect(res.status, `${label}: ${res.text.slice(0, 300)}`).toBe(status);
+    const requestId = res.headers.get('x-request-id');
+    expect(requestId, label).toBeTruthy();
+    expect(res.json?.error, label).toEqual(
+      expect.objectContaining({ code, message: expect.any(String), requestId }),
+    );
+  };
+
+  it('derives the JSON-body routes from /openapi.json', () => {
+    const names = routes.map((r) => r.name);
+    expect(names.length).toBeGreaterThan(0);
+    expect(names).toContain('POST /v1/auth/register');
+    expect(names).toContain('POST /v1/api-keys');
+  });
+
+  it('answers 400 invalid_json to malformed JSON', async () => {
+    for (const route of routes) {
+      for (const body of ['{"name":', '{', "{'name': 'single quotes'}", '{"a":1}}', '']) {
+        expectError(await send(route, body), `${route.name} ${JSON.stringify(body)}`, 400, 'invalid_json');
+      }
+    }
+  });
+
+  it('answers 400 validation_failed with details to arrays, scalars and wrongly typed fields', async () => {
+    for (const route of routes) {
+      const wrongTypes = Object.fromEntries(
+        Object.entries(route.schema.properties ?? {}).map(([field, schema]) => [field, wrongTypeFor(schema)]),
+      );
+      const bodies: unknown[] = [[], [sampleOf(route.schema)], null, 'text', 42, wrongTypes];
+      if (route.schema.required?.length) bodies.push({});
+      for (const body of bodies) {
+        const label = `${route.name} ${JSON.stringify(body)}`;
+        const res = await send(route, JSON.stringify(body));
+        expectError(res, label, 400, 'validation_failed');
+        expect(res.json.error.details, label).toEqual(
+          expect.arrayContaining([{ path: expect.any(String), message: expect.any(String) }]),
+        );
+      }
+    }
+  });
+
+  it('answers 400 validation_failed naming an unknown extra field, on an otherwise valid body', async () => {
+    for (const route of routes) {
+      const body = { ...(sampleOf(route.schema) as object), unexpectedField: 1 };
+      const res = await send(route, JSON.stringify(body));
+      expectError(res, route.name, 400, 'validation_failed');
+      // One issue only: the sample is valid, so the extra field alone is refused.
+      expect(res.json.error.details, route.name).toEqual([
+        { path: expect.any(String), message: expect.stringContaining('unexpectedField') },
+      ]);
+    }
+  });
+
+  it('answers 413 payload_too_large to a 10 MB body (the limit is 1 MB)', async () => {
+    for (const route of routes) {
+      expectError(await send(route, HUGE_BODY), route.name, 413, 'payload_too_large');
+    }
+  });
+
+  it('answers 415 unsupported_media_type to a body that is not declared as JSON', async () => {
+    for (const route of routes) {
+      const body = JSON.stringify(sampleOf(route.schema));
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+        expectError(await send(route, body, type), `${route.name} ${type}`, 415, 'unsupported_media_type');
+      }
+    }
+  });
+
+  it('answers 400 or 404 to path params that are not ids', async () => {
+    const weird = [
+      '../../etc',
+      '..%2F..%2Fetc',
+      'key_%27%20OR%201=1',
+      "usr_'%20OR%20'1'='1",
+      '%27%3B%20DROP%20TABLE%20users%3B--',
+      '%00',
+      '%ZZ',
+      '%F0%9F%92%A9',
+      'x'.repeat(4096),
+    ];
+    const withParams = Object.entries(doc.paths).flatMap(([template, operations]) =>
+      Object.entries(operations)
+        .filter(([, op]) => op.parameters?.some((p) => p.in === 'path'))
+        .map(([method, op]) => ({ template, method: method.toUpperCase(), op })),
+    );
+    expect(withParams.map((r) => `${r.method} ${r.template}`)).toContain('GET /v1/api-keys/{id}');
+    for (const { template, method, op } of withParams) {
+      const schema = op.requestBody?.content?.['application/json']?.schema;
+      for (const value of weird) {
+        const path = template.replace(/\{[^}]+\}/g, value);
+        const route = { method, path, auth: 'bearer' as const };
+        const res = await send(route, schema ? JSON.stringify(sampleOf(schema)) : undefined);
+        const label = `${method} ${path.slice(0, 80)}`;
+        expect([400, 404], `${label}: ${res.status} ${res.text.slice(0, 200)}`).toContain(res.status);
+        expectError(res, label, res.status, res.status === 400 ? 'validation_failed' : 'not_found');
+      }
+    }
+  });
+});
+
+describe('names with SQL or unusual unicode', () => {
+  const NAMES = [
+    "'); DROP TABLE users;--",
+    '" OR 1=1 --',
+    "Robert'); DELETE FROM api_keys WHERE ('1'='1",
+    'Zoë 名前 🚀 \u202eevil \u0301',
+  ];
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.cleanup());
+
+  it('stores a registered user name literally', async () => {
+    for (const [i, name] of NAMES.entries()) {
+      const reg = await t.client.call('POST', '/v1/auth/register', {
+        body: { email: `sql-${i}@example.com`, password: 'correct horse battery', name },
+      });
+      expect(reg.status, reg.text).toBe(201);
+      expect(reg.json.user.name).toBe(name);
+      const me = await t.client.call('GET', '/v1/auth/me', { token: reg.json.accessToken });
+      expect(me.json.user.name).toBe(name);
+    }
+  });
+
+  it('stores an organisation name literally', async () => {
+    const user = await t.client.register('org-maker');
+    for (const name of NAMES) {
+      const created = await t.client.call('POST', '/v1/orgs', { token: user.accessToken, body: { name } });
+      expect(created.status, created.text).toBe(201);
+      expect(created.json.name).toBe(name);
+      const listed = await t.client.call('GET', '/v1/orgs', { token: user.accessToken });
+      expect(listed.json.items).toContainEqual(expect.objectContaining({ id: created.json.id, name }));
+    }
+  });
+
+  it('stores an API key name literally', async () => {
+    const user = await t.client.register('key-maker');
+    for (const name of NAMES) {
+      const key = await t.client.createKey(user, { name, scopes: ['predict'] });
+      const shown = await t.client.call('GET', `/v1/api-keys/${key.id}`, { token: user.accessToken });
+      expect(shown.json.name).toBe(name);
+    }
+  });
+
+  it('refuses control characters in a name rather than storing it cut short at a NUL', async () => {
+    const user = await t.client.register('controls');
+    for (const name of ['a\u0000b', 'tab\there', 'bell\u0007']) {
+      const res = await t.client.call('POST', '/v1/orgs', { token: user.accessToken, body: { name } });
+      expect(res.status, JSON.stringify(name)).toBe(400);
+      expect(res.json.error.details).toEqual([
+        { path: 'name', message: 'must not contain control characters' },
+      ]);
+    }
+    const listed = await t.client.call('GET', '/v1/orgs', { token: user.accessToken });
+    expect(listed.json.items).toHaveLength(1);
+  });
+
+  it('leaves every table working afterwards', async () => {
+    const after = await t.client.register('after');
+    const login = await t.client.call('POST', '/v1/auth/login', {
+      body: { email: after.email, password: 'correct horse battery' },
+    });
+    expect(login.status).toBe(200);
+    const member = await t.client.joinOrg(after, await t.client.register('colleague'), 'member');
+    const members = await t.client.call('GET', '/v1/org/members', { token: after.accessToken });
+    expect(members.json.items.map((m: { userId: string }) => m.userId)).toEqual([
+      after.userId,
+      member.userId,
+    ]);
+    await t.client.createKey(after, { scopes: ['predict'] });
+    for (const path of ['/v1/api-keys', '/v1/audit-log', '/v1/orgs', '/v1/auth/me']) {
+      expect((await t.client.call('GET', path, { token: after.accessToken })).status, path).toBe(200);
+    }
+    const reused = await t.client.call('POST', '/v1/auth/register', {
+      body: { email: 'sql-0@example.com', password: 'correct horse battery', name: 'again' },
+    });
+    expect(reused.status).toBe(409);
+  });
+});

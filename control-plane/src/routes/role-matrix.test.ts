@@ -1,0 +1,437 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../testing/test-app.js';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+
+type Caller = 'owner' | 'admin' | 'member' | 'viewer' | 'admin-scoped key' | 'models-scoped key';
+const CALLERS: Caller[] = ['owner', 'admin', 'member', 'viewer', 'admin-scoped key', 'models-scoped key'];
+/** Org management is for owners, admins and `admin`-scoped keys; everyone else gets 403. */
+const MANAGERS: readonly Caller[] = ['owner', 'admin', 'admin-scoped key'];
+/** Experiments and runs are written by every role but viewer, and by keys with `models:write` or `admin`. */
+const WRITERS: readonly Caller[] = ['owner', 'admin', 'member', 'admin-scoped key', 'models-scoped key'];
+
+interface Org {
+  owner: Session;
+  tokens: Record<Caller, string>;
+}
+interface Call {
+  method: string;
+  path: string;
+  body?: unknown;
+  /** Content type of a raw (non-JSON) body. */
+  type?: string;
+}
+interface MatrixRow {
+  /** `METHOD path` exactly as /openapi.json spells it. */
+  route: string;
+  /** What an allowed caller gets; everyone else gets 403. */
+  ok: number;
+  /** Who may; MANAGERS unless said. */
+  allowed?: readonly Caller[];
+  /** Builds the call against a fresh target, so each caller acts on something that still exists. */
+  prepare: (t: TestApp, org: Org) => Promise<Call>;
+}
+
+/** Adds a freshly registered user to the org as a viewer and returns their user id. */
+async function addViewer(t: TestApp, org: Org): Promise<string> {
+  const user = await t.client.register('target');
+  const added = await t.client.call('POST', '/v1/org/members', {
+    token: org.owner.accessToken,
+    body: { email: user.email, role: 'viewer' },
+  });
+  if (added.status !== 201) throw new Error(`add failed: ${added.text}`);
+  return user.userId;
+}
+
+/** Org management routes; experiment and run writes are pushed below. */
+const MATRIX: MatrixRow[] = [
+  {
+    route: 'POST /v1/org/members',
+    ok: 201,
+    prepare: async (t) => {
+      const user = await t.client.register('invitee');
+      return { method: 'POST', path: '/v1/org/members', body: { email: user.email, role: 'viewer' } };
+    },
+  },
+  {
+    route: 'PATCH /v1/org/members/{userId}',
+    ok: 200,
+    prepare: async (t, org) => ({
+      method: 'PATCH',
+      path: `/v1/org/members/${await addViewer(t, org)}`,
+      body: { role: 'member' },
+    }),
+  },
+  {
+    route: 'DELETE /v1/org/members/{userId}',
+    ok: 204,
+    prepare: async (t, org) => ({ method: 'DELETE', path: `/v1/org/members/${await addViewer(t, org)}` }),
+  },
+  {
+    route: 'POST /v1/api-keys',
+    ok: 201,
+    prepare: async () => ({
+      method: 'POST',
+      path: '/v1/api-keys',
+      body: { name: 'ci', scopes: ['predict'] },
+    }),
+  },
+  {
+    route: 'DELETE /v1/api-keys/{id}',
+    ok: 200,
+    prepare: async (t, org) => {
+      const key = await t.client.createKey(org.owner, { scopes: ['predict'] });
+      return { method: 'DELETE', path: `/v1/api-keys/${key.id}` };
+    },
+  },
+  {
+    route: 'PATCH /v1/org',
+    ok: 200,
+    prepare: async () => ({ method: 'PATCH', path: '/v1/org', body: { name: 'Renamed Ltd' } }),
+  },
+  { route: 'GET /v1/audit-log', ok: 200, prepare: async () => ({ method: 'GET', path: '/v1/audit-log' }) },
+  { route: 'GET /v1/api-keys', ok: 200, prepare: async () => ({ method: 'GET', path: '/v1/api-keys' }) },
+];
+
+let names = 0;
+/** A fresh experiment of the org's owner; each gets a new name, as names are unique in an org. */
+async function newExperiment(t: TestApp, org: Org): Promise<string> {
+  names += 1;
+  const res = await t.client.call('POST', '/v1/experiments', {
+    token: org.owner.accessToken,
+    body: { name: `experiment ${names}` },
+  });
+  if (res.status !== 201) throw new Error(`create experiment failed: ${res.text}`);
+  return res.json.id;
+}
+
+/** A fresh run holding a param, a metric and an artifact at `notes.txt`. */
+async function newRun(t: TestApp, org: Org): Promise<string> {
+  const token = org.owner.accessToken;
+  const run = await t.client.call('POST', `/v1/experiments/${await newExperiment(t, org)}/runs`, {
+    token,
+    body: {},
+  });
+  const id: string = run.json.id;
+  await t.client.call('POST', `/v1/runs/${id}/log-batch`, {
+    token,
+    body: { params: [{ key: 'lr', value: '0.1' }], metrics: [{ key: 'loss', value: 1, step: 0 }] },
+  });
+  const stored = await t.client.call('PUT', `/v1/runs/${id}/artifacts?path=notes.txt`, {
+    token,
+    body: 'notes',
+    headers: { 'content-type': 'text/plain' },
+  });
+  if (stored.status !== 200) throw new Error(`prepare run failed: ${stored.text}`);
+  return id;
+}
+
+/** An experiment or run write, allowed to WRITERS. */
+const write = (route: string, ok: number, prepare: MatrixRow['prepare']): MatrixRow => ({
+  route,
+  ok,
+  allowed: WRITERS,
+  prepare,
+});
+
+MATRIX.push(
+  write('POST /v1/experiments', 201, async () => {
+    names += 1;
+    return { method: 'POST', path: '/v1/experiments', body: { name: `by caller ${names}` } };
+  }),
+  write('PATCH /v1/experiments/{id}', 200, async (t, org) => ({
+    method: 'PATCH',
+    path: `/v1/experiments/${await newExperiment(t, org)}`,
+    body: { description: 'described' },
+  })),
+  write('DELETE /v1/experiments/{id}', 200, async (t, org) => ({
+    method: 'DELETE',
+    path: `/v1/experiments/${await newExperiment(t, org)}`,
+  })),
+  write('POST /v1/experiments/{id}/runs', 201, async (t, org) => ({
+    method: 'POST',
+    path: `/v1/experiments/${await newExperiment(t, org)}/runs`,
+    body: {},
+  })),
+  write('PATCH /v1/runs/{id}', 200, async (t, org) => ({
+    method: 'PATCH',
+    path: `/v1/runs/${await newRun(t, org)}`,
+    body: { status: 'finished' },
+  })),
+  write('DELETE /v1/runs/{id}', 200, async (t, org) => ({
+    method: 'DELETE',
+    path: `/v1/runs/${await newRun(t, org)}`,
+  })),
+  write('POST /v1/runs/{id}/params', 200, async (t, org) => ({
+    method: 'POST',
+    path: `/v1/runs/${await newRun(t, org)}/params`,
+    body: { params: [{ key: 'epochs', value: '3' }] },
+  })),
+  write('POST /v1/runs/{id}/metrics', 200, async (t, org) => ({
+    method: 'POST',
+    path: `/v1/runs/${await newRun(t, org)}/metrics`,
+    body: { metrics: [{ key: 'loss', value: 0.5, step: 1 }] },
+  })),
+  write('PUT /v1/runs/{id}/tags', 200, async (t, org) => ({
+    method: 'PUT',
+    path: `/v1/runs/${await newRun(t, org)}/tags`,
+    body: { tags: { team: 'core' } },
+  })),
+  write('POST /v1/runs/{id}/log-batch', 200, async (t, org) => ({
+    method: 'POST',
+    path: `/v1/runs/${await newRun(t, org)}/log-batch`,
+    body: { tags: [{ key: 'team', value: 'core' }] },
+  })),
+  write('PUT /v1/runs/{id}/artifacts', 200, async (t, org) => ({
+    method: 'PUT',
+    path: `/v1/runs/${await newRun(t, org)}/artifacts?path=plot.txt`,
+    body: 'plot',
+    type: 'text/plain',
+  })),
+  write('DELETE /v1/runs/{id}/artifacts', 200, async (t, org) => ({
+    method: 'DELETE',
+    path: `/v1/runs/${await newRun(t, org)}/artifacts?path=notes.txt`,
+  })),
+);
+
+/** A fresh model of the org's owner with a ready version 1 (and, when asked, the alias `production` on it). */
+async function newModel(t: TestApp, org: Org, options: { alias?: boolean } = {}): Promise<string> {
+  names += 1;
+  const token = org.owner.accessToken;
+  const model = await t.client.call('POST', '/v1/models', { token, body: { name: `model-${names}` } });
+  const id: string = model.json.id;
+  const version = await t.client.call('POST', `/v1/models/${id}/versions?filename=net.pt`, {
+    token,
+    body: 'weights',
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  if (version.status !== 201) throw new Error(`prepare model failed: ${version.text}`);
+  if (options.alias)
+    await t.client.call('PUT', `/v1/models/${id}/aliases/production`, { token, body: { version: 1 } });
+  return id;
+}
+
+/** A multipart upload the owner started and sent its one part for, ready to complete; returns the call. */
+async function pendingUpload(t: TestApp, org: Org): Promise<Call> {
+  const id = await newModel(t, org);
+  const started = await t.client.call('POST', `/v1/models/${id}/versions/uploads`, {
+    token: org.owner.accessToken,
+    body: { filename: 'net.pt', sizeBytes: 5, partCount: 1 },
+  });
+  const url = new URL(started.json.parts[0].url);
+  const put = await t.app.request(url.pathname + url.search, { method: 'PUT', body: 'bytes' });
+  const etag = put.headers.get('etag') ?? '';
+  return {
+    method: 'POST',
+    path: `/v1/models/${id}/versions/2/complete`,
+    body: { parts: [{ partNumber: 1, etag }] },
+  };
+}
+
+MATRIX.push(
+  write('POST /v1/models', 201, async () => {
+    names += 1;
+    return { method: 'POST', path: '/v1/models', body: { name: `by-caller-${names}` } };
+  }),
+  write('PATCH /v1/models/{id}', 200, async (t, org) => ({
+    method: 'PATCH',
+    path: `/v1/models/${await newModel(t, org)}`,
+    body: { description: 'described' },
+  })),
+  write('DELETE /v1/models/{id}', 204, async (t, org) => ({
+    method: 'DELETE',
+    path: `/v1/models/${await newModel(t, org)}`,
+  })),
+  write('PUT /v1/models/{id}/aliases/{alias}', 200, async (t, org) => ({
+    method: 'PUT',
+    path: `/v1/models/${await newModel(t, org)}/aliases/staging`,
+    body: { version: 1 },
+  })),
+  write('DELETE /v1/models/{id}/aliases/{alias}', 204, async (t, org) => ({
+    method: 'DELETE',
+    path: `/v1/models/${await newModel(t, org, { alias: true })}/aliases/production`,
+  })),
+  write('POST /v1/models/{id}/versions', 201, async (t, org) => ({
+    method: 'POST',
+    path: `/v1/models/${await newModel(t, org)}/versions?filename=clf.pkl`,
+    body: 'pickle',
+    type: 'application/octet-stream',
+  })),
+  write('POST /v1/models/{id}/versions/uploads', 201, async (t, org) => ({
+    method: 'POST',
+    path: `/v1/models/${await newModel(t, org)}/versions/uploads`,
+    body: { filename: 'net.pt', sizeBytes: 5, partCount: 1 },
+  })),
+  write('POST /v1/models/{id}/versions/{version}/complete', 200, pendingUpload),
+  write('PATCH /v1/models/{id}/versions/{version}', 200, async (t, org) => ({
+    method: 'PATCH',
+    path: `/v1/models/${await newModel(t, org)}/versions/1`,
+    body: { tags: { stage: 'eval' } },
+  })),
+  write('DELETE /v1/models/{id}/versions/{version}', 204, async (t, org) => ({
+    method: 'DELETE',
+    path: `/v1/models/${await newModel(t, org)}/versions/1`,
+  })),
+);
+
+/** Bearer routes that change state yet are not org management, and why they are outside the matrix. */
+const NOT_MANAGEMENT: Record<string, string> = {
+  'POST /v1/auth/switch-org': 'any member may switch to an org they belong to; keys never (tested below)',
+  'POST /v1/orgs': 'any user may create an org of their own; keys never (tested below)',
+};
+
+describe('what each role and API key may do in an organisation', () => {
+  let t: TestApp;
+  let org: Org;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    const owner = await t.client.register('owner');
+    const join = async (role: string) =>
+      (await t.client.joinOrg(owner, await t.client.register(role), role)).accessToken;
+    org = {
+      owner,
+      tokens: {
+        owner: owner.accessToken,
+        admin: await join('admin'),
+        member: await join('member'),
+        viewer: await join('viewer'),
+        'admin-scoped key': (await t.client.createKey(owner, { scopes: ['admin'] })).secret,
+        'models-scoped key': (await t.client.createKey(owner, { scopes: ['predict', 'models:write'] }))
+          .secret,
+      },
+    };
+  });
+  afterAll(() => t.cleanup());
+
+  const asCaller = (caller: Caller, call: Call) =>
+    t.client.call(call.method, call.path, {
+      token: org.tokens[caller],
+      ...(call.body === undefined ? {} : { body: call.body }),
+      ...(call.type ? { headers: { 'content-type': call.type } } : {}),
+    });
+  const latestAuditId = async () =>
+    (await t.client.call('GET', '/v1/audit-log?limit=1', { token: org.owner.accessToken })).json.items[0]?.id;
+
+  it('covers every mutating bearer route of /openapi.json', async () => {
+    const doc = (await t.client.call('GET', '/openapi.json')).json as {
+      paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
+    };
+    const mutating = Object.entries(doc.paths).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(([method, op]) => method !== 'get' && op.security?.some((s) => 'bearer' in s))
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    const covered = [...MATRIX.map((row) => row.route), ...Object.keys(NOT_MANAGEMENT)];
+    // A route listed here has no role expectations yet: add a row to MATRIX.
+    expect(mutating.filter((route) => !covered.includes(route))).toEqual([]);
+  });
+
+  for (const row of MATRIX) {
+    for (const caller of CALLERS) {
+      const allowed = (row.allowed ?? MANAGERS).includes(caller);
+      const status = allowed ? row.ok : 403;
+      it(`${row.route} answers ${status} to the ${caller}`, async () => {
+        const call = await row.prepare(t, org);
+        const before = await latestAuditId();
+        const res = await asCaller(caller, call);
+        expect(res.status, res.text).toBe(status);
+        if (!allowed) {
+          expect(res.json.error.code).toBe('forbidden');
+          // A refused call changes nothing: every mutation writes an audit entry, and none appeared.
+          expect(await latestAuditId()).toBe(before);
+        }
+      });
+    }
+  }
+
+  it('lets an admin neither grant the owner role nor demote or remove an owner', async () => {
+    const invitee = await t.client.register('would-be-owner');
+    const viewerId = await addViewer(t, org);
+    const attempts: Call[] = [
+      { method: 'POST', path: '/v1/org/members', body: { email: invitee.email, role: 'owner' } },
+      { method: 'PATCH', path: `/v1/org/members/${viewerId}`, body: { role: 'owner' } },
+      { method: 'PATCH', path: `/v1/org/members/${org.owner.userId}`, body: { role: 'admin' } },
+      { method: 'DELETE', path: `/v1/org/members/${org.owner.userId}` },
+    ];
+    for (const caller of ['admin', 'admin-scoped key'] as const) {
+      for (const attempt of attempts) {
+        const res = await asCaller(caller, attempt);
+        expect(res.status, `${caller} ${attempt.method} ${attempt.path}`).toBe(403);
+      }
+    }
+    const members = await asCaller('owner', { method: 'GET', path: '/v1/org/members' });
+    const owners = members.json.items.filter((m: { role: string }) => m.role === 'owner');
+    expect(owners.map((m: { userId: string }) => m.userId)).toEqual([org.owner.userId]);
+  });
+
+  it('keeps the last owner: not even that owner may demote or remove themself', async () => {
+    const self = `/v1/org/members/${org.owner.userId}`;
+    const demoted = await asCaller('owner', { method: 'PATCH', path: self, body: { role: 'admin' } });
+    expect(demoted.status).toBe(409);
+    expect(demoted.json.error.code).toBe('conflict');
+    const removed = await asCaller('owner', { method: 'DELETE', path: self });
+    expect(removed.status).toBe(409);
+    const me = await asCaller('owner', { method: 'GET', path: '/v1/auth/me' });
+    expect(me.json.role).toBe('owner');
+  });
+
+  it('lets an owner add a second owner, after which the first may leave', async () => {
+    const founder = await t.client.register('founder');
+    const created = await t.client.call('POST', '/v1/orgs', {
+      token: founder.accessToken,
+      body: { name: 'Handover Ltd' },
+    });
+    expect(created.status).toBe(201);
+    const inOrg = await t.client.call('POST', '/v1/auth/switch-org', {
+      token: founder.accessToken,
+      body: { orgId: created.json.id },
+    });
+    const founderHere: Session = { ...founder, accessToken: inOrg.json.accessToken, orgId: created.json.id };
+    const successor = await t.client.joinOrg(founderHere, await t.client.register('successor'), 'owner');
+
+    const left = await t.client.call('DELETE', `/v1/org/members/${founder.userId}`, {
+      token: founderHere.accessToken,
+    });
+    expect(left.status).toBe(204);
+    const members = await t.client.call('GET', '/v1/org/members', { token: successor.accessToken });
+    expect(members.json.items).toEqual([
+      expect.objectContaining({ userId: successor.userId, role: 'owner' }),
+    ]);
+    const successorLeaves = await t.client.call('DELETE', `/v1/org/members/${successor.userId}`, {
+      token: successor.accessToken,
+    });
+    expect(successorLeaves.status).toBe(409);
+  });
+
+  it("rejects a removed member's unexpired access token with 401 at once", async () => {
+    const leaver = await t.client.joinOrg(org.owner, await t.client.register('leaver'), 'member');
+    expect((await t.client.call('GET', '/v1/org', { token: leaver.accessToken })).status).toBe(200);
+    const removed = await t.client.call('DELETE', `/v1/org/members/${leaver.userId}`, {
+      token: org.owner.accessToken,
+    });
+    expect(removed.status).toBe(204);
+    const after = await t.client.call('GET', '/v1/org', { token: leaver.accessToken });
+    expect(after.status).toBe(401);
+    expect(after.json.error.code).toBe('unauthenticated');
+  });
+
+  it('refuses any API key, even an admin one, to create an org or switch org', async () => {
+    for (const caller of ['admin-scoped key', 'models-scoped key'] as const) {
+      const created = await asCaller(caller, {
+        method: 'POST',
+        path: '/v1/orgs',
+        body: { name: 'Side Org' },
+      });
+      expect(created.status).toBe(403);
+      expect(created.json.error.code).toBe('forbidden');
+      const switched = await asCaller(caller, {
+        method: 'POST',
+        path: '/v1/auth/switch-org',
+        body: { orgId: org.owner.orgId },
+      });
+      expect(switched.status).toBe(403);
+      expect(switched.json.error.code).toBe('forbidden');
+    }
+  });
+});
