@@ -1,5 +1,6 @@
 import { bodyLimit } from 'hono/body-limit';
 import { AccessTokens } from './auth/access-tokens.js';
+import { IdentityCache } from './auth/identity-cache.js';
 import type { SigningKeyStore } from './auth/signing-keys.js';
 import type { Database } from './db/client.js';
 import { AppError } from './errors.js';
@@ -16,9 +17,19 @@ import { auditLogRoutes } from './routes/audit-log.js';
 import { authRoutes } from './routes/auth.js';
 import type { RouteDeps } from './routes/deps.js';
 import { docsRoutes } from './routes/docs.js';
+import { experimentRoutes } from './routes/experiments.js';
 import { internalRoutes } from './routes/internal.js';
+import { modelRoutes } from './routes/models.js';
+import { modelVersionRoutes } from './routes/models-versions.js';
 import { orgRoutes } from './routes/orgs.js';
+import { runRoutes } from './routes/runs.js';
+import { runArtifactRoutes } from './routes/runs-artifacts.js';
+import { storageRoutes } from './routes/storage.js';
 import { systemRoutes } from './routes/system.js';
+import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
+import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
+import { FsObjectStore } from './storage/fs-store.js';
+import type { ObjectStore } from './storage/object-store.js';
 
 export interface AppDeps {
   db: Database;
@@ -33,12 +44,30 @@ export interface AppDeps {
   /** Cheaper scrypt for tests only; production uses the default cost. */
   scrypt?: ScryptParams;
   collectDefaultMetrics?: boolean;
+  /** Model files and run artifacts: the filesystem store (embedded default) or S3. */
+  objectStore: ObjectStore;
+  /** Largest part a signed part URL of the filesystem store accepts; default 64 MiB. */
+  maxUploadPartBytes?: number;
+  /** Largest run artifact one upload may carry; default 512 MiB. */
+  maxArtifactBytes?: number;
+  /** Largest model file one version may hold; default 2 GiB. */
+  maxModelBytes?: number;
+}
+
+/** Upload routes that stream their body with their own size limit instead of the global JSON one. */
+function streamsOwnBody(path: string): boolean {
+  return (
+    path.startsWith('/v1/storage/uploads/') ||
+    /^\/v1\/models\/[^/]+\/versions(\/|$)/.test(path) ||
+    /^\/v1\/runs\/[^/]+\/artifacts(\/|$)/.test(path)
+  );
 }
 
 /** Builds the whole control-plane HTTP app from its dependencies; main.ts and tests both call this. */
 export function createApp(deps: AppDeps) {
   const accessTokens = new AccessTokens(deps.signingKeys, deps.issuer, deps.accessTokenTtlSeconds);
   const metrics = createMetrics(deps.collectDefaultMetrics ?? false);
+  const identityCache = new IdentityCache();
   const routeDeps: RouteDeps = {
     db: deps.db,
     auth: {
@@ -47,21 +76,24 @@ export function createApp(deps: AppDeps) {
       refreshTokenTtlSeconds: deps.refreshTokenTtlSeconds,
       ...(deps.scrypt ? { scrypt: deps.scrypt } : {}),
     },
-    requireAuth: requireAuth(deps.db, accessTokens),
+    requireAuth: requireAuth(deps.db, accessTokens, identityCache),
+    identityCache,
   };
 
   const app = newRouter();
   app.use(requestContext(deps.trustProxy));
   app.use(metrics.middleware);
   app.use(accessLog(deps.logger));
-  app.use(
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: () => {
-        throw new AppError('payload_too_large', `The request body is larger than ${deps.maxBodyBytes} bytes`);
-      },
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    onError: () => {
+      throw new AppError('payload_too_large', `The request body is larger than ${deps.maxBodyBytes} bytes`);
+    },
+  });
+  // GET and HEAD carry no body; skipping them also spares node-server building a full Request per call.
+  const skipsBodyLimit = (method: string, path: string) =>
+    method === 'GET' || method === 'HEAD' || streamsOwnBody(path);
+  app.use((c, next) => (skipsBodyLimit(c.req.method, c.req.path) ? next() : limitBody(c, next)));
 
   app.route('/', systemRoutes(deps.db, metrics.registry, deps.signingKeys));
   app.route('/', docsRoutes());
@@ -70,6 +102,25 @@ export function createApp(deps: AppDeps) {
   app.route('/', apiKeyRoutes(routeDeps));
   app.route('/', auditLogRoutes(routeDeps));
   app.route('/', internalRoutes(routeDeps, deps.edgeServiceToken));
+  const experimentDeps = {
+    objectStore: deps.objectStore,
+    logger: deps.logger,
+    maxArtifactBytes: deps.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
+  };
+  app.route('/', experimentRoutes(routeDeps, experimentDeps));
+  app.route('/', runRoutes(routeDeps, experimentDeps));
+  app.route('/', runArtifactRoutes(routeDeps, experimentDeps));
+  const modelDeps = {
+    db: deps.db,
+    store: deps.objectStore,
+    logger: deps.logger,
+    maxModelBytes: deps.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES,
+  };
+  app.route('/', modelRoutes(routeDeps, modelDeps));
+  app.route('/', modelVersionRoutes(routeDeps, modelDeps));
+  if (deps.objectStore instanceof FsObjectStore) {
+    app.route('/', storageRoutes(deps.objectStore, deps.maxUploadPartBytes ?? 64 * 1024 * 1024));
+  }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

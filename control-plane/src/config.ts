@@ -30,6 +30,42 @@ export const Config = z
       .int()
       .positive()
       .default(1024 * 1024),
+    /** Largest model file a version may hold (direct or multipart upload); over it the upload gets 413. */
+    MERIDIAN_MAX_MODEL_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(2 * 1024 ** 3),
+    /** Object storage: files under the data dir unless a bucket is set, then S3 (AWS, R2, MinIO, Swift). */
+    MERIDIAN_S3_ENDPOINT: z.string().url().optional(),
+    MERIDIAN_S3_REGION: z.string().default('us-east-1'),
+    MERIDIAN_S3_BUCKET: z.string().min(1).optional(),
+    MERIDIAN_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+    MERIDIAN_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    MERIDIAN_S3_FORCE_PATH_STYLE: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
+    /** HMAC key of the filesystem store's signed URLs; generated into the data dir when unset. */
+    MERIDIAN_STORAGE_SIGNING_SECRET: z.string().min(32).optional(),
+  })
+  .superRefine((env, ctx) => {
+    const keyId = env.MERIDIAN_S3_ACCESS_KEY_ID !== undefined;
+    const secret = env.MERIDIAN_S3_SECRET_ACCESS_KEY !== undefined;
+    if (keyId !== secret) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [keyId ? 'MERIDIAN_S3_SECRET_ACCESS_KEY' : 'MERIDIAN_S3_ACCESS_KEY_ID'],
+        message: 'set both S3 credentials or neither',
+      });
+    }
+    if (!env.MERIDIAN_S3_BUCKET && (env.MERIDIAN_S3_ENDPOINT || keyId)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERIDIAN_S3_BUCKET'],
+        message: 'required when S3 is configured',
+      });
+    }
   })
   .transform((env) => ({
     host: env.MERIDIAN_HOST,
@@ -44,6 +80,24 @@ export const Config = z
     edgeServiceToken: env.MERIDIAN_EDGE_SERVICE_TOKEN,
     trustProxy: env.MERIDIAN_TRUST_PROXY,
     maxBodyBytes: env.MERIDIAN_MAX_BODY_BYTES,
+    maxModelBytes: env.MERIDIAN_MAX_MODEL_BYTES,
+    s3: env.MERIDIAN_S3_BUCKET
+      ? {
+          endpoint: env.MERIDIAN_S3_ENDPOINT,
+          region: env.MERIDIAN_S3_REGION,
+          bucket: env.MERIDIAN_S3_BUCKET,
+          // Without keys the SDK's default chain applies (instance role, AWS_* env, profile).
+          credentials:
+            env.MERIDIAN_S3_ACCESS_KEY_ID && env.MERIDIAN_S3_SECRET_ACCESS_KEY
+              ? {
+                  accessKeyId: env.MERIDIAN_S3_ACCESS_KEY_ID,
+                  secretAccessKey: env.MERIDIAN_S3_SECRET_ACCESS_KEY,
+                }
+              : undefined,
+          forcePathStyle: env.MERIDIAN_S3_FORCE_PATH_STYLE,
+        }
+      : undefined,
+    storageSigningSecret: env.MERIDIAN_STORAGE_SIGNING_SECRET,
   }));
 export type Config = z.output<typeof Config>;
 

@@ -7,11 +7,14 @@ import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { createLogger } from './lib/logger.js';
 import { randomSecret } from './lib/secrets.js';
+import { FsObjectStore } from './storage/fs-store.js';
+import type { ObjectStore } from './storage/object-store.js';
+import { S3ObjectStore } from './storage/s3-store.js';
 
-/** The edge's credential: from the environment, else one generated once into the data dir for local runs. */
-function edgeServiceToken(dataDir: string, configured: string | undefined): string {
+/** A secret from the environment, else one generated once into the data dir for local runs. */
+function localSecret(dataDir: string, name: string, configured: string | undefined): string {
   if (configured) return configured;
-  const file = join(dataDir, 'edge-service-token');
+  const file = join(dataDir, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const token = randomSecret(32);
   writeFileSync(file, token, { mode: 0o600 });
@@ -24,6 +27,12 @@ mkdirSync(config.dataDir, { recursive: true });
 const { db, close } = await openDatabase(config.databaseUrl, config.databaseAuthToken);
 const signingKeys = new SigningKeyStore(db, config.accessTokenTtlSeconds * 1000);
 await signingKeys.init();
+const objectStore: ObjectStore = config.s3
+  ? new S3ObjectStore(config.s3)
+  : new FsObjectStore(join(config.dataDir, 'objects'), {
+      publicUrl: config.publicUrl,
+      signingSecret: localSecret(config.dataDir, 'storage-signing-secret', config.storageSigningSecret),
+    });
 
 const app = createApp({
   db,
@@ -32,16 +41,19 @@ const app = createApp({
   issuer: config.publicUrl,
   accessTokenTtlSeconds: config.accessTokenTtlSeconds,
   refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
-  edgeServiceToken: edgeServiceToken(config.dataDir, config.edgeServiceToken),
+  edgeServiceToken: localSecret(config.dataDir, 'edge-service-token', config.edgeServiceToken),
   maxBodyBytes: config.maxBodyBytes,
+  maxModelBytes: config.maxModelBytes,
   trustProxy: config.trustProxy,
   collectDefaultMetrics: true,
+  objectStore,
 });
 
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) =>
   logger.info('control plane listening', {
     url: `http://${info.address}:${info.port}`,
     database: config.databaseUrl.split('?')[0],
+    objectStore: config.s3 ? `s3://${config.s3.bucket}` : join(config.dataDir, 'objects'),
   }),
 );
 

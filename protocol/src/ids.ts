@@ -9,30 +9,42 @@ export const ID_PREFIXES = {
   signingKey: 'sig',
   audit: 'aud',
   request: 'req',
+  experiment: 'exp',
+  run: 'run',
+  artifact: 'art',
+  model: 'mdl',
+  modelVersion: 'mdv',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 
-function encodeBase32(value: bigint, length: number): string {
-  let out = '';
-  let rest = value;
-  for (let i = 0; i < length; i++) {
-    out = ALPHABET[Number(rest & 31n)] + out;
-    rest >>= 5n;
-  }
-  return out;
-}
-
 /**
  * Mints `<prefix>_<26 chars>`: 48 bits of milliseconds then 80 random bits (ULID layout), so ids sort by
- * creation time, which keyset pagination relies on.
+ * creation time, which keyset pagination relies on. Plain number arithmetic: this runs on every request.
  */
 export function newId(kind: IdKind, now: number = Date.now()): string {
-  const random = crypto.getRandomValues(new Uint8Array(10));
-  let randomBits = 0n;
-  for (const byte of random) randomBits = (randomBits << 8n) | BigInt(byte);
-  return `${ID_PREFIXES[kind]}_${encodeBase32(BigInt(now), 10)}${encodeBase32(randomBits, 16)}`;
+  let time = '';
+  let rest = now;
+  for (let i = 0; i < 10; i++) {
+    time = ALPHABET.charAt(rest % 32) + time;
+    rest = Math.floor(rest / 32);
+  }
+  // 16 random bytes, 5 bits used from each: 80 random bits.
+  let tail = '';
+  for (let i = 0; i < 16; i++) tail += ALPHABET.charAt(nextRandomByte() & 31);
+  return `${ID_PREFIXES[kind]}_${time}${tail}`;
+}
+
+// One getRandomValues call per 256 ids instead of one per id: the call itself, not the bytes, is what costs.
+const pool = new Uint8Array(4096);
+let poolOffset = pool.length;
+function nextRandomByte(): number {
+  if (poolOffset >= pool.length) {
+    crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  return pool[poolOffset++] ?? 0;
 }
 
 /** True when `value` looks like an id of `kind` (right prefix, right length, right alphabet). */

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 const createdAt = () =>
   integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
@@ -119,3 +119,185 @@ export const auditLog = sqliteTable(
   },
   (t) => [index('audit_log_org_id').on(t.orgId, t.id)],
 );
+
+// ---- Model registry ----
+
+export const MODEL_FORMATS = ['onnx', 'sklearn', 'pytorch', 'tensorflow', 'keras'] as const;
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
+export const models = sqliteTable(
+  'models',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    tags: text('tags', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+    /** Next version number to hand out; versions are numbered per model and never reused. */
+    nextVersion: integer('next_version').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [uniqueIndex('models_org_name').on(t.orgId, t.name)],
+);
+
+export const VERSION_STATUSES = ['uploading', 'ready', 'failed'] as const;
+
+/** Immutable once ready: the object, its digest and signature never change. */
+export const modelVersions = sqliteTable(
+  'model_versions',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id').notNull(),
+    modelId: text('model_id')
+      .notNull()
+      .references(() => models.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    status: text('status', { enum: VERSION_STATUSES }).notNull(),
+    format: text('format', { enum: MODEL_FORMATS }).notNull(),
+    /** `onnx` runs in the agent's onnx runtime; everything else needs a container image. */
+    runtime: text('runtime', { enum: ['onnx', 'container'] }).notNull(),
+    objectKey: text('object_key').notNull(),
+    fileName: text('file_name').notNull(),
+    sizeBytes: integer('size_bytes'),
+    sha256: text('sha256'),
+    /** ONNX only: inputs/outputs with datatypes and shapes (-1 or a name for dynamic dims), opset. */
+    signature: text('signature', { mode: 'json' }).$type<Record<string, unknown>>(),
+    description: text('description').notNull().default(''),
+    tags: text('tags', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+    metadata: text('metadata', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    runId: text('run_id'),
+    /** Presigned multipart upload in progress (S3 upload id), cleared when completed. */
+    uploadId: text('upload_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('model_versions_model_version').on(t.modelId, t.version),
+    index('model_versions_org').on(t.orgId),
+    index('model_versions_run').on(t.runId),
+  ],
+);
+
+export const modelAliases = sqliteTable(
+  'model_aliases',
+  {
+    orgId: text('org_id').notNull(),
+    modelId: text('model_id')
+      .notNull()
+      .references(() => models.id, { onDelete: 'cascade' }),
+    alias: text('alias').notNull(),
+    versionId: text('version_id')
+      .notNull()
+      .references(() => modelVersions.id, { onDelete: 'restrict' }),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [uniqueIndex('model_aliases_model_alias').on(t.modelId, t.alias)],
+);
+
+// ---- Experiment tracking ----
+
+export const experiments = sqliteTable(
+  'experiments',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    tags: text('tags', { mode: 'json' }).$type<Record<string, string>>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('experiments_org_name').on(t.orgId, t.name)],
+);
+
+export const RUN_STATUSES = ['running', 'finished', 'failed', 'killed'] as const;
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id').notNull(),
+    experimentId: text('experiment_id')
+      .notNull()
+      .references(() => experiments.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    status: text('status', { enum: RUN_STATUSES }).notNull(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+    endedAt: integer('ended_at', { mode: 'timestamp_ms' }),
+    createdAt: createdAt(),
+  },
+  (t) => [index('runs_experiment').on(t.experimentId), index('runs_org').on(t.orgId)],
+);
+
+/** Params are immutable: the same value again is accepted, a different value is a conflict. */
+export const runParams = sqliteTable(
+  'run_params',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [uniqueIndex('run_params_run_key').on(t.runId, t.key)],
+);
+
+export const runTags = sqliteTable(
+  'run_tags',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (t) => [uniqueIndex('run_tags_run_key').on(t.runId, t.key)],
+);
+
+/** Append-only metric histories. */
+export const runMetrics = sqliteTable(
+  'run_metrics',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    value: real('value').notNull(),
+    step: integer('step').notNull(),
+    timestamp: integer('timestamp', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('run_metrics_run_key_step').on(t.runId, t.key, t.step)],
+);
+
+export const runArtifacts = sqliteTable(
+  'run_artifacts',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id').notNull(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    /** The user's relative path, for display only; the object key is built from ids. */
+    path: text('path').notNull(),
+    objectKey: text('object_key').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    sha256: text('sha256').notNull(),
+    contentType: text('content_type').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('run_artifacts_run_path').on(t.runId, t.path)],
+);
+
+/** Bytes each org keeps in object storage (model versions + artifacts), kept current for billing. */
+export const orgStorage = sqliteTable('org_storage', {
+  orgId: text('org_id')
+    .primaryKey()
+    .references(() => orgs.id, { onDelete: 'cascade' }),
+  modelBytes: integer('model_bytes').notNull().default(0),
+  artifactBytes: integer('artifact_bytes').notNull().default(0),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});

@@ -6,12 +6,23 @@ import { SigningKeyStore } from '../auth/signing-keys.js';
 import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
 import { randomSecret } from '../lib/secrets.js';
+import { FsObjectStore } from '../storage/fs-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
 
 /**
  * A real control plane on a real libsql file in a temp dir. scrypt runs at N=2^10 here (production: 2^15, p=3)
  * so that suites registering dozens of users stay fast; hashing itself is tested at full cost.
  */
-export async function createTestApp(options: { trustProxy?: boolean; accessTokenTtlSeconds?: number } = {}) {
+export async function createTestApp(
+  options: {
+    trustProxy?: boolean;
+    accessTokenTtlSeconds?: number;
+    storagePublicUrl?: string;
+    maxModelBytes?: number;
+    /** Another store (S3 on Swift) instead of the filesystem one in the temp dir. */
+    objectStore?: ObjectStore;
+  } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-cp-'));
   const { db, close } = await openDatabase(`file:${join(dir, 'test.db')}`);
   const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 900;
@@ -19,6 +30,12 @@ export async function createTestApp(options: { trustProxy?: boolean; accessToken
   await signingKeys.init();
   const logLines: string[] = [];
   const edgeServiceToken = randomSecret(32);
+  const objectStore =
+    options.objectStore ??
+    new FsObjectStore(join(dir, 'objects'), {
+      publicUrl: options.storagePublicUrl ?? 'http://127.0.0.1:8080',
+      signingSecret: randomSecret(32),
+    });
   const app = createApp({
     db,
     logger: createLogger('debug', (line) => logLines.push(line)),
@@ -30,12 +47,14 @@ export async function createTestApp(options: { trustProxy?: boolean; accessToken
     maxBodyBytes: 1024 * 1024,
     trustProxy: options.trustProxy ?? true,
     scrypt: { N: 2 ** 10, r: 8, p: 1 },
+    objectStore,
+    ...(options.maxModelBytes ? { maxModelBytes: options.maxModelBytes } : {}),
   });
   const cleanup = () => {
     close();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { app, db, signingKeys, logLines, edgeServiceToken, cleanup, client: testClient(app) };
+  return { app, db, signingKeys, logLines, edgeServiceToken, objectStore, cleanup, client: testClient(app) };
 }
 
 type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };

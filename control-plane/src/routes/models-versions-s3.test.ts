@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REAL_MODELS } from '../onnx/test-models.js';
+import { S3ObjectStore } from '../storage/s3-store.js';
+import { createTestApp, type Session } from '../testing/test-app.js';
+import { generatedStream, newModel, storedKeys, uploadVersion } from './models-testing.js';
+
+const run = promisify(execFile);
+const script = resolve(import.meta.dirname, '../../../scripts/s3-server.sh');
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const SILERO = readFileSync(REAL_MODELS.sileroVad);
+const MiB = 1024 * 1024;
+const LIMIT = 24 * MiB;
+
+/** The registry against a real S3 server (Swift s3api): presigned S3 URLs instead of the control plane's own. */
+describe('model versions on S3', () => {
+  let stateDir = '';
+  let store: S3ObjectStore;
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  let owner: Session;
+  const call = (method: string, path: string, body?: unknown) =>
+    t.client.call(method, path, { token: owner.accessToken, ...(body === undefined ? {} : { body }) });
+
+  beforeAll(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'meridian-models-s3-'));
+    const { stdout } = await run(script, ['start', stateDir, 'auto'], { timeout: 60_000 });
+    const endpoint = /S3_ENDPOINT=(\S+)/.exec(stdout)?.[1];
+    if (!endpoint) throw new Error(`s3-server.sh printed no endpoint: ${stdout}`);
+    store = new S3ObjectStore({
+      endpoint,
+      region: 'us-east-1',
+      bucket: `models-${randomBytes(4).toString('hex')}`,
+      credentials: { accessKeyId: 'test:tester', secretAccessKey: 'testing' },
+      forcePathStyle: true,
+    });
+    await store.ensureBucket();
+    t = await createTestApp({ objectStore: store, maxModelBytes: LIMIT });
+    owner = await t.client.register('owner');
+  }, 60_000);
+  afterAll(async () => {
+    t?.cleanup();
+    store?.close();
+    if (stateDir) {
+      await run(script, ['stop', stateDir]);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('streams an ONNX upload into S3 and signs an S3 GET that returns the exact bytes', async () => {
+    const modelId = await newModel(t.app, owner.accessToken);
+    const res = await uploadVersion(t.app, owner.accessToken, modelId, 'vad.onnx', SILERO);
+    expect(res.status, res.text).toBe(201);
+    expect(res.json).toMatchObject({ sha256: sha256(SILERO), signature: { opset: 16 } });
+    const signed = await call('GET', `/v1/models/${modelId}/versions/latest/download-url`);
+    expect(signed.json.url).toContain('X-Amz-Signature=');
+    const body = new Uint8Array(await (await fetch(signed.json.url)).arrayBuffer());
+    expect(sha256(body)).toBe(signed.json.sha256);
+  });
+
+  it('leaves nothing in the bucket after a 422 or a 413', async () => {
+    const modelId = await newModel(t.app, owner.accessToken);
+    const broken = await uploadVersion(t.app, owner.accessToken, modelId, 'x.onnx', SILERO.subarray(0, 5000));
+    expect(broken.status).toBe(422);
+    const big = await uploadVersion(t.app, owner.accessToken, modelId, 'x.pt', generatedStream(LIMIT + MiB));
+    expect(big.status).toBe(413);
+    expect(await storedKeys(store, `orgs/${owner.orgId}/models/${modelId}/`)).toEqual([]);
+  });
+
+  it('completes a multipart upload from presigned S3 part URLs, verifies it, and deletes it with the model', async () => {
+    const modelId = await newModel(t.app, owner.accessToken);
+    // S3 wants every part but the last to be at least 5 MiB.
+    const bytes = new Uint8Array(11 * MiB);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = (i / 4096) % 256;
+    const sizes = [5 * MiB, 5 * MiB, MiB];
+    const started = await call('POST', `/v1/models/${modelId}/versions/uploads`, {
+      filename: 'net.pth',
+      sizeBytes: bytes.length,
+      partCount: 3,
+    });
+    expect(started.status, started.text).toBe(201);
+    let offset = 0;
+    const parts = [];
+    for (const [i, { partNumber, url }] of started.json.parts.entries()) {
+      const size = sizes[i] ?? 0;
+      const res = await fetch(url, { method: 'PUT', body: bytes.subarray(offset, offset + size) });
+      offset += size;
+      expect(res.status).toBe(200);
+      parts.push({ partNumber, etag: res.headers.get('etag') ?? '' });
+    }
+    const done = await call('POST', `/v1/models/${modelId}/versions/1/complete`, { parts });
+    expect(done.status, done.text).toBe(200);
+    expect(done.json).toMatchObject({ status: 'ready', sizeBytes: bytes.length, sha256: sha256(bytes) });
+
+    expect((await call('DELETE', `/v1/models/${modelId}`)).status).toBe(204);
+    expect(await storedKeys(store, `orgs/${owner.orgId}/models/${modelId}/`)).toEqual([]);
+  });
+});

@@ -1,0 +1,160 @@
+import { newId } from '@meridian/protocol';
+import { and, eq, sql } from 'drizzle-orm';
+import { models, modelVersions, runs } from '../../db/schema.js';
+import { AppError, conflict, notFound } from '../../errors.js';
+import type { Actor } from '../../http/context.js';
+import { objectKeys } from '../../storage/object-store.js';
+import { recordAudit } from '../audit/record.js';
+import { addStoredBytes } from '../storage-accounting.js';
+import type { ModelDeps, Reader } from './deps.js';
+import type { FormatInfo } from './formats.js';
+import type { Ingested } from './ingest.js';
+import { removeObjects } from './objects.js';
+import type { VersionRow } from './records.js';
+
+/** What the caller says about a version besides its bytes. */
+export interface VersionInput {
+  fileName: string;
+  description?: string;
+  runId?: string;
+  tags?: Record<string, string>;
+  metadata?: Record<string, unknown>;
+}
+
+/** A version may name the run it came from, which must be a run of the same org. */
+export async function assertRunExists(db: Reader, orgId: string, runId: string): Promise<void> {
+  const [run] = await db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(and(eq(runs.orgId, orgId), eq(runs.id, runId)));
+  if (!run) {
+    throw new AppError('validation_failed', 'The request is not valid', [
+      { path: 'runId', message: 'no such run in this organisation' },
+    ]);
+  }
+}
+
+/**
+ * Hands out the model's next version number and records the version as `uploading`, in one transaction:
+ * the increment is a single UPDATE … RETURNING, so concurrent uploads never share a number, and numbers
+ * are never reused (a failed upload leaves a gap).
+ */
+export async function reserveVersion(
+  deps: ModelDeps,
+  actor: Actor,
+  modelId: string,
+  input: VersionInput & FormatInfo & { uploadId?: string; declaredBytes?: number; versionId?: string },
+): Promise<VersionRow> {
+  const orgId = actor.principal.orgId;
+  const id = input.versionId ?? newId('modelVersion');
+  return deps.db.transaction(async (tx) => {
+    const [bumped] = await tx
+      .update(models)
+      .set({ nextVersion: sql`${models.nextVersion} + 1`, updatedAt: new Date() })
+      .where(and(eq(models.orgId, orgId), eq(models.id, modelId)))
+      .returning({ next: models.nextVersion });
+    if (!bumped) throw notFound('Model');
+    const [row] = await tx
+      .insert(modelVersions)
+      .values({
+        id,
+        orgId,
+        modelId,
+        version: bumped.next - 1,
+        status: 'uploading',
+        format: input.format,
+        runtime: input.runtime,
+        objectKey: objectKeys.modelVersion(orgId, modelId, id),
+        fileName: input.fileName,
+        sizeBytes: input.declaredBytes ?? null,
+        description: input.description ?? '',
+        tags: input.tags ?? {},
+        metadata: input.metadata ?? {},
+        runId: input.runId ?? null,
+        uploadId: input.uploadId ?? null,
+      })
+      .returning();
+    if (!row) throw new Error('insert returned no row');
+    if (input.uploadId) {
+      await recordAudit(tx, actor, {
+        orgId,
+        action: 'model_version.upload_start',
+        targetType: 'model_version',
+        targetId: id,
+        metadata: { modelId, version: row.version, fileName: input.fileName },
+      });
+    }
+    return row;
+  });
+}
+
+/** Forgets a version whose upload failed: its row and whatever reached the store. */
+export async function discardVersion(deps: ModelDeps, row: VersionRow): Promise<void> {
+  await deps.db.delete(modelVersions).where(eq(modelVersions.id, row.id));
+  await removeObjects(deps, [row]);
+}
+
+/**
+ * Turns an unusable file into 422 after discarding its version: an empty file, or an ONNX file that
+ * onnxruntime cannot load. Returns the ONNX signature (null for other formats).
+ */
+export async function rejectUnusable(deps: ModelDeps, row: VersionRow, ingested: Ingested) {
+  const { inspection } = ingested;
+  const reason =
+    ingested.sizeBytes === 0
+      ? 'The file is empty'
+      : inspection && !inspection.ok
+        ? inspection.reason
+        : undefined;
+  if (reason === undefined) return inspection?.ok ? inspection.signature : null;
+  await discardVersion(deps, row);
+  throw new AppError('unprocessable', reason);
+}
+
+/**
+ * Marks an uploaded version ready with its digest and signature, counts its bytes for the org and audits
+ * it, all in one transaction. A version deleted while it uploaded stays deleted: its object goes too.
+ */
+export async function finishVersion(
+  deps: ModelDeps,
+  actor: Actor,
+  row: VersionRow,
+  ingested: Omit<Ingested, 'inspection'>,
+  signature: Record<string, unknown> | null,
+): Promise<VersionRow> {
+  const orgId = actor.principal.orgId;
+  const finished = await deps.db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(modelVersions)
+      .set({
+        status: 'ready',
+        sizeBytes: ingested.sizeBytes,
+        sha256: ingested.sha256,
+        signature,
+        uploadId: null,
+      })
+      .where(and(eq(modelVersions.id, row.id), eq(modelVersions.status, 'uploading')))
+      .returning();
+    if (!updated) return undefined;
+    await addStoredBytes(tx, orgId, 'model', ingested.sizeBytes);
+    await recordAudit(tx, actor, {
+      orgId,
+      action: 'model_version.create',
+      targetType: 'model_version',
+      targetId: row.id,
+      metadata: {
+        modelId: row.modelId,
+        version: row.version,
+        format: row.format,
+        sizeBytes: ingested.sizeBytes,
+        sha256: ingested.sha256,
+      },
+    });
+    return updated;
+  });
+  if (!finished) {
+    await removeObjects(deps, [{ ...row, uploadId: null }]);
+    throw conflict(`Version ${row.version} was deleted while it was being uploaded`);
+  }
+  return finished;
+}
