@@ -7,6 +7,7 @@ import { AppError, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { randomSecret, sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
+import { splitPage } from '../pagination.js';
 
 export interface CreateApiKeyInput {
   name: string;
@@ -96,11 +97,8 @@ export async function listApiKeys(db: Database, actor: Actor, page: { limit: num
     )
     .orderBy(desc(apiKeys.id))
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit);
-  return {
-    items: items.map((r) => presentApiKey(r)),
-    nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
-  };
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
+  return { items: items.map((r) => presentApiKey(r)), nextCursor };
 }
 
 async function findKey(db: Database, orgId: string, id: string) {

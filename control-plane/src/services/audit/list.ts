@@ -1,6 +1,7 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { auditLog } from '../../db/schema.js';
+import { splitPage } from '../pagination.js';
 
 export interface AuditQuery {
   limit: number;
@@ -22,9 +23,9 @@ export async function listAuditLog(db: Database, orgId: string, query: AuditQuer
     )
     .orderBy(desc(auditLog.id))
     .limit(query.limit + 1);
-  const page = rows.slice(0, query.limit);
+  const { items, nextCursor } = splitPage(rows, query.limit, (r) => r.id);
   return {
-    items: page.map((r) => ({
+    items: items.map((r) => ({
       id: r.id,
       actor: { type: r.actorType, id: r.actorId },
       action: r.action,
@@ -34,6 +35,6 @@ export async function listAuditLog(db: Database, orgId: string, query: AuditQuer
       metadata: r.metadata ?? {},
       createdAt: r.createdAt.toISOString(),
     })),
-    nextCursor: rows.length > query.limit ? (page.at(-1)?.id ?? null) : null,
+    nextCursor,
   };
 }

@@ -9,6 +9,7 @@ import { AppError, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { objectKeys } from '../../storage/object-store.js';
 import { recordAudit } from '../audit/record.js';
+import { splitPage } from '../pagination.js';
 import { addStoredBytes } from '../storage-accounting.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects } from './artifact-cleanup.js';
 import { findRun } from './runs.js';
@@ -156,11 +157,8 @@ export async function listArtifacts(
     )
     .orderBy(asc(runArtifacts.path))
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit);
-  return {
-    items: items.map(presentArtifact),
-    nextCursor: rows.length > page.limit ? (items.at(-1)?.path ?? null) : null,
-  };
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.path);
+  return { items: items.map(presentArtifact), nextCursor };
 }
 
 /** The artifact at `path` with a stream of its bytes. */

@@ -6,6 +6,7 @@ import { experiments } from '../../db/schema.js';
 import { conflict, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
+import { splitPage } from '../pagination.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects, forgetArtifacts } from './artifact-cleanup.js';
 
 type ExperimentRow = typeof experiments.$inferSelect;
@@ -88,11 +89,8 @@ export async function listExperiments(db: Database, actor: Actor, page: { limit:
     )
     .orderBy(desc(experiments.id))
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit);
-  return {
-    items: items.map(presentExperiment),
-    nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
-  };
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
+  return { items: items.map(presentExperiment), nextCursor };
 }
 
 export async function getExperiment(db: Database, actor: Actor, id: string) {

@@ -6,6 +6,7 @@ import { type RUN_STATUSES, runs, runTags } from '../../db/schema.js';
 import { AppError, conflict, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
+import { splitPage } from '../pagination.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects, forgetArtifacts } from './artifact-cleanup.js';
 import { findExperiment } from './experiments.js';
 import { readRunDetail } from './run-detail.js';
@@ -89,11 +90,8 @@ export async function listRuns(
     )
     .orderBy(desc(runs.id))
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit);
-  return {
-    items: items.map(presentRun),
-    nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
-  };
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
+  return { items: items.map(presentRun), nextCursor };
 }
 
 /** The run with its params, tags, the latest point of each metric and the model versions it produced. */

@@ -6,6 +6,7 @@ import { modelAliases, models, modelVersions } from '../../db/schema.js';
 import { conflict } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
+import { splitPage } from '../pagination.js';
 import { addStoredBytes } from '../storage-accounting.js';
 import { isVersionDeployed } from './deployment-hook.js';
 import type { ModelDeps, Reader } from './deps.js';
@@ -89,12 +90,12 @@ export async function listModels(
     )
     .orderBy(desc(models.id))
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit);
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
   const ids = items.map((r) => r.id);
   const [aliases, latest] = await Promise.all([aliasesOf(db, orgId, ids), latestVersions(db, orgId, ids)]);
   return {
     items: items.map((r) => presentModel(r, aliases, latest.get(r.id) ?? null)),
-    nextCursor: rows.length > page.limit ? (items.at(-1)?.id ?? null) : null,
+    nextCursor,
   };
 }
 
