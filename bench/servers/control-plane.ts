@@ -33,6 +33,8 @@ const app = createApp({
   accessTokenTtlSeconds: config.accessTokenTtlSeconds,
   refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
   edgeServiceToken: randomSecret(32),
+  operatorToken: randomSecret(32),
+  dataPlaneSigningKey: randomSecret(32),
   maxBodyBytes: config.maxBodyBytes,
   trustProxy: config.trustProxy,
   collectDefaultMetrics: true,

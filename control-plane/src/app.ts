@@ -12,6 +12,7 @@ import { newRouter } from './http/openapi.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './lib/logger.js';
 import type { ScryptParams } from './lib/password.js';
+import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { authRoutes } from './routes/auth.js';
@@ -19,6 +20,7 @@ import type { RouteDeps } from './routes/deps.js';
 import { docsRoutes } from './routes/docs.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { internalRoutes } from './routes/internal.js';
+import { internalAgentRoutes } from './routes/internal-agents.js';
 import { modelRoutes } from './routes/models.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -26,6 +28,8 @@ import { runRoutes } from './routes/runs.js';
 import { runArtifactRoutes } from './routes/runs-artifacts.js';
 import { storageRoutes } from './routes/storage.js';
 import { systemRoutes } from './routes/system.js';
+import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from './services/agents/deps.js';
+import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { FsObjectStore } from './storage/fs-store.js';
@@ -52,6 +56,14 @@ export interface AppDeps {
   maxArtifactBytes?: number;
   /** Largest model file one version may hold; default 2 GiB. */
   maxModelBytes?: number;
+  /** Bearer credential of platform operators for /internal/v1/agents routes (bootstrap tokens). */
+  operatorToken: string;
+  /** Platform-wide key the edge signs data-plane requests with; agents receive it when they register. */
+  dataPlaneSigningKey: string;
+  /** How often agents heartbeat; default 15 s. */
+  agentHeartbeatIntervalSeconds?: number;
+  /** Wakes desired-state long polls; tests pass their own to trigger changes. */
+  desiredStateChanges?: DesiredStateChanges;
 }
 
 /** Upload routes that stream their body with their own size limit instead of the global JSON one. */
@@ -102,6 +114,16 @@ export function createApp(deps: AppDeps) {
   app.route('/', apiKeyRoutes(routeDeps));
   app.route('/', auditLogRoutes(routeDeps));
   app.route('/', internalRoutes(routeDeps, deps.edgeServiceToken));
+  app.route('/', internalAgentRoutes(deps.db, deps.operatorToken));
+  app.route(
+    '/',
+    agentRoutes({
+      db: deps.db,
+      changes: deps.desiredStateChanges ?? new DesiredStateChanges(),
+      heartbeatIntervalSeconds: deps.agentHeartbeatIntervalSeconds ?? DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+      dataPlaneSigningKey: deps.dataPlaneSigningKey,
+    }),
+  );
   const experimentDeps = {
     objectStore: deps.objectStore,
     logger: deps.logger,
@@ -128,6 +150,16 @@ export function createApp(deps: AppDeps) {
     description: 'A user access token (JWT) or an API key (mk_live_… / mk_test_…)',
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'edgeService', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'operatorToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The platform operator token (MERIDIAN_OPERATOR_TOKEN, or the data dir)',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'agentCredential', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The credential a gpu-agent received when it registered (mac_…)',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

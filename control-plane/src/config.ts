@@ -20,6 +20,11 @@ export const Config = z
     MERIDIAN_REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600),
     /** Bearer credential of the edge for /internal routes; generated into the data dir when unset. */
     MERIDIAN_EDGE_SERVICE_TOKEN: z.string().min(32).optional(),
+    /** Bearer credential of platform operators (bootstrap tokens for agents); generated into the data dir when unset. */
+    MERIDIAN_OPERATOR_TOKEN: z.string().min(32).optional(),
+    /** Key the edge signs data-plane requests with, handed to agents; generated into the data dir when unset. */
+    MERIDIAN_DATA_PLANE_SIGNING_KEY: z.string().min(32).optional(),
+    MERIDIAN_AGENT_HEARTBEAT_SECONDS: seconds(15),
     /** Trust X-Forwarded-For for the client IP: only behind a proxy that sets it. */
     MERIDIAN_TRUST_PROXY: z
       .enum(['true', 'false'])
@@ -78,6 +83,9 @@ export const Config = z
     accessTokenTtlSeconds: env.MERIDIAN_ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: env.MERIDIAN_REFRESH_TOKEN_TTL_SECONDS,
     edgeServiceToken: env.MERIDIAN_EDGE_SERVICE_TOKEN,
+    operatorToken: env.MERIDIAN_OPERATOR_TOKEN,
+    dataPlaneSigningKey: env.MERIDIAN_DATA_PLANE_SIGNING_KEY,
+    agentHeartbeatIntervalSeconds: env.MERIDIAN_AGENT_HEARTBEAT_SECONDS,
     trustProxy: env.MERIDIAN_TRUST_PROXY,
     maxBodyBytes: env.MERIDIAN_MAX_BODY_BYTES,
     maxModelBytes: env.MERIDIAN_MAX_MODEL_BYTES,

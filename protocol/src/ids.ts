@@ -14,6 +14,8 @@ export const ID_PREFIXES = {
   artifact: 'art',
   model: 'mdl',
   modelVersion: 'mdv',
+  agent: 'agt',
+  bootstrapToken: 'bst',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -48,6 +48,8 @@ describe('identity cache', () => {
       accessTokenTtlSeconds: 900,
       refreshTokenTtlSeconds: 3600,
       edgeServiceToken: t.edgeServiceToken,
+      operatorToken: t.operatorToken,
+      dataPlaneSigningKey: t.dataPlaneSigningKey,
       maxBodyBytes: 1024 * 1024,
       trustProxy: false,
       objectStore: t.objectStore,

@@ -301,3 +301,6 @@ export const orgStorage = sqliteTable('org_storage', {
   artifactBytes: integer('artifact_bytes').notNull().default(0),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });
+
+// Agent tables live beside this file so each stays readable; drizzle-kit follows the re-export.
+export * from './schema-agents.js';

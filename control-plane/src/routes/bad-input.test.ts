@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Session } from '../testing/test-app.js';
+import { registerTestAgent } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Reply = Awaited<ReturnType<TestApp['client']['call']>>;
@@ -32,8 +33,12 @@ interface JsonRoute {
   /** The path with each `{param}` filled with a well-formed value. */
   path: string;
   schema: JsonSchema;
-  auth: 'bearer' | 'edgeService' | 'none';
+  auth: Auth;
 }
+
+/** The security schemes of the document; each route is called with a credential of its own scheme. */
+const SCHEMES = ['bearer', 'edgeService', 'operatorToken', 'agentCredential'] as const;
+type Auth = (typeof SCHEMES)[number] | 'none';
 
 const toRegExp = (source: string) => {
   try {
@@ -92,6 +97,7 @@ function sampleOf(schema: JsonSchema): unknown {
     case 'string':
       if (schema.format === 'email') return 'ada@example.com';
       if (schema.format === 'date-time') return new Date(Date.now() + 86_400_000).toISOString();
+      if (schema.format === 'uri') return 'http://127.0.0.1:9090';
       if (schema.pattern) return sampleOfPattern(schema.pattern);
       return 'x'.repeat(Math.max(1, schema.minLength ?? 1));
   }
@@ -109,7 +115,7 @@ function jsonRoutesOf(doc: OpenApiDocument): JsonRoute[] {
         if (param.in === 'path') path = path.replace(`{${param.name}}`, String(sampleOf(param.schema)));
       }
       const security = op.security?.[0] ?? {};
-      const auth = 'bearer' in security ? 'bearer' : 'edgeService' in security ? 'edgeService' : 'none';
+      const auth: Auth = SCHEMES.find((scheme) => scheme in security) ?? 'none';
       return [
         { name: `${method.toUpperCase()} ${template}`, method: method.toUpperCase(), path, schema, auth },
       ];
@@ -125,12 +131,20 @@ const HUGE_BODY = JSON.stringify({ name: 'x'.repeat(10 * 1024 * 1024) });
 describe('bad input never produces a 500', () => {
   let t: TestApp;
   let owner: Session;
+  let credentials: Record<Auth, string | undefined>;
   let doc: OpenApiDocument;
   let routes: JsonRoute[];
 
   beforeAll(async () => {
     t = await createTestApp();
     owner = await t.client.register('owner');
+    credentials = {
+      bearer: owner.accessToken,
+      edgeService: t.edgeServiceToken,
+      operatorToken: t.operatorToken,
+      agentCredential: (await registerTestAgent(t)).credential,
+      none: undefined,
+    };
     doc = (await t.client.call('GET', '/openapi.json')).json;
     routes = jsonRoutesOf(doc);
   });
@@ -145,8 +159,7 @@ describe('bad input never produces a 500', () => {
       ...(body === undefined ? {} : { body }),
       headers: {
         ...(body === undefined ? {} : { 'content-type': type }),
-        ...(route.auth === 'bearer' ? { authorization: `Bearer ${owner.accessToken}` } : {}),
-        ...(route.auth === 'edgeService' ? { authorization: `Bearer ${t.edgeServiceToken}` } : {}),
+        ...(credentials[route.auth] ? { authorization: `Bearer ${credentials[route.auth]}` } : {}),
       },
     });
 
@@ -165,6 +178,9 @@ describe('bad input never produces a 500', () => {
     expect(names.length).toBeGreaterThan(0);
     expect(names).toContain('POST /v1/auth/register');
     expect(names).toContain('POST /v1/api-keys');
+    expect(names).toContain('POST /agent/v1/register');
+    expect(names).toContain('POST /agent/v1/usage');
+    expect(names).toContain('POST /internal/v1/agents/bootstrap-tokens');
   });
 
   it('answers 400 invalid_json to malformed JSON', async () => {

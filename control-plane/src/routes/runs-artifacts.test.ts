@@ -181,6 +181,8 @@ describe('run artifacts', () => {
       accessTokenTtlSeconds: 900,
       refreshTokenTtlSeconds: 3600,
       edgeServiceToken: t.edgeServiceToken,
+      operatorToken: t.operatorToken,
+      dataPlaneSigningKey: t.dataPlaneSigningKey,
       maxBodyBytes: 1024 * 1024,
       trustProxy: true,
       objectStore: t.objectStore,

@@ -6,6 +6,7 @@ import { SigningKeyStore } from '../auth/signing-keys.js';
 import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
 import { randomSecret } from '../lib/secrets.js';
+import { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
 import { FsObjectStore } from '../storage/fs-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -30,6 +31,9 @@ export async function createTestApp(
   await signingKeys.init();
   const logLines: string[] = [];
   const edgeServiceToken = randomSecret(32);
+  const operatorToken = randomSecret(32);
+  const dataPlaneSigningKey = randomSecret(32);
+  const desiredStateChanges = new DesiredStateChanges();
   const objectStore =
     options.objectStore ??
     new FsObjectStore(join(dir, 'objects'), {
@@ -44,6 +48,9 @@ export async function createTestApp(
     accessTokenTtlSeconds,
     refreshTokenTtlSeconds: 3600,
     edgeServiceToken,
+    operatorToken,
+    dataPlaneSigningKey,
+    desiredStateChanges,
     maxBodyBytes: 1024 * 1024,
     trustProxy: options.trustProxy ?? true,
     scrypt: { N: 2 ** 10, r: 8, p: 1 },
@@ -54,7 +61,19 @@ export async function createTestApp(
     close();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { app, db, signingKeys, logLines, edgeServiceToken, objectStore, cleanup, client: testClient(app) };
+  return {
+    app,
+    db,
+    signingKeys,
+    logLines,
+    edgeServiceToken,
+    operatorToken,
+    dataPlaneSigningKey,
+    desiredStateChanges,
+    objectStore,
+    cleanup,
+    client: testClient(app),
+  };
 }
 
 type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };

@@ -1,0 +1,61 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import type { Database } from '../db/client.js';
+import { unauthenticated } from '../errors.js';
+import type { AppEnv } from '../http/context.js';
+import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
+import { issueBootstrapToken } from '../services/agents/bootstrap-tokens.js';
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Only a platform operator, holding the operator token, may call these routes. */
+export function requireOperatorToken(expected: string): MiddlewareHandler<AppEnv> {
+  // Comparing digests keeps the comparison constant-time whatever the presented length.
+  const expectedDigest = digest(expected);
+  return async (c, next) => {
+    const presented = c.req.header('authorization')?.match(/^Bearer (.+)$/i)?.[1];
+    if (!presented || !timingSafeEqual(digest(presented), expectedDigest)) {
+      throw unauthenticated('This route needs the operator credential');
+    }
+    await next();
+  };
+}
+
+const IssueBody = z.strictObject({
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(3600)
+    .openapi({ description: 'How long the token stays usable; it is spent by its first registration' }),
+});
+
+const IssuedToken = z
+  .object({
+    id: z.string(),
+    token: z.string().openapi({ description: 'Shown once; pass it to the agent as its bootstrap token' }),
+    expiresAt: z.string(),
+  })
+  .openapi('BootstrapToken');
+
+/** Operator routes for the agent fleet. */
+export function internalAgentRoutes(db: Database, operatorToken: string) {
+  const issue = createRoute({
+    method: 'post',
+    path: '/internal/v1/agents/bootstrap-tokens',
+    tags: ['internal'],
+    summary: 'Operators only: issue a one-time bootstrap token for a new agent host',
+    security: [{ operatorToken: [] }],
+    middleware: requireOperatorToken(operatorToken),
+    request: jsonBody(IssueBody),
+    responses: {
+      201: jsonContent(IssuedToken, 'Issued; the token is in this response only'),
+      ...errors(401),
+    },
+  });
+  return newRouter().openapi(issue, async (c) =>
+    c.json(await issueBootstrapToken(db, { ...c.req.valid('json'), createdBy: 'operator' }), 201),
+  );
+}

@@ -1,0 +1,14 @@
+import type { Database } from '../../db/client.js';
+import type { DesiredStateChanges } from './desired-state-changes.js';
+
+/** What the agent services need, built once in createApp. */
+export interface AgentServiceDeps {
+  db: Database;
+  /** Wakes desired-state long polls of this instance. */
+  changes: DesiredStateChanges;
+  heartbeatIntervalSeconds: number;
+  /** Platform-wide key the edge signs data-plane requests with; handed to each agent at registration. */
+  dataPlaneSigningKey: string;
+}
+
+export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 15;

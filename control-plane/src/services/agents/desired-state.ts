@@ -1,0 +1,70 @@
+import type { DesiredState, DesiredStatePoll } from '@meridian/protocol';
+import { eq, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { agents } from '../../db/schema.js';
+import { notFound } from '../../errors.js';
+import type { AgentServiceDeps } from './deps.js';
+import type { DesiredStateChanges } from './desired-state-changes.js';
+
+export const MAX_POLL_WAIT_SECONDS = 30;
+
+/**
+ * What `agentId` should run now. The seam for the scheduler: it will fill `workloads` from the placements it
+ * made; until deployments and notebooks are scheduled, every agent should run nothing.
+ */
+export async function desiredStateFor(db: Database, agentId: string): Promise<DesiredState> {
+  const [row] = await db
+    .select({ version: agents.desiredVersion })
+    .from(agents)
+    .where(eq(agents.id, agentId));
+  if (!row) throw notFound('Agent');
+  return { version: row.version, workloads: [] };
+}
+
+/** Marks `agentId`'s desired state as changed (the version moves on) and wakes its long polls. */
+export async function markDesiredStateChanged(db: Database, changes: DesiredStateChanges, agentId: string) {
+  await db
+    .update(agents)
+    .set({ desiredVersion: sql`${agents.desiredVersion} + 1` })
+    .where(eq(agents.id, agentId));
+  changes.notify(agentId);
+}
+
+/**
+ * The long poll: the state at once when its version differs from `since` (newer, or older after a database
+ * restore: either way the agent's copy is stale), else waits up to `waitSeconds` for a change.
+ */
+export async function pollDesiredState(
+  deps: AgentServiceDeps,
+  agentId: string,
+  query: { since?: number; waitSeconds: number },
+  signal?: AbortSignal,
+): Promise<DesiredStatePoll> {
+  const deadline = Date.now() + Math.min(query.waitSeconds, MAX_POLL_WAIT_SECONDS) * 1000;
+  for (;;) {
+    const subscription = deps.changes.subscribe(agentId);
+    try {
+      const state = await desiredStateFor(deps.db, agentId);
+      if (query.since === undefined || state.version !== query.since) return state;
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) return { unchanged: true, version: state.version };
+      await firstOf(subscription.changed, left, signal);
+    } finally {
+      subscription.cancel();
+    }
+  }
+}
+
+/** Resolves when `changed` does, `ms` pass, or `signal` aborts (the agent hung up), whichever is first. */
+function firstOf(changed: Promise<void>, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    void changed.then(done);
+  });
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { loadAgentConfig } from './config.js';
+
+describe('loadAgentConfig', () => {
+  it('runs with no environment at all: CPU only, port 9090, control plane on 8080, 20 GiB of cache', () => {
+    expect(loadAgentConfig({})).toEqual({
+      controlPlaneUrl: 'http://127.0.0.1:8080',
+      bootstrapToken: undefined,
+      dataDir: '.data/agent',
+      modelCacheDir: '.data/agent/models',
+      diskBudgetBytes: 20 * 1024 ** 3,
+      listen: { host: '127.0.0.1', port: 9090 },
+      executionProviders: ['cpu'],
+      intraOpThreads: undefined,
+      nvidiaSmiPath: 'nvidia-smi',
+    });
+  });
+
+  it('reads a GPU host configuration', () => {
+    const config = loadAgentConfig({
+      MERIDIAN_AGENT_CONTROL_PLANE_URL: 'https://cp.meridian.example/',
+      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: 'boot_0123456789abcdef',
+      MERIDIAN_AGENT_DATA_DIR: '/var/lib/meridian',
+      MERIDIAN_AGENT_DISK_BUDGET_BYTES: String(500 * 1024 ** 3),
+      MERIDIAN_AGENT_LISTEN_HOST: '0.0.0.0',
+      MERIDIAN_AGENT_LISTEN_PORT: '9443',
+      MERIDIAN_AGENT_EXECUTION_PROVIDERS: ' CUDA , cpu ',
+      MERIDIAN_AGENT_INTRA_OP_THREADS: '4',
+      MERIDIAN_AGENT_NVIDIA_SMI: '/usr/bin/nvidia-smi',
+    });
+    expect(config).toMatchObject({
+      controlPlaneUrl: 'https://cp.meridian.example',
+      bootstrapToken: 'boot_0123456789abcdef',
+      modelCacheDir: '/var/lib/meridian/models',
+      diskBudgetBytes: 500 * 1024 ** 3,
+      listen: { host: '0.0.0.0', port: 9443 },
+      executionProviders: ['cuda', 'cpu'],
+      intraOpThreads: 4,
+      nvidiaSmiPath: '/usr/bin/nvidia-smi',
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    const config = loadAgentConfig({ MERIDIAN_AGENT_INTRA_OP_THREADS: '', MERIDIAN_AGENT_LISTEN_PORT: '' });
+    expect(config.intraOpThreads).toBeUndefined();
+    expect(config.listen.port).toBe(9090);
+  });
+
+  it('names every bad variable in one error', () => {
+    let message = '';
+    try {
+      loadAgentConfig({
+        MERIDIAN_AGENT_CONTROL_PLANE_URL: 'ftp://cp',
+        MERIDIAN_AGENT_DISK_BUDGET_BYTES: '20GB',
+        MERIDIAN_AGENT_LISTEN_PORT: '70000',
+        MERIDIAN_AGENT_EXECUTION_PROVIDERS: 'cuda,rocm',
+        MERIDIAN_AGENT_INTRA_OP_THREADS: '0',
+        MERIDIAN_AGENT_BOOTSTRAP_TOKEN: 'short',
+      });
+    } catch (err) {
+      message = err instanceof Error ? err.message : String(err);
+    }
+    for (const name of [
+      'MERIDIAN_AGENT_CONTROL_PLANE_URL',
+      'MERIDIAN_AGENT_DISK_BUDGET_BYTES',
+      'MERIDIAN_AGENT_LISTEN_PORT',
+      'MERIDIAN_AGENT_EXECUTION_PROVIDERS',
+      'MERIDIAN_AGENT_INTRA_OP_THREADS',
+      'MERIDIAN_AGENT_BOOTSTRAP_TOKEN',
+    ]) {
+      expect(message).toContain(name);
+    }
+    expect(message).toMatch(/^Invalid agent configuration:\n/);
+  });
+
+  it('refuses providers listed after cpu, since onnxruntime would never reach them', () => {
+    expect(() => loadAgentConfig({ MERIDIAN_AGENT_EXECUTION_PROVIDERS: 'cpu,cuda' })).toThrow(
+      /MERIDIAN_AGENT_EXECUTION_PROVIDERS: 'cpu' must come last/,
+    );
+  });
+
+  it('refuses a provider named twice and an empty provider list', () => {
+    expect(() => loadAgentConfig({ MERIDIAN_AGENT_EXECUTION_PROVIDERS: 'cuda,cuda,cpu' })).toThrow(/twice/);
+    expect(() => loadAgentConfig({ MERIDIAN_AGENT_EXECUTION_PROVIDERS: ' , ' })).toThrow(
+      /MERIDIAN_AGENT_EXECUTION_PROVIDERS: name at least one/,
+    );
+  });
+
+  it('refuses to listen on the control plane address', () => {
+    expect(() =>
+      loadAgentConfig({
+        MERIDIAN_AGENT_CONTROL_PLANE_URL: 'http://localhost:9090',
+        MERIDIAN_AGENT_LISTEN_PORT: '9090',
+      }),
+    ).toThrow(/MERIDIAN_AGENT_LISTEN_PORT: is the control plane's own address/);
+  });
+});

@@ -1,0 +1,100 @@
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/** onnxruntime-node execution providers the agent knows how to ask for, in the user's order of preference. */
+export const ExecutionProvider = z.enum(['cuda', 'tensorrt', 'cpu']);
+export type ExecutionProvider = z.infer<typeof ExecutionProvider>;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+const providerList = z
+  .string()
+  .default('cpu')
+  .transform((raw) =>
+    raw
+      .split(',')
+      .map((p) => p.trim().toLowerCase())
+      .filter((p) => p.length > 0),
+  )
+  .pipe(z.array(ExecutionProvider).min(1, 'name at least one execution provider'));
+
+/**
+ * Agent configuration, read from the environment once in main.ts. With no environment at all the agent
+ * serves on 127.0.0.1:9090 next to a control plane on 127.0.0.1:8080, on the CPU, caching under .data/agent.
+ */
+export const AgentConfig = z
+  .object({
+    MERIDIAN_AGENT_CONTROL_PLANE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8080'),
+    /** One-time token for the first registration; afterwards the agent uses the credential it was issued. */
+    MERIDIAN_AGENT_BOOTSTRAP_TOKEN: z.string().min(16).optional(),
+    MERIDIAN_AGENT_DATA_DIR: z.string().min(1).default('.data/agent'),
+    /** Disk the model cache may fill; least recently used models are evicted past it. */
+    MERIDIAN_AGENT_DISK_BUDGET_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(20 * 1024 ** 3),
+    MERIDIAN_AGENT_LISTEN_HOST: z.string().min(1).default('127.0.0.1'),
+    MERIDIAN_AGENT_LISTEN_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+    /** Comma list, most preferred first, e.g. `cuda,cpu`. */
+    MERIDIAN_AGENT_EXECUTION_PROVIDERS: providerList,
+    /** onnxruntime intra-op threads per session; unset lets onnxruntime choose. */
+    MERIDIAN_AGENT_INTRA_OP_THREADS: z.coerce.number().int().min(1).max(256).optional(),
+    MERIDIAN_AGENT_NVIDIA_SMI: z.string().min(1).default('nvidia-smi'),
+  })
+  .superRefine((env, ctx) => {
+    const providers = env.MERIDIAN_AGENT_EXECUTION_PROVIDERS;
+    if (new Set(providers).size !== providers.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERIDIAN_AGENT_EXECUTION_PROVIDERS'],
+        message: 'lists a provider twice',
+      });
+    }
+    const cpuAt = providers.indexOf('cpu');
+    if (cpuAt !== -1 && cpuAt !== providers.length - 1) {
+      // onnxruntime never falls past the CPU provider, so anything after it would silently never run.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERIDIAN_AGENT_EXECUTION_PROVIDERS'],
+        message: "'cpu' must come last: providers after it are never used",
+      });
+    }
+    const cp = new URL(env.MERIDIAN_AGENT_CONTROL_PLANE_URL);
+    const cpPort = Number(cp.port || (cp.protocol === 'https:' ? 443 : 80));
+    const sameHost =
+      cp.hostname === env.MERIDIAN_AGENT_LISTEN_HOST ||
+      (LOOPBACK_HOSTS.has(cp.hostname) && LOOPBACK_HOSTS.has(env.MERIDIAN_AGENT_LISTEN_HOST));
+    if (sameHost && cpPort === env.MERIDIAN_AGENT_LISTEN_PORT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERIDIAN_AGENT_LISTEN_PORT'],
+        message: `is the control plane's own address (${cp.host}); pick another port`,
+      });
+    }
+  })
+  .transform((env) => ({
+    controlPlaneUrl: env.MERIDIAN_AGENT_CONTROL_PLANE_URL.replace(/\/+$/, ''),
+    bootstrapToken: env.MERIDIAN_AGENT_BOOTSTRAP_TOKEN,
+    dataDir: env.MERIDIAN_AGENT_DATA_DIR,
+    /** Where the model cache keeps its files and index. */
+    modelCacheDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'models'),
+    diskBudgetBytes: env.MERIDIAN_AGENT_DISK_BUDGET_BYTES,
+    listen: { host: env.MERIDIAN_AGENT_LISTEN_HOST, port: env.MERIDIAN_AGENT_LISTEN_PORT },
+    executionProviders: env.MERIDIAN_AGENT_EXECUTION_PROVIDERS,
+    intraOpThreads: env.MERIDIAN_AGENT_INTRA_OP_THREADS,
+    nvidiaSmiPath: env.MERIDIAN_AGENT_NVIDIA_SMI,
+  }));
+export type AgentConfig = z.output<typeof AgentConfig>;
+
+/** Parses the environment; throws one readable error naming every bad variable. */
+export function loadAgentConfig(env: Record<string, string | undefined>): AgentConfig {
+  // An empty variable (`FOO=` in a compose file or unit) means unset, not an empty value.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = AgentConfig.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid agent configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { WorkloadId } from './heartbeat.js';
+import { GpuType } from './usage.js';
+
+/** The model file a workload serves; the agent downloads it from a signed URL and checks its sha256. */
+export const ModelArtifact = z.object({
+  versionId: z.string(),
+  format: z.enum(['onnx', 'sklearn', 'pytorch', 'tensorflow', 'keras']),
+  runtime: z.enum(['onnx', 'container']),
+  downloadUrl: z.string().optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sizeBytes: z.number().int().nonnegative(),
+});
+export type ModelArtifact = z.infer<typeof ModelArtifact>;
+
+const placement = {
+  workloadId: WorkloadId,
+  gpuType: GpuType,
+  gpuCount: z.number().int().nonnegative(),
+};
+
+/** One replica of a deployment the agent must serve. */
+export const DesiredModelWorkload = z.object({
+  ...placement,
+  kind: z.literal('model'),
+  deploymentId: z.string(),
+  model: ModelArtifact,
+  /** Image of a custom model server, for formats the onnx runtime cannot load. */
+  image: z.string().optional(),
+});
+export type DesiredModelWorkload = z.infer<typeof DesiredModelWorkload>;
+
+/** A notebook the agent must run. */
+export const DesiredNotebookWorkload = z.object({
+  ...placement,
+  kind: z.literal('notebook'),
+  notebookId: z.string(),
+  image: z.string(),
+  idleTimeoutSeconds: z.number().int().positive(),
+});
+export type DesiredNotebookWorkload = z.infer<typeof DesiredNotebookWorkload>;
+
+export const DesiredWorkload = z.discriminatedUnion('kind', [DesiredModelWorkload, DesiredNotebookWorkload]);
+export type DesiredWorkload = z.infer<typeof DesiredWorkload>;
+
+/** Everything one agent should run; `version` changes whenever any of it does. */
+export const DesiredState = z.object({
+  version: z.number().int().nonnegative(),
+  workloads: z.array(DesiredWorkload),
+});
+export type DesiredState = z.infer<typeof DesiredState>;
+
+/** A long poll that ended without news: the agent keeps what it has and polls again. */
+export const DesiredStateUnchanged = z.object({
+  unchanged: z.literal(true),
+  version: z.number().int().nonnegative(),
+});
+export type DesiredStateUnchanged = z.infer<typeof DesiredStateUnchanged>;
+
+/** `GET /agent/v1/desired-state`: the full state, or that nothing changed within the wait. */
+export const DesiredStatePoll = z.union([DesiredStateUnchanged, DesiredState]);
+export type DesiredStatePoll = z.infer<typeof DesiredStatePoll>;

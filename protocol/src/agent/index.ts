@@ -1,0 +1,5 @@
+export * from './desired-state.js';
+export * from './heartbeat.js';
+export * from './inventory.js';
+export * from './registration.js';
+export * from './usage.js';
