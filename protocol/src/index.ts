@@ -2,3 +2,4 @@ export * from './agent/index.js';
 export * from './api-keys.js';
 export * from './errors.js';
 export * from './ids.js';
+export * from './oip/index.js';

@@ -1,0 +1,155 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeInferResponse, encodeInferRequest, type Tensor } from '@meridian/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createModelSession, type ModelSession } from '../onnx/session.js';
+import { writeMlp } from '../onnx/testing/mlp.js';
+import { REAL_MODELS } from '../onnx/testing/models.js';
+import { createDataPlaneApp } from './app.js';
+import { InferenceMetrics } from './metrics.js';
+import { serveModel, staticRegistry } from './models.js';
+import { edgeHeaders, listen } from './testing/server.js';
+
+const KEY = new TextEncoder().encode('s'.repeat(32));
+const DEP = 'dep_test';
+const batching = { maxBatchSize: 32, maxQueueDelayUs: 0, maxQueueSize: 128, timeoutMs: 10_000 };
+let dir: string;
+let sessions: ModelSession[];
+let server: { url: string; close: () => Promise<void> };
+let cls: ModelSession;
+let vad: ModelSession;
+let mlp: ModelSession;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'data-plane-'));
+  const opts = { executionProviders: ['cpu'] };
+  cls = await createModelSession(REAL_MODELS.paddleCls, opts);
+  vad = await createModelSession(REAL_MODELS.sileroVad, opts);
+  mlp = await createModelSession(
+    await writeMlp(join(dir, 'mlp.onnx'), { inputs: 64, hidden: 128, outputs: 10 }),
+    opts,
+  );
+  sessions = [cls, vad, mlp];
+  const metrics = new InferenceMetrics();
+  const models = staticRegistry([
+    serveModel(cls, { name: 'cls', version: '1' }, batching, metrics),
+    serveModel(vad, { name: 'vad', version: '1' }, batching, metrics),
+    serveModel(mlp, { name: 'mlp', version: '3' }, batching, metrics),
+  ]);
+  const app = createDataPlaneApp({
+    models,
+    metrics,
+    signingKey: (d) => (d === DEP ? KEY : undefined),
+    bodyLimitBytes: 8 << 20,
+  });
+  server = await listen(app);
+});
+afterAll(async () => {
+  await server.close();
+  await Promise.all(sessions.map((s) => s.release()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function call(method: string, target: string, body?: Uint8Array, extra: Record<string, string> = {}) {
+  const headers = { ...edgeHeaders(KEY, { method, target, body, deploymentId: DEP }), ...extra };
+  return fetch(server.url + target, { method, headers, body });
+}
+
+async function infer(model: string, inputs: Tensor[], binary: boolean) {
+  const { body, headerLength } = encodeInferRequest(
+    { parameters: { binary_data_output: binary } },
+    inputs.map((tensor) => ({ tensor, binary })),
+  );
+  const extra: Record<string, string> =
+    headerLength === undefined ? {} : { 'inference-header-content-length': String(headerLength) };
+  const res = await call('POST', `/v2/models/${model}/infer`, body, extra);
+  expect(
+    res.status,
+    await res
+      .clone()
+      .text()
+      .then((t) => t.slice(0, 200)),
+  ).toBe(200);
+  const header = res.headers.get('inference-header-content-length');
+  return decodeInferResponse(
+    new Uint8Array(await res.arrayBuffer()),
+    header === null ? undefined : Number(header),
+  );
+}
+
+const image = (seed: number): Tensor => ({
+  name: 'x',
+  datatype: 'FP32',
+  shape: [1, 3, 48, 192],
+  data: Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.sin(seed + i / 97)),
+});
+
+function expectClose(actual: Tensor | undefined, expected: Tensor | undefined) {
+  expect(actual?.shape).toEqual(expected?.shape);
+  const a = Array.from(actual?.data as Float32Array);
+  const e = Array.from(expected?.data as Float32Array);
+  for (const [i, v] of a.entries()) expect(v).toBeCloseTo(e[i] ?? Number.NaN, 5);
+}
+
+describe('data plane over HTTP', () => {
+  it('serves PaddleOCR cls as JSON and as binary with the outputs of a direct session.run', async () => {
+    const [direct] = await cls.run([image(1)]);
+    for (const binary of [false, true]) {
+      const { response, outputs } = await infer('cls', [image(1)], binary);
+      expect(response.model_name).toBe('cls');
+      expect(response.outputs[0]?.parameters?.binary_data_size !== undefined).toBe(binary);
+      expectClose(outputs[0], direct);
+    }
+  });
+
+  it('serves concurrent cls requests through the batcher with each caller getting its own answer', async () => {
+    const seeds = Array.from({ length: 12 }, (_, i) => i);
+    const answers = await Promise.all(seeds.map((s) => infer('cls', [image(s)], true)));
+    for (const s of seeds) expectClose(answers[s]?.outputs[0], (await cls.run([image(s)]))[0]);
+  });
+
+  it('serves Silero VAD (INT64 scalar sr, state batched on dim 1) exactly', async () => {
+    const inputs: Tensor[] = [
+      { name: 'sr', datatype: 'INT64', shape: [], data: new BigInt64Array([16000n]) },
+      {
+        name: 'input',
+        datatype: 'FP32',
+        shape: [1, 512],
+        data: Float32Array.from({ length: 512 }, (_, i) => Math.sin(i / 5)),
+      },
+      { name: 'state', datatype: 'FP32', shape: [2, 1, 128], data: new Float32Array(256) },
+    ];
+    const direct = await vad.run([inputs[1], inputs[2], inputs[0]] as Tensor[]);
+    const { outputs } = await infer('vad', inputs, true);
+    expect(outputs.map((o) => o.data)).toEqual(direct.map((o) => o.data));
+  });
+
+  it('serves the MLP under concurrency, JSON in and binary out', async () => {
+    const x = (s: number): Tensor => ({
+      name: 'x',
+      datatype: 'FP32',
+      shape: [2, 64],
+      data: Float32Array.from({ length: 128 }, (_, i) => Math.cos(s * i)),
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, s) => infer('mlp', [x(s)], s % 2 === 0)),
+    );
+    for (const [s, a] of answers.entries()) expectClose(a.outputs[0], (await mlp.run([x(s)]))[0]);
+  });
+
+  it('describes models, versions and readiness', async () => {
+    const meta = await (await call('GET', '/v2/models/cls/versions/1')).json();
+    expect(meta).toEqual({
+      name: 'cls',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }],
+      outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [-1, 2] }],
+    });
+    expect((await call('GET', '/v2/models/cls/versions/2')).status).toBe(404);
+    expect((await call('GET', '/v2/models/vad/ready')).status).toBe(200);
+    expect((await call('GET', '/v2/health/live')).status).toBe(200);
+    expect((await call('GET', '/v2/health/ready')).status).toBe(200);
+  });
+});

@@ -1,0 +1,43 @@
+import {
+  decodeInferRequest,
+  type EncodedBody,
+  encodeInferResponse,
+  type TensorToSend,
+} from '@meridian/protocol';
+import { selectOutputs, validateInputs } from '../onnx/validate.js';
+import type { ServedModel } from './models.js';
+
+/** Timings of one served request, for the metrics. */
+export type InferTiming = { queueUs: number; computeUs: number };
+
+/**
+ * Runs one OIP infer request against a model: decode (JSON or binary), check against the signature,
+ * queue on the batcher, encode outputs as the request asked (binary per output or for all).
+ */
+export async function inferOip(
+  model: ServedModel,
+  body: Uint8Array,
+  headerLength: number | undefined,
+): Promise<EncodedBody & InferTiming> {
+  const { request, inputs } = decodeInferRequest(body, headerLength);
+  const ordered = validateInputs(model.signature, inputs);
+  const names = selectOutputs(
+    model.signature,
+    request.outputs?.map((o) => o.name),
+  );
+  const allBinary = request.parameters?.binary_data_output === true;
+  const result = await model.batcher.infer(ordered);
+  const sends: TensorToSend[] = names.map((name) => {
+    const index = model.signature.outputs.findIndex((o) => o.name === name);
+    const tensor = result.outputs[index];
+    if (tensor === undefined) throw new Error(`the model produced no '${name}'`);
+    const asked = request.outputs?.find((o) => o.name === name)?.parameters?.binary_data;
+    return { tensor, binary: asked === undefined ? allBinary : asked === true };
+  });
+  const meta = {
+    model_name: model.name,
+    model_version: model.version,
+    ...(request.id ? { id: request.id } : {}),
+  };
+  return { ...encodeInferResponse(meta, sends), queueUs: result.queueUs, computeUs: result.computeUs };
+}

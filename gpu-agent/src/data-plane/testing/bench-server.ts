@@ -1,0 +1,29 @@
+// A data-plane process for bench/agent-serving.ts: argv[2] is JSON {model, path, threads, maxBatchSize,
+// key}; it serves one model on 127.0.0.1 and reports its port over IPC.
+import { serve } from '@hono/node-server';
+import { createModelSession } from '../../onnx/session.js';
+import { createDataPlaneApp } from '../app.js';
+import { InferenceMetrics } from '../metrics.js';
+import { serveModel, staticRegistry } from '../models.js';
+
+type Config = { model: string; path: string; threads: number; maxBatchSize: number; key: string };
+const config = JSON.parse(process.argv[2] ?? '{}') as Config;
+const session = await createModelSession(config.path, {
+  executionProviders: ['cpu'],
+  intraOpNumThreads: config.threads,
+});
+const metrics = new InferenceMetrics();
+const batching = {
+  maxBatchSize: config.maxBatchSize,
+  maxQueueDelayUs: 0,
+  maxQueueSize: 1024,
+  timeoutMs: 30_000,
+};
+const model = serveModel(session, { name: config.model, version: '1' }, batching, metrics);
+const key = Buffer.from(config.key, 'hex');
+const app = createDataPlaneApp({ models: staticRegistry([model]), metrics, signingKey: () => key });
+serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => process.send?.({ port: info.port }));
+process.on('SIGTERM', () => process.exit(0));
+process.on('message', (m) => {
+  if (m === 'mode') process.send?.({ mode: model.batcher.mode, estimates: model.batcher.policy.estimates });
+});

@@ -1,0 +1,150 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Tensor } from '@meridian/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BatcherOptions, DynamicBatcher } from './batcher.js';
+import { InferTimeoutError, QueueFullError } from './errors.js';
+import { createModelSession, type ModelRunner, type ModelSession } from './session.js';
+import { writeMlp } from './testing/mlp.js';
+import { REAL_MODELS } from './testing/models.js';
+
+let dir: string;
+let mlp: ModelSession;
+let vad: ModelSession;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'onnx-batcher-'));
+  mlp = await createModelSession(
+    await writeMlp(join(dir, 'mlp.onnx'), { inputs: 16, hidden: 32, outputs: 4 }),
+    {
+      executionProviders: ['cpu'],
+    },
+  );
+  vad = await createModelSession(REAL_MODELS.sileroVad, { executionProviders: ['cpu'] });
+});
+afterAll(async () => {
+  await Promise.all([mlp.release(), vad.release()]);
+  await rm(dir, { recursive: true, force: true });
+});
+
+const base: BatcherOptions = {
+  model: 'm',
+  maxBatchSize: 32,
+  maxQueueDelayUs: 0,
+  maxQueueSize: 256,
+  timeoutMs: 5_000,
+};
+const row = (seed: number): Tensor[] => [
+  {
+    name: 'x',
+    datatype: 'FP32',
+    shape: [1, 16],
+    data: Float32Array.from({ length: 16 }, (_, i) => Math.sin(seed + i)),
+  },
+];
+
+/** A real session whose runs wait for `open()`: lets a test hold the model busy. */
+function gated(runner: ModelRunner): ModelRunner & { open(): void } {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { signature: runner.signature, open: () => release(), run: (i) => gate.then(() => runner.run(i)) };
+}
+
+describe('DynamicBatcher', () => {
+  it('stacks concurrent requests into few runs and gives each request its own rows', async () => {
+    const runs: number[] = [];
+    const batcher = new DynamicBatcher(mlp, {
+      ...base,
+      adaptive: false,
+      onExecute: (r) => runs.push(r.requests),
+    });
+    const inputs = Array.from({ length: 40 }, (_, i) => row(i));
+    const results = await Promise.all(inputs.map((i) => batcher.infer(i)));
+    expect(runs.length).toBeLessThan(40);
+    expect(Math.max(...runs)).toBeGreaterThan(1);
+    for (const [k, result] of results.entries()) {
+      const [direct] = await mlp.run(inputs[k] ?? []);
+      expect(result.outputs[0]?.shape).toEqual([1, 4]);
+      expect(result.outputs[0]?.data).toEqual(direct?.data);
+    }
+  });
+
+  it('waits up to max queue delay to fill a batch', async () => {
+    const runs: number[] = [];
+    const batcher = new DynamicBatcher(mlp, {
+      ...base,
+      adaptive: false,
+      maxQueueDelayUs: 20_000,
+      onExecute: (r) => runs.push(r.requests),
+    });
+    const first = batcher.infer(row(0));
+    await new Promise((r) => setTimeout(r, 5));
+    await Promise.all([first, batcher.infer(row(1))]);
+    expect(runs).toEqual([2]);
+  });
+
+  it('answers QueueFullError once the queue holds maxQueueSize requests', async () => {
+    const slow = gated(mlp);
+    const batcher = new DynamicBatcher(slow, { ...base, maxQueueSize: 2 });
+    const running = batcher.infer(row(0));
+    const queued = [batcher.infer(row(1)), batcher.infer(row(2))];
+    await expect(batcher.infer(row(3))).rejects.toBeInstanceOf(QueueFullError);
+    slow.open();
+    await Promise.all([running, ...queued]);
+  });
+
+  it('times a request out when the model stays busy', async () => {
+    const slow = gated(mlp);
+    const batcher = new DynamicBatcher(slow, { ...base, timeoutMs: 50 });
+    const started = performance.now();
+    await expect(batcher.infer(row(0))).rejects.toBeInstanceOf(InferTimeoutError);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+    slow.open();
+  });
+
+  it('serves Silero VAD one request per run: its state input has batch on dim 1', async () => {
+    const runs: number[] = [];
+    const batcher = new DynamicBatcher(vad, { ...base, onExecute: (r) => runs.push(r.requests) });
+    expect(batcher.mode).toBe('unbatchable');
+    const request = (seed: number): Tensor[] => [
+      {
+        name: 'input',
+        datatype: 'FP32',
+        shape: [1, 512],
+        data: Float32Array.from({ length: 512 }, (_, i) => Math.sin(seed * i)),
+      },
+      { name: 'state', datatype: 'FP32', shape: [2, 1, 128], data: new Float32Array(256) },
+      { name: 'sr', datatype: 'INT64', shape: [], data: new BigInt64Array([16000n]) },
+    ];
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.infer(request(i))));
+    expect(runs).toEqual(Array(8).fill(1));
+    const [direct] = await vad.run(request(3));
+    expect(results[3]?.outputs[0]?.data).toEqual(direct?.data);
+  });
+
+  it('stops batching a model whose batched runs cost more per item than single ones', async () => {
+    // A runner whose cost grows faster than linearly with batch size stands in for models like the
+    // PaddleOCR recogniser; it wraps the real MLP so outputs stay real.
+    const worse: ModelRunner = {
+      signature: mlp.signature,
+      run: async (inputs) => {
+        const rows = inputs[0]?.shape[0] ?? 1;
+        await new Promise((r) => setTimeout(r, rows === 1 ? 1 : rows * 3));
+        return mlp.run(inputs);
+      },
+    };
+    const batcher = new DynamicBatcher(worse, base);
+    for (let round = 0; round < 6; round++)
+      await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.infer(row(i))));
+    expect(batcher.mode).toBe('unbatched');
+  });
+
+  it('keeps batching the MLP, where a batch of 32 costs little more than one row', async () => {
+    const batcher = new DynamicBatcher(mlp, base);
+    for (let round = 0; round < 8; round++)
+      await Promise.all(Array.from({ length: 32 }, (_, i) => batcher.infer(row(i))));
+    expect(batcher.mode).toBe('batching');
+  });
+});

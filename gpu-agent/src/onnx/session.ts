@@ -1,0 +1,90 @@
+import type { Tensor, TensorMetadata } from '@meridian/protocol';
+import { InferenceSession } from 'onnxruntime-node';
+import { fromOrtTensor, OIP_BY_ORT_TYPE, toOrtTensor } from './convert.js';
+
+/** What the agent knows about a model's inputs and outputs (-1 for a dynamic dimension). */
+export type ModelSignature = { inputs: TensorMetadata[]; outputs: TensorMetadata[] };
+
+/** Anything that runs inputs (in signature order) to outputs (in signature order). */
+export interface ModelRunner {
+  readonly signature: ModelSignature;
+  run(inputs: Tensor[]): Promise<Tensor[]>;
+}
+
+/** A loaded onnxruntime session. */
+export interface ModelSession extends ModelRunner {
+  /** The execution providers the session actually runs with. */
+  readonly executionProviders: string[];
+  release(): Promise<void>;
+}
+
+export type SessionOptions = {
+  /** e.g. ['cuda', 'cpu']; when a provider cannot load, the session falls back to ['cpu']. */
+  executionProviders: string[];
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+};
+
+function describe(value: InferenceSession.ValueMetadata): TensorMetadata {
+  if (!value.isTensor) throw new Error(`'${value.name}' is not a tensor; only tensor models are served`);
+  const datatype = OIP_BY_ORT_TYPE[value.type];
+  if (datatype === undefined)
+    throw new Error(`'${value.name}' has type ${value.type}, which OIP cannot carry`);
+  return {
+    name: value.name,
+    datatype,
+    shape: value.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  };
+}
+
+async function create(path: string, providers: string[], options: SessionOptions): Promise<InferenceSession> {
+  return InferenceSession.create(path, {
+    executionProviders: providers,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: options.intraOpNumThreads ?? 1,
+    interOpNumThreads: options.interOpNumThreads ?? 1,
+    logSeverityLevel: 3,
+  });
+}
+
+/**
+ * Loads a model file. A GPU provider that cannot load (no CUDA libraries, no device) is logged and the
+ * session is created again on the CPU, so a host without a working GPU still serves.
+ */
+export async function createModelSession(path: string, options: SessionOptions): Promise<ModelSession> {
+  let providers = options.executionProviders;
+  let session: InferenceSession;
+  try {
+    session = await create(path, providers, options);
+  } catch (err) {
+    if (providers.length === 1 && providers[0] === 'cpu') throw err;
+    options.log?.('execution providers failed to load; falling back to cpu', {
+      requested: providers,
+      reason: err instanceof Error ? err.message : String(err),
+    });
+    providers = ['cpu'];
+    session = await create(path, providers, options);
+  }
+  const signature: ModelSignature = {
+    inputs: session.inputMetadata.map(describe),
+    outputs: session.outputMetadata.map(describe),
+  };
+  const outputNames = signature.outputs.map((o) => o.name);
+  return {
+    signature,
+    executionProviders: providers,
+    async run(inputs) {
+      const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
+      for (const t of inputs) feeds[t.name] = toOrtTensor(t);
+      const results = await session.run(feeds);
+      return outputNames.map((name) => {
+        const value = results[name];
+        if (value === undefined) throw new Error(`onnxruntime returned no '${name}'`);
+        return fromOrtTensor(name, value);
+      });
+    },
+    release: () => session.release(),
+  };
+}

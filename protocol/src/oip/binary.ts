@@ -1,0 +1,133 @@
+import type { Tensor } from './datatypes.js';
+import { InferRequest, type InferRequestOutput, InferResponse, type OipParameters } from './schemas.js';
+import { OipCodecError, tensorFromBytes, tensorFromJson, tensorToBytes, tensorToJson } from './tensor.js';
+import { bytesToText, textToBytes } from './text.js';
+
+/** A body ready to send: set `Inference-Header-Content-Length` when `headerLength` is defined. */
+export type EncodedBody = { body: Uint8Array<ArrayBuffer>; headerLength: number | undefined };
+
+/** A tensor to encode, and whether it travels as binary after the JSON header. */
+export type TensorToSend = { tensor: Tensor; binary: boolean; parameters?: OipParameters };
+
+type WireTensor = {
+  name: string;
+  datatype: Tensor['datatype'];
+  shape: number[];
+  parameters?: OipParameters | undefined;
+  data?: unknown[] | undefined;
+};
+
+function splitHeader(
+  body: Uint8Array,
+  headerLength: number | undefined,
+): { json: unknown; rest: Uint8Array } {
+  const jsonEnd = headerLength ?? body.byteLength;
+  if (!Number.isSafeInteger(jsonEnd) || jsonEnd <= 0 || jsonEnd > body.byteLength)
+    throw new OipCodecError(
+      `Inference-Header-Content-Length ${String(headerLength)} does not fit a body of ${body.byteLength} bytes`,
+    );
+  let json: unknown;
+  try {
+    json = JSON.parse(bytesToText(body.subarray(0, jsonEnd)));
+  } catch {
+    throw new OipCodecError('the JSON part of the body is not valid JSON');
+  }
+  return { json, rest: body.subarray(jsonEnd) };
+}
+
+function readTensors(entries: WireTensor[], rest: Uint8Array, side: string): Tensor[] {
+  let at = 0;
+  const tensors = entries.map((entry) => {
+    const size = entry.parameters?.binary_data_size;
+    if (size === undefined) {
+      if (entry.data === undefined)
+        throw new OipCodecError(`${side} '${entry.name}' has neither data nor binary_data_size`);
+      return tensorFromJson(entry.name, entry.datatype, entry.shape, entry.data);
+    }
+    if (entry.data !== undefined)
+      throw new OipCodecError(`${side} '${entry.name}' has both data and binary_data_size`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+      throw new OipCodecError(`${side} '${entry.name}': binary_data_size must be a non-negative integer`);
+    if (at + size > rest.byteLength)
+      throw new OipCodecError(
+        `${side} '${entry.name}': binary_data_size ${size} runs past the end of the body (${rest.byteLength - at} bytes left)`,
+      );
+    const tensor = tensorFromBytes(entry.name, entry.datatype, entry.shape, rest.subarray(at, at + size));
+    at += size;
+    return tensor;
+  });
+  if (at !== rest.byteLength)
+    throw new OipCodecError(`${rest.byteLength - at} bytes follow the last binary tensor`);
+  return tensors;
+}
+
+function encode(json: Record<string, unknown>, key: string, items: TensorToSend[]): EncodedBody {
+  const binaries: Uint8Array[] = [];
+  json[key] = items.map(({ tensor, binary, parameters }) => {
+    const wire: WireTensor = { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape };
+    if (binary) {
+      const bytes = tensorToBytes(tensor);
+      binaries.push(bytes);
+      wire.parameters = { ...parameters, binary_data_size: bytes.byteLength };
+    } else {
+      if (parameters) wire.parameters = parameters;
+      wire.data = tensorToJson(tensor);
+    }
+    return wire;
+  });
+  const header = textToBytes(JSON.stringify(json));
+  if (binaries.length === 0) return { body: header, headerLength: undefined };
+  const body = new Uint8Array(binaries.reduce((n, b) => n + b.byteLength, header.byteLength));
+  body.set(header);
+  let at = header.byteLength;
+  for (const b of binaries) {
+    body.set(b, at);
+    at += b.byteLength;
+  }
+  return { body, headerLength: header.byteLength };
+}
+
+/** A parsed infer request and its input tensors, in request order. */
+export type DecodedInferRequest = { request: InferRequest; inputs: Tensor[] };
+
+/** Parses an infer request body, JSON or JSON + binary tensors (`headerLength` from the header). */
+export function decodeInferRequest(body: Uint8Array, headerLength?: number): DecodedInferRequest {
+  const { json, rest } = splitHeader(body, headerLength);
+  const parsed = InferRequest.safeParse(json);
+  if (!parsed.success) throw new OipCodecError(`invalid infer request: ${describeIssue(parsed.error)}`);
+  return { request: parsed.data, inputs: readTensors(parsed.data.inputs, rest, 'input') };
+}
+
+/** Encodes an infer request (clients, the edge, tests). */
+export function encodeInferRequest(
+  meta: { id?: string; parameters?: OipParameters; outputs?: InferRequestOutput[] },
+  inputs: TensorToSend[],
+): EncodedBody {
+  return encode({ ...meta }, 'inputs', inputs);
+}
+
+/** A parsed infer response and its output tensors, in response order. */
+export type DecodedInferResponse = { response: InferResponse; outputs: Tensor[] };
+
+/** Parses an infer response body (clients, the edge, tests). */
+export function decodeInferResponse(body: Uint8Array, headerLength?: number): DecodedInferResponse {
+  const { json, rest } = splitHeader(body, headerLength);
+  const parsed = InferResponse.safeParse(json);
+  if (!parsed.success) throw new OipCodecError(`invalid infer response: ${describeIssue(parsed.error)}`);
+  return { response: parsed.data, outputs: readTensors(parsed.data.outputs, rest, 'output') };
+}
+
+/** Encodes an infer response; outputs marked binary follow the JSON header. */
+export function encodeInferResponse(
+  meta: { model_name: string; model_version?: string; id?: string; parameters?: OipParameters },
+  outputs: TensorToSend[],
+): EncodedBody {
+  return encode({ ...meta }, 'outputs', outputs);
+}
+
+function describeIssue(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  const issue = error.issues[0];
+  if (!issue) return 'unknown problem';
+  const path = issue.path.map(String).join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

@@ -1,0 +1,21 @@
+import { decodeUtf8, encodeUtf8 } from './utf8.js';
+
+// Every runtime the protocol runs on has TextEncoder/TextDecoder, but the package compiles without any
+// runtime's typings; it looks them up once and falls back to its own (slower) UTF-8 code.
+type Codecs = {
+  TextDecoder?: new () => { decode(bytes: Uint8Array): string };
+  TextEncoder?: new () => { encode(text: string): Uint8Array<ArrayBuffer> };
+};
+const codecs = globalThis as unknown as Codecs;
+const decoder = codecs.TextDecoder ? new codecs.TextDecoder() : undefined;
+const encoder = codecs.TextEncoder ? new codecs.TextEncoder() : undefined;
+
+/** UTF-8 bytes → string with the runtime's native decoder. */
+export function bytesToText(bytes: Uint8Array): string {
+  return decoder ? decoder.decode(bytes) : decodeUtf8(bytes);
+}
+
+/** string → UTF-8 bytes with the runtime's native encoder. */
+export function textToBytes(text: string): Uint8Array<ArrayBuffer> {
+  return encoder ? encoder.encode(text) : encodeUtf8(text);
+}
