@@ -3,6 +3,8 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import type { AppEnv } from './context.js';
 
 /** One registry per app instance, so several apps in one test process do not share counters. */
+type Label = 'method' | 'route' | 'status';
+
 export function createMetrics(collectDefaults: boolean) {
   const registry = new Registry();
   if (collectDefaults) collectDefaultMetrics({ register: registry, prefix: 'meridian_cp_' });
@@ -20,14 +22,26 @@ export function createMetrics(collectDefaults: boolean) {
     registers: [registry],
   });
 
+  // Label children cached by key: prom-client otherwise hashes the label object on every call.
+  const children = new Map<string, { count: Counter.Internal; time: Histogram.Internal<Label> }>();
+  const childFor = (method: string, route: string, status: string) => {
+    const key = `${method} ${route} ${status}`;
+    let child = children.get(key);
+    if (!child) {
+      child = { count: requests.labels(method, route, status), time: duration.labels(method, route, status) };
+      children.set(key, child);
+    }
+    return child;
+  };
+
   const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
     const started = performance.now();
     await next();
     // The matched pattern (`/v1/api-keys/:id`), never the raw path, keeps label cardinality bounded.
     const route = c.req.routePath === '/*' || !c.req.routePath ? 'unmatched' : c.req.routePath;
-    const labels = { method: c.req.method, route, status: String(c.res.status) };
-    requests.inc(labels);
-    duration.observe(labels, (performance.now() - started) / 1000);
+    const child = childFor(c.req.method, route, String(c.res.status));
+    child.count.inc();
+    child.time.observe((performance.now() - started) / 1000);
   };
   return { registry, middleware };
 }
