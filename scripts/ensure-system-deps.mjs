@@ -20,6 +20,22 @@ const REQUIREMENTS = [
   { file: '/usr/bin/swift-container-server', aptPackage: 'swift-container', neededBy: 'the S3 tests' },
   { file: '/usr/bin/swift-object-server', aptPackage: 'swift-object', neededBy: 'the S3 tests' },
   { file: '/usr/bin/memcached', aptPackage: 'memcached', neededBy: 'the S3 tests (Swift’s cache)' },
+  {
+    file: '/usr/sbin/dockerd',
+    aptPackage: 'docker.io',
+    neededBy: 'the gpu-agent docker runtime tests (scripts/dockerd.sh)',
+  },
+  {
+    // busybox (dynamic) also installs /bin/busybox, but test images need the static one: this file is not.
+    file: '/usr/share/lintian/overrides/busybox-static',
+    aptPackage: 'busybox-static',
+    neededBy: 'the test images (scripts/build-test-images.sh)',
+  },
+  {
+    file: '/usr/bin/jupyter-server',
+    aptPackage: 'jupyter-server',
+    neededBy: 'the gpu-agent process runtime tests',
+  },
 ];
 
 const missing = REQUIREMENTS.filter((r) => !existsSync(r.file));

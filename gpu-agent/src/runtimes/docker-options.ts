@@ -1,0 +1,100 @@
+import type Docker from 'dockerode';
+import { LABEL_AGENT_ID, LABEL_KIND, LABEL_WORKLOAD_ID, type WorkloadSpec } from './types.js';
+
+/** Container port the workload listens on, kept on the container so `list()` can find its published port. */
+export const LABEL_PORT = 'meridian.port';
+/** Named volume of a notebook, kept on the container so `remove({ deleteVolume })` knows what to drop. */
+export const LABEL_VOLUME = 'meridian.volume';
+
+export interface DockerPlacement {
+  agentId: string;
+  /** Host interface published ports bind to; loopback unless the data plane listens elsewhere. */
+  publishHost: string;
+  /** Where a workload's volume is mounted inside the container. */
+  volumeMountPath: string;
+}
+
+/** Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; ids from the control plane already fit, this is a guard. */
+function nameSafe(value: string): string {
+  return value.replace(/[^a-zA-Z0-9_.-]/g, '_');
+}
+
+/** One container per workload per agent: the engine rejects a second container with the same name. */
+export function containerName(agentId: string, workloadId: string): string {
+  return `meridian-${nameSafe(agentId)}-${nameSafe(workloadId)}`;
+}
+
+/**
+ * GPU request for the NVIDIA container toolkit, or none for CPU-only workloads (asking for zero GPUs
+ * still fails on hosts without the nvidia driver). The engine rejects Count together with DeviceIDs.
+ */
+export function gpuDeviceRequests(gpus: WorkloadSpec['gpus']): Docker.DeviceRequest[] | undefined {
+  if (gpus.count <= 0 && gpus.deviceIds.length === 0) return undefined;
+  const request: Docker.DeviceRequest = { Driver: 'nvidia', Capabilities: [['gpu']] };
+  if (gpus.deviceIds.length > 0) request.DeviceIDs = [...gpus.deviceIds];
+  else request.Count = gpus.count;
+  return [request];
+}
+
+/** The engine's create request for a workload: labels, limits, GPUs, a loopback port, the volume. */
+export function buildCreateOptions(
+  spec: WorkloadSpec,
+  placement: DockerPlacement,
+): Docker.ContainerCreateOptions {
+  if (!spec.image) throw new Error(`workload ${spec.workloadId}: the docker runtime needs an image`);
+  const portKey = `${spec.port}/tcp`;
+  const labels: Record<string, string> = {
+    ...spec.labels,
+    [LABEL_WORKLOAD_ID]: spec.workloadId,
+    [LABEL_AGENT_ID]: placement.agentId,
+    [LABEL_KIND]: spec.kind,
+    [LABEL_PORT]: String(spec.port),
+  };
+  if (spec.volume) labels[LABEL_VOLUME] = spec.volume;
+  const hostConfig: Docker.HostConfig = {
+    // An empty HostPort lets the engine pick a free port atomically; list() reads it back.
+    PortBindings: { [portKey]: [{ HostIp: placement.publishHost, HostPort: '' }] },
+    // The agent supervises restarts; an engine restart policy would fight its desired state.
+    RestartPolicy: { Name: 'no' },
+    // A tiny init as PID 1 forwards the stop signal and reaps zombies; many images (busybox httpd, python
+    // scripts) would otherwise ignore SIGTERM as PID 1 and always wait out the grace period.
+    Init: true,
+  };
+  if (spec.memoryBytes !== undefined) hostConfig.Memory = spec.memoryBytes;
+  if (spec.cpus !== undefined) hostConfig.NanoCpus = Math.round(spec.cpus * 1e9);
+  const deviceRequests = gpuDeviceRequests(spec.gpus);
+  if (deviceRequests) hostConfig.DeviceRequests = deviceRequests;
+  if (spec.volume) {
+    hostConfig.Mounts = [{ Type: 'volume', Source: spec.volume, Target: placement.volumeMountPath }];
+  }
+  const options: Docker.ContainerCreateOptions = {
+    name: containerName(placement.agentId, spec.workloadId),
+    Image: spec.image,
+    Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+    Labels: labels,
+    ExposedPorts: { [portKey]: {} },
+    HostConfig: hostConfig,
+  };
+  if (spec.command) options.Cmd = [...spec.command];
+  return options;
+}
+
+/**
+ * Splits the engine's multiplexed log stream (8-byte frame headers: stream id, 3 zero bytes, big-endian
+ * length) into text, stdout and stderr interleaved as written. Containers with a TTY send plain text.
+ */
+export function demuxDockerLogs(buffer: Buffer): string {
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const stream = buffer[offset];
+    if (stream === undefined || stream > 2 || buffer.readUIntBE(offset + 1, 3) !== 0) {
+      return buffer.toString('utf8'); // not multiplexed: a TTY container
+    }
+    const length = buffer.readUInt32BE(offset + 4);
+    chunks.push(buffer.subarray(offset + 8, offset + 8 + length));
+    offset += 8 + length;
+  }
+  if (offset < buffer.length) chunks.push(buffer.subarray(offset));
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,80 @@
+/** What a workload is: an interactive notebook server or a custom model-server image speaking OIP v2. */
+export type WorkloadKind = 'notebook' | 'model-server';
+
+/** Labels every container the agent starts carries, so a restarted agent finds its own and nothing else. */
+export const LABEL_WORKLOAD_ID = 'meridian.workload-id';
+export const LABEL_AGENT_ID = 'meridian.agent-id';
+export const LABEL_KIND = 'meridian.kind';
+
+/** Everything a runtime needs to start one workload. Runtime-agnostic: docker and process runtimes read it. */
+export interface WorkloadSpec {
+  /** Stable id from the control plane; at most one running instance per id per agent. */
+  workloadId: string;
+  kind: WorkloadKind;
+  /** Container image (docker runtime). */
+  image?: string;
+  /**
+   * argv. Docker: overrides the image's CMD. Process runtime: required; `{host}`, `{port}` and `{workdir}`
+   * in any argument are replaced with the bind address, the host port chosen for it and the working dir.
+   */
+  command?: string[];
+  env: Record<string, string>;
+  /** GPUs to expose. `deviceIds` (nvidia-smi UUIDs or indexes) pins devices; empty asks for any `count`. */
+  gpus: { count: number; deviceIds: string[] };
+  memoryBytes?: number;
+  /** Fractional CPUs, e.g. 1.5. */
+  cpus?: number;
+  /** Port the workload listens on inside its container; the runtime publishes it on a free host port. */
+  port: number;
+  /**
+   * Persistent storage that survives stop/start (a notebook's files). Docker: a named volume mounted at the
+   * runtime's notebook path. Process runtime: a directory under its data dir, used as the working dir.
+   */
+  volume?: string;
+  /** Extra labels; the meridian.* labels above always win. */
+  labels: Record<string, string>;
+}
+
+export type WorkloadState = 'running' | 'stopped';
+
+/** A workload as the runtime sees it now: what `list()` and `adopt()` return. */
+export interface Workload {
+  workloadId: string;
+  kind: WorkloadKind;
+  state: WorkloadState;
+  /** Where the workload's port answers on this host; null while stopped. */
+  endpoint: { host: string; port: number } | null;
+  labels: Record<string, string>;
+  /** Container id or pid, for logs and operators. */
+  ref: string;
+}
+
+/** An HTTP readiness check: `GET path` must answer 2xx. Headers carry e.g. a notebook's token. */
+export interface HealthProbe {
+  path: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+}
+
+/**
+ * Starts and supervises workloads on this host (docker containers or plain child processes). Every method
+ * is idempotent: starting a running workload returns it, stopping or removing an absent one is a no-op.
+ */
+export interface WorkloadRuntime {
+  /** Starts the workload, or returns it when one with the same id already runs (never a second copy). */
+  start(spec: WorkloadSpec): Promise<Workload>;
+  /** Asks the workload to stop (SIGTERM), kills it after `graceSeconds`. Its volume stays. */
+  stop(workloadId: string, graceSeconds: number): Promise<void>;
+  /** Forgets a workload (stopping it first, without grace). `deleteVolume` also drops its storage. */
+  remove(workloadId: string, options?: { deleteVolume?: boolean }): Promise<void>;
+  /** Workloads this agent owns, running or stopped. */
+  list(): Promise<Workload[]>;
+  /** The last `tail` lines of the workload's stdout and stderr. */
+  logs(workloadId: string, tail: number): Promise<string>;
+  /** Resolves once the probe answers 2xx; throws on timeout or when the workload exits meanwhile. */
+  waitForHealthy(workloadId: string, probe: HealthProbe): Promise<Workload>;
+  /** After an agent restart: the workloads left by the previous run, cleaned of dead leftovers. */
+  adopt(): Promise<Workload[]>;
+  /** Removes every owned workload whose id is not desired; returns the removed ids. */
+  removeUndesired(desiredIds: ReadonlySet<string>): Promise<string[]>;
+}
