@@ -3,7 +3,9 @@
 // component is a child process; Ctrl-C (or SIGTERM) is passed on to all of them, and if one dies the
 // others are stopped so nothing is left half-running.
 import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -12,10 +14,15 @@ const STOP_TIMEOUT_MS = 10_000;
 
 const env = { ...process.env, MERIDIAN_DATA_DIR: process.env.MERIDIAN_DATA_DIR ?? '.data' };
 const tsx = (entry) => [process.execPath, ['--import', 'tsx', entry]];
+const controlPlaneUrl = `http://${env.MERIDIAN_HOST ?? '127.0.0.1'}:${env.MERIDIAN_PORT ?? 8080}`;
+const agentDataDir = env.MERIDIAN_AGENT_DATA_DIR ?? join(env.MERIDIAN_DATA_DIR, 'agent');
+// start.mjs hands the local agent its one-time bootstrap token through this file (0600), removed once used.
+const agentTokenFile = join(agentDataDir, 'bootstrap-token');
 
 /**
- * The components, started in order, each once the previous one is healthy. Later issues append the edge
- * (workerd, 8787) and a local agent (9090) with the same shape.
+ * The components, started in order, each once the previous one is healthy. `prepare` runs just before a
+ * component starts; `ready` replaces the plain health check where one is not enough. The edge (workerd,
+ * 8787) joins with the same shape.
  */
 const COMPONENTS = [
   {
@@ -27,7 +34,43 @@ const COMPONENTS = [
     health: '/health',
     links: ['/docs', '/openapi.json', '/metrics'],
   },
+  {
+    name: 'agent (CPU, onnx runtime)',
+    command: tsx('gpu-agent/src/main.ts'),
+    host: env.MERIDIAN_AGENT_LISTEN_HOST ?? '127.0.0.1',
+    port: Number(env.MERIDIAN_AGENT_LISTEN_PORT ?? 9090),
+    portVariable: 'MERIDIAN_AGENT_LISTEN_PORT',
+    env: {
+      MERIDIAN_AGENT_CONTROL_PLANE_URL: controlPlaneUrl,
+      MERIDIAN_AGENT_DATA_DIR: agentDataDir,
+      MERIDIAN_AGENT_BOOTSTRAP_TOKEN_FILE: agentTokenFile,
+    },
+    prepare: issueAgentTokenIfNeeded,
+    // Every data-plane route wants the edge's signature, so "up" is: registered, and answering HTTP.
+    ready: async (url) =>
+      existsSync(join(agentDataDir, 'credential.json')) &&
+      (await fetch(`${url}/v2/health/live`)).status === 401,
+    health: '/v2/health/live',
+    links: ['/metrics'],
+    note: 'every route needs the edge signature',
+  },
 ];
+
+/** A bootstrap token for the local agent, unless it has registered before (its credential is on disk). */
+async function issueAgentTokenIfNeeded() {
+  if (existsSync(join(agentDataDir, 'credential.json'))) return;
+  const operatorToken =
+    env.MERIDIAN_OPERATOR_TOKEN ?? readFileSync(join(env.MERIDIAN_DATA_DIR, 'operator-token'), 'utf8').trim();
+  const res = await fetch(`${controlPlaneUrl}/internal/v1/agents/bootstrap-tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ttlSeconds: 600 }),
+  });
+  if (res.status !== 201) throw new Error(`issuing a bootstrap token for the agent answered ${res.status}`);
+  const { token } = await res.json();
+  mkdirSync(agentDataDir, { recursive: true, mode: 0o700 });
+  writeFileSync(agentTokenFile, token, { mode: 0o600 });
+}
 
 const children = [];
 let stopping = false;
@@ -50,7 +93,11 @@ function assertPortFree(component) {
 
 function startComponent(component) {
   const [command, args] = component.command;
-  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env: { ...env, ...component.env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   child.on('exit', (code, signal) => {
     if (stopping) return;
     console.error(`${component.name} exited (${signal ?? `code ${code}`}); stopping the rest`);
@@ -64,8 +111,9 @@ async function waitHealthy(component, child) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline && !stopping && child.exitCode === null) {
     try {
-      const res = await fetch(urlOf(component) + component.health);
-      if (res.ok) return true;
+      if (component.ready) {
+        if (await component.ready(urlOf(component))) return true;
+      } else if ((await fetch(urlOf(component) + component.health)).ok) return true;
     } catch {
       // Not listening yet.
     }
@@ -102,8 +150,18 @@ process.on('exit', () => {
 console.log(`Meridian: data in ${env.MERIDIAN_DATA_DIR}`);
 for (const component of COMPONENTS) await assertPortFree(component);
 for (const component of COMPONENTS) {
+  if (stopping) break;
+  try {
+    await component.prepare?.();
+  } catch (error) {
+    console.error(`${component.name}: ${error.message}`);
+    stopAll(1);
+    break;
+  }
   const child = startComponent(component);
-  if (!(await waitHealthy(component, child))) {
+  const healthy = await waitHealthy(component, child);
+  rmSync(agentTokenFile, { force: true });
+  if (!healthy) {
     if (!stopping)
       console.error(`${component.name} did not answer ${urlOf(component)}${component.health} in time`);
     stopAll(1);
@@ -113,7 +171,8 @@ for (const component of COMPONENTS) {
 if (!stopping) {
   for (const c of COMPONENTS) {
     const url = urlOf(c);
-    console.log(`${c.name} listening on ${url} (${[c.health, ...c.links].map((l) => url + l).join(', ')})`);
+    const links = [c.health, ...c.links].map((l) => url + l).join(', ');
+    console.log(`${c.name} listening on ${url} (${links}${c.note ? `; ${c.note}` : ''})`);
   }
   console.log('Ctrl-C stops everything.');
 }

@@ -1,0 +1,161 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { serve } from '@hono/node-server';
+import type { HostInventory } from '@meridian/protocol';
+import { ModelCache } from '../cache/model-cache.js';
+import type { AgentConfig } from '../config.js';
+import { createDataPlaneApp } from '../data-plane/app.js';
+import { InferenceMetrics } from '../data-plane/metrics.js';
+import { collectHostInventory } from '../inventory/host-inventory.js';
+import { ApiClient } from './api-client.js';
+import { runDesiredStateLoop } from './desired-state-loop.js';
+import { HeartbeatLoop } from './heartbeat-loop.js';
+import type { Logger } from './logger.js';
+import { OnnxWorkloadRuntime } from './onnx-runtime.js';
+import { Reconciler } from './reconciler.js';
+import { ensureRegistered } from './registration.js';
+import { ServedModels } from './served-models.js';
+import { UsageMeter } from './usage-meter.js';
+import { UsageReporter } from './usage-reporter.js';
+import { toWireInventory } from './wire-inventory.js';
+import type { WorkloadRuntime } from './workload-runtime.js';
+import { WorkloadStore } from './workload-store.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentDeps {
+  config: AgentConfig;
+  log: Logger;
+  /** Where the edge reaches the data plane; default http://<listen host>:<bound port>. */
+  dataPlaneUrl?: string;
+  /** Runtimes besides onnx (docker, process), tried after it. */
+  extraRuntimes?: WorkloadRuntime[];
+  usageIntervalMs?: number;
+}
+
+export interface RunningAgent {
+  agentId: string;
+  dataPlaneUrl: string;
+  /** Stops the loops and every workload (kept on record for adoption), reports usage once more, closes. */
+  stop(): Promise<void>;
+}
+
+const hostPart = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+
+/**
+ * Brings the agent up: the data plane listens first (so a taken port fails before anything is spent; it
+ * answers 401 until the signing key is known), then the agent registers or reuses its credential, adopts
+ * the workloads it had, and runs its heartbeat, desired-state and usage loops.
+ */
+export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
+  const { config, log } = deps;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const metrics = new InferenceMetrics();
+  const models = new ServedModels();
+  let signingKey: Uint8Array | undefined;
+  const app = createDataPlaneApp({ models, metrics, signingKey: () => signingKey });
+  const { server, port } = await listen(app.fetch, config.listen.host, config.listen.port);
+  const closeServer = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      if ('closeAllConnections' in server) server.closeAllConnections();
+    });
+
+  const stopping = new AbortController();
+  let lastInventory: HostInventory | undefined;
+  const inventory = async () => {
+    const host = await collectHostInventory({ nvidiaSmiPath: config.nvidiaSmiPath, dataDir: config.dataDir });
+    lastInventory = toWireInventory(host);
+    return lastInventory;
+  };
+  const dataPlaneUrl = deps.dataPlaneUrl ?? `http://${hostPart(config.listen.host)}:${port}`;
+  const api = new ApiClient({ baseUrl: config.controlPlaneUrl });
+  let registered: Awaited<ReturnType<typeof ensureRegistered>>;
+  try {
+    registered = await ensureRegistered({
+      api,
+      dataDir: config.dataDir,
+      controlPlaneUrl: config.controlPlaneUrl,
+      bootstrapToken: config.bootstrapToken,
+      describeHost: async () => ({
+        hostname: hostname().slice(0, 253) || 'unknown',
+        agentVersion: AGENT_VERSION,
+        dataPlaneUrl,
+        inventory: await inventory(),
+        runtimes: ['onnx', ...(deps.extraRuntimes ?? []).map((r) => r.name)],
+      }),
+      log,
+      signal: stopping.signal,
+    });
+  } catch (err) {
+    await closeServer();
+    throw err;
+  }
+  // The key is used as its UTF-8 bytes, as the edge must too.
+  signingKey = new TextEncoder().encode(registered.dataPlaneSigningKey);
+  const authed = api.withCredential(registered.credential);
+
+  const cache = new ModelCache(config.modelCacheDir, { budgetBytes: config.diskBudgetBytes });
+  const session = {
+    executionProviders: config.executionProviders,
+    ...(config.intraOpThreads === undefined ? {} : { intraOpNumThreads: config.intraOpThreads }),
+    log: (msg: string, fields: Record<string, unknown>) => log.warn(msg, fields),
+  };
+  const onnx = new OnnxWorkloadRuntime({ cache, models, metrics, session });
+  const meter = new UsageMeter();
+  const usage = new UsageReporter(config.dataDir, meter, log);
+  await usage.load();
+  let heartbeat: HeartbeatLoop | undefined;
+  const reconciler = new Reconciler({
+    runtimes: [onnx, ...(deps.extraRuntimes ?? [])],
+    store: new WorkloadStore(config.dataDir),
+    usage: meter,
+    hostHasGpus: () => (lastInventory?.gpus.length ?? 0) > 0,
+    log,
+    onChange: () => heartbeat?.poke(),
+  });
+  await reconciler.restore();
+  heartbeat = new HeartbeatLoop({
+    api: authed,
+    inventory,
+    workloads: () => reconciler.statuses(),
+    intervalSeconds: registered.heartbeatIntervalSeconds,
+    log,
+  });
+  const loops = Promise.all([
+    heartbeat.run(stopping.signal),
+    runDesiredStateLoop({ api: authed, apply: (s) => reconciler.apply(s), log }, stopping.signal),
+    usage.run(authed, deps.usageIntervalMs ?? 60_000, stopping.signal),
+  ]);
+  log.info('agent running', {
+    agentId: registered.agentId,
+    dataPlaneUrl,
+    controlPlane: config.controlPlaneUrl,
+  });
+
+  return {
+    agentId: registered.agentId,
+    dataPlaneUrl,
+    async stop() {
+      stopping.abort();
+      await loops;
+      await reconciler.shutdown();
+      // Time run up to now goes out once more; what cannot be sent now is resent (same seq) next start.
+      await usage.flush(authed).catch(() => false);
+      await closeServer();
+      log.info('agent stopped', { agentId: registered.agentId });
+    },
+  };
+}
+
+type FetchHandler = Parameters<typeof serve>[0]['fetch'];
+
+function listen(fetchHandler: FetchHandler, hostname: string, port: number) {
+  return new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
+    const server = serve({ fetch: fetchHandler, hostname, port }, (info: AddressInfo) =>
+      resolve({ server, port: info.port }),
+    );
+    server.once('error', reject);
+  });
+}

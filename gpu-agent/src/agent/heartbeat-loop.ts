@@ -1,0 +1,61 @@
+import type { AgentHeartbeat, HostInventory } from '@meridian/protocol';
+import { type ApiClient, describeApiError } from './api-client.js';
+import { backoffMs, jitter, sleep } from './backoff.js';
+import type { Logger } from './logger.js';
+
+export interface HeartbeatLoopOptions {
+  api: ApiClient;
+  /** Measured afresh for each heartbeat. */
+  inventory: () => Promise<HostInventory>;
+  workloads: () => AgentHeartbeat['workloads'];
+  intervalSeconds: number;
+  log: Logger;
+  /** The desired-state version the control plane holds now, after each heartbeat. */
+  onDesiredVersion?: (version: number) => void;
+}
+
+/**
+ * Heartbeats every interval (the control plane may change it in any answer), backing off with jitter while
+ * calls fail. `poke` sends the next one now, e.g. when a workload changed phase.
+ */
+export class HeartbeatLoop {
+  private wake: AbortController = new AbortController();
+  private intervalMs: number;
+  /** When the last heartbeat was answered (ms since epoch), for readiness and tests. */
+  lastSuccessAt: number | undefined;
+
+  constructor(private readonly options: HeartbeatLoopOptions) {
+    this.intervalMs = options.intervalSeconds * 1000;
+  }
+
+  poke(): void {
+    this.wake.abort();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      this.wake = new AbortController();
+      const ok = await this.beat().catch((err: unknown) => {
+        this.options.log.error('heartbeat could not be built', { error: String(err) });
+        return false;
+      });
+      failures = ok ? 0 : failures + 1;
+      const wait = ok ? jitter(this.intervalMs) : backoffMs(failures, 1000, this.intervalMs);
+      await sleep(wait, AbortSignal.any([signal, this.wake.signal]));
+    }
+  }
+
+  private async beat(): Promise<boolean> {
+    const body = { inventory: await this.options.inventory(), workloads: this.options.workloads() };
+    const result = await this.options.api.heartbeat(body);
+    if (!result.ok) {
+      this.options.log.warn('heartbeat failed', { error: describeApiError(result.error) });
+      return false;
+    }
+    this.lastSuccessAt = Date.now();
+    this.intervalMs = result.value.heartbeatIntervalSeconds * 1000;
+    this.options.onDesiredVersion?.(result.value.desiredStateVersion);
+    return true;
+  }
+}

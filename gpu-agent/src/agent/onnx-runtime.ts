@@ -1,0 +1,85 @@
+import type { DesiredWorkload } from '@meridian/protocol';
+import type { ModelCache } from '../cache/model-cache.js';
+import type { InferenceMetrics } from '../data-plane/metrics.js';
+import { type ServedModel, serveModel } from '../data-plane/models.js';
+import type { BatcherOptions } from '../onnx/batcher.js';
+import { createModelSession, type ModelSession, type SessionOptions } from '../onnx/session.js';
+import type { ServedModels } from './served-models.js';
+import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
+
+export interface OnnxRuntimeOptions {
+  cache: ModelCache;
+  models: ServedModels;
+  metrics: InferenceMetrics;
+  session: Omit<SessionOptions, 'log'> & { log?: SessionOptions['log'] };
+  batching?: Omit<BatcherOptions, 'model' | 'onExecute'>;
+}
+
+const DEFAULT_BATCHING = { maxBatchSize: 32, maxQueueDelayUs: 0, maxQueueSize: 256, timeoutMs: 30_000 };
+
+/**
+ * Serves ONNX model workloads in this process: model file from the cache (signed URL, sha256 checked),
+ * an onnxruntime session, registered with the data plane under the deployment id, which is the model name
+ * the edge asks for.
+ */
+export class OnnxWorkloadRuntime implements WorkloadRuntime {
+  readonly name = 'onnx';
+  private readonly loaded = new Map<
+    string,
+    { session: ModelSession; served: ServedModel; versionId: string }
+  >();
+
+  constructor(private readonly options: OnnxRuntimeOptions) {}
+
+  supports(workload: DesiredWorkload): boolean {
+    return workload.kind === 'model' && workload.model.runtime === 'onnx';
+  }
+
+  async start(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
+    if (workload.kind !== 'model') throw new Error('the onnx runtime serves models only');
+    const { model } = workload;
+    if (!model.downloadUrl) throw new Error(`model version ${model.versionId} came without a download URL`);
+    const { cache } = this.options;
+    ctx.report('pulling');
+    cache.pin(model.versionId);
+    let session: ModelSession | undefined;
+    try {
+      const path = await cache.ensure(model.versionId, {
+        url: model.downloadUrl,
+        sha256: model.sha256,
+        sizeBytes: model.sizeBytes,
+      });
+      ctx.signal.throwIfAborted();
+      ctx.report('loading');
+      session = await createModelSession(path, this.options.session);
+      ctx.signal.throwIfAborted();
+    } catch (err) {
+      cache.unpin(model.versionId);
+      await session?.release();
+      throw err;
+    }
+    const name = workload.deploymentId;
+    const served = serveModel(
+      session,
+      { name, version: model.versionId },
+      this.options.batching ?? DEFAULT_BATCHING,
+      this.options.metrics,
+    );
+    this.options.models.add(served);
+    this.loaded.set(workload.workloadId, { session, served, versionId: model.versionId });
+  }
+
+  /** Sessions live in memory only, so a workload from before a restart is loaded again (from the cache). */
+  adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
+    return this.start(workload, ctx);
+  }
+
+  async stop(workloadId: string): Promise<void> {
+    const entry = this.loaded.get(workloadId);
+    if (!entry) return;
+    this.loaded.delete(workloadId);
+    this.options.models.remove(entry.served);
+    this.options.cache.unpin(entry.versionId);
+    await entry.session.release();
+  }
+}

@@ -1,0 +1,174 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DesiredState, DesiredWorkload } from '@meridian/protocol';
+import { decodeInferResponse, encodeInferRequest } from '@meridian/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelCache } from '../cache/model-cache.js';
+import { TestBlobServer } from '../cache/test-blob-server.js';
+import { createDataPlaneApp } from '../data-plane/app.js';
+import { InferenceMetrics } from '../data-plane/metrics.js';
+import { edgeHeaders } from '../data-plane/testing/server.js';
+import { REAL_MODELS } from '../onnx/testing/models.js';
+import { silentLogger } from './logger.js';
+import { OnnxWorkloadRuntime } from './onnx-runtime.js';
+import { Reconciler } from './reconciler.js';
+import { ServedModels } from './served-models.js';
+import { UsageMeter } from './usage-meter.js';
+import { WorkloadStore } from './workload-store.js';
+
+const KEY = new TextEncoder().encode('k'.repeat(32));
+const DEP = 'dep_cls';
+let blobs: TestBlobServer;
+let dir: string;
+let clsSource: { url: string; sha256: string; sizeBytes: number };
+
+beforeAll(async () => {
+  blobs = await TestBlobServer.start();
+  dir = await mkdtemp(join(tmpdir(), 'reconciler-'));
+  clsSource = blobs.put('cls', await readFile(REAL_MODELS.paddleCls));
+});
+afterAll(async () => {
+  await blobs.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const modelWorkload = (workloadId: string, source: typeof clsSource): DesiredWorkload => ({
+  kind: 'model',
+  workloadId,
+  deploymentId: DEP,
+  gpuType: 't4',
+  gpuCount: 1,
+  model: {
+    versionId: `mdv_${workloadId}`,
+    format: 'onnx',
+    runtime: 'onnx',
+    downloadUrl: source.url,
+    sha256: source.sha256,
+    sizeBytes: source.sizeBytes,
+  },
+});
+
+/** One agent's worth of real parts (cache, onnxruntime, data plane) on `dataDir`, as main.ts wires them. */
+function agentParts(dataDir: string) {
+  const models = new ServedModels();
+  const metrics = new InferenceMetrics();
+  const cache = new ModelCache(join(dataDir, 'models'), { budgetBytes: 100 << 20 });
+  const onnx = new OnnxWorkloadRuntime({ cache, models, metrics, session: { executionProviders: ['cpu'] } });
+  const usage = new UsageMeter();
+  const phases: string[] = [];
+  const reconciler: Reconciler = new Reconciler({
+    runtimes: [onnx],
+    store: new WorkloadStore(dataDir),
+    usage,
+    hostHasGpus: () => false,
+    log: silentLogger,
+    onChange: () => {
+      const phase = reconciler.statuses()[0]?.phase ?? 'gone';
+      if (phases.at(-1) !== phase) phases.push(phase);
+    },
+  });
+  const app = createDataPlaneApp({ models, metrics, signingKey: () => KEY });
+  return { reconciler, models, usage, phases, app };
+}
+
+async function inferCls(app: ReturnType<typeof createDataPlaneApp>) {
+  const target = `/v2/models/${DEP}/infer`;
+  const x = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.sin(i / 97));
+  const { body } = encodeInferRequest({}, [
+    { tensor: { name: 'x', datatype: 'FP32', shape: [1, 3, 48, 192], data: x }, binary: false },
+  ]);
+  const headers = edgeHeaders(KEY, { method: 'POST', target, body, deploymentId: DEP });
+  const res = await app.fetch(new Request(`http://agent${target}`, { method: 'POST', headers, body }));
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  return {
+    status: res.status,
+    decoded: res.status === 200 ? decodeInferResponse(bytes, undefined) : undefined,
+  };
+}
+
+describe('Reconciler with the onnx runtime', () => {
+  it('pulls, loads and serves a model, adopts it after a restart without downloading again, and unloads it', async () => {
+    const dataDir = join(dir, 'agent');
+    const state: DesiredState = { version: 1, workloads: [modelWorkload('w1', clsSource)] };
+    const first = agentParts(dataDir);
+    await first.reconciler.apply(state);
+    await first.reconciler.idle();
+    expect(first.phases).toEqual(['pulling', 'loading', 'ready']);
+    expect(first.reconciler.statuses()).toEqual([
+      expect.objectContaining({
+        workloadId: 'w1',
+        kind: 'model',
+        phase: 'ready',
+        startedAt: expect.any(String),
+      }),
+    ]);
+    const answer = await inferCls(first.app);
+    expect(answer.status).toBe(200);
+    expect(answer.decoded?.response.model_name).toBe(DEP);
+    expect(answer.decoded?.outputs[0]?.shape).toEqual([1, 2]);
+    expect(blobs.hits('cls')).toBe(1);
+
+    // The same state again starts nothing twice.
+    await first.reconciler.apply(state);
+    await first.reconciler.idle();
+    expect(first.phases.at(-1)).toBe('ready');
+    expect(blobs.hits('cls')).toBe(1);
+
+    // A restart: the process's sessions are gone, the record and the cached file are not.
+    await first.reconciler.shutdown();
+    const second = agentParts(dataDir);
+    await second.reconciler.restore();
+    await second.reconciler.idle();
+    expect(second.reconciler.statuses()[0]?.phase).toBe('ready');
+    expect((await inferCls(second.app)).status).toBe(200);
+    await second.reconciler.apply(state);
+    await second.reconciler.idle();
+    expect(second.phases).toEqual(['pulling', 'loading', 'ready']); // adopted, not started a second time
+    expect(blobs.hits('cls')).toBe(1);
+
+    await second.reconciler.apply({ version: 2, workloads: [] });
+    expect(second.reconciler.statuses()).toEqual([]);
+    expect(second.models.list()).toEqual([]);
+    expect((await inferCls(second.app)).status).toBe(404);
+    const usage = second.usage.drain();
+    expect(usage).toEqual([expect.objectContaining({ workloadId: 'w1', gpuType: 'cpu' })]);
+    expect(JSON.parse(await readFile(join(dataDir, 'workloads.json'), 'utf8'))).toEqual({ workloads: [] });
+
+    const third = agentParts(dataDir);
+    await third.reconciler.restore();
+    expect(third.reconciler.statuses()).toEqual([]);
+  });
+
+  it('reports failed with a reason when the served bytes do not match the sha256, and serves nothing', async () => {
+    const { reconciler, models } = agentParts(join(dir, 'bad'));
+    const wrong = { ...clsSource, sha256: 'f'.repeat(64) };
+    await reconciler.apply({ version: 1, workloads: [modelWorkload('w-bad', wrong)] });
+    await reconciler.idle();
+    const [status] = reconciler.statuses();
+    expect(status?.phase).toBe('failed');
+    expect(status?.reason).toMatch(/sha256/i);
+    expect(models.list()).toEqual([]);
+  });
+
+  it('reports failed for a workload no runtime on this agent can run', async () => {
+    const { reconciler } = agentParts(join(dir, 'notebook'));
+    const notebook: DesiredWorkload = {
+      kind: 'notebook',
+      workloadId: 'nb-1',
+      notebookId: 'nb_1',
+      image: 'jupyter/base-notebook',
+      idleTimeoutSeconds: 600,
+      gpuType: 'cpu',
+      gpuCount: 0,
+    };
+    await reconciler.apply({ version: 1, workloads: [notebook] });
+    expect(reconciler.statuses()).toEqual([
+      expect.objectContaining({
+        workloadId: 'nb-1',
+        phase: 'failed',
+        reason: expect.stringMatching(/no runtime/),
+      }),
+    ]);
+  });
+});

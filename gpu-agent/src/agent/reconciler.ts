@@ -1,0 +1,170 @@
+import type {
+  DesiredState,
+  DesiredWorkload,
+  GpuType,
+  WorkloadPhase,
+  WorkloadStatus,
+} from '@meridian/protocol';
+import type { Logger } from './logger.js';
+import type { UsageMeter } from './usage-meter.js';
+import type { WorkloadRuntime } from './workload-runtime.js';
+import type { WorkloadStore } from './workload-store.js';
+
+export interface ReconcilerDeps {
+  runtimes: WorkloadRuntime[];
+  store: WorkloadStore;
+  usage: UsageMeter;
+  /** Whether this host has GPUs: on a CPU host every workload's time is `cpu` time. */
+  hostHasGpus: () => boolean;
+  log: Logger;
+  /** Called when a workload changes phase, so a heartbeat can carry it early. */
+  onChange?: () => void;
+}
+
+type Held = {
+  workload: DesiredWorkload;
+  runtime: WorkloadRuntime | undefined;
+  phase: WorkloadPhase;
+  reason?: string;
+  startedAt?: string;
+  abort: AbortController;
+  /** Settles when the runtime's start (or adopt) has finished, however it ended. */
+  settled: Promise<void>;
+};
+
+/** JSON with object keys sorted, so a spec read back from disk compares equal to the one received. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+}
+const sameSpec = (a: DesiredWorkload, b: DesiredWorkload) => canonical(a) === canonical(b);
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 1024);
+
+/**
+ * Converges what runs on this host to the desired state: starts what is new, stops what is gone, replaces
+ * what changed. One `apply` at a time; starts run in the background and report their phase as they go.
+ */
+export class Reconciler {
+  private readonly held = new Map<string, Held>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Adopts the workloads recorded before a restart; call once, before the first `apply`. */
+  restore(): Promise<void> {
+    return this.serialize(async () => {
+      for (const record of await this.deps.store.load()) {
+        const runtime = this.deps.runtimes.find((r) => r.name === record.runtime);
+        this.deps.log.info('adopting workload', { workloadId: record.workload.workloadId });
+        this.launch(record.workload, runtime, 'adopt');
+      }
+    });
+  }
+
+  apply(state: DesiredState): Promise<void> {
+    return this.serialize(async () => {
+      const wanted = new Map(state.workloads.map((w) => [w.workloadId, w]));
+      for (const [id, held] of this.held) {
+        const next = wanted.get(id);
+        if (!next || !sameSpec(next, held.workload)) await this.remove(id, held);
+      }
+      for (const workload of state.workloads) {
+        if (this.held.has(workload.workloadId)) continue;
+        const runtime = this.deps.runtimes.find((r) => r.supports(workload));
+        if (runtime) await this.deps.store.put({ runtime: runtime.name, workload });
+        this.launch(workload, runtime, 'start');
+      }
+    });
+  }
+
+  /** Every workload held and where it stands, for the heartbeat. */
+  statuses(): WorkloadStatus[] {
+    return [...this.held.values()].map((h) => ({
+      workloadId: h.workload.workloadId,
+      kind: h.workload.kind,
+      phase: h.phase,
+      ...(h.reason === undefined ? {} : { reason: h.reason }),
+      ...(h.startedAt === undefined ? {} : { startedAt: h.startedAt }),
+    }));
+  }
+
+  /** Resolves once no start is in progress (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.queue;
+    await Promise.all([...this.held.values()].map((h) => h.settled));
+  }
+
+  /** Stops every workload in memory but keeps the record, so the next start adopts them. */
+  shutdown(): Promise<void> {
+    return this.serialize(async () => {
+      for (const [id, held] of this.held) {
+        held.abort.abort();
+        await held.settled;
+        this.deps.usage.stop(id);
+        await held.runtime?.stop(id);
+      }
+      this.held.clear();
+    });
+  }
+
+  private serialize(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task);
+    this.queue = run.catch((err: unknown) =>
+      this.deps.log.error('reconcile failed', { error: messageOf(err) }),
+    );
+    return run;
+  }
+
+  private launch(workload: DesiredWorkload, runtime: WorkloadRuntime | undefined, how: 'start' | 'adopt') {
+    const abort = new AbortController();
+    const held: Held = { workload, runtime, phase: 'pending', abort, settled: Promise.resolve() };
+    this.held.set(workload.workloadId, held);
+    const set = (phase: WorkloadPhase, reason?: string) => {
+      if (abort.signal.aborted) return;
+      held.phase = phase;
+      held.reason = reason;
+      this.deps.onChange?.();
+    };
+    if (!runtime) {
+      set('failed', `no runtime on this agent can run a ${describe(workload)} workload`);
+      return;
+    }
+    const ctx = { report: (phase: 'pulling' | 'loading') => set(phase), signal: abort.signal };
+    held.settled = runtime[how](workload, ctx).then(
+      () => {
+        if (abort.signal.aborted) return;
+        held.startedAt = new Date().toISOString();
+        this.deps.usage.start(workload.workloadId, this.gpuTypeOf(workload));
+        set('ready');
+        this.deps.log.info('workload ready', { workloadId: workload.workloadId, runtime: runtime.name });
+      },
+      (err: unknown) => {
+        if (abort.signal.aborted) return;
+        set('failed', messageOf(err));
+        this.deps.log.warn('workload failed', { workloadId: workload.workloadId, reason: messageOf(err) });
+      },
+    );
+  }
+
+  private async remove(id: string, held: Held): Promise<void> {
+    held.abort.abort();
+    await held.settled;
+    this.held.delete(id);
+    this.deps.usage.stop(id);
+    await held.runtime?.stop(id);
+    await this.deps.store.delete(id);
+    this.deps.log.info('workload removed', { workloadId: id });
+    this.deps.onChange?.();
+  }
+
+  private gpuTypeOf(workload: DesiredWorkload): GpuType {
+    return this.deps.hostHasGpus() && workload.gpuCount > 0 ? workload.gpuType : 'cpu';
+  }
+}
+
+function describe(workload: DesiredWorkload): string {
+  return workload.kind === 'model' ? `${workload.model.runtime} model` : 'notebook';
+}

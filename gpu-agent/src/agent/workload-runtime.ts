@@ -1,0 +1,28 @@
+import type { DesiredWorkload, WorkloadPhase } from '@meridian/protocol';
+
+/** What a runtime tells the reconciler while it brings a workload up. */
+export interface RuntimeContext {
+  /** Moves the workload to `phase` (pulling, loading); the next heartbeat carries it. */
+  report(phase: Extract<WorkloadPhase, 'pulling' | 'loading'>): void;
+  /** Aborted when the workload is removed before it is ready: stop working on it. */
+  signal: AbortSignal;
+}
+
+/**
+ * One way to run workloads: the onnx runtime (./onnx-runtime.ts), and docker or plain processes
+ * (gpu-agent/src/runtimes/). The reconciler decides what runs; a runtime only knows how.
+ */
+export interface WorkloadRuntime {
+  readonly name: 'onnx' | 'docker' | 'process';
+  /** Whether this runtime can run `workload` (the reconciler picks the first that can). */
+  supports(workload: DesiredWorkload): boolean;
+  /** Brings `workload` up; resolves once it serves, rejects with a reason an operator can act on. */
+  start(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void>;
+  /**
+   * Takes back a workload this agent ran before it restarted, without starting a second copy: a container
+   * runtime finds its container by label and keeps it; the onnx runtime, which held it in memory, reloads.
+   */
+  adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void>;
+  /** Stops `workloadId` and frees what it held; a workload it does not hold is a no-op. */
+  stop(workloadId: string): Promise<void>;
+}

@@ -1,0 +1,67 @@
+// The agent's composition root: the only module that reads the environment.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { startAgent } from './agent/agent.js';
+import { createJsonLogger } from './agent/logger.js';
+import { RegistrationError } from './agent/registration.js';
+import { loadAgentConfig } from './config.js';
+
+const Extras = z.object({
+  /** The bootstrap token in a file, for the local embedded run (`npm start`), which writes it there. */
+  MERIDIAN_AGENT_BOOTSTRAP_TOKEN_FILE: z.string().min(1).optional(),
+  /** Where the edge reaches this agent, when not at its listen address (NAT, proxy, public DNS name). */
+  MERIDIAN_AGENT_DATA_PLANE_URL: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+const log = createJsonLogger();
+
+function readTokenFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    // Absent once the agent has registered and start.mjs has nothing to hand over: the credential serves.
+    return undefined;
+  }
+}
+
+try {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined && v !== ''));
+  const extras = Extras.parse(env);
+  const fileToken =
+    env.MERIDIAN_AGENT_BOOTSTRAP_TOKEN === undefined && extras.MERIDIAN_AGENT_BOOTSTRAP_TOKEN_FILE
+      ? readTokenFile(extras.MERIDIAN_AGENT_BOOTSTRAP_TOKEN_FILE)
+      : undefined;
+  const config = loadAgentConfig(
+    fileToken === undefined ? process.env : { ...process.env, MERIDIAN_AGENT_BOOTSTRAP_TOKEN: fileToken },
+  );
+  const agent = await startAgent({
+    config,
+    log,
+    ...(extras.MERIDIAN_AGENT_DATA_PLANE_URL ? { dataPlaneUrl: extras.MERIDIAN_AGENT_DATA_PLANE_URL } : {}),
+  });
+  log.info('data plane listening', { url: agent.dataPlaneUrl, agentId: agent.agentId });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    agent.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+} catch (err) {
+  const message = err instanceof Error ? err.message : String(err);
+  log.error(err instanceof RegistrationError ? 'cannot register' : 'agent failed to start', {
+    error: message,
+  });
+  process.exit(1);
+}
