@@ -1,7 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { canonicalSigningString, encodeInferRequest, type Tensor } from '@meridian/protocol';
@@ -13,10 +14,17 @@ import { REAL_MODELS } from '../gpu-agent/src/onnx/testing/models.js';
  * OIP serving on the gpu-agent data plane: (a) raw in-process session.run, (b) the data plane without
  * batching, (c) with dynamic batching; MLP and PaddleOCR cls; JSON and binary; concurrency 1, 8, 64.
  * Server in a child process on 127.0.0.1, load generator here (keep-alive node:http, µs latencies).
- *   npx tsx bench/agent-serving.ts [--duration 3] [--threads 1]
+ *   npx tsx bench/agent-serving.ts [--duration 3] [--threads 1] [--only mlp|cls] [--prof DIR]
  */
 const { values: flags } = parseArgs({
-  options: { duration: { type: 'string', default: '3' }, threads: { type: 'string', default: '1' } },
+  options: {
+    duration: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '1' },
+    /** mlp or cls: run one model only. */
+    only: { type: 'string' },
+    /** A folder: the server child runs with --cpu-prof there. */
+    prof: { type: 'string' },
+  },
 });
 const DURATION_MS = Number(flags.duration) * 1000;
 const THREADS = Number(flags.threads);
@@ -49,16 +57,16 @@ function summarize(latencies: number[], elapsedMs: number, cpuUs: number): Resul
 }
 
 /** Runs `one` from `c` loops for the duration; latencies in ms. */
-async function drive(c: number, one: () => Promise<void>): Promise<Result> {
+async function drive(c: number, one: (loop: number) => Promise<void>): Promise<Result> {
   const latencies: number[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + DURATION_MS;
   await Promise.all(
-    Array.from({ length: c }, async () => {
+    Array.from({ length: c }, async (_, loop) => {
       while (performance.now() < end) {
         const s = performance.now();
-        await one();
+        await one(loop);
         latencies.push(performance.now() - s);
       }
     }),
@@ -93,15 +101,28 @@ async function startServer(
     maxBatchSize,
     key: KEY.toString('hex'),
   };
+  const prof = flags.prof ? ['--cpu-prof', `--cpu-prof-dir=${flags.prof}`] : [];
   const child = fork(SERVER, [JSON.stringify(config)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...prof],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const [message] = (await once(child, 'message')) as [{ port: number }];
   return { child, port: message.port };
 }
 
-async function http(port: number, model: ModelName, binary: boolean, c: number): Promise<Result> {
+/** utime + stime of a process, in µs (Linux /proc; clock ticks are 100 Hz). */
+function procCpuUs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * One pre-built HTTP/1.1 request per second: the body and its SHA-256 are fixed, the signature covers
+ * the timestamp, so only the HMAC and the header block are redone when the second changes.
+ */
+function requestBytes(model: ModelName, binary: boolean): () => Buffer {
   const tensor: Tensor = {
     name: 'x',
     datatype: 'FP32',
@@ -112,83 +133,133 @@ async function http(port: number, model: ModelName, binary: boolean, c: number):
     { tensor, binary },
   ]);
   const target = `/v2/models/${model}/infer`;
-  const timestamp = Math.floor(Date.now() / 1000);
   const bodySha256Hex = createHash('sha256').update(body).digest('hex');
-  const text = canonicalSigningString({
-    method: 'POST',
-    target,
-    bodySha256Hex,
-    deploymentId: 'dep_bench',
-    timestamp,
-  });
-  const headers: Record<string, string> = {
-    'content-length': String(body.byteLength),
-    'x-meridian-deployment': 'dep_bench',
-    'x-meridian-timestamp': String(timestamp),
-    'x-meridian-signature': createHmac('sha256', KEY).update(text).digest('hex'),
-    ...(headerLength === undefined ? {} : { 'inference-header-content-length': String(headerLength) }),
+  let second = -1;
+  let bytes = Buffer.alloc(0);
+  return () => {
+    const timestamp = Math.floor(Date.now() / 1000);
+    if (timestamp === second) return bytes;
+    const fields = { method: 'POST', target, bodySha256Hex, deploymentId: 'dep_bench', timestamp };
+    const signature = createHmac('sha256', KEY).update(canonicalSigningString(fields)).digest('hex');
+    const head =
+      `POST ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: ${body.byteLength}\r\n` +
+      `x-meridian-deployment: dep_bench\r\nx-meridian-timestamp: ${timestamp}\r\n` +
+      `x-meridian-signature: ${signature}\r\n` +
+      (headerLength === undefined ? '' : `inference-header-content-length: ${headerLength}\r\n`) +
+      '\r\n';
+    bytes = Buffer.concat([Buffer.from(head, 'latin1'), body]);
+    second = timestamp;
+    return bytes;
   };
-  const agent = new Agent({ keepAlive: true, maxSockets: c });
-  const one = () =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        { host: '127.0.0.1', port, path: target, method: 'POST', headers, agent },
-        (res) => {
-          if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
-          res.on('data', () => {});
-          res.on('end', resolve);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  for (let i = 0; i < 20; i++) await one();
-  const r = await drive(c, one);
-  agent.destroy();
-  return r;
 }
 
-const fmt = (label: string, r: Result) =>
-  `${label.padEnd(38)} ${r.rps.toFixed(0).padStart(7)}/s  p50 ${r.p50.toFixed(3).padStart(7)} ms  p99 ${r.p99.toFixed(3).padStart(7)} ms  loadgen CPU ${(r.loadCpu * 100).toFixed(0)}%`;
+/**
+ * A keep-alive connection that sends one request and waits for its response (status 200, a
+ * content-length body). Raw net.Socket: the load generator shares the cores with the server, so it does
+ * as little per request as an HTTP client can.
+ */
+async function connection(port: number): Promise<{ send(bytes: Buffer): Promise<void>; close(): void }> {
+  const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+  await once(socket, 'connect');
+  let pending: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  let buffered: Buffer | undefined;
+  let need = -1;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk;
+    if (need < 0) {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buffered.toString('latin1', 0, end).toLowerCase();
+      const length = /\r\ncontent-length: *(\d+)/.exec(head)?.[1];
+      if (!head.startsWith('http/1.1 200') || length === undefined) {
+        pending?.reject(new Error(`bad response: ${head.slice(0, 200)}`));
+        return;
+      }
+      need = end + 4 + Number(length);
+    }
+    if (buffered.byteLength < need) return;
+    buffered = undefined;
+    need = -1;
+    pending?.resolve();
+  });
+  socket.on('error', (e) => pending?.reject(e));
+  return {
+    send: (bytes) =>
+      new Promise<void>((resolve, reject) => {
+        pending = { resolve, reject };
+        socket.write(bytes);
+      }),
+    close: () => socket.destroy(),
+  };
+}
+
+async function http(
+  server: { child: ChildProcess; port: number },
+  model: ModelName,
+  binary: boolean,
+  c: number,
+) {
+  const next = requestBytes(model, binary);
+  const conns = await Promise.all(Array.from({ length: c }, () => connection(server.port)));
+  for (const conn of conns) for (let i = 0; i < 5; i++) await conn.send(next());
+  const serverCpu0 = procCpuUs(server.child.pid);
+  const r = await drive(c, (loop) => (conns[loop] as (typeof conns)[number]).send(next()));
+  const serverCpu = procCpuUs(server.child.pid) - serverCpu0;
+  for (const conn of conns) conn.close();
+  const requests = (r.rps * DURATION_MS) / 1000;
+  return { ...r, serverCpu: serverCpu / 1000 / DURATION_MS, serverUsPerReq: serverCpu / requests };
+}
+
+type Served = Result & { serverCpu?: number; serverUsPerReq?: number };
+const fmt = (label: string, r: Served) =>
+  `${label.padEnd(34)} ${r.rps.toFixed(0).padStart(7)}/s  p50 ${r.p50.toFixed(3).padStart(7)} ms  p99 ${r.p99.toFixed(3).padStart(7)} ms  loadgen CPU ${(r.loadCpu * 100).toFixed(0)}%${r.serverCpu === undefined ? '' : `  server CPU ${(r.serverCpu * 100).toFixed(0)}% ${(r.serverUsPerReq ?? 0).toFixed(0)} µs/req`}`;
 
 console.log(
   `agent serving bench: ${DURATION_MS / 1000}s per run, intraOpNumThreads=${THREADS}, node ${process.version}`,
 );
-const table: Record<string, number> = {};
-for (const model of ['mlp', 'cls'] as const) {
+const table: Record<string, Served> = {};
+const models = (['mlp', 'cls'] as const).filter((m) => flags.only === undefined || flags.only === m);
+for (const model of models) {
   for (const c of CONCURRENCY) {
     const r = await raw(model, c, 1);
-    table[`${model} raw c${c}`] = r.rps;
+    table[`${model} raw c${c}`] = r;
     console.log(fmt(`${model} (a) raw session.run b1 c=${c}`, r));
   }
   const r32 = await raw(model, 1, 32);
-  table[`${model} raw b32`] = r32.rps;
+  table[`${model} raw b32`] = r32;
   console.log(fmt(`${model} (a) raw session.run b32 c=1 (items)`, r32));
   for (const [mode, maxBatch] of [
     ['(b) unbatched', 1],
     ['(c) batched', 32],
   ] as const) {
-    const { child, port } = await startServer(model, maxBatch);
+    const server = await startServer(model, maxBatch);
     for (const binary of [false, true])
       for (const c of CONCURRENCY) {
-        const r = await http(port, model, binary, c);
-        table[`${model} ${mode} ${binary ? 'bin' : 'json'} c${c}`] = r.rps;
+        const r = await http(server, model, binary, c);
+        table[`${model} ${mode} ${binary ? 'bin' : 'json'} c${c}`] = r;
         console.log(fmt(`${model} ${mode} ${binary ? 'binary' : 'json'} c=${c}`, r));
       }
-    child.send('mode');
-    const [state] = await once(child, 'message');
+    server.child.send('mode');
+    const [state] = await once(server.child, 'message');
     console.log(`  ${model} ${mode} batcher: ${JSON.stringify(state)}`);
-    child.kill('SIGTERM');
-    await once(child, 'exit');
+    server.child.kill('SIGTERM');
+    await once(server.child, 'exit');
   }
 }
-const ratio = (a: string, b: string) => ((table[a] ?? Number.NaN) / (table[b] ?? Number.NaN)).toFixed(2);
-console.log(
-  `cls binary batched c=64 / raw b32: ${ratio('cls (c) batched bin c64', 'cls raw b32')} (target ≥ 0.85)`,
-);
-console.log(
-  `mlp batched / unbatched, binary c=64: ${ratio('mlp (c) batched bin c64', 'mlp (b) unbatched bin c64')} (target ≥ 3)`,
-);
-console.log(
-  `mlp batched / unbatched, json c=64: ${ratio('mlp (c) batched json c64', 'mlp (b) unbatched json c64')}`,
-);
+const ratio = (a: string, b: string) =>
+  ((table[a]?.rps ?? Number.NaN) / (table[b]?.rps ?? Number.NaN)).toFixed(2);
+const p50gap = (a: string, b: string) =>
+  ((table[a]?.p50 ?? Number.NaN) - (table[b]?.p50 ?? Number.NaN)).toFixed(3);
+for (const m of models) {
+  const served = `${m} (c) batched bin c64`;
+  console.log(
+    `${m} binary batched c=64 / raw b32: ${ratio(served, `${m} raw b32`)} (target ≥ 0.85 for cls); loadgen CPU ${((table[served]?.loadCpu ?? Number.NaN) * 100).toFixed(0)}%`,
+  );
+  for (const f of ['bin', 'json'])
+    console.log(
+      `${m} batched / unbatched, ${f} c=64: ${ratio(`${m} (c) batched ${f} c64`, `${m} (b) unbatched ${f} c64`)} (target ≥ 3 for mlp)`,
+    );
+  console.log(
+    `${m} p50 c=1 binary minus raw b1: unbatched +${p50gap(`${m} (b) unbatched bin c1`, `${m} raw c1`)} ms, batched +${p50gap(`${m} (c) batched bin c1`, `${m} raw c1`)} ms (target ≤ 0.5)`,
+  );
+}

@@ -2,7 +2,7 @@ import type { Tensor } from '@meridian/protocol';
 import { batchKey, concatInputs, isBatchable, splitOutputs } from './batch-plan.js';
 import { AdaptiveBatchPolicy, type BatchMode } from './batch-policy.js';
 import { InferTimeoutError, QueueFullError } from './errors.js';
-import type { ModelRunner } from './session.js';
+import type { ModelRunner, TimedRun } from './session.js';
 
 export type BatcherOptions = {
   model: string;
@@ -14,7 +14,10 @@ export type BatcherOptions = {
   maxQueueSize: number;
   /** Per request, queueing plus compute. */
   timeoutMs: number;
-  /** Runs in flight at once on this session. */
+  /**
+   * Runs in flight at once on this session (default 1). onnxruntime-node runs a session synchronously on
+   * the JS thread, so a second run in flight adds no parallelism; it only splits batches.
+   */
   maxConcurrentRuns?: number;
   /** Measure whether batching pays and stop batching when it does not (default true). */
   adaptive?: boolean;
@@ -38,8 +41,9 @@ type Pending = {
 
 /**
  * Queues requests to one model and runs them, stacking compatible ones along dim 0 when the model allows
- * it and the policy finds it pays. A run starts as soon as the session is free (no waiting at low load)
- * unless maxQueueDelayUs asks to wait for a fuller batch.
+ * it and the policy finds it pays. A run is assembled in a setImmediate callback, i.e. right after the
+ * event loop's poll phase: every request whose bytes arrived in that turn joins the batch and nothing
+ * waits for a timer. A full batch always goes at once; a partial one waits at most maxQueueDelayUs.
  */
 export class DynamicBatcher {
   readonly policy = new AdaptiveBatchPolicy();
@@ -47,6 +51,8 @@ export class DynamicBatcher {
   private queue: Pending[] = [];
   private inflight = 0;
   private delayTimer: ReturnType<typeof setTimeout> | undefined;
+  private dispatchScheduled = false;
+  private lastBatch = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly runner: ModelRunner,
@@ -67,7 +73,9 @@ export class DynamicBatcher {
 
   /** Runs one request's inputs (validated, in signature order). */
   infer(inputs: Tensor[]): Promise<InferResult> {
-    if (this.queue.length >= this.options.maxQueueSize)
+    // The head of a queue whose dispatch is already scheduled is about to run, not waiting.
+    const waiting = this.queue.length - (this.dispatchScheduled ? 1 : 0);
+    if (waiting >= this.options.maxQueueSize)
       return Promise.reject(new QueueFullError(this.options.model, 1));
     return new Promise<InferResult>((resolve, reject) => {
       const pending: Pending = {
@@ -110,7 +118,18 @@ export class DynamicBatcher {
     return this.policy.nextLimit(this.options.maxBatchSize, this.queue.length);
   }
 
+  /** Assembles runs after the current poll phase, when every request read in it has been queued. */
   private pump(): void {
+    if (this.dispatchScheduled || this.queue.length === 0) return;
+    if (this.inflight >= (this.options.maxConcurrentRuns ?? 1)) return;
+    this.dispatchScheduled = true;
+    setImmediate(() => {
+      this.dispatchScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
     const maxRuns = this.options.maxConcurrentRuns ?? 1;
     while (this.inflight < maxRuns && this.queue.length > 0) {
       const head = this.queue[0];
@@ -130,17 +149,29 @@ export class DynamicBatcher {
         }
       }
       const waitedUs = (performance.now() - head.enqueuedAt) * 1000;
-      const wantsMore = limit > 1 && rows < this.options.maxBatchSize && picked.length < limit;
+      // Wait (at most maxQueueDelayUs) only while this batch is smaller than the last one: under steady
+      // load the same number of requests comes back each round, and a big body read over several loop
+      // turns is still arriving; at low load (last batch as small) nothing is held back.
+      const wantsMore =
+        limit > 1 &&
+        rows < this.options.maxBatchSize &&
+        picked.length < limit &&
+        picked.length < this.lastBatch;
       if (wantsMore && waitedUs < this.options.maxQueueDelayUs) {
         if (!this.delayTimer) {
           const waitMs = Math.max(0, (this.options.maxQueueDelayUs - waitedUs) / 1000);
           this.delayTimer = setTimeout(() => {
             this.delayTimer = undefined;
-            this.pump();
+            this.dispatch();
           }, waitMs);
         }
         return;
       }
+      if (this.delayTimer) {
+        clearTimeout(this.delayTimer);
+        this.delayTimer = undefined;
+      }
+      this.lastBatch = picked.length;
       const chosen = new Set(picked);
       this.queue = picked.length === 1 ? this.queue.slice(1) : this.queue.filter((p) => !chosen.has(p));
       void this.execute(picked, rows);
@@ -151,8 +182,7 @@ export class DynamicBatcher {
     this.inflight += 1;
     const start = performance.now();
     try {
-      const outputs = await this.runPicked(picked);
-      const computeUs = (performance.now() - start) * 1000;
+      const { outputs, computeUs } = await this.runPicked(picked);
       if (this.batchable) this.policy.record(picked.length, rows, computeUs);
       this.options.onExecute?.({ requests: picked.length, rows, computeUs });
       picked.forEach((p, k) => {
@@ -168,25 +198,43 @@ export class DynamicBatcher {
     }
   }
 
-  /** Outputs per picked request, or the error that request alone caused. */
-  private async runPicked(picked: Pending[]): Promise<(Tensor[] | Error)[]> {
+  /** The model's compute time for inputs: the runner's own measure, else a stopwatch around run(). */
+  private async timed(inputs: Tensor[]): Promise<TimedRun> {
+    if (this.runner.runTimed) return this.runner.runTimed(inputs);
+    const start = performance.now();
+    const outputs = await this.runner.run(inputs);
+    return { outputs, computeUs: (performance.now() - start) * 1000 };
+  }
+
+  /** Outputs per picked request (or the error that request alone caused) and the compute time. */
+  private async runPicked(picked: Pending[]): Promise<{ outputs: (Tensor[] | Error)[]; computeUs: number }> {
     const only = picked[0];
-    if (picked.length === 1 && only) return [await this.runner.run(only.inputs).catch(asError)];
+    if (picked.length === 1 && only) {
+      const run = await this.timed(only.inputs).catch(asError);
+      return run instanceof Error
+        ? { outputs: [run], computeUs: 0 }
+        : { outputs: [run.outputs], computeUs: run.computeUs };
+    }
     try {
-      const outputs = await this.runner.run(concatInputs(picked.map((p) => p.inputs)));
+      const run = await this.timed(concatInputs(picked.map((p) => p.inputs)));
       const split = splitOutputs(
-        outputs,
+        run.outputs,
         picked.map((p) => p.rows),
       );
-      if (split) return split;
+      if (split) return { outputs: split, computeUs: run.computeUs };
       // Some output does not follow the batch dimension after all: serve this model one by one from now on.
       this.batchable = false;
     } catch {
       // One bad request must not fail its neighbours: run each alone so only the culprit sees the error.
     }
     const results: (Tensor[] | Error)[] = [];
-    for (const p of picked) results.push(await this.runner.run(p.inputs).catch(asError));
-    return results;
+    let computeUs = 0;
+    for (const p of picked) {
+      const run = await this.timed(p.inputs).catch(asError);
+      results.push(run instanceof Error ? run : run.outputs);
+      computeUs += run instanceof Error ? 0 : run.computeUs;
+    }
+    return { outputs: results, computeUs };
   }
 }
 

@@ -5,10 +5,15 @@ import { fromOrtTensor, OIP_BY_ORT_TYPE, toOrtTensor } from './convert.js';
 /** What the agent knows about a model's inputs and outputs (-1 for a dynamic dimension). */
 export type ModelSignature = { inputs: TensorMetadata[]; outputs: TensorMetadata[] };
 
+/** Outputs of one run and the time the model itself took (µs), without event-loop waits. */
+export type TimedRun = { outputs: Tensor[]; computeUs: number };
+
 /** Anything that runs inputs (in signature order) to outputs (in signature order). */
 export interface ModelRunner {
   readonly signature: ModelSignature;
   run(inputs: Tensor[]): Promise<Tensor[]>;
+  /** Like run, and reports the compute time alone; runners without it are timed around run(). */
+  runTimed?(inputs: Tensor[]): Promise<TimedRun>;
 }
 
 /** A loaded onnxruntime session. */
@@ -72,19 +77,34 @@ export async function createModelSession(path: string, options: SessionOptions):
     outputs: session.outputMetadata.map(describe),
   };
   const outputNames = signature.outputs.map((o) => o.name);
+  /**
+   * onnxruntime-node 1.30 runs a session synchronously on the JS thread inside a setImmediate callback
+   * (backend.js), so a stopwatch around `await session.run` also counts the event-loop turn before it
+   * and every callback queued ahead of it. A marker immediate queued just before the run fires right
+   * before onnxruntime's own and starts the clock; the continuation after the await stops it.
+   */
+  async function runTimed(inputs: Tensor[]): Promise<TimedRun> {
+    const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
+    for (const t of inputs) feeds[t.name] = toOrtTensor(t);
+    let started = Number.NaN;
+    setImmediate(() => {
+      started = performance.now();
+    });
+    const begun = performance.now();
+    const results = await session.run(feeds);
+    const ended = performance.now();
+    const outputs = outputNames.map((name) => {
+      const value = results[name];
+      if (value === undefined) throw new Error(`onnxruntime returned no '${name}'`);
+      return fromOrtTensor(name, value);
+    });
+    return { outputs, computeUs: (ended - (Number.isNaN(started) ? begun : started)) * 1000 };
+  }
   return {
     signature,
     executionProviders: providers,
-    async run(inputs) {
-      const feeds: Record<string, ReturnType<typeof toOrtTensor>> = {};
-      for (const t of inputs) feeds[t.name] = toOrtTensor(t);
-      const results = await session.run(feeds);
-      return outputNames.map((name) => {
-        const value = results[name];
-        if (value === undefined) throw new Error(`onnxruntime returned no '${name}'`);
-        return fromOrtTensor(name, value);
-      });
-    },
+    runTimed,
+    run: async (inputs) => (await runTimed(inputs)).outputs,
     release: () => session.release(),
   };
 }
