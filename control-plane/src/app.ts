@@ -21,6 +21,7 @@ import { docsRoutes } from './routes/docs.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { internalRoutes } from './routes/internal.js';
 import { internalAgentRoutes } from './routes/internal-agents.js';
+import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
 import { modelRoutes } from './routes/models.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -115,6 +116,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditLogRoutes(routeDeps));
   app.route('/', internalRoutes(routeDeps, deps.edgeServiceToken));
   app.route('/', internalAgentRoutes(deps.db, deps.operatorToken));
+  app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
   app.route(
     '/',
     agentRoutes({

@@ -27,6 +27,11 @@ mkdirSync(config.dataDir, { recursive: true });
 const { db, close } = await openDatabase(config.databaseUrl, config.databaseAuthToken);
 const signingKeys = new SigningKeyStore(db, config.accessTokenTtlSeconds * 1000);
 await signingKeys.init();
+// Another instance may rotate the signing key; pick its new signer up within a minute.
+const keyRefresh = setInterval(() => {
+  signingKeys.refresh().catch((error: unknown) => logger.warn('signing key refresh failed', { error }));
+}, 60_000);
+keyRefresh.unref();
 const objectStore: ObjectStore = config.s3
   ? new S3ObjectStore(config.s3)
   : new FsObjectStore(join(config.dataDir, 'objects'), {

@@ -93,6 +93,15 @@ export class SigningKeyStore {
     return key.retiredAt === null || key.retiredAt.getTime() + this.accessTokenTtlMs + 60_000 > this.now();
   }
 
+  /**
+   * Re-reads the keys, so an instance picks up a rotation made by another; main.ts calls it every minute.
+   * A retired key stays published for the access-token lifetime plus a minute, which covers tokens this
+   * instance signed with it before it noticed.
+   */
+  refresh(): Promise<void> {
+    return this.reload();
+  }
+
   private async reload(): Promise<void> {
     this.lastReload = this.now();
     const horizon = new Date(this.now() - this.accessTokenTtlMs - 60_000);
