@@ -1,3 +1,4 @@
+import { OIP_DATATYPE_BY_ORT_TYPE } from '@meridian/protocol';
 import { InferenceSession } from 'onnxruntime-node';
 import { defaultOpset, OnnxHeaderError, readOnnxHeader } from './model-header.js';
 
@@ -25,29 +26,12 @@ export type OnnxSignature = {
 
 export type OnnxInspection = { ok: true; signature: OnnxSignature } | { ok: false; reason: string };
 
-/** onnxruntime's tensor type names → OIP datatypes. */
-const OIP_DATATYPES: Record<string, string> = {
-  bool: 'BOOL',
-  uint8: 'UINT8',
-  uint16: 'UINT16',
-  uint32: 'UINT32',
-  uint64: 'UINT64',
-  int8: 'INT8',
-  int16: 'INT16',
-  int32: 'INT32',
-  int64: 'INT64',
-  float16: 'FP16',
-  float32: 'FP32',
-  float64: 'FP64',
-  string: 'BYTES',
-};
-
 function describe(value: InferenceSession.ValueMetadata): TensorSpec {
   if (!value.isTensor) return { name: value.name, datatype: 'NON_TENSOR', shape: [], dimNames: [] };
   const dims = value.shape;
   return {
     name: value.name,
-    datatype: OIP_DATATYPES[value.type] ?? value.type.toUpperCase(),
+    datatype: OIP_DATATYPE_BY_ORT_TYPE[value.type] ?? value.type.toUpperCase(),
     shape: dims.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
     dimNames: dims.map((d) => (typeof d === 'string' && d !== '' ? d : null)),
   };

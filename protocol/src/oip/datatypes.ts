@@ -98,3 +98,23 @@ export function fromHalfBits(bits: number): number {
   if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
+
+/**
+ * onnxruntime's tensor type names → OIP datatypes. Plain strings, so the control plane (inspecting uploads)
+ * and the agent (serving them) name datatypes the same way without sharing onnxruntime.
+ */
+export const OIP_DATATYPE_BY_ORT_TYPE: Readonly<Record<string, OipDatatype>> = {
+  bool: 'BOOL',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  float16: 'FP16',
+  float32: 'FP32',
+  float64: 'FP64',
+  string: 'BYTES',
+};
