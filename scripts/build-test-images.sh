@@ -14,7 +14,7 @@ if [[ -z $host ]]; then
   echo "usage: $0 DOCKER_HOST (e.g. unix:///tmp/x/docker.sock)" >&2
   exit 2
 fi
-if [[ ! -x /bin/busybox ]] || ! /bin/busybox --list | grep -qx httpd; then
+if [[ ! -x /bin/busybox ]] || ! grep -qx httpd <<<"$(/bin/busybox --list)"; then
   echo "busybox with httpd not found: run scripts/ensure-system-deps.mjs as root (installs busybox-static)" >&2
   exit 1
 fi

@@ -13,6 +13,8 @@ describe('loadAgentConfig', () => {
       executionProviders: ['cpu'],
       intraOpThreads: undefined,
       nvidiaSmiPath: 'nvidia-smi',
+      docker: undefined,
+      processRuntimeDir: '.data/agent/processes',
     });
   });
 
@@ -93,5 +95,25 @@ describe('loadAgentConfig', () => {
         MERIDIAN_AGENT_LISTEN_PORT: '9090',
       }),
     ).toThrow(/MERIDIAN_AGENT_LISTEN_PORT: is the control plane's own address/);
+  });
+
+  it('reaches a Docker engine on a unix socket or TCP port, and runs none when unset', () => {
+    expect(loadAgentConfig({ MERIDIAN_AGENT_DOCKER_HOST: 'unix:///run/docker.sock' }).docker).toEqual({
+      socketPath: '/run/docker.sock',
+    });
+    expect(loadAgentConfig({ MERIDIAN_AGENT_DOCKER_HOST: 'tcp://10.0.0.5:2375' }).docker).toEqual({
+      protocol: 'http',
+      host: '10.0.0.5',
+      port: 2375,
+    });
+    expect(loadAgentConfig({ MERIDIAN_AGENT_DOCKER_HOST: '' }).docker).toBeUndefined();
+  });
+
+  it('refuses a Docker host it cannot reach', () => {
+    for (const bad of ['/run/docker.sock', 'unix://', 'tcp://host', 'https://host:2376']) {
+      expect(() => loadAgentConfig({ MERIDIAN_AGENT_DOCKER_HOST: bad })).toThrow(
+        /MERIDIAN_AGENT_DOCKER_HOST/,
+      );
+    }
   });
 });

@@ -18,6 +18,19 @@ const providerList = z
   )
   .pipe(z.array(ExecutionProvider).min(1, 'name at least one execution provider'));
 
+/** Where dockerode reaches the engine: a unix socket, or plain TCP (only on a trusted network: no TLS). */
+export type DockerEndpoint = { socketPath: string } | { protocol: 'http'; host: string; port: number };
+
+const dockerHost = z.string().transform((raw, ctx): DockerEndpoint => {
+  const unix = /^unix:\/\/(\/.+)$/.exec(raw);
+  if (unix?.[1]) return { socketPath: unix[1] };
+  const tcp = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(raw);
+  const port = Number(tcp?.[2]);
+  if (tcp?.[1] && port > 0 && port <= 65535) return { protocol: 'http', host: tcp[1], port };
+  ctx.addIssue({ code: 'custom', message: 'must be unix:///path/to/docker.sock or tcp://host:port' });
+  return z.NEVER;
+});
+
 /**
  * Agent configuration, read from the environment once in main.ts. With no environment at all the agent
  * serves on 127.0.0.1:9090 next to a control plane on 127.0.0.1:8080, on the CPU, caching under .data/agent.
@@ -41,6 +54,8 @@ export const AgentConfig = z
     /** onnxruntime intra-op threads per session; unset lets onnxruntime choose. */
     MERIDIAN_AGENT_INTRA_OP_THREADS: z.coerce.number().int().min(1).max(256).optional(),
     MERIDIAN_AGENT_NVIDIA_SMI: z.string().min(1).default('nvidia-smi'),
+    /** The Docker engine for container workloads, e.g. unix:///var/run/docker.sock; unset: no docker runtime. */
+    MERIDIAN_AGENT_DOCKER_HOST: dockerHost.optional(),
   })
   .superRefine((env, ctx) => {
     const providers = env.MERIDIAN_AGENT_EXECUTION_PROVIDERS;
@@ -84,6 +99,9 @@ export const AgentConfig = z
     executionProviders: env.MERIDIAN_AGENT_EXECUTION_PROVIDERS,
     intraOpThreads: env.MERIDIAN_AGENT_INTRA_OP_THREADS,
     nvidiaSmiPath: env.MERIDIAN_AGENT_NVIDIA_SMI,
+    docker: env.MERIDIAN_AGENT_DOCKER_HOST,
+    /** Records, logs and notebook folders of workloads run as plain processes. */
+    processRuntimeDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'processes'),
   }));
 export type AgentConfig = z.output<typeof AgentConfig>;
 

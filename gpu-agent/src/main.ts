@@ -1,10 +1,17 @@
 // The agent's composition root: the only module that reads the environment.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Docker from 'dockerode';
 import { z } from 'zod';
 import { startAgent } from './agent/agent.js';
 import { createJsonLogger } from './agent/logger.js';
 import { RegistrationError } from './agent/registration.js';
-import { loadAgentConfig } from './config.js';
+import { SupervisedRuntime } from './agent/supervised-runtime.js';
+import type { WorkloadRuntime } from './agent/workload-runtime.js';
+import { type AgentConfig, loadAgentConfig } from './config.js';
+import { DockerRuntime } from './runtimes/docker-runtime.js';
+import { ProcessRuntime } from './runtimes/process-runtime.js';
 
 const Extras = z.object({
   /** The bootstrap token in a file, for the local embedded run (`npm start`), which writes it there. */
@@ -14,6 +21,23 @@ const Extras = z.object({
 });
 
 const log = createJsonLogger();
+
+/**
+ * Docker and process workloads, docker first where both can run one. Their owner label is derived from the
+ * data dir, not the agent id: the runtimes exist before registration, and whoever keeps this data dir
+ * (workloads.json with it) owns what they started, even after registering anew.
+ */
+function buildExtraRuntimes(config: AgentConfig): WorkloadRuntime[] {
+  const ownerId = `host-${createHash('sha256').update(resolve(config.dataDir)).digest('hex').slice(0, 16)}`;
+  const runtimes: WorkloadRuntime[] = [];
+  if (config.docker) {
+    const docker = new DockerRuntime({ docker: new Docker(config.docker), agentId: ownerId });
+    runtimes.push(new SupervisedRuntime({ name: 'docker', supervisor: docker }));
+  }
+  const processes = new ProcessRuntime({ dataDir: config.processRuntimeDir, agentId: ownerId });
+  runtimes.push(new SupervisedRuntime({ name: 'process', supervisor: processes }));
+  return runtimes;
+}
 
 function readTokenFile(path: string): string | undefined {
   try {
@@ -37,6 +61,7 @@ try {
   const agent = await startAgent({
     config,
     log,
+    extraRuntimes: buildExtraRuntimes(config),
     ...(extras.MERIDIAN_AGENT_DATA_PLANE_URL ? { dataPlaneUrl: extras.MERIDIAN_AGENT_DATA_PLANE_URL } : {}),
   });
   log.info('data plane listening', { url: agent.dataPlaneUrl, agentId: agent.agentId });

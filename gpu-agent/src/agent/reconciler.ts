@@ -50,6 +50,8 @@ const messageOf = (err: unknown) => (err instanceof Error ? err.message : String
 export class Reconciler {
   private readonly held = new Map<string, Held>();
   private queue: Promise<void> = Promise.resolve();
+  /** Whether orphans (workloads running on this host that nobody wants) were removed since start. */
+  private orphansRemoved = false;
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -77,6 +79,7 @@ export class Reconciler {
         if (runtime) await this.deps.store.put({ runtime: runtime.name, workload });
         this.launch(workload, runtime, 'start');
       }
+      if (!this.orphansRemoved) await this.removeOrphans(new Set(wanted.keys()));
     });
   }
 
@@ -147,6 +150,21 @@ export class Reconciler {
         this.deps.log.warn('workload failed', { workloadId: workload.workloadId, reason: messageOf(err) });
       },
     );
+  }
+
+  /** Once, after the first desired state: only then is it known which leftovers nobody wants. */
+  private async removeOrphans(desiredIds: ReadonlySet<string>): Promise<void> {
+    this.orphansRemoved = true;
+    for (const runtime of this.deps.runtimes) {
+      try {
+        await runtime.removeUndesired?.(desiredIds);
+      } catch (err) {
+        this.deps.log.warn('removing orphaned workloads failed', {
+          runtime: runtime.name,
+          error: messageOf(err),
+        });
+      }
+    }
   }
 
   private async remove(id: string, held: Held): Promise<void> {

@@ -25,4 +25,9 @@ export interface WorkloadRuntime {
   adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void>;
   /** Stops `workloadId` and frees what it held; a workload it does not hold is a no-op. */
   stop(workloadId: string): Promise<void>;
+  /**
+   * Removes what this runtime still runs for workloads not in `desiredIds` (left by a crash or a lost
+   * record). Runtimes that hold nothing outside this process need not implement it.
+   */
+  removeUndesired?(desiredIds: ReadonlySet<string>): Promise<unknown>;
 }

@@ -14,8 +14,8 @@ import {
   LABEL_WORKLOAD_ID,
   type Workload,
   type WorkloadKind,
-  type WorkloadRuntime,
   type WorkloadSpec,
+  type WorkloadSupervisor,
 } from './types.js';
 
 export interface DockerRuntimeOptions {
@@ -51,7 +51,7 @@ function kindOf(value: string | undefined): WorkloadKind {
  * Workloads as docker containers (dockerode). The engine is the only source of truth: containers carry
  * meridian.* labels, so a restarted agent (a new instance) sees exactly what the previous one left.
  */
-export class DockerRuntime implements WorkloadRuntime {
+export class DockerRuntime implements WorkloadSupervisor {
   private readonly docker: Docker;
   private readonly placement: DockerPlacement;
 

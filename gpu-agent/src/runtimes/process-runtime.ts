@@ -11,7 +11,7 @@ import {
   readProcStat,
   WORKLOAD_ENV,
 } from './process-records.js';
-import type { HealthProbe, Workload, WorkloadRuntime, WorkloadSpec } from './types.js';
+import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from './types.js';
 
 export interface ProcessRuntimeOptions {
   /** Holds records/, logs/ and volumes/; keep it across agent restarts. */
@@ -29,7 +29,7 @@ const KILL_WAIT_MS = 5_000;
  * process group (it outlives an agent restart) with a minimal environment: the agent's own variables,
  * credentials included, are not inherited. No isolation, GPU pinning or memory limits: use docker for that.
  */
-export class ProcessRuntime implements WorkloadRuntime {
+export class ProcessRuntime implements WorkloadSupervisor {
   private readonly records: ProcessRecordStore;
   private readonly bindHost: string;
 

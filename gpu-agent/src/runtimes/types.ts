@@ -60,7 +60,7 @@ export interface HealthProbe {
  * Starts and supervises workloads on this host (docker containers or plain child processes). Every method
  * is idempotent: starting a running workload returns it, stopping or removing an absent one is a no-op.
  */
-export interface WorkloadRuntime {
+export interface WorkloadSupervisor {
   /** Starts the workload, or returns it when one with the same id already runs (never a second copy). */
   start(spec: WorkloadSpec): Promise<Workload>;
   /** Asks the workload to stop (SIGTERM), kills it after `graceSeconds`. Its volume stays. */

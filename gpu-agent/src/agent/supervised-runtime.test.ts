@@ -1,0 +1,221 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DesiredWorkload, WorkloadPhase } from '@meridian/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerRuntime } from '../runtimes/docker-runtime.js';
+import { readProcStat } from '../runtimes/process-records.js';
+import { ProcessRuntime } from '../runtimes/process-runtime.js';
+import { startTestDockerEngine, type TestDockerEngine } from '../runtimes/testing/docker-engine.js';
+import { LABEL_AGENT_ID, LABEL_WORKLOAD_ID } from '../runtimes/types.js';
+import { silentLogger } from './logger.js';
+import { Reconciler } from './reconciler.js';
+import { JUPYTER_SERVER, SupervisedRuntime } from './supervised-runtime.js';
+import { UsageMeter } from './usage-meter.js';
+import { WorkloadStore } from './workload-store.js';
+
+// A real dockerd (scripts/dockerd.sh) running the busybox httpd image that answers /v2/health/ready like an
+// OIP model server, and a real Jupyter server (Debian's jupyter-server) as a plain process, both on loopback.
+const OWNER = 'agt_supervised';
+const MODEL_ID = 'wl_busybox';
+const NOTEBOOK_ID = 'wl_notebook';
+
+let engine: TestDockerEngine | undefined;
+let dir = '';
+
+function docker() {
+  if (!engine) throw new Error('dockerd did not start (see beforeAll)');
+  return engine.docker;
+}
+const containersOf = (workloadId: string) =>
+  docker().listContainers({
+    all: true,
+    filters: { label: [`${LABEL_AGENT_ID}=${OWNER}`, `${LABEL_WORKLOAD_ID}=${workloadId}`] },
+  });
+
+const modelWorkload: DesiredWorkload = {
+  kind: 'model',
+  workloadId: MODEL_ID,
+  deploymentId: 'dep_busybox',
+  gpuType: 'cpu',
+  gpuCount: 0,
+  image: 'meridian-test/busybox-http:1',
+  model: {
+    versionId: 'mdv_1',
+    format: 'pytorch',
+    runtime: 'container',
+    sha256: 'a'.repeat(64),
+    sizeBytes: 1,
+  },
+};
+const notebookWorkload: DesiredWorkload = {
+  kind: 'notebook',
+  workloadId: NOTEBOOK_ID,
+  notebookId: 'nb_alice',
+  image: 'jupyter/base-notebook',
+  gpuType: 'cpu',
+  gpuCount: 0,
+  idleTimeoutSeconds: 3600,
+};
+
+/** What one agent process builds over `dataDir` (as main.ts does), with the phases each workload went through. */
+function agentOn(dataDir: string, runtime: SupervisedRuntime) {
+  const phases: WorkloadPhase[] = [];
+  const reconciler: Reconciler = new Reconciler({
+    runtimes: [runtime],
+    store: new WorkloadStore(dataDir),
+    usage: new UsageMeter(),
+    hostHasGpus: () => false,
+    log: silentLogger,
+    onChange: () => {
+      const phase = reconciler.statuses()[0]?.phase;
+      if (phase && phases.at(-1) !== phase) phases.push(phase);
+    },
+  });
+  return { reconciler, phases };
+}
+const dockerRuntime = () =>
+  new SupervisedRuntime({
+    name: 'docker',
+    supervisor: new DockerRuntime({ docker: docker(), agentId: OWNER }),
+    stopGraceSeconds: 1,
+    modelHealthTimeoutMs: 30_000,
+  });
+const processSupervisor = () =>
+  new ProcessRuntime({ dataDir: join(dir, 'process-agent', 'processes'), agentId: OWNER });
+const processRuntime = () =>
+  new SupervisedRuntime({
+    name: 'process',
+    supervisor: processSupervisor(),
+    stopGraceSeconds: 2,
+    notebookHealthTimeoutMs: 30_000,
+  });
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const stat = await readProcStat(pid);
+    if (!stat || stat.state === 'Z') return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+beforeAll(async () => {
+  if (!existsSync(JUPYTER_SERVER)) throw new Error(`${JUPYTER_SERVER} is missing: install jupyter-server`);
+  dir = await mkdtemp(join(tmpdir(), 'meridian-supervised-'));
+  engine = await startTestDockerEngine();
+}, 120_000);
+
+afterAll(async () => {
+  try {
+    if (engine) {
+      const ours = await docker().listContainers({
+        all: true,
+        filters: { label: [`${LABEL_AGENT_ID}=${OWNER}`] },
+      });
+      for (const info of ours) await docker().getContainer(info.Id).remove({ force: true });
+    }
+    if (dir) await processSupervisor().removeUndesired(new Set());
+  } finally {
+    await engine?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+describe('SupervisedRuntime on a real Docker engine', () => {
+  const dataDir = () => join(dir, 'docker-agent');
+  let containerId = '';
+
+  it('brings a model-server image up through pulling and loading to ready', async () => {
+    const { reconciler, phases } = agentOn(dataDir(), dockerRuntime());
+    await reconciler.apply({ version: 1, workloads: [modelWorkload] });
+    await reconciler.idle();
+
+    expect(reconciler.statuses()).toMatchObject([{ workloadId: MODEL_ID, phase: 'ready' }]);
+    expect(phases).toEqual(['pulling', 'loading', 'ready']);
+    const containers = await containersOf(MODEL_ID);
+    expect(containers).toHaveLength(1);
+    expect(containers[0]?.State).toBe('running');
+    expect(containers[0]?.Ports.every((p) => p.IP === undefined || p.IP === '127.0.0.1')).toBe(true);
+    containerId = containers[0]?.Id ?? '';
+  }, 60_000);
+
+  it('is adopted by an agent started again on the same data dir, without a second container', async () => {
+    // The first agent was "killed": nothing of it is used again but its data dir and the engine.
+    const { reconciler } = agentOn(dataDir(), dockerRuntime());
+    await reconciler.restore();
+    await reconciler.apply({ version: 1, workloads: [modelWorkload] });
+    await reconciler.idle();
+
+    expect(reconciler.statuses()).toMatchObject([{ workloadId: MODEL_ID, phase: 'ready' }]);
+    const containers = await containersOf(MODEL_ID);
+    expect(containers.map((c) => c.Id)).toEqual([containerId]);
+    expect(containers[0]?.State).toBe('running');
+
+    await reconciler.apply({ version: 2, workloads: [] });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toEqual([]);
+    expect(await containersOf(MODEL_ID)).toHaveLength(0);
+  }, 60_000);
+
+  it('removes a container nobody wants any more once the first desired state arrives', async () => {
+    const orphanDir = join(dir, 'orphan-agent');
+    const first = agentOn(orphanDir, dockerRuntime());
+    await first.reconciler.apply({ version: 1, workloads: [modelWorkload] });
+    await first.reconciler.idle();
+    expect(await containersOf(MODEL_ID)).toHaveLength(1);
+    // Its record is lost (a wiped data dir): the next agent cannot know it ran, only the engine does.
+    await rm(orphanDir, { recursive: true, force: true });
+
+    const { reconciler } = agentOn(orphanDir, dockerRuntime());
+    await reconciler.restore();
+    await reconciler.apply({ version: 1, workloads: [] });
+    expect(await containersOf(MODEL_ID)).toHaveLength(0);
+  }, 60_000);
+
+  it('fails with a reason naming the image when the image is not on this host', async () => {
+    const { reconciler } = agentOn(join(dir, 'missing-image'), dockerRuntime());
+    const missing = { ...modelWorkload, workloadId: 'wl_missing', image: 'meridian-test/absent:1' };
+    await reconciler.apply({ version: 1, workloads: [missing] });
+    await reconciler.idle();
+    const [status] = reconciler.statuses();
+    expect(status?.phase).toBe('failed');
+    expect(status?.reason).toMatch(/meridian-test\/absent:1.*not on this host/);
+    await reconciler.apply({ version: 2, workloads: [] });
+  }, 30_000);
+});
+
+describe('SupervisedRuntime with plain processes', () => {
+  const dataDir = () => join(dir, 'process-agent');
+  let pid = 0;
+
+  it('serves a notebook with a real Jupyter server through the reconciler', async () => {
+    const { reconciler, phases } = agentOn(dataDir(), processRuntime());
+    await reconciler.apply({ version: 1, workloads: [notebookWorkload] });
+    await reconciler.idle();
+
+    expect(reconciler.statuses()).toMatchObject([{ workloadId: NOTEBOOK_ID, phase: 'ready' }]);
+    expect(phases).toEqual(['pulling', 'loading', 'ready']);
+    const [workload] = await processSupervisor().list();
+    expect(workload?.workloadId).toBe(NOTEBOOK_ID);
+    const response = await fetch(`http://127.0.0.1:${workload?.endpoint?.port}/api`);
+    expect(response.status).toBe(200);
+    pid = Number(workload?.ref);
+    expect(pid).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('is adopted by a new agent (same process) and stopped once no longer desired', async () => {
+    const { reconciler } = agentOn(dataDir(), processRuntime());
+    await reconciler.restore();
+    await reconciler.apply({ version: 1, workloads: [notebookWorkload] });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([{ workloadId: NOTEBOOK_ID, phase: 'ready' }]);
+    expect((await processSupervisor().list()).map((w) => w.ref)).toEqual([String(pid)]);
+
+    await reconciler.apply({ version: 2, workloads: [] });
+    expect(await gone(pid)).toBe(true);
+    expect(await processSupervisor().list()).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,171 @@
+import type { DesiredModelWorkload, DesiredNotebookWorkload, DesiredWorkload } from '@meridian/protocol';
+import { jupyterServerCommand, notebookEnv } from '../runtimes/jupyter.js';
+import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from '../runtimes/types.js';
+import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
+
+/** Debian's jupyter-server package; the process runtime runs notebooks with it. */
+export const JUPYTER_SERVER = '/usr/bin/jupyter-server';
+const MODEL_SERVER_PORT = 8080;
+const NOTEBOOK_PORT = 8888;
+const MODEL_HEALTH_PATH = '/v2/health/ready';
+// Jupyter answers GET /api without a token, so the probe needs no secret.
+const NOTEBOOK_HEALTH_PATH = '/api';
+const LOG_LINES_IN_REASON = 5;
+
+export interface SupervisedRuntimeOptions {
+  name: 'docker' | 'process';
+  supervisor: WorkloadSupervisor;
+  /** How long a workload may take to answer its health probe. Default 120 s for models, 60 s for notebooks. */
+  modelHealthTimeoutMs?: number;
+  notebookHealthTimeoutMs?: number;
+  /** Seconds a workload gets to exit on SIGTERM before it is killed. Default 10. */
+  stopGraceSeconds?: number;
+  /** The token a notebook requires (JUPYTER_TOKEN); without one, Jupyter makes its own and logs it. */
+  notebookToken?: (workload: DesiredNotebookWorkload) => string;
+}
+
+/**
+ * The agent's runtime contract on top of a host supervisor (docker containers or plain processes): turns a
+ * desired workload into a WorkloadSpec, waits for it to serve, and takes back what a previous agent left.
+ */
+export class SupervisedRuntime implements WorkloadRuntime {
+  readonly name: 'docker' | 'process';
+  private readonly supervisor: WorkloadSupervisor;
+  /** The supervisor's leftovers, read once: adopt() also drops dead records, so it must not race start(). */
+  private leftovers: Promise<Workload[]> | undefined;
+
+  constructor(private readonly options: SupervisedRuntimeOptions) {
+    this.name = options.name;
+    this.supervisor = options.supervisor;
+  }
+
+  supports(workload: DesiredWorkload): boolean {
+    if (workload.kind === 'notebook') return true;
+    // Processes have no image to run a model server from; containers run any image speaking OIP v2.
+    return this.name === 'docker' && workload.image !== undefined;
+  }
+
+  async start(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
+    const spec = this.specOf(workload);
+    ctx.report('pulling');
+    let started: Workload;
+    try {
+      started = await this.supervisor.start(spec);
+    } catch (err) {
+      throw new Error(`${describe(workload)} could not start: ${messageOf(err)}`, { cause: err });
+    }
+    ctx.signal.throwIfAborted();
+    await this.untilHealthy(workload, started, ctx);
+  }
+
+  async adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
+    this.leftovers ??= this.supervisor.adopt();
+    const found = (await this.leftovers).find((w) => w.workloadId === workload.workloadId);
+    if (found?.state !== 'running') return this.start(workload, ctx);
+    // It may still have been loading when the previous agent went away: wait, but never start a copy.
+    await this.untilHealthy(workload, found, ctx);
+  }
+
+  async stop(workloadId: string): Promise<void> {
+    await this.supervisor.stop(workloadId, this.options.stopGraceSeconds ?? 10);
+    // The container or process record goes; a notebook's volume stays for its next start.
+    await this.supervisor.remove(workloadId);
+  }
+
+  /** Removes what the supervisor runs for workloads no longer desired (left by a crash or a lost record). */
+  async removeUndesired(desiredIds: ReadonlySet<string>): Promise<string[]> {
+    return this.supervisor.removeUndesired(desiredIds);
+  }
+
+  private async untilHealthy(workload: DesiredWorkload, started: Workload, ctx: RuntimeContext) {
+    ctx.report('loading');
+    const probe = this.probeOf(workload);
+    try {
+      await untilAborted(this.supervisor.waitForHealthy(workload.workloadId, probe), ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const logs = await this.supervisor
+        .logs(workload.workloadId, LOG_LINES_IN_REASON)
+        .catch(() => '(no logs)');
+      // Stopped, not removed: its logs stay readable until the workload is removed.
+      await this.supervisor.stop(workload.workloadId, 0).catch(() => undefined);
+      throw new Error(
+        `${describe(workload)} (${started.ref}) did not become ready: ${messageOf(err)}; last output: ${logs.trim() || '(none)'}`,
+        { cause: err },
+      );
+    }
+  }
+
+  private specOf(workload: DesiredWorkload): WorkloadSpec {
+    return workload.kind === 'model' ? this.modelSpec(workload) : this.notebookSpec(workload);
+  }
+
+  private modelSpec(workload: DesiredModelWorkload): WorkloadSpec {
+    if (!workload.image) throw new Error(`model workload ${workload.workloadId} carries no image to run`);
+    const { model } = workload;
+    return {
+      workloadId: workload.workloadId,
+      kind: 'model-server',
+      image: workload.image,
+      env: {
+        MERIDIAN_MODEL_NAME: workload.deploymentId,
+        MERIDIAN_MODEL_VERSION: model.versionId,
+        MERIDIAN_MODEL_FORMAT: model.format,
+        MERIDIAN_MODEL_SHA256: model.sha256,
+        ...(model.downloadUrl === undefined ? {} : { MERIDIAN_MODEL_URL: model.downloadUrl }),
+      },
+      gpus: { count: workload.gpuCount, deviceIds: [] },
+      port: MODEL_SERVER_PORT,
+      labels: { 'meridian.deployment': workload.deploymentId },
+    };
+  }
+
+  private notebookSpec(workload: DesiredNotebookWorkload): WorkloadSpec {
+    const token = this.options.notebookToken?.(workload);
+    const asProcess = this.name === 'process';
+    return {
+      workloadId: workload.workloadId,
+      kind: 'notebook',
+      ...(asProcess
+        ? {
+            command: jupyterServerCommand({
+              executable: JUPYTER_SERVER,
+              allowRoot: process.getuid?.() === 0,
+            }),
+          }
+        : { image: workload.image }),
+      env: token === undefined ? {} : notebookEnv(token),
+      // The engine picks the devices; the process runtime cannot pin GPUs at all.
+      gpus: { count: workload.gpuCount, deviceIds: [] },
+      port: NOTEBOOK_PORT,
+      // Named after the notebook, not the workload: a notebook's files outlive each start of it.
+      volume: `meridian-notebook-${workload.notebookId}`,
+      labels: { 'meridian.notebook': workload.notebookId },
+    };
+  }
+
+  private probeOf(workload: DesiredWorkload): HealthProbe {
+    return workload.kind === 'model'
+      ? { path: MODEL_HEALTH_PATH, timeoutMs: this.options.modelHealthTimeoutMs ?? 120_000 }
+      : { path: NOTEBOOK_HEALTH_PATH, timeoutMs: this.options.notebookHealthTimeoutMs ?? 60_000 };
+  }
+}
+
+/** `work`, or its rejection with the signal's reason as soon as `signal` aborts (the work is left to run out). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function describe(workload: DesiredWorkload): string {
+  return workload.kind === 'model'
+    ? `model server image ${workload.image ?? '(none)'} for deployment ${workload.deploymentId}`
+    : `notebook ${workload.notebookId}`;
+}
