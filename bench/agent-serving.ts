@@ -14,12 +14,16 @@ import { REAL_MODELS } from '../gpu-agent/src/onnx/testing/models.js';
  * OIP serving on the gpu-agent data plane: (a) raw in-process session.run, (b) the data plane without
  * batching, (c) with dynamic batching; MLP and PaddleOCR cls; JSON and binary; concurrency 1, 8, 64.
  * Server in a child process on 127.0.0.1, load generator here (keep-alive node:http, µs latencies).
- *   npx tsx bench/agent-serving.ts [--duration 3] [--threads 1] [--only mlp|cls] [--prof DIR]
+ *   npx tsx bench/agent-serving.ts [--duration 3] [--threads 1] [--thread auto|main|worker] [--only mlp|cls]
+ *     [--prof DIR]
+ * --threads is intraOpNumThreads for raw and served sessions alike; --thread is where the served session
+ * runs (SessionOptions.thread).
  */
 const { values: flags } = parseArgs({
   options: {
     duration: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1' },
+    thread: { type: 'string', default: 'auto' },
     /** mlp or cls: run one model only. */
     only: { type: 'string' },
     /** A folder: the server child runs with --cpu-prof there. */
@@ -28,6 +32,9 @@ const { values: flags } = parseArgs({
 });
 const DURATION_MS = Number(flags.duration) * 1000;
 const THREADS = Number(flags.threads);
+const THREAD = flags.thread;
+if (THREAD !== 'auto' && THREAD !== 'main' && THREAD !== 'worker')
+  throw new Error('--thread: auto|main|worker');
 const CONCURRENCY = [1, 8, 64];
 const KEY = randomBytes(32);
 const SERVER = fileURLToPath(new URL('../gpu-agent/src/data-plane/testing/bench-server.ts', import.meta.url));
@@ -98,6 +105,7 @@ async function startServer(
     model,
     path: MODELS[model].path,
     threads: THREADS,
+    thread: THREAD,
     maxBatchSize,
     key: KEY.toString('hex'),
   };
@@ -215,7 +223,7 @@ const fmt = (label: string, r: Served) =>
   `${label.padEnd(34)} ${r.rps.toFixed(0).padStart(7)}/s  p50 ${r.p50.toFixed(3).padStart(7)} ms  p99 ${r.p99.toFixed(3).padStart(7)} ms  loadgen CPU ${(r.loadCpu * 100).toFixed(0)}%${r.serverCpu === undefined ? '' : `  server CPU ${(r.serverCpu * 100).toFixed(0)}% ${(r.serverUsPerReq ?? 0).toFixed(0)} µs/req`}`;
 
 console.log(
-  `agent serving bench: ${DURATION_MS / 1000}s per run, intraOpNumThreads=${THREADS}, node ${process.version}`,
+  `agent serving bench: ${DURATION_MS / 1000}s per run, intraOpNumThreads=${THREADS}, session thread ${THREAD}, node ${process.version}`,
 );
 const table: Record<string, Served> = {};
 const models = (['mlp', 'cls'] as const).filter((m) => flags.only === undefined || flags.only === m);

@@ -1,6 +1,6 @@
 import { INFERENCE_HEADER_CONTENT_LENGTH, OipCodecError, type OipError } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
-import { InferInputError, InferTimeoutError, QueueFullError } from '../onnx/errors.js';
+import { InferInputError, InferTimeoutError, ModelWorkerError, QueueFullError } from '../onnx/errors.js';
 import { readSignedBody, SignatureError } from './auth.js';
 import { BodyTooLargeError } from './body.js';
 import { inferOip } from './infer.js';
@@ -32,6 +32,8 @@ function statusOf(err: unknown): {
   if (err instanceof QueueFullError)
     return { status: 503, headers: { 'retry-after': String(err.retryAfterSeconds) } };
   if (err instanceof InferTimeoutError) return { status: 504 };
+  // The model's worker died under this request and is starting again: worth a retry.
+  if (err instanceof ModelWorkerError) return { status: 503, headers: { 'retry-after': '1' } };
   return { status: 500 };
 }
 

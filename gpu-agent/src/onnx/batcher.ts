@@ -2,7 +2,7 @@ import type { Tensor } from '@meridian/protocol';
 import { batchKey, concatInputs, isBatchable, splitOutputs } from './batch-plan.js';
 import { AdaptiveBatchPolicy, type BatchMode } from './batch-policy.js';
 import { InferTimeoutError, QueueFullError } from './errors.js';
-import type { ModelRunner, TimedRun } from './session.js';
+import type { ModelRunner, RunOptions, TimedRun } from './session.js';
 
 export type BatcherOptions = {
   model: string;
@@ -199,8 +199,8 @@ export class DynamicBatcher {
   }
 
   /** The model's compute time for inputs: the runner's own measure, else a stopwatch around run(). */
-  private async timed(inputs: Tensor[]): Promise<TimedRun> {
-    if (this.runner.runTimed) return this.runner.runTimed(inputs);
+  private async timed(inputs: Tensor[], options?: RunOptions): Promise<TimedRun> {
+    if (this.runner.runTimed) return this.runner.runTimed(inputs, options);
     const start = performance.now();
     const outputs = await this.runner.run(inputs);
     return { outputs, computeUs: (performance.now() - start) * 1000 };
@@ -216,7 +216,8 @@ export class DynamicBatcher {
         : { outputs: [run.outputs], computeUs: run.computeUs };
     }
     try {
-      const run = await this.timed(concatInputs(picked.map((p) => p.inputs)));
+      // The stacked inputs are this batcher's own copy: a worker runner may take their buffers.
+      const run = await this.timed(concatInputs(picked.map((p) => p.inputs)), { transferInputs: true });
       const split = splitOutputs(
         run.outputs,
         picked.map((p) => p.rows),

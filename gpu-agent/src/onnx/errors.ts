@@ -24,3 +24,8 @@ export class InferTimeoutError extends Error {
     super(`model '${model}' did not answer within ${timeoutMs} ms`);
   }
 }
+
+/** A model's session worker died (crash, restart) while it held this request: retry it. */
+export class ModelWorkerError extends Error {
+  override name = 'ModelWorkerError';
+}

@@ -1,16 +1,24 @@
-// A data-plane process for bench/agent-serving.ts: argv[2] is JSON {model, path, threads, maxBatchSize,
-// key}; it serves one model on 127.0.0.1 and reports its port over IPC.
+// A data-plane process for bench/agent-serving.ts: argv[2] is JSON {model, path, threads, thread,
+// maxBatchSize, key}; it serves one model on 127.0.0.1 and reports its port over IPC.
 import { serve } from '@hono/node-server';
-import { createModelSession } from '../../onnx/session.js';
+import { createModelSession, type SessionOptions } from '../../onnx/session.js';
 import { createDataPlaneApp } from '../app.js';
 import { InferenceMetrics } from '../metrics.js';
 import { serveModel, staticRegistry } from '../models.js';
 
-type Config = { model: string; path: string; threads: number; maxBatchSize: number; key: string };
+type Config = {
+  model: string;
+  path: string;
+  threads: number;
+  thread: SessionOptions['thread'];
+  maxBatchSize: number;
+  key: string;
+};
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
 const session = await createModelSession(config.path, {
   executionProviders: ['cpu'],
   intraOpNumThreads: config.threads,
+  thread: config.thread,
 });
 const metrics = new InferenceMetrics();
 const batching = {
