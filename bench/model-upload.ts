@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +49,30 @@ function* chunks(total: number) {
     yield PATTERN.subarray(offset, offset + Math.min(64 * 1024, total - sent));
   }
 }
-const webBody = (total: number) => Readable.toWeb(Readable.from(chunks(total))) as ReadableStream<Uint8Array>;
+
+/**
+ * Streams `total` bytes as a POST body with node:http, as curl would: the client shares the two cores with
+ * the control plane and Swift, and fetch with a web stream body costs the client several times more CPU.
+ */
+function postStream(url: string, headers: Record<string, string>, total: number) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(total) } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    Readable.from(chunks(total)).pipe(req);
+  });
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -168,14 +192,12 @@ try {
 
   const throughControlPlane = async (bytes: number) => {
     const started = performance.now();
-    const res = await fetch(`${cp.url}/v1/models/${modelId}/versions?filename=bench.pt`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/octet-stream' },
-      body: webBody(bytes),
-      duplex: 'half',
-    } as RequestInit);
-    const answer = await res.text();
-    if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${answer}`);
+    const res = await postStream(
+      `${cp.url}/v1/models/${modelId}/versions?filename=bench.pt`,
+      { authorization: `Bearer ${accessToken}`, 'content-type': 'application/octet-stream' },
+      bytes,
+    );
+    if (res.status !== 201) throw new Error(`upload failed: ${res.status} ${res.body}`);
     return performance.now() - started;
   };
   const direct = async (bytes: number) => {
