@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../app.js';
-import { createLogger } from '../lib/logger.js';
 import { createTestApp, type Session, testClient } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -40,20 +38,7 @@ describe('identity cache', () => {
 
   it('rejects a removed member on another instance within the 2 s bound', async () => {
     // A second control-plane instance over the same database, as in a multi-instance deployment.
-    const other = createApp({
-      db: t.db,
-      logger: createLogger('silent'),
-      signingKeys: t.signingKeys,
-      issuer: 'http://127.0.0.1:8080',
-      accessTokenTtlSeconds: 900,
-      refreshTokenTtlSeconds: 3600,
-      edgeServiceToken: t.edgeServiceToken,
-      operatorToken: t.operatorToken,
-      dataPlaneSigningKey: t.dataPlaneSigningKey,
-      maxBodyBytes: 1024 * 1024,
-      trustProxy: false,
-      objectStore: t.objectStore,
-    });
+    const other = t.anotherInstance({ trustProxy: false });
     const otherClient = testClient(other);
     const member = await t.client.joinOrg(owner, await t.client.register('leaving'), 'member');
     expect((await otherClient.call('GET', '/v1/auth/me', { token: member.accessToken })).status).toBe(200);

@@ -1,7 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../app.js';
-import { createLogger } from '../lib/logger.js';
 import { getStoredBytes } from '../services/storage-accounting.js';
 import { createTestApp, type Session } from '../testing/test-app.js';
 
@@ -173,21 +171,7 @@ describe('run artifacts', () => {
   });
 
   it('answers 413 past the artifact limit, declared or streamed, and keeps nothing', async () => {
-    const small = createApp({
-      db: t.db,
-      logger: createLogger('silent'),
-      signingKeys: t.signingKeys,
-      issuer: 'http://127.0.0.1:8080',
-      accessTokenTtlSeconds: 900,
-      refreshTokenTtlSeconds: 3600,
-      edgeServiceToken: t.edgeServiceToken,
-      operatorToken: t.operatorToken,
-      dataPlaneSigningKey: t.dataPlaneSigningKey,
-      maxBodyBytes: 1024 * 1024,
-      trustProxy: true,
-      objectStore: t.objectStore,
-      maxArtifactBytes: 1024,
-    });
+    const small = t.anotherInstance({ maxArtifactBytes: 1024 });
     const { runId } = await newRun();
     const before = await artifactBytes();
     const declared = await upload(runId, 'big.bin', new Uint8Array(2048), {

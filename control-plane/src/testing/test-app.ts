@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../app.js';
+import { type AppDeps, createApp } from '../app.js';
 import { SigningKeyStore } from '../auth/signing-keys.js';
 import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
@@ -40,7 +40,7 @@ export async function createTestApp(
       publicUrl: options.storagePublicUrl ?? 'http://127.0.0.1:8080',
       signingSecret: randomSecret(32),
     });
-  const app = createApp({
+  const deps: AppDeps = {
     db,
     logger: createLogger('debug', (line) => logLines.push(line)),
     signingKeys,
@@ -56,7 +56,8 @@ export async function createTestApp(
     scrypt: { N: 2 ** 10, r: 8, p: 1 },
     objectStore,
     ...(options.maxModelBytes ? { maxModelBytes: options.maxModelBytes } : {}),
-  });
+  };
+  const app = createApp(deps);
   const cleanup = () => {
     close();
     rmSync(dir, { recursive: true, force: true });
@@ -73,6 +74,9 @@ export async function createTestApp(
     objectStore,
     cleanup,
     client: testClient(app),
+    /** A second, silent control-plane instance on the same database and store, with some deps changed. */
+    anotherInstance: (overrides: Partial<AppDeps> = {}) =>
+      createApp({ ...deps, logger: createLogger('silent'), ...overrides }),
   };
 }
 
