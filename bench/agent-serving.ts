@@ -28,6 +28,10 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     /** A folder: the server child runs with --cpu-prof there. */
     prof: { type: 'string' },
+    /** Comma-separated concurrencies to serve (default 1,8,64), e.g. for a focused profile. */
+    concurrency: { type: 'string', default: '1,8,64' },
+    /** json or binary: serve one format only. */
+    format: { type: 'string' },
   },
 });
 const DURATION_MS = Number(flags.duration) * 1000;
@@ -35,7 +39,7 @@ const THREADS = Number(flags.threads);
 const THREAD = flags.thread;
 if (THREAD !== 'auto' && THREAD !== 'main' && THREAD !== 'worker')
   throw new Error('--thread: auto|main|worker');
-const CONCURRENCY = [1, 8, 64];
+const CONCURRENCY = flags.concurrency.split(',').map(Number);
 const KEY = randomBytes(32);
 const SERVER = fileURLToPath(new URL('../gpu-agent/src/data-plane/testing/bench-server.ts', import.meta.url));
 
@@ -241,7 +245,9 @@ for (const model of models) {
     ['(c) batched', 32],
   ] as const) {
     const server = await startServer(model, maxBatch);
-    for (const binary of [false, true])
+    for (const binary of [false, true].filter(
+      (b) => flags.format === undefined || flags.format === (b ? 'binary' : 'json'),
+    ))
       for (const c of CONCURRENCY) {
         const r = await http(server, model, binary, c);
         table[`${model} ${mode} ${binary ? 'bin' : 'json'} c${c}`] = r;

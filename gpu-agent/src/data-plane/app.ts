@@ -1,8 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { INFERENCE_HEADER_CONTENT_LENGTH, OipCodecError, type OipError } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
 import { InferInputError, InferTimeoutError, ModelWorkerError, QueueFullError } from '../onnx/errors.js';
 import { readSignedBody, SignatureError } from './auth.js';
-import { BodyTooLargeError } from './body.js';
+import { BodyIncompleteError, BodyTooLargeError } from './body.js';
 import { inferOip } from './infer.js';
 import { InferenceMetrics } from './metrics.js';
 import type { ModelRegistry, ServedModel } from './models.js';
@@ -17,7 +18,8 @@ export type DataPlaneDeps = {
   nowMs?: () => number;
 };
 
-type Env = { Variables: { body: Uint8Array } };
+// Under @hono/node-server, env.incoming is the Node request: the body is read from it directly.
+type Env = { Bindings: { incoming?: IncomingMessage } | undefined; Variables: { body: Uint8Array } };
 
 class NotFoundError extends Error {}
 
@@ -25,7 +27,8 @@ function statusOf(err: unknown): {
   status: 400 | 401 | 404 | 413 | 500 | 503 | 504;
   headers?: Record<string, string>;
 } {
-  if (err instanceof OipCodecError || err instanceof InferInputError) return { status: 400 };
+  if (err instanceof OipCodecError || err instanceof InferInputError || err instanceof BodyIncompleteError)
+    return { status: 400 };
   if (err instanceof SignatureError) return { status: 401 };
   if (err instanceof NotFoundError) return { status: 404 };
   if (err instanceof BodyTooLargeError) return { status: 413, headers: { connection: 'close' } };
@@ -59,7 +62,7 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
   app.use(async (c, next) => {
     const url = c.req.url;
     const target = url.slice(url.indexOf('/', url.indexOf('//') + 2));
-    c.set('body', await readSignedBody(c.req.raw, target, auth));
+    c.set('body', await readSignedBody(c.req.raw, target, auth, c.env?.incoming));
     await next();
   });
   app.onError((err, c) => {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import {
   isTimestampFresh,
   isValidDeploymentId,
@@ -28,6 +29,7 @@ export async function readSignedBody(
   request: Request,
   target: string,
   options: AuthOptions,
+  incoming?: IncomingMessage,
 ): Promise<Uint8Array> {
   const deploymentId = request.headers.get(SIGNATURE_HEADERS.deployment) ?? '';
   const timestamp = parseSignatureTimestamp(request.headers.get(SIGNATURE_HEADERS.timestamp) ?? undefined);
@@ -39,7 +41,7 @@ export async function readSignedBody(
     throw new SignatureError('edge signature timestamp is outside the allowed window');
   const key = options.signingKey(deploymentId);
   if (key === undefined) throw new SignatureError('unknown deployment');
-  const body = await readBodyLimited(request, options.bodyLimitBytes);
+  const body = await readBodyLimited(request, options.bodyLimitBytes, incoming);
   const fields = { method: request.method, target, body, deploymentId, timestamp };
   if (!verifyEdgeSignature(key, fields, signature)) throw new SignatureError('bad edge signature');
   return body;

@@ -26,7 +26,8 @@ export async function inferOip(
     request.outputs?.map((o) => o.name),
   );
   const allBinary = request.parameters?.binary_data_output === true;
-  const result = await model.batcher.infer(ordered);
+  // The tensors view (or were copied from) this request's own body: a worker session may take them.
+  const result = await model.batcher.infer(ordered, { transferInputs: true });
   const sends: TensorToSend[] = names.map((name) => {
     const index = model.signature.outputs.findIndex((o) => o.name === name);
     const tensor = result.outputs[index];

@@ -30,6 +30,8 @@ export type InferResult = { outputs: Tensor[]; queueUs: number; computeUs: numbe
 
 type Pending = {
   inputs: Tensor[];
+  /** The caller gave up the inputs' buffers (RunOptions.transferInputs) for a run of this request alone. */
+  owned: boolean;
   key: string;
   rows: number;
   enqueuedAt: number;
@@ -71,8 +73,11 @@ export class DynamicBatcher {
     return this.queue.length;
   }
 
-  /** Runs one request's inputs (validated, in signature order). */
-  infer(inputs: Tensor[]): Promise<InferResult> {
+  /**
+   * Runs one request's inputs (validated, in signature order). With `transferInputs` the caller gives up
+   * their buffers, so a worker runner takes them without a copy when the request runs alone.
+   */
+  infer(inputs: Tensor[], options?: RunOptions): Promise<InferResult> {
     // The head of a queue whose dispatch is already scheduled is about to run, not waiting.
     const waiting = this.queue.length - (this.dispatchScheduled ? 1 : 0);
     if (waiting >= this.options.maxQueueSize)
@@ -80,6 +85,7 @@ export class DynamicBatcher {
     return new Promise<InferResult>((resolve, reject) => {
       const pending: Pending = {
         inputs,
+        owned: options?.transferInputs === true,
         key: this.batchable ? batchKey(inputs) : '',
         rows: this.batchable ? (inputs[0]?.shape[0] ?? 1) : 1,
         enqueuedAt: performance.now(),
@@ -118,10 +124,17 @@ export class DynamicBatcher {
     return this.policy.nextLimit(this.options.maxBatchSize, this.queue.length);
   }
 
-  /** Assembles runs after the current poll phase, when every request read in it has been queued. */
+  /**
+   * Assembles runs after the current poll phase, when every request read in it has been queued. A request
+   * alone at low load (idle model, last run a single request) goes at once: nothing would join it.
+   */
   private pump(): void {
     if (this.dispatchScheduled || this.queue.length === 0) return;
     if (this.inflight >= (this.options.maxConcurrentRuns ?? 1)) return;
+    if (this.queue.length === 1 && this.inflight === 0 && this.lastBatch <= 1) {
+      this.dispatch();
+      return;
+    }
     this.dispatchScheduled = true;
     setImmediate(() => {
       this.dispatchScheduled = false;
@@ -210,7 +223,7 @@ export class DynamicBatcher {
   private async runPicked(picked: Pending[]): Promise<{ outputs: (Tensor[] | Error)[]; computeUs: number }> {
     const only = picked[0];
     if (picked.length === 1 && only) {
-      const run = await this.timed(only.inputs).catch(asError);
+      const run = await this.timed(only.inputs, { transferInputs: only.owned }).catch(asError);
       return run instanceof Error
         ? { outputs: [run], computeUs: 0 }
         : { outputs: [run.outputs], computeUs: run.computeUs };
@@ -231,7 +244,7 @@ export class DynamicBatcher {
     const results: (Tensor[] | Error)[] = [];
     let computeUs = 0;
     for (const p of picked) {
-      const run = await this.timed(p.inputs).catch(asError);
+      const run = await this.timed(p.inputs, { transferInputs: p.owned }).catch(asError);
       results.push(run instanceof Error ? run : run.outputs);
       computeUs += run instanceof Error ? 0 : run.computeUs;
     }

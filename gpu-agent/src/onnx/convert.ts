@@ -1,22 +1,8 @@
-import type { OipDatatype, Tensor, TensorData } from '@meridian/protocol';
+import { OIP_DATATYPE_BY_ORT_TYPE, type OipDatatype, type Tensor, type TensorData } from '@meridian/protocol';
 import { Tensor as OrtTensor } from 'onnxruntime-node';
 
-/** onnxruntime tensor type names → OIP datatypes. */
-export const OIP_BY_ORT_TYPE: Record<string, OipDatatype> = {
-  bool: 'BOOL',
-  uint8: 'UINT8',
-  uint16: 'UINT16',
-  uint32: 'UINT32',
-  uint64: 'UINT64',
-  int8: 'INT8',
-  int16: 'INT16',
-  int32: 'INT32',
-  int64: 'INT64',
-  float16: 'FP16',
-  float32: 'FP32',
-  float64: 'FP64',
-  string: 'BYTES',
-};
+/** onnxruntime tensor type names → OIP datatypes (one table, shared with the control plane). */
+export const OIP_BY_ORT_TYPE = OIP_DATATYPE_BY_ORT_TYPE;
 
 const ORT_BY_OIP: Record<OipDatatype, OrtTensor.Type> = {
   BOOL: 'bool',

@@ -13,8 +13,8 @@ export type TimedRun = { outputs: Tensor[]; computeUs: number };
 /** How a caller hands inputs to a run. */
 export type RunOptions = {
   /**
-   * The caller gives up the inputs' buffers: a runner in another thread may transfer (detach) a buffer
-   * that a tensor covers whole instead of copying it. The batcher sets it for the batches it stacks.
+   * The caller gives up the inputs' buffers: a runner in another thread may transfer (detach) them instead
+   * of copying. The batcher sets it for the batches it stacks and for requests whose owner gave them up.
    */
   transferInputs?: boolean;
 };

@@ -23,8 +23,9 @@ type Numeric = Exclude<TensorData, Uint8Array[]>;
 /**
  * Tensors ready to post, and the buffers to transfer with them. Structured clone copies the whole
  * ArrayBuffer under a view (a 110 KB input inside a 64 MB body, or Node's 8 KB Buffer pool), so nothing
- * is cloned: an owned tensor that covers its buffer whole is transferred as is (detached here), any other
- * is first copied to a buffer of its own size, which is transferred.
+ * is cloned. An owned tensor's buffer is transferred as is (detached here; views keep their offsets, and
+ * tensors sharing a buffer share one transfer), which moves memory rather than copying it. A tensor not
+ * owned is first copied to a buffer of its own size, which is transferred.
  */
 export function packTensors(
   tensors: readonly Tensor[],
@@ -33,12 +34,7 @@ export function packTensors(
   const transfer = new Set<ArrayBuffer>();
   const own = <T extends Numeric | Uint8Array>(data: T): T => {
     const { buffer } = data;
-    const whole =
-      owned &&
-      buffer instanceof ArrayBuffer &&
-      data.byteOffset === 0 &&
-      data.byteLength === buffer.byteLength;
-    if (whole && !transfer.has(buffer)) {
+    if (owned && buffer instanceof ArrayBuffer) {
       transfer.add(buffer);
       return data;
     }
