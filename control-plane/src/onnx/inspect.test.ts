@@ -6,7 +6,7 @@ import { onnx } from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectOnnxFile } from './inspect.js';
 import { OnnxHeaderError, readOnnxHeader } from './model-header.js';
-import { REAL_MODELS } from './test-models.js';
+import { EXPECTED_SIGNATURES, REAL_MODELS } from './test-models.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,53 +17,12 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 describe('inspectOnnxFile', () => {
   it('reads Silero VAD v5: unnamed dynamic dims become -1, the scalar sr keeps an empty shape, opset 16', async () => {
     const result = await inspectOnnxFile(REAL_MODELS.sileroVad);
-    expect(result).toEqual({
-      ok: true,
-      signature: {
-        inputs: [
-          { name: 'input', datatype: 'FP32', shape: [-1, -1], dimNames: [null, null] },
-          { name: 'state', datatype: 'FP32', shape: [2, -1, 128], dimNames: [null, null, null] },
-          { name: 'sr', datatype: 'INT64', shape: [], dimNames: [] },
-        ],
-        outputs: [
-          { name: 'output', datatype: 'FP32', shape: [-1, 1], dimNames: [null, null] },
-          { name: 'stateN', datatype: 'FP32', shape: [-1, -1, -1], dimNames: [null, null, null] },
-        ],
-        opset: 16,
-        opsetImports: [{ domain: '', version: 16 }],
-        irVersion: 8,
-        producer: { name: 'spox', version: '' },
-      },
-    });
+    expect(result).toEqual({ ok: true, signature: EXPECTED_SIGNATURES.sileroVad });
   });
 
   it('reads PaddleOCR cls: symbolic dims keep their names beside -1, opset 9', async () => {
     const result = await inspectOnnxFile(REAL_MODELS.paddleCls);
-    expect(result).toEqual({
-      ok: true,
-      signature: {
-        inputs: [
-          {
-            name: 'x',
-            datatype: 'FP32',
-            shape: [-1, 3, -1, -1],
-            dimNames: ['p2o.DynamicDimension.0', null, 'p2o.DynamicDimension.1', 'p2o.DynamicDimension.2'],
-          },
-        ],
-        outputs: [
-          {
-            name: 'softmax_0.tmp_0',
-            datatype: 'FP32',
-            shape: [-1, 2],
-            dimNames: ['p2o.DynamicDimension.3', null],
-          },
-        ],
-        opset: 9,
-        opsetImports: [{ domain: '', version: 9 }],
-        irVersion: 8,
-        producer: { name: '', version: '' },
-      },
-    });
+    expect(result).toEqual({ ok: true, signature: EXPECTED_SIGNATURES.paddleCls });
   });
 
   it('rejects a truncated model with a reason that names the truncation and not the temp path', async () => {

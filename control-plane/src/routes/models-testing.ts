@@ -1,13 +1,5 @@
 import type { ObjectStore } from '../storage/object-store.js';
-
-type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };
-
-export interface Reply {
-  status: number;
-  text: string;
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response bodies
-  json: any;
-}
+import { type AppLike, readReply, type TestReply } from '../testing/test-app.js';
 
 let counter = 0;
 
@@ -32,7 +24,7 @@ export async function uploadVersion(
   body: Uint8Array | ReadableStream<Uint8Array> | string,
   query: Record<string, string> = {},
   headers: Record<string, string> = {},
-): Promise<Reply> {
+): Promise<TestReply> {
   const params = new URLSearchParams({ filename: fileName, ...query });
   const init: RequestInit & { duplex?: 'half' } = {
     method: 'POST',
@@ -40,9 +32,7 @@ export async function uploadVersion(
     body,
   };
   if (typeof body !== 'string' && !(body instanceof Uint8Array)) init.duplex = 'half';
-  const res = await app.request(`/v1/models/${modelId}/versions?${params}`, init);
-  const text = await res.text();
-  return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
+  return readReply(await app.request(`/v1/models/${modelId}/versions?${params}`, init));
 }
 
 /** Every key the store holds under `prefix`. */

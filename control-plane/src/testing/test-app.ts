@@ -80,7 +80,31 @@ export async function createTestApp(
   };
 }
 
-type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };
+export type AppLike = { request(path: string, init?: RequestInit): Response | Promise<Response> };
+
+/**
+ * A response as tests read it. `json` is deliberately untyped: each test asserts the shape it expects, and
+ * a schema per reply would restate every route's response type in the tests.
+ */
+export interface TestReply {
+  status: number;
+  headers: Headers;
+  text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response bodies (see above)
+  json: any;
+}
+
+/** Reads a response once: its text, and that text parsed as JSON when it is JSON. */
+export async function readReply(res: Response): Promise<TestReply> {
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
 
 export interface Session {
   accessToken: string;
@@ -105,16 +129,7 @@ export function testClient(app: AppLike) {
       headers['content-type'] ??= 'application/json';
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     }
-    const res = await app.request(path, { method, headers, body });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary response bodies
-    return { status: res.status, headers: res.headers, text, json: json as any };
+    return readReply(await app.request(path, { method, headers, body }));
   };
 
   const register = async (name = 'user'): Promise<Session> => {
