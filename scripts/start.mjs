@@ -44,6 +44,8 @@ const COMPONENTS = [
       MERIDIAN_AGENT_CONTROL_PLANE_URL: controlPlaneUrl,
       MERIDIAN_AGENT_DATA_DIR: agentDataDir,
       MERIDIAN_AGENT_BOOTSTRAP_TOKEN_FILE: agentTokenFile,
+      // Prometheus scrapes here without the edge's signature; the data plane's own /metrics stays signed.
+      MERIDIAN_AGENT_METRICS_LISTEN: env.MERIDIAN_AGENT_METRICS_LISTEN ?? '127.0.0.1:9091',
     },
     prepare: issueAgentTokenIfNeeded,
     // Every data-plane route wants the edge's signature, so "up" is: registered, and answering HTTP.
@@ -51,8 +53,8 @@ const COMPONENTS = [
       existsSync(join(agentDataDir, 'credential.json')) &&
       (await fetch(`${url}/v2/health/live`)).status === 401,
     health: '/v2/health/live',
-    links: ['/metrics'],
-    note: 'every route needs the edge signature',
+    links: [],
+    note: 'every route needs the edge signature; unsigned metrics on http://127.0.0.1:9091/metrics',
   },
 ];
 

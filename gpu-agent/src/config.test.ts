@@ -15,6 +15,7 @@ describe('loadAgentConfig', () => {
       nvidiaSmiPath: 'nvidia-smi',
       docker: undefined,
       processRuntimeDir: '.data/agent/processes',
+      metricsListen: undefined,
     });
   });
 
@@ -115,5 +116,30 @@ describe('loadAgentConfig', () => {
         /MERIDIAN_AGENT_DOCKER_HOST/,
       );
     }
+  });
+});
+
+describe('MERIDIAN_AGENT_METRICS_LISTEN', () => {
+  it('opens a metrics listener at host:port, an IPv6 host in brackets, and none when unset', () => {
+    expect(loadAgentConfig({ MERIDIAN_AGENT_METRICS_LISTEN: '127.0.0.1:9091' }).metricsListen).toEqual({
+      host: '127.0.0.1',
+      port: 9091,
+    });
+    expect(loadAgentConfig({ MERIDIAN_AGENT_METRICS_LISTEN: '[::1]:9091' }).metricsListen).toEqual({
+      host: '::1',
+      port: 9091,
+    });
+    expect(loadAgentConfig({ MERIDIAN_AGENT_METRICS_LISTEN: '' }).metricsListen).toBeUndefined();
+  });
+
+  it('refuses an address that is not host:port, or is the data plane’s own', () => {
+    for (const bad of ['9091', '127.0.0.1', '127.0.0.1:70000', 'http://127.0.0.1:9091', '::1:9091']) {
+      expect(() => loadAgentConfig({ MERIDIAN_AGENT_METRICS_LISTEN: bad })).toThrow(
+        /MERIDIAN_AGENT_METRICS_LISTEN: must be host:port/,
+      );
+    }
+    expect(() => loadAgentConfig({ MERIDIAN_AGENT_METRICS_LISTEN: '127.0.0.1:9090' })).toThrow(
+      /MERIDIAN_AGENT_METRICS_LISTEN: is the data plane's own address/,
+    );
   });
 });

@@ -31,6 +31,16 @@ const dockerHost = z.string().transform((raw, ctx): DockerEndpoint => {
   return z.NEVER;
 });
 
+/** `host:port`, an IPv6 host in brackets (`[::1]:9091`); the host comes back without them, as listen() takes it. */
+const listenAddress = z.string().transform((raw, ctx) => {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(raw);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (host && port <= 65535) return { host, port };
+  ctx.addIssue({ code: 'custom', message: 'must be host:port, e.g. 127.0.0.1:9091' });
+  return z.NEVER;
+});
+
 /**
  * Agent configuration, read from the environment once in main.ts. With no environment at all the agent
  * serves on 127.0.0.1:9090 next to a control plane on 127.0.0.1:8080, on the CPU, caching under .data/agent.
@@ -56,6 +66,11 @@ export const AgentConfig = z
     MERIDIAN_AGENT_NVIDIA_SMI: z.string().min(1).default('nvidia-smi'),
     /** The Docker engine for container workloads, e.g. unix:///var/run/docker.sock; unset: no docker runtime. */
     MERIDIAN_AGENT_DOCKER_HOST: dockerHost.optional(),
+    /**
+     * Where Prometheus scrapes `/metrics` without the edge's signature, e.g. 127.0.0.1:9091; unset: nowhere
+     * but the signed data plane. Anyone who reaches it reads the metrics, so bind it where only they can.
+     */
+    MERIDIAN_AGENT_METRICS_LISTEN: listenAddress.optional(),
   })
   .superRefine((env, ctx) => {
     const providers = env.MERIDIAN_AGENT_EXECUTION_PROVIDERS;
@@ -73,6 +88,19 @@ export const AgentConfig = z
         code: 'custom',
         path: ['MERIDIAN_AGENT_EXECUTION_PROVIDERS'],
         message: "'cpu' must come last: providers after it are never used",
+      });
+    }
+    const metrics = env.MERIDIAN_AGENT_METRICS_LISTEN;
+    if (
+      metrics &&
+      metrics.port !== 0 &&
+      metrics.port === env.MERIDIAN_AGENT_LISTEN_PORT &&
+      metrics.host === env.MERIDIAN_AGENT_LISTEN_HOST
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERIDIAN_AGENT_METRICS_LISTEN'],
+        message: "is the data plane's own address; pick another port",
       });
     }
     const cp = new URL(env.MERIDIAN_AGENT_CONTROL_PLANE_URL);
@@ -100,6 +128,8 @@ export const AgentConfig = z
     intraOpThreads: env.MERIDIAN_AGENT_INTRA_OP_THREADS,
     nvidiaSmiPath: env.MERIDIAN_AGENT_NVIDIA_SMI,
     docker: env.MERIDIAN_AGENT_DOCKER_HOST,
+    /** The unauthenticated metrics listener, when one is configured. */
+    metricsListen: env.MERIDIAN_AGENT_METRICS_LISTEN,
     /** Records, logs and notebook folders of workloads run as plain processes. */
     processRuntimeDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'processes'),
   }));

@@ -16,6 +16,11 @@ export const ID_PREFIXES = {
   modelVersion: 'mdv',
   agent: 'agt',
   bootstrapToken: 'bst',
+  deployment: 'dep',
+  deploymentEvent: 'dpe',
+  workload: 'wl',
+  notebook: 'nb',
+  notebookSession: 'nbs',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

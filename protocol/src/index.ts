@@ -3,3 +3,4 @@ export * from './api-keys.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './oip/index.js';
+export * from './routing.js';

@@ -7,6 +7,7 @@ import { ModelCache } from '../cache/model-cache.js';
 import type { AgentConfig } from '../config.js';
 import { createDataPlaneApp } from '../data-plane/app.js';
 import { InferenceMetrics } from '../data-plane/metrics.js';
+import { type MetricsListener, startMetricsListener } from '../data-plane/metrics-listener.js';
 import { collectHostInventory } from '../inventory/host-inventory.js';
 import { ApiClient } from './api-client.js';
 import { runDesiredStateLoop } from './desired-state-loop.js';
@@ -56,11 +57,24 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   let signingKey: Uint8Array | undefined;
   const app = createDataPlaneApp({ models, metrics, signingKey: () => signingKey });
   const { server, port } = await listen(app.fetch, config.listen.host, config.listen.port);
-  const closeServer = () =>
+  const closeDataPlane = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
       if ('closeAllConnections' in server) server.closeAllConnections();
     });
+  // Prometheus scrapes there without a signature; a taken address fails the start, as the data plane's does.
+  let metricsListener: MetricsListener | undefined;
+  try {
+    if (config.metricsListen) metricsListener = await startMetricsListener(metrics, config.metricsListen);
+  } catch (err) {
+    await closeDataPlane();
+    throw err;
+  }
+  if (metricsListener) log.info('metrics listening', { url: `${metricsListener.url}/metrics` });
+  const closeServer = async () => {
+    await metricsListener?.close();
+    await closeDataPlane();
+  };
 
   const stopping = new AbortController();
   let lastInventory: HostInventory | undefined;

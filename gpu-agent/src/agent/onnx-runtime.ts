@@ -1,4 +1,4 @@
-import type { DesiredWorkload } from '@meridian/protocol';
+import type { DesiredModelWorkload, DesiredWorkload } from '@meridian/protocol';
 import type { ModelCache } from '../cache/model-cache.js';
 import type { InferenceMetrics } from '../data-plane/metrics.js';
 import { type ServedModel, serveModel } from '../data-plane/models.js';
@@ -7,15 +7,28 @@ import { createModelSession, type ModelSession, type SessionOptions } from '../o
 import type { ServedModels } from './served-models.js';
 import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
 
+type Batching = Omit<BatcherOptions, 'model' | 'onExecute'>;
+
 export interface OnnxRuntimeOptions {
   cache: ModelCache;
   models: ServedModels;
   metrics: InferenceMetrics;
   session: Omit<SessionOptions, 'log'> & { log?: SessionOptions['log'] };
-  batching?: Omit<BatcherOptions, 'model' | 'onExecute'>;
+  /** The agent's batching, for workloads whose deployment chose none. */
+  batching?: Batching;
 }
 
 const DEFAULT_BATCHING = { maxBatchSize: 32, maxQueueDelayUs: 0, maxQueueSize: 256, timeoutMs: 30_000 };
+
+/**
+ * The deployment's batch size and queue delay where it chose them, the agent's otherwise. The adaptive
+ * policy stays as the agent has it: it still stops stacking for a model where stacking does not pay.
+ */
+function batchingOf(workload: DesiredModelWorkload, agent: Batching): Batching {
+  if (!workload.batching) return agent;
+  const { maxBatchSize, maxQueueDelayMs } = workload.batching;
+  return { ...agent, maxBatchSize, maxQueueDelayUs: maxQueueDelayMs * 1000 };
+}
 
 /**
  * Serves ONNX model workloads in this process: model file from the cache (signed URL, sha256 checked),
@@ -62,7 +75,7 @@ export class OnnxWorkloadRuntime implements WorkloadRuntime {
     const served = serveModel(
       session,
       { name, version: model.versionId },
-      this.options.batching ?? DEFAULT_BATCHING,
+      batchingOf(workload, this.options.batching ?? DEFAULT_BATCHING),
       this.options.metrics,
     );
     this.options.models.add(served);

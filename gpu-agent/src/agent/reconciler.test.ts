@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DesiredState, DesiredWorkload } from '@meridian/protocol';
+import type { DesiredModelWorkload, DesiredState, DesiredWorkload } from '@meridian/protocol';
 import { decodeInferResponse, encodeInferRequest } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelCache } from '../cache/model-cache.js';
@@ -33,7 +33,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const modelWorkload = (workloadId: string, source: typeof clsSource): DesiredWorkload => ({
+const modelWorkload = (workloadId: string, source: typeof clsSource): DesiredModelWorkload => ({
   kind: 'model',
   workloadId,
   deploymentId: DEP,
@@ -151,6 +151,39 @@ describe('Reconciler with the onnx runtime', () => {
     expect(models.list()).toEqual([]);
   });
 
+  it('keeps a replica whose download URL was re-signed, and replaces it when its batching changes', async () => {
+    const { reconciler, models } = agentParts(join(dir, 'resigned'));
+    const workload = modelWorkload('w-resigned', clsSource);
+    await reconciler.apply({ version: 1, workloads: [workload] });
+    await reconciler.idle();
+    const served = models.get(DEP);
+    const [before] = reconciler.statuses();
+    expect(served?.batcher.limits).toEqual({ maxBatchSize: 32, maxQueueDelayUs: 0 }); // the agent's default
+
+    // The control plane signs the URL afresh in every answer: same bytes, another URL.
+    const resignedUrl = clsSource.url.replace(/signature=\w+/, `signature=${'cd'.repeat(32)}`);
+    expect(resignedUrl).not.toBe(clsSource.url);
+    const resigned = { ...workload, model: { ...workload.model, downloadUrl: resignedUrl } };
+    await reconciler.apply({ version: 2, workloads: [resigned] });
+    await reconciler.idle();
+    expect(models.get(DEP)).toBe(served);
+    expect(served?.ready).toBe(true);
+    expect(reconciler.statuses()).toEqual([before]);
+
+    // A changed batching setting is a different replica: the old one goes, the new one uses the setting.
+    const batched = { ...resigned, batching: { maxBatchSize: 4, maxQueueDelayMs: 2.5 } };
+    await reconciler.apply({ version: 3, workloads: [batched] });
+    await reconciler.idle();
+    const replaced = models.get(DEP);
+    expect(served?.ready).toBe(false);
+    expect(replaced).not.toBe(served);
+    expect(replaced?.batcher.limits).toEqual({ maxBatchSize: 4, maxQueueDelayUs: 2500 });
+    // The adaptive policy still decides whether stacking pays for this model.
+    expect(replaced?.batcher.mode).toBe('learning');
+    expect(models.list()).toHaveLength(1);
+    await reconciler.apply({ version: 4, workloads: [] });
+  });
+
   it('reports failed for a workload no runtime on this agent can run', async () => {
     const { reconciler } = agentParts(join(dir, 'notebook'));
     const notebook: DesiredWorkload = {
@@ -159,6 +192,8 @@ describe('Reconciler with the onnx runtime', () => {
       notebookId: 'nb_1',
       image: 'jupyter/base-notebook',
       idleTimeoutSeconds: 600,
+      token: 't'.repeat(32),
+      basePath: '/notebooks/nb_1/',
       gpuType: 'cpu',
       gpuCount: 0,
     };

@@ -40,7 +40,16 @@ function canonical(value: unknown): string {
   entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
 }
-const sameSpec = (a: DesiredWorkload, b: DesiredWorkload) => canonical(a) === canonical(b);
+/**
+ * The spec without its download URL: the control plane signs the URL afresh in every answer, so it differs
+ * each time while the bytes it names (versionId, sha256) do not. Everything else still counts.
+ */
+function stableSpec(workload: DesiredWorkload): unknown {
+  if (workload.kind !== 'model') return workload;
+  return { ...workload, model: { ...workload.model, downloadUrl: undefined } };
+}
+const sameSpec = (a: DesiredWorkload, b: DesiredWorkload) =>
+  canonical(stableSpec(a)) === canonical(stableSpec(b));
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 1024);
 
 /**
@@ -72,6 +81,8 @@ export class Reconciler {
       for (const [id, held] of this.held) {
         const next = wanted.get(id);
         if (!next || !sameSpec(next, held.workload)) await this.remove(id, held);
+        // Same workload: keep the freshest signed URL in memory for whoever reads the spec later.
+        else held.workload = next;
       }
       for (const workload of state.workloads) {
         if (this.held.has(workload.workloadId)) continue;
@@ -91,6 +102,8 @@ export class Reconciler {
       phase: h.phase,
       ...(h.reason === undefined ? {} : { reason: h.reason }),
       ...(h.startedAt === undefined ? {} : { startedAt: h.startedAt }),
+      // Cached by the runtime, so a slow workload never holds up the heartbeat.
+      ...(h.phase === 'ready' ? h.runtime?.details?.(h.workload.workloadId) : undefined),
     }));
   }
 

@@ -1,25 +1,32 @@
-import type { ModelRegistry, ServedModel } from '../data-plane/models.js';
+import { type ModelRegistry, pickModel, type ServedModel } from '../data-plane/models.js';
 
-/** The data plane's view of the models the control loop has loaded; changes as workloads come and go. */
+/**
+ * The data plane's view of the models the control loop has loaded; changes as workloads come and go.
+ * Several workloads may serve one name (the deployment id) on this agent: two replicas, or an old and a new
+ * version during a rolling update. Each keeps its own entry, so unloading one leaves the others serving.
+ */
 export class ServedModels implements ModelRegistry {
-  private readonly byName = new Map<string, ServedModel>();
+  /** Entries per name, oldest first. */
+  private readonly byName = new Map<string, ServedModel[]>();
 
-  get(name: string): ServedModel | undefined {
-    return this.byName.get(name);
+  get(name: string, version?: string): ServedModel | undefined {
+    return pickModel(this.byName.get(name) ?? [], version);
   }
 
   list(): ServedModel[] {
-    return [...this.byName.values()];
+    return [...this.byName.values()].flat();
   }
 
   add(model: ServedModel): void {
-    this.byName.set(model.name, model);
+    this.byName.set(model.name, [...(this.byName.get(model.name) ?? []), model]);
   }
 
-  /** Stops serving `model`, failing its queued requests; a newer model of the same name stays. */
+  /** Stops serving `model` alone, failing its queued requests; other entries of its name keep serving. */
   remove(model: ServedModel): void {
-    if (this.byName.get(model.name) === model) this.byName.delete(model.name);
+    const rest = (this.byName.get(model.name) ?? []).filter((m) => m !== model);
+    if (rest.length > 0) this.byName.set(model.name, rest);
+    else this.byName.delete(model.name);
     model.ready = false;
-    model.batcher.close(new Error(`model '${model.name}' was unloaded`));
+    model.batcher.close(new Error(`model '${model.name}' version '${model.version}' was unloaded`));
   }
 }

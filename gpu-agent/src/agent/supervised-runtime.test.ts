@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DesiredWorkload, WorkloadPhase } from '@meridian/protocol';
+import { type DesiredWorkload, type WorkloadPhase, WorkloadStatus } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime } from '../runtimes/docker-runtime.js';
 import { readProcStat } from '../runtimes/process-records.js';
@@ -50,6 +51,7 @@ const modelWorkload: DesiredWorkload = {
     sizeBytes: 1,
   },
 };
+const NOTEBOOK_TOKEN = randomBytes(24).toString('hex');
 const notebookWorkload: DesiredWorkload = {
   kind: 'notebook',
   workloadId: NOTEBOOK_ID,
@@ -58,6 +60,8 @@ const notebookWorkload: DesiredWorkload = {
   gpuType: 'cpu',
   gpuCount: 0,
   idleTimeoutSeconds: 3600,
+  token: NOTEBOOK_TOKEN,
+  basePath: '/notebooks/nb_alice/',
 };
 
 /** What one agent process builds over `dataDir` (as main.ts does), with the phases each workload went through. */
@@ -175,6 +179,26 @@ describe('SupervisedRuntime on a real Docker engine', () => {
     expect(await containersOf(MODEL_ID)).toHaveLength(0);
   }, 60_000);
 
+  it('hands a notebook image its token in JUPYTER_TOKEN and its base path on the command line', async () => {
+    // No Jupyter image can be built here; busybox has no start-notebook.sh, so the start fails, but the
+    // container it was created as shows what the engine was asked to run.
+    const { reconciler } = agentOn(join(dir, 'docker-notebook'), dockerRuntime());
+    const notebook = { ...notebookWorkload, workloadId: 'wl_docker_nb', image: 'meridian-test/busybox:1' };
+    await reconciler.apply({ version: 1, workloads: [notebook] });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([
+      { phase: 'failed', reason: expect.stringMatching(/start-notebook\.sh/) },
+    ]);
+    const [info] = await containersOf('wl_docker_nb');
+    const { Config } = await docker()
+      .getContainer(info?.Id ?? '')
+      .inspect();
+    expect(Config.Env).toContain(`JUPYTER_TOKEN=${NOTEBOOK_TOKEN}`);
+    expect(Config.Cmd).toEqual(['start-notebook.sh', '--ServerApp.base_url=/notebooks/nb_alice/']);
+    await reconciler.apply({ version: 2, workloads: [] });
+    expect(await containersOf('wl_docker_nb')).toHaveLength(0);
+  }, 30_000);
+
   it('fails with a reason naming the image when the image is not on this host', async () => {
     const { reconciler } = agentOn(join(dir, 'missing-image'), dockerRuntime());
     const missing = { ...modelWorkload, workloadId: 'wl_missing', image: 'meridian-test/absent:1' };
@@ -200,10 +224,30 @@ describe('SupervisedRuntime with plain processes', () => {
     expect(phases).toEqual(['pulling', 'loading', 'ready']);
     const [workload] = await processSupervisor().list();
     expect(workload?.workloadId).toBe(NOTEBOOK_ID);
-    const response = await fetch(`http://127.0.0.1:${workload?.endpoint?.port}/api`);
-    expect(response.status).toBe(200);
     pid = Number(workload?.ref);
     expect(pid).toBeGreaterThan(0);
+    // The token travels in the environment, never in the world-readable command line.
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(NOTEBOOK_TOKEN);
+  }, 60_000);
+
+  it('reports where the notebook answers, under its base path and behind its token, and its last activity', async () => {
+    const { reconciler } = agentOn(dataDir(), processRuntime());
+    await reconciler.restore();
+    await reconciler.idle();
+    const [status] = reconciler.statuses();
+    const [workload] = await processSupervisor().list();
+    expect(status?.endpoint).toBe(`http://127.0.0.1:${workload?.endpoint?.port}/notebooks/nb_alice/`);
+
+    const contents = `${status?.endpoint}api/contents`;
+    const authorized = await fetch(contents, { headers: { Authorization: `token ${NOTEBOOK_TOKEN}` } });
+    expect(authorized.status).toBe(200);
+    expect((await fetch(contents)).status).toBe(403);
+
+    const at = status?.lastActivityAt ?? '';
+    expect(new Date(at).toISOString()).toBe(at);
+    expect(Date.now() - Date.parse(at)).toBeLessThan(10 * 60_000);
+    // What the control plane will accept in a heartbeat.
+    expect(WorkloadStatus.safeParse(status).success).toBe(true);
   }, 60_000);
 
   it('is adopted by a new agent (same process) and stopped once no longer desired', async () => {

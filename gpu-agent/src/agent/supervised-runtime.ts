@@ -1,15 +1,14 @@
 import type { DesiredModelWorkload, DesiredNotebookWorkload, DesiredWorkload } from '@meridian/protocol';
-import { jupyterServerCommand, notebookEnv } from '../runtimes/jupyter.js';
+import { jupyterImageCommand, jupyterServerCommand, notebookEnv } from '../runtimes/jupyter.js';
 import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from '../runtimes/types.js';
-import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
+import { NotebookActivity } from './notebook-activity.js';
+import type { RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
 
 /** Debian's jupyter-server package; the process runtime runs notebooks with it. */
 export const JUPYTER_SERVER = '/usr/bin/jupyter-server';
 const MODEL_SERVER_PORT = 8080;
 const NOTEBOOK_PORT = 8888;
 const MODEL_HEALTH_PATH = '/v2/health/ready';
-// Jupyter answers GET /api without a token, so the probe needs no secret.
-const NOTEBOOK_HEALTH_PATH = '/api';
 const LOG_LINES_IN_REASON = 5;
 
 export interface SupervisedRuntimeOptions {
@@ -20,8 +19,6 @@ export interface SupervisedRuntimeOptions {
   notebookHealthTimeoutMs?: number;
   /** Seconds a workload gets to exit on SIGTERM before it is killed. Default 10. */
   stopGraceSeconds?: number;
-  /** The token a notebook requires (JUPYTER_TOKEN); without one, Jupyter makes its own and logs it. */
-  notebookToken?: (workload: DesiredNotebookWorkload) => string;
 }
 
 /**
@@ -33,6 +30,8 @@ export class SupervisedRuntime implements WorkloadRuntime {
   private readonly supervisor: WorkloadSupervisor;
   /** The supervisor's leftovers, read once: adopt() also drops dead records, so it must not race start(). */
   private leftovers: Promise<Workload[]> | undefined;
+  /** Ready notebooks: where they answer and their last activity, for the heartbeat. */
+  private readonly notebooks = new Map<string, { endpoint: string; activity: NotebookActivity }>();
 
   constructor(private readonly options: SupervisedRuntimeOptions) {
     this.name = options.name;
@@ -55,7 +54,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
       throw new Error(`${describe(workload)} could not start: ${messageOf(err)}`, { cause: err });
     }
     ctx.signal.throwIfAborted();
-    await this.untilHealthy(workload, started, ctx);
+    await this.track(workload, await this.untilHealthy(workload, started, ctx));
   }
 
   async adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
@@ -63,10 +62,11 @@ export class SupervisedRuntime implements WorkloadRuntime {
     const found = (await this.leftovers).find((w) => w.workloadId === workload.workloadId);
     if (found?.state !== 'running') return this.start(workload, ctx);
     // It may still have been loading when the previous agent went away: wait, but never start a copy.
-    await this.untilHealthy(workload, found, ctx);
+    await this.track(workload, await this.untilHealthy(workload, found, ctx));
   }
 
   async stop(workloadId: string): Promise<void> {
+    this.notebooks.delete(workloadId);
     await this.supervisor.stop(workloadId, this.options.stopGraceSeconds ?? 10);
     // The container or process record goes; a notebook's volume stays for its next start.
     await this.supervisor.remove(workloadId);
@@ -77,11 +77,28 @@ export class SupervisedRuntime implements WorkloadRuntime {
     return this.supervisor.removeUndesired(desiredIds);
   }
 
+  details(workloadId: string): WorkloadDetails | undefined {
+    const notebook = this.notebooks.get(workloadId);
+    if (!notebook) return undefined;
+    const lastActivityAt = notebook.activity.lastActivityAt;
+    return { endpoint: notebook.endpoint, ...(lastActivityAt === undefined ? {} : { lastActivityAt }) };
+  }
+
+  /** Remembers where a healthy notebook answers and reads its activity once, so its first heartbeat has it. */
+  private async track(workload: DesiredWorkload, healthy: Workload): Promise<void> {
+    if (workload.kind !== 'notebook' || !healthy.endpoint) return;
+    const { host, port } = healthy.endpoint;
+    const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}${workload.basePath}`;
+    const activity = new NotebookActivity({ endpoint, token: workload.token });
+    this.notebooks.set(workload.workloadId, { endpoint, activity });
+    await activity.refresh();
+  }
+
   private async untilHealthy(workload: DesiredWorkload, started: Workload, ctx: RuntimeContext) {
     ctx.report('loading');
     const probe = this.probeOf(workload);
     try {
-      await untilAborted(this.supervisor.waitForHealthy(workload.workloadId, probe), ctx.signal);
+      return await untilAborted(this.supervisor.waitForHealthy(workload.workloadId, probe), ctx.signal);
     } catch (err) {
       if (ctx.signal.aborted) throw err;
       const logs = await this.supervisor
@@ -121,7 +138,6 @@ export class SupervisedRuntime implements WorkloadRuntime {
   }
 
   private notebookSpec(workload: DesiredNotebookWorkload): WorkloadSpec {
-    const token = this.options.notebookToken?.(workload);
     const asProcess = this.name === 'process';
     return {
       workloadId: workload.workloadId,
@@ -131,10 +147,12 @@ export class SupervisedRuntime implements WorkloadRuntime {
             command: jupyterServerCommand({
               executable: JUPYTER_SERVER,
               allowRoot: process.getuid?.() === 0,
+              basePath: workload.basePath,
             }),
           }
-        : { image: workload.image }),
-      env: token === undefined ? {} : notebookEnv(token),
+        : { image: workload.image, command: jupyterImageCommand(workload.basePath) }),
+      // The server requires the token on every request but its version at `<basePath>api` (the probe).
+      env: notebookEnv(workload.token),
       // The engine picks the devices; the process runtime cannot pin GPUs at all.
       gpus: { count: workload.gpuCount, deviceIds: [] },
       port: NOTEBOOK_PORT,
@@ -147,7 +165,8 @@ export class SupervisedRuntime implements WorkloadRuntime {
   private probeOf(workload: DesiredWorkload): HealthProbe {
     return workload.kind === 'model'
       ? { path: MODEL_HEALTH_PATH, timeoutMs: this.options.modelHealthTimeoutMs ?? 120_000 }
-      : { path: NOTEBOOK_HEALTH_PATH, timeoutMs: this.options.notebookHealthTimeoutMs ?? 60_000 };
+      : // Jupyter answers GET <base>api (its version) without a token, so the probe needs no secret.
+        { path: `${workload.basePath}api`, timeoutMs: this.options.notebookHealthTimeoutMs ?? 60_000 };
   }
 }
 

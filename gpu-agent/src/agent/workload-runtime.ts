@@ -1,4 +1,4 @@
-import type { DesiredWorkload, WorkloadPhase } from '@meridian/protocol';
+import type { DesiredWorkload, WorkloadPhase, WorkloadStatus } from '@meridian/protocol';
 
 /** What a runtime tells the reconciler while it brings a workload up. */
 export interface RuntimeContext {
@@ -7,6 +7,9 @@ export interface RuntimeContext {
   /** Aborted when the workload is removed before it is ready: stop working on it. */
   signal: AbortSignal;
 }
+
+/** What a runtime adds to a ready workload's heartbeat status (a notebook's endpoint and last activity). */
+export type WorkloadDetails = Pick<WorkloadStatus, 'endpoint' | 'lastActivityAt'>;
 
 /**
  * One way to run workloads: the onnx runtime (./onnx-runtime.ts), and docker or plain processes
@@ -30,4 +33,9 @@ export interface WorkloadRuntime {
    * record). Runtimes that hold nothing outside this process need not implement it.
    */
   removeUndesired?(desiredIds: ReadonlySet<string>): Promise<unknown>;
+  /**
+   * What the heartbeat should carry about a ready workload beyond its phase. Synchronous: it answers with
+   * what the runtime last learned and never waits on the workload. Runtimes with nothing to add omit it.
+   */
+  details?(workloadId: string): WorkloadDetails | undefined;
 }

@@ -52,11 +52,19 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
   const findModel = (c: Context<Env>): ServedModel => {
     const name = c.req.param('name') ?? '';
     const version = c.req.param('version');
-    const model = deps.models.get(name);
-    if (!model || (version !== undefined && version !== model.version))
-      throw new NotFoundError(`model '${name}'${version ? ` version '${version}'` : ''} not found`);
+    const model = deps.models.get(name, version);
+    if (!model) throw new NotFoundError(`model '${name}'${version ? ` version '${version}'` : ''} not found`);
     return model;
   };
+  // Every version of a name this agent serves (a rolling update holds two), for the metadata answer.
+  const versionsOf = (name: string) => [
+    ...new Set(
+      deps.models
+        .list()
+        .filter((m) => m.name === name)
+        .map((m) => m.version),
+    ),
+  ];
 
   const app = new Hono<Env>();
   app.use(async (c, next) => {
@@ -89,7 +97,7 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     app.get(prefix, (c) => {
       const m = findModel(c);
       const { inputs, outputs } = m.signature;
-      return c.json({ name: m.name, versions: [m.version], platform: m.platform, inputs, outputs });
+      return c.json({ name: m.name, versions: versionsOf(m.name), platform: m.platform, inputs, outputs });
     });
     app.get(`${prefix}/ready`, (c) => {
       const m = findModel(c);

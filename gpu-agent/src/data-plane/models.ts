@@ -14,8 +14,18 @@ export type ServedModel = {
 
 /** Where the data plane finds models; the control loop loads and unloads them. */
 export interface ModelRegistry {
-  get(name: string): ServedModel | undefined;
+  /** Version `version` of `name` when given, else the newest version of it that is ready. */
+  get(name: string, version?: string): ServedModel | undefined;
   list(): ServedModel[];
+}
+
+/**
+ * Picks from one name's entries (oldest first): the newest ready entry of `version` (any version when
+ * absent), else the newest entry at all, so a model that is not ready answers 503 rather than 404.
+ */
+export function pickModel(entries: readonly ServedModel[], version?: string): ServedModel | undefined {
+  const candidates = version === undefined ? entries : entries.filter((m) => m.version === version);
+  return candidates.findLast((m) => m.ready) ?? candidates.at(-1);
 }
 
 /** Wraps a runner in a batcher whose executions feed the metrics. */
@@ -39,6 +49,12 @@ export function serveModel(
 
 /** A registry over a fixed list (tests, benchmarks, single-model agents). */
 export function staticRegistry(models: ServedModel[]): ModelRegistry {
-  const byName = new Map(models.map((m) => [m.name, m]));
-  return { get: (name) => byName.get(name), list: () => [...byName.values()] };
+  return {
+    get: (name, version) =>
+      pickModel(
+        models.filter((m) => m.name === name),
+        version,
+      ),
+    list: () => [...models],
+  };
 }

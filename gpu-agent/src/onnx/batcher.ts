@@ -73,6 +73,11 @@ export class DynamicBatcher {
     return this.queue.length;
   }
 
+  /** The batch size and queue delay this batcher was configured with (operators and tests read them). */
+  get limits(): Pick<BatcherOptions, 'maxBatchSize' | 'maxQueueDelayUs'> {
+    return { maxBatchSize: this.options.maxBatchSize, maxQueueDelayUs: this.options.maxQueueDelayUs };
+  }
+
   /**
    * Runs one request's inputs (validated, in signature order). With `transferInputs` the caller gives up
    * their buffers, so a worker runner takes them without a copy when the request runs alone.

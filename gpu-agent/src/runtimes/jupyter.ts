@@ -1,9 +1,12 @@
 /**
  * argv for a Jupyter server under the process runtime (Debian's jupyter-server package), with the
  * runtime's `{host}`, `{port}` and `{workdir}` placeholders. The token goes in `notebookEnv`, not argv:
- * /proc/<pid>/cmdline is world-readable, /proc/<pid>/environ is not.
+ * /proc/<pid>/cmdline is world-readable, /proc/<pid>/environ is not. `basePath` (`/notebooks/nb_x/`) is the
+ * prefix the server answers under, so a proxy can forward paths unchanged.
  */
-export function jupyterServerCommand(options: { executable?: string; allowRoot?: boolean } = {}): string[] {
+export function jupyterServerCommand(
+  options: { executable?: string; allowRoot?: boolean; basePath?: string } = {},
+): string[] {
   return [
     options.executable ?? 'jupyter-server',
     '--ip={host}',
@@ -12,8 +15,18 @@ export function jupyterServerCommand(options: { executable?: string; allowRoot?:
     '--port-retries=0',
     '--no-browser',
     '--ServerApp.root_dir={workdir}',
+    ...(options.basePath ? [`--ServerApp.base_url=${options.basePath}`] : []),
     ...(options.allowRoot ? ['--allow-root'] : []),
   ];
+}
+
+/**
+ * Cmd for a notebook image of the jupyter/docker-stacks family (jupyter/base-notebook and kin): its
+ * start-notebook.sh hands extra arguments to the server, and the server reads JUPYTER_TOKEN (notebookEnv)
+ * itself. Deliberately that simple: an image that starts Jupyter another way is not supported yet.
+ */
+export function jupyterImageCommand(basePath: string): string[] {
+  return ['start-notebook.sh', `--ServerApp.base_url=${basePath}`];
 }
 
 /** Environment that makes the Jupyter server require `token` on every request (header or query). */

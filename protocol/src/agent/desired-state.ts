@@ -27,6 +27,13 @@ export const DesiredModelWorkload = z.object({
   model: ModelArtifact,
   /** Image of a custom model server, for formats the onnx runtime cannot load. */
   image: z.string().optional(),
+  /** Dynamic batching settings chosen for the deployment; the agent's defaults apply when absent. */
+  batching: z
+    .object({
+      maxBatchSize: z.number().int().min(1).max(1024),
+      maxQueueDelayMs: z.number().min(0).max(1000),
+    })
+    .optional(),
 });
 export type DesiredModelWorkload = z.infer<typeof DesiredModelWorkload>;
 
@@ -37,6 +44,10 @@ export const DesiredNotebookWorkload = z.object({
   notebookId: z.string(),
   image: z.string(),
   idleTimeoutSeconds: z.number().int().positive(),
+  /** The token the notebook server requires on every request (Jupyter's `JUPYTER_TOKEN`). */
+  token: z.string().min(16).max(256),
+  /** URL path prefix the server answers under (`/notebooks/<id>/`), so the edge can proxy it unchanged. */
+  basePath: z.string().regex(/^\/[A-Za-z0-9_/.-]*\/$/),
 });
 export type DesiredNotebookWorkload = z.infer<typeof DesiredNotebookWorkload>;
 

@@ -19,6 +19,13 @@ export const WorkloadStatus = z.strictObject({
   /** Why it failed or stopped, in words an operator can act on. */
   reason: z.string().max(1024).optional(),
   startedAt: z.iso.datetime({ offset: true }).optional(),
+  /** Where the workload answers on the host (a notebook server), when it is reachable apart from the data plane. */
+  endpoint: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .optional(),
+  /** Notebooks: the server's own record of its last activity (Jupyter's `/api/status`), coarse by design. */
+  lastActivityAt: z.iso.datetime({ offset: true }).optional(),
 });
 export type WorkloadStatus = z.infer<typeof WorkloadStatus>;
 

@@ -1,4 +1,5 @@
 export * from './desired-state.js';
+export * from './gpu-types.js';
 export * from './heartbeat.js';
 export * from './inventory.js';
 export * from './registration.js';

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+// The routing snapshot: what the edge needs to send a prediction to a ready replica. The control plane's
+// scheduler produces it whenever it changes; the edge pulls it (`GET /internal/v1/routing?since=<version>`)
+// or reads it from Workers KV.
+
+/** One ready replica: where the edge sends a signed OIP request. */
+export const RoutedReplica = z.object({
+  workloadId: z.string(),
+  agentId: z.string(),
+  /** The agent's data-plane base URL; the model is served there under the deployment id. */
+  url: z.string(),
+});
+export type RoutedReplica = z.infer<typeof RoutedReplica>;
+
+/** One model version of a deployment, with its share of the traffic. */
+export const RoutedVersion = z.object({
+  versionId: z.string(),
+  /** The version's number within its model (1, 2, …), for `/v2/models/{name}/versions/{v}`. */
+  version: z.number().int().positive(),
+  /** Relative share of unpinned traffic, 0–100; versions of one deployment sum to 100 unless none is ready. */
+  weight: z.number().int().min(0).max(100),
+  replicas: z.array(RoutedReplica),
+});
+export type RoutedVersion = z.infer<typeof RoutedVersion>;
+
+export const RoutedDeployment = z.object({
+  deploymentId: z.string(),
+  orgId: z.string(),
+  /** Unique within the org: the `{name}` of the OIP routes. */
+  name: z.string(),
+  /** Same input, same output: the edge may answer from its response cache. */
+  deterministic: z.boolean(),
+  versions: z.array(RoutedVersion),
+});
+export type RoutedDeployment = z.infer<typeof RoutedDeployment>;
+
+/** Every deployment and where it is served; `version` rises with every change. */
+export const RoutingSnapshot = z.object({
+  version: z.number().int().nonnegative(),
+  generatedAt: z.iso.datetime({ offset: true }),
+  deployments: z.array(RoutedDeployment),
+});
+export type RoutingSnapshot = z.infer<typeof RoutingSnapshot>;
+
+/** The answer to a pull whose `since` is the current version. */
+export const RoutingUnchanged = z.object({ unchanged: z.literal(true), version: z.number().int() });
+export type RoutingUnchanged = z.infer<typeof RoutingUnchanged>;
