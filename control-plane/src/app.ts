@@ -16,14 +16,17 @@ import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { authRoutes } from './routes/auth.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import type { RouteDeps } from './routes/deps.js';
 import { docsRoutes } from './routes/docs.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { internalRoutes } from './routes/internal.js';
 import { internalAgentRoutes } from './routes/internal-agents.js';
+import { internalSchedulingRoutes } from './routes/internal-scheduling.js';
 import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
 import { modelRoutes } from './routes/models.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
+import { notebookRoutes } from './routes/notebooks.js';
 import { orgRoutes } from './routes/orgs.js';
 import { runRoutes } from './routes/runs.js';
 import { runArtifactRoutes } from './routes/runs-artifacts.js';
@@ -33,6 +36,9 @@ import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from './services/agents/deps.js';
 import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
+import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
+import { RoutingSnapshots } from './services/scheduler/routing-snapshot.js';
+import { noScheduler, type SchedulerTrigger } from './services/scheduler/trigger.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 
@@ -65,6 +71,10 @@ export interface AppDeps {
   agentHeartbeatIntervalSeconds?: number;
   /** Wakes desired-state long polls; tests pass their own to trigger changes. */
   desiredStateChanges?: DesiredStateChanges;
+  /** Told when deployments, notebooks or agents change; default: no scheduler runs in this app. */
+  scheduler?: SchedulerTrigger;
+  /** Where users reach the edge (notebook URLs); default http://127.0.0.1:8787. */
+  edgePublicUrl?: string;
 }
 
 /** Upload routes that stream their body with their own size limit instead of the global JSON one. */
@@ -93,6 +103,9 @@ export function createApp(deps: AppDeps) {
     identityCache,
   };
 
+  // One instance for every route that changes an agent's desired state, so its long polls wake.
+  const desiredStateChanges = deps.desiredStateChanges ?? new DesiredStateChanges();
+
   const app = newRouter();
   app.use(requestContext(deps.trustProxy));
   app.use(metrics.middleware);
@@ -119,11 +132,23 @@ export function createApp(deps: AppDeps) {
   app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
   app.route(
     '/',
+    internalSchedulingRoutes({
+      db: deps.db,
+      routing: new RoutingSnapshots(deps.db),
+      scheduler: deps.scheduler ?? noScheduler,
+      edgeServiceToken: deps.edgeServiceToken,
+      operatorToken: deps.operatorToken,
+    }),
+  );
+  app.route(
+    '/',
     agentRoutes({
       db: deps.db,
-      changes: deps.desiredStateChanges ?? new DesiredStateChanges(),
+      changes: desiredStateChanges,
       heartbeatIntervalSeconds: deps.agentHeartbeatIntervalSeconds ?? DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
       dataPlaneSigningKey: deps.dataPlaneSigningKey,
+      objectStore: deps.objectStore,
+      ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
     }),
   );
   const experimentDeps = {
@@ -142,6 +167,15 @@ export function createApp(deps: AppDeps) {
   };
   app.route('/', modelRoutes(routeDeps, modelDeps));
   app.route('/', modelVersionRoutes(routeDeps, modelDeps));
+  const scheduling = { db: deps.db, scheduler: deps.scheduler ?? noScheduler, changes: desiredStateChanges };
+  app.route('/', deploymentRoutes(routeDeps, scheduling));
+  app.route(
+    '/',
+    notebookRoutes(routeDeps, {
+      ...scheduling,
+      edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
+    }),
+  );
   if (deps.objectStore instanceof FsObjectStore) {
     app.route('/', storageRoutes(deps.objectStore, deps.maxUploadPartBytes ?? 64 * 1024 * 1024));
   }

@@ -25,6 +25,20 @@ export const Config = z
     /** Key the edge signs data-plane requests with, handed to agents; generated into the data dir when unset. */
     MERIDIAN_DATA_PLANE_SIGNING_KEY: z.string().min(32).optional(),
     MERIDIAN_AGENT_HEARTBEAT_SECONDS: seconds(15),
+    /** An agent silent this long is lost and its work placed elsewhere; default three heartbeats. */
+    MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().positive().optional(),
+    /** How often the scheduler converges when nothing kicks it. */
+    MERIDIAN_SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(2000),
+    /** How long a replaced replica keeps serving after it leaves the routing snapshot. */
+    MERIDIAN_ROLLOUT_RETIRE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
+    /** Added to a notebook's idle timeout before it is culled: Jupyter records activity coarsely. */
+    MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /** Where users reach the edge; notebooks' access URLs start with it. */
+    MERIDIAN_EDGE_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8787'),
+    /** Workers KV that mirrors the routing snapshot for the edge: all three, or none (the edge then pulls). */
+    MERIDIAN_ROUTING_KV_ACCOUNT_ID: z.string().min(1).optional(),
+    MERIDIAN_ROUTING_KV_NAMESPACE_ID: z.string().min(1).optional(),
+    MERIDIAN_ROUTING_KV_API_TOKEN: z.string().min(1).optional(),
     /** Trust X-Forwarded-For for the client IP: only behind a proxy that sets it. */
     MERIDIAN_TRUST_PROXY: z
       .enum(['true', 'false'])
@@ -64,6 +78,18 @@ export const Config = z
         message: 'set both S3 credentials or neither',
       });
     }
+    const kv = [
+      env.MERIDIAN_ROUTING_KV_ACCOUNT_ID,
+      env.MERIDIAN_ROUTING_KV_NAMESPACE_ID,
+      env.MERIDIAN_ROUTING_KV_API_TOKEN,
+    ];
+    if (kv.some((v) => v !== undefined) && !kv.every((v) => v !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'set MERIDIAN_ROUTING_KV_ACCOUNT_ID, _NAMESPACE_ID and _API_TOKEN together, or none of them',
+        path: ['MERIDIAN_ROUTING_KV_ACCOUNT_ID'],
+      });
+    }
     if (!env.MERIDIAN_S3_BUCKET && (env.MERIDIAN_S3_ENDPOINT || keyId)) {
       ctx.addIssue({
         code: 'custom',
@@ -86,6 +112,24 @@ export const Config = z
     operatorToken: env.MERIDIAN_OPERATOR_TOKEN,
     dataPlaneSigningKey: env.MERIDIAN_DATA_PLANE_SIGNING_KEY,
     agentHeartbeatIntervalSeconds: env.MERIDIAN_AGENT_HEARTBEAT_SECONDS,
+    scheduler: {
+      intervalMs: env.MERIDIAN_SCHEDULER_INTERVAL_MS,
+      heartbeatTimeoutMs:
+        (env.MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS ?? 3 * env.MERIDIAN_AGENT_HEARTBEAT_SECONDS) * 1000,
+      retireAfterMs: env.MERIDIAN_ROLLOUT_RETIRE_SECONDS * 1000,
+      idleSlackMs: env.MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS * 1000,
+    },
+    edgePublicUrl: env.MERIDIAN_EDGE_PUBLIC_URL,
+    routingKv:
+      env.MERIDIAN_ROUTING_KV_ACCOUNT_ID &&
+      env.MERIDIAN_ROUTING_KV_NAMESPACE_ID &&
+      env.MERIDIAN_ROUTING_KV_API_TOKEN
+        ? {
+            accountId: env.MERIDIAN_ROUTING_KV_ACCOUNT_ID,
+            namespaceId: env.MERIDIAN_ROUTING_KV_NAMESPACE_ID,
+            apiToken: env.MERIDIAN_ROUTING_KV_API_TOKEN,
+          }
+        : undefined,
     trustProxy: env.MERIDIAN_TRUST_PROXY,
     maxBodyBytes: env.MERIDIAN_MAX_BODY_BYTES,
     maxModelBytes: env.MERIDIAN_MAX_MODEL_BYTES,

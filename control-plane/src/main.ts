@@ -7,6 +7,9 @@ import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
 import { createLogger } from './lib/logger.js';
 import { randomSecret } from './lib/secrets.js';
+import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
+import { WorkersKvRoutingPublisher } from './services/scheduler/routing-publisher.js';
+import { Scheduler } from './services/scheduler/scheduler.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { S3ObjectStore } from './storage/s3-store.js';
@@ -39,6 +42,16 @@ const objectStore: ObjectStore = config.s3
       signingSecret: localSecret(config.dataDir, 'storage-signing-secret', config.storageSigningSecret),
     });
 
+const desiredStateChanges = new DesiredStateChanges();
+const scheduler = new Scheduler({
+  db,
+  logger,
+  changes: desiredStateChanges,
+  instanceId: `cp-${randomSecret(8)}`,
+  ...config.scheduler,
+  ...(config.routingKv ? { publisher: new WorkersKvRoutingPublisher(config.routingKv) } : {}),
+});
+
 const app = createApp({
   db,
   logger,
@@ -55,6 +68,9 @@ const app = createApp({
   trustProxy: config.trustProxy,
   collectDefaultMetrics: true,
   objectStore,
+  desiredStateChanges,
+  scheduler,
+  edgePublicUrl: config.edgePublicUrl,
 });
 
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) =>
@@ -64,13 +80,17 @@ const server = serve({ fetch: app.fetch, hostname: config.host, port: config.por
     objectStore: config.s3 ? `s3://${config.s3.bucket}` : join(config.dataDir, 'objects'),
   }),
 );
+scheduler.start();
 
 function shutdown(signal: string) {
   logger.info('shutting down', { signal });
-  server.close(() => {
-    close();
-    process.exit(0);
-  });
+  // Giving the scheduler lease up lets another instance take over at once instead of after it expires.
+  void scheduler.stop().finally(() =>
+    server.close(() => {
+      close();
+      process.exit(0);
+    }),
+  );
 }
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));

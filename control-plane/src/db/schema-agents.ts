@@ -52,6 +52,9 @@ export const agentWorkloadReports = sqliteTable(
     phase: text('phase', { enum: ['pending', 'pulling', 'loading', 'ready', 'failed', 'stopped'] }).notNull(),
     reason: text('reason'),
     startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    /** Where a notebook server answers on its host, and its own last-activity record. */
+    endpoint: text('endpoint'),
+    lastActivityAt: integer('last_activity_at', { mode: 'timestamp_ms' }),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
   (t) => [

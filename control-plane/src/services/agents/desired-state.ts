@@ -5,20 +5,21 @@ import { agents } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import type { AgentServiceDeps } from './deps.js';
 import type { DesiredStateChanges } from './desired-state-changes.js';
+import { desiredWorkloadsOf } from './desired-workloads.js';
 
 export const MAX_POLL_WAIT_SECONDS = 30;
 
-/**
- * What `agentId` should run now. The seam for the scheduler: it will fill `workloads` from the placements it
- * made; until deployments and notebooks are scheduled, every agent should run nothing.
- */
-export async function desiredStateFor(db: Database, agentId: string): Promise<DesiredState> {
-  const [row] = await db
+/** What `agentId` should run now: the workloads the scheduler placed on it. */
+export async function desiredStateFor(
+  deps: Pick<AgentServiceDeps, 'db' | 'objectStore'>,
+  agentId: string,
+): Promise<DesiredState> {
+  const [row] = await deps.db
     .select({ version: agents.desiredVersion })
     .from(agents)
     .where(eq(agents.id, agentId));
   if (!row) throw notFound('Agent');
-  return { version: row.version, workloads: [] };
+  return { version: row.version, workloads: await desiredWorkloadsOf(deps.db, deps.objectStore, agentId) };
 }
 
 /** Marks `agentId`'s desired state as changed (the version moves on) and wakes its long polls. */
@@ -44,7 +45,7 @@ export async function pollDesiredState(
   for (;;) {
     const subscription = deps.changes.subscribe(agentId);
     try {
-      const state = await desiredStateFor(deps.db, agentId);
+      const state = await desiredStateFor(deps, agentId);
       if (query.since === undefined || state.version !== query.since) return state;
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return { unchanged: true, version: state.version };

@@ -36,12 +36,15 @@ export async function recordHeartbeat(
           phase: w.phase,
           reason: w.reason ?? null,
           startedAt: w.startedAt ? new Date(w.startedAt) : null,
+          endpoint: w.endpoint ?? null,
+          lastActivityAt: w.lastActivityAt ? new Date(w.lastActivityAt) : null,
           updatedAt: now,
         })),
       );
     }
     return row;
   });
+  deps.scheduler?.kick();
   return {
     status: updated.status,
     heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds,

@@ -1,0 +1,79 @@
+import { newId } from '@meridian/protocol';
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import {
+  agents,
+  deploymentEvents,
+  deployments,
+  notebookSessions,
+  notebooks,
+  workloads,
+} from '../../db/schema.js';
+import type { Plan } from './plan.js';
+
+const date = (ms: number | null | undefined) => (ms === null || ms === undefined ? ms : new Date(ms));
+
+/**
+ * Writes one tick's plan in one transaction, so an agent never sees half of it, then returns the agents whose
+ * desired state moved (their versions were bumped in the same transaction).
+ */
+export async function applyPlan(db: Database, plan: Plan, now: number): Promise<string[]> {
+  const at = new Date(now);
+  await db.transaction(async (tx) => {
+    if (plan.lostAgents.length > 0)
+      await tx.update(agents).set({ status: 'lost' }).where(inArray(agents.id, plan.lostAgents));
+    if (plan.deleteWorkloads.length > 0)
+      await tx.delete(workloads).where(inArray(workloads.id, plan.deleteWorkloads));
+    if (plan.createWorkloads.length > 0) await tx.insert(workloads).values(plan.createWorkloads);
+    for (const [id, f] of plan.updateWorkloads) {
+      await tx
+        .update(workloads)
+        .set({
+          ...(f.agentId !== undefined ? { agentId: f.agentId } : {}),
+          ...(f.phase !== undefined ? { phase: f.phase } : {}),
+          ...(f.reason !== undefined ? { reason: f.reason } : {}),
+          ...(f.pendingReason !== undefined ? { pendingReason: f.pendingReason } : {}),
+          ...(f.retireAt !== undefined ? { retireAt: date(f.retireAt) } : {}),
+          ...(f.readyAt !== undefined ? { readyAt: date(f.readyAt) } : {}),
+          ...(f.placedAt !== undefined ? { placedAt: new Date(f.placedAt) } : {}),
+        })
+        .where(eq(workloads.id, id));
+    }
+    for (const s of plan.deploymentStatus)
+      await tx
+        .update(deployments)
+        .set({ status: s.status, statusReason: s.reason, updatedAt: at })
+        .where(eq(deployments.id, s.id));
+    if (plan.events.length > 0)
+      await tx
+        .insert(deploymentEvents)
+        .values(plan.events.map((e) => ({ ...e, id: newId('deploymentEvent', now), at })));
+    for (const [id, f] of plan.notebookUpdates)
+      await tx
+        .update(notebooks)
+        .set({
+          ...(f.status !== undefined ? { status: f.status } : {}),
+          ...(f.statusReason !== undefined ? { statusReason: f.statusReason } : {}),
+          ...(f.endpoint !== undefined ? { endpoint: f.endpoint } : {}),
+          ...(f.lastActivityAt !== undefined ? { lastActivityAt: date(f.lastActivityAt) } : {}),
+          ...(f.desired !== undefined ? { desired: f.desired } : {}),
+          updatedAt: at,
+        })
+        .where(eq(notebooks.id, id));
+    for (const s of plan.sessionEnds)
+      await tx
+        .update(notebookSessions)
+        .set({ endedAt: new Date(s.endedAt), seconds: s.seconds, endReason: s.reason })
+        .where(eq(notebookSessions.id, s.id));
+    if (plan.sessionStarts.length > 0)
+      await tx
+        .insert(notebookSessions)
+        .values(plan.sessionStarts.map((s) => ({ ...s, startedAt: new Date(s.startedAt) })));
+    if (plan.notify.size > 0)
+      await tx
+        .update(agents)
+        .set({ desiredVersion: sql`${agents.desiredVersion} + 1` })
+        .where(inArray(agents.id, [...plan.notify]));
+  });
+  return [...plan.notify];
+}

@@ -1,0 +1,209 @@
+import type { AgentRuntime, AgentStatus, GpuType, HostInventory, WorkloadPhase } from '@meridian/protocol';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import {
+  agents,
+  agentWorkloadReports,
+  type BatchingSettings,
+  type DeploymentStatus,
+  deploymentRevisions,
+  deployments,
+  modelVersions,
+  type NotebookStatus,
+  notebookSessions,
+  notebooks,
+  workloads,
+} from '../../db/schema.js';
+
+export interface AgentView {
+  id: string;
+  status: AgentStatus;
+  runtimes: AgentRuntime[];
+  inventory: HostInventory;
+  dataPlaneUrl: string;
+  lastHeartbeatAt: number;
+}
+
+/** A workload row joined with what its agent last reported about it. */
+export interface WorkloadView {
+  id: string;
+  kind: 'model' | 'notebook';
+  orgId: string;
+  deploymentId: string | null;
+  revision: number | null;
+  notebookId: string | null;
+  agentId: string | null;
+  gpuType: GpuType;
+  gpuCount: number;
+  gpuMemoryMiB: number;
+  diskBytes: number;
+  phase: WorkloadPhase;
+  reason: string | null;
+  pendingReason: string | null;
+  retireAt: number | null;
+  readyAt: number | null;
+  report: {
+    phase: WorkloadPhase;
+    reason: string | null;
+    endpoint: string | null;
+    lastActivityAt: number | null;
+  } | null;
+}
+
+export interface DeploymentView {
+  id: string;
+  orgId: string;
+  name: string;
+  runtime: 'onnx' | 'container';
+  gpuType: GpuType;
+  gpuCount: number;
+  minReplicas: number;
+  deterministic: boolean;
+  batching: BatchingSettings | null;
+  revision: number;
+  status: DeploymentStatus;
+  statusReason: string | null;
+  /** Per revision: the model version it serves and that version's file size. */
+  revisions: Map<number, { versionId: string; version: number; sizeBytes: number }>;
+}
+
+export interface NotebookView {
+  id: string;
+  orgId: string;
+  gpuType: GpuType;
+  gpuCount: number;
+  idleTimeoutSeconds: number;
+  desired: 'running' | 'stopped';
+  status: NotebookStatus;
+  statusReason: string | null;
+  endpoint: string | null;
+  lastActivityAt: number | null;
+  openSession: { id: string; startedAt: number } | null;
+}
+
+/** Everything one scheduler tick decides from, read at its start. */
+export interface ClusterView {
+  now: number;
+  agents: Map<string, AgentView>;
+  workloads: WorkloadView[];
+  deployments: DeploymentView[];
+  notebooks: NotebookView[];
+}
+
+const ms = (d: Date | null) => (d === null ? null : d.getTime());
+
+export async function loadClusterView(db: Database, now: number): Promise<ClusterView> {
+  const agentRows = await db.select().from(agents);
+  const workloadRows = await db
+    .select({ w: workloads, r: agentWorkloadReports })
+    .from(workloads)
+    .leftJoin(
+      agentWorkloadReports,
+      and(
+        eq(agentWorkloadReports.agentId, workloads.agentId),
+        eq(agentWorkloadReports.workloadId, workloads.id),
+      ),
+    );
+  const deploymentRows = await db.select().from(deployments);
+  const revisionRows = await db
+    .select({
+      deploymentId: deploymentRevisions.deploymentId,
+      revision: deploymentRevisions.revision,
+      versionId: modelVersions.id,
+      version: modelVersions.version,
+      sizeBytes: modelVersions.sizeBytes,
+    })
+    .from(deploymentRevisions)
+    .innerJoin(modelVersions, eq(modelVersions.id, deploymentRevisions.modelVersionId));
+  const notebookRows = await db.select().from(notebooks);
+  const openSessions = await db
+    .select({
+      id: notebookSessions.id,
+      notebookId: notebookSessions.notebookId,
+      startedAt: notebookSessions.startedAt,
+    })
+    .from(notebookSessions)
+    .where(isNull(notebookSessions.endedAt));
+
+  const revisionsOf = new Map<string, DeploymentView['revisions']>();
+  for (const r of revisionRows) {
+    const map = revisionsOf.get(r.deploymentId) ?? new Map();
+    map.set(r.revision, { versionId: r.versionId, version: r.version, sizeBytes: r.sizeBytes ?? 0 });
+    revisionsOf.set(r.deploymentId, map);
+  }
+  const sessionOf = new Map(
+    openSessions.map((s) => [s.notebookId, { id: s.id, startedAt: s.startedAt.getTime() }]),
+  );
+
+  return {
+    now,
+    agents: new Map(
+      agentRows.map((a) => [
+        a.id,
+        {
+          id: a.id,
+          status: a.status,
+          runtimes: a.runtimes,
+          inventory: a.inventory,
+          dataPlaneUrl: a.dataPlaneUrl,
+          lastHeartbeatAt: a.lastHeartbeatAt.getTime(),
+        },
+      ]),
+    ),
+    workloads: workloadRows
+      .map(({ w, r }) => ({
+        id: w.id,
+        kind: w.kind,
+        orgId: w.orgId,
+        deploymentId: w.deploymentId,
+        revision: w.revision,
+        notebookId: w.notebookId,
+        agentId: w.agentId,
+        gpuType: w.gpuType,
+        gpuCount: w.gpuCount,
+        gpuMemoryMiB: w.gpuMemoryMiB,
+        diskBytes: w.diskBytes,
+        phase: w.phase,
+        reason: w.reason,
+        pendingReason: w.pendingReason,
+        retireAt: ms(w.retireAt),
+        readyAt: ms(w.readyAt),
+        report: r
+          ? { phase: r.phase, reason: r.reason, endpoint: r.endpoint, lastActivityAt: ms(r.lastActivityAt) }
+          : null,
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    deployments: deploymentRows
+      .map((d) => ({
+        id: d.id,
+        orgId: d.orgId,
+        name: d.name,
+        runtime: d.runtime,
+        gpuType: d.gpuType,
+        gpuCount: d.gpuCount,
+        minReplicas: d.minReplicas,
+        deterministic: d.deterministic,
+        batching: d.batching,
+        revision: d.revision,
+        status: d.status,
+        statusReason: d.statusReason,
+        revisions: revisionsOf.get(d.id) ?? new Map(),
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    notebooks: notebookRows
+      .map((n) => ({
+        id: n.id,
+        orgId: n.orgId,
+        gpuType: n.gpuType,
+        gpuCount: n.gpuCount,
+        idleTimeoutSeconds: n.idleTimeoutSeconds,
+        desired: n.desired,
+        status: n.status,
+        statusReason: n.statusReason,
+        endpoint: n.endpoint,
+        lastActivityAt: ms(n.lastActivityAt),
+        openSession: sessionOf.get(n.id) ?? null,
+      }))
+      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+  };
+}

@@ -1,0 +1,84 @@
+import type { RoutedDeployment, RoutingSnapshot, RoutingUnchanged } from '@meridian/protocol';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { routingSnapshots } from '../../db/schema.js';
+import type { ClusterView } from './cluster-view.js';
+
+const ROW_ID = 1;
+
+/**
+ * Where each deployment is served: ready, non-retiring replicas on agents that are not lost, grouped by model
+ * version. Each version's weight is its share of the ready replicas, so a rollout shifts traffic replica by
+ * replica and the old version leaves only once the new one is fully ready.
+ */
+export function routedDeployments(view: ClusterView): RoutedDeployment[] {
+  return view.deployments.map((d) => {
+    const byRevision = new Map<number, { workloadId: string; agentId: string; url: string }[]>();
+    for (const w of view.workloads) {
+      if (w.deploymentId !== d.id || w.phase !== 'ready' || w.retireAt !== null || !w.agentId) continue;
+      const agent = view.agents.get(w.agentId);
+      if (!agent || agent.status === 'lost' || w.revision === null) continue;
+      const list = byRevision.get(w.revision) ?? [];
+      list.push({ workloadId: w.id, agentId: agent.id, url: agent.dataPlaneUrl });
+      byRevision.set(w.revision, list);
+    }
+    const total = [...byRevision.values()].reduce((n, r) => n + r.length, 0);
+    const revisions = [...byRevision.keys()].sort((a, b) => a - b);
+    const versions = revisions.flatMap((revision) => {
+      const model = d.revisions.get(revision);
+      const replicas = byRevision.get(revision) ?? [];
+      if (!model) return [];
+      return [
+        {
+          versionId: model.versionId,
+          version: model.version,
+          weight: Math.floor((100 * replicas.length) / total),
+          replicas,
+        },
+      ];
+    });
+    // Rounding leftovers go to the newest version, so the weights sum to exactly 100.
+    const newest = versions.at(-1);
+    if (newest) newest.weight += 100 - versions.reduce((n, v) => n + v.weight, 0);
+    return { deploymentId: d.id, orgId: d.orgId, name: d.name, deterministic: d.deterministic, versions };
+  });
+}
+
+/** The stored snapshot: its version moves only when what it routes changes. */
+export class RoutingSnapshots {
+  constructor(private readonly db: Database) {}
+
+  /** The current snapshot, or `unchanged` when `since` is its version. */
+  async pull(since?: number): Promise<RoutingSnapshot | RoutingUnchanged> {
+    const current = await this.current();
+    return since !== undefined && since === current.version
+      ? { unchanged: true, version: current.version }
+      : current;
+  }
+
+  async current(): Promise<RoutingSnapshot> {
+    const [row] = await this.db.select().from(routingSnapshots).where(eq(routingSnapshots.id, ROW_ID));
+    if (!row) return { version: 0, generatedAt: new Date(0).toISOString(), deployments: [] };
+    return JSON.parse(row.document) as RoutingSnapshot;
+  }
+
+  /** Stores `deployments` as a new version if they differ from the current one; returns it when stored. */
+  async update(deployments: RoutedDeployment[], now: number): Promise<RoutingSnapshot | undefined> {
+    const current = await this.current();
+    if (JSON.stringify(current.deployments) === JSON.stringify(deployments)) return undefined;
+    const next: RoutingSnapshot = {
+      version: current.version + 1,
+      generatedAt: new Date(now).toISOString(),
+      deployments,
+    };
+    const document = JSON.stringify(next);
+    await this.db
+      .insert(routingSnapshots)
+      .values({ id: ROW_ID, version: next.version, document, updatedAt: new Date(now) })
+      .onConflictDoUpdate({
+        target: routingSnapshots.id,
+        set: { version: next.version, document, updatedAt: new Date(now) },
+      });
+    return next;
+  }
+}

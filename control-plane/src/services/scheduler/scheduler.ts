@@ -1,0 +1,108 @@
+import type { Database } from '../../db/client.js';
+import type { Logger } from '../../lib/logger.js';
+import type { DesiredStateChanges } from '../agents/desired-state-changes.js';
+import { applyPlan } from './apply-plan.js';
+import { loadClusterView } from './cluster-view.js';
+import { DatabaseLease } from './lease.js';
+import { type PlanOptions, planTick } from './plan.js';
+import type { RoutingPublisher } from './routing-publisher.js';
+import { RoutingSnapshots, routedDeployments } from './routing-snapshot.js';
+import type { SchedulerTrigger } from './trigger.js';
+
+export interface SchedulerOptions extends Partial<PlanOptions> {
+  db: Database;
+  logger: Logger;
+  changes: DesiredStateChanges;
+  /** This instance's name in the lease. */
+  instanceId: string;
+  /** How often it converges without being kicked. Default 2 s. */
+  intervalMs?: number;
+  /** How long the lease lasts without renewal: another instance takes over this long after the holder dies. */
+  leaseTtlMs?: number;
+  /** Where new routing snapshots go besides the database (Workers KV in production). */
+  publisher?: RoutingPublisher;
+}
+
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
+
+/**
+ * Converges the cluster: agents lost, replicas placed and replaced, rollouts, notebooks and their idle
+ * culling, deployment statuses and the routing snapshot. Only the holder of the `scheduler` lease acts, so
+ * any number of control-plane instances may run one. A tick reads everything, plans, writes the plan in one
+ * transaction, then publishes the routing snapshot if it changed.
+ */
+export class Scheduler implements SchedulerTrigger {
+  readonly routing: RoutingSnapshots;
+  private readonly lease: DatabaseLease;
+  private readonly plan: PlanOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  /** The last version the publisher accepted; a failed publish is retried on the next tick. */
+  private published = -1;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.routing = new RoutingSnapshots(options.db);
+    this.lease = new DatabaseLease(options.db, 'scheduler', options.instanceId, options.leaseTtlMs ?? 15_000);
+    this.plan = {
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      retireAfterMs: options.retireAfterMs ?? 5_000,
+      idleSlackMs: options.idleSlackMs ?? 10_000,
+    };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.options.intervalMs ?? 2_000);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+    await this.lease.release().catch(() => undefined);
+  }
+
+  /** Runs a tick soon; kicks during a tick coalesce into one more tick after it. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.tick()
+      .then(() => undefined)
+      .catch((err: unknown) => this.options.logger.error('scheduler tick failed', { error: String(err) }))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** One convergence step; returns false when another instance holds the lease. Tests call it directly. */
+  async tick(now = Date.now()): Promise<boolean> {
+    const { db, changes } = this.options;
+    if (!(await this.lease.acquire(now))) return false;
+    const view = await loadClusterView(db, now);
+    const plan = planTick(view, this.plan);
+    const notified = await applyPlan(db, plan, now);
+    for (const agentId of notified) changes.notify(agentId);
+    for (const agentId of plan.lostAgents) this.options.logger.warn('agent lost', { agentId });
+    const snapshot = await this.routing.update(routedDeployments(await loadClusterView(db, now)), now);
+    const { publisher } = this.options;
+    if (!publisher) return true;
+    // A new leader publishes what it finds once; a failed publish is retried on the next tick.
+    const toPublish = snapshot ?? (await this.routing.current());
+    if (toPublish.version > 0 && toPublish.version > this.published) {
+      await publisher.publish(toPublish);
+      this.published = toPublish.version;
+    }
+    return true;
+  }
+}
