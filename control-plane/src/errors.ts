@@ -18,3 +18,6 @@ export const forbidden = (message: string) => new AppError('forbidden', message)
 export const conflict = (message: string) => new AppError('conflict', message);
 export const unauthenticated = (message = 'Missing or invalid credentials') =>
   new AppError('unauthenticated', message);
+/** A 400 about one field that only the service can judge (it depends on stored data or other fields). */
+export const invalidField = (path: string, message: string) =>
+  new AppError('validation_failed', `${path}: ${message}`, [{ path, message }]);

@@ -9,6 +9,8 @@ export interface RunningAgent {
   agentId: string;
   /** SIGTERM, then SIGKILL after 10 s; resolves with how it exited. */
   stop(): Promise<ExitStatus>;
+  /** SIGKILL at once, as a crash or a power cut would: no shutdown code runs. */
+  kill(): Promise<ExitStatus>;
   logs(): string;
 }
 
@@ -60,7 +62,11 @@ export async function startAgentProcess(env: Record<string, string>): Promise<Ru
   };
   try {
     const agentId = await running;
-    return { agentId, stop, logs: () => all };
+    const kill = () => {
+      child.kill('SIGKILL');
+      return exited;
+    };
+    return { agentId, stop, kill, logs: () => all };
   } catch (err) {
     await stop();
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- agent output ---\n${all}`);

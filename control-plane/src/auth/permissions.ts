@@ -12,10 +12,25 @@ export type Permission =
   | 'models:read'
   | 'models:write'
   | 'experiments:read'
-  | 'experiments:write';
+  | 'experiments:write'
+  | 'deployments:read'
+  | 'deployments:write'
+  | 'notebooks:read'
+  | 'notebooks:write';
 
-const READ: readonly Permission[] = ['org:read', 'models:read', 'experiments:read'];
-const WRITE: readonly Permission[] = ['models:write', 'experiments:write'];
+const READ: readonly Permission[] = [
+  'org:read',
+  'models:read',
+  'experiments:read',
+  'deployments:read',
+  'notebooks:read',
+];
+const WRITE: readonly Permission[] = [
+  'models:write',
+  'experiments:write',
+  'deployments:write',
+  'notebooks:write',
+];
 const MANAGE: readonly Permission[] = ['org:write', 'members:manage', 'api_keys:manage', 'audit:read'];
 
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
@@ -26,8 +41,8 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 };
 
 /**
- * Which API-key scopes grant a permission (`admin` grants everything). Experiments are part of the
- * model lifecycle, so the `models:*` scopes cover them; a write scope implies its read scope.
+ * Which API-key scopes grant a permission (`admin` grants everything but user-only permissions). Experiments
+ * are part of the model lifecycle, so the `models:*` scopes cover them; a write scope implies its read scope.
  */
 const SCOPES_FOR: Record<Permission, readonly string[]> = {
   'org:read': [],
@@ -39,10 +54,18 @@ const SCOPES_FOR: Record<Permission, readonly string[]> = {
   'models:write': ['models:write'],
   'experiments:read': ['models:read', 'models:write'],
   'experiments:write': ['models:write'],
+  'deployments:read': ['deployments:read', 'deployments:write'],
+  'deployments:write': ['deployments:write'],
+  'notebooks:read': [],
+  'notebooks:write': [],
 };
+
+/** A notebook belongs to a user and hands out that user's server token, so no API key reaches it. */
+const USER_ONLY: readonly Permission[] = ['notebooks:read', 'notebooks:write'];
 
 export function can(principal: Principal, permission: Permission): boolean {
   if (principal.type === 'user') return ROLE_PERMISSIONS[principal.role].includes(permission);
+  if (USER_ONLY.includes(permission)) return false;
   return (
     principal.scopes.includes('admin') || SCOPES_FOR[permission].some((s) => principal.scopes.includes(s))
   );

@@ -7,7 +7,8 @@ type Reply = Awaited<ReturnType<TestApp['client']['call']>>;
 
 /** The parts of JSON Schema this API's request bodies use. */
 interface JsonSchema {
-  type?: string;
+  /** A list for nullable values: `["object", "null"]`. */
+  type?: string | string[];
   enum?: unknown[];
   format?: string;
   pattern?: string;
@@ -81,7 +82,9 @@ function sampleOfPattern(pattern: string): string {
 function sampleOf(schema: JsonSchema): unknown {
   if (schema.enum) return schema.enum[0];
   if (schema.anyOf?.[0]) return sampleOf(schema.anyOf[0]);
-  switch (schema.type) {
+  // A nullable value is sampled as its non-null type, which also exercises its fields.
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  switch (type) {
     case 'object':
       // Optional fields too: a body may need "at least one of" them, which the document cannot say.
       return Object.fromEntries(
@@ -104,6 +107,12 @@ function sampleOf(schema: JsonSchema): unknown {
   throw new Error(`sampleOf cannot build ${JSON.stringify(schema)}; teach it`);
 }
 
+/** The credential scheme an operation asks for: each route is called with a credential it accepts. */
+function authOf(op: Operation): Auth {
+  const security = op.security?.[0] ?? {};
+  return SCHEMES.find((scheme) => scheme in security) ?? 'none';
+}
+
 /** Every operation whose request body is JSON, with its path params filled in. */
 function jsonRoutesOf(doc: OpenApiDocument): JsonRoute[] {
   return Object.entries(doc.paths).flatMap(([template, operations]) =>
@@ -114,8 +123,7 @@ function jsonRoutesOf(doc: OpenApiDocument): JsonRoute[] {
       for (const param of op.parameters ?? []) {
         if (param.in === 'path') path = path.replace(`{${param.name}}`, String(sampleOf(param.schema)));
       }
-      const security = op.security?.[0] ?? {};
-      const auth: Auth = SCHEMES.find((scheme) => scheme in security) ?? 'none';
+      const auth = authOf(op);
       return [
         { name: `${method.toUpperCase()} ${template}`, method: method.toUpperCase(), path, schema, auth },
       ];
@@ -258,7 +266,7 @@ describe('bad input never produces a 500', () => {
       const schema = op.requestBody?.content?.['application/json']?.schema;
       for (const value of weird) {
         const path = template.replace(/\{[^}]+\}/g, value);
-        const route = { method, path, auth: 'bearer' as const };
+        const route = { method, path, auth: authOf(op) };
         const res = await send(route, schema ? JSON.stringify(sampleOf(schema)) : undefined);
         const label = `${method} ${path.slice(0, 80)}`;
         expect([400, 404], `${label}: ${res.status} ${res.text.slice(0, 200)}`).toContain(res.status);

@@ -3,12 +3,37 @@ import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
-type Caller = 'owner' | 'admin' | 'member' | 'viewer' | 'admin-scoped key' | 'models-scoped key';
-const CALLERS: Caller[] = ['owner', 'admin', 'member', 'viewer', 'admin-scoped key', 'models-scoped key'];
+type Caller =
+  | 'owner'
+  | 'admin'
+  | 'member'
+  | 'viewer'
+  | 'admin-scoped key'
+  | 'models-scoped key'
+  | 'deployments-scoped key';
+const CALLERS: Caller[] = [
+  'owner',
+  'admin',
+  'member',
+  'viewer',
+  'admin-scoped key',
+  'models-scoped key',
+  'deployments-scoped key',
+];
 /** Org management is for owners, admins and `admin`-scoped keys; everyone else gets 403. */
 const MANAGERS: readonly Caller[] = ['owner', 'admin', 'admin-scoped key'];
 /** Experiments and runs are written by every role but viewer, and by keys with `models:write` or `admin`. */
 const WRITERS: readonly Caller[] = ['owner', 'admin', 'member', 'admin-scoped key', 'models-scoped key'];
+/** Deployments are written by every role but viewer, and by keys with `deployments:write` or `admin`. */
+const DEPLOYERS: readonly Caller[] = [
+  'owner',
+  'admin',
+  'member',
+  'admin-scoped key',
+  'deployments-scoped key',
+];
+/** Notebooks belong to users: members and up make their own; no API key reaches them, `admin` included. */
+const NOTEBOOK_USERS: readonly Caller[] = ['owner', 'admin', 'member'];
 
 interface Org {
   owner: Session;
@@ -274,6 +299,101 @@ MATRIX.push(
   })),
 );
 
+let deploymentNames = 0;
+/** A fresh deployment of a fresh model (PyTorch, so on the container runtime with an image). */
+async function newDeploymentBody(t: TestApp, org: Org) {
+  deploymentNames += 1;
+  const model = await newModel(t, org);
+  return {
+    name: `deployment-${deploymentNames}`,
+    model,
+    version: 1,
+    image: 'ghcr.io/acme/x:1',
+    gpuType: 'cpu',
+  };
+}
+async function newDeployment(t: TestApp, org: Org): Promise<string> {
+  const res = await t.client.call('POST', '/v1/deployments', {
+    token: org.owner.accessToken,
+    body: await newDeploymentBody(t, org),
+  });
+  if (res.status !== 201) throw new Error(`prepare deployment failed: ${res.text}`);
+  return res.json.id;
+}
+
+/** A fresh notebook of the org's owner, asked to run, or stopped first when asked. */
+async function newNotebook(t: TestApp, org: Org, options: { stopped?: boolean } = {}): Promise<string> {
+  names += 1;
+  const token = org.owner.accessToken;
+  const res = await t.client.call('POST', '/v1/notebooks', {
+    token,
+    body: { name: `nb-${names}`, gpuType: 't4' },
+  });
+  if (res.status !== 201) throw new Error(`prepare notebook failed: ${res.text}`);
+  if (options.stopped) await t.client.call('POST', `/v1/notebooks/${res.json.id}/stop`, { token });
+  return res.json.id;
+}
+
+MATRIX.push(
+  {
+    route: 'POST /v1/deployments',
+    ok: 201,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => ({
+      method: 'POST',
+      path: '/v1/deployments',
+      body: await newDeploymentBody(t, org),
+    }),
+  },
+  {
+    route: 'PATCH /v1/deployments/{id}',
+    ok: 200,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => ({
+      method: 'PATCH',
+      path: `/v1/deployments/${await newDeployment(t, org)}`,
+      body: { maxReplicas: 3 },
+    }),
+  },
+  {
+    route: 'DELETE /v1/deployments/{id}',
+    ok: 204,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => ({ method: 'DELETE', path: `/v1/deployments/${await newDeployment(t, org)}` }),
+  },
+  {
+    route: 'POST /v1/notebooks',
+    ok: 201,
+    allowed: NOTEBOOK_USERS,
+    prepare: async () => {
+      names += 1;
+      return { method: 'POST', path: '/v1/notebooks', body: { name: `by-caller-${names}`, gpuType: 'cpu' } };
+    },
+  },
+  // The notebook is the org owner's: only they may start it; owners and admins may stop or delete anyone's.
+  {
+    route: 'POST /v1/notebooks/{id}/start',
+    ok: 200,
+    allowed: ['owner'],
+    prepare: async (t, org) => ({
+      method: 'POST',
+      path: `/v1/notebooks/${await newNotebook(t, org, { stopped: true })}/start`,
+    }),
+  },
+  {
+    route: 'POST /v1/notebooks/{id}/stop',
+    ok: 200,
+    allowed: ['owner', 'admin'],
+    prepare: async (t, org) => ({ method: 'POST', path: `/v1/notebooks/${await newNotebook(t, org)}/stop` }),
+  },
+  {
+    route: 'DELETE /v1/notebooks/{id}',
+    ok: 204,
+    allowed: ['owner', 'admin'],
+    prepare: async (t, org) => ({ method: 'DELETE', path: `/v1/notebooks/${await newNotebook(t, org)}` }),
+  },
+);
+
 /** Bearer routes that change state yet are not org management, and why they are outside the matrix. */
 const NOT_MANAGEMENT: Record<string, string> = {
   'POST /v1/auth/switch-org': 'any member may switch to an org they belong to; keys never (tested below)',
@@ -299,6 +419,7 @@ describe('what each role and API key may do in an organisation', () => {
         'admin-scoped key': (await t.client.createKey(owner, { scopes: ['admin'] })).secret,
         'models-scoped key': (await t.client.createKey(owner, { scopes: ['predict', 'models:write'] }))
           .secret,
+        'deployments-scoped key': (await t.client.createKey(owner, { scopes: ['deployments:write'] })).secret,
       },
     };
   });

@@ -16,6 +16,9 @@ export const IdParam = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `an id starting with ${prefix}_`);
 export const Cursor = z.string().max(64).optional();
 export const Limit = z.coerce.number().int().min(1).max(200).default(50);
+/** One page of a keyset-paged list; `nextCursor` is null on the last page. */
+export const pageOf = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 
 export const TokenPairSchema = z
   .object({

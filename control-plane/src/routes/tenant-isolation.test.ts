@@ -16,6 +16,8 @@ interface Tenant {
   run: { id: string; name: string };
   artifactPath: string;
   model: { id: string; name: string };
+  deployment: { id: string; name: string };
+  notebook: { id: string; name: string; token: string };
 }
 
 async function createTenant(t: TestApp, label: string): Promise<Tenant> {
@@ -51,6 +53,14 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     'application/octet-stream',
   );
   await as('PUT', `/v1/models/${model.id}/aliases/production`, { version: 1 });
+  const deployment = await as('POST', '/v1/deployments', {
+    name: `${label}-deployment`,
+    model: model.name,
+    alias: 'production',
+    image: 'ghcr.io/acme/torch-server:2.1',
+    gpuType: 'cpu',
+  });
+  const notebook = await as('POST', '/v1/notebooks', { name: `${label}-notebook`, gpuType: 't4' });
   return {
     orgId: owner.orgId,
     orgName,
@@ -61,6 +71,8 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     run: { id: run.id, name: run.name },
     artifactPath,
     model: { id: model.id, name: model.name },
+    deployment: { id: deployment.id, name: deployment.name },
+    notebook: { id: notebook.id, name: notebook.name, token: notebook.token },
   };
 }
 
@@ -84,6 +96,8 @@ function ghostTenant(): Tenant {
     run: { id: `run_${zeros}`, name: 'none' },
     artifactPath: 'ghost-notes.txt',
     model: { id: `mdl_${zeros}`, name: 'none' },
+    deployment: { id: `dep_${zeros}`, name: 'none' },
+    notebook: { id: `nb_${zeros}`, name: 'none', token: 'none' },
   };
 }
 
@@ -106,6 +120,11 @@ function secretsOf(b: Tenant): string[] {
     b.artifactPath,
     b.model.id,
     b.model.name,
+    b.deployment.id,
+    b.deployment.name,
+    b.notebook.id,
+    b.notebook.name,
+    b.notebook.token,
   ];
 }
 
@@ -162,6 +181,26 @@ const experimentId = (b: Tenant) => b.experiment.id;
 const runId = (b: Tenant) => b.run.id;
 const artifact = (b: Tenant) => `?path=${b.artifactPath}`;
 const modelId = (b: Tenant) => b.model.id;
+const deploymentId = (b: Tenant) => b.deployment.id;
+const notebookId = (b: Tenant) => b.notebook.id;
+
+/** Notebooks take user tokens only: any API key gets 403 for any id, its own org's included. */
+const userOnly = (c: IsolationCase): IsolationCase => ({
+  ...c,
+  expected: { "A's owner token": 404, "A's admin API key": 403 },
+});
+
+/** A deployment of B's model, named by id or by name in the body. */
+const deployB = (what: string, ref: (b: Tenant) => string): IsolationCase => ({
+  route: 'POST /v1/deployments',
+  expected: NOT_FOUND_FOR_BOTH,
+  what,
+  attempt: (_a, b) => ({
+    method: 'POST',
+    path: '/v1/deployments',
+    body: { name: 'planted', model: ref(b), version: 1, image: 'ghcr.io/acme/x:1', gpuType: 'cpu' },
+  }),
+});
 
 const MATRIX: IsolationCase[] = [
   onB('GET /v1/api-keys/{id}', 'API key', keyId),
@@ -231,6 +270,17 @@ const MATRIX: IsolationCase[] = [
   onB('PATCH /v1/models/{id}/versions/{version}', 'version', modelId, { body: { description: 'hijacked' } }),
   onB('DELETE /v1/models/{id}/versions/{version}', 'version', modelId),
   onB('GET /v1/models/{id}/versions/{version}/download-url', 'version', modelId),
+  deployB('model (by id)', modelId),
+  deployB('model (by name)', (b) => b.model.name),
+  onB('GET /v1/deployments/{id}', 'deployment', deploymentId),
+  onB('PATCH /v1/deployments/{id}', 'deployment', deploymentId, { body: { maxReplicas: 3 } }),
+  onB('DELETE /v1/deployments/{id}', 'deployment', deploymentId),
+  onB('GET /v1/deployments/{id}/events', 'deployment', deploymentId),
+  userOnly(onB('GET /v1/notebooks/{id}', 'notebook', notebookId)),
+  userOnly(onB('POST /v1/notebooks/{id}/start', 'notebook', notebookId)),
+  userOnly(onB('POST /v1/notebooks/{id}/stop', 'notebook', notebookId)),
+  userOnly(onB('DELETE /v1/notebooks/{id}', 'notebook', notebookId)),
+  userOnly(onB('GET /v1/notebooks/{id}/sessions', 'notebook', notebookId)),
 ];
 
 interface OpenApiOperation {
@@ -238,14 +288,17 @@ interface OpenApiOperation {
 }
 type OpenApiDocument = { paths: Record<string, Record<string, OpenApiOperation>> };
 
-/** Routes that name a resource: a `{param}` in the path, or an `…Id` field in the JSON body. */
+/** Body fields that name another resource by id or by name, besides the `…Id` ones. */
+const REFERENCE_FIELDS = ['model'];
+
+/** Routes that name a resource: a `{param}` in the path, or an `…Id` or reference field in the JSON body. */
 function routesNamingResources(doc: OpenApiDocument): string[] {
   const routes: string[] = [];
   for (const [path, operations] of Object.entries(doc.paths)) {
     if (!path.startsWith('/v1/')) continue;
     for (const [method, operation] of Object.entries(operations)) {
       const body = operation.requestBody?.content?.['application/json']?.schema?.properties ?? {};
-      const bodyNamesId = Object.keys(body).some((field) => /Ids?$/.test(field));
+      const bodyNamesId = Object.keys(body).some((f) => /Ids?$/.test(f) || REFERENCE_FIELDS.includes(f));
       if (path.includes('{') || bodyNamesId) routes.push(`${method.toUpperCase()} ${path}`);
     }
   }
@@ -321,6 +374,8 @@ describe('tenant isolation between two organisations', () => {
     { path: '/v1/orgs', credentials: ["A's owner token"], shows: (a) => a.orgId },
     { path: '/v1/experiments', credentials: both, shows: (a) => a.experiment.id },
     { path: '/v1/models', credentials: both, shows: (a) => a.model.id },
+    { path: '/v1/deployments', credentials: both, shows: (a) => a.deployment.id },
+    { path: '/v1/notebooks', credentials: ["A's owner token"], shows: (a) => a.notebook.id },
   ];
 
   for (const { path, credentials, shows } of LISTS) {
@@ -334,7 +389,7 @@ describe('tenant isolation between two organisations', () => {
     }
   }
 
-  it("leaves B's key, members, experiment, run and artifact as they were", async () => {
+  it("leaves B's key, members, experiment, run, artifact, deployment and notebook as they were", async () => {
     const me = await t.client.call('GET', '/v1/auth/me', { token: b.key.secret });
     expect(me.status).toBe(200);
     expect(me.json.org.id).toBe(b.orgId);
@@ -372,6 +427,20 @@ describe('tenant isolation between two organisations', () => {
       },
     );
     expect(content.text).toBe('bravo notes');
+
+    const deployment = await t.client.call('GET', `/v1/deployments/${b.deployment.id}`, {
+      token: b.key.secret,
+    });
+    expect(deployment.json).toMatchObject({
+      name: b.deployment.name,
+      revision: 1,
+      minReplicas: 1,
+      maxReplicas: 1,
+    });
+    const notebook = await t.client.call('GET', `/v1/notebooks/${b.notebook.id}`, {
+      token: b.owner.accessToken,
+    });
+    expect(notebook.json).toMatchObject({ desired: 'running', token: b.notebook.token });
 
     const log = await t.client.call('GET', '/v1/audit-log?limit=200', { token: b.owner.accessToken });
     const actors = new Set(log.json.items.map((e: { actor: { id: string } }) => e.actor.id));

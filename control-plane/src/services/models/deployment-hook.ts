@@ -1,9 +1,17 @@
+import { eq } from 'drizzle-orm';
+import { deploymentRevisions } from '../../db/schema.js';
 import type { Reader } from './deps.js';
 
 /**
- * Whether a deployment serves this model version, which makes it undeletable (409). Deployments do not
- * exist yet, so nothing is deployed; when they land this becomes one query over their version references.
+ * Whether a deployment references this model version, which makes it undeletable (409). Every revision of
+ * an existing deployment counts, not only the current one: replicas of an older revision may still serve
+ * while a rollout is under way, and the revision row keeps the version (the foreign key restricts).
  */
-export async function isVersionDeployed(_db: Reader, _versionId: string): Promise<boolean> {
-  return false;
+export async function isVersionDeployed(db: Reader, versionId: string): Promise<boolean> {
+  const [hit] = await db
+    .select({ deploymentId: deploymentRevisions.deploymentId })
+    .from(deploymentRevisions)
+    .where(eq(deploymentRevisions.modelVersionId, versionId))
+    .limit(1);
+  return hit !== undefined;
 }

@@ -143,12 +143,13 @@ export async function deleteModel(deps: ModelDeps, actor: Actor, id: string): Pr
     .select()
     .from(modelVersions)
     .where(and(eq(modelVersions.orgId, orgId), eq(modelVersions.modelId, id)));
-  for (const v of versions) {
-    if (await isVersionDeployed(deps.db, v.id)) {
-      throw conflict(`Version ${v.version} of this model is deployed; delete its deployments first`);
-    }
-  }
   await deps.db.transaction(async (tx) => {
+    // Inside the transaction, so a deployment made concurrently cannot be left serving a deleted version.
+    for (const v of versions) {
+      if (await isVersionDeployed(tx, v.id)) {
+        throw conflict(`Version ${v.version} of this model is deployed; delete its deployments first`);
+      }
+    }
     const readyBytes = and(eq(modelVersions.modelId, id), eq(modelVersions.status, 'ready'));
     const [total] = await tx
       .select({ bytes: sum(modelVersions.sizeBytes) })

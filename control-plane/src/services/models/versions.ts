@@ -93,11 +93,11 @@ export async function deleteVersion(deps: ModelDeps, actor: Actor, modelId: stri
   const orgId = actor.principal.orgId;
   await findModel(deps.db, orgId, modelId);
   const row = await findVersion(deps.db, modelId, version);
-  if (await isVersionDeployed(deps.db, row.id)) {
-    throw conflict(`Version ${version} is deployed; delete or move its deployments first`);
-  }
   await deps.db.transaction(async (tx) => {
-    // Checked inside the transaction, so an alias set concurrently cannot end up pointing at nothing.
+    // Checked inside the transaction, so a deployment or alias made concurrently cannot point at nothing.
+    if (await isVersionDeployed(tx, row.id)) {
+      throw conflict(`Version ${version} is deployed; delete or move its deployments first`);
+    }
     const aliases = await aliasNamesOf(tx, row.id);
     if (aliases.length > 0) {
       const names = aliases.map((a) => JSON.stringify(a)).join(', ');

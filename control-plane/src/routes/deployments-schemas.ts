@@ -1,0 +1,137 @@
+import { z } from '@hono/zod-openapi';
+import { GpuType } from '@meridian/protocol';
+import { DEPLOYMENT_STATUSES } from '../db/schema.js';
+import { ErrorEnvelopeSchema } from '../http/openapi.js';
+import { MAX_GPU_COUNT } from '../services/workloads/gpu-request.js';
+import { ModelName } from './models-schemas.js';
+import { IdParam } from './schemas.js';
+
+/** Most replicas one deployment may ask for, until quotas per plan say otherwise. */
+const MAX_REPLICAS = 20;
+
+export const DeploymentIdParams = z.object({
+  id: IdParam('dep').openapi({ param: { name: 'id', in: 'path' } }),
+});
+
+/** A container image reference; the agent pulls it, so it never reaches a shell. */
+export const ImageRef = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[a-z0-9][A-Za-z0-9._/:@-]*$/, 'an image reference such as ghcr.io/acme/server:1.2')
+  .openapi({ example: 'ghcr.io/acme/sklearn-server:1.4' });
+
+export const GpuCount = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_GPU_COUNT)
+  .openapi({ description: '0 for cpu, 1–8 for a GPU type; default 0 for cpu and 1 otherwise' });
+
+const VersionNumber = z.number().int().min(1).max(2_147_483_647).openapi({ example: 3 });
+const VersionAlias = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'an alias of the model, or latest')
+  .openapi({
+    description: 'An alias of the model, or latest for its newest ready version',
+    example: 'production',
+  });
+const Replicas = z.number().int().min(1).max(MAX_REPLICAS);
+
+export const Batching = z
+  .strictObject({
+    maxBatchSize: z.number().int().min(1).max(1024),
+    maxQueueDelayMs: z.number().int().min(0).max(1000),
+  })
+  .openapi({ description: 'Dynamic batching of the onnx runtime' });
+
+export const CreateDeploymentBody = z.strictObject({
+  name: ModelName.openapi({ example: 'fraud-api' }),
+  model: ModelName.openapi({ description: 'The model’s id (mdl_…) or its name', example: 'fraud-detector' }),
+  version: VersionNumber.optional().openapi({ description: 'The version to serve; or give alias' }),
+  alias: VersionAlias.optional(),
+  runtime: z
+    .enum(['onnx', 'container'])
+    .optional()
+    .openapi({ description: 'Default: the version’s own (onnx for ONNX files, container otherwise)' }),
+  image: ImageRef.optional().openapi({ description: 'The model-server image; container runtime only' }),
+  gpuType: GpuType,
+  gpuCount: GpuCount.optional(),
+  minReplicas: Replicas.optional().openapi({ description: 'Default 1' }),
+  maxReplicas: Replicas.optional().openapi({ description: 'At least minReplicas; default minReplicas' }),
+  batching: Batching.optional(),
+  deterministic: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Same input, same output: the edge may answer repeats from its cache' }),
+});
+
+export const UpdateDeploymentBody = z
+  .strictObject({
+    version: VersionNumber.optional().openapi({ description: 'Roll out this version as a new revision' }),
+    alias: VersionAlias.optional().openapi({ description: 'Roll out the version this alias names now' }),
+    minReplicas: Replicas.optional(),
+    maxReplicas: Replicas.optional(),
+    batching: Batching.nullable().optional().openapi({ description: 'null turns batching settings off' }),
+    deterministic: z.boolean().optional(),
+  })
+  .refine(
+    (b) => Object.keys(b).length > 0,
+    'version, alias, minReplicas, maxReplicas, batching or deterministic',
+  );
+
+const phaseCount = z.number().int();
+export const DeploymentSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    modelId: z.string(),
+    modelName: z.string(),
+    revision: z.number().int().openapi({ description: 'The revision every replica should serve' }),
+    version: z
+      .object({ id: z.string(), version: z.number().int(), requested: z.string() })
+      .openapi({ description: 'The model version of the current revision, and how it was asked for' }),
+    runtime: z.enum(['onnx', 'container']),
+    image: z.string().nullable(),
+    gpuType: GpuType,
+    gpuCount: z.number().int(),
+    minReplicas: z.number().int(),
+    maxReplicas: z.number().int(),
+    batching: Batching.nullable(),
+    deterministic: z.boolean(),
+    status: z.enum(DEPLOYMENT_STATUSES),
+    statusReason: z.string().nullable(),
+    replicas: z
+      .object({
+        total: phaseCount,
+        pending: phaseCount,
+        pulling: phaseCount,
+        loading: phaseCount,
+        ready: phaseCount,
+        failed: phaseCount,
+        stopped: phaseCount,
+      })
+      .openapi({ description: 'Its workloads by the phase their agents last reported' }),
+    createdBy: z.string().openapi({ description: 'The user or API key that created it' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi('Deployment');
+
+export const DeploymentEventSchema = z
+  .object({
+    id: z.string(),
+    type: z.string().openapi({ example: 'rollout_requested' }),
+    message: z.string(),
+    at: z.string(),
+  })
+  .openapi('DeploymentEvent');
+
+export const unprocessableVersion = {
+  422: {
+    description: 'The onnx runtime cannot load the version’s format',
+    content: { 'application/json': { schema: ErrorEnvelopeSchema } },
+  },
+};

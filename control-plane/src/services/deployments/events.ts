@@ -1,0 +1,40 @@
+import { newId } from '@meridian/protocol';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { deploymentEvents } from '../../db/schema.js';
+import type { Writer } from '../audit/record.js';
+import { splitPage } from '../pagination.js';
+
+/** The events the API writes; the scheduler adds its own (placements, status changes, replicas lost). */
+export type ApiEventType = 'created' | 'rollout_requested' | 'updated';
+
+export async function recordEvent(
+  db: Writer,
+  event: { deploymentId: string; orgId: string; type: ApiEventType; message: string },
+): Promise<void> {
+  await db.insert(deploymentEvents).values({ id: newId('deploymentEvent'), ...event, at: new Date() });
+}
+
+/** A deployment's events oldest first, keyset-paged by id (ids sort by time). The caller checked the org. */
+export async function listEventsOf(
+  db: Database,
+  deploymentId: string,
+  page: { limit: number; cursor?: string },
+) {
+  const rows = await db
+    .select()
+    .from(deploymentEvents)
+    .where(
+      and(
+        eq(deploymentEvents.deploymentId, deploymentId),
+        page.cursor ? gt(deploymentEvents.id, page.cursor) : undefined,
+      ),
+    )
+    .orderBy(asc(deploymentEvents.id))
+    .limit(page.limit + 1);
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
+  return {
+    items: items.map((r) => ({ id: r.id, type: r.type, message: r.message, at: r.at.toISOString() })),
+    nextCursor,
+  };
+}

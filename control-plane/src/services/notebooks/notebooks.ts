@@ -1,0 +1,197 @@
+import { type GpuType, newId } from '@meridian/protocol';
+import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { notebookSessions, notebooks } from '../../db/schema.js';
+import { conflict } from '../../errors.js';
+import type { Actor } from '../../http/context.js';
+import { randomSecret } from '../../lib/secrets.js';
+import { recordAudit } from '../audit/record.js';
+import { splitPage } from '../pagination.js';
+import { resolveGpuCount } from '../workloads/gpu-request.js';
+import { agentsHolding, notifyAgents } from '../workloads/holders.js';
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_NOTEBOOK_IMAGE, type NotebookDeps } from './deps.js';
+import { assertMayControl, findNotebook, notebookCaller, presentNotebook } from './records.js';
+
+export interface NotebookInput {
+  name: string;
+  gpuType: GpuType;
+  gpuCount?: number;
+  image?: string;
+  idleTimeoutSeconds?: number;
+}
+
+const nameTaken = (name: string) => conflict(`A notebook named ${JSON.stringify(name)} already exists`);
+
+function isUniqueViolation(err: unknown): boolean {
+  const text = err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : '';
+  return /UNIQUE constraint failed: notebooks\.org_id, notebooks\.name/.test(text);
+}
+
+/** A notebook of the caller's, asked to run; the scheduler places it and the agent starts Jupyter. */
+export async function createNotebook(deps: NotebookDeps, actor: Actor, input: NotebookInput) {
+  const user = notebookCaller(actor.principal, 'notebooks:write');
+  const gpuCount = resolveGpuCount(input.gpuType, input.gpuCount);
+  const id = newId('notebook');
+  try {
+    await deps.db.transaction(async (tx) => {
+      const [taken] = await tx
+        .select({ id: notebooks.id })
+        .from(notebooks)
+        .where(and(eq(notebooks.orgId, user.orgId), eq(notebooks.name, input.name)));
+      if (taken) throw nameTaken(input.name);
+      await tx.insert(notebooks).values({
+        id,
+        orgId: user.orgId,
+        ownerId: user.userId,
+        name: input.name,
+        gpuType: input.gpuType,
+        gpuCount,
+        image: input.image ?? DEFAULT_NOTEBOOK_IMAGE,
+        idleTimeoutSeconds: input.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+        desired: 'running',
+        status: 'pending',
+        // Jupyter's token: 32 random bytes, 43 base64url characters.
+        token: randomSecret(32),
+        updatedAt: new Date(),
+      });
+      await recordAudit(tx, actor, {
+        orgId: user.orgId,
+        action: 'notebook.create',
+        targetType: 'notebook',
+        targetId: id,
+        metadata: { name: input.name, gpuType: input.gpuType, gpuCount },
+      });
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw nameTaken(input.name);
+    throw err;
+  }
+  deps.scheduler.kick();
+  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps.edgePublicUrl);
+}
+
+/** Every notebook of the org, newest first; each caller sees only their own tokens. */
+export async function listNotebooks(
+  deps: NotebookDeps,
+  actor: Actor,
+  page: { limit: number; cursor?: string },
+) {
+  const user = notebookCaller(actor.principal, 'notebooks:read');
+  const rows = await deps.db
+    .select()
+    .from(notebooks)
+    .where(and(eq(notebooks.orgId, user.orgId), page.cursor ? lt(notebooks.id, page.cursor) : undefined))
+    .orderBy(desc(notebooks.id))
+    .limit(page.limit + 1);
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
+  return { items: items.map((r) => presentNotebook(r, user, deps.edgePublicUrl)), nextCursor };
+}
+
+export async function getNotebook(deps: NotebookDeps, actor: Actor, id: string) {
+  const user = notebookCaller(actor.principal, 'notebooks:read');
+  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps.edgePublicUrl);
+}
+
+/**
+ * Asks for the notebook to run or to stop. Asking for what is already asked is a 200 that writes nothing;
+ * the scheduler moves `status` towards `desired`, keeping the notebook's volume across a stop.
+ */
+export async function setNotebookDesired(
+  deps: NotebookDeps,
+  actor: Actor,
+  id: string,
+  desired: 'running' | 'stopped',
+) {
+  const user = notebookCaller(actor.principal, 'notebooks:write');
+  await deps.db.transaction(async (tx) => {
+    const row = await findNotebook(tx, user.orgId, id);
+    assertMayControl(user, row, desired === 'running' ? 'start' : 'stop');
+    if (row.desired === desired) return;
+    await tx.update(notebooks).set({ desired, updatedAt: new Date() }).where(eq(notebooks.id, id));
+    await recordAudit(tx, actor, {
+      orgId: user.orgId,
+      action: desired === 'running' ? 'notebook.start' : 'notebook.stop',
+      targetType: 'notebook',
+      targetId: id,
+      metadata: { name: row.name, ownerId: row.ownerId },
+    });
+  });
+  deps.scheduler.kick();
+  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps.edgePublicUrl);
+}
+
+/**
+ * Deletes a notebook (its workload cascades) and ends its open session, which stays for billing; the agent
+ * that ran it drops it on its next poll.
+ */
+export async function deleteNotebook(deps: NotebookDeps, actor: Actor, id: string): Promise<void> {
+  const user = notebookCaller(actor.principal, 'notebooks:write');
+  const holders = await deps.db.transaction(async (tx) => {
+    const row = await findNotebook(tx, user.orgId, id);
+    assertMayControl(user, row, 'delete');
+    const agentIds = await agentsHolding(tx, { notebookId: id });
+    await tx.delete(notebooks).where(eq(notebooks.id, id));
+    await endOpenSession(tx, id, 'deleted');
+    await recordAudit(tx, actor, {
+      orgId: user.orgId,
+      action: 'notebook.delete',
+      targetType: 'notebook',
+      targetId: id,
+      metadata: { name: row.name, ownerId: row.ownerId },
+    });
+    return agentIds;
+  });
+  await notifyAgents(deps.db, deps.changes, holders);
+  deps.scheduler.kick();
+}
+
+/** The notebook's runs, newest first: what billing charges as GPU time. */
+export async function listNotebookSessions(
+  deps: NotebookDeps,
+  actor: Actor,
+  id: string,
+  page: { limit: number; cursor?: string },
+) {
+  const user = notebookCaller(actor.principal, 'notebooks:read');
+  await findNotebook(deps.db, user.orgId, id);
+  const rows = await deps.db
+    .select()
+    .from(notebookSessions)
+    .where(
+      and(
+        eq(notebookSessions.notebookId, id),
+        page.cursor ? lt(notebookSessions.id, page.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(notebookSessions.id))
+    .limit(page.limit + 1);
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
+  return {
+    items: items.map((r) => ({
+      id: r.id,
+      startedAt: r.startedAt.toISOString(),
+      endedAt: r.endedAt?.toISOString() ?? null,
+      seconds: r.seconds,
+      gpuType: r.gpuType,
+      gpuCount: r.gpuCount,
+      endReason: r.endReason,
+    })),
+    nextCursor,
+  };
+}
+
+/** Closes the notebook's running session, if any, at now. */
+async function endOpenSession(tx: Pick<Database, 'select' | 'update'>, notebookId: string, reason: string) {
+  const now = new Date();
+  const open = await tx
+    .select({ id: notebookSessions.id, startedAt: notebookSessions.startedAt })
+    .from(notebookSessions)
+    .where(and(eq(notebookSessions.notebookId, notebookId), isNull(notebookSessions.endedAt)));
+  for (const s of open) {
+    const seconds = Math.max(0, Math.round((now.getTime() - s.startedAt.getTime()) / 1000));
+    await tx
+      .update(notebookSessions)
+      .set({ endedAt: now, seconds, endReason: reason })
+      .where(eq(notebookSessions.id, s.id));
+  }
+}

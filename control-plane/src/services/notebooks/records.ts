@@ -1,0 +1,74 @@
+import { and, eq } from 'drizzle-orm';
+import { requirePermission } from '../../auth/permissions.js';
+import { notebooks } from '../../db/schema.js';
+import { forbidden, notFound } from '../../errors.js';
+import type { Principal } from '../../http/context.js';
+import type { Reader } from '../models/deps.js';
+
+export type NotebookRow = typeof notebooks.$inferSelect;
+type UserPrincipal = Extract<Principal, { type: 'user' }>;
+
+/**
+ * Notebooks belong to users and show their owner the server's token, so only user credentials reach them;
+ * checked before any lookup, so a key learns nothing of which notebooks exist.
+ */
+export function requireUser(principal: Principal): UserPrincipal {
+  if (principal.type !== 'user') {
+    throw forbidden('Notebooks belong to a user: call with a user access token, not an API key');
+  }
+  return principal;
+}
+
+/** The caller as a user allowed `permission` on notebooks. */
+export function notebookCaller(principal: Principal, permission: 'notebooks:read' | 'notebooks:write') {
+  const user = requireUser(principal);
+  requirePermission(user, permission);
+  return user;
+}
+
+/** The notebook `id` of the caller's org; another org's notebook is as missing as a deleted one. */
+export async function findNotebook(db: Reader, orgId: string, id: string): Promise<NotebookRow> {
+  const [row] = await db
+    .select()
+    .from(notebooks)
+    .where(and(eq(notebooks.orgId, orgId), eq(notebooks.id, id)));
+  if (!row) throw notFound('Notebook');
+  return row;
+}
+
+/**
+ * Who may do what to a notebook: its owner anything; owners and admins of the org may also stop or delete
+ * anyone's, to free GPUs, but never start someone else's (it would run, and bill, as that user).
+ */
+export function assertMayControl(user: UserPrincipal, row: NotebookRow, action: 'start' | 'stop' | 'delete') {
+  if (row.ownerId === user.userId) return;
+  if (action !== 'start' && (user.role === 'owner' || user.role === 'admin')) return;
+  throw forbidden(
+    action === 'start'
+      ? 'Only the notebook’s owner may start it'
+      : `Only the notebook’s owner or an org owner or admin may ${action} it`,
+  );
+}
+
+/** A notebook as `viewer` sees it: the token and the URLs only when it is their own. */
+export function presentNotebook(row: NotebookRow, viewer: UserPrincipal, edgePublicUrl: string) {
+  const own = row.ownerId === viewer.userId;
+  return {
+    id: row.id,
+    name: row.name,
+    ownerId: row.ownerId,
+    gpuType: row.gpuType,
+    gpuCount: row.gpuCount,
+    image: row.image,
+    idleTimeoutSeconds: row.idleTimeoutSeconds,
+    desired: row.desired,
+    status: row.status,
+    statusReason: row.statusReason,
+    lastActivityAt: row.lastActivityAt?.toISOString() ?? null,
+    token: own ? row.token : null,
+    accessUrl: own ? `${edgePublicUrl.replace(/\/+$/, '')}/notebooks/${row.id}/` : null,
+    endpoint: own ? row.endpoint : null,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,139 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningAgent, startAgentProcess } from './helpers/agent-process.js';
+import { freePort } from './helpers/ports.js';
+import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
+
+type Notebook = { id: string; status: string; token?: string; endpoint?: string | null; accessUrl?: string };
+
+/**
+ * GPU notebooks end to end on a CPU host: a control plane process and a real agent process whose process
+ * runtime runs Debian's jupyter-server. Short timings (1 s heartbeats, 5 s idle timeout) keep it quick.
+ */
+describe('notebooks through the process runtime', () => {
+  let dir = '';
+  let cp: RunningControlPlane | undefined;
+  let agent: RunningAgent | undefined;
+  let token = '';
+
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch((cp?.url ?? '') + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
+  };
+  const get = async (id: string) => (await api('GET', `/v1/notebooks/${id}`)).json as Notebook;
+  const untilStatus = async (id: string, status: string, timeout = 60_000) => {
+    await expect.poll(async () => (await get(id)).status, { timeout, interval: 250 }).toBe(status);
+    return get(id);
+  };
+  const jupyter = (nb: Notebook, path: string, init: RequestInit = {}, withToken = true) =>
+    fetch(`${nb.endpoint}${path}`, {
+      ...init,
+      headers: {
+        'content-type': 'application/json',
+        ...(withToken ? { authorization: `token ${nb.token}` } : {}),
+      },
+      signal: AbortSignal.timeout(10_000),
+    });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'notebooks-e2e-'));
+    cp = await startControlPlane({
+      dataDir: join(dir, 'cp'),
+      env: {
+        MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
+        MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
+        MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS: '1',
+        MERIDIAN_LOG_LEVEL: 'warn',
+      },
+    });
+    const operatorToken = (await readFile(join(dir, 'cp', 'operator-token'), 'utf8')).trim();
+    const issued = await fetch(`${cp.url}/internal/v1/agents/bootstrap-tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ttlSeconds: 600 }),
+    });
+    const { token: bootstrap } = (await issued.json()) as { token: string };
+    agent = await startAgentProcess({
+      MERIDIAN_AGENT_CONTROL_PLANE_URL: cp.url,
+      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: bootstrap,
+      MERIDIAN_AGENT_DATA_DIR: join(dir, 'agent'),
+      MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
+      MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+    });
+    const reg = await api('POST', '/v1/auth/register', {
+      email: 'nb@example.com',
+      password: 'correct horse battery',
+      name: 'nb',
+    });
+    token = reg.json.accessToken;
+  }, 90_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await cp?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts Jupyter with its token, keeps its files across stop and start, and records each session', async () => {
+    const created = await api('POST', '/v1/notebooks', {
+      name: 'lab',
+      gpuType: 'cpu',
+      idleTimeoutSeconds: 3600,
+    });
+    expect(created.status, created.text).toBe(201);
+    const running = await untilStatus(created.json.id, 'running');
+    expect(running.accessUrl).toMatch(new RegExp(`/notebooks/${running.id}/$`));
+    expect((await jupyter(running, 'api/contents')).status).toBe(200);
+    expect((await jupyter(running, 'api/contents', {}, false)).status).toBe(403);
+    const put = await jupyter(running, 'api/contents/hello.txt', {
+      method: 'PUT',
+      body: JSON.stringify({ type: 'file', format: 'text', content: 'kept across restarts' }),
+    });
+    expect(put.status).toBe(201);
+
+    expect((await api('POST', `/v1/notebooks/${running.id}/stop`)).status).toBe(200);
+    await untilStatus(running.id, 'stopped');
+    await expect(jupyter(running, 'api/contents')).rejects.toThrow();
+
+    expect((await api('POST', `/v1/notebooks/${running.id}/start`)).status).toBe(200);
+    const again = await untilStatus(running.id, 'running');
+    const file = await jupyter(again, 'api/contents/hello.txt?content=1');
+    expect(file.status).toBe(200);
+    expect(((await file.json()) as { content: string }).content).toBe('kept across restarts');
+
+    const sessions = (await api('GET', `/v1/notebooks/${running.id}/sessions`)).json.items as {
+      endedAt: string | null;
+      seconds: number | null;
+    }[];
+    expect(sessions).toHaveLength(2);
+    expect(sessions.filter((s) => s.endedAt !== null)).toHaveLength(1);
+    expect(sessions.find((s) => s.endedAt !== null)?.seconds).toBeGreaterThanOrEqual(0);
+  }, 120_000);
+
+  it('culls a notebook after its idle timeout, from the activity Jupyter itself records', async () => {
+    const created = await api('POST', '/v1/notebooks', {
+      name: 'idle',
+      gpuType: 'cpu',
+      idleTimeoutSeconds: 5,
+    });
+    expect(created.status, created.text).toBe(201);
+    const running = await untilStatus(created.json.id, 'running');
+    const startedAt = Date.now();
+    await untilStatus(running.id, 'stopped', 30_000);
+    console.info(
+      `idle notebook culled ${Date.now() - startedAt} ms after it was seen running (timeout 5 s + 1 s slack)`,
+    );
+    const sessions = (await api('GET', `/v1/notebooks/${running.id}/sessions`)).json.items as {
+      endReason: string;
+    }[];
+    expect(sessions[0]?.endReason).toMatch(/^culled/);
+  }, 90_000);
+});
