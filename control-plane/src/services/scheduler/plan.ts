@@ -9,6 +9,11 @@ export interface PlanOptions {
   retireAfterMs: number;
   /** Added to a notebook's idle timeout: Jupyter records activity coarsely and the agent reports it every few seconds. */
   idleSlackMs: number;
+  /**
+   * When this instance became the scheduler. Silence is counted from then at the earliest: after a
+   * control-plane outage every agent looks silent, and declaring them all lost would move every replica.
+   */
+  leaderSince?: number;
 }
 
 type WorkloadFields = Partial<
@@ -93,7 +98,8 @@ export function planTick(view: ClusterView, options: PlanOptions): Plan {
 
   // 1. Agents silent past the timeout are lost; what they ran is gone with them and is placed again below.
   for (const agent of view.agents.values()) {
-    if (agent.status === 'lost' || now - agent.lastHeartbeatAt <= options.heartbeatTimeoutMs) continue;
+    const silentSince = Math.max(agent.lastHeartbeatAt, options.leaderSince ?? 0);
+    if (agent.status === 'lost' || now - silentSince <= options.heartbeatTimeoutMs) continue;
     agent.status = 'lost';
     plan.lostAgents.push(agent.id);
     plan.notify.add(agent.id);

@@ -175,6 +175,19 @@ describe('scheduler', () => {
     expect(unauthenticated.status).toBe(401);
   });
 
+  it('gives agents a full heartbeat timeout to check in after it takes over, before calling them lost', async () => {
+    const agent = await fakeAgent(t);
+    const later = Date.now() + 60_000;
+    // The control plane was down for a minute: the agent's last heartbeat is old, through no fault of its own.
+    const scheduler = testScheduler(t);
+    await scheduler.tick(later);
+    const status = async () =>
+      (await t.db.select().from(agents).where(eq(agents.id, agent.agentId)))[0]?.status;
+    expect(await status()).toBe('online');
+    await scheduler.tick(later + 10_001);
+    expect(await status()).toBe('lost');
+  });
+
   it('lets one instance schedule at a time and another take over when its lease expires', async () => {
     const first = testScheduler(t, { instanceId: 'cp-1', leaseTtlMs: 5_000 });
     const second = testScheduler(t, { instanceId: 'cp-2', leaseTtlMs: 5_000 });

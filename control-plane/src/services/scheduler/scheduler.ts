@@ -41,6 +41,8 @@ export class Scheduler implements SchedulerTrigger {
   private stopped = true;
   /** The last version the publisher accepted; a failed publish is retried on the next tick. */
   private published = -1;
+  /** When this instance last took the lease: agents get a full heartbeat timeout from then to check in. */
+  private leaderSince: number | undefined;
 
   constructor(private readonly options: SchedulerOptions) {
     this.routing = new RoutingSnapshots(options.db);
@@ -88,9 +90,13 @@ export class Scheduler implements SchedulerTrigger {
   /** One convergence step; returns false when another instance holds the lease. Tests call it directly. */
   async tick(now = Date.now()): Promise<boolean> {
     const { db, changes } = this.options;
-    if (!(await this.lease.acquire(now))) return false;
+    if (!(await this.lease.acquire(now))) {
+      this.leaderSince = undefined;
+      return false;
+    }
+    this.leaderSince ??= now;
     const view = await loadClusterView(db, now);
-    const plan = planTick(view, this.plan);
+    const plan = planTick(view, { ...this.plan, leaderSince: this.leaderSince });
     const notified = await applyPlan(db, plan, now);
     for (const agentId of notified) changes.notify(agentId);
     for (const agentId of plan.lostAgents) this.options.logger.warn('agent lost', { agentId });
