@@ -22,8 +22,11 @@ import { docsRoutes } from './routes/docs.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { internalRoutes } from './routes/internal.js';
 import { internalAgentRoutes } from './routes/internal-agents.js';
+import { internalNotebookRoutes } from './routes/internal-notebooks.js';
+import { internalOrgRoutes } from './routes/internal-orgs.js';
 import { internalSchedulingRoutes } from './routes/internal-scheduling.js';
 import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
+import { internalUsageRoutes, USAGE_PATH } from './routes/internal-usage.js';
 import { modelRoutes } from './routes/models.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
 import { notebookRoutes } from './routes/notebooks.js';
@@ -117,8 +120,9 @@ export function createApp(deps: AppDeps) {
     },
   });
   // GET and HEAD carry no body; skipping them also spares node-server building a full Request per call.
+  // The edge's usage batches have a larger limit of their own.
   const skipsBodyLimit = (method: string, path: string) =>
-    method === 'GET' || method === 'HEAD' || streamsOwnBody(path);
+    method === 'GET' || method === 'HEAD' || streamsOwnBody(path) || path === USAGE_PATH;
   app.use((c, next) => (skipsBodyLimit(c.req.method, c.req.path) ? next() : limitBody(c, next)));
 
   app.route('/', systemRoutes(deps.db, metrics.registry, deps.signingKeys));
@@ -130,6 +134,9 @@ export function createApp(deps: AppDeps) {
   app.route('/', internalRoutes(routeDeps, deps.edgeServiceToken));
   app.route('/', internalAgentRoutes(deps.db, deps.operatorToken));
   app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
+  app.route('/', internalOrgRoutes(deps));
+  app.route('/', internalNotebookRoutes(deps.db, deps.edgeServiceToken));
+  app.route('/', internalUsageRoutes(deps.db, deps.edgeServiceToken));
   app.route(
     '/',
     internalSchedulingRoutes({

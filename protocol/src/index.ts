@@ -1,5 +1,6 @@
 export * from './agent/index.js';
 export * from './api-keys.js';
+export * from './edge.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './oip/index.js';

@@ -1,3 +1,4 @@
+import { PLANS } from '@meridian/protocol';
 import { sql } from 'drizzle-orm';
 import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
@@ -20,6 +21,11 @@ export const orgs = sqliteTable('orgs', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   personal: integer('personal', { mode: 'boolean' }).notNull().default(false),
+  /** The billing plan; the edge enforces its monthly call quota. */
+  plan: text('plan', { enum: PLANS }).notNull().default('free'),
+  /** Set while the org is suspended (e.g. a failed payment): the edge answers 402 to its predictions. */
+  suspendedAt: integer('suspended_at', { mode: 'timestamp_ms' }),
+  suspendedReason: text('suspended_reason'),
   createdAt: createdAt(),
 });
 
@@ -304,4 +310,5 @@ export const orgStorage = sqliteTable('org_storage', {
 
 // Agent tables live beside this file so each stays readable; drizzle-kit follows the re-export.
 export * from './schema-agents.js';
+export * from './schema-edge.js';
 export * from './schema-scheduling.js';

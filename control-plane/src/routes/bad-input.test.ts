@@ -57,13 +57,22 @@ function charFor(atom: string): string {
   return found;
 }
 
-/** The shortest string an anchored pattern of single-character atoms with `{n}`, `{n,m}`, `+`, `*`, `?` accepts. */
+/**
+ * The shortest string an anchored pattern of single-character atoms with `{n}`, `{n,m}`, `+`, `*`, `?`
+ * accepts; an optional group `(…)?` or `(…)*` (without nested groups) is left out.
+ */
 function sampleOfPattern(pattern: string): string {
   const end = pattern.endsWith('$') ? pattern.length - 1 : pattern.length;
   let out = '';
   let i = pattern.startsWith('^') ? 1 : 0;
   while (i < end) {
     const next = pattern.charAt(i);
+    const close = next === '(' ? pattern.indexOf(')', i) : -1;
+    const afterGroup = pattern.charAt(close + 1);
+    if (close > 0 && (afterGroup === '?' || afterGroup === '*')) {
+      i = close + 2;
+      continue;
+    }
     const length = next === '[' ? pattern.indexOf(']', i + 2) + 1 - i : next === '\\' ? 2 : 1;
     if ('()|'.includes(next) || length < 1)
       throw new Error(`sampleOfPattern cannot read ${pattern}; teach it`);
@@ -189,6 +198,8 @@ describe('bad input never produces a 500', () => {
     expect(names).toContain('POST /agent/v1/register');
     expect(names).toContain('POST /agent/v1/usage');
     expect(names).toContain('POST /internal/v1/agents/bootstrap-tokens');
+    expect(names).toContain('PUT /internal/v1/orgs/{orgId}/standing');
+    expect(names).toContain('POST /internal/v1/usage');
   });
 
   it('answers 400 invalid_json to malformed JSON', async () => {

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { Plan } from '@meridian/protocol';
 import { forbidden } from '../errors.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { listUserOrgs } from '../services/orgs/me.js';
@@ -9,7 +10,15 @@ import type { RouteDeps } from './deps.js';
 import { DisplayName, Email, IdParam, MemberSchema, OrgSummarySchema, RoleSchema } from './schemas.js';
 
 const OrgSchema = z
-  .object({ id: z.string(), name: z.string(), personal: z.boolean(), createdAt: z.string() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    personal: z.boolean(),
+    plan: Plan,
+    /** Suspended orgs (a failed payment) get 402 on every prediction until it is lifted. */
+    suspended: z.boolean(),
+    createdAt: z.string(),
+  })
   .openapi('Org');
 const UserIdParams = z.object({ userId: IdParam('usr').openapi({ param: { name: 'userId', in: 'path' } }) });
 

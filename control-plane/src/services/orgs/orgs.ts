@@ -34,7 +34,14 @@ export async function getActiveOrg(db: Database, actor: Actor) {
   requirePermission(actor.principal, 'org:read');
   const [org] = await db.select().from(orgs).where(eq(orgs.id, actor.principal.orgId));
   if (!org) throw notFound('Organisation');
-  return { id: org.id, name: org.name, personal: org.personal, createdAt: org.createdAt.toISOString() };
+  return {
+    id: org.id,
+    name: org.name,
+    personal: org.personal,
+    plan: org.plan,
+    suspended: org.suspendedAt !== null,
+    createdAt: org.createdAt.toISOString(),
+  };
 }
 
 export async function renameActiveOrg(db: Database, identities: IdentityCache, actor: Actor, name: string) {

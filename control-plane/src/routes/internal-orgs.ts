@@ -1,0 +1,63 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { OrgStatus, Plan } from '@meridian/protocol';
+import type { Database } from '../db/client.js';
+import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
+import { getOrgStatus, setOrgStanding } from '../services/orgs/standing.js';
+import { requireEdgeToken } from './internal.js';
+import { requireOperatorToken } from './internal-agents.js';
+
+// Any string the edge may hold as an org id: an unknown one answers 404, which the edge caches as such.
+const OrgParams = z.object({ orgId: z.string().min(1).max(128) });
+
+const StandingBody = z
+  .strictObject({
+    plan: Plan.optional(),
+    suspended: z.boolean().optional().openapi({ description: 'true suspends the org; false lifts it' }),
+    reason: z
+      .string()
+      .min(1)
+      .max(500)
+      .optional()
+      .openapi({ description: 'Why it is suspended, shown to its callers; only with `suspended: true`' }),
+  })
+  .refine((b) => b.plan !== undefined || b.suspended !== undefined, 'give plan, suspended or both')
+  .refine((b) => b.reason === undefined || b.suspended === true, {
+    path: ['reason'],
+    message: 'a reason goes with suspended: true',
+  });
+
+export interface InternalOrgDeps {
+  db: Database;
+  edgeServiceToken: string;
+  operatorToken: string;
+}
+
+/** The edge reads an org's plan and standing; operators (and billing, through the service) change them. */
+export function internalOrgRoutes(deps: InternalOrgDeps) {
+  const status = createRoute({
+    method: 'get',
+    path: '/internal/v1/orgs/{orgId}',
+    tags: ['internal'],
+    summary: 'Edge only: an org’s plan, monthly call quota and whether it is suspended',
+    security: [{ edgeService: [] }],
+    middleware: requireEdgeToken(deps.edgeServiceToken),
+    request: { params: OrgParams },
+    responses: { 200: jsonContent(OrgStatus, 'What the edge enforces'), ...errors(401, 404) },
+  });
+  const standing = createRoute({
+    method: 'put',
+    path: '/internal/v1/orgs/{orgId}/standing',
+    tags: ['internal'],
+    summary: 'Operators only: change an org’s plan, or suspend it or lift its suspension',
+    description: 'Edges apply the change when their cached status expires.',
+    security: [{ operatorToken: [] }],
+    middleware: requireOperatorToken(deps.operatorToken),
+    request: { params: OrgParams, ...jsonBody(StandingBody) },
+    responses: { 200: jsonContent(OrgStatus, 'The org’s standing now'), ...errors(401, 404) },
+  });
+  return newRouter()
+    .openapi(status, async (c) => c.json(await getOrgStatus(deps.db, c.req.valid('param').orgId), 200))
+    .openapi(standing, async (c) =>
+      c.json(await setOrgStanding(deps.db, c.req.valid('param').orgId, c.req.valid('json')), 200),
+    );
+}

@@ -1,0 +1,52 @@
+import type { UsageBatch, UsageBatchAck } from '@meridian/protocol';
+import type { Database } from '../../db/client.js';
+import { edgeUsage, edgeUsageBatches } from '../../db/schema.js';
+import { invalidField } from '../../errors.js';
+
+// Rows per insert statement: 10 values each stays under SQLite's oldest bound-parameter limit (999).
+const CHUNK = 90;
+
+/**
+ * Stores an edge usage batch exactly once, in one transaction: the batch row and all its records, or
+ * nothing. A batch id seen before (a retry, or two sends racing) inserts no batch row, so nothing else is
+ * stored and the answer is `accepted: false`; what a replay carries is not compared, as a batch is sealed.
+ * Records of orgs that do not exist are stored all the same: usage is a fact, and billing decides.
+ */
+export async function recordEdgeUsage(
+  db: Database,
+  batch: UsageBatch,
+  now = new Date(),
+): Promise<UsageBatchAck> {
+  const rows = batch.records.map((r, idx) => ({
+    batchId: batch.batchId,
+    idx,
+    orgId: r.orgId,
+    keyId: r.keyId,
+    userId: r.userId,
+    deploymentId: r.deploymentId,
+    minute: toMinute(r.minute, idx),
+    calls: r.calls,
+    bytesIn: r.bytesIn,
+    bytesOut: r.bytesOut,
+  }));
+  return db.transaction(async (tx) => {
+    const inserted = await tx
+      .insert(edgeUsageBatches)
+      .values({ batchId: batch.batchId, receivedAt: now, recordCount: rows.length })
+      .onConflictDoNothing();
+    if (inserted.rowsAffected === 0) return { batchId: batch.batchId, accepted: false };
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await tx.insert(edgeUsage).values(rows.slice(i, i + CHUNK));
+    }
+    return { batchId: batch.batchId, accepted: true };
+  });
+}
+
+/** The wire format has the shape of a minute; this refuses shapes that name no real one (`02-30`, `24:00`). */
+function toMinute(minute: string, idx: number): Date {
+  const at = new Date(minute);
+  if (Number.isNaN(at.getTime()) || at.toISOString().slice(0, 16) !== minute.slice(0, 16)) {
+    throw invalidField(`records.${idx}.minute`, 'not a real UTC minute');
+  }
+  return at;
+}
