@@ -1,4 +1,29 @@
-/** Bindings the edge Worker receives from wrangler.toml (vars now; KV, Durable Objects and secrets later). */
+import type { OrgLimiter } from './limits/org-limiter.js';
+
+/**
+ * Bindings the edge Worker receives (wrangler.toml). Vars are strings, parsed where they are used, with defaults.
+ * Secrets (`wrangler secret put`): EDGE_SERVICE_TOKEN, DATA_PLANE_SIGNING_KEY.
+ */
 export interface Env {
   ENVIRONMENT: string;
+  /** Base URL of the control plane's /internal routes. */
+  CONTROL_PLANE_URL: string;
+  /** The edge's bearer credential for the control plane's /internal routes (secret). */
+  EDGE_SERVICE_TOKEN: string;
+  /** Key of the HMAC signature agents require on data-plane requests (secret). */
+  DATA_PLANE_SIGNING_KEY: string;
+  /** Key records, org status and the routing snapshot: read-through cache, and what serves when the control plane is down. */
+  EDGE_KV: KVNamespace;
+  /** One per org: exact rate limits, the monthly quota, and the durable usage buffer. */
+  ORG_LIMITER: DurableObjectNamespace<OrgLimiter>;
+  /** Seconds an isolate trusts a key or org record before asking again (revocation bound, part 1). */
+  KEY_CACHE_SECONDS?: string;
+  /** Seconds a record in KV counts as fresh before the control plane is asked (revocation bound, part 2). */
+  KEY_KV_FRESH_SECONDS?: string;
+  /** Seconds between routing snapshot pulls. */
+  ROUTING_REFRESH_SECONDS?: string;
+  /** Per-attempt timeout of a forwarded prediction. */
+  UPSTREAM_TIMEOUT_MS?: string;
+  /** Seconds between usage flushes from each org's limiter to the control plane. */
+  USAGE_FLUSH_SECONDS?: string;
 }

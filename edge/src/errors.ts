@@ -7,6 +7,8 @@ export class EdgeError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Sent with the error: Retry-After and RateLimit headers on a 429, for instance. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'EdgeError';

@@ -1,0 +1,49 @@
+import { ApiKeyResolution, OrgStatus } from '@meridian/protocol';
+import { ControlPlaneClient } from '../control-plane.js';
+import type { Env } from '../env.js';
+import { CachedLookup } from './cached-lookup.js';
+import { lookupPolicy } from './settings.js';
+
+type RecordEnv = Pick<
+  Env,
+  'CONTROL_PLANE_URL' | 'EDGE_SERVICE_TOKEN' | 'EDGE_KV' | 'KEY_CACHE_SECONDS' | 'KEY_KV_FRESH_SECONDS'
+>;
+
+// One cache per isolate, shared by every request it serves; the size bound caps memory, not correctness.
+const keys = new CachedLookup<ApiKeyResolution>({
+  prefix: 'key:',
+  schema: ApiKeyResolution,
+  isNegative: (resolution) => resolution.status !== 'active',
+  maxEntries: 10_000,
+});
+
+const orgs = new CachedLookup<OrgStatus | null>({
+  prefix: 'org:',
+  schema: OrgStatus.nullable(),
+  isNegative: (status) => status === null,
+  maxEntries: 10_000,
+});
+
+/** Lower-case hex SHA-256 of an API key's full plaintext: how the control plane stores and resolves it. */
+export async function hashApiKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** What the control plane says about a key hash, through the isolate → KV → control plane cache. */
+export function resolveKeyHash(env: RecordEnv, hash: string): Promise<ApiKeyResolution> {
+  return keys.get(hash, {
+    kv: env.EDGE_KV,
+    load: () => new ControlPlaneClient(env).resolveKey(hash),
+    policy: lookupPolicy(env),
+  });
+}
+
+/** The org's plan, quota and standing (null: no such org), cached like key records under `org:<id>`. */
+export function lookUpOrgStatus(env: RecordEnv, orgId: string): Promise<OrgStatus | null> {
+  return orgs.get(orgId, {
+    kv: env.EDGE_KV,
+    load: async () => (await new ControlPlaneClient(env).orgStatus(orgId)) ?? null,
+    policy: lookupPolicy(env),
+  });
+}
