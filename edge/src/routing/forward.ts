@@ -1,0 +1,167 @@
+import {
+  INFERENCE_HEADER_CONTENT_LENGTH,
+  type RoutedDeployment,
+  type RoutedReplica,
+  type RoutedVersion,
+} from '@meridian/protocol';
+import type { Env } from '../env.js';
+import { EdgeError } from '../errors.js';
+import { chooseReplica, type RandomSource } from './choose.js';
+import { OutstandingRequests } from './outstanding.js';
+import { ReplicaHealth } from './replica-health.js';
+import { RetryBudget } from './retry-budget.js';
+import { sha256Hex, signatureHeaders } from './signer.js';
+
+export type ForwardEnv = Pick<Env, 'DATA_PLANE_SIGNING_KEY' | 'UPSTREAM_TIMEOUT_MS'>;
+
+/** One prediction (or metadata) request for a chosen version. */
+export interface ForwardRequest {
+  deployment: RoutedDeployment;
+  version: RoutedVersion;
+  method: string;
+  /** The OIP suffix after `/v2/models/{name}[/versions/{v}]`: '/infer', '/ready' or ''. */
+  path: string;
+  body: Uint8Array;
+  contentType?: string;
+  /** Sent as they are, e.g. Inference-Header-Content-Length for binary tensors. */
+  headers?: Record<string, string>;
+  /** Per attempt; UPSTREAM_TIMEOUT_MS by default. */
+  timeoutMs?: number;
+}
+
+export interface Forwarded {
+  /** The agent's answer: its status, body stream, content-type and Inference-Header-Content-Length. */
+  response: Response;
+  replica: RoutedReplica;
+  attempts: number;
+}
+
+/** Isolate state forwarding shares; tests pass their own. */
+export interface ForwardDeps {
+  outstanding?: OutstandingRequests;
+  budget?: RetryBudget;
+  health?: ReplicaHealth;
+  random?: RandomSource;
+}
+
+/** Retries after the first attempt, at most, for one request. */
+export const MAX_RETRIES_PER_REQUEST = 2;
+const DEFAULT_TIMEOUT_MS = 30_000;
+// The agent's answer headers a caller may see; everything else (server, date, …) stays behind.
+const PASSED_HEADERS = ['content-type', INFERENCE_HEADER_CONTENT_LENGTH, 'retry-after'];
+
+const isolateOutstanding = new OutstandingRequests();
+const isolateBudget = new RetryBudget();
+const isolateHealth = new ReplicaHealth();
+
+type Attempt = { ok: true; response: Response } | { ok: false; reason: string; retryAfter?: string };
+
+/**
+ * Sends a signed OIP request to a replica of `version`, as `/v2/models/<deploymentId>/versions/<versionId>`.
+ * A connection failure, a timeout before the answer, or a 503 (model not loaded, queue full) is retried on
+ * another replica of the same version, at most MAX_RETRIES_PER_REQUEST times and within the isolate's
+ * retry budget; any other status is the answer. Throws EdgeError('unavailable') when nothing answered.
+ */
+export async function forwardToReplica(
+  env: ForwardEnv,
+  request: ForwardRequest,
+  deps: ForwardDeps = {},
+): Promise<Forwarded> {
+  const { deployment, version } = request;
+  if (version.replicas.length === 0)
+    throw new EdgeError('unavailable', `no ready replica of ${deployment.name}`, { 'Retry-After': '1' });
+  const outstanding = deps.outstanding ?? isolateOutstanding;
+  const budget = deps.budget ?? isolateBudget;
+  const health = deps.health ?? isolateHealth;
+  const timeoutMs = request.timeoutMs ?? positiveNumber(env.UPSTREAM_TIMEOUT_MS, DEFAULT_TIMEOUT_MS);
+  const method = request.method.toUpperCase();
+  // A GET carries no body, and the signature covers exactly what is sent.
+  const body = method === 'GET' || method === 'HEAD' ? new Uint8Array() : request.body;
+  const bodySha256Hex = await sha256Hex(body);
+  const target = `/v2/models/${encodeURIComponent(deployment.deploymentId)}/versions/${encodeURIComponent(version.versionId)}${request.path}`;
+
+  budget.recordRequest();
+  const tried = new Set<string>();
+  const failures: string[] = [];
+  let retryAfter = '1';
+  for (let attempts = 1; ; attempts++) {
+    // Replicas that failed lately come last: only when every other one has been tried.
+    const avoid = new Set([...tried, ...health.ejected()]);
+    const replica =
+      chooseReplica(version.replicas, outstanding.count, avoid, deps.random) ??
+      chooseReplica(version.replicas, outstanding.count, tried, deps.random);
+    if (!replica) break;
+    tried.add(replica.workloadId);
+    const url = new URL(replica.url.replace(/\/+$/, '') + target);
+    const headers = new Headers(request.headers);
+    if (request.contentType !== undefined) headers.set('content-type', request.contentType);
+    // Set last, so no header the route passes along can stand in for the signature.
+    const signature = await signatureHeaders(env.DATA_PLANE_SIGNING_KEY, {
+      method,
+      target: url.pathname + url.search,
+      bodySha256Hex,
+      deploymentId: deployment.deploymentId,
+    });
+    for (const [name, value] of Object.entries(signature)) headers.set(name, value);
+    const end = outstanding.start(replica.workloadId);
+    const outcome = await attempt(url, { method, headers, body }, timeoutMs).finally(end);
+    if (outcome.ok) {
+      health.restore(replica.workloadId);
+      return { response: passThrough(outcome.response), replica, attempts };
+    }
+    health.eject(replica.workloadId);
+    failures.push(`${replica.workloadId}: ${outcome.reason}`);
+    if (outcome.retryAfter !== undefined) retryAfter = outcome.retryAfter;
+    const untried = version.replicas.some((r) => !tried.has(r.workloadId));
+    if (attempts > MAX_RETRIES_PER_REQUEST || !untried || !budget.tryAcquireRetry()) break;
+  }
+  throw new EdgeError('unavailable', `no replica of ${deployment.name} answered: ${failures.join('; ')}`, {
+    'Retry-After': retryAfter,
+  });
+}
+
+/** One attempt; the timeout covers the wait for the answer's headers, not the streaming of its body. */
+async function attempt(
+  url: URL,
+  init: { method: string; headers: Headers; body: Uint8Array },
+  timeoutMs: number,
+): Promise<Attempt> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const response = await fetch(url, {
+      method: init.method,
+      headers: init.headers,
+      ...(init.body.byteLength > 0 ? { body: init.body } : {}),
+      signal: controller.signal,
+    });
+    if (response.status !== 503) return { ok: true, response };
+    // The agent is up but cannot serve this model now (not loaded, unloading, queue full): try another.
+    await response.body?.cancel();
+    const retryAfter = response.headers.get('retry-after') ?? undefined;
+    return {
+      ok: false,
+      reason: 'answered 503',
+      ...(retryAfter && /^\d+$/.test(retryAfter) ? { retryAfter } : {}),
+    };
+  } catch (err) {
+    if (controller.signal.aborted) return { ok: false, reason: `no answer within ${timeoutMs} ms` };
+    return { ok: false, reason: `connection failed (${err instanceof Error ? err.message : String(err)})` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function passThrough(res: Response): Response {
+  const headers = new Headers();
+  for (const name of PASSED_HEADERS) {
+    const value = res.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
+
+function positiveNumber(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
+}
