@@ -36,6 +36,12 @@ const REQUIREMENTS = [
     aptPackage: 'jupyter-server',
     neededBy: 'the gpu-agent process runtime tests',
   },
+  {
+    // The Python kernel a notebook runs code in (jupyter-server alone only serves files and the API).
+    file: '/usr/share/jupyter/kernels/python3/kernel.json',
+    aptPackage: 'python3-ipykernel',
+    neededBy: 'the edge notebook proxy test (a kernel runs 1+1)',
+  },
 ];
 
 const missing = REQUIREMENTS.filter((r) => !existsSync(r.file));

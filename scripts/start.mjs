@@ -21,8 +21,7 @@ const agentTokenFile = join(agentDataDir, 'bootstrap-token');
 
 /**
  * The components, started in order, each once the previous one is healthy. `prepare` runs just before a
- * component starts; `ready` replaces the plain health check where one is not enough. The edge (workerd,
- * 8787) joins with the same shape.
+ * component starts; `ready` replaces the plain health check where one is not enough.
  */
 const COMPONENTS = [
   {
@@ -55,6 +54,17 @@ const COMPONENTS = [
     health: '/v2/health/live',
     links: [],
     note: 'every route needs the edge signature; unsigned metrics on http://127.0.0.1:9091/metrics',
+  },
+  {
+    name: 'edge (workerd)',
+    command: [process.execPath, ['scripts/edge.mjs']],
+    host: env.MERIDIAN_EDGE_HOST ?? '127.0.0.1',
+    port: Number(env.MERIDIAN_EDGE_PORT ?? 8787),
+    portVariable: 'MERIDIAN_EDGE_PORT',
+    env: { MERIDIAN_EDGE_CONTROL_PLANE_URL: controlPlaneUrl },
+    health: '/health',
+    links: ['/v2/health/ready'],
+    note: 'predictions: /v2/models/<deployment name>/infer with an API key',
   },
 ];
 

@@ -1,15 +1,21 @@
 import { Hono } from 'hono';
+import type { EdgeVariables } from './caller.js';
+import type { Env } from './env.js';
 import { EdgeError, respondWithError } from './errors.js';
 import { type RequestIdVariables, requestId } from './request-id.js';
 import { createHealthRoutes } from './routes/health.js';
+import { createNotebookRoutes } from './routes/notebooks.js';
+import { createPredictionRoutes } from './routes/predictions.js';
 
-export type EdgeAppEnv = { Variables: RequestIdVariables };
+export type EdgeAppEnv = { Bindings: Env; Variables: RequestIdVariables & EdgeVariables };
 
 /** Builds the edge HTTP app; the Worker entry wires it, tests build it directly. */
 export function createEdgeApp(): Hono<EdgeAppEnv> {
   const app = new Hono<EdgeAppEnv>();
   app.use(requestId());
   app.route('/', createHealthRoutes());
+  app.route('/', createPredictionRoutes());
+  app.route('/', createNotebookRoutes());
 
   app.notFound((c) =>
     respondWithError(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`, c.get('requestId')),
@@ -17,7 +23,11 @@ export function createEdgeApp(): Hono<EdgeAppEnv> {
 
   app.onError((err, c) => {
     const id = c.get('requestId');
-    if (err instanceof EdgeError) return respondWithError(c, err.code, err.message, id);
+    if (err instanceof EdgeError) {
+      const res = respondWithError(c, err.code, err.message, id);
+      for (const [name, value] of Object.entries(err.headers)) res.headers.set(name, value);
+      return res;
+    }
     // Unexpected errors are logged with the request id but never leak details to the caller.
     console.error(JSON.stringify({ level: 'error', requestId: id, message: err.message, stack: err.stack }));
     return respondWithError(c, 'internal', 'Internal error', id);
