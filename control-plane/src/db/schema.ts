@@ -310,5 +310,6 @@ export const orgStorage = sqliteTable('org_storage', {
 
 // Agent tables live beside this file so each stays readable; drizzle-kit follows the re-export.
 export * from './schema-agents.js';
+export * from './schema-billing.js';
 export * from './schema-edge.js';
 export * from './schema-scheduling.js';

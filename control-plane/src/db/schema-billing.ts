@@ -1,0 +1,112 @@
+import type { GpuType, Meter } from '@meridian/protocol';
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+// Billing: the append-only usage ledger, and what has been told to Stripe.
+
+const createdAt = () =>
+  integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
+
+/**
+ * Every billable fact, once. `id` is derived from the fact's source (`edge:<batchId>:<idx>`,
+ * `agent:<agentId>:<seq>:<idx>`, `storage:<orgId>:<hour>`), so replaying a source changes nothing.
+ * `quantity` is raw (calls, seconds, byte-hours); `windowStart` is the UTC hour the fact belongs to, however
+ * late it arrives. Never updated, never deleted.
+ */
+export const ledgerEntries = sqliteTable(
+  'ledger_entries',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id').notNull(),
+    meter: text('meter').$type<Meter>().notNull(),
+    quantity: real('quantity').notNull(),
+    windowStart: integer('window_start', { mode: 'timestamp_ms' }).notNull(),
+    occurredAt: integer('occurred_at', { mode: 'timestamp_ms' }).notNull(),
+    source: text('source', { enum: ['edge', 'agent', 'storage'] }).notNull(),
+    deploymentId: text('deployment_id'),
+    notebookId: text('notebook_id'),
+    recordedAt: createdAt(),
+  },
+  (t) => [
+    index('ledger_org_window').on(t.orgId, t.windowStart),
+    index('ledger_org_meter_window').on(t.orgId, t.meter, t.windowStart),
+    index('ledger_recorded').on(t.recordedAt),
+  ],
+);
+
+/**
+ * Who each workload ran for, kept after the workload itself is gone: agents report usage by workload id,
+ * sometimes after the scheduler has removed it, and the ledger still needs the org.
+ */
+export const workloadOwners = sqliteTable('workload_owners', {
+  workloadId: text('workload_id').primaryKey(),
+  orgId: text('org_id').notNull(),
+  kind: text('kind', { enum: ['model', 'notebook'] }).notNull(),
+  deploymentId: text('deployment_id'),
+  notebookId: text('notebook_id'),
+  gpuType: text('gpu_type').$type<GpuType>().notNull(),
+  createdAt: createdAt(),
+});
+
+/** One Stripe customer (and metered subscription) per org. */
+export const billingCustomers = sqliteTable('billing_customers', {
+  orgId: text('org_id').primaryKey(),
+  stripeCustomerId: text('stripe_customer_id').notNull().unique(),
+  subscriptionId: text('subscription_id'),
+  createdAt: createdAt(),
+});
+
+/** The Stripe meter and metered price of each Meridian meter, ensured once. */
+export const stripeMeters = sqliteTable('stripe_meters', {
+  meter: text('meter').$type<Meter>().primaryKey(),
+  stripeMeterId: text('stripe_meter_id').notNull(),
+  eventName: text('event_name').notNull(),
+  priceId: text('price_id'),
+});
+
+/**
+ * How much of each (org, meter, hour window) has been handed to the outbox. Late usage for a window already
+ * pushed becomes a delta event with the next `revision` in its identifier.
+ */
+export const meterPushes = sqliteTable(
+  'meter_pushes',
+  {
+    orgId: text('org_id').notNull(),
+    meter: text('meter').$type<Meter>().notNull(),
+    windowStart: integer('window_start', { mode: 'timestamp_ms' }).notNull(),
+    pushedQuantity: integer('pushed_quantity').notNull(),
+    revision: integer('revision').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.meter, t.windowStart] })],
+);
+
+/**
+ * Meter events waiting for Stripe. `identifier` (the primary key) is fixed when the row is written, so a
+ * retry after a crash or a timeout sends the same identifier and Stripe counts it once.
+ */
+export const stripeOutbox = sqliteTable(
+  'stripe_outbox',
+  {
+    identifier: text('identifier').primaryKey(),
+    orgId: text('org_id').notNull(),
+    meter: text('meter').$type<Meter>().notNull(),
+    windowStart: integer('window_start', { mode: 'timestamp_ms' }).notNull(),
+    value: integer('value').notNull(),
+    status: text('status', { enum: ['pending', 'sent'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    sentAt: integer('sent_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('stripe_outbox_due').on(t.status, t.nextAttemptAt)],
+);
+
+/** Stripe webhook events already handled, so a redelivery changes nothing. */
+export const stripeWebhookEvents = sqliteTable('stripe_webhook_events', {
+  id: text('id').primaryKey(),
+  type: text('type').notNull(),
+  receivedAt: createdAt(),
+});
