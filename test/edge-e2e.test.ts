@@ -7,8 +7,9 @@ import * as ort from 'onnxruntime-node';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
-import { type RunningAgent, startAgentProcess } from './helpers/agent-process.js';
+import type { RunningAgent } from './helpers/agent-process.js';
 import { type RunningEdge, startEdgeProcess } from './helpers/edge-process.js';
+import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { freePort } from './helpers/ports.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 import { waitUntil } from './helpers/wait.js';
@@ -40,15 +41,7 @@ describe('the edge in front of the platform', () => {
   let deploymentId = '';
 
   const cpUrl = () => cp?.url ?? '';
-  const api = async (token: string, method: string, path: string, json?: unknown) => {
-    const res = await fetch(cpUrl() + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
-  };
+  const api = jsonApi(cpUrl);
   const register = async (name: string): Promise<Session> => {
     const res = await api('', 'POST', '/v1/auth/register', {
       email: `${name}-${Date.now()}@example.com`,
@@ -117,23 +110,7 @@ describe('the edge in front of the platform', () => {
     });
   }
   async function startAgent(name: string) {
-    const operatorToken = readFileSync(join(dir, 'cp', 'operator-token'), 'utf8').trim();
-    const issued = await fetch(`${cpUrl()}/internal/v1/agents/bootstrap-tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ttlSeconds: 600 }),
-    });
-    const { token } = (await issued.json()) as { token: string };
-    agents.push(
-      await startAgentProcess({
-        MERIDIAN_AGENT_CONTROL_PLANE_URL: cpUrl(),
-        MERIDIAN_AGENT_BOOTSTRAP_TOKEN: token,
-        MERIDIAN_AGENT_DATA_DIR: join(dir, name),
-        MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
-        MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-      }),
-    );
+    agents.push(await startRegisteredAgent(cpUrl(), join(dir, 'cp'), join(dir, name)));
   }
 
   beforeAll(async () => {

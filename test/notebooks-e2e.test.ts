@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAgent, startAgentProcess } from './helpers/agent-process.js';
-import { freePort } from './helpers/ports.js';
+import type { RunningAgent } from './helpers/agent-process.js';
+import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 
 type Notebook = { id: string; status: string; token?: string; endpoint?: string | null; accessUrl?: string };
@@ -18,15 +18,8 @@ describe('notebooks through the process runtime', () => {
   let agent: RunningAgent | undefined;
   let token = '';
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch((cp?.url ?? '') + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
-  };
+  const call = jsonApi(() => cp?.url ?? '');
+  const api = (method: string, path: string, body?: unknown) => call(token, method, path, body);
   const get = async (id: string) => (await api('GET', `/v1/notebooks/${id}`)).json as Notebook;
   const untilStatus = async (id: string, status: string, timeout = 60_000) => {
     await expect.poll(async () => (await get(id)).status, { timeout, interval: 250 }).toBe(status);
@@ -53,21 +46,7 @@ describe('notebooks through the process runtime', () => {
         MERIDIAN_LOG_LEVEL: 'warn',
       },
     });
-    const operatorToken = (await readFile(join(dir, 'cp', 'operator-token'), 'utf8')).trim();
-    const issued = await fetch(`${cp.url}/internal/v1/agents/bootstrap-tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ttlSeconds: 600 }),
-    });
-    const { token: bootstrap } = (await issued.json()) as { token: string };
-    agent = await startAgentProcess({
-      MERIDIAN_AGENT_CONTROL_PLANE_URL: cp.url,
-      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: bootstrap,
-      MERIDIAN_AGENT_DATA_DIR: join(dir, 'agent'),
-      MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
-      MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-    });
+    agent = await startRegisteredAgent(cp.url, join(dir, 'cp'), join(dir, 'agent'));
     const reg = await api('POST', '/v1/auth/register', {
       email: 'nb@example.com',
       password: 'correct horse battery',

@@ -6,9 +6,9 @@ import { RoutingSnapshot } from '@meridian/protocol';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
-import { type RunningAgent, startAgentProcess } from './helpers/agent-process.js';
+import type { RunningAgent } from './helpers/agent-process.js';
 import { SignedOipClient } from './helpers/oip-client.js';
-import { freePort } from './helpers/ports.js';
+import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 import { type RunningS3, startS3 } from './helpers/s3-server.js';
 
@@ -33,15 +33,8 @@ describe('deployments scheduled onto two agents', () => {
   const input = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.sin(i) * 0.5);
 
   const url = () => cp?.url ?? '';
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(url() + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined, text };
-  };
+  const call = jsonApi(url);
+  const api = (method: string, path: string, body?: unknown) => call(token, method, path, body);
   const routing = async () => {
     const res = await fetch(`${url()}/internal/v1/routing`, {
       headers: { authorization: `Bearer ${edgeToken}` },
@@ -60,23 +53,7 @@ describe('deployments scheduled onto two agents', () => {
     );
 
   async function startAgent(name: string): Promise<RunningAgent> {
-    const cpDir = join(dir, 'cp');
-    const operatorToken = (await readFile(join(cpDir, 'operator-token'), 'utf8')).trim();
-    const issued = await fetch(`${url()}/internal/v1/agents/bootstrap-tokens`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ttlSeconds: 600 }),
-    });
-    const { token: bootstrap } = (await issued.json()) as { token: string };
-    const port = await freePort();
-    const agent = await startAgentProcess({
-      MERIDIAN_AGENT_CONTROL_PLANE_URL: url(),
-      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: bootstrap,
-      MERIDIAN_AGENT_DATA_DIR: join(dir, name),
-      MERIDIAN_AGENT_LISTEN_PORT: String(port),
-      // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
-      MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
-    });
+    const agent = await startRegisteredAgent(url(), join(dir, 'cp'), join(dir, name));
     agents.push(agent);
     return agent;
   }

@@ -1,9 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { startLoggedProcess } from './logged-process.js';
 import type { ExitStatus } from './processes.js';
-
-const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const READY_TIMEOUT_MS = 30_000;
 
 export interface RunningAgent {
   agentId: string;
@@ -19,56 +15,12 @@ export interface RunningAgent {
  * resolves once it logs `agent running`, with the agent id it logged.
  */
 export async function startAgentProcess(env: Record<string, string>): Promise<RunningAgent> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'gpu-agent/src/main.ts'], {
-    cwd: REPO_ROOT,
+  const { value, ...process } = await startLoggedProcess({
+    name: 'agent',
+    args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: /"msg":"agent running","agentId":"([^"]+)"/,
+    timeoutMs: 30_000,
   });
-  let all = '';
-  const exited = new Promise<ExitStatus>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  const running = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('agent did not log "agent running" in time')),
-      READY_TIMEOUT_MS,
-    );
-    const onData = (chunk: string) => {
-      all += chunk;
-      const match = /"msg":"agent running","agentId":"([^"]+)"/.exec(all);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout?.setEncoding('utf8').on('data', onData);
-    child.stderr?.setEncoding('utf8').on('data', (c: string) => {
-      all += c;
-    });
-    void exited.then((s) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited early (code ${s.code}, signal ${s.signal})`));
-    });
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      const status = await exited;
-      clearTimeout(timer);
-      return status;
-    }
-    return exited;
-  };
-  try {
-    const agentId = await running;
-    const kill = () => {
-      child.kill('SIGKILL');
-      return exited;
-    };
-    return { agentId, stop, kill, logs: () => all };
-  } catch (err) {
-    await stop();
-    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- agent output ---\n${all}`);
-  }
+  return { agentId: value, ...process };
 }
