@@ -42,6 +42,7 @@ const REQUIREMENTS = [
     aptPackage: 'python3-ipykernel',
     neededBy: 'the edge notebook proxy test (a kernel runs 1+1)',
   },
+  { file: '/usr/bin/prometheus', aptPackage: 'prometheus', neededBy: 'the metrics scrape test' },
 ];
 
 const missing = REQUIREMENTS.filter((r) => !existsSync(r.file));

@@ -33,8 +33,10 @@ export async function startRegisteredAgent(
   cpUrl: string,
   cpDataDir: string,
   dataDir: string,
+  extraEnv: Record<string, string> = {},
 ): Promise<RunningAgent> {
   return startAgentProcess({
+    ...extraEnv,
     MERIDIAN_AGENT_CONTROL_PLANE_URL: cpUrl,
     MERIDIAN_AGENT_BOOTSTRAP_TOKEN: await issueBootstrapToken(cpUrl, cpDataDir),
     MERIDIAN_AGENT_DATA_DIR: dataDir,
