@@ -16,7 +16,9 @@ export type Permission =
   | 'deployments:read'
   | 'deployments:write'
   | 'notebooks:read'
-  | 'notebooks:write';
+  | 'notebooks:write'
+  | 'billing:read'
+  | 'billing:write';
 
 const READ: readonly Permission[] = [
   'org:read',
@@ -33,9 +35,10 @@ const WRITE: readonly Permission[] = [
 ];
 const MANAGE: readonly Permission[] = ['org:write', 'members:manage', 'api_keys:manage', 'audit:read'];
 
+// Usage and spend are for those who manage the org; choosing what it pays for is the owners' alone.
 const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
-  owner: [...READ, ...WRITE, ...MANAGE],
-  admin: [...READ, ...WRITE, ...MANAGE],
+  owner: [...READ, ...WRITE, ...MANAGE, 'billing:read', 'billing:write'],
+  admin: [...READ, ...WRITE, ...MANAGE, 'billing:read'],
   member: [...READ, ...WRITE],
   viewer: READ,
 };
@@ -58,6 +61,8 @@ const SCOPES_FOR: Record<Permission, readonly string[]> = {
   'deployments:write': ['deployments:write'],
   'notebooks:read': [],
   'notebooks:write': [],
+  'billing:read': ['billing:read'],
+  'billing:write': [],
 };
 
 /** A notebook belongs to a user and hands out that user's server token, so no API key reaches it. */

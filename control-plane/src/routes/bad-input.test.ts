@@ -287,6 +287,41 @@ describe('bad input never produces a 500', () => {
   });
 });
 
+describe('bad billing periods', () => {
+  let t: TestApp;
+  let owner: Session;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('owner');
+  });
+  afterAll(() => t.cleanup());
+
+  it('answers 400 validation_failed, never a 500, to periods that are not dates or not a range', async () => {
+    const values = [
+      '%27%3B%20DROP%20TABLE%20ledger_entries%3B--',
+      'x'.repeat(4096),
+      '9999-99-99',
+      '2026-02-30',
+      '%2B275760-09-13T00%3A00%3A00Z',
+      '2026-01-01T00%3A00%3A00%2B99%3A99',
+      '%F0%9F%92%A9',
+      '',
+    ];
+    const queries = [
+      ...values.flatMap((v) => [`from=${v}&to=2026-03-01`, `from=2026-02-01&to=${v}`]),
+      'from=2026-03-01&to=2026-02-01',
+      'from=2024-01-01&to=2026-01-01',
+      'from=2026-01-01',
+      'groupBy=%27%20OR%201%3D1',
+    ];
+    for (const query of queries) {
+      const res = await t.client.call('GET', `/v1/billing/usage?${query}`, { token: owner.accessToken });
+      expect(res.status, `${query.slice(0, 60)}: ${res.text.slice(0, 200)}`).toBe(400);
+      expect(res.json.error.code).toBe('validation_failed');
+    }
+  });
+});
+
 describe('names with SQL or unusual unicode', () => {
   const NAMES = [
     "'); DROP TABLE users;--",

@@ -13,7 +13,8 @@ describe('org plan and standing for the edge', () => {
   let owner: Session;
 
   beforeAll(async () => {
-    t = await createTestApp();
+    // New orgs start on Free; the test app would otherwise register them on Enterprise.
+    t = await createTestApp({ plan: 'free' });
     owner = await t.client.register('owner');
   });
   afterAll(() => t.cleanup());

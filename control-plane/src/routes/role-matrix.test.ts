@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setOrgStanding } from '../services/orgs/standing.js';
 import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -391,6 +392,28 @@ MATRIX.push(
     ok: 204,
     allowed: ['owner', 'admin'],
     prepare: async (t, org) => ({ method: 'DELETE', path: `/v1/notebooks/${await newNotebook(t, org)}` }),
+  },
+);
+
+/** Usage and spend: owners, admins and admin-scoped keys (`billing:read` keys: routes/billing.test.ts). */
+const billingRead = (path: string): MatrixRow => ({
+  route: `GET ${path}`,
+  ok: 200,
+  prepare: async () => ({ method: 'GET', path }),
+});
+MATRIX.push(
+  billingRead('/v1/billing/usage'),
+  billingRead('/v1/billing/stats'),
+  billingRead('/v1/billing/invoices/upcoming'),
+  // Last: it leaves the org on Free or Pro, whose model limits the rows above would run into.
+  {
+    route: 'PUT /v1/billing/plan',
+    ok: 200,
+    allowed: ['owner', 'admin-scoped key'],
+    prepare: async (t, org) => {
+      await setOrgStanding(t.db, org.owner.orgId, { plan: 'free' });
+      return { method: 'PUT', path: '/v1/billing/plan', body: { plan: 'pro' } };
+    },
   },
 );
 

@@ -61,6 +61,26 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     gpuType: 'cpu',
   });
   const notebook = await as('POST', '/v1/notebooks', { name: `${label}-notebook`, gpuType: 't4' });
+  // Calls to its deployment, as the edge reports them: they become the org's billed usage.
+  const usage = await t.client.call('POST', '/internal/v1/usage', {
+    token: t.edgeServiceToken,
+    body: {
+      batchId: `edge-${label}`,
+      records: [
+        {
+          orgId: owner.orgId,
+          keyId: key.id,
+          userId: null,
+          deploymentId: deployment.id,
+          minute: `${new Date().toISOString().slice(0, 16)}:00Z`,
+          calls: 7,
+          bytesIn: 10,
+          bytesOut: 10,
+        },
+      ],
+    },
+  });
+  if (usage.status !== 200) throw new Error(`usage failed: ${usage.status} ${usage.text}`);
   return {
     orgId: owner.orgId,
     orgName,
@@ -376,6 +396,9 @@ describe('tenant isolation between two organisations', () => {
     { path: '/v1/models', credentials: both, shows: (a) => a.model.id },
     { path: '/v1/deployments', credentials: both, shows: (a) => a.deployment.id },
     { path: '/v1/notebooks', credentials: ["A's owner token"], shows: (a) => a.notebook.id },
+    { path: '/v1/billing/usage?groupBy=deployment', credentials: both, shows: (a) => a.deployment.id },
+    { path: '/v1/billing/stats', credentials: both, shows: (a) => a.orgId },
+    { path: '/v1/billing/invoices/upcoming', credentials: both, shows: (a) => a.orgId },
   ];
 
   for (const { path, credentials, shows } of LISTS) {
@@ -388,6 +411,22 @@ describe('tenant isolation between two organisations', () => {
       });
     }
   }
+
+  it("counts only A's own calls in A's usage, stats and invoice", async () => {
+    for (const credential of both) {
+      const token = tokenFor(credential);
+      const usage = await t.client.call('GET', '/v1/billing/usage', { ...(token ? { token } : {}) });
+      expect(usage.json.lines).toEqual([
+        expect.objectContaining({ meter: 'inference_calls', rawQuantity: 7 }),
+      ]);
+      const stats = await t.client.call('GET', '/v1/billing/stats', { ...(token ? { token } : {}) });
+      expect(stats.json.calls.used).toBe(7);
+      const invoice = await t.client.call('GET', '/v1/billing/invoices/upcoming', {
+        ...(token ? { token } : {}),
+      });
+      expect(invoice.json.subtotalUsd).toBe('0.007');
+    }
+  });
 
   it("leaves B's key, members, experiment, run, artifact, deployment and notebook as they were", async () => {
     const me = await t.client.call('GET', '/v1/auth/me', { token: b.key.secret });

@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Plan } from '@meridian/protocol';
 import { type AppDeps, createApp } from '../app.js';
 import { SigningKeyStore } from '../auth/signing-keys.js';
 import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
 import { randomSecret } from '../lib/secrets.js';
 import { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
+import { setOrgStanding } from '../services/orgs/standing.js';
 import { FsObjectStore } from '../storage/fs-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -22,6 +24,12 @@ export async function createTestApp(
     maxModelBytes?: number;
     /** Another store (S3 on Swift) instead of the filesystem one in the temp dir. */
     objectStore?: ObjectStore;
+    /**
+     * The plan of every org registered through `client.register` (a new user's personal org). Default
+     * 'enterprise', which has no platform limits, so suites may create as many models as they like; tests
+     * of plan limits or of the default plan pass 'free'. Orgs made otherwise (POST /v1/orgs) stay on Free.
+     */
+    plan?: Plan;
   } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-cp-'));
@@ -58,6 +66,10 @@ export async function createTestApp(
     ...(options.maxModelBytes ? { maxModelBytes: options.maxModelBytes } : {}),
   };
   const app = createApp(deps);
+  const plan = options.plan ?? 'enterprise';
+  const setPlan = async (orgId: string) => {
+    if (plan !== 'free') await setOrgStanding(db, orgId, { plan });
+  };
   const cleanup = () => {
     close();
     rmSync(dir, { recursive: true, force: true });
@@ -73,7 +85,7 @@ export async function createTestApp(
     desiredStateChanges,
     objectStore,
     cleanup,
-    client: testClient(app),
+    client: testClient(app, { onRegistered: (session) => setPlan(session.orgId) }),
     /** A second, silent control-plane instance on the same database and store, with some deps changed. */
     anotherInstance: (overrides: Partial<AppDeps> = {}) =>
       createApp({ ...deps, logger: createLogger('silent'), ...overrides }),
@@ -114,8 +126,11 @@ export interface Session {
   email: string;
 }
 
-/** Small typed helpers over app.request so tests read as user actions. */
-export function testClient(app: AppLike) {
+/**
+ * Small typed helpers over app.request so tests read as user actions. `onRegistered` runs after each
+ * registration (createTestApp sets the new org's plan with it).
+ */
+export function testClient(app: AppLike, hooks: { onRegistered?: (session: Session) => Promise<void> } = {}) {
   let counter = 0;
   const call = async (
     method: string,
@@ -139,13 +154,15 @@ export function testClient(app: AppLike) {
       body: { email, password: 'correct horse battery', name },
     });
     if (res.status !== 201) throw new Error(`register failed: ${res.status} ${res.text}`);
-    return {
+    const session: Session = {
       accessToken: res.json.accessToken,
       refreshToken: res.json.refreshToken,
       userId: res.json.user.id,
       orgId: res.json.org.id,
       email,
     };
+    await hooks.onRegistered?.(session);
+    return session;
   };
 
   /** Adds `member` to `owner`'s active org with `role`, then returns the member's session in that org. */

@@ -11,6 +11,7 @@ import { addStoredBytes } from '../storage-accounting.js';
 import { isVersionDeployed } from './deployment-hook.js';
 import type { ModelDeps, Reader } from './deps.js';
 import { removeObjects, sweepModelPrefix } from './objects.js';
+import { assertModelAllowed } from './plan-limit.js';
 import { aliasesOf, findModel, latestVersions, presentModel } from './records.js';
 
 export interface ModelInput {
@@ -48,6 +49,7 @@ export async function createModel(db: Database, actor: Actor, input: ModelInput)
   try {
     await db.transaction(async (tx) => {
       await assertNameFree(tx, orgId, input.name);
+      await assertModelAllowed(tx, orgId);
       await tx.insert(models).values({
         id,
         orgId,

@@ -7,6 +7,7 @@ import {
   deployments,
   notebookSessions,
   notebooks,
+  workloadOwners,
   workloads,
 } from '../../db/schema.js';
 import type { Plan } from './plan.js';
@@ -24,7 +25,23 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
       await tx.update(agents).set({ status: 'lost' }).where(inArray(agents.id, plan.lostAgents));
     if (plan.deleteWorkloads.length > 0)
       await tx.delete(workloads).where(inArray(workloads.id, plan.deleteWorkloads));
-    if (plan.createWorkloads.length > 0) await tx.insert(workloads).values(plan.createWorkloads);
+    if (plan.createWorkloads.length > 0) {
+      await tx.insert(workloads).values(plan.createWorkloads);
+      // Billing's record of whom each workload runs for; it outlives the workload (late usage reports).
+      await tx
+        .insert(workloadOwners)
+        .values(
+          plan.createWorkloads.map((w) => ({
+            workloadId: w.id,
+            orgId: w.orgId,
+            kind: w.kind,
+            deploymentId: w.deploymentId,
+            notebookId: w.notebookId,
+            gpuType: w.gpuType,
+          })),
+        )
+        .onConflictDoNothing();
+    }
     for (const [id, f] of plan.updateWorkloads) {
       await tx
         .update(workloads)

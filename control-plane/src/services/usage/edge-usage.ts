@@ -2,6 +2,7 @@ import type { UsageBatch, UsageBatchAck } from '@meridian/protocol';
 import type { Database } from '../../db/client.js';
 import { edgeUsage, edgeUsageBatches } from '../../db/schema.js';
 import { invalidField } from '../../errors.js';
+import { appendEdgeEntries } from '../billing/ledger.js';
 
 // Rows per insert statement: 10 values each stays under SQLite's oldest bound-parameter limit (999).
 const CHUNK = 90;
@@ -11,6 +12,8 @@ const CHUNK = 90;
  * nothing. A batch id seen before (a retry, or two sends racing) inserts no batch row, so nothing else is
  * stored and the answer is `accepted: false`; what a replay carries is not compared, as a batch is sealed.
  * Records of orgs that do not exist are stored all the same: usage is a fact, and billing decides.
+ * The same transaction appends one ledger entry per record (`edge:<batchId>:<idx>`), so the ledger holds a
+ * batch exactly when its records are stored.
  */
 export async function recordEdgeUsage(
   db: Database,
@@ -38,6 +41,7 @@ export async function recordEdgeUsage(
     for (let i = 0; i < rows.length; i += CHUNK) {
       await tx.insert(edgeUsage).values(rows.slice(i, i + CHUNK));
     }
+    await appendEdgeEntries(tx, batch.batchId);
     return { batchId: batch.batchId, accepted: true };
   });
 }

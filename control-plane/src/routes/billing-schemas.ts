@@ -1,0 +1,138 @@
+import { z } from '@hono/zod-openapi';
+import { METERS, PLANS } from '@meridian/protocol';
+import { ENTERPRISE_IS_CONTRACTED, SELF_SERVE_PLANS } from '../services/billing/plan.js';
+import { GROUP_BYS } from '../services/billing/summary.js';
+
+const DAY_MS = 86_400_000;
+export const MAX_USAGE_RANGE_DAYS = 366;
+
+const Usd = z.string().openapi({ description: 'US dollars as an exact decimal string', example: '12.345' });
+const Meter = z.enum(METERS);
+const Instant = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()])
+  .openapi({ description: 'An ISO 8601 date-time, or a date (its UTC midnight)', example: '2026-11-01' });
+
+export const UsageQuery = z
+  .object({
+    from: Instant.optional(),
+    to: Instant.optional(),
+    groupBy: z.enum(GROUP_BYS).default('meter'),
+  })
+  .superRefine((q, ctx) => {
+    if ((q.from === undefined) !== (q.to === undefined)) {
+      const path = q.from === undefined ? 'from' : 'to';
+      ctx.addIssue({ code: 'custom', path: [path], message: 'give from and to together, or neither' });
+      return;
+    }
+    if (q.from === undefined || q.to === undefined) return;
+    const span = Date.parse(q.to) - Date.parse(q.from);
+    if (!(span > 0)) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+    else if (span > MAX_USAGE_RANGE_DAYS * DAY_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['to'],
+        message: `at most ${MAX_USAGE_RANGE_DAYS} days after from`,
+      });
+    }
+  });
+
+export const PricingSchema = z
+  .object({
+    currency: z.literal('usd'),
+    meters: z.array(
+      z.object({
+        meter: Meter,
+        unit: z.string(),
+        rawUnit: z.string(),
+        usdPerUnit: Usd,
+        description: z.string(),
+      }),
+    ),
+    plans: z.array(
+      z.object({
+        plan: z.enum(PLANS),
+        monthlyFeeUsd: Usd,
+        monthlyCalls: z.number().int().nullable().openapi({ description: 'null: no platform limit' }),
+        models: z.number().int().nullable().openapi({ description: 'null: no platform limit' }),
+      }),
+    ),
+    rounding: z.string(),
+  })
+  .openapi('Pricing');
+
+export const UsageSummarySchema = z
+  .object({
+    orgId: z.string(),
+    from: z.string(),
+    to: z.string(),
+    groupBy: z.enum(GROUP_BYS),
+    lines: z.array(
+      z.object({
+        key: z.string().nullable().openapi({
+          description: 'The meter, deployment id, notebook id (null: neither, e.g. storage) or UTC day',
+        }),
+        meter: Meter,
+        rawQuantity: z.number(),
+        rawUnit: z.string(),
+        billableQuantity: z.number().int(),
+        unit: z.string(),
+        usdPerUnit: Usd,
+        amountUsd: Usd,
+      }),
+    ),
+    totalUsd: Usd,
+    totalCents: z.number().int(),
+  })
+  .openapi('UsageSummary');
+
+export const BillingStatsSchema = z
+  .object({
+    orgId: z.string(),
+    plan: z.enum(PLANS),
+    periodStart: z.string(),
+    periodEnd: z.string(),
+    asOf: z.string(),
+    calls: z.object({ used: z.number(), monthlyQuota: z.number().int().nullable() }),
+    models: z.object({ count: z.number().int(), limit: z.number().int().nullable() }),
+    spend: z.object({ baseFeeUsd: Usd, usageUsd: Usd, totalCents: z.number().int() }),
+  })
+  .openapi('BillingStats');
+
+export const InvoiceSchema = z
+  .object({
+    orgId: z.string(),
+    plan: z.enum(PLANS),
+    periodStart: z.string(),
+    periodEnd: z.string(),
+    currency: z.literal('usd'),
+    lines: z.array(
+      z.object({
+        description: z.string(),
+        meter: Meter.nullable().openapi({ description: 'null: the plan’s monthly fee' }),
+        quantity: z.number().int(),
+        unit: z.string(),
+        unitPriceUsd: Usd,
+        amountUsd: Usd,
+      }),
+    ),
+    subtotalUsd: Usd,
+    totalCents: z.number().int().openapi({ description: 'The amount due: subtotalUsd in cents, half up' }),
+  })
+  .openapi('UpcomingInvoice');
+
+export const PlanBody = z.strictObject({
+  plan: z
+    .enum(PLANS)
+    .refine((plan) => (SELF_SERVE_PLANS as readonly string[]).includes(plan), ENTERPRISE_IS_CONTRACTED)
+    .openapi({ description: 'free or pro; Enterprise is contracted and set by operators' }),
+});
+
+export const PlanChangeSchema = z
+  .object({
+    orgId: z.string(),
+    plan: z.enum(PLANS),
+    previousPlan: z.enum(PLANS),
+    monthlyFeeUsd: Usd,
+    limits: z.object({ monthlyCalls: z.number().int().nullable(), models: z.number().int().nullable() }),
+  })
+  .openapi('PlanChange');
