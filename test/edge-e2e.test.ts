@@ -8,7 +8,7 @@ import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import type { RunningAgent } from './helpers/agent-process.js';
-import { type RunningEdge, startEdgeProcess } from './helpers/edge-process.js';
+import { edgeFetch, type RunningEdge, startEdgeProcess } from './helpers/edge-process.js';
 import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { freePort } from './helpers/ports.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
@@ -51,7 +51,7 @@ describe('the edge in front of the platform', () => {
     return { token: res.json.accessToken, orgId: res.json.org.id };
   };
   const predict = async (key: string, name = 'ocr') => {
-    const res = await fetch(`${edge?.url}/v2/models/${name}/infer`, {
+    const res = await edgeFetch(`${edge?.url}/v2/models/${name}/infer`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body,
@@ -160,7 +160,7 @@ describe('the edge in front of the platform', () => {
         Array.from({ length: 192 }, (_, x) => input[c * 48 * 192 + y * 192 + x]),
       ),
     );
-    const res = await fetch(`${edge?.url}/v1/deployments/${deploymentId}/predict`, {
+    const res = await edgeFetch(`${edge?.url}/v1/deployments/${deploymentId}/predict`, {
       method: 'POST',
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify({ inputs: { x: [nested] } }),
@@ -266,7 +266,7 @@ describe('the edge in front of the platform', () => {
     await waitUntil(
       async () =>
         (
-          await fetch(`${edge?.url}/v2/models/ocr/ready`, {
+          await edgeFetch(`${edge?.url}/v2/models/ocr/ready`, {
             headers: { authorization: `Bearer ${key.secret}` },
           })
         ).status,
@@ -302,7 +302,7 @@ describe('the edge in front of the platform', () => {
       })
       .toBe('running');
     const base = `${edge?.url}/notebooks/${nb.json.id}/`;
-    const kernel = await fetch(`${base}api/kernels`, {
+    const kernel = await edgeFetch(`${base}api/kernels`, {
       method: 'POST',
       headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' },
       body: '{}',
@@ -312,7 +312,7 @@ describe('the edge in front of the platform', () => {
     // Another user's token is refused: the notebook is its owner's.
     const other = await register('other');
     expect(
-      (await fetch(`${base}api/kernels`, { headers: { authorization: `Bearer ${other.token}` } })).status,
+      (await edgeFetch(`${base}api/kernels`, { headers: { authorization: `Bearer ${other.token}` } })).status,
     ).toBe(404);
 
     const wsUrl = `${base.replace(/^http/, 'ws')}api/kernels/${kernelId}/channels?access_token=${owner.token}`;

@@ -16,12 +16,15 @@ import { agentRoutes } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { authRoutes } from './routes/auth.js';
+import { billingRoutes } from './routes/billing.js';
+import { billingWebhookRoutes } from './routes/billing-webhooks.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import type { RouteDeps } from './routes/deps.js';
 import { docsRoutes } from './routes/docs.js';
 import { experimentRoutes } from './routes/experiments.js';
 import { internalRoutes } from './routes/internal.js';
 import { internalAgentRoutes } from './routes/internal-agents.js';
+import { internalBillingRoutes } from './routes/internal-billing.js';
 import { internalNotebookRoutes } from './routes/internal-notebooks.js';
 import { internalOrgRoutes } from './routes/internal-orgs.js';
 import { internalSchedulingRoutes } from './routes/internal-scheduling.js';
@@ -37,6 +40,7 @@ import { storageRoutes } from './routes/storage.js';
 import { systemRoutes } from './routes/system.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from './services/agents/deps.js';
 import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
+import type { StripeGateway } from './services/billing/stripe/gateway.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
@@ -78,6 +82,11 @@ export interface AppDeps {
   scheduler?: SchedulerTrigger;
   /** Where users reach the edge (notebook URLs); default http://127.0.0.1:8787. */
   edgePublicUrl?: string;
+  /**
+   * Stripe: `gateway` when a secret key is configured (reconciliation), `webhookSecret` for the webhook
+   * endpoint. Either may be absent; the routes then answer 503.
+   */
+  stripe?: { gateway?: StripeGateway; webhookSecret?: string };
 }
 
 /** Upload routes that stream their body with their own size limit instead of the global JSON one. */
@@ -131,12 +140,26 @@ export function createApp(deps: AppDeps) {
   app.route('/', orgRoutes(routeDeps));
   app.route('/', apiKeyRoutes(routeDeps));
   app.route('/', auditLogRoutes(routeDeps));
+  app.route('/', billingRoutes(routeDeps));
+  app.route(
+    '/',
+    billingWebhookRoutes({ db: deps.db, logger: deps.logger, webhookSecret: deps.stripe?.webhookSecret }),
+  );
   app.route('/', internalRoutes(routeDeps, deps.edgeServiceToken));
   app.route('/', internalAgentRoutes(deps.db, deps.operatorToken));
   app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
   app.route('/', internalOrgRoutes(deps));
   app.route('/', internalNotebookRoutes(deps.db, deps.edgeServiceToken));
   app.route('/', internalUsageRoutes(deps.db, deps.edgeServiceToken));
+  app.route(
+    '/',
+    internalBillingRoutes({
+      db: deps.db,
+      logger: deps.logger,
+      operatorToken: deps.operatorToken,
+      stripe: deps.stripe?.gateway,
+    }),
+  );
   app.route(
     '/',
     internalSchedulingRoutes({
@@ -147,17 +170,17 @@ export function createApp(deps: AppDeps) {
       operatorToken: deps.operatorToken,
     }),
   );
-  app.route(
-    '/',
-    agentRoutes({
-      db: deps.db,
-      changes: desiredStateChanges,
-      heartbeatIntervalSeconds: deps.agentHeartbeatIntervalSeconds ?? DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
-      dataPlaneSigningKey: deps.dataPlaneSigningKey,
-      objectStore: deps.objectStore,
-      ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
-    }),
-  );
+  const agentDeps = {
+    db: deps.db,
+    changes: desiredStateChanges,
+    heartbeatIntervalSeconds: deps.agentHeartbeatIntervalSeconds ?? DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+    dataPlaneSigningKey: deps.dataPlaneSigningKey,
+    objectStore: deps.objectStore,
+    ...(deps.scheduler ? { scheduler: deps.scheduler } : {}),
+    // recordUsage logs usage it cannot bill (a workload without an owner) with it.
+    logger: deps.logger,
+  };
+  app.route('/', agentRoutes(agentDeps));
   const experimentDeps = {
     objectStore: deps.objectStore,
     logger: deps.logger,

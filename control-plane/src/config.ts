@@ -67,6 +67,35 @@ export const Config = z
       .transform((v) => v === 'true'),
     /** HMAC key of the filesystem store's signed URLs; generated into the data dir when unset. */
     MERIDIAN_STORAGE_SIGNING_SECRET: z.string().min(32).optional(),
+    /** Stripe secret (or restricted) key. Unset: usage is not pushed to Stripe; everything else works. */
+    MERIDIAN_STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_\w+$/, 'a Stripe secret key: sk_test_…, sk_live_…, rk_test_… or rk_live_…')
+      .optional(),
+    /** A Stripe-compatible API instead of api.stripe.com (scheme, host and port only), e.g. a local stand-in. */
+    MERIDIAN_STRIPE_API_URL: z
+      .string()
+      .url()
+      .refine((u) => ['http:', 'https:'].includes(new URL(u).protocol) && new URL(u).pathname === '/', {
+        message: 'an http(s) URL without a path',
+      })
+      .optional(),
+    /** The signing secret (whsec_…) of the webhook endpoint; unset: POST /v1/billing/webhooks/stripe answers 503. */
+    MERIDIAN_STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+    /** How often usage is pushed to Stripe. */
+    MERIDIAN_STRIPE_PUSH_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    /** How long after a UTC hour ends before its usage is pushed, so late reports land in the first push. */
+    MERIDIAN_STRIPE_WINDOW_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+    /**
+     * Also push the hour still running, as it accrues (deltas under new identifiers, by the same rounding
+     * rule), so Stripe shows spend within a push interval instead of after the hour closes.
+     */
+    MERIDIAN_STRIPE_PUSH_OPEN_WINDOWS: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
+    /** Per-request timeout of Stripe calls; a meter event that times out is resent with its identifier. */
+    MERIDIAN_STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(30_000),
   })
   .superRefine((env, ctx) => {
     const keyId = env.MERIDIAN_S3_ACCESS_KEY_ID !== undefined;
@@ -88,6 +117,13 @@ export const Config = z
         code: 'custom',
         message: 'set MERIDIAN_ROUTING_KV_ACCOUNT_ID, _NAMESPACE_ID and _API_TOKEN together, or none of them',
         path: ['MERIDIAN_ROUTING_KV_ACCOUNT_ID'],
+      });
+    }
+    if (env.MERIDIAN_STRIPE_API_URL && !env.MERIDIAN_STRIPE_SECRET_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERIDIAN_STRIPE_SECRET_KEY'],
+        message: 'required when MERIDIAN_STRIPE_API_URL is set',
       });
     }
     if (!env.MERIDIAN_S3_BUCKET && (env.MERIDIAN_S3_ENDPOINT || keyId)) {
@@ -150,6 +186,20 @@ export const Config = z
         }
       : undefined,
     storageSigningSecret: env.MERIDIAN_STORAGE_SIGNING_SECRET,
+    /** Present only with a secret key: the usage push runs only then. */
+    stripe: env.MERIDIAN_STRIPE_SECRET_KEY
+      ? {
+          secretKey: env.MERIDIAN_STRIPE_SECRET_KEY,
+          apiUrl: env.MERIDIAN_STRIPE_API_URL,
+          timeoutMs: env.MERIDIAN_STRIPE_TIMEOUT_MS,
+          pushIntervalMs: env.MERIDIAN_STRIPE_PUSH_INTERVAL_MS,
+          // A grace of minus one hour makes the running hour count as due (enqueue pushes windows before now - grace).
+          windowGraceMs: env.MERIDIAN_STRIPE_PUSH_OPEN_WINDOWS
+            ? -3_600_000
+            : env.MERIDIAN_STRIPE_WINDOW_GRACE_SECONDS * 1000,
+        }
+      : undefined,
+    stripeWebhookSecret: env.MERIDIAN_STRIPE_WEBHOOK_SECRET,
   }));
 export type Config = z.output<typeof Config>;
 

@@ -8,6 +8,9 @@ import { openDatabase } from './db/client.js';
 import { createLogger } from './lib/logger.js';
 import { randomSecret } from './lib/secrets.js';
 import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
+import { billingJobs } from './services/billing/jobs.js';
+import { StripeBilling } from './services/billing/stripe/runner.js';
+import { SdkStripeGateway } from './services/billing/stripe/sdk-gateway.js';
 import { WorkersKvRoutingPublisher } from './services/scheduler/routing-publisher.js';
 import { Scheduler } from './services/scheduler/scheduler.js';
 import { FsObjectStore } from './storage/fs-store.js';
@@ -43,14 +46,31 @@ const objectStore: ObjectStore = config.s3
     });
 
 const desiredStateChanges = new DesiredStateChanges();
+// Stable across restarts of this process (kept in the data dir): a restarted instance takes its own leases
+// back at once instead of waiting for them to expire.
+const instanceId = `cp-${localSecret(config.dataDir, 'instance-id', undefined).slice(0, 16)}`;
 const scheduler = new Scheduler({
   db,
   logger,
   changes: desiredStateChanges,
-  instanceId: `cp-${randomSecret(8)}`,
+  instanceId,
   ...config.scheduler,
   ...(config.routingKv ? { publisher: new WorkersKvRoutingPublisher(config.routingKv) } : {}),
 });
+
+// Usage goes to Stripe only with a secret key; without one, billing stays local (the embedded default).
+const stripeGateway = config.stripe ? SdkStripeGateway.fromOptions(config.stripe) : undefined;
+const stripeBilling =
+  config.stripe && stripeGateway
+    ? new StripeBilling({
+        db,
+        logger,
+        gateway: stripeGateway,
+        instanceId,
+        intervalMs: config.stripe.pushIntervalMs,
+        windowGraceMs: config.stripe.windowGraceMs,
+      })
+    : undefined;
 
 const app = createApp({
   db,
@@ -71,6 +91,7 @@ const app = createApp({
   desiredStateChanges,
   scheduler,
   edgePublicUrl: config.edgePublicUrl,
+  stripe: { gateway: stripeGateway, webhookSecret: config.stripeWebhookSecret },
 });
 
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) =>
@@ -81,11 +102,15 @@ const server = serve({ fetch: app.fetch, hostname: config.host, port: config.por
   }),
 );
 scheduler.start();
+// Storage byte-hours into the ledger every minute (the default interval); the Stripe push joins with `add`.
+const billing = billingJobs(db, logger);
+billing.start();
+stripeBilling?.start();
 
 function shutdown(signal: string) {
   logger.info('shutting down', { signal });
   // Giving the scheduler lease up lets another instance take over at once instead of after it expires.
-  void scheduler.stop().finally(() =>
+  void Promise.allSettled([scheduler.stop(), billing.stop(), stripeBilling?.stop()]).finally(() =>
     server.close(() => {
       close();
       process.exit(0);

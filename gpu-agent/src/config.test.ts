@@ -16,6 +16,7 @@ describe('loadAgentConfig', () => {
       docker: undefined,
       processRuntimeDir: '.data/agent/processes',
       metricsListen: undefined,
+      usageIntervalMs: 60_000,
     });
   });
 

@@ -71,6 +71,8 @@ export const AgentConfig = z
      * but the signed data plane. Anyone who reaches it reads the metrics, so bind it where only they can.
      */
     MERIDIAN_AGENT_METRICS_LISTEN: listenAddress.optional(),
+    /** How often running time is reported for billing; shorter shows spend sooner, costs more requests. */
+    MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   })
   .superRefine((env, ctx) => {
     const providers = env.MERIDIAN_AGENT_EXECUTION_PROVIDERS;
@@ -130,6 +132,7 @@ export const AgentConfig = z
     docker: env.MERIDIAN_AGENT_DOCKER_HOST,
     /** The unauthenticated metrics listener, when one is configured. */
     metricsListen: env.MERIDIAN_AGENT_METRICS_LISTEN,
+    usageIntervalMs: env.MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS * 1000,
     /** Records, logs and notebook folders of workloads run as plain processes. */
     processRuntimeDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'processes'),
   }));

@@ -16,6 +16,8 @@ export interface RunningControlPlane {
   port: number;
   /** SIGTERM, wait for the exit, SIGKILL if it has not gone after 5 s. */
   stop(): Promise<void>;
+  /** SIGKILL at once: no shutdown code runs, leases are not given back, in-flight work is cut. */
+  kill(): Promise<ExitStatus>;
   /** Settles when the process has exited, however that happened. */
   exited: Promise<ExitStatus>;
   /** Everything the process wrote to stdout so far. */
@@ -63,7 +65,11 @@ export async function startControlPlane(options: {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`control plane did not become healthy: ${reason}\n--- process output ---\n${all}`);
   }
-  return { url, port, stop, exited, stdout: () => out, logs: () => all };
+  const kill = () => {
+    child.kill('SIGKILL');
+    return exited;
+  };
+  return { url, port, stop, kill, exited, stdout: () => out, logs: () => all };
 }
 
 async function waitForHealth(url: string, exited: Promise<ExitStatus>): Promise<void> {

@@ -140,7 +140,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const loops = Promise.all([
     heartbeat.run(stopping.signal),
     runDesiredStateLoop({ api: authed, apply: (s) => reconciler.apply(s), log }, stopping.signal),
-    usage.run(authed, deps.usageIntervalMs ?? 60_000, stopping.signal),
+    usage.run(authed, deps.usageIntervalMs ?? config.usageIntervalMs, stopping.signal),
   ]);
   log.info('agent running', {
     agentId: registered.agentId,

@@ -1,0 +1,59 @@
+/**
+ * What Meridian asks of Stripe. The real adapter (`sdk-gateway.ts`) speaks to Stripe's API, or to any
+ * Stripe-compatible server at a configured URL (the local stand-in in tests). Setup calls throw on failure and
+ * are retried on the next pass; the one hot call, sending a meter event, returns a result that tells the
+ * failure kinds apart so the outbox can decide how long to wait.
+ */
+export interface StripeGateway {
+  /** The active meter with this event name, if Stripe has one. */
+  findMeter(eventName: string): Promise<{ id: string } | undefined>;
+  createMeter(
+    meter: { eventName: string; displayName: string },
+    idempotencyKey: string,
+  ): Promise<{ id: string }>;
+  /** The active price with this lookup key, if any. */
+  findPrice(lookupKey: string): Promise<string | undefined>;
+  createPrice(price: PriceSpec, idempotencyKey: string): Promise<string>;
+  createCustomer(customer: { orgId: string; name: string }, idempotencyKey: string): Promise<string>;
+  createSubscription(
+    subscription: { customerId: string; orgId: string; priceIds: string[] },
+    idempotencyKey: string,
+  ): Promise<string>;
+  sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult>;
+  /** Stripe's aggregated value of one meter for one customer over [fromMs, toMs) (minute-aligned). */
+  meterTotal(meterId: string, customerId: string, fromMs: number, toMs: number): Promise<number>;
+}
+
+export interface PriceSpec {
+  lookupKey: string;
+  productName: string;
+  /** Cents per unit as a decimal string with at most 12 decimal places. */
+  unitAmountDecimal: string;
+  /** Metered prices bill what a meter aggregated; licensed ones a fixed fee a month. */
+  usage: { metered: true; meterId: string } | { metered: false };
+}
+
+export interface MeterEventSpec {
+  eventName: string;
+  customerId: string;
+  value: number;
+  /** Stripe deduplicates on it for at least 24 hours: the same identifier is counted once. */
+  identifier: string;
+  /** Seconds since the epoch: within the past 35 days and not in the future. */
+  timestamp: number;
+}
+
+export type MeterEventResult =
+  | { kind: 'accepted' }
+  /** Stripe already holds an event with this identifier: it was counted before. */
+  | { kind: 'duplicate' }
+  | {
+      kind: 'failed';
+      reason: 'network' | 'timeout' | 'rate_limited' | 'http' | 'invalid_response';
+      status?: number;
+      /** Stripe's error code (`rate_limit`, `lock_timeout`, …). */
+      code?: string;
+      /** From a `Retry-After` header. */
+      retryAfterMs?: number;
+      message: string;
+    };

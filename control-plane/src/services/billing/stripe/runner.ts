@@ -1,0 +1,144 @@
+import type { Database } from '../../../db/client.js';
+import type { Logger } from '../../../lib/logger.js';
+import { DatabaseLease } from '../../scheduler/lease.js';
+import type { BackoffPolicy } from './backoff.js';
+import { ensureMeters, type StripeCatalogue } from './catalogue.js';
+import { ensureCustomer, orgsAwaitingCustomers } from './customers.js';
+import { type DrainResult, drainOutbox } from './drain.js';
+import { enqueueClosedWindows } from './enqueue.js';
+import type { StripeGateway } from './gateway.js';
+
+const HOUR_MS = 3_600_000;
+/** Clock skew between whoever stamps a ledger entry's window and the database recording it. */
+const RECORDED_SLACK_MS = 5 * 60_000;
+
+export interface StripeBillingOptions {
+  db: Database;
+  gateway: StripeGateway;
+  logger: Logger;
+  /** This instance's name in the lease. */
+  instanceId: string;
+  /** Time between passes. Default 60 s. */
+  intervalMs?: number;
+  /** How long after an hour ends before it is pushed. Default 5 min. */
+  windowGraceMs?: number;
+  /** How long the lease lasts unrenewed. Default: three intervals, at least a minute. */
+  leaseTtlMs?: number;
+  concurrency?: number;
+  /** Outbox rows read at a time. Default 500. */
+  batchSize?: number;
+  backoff?: BackoffPolicy;
+}
+
+export interface PassSummary {
+  /** false when another instance holds the `stripe-billing` lease: this one did nothing. */
+  leader: boolean;
+  enqueued: number;
+  customersEnsured: number;
+  drain?: DrainResult;
+}
+
+/**
+ * Pushes usage to Stripe: on every pass, it makes sure the meters and prices exist, enqueues the closed
+ * windows, makes customers for the orgs whose usage waits, and drains the outbox. One instance pushes at a
+ * time (a lease), which keeps Stripe's one-call-per-customer-per-meter rule across instances too.
+ */
+export class StripeBilling {
+  private readonly lease: DatabaseLease;
+  private catalogue: StripeCatalogue | undefined;
+  /** When the last complete enqueue scan ran; later scans look only at entries recorded since. */
+  private scannedAt: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+
+  constructor(private readonly options: StripeBillingOptions) {
+    const interval = options.intervalMs ?? 60_000;
+    this.lease = new DatabaseLease(
+      options.db,
+      'stripe-billing',
+      options.instanceId,
+      options.leaseTtlMs ?? Math.max(60_000, 3 * interval),
+    );
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.timer = setInterval(() => this.kick(), this.options.intervalMs ?? 60_000);
+    this.timer.unref();
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+    await this.lease.release().catch(() => undefined);
+  }
+
+  /** Starts a pass unless one is under way (a slow Stripe must not pile passes up). */
+  private kick(): void {
+    if (this.stopped || this.running) return;
+    this.running = this.runOnce()
+      .then((summary) => this.options.logger.debug('stripe billing pass', { ...summary }))
+      .catch((error: unknown) => this.options.logger.error('stripe billing pass failed', { error }))
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  /** One pass; what start() repeats and what tests call. */
+  async runOnce(now = Date.now()): Promise<PassSummary> {
+    const { db, gateway, logger } = this.options;
+    if (!(await this.lease.acquire(now))) {
+      this.scannedAt = undefined;
+      return { leader: false, enqueued: 0, customersEnsured: 0 };
+    }
+    this.catalogue ??= await ensureMeters(db, gateway);
+    const graceMs = this.options.windowGraceMs ?? 5 * 60_000;
+    // An entry recorded before the last scan whose window closed after it was recorded at most an hour plus
+    // the grace before that scan; looking back that far (and a little more) misses nothing.
+    const recordedSince =
+      this.scannedAt === undefined ? undefined : this.scannedAt - HOUR_MS - graceMs - RECORDED_SLACK_MS;
+    const enqueued = await enqueueClosedWindows(db, now, {
+      graceMs,
+      logger,
+      ...(recordedSince === undefined ? {} : { recordedSince }),
+    });
+    this.scannedAt = now;
+
+    let customersEnsured = 0;
+    for (const orgId of await orgsAwaitingCustomers(db)) {
+      try {
+        await ensureCustomer(db, gateway, this.catalogue, orgId);
+        customersEnsured += 1;
+      } catch (error) {
+        logger.warn('stripe customer not created yet', { orgId, error });
+      }
+    }
+    return { leader: true, enqueued: enqueued.enqueued, customersEnsured, drain: await this.drain(now) };
+  }
+
+  /** Drains batch after batch while full ones come back, for at most one interval (a backlog after an outage). */
+  private async drain(now: number): Promise<DrainResult> {
+    const total: DrainResult = { sent: 0, duplicates: 0, failed: 0, rateLimited: false, rows: 0 };
+    const batchSize = this.options.batchSize ?? 500;
+    const started = Date.now();
+    for (;;) {
+      const batch = await drainOutbox(this.options.db, this.options.gateway, {
+        now: now + (Date.now() - started),
+        logger: this.options.logger,
+        batchSize,
+        concurrency: this.options.concurrency,
+        backoff: this.options.backoff,
+      });
+      total.sent += batch.sent;
+      total.duplicates += batch.duplicates;
+      total.failed += batch.failed;
+      total.rows += batch.rows;
+      total.rateLimited ||= batch.rateLimited;
+      const more = batch.rows === batchSize && !batch.rateLimited;
+      if (!more || Date.now() - started >= (this.options.intervalMs ?? 60_000)) return total;
+    }
+  }
+}

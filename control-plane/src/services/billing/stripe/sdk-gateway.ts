@@ -1,0 +1,169 @@
+import Stripe from 'stripe';
+import type { MeterEventResult, MeterEventSpec, PriceSpec, StripeGateway } from './gateway.js';
+
+export interface SdkGatewayOptions {
+  secretKey: string;
+  /** A Stripe-compatible server instead of api.stripe.com, e.g. `http://127.0.0.1:12111`. */
+  apiUrl?: string | undefined;
+  /** Per-request timeout; a meter event that times out is retried by the outbox with the same identifier. */
+  timeoutMs?: number | undefined;
+}
+
+/** Stripe's client pointed at `apiUrl` when given (host, port and protocol; Stripe's paths are fixed). */
+export function createStripeClient(options: SdkGatewayOptions): Stripe {
+  const target = options.apiUrl ? new URL(options.apiUrl) : undefined;
+  return new Stripe(options.secretKey, {
+    ...(target
+      ? {
+          host: target.hostname,
+          port: target.port || (target.protocol === 'http:' ? 80 : 443),
+          protocol: target.protocol === 'http:' ? 'http' : 'https',
+        }
+      : {}),
+    timeout: options.timeoutMs ?? 30_000,
+    // No retries inside the SDK (beyond its one resend of a request whose connection closed): the runner's
+    // next pass retries setup calls, and the outbox retries meter events with backoff that survives restarts.
+    maxNetworkRetries: 0,
+    telemetry: false,
+    appInfo: { name: 'meridian-control-plane' },
+  });
+}
+
+/** Seconds from a Retry-After header: either delta-seconds or an HTTP date. */
+function retryAfterMs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+// Stripe rejects a repeated identifier with a 400 and this message (and Stripe-Should-Retry: false).
+const DUPLICATE_IDENTIFIER = /already exists with identifier/i;
+
+/** Sorts an SDK failure into what the outbox needs to know. */
+export function classifyMeterEventError(error: unknown): MeterEventResult {
+  if (!(error instanceof Stripe.errors.StripeError)) {
+    return { kind: 'failed', reason: 'network', message: String(error) };
+  }
+  const status = error.statusCode;
+  const base = { message: error.message, ...(error.code ? { code: error.code } : {}) };
+  if (error instanceof Stripe.errors.StripeConnectionError) {
+    return { kind: 'failed', reason: /timeout/i.test(error.message) ? 'timeout' : 'network', ...base };
+  }
+  if (status === undefined) return { kind: 'failed', reason: 'invalid_response', ...base };
+  if (status === 400 && DUPLICATE_IDENTIFIER.test(error.message)) return { kind: 'duplicate' };
+  const wait = retryAfterMs(error.headers?.['retry-after']);
+  return {
+    kind: 'failed',
+    reason: status === 429 ? 'rate_limited' : 'http',
+    status,
+    ...(wait !== undefined ? { retryAfterMs: wait } : {}),
+    ...base,
+  };
+}
+
+/** The real adapter: Stripe's own SDK. */
+export class SdkStripeGateway implements StripeGateway {
+  constructor(private readonly stripe: Stripe) {}
+
+  static fromOptions(options: SdkGatewayOptions): SdkStripeGateway {
+    return new SdkStripeGateway(createStripeClient(options));
+  }
+
+  async findMeter(eventName: string) {
+    for await (const meter of this.stripe.billing.meters.list({ status: 'active', limit: 100 })) {
+      if (meter.event_name === eventName) return { id: meter.id };
+    }
+    return undefined;
+  }
+
+  async createMeter(meter: { eventName: string; displayName: string }, idempotencyKey: string) {
+    const created = await this.stripe.billing.meters.create(
+      {
+        display_name: meter.displayName,
+        event_name: meter.eventName,
+        default_aggregation: { formula: 'sum' },
+        customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' },
+        value_settings: { event_payload_key: 'value' },
+      },
+      { idempotencyKey },
+    );
+    return { id: created.id };
+  }
+
+  async findPrice(lookupKey: string) {
+    const prices = await this.stripe.prices.list({ lookup_keys: [lookupKey], active: true, limit: 1 });
+    return prices.data[0]?.id;
+  }
+
+  async createPrice(price: PriceSpec, idempotencyKey: string) {
+    const created = await this.stripe.prices.create(
+      {
+        currency: 'usd',
+        lookup_key: price.lookupKey,
+        product_data: { name: price.productName },
+        unit_amount_decimal: Stripe.Decimal.from(price.unitAmountDecimal),
+        recurring: price.usage.metered
+          ? { interval: 'month', usage_type: 'metered', meter: price.usage.meterId }
+          : { interval: 'month', usage_type: 'licensed' },
+      },
+      { idempotencyKey },
+    );
+    return created.id;
+  }
+
+  async createCustomer(customer: { orgId: string; name: string }, idempotencyKey: string) {
+    const created = await this.stripe.customers.create(
+      { name: customer.name, metadata: { org_id: customer.orgId } },
+      { idempotencyKey },
+    );
+    return created.id;
+  }
+
+  async createSubscription(
+    subscription: { customerId: string; orgId: string; priceIds: string[] },
+    idempotencyKey: string,
+  ) {
+    const created = await this.stripe.subscriptions.create(
+      {
+        customer: subscription.customerId,
+        items: subscription.priceIds.map((price) => ({ price })),
+        metadata: { org_id: subscription.orgId },
+        // Metered items cost nothing up front; a base fee waits for a payment method instead of failing.
+        payment_behavior: 'default_incomplete',
+      },
+      { idempotencyKey },
+    );
+    return created.id;
+  }
+
+  async sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult> {
+    try {
+      await this.stripe.billing.meterEvents.create(
+        {
+          event_name: event.eventName,
+          payload: { stripe_customer_id: event.customerId, value: String(event.value) },
+          identifier: event.identifier,
+          timestamp: event.timestamp,
+        },
+        { idempotencyKey },
+      );
+      return { kind: 'accepted' };
+    } catch (error) {
+      return classifyMeterEventError(error);
+    }
+  }
+
+  async meterTotal(meterId: string, customerId: string, fromMs: number, toMs: number) {
+    let total = 0;
+    const summaries = this.stripe.billing.meters.listEventSummaries(meterId, {
+      customer: customerId,
+      start_time: Math.floor(fromMs / 1000),
+      end_time: Math.floor(toMs / 1000),
+      limit: 100,
+    });
+    for await (const summary of summaries) total += summary.aggregated_value;
+    return total;
+  }
+}

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { billingWindow, type Meter, newId, type Plan } from '@meridian/protocol';
+import { eq } from 'drizzle-orm';
+import { type Database, openDatabase } from '../../../db/client.js';
+import { billingCustomers, orgs, stripeOutbox } from '../../../db/schema.js';
+import { createLogger } from '../../../lib/logger.js';
+import { type StripeServerOptions, startStripeServer } from '../../../testing/stripe-server/server.js';
+import { appendLedgerEntries } from '../ledger.js';
+import { eventNameFor } from './catalogue.js';
+import type { StripeGateway } from './gateway.js';
+import { StripeBilling, type StripeBillingOptions } from './runner.js';
+import { SdkStripeGateway } from './sdk-gateway.js';
+
+export const HOUR = 3_600_000;
+export const TEST_STRIPE_KEY = 'sk_test_meridian_standin_000000000000';
+
+/**
+ * A real libsql database and the local Stripe stand-in (Stripe's API is unreachable here), joined by the real
+ * SDK adapter. Backoff and timeouts are short so retries happen within a test.
+ */
+export async function createStripeTestbed(
+  options: {
+    server?: StripeServerOptions;
+    timeoutMs?: number;
+    /** Another database (a test app's) instead of a fresh one. */
+    db?: Database;
+  } = {},
+) {
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-stripe-'));
+  const opened = options.db
+    ? { db: options.db, close: () => {} }
+    : await openDatabase(`file:${join(dir, 'test.db')}`);
+  const { db } = opened;
+  const server = await startStripeServer({ apiKey: TEST_STRIPE_KEY, ...options.server });
+  const gateway = SdkStripeGateway.fromOptions({
+    secretKey: TEST_STRIPE_KEY,
+    apiUrl: server.url,
+    timeoutMs: options.timeoutMs ?? 2_000,
+  });
+  const logLines: string[] = [];
+  const logger = createLogger('debug', (line) => logLines.push(line));
+  let ledgerSeq = 0;
+
+  const testbed = {
+    db,
+    server,
+    gateway,
+    logger,
+    logLines,
+    /** A fresh runner, as a restarted process would build it. */
+    runner: (overrides: Partial<StripeBillingOptions> & { gateway?: StripeGateway } = {}) =>
+      new StripeBilling({
+        db,
+        gateway,
+        logger,
+        // The same instance each time, as a process restarting would be once its lease had expired.
+        instanceId: 'test-runner',
+        windowGraceMs: 0,
+        backoff: { baseMs: 1, maxMs: 4 },
+        ...overrides,
+      }),
+    async createOrg(plan: Plan = 'free', name = 'Acme') {
+      const id = newId('org');
+      await db.insert(orgs).values({ id, name, plan });
+      return id;
+    },
+    /** One ledger entry; `id` defaults to a fresh one, pass the same id to replay it. */
+    async addUsage(orgId: string, meter: Meter, quantity: number, at: number, id?: string) {
+      ledgerSeq += 1;
+      const entryId = id ?? `test:${ledgerSeq}`;
+      await appendLedgerEntries(db, [
+        {
+          id: entryId,
+          orgId,
+          meter,
+          quantity,
+          windowStart: new Date(billingWindow(at)),
+          occurredAt: new Date(at),
+          source: 'edge',
+          deploymentId: null,
+          notebookId: null,
+        },
+      ]);
+      return entryId;
+    },
+    async customerOf(orgId: string) {
+      const [row] = await db.select().from(billingCustomers).where(eq(billingCustomers.orgId, orgId));
+      if (!row) throw new Error(`no Stripe customer for ${orgId}`);
+      return row.stripeCustomerId;
+    },
+    /** What Stripe counts for the org on a meter. */
+    async stripeTotal(orgId: string, meter: Meter) {
+      return server.meterTotal(eventNameFor(meter), await testbed.customerOf(orgId));
+    },
+    async outbox(orgId: string) {
+      return db
+        .select()
+        .from(stripeOutbox)
+        .where(eq(stripeOutbox.orgId, orgId))
+        .orderBy(stripeOutbox.identifier);
+    },
+    async cleanup() {
+      await server.close();
+      opened.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return testbed;
+}
+
+export type StripeTestbed = Awaited<ReturnType<typeof createStripeTestbed>>;
+
+/** The start of the UTC hour `hoursAgo` hours before now. */
+export const hourAgo = (hoursAgo: number, now = Date.now()) => billingWindow(now) - hoursAgo * HOUR;

@@ -1,0 +1,234 @@
+import { invalidParam, missingParam, noSuch, ok, type StripeReply, stripeError } from './errors.js';
+import { asList, asParams, asString, asStringMap, type Params } from './form.js';
+import { listOf, newId, rejectUnknown, type StripeObject, type StripeState } from './state.js';
+
+// Customers, products, prices and subscriptions: the parts of Stripe's catalogue a metered subscription needs.
+
+export function createCustomer(state: StripeState, params: Params): StripeReply {
+  const unknown = rejectUnknown(params, ['name', 'email', 'description', 'metadata']);
+  if (unknown) return unknown;
+  const customer: StripeObject = {
+    id: newId('cus'),
+    object: 'customer',
+    created: state.nowSeconds(),
+    name: asString(params.name) ?? null,
+    email: asString(params.email) ?? null,
+    description: asString(params.description) ?? null,
+    metadata: asStringMap(params.metadata),
+    livemode: false,
+    delinquent: false,
+    currency: null,
+  };
+  state.customers.set(customer.id, customer);
+  return ok(customer);
+}
+
+function createProductObject(state: StripeState, params: Params): StripeObject {
+  return {
+    id: newId('prod'),
+    object: 'product',
+    active: true,
+    created: state.nowSeconds(),
+    name: asString(params.name) ?? '',
+    metadata: asStringMap(params.metadata),
+    livemode: false,
+  };
+}
+
+export function createProduct(state: StripeState, params: Params): StripeReply {
+  const unknown = rejectUnknown(params, ['name', 'description', 'metadata', 'active']);
+  if (unknown) return unknown;
+  if (!asString(params.name)) return missingParam('name');
+  const product = createProductObject(state, params);
+  state.products.set(product.id, product);
+  return ok(product);
+}
+
+const DECIMAL = /^\d+(\.\d{1,12})?$/;
+
+/** The recurring part of a price, or the error Stripe would answer for it. */
+function recurringOf(state: StripeState, params: Params): StripeReply | Record<string, unknown> | null {
+  const recurring = asParams(params.recurring);
+  if (!recurring) return null;
+  const interval = asString(recurring.interval);
+  if (!interval) return missingParam('recurring[interval]');
+  if (!['day', 'week', 'month', 'year'].includes(interval)) {
+    return invalidParam(
+      'recurring[interval]',
+      `Invalid recurring[interval]: must be one of day, week, month, year`,
+    );
+  }
+  const usageType = asString(recurring.usage_type) ?? 'licensed';
+  const meter = asString(recurring.meter) ?? null;
+  if (usageType === 'metered' && !meter) {
+    return invalidParam(
+      'recurring[meter]',
+      'Metered prices must be backed by a meter: set recurring[meter].',
+    );
+  }
+  if (meter && !state.meters.has(meter)) return noSuch('billing meter', meter, 'recurring[meter]');
+  return {
+    interval,
+    interval_count: Number(asString(recurring.interval_count) ?? 1),
+    meter,
+    usage_type: usageType,
+    trial_period_days: null,
+  };
+}
+
+export function createPrice(state: StripeState, params: Params): StripeReply {
+  const unknown = rejectUnknown(params, [
+    'currency',
+    'product',
+    'product_data',
+    'unit_amount',
+    'unit_amount_decimal',
+    'recurring',
+    'lookup_key',
+    'nickname',
+    'metadata',
+    'billing_scheme',
+  ]);
+  if (unknown) return unknown;
+  const currency = asString(params.currency);
+  if (!currency) return missingParam('currency');
+  let product = asString(params.product);
+  if (product && !state.products.has(product)) return noSuch('product', product, 'product');
+  const productData = asParams(params.product_data);
+  if (!product && productData) {
+    if (!asString(productData.name)) return missingParam('product_data[name]');
+    const created = createProductObject(state, productData);
+    state.products.set(created.id, created);
+    product = created.id;
+  }
+  if (!product) return missingParam('product');
+  const amount = asString(params.unit_amount);
+  const decimal = asString(params.unit_amount_decimal);
+  if ((amount === undefined) === (decimal === undefined)) {
+    return invalidParam('unit_amount', 'Exactly one of unit_amount or unit_amount_decimal must be set.');
+  }
+  if (amount !== undefined && !/^\d+$/.test(amount)) return invalidParam('unit_amount', 'Invalid integer');
+  if (decimal !== undefined && !DECIMAL.test(decimal)) {
+    return invalidParam('unit_amount_decimal', 'Invalid decimal: at most 12 decimal places are allowed.');
+  }
+  const recurring = recurringOf(state, params);
+  if (recurring && 'status' in recurring && 'body' in recurring) return recurring as StripeReply;
+  const lookupKey = asString(params.lookup_key) ?? null;
+  if (lookupKey) {
+    const taken = [...state.prices.values()].find((p) => p.lookup_key === lookupKey && p.active === true);
+    if (taken) {
+      return invalidParam('lookup_key', `A price (\`${taken.id}\`) already uses that lookup key.`);
+    }
+  }
+  const price: StripeObject = {
+    id: newId('price'),
+    object: 'price',
+    active: true,
+    billing_scheme: 'per_unit',
+    created: state.nowSeconds(),
+    currency: currency.toLowerCase(),
+    livemode: false,
+    lookup_key: lookupKey,
+    metadata: asStringMap(params.metadata),
+    nickname: asString(params.nickname) ?? null,
+    product,
+    recurring,
+    type: recurring ? 'recurring' : 'one_time',
+    unit_amount:
+      amount !== undefined ? Number(amount) : Number.isInteger(Number(decimal)) ? Number(decimal) : null,
+    unit_amount_decimal: decimal ?? amount ?? null,
+  };
+  state.prices.set(price.id, price);
+  return ok(price);
+}
+
+export function listPrices(state: StripeState, query: Params): StripeReply {
+  const lookupKeys = (asList(query.lookup_keys) ?? []).filter((k): k is string => typeof k === 'string');
+  const active = asString(query.active);
+  const prices = [...state.prices.values()].filter(
+    (p) =>
+      (lookupKeys.length === 0 || lookupKeys.includes(String(p.lookup_key))) &&
+      (active === undefined || String(p.active) === active),
+  );
+  return listOf(prices, query, '/v1/prices');
+}
+
+export function createSubscription(state: StripeState, params: Params): StripeReply {
+  const unknown = rejectUnknown(params, [
+    'customer',
+    'items',
+    'metadata',
+    'payment_behavior',
+    'collection_method',
+    'days_until_due',
+    'description',
+  ]);
+  if (unknown) return unknown;
+  const customer = asString(params.customer);
+  if (!customer) return missingParam('customer');
+  if (!state.customers.has(customer)) return noSuch('customer', customer, 'customer');
+  const items = asList(params.items) ?? [];
+  if (items.length === 0) return missingParam('items');
+  const id = newId('sub');
+  const data: StripeObject[] = [];
+  for (const [i, raw] of items.entries()) {
+    const item = asParams(raw) ?? {};
+    const priceId = asString(item.price);
+    if (!priceId) return missingParam(`items[${i}][price]`);
+    const price = state.prices.get(priceId);
+    if (!price) return noSuch('price', priceId, `items[${i}][price]`);
+    if (data.some((d) => (d.price as StripeObject).id === priceId)) {
+      return invalidParam(
+        `items[${i}][price]`,
+        'Cannot add multiple subscription items with the same price.',
+      );
+    }
+    const metered = (price.recurring as { usage_type?: string } | null)?.usage_type === 'metered';
+    if (metered && item.quantity !== undefined) {
+      return stripeError(
+        400,
+        'invalid_request_error',
+        'Quantity should not be specified where usage_type is `metered`.',
+        {
+          param: `items[${i}][quantity]`,
+        },
+      );
+    }
+    data.push({
+      id: newId('si'),
+      object: 'subscription_item',
+      price,
+      quantity: metered ? undefined : Number(asString(item.quantity) ?? 1),
+      subscription: id,
+      created: state.nowSeconds(),
+      metadata: {},
+    });
+  }
+  const subscription: StripeObject = {
+    id,
+    object: 'subscription',
+    customer,
+    status: 'active',
+    created: state.nowSeconds(),
+    livemode: false,
+    metadata: asStringMap(params.metadata),
+    collection_method: asString(params.collection_method) ?? 'charge_automatically',
+    items: { object: 'list', data, has_more: false, url: `/v1/subscription_items?subscription=${id}` },
+  };
+  state.subscriptions.set(id, subscription);
+  return ok(subscription);
+}
+
+/** GET /v1/<collection>/<id> for the catalogue objects. */
+export function retrieve(state: StripeState, collection: string, id: string): StripeReply {
+  const tables: Record<string, [Map<string, StripeObject>, string]> = {
+    customers: [state.customers, 'customer'],
+    products: [state.products, 'product'],
+    prices: [state.prices, 'price'],
+    subscriptions: [state.subscriptions, 'subscription'],
+    'billing/meters': [state.meters, 'billing meter'],
+  };
+  const [table, name] = tables[collection] ?? [new Map<string, StripeObject>(), collection];
+  const found = table.get(id);
+  return found ? ok(found) : noSuch(name, id);
+}

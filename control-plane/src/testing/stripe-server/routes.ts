@@ -1,0 +1,41 @@
+import {
+  createCustomer,
+  createPrice,
+  createProduct,
+  createSubscription,
+  listPrices,
+  retrieve,
+} from './catalogue.js';
+import { type StripeReply, unrecognizedUrl } from './errors.js';
+import type { Params } from './form.js';
+import { createMeter, createMeterEvent, listEventSummaries, listMeters } from './metering.js';
+import { listOf, type StripeState } from './state.js';
+
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query: Params;
+  params: Params;
+  requestId: string;
+}
+
+/** The endpoints the Meridian integration uses, answered from the in-memory state. */
+export function dispatch(state: StripeState, req: ApiRequest): StripeReply {
+  const { method, path, params, query } = req;
+  const post = method === 'POST';
+  const get = method === 'GET';
+  if (post && path === '/v1/customers') return createCustomer(state, params);
+  if (get && path === '/v1/customers') return listOf([...state.customers.values()], query, path);
+  if (post && path === '/v1/products') return createProduct(state, params);
+  if (post && path === '/v1/prices') return createPrice(state, params);
+  if (get && path === '/v1/prices') return listPrices(state, query);
+  if (post && path === '/v1/subscriptions') return createSubscription(state, params);
+  if (post && path === '/v1/billing/meters') return createMeter(state, params);
+  if (get && path === '/v1/billing/meters') return listMeters(state, query);
+  if (post && path === '/v1/billing/meter_events') return createMeterEvent(state, params, req.requestId);
+  const summaries = path.match(/^\/v1\/billing\/meters\/([^/]+)\/event_summaries$/);
+  if (get && summaries?.[1]) return listEventSummaries(state, decodeURIComponent(summaries[1]), query);
+  const single = path.match(/^\/v1\/(customers|products|prices|subscriptions|billing\/meters)\/([^/]+)$/);
+  if (get && single?.[1] && single[2]) return retrieve(state, single[1], decodeURIComponent(single[2]));
+  return unrecognizedUrl(method, path);
+}

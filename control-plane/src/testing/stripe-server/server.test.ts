@@ -1,0 +1,193 @@
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StripeTestServer, startStripeServer } from './server.js';
+
+// The Stripe API is unreachable from these machines and stripe-mock cannot be installed, so this local
+// server stands in for it. These tests drive it with the real `stripe` SDK to show it speaks Stripe's format.
+
+const KEY = 'sk_test_standin_0123456789abcdef';
+
+describe('the local Stripe stand-in, driven by the real stripe SDK', () => {
+  let server: StripeTestServer;
+  let stripe: Stripe;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  beforeAll(async () => {
+    server = await startStripeServer({ apiKey: KEY });
+    stripe = new Stripe(KEY, {
+      host: server.host,
+      port: server.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+      timeout: 2000,
+    });
+  });
+  afterAll(() => server.close());
+
+  const meterAndCustomer = async (eventName: string) => {
+    const meter = await stripe.billing.meters.create({
+      display_name: eventName,
+      event_name: eventName,
+      default_aggregation: { formula: 'sum' },
+      customer_mapping: { type: 'by_id', event_payload_key: 'stripe_customer_id' },
+    });
+    const customer = await stripe.customers.create({ name: 'Acme', metadata: { org_id: 'org_1' } });
+    return { meter, customer };
+  };
+
+  it('creates a meter, a metered price, a customer and a subscription with Stripe-shaped objects', async () => {
+    const { meter, customer } = await meterAndCustomer('calls_a');
+    expect(meter).toMatchObject({ object: 'billing.meter', event_name: 'calls_a', status: 'active' });
+    expect(meter.id).toMatch(/^mtr_/);
+    const price = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount_decimal: Stripe.Decimal.from('0.1'),
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+      product_data: { name: 'Calls' },
+      lookup_key: 'calls_a',
+    });
+    expect(price).toMatchObject({ object: 'price', type: 'recurring', lookup_key: 'calls_a' });
+    expect(price.recurring).toMatchObject({ meter: meter.id, usage_type: 'metered' });
+    expect(customer.metadata).toEqual({ org_id: 'org_1' });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+    });
+    expect(subscription.items.data.map((i) => i.price.id)).toEqual([price.id]);
+    const found = await stripe.prices.list({ lookup_keys: ['calls_a'] });
+    expect(found.data.map((p) => p.id)).toEqual([price.id]);
+    const meters = [];
+    for await (const m of stripe.billing.meters.list({ limit: 1 })) meters.push(m.id);
+    expect(meters).toContain(meter.id);
+  });
+
+  it('counts a meter event once: a repeated identifier is rejected with Stripe-Should-Retry false', async () => {
+    const { meter, customer } = await meterAndCustomer('calls_b');
+    const event = {
+      event_name: 'calls_b',
+      payload: { stripe_customer_id: customer.id, value: '7' },
+      identifier: 'b-1',
+      timestamp: now() - 60,
+    };
+    expect(await stripe.billing.meterEvents.create(event)).toMatchObject({
+      identifier: 'b-1',
+      event_name: 'calls_b',
+    });
+    const repeat = await stripe.billing.meterEvents.create(event).catch((e: unknown) => e);
+    expect(repeat).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
+    expect(repeat).toMatchObject({
+      statusCode: 400,
+      message: 'An event already exists with identifier b-1.',
+    });
+    expect((repeat as Stripe.errors.StripeError).headers?.['stripe-should-retry']).toBe('false');
+    const start = Math.floor((now() - 3600) / 60) * 60;
+    const summaries = await stripe.billing.meters.listEventSummaries(meter.id, {
+      customer: customer.id,
+      start_time: start,
+      end_time: start + 7200,
+    });
+    expect(summaries.data.map((s) => s.aggregated_value)).toEqual([7]);
+    expect(server.meterTotal('calls_b', customer.id)).toBe(7);
+  });
+
+  it('rejects timestamps older than 35 days or in the future, unknown params and unaligned summary ranges', async () => {
+    const { meter, customer } = await meterAndCustomer('calls_c');
+    const payload = { stripe_customer_id: customer.id, value: '1' };
+    for (const timestamp of [now() - 36 * 86400, now() + 600]) {
+      const error = await stripe.billing.meterEvents
+        .create({ event_name: 'calls_c', payload, timestamp })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ statusCode: 400, param: 'timestamp' });
+    }
+    const unknown = await stripe.customers
+      .create({ nmae: 'typo' } as Stripe.CustomerCreateParams)
+      .catch((e) => e);
+    expect(unknown).toMatchObject({ statusCode: 400, code: 'parameter_unknown', param: 'nmae' });
+    const unaligned = await stripe.billing.meters
+      .listEventSummaries(meter.id, { customer: customer.id, start_time: 61, end_time: 7200 })
+      .catch((e: unknown) => e);
+    expect(unaligned).toMatchObject({ statusCode: 400, param: 'start_time' });
+  });
+
+  it('replays a POST with the same Idempotency-Key and refuses the key with other parameters', async () => {
+    const first = await stripe.customers.create({ name: 'Once' }, { idempotencyKey: 'customer-once' });
+    const again = await stripe.customers.create({ name: 'Once' }, { idempotencyKey: 'customer-once' });
+    expect(again.id).toBe(first.id);
+    expect(server.requests.at(-1)).toMatchObject({ replayed: true, status: 200 });
+    const other = await stripe.customers
+      .create({ name: 'Other' }, { idempotencyKey: 'customer-once' })
+      .catch((e) => e);
+    expect(other).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
+  });
+
+  it('checks the secret key in the Authorization header', async () => {
+    const wrong = new Stripe('sk_test_wrong_key_000000', {
+      host: server.host,
+      port: server.port,
+      protocol: 'http',
+    });
+    const error = await wrong.customers.create({ name: 'x' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+    expect(error).toMatchObject({ statusCode: 401 });
+  });
+
+  it('fails on demand: 429 rate_limit with Retry-After, 500, a hang the SDK times out on', async () => {
+    const { customer } = await meterAndCustomer('calls_d');
+    const event = (identifier: string) => ({
+      event_name: 'calls_d',
+      payload: { stripe_customer_id: customer.id, value: '1' },
+      identifier,
+    });
+    server.failNext(1, 'rate_limit', { retryAfterSeconds: 2 });
+    const limited = await stripe.billing.meterEvents.create(event('d-1')).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+    expect(limited).toMatchObject({ statusCode: 429, code: 'rate_limit' });
+    expect((limited as Stripe.errors.StripeError).headers).toMatchObject({
+      'retry-after': '2',
+      'stripe-should-retry': 'true',
+    });
+    server.failNext(1, 'server_error');
+    expect(await stripe.billing.meterEvents.create(event('d-1')).catch((e) => e)).toBeInstanceOf(
+      Stripe.errors.StripeAPIError,
+    );
+    server.failNext(1, 'hang');
+    const hung = await stripe.billing.meterEvents
+      .create(event('d-1'), { timeout: 200 })
+      .catch((e: unknown) => e);
+    expect(hung).toBeInstanceOf(Stripe.errors.StripeConnectionError);
+    expect(server.meterTotal('calls_d', customer.id)).toBe(0);
+    await stripe.billing.meterEvents.create(event('d-1'));
+    expect(server.meterTotal('calls_d', customer.id)).toBe(1);
+  });
+
+  it('answers 429 lock_timeout to a second concurrent meter event for the same customer and meter', async () => {
+    const { customer } = await meterAndCustomer('calls_e');
+    const other = await stripe.customers.create({ name: 'Other' });
+    server.setLatency(100);
+    try {
+      const send = (customerId: string, identifier: string) =>
+        stripe.billing.meterEvents
+          .create({
+            event_name: 'calls_e',
+            payload: { stripe_customer_id: customerId, value: '1' },
+            identifier,
+          })
+          .then(
+            () => 'ok',
+            (e: Stripe.errors.StripeError) => e.code,
+          );
+      const results = await Promise.all([
+        send(customer.id, 'e-1'),
+        send(customer.id, 'e-2'),
+        send(other.id, 'e-3'),
+      ]);
+      expect(results.sort()).toEqual(['lock_timeout', 'ok', 'ok']);
+      expect(server.concurrencyViolations).toEqual([
+        { lockKey: `${customer.id}|calls_e`, requestId: expect.stringMatching(/^req_/) },
+      ]);
+    } finally {
+      server.setLatency(0);
+      server.concurrencyViolations.length = 0;
+    }
+  });
+});
