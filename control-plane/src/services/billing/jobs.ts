@@ -1,5 +1,6 @@
 import type { Database } from '../../db/client.js';
 import type { Logger } from '../../lib/logger.js';
+import { RepeatingTask } from '../../lib/repeating-task.js';
 import { sampleStorage } from './storage-sampler.js';
 
 /** A periodic billing task; it receives the pass's time and must be safe to rerun (ids are deterministic). */
@@ -15,11 +16,14 @@ export const DEFAULT_BILLING_INTERVAL_MS = 60_000;
  */
 export class BillingJobs {
   private readonly jobs: { name: string; run: BillingJob }[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private pass: Promise<void> | undefined;
-  private running = false;
+  private readonly loop: RepeatingTask;
 
-  constructor(private readonly options: { logger: Logger; intervalMs?: number; now?: () => number }) {}
+  constructor(private readonly options: { logger: Logger; intervalMs?: number; now?: () => number }) {
+    this.loop = new RepeatingTask(() => this.runOnce(), {
+      intervalMs: options.intervalMs ?? DEFAULT_BILLING_INTERVAL_MS,
+      onError: (error) => options.logger.error('billing pass failed', { error }),
+    });
+  }
 
   /** Adds a job to every pass from the next one on; names appear in logs. */
   add(name: string, run: BillingJob): this {
@@ -30,17 +34,12 @@ export class BillingJobs {
 
   /** Runs a pass now, then one every interval until stop(). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.schedule(0);
+    this.loop.start();
   }
 
   /** Stops scheduling passes and waits for the one under way, if any. */
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.pass;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One pass of every job; what start() repeats, and what tests call. */
@@ -59,16 +58,6 @@ export class BillingJobs {
         this.options.logger.error('billing job failed', { job: job.name, error });
       }
     }
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      this.pass = this.runOnce().finally(() => {
-        this.pass = undefined;
-        if (this.running) this.schedule(this.options.intervalMs ?? DEFAULT_BILLING_INTERVAL_MS);
-      });
-    }, delayMs);
-    this.timer.unref();
   }
 }
 

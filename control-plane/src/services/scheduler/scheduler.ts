@@ -1,5 +1,6 @@
 import type { Database } from '../../db/client.js';
 import type { Logger } from '../../lib/logger.js';
+import { RepeatingTask } from '../../lib/repeating-task.js';
 import type { DesiredStateChanges } from '../agents/desired-state-changes.js';
 import { applyPlan } from './apply-plan.js';
 import { loadClusterView } from './cluster-view.js';
@@ -35,10 +36,7 @@ export class Scheduler implements SchedulerTrigger {
   readonly routing: RoutingSnapshots;
   private readonly lease: DatabaseLease;
   private readonly plan: PlanOptions;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
+  private readonly loop: RepeatingTask;
   /** The last version the publisher accepted; a failed publish is retried on the next tick. */
   private published = -1;
   /** When this instance last took the lease: agents get a full heartbeat timeout from then to check in. */
@@ -47,6 +45,10 @@ export class Scheduler implements SchedulerTrigger {
   constructor(private readonly options: SchedulerOptions) {
     this.routing = new RoutingSnapshots(options.db);
     this.lease = new DatabaseLease(options.db, 'scheduler', options.instanceId, options.leaseTtlMs ?? 15_000);
+    this.loop = new RepeatingTask(() => this.tick(), {
+      intervalMs: options.intervalMs ?? 2_000,
+      onError: (err) => options.logger.error('scheduler tick failed', { error: String(err) }),
+    });
     this.plan = {
       heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
       retireAfterMs: options.retireAfterMs ?? 5_000,
@@ -55,36 +57,17 @@ export class Scheduler implements SchedulerTrigger {
   }
 
   start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => this.kick(), this.options.intervalMs ?? 2_000);
-    this.timer.unref();
-    this.kick();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
     await this.lease.release().catch(() => undefined);
   }
 
   /** Runs a tick soon; kicks during a tick coalesce into one more tick after it. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.tick()
-      .then(() => undefined)
-      .catch((err: unknown) => this.options.logger.error('scheduler tick failed', { error: String(err) }))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.loop.kick();
   }
 
   /** One convergence step; returns false when another instance holds the lease. Tests call it directly. */

@@ -1,5 +1,6 @@
 import type { Database } from '../../../db/client.js';
 import type { Logger } from '../../../lib/logger.js';
+import { RepeatingTask } from '../../../lib/repeating-task.js';
 import { DatabaseLease } from '../../scheduler/lease.js';
 import type { BackoffPolicy } from './backoff.js';
 import { ensureMeters, type StripeCatalogue } from './catalogue.js';
@@ -48,12 +49,18 @@ export class StripeBilling {
   private catalogue: StripeCatalogue | undefined;
   /** When the last complete enqueue scan ran; later scans look only at entries recorded since. */
   private scannedAt: number | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly loop: RepeatingTask;
 
   constructor(private readonly options: StripeBillingOptions) {
     const interval = options.intervalMs ?? 60_000;
+    // A slow Stripe never piles passes up: kicks during a pass coalesce into one more after it.
+    this.loop = new RepeatingTask(
+      () => this.runOnce().then((summary) => options.logger.debug('stripe billing pass', { ...summary })),
+      {
+        intervalMs: interval,
+        onError: (error) => options.logger.error('stripe billing pass failed', { error }),
+      },
+    );
     this.lease = new DatabaseLease(
       options.db,
       'stripe-billing',
@@ -63,28 +70,12 @@ export class StripeBilling {
   }
 
   start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => this.kick(), this.options.intervalMs ?? 60_000);
-    this.timer.unref();
-    this.kick();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
     await this.lease.release().catch(() => undefined);
-  }
-
-  /** Starts a pass unless one is under way (a slow Stripe must not pile passes up). */
-  private kick(): void {
-    if (this.stopped || this.running) return;
-    this.running = this.runOnce()
-      .then((summary) => this.options.logger.debug('stripe billing pass', { ...summary }))
-      .catch((error: unknown) => this.options.logger.error('stripe billing pass failed', { error }))
-      .finally(() => {
-        this.running = undefined;
-      });
   }
 
   /** One pass; what start() repeats and what tests call. */
