@@ -1,0 +1,114 @@
+import { type GpuType, newId, type WorkloadPhase } from '@meridian/protocol';
+import type { DeploymentView, NotebookView, WorkloadView } from './cluster-view.js';
+import type { WorkloadNeeds } from './placement.js';
+
+// What the scheduler creates and how it sizes it: new workloads for deployments and notebooks, their needs
+// for placement, and a deployment's status read from its current revision's replicas.
+
+export interface NewWorkload {
+  id: string;
+  kind: 'model' | 'notebook';
+  orgId: string;
+  deploymentId: string | null;
+  revision: number | null;
+  notebookId: string | null;
+  gpuType: GpuType;
+  gpuCount: number;
+  gpuMemoryMiB: number;
+  diskBytes: number;
+}
+
+const MIB = 1024 * 1024;
+/** Host memory a model replica needs: onnxruntime holds about two copies of the weights while it loads. */
+const modelMemoryMiB = (sizeBytes: number) => Math.ceil((sizeBytes * 3) / MIB) + 64;
+const NOTEBOOK_MEMORY_MIB = 512;
+
+/** Decides one tick's writes from the cluster as read at its start. Pure apart from minting ids. */
+const PROGRESS: Record<WorkloadPhase, number> = {
+  failed: 0,
+  stopped: 0,
+  pending: 1,
+  pulling: 2,
+  loading: 3,
+  ready: 4,
+};
+export const progress = (w: WorkloadView) => (w.agentId === null ? 0 : PROGRESS[w.phase]);
+
+export function deploymentStatusOf(
+  d: DeploymentView,
+  current: WorkloadView[],
+): { status: DeploymentView['status']; reason: string | null } {
+  const ready = current.filter((w) => w.agentId !== null && w.phase === 'ready').length;
+  if (ready >= d.minReplicas) return { status: 'ready', reason: null };
+  const failed = current.find((w) => w.agentId !== null && w.phase === 'failed');
+  if (failed)
+    return {
+      status: 'failed',
+      reason: `replica ${failed.id} on agent ${failed.agentId} failed: ${failed.reason ?? 'no reason given'}`,
+    };
+  const unplaced = current.find((w) => w.agentId === null);
+  if (unplaced) return { status: 'pending', reason: unplaced.pendingReason ?? 'waiting to be placed' };
+  const least = Math.min(...current.map(progress));
+  const status = least >= 3 ? 'loading' : least === 2 ? 'pulling' : 'scheduled';
+  return { status, reason: null };
+}
+
+export function newModelWorkload(d: DeploymentView, sizeBytes: number): NewWorkload {
+  return {
+    id: newId('workload'),
+    kind: 'model',
+    orgId: d.orgId,
+    deploymentId: d.id,
+    revision: d.revision,
+    notebookId: null,
+    gpuType: d.gpuType,
+    gpuCount: d.gpuType === 'cpu' ? 0 : d.gpuCount,
+    // Weights plus activations and the CUDA context: a rough bound, checked against free GPU memory.
+    gpuMemoryMiB: d.gpuType === 'cpu' ? 0 : Math.ceil((sizeBytes * 2) / MIB) + 512,
+    diskBytes: sizeBytes,
+  };
+}
+
+export function newNotebookWorkload(nb: NotebookView): NewWorkload {
+  return {
+    id: newId('workload'),
+    kind: 'notebook',
+    orgId: nb.orgId,
+    deploymentId: null,
+    revision: null,
+    notebookId: nb.id,
+    gpuType: nb.gpuType,
+    gpuCount: nb.gpuType === 'cpu' ? 0 : nb.gpuCount,
+    gpuMemoryMiB: 0,
+    diskBytes: 0,
+  };
+}
+
+export function toView(w: NewWorkload): WorkloadView {
+  return {
+    ...w,
+    agentId: null,
+    phase: 'pending',
+    reason: null,
+    pendingReason: null,
+    retireAt: null,
+    readyAt: null,
+    report: null,
+  };
+}
+
+export function needsOf(w: WorkloadView, deployments: Map<string, DeploymentView>): WorkloadNeeds {
+  const d = w.deploymentId ? deployments.get(w.deploymentId) : undefined;
+  return {
+    workloadId: w.id,
+    kind: w.kind,
+    group: w.deploymentId ?? w.notebookId ?? w.id,
+    gpuType: w.gpuType,
+    gpuCount: w.gpuCount,
+    gpuMemoryMiB: w.gpuMemoryMiB,
+    diskBytes: w.diskBytes,
+    memoryMiB: w.kind === 'model' ? modelMemoryMiB(w.diskBytes) : NOTEBOOK_MEMORY_MIB,
+    runtimes:
+      w.kind === 'notebook' ? ['docker', 'process'] : d?.runtime === 'container' ? ['docker'] : ['onnx'],
+  };
+}
