@@ -168,7 +168,8 @@ describe('the usage ledger', () => {
     expect(await t.db.select().from(workloads).where(eq(workloads.id, workloadId))).toEqual([]);
 
     // The agent's last report arrives after the workload is gone.
-    await report([used(workloadId, start - 30_000, 30)]);
+    // Thirty seconds well inside one hour (T0), whatever the clock says now: no split across windows.
+    await report([used(workloadId, T0, 30)]);
     const [entry] = await entriesOf(nbOwner.orgId);
     expect(entry).toMatchObject({ meter: 'gpu_t4_minutes', quantity: 30, notebookId, deploymentId: null });
   });
