@@ -1,4 +1,4 @@
-import type { RoutedDeployment } from '@meridian/protocol';
+import type { RoutedDeployment, RoutingSnapshot } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
 import { authenticate, requirePredictScope } from '../auth/authenticate.js';
 import { canonicalBodyHash, ResponseCache, responseCacheKey } from '../cache/response-cache.js';
@@ -30,9 +30,18 @@ async function readBody(c: Ctx): Promise<Uint8Array> {
   return body;
 }
 
+/**
+ * Looks a deployment up in the isolate's snapshot. A miss may only mean that snapshot predates the
+ * deployment (an isolate idle for a while serves its old one while refreshing in the background), so a miss
+ * looks again in a fresh one; a snapshot younger than the refresh interval is not pulled again.
+ */
+async function lookUp(c: Ctx, find: (snapshot: RoutingSnapshot) => RoutedDeployment | undefined) {
+  const table = routingTable(c.env);
+  return find(await table.snapshot(c.env, c.executionCtx)) ?? find(await table.snapshot(c.env));
+}
+
 async function deploymentNamed(c: Ctx, name: string): Promise<RoutedDeployment> {
-  const snapshot = await routingTable(c.env).snapshot(c.env, c.executionCtx);
-  const deployment = findByName(snapshot, c.var.caller.orgId, name);
+  const deployment = await lookUp(c, (snapshot) => findByName(snapshot, c.var.caller.orgId, name));
   // Another org's deployment answers exactly like one that does not exist.
   if (!deployment) throw new EdgeError('not_found', `model '${name}' not found`);
   requirePredictScope(c.var.caller, deployment);
@@ -184,8 +193,9 @@ export function createPredictionRoutes(): Hono<AppEnv> {
   }
 
   app.post('/v1/deployments/:id/predict', auth, async (c) => {
-    const snapshot = await routingTable(c.env).snapshot(c.env, c.executionCtx);
-    const deployment = findById(snapshot, c.var.caller.orgId, c.req.param('id'));
+    const deployment = await lookUp(c, (snapshot) =>
+      findById(snapshot, c.var.caller.orgId, c.req.param('id')),
+    );
     if (!deployment) throw new EdgeError('not_found', `deployment '${c.req.param('id')}' not found`);
     requirePredictScope(c.var.caller, deployment);
     let parsed: { inputs?: unknown };
