@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type Client, createClient } from '@libsql/client';
 import * as ort from 'onnxruntime-node';
 import { WebSocket } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import type { RunningAgent } from './helpers/agent-process.js';
 import { edgeFetch, type RunningEdge, startEdgeProcess } from './helpers/edge-process.js';
@@ -134,6 +134,12 @@ describe('the edge in front of the platform', () => {
     ({ secret: apiKey, id: apiKeyId } = await createKey(owner));
     session = await ort.InferenceSession.create(REAL_MODELS.paddleCls);
   }, 180_000);
+
+  // CI shows only the test's output: a failure brings the edge's own account of it.
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail')
+      console.error(`--- edge log (tail) ---\n${edge?.logs().slice(-6_000)}`);
+  });
 
   afterAll(async () => {
     await edge?.stop();
