@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromHalfBits, toHalfBits } from './datatypes.js';
-import { OipCodecError, tensorFromJson, tensorToJson } from './tensor.js';
+import { OipCodecError, tensorFromBytes, tensorFromJson, tensorToJson } from './tensor.js';
 
 function jsonError(run: () => unknown): string {
   try {
@@ -54,5 +54,23 @@ describe('OIP JSON tensors', () => {
     expect(fromHalfBits(toHalfBits(1 + 2 ** -11))).toBe(1);
     expect(fromHalfBits(toHalfBits(2 ** -24))).toBe(2 ** -24);
     expect(fromHalfBits(toHalfBits(1e6))).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
+describe('OIP binary tensors', () => {
+  it('copies bytes that sit at an unaligned offset, even inside a Node Buffer (whose slice is a view)', () => {
+    // Node's Buffer, without Node types in this package: slice() gives a view, not a copy.
+    class BufferLike extends Uint8Array {
+      override slice(start?: number, end?: number) {
+        return this.subarray(start, end) as unknown as Uint8Array<ArrayBuffer>;
+      }
+    }
+    const values = Float32Array.from([1.5, -2, 3.25]);
+    const buffer = new BufferLike(1 + values.byteLength);
+    buffer.set(new Uint8Array(values.buffer), 1);
+    const tensor = tensorFromBytes('x', 'FP32', [3], buffer.subarray(1));
+    expect(Array.from(tensor.data as Float32Array)).toEqual([1.5, -2, 3.25]);
+    const aligned = new Uint8Array(values.buffer);
+    expect((tensorFromBytes('x', 'FP32', [3], aligned).data as Float32Array).buffer).toBe(values.buffer);
   });
 });

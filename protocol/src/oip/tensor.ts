@@ -120,7 +120,8 @@ export function tensorFromBytes(
       `input '${name}': shape [${shape.join(',')}] of ${datatype} needs ${count * size} bytes but binary_data_size is ${bytes.byteLength}`,
     );
   const Ctor = CTORS[datatype];
-  const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  // new Uint8Array(view) always copies; a Node Buffer's slice() would return another unaligned view.
+  const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   const data = new Ctor(aligned.buffer, aligned.byteOffset, count);
   if (!LITTLE_ENDIAN && size > 1)
     swapInPlace(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), size);
