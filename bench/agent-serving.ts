@@ -3,6 +3,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { canonicalSigningString, encodeInferRequest, type Tensor } from '@meridian/protocol';
@@ -12,10 +13,12 @@ import { REAL_MODELS } from '../gpu-agent/src/onnx/testing/models.js';
 
 /**
  * OIP serving on the gpu-agent data plane: (a) raw in-process session.run, (b) the data plane without
- * batching, (c) with dynamic batching; MLP and PaddleOCR cls; JSON and binary; concurrency 1, 8, 64.
- * Server in a child process on 127.0.0.1, load generator here (keep-alive node:http, µs latencies).
- *   npx tsx bench/agent-serving.ts [--duration 3] [--threads 1] [--thread auto|main|worker] [--only mlp|cls]
- *     [--prof DIR]
+ * batching, (c) with dynamic batching, and (f) the floor: a bare node:http server that runs the same
+ * session.run on fixed inputs and answers a fixed body, i.e. what any HTTP server on this machine pays.
+ * Models: a small MLP (64-128-10), a wide MLP (1024-4096-10, 16 MB of weights) and PaddleOCR cls; JSON and
+ * binary; concurrency 1, 8, 64. Servers in child processes on 127.0.0.1, load generator here (raw sockets).
+ *   npx tsx bench/agent-serving.ts [--duration 3] [--threads 1] [--thread auto|main|worker]
+ *     [--only mlp|mlp-wide|cls] [--prof DIR]
  * --threads is intraOpNumThreads for raw and served sessions alike; --thread is where the served session
  * runs (SessionOptions.thread).
  */
@@ -24,7 +27,7 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1' },
     thread: { type: 'string', default: 'auto' },
-    /** mlp or cls: run one model only. */
+    /** mlp, mlp-wide or cls: run one model only. */
     only: { type: 'string' },
     /** A folder: the server child runs with --cpu-prof there. */
     prof: { type: 'string' },
@@ -42,11 +45,20 @@ if (THREAD !== 'auto' && THREAD !== 'main' && THREAD !== 'worker')
 const CONCURRENCY = flags.concurrency.split(',').map(Number);
 const KEY = randomBytes(32);
 const SERVER = fileURLToPath(new URL('../gpu-agent/src/data-plane/testing/bench-server.ts', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./servers/onnx-floor.ts', import.meta.url));
 
 type Result = { rps: number; p50: number; p99: number; loadCpu: number };
-const mlpPath = await writeMlp('/tmp/meridian-bench-mlp.onnx', { inputs: 64, hidden: 128, outputs: 10 });
 const MODELS = {
-  mlp: { path: mlpPath, shape: [1, 64] },
+  mlp: {
+    path: await writeMlp('/tmp/meridian-bench-mlp.onnx', { inputs: 64, hidden: 128, outputs: 10 }),
+    shape: [1, 64],
+  },
+  // Big enough that one row costs more than the HTTP around it (~1 ms single, memory-bound): the case
+  // batching exists for. The small MLP shows the other case.
+  'mlp-wide': {
+    path: await writeMlp('/tmp/meridian-bench-mlp-wide.onnx', { inputs: 1024, hidden: 4096, outputs: 10 }),
+    shape: [1, 1024],
+  },
   cls: { path: REAL_MODELS.paddleCls, shape: [1, 3, 48, 192] },
 };
 type ModelName = keyof typeof MODELS;
@@ -104,23 +116,33 @@ async function raw(model: ModelName, c: number, batch: number): Promise<Result> 
 async function startServer(
   model: ModelName,
   maxBatchSize: number,
+  script = SERVER,
 ): Promise<{ child: ChildProcess; port: number }> {
   const config = {
     model,
     path: MODELS[model].path,
+    shape: MODELS[model].shape,
     threads: THREADS,
     thread: THREAD,
     maxBatchSize,
     key: KEY.toString('hex'),
   };
   const prof = flags.prof ? ['--cpu-prof', `--cpu-prof-dir=${flags.prof}`] : [];
-  const child = fork(SERVER, [JSON.stringify(config)], {
+  const child = fork(script, [JSON.stringify(config)], {
     execArgv: ['--import', 'tsx', ...prof],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const [message] = (await once(child, 'message')) as [{ port: number }];
   return { child, port: message.port };
 }
+
+/** Jiffies of the whole machine from /proc/stat: all, and stolen by the hypervisor. */
+function machineJiffies(): { total: number; steal: number } {
+  const fields =
+    readFileSync('/proc/stat', 'latin1').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  return { total: fields.slice(0, 8).reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+const machineAtStart = machineJiffies();
 
 /** utime + stime of a process, in µs (Linux /proc; clock ticks are 100 Hz). */
 function procCpuUs(pid: number | undefined): number {
@@ -230,7 +252,9 @@ console.log(
   `agent serving bench: ${DURATION_MS / 1000}s per run, intraOpNumThreads=${THREADS}, session thread ${THREAD}, node ${process.version}`,
 );
 const table: Record<string, Served> = {};
-const models = (['mlp', 'cls'] as const).filter((m) => flags.only === undefined || flags.only === m);
+const models = (['mlp', 'mlp-wide', 'cls'] as const).filter(
+  (m) => flags.only === undefined || flags.only === m,
+);
 for (const model of models) {
   for (const c of CONCURRENCY) {
     const r = await raw(model, c, 1);
@@ -240,6 +264,14 @@ for (const model of models) {
   const r32 = await raw(model, 1, 32);
   table[`${model} raw b32`] = r32;
   console.log(fmt(`${model} (a) raw session.run b32 c=1 (items)`, r32));
+  const floor = await startServer(model, 1, FLOOR);
+  for (const c of CONCURRENCY) {
+    const r = await http(floor, model, true, c);
+    table[`${model} floor c${c}`] = r;
+    console.log(fmt(`${model} (f) floor node:http c=${c}`, r));
+  }
+  floor.child.kill('SIGTERM');
+  await once(floor.child, 'exit');
   for (const [mode, maxBatch] of [
     ['(b) unbatched', 1],
     ['(c) batched', 32],
@@ -260,22 +292,27 @@ for (const model of models) {
     await once(server.child, 'exit');
   }
 }
+// On a shared VM the hypervisor's steal time moves every figure above; it is printed so runs can be compared.
+const machineAtEnd = machineJiffies();
+console.log(
+  `machine: ${cpus().length} CPUs; ${((100 * (machineAtEnd.steal - machineAtStart.steal)) / (machineAtEnd.total - machineAtStart.total)).toFixed(1)}% of CPU time stolen by the hypervisor during this run`,
+);
 const ratio = (a: string, b: string) =>
   ((table[a]?.rps ?? Number.NaN) / (table[b]?.rps ?? Number.NaN)).toFixed(2);
 const p50gap = (a: string, b: string) =>
   ((table[a]?.p50 ?? Number.NaN) - (table[b]?.p50 ?? Number.NaN)).toFixed(3);
 for (const m of models) {
   const served = `${m} (c) batched bin c64`;
-  // Each target belongs to one model: the throughput-vs-raw target to cls, the batching gain to the MLP.
+  // Each target belongs to one model: the throughput-vs-raw target to cls, the batching gain to the MLPs.
   if (m === 'cls')
     console.log(
       `${m} binary batched c=64 / raw b32: ${ratio(served, `${m} raw b32`)} (target ≥ 0.85 for cls); loadgen CPU ${((table[served]?.loadCpu ?? Number.NaN) * 100).toFixed(0)}%`,
     );
-  for (const f of m === 'mlp' ? ['bin', 'json'] : [])
+  for (const f of m === 'cls' ? [] : ['bin', 'json'])
     console.log(
-      `${m} batched / unbatched, ${f} c=64: ${ratio(`${m} (c) batched ${f} c64`, `${m} (b) unbatched ${f} c64`)} (target ≥ 3 for mlp)`,
+      `${m} batched / unbatched, ${f} c=64: ${ratio(`${m} (c) batched ${f} c64`, `${m} (b) unbatched ${f} c64`)} (target ≥ 3 for the MLP)`,
     );
   console.log(
-    `${m} p50 c=1 binary minus raw b1: unbatched +${p50gap(`${m} (b) unbatched bin c1`, `${m} raw c1`)} ms, batched +${p50gap(`${m} (c) batched bin c1`, `${m} raw c1`)} ms (target ≤ 0.5)`,
+    `${m} p50 c=1 binary minus raw b1: unbatched +${p50gap(`${m} (b) unbatched bin c1`, `${m} raw c1`)} ms, batched +${p50gap(`${m} (c) batched bin c1`, `${m} raw c1`)} ms (target ≤ 0.5); of which the node:http floor +${p50gap(`${m} floor c1`, `${m} raw c1`)} ms`,
   );
 }

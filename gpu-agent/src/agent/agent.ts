@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { serve } from '@hono/node-server';
 import type { HostInventory } from '@meridian/protocol';
 import { ModelCache } from '../cache/model-cache.js';
 import type { AgentConfig } from '../config.js';
-import { createDataPlaneApp } from '../data-plane/app.js';
+import { createDataPlaneListener } from '../data-plane/listener.js';
 import { InferenceMetrics } from '../data-plane/metrics.js';
 import { type MetricsListener, startMetricsListener } from '../data-plane/metrics-listener.js';
 import { collectHostInventory } from '../inventory/host-inventory.js';
@@ -55,8 +55,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const metrics = new InferenceMetrics();
   const models = new ServedModels();
   let signingKey: Uint8Array | undefined;
-  const app = createDataPlaneApp({ models, metrics, signingKey: () => signingKey });
-  const { server, port } = await listen(app.fetch, config.listen.host, config.listen.port);
+  const dataPlane = createDataPlaneListener({ models, metrics, signingKey: () => signingKey });
+  const { server, port } = await listen(dataPlane, config.listen.host, config.listen.port);
   const closeDataPlane = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -163,13 +163,10 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   };
 }
 
-type FetchHandler = Parameters<typeof serve>[0]['fetch'];
-
-function listen(fetchHandler: FetchHandler, hostname: string, port: number) {
-  return new Promise<{ server: ReturnType<typeof serve>; port: number }>((resolve, reject) => {
-    const server = serve({ fetch: fetchHandler, hostname, port }, (info: AddressInfo) =>
-      resolve({ server, port: info.port }),
-    );
+function listen(listener: RequestListener, hostname: string, port: number) {
+  return new Promise<{ server: Server; port: number }>((resolve, reject) => {
+    const server = createServer(listener);
     server.once('error', reject);
+    server.listen(port, hostname, () => resolve({ server, port: (server.address() as AddressInfo).port }));
   });
 }

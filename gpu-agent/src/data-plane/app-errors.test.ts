@@ -3,7 +3,7 @@ import { encodeInferRequest, type Tensor } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelSession, type ModelSession } from '../onnx/session.js';
 import { REAL_MODELS } from '../onnx/testing/models.js';
-import { createDataPlaneApp } from './app.js';
+import { createDataPlaneListener } from './listener.js';
 import { InferenceMetrics } from './metrics.js';
 import { serveModel, staticRegistry } from './models.js';
 import { edgeHeaders, listen } from './testing/server.js';
@@ -20,7 +20,7 @@ beforeAll(async () => {
   const batching = { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 64, timeoutMs: 10_000 };
   const models = staticRegistry([serveModel(cls, { name: 'cls', version: '1' }, batching, metrics)]);
   server = await listen(
-    createDataPlaneApp({ models, metrics, signingKey: (d) => (d === DEP ? KEY : undefined) }),
+    createDataPlaneListener({ models, metrics, signingKey: (d) => (d === DEP ? KEY : undefined) }),
   );
 });
 afterAll(async () => {
@@ -118,32 +118,56 @@ describe('data plane refuses bad requests and keeps serving', () => {
     await expectStillServing();
   });
 
-  it('answers 413 to a 100 MB body without reading it all, then keeps serving', async () => {
-    const size = 100 * 1024 * 1024;
+  // Declared: refused from the header alone. Chunked: refused once the limit (64 MiB) has been read.
+  it.each(['declared', 'chunked'] as const)(
+    'answers 413 to a 100 MB %s body without reading it all, then keeps serving',
+    async (framing) => {
+      const size = 100 * 1024 * 1024;
+      const headers = {
+        ...edgeHeaders(KEY, { method: 'POST', target: TARGET, deploymentId: DEP }),
+        ...(framing === 'declared' ? { 'content-length': String(size) } : {}),
+      };
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${server.url}${TARGET}`, { method: 'POST', headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+          req.destroy();
+        });
+        req.on('error', reject);
+        const chunk = Buffer.alloc(1 << 20);
+        let sent = 0;
+        const pump = () => {
+          while (sent < size && !req.destroyed) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          if (!req.destroyed) req.end();
+        };
+        pump();
+      });
+      expect(status).toBe(413);
+      await expectStillServing();
+    },
+    30_000,
+  );
+
+  it('serves a chunked request body (no Content-Length) like a declared one', async () => {
+    const { body, headerLength } = binary(x());
     const headers = {
-      ...edgeHeaders(KEY, { method: 'POST', target: TARGET, deploymentId: DEP }),
-      'content-length': String(size),
+      ...edgeHeaders(KEY, { method: 'POST', target: TARGET, body, deploymentId: DEP }),
+      'inference-header-content-length': String(headerLength),
     };
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(`${server.url}${TARGET}`, { method: 'POST', headers }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
-        req.destroy();
       });
       req.on('error', reject);
-      const chunk = Buffer.alloc(1 << 20);
-      let sent = 0;
-      const pump = () => {
-        while (sent < size && !req.destroyed) {
-          sent += chunk.length;
-          if (!req.write(chunk)) return void req.once('drain', pump);
-        }
-        if (!req.destroyed) req.end();
-      };
-      pump();
+      // Two writes before end(): Node frames the body as chunked.
+      req.write(body.subarray(0, 1000));
+      req.end(body.subarray(1000));
     });
-    expect(status).toBe(413);
-    await expectStillServing();
+    expect(status).toBe(200);
   });
 
   it('counts successes and failures in Triton-named metrics', async () => {

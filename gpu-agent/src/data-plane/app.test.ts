@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelSession, type ModelSession } from '../onnx/session.js';
 import { writeMlp } from '../onnx/testing/mlp.js';
 import { REAL_MODELS } from '../onnx/testing/models.js';
-import { createDataPlaneApp } from './app.js';
+import { createDataPlaneApp, type DataPlaneDeps } from './app.js';
+import { createDataPlaneListener } from './listener.js';
 import { InferenceMetrics } from './metrics.js';
 import { serveModel, staticRegistry } from './models.js';
 import { edgeHeaders, listen } from './testing/server.js';
@@ -20,6 +21,7 @@ let server: { url: string; close: () => Promise<void> };
 let cls: ModelSession;
 let vad: ModelSession;
 let mlp: ModelSession;
+let deps: DataPlaneDeps;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'data-plane-'));
@@ -37,13 +39,8 @@ beforeAll(async () => {
     serveModel(vad, { name: 'vad', version: '1' }, batching, metrics),
     serveModel(mlp, { name: 'mlp', version: '3' }, batching, metrics),
   ]);
-  const app = createDataPlaneApp({
-    models,
-    metrics,
-    signingKey: (d) => (d === DEP ? KEY : undefined),
-    bodyLimitBytes: 8 << 20,
-  });
-  server = await listen(app);
+  deps = { models, metrics, signingKey: (d) => (d === DEP ? KEY : undefined), bodyLimitBytes: 8 << 20 };
+  server = await listen(createDataPlaneListener(deps));
 });
 afterAll(async () => {
   await server.close();
@@ -93,6 +90,38 @@ function expectClose(actual: Tensor | undefined, expected: Tensor | undefined) {
 }
 
 describe('data plane over HTTP', () => {
+  it('answers infer through the hono app exactly as through the Node fast path, errors included', async () => {
+    const app = createDataPlaneApp(deps);
+    const good = encodeInferRequest({ parameters: { binary_data_output: true } }, [
+      { tensor: image(3), binary: true },
+    ]);
+    const wrongName = encodeInferRequest({}, [{ tensor: { ...image(3), name: 'y' }, binary: true }]);
+    const cases = [
+      { target: '/v2/models/cls/infer', encoded: good, signed: true },
+      { target: '/v2/models/cls/versions/1/infer?trace=1', encoded: good, signed: true },
+      { target: '/v2/models/cls/infer', encoded: wrongName, signed: true },
+      { target: '/v2/models/nope/infer', encoded: good, signed: true },
+      { target: '/v2/models/cls/infer', encoded: good, signed: false },
+    ];
+    const seen: number[] = [];
+    for (const { target, encoded, signed } of cases) {
+      const { body, headerLength } = encoded;
+      const headers: Record<string, string> = {
+        ...(signed ? edgeHeaders(KEY, { method: 'POST', target, body, deploymentId: DEP }) : {}),
+        ...(headerLength === undefined ? {} : { 'inference-header-content-length': String(headerLength) }),
+      };
+      const viaNode = await fetch(server.url + target, { method: 'POST', headers, body });
+      const viaHono = await app.fetch(
+        new Request(`http://agent${target}`, { method: 'POST', headers, body }),
+      );
+      expect(viaHono.status, target).toBe(viaNode.status);
+      expect(viaHono.headers.get('content-type')).toBe(viaNode.headers.get('content-type'));
+      expect(Buffer.from(await viaHono.arrayBuffer())).toEqual(Buffer.from(await viaNode.arrayBuffer()));
+      seen.push(viaNode.status);
+    }
+    expect(seen).toEqual([200, 200, 400, 404, 401]);
+  });
+
   it('serves PaddleOCR cls as JSON and as binary with the outputs of a direct session.run', async () => {
     const [direct] = await cls.run([image(1)]);
     for (const binary of [false, true]) {

@@ -1,12 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { INFERENCE_HEADER_CONTENT_LENGTH, OipCodecError, type OipError } from '@meridian/protocol';
+import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
-import { InferInputError, InferTimeoutError, ModelWorkerError, QueueFullError } from '../onnx/errors.js';
-import { readSignedBody, SignatureError } from './auth.js';
-import { BodyIncompleteError, BodyTooLargeError } from './body.js';
-import { inferOip } from './infer.js';
+import { type Answer, answerInfer, errorAnswer, findModel as find } from './answers.js';
+import { readSignedBody } from './auth.js';
+import { readBodyLimited } from './body.js';
 import { InferenceMetrics } from './metrics.js';
-import type { ModelRegistry, ServedModel } from './models.js';
+import type { ModelRegistry } from './models.js';
 
 export type DataPlaneDeps = {
   models: ModelRegistry;
@@ -21,41 +20,24 @@ export type DataPlaneDeps = {
 // Under @hono/node-server, env.incoming is the Node request: the body is read from it directly.
 type Env = { Bindings: { incoming?: IncomingMessage } | undefined; Variables: { body: Uint8Array } };
 
-class NotFoundError extends Error {}
-
-function statusOf(err: unknown): {
-  status: 400 | 401 | 404 | 413 | 500 | 503 | 504;
-  headers?: Record<string, string>;
-} {
-  if (err instanceof OipCodecError || err instanceof InferInputError || err instanceof BodyIncompleteError)
-    return { status: 400 };
-  if (err instanceof SignatureError) return { status: 401 };
-  if (err instanceof NotFoundError) return { status: 404 };
-  if (err instanceof BodyTooLargeError) return { status: 413, headers: { connection: 'close' } };
-  if (err instanceof QueueFullError)
-    return { status: 503, headers: { 'retry-after': String(err.retryAfterSeconds) } };
-  if (err instanceof InferTimeoutError) return { status: 504 };
-  // The model's worker died under this request and is starting again: worth a retry.
-  if (err instanceof ModelWorkerError) return { status: 503, headers: { 'retry-after': '1' } };
-  return { status: 500 };
-}
-
-/** The OIP v2 data plane the edge calls: every route requires the edge signature. */
-export function createDataPlaneApp(deps: DataPlaneDeps) {
-  const metrics = deps.metrics ?? new InferenceMetrics();
-  const auth = {
+/** The signature check's settings, defaults filled in. */
+export function authOptions(deps: DataPlaneDeps) {
+  return {
     signingKey: deps.signingKey,
     bodyLimitBytes: deps.bodyLimitBytes ?? 64 * 1024 * 1024,
     maxSkewSeconds: deps.maxSkewSeconds,
     nowMs: deps.nowMs ?? Date.now,
   };
-  const findModel = (c: Context<Env>): ServedModel => {
-    const name = c.req.param('name') ?? '';
-    const version = c.req.param('version');
-    const model = deps.models.get(name, version);
-    if (!model) throw new NotFoundError(`model '${name}'${version ? ` version '${version}'` : ''} not found`);
-    return model;
-  };
+}
+
+const send = (c: Context<Env>, a: Answer) =>
+  c.body(a.body as Uint8Array<ArrayBuffer>, a.status as 200, a.headers);
+
+/** The OIP v2 data plane the edge calls: every route requires the edge signature. */
+export function createDataPlaneApp(deps: DataPlaneDeps) {
+  const metrics = deps.metrics ?? new InferenceMetrics();
+  const auth = authOptions(deps);
+  const findModel = (c: Context<Env>) => find(deps.models, c.req.param('name') ?? '', c.req.param('version'));
   // Every version of a name this agent serves (a rolling update holds two), for the metadata answer.
   const versionsOf = (name: string) => [
     ...new Set(
@@ -70,15 +52,16 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
   app.use(async (c, next) => {
     const url = c.req.url;
     const target = url.slice(url.indexOf('/', url.indexOf('//') + 2));
-    c.set('body', await readSignedBody(c.req.raw, target, auth, c.env?.incoming));
+    const request = {
+      method: c.req.method,
+      target,
+      header: (name: string) => c.req.header(name),
+      readBody: (limit: number) => readBodyLimited(c.req.raw, limit, c.env?.incoming),
+    };
+    c.set('body', await readSignedBody(request, auth));
     await next();
   });
-  app.onError((err, c) => {
-    const { status, headers } = statusOf(err);
-    const message = status === 500 ? 'internal error' : err.message;
-    if (status === 500) console.error('data plane error', err);
-    return c.json<OipError>({ error: message }, status, headers);
-  });
+  app.onError((err, c) => send(c, errorAnswer(err)));
   app.notFound((c) => c.json<OipError>({ error: 'not found' }, 404));
 
   app.get('/v2/health/live', (c) => c.json({ live: true }));
@@ -103,29 +86,17 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
       const m = findModel(c);
       return c.json({ name: m.name, ready: m.ready }, m.ready ? 200 : 503);
     });
-    app.post(`${prefix}/infer`, async (c) => {
-      const model = findModel(c);
-      const counters = metrics.forModel(model.name, model.version);
-      const started = performance.now();
-      try {
-        const header = c.req.header(INFERENCE_HEADER_CONTENT_LENGTH);
-        const headerLength = header === undefined ? undefined : Number(header);
-        const out = await inferOip(model, c.get('body'), headerLength);
-        counters.success.inc();
-        counters.requestUs.inc((performance.now() - started) * 1000);
-        counters.queueUs.inc(out.queueUs);
-        counters.computeUs.inc(out.computeUs);
-        if (out.headerLength === undefined)
-          return c.body(out.body, 200, { 'content-type': 'application/json' });
-        return c.body(out.body, 200, {
-          'content-type': 'application/octet-stream',
-          [INFERENCE_HEADER_CONTENT_LENGTH]: String(out.headerLength),
-        });
-      } catch (err) {
-        counters.failure.inc();
-        throw err;
-      }
-    });
+    app.post(`${prefix}/infer`, async (c) =>
+      send(
+        c,
+        await answerInfer(
+          findModel(c),
+          metrics,
+          c.get('body'),
+          c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
+        ),
+      ),
+    );
   }
   return app;
 }

@@ -29,7 +29,8 @@ export async function readBodyLimited(
   if (Number.isSafeInteger(declared)) {
     // A declared length bounds the body (the HTTP parser enforces it). From the socket's chunks straight
     // into one buffer: request.arrayBuffer() would copy the body twice (concat, then slice).
-    if (incoming && !incoming.readableDidRead) return readDeclared(incoming, declared, alignPad(request));
+    if (incoming && !incoming.readableDidRead)
+      return readDeclared(incoming, declared, alignPad(request.headers.get(INFERENCE_HEADER_CONTENT_LENGTH)));
     return new Uint8Array(await request.arrayBuffer());
   }
   if (!request.body) return new Uint8Array(0);
@@ -60,9 +61,49 @@ export async function readBodyLimited(
  * Bytes to leave before the body so that the binary tensors after an OIP JSON header start 8-byte
  * aligned: they then decode as views of the body, not copies.
  */
-function alignPad(request: Request): number {
-  const header = Number(request.headers.get(INFERENCE_HEADER_CONTENT_LENGTH) ?? Number.NaN);
+function alignPad(inferenceHeaderLength: string | null | undefined): number {
+  const header = Number(inferenceHeaderLength ?? Number.NaN);
   return Number.isSafeInteger(header) && header > 0 ? (8 - (header % 8)) % 8 : 0;
+}
+
+/** readBodyLimited for a Node request read directly (the data plane's fast path): the same rules. */
+export async function readIncomingBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
+  const declared = Number(incoming.headers['content-length'] ?? Number.NaN);
+  if (declared > limit) throw new BodyTooLargeError(limit);
+  const pad = alignPad(incoming.headers[INFERENCE_HEADER_CONTENT_LENGTH] as string | undefined);
+  if (Number.isSafeInteger(declared)) return readDeclared(incoming, declared, pad);
+  return readUpTo(incoming, limit, pad);
+}
+
+/** A body of unknown length (chunked), collected up to `limit`, then laid out as readDeclared does. */
+function readUpTo(incoming: IncomingMessage, limit: number, pad: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error) => {
+      incoming.off('data', onData).off('end', settle).off('close', settle).off('error', settle);
+      if (err) return reject(err);
+      if (!incoming.complete)
+        return reject(new BodyIncompleteError('the client closed before the body ended'));
+      const buffer = Buffer.allocUnsafeSlow(pad + total);
+      const body = new Uint8Array(buffer.buffer, buffer.byteOffset + pad, total);
+      let at = 0;
+      for (const chunk of chunks) {
+        body.set(chunk, at);
+        at += chunk.byteLength;
+      }
+      resolve(body);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total > limit) {
+        incoming.pause();
+        return settle(new BodyTooLargeError(limit));
+      }
+      chunks.push(chunk);
+    };
+    incoming.on('data', onData).on('end', settle).on('close', settle).on('error', settle);
+  });
 }
 
 function readDeclared(incoming: IncomingMessage, length: number, pad: number): Promise<Uint8Array> {

@@ -1,8 +1,9 @@
 // A data-plane process for bench/agent-serving.ts: argv[2] is JSON {model, path, threads, thread,
 // maxBatchSize, key}; it serves one model on 127.0.0.1 and reports its port over IPC.
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createModelSession, type SessionOptions } from '../../onnx/session.js';
-import { createDataPlaneApp } from '../app.js';
+import { createDataPlaneListener } from '../listener.js';
 import { InferenceMetrics } from '../metrics.js';
 import { serveModel, staticRegistry } from '../models.js';
 
@@ -30,8 +31,10 @@ const batching = {
 };
 const model = serveModel(session, { name: config.model, version: '1' }, batching, metrics);
 const key = Buffer.from(config.key, 'hex');
-const app = createDataPlaneApp({ models: staticRegistry([model]), metrics, signingKey: () => key });
-serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => process.send?.({ port: info.port }));
+const server = createServer(
+  createDataPlaneListener({ models: staticRegistry([model]), metrics, signingKey: () => key }),
+);
+server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
 process.on('SIGTERM', () => process.exit(0));
 process.on('message', (m) => {
   if (m === 'mode') process.send?.({ mode: model.batcher.mode, estimates: model.batcher.policy.estimates });

@@ -1,17 +1,20 @@
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { SIGNATURE_HEADERS } from '@meridian/protocol';
 import { signEdgeRequest } from '../signature.js';
 
-type Fetchable = { fetch: (request: Request) => Response | Promise<Response> };
-
-/** Serves an app on 127.0.0.1 on a free port; resolves once it listens. */
-export function listen(app: Fetchable): Promise<{ url: string; close: () => Promise<void> }> {
+/** Serves a data plane (createDataPlaneListener) on 127.0.0.1 on a free port; resolves once it listens. */
+export function listen(listener: RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
   return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => {
+    const server = createServer(listener);
+    server.listen(0, '127.0.0.1', () => {
       resolve({
-        url: `http://127.0.0.1:${info.port}`,
-        close: () => new Promise((done) => server.close(() => done())),
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        close: () =>
+          new Promise((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
       });
     });
   });

@@ -1,0 +1,83 @@
+import { INFERENCE_HEADER_CONTENT_LENGTH, OipCodecError, type OipError } from '@meridian/protocol';
+import { InferInputError, InferTimeoutError, ModelWorkerError, QueueFullError } from '../onnx/errors.js';
+import { SignatureError } from './auth.js';
+import { BodyIncompleteError, BodyTooLargeError } from './body.js';
+import { inferOip } from './infer.js';
+import type { InferenceMetrics } from './metrics.js';
+import type { ModelRegistry, ServedModel } from './models.js';
+
+/** A response before it is written, the same for the hono app and the Node fast path. */
+export type Answer = { status: number; headers: Record<string, string>; body: Uint8Array };
+
+export class NotFoundError extends Error {
+  override name = 'NotFoundError';
+}
+
+/** The model a route names, or NotFoundError (404). */
+export function findModel(models: ModelRegistry, name: string, version: string | undefined): ServedModel {
+  const model = models.get(name, version);
+  if (!model) throw new NotFoundError(`model '${name}'${version ? ` version '${version}'` : ''} not found`);
+  return model;
+}
+
+function statusOf(err: unknown): {
+  status: 400 | 401 | 404 | 413 | 500 | 503 | 504;
+  headers?: Record<string, string>;
+} {
+  if (err instanceof OipCodecError || err instanceof InferInputError || err instanceof BodyIncompleteError)
+    return { status: 400 };
+  if (err instanceof SignatureError) return { status: 401 };
+  if (err instanceof NotFoundError) return { status: 404 };
+  if (err instanceof BodyTooLargeError) return { status: 413, headers: { connection: 'close' } };
+  if (err instanceof QueueFullError)
+    return { status: 503, headers: { 'retry-after': String(err.retryAfterSeconds) } };
+  if (err instanceof InferTimeoutError) return { status: 504 };
+  // The model's worker died under this request and is starting again: worth a retry.
+  if (err instanceof ModelWorkerError) return { status: 503, headers: { 'retry-after': '1' } };
+  return { status: 500 };
+}
+
+/** The OIP error envelope for a failure; internal errors are logged and answered without detail. */
+export function errorAnswer(err: unknown): Answer {
+  const { status, headers } = statusOf(err);
+  const message = status === 500 ? 'internal error' : err instanceof Error ? err.message : String(err);
+  if (status === 500) console.error('data plane error', err);
+  const body: OipError = { error: message };
+  return {
+    status,
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: new TextEncoder().encode(JSON.stringify(body)),
+  };
+}
+
+/** Runs one signed, read infer request and counts it in the model's Triton metrics. */
+export async function answerInfer(
+  model: ServedModel,
+  metrics: InferenceMetrics,
+  body: Uint8Array,
+  inferenceHeaderLength: string | undefined,
+): Promise<Answer> {
+  const counters = metrics.forModel(model.name, model.version);
+  const started = performance.now();
+  try {
+    const headerLength = inferenceHeaderLength === undefined ? undefined : Number(inferenceHeaderLength);
+    const out = await inferOip(model, body, headerLength);
+    counters.success.inc();
+    counters.requestUs.inc((performance.now() - started) * 1000);
+    counters.queueUs.inc(out.queueUs);
+    counters.computeUs.inc(out.computeUs);
+    if (out.headerLength === undefined)
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: out.body };
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'application/octet-stream',
+        [INFERENCE_HEADER_CONTENT_LENGTH]: String(out.headerLength),
+      },
+      body: out.body,
+    };
+  } catch (err) {
+    counters.failure.inc();
+    throw err;
+  }
+}
