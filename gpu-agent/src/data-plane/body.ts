@@ -76,54 +76,63 @@ export async function readIncomingBody(incoming: IncomingMessage, limit: number)
 }
 
 /** A body of unknown length (chunked), collected up to `limit`, then laid out as readDeclared does. */
-function readUpTo(incoming: IncomingMessage, limit: number, pad: number): Promise<Uint8Array> {
+async function readUpTo(incoming: IncomingMessage, limit: number, pad: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let total = 0;
-  return new Promise((resolve, reject) => {
-    const settle = (err?: Error) => {
-      incoming.off('data', onData).off('end', settle).off('close', settle).off('error', settle);
-      if (err) return reject(err);
-      if (!incoming.complete)
-        return reject(new BodyIncompleteError('the client closed before the body ended'));
-      const buffer = Buffer.allocUnsafeSlow(pad + total);
-      const body = new Uint8Array(buffer.buffer, buffer.byteOffset + pad, total);
-      let at = 0;
-      for (const chunk of chunks) {
-        body.set(chunk, at);
-        at += chunk.byteLength;
-      }
-      resolve(body);
-    };
-    const onData = (chunk: Buffer) => {
-      total += chunk.byteLength;
-      if (total > limit) {
-        incoming.pause();
-        return settle(new BodyTooLargeError(limit));
-      }
-      chunks.push(chunk);
-    };
-    incoming.on('data', onData).on('end', settle).on('close', settle).on('error', settle);
+  await eachChunk(incoming, (chunk) => {
+    total += chunk.byteLength;
+    if (total > limit) return new BodyTooLargeError(limit);
+    chunks.push(chunk);
   });
+  const body = alignedBody(total, pad);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
 }
 
-function readDeclared(incoming: IncomingMessage, length: number, pad: number): Promise<Uint8Array> {
-  // Uninitialised and unpooled: every byte is written below, and the buffer is the request's own (a
-  // worker session may take it).
-  const buffer = Buffer.allocUnsafeSlow(pad + length);
-  const body = new Uint8Array(buffer.buffer, buffer.byteOffset + pad, length);
+async function readDeclared(incoming: IncomingMessage, length: number, pad: number): Promise<Uint8Array> {
+  const body = alignedBody(length, pad);
   let at = 0;
+  await eachChunk(incoming, (chunk) => {
+    if (at + chunk.byteLength > length) return new BodyIncompleteError('body exceeds its length');
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  });
+  if (at !== length) throw new BodyIncompleteError('the client closed before the body ended');
+  return body;
+}
+
+/**
+ * `length` bytes starting `pad` bytes into a fresh buffer. Uninitialised and unpooled: every byte is written
+ * by the caller, and the buffer is the request's own (a worker session may take it).
+ */
+function alignedBody(length: number, pad: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(pad + length);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset + pad, length);
+}
+
+/**
+ * Hands every chunk of the body to `onChunk` until it ends. An error `onChunk` returns stops the reading
+ * and rejects; so do a stream error and a client that leaves before the end.
+ */
+function eachChunk(incoming: IncomingMessage, onChunk: (chunk: Buffer) => Error | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     // 'end', 'close' (the client went away) and 'error' all settle here; whichever comes first wins.
     const settle = (err?: Error) => {
       incoming.off('data', onData).off('end', settle).off('close', settle).off('error', settle);
       if (err) reject(err);
-      else if (at !== length) reject(new BodyIncompleteError('the client closed before the body ended'));
-      else resolve(body);
+      else if (!incoming.complete) reject(new BodyIncompleteError('the client closed before the body ended'));
+      else resolve();
     };
     const onData = (chunk: Buffer) => {
-      if (at + chunk.byteLength > length) return settle(new BodyIncompleteError('body exceeds its length'));
-      body.set(chunk, at);
-      at += chunk.byteLength;
+      const refused = onChunk(chunk);
+      if (refused) {
+        incoming.pause();
+        settle(refused);
+      }
     };
     incoming.on('data', onData).on('end', settle).on('close', settle).on('error', settle);
   });
