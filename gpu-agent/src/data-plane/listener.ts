@@ -43,7 +43,7 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
   return (req, res) => {
     const match = req.method === 'POST' ? INFER_PATH.exec(req.url ?? '') : null;
     if (!match) return others(req, res);
-    void serveInfer(req, match).then((answer) => write(res, answer));
+    void serveInfer(req, match).then((answer) => write(req, res, answer));
   };
 }
 
@@ -61,8 +61,24 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-function write(res: ServerResponse, answer: Answer): void {
+/** How long the rest of a refused body is read and thrown away before the connection is dropped. */
+const LINGER_MS = 2_000;
+
+function write(req: IncomingMessage, res: ServerResponse, answer: Answer): void {
   if (res.destroyed) return;
-  res.writeHead(answer.status, { ...answer.headers, 'content-length': String(answer.body.byteLength) });
+  const { connection, ...headers } = answer.headers;
+  // Closing at once while the client is still sending makes the kernel reset the connection, and a reset
+  // can discard the answer before the client reads it (seen as EPIPE on a 413 under load). So, as nginx's
+  // lingering close does, answer, read and discard what keeps coming for a while, then cut the client off.
+  const linger = connection === 'close' && !req.complete;
+  res.writeHead(answer.status, {
+    ...(linger ? headers : answer.headers),
+    'content-length': String(answer.body.byteLength),
+  });
   res.end(answer.body);
+  if (!linger) return;
+  req.resume();
+  const timer = setTimeout(() => req.socket.destroy(), LINGER_MS);
+  const done = () => clearTimeout(timer);
+  req.once('end', done).once('close', done);
 }
