@@ -50,6 +50,11 @@ export const signingKeys = sqliteTable('signing_keys', {
   kid: text('kid').primaryKey(),
   alg: text('alg').notNull(),
   publicJwk: text('public_jwk').notNull(),
+  /**
+   * The private JWK sealed with the key-encryption key (`kek1:<kek id>:<iv>:<ciphertext+tag>`, AES-256-GCM
+   * bound to the kid): a copy of the database alone cannot sign. Plain JSON only in rows written before
+   * sealing existed; SigningKeyStore seals them on start.
+   */
   privateJwk: text('private_jwk').notNull(),
   createdAt: createdAt(),
   retiredAt: integer('retired_at', { mode: 'timestamp_ms' }),
@@ -74,7 +79,31 @@ export const refreshTokens = sqliteTable(
   (t) => [index('refresh_tokens_family').on(t.familyId)],
 );
 
-/** Failed-login counters per account and per client, in the database so every instance sees them. */
+/**
+ * One login: the refresh-token family and the `sid` of every access token issued in it. Revoking it (logout,
+ * refresh-token reuse, password change, removal from the org) refuses its access tokens at once here and at
+ * the edge within the key-revocation bound.
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    orgId: text('org_id').notNull(),
+    createdAt: createdAt(),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+    revokedReason: text('revoked_reason'),
+  },
+  (t) => [index('sessions_user').on(t.userId)],
+);
+
+/**
+ * Attempt counters (login per account and address pair, per account, per address; registration per address),
+ * in the database so every instance sees them. An attempt is counted before the password is checked.
+ * `locked_until`: no counted attempt before this time (the exponential delay, or a full lock).
+ */
 export const loginThrottle = sqliteTable('login_throttle', {
   key: text('key').primaryKey(),
   failures: integer('failures').notNull(),
@@ -103,9 +132,11 @@ export const apiKeys = sqliteTable(
     lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
     createdByType: text('created_by_type', { enum: ['user', 'api_key'] }).notNull(),
     createdById: text('created_by_id').notNull(),
+    /** The role of whoever made the key (lowered with theirs): the key never does more than that role may. */
+    roleCap: text('role_cap', { enum: ROLES }).notNull().default('admin'),
     createdAt: createdAt(),
   },
-  (t) => [index('api_keys_org').on(t.orgId)],
+  (t) => [index('api_keys_org').on(t.orgId), index('api_keys_created_by').on(t.createdById)],
 );
 
 export const auditLog = sqliteTable(
