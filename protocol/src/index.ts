@@ -6,3 +6,4 @@ export * from './errors.js';
 export * from './ids.js';
 export * from './oip/index.js';
 export * from './routing.js';
+export * from './sessions.js';
