@@ -36,6 +36,11 @@ export const agents = sqliteTable('agents', {
   desiredVersion: integer('desired_version').notNull().default(1),
   /** Highest usage seq counted; a report at or below it is a retry and counts nothing. */
   lastUsageSeq: integer('last_usage_seq').notNull().default(0),
+  /**
+   * Generation of the agent's data-plane key, HMAC-SHA256(platform key, `agent-data-plane:<id>:<generation>`):
+   * the edge derives the key from it (routing snapshot), the agent receives it; a rotation bumps it.
+   */
+  dataPlaneKeyGeneration: integer('data_plane_key_generation').notNull().default(1),
   lastHeartbeatAt: integer('last_heartbeat_at', { mode: 'timestamp_ms' }).notNull(),
   createdAt: createdAt(),
 });
@@ -96,4 +101,22 @@ export const agentUsageEntries = sqliteTable(
     primaryKey({ columns: [t.agentId, t.seq, t.idx] }),
     index('agent_usage_entries_workload').on(t.workloadId, t.toAt),
   ],
+);
+
+/**
+ * Every deployment an agent has been told to serve (recorded when its desired state names it), kept after
+ * the replica is gone: an agent bills prediction calls only for deployments placed on it, and its last calls
+ * of a replica may be reported after the scheduler removed it.
+ */
+export const agentDeployments = sqliteTable(
+  'agent_deployments',
+  {
+    agentId: text('agent_id')
+      .notNull()
+      .references(() => agents.id, { onDelete: 'cascade' }),
+    deploymentId: text('deployment_id').notNull(),
+    orgId: text('org_id').notNull(),
+    firstPlacedAt: integer('first_placed_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.agentId, t.deploymentId] })],
 );
