@@ -43,6 +43,11 @@ const REQUIREMENTS = [
     neededBy: 'the edge notebook proxy test (a kernel runs 1+1)',
   },
   { file: '/usr/bin/prometheus', aptPackage: 'prometheus', neededBy: 'the metrics scrape test' },
+  {
+    file: '/usr/sbin/nginx',
+    aptPackage: 'nginx',
+    neededBy: 'the edge benchmark (bench/edge.ts: reference proxy)',
+  },
 ];
 
 const missing = REQUIREMENTS.filter((r) => !existsSync(r.file));
