@@ -1,4 +1,6 @@
-import type { Tensor } from './datatypes.js';
+import { elementCount, type Tensor } from './datatypes.js';
+import { checkedData, decodeJsonData } from './json-data.js';
+import { type DataSpan, scanTensorJson } from './json-request.js';
 import { InferRequest, type InferRequestOutput, InferResponse, type OipParameters } from './schemas.js';
 import { OipCodecError, tensorFromBytes, tensorFromJson, tensorToBytes, tensorToJson } from './tensor.js';
 import { bytesToText, textToBytes } from './text.js';
@@ -17,31 +19,57 @@ type WireTensor = {
   data?: unknown[] | undefined;
 };
 
+type JsonPart = { json: unknown; rest: Uint8Array; body: Uint8Array; spans: (DataSpan | undefined)[] };
+
+/**
+ * The JSON part of a body, parsed without its tensors' `data` arrays (decoded from the bytes later, see
+ * json-data.ts), and the binary part after it.
+ */
 function splitHeader(
   body: Uint8Array,
   headerLength: number | undefined,
-): { json: unknown; rest: Uint8Array } {
+  listKey: 'inputs' | 'outputs',
+): JsonPart {
   const jsonEnd = headerLength ?? body.byteLength;
   if (!Number.isSafeInteger(jsonEnd) || jsonEnd <= 0 || jsonEnd > body.byteLength)
     throw new OipCodecError(
       `Inference-Header-Content-Length ${String(headerLength)} does not fit a body of ${body.byteLength} bytes`,
     );
+  const scanned = scanTensorJson(body, jsonEnd, listKey);
   let json: unknown;
   try {
-    json = JSON.parse(bytesToText(body.subarray(0, jsonEnd)));
+    json = JSON.parse(scanned ? scanned.skeleton : bytesToText(body.subarray(0, jsonEnd)));
   } catch {
     throw new OipCodecError('the JSON part of the body is not valid JSON');
   }
-  return { json, rest: body.subarray(jsonEnd) };
+  return { json, rest: body.subarray(jsonEnd), body, spans: scanned?.spans ?? [] };
 }
 
-function readTensors(entries: WireTensor[], rest: Uint8Array, side: string): Tensor[] {
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** A tensor whose `data` array was cut out of the JSON: decoded while scanning when it could be, else now. */
+function tensorFromSpan(body: Uint8Array, span: DataSpan, entry: WireTensor): Tensor {
+  const { name, datatype, shape } = entry;
+  const count = elementCount(shape);
+  const early = span.decoded;
+  const decoded =
+    early && early.datatype === datatype && sameShape(early.shape, shape)
+      ? early.data
+      : decodeJsonData(body, span.start, span.end, datatype, count);
+  return { name, datatype, shape, data: checkedData(decoded, name, datatype, shape, count) };
+}
+
+function readTensors(entries: WireTensor[], part: JsonPart, side: string): Tensor[] {
+  const { rest, spans } = part;
   let at = 0;
-  const tensors = entries.map((entry) => {
+  const tensors = entries.map((entry, index) => {
     const size = entry.parameters?.binary_data_size;
     if (size === undefined) {
       if (entry.data === undefined)
         throw new OipCodecError(`${side} '${entry.name}' has neither data nor binary_data_size`);
+      const span = spans[index];
+      if (span) return tensorFromSpan(part.body, span, entry);
       return tensorFromJson(entry.name, entry.datatype, entry.shape, entry.data);
     }
     if (entry.data !== undefined)
@@ -92,10 +120,10 @@ export type DecodedInferRequest = { request: InferRequest; inputs: Tensor[] };
 
 /** Parses an infer request body, JSON or JSON + binary tensors (`headerLength` from the header). */
 export function decodeInferRequest(body: Uint8Array, headerLength?: number): DecodedInferRequest {
-  const { json, rest } = splitHeader(body, headerLength);
-  const parsed = InferRequest.safeParse(json);
+  const part = splitHeader(body, headerLength, 'inputs');
+  const parsed = InferRequest.safeParse(part.json);
   if (!parsed.success) throw new OipCodecError(`invalid infer request: ${describeIssue(parsed.error)}`);
-  return { request: parsed.data, inputs: readTensors(parsed.data.inputs, rest, 'input') };
+  return { request: parsed.data, inputs: readTensors(parsed.data.inputs, part, 'input') };
 }
 
 /** Encodes an infer request (clients, the edge, tests). */
@@ -111,10 +139,10 @@ export type DecodedInferResponse = { response: InferResponse; outputs: Tensor[] 
 
 /** Parses an infer response body (clients, the edge, tests). */
 export function decodeInferResponse(body: Uint8Array, headerLength?: number): DecodedInferResponse {
-  const { json, rest } = splitHeader(body, headerLength);
-  const parsed = InferResponse.safeParse(json);
+  const part = splitHeader(body, headerLength, 'outputs');
+  const parsed = InferResponse.safeParse(part.json);
   if (!parsed.success) throw new OipCodecError(`invalid infer response: ${describeIssue(parsed.error)}`);
-  return { response: parsed.data, outputs: readTensors(parsed.data.outputs, rest, 'output') };
+  return { response: parsed.data, outputs: readTensors(parsed.data.outputs, part, 'output') };
 }
 
 /** Encodes an infer response; outputs marked binary follow the JSON header. */

@@ -35,6 +35,22 @@ export const ELEMENT_BYTES: Record<OipDatatype, number> = {
   BYTES: 0,
 };
 
+/** The values an integer datatype of up to 32 bits holds, inclusive (64-bit ones are checked as bigints). */
+export const INTEGER_RANGE: Readonly<Partial<Record<OipDatatype, readonly [number, number]>>> = {
+  UINT8: [0, 0xff],
+  UINT16: [0, 0xffff],
+  UINT32: [0, 0xffffffff],
+  INT8: [-0x80, 0x7f],
+  INT16: [-0x8000, 0x7fff],
+  INT32: [-0x80000000, 0x7fffffff],
+};
+
+/** The values a 64-bit integer datatype holds, inclusive. */
+export const BIGINT_RANGE = {
+  INT64: [-(2n ** 63n), 2n ** 63n - 1n],
+  UINT64: [0n, 2n ** 64n - 1n],
+} as const;
+
 /**
  * Elements of one tensor in memory. BOOL is a Uint8Array of 0/1, FP16 a Uint16Array of IEEE half bits
  * (as onnxruntime takes them), 64-bit integers are bigint arrays, BYTES one Uint8Array per element.

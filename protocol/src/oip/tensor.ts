@@ -1,7 +1,10 @@
+import { badElement, countMismatch, OipCodecError } from './codec-error.js';
 import {
+  BIGINT_RANGE,
   ELEMENT_BYTES,
   elementCount,
   fromHalfBits,
+  INTEGER_RANGE,
   type OipDatatype,
   type Tensor,
   type TensorData,
@@ -9,10 +12,7 @@ import {
 } from './datatypes.js';
 import { decodeUtf8, encodeUtf8 } from './utf8.js';
 
-/** A request or response that breaks the protocol itself; servers answer it with 400. */
-export class OipCodecError extends Error {
-  override name = 'OipCodecError';
-}
+export { OipCodecError } from './codec-error.js';
 
 type FixedDatatype = Exclude<OipDatatype, 'BYTES'>;
 type NumericArray = Exclude<TensorData, Uint8Array[]>;
@@ -49,12 +49,14 @@ function flatten(data: unknown[]): unknown[] {
 }
 
 function bad(name: string, index: number, datatype: OipDatatype, value: unknown): never {
-  throw new OipCodecError(
-    `input '${name}': element ${index} is ${JSON.stringify(value) ?? typeof value}, not a valid ${datatype}`,
-  );
+  throw badElement(name, index, datatype, JSON.stringify(value) ?? typeof value);
 }
 
-/** Builds a tensor from OIP JSON `data` (flat or nested), checking each element and the element count. */
+/**
+ * Builds a tensor from OIP JSON `data` already parsed (flat or nested), checking each element (its kind,
+ * and its range for the integers) and the element count. Bodies are decoded from their bytes instead
+ * (json-data.ts), with the same checks and messages; this serves values that are already JS arrays.
+ */
 export function tensorFromJson(
   name: string,
   datatype: OipDatatype,
@@ -63,19 +65,18 @@ export function tensorFromJson(
 ): Tensor {
   const flat = flatten(data);
   const count = elementCount(shape);
-  if (flat.length !== count)
-    throw new OipCodecError(
-      `input '${name}': shape [${shape.join(',')}] needs ${count} elements but data holds ${flat.length}`,
-    );
+  if (flat.length !== count) throw countMismatch(name, shape, count, flat.length);
   if (datatype === 'BYTES') {
     const out = flat.map((v, i) => (typeof v === 'string' ? encodeUtf8(v) : bad(name, i, datatype, v)));
     return { name, datatype, shape, data: out };
   }
   const out = new CTORS[datatype](count);
   if (out instanceof BigInt64Array || out instanceof BigUint64Array) {
+    const [low, high] = BIGINT_RANGE[datatype === 'UINT64' ? 'UINT64' : 'INT64'];
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(name, i, datatype, v);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || BigInt(v) < low || BigInt(v) > high)
+        bad(name, i, datatype, v);
       out[i] = BigInt(v);
     }
   } else if (datatype === 'BOOL') {
@@ -85,10 +86,12 @@ export function tensorFromJson(
       out[i] = v ? 1 : 0;
     }
   } else {
+    const [low, high] = INTEGER_RANGE[datatype] ?? [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
     const integer = datatype !== 'FP32' && datatype !== 'FP64' && datatype !== 'FP16';
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (typeof v !== 'number' || (integer && !Number.isInteger(v))) bad(name, i, datatype, v);
+      if (typeof v !== 'number' || (integer && !(Number.isInteger(v) && v >= low && v <= high)))
+        bad(name, i, datatype, v);
       out[i] = datatype === 'FP16' ? toHalfBits(v) : v;
     }
   }
