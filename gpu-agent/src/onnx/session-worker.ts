@@ -2,6 +2,7 @@
 // batches its owner posts, one at a time, so compute leaves the owner's event loop free.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Tensor } from '@meridian/protocol';
+import { modelRunError } from './errors.js';
 import { createInThreadSession } from './session.js';
 import { type FromWorker, packTensors, type ToWorker, type WorkerInit } from './worker-messages.js';
 
@@ -38,7 +39,8 @@ try {
       const { tensors, transfer } = packTensors(done.outputs, true);
       post({ type: 'result', id, outputs: tensors, computeUs: done.computeUs }, transfer);
     } catch (err) {
-      post({ type: 'error', id, message: err instanceof Error ? err.message : String(err) });
+      const failed = modelRunError(err);
+      post({ type: 'error', id, message: failed.message, inputCaused: failed.inputCaused });
     }
   }
   post({ type: 'ready', signature: session.signature, executionProviders: session.executionProviders });

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Tensor, TensorMetadata } from '@meridian/protocol';
 import { InferenceSession } from 'onnxruntime-node';
 import { fromOrtTensor, OIP_BY_ORT_TYPE, toOrtTensor } from './convert.js';
+import { modelRunError } from './errors.js';
 import { createWorkerSession } from './worker-session.js';
 
 /** What the agent knows about a model's inputs and outputs (-1 for a dynamic dimension). */
@@ -76,7 +77,8 @@ async function create(path: string, providers: string[], options: SessionOptions
     executionMode: 'sequential',
     intraOpNumThreads: options.intraOpNumThreads ?? 1,
     interOpNumThreads: options.interOpNumThreads ?? 1,
-    logSeverityLevel: 3,
+    // Fatal only: a run that fails is reported (and logged once) by the data plane with its request id.
+    logSeverityLevel: 4,
   });
 }
 
@@ -127,7 +129,9 @@ export async function createInThreadSession(path: string, options: SessionOption
       started = performance.now();
     });
     const begun = performance.now();
-    const results = await session.run(feeds);
+    const results = await session.run(feeds).catch((err: unknown) => {
+      throw modelRunError(err);
+    });
     const ended = performance.now();
     const outputs = outputNames.map((name) => {
       const value = results[name];

@@ -16,7 +16,7 @@ export type FromWorker =
   | { type: 'failed'; message: string }
   | { type: 'log'; message: string; fields: Record<string, unknown> }
   | { type: 'result'; id: number; outputs: Tensor[]; computeUs: number }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string; inputCaused: boolean };
 
 type Numeric = Exclude<TensorData, Uint8Array[]>;
 

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Tensor } from '@meridian/protocol';
-import { ModelWorkerError } from './errors.js';
+import { ModelRunError, ModelWorkerError } from './errors.js';
 import type { ModelSession, ModelSignature, RunOptions, SessionOptions, TimedRun } from './session.js';
 import { type FromWorker, packTensors, type ToWorker, type WorkerInit } from './worker-messages.js';
 
@@ -123,7 +123,7 @@ export class WorkerModelSession implements ModelSession {
     this.pending.delete(message.id);
     if (message.type === 'result')
       pending?.resolve({ outputs: message.outputs, computeUs: message.computeUs });
-    else pending?.reject(new Error(message.message));
+    else pending?.reject(new ModelRunError(message.message, message.inputCaused));
   }
 
   private failPending(err: Error): void {
