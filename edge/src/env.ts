@@ -24,6 +24,8 @@ export interface Env {
   ROUTING_REFRESH_SECONDS?: string;
   /** Per-attempt timeout of a forwarded prediction. */
   UPSTREAM_TIMEOUT_MS?: string;
+  /** Seconds an isolate may spend a leased block of allowance before unspent units go back (default 5). */
+  LIMIT_LEASE_SECONDS?: string;
   /** Seconds between usage flushes from each org's limiter to the control plane. */
   USAGE_FLUSH_SECONDS?: string;
 }

@@ -1,8 +1,11 @@
 import type { Caller } from '../caller.js';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
+import { UsageGroupCommit } from '../usage/usage-group-commit.js';
+import { minuteOf } from '../usage/usage-store.js';
 import { QUOTA_POLICY } from './check-limits.js';
 import type { WindowState } from './fixed-window.js';
+import { LeaseBook, type Limiter } from './lease-book.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
 /** An admitted call: headers to send with its response, and the report the route files after it. */
@@ -10,22 +13,60 @@ export interface Admission {
   /** RateLimit-Policy / RateLimit with what is left after this call (empty when nothing is limited). */
   headers: Record<string, string>;
   /**
-   * Call after the response (waitUntil). ok: counted as usage. Not ok (upstream failed): the quota unit is
-   * given back, the rate-limit units are not. Never rejects; only the first call has an effect.
+   * Call once the call's outcome is known. ok: counted as usage (settles once the record is durable; the
+   * org limiter writes concurrent calls of the isolate in one group). Not ok (upstream failed): the quota
+   * unit is given back, the rate-limit units are not. Never rejects; only the first call has an effect.
    */
   complete(outcome: { deploymentId: string; ok: boolean; bytesIn: number; bytesOut: number }): Promise<void>;
 }
 
+const DEFAULT_LEASE_SECONDS = 5;
+
+// Isolate state: the allowance this isolate holds for each org, and its usage groups.
+let book: LeaseBook | undefined;
+const usageGroups = new UsageGroupCommit();
+let idleReturnScheduled = false;
+
+function leaseBook(env: Env): LeaseBook {
+  book ??= new LeaseBook(leaseSeconds(env.LIMIT_LEASE_SECONDS) * 1000);
+  return book;
+}
+
+/** LIMIT_LEASE_SECONDS (default 5): how long a block may be spent before its unspent units go back. */
+export function leaseSeconds(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_LEASE_SECONDS;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new Error(`LIMIT_LEASE_SECONDS must be a positive number, got ${JSON.stringify(raw)}`);
+  return seconds;
+}
+
+/** Admissions and limiter calls this isolate has made since it started (the stats route, benchmarks). */
+export function limiterStats(): { admissions: number; limiterCalls: number } {
+  return { ...(book?.stats ?? { admissions: 0, limiterCalls: 0 }) };
+}
+
+function limiterFor(env: Env, orgId: string): Limiter {
+  const stub = env.ORG_LIMITER.get(env.ORG_LIMITER.idFromName(orgId));
+  return {
+    lease: (request) => stub.lease(request),
+    giveBack: (returns) => stub.giveBack(returns),
+  };
+}
+
 /**
- * Checks every named limit of the caller and its org's monthly quota in one call to the org's limiter,
- * atomically: admitted, one unit of each is consumed; refused (429 too_many_requests, with Retry-After and
- * RateLimit headers), none is. 503 when the limiter cannot be reached: the quota is never guessed.
+ * Checks every named limit of the caller and its org's monthly quota against the allowance this isolate
+ * has leased, leasing more from the org's limiter when a block runs out: admitted, one unit of each is
+ * consumed; refused (429 too_many_requests, with Retry-After and RateLimit headers), none is. 503 when the
+ * limiter cannot be reached and no allowance is held: the quota is never guessed. With `ctx`, unspent
+ * allowance goes back to the limiter once this isolate's leases sit idle.
  */
-export async function admit(env: Env, caller: Caller): Promise<Admission> {
-  const limiter = env.ORG_LIMITER.get(env.ORG_LIMITER.idFromName(caller.orgId));
-  let check: Awaited<ReturnType<typeof limiter.admit>>;
+export async function admit(env: Env, caller: Caller, ctx?: ExecutionContext): Promise<Admission> {
+  const leases = leaseBook(env);
+  let outcome: Awaited<ReturnType<LeaseBook['admit']>>;
   try {
-    check = await limiter.admit({
+    outcome = await leases.admit(limiterFor(env, caller.orgId), {
+      orgId: caller.orgId,
       subject: caller.keyId !== null ? `key:${caller.keyId}` : `user:${caller.userId ?? ''}`,
       rateLimits: caller.rateLimits,
       monthlyCallQuota: caller.org.monthlyCallQuota,
@@ -35,37 +76,57 @@ export async function admit(env: Env, caller: Caller): Promise<Admission> {
     throw new EdgeError('unavailable', 'Rate limiting is unavailable; retry shortly', { 'Retry-After': '1' });
   }
 
-  if (!check.admitted) {
-    throw new EdgeError('too_many_requests', refusal(check.rejected, check.retryAfterSeconds), {
-      ...rateLimitHeaders(check.windows, check.nowMs),
-      'Retry-After': String(check.retryAfterSeconds),
+  if (!outcome.admitted) {
+    throw new EdgeError('too_many_requests', refusal(outcome.rejected, outcome.retryAfterSeconds), {
+      ...rateLimitHeaders(outcome.windows, outcome.nowMs),
+      'Retry-After': String(outcome.retryAfterSeconds),
     });
   }
+  if (ctx && !idleReturnScheduled && leases.holdsAnything()) scheduleIdleReturn(env, leases, ctx);
 
   let completed = false;
+  const { nowMs, quotaWindowStartMs } = outcome;
   return {
-    headers: rateLimitHeaders(check.windows, check.nowMs),
-    async complete(outcome) {
+    headers: rateLimitHeaders(outcome.windows, nowMs),
+    async complete(result) {
       if (completed) return;
       completed = true;
+      if (!result.ok) {
+        if (quotaWindowStartMs !== null) leases.refund(caller.orgId, quotaWindowStartMs);
+        return;
+      }
+      const record = {
+        orgId: caller.orgId,
+        keyId: caller.keyId,
+        userId: caller.keyId === null ? caller.userId : null,
+        deploymentId: result.deploymentId,
+        minute: minuteOf(nowMs),
+        calls: 1,
+        bytesIn: Math.max(0, Math.round(result.bytesIn)),
+        bytesOut: Math.max(0, Math.round(result.bytesOut)),
+      };
       try {
-        await limiter.complete({
-          orgId: caller.orgId,
-          keyId: caller.keyId,
-          userId: caller.keyId === null ? caller.userId : null,
-          deploymentId: outcome.deploymentId,
-          ok: outcome.ok,
-          bytesIn: Math.max(0, Math.round(outcome.bytesIn)),
-          bytesOut: Math.max(0, Math.round(outcome.bytesOut)),
-          admittedAtMs: check.nowMs,
-          quotaWindowStartMs: check.quotaWindowStartMs,
-        });
+        const stub = env.ORG_LIMITER.get(env.ORG_LIMITER.idFromName(caller.orgId));
+        await usageGroups.record(caller.orgId, record, (records) => stub.record(records));
       } catch (err) {
-        // After the response nobody can be told; the operator can, with the org and outcome.
-        log('error', 'usage not recorded', caller.orgId, err, outcome);
+        log('error', 'usage not recorded', caller.orgId, err, record);
       }
     },
   };
+}
+
+/** After a lease time without calls, whatever this isolate still holds goes back (one call per org). */
+function scheduleIdleReturn(env: Env, leases: LeaseBook, ctx: ExecutionContext): void {
+  idleReturnScheduled = true;
+  const waitMs = leaseSeconds(env.LIMIT_LEASE_SECONDS) * 1000 + 100;
+  ctx.waitUntil(
+    new Promise((resolve) => setTimeout(resolve, waitMs))
+      .then(() => leases.returnIdle((orgId) => limiterFor(env, orgId)))
+      .catch((err: unknown) => log('error', 'unspent allowance not given back', '', err))
+      .finally(() => {
+        idleReturnScheduled = false;
+      }),
+  );
 }
 
 function refusal(rejected: WindowState[], retryAfterSeconds: number): string {

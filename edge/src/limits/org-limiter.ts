@@ -1,40 +1,27 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { UsageRecord } from '@meridian/protocol';
 import { ControlPlaneClient, ControlPlaneUnavailable } from '../control-plane.js';
 import type { Env } from '../env.js';
 import { flushIntervalMs, flushUsage, retryDelayMs } from '../usage/flush.js';
-import { minuteOf, UsageStore } from '../usage/usage-store.js';
-import {
-  checkAndConsume,
-  type LimitCheck,
-  type LimitRequest,
-  QUOTA_POLICY,
-  QUOTA_SCOPE,
-} from './check-limits.js';
+import { UsageStore } from '../usage/usage-store.js';
 import { CounterStore } from './counter-store.js';
+import {
+  applyReturns,
+  grantLease,
+  type LeaseRequest,
+  type LeaseResult,
+  type LeaseReturn,
+} from './grant-lease.js';
 
-/** How an admitted call ended, reported after the response. */
-export interface CallCompletion {
-  orgId: string;
-  keyId: string | null;
-  userId: string | null;
-  deploymentId: string;
-  /** Whether the call was served; a failed call gets its quota unit back and is not counted as usage. */
-  ok: boolean;
-  bytesIn: number;
-  bytesOut: number;
-  /** When it was admitted (the limiter's clock): its usage minute. */
-  admittedAtMs: number;
-  /** The quota window its unit came from. */
-  quotaWindowStartMs: number;
-}
+/** An isolate that has not leased for this long no longer counts when blocks are sized. */
+const ACTIVE_LESSEE_MS = 30_000;
 
 /**
- * One per org (`idFromName(orgId)`), and every admission of the org passes through it, so its limits are
- * exact: each named limit of each key and the org's monthly quota are checked and consumed in one
- * synchronous step that no other request can interleave with. It also holds the org's usage until the
- * control plane has acknowledged it, flushing from an alarm every USAGE_FLUSH_SECONDS.
- *
- * The cost of exactness is one round trip to this object per call, from wherever the call lands.
+ * One per org (`idFromName(orgId)`): the source of truth for its limits. Isolates lease blocks of allowance
+ * from it (one call per block, not per prediction) and give unspent units back; granting is one synchronous
+ * step no other request interleaves with, so blocks never add up to more than a limit. It also holds the
+ * usage the edge itself records (answers from the response cache) until the control plane has acknowledged
+ * it, flushing from an alarm every USAGE_FLUSH_SECONDS.
  */
 export class OrgLimiter extends DurableObject<Env> {
   private readonly counters: CounterStore;
@@ -42,6 +29,8 @@ export class OrgLimiter extends DurableObject<Env> {
   /** Whether an alarm is known to be set; spares a storage read per completed call. */
   private alarmSet = false;
   private flushing: Promise<void> | undefined;
+  /** Isolates that leased lately, by id → when (memory only: it sizes blocks, nothing depends on it). */
+  private readonly lessees = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -49,26 +38,25 @@ export class OrgLimiter extends DurableObject<Env> {
     this.usage = new UsageStore(ctx.storage);
   }
 
-  /** Admits one call if every limit has room, consuming from all of them; otherwise consumes nothing. */
-  admit(request: LimitRequest): LimitCheck {
-    return this.ctx.storage.transactionSync(() => checkAndConsume(this.counters, request, Date.now()));
+  /** Grants a block of every limit the isolate lacks, or none (see grantLease), after applying its returns. */
+  lease(request: LeaseRequest): LeaseResult {
+    const nowMs = Date.now();
+    this.lessees.set(request.isolateId, nowMs);
+    for (const [id, seenMs] of this.lessees) if (nowMs - seenMs > ACTIVE_LESSEE_MS) this.lessees.delete(id);
+    return this.ctx.storage.transactionSync(() =>
+      grantLease(this.counters, request, nowMs, this.lessees.size),
+    );
   }
 
-  /** Counts a served call as usage, or gives a failed call's quota unit back (never its rate-limit units). */
-  async complete(completion: CallCompletion): Promise<void> {
-    if (!completion.ok) {
-      this.counters.refund(QUOTA_SCOPE, QUOTA_POLICY, completion.quotaWindowStartMs);
-      return;
-    }
-    this.usage.add({
-      orgId: completion.orgId,
-      keyId: completion.keyId,
-      userId: completion.userId,
-      deploymentId: completion.deploymentId,
-      minute: minuteOf(completion.admittedAtMs),
-      calls: 1,
-      bytesIn: completion.bytesIn,
-      bytesOut: completion.bytesOut,
+  /** Takes back units an isolate did not spend (or refunded after failed calls). */
+  giveBack(returns: LeaseReturn[]): void {
+    this.ctx.storage.transactionSync(() => applyReturns(this.counters, returns));
+  }
+
+  /** Records served calls as usage, many in one transaction (the isolate groups concurrent ones). */
+  async record(records: UsageRecord[]): Promise<void> {
+    this.ctx.storage.transactionSync(() => {
+      for (const record of records) this.usage.add(record);
     });
     await this.ensureAlarm();
   }
