@@ -1,20 +1,44 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAgentConfig } from './config.js';
 
 describe('loadAgentConfig', () => {
+  it('resolves relative dirs once, against the cwd, and keeps workloads beside the agent data dir', () => {
+    const config = loadAgentConfig({ MERIDIAN_AGENT_DATA_DIR: 'state/agent' });
+    expect(config.dataDir).toBe(resolve('state/agent'));
+    expect(config.processRuntimeDir).toBe(resolve('state/agent/processes'));
+    expect(config.workloadsDir).toBe(resolve('state/workloads'));
+    expect(
+      loadAgentConfig({ MERIDIAN_AGENT_DATA_DIR: '/srv/a', MERIDIAN_AGENT_WORKLOADS_DIR: 'w' }),
+    ).toMatchObject({
+      dataDir: '/srv/a',
+      workloadsDir: resolve('w'),
+    });
+  });
+
+  it('refuses a workloads dir inside the agent data dir: workload users would pass through it', () => {
+    expect(() =>
+      loadAgentConfig({
+        MERIDIAN_AGENT_DATA_DIR: '/srv/a',
+        MERIDIAN_AGENT_WORKLOADS_DIR: '/srv/a/workloads',
+      }),
+    ).toThrow(/MERIDIAN_AGENT_WORKLOADS_DIR: must lie outside the agent data dir/);
+  });
+
   it('runs with no environment at all: CPU only, port 9090, control plane on 8080, 20 GiB of cache', () => {
     expect(loadAgentConfig({})).toEqual({
       controlPlaneUrl: 'http://127.0.0.1:8080',
       bootstrapToken: undefined,
-      dataDir: '.data/agent',
-      modelCacheDir: '.data/agent/models',
+      dataDir: resolve('.data/agent'),
+      modelCacheDir: resolve('.data/agent/models'),
       diskBudgetBytes: 20 * 1024 ** 3,
       listen: { host: '127.0.0.1', port: 9090 },
       executionProviders: ['cpu'],
       intraOpThreads: undefined,
       nvidiaSmiPath: 'nvidia-smi',
       docker: undefined,
-      processRuntimeDir: '.data/agent/processes',
+      processRuntimeDir: resolve('.data/agent/processes'),
+      workloadsDir: resolve('.data/workloads'),
       metricsListen: undefined,
       usageIntervalMs: 60_000,
     });

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** onnxruntime-node execution providers the agent knows how to ask for, in the user's order of preference. */
@@ -51,6 +51,11 @@ export const AgentConfig = z
     /** One-time token for the first registration; afterwards the agent uses the credential it was issued. */
     MERIDIAN_AGENT_BOOTSTRAP_TOKEN: z.string().min(16).optional(),
     MERIDIAN_AGENT_DATA_DIR: z.string().min(1).default('.data/agent'),
+    /**
+     * Root of workload volumes (each owned by its workload's user, 0700) and their runtime dirs; default
+     * `workloads/` beside the agent's data dir (docs/adr/0005-agent-directory-layout.md).
+     */
+    MERIDIAN_AGENT_WORKLOADS_DIR: z.string().min(1).optional(),
     /** Disk the model cache may fill; least recently used models are evicted past it. */
     MERIDIAN_AGENT_DISK_BUDGET_BYTES: z.coerce
       .number()
@@ -118,6 +123,26 @@ export const AgentConfig = z
       });
     }
   })
+  .transform((raw) => {
+    // Resolved once, here: every later join, cwd and argument sees an absolute path, whatever the cwd.
+    const dataDir = resolve(raw.MERIDIAN_AGENT_DATA_DIR);
+    const workloadsDir = resolve(raw.MERIDIAN_AGENT_WORKLOADS_DIR ?? join(dirname(dataDir), 'workloads'));
+    return { ...raw, MERIDIAN_AGENT_DATA_DIR: dataDir, workloadsDir };
+  })
+  .superRefine((env, ctx) => {
+    const inside = (dir: string, parent: string) => dir === parent || dir.startsWith(`${parent}/`);
+    if (
+      inside(env.workloadsDir, env.MERIDIAN_AGENT_DATA_DIR) ||
+      inside(env.MERIDIAN_AGENT_DATA_DIR, env.workloadsDir)
+    ) {
+      // Workload users must reach their volumes, and must never reach the agent's credential.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MERIDIAN_AGENT_WORKLOADS_DIR'],
+        message: 'must lie outside the agent data dir (and not contain it)',
+      });
+    }
+  })
   .transform((env) => ({
     controlPlaneUrl: env.MERIDIAN_AGENT_CONTROL_PLANE_URL.replace(/\/+$/, ''),
     bootstrapToken: env.MERIDIAN_AGENT_BOOTSTRAP_TOKEN,
@@ -133,8 +158,10 @@ export const AgentConfig = z
     /** The unauthenticated metrics listener, when one is configured. */
     metricsListen: env.MERIDIAN_AGENT_METRICS_LISTEN,
     usageIntervalMs: env.MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS * 1000,
-    /** Records, logs and notebook folders of workloads run as plain processes. */
+    /** Records and logs of workloads run as plain processes (private to the agent). */
     processRuntimeDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'processes'),
+    /** Workload volumes and runtime dirs, outside the agent's private data dir. */
+    workloadsDir: env.workloadsDir,
   }));
 export type AgentConfig = z.output<typeof AgentConfig>;
 

@@ -1,7 +1,8 @@
 // The agent's composition root: the only module that reads the environment.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { z } from 'zod';
 import { startAgent } from './agent/agent.js';
@@ -12,6 +13,7 @@ import type { WorkloadRuntime } from './agent/workload-runtime.js';
 import { type AgentConfig, loadAgentConfig } from './config.js';
 import { DockerRuntime } from './runtimes/docker-runtime.js';
 import { ProcessRuntime } from './runtimes/process-runtime.js';
+import { WorkloadDirs } from './runtimes/workload-dirs.js';
 
 const Extras = z.object({
   /** The bootstrap token in a file, for the local embedded run (`npm start`), which writes it there. */
@@ -25,16 +27,32 @@ const log = createJsonLogger();
 /**
  * Docker and process workloads, docker first where both can run one. Their owner label is derived from the
  * data dir, not the agent id: the runtimes exist before registration, and whoever keeps this data dir
- * (workloads.json with it) owns what they started, even after registering anew.
+ * (workloads.json with it) owns what they started, even after registering anew. Whether tenant workloads
+ * can be isolated here is said once, now: if not, each is refused with the reason in its status.
  */
-function buildExtraRuntimes(config: AgentConfig): WorkloadRuntime[] {
-  const ownerId = `host-${createHash('sha256').update(resolve(config.dataDir)).digest('hex').slice(0, 16)}`;
+async function buildExtraRuntimes(config: AgentConfig): Promise<WorkloadRuntime[]> {
+  const ownerId = `host-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 16)}`;
+  // The agent's state (its credential above all) is its own: tightened too when an older run left it looser.
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(config.dataDir, 0o700);
+  const workloads = new WorkloadDirs(config.workloadsDir);
   const runtimes: WorkloadRuntime[] = [];
   if (config.docker) {
-    const docker = new DockerRuntime({ docker: new Docker(config.docker), agentId: ownerId });
+    const docker = new DockerRuntime({ docker: new Docker(config.docker), agentId: ownerId, workloads });
     runtimes.push(new SupervisedRuntime({ name: 'docker', supervisor: docker }));
   }
-  const processes = new ProcessRuntime({ dataDir: config.processRuntimeDir, agentId: ownerId });
+  const processes = new ProcessRuntime({ dataDir: config.processRuntimeDir, agentId: ownerId, workloads });
+  const isolation = await processes.isolationStatus();
+  if (isolation.ok) {
+    log.info('tenant workloads run isolated', { workloadsDir: config.workloadsDir });
+    // Volumes of the old layout lived in the agent's private dir; their next start hands them to their user.
+    const moved = await workloads.adoptLegacyVolumes(join(config.processRuntimeDir, 'volumes'));
+    if (moved.length > 0) log.info('moved notebook volumes to the workloads dir', { volumes: moved });
+  } else {
+    log.warn('tenant workloads cannot be isolated on this host: process-runtime workloads will be refused', {
+      reason: isolation.reason,
+    });
+  }
   runtimes.push(new SupervisedRuntime({ name: 'process', supervisor: processes }));
   return runtimes;
 }
@@ -61,7 +79,7 @@ try {
   const agent = await startAgent({
     config,
     log,
-    extraRuntimes: buildExtraRuntimes(config),
+    extraRuntimes: await buildExtraRuntimes(config),
     ...(extras.MERIDIAN_AGENT_DATA_PLANE_URL ? { dataPlaneUrl: extras.MERIDIAN_AGENT_DATA_PLANE_URL } : {}),
   });
   log.info('data plane listening', { url: agent.dataPlaneUrl, agentId: agent.agentId });

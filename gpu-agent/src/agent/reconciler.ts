@@ -5,6 +5,7 @@ import type {
   WorkloadPhase,
   WorkloadStatus,
 } from '@meridian/protocol';
+import { imageRefusal } from './image-policy.js';
 import type { Logger } from './logger.js';
 import type { UsageMeter } from './usage-meter.js';
 import type { WorkloadRuntime } from './workload-runtime.js';
@@ -61,6 +62,8 @@ export class Reconciler {
   private queue: Promise<void> = Promise.resolve();
   /** Whether orphans (workloads running on this host that nobody wants) were removed since start. */
   private orphansRemoved = false;
+  /** The image allow-lists of the last desired state: a container image on none is never started. */
+  private images: DesiredState['images'];
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -77,6 +80,7 @@ export class Reconciler {
 
   apply(state: DesiredState): Promise<void> {
     return this.serialize(async () => {
+      this.images = state.images;
       const wanted = new Map(state.workloads.map((w) => [w.workloadId, w]));
       for (const [id, held] of this.held) {
         const next = wanted.get(id);
@@ -146,6 +150,14 @@ export class Reconciler {
     };
     if (!runtime) {
       set('failed', `no runtime on this agent can run a ${describe(workload)} workload`);
+      return;
+    }
+    // Only a container runs the image it names (the process runtime runs the host's own Jupyter).
+    const refusal =
+      runtime.name === 'docker' && how === 'start' ? imageRefusal(workload, this.images) : undefined;
+    if (refusal) {
+      set('failed', refusal);
+      this.deps.log.warn('workload refused', { workloadId: workload.workloadId, reason: refusal });
       return;
     }
     const ctx = { report: (phase: 'pulling' | 'loading') => set(phase), signal: abort.signal };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +11,7 @@ import { readProcStat } from '../runtimes/process-records.js';
 import { ProcessRuntime } from '../runtimes/process-runtime.js';
 import { startTestDockerEngine, type TestDockerEngine } from '../runtimes/testing/docker-engine.js';
 import { LABEL_AGENT_ID, LABEL_WORKLOAD_ID } from '../runtimes/types.js';
+import { WorkloadDirs } from '../runtimes/workload-dirs.js';
 import { silentLogger } from './logger.js';
 import { Reconciler } from './reconciler.js';
 import { JUPYTER_SERVER, SupervisedRuntime } from './supervised-runtime.js';
@@ -51,6 +52,8 @@ const modelWorkload: DesiredWorkload = {
     sizeBytes: 1,
   },
 };
+/** The allow-lists the control plane sends: the test images are platform images here. */
+const images = { platform: ['meridian-test/busybox-http:1', 'meridian-test/busybox'], byOrg: {} };
 const NOTEBOOK_TOKEN = randomBytes(24).toString('hex');
 const notebookWorkload: DesiredWorkload = {
   kind: 'notebook',
@@ -83,12 +86,17 @@ function agentOn(dataDir: string, runtime: SupervisedRuntime) {
 const dockerRuntime = () =>
   new SupervisedRuntime({
     name: 'docker',
-    supervisor: new DockerRuntime({ docker: docker(), agentId: OWNER }),
+    supervisor: new DockerRuntime({ docker: docker(), agentId: OWNER, workloads: workloadDirs() }),
     stopGraceSeconds: 1,
     modelHealthTimeoutMs: 30_000,
   });
+const workloadDirs = () => new WorkloadDirs(join(dir, 'workloads'));
 const processSupervisor = () =>
-  new ProcessRuntime({ dataDir: join(dir, 'process-agent', 'processes'), agentId: OWNER });
+  new ProcessRuntime({
+    dataDir: join(dir, 'process-agent', 'processes'),
+    agentId: OWNER,
+    workloads: workloadDirs(),
+  });
 const processRuntime = () =>
   new SupervisedRuntime({
     name: 'process',
@@ -109,6 +117,7 @@ async function gone(pid: number): Promise<boolean> {
 beforeAll(async () => {
   if (!existsSync(JUPYTER_SERVER)) throw new Error(`${JUPYTER_SERVER} is missing: install jupyter-server`);
   dir = await mkdtemp(join(tmpdir(), 'meridian-supervised-'));
+  await chmod(dir, 0o711); // workload users pass through it to their own folders
   engine = await startTestDockerEngine();
 }, 120_000);
 
@@ -134,7 +143,7 @@ describe('SupervisedRuntime on a real Docker engine', () => {
 
   it('brings a model-server image up through pulling and loading to ready', async () => {
     const { reconciler, phases } = agentOn(dataDir(), dockerRuntime());
-    await reconciler.apply({ version: 1, workloads: [modelWorkload] });
+    await reconciler.apply({ version: 1, workloads: [modelWorkload], images });
     await reconciler.idle();
 
     expect(reconciler.statuses()).toMatchObject([{ workloadId: MODEL_ID, phase: 'ready' }]);
@@ -150,7 +159,7 @@ describe('SupervisedRuntime on a real Docker engine', () => {
     // The first agent was "killed": nothing of it is used again but its data dir and the engine.
     const { reconciler } = agentOn(dataDir(), dockerRuntime());
     await reconciler.restore();
-    await reconciler.apply({ version: 1, workloads: [modelWorkload] });
+    await reconciler.apply({ version: 1, workloads: [modelWorkload], images });
     await reconciler.idle();
 
     expect(reconciler.statuses()).toMatchObject([{ workloadId: MODEL_ID, phase: 'ready' }]);
@@ -167,7 +176,7 @@ describe('SupervisedRuntime on a real Docker engine', () => {
   it('removes a container nobody wants any more once the first desired state arrives', async () => {
     const orphanDir = join(dir, 'orphan-agent');
     const first = agentOn(orphanDir, dockerRuntime());
-    await first.reconciler.apply({ version: 1, workloads: [modelWorkload] });
+    await first.reconciler.apply({ version: 1, workloads: [modelWorkload], images });
     await first.reconciler.idle();
     expect(await containersOf(MODEL_ID)).toHaveLength(1);
     // Its record is lost (a wiped data dir): the next agent cannot know it ran, only the engine does.
@@ -184,7 +193,7 @@ describe('SupervisedRuntime on a real Docker engine', () => {
     // container it was created as shows what the engine was asked to run.
     const { reconciler } = agentOn(join(dir, 'docker-notebook'), dockerRuntime());
     const notebook = { ...notebookWorkload, workloadId: 'wl_docker_nb', image: 'meridian-test/busybox:1' };
-    await reconciler.apply({ version: 1, workloads: [notebook] });
+    await reconciler.apply({ version: 1, workloads: [notebook], images });
     await reconciler.idle();
     expect(reconciler.statuses()).toMatchObject([
       { phase: 'failed', reason: expect.stringMatching(/start-notebook\.sh/) },
@@ -199,10 +208,43 @@ describe('SupervisedRuntime on a real Docker engine', () => {
     expect(await containersOf('wl_docker_nb')).toHaveLength(0);
   }, 30_000);
 
+  it('refuses an image that is neither a platform image nor on its org allow-list, saying so', async () => {
+    const { reconciler } = agentOn(join(dir, 'refused-image'), dockerRuntime());
+    const other = {
+      ...modelWorkload,
+      workloadId: 'wl_refused',
+      orgId: 'org_a',
+      image: 'meridian-test/busybox:1',
+    };
+    await reconciler.apply({
+      version: 1,
+      workloads: [other],
+      images: { platform: [], byOrg: { org_b: ['meridian-test/busybox'] } },
+    });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([
+      { phase: 'failed', reason: expect.stringMatching(/meridian-test\/busybox:1 is not allowed/) },
+    ]);
+    expect(await containersOf('wl_refused')).toHaveLength(0);
+    // A repository on the list admits its own tags, not another repository its name is a prefix of.
+    await reconciler.apply({ version: 2, workloads: [], images });
+    const allowed = { platform: [], byOrg: { org_a: ['meridian-test/busybox'] } };
+    await reconciler.apply({
+      version: 3,
+      workloads: [{ ...other, image: 'meridian-test/busybox-http:1' }],
+      images: allowed,
+    });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([
+      { phase: 'failed', reason: expect.stringMatching(/not allowed/) },
+    ]);
+    await reconciler.apply({ version: 4, workloads: [], images });
+  }, 30_000);
+
   it('fails with a reason naming the image when the image is not on this host', async () => {
     const { reconciler } = agentOn(join(dir, 'missing-image'), dockerRuntime());
     const missing = { ...modelWorkload, workloadId: 'wl_missing', image: 'meridian-test/absent:1' };
-    await reconciler.apply({ version: 1, workloads: [missing] });
+    await reconciler.apply({ version: 1, workloads: [missing], images });
     await reconciler.idle();
     const [status] = reconciler.statuses();
     expect(status?.phase).toBe('failed');

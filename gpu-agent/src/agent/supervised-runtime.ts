@@ -1,8 +1,10 @@
+import { availableParallelism, totalmem } from 'node:os';
 import type { DesiredModelWorkload, DesiredNotebookWorkload, DesiredWorkload } from '@meridian/protocol';
 import { jupyterImageCommand, jupyterServerCommand, notebookEnv } from '../runtimes/jupyter.js';
 import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from '../runtimes/types.js';
 import { NotebookActivity } from './notebook-activity.js';
 import type { RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
+import { limitsOf } from './workload-size.js';
 
 /** Debian's jupyter-server package; the process runtime runs notebooks with it. */
 export const JUPYTER_SERVER = '/usr/bin/jupyter-server';
@@ -113,8 +115,15 @@ export class SupervisedRuntime implements WorkloadRuntime {
     }
   }
 
+  /** The workload's spec, with its tenant (for the network it joins) and the limits its size gives it. */
   private specOf(workload: DesiredWorkload): WorkloadSpec {
-    return workload.kind === 'model' ? this.modelSpec(workload) : this.notebookSpec(workload);
+    const spec = workload.kind === 'model' ? this.modelSpec(workload) : this.notebookSpec(workload);
+    const limits = limitsOf(workload, { cpus: availableParallelism(), memoryBytes: totalmem() });
+    return {
+      ...spec,
+      ...limits,
+      ...(workload.orgId === undefined ? {} : { tenant: workload.orgId }),
+    };
   }
 
   private modelSpec(workload: DesiredModelWorkload): WorkloadSpec {
@@ -144,11 +153,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
       kind: 'notebook',
       ...(asProcess
         ? {
-            command: jupyterServerCommand({
-              executable: JUPYTER_SERVER,
-              allowRoot: process.getuid?.() === 0,
-              basePath: workload.basePath,
-            }),
+            command: jupyterServerCommand({ executable: JUPYTER_SERVER, basePath: workload.basePath }),
           }
         : { image: workload.image, command: jupyterImageCommand(workload.basePath) }),
       // The server requires the token on every request but its version at `<basePath>api` (the probe).

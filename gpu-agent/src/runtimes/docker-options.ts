@@ -3,16 +3,32 @@ import { LABEL_AGENT_ID, LABEL_KIND, LABEL_WORKLOAD_ID, type WorkloadSpec } from
 
 /** Container port the workload listens on, kept on the container so `list()` can find its published port. */
 export const LABEL_PORT = 'meridian.port';
-/** Named volume of a notebook, kept on the container so `remove({ deleteVolume })` knows what to drop. */
+/** Volume of a notebook, kept on the container so `remove({ deleteVolume })` knows what to drop. */
 export const LABEL_VOLUME = 'meridian.volume';
+
+/** The tenant network a container joins, kept on it so the runtime can drop networks nobody uses. */
+export const LABEL_NETWORK = 'meridian.network';
 
 export interface DockerPlacement {
   agentId: string;
-  /** Host interface published ports bind to; loopback unless the data plane listens elsewhere. */
-  publishHost: string;
   /** Where a workload's volume is mounted inside the container. */
   volumeMountPath: string;
 }
+
+/** Where and as whom one container runs: decided by the runtime before it asks the engine. */
+export interface ContainerIsolation {
+  /** The internal network of the workload's tenant. */
+  network: string;
+  uid: number;
+  gid: number;
+  /** The workload's volume folder on this host, owned by `uid`. */
+  volumeDir?: string;
+}
+
+/** Size of the private /tmp of a container whose root is read-only. */
+const TMP_BYTES = 512 * 1024 ** 2;
+/** A limit on processes and threads even where the workload's size names none. */
+export const DEFAULT_PIDS_LIMIT = 1024;
 
 /** Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; ids from the control plane already fit, this is a guard. */
 function nameSafe(value: string): string {
@@ -36,10 +52,16 @@ export function gpuDeviceRequests(gpus: WorkloadSpec['gpus']): Docker.DeviceRequ
   return [request];
 }
 
-/** The engine's create request for a workload: labels, limits, GPUs, a loopback port, the volume. */
+/**
+ * The engine's create request for a workload: labels, GPUs, the volume, and the hardening every tenant
+ * container gets: its own non-root uid, no capabilities, no-new-privileges, a read-only root with a private
+ * /tmp, pids/memory/CPU limits, and only its tenant's internal network (no published port: the agent
+ * reaches it on that network's address).
+ */
 export function buildCreateOptions(
   spec: WorkloadSpec,
   placement: DockerPlacement,
+  isolation: ContainerIsolation,
 ): Docker.ContainerCreateOptions {
   if (!spec.image) throw new Error(`workload ${spec.workloadId}: the docker runtime needs an image`);
   const portKey = `${spec.port}/tcp`;
@@ -49,28 +71,40 @@ export function buildCreateOptions(
     [LABEL_AGENT_ID]: placement.agentId,
     [LABEL_KIND]: spec.kind,
     [LABEL_PORT]: String(spec.port),
+    [LABEL_NETWORK]: isolation.network,
   };
   if (spec.volume) labels[LABEL_VOLUME] = spec.volume;
   const hostConfig: Docker.HostConfig = {
-    // An empty HostPort lets the engine pick a free port atomically; list() reads it back.
-    PortBindings: { [portKey]: [{ HostIp: placement.publishHost, HostPort: '' }] },
+    NetworkMode: isolation.network,
     // The agent supervises restarts; an engine restart policy would fight its desired state.
     RestartPolicy: { Name: 'no' },
     // A tiny init as PID 1 forwards the stop signal and reaps zombies; many images (busybox httpd, python
     // scripts) would otherwise ignore SIGTERM as PID 1 and always wait out the grace period.
     Init: true,
+    CapDrop: ['ALL'],
+    SecurityOpt: ['no-new-privileges'],
+    ReadonlyRootfs: true,
+    Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${TMP_BYTES}` },
+    PidsLimit: spec.pidsLimit ?? DEFAULT_PIDS_LIMIT,
   };
-  if (spec.memoryBytes !== undefined) hostConfig.Memory = spec.memoryBytes;
+  if (spec.memoryBytes !== undefined) {
+    hostConfig.Memory = spec.memoryBytes;
+    hostConfig.MemorySwap = spec.memoryBytes; // no swap beyond the limit
+  }
   if (spec.cpus !== undefined) hostConfig.NanoCpus = Math.round(spec.cpus * 1e9);
   const deviceRequests = gpuDeviceRequests(spec.gpus);
   if (deviceRequests) hostConfig.DeviceRequests = deviceRequests;
-  if (spec.volume) {
-    hostConfig.Mounts = [{ Type: 'volume', Source: spec.volume, Target: placement.volumeMountPath }];
+  const env = { ...spec.env };
+  if (spec.volume && isolation.volumeDir) {
+    hostConfig.Mounts = [{ Type: 'bind', Source: isolation.volumeDir, Target: placement.volumeMountPath }];
+    // The image's home may be read-only now; the volume is the one place the workload writes to keep.
+    env.HOME = placement.volumeMountPath;
   }
   const options: Docker.ContainerCreateOptions = {
     name: containerName(placement.agentId, spec.workloadId),
     Image: spec.image,
-    Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+    User: `${isolation.uid}:${isolation.gid}`,
+    Env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
     Labels: labels,
     ExposedPorts: { [portKey]: {} },
     HostConfig: hostConfig,

@@ -1,8 +1,13 @@
+import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCreateOptions } from './docker-options.js';
 import { DockerRuntime } from './docker-runtime.js';
 import { execInContainer, startTestDockerEngine, type TestDockerEngine } from './testing/docker-engine.js';
 import { LABEL_AGENT_ID, type WorkloadSpec } from './types.js';
+import { WorkloadDirs } from './workload-dirs.js';
+import { WORKLOAD_UID_MIN } from './workload-users.js';
 
 // A real dockerd on a private socket (scripts/dockerd.sh) and an image built locally from busybox-static
 // (scripts/build-test-images.sh): httpd serving /v2/health/ready stands in for an OIP model server.
@@ -10,12 +15,14 @@ const AGENT_ID = 'agt_dockertest';
 const IMAGE = 'meridian-test/busybox-http:1';
 
 let engine: TestDockerEngine | undefined;
+let root = '';
+const workloads = () => new WorkloadDirs(join(root, 'workloads'));
 function docker() {
   if (!engine) throw new Error('dockerd did not start (see beforeAll)');
   return engine.docker;
 }
 function runtime() {
-  return new DockerRuntime({ docker: docker(), agentId: AGENT_ID });
+  return new DockerRuntime({ docker: docker(), agentId: AGENT_ID, workloads: workloads() });
 }
 function spec(overrides: Partial<WorkloadSpec> = {}): WorkloadSpec {
   return {
@@ -28,6 +35,7 @@ function spec(overrides: Partial<WorkloadSpec> = {}): WorkloadSpec {
     cpus: 0.5,
     port: 8080,
     labels: { 'meridian.deployment': 'dep_model1' },
+    tenant: 'org_test',
     ...overrides,
   };
 }
@@ -38,6 +46,8 @@ async function ourContainers(workloadId?: string) {
 }
 
 beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'meridian-dockerrt-'));
+  chmodSync(root, 0o711);
   engine = await startTestDockerEngine();
   console.info(
     `dockerd ready in ${Math.round(engine.startMs)} ms, test images built in ${Math.round(engine.buildMs)} ms`,
@@ -52,18 +62,20 @@ afterAll(async () => {
     }
   } finally {
     await engine.stop();
+    rmSync(root, { recursive: true, force: true });
   }
 }, 60_000);
 
 describe('DockerRuntime model server', () => {
-  it('starts the image with limits and labels and turns healthy on a loopback port', async () => {
+  it('starts the image hardened, with limits and labels, and turns healthy on its tenant network', async () => {
     const workload = await runtime().start(spec());
     const healthy = await runtime().waitForHealthy('dep_model1', {
       path: '/v2/health/ready',
       timeoutMs: 15_000,
     });
-    expect(healthy.endpoint?.host).toBe('127.0.0.1');
-    const response = await fetch(`http://127.0.0.1:${healthy.endpoint?.port}/v2/health/ready`);
+    const response = await fetch(
+      `http://${healthy.endpoint?.host}:${healthy.endpoint?.port}/v2/health/ready`,
+    );
     expect(await response.text()).toBe('ready\n');
 
     const inspect = await docker().getContainer(workload.ref).inspect();
@@ -74,12 +86,25 @@ describe('DockerRuntime model server', () => {
       'meridian.deployment': 'dep_model1',
     });
     expect(inspect.Config.Env).toContain('MODEL_NAME=iris');
-    expect(inspect.HostConfig.Memory).toBe(64 * 1024 ** 2);
-    expect(inspect.HostConfig.NanoCpus).toBe(500_000_000);
-    expect(inspect.HostConfig.DeviceRequests ?? []).toEqual([]);
-    expect(inspect.HostConfig.PortBindings).toEqual({
-      '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+    expect(Number(inspect.Config.User.split(':')[0])).toBeGreaterThanOrEqual(WORKLOAD_UID_MIN);
+    expect(inspect.HostConfig).toMatchObject({
+      Memory: 64 * 1024 ** 2,
+      NanoCpus: 500_000_000,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      PidsLimit: 1024,
+      NetworkMode: `meridian-${AGENT_ID}-org_test`,
     });
+    expect(inspect.HostConfig.Tmpfs).toHaveProperty('/tmp');
+    expect(inspect.HostConfig.DeviceRequests ?? []).toEqual([]);
+    // Nothing published on the host; the agent reaches it on the internal network of its org.
+    expect(inspect.HostConfig.PortBindings ?? {}).toEqual({});
+    const network = await docker().getNetwork(`meridian-${AGENT_ID}-org_test`).inspect();
+    expect(network.Internal).toBe(true);
+    expect(healthy.endpoint?.host).toBe(
+      inspect.NetworkSettings.Networks[`meridian-${AGENT_ID}-org_test`]?.IPAddress,
+    );
   });
 
   it('returns the container logs, stdout and stderr demultiplexed', async () => {
@@ -124,7 +149,7 @@ describe('DockerRuntime notebook', () => {
     labels: {},
   });
 
-  it('keeps the notebook volume across stop and start', async () => {
+  it('keeps the notebook volume, owned by the notebook user and private, across stop and start', async () => {
     const first = await runtime().start(notebook);
     const write = await execInContainer(docker(), first.ref, [
       'sh',
@@ -132,6 +157,9 @@ describe('DockerRuntime notebook', () => {
       'echo kept > /home/jovyan/work/notes.txt',
     ]);
     expect(write.exitCode).toBe(0);
+    const volume = statSync(join(root, 'workloads', 'volumes', 'meridian-nb-alice'));
+    expect(volume.uid).toBeGreaterThanOrEqual(WORKLOAD_UID_MIN);
+    expect(volume.mode & 0o777).toBe(0o700);
 
     await runtime().stop('nb_alice', 2);
     const [stopped] = await runtime().list();
@@ -143,8 +171,7 @@ describe('DockerRuntime notebook', () => {
     expect(read.output).toBe('kept\n');
 
     await runtime().remove('nb_alice', { deleteVolume: true });
-    const volumes = await docker().listVolumes();
-    expect(volumes.Volumes.map((v) => v.Name)).not.toContain('meridian-nb-alice');
+    expect(() => statSync(join(root, 'workloads', 'volumes', 'meridian-nb-alice'))).toThrow(/ENOENT/);
   });
 });
 
@@ -153,8 +180,10 @@ describe('DockerRuntime GPUs', () => {
   // engine stores the request) and checks what the engine recorded, without starting it.
   it('asks the engine for the pinned NVIDIA devices when the workload has GPUs', async () => {
     const gpu = spec({ workloadId: 'dep_gpu', gpus: { count: 2, deviceIds: ['GPU-aaaa', 'GPU-bbbb'] } });
-    const placement = { agentId: AGENT_ID, publishHost: '127.0.0.1', volumeMountPath: '/home/jovyan/work' };
-    const container = await docker().createContainer(buildCreateOptions(gpu, placement));
+    const placement = { agentId: AGENT_ID, volumeMountPath: '/home/jovyan/work' };
+    const container = await docker().createContainer(
+      buildCreateOptions(gpu, placement, { network: 'none', uid: WORKLOAD_UID_MIN, gid: WORKLOAD_UID_MIN }),
+    );
     try {
       const inspect = await container.inspect();
       expect(inspect.HostConfig.DeviceRequests).toEqual([
@@ -170,11 +199,11 @@ describe('DockerRuntime GPUs', () => {
   });
 
   it('asks for a GPU count when no devices are pinned', () => {
-    const options = buildCreateOptions(spec({ gpus: { count: 1, deviceIds: [] } }), {
-      agentId: AGENT_ID,
-      publishHost: '127.0.0.1',
-      volumeMountPath: '/w',
-    });
+    const options = buildCreateOptions(
+      spec({ gpus: { count: 1, deviceIds: [] } }),
+      { agentId: AGENT_ID, volumeMountPath: '/w' },
+      { network: 'none', uid: WORKLOAD_UID_MIN, gid: WORKLOAD_UID_MIN },
+    );
     expect(options.HostConfig?.DeviceRequests).toEqual([
       { Driver: 'nvidia', Count: 1, Capabilities: [['gpu']] },
     ]);

@@ -1,12 +1,16 @@
+import { rm } from 'node:fs/promises';
 import type Docker from 'dockerode';
+import { ensureTenantFirewall, ensureTenantNetwork, pruneTenantNetworks } from './docker-network.js';
 import {
   buildCreateOptions,
   type DockerPlacement,
   demuxDockerLogs,
+  LABEL_NETWORK,
   LABEL_PORT,
   LABEL_VOLUME,
 } from './docker-options.js';
 import { pollHealthy, WorkloadNotFoundError } from './health.js';
+import { type IsolationStatus, IsolationUnavailableError } from './isolation.js';
 import {
   type HealthProbe,
   LABEL_AGENT_ID,
@@ -17,12 +21,15 @@ import {
   type WorkloadSpec,
   type WorkloadSupervisor,
 } from './types.js';
+import type { WorkloadDirs } from './workload-dirs.js';
+import { WorkloadUsers } from './workload-users.js';
 
 export interface DockerRuntimeOptions {
   docker: Docker;
   agentId: string;
-  /** Interface published ports bind to. Default 127.0.0.1: only the agent's data plane reaches them. */
-  publishHost?: string;
+  /** Where notebook volumes live on this host (bind-mounted, owned by each workload's user). */
+  workloads: WorkloadDirs;
+  users?: WorkloadUsers;
   /** Where a notebook's volume is mounted. Default /home/jovyan/work, the Jupyter docker-stacks home. */
   volumeMountPath?: string;
 }
@@ -54,25 +61,58 @@ function kindOf(value: string | undefined): WorkloadKind {
 export class DockerRuntime implements WorkloadSupervisor {
   private readonly docker: Docker;
   private readonly placement: DockerPlacement;
+  private readonly users: WorkloadUsers;
+  private isolation: Promise<IsolationStatus> | undefined;
 
-  constructor(options: DockerRuntimeOptions) {
+  constructor(private readonly options: DockerRuntimeOptions) {
     this.docker = options.docker;
+    this.users = options.users ?? new WorkloadUsers();
     this.placement = {
       agentId: options.agentId,
-      publishHost: options.publishHost ?? '127.0.0.1',
       volumeMountPath: options.volumeMountPath ?? '/home/jovyan/work',
     };
   }
 
+  /**
+   * Whether containers can be isolated here: root (workload users, volume ownership) and the host firewall
+   * rule that keeps tenant networks off the host's own addresses. Checked once.
+   */
+  isolationStatus(): Promise<IsolationStatus> {
+    this.isolation ??= (async (): Promise<IsolationStatus> => {
+      const uid = process.getuid?.() ?? -1;
+      if (uid !== 0) return { ok: false, reason: `the agent runs as uid ${uid}, not root` };
+      try {
+        await ensureTenantFirewall();
+        await this.options.workloads.prepare();
+        return { ok: true };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        return { ok: false, reason: `cannot fence tenant networks off the host (iptables): ${message}` };
+      }
+    })();
+    return this.isolation;
+  }
+
   async start(spec: WorkloadSpec): Promise<Workload> {
     const existing = await this.find(spec.workloadId);
-    if (existing?.State === 'running') return this.toWorkload(existing);
-    // A stopped container may carry an older spec; a fresh one picks up the new one, the volume stays.
+    if (existing?.State === 'running' && existing.Labels[LABEL_NETWORK]) return this.toWorkload(existing);
+    // A stopped container may carry an older spec (or predate isolation); a fresh one picks up the new one.
     if (existing) await tolerate([404, 409], () => this.container(existing).remove({ force: true }));
-    if (spec.volume) await this.ensureVolume(spec);
+    const isolation = await this.isolationStatus();
+    if (!isolation.ok) throw new IsolationUnavailableError(isolation.reason);
+    const userKey = spec.volume ?? spec.workloadId;
+    const owner = await this.users.ensure(userKey, this.options.workloads.volumeDir(userKey));
+    const volumeDir = spec.volume ? await this.options.workloads.ownVolume(spec.volume, owner) : undefined;
+    const network = await ensureTenantNetwork(
+      this.docker,
+      this.placement.agentId,
+      spec.tenant ?? spec.workloadId,
+    );
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer(buildCreateOptions(spec, this.placement));
+      container = await this.docker.createContainer(
+        buildCreateOptions(spec, this.placement, { network, uid: owner.uid, gid: owner.gid, volumeDir }),
+      );
     } catch (error) {
       const status = engineStatus(error);
       // 409: a concurrent start() created it first (same name); that one is the workload.
@@ -101,8 +141,10 @@ export class DockerRuntime implements WorkloadSupervisor {
     await tolerate([404, 409], () => this.container(info).remove({ force: true }));
     const volume = info.Labels[LABEL_VOLUME];
     if (options.deleteVolume && volume) {
-      await tolerate([404], () => this.docker.getVolume(volume).remove());
+      await rm(this.options.workloads.volumeDir(volume), { recursive: true, force: true });
+      await this.users.remove(volume);
     }
+    if (!volume) await this.users.remove(workloadId);
   }
 
   async list(): Promise<Workload[]> {
@@ -140,6 +182,7 @@ export class DockerRuntime implements WorkloadSupervisor {
   async removeUndesired(desiredIds: ReadonlySet<string>): Promise<string[]> {
     const undesired = (await this.list()).filter((w) => !desiredIds.has(w.workloadId));
     for (const workload of undesired) await this.remove(workload.workloadId);
+    await pruneTenantNetworks(this.docker, this.placement.agentId);
     return undesired.map((w) => w.workloadId);
   }
 
@@ -150,17 +193,6 @@ export class DockerRuntime implements WorkloadSupervisor {
     const fresh = await this.find(workloadId);
     if (!fresh) throw new WorkloadNotFoundError(workloadId);
     return this.toWorkload(fresh);
-  }
-
-  private async ensureVolume(spec: WorkloadSpec): Promise<void> {
-    // Creating an existing named volume returns it unchanged, so this is idempotent.
-    await this.docker.createVolume({
-      Name: spec.volume,
-      Labels: {
-        [LABEL_AGENT_ID]: this.placement.agentId,
-        [LABEL_WORKLOAD_ID]: spec.workloadId,
-      },
-    });
   }
 
   private async find(workloadId: string): Promise<Docker.ContainerInfo | undefined> {
@@ -178,15 +210,15 @@ export class DockerRuntime implements WorkloadSupervisor {
   }
 
   private toWorkload(info: Docker.ContainerInfo): Workload {
-    const running = info.State === 'running';
-    const privatePort = Number(info.Labels[LABEL_PORT]);
-    const published = info.Ports.find((p) => p.PrivatePort === privatePort && p.PublicPort > 0);
-    const host = !published?.IP || published.IP === '0.0.0.0' ? '127.0.0.1' : published.IP;
+    // Reached on its tenant network's address: nothing is published on the host's interfaces.
+    const network = info.Labels[LABEL_NETWORK];
+    const address = network ? info.NetworkSettings?.Networks?.[network]?.IPAddress : undefined;
+    const running = info.State === 'running' && Boolean(address);
     return {
       workloadId: info.Labels[LABEL_WORKLOAD_ID] ?? '',
       kind: kindOf(info.Labels[LABEL_KIND]),
       state: running ? 'running' : 'stopped',
-      endpoint: running && published ? { host, port: published.PublicPort } : null,
+      endpoint: running && address ? { host: address, port: Number(info.Labels[LABEL_PORT]) } : null,
       labels: info.Labels,
       ref: info.Id,
     };

@@ -1,22 +1,18 @@
 /**
  * argv for a Jupyter server under the process runtime (Debian's jupyter-server package), with the
- * runtime's `{host}`, `{port}` and `{workdir}` placeholders. The token goes in `notebookEnv`, not argv:
- * /proc/<pid>/cmdline is world-readable, /proc/<pid>/environ is not. `basePath` (`/notebooks/nb_x/`) is the
- * prefix the server answers under, so a proxy can forward paths unchanged.
+ * runtime's `{socket}` and `{workdir}` placeholders: the server listens on a unix socket (mode 0600, its
+ * own user's) in its runtime dir, inside a network namespace of its own. The token goes in `notebookEnv`,
+ * not argv: /proc/<pid>/cmdline is world-readable, /proc/<pid>/environ only to the same uid. `basePath`
+ * (`/notebooks/nb_x/`) is the prefix the server answers under, so a proxy can forward paths unchanged.
  */
-export function jupyterServerCommand(
-  options: { executable?: string; allowRoot?: boolean; basePath?: string } = {},
-): string[] {
+export function jupyterServerCommand(options: { executable?: string; basePath?: string } = {}): string[] {
   return [
     options.executable ?? 'jupyter-server',
-    '--ip={host}',
-    '--port={port}',
-    // Fail instead of silently moving to another port than the one the runtime recorded.
-    '--port-retries=0',
+    '--sock={socket}',
+    '--sock-mode=0600',
     '--no-browser',
     '--ServerApp.root_dir={workdir}',
     ...(options.basePath ? [`--ServerApp.base_url=${options.basePath}`] : []),
-    ...(options.allowRoot ? ['--allow-root'] : []),
   ];
 }
 

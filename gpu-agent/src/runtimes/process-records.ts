@@ -13,8 +13,15 @@ export const ProcessRecord = z.object({
   pid: z.number().int().positive().nullable(),
   /** Kernel start time of `pid` (clock ticks since boot): a recycled pid has a different one. */
   startTicks: z.string().nullable(),
-  host: z.string(),
-  port: z.number().int().min(0).max(65535),
+  /**
+   * The unix socket the isolated workload serves on (the agent relays TCP to it). Absent in records of agents
+   * before isolation, whose processes ran as the agent itself on a TCP port: those are ended, not adopted.
+   */
+  socket: z.string().optional(),
+  /** The workload's runtime dir (its socket, temp files), emptied on each start and removed with it. */
+  runDir: z.string().optional(),
+  /** Whose user and volume this is: the notebook's volume name, or the workload id. */
+  userKey: z.string().optional(),
   workdir: z.string(),
   logFile: z.string(),
   labels: z.record(z.string(), z.string()),

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,18 +8,23 @@ import { jupyterServerCommand, notebookEnv } from './jupyter.js';
 import { ProcessRecordStore, readProcStat } from './process-records.js';
 import { ProcessRuntime } from './process-runtime.js';
 import type { WorkloadSpec } from './types.js';
+import { WorkloadDirs } from './workload-dirs.js';
+import { WORKLOAD_UID_MAX, WORKLOAD_UID_MIN } from './workload-users.js';
 
-// A real Jupyter server (Debian's jupyter-server) started as a child process on 127.0.0.1.
+// A real Jupyter server (Debian's jupyter-server) started as a child process, isolated: its own user, its
+// own network namespace, serving on a unix socket the runtime relays 127.0.0.1 to. The tests run as root.
 const JUPYTER = '/usr/bin/jupyter-server';
 const AGENT_ID = 'agt_proctest';
 const token = randomBytes(24).toString('hex');
+let root = '';
 let dataDir = '';
 
-const runtime = () => new ProcessRuntime({ dataDir, agentId: AGENT_ID });
+const runtime = () =>
+  new ProcessRuntime({ dataDir, agentId: AGENT_ID, workloads: new WorkloadDirs(join(root, 'workloads')) });
 const notebook: WorkloadSpec = {
   workloadId: 'nb_bob',
   kind: 'notebook',
-  command: jupyterServerCommand({ executable: JUPYTER, allowRoot: process.getuid?.() === 0 }),
+  command: jupyterServerCommand({ executable: JUPYTER }),
   env: notebookEnv(token),
   gpus: { count: 0, deviceIds: [] },
   port: 8888,
@@ -61,16 +66,19 @@ beforeAll(() => {
       `${JUPYTER} is missing: run \`node scripts/ensure-system-deps.mjs\` as root (jupyter-server)`,
     );
   }
-  dataDir = mkdtempSync(join(tmpdir(), 'meridian-procrt-'));
+  // mkdtemp makes its folder 0700; workload users must be able to pass through it to their own folder.
+  root = mkdtempSync(join(tmpdir(), 'meridian-procrt-'));
+  chmodSync(root, 0o711);
+  dataDir = join(root, 'agent');
 });
 
 afterAll(async () => {
-  if (!dataDir) return;
+  if (!root) return;
   try {
     for (const workload of await runtime().list()) await runtime().remove(workload.workloadId);
     for (const pid of [...pidsOf('nb_bob'), ...pidsOf('dep_sleep')]) process.kill(pid, 'SIGKILL');
   } finally {
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   }
 }, 30_000);
 
@@ -91,6 +99,17 @@ describe('ProcessRuntime with a real Jupyter server', () => {
     expect([401, 403]).toContain((await fetch(url, { headers: { Authorization: 'token wrong' } })).status);
     // The token is in the environment, never in the world-readable command line.
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).not.toContain(token);
+  });
+
+  it('runs the server as an unprivileged user of its own, owning only its own 0700 folder', async () => {
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    expect(uid).toBeGreaterThanOrEqual(WORKLOAD_UID_MIN);
+    expect(uid).toBeLessThanOrEqual(WORKLOAD_UID_MAX);
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^CapEff:\s+0+$/m);
+    const volume = statSync(join(root, 'workloads', 'volumes', 'nb_bob-home'));
+    expect([volume.uid, volume.mode & 0o777]).toEqual([uid, 0o700]);
+    // Its own network namespace: not the host's (the agent's) one.
+    expect(readFileSync(`/proc/${pid}/net/dev`, 'utf8')).not.toBe(readFileSync('/proc/self/net/dev', 'utf8'));
   });
 
   it('writes the server output to its log', async () => {
@@ -157,10 +176,9 @@ describe('ProcessRuntime adoption', () => {
       kind: 'notebook',
       pid: process.pid,
       startTicks: stat?.startTicks ?? null,
-      host: '127.0.0.1',
-      port: 1,
-      workdir: dataDir,
-      logFile: join(dataDir, 'none.log'),
+      socket: join(root, 'none.sock'),
+      workdir: root,
+      logFile: join(root, 'none.log'),
       labels: {},
     });
     expect(await runtime().adopt()).toEqual([]);

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { constants } from 'node:fs';
+import { access, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pollHealthy, WorkloadNotFoundError } from './health.js';
+import { type IsolationStatus, IsolationUnavailableError, probeIsolation } from './isolation.js';
 import {
   isOurLiveProcess,
   type ProcessRecord,
@@ -12,78 +13,101 @@ import {
   WORKLOAD_ENV,
 } from './process-records.js';
 import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from './types.js';
+import { UnixRelays } from './unix-relay.js';
+import type { WorkloadDirs } from './workload-dirs.js';
+import { type WorkloadIdentity, WorkloadUsers } from './workload-users.js';
 
 export interface ProcessRuntimeOptions {
-  /** Holds records/, logs/ and volumes/; keep it across agent restarts. */
+  /** Holds records/ and logs/: the agent's private data dir, never reachable by a workload. */
   dataDir: string;
+  /** Volumes and runtime dirs, each owned by its workload's user, outside `dataDir`. */
+  workloads: WorkloadDirs;
   agentId: string;
-  /** Address workloads bind to (`{host}` in their command). Default 127.0.0.1. */
+  /** Address the TCP relays to workloads' sockets bind to. Default 127.0.0.1. */
   bindHost?: string;
+  users?: WorkloadUsers;
+  /** Checked once; default: probed on first use (root, tools, a reachable workloads root). */
+  isolation?: Promise<IsolationStatus>;
+  /** RLIMIT_NPROC of each workload user (processes and threads): a fork bomb stays inside it. Default 4096. */
+  maxProcesses?: number;
 }
 
 const LOG_TAIL_BYTES = 1024 * 1024;
 const KILL_WAIT_MS = 5_000;
 
 /**
+ * Brings up loopback in the workload's own network namespace, then drops to its user for good: no
+ * supplementary groups, no capabilities (bounding set emptied too), no way back through setuid binaries.
+ */
+const LAUNCH_SCRIPT =
+  'ip link set lo up && exec prlimit --nproc="$MERIDIAN_NPROC" -- setpriv --reuid="$MERIDIAN_UID" ' +
+  '--regid="$MERIDIAN_GID" --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"';
+
+/**
  * Workloads as child processes, for hosts without a container engine. Each runs detached in its own
- * process group (it outlives an agent restart) with a minimal environment: the agent's own variables,
- * credentials included, are not inherited. No isolation, GPU pinning or memory limits: use docker for that.
+ * process group (it outlives an agent restart), as its own system user, in a network namespace with only
+ * loopback: it reaches no host port, no other workload and no metadata address, and it serves on a unix
+ * socket in its runtime dir that the agent relays TCP to. Its environment is minimal (the agent's variables,
+ * credentials included, are not inherited), and /proc/<pid>/environ, where its token is, is readable only
+ * by its own uid. No GPU pinning or memory limits: use docker for those.
  */
 export class ProcessRuntime implements WorkloadSupervisor {
   private readonly records: ProcessRecordStore;
-  private readonly bindHost: string;
+  private readonly relays: UnixRelays;
+  private readonly users: WorkloadUsers;
+  private isolation: Promise<IsolationStatus> | undefined;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     this.records = new ProcessRecordStore(join(options.dataDir, 'records'));
-    this.bindHost = options.bindHost ?? '127.0.0.1';
+    this.relays = new UnixRelays(options.bindHost ?? '127.0.0.1');
+    this.users = options.users ?? new WorkloadUsers();
+    this.isolation = options.isolation;
+  }
+
+  /** Whether workloads can be isolated here; the agent logs it at start-up, every refused workload carries it. */
+  isolationStatus(): Promise<IsolationStatus> {
+    this.isolation ??= probeIsolation(this.options.workloads);
+    return this.isolation;
   }
 
   async start(spec: WorkloadSpec): Promise<Workload> {
     const existing = await this.records.read(spec.workloadId);
-    if (existing && (await isOurLiveProcess(existing))) return this.toWorkload(existing, true);
+    if (existing?.socket && (await isOurLiveProcess(existing))) return this.toWorkload(existing, true);
+    if (existing) await this.endLegacy(existing);
+    const isolation = await this.isolationStatus();
+    if (!isolation.ok) throw new IsolationUnavailableError(isolation.reason);
     const [executable, ...rawArgs] = spec.command ?? [];
     if (!executable) throw new Error(`workload ${spec.workloadId}: the process runtime needs a command`);
-
-    const workdir = join(this.options.dataDir, 'volumes', encodeURIComponent(spec.volume ?? spec.workloadId));
-    const logFile = join(this.options.dataDir, 'logs', `${encodeURIComponent(spec.workloadId)}.log`);
-    await mkdir(workdir, { recursive: true });
-    await mkdir(join(this.options.dataDir, 'logs'), { recursive: true });
-    const port = await freePort(this.bindHost);
-    const fill = (arg: string) =>
-      arg
-        .replaceAll('{host}', this.bindHost)
-        .replaceAll('{port}', String(port))
-        .replaceAll('{workdir}', workdir);
-
-    const log = await open(logFile, 'a');
-    let pid: number;
-    try {
-      const child = spawn(executable, rawArgs.map(fill), {
-        cwd: workdir,
-        env: {
-          PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-          HOME: workdir,
-          LANG: 'C.UTF-8',
-          ...spec.env,
-          [WORKLOAD_ENV]: spec.workloadId,
-          MERIDIAN_AGENT_ID: this.options.agentId,
-        },
-        detached: true,
-        stdio: ['ignore', log.fd, log.fd],
-      });
-      pid = await spawned(child);
-      child.unref();
-    } finally {
-      await log.close();
+    // Checked here: once launched, a missing command would only show as an exit in the log.
+    if (!(await findExecutable(executable))) {
+      throw new Error(`workload ${spec.workloadId}: command ${executable} not found (ENOENT)`);
     }
+
+    const userKey = spec.volume ?? spec.workloadId;
+    const dirs = this.options.workloads;
+    const owner = await this.users.ensure(userKey, dirs.volumeDir(userKey));
+    const workdir = await dirs.ownVolume(userKey, owner);
+    const runDir = await dirs.freshRunDir(spec.workloadId, owner);
+    const socket = join(runDir, 'server.sock');
+    const logFile = join(this.options.dataDir, 'logs', `${encodeURIComponent(spec.workloadId)}.log`);
+    await mkdir(join(this.options.dataDir, 'logs'), { recursive: true, mode: 0o700 });
+    const fill = (arg: string) =>
+      arg.replaceAll('{socket}', socket).replaceAll('{workdir}', workdir).replaceAll('{rundir}', runDir);
+
+    const pid = await this.launch(spec, owner, [executable, ...rawArgs.map(fill)], {
+      workdir,
+      runDir,
+      logFile,
+    });
     const stat = await readProcStat(pid);
     const record: ProcessRecord = {
       workloadId: spec.workloadId,
       kind: spec.kind,
       pid,
       startTicks: stat?.startTicks ?? null,
-      host: this.bindHost,
-      port,
+      socket,
+      runDir,
+      userKey,
       workdir,
       logFile,
       labels: { ...spec.labels },
@@ -95,6 +119,7 @@ export class ProcessRuntime implements WorkloadSupervisor {
   async stop(workloadId: string, graceSeconds: number): Promise<void> {
     const record = await this.records.read(workloadId);
     if (!record) return;
+    await this.relays.close(workloadId);
     if (await isOurLiveProcess(record)) {
       await this.signalAndWait(record, 'SIGTERM', graceSeconds * 1000);
       if (await isOurLiveProcess(record)) await this.signalAndWait(record, 'SIGKILL', KILL_WAIT_MS);
@@ -107,7 +132,13 @@ export class ProcessRuntime implements WorkloadSupervisor {
     if (!record) return;
     await this.stop(workloadId, 0);
     await rm(record.logFile, { force: true });
-    if (options.deleteVolume) await rm(record.workdir, { recursive: true, force: true });
+    await this.options.workloads.removeRunDir(workloadId);
+    const key = record.userKey;
+    // A workload without a volume of its own has nothing to keep; a notebook's user goes with its files.
+    if (options.deleteVolume || (key !== undefined && key === workloadId)) {
+      await rm(record.workdir, { recursive: true, force: true });
+      if (key !== undefined) await this.users.remove(key);
+    }
     await this.records.delete(workloadId);
   }
 
@@ -132,12 +163,19 @@ export class ProcessRuntime implements WorkloadSupervisor {
     });
   }
 
-  /** Keeps records whose process still runs and is ours; drops the rest (their volumes stay). */
+  /**
+   * Keeps records whose isolated process still runs and is ours; drops the rest (their volumes stay). A
+   * process an older agent started unisolated is ended: the desired state starts it again, isolated.
+   */
   async adopt(): Promise<Workload[]> {
     const adopted: Workload[] = [];
     for (const record of await this.records.readAll()) {
-      if (await isOurLiveProcess(record)) adopted.push(this.toWorkload(record, true));
-      else await this.records.delete(record.workloadId);
+      if (record.socket && (await isOurLiveProcess(record)))
+        adopted.push(await this.toWorkload(record, true));
+      else {
+        await this.endLegacy(record);
+        await this.records.delete(record.workloadId);
+      }
     }
     return adopted;
   }
@@ -146,6 +184,50 @@ export class ProcessRuntime implements WorkloadSupervisor {
     const undesired = (await this.records.readAll()).filter((r) => !desiredIds.has(r.workloadId));
     for (const record of undesired) await this.remove(record.workloadId);
     return undesired.map((r) => r.workloadId);
+  }
+
+  /** Closes the relays (the agent is stopping); the workloads themselves keep running for adoption. */
+  async close(): Promise<void> {
+    await this.relays.closeAll();
+  }
+
+  private async launch(
+    spec: WorkloadSpec,
+    owner: WorkloadIdentity,
+    argv: string[],
+    at: { workdir: string; runDir: string; logFile: string },
+  ): Promise<number> {
+    const log = await open(at.logFile, 'a', 0o600);
+    try {
+      const child = spawn('unshare', ['--net', '--', 'sh', '-c', LAUNCH_SCRIPT, 'sh', ...argv], {
+        cwd: at.workdir,
+        env: {
+          PATH: WORKLOAD_PATH,
+          HOME: at.workdir,
+          TMPDIR: at.runDir,
+          LANG: 'C.UTF-8',
+          ...spec.env,
+          [WORKLOAD_ENV]: spec.workloadId,
+          MERIDIAN_AGENT_ID: this.options.agentId,
+          MERIDIAN_UID: String(owner.uid),
+          MERIDIAN_GID: String(owner.gid),
+          MERIDIAN_NPROC: String(this.options.maxProcesses ?? 4096),
+        },
+        detached: true,
+        stdio: ['ignore', log.fd, log.fd],
+      });
+      const pid = await spawned(child);
+      child.unref();
+      return pid;
+    } finally {
+      await log.close();
+    }
+  }
+
+  /** Ends a recorded process that must not be adopted (unisolated, from an older agent), if it still runs. */
+  private async endLegacy(record: ProcessRecord): Promise<void> {
+    if (record.socket || !(await isOurLiveProcess(record))) return;
+    await this.signalAndWait(record, 'SIGKILL', KILL_WAIT_MS);
   }
 
   /** Signals the whole process group (a server's workers too), then waits up to `waitMs` for it to go. */
@@ -160,16 +242,37 @@ export class ProcessRuntime implements WorkloadSupervisor {
     while (Date.now() < deadline && (await isOurLiveProcess(record))) await sleep(50);
   }
 
-  private toWorkload(record: ProcessRecord, alive: boolean): Workload {
+  private async toWorkload(record: ProcessRecord, alive: boolean): Promise<Workload> {
+    const live = alive && record.socket !== undefined;
+    const port = live && record.socket ? await this.relays.open(record.workloadId, record.socket) : 0;
     return {
       workloadId: record.workloadId,
       kind: record.kind,
-      state: alive ? 'running' : 'stopped',
-      endpoint: alive ? { host: record.host, port: record.port } : null,
+      state: live ? 'running' : 'stopped',
+      endpoint: live ? { host: this.options.bindHost ?? '127.0.0.1', port } : null,
       labels: record.labels,
       ref: String(record.pid ?? ''),
     };
   }
+}
+
+const WORKLOAD_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** Whether `command` (a path, or a name looked up on the workloads' PATH) is an executable file. */
+async function findExecutable(command: string): Promise<boolean> {
+  const candidates = command.includes('/')
+    ? [command]
+    : WORKLOAD_PATH.split(':').map((d) => join(d, command));
+  for (const path of candidates) {
+    if (
+      await access(path, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
+  }
+  return false;
 }
 
 /** Resolves with the pid once the child exists, or rejects (e.g. ENOENT for a missing executable). */
@@ -180,22 +283,6 @@ function spawned(child: ReturnType<typeof spawn>): Promise<number> {
       child.off('error', reject);
       if (child.pid === undefined) reject(new Error('spawned child has no pid'));
       else resolve(child.pid);
-    });
-  });
-}
-
-/**
- * A port free right now on `host`. Another process may take it before the workload binds; the workload
- * then fails its health wait and the caller retries, which is rarer than it sounds with ephemeral ports.
- */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
     });
   });
 }

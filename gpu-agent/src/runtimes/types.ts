@@ -24,11 +24,19 @@ export interface WorkloadSpec {
   memoryBytes?: number;
   /** Fractional CPUs, e.g. 1.5. */
   cpus?: number;
-  /** Port the workload listens on inside its container; the runtime publishes it on a free host port. */
+  /** Most processes and threads the workload may run at once (a fork bomb stays inside it). */
+  pidsLimit?: number;
+  /**
+   * The tenant (organisation) it belongs to: containers of one tenant share a network of their own, and
+   * nothing else. Absent: a network of the workload's own.
+   */
+  tenant?: string;
+  /** Port the workload listens on inside its container; the agent reaches it on the container's address. */
   port: number;
   /**
-   * Persistent storage that survives stop/start (a notebook's files). Docker: a named volume mounted at the
-   * runtime's notebook path. Process runtime: a directory under its data dir, used as the working dir.
+   * Persistent storage that survives stop/start (a notebook's files): a folder of the workloads root owned
+   * by the workload's user. Docker bind-mounts it at the runtime's notebook path; the process runtime uses
+   * it as the working dir and HOME.
    */
   volume?: string;
   /** Extra labels; the meridian.* labels above always win. */

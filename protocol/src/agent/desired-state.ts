@@ -17,6 +17,8 @@ const placement = {
   workloadId: WorkloadId,
   gpuType: GpuType,
   gpuCount: z.number().int().nonnegative(),
+  /** The organisation it runs for: containers of one org share a network of their own, and nothing else. */
+  orgId: z.string().optional(),
 };
 
 /** One replica of a deployment the agent must serve. */
@@ -58,6 +60,13 @@ export type DesiredWorkload = z.infer<typeof DesiredWorkload>;
 export const DesiredState = z.object({
   version: z.number().int().nonnegative(),
   workloads: z.array(DesiredWorkload),
+  /**
+   * Container images the agent may run: the platform's, and each org's allow-list (orgs of the workloads
+   * listed). An image on neither is refused, with the reason in the workload's status.
+   */
+  images: z
+    .object({ platform: z.array(z.string()), byOrg: z.record(z.string(), z.array(z.string())) })
+    .optional(),
 });
 export type DesiredState = z.infer<typeof DesiredState>;
 

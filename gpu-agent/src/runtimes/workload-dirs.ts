@@ -1,0 +1,111 @@
+import { constants } from 'node:fs';
+import { chmod, chown, lchown, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { WorkloadIdentity } from './workload-users.js';
+
+/** Root-owned, traversable, not listable: a workload user can reach its own folder and guess no other. */
+const TRAVERSE_ONLY = 0o711;
+const PRIVATE = 0o700;
+
+/**
+ * The workloads root (docs/adr/0005-agent-directory-layout.md), outside the agent's private data dir:
+ *
+ *   <root>/               0711 root
+ *     volumes/<name>/     0700 the workload's user: a notebook's files, its HOME, kept across starts
+ *     run/<workload>/     0700 the workload's user: its server socket and temp files, emptied each start
+ */
+export class WorkloadDirs {
+  constructor(readonly root: string) {}
+
+  volumeDir(name: string): string {
+    return join(this.root, 'volumes', encodeURIComponent(name));
+  }
+
+  runDir(workloadId: string): string {
+    return join(this.root, 'run', encodeURIComponent(workloadId));
+  }
+
+  /** Creates the root and its two folders (0711, root's), tightening them if they were looser. */
+  async prepare(): Promise<void> {
+    for (const dir of [this.root, join(this.root, 'volumes'), join(this.root, 'run')]) {
+      await mkdir(dir, { recursive: true, mode: TRAVERSE_ONLY });
+      await chmod(dir, TRAVERSE_ONLY);
+    }
+  }
+
+  /**
+   * Why a workload user could not reach the root, or undefined when it can: every folder above it must be
+   * searchable by others (a `mkdtemp` folder is 0700, for one).
+   */
+  async unreachableReason(): Promise<string | undefined> {
+    let dir = dirname(this.root);
+    for (;;) {
+      const info = await stat(dir).catch(() => undefined);
+      if (info && (info.mode & constants.S_IXOTH) === 0) {
+        const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+        return `workload users cannot reach ${this.root}: ${dir} is mode ${mode} (needs o+x; or set MERIDIAN_AGENT_WORKLOADS_DIR elsewhere)`;
+      }
+      const parent = dirname(dir);
+      if (parent === dir) return undefined;
+      dir = parent;
+    }
+  }
+
+  /** A workload's volume, created or handed to its user (files carried over from an older layout too). */
+  async ownVolume(name: string, owner: WorkloadIdentity): Promise<string> {
+    const dir = this.volumeDir(name);
+    await mkdir(dir, { recursive: true, mode: PRIVATE });
+    await chownTree(dir, owner);
+    await chmod(dir, PRIVATE);
+    return dir;
+  }
+
+  /** A fresh, empty runtime dir for this start: a stale socket from the last run would fail the bind. */
+  async freshRunDir(workloadId: string, owner: WorkloadIdentity): Promise<string> {
+    const dir = this.runDir(workloadId);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { mode: PRIVATE });
+    await chown(dir, owner.uid, owner.gid);
+    await chmod(dir, PRIVATE);
+    return dir;
+  }
+
+  async removeRunDir(workloadId: string): Promise<void> {
+    await rm(this.runDir(workloadId), { recursive: true, force: true });
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await rm(this.volumeDir(name), { recursive: true, force: true });
+  }
+
+  /**
+   * Moves volumes of the old layout (`<agent data>/processes/volumes/<name>`, inside the agent's private dir,
+   * owned by the agent) here; their next start hands them to their user. Returns the names moved.
+   */
+  async adoptLegacyVolumes(legacyDir: string): Promise<string[]> {
+    const names = await readdir(legacyDir).catch(() => [] as string[]);
+    const moved: string[] = [];
+    for (const encoded of names) {
+      const target = join(this.root, 'volumes', encoded);
+      if (await lstat(target).catch(() => undefined)) continue; // already there: keep the newer one
+      await rename(join(legacyDir, encoded), target);
+      await chmod(target, PRIVATE);
+      moved.push(decodeURIComponent(encoded));
+    }
+    if (moved.length === names.length) await rm(legacyDir, { recursive: true, force: true });
+    return moved;
+  }
+}
+
+/** chown -R without following symlinks: a link a tenant planted must not hand it files outside its tree. */
+async function chownTree(dir: string, owner: WorkloadIdentity): Promise<void> {
+  const info = await lstat(dir);
+  if (info.uid === owner.uid && info.gid === owner.gid) return; // already its: the common case, no walk
+  await lchown(dir, owner.uid, owner.gid);
+  if (!info.isDirectory()) return;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await chownTree(path, owner);
+    else await lchown(path, owner.uid, owner.gid);
+  }
+}
