@@ -1,5 +1,12 @@
 import { INFERENCE_HEADER_CONTENT_LENGTH, OipCodecError, type OipError } from '@meridian/protocol';
-import { InferInputError, InferTimeoutError, ModelWorkerError, QueueFullError } from '../onnx/errors.js';
+import type { Logger } from '../agent/logger.js';
+import {
+  InferInputError,
+  InferTimeoutError,
+  ModelRunError,
+  ModelWorkerError,
+  QueueFullError,
+} from '../onnx/errors.js';
 import { SignatureError } from './auth.js';
 import { BodyIncompleteError, BodyTooLargeError } from './body.js';
 import { inferOip } from './infer.js';
@@ -26,6 +33,7 @@ function statusOf(err: unknown): {
 } {
   if (err instanceof OipCodecError || err instanceof InferInputError || err instanceof BodyIncompleteError)
     return { status: 400 };
+  if (err instanceof ModelRunError) return { status: err.inputCaused ? 400 : 500 };
   if (err instanceof SignatureError) return { status: 401 };
   if (err instanceof NotFoundError) return { status: 404 };
   if (err instanceof BodyTooLargeError) return { status: 413, headers: { connection: 'close' } };
@@ -37,12 +45,26 @@ function statusOf(err: unknown): {
   return { status: 500 };
 }
 
-/** The OIP error envelope for a failure; internal errors are logged and answered without detail. */
-export function errorAnswer(err: unknown): Answer {
+/** What an error answer and its log line say about the request that failed. */
+export type FailedRequest = { requestId: string; model?: { name: string; version: string } };
+
+/**
+ * The OIP error envelope for a failure, `{"error": "<message>", "requestId": "…"}`. Internal errors are
+ * answered without detail; they and onnxruntime's failures are logged once, as one JSON line.
+ */
+export function errorAnswer(err: unknown, request: FailedRequest, log: Logger): Answer {
   const { status, headers } = statusOf(err);
-  const message = status === 500 ? 'internal error' : err instanceof Error ? err.message : String(err);
-  if (status === 500) console.error('data plane error', err);
-  const body: OipError = { error: message };
+  const known = status !== 500 || err instanceof ModelRunError;
+  const message = known ? (err instanceof Error ? err.message : String(err)) : 'internal error';
+  if (status === 500 || err instanceof ModelRunError)
+    log.error('inference request failed', {
+      requestId: request.requestId,
+      status,
+      ...(request.model ? { model: request.model.name, version: request.model.version } : {}),
+      error: err instanceof Error ? err.message : String(err),
+      ...(known || !(err instanceof Error) ? {} : { stack: err.stack }),
+    });
+  const body: OipError & { requestId: string } = { error: message, requestId: request.requestId };
   return {
     status,
     headers: { ...headers, 'content-type': 'application/json' },
