@@ -343,4 +343,5 @@ export const orgStorage = sqliteTable('org_storage', {
 export * from './schema-agents.js';
 export * from './schema-billing.js';
 export * from './schema-edge.js';
+export * from './schema-images.js';
 export * from './schema-scheduling.js';
