@@ -6,7 +6,10 @@
 // Environment: MERIDIAN_EDGE_HOST (127.0.0.1), MERIDIAN_EDGE_PORT (8787), MERIDIAN_EDGE_CONTROL_PLANE_URL
 // (http://127.0.0.1:8080), MERIDIAN_DATA_DIR (.data: where the control plane wrote edge-service-token and
 // data-plane-signing-key), MERIDIAN_EDGE_STATE_DIR (<data dir>/edge: KV and Durable Object storage, so
-// buffered usage survives an edge restart), and MERIDIAN_EDGE_VAR_<NAME> to override any [vars] entry.
+// buffered usage survives an edge restart), MERIDIAN_EDGE_VAR_<NAME> to override any [vars] entry, and
+// MERIDIAN_EDGE_ISOLATES (1): with N > 1, N Worker services (N isolates) in the one workerd process, bound to
+// one OrgLimiter namespace, the first on the port and the others on the ports after it, as several Cloudflare
+// locations share an org's limiter.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,32 +49,54 @@ const overrides = Object.fromEntries(
 );
 const host = env.MERIDIAN_EDGE_HOST ?? '127.0.0.1';
 const port = Number(env.MERIDIAN_EDGE_PORT ?? 8787);
-const mf = new Miniflare({
+const isolates = Number(env.MERIDIAN_EDGE_ISOLATES ?? 1);
+if (!Number.isInteger(isolates) || isolates < 1 || isolates > 16)
+  throw new Error(
+    `MERIDIAN_EDGE_ISOLATES must be an integer from 1 to 16, got ${env.MERIDIAN_EDGE_ISOLATES}`,
+  );
+const bindings = {
+  ...wranglerVars(),
+  CONTROL_PLANE_URL: env.MERIDIAN_EDGE_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8080',
+  EDGE_SERVICE_TOKEN: secret('MERIDIAN_EDGE_SERVICE_TOKEN', 'edge-service-token'),
+  DATA_PLANE_SIGNING_KEY: secret('MERIDIAN_DATA_PLANE_SIGNING_KEY', 'data-plane-signing-key'),
+  ...overrides,
+};
+/** Worker service `i`: the same bundle and bindings; every one uses the OrgLimiter class of the first. */
+const worker = (i) => ({
+  name: `edge-${i}`,
   modules: true,
   scriptPath: join(buildDir, 'index.js'),
   // Module names are paths relative to this root; the bundle is one file in it.
   modulesRoot: buildDir,
   compatibilityDate: '2026-04-01',
   compatibilityFlags: ['nodejs_compat'],
+  kvNamespaces: { EDGE_KV: 'EDGE_KV' },
+  durableObjects: {
+    ORG_LIMITER: { className: 'OrgLimiter', useSQLite: true, ...(i === 0 ? {} : { scriptName: 'edge-0' }) },
+  },
+  bindings,
+  ...(i === 0 ? {} : { unsafeDirectSockets: [{ host, port: port + i }] }),
+});
+const mf = new Miniflare({
   host,
   port,
   cf: false,
   log: new Log(LogLevel.WARN),
-  kvNamespaces: ['EDGE_KV'],
   kvPersist: join(stateDir, 'kv'),
-  durableObjects: { ORG_LIMITER: { className: 'OrgLimiter', useSQLite: true } },
   durableObjectsPersist: join(stateDir, 'do'),
   cachePersist: join(stateDir, 'cache'),
-  bindings: {
-    ...wranglerVars(),
-    CONTROL_PLANE_URL: env.MERIDIAN_EDGE_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8080',
-    EDGE_SERVICE_TOKEN: secret('MERIDIAN_EDGE_SERVICE_TOKEN', 'edge-service-token'),
-    DATA_PLANE_SIGNING_KEY: secret('MERIDIAN_DATA_PLANE_SIGNING_KEY', 'data-plane-signing-key'),
-    ...overrides,
-  },
+  workers: Array.from({ length: isolates }, (_, i) => worker(i)),
 });
 const url = await mf.ready;
-console.log(JSON.stringify({ level: 'info', msg: 'edge listening', url: url.origin }));
+const others = Array.from({ length: isolates - 1 }, (_, i) => `http://${host}:${port + i + 1}`);
+console.log(
+  JSON.stringify({
+    level: 'info',
+    msg: 'edge listening',
+    url: url.origin,
+    isolates: [url.origin, ...others],
+  }),
+);
 
 const stop = async () => {
   await mf.dispose();
