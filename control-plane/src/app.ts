@@ -1,13 +1,14 @@
 import { bodyLimit } from 'hono/body-limit';
 import { AccessTokens } from './auth/access-tokens.js';
 import { IdentityCache } from './auth/identity-cache.js';
+import { SessionCache } from './auth/session-cache.js';
 import type { SigningKeyStore } from './auth/signing-keys.js';
 import type { Database } from './db/client.js';
 import { AppError } from './errors.js';
 import { accessLog } from './http/access-log.js';
 import { requireAuth } from './http/authenticate.js';
 import { onError, onNotFound } from './http/errors.js';
-import { createMetrics } from './http/metrics.js';
+import { createMetrics, passwordCounters } from './http/metrics.js';
 import { newRouter } from './http/openapi.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './lib/logger.js';
@@ -28,6 +29,7 @@ import { internalBillingRoutes } from './routes/internal-billing.js';
 import { internalNotebookRoutes } from './routes/internal-notebooks.js';
 import { internalOrgRoutes } from './routes/internal-orgs.js';
 import { internalSchedulingRoutes } from './routes/internal-scheduling.js';
+import { internalSessionRoutes } from './routes/internal-sessions.js';
 import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
 import { internalUsageRoutes, USAGE_PATH } from './routes/internal-usage.js';
 import { modelRoutes } from './routes/models.js';
@@ -40,6 +42,12 @@ import { storageRoutes } from './routes/storage.js';
 import { systemRoutes } from './routes/system.js';
 import { DEFAULT_HEARTBEAT_INTERVAL_SECONDS } from './services/agents/deps.js';
 import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
+import {
+  DEFAULT_PASSWORD_WORK,
+  PasswordWork,
+  type PasswordWorkSettings,
+} from './services/auth/password-work.js';
+import { AuthThrottle, DEFAULT_THROTTLE, type ThrottleSettings } from './services/auth/throttle.js';
 import type { StripeGateway } from './services/billing/stripe/gateway.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
@@ -61,6 +69,10 @@ export interface AppDeps {
   trustProxy: boolean;
   /** Cheaper scrypt for tests only; production uses the default cost. */
   scrypt?: ScryptParams;
+  /** Login and registration throttling thresholds (MERIDIAN_AUTH_* in config.ts); defaults in DEFAULT_THROTTLE. */
+  throttle?: Partial<ThrottleSettings>;
+  /** Bounds of the scrypt queue (MERIDIAN_PASSWORD_*); defaults in DEFAULT_PASSWORD_WORK. */
+  passwordWork?: Partial<Omit<PasswordWorkSettings, 'scrypt'>>;
   collectDefaultMetrics?: boolean;
   /** Model files and run artifacts: the filesystem store (embedded default) or S3. */
   objectStore: ObjectStore;
@@ -103,15 +115,24 @@ export function createApp(deps: AppDeps) {
   const accessTokens = new AccessTokens(deps.signingKeys, deps.issuer, deps.accessTokenTtlSeconds);
   const metrics = createMetrics(deps.collectDefaultMetrics ?? false);
   const identityCache = new IdentityCache();
+  const sessions = new SessionCache();
+  const counters = passwordCounters(metrics.registry);
+  const passwords = new PasswordWork(
+    { ...DEFAULT_PASSWORD_WORK, ...deps.passwordWork, ...(deps.scrypt ? { scrypt: deps.scrypt } : {}) },
+    counters.onCheck,
+    counters.onRefused,
+  );
   const routeDeps: RouteDeps = {
     db: deps.db,
     auth: {
       db: deps.db,
       accessTokens,
       refreshTokenTtlSeconds: deps.refreshTokenTtlSeconds,
-      ...(deps.scrypt ? { scrypt: deps.scrypt } : {}),
+      sessions,
+      passwords,
+      throttle: new AuthThrottle(deps.db, { ...DEFAULT_THROTTLE, ...deps.throttle }),
     },
-    requireAuth: requireAuth(deps.db, accessTokens, identityCache),
+    requireAuth: requireAuth({ db: deps.db, accessTokens, identities: identityCache, sessions }),
     identityCache,
   };
 
@@ -150,6 +171,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
   app.route('/', internalOrgRoutes(deps));
   app.route('/', internalNotebookRoutes(deps.db, deps.edgeServiceToken));
+  app.route('/', internalSessionRoutes({ db: deps.db, edgeServiceToken: deps.edgeServiceToken }));
   app.route('/', internalUsageRoutes(deps.db, deps.edgeServiceToken));
   app.route(
     '/',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const count = (fallback: number) => z.coerce.number().int().positive().max(1_000_000_000).default(fallback);
 
 /**
  * Control-plane configuration, read from the environment once in main.ts. Every field has a default that
@@ -65,6 +66,34 @@ export const Config = z
       .enum(['true', 'false'])
       .default('false')
       .transform((v) => v === 'true'),
+    /**
+     * Key that seals the access-token signing key in the database (32 bytes: base64, base64url or hex).
+     * Unset: the file MERIDIAN_SIGNING_KEY_KEK_FILE names, else <data dir>/secrets/signing-key.kek, generated once.
+     */
+    MERIDIAN_SIGNING_KEY_KEK: z.string().min(32).optional(),
+    MERIDIAN_SIGNING_KEY_KEK_FILE: z.string().min(1).optional(),
+    /** Earlier KEKs, comma-separated: they only open, so starting with them re-seals every key (KEK rotation). */
+    MERIDIAN_SIGNING_KEY_KEK_PREVIOUS: z.string().optional(),
+    /** Login throttling: failures count in windows of this many seconds. */
+    MERIDIAN_AUTH_WINDOW_SECONDS: seconds(900),
+    /** Attempts one address may make on one account per window before it is locked out of that account. */
+    MERIDIAN_AUTH_PAIR_MAX_FAILURES: count(5),
+    /** Failures on one account, from any address, before each further attempt waits an exponential delay. */
+    MERIDIAN_AUTH_ACCOUNT_FREE_FAILURES: count(10),
+    /** Failures from one address, on any account, before each further attempt waits an exponential delay. */
+    MERIDIAN_AUTH_CLIENT_FREE_FAILURES: count(30),
+    /** First delay; it doubles with each further failure up to the maximum. */
+    MERIDIAN_AUTH_BASE_DELAY_MS: count(1_000),
+    MERIDIAN_AUTH_MAX_DELAY_MS: count(60_000),
+    /** Registrations one address may make per registration window. */
+    MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: count(10),
+    MERIDIAN_AUTH_REGISTRATION_WINDOW_SECONDS: seconds(3600),
+    /** scrypt computations at once (each takes a libuv thread and 32 MiB). */
+    MERIDIAN_PASSWORD_CONCURRENCY: count(2),
+    /** Logins (and password changes) that may wait for scrypt; past it they get 429 at once. */
+    MERIDIAN_PASSWORD_MAX_QUEUED_CHECKS: count(64),
+    /** Registrations that may wait for scrypt, apart from logins; past it they get 429 at once. */
+    MERIDIAN_PASSWORD_MAX_QUEUED_HASHES: count(16),
     /** HMAC key of the filesystem store's signed URLs; generated into the data dir when unset. */
     MERIDIAN_STORAGE_SIGNING_SECRET: z.string().min(32).optional(),
     /** Stripe secret (or restricted) key. Unset: usage is not pushed to Stripe; everything else works. */
@@ -186,6 +215,27 @@ export const Config = z
         }
       : undefined,
     storageSigningSecret: env.MERIDIAN_STORAGE_SIGNING_SECRET,
+    signingKeyKek: env.MERIDIAN_SIGNING_KEY_KEK,
+    signingKeyKekFile: env.MERIDIAN_SIGNING_KEY_KEK_FILE,
+    signingKeyKekPrevious: (env.MERIDIAN_SIGNING_KEY_KEK_PREVIOUS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k.length > 0),
+    throttle: {
+      windowMs: env.MERIDIAN_AUTH_WINDOW_SECONDS * 1000,
+      pairMaxFailures: env.MERIDIAN_AUTH_PAIR_MAX_FAILURES,
+      accountFreeFailures: env.MERIDIAN_AUTH_ACCOUNT_FREE_FAILURES,
+      clientFreeFailures: env.MERIDIAN_AUTH_CLIENT_FREE_FAILURES,
+      baseDelayMs: env.MERIDIAN_AUTH_BASE_DELAY_MS,
+      maxDelayMs: env.MERIDIAN_AUTH_MAX_DELAY_MS,
+      registrationsPerClient: env.MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS,
+      registrationWindowMs: env.MERIDIAN_AUTH_REGISTRATION_WINDOW_SECONDS * 1000,
+    },
+    passwordWork: {
+      concurrency: env.MERIDIAN_PASSWORD_CONCURRENCY,
+      maxQueuedChecks: env.MERIDIAN_PASSWORD_MAX_QUEUED_CHECKS,
+      maxQueuedHashes: env.MERIDIAN_PASSWORD_MAX_QUEUED_HASHES,
+    },
     /** Present only with a secret key: the usage push runs only then. */
     stripe: env.MERIDIAN_STRIPE_SECRET_KEY
       ? {

@@ -1,12 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
+import { KeySealer, parseKek } from './auth/key-sealing.js';
 import { SigningKeyStore } from './auth/signing-keys.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
+import { localSecret as secretIn, secureDataDir } from './lib/data-dir.js';
 import { createLogger } from './lib/logger.js';
-import { randomSecret } from './lib/secrets.js';
 import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
 import { billingJobs } from './services/billing/jobs.js';
 import { StripeBilling } from './services/billing/stripe/runner.js';
@@ -19,19 +21,50 @@ import { S3ObjectStore } from './storage/s3-store.js';
 
 /** A secret from the environment, else one generated once into the data dir for local runs. */
 function localSecret(dataDir: string, name: string, configured: string | undefined): string {
-  if (configured) return configured;
-  const file = join(dataDir, name);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = randomSecret(32);
-  writeFileSync(file, token, { mode: 0o600 });
-  return token;
+  return secretIn(join(dataDir, name), configured);
 }
 
 const config = loadConfig(process.env);
 const logger = createLogger(config.logLevel);
-mkdirSync(config.dataDir, { recursive: true });
+// Everything this process creates (database, WAL, objects, generated secrets) is private to its user.
+process.umask(0o077);
+secureDataDir(config.dataDir);
 const { db, close } = await openDatabase(config.databaseUrl, config.databaseAuthToken);
-const signingKeys = new SigningKeyStore(db, config.accessTokenTtlSeconds * 1000);
+
+/**
+ * The key that seals the token signing key: MERIDIAN_SIGNING_KEY_KEK, or the file MERIDIAN_SIGNING_KEY_KEK_FILE
+ * names, or one generated on first start into <data dir>/secrets/signing-key.kek (0600) for the embedded default.
+ */
+function signingKeySealer(): KeySealer {
+  const previous = config.signingKeyKekPrevious.map((k, i) =>
+    parseKek(k, `MERIDIAN_SIGNING_KEY_KEK_PREVIOUS[${i}]`),
+  );
+  if (config.signingKeyKek)
+    return new KeySealer(parseKek(config.signingKeyKek, 'MERIDIAN_SIGNING_KEY_KEK'), previous);
+  if (config.signingKeyKekFile) {
+    // The operator's file: read as it is (a mounted secret may be read-only), but say so if others can read it.
+    if ((statSync(config.signingKeyKekFile).mode & 0o077) !== 0) {
+      logger.warn('the signing key KEK file is readable by other users; make it 0600', {
+        file: config.signingKeyKekFile,
+      });
+    }
+    return new KeySealer(
+      parseKek(readFileSync(config.signingKeyKekFile, 'utf8'), config.signingKeyKekFile),
+      previous,
+    );
+  }
+  const file = join(config.dataDir, 'secrets', 'signing-key.kek');
+  return new KeySealer(
+    parseKek(
+      secretIn(file, undefined, () => randomBytes(32).toString('base64url')),
+      file,
+    ),
+    previous,
+  );
+}
+const signingKeys = new SigningKeyStore(db, config.accessTokenTtlSeconds * 1000, {
+  sealer: signingKeySealer(),
+});
 await signingKeys.init();
 // Another instance may rotate the signing key; pick its new signer up within a minute.
 const keyRefresh = setInterval(() => {
@@ -84,6 +117,8 @@ const app = createApp({
   dataPlaneSigningKey: localSecret(config.dataDir, 'data-plane-signing-key', config.dataPlaneSigningKey),
   agentHeartbeatIntervalSeconds: config.agentHeartbeatIntervalSeconds,
   maxBodyBytes: config.maxBodyBytes,
+  throttle: config.throttle,
+  passwordWork: config.passwordWork,
   maxModelBytes: config.maxModelBytes,
   trustProxy: config.trustProxy,
   collectDefaultMetrics: true,

@@ -76,9 +76,11 @@ export class AccessTokens {
         clockTolerance: 5,
         currentDate: new Date(this.now()),
       });
-      const { sub, org, sid, exp } = payload;
+      const { sub, org, sid, exp, iat } = payload;
       if (typeof sub !== 'string' || typeof org !== 'string' || typeof sid !== 'string') return undefined;
-      if (typeof exp !== 'number') return undefined;
+      if (typeof exp !== 'number' || typeof iat !== 'number') return undefined;
+      // No token this service signs lives longer than the TTL: a longer one was not made here.
+      if (exp - iat > this.ttlSeconds + 60) return undefined;
       return { claims: { userId: sub, orgId: org, sessionId: sid }, expiresAtMs: exp * 1000 };
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) return undefined;

@@ -36,7 +36,7 @@ const WRITE: readonly Permission[] = [
 const MANAGE: readonly Permission[] = ['org:write', 'members:manage', 'api_keys:manage', 'audit:read'];
 
 // Usage and spend are for those who manage the org; choosing what it pays for is the owners' alone.
-const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   owner: [...READ, ...WRITE, ...MANAGE, 'billing:read', 'billing:write'],
   admin: [...READ, ...WRITE, ...MANAGE, 'billing:read'],
   member: [...READ, ...WRITE],
@@ -44,7 +44,8 @@ const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 };
 
 /**
- * Which API-key scopes grant a permission (`admin` grants everything but user-only permissions). Experiments
+ * Which API-key scopes grant a permission (`admin` grants everything but user-only permissions, within the
+ * key's role cap: the role of whoever made it, so an admin's `admin` key cannot change the plan). Experiments
  * are part of the model lifecycle, so the `models:*` scopes cover them; a write scope implies its read scope.
  */
 const SCOPES_FOR: Record<Permission, readonly string[]> = {
@@ -71,9 +72,17 @@ const USER_ONLY: readonly Permission[] = ['notebooks:read', 'notebooks:write'];
 export function can(principal: Principal, permission: Permission): boolean {
   if (principal.type === 'user') return ROLE_PERMISSIONS[principal.role].includes(permission);
   if (USER_ONLY.includes(permission)) return false;
+  if (!ROLE_PERMISSIONS[principal.roleCap].includes(permission)) return false;
   return (
     principal.scopes.includes('admin') || SCOPES_FOR[permission].some((s) => principal.scopes.includes(s))
   );
+}
+
+const ROLE_RANK: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+
+/** The lower of two roles: a key's cap after its maker's role changes. */
+export function lowerRole(a: Role, b: Role): Role {
+  return ROLE_RANK[a] <= ROLE_RANK[b] ? a : b;
 }
 
 /** Throws 403 when the caller lacks `permission` in its own org. */

@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../db/client.js';
 import { AccessTokens } from './access-tokens.js';
+import { KeySealer } from './key-sealing.js';
 import { SigningKeyStore } from './signing-keys.js';
 
 const TTL_MS = 15 * 60_000;
+const sealer = new KeySealer(randomBytes(32));
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const c of cleanups.splice(0)) c();
@@ -19,7 +22,7 @@ async function store(clock: { now: number }) {
     close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { db, keys: new SigningKeyStore(db, TTL_MS, () => clock.now) };
+  return { db, keys: new SigningKeyStore(db, TTL_MS, { sealer, now: () => clock.now }) };
 }
 
 describe('SigningKeyStore', () => {
@@ -28,7 +31,7 @@ describe('SigningKeyStore', () => {
     const { db, keys } = await store(clock);
     await keys.init();
     const first = keys.signer().kid;
-    const again = new SigningKeyStore(db, TTL_MS, () => clock.now);
+    const again = new SigningKeyStore(db, TTL_MS, { sealer, now: () => clock.now });
     await again.init();
     expect(again.signer().kid).toBe(first);
     expect(again.jwks().keys).toHaveLength(1);
@@ -52,7 +55,7 @@ describe('SigningKeyStore', () => {
     const clock = { now: Date.now() };
     const { db, keys } = await store(clock);
     await keys.init();
-    const other = new SigningKeyStore(db, TTL_MS, () => clock.now);
+    const other = new SigningKeyStore(db, TTL_MS, { sealer, now: () => clock.now });
     await other.init();
     await other.rotate();
     const token = await new AccessTokens(other, 'iss', 60).sign({ userId: 'u', orgId: 'o', sessionId: 's' });

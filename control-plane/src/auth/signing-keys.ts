@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { newId } from '@meridian/protocol';
-import { desc, gt, isNull, or } from 'drizzle-orm';
+import { desc, eq, gt, isNull, or } from 'drizzle-orm';
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Database } from '../db/client.js';
 import { signingKeys } from '../db/schema.js';
+import { KeySealer } from './key-sealing.js';
 
 export const SIGNING_ALG = 'EdDSA';
 
@@ -14,27 +16,73 @@ interface LoadedKey {
   retiredAt: Date | null;
 }
 
+/** What a retired key's private half is replaced with: nothing signs with it again. */
+const WIPED = 'retired';
+
 /**
  * The keys that sign and verify access tokens. One key signs at a time; rotation adds a new signer and
  * retires the old one, which stays published and accepted until every token it signed has expired, so
- * rotation logs nobody out.
+ * rotation logs nobody out. The signer's private half is stored sealed (KeySealer); a retired key's is wiped.
  */
 export class SigningKeyStore {
   private keys = new Map<string, LoadedKey>();
   private active: LoadedKey | undefined;
   private lastReload = 0;
   private activeCreatedAt = 0;
+  private readonly sealer: KeySealer;
+  private readonly now: () => number;
 
+  /**
+   * `sealer` holds the key-encryption key (main.ts: from the environment or a 0600 file). Without one, a
+   * key made for this process alone seals: the signer then does not outlive the process (the next start
+   * rotates, and tokens already issued keep verifying by their public keys).
+   */
   constructor(
     private readonly db: Database,
     private readonly accessTokenTtlMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: { sealer?: KeySealer; now?: () => number } = {},
+  ) {
+    this.sealer = options.sealer ?? new KeySealer(randomBytes(32));
+    this.now = options.now ?? Date.now;
+  }
 
-  /** Loads published keys, creating the first signer if there is none. */
+  /**
+   * Loads published keys, seals private halves still stored in plain text (written before sealing) or under
+   * a previous KEK, wipes retired keys' private halves, and creates a signer if none can be opened.
+   */
   async init(): Promise<void> {
+    await this.sealStored();
     await this.reload();
     if (!this.active) await this.rotate();
+  }
+
+  private async sealStored(): Promise<void> {
+    const rows = await this.db.select().from(signingKeys);
+    for (const row of rows) {
+      if (row.retiredAt) {
+        if (row.privateJwk !== WIPED) {
+          await this.db.update(signingKeys).set({ privateJwk: WIPED }).where(eq(signingKeys.kid, row.kid));
+        }
+        continue;
+      }
+      if (!this.sealer.needsSealing(row.privateJwk)) continue;
+      const plain = this.openPrivate(row.kid, row.privateJwk);
+      // A key sealed under a KEK this process does not have cannot be re-sealed: it is left for `rotate`.
+      if (plain === undefined) continue;
+      await this.db
+        .update(signingKeys)
+        .set({ privateJwk: this.sealer.seal(row.kid, plain) })
+        .where(eq(signingKeys.kid, row.kid));
+    }
+  }
+
+  private openPrivate(kid: string, stored: string): string | undefined {
+    if (KeySealer.isPlain(stored)) return stored;
+    try {
+      return this.sealer.open(kid, stored);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Makes a fresh key the signer and retires the previous one. */
@@ -49,13 +97,13 @@ export class SigningKeyStore {
     await this.db.transaction(async (tx) => {
       await tx
         .update(signingKeys)
-        .set({ retiredAt: new Date(this.now()) })
+        .set({ retiredAt: new Date(this.now()), privateJwk: WIPED })
         .where(isNull(signingKeys.retiredAt));
       await tx.insert(signingKeys).values({
         kid,
         alg: SIGNING_ALG,
         publicJwk: JSON.stringify(publicJwk),
-        privateJwk: JSON.stringify(privateJwk),
+        privateJwk: this.sealer.seal(kid, JSON.stringify(privateJwk)),
         createdAt: new Date(this.now()),
       });
     });
@@ -114,17 +162,18 @@ export class SigningKeyStore {
     this.active = undefined;
     for (const row of rows) {
       const publicJwk = JSON.parse(row.publicJwk) as JWK;
+      const privateText = row.retiredAt ? undefined : this.openPrivate(row.kid, row.privateJwk);
       const loaded: LoadedKey = {
         kid: row.kid,
         publicJwk,
         publicKey: (await importJWK(publicJwk, row.alg)) as CryptoKey,
-        privateKey: row.retiredAt
-          ? undefined
-          : ((await importJWK(JSON.parse(row.privateJwk) as JWK, row.alg)) as CryptoKey),
+        privateKey: privateText
+          ? ((await importJWK(JSON.parse(privateText) as JWK, row.alg)) as CryptoKey)
+          : undefined,
         retiredAt: row.retiredAt,
       };
       next.set(row.kid, loaded);
-      if (!row.retiredAt && !this.active) {
+      if (loaded.privateKey && !this.active) {
         this.active = loaded;
         this.activeCreatedAt = row.createdAt.getTime();
       }

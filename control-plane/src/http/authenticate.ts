@@ -1,22 +1,15 @@
 import type { MiddlewareHandler } from 'hono';
-import type { AccessTokens } from '../auth/access-tokens.js';
-import type { IdentityCache } from '../auth/identity-cache.js';
-import type { Database } from '../db/client.js';
 import { unauthenticated } from '../errors.js';
-import { authenticateBearer } from '../services/authenticate.js';
+import { authenticateBearer, type BearerAuthDeps } from '../services/authenticate.js';
 import type { AppEnv } from './context.js';
 
 /** Requires `Authorization: Bearer <access token or API key>` and sets `principal`. */
-export function requireAuth(
-  db: Database,
-  accessTokens: AccessTokens,
-  identityCache: IdentityCache,
-): MiddlewareHandler<AppEnv> {
+export function requireAuth(deps: BearerAuthDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
     const match = header?.match(/^Bearer ([^\s]{1,4096})$/i);
     if (!match?.[1]) throw unauthenticated('Send Authorization: Bearer <access token or API key>');
-    const principal = await authenticateBearer(db, accessTokens, identityCache, match[1]);
+    const principal = await authenticateBearer(deps, match[1]);
     if (!principal) throw unauthenticated('The credential is invalid, expired or revoked');
     c.set('principal', principal);
     await next();

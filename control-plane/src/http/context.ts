@@ -3,7 +3,7 @@ import type { Role } from '../db/schema.js';
 /** Who is calling. The org always comes from the credential, never from the URL. */
 export type Principal =
   | { type: 'user'; userId: string; orgId: string; role: Role; sessionId: string }
-  | { type: 'api_key'; keyId: string; orgId: string; scopes: string[] };
+  | { type: 'api_key'; keyId: string; orgId: string; scopes: string[]; roleCap: Role };
 
 /** Per-request values handlers read from the hono context. */
 export interface AppVariables {

@@ -45,3 +45,18 @@ export function createMetrics(collectDefaults: boolean) {
   };
   return { registry, middleware };
 }
+
+/** Counters of the password work: how many checks ran (what throttling tests read) and how many were refused. */
+export function passwordCounters(registry: Registry) {
+  const checks = new Counter({
+    name: 'meridian_cp_password_checks_total',
+    help: 'Password checks (scrypt verifications) performed: logins and password changes',
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: 'meridian_cp_password_work_refused_total',
+    help: 'Password hashes or checks refused with 429 because the bounded scrypt queue was full',
+    registers: [registry],
+  });
+  return { onCheck: () => checks.inc(), onRefused: () => refused.inc() };
+}

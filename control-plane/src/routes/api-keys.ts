@@ -4,7 +4,7 @@ import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/op
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from '../services/api-keys/api-keys.js';
 import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
-import { Cursor, DisplayName, IdParam, Limit } from './schemas.js';
+import { Cursor, DisplayName, IdParam, Limit, RoleSchema } from './schemas.js';
 
 const ApiKeySchema = z
   .object({
@@ -19,6 +19,10 @@ const ApiKeySchema = z
     revokedAt: z.string().nullable(),
     lastUsedAt: z.string().nullable(),
     createdBy: z.object({ type: z.enum(['user', 'api_key']), id: z.string() }),
+    roleCap: RoleSchema.openapi({
+      description:
+        'The role of whoever made the key: it never does more than that role may, whatever its scopes',
+    }),
     createdAt: z.string(),
   })
   .openapi('ApiKey');

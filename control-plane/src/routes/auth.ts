@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { Actor, AppEnv } from '../http/context.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { login } from '../services/auth/login.js';
+import { changePassword } from '../services/auth/password-change.js';
 import { logout, refreshSession } from '../services/auth/refresh.js';
 import { register } from '../services/auth/register.js';
 import { describeCaller } from '../services/orgs/me.js';
@@ -38,7 +39,7 @@ const registerRoute = createRoute({
       }),
       'Registered; the tokens name the personal organisation',
     ),
-    ...errors(409),
+    ...errors(409, 429),
   },
 });
 
@@ -51,6 +52,10 @@ const loginRoute = createRoute({
     z.strictObject({ email: Email, password: z.string().min(1).max(256), orgId: IdParam('org').optional() }),
   ),
   responses: { 200: jsonContent(TokenPairSchema, 'Logged in'), ...errors(401, 404, 429) },
+  description:
+    'Every attempt is counted before the password is checked. An address that fails 5 times on one account ' +
+    'is locked out of that account for the window; past a free count, each attempt on an account (or from ' +
+    'an address) waits an exponentially growing delay. Both answer 429 with Retry-After.',
 });
 
 const refreshRoute = createRoute({
@@ -66,7 +71,7 @@ const logoutRoute = createRoute({
   method: 'post',
   path: '/v1/auth/logout',
   tags: ['auth'],
-  summary: 'Revoke the login a refresh token belongs to',
+  summary: 'End the session a refresh token belongs to: its access tokens are refused from now on',
   request: jsonBody(RefreshBody),
   responses: { 204: { description: 'Logged out' }, ...errors() },
 });
@@ -95,6 +100,17 @@ export function authRoutes(deps: RouteDeps) {
     },
   });
 
+  const passwordRoute = createRoute({
+    method: 'post',
+    path: '/v1/auth/password',
+    tags: ['auth'],
+    summary: 'Change the password; every session of the user ends and a new token pair is returned',
+    security: bearerAuth,
+    middleware: deps.requireAuth,
+    request: jsonBody(z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: Password })),
+    responses: { 200: jsonContent(TokenPairSchema, 'Changed; use these tokens'), ...errors(401, 403, 429) },
+  });
+
   const switchRoute = createRoute({
     method: 'post',
     path: '/v1/auth/switch-org',
@@ -118,11 +134,14 @@ export function authRoutes(deps: RouteDeps) {
       c.json(await refreshSession(deps.auth, c.req.valid('json').refreshToken), 200),
     )
     .openapi(logoutRoute, async (c) => {
-      await logout(deps.auth, c.req.valid('json').refreshToken);
+      await logout(deps.auth, { refreshToken: c.req.valid('json').refreshToken });
       return c.body(null, 204);
     })
     .openapi(meRoute, async (c) =>
       c.json(await describeCaller(deps.db, deps.identityCache, c.var.principal), 200),
+    )
+    .openapi(passwordRoute, async (c) =>
+      c.json(await changePassword(deps.auth, actorOf(c), c.req.valid('json')), 200),
     )
     .openapi(switchRoute, async (c) =>
       c.json(await switchOrg(deps.auth, actorOf(c), c.req.valid('json').orgId), 200),

@@ -97,7 +97,18 @@ export function orgRoutes(deps: RouteDeps) {
     path: '/v1/org/members/{userId}',
     tags: ['organisations'],
     summary: 'Remove a member (never the last owner)',
-    request: { params: UserIdParams },
+    description:
+      'Their sessions in this organisation end at once. The API keys they made (and keys those keys made) are ' +
+      'revoked, or with `keys=transfer` (owners only) handed to the calling owner; either way each is audited.',
+    request: {
+      params: UserIdParams,
+      query: z.object({
+        keys: z
+          .enum(['revoke', 'transfer'])
+          .default('revoke')
+          .openapi({ description: 'What happens to the API keys the member made' }),
+      }),
+    },
     responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404, 409) },
   });
 
@@ -126,7 +137,8 @@ export function orgRoutes(deps: RouteDeps) {
       );
     })
     .openapi(remove, async (c) => {
-      await removeMember(deps.db, deps.identityCache, actorOf(c), c.req.valid('param').userId);
+      const { userId } = c.req.valid('param');
+      await removeMember(deps.auth, deps.identityCache, actorOf(c), userId, c.req.valid('query').keys);
       return c.body(null, 204);
     });
 }

@@ -421,6 +421,8 @@ MATRIX.push(
 const NOT_MANAGEMENT: Record<string, string> = {
   'POST /v1/auth/switch-org': 'any member may switch to an org they belong to; keys never (tested below)',
   'POST /v1/orgs': 'any user may create an org of their own; keys never (tested below)',
+  'POST /v1/auth/password':
+    'a user changes their own password; keys have none (routes/auth-sessions.test.ts)',
 };
 
 describe('what each role and API key may do in an organisation', () => {

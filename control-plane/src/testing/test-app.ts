@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan } from '@meridian/protocol';
 import { type AppDeps, createApp } from '../app.js';
+import { KeySealer } from '../auth/key-sealing.js';
 import { SigningKeyStore } from '../auth/signing-keys.js';
 import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
@@ -30,12 +32,20 @@ export async function createTestApp(
      * of plan limits or of the default plan pass 'free'. Orgs made otherwise (POST /v1/orgs) stay on Free.
      */
     plan?: Plan;
+    /** Login and registration throttling thresholds (defaults: DEFAULT_THROTTLE). */
+    throttle?: AppDeps['throttle'];
+    /** Bounds of the scrypt queue (defaults: DEFAULT_PASSWORD_WORK). */
+    passwordWork?: AppDeps['passwordWork'];
   } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-cp-'));
   const { db, close } = await openDatabase(`file:${join(dir, 'test.db')}`);
   const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 900;
-  const signingKeys = new SigningKeyStore(db, accessTokenTtlSeconds * 1000);
+  // The key-encryption key lives outside the database, as main.ts keeps it (environment or a 0600 file).
+  const signingKeyKek = randomBytes(32);
+  const signingKeys = new SigningKeyStore(db, accessTokenTtlSeconds * 1000, {
+    sealer: new KeySealer(signingKeyKek),
+  });
   await signingKeys.init();
   const logLines: string[] = [];
   const edgeServiceToken = randomSecret(32);
@@ -64,6 +74,8 @@ export async function createTestApp(
     scrypt: { N: 2 ** 10, r: 8, p: 1 },
     objectStore,
     ...(options.maxModelBytes ? { maxModelBytes: options.maxModelBytes } : {}),
+    ...(options.throttle ? { throttle: options.throttle } : {}),
+    ...(options.passwordWork ? { passwordWork: options.passwordWork } : {}),
   };
   const app = createApp(deps);
   const plan = options.plan ?? 'enterprise';
@@ -77,7 +89,10 @@ export async function createTestApp(
   return {
     app,
     db,
+    /** The temp dir holding the database file and the object store. */
+    dir,
     signingKeys,
+    signingKeyKek,
     logLines,
     edgeServiceToken,
     operatorToken,

@@ -38,6 +38,7 @@ export function presentApiKey(row: ApiKeyRow, now = new Date()) {
     revokedAt: row.revokedAt?.toISOString() ?? null,
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
     createdBy: { type: row.createdByType, id: row.createdById },
+    roleCap: row.roleCap,
     createdAt: row.createdAt.toISOString(),
   };
 }
@@ -71,6 +72,8 @@ export async function createApiKey(db: Database, actor: Actor, input: CreateApiK
     expiresAt,
     createdByType: principal.type,
     createdById: principal.type === 'user' ? principal.userId : principal.keyId,
+    // A key never does more than its maker may; a key made by a key inherits that key's cap.
+    roleCap: principal.type === 'user' ? principal.role : principal.roleCap,
   };
   await db.transaction(async (tx) => {
     await tx.insert(apiKeys).values(row);

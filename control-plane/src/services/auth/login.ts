@@ -1,20 +1,12 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { memberships, users } from '../../db/schema.js';
 import { notFound, unauthenticated } from '../../errors.js';
-import { hashPassword, verifyPassword } from '../../lib/password.js';
-import {
-  assertNotThrottled,
-  clearAccountFailures,
-  recordLoginFailure,
-  throttleKeys,
-} from './login-throttle.js';
 import { type AuthDeps, issueSession } from './sessions.js';
 
-let dummyHash: Promise<string> | undefined;
-
 /**
- * Checks the password and starts a session in `orgId` or the user's oldest membership. An unknown email
- * costs the same scrypt work as a wrong password, so timing does not reveal which accounts exist.
+ * Checks the password and starts a session in `orgId` or the user's oldest membership. The attempt is
+ * counted (AuthThrottle) before the password is checked, so parallel guesses cannot pass the limit. An
+ * unknown email costs the same scrypt work as a wrong password, so timing does not reveal which accounts exist.
  */
 export async function login(
   deps: AuthDeps,
@@ -22,17 +14,11 @@ export async function login(
   clientIp: string | null,
 ) {
   const email = input.email.toLowerCase();
-  const keys = throttleKeys(email, clientIp);
-  const now = Date.now();
-  await assertNotThrottled(deps.db, keys, now);
+  const claim = await deps.throttle.claimLogin(email, clientIp);
   const [user] = await deps.db.select().from(users).where(eq(users.email, email));
-  dummyHash ??= hashPassword('not a real password', deps.scrypt);
-  const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyHash));
-  if (!user || !ok) {
-    await recordLoginFailure(deps.db, keys, now);
-    throw unauthenticated('Invalid email or password');
-  }
-  await clearAccountFailures(deps.db, email);
+  const ok = await deps.passwords.verify(input.password, user?.passwordHash);
+  if (!user || !ok) throw unauthenticated('Invalid email or password');
+  await claim.succeeded();
   const [membership] = await deps.db
     .select({ orgId: memberships.orgId })
     .from(memberships)

@@ -1,8 +1,8 @@
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { memberships, orgs, users } from '../../db/schema.js';
-import { conflict } from '../../errors.js';
-import { hashPassword } from '../../lib/password.js';
+import { conflict, invalidField } from '../../errors.js';
+import { passwordProblem } from '../../lib/password-policy.js';
 import { recordAudit } from '../audit/record.js';
 import { type AuthDeps, issueSession } from './sessions.js';
 
@@ -19,9 +19,13 @@ export async function register(
   ctx: { requestId: string; clientIp: string | null },
 ) {
   const email = input.email.toLowerCase();
+  const problem = passwordProblem(input.password, email);
+  if (problem) throw invalidField('password', problem);
+  // Counted before any scrypt work, so a flood from one address costs a row update each, not a hash.
+  await deps.throttle.claimRegistration(ctx.clientIp);
   const [existing] = await deps.db.select({ id: users.id }).from(users).where(eq(users.email, email));
   if (existing) throw conflict('An account with this email already exists');
-  const passwordHash = await hashPassword(input.password, deps.scrypt);
+  const passwordHash = await deps.passwords.hash(input.password);
   const user = { id: newId('user'), email, name: input.name, passwordHash };
   const org = { id: newId('org'), name: `${input.name}'s workspace`, personal: true };
   await deps.db.transaction(async (tx) => {

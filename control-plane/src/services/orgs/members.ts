@@ -1,12 +1,14 @@
 import { newId } from '@meridian/protocol';
 import { and, asc, eq } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
-import { canAssignRole, requirePermission } from '../../auth/permissions.js';
+import { canAssignRole, lowerRole, requirePermission } from '../../auth/permissions.js';
 import type { Database } from '../../db/client.js';
-import { memberships, type Role, users } from '../../db/schema.js';
+import { apiKeys, memberships, type Role, users } from '../../db/schema.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
+import { keysMadeBy } from '../api-keys/made-by.js';
 import { recordAudit } from '../audit/record.js';
+import { type AuthDeps, revokeUserSessions } from '../auth/sessions.js';
 
 const memberColumns = {
   userId: users.id,
@@ -123,20 +125,84 @@ export async function changeRole(
       targetId: userId,
       metadata: { from: member.role, to: role },
     });
+    // The member's keys follow them down (never up: a promotion does not widen keys made before it).
+    for (const key of await keysMadeBy(tx, orgId, userId)) {
+      const capped = lowerRole(key.roleCap, role);
+      if (capped === key.roleCap) continue;
+      await tx.update(apiKeys).set({ roleCap: capped }).where(eq(apiKeys.id, key.id));
+      await recordAudit(tx, actor, {
+        orgId,
+        action: 'api_key.cap',
+        targetType: 'api_key',
+        targetId: key.id,
+        metadata: { from: key.roleCap, to: capped, reason: 'member.role_change' },
+      });
+    }
   });
   cache.invalidateUser(userId);
   return present({ ...member, role });
 }
 
-export async function removeMember(db: Database, cache: IdentityCache, actor: Actor, userId: string) {
-  requirePermission(actor.principal, 'members:manage');
-  const orgId = actor.principal.orgId;
+/** What happens to the API keys a removed member made: revoked (default), or handed to the acting owner. */
+export type RemovedMemberKeys = 'revoke' | 'transfer';
+
+/**
+ * Removes a member: their sessions in this org end, and the keys they made (and keys those keys made) are
+ * revoked, or, by an owner's choice, transferred to that owner with their caps unchanged; each is audited.
+ */
+export async function removeMember(
+  deps: Pick<AuthDeps, 'db' | 'sessions'>,
+  cache: IdentityCache,
+  actor: Actor,
+  userId: string,
+  keys: RemovedMemberKeys = 'revoke',
+) {
+  const { db } = deps;
+  const { principal } = actor;
+  requirePermission(principal, 'members:manage');
+  const orgId = principal.orgId;
+  if (keys === 'transfer' && !(principal.type === 'user' && principal.role === 'owner')) {
+    throw forbidden('Only an owner can take over a removed member’s API keys; revoke them instead');
+  }
   const member = await findMember(db, orgId, userId);
   assertCanAssign(actor, member.role);
   if (member.role === 'owner') await assertNotLastOwner(db, orgId);
   await db.transaction(async (tx) => {
     await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
-    await recordAudit(tx, actor, { orgId, action: 'member.remove', targetType: 'user', targetId: userId });
+    await recordAudit(tx, actor, {
+      orgId,
+      action: 'member.remove',
+      targetType: 'user',
+      targetId: userId,
+      metadata: { keys },
+    });
+    const made = await keysMadeBy(tx, orgId, userId);
+    const now = new Date();
+    for (const key of made) {
+      if (keys === 'transfer' && principal.type === 'user' && key.createdById === userId) {
+        await tx
+          .update(apiKeys)
+          .set({ createdById: principal.userId, createdByType: 'user' })
+          .where(eq(apiKeys.id, key.id));
+        await recordAudit(tx, actor, {
+          orgId,
+          action: 'api_key.transfer',
+          targetType: 'api_key',
+          targetId: key.id,
+          metadata: { from: userId, to: principal.userId },
+        });
+      } else if (keys === 'revoke') {
+        await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, key.id));
+        await recordAudit(tx, actor, {
+          orgId,
+          action: 'api_key.revoke',
+          targetType: 'api_key',
+          targetId: key.id,
+          metadata: { reason: 'member.remove', member: userId },
+        });
+      }
+    }
   });
+  await revokeUserSessions(deps, userId, 'member_removed', orgId);
   cache.invalidateUser(userId);
 }

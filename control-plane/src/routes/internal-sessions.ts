@@ -1,0 +1,26 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { SessionStatus } from '@meridian/protocol';
+import type { Database } from '../db/client.js';
+import { errors, jsonContent, newRouter } from '../http/openapi.js';
+import { sessionStatus } from '../services/auth/session-status.js';
+import { requireEdgeToken } from './internal.js';
+
+// Any string the edge read from a verified token's `sid`: an unknown one answers `unknown`, cached as such.
+const SessionParams = z.object({ sessionId: z.string().min(1).max(128) });
+
+/** The edge learns revoked sessions the way it learns revoked keys: on a cache miss, never per prediction. */
+export function internalSessionRoutes(deps: { db: Database; edgeServiceToken: string }) {
+  const status = createRoute({
+    method: 'get',
+    path: '/internal/v1/sessions/{sessionId}',
+    tags: ['internal'],
+    summary: 'Edge only: whether a user session (the `sid` of an access token) still holds',
+    security: [{ edgeService: [] }],
+    middleware: requireEdgeToken(deps.edgeServiceToken),
+    request: { params: SessionParams },
+    responses: { 200: jsonContent(SessionStatus, 'The session as the edge must treat it'), ...errors(401) },
+  });
+  return newRouter().openapi(status, async (c) =>
+    c.json(await sessionStatus(deps.db, c.req.valid('param').sessionId), 200),
+  );
+}
