@@ -150,7 +150,7 @@ describe('monthly quota', () => {
     });
 
     const failed = await admitted(caller);
-    await failed.complete({ deploymentId: 'dep_1', ok: false, bytesIn: 10, bytesOut: 0 });
+    failed.failed();
     const second = await admitted(caller);
 
     // Quota: 1 of 2 used (the failed call was refunded). Rate limit: 2 of 2 used (not refunded).

@@ -32,7 +32,7 @@ function keyCaller(orgId: string, keyId: string): Caller {
   };
 }
 
-/** One call admitted at `atMs` and completed. */
+/** One call admitted at `atMs` and served by the edge itself (a response cache hit: the edge records it), or failed. */
 async function call(
   caller: Caller,
   atMs: number,
@@ -40,7 +40,8 @@ async function call(
 ): Promise<void> {
   vi.setSystemTime(atMs);
   const admission = await admit(env, caller);
-  await admission.complete({ ok: true, bytesIn: 0, bytesOut: 0, ...outcome });
+  if (outcome.ok === false) admission.failed();
+  else await admission.servedAtEdge({ bytesIn: 0, bytesOut: 0, ...outcome });
 }
 
 function alarmOf(orgId: string): Promise<number | null> {

@@ -8,16 +8,21 @@ import type { WindowState } from './fixed-window.js';
 import { LeaseBook, type Limiter } from './lease-book.js';
 import { rateLimitHeaders } from './rate-limit-headers.js';
 
-/** An admitted call: headers to send with its response, and the report the route files after it. */
+/** An admitted call: headers to send with its response, and what the route reports once it knows the outcome. */
 export interface Admission {
   /** RateLimit-Policy / RateLimit with what is left after this call (empty when nothing is limited). */
   headers: Record<string, string>;
   /**
-   * Call once the call's outcome is known. ok: counted as usage (settles once the record is durable; the
-   * org limiter writes concurrent calls of the isolate in one group). Not ok (upstream failed): the quota
-   * unit is given back, the rate-limit units are not. Never rejects; only the first call has an effect.
+   * The call was not served (upstream failed): its quota unit goes back, its rate-limit units do not.
+   * A served forwarded call needs no report: the agent that answered it records it (signed usage identity).
    */
-  complete(outcome: { deploymentId: string; ok: boolean; bytesIn: number; bytesOut: number }): Promise<void>;
+  failed(): void;
+  /**
+   * The call was served here (the response cache), so the edge records it: resolves once the record is
+   * durable (the org limiter writes concurrent calls of this isolate in one group); 503 when it cannot be,
+   * and then the call is not served.
+   */
+  servedAtEdge(outcome: { deploymentId: string; bytesIn: number; bytesOut: number }): Promise<void>;
 }
 
 const DEFAULT_LEASE_SECONDS = 5;
@@ -84,17 +89,18 @@ export async function admit(env: Env, caller: Caller, ctx?: ExecutionContext): P
   }
   if (ctx && !idleReturnScheduled && leases.holdsAnything()) scheduleIdleReturn(env, leases, ctx);
 
-  let completed = false;
+  let settled = false;
   const { nowMs, quotaWindowStartMs } = outcome;
   return {
     headers: rateLimitHeaders(outcome.windows, nowMs),
-    async complete(result) {
-      if (completed) return;
-      completed = true;
-      if (!result.ok) {
-        if (quotaWindowStartMs !== null) leases.refund(caller.orgId, quotaWindowStartMs);
-        return;
-      }
+    failed() {
+      if (settled) return;
+      settled = true;
+      if (quotaWindowStartMs !== null) leases.refund(caller.orgId, quotaWindowStartMs);
+    },
+    async servedAtEdge(result) {
+      if (settled) return;
+      settled = true;
       const record = {
         orgId: caller.orgId,
         keyId: caller.keyId,
@@ -109,7 +115,11 @@ export async function admit(env: Env, caller: Caller, ctx?: ExecutionContext): P
         const stub = env.ORG_LIMITER.get(env.ORG_LIMITER.idFromName(caller.orgId));
         await usageGroups.record(caller.orgId, record, (records) => stub.record(records));
       } catch (err) {
-        log('error', 'usage not recorded', caller.orgId, err, record);
+        log('error', 'usage not recorded; the call is not served', caller.orgId, err, record);
+        if (quotaWindowStartMs !== null) leases.refund(caller.orgId, quotaWindowStartMs);
+        throw new EdgeError('unavailable', 'The call could not be recorded; retry shortly', {
+          'Retry-After': '1',
+        });
       }
     },
   };
