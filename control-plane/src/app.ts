@@ -23,6 +23,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import type { RouteDeps } from './routes/deps.js';
 import { docsRoutes } from './routes/docs.js';
 import { experimentRoutes } from './routes/experiments.js';
+import { imageRoutes, internalImageRoutes } from './routes/images.js';
 import { internalRoutes } from './routes/internal.js';
 import { internalAgentRoutes } from './routes/internal-agents.js';
 import { internalBillingRoutes } from './routes/internal-billing.js';
@@ -161,6 +162,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', orgRoutes(routeDeps));
   app.route('/', apiKeyRoutes(routeDeps));
   app.route('/', auditLogRoutes(routeDeps));
+  app.route('/', imageRoutes(routeDeps));
   app.route('/', billingRoutes(routeDeps));
   app.route(
     '/',
@@ -171,6 +173,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
   app.route('/', internalOrgRoutes(deps));
   app.route('/', internalNotebookRoutes(deps.db, deps.edgeServiceToken));
+  app.route('/', internalImageRoutes(deps.db, deps.operatorToken));
   app.route('/', internalSessionRoutes({ db: deps.db, edgeServiceToken: deps.edgeServiceToken }));
   app.route('/', internalUsageRoutes(deps.db, deps.edgeServiceToken));
   app.route(

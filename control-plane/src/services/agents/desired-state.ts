@@ -3,13 +3,14 @@ import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { agents } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
+import { imagePolicyFor } from '../images/images.js';
 import type { AgentServiceDeps } from './deps.js';
 import type { DesiredStateChanges } from './desired-state-changes.js';
 import { desiredWorkloadsOf } from './desired-workloads.js';
 
 export const MAX_POLL_WAIT_SECONDS = 30;
 
-/** What `agentId` should run now: the workloads the scheduler placed on it. */
+/** What `agentId` should run now: the workloads the scheduler placed on it, and the images it may run. */
 export async function desiredStateFor(
   deps: Pick<AgentServiceDeps, 'db' | 'objectStore'>,
   agentId: string,
@@ -19,7 +20,9 @@ export async function desiredStateFor(
     .from(agents)
     .where(eq(agents.id, agentId));
   if (!row) throw notFound('Agent');
-  return { version: row.version, workloads: await desiredWorkloadsOf(deps.db, deps.objectStore, agentId) };
+  const workloads = await desiredWorkloadsOf(deps.db, deps.objectStore, agentId);
+  const orgIds = workloads.flatMap((w) => (w.orgId === undefined ? [] : [w.orgId]));
+  return { version: row.version, workloads, images: await imagePolicyFor(deps.db, orgIds) };
 }
 
 /** Marks `agentId`'s desired state as changed (the version moves on) and wakes its long polls. */

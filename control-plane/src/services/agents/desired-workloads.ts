@@ -22,6 +22,7 @@ export async function desiredWorkloadsOf(
   const models = await db
     .select({
       workloadId: workloads.id,
+      orgId: workloads.orgId,
       gpuType: workloads.gpuType,
       gpuCount: workloads.gpuCount,
       deploymentId: workloads.deploymentId,
@@ -49,6 +50,7 @@ export async function desiredWorkloadsOf(
   const books = await db
     .select({
       workloadId: workloads.id,
+      orgId: workloads.orgId,
       gpuType: workloads.gpuType,
       gpuCount: workloads.gpuCount,
       notebookId: notebooks.id,
@@ -67,6 +69,7 @@ export async function desiredWorkloadsOf(
     out.push({
       kind: 'model',
       workloadId: m.workloadId,
+      orgId: m.orgId,
       deploymentId: m.deploymentId,
       gpuType: m.gpuType,
       gpuCount: m.gpuCount,
@@ -86,6 +89,7 @@ export async function desiredWorkloadsOf(
     out.push({
       kind: 'notebook',
       workloadId: b.workloadId,
+      orgId: b.orgId,
       notebookId: b.notebookId,
       gpuType: b.gpuType,
       gpuCount: b.gpuCount,
