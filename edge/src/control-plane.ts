@@ -4,6 +4,7 @@ import {
   OrgStatus,
   RoutingSnapshot,
   RoutingUnchanged,
+  SessionStatus,
   type UsageBatch,
   UsageBatchAck,
 } from '@meridian/protocol';
@@ -31,6 +32,11 @@ export class ControlPlaneClient {
   /** The org's plan and standing; undefined when the org does not exist. */
   orgStatus(orgId: string): Promise<OrgStatus | undefined> {
     return this.call('GET', `/internal/v1/orgs/${encodeURIComponent(orgId)}`, OrgStatus, undefined, true);
+  }
+
+  /** Whether a user session (an access token's `sid`) still holds. */
+  session(sessionId: string): Promise<SessionStatus> {
+    return this.call('GET', `/internal/v1/sessions/${encodeURIComponent(sessionId)}`, SessionStatus);
   }
 
   notebook(notebookId: string): Promise<NotebookTarget | undefined> {

@@ -24,9 +24,10 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
+/** A token of a live session, as the control plane issues at login. */
 async function userToken(orgId = uniqueId('org'), userId = uniqueId('usr')) {
-  if (!cp.orgs.has(orgId)) cp.addOrg(orgId);
-  return { orgId, userId, token: await signAccessToken(signer, { userId, orgId }) };
+  const sessionId = cp.addSession(userId, orgId);
+  return { orgId, userId, sessionId, token: await signAccessToken(signer, { userId, orgId, sessionId }) };
 }
 
 describe('user access tokens', () => {
@@ -47,16 +48,29 @@ describe('user access tokens', () => {
     });
   });
 
-  it('accepts the token from the meridian_token cookie and the access_token query parameter', async () => {
+  it('accepts the token from the meridian_token cookie and the access_token query parameter where only users are (the notebook proxy)', async () => {
     const { userId, token } = await userToken();
+    const browserApp = whoAmIApp({ allow: ['user'] });
 
-    const fromCookie = await whoAmI(app, testEnv(), {
+    const fromCookie = await whoAmI(browserApp, testEnv(), {
       headers: { cookie: `other=1; meridian_token=${token}` },
     });
-    const fromQuery = await whoAmI(app, testEnv(), { query: `?access_token=${token}` });
+    const fromQuery = await whoAmI(browserApp, testEnv(), { query: `?access_token=${token}` });
 
     expect(fromCookie.caller?.userId).toBe(userId);
     expect(fromQuery.caller?.userId).toBe(userId);
+  });
+
+  it('takes a user token only from Authorization where API keys are accepted too (prediction routes)', async () => {
+    const { token } = await userToken();
+
+    const fromCookie = await whoAmI(app, testEnv(), { headers: { cookie: `meridian_token=${token}` } });
+    const fromQuery = await whoAmI(app, testEnv(), { query: `?access_token=${token}` });
+
+    expect([fromCookie.status, fromQuery.status]).toEqual([401, 401]);
+    expect(fromCookie.body).toMatchObject({
+      error: { code: 'unauthenticated', message: expect.stringContaining('Authorization') },
+    });
   });
 
   it('accepts an issuer configured with a trailing slash', async () => {
@@ -72,8 +86,8 @@ describe('user access tokens', () => {
   it('fetches the key set once per isolate, not per request', async () => {
     const url = `http://${uniqueId('cp')}.test`;
     const orgId = uniqueId('org');
-    cp.addOrg(orgId);
-    const token = await signAccessToken(signer, { userId: 'usr_1', orgId }, { issuer: url });
+    const sessionId = cp.addSession('usr_1', orgId);
+    const token = await signAccessToken(signer, { userId: 'usr_1', orgId, sessionId }, { issuer: url });
 
     for (let i = 0; i < 5; i++) {
       expect(
@@ -153,6 +167,70 @@ describe('rejected user tokens', () => {
     const res = await whoAmI(app, testEnv({ CONTROL_PLANE_URL: url }), { headers: bearer(token) });
 
     expect(res.status).toBe(503);
+  });
+});
+
+describe('sessions that end', () => {
+  // Revocation bound while the control plane is reachable: KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS.
+  const fast = () => testEnv({ KEY_CACHE_SECONDS: '1', KEY_KV_FRESH_SECONDS: '1' });
+
+  it('refuses a logged-out session’s token within the revocation bound, learnt without a call per request', async () => {
+    const { sessionId, token } = await userToken();
+    const env = fast();
+    for (let i = 0; i < 20; i++)
+      expect((await whoAmI(app, env, { headers: bearer(token) })).status).toBe(200);
+    // Warm: twenty calls, one session lookup on the control plane.
+    expect(cp.requests.filter((r) => r === `GET /internal/v1/sessions/${sessionId}`)).toHaveLength(1);
+
+    cp.revokeSession(sessionId);
+    const revokedAt = Date.now();
+    let res = await whoAmI(app, env, { headers: bearer(token) });
+    while (res.status === 200 && Date.now() - revokedAt < 5_000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res = await whoAmI(app, env, { headers: bearer(token) });
+    }
+
+    expect(res.status).toBe(401);
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(2_000 + 500);
+    expect(res.body).toMatchObject({
+      error: { code: 'unauthenticated', message: expect.stringContaining('ended') },
+    });
+  });
+
+  it('refuses a token whose session the control plane never issued, or issued to someone else', async () => {
+    const orgId = uniqueId('org');
+    const userId = uniqueId('usr');
+    const otherSession = cp.addSession(uniqueId('usr'), orgId);
+    const unknown = await signAccessToken(signer, { userId, orgId, sessionId: uniqueId('rtf') });
+    const borrowed = await signAccessToken(signer, { userId, orgId, sessionId: otherSession });
+
+    expect((await whoAmI(app, testEnv(), { headers: bearer(unknown) })).status).toBe(401);
+    expect((await whoAmI(app, testEnv(), { headers: bearer(borrowed) })).status).toBe(401);
+  });
+
+  it('refuses a token that carries no session id', async () => {
+    const orgId = uniqueId('org');
+    cp.addOrg(orgId);
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ org: orgId })
+      .setProtectedHeader({ alg: 'EdDSA', kid: signer.kid })
+      .setSubject('usr_nosid')
+      .setIssuer(CONTROL_PLANE_URL)
+      .setAudience('meridian')
+      .setExpirationTime(now + 300)
+      .sign(signer.privateKey);
+
+    expect((await whoAmI(app, testEnv(), { headers: bearer(token) })).status).toBe(401);
+  });
+
+  it('keeps serving a known session while the control plane is down (static stability)', async () => {
+    const { token } = await userToken();
+    const env = fast();
+    expect((await whoAmI(app, env, { headers: bearer(token) })).status).toBe(200);
+    cp.down = true;
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+
+    expect((await whoAmI(app, env, { headers: bearer(token) })).status).toBe(200);
   });
 });
 

@@ -5,7 +5,7 @@ import { ControlPlaneUnavailable } from '../control-plane.js';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
 import { readCredential } from './credentials.js';
-import { hashApiKey, lookUpOrgStatus, resolveKeyHash } from './records.js';
+import { hashApiKey, lookUpOrgStatus, lookUpSession, resolveKeyHash } from './records.js';
 import { verifyUserToken } from './user-tokens.js';
 
 export { requirePredictScope } from './scopes.js';
@@ -23,16 +23,23 @@ function unauthenticated(message: string): EdgeError {
 
 /**
  * Authenticates the request and sets `c.var.caller`: an API key (`Authorization: Bearer mk_…`) or a user's
- * access token (header, `meridian_token` cookie or `access_token` query parameter). 401 for a missing,
- * unknown, revoked or expired credential, 402 when the caller's org is suspended, 503 when the control
- * plane is needed and unreachable with nothing cached. `allow` narrows the accepted kinds (default: both).
+ * access token. 401 for a missing, unknown, revoked or expired credential (a user token also for a session
+ * that has ended), 402 when the caller's org is suspended, 503 when the control plane is needed and
+ * unreachable with nothing cached. `allow` narrows the accepted kinds (default: both).
+ *
+ * `browser` also takes a user token from the `meridian_token` cookie or the `access_token` query parameter,
+ * which browsers send where they cannot set a header (notebook pages, WebSocket upgrades). It defaults to
+ * true only where API keys are not accepted (the notebook proxy): on prediction routes a credential that a
+ * browser attaches by itself would let a cross-site form spend an org's quota, so there it is the header only.
  */
 export function authenticate(options?: {
   allow?: CallerKind[];
+  browser?: boolean;
 }): MiddlewareHandler<{ Bindings: Env; Variables: EdgeVariables }> {
   const allow = new Set<CallerKind>(options?.allow ?? ['api_key', 'user']);
+  const browser = options?.browser ?? !allow.has('api_key');
   return async (c, next) => {
-    const credential = readCredential(c);
+    const credential = readCredential(c, browser);
     if (credential === undefined)
       throw unauthenticated('Missing credential: send Authorization: Bearer <token>');
     if (credential === 'malformed') throw unauthenticated('Malformed credential');
@@ -96,6 +103,12 @@ async function callerFromApiKey(env: Env, key: string): Promise<Caller> {
 async function callerFromUserToken(env: Env, token: string): Promise<Caller> {
   const claims = await verifyUserToken(env, token);
   if (!claims) throw unauthenticated('Invalid or expired access token');
+  const session = await lookUpSession(env, claims.sessionId);
+  if (session.status !== 'active' || session.userId !== claims.userId || session.orgId !== claims.orgId) {
+    throw unauthenticated(
+      'This login has ended (logged out, password changed or removed from the org); log in again',
+    );
+  }
   const org = await requireOrg(env, claims.orgId);
   // A member may predict on any deployment of the org; user calls count against the org's quota only.
   return {

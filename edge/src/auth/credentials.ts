@@ -13,12 +13,12 @@ const API_KEY_PREFIX = /^mk_(live|test)_/;
 
 /**
  * Reads the caller's credential: `Authorization: Bearer <token>` first, where an `mk_live_…`/`mk_test_…`
- * token is an API key and anything else a user's access token. Browsers cannot set headers on notebook
- * pages or WebSocket upgrades, so a user token is also taken from the `meridian_token` cookie or the
- * `access_token` query parameter; API keys never are, so they stay out of URLs, logs and cookies.
+ * token is an API key and anything else a user's access token. With `browser`, where browsers cannot set
+ * headers (notebook pages, WebSocket upgrades), a user token is also taken from the `meridian_token` cookie
+ * or the `access_token` query parameter; API keys never are, so they stay out of URLs, logs and cookies.
  * Undefined when there is no credential; `malformed` for a present but unusable one.
  */
-export function readCredential(c: Context): Credential | 'malformed' | undefined {
+export function readCredential(c: Context, browser = true): Credential | 'malformed' | undefined {
   const header = c.req.header('authorization');
   if (header !== undefined) {
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
@@ -28,6 +28,7 @@ export function readCredential(c: Context): Credential | 'malformed' | undefined
       ? { kind: 'api_key', token }
       : { kind: 'user', token, source: 'header' };
   }
+  if (!browser) return undefined;
   const cookie = getCookie(c, TOKEN_COOKIE);
   if (cookie) return userToken(cookie, 'cookie');
   const query = c.req.query(TOKEN_QUERY_PARAMETER);

@@ -1,4 +1,4 @@
-import { ApiKeyResolution, OrgStatus } from '@meridian/protocol';
+import { ApiKeyResolution, OrgStatus, SessionStatus } from '@meridian/protocol';
 import { ControlPlaneClient } from '../control-plane.js';
 import type { Env } from '../env.js';
 import { CachedLookup } from './cached-lookup.js';
@@ -24,6 +24,13 @@ const orgs = new CachedLookup<OrgStatus | null>({
   maxEntries: 10_000,
 });
 
+const sessions = new CachedLookup<SessionStatus>({
+  prefix: 'ses:',
+  schema: SessionStatus,
+  isNegative: (status) => status.status !== 'active',
+  maxEntries: 10_000,
+});
+
 /** Lower-case hex SHA-256 of an API key's full plaintext: how the control plane stores and resolves it. */
 export async function hashApiKey(key: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
@@ -44,6 +51,19 @@ export function lookUpOrgStatus(env: RecordEnv, orgId: string): Promise<OrgStatu
   return orgs.get(orgId, {
     kv: env.EDGE_KV,
     load: async () => (await new ControlPlaneClient(env).orgStatus(orgId)) ?? null,
+    policy: lookupPolicy(env),
+  });
+}
+
+/**
+ * Whether a user's session (the `sid` of a verified access token) still holds, cached like key records
+ * under `ses:<sid>`: a logout is learnt within the key-revocation bound, with no control-plane call per
+ * prediction once warm.
+ */
+export function lookUpSession(env: RecordEnv, sessionId: string): Promise<SessionStatus> {
+  return sessions.get(sessionId, {
+    kv: env.EDGE_KV,
+    load: () => new ControlPlaneClient(env).session(sessionId),
     policy: lookupPolicy(env),
   });
 }

@@ -6,6 +6,8 @@ import type { Env } from '../env.js';
 export interface UserClaims {
   userId: string;
   orgId: string;
+  /** The login the token belongs to; refused once the control plane revokes it. */
+  sessionId: string;
 }
 
 /** The control plane signs access tokens with EdDSA (Ed25519) only; anything else is refused. */
@@ -42,10 +44,11 @@ export async function verifyUserToken(
       audience: AUDIENCE,
       clockTolerance: 5,
     });
-    const { sub, org } = payload;
+    const { sub, org, sid } = payload;
     if (typeof sub !== 'string' || typeof org !== 'string' || typeof payload.exp !== 'number')
       return undefined;
-    return { userId: sub, orgId: org };
+    if (typeof sid !== 'string' || sid.length === 0 || sid.length > 128) return undefined;
+    return { userId: sub, orgId: org, sessionId: sid };
   } catch (err) {
     if (keySetUnreachable(err)) {
       throw new ControlPlaneUnavailable(

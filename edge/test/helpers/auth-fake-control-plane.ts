@@ -1,4 +1,10 @@
-import type { ApiKeyRateLimit, ApiKeyResolution, OrgStatus, UsageBatch } from '@meridian/protocol';
+import type {
+  ApiKeyRateLimit,
+  ApiKeyResolution,
+  OrgStatus,
+  SessionStatus,
+  UsageBatch,
+} from '@meridian/protocol';
 import { Hono } from 'hono';
 import type { JWK } from 'jose';
 import { vi } from 'vitest';
@@ -13,6 +19,8 @@ import { hashApiKey } from '../../src/auth/records.js';
 export class FakeControlPlane {
   readonly keys = new Map<string, ApiKeyResolution>();
   readonly orgs = new Map<string, OrgStatus>();
+  /** User sessions by id (an access token's `sid`); an id not here answers `unknown`. */
+  readonly sessions = new Map<string, SessionStatus>();
   jwks: { keys: JWK[] } = { keys: [] };
   /** Batches stored, by id, each once. */
   readonly batches = new Map<string, UsageBatch>();
@@ -39,6 +47,9 @@ export class FakeControlPlane {
         ? c.json(org)
         : c.json({ error: { code: 'not_found', message: 'no org', requestId: 'x' } }, 404);
     })
+    .get('/internal/v1/sessions/:sid', (c) =>
+      c.json(this.sessions.get(c.req.param('sid')) ?? { status: 'unknown' }),
+    )
     .get('/.well-known/jwks.json', (c) => c.json(this.jwks))
     .post('/internal/v1/usage', async (c) => {
       const batch = await c.req.json<UsageBatch>();
@@ -103,6 +114,18 @@ export class FakeControlPlane {
       expiresAt: options.expiresAt ?? null,
     });
     return key;
+  }
+
+  /** Registers an active session for `userId` in `orgId` (and the org, if new); returns its id. */
+  addSession(userId: string, orgId: string, sessionId = uniqueId('rtf')): string {
+    if (!this.orgs.has(orgId)) this.addOrg(orgId);
+    this.sessions.set(sessionId, { status: 'active', sessionId, userId, orgId });
+    return sessionId;
+  }
+
+  /** Ends a session as logout, a password change or a removal does on the control plane. */
+  revokeSession(sessionId: string): void {
+    this.sessions.set(sessionId, { status: 'revoked' });
   }
 
   async setKeyStatus(key: string, status: 'revoked' | 'expired' | 'unknown'): Promise<void> {

@@ -16,11 +16,11 @@ export async function newSigner(kid = `kid_${crypto.randomUUID().slice(0, 8)}`):
 /** An access token shaped like control-plane/src/auth/access-tokens.ts signs them. */
 export function signAccessToken(
   signer: TestSigner,
-  claims: { userId: string; orgId: string },
+  claims: { userId: string; orgId: string; sessionId?: string },
   options: { issuer?: string; audience?: string; expiresInSeconds?: number } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ org: claims.orgId, sid: 'ses_test' })
+  return new SignJWT({ org: claims.orgId, sid: claims.sessionId ?? 'rtf_test' })
     .setProtectedHeader({ alg: 'EdDSA', kid: signer.kid, typ: 'JWT' })
     .setSubject(claims.userId)
     .setIssuer(options.issuer ?? CONTROL_PLANE_URL)
