@@ -43,12 +43,19 @@ export async function runInKernel(baseUrl: string, token: string, code: string, 
         const msg = JSON.parse(String(event.data)) as {
           msg_type: string;
           parent_header: { msg_id?: string };
-          content: { name?: string; text?: string; status?: string; ename?: string; evalue?: string };
+          content: {
+            name?: string;
+            text?: string;
+            execution_state?: string;
+            ename?: string;
+            evalue?: string;
+          };
         };
         if (msg.parent_header.msg_id !== msgId) return;
         if (msg.msg_type === 'stream' && msg.content.name === 'stdout') stdout += msg.content.text ?? '';
         if (msg.msg_type === 'error') reject(new Error(`${msg.content.ename}: ${msg.content.evalue}`));
-        if (msg.msg_type === 'execute_reply') {
+        // Output arrives on iopub, the reply on shell, in no fixed order: iopub's idle comes after the output.
+        if (msg.msg_type === 'status' && msg.content.execution_state === 'idle') {
           clearTimeout(timer);
           resolve(stdout);
         }
@@ -63,13 +70,14 @@ export async function runInKernel(baseUrl: string, token: string, code: string, 
 
 /**
  * Python that tries what a hostile notebook would and prints one JSON line: for each target, `ok` or the
- * error it met. Reads a file, another process's environment, and opens TCP connections.
+ * error it met. Reads files (another's credential or volume, another process's environment) and opens TCP
+ * connections.
  */
 export function attackScript(targets: {
-  credentialPath: string;
-  environPid: number;
+  read: Record<string, string>;
   connect: Record<string, { host: string; port: number }>;
 }): string {
+  const connect = Object.fromEntries(Object.entries(targets.connect).map(([k, v]) => [k, [v.host, v.port]]));
   return `
 import json, socket
 out = {}
@@ -79,9 +87,9 @@ def attempt(name, fn):
         out[name] = 'ok'
     except Exception as e:
         out[name] = type(e).__name__ + ': ' + str(e)
-attempt('credential', lambda: open(${JSON.stringify(targets.credentialPath)}).read())
-attempt('environ', lambda: open('/proc/${targets.environPid}/environ', 'rb').read())
-for name, (host, port) in ${JSON.stringify(Object.fromEntries(Object.entries(targets.connect).map(([k, v]) => [k, [v.host, v.port]])))}.items():
+for name, path in ${JSON.stringify(targets.read)}.items():
+    attempt(name, lambda: open(path, 'rb').read())
+for name, (host, port) in ${JSON.stringify(connect)}.items():
     attempt(name, lambda: socket.create_connection((host, port), timeout=3).close())
 print(json.dumps(out))
 `;
