@@ -18,7 +18,14 @@ import {
   routingSnapshot,
   startPlatform,
 } from './edge/platform.js';
-import { freePort, machineJiffies, REPO_ROOT, type Running, startProcess } from './edge/processes.js';
+import {
+  freePort,
+  machineJiffies,
+  processCpuSplit,
+  REPO_ROOT,
+  type Running,
+  startProcess,
+} from './edge/processes.js';
 import { locateWithSourceMap, openProfiler, topSelfTime } from './edge/profile.js';
 import { classifierBody, edgeRequest, signedReplicaRequests } from './edge/requests.js';
 import { wranglerVars, writeWorkerdConfig } from './edge/workerd-config.js';
@@ -29,7 +36,8 @@ import { wranglerVars, writeWorkerdConfig } from './edge/workerd-config.js';
  * beside direct calls to the upstream and nginx `proxy_pass`; against the real agent serving the PaddleOCR
  * classifier and against a fixed-response upstream (so that the ratio shows the edge's own cost). It also
  * counts the edge's control-plane calls and limiter (Durable Object) calls during each measured window.
- *   npx tsx bench/edge.ts [--duration 5] [--warmup 2] [--connections 1,50] [--width 8] [--profile]
+ *   npx tsx bench/edge.ts [--duration 5] [--warmup 2] [--connections 1,50] [--width 8] [--rounds 1]
+ *     [--profile]
  * --width is the classifier input's width (8 or the model's real 192); --profile also records a CPU profile
  * of the edge in raw workerd under load (fixed upstream, the largest --connections) into bench/results/.
  */
@@ -40,12 +48,15 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '1,50' },
     width: { type: 'string', default: '8' },
     profile: { type: 'boolean', default: false },
+    /** Repeats the whole grid; the targets use each cell's median over the rounds. */
+    rounds: { type: 'string', default: '1' },
   },
 });
 const DURATION_MS = Number(flags.duration) * 1000;
 const WARMUP_MS = Number(flags.warmup) * 1000;
 const CONNECTIONS = flags.connections.split(',').map(Number);
 const WIDTH = Number(flags.width);
+const ROUNDS = Math.max(1, Number(flags.rounds));
 const C_LOW = Math.min(...CONNECTIONS);
 const C_HIGH = Math.max(...CONNECTIONS);
 const WORKERD = join(REPO_ROOT, 'node_modules/workerd/bin/workerd');
@@ -200,22 +211,33 @@ async function main() {
     `machine busy before the cells (everything else on it): ${pct((idle1.busy - idle0.busy) / Math.max(1, idle1.total - idle0.total)).trim()} of ${cpus().length} CPUs`,
   );
 
-  const cells = new Map<string, Cell>();
+  const cells = new Map<string, Cell[]>();
   const cellKey = (t: Target, u: Upstream, c: number) => `${t.label}|${u.key}|${c}`;
-  say('');
-  say(
-    `${'upstream'.padEnd(8)} ${'c'.padStart(3)}  ${'target'.padEnd(22)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  fails  loadgen  machine  upstream µs/req  hop µs/req`,
-  );
-  for (const u of upstreams)
-    for (const c of CONNECTIONS)
-      for (const t of targets) {
-        if (t.broken?.[u.key]) continue;
-        const cell = await measure(t, u, c);
-        cells.set(cellKey(t, u, c), cell);
-        printCell(t, u, c, cell);
-      }
+  for (let round = 1; round <= ROUNDS; round++) {
+    say('');
+    say(
+      `${ROUNDS > 1 ? `round ${round}: ` : ''}${'upstream'.padEnd(8)} ${'c'.padStart(3)}  ${'target'.padEnd(22)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  fails  loadgen  machine  upstream µs/req  hop µs/req`,
+    );
+    // Every other round runs the targets in reverse, so no target always follows the same one.
+    const order = round % 2 === 1 ? targets : [...targets].reverse();
+    for (const u of upstreams)
+      for (const c of CONNECTIONS)
+        for (const t of order) {
+          if (t.broken?.[u.key]) continue;
+          const cell = await measure(t, u, c);
+          cells.set(cellKey(t, u, c), [...(cells.get(cellKey(t, u, c)) ?? []), cell]);
+          printCell(t, u, c, cell);
+        }
+  }
 
-  printTargets(targets, upstreams, (t, u, c) => cells.get(cellKey(t, u, c)));
+  printTargets(targets, upstreams, (t, u, c) => mergeRounds(cells.get(cellKey(t, u, c))));
+  for (const t of targets)
+    if (t.edge) {
+      const all = t.edge.proxy.counts();
+      say(
+        `${t.label}, whole run (set-up, checks and warm-ups included): ${all.routing} routing pulls, ${all.usage} usage flushes, ${all.other} other control-plane calls [${[...new Set(all.otherPaths.map((x) => x.replace(/\/(org|key|usr)_[0-9a-z]+/g, '/$1_…')))].join(', ')}]`,
+      );
+    }
   if (flags.profile) await profileEdge(platform, upstreams, replicaUrls);
   say(`\ntotal run time ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
@@ -501,6 +523,50 @@ async function measure(t: Target, u: Upstream, c: number): Promise<Cell> {
   };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+}
+
+/** One cell from its rounds: median req/s and latencies, control-plane and limiter calls summed. */
+function mergeRounds(rounds: Cell[] | undefined): Cell | undefined {
+  const first = rounds?.[0];
+  if (!rounds || !first || rounds.length === 1) return first;
+  const stats = rounds.map((r) => r.stats);
+  const counted = stats.filter((x): x is { before: EdgeStats; after: EdgeStats } => typeof x === 'object');
+  const sum = (f: (s: EdgeStats) => number) => counted.reduce((n, x) => n + f(x.after) - f(x.before), 0);
+  return {
+    ...first,
+    rps: median(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    ...(first.calls
+      ? {
+          calls: rounds.reduce(
+            (a, r) => ({
+              routing: a.routing + (r.calls?.routing ?? 0),
+              usage: a.usage + (r.calls?.usage ?? 0),
+              other: a.other + (r.calls?.other ?? 0),
+              otherPaths: [...a.otherPaths, ...(r.calls?.otherPaths ?? [])],
+            }),
+            { routing: 0, usage: 0, other: 0, otherPaths: [] as string[] },
+          ),
+        }
+      : {}),
+    ...(first.stats === undefined
+      ? {}
+      : {
+          stats:
+            counted.length < stats.length
+              ? (stats.find((x) => typeof x === 'string') ?? 'n/a')
+              : {
+                  before: { limiterCalls: 0, predictions: 0 },
+                  after: { limiterCalls: sum((x) => x.limiterCalls), predictions: sum((x) => x.predictions) },
+                },
+        }),
+  };
+}
+
 const fixed = (n: number, digits: number, width: number) =>
   (Number.isFinite(n) ? n.toFixed(digits) : 'n/a').padStart(width);
 const pct = (n: number) => `${(n * 100).toFixed(0)}%`.padStart(7);
@@ -601,7 +667,8 @@ async function profileEdge(platform: Platform, upstreams: Upstream[], replicaUrl
   const profiled = await startRawWorkerd(platform, upstreams, replicaUrls, buildDir, inspectorPort);
   const fixedUpstream = upstreams.find((u) => u.key === 'fixed') as Upstream;
   const profiler = await openProfiler(`ws://127.0.0.1:${inspectorPort}/edge`);
-  let workerdCpu = 0;
+  let cpu0 = processCpuSplit(profiled.process.pid);
+  let cpu = cpu0;
   const result = await runLoad({
     port: profiled.edge.port,
     connections: C_HIGH,
@@ -610,10 +677,10 @@ async function profileEdge(platform: Platform, upstreams: Upstream[], replicaUrl
     request: () => fixedUpstream.viaEdge,
     atWindowStart: async () => {
       await profiler.start(100);
-      workerdCpu = profiled.process.cpuMicros();
+      cpu0 = processCpuSplit(profiled.process.pid);
     },
     atWindowEnd: async () => {
-      workerdCpu = profiled.process.cpuMicros() - workerdCpu;
+      cpu = processCpuSplit(profiled.process.pid);
     },
   });
   const profile = await profiler.stop();
@@ -627,7 +694,7 @@ async function profileEdge(platform: Platform, upstreams: Upstream[], replicaUrl
   say(
     `CPU profile of the edge in raw workerd, fixed upstream, c=${C_HIGH}, ${DURATION_MS / 1000} s (inspector on, 100 µs sampling): ` +
       `${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(3)} ms, ${result.failures} failures; ` +
-      `workerd process ${(workerdCpu / Math.max(1, result.ok)).toFixed(0)} µs CPU/req`,
+      `workerd process CPU per request: ${((cpu.user - cpu0.user) / Math.max(1, result.ok)).toFixed(0)} µs user + ${((cpu.system - cpu0.system) / Math.max(1, result.ok)).toFixed(0)} µs system`,
   );
   say(`  saved to ${file} (open in Chrome DevTools › Performance, or speedscope); config ${profiled.config}`);
   for (const line of topSelfTime(profile, 25, locate)) say(`  ${line}`);

@@ -121,15 +121,21 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** utime + stime of one process in µs; 0 once it is gone. */
-export function processCpuMicros(pid: number): number {
+/** User and system CPU of one process in µs; 0 once it is gone. */
+export function processCpuSplit(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+    return { user: (Number(fields[11]) * 1e6) / CLK_TCK, system: (Number(fields[12]) * 1e6) / CLK_TCK };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
+}
+
+/** utime + stime of one process in µs; 0 once it is gone. */
+export function processCpuMicros(pid: number): number {
+  const { user, system } = processCpuSplit(pid);
+  return user + system;
 }
 
 /** The pids of a process and all its descendants (Linux /proc/<pid>/task/<tid>/children). */
