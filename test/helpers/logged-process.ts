@@ -7,6 +7,8 @@ const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface LoggedProcess {
   /** The first capture group of `ready` in the process's stdout. */
   value: string;
+  /** Its process id (to find its children, e.g. the workerd that Miniflare starts). */
+  pid: number;
   /** SIGTERM, then SIGKILL after 10 s; resolves with how it exited. */
   stop(): Promise<ExitStatus>;
   /** SIGKILL at once, as a crash or a power cut would: no shutdown code runs. */
@@ -70,7 +72,7 @@ export async function startLoggedProcess(options: {
     return exited;
   };
   try {
-    return { value: await ready, stop, kill, logs: () => all };
+    return { value: await ready, pid: child.pid ?? 0, stop, kill, logs: () => all };
   } catch (err) {
     await stop();
     throw new Error(
