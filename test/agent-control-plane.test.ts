@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ApiClient } from '../gpu-agent/src/agent/api-client.js';
 import { type RunningAgent, startAgentProcess } from './helpers/agent-process.js';
+import { SignedOipClient } from './helpers/oip-client.js';
 import { freePort } from './helpers/ports.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 
@@ -84,22 +85,35 @@ describe('a gpu-agent process against a control plane process', () => {
   });
 
   it('answers /v2/health/live only with a valid edge signature', async () => {
-    const key = new TextEncoder().encode(
+    const platformKey = new TextEncoder().encode(
       (await readFile(join(dir, 'cp', 'data-plane-signing-key'), 'utf8')).trim(),
     );
     const target = '/v2/health/live';
-    const timestamp = Math.floor(Date.now() / 1000);
-    const fields = { method: 'GET', target, body: new Uint8Array(0), deploymentId: 'dep_health', timestamp };
-    const signature = await signRequestWebCrypto(webcrypto.subtle, key, fields);
-    const headers = {
-      [SIGNATURE_HEADERS.deployment]: fields.deploymentId,
-      [SIGNATURE_HEADERS.timestamp]: String(timestamp),
-      [SIGNATURE_HEADERS.signature]: signature,
-    };
+    const client = new SignedOipClient(platformKey);
     expect((await fetch(agentUrl + target)).status).toBe(401);
-    const forged = { ...headers, [SIGNATURE_HEADERS.signature]: 'ab'.repeat(32) };
+    // The platform key itself, or another agent's key, is not this agent's.
+    const asPlatform = await signRequestWebCrypto(webcrypto.subtle, platformKey, {
+      method: 'GET',
+      target,
+      body: new Uint8Array(0),
+      deploymentId: 'dep_health',
+      timestamp: Math.floor(Date.now() / 1000),
+      nonce: 'nonce-platform-1',
+      keyGeneration: 1,
+      contentType: '',
+      inferenceHeaderContentLength: '',
+    });
+    const forged = {
+      [SIGNATURE_HEADERS.deployment]: 'dep_health',
+      [SIGNATURE_HEADERS.timestamp]: String(Math.floor(Date.now() / 1000)),
+      [SIGNATURE_HEADERS.nonce]: 'nonce-platform-1',
+      [SIGNATURE_HEADERS.keyGeneration]: '1',
+      [SIGNATURE_HEADERS.signature]: asPlatform,
+    };
     expect((await fetch(agentUrl + target, { headers: forged })).status).toBe(401);
-    const signed = await fetch(agentUrl + target, { headers });
+    const other = await client.fetch({ url: agentUrl, agentId: 'agt_other' }, 'dep_health', target);
+    expect(other.status).toBe(401);
+    const signed = await client.fetch({ url: agentUrl, agentId: agent?.agentId ?? '' }, 'dep_health', target);
     expect(signed.status).toBe(200);
     expect(await signed.json()).toEqual({ live: true });
   });

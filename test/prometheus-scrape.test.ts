@@ -120,7 +120,7 @@ describe('Prometheus scrapes the control plane and the agent', () => {
     );
     const data = Array.from({ length: 3 * 48 * 192 }, (_, i) => (i % 7) / 7);
     const infer = await new SignedOipClient(key).fetch(
-      replica?.url ?? '',
+      replica ?? { url: '', agentId: '' },
       dep.json.id,
       `/v2/models/${dep.json.id}/infer`,
       {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RoutingSnapshot } from '@meridian/protocol';
+import { type RoutedReplica, RoutingSnapshot } from '@meridian/protocol';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
@@ -42,9 +42,9 @@ describe('deployments scheduled onto two agents', () => {
     return RoutingSnapshot.parse(await res.json());
   };
   const replicasOf = async () => (await routing()).deployments.find((d) => d.deploymentId === deploymentId);
-  const infer = (agentUrl: string, versionId?: string) =>
+  const infer = (replica: RoutedReplica, versionId?: string) =>
     oip.fetch(
-      agentUrl,
+      replica,
       deploymentId,
       `/v2/models/${deploymentId}${versionId ? `/versions/${versionId}` : ''}/infer`,
       {
@@ -128,7 +128,7 @@ describe('deployments scheduled onto two agents', () => {
     const expected = await session.run({ x: new ort.Tensor('float32', input, INPUT_SHAPE) });
     const want = [...((expected[session.outputNames[0] as string] as ort.Tensor).data as Float32Array)];
     for (const replica of replicas) {
-      const res = await infer(replica.url);
+      const res = await infer(replica);
       expect(res.status).toBe(200);
       const body = (await res.json()) as { outputs: { data: number[] }[] };
       const got = body.outputs[0]?.data ?? [];
@@ -162,7 +162,7 @@ describe('deployments scheduled onto two agents', () => {
     const events = await api('GET', `/v1/deployments/${deploymentId}/events?limit=100`);
     expect(JSON.stringify(events.json)).toContain('lost with agent');
     const replica = (await replicasOf())?.versions[0]?.replicas[0];
-    expect((await infer(replica?.url ?? '')).status).toBe(200);
+    expect(replica ? (await infer(replica)).status : 0).toBe(200);
   }, 30_000);
 
   it('rolls to a second version under a steady stream of calls without losing one', async () => {
@@ -188,7 +188,7 @@ describe('deployments scheduled onto two agents', () => {
           failures.push('no ready replica in the snapshot');
           continue;
         }
-        const res = await infer(replica.url, version.versionId);
+        const res = await infer(replica, version.versionId);
         if (res.status === 200) ok += 1;
         else failures.push(`${res.status} ${await res.text()}`);
       }

@@ -9,11 +9,11 @@ import { accessLog } from './http/access-log.js';
 import { requireAuth } from './http/authenticate.js';
 import { onError, onNotFound } from './http/errors.js';
 import { createMetrics, passwordCounters } from './http/metrics.js';
-import { newRouter } from './http/openapi.js';
+import { documentUnsupportedMediaType, newRouter } from './http/openapi.js';
 import { requestContext } from './http/request-context.js';
 import type { Logger } from './lib/logger.js';
 import type { ScryptParams } from './lib/password.js';
-import { agentRoutes } from './routes/agents.js';
+import { agentRoutes, PREDICTION_USAGE_PATH } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { authRoutes } from './routes/auth.js';
@@ -153,7 +153,11 @@ export function createApp(deps: AppDeps) {
   // GET and HEAD carry no body; skipping them also spares node-server building a full Request per call.
   // The edge's usage batches have a larger limit of their own.
   const skipsBodyLimit = (method: string, path: string) =>
-    method === 'GET' || method === 'HEAD' || streamsOwnBody(path) || path === USAGE_PATH;
+    method === 'GET' ||
+    method === 'HEAD' ||
+    streamsOwnBody(path) ||
+    path === USAGE_PATH ||
+    path === PREDICTION_USAGE_PATH;
   app.use((c, next) => (skipsBodyLimit(c.req.method, c.req.path) ? next() : limitBody(c, next)));
 
   app.route('/', systemRoutes(deps.db, metrics.registry, deps.signingKeys));
@@ -169,7 +173,15 @@ export function createApp(deps: AppDeps) {
     billingWebhookRoutes({ db: deps.db, logger: deps.logger, webhookSecret: deps.stripe?.webhookSecret }),
   );
   app.route('/', internalRoutes(routeDeps, deps.edgeServiceToken));
-  app.route('/', internalAgentRoutes(deps.db, deps.operatorToken));
+  app.route(
+    '/',
+    internalAgentRoutes({
+      db: deps.db,
+      operatorToken: deps.operatorToken,
+      changes: desiredStateChanges,
+      scheduler: deps.scheduler,
+    }),
+  );
   app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
   app.route('/', internalOrgRoutes(deps));
   app.route('/', internalNotebookRoutes(deps.db, deps.edgeServiceToken));
@@ -251,14 +263,21 @@ export function createApp(deps: AppDeps) {
     scheme: 'bearer',
     description: 'The credential a gpu-agent received when it registered (mac_…)',
   });
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Meridian control plane',
-      version: '0.1.0',
-      description: 'Management API: identity, organisations, API keys and the audit log.',
-    },
-    servers: [{ url: deps.issuer }],
+  // Built once, on first request, after every route has registered.
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  app.get('/openapi.json', (c) => {
+    document ??= documentUnsupportedMediaType(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'Meridian control plane',
+          version: '0.1.0',
+          description: 'Management API: identity, organisations, API keys and the audit log.',
+        },
+        servers: [{ url: deps.issuer }],
+      }),
+    );
+    return c.json(document);
   });
 
   app.notFound(onNotFound);

@@ -79,6 +79,39 @@ describe('forwardToReplica', () => {
     expect(seen[1]?.signatureValid).toBe(false);
   });
 
+  it("signs with each replica's own agent key, a fresh nonce per attempt, and the caller's usage identity", async () => {
+    const seen = stubAgents({
+      [new URL(a.url).origin]: 'refuse',
+      [new URL(b.url).origin]: json({ outputs: [] }),
+    });
+    const usage = { orgId: 'org_a', keyId: 'key_1', userId: null };
+
+    await forwardToReplica(forwardEnv, infer({ usage }), deps());
+
+    expect(seen.map((r) => r.signatureValid)).toEqual([true, true]);
+    const nonces = seen.map((r) => r.headers.get(SIGNATURE_HEADERS.nonce));
+    expect(new Set(nonces).size).toBe(2);
+    expect(seen[1]?.headers.get('x-meridian-org')).toBe('org_a');
+    expect(seen[1]?.headers.get('x-meridian-key')).toBe('key_1');
+    expect(seen[1]?.headers.get('x-meridian-user')).toBeNull();
+    // Signed for agt_2 (replica b): agent 1's key, or any changed identity, does not verify it.
+    const rerouted = { ...b, agentId: 'agt_1' };
+    const other = stubAgents({ [new URL(b.url).origin]: json({}) });
+    await forwardToReplica(forwardEnv, infer({ usage, version: version(4, 100, [rerouted]) }), deps());
+    expect(other.at(-1)?.signatureValid).toBe(false);
+  });
+
+  it('signs with the generation the routing snapshot names for the replica', async () => {
+    const seen = stubAgents({ [new URL(a.url).origin]: json({}) });
+    await forwardToReplica(
+      forwardEnv,
+      infer({ version: version(4, 100, [{ ...a, keyGeneration: 3 }]) }),
+      deps(),
+    );
+    expect(seen[0]?.headers.get(SIGNATURE_HEADERS.keyGeneration)).toBe('3');
+    expect(seen[0]?.signatureValid).toBe(true);
+  });
+
   it('passes binary bodies and Inference-Header-Content-Length through untouched, both ways', async () => {
     const bytes = Uint8Array.from([123, 125, 0, 0, 128, 63, 255]);
     const seen = stubAgents({

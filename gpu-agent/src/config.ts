@@ -78,6 +78,13 @@ export const AgentConfig = z
     MERIDIAN_AGENT_METRICS_LISTEN: listenAddress.optional(),
     /** How often running time is reported for billing; shorter shows spend sooner, costs more requests. */
     MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+    /** How often the prediction-usage journal is sealed and sent: how soon calls show in billing. */
+    MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
+    /**
+     * `true`: fdatasync the usage journal after each grouped write, so a recorded call survives a power cut,
+     * not only a crash of the process (bench/usage-journal.ts measures the cost).
+     */
+    MERIDIAN_AGENT_USAGE_JOURNAL_FSYNC: z.enum(['true', 'false']).default('false'),
   })
   .superRefine((env, ctx) => {
     const providers = env.MERIDIAN_AGENT_EXECUTION_PROVIDERS;
@@ -158,6 +165,10 @@ export const AgentConfig = z
     /** The unauthenticated metrics listener, when one is configured. */
     metricsListen: env.MERIDIAN_AGENT_METRICS_LISTEN,
     usageIntervalMs: env.MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS * 1000,
+    predictionUsageIntervalMs: env.MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS,
+    usageJournalFsync: env.MERIDIAN_AGENT_USAGE_JOURNAL_FSYNC === 'true',
+    /** The prediction-usage journal and its sealed reports. */
+    usageJournalDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'prediction-usage'),
     /** Records and logs of workloads run as plain processes (private to the agent). */
     processRuntimeDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'processes'),
     /** Workload volumes and runtime dirs, outside the agent's private data dir. */

@@ -10,6 +10,8 @@ export const RoutedReplica = z.object({
   agentId: z.string(),
   /** The agent's data-plane base URL; the model is served there under the deployment id. */
   url: z.string(),
+  /** The generation of the agent's data-plane key (protocol `agentKeyDerivationText`); 1 until rotated. */
+  keyGeneration: z.number().int().positive().default(1),
 });
 export type RoutedReplica = z.infer<typeof RoutedReplica>;
 

@@ -4,11 +4,15 @@ import {
   AgentRegistration,
   DesiredStatePoll,
   HeartbeatResponse,
+  PredictionUsageAck,
+  PredictionUsageReport,
   RegistrationResponse,
   UsageAck,
   UsageReport,
 } from '@meridian/protocol';
 import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AppError } from '../errors.js';
 import type { AppEnv } from '../http/context.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { type AgentIdentity, authenticateAgent } from '../services/agents/authenticate.js';
@@ -17,6 +21,11 @@ import { MAX_POLL_WAIT_SECONDS, pollDesiredState } from '../services/agents/desi
 import { recordHeartbeat } from '../services/agents/heartbeat.js';
 import { registerAgent } from '../services/agents/register.js';
 import { recordUsage } from '../services/agents/usage.js';
+import { recordAgentPredictions } from '../services/usage/agent-predictions.js';
+
+/** Where agents send the prediction calls they served; it has its own body limit (a part is up to ~2 MB). */
+export const PREDICTION_USAGE_PATH = '/agent/v1/prediction-usage';
+const MAX_PREDICTION_USAGE_BYTES = 4 * 1024 * 1024;
 
 type AgentEnv = AppEnv & { Variables: AppEnv['Variables'] & { agent: AgentIdentity } };
 
@@ -87,7 +96,28 @@ export function agentRoutes(deps: AgentServiceDeps) {
     responses: { 200: jsonContent(UsageAck, 'Acknowledged'), ...errors(401) },
   });
 
-  return newRouter()
+  const predictions = createRoute({
+    ...authed,
+    method: 'post',
+    path: PREDICTION_USAGE_PATH,
+    summary: 'Report the prediction calls this agent answered; a (seq, part) already stored changes nothing',
+    description:
+      "Stored into the usage ledger as an edge batch of the same records would be. Records of deployments not placed on this agent, or not of the named org, or naming another org's key, are refused (counted in `refused`).",
+    request: jsonBody(PredictionUsageReport),
+    responses: { 200: jsonContent(PredictionUsageAck, 'Stored now, or before'), ...errors(401) },
+  });
+
+  const router = newRouter();
+  router.use(
+    PREDICTION_USAGE_PATH,
+    bodyLimit({
+      maxSize: MAX_PREDICTION_USAGE_BYTES,
+      onError: () => {
+        throw new AppError('payload_too_large', `A report is at most ${MAX_PREDICTION_USAGE_BYTES} bytes`);
+      },
+    }),
+  );
+  return router
     .openapi(register, async (c) => c.json(await registerAgent(deps, c.req.valid('json')), 201))
     .openapi(heartbeat, async (c) =>
       c.json(await recordHeartbeat(deps, c.var.agent.agentId, c.req.valid('json')), 200),
@@ -99,5 +129,8 @@ export function agentRoutes(deps: AgentServiceDeps) {
     })
     .openapi(usage, async (c) =>
       c.json(await recordUsage(deps, c.var.agent.agentId, c.req.valid('json')), 200),
+    )
+    .openapi(predictions, async (c) =>
+      c.json(await recordAgentPredictions(deps, c.var.agent.agentId, c.req.valid('json')), 200),
     );
 }

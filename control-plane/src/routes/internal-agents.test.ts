@@ -2,6 +2,7 @@ import { isId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agents, bootstrapTokens } from '../db/schema.js';
+import { agentDataPlaneKey } from '../lib/data-plane-keys.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { issueBootstrapToken as issueDirectly } from '../services/agents/bootstrap-tokens.js';
 import { createTestApp } from '../testing/test-app.js';
@@ -61,7 +62,10 @@ describe('bootstrap tokens and agent registration', () => {
     expect(isId('agent', first.json.agentId)).toBe(true);
     expect(first.json.credential).toMatch(/^mac_/);
     expect(first.json.heartbeatIntervalSeconds).toBe(15);
-    expect(first.json.dataPlaneSigningKey).toBe(t.dataPlaneSigningKey);
+    // Its own data-plane key, derived from the platform key, never the platform key itself.
+    expect(first.json.dataPlaneKey).toEqual(agentDataPlaneKey(t.dataPlaneSigningKey, first.json.agentId, 1));
+    expect(first.json.dataPlaneKey.key).not.toContain(t.dataPlaneSigningKey);
+    expect(JSON.stringify(first.json)).not.toContain(t.dataPlaneSigningKey);
 
     const [agent] = await t.db.select().from(agents).where(eq(agents.id, first.json.agentId));
     expect(agent).toMatchObject({

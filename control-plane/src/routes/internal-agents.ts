@@ -6,6 +6,9 @@ import { unauthenticated } from '../errors.js';
 import type { AppEnv } from '../http/context.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { issueBootstrapToken } from '../services/agents/bootstrap-tokens.js';
+import type { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
+import { rotateDataPlaneKey } from '../services/agents/rotate-key.js';
+import type { SchedulerTrigger } from '../services/scheduler/trigger.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -40,8 +43,23 @@ const IssuedToken = z
   })
   .openapi('BootstrapToken');
 
+const RotatedKey = z
+  .object({
+    agentId: z.string(),
+    generation: z.number().int().openapi({ description: 'The generation the edge and the agent now use' }),
+  })
+  .openapi('RotatedDataPlaneKey');
+
+export type InternalAgentDeps = {
+  db: Database;
+  operatorToken: string;
+  /** Wakes the rotated agent's desired-state long poll, so it takes its new key at once. */
+  changes: DesiredStateChanges;
+  scheduler?: SchedulerTrigger | undefined;
+};
+
 /** Operator routes for the agent fleet. */
-export function internalAgentRoutes(db: Database, operatorToken: string) {
+export function internalAgentRoutes({ db, operatorToken, changes, scheduler }: InternalAgentDeps) {
   const issue = createRoute({
     method: 'post',
     path: '/internal/v1/agents/bootstrap-tokens',
@@ -55,7 +73,22 @@ export function internalAgentRoutes(db: Database, operatorToken: string) {
       ...errors(401),
     },
   });
-  return newRouter().openapi(issue, async (c) =>
-    c.json(await issueBootstrapToken(db, { ...c.req.valid('json'), createdBy: 'operator' }), 201),
-  );
+  const rotate = createRoute({
+    method: 'post',
+    path: '/internal/v1/agents/{agentId}/data-plane-key/rotate',
+    tags: ['internal'],
+    summary:
+      'Operators only: move an agent to a new data-plane key (the old one is refused after a grace period)',
+    security: [{ operatorToken: [] }],
+    middleware: requireOperatorToken(operatorToken),
+    request: { params: z.object({ agentId: z.string().max(64) }) },
+    responses: { 200: jsonContent(RotatedKey, 'Rotated'), ...errors(401, 404) },
+  });
+  return newRouter()
+    .openapi(issue, async (c) =>
+      c.json(await issueBootstrapToken(db, { ...c.req.valid('json'), createdBy: 'operator' }), 201),
+    )
+    .openapi(rotate, async (c) =>
+      c.json(await rotateDataPlaneKey({ db, changes, scheduler }, c.req.valid('param').agentId), 200),
+    );
 }

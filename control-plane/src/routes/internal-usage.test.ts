@@ -40,6 +40,22 @@ describe('edge usage ingest', () => {
     records: (await t.db.select({ n: count() }).from(edgeUsage))[0]?.n,
   });
 
+  it('shows a key used only at the edge as used, at the latest minute its batches saw it', async () => {
+    const key = await t.client.createKey(owner, { scopes: ['predict'] });
+    const lastUsed = async () => {
+      const res = await t.client.call('GET', '/v1/api-keys', { token: owner.accessToken });
+      return (res.json.items as { id: string; lastUsedAt: string | null }[]).find((k) => k.id === key.id)
+        ?.lastUsedAt;
+    };
+    expect(await lastUsed()).toBeNull();
+    const at = (m: string) => record({ keyId: key.id, minute: m });
+    await send({ batchId: nextBatchId(), records: [at('2026-11-23T14:05:00Z'), at('2026-11-23T14:07:00Z')] });
+    expect(await lastUsed()).toBe('2026-11-23T14:07:00.000Z');
+    // A late batch of earlier minutes leaves it where it is.
+    await send({ batchId: nextBatchId(), records: [at('2026-11-23T14:01:00Z')] });
+    expect(await lastUsed()).toBe('2026-11-23T14:07:00.000Z');
+  });
+
   it('stores every record of a batch, keyed by batch and index, minutes as times', async () => {
     const batchId = nextBatchId();
     const records = [

@@ -113,6 +113,8 @@ async function infer(c: Ctx, deployment: RoutedDeployment, pinned: string | unde
       body,
       ...(contentType === undefined ? {} : { contentType }),
       headers: headerLength === undefined ? {} : { [BINARY_HEADER]: headerLength },
+      // Signed; the agent journals each 200 it answers under it and reports the calls for billing.
+      usage: { orgId: c.var.caller.orgId, keyId: c.var.caller.keyId, userId: c.var.caller.userId },
     });
     const bytes = new Uint8Array(await response.arrayBuffer());
     ok = response.ok;

@@ -3,6 +3,9 @@ import {
   type RoutedDeployment,
   type RoutedReplica,
   type RoutedVersion,
+  USAGE_HEADERS,
+  type UsageIdentity,
+  usageHeaders,
 } from '@meridian/protocol';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
@@ -10,7 +13,7 @@ import { chooseReplica, type RandomSource } from './choose.js';
 import { OutstandingRequests } from './outstanding.js';
 import { ReplicaHealth } from './replica-health.js';
 import { RetryBudget } from './retry-budget.js';
-import { sha256Hex, signatureHeaders } from './signer.js';
+import { agentSigningKey, sha256Hex, signatureHeaders } from './signer.js';
 
 export type ForwardEnv = Pick<Env, 'DATA_PLANE_SIGNING_KEY' | 'UPSTREAM_TIMEOUT_MS'>;
 
@@ -27,6 +30,11 @@ export interface ForwardRequest {
   headers?: Record<string, string>;
   /** Per attempt; UPSTREAM_TIMEOUT_MS by default. */
   timeoutMs?: number;
+  /**
+   * Who a metered call is billed to: signed, and journaled by the agent for each 200 it answers (the agent
+   * reports the calls; the edge writes no usage per forwarded call). Absent on metadata calls.
+   */
+  usage?: UsageIdentity;
 }
 
 export interface Forwarded {
@@ -93,16 +101,11 @@ export async function forwardToReplica(
     if (!replica) break;
     tried.add(replica.workloadId);
     const url = new URL(replica.url.replace(/\/+$/, '') + target);
-    const headers = new Headers(request.headers);
-    if (request.contentType !== undefined) headers.set('content-type', request.contentType);
-    // Set last, so no header the route passes along can stand in for the signature.
-    const signature = await signatureHeaders(env.DATA_PLANE_SIGNING_KEY, {
+    const headers = await signedHeaders(env, request, replica, {
       method,
       target: url.pathname + url.search,
       bodySha256Hex,
-      deploymentId: deployment.deploymentId,
     });
-    for (const [name, value] of Object.entries(signature)) headers.set(name, value);
     const end = outstanding.start(replica.workloadId);
     const outcome = await attempt(url, { method, headers, body }, timeoutMs).finally(end);
     if (outcome.ok) {
@@ -118,6 +121,44 @@ export async function forwardToReplica(
   throw new EdgeError('unavailable', `no replica of ${deployment.name} answered: ${failures.join('; ')}`, {
     'Retry-After': retryAfter,
   });
+}
+
+/**
+ * The headers of one attempt: the route's, the usage identity, and the signature under the replica's agent
+ * key over what is sent (the content-type and binary header length as they stand in these very headers). A
+ * fresh random nonce per attempt: the agent refuses a nonce twice, and a caller-chosen request id could repeat.
+ */
+async function signedHeaders(
+  env: ForwardEnv,
+  request: ForwardRequest,
+  replica: RoutedReplica,
+  signed: { method: string; target: string; bodySha256Hex: string },
+): Promise<Headers> {
+  const headers = new Headers(request.headers);
+  if (request.contentType !== undefined) headers.set('content-type', request.contentType);
+  for (const name of Object.values(USAGE_HEADERS)) headers.delete(name);
+  for (const [name, value] of Object.entries(usageHeaders(request.usage))) headers.set(name, value);
+  const key = await agentSigningKey(env.DATA_PLANE_SIGNING_KEY, replica.agentId, replica.keyGeneration);
+  let signature: Record<string, string>;
+  try {
+    signature = await signatureHeaders(key, {
+      ...signed,
+      deploymentId: request.deployment.deploymentId,
+      nonce: crypto.randomUUID(),
+      keyGeneration: replica.keyGeneration,
+      contentType: headers.get('content-type') ?? '',
+      inferenceHeaderContentLength: headers.get(INFERENCE_HEADER_CONTENT_LENGTH) ?? '',
+      usage: request.usage,
+    });
+  } catch {
+    throw new EdgeError(
+      'bad_request',
+      'the Content-Type or Inference-Header-Content-Length header cannot be forwarded',
+    );
+  }
+  // Set last, so no header the route passes along can stand in for the signature.
+  for (const [name, value] of Object.entries(signature)) headers.set(name, value);
+  return headers;
 }
 
 /** One attempt; the timeout covers the wait for the answer's headers, not the streaming of its body. */

@@ -1,6 +1,10 @@
 import {
+  deriveAgentKeyWebCrypto,
+  INFERENCE_HEADER_CONTENT_LENGTH,
   isTimestampFresh,
+  parseKeyGeneration,
   parseSignatureTimestamp,
+  parseUsageHeaders,
   type RoutedDeployment,
   type RoutedReplica,
   type RoutedVersion,
@@ -13,7 +17,7 @@ import { vi } from 'vitest';
 export const SIGNING_KEY = 'test-data-plane-signing-key-0123456789';
 
 export function replica(n: number, url = `http://agent-${n}.test:8001`): RoutedReplica {
-  return { workloadId: `wl_${n}`, agentId: `agt_${n}`, url };
+  return { workloadId: `wl_${n}`, agentId: `agt_${n}`, url, keyGeneration: 1 };
 }
 
 export function version(n: number, weight: number, replicas: RoutedReplica[]): RoutedVersion {
@@ -44,7 +48,7 @@ export interface SeenRequest {
   method: string;
   headers: Headers;
   body: Uint8Array;
-  /** Whether the edge signature verifies against SIGNING_KEY and is fresh. */
+  /** Whether the edge signature verifies under the agent's key (derived from SIGNING_KEY) and is fresh. */
   signatureValid: boolean;
 }
 
@@ -77,19 +81,36 @@ export function stubAgents(behaviours: Record<string, AgentBehaviour>): SeenRequ
   return seen;
 }
 
+/** The agent behind a stub origin: `http://agent-<n>.test` is `agt_<n>`, as `replica(n)` makes them. */
+const agentOf = (url: URL) => `agt_${/^agent-(\d+)\./.exec(url.hostname)?.[1] ?? 'unknown'}`;
+
 async function verifies(request: Request, url: URL, body: Uint8Array): Promise<boolean> {
-  const deploymentId = request.headers.get(SIGNATURE_HEADERS.deployment) ?? '';
-  const timestamp = parseSignatureTimestamp(request.headers.get(SIGNATURE_HEADERS.timestamp) ?? undefined);
-  const signature = request.headers.get(SIGNATURE_HEADERS.signature);
+  const header = (name: string) => request.headers.get(name) ?? undefined;
+  const deploymentId = header(SIGNATURE_HEADERS.deployment) ?? '';
+  const timestamp = parseSignatureTimestamp(header(SIGNATURE_HEADERS.timestamp));
+  const keyGeneration = parseKeyGeneration(header(SIGNATURE_HEADERS.keyGeneration));
+  const signature = header(SIGNATURE_HEADERS.signature);
   if (timestamp === undefined || !isTimestampFresh(timestamp, Math.floor(Date.now() / 1000))) return false;
-  const expected = await signRequestWebCrypto(crypto.subtle, new TextEncoder().encode(SIGNING_KEY), {
-    method: request.method,
-    target: url.pathname + url.search,
-    body,
-    deploymentId,
-    timestamp,
-  });
-  return signature === expected;
+  if (keyGeneration === undefined) return false;
+  const platform = new TextEncoder().encode(SIGNING_KEY);
+  const key = await deriveAgentKeyWebCrypto(crypto.subtle, platform, agentOf(url), keyGeneration);
+  try {
+    const expected = await signRequestWebCrypto(crypto.subtle, key, {
+      method: request.method,
+      target: url.pathname + url.search,
+      body,
+      deploymentId,
+      timestamp,
+      nonce: header(SIGNATURE_HEADERS.nonce) ?? '',
+      keyGeneration,
+      contentType: header('content-type') ?? '',
+      inferenceHeaderContentLength: header(INFERENCE_HEADER_CONTENT_LENGTH) ?? '',
+      usage: parseUsageHeaders(header),
+    });
+    return signature === expected;
+  } catch {
+    return false;
+  }
 }
 
 export function json(value: unknown, status = 200, headers: Record<string, string> = {}): Response {

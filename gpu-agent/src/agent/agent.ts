@@ -2,9 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import type { HostInventory } from '@meridian/protocol';
+import type { DesiredState, HostInventory } from '@meridian/protocol';
 import { ModelCache } from '../cache/model-cache.js';
 import type { AgentConfig } from '../config.js';
+import { DataPlaneKeys } from '../data-plane/keys.js';
 import { createDataPlaneListener } from '../data-plane/listener.js';
 import { InferenceMetrics } from '../data-plane/metrics.js';
 import { type MetricsListener, startMetricsListener } from '../data-plane/metrics-listener.js';
@@ -15,9 +16,11 @@ import { HeartbeatLoop } from './heartbeat-loop.js';
 import type { Logger } from './logger.js';
 import { OnnxWorkloadRuntime } from './onnx-runtime.js';
 import { Reconciler } from './reconciler.js';
-import { ensureRegistered } from './registration.js';
+import { ensureRegistered, storeDataPlaneKey } from './registration.js';
 import { ServedModels } from './served-models.js';
+import { UsageJournal } from './usage-journal.js';
 import { UsageMeter } from './usage-meter.js';
+import { PredictionUsageReporter } from './usage-prediction-reporter.js';
 import { UsageReporter } from './usage-reporter.js';
 import { toWireInventory } from './wire-inventory.js';
 import type { WorkloadRuntime } from './workload-runtime.js';
@@ -54,9 +57,23 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const metrics = new InferenceMetrics();
   const models = new ServedModels();
-  let signingKey: Uint8Array | undefined;
-  const dataPlane = createDataPlaneListener({ models, metrics, signingKey: () => signingKey });
-  const { server, port } = await listen(dataPlane, config.listen.host, config.listen.port);
+  const keys = new DataPlaneKeys();
+  // Calls a previous run answered and did not seal are sealed now; this run's calls go to a new generation.
+  const journal = await UsageJournal.open(config.usageJournalDir, { fsync: config.usageJournalFsync, log });
+  const dataPlane = createDataPlaneListener({
+    models,
+    metrics,
+    signingKey: (generation) => keys.get(generation),
+    journal,
+  });
+  let server: Server;
+  let port: number;
+  try {
+    ({ server, port } = await listen(dataPlane, config.listen.host, config.listen.port));
+  } catch (err) {
+    await journal.close();
+    throw err;
+  }
   const closeDataPlane = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve());
@@ -68,12 +85,14 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     if (config.metricsListen) metricsListener = await startMetricsListener(metrics, config.metricsListen);
   } catch (err) {
     await closeDataPlane();
+    await journal.close();
     throw err;
   }
   if (metricsListener) log.info('metrics listening', { url: `${metricsListener.url}/metrics` });
   const closeServer = async () => {
     await metricsListener?.close();
     await closeDataPlane();
+    await journal.close();
   };
 
   const stopping = new AbortController();
@@ -106,9 +125,17 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     await closeServer();
     throw err;
   }
-  // The key is used as its UTF-8 bytes, as the edge must too.
-  signingKey = new TextEncoder().encode(registered.dataPlaneSigningKey);
+  if (registered.dataPlaneKey) keys.update(registered.dataPlaneKey);
   const authed = api.withCredential(registered.credential);
+  // A rotation arrives with the desired state: taken at once, and stored so a restart starts with it.
+  let credential = registered;
+  const takeKey = async (state: DesiredState) => {
+    const next = state.dataPlaneKey;
+    if (!next || next.generation === keys.generation) return;
+    keys.update(next);
+    credential = await storeDataPlaneKey(config.dataDir, credential, next);
+    log.info('data-plane key updated', { generation: next.generation });
+  };
 
   const cache = new ModelCache(config.modelCacheDir, { budgetBytes: config.diskBudgetBytes });
   const session = {
@@ -120,6 +147,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const meter = new UsageMeter();
   const usage = new UsageReporter(config.dataDir, meter, log);
   await usage.load();
+  const predictions = new PredictionUsageReporter(journal, log);
   let heartbeat: HeartbeatLoop | undefined;
   const reconciler = new Reconciler({
     runtimes: [onnx, ...(deps.extraRuntimes ?? [])],
@@ -139,8 +167,19 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   });
   const loops = Promise.all([
     heartbeat.run(stopping.signal),
-    runDesiredStateLoop({ api: authed, apply: (s) => reconciler.apply(s), log }, stopping.signal),
+    runDesiredStateLoop(
+      {
+        api: authed,
+        apply: async (s) => {
+          await takeKey(s);
+          await reconciler.apply(s);
+        },
+        log,
+      },
+      stopping.signal,
+    ),
     usage.run(authed, deps.usageIntervalMs ?? config.usageIntervalMs, stopping.signal),
+    predictions.run(authed, config.predictionUsageIntervalMs, stopping.signal),
   ]);
   log.info('agent running', {
     agentId: registered.agentId,
@@ -157,7 +196,11 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       await reconciler.shutdown();
       // Time run up to now goes out once more; what cannot be sent now is resent (same seq) next start.
       await usage.flush(authed).catch(() => false);
-      await closeServer();
+      await metricsListener?.close();
+      await closeDataPlane();
+      // No call is answered any more: the last ones are sealed and sent (or sent at the next start).
+      await predictions.flush(authed).catch(() => false);
+      await journal.close();
       log.info('agent stopped', { agentId: registered.agentId });
     },
   };

@@ -52,7 +52,7 @@ const registered = {
   agentId: 'agt_1',
   credential: 'mac_secret',
   heartbeatIntervalSeconds: 15,
-  dataPlaneSigningKey: 'k',
+  dataPlaneKey: { generation: 1, key: 'ab'.repeat(32) },
 };
 const host = async () => ({
   hostname: 'h',

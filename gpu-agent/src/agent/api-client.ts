@@ -3,6 +3,8 @@ import {
   type AgentRegistration,
   DesiredStatePoll,
   HeartbeatResponse,
+  PredictionUsageAck,
+  type PredictionUsageReport,
   RegistrationResponse,
   UsageAck,
   type UsageReport,
@@ -80,6 +82,11 @@ export class ApiClient {
 
   reportUsage(body: UsageReport): Promise<ApiResult<UsageAck>> {
     return this.call('POST', '/agent/v1/usage', UsageAck, { body });
+  }
+
+  /** Prediction calls sealed from the usage journal; stored once per (agent, seq, part). */
+  reportPredictionUsage(body: PredictionUsageReport): Promise<ApiResult<PredictionUsageAck>> {
+    return this.call('POST', '/agent/v1/prediction-usage', PredictionUsageAck, { body });
   }
 
   private async call<S extends z.ZodType>(

@@ -1,16 +1,21 @@
 import { join } from 'node:path';
-import type { AgentRegistration } from '@meridian/protocol';
+import { type AgentRegistration, DataPlaneKey } from '@meridian/protocol';
 import { z } from 'zod';
 import { type ApiClient, describeApiError, isRetryable } from './api-client.js';
 import { backoffMs, sleep } from './backoff.js';
 import { readJsonFile, writeJsonFile } from './json-file.js';
 import type { Logger } from './logger.js';
 
-/** What registration gave this agent, kept in `<dataDir>/credential.json` (mode 0600). */
+/**
+ * What registration gave this agent, kept in `<dataDir>/credential.json` (mode 0600). The data-plane key is
+ * this agent's own (derived from the platform key, which no agent holds); a rotation arrives in the desired
+ * state and replaces it here. A file from before per-agent keys has none: the agent refuses data-plane calls
+ * until its first desired state brings one (a platform-wide key such a file still holds is dropped).
+ */
 export const StoredCredential = z.object({
   agentId: z.string().min(1),
   credential: z.string().min(1),
-  dataPlaneSigningKey: z.string().min(1),
+  dataPlaneKey: DataPlaneKey.optional(),
   heartbeatIntervalSeconds: z.number().int().positive(),
   /** The control plane that issued it: a credential is worthless anywhere else. */
   controlPlaneUrl: z.string(),
@@ -22,6 +27,17 @@ export const credentialPath = (dataDir: string) => join(dataDir, 'credential.jso
 export async function readCredential(dataDir: string, controlPlaneUrl: string) {
   const stored = await readJsonFile(credentialPath(dataDir), StoredCredential);
   return stored?.controlPlaneUrl === controlPlaneUrl ? stored : undefined;
+}
+
+/** Stores a rotated data-plane key beside the credential, so a restart starts with it. */
+export async function storeDataPlaneKey(
+  dataDir: string,
+  stored: StoredCredential,
+  key: DataPlaneKey,
+): Promise<StoredCredential> {
+  const next = { ...stored, dataPlaneKey: key };
+  await writeJsonFile(credentialPath(dataDir), StoredCredential.parse(next));
+  return next;
 }
 
 /** Registration failed for good: no credential and no (valid) bootstrap token. */

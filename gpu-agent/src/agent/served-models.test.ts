@@ -54,7 +54,7 @@ beforeAll(async () => {
   const metrics = new InferenceMetrics();
   const cache = new ModelCache(join(dir, 'models'), { budgetBytes: 10 << 20 });
   onnx = new OnnxWorkloadRuntime({ cache, models, metrics, session: { executionProviders: ['cpu'] } });
-  app = createDataPlaneApp({ models, metrics, signingKey: (d) => (d === DEP ? KEY : undefined) });
+  app = createDataPlaneApp({ models, metrics, signingKey: (g) => (g === 1 ? KEY : undefined) });
   await onnx.start(workload('wl_old', 'mdv_old'), ctx);
   await onnx.start(workload('wl_new', 'mdv_new'), ctx);
 });

@@ -11,6 +11,7 @@ import { edgeHeaders, listen } from './testing/server.js';
 const KEY = new TextEncoder().encode('e'.repeat(32));
 const DEP = 'dep_errors';
 const TARGET = '/v2/models/cls/infer';
+const REQUEST_ID = 'req-0123456789';
 let cls: ModelSession;
 let server: { url: string; close: () => Promise<void> };
 const metrics = new InferenceMetrics();
@@ -20,7 +21,7 @@ beforeAll(async () => {
   const batching = { maxBatchSize: 8, maxQueueDelayUs: 0, maxQueueSize: 64, timeoutMs: 10_000 };
   const models = staticRegistry([serveModel(cls, { name: 'cls', version: '1' }, batching, metrics)]);
   server = await listen(
-    createDataPlaneListener({ models, metrics, signingKey: (d) => (d === DEP ? KEY : undefined) }),
+    createDataPlaneListener({ models, metrics, signingKey: (g) => (g === 1 ? KEY : undefined) }),
   );
 });
 afterAll(async () => {
@@ -43,18 +44,23 @@ async function post(
   headerLength?: number,
   sign: Partial<{ timestamp: number; key: Uint8Array }> = {},
 ) {
-  const headers: Record<string, string> = {
-    ...edgeHeaders(sign.key ?? KEY, {
-      method: 'POST',
-      target: TARGET,
-      body,
-      deploymentId: DEP,
-      timestamp: sign.timestamp,
-    }),
-    ...(headerLength === undefined ? {} : { 'inference-header-content-length': String(headerLength) }),
-  };
-  const res = await fetch(server.url + TARGET, { method: 'POST', headers, body });
-  return { status: res.status, body: (await res.json()) as { error?: string } };
+  const headers = edgeHeaders(sign.key ?? KEY, {
+    method: 'POST',
+    target: TARGET,
+    body,
+    deploymentId: DEP,
+    timestamp: sign.timestamp,
+    headers: headerLength === undefined ? {} : { 'inference-header-content-length': String(headerLength) },
+  });
+  const res = await fetch(server.url + TARGET, {
+    method: 'POST',
+    headers: { ...headers, 'x-request-id': REQUEST_ID },
+    body,
+  });
+  const { requestId, ...rest } = (await res.json()) as { error?: string; requestId?: string };
+  // Every error names the request the edge sent, so its log line and the caller's answer meet.
+  if (res.status !== 200) expect(requestId).toBe(REQUEST_ID);
+  return { status: res.status, body: rest };
 }
 
 function binary(tensor: Tensor) {
@@ -99,7 +105,10 @@ describe('data plane refuses bad requests and keeps serving', () => {
     const { body, headerLength } = binary(x());
     const unsigned = await fetch(server.url + TARGET, { method: 'POST', body });
     expect(unsigned.status).toBe(401);
-    expect(await unsigned.json()).toEqual({ error: 'missing or malformed edge signature headers' });
+    expect(await unsigned.json()).toEqual({
+      error: 'missing or malformed edge signature headers',
+      requestId: expect.any(String),
+    });
     expect((await post(body, headerLength, { key: new Uint8Array(32) })).body).toEqual({
       error: 'bad edge signature',
     });
@@ -153,10 +162,13 @@ describe('data plane refuses bad requests and keeps serving', () => {
 
   it('serves a chunked request body (no Content-Length) like a declared one', async () => {
     const { body, headerLength } = binary(x());
-    const headers = {
-      ...edgeHeaders(KEY, { method: 'POST', target: TARGET, body, deploymentId: DEP }),
-      'inference-header-content-length': String(headerLength),
-    };
+    const headers = edgeHeaders(KEY, {
+      method: 'POST',
+      target: TARGET,
+      body,
+      deploymentId: DEP,
+      headers: { 'inference-header-content-length': String(headerLength) },
+    });
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(`${server.url}${TARGET}`, { method: 'POST', headers }, (res) => {
         res.resume();

@@ -39,7 +39,7 @@ beforeAll(async () => {
     serveModel(vad, { name: 'vad', version: '1' }, batching, metrics),
     serveModel(mlp, { name: 'mlp', version: '3' }, batching, metrics),
   ]);
-  deps = { models, metrics, signingKey: (d) => (d === DEP ? KEY : undefined), bodyLimitBytes: 8 << 20 };
+  deps = { models, metrics, signingKey: (g) => (g === 1 ? KEY : undefined), bodyLimitBytes: 8 << 20 };
   server = await listen(createDataPlaneListener(deps));
 });
 afterAll(async () => {
@@ -49,7 +49,7 @@ afterAll(async () => {
 });
 
 async function call(method: string, target: string, body?: Uint8Array, extra: Record<string, string> = {}) {
-  const headers = { ...edgeHeaders(KEY, { method, target, body, deploymentId: DEP }), ...extra };
+  const headers = edgeHeaders(KEY, { method, target, body, deploymentId: DEP, headers: extra });
   return fetch(server.url + target, { method, headers, body });
 }
 
@@ -106,9 +106,14 @@ describe('data plane over HTTP', () => {
     const seen: number[] = [];
     for (const { target, encoded, signed } of cases) {
       const { body, headerLength } = encoded;
-      const headers: Record<string, string> = {
-        ...(signed ? edgeHeaders(KEY, { method: 'POST', target, body, deploymentId: DEP }) : {}),
-        ...(headerLength === undefined ? {} : { 'inference-header-content-length': String(headerLength) }),
+      const length: Record<string, string> =
+        headerLength === undefined ? {} : { 'inference-header-content-length': String(headerLength) };
+      // One request id for both paths: error bodies carry it.
+      const headers = {
+        ...(signed
+          ? edgeHeaders(KEY, { method: 'POST', target, body, deploymentId: DEP, headers: length })
+          : length),
+        'x-request-id': 'req-compare',
       };
       const viaNode = await fetch(server.url + target, { method: 'POST', headers, body });
       const viaHono = await app.fetch(

@@ -1,21 +1,37 @@
 import type { IncomingMessage } from 'node:http';
 import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
+import { createJsonLogger, type Logger } from '../agent/logger.js';
+import type { CallRecorder } from '../agent/usage-journal.js';
 import { type Answer, answerInfer, errorAnswer, findModel as find } from './answers.js';
 import { readSignedBody } from './auth.js';
 import { readBodyLimited } from './body.js';
 import { InferenceMetrics } from './metrics.js';
 import type { ModelRegistry } from './models.js';
+import { NonceCache } from './nonces.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { journalServed } from './usage.js';
 
 export type DataPlaneDeps = {
   models: ModelRegistry;
-  /** The edge signing key for a deployment (distributed by the control plane); undefined → 401. */
-  signingKey: (deploymentId: string) => Uint8Array | undefined;
+  /** This agent's data-plane key of a generation (from the control plane), while accepted; undefined → 401. */
+  signingKey: (generation: number) => Uint8Array | undefined;
+  /** Nonces seen within the signature window (one cache for both serving paths). */
+  nonces?: NonceCache;
+  /** Where infer calls answered 200 are recorded for billing; when set, an infer call must name its org. */
+  journal?: CallRecorder;
   metrics?: InferenceMetrics;
   bodyLimitBytes?: number;
   maxSkewSeconds?: number;
   nowMs?: () => number;
+  /** Where failed requests are logged (one JSON line each); stderr by default. */
+  log?: Logger;
 };
+
+/** The logger a data plane writes failures to. */
+export function dataPlaneLog(deps: DataPlaneDeps): Logger {
+  return deps.log ?? createJsonLogger((line) => process.stderr.write(line));
+}
 
 // Under @hono/node-server, env.incoming is the Node request: the body is read from it directly.
 type Env = { Bindings: { incoming?: IncomingMessage } | undefined; Variables: { body: Uint8Array } };
@@ -24,6 +40,8 @@ type Env = { Bindings: { incoming?: IncomingMessage } | undefined; Variables: { 
 export function authOptions(deps: DataPlaneDeps) {
   return {
     signingKey: deps.signingKey,
+    nonces: deps.nonces ?? new NonceCache(),
+    usageRequired: deps.journal !== undefined,
     bodyLimitBytes: deps.bodyLimitBytes ?? 64 * 1024 * 1024,
     maxSkewSeconds: deps.maxSkewSeconds,
     nowMs: deps.nowMs ?? Date.now,
@@ -37,6 +55,7 @@ const send = (c: Context<Env>, a: Answer) =>
 export function createDataPlaneApp(deps: DataPlaneDeps) {
   const metrics = deps.metrics ?? new InferenceMetrics();
   const auth = authOptions(deps);
+  const log = dataPlaneLog(deps);
   const findModel = (c: Context<Env>) => find(deps.models, c.req.param('name') ?? '', c.req.param('version'));
   // Every version of a name this agent serves (a rolling update holds two), for the metadata answer.
   const versionsOf = (name: string) => [
@@ -61,8 +80,11 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     c.set('body', await readSignedBody(request, auth));
     await next();
   });
-  app.onError((err, c) => send(c, errorAnswer(err)));
-  app.notFound((c) => c.json<OipError>({ error: 'not found' }, 404));
+  const requestId = (c: Context<Env>) => requestIdOf(c.req.header(REQUEST_ID_HEADER));
+  app.onError((err, c) => send(c, errorAnswer(err, { requestId: requestId(c) }, log)));
+  app.notFound((c) =>
+    c.json<OipError & { requestId: string }>({ error: 'not found', requestId: requestId(c) }, 404),
+  );
 
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', (c) => {
@@ -86,17 +108,13 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
       const m = findModel(c);
       return c.json({ name: m.name, ready: m.ready }, m.ready ? 200 : 503);
     });
-    app.post(`${prefix}/infer`, async (c) =>
-      send(
-        c,
-        await answerInfer(
-          findModel(c),
-          metrics,
-          c.get('body'),
-          c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
-        ),
-      ),
-    );
+    app.post(`${prefix}/infer`, async (c) => {
+      const model = findModel(c);
+      const body = c.get('body');
+      const answer = await answerInfer(model, metrics, body, c.req.header(INFERENCE_HEADER_CONTENT_LENGTH));
+      const served = { deploymentId: model.name, bytesIn: body.byteLength };
+      return send(c, await journalServed(deps.journal, (name) => c.req.header(name), served, answer));
+    });
   }
   return app;
 }

@@ -1,21 +1,41 @@
 import {
+  INFERENCE_HEADER_CONTENT_LENGTH,
   isTimestampFresh,
   isValidDeploymentId,
+  isValidNonce,
+  parseKeyGeneration,
   parseSignatureTimestamp,
+  parseUsageHeaders,
   SIGNATURE_HEADERS,
   SIGNATURE_MAX_SKEW_SECONDS,
 } from '@meridian/protocol';
+import { QueueFullError } from '../onnx/errors.js';
+import type { NonceCache } from './nonces.js';
 import { verifyEdgeSignature } from './signature.js';
 
-/** The edge signature is missing, stale, for an unknown deployment or wrong (401). */
+/** The edge signature is missing, stale, replayed, under an unknown key or wrong (401). */
 export class SignatureError extends Error {
   override name = 'SignatureError';
 }
 
+/** The replay window holds as many nonces as it may: shed the request (503), never forget a live nonce. */
+export class ReplayWindowFullError extends QueueFullError {
+  override name = 'ReplayWindowFullError';
+  constructor() {
+    super('data plane', 1);
+    this.message = 'too many signed requests within the replay window; retry later';
+  }
+}
+
 export type AuthOptions = {
-  signingKey: (deploymentId: string) => Uint8Array | undefined;
+  /** The agent's data-plane key of a generation, while it is accepted; undefined → 401. */
+  signingKey: (generation: number) => Uint8Array | undefined;
+  /** Nonces seen within the signature window. */
+  nonces: NonceCache;
   bodyLimitBytes: number;
-  maxSkewSeconds?: number;
+  maxSkewSeconds?: number | undefined;
+  /** A POST (an infer call, billed by this agent) must name who is calling. */
+  usageRequired?: boolean;
   nowMs: () => number;
 };
 
@@ -31,22 +51,51 @@ export type SignedRequest = {
 };
 
 /**
- * Authenticates a request and returns its body. Header and clock checks come first, so an unsigned or
- * replayed request is refused before its body is read; the HMAC covers the body, so it is checked last.
+ * Authenticates a request and returns its body. Header, clock and nonce checks come first, so an unsigned or
+ * replayed request is refused before its body is read; the HMAC covers the body, so it is checked last, and
+ * only then is the nonce remembered (an unsigned request cannot use up a nonce or the window's room).
  */
 export async function readSignedBody(request: SignedRequest, options: AuthOptions): Promise<Uint8Array> {
   const deploymentId = request.header(SIGNATURE_HEADERS.deployment) ?? '';
   const timestamp = parseSignatureTimestamp(request.header(SIGNATURE_HEADERS.timestamp));
   const signature = request.header(SIGNATURE_HEADERS.signature) ?? '';
-  if (!isValidDeploymentId(deploymentId) || timestamp === undefined || signature === '')
+  const nonce = request.header(SIGNATURE_HEADERS.nonce) ?? '';
+  const keyGeneration = parseKeyGeneration(request.header(SIGNATURE_HEADERS.keyGeneration));
+  if (
+    !isValidDeploymentId(deploymentId) ||
+    timestamp === undefined ||
+    signature === '' ||
+    !isValidNonce(nonce) ||
+    keyGeneration === undefined
+  )
     throw new SignatureError('missing or malformed edge signature headers');
-  const now = Math.floor(options.nowMs() / 1000);
-  if (!isTimestampFresh(timestamp, now, options.maxSkewSeconds ?? SIGNATURE_MAX_SKEW_SECONDS))
+  const nowMs = options.nowMs();
+  const skew = options.maxSkewSeconds ?? SIGNATURE_MAX_SKEW_SECONDS;
+  if (!isTimestampFresh(timestamp, Math.floor(nowMs / 1000), skew))
     throw new SignatureError('edge signature timestamp is outside the allowed window');
-  const key = options.signingKey(deploymentId);
-  if (key === undefined) throw new SignatureError('unknown deployment');
+  const key = options.signingKey(keyGeneration);
+  if (key === undefined) throw new SignatureError('unknown data-plane key generation');
+  if (options.nonces.seen(nonce, nowMs)) throw new SignatureError('replayed request');
+  const usage = parseUsageHeaders(request.header);
+  if (options.usageRequired && request.method === 'POST' && usage === undefined)
+    throw new SignatureError('a signed infer call must name the org it is billed to');
   const body = await request.readBody(options.bodyLimitBytes);
-  const fields = { method: request.method, target: request.target, body, deploymentId, timestamp };
+  const fields = {
+    method: request.method,
+    target: request.target,
+    body,
+    deploymentId,
+    timestamp,
+    nonce,
+    keyGeneration,
+    contentType: request.header('content-type') ?? '',
+    inferenceHeaderContentLength: request.header(INFERENCE_HEADER_CONTENT_LENGTH) ?? '',
+    usage,
+  };
   if (!verifyEdgeSignature(key, fields, signature)) throw new SignatureError('bad edge signature');
+  // Remembered until the timestamp leaves the window (+1 s for the rounding of "now" to seconds).
+  const remembered = options.nonces.remember(nonce, (timestamp + skew + 1) * 1000, options.nowMs());
+  if (remembered === 'replayed') throw new SignatureError('replayed request');
+  if (remembered === 'full') throw new ReplayWindowFullError();
   return body;
 }

@@ -1,11 +1,14 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { INFERENCE_HEADER_CONTENT_LENGTH } from '@meridian/protocol';
-import { type Answer, answerInfer, errorAnswer, findModel } from './answers.js';
-import { authOptions, createDataPlaneApp, type DataPlaneDeps } from './app.js';
+import { type Answer, answerInfer, errorAnswer, type FailedRequest, findModel } from './answers.js';
+import { authOptions, createDataPlaneApp, type DataPlaneDeps, dataPlaneLog } from './app.js';
 import { readSignedBody } from './auth.js';
 import { readIncomingBody } from './body.js';
 import { InferenceMetrics } from './metrics.js';
+import { NonceCache } from './nonces.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import { journalServed } from './usage.js';
 
 /** `/v2/models/{name}[/versions/{version}]/infer`, with an optional query. */
 const INFER_PATH = /^\/v2\/models\/([^/?]+)(?:\/versions\/([^/?]+))?\/infer(?:\?.*)?$/;
@@ -18,12 +21,15 @@ const INFER_PATH = /^\/v2\/models\/([^/?]+)(?:\/versions\/([^/?]+))?\/infer(?:\?
  */
 export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
   const metrics = deps.metrics ?? new InferenceMetrics();
-  const withMetrics = { ...deps, metrics };
+  // One nonce cache for both paths, so a request replayed onto the other path is refused as well.
+  const withMetrics = { ...deps, metrics, nonces: deps.nonces ?? new NonceCache() };
   const app = createDataPlaneApp(withMetrics);
   const others = getRequestListener(app.fetch);
   const auth = authOptions(withMetrics);
+  const log = dataPlaneLog(deps);
 
   const serveInfer = async (req: IncomingMessage, match: RegExpExecArray): Promise<Answer> => {
+    let model: FailedRequest['model'];
     try {
       const request = {
         method: 'POST',
@@ -33,10 +39,14 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       };
       const body = await readSignedBody(request, auth);
       const version = match[2] === undefined ? undefined : decoded(match[2]);
-      const model = findModel(deps.models, decoded(match[1] ?? ''), version);
-      return await answerInfer(model, metrics, body, headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH));
+      const served = findModel(deps.models, decoded(match[1] ?? ''), version);
+      model = served;
+      const answer = await answerInfer(served, metrics, body, headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH));
+      // Recorded for billing before the 200 is written (group commit: one write serves concurrent calls).
+      const call = { deploymentId: served.name, bytesIn: body.byteLength };
+      return await journalServed(deps.journal, request.header, call, answer);
     } catch (err) {
-      return errorAnswer(err);
+      return errorAnswer(err, { requestId: requestIdOf(headerOf(req, REQUEST_ID_HEADER)), model }, log);
     }
   };
 

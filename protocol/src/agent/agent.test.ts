@@ -54,7 +54,7 @@ describe('agent wire schemas', () => {
       agentId: 'agt_x',
       credential: 'mac_x',
       heartbeatIntervalSeconds: 15,
-      dataPlaneSigningKey: 'k',
+      dataPlaneKey: { generation: 1, key: 'ab'.repeat(32) },
     };
     expect(RegistrationResponse.parse({ ...answer, region: 'eu' })).toEqual(answer);
   });

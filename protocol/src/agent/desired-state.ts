@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { WorkloadId } from './heartbeat.js';
+import { DataPlaneKey } from './prediction-usage.js';
 import { GpuType } from './usage.js';
 
 /** The model file a workload serves; the agent downloads it from a signed URL and checks its sha256. */
@@ -67,6 +68,8 @@ export const DesiredState = z.object({
   images: z
     .object({ platform: z.array(z.string()), byOrg: z.record(z.string(), z.array(z.string())) })
     .optional(),
+  /** The agent's current data-plane key; a rotation changes it (and the version). */
+  dataPlaneKey: DataPlaneKey.optional(),
 });
 export type DesiredState = z.infer<typeof DesiredState>;
 

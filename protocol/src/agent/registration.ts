@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentRuntime, HostInventory } from './inventory.js';
+import { DataPlaneKey } from './prediction-usage.js';
 
 /** `POST /agent/v1/register`: an agent's first call, carrying a one-time bootstrap token. */
 export const AgentRegistration = z.strictObject({
@@ -18,7 +19,10 @@ export const RegistrationResponse = z.object({
   agentId: z.string(),
   credential: z.string(),
   heartbeatIntervalSeconds: z.number().int().positive(),
-  /** Key of the signatures the edge puts on data-plane requests; the agent refuses unsigned calls. */
-  dataPlaneSigningKey: z.string(),
+  /**
+   * This agent's own key of the signatures the edge puts on data-plane requests (the agent refuses unsigned
+   * calls); never the platform's key. A rotation hands the next one over in the desired state.
+   */
+  dataPlaneKey: DataPlaneKey,
 });
 export type RegistrationResponse = z.infer<typeof RegistrationResponse>;

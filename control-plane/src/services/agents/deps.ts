@@ -9,7 +9,7 @@ export interface AgentServiceDeps {
   /** Wakes desired-state long polls of this instance. */
   changes: DesiredStateChanges;
   heartbeatIntervalSeconds: number;
-  /** Platform-wide key the edge signs data-plane requests with; handed to each agent at registration. */
+  /** Platform key each agent's data-plane key is derived from (the edge derives them too); no agent holds it. */
   dataPlaneSigningKey: string;
   /** Signs the model download URLs handed to agents in their desired state. */
   objectStore: ObjectStore;

@@ -3,26 +3,39 @@ import { eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { agents } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
+import { agentDataPlaneKey } from '../../lib/data-plane-keys.js';
 import { imagePolicyFor } from '../images/images.js';
 import type { AgentServiceDeps } from './deps.js';
 import type { DesiredStateChanges } from './desired-state-changes.js';
 import { desiredWorkloadsOf } from './desired-workloads.js';
+import { recordPlacements } from './placements.js';
 
 export const MAX_POLL_WAIT_SECONDS = 30;
 
-/** What `agentId` should run now: the workloads the scheduler placed on it, and the images it may run. */
+/**
+ * What `agentId` should run now: the workloads the scheduler placed on it, and its data-plane key. The
+ * deployments named are recorded as placed on it (for good): its prediction usage may bill them.
+ */
 export async function desiredStateFor(
-  deps: Pick<AgentServiceDeps, 'db' | 'objectStore'>,
+  deps: Pick<AgentServiceDeps, 'db' | 'objectStore' | 'dataPlaneSigningKey'>,
   agentId: string,
 ): Promise<DesiredState> {
   const [row] = await deps.db
-    .select({ version: agents.desiredVersion })
+    .select({ version: agents.desiredVersion, keyGeneration: agents.dataPlaneKeyGeneration })
     .from(agents)
     .where(eq(agents.id, agentId));
   if (!row) throw notFound('Agent');
   const workloads = await desiredWorkloadsOf(deps.db, deps.objectStore, agentId);
-  const orgIds = workloads.flatMap((w) => (w.orgId === undefined ? [] : [w.orgId]));
-  return { version: row.version, workloads, images: await imagePolicyFor(deps.db, orgIds) };
+  await recordPlacements(deps.db, agentId, workloads);
+  return {
+    version: row.version,
+    workloads,
+    images: await imagePolicyFor(
+      deps.db,
+      workloads.flatMap((w) => (w.orgId === undefined ? [] : [w.orgId])),
+    ),
+    dataPlaneKey: agentDataPlaneKey(deps.dataPlaneSigningKey, agentId, row.keyGeneration),
+  };
 }
 
 /** Marks `agentId`'s desired state as changed (the version moves on) and wakes its long polls. */

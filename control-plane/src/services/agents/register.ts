@@ -2,6 +2,7 @@ import { type AgentRegistration, newId, type RegistrationResponse } from '@merid
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { agents, bootstrapTokens } from '../../db/schema.js';
 import { unauthenticated } from '../../errors.js';
+import { agentDataPlaneKey } from '../../lib/data-plane-keys.js';
 import { randomSecret, sha256Hex } from '../../lib/secrets.js';
 import type { AgentServiceDeps } from './deps.js';
 
@@ -46,6 +47,6 @@ export async function registerAgent(
     agentId,
     credential,
     heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds,
-    dataPlaneSigningKey: deps.dataPlaneSigningKey,
+    dataPlaneKey: agentDataPlaneKey(deps.dataPlaneSigningKey, agentId, 1),
   };
 }

@@ -21,6 +21,8 @@ export interface AgentView {
   runtimes: AgentRuntime[];
   inventory: HostInventory;
   dataPlaneUrl: string;
+  /** Generation of its data-plane key: the edge derives the key it signs with from it. */
+  keyGeneration: number;
   lastHeartbeatAt: number;
 }
 
@@ -146,6 +148,7 @@ export async function loadClusterView(db: Database, now: number): Promise<Cluste
           runtimes: a.runtimes,
           inventory: a.inventory,
           dataPlaneUrl: a.dataPlaneUrl,
+          keyGeneration: a.dataPlaneKeyGeneration,
           lastHeartbeatAt: a.lastHeartbeatAt.getTime(),
         },
       ]),

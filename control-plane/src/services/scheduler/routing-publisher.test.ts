@@ -22,7 +22,14 @@ function snapshot(version: number): RoutingSnapshot {
             versionId: 'mdv_1',
             version: 1,
             weight: 100,
-            replicas: [{ workloadId: 'wl_1', agentId: 'agt_1', url: 'https://gpu-1.example.com:9090' }],
+            replicas: [
+              {
+                workloadId: 'wl_1',
+                agentId: 'agt_1',
+                url: 'https://gpu-1.example.com:9090',
+                keyGeneration: 1,
+              },
+            ],
           },
         ],
       },

@@ -13,13 +13,21 @@ const ROW_ID = 1;
  */
 export function routedDeployments(view: ClusterView): RoutedDeployment[] {
   return view.deployments.map((d) => {
-    const byRevision = new Map<number, { workloadId: string; agentId: string; url: string }[]>();
+    const byRevision = new Map<
+      number,
+      { workloadId: string; agentId: string; url: string; keyGeneration: number }[]
+    >();
     for (const w of view.workloads) {
       if (w.deploymentId !== d.id || w.phase !== 'ready' || w.retireAt !== null || !w.agentId) continue;
       const agent = view.agents.get(w.agentId);
       if (!agent || agent.status === 'lost' || w.revision === null) continue;
       const list = byRevision.get(w.revision) ?? [];
-      list.push({ workloadId: w.id, agentId: agent.id, url: agent.dataPlaneUrl });
+      list.push({
+        workloadId: w.id,
+        agentId: agent.id,
+        url: agent.dataPlaneUrl,
+        keyGeneration: agent.keyGeneration,
+      });
       byRevision.set(w.revision, list);
     }
     const total = [...byRevision.values()].reduce((n, r) => n + r.length, 0);

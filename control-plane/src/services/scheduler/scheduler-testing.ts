@@ -47,6 +47,7 @@ export async function fakeAgent(
   const { agentId, credential } = res.json as { agentId: string; credential: string };
   return {
     agentId,
+    credential,
     /** What the control plane wants this agent to run now. */
     async desired(): Promise<DesiredState> {
       const r = await t.client.call('GET', '/agent/v1/desired-state', { token: credential });

@@ -1,8 +1,9 @@
 import type { UsageBatch, UsageBatchAck } from '@meridian/protocol';
+import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { edgeUsage, edgeUsageBatches } from '../../db/schema.js';
 import { invalidField } from '../../errors.js';
-import { appendEdgeEntries } from '../billing/ledger.js';
+import { appendEdgeEntries, type Tx } from '../billing/ledger.js';
 
 // Rows per insert statement: 10 values each stays under SQLite's oldest bound-parameter limit (999).
 const CHUNK = 90;
@@ -13,7 +14,8 @@ const CHUNK = 90;
  * stored and the answer is `accepted: false`; what a replay carries is not compared, as a batch is sealed.
  * Records of orgs that do not exist are stored all the same: usage is a fact, and billing decides.
  * The same transaction appends one ledger entry per record (`edge:<batchId>:<idx>`), so the ledger holds a
- * batch exactly when its records are stored.
+ * batch exactly when its records are stored, and moves the API keys' last use on. Agents' prediction reports
+ * are stored through here too (`agent:<agentId>:<seq>:<part>` batches), with the same billing effect.
  */
 export async function recordEdgeUsage(
   db: Database,
@@ -42,8 +44,21 @@ export async function recordEdgeUsage(
       await tx.insert(edgeUsage).values(rows.slice(i, i + CHUNK));
     }
     await appendEdgeEntries(tx, batch.batchId);
+    await touchApiKeys(tx, batch.batchId);
     return { batchId: batch.batchId, accepted: true };
   });
+}
+
+/**
+ * Moves each API key's `last_used_at` on to the latest minute the batch saw it call (minute precision), never
+ * back: batches arrive late and out of order. So a key used only at the edge shows when it was last used.
+ */
+async function touchApiKeys(tx: Tx, batchId: string): Promise<void> {
+  await tx.run(sql`
+    update api_keys set last_used_at = used.at
+    from (select key_id, max(minute) as at from edge_usage
+          where batch_id = ${batchId} and key_id is not null group by key_id) as used
+    where api_keys.id = used.key_id and (api_keys.last_used_at is null or api_keys.last_used_at < used.at)`);
 }
 
 /** The wire format has the shape of a minute; this refuses shapes that name no real one (`02-30`, `24:00`). */

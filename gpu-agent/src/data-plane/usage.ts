@@ -1,0 +1,31 @@
+import { parseUsageHeaders } from '@meridian/protocol';
+import type { CallRecorder } from '../agent/usage-journal.js';
+import { ModelWorkerError } from '../onnx/errors.js';
+import type { Answer } from './answers.js';
+
+/** The call was served but could not be journaled: it must not be answered 200 (unbilled); retry elsewhere. */
+export class UsageNotRecordedError extends ModelWorkerError {
+  override name = 'UsageNotRecordedError';
+}
+
+/**
+ * Journals a 200 infer answer before it is written, under the signed usage identity; any other answer, or a
+ * data plane without a journal (tests), passes through. Throws UsageNotRecordedError (503) when the journal
+ * write fails, so no 200 leaves that is not recorded.
+ */
+export async function journalServed(
+  journal: CallRecorder | undefined,
+  header: (name: string) => string | undefined,
+  served: { deploymentId: string; bytesIn: number },
+  answer: Answer,
+): Promise<Answer> {
+  if (!journal || answer.status !== 200) return answer;
+  const usage = parseUsageHeaders(header);
+  if (!usage) return answer;
+  try {
+    await journal.record({ ...usage, ...served, bytesOut: answer.body.byteLength });
+  } catch {
+    throw new UsageNotRecordedError('the call could not be recorded for billing; retry');
+  }
+  return answer;
+}
