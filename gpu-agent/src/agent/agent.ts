@@ -9,6 +9,7 @@ import { DataPlaneKeys } from '../data-plane/keys.js';
 import { createDataPlaneListener } from '../data-plane/listener.js';
 import { InferenceMetrics } from '../data-plane/metrics.js';
 import { type MetricsListener, startMetricsListener } from '../data-plane/metrics-listener.js';
+import { withDataPlaneTimeouts } from '../data-plane/server-timeouts.js';
 import { collectHostInventory } from '../inventory/host-inventory.js';
 import { ApiClient } from './api-client.js';
 import { runDesiredStateLoop } from './desired-state-loop.js';
@@ -208,7 +209,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
 
 function listen(listener: RequestListener, hostname: string, port: number) {
   return new Promise<{ server: Server; port: number }>((resolve, reject) => {
-    const server = createServer(listener);
+    const server = withDataPlaneTimeouts(createServer(listener));
     server.once('error', reject);
     server.listen(port, hostname, () => resolve({ server, port: (server.address() as AddressInfo).port }));
   });

@@ -6,6 +6,7 @@ import { createModelSession, type SessionOptions } from '../../onnx/session.js';
 import { createDataPlaneListener } from '../listener.js';
 import { InferenceMetrics } from '../metrics.js';
 import { serveModel, staticRegistry } from '../models.js';
+import { withDataPlaneTimeouts } from '../server-timeouts.js';
 
 type Config = {
   model: string;
@@ -31,8 +32,8 @@ const batching = {
 };
 const model = serveModel(session, { name: config.model, version: '1' }, batching, metrics);
 const key = Buffer.from(config.key, 'hex');
-const server = createServer(
-  createDataPlaneListener({ models: staticRegistry([model]), metrics, signingKey: () => key }),
+const server = withDataPlaneTimeouts(
+  createServer(createDataPlaneListener({ models: staticRegistry([model]), metrics, signingKey: () => key })),
 );
 server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
 process.on('SIGTERM', () => process.exit(0));

@@ -7,12 +7,13 @@ import {
   type UsageIdentity,
   usageHeaders,
 } from '@meridian/protocol';
+import { withDataPlaneTimeouts } from '../server-timeouts.js';
 import { signEdgeRequest } from '../signature.js';
 
 /** Serves a data plane (createDataPlaneListener) on 127.0.0.1 on a free port; resolves once it listens. */
 export function listen(listener: RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
   return new Promise((resolve) => {
-    const server = createServer(listener);
+    const server = withDataPlaneTimeouts(createServer(listener));
     server.listen(0, '127.0.0.1', () => {
       resolve({
         url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
