@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -79,8 +79,8 @@ function summarize(latencies: number[], elapsedMs: number, cpuUs: number): Resul
   };
 }
 
-/** Runs `one` from `c` loops for the duration; latencies in ms. */
-async function drive(c: number, one: (loop: number) => Promise<void>): Promise<Result> {
+/** Runs `one` from `c` loops for the duration; latencies (ms) of the calls that succeeded (`one` → true). */
+async function drive(c: number, one: (loop: number) => Promise<boolean>): Promise<Result> {
   const latencies: number[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -89,8 +89,7 @@ async function drive(c: number, one: (loop: number) => Promise<void>): Promise<R
     Array.from({ length: c }, async (_, loop) => {
       while (performance.now() < end) {
         const s = performance.now();
-        await one(loop);
-        latencies.push(performance.now() - s);
+        if (await one(loop)) latencies.push(performance.now() - s);
       }
     }),
   );
@@ -108,7 +107,10 @@ async function raw(model: ModelName, c: number, batch: number): Promise<Result> 
   const dims = [batch, ...shape.slice(1)];
   const feeds = { [session.inputNames[0] ?? 'x']: new OrtTensor('float32', sample(dims), dims) };
   await session.run(feeds);
-  const r = await drive(c, async () => void (await session.run(feeds)));
+  const r = await drive(c, async () => {
+    await session.run(feeds);
+    return true;
+  });
   await session.release();
   return { ...r, rps: r.rps * batch };
 }
@@ -132,7 +134,11 @@ async function startServer(
     execArgv: ['--import', 'tsx', ...prof],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  const [message] = (await once(child, 'message')) as [{ port: number }];
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`${script} exited (code ${code}) before it listened`);
+  });
+  const [message] = (await Promise.race([once(child, 'message'), exited])) as [{ port: number }];
+  exited.catch(() => {});
   return { child, port: message.port };
 }
 
@@ -144,19 +150,24 @@ function machineJiffies(): { total: number; steal: number } {
 }
 const machineAtStart = machineJiffies();
 
-/** utime + stime of a process, in µs (Linux /proc; clock ticks are 100 Hz). */
-function procCpuUs(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
+/** User and system CPU of a process, in µs (Linux /proc; clock ticks are 100 Hz). */
+function procCpu(pid: number | undefined): { user: number; system: number } {
+  if (pid === undefined) return { user: Number.NaN, system: Number.NaN };
   const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  return { user: Number(fields[11]) * 10_000, system: Number(fields[12]) * 10_000 };
 }
 
+/** Every request is answered within this, or counted as a failure (and its connection replaced). */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+let nonceCounter = 0;
+
 /**
- * One pre-built HTTP/1.1 request per second: the body and its SHA-256 are fixed, the signature covers
- * the timestamp, so only the HMAC and the header block are redone when the second changes.
+ * A request's bytes, signed as the edge signs: the body and its SHA-256 are fixed, so per request only the
+ * nonce (the agent refuses one twice), the HMAC and the header block are made.
  */
-function requestBytes(model: ModelName, binary: boolean): () => Buffer {
+function requestBytes(model: ModelName, binary: boolean): { next: () => Buffer; body: Uint8Array } {
   const tensor: Tensor = {
     name: 'x',
     datatype: 'FP32',
@@ -168,62 +179,131 @@ function requestBytes(model: ModelName, binary: boolean): () => Buffer {
   ]);
   const target = `/v2/models/${model}/infer`;
   const bodySha256Hex = createHash('sha256').update(body).digest('hex');
-  let second = -1;
-  let bytes = Buffer.alloc(0);
-  return () => {
+  const inferenceHeaderContentLength = headerLength === undefined ? '' : String(headerLength);
+  const bodyBuffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const next = () => {
     const timestamp = Math.floor(Date.now() / 1000);
-    if (timestamp === second) return bytes;
-    const fields = { method: 'POST', target, bodySha256Hex, deploymentId: 'dep_bench', timestamp };
+    const nonce = `bench.${process.pid}.${nonceCounter++}`;
+    const fields = {
+      method: 'POST',
+      target,
+      bodySha256Hex,
+      deploymentId: 'dep_bench',
+      timestamp,
+      nonce,
+      keyGeneration: 1,
+      contentType: '',
+      inferenceHeaderContentLength,
+    };
     const signature = createHmac('sha256', KEY).update(canonicalSigningString(fields)).digest('hex');
     const head =
       `POST ${target} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: ${body.byteLength}\r\n` +
       `x-meridian-deployment: dep_bench\r\nx-meridian-timestamp: ${timestamp}\r\n` +
+      `x-meridian-nonce: ${nonce}\r\nx-meridian-key-generation: 1\r\n` +
       `x-meridian-signature: ${signature}\r\n` +
       (headerLength === undefined ? '' : `inference-header-content-length: ${headerLength}\r\n`) +
       '\r\n';
-    bytes = Buffer.concat([Buffer.from(head, 'latin1'), body]);
-    second = timestamp;
-    return bytes;
+    return Buffer.concat([Buffer.from(head, 'latin1'), bodyBuffer]);
+  };
+  return { next, body };
+}
+
+/** How one request ended: 'ok' for a 200, else what went wrong (counted per cell). */
+type Outcome = 'ok' | 'timeout' | 'closed' | `error ${string}` | `status ${number}`;
+
+/**
+ * A keep-alive connection that sends one request at a time and reads its response (a content-length
+ * body). Raw net.Socket: the load generator shares the cores with the server, so it does as little per
+ * request as an HTTP client can. Every request ends: answered, timed out, or cut by a closed socket (an
+ * idle connection the server closed, say); the connection is then opened again for the next request.
+ */
+function connection(port: number): { send(bytes: Buffer): Promise<Outcome>; close(): void } {
+  let socket: Socket | undefined;
+  let settle: ((outcome: Outcome) => void) | undefined;
+  let buffered: Buffer | undefined;
+  let need = -1;
+  let status = 0;
+  const finish = (outcome: Outcome) => {
+    const done = settle;
+    settle = undefined;
+    buffered = undefined;
+    need = -1;
+    done?.(outcome);
+  };
+  const drop = (outcome: Outcome) => {
+    socket?.destroy();
+    socket = undefined;
+    finish(outcome);
+  };
+  const open = () => {
+    const s = connect({ host: '127.0.0.1', port, noDelay: true });
+    s.on('data', (chunk: Buffer) => {
+      buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk;
+      if (need < 0) {
+        const end = buffered.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buffered.toString('latin1', 0, end).toLowerCase();
+        const length = /\r\ncontent-length: *(\d+)/.exec(head)?.[1];
+        status = Number(head.slice(9, 12));
+        if (length === undefined) return drop('error no content-length');
+        need = end + 4 + Number(length);
+      }
+      if (buffered.byteLength < need) return;
+      const closing = /\r\nconnection: *close/.test(buffered.toString('latin1', 0, need).toLowerCase());
+      if (closing) drop(status === 200 ? 'ok' : `status ${status}`);
+      else finish(status === 200 ? 'ok' : `status ${status}`);
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => drop(`error ${err.code ?? err.message}`));
+    s.on('close', () => {
+      if (socket === s) drop('closed');
+    });
+    return s;
+  };
+  return {
+    send: (bytes) =>
+      new Promise<Outcome>((resolve) => {
+        const timer = setTimeout(() => drop('timeout'), REQUEST_TIMEOUT_MS);
+        settle = (outcome) => {
+          clearTimeout(timer);
+          resolve(outcome);
+        };
+        socket ??= open();
+        socket.write(bytes);
+      }),
+    close: () => {
+      const s = socket;
+      socket = undefined;
+      s?.destroy();
+    },
   };
 }
 
+/** Failures of a cell by kind, e.g. "timeout 2, status 503 1"; "none" when every request was a 200. */
+function describeFailures(failures: Map<string, number>): string {
+  if (failures.size === 0) return 'none';
+  return [...failures].map(([kind, n]) => `${kind} ${n}`).join(', ');
+}
+
 /**
- * A keep-alive connection that sends one request and waits for its response (status 200, a
- * content-length body). Raw net.Socket: the load generator shares the cores with the server, so it does
- * as little per request as an HTTP client can.
+ * CPU µs of one JSON.parse of the body's text (decoded beforehand): the reference for the JSON path. Taken
+ * just before and just after the cell and averaged, so it sees the machine the server saw.
  */
-async function connection(port: number): Promise<{ send(bytes: Buffer): Promise<void>; close(): void }> {
-  const socket = connect({ host: '127.0.0.1', port, noDelay: true });
-  await once(socket, 'connect');
-  let pending: { resolve: () => void; reject: (e: Error) => void } | undefined;
-  let buffered: Buffer | undefined;
-  let need = -1;
-  socket.on('data', (chunk: Buffer) => {
-    buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk;
-    if (need < 0) {
-      const end = buffered.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = buffered.toString('latin1', 0, end).toLowerCase();
-      const length = /\r\ncontent-length: *(\d+)/.exec(head)?.[1];
-      if (!head.startsWith('http/1.1 200') || length === undefined) {
-        pending?.reject(new Error(`bad response: ${head.slice(0, 200)}`));
-        return;
-      }
-      need = end + 4 + Number(length);
-    }
-    if (buffered.byteLength < need) return;
-    buffered = undefined;
-    need = -1;
-    pending?.resolve();
-  });
-  socket.on('error', (e) => pending?.reject(e));
-  return {
-    send: (bytes) =>
-      new Promise<void>((resolve, reject) => {
-        pending = { resolve, reject };
-        socket.write(bytes);
-      }),
-    close: () => socket.destroy(),
+function jsonParseUs(body: Uint8Array): () => number {
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const rounds = Math.max(5, Math.min(200, Math.round(2e7 / text.length)));
+  let total = 0;
+  let count = 0;
+  const measure = () => {
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < rounds; i++) JSON.parse(text);
+    const cpu = process.cpuUsage(cpu0);
+    total += cpu.user + cpu.system;
+    count += rounds;
+  };
+  measure();
+  return () => {
+    measure();
+    return total / count;
   };
 }
 
@@ -232,21 +312,57 @@ async function http(
   model: ModelName,
   binary: boolean,
   c: number,
-) {
-  const next = requestBytes(model, binary);
-  const conns = await Promise.all(Array.from({ length: c }, () => connection(server.port)));
-  for (const conn of conns) for (let i = 0; i < 5; i++) await conn.send(next());
-  const serverCpu0 = procCpuUs(server.child.pid);
-  const r = await drive(c, (loop) => (conns[loop] as (typeof conns)[number]).send(next()));
-  const serverCpu = procCpuUs(server.child.pid) - serverCpu0;
+): Promise<Served> {
+  const request = requestBytes(model, binary);
+  const conns = Array.from({ length: c }, () => connection(server.port));
+  // Warm-up on every connection at once: one after another, the first ones would sit idle for longer
+  // than the server keeps an idle connection open.
+  await Promise.all(
+    conns.map(async (conn) => {
+      for (let i = 0; i < 5; i++) await conn.send(request.next());
+    }),
+  );
+  const parseAfter = binary ? undefined : jsonParseUs(request.body);
+  const failures = new Map<string, number>();
+  const serverCpu0 = procCpu(server.child.pid);
+  const r = await drive(c, async (loop) => {
+    const outcome = await (conns[loop] as (typeof conns)[number]).send(request.next());
+    if (outcome === 'ok') return true;
+    failures.set(outcome, (failures.get(outcome) ?? 0) + 1);
+    return false;
+  });
+  const serverCpu1 = procCpu(server.child.pid);
+  const parseUs = parseAfter?.();
+  const serverUser = serverCpu1.user - serverCpu0.user;
+  const serverCpu = serverUser + serverCpu1.system - serverCpu0.system;
   for (const conn of conns) conn.close();
   const requests = (r.rps * DURATION_MS) / 1000;
-  return { ...r, serverCpu: serverCpu / 1000 / DURATION_MS, serverUsPerReq: serverCpu / requests };
+  return {
+    ...r,
+    serverCpu: serverCpu / 1000 / DURATION_MS,
+    serverUsPerReq: serverCpu / requests,
+    serverUserShare: serverUser / serverCpu,
+    failures: describeFailures(failures),
+    ...(parseUs === undefined ? {} : { parseUs }),
+  };
 }
 
-type Served = Result & { serverCpu?: number; serverUsPerReq?: number };
-const fmt = (label: string, r: Served) =>
-  `${label.padEnd(34)} ${r.rps.toFixed(0).padStart(7)}/s  p50 ${r.p50.toFixed(3).padStart(7)} ms  p99 ${r.p99.toFixed(3).padStart(7)} ms  loadgen CPU ${(r.loadCpu * 100).toFixed(0)}%${r.serverCpu === undefined ? '' : `  server CPU ${(r.serverCpu * 100).toFixed(0)}% ${(r.serverUsPerReq ?? 0).toFixed(0)} µs/req`}`;
+type Served = Result & {
+  serverCpu?: number;
+  serverUsPerReq?: number;
+  /** Of the server's CPU, the share in user space (the rest is the kernel's: sockets, wakeups). */
+  serverUserShare?: number;
+  failures?: string;
+  parseUs?: number;
+};
+const fmt = (label: string, r: Served) => {
+  let line = `${label.padEnd(34)} ${r.rps.toFixed(0).padStart(7)}/s  p50 ${r.p50.toFixed(3).padStart(7)} ms  p99 ${r.p99.toFixed(3).padStart(7)} ms  loadgen CPU ${(r.loadCpu * 100).toFixed(0)}%`;
+  if (r.serverCpu === undefined) return line;
+  line += `  server CPU ${(r.serverCpu * 100).toFixed(0)}% ${(r.serverUsPerReq ?? 0).toFixed(0)} µs/req (${((r.serverUserShare ?? 0) * 100).toFixed(0)}% user)`;
+  if (r.parseUs !== undefined)
+    line += ` = ${((r.serverUsPerReq ?? 0) / r.parseUs).toFixed(2)}× JSON.parse of the body (${r.parseUs.toFixed(0)} µs)`;
+  return `${line}  failures: ${r.failures ?? 'none'}`;
+};
 
 console.log(
   `agent serving bench: ${DURATION_MS / 1000}s per run, intraOpNumThreads=${THREADS}, session thread ${THREAD}, node ${process.version}`,
@@ -308,6 +424,24 @@ for (const m of models) {
     console.log(
       `${m} binary batched c=64 / raw b32: ${ratio(served, `${m} raw b32`)} (target ≥ 0.85 for cls); loadgen CPU ${((table[served]?.loadCpu ?? Number.NaN) * 100).toFixed(0)}%`,
     );
+  const json = [1, 2].flatMap((k) =>
+    CONCURRENCY.map((c) => {
+      const r = table[`${m} ${k === 1 ? '(b) unbatched' : '(c) batched'} json c${c}`];
+      const x = (r?.serverUsPerReq ?? Number.NaN) / (r?.parseUs ?? Number.NaN);
+      return `${k === 1 ? 'unbatched' : 'batched'} c=${c} ${x.toFixed(2)}`;
+    }),
+  );
+  console.log(
+    `${m} JSON server CPU per request / JSON.parse of its body: ${json.join(', ')} (target ≤ 2 for cls)`,
+  );
+  const overFloor = CONCURRENCY.map((c) => {
+    const served = table[`${m} (b) unbatched bin c${c}`]?.serverUsPerReq ?? Number.NaN;
+    const floor = table[`${m} floor c${c}`]?.serverUsPerReq ?? Number.NaN;
+    return `c=${c} ${served.toFixed(0)}/${floor.toFixed(0)} µs = ${(served / floor).toFixed(2)}`;
+  });
+  console.log(
+    `${m} server CPU per request, unbatched binary / node:http floor: ${overFloor.join(', ')} (target ≤ 2 for the small MLP)`,
+  );
   for (const f of m === 'cls' ? [] : ['bin', 'json'])
     console.log(
       `${m} batched / unbatched, ${f} c=64: ${ratio(`${m} (c) batched ${f} c64`, `${m} (b) unbatched ${f} c64`)} (target ≥ 3 for the MLP)`,
@@ -316,3 +450,9 @@ for (const m of models) {
     `${m} p50 c=1 binary minus raw b1: unbatched +${p50gap(`${m} (b) unbatched bin c1`, `${m} raw c1`)} ms, batched +${p50gap(`${m} (c) batched bin c1`, `${m} raw c1`)} ms (target ≤ 0.5); of which the node:http floor +${p50gap(`${m} floor c1`, `${m} raw c1`)} ms`,
   );
 }
+const failed = Object.entries(table).filter(([, r]) => r.failures !== undefined && r.failures !== 'none');
+console.log(
+  failed.length === 0
+    ? 'all cells complete: every request answered 200'
+    : `cells with failures: ${failed.map(([k, r]) => `${k} (${r.failures})`).join('; ')}`,
+);

@@ -37,6 +37,8 @@ export function scanTensorJson(
   end: number,
   listKey: 'inputs' | 'outputs',
 ): ScannedJson | undefined {
+  // Binary tensors only (the fast clients' case): nothing to cut out, JSON.parse takes the header whole.
+  if (!holdsDataKey(b, end)) return undefined;
   try {
     return new Scanner(b, end, listKey).scan();
   } catch {
@@ -178,6 +180,19 @@ class Scanner {
     }
     if (this.i === start) throw UNEXPECTED;
   }
+}
+
+const DATA_KEY = [34, 100, 97, 116, 97, 34]; // "data"
+
+/** Whether `"data"` occurs in the JSON part, bytes[0, end) (the binary part after it is not searched). */
+function holdsDataKey(bytes: Uint8Array, end: number): boolean {
+  const json = bytes.subarray(0, end);
+  for (let i = json.indexOf(34); i >= 0 && i + 6 <= end; i = json.indexOf(34, i + 1)) {
+    let k = 1;
+    while (k < 6 && json[i + k] === DATA_KEY[k]) k++;
+    if (k === 6) return true;
+  }
+  return false;
 }
 
 function skipString(b: Uint8Array, i: number, end: number): number {
