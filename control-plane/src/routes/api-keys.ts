@@ -42,6 +42,7 @@ export function apiKeyRoutes(deps: RouteDeps) {
     ...common,
     method: 'post',
     path: '/v1/api-keys',
+    operationId: 'createApiKey',
     summary: 'Create an API key; the secret is in this response only',
     request: jsonBody(CreateBody),
     responses: {
@@ -53,6 +54,7 @@ export function apiKeyRoutes(deps: RouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/api-keys',
+    operationId: 'listApiKeys',
     summary: 'API keys of the active organisation (never their secrets)',
     request: { query: z.object({ limit: Limit, cursor: Cursor }) },
     responses: {
@@ -64,6 +66,7 @@ export function apiKeyRoutes(deps: RouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/api-keys/{id}',
+    operationId: 'getApiKey',
     summary: 'One API key',
     request: { params: KeyParams },
     responses: { 200: jsonContent(ApiKeySchema, 'The key'), ...errors(401, 403, 404) },
@@ -72,6 +75,7 @@ export function apiKeyRoutes(deps: RouteDeps) {
     ...common,
     method: 'delete',
     path: '/v1/api-keys/{id}',
+    operationId: 'revokeApiKey',
     summary: 'Revoke an API key',
     request: { params: KeyParams },
     responses: { 200: jsonContent(ApiKeySchema, 'Revoked'), ...errors(401, 403, 404) },

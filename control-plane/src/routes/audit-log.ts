@@ -22,6 +22,7 @@ export function auditLogRoutes(deps: RouteDeps) {
   const list = createRoute({
     method: 'get',
     path: '/v1/audit-log',
+    operationId: 'listAuditLog',
     tags: ['audit'],
     summary: 'Every mutation in the active organisation, newest first (owners and admins)',
     security: bearerAuth,

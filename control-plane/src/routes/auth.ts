@@ -28,6 +28,8 @@ const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) })
 const registerRoute = createRoute({
   method: 'post',
   path: '/v1/auth/register',
+  operationId: 'register',
+  security: [],
   tags: ['auth'],
   summary: 'Create an account and its personal organisation',
   request: jsonBody(z.strictObject({ email: Email, password: Password, name: DisplayName })),
@@ -46,6 +48,8 @@ const registerRoute = createRoute({
 const loginRoute = createRoute({
   method: 'post',
   path: '/v1/auth/login',
+  operationId: 'login',
+  security: [],
   tags: ['auth'],
   summary: 'Exchange email and password for tokens',
   request: jsonBody(
@@ -61,6 +65,8 @@ const loginRoute = createRoute({
 const refreshRoute = createRoute({
   method: 'post',
   path: '/v1/auth/refresh',
+  operationId: 'refreshTokens',
+  security: [],
   tags: ['auth'],
   summary: 'Rotate a refresh token; reusing a spent one revokes the whole login',
   request: jsonBody(RefreshBody),
@@ -70,6 +76,8 @@ const refreshRoute = createRoute({
 const logoutRoute = createRoute({
   method: 'post',
   path: '/v1/auth/logout',
+  operationId: 'logout',
+  security: [],
   tags: ['auth'],
   summary: 'End the session a refresh token belongs to: its access tokens are refused from now on',
   request: jsonBody(RefreshBody),
@@ -80,6 +88,7 @@ export function authRoutes(deps: RouteDeps) {
   const meRoute = createRoute({
     method: 'get',
     path: '/v1/auth/me',
+    operationId: 'getMe',
     tags: ['auth'],
     summary: 'The caller, its active organisation and role',
     security: bearerAuth,
@@ -103,6 +112,7 @@ export function authRoutes(deps: RouteDeps) {
   const passwordRoute = createRoute({
     method: 'post',
     path: '/v1/auth/password',
+    operationId: 'changePassword',
     tags: ['auth'],
     summary: 'Change the password; every session of the user ends and a new token pair is returned',
     security: bearerAuth,
@@ -114,6 +124,7 @@ export function authRoutes(deps: RouteDeps) {
   const switchRoute = createRoute({
     method: 'post',
     path: '/v1/auth/switch-org',
+    operationId: 'switchOrg',
     tags: ['auth'],
     summary: 'Get tokens naming another organisation the user belongs to',
     security: bearerAuth,

@@ -29,6 +29,8 @@ export function billingWebhookRoutes(deps: BillingWebhookDeps) {
   const route = createRoute({
     method: 'post',
     path: STRIPE_WEBHOOK_PATH,
+    operationId: 'receiveStripeWebhook',
+    security: [],
     tags: ['billing'],
     summary: 'Stripe only: payment and subscription events, verified by their Stripe-Signature',
     description:

@@ -25,6 +25,7 @@ export function billingRoutes(deps: RouteDeps) {
   const pricing = createRoute({
     method: 'get',
     path: '/v1/billing/pricing',
+    operationId: 'getPricing',
     tags: ['billing'],
     summary: 'Public price list: meters and unit prices, plans with fees and limits, the rounding rule',
     security: [],
@@ -34,6 +35,7 @@ export function billingRoutes(deps: RouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/billing/usage',
+    operationId: 'getUsage',
     summary: 'Usage and its cost in a period, grouped by meter, deployment, notebook or UTC day',
     description:
       `Default period: the current UTC calendar month; at most ${MAX_USAGE_RANGE_DAYS} days. Usage is kept ` +
@@ -47,6 +49,7 @@ export function billingRoutes(deps: RouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/billing/stats',
+    operationId: 'getBillingStats',
     summary: 'The month so far: calls against the quota, models against the plan, spend, current plan',
     responses: { 200: jsonContent(BillingStatsSchema, 'Month to date'), ...errors(401, 403) },
   });
@@ -54,6 +57,7 @@ export function billingRoutes(deps: RouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/billing/invoices/upcoming',
+    operationId: 'getUpcomingInvoice',
     summary: 'This calendar month’s invoice so far: the plan’s fee and one line per meter',
     description: `${ROUNDING_RULE} Computed from the usage ledger; what Stripe invoices follows the same rule.`,
     responses: { 200: jsonContent(InvoiceSchema, 'The upcoming invoice'), ...errors(401, 403) },
@@ -62,6 +66,7 @@ export function billingRoutes(deps: RouteDeps) {
     ...common,
     method: 'put',
     path: '/v1/billing/plan',
+    operationId: 'setPlan',
     summary: 'Owners only: move the organisation to Free or Pro',
     description:
       'Enterprise is contracted and set by operators; an Enterprise org answers 409 here. After a downgrade ' +

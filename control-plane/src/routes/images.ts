@@ -38,6 +38,7 @@ export function imageRoutes(deps: RouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/allowed-images',
+    operationId: 'listAllowedImages',
     summary: 'Images the organisation may run: platform images and its own allow-list',
     responses: { 200: jsonContent(AllowedImages, 'The lists'), ...errors(401, 403) },
   });
@@ -45,6 +46,7 @@ export function imageRoutes(deps: RouteDeps) {
     ...common,
     method: 'post',
     path: '/v1/allowed-images',
+    operationId: 'allowImage',
     summary: 'Owners and admins: allow an image (or a repository) for the organisation',
     request: jsonBody(ImageBody),
     responses: {
@@ -56,6 +58,7 @@ export function imageRoutes(deps: RouteDeps) {
     ...common,
     method: 'delete',
     path: '/v1/allowed-images',
+    operationId: 'disallowImage',
     summary: 'Owners and admins: take an image off the allow-list (running workloads keep running)',
     request: { query: ImageQuery },
     responses: { 204: { description: 'Removed' }, ...errors(401, 403, 404) },
@@ -82,6 +85,7 @@ export function internalImageRoutes(db: Database, operatorToken: string) {
     ...common,
     method: 'get',
     path: '/internal/v1/platform-images',
+    operationId: 'listPlatformImages',
     summary: 'Operators only: the platform images',
     responses: { 200: jsonContent(PlatformImages, 'Platform images'), ...errors(401) },
   });
@@ -89,6 +93,7 @@ export function internalImageRoutes(db: Database, operatorToken: string) {
     ...common,
     method: 'post',
     path: '/internal/v1/platform-images',
+    operationId: 'addPlatformImage',
     summary: 'Operators only: add a platform image every org may run',
     request: jsonBody(ImageBody),
     responses: { 201: jsonContent(PlatformImages, 'Added; added already is fine'), ...errors(401) },
@@ -97,6 +102,7 @@ export function internalImageRoutes(db: Database, operatorToken: string) {
     ...common,
     method: 'delete',
     path: '/internal/v1/platform-images',
+    operationId: 'removePlatformImage',
     summary: 'Operators only: remove a platform image',
     request: { query: ImageQuery },
     responses: { 204: { description: 'Removed' }, ...errors(401, 404) },

@@ -63,6 +63,7 @@ export function internalAgentRoutes({ db, operatorToken, changes, scheduler }: I
   const issue = createRoute({
     method: 'post',
     path: '/internal/v1/agents/bootstrap-tokens',
+    operationId: 'issueAgentBootstrapToken',
     tags: ['internal'],
     summary: 'Operators only: issue a one-time bootstrap token for a new agent host',
     security: [{ operatorToken: [] }],
@@ -76,6 +77,7 @@ export function internalAgentRoutes({ db, operatorToken, changes, scheduler }: I
   const rotate = createRoute({
     method: 'post',
     path: '/internal/v1/agents/{agentId}/data-plane-key/rotate',
+    operationId: 'rotateAgentDataPlaneKey',
     tags: ['internal'],
     summary:
       'Operators only: move an agent to a new data-plane key (the old one is refused after a grace period)',

@@ -52,6 +52,7 @@ export function internalBillingRoutes(deps: InternalBillingDeps) {
   const route = createRoute({
     method: 'get',
     path: '/internal/v1/billing/reconciliation',
+    operationId: 'getBillingReconciliation',
     tags: ['internal'],
     summary: 'Operators only: per customer and meter, ledger vs outbox vs Stripe’s meter event summaries',
     security: [{ operatorToken: [] }],

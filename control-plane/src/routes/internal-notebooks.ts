@@ -13,6 +13,7 @@ export function internalNotebookRoutes(db: Database, edgeServiceToken: string) {
   const target = createRoute({
     method: 'get',
     path: '/internal/v1/notebooks/{notebookId}',
+    operationId: 'getNotebookRoute',
     tags: ['internal'],
     summary: 'Edge only: a notebook’s org, owner, status, server endpoint and server token',
     description: 'Any org’s notebook: the edge checks the caller against `orgId` and `ownerId`.',

@@ -37,6 +37,7 @@ export function internalOrgRoutes(deps: InternalOrgDeps) {
   const status = createRoute({
     method: 'get',
     path: '/internal/v1/orgs/{orgId}',
+    operationId: 'getOrgStanding',
     tags: ['internal'],
     summary: 'Edge only: an org’s plan, monthly call quota and whether it is suspended',
     security: [{ edgeService: [] }],
@@ -47,6 +48,7 @@ export function internalOrgRoutes(deps: InternalOrgDeps) {
   const standing = createRoute({
     method: 'put',
     path: '/internal/v1/orgs/{orgId}/standing',
+    operationId: 'setOrgStanding',
     tags: ['internal'],
     summary: 'Operators only: change an org’s plan, or suspend it or lift its suspension',
     description: 'Edges apply the change when their cached status expires.',

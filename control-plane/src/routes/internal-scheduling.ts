@@ -42,6 +42,7 @@ export function internalSchedulingRoutes(deps: InternalSchedulingDeps) {
   const routing = createRoute({
     method: 'get',
     path: '/internal/v1/routing',
+    operationId: 'getRoutingSnapshot',
     tags: ['internal'],
     summary: 'Edge only: the routing snapshot, or `unchanged` when `since` is its version',
     security: [{ edgeService: [] }],
@@ -61,6 +62,7 @@ export function internalSchedulingRoutes(deps: InternalSchedulingDeps) {
     ...operator,
     method: 'get',
     path: '/internal/v1/agents',
+    operationId: 'listAgents',
     summary: 'Operators only: every agent, its status and how many workloads it holds',
     responses: { 200: jsonContent(z.object({ items: z.array(AgentSummary) }), 'The fleet'), ...errors(401) },
   });
@@ -68,6 +70,7 @@ export function internalSchedulingRoutes(deps: InternalSchedulingDeps) {
     ...operator,
     method: 'post',
     path: '/internal/v1/agents/{agentId}/drain',
+    operationId: 'drainAgent',
     summary: 'Operators only: place no new work on an agent and move its replicas elsewhere',
     description:
       'Each replica on the agent keeps serving until its replacement elsewhere is ready; notebooks stay until stopped.',

@@ -13,6 +13,7 @@ export function internalSessionRoutes(deps: { db: Database; edgeServiceToken: st
   const status = createRoute({
     method: 'get',
     path: '/internal/v1/sessions/{sessionId}',
+    operationId: 'getSessionStatus',
     tags: ['internal'],
     summary: 'Edge only: whether a user session (the `sid` of an access token) still holds',
     security: [{ edgeService: [] }],

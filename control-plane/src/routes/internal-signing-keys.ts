@@ -15,6 +15,7 @@ export function internalSigningKeyRoutes(keys: SigningKeyStore, operatorToken: s
   const rotate = createRoute({
     method: 'post',
     path: '/internal/v1/signing-keys/rotate',
+    operationId: 'rotateSigningKey',
     tags: ['internal'],
     summary:
       'Operators only: make a fresh key the signer; the old one stays published until its tokens expire',

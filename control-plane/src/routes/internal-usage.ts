@@ -20,6 +20,7 @@ export function internalUsageRoutes(db: Database, edgeServiceToken: string) {
   const ingest = createRoute({
     method: 'post',
     path: USAGE_PATH,
+    operationId: 'ingestEdgeUsage',
     tags: ['internal'],
     summary: 'Edge only: store a sealed batch of prediction usage, once however often it is sent',
     description:

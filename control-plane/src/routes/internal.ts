@@ -23,6 +23,7 @@ export function internalRoutes(deps: RouteDeps, edgeServiceToken: string) {
   const resolve = createRoute({
     method: 'post',
     path: '/internal/v1/api-keys/resolve',
+    operationId: 'resolveApiKey',
     tags: ['internal'],
     summary: 'Edge only: resolve an API key hash to its org, scopes, limits and status',
     security: [{ edgeService: [] }],

@@ -80,6 +80,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...common,
     method: 'post',
     path: '/v1/models/{id}/versions',
+    operationId: 'uploadVersion',
     summary: 'Upload a new version: the raw file as the body, streamed to storage (sha256 and size recorded)',
     description:
       'ONNX files are loaded with onnxruntime and their signature and opset stored; a file that does not ' +
@@ -104,6 +105,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...common,
     method: 'get',
     path: '/v1/models/{id}/versions',
+    operationId: 'listVersions',
     summary: 'Versions of a model, newest first',
     request: {
       params: ModelIdParams,
@@ -121,6 +123,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...withJson,
     method: 'post',
     path: '/v1/models/{id}/versions/uploads',
+    operationId: 'startVersionUpload',
     summary: 'Start a presigned multipart upload: reserves the version and returns a URL per part',
     request: { params: ModelIdParams, ...jsonBody(StartBody) },
     responses: {
@@ -133,6 +136,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...withJson,
     method: 'post',
     path: '/v1/models/{id}/versions/{version}/complete',
+    operationId: 'completeVersionUpload',
     summary: 'Complete a multipart upload; the control plane then verifies the stored file',
     request: { params: VersionParams, ...jsonBody(CompleteBody) },
     responses: {
@@ -145,6 +149,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...common,
     method: 'get',
     path: '/v1/models/{id}/versions/{version}',
+    operationId: 'getVersion',
     summary: 'One version, by number, alias or latest',
     request: { params: VersionRefParams },
     responses: { 200: jsonContent(ModelVersionSchema, 'The version'), ...errors(401, 403, 404) },
@@ -153,6 +158,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...withJson,
     method: 'patch',
     path: '/v1/models/{id}/versions/{version}',
+    operationId: 'updateVersion',
     summary: 'Change a version’s description, tags or metadata; its file and signature never change',
     request: { params: VersionParams, ...jsonBody(UpdateBody) },
     responses: { 200: jsonContent(ModelVersionSchema, 'Updated'), ...errors(401, 403, 404) },
@@ -161,6 +167,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...common,
     method: 'delete',
     path: '/v1/models/{id}/versions/{version}',
+    operationId: 'deleteVersion',
     summary: 'Delete a version and its file; refused while an alias points at it or it is deployed',
     request: { params: VersionParams },
     responses: { 204: { description: 'Deleted' }, ...errors(401, 403, 404, 409) },
@@ -169,6 +176,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     ...common,
     method: 'get',
     path: '/v1/models/{id}/versions/{version}/download-url',
+    operationId: 'getVersionDownloadUrl',
     summary: 'An expiring URL that downloads the version’s file with no other credential, and its sha256',
     request: {
       params: VersionRefParams,

@@ -57,6 +57,7 @@ export function runArtifactRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
     ...common,
     method: 'put',
     path: '/v1/runs/{id}/artifacts',
+    operationId: 'uploadArtifact',
     summary: `Upload the raw body as the artifact at \`path\` (replacing one there); at most ${extra.maxArtifactBytes} bytes`,
     request: {
       params: RunIdParams,
@@ -69,6 +70,7 @@ export function runArtifactRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/runs/{id}/artifacts',
+    operationId: 'listArtifacts',
     summary: "A run's artifacts, by path",
     request: { params: RunIdParams, query: ListQuery },
     responses: { 200: jsonContent(page(ArtifactSchema), 'A page'), ...errors(401, 403, 404) },
@@ -77,6 +79,7 @@ export function runArtifactRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
     ...common,
     method: 'get',
     path: '/v1/runs/{id}/artifacts/content',
+    operationId: 'downloadArtifact',
     summary: 'Download the artifact at `path`',
     request: { params: RunIdParams, query: PathQuery },
     responses: {
@@ -91,6 +94,7 @@ export function runArtifactRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
     ...common,
     method: 'delete',
     path: '/v1/runs/{id}/artifacts',
+    operationId: 'deleteArtifact',
     summary: 'Delete the artifact at `path`',
     request: { params: RunIdParams, query: PathQuery },
     responses: { 200: jsonContent(ArtifactSchema, 'Deleted'), ...errors(401, 403, 404) },
