@@ -60,3 +60,28 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
 }
 
 export const bearerAuth = [{ bearer: [] }];
+
+type OpenApiDocument = ReturnType<ReturnType<typeof newRouter>['getOpenAPI31Document']>;
+
+/**
+ * Adds the 415 every operation with a JSON request body answers (hono's validator refuses any other
+ * Content-Type before the handler runs), so the document lists every status the API can give.
+ */
+export function documentUnsupportedMediaType(doc: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(doc.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations ?? {})) {
+      if (!['get', 'put', 'post', 'delete', 'patch'].includes(method) || typeof operation !== 'object')
+        continue;
+      const op = operation as {
+        requestBody?: { content?: Record<string, unknown> };
+        responses?: Record<string, unknown>;
+      };
+      if (!op.requestBody?.content?.['application/json'] || !op.responses || op.responses['415']) continue;
+      op.responses['415'] = {
+        description: 'The body is not sent as application/json',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
+    }
+  }
+  return doc;
+}

@@ -255,6 +255,30 @@ describe('bad input never produces a 500', () => {
     }
   });
 
+  it('answers 400 to integer query parameters not written in decimal digits (limit=0x10)', async () => {
+    const withIntegers = Object.entries(doc.paths).flatMap(([template, operations]) =>
+      Object.entries(operations).flatMap(([method, op]) =>
+        (op.parameters ?? [])
+          .filter((p) => p.in === 'query' && p.schema.type === 'integer')
+          .map((p) => ({ template, method: method.toUpperCase(), op, name: p.name })),
+      ),
+    );
+    expect(withIntegers.map((r) => `${r.method} ${r.template} ${r.name}`)).toContain(
+      'GET /v1/api-keys limit',
+    );
+    for (const { template, method, op, name } of withIntegers) {
+      if (template.includes('{')) continue;
+      for (const value of ['0x10', '1e1', '%2016', '16.0', '%2B16', '0b10', '']) {
+        const route = { method, path: `${template}?${name}=${value}`, auth: authOf(op) };
+        expectError(await send(route, undefined), `${method} ${route.path}`, 400, 'validation_failed');
+      }
+      const decimal = await send({ method, path: `${template}?${name}=16`, auth: authOf(op) }, undefined);
+      expect(decimal.status, `${method} ${template}?${name}=16: ${decimal.text.slice(0, 200)}`).toBeLessThan(
+        400,
+      );
+    }
+  });
+
   it('answers 400 or 404 to path params that are not ids', async () => {
     const weird = [
       '../../etc',

@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { SessionStatus } from '@meridian/protocol';
+import { SessionId, SessionStatus } from '@meridian/protocol';
 import type { Database } from '../db/client.js';
 import { errors, jsonContent, newRouter } from '../http/openapi.js';
 import { sessionStatus } from '../services/auth/session-status.js';
 import { requireEdgeToken } from './internal.js';
 
-// Any string the edge read from a verified token's `sid`: an unknown one answers `unknown`, cached as such.
-const SessionParams = z.object({ sessionId: z.string().min(1).max(128) });
+// A well-formed id the control plane never issued answers `unknown`, which the edge caches as such.
+const SessionParams = z.object({ sessionId: SessionId });
 
 /** The edge learns revoked sessions the way it learns revoked keys: on a cache miss, never per prediction. */
 export function internalSessionRoutes(deps: { db: Database; edgeServiceToken: string }) {

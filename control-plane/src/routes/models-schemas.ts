@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ErrorEnvelopeSchema } from '../http/openapi.js';
 import { LATEST } from '../services/models/records.js';
-import { IdParam } from './schemas.js';
+import { decimalInt, IdParam } from './schemas.js';
 
 const noDotDot = (value: string) => !value.includes('..');
 
@@ -55,7 +55,7 @@ export const Metadata = z
   .openapi({ example: { accuracy: 0.97, framework: 'onnx' } });
 
 export const Description = z.string().max(5000);
-export const VersionNumber = z.coerce.number().int().min(1).max(2_147_483_647);
+export const VersionNumber = decimalInt(1, 2_147_483_647);
 
 export const ModelIdParams = z.object({ id: IdParam('mdl').openapi({ param: { name: 'id', in: 'path' } }) });
 export const VersionParams = ModelIdParams.extend({

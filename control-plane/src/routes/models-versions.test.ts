@@ -269,6 +269,24 @@ describe('model versions', () => {
     expect((await call('GET', `/v1/models/${modelId}/versions/7/download-url`)).status).toBe(404);
   });
 
+  it('signs short-lived URLs (5 min by default, an hour at most) that deleting the version revokes', async () => {
+    const modelId = await newModel(t.app, token);
+    await uploadVersion(t.app, token, modelId, 'vad.onnx', SILERO);
+    const signed = await call('GET', `/v1/models/${modelId}/versions/1/download-url`);
+    const lifetime = Date.parse(signed.json.expiresAt) - Date.now();
+    expect(lifetime).toBeGreaterThan(290_000);
+    expect(lifetime).toBeLessThanOrEqual(300_000);
+    expect((await call('GET', `/v1/models/${modelId}/versions/1/download-url?expiresIn=3601`)).status).toBe(
+      400,
+    );
+    expect((await call('GET', `/v1/models/${modelId}/versions/1/download-url?expiresIn=0x10`)).status).toBe(
+      400,
+    );
+    expect((await fetch(signed.json.url)).status).toBe(200);
+    expect((await call('DELETE', `/v1/models/${modelId}/versions/1`)).status).toBe(204);
+    expect((await fetch(signed.json.url)).status).toBe(404);
+  });
+
   it('answers 413 past the size limit and leaves nothing behind, streamed or declared', async () => {
     const modelId = await newModel(t.app, token);
     const streamed = await uploadVersion(t.app, token, modelId, 'big.onnx', generatedStream(LIMIT + 1));

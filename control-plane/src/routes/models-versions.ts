@@ -31,7 +31,7 @@ import {
   VersionParams,
   VersionRefParams,
 } from './models-schemas.js';
-import { IdParam, Limit } from './schemas.js';
+import { decimalInt, IdParam, Limit } from './schemas.js';
 
 /**
  * The app lets every /v1/models/{id}/versions… body through its global limit so uploads can stream; the
@@ -109,7 +109,7 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     summary: 'Versions of a model, newest first',
     request: {
       params: ModelIdParams,
-      query: z.object({ limit: Limit, cursor: z.coerce.number().int().min(1).optional() }),
+      query: z.object({ limit: Limit, cursor: decimalInt(1, 2_147_483_647).optional() }),
     },
     responses: {
       200: jsonContent(
@@ -178,14 +178,12 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
     path: '/v1/models/{id}/versions/{version}/download-url',
     operationId: 'getVersionDownloadUrl',
     summary: 'An expiring URL that downloads the version’s file with no other credential, and its sha256',
+    description:
+      'The URL lives 5 minutes unless `expiresIn` says otherwise, at most an hour; deleting the version revokes it.',
     request: {
       params: VersionRefParams,
       query: z.object({
-        expiresIn: z.coerce
-          .number()
-          .int()
-          .min(1)
-          .max(DOWNLOAD_URL_TTL.maxSeconds)
+        expiresIn: decimalInt(1, DOWNLOAD_URL_TTL.maxSeconds)
           .default(DOWNLOAD_URL_TTL.defaultSeconds)
           .openapi({ description: 'Seconds the URL stays valid' }),
       }),

@@ -13,10 +13,11 @@ import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import type { ExperimentRouteDeps } from './experiments.js';
 import { ArtifactPath, ArtifactSchema, page, RunIdParams } from './experiments-schemas.js';
+import { decimalInt } from './schemas.js';
 
 const PathQuery = z.object({ path: ArtifactPath });
 const ListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: decimalInt(1, 1000).default(100),
   cursor: z.string().max(512).optional().openapi({ description: 'The last path of the previous page' }),
   prefix: z
     .string()

@@ -21,6 +21,7 @@ import {
   TagEntry,
   TagMap,
 } from './experiments-schemas.js';
+import { decimalInt } from './schemas.js';
 
 const { metrics: MAX_METRICS, params: MAX_PARAMS, tags: MAX_TAGS, entries: MAX_ENTRIES } = BATCH_LIMITS;
 const limitMessage = (n: number, what: string) =>
@@ -50,7 +51,7 @@ const HistoryParams = z.object({
   key: EntryKey.openapi({ param: { name: 'key', in: 'path' }, description: 'URL-encoded; `/` as %2F' }),
 });
 const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: decimalInt(1, 1000).default(100),
   cursor: z.string().max(128).optional(),
 });
 

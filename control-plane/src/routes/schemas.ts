@@ -15,7 +15,16 @@ export const RoleSchema = z.enum(ROLES);
 export const IdParam = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `an id starting with ${prefix}_`);
 export const Cursor = z.string().max(64).optional();
-export const Limit = z.coerce.number().int().min(1).max(200).default(50);
+/**
+ * An integer from a query string or path, written in decimal digits only: `0x10`, `1e3`, ` 16` and `16.0`
+ * are refused with a 400 (a coercing `Number()` would read them). Documented as an integer.
+ */
+export const decimalInt = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^-?[0-9]{1,16}$/.test(value) ? Number(value) : value),
+    z.number({ error: 'must be an integer in decimal digits' }).int().min(min).max(max),
+  );
+export const Limit = decimalInt(1, 200).default(50);
 /** One page of a keyset-paged list; `nextCursor` is null on the last page. */
 export const pageOf = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });

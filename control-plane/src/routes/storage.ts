@@ -73,7 +73,9 @@ export function storageRoutes(store: FsObjectStore, maxPartBytes: number) {
     })
     .put('/v1/storage/uploads/:uploadId/parts/:partNumber', async (c) => {
       const { uploadId } = c.req.param();
-      const partNumber = Number(c.req.param('partNumber'));
+      // Decimal digits only: `0x1` would otherwise pass a signature made for part 1.
+      const partText = c.req.param('partNumber');
+      const partNumber = /^[1-9][0-9]{0,4}$/.test(partText) ? Number(partText) : Number.NaN;
       const key = c.req.query('key') ?? '';
       if (!/^[a-f0-9]{32}$/.test(uploadId) || !Number.isInteger(partNumber) || !isValidObjectKey(key)) {
         throw new AppError('forbidden', 'The signature does not match this URL');

@@ -1,3 +1,4 @@
+import { SessionId } from '@meridian/protocol';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { ControlPlaneUnavailable } from '../control-plane.js';
 import type { Env } from '../env.js';
@@ -47,7 +48,8 @@ export async function verifyUserToken(
     const { sub, org, sid } = payload;
     if (typeof sub !== 'string' || typeof org !== 'string' || typeof payload.exp !== 'number')
       return undefined;
-    if (typeof sid !== 'string' || sid.length === 0 || sid.length > 128) return undefined;
+    // Checked here so a malformed id never reaches the control plane's session route.
+    if (!SessionId.safeParse(sid).success || typeof sid !== 'string') return undefined;
     return { userId: sub, orgId: org, sessionId: sid };
   } catch (err) {
     if (keySetUnreachable(err)) {

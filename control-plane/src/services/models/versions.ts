@@ -116,8 +116,11 @@ export async function deleteVersion(deps: ModelDeps, actor: Actor, modelId: stri
   await removeObjects(deps, [row]);
 }
 
-/** Bounds of a download URL's lifetime. */
-export const DOWNLOAD_URL_TTL = { defaultSeconds: 900, maxSeconds: 7 * 24 * 3600 } as const;
+/**
+ * Bounds of a download URL's lifetime: a bearer link, so short by default and never past an hour. Deleting
+ * the version removes its object, which revokes every URL signed for it at once.
+ */
+export const DOWNLOAD_URL_TTL = { defaultSeconds: 300, maxSeconds: 3600 } as const;
 
 /** An expiring URL for a ready version that needs no other credential, plus what to verify the bytes by. */
 export async function signDownload(store: ObjectStore, row: VersionRow, expiresInSeconds: number) {
