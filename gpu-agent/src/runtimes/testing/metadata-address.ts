@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -15,13 +15,25 @@ export interface TestListener {
 }
 
 export function listenOn(host: string): Promise<TestListener> {
-  const server: Server = createServer((socket) => socket.end('HTTP/1.0 200 OK\r\n\r\nsecret\n'));
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.end('HTTP/1.0 200 OK\r\n\r\nsecret\n');
+  });
+  // A client that never closes its half (nc in a container) must not hold close() up.
+  const close = () =>
+    new Promise<void>((done) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => done());
+    });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      resolve({ host, port, close: () => new Promise((done) => server.close(() => done())) });
+      resolve({ host, port, close });
     });
   });
 }
