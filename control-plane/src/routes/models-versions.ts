@@ -5,7 +5,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import type { ModelDeps } from '../services/models/deps.js';
-import { completeMultipartUpload, startMultipartUpload } from '../services/models/multipart.js';
+import {
+  completeMultipartUpload,
+  listMultipartParts,
+  startMultipartUpload,
+} from '../services/models/multipart.js';
 import { uploadVersion } from '../services/models/upload.js';
 import {
   createDownloadUrl,
@@ -69,6 +73,17 @@ const CompleteBody = z.strictObject({
     .min(1)
     .max(10_000),
 });
+const PartsQuery = z.object({
+  partCount: z
+    .string()
+    .regex(/^[1-9][0-9]{0,4}$/)
+    .transform(Number)
+    .refine((n) => n <= 10_000, 'at most 10000')
+    .openapi({ description: 'The part count the upload was started with: URLs come back for those missing' }),
+});
+const StoredPartsSchema = MultipartUploadSchema.extend({
+  stored: z.array(z.object({ partNumber: z.number().int(), etag: z.string(), sizeBytes: z.number().int() })),
+}).openapi('ModelMultipartParts');
 const UpdateBody = z
   .strictObject({ description: Description.optional(), tags: Tags.optional(), metadata: Metadata.optional() })
   .refine((b) => Object.keys(b).length > 0, 'description, tags or metadata');
@@ -143,6 +158,18 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
       200: jsonContent(ModelVersionSchema, 'Verified and ready'),
       ...errors(401, 403, 404, 409),
       ...unprocessableModel,
+    },
+  });
+  const parts = createRoute({
+    ...common,
+    method: 'get',
+    path: '/v1/models/{id}/versions/{version}/parts',
+    operationId: 'listVersionUploadParts',
+    summary: 'Resume a multipart upload: the parts already stored, and fresh URLs for the missing ones',
+    request: { params: VersionParams, query: PartsQuery },
+    responses: {
+      200: jsonContent(StoredPartsSchema, 'Stored parts with their ETags; PUT the rest, then complete'),
+      ...errors(401, 403, 404, 409),
     },
   });
   const get = createRoute({
@@ -228,6 +255,13 @@ export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
       const { id, version } = c.req.valid('param');
       return c.json(
         await completeMultipartUpload(models, actorOf(c), id, version, c.req.valid('json').parts),
+        200,
+      );
+    })
+    .openapi(parts, async (c) => {
+      const { id, version } = c.req.valid('param');
+      return c.json(
+        await listMultipartParts(models, actorOf(c), id, version, c.req.valid('query').partCount),
         200,
       );
     })

@@ -174,6 +174,13 @@ export function describeObjectStoreContract(name: string, setup: () => Promise<C
         }),
       );
       expect(await store().head(key)).toBeUndefined();
+      // What a resuming client reads back: every part, with the ETag its PUT answered.
+      const listed = await store().listUploadParts(key, uploadId);
+      expect(listed.map((p) => p.partNumber)).toEqual([1, 2, 3]);
+      expect(listed.map((p) => p.sizeBytes)).toEqual([5 * MiB, 5 * MiB, 1000]);
+      expect(listed.map((p) => p.etag)).toEqual(
+        [...completed].sort((a, b) => a.partNumber - b.partNumber).map((p) => p.etag),
+      );
       const stored = await store().completeMultipartUpload(key, uploadId, completed);
       expect(stored).toEqual({ key, sizeBytes: 10 * MiB + 1000 });
       const object = await store().get(key);

@@ -4,7 +4,14 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } f
 import { dirname, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import type { CompletedPart, ObjectBody, ObjectStore, PresignedPart, StoredObject } from './object-store.js';
+import type {
+  CompletedPart,
+  ObjectBody,
+  ObjectStore,
+  PresignedPart,
+  StoredObject,
+  StoredPart,
+} from './object-store.js';
 
 const KEY_CHARS = /^[A-Za-z0-9_./-]+$/;
 const UPLOAD_ID = /^[a-f0-9]{32}$/;
@@ -297,6 +304,26 @@ export class FsObjectStore implements ObjectStore {
     const etag = md5.digest('hex');
     await writeFile(join(dir, `${name}.etag`), etag);
     return { etag: `"${etag}"` };
+  }
+
+  async listUploadParts(key: string, uploadId: string): Promise<StoredPart[]> {
+    if (!UPLOAD_ID.test(uploadId) || (await this.uploadKey(uploadId)) !== key) {
+      throw new Error(`No upload ${uploadId} for this key`);
+    }
+    const dir = this.uploadDir(uploadId);
+    const parts: StoredPart[] = [];
+    // A part's .etag is written after its bytes are in place, so a listed part is a whole one.
+    for (const name of (await readdir(dir)).sort()) {
+      const match = /^part-(\d{5})\.etag$/.exec(name);
+      if (!match) continue;
+      const partNumber = Number(match[1]);
+      const [etag, info] = await Promise.all([
+        readFile(join(dir, name), 'utf8'),
+        stat(join(dir, partFileName(partNumber))),
+      ]);
+      parts.push({ partNumber, etag: `"${etag}"`, sizeBytes: info.size });
+    }
+    return parts;
   }
 
   async completeMultipartUpload(

@@ -22,6 +22,11 @@ export interface CompletedPart {
   etag: string;
 }
 
+/** A part an open multipart upload already holds. */
+export interface StoredPart extends CompletedPart {
+  sizeBytes: number;
+}
+
 /**
  * Where model files and run artifacts live. Two adapters pass one contract suite: S3 (AWS, R2, MinIO,
  * Swift s3api; path-style and custom endpoints) and a local filesystem store (the embedded default).
@@ -50,6 +55,8 @@ export interface ObjectStore {
     partCount: number,
     expiresInSeconds: number,
   ): Promise<PresignedPart[]>;
+  /** The parts an open upload holds, by part number, so a client can resume without sending them again. */
+  listUploadParts(key: string, uploadId: string): Promise<StoredPart[]>;
   completeMultipartUpload(key: string, uploadId: string, parts: CompletedPart[]): Promise<StoredObject>;
   abortMultipartUpload(key: string, uploadId: string): Promise<void>;
 }

@@ -8,12 +8,20 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { CompletedPart, ObjectBody, ObjectStore, PresignedPart, StoredObject } from './object-store.js';
+import type {
+  CompletedPart,
+  ObjectBody,
+  ObjectStore,
+  PresignedPart,
+  StoredObject,
+  StoredPart,
+} from './object-store.js';
 
 export interface S3StoreOptions {
   /** A custom endpoint (MinIO, R2, Swift s3api); AWS when unset. */
@@ -207,6 +215,29 @@ export class S3ObjectStore implements ObjectStore {
         return { partNumber, url: await getSignedUrl(this.client, command, { expiresIn: expiresInSeconds }) };
       }),
     );
+  }
+
+  async listUploadParts(key: string, uploadId: string): Promise<StoredPart[]> {
+    const parts: StoredPart[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.call(() =>
+        this.client.send(
+          new ListPartsCommand({
+            Bucket: this.bucket,
+            Key: key,
+            UploadId: uploadId,
+            PartNumberMarker: marker,
+          }),
+        ),
+      );
+      for (const part of page.Parts ?? []) {
+        if (part.PartNumber === undefined || !part.ETag) continue;
+        parts.push({ partNumber: part.PartNumber, etag: part.ETag, sizeBytes: part.Size ?? 0 });
+      }
+      marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+    } while (marker);
+    return parts;
   }
 
   async completeMultipartUpload(

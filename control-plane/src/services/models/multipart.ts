@@ -60,6 +60,40 @@ export async function startMultipartUpload(
   };
 }
 
+/**
+ * What an unfinished multipart upload already holds, and fresh URLs for the parts it still lacks (1 to
+ * `partCount`), so a client that crashed or was stopped resumes without sending stored parts again.
+ */
+export async function listMultipartParts(
+  deps: ModelDeps,
+  actor: Actor,
+  modelId: string,
+  version: number,
+  partCount: number,
+) {
+  requirePermission(actor.principal, 'models:write');
+  await findModel(deps.db, actor.principal.orgId, modelId);
+  const row = await findVersion(deps.db, modelId, version);
+  if (row.status !== 'uploading' || !row.uploadId) {
+    throw conflict(`Version ${row.version} is not waiting for a multipart upload to complete`);
+  }
+  const stored = await deps.store.listUploadParts(row.objectKey, row.uploadId);
+  const have = new Set(stored.map((part) => part.partNumber));
+  const urls = await deps.store.presignUploadParts(
+    row.objectKey,
+    row.uploadId,
+    partCount,
+    PART_URL_TTL_SECONDS,
+  );
+  return {
+    version: presentVersion(row, []),
+    uploadId: row.uploadId,
+    stored,
+    parts: urls.filter((part) => !have.has(part.partNumber)),
+    expiresAt: new Date(Date.now() + PART_URL_TTL_SECONDS * 1000).toISOString(),
+  };
+}
+
 /** Takes the version's upload for this caller alone, so two concurrent completes cannot both proceed. */
 async function claimUpload(deps: ModelDeps, row: VersionRow): Promise<string> {
   const uploadId = row.uploadId;
