@@ -96,11 +96,11 @@ describe('a hostile container', () => {
   it('first: with Docker defaults, one tenant reaches another’s model server and the metadata address', async () => {
     const victim = await startPlain('meridian-test/busybox-http:1');
     const attacker = await startPlain('meridian-test/busybox:1', ['sleep', '300']);
-    const victimIp = victim.NetworkSettings.IPAddress;
+    const victimIp = victim.NetworkSettings.Networks.bridge?.IPAddress ?? '';
     expect(await reach(attacker.Id, victimIp, 8080)).toBe('ok');
     expect(await reach(attacker.Id, METADATA_ADDRESS, metadata?.port ?? 0)).toBe('ok');
     // A port of the host on the bridge's gateway address: where an agent listening on 0.0.0.0 answers.
-    const hostPort = await listenOn(victim.NetworkSettings.Gateway);
+    const hostPort = await listenOn(victim.NetworkSettings.Networks.bridge?.Gateway ?? '');
     try {
       expect(await reach(attacker.Id, hostPort.host, hostPort.port)).toBe('ok');
     } finally {
