@@ -197,6 +197,18 @@ describe('sessions that end', () => {
     });
   });
 
+  it('ends a notebook’s browser session (its cookie) with the login it came from', async () => {
+    const { sessionId, token } = await userToken();
+    const notebookProxy = whoAmIApp({ allow: ['user'] });
+    const cookie = { cookie: `meridian_token=${token}` };
+    expect((await whoAmI(notebookProxy, fast(), { headers: cookie })).status).toBe(200);
+
+    cp.revokeSession(sessionId);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+
+    expect((await whoAmI(notebookProxy, fast(), { headers: cookie })).status).toBe(401);
+  });
+
   it('refuses a token whose session the control plane never issued, or issued to someone else', async () => {
     const orgId = uniqueId('org');
     const userId = uniqueId('usr');
