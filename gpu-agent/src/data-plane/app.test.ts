@@ -41,7 +41,8 @@ beforeAll(async () => {
   ]);
   deps = { models, metrics, signingKey: (g) => (g === 1 ? KEY : undefined), bodyLimitBytes: 8 << 20 };
   server = await listen(createDataPlaneListener(deps));
-});
+  // Three models load (one in a worker thread): seconds on a busy machine.
+}, 60_000);
 afterAll(async () => {
   await server.close();
   await Promise.all(sessions.map((s) => s.release()));

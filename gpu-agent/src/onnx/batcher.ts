@@ -15,8 +15,9 @@ export type BatcherOptions = {
   /** Per request, queueing plus compute. */
   timeoutMs: number;
   /**
-   * Runs in flight at once on this session (default 1). onnxruntime-node runs a session synchronously on
-   * the JS thread, so a second run in flight adds no parallelism; it only splits batches.
+   * Runs in flight at once on this session: default 1 for a model that batches, UNBATCHED_RUNS_IN_FLIGHT
+   * for one that never does. onnxruntime-node runs a session synchronously, so a second run in flight adds
+   * no parallelism and, where requests could be stacked, only splits batches.
    */
   maxConcurrentRuns?: number;
   /** Measure whether batching pays and stop batching when it does not (default true). */
@@ -24,6 +25,14 @@ export type BatcherOptions = {
   /** Called once per session run, for nv_inference_exec_count and friends. */
   onExecute?: (run: { requests: number; rows: number; computeUs: number }) => void;
 };
+
+/**
+ * Runs in flight for a model that never batches. onnxruntime-node starts each run from a setImmediate, so
+ * with one run in flight the queued requests ran one per event-loop turn, and each turn cost a poll of the
+ * sockets: the small MLP paid ~3× the bare node:http server's CPU per request (bench/agent-serving.ts).
+ * With several in flight, what is queued runs in one turn, as a server calling session.run directly does.
+ */
+export const UNBATCHED_RUNS_IN_FLIGHT = 16;
 
 /** Outputs of one request and where its time went. */
 export type InferResult = { outputs: Tensor[]; queueUs: number; computeUs: number; batchRequests: number };
@@ -123,6 +132,10 @@ export class DynamicBatcher {
     action();
   }
 
+  private maxRuns(): number {
+    return this.options.maxConcurrentRuns ?? (this.batchable ? 1 : UNBATCHED_RUNS_IN_FLIGHT);
+  }
+
   private limit(): number {
     if (!this.batchable) return 1;
     if (this.options.adaptive === false) return this.options.maxBatchSize;
@@ -135,7 +148,7 @@ export class DynamicBatcher {
    */
   private pump(): void {
     if (this.dispatchScheduled || this.queue.length === 0) return;
-    if (this.inflight >= (this.options.maxConcurrentRuns ?? 1)) return;
+    if (this.inflight >= this.maxRuns()) return;
     if (this.queue.length === 1 && this.inflight === 0 && this.lastBatch <= 1) {
       this.dispatch();
       return;
@@ -148,7 +161,7 @@ export class DynamicBatcher {
   }
 
   private dispatch(): void {
-    const maxRuns = this.options.maxConcurrentRuns ?? 1;
+    const maxRuns = this.maxRuns();
     while (this.inflight < maxRuns && this.queue.length > 0) {
       const head = this.queue[0];
       if (head === undefined) return;
