@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { readReply, type TestReply } from '../../control-plane/src/testing/test-app.js';
 import { type RunningAgent, startAgentProcess } from './agent-process.js';
 import { freePort } from './ports.js';
@@ -35,6 +35,9 @@ export async function startRegisteredAgent(
   dataDir: string,
   extraEnv: Record<string, string> = {},
 ): Promise<RunningAgent> {
+  // Workload users pass through the folder above the agent's (a mkdtemp folder, 0700) to reach their own
+  // volumes in `workloads/` beside it (docs/adr/0005-agent-directory-layout.md).
+  await chmod(dirname(dataDir), 0o711);
   return startAgentProcess({
     ...extraEnv,
     MERIDIAN_AGENT_CONTROL_PLANE_URL: cpUrl,
