@@ -31,7 +31,7 @@ describe('prediction usage reported by agents', () => {
     const token = await issueBootstrapToken(t);
     const reg = await t.client.call('POST', '/agent/v1/register', { body: sampleRegistration(token) });
     other = { agentId: reg.json.agentId, credential: reg.json.credential };
-    await t.client.call('POST', '/internal/v1/agents/' + other.agentId + '/drain', {
+    await t.client.call('POST', `/internal/v1/agents/${other.agentId}/drain`, {
       token: t.operatorToken,
     });
     placed = await fakeAgent(t);
