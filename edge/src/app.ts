@@ -2,8 +2,10 @@ import { Hono } from 'hono';
 import type { EdgeVariables } from './caller.js';
 import type { Env } from './env.js';
 import { EdgeError, respondWithError } from './errors.js';
+import { drainUnreadBody, limitHeaderBytes } from './request-body.js';
 import { type RequestIdVariables, requestId } from './request-id.js';
 import { createHealthRoutes } from './routes/health.js';
+import { createInternalStatsRoutes } from './routes/internal-stats.js';
 import { createNotebookRoutes } from './routes/notebooks.js';
 import { createPredictionRoutes } from './routes/predictions.js';
 
@@ -13,7 +15,11 @@ export type EdgeAppEnv = { Bindings: Env; Variables: RequestIdVariables & EdgeVa
 export function createEdgeApp(): Hono<EdgeAppEnv> {
   const app = new Hono<EdgeAppEnv>();
   app.use(requestId());
+  // Outside every route: refusals, unknown routes and errors all answer while the unread body drains.
+  app.use(drainUnreadBody());
+  app.use(limitHeaderBytes());
   app.route('/', createHealthRoutes());
+  app.route('/', createInternalStatsRoutes());
   app.route('/', createPredictionRoutes());
   app.route('/', createNotebookRoutes());
 
@@ -24,7 +30,7 @@ export function createEdgeApp(): Hono<EdgeAppEnv> {
   app.onError((err, c) => {
     const id = c.get('requestId');
     if (err instanceof EdgeError) {
-      const res = respondWithError(c, err.code, err.message, id);
+      const res = respondWithError(c, err.code, err.message, id, err.status);
       for (const [name, value] of Object.entries(err.headers)) res.headers.set(name, value);
       return res;
     }

@@ -1,12 +1,22 @@
-import type { RoutedDeployment, RoutingSnapshot } from '@meridian/protocol';
+import {
+  INFERENCE_HEADER_CONTENT_LENGTH,
+  type RoutedDeployment,
+  type RoutedVersion,
+  type RoutingSnapshot,
+} from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
 import { authenticate, requirePredictScope } from '../auth/authenticate.js';
 import { canonicalBodyHash, ResponseCache, responseCacheKey } from '../cache/response-cache.js';
 import type { EdgeVariables } from '../caller.js';
 import type { Env } from '../env.js';
-import { EdgeError } from '../errors.js';
+import { EdgeError, type OipErrorBody } from '../errors.js';
 import { admit } from '../limits/admit.js';
+import { codeForStatus, readAgentError } from '../oip/agent-errors.js';
+import { binaryHeaderLength } from '../oip/binary-header.js';
+import { nameInferAnswer, nameModelDescription } from '../oip/model-names.js';
 import { fromOipResponse, type TensorSpec, toOipRequest } from '../oip/simple-json.js';
+import { readBody } from '../request-body.js';
+import { REQUEST_ID_HEADER } from '../request-id.js';
 import { chooseVersion } from '../routing/choose.js';
 import { forwardToReplica } from '../routing/forward.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
@@ -14,21 +24,8 @@ import { findById, findByName, routingTable } from '../routing/routing-table.js'
 type AppEnv = { Bindings: Env; Variables: EdgeVariables };
 type Ctx = Context<AppEnv>;
 
-/** The largest prediction body the edge forwards; larger ones get 413 before any work. */
-const MAX_BODY_BYTES = 32 * 1024 * 1024;
-const BINARY_HEADER = 'inference-header-content-length';
 /** Asks for the same version on every call of this caller while the weights stay (A/B tests). */
 const STICKY_HEADER = 'meridian-sticky';
-
-async function readBody(c: Ctx): Promise<Uint8Array> {
-  const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > MAX_BODY_BYTES)
-    throw new EdgeError('payload_too_large', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.byteLength > MAX_BODY_BYTES)
-    throw new EdgeError('payload_too_large', `bodies are limited to ${MAX_BODY_BYTES} bytes`);
-  return body;
-}
 
 /**
  * Looks a deployment up in the isolate's snapshot. A miss may only mean that snapshot predates the
@@ -40,10 +37,15 @@ async function lookUp(c: Ctx, find: (snapshot: RoutingSnapshot) => RoutedDeploym
   return find(await table.snapshot(c.env, c.executionCtx)) ?? find(await table.snapshot(c.env));
 }
 
-async function deploymentNamed(c: Ctx, name: string): Promise<RoutedDeployment> {
-  const deployment = await lookUp(c, (snapshot) => findByName(snapshot, c.var.caller.orgId, name));
+/** The caller's deployment by name (or, with `byId`, by id first); another org's is never found. */
+async function deploymentCalled(c: Ctx, ref: string, byId = false): Promise<RoutedDeployment> {
+  const { orgId } = c.var.caller;
+  const deployment = await lookUp(
+    c,
+    (snapshot) => (byId ? findById(snapshot, orgId, ref) : undefined) ?? findByName(snapshot, orgId, ref),
+  );
   // Another org's deployment answers exactly like one that does not exist.
-  if (!deployment) throw new EdgeError('not_found', `model '${name}' not found`);
+  if (!deployment) throw new EdgeError('not_found', `model '${ref}' not found`);
   requirePredictScope(c.var.caller, deployment);
   return deployment;
 }
@@ -63,32 +65,30 @@ function versionOf(c: Ctx, deployment: RoutedDeployment, pinned: string | undefi
   });
 }
 
-/** Copies the agent's answer with the headers a client needs, plus ours. */
-function answer(
-  status: number,
-  body: Uint8Array,
-  upstream: Headers,
-  extra: Record<string, string>,
-): Response {
-  const headers = new Headers(extra);
-  for (const name of ['content-type', BINARY_HEADER]) {
-    const value = upstream.get(name);
-    if (value !== null) headers.set(name, value);
-  }
-  return new Response(body, { status, headers });
+/** An infer call's answer from the agent (or the response cache), before it takes the route's shape. */
+interface Served {
+  status: number;
+  body: Uint8Array;
+  /** The agent's headers forwarding lets through, the cache's Cache-Status, and RateLimit. */
+  headers: Headers;
+}
+
+/** What is sent to the agent: the body, and how to read it. */
+interface InferCall {
+  body: Uint8Array;
+  contentType: string | undefined;
+  /** Inference-Header-Content-Length, checked against the body. */
+  headerLength: string | undefined;
 }
 
 /**
- * The metered path: limits and quota, the response cache for deterministic models, the signed forward,
- * and usage counted after the response (waitUntil), so counting adds no latency.
+ * The metered path: limits and quota (leased allowance, no limiter call for most calls), the response cache
+ * for deterministic models, and the signed forward; the agent that serves the call records its usage.
  */
-async function infer(c: Ctx, deployment: RoutedDeployment, pinned: string | undefined, body: Uint8Array) {
-  const version = versionOf(c, deployment, pinned);
-  const admission = await admit(c.env, c.var.caller);
-  const contentType = c.req.header('content-type');
-  const headerLength = c.req.header(BINARY_HEADER);
+async function infer(c: Ctx, deployment: RoutedDeployment, version: RoutedVersion, call: InferCall) {
+  const admission = await admit(c.env, c.var.caller, c.executionCtx);
+  const { body, contentType, headerLength } = call;
   let ok = false;
-  let bytesOut = 0;
   try {
     const cache = deployment.deterministic ? new ResponseCache() : undefined;
     const key = cache
@@ -96,15 +96,19 @@ async function infer(c: Ctx, deployment: RoutedDeployment, pinned: string | unde
       : '';
     const hit = cache ? await cache.lookup(key) : undefined;
     if (hit) {
-      // A cached answer is a served call: it counts towards usage and quota like any other.
+      // A cached answer is a served call: it counts towards usage and quota like any other, recorded here
+      // (no agent saw it) before the answer leaves.
       const bytes = new Uint8Array(await hit.arrayBuffer());
-      ok = true;
-      bytesOut = bytes.byteLength;
-      return answer(200, bytes, hit.headers, {
-        ...admission.headers,
-        'cache-status': hit.headers.get('cache-status') ?? 'meridian-edge; hit',
+      await admission.servedAtEdge({
+        deploymentId: deployment.deploymentId,
+        bytesIn: body.byteLength,
+        bytesOut: bytes.byteLength,
       });
+      ok = true;
+      return withHeaders(200, bytes, hit.headers, admission.headers);
     }
+    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: c.var.requestId };
+    if (headerLength !== undefined) headers[INFERENCE_HEADER_CONTENT_LENGTH] = headerLength;
     const { response } = await forwardToReplica(c.env, {
       deployment,
       version,
@@ -112,26 +116,66 @@ async function infer(c: Ctx, deployment: RoutedDeployment, pinned: string | unde
       path: '/infer',
       body,
       ...(contentType === undefined ? {} : { contentType }),
-      headers: headerLength === undefined ? {} : { [BINARY_HEADER]: headerLength },
+      headers,
       // Signed; the agent journals each 200 it answers under it and reports the calls for billing.
       usage: { orgId: c.var.caller.orgId, keyId: c.var.caller.keyId, userId: c.var.caller.userId },
     });
     const bytes = new Uint8Array(await response.arrayBuffer());
     ok = response.ok;
-    bytesOut = bytes.byteLength;
-    const sent = answer(response.status, bytes, response.headers, admission.headers);
-    // The cache stores 200s in the background and marks the answer with its Cache-Status either way.
-    return cache ? cache.store(key, sent, c.executionCtx) : sent;
+    if (!cache) return withHeaders(response.status, bytes, response.headers, admission.headers);
+    // The cache keeps the agent's own answer (it is shared by every deployment of the version) and marks
+    // what is sent with its Cache-Status; 200s are stored in the background.
+    const stored = new Response(bytes.slice(), { status: response.status, headers: response.headers });
+    const marked = cache.store(key, stored, c.executionCtx);
+    // Only its headers are needed here: the bytes are at hand.
+    await marked.body?.cancel();
+    return withHeaders(response.status, bytes, marked.headers, admission.headers);
   } finally {
-    c.executionCtx.waitUntil(
-      admission.complete({ deploymentId: deployment.deploymentId, ok, bytesIn: body.byteLength, bytesOut }),
-    );
+    // Served calls were recorded by the agent (or above, for a cache hit); a failed one gives its quota back.
+    if (!ok) admission.failed();
   }
+}
+
+function withHeaders(
+  status: number,
+  body: Uint8Array,
+  upstream: Headers,
+  extra: Record<string, string>,
+): Served {
+  const headers = new Headers(upstream);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  return { status, body, headers };
+}
+
+/**
+ * An infer answer for an OIP caller: a 2xx names the model as the caller did (deployment name, version
+ * number) in its JSON header; an error is OIP's `{"error": "<message>"}`, the agent's as it is when it
+ * already has that shape, otherwise its message with the edge's code and request id.
+ */
+function oipAnswer(c: Ctx, served: Served, deployment: RoutedDeployment, version: RoutedVersion): Response {
+  const { status, headers } = served;
+  if (status >= 300) return oipError(c, served);
+  const named = nameInferAnswer(
+    { body: served.body, headerLength: headers.get(INFERENCE_HEADER_CONTENT_LENGTH) ?? undefined },
+    { ...deployment, versionId: version.versionId, version: version.version },
+  );
+  if (named.headerLength !== undefined) headers.set(INFERENCE_HEADER_CONTENT_LENGTH, named.headerLength);
+  return new Response(named.body, { status, headers });
+}
+
+function oipError(c: Ctx, served: Served): Response {
+  const { status, body, headers } = served;
+  const error = readAgentError(status, body);
+  if (error.oip) return new Response(body, { status, headers });
+  const oip: OipErrorBody = { error: error.message, code: codeForStatus(status), requestId: c.var.requestId };
+  headers.set('content-type', 'application/json');
+  headers.delete(INFERENCE_HEADER_CONTENT_LENGTH);
+  return new Response(JSON.stringify(oip), { status, headers });
 }
 
 /** Model metadata and readiness: forwarded to a replica, neither metered nor rate limited. */
 async function describe(c: Ctx, suffix: '' | '/ready') {
-  const deployment = await deploymentNamed(c, c.req.param('name') ?? '');
+  const deployment = await deploymentCalled(c, c.req.param('name') ?? '');
   const version = versionOf(c, deployment, c.req.param('version'));
   const { response } = await forwardToReplica(c.env, {
     deployment,
@@ -139,23 +183,21 @@ async function describe(c: Ctx, suffix: '' | '/ready') {
     method: 'GET',
     path: suffix,
     body: new Uint8Array(0),
+    headers: { [REQUEST_ID_HEADER]: c.var.requestId },
   });
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (suffix === '' && response.ok) {
-    // The agent names the model by deployment id; callers know it by its name in their org.
-    const meta = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-    return c.json({
-      ...meta,
-      name: deployment.name,
-      versions: deployment.versions.map((v) => String(v.version)),
-    });
-  }
-  return answer(response.status, bytes, response.headers, {});
+  const body = new Uint8Array(await response.arrayBuffer());
+  const answer = { status: response.status, body, headers: new Headers(response.headers) };
+  if (!response.ok) return oipError(c, answer);
+  // The agent names the model by deployment id; callers know it by its name in their org.
+  const versions = suffix === '' ? deployment.versions.map((v) => v.version) : undefined;
+  const named = nameModelDescription(body, deployment.name, versions);
+  if (named === undefined) return oipError(c, { ...answer, status: 502 });
+  return c.json(named, 200);
 }
 
 /** Input names and datatypes of a version, from its replica's metadata; cached per isolate (versions are immutable). */
 const signatures = new Map<string, TensorSpec[]>();
-async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: ReturnType<typeof versionOf>) {
+async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: RoutedVersion) {
   const known = signatures.get(version.versionId);
   if (known) return known;
   const { response } = await forwardToReplica(c.env, {
@@ -171,6 +213,40 @@ async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: ReturnTyp
   const inputs = (meta.inputs ?? []).map(({ name, datatype }) => ({ name, datatype }));
   signatures.set(version.versionId, inputs);
   return inputs;
+}
+
+/** `POST /v1/deployments/{id or name}/predict`: simple JSON in and out, OIP in between. */
+async function predictSimple(c: Ctx) {
+  const deployment = await deploymentCalled(c, c.req.param('id') ?? '', true);
+  let parsed: { inputs?: unknown };
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(await readBody(c.req.raw))) as { inputs?: unknown };
+  } catch (err) {
+    if (err instanceof EdgeError) throw err;
+    throw new EdgeError('invalid_json', 'the body must be JSON: {"inputs": {"<input name>": [[…]]}}');
+  }
+  const version = versionOf(c, deployment, undefined);
+  const request = toOipRequest(parsed.inputs, await inputsOf(c, deployment, version));
+  const body = new TextEncoder().encode(JSON.stringify(request));
+  const answer = await infer(c, deployment, version, {
+    body,
+    contentType: 'application/json',
+    headerLength: undefined,
+  });
+  const headers = Object.fromEntries(
+    [...answer.headers].filter(([k]) => k !== 'content-type' && k !== INFERENCE_HEADER_CONTENT_LENGTH),
+  );
+  if (answer.status >= 300) {
+    // The agent's error, in the edge's own envelope: this is not an OIP route.
+    const code = codeForStatus(answer.status);
+    const { message } = readAgentError(answer.status, answer.body);
+    const envelope = { error: { code, message, requestId: c.var.requestId } };
+    return c.json(envelope, answer.status as 400, headers);
+  }
+  const oip = JSON.parse(new TextDecoder().decode(answer.body)) as {
+    outputs: { name: string; shape: number[]; data: unknown[] }[];
+  };
+  return c.json({ outputs: fromOipResponse(oip.outputs), version: version.version }, 200, headers);
 }
 
 export function createPredictionRoutes(): Hono<AppEnv> {
@@ -189,33 +265,15 @@ export function createPredictionRoutes(): Hono<AppEnv> {
     app.get(base, auth, (c) => describe(c, ''));
     app.get(`${base}/ready`, auth, (c) => describe(c, '/ready'));
     app.post(`${base}/infer`, auth, async (c) => {
-      const deployment = await deploymentNamed(c, c.req.param('name') ?? '');
-      return infer(c, deployment, c.req.param('version'), await readBody(c));
+      const deployment = await deploymentCalled(c, c.req.param('name') ?? '');
+      const body = await readBody(c.req.raw);
+      const headerLength = binaryHeaderLength(c.req.header(INFERENCE_HEADER_CONTENT_LENGTH), body.byteLength);
+      const version = versionOf(c, deployment, c.req.param('version'));
+      const contentType = c.req.header('content-type');
+      const answer = await infer(c, deployment, version, { body, contentType, headerLength });
+      return oipAnswer(c, answer, deployment, version);
     });
   }
-
-  app.post('/v1/deployments/:id/predict', auth, async (c) => {
-    const deployment = await lookUp(c, (snapshot) =>
-      findById(snapshot, c.var.caller.orgId, c.req.param('id')),
-    );
-    if (!deployment) throw new EdgeError('not_found', `deployment '${c.req.param('id')}' not found`);
-    requirePredictScope(c.var.caller, deployment);
-    let parsed: { inputs?: unknown };
-    try {
-      parsed = JSON.parse(new TextDecoder().decode(await readBody(c))) as { inputs?: unknown };
-    } catch {
-      throw new EdgeError('invalid_json', 'the body must be JSON: {"inputs": {"<input name>": [[…]]}}');
-    }
-    const version = versionOf(c, deployment, undefined);
-    const request = toOipRequest(parsed.inputs, await inputsOf(c, deployment, version));
-    const body = new TextEncoder().encode(JSON.stringify(request));
-    const res = await infer(c, deployment, version.versionId, body);
-    if (!res.ok) return res;
-    const oip = (await res.json()) as { outputs: { name: string; shape: number[]; data: unknown[] }[] };
-    const headers = Object.fromEntries(
-      [...res.headers].filter(([k]) => k !== 'content-type' && k !== 'content-length'),
-    );
-    return c.json({ outputs: fromOipResponse(oip.outputs), version: version.version }, 200, headers);
-  });
+  app.post('/v1/deployments/:id/predict', auth, predictSimple);
   return app;
 }
