@@ -7,15 +7,19 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareLayout } from './data-layout.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-const env = { ...process.env, MERIDIAN_DATA_DIR: process.env.MERIDIAN_DATA_DIR ?? '.data' };
+// MERIDIAN_DATA_DIR is the root of this local installation here, resolved once against the directory npm
+// start runs in; each component gets its own absolute folder in it (docs/adr/0005-agent-directory-layout.md).
+const layout = prepareLayout(process.env.MERIDIAN_DATA_DIR ?? '.data', process.env);
+const env = { ...process.env, MERIDIAN_DATA_DIR: layout.controlPlane };
 const tsx = (entry) => [process.execPath, ['--import', 'tsx', entry]];
 const controlPlaneUrl = `http://${env.MERIDIAN_HOST ?? '127.0.0.1'}:${env.MERIDIAN_PORT ?? 8080}`;
-const agentDataDir = env.MERIDIAN_AGENT_DATA_DIR ?? join(env.MERIDIAN_DATA_DIR, 'agent');
+const agentDataDir = layout.agent;
 // start.mjs hands the local agent its one-time bootstrap token through this file (0600), removed once used.
 const agentTokenFile = join(agentDataDir, 'bootstrap-token');
 
@@ -42,6 +46,7 @@ const COMPONENTS = [
     env: {
       MERIDIAN_AGENT_CONTROL_PLANE_URL: controlPlaneUrl,
       MERIDIAN_AGENT_DATA_DIR: agentDataDir,
+      MERIDIAN_AGENT_WORKLOADS_DIR: layout.workloads,
       MERIDIAN_AGENT_BOOTSTRAP_TOKEN_FILE: agentTokenFile,
       // Prometheus scrapes here without the edge's signature; the data plane's own /metrics stays signed.
       MERIDIAN_AGENT_METRICS_LISTEN: env.MERIDIAN_AGENT_METRICS_LISTEN ?? '127.0.0.1:9091',
@@ -61,7 +66,7 @@ const COMPONENTS = [
     host: env.MERIDIAN_EDGE_HOST ?? '127.0.0.1',
     port: Number(env.MERIDIAN_EDGE_PORT ?? 8787),
     portVariable: 'MERIDIAN_EDGE_PORT',
-    env: { MERIDIAN_EDGE_CONTROL_PLANE_URL: controlPlaneUrl },
+    env: { MERIDIAN_EDGE_CONTROL_PLANE_URL: controlPlaneUrl, MERIDIAN_EDGE_STATE_DIR: layout.edge },
     health: '/health',
     links: ['/v2/health/ready'],
     note: 'predictions: /v2/models/<deployment name>/infer with an API key',
@@ -159,7 +164,15 @@ process.on('exit', () => {
   for (const child of running()) child.kill('SIGKILL');
 });
 
-console.log(`Meridian: data in ${env.MERIDIAN_DATA_DIR}`);
+console.log(
+  `Meridian: data in ${layout.root} (control plane: ${layout.controlPlane}, agent: ${layout.agent}, ` +
+    `workload volumes: ${layout.workloads})`,
+);
+if (layout.moved.length > 0) {
+  console.log(
+    `Moved the control plane's files of the old layout into ${layout.controlPlane}: ${layout.moved.join(', ')}`,
+  );
+}
 for (const component of COMPONENTS) await assertPortFree(component);
 for (const component of COMPONENTS) {
   if (stopping) break;
