@@ -3,14 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  type CallCounts,
-  type CountingProxy,
-  callsBetween,
-  startCountingProxy,
-} from './edge/control-plane-proxy.js';
-import { type LoadResult, runLoad, sendOnce } from './edge/load.js';
-import { listening, startNginx } from './edge/nginx.js';
+import { type CallCounts, callsBetween } from './edge/control-plane-proxy.js';
+import { runLoad, sendOnce } from './edge/load.js';
 import {
   createTenant,
   deployClassifier,
@@ -18,17 +12,19 @@ import {
   routingSnapshot,
   startPlatform,
 } from './edge/platform.js';
-import {
-  freePort,
-  machineJiffies,
-  processCpuSplit,
-  REPO_ROOT,
-  type Running,
-  startProcess,
-} from './edge/processes.js';
+import { freePort, machineJiffies, processCpuSplit, REPO_ROOT, startProcess } from './edge/processes.js';
 import { locateWithSourceMap, openProfiler, topSelfTime } from './edge/profile.js';
+import { LOADGEN_LIMIT, mergeRounds, pct, printCell, printTargets, verdict } from './edge/report.js';
 import { classifierBody, edgeRequest, signedReplicaRequests } from './edge/requests.js';
-import { wranglerVars, writeWorkerdConfig } from './edge/workerd-config.js';
+import {
+  type BenchContext,
+  checkTargets,
+  requestFor,
+  startRawWorkerd,
+  startTargets,
+  WORKERD,
+} from './edge/targets.js';
+import type { Cell, EdgeStats, Target, Upstream } from './edge/types.js';
 
 /**
  * The edge benchmark: what the Meridian edge (auth + limits + routing + usage) costs over a bare
@@ -57,53 +53,15 @@ const WARMUP_MS = Number(flags.warmup) * 1000;
 const CONNECTIONS = flags.connections.split(',').map(Number);
 const WIDTH = Number(flags.width);
 const ROUNDS = Math.max(1, Number(flags.rounds));
-const C_LOW = Math.min(...CONNECTIONS);
 const C_HIGH = Math.max(...CONNECTIONS);
-const WORKERD = join(REPO_ROOT, 'node_modules/workerd/bin/workerd');
 /** A key limit that is checked on every call and never reached: the limiter path runs, nothing is refused. */
 const RATE_LIMITS = [{ name: 'bench', limit: 1_000_000_000, periodSeconds: 60 }];
-const TARGETS = {
-  p50AddedMs: 1,
-  throughputRatio: 0.7,
-  predictionsPerLimiterCall: 50,
-};
-
-type UpstreamKey = 'agent' | 'fixed';
-type Upstream = {
-  key: UpstreamKey;
-  port: number;
-  process: Running;
-  deploymentName: string;
-  /** Signed requests for this upstream's replica path (direct, nginx and bare Worker rows). */
-  signed: () => Buffer[];
-  /** The request through the edge, by deployment name with the API key. */
-  viaEdge: Buffer[];
-};
-type EdgeStats = { limiterCalls: number; predictions: number };
-type EdgeHandle = { port: number; proxy: CountingProxy; process: Running };
-type Target = {
-  label: string;
-  runtime: 'workerd' | 'miniflare' | 'none';
-  kind: 'direct' | 'nginx' | 'bare' | 'edge';
-  port(u: Upstream): number;
-  /** The proxy's process (its descendants included) that serves `u`; none for direct calls. */
-  proxy(u: Upstream): Running | undefined;
-  edge?: EdgeHandle;
-  /** Set when the target answered the check request with something other than a 2xx. */
-  broken?: Partial<Record<UpstreamKey, string>>;
-};
-type Cell = LoadResult & {
-  upstreamUsPerReq: number;
-  hopUsPerReq: number | undefined;
-  machineBusy: number;
-  calls?: CallCounts;
-  stats?: { before: EdgeStats; after: EdgeStats } | string;
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'meridian-bench-edge-'));
 const cleanups: (() => Promise<void> | void)[] = [];
 const started = Date.now();
 const say = (line: string) => console.log(line);
+const bench: BenchContext = { dir, cleanups, say };
 
 async function main() {
   const workerdVersion = execFileSync(WORKERD, ['--version'], { encoding: 'utf8' }).trim();
@@ -201,8 +159,8 @@ async function main() {
   ];
   const replicaUrls = new Map([[fixedDeploymentId, fixedUrl]]);
 
-  const targets = await startTargets(platform, upstreams, replicaUrls);
-  await checkTargets(targets, upstreams);
+  const targets = await startTargets(bench, platform, upstreams, replicaUrls);
+  await checkTargets(bench, targets, upstreams);
   // These machines are shared: what else runs moves every figure, so the run says how busy it was.
   const idle0 = machineJiffies();
   await new Promise((r) => setTimeout(r, 2_000));
@@ -231,11 +189,11 @@ async function main() {
           if (t.broken?.[u.key]) continue;
           const cell = await measure(t, u, c);
           cells.set(cellKey(t, u, c), [...(cells.get(cellKey(t, u, c)) ?? []), cell]);
-          printCell(t, u, c, cell);
+          printCell(say, t, u, c, cell);
         }
   }
 
-  printTargets(targets, upstreams, (t, u, c) => mergeRounds(cells.get(cellKey(t, u, c))));
+  printTargets(say, CONNECTIONS, targets, upstreams, (t, u, c) => mergeRounds(cells.get(cellKey(t, u, c))));
   // An edge gets requests only in its own cells (and the stats reads, which never reach the control plane),
   // so every key or org lookup after the checks was made on the path of one of the benchmark's requests.
   const seconds = ((Date.now() - cellsStarted) / 1000).toFixed(0);
@@ -254,212 +212,6 @@ async function main() {
     );
   if (flags.profile) await profileEdge(platform, upstreams, replicaUrls);
   say(`\ntotal run time ${((Date.now() - started) / 1000).toFixed(0)} s`);
-}
-
-/** Starts every proxy: nginx, raw workerd (bare Workers and the edge) and Miniflare (bare Workers, the edge). */
-async function startTargets(
-  platform: Platform,
-  upstreams: Upstream[],
-  replicaUrls: Map<string, string>,
-): Promise<Target[]> {
-  const portsBy = async () => ({ agent: await freePort(), fixed: await freePort() });
-
-  const nginxPorts = await portsBy();
-  const nginx = await startNginx(
-    join(dir, 'nginx'),
-    upstreams.map((u) => ({ name: u.key, port: nginxPorts[u.key], upstreamPort: u.port })),
-  );
-  cleanups.push(() => nginx.stop());
-
-  // One bundle, as `npm start` and a deploy build it, for raw workerd; scripts/edge.mjs builds its own.
-  const buildDir = join(dir, 'build');
-  execFileSync(
-    process.execPath,
-    [join(REPO_ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', buildDir],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  const workerd = await startRawWorkerd(platform, upstreams, replicaUrls, buildDir);
-
-  const mfProxy = await startCountingProxy(platform.cpUrl, replicaUrls);
-  cleanups.push(() => mfProxy.close());
-  const mfEdgePort = await freePort();
-  const mfEdge = await startProcess({
-    name: 'edge (Miniflare, scripts/edge.mjs)',
-    command: process.execPath,
-    args: ['scripts/edge.mjs'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      MERIDIAN_DATA_DIR: platform.cpDataDir,
-      MERIDIAN_EDGE_STATE_DIR: join(dir, 'edge-miniflare'),
-      MERIDIAN_EDGE_PORT: String(mfEdgePort),
-      MERIDIAN_EDGE_CONTROL_PLANE_URL: mfProxy.url,
-    },
-    ready: /"msg":"edge listening","url":"([^"]+)"/,
-    timeoutMs: 90_000,
-  });
-  cleanups.push(() => mfEdge.stop());
-  const mfBarePorts = await portsBy();
-  const mfBare: Partial<Record<UpstreamKey, Running>> = {};
-  for (const u of upstreams) {
-    const bare = await startProcess({
-      name: `bare Worker (Miniflare) → ${u.key}`,
-      command: process.execPath,
-      args: [
-        '--import',
-        'tsx',
-        'bench/edge/miniflare-worker.ts',
-        '--script',
-        join(REPO_ROOT, 'bench/edge/bare-worker.js'),
-        '--upstream',
-        `http://127.0.0.1:${u.port}`,
-        '--port',
-        String(mfBarePorts[u.key]),
-        '--compatibility-date',
-        /^compatibility_date = "([^"]+)"$/m.exec(
-          readFileSync(join(REPO_ROOT, 'wrangler.toml'), 'utf8'),
-        )?.[1] ?? '2026-04-01',
-      ],
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      ready: /"msg":"listening","url":"([^"]+)"/,
-      timeoutMs: 60_000,
-    });
-    cleanups.push(() => bare.stop());
-    mfBare[u.key] = bare;
-  }
-  return [
-    {
-      label: 'direct (client-signed)',
-      runtime: 'none',
-      kind: 'direct',
-      port: (u) => u.port,
-      proxy: () => undefined,
-    },
-    {
-      label: 'nginx proxy_pass',
-      runtime: 'none',
-      kind: 'nginx',
-      port: (u) => nginxPorts[u.key],
-      proxy: () => nginx,
-    },
-    {
-      label: 'workerd bare Worker',
-      runtime: 'workerd',
-      kind: 'bare',
-      port: (u) => workerd.barePorts[u.key],
-      proxy: () => workerd.process,
-    },
-    {
-      label: 'workerd edge',
-      runtime: 'workerd',
-      kind: 'edge',
-      port: () => workerd.edge.port,
-      proxy: () => workerd.process,
-      edge: workerd.edge,
-    },
-    {
-      label: 'Miniflare bare Worker',
-      runtime: 'miniflare',
-      kind: 'bare',
-      port: (u) => mfBarePorts[u.key],
-      // One Miniflare process per upstream (a Worker binds one UPSTREAM).
-      proxy: (u) => mfBare[u.key],
-    },
-    {
-      label: 'Miniflare edge',
-      runtime: 'miniflare',
-      kind: 'edge',
-      port: () => mfEdgePort,
-      proxy: () => mfEdge,
-      edge: { port: mfEdgePort, proxy: mfProxy, process: mfEdge },
-    },
-  ];
-}
-
-async function startRawWorkerd(
-  platform: Platform,
-  upstreams: Upstream[],
-  replicaUrls: Map<string, string>,
-  buildDir: string,
-  inspectorPort?: number,
-): Promise<{ process: Running; edge: EdgeHandle; barePorts: Record<UpstreamKey, number>; config: string }> {
-  const proxy = await startCountingProxy(platform.cpUrl, replicaUrls);
-  cleanups.push(() => proxy.close());
-  const edgePort = await freePort();
-  const barePorts = { agent: await freePort(), fixed: await freePort() };
-  const workerdDir = join(dir, inspectorPort === undefined ? 'workerd' : 'workerd-profile');
-  const config = writeWorkerdConfig({
-    dir: workerdDir,
-    bundle: join(buildDir, 'index.js'),
-    edgePort,
-    edgeBindings: {
-      ...wranglerVars(),
-      CONTROL_PLANE_URL: proxy.url,
-      EDGE_SERVICE_TOKEN: platform.edgeServiceToken,
-      DATA_PLANE_SIGNING_KEY: platform.dataPlaneSigningKey,
-    },
-    bareUpstreams: upstreams.map((u) => ({
-      name: u.key,
-      url: `http://127.0.0.1:${u.port}`,
-      port: barePorts[u.key],
-    })),
-  });
-  const ports = [edgePort, ...Object.values(barePorts)];
-  const running = await startProcess({
-    name: 'workerd',
-    command: WORKERD,
-    args: [
-      'serve',
-      config,
-      ...(inspectorPort === undefined ? [] : [`--inspector-addr=127.0.0.1:${inspectorPort}`]),
-    ],
-    cwd: workerdDir,
-    env: { PATH: process.env.PATH },
-    ready: async () => (await Promise.all(ports.map(listening))).every(Boolean),
-    timeoutMs: 30_000,
-  });
-  cleanups.push(() => running.stop());
-  return { process: running, edge: { port: edgePort, proxy, process: running }, barePorts, config };
-}
-
-/**
- * One request per target and upstream (three tries, 2 s apart, for a proxy still settling); a target that
- * does not answer 2xx is reported with its log and left out of the table.
- */
-async function checkTargets(targets: Target[], upstreams: Upstream[]): Promise<void> {
-  for (const t of targets)
-    for (const u of upstreams) {
-      let why = '';
-      for (let attempt = 0; attempt < 3; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 2_000));
-        const answer = await sendOnce(t.port(u), requestFor(t, u)()).catch((err: unknown) => ({
-          status: 0,
-          head: String(err),
-          body: Buffer.alloc(0),
-        }));
-        if (answer.status >= 200 && answer.status < 300) {
-          why = '';
-          break;
-        }
-        why = `${answer.head.split('\r\n')[0]} ${answer.body.toString('utf8').slice(0, 300)}`;
-      }
-      if (!why) continue;
-      t.broken = { ...t.broken, [u.key]: why };
-      say(`!! ${t.label} → ${u.key} answered: ${why}`);
-      const proxy = t.proxy(u);
-      if (proxy)
-        say(
-          `   ${proxy.name} ${proxy.alive() ? 'is running' : 'has exited'}; its log (tail):\n${proxy.logs().slice(-1500)}`,
-        );
-    }
-}
-
-function requestFor(t: Target, u: Upstream): () => Buffer[] {
-  return t.kind === 'edge' ? () => u.viaEdge : u.signed;
 }
 
 async function edgeStats(port: number, token: string): Promise<EdgeStats | string> {
@@ -537,142 +289,6 @@ async function measure(t: Target, u: Upstream, c: number): Promise<Cell> {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
-}
-
-/** One cell from its rounds: median req/s and latencies, control-plane and limiter calls summed. */
-function mergeRounds(rounds: Cell[] | undefined): Cell | undefined {
-  const first = rounds?.[0];
-  if (!rounds || !first || rounds.length === 1) return first;
-  const stats = rounds.map((r) => r.stats);
-  const counted = stats.filter((x): x is { before: EdgeStats; after: EdgeStats } => typeof x === 'object');
-  const sum = (f: (s: EdgeStats) => number) => counted.reduce((n, x) => n + f(x.after) - f(x.before), 0);
-  return {
-    ...first,
-    rps: median(rounds.map((r) => r.rps)),
-    p50: median(rounds.map((r) => r.p50)),
-    p99: median(rounds.map((r) => r.p99)),
-    ...(first.calls
-      ? {
-          calls: rounds.reduce(
-            (a, r) => ({
-              routing: a.routing + (r.calls?.routing ?? 0),
-              usage: a.usage + (r.calls?.usage ?? 0),
-              other: a.other + (r.calls?.other ?? 0),
-              otherPaths: [...a.otherPaths, ...(r.calls?.otherPaths ?? [])],
-            }),
-            { routing: 0, usage: 0, other: 0, otherPaths: [] as string[] },
-          ),
-        }
-      : {}),
-    ...(first.stats === undefined
-      ? {}
-      : {
-          stats:
-            counted.length < stats.length
-              ? (stats.find((x) => typeof x === 'string') ?? 'n/a')
-              : {
-                  before: { limiterCalls: 0, predictions: 0 },
-                  after: { limiterCalls: sum((x) => x.limiterCalls), predictions: sum((x) => x.predictions) },
-                },
-        }),
-  };
-}
-
-const fixed = (n: number, digits: number, width: number) =>
-  (Number.isFinite(n) ? n.toFixed(digits) : 'n/a').padStart(width);
-const pct = (n: number) => `${(n * 100).toFixed(0)}%`.padStart(7);
-
-function limiterLine(stats: Cell['stats']): string {
-  if (stats === undefined) return 'limiter calls n/a';
-  if (typeof stats === 'string') return `limiter calls ${stats}`;
-  const limiterCalls = stats.after.limiterCalls - stats.before.limiterCalls;
-  const predictions = stats.after.predictions - stats.before.predictions;
-  const per = limiterCalls === 0 ? '∞' : (predictions / limiterCalls).toFixed(1);
-  return `limiter calls ${limiterCalls} for ${predictions} predictions (${per} predictions per limiter call)`;
-}
-
-function callsLine(calls: CallCounts | undefined): string {
-  if (!calls) return 'control plane n/a';
-  const other = calls.other === 0 ? '' : ` [${[...new Set(calls.otherPaths)].join(', ')}]`;
-  return `control plane: ${calls.other} on the request path${other}; background ${calls.routing} routing pulls, ${calls.usage} usage flushes`;
-}
-
-/** Above this share of a core, a cell measures the load generator as much as the server (PERFORMANCE.md). */
-const LOADGEN_LIMIT = 0.3;
-
-function printCell(t: Target, u: Upstream, c: number, r: Cell) {
-  say(
-    `${u.key.padEnd(8)} ${String(c).padStart(3)}  ${t.label.padEnd(22)} ${fixed(r.rps, 0, 7)} ${fixed(r.p50, 3, 8)} ${fixed(r.p99, 3, 8)}  ${String(r.failures).padStart(5)} ${pct(r.loadgenCpu)}${r.loadgenCpu > LOADGEN_LIMIT ? '*' : ' '} ${pct(r.machineBusy)}  ${fixed(r.upstreamUsPerReq, 0, 14)}  ${r.hopUsPerReq === undefined ? '         -' : fixed(r.hopUsPerReq, 0, 10)}`,
-  );
-  if (r.failures > 0) say(`      failures: ${r.failureSamples.join(' | ')}`);
-  if (t.kind === 'edge') say(`      ${callsLine(r.calls)}; ${limiterLine(r.stats)}`);
-}
-
-function verdict(ok: boolean | undefined): string {
-  return ok === undefined ? 'n/a ' : ok ? 'PASS' : 'FAIL';
-}
-
-/** The issue's targets, edge against the bare Worker of the same runtime, side by side. */
-function printTargets(
-  targets: Target[],
-  upstreams: Upstream[],
-  cellOf: (t: Target, u: Upstream, c: number) => Cell | undefined,
-) {
-  say('');
-  say(
-    `Targets: edge vs bare Worker in the same runtime: p50 added at c=${C_LOW} ≤ +${TARGETS.p50AddedMs} ms, ` +
-      `throughput at c=${C_HIGH} ≥ ${TARGETS.throughputRatio.toFixed(2)}; ` +
-      `0 control-plane calls on the request path; ≥ ${TARGETS.predictionsPerLimiterCall} predictions per limiter call`,
-  );
-  say(
-    `${'runtime'.padEnd(10)} ${'upstream'.padEnd(8)}  ${`p50 added c=${C_LOW}`.padEnd(22)}  ${`throughput c=${C_HIGH}`.padEnd(22)}  ${'cp calls, windows'.padEnd(18)}  predictions/limiter call`,
-  );
-  for (const runtime of ['workerd', 'miniflare'] as const) {
-    const bare = targets.find((t) => t.runtime === runtime && t.kind === 'bare');
-    const edge = targets.find((t) => t.runtime === runtime && t.kind === 'edge');
-    if (!bare || !edge) continue;
-    for (const u of upstreams) {
-      const b1 = cellOf(bare, u, C_LOW);
-      const e1 = cellOf(edge, u, C_LOW);
-      const bN = cellOf(bare, u, C_HIGH);
-      const eN = cellOf(edge, u, C_HIGH);
-      const added = b1 && e1 ? e1.p50 - b1.p50 : Number.NaN;
-      const ratio = bN && eN ? eN.rps / bN.rps : Number.NaN;
-      const edgeCells = CONNECTIONS.map((c) => cellOf(edge, u, c)).filter((x): x is Cell => x !== undefined);
-      const onPath = edgeCells.reduce((n, x) => n + (x.calls?.other ?? 0), 0);
-      const limiter = edgeCells.map((x) => x.stats);
-      const counted = limiter.filter(
-        (s): s is { before: EdgeStats; after: EdgeStats } => typeof s === 'object',
-      );
-      const calls = counted.reduce((n, s) => n + s.after.limiterCalls - s.before.limiterCalls, 0);
-      const predictions = counted.reduce((n, s) => n + s.after.predictions - s.before.predictions, 0);
-      const perCall =
-        counted.length === 0 || counted.length < limiter.length
-          ? 'n/a (no /internal/edge-stats)'
-          : `${calls === 0 ? '∞' : (predictions / calls).toFixed(1)} (${calls} calls / ${predictions}) ${verdict(calls === 0 || predictions / calls >= TARGETS.predictionsPerLimiterCall)}`;
-      say(
-        `${(runtime === 'workerd' ? 'raw workerd' : 'Miniflare').padEnd(10)} ${u.key.padEnd(8)}  ${`${added >= 0 ? '+' : ''}${fixed(added, 2, 0)} ms ${verdict(Number.isFinite(added) ? added <= TARGETS.p50AddedMs : undefined)}`.padEnd(22)}  ${`${fixed(ratio, 2, 0)} ${verdict(Number.isFinite(ratio) ? ratio >= TARGETS.throughputRatio : undefined)}`.padEnd(22)}  ${`${onPath} ${verdict(edgeCells.length ? onPath === 0 : undefined)}`.padEnd(18)}  ${perCall}`,
-      );
-    }
-  }
-  const direct = targets.find((t) => t.kind === 'direct');
-  const nginx = targets.find((t) => t.kind === 'nginx');
-  if (direct && nginx)
-    for (const u of upstreams) {
-      const d1 = cellOf(direct, u, C_LOW);
-      const n1 = cellOf(nginx, u, C_LOW);
-      const dN = cellOf(direct, u, C_HIGH);
-      const nN = cellOf(nginx, u, C_HIGH);
-      if (d1 && n1 && dN && nN)
-        say(
-          `reference, nginx vs direct (${u.key}): p50 added at c=${C_LOW} ${fixed(n1.p50 - d1.p50, 2, 0)} ms, throughput at c=${C_HIGH} ${fixed(nN.rps / dN.rps, 2, 0)}`,
-        );
-    }
-}
-
 /**
  * Records a V8 CPU profile of the edge Worker in raw workerd under load (fixed upstream, so the edge's own
  * work dominates) through workerd's inspector, into bench/results/, and prints where the time goes. A
@@ -681,7 +297,7 @@ function printTargets(
 async function profileEdge(platform: Platform, upstreams: Upstream[], replicaUrls: Map<string, string>) {
   const inspectorPort = await freePort();
   const buildDir = join(dir, 'build');
-  const profiled = await startRawWorkerd(platform, upstreams, replicaUrls, buildDir, inspectorPort);
+  const profiled = await startRawWorkerd(bench, platform, upstreams, replicaUrls, buildDir, inspectorPort);
   const fixedUpstream = upstreams.find((u) => u.key === 'fixed') as Upstream;
   const profiler = await openProfiler(`ws://127.0.0.1:${inspectorPort}/edge`);
   let cpu0 = processCpuSplit(profiled.process.pid);

@@ -74,7 +74,7 @@ export function locateWithSourceMap(bundleName: string, sourceMapJson: string): 
     if (!url.endsWith(bundleName)) return undefined;
     const entry = map.findEntry(line, column) as { originalSource?: string; originalLine?: number };
     if (!entry.originalSource) return undefined;
-    const source = entry.originalSource.replace(/^.*?(edge\/src\/|node_modules\/)/, '$1');
+    const source = entry.originalSource.replace(/^.*?((edge|protocol)\/src\/|node_modules\/)/, '$1');
     return `${source}:${(entry.originalLine ?? 0) + 1}`;
   };
 }
