@@ -1,9 +1,11 @@
-import { Agent, type RequestInit as UndiciRequestInit, fetch as undiciFetch } from 'undici';
+import { readdirSync, readFileSync } from 'node:fs';
 import { startLoggedProcess } from './logged-process.js';
 import type { ExitStatus } from './processes.js';
 
 export interface RunningEdge {
   url: string;
+  /** The process id of scripts/edge.mjs; workerd runs as its child (see workerdOf). */
+  pid: number;
   stop(): Promise<ExitStatus>;
   logs(): string;
 }
@@ -13,26 +15,56 @@ export interface RunningEdge {
  * with only `env`, and resolves once it logs that it listens.
  */
 export async function startEdgeProcess(env: Record<string, string>): Promise<RunningEdge> {
-  const { value, stop, logs } = await startLoggedProcess({
+  const { value, pid, stop, logs } = await startLoggedProcess({
     name: 'edge',
     args: ['scripts/edge.mjs'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     ready: /"msg":"edge listening","url":"([^"]+)"/,
     timeoutMs: 60_000,
   });
-  return { url: value, stop, logs };
+  return { url: value, pid, stop, logs };
 }
 
-// The local edge closes idle keep-alive connections on its own schedule; a POST written on such a socket just
-// as it closes fails with ECONNRESET ("write ECONNRESET" mid-body, seen once in CI even with a 1 s client idle
-// timeout), and POSTs are not retried. Test clients therefore open a connection per call: on loopback that
-// costs well under a millisecond, and a reset can then only mean the edge really dropped the request.
-const edgeAgent = new Agent({ pipelining: 0 });
-
-/** `fetch` for calls to the local edge (see above). */
+/**
+ * `fetch` for calls to the local edge: Node's own, on its default keep-alive agent, the way users call it.
+ * The edge answers every refusal to a client still sending its body (it drains the body around the
+ * answer), so tests need no connection per call.
+ */
 export function edgeFetch(url: string, init: RequestInit = {}): Promise<Response> {
-  return undiciFetch(url, {
-    ...(init as UndiciRequestInit),
-    dispatcher: edgeAgent,
-  }) as unknown as Promise<Response>;
+  return fetch(url, init);
+}
+
+/** The workerd process serving `edge` (Miniflare's child), found through /proc. */
+export function workerdOf(edge: Pick<RunningEdge, 'pid'>): number {
+  const child = readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .find((pid) => parentOf(pid) === edge.pid && commandOf(pid) === 'workerd');
+  if (child === undefined) throw new Error(`no workerd process under pid ${edge.pid}`);
+  return child;
+}
+
+/** Resident memory of a process, in bytes (VmRSS of /proc/<pid>/status). */
+export function residentBytes(pid: number): number {
+  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (kib === undefined) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(kib) * 1024;
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command's closing parenthesis: state, then the parent's pid.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
