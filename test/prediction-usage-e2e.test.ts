@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, createClient } from '@libsql/client';
@@ -171,6 +171,31 @@ describe('prediction usage recorded by the serving agent', () => {
       (k) => k.id === key.id,
     );
     expect(listed?.lastUsedAt).not.toBeNull();
+  }, 120_000);
+
+  it("rotates the agent's data-plane key without refusing a call, and keeps only the agent's own key on its disk", async () => {
+    await waitUntil(predict, (status) => status === 200, { timeoutMs: 30_000, what: 'the edge serves again' });
+    const before = served;
+    const operatorToken = (await readFile(join(dir, 'cp', 'operator-token'), 'utf8')).trim();
+    const rotated = await api(
+      operatorToken,
+      'POST',
+      `/internal/v1/agents/${agent?.agentId}/data-plane-key/rotate`,
+    );
+    expect(rotated.json.generation).toBe(2);
+    // Calls keep flowing while the agent takes the new key (desired state) and the edge learns the generation
+    // (its next routing pull): the agent accepts the replaced key meanwhile.
+    const statuses: number[] = [];
+    const until = Date.now() + 5_000;
+    while (Date.now() < until) statuses.push(await predict());
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(agent?.logs()).toContain('data-plane key updated');
+    const credential = JSON.parse(await readFile(join(dir, 'agent', 'credential.json'), 'utf8'));
+    expect(credential.dataPlaneKey.generation).toBe(2);
+    const platformKey = (await readFile(join(dir, 'cp', 'data-plane-signing-key'), 'utf8')).trim();
+    expect(JSON.stringify(credential)).not.toContain(platformKey);
+    await settled(served);
+    expect(served - before).toBe(statuses.length);
   }, 120_000);
 
   it('loses and doubles nothing when the agent is killed under load and restarted', async () => {
