@@ -1,4 +1,5 @@
 import { elementCount, type Tensor } from './datatypes.js';
+import { checkInferRequest } from './infer-request-check.js';
 import { checkedData, decodeJsonData } from './json-data.js';
 import { type DataSpan, scanTensorJson } from './json-request.js';
 import { InferRequest, type InferRequestOutput, InferResponse, type OipParameters } from './schemas.js';
@@ -121,9 +122,14 @@ export type DecodedInferRequest = { request: InferRequest; inputs: Tensor[] };
 /** Parses an infer request body, JSON or JSON + binary tensors (`headerLength` from the header). */
 export function decodeInferRequest(body: Uint8Array, headerLength?: number): DecodedInferRequest {
   const part = splitHeader(body, headerLength, 'inputs');
-  const parsed = InferRequest.safeParse(part.json);
+  const request = checkInferRequest(part.json) ?? parseWithZod(part.json);
+  return { request, inputs: readTensors(request.inputs, part, 'input') };
+}
+
+function parseWithZod(json: unknown): InferRequest {
+  const parsed = InferRequest.safeParse(json);
   if (!parsed.success) throw new OipCodecError(`invalid infer request: ${describeIssue(parsed.error)}`);
-  return { request: parsed.data, inputs: readTensors(parsed.data.inputs, part, 'input') };
+  return parsed.data;
 }
 
 /** Encodes an infer request (clients, the edge, tests). */
