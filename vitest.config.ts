@@ -26,6 +26,7 @@ export default defineConfig({
         },
       },
       './edge/vitest.config.ts',
+      './sdk/vitest.config.ts',
     ],
   },
 });

@@ -1,0 +1,129 @@
+import { createInterface } from 'node:readline';
+import { MeridianClient, tokensFrom } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { action, CliError, table } from '../context.js';
+
+/** Everything on stdin (for --password-stdin), without its trailing newline. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+/** Asks one question on the terminal; `secret` hides what is typed. */
+function prompt(question: string, secret = false): Promise<string> {
+  if (!process.stdin.isTTY)
+    throw new CliError('No terminal to prompt on: pass --email and --password-stdin', 2);
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  if (secret) {
+    const write = (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput;
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) =>
+      write.call(rl, s.startsWith(question) ? s : '');
+  }
+  return new Promise((resolve) =>
+    rl.question(question, (answer) => {
+      rl.close();
+      if (secret) process.stderr.write('\n');
+      resolve(answer);
+    }),
+  );
+}
+
+export function authCommands(program: Command): void {
+  program
+    .command('login')
+    .description('Log in and keep the login (mode 0600) for this profile; it renews itself')
+    .option('--email <email>', 'account email (prompted when absent)')
+    .option('--password-stdin', 'read the password from stdin, for scripts')
+    .action(
+      action(async (ctx, opts: { email?: string; passwordStdin?: boolean }) => {
+        const email = opts.email ?? (await prompt('Email: '));
+        const password = opts.passwordStdin ? await readStdin() : await prompt('Password: ', true);
+        if (!email || !password) throw new CliError('An email and a password are needed', 2);
+        const apiUrl = await ctx.apiUrl();
+        const edgeUrl = await ctx.edgeUrl();
+        const pair = await new MeridianClient({ baseUrl: apiUrl }).login(email, password);
+        await ctx.credentials.update(ctx.profileName, () => ({
+          apiUrl,
+          edgeUrl,
+          email,
+          tokens: tokensFrom(pair),
+        }));
+        ctx.print(
+          { profile: ctx.profileName, apiUrl, email, orgId: pair.orgId },
+          () => `Logged in to ${apiUrl} as ${email}`,
+        );
+      }),
+    );
+
+  program
+    .command('register')
+    .description('Create an account (and its personal organisation), and log in to it')
+    .requiredOption('--email <email>', 'account email')
+    .requiredOption('--name <name>', 'your name')
+    .option('--password-stdin', 'read the password from stdin, for scripts')
+    .action(
+      action(async (ctx, opts: { email: string; name: string; passwordStdin?: boolean }) => {
+        const password = opts.passwordStdin
+          ? await readStdin()
+          : await prompt('Password (10+ characters): ', true);
+        const apiUrl = await ctx.apiUrl();
+        const edgeUrl = await ctx.edgeUrl();
+        const created = await new MeridianClient({ baseUrl: apiUrl }).request('post', '/v1/auth/register', {
+          body: { email: opts.email, password, name: opts.name },
+        });
+        await ctx.credentials.update(ctx.profileName, () => ({
+          apiUrl,
+          edgeUrl,
+          email: opts.email,
+          tokens: tokensFrom(created),
+        }));
+        ctx.print(
+          { profile: ctx.profileName, apiUrl, user: created.user, org: created.org },
+          () => `Registered ${opts.email} with organisation ${created.org.name}; logged in to ${apiUrl}`,
+        );
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('End the login on the server and forget it here')
+    .action(
+      action(async (ctx) => {
+        const client = await ctx.client({ requireLogin: false });
+        await client.logout();
+        ctx.print({ profile: ctx.profileName, loggedOut: true }, () => 'Logged out');
+      }),
+    );
+
+  program
+    .command('whoami')
+    .description('Who the current credential is, and in which organisation')
+    .action(
+      action(async (ctx) => {
+        const me = await (await ctx.client()).request('get', '/v1/auth/me');
+        const who = me.user ? `${me.user.email} (${me.user.name})` : `API key ${me.apiKey?.name ?? ''}`;
+        ctx.print(
+          me,
+          () => `${who}\norg: ${me.org.name} (${me.org.id})${me.role ? `\nrole: ${me.role}` : ''}`,
+        );
+      }),
+    );
+
+  program
+    .command('orgs')
+    .description('The organisations you belong to')
+    .action(
+      action(async (ctx) => {
+        const { items } = await (await ctx.client()).request('get', '/v1/orgs');
+        ctx.print(items, () =>
+          table(
+            ['ID', 'NAME', 'ROLE'],
+            items.map((o) => [o.id, o.name, o.role]),
+          ),
+        );
+      }),
+    );
+}

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { CliError } from '../context.js';
+
+/** Every command path with its subcommands and options, for the completion scripts. */
+function tree(command: Command, prefix: string[] = []): { path: string[]; words: string[] }[] {
+  const words = [
+    ...command.commands.map((c) => c.name()),
+    ...command.options.map((o) => o.long ?? o.short ?? '').filter(Boolean),
+  ];
+  return [{ path: prefix, words }, ...command.commands.flatMap((c) => tree(c, [...prefix, c.name()]))];
+}
+
+function bash(program: Command): string {
+  const cases = tree(program)
+    .map(({ path, words }) => `    "${path.join(' ')}") words="${words.join(' ')}" ;;`)
+    .join('\n');
+  return `# meridian completion for bash: eval "$(meridian completion bash)"
+_meridian() {
+  local cur path="" i
+  cur="\${COMP_WORDS[COMP_CWORD]}"
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "\${COMP_WORDS[i]}" in -*) ;; *) path="\${path:+$path }\${COMP_WORDS[i]}" ;; esac
+  done
+  local words=""
+  case "$path" in
+${cases}
+  esac
+  COMPREPLY=($(compgen -W "$words" -- "$cur"))
+}
+complete -o default -F _meridian meridian
+`;
+}
+
+export function completionCommand(program: Command): void {
+  program
+    .command('completion <shell>')
+    .description('Print a shell completion script (bash; zsh through bashcompinit)')
+    .action((shell: string) => {
+      if (shell === 'bash') process.stdout.write(bash(program));
+      else if (shell === 'zsh')
+        process.stdout.write(`autoload -U +X bashcompinit && bashcompinit\n${bash(program)}`);
+      else throw new CliError(`No completion for ${shell}: bash or zsh`, 2);
+    });
+}

@@ -1,0 +1,209 @@
+import {
+  collect,
+  DeploymentFailedError,
+  errorFromResponse,
+  type MeridianClient,
+  type Schema,
+  waitForDeployment,
+} from '@meridian/sdk';
+import type { Command } from 'commander';
+import { action, CliError, type Context, EXIT, table } from '../context.js';
+import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
+
+type Deployment = Schema<'Deployment'>;
+const GPU_TYPES = ['t4', 'v100', 'rtx4090', 'cpu'] as const;
+
+interface DeployOptions {
+  name?: string;
+  version?: string;
+  alias?: string;
+  gpu?: string;
+  min?: string;
+  max?: string;
+  wait?: boolean;
+  timeout?: string;
+}
+
+const count = (value: string | undefined, flag: string) => {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,4}$/.test(value)) throw new CliError(`${flag} wants a whole number, not ${value}`, 2);
+  return Number(value);
+};
+
+function phaseLine(d: Deployment): string {
+  const r = d.replicas;
+  const replicas = `${r.ready}/${d.minReplicas} replicas ready`;
+  return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${replicas}`;
+}
+
+/** Waits for the deployment, one line per phase change; a failure exits 4 with the server's reason. */
+export async function waitAndReport(
+  ctx: Context,
+  client: MeridianClient,
+  deployment: Deployment,
+  timeoutMs: number,
+) {
+  try {
+    return await waitForDeployment(client, deployment.id, {
+      timeoutMs,
+      intervalMs: 500,
+      onChange: (d) => ctx.note(phaseLine(d)),
+    });
+  } catch (err) {
+    if (err instanceof DeploymentFailedError)
+      throw new CliError(`Deployment ${deployment.name} failed: ${err.reason}`, EXIT.deploymentFailed);
+    throw err;
+  }
+}
+
+async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
+  if (opts.version && opts.alias) throw new CliError('Give --version or --alias, not both', 2);
+  if (opts.gpu && !(GPU_TYPES as readonly string[]).includes(opts.gpu)) {
+    throw new CliError(`--gpu is one of ${GPU_TYPES.join(', ')}`, 2);
+  }
+  const version = count(opts.version, '--version');
+  const minReplicas = count(opts.min, '--min');
+  const maxReplicas = count(opts.max, '--max');
+  const client = await ctx.client();
+  const model = await requireModel(client, modelRef);
+  const name = opts.name ?? model.name;
+  const existing = await findDeployment(client, name);
+  const target = version !== undefined ? { version } : opts.alias ? { alias: opts.alias } : undefined;
+  let deployment: Deployment;
+  if (existing) {
+    deployment = await client.request('patch', '/v1/deployments/{id}', {
+      path: { id: existing.id },
+      body: {
+        ...target,
+        ...(minReplicas !== undefined ? { minReplicas } : {}),
+        ...(maxReplicas !== undefined ? { maxReplicas } : {}),
+      },
+    });
+    ctx.note(`Updated deployment ${name} (${deployment.id})`);
+  } else {
+    if (model.latestVersion === null && !target)
+      throw new CliError(`Model ${model.name} has no version yet: run \`meridian models push\``);
+    deployment = await client.request('post', '/v1/deployments', {
+      body: {
+        name,
+        model: model.id,
+        ...(target ?? { version: model.latestVersion ?? 1 }),
+        gpuType: (opts.gpu ?? 'cpu') as (typeof GPU_TYPES)[number],
+        ...(minReplicas !== undefined ? { minReplicas } : {}),
+        ...(maxReplicas !== undefined ? { maxReplicas } : {}),
+      },
+    });
+    ctx.note(`Created deployment ${name} (${deployment.id})`);
+  }
+  if (opts.wait)
+    deployment = await waitAndReport(ctx, client, deployment, Number(opts.timeout ?? 600) * 1000);
+  ctx.print(
+    deployment,
+    () => `${deployment.name} ${deployment.status}: ${deployment.modelName} v${deployment.version.version}`,
+  );
+}
+
+export function deploymentCommands(program: Command): void {
+  program
+    .command('deploy <model>')
+    .description('Create or update the deployment of a model (named after it unless --name)')
+    .option('--name <deployment>', 'deployment name')
+    .option('--version <n>', 'model version to serve')
+    .option('--alias <alias>', 'serve the version this alias names')
+    .option('--gpu <type>', `${GPU_TYPES.join(' | ')} (default cpu)`)
+    .option('--min <n>', 'minimum replicas')
+    .option('--max <n>', 'maximum replicas')
+    .option('--wait', 'show the phases until ready; exit 4 if it fails')
+    .option('--timeout <seconds>', 'how long --wait waits', '600')
+    .action(action(async (ctx, model: string, opts: DeployOptions) => deploy(ctx, model, opts)));
+
+  const deployments = program.command('deployments').description('Deployments of models');
+  deployments.command('list').action(
+    action(async (ctx) => {
+      const items = await collect((await ctx.client()).list('/v1/deployments'));
+      ctx.print(items, () =>
+        table(
+          ['ID', 'NAME', 'MODEL', 'VERSION', 'STATUS', 'READY'],
+          items.map((d) => [
+            d.id,
+            d.name,
+            d.modelName,
+            d.version.version,
+            d.status,
+            `${d.replicas.ready}/${d.minReplicas}`,
+          ]),
+        ),
+      );
+    }),
+  );
+  deployments.command('get <name>').action(
+    action(async (ctx, ref: string) => {
+      const d = await requireDeployment(await ctx.client(), ref);
+      ctx.print(d, () => phaseLine(d));
+    }),
+  );
+  deployments.command('events <name>').action(
+    action(async (ctx, ref: string) => {
+      const client = await ctx.client();
+      const d = await requireDeployment(client, ref);
+      const items = await collect(client.list('/v1/deployments/{id}/events', { path: { id: d.id } }));
+      ctx.print(items, () =>
+        table(
+          ['AT', 'TYPE', 'MESSAGE'],
+          items.map((e) => [e.at, e.type, e.message]),
+        ),
+      );
+    }),
+  );
+  deployments.command('delete <name>').action(
+    action(async (ctx, ref: string) => {
+      const client = await ctx.client();
+      const d = await requireDeployment(client, ref);
+      await client.request('delete', '/v1/deployments/{id}', { path: { id: d.id } });
+      ctx.print({ deleted: d.id }, () => `Deleted deployment ${d.name}`);
+    }),
+  );
+  deployments
+    .command('logs <name>')
+    .description('Recent log lines of the deployment’s replicas')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('--tail <n>', 'lines to show')
+    .action(
+      action(async (ctx, ref: string, opts: { follow?: boolean; tail?: string }) => {
+        const client = await ctx.client();
+        const d = await requireDeployment(client, ref);
+        await streamLogs(client, `/v1/deployments/${d.id}/logs`, opts);
+      }),
+    );
+}
+
+/**
+ * Prints a workload's logs from GET …/logs (Server-Sent Events with --follow). Servers without the route
+ * answer 404 for it: that is said plainly rather than as a missing deployment.
+ */
+export async function streamLogs(
+  client: MeridianClient,
+  path: string,
+  opts: { follow?: boolean; tail?: string },
+) {
+  const query = new URLSearchParams({
+    ...(opts.tail ? { tail: opts.tail } : {}),
+    ...(opts.follow ? { follow: 'true' } : {}),
+  });
+  const url = `${client.baseUrl}${path}${query.size ? `?${query}` : ''}`;
+  const res = await client.authorized(url, {
+    headers: { accept: opts.follow ? 'text/event-stream' : 'application/json' },
+  });
+  if (res.status === 404) {
+    const error = await errorFromResponse(res);
+    // The control plane answers "No such route" for a path it does not have at all.
+    if (error.message === 'No such route') {
+      throw new CliError('Workload logs are not available on this server (it has no GET …/logs route)');
+    }
+    throw error;
+  }
+  if (!res.ok || !res.body) throw new CliError(`GET ${path} answered ${res.status}: ${await res.text()}`);
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+    process.stdout.write(decoder.decode(chunk, { stream: true }));
+}

@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import {
+  collect,
+  type MeridianClient,
+  NotFoundError,
+  type UploadProgress,
+  uploadModelVersion,
+} from '@meridian/sdk';
+import { fileSource } from '@meridian/sdk/node';
+import { Presets, SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { configDir, UploadCheckpoints } from '../config.js';
+import { action, CliError, type Context, table } from '../context.js';
+import { findModel, requireModel } from '../resolve.js';
+
+const MiB = 1024 * 1024;
+
+interface PushOptions {
+  name: string;
+  description?: string;
+  partSize?: string;
+  concurrency?: string;
+}
+
+async function ensureModel(ctx: Context, client: MeridianClient, name: string) {
+  const found = await findModel(client, name);
+  if (found) return found;
+  ctx.note(`Creating model ${name}`);
+  return client.request('post', '/v1/models', { body: { name } });
+}
+
+/** A progress bar on a terminal; scheduled lines (for logs and captured output) elsewhere. */
+function progressBar(ctx: Context, totalBytes: number) {
+  if (ctx.options.json) return { update: (_: UploadProgress) => {}, stop: () => {} };
+  const bar = new SingleBar(
+    {
+      format: 'uploading [{bar}] {percentage}% | {done}/{total_mib} MiB{resumed}',
+      noTTYOutput: true,
+      notTTYSchedule: 50,
+      hideCursor: true,
+    },
+    Presets.shades_classic,
+  );
+  const mib = (n: number) => (n / MiB).toFixed(1);
+  bar.start(totalBytes, 0, { done: mib(0), total_mib: mib(totalBytes), resumed: '' });
+  return {
+    update: (p: UploadProgress) =>
+      bar.update(p.doneBytes, {
+        done: mib(p.doneBytes),
+        resumed: p.resumedBytes > 0 ? ` (${mib(p.resumedBytes)} MiB already stored)` : '',
+      }),
+    stop: () => bar.stop(),
+  };
+}
+
+async function push(ctx: Context, file: string, opts: PushOptions) {
+  const path = resolve(file);
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) throw new CliError(`No such file: ${file}`);
+  const client = await ctx.client();
+  const model = await ensureModel(ctx, client, opts.name);
+  const checkpoints = new UploadCheckpoints(configDir());
+  const key = createHash('sha256')
+    .update(JSON.stringify([client.baseUrl, model.id, path, info.size, info.mtimeMs]))
+    .digest('hex')
+    .slice(0, 32);
+  let resume = await checkpoints.load(key);
+  if (resume) {
+    // The upload may have been completed or discarded since: then start again.
+    const version = await client
+      .request('get', '/v1/models/{id}/versions/{version}', {
+        path: { id: model.id, version: String(resume.version) },
+      })
+      .catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
+    if (version?.status !== 'uploading') {
+      await checkpoints.remove(key);
+      resume = undefined;
+    } else ctx.note(`Resuming the upload of version ${resume.version}`);
+  }
+  const bar = progressBar(ctx, info.size);
+  let progress: UploadProgress | undefined;
+  let version: Awaited<ReturnType<typeof uploadModelVersion>>;
+  try {
+    version = await uploadModelVersion(client, {
+      modelId: model.id,
+      source: await fileSource(path),
+      ...(opts.description ? { description: opts.description } : {}),
+      ...(resume ? { resume } : {}),
+      ...(opts.partSize ? { partSize: Number(opts.partSize) * MiB } : {}),
+      ...(opts.concurrency ? { concurrency: Number(opts.concurrency) } : {}),
+      onCheckpoint: (checkpoint) => checkpoints.save(key, checkpoint),
+      onProgress: (p) => {
+        progress = p;
+        bar.update(p);
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  await checkpoints.remove(key);
+  // TypeScript cannot see the callback's assignment: read it through a typed alias.
+  const resumedBytes = (progress as UploadProgress | undefined)?.resumedBytes ?? 0;
+  const upload = { resumedBytes, sentBytes: info.size - resumedBytes };
+  ctx.print(
+    { ...version, upload },
+    () =>
+      `Pushed ${model.name} version ${version.version} (${version.sizeBytes} bytes, sha256 ${version.sha256})`,
+  );
+}
+
+export function modelCommands(program: Command): void {
+  const models = program.command('models').description('Models and their files');
+  models
+    .command('create <name>')
+    .description('Create a model')
+    .option('--description <text>')
+    .action(
+      action(async (ctx, name: string, opts: { description?: string }) => {
+        const model = await (await ctx.client()).request('post', '/v1/models', {
+          body: { name, ...(opts.description ? { description: opts.description } : {}) },
+        });
+        ctx.print(model, () => `Created model ${model.name} (${model.id})`);
+      }),
+    );
+  models
+    .command('list')
+    .description('Every model of the organisation')
+    .action(
+      action(async (ctx) => {
+        const items = await collect((await ctx.client()).list('/v1/models'));
+        ctx.print(items, () =>
+          table(
+            ['ID', 'NAME', 'LATEST', 'ALIASES'],
+            items.map((m) => [
+              m.id,
+              m.name,
+              m.latestVersion,
+              m.aliases.map((a) => `${a.alias}→${a.version}`).join(' '),
+            ]),
+          ),
+        );
+      }),
+    );
+  models
+    .command('push <file>')
+    .description('Upload FILE as a new version of a model (created if needed); run again to resume')
+    .requiredOption('--name <model>', 'the model')
+    .option('--description <text>')
+    .option('--part-size <MiB>', 'multipart part size in MiB (at least 5)')
+    .option('--concurrency <n>', 'parts sent at once (default 3)')
+    .action(action(async (ctx, file: string, opts: PushOptions) => push(ctx, file, opts)));
+
+  program
+    .command('versions <model>')
+    .description('Versions of a model, newest first')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const model = await requireModel(client, ref);
+        const items = await collect(client.list('/v1/models/{id}/versions', { path: { id: model.id } }));
+        ctx.print(items, () =>
+          table(
+            ['VERSION', 'STATUS', 'FORMAT', 'BYTES', 'ALIASES', 'CREATED'],
+            items.map((v) => [v.version, v.status, v.format, v.sizeBytes, v.aliases.join(' '), v.createdAt]),
+          ),
+        );
+      }),
+    );
+
+  const aliases = program.command('aliases').description('Named pointers to model versions');
+  aliases.command('list <model>').action(
+    action(async (ctx, ref: string) => {
+      const model = await requireModel(await ctx.client(), ref);
+      ctx.print(model.aliases, () =>
+        table(
+          ['ALIAS', 'VERSION'],
+          model.aliases.map((a) => [a.alias, a.version]),
+        ),
+      );
+    }),
+  );
+  aliases.command('set <model> <alias> <version>').action(
+    action(async (ctx, ref: string, alias: string, version: string) => {
+      if (!/^[1-9]\d*$/.test(version)) throw new CliError(`Not a version number: ${version}`, 2);
+      const client = await ctx.client();
+      const model = await requireModel(client, ref);
+      const set = await client.request('put', '/v1/models/{id}/aliases/{alias}', {
+        path: { id: model.id, alias },
+        body: { version: Number(version) },
+      });
+      ctx.print(set, () => `${model.name}@${alias} → version ${version}`);
+    }),
+  );
+  aliases.command('delete <model> <alias>').action(
+    action(async (ctx, ref: string, alias: string) => {
+      const client = await ctx.client();
+      const model = await requireModel(client, ref);
+      await client.request('delete', '/v1/models/{id}/aliases/{alias}', { path: { id: model.id, alias } });
+      ctx.print({ deleted: alias }, () => `Deleted alias ${alias}`);
+    }),
+  );
+}

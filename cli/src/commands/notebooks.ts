@@ -1,0 +1,88 @@
+import type { Schema } from '@meridian/sdk';
+import { collect } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { action, CliError, table } from '../context.js';
+import { requireNotebook } from '../resolve.js';
+import { streamLogs } from './deployments.js';
+
+type Notebook = Schema<'Notebook'>;
+const line = (n: Notebook) =>
+  `${n.name} (${n.id}): ${n.status}${n.statusReason ? ` (${n.statusReason})` : ''}`;
+
+export function notebookCommands(program: Command): void {
+  const notebooks = program.command('notebooks').description('Jupyter notebooks on the platform’s machines');
+  notebooks
+    .command('create <name>')
+    .option('--gpu <type>', 't4 | v100 | rtx4090 | cpu', 'cpu')
+    .option('--image <image>', 'a Jupyter image from the allow-list')
+    .option('--idle-timeout <seconds>')
+    .action(
+      action(async (ctx, name: string, opts: { gpu: string; image?: string; idleTimeout?: string }) => {
+        if (!['t4', 'v100', 'rtx4090', 'cpu'].includes(opts.gpu))
+          throw new CliError('--gpu is one of t4, v100, rtx4090, cpu', 2);
+        const notebook = await (await ctx.client()).request('post', '/v1/notebooks', {
+          body: {
+            name,
+            gpuType: opts.gpu as Notebook['gpuType'],
+            ...(opts.image ? { image: opts.image } : {}),
+            ...(opts.idleTimeout ? { idleTimeoutSeconds: Number(opts.idleTimeout) } : {}),
+          },
+        });
+        ctx.print(notebook, () => line(notebook));
+      }),
+    );
+  notebooks.command('list').action(
+    action(async (ctx) => {
+      const items = await collect((await ctx.client()).list('/v1/notebooks'));
+      ctx.print(items, () =>
+        table(
+          ['ID', 'NAME', 'GPU', 'STATUS'],
+          items.map((n) => [n.id, n.name, n.gpuType, n.status]),
+        ),
+      );
+    }),
+  );
+  notebooks
+    .command('open <name>')
+    .description('Print the notebook’s URL (through the edge) with its token')
+    .action(
+      action(async (ctx, ref: string) => {
+        const n = await requireNotebook(await ctx.client(), ref);
+        if (!n.accessUrl)
+          throw new CliError(`Notebook ${n.name} has no URL for you (only its owner opens it)`);
+        const url = n.token ? `${n.accessUrl}?token=${n.token}` : n.accessUrl;
+        ctx.print({ id: n.id, url, status: n.status }, () => url);
+      }),
+    );
+  for (const verb of ['start', 'stop'] as const) {
+    notebooks.command(`${verb} <name>`).action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const n = await requireNotebook(client, ref);
+        const path = verb === 'start' ? '/v1/notebooks/{id}/start' : '/v1/notebooks/{id}/stop';
+        const updated = await client.request('post', path, { path: { id: n.id } });
+        ctx.print(updated, () => line(updated));
+      }),
+    );
+  }
+  notebooks.command('delete <name>').action(
+    action(async (ctx, ref: string) => {
+      const client = await ctx.client();
+      const n = await requireNotebook(client, ref);
+      await client.request('delete', '/v1/notebooks/{id}', { path: { id: n.id } });
+      ctx.print({ deleted: n.id }, () => `Deleted notebook ${n.name}`);
+    }),
+  );
+  notebooks
+    .command('logs <name>')
+    .description('The Jupyter server’s own output')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('--tail <n>', 'lines to show')
+    .action(
+      action(async (ctx, ref: string, opts: { follow?: boolean; tail?: string }) => {
+        const client = await ctx.client();
+        const n = await requireNotebook(client, ref);
+        await streamLogs(client, `/v1/notebooks/${n.id}/logs`, opts);
+      }),
+    );
+}

@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { predict, predictRaw, predictSimple, type Tensor } from '@meridian/sdk';
+import { readNpyFile } from '@meridian/sdk/node';
+import type { Command } from 'commander';
+import { action, CliError, type Context } from '../context.js';
+import { requireDeployment } from '../resolve.js';
+
+interface PredictOptions {
+  data?: string;
+  input: string[];
+  version?: string;
+}
+
+async function readData(source: string): Promise<string> {
+  if (source === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  return readFile(source, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new CliError(
+      err.code === 'ENOENT' ? `No such file: ${source}` : `Cannot read ${source}: ${err.message}`,
+    );
+  });
+}
+
+async function readInputs(specs: string[]): Promise<Tensor[]> {
+  return Promise.all(
+    specs.map(async (spec) => {
+      const match = /^([^=]+)=@(.+)$/.exec(spec);
+      if (!match?.[1] || !match[2]) throw new CliError(`--input wants name=@file.npy, not ${spec}`, 2);
+      const [, name, file] = match;
+      return readNpyFile(file, name).catch((err: NodeJS.ErrnoException) => {
+        throw new CliError(
+          err.code === 'ENOENT' ? `No such file: ${file}` : `Cannot read ${file}: ${err.message}`,
+        );
+      });
+    }),
+  );
+}
+
+async function run(ctx: Context, name: string, opts: PredictOptions) {
+  if (!opts.data && opts.input.length === 0)
+    throw new CliError('Give --data FILE (or - for stdin) or --input name=@file.npy', 2);
+  if (opts.data && opts.input.length > 0) throw new CliError('Give --data or --input, not both', 2);
+  const client = await ctx.client();
+  let result: unknown;
+  if (opts.input.length > 0) {
+    const inputs = await readInputs(opts.input);
+    result = await predict(client, name, inputs, {
+      binary: true,
+      ...(opts.version ? { version: opts.version } : {}),
+    });
+  } else {
+    const text = await readData(opts.data ?? '-');
+    let body: { inputs?: unknown };
+    try {
+      body = JSON.parse(text) as { inputs?: unknown };
+    } catch {
+      throw new CliError(`${opts.data === '-' ? 'stdin' : opts.data} is not JSON`);
+    }
+    if (Array.isArray(body.inputs)) {
+      const version = opts.version ? `/versions/${encodeURIComponent(opts.version)}` : '';
+      const url = `${client.edgeUrl}/v2/models/${encodeURIComponent(name)}${version}/infer`;
+      result = await predictRaw(client, url, text, { 'content-type': 'application/json' });
+    } else if (body.inputs && typeof body.inputs === 'object') {
+      const deployment = await requireDeployment(client, name);
+      result = await predictSimple(client, deployment.id, body as { inputs: Record<string, unknown> });
+    } else {
+      throw new CliError('The request needs "inputs": an OIP list of tensors, or an object of named arrays');
+    }
+  }
+  process.stdout.write(`${JSON.stringify(result, null, ctx.options.json ? 2 : undefined)}\n`);
+}
+
+export function predictCommand(program: Command): void {
+  program
+    .command('predict <deployment>')
+    .description(
+      'Run a prediction through the edge: OIP or simple JSON from a file or stdin, or .npy tensors',
+    )
+    .option('--data <file>', 'request JSON from a file, or - for stdin')
+    .option(
+      '--input <name=@file.npy>',
+      'a tensor from a NumPy file, sent as binary OIP (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--version <v>', 'pin a model version')
+    .action(action(async (ctx, name: string, opts: PredictOptions) => run(ctx, name, opts)));
+}

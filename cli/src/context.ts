@@ -1,0 +1,107 @@
+import { MeridianClient } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { Credentials, configDir, type Profile } from './config.js';
+
+/** Options every command takes (before or after the command name). */
+export interface GlobalOptions {
+  json?: boolean;
+  debug?: boolean;
+  profile?: string;
+  apiUrl?: string;
+  edgeUrl?: string;
+}
+
+/** A failure the CLI explains itself, with the exit code it documents. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export const EXIT = { ok: 0, error: 1, usage: 2, unreachable: 3, deploymentFailed: 4 } as const;
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+export const DEFAULT_EDGE_URL = 'http://127.0.0.1:8787';
+
+/** What a command runs with: its options, the stored profile, and a client for it. */
+export class Context {
+  readonly options: GlobalOptions;
+  readonly credentials = new Credentials(configDir());
+  readonly profileName: string;
+
+  constructor(command: Command) {
+    this.options = command.optsWithGlobals<GlobalOptions>();
+    this.profileName = this.options.profile ?? process.env.MERIDIAN_PROFILE ?? 'default';
+  }
+
+  async profile(): Promise<Profile | undefined> {
+    return this.credentials.profile(this.profileName);
+  }
+
+  /** Flag, then environment, then the profile, then the local default. */
+  async apiUrl(): Promise<string> {
+    return (
+      this.options.apiUrl ?? process.env.MERIDIAN_API_URL ?? (await this.profile())?.apiUrl ?? DEFAULT_API_URL
+    );
+  }
+
+  async edgeUrl(): Promise<string> {
+    return (
+      this.options.edgeUrl ??
+      process.env.MERIDIAN_EDGE_URL ??
+      (await this.profile())?.edgeUrl ??
+      DEFAULT_EDGE_URL
+    );
+  }
+
+  /** A client with MERIDIAN_TOKEN (an API key or access token) or the profile's login, renewed as needed. */
+  async client(options: { requireLogin?: boolean } = {}): Promise<MeridianClient> {
+    const token = process.env.MERIDIAN_TOKEN;
+    const profile = await this.profile();
+    if (!token && !profile?.tokens && options.requireLogin !== false) {
+      throw new CliError(
+        `Not logged in (profile ${this.profileName}): run \`meridian login\` or set MERIDIAN_TOKEN`,
+      );
+    }
+    return new MeridianClient({
+      baseUrl: await this.apiUrl(),
+      edgeUrl: await this.edgeUrl(),
+      ...(token ? { apiKey: token } : { tokens: this.credentials.tokenStore(this.profileName) }),
+    });
+  }
+
+  /** Prints `value` as JSON under --json, else the human text. */
+  print(value: unknown, human: () => string): void {
+    process.stdout.write(this.options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  }
+
+  /** Progress and status lines: stderr, so stdout stays the command's result. */
+  note(line: string): void {
+    if (!this.options.json) process.stderr.write(`${line}\n`);
+  }
+}
+
+/** Columns padded to their widest cell. */
+export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (c ?? '').padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** Runs a command body with its Context; errors are reported once, in main.ts. */
+export function action<A extends unknown[]>(run: (ctx: Context, ...args: A) => Promise<void>) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    await run(new Context(command), ...(args.slice(0, -1) as A));
+  };
+}

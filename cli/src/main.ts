@@ -1,0 +1,90 @@
+import { MeridianError, NetworkError } from '@meridian/sdk';
+import { Command, CommanderError, Option } from 'commander';
+import { authCommands } from './commands/auth.js';
+import { billingCommands } from './commands/billing.js';
+import { completionCommand } from './commands/completion.js';
+import { deploymentCommands } from './commands/deployments.js';
+import { keyCommands } from './commands/keys.js';
+import { modelCommands } from './commands/models.js';
+import { notebookCommands } from './commands/notebooks.js';
+import { predictCommand } from './commands/predict.js';
+import { CliError, EXIT } from './context.js';
+
+const EXIT_CODES = `
+Exit codes:
+  0  success
+  1  the server refused the request, or a local problem (a missing file, not logged in)
+  2  usage: an unknown command or option, a missing or malformed argument
+  3  the server could not be reached
+  4  a deployment failed (deploy --wait)
+
+Environment: MERIDIAN_API_URL, MERIDIAN_EDGE_URL, MERIDIAN_TOKEN (an API key or access token instead of
+the stored login), MERIDIAN_PROFILE, MERIDIAN_CONFIG_DIR (default ~/.config/meridian).`;
+
+/** The whole command tree. */
+export function buildProgram(): Command {
+  const program = new Command('meridian')
+    .description('The Meridian ML platform from the command line')
+    .version('0.1.0')
+    .option('--json', 'machine-readable output')
+    .option('--profile <name>', 'which stored login to use (default: default)')
+    .option('--api-url <url>', 'the control plane (default: the profile’s, or http://127.0.0.1:8080)')
+    .option(
+      '--edge-url <url>',
+      'the edge, for predictions (default: the profile’s, or http://127.0.0.1:8787)',
+    )
+    .addOption(new Option('--debug', 'show stack traces'))
+    .addHelpText('after', EXIT_CODES)
+    .showHelpAfterError()
+    .exitOverride();
+  authCommands(program);
+  keyCommands(program);
+  modelCommands(program);
+  deploymentCommands(program);
+  predictCommand(program);
+  notebookCommands(program);
+  billingCommands(program);
+  completionCommand(program);
+  // Every command exits through main(): usage errors get exit 2, not commander's 1.
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const command of all(program)) command.exitOverride().showHelpAfterError();
+  return program;
+}
+
+/** Explains a failure in one line (a stack trace only with --debug) and picks the exit code. */
+export function report(error: unknown, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed the message and the usage already.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  if (error instanceof CliError) {
+    process.stderr.write(`meridian: ${error.message}\n`);
+    return error.exitCode;
+  }
+  if (error instanceof NetworkError) {
+    process.stderr.write(
+      `meridian: cannot reach the server at ${error.url}: is it running? (${error.message})\n`,
+    );
+    return EXIT.unreachable;
+  }
+  if (error instanceof MeridianError) {
+    const id = error.requestId ? ` [request ${error.requestId}]` : '';
+    const details = error.details.map((d) => `\n  ${d.path}: ${d.message}`).join('');
+    process.stderr.write(`meridian: ${error.message} (${error.status} ${error.code})${id}${details}\n`);
+    return EXIT.error;
+  }
+  process.stderr.write(`meridian: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (!debug) process.stderr.write('(run with --debug for details)\n');
+  return EXIT.error;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    return report(error, debug);
+  }
+}

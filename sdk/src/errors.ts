@@ -1,0 +1,143 @@
+/** The error codes the Meridian API answers with (`{"error":{"code","message","requestId"}}`). */
+export type ErrorCode =
+  | 'bad_request'
+  | 'invalid_json'
+  | 'validation_failed'
+  | 'unauthenticated'
+  | 'payment_required'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'unprocessable'
+  | 'too_many_requests'
+  | 'internal'
+  | 'unavailable';
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** An answer of the API other than 2xx, with the code, message and request id the server gave. */
+export class MeridianError extends Error {
+  override readonly name: string = 'MeridianError';
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | string,
+    message: string,
+    readonly requestId: string | undefined,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export class BadRequestError extends MeridianError {
+  override readonly name = 'BadRequestError';
+}
+export class UnauthenticatedError extends MeridianError {
+  override readonly name = 'UnauthenticatedError';
+}
+export class PaymentRequiredError extends MeridianError {
+  override readonly name = 'PaymentRequiredError';
+}
+export class ForbiddenError extends MeridianError {
+  override readonly name = 'ForbiddenError';
+}
+export class NotFoundError extends MeridianError {
+  override readonly name = 'NotFoundError';
+}
+export class ConflictError extends MeridianError {
+  override readonly name = 'ConflictError';
+}
+export class PayloadTooLargeError extends MeridianError {
+  override readonly name = 'PayloadTooLargeError';
+}
+export class UnprocessableError extends MeridianError {
+  override readonly name = 'UnprocessableError';
+}
+export class RateLimitedError extends MeridianError {
+  override readonly name = 'RateLimitedError';
+  /** Seconds the server asked to wait (Retry-After), when it said. */
+  retryAfterSeconds: number | undefined;
+}
+export class ServerError extends MeridianError {
+  override readonly name = 'ServerError';
+}
+
+/** The server could not be reached, or the connection broke before an answer came. */
+export class NetworkError extends Error {
+  override readonly name = 'NetworkError';
+  constructor(
+    readonly url: string,
+    cause: unknown,
+  ) {
+    super(`Could not reach ${url}: ${describeCause(cause)}`, { cause });
+  }
+}
+
+/** A deployment ended in `failed`; `reason` is the server's statusReason. */
+export class DeploymentFailedError extends Error {
+  override readonly name = 'DeploymentFailedError';
+  constructor(
+    readonly deploymentId: string,
+    readonly reason: string,
+  ) {
+    super(`Deployment ${deploymentId} failed: ${reason}`);
+  }
+}
+
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const inner = (cause as { cause?: unknown }).cause;
+  const code = inner && typeof inner === 'object' && 'code' in inner ? String(inner.code) : undefined;
+  return code ? `${cause.message} (${code})` : cause.message;
+}
+
+const BY_STATUS: Record<number, typeof MeridianError> = {
+  400: BadRequestError,
+  401: UnauthenticatedError,
+  402: PaymentRequiredError,
+  403: ForbiddenError,
+  404: NotFoundError,
+  409: ConflictError,
+  413: PayloadTooLargeError,
+  422: UnprocessableError,
+  429: RateLimitedError,
+};
+
+/** The typed error for a non-2xx response: the API's envelope, OIP's `{"error": "…"}`, or plain text. */
+export async function errorFromResponse(res: Response): Promise<MeridianError> {
+  const text = await res.text().catch(() => '');
+  let code = `http_${res.status}`;
+  let message = text.slice(0, 500) || res.statusText || `HTTP ${res.status}`;
+  let requestId = res.headers.get('x-request-id') ?? undefined;
+  let details: ErrorDetail[] = [];
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    if (typeof body.error === 'string') message = body.error;
+    else if (body.error && typeof body.error === 'object') {
+      const e = body.error as {
+        code?: string;
+        message?: string;
+        requestId?: string;
+        details?: ErrorDetail[];
+      };
+      code = e.code ?? code;
+      message = e.message ?? message;
+      requestId = e.requestId ?? requestId;
+      details = Array.isArray(e.details) ? e.details : [];
+    }
+  } catch {
+    // Not JSON: keep the text.
+  }
+  const Type = BY_STATUS[res.status] ?? (res.status >= 500 ? ServerError : MeridianError);
+  const error = new Type(res.status, code, message, requestId, details);
+  if (error instanceof RateLimitedError) {
+    const retryAfter = Number(res.headers.get('retry-after'));
+    error.retryAfterSeconds = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
+  }
+  return error;
+}

@@ -1,0 +1,10 @@
+export * from './auth.js';
+export * from './client.js';
+export * from './deployments.js';
+export * from './errors.js';
+export * from './npy.js';
+export * from './pagination.js';
+export * from './predict.js';
+export * from './tensors.js';
+export type * from './types.js';
+export * from './uploads.js';

@@ -1,0 +1,180 @@
+import type { MeridianClient } from './client.js';
+import { errorFromResponse } from './errors.js';
+import type { Schema } from './types.js';
+
+/** Bytes to upload, read a range at a time (a file, a Blob, memory), so no file is held whole. */
+export interface UploadSource {
+  name: string;
+  size: number;
+  /** Bytes [start, end). */
+  read(start: number, end: number): Promise<Uint8Array>;
+}
+
+/** An UploadSource over bytes in memory or a Blob (a browser File too). */
+export function memorySource(name: string, data: Uint8Array | Blob): UploadSource {
+  return {
+    name,
+    size: data instanceof Uint8Array ? data.byteLength : data.size,
+    read: async (start, end) =>
+      data instanceof Uint8Array
+        ? data.subarray(start, end)
+        : new Uint8Array(await data.slice(start, end).arrayBuffer()),
+  };
+}
+
+export interface UploadProgress {
+  /** Bytes stored so far, parts kept from an earlier attempt included. */
+  doneBytes: number;
+  totalBytes: number;
+  /** Bytes of parts found already stored when this attempt began (a resume). */
+  resumedBytes: number;
+}
+
+/** What a multipart upload needs to be resumed by another process: keep it until the upload completes. */
+export interface UploadCheckpoint {
+  modelId: string;
+  version: number;
+  partSize: number;
+  partCount: number;
+  size: number;
+}
+
+export interface UploadOptions {
+  /** The model's id (mdl_…). */
+  modelId: string;
+  source: UploadSource;
+  description?: string;
+  /** Continue this earlier multipart upload instead of starting one; its parts already stored are kept. */
+  resume?: UploadCheckpoint;
+  /** Told once the multipart upload exists, before any part is sent. */
+  onCheckpoint?: (checkpoint: UploadCheckpoint) => void | Promise<void>;
+  onProgress?: (progress: UploadProgress) => void;
+  /** Bytes per part, at least 5 MiB (S3's floor); default 8 MiB. Files no larger go in one request. */
+  partSize?: number;
+  /** Parts in flight at once; default 3. */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+const MiB = 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * MiB;
+const MIN_PART_SIZE = 5 * MiB;
+const MAX_PARTS = 10_000;
+
+type ModelVersion = Schema<'ModelVersion'>;
+
+/**
+ * Uploads a model version: one streamed request for a small file; otherwise a multipart upload straight to
+ * storage (presigned part URLs), resumable from a checkpoint, with progress as parts are stored.
+ */
+export async function uploadModelVersion(
+  client: MeridianClient,
+  options: UploadOptions,
+): Promise<ModelVersion> {
+  const { source } = options;
+  const partSize = Math.max(
+    MIN_PART_SIZE,
+    options.partSize ?? DEFAULT_PART_SIZE,
+    Math.ceil(source.size / MAX_PARTS),
+  );
+  if (!options.resume && source.size <= partSize) return uploadWhole(client, options);
+  const partCount = options.resume?.partCount ?? Math.max(1, Math.ceil(source.size / partSize));
+  const plan = options.resume
+    ? await resumeUpload(client, options.resume)
+    : await startUpload(client, options, partCount, partSize);
+  const size = (n: number) => Math.min(plan.partSize, source.size - (n - 1) * plan.partSize);
+  const etags = new Map<number, string>(plan.stored.map((p) => [p.partNumber, p.etag]));
+  const resumedBytes = plan.stored.reduce((sum, p) => sum + size(p.partNumber), 0);
+  let doneBytes = resumedBytes;
+  const report = () => options.onProgress?.({ doneBytes, totalBytes: source.size, resumedBytes });
+  report();
+  const queue = [...plan.urls];
+  const worker = async () => {
+    for (let part = queue.shift(); part; part = queue.shift()) {
+      const start = (part.partNumber - 1) * plan.partSize;
+      const bytes = await source.read(start, start + size(part.partNumber));
+      const res = await client.send(part.url, {
+        method: 'PUT',
+        body: bytes as Uint8Array<ArrayBuffer>,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (!res.ok) throw await errorFromResponse(res);
+      await res.body?.cancel();
+      etags.set(part.partNumber, res.headers.get('etag') ?? '');
+      doneBytes += bytes.byteLength;
+      report();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 3, queue.length) }, worker));
+  const parts = [...etags]
+    .map(([partNumber, etag]) => ({ partNumber, etag }))
+    .sort((a, b) => a.partNumber - b.partNumber);
+  return client.request('post', '/v1/models/{id}/versions/{version}/complete', {
+    path: { id: plan.modelId, version: plan.version },
+    body: { parts },
+  });
+}
+
+interface Plan {
+  modelId: string;
+  version: number;
+  partSize: number;
+  stored: { partNumber: number; etag: string }[];
+  urls: { partNumber: number; url: string }[];
+}
+
+async function startUpload(
+  client: MeridianClient,
+  options: UploadOptions,
+  partCount: number,
+  partSize: number,
+): Promise<Plan> {
+  const started = await client.request('post', '/v1/models/{id}/versions/uploads', {
+    path: { id: options.modelId },
+    body: {
+      filename: options.source.name,
+      sizeBytes: options.source.size,
+      partCount,
+      ...(options.description ? { description: options.description } : {}),
+    },
+  });
+  const checkpoint = {
+    modelId: options.modelId,
+    version: started.version.version,
+    partSize,
+    partCount,
+    size: options.source.size,
+  };
+  await options.onCheckpoint?.(checkpoint);
+  return { modelId: options.modelId, version: checkpoint.version, partSize, stored: [], urls: started.parts };
+}
+
+async function resumeUpload(client: MeridianClient, checkpoint: UploadCheckpoint): Promise<Plan> {
+  const listed = await client.request('get', '/v1/models/{id}/versions/{version}/parts', {
+    path: { id: checkpoint.modelId, version: checkpoint.version },
+    query: { partCount: String(checkpoint.partCount) },
+  });
+  return {
+    modelId: checkpoint.modelId,
+    version: checkpoint.version,
+    partSize: checkpoint.partSize,
+    stored: listed.stored,
+    urls: listed.parts,
+  };
+}
+
+async function uploadWhole(client: MeridianClient, options: UploadOptions): Promise<ModelVersion> {
+  const { source } = options;
+  options.onProgress?.({ doneBytes: 0, totalBytes: source.size, resumedBytes: 0 });
+  const version = await client.request('post', '/v1/models/{id}/versions', {
+    path: { id: options.modelId },
+    query: { filename: source.name, ...(options.description ? { description: options.description } : {}) },
+    raw: {
+      body: (await source.read(0, source.size)) as Uint8Array<ArrayBuffer>,
+      contentType: 'application/octet-stream',
+    },
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  options.onProgress?.({ doneBytes: source.size, totalBytes: source.size, resumedBytes: 0 });
+  return version;
+}
