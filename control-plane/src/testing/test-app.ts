@@ -36,6 +36,8 @@ export async function createTestApp(
     throttle?: AppDeps['throttle'];
     /** Bounds of the scrypt queue (defaults: DEFAULT_PASSWORD_WORK). */
     passwordWork?: AppDeps['passwordWork'];
+    /** scrypt cost; default N=2^10 (cheap), production's is DEFAULT_SCRYPT. */
+    scrypt?: AppDeps['scrypt'];
   } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-cp-'));
@@ -71,7 +73,7 @@ export async function createTestApp(
     desiredStateChanges,
     maxBodyBytes: 1024 * 1024,
     trustProxy: options.trustProxy ?? true,
-    scrypt: { N: 2 ** 10, r: 8, p: 1 },
+    scrypt: options.scrypt ?? { N: 2 ** 10, r: 8, p: 1 },
     objectStore,
     ...(options.maxModelBytes ? { maxModelBytes: options.maxModelBytes } : {}),
     ...(options.throttle ? { throttle: options.throttle } : {}),
