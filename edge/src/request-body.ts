@@ -40,6 +40,8 @@ interface Source {
   discard(maxBytes: number, ms: number): Promise<void>;
 }
 
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
 /** Bodies a route stopped reading (413 on a chunked body): the rest is discarded with the answer. */
 const leftovers = new WeakMap<Request, Source>();
 
@@ -208,6 +210,11 @@ export function drainUnreadBody(): MiddlewareHandler {
       leftovers.get(request) ?? (body && !request.bodyUsed && !body.locked ? sourceOf(body) : undefined);
     if (!leftover) return;
     const answer = c.res;
+    // An answer that cannot carry a body (101, 204, 304) goes as it is; the drain is then best effort.
+    if (answer.body === null || NULL_BODY_STATUSES.has(answer.status)) {
+      c.executionCtx.waitUntil(leftover.discard(DISCARD_MAX_BYTES, DISCARD_MS));
+      return;
+    }
     const bytes = new Uint8Array(await answer.arrayBuffer());
     const { readable, writable } = new FixedLengthStream(bytes.byteLength);
     const writer = writable.getWriter();
