@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { sql } from 'drizzle-orm';
-import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
+import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signingKeys } from '../db/schema.js';
 import { createTestApp, type Session } from '../testing/test-app.js';
@@ -95,9 +95,6 @@ describe('the token signing key at rest', () => {
   });
 
   it('refuses a genuine-looking token that lives longer than tokens are issued for', async () => {
-    const forged = await forge(copy, t.signingKeyKek);
-    const [header, payload] = (forged ?? '').split('.');
-    expect(header && payload).toBeTruthy();
     const { keys } = await readCopy(copy);
     const kid = String(keys[0]?.kid);
     const jwk = JSON.parse(new KeySealer(t.signingKeyKek).open(kid, String(keys[0]?.private_jwk))) as JWK;

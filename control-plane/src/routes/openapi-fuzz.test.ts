@@ -157,7 +157,7 @@ describe('the API as /openapi.json describes it', () => {
       else headers[p.name] = queryValue(value);
     }
     if (query.size > 0) url += `?${query}`;
-    let body: BodyInit | undefined;
+    let body: RequestInit['body'];
     const content = op.requestBody?.content ?? {};
     if (content['application/json']?.schema) {
       body = JSON.stringify(await generated(content['application/json'].schema, 99));
@@ -178,7 +178,7 @@ describe('the API as /openapi.json describes it', () => {
     let calls = 0;
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(operations)) {
-        const runs = [
+        const runs: (readonly [seed: number, withAuth: boolean, wrongType: boolean])[] = [
           ...Array.from({ length: SAMPLES_WITH_AUTH }, (_, i) => [i + 1, true, false] as const),
           [0, false, false] as const,
         ];
