@@ -44,6 +44,7 @@ describe('npm start with its default, relative data dir', () => {
         MERIDIAN_PORT: String(cp),
         MERIDIAN_AGENT_LISTEN_PORT: String(agent),
         MERIDIAN_EDGE_PORT: String(edge),
+        MERIDIAN_EDGE_PUBLIC_URL: `http://127.0.0.1:${edge}`,
         MERIDIAN_AGENT_METRICS_LISTEN: `127.0.0.1:${metrics}`,
         MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
         MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
@@ -115,6 +116,11 @@ describe('npm start with its default, relative data dir', () => {
       headers: { authorization: `token ${nb.token}` },
     });
     expect(contents.status).toBe(200);
+    // Through the edge too, as a person opens it: the edge → agent relay → the server's unix socket.
+    const viaEdge = await fetch(`${nb.accessUrl}api/contents`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(viaEdge.status, await viaEdge.clone().text()).toBe(200);
     const volume = statSync(data('workloads', 'volumes', `meridian-notebook-${id}`));
     expect(volume.uid).toBeGreaterThanOrEqual(200_000);
     expect(volume.mode & 0o777).toBe(0o700);
