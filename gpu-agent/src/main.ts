@@ -39,6 +39,8 @@ async function buildExtraRuntimes(config: AgentConfig): Promise<WorkloadRuntime[
   const runtimes: WorkloadRuntime[] = [];
   if (config.docker) {
     const docker = new DockerRuntime({ docker: new Docker(config.docker), agentId: ownerId, workloads });
+    const fenced = await docker.isolationStatus();
+    if (!fenced.ok) log.warn('containers cannot be isolated on this host: they will be refused', fenced);
     runtimes.push(new SupervisedRuntime({ name: 'docker', supervisor: docker }));
   }
   const processes = new ProcessRuntime({ dataDir: config.processRuntimeDir, agentId: ownerId, workloads });
