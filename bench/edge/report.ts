@@ -27,6 +27,7 @@ export function mergeRounds(rounds: Cell[] | undefined): Cell | undefined {
     rps: median(rounds.map((r) => r.rps)),
     p50: median(rounds.map((r) => r.p50)),
     p99: median(rounds.map((r) => r.p99)),
+    hopUsPerReq: first.hopUsPerReq === undefined ? undefined : median(rounds.map((r) => r.hopUsPerReq ?? 0)),
     ...(first.calls
       ? {
           calls: rounds.reduce(
@@ -135,6 +136,7 @@ export function printTargets(
       );
     }
   }
+  printCpuCost(say, C_HIGH, targets, upstreams, cellOf);
   const direct = targets.find((t) => t.kind === 'direct');
   const nginx = targets.find((t) => t.kind === 'nginx');
   if (direct && nginx)
@@ -148,4 +150,31 @@ export function printTargets(
           `reference, nginx vs direct (${u.key}): p50 added at c=${C_LOW} ${fixed(n1.p50 - d1.p50, 2, 0)} ms, throughput at c=${C_HIGH} ${fixed(nN.rps / dN.rps, 2, 0)}`,
         );
     }
+}
+
+/**
+ * CPU per request of the proxy process (workerd; Miniflare's Node process and its workerd) at `c` callers:
+ * the figure that moves least when other work shares the machine. A runtime serving from one thread cannot
+ * pass more than 1 s / (CPU per request), so bare ÷ edge bounds the throughput ratio on a quiet machine.
+ */
+function printCpuCost(
+  say: (line: string) => void,
+  c: number,
+  targets: Target[],
+  upstreams: Upstream[],
+  cellOf: (t: Target, u: Upstream, c: number) => Cell | undefined,
+) {
+  for (const runtime of ['workerd', 'miniflare'] as const) {
+    const bare = targets.find((t) => t.runtime === runtime && t.kind === 'bare');
+    const edge = targets.find((t) => t.runtime === runtime && t.kind === 'edge');
+    if (!bare || !edge) continue;
+    for (const u of upstreams) {
+      const b = cellOf(bare, u, c)?.hopUsPerReq;
+      const e = cellOf(edge, u, c)?.hopUsPerReq;
+      if (b === undefined || e === undefined) continue;
+      say(
+        `CPU per request at c=${c}, ${runtime === 'workerd' ? 'raw workerd' : 'Miniflare'} → ${u.key}: edge ${e.toFixed(0)} µs, bare Worker ${b.toFixed(0)} µs (+${(e - b).toFixed(0)} µs); bare ÷ edge ${(b / e).toFixed(2)}, the throughput ratio a CPU-bound run would show`,
+      );
+    }
+  }
 }
