@@ -23,4 +23,33 @@ describe('loadConfig', () => {
   it('refuses a short edge service token', () => {
     expect(() => loadConfig({ MERIDIAN_EDGE_SERVICE_TOKEN: 'short' })).toThrow(/MERIDIAN_EDGE_SERVICE_TOKEN/);
   });
+
+  it('reads every login and password-work threshold, with the documented defaults', () => {
+    expect(loadConfig({})).toMatchObject({
+      throttle: {
+        windowMs: 900_000,
+        pairMaxFailures: 5,
+        accountFreeFailures: 10,
+        clientFreeFailures: 30,
+        baseDelayMs: 1_000,
+        maxDelayMs: 60_000,
+        registrationsPerClient: 10,
+        registrationWindowMs: 3_600_000,
+      },
+      passwordWork: { concurrency: 2, maxQueuedChecks: 64, maxQueuedHashes: 16 },
+      signingKeyKekPrevious: [],
+    });
+    const tuned = loadConfig({
+      MERIDIAN_AUTH_PAIR_MAX_FAILURES: '3',
+      MERIDIAN_AUTH_MAX_DELAY_MS: '5000',
+      MERIDIAN_PASSWORD_CONCURRENCY: '4',
+      MERIDIAN_SIGNING_KEY_KEK_PREVIOUS: 'a, b',
+    });
+    expect(tuned.throttle).toMatchObject({ pairMaxFailures: 3, maxDelayMs: 5_000 });
+    expect(tuned.passwordWork.concurrency).toBe(4);
+    expect(tuned.signingKeyKekPrevious).toEqual(['a', 'b']);
+    expect(() => loadConfig({ MERIDIAN_AUTH_PAIR_MAX_FAILURES: '0x5' })).toThrow(
+      /MERIDIAN_AUTH_PAIR_MAX_FAILURES/,
+    );
+  });
 });

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const count = (fallback: number) => z.coerce.number().int().positive().max(1_000_000_000).default(fallback);
+/** A positive whole number written in decimal digits (`0x5` or `1e3` is a mistake worth refusing). */
+const count = (fallback: number) =>
+  z
+    .preprocess(
+      (v) => (typeof v === 'string' && /^[0-9]{1,10}$/.test(v) ? Number(v) : v),
+      z.number({ error: 'a whole number in decimal digits' }).int().positive().max(1_000_000_000),
+    )
+    .default(fallback);
 
 /**
  * Control-plane configuration, read from the environment once in main.ts. Every field has a default that
@@ -75,7 +82,7 @@ export const Config = z
     /** Earlier KEKs, comma-separated: they only open, so starting with them re-seals every key (KEK rotation). */
     MERIDIAN_SIGNING_KEY_KEK_PREVIOUS: z.string().optional(),
     /** Login throttling: failures count in windows of this many seconds. */
-    MERIDIAN_AUTH_WINDOW_SECONDS: seconds(900),
+    MERIDIAN_AUTH_WINDOW_SECONDS: count(900),
     /** Attempts one address may make on one account per window before it is locked out of that account. */
     MERIDIAN_AUTH_PAIR_MAX_FAILURES: count(5),
     /** Failures on one account, from any address, before each further attempt waits an exponential delay. */
@@ -87,7 +94,7 @@ export const Config = z
     MERIDIAN_AUTH_MAX_DELAY_MS: count(60_000),
     /** Registrations one address may make per registration window. */
     MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: count(10),
-    MERIDIAN_AUTH_REGISTRATION_WINDOW_SECONDS: seconds(3600),
+    MERIDIAN_AUTH_REGISTRATION_WINDOW_SECONDS: count(3600),
     /** scrypt computations at once (each takes a libuv thread and 32 MiB). */
     MERIDIAN_PASSWORD_CONCURRENCY: count(2),
     /** Logins (and password changes) that may wait for scrypt; past it they get 429 at once. */

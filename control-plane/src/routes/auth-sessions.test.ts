@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setOrgStanding } from '../services/orgs/standing.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
+import { createTestApp, type Session, testClient } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 const PASSWORD = 'correct horse battery';
@@ -138,6 +138,21 @@ describe('sessions that end', () => {
         }),
       ]),
     );
+  });
+
+  it('refuses a logged-out session on another instance within the 2 s bound', async () => {
+    const other = testClient(t.anotherInstance());
+    const s = await t.client.register('elsewhere');
+    expect((await other.call('GET', '/v1/auth/me', { token: s.accessToken })).status).toBe(200);
+    await t.client.call('POST', '/v1/auth/logout', { body: { refreshToken: s.refreshToken } });
+    const loggedOutAt = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - loggedOutAt < 5_000) {
+      status = (await other.call('GET', '/v1/auth/me', { token: s.accessToken })).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - loggedOutAt).toBeLessThanOrEqual(2_300);
   });
 
   it('answers unknown for a session id it never issued, and only to the edge', async () => {

@@ -41,6 +41,22 @@ describe('registration and login', () => {
     expect(res.json.error.details[0].path).toBe('password');
   });
 
+  it('refuses patterns, breached passwords and the e-mail itself, naming the password field', async () => {
+    for (const password of [
+      'aaaaaaaaaa',
+      '1234567890',
+      'Password123',
+      'ada@example.org',
+      'my ada@example.org!',
+    ]) {
+      const res = await t.client.call('POST', '/v1/auth/register', {
+        body: { email: 'ada@example.org', password, name: 'Ada' },
+      });
+      expect(res.status, password).toBe(400);
+      expect(res.json.error.details, password).toEqual([{ path: 'password', message: expect.any(String) }]);
+    }
+  });
+
   it('logs in with the right password and answers the same 401 for a wrong password or unknown email', async () => {
     const ok = await t.client.call('POST', '/v1/auth/login', {
       body: { email: 'grace@example.com', password: PASSWORD },
