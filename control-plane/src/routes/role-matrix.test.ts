@@ -117,6 +117,25 @@ const MATRIX: MatrixRow[] = [
   },
   { route: 'GET /v1/audit-log', ok: 200, prepare: async () => ({ method: 'GET', path: '/v1/audit-log' }) },
   { route: 'GET /v1/api-keys', ok: 200, prepare: async () => ({ method: 'GET', path: '/v1/api-keys' }) },
+  {
+    route: 'POST /v1/allowed-images',
+    ok: 201,
+    prepare: async () => ({
+      method: 'POST',
+      path: '/v1/allowed-images',
+      body: { image: 'ghcr.io/acme/lab:1' },
+    }),
+  },
+  {
+    route: 'DELETE /v1/allowed-images',
+    ok: 204,
+    prepare: async (t, org) => {
+      names += 1;
+      const image = `ghcr.io/acme/gone:${names}`;
+      await t.client.call('POST', '/v1/allowed-images', { token: org.owner.accessToken, body: { image } });
+      return { method: 'DELETE', path: `/v1/allowed-images?image=${image}` };
+    },
+  },
 ];
 
 let names = 0;
