@@ -162,9 +162,9 @@ describe('the meridian CLI against the platform', () => {
     // Spend the access token's freshness: both processes see it expired and refresh together.
     const file = join(home, 'config', 'credentials.json');
     const creds = JSON.parse(await readFile(file, 'utf8')) as {
-      profiles: { default: { tokens: { expiresAt: number } } };
+      profiles: { default: { tokens: { expiresAt: number; refreshAt?: number } } };
     };
-    creds.profiles.default.tokens.expiresAt = 0;
+    creds.profiles.default.tokens = { ...creds.profiles.default.tokens, expiresAt: 0, refreshAt: 0 };
     await writeFile(file, JSON.stringify(creds), { mode: 0o600 });
     const [a, b] = await Promise.all([cli.run(['whoami', '--json']), cli.run(['whoami', '--json'])]);
     ok(a);

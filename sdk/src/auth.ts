@@ -4,6 +4,8 @@ export interface Tokens {
   refreshToken: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** When to renew it instead of sending it (ms since the epoch); default 30 s before expiry. */
+  refreshAt?: number;
 }
 
 /**
@@ -28,16 +30,20 @@ export class MemoryTokenStore implements TokenStore {
   }
 }
 
-/** Seconds before expiry at which an access token is renewed rather than sent. */
+/** How long before expiry an access token is renewed rather than sent (a quarter of short lifetimes). */
 export const REFRESH_MARGIN_MS = 30_000;
 
-export const isFresh = (tokens: Tokens, now = Date.now()) => tokens.expiresAt - REFRESH_MARGIN_MS > now;
+export const isFresh = (tokens: Tokens, now = Date.now()) =>
+  (tokens.refreshAt ?? tokens.expiresAt - REFRESH_MARGIN_MS) > now;
 
 /** Tokens from a login or refresh answer (`expiresIn` seconds from now). */
 export function tokensFrom(pair: { accessToken: string; refreshToken: string; expiresIn: number }): Tokens {
+  const now = Date.now();
+  const lifetime = pair.expiresIn * 1000;
   return {
     accessToken: pair.accessToken,
     refreshToken: pair.refreshToken,
-    expiresAt: Date.now() + pair.expiresIn * 1000,
+    expiresAt: now + lifetime,
+    refreshAt: now + lifetime - Math.min(REFRESH_MARGIN_MS, lifetime / 4),
   };
 }

@@ -1,0 +1,58 @@
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `targetPort` that counts the bytes clients send and can cut every
+ * connection once a number of them has passed (then refuse new ones until `restore`): a network failure
+ * in the middle of an upload, as a client sees it.
+ */
+export async function startTcpProxy(port: number, targetPort: number) {
+  const sockets = new Set<Socket>();
+  let sent = 0;
+  let cutAt = Number.POSITIVE_INFINITY;
+  let refusing = false;
+  const cut = () => {
+    refusing = true;
+    for (const socket of sockets) socket.destroy();
+  };
+  const server: Server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      sent += chunk.byteLength;
+      if (sent >= cutAt) cut();
+      else upstream.write(chunk);
+    });
+    client.on('end', () => upstream.end());
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** Bytes clients have sent through the proxy so far. */
+    sent: () => sent,
+    /** Cut every connection once `bytes` more have been sent. */
+    cutAfter: (bytes: number) => {
+      cutAt = sent + bytes;
+    },
+    restore: () => {
+      refusing = false;
+      cutAt = Number.POSITIVE_INFINITY;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        cut();
+        server.close(() => resolve());
+      }),
+  };
+}
