@@ -41,6 +41,9 @@ describe('loadAgentConfig', () => {
       workloadsDir: resolve('.data/workloads'),
       metricsListen: undefined,
       usageIntervalMs: 60_000,
+      predictionUsageIntervalMs: 2_000,
+      usageJournalFsync: false,
+      usageJournalDir: resolve('.data/agent/prediction-usage'),
     });
   });
 
