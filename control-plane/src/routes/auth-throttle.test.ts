@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loginThrottle } from '../db/schema.js';
+import { AuthThrottle, DEFAULT_THROTTLE } from '../services/auth/throttle.js';
 import { createTestApp, type Session, type TestReply } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -143,6 +145,26 @@ describe('registration throttling and bounded password work', () => {
       expect(during.ms).toBeLessThan(4 * alone.ms + 1_000);
       const metrics = await t.client.call('GET', '/metrics');
       expect(metrics.text).toMatch(/meridian_cp_password_work_refused_total [1-9]/);
+    } finally {
+      t.cleanup();
+    }
+  }, 60_000);
+});
+
+describe('throttle counters', () => {
+  it('are pruned once their window and delay are over, so guesses at made-up e-mails leave nothing behind', async () => {
+    const clock = { now: Date.now() };
+    const t = await createTestApp();
+    try {
+      const throttle = new AuthThrottle(t.db, DEFAULT_THROTTLE, () => clock.now);
+      for (let i = 0; i < 499; i++) await throttle.claimLogin(`made-up-${i}@example.com`, null);
+      expect((await t.db.select().from(loginThrottle)).length).toBe(2 * 499);
+      clock.now += 2 * 3_600_000;
+      await throttle.claimLogin('one-more@example.com', null);
+      expect((await t.db.select().from(loginThrottle)).map((r) => r.key)).toEqual([
+        'pair:one-more@example.com|-',
+        'account:one-more@example.com',
+      ]);
     } finally {
       t.cleanup();
     }

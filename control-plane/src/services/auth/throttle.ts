@@ -1,4 +1,4 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { loginThrottle } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
@@ -32,6 +32,9 @@ export const DEFAULT_THROTTLE: ThrottleSettings = {
   registrationWindowMs: 60 * 60_000,
 };
 
+/** Finished counters are deleted once every this many counted attempts. */
+const PRUNE_EVERY = 500;
+
 /** A counted login attempt: until `succeeded` it stands as a failure. */
 export interface LoginClaim {
   succeeded(): Promise<void>;
@@ -53,6 +56,8 @@ type Counter = { key: string; windowMs: number } & (
  *   a distributed guesser gets at most one guess per `maxDelayMs` on an account and its owner waits no longer.
  */
 export class AuthThrottle {
+  private claims = 0;
+
   constructor(
     private readonly db: Database,
     private readonly settings: ThrottleSettings = DEFAULT_THROTTLE,
@@ -120,6 +125,9 @@ export class AuthThrottle {
    * attempt is counted and returned; otherwise nothing is written and nothing returned.
    */
   private async claim(counter: Counter): Promise<void> {
+    // Guesses at made-up e-mails leave rows behind; every so often the finished ones go.
+    this.claims += 1;
+    if (this.claims % PRUNE_EVERY === 0) await this.prune();
     const now = this.now();
     const stale = now - counter.windowMs;
     const { baseDelayMs, maxDelayMs } = this.settings;
@@ -152,6 +160,20 @@ export class AuthThrottle {
       .returning({ failures: loginThrottle.failures });
     if (rows.length > 0) return;
     await this.refuse(counter, now);
+  }
+
+  /** Deletes counters whose window has passed and whose delay is over: they would restart from zero anyway. */
+  private async prune(): Promise<void> {
+    const now = this.now();
+    const longest = Math.max(this.settings.windowMs, this.settings.registrationWindowMs);
+    await this.db
+      .delete(loginThrottle)
+      .where(
+        and(
+          lt(loginThrottle.windowStartedAt, new Date(now - longest)),
+          or(isNull(loginThrottle.lockedUntil), lt(loginThrottle.lockedUntil, new Date(now))),
+        ),
+      );
   }
 
   private async refuse(counter: Counter, now: number): Promise<never> {
