@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imagePolicyFor, MAX_ORG_IMAGES } from '../services/images/images.js';
+import { assertImageAllowed, imagePolicyFor, MAX_ORG_IMAGES } from '../services/images/images.js';
 import { DEFAULT_NOTEBOOK_IMAGE } from '../services/notebooks/deps.js';
 import { createTestApp } from '../testing/test-app.js';
 
@@ -77,6 +77,21 @@ describe('images agents may run', () => {
     const audit = await t.client.call('GET', '/v1/audit-log', { token: owner.accessToken });
     expect(audit.json.items.map((e: { action: string }) => e.action)).toEqual(
       expect.arrayContaining(['image.allow', 'image.disallow']),
+    );
+  });
+
+  it('checks an image for a creation route by the same rule the agents apply', async () => {
+    const owner = await t.client.register('owner');
+    await t.client.call('POST', LIST, { token: owner.accessToken, body: { image: 'ghcr.io/acme/server' } });
+    await expect(assertImageAllowed(t.db, owner.orgId, 'ghcr.io/acme/server:3')).resolves.toBeUndefined();
+    await expect(assertImageAllowed(t.db, owner.orgId, DEFAULT_NOTEBOOK_IMAGE)).resolves.toBeUndefined();
+    await expect(assertImageAllowed(t.db, owner.orgId, 'ghcr.io/acme/server-x:3')).rejects.toMatchObject({
+      code: 'validation_failed',
+      details: [{ path: 'image', message: expect.stringMatching(/allow-list/) }],
+    });
+    const other = await t.client.register('other');
+    await expect(assertImageAllowed(t.db, other.orgId, 'ghcr.io/acme/server:3')).rejects.toThrow(
+      /allow-list/,
     );
   });
 

@@ -1,8 +1,9 @@
+import { imageMatches } from '@meridian/protocol';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Database } from '../../db/client.js';
 import { orgAllowedImages, platformImages } from '../../db/schema.js';
-import { conflict, notFound } from '../../errors.js';
+import { conflict, invalidField, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { DEFAULT_NOTEBOOK_IMAGE } from '../notebooks/deps.js';
@@ -93,4 +94,16 @@ export async function imagePolicyFor(db: Database, orgIds: readonly string[]) {
   const byOrg: Record<string, string[]> = Object.fromEntries(unique.map((id) => [id, [] as string[]]));
   for (const row of rows) byOrg[row.orgId]?.push(row.image);
   return { platform: await listPlatformImages(db), byOrg };
+}
+
+/**
+ * Refuses, as a 400 naming `field`, an image `orgId` may not run: neither a platform image nor on its
+ * allow-list. For creation routes, so a tenant hears at once what an agent would refuse later.
+ */
+export async function assertImageAllowed(db: Database, orgId: string, image: string, field = 'image') {
+  const policy = await imagePolicyFor(db, [orgId]);
+  const allowed = [...policy.platform, ...(policy.byOrg[orgId] ?? [])];
+  if (!allowed.some((entry) => imageMatches(entry, image))) {
+    throw invalidField(field, `${image} is neither a platform image nor on the organisation's allow-list`);
+  }
 }
