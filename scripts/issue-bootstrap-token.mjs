@@ -4,7 +4,7 @@
 //   node scripts/issue-bootstrap-token.mjs [--ttl 3600] [--url http://127.0.0.1:8080]
 //
 // The operator credential is MERIDIAN_OPERATOR_TOKEN, else the one the control plane generated into its data
-// dir (MERIDIAN_DATA_DIR, default .data). The token alone goes to stdout, so `TOKEN=$(node …)` works; its
+// dir (MERIDIAN_DATA_DIR, default .data, or its control-plane/ folder under npm start). The token alone goes to stdout, so `TOKEN=$(node …)` works; its
 // expiry goes to stderr. It is shown this once: the control plane keeps only its hash.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,15 +24,20 @@ const { values } = parseArgs({
 
 function operatorToken() {
   if (process.env.MERIDIAN_OPERATOR_TOKEN) return process.env.MERIDIAN_OPERATOR_TOKEN;
-  const file = join(process.env.MERIDIAN_DATA_DIR ?? '.data', 'operator-token');
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    console.error(
-      `No operator token: set MERIDIAN_OPERATOR_TOKEN or start the control plane once (${file}).`,
-    );
-    process.exit(1);
+  const dir = process.env.MERIDIAN_DATA_DIR ?? '.data';
+  // The control plane's own data dir, or the root npm start keeps it in (docs/adr/0005-agent-directory-layout.md).
+  const files = [join(dir, 'operator-token'), join(dir, 'control-plane', 'operator-token')];
+  for (const file of files) {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      // try the next
+    }
   }
+  console.error(
+    `No operator token: set MERIDIAN_OPERATOR_TOKEN or start the control plane once (${files.join(' or ')}).`,
+  );
+  process.exit(1);
 }
 
 const ttlSeconds = Number(values.ttl);
