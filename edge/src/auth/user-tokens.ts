@@ -49,8 +49,9 @@ export async function verifyUserToken(
     if (typeof sub !== 'string' || typeof org !== 'string' || typeof payload.exp !== 'number')
       return undefined;
     // Checked here so a malformed id never reaches the control plane's session route.
-    if (!SessionId.safeParse(sid).success || typeof sid !== 'string') return undefined;
-    return { userId: sub, orgId: org, sessionId: sid };
+    const session = SessionId.safeParse(sid);
+    if (!session.success) return undefined;
+    return { userId: sub, orgId: org, sessionId: session.data };
   } catch (err) {
     if (keySetUnreachable(err)) {
       throw new ControlPlaneUnavailable(
