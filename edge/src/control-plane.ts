@@ -17,13 +17,19 @@ export class ControlPlaneUnavailable extends Error {
 }
 
 const TIMEOUT_MS = 3_000;
+/** Set on calls made after the response (refresh ahead), which no request waits for. */
+export const REFRESH_HEADER = 'meridian-edge-refresh';
 
 /**
  * The edge's client for the control plane's /internal routes, authenticated with the edge service token.
  * Every answer is validated; a network error, a timeout or a 5xx is ControlPlaneUnavailable.
  */
 export class ControlPlaneClient {
-  constructor(private readonly env: Pick<Env, 'CONTROL_PLANE_URL' | 'EDGE_SERVICE_TOKEN'>) {}
+  constructor(
+    private readonly env: Pick<Env, 'CONTROL_PLANE_URL' | 'EDGE_SERVICE_TOKEN'>,
+    /** Marks calls no request waits for (`Meridian-Edge-Refresh: background`), so operators can tell them apart. */
+    private readonly options: { background?: boolean } = {},
+  ) {}
 
   resolveKey(hash: string): Promise<ApiKeyResolution> {
     return this.call('POST', '/internal/v1/api-keys/resolve', ApiKeyResolution, { hash });
@@ -80,6 +86,7 @@ export class ControlPlaneClient {
         method,
         headers: {
           authorization: `Bearer ${this.env.EDGE_SERVICE_TOKEN}`,
+          ...(this.options.background ? { [REFRESH_HEADER]: 'background' } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),

@@ -237,3 +237,55 @@ describe('org status', () => {
     expect((await whoAmI(app, env, { headers: bearer(key) })).status).toBe(401);
   });
 });
+
+describe('refresh ahead, with a request context', () => {
+  /** An execution context whose waitUntil promises the test can await. */
+  function executionContext() {
+    const pending: Promise<unknown>[] = [];
+    const ctx = {
+      waitUntil: (promise: Promise<unknown>) => {
+        pending.push(promise);
+      },
+      passThroughOnException: () => undefined,
+      props: {},
+    } as unknown as ExecutionContext;
+    return { ctx, settled: () => Promise.all(pending.splice(0)) };
+  }
+
+  async function call(key: string, ctx: ExecutionContext): Promise<number> {
+    return (await app.request('/whoami', { headers: bearer(key) }, env, ctx)).status;
+  }
+
+  it('never makes a warm isolate’s request wait for the control plane, and still learns a revocation within the bound', async () => {
+    const orgId = uniqueId('org');
+    const key = await cp.addKey({ orgId, scopes: ['predict'] });
+    const { ctx, settled } = executionContext();
+    expect(await call(key, ctx)).toBe(200);
+    await settled();
+    const inline = () => cp.count(RESOLVE);
+
+    // Every 5 s for a minute: records go stale in the isolate (10 s) and in KV (20 s), and are refreshed
+    // after the responses, never before them.
+    for (let s = 5; s <= 60; s += 5) {
+      at(s);
+      expect(await call(key, ctx)).toBe(200);
+      await settled();
+    }
+    expect(inline()).toBe(1);
+    expect(cp.count(`GET /internal/v1/orgs/${orgId}`)).toBe(1);
+    expect(cp.count(`${RESOLVE} [background]`)).toBeGreaterThanOrEqual(2);
+
+    await cp.setKeyStatus(key, 'revoked');
+    const revokedAt = 61;
+    let refusedAt = 0;
+    for (let s = revokedAt; s <= revokedAt + 40 && refusedAt === 0; s += 1) {
+      at(s);
+      if ((await call(key, ctx)) === 401) refusedAt = s;
+      await settled();
+    }
+    // KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS = 30 s, as without refresh ahead.
+    expect(refusedAt).toBeGreaterThan(0);
+    expect(refusedAt - revokedAt).toBeLessThanOrEqual(30);
+    expect(inline()).toBe(1);
+  });
+});

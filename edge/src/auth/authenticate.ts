@@ -5,7 +5,7 @@ import { ControlPlaneUnavailable } from '../control-plane.js';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
 import { readCredential } from './credentials.js';
-import { hashApiKey, lookUpOrgStatus, lookUpSession, resolveKeyHash } from './records.js';
+import { type Background, hashApiKey, lookUpOrgStatus, lookUpSession, resolveKeyHash } from './records.js';
 import { verifyUserToken } from './user-tokens.js';
 
 export { requirePredictScope } from './scopes.js';
@@ -55,8 +55,8 @@ export function authenticate(options?: {
     try {
       caller =
         credential.kind === 'api_key'
-          ? await callerFromApiKey(c.env, credential.token)
-          : await callerFromUserToken(c.env, credential.token);
+          ? await callerFromApiKey(c.env, credential.token, background(c))
+          : await callerFromUserToken(c.env, credential.token, background(c));
     } catch (err) {
       if (err instanceof ControlPlaneUnavailable) {
         throw new EdgeError('unavailable', 'Cannot verify credentials right now; retry shortly', {
@@ -77,10 +77,20 @@ export function authenticate(options?: {
   };
 }
 
-async function callerFromApiKey(env: Env, key: string): Promise<Caller> {
+/** The request's waitUntil (absent outside a Worker request, e.g. in some tests). */
+function background(c: { executionCtx: ExecutionContext }): Background {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
+}
+
+async function callerFromApiKey(env: Env, key: string, waitUntil: Background): Promise<Caller> {
   // Malformed keys are refused without a hash, a KV read or a control-plane call.
   if (!API_KEY_FORMAT.test(key)) throw unauthenticated('Invalid API key');
-  const resolution = await resolveKeyHash(env, await hashApiKey(key));
+  const resolution = await resolveKeyHash(env, await hashApiKey(key), waitUntil);
   if (resolution.status === 'revoked') throw unauthenticated('API key revoked');
   if (resolution.status === 'expired') throw unauthenticated('API key expired');
   if (resolution.status !== 'active') throw unauthenticated('Invalid API key');
@@ -88,7 +98,7 @@ async function callerFromApiKey(env: Env, key: string): Promise<Caller> {
   if (resolution.expiresAt !== null && Date.parse(resolution.expiresAt) <= Date.now()) {
     throw unauthenticated('API key expired');
   }
-  const org = await requireOrg(env, resolution.orgId);
+  const org = await requireOrg(env, resolution.orgId, waitUntil);
   return {
     kind: 'api_key',
     orgId: resolution.orgId,
@@ -100,16 +110,16 @@ async function callerFromApiKey(env: Env, key: string): Promise<Caller> {
   };
 }
 
-async function callerFromUserToken(env: Env, token: string): Promise<Caller> {
+async function callerFromUserToken(env: Env, token: string, waitUntil: Background): Promise<Caller> {
   const claims = await verifyUserToken(env, token);
   if (!claims) throw unauthenticated('Invalid or expired access token');
-  const session = await lookUpSession(env, claims.sessionId);
+  const session = await lookUpSession(env, claims.sessionId, waitUntil);
   if (session.status !== 'active' || session.userId !== claims.userId || session.orgId !== claims.orgId) {
     throw unauthenticated(
       'This login has ended (logged out, password changed or removed from the org); log in again',
     );
   }
-  const org = await requireOrg(env, claims.orgId);
+  const org = await requireOrg(env, claims.orgId, waitUntil);
   // A member may predict on any deployment of the org; user calls count against the org's quota only.
   return {
     kind: 'user',
@@ -122,8 +132,8 @@ async function callerFromUserToken(env: Env, token: string): Promise<Caller> {
   };
 }
 
-async function requireOrg(env: Env, orgId: string): Promise<OrgStatus> {
-  const org = await lookUpOrgStatus(env, orgId);
+async function requireOrg(env: Env, orgId: string, waitUntil: Background): Promise<OrgStatus> {
+  const org = await lookUpOrgStatus(env, orgId, waitUntil);
   if (!org) throw unauthenticated('The credential belongs to no existing organization');
   return org;
 }

@@ -15,8 +15,11 @@ export interface LookupPolicy {
 /** What one lookup needs from the request: the KV binding, the control-plane call and the policy. */
 export interface LookupContext<T> {
   kv: KVNamespace;
-  load: () => Promise<T>;
+  /** Asks the control plane; `background` when no request waits for the answer. */
+  load: (background: boolean) => Promise<T>;
   policy: LookupPolicy;
+  /** The request's waitUntil: with it, a record due for refresh is refreshed after the response. */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /**
@@ -39,6 +42,9 @@ const COALESCED_WAIT_MS = 4_000;
  *   isolate, so a change on the control plane is seen within the sum of the two while it is reachable.
  * - When the control plane is unavailable, the newest record held (KV or isolate, however old) is served;
  *   with nothing held, ControlPlaneUnavailable propagates.
+ * - Refresh ahead: once a positive record's isolate TTL has passed but it is still inside the revocation
+ *   bound (`kvFreshMs + positiveTtlMs` since the control plane gave it), it is served while one background
+ *   refresh runs, so a warm isolate never makes a request wait for the control plane.
  * - Negative answers are kept in the isolate only; they go to KV only to overwrite a positive record there,
  *   so a flood of made-up keys costs no KV writes and a revoked key cannot be revived from KV.
  */
@@ -62,14 +68,30 @@ export class CachedLookup<T> {
   }
 
   async get(id: string, ctx: LookupContext<T>): Promise<T> {
-    const cached = this.isolate.get(id, Date.now());
+    const nowMs = Date.now();
+    const cached = this.isolate.get(id, nowMs);
     if (cached?.fresh) return cached.value;
+
+    const bound = ctx.policy.kvFreshMs + ctx.policy.positiveTtlMs;
+    if (
+      cached &&
+      ctx.waitUntil &&
+      !this.options.isNegative(cached.value) &&
+      nowMs - cached.fetchedAt < bound
+    ) {
+      if (!this.inflight.has(id)) ctx.waitUntil(this.start(id, cached, ctx, true).catch(() => undefined));
+      return cached.value;
+    }
 
     // The shared promise carries plain data only, so other requests may await it safely.
     const shared = this.inflight.get(id);
-    if (shared) return waitOrLoad(shared, () => this.refresh(id, cached, ctx));
+    if (shared) return waitOrLoad(shared, () => this.refresh(id, cached, ctx, false));
+    return this.start(id, cached, ctx, false);
+  }
 
-    const load = this.refresh(id, cached, ctx).finally(() => this.inflight.delete(id));
+  /** One refresh of `id`, which concurrent requests share. */
+  private start(id: string, cached: CachedRecord<T> | undefined, ctx: LookupContext<T>, background: boolean) {
+    const load = this.refresh(id, cached, ctx, background).finally(() => this.inflight.delete(id));
     this.inflight.set(id, load);
     return load;
   }
@@ -78,6 +100,7 @@ export class CachedLookup<T> {
     id: string,
     inIsolate: CachedRecord<T> | undefined,
     ctx: LookupContext<T>,
+    background: boolean,
   ): Promise<T> {
     const kvKey = this.options.prefix + id;
     const inKv = await this.readKv(ctx.kv, kvKey);
@@ -90,7 +113,7 @@ export class CachedLookup<T> {
     const askedAt = Date.now();
     let value: T;
     try {
-      value = await ctx.load();
+      value = await ctx.load(background);
     } catch (err) {
       if (!(err instanceof ControlPlaneUnavailable)) throw err;
       const fallback = newest(inKv, inIsolate);

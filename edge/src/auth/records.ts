@@ -37,21 +37,38 @@ export async function hashApiKey(key: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** The request's waitUntil, when there is a request: records due for refresh are then refreshed after it. */
+export type Background = ((promise: Promise<unknown>) => void) | undefined;
+
+function client(env: RecordEnv, background: boolean): ControlPlaneClient {
+  return new ControlPlaneClient(env, { background });
+}
+
 /** What the control plane says about a key hash, through the isolate → KV → control plane cache. */
-export function resolveKeyHash(env: RecordEnv, hash: string): Promise<ApiKeyResolution> {
+export function resolveKeyHash(
+  env: RecordEnv,
+  hash: string,
+  waitUntil?: Background,
+): Promise<ApiKeyResolution> {
   return keys.get(hash, {
     kv: env.EDGE_KV,
-    load: () => new ControlPlaneClient(env).resolveKey(hash),
+    load: (background) => client(env, background).resolveKey(hash),
     policy: lookupPolicy(env),
+    ...(waitUntil ? { waitUntil } : {}),
   });
 }
 
 /** The org's plan, quota and standing (null: no such org), cached like key records under `org:<id>`. */
-export function lookUpOrgStatus(env: RecordEnv, orgId: string): Promise<OrgStatus | null> {
+export function lookUpOrgStatus(
+  env: RecordEnv,
+  orgId: string,
+  waitUntil?: Background,
+): Promise<OrgStatus | null> {
   return orgs.get(orgId, {
     kv: env.EDGE_KV,
-    load: async () => (await new ControlPlaneClient(env).orgStatus(orgId)) ?? null,
+    load: async (background) => (await client(env, background).orgStatus(orgId)) ?? null,
     policy: lookupPolicy(env),
+    ...(waitUntil ? { waitUntil } : {}),
   });
 }
 
@@ -60,10 +77,15 @@ export function lookUpOrgStatus(env: RecordEnv, orgId: string): Promise<OrgStatu
  * under `ses:<sid>`: a logout is learnt within the key-revocation bound, with no control-plane call per
  * prediction once warm.
  */
-export function lookUpSession(env: RecordEnv, sessionId: string): Promise<SessionStatus> {
+export function lookUpSession(
+  env: RecordEnv,
+  sessionId: string,
+  waitUntil?: Background,
+): Promise<SessionStatus> {
   return sessions.get(sessionId, {
     kv: env.EDGE_KV,
-    load: () => new ControlPlaneClient(env).session(sessionId),
+    load: (background) => client(env, background).session(sessionId),
     policy: lookupPolicy(env),
+    ...(waitUntil ? { waitUntil } : {}),
   });
 }

@@ -9,6 +9,7 @@ import { Hono } from 'hono';
 import type { JWK } from 'jose';
 import { vi } from 'vitest';
 import { hashApiKey } from '../../src/auth/records.js';
+import { REFRESH_HEADER } from '../../src/control-plane.js';
 
 /**
  * A fake of the control plane's /internal routes and JWKS, served through a stubbed global `fetch`.
@@ -62,7 +63,9 @@ export class FakeControlPlane {
   readonly fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     const url = new URL(request.url);
-    this.requests.push(`${request.method} ${url.pathname}`);
+    // Calls no request waited for (refresh ahead) are told apart, so tests can count the ones that did.
+    const background = request.headers.get(REFRESH_HEADER) === 'background' ? ' [background]' : '';
+    this.requests.push(`${request.method} ${url.pathname}${background}`);
     if (this.down) throw new TypeError('fetch failed: connection refused');
     const response = await this.app.fetch(request);
     if (this.loseUsageAcks && url.pathname === '/internal/v1/usage') {
