@@ -203,7 +203,7 @@ async function main() {
     const warm = callsBetween(from, t.edge.proxy.counts());
     const paths = [...new Set(warm.otherPaths.map((x) => x.replace(/\/(org|key|usr)_[0-9a-z]+/g, '/$1_…')))];
     say(
-      `${t.label}, over all ${seconds} s of cells (warm-ups included), warm: ${warm.other} control-plane calls on the request path${paths.length ? ` [${paths.join(', ')}]` : ''} ${verdict(warm.other === 0)}; background ${warm.routing} routing pulls, ${warm.usage} usage flushes`,
+      `${t.label}, over all ${seconds} s of cells (warm-ups included), warm: ${warm.other} control-plane calls on the request path${paths.length ? ` [${paths.join(', ')}]` : ''} ${verdict(warm.other === 0)}; background ${warm.routing} routing pulls, ${warm.usage} usage flushes, ${warm.refresh} refreshes ahead`,
     );
   }
   if (cells.size && [...cells.values()].flat().some((c) => c.loadgenCpu > LOADGEN_LIMIT))

@@ -1,9 +1,14 @@
 import { Agent, createServer, type IncomingMessage, request, type Server } from 'node:http';
 
-/** Control-plane calls by kind; routing pulls and usage flushes are background work, the rest is not. */
+/**
+ * Control-plane calls by kind; routing pulls, usage flushes and refreshes ahead (`Meridian-Edge-Refresh:
+ * background`, made after a response) are background work, the rest is what a request waited on.
+ */
 export interface CallCounts {
   routing: number;
   usage: number;
+  /** Key, org and session records refreshed after a response. */
+  refresh: number;
   /** Key resolutions, org status and anything else: calls a request may wait on. */
   other: number;
   otherPaths: string[];
@@ -15,13 +20,14 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-const zero = (): CallCounts => ({ routing: 0, usage: 0, other: 0, otherPaths: [] });
+const zero = (): CallCounts => ({ routing: 0, usage: 0, refresh: 0, other: 0, otherPaths: [] });
 
 /** What happened between two readings of `counts()`. */
 export function callsBetween(before: CallCounts, after: CallCounts): CallCounts {
   return {
     routing: after.routing - before.routing,
     usage: after.usage - before.usage,
+    refresh: after.refresh - before.refresh,
     other: after.other - before.other,
     otherPaths: after.otherPaths.slice(before.otherPaths.length),
   };
@@ -66,6 +72,7 @@ export async function startCountingProxy(
     const isRouting = req.method === 'GET' && path.startsWith('/internal/v1/routing');
     if (isRouting) counts.routing += 1;
     else if (req.method === 'POST' && path === '/internal/v1/usage') counts.usage += 1;
+    else if (req.headers['meridian-edge-refresh'] === 'background') counts.refresh += 1;
     else {
       counts.other += 1;
       counts.otherPaths.push(`${req.method} ${path.replace(/\?.*/, '')}`);

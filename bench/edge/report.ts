@@ -34,10 +34,11 @@ export function mergeRounds(rounds: Cell[] | undefined): Cell | undefined {
             (a, r) => ({
               routing: a.routing + (r.calls?.routing ?? 0),
               usage: a.usage + (r.calls?.usage ?? 0),
+              refresh: a.refresh + (r.calls?.refresh ?? 0),
               other: a.other + (r.calls?.other ?? 0),
               otherPaths: [...a.otherPaths, ...(r.calls?.otherPaths ?? [])],
             }),
-            { routing: 0, usage: 0, other: 0, otherPaths: [] as string[] },
+            { routing: 0, usage: 0, refresh: 0, other: 0, otherPaths: [] as string[] },
           ),
         }
       : {}),
@@ -71,7 +72,7 @@ function limiterLine(stats: Cell['stats']): string {
 function callsLine(calls: CallCounts | undefined): string {
   if (!calls) return 'control plane n/a';
   const other = calls.other === 0 ? '' : ` [${[...new Set(calls.otherPaths)].join(', ')}]`;
-  return `control plane: ${calls.other} on the request path${other}; background ${calls.routing} routing pulls, ${calls.usage} usage flushes`;
+  return `control plane: ${calls.other} on the request path${other}; background ${calls.routing} routing pulls, ${calls.usage} usage flushes, ${calls.refresh} refreshes ahead`;
 }
 
 /** Above this share of a core, a cell measures the load generator as much as the server (PERFORMANCE.md). */
