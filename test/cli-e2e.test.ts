@@ -112,6 +112,20 @@ describe('the meridian CLI against the platform', () => {
   }, 60_000);
 
   it('resumes a push killed at 40% without sending the stored parts again', async () => {
+    // A second model needs more than the Free plan: the owner moves to Pro with the login the CLI keeps.
+    ok(await cli.run(['whoami']));
+    const creds = JSON.parse(await readFile(join(home, 'config', 'credentials.json'), 'utf8')) as {
+      profiles: { default: { tokens: { accessToken: string } } };
+    };
+    const plan = await fetch(`${stack.cp.url}/v1/billing/plan`, {
+      method: 'PUT',
+      headers: {
+        authorization: `Bearer ${creds.profiles.default.tokens.accessToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ plan: 'pro' }),
+    });
+    expect(plan.status, await plan.text()).toBe(200);
     const file = join(stack.dir, 'big-model.pt');
     const bytes = randomBytes(60 * 1024 * 1024);
     await writeFile(file, bytes);

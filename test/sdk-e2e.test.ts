@@ -26,7 +26,7 @@ import {
 } from '@meridian/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/ports.js';
-import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
+import { type RunningService, startPatientControlPlane } from './helpers/stack.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -39,7 +39,7 @@ const run = promisify(execFile);
  */
 describe('the SDK against the control plane', () => {
   let dir = '';
-  let cp: RunningControlPlane;
+  let cp: RunningService;
   let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
   const PASSWORD = 'correct horse battery';
 
@@ -63,19 +63,16 @@ describe('the SDK against the control plane', () => {
     dir = await mkdtemp(join(tmpdir(), 'sdk-e2e-'));
     const cpPort = await freePort();
     proxy = await startTcpProxy(await freePort(), cpPort);
-    const options = {
-      dataDir: join(dir, 'cp'),
-      port: cpPort,
-      env: {
+    cp = await startPatientControlPlane(
+      join(dir, 'cp'),
+      {
         MERIDIAN_PUBLIC_URL: proxy.url,
-        MERIDIAN_ACCESS_TOKEN_TTL_SECONDS: '3',
+        MERIDIAN_ACCESS_TOKEN_TTL_SECONDS: '1',
         MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: '1000',
-        MERIDIAN_LOG_LEVEL: 'warn',
       },
-    };
-    // A loaded machine can outlast the helper's 20 s start bound once, while tsx compiles.
-    cp = await startControlPlane(options).catch(() => startControlPlane(options));
-  }, 90_000);
+      cpPort,
+    );
+  }, 150_000);
 
   afterAll(async () => {
     await proxy?.close();
@@ -86,7 +83,8 @@ describe('the SDK against the control plane', () => {
   it('renews an expired login by itself, once for many concurrent calls', async () => {
     const { client, store, calls } = await newUser('refresh');
     const first = (await store.load()) as Tokens;
-    await new Promise((r) => setTimeout(r, 3_200));
+    // Past its 1 s lifetime and the server's 5 s clock tolerance.
+    await new Promise((r) => setTimeout(r, 6_500));
     // The token has expired; the store still claims it is fresh, so the server's 401 is what tells.
     await store.save({ ...first, refreshAt: Date.now() + 60_000, expiresAt: Date.now() + 60_000 });
     const answers = await Promise.all(Array.from({ length: 5 }, () => client.request('get', '/v1/auth/me')));

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startControlPlane } from './processes.js';
+import { startPatientControlPlane } from './stack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,7 +13,7 @@ declare module 'vitest' {
 /** Global setup of the sdk-workerd project: a real control plane (in Node) that the tests in workerd call. */
 export default async function setup(project: TestProject) {
   const dir = await mkdtemp(join(tmpdir(), 'sdk-workerd-'));
-  const cp = await startControlPlane({ dataDir: join(dir, 'cp'), env: { MERIDIAN_LOG_LEVEL: 'warn' } });
+  const cp = await startPatientControlPlane(join(dir, 'cp'));
   project.provide('controlPlaneUrl', cp.url);
   return async () => {
     await cp.stop();

@@ -1,73 +1,125 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunningAgent } from './agent-process.js';
-import { type RunningEdge, startEdgeProcess } from './edge-process.js';
-import { startRegisteredAgent } from './platform.js';
+import { type LoggedProcess, startLoggedProcess } from './logged-process.js';
+import { issueBootstrapToken } from './platform.js';
 import { freePort } from './ports.js';
-import { type RunningControlPlane, startControlPlane } from './processes.js';
+
+// The shared helpers wait 20–60 s for a start; on a loaded two-core CI machine tsx alone can take longer to
+// compile a component the first time, so these starts wait up to two minutes.
+const START_TIMEOUT_MS = 120_000;
+const PATH = process.env.PATH ?? '/usr/bin:/bin';
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<unknown>;
+  logs(): string;
+}
+
+/** `control-plane/src/main.ts` on a free port (or `port`), resolving once it logs that it listens. */
+export async function startPatientControlPlane(
+  dataDir: string,
+  env: Record<string, string> = {},
+  port?: number,
+): Promise<RunningService & { port: number }> {
+  const listen = port ?? (await freePort());
+  const cp: LoggedProcess = await startLoggedProcess({
+    name: 'control plane',
+    args: ['--import', 'tsx', 'control-plane/src/main.ts'],
+    // info: the "listening" line is what tells it is up.
+    env: {
+      PATH,
+      MERIDIAN_DATA_DIR: dataDir,
+      MERIDIAN_PORT: String(listen),
+      ...env,
+      MERIDIAN_LOG_LEVEL: 'info',
+    },
+    ready: /"msg":"control plane listening","url":"([^"]+)"/,
+    timeoutMs: START_TIMEOUT_MS,
+  });
+  return { url: `http://127.0.0.1:${listen}`, port: listen, stop: cp.stop, logs: cp.logs };
+}
 
 export interface Stack {
   dir: string;
-  cp: RunningControlPlane;
-  agent: RunningAgent;
-  edge: RunningEdge;
+  cp: RunningService;
+  agent: RunningService;
+  edge: RunningService;
   stop(): Promise<void>;
   logs(): string;
 }
 
 /**
  * The platform as `npm start` runs it, in one temp dir: a control plane with a fast scheduler, one CPU
- * agent, and the edge Worker in workerd, each on a free port.
+ * agent, and the edge Worker in workerd (scripts/edge.mjs), each on a free port.
  */
 export async function startStack(name: string, cpEnv: Record<string, string> = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), `${name}-`));
-  const start = () =>
-    startControlPlane({
-      dataDir: join(dir, 'cp'),
-      env: {
-        MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
-        MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
-        MERIDIAN_LOG_LEVEL: 'warn',
-        MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: '1000',
-        ...cpEnv,
-      },
-    });
-  // On a loaded CI machine the first start can outlast the helper's 20 s bound while tsx compiles; the
-  // second start finds the compiled files cached.
-  const cp = await start().catch(start);
-  let agent: RunningAgent | undefined;
-  let edge: RunningEdge | undefined;
+  const cpDir = join(dir, 'cp');
+  const started: RunningService[] = [];
   const stop = async () => {
-    await edge?.stop();
-    await agent?.stop();
-    await cp.stop();
+    for (const service of started.reverse()) await service.stop();
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    agent = await startRegisteredAgent(cp.url, join(dir, 'cp'), join(dir, 'agent'));
-    const startEdge = async () =>
-      startEdgeProcess({
-        MERIDIAN_DATA_DIR: join(dir, 'cp'),
+    const cp = await startPatientControlPlane(cpDir, {
+      MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
+      MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
+      MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: '1000',
+      ...cpEnv,
+    });
+    started.push(cp);
+    const agentDir = join(dir, 'agent');
+    const agent = await startLoggedProcess({
+      name: 'agent',
+      args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
+      env: {
+        PATH,
+        MERIDIAN_AGENT_CONTROL_PLANE_URL: cp.url,
+        MERIDIAN_AGENT_BOOTSTRAP_TOKEN: await issueBootstrapToken(cp.url, cpDir),
+        MERIDIAN_AGENT_DATA_DIR: agentDir,
+        MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
+        // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
+        MERIDIAN_AGENT_NVIDIA_SMI: join(agentDir, 'no-nvidia-smi'),
+      },
+      ready: /"msg":"agent running","agentId":"([^"]+)"/,
+      timeoutMs: START_TIMEOUT_MS,
+    });
+    started.push({ url: '', stop: agent.stop, logs: agent.logs });
+    const edge = await startLoggedProcess({
+      name: 'edge',
+      args: ['scripts/edge.mjs'],
+      env: {
+        PATH,
+        HOME: process.env.HOME ?? '/root',
+        MERIDIAN_DATA_DIR: cpDir,
         MERIDIAN_EDGE_STATE_DIR: join(dir, 'edge'),
         MERIDIAN_EDGE_PORT: String(await freePort()),
         MERIDIAN_EDGE_CONTROL_PLANE_URL: cp.url,
         MERIDIAN_EDGE_VAR_ROUTING_REFRESH_SECONDS: '1',
-      });
-    // Its first start bundles the Worker with wrangler; a second one reuses that build.
-    edge = await startEdge().catch(startEdge);
+      },
+      ready: /"msg":"edge listening","url":"([^"]+)"/,
+      timeoutMs: START_TIMEOUT_MS,
+    });
+    started.push({ url: edge.value, stop: edge.stop, logs: edge.logs });
+    const [, a, e] = started as [RunningService, RunningService, RunningService];
+    return {
+      dir,
+      cp,
+      agent: a,
+      edge: e,
+      stop,
+      logs: () =>
+        [
+          ['control plane', cp],
+          ['agent', a],
+          ['edge', e],
+        ]
+          .map(([label, s]) => `--- ${label} ---\n${(s as RunningService).logs().slice(-4000)}`)
+          .join('\n'),
+    };
   } catch (err) {
     await stop();
     throw err;
   }
-  const [a, e] = [agent, edge];
-  return {
-    dir,
-    cp,
-    agent: a,
-    edge: e,
-    stop,
-    logs: () =>
-      `--- control plane ---\n${cp.logs().slice(-4000)}\n--- agent ---\n${a.logs().slice(-4000)}\n--- edge ---\n${e.logs().slice(-3000)}`,
-  };
 }
