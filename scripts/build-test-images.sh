@@ -26,6 +26,8 @@ trap 'rm -rf "$work"' EXIT
 
 if ! has meridian-test/busybox:1; then
   mkdir -p "$work/rootfs/bin" "$work/rootfs/tmp" "$work/rootfs/etc"
+  # 1777 as in any distribution: a container's non-root user writes its temp files there.
+  chmod 1777 "$work/rootfs/tmp"
   cp /bin/busybox "$work/rootfs/bin/busybox"
   for applet in sh httpd sleep cat echo ls mkdir touch test true wget env; do
     ln -sf busybox "$work/rootfs/bin/$applet"

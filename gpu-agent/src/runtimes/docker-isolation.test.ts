@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DockerRuntime } from './docker-runtime.js';
+import { notebookEnv } from './jupyter.js';
 import { execInContainer, startTestDockerEngine, type TestDockerEngine } from './testing/docker-engine.js';
+import { attackScript, runInKernel } from './testing/jupyter-kernel.js';
 import {
   bindMetadataAddress,
   listenOn,
@@ -154,4 +157,71 @@ describe('a hostile container', () => {
     // Its own pid namespace (pid 1 is its own init): no other workload's /proc/<pid>/environ to read.
     expect(init).toMatch(/init.* sleep 300/);
   }, 90_000);
+  it('and with Debian’s real Jupyter in such a container, a notebook cell gets none of it either', async () => {
+    // No registry here: the busybox image with the host's /usr mounted read-only runs Debian's jupyter-server.
+    const jupyter = new DockerRuntime({
+      docker: docker(),
+      agentId: AGENT_ID,
+      workloads: new WorkloadDirs(join(root, 'workloads')),
+      readOnlyHostPaths: { '/usr': '/usr', '/usr/lib': '/lib', '/usr/lib64': '/lib64' },
+    });
+    const token = randomBytes(24).toString('hex');
+    const base = '/notebooks/nb_jupyter/';
+    await jupyter.start(
+      spec('nb_jupyter', 'org_a', {
+        kind: 'notebook',
+        image: 'meridian-test/busybox:1',
+        command: [
+          '/usr/bin/jupyter-server',
+          '--ip=0.0.0.0',
+          '--port=8888',
+          '--no-browser',
+          '--ServerApp.root_dir=/home/jovyan/work',
+          `--ServerApp.base_url=${base}`,
+        ],
+        env: { ...notebookEnv(token), PATH: '/usr/bin:/bin' },
+        port: 8888,
+        volume: 'volume-jupyter',
+        memoryBytes: 1024 ** 3,
+        cpus: 1,
+      }),
+    );
+    const notebook = await jupyter.waitForHealthy('nb_jupyter', { path: `${base}api`, timeoutMs: 60_000 });
+    const victim = (await runtime().list()).find((w) => w.workloadId === 'dep_b');
+    const victimPid = (
+      await docker()
+        .getContainer(victim?.ref ?? '')
+        .inspect()
+    ).State.Pid;
+    const gateway = (
+      await docker()
+        .getContainer((await jupyter.list()).find((w) => w.workloadId === 'nb_jupyter')?.ref ?? '')
+        .inspect()
+    ).NetworkSettings.Networks[`meridian-${AGENT_ID}-org_a`]?.Gateway;
+    const hostPort = await listenOn(gateway ?? '');
+    try {
+      const script = attackScript({
+        read: {
+          credential: join(root, 'agent', 'credential.json'),
+          otherWorkloadEnviron: `/proc/${victimPid}/environ`,
+        },
+        connect: {
+          otherOrgModelServer: { host: victim?.endpoint?.host ?? '', port: 8080 },
+          metadata: { host: METADATA_ADDRESS, port: metadata?.port ?? 0 },
+          hostThroughGateway: { host: hostPort.host, port: hostPort.port },
+        },
+      });
+      const url = `http://${notebook.endpoint?.host}:${notebook.endpoint?.port}${base}`;
+      const result = JSON.parse(await runInKernel(url, token, script, 60_000)) as Record<string, string>;
+      console.info('attacks from a notebook cell in a container:', result);
+      expect(result.credential).toMatch(/^FileNotFoundError/);
+      expect(result.otherWorkloadEnviron).toMatch(/^(FileNotFoundError|PermissionError)/);
+      expect(result.otherOrgModelServer).toMatch(/^(TimeoutError|OSError|ConnectionRefusedError)/);
+      expect(result.metadata).toMatch(/^(TimeoutError|OSError|ConnectionRefusedError)/);
+      expect(result.hostThroughGateway).toMatch(/^(TimeoutError|OSError|ConnectionRefusedError)/);
+    } finally {
+      await hostPort.close();
+      await jupyter.remove('nb_jupyter', { deleteVolume: true });
+    }
+  }, 150_000);
 });

@@ -13,6 +13,8 @@ export interface DockerPlacement {
   agentId: string;
   /** Where a workload's volume is mounted inside the container. */
   volumeMountPath: string;
+  /** Host folder → container path, mounted read-only into every container (a driver's libraries, say). */
+  readOnlyHostPaths?: Record<string, string>;
 }
 
 /** Where and as whom one container runs: decided by the runtime before it asks the engine. */
@@ -84,7 +86,8 @@ export function buildCreateOptions(
     CapDrop: ['ALL'],
     SecurityOpt: ['no-new-privileges'],
     ReadonlyRootfs: true,
-    Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${TMP_BYTES}` },
+    // 1777, as /tmp should be, where the image has none (the engine copies the mode of an image's own /tmp).
+    Tmpfs: { '/tmp': `rw,nosuid,nodev,mode=1777,size=${TMP_BYTES}` },
     PidsLimit: spec.pidsLimit ?? DEFAULT_PIDS_LIMIT,
   };
   if (spec.memoryBytes !== undefined) {
@@ -95,8 +98,15 @@ export function buildCreateOptions(
   const deviceRequests = gpuDeviceRequests(spec.gpus);
   if (deviceRequests) hostConfig.DeviceRequests = deviceRequests;
   const env = { ...spec.env };
+  const mounts: Docker.MountSettings[] = Object.entries(placement.readOnlyHostPaths ?? {}).map(
+    ([source, target]) => ({ Type: 'bind', Source: source, Target: target, ReadOnly: true }),
+  );
+  if (mounts.length > 0) hostConfig.Mounts = mounts;
   if (spec.volume && isolation.volumeDir) {
-    hostConfig.Mounts = [{ Type: 'bind', Source: isolation.volumeDir, Target: placement.volumeMountPath }];
+    hostConfig.Mounts = [
+      ...mounts,
+      { Type: 'bind', Source: isolation.volumeDir, Target: placement.volumeMountPath },
+    ];
     // The image's home may be read-only now; the volume is the one place the workload writes to keep.
     env.HOME = placement.volumeMountPath;
   }

@@ -32,6 +32,11 @@ export interface DockerRuntimeOptions {
   users?: WorkloadUsers;
   /** Where a notebook's volume is mounted. Default /home/jovyan/work, the Jupyter docker-stacks home. */
   volumeMountPath?: string;
+  /**
+   * Host folders mounted read-only into every container (host path → container path): a GPU driver's
+   * libraries, or, in tests, the host's /usr so Debian's own Jupyter runs without a registry.
+   */
+  readOnlyHostPaths?: Record<string, string>;
 }
 
 /** The engine's HTTP status on a failed call (dockerode sets `statusCode`), if it has one. */
@@ -70,6 +75,7 @@ export class DockerRuntime implements WorkloadSupervisor {
     this.placement = {
       agentId: options.agentId,
       volumeMountPath: options.volumeMountPath ?? '/home/jovyan/work',
+      ...(options.readOnlyHostPaths ? { readOnlyHostPaths: options.readOnlyHostPaths } : {}),
     };
   }
 
