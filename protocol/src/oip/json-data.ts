@@ -57,20 +57,21 @@ function ascii(bytes: Uint8Array, start: number, end: number): string {
  */
 function scanNumber(b: Uint8Array, i: number): number {
   const start = i;
-  let c = b[i];
+  // Reads past the end give undefined, which no comparison below accepts: `as number` only quiets the types.
+  let c = b[i] as number;
   const negative = c === 45;
-  if (negative) c = b[++i];
+  if (negative) c = b[++i] as number;
   let m = 0;
   let digits = 0;
   let exp = 0;
-  if (c === 48) c = b[++i];
-  else if (c !== undefined && c >= 49 && c <= 57) {
+  if (c === 48) c = b[++i] as number;
+  else if (c >= 49 && c <= 57) {
     do {
       if (digits < 19) m = m * 10 + (c - 48);
       else exp++;
       digits++;
-      c = b[++i];
-    } while (c !== undefined && c >= 48 && c <= 57);
+      c = b[++i] as number;
+    } while (c >= 48 && c <= 57);
   } else {
     numEnd = -1;
     return 0;
@@ -78,37 +79,40 @@ function scanNumber(b: Uint8Array, i: number): number {
   let plain = true;
   if (c === 46) {
     plain = false;
-    c = b[++i];
-    if (c === undefined || c < 48 || c > 57) {
+    c = b[++i] as number;
+    if (!(c >= 48 && c <= 57)) {
       numEnd = -1;
       return 0;
     }
-    do {
-      if (m === 0 && c === 48) exp--;
-      else {
-        if (digits < 19) {
-          m = m * 10 + (c - 48);
-          exp--;
-        }
-        digits++;
+    // Zeros right after the point are not significant digits while nothing came before them.
+    if (m === 0)
+      while (c === 48) {
+        exp--;
+        c = b[++i] as number;
       }
-      c = b[++i];
-    } while (c !== undefined && c >= 48 && c <= 57);
+    while (c >= 48 && c <= 57) {
+      if (digits < 19) {
+        m = m * 10 + (c - 48);
+        exp--;
+      }
+      digits++;
+      c = b[++i] as number;
+    }
   }
   if (c === 101 || c === 69) {
     plain = false;
-    c = b[++i];
+    c = b[++i] as number;
     const negativeExp = c === 45;
-    if (c === 45 || c === 43) c = b[++i];
-    if (c === undefined || c < 48 || c > 57) {
+    if (c === 45 || c === 43) c = b[++i] as number;
+    if (!(c >= 48 && c <= 57)) {
       numEnd = -1;
       return 0;
     }
     let e = 0;
     do {
       if (e < 100_000) e = e * 10 + (c - 48);
-      c = b[++i];
-    } while (c !== undefined && c >= 48 && c <= 57);
+      c = b[++i] as number;
+    } while (c >= 48 && c <= 57);
     exp += negativeExp ? -e : e;
   }
   numEnd = i;
