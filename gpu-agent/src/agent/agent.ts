@@ -66,6 +66,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     metrics,
     signingKey: (generation) => keys.get(generation),
     journal,
+    // Failed requests (onnxruntime's errors, internal ones) go to the agent's log, one JSON line each.
+    log,
   });
   let server: Server;
   let port: number;
