@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ApiKeyResolution, OrgStatus, SessionStatus } from '@meridian/protocol';
 import { ControlPlaneClient } from '../control-plane.js';
 import type { Env } from '../env.js';
@@ -33,8 +34,8 @@ const sessions = new CachedLookup<SessionStatus>({
 
 /** Lower-case hex SHA-256 of an API key's full plaintext: how the control plane stores and resolves it. */
 export async function hashApiKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  // Synchronous node:crypto in workerd: one less promise round trip on every authenticated call.
+  return createHash('sha256').update(key).digest('hex');
 }
 
 /** The request's waitUntil, when there is a request: records due for refresh are then refreshed after it. */

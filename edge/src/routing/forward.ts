@@ -85,7 +85,7 @@ export async function forwardToReplica(
   const method = request.method.toUpperCase();
   // A GET carries no body, and the signature covers exactly what is sent.
   const body = method === 'GET' || method === 'HEAD' ? new Uint8Array() : request.body;
-  const bodySha256Hex = await sha256Hex(body);
+  const bodySha256Hex = sha256Hex(body);
   const target = `/v2/models/${encodeURIComponent(deployment.deploymentId)}/versions/${encodeURIComponent(version.versionId)}${request.path}`;
 
   budget.recordRequest();
@@ -138,10 +138,10 @@ async function signedHeaders(
   if (request.contentType !== undefined) headers.set('content-type', request.contentType);
   for (const name of Object.values(USAGE_HEADERS)) headers.delete(name);
   for (const [name, value] of Object.entries(usageHeaders(request.usage))) headers.set(name, value);
-  const key = await agentSigningKey(env.DATA_PLANE_SIGNING_KEY, replica.agentId, replica.keyGeneration);
+  const key = agentSigningKey(env.DATA_PLANE_SIGNING_KEY, replica.agentId, replica.keyGeneration);
   let signature: Record<string, string>;
   try {
-    signature = await signatureHeaders(key, {
+    signature = signatureHeaders(key, {
       ...signed,
       deploymentId: request.deployment.deploymentId,
       nonce: crypto.randomUUID(),
