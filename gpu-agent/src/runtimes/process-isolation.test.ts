@@ -5,6 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../agent/logger.js';
+import { Reconciler } from '../agent/reconciler.js';
+import { SupervisedRuntime } from '../agent/supervised-runtime.js';
+import { UsageMeter } from '../agent/usage-meter.js';
+import { WorkloadStore } from '../agent/workload-store.js';
 import { jupyterServerCommand, notebookEnv } from './jupyter.js';
 import { ProcessRuntime } from './process-runtime.js';
 import { attackScript, runInKernel } from './testing/jupyter-kernel.js';
@@ -142,6 +147,40 @@ describe('an agent that cannot isolate', () => {
       /cannot isolate tenant workloads, so it refuses to run them: the agent runs as uid 1000, not root/,
     );
     expect(await refusing.list()).toEqual([]);
+
+    // What the control plane hears: the notebook failed, with that reason in its status.
+    const reconciler = new Reconciler({
+      runtimes: [new SupervisedRuntime({ name: 'process', supervisor: refusing })],
+      store: new WorkloadStore(join(root, 'other-agent')),
+      usage: new UsageMeter(),
+      hostHasGpus: () => false,
+      log: silentLogger,
+    });
+    await reconciler.apply({
+      version: 1,
+      workloads: [
+        {
+          kind: 'notebook',
+          workloadId: 'wl_refused',
+          notebookId: 'nb_refused',
+          orgId: 'org_a',
+          image: 'meridian/notebook',
+          gpuType: 'cpu',
+          gpuCount: 0,
+          idleTimeoutSeconds: 60,
+          token: tokens.a,
+          basePath: '/notebooks/nb_refused/',
+        },
+      ],
+    });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([
+      {
+        workloadId: 'wl_refused',
+        phase: 'failed',
+        reason: expect.stringMatching(/cannot isolate.*not root/),
+      },
+    ]);
   });
 
   it('says why when workload users cannot reach the workloads dir', async () => {
