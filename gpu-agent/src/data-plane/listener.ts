@@ -28,7 +28,11 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
   const auth = authOptions(withMetrics);
   const log = dataPlaneLog(deps);
 
-  const serveInfer = async (req: IncomingMessage, match: RegExpExecArray): Promise<Answer> => {
+  const serveInfer = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    match: RegExpExecArray,
+  ): Promise<Answer> => {
     let model: FailedRequest['model'];
     try {
       const request = {
@@ -44,7 +48,8 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       const answer = await answerInfer(served, metrics, body, headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH));
       // Recorded for billing before the 200 is written (group commit: one write serves concurrent calls).
       const call = { deploymentId: served.name, bytesIn: body.byteLength };
-      return await journalServed(deps.journal, request.header, call, answer);
+      const gone = () => res.destroyed || req.socket.destroyed;
+      return await journalServed(deps.journal, request.header, call, answer, gone);
     } catch (err) {
       return errorAnswer(err, { requestId: requestIdOf(headerOf(req, REQUEST_ID_HEADER)), model }, log);
     }
@@ -53,7 +58,7 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
   return (req, res) => {
     const match = req.method === 'POST' ? INFER_PATH.exec(req.url ?? '') : null;
     if (!match) return others(req, res);
-    void serveInfer(req, match).then((answer) => write(req, res, answer));
+    void serveInfer(req, res, match).then((answer) => write(req, res, answer));
   };
 }
 
