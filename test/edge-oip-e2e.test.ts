@@ -11,7 +11,13 @@ import { Agent, request, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import type { RunningAgent } from './helpers/agent-process.js';
-import { type RunningEdge, residentBytes, startEdgeProcess, workerdOf } from './helpers/edge-process.js';
+import {
+  edgeFetch,
+  type RunningEdge,
+  residentBytes,
+  startEdgeProcess,
+  workerdOf,
+} from './helpers/edge-process.js';
 import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { freePort } from './helpers/ports.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
@@ -30,7 +36,8 @@ type Checked = { status: number; headers: Headers; body: Uint8Array; json?: Reco
  * The edge in workerd (scripts/edge.mjs, as `npm start` runs it) in front of a real control plane and a
  * real agent serving the PaddleOCR classifier, called the way OIP clients call it: the requests
  * tritonclient's and KServe's v2 REST clients send (built here byte for byte, since neither Python package
- * is installed), Node's fetch and undici on their default keep-alive agents, and Python's urllib.
+ * is installed), from keep-alive clients: undici (its default Agent for the refused 20 MB bodies), Python's
+ * urllib and requests.
  */
 describe('the edge speaks OIP to its clients', () => {
   let dir = '';
@@ -65,7 +72,7 @@ describe('the edge speaks OIP to its clients', () => {
    * is JSON with a string `error` (tritonclient concatenates it), a 2xx names `cls` and version `1`.
    */
   async function call(path: string, init: RequestInit & { headers?: Record<string, string> } = {}) {
-    const res = await fetch(`${edge?.url}${path}`, init);
+    const res = await edgeFetch(`${edge?.url}${path}`, init);
     const checked: Checked = {
       status: res.status,
       headers: res.headers,
