@@ -166,11 +166,20 @@ describe('the meridian CLI against the platform', () => {
   }, 120_000);
 
   it('exits non-zero with the reason when a deployment fails', async () => {
-    const failed = await cli.run(['deploy', 'big', '--name', 'broken', '--wait', '--timeout', '60']);
-    expect(failed.code, failed.stderr).toBe(4);
-    expect(failed.stderr).toMatch(/broken: failed|Deployment broken failed: .+/);
+    const pushed = ok(
+      await cli.run(['models', 'push', REAL_MODELS.paddleCls, '--name', 'fragile', '--json']),
+    );
+    const version = JSON.parse(pushed.stdout) as { id: string; modelId: string };
+    const me = JSON.parse(ok(await cli.run(['whoami', '--json'])).stdout) as { org: { id: string } };
+    // Storage loses the file after the upload was verified: the agent cannot load what it downloads.
+    const key = `orgs/${me.org.id}/models/${version.modelId}/versions/${version.id}/model`;
+    await writeFile(join(stack.dir, 'cp', 'objects', key), 'not an onnx model any more');
+    const failed = await cli.run(['deploy', 'fragile', '--wait', '--timeout', '90']);
+    expect(failed.code, `${failed.stdout}\n${failed.stderr}`).toBe(4);
+    expect(failed.stderr).toMatch(/meridian: Deployment fragile failed: .+/);
+    expect(failed.stderr).toMatch(/fragile: (pending|scheduled|pulling|loading)/);
     expect(failed.stderr).not.toMatch(/\n\s+at /);
-  }, 90_000);
+  }, 120_000);
 
   it('keeps the login when two processes refresh it at once', async () => {
     // Spend the access token's freshness: both processes see it expired and refresh together.

@@ -114,13 +114,21 @@ export class MeridianClient {
     return this.send(url, withBearer(init, (await this.refresh(token)).accessToken));
   }
 
-  /** Sends one request; a connection that cannot be made or breaks becomes a NetworkError. */
+  /**
+   * Sends one request; a connection that cannot be made or breaks becomes a NetworkError. An idempotent
+   * request is sent once more first: a kept-alive connection the server has closed fails the next request
+   * on it before anything is sent.
+   */
   async send(url: string, init: RequestInit): Promise<Response> {
-    try {
-      return await this.fetch(url, init);
-    } catch (err) {
-      if (err instanceof MeridianError || (err instanceof Error && err.name === 'AbortError')) throw err;
-      throw new NetworkError(new URL(url).origin, err);
+    const idempotent = ['GET', 'HEAD', 'PUT', 'DELETE'].includes((init.method ?? 'GET').toUpperCase());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.fetch(url, init);
+      } catch (err) {
+        if (err instanceof MeridianError || (err instanceof Error && err.name === 'AbortError')) throw err;
+        if (init.signal?.aborted) throw init.signal.reason;
+        if (!idempotent || attempt === 2) throw new NetworkError(new URL(url).origin, err);
+      }
     }
   }
 

@@ -89,14 +89,17 @@ export async function uploadModelVersion(
   const report = () => options.onProgress?.({ doneBytes, totalBytes: source.size, resumedBytes });
   report();
   const queue = [...plan.urls];
+  // One failed part stops the others: nothing keeps uploading after this call has thrown.
+  const stop = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   const worker = async () => {
-    for (let part = queue.shift(); part; part = queue.shift()) {
+    for (let part = queue.shift(); part && !signal.aborted; part = queue.shift()) {
       const start = (part.partNumber - 1) * plan.partSize;
       const bytes = await source.read(start, start + size(part.partNumber));
       const res = await client.send(part.url, {
         method: 'PUT',
         body: bytes as Uint8Array<ArrayBuffer>,
-        ...(options.signal ? { signal: options.signal } : {}),
+        signal,
       });
       if (!res.ok) throw await errorFromResponse(res);
       await res.body?.cancel();
@@ -105,7 +108,16 @@ export async function uploadModelVersion(
       report();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 3, queue.length) }, worker));
+  let failure: { error: unknown } | undefined;
+  const workers = Array.from({ length: Math.min(options.concurrency ?? 3, queue.length) }, () =>
+    worker().catch((error: unknown) => {
+      failure ??= { error };
+      stop.abort();
+    }),
+  );
+  await Promise.all(workers);
+  if (failure) throw failure.error;
+  options.signal?.throwIfAborted();
   const parts = [...etags]
     .map(([partNumber, etag]) => ({ partNumber, etag }))
     .sort((a, b) => a.partNumber - b.partNumber);

@@ -1,14 +1,28 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LoggedProcess, startLoggedProcess } from './logged-process.js';
-import { issueBootstrapToken } from './platform.js';
 import { freePort } from './ports.js';
 
 // The shared helpers wait 20–60 s for a start; on a loaded two-core CI machine tsx alone can take longer to
 // compile a component the first time, so these starts wait up to two minutes.
 const START_TIMEOUT_MS = 120_000;
 const PATH = process.env.PATH ?? '/usr/bin:/bin';
+
+/**
+ * A one-time agent bootstrap token from the operator route (as platform.ts issues one; written again here so
+ * that this module does not load the control plane's sources into the test process).
+ */
+async function issueBootstrapToken(cpUrl: string, cpDataDir: string): Promise<string> {
+  const operatorToken = (await readFile(join(cpDataDir, 'operator-token'), 'utf8')).trim();
+  const res = await fetch(`${cpUrl}/internal/v1/agents/bootstrap-tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ttlSeconds: 600 }),
+  });
+  if (res.status !== 201) throw new Error(`issuing a bootstrap token answered ${res.status}`);
+  return ((await res.json()) as { token: string }).token;
+}
 
 export interface RunningService {
   url: string;

@@ -18,6 +18,7 @@ interface DeployOptions {
   version?: string;
   alias?: string;
   gpu?: string;
+  image?: string;
   min?: string;
   max?: string;
   wait?: boolean;
@@ -89,6 +90,7 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
         model: model.id,
         ...(target ?? { version: model.latestVersion ?? 1 }),
         gpuType: (opts.gpu ?? 'cpu') as (typeof GPU_TYPES)[number],
+        ...(opts.image ? { image: opts.image } : {}),
         ...(minReplicas !== undefined ? { minReplicas } : {}),
         ...(maxReplicas !== undefined ? { maxReplicas } : {}),
       },
@@ -111,6 +113,7 @@ export function deploymentCommands(program: Command): void {
     .option('--version <n>', 'model version to serve')
     .option('--alias <alias>', 'serve the version this alias names')
     .option('--gpu <type>', `${GPU_TYPES.join(' | ')} (default cpu)`)
+    .option('--image <image>', 'model-server image, for models that are not ONNX (container runtime)')
     .option('--min <n>', 'minimum replicas')
     .option('--max <n>', 'maximum replicas')
     .option('--wait', 'show the phases until ready; exit 4 if it fails')
