@@ -24,7 +24,12 @@ export function createEdgeApp(): Hono<EdgeAppEnv> {
   app.route('/', createNotebookRoutes());
 
   app.notFound((c) =>
-    respondWithError(c, 'not_found', `No route for ${c.req.method} ${c.req.path}`, c.get('requestId')),
+    respondWithError(
+      c,
+      'not_found',
+      `No route for ${c.req.method} ${c.req.path.slice(0, 256)}`,
+      c.get('requestId'),
+    ),
   );
 
   app.onError((err, c) => {

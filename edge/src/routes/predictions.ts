@@ -45,7 +45,8 @@ async function deploymentCalled(c: Ctx, ref: string, byId = false): Promise<Rout
     (snapshot) => (byId ? findById(snapshot, orgId, ref) : undefined) ?? findByName(snapshot, orgId, ref),
   );
   // Another org's deployment answers exactly like one that does not exist.
-  if (!deployment) throw new EdgeError('not_found', `model '${ref}' not found`);
+  // The name is the caller's: echoed, but never more than a name's worth of it.
+  if (!deployment) throw new EdgeError('not_found', `model '${ref.slice(0, 128)}' not found`);
   requirePredictScope(c.var.caller, deployment);
   return deployment;
 }
