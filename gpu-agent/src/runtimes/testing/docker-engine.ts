@@ -35,6 +35,28 @@ export async function startTestDockerEngine(): Promise<TestDockerEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-dockerd-'));
   const socketPath = join(dir, 'docker.sock');
   const stop = async () => {
+    // Tenant networks' host bridges outlive the engine (and its data dir) unless removed here, and each
+    // holds a subnet that the next engine on this host then cannot use.
+    const docker = new Docker({ socketPath });
+    const networks = await docker
+      .listNetworks({ filters: { label: ['meridian.agent-id'] } })
+      .catch(() => [] as Docker.NetworkInspectInfo[]);
+    for (const network of networks) {
+      const info = await docker
+        .getNetwork(network.Id)
+        .inspect()
+        .catch(() => undefined);
+      for (const id of Object.keys(info?.Containers ?? {})) {
+        await docker
+          .getContainer(id)
+          .remove({ force: true })
+          .catch(() => undefined);
+      }
+      await docker
+        .getNetwork(network.Id)
+        .remove()
+        .catch(() => undefined);
+    }
     await run(join(scripts, 'dockerd.sh'), ['stop', dir], { timeout: 30_000 }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   };
