@@ -196,6 +196,28 @@ describe('the meridian CLI against the platform', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   }, 60_000);
 
+  it('answers the account, key, billing and notebook commands as JSON for scripts', async () => {
+    const json = async (args: string[]) => JSON.parse(ok(await cli.run([...args, '--json'])).stdout);
+    const orgs = await json(['orgs']);
+    expect(orgs[0]).toMatchObject({ role: 'owner' });
+    const key = await json(['keys', 'create', 'ci', '--scope', 'predict:ocr-cls']);
+    expect(key.secret).toMatch(/^mk_live_/);
+    const keys = await json(['keys', 'list']);
+    expect(keys.map((k: { id: string }) => k.id)).toContain(key.id);
+    // The secret is shown once: the list never carries it.
+    expect(JSON.stringify(keys)).not.toContain(key.secret);
+    ok(await cli.run(['keys', 'revoke', key.id]));
+    expect((await json(['models', 'list'])).map((m: { name: string }) => m.name)).toContain('ocr-cls');
+    expect((await json(['versions', 'ocr-cls']))[0]).toMatchObject({ version: 1, status: 'ready' });
+    expect(await json(['deployments', 'events', 'ocr-cls'])).not.toHaveLength(0);
+    expect(await json(['usage'])).toHaveProperty('totalUsd');
+    expect(await json(['invoice'])).toHaveProperty('plan', 'pro');
+    expect(await json(['notebooks', 'list'])).toEqual([]);
+    const completion = ok(await cli.run(['completion', 'bash'])).stdout;
+    expect(completion).toContain('complete -o default -F _meridian meridian');
+    expect(completion).toContain('"models") words="create list push');
+  }, 60_000);
+
   it('prints usage and exits 2 for an unknown command or flag', async () => {
     const command = await cli.run(['frobnicate']);
     expect(command.code).toBe(2);

@@ -1,5 +1,15 @@
 import { describe, expect, inject, it } from 'vitest';
-import { collect, MemoryTokenStore, MeridianClient, NotFoundError, tokensFrom } from '../src/index.js';
+import {
+  collect,
+  decodeResponse,
+  encodeBinary,
+  encodeNpy,
+  MemoryTokenStore,
+  MeridianClient,
+  NotFoundError,
+  parseNpy,
+  tokensFrom,
+} from '../src/index.js';
 
 describe('the SDK core inside workerd', () => {
   const baseUrl = inject('controlPlaneUrl');
@@ -24,5 +34,26 @@ describe('the SDK core inside workerd', () => {
     expect(missing).toBeInstanceOf(NotFoundError);
     expect((missing as NotFoundError).code).toBe('not_found');
     expect((missing as NotFoundError).requestId).toMatch(/.+/);
+  });
+
+  it('reads back the .npy files it writes, and lays out binary OIP as header then little-endian bytes', () => {
+    const data = Float32Array.from([1.5, -2, 3.25, 0, 7, 8]);
+    const tensor = parseNpy(encodeNpy({ name: 'x', datatype: 'FP32', shape: [2, 3], data }), 'x');
+    expect(tensor).toMatchObject({ name: 'x', datatype: 'FP32', shape: [2, 3] });
+    expect([...(tensor.data as Float32Array)]).toEqual([...data]);
+    const { body, headers } = encodeBinary([{ name: 'x', datatype: 'FP32', shape: [2, 3], data }]);
+    const headerLength = Number(headers['inference-header-content-length']);
+    const header = JSON.parse(new TextDecoder().decode(body.subarray(0, headerLength)));
+    expect(header.inputs[0].parameters.binary_data_size).toBe(24);
+    expect([...new Float32Array(body.slice(headerLength).buffer)]).toEqual([...data]);
+    // An answer in the same layout decodes to plain numbers.
+    const answer = decodeResponse(
+      new Uint8Array([
+        ...new TextEncoder().encode(JSON.stringify({ outputs: header.inputs })),
+        ...body.subarray(headerLength),
+      ]),
+      String(new TextEncoder().encode(JSON.stringify({ outputs: header.inputs })).byteLength),
+    );
+    expect(answer.outputs[0]?.data).toEqual([...data]);
   });
 });
