@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { INFERENCE_HEADER_CONTENT_LENGTH } from '@meridian/protocol';
+import { takeBodyBuffer } from './body-pool.js';
 
 /** The body is larger than the data plane accepts. */
 export class BodyTooLargeError extends Error {
@@ -106,12 +107,11 @@ async function readDeclared(incoming: IncomingMessage, length: number, pad: numb
 }
 
 /**
- * `length` bytes starting `pad` bytes into a fresh buffer. Uninitialised and unpooled: every byte is written
- * by the caller, and the buffer is the request's own (a worker session may take it).
+ * `length` bytes starting `pad` bytes into a buffer of the request's own (a worker session may take it):
+ * uninitialised, every byte is written by the caller; large ones may be recycled (body-pool.ts).
  */
 function alignedBody(length: number, pad: number): Uint8Array {
-  const buffer = Buffer.allocUnsafeSlow(pad + length);
-  return new Uint8Array(buffer.buffer, buffer.byteOffset + pad, length);
+  return new Uint8Array(takeBodyBuffer(pad + length), pad, length);
 }
 
 /**

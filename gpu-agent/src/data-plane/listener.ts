@@ -5,6 +5,7 @@ import { type Answer, answerInfer, errorAnswer, type FailedRequest, findModel } 
 import { authOptions, createDataPlaneApp, type DataPlaneDeps, dataPlaneLog } from './app.js';
 import { readSignedBody } from './auth.js';
 import { readIncomingBody } from './body.js';
+import { recycleBody } from './body-pool.js';
 import { InferenceMetrics } from './metrics.js';
 import { NonceCache } from './nonces.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
@@ -34,6 +35,7 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
     match: RegExpExecArray,
   ): Promise<Answer> => {
     let model: FailedRequest['model'];
+    let body: Uint8Array | undefined;
     try {
       const request = {
         method: 'POST',
@@ -41,7 +43,7 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
         header: (name: string) => headerOf(req, name),
         readBody: (limit: number) => readIncomingBody(req, limit),
       };
-      const body = await readSignedBody(request, auth);
+      body = await readSignedBody(request, auth);
       const version = match[2] === undefined ? undefined : decoded(match[2]);
       const served = findModel(deps.models, decoded(match[1] ?? ''), version);
       model = served;
@@ -52,6 +54,9 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       return await journalServed(deps.journal, request.header, call, answer, gone);
     } catch (err) {
       return errorAnswer(err, { requestId: requestIdOf(headerOf(req, REQUEST_ID_HEADER)), model }, log);
+    } finally {
+      // Answered: nothing reads the body any more (answers are fresh bytes, inputs were decoded or ran).
+      if (body) recycleBody(body);
     }
   };
 
