@@ -258,6 +258,24 @@ describe('the meridian CLI against the platform', () => {
     else expect(logs.stderr).toContain('not available on this server');
   }, 30_000);
 
+  it('installs on its own from `npm pack` and talks to the platform', async () => {
+    const project = join(stack.dir, 'installed');
+    await mkdir(project);
+    const run = promisify(execFile);
+    // prepack bundles the SDK in; the package then needs only commander and cli-progress.
+    await run('npm', ['pack', join(REPO_ROOT, 'cli'), '--pack-destination', project], { cwd: project });
+    const tarball = (await readdir(project)).find((f) => f.endsWith('.tgz'));
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user', private: true }));
+    await run('npm', ['install', `./${tarball}`, '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: project,
+    });
+    const { stdout } = await run(join(project, 'node_modules/.bin/meridian'), ['whoami', '--json'], {
+      cwd: project,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env() },
+    });
+    expect(JSON.parse(stdout)).toHaveProperty('user.email', 'ada@example.com');
+  }, 120_000);
+
   it('runs from the repository as `npx meridian`', async () => {
     const { stdout } = await promisify(execFile)('npx', ['meridian', '--version'], { cwd: REPO_ROOT });
     expect(stdout.trim()).toBe('0.1.0');
