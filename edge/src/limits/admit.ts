@@ -51,11 +51,12 @@ export function limiterStats(): { admissions: number; limiterCalls: number } {
   return { ...(book?.stats ?? { admissions: 0, limiterCalls: 0 }) };
 }
 
+/** The org's limiter; its stub is made only when a call reaches it (most admissions never do). */
 function limiterFor(env: Env, orgId: string): Limiter {
-  const stub = env.ORG_LIMITER.get(env.ORG_LIMITER.idFromName(orgId));
+  const stub = () => env.ORG_LIMITER.get(env.ORG_LIMITER.idFromName(orgId));
   return {
-    lease: (request) => stub.lease(request),
-    giveBack: (returns) => stub.giveBack(returns),
+    lease: (request) => stub().lease(request),
+    giveBack: (returns) => stub().giveBack(returns),
   };
 }
 
