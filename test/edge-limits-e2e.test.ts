@@ -230,7 +230,10 @@ describe('limits and usage across edge isolates, end to end', () => {
     expect(admitted.length).toBeGreaterThanOrEqual(10);
   }, 120_000);
 
-  it('bills exactly the 200s clients received when workerd is killed -9 under load, after a restart', async () => {
+  // The agent journals a call before its 200 leaves; the edge relays it. A call whose answer the agent had
+  // written, but which workerd had not yet relayed when it died, is billed without being received: the one
+  // window left, at most one call per caller cut off by the crash (each caller has one call in flight).
+  it('bills the 200s clients received through kill -9 of workerd under load, plus at most the calls it cut off', async () => {
     const owner = await register('crash');
     const plan = await api(owner.token, 'PUT', '/v1/billing/plan', { plan: 'pro' });
     expect(plan.status, plan.text).toBe(200);
@@ -239,13 +242,17 @@ describe('limits and usage across edge isolates, end to end', () => {
     await servedEverywhere(key, 'crash');
 
     let served = 0;
+    let cut = 0;
     let stop = false;
     const load = Promise.all(
       Array.from({ length: 50 }, async (_, caller) => {
         while (!stop) {
           const status = await predict(caller, key, 'crash');
           if (status === 200) served += 1;
-          if (status === 0) return;
+          if (status === 0) {
+            cut += 1;
+            return;
+          }
         }
       }),
     );
@@ -262,13 +269,26 @@ describe('limits and usage across edge isolates, end to end', () => {
     await edge?.kill();
 
     edge = await startEdge();
-    const after = served;
+    const received = served + 1;
     expect(await predict(0, key, 'crash')).toBe(200);
+    // The agent reports its journal every few seconds: wait for every received call, then for the count to hold.
     await waitUntil(
       () => billedCalls(owner),
-      (n) => n === after + 1,
-      { timeoutMs: 60_000, what: `the ${after + 1} calls clients received, in the ledger` },
+      (n) => n >= received,
+      { timeoutMs: 60_000, what: `the ${received} calls clients received, in the ledger` },
     );
+    let billed = await billedCalls(owner);
+    for (let stable = 0; stable < 6; ) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const now = await billedCalls(owner);
+      stable = now === billed ? stable + 1 : 0;
+      billed = now;
+    }
+    console.info(
+      `kill -9 of workerd under load: ${received} calls received, ${billed} billed, ${cut} cut off`,
+    );
+    expect(billed).toBeGreaterThanOrEqual(received);
+    expect(billed - received).toBeLessThanOrEqual(cut);
   }, 240_000);
 });
 
