@@ -134,10 +134,8 @@ describe('limits and usage across edge isolates, end to end', () => {
       if (res.status !== 200 && res.status !== 429) console.error(`${res.status} ${text.slice(0, 300)}`);
       if (res.status === 429) expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
       return res.status;
-    } catch (err) {
-      console.error(
-        `connection failed: ${err instanceof Error ? `${err.message} ${String(err.cause)}` : err}`,
-      );
+    } catch {
+      // The connection failed: the kill test cuts them on purpose.
       return 0;
     }
   }
