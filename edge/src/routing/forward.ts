@@ -118,9 +118,23 @@ export async function forwardToReplica(
     const untried = version.replicas.some((r) => !tried.has(r.workloadId));
     if (attempts > MAX_RETRIES_PER_REQUEST || !untried || !budget.tryAcquireRetry()) break;
   }
-  throw new EdgeError('unavailable', `no replica of ${deployment.name} answered: ${failures.join('; ')}`, {
-    'Retry-After': retryAfter,
-  });
+  // The caller learns which model could not be reached, not the workload ids or network errors behind it
+  // (internal details); the operator's log line has them.
+  console.warn(
+    JSON.stringify({
+      level: 'warn',
+      message: 'no replica answered',
+      deploymentId: deployment.deploymentId,
+      attempts: failures,
+    }),
+  );
+  // "wl_…: connection failed (Network connection lost.)" → "connection failed".
+  const reasons = failures.map((f) => f.replace(/^[^:]*: /, '').replace(/ \(.*\)$/, ''));
+  throw new EdgeError(
+    'unavailable',
+    `no replica of ${deployment.name} answered (${reasons.join('; ')}); retry in ${retryAfter} s`,
+    { 'Retry-After': retryAfter },
+  );
 }
 
 /**
