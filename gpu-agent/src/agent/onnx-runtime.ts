@@ -18,7 +18,15 @@ export interface OnnxRuntimeOptions {
   batching?: Batching;
 }
 
-const DEFAULT_BATCHING = { maxBatchSize: 32, maxQueueDelayUs: 0, maxQueueSize: 256, timeoutMs: 30_000 };
+// A request queued for more than a second is shed (503) rather than kept towards the 30 s timeout: under a
+// flood, callers learn at once to go elsewhere instead of queueing for many seconds.
+const DEFAULT_BATCHING = {
+  maxBatchSize: 32,
+  maxQueueDelayUs: 0,
+  maxQueueSize: 256,
+  timeoutMs: 30_000,
+  maxQueueWaitMs: 1_000,
+};
 
 /**
  * The deployment's batch size and queue delay where it chose them, the agent's otherwise. The adaptive

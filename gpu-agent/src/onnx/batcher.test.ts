@@ -95,6 +95,31 @@ describe('DynamicBatcher', () => {
     await Promise.all([running, ...queued]);
   });
 
+  it('sheds requests queued past maxQueueWaitMs with QueueFullError at once, not at the timeout', async () => {
+    const slow = gated(mlp);
+    const batcher = new DynamicBatcher(slow, { ...base, timeoutMs: 30_000, maxQueueWaitMs: 100 });
+    const running = batcher.infer(row(0));
+    await new Promise((resolve) => setImmediate(resolve));
+    const started = performance.now();
+    const queued = Array.from({ length: 20 }, (_, i) =>
+      batcher.infer(row(i + 1)).then(
+        () => 'served',
+        (err: unknown) => (err instanceof QueueFullError ? performance.now() - started : 'other'),
+      ),
+    );
+
+    const outcomes = await Promise.all(queued);
+    // All shed after about 100 ms: none waited towards the 30 s timeout.
+    for (const waited of outcomes) {
+      expect(typeof waited).toBe('number');
+      expect(waited as number).toBeGreaterThanOrEqual(90);
+      expect(waited as number).toBeLessThan(2_000);
+    }
+    expect(batcher.queued).toBe(0);
+    slow.open();
+    await running;
+  });
+
   it('times a request out when the model stays busy', async () => {
     const slow = gated(mlp);
     const batcher = new DynamicBatcher(slow, { ...base, timeoutMs: 50 });

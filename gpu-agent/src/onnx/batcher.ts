@@ -15,6 +15,11 @@ export type BatcherOptions = {
   /** Per request, queueing plus compute. */
   timeoutMs: number;
   /**
+   * Longest wait in the queue before a run picks the request up; past it the request is shed with
+   * QueueFullError (503, retry elsewhere or later) instead of waiting towards `timeoutMs`. Unset: no bound.
+   */
+  maxQueueWaitMs?: number;
+  /**
    * Runs in flight at once on this session: default 1 for a model that batches, UNBATCHED_RUNS_IN_FLIGHT
    * for one that never does. onnxruntime-node runs a session synchronously, so a second run in flight adds
    * no parallelism and, where requests could be stacked, only splits batches.
@@ -46,6 +51,7 @@ type Pending = {
   enqueuedAt: number;
   settled: boolean;
   timer: ReturnType<typeof setTimeout>;
+  shedTimer?: ReturnType<typeof setTimeout>;
   resolve: (r: InferResult) => void;
   reject: (e: unknown) => void;
 };
@@ -108,6 +114,8 @@ export class DynamicBatcher {
         reject,
         timer: setTimeout(() => this.expire(pending), this.options.timeoutMs),
       };
+      const maxWait = this.options.maxQueueWaitMs;
+      if (maxWait !== undefined) pending.shedTimer = setTimeout(() => this.shed(pending), maxWait);
       this.queue.push(pending);
       this.pump();
     });
@@ -125,10 +133,19 @@ export class DynamicBatcher {
     this.settle(p, () => p.reject(new InferTimeoutError(this.options.model, this.options.timeoutMs)));
   }
 
+  /** A request still queued after maxQueueWaitMs: answered 503 at once, so load is shed early, not late. */
+  private shed(p: Pending): void {
+    const at = this.queue.indexOf(p);
+    if (at < 0) return;
+    this.queue.splice(at, 1);
+    this.settle(p, () => p.reject(new QueueFullError(this.options.model, 1)));
+  }
+
   private settle(p: Pending, action: () => void): void {
     if (p.settled) return;
     p.settled = true;
     clearTimeout(p.timer);
+    if (p.shedTimer) clearTimeout(p.shedTimer);
     action();
   }
 
