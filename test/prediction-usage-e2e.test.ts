@@ -174,7 +174,10 @@ describe('prediction usage recorded by the serving agent', () => {
   }, 120_000);
 
   it("rotates the agent's data-plane key without refusing a call, and keeps only the agent's own key on its disk", async () => {
-    await waitUntil(predict, (status) => status === 200, { timeoutMs: 30_000, what: 'the edge serves again' });
+    await waitUntil(predict, (status) => status === 200, {
+      timeoutMs: 30_000,
+      what: 'the edge serves again',
+    });
     const before = served;
     const operatorToken = (await readFile(join(dir, 'cp', 'operator-token'), 'utf8')).trim();
     const rotated = await api(
