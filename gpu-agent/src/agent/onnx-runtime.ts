@@ -18,14 +18,15 @@ export interface OnnxRuntimeOptions {
   batching?: Batching;
 }
 
-// A request queued for more than a second is shed (503) rather than kept towards the 30 s timeout: under a
-// flood, callers learn at once to go elsewhere instead of queueing for many seconds.
+// A request queued for more than 5 s is shed (503, Retry-After 1) rather than kept towards the 30 s timeout:
+// under a flood, callers learn early to go elsewhere. Not lower: a starved CPU (a busy shared host) queues
+// ordinary bursts for seconds, and those should be served, not refused.
 const DEFAULT_BATCHING = {
   maxBatchSize: 32,
   maxQueueDelayUs: 0,
   maxQueueSize: 256,
   timeoutMs: 30_000,
-  maxQueueWaitMs: 1_000,
+  maxQueueWaitMs: 5_000,
 };
 
 /**
