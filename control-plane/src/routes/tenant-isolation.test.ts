@@ -290,6 +290,7 @@ const MATRIX: IsolationCase[] = [
   onB('PATCH /v1/models/{id}/versions/{version}', 'version', modelId, { body: { description: 'hijacked' } }),
   onB('DELETE /v1/models/{id}/versions/{version}', 'version', modelId),
   onB('GET /v1/models/{id}/versions/{version}/download-url', 'version', modelId),
+  onB('GET /v1/models/{id}/versions/{version}/parts', 'version', modelId, { query: () => '?partCount=1' }),
   deployB('model (by id)', modelId),
   deployB('model (by name)', (b) => b.model.name),
   onB('GET /v1/deployments/{id}', 'deployment', deploymentId),
