@@ -42,6 +42,7 @@ const runtime = () =>
     agentId: 'agt_isolation',
     workloads: new WorkloadDirs(join(root, 'workloads')),
   });
+const RUN = randomBytes(4).toString('hex');
 const notebook = (id: 'a' | 'b'): WorkloadSpec => ({
   workloadId: `nb_${id}`,
   kind: 'notebook',
@@ -49,7 +50,8 @@ const notebook = (id: 'a' | 'b'): WorkloadSpec => ({
   env: notebookEnv(tokens[id]),
   gpus: { count: 0, deviceIds: [] },
   port: 8888,
-  volume: `volume-${id}`,
+  // Unique per run: a workload user is named after its volume, and runs at once must not share one.
+  volume: `volume-${id}-${RUN}`,
   tenant: `org_${id}`,
   labels: {},
 });
@@ -86,14 +88,14 @@ describe('a hostile notebook under the process runtime', () => {
     }
     const [a, b] = await runtime().list();
     expect(a?.ref).not.toBe(b?.ref);
-    writeFileSync(join(root, 'workloads', 'volumes', 'volume-b', 'private.txt'), 'b only');
+    writeFileSync(join(root, 'workloads', 'volumes', `volume-b-${RUN}`, 'private.txt'), 'b only');
     const [metadata, modelServer, agentPort] = listeners;
     if (!metadata || !modelServer || !agentPort) throw new Error('listeners did not start');
     targets = {
       read: {
         credential: join(root, 'agent', 'credential.json'),
         environ: `/proc/${b?.ref}/environ`,
-        otherVolume: join(root, 'workloads', 'volumes', 'volume-b', 'private.txt'),
+        otherVolume: join(root, 'workloads', 'volumes', `volume-b-${RUN}`, 'private.txt'),
       },
       connect: { metadata, modelServer, agentPort },
     };

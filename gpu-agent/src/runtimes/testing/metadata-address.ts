@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -38,15 +41,39 @@ export function listenOn(host: string): Promise<TestListener> {
   });
 }
 
+/** One file per holder: test files running at once share the address, and the last one out takes it off. */
+const HOLDERS_DIR = '/run/meridian-test-metadata-address';
+
 /**
  * Puts 169.254.169.254/32 on `lo` (as a cloud host routes it) unless it is there; the returned function
- * takes it off again if this call added it. Needs root.
+ * takes it off again once no other holder (another test file running at the same time) still needs it.
+ * Needs root.
  */
 export async function bindMetadataAddress(): Promise<() => Promise<void>> {
+  await mkdir(HOLDERS_DIR, { recursive: true });
+  const mine = join(HOLDERS_DIR, `${process.pid}-${randomUUID()}`);
+  await writeFile(mine, '');
   const { stdout } = await run('ip', ['-4', 'addr', 'show', 'dev', 'lo']);
-  if (stdout.includes(`${METADATA_ADDRESS}/32`)) return async () => {};
-  await run('ip', ['addr', 'add', `${METADATA_ADDRESS}/32`, 'dev', 'lo']);
+  if (!stdout.includes(`${METADATA_ADDRESS}/32`)) {
+    await run('ip', ['addr', 'add', `${METADATA_ADDRESS}/32`, 'dev', 'lo']).catch((error: unknown) => {
+      // Another holder added it between the check and here.
+      if (!String(error).includes('File exists')) throw error;
+    });
+  }
   return async () => {
+    await rm(mine, { force: true });
+    const holders = (await readdir(HOLDERS_DIR)).filter((name) => isAlive(Number(name.split('-')[0])));
+    if (holders.length > 0) return;
     await run('ip', ['addr', 'del', `${METADATA_ADDRESS}/32`, 'dev', 'lo']).catch(() => undefined);
   };
+}
+
+/** Whether a holder's process still runs (a killed test run leaves its file behind). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
