@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import type { RunningAgent } from './helpers/agent-process.js';
 import { edgeFetch, type RunningEdge, startEdgeProcess } from './helpers/edge-process.js';
-import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
+import { deployClassifier, jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { freePort } from './helpers/ports.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 import { waitUntil } from './helpers/wait.js';
@@ -59,31 +58,8 @@ describe('the edge in front of the platform', () => {
     if (res.status === 200 && key === apiKey) successes += 1;
     return res;
   };
-  const deploy = async (s: Session, name: string, replicas: number) => {
-    const model = await api(s.token, 'POST', '/v1/models', { name });
-    const up = await fetch(`${cpUrl()}/v1/models/${model.json.id}/versions?filename=cls.onnx`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/octet-stream' },
-      body: readFileSync(REAL_MODELS.paddleCls),
-    });
-    expect(up.status).toBe(201);
-    const created = await api(s.token, 'POST', '/v1/deployments', {
-      name,
-      model: model.json.id,
-      version: 1,
-      gpuType: 'cpu',
-      minReplicas: replicas,
-      maxReplicas: replicas,
-      deterministic: false,
-    });
-    expect(created.status, created.text).toBe(201);
-    await waitUntil(
-      async () => (await api(s.token, 'GET', `/v1/deployments/${created.json.id}`)).json.status,
-      (status) => status === 'ready',
-      { timeoutMs: 60_000, what: `deployment ${name} ready` },
-    );
-    return created.json.id as string;
-  };
+  const deploy = (s: Session, name: string, replicas: number) =>
+    deployClassifier(api, cpUrl(), s.token, name, replicas);
   const createKey = async (s: Session, scopes = ['predict']) => {
     const res = await api(s.token, 'POST', '/v1/api-keys', { name: 'k', scopes });
     expect(res.status, res.text).toBe(201);

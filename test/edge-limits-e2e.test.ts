@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import type { RunningAgent } from './helpers/agent-process.js';
 import { type LoggedProcess, startLoggedProcess } from './helpers/logged-process.js';
-import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
+import { deployClassifier, jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { freePortRun } from './helpers/ports.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 import { waitUntil } from './helpers/wait.js';
@@ -69,28 +68,7 @@ describe('limits and usage across edge isolates, end to end', () => {
   }
 
   async function deploy(s: Session, name: string): Promise<void> {
-    const model = await api(s.token, 'POST', '/v1/models', { name });
-    expect(model.status, model.text).toBe(201);
-    const up = await fetch(`${cp?.url}/v1/models/${model.json.id}/versions?filename=cls.onnx`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/octet-stream' },
-      body: readFileSync(REAL_MODELS.paddleCls),
-    });
-    expect(up.status).toBe(201);
-    const created = await api(s.token, 'POST', '/v1/deployments', {
-      name,
-      model: model.json.id,
-      version: 1,
-      gpuType: 'cpu',
-      minReplicas: 1,
-      maxReplicas: 1,
-    });
-    expect(created.status, created.text).toBe(201);
-    await waitUntil(
-      async () => (await api(s.token, 'GET', `/v1/deployments/${created.json.id}`)).json.status,
-      (status) => status === 'ready',
-      { timeoutMs: 60_000, what: `deployment ${name} ready` },
-    );
+    await deployClassifier(api, cp?.url ?? '', s.token, name);
   }
 
   /** Until every isolate's routing snapshot has the deployment and its replica answers (not metered). */

@@ -1,8 +1,10 @@
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { REAL_MODELS } from '../../control-plane/src/onnx/test-models.js';
 import { readReply, type TestReply } from '../../control-plane/src/testing/test-app.js';
 import { type RunningAgent, startAgentProcess } from './agent-process.js';
 import { freePort } from './ports.js';
+import { waitUntil } from './wait.js';
 
 /** A JSON client for the control plane at `baseUrl()` (a function: the URL can change across restarts). */
 export function jsonApi(baseUrl: () => string) {
@@ -49,4 +51,41 @@ export async function startRegisteredAgent(
     // The process runtime starts jupyter-server, whose kernels need a PATH.
     PATH: process.env.PATH ?? '/usr/bin:/bin',
   });
+}
+
+/**
+ * Uploads the PaddleOCR classifier as model `name`, deploys it under the same name (CPU, `replicas` fixed)
+ * and resolves with the deployment id once the control plane says it is ready.
+ */
+export async function deployClassifier(
+  api: ReturnType<typeof jsonApi>,
+  cpUrl: string,
+  token: string,
+  name: string,
+  replicas = 1,
+): Promise<string> {
+  const model = await api(token, 'POST', '/v1/models', { name });
+  if (model.status !== 201) throw new Error(`creating model ${name}: ${model.status} ${model.text}`);
+  const up = await fetch(`${cpUrl}/v1/models/${model.json.id}/versions?filename=cls.onnx`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+    body: await readFile(REAL_MODELS.paddleCls),
+  });
+  if (up.status !== 201) throw new Error(`uploading ${name}: ${up.status} ${await up.text()}`);
+  const created = await api(token, 'POST', '/v1/deployments', {
+    name,
+    model: model.json.id,
+    version: 1,
+    gpuType: 'cpu',
+    minReplicas: replicas,
+    maxReplicas: replicas,
+    deterministic: false,
+  });
+  if (created.status !== 201) throw new Error(`deploying ${name}: ${created.status} ${created.text}`);
+  await waitUntil(
+    async () => (await api(token, 'GET', `/v1/deployments/${created.json.id}`)).json.status,
+    (status) => status === 'ready',
+    { timeoutMs: 60_000, what: `deployment ${name} ready` },
+  );
+  return created.json.id as string;
 }
