@@ -1,5 +1,6 @@
 export * from './agent/index.js';
 export * from './api-keys.js';
+export * from './autoscaling.js';
 export * from './billing.js';
 export * from './edge.js';
 export * from './errors.js';

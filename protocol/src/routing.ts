@@ -34,6 +34,18 @@ export const RoutedDeployment = z.object({
   /** Same input, same output: the edge may answer from its response cache. */
   deterministic: z.boolean(),
   versions: z.array(RoutedVersion),
+  /**
+   * How the edge holds calls while no replica is ready (scaled to zero, or starting): at most `maxCount` calls
+   * and `maxBytes` of their bodies, each for at most `maxWaitMs`, then 503 with Retry-After. Absent: the
+   * edge's defaults (30 s, and its own count and byte bounds).
+   */
+  hold: z
+    .object({
+      maxWaitMs: z.number().int().min(0).max(300_000),
+      maxCount: z.number().int().min(0).max(100_000).optional(),
+      maxBytes: z.number().int().min(0).optional(),
+    })
+    .optional(),
 });
 export type RoutedDeployment = z.infer<typeof RoutedDeployment>;
 
