@@ -2,6 +2,7 @@ export * from './agent/index.js';
 export * from './api-keys.js';
 export * from './autoscaling.js';
 export * from './billing.js';
+export * from './deployment-metrics.js';
 export * from './edge.js';
 export * from './errors.js';
 export * from './ids.js';
