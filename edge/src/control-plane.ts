@@ -1,5 +1,7 @@
 import {
   ApiKeyResolution,
+  DeploymentMetricsAck,
+  type DeploymentMetricsBatch,
   NotebookTarget,
   OrgStatus,
   RoutingSnapshot,
@@ -63,6 +65,11 @@ export class ControlPlaneClient {
 
   sendUsage(batch: UsageBatch): Promise<UsageBatchAck> {
     return this.call('POST', '/internal/v1/usage', UsageBatchAck, batch);
+  }
+
+  /** An isolate's per-deployment metrics; idempotent by batch id. */
+  sendDeploymentMetrics(batch: DeploymentMetricsBatch): Promise<DeploymentMetricsAck> {
+    return this.call('POST', '/internal/v1/deployment-metrics', DeploymentMetricsAck, batch);
   }
 
   private async call<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T>;

@@ -28,4 +28,6 @@ export interface Env {
   LIMIT_LEASE_SECONDS?: string;
   /** Seconds between usage flushes from each org's limiter to the control plane. */
   USAGE_FLUSH_SECONDS?: string;
+  /** Seconds an isolate aggregates per-deployment metrics before sending them (default 10, at most 25). */
+  METRICS_FLUSH_SECONDS?: string;
 }

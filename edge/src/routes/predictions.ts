@@ -11,6 +11,7 @@ import type { EdgeVariables } from '../caller.js';
 import type { Env } from '../env.js';
 import { EdgeError, type OipErrorBody } from '../errors.js';
 import { admit } from '../limits/admit.js';
+import { noteMetricsTarget, recordDeploymentMetrics } from '../metrics/recorder.js';
 import { codeForStatus, readAgentError } from '../oip/agent-errors.js';
 import { binaryHeaderLength } from '../oip/binary-header.js';
 import { nameInferAnswer, nameModelDescription } from '../oip/model-names.js';
@@ -87,6 +88,7 @@ interface InferCall {
  * for deterministic models, and the signed forward; the agent that serves the call records its usage.
  */
 async function infer(c: Ctx, deployment: RoutedDeployment, version: RoutedVersion, call: InferCall) {
+  noteMetricsTarget(c.req.raw, { ...deployment, versionId: version.versionId });
   const admission = await admit(c.env, c.var.caller, c.executionCtx);
   const { body, contentType, headerLength } = call;
   let ok = false;
@@ -252,6 +254,7 @@ async function predictSimple(c: Ctx) {
 
 export function createPredictionRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use(recordDeploymentMetrics());
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', async (c) => {
     await routingTable(c.env).snapshot(c.env, c.executionCtx);
