@@ -35,6 +35,16 @@ export const deployments = sqliteTable(
     gpuCount: integer('gpu_count').notNull(),
     minReplicas: integer('min_replicas').notNull(),
     maxReplicas: integer('max_replicas').notNull(),
+    /** In-flight requests per replica the autoscaler aims for. */
+    targetConcurrency: integer('target_concurrency').notNull().default(16),
+    /** How long more replicas must be wanted before they are added. */
+    scaleUpDelaySeconds: integer('scale_up_delay_seconds').notNull().default(0),
+    /** How long fewer replicas must be wanted before some are removed. */
+    scaleDownDelaySeconds: integer('scale_down_delay_seconds').notNull().default(30),
+    /** With minReplicas 0: seconds without calls before the last replica goes. Null: never to zero. */
+    scaleToZeroAfterSeconds: integer('scale_to_zero_after_seconds'),
+    /** The replicas the autoscaler (or a wake) wants now, within min–max; the scheduler converges to it. */
+    desiredReplicas: integer('desired_replicas').notNull().default(1),
     batching: text('batching', { mode: 'json' }).$type<BatchingSettings>(),
     deterministic: integer('deterministic', { mode: 'boolean' }).notNull().default(false),
     /** The revision every replica should serve; older revisions' replicas go once it is ready. */
@@ -167,7 +177,17 @@ export const workloads = sqliteTable(
     reason: text('reason'),
     pendingReason: text('pending_reason'),
     placedAt: integer('placed_at', { mode: 'timestamp_ms' }),
+    /** When its agent was first seen pulling, loading (pulled), ready (loaded) and serving its first call. */
+    pullingAt: integer('pulling_at', { mode: 'timestamp_ms' }),
+    loadingAt: integer('loading_at', { mode: 'timestamp_ms' }),
     readyAt: integer('ready_at', { mode: 'timestamp_ms' }),
+    firstCallAt: integer('first_call_at', { mode: 'timestamp_ms' }),
+    /** 1 for a first start; a replica replacing a failed one counts on from it. */
+    attempt: integer('attempt').notNull().default(1),
+    /** When its agent reported it failed: a replacement follows after a backoff that grows with `attempt`. */
+    failedAt: integer('failed_at', { mode: 'timestamp_ms' }),
+    /** Agents earlier attempts failed on: placement prefers any other host that fits. */
+    avoidAgents: text('avoid_agents', { mode: 'json' }).$type<string[]>(),
     /** Set when a replacement is ready: out of routing now, removed from the agent at this time. */
     retireAt: integer('retire_at', { mode: 'timestamp_ms' }),
     createdAt: createdAt(),
