@@ -345,3 +345,4 @@ export * from './schema-billing.js';
 export * from './schema-edge.js';
 export * from './schema-images.js';
 export * from './schema-scheduling.js';
+export * from './schema-monitoring.js';
