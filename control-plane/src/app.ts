@@ -19,6 +19,7 @@ import { auditLogRoutes } from './routes/audit-log.js';
 import { authRoutes } from './routes/auth.js';
 import { billingRoutes } from './routes/billing.js';
 import { billingWebhookRoutes } from './routes/billing-webhooks.js';
+import { DEFAULT_DASHBOARD_DIR, dashboardRoutes } from './routes/dashboard.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import type { RouteDeps } from './routes/deps.js';
 import { docsRoutes } from './routes/docs.js';
@@ -95,6 +96,8 @@ export interface AppDeps {
   scheduler?: SchedulerTrigger;
   /** Where users reach the edge (notebook URLs); default http://127.0.0.1:8787. */
   edgePublicUrl?: string;
+  /** The web dashboard's build served at `/`; default dashboard/dist of this repository. */
+  dashboardDir?: string;
   /**
    * Stripe: `gateway` when a secret key is configured (reconciliation), `webhookSecret` for the webhook
    * endpoint. Either may be absent; the routes then answer 503.
@@ -280,6 +283,14 @@ export function createApp(deps: AppDeps) {
     return c.json(document);
   });
 
+  // Last: it answers only GETs no route above took, outside the API's paths.
+  app.route(
+    '/',
+    dashboardRoutes({
+      dir: deps.dashboardDir ?? DEFAULT_DASHBOARD_DIR,
+      edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
+    }),
+  );
   app.notFound(onNotFound);
   app.onError(onError(deps.logger));
   return app;

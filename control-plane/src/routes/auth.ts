@@ -1,7 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { unauthenticated } from '../errors.js';
 import type { Actor, AppEnv } from '../http/context.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
+import {
+  answerTokens,
+  COOKIE_MODE_NOTE,
+  clearRefreshCookie,
+  refreshTokenFromCookie,
+} from '../http/refresh-cookie.js';
 import { login } from '../services/auth/login.js';
 import { changePassword } from '../services/auth/password-change.js';
 import { logout, refreshSession } from '../services/auth/refresh.js';
@@ -23,7 +30,15 @@ export function actorOf(c: Context<AppEnv>): Actor {
   return { principal: c.var.principal, requestId: c.var.requestId, clientIp: c.var.clientIp };
 }
 
-const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) });
+// Optional only for cookie mode (see refresh-cookie.ts): the SDK and CLI send it in the body.
+const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512).optional() });
+
+/** The refresh token of a refresh or logout: the body's, else a cookie-mode request's cookie. */
+function refreshTokenOf(c: Context<AppEnv>, body: { refreshToken?: string | undefined }): string {
+  const token = body.refreshToken ?? refreshTokenFromCookie(c);
+  if (!token) throw unauthenticated('No refresh token in the body or the session cookie');
+  return token;
+}
 
 const registerRoute = createRoute({
   method: 'post',
@@ -32,6 +47,7 @@ const registerRoute = createRoute({
   security: [],
   tags: ['auth'],
   summary: 'Create an account and its personal organisation',
+  description: COOKIE_MODE_NOTE,
   request: jsonBody(z.strictObject({ email: Email, password: Password, name: DisplayName })),
   responses: {
     201: jsonContent(
@@ -59,7 +75,7 @@ const loginRoute = createRoute({
   description:
     'Every attempt is counted before the password is checked. An address that fails 5 times on one account ' +
     'is locked out of that account for the window; past a free count, each attempt on an account (or from ' +
-    'an address) waits an exponentially growing delay. Both answer 429 with Retry-After.',
+    `an address) waits an exponentially growing delay. Both answer 429 with Retry-After. ${COOKIE_MODE_NOTE}`,
 });
 
 const refreshRoute = createRoute({
@@ -69,6 +85,7 @@ const refreshRoute = createRoute({
   security: [],
   tags: ['auth'],
   summary: 'Rotate a refresh token; reusing a spent one revokes the whole login',
+  description: `Without refreshToken in the body, a cookie-mode request uses its cookie. ${COOKIE_MODE_NOTE}`,
   request: jsonBody(RefreshBody),
   responses: { 200: jsonContent(TokenPairSchema, 'New token pair'), ...errors(401) },
 });
@@ -80,6 +97,7 @@ const logoutRoute = createRoute({
   security: [],
   tags: ['auth'],
   summary: 'End the session a refresh token belongs to: its access tokens are refused from now on',
+  description: 'Without refreshToken in the body, a cookie-mode request uses its cookie and clears it.',
   request: jsonBody(RefreshBody),
   responses: { 204: { description: 'Logged out' }, ...errors() },
 });
@@ -115,6 +133,7 @@ export function authRoutes(deps: RouteDeps) {
     operationId: 'changePassword',
     tags: ['auth'],
     summary: 'Change the password; every session of the user ends and a new token pair is returned',
+    description: COOKIE_MODE_NOTE,
     security: bearerAuth,
     middleware: deps.requireAuth,
     request: jsonBody(z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: Password })),
@@ -127,34 +146,39 @@ export function authRoutes(deps: RouteDeps) {
     operationId: 'switchOrg',
     tags: ['auth'],
     summary: 'Get tokens naming another organisation the user belongs to',
+    description: COOKIE_MODE_NOTE,
     security: bearerAuth,
     middleware: deps.requireAuth,
     request: jsonBody(z.strictObject({ orgId: IdParam('org') })),
     responses: { 200: jsonContent(TokenPairSchema, 'Tokens for the chosen org'), ...errors(401, 403, 404) },
   });
 
+  // Cookie-mode answers keep the refresh token out of the body (refresh-cookie.ts).
+  const ttl = deps.auth.refreshTokenTtlSeconds;
   return newRouter()
     .openapi(registerRoute, async (c) => {
       const ctx = { requestId: c.var.requestId, clientIp: c.var.clientIp };
-      return c.json(await register(deps.auth, c.req.valid('json'), ctx), 201);
+      return c.json(answerTokens(c, await register(deps.auth, c.req.valid('json'), ctx), ttl), 201);
     })
     .openapi(loginRoute, async (c) =>
-      c.json(await login(deps.auth, c.req.valid('json'), c.var.clientIp), 200),
+      c.json(answerTokens(c, await login(deps.auth, c.req.valid('json'), c.var.clientIp), ttl), 200),
     )
-    .openapi(refreshRoute, async (c) =>
-      c.json(await refreshSession(deps.auth, c.req.valid('json').refreshToken), 200),
-    )
+    .openapi(refreshRoute, async (c) => {
+      const token = refreshTokenOf(c, c.req.valid('json'));
+      return c.json(answerTokens(c, await refreshSession(deps.auth, token), ttl), 200);
+    })
     .openapi(logoutRoute, async (c) => {
-      await logout(deps.auth, { refreshToken: c.req.valid('json').refreshToken });
+      await logout(deps.auth, { refreshToken: refreshTokenOf(c, c.req.valid('json')) });
+      clearRefreshCookie(c);
       return c.body(null, 204);
     })
     .openapi(meRoute, async (c) =>
       c.json(await describeCaller(deps.db, deps.identityCache, c.var.principal), 200),
     )
     .openapi(passwordRoute, async (c) =>
-      c.json(await changePassword(deps.auth, actorOf(c), c.req.valid('json')), 200),
+      c.json(answerTokens(c, await changePassword(deps.auth, actorOf(c), c.req.valid('json')), ttl), 200),
     )
     .openapi(switchRoute, async (c) =>
-      c.json(await switchOrg(deps.auth, actorOf(c), c.req.valid('json').orgId), 200),
+      c.json(answerTokens(c, await switchOrg(deps.auth, actorOf(c), c.req.valid('json').orgId), ttl), 200),
     );
 }
