@@ -51,6 +51,8 @@ describe('deployments', () => {
     await upload(id, 'net.pt', 'torch weights');
     await call('PUT', `/v1/models/${id}/aliases/production`, { version: 1 });
     mixed = { id, name: 'mixed-model' };
+    const allowed = await call('POST', '/v1/allowed-images', { image: IMAGE });
+    if (allowed.status !== 201) throw new Error(`allow-list failed: ${allowed.status} ${allowed.text}`);
   });
   afterAll(() => t.cleanup());
 
@@ -138,6 +140,14 @@ describe('deployments', () => {
     expect(res.json.error.message).toContain('pytorch');
   });
 
+  it('refuses at creation an image that is neither a platform image nor on the allow-list, naming the field', async () => {
+    const res = await deploy({ version: 1, runtime: 'container', image: 'ghcr.io/evil/miner:1' });
+    expect(res.status).toBe(400);
+    expect(res.json.error.details).toEqual([
+      { path: 'image', message: expect.stringContaining('allow-list') },
+    ]);
+  });
+
   it('asks for an image on the container runtime and refuses one on the onnx runtime', async () => {
     const missing = await deploy({ version: 2 });
     expect(missing.status).toBe(400);
@@ -220,6 +230,7 @@ describe('deployments', () => {
     const other = await t.client.register('elsewhere');
     const model = await newModel(t.app, other.accessToken, 'same');
     await upload(model, 'net.pt', 'w', other.accessToken);
+    await call('POST', '/v1/allowed-images', { image: IMAGE }, other.accessToken);
     const elsewhere = await call(
       'POST',
       '/v1/deployments',

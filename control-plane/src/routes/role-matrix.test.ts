@@ -324,11 +324,14 @@ let deploymentNames = 0;
 async function newDeploymentBody(t: TestApp, org: Org) {
   deploymentNames += 1;
   const model = await newModel(t, org);
+  // Creation checks the org's allow-list; a fresh tag each time, since adding one twice is a 409.
+  const image = `ghcr.io/acme/x:${deploymentNames}`;
+  await t.client.call('POST', '/v1/allowed-images', { token: org.owner.accessToken, body: { image } });
   return {
     name: `deployment-${deploymentNames}`,
     model,
     version: 1,
-    image: 'ghcr.io/acme/x:1',
+    image,
     gpuType: 'cpu',
   };
 }

@@ -53,6 +53,7 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     'application/octet-stream',
   );
   await as('PUT', `/v1/models/${model.id}/aliases/production`, { version: 1 });
+  await as('POST', '/v1/allowed-images', { image: 'ghcr.io/acme/torch-server:2.1' });
   const deployment = await as('POST', '/v1/deployments', {
     name: `${label}-deployment`,
     model: model.name,

@@ -6,6 +6,7 @@ import { type BatchingSettings, deploymentRevisions, deployments } from '../../d
 import { conflict, invalidField } from '../../errors.js';
 import type { Actor, Principal } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
+import { assertImageAllowed } from '../images/images.js';
 import type { Reader } from '../models/deps.js';
 import { findVersion, requireReady } from '../models/records.js';
 import { splitPage } from '../pagination.js';
@@ -80,6 +81,8 @@ export async function createDeployment(deps: DeploymentDeps, actor: Actor, input
       const runtime = input.runtime ?? version.runtime;
       assertRuntimeServes(runtime, version);
       assertImageFits(runtime, input.image);
+      // Checked here, not only by the agent that would refuse to pull it, so the tenant hears at once.
+      if (input.image) await assertImageAllowed(tx, orgId, input.image);
       await assertNameFree(tx, orgId, input.name);
       await tx.insert(deployments).values({
         id,

@@ -6,13 +6,14 @@ import { orgAllowedImages, platformImages } from '../../db/schema.js';
 import { conflict, invalidField, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
+import type { Reader } from '../models/deps.js';
 import { DEFAULT_NOTEBOOK_IMAGE } from '../notebooks/deps.js';
 
 /** The most entries one org's allow-list holds: a list people read, not a registry mirror. */
 export const MAX_ORG_IMAGES = 100;
 
 /** Images every org may run without asking: the operators' list, and the default notebook image. */
-export async function listPlatformImages(db: Database): Promise<string[]> {
+export async function listPlatformImages(db: Reader): Promise<string[]> {
   const rows = await db.select({ image: platformImages.image }).from(platformImages);
   return [...new Set([DEFAULT_NOTEBOOK_IMAGE, ...rows.map((r) => r.image)])].sort();
 }
@@ -82,7 +83,7 @@ export async function disallowImage(db: Database, actor: Actor, image: string): 
 }
 
 /** What an agent's desired state carries: platform images, and the lists of the orgs it runs work for. */
-export async function imagePolicyFor(db: Database, orgIds: readonly string[]) {
+export async function imagePolicyFor(db: Reader, orgIds: readonly string[]) {
   const unique = [...new Set(orgIds)];
   const rows =
     unique.length === 0
@@ -100,7 +101,7 @@ export async function imagePolicyFor(db: Database, orgIds: readonly string[]) {
  * Refuses, as a 400 naming `field`, an image `orgId` may not run: neither a platform image nor on its
  * allow-list. For creation routes, so a tenant hears at once what an agent would refuse later.
  */
-export async function assertImageAllowed(db: Database, orgId: string, image: string, field = 'image') {
+export async function assertImageAllowed(db: Reader, orgId: string, image: string, field = 'image') {
   const policy = await imagePolicyFor(db, [orgId]);
   const allowed = [...policy.platform, ...(policy.byOrg[orgId] ?? [])];
   if (!allowed.some((entry) => imageMatches(entry, image))) {
