@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { z } from 'zod';
 import { startAgent } from './agent/agent.js';
+import { LoggedRuntime } from './agent/logged-runtime.js';
 import { createJsonLogger } from './agent/logger.js';
 import { RegistrationError } from './agent/registration.js';
 import { SupervisedRuntime } from './agent/supervised-runtime.js';
+import { WorkloadLogs } from './agent/workload-logs.js';
 import type { WorkloadRuntime } from './agent/workload-runtime.js';
 import { type AgentConfig, loadAgentConfig } from './config.js';
 import { DockerRuntime } from './runtimes/docker-runtime.js';
@@ -30,7 +32,7 @@ const log = createJsonLogger();
  * (workloads.json with it) owns what they started, even after registering anew. Whether tenant workloads
  * can be isolated here is said once, now: if not, each is refused with the reason in its status.
  */
-async function buildExtraRuntimes(config: AgentConfig): Promise<WorkloadRuntime[]> {
+async function buildExtraRuntimes(config: AgentConfig, logs: WorkloadLogs): Promise<WorkloadRuntime[]> {
   const ownerId = `host-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 16)}`;
   // The agent's state (its credential above all) is its own: tightened too when an older run left it looser.
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -41,7 +43,9 @@ async function buildExtraRuntimes(config: AgentConfig): Promise<WorkloadRuntime[
     const docker = new DockerRuntime({ docker: new Docker(config.docker), agentId: ownerId, workloads });
     const fenced = await docker.isolationStatus();
     if (!fenced.ok) log.warn('containers cannot be isolated on this host: they will be refused', fenced);
-    runtimes.push(new SupervisedRuntime({ name: 'docker', supervisor: docker }));
+    runtimes.push(
+      new LoggedRuntime(new SupervisedRuntime({ name: 'docker', supervisor: docker }), docker, logs),
+    );
   }
   const processes = new ProcessRuntime({ dataDir: config.processRuntimeDir, agentId: ownerId, workloads });
   const isolation = await processes.isolationStatus();
@@ -55,7 +59,9 @@ async function buildExtraRuntimes(config: AgentConfig): Promise<WorkloadRuntime[
       reason: isolation.reason,
     });
   }
-  runtimes.push(new SupervisedRuntime({ name: 'process', supervisor: processes }));
+  runtimes.push(
+    new LoggedRuntime(new SupervisedRuntime({ name: 'process', supervisor: processes }), processes, logs),
+  );
   return runtimes;
 }
 
@@ -78,10 +84,12 @@ try {
   const config = loadAgentConfig(
     fileToken === undefined ? process.env : { ...process.env, MERIDIAN_AGENT_BOOTSTRAP_TOKEN: fileToken },
   );
+  const workloadLogs = new WorkloadLogs(join(config.dataDir, 'workload-logs'));
   const agent = await startAgent({
     config,
     log,
-    extraRuntimes: await buildExtraRuntimes(config),
+    workloadLogs,
+    extraRuntimes: await buildExtraRuntimes(config, workloadLogs),
     ...(extras.MERIDIAN_AGENT_DATA_PLANE_URL ? { dataPlaneUrl: extras.MERIDIAN_AGENT_DATA_PLANE_URL } : {}),
   });
   log.info('data plane listening', { url: agent.dataPlaneUrl, agentId: agent.agentId });

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { DesiredState, HostInventory } from '@meridian/protocol';
 import { ModelCache } from '../cache/model-cache.js';
 import type { AgentConfig } from '../config.js';
@@ -14,6 +15,7 @@ import { collectHostInventory } from '../inventory/host-inventory.js';
 import { ApiClient } from './api-client.js';
 import { runDesiredStateLoop } from './desired-state-loop.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
+import { LoggedRuntime } from './logged-runtime.js';
 import type { Logger } from './logger.js';
 import { OnnxWorkloadRuntime } from './onnx-runtime.js';
 import { Reconciler } from './reconciler.js';
@@ -24,6 +26,7 @@ import { UsageMeter } from './usage-meter.js';
 import { PredictionUsageReporter } from './usage-prediction-reporter.js';
 import { UsageReporter } from './usage-reporter.js';
 import { toWireInventory } from './wire-inventory.js';
+import { WorkloadLogs, withWorkloadFailures } from './workload-logs.js';
 import type { WorkloadRuntime } from './workload-runtime.js';
 import { WorkloadStore } from './workload-store.js';
 
@@ -37,6 +40,8 @@ export interface AgentDeps {
   /** Runtimes besides onnx (docker, process), tried after it. */
   extraRuntimes?: WorkloadRuntime[];
   usageIntervalMs?: number;
+  /** Workloads' recent lines; default: under the data dir's workload-logs/ (main.ts passes the one it built). */
+  workloadLogs?: WorkloadLogs;
 }
 
 export interface RunningAgent {
@@ -59,6 +64,9 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const metrics = new InferenceMetrics();
   const models = new ServedModels();
   const keys = new DataPlaneKeys();
+  const workloadLogs = deps.workloadLogs ?? new WorkloadLogs(join(config.dataDir, 'workload-logs'));
+  // Set once the onnx runtime exists: a failed request's line goes to the log of the workload it reached.
+  let onnxLogged: LoggedRuntime | undefined;
   // Calls a previous run answered and did not seal are sealed now; this run's calls go to a new generation.
   const journal = await UsageJournal.open(config.usageJournalDir, { fsync: config.usageJournalFsync, log });
   const dataPlane = createDataPlaneListener({
@@ -66,8 +74,12 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     metrics,
     signingKey: (generation) => keys.get(generation),
     journal,
-    // Failed requests (onnxruntime's errors, internal ones) go to the agent's log, one JSON line each.
-    log,
+    // Failed requests (onnxruntime's errors, internal ones) go to the agent's log, one JSON line each, and
+    // to the log of the workload that failed them, with their request id.
+    log: withWorkloadFailures(log, workloadLogs, (name, version) =>
+      onnxLogged?.servingWorkload(name, version),
+    ),
+    workloadLogs,
   });
   let server: Server;
   let port: number;
@@ -146,7 +158,12 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     ...(config.intraOpThreads === undefined ? {} : { intraOpNumThreads: config.intraOpThreads }),
     log: (msg: string, fields: Record<string, unknown>) => log.warn(msg, fields),
   };
-  const onnx = new OnnxWorkloadRuntime({ cache, models, metrics, session });
+  const onnx = new LoggedRuntime(
+    new OnnxWorkloadRuntime({ cache, models, metrics, session }),
+    {},
+    workloadLogs,
+  );
+  onnxLogged = onnx;
   const meter = new UsageMeter();
   const usage = new UsageReporter(config.dataDir, meter, log);
   await usage.load();
@@ -204,6 +221,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       // No call is answered any more: the last ones are sealed and sent (or sent at the next start).
       await predictions.flush(authed).catch(() => false);
       await journal.close();
+      workloadLogs.close();
       log.info('agent stopped', { agentId: registered.agentId });
     },
   };

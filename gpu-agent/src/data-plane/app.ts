@@ -3,9 +3,11 @@ import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError } from '@meridian/protoc
 import { type Context, Hono } from 'hono';
 import { createJsonLogger, type Logger } from '../agent/logger.js';
 import type { CallRecorder } from '../agent/usage-journal.js';
+import type { WorkloadLogReader } from '../agent/workload-logs.js';
 import { type Answer, answerInfer, errorAnswer, findModel as find } from './answers.js';
 import { readSignedBody } from './auth.js';
 import { readBodyLimited } from './body.js';
+import { logRoutes } from './logs-route.js';
 import { InferenceMetrics } from './metrics.js';
 import type { ModelRegistry } from './models.js';
 import { NonceCache } from './nonces.js';
@@ -26,6 +28,8 @@ export type DataPlaneDeps = {
   nowMs?: () => number;
   /** Where failed requests are logged (one JSON line each); stderr by default. */
   log?: Logger;
+  /** Workloads' recent lines, served to the control plane at /agent/v1/workloads/{id}/logs when set. */
+  workloadLogs?: WorkloadLogReader;
 };
 
 /** The logger a data plane writes failures to. */
@@ -86,6 +90,7 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     c.json<OipError & { requestId: string }>({ error: 'not found', requestId: requestId(c) }, 404),
   );
 
+  if (deps.workloadLogs) app.route('/', logRoutes(deps.workloadLogs));
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', (c) => {
     const ready = deps.models.list().every((m) => m.ready);

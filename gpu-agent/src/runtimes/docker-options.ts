@@ -89,6 +89,8 @@ export function buildCreateOptions(
     // 1777, as /tmp should be, where the image has none (the engine copies the mode of an image's own /tmp).
     Tmpfs: { '/tmp': `rw,nosuid,nodev,mode=1777,size=${TMP_BYTES}` },
     PidsLimit: spec.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+    // The engine's copy of the output stays bounded on disk (the agent keeps its own, see WorkloadLogs).
+    LogConfig: { Type: 'json-file', Config: { 'max-size': '2m', 'max-file': '2' } },
   };
   if (spec.memoryBytes !== undefined) {
     hostConfig.Memory = spec.memoryBytes;

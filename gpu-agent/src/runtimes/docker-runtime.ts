@@ -9,6 +9,7 @@ import {
   LABEL_PORT,
   LABEL_VOLUME,
 } from './docker-options.js';
+import { followContainerOutput } from './docker-output.js';
 import { pollHealthy, WorkloadNotFoundError } from './health.js';
 import { type IsolationStatus, IsolationUnavailableError } from './isolation.js';
 import {
@@ -16,6 +17,8 @@ import {
   LABEL_AGENT_ID,
   LABEL_KIND,
   LABEL_WORKLOAD_ID,
+  type OutputFollower,
+  type OutputSink,
   type Workload,
   type WorkloadKind,
   type WorkloadSpec,
@@ -159,6 +162,11 @@ export class DockerRuntime implements WorkloadSupervisor {
       filters: { label: [`${LABEL_AGENT_ID}=${this.placement.agentId}`] },
     });
     return infos.map((info) => this.toWorkload(info));
+  }
+
+  async followOutput(workloadId: string, sink: OutputSink): Promise<OutputFollower | undefined> {
+    const info = await this.find(workloadId);
+    return info && followContainerOutput(this.container(info), sink);
   }
 
   async logs(workloadId: string, tail: number): Promise<string> {

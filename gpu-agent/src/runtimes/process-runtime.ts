@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pollHealthy, WorkloadNotFoundError } from './health.js';
 import { type IsolationStatus, IsolationUnavailableError, probeIsolation } from './isolation.js';
+import { followFile } from './output-follow.js';
 import {
   isOurLiveProcess,
   type ProcessRecord,
@@ -12,7 +13,14 @@ import {
   readProcStat,
   WORKLOAD_ENV,
 } from './process-records.js';
-import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from './types.js';
+import type {
+  HealthProbe,
+  OutputFollower,
+  OutputSink,
+  Workload,
+  WorkloadSpec,
+  WorkloadSupervisor,
+} from './types.js';
 import { UnixRelays } from './unix-relay.js';
 import type { WorkloadDirs } from './workload-dirs.js';
 import { type WorkloadIdentity, WorkloadUsers } from './workload-users.js';
@@ -154,6 +162,12 @@ export class ProcessRuntime implements WorkloadSupervisor {
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
     return tail > 0 ? lines.slice(-tail).join('\n') : '';
+  }
+
+  /** Follows the file the workload appends its output to (and keeps it bounded: see followFile). */
+  async followOutput(workloadId: string, sink: OutputSink): Promise<OutputFollower | undefined> {
+    const record = await this.records.read(workloadId);
+    return record && followFile(record.logFile, sink.writer('output'));
   }
 
   waitForHealthy(workloadId: string, probe: HealthProbe): Promise<Workload> {

@@ -79,10 +79,31 @@ export interface WorkloadSupervisor {
   list(): Promise<Workload[]>;
   /** The last `tail` lines of the workload's stdout and stderr. */
   logs(workloadId: string, tail: number): Promise<string>;
+  /**
+   * Feeds the workload's stdout and stderr, from its start, to `sink` as they come, until the follower is
+   * stopped or the workload is removed; undefined when the workload is not known.
+   */
+  followOutput?(workloadId: string, sink: OutputSink): Promise<OutputFollower | undefined>;
   /** Resolves once the probe answers 2xx; throws on timeout or when the workload exits meanwhile. */
   waitForHealthy(workloadId: string, probe: HealthProbe): Promise<Workload>;
   /** After an agent restart: the workloads left by the previous run, cleaned of dead leftovers. */
   adopt(): Promise<Workload[]>;
   /** Removes every owned workload whose id is not desired; returns the removed ids. */
   removeUndesired(desiredIds: ReadonlySet<string>): Promise<string[]>;
+}
+
+/** A stream of a workload's output, cut into lines by the receiver (chunks may end anywhere). */
+export interface OutputWriter {
+  write(chunk: Uint8Array | string): void;
+  end(): void;
+}
+
+/** Where a workload's output goes as it comes: a writer per stream (`output` where both share one file). */
+export interface OutputSink {
+  writer(stream: 'stdout' | 'stderr' | 'output'): OutputWriter;
+}
+
+/** A running follow of a workload's output. */
+export interface OutputFollower {
+  stop(): void;
 }

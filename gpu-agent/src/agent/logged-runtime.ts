@@ -1,0 +1,104 @@
+import type { DesiredWorkload } from '@meridian/protocol';
+import type { OutputFollower, OutputSink, WorkloadSupervisor } from '../runtimes/types.js';
+import type { WorkloadLogs } from './workload-logs.js';
+import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
+
+/**
+ * A docker or process runtime whose workloads' output goes to WorkloadLogs: following starts as soon as the
+ * workload exists (the runtime reports `loading` then, before its health probe answers, so a notebook's
+ * start-up lines are there) and ends when it is stopped. A notebook's token is redacted from its lines.
+ */
+export class LoggedRuntime implements WorkloadRuntime {
+  readonly name: WorkloadRuntime['name'];
+  private readonly followers = new Map<string, Promise<OutputFollower | undefined>>();
+  /** `<deployment>\n<version>` → the workload serving it, for ready model workloads. */
+  private readonly serving = new Map<string, string>();
+
+  constructor(
+    private readonly inner: WorkloadRuntime,
+    private readonly supervisor: Pick<WorkloadSupervisor, 'followOutput'>,
+    private readonly logs: WorkloadLogs,
+  ) {
+    this.name = inner.name;
+    if (inner.details) this.details = (id) => inner.details?.(id);
+    if (inner.removeUndesired)
+      this.removeUndesired = (ids) => inner.removeUndesired?.(ids) ?? Promise.resolve();
+  }
+
+  details?: WorkloadRuntime['details'];
+  removeUndesired?: WorkloadRuntime['removeUndesired'];
+
+  supports(workload: DesiredWorkload): boolean {
+    return this.inner.supports(workload);
+  }
+
+  start(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
+    return this.run(workload, 'starting', this.inner.start(workload, this.following(workload, ctx)));
+  }
+
+  adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
+    return this.run(workload, 'taking back', this.inner.adopt(workload, this.following(workload, ctx)));
+  }
+
+  async stop(workloadId: string): Promise<void> {
+    await this.unfollow(workloadId);
+    for (const [key, id] of this.serving) if (id === workloadId) this.serving.delete(key);
+    await this.inner.stop(workloadId);
+    this.logs.append(workloadId, 'agent', 'stopped');
+  }
+
+  /** The workload that serves version `version` of deployment `name` here (where a failed request belongs). */
+  servingWorkload(name: string, version: string): string | undefined {
+    return this.serving.get(`${name}\n${version}`);
+  }
+
+  /** Writes the workload's lifecycle into its log: what starts, how long it took, or why it failed. */
+  private async run(workload: DesiredWorkload, verb: string, work: Promise<void>): Promise<void> {
+    const id = workload.workloadId;
+    const started = performance.now();
+    this.logs.append(id, 'agent', `${verb} ${describe(workload)} on the ${this.name} runtime`);
+    try {
+      await work;
+    } catch (err) {
+      this.logs.append(id, 'agent', `failed to start: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+    if (workload.kind === 'model')
+      this.serving.set(`${workload.deploymentId}\n${workload.model.versionId}`, id);
+    this.logs.append(id, 'agent', `ready in ${Math.round(performance.now() - started)} ms`);
+  }
+
+  /** The context, with following begun when the workload reaches `loading` (it exists from then on). */
+  private following(workload: DesiredWorkload, ctx: RuntimeContext): RuntimeContext {
+    const id = workload.workloadId;
+    if (workload.kind === 'notebook') this.logs.redact(id, [workload.token]);
+    return {
+      signal: ctx.signal,
+      report: (phase) => {
+        ctx.report(phase);
+        this.logs.append(id, 'agent', phase === 'pulling' ? 'pulling' : 'loading');
+        if (phase === 'loading') void this.follow(id);
+      },
+    };
+  }
+
+  private async follow(workloadId: string): Promise<void> {
+    await this.unfollow(workloadId);
+    const sink: OutputSink = { writer: (stream) => this.logs.writer(workloadId, stream) };
+    const follower = this.supervisor.followOutput?.(workloadId, sink).catch(() => undefined);
+    if (follower) this.followers.set(workloadId, follower);
+  }
+
+  private async unfollow(workloadId: string): Promise<void> {
+    const follower = this.followers.get(workloadId);
+    this.followers.delete(workloadId);
+    (await follower)?.stop();
+  }
+}
+
+function describe(workload: DesiredWorkload): string {
+  if (workload.kind === 'notebook') return `notebook ${workload.notebookId}`;
+  const { model } = workload;
+  const what = workload.image ? `image ${workload.image}` : `${model.format} model`;
+  return `${what} (version ${model.versionId}, ${model.sizeBytes} bytes) for deployment ${workload.deploymentId}`;
+}
