@@ -22,12 +22,20 @@ export interface Env {
   KEY_KV_FRESH_SECONDS?: string;
   /** Seconds between routing snapshot pulls. */
   ROUTING_REFRESH_SECONDS?: string;
+  /** Longest wait of a call held for a deployment with no ready replica, unless its routing says (default 30 s). */
+  HOLD_MAX_WAIT_MS?: string;
+  /** Most calls held per deployment and isolate, unless its routing says (default 1,000). */
+  HOLD_MAX_COUNT?: string;
+  /** Most body bytes held per deployment, unless its routing says, and per isolate (default 64 MiB). */
+  HOLD_MAX_BYTES?: string;
   /** Per-attempt timeout of a forwarded prediction. */
   UPSTREAM_TIMEOUT_MS?: string;
   /** Seconds an isolate may spend a leased block of allowance before unspent units go back (default 5). */
   LIMIT_LEASE_SECONDS?: string;
   /** Seconds between usage flushes from each org's limiter to the control plane. */
   USAGE_FLUSH_SECONDS?: string;
+  /** Comma-separated origins of the web dashboard, whose pages may call the edge (CORS); default none. */
+  DASHBOARD_ORIGINS?: string;
   /** Seconds an isolate aggregates per-deployment metrics before sending them (default 10, at most 25). */
   METRICS_FLUSH_SECONDS?: string;
 }

@@ -172,6 +172,28 @@ describe('RoutingTable', () => {
     expect(failed).toMatchObject({ code: 'unavailable', headers: { 'Retry-After': '1' } });
   });
 
+  it('pulls at once, within the refresh interval, until it holds the version a wake named', async () => {
+    const state = { current: v1 };
+    const pulls = stubControlPlane(state);
+    const time = clock();
+    const table = new RoutingTable(undefined, time.now);
+    await table.snapshot(routingEnv);
+    state.current = v2;
+
+    expect((await table.fresh(routingEnv, 2)).version).toBe(2);
+    expect((await table.fresh(routingEnv, 2)).version).toBe(2);
+    expect(await table.snapshot(routingEnv)).toEqual(v2);
+    expect(pulls).toEqual([null, '1']);
+  });
+
+  it('gives up waiting for a version the control plane does not have after a few pulls', async () => {
+    const pulls = stubControlPlane({ current: v1 });
+    const table = new RoutingTable();
+
+    expect((await table.fresh(routingEnv, 9)).version).toBe(1);
+    expect(pulls).toEqual([null, '1', '1']);
+  });
+
   it('is one table per isolate', () => {
     expect(routingTable(routingEnv)).toBe(routingTable(routingEnv));
   });

@@ -21,6 +21,7 @@ import { REQUEST_ID_HEADER } from '../request-id.js';
 import { chooseVersion } from '../routing/choose.js';
 import { forwardToReplica } from '../routing/forward.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
+import { hasReplica, holdUntilReady } from '../routing/wake.js';
 
 type AppEnv = { Bindings: Env; Variables: EdgeVariables };
 type Ctx = Context<AppEnv>;
@@ -65,6 +66,23 @@ function versionOf(c: Ctx, deployment: RoutedDeployment, pinned: string | undefi
   throw new EdgeError('unavailable', `model '${deployment.name}' has no ready replica yet`, {
     'Retry-After': '5',
   });
+}
+
+/**
+ * The deployment (as routing shows it once a replica serves) and the version that serves a call. While no
+ * version has a ready replica (scaled to zero, or the first replica starting) the call is held: the hold
+ * wakes the deployment and lets the call go on once a replica serves, or answers 503 with Retry-After.
+ */
+async function servingVersion(
+  c: Ctx,
+  deployment: RoutedDeployment,
+  pinned: string | undefined,
+  bodyBytes: number,
+): Promise<{ deployment: RoutedDeployment; version: RoutedVersion }> {
+  const ready = hasReplica(deployment)
+    ? deployment
+    : await holdUntilReady(c.env, deployment, bodyBytes, c.executionCtx);
+  return { deployment: ready, version: versionOf(c, ready, pinned) };
 }
 
 /** An infer call's answer from the agent (or the response cache), before it takes the route's shape. */
@@ -178,8 +196,12 @@ function oipError(c: Ctx, served: Served): Response {
 
 /** Model metadata and readiness: forwarded to a replica, neither metered nor rate limited. */
 async function describe(c: Ctx, suffix: '' | '/ready') {
-  const deployment = await deploymentCalled(c, c.req.param('name') ?? '');
-  const version = versionOf(c, deployment, c.req.param('version'));
+  const called = await deploymentCalled(c, c.req.param('name') ?? '');
+  // Readiness is answered as it stands (a probe does not wake a deployment); metadata waits for a replica.
+  const { deployment, version } =
+    suffix === '/ready'
+      ? { deployment: called, version: versionOf(c, called, c.req.param('version')) }
+      : await servingVersion(c, called, c.req.param('version'), 0);
   const { response } = await forwardToReplica(c.env, {
     deployment,
     version,
@@ -220,15 +242,18 @@ async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: RoutedVer
 
 /** `POST /v1/deployments/{id or name}/predict`: simple JSON in and out, OIP in between. */
 async function predictSimple(c: Ctx) {
-  const deployment = await deploymentCalled(c, c.req.param('id') ?? '', true);
+  const called = await deploymentCalled(c, c.req.param('id') ?? '', true);
   let parsed: { inputs?: unknown };
+  let bodyBytes: number;
   try {
-    parsed = JSON.parse(new TextDecoder().decode(await readBody(c.req.raw))) as { inputs?: unknown };
+    const raw = await readBody(c.req.raw);
+    bodyBytes = raw.byteLength;
+    parsed = JSON.parse(new TextDecoder().decode(raw)) as { inputs?: unknown };
   } catch (err) {
     if (err instanceof EdgeError) throw err;
     throw new EdgeError('invalid_json', 'the body must be JSON: {"inputs": {"<input name>": [[…]]}}');
   }
-  const version = versionOf(c, deployment, undefined);
+  const { deployment, version } = await servingVersion(c, called, undefined, bodyBytes);
   const request = toOipRequest(parsed.inputs, await inputsOf(c, deployment, version));
   const body = new TextEncoder().encode(JSON.stringify(request));
   const answer = await infer(c, deployment, version, {
@@ -269,10 +294,16 @@ export function createPredictionRoutes(): Hono<AppEnv> {
     app.get(base, auth, (c) => describe(c, ''));
     app.get(`${base}/ready`, auth, (c) => describe(c, '/ready'));
     app.post(`${base}/infer`, auth, async (c) => {
-      const deployment = await deploymentCalled(c, c.req.param('name') ?? '');
+      const called = await deploymentCalled(c, c.req.param('name') ?? '');
+      // Read whole before any hold: a held call's bytes count against the hold's byte bound.
       const body = await readBody(c.req.raw);
       const headerLength = binaryHeaderLength(c.req.header(INFERENCE_HEADER_CONTENT_LENGTH), body.byteLength);
-      const version = versionOf(c, deployment, c.req.param('version'));
+      const { deployment, version } = await servingVersion(
+        c,
+        called,
+        c.req.param('version'),
+        body.byteLength,
+      );
       const contentType = c.req.header('content-type');
       const answer = await infer(c, deployment, version, { body, contentType, headerLength });
       return oipAnswer(c, answer, deployment, version);

@@ -14,6 +14,8 @@ export type RoutingSource = (env: RoutingEnv, since?: number) => Promise<Routing
 /** The KV key of the last snapshot any isolate pulled: what a fresh isolate serves while the control plane is down. */
 export const ROUTING_KV_KEY = 'routing:snapshot';
 const DEFAULT_REFRESH_SECONDS = 2;
+/** Pulls `fresh` makes at most to reach the version it was asked for. */
+const FRESH_PULLS = 3;
 
 const pullFromControlPlane: RoutingSource = (env, since) => new ControlPlaneClient(env).routing(since);
 
@@ -42,6 +44,22 @@ export class RoutingTable {
     if (!ctx) return this.refresh(env);
     ctx.waitUntil(this.refresh(env, ctx).catch(() => undefined));
     return held.snapshot;
+  }
+
+  /**
+   * A snapshot pulled now, or at least `minVersion` (the one a wake named as showing a ready replica): held
+   * calls go on as soon as the control plane has published readiness, not at the next refresh. A pull that
+   * was already in flight may predate that version, so it is pulled again, a few times at most.
+   */
+  async fresh(env: RoutingEnv, minVersion?: number): Promise<RoutingSnapshot> {
+    let latest = this.held?.snapshot;
+    for (let pulls = 0; pulls < FRESH_PULLS; pulls++) {
+      if (latest && minVersion !== undefined && latest.version >= minVersion) return latest;
+      latest = await this.refresh(env);
+      if (minVersion === undefined) return latest;
+    }
+    if (!latest) return this.refresh(env);
+    return latest;
   }
 
   private refresh(env: RoutingEnv, ctx?: Pick<ExecutionContext, 'waitUntil'>): Promise<RoutingSnapshot> {

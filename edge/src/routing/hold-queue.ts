@@ -1,0 +1,203 @@
+import { WAKE_MAX_WAIT_MS, type WakeAnswer } from '@meridian/protocol';
+import { EdgeError } from '../errors.js';
+
+/** How many calls, how many of their body bytes, and how long, one deployment's calls are held. */
+export interface HoldBounds {
+  maxWaitMs: number;
+  maxCount: number;
+  maxBytes: number;
+}
+
+/** What the queue needs from the control plane and routing while it holds a deployment's calls. */
+export interface Waker {
+  /**
+   * Asks the control plane to start a replica (idempotent) and to answer within `waitMs`, as soon as one is
+   * ready. Throws when the control plane cannot be reached; the queue then asks again.
+   */
+  wake(held: number, waitMs: number, signal: AbortSignal): Promise<WakeAnswer>;
+  /** Refreshes routing (to at least `minVersion` when given) and says whether a replica now serves. */
+  ready(minVersion: number | undefined): Promise<boolean>;
+}
+
+type Background = Pick<ExecutionContext, 'waitUntil'>;
+
+type Holder = {
+  bytes: number;
+  deadline: number;
+  timer: ReturnType<typeof setTimeout>;
+  resolve: () => void;
+  reject: (err: EdgeError) => void;
+};
+
+type Waiting = { name: string; holders: Set<Holder>; bytes: number; stop: AbortController };
+
+/** Retry-After on a 503 for a call that waited its whole bound: the replica may be close to ready. */
+const RETRY_AFTER_WAITED = '5';
+/** Retry-After on a 503 for a call refused because the queue is full: it drains within a cold start. */
+const RETRY_AFTER_FULL = '1';
+/** A wake that comes back sooner than this without readiness is sent again only after the rest of it. */
+const MIN_WAKE_INTERVAL_MS = 200;
+/** The same, after a wake that failed (control plane unreachable). */
+const FAILED_WAKE_INTERVAL_MS = 1_000;
+
+/**
+ * Calls held by this isolate for deployments that have no ready replica (scaled to zero, or starting),
+ * bounded per deployment by count, body bytes and wait, and over all deployments by `isolateMaxBytes` (an
+ * isolate's memory is shared). While a deployment has calls held, exactly one wake of it is in flight from
+ * this isolate (the control plane coalesces the wakes of all isolates); when it answers that a replica is
+ * ready, routing is refreshed and every held call goes on at once. A call is refused (503, Retry-After)
+ * when it does not fit, when its wait runs out, or when the control plane says the replica cannot start.
+ */
+export class HoldQueue {
+  private readonly waiting = new Map<string, Waiting>();
+  private heldBytes = 0;
+
+  constructor(private readonly isolateMaxBytes: number) {}
+
+  /** Calls held now for `deploymentId` (0 when none). */
+  held(deploymentId: string): number {
+    return this.waiting.get(deploymentId)?.holders.size ?? 0;
+  }
+
+  /** Bytes of held bodies, over all deployments. */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * Holds one call whose body (already read) is `bytes` long until a replica of the deployment serves; then
+   * resolves, and the caller routes it again. Rejects with a 503 EdgeError naming the bound it hit.
+   */
+  hold(
+    deployment: { deploymentId: string; name: string },
+    bytes: number,
+    bounds: HoldBounds,
+    waker: Waker,
+    background?: Background,
+  ): Promise<void> {
+    const { deploymentId, name } = deployment;
+    const found = this.waiting.get(deploymentId);
+    const waiting = found ?? { name, holders: new Set(), bytes: 0, stop: new AbortController() };
+    const refusal = this.refusal(waiting, bytes, bounds);
+    if (refusal) return Promise.reject(refusal);
+    return new Promise<void>((resolve, reject) => {
+      const holder: Holder = {
+        bytes,
+        deadline: Date.now() + bounds.maxWaitMs,
+        timer: setTimeout(
+          () => this.expire(deploymentId, waiting, holder, bounds.maxWaitMs),
+          bounds.maxWaitMs,
+        ),
+        resolve,
+        reject,
+      };
+      waiting.holders.add(holder);
+      waiting.bytes += bytes;
+      this.heldBytes += bytes;
+      if (found) return;
+      this.waiting.set(deploymentId, waiting);
+      const driven = this.drive(deploymentId, waiting, waker);
+      background?.waitUntil(driven);
+    });
+  }
+
+  /** The 503 for a call that does not fit in the deployment's or the isolate's bounds; undefined if it fits. */
+  private refusal(waiting: Waiting, bytes: number, bounds: HoldBounds): EdgeError | undefined {
+    const full = (message: string) =>
+      new EdgeError('unavailable', `model '${waiting.name}' is starting and ${message}; retry shortly`, {
+        'Retry-After': RETRY_AFTER_FULL,
+      });
+    if (waiting.holders.size + 1 > bounds.maxCount)
+      return full(`already holds ${waiting.holders.size} calls for it, the most it holds (hold maxCount)`);
+    if (waiting.bytes + bytes > bounds.maxBytes)
+      return full(
+        `this call's ${bytes} bytes would take the bodies held for it past ${bounds.maxBytes} bytes (hold maxBytes)`,
+      );
+    if (this.heldBytes + bytes > this.isolateMaxBytes)
+      return full(
+        `this call's ${bytes} bytes would take the bodies this edge holds past ${this.isolateMaxBytes} bytes`,
+      );
+    return undefined;
+  }
+
+  /** Wakes the deployment until a replica serves, every holder has gone, or the control plane says it cannot. */
+  private async drive(deploymentId: string, waiting: Waiting, waker: Waker): Promise<void> {
+    let warned = false;
+    while (waiting.holders.size > 0) {
+      const started = Date.now();
+      const latest = Math.max(...[...waiting.holders].map((h) => h.deadline));
+      const waitMs = Math.min(WAKE_MAX_WAIT_MS, Math.max(0, latest - started));
+      let answer: WakeAnswer | undefined;
+      try {
+        answer = await waker.wake(waiting.holders.size, waitMs, waiting.stop.signal);
+      } catch (err) {
+        if (!warned && !waiting.stop.signal.aborted) console.warn(wakeWarning(deploymentId, err));
+        warned = true;
+      }
+      if (waiting.holders.size === 0) break;
+      if (answer?.state === 'failed') {
+        this.settle(deploymentId, waiting, (h) => h.reject(cannotStart(waiting.name, answer.reason)));
+        return;
+      }
+      const ready = await waker.ready(answer?.routingVersion).catch(() => false);
+      if (ready) {
+        this.settle(deploymentId, waiting, (h) => h.resolve());
+        return;
+      }
+      const interval = answer ? MIN_WAKE_INTERVAL_MS : FAILED_WAKE_INTERVAL_MS;
+      const rest = interval - (Date.now() - started);
+      if (rest > 0) await pause(rest);
+    }
+    this.forget(deploymentId, waiting);
+  }
+
+  private expire(deploymentId: string, waiting: Waiting, holder: Holder, waitedMs: number): void {
+    if (!waiting.holders.has(holder)) return;
+    this.drop(waiting, holder);
+    const seconds = Math.round(waitedMs / 100) / 10;
+    holder.reject(
+      new EdgeError(
+        'unavailable',
+        `model '${waiting.name}' has no ready replica after holding the call ${seconds} s; retry in ${RETRY_AFTER_WAITED} s`,
+        { 'Retry-After': RETRY_AFTER_WAITED },
+      ),
+    );
+    // The last holder gone: the wake in flight is no longer waited for.
+    if (waiting.holders.size === 0) this.forget(deploymentId, waiting);
+  }
+
+  private settle(deploymentId: string, waiting: Waiting, action: (holder: Holder) => void): void {
+    const holders = [...waiting.holders];
+    for (const holder of holders) this.drop(waiting, holder);
+    this.forget(deploymentId, waiting);
+    for (const holder of holders) action(holder);
+  }
+
+  private drop(waiting: Waiting, holder: Holder): void {
+    clearTimeout(holder.timer);
+    waiting.holders.delete(holder);
+    waiting.bytes -= holder.bytes;
+    this.heldBytes -= holder.bytes;
+  }
+
+  private forget(deploymentId: string, waiting: Waiting): void {
+    if (this.waiting.get(deploymentId) === waiting) this.waiting.delete(deploymentId);
+    waiting.stop.abort();
+  }
+}
+
+function cannotStart(name: string, reason: string | undefined): EdgeError {
+  const why = reason ? `: ${reason.slice(0, 200)}` : '';
+  return new EdgeError('unavailable', `model '${name}' cannot start now${why}; retry in 30 s`, {
+    'Retry-After': '30',
+  });
+}
+
+function wakeWarning(deploymentId: string, err: unknown): string {
+  const error = err instanceof Error ? err.message : String(err);
+  return JSON.stringify({ level: 'warn', message: 'wake request failed', deploymentId, error });
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,88 @@
+import { type RoutedDeployment, WakeAnswer, type WakeRequest } from '@meridian/protocol';
+import type { Env } from '../env.js';
+import { EdgeError } from '../errors.js';
+import { type HoldBounds, HoldQueue, type Waker } from './hold-queue.js';
+import { findById, type RoutingEnv, routingTable } from './routing-table.js';
+
+export type HoldEnv = RoutingEnv & Pick<Env, 'HOLD_MAX_WAIT_MS' | 'HOLD_MAX_COUNT' | 'HOLD_MAX_BYTES'>;
+
+const DEFAULT_MAX_WAIT_MS = 30_000;
+const DEFAULT_MAX_COUNT = 1_000;
+/** Bodies reach 32 MiB: two such calls, or many small ones, per deployment and per isolate. */
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+/** Beyond the wait the control plane was asked for, how long its answer may take to arrive. */
+const WAKE_ANSWER_MARGIN_MS = 5_000;
+
+/** The isolate's held calls, under the isolate-wide byte bound. */
+let isolateQueue: HoldQueue | undefined;
+export function holdQueue(env: HoldEnv): HoldQueue {
+  isolateQueue ??= new HoldQueue(positive(env.HOLD_MAX_BYTES, DEFAULT_MAX_BYTES));
+  return isolateQueue;
+}
+
+/** The deployment's own bounds (routing snapshot's `hold`) where it has them, the edge's otherwise. */
+export function holdBounds(env: HoldEnv, deployment: RoutedDeployment): HoldBounds {
+  const hold = deployment.hold;
+  return {
+    maxWaitMs: hold?.maxWaitMs ?? positive(env.HOLD_MAX_WAIT_MS, DEFAULT_MAX_WAIT_MS),
+    maxCount: hold?.maxCount ?? positive(env.HOLD_MAX_COUNT, DEFAULT_MAX_COUNT),
+    maxBytes: hold?.maxBytes ?? positive(env.HOLD_MAX_BYTES, DEFAULT_MAX_BYTES),
+  };
+}
+
+/**
+ * Wakes `deployment` through `POST /internal/v1/deployments/{id}/wake?waitMs=N`, and learns readiness from
+ * routing pulled at once (to at least the version the wake names), not at the next refresh.
+ */
+export function controlPlaneWaker(env: HoldEnv, deployment: RoutedDeployment): Waker {
+  const { deploymentId, orgId } = deployment;
+  return {
+    async wake(held, waitMs, signal) {
+      const url = `${env.CONTROL_PLANE_URL.replace(/\/$/, '')}/internal/v1/deployments/${encodeURIComponent(deploymentId)}/wake?waitMs=${Math.floor(waitMs)}`;
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.EDGE_SERVICE_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ held } satisfies WakeRequest),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(waitMs + WAKE_ANSWER_MARGIN_MS)]),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`the control plane answered ${res.status} to a wake`);
+      }
+      return WakeAnswer.parse(await res.json());
+    },
+    async ready(minVersion) {
+      const snapshot = await routingTable(env).fresh(env, minVersion);
+      const now = findById(snapshot, orgId, deploymentId);
+      return now !== undefined && hasReplica(now);
+    },
+  };
+}
+
+/** Whether any version of the deployment has a ready replica. */
+export function hasReplica(deployment: RoutedDeployment): boolean {
+  return deployment.versions.some((v) => v.replicas.length > 0);
+}
+
+/**
+ * Holds a call of `bytes` for `deployment` until a replica serves it, and returns the deployment as the
+ * refreshed routing shows it. Throws the hold's 503, or 404 when the deployment is gone meanwhile.
+ */
+export async function holdUntilReady(
+  env: HoldEnv,
+  deployment: RoutedDeployment,
+  bytes: number,
+  background?: Pick<ExecutionContext, 'waitUntil'>,
+): Promise<RoutedDeployment> {
+  const waker = controlPlaneWaker(env, deployment);
+  await holdQueue(env).hold(deployment, bytes, holdBounds(env, deployment), waker, background);
+  const snapshot = await routingTable(env).snapshot(env);
+  const now = findById(snapshot, deployment.orgId, deployment.deploymentId);
+  if (!now) throw new EdgeError('not_found', `model '${deployment.name}' not found`);
+  return now;
+}
+
+function positive(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(n) && n > 0 ? Math.floor(n) : fallback;
+}
