@@ -7,7 +7,8 @@
 // (http://127.0.0.1:8080), MERIDIAN_DATA_DIR (.data: where the control plane wrote edge-service-token and
 // data-plane-signing-key), MERIDIAN_EDGE_STATE_DIR (<data dir>/edge: KV and Durable Object storage, so
 // buffered usage survives an edge restart), MERIDIAN_EDGE_VAR_<NAME> to override any [vars] entry, and
-// MERIDIAN_EDGE_ISOLATES (1): with N > 1, N Worker services (N isolates) in the one workerd process, bound to
+// MERIDIAN_EDGE_DASHBOARD_ORIGINS (the control plane's origin, where it serves the dashboard: the origins
+// whose pages may call the edge, DASHBOARD_ORIGINS), MERIDIAN_EDGE_ISOLATES (1): with N > 1, N Worker services (N isolates) in the one workerd process, bound to
 // one OrgLimiter namespace, the first on the port and the others on the ports after it, as several Cloudflare
 // locations share an org's limiter.
 import { execFileSync } from 'node:child_process';
@@ -32,6 +33,15 @@ function wranglerVars() {
   return Object.fromEntries([...section.matchAll(/^([A-Z_]+) = "([^"]*)"$/gm)].map((m) => [m[1], m[2]]));
 }
 
+/** The control plane's origin (it serves the dashboard), with its localhost / 127.0.0.1 twin. */
+function dashboardOrigins(cpUrl) {
+  const url = new URL(cpUrl);
+  const twin = { '127.0.0.1': 'localhost', localhost: '127.0.0.1' }[url.hostname];
+  const origins = [url.origin];
+  if (twin) origins.push(`${url.protocol}//${twin}${url.port ? `:${url.port}` : ''}`);
+  return origins.join(',');
+}
+
 execFileSync(
   process.execPath,
   [join(REPO_ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', buildDir],
@@ -54,9 +64,11 @@ if (!Number.isInteger(isolates) || isolates < 1 || isolates > 16)
   throw new Error(
     `MERIDIAN_EDGE_ISOLATES must be an integer from 1 to 16, got ${env.MERIDIAN_EDGE_ISOLATES}`,
   );
+const controlPlaneUrl = env.MERIDIAN_EDGE_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8080';
 const bindings = {
   ...wranglerVars(),
-  CONTROL_PLANE_URL: env.MERIDIAN_EDGE_CONTROL_PLANE_URL ?? 'http://127.0.0.1:8080',
+  CONTROL_PLANE_URL: controlPlaneUrl,
+  DASHBOARD_ORIGINS: env.MERIDIAN_EDGE_DASHBOARD_ORIGINS ?? dashboardOrigins(controlPlaneUrl),
   EDGE_SERVICE_TOKEN: secret('MERIDIAN_EDGE_SERVICE_TOKEN', 'edge-service-token'),
   DATA_PLANE_SIGNING_KEY: secret('MERIDIAN_DATA_PLANE_SIGNING_KEY', 'data-plane-signing-key'),
   ...overrides,

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { EdgeVariables } from './caller.js';
+import { cors } from './cors.js';
 import type { Env } from './env.js';
 import { EdgeError, respondWithError } from './errors.js';
 import { drainUnreadBody, limitHeaderBytes } from './request-body.js';
@@ -15,6 +16,8 @@ export type EdgeAppEnv = { Bindings: Env; Variables: RequestIdVariables & EdgeVa
 export function createEdgeApp(): Hono<EdgeAppEnv> {
   const app = new Hono<EdgeAppEnv>();
   app.use(requestId());
+  // Before the routes: a preflight is answered here, and every answer (errors too) gets its CORS headers.
+  app.use(cors());
   // Outside every route: refusals, unknown routes and errors all answer while the unread body drains.
   app.use(drainUnreadBody());
   app.use(limitHeaderBytes());
