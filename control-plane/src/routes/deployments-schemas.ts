@@ -38,7 +38,44 @@ const VersionAlias = z
     description: 'An alias of the model, or latest for its newest ready version',
     example: 'production',
   });
-const Replicas = z.number().int().min(1).max(MAX_REPLICAS);
+const MinReplicas = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_REPLICAS)
+  .openapi({ description: '0 lets it scale to zero when idle; default 1' });
+const MaxReplicas = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_REPLICAS)
+  .openapi({ description: 'At least minReplicas; default minReplicas (1 when that is 0)' });
+/** Longest scale-up or scale-down delay: past an hour a delay no longer follows load. */
+const MAX_DELAY_SECONDS = 3_600;
+const Delay = z.number().int().min(0).max(MAX_DELAY_SECONDS);
+
+/** The autoscaling settings, the same at create and PATCH. */
+const autoscalingFields = {
+  minReplicas: MinReplicas.optional(),
+  maxReplicas: MaxReplicas.optional(),
+  targetConcurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .openapi({ description: 'In-flight requests per replica the autoscaler aims for; default 16' }),
+  scaleUpDelaySeconds: Delay.optional().openapi({
+    description: 'How long more replicas must be wanted before they start; default 0',
+  }),
+  scaleDownDelaySeconds: Delay.optional().openapi({
+    description: 'How long fewer replicas must be wanted before some stop; default 30',
+  }),
+  scaleToZeroAfterSeconds: z.number().int().min(1).max(86_400).nullable().optional().openapi({
+    description:
+      'Only with minReplicas 0: seconds without calls before the last replica stops (default 300); null: never to zero',
+  }),
+};
 
 export const Batching = z
   .strictObject({
@@ -59,8 +96,7 @@ export const CreateDeploymentBody = z.strictObject({
   image: ImageRef.optional().openapi({ description: 'The model-server image; container runtime only' }),
   gpuType: GpuType,
   gpuCount: GpuCount.optional(),
-  minReplicas: Replicas.optional().openapi({ description: 'Default 1' }),
-  maxReplicas: Replicas.optional().openapi({ description: 'At least minReplicas; default minReplicas' }),
+  ...autoscalingFields,
   batching: Batching.optional(),
   deterministic: z
     .boolean()
@@ -72,14 +108,13 @@ export const UpdateDeploymentBody = z
   .strictObject({
     version: VersionNumber.optional().openapi({ description: 'Roll out this version as a new revision' }),
     alias: VersionAlias.optional().openapi({ description: 'Roll out the version this alias names now' }),
-    minReplicas: Replicas.optional(),
-    maxReplicas: Replicas.optional(),
+    ...autoscalingFields,
     batching: Batching.nullable().optional().openapi({ description: 'null turns batching settings off' }),
     deterministic: z.boolean().optional(),
   })
   .refine(
     (b) => Object.keys(b).length > 0,
-    'version, alias, minReplicas, maxReplicas, batching or deterministic',
+    'version, alias, an autoscaling setting, batching or deterministic',
   );
 
 const phaseCount = z.number().int();
@@ -99,6 +134,14 @@ export const DeploymentSchema = z
     gpuCount: z.number().int(),
     minReplicas: z.number().int(),
     maxReplicas: z.number().int(),
+    targetConcurrency: z.number().int(),
+    scaleUpDelaySeconds: z.number().int(),
+    scaleDownDelaySeconds: z.number().int(),
+    scaleToZeroAfterSeconds: z.number().int().nullable(),
+    desiredReplicas: z
+      .number()
+      .int()
+      .openapi({ description: 'The replicas the autoscaler wants now, within minReplicas–maxReplicas' }),
     batching: Batching.nullable(),
     deterministic: z.boolean(),
     status: z.enum(DEPLOYMENT_STATUSES),

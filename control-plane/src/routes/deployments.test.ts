@@ -168,7 +168,7 @@ describe('deployments', () => {
       [{ version: 1, gpuType: 't4', gpuCount: 0 }, 'gpuCount'],
       [{ version: 1, gpuCount: 9 }, 'gpuCount'],
       [{ version: 1, minReplicas: 3, maxReplicas: 2 }, 'maxReplicas'],
-      [{ version: 1, minReplicas: 0 }, 'minReplicas'],
+      [{ version: 1, minReplicas: -1 }, 'minReplicas'],
       [{ version: 1, maxReplicas: 21 }, 'maxReplicas'],
       [{ version: 1, batching: { maxBatchSize: 2048, maxQueueDelayMs: 1 } }, 'batching.maxBatchSize'],
       [{ version: 1, batching: { maxBatchSize: 8, maxQueueDelayMs: 1001 } }, 'batching.maxQueueDelayMs'],
@@ -299,7 +299,7 @@ describe('deployments', () => {
     const tooLow = await call('PATCH', `/v1/deployments/${dep.id}`, { maxReplicas: 1 });
     expect(tooLow.status).toBe(400);
     expect(tooLow.json.error.details).toEqual([
-      { path: 'maxReplicas', message: 'must be at least minReplicas (2)' },
+      { path: 'maxReplicas', message: 'minReplicas (2) must not exceed maxReplicas (1)' },
     ]);
     expect((await call('PATCH', `/v1/deployments/${dep.id}`, {})).status).toBe(400);
     const events = await call('GET', `/v1/deployments/${dep.id}/events`);

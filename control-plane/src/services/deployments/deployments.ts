@@ -12,19 +12,18 @@ import { findVersion, requireReady } from '../models/records.js';
 import { splitPage } from '../pagination.js';
 import { resolveGpuCount } from '../workloads/gpu-request.js';
 import { agentsHolding, notifyAgents } from '../workloads/holders.js';
+import {
+  type AutoscalingInput,
+  describeScaling,
+  initialReplicas,
+  resolveAutoscaling,
+} from './autoscaling.js';
 import type { DeploymentDeps } from './deps.js';
 import { listEventsOf, recordEvent } from './events.js';
 import { findDeployment, presentDeployment, presentDeployments } from './records.js';
-import {
-  assertImageFits,
-  assertReplicaRange,
-  assertRuntimeServes,
-  type Runtime,
-  resolveModel,
-  versionRefOf,
-} from './rules.js';
+import { assertImageFits, assertRuntimeServes, type Runtime, resolveModel, versionRefOf } from './rules.js';
 
-export interface DeploymentInput {
+export interface DeploymentInput extends AutoscalingInput {
   name: string;
   /** The model's id or its name in the caller's org. */
   model: string;
@@ -34,8 +33,6 @@ export interface DeploymentInput {
   image?: string;
   gpuType: GpuType;
   gpuCount?: number;
-  minReplicas?: number;
-  maxReplicas?: number;
   batching?: BatchingSettings;
   deterministic?: boolean;
 }
@@ -69,9 +66,8 @@ export async function createDeployment(deps: DeploymentDeps, actor: Actor, input
   const ref = versionRefOf(input);
   if (!ref) throw invalidField('version', 'give version or alias: the model version to serve');
   const gpuCount = resolveGpuCount(input.gpuType, input.gpuCount);
-  const minReplicas = input.minReplicas ?? 1;
-  const maxReplicas = input.maxReplicas ?? minReplicas;
-  assertReplicaRange(minReplicas, maxReplicas);
+  const scaling = resolveAutoscaling(input);
+  const { minReplicas, maxReplicas } = scaling;
   const id = newId('deployment');
   try {
     await deps.db.transaction(async (tx) => {
@@ -93,8 +89,8 @@ export async function createDeployment(deps: DeploymentDeps, actor: Actor, input
         image: input.image ?? null,
         gpuType: input.gpuType,
         gpuCount,
-        minReplicas,
-        maxReplicas,
+        ...scaling,
+        desiredReplicas: initialReplicas(scaling),
         batching: input.batching ?? null,
         deterministic: input.deterministic ?? false,
         revision: 1,
@@ -110,7 +106,8 @@ export async function createDeployment(deps: DeploymentDeps, actor: Actor, input
         type: 'created',
         message:
           `Created: ${model.name} version ${version.version} (${ref.requested}) on ${runtime}, ` +
-          `${minReplicas}–${maxReplicas} replicas of ${gpuCount === 0 ? 'cpu' : `${gpuCount}× ${input.gpuType}`}`,
+          `${minReplicas}–${maxReplicas} replicas of ${gpuCount === 0 ? 'cpu' : `${gpuCount}× ${input.gpuType}`}, ` +
+          describeScaling(scaling),
       });
       await recordAudit(tx, actor, {
         orgId,

@@ -60,9 +60,3 @@ export function assertImageFits(runtime: Runtime, image: string | undefined): vo
     throw invalidField('image', 'only runtime container takes an image; the onnx runtime is built in');
   }
 }
-
-export function assertReplicaRange(minReplicas: number, maxReplicas: number): void {
-  if (minReplicas > maxReplicas) {
-    throw invalidField('maxReplicas', `must be at least minReplicas (${minReplicas})`);
-  }
-}

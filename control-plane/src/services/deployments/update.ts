@@ -5,30 +5,31 @@ import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import type { Tx } from '../models/deps.js';
 import { findVersion, requireReady } from '../models/records.js';
+import { AUTOSCALING_FIELDS, type AutoscalingInput, resolveAutoscaling } from './autoscaling.js';
 import type { DeploymentDeps } from './deps.js';
 import { recordEvent } from './events.js';
 import { type DeploymentRow, findDeployment, presentDeployment } from './records.js';
-import { assertReplicaRange, assertRuntimeServes, type VersionRef, versionRefOf } from './rules.js';
+import { assertRuntimeServes, type VersionRef, versionRefOf } from './rules.js';
 
-export interface DeploymentUpdate {
+export interface DeploymentUpdate extends AutoscalingInput {
   version?: number;
   alias?: string;
-  minReplicas?: number;
-  maxReplicas?: number;
   deterministic?: boolean;
   /** `null` turns dynamic batching off (the agent's defaults apply). */
   batching?: BatchingSettings | null;
 }
 
-type InPlace = Pick<DeploymentRow, 'minReplicas' | 'maxReplicas' | 'deterministic' | 'batching'>;
-const IN_PLACE = ['minReplicas', 'maxReplicas', 'deterministic', 'batching'] as const;
+type InPlace = Pick<DeploymentRow, (typeof IN_PLACE)[number]>;
+const IN_PLACE = [...AUTOSCALING_FIELDS, 'deterministic', 'batching'] as const;
 
 /** The settings `input` changes, old and new; equal values are no change. */
 function inPlaceChanges(row: DeploymentRow, input: DeploymentUpdate) {
+  const scaling = resolveAutoscaling(input, row);
+  const wanted = { ...input, ...scaling };
   const set: Partial<InPlace> = {};
   const described: string[] = [];
   for (const field of IN_PLACE) {
-    const next = input[field];
+    const next = wanted[field];
     if (next === undefined || JSON.stringify(next) === JSON.stringify(row[field])) continue;
     Object.assign(set, { [field]: next });
     described.push(`${field} ${JSON.stringify(row[field])} → ${JSON.stringify(next)}`);
@@ -85,13 +86,16 @@ export async function updateDeployment(
   const ref = versionRefOf(input);
   await deps.db.transaction(async (tx) => {
     const row = await findDeployment(tx, orgId, id);
-    assertReplicaRange(input.minReplicas ?? row.minReplicas, input.maxReplicas ?? row.maxReplicas);
     const revision = ref ? await rollOut(tx, row, ref) : undefined;
     const { set, described } = inPlaceChanges(row, input);
     if (revision === undefined && described.length === 0) return;
+    // The autoscaler's target moves into the new bounds at once; within them it is the autoscaler's to move.
+    const min = set.minReplicas ?? row.minReplicas;
+    const max = set.maxReplicas ?? row.maxReplicas;
+    const desiredReplicas = Math.min(max, Math.max(min, row.desiredReplicas));
     await tx
       .update(deployments)
-      .set({ ...set, updatedAt: new Date() })
+      .set({ ...set, desiredReplicas, updatedAt: new Date() })
       .where(eq(deployments.id, id));
     if (described.length > 0) {
       await recordEvent(tx, {
