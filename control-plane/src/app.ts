@@ -35,6 +35,7 @@ import { internalSessionRoutes } from './routes/internal-sessions.js';
 import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
 import { internalUsageRoutes, USAGE_PATH } from './routes/internal-usage.js';
 import { modelRoutes } from './routes/models.js';
+import { MONITORING_BODY_PATHS, monitoringRoutes } from './routes/monitoring.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
 import { notebookRoutes } from './routes/notebooks.js';
 import { orgRoutes } from './routes/orgs.js';
@@ -51,6 +52,7 @@ import {
 } from './services/auth/password-work.js';
 import { AuthThrottle, DEFAULT_THROTTLE, type ThrottleSettings } from './services/auth/throttle.js';
 import type { StripeGateway } from './services/billing/stripe/gateway.js';
+import type { DispatchSettings } from './services/notifications/dispatcher.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
@@ -103,6 +105,8 @@ export interface AppDeps {
    * endpoint. Either may be absent; the routes then answer 503.
    */
   stripe?: { gateway?: StripeGateway; webhookSecret?: string };
+  /** Notification delivery settings (MERIDIAN_WEBHOOK_*, SMTP) for the test-delivery route; default: no private targets. */
+  monitoring?: { dispatch?: DispatchSettings };
 }
 
 /** Upload routes that stream their body with their own size limit instead of the global JSON one. */
@@ -160,7 +164,8 @@ export function createApp(deps: AppDeps) {
     method === 'HEAD' ||
     streamsOwnBody(path) ||
     path === USAGE_PATH ||
-    path === PREDICTION_USAGE_PATH;
+    path === PREDICTION_USAGE_PATH ||
+    MONITORING_BODY_PATHS.includes(path);
   app.use((c, next) => (skipsBodyLimit(c.req.method, c.req.path) ? next() : limitBody(c, next)));
 
   app.route('/', systemRoutes(deps.db, metrics.registry, deps.signingKeys));
@@ -221,6 +226,14 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
   };
   app.route('/', agentRoutes(agentDeps));
+  app.route(
+    '/',
+    monitoringRoutes(routeDeps, {
+      edgeServiceToken: deps.edgeServiceToken,
+      agent: agentDeps,
+      ...(deps.monitoring?.dispatch ? { dispatch: deps.monitoring.dispatch } : {}),
+    }),
+  );
   const experimentDeps = {
     objectStore: deps.objectStore,
     logger: deps.logger,

@@ -15,6 +15,9 @@ import { StripeBilling } from './services/billing/stripe/runner.js';
 import { SdkStripeGateway } from './services/billing/stripe/sdk-gateway.js';
 import { WorkersKvRoutingPublisher } from './services/scheduler/routing-publisher.js';
 import { Scheduler } from './services/scheduler/scheduler.js';
+import { monitoringConfig } from './services/monitoring/config.js';
+import { MonitoringJobs } from './services/monitoring/jobs.js';
+import { SmtpMailer } from './services/notifications/email.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { S3ObjectStore } from './storage/s3-store.js';
@@ -105,6 +108,24 @@ const stripeBilling =
       })
     : undefined;
 
+// Alert evaluation and notifications run on whichever instance holds the monitoring lease.
+const monitoring = monitoringConfig(process.env);
+const mailer = monitoring.smtp ? new SmtpMailer(monitoring.smtp) : undefined;
+const dispatch = {
+  allowPrivate: monitoring.allowPrivateWebhooks,
+  timeoutMs: monitoring.webhookTimeoutMs,
+  retryBaseMs: monitoring.retryBaseMs,
+  maxAttempts: monitoring.maxAttempts,
+  ...(mailer ? { mailer } : {}),
+};
+const monitoringJobs = new MonitoringJobs({
+  db,
+  logger,
+  instanceId,
+  evaluateIntervalMs: monitoring.evaluateIntervalMs,
+  dispatch,
+});
+
 const app = createApp({
   db,
   logger,
@@ -127,6 +148,7 @@ const app = createApp({
   scheduler,
   edgePublicUrl: config.edgePublicUrl,
   stripe: { gateway: stripeGateway, webhookSecret: config.stripeWebhookSecret },
+  monitoring: { dispatch },
 });
 
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) =>
@@ -141,11 +163,17 @@ scheduler.start();
 const billing = billingJobs(db, logger);
 billing.start();
 stripeBilling?.start();
+monitoringJobs.start();
 
 function shutdown(signal: string) {
   logger.info('shutting down', { signal });
   // Giving the scheduler lease up lets another instance take over at once instead of after it expires.
-  void Promise.allSettled([scheduler.stop(), billing.stop(), stripeBilling?.stop()]).finally(() =>
+  void Promise.allSettled([
+    scheduler.stop(),
+    billing.stop(),
+    stripeBilling?.stop(),
+    monitoringJobs.stop(),
+  ]).finally(() =>
     server.close(() => {
       close();
       process.exit(0);

@@ -8,6 +8,8 @@ export const FIXED_SCOPES = [
   'deployments:read',
   'deployments:write',
   'billing:read',
+  /** Read the org's per-deployment metrics (the Prometheus route a user's own Prometheus scrapes). */
+  'metrics',
   'admin',
 ] as const;
 

@@ -21,6 +21,11 @@ export const ID_PREFIXES = {
   workload: 'wl',
   notebook: 'nb',
   notebookSession: 'nbs',
+  alertRule: 'alr',
+  alertSilence: 'als',
+  alertEvent: 'ale',
+  notificationChannel: 'nch',
+  notificationDelivery: 'ndl',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

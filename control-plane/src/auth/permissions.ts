@@ -18,10 +18,12 @@ export type Permission =
   | 'notebooks:read'
   | 'notebooks:write'
   | 'billing:read'
-  | 'billing:write';
+  | 'billing:write'
+  | 'metrics:read';
 
 const READ: readonly Permission[] = [
   'org:read',
+  'metrics:read',
   'models:read',
   'experiments:read',
   'deployments:read',
@@ -64,6 +66,7 @@ const SCOPES_FOR: Record<Permission, readonly string[]> = {
   'notebooks:write': [],
   'billing:read': ['billing:read'],
   'billing:write': [],
+  'metrics:read': ['metrics'],
 };
 
 /** A notebook belongs to a user and hands out that user's server token, so no API key reaches it. */

@@ -1,0 +1,98 @@
+import { newId } from '@meridian/protocol';
+import { and, eq, gt, isNull, lte, or } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { alertEvents, alertRules, alertSilences } from '../../db/schema.js';
+import { enqueueDeliveries } from '../notifications/channels.js';
+import { breaches, nextRuleState } from './alert-state.js';
+import { measureRule } from './measure.js';
+
+type Rule = typeof alertRules.$inferSelect;
+
+/** What a notification carries (the webhook body, and the e-mail's figures). */
+export function alertPayload(
+  rule: Rule,
+  kind: 'firing' | 'resolved',
+  eventId: string,
+  value: number | null,
+  at: number,
+) {
+  return {
+    type: `alert.${kind}`,
+    eventId,
+    at: new Date(at).toISOString(),
+    value,
+    rule: {
+      id: rule.id,
+      name: rule.name,
+      metric: rule.metric,
+      deploymentId: rule.deploymentId,
+      threshold: rule.threshold,
+      windowSeconds: rule.windowSeconds,
+    },
+  };
+}
+
+/**
+ * Evaluates every enabled rule once: measures it, moves its state (pending → firing → resolved), and for a
+ * transition that notifies records one event and queues one delivery per channel, all in one transaction
+ * with the state change, so an event is notified once however often evaluation runs. A silenced transition
+ * is recorded with `silenced` and queues nothing. Run by one instance at a time (the monitoring lease).
+ */
+export async function evaluateRules(db: Database, nowMs = Date.now()): Promise<number> {
+  const rules = await db.select().from(alertRules).where(eq(alertRules.enabled, true));
+  let events = 0;
+  for (const rule of rules) {
+    const value = await measureRule(db, rule, nowMs);
+    const transition = nextRuleState(
+      { state: rule.state, activeSince: rule.activeSince?.getTime() ?? null },
+      breaches(rule.metric, value, rule.threshold),
+      rule.forSeconds,
+      nowMs,
+    );
+    await db.transaction(async (tx) => {
+      await tx
+        .update(alertRules)
+        .set({
+          state: transition.state,
+          activeSince: transition.activeSince === null ? null : new Date(transition.activeSince),
+          lastValue: value,
+          lastEvaluatedAt: new Date(nowMs),
+        })
+        .where(eq(alertRules.id, rule.id));
+      if (!transition.event) return;
+      events += 1;
+      const silenced = await isSilenced(tx, rule, nowMs);
+      const eventId = newId('alertEvent');
+      await tx.insert(alertEvents).values({
+        id: eventId,
+        orgId: rule.orgId,
+        ruleId: rule.id,
+        kind: transition.event,
+        value,
+        silenced,
+        at: new Date(nowMs),
+      });
+      if (silenced) return;
+      const payload = alertPayload(rule, transition.event, eventId, value, nowMs);
+      await enqueueDeliveries(tx, rule.orgId, rule.channelIds, eventId, payload, nowMs);
+    });
+  }
+  return events;
+}
+
+async function isSilenced(tx: Pick<Database, 'select'>, rule: Rule, nowMs: number): Promise<boolean> {
+  const now = new Date(nowMs);
+  const rows = await tx
+    .select({ id: alertSilences.id })
+    .from(alertSilences)
+    .where(
+      and(
+        eq(alertSilences.orgId, rule.orgId),
+        or(isNull(alertSilences.ruleId), eq(alertSilences.ruleId, rule.id)),
+        lte(alertSilences.startsAt, now),
+        gt(alertSilences.endsAt, now),
+      ),
+    )
+    .limit(1);
+  return rows.length > 0;
+}
