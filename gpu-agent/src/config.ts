@@ -78,6 +78,8 @@ export const AgentConfig = z
     MERIDIAN_AGENT_METRICS_LISTEN: listenAddress.optional(),
     /** How often running time is reported for billing; shorter shows spend sooner, costs more requests. */
     MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+    /** How often replicas' load goes to the autoscaler while they are busy: how soon it reacts to load. */
+    MERIDIAN_AGENT_LOAD_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
     /** How often the prediction-usage journal is sealed and sent: how soon calls show in billing. */
     MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
     /**
@@ -166,6 +168,7 @@ export const AgentConfig = z
     metricsListen: env.MERIDIAN_AGENT_METRICS_LISTEN,
     usageIntervalMs: env.MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS * 1000,
     predictionUsageIntervalMs: env.MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS,
+    loadReportIntervalMs: env.MERIDIAN_AGENT_LOAD_REPORT_INTERVAL_MS,
     usageJournalFsync: env.MERIDIAN_AGENT_USAGE_JOURNAL_FSYNC === 'true',
     /** The prediction-usage journal and its sealed reports. */
     usageJournalDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'prediction-usage'),

@@ -15,6 +15,7 @@ import { collectHostInventory } from '../inventory/host-inventory.js';
 import { ApiClient } from './api-client.js';
 import { runDesiredStateLoop } from './desired-state-loop.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
+import { LoadReporter } from './load-reporter.js';
 import { LoggedRuntime } from './logged-runtime.js';
 import type { Logger } from './logger.js';
 import { OnnxWorkloadRuntime } from './onnx-runtime.js';
@@ -158,16 +159,14 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     ...(config.intraOpThreads === undefined ? {} : { intraOpNumThreads: config.intraOpThreads }),
     log: (msg: string, fields: Record<string, unknown>) => log.warn(msg, fields),
   };
-  const onnx = new LoggedRuntime(
-    new OnnxWorkloadRuntime({ cache, models, metrics, session }),
-    {},
-    workloadLogs,
-  );
+  const onnxRuntime = new OnnxWorkloadRuntime({ cache, models, metrics, session });
+  const onnx = new LoggedRuntime(onnxRuntime, {}, workloadLogs);
   onnxLogged = onnx;
   const meter = new UsageMeter();
   const usage = new UsageReporter(config.dataDir, meter, log);
   await usage.load();
   const predictions = new PredictionUsageReporter(journal, log);
+  const load = new LoadReporter(() => onnxRuntime.loads(), log);
   let heartbeat: HeartbeatLoop | undefined;
   const reconciler = new Reconciler({
     runtimes: [onnx, ...(deps.extraRuntimes ?? [])],
@@ -200,6 +199,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     ),
     usage.run(authed, deps.usageIntervalMs ?? config.usageIntervalMs, stopping.signal),
     predictions.run(authed, config.predictionUsageIntervalMs, stopping.signal),
+    load.run(authed, config.loadReportIntervalMs, stopping.signal),
   ]);
   log.info('agent running', {
     agentId: registered.agentId,

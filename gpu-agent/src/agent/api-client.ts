@@ -1,5 +1,6 @@
 import {
   type AgentHeartbeat,
+  type AgentLoadReport,
   type AgentRegistration,
   DesiredStatePoll,
   HeartbeatResponse,
@@ -9,7 +10,10 @@ import {
   UsageAck,
   type UsageReport,
 } from '@meridian/protocol';
-import type { z } from 'zod';
+import { z } from 'zod';
+
+/** A 204 (or any 2xx) whose body nobody reads. */
+const NoContent = z.unknown();
 
 /**
  * Why a call to the control plane failed. `network`: no answer (refused, reset, timed out); `http`: an
@@ -87,6 +91,11 @@ export class ApiClient {
   /** Prediction calls sealed from the usage journal; stored once per (agent, seq, part). */
   reportPredictionUsage(body: PredictionUsageReport): Promise<ApiResult<PredictionUsageAck>> {
     return this.call('POST', '/agent/v1/prediction-usage', PredictionUsageAck, { body });
+  }
+
+  /** Per-replica load for the autoscaler; answered 204. */
+  reportLoad(body: AgentLoadReport): Promise<ApiResult<unknown>> {
+    return this.call('POST', '/agent/v1/load', NoContent, { body });
   }
 
   private async call<S extends z.ZodType>(

@@ -3,6 +3,7 @@ import type { ModelCache } from '../cache/model-cache.js';
 import type { InferenceMetrics } from '../data-plane/metrics.js';
 import { type ServedModel, serveModel } from '../data-plane/models.js';
 import type { BatcherOptions } from '../onnx/batcher.js';
+import type { LoadReading } from '../onnx/load-tally.js';
 import { createModelSession, type ModelSession, type SessionOptions } from '../onnx/session.js';
 import type { ServedModels } from './served-models.js';
 import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
@@ -89,6 +90,11 @@ export class OnnxWorkloadRuntime implements WorkloadRuntime {
     );
     this.options.models.add(served);
     this.loaded.set(workload.workloadId, { session, served, versionId: model.versionId });
+  }
+
+  /** Each loaded replica's load so far (its batcher's tally), for the autoscaler's load reports. */
+  loads(): { workloadId: string; load: LoadReading }[] {
+    return [...this.loaded].map(([workloadId, entry]) => ({ workloadId, load: entry.served.batcher.load() }));
   }
 
   /** Sessions live in memory only, so a workload from before a restart is loaded again (from the cache). */

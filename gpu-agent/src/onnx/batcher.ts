@@ -2,6 +2,7 @@ import type { Tensor } from '@meridian/protocol';
 import { batchKey, concatInputs, isBatchable, splitOutputs } from './batch-plan.js';
 import { AdaptiveBatchPolicy, type BatchMode } from './batch-policy.js';
 import { InferTimeoutError, QueueFullError } from './errors.js';
+import { type LoadReading, LoadTally } from './load-tally.js';
 import type { ModelRunner, RunOptions, TimedRun } from './session.js';
 
 export type BatcherOptions = {
@@ -67,6 +68,9 @@ export class DynamicBatcher {
   private batchable: boolean;
   private queue: Pending[] = [];
   private inflight = 0;
+  /** Requests in the runs in flight. */
+  private computing = 0;
+  private readonly tally = new LoadTally();
   private delayTimer: ReturnType<typeof setTimeout> | undefined;
   private dispatchScheduled = false;
   private lastBatch = Number.POSITIVE_INFINITY;
@@ -86,6 +90,15 @@ export class DynamicBatcher {
 
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** Requests computing and queued, now and integrated over time (the replica's load for the autoscaler). */
+  load(): LoadReading {
+    return this.tally.read();
+  }
+
+  private countLoad(): void {
+    this.tally.set(this.computing, this.queue.length);
   }
 
   /** The batch size and queue delay this batcher was configured with (operators and tests read them). */
@@ -117,6 +130,7 @@ export class DynamicBatcher {
       const maxWait = this.options.maxQueueWaitMs;
       if (maxWait !== undefined) pending.shedTimer = setTimeout(() => this.shed(pending), maxWait);
       this.queue.push(pending);
+      this.countLoad();
       this.pump();
     });
   }
@@ -124,12 +138,14 @@ export class DynamicBatcher {
   /** Rejects everything still queued (shutdown, model unload). */
   close(reason: Error): void {
     for (const p of this.queue.splice(0)) this.settle(p, () => p.reject(reason));
+    this.countLoad();
     if (this.delayTimer) clearTimeout(this.delayTimer);
   }
 
   private expire(p: Pending): void {
     const at = this.queue.indexOf(p);
     if (at >= 0) this.queue.splice(at, 1);
+    this.countLoad();
     this.settle(p, () => p.reject(new InferTimeoutError(this.options.model, this.options.timeoutMs)));
   }
 
@@ -138,6 +154,7 @@ export class DynamicBatcher {
     const at = this.queue.indexOf(p);
     if (at < 0) return;
     this.queue.splice(at, 1);
+    this.countLoad();
     this.settle(p, () => p.reject(new QueueFullError(this.options.model, 1)));
   }
 
@@ -228,6 +245,8 @@ export class DynamicBatcher {
 
   private async execute(picked: Pending[], rows: number): Promise<void> {
     this.inflight += 1;
+    this.computing += picked.length;
+    this.countLoad();
     const start = performance.now();
     try {
       const { outputs, computeUs } = await this.runPicked(picked);
@@ -242,6 +261,8 @@ export class DynamicBatcher {
       });
     } finally {
       this.inflight -= 1;
+      this.computing -= picked.length;
+      this.countLoad();
       this.pump();
     }
   }
