@@ -42,6 +42,7 @@ describe('loadAgentConfig', () => {
       metricsListen: undefined,
       usageIntervalMs: 60_000,
       predictionUsageIntervalMs: 2_000,
+      loadReportIntervalMs: 1_000,
       usageJournalFsync: false,
       usageJournalDir: resolve('.data/agent/prediction-usage'),
     });
