@@ -34,6 +34,7 @@ import { internalSchedulingRoutes } from './routes/internal-scheduling.js';
 import { internalSessionRoutes } from './routes/internal-sessions.js';
 import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
 import { internalUsageRoutes, USAGE_PATH } from './routes/internal-usage.js';
+import { logRoutes } from './routes/logs.js';
 import { modelRoutes } from './routes/models.js';
 import { MONITORING_BODY_PATHS, monitoringRoutes } from './routes/monitoring.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
@@ -259,6 +260,8 @@ export function createApp(deps: AppDeps) {
       edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
     }),
   );
+  // Workloads' lines, read from their agents with a signature under each agent's own data-plane key.
+  app.route('/', logRoutes(routeDeps, { db: deps.db, dataPlaneSigningKey: deps.dataPlaneSigningKey }));
   if (deps.objectStore instanceof FsObjectStore) {
     app.route('/', storageRoutes(deps.objectStore, deps.maxUploadPartBytes ?? 64 * 1024 * 1024));
   }

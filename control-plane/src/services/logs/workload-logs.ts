@@ -1,0 +1,126 @@
+import { and, eq, isNotNull } from 'drizzle-orm';
+import { requirePermission } from '../../auth/permissions.js';
+import type { Database } from '../../db/client.js';
+import { agents, workloads } from '../../db/schema.js';
+import { forbidden } from '../../errors.js';
+import type { Actor } from '../../http/context.js';
+import { findDeployment } from '../deployments/records.js';
+import { findNotebook, notebookCaller } from '../notebooks/records.js';
+import {
+  type AgentLogLine,
+  type AgentLogQuery,
+  followReplicaLogs,
+  type ReplicaTarget,
+  readReplicaLogs,
+} from './agent-logs.js';
+
+export interface LogsDeps {
+  db: Database;
+  /** The platform key agents' data-plane keys derive from: the control plane signs its reads with them. */
+  dataPlaneSigningKey: string;
+}
+
+/** A replica whose lines are shown, with its phase, and why it has none when its agent did not answer. */
+export interface Replica extends ReplicaTarget {
+  phase: string;
+}
+
+/** One line as the API shows it: when, from which replica and agent, on which stream. */
+export interface WorkloadLogLine {
+  time: string;
+  seq: number;
+  replica: string;
+  agentId: string;
+  stream: AgentLogLine['stream'];
+  line: string;
+}
+
+async function replicasWhere(db: Database, where: ReturnType<typeof eq>): Promise<Replica[]> {
+  const rows = await db
+    .select({
+      workloadId: workloads.id,
+      agentId: agents.id,
+      dataPlaneUrl: agents.dataPlaneUrl,
+      keyGeneration: agents.dataPlaneKeyGeneration,
+      phase: workloads.phase,
+    })
+    .from(workloads)
+    .innerJoin(agents, eq(agents.id, workloads.agentId))
+    .where(and(where, isNotNull(workloads.agentId)));
+  return rows;
+}
+
+/** The placed replicas of a deployment of the caller's org (another org's deployment is not found). */
+export async function deploymentReplicas(db: Database, actor: Actor, id: string): Promise<Replica[]> {
+  requirePermission(actor.principal, 'deployments:read');
+  await findDeployment(db, actor.principal.orgId, id);
+  return replicasWhere(db, eq(workloads.deploymentId, id));
+}
+
+/**
+ * The placed run of a notebook of the caller's org. Its server's output is its owner's (and the org's
+ * owners' and admins', who may stop it): others of the org are refused, as they are its token.
+ */
+export async function notebookReplicas(db: Database, actor: Actor, id: string): Promise<Replica[]> {
+  const user = notebookCaller(actor.principal, 'notebooks:read');
+  const row = await findNotebook(db, user.orgId, id);
+  if (row.ownerId !== user.userId && user.role !== 'owner' && user.role !== 'admin')
+    throw forbidden('Only the notebook’s owner or an org owner or admin may read its logs');
+  return replicasWhere(db, eq(workloads.notebookId, id));
+}
+
+const present = (replica: Replica, l: AgentLogLine): WorkloadLogLine => ({
+  time: new Date(l.time).toISOString(),
+  seq: l.seq,
+  replica: replica.workloadId,
+  agentId: replica.agentId,
+  stream: l.stream,
+  line: l.line,
+});
+
+/**
+ * The last `tail` lines of all the replicas, merged in time order (each replica's own order kept). A replica
+ * whose agent does not answer is listed with the reason instead of failing the whole read.
+ */
+export async function readWorkloadLogs(deps: LogsDeps, replicas: Replica[], query: AgentLogQuery) {
+  const answers = await Promise.all(
+    replicas.map(async (r) => ({
+      replica: r,
+      logs: await readReplicaLogs(deps.dataPlaneSigningKey, r, query),
+    })),
+  );
+  const lines = answers
+    .flatMap(({ replica, logs }) => (logs.ok ? logs.lines.map((l) => present(replica, l)) : []))
+    .sort((a, b) => a.time.localeCompare(b.time) || a.replica.localeCompare(b.replica) || a.seq - b.seq);
+  return {
+    lines: lines.slice(Math.max(0, lines.length - query.tail)),
+    replicas: answers.map(({ replica, logs }) => ({
+      replica: replica.workloadId,
+      agentId: replica.agentId,
+      phase: replica.phase,
+      ...(logs.ok ? {} : { error: logs.error }),
+    })),
+  };
+}
+
+/**
+ * Follows every replica at once: each one's backlog (the last `tail` lines) then its new lines go to `send`
+ * as they come, until `signal` aborts. A replica whose follow ends is reported once through `onEnd`.
+ */
+export async function followWorkloadLogs(
+  deps: LogsDeps,
+  replicas: Replica[],
+  query: AgentLogQuery,
+  signal: AbortSignal,
+  send: (line: WorkloadLogLine) => void,
+  onEnd: (replica: Replica, reason: string) => void,
+): Promise<void> {
+  await Promise.all(
+    replicas.map(async (r) => {
+      const reason = await followReplicaLogs(deps.dataPlaneSigningKey, r, query, signal, (l) =>
+        send(present(r, l)),
+      );
+      if (reason !== undefined) onEnd(r, reason);
+    }),
+  );
+}
