@@ -17,6 +17,7 @@ import { agentRoutes, PREDICTION_USAGE_PATH } from './routes/agents.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditLogRoutes } from './routes/audit-log.js';
 import { authRoutes } from './routes/auth.js';
+import { batchJobRoutes } from './routes/batch-jobs.js';
 import { billingRoutes } from './routes/billing.js';
 import { billingWebhookRoutes } from './routes/billing-webhooks.js';
 import { DEFAULT_DASHBOARD_DIR, dashboardRoutes } from './routes/dashboard.js';
@@ -24,6 +25,7 @@ import { deploymentRoutes } from './routes/deployments.js';
 import type { RouteDeps } from './routes/deps.js';
 import { docsRoutes } from './routes/docs.js';
 import { experimentRoutes } from './routes/experiments.js';
+import { fileRoutes } from './routes/files.js';
 import { imageRoutes, internalImageRoutes } from './routes/images.js';
 import { internalRoutes } from './routes/internal.js';
 import { internalAgentRoutes } from './routes/internal-agents.js';
@@ -36,8 +38,8 @@ import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
 import { internalUsageRoutes, USAGE_PATH } from './routes/internal-usage.js';
 import { logRoutes } from './routes/logs.js';
 import { modelRoutes } from './routes/models.js';
-import { MONITORING_BODY_PATHS, monitoringRoutes } from './routes/monitoring.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
+import { MONITORING_BODY_PATHS, monitoringRoutes } from './routes/monitoring.js';
 import { notebookRoutes } from './routes/notebooks.js';
 import { orgRoutes } from './routes/orgs.js';
 import { runRoutes } from './routes/runs.js';
@@ -52,11 +54,13 @@ import {
   type PasswordWorkSettings,
 } from './services/auth/password-work.js';
 import { AuthThrottle, DEFAULT_THROTTLE, type ThrottleSettings } from './services/auth/throttle.js';
+import { type BatchSettings, batchDepsFor } from './services/batch/compose.js';
+import { fileInUse } from './services/batch/jobs.js';
 import type { StripeGateway } from './services/billing/stripe/gateway.js';
-import type { DispatchSettings } from './services/notifications/dispatcher.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
+import type { DispatchSettings } from './services/notifications/dispatcher.js';
 import { RoutingSnapshots } from './services/scheduler/routing-snapshot.js';
 import { noScheduler, type SchedulerTrigger } from './services/scheduler/trigger.js';
 import { FsObjectStore } from './storage/fs-store.js';
@@ -108,6 +112,8 @@ export interface AppDeps {
   stripe?: { gateway?: StripeGateway; webhookSecret?: string };
   /** Notification delivery settings (MERIDIAN_WEBHOOK_*, SMTP) for the test-delivery route; default: no private targets. */
   monitoring?: { dispatch?: DispatchSettings };
+  /** Files and batch jobs: limits, and the runner (main.ts starts one) that routes kick; absent: none runs. */
+  batch?: BatchSettings & { runner?: { kick(cancelledJobId?: string): void } };
 }
 
 /** Upload routes that stream their body with their own size limit instead of the global JSON one. */
@@ -115,7 +121,8 @@ function streamsOwnBody(path: string): boolean {
   return (
     path.startsWith('/v1/storage/uploads/') ||
     /^\/v1\/models\/[^/]+\/versions(\/|$)/.test(path) ||
-    /^\/v1\/runs\/[^/]+\/artifacts(\/|$)/.test(path)
+    /^\/v1\/runs\/[^/]+\/artifacts(\/|$)/.test(path) ||
+    path === '/v1/files'
   );
 }
 
@@ -262,6 +269,13 @@ export function createApp(deps: AppDeps) {
   );
   // Workloads' lines, read from their agents with a signature under each agent's own data-plane key.
   app.route('/', logRoutes(routeDeps, { db: deps.db, dataPlaneSigningKey: deps.dataPlaneSigningKey }));
+  const batch = batchDepsFor(deps, deps.batch);
+  const batchRunner = deps.batch?.runner ?? { kick: () => {} };
+  app.route(
+    '/',
+    fileRoutes(routeDeps, batch.files, (fileId) => fileInUse(batch, fileId)),
+  );
+  app.route('/', batchJobRoutes(routeDeps, batch, batchRunner));
   if (deps.objectStore instanceof FsObjectStore) {
     app.route('/', storageRoutes(deps.objectStore, deps.maxUploadPartBytes ?? 64 * 1024 * 1024));
   }

@@ -63,6 +63,16 @@ export const Config = z
       .int()
       .positive()
       .default(2 * 1024 ** 3),
+    /** Largest file POST /v1/files takes (batch inputs); over it the upload gets 413 while it streams. */
+    MERIDIAN_MAX_FILE_BYTES: z.coerce
+      .number()
+      .int()
+      .positive()
+      .default(2 * 1024 ** 3),
+    /** Days a stored file (batch input, output or error file) is kept. */
+    MERIDIAN_FILE_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
+    /** Lines of one batch job in flight at once, unless the job asks otherwise. */
+    MERIDIAN_BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
     /** Object storage: files under the data dir unless a bucket is set, then S3 (AWS, R2, MinIO, Swift). */
     MERIDIAN_S3_ENDPOINT: z.string().url().optional(),
     MERIDIAN_S3_REGION: z.string().default('us-east-1'),
@@ -205,6 +215,11 @@ export const Config = z
     trustProxy: env.MERIDIAN_TRUST_PROXY,
     maxBodyBytes: env.MERIDIAN_MAX_BODY_BYTES,
     maxModelBytes: env.MERIDIAN_MAX_MODEL_BYTES,
+    batch: {
+      maxFileBytes: env.MERIDIAN_MAX_FILE_BYTES,
+      fileRetentionSeconds: Math.round(env.MERIDIAN_FILE_RETENTION_DAYS * 86_400),
+      concurrency: env.MERIDIAN_BATCH_CONCURRENCY,
+    },
     s3: env.MERIDIAN_S3_BUCKET
       ? {
           endpoint: env.MERIDIAN_S3_ENDPOINT,

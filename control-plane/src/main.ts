@@ -10,14 +10,16 @@ import { openDatabase } from './db/client.js';
 import { localSecret as secretIn, secureDataDir } from './lib/data-dir.js';
 import { createLogger } from './lib/logger.js';
 import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
+import { batchDepsFor } from './services/batch/compose.js';
+import { BatchRunner } from './services/batch/runner.js';
 import { billingJobs } from './services/billing/jobs.js';
 import { StripeBilling } from './services/billing/stripe/runner.js';
 import { SdkStripeGateway } from './services/billing/stripe/sdk-gateway.js';
-import { WorkersKvRoutingPublisher } from './services/scheduler/routing-publisher.js';
-import { Scheduler } from './services/scheduler/scheduler.js';
 import { monitoringConfig } from './services/monitoring/config.js';
 import { MonitoringJobs } from './services/monitoring/jobs.js';
 import { SmtpMailer } from './services/notifications/email.js';
+import { WorkersKvRoutingPublisher } from './services/scheduler/routing-publisher.js';
+import { Scheduler } from './services/scheduler/scheduler.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { S3ObjectStore } from './storage/s3-store.js';
@@ -82,6 +84,19 @@ const objectStore: ObjectStore = config.s3
     });
 
 const desiredStateChanges = new DesiredStateChanges();
+// Batch jobs run on whichever instance holds their lease; the routes kick it when a job is created or cancelled.
+const batchRunner = new BatchRunner(
+  batchDepsFor(
+    {
+      db,
+      objectStore,
+      logger,
+      dataPlaneSigningKey: localSecret(config.dataDir, 'data-plane-signing-key', config.dataPlaneSigningKey),
+    },
+    config.batch,
+  ),
+  { instanceId: `cp-${localSecret(config.dataDir, 'instance-id', undefined).slice(0, 16)}` },
+);
 // Stable across restarts of this process (kept in the data dir): a restarted instance takes its own leases
 // back at once instead of waiting for them to expire.
 const instanceId = `cp-${localSecret(config.dataDir, 'instance-id', undefined).slice(0, 16)}`;
@@ -148,6 +163,7 @@ const app = createApp({
   scheduler,
   edgePublicUrl: config.edgePublicUrl,
   stripe: { gateway: stripeGateway, webhookSecret: config.stripeWebhookSecret },
+  batch: { ...config.batch, runner: batchRunner },
   monitoring: { dispatch },
 });
 
@@ -182,3 +198,6 @@ function shutdown(signal: string) {
 }
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+batchRunner.start();
+// Gives the batch lease up on a clean stop (a restart under the same instance id takes it back at once anyway).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void batchRunner.stop());

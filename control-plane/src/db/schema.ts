@@ -341,6 +341,7 @@ export const orgStorage = sqliteTable('org_storage', {
 
 // Agent tables live beside this file so each stays readable; drizzle-kit follows the re-export.
 export * from './schema-agents.js';
+export * from './schema-batch.js';
 export * from './schema-billing.js';
 export * from './schema-edge.js';
 export * from './schema-images.js';

@@ -1,0 +1,30 @@
+import { forbidden } from '../../errors.js';
+import type { Principal } from '../../http/context.js';
+
+/**
+ * Files and batch jobs feed predictions, so they take what predicting takes: any member who may write (not a
+ * viewer), or an API key with `predict`, `predict:<deployment>` or `admin`. Which deployment a key may call
+ * is checked when a job names one.
+ */
+export function requireBatchAccess(principal: Principal): void {
+  if (principal.type === 'user') {
+    if (principal.role !== 'viewer') return;
+    throw forbidden('Viewers may not upload files or run batch jobs');
+  }
+  if (principal.scopes.some((s) => s === 'predict' || s === 'admin' || s.startsWith('predict:'))) return;
+  throw forbidden('This API key needs the predict scope (or predict:<deployment>) for files and batch jobs');
+}
+
+/** Whether the credential may call this deployment, exactly as the edge decides (edge/src/auth/scopes.ts). */
+export function mayPredict(principal: Principal, deployment: { id: string; name: string }): boolean {
+  if (principal.type === 'user') return principal.role !== 'viewer';
+  const allowed = new Set(['predict', 'admin', `predict:${deployment.id}`, `predict:${deployment.name}`]);
+  return principal.scopes.some((s) => allowed.has(s));
+}
+
+/** Who the credential is, as the ledger names callers. */
+export function callerOf(principal: Principal): { keyId: string | null; userId: string | null } {
+  return principal.type === 'user'
+    ? { keyId: null, userId: principal.userId }
+    : { keyId: principal.keyId, userId: null };
+}
