@@ -37,6 +37,12 @@ const REQUIREMENTS = [
     neededBy: 'the gpu-agent process runtime tests',
   },
   {
+    // The notebook UI a person opens (Debian's classic notebook 6.4; Debian has no JupyterLab).
+    file: '/usr/bin/jupyter-notebook',
+    aptPackage: 'jupyter-notebook',
+    neededBy: 'the process runtime notebook UI and its browser test',
+  },
+  {
     // The Python kernel a notebook runs code in (jupyter-server alone only serves files and the API).
     file: '/usr/share/jupyter/kernels/python3/kernel.json',
     aptPackage: 'python3-ipykernel',

@@ -6,7 +6,17 @@ import { z } from 'zod';
  * it like an API key record and refuses the session's tokens once it learns it.
  */
 export const SessionStatus = z.discriminatedUnion('status', [
-  z.object({ status: z.literal('active'), sessionId: z.string(), userId: z.string(), orgId: z.string() }),
+  z.object({
+    status: z.literal('active'),
+    sessionId: z.string(),
+    userId: z.string(),
+    orgId: z.string(),
+    /**
+     * When the login ends unless it is refreshed (its newest refresh token's expiry, ISO 8601): what a
+     * browser session bound to the login (the notebook cookie) lives until. Absent from older control planes.
+     */
+    expiresAt: z.string().nullable().optional(),
+  }),
   z.object({ status: z.enum(['revoked', 'unknown']) }),
 ]);
 export type SessionStatus = z.infer<typeof SessionStatus>;

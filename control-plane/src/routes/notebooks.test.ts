@@ -42,6 +42,11 @@ describe('notebooks', () => {
     admin = await join('admin');
     member = await join('member');
     viewer = await join('viewer');
+    // Images other than the default must be on the org's allow-list (tested below).
+    const allowed = await call('POST', '/v1/allowed-images', owner.accessToken, {
+      image: 'quay.io/jupyter/scipy-notebook',
+    });
+    if (allowed.status !== 201 && allowed.status !== 200) throw new Error(`allow: ${allowed.text}`);
   });
   afterAll(() => t.cleanup());
 
@@ -57,7 +62,7 @@ describe('notebooks', () => {
       idleTimeoutSeconds: 3600,
       desired: 'running',
       status: 'pending',
-      statusReason: null,
+      statusReason: 'waiting for a host with room for it (1 × t4 GPU)',
       endpoint: null,
       lastActivityAt: null,
     });
@@ -92,7 +97,7 @@ describe('notebooks', () => {
     expect(body.accessUrl).toBe(`https://edge.example.com/notebooks/${body.id}/`);
   });
 
-  it('answers 400 naming the field to bad GPU choices and idle timeouts, and 409 to a taken name', async () => {
+  it('answers 400 naming the field to bad GPU choices, idle timeouts, images off the allow-list and names with path characters, and 409 to a taken name', async () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ gpuType: 'a100' }, 'gpuType'],
       [{ gpuType: 'cpu', gpuCount: 1 }, 'gpuCount'],
@@ -100,10 +105,17 @@ describe('notebooks', () => {
       [{ gpuType: 't4', idleTimeoutSeconds: 4 }, 'idleTimeoutSeconds'],
       [{ gpuType: 't4', idleTimeoutSeconds: 7 * 24 * 3600 + 1 }, 'idleTimeoutSeconds'],
       [{ gpuType: 't4', image: 'Bad Image; rm -rf /' }, 'image'],
+      // Well formed, but neither a platform image nor on the org's allow-list.
+      [{ gpuType: 't4', image: 'ghcr.io/evil/miner:1' }, 'image'],
+      [{ gpuType: 'cpu', name: '../etc' }, 'name'],
+      [{ gpuType: 'cpu', name: 'a/b' }, 'name'],
+      [{ gpuType: 'cpu', name: '..' }, 'name'],
+      [{ gpuType: 'cpu', name: 'x\\y' }, 'name'],
     ];
     for (const [body, path] of cases) {
       const res = await call('POST', '/v1/notebooks', owner.accessToken, { name: 'bad', ...body });
       expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error.code).toBe('validation_failed');
       expect(res.json.error.details.map((d: { path: string }) => d.path)).toContain(path);
     }
     const taken = await newNotebook(owner);

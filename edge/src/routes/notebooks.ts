@@ -1,74 +1,100 @@
-import type { NotebookTarget } from '@meridian/protocol';
-import { Hono } from 'hono';
-import { authenticate } from '../auth/authenticate.js';
+import { type Context, Hono } from 'hono';
+import { setCookie } from 'hono/cookie';
 import type { EdgeVariables } from '../caller.js';
-import { ControlPlaneClient } from '../control-plane.js';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
+import { type NotebookAccess, resolveNotebookAccess, TOKEN_QUERY_PARAMETER } from '../notebooks/access.js';
+import { forwardToNotebook } from '../notebooks/proxy.js';
+import { refuseNotebookRequest } from '../notebooks/refusal.js';
+import { cookieOptions, NOTEBOOK_COOKIE, sealNotebookSession } from '../notebooks/session-cookie.js';
+import { notebookTarget } from '../notebooks/target.js';
 
 type AppEnv = { Bindings: Env; Variables: EdgeVariables };
 
-/** Where each notebook runs, per isolate for a few seconds: a page load makes dozens of requests. */
-const TARGET_CACHE_MS = 5_000;
-const targets = new Map<string, { target: NotebookTarget | undefined; at: number }>();
-
-async function targetOf(env: Env, notebookId: string): Promise<NotebookTarget | undefined> {
-  const cached = targets.get(notebookId);
-  if (cached && Date.now() - cached.at < TARGET_CACHE_MS) return cached.target;
-  const target = await new ControlPlaneClient(env).notebook(notebookId);
-  targets.set(notebookId, { target, at: Date.now() });
-  if (targets.size > 10_000) targets.delete(targets.keys().next().value as string);
-  return target;
-}
-
-/** Request headers the notebook must not see: the caller's Meridian credentials stay at the edge. */
-const STRIPPED = ['authorization', 'cookie', 'host', 'origin'];
-
 /**
- * `/notebooks/{id}/…` → the Jupyter server on the agent that runs it, HTTP and WebSocket alike, for the
- * notebook's owner only. The edge authenticates the user (JWT) and forwards with the notebook's own token,
- * which the caller never needs to know. Jupyter serves under the same `/notebooks/{id}/` base path, so paths
- * pass through unchanged.
+ * `/notebooks/{id}/…` → the Jupyter server on the agent that runs it, for the notebook's owner only.
+ * Opening the access URL with `?access_token=` trades the token for a session cookie scoped to the notebook
+ * and redirects to the same URL without it; the cookie then authorises every asset, API call and kernel
+ * WebSocket while the user's login holds. Another org's notebook, and another member's, answer 404 like
+ * one that does not exist; refusals are a page for a browser and JSON for everything else.
  */
 export function createNotebookRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.all('/notebooks/:id', (c) => c.redirect(`/notebooks/${encodeURIComponent(c.req.param('id'))}/`, 308));
-  app.all('/notebooks/:id/*', authenticate({ allow: ['user'] }), async (c) => {
+  app.all('/notebooks/:id', (c) => {
+    const url = new URL(c.req.url);
+    return c.redirect(`/notebooks/${encodeURIComponent(c.req.param('id'))}/${url.search}`, 308);
+  });
+  app.all('/notebooks/:id/*', async (c) => {
     const id = c.req.param('id');
-    const caller = c.var.caller;
-    const target = await targetOf(c.env, id);
-    // Another org's notebook, and another member's, answer like one that does not exist.
-    if (!target || target.orgId !== caller.orgId || target.ownerId !== caller.userId)
-      throw new EdgeError('not_found', `notebook '${id}' not found`);
-    if (!target.endpoint || target.status !== 'running')
-      throw new EdgeError('unavailable', `notebook '${id}' is ${target.status}; start it first`, {
-        'Retry-After': '5',
-      });
-
-    const incoming = new URL(c.req.url);
-    const upstream = new URL(target.endpoint);
-    upstream.pathname = incoming.pathname;
-    const query = new URLSearchParams(incoming.search);
-    query.delete('access_token');
-    upstream.search = query.toString();
-
-    const headers = new Headers(c.req.raw.headers);
-    for (const name of STRIPPED) headers.delete(name);
-    headers.set('authorization', `token ${target.token}`);
-    // Jupyter refuses cross-origin WebSockets; to it, the edge is the origin.
-    if (c.req.header('upgrade')?.toLowerCase() === 'websocket') headers.set('origin', upstream.origin);
-    const init: RequestInit = { method: c.req.method, headers, redirect: 'manual' };
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') init.body = c.req.raw.body;
     try {
-      // A WebSocket upgrade comes back as a 101 carrying the upstream socket, which workerd splices through.
-      return await fetch(upstream.toString(), init);
+      return await serveNotebook(c, id);
     } catch (err) {
-      throw new EdgeError(
-        'unavailable',
-        `notebook '${id}' did not answer: ${err instanceof Error ? err.message : String(err)}`,
-        { 'Retry-After': '5' },
-      );
+      if (!(err instanceof EdgeError)) throw err;
+      const res = refuseNotebookRequest(c, err, c.get('requestId'));
+      // A cookie whose login ended is of no further use: the browser drops it.
+      if (err.code === 'unauthenticated') clearSession(res, c, id);
+      return res;
     }
   });
   return app;
+}
+
+async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> {
+  const access = await resolveNotebookAccess(c, id, background(c));
+  const target = await notebookTarget(c.env, id);
+  const { session } = access;
+  if (!target || target.orgId !== session.orgId || target.ownerId !== session.userId)
+    throw new EdgeError('not_found', `Notebook '${id}' not found (it does not exist, or it is not yours)`);
+  if (access.via === 'query' && isPageLoad(c)) return startBrowserSession(c, access);
+  if (!target.endpoint || target.status !== 'running')
+    throw new EdgeError(
+      'unavailable',
+      `Notebook '${id}' is ${target.status}; start it (POST /v1/notebooks/${id}/start), then reload this page`,
+      { 'Retry-After': '5' },
+    );
+  return forwardToNotebook(c.req.raw, { ...target, endpoint: target.endpoint });
+}
+
+/** Sets the notebook's session cookie and sends the browser to the same URL without the token. */
+function startBrowserSession(c: Context<AppEnv>, access: NotebookAccess): Response {
+  const url = new URL(c.req.url);
+  url.searchParams.delete(TOKEN_QUERY_PARAMETER);
+  const expiresAt = access.loginExpiresAt === undefined ? undefined : Date.parse(access.loginExpiresAt);
+  const maxAge =
+    expiresAt === undefined ? undefined : Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
+  const value = sealNotebookSession(c.env.EDGE_SERVICE_TOKEN, access.session);
+  setCookie(c, NOTEBOOK_COOKIE, value, cookieOptions(access.session.notebookId, isHttps(c), maxAge));
+  c.header('cache-control', 'no-store');
+  // Referrer-Policy: the token must not leak from this response to wherever the redirect leads.
+  c.header('referrer-policy', 'no-referrer');
+  return c.redirect(`${url.pathname}${url.search}`, 302);
+}
+
+/** Drops the browser's notebook cookie (when it sent one) from the refusal's answer. */
+function clearSession(res: Response, c: Context<AppEnv>, id: string): void {
+  if (!c.req.header('cookie')?.includes(`${NOTEBOOK_COOKIE}=`)) return;
+  const { path, secure } = cookieOptions(id, isHttps(c), undefined);
+  res.headers.append(
+    'set-cookie',
+    `${NOTEBOOK_COOKIE}=; Max-Age=0; Path=${path}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`,
+  );
+}
+
+function isPageLoad(c: Context<AppEnv>): boolean {
+  return c.req.method === 'GET' && c.req.header('upgrade')?.toLowerCase() !== 'websocket';
+}
+
+/** HTTPS as the browser sees it: directly, or behind a proxy that terminates TLS and says so. */
+function isHttps(c: Context<AppEnv>): boolean {
+  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+}
+
+/** The request's waitUntil (absent outside a Worker request, e.g. in some tests). */
+function background(c: Context<AppEnv>): ((promise: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,12 +1,17 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { DesiredModelWorkload, DesiredNotebookWorkload, DesiredWorkload } from '@meridian/protocol';
-import { jupyterImageCommand, jupyterServerCommand, notebookEnv } from '../runtimes/jupyter.js';
+import {
+  installedJupyterCommand,
+  jupyterImageCommand,
+  jupyterServerCommand,
+  notebookEnv,
+} from '../runtimes/jupyter.js';
 import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from '../runtimes/types.js';
 import { NotebookActivity } from './notebook-activity.js';
 import type { RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
 import { limitsOf } from './workload-size.js';
 
-/** Debian's jupyter-server package; the process runtime runs notebooks with it. */
+/** Debian's jupyter-server package: what the process runtime falls back to without a notebook UI. */
 export const JUPYTER_SERVER = '/usr/bin/jupyter-server';
 const MODEL_SERVER_PORT = 8080;
 const NOTEBOOK_PORT = 8888;
@@ -153,7 +158,10 @@ export class SupervisedRuntime implements WorkloadRuntime {
       kind: 'notebook',
       ...(asProcess
         ? {
-            command: jupyterServerCommand({ executable: JUPYTER_SERVER, basePath: workload.basePath }),
+            // A real UI where the host has one (JupyterLab, Debian's classic notebook), else the bare server.
+            command:
+              installedJupyterCommand(workload.basePath) ??
+              jupyterServerCommand({ executable: JUPYTER_SERVER, basePath: workload.basePath }),
           }
         : { image: workload.image, command: jupyterImageCommand(workload.basePath) }),
       // The server requires the token on every request but its version at `<basePath>api` (the probe).

@@ -6,6 +6,7 @@ import { conflict } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { randomSecret } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
+import { assertImageAllowed } from '../images/images.js';
 import { splitPage } from '../pagination.js';
 import { resolveGpuCount } from '../workloads/gpu-request.js';
 import { agentsHolding, notifyAgents } from '../workloads/holders.js';
@@ -31,6 +32,8 @@ function isUniqueViolation(err: unknown): boolean {
 export async function createNotebook(deps: NotebookDeps, actor: Actor, input: NotebookInput) {
   const user = notebookCaller(actor.principal, 'notebooks:write');
   const gpuCount = resolveGpuCount(input.gpuType, input.gpuCount);
+  // Refused here as a 400 naming `image`, not later by the agent as a failed start.
+  if (input.image) await assertImageAllowed(deps.db, user.orgId, input.image);
   const id = newId('notebook');
   try {
     await deps.db.transaction(async (tx) => {

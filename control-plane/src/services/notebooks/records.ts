@@ -63,7 +63,7 @@ export function presentNotebook(row: NotebookRow, viewer: UserPrincipal, edgePub
     idleTimeoutSeconds: row.idleTimeoutSeconds,
     desired: row.desired,
     status: row.status,
-    statusReason: row.statusReason,
+    statusReason: row.statusReason ?? defaultReason(row),
     lastActivityAt: row.lastActivityAt?.toISOString() ?? null,
     token: own ? row.token : null,
     accessUrl: own ? `${edgePublicUrl.replace(/\/+$/, '')}/notebooks/${row.id}/` : null,
@@ -71,4 +71,27 @@ export function presentNotebook(row: NotebookRow, viewer: UserPrincipal, edgePub
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+/** What each step means to the owner, where the scheduler and agent recorded no reason of their own. */
+function defaultReason(row: NotebookRow): string {
+  const gpus = row.gpuType === 'cpu' ? 'CPU' : `${row.gpuCount} × ${row.gpuType} GPU`;
+  switch (row.status) {
+    case 'pending':
+      return row.desired === 'running'
+        ? `waiting for a host with room for it (${gpus})`
+        : 'asked to stop; nothing runs';
+    case 'starting':
+      return 'placed on a host: restoring its files and starting Jupyter';
+    case 'running':
+      return `Jupyter is serving at its access URL; stopped after ${row.idleTimeoutSeconds} s without activity`;
+    case 'stopping':
+      return 'stopping: saving its files';
+    case 'stopped':
+      return row.desired === 'running'
+        ? 'asked to start: waiting for the scheduler'
+        : 'stopped as asked; its files are kept for the next start';
+    case 'failed':
+      return 'failed without a reason recorded; stop and start it again';
+  }
 }

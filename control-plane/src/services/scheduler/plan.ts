@@ -185,18 +185,22 @@ export function planTick(view: ClusterView, options: PlanOptions): Plan {
       nb.openSession = null;
     };
     let desired = nb.desired;
+    let stopReason: string | null = null;
     if (desired === 'running' && w?.phase === 'ready' && nb.openSession) {
       const last = Math.max(w.report?.lastActivityAt ?? 0, nb.openSession.startedAt);
       if (now - last > nb.idleTimeoutSeconds * 1000 + options.idleSlackMs) {
         desired = 'stopped';
         set({ desired: 'stopped' });
-        endSession(`culled: idle since ${new Date(last).toISOString()}`);
+        const since = new Date(last).toISOString();
+        endSession(`culled: idle since ${since}`);
+        // What its owner reads on GET: why it stopped without being asked to.
+        stopReason = `culled: idle since ${since}, past its idle timeout of ${nb.idleTimeoutSeconds} s; start it again to continue`;
       }
     }
     if (desired === 'stopped') {
       if (w) remove(w);
       endSession('stopped');
-      if (nb.status !== 'stopped') set({ status: 'stopped', statusReason: null, endpoint: null });
+      if (nb.status !== 'stopped') set({ status: 'stopped', statusReason: stopReason, endpoint: null });
       return;
     }
     if (!w) {

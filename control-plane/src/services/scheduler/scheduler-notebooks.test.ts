@@ -85,6 +85,7 @@ describe('scheduler: notebooks', () => {
     await scheduler.tick(start + 15_500);
     const culled = await row(id);
     expect([culled?.status, culled?.desired]).toEqual(['stopped', 'stopped']);
+    expect(culled?.statusReason).toMatch(/^culled: idle since .*idle timeout of 10 s/);
     expect((await sessions(id))[0]?.endReason).toMatch(/^culled/);
     expect(await t.db.select().from(workloads).where(eq(workloads.notebookId, id))).toEqual([]);
   });
