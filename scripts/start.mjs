@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDashboardBuilt } from './build-dashboard.mjs';
 import { prepareLayout } from './data-layout.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -174,6 +175,12 @@ if (layout.moved.length > 0) {
   );
 }
 for (const component of COMPONENTS) await assertPortFree(component);
+// The control plane serves the dashboard's build at /: make it when it is missing or older than its sources.
+try {
+  ensureDashboardBuilt();
+} catch (error) {
+  console.error(`The dashboard did not build (${error.message}); the API still starts, / answers 503`);
+}
 for (const component of COMPONENTS) {
   if (stopping) break;
   try {
@@ -199,5 +206,6 @@ if (!stopping) {
     const links = [c.health, ...c.links].map((l) => url + l).join(', ');
     console.log(`${c.name} listening on ${url} (${links}${c.note ? `; ${c.note}` : ''})`);
   }
+  console.log(`Dashboard: ${urlOf(COMPONENTS[0])}/ (sign up there, or log in with the CLI's account)`);
   console.log('Ctrl-C stops everything.');
 }

@@ -1,0 +1,96 @@
+import {
+  errorFromResponse,
+  type Schema,
+  type TokenStore,
+  type Tokens,
+  tokensFrom,
+  UnauthenticatedError,
+} from '@meridian/sdk';
+
+type TokenPair = Schema<'TokenPair'>;
+
+/** Asks the auth routes for cookie mode: the refresh token stays in an HttpOnly cookie, never in scripts. */
+export const COOKIE_MODE = { 'x-meridian-refresh': 'cookie' } as const;
+
+/**
+ * The dashboard's login: the access token in memory only, the refresh token in the HttpOnly cookie the
+ * control plane sets. The SDK renews a login inside `exclusive`, re-reading the store first; renewing from
+ * the cookie there hands it fresh tokens, so it never sends a body refresh token (it has none).
+ */
+export class CookieSession implements TokenStore {
+  private tokens: Tokens | undefined;
+  private readonly listeners = new Set<(loggedIn: boolean) => void>();
+
+  constructor(private readonly apiUrl: string) {}
+
+  async load() {
+    return this.tokens;
+  }
+
+  async save(tokens: Tokens | undefined) {
+    this.tokens = tokens;
+  }
+
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    await this.renew();
+    return work();
+  }
+
+  /** Told when the login starts or ends (ended: the cookie no longer renews it). */
+  subscribe(listener: (loggedIn: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get loggedIn(): boolean {
+    return this.tokens !== undefined;
+  }
+
+  /** New tokens from the cookie; throws UnauthenticatedError (and tells listeners) when it is gone. */
+  async renew(): Promise<void> {
+    const res = await this.post('/v1/auth/refresh', {});
+    if (!res.ok) {
+      const error = await errorFromResponse(res);
+      this.end();
+      throw error;
+    }
+    this.begin((await res.json()) as TokenPair);
+  }
+
+  /** Logs in (or registers, with `path`) in cookie mode. */
+  async start(path: '/v1/auth/login' | '/v1/auth/register', body: Record<string, unknown>): Promise<unknown> {
+    const res = await this.post(path, body);
+    if (!res.ok) throw await errorFromResponse(res);
+    const json = (await res.json()) as TokenPair;
+    this.begin(json);
+    return json;
+  }
+
+  /** Adopts tokens a cookie-mode answer carried (switch-org, password change). */
+  begin(pair: TokenPair): void {
+    this.tokens = tokensFrom(pair);
+    for (const listener of this.listeners) listener(true);
+  }
+
+  async logout(): Promise<void> {
+    await this.post('/v1/auth/logout', {}).catch(() => undefined);
+    this.end();
+  }
+
+  end(): void {
+    const had = this.tokens !== undefined;
+    this.tokens = undefined;
+    if (had) for (const listener of this.listeners) listener(false);
+  }
+
+  private post(path: string, body: unknown): Promise<Response> {
+    return fetch(this.apiUrl + path, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'content-type': 'application/json', ...COOKIE_MODE },
+      body: JSON.stringify(body),
+    });
+  }
+}
+
+export const isUnauthenticated = (error: unknown) => error instanceof UnauthenticatedError;

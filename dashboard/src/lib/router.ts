@@ -1,0 +1,41 @@
+import { useEffect, useState } from 'react';
+
+const EVENT = 'meridian:navigate';
+
+/** Goes to an in-app path without reloading (history API); the server answers index.html for any of them. */
+export function navigate(to: string, options: { replace?: boolean } = {}): void {
+  if (options.replace) window.history.replaceState(null, '', to);
+  else window.history.pushState(null, '', to);
+  window.dispatchEvent(new Event(EVENT));
+}
+
+/** The current path and query, updated on navigation and on back / forward. */
+const read = () => ({ path: window.location.pathname, query: new URLSearchParams(window.location.search) });
+
+export function useLocation(): { path: string; query: URLSearchParams } {
+  const [location, setLocation] = useState(read);
+  useEffect(() => {
+    const update = () => setLocation(read());
+    window.addEventListener('popstate', update);
+    window.addEventListener(EVENT, update);
+    return () => {
+      window.removeEventListener('popstate', update);
+      window.removeEventListener(EVENT, update);
+    };
+  }, []);
+  return location;
+}
+
+/** `/models/:id` against `/models/mdl_1` → { id: 'mdl_1' }, or undefined when it does not match. */
+export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/');
+  const got = path.replace(/\/+$/, '').split('/');
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, part] of want.entries()) {
+    const value = got[i] ?? '';
+    if (part.startsWith(':')) params[part.slice(1)] = decodeURIComponent(value);
+    else if (part !== value) return undefined;
+  }
+  return params;
+}

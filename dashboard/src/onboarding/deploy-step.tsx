@@ -1,0 +1,94 @@
+import { type Schema, waitForDeployment } from '@meridian/sdk';
+import { type FormEvent, useState } from 'react';
+import { useApp } from '../api/context';
+import { ErrorMessage } from '../components/error-message';
+import { Field } from '../components/field';
+import { StatusBadge } from '../components/status-badge';
+import { useAction } from '../hooks/use-action';
+
+type Deployment = Schema<'Deployment'>;
+
+const PHASES = ['pending', 'scheduled', 'pulling', 'loading', 'ready'] as const;
+
+/** Deploys the uploaded version on CPU and follows its phases until it is ready (or says why it failed). */
+export function DeployStep(props: {
+  model: Schema<'Model'>;
+  version: Schema<'ModelVersion'>;
+  onDeployment(d: Deployment): void;
+}) {
+  const { client } = useApp();
+  const [name, setName] = useState(props.model.name);
+  const [gpuType, setGpuType] = useState<Deployment['gpuType']>('cpu');
+  const [current, setCurrent] = useState<Deployment>();
+  const deploy = useAction(async () => {
+    const created = await client.request('post', '/v1/deployments', {
+      body: {
+        name,
+        model: props.model.id,
+        version: props.version.version,
+        gpuType,
+        minReplicas: 1,
+        maxReplicas: 1,
+      },
+    });
+    setCurrent(created);
+    props.onDeployment(created);
+    const ready = await waitForDeployment(client, created.id, {
+      onChange: (d) => {
+        setCurrent(d);
+        props.onDeployment(d);
+      },
+      timeoutMs: 300_000,
+    });
+    setCurrent(ready);
+    props.onDeployment(ready);
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void deploy.run();
+  };
+  return (
+    <div className="stack">
+      <form onSubmit={submit} className="inline-form" aria-label="Deploy">
+        <Field label="Deployment name">
+          <input
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            required
+            disabled={current !== undefined}
+          />
+        </Field>
+        <Field label="Hardware">
+          <select value={gpuType} onChange={(e) => setGpuType(e.target.value as Deployment['gpuType'])}>
+            <option value="cpu">CPU</option>
+            <option value="t4">NVIDIA T4</option>
+            <option value="rtx4090">RTX 4090</option>
+            <option value="v100">V100</option>
+          </select>
+        </Field>
+        <button type="submit" className="primary" disabled={deploy.busy || current?.status === 'ready'}>
+          Deploy
+        </button>
+      </form>
+      {current ? (
+        <div role="status" aria-live="polite">
+          <p>
+            {current.name}: <StatusBadge status={current.status} />
+            {current.statusReason ? <span className="muted"> {current.statusReason}</span> : null}
+          </p>
+          <ol className="phases" aria-label="Phases">
+            {PHASES.map((phase) => (
+              <li
+                key={phase}
+                className={PHASES.indexOf(phase) <= PHASES.indexOf(current.status as never) ? 'reached' : ''}
+              >
+                {phase}
+              </li>
+            ))}
+          </ol>
+        </div>
+      ) : null}
+      <ErrorMessage error={deploy.error} />
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+import { type FormEvent, useState } from 'react';
+import { useApp } from '../api/context';
+import { CopyButton } from '../components/copy-button';
+import { ErrorMessage } from '../components/error-message';
+import { Field } from '../components/field';
+import { useAction } from '../hooks/use-action';
+
+const SCOPES = [
+  'predict',
+  'models:read',
+  'models:write',
+  'deployments:read',
+  'deployments:write',
+  'billing:read',
+];
+
+/** A new key: scopes, an optional per-minute limit and expiry; its secret is shown once. */
+export function ApiKeyForm({ onCreated }: { onCreated(): void }) {
+  const { client } = useApp();
+  const [form, setForm] = useState({ name: '', scopes: ['predict'], perMinute: '', expires: '' });
+  const [secret, setSecret] = useState<string>();
+  const create = useAction(async () => {
+    const key = await client.request('post', '/v1/api-keys', {
+      body: {
+        name: form.name,
+        scopes: form.scopes,
+        ...(form.perMinute
+          ? { rateLimits: [{ name: 'per-minute', limit: Number(form.perMinute), periodSeconds: 60 }] }
+          : {}),
+        ...(form.expires ? { expiresAt: new Date(form.expires).toISOString() } : {}),
+      },
+    });
+    setSecret(key.secret);
+    onCreated();
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void create.run();
+  };
+  const toggle = (scope: string) =>
+    setForm({
+      ...form,
+      scopes: form.scopes.includes(scope) ? form.scopes.filter((s) => s !== scope) : [...form.scopes, scope],
+    });
+  return (
+    <form onSubmit={submit} className="stack card" aria-label="New API key">
+      <h2>New API key</h2>
+      <div className="inline-form">
+        <Field label="Name">
+          <input value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required />
+        </Field>
+        <Field label="Calls per minute (optional)">
+          <input
+            type="number"
+            min={1}
+            value={form.perMinute}
+            onChange={(e) => setForm({ ...form, perMinute: e.target.value })}
+          />
+        </Field>
+        <Field label="Expires (optional)">
+          <input
+            type="datetime-local"
+            value={form.expires}
+            onChange={(e) => setForm({ ...form, expires: e.target.value })}
+          />
+        </Field>
+      </div>
+      <fieldset>
+        <legend>Scopes</legend>
+        {SCOPES.map((scope) => (
+          <label key={scope} className="check">
+            <input type="checkbox" checked={form.scopes.includes(scope)} onChange={() => toggle(scope)} />{' '}
+            {scope}
+          </label>
+        ))}
+      </fieldset>
+      <button type="submit" className="primary" disabled={create.busy}>
+        Create key
+      </button>
+      <ErrorMessage error={create.error} />
+      {secret ? (
+        <p role="status" className="secret">
+          Shown this once: <code>{secret}</code> <CopyButton text={secret} label="Copy key" />
+        </p>
+      ) : null}
+    </form>
+  );
+}

@@ -1,0 +1,44 @@
+import type { Schema } from '@meridian/sdk';
+import { can, useApp } from '../api/context';
+import { ConfirmButton } from '../components/confirm-button';
+import { ErrorMessage } from '../components/error-message';
+import { StatusBadge } from '../components/status-badge';
+import { TimeText } from '../components/time-text';
+import { useAction } from '../hooks/use-action';
+
+export function ApiKeyRow({ apiKey: k, onChange }: { apiKey: Schema<'ApiKey'>; onChange(): void }) {
+  const { client, role } = useApp();
+  const revoke = useAction(async () => {
+    await client.request('delete', '/v1/api-keys/{id}', { path: { id: k.id } });
+    onChange();
+  });
+  return (
+    <tr>
+      <td>{k.name}</td>
+      <td>
+        <code>{k.start}…</code>
+      </td>
+      <td>
+        <StatusBadge status={k.status} />
+      </td>
+      <td>{k.scopes.join(', ')}</td>
+      <td>{k.rateLimits.map((l) => `${l.name}: ${l.limit}/${l.periodSeconds}s`).join(', ') || '—'}</td>
+      <td>
+        <TimeText iso={k.expiresAt} />
+      </td>
+      <td>
+        <TimeText iso={k.lastUsedAt} />
+      </td>
+      <td>
+        {can.manage(role) && k.status === 'active' ? (
+          <ConfirmButton
+            label={`Revoke ${k.name}`}
+            confirm={`Yes, revoke ${k.name}`}
+            onConfirm={() => void revoke.run()}
+          />
+        ) : null}
+        <ErrorMessage error={revoke.error} />
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,54 @@
+import { useEffect } from 'react';
+import { useApp } from '../api/context';
+import { AppLink } from '../components/app-link';
+import { ErrorMessage } from '../components/error-message';
+import { Loading } from '../components/loading';
+import { PageHeader } from '../components/page-header';
+import { StatusBadge } from '../components/status-badge';
+import { TimeText } from '../components/time-text';
+import { useLoad } from '../hooks/use-load';
+import { DeploymentEvents } from './deployment-events';
+import { DeploymentReplicas } from './deployment-replicas';
+import { ScaleForm } from './scale-form';
+
+/** One deployment, live: status and phases every few seconds, replicas by phase, scale settings, events. */
+export function DeploymentPage({ id }: { id: string }) {
+  const { client } = useApp();
+  const deployment = useLoad(() => client.request('get', '/v1/deployments/{id}', { path: { id } }), [id]);
+  const { reload } = deployment;
+  useEffect(() => {
+    const timer = setInterval(reload, 3_000);
+    return () => clearInterval(timer);
+  }, [reload]);
+  if (!deployment.data) return deployment.error ? <ErrorMessage error={deployment.error} /> : <Loading />;
+  const d = deployment.data;
+  return (
+    <>
+      <PageHeader title={`Deployment ${d.name}`} />
+      <p role="status" aria-live="polite">
+        <StatusBadge status={d.status} /> {d.statusReason ?? ''}
+      </p>
+      <dl className="facts">
+        <dt>Model</dt>
+        <dd>
+          <AppLink to={`/models/${d.modelId}`}>{d.modelName}</AppLink> version {d.version.version} (asked for{' '}
+          {d.version.requested})
+        </dd>
+        <dt>Runtime</dt>
+        <dd>
+          {d.runtime} on {d.gpuType}
+          {d.gpuCount > 1 ? ` × ${d.gpuCount}` : ''}
+        </dd>
+        <dt>Revision</dt>
+        <dd>{d.revision}</dd>
+        <dt>Created</dt>
+        <dd>
+          <TimeText iso={d.createdAt} />
+        </dd>
+      </dl>
+      <DeploymentReplicas replicas={d.replicas} />
+      <ScaleForm deployment={d} onSaved={reload} />
+      <DeploymentEvents id={d.id} />
+    </>
+  );
+}

@@ -1,0 +1,63 @@
+import { useApp } from '../api/context';
+import { AppLink } from '../components/app-link';
+import { ListState } from '../components/list-state';
+import { PageHeader } from '../components/page-header';
+import { StatusBadge } from '../components/status-badge';
+import { TableWrap } from '../components/table-wrap';
+import { TimeText } from '../components/time-text';
+import { usePaged } from '../hooks/use-paged';
+
+export function DeploymentsPage() {
+  const { client } = useApp();
+  const list = usePaged(
+    (cursor, limit) => client.request('get', '/v1/deployments', { query: { cursor, limit } }),
+    [],
+  );
+  return (
+    <>
+      <PageHeader title="Deployments">
+        <button type="button" onClick={list.reload}>
+          Refresh
+        </button>
+      </PageHeader>
+      <ListState list={list} label="Deployments" empty={<AppLink to="/">Deploy a model</AppLink>}>
+        {(items) => (
+          <TableWrap label="Deployments table">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Status</th>
+                <th scope="col">Model</th>
+                <th scope="col">Replicas ready</th>
+                <th scope="col">Hardware</th>
+                <th scope="col">Updated</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((d) => (
+                <tr key={d.id}>
+                  <td>
+                    <AppLink to={`/deployments/${d.id}`}>{d.name}</AppLink>
+                  </td>
+                  <td>
+                    <StatusBadge status={d.status} />
+                  </td>
+                  <td>
+                    {d.modelName} v{d.version.version}
+                  </td>
+                  <td>
+                    {d.replicas.ready} / {d.replicas.total}
+                  </td>
+                  <td>{d.gpuType}</td>
+                  <td>
+                    <TimeText iso={d.updatedAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </TableWrap>
+        )}
+      </ListState>
+    </>
+  );
+}

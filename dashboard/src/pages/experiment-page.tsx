@@ -1,0 +1,60 @@
+import { useApp } from '../api/context';
+import { AppLink } from '../components/app-link';
+import { ErrorMessage } from '../components/error-message';
+import { ListState } from '../components/list-state';
+import { Loading } from '../components/loading';
+import { PageHeader } from '../components/page-header';
+import { StatusBadge } from '../components/status-badge';
+import { TableWrap } from '../components/table-wrap';
+import { TimeText } from '../components/time-text';
+import { useLoad } from '../hooks/use-load';
+import { usePaged } from '../hooks/use-paged';
+
+export function ExperimentPage({ id }: { id: string }) {
+  const { client } = useApp();
+  const experiment = useLoad(() => client.request('get', '/v1/experiments/{id}', { path: { id } }), [id]);
+  const runs = usePaged(
+    (cursor, limit) =>
+      client.request('get', '/v1/experiments/{id}/runs', { path: { id }, query: { cursor, limit } }),
+    [id],
+  );
+  if (!experiment.data) return experiment.error ? <ErrorMessage error={experiment.error} /> : <Loading />;
+  return (
+    <>
+      <PageHeader title={`Experiment ${experiment.data.name}`} />
+      <p>{experiment.data.description}</p>
+      <ListState list={runs} label="Runs" empty={null}>
+        {(items) => (
+          <TableWrap label="Runs table">
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">Status</th>
+                <th scope="col">Started</th>
+                <th scope="col">Ended</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((r) => (
+                <tr key={r.id}>
+                  <td>
+                    <AppLink to={`/runs/${r.id}`}>{r.name || r.id}</AppLink>
+                  </td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                  </td>
+                  <td>
+                    <TimeText iso={r.startedAt} />
+                  </td>
+                  <td>
+                    <TimeText iso={r.endedAt} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </TableWrap>
+        )}
+      </ListState>
+    </>
+  );
+}

@@ -1,0 +1,44 @@
+import { useApp } from '../api/context';
+import { ErrorMessage } from '../components/error-message';
+import { Loading } from '../components/loading';
+import { TableWrap } from '../components/table-wrap';
+import { TimeText } from '../components/time-text';
+import { useLoad } from '../hooks/use-load';
+
+export function InvoiceCard() {
+  const { client } = useApp();
+  const invoice = useLoad(() => client.request('get', '/v1/billing/invoices/upcoming'), []);
+  if (!invoice.data) return invoice.error ? <ErrorMessage error={invoice.error} /> : <Loading />;
+  const inv = invoice.data;
+  return (
+    <section aria-label="Upcoming invoice" className="card">
+      <h2>Upcoming invoice: ${inv.subtotalUsd}</h2>
+      <p>
+        Plan <strong>{inv.plan}</strong>, period <TimeText iso={inv.periodStart} /> to{' '}
+        <TimeText iso={inv.periodEnd} />
+      </p>
+      <TableWrap label="Invoice lines">
+        <thead>
+          <tr>
+            <th scope="col">Line</th>
+            <th scope="col">Quantity</th>
+            <th scope="col">Unit price</th>
+            <th scope="col">Amount</th>
+          </tr>
+        </thead>
+        <tbody>
+          {inv.lines.map((l) => (
+            <tr key={l.description}>
+              <td>{l.description}</td>
+              <td>
+                {l.quantity} {l.unit}
+              </td>
+              <td>${l.unitPriceUsd}</td>
+              <td>${l.amountUsd}</td>
+            </tr>
+          ))}
+        </tbody>
+      </TableWrap>
+    </section>
+  );
+}

@@ -1,0 +1,38 @@
+import { can, useApp } from '../api/context';
+import { ErrorMessage } from '../components/error-message';
+import { Loading } from '../components/loading';
+import { PageHeader } from '../components/page-header';
+import { TableWrap } from '../components/table-wrap';
+import { useLoad } from '../hooks/use-load';
+import { MemberForm } from './member-form';
+import { MemberRow } from './member-row';
+
+export function MembersPage() {
+  const { client, role } = useApp();
+  const members = useLoad(() => client.request('get', '/v1/org/members'), []);
+  return (
+    <>
+      <PageHeader title="Members and roles" />
+      {can.manage(role) ? <MemberForm onAdded={members.reload} /> : null}
+      <ErrorMessage error={members.error} />
+      {members.loading && !members.data ? <Loading /> : null}
+      {members.data ? (
+        <TableWrap label="Members table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Email</th>
+              <th scope="col">Role</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.data.items.map((m) => (
+              <MemberRow key={m.userId} member={m} onChange={members.reload} />
+            ))}
+          </tbody>
+        </TableWrap>
+      ) : null}
+    </>
+  );
+}

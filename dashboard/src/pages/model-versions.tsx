@@ -1,0 +1,62 @@
+import { useApp } from '../api/context';
+import { AppLink } from '../components/app-link';
+import { ListState } from '../components/list-state';
+import { SignatureView } from '../components/signature-view';
+import { StatusBadge } from '../components/status-badge';
+import { TimeText } from '../components/time-text';
+import { usePaged } from '../hooks/use-paged';
+import { formatBytes } from '../lib/format';
+
+/** A model's versions with their signature, size, checksum and the run each came from. */
+export function ModelVersions({ modelId }: { modelId: string }) {
+  const { client } = useApp();
+  const list = usePaged(
+    (cursor, limit) =>
+      client
+        .request('get', '/v1/models/{id}/versions', {
+          path: { id: modelId },
+          query: { cursor: cursor === undefined ? undefined : Number(cursor), limit },
+        })
+        .then((page) => ({
+          items: page.items,
+          nextCursor:
+            page.nextCursor === null || page.nextCursor === undefined ? null : String(page.nextCursor),
+        })),
+    [modelId],
+  );
+  return (
+    <>
+      <h2>Versions</h2>
+      <ListState list={list} label="Versions" empty={<AppLink to="/">Upload a version</AppLink>}>
+        {(items) =>
+          items.map((v) => (
+            <article key={v.id} className="card">
+              <h3>
+                Version {v.version} <StatusBadge status={v.status} />{' '}
+                {v.aliases.map((a) => (
+                  <span key={a} className="badge">
+                    {a}
+                  </span>
+                ))}
+              </h3>
+              <p>
+                {v.fileName} · {v.format} · {formatBytes(v.sizeBytes)} · <TimeText iso={v.createdAt} />
+              </p>
+              {v.sha256 ? (
+                <p className="muted break">
+                  sha256 <code>{v.sha256}</code>
+                </p>
+              ) : null}
+              {v.runId ? (
+                <p>
+                  From run <AppLink to={`/runs/${v.runId}`}>{v.runId}</AppLink>
+                </p>
+              ) : null}
+              <SignatureView signature={v.signature} />
+            </article>
+          ))
+        }
+      </ListState>
+    </>
+  );
+}

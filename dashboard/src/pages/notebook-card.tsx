@@ -1,0 +1,59 @@
+import type { Schema } from '@meridian/sdk';
+import { can, useApp } from '../api/context';
+import { ConfirmButton } from '../components/confirm-button';
+import { ErrorMessage } from '../components/error-message';
+import { StatusBadge } from '../components/status-badge';
+import { TimeText } from '../components/time-text';
+import { useAction } from '../hooks/use-action';
+import { NotebookSessions } from './notebook-sessions';
+
+/** A notebook: start / stop, open through the edge in a new tab, delete, and its sessions. */
+export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Notebook'>; onChange(): void }) {
+  const { client, role } = useApp();
+  const act = useAction(async (verb: 'start' | 'stop' | 'delete') => {
+    if (verb === 'delete') await client.request('delete', '/v1/notebooks/{id}', { path: { id: n.id } });
+    else if (verb === 'start')
+      await client.request('post', '/v1/notebooks/{id}/start', { path: { id: n.id } });
+    else await client.request('post', '/v1/notebooks/{id}/stop', { path: { id: n.id } });
+    onChange();
+  });
+  const writable = can.write(role);
+  return (
+    <article className="card" aria-label={`Notebook ${n.name}`}>
+      <h2>
+        {n.name} <StatusBadge status={n.status} />
+      </h2>
+      <p>
+        {n.gpuType} · {n.image} · idle stop after {Math.round(n.idleTimeoutSeconds / 60)} min · last activity{' '}
+        <TimeText iso={n.lastActivityAt} />
+      </p>
+      {n.statusReason ? <p className="muted">{n.statusReason}</p> : null}
+      <div className="actions">
+        {n.accessUrl && n.status === 'running' ? (
+          <a href={n.accessUrl} target="_blank" rel="noopener noreferrer" className="button primary">
+            Open {n.name} (new tab)
+          </a>
+        ) : null}
+        {writable && n.desired === 'stopped' ? (
+          <button type="button" onClick={() => void act.run('start')} disabled={act.busy}>
+            Start
+          </button>
+        ) : null}
+        {writable && n.desired === 'running' ? (
+          <button type="button" onClick={() => void act.run('stop')} disabled={act.busy}>
+            Stop
+          </button>
+        ) : null}
+        {writable ? (
+          <ConfirmButton
+            label="Delete"
+            confirm={`Delete ${n.name}`}
+            onConfirm={() => void act.run('delete')}
+          />
+        ) : null}
+      </div>
+      <ErrorMessage error={act.error} />
+      <NotebookSessions id={n.id} />
+    </article>
+  );
+}

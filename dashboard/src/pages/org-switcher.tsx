@@ -1,0 +1,42 @@
+import type { Schema } from '@meridian/sdk';
+import { errorFromResponse } from '@meridian/sdk';
+import { useApp } from '../api/context';
+import { COOKIE_MODE } from '../api/session';
+import { ErrorMessage } from '../components/error-message';
+import { useAction } from '../hooks/use-action';
+
+/** The organisations the user belongs to; choosing one gets tokens that name it (cookie mode). */
+export function OrgSwitcher() {
+  const { me, client, session, reloadMe } = useApp();
+  const orgs = me.orgs ?? [me.org];
+  const switchTo = useAction(async (orgId: string) => {
+    const res = await client.authorized(`${client.baseUrl}/v1/auth/switch-org`, {
+      method: 'POST',
+      credentials: 'include',
+      headers: { 'content-type': 'application/json', ...COOKIE_MODE },
+      body: JSON.stringify({ orgId }),
+    });
+    if (!res.ok) throw await errorFromResponse(res);
+    session.begin((await res.json()) as Schema<'TokenPair'>);
+    await reloadMe();
+  });
+  return (
+    <span className="org-switcher">
+      <label>
+        <span className="visually-hidden">Organisation</span>
+        <select
+          value={me.org.id}
+          disabled={switchTo.busy || orgs.length < 2}
+          onChange={(e) => void switchTo.run(e.target.value)}
+        >
+          {orgs.map((org) => (
+            <option key={org.id} value={org.id}>
+              {org.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <ErrorMessage error={switchTo.error} />
+    </span>
+  );
+}

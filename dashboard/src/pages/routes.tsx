@@ -1,0 +1,46 @@
+import type { ReactNode } from 'react';
+import { matchPath, useLocation } from '../lib/router';
+import { OnboardingPage } from '../onboarding/onboarding-page';
+import { ApiKeysPage } from './api-keys-page';
+import { AuditLogPage } from './audit-log-page';
+import { DeploymentPage } from './deployment-page';
+import { DeploymentsPage } from './deployments-page';
+import { ExperimentPage } from './experiment-page';
+import { ExperimentsPage } from './experiments-page';
+import { MembersPage } from './members-page';
+import { ModelPage } from './model-page';
+import { ModelsPage } from './models-page';
+import { NotebooksPage } from './notebooks-page';
+import { RunPage } from './run-page';
+import { UsagePage } from './usage-page';
+
+const ROUTES: [string, (p: Record<string, string>) => ReactNode][] = [
+  ['/', () => <OnboardingPage />],
+  ['/welcome', () => <OnboardingPage />],
+  ['/models', () => <ModelsPage />],
+  ['/models/:id', (p) => <ModelPage id={p.id ?? ''} />],
+  ['/deployments', () => <DeploymentsPage />],
+  ['/deployments/:id', (p) => <DeploymentPage id={p.id ?? ''} />],
+  ['/experiments', () => <ExperimentsPage />],
+  ['/experiments/:id', (p) => <ExperimentPage id={p.id ?? ''} />],
+  ['/runs/:id', (p) => <RunPage id={p.id ?? ''} />],
+  ['/notebooks', () => <NotebooksPage />],
+  ['/keys', () => <ApiKeysPage />],
+  ['/usage', () => <UsagePage />],
+  ['/members', () => <MembersPage />],
+  ['/audit', () => <AuditLogPage />],
+];
+
+export function Routes() {
+  const { path } = useLocation();
+  for (const [pattern, render] of ROUTES) {
+    const params = matchPath(pattern, path === '/' ? '/' : path);
+    if (params) return <>{render(params)}</>;
+  }
+  return (
+    <>
+      <h1>Not found</h1>
+      <p>No page at {path}.</p>
+    </>
+  );
+}
