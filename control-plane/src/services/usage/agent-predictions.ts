@@ -4,6 +4,7 @@ import type { Database } from '../../db/client.js';
 import { apiKeys } from '../../db/schema.js';
 import type { Logger } from '../../lib/logger.js';
 import { placedOn } from '../agents/placements.js';
+import { isBatchJobCaller } from '../batch/caller.js';
 import { recordEdgeUsage } from './edge-usage.js';
 
 // Ids per `in (…)` list: well under SQLite's bound-parameter limit.
@@ -24,8 +25,10 @@ export async function recordAgentPredictions(
   report: PredictionUsageReport,
   now = new Date(),
 ): Promise<PredictionUsageAck> {
-  const allowed = await billable(deps.db, agentId, report.records);
-  const refused = report.records.length - allowed.length;
+  // Batch lines name their job as the caller: the job bills them itself, once, with its shard's checkpoint.
+  const records = report.records.filter((r) => !isBatchJobCaller(r));
+  const allowed = await billable(deps.db, agentId, records);
+  const refused = records.length - allowed.length;
   if (refused > 0)
     deps.logger?.warn('agent prediction usage refused: not billable by this agent', {
       agentId,
