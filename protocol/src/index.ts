@@ -3,6 +3,7 @@ export * from './api-keys.js';
 export * from './autoscaling.js';
 export * from './billing.js';
 export * from './deployment-metrics.js';
+export * from './drift.js';
 export * from './edge.js';
 export * from './errors.js';
 export * from './ids.js';
