@@ -1,6 +1,7 @@
 import { MeridianError, NetworkError } from '@meridian/sdk';
 import { Command, CommanderError, Option } from 'commander';
 import { authCommands } from './commands/auth.js';
+import { batchCommands } from './commands/batch.js';
 import { billingCommands } from './commands/billing.js';
 import { completionCommand } from './commands/completion.js';
 import { deploymentCommands } from './commands/deployments.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   predictCommand(program);
   notebookCommands(program);
   billingCommands(program);
+  batchCommands(program);
   completionCommand(program);
   // Every command exits through main(): usage errors get exit 2, not commander's 1.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

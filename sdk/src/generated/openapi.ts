@@ -198,6 +198,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/internal/v1/deployment-metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Edge only: store an isolate batch of per-deployment metrics, once however often it is sent */
+    post: operations['ingestDeploymentMetrics'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/internal/v1/notebooks/{notebookId}': {
     parameters: {
       query?: never;
@@ -345,6 +362,95 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/alert-rules': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Alert rules of the organisation with their state */
+    get: operations['listAlertRules'];
+    put?: never;
+    /** Create an alert rule */
+    post: operations['createAlertRule'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/alert-rules/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One alert rule */
+    get: operations['getAlertRule'];
+    put?: never;
+    post?: never;
+    /** Delete an alert rule */
+    delete: operations['deleteAlertRule'];
+    options?: never;
+    head?: never;
+    /** Change an alert rule; a changed condition starts it over */
+    patch: operations['updateAlertRule'];
+    trace?: never;
+  };
+  '/v1/alert-rules/{id}/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** What a rule notified (firing, resolved), newest first */
+    get: operations['listAlertEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/alert-silences': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Silences in force */
+    get: operations['listAlertSilences'];
+    put?: never;
+    /** Silence one rule or all of them until a time */
+    post: operations['createAlertSilence'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/alert-silences/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** End a silence now */
+    delete: operations['deleteAlertSilence'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/allowed-images': {
     parameters: {
       query?: never;
@@ -428,7 +534,7 @@ export interface paths {
     put?: never;
     /**
      * Exchange email and password for tokens
-     * @description Every attempt is counted before the password is checked. An address that fails 5 times on one account is locked out of that account for the window; past a free count, each attempt on an account (or from an address) waits an exponentially growing delay. Both answer 429 with Retry-After.
+     * @description Every attempt is counted before the password is checked. An address that fails 5 times on one account is locked out of that account for the window; past a free count, each attempt on an account (or from an address) waits an exponentially growing delay. Both answer 429 with Retry-After. With the header `x-meridian-refresh: cookie` the refresh token is set as the HttpOnly, SameSite=Strict cookie `meridian_refresh` (Path=/v1/auth) and the body's refreshToken is empty.
      */
     post: operations['login'];
     delete?: never;
@@ -446,7 +552,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** End the session a refresh token belongs to: its access tokens are refused from now on */
+    /**
+     * End the session a refresh token belongs to: its access tokens are refused from now on
+     * @description Without refreshToken in the body, a cookie-mode request uses its cookie and clears it.
+     */
     post: operations['logout'];
     delete?: never;
     options?: never;
@@ -480,7 +589,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Change the password; every session of the user ends and a new token pair is returned */
+    /**
+     * Change the password; every session of the user ends and a new token pair is returned
+     * @description With the header `x-meridian-refresh: cookie` the refresh token is set as the HttpOnly, SameSite=Strict cookie `meridian_refresh` (Path=/v1/auth) and the body's refreshToken is empty.
+     */
     post: operations['changePassword'];
     delete?: never;
     options?: never;
@@ -497,7 +609,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Rotate a refresh token; reusing a spent one revokes the whole login */
+    /**
+     * Rotate a refresh token; reusing a spent one revokes the whole login
+     * @description Without refreshToken in the body, a cookie-mode request uses its cookie. With the header `x-meridian-refresh: cookie` the refresh token is set as the HttpOnly, SameSite=Strict cookie `meridian_refresh` (Path=/v1/auth) and the body's refreshToken is empty.
+     */
     post: operations['refreshTokens'];
     delete?: never;
     options?: never;
@@ -514,7 +629,10 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Create an account and its personal organisation */
+    /**
+     * Create an account and its personal organisation
+     * @description With the header `x-meridian-refresh: cookie` the refresh token is set as the HttpOnly, SameSite=Strict cookie `meridian_refresh` (Path=/v1/auth) and the body's refreshToken is empty.
+     */
     post: operations['register'];
     delete?: never;
     options?: never;
@@ -531,8 +649,80 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Get tokens naming another organisation the user belongs to */
+    /**
+     * Get tokens naming another organisation the user belongs to
+     * @description With the header `x-meridian-refresh: cookie` the refresh token is set as the HttpOnly, SameSite=Strict cookie `meridian_refresh` (Path=/v1/auth) and the body's refreshToken is empty.
+     */
     post: operations['switchOrg'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/batch-jobs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Batch jobs of the organisation, newest first */
+    get: operations['listBatchJobs'];
+    put?: never;
+    /** Run every line of a stored JSONL file against a deployment, in the background */
+    post: operations['createBatchJob'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/batch-jobs/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One job: status, counts, timings and cost so far */
+    get: operations['getBatchJob'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/batch-jobs/{id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Stop a job: no new line starts; what was answered is written to its files */
+    post: operations['cancelBatchJob'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/batch-jobs/{id}/download-urls': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Expiring URLs of the job’s output and error files (null until it ends) */
+    get: operations['getBatchJobDownloadUrls'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -707,6 +897,40 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/deployments/{id}/logs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Recent log lines of a deployment’s replicas (load, failed requests with their ids, output) */
+    get: operations['getDeploymentLogs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/deployments/{id}/metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Requests by status class and latency histograms of a deployment, per version and step */
+    get: operations['getDeploymentMetrics'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/experiments': {
     parameters: {
       query?: never;
@@ -756,6 +980,96 @@ export interface paths {
     put?: never;
     /** Start a run in an experiment */
     post: operations['createRun'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/files': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Files of the organisation, newest first */
+    get: operations['listFiles'];
+    put?: never;
+    /**
+     * Upload a JSONL file for batch jobs: the raw file as the body, streamed to storage
+     * @description One request per line (`custom_id`, `method`, `url`, `body`), as in OpenAI’s Batch API. The body streams to object storage; past the configured limit (2 GiB by default) the upload stops with 413.
+     */
+    post: operations['uploadFile'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/files/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One file */
+    get: operations['getFile'];
+    put?: never;
+    post?: never;
+    /** Delete a file; refused while a running job reads it */
+    delete: operations['deleteFile'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/files/{id}/content': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The file’s bytes */
+    get: operations['getFileContent'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/files/{id}/download-url': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An expiring URL that downloads the file with no other credential */
+    get: operations['getFileDownloadUrl'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/metrics/prometheus': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The org's per-deployment metrics in Prometheus text format (an API key with the `metrics` scope) */
+    get: operations['getOrgPrometheusMetrics'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -964,6 +1278,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/notebooks/{id}/logs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Recent output of a notebook’s Jupyter server (not its cells’ output); its token is redacted */
+    get: operations['getNotebookLogs'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/notebooks/{id}/sessions': {
     parameters: {
       query?: never;
@@ -1009,6 +1340,75 @@ export interface paths {
     put?: never;
     /** Ask for a notebook to stop; its owner, or an org owner or admin, may */
     post: operations['stopNotebook'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/notification-channels': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Notification channels of the organisation */
+    get: operations['listNotificationChannels'];
+    put?: never;
+    /** Create a webhook or e-mail channel; a webhook signing secret is in this response only */
+    post: operations['createNotificationChannel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/notification-channels/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Delete a channel */
+    delete: operations['deleteNotificationChannel'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/notification-channels/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The delivery log: recent deliveries with the status of every attempt */
+    get: operations['listNotificationDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/notification-channels/{id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a test notification now; a failed one is retried like any other */
+    post: operations['testNotificationChannel'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1244,6 +1644,38 @@ export interface components {
       status: 'online' | 'lost' | 'draining';
       workloads: number;
     };
+    AlertRule: {
+      activeSince: string | null;
+      channelIds: string[];
+      createdAt: string;
+      deploymentId: string | null;
+      enabled: boolean;
+      forSeconds: number;
+      id: string;
+      lastEvaluatedAt: string | null;
+      lastValue: number | null;
+      /** @enum {string} */
+      metric:
+        | 'error_rate'
+        | 'p95_latency_ms'
+        | 'ready_replicas'
+        | 'lost_agent'
+        | 'spend_usd'
+        | 'quota_used'
+        | 'drift_score';
+      name: string;
+      /** @enum {string} */
+      state: 'ok' | 'pending' | 'firing';
+      threshold: number;
+      windowSeconds: number;
+    };
+    AlertSilence: {
+      comment: string;
+      endsAt: string;
+      id: string;
+      ruleId: string | null;
+      startsAt: string;
+    };
     AllowedImages: {
       items: {
         createdAt: string;
@@ -1310,6 +1742,61 @@ export interface components {
         type: string;
       };
     };
+    BatchJob: {
+      cancelRequestedAt: string | null;
+      completionWindow: string;
+      /** @description What the lines answered so far cost */
+      costUsd: string;
+      counts: {
+        completed: number;
+        failed: number;
+        total: number;
+      };
+      createdAt: string;
+      deployment: {
+        id: string;
+        name: string;
+      };
+      endedAt: string | null;
+      /** @description Why it failed or stopped; validation faults by line number */
+      error: {
+        code: string;
+        faults?: {
+          line: number;
+          message: string;
+        }[];
+        message: string;
+      } | null;
+      /** @description One line per refused or failed input */
+      errorFileId: string | null;
+      expiresAt: string;
+      finalizingAt: string | null;
+      id: string;
+      inputFileId: string;
+      maxConcurrency: number;
+      /** @enum {string} */
+      object: 'batch_job';
+      /** @description One line per answered input, once ended */
+      outputFileId: string | null;
+      /** @description org_suspended or waiting_for_replica while the job waits */
+      pausedReason: string | null;
+      startedAt: string | null;
+      /** @enum {string} */
+      status:
+        | 'validating'
+        | 'running'
+        | 'finalizing'
+        | 'completed'
+        | 'failed'
+        | 'cancelling'
+        | 'cancelled'
+        | 'expired';
+    };
+    BatchJobDownloadUrls: {
+      errors: string | null;
+      expiresAt: string;
+      output: string | null;
+    };
     BillingStats: {
       asOf: string;
       calls: {
@@ -1354,6 +1841,8 @@ export interface components {
       createdAt: string;
       /** @description The user or API key that created it */
       createdBy: string;
+      /** @description The replicas the autoscaler wants now, within minReplicas–maxReplicas */
+      desiredReplicas: number;
       deterministic: boolean;
       gpuCount: number;
       /** @enum {string} */
@@ -1379,9 +1868,13 @@ export interface components {
       revision: number;
       /** @enum {string} */
       runtime: 'onnx' | 'container';
+      scaleDownDelaySeconds: number;
+      scaleToZeroAfterSeconds: number | null;
+      scaleUpDelaySeconds: number;
       /** @enum {string} */
-      status: 'pending' | 'scheduled' | 'pulling' | 'loading' | 'ready' | 'failed';
+      status: 'pending' | 'scheduled' | 'pulling' | 'loading' | 'ready' | 'failed' | 'idle';
       statusReason: string | null;
+      targetConcurrency: number;
       updatedAt: string;
       /** @description The model version of the current revision, and how it was asked for */
       version: {
@@ -1396,6 +1889,35 @@ export interface components {
       message: string;
       /** @example rollout_requested */
       type: string;
+    };
+    DeploymentMetrics: {
+      /** @description Upper bounds (ms) of the histogram buckets; the last bucket is +Inf */
+      buckets: number[];
+      deploymentId: string;
+      from: string;
+      name: string;
+      /** @description 60 within 48 h, 3600 beyond */
+      resolution: number;
+      series: {
+        points: {
+          at: string;
+          compute: components['schemas']['LatencyHistogram'];
+          latency: components['schemas']['LatencyHistogram'];
+          queue: components['schemas']['LatencyHistogram'];
+          requests: {
+            '1xx': number;
+            '2xx': number;
+            '3xx': number;
+            '4xx': number;
+            '5xx': number;
+          };
+        }[];
+        version: number | null;
+        versionId: string | null;
+      }[];
+      /** @description Seconds per point (rounded up to whole rows) */
+      step: number;
+      to: string;
     };
     Error: {
       error: {
@@ -1431,6 +1953,32 @@ export interface components {
       tags: {
         [key: string]: string;
       };
+    };
+    File: {
+      bytes: number;
+      createdAt: string;
+      /** @description When the file is deleted (retention) */
+      expiresAt: string;
+      filename: string;
+      id: string;
+      /** @enum {string} */
+      object: 'file';
+      /** @enum {string} */
+      purpose: 'batch' | 'batch_output' | 'batch_error';
+      sha256: string | null;
+    };
+    FileDownloadUrl: {
+      expiresAt: string;
+      url: string;
+    };
+    LatencyHistogram: {
+      count: number;
+      /** @description Per bucket, not cumulative; bounds in `buckets` */
+      counts: number[];
+      p50: number | null;
+      p95: number | null;
+      p99: number | null;
+      sumMs: number;
     };
     Member: {
       createdAt: string;
@@ -1562,6 +2110,29 @@ export interface components {
       /** @description Billed running time, once it ended */
       seconds: number | null;
       startedAt: string;
+    };
+    NotificationChannel: {
+      createdAt: string;
+      id: string;
+      /** @enum {string} */
+      kind: 'webhook' | 'email';
+      name: string;
+      target: string;
+    };
+    NotificationDelivery: {
+      attempts: {
+        at: string;
+        attempt: number;
+        durationMs: number;
+        error: string | null;
+        httpStatus: number | null;
+        ok: boolean;
+      }[];
+      createdAt: string;
+      eventId: string | null;
+      id: string;
+      /** @enum {string} */
+      status: 'pending' | 'delivered' | 'failed';
     };
     /** @description ONNX only */
     OnnxSignature: {
@@ -1853,6 +2424,31 @@ export interface components {
        * @example 12.345
        */
       totalUsd: string;
+    };
+    WorkloadLogLine: {
+      agentId: string;
+      line: string;
+      /** @description The workload (replica) that wrote it */
+      replica: string;
+      /** @description Increases by one per line of its replica */
+      seq: number;
+      /**
+       * @description `agent` for what the agent says about the workload (load, failed requests with their ids)
+       * @enum {string}
+       */
+      stream: 'stdout' | 'stderr' | 'output' | 'agent';
+      /** Format: date-time */
+      time: string;
+    };
+    WorkloadLogs: {
+      lines: components['schemas']['WorkloadLogLine'][];
+      replicas: {
+        agentId: string;
+        /** @description Why this replica’s lines are missing */
+        error?: string;
+        phase: string;
+        replica: string;
+      }[];
     };
   };
   responses: never;
@@ -2699,6 +3295,88 @@ export interface operations {
       };
     };
   };
+  ingestDeploymentMetrics: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          batchId: string;
+          records: {
+            deploymentId: string;
+            latency: {
+              counts: number[];
+              sumMs: number;
+            };
+            minute: string;
+            orgId: string;
+            requests: {
+              '1xx'?: number;
+              '2xx'?: number;
+              '3xx'?: number;
+              '4xx'?: number;
+              '5xx'?: number;
+            };
+            versionId: string | null;
+          }[];
+        };
+      };
+    };
+    responses: {
+      /** @description Stored now, or stored before */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            accepted: boolean;
+            batchId: string;
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   getNotebookRoute: {
     parameters: {
       query?: never;
@@ -3111,6 +3789,11 @@ export interface operations {
                 deployments: {
                   deploymentId: string;
                   deterministic: boolean;
+                  hold?: {
+                    maxBytes?: number;
+                    maxCount?: number;
+                    maxWaitMs: number;
+                  };
                   name: string;
                   orgId: string;
                   versions: {
@@ -3180,6 +3863,7 @@ export interface operations {
         content: {
           'application/json':
             | {
+                expiresAt?: string | null;
                 orgId: string;
                 sessionId: string;
                 /** @enum {string} */
@@ -3334,6 +4018,665 @@ export interface operations {
       };
       /** @description The body is not sent as application/json */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listAlertRules: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Rules */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['AlertRule'][];
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  createAlertRule: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          channelIds: string[];
+          /** @description One deployment; absent: all of the org */
+          deploymentId?: string | null;
+          enabled?: boolean;
+          /** @description Pending this long before firing */
+          forSeconds?: number;
+          /**
+           * @description error_rate (0–1, 4xx+5xx over all calls at the edge), p95_latency_ms, ready_replicas (fires below the threshold), lost_agent (workloads on lost agents), spend_usd (billing period so far), quota_used (0–1 of the monthly quota), drift_score
+           * @enum {string}
+           */
+          metric:
+            | 'error_rate'
+            | 'p95_latency_ms'
+            | 'ready_replicas'
+            | 'lost_agent'
+            | 'spend_usd'
+            | 'quota_used'
+            | 'drift_score';
+          name: string;
+          threshold: number;
+          /** @description Seconds of data judged (minute resolution) */
+          windowSeconds: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AlertRule'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getAlertRule: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The rule */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AlertRule'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteAlertRule: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  updateAlertRule: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          channelIds?: string[];
+          /** @description One deployment; absent: all of the org */
+          deploymentId?: string | null;
+          enabled?: boolean;
+          /** @description Pending this long before firing */
+          forSeconds?: number;
+          /**
+           * @description error_rate (0–1, 4xx+5xx over all calls at the edge), p95_latency_ms, ready_replicas (fires below the threshold), lost_agent (workloads on lost agents), spend_usd (billing period so far), quota_used (0–1 of the monthly quota), drift_score
+           * @enum {string}
+           */
+          metric?:
+            | 'error_rate'
+            | 'p95_latency_ms'
+            | 'ready_replicas'
+            | 'lost_agent'
+            | 'spend_usd'
+            | 'quota_used'
+            | 'drift_score';
+          name?: string;
+          threshold?: number;
+          /** @description Seconds of data judged (minute resolution) */
+          windowSeconds?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Changed */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AlertRule'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listAlertEvents: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Events */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: {
+              at: string;
+              id: string;
+              /** @enum {string} */
+              kind: 'firing' | 'resolved';
+              silenced: boolean;
+              value: number | null;
+            }[];
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listAlertSilences: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Silences */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['AlertSilence'][];
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  createAlertSilence: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          comment?: string;
+          /** Format: date-time */
+          endsAt: string;
+          /** @description Absent: every rule of the org */
+          ruleId?: string | null;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AlertSilence'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteAlertSilence: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Ended */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -3642,6 +4985,7 @@ export interface operations {
                 | 'deployments:read'
                 | 'deployments:write'
                 | 'billing:read'
+                | 'metrics'
                 | 'admin'
               )
             | string
@@ -4001,7 +5345,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          refreshToken: string;
+          refreshToken?: string;
         };
       };
     };
@@ -4200,7 +5544,7 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          refreshToken: string;
+          refreshToken?: string;
         };
       };
     };
@@ -4410,6 +5754,378 @@ export interface operations {
       };
       /** @description The body is not sent as application/json */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listBatchJobs: {
+    parameters: {
+      query?: {
+        cursor?: string;
+        limit?: number;
+        status?:
+          | 'validating'
+          | 'running'
+          | 'finalizing'
+          | 'completed'
+          | 'failed'
+          | 'cancelling'
+          | 'cancelled'
+          | 'expired';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Jobs */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['BatchJob'][];
+            nextCursor: string | null;
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  createBatchJob: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /**
+           * @description 1m to 7d; 24h by default
+           * @example 24h
+           */
+          completionWindow?: string;
+          /** @description Deployment id or name */
+          deployment: string;
+          inputFileId: string;
+          /** @description Lines in flight at once (default small, so real-time calls keep their latency) */
+          maxConcurrency?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Created; validating */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BatchJob'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getBatchJob: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The job */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BatchJob'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  cancelBatchJob: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Cancelling */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BatchJob'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Conflicts with the current state */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getBatchJobDownloadUrls: {
+    parameters: {
+      query?: {
+        expiresIn?: number;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Signed URLs */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['BatchJobDownloadUrls'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -4856,9 +6572,9 @@ export interface operations {
            * @example ghcr.io/acme/sklearn-server:1.4
            */
           image?: string;
-          /** @description At least minReplicas; default minReplicas */
+          /** @description At least minReplicas; default minReplicas (1 when that is 0) */
           maxReplicas?: number;
-          /** @description Default 1 */
+          /** @description 0 lets it scale to zero when idle; default 1 */
           minReplicas?: number;
           /**
            * @description The model’s id (mdl_…) or its name
@@ -4872,6 +6588,14 @@ export interface operations {
            * @enum {string}
            */
           runtime?: 'onnx' | 'container';
+          /** @description How long fewer replicas must be wanted before some stop; default 30 */
+          scaleDownDelaySeconds?: number;
+          /** @description Only with minReplicas 0: seconds without calls before the last replica stops (default 300); null: never to zero */
+          scaleToZeroAfterSeconds?: number | null;
+          /** @description How long more replicas must be wanted before they start; default 0 */
+          scaleUpDelaySeconds?: number;
+          /** @description In-flight requests per replica the autoscaler aims for; default 16 */
+          targetConcurrency?: number;
           /**
            * @description The version to serve; or give alias
            * @example 3
@@ -5119,8 +6843,18 @@ export interface operations {
             maxQueueDelayMs: number;
           } | null;
           deterministic?: boolean;
+          /** @description At least minReplicas; default minReplicas (1 when that is 0) */
           maxReplicas?: number;
+          /** @description 0 lets it scale to zero when idle; default 1 */
           minReplicas?: number;
+          /** @description How long fewer replicas must be wanted before some stop; default 30 */
+          scaleDownDelaySeconds?: number;
+          /** @description Only with minReplicas 0: seconds without calls before the last replica stops (default 300); null: never to zero */
+          scaleToZeroAfterSeconds?: number | null;
+          /** @description How long more replicas must be wanted before they start; default 0 */
+          scaleUpDelaySeconds?: number;
+          /** @description In-flight requests per replica the autoscaler aims for; default 16 */
+          targetConcurrency?: number;
           /**
            * @description Roll out this version as a new revision
            * @example 3
@@ -5237,6 +6971,154 @@ export interface operations {
             items: components['schemas']['DeploymentEvent'][];
             nextCursor: string | null;
           };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getDeploymentLogs: {
+    parameters: {
+      query?: {
+        /** @description Keep the response open and send new lines as Server-Sent Events */
+        follow?: '0' | '1' | 'true' | 'false';
+        since?: string;
+        /** @description Lines to show (merged across replicas) */
+        tail?: number | null;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The last lines of every replica, oldest first; with follow, Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WorkloadLogs'];
+          'text/event-stream': string;
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getDeploymentMetrics: {
+    parameters: {
+      query?: {
+        /** @description Default: an hour before `to` */
+        from?: string;
+        /** @description Seconds per point, at least 60 */
+        step?: number;
+        /** @description Default: now */
+        to?: string;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The series */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentMetrics'];
         };
       };
       /** @description Malformed JSON or a body, path or query that fails validation */
@@ -5813,6 +7695,466 @@ export interface operations {
       };
       /** @description The body is not sent as application/json */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listFiles: {
+    parameters: {
+      query?: {
+        cursor?: string;
+        limit?: number;
+        purpose?: 'batch' | 'batch_output' | 'batch_error';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Files */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['File'][];
+            nextCursor: string | null;
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  uploadFile: {
+    parameters: {
+      query: {
+        filename: string;
+        purpose?: 'batch';
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/octet-stream': string;
+      };
+    };
+    responses: {
+      /** @description Stored */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['File'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getFile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The file */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['File'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteFile: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Conflicts with the current state */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getFileContent: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The file (JSONL, sent as application/jsonl) */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          '*/*': string;
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getFileDownloadUrl: {
+    parameters: {
+      query?: {
+        /** @description Seconds the URL stays valid (at most a day) */
+        expiresIn?: number;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Signed URL */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['FileDownloadUrl'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getOrgPrometheusMetrics: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Prometheus text exposition format 0.0.4 */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/plain': string;
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -7449,6 +9791,80 @@ export interface operations {
       };
     };
   };
+  getNotebookLogs: {
+    parameters: {
+      query?: {
+        /** @description Keep the response open and send new lines as Server-Sent Events */
+        follow?: '0' | '1' | 'true' | 'false';
+        since?: string;
+        /** @description Lines to show (merged across replicas) */
+        tail?: number | null;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The last lines of every replica, oldest first; with follow, Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WorkloadLogs'];
+          'text/event-stream': string;
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   listNotebookSessions: {
     parameters: {
       query?: {
@@ -7607,6 +10023,358 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Notebook'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listNotificationChannels: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Channels */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['NotificationChannel'][];
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  createNotificationChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json':
+          | {
+              /** @enum {string} */
+              kind: 'webhook';
+              name: string;
+              /** @description An http(s) URL on a public address */
+              target: string;
+            }
+          | {
+              /** @enum {string} */
+              kind: 'email';
+              name: string;
+              /**
+               * Format: email
+               * @example ada@example.com
+               */
+              target: string;
+            };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['NotificationChannel'] & {
+            secret?: string;
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  deleteNotificationChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listNotificationDeliveries: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deliveries */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: components['schemas']['NotificationDelivery'][];
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  testNotificationChannel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The first attempt */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            deliveryId: string;
+            error: string | null;
+            httpStatus: number | null;
+            ok: boolean;
+          };
         };
       };
       /** @description Malformed JSON or a body, path or query that fails validation */

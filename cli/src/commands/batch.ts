@@ -1,0 +1,159 @@
+import { createReadStream } from 'node:fs';
+import { stat, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { collect, errorFromResponse, type MeridianClient, type Schema } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { action, CliError, type Context, table } from '../context.js';
+
+type BatchJob = Schema<'BatchJob'>;
+const ENDED = ['completed', 'failed', 'cancelled', 'expired'];
+
+function summary(job: BatchJob): string {
+  const { total, completed, failed } = job.counts;
+  const paused = job.pausedReason ? ` (paused: ${job.pausedReason})` : '';
+  const error = job.error ? `\n  ${job.error.code}: ${job.error.message}` : '';
+  const faults = (job.error?.faults ?? []).map((f) => `\n  line ${f.line}: ${f.message}`).join('');
+  return `${job.id} ${job.status}${paused} on ${job.deployment.name}: ${completed}/${total} answered, ${failed} failed, $${job.costUsd}${error}${faults}`;
+}
+
+/** Streams a local JSONL file to POST /v1/files; resolves with the stored file's id. */
+async function uploadInput(ctx: Context, client: MeridianClient, path: string): Promise<string> {
+  const size = (await stat(path).catch(() => undefined))?.size;
+  if (size === undefined) throw new CliError(`No such file: ${path}`);
+  const name =
+    basename(path)
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^[^A-Za-z0-9]+/, '') || 'input.jsonl';
+  const res = await client.authorized(
+    `${client.baseUrl}/v1/files?purpose=batch&filename=${encodeURIComponent(name)}`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body: Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array>,
+      duplex: 'half',
+    } as RequestInit,
+  );
+  if (!res.ok) throw await errorFromResponse(res);
+  const file = (await res.json()) as Schema<'File'>;
+  ctx.note(`Uploaded ${path} as ${file.id} (${file.bytes} bytes)`);
+  return file.id;
+}
+
+async function waitForEnd(ctx: Context, client: MeridianClient, id: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const job = await client.request('get', '/v1/batch-jobs/{id}', { path: { id } });
+    const line = summary(job);
+    if (line !== last) ctx.note(line);
+    last = line;
+    if (ENDED.includes(job.status)) return job;
+    if (Date.now() > deadline) throw new CliError(`Job ${id} has not ended after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function download(url: string | null, path: string): Promise<boolean> {
+  if (url === null) return false;
+  const res = await fetch(url);
+  if (!res.ok) throw new CliError(`Downloading ${path} answered ${res.status}`);
+  await writeFile(path, new Uint8Array(await res.arrayBuffer()), { mode: 0o600 });
+  return true;
+}
+
+interface CreateOptions {
+  deployment: string;
+  window?: string;
+  concurrency?: string;
+  wait?: boolean;
+  timeout?: string;
+}
+
+export function batchCommands(program: Command): void {
+  const batch = program.command('batch').description('Asynchronous batch predictions over JSONL files');
+  batch
+    .command('create <file>')
+    .description(
+      'Run every line of a JSONL file (a local path, or a file_… id already uploaded) on a deployment',
+    )
+    .requiredOption('-d, --deployment <name>', 'the deployment every line calls')
+    .option('--window <duration>', 'completion window: 90m, 24h, 7d', '24h')
+    .option('--concurrency <n>', 'lines in flight at once')
+    .option('--wait', 'show progress until the job ends')
+    .option('--timeout <seconds>', 'how long --wait waits', '86400')
+    .action(
+      action(async (ctx, file: string, opts: CreateOptions) => {
+        if (opts.concurrency !== undefined && !/^\d{1,2}$/.test(opts.concurrency))
+          throw new CliError(`--concurrency wants a whole number, not ${opts.concurrency}`, 2);
+        const client = await ctx.client();
+        const inputFileId = /^file_[0-9a-z]{26}$/.test(file) ? file : await uploadInput(ctx, client, file);
+        let job = await client.request('post', '/v1/batch-jobs', {
+          body: {
+            deployment: opts.deployment,
+            inputFileId,
+            ...(opts.window ? { completionWindow: opts.window } : {}),
+            ...(opts.concurrency ? { maxConcurrency: Number(opts.concurrency) } : {}),
+          },
+        });
+        ctx.note(`Created batch job ${job.id}`);
+        if (opts.wait) job = await waitForEnd(ctx, client, job.id, Number(opts.timeout ?? 86_400) * 1000);
+        ctx.print(job, () => summary(job));
+      }),
+    );
+  batch.command('list').action(
+    action(async (ctx) => {
+      const items = await collect((await ctx.client()).list('/v1/batch-jobs'));
+      ctx.print(items, () =>
+        table(
+          ['ID', 'DEPLOYMENT', 'STATUS', 'DONE', 'FAILED', 'TOTAL', 'COST', 'CREATED'],
+          items.map((j) => [
+            j.id,
+            j.deployment.name,
+            j.status,
+            j.counts.completed,
+            j.counts.failed,
+            j.counts.total,
+            `$${j.costUsd}`,
+            j.createdAt,
+          ]),
+        ),
+      );
+    }),
+  );
+  batch.command('get <id>').action(
+    action(async (ctx, id: string) => {
+      const job = await (await ctx.client()).request('get', '/v1/batch-jobs/{id}', { path: { id } });
+      ctx.print(job, () => summary(job));
+    }),
+  );
+  batch.command('cancel <id>').action(
+    action(async (ctx, id: string) => {
+      const job = await (await ctx.client()).request('post', '/v1/batch-jobs/{id}/cancel', { path: { id } });
+      ctx.print(job, () => summary(job));
+    }),
+  );
+  batch
+    .command('download <id>')
+    .description('Save the output and error files of an ended job')
+    .option('-o, --output <path>', 'where the output file goes (default <id>-output.jsonl)')
+    .option('-e, --errors <path>', 'where the error file goes (default <id>-errors.jsonl)')
+    .action(
+      action(async (ctx, id: string, opts: { output?: string; errors?: string }) => {
+        const client = await ctx.client();
+        const urls = await client.request('get', '/v1/batch-jobs/{id}/download-urls', {
+          path: { id },
+          query: { expiresIn: 300 },
+        });
+        if (urls.output === null && urls.errors === null)
+          throw new CliError(`Job ${id} has no files yet: it has not ended, or failed at validation`);
+        const output = opts.output ?? `${id}-output.jsonl`;
+        const errors = opts.errors ?? `${id}-errors.jsonl`;
+        const saved = [
+          (await download(urls.output, output)) ? output : undefined,
+          (await download(urls.errors, errors)) ? errors : undefined,
+        ].filter((p): p is string => p !== undefined);
+        ctx.print({ saved }, () => saved.map((p) => `Saved ${p}`).join('\n'));
+      }),
+    );
+}
