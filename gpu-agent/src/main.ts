@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { z } from 'zod';
 import { startAgent } from './agent/agent.js';
+import { GpuLedger } from './agent/gpu-assignment.js';
 import { LoggedRuntime } from './agent/logged-runtime.js';
 import { createJsonLogger } from './agent/logger.js';
 import { RegistrationError } from './agent/registration.js';
@@ -13,6 +14,7 @@ import { SupervisedRuntime } from './agent/supervised-runtime.js';
 import { WorkloadLogs } from './agent/workload-logs.js';
 import type { WorkloadRuntime } from './agent/workload-runtime.js';
 import { type AgentConfig, loadAgentConfig } from './config.js';
+import { probeGpus } from './inventory/probe-gpus.js';
 import { DockerRuntime } from './runtimes/docker-runtime.js';
 import { ProcessRuntime } from './runtimes/process-runtime.js';
 import { WorkloadDirs } from './runtimes/workload-dirs.js';
@@ -38,13 +40,15 @@ async function buildExtraRuntimes(config: AgentConfig, logs: WorkloadLogs): Prom
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await chmod(config.dataDir, 0o700);
   const workloads = new WorkloadDirs(config.workloadsDir);
+  // One ledger for both runtimes: a GPU held by a container is not free for a process, and the reverse.
+  const gpus = new GpuLedger(async () => (await probeGpus({ nvidiaSmiPath: config.nvidiaSmiPath })).gpus);
   const runtimes: WorkloadRuntime[] = [];
   if (config.docker) {
     const docker = new DockerRuntime({ docker: new Docker(config.docker), agentId: ownerId, workloads });
     const fenced = await docker.isolationStatus();
     if (!fenced.ok) log.warn('containers cannot be isolated on this host: they will be refused', fenced);
     runtimes.push(
-      new LoggedRuntime(new SupervisedRuntime({ name: 'docker', supervisor: docker }), docker, logs),
+      new LoggedRuntime(new SupervisedRuntime({ name: 'docker', supervisor: docker, gpus }), docker, logs),
     );
   }
   const processes = new ProcessRuntime({ dataDir: config.processRuntimeDir, agentId: ownerId, workloads });
@@ -60,7 +64,11 @@ async function buildExtraRuntimes(config: AgentConfig, logs: WorkloadLogs): Prom
     });
   }
   runtimes.push(
-    new LoggedRuntime(new SupervisedRuntime({ name: 'process', supervisor: processes }), processes, logs),
+    new LoggedRuntime(
+      new SupervisedRuntime({ name: 'process', supervisor: processes, gpus }),
+      processes,
+      logs,
+    ),
   );
   return runtimes;
 }

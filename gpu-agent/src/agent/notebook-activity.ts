@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 /** The part of Jupyter's `GET <base>api/status` answer the agent reads. */
 const JupyterStatus = z.object({ last_activity: z.string() });
+/** The part of Jupyter's `GET <base>api/kernels` answer the agent reads. */
+const JupyterKernels = z.array(z.object({ execution_state: z.string().optional() }));
 
 export interface NotebookActivityOptions {
   /** The notebook server's URL on this host, ending in its base path (`http://127.0.0.1:41234/notebooks/nb_x/`). */
@@ -14,8 +16,10 @@ export interface NotebookActivityOptions {
 }
 
 /**
- * A notebook server's last activity as Jupyter itself records it (kernels and API calls; polling its status
- * endpoint does not count as activity). Reads come from a cache so a slow or hung notebook never delays the
+ * A notebook server's last activity as Jupyter itself records it (every API call and kernel message that
+ * reaches it through the edge; the agent's own polling is marked `no_track_activity` and does not count),
+ * and "now" while any kernel is busy: a cell that runs for an hour sends nothing meanwhile, and must not
+ * be culled as idle. Reads come from a cache so a slow or hung notebook never delays the
  * heartbeat: a read of a value older than `refreshMs` starts one refresh in the background and answers with
  * what it had, so the value sent lags by up to one heartbeat, which idle timeouts in minutes can afford.
  */
@@ -42,20 +46,33 @@ export class NotebookActivity {
 
   private async read(): Promise<void> {
     this.checkedAt = Date.now();
+    const [status, kernels] = await Promise.all([
+      this.get('api/status', JupyterStatus),
+      this.get('api/kernels', JupyterKernels),
+    ]);
+    const at = status ? new Date(status.last_activity) : undefined;
+    const busy = kernels?.some((k) => k.execution_state === 'busy') ?? false;
+    const latest = busy ? new Date() : at;
+    if (!latest || Number.isNaN(latest.getTime())) return;
+    // Never backwards: a busy kernel's "now" stays until the server records something later.
+    if (this.value === undefined || latest.toISOString() > this.value) this.value = latest.toISOString();
+  }
+
+  /** One read of the server's API; undefined when it fails (unreachable, slow, not the expected JSON). */
+  private async get<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
     try {
-      const response = await fetch(`${this.options.endpoint}api/status`, {
+      const response = await fetch(`${this.options.endpoint}${path}?no_track_activity=1`, {
         headers: { authorization: `token ${this.options.token}` },
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 2_000),
       });
       if (!response.ok) {
         await response.body?.cancel();
-        return;
+        return undefined;
       }
-      const parsed = JupyterStatus.safeParse(await response.json());
-      const at = parsed.success ? new Date(parsed.data.last_activity) : undefined;
-      if (at && !Number.isNaN(at.getTime())) this.value = at.toISOString();
+      const parsed = schema.safeParse(await response.json());
+      return parsed.success ? parsed.data : undefined;
     } catch {
-      // Unreachable, slow or not JSON: keep the last value; a later read tries again.
+      return undefined; // keep the last value; a later read tries again
     }
   }
 }

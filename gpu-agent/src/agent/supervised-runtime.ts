@@ -7,6 +7,7 @@ import {
   notebookEnv,
 } from '../runtimes/jupyter.js';
 import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from '../runtimes/types.js';
+import type { GpuLedger } from './gpu-assignment.js';
 import { NotebookActivity } from './notebook-activity.js';
 import type { RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
 import { limitsOf } from './workload-size.js';
@@ -26,6 +27,11 @@ export interface SupervisedRuntimeOptions {
   notebookHealthTimeoutMs?: number;
   /** Seconds a workload gets to exit on SIGTERM before it is killed. Default 10. */
   stopGraceSeconds?: number;
+  /**
+   * This host's GPUs and who holds which: a notebook gets exactly the devices assigned here (by UUID). Absent:
+   * GPUs are asked for by count and the engine picks.
+   */
+  gpus?: GpuLedger;
 }
 
 /**
@@ -56,6 +62,12 @@ export class SupervisedRuntime implements WorkloadRuntime {
     ctx.report('pulling');
     let started: Workload;
     try {
+      if (workload.kind === 'notebook' && this.options.gpus)
+        spec.gpus.deviceIds = await this.options.gpus.assign(
+          workload.workloadId,
+          workload.gpuType,
+          workload.gpuCount,
+        );
       started = await this.supervisor.start(spec);
     } catch (err) {
       throw new Error(`${describe(workload)} could not start: ${messageOf(err)}`, { cause: err });
@@ -74,6 +86,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
 
   async stop(workloadId: string): Promise<void> {
     this.notebooks.delete(workloadId);
+    this.options.gpus?.release(workloadId);
     await this.supervisor.stop(workloadId, this.options.stopGraceSeconds ?? 10);
     // The container or process record goes; a notebook's volume stays for its next start.
     await this.supervisor.remove(workloadId);
@@ -166,7 +179,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
         : { image: workload.image, command: jupyterImageCommand(workload.basePath) }),
       // The server requires the token on every request but its version at `<basePath>api` (the probe).
       env: notebookEnv(workload.token),
-      // The engine picks the devices; the process runtime cannot pin GPUs at all.
+      // Pinned in start() where the host's GPUs are known; else the engine picks by count.
       gpus: { count: workload.gpuCount, deviceIds: [] },
       port: NOTEBOOK_PORT,
       // Named after the notebook, not the workload: a notebook's files outlive each start of it.

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { gpuEnv } from './gpu-env.js';
 import { pollHealthy, WorkloadNotFoundError } from './health.js';
 import { type IsolationStatus, IsolationUnavailableError, probeIsolation } from './isolation.js';
 import { followFile } from './output-follow.js';
@@ -57,7 +58,8 @@ const LAUNCH_SCRIPT =
  * loopback: it reaches no host port, no other workload and no metadata address, and it serves on a unix
  * socket in its runtime dir that the agent relays TCP to. Its environment is minimal (the agent's variables,
  * credentials included, are not inherited), and /proc/<pid>/environ, where its token is, is readable only
- * by its own uid. No GPU pinning or memory limits: use docker for those.
+ * by its own uid. GPUs are steered with CUDA_VISIBLE_DEVICES (./gpu-env.ts), not fenced; no memory limits:
+ * use docker for those.
  */
 export class ProcessRuntime implements WorkloadSupervisor {
   private readonly records: ProcessRecordStore;
@@ -221,6 +223,8 @@ export class ProcessRuntime implements WorkloadSupervisor {
           TMPDIR: at.runDir,
           LANG: 'C.UTF-8',
           ...spec.env,
+          // Only its assigned GPUs (none for a CPU workload), whatever its own env asked for.
+          ...gpuEnv(spec.gpus),
           [WORKLOAD_ENV]: spec.workloadId,
           MERIDIAN_AGENT_ID: this.options.agentId,
           MERIDIAN_UID: String(owner.uid),
