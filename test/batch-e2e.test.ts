@@ -162,7 +162,7 @@ describe('batch jobs', () => {
       const got = scoresOf(line.response as { body: { outputs: unknown } });
       const want = reference.get(i) ?? [];
       expect(got).toHaveLength(want.length);
-      got.forEach((v, k) => expect(Math.abs(v - (want[k] ?? Number.NaN))).toBeLessThan(1e-4));
+      for (const [k, v] of got.entries()) expect(Math.abs(v - (want[k] ?? Number.NaN))).toBeLessThan(1e-4);
     }
     expect(errors).toHaveLength(BAD.size);
     for (const line of errors) {
