@@ -60,6 +60,7 @@ import type { StripeGateway } from './services/billing/stripe/gateway.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
+import type { DriftSettings } from './services/drift/ingest-drift.js';
 import type { DispatchSettings } from './services/notifications/dispatcher.js';
 import { RoutingSnapshots } from './services/scheduler/routing-snapshot.js';
 import { noScheduler, type SchedulerTrigger } from './services/scheduler/trigger.js';
@@ -111,7 +112,7 @@ export interface AppDeps {
    */
   stripe?: { gateway?: StripeGateway; webhookSecret?: string };
   /** Notification delivery settings (MERIDIAN_WEBHOOK_*, SMTP) for the test-delivery route; default: no private targets. */
-  monitoring?: { dispatch?: DispatchSettings };
+  monitoring?: { dispatch?: DispatchSettings; drift?: DriftSettings };
   /** Files and batch jobs: limits, and the runner (main.ts starts one) that routes kick; absent: none runs. */
   batch?: BatchSettings & { runner?: { kick(cancelledJobId?: string): void } };
 }
@@ -240,6 +241,7 @@ export function createApp(deps: AppDeps) {
       edgeServiceToken: deps.edgeServiceToken,
       agent: agentDeps,
       ...(deps.monitoring?.dispatch ? { dispatch: deps.monitoring.dispatch } : {}),
+      ...(deps.monitoring?.drift ? { drift: deps.monitoring.drift } : {}),
     }),
   );
   const experimentDeps = {

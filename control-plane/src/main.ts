@@ -164,7 +164,7 @@ const app = createApp({
   edgePublicUrl: config.edgePublicUrl,
   stripe: { gateway: stripeGateway, webhookSecret: config.stripeWebhookSecret },
   batch: { ...config.batch, runner: batchRunner },
-  monitoring: { dispatch },
+  monitoring: { dispatch, drift: monitoring.drift },
 });
 
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) =>

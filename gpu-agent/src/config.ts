@@ -82,6 +82,9 @@ export const AgentConfig = z
     MERIDIAN_AGENT_LOAD_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
     /** How often the prediction-usage journal is sealed and sent: how soon calls show in billing. */
     MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(2_000),
+    /** Share of each deployment's requests whose decoded inputs go into drift sketches (0 turns it off). */
+    MERIDIAN_AGENT_DRIFT_SAMPLE_RATE: z.coerce.number().min(0).max(1).default(0.1),
+    MERIDIAN_AGENT_MONITORING_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     /**
      * `true`: fdatasync the usage journal after each grouped write, so a recorded call survives a power cut,
      * not only a crash of the process (bench/usage-journal.ts measures the cost).
@@ -169,6 +172,8 @@ export const AgentConfig = z
     usageIntervalMs: env.MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS * 1000,
     predictionUsageIntervalMs: env.MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS,
     loadReportIntervalMs: env.MERIDIAN_AGENT_LOAD_REPORT_INTERVAL_MS,
+    driftSampleRate: env.MERIDIAN_AGENT_DRIFT_SAMPLE_RATE,
+    monitoringIntervalMs: env.MERIDIAN_AGENT_MONITORING_INTERVAL_MS,
     usageJournalFsync: env.MERIDIAN_AGENT_USAGE_JOURNAL_FSYNC === 'true',
     /** The prediction-usage journal and its sealed reports. */
     usageJournalDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'prediction-usage'),

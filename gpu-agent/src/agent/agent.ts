@@ -12,6 +12,8 @@ import { InferenceMetrics } from '../data-plane/metrics.js';
 import { type MetricsListener, startMetricsListener } from '../data-plane/metrics-listener.js';
 import { withDataPlaneTimeouts } from '../data-plane/server-timeouts.js';
 import { collectHostInventory } from '../inventory/host-inventory.js';
+import { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
+import { MonitoringReporter } from '../monitoring/monitoring-reporter.js';
 import { ApiClient } from './api-client.js';
 import { runDesiredStateLoop } from './desired-state-loop.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
@@ -63,6 +65,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const { config, log } = deps;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const metrics = new InferenceMetrics();
+  const monitor = new DeploymentMonitor({ driftSampleRate: config.driftSampleRate });
   const models = new ServedModels();
   const keys = new DataPlaneKeys();
   const workloadLogs = deps.workloadLogs ?? new WorkloadLogs(join(config.dataDir, 'workload-logs'));
@@ -73,6 +76,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const dataPlane = createDataPlaneListener({
     models,
     metrics,
+    monitor,
     signingKey: (generation) => keys.get(generation),
     journal,
     // Failed requests (onnxruntime's errors, internal ones) go to the agent's log, one JSON line each, and
@@ -167,6 +171,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   await usage.load();
   const predictions = new PredictionUsageReporter(journal, log);
   const load = new LoadReporter(() => onnxRuntime.loads(), log);
+  const monitoring = new MonitoringReporter(monitor, log);
   let heartbeat: HeartbeatLoop | undefined;
   const reconciler = new Reconciler({
     runtimes: [onnx, ...(deps.extraRuntimes ?? [])],
@@ -200,6 +205,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     usage.run(authed, deps.usageIntervalMs ?? config.usageIntervalMs, stopping.signal),
     predictions.run(authed, config.predictionUsageIntervalMs, stopping.signal),
     load.run(authed, config.loadReportIntervalMs, stopping.signal),
+    monitoring.run(authed, config.monitoringIntervalMs, stopping.signal),
   ]);
   log.info('agent running', {
     agentId: registered.agentId,
@@ -220,6 +226,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       await closeDataPlane();
       // No call is answered any more: the last ones are sealed and sent (or sent at the next start).
       await predictions.flush(authed).catch(() => false);
+      await monitoring.flush(authed).catch(() => false);
       await journal.close();
       workloadLogs.close();
       log.info('agent stopped', { agentId: registered.agentId });

@@ -1,6 +1,8 @@
 import {
   type AgentHeartbeat,
   type AgentLoadReport,
+  AgentMonitoringAck,
+  type AgentMonitoringReport,
   type AgentRegistration,
   DesiredStatePoll,
   HeartbeatResponse,
@@ -91,6 +93,11 @@ export class ApiClient {
   /** Prediction calls sealed from the usage journal; stored once per (agent, seq, part). */
   reportPredictionUsage(body: PredictionUsageReport): Promise<ApiResult<PredictionUsageAck>> {
     return this.call('POST', '/agent/v1/prediction-usage', PredictionUsageAck, { body });
+  }
+
+  /** Per-deployment queue and compute figures and drift sketches; idempotent by report id. */
+  reportMonitoring(body: AgentMonitoringReport): Promise<ApiResult<AgentMonitoringAck>> {
+    return this.call('POST', '/agent/v1/monitoring', AgentMonitoringAck, { body });
   }
 
   /** Per-replica load for the autoscaler; answered 204. */

@@ -1,5 +1,6 @@
 import { INFERENCE_HEADER_CONTENT_LENGTH, OipCodecError, type OipError } from '@meridian/protocol';
 import type { Logger } from '../agent/logger.js';
+import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import {
   InferInputError,
   InferTimeoutError,
@@ -78,12 +79,14 @@ export async function answerInfer(
   metrics: InferenceMetrics,
   body: Uint8Array,
   inferenceHeaderLength: string | undefined,
+  monitor?: DeploymentMonitor,
 ): Promise<Answer> {
   const counters = metrics.forModel(model.name, model.version);
   const started = performance.now();
   try {
     const headerLength = inferenceHeaderLength === undefined ? undefined : Number(inferenceHeaderLength);
-    const out = await inferOip(model, body, headerLength);
+    const out = await inferOip(model, body, headerLength, monitor);
+    monitor?.observe(model.name, model.version, 200, out.queueUs, out.computeUs);
     counters.success.inc();
     counters.requestUs.inc((performance.now() - started) * 1000);
     counters.queueUs.inc(out.queueUs);
@@ -100,6 +103,7 @@ export async function answerInfer(
     };
   } catch (err) {
     counters.failure.inc();
+    monitor?.observe(model.name, model.version, statusOf(err).status, 0, 0);
     throw err;
   }
 }

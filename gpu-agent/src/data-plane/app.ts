@@ -4,6 +4,7 @@ import { type Context, Hono } from 'hono';
 import { createJsonLogger, type Logger } from '../agent/logger.js';
 import type { CallRecorder } from '../agent/usage-journal.js';
 import type { WorkloadLogReader } from '../agent/workload-logs.js';
+import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import { type Answer, answerInfer, errorAnswer, findModel as find } from './answers.js';
 import { readSignedBody } from './auth.js';
 import { readBodyLimited } from './body.js';
@@ -23,6 +24,8 @@ export type DataPlaneDeps = {
   /** Where infer calls answered 200 are recorded for billing; when set, an infer call must name its org. */
   journal?: CallRecorder;
   metrics?: InferenceMetrics;
+  /** Per-deployment queue/compute figures and drift sampling, reported to the control plane. */
+  monitor?: DeploymentMonitor;
   bodyLimitBytes?: number;
   maxSkewSeconds?: number;
   nowMs?: () => number;
@@ -116,7 +119,13 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     app.post(`${prefix}/infer`, async (c) => {
       const model = findModel(c);
       const body = c.get('body');
-      const answer = await answerInfer(model, metrics, body, c.req.header(INFERENCE_HEADER_CONTENT_LENGTH));
+      const answer = await answerInfer(
+        model,
+        metrics,
+        body,
+        c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
+        deps.monitor,
+      );
       const served = { deploymentId: model.name, bytesIn: body.byteLength };
       return send(c, await journalServed(deps.journal, (name) => c.req.header(name), served, answer));
     });

@@ -4,6 +4,7 @@ import {
   encodeInferResponse,
   type TensorToSend,
 } from '@meridian/protocol';
+import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import { selectOutputs, validateInputs } from '../onnx/validate.js';
 import type { ServedModel } from './models.js';
 
@@ -18,9 +19,12 @@ export async function inferOip(
   model: ServedModel,
   body: Uint8Array,
   headerLength: number | undefined,
+  monitor?: DeploymentMonitor,
 ): Promise<EncodedBody & InferTiming> {
   const { request, inputs } = decodeInferRequest(body, headerLength);
   const ordered = validateInputs(model.signature, inputs);
+  // Before the batcher: a worker session may take the tensors' buffers.
+  monitor?.sampleInputs(model.name, model.version, ordered);
   const names = selectOutputs(
     model.signature,
     request.outputs?.map((o) => o.name),

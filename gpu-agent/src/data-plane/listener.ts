@@ -47,7 +47,13 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       const version = match[2] === undefined ? undefined : decoded(match[2]);
       const served = findModel(deps.models, decoded(match[1] ?? ''), version);
       model = served;
-      const answer = await answerInfer(served, metrics, body, headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH));
+      const answer = await answerInfer(
+        served,
+        metrics,
+        body,
+        headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH),
+        deps.monitor,
+      );
       // Recorded for billing before the 200 is written (group commit: one write serves concurrent calls).
       const call = { deploymentId: served.name, bytesIn: body.byteLength };
       const gone = () => res.destroyed || req.socket.destroyed;

@@ -52,15 +52,13 @@ export async function recordEdgeMetrics(
   return { batchId: batch.batchId, accepted };
 }
 
-/** Stores an agent's per-deployment figures once per `reportId`; deployments not placed anywhere are dropped. */
-export async function recordAgentMetrics(
-  db: Database,
-  reportId: string,
+/** An agent's per-deployment figures as deltas; deployments that do not exist are dropped. */
+export async function agentMetricDeltas(
+  db: Pick<Database, 'select'>,
   metrics: AgentDeploymentMetrics[],
-  now = new Date(),
-): Promise<boolean> {
+): Promise<MetricsDelta[]> {
   const ids = [...new Set(metrics.map((m) => m.deploymentId))];
-  if (ids.length === 0) return true;
+  if (ids.length === 0) return [];
   const owners = await db
     .select({ id: deployments.id, orgId: deployments.orgId })
     .from(deployments)
@@ -81,23 +79,29 @@ export async function recordAgentMetrics(
       compute: m.compute,
     });
   });
-  return storeOnce(db, reportId, deltas, now);
+  return deltas;
 }
 
 async function storeOnce(db: Database, batchId: string, deltas: MetricsDelta[], now: Date): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const inserted = await tx
-      .insert(metricBatches)
-      .values({ batchId, receivedAt: now })
-      .onConflictDoNothing();
-    if (inserted.rowsAffected === 0) return false;
-    for (const delta of mergeDeltas(deltas)) {
-      // The minute row (kept 48 h) and its hour's rollup (kept 90 days), both added to as reports arrive.
-      await addToRow(tx, delta, 60, delta.minute);
-      await addToRow(tx, delta, 3600, delta.minute - (delta.minute % 3600));
-    }
+    if (!(await claimBatch(tx, batchId, now))) return false;
+    await applyDeltas(tx, deltas);
     return true;
   });
+}
+
+/** Records a batch id; false when it was recorded before (the batch is a resend: store nothing). */
+export async function claimBatch(tx: Tx, batchId: string, now: Date): Promise<boolean> {
+  const inserted = await tx.insert(metricBatches).values({ batchId, receivedAt: now }).onConflictDoNothing();
+  return inserted.rowsAffected > 0;
+}
+
+/** Adds deltas to their minute rows (kept 48 h) and hour rollups (kept 90 days). */
+export async function applyDeltas(tx: Tx, deltas: MetricsDelta[]): Promise<void> {
+  for (const delta of mergeDeltas(deltas)) {
+    await addToRow(tx, delta, 60, delta.minute);
+    await addToRow(tx, delta, 3600, delta.minute - (delta.minute % 3600));
+  }
 }
 
 /** Deltas of one key added together first, so a batch touches each row once. */

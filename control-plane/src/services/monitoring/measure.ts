@@ -50,7 +50,8 @@ export async function measureRule(db: Database, rule: Rule, nowMs: number): Prom
     }
     case 'spend_usd': {
       const stats = await billingStats(db, rule.orgId, nowMs);
-      return stats.spend.totalCents / 100;
+      // Exact, not rounded to cents: a rule may watch a budget of a few cents.
+      return Number(stats.spend.baseFeeUsd) + Number(stats.spend.usageUsd);
     }
     case 'quota_used': {
       const stats = await billingStats(db, rule.orgId, nowMs);
