@@ -14,6 +14,7 @@ import { withDataPlaneTimeouts } from '../data-plane/server-timeouts.js';
 import { collectHostInventory } from '../inventory/host-inventory.js';
 import { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import { MonitoringReporter } from '../monitoring/monitoring-reporter.js';
+import { dropSpareWorker, keepSpareWorker } from '../onnx/worker-session.js';
 import { ApiClient } from './api-client.js';
 import { runDesiredStateLoop } from './desired-state-loop.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
@@ -164,6 +165,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     log: (msg: string, fields: Record<string, unknown>) => log.warn(msg, fields),
   };
   const onnxRuntime = new OnnxWorkloadRuntime({ cache, models, metrics, session });
+  // A model's worker thread is started before it is needed, so a cold start loads only the model.
+  keepSpareWorker();
   const onnx = new LoggedRuntime(onnxRuntime, {}, workloadLogs);
   onnxLogged = onnx;
   const meter = new UsageMeter();
@@ -220,6 +223,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
       stopping.abort();
       await loops;
       await reconciler.shutdown();
+      await dropSpareWorker();
       // Time run up to now goes out once more; what cannot be sent now is resent (same seq) next start.
       await usage.flush(authed).catch(() => false);
       await metricsListener?.close();

@@ -8,8 +8,14 @@ import type { ModelSignature, SessionOptions } from './session.js';
  */
 export type WorkerInit = { path: string; options: Omit<SessionOptions, 'log' | 'thread'> };
 
-/** 'close': finish the run under way, drop queued ones, release the session, exit. */
-export type ToWorker = { type: 'run'; id: number; inputs: Tensor[] } | { type: 'close' };
+/**
+ * 'load': the first message, naming the model (a worker starts before it knows which, so one can wait
+ * ready). 'close': finish the run under way, drop queued ones, release the session, exit.
+ */
+export type ToWorker =
+  | { type: 'load'; init: WorkerInit }
+  | { type: 'run'; id: number; inputs: Tensor[] }
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready'; signature: ModelSignature; executionProviders: string[] }

@@ -8,7 +8,7 @@ import { ModelWorkerError } from './errors.js';
 import { createModelSession, type ModelSession } from './session.js';
 import { writeMlp } from './testing/mlp.js';
 import { REAL_MODELS } from './testing/models.js';
-import { WorkerModelSession } from './worker-session.js';
+import { dropSpareWorker, keepSpareWorker, WorkerModelSession } from './worker-session.js';
 
 let dir: string;
 let mlpPath: string;
@@ -100,6 +100,29 @@ describe('a session in a worker thread', () => {
       await session.release();
     }
     await expect(session.run([input([1, 3, 48, 192], 1)])).rejects.toThrow('the model was unloaded');
+  });
+
+  it('loads models into workers started ahead of need, each model in a thread of its own', async () => {
+    keepSpareWorker();
+    try {
+      // Time for the spare to start, as a deployment at zero has before it is woken.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const started = performance.now();
+      const first = await createModelSession(REAL_MODELS.paddleCls, {
+        executionProviders: ['cpu'],
+        thread: 'worker',
+      });
+      const loadMs = performance.now() - started;
+      const second = await createModelSession(mlpPath, { executionProviders: ['cpu'], thread: 'worker' });
+      expect((await first.run([input([1, 3, 48, 192], 1)]))[0]?.shape).toEqual([1, 2]);
+      expect((await second.run([input([1, 16], 1)]))[0]?.shape).toEqual([1, 4]);
+      await first.release();
+      expect((await second.run([input([1, 16], 2)]))[0]?.shape).toEqual([1, 4]);
+      await second.release();
+      console.info(`PaddleOCR cls loaded into a spare worker in ${loadMs.toFixed(0)} ms`);
+    } finally {
+      await dropSpareWorker();
+    }
   });
 
   it('reports a model that cannot load as a failed create', async () => {

@@ -133,13 +133,57 @@ export class WorkerModelSession implements ModelSession {
   }
 }
 
+/**
+ * One worker started ahead of need, once `keepSpareWorker` was called: a thread's start (onnxruntime's
+ * native module, and under tsx the compilation of the worker's sources) took 1.5–2 s here, ~20× the load of
+ * a small model, so a model that scales from zero would wait for it. The next model takes the spare, and
+ * another is started behind it. Unreferenced while spare: it never keeps the process alive.
+ */
+let spare: Worker | undefined;
+let keepSpare = false;
+
+function startWorker(): Worker {
+  return fromSources ? new Worker(SHIM, { workerData: { entry: ENTRY.href } }) : new Worker(ENTRY);
+}
+
+/** Keeps one worker started and waiting from now on. */
+export function keepSpareWorker(): void {
+  keepSpare = true;
+  if (spare) return;
+  const worker = startWorker();
+  worker.unref();
+  // A spare that fails to start is dropped; the next model starts its own worker.
+  worker.on('error', () => {});
+  worker.once('exit', () => {
+    if (spare === worker) spare = undefined;
+  });
+  spare = worker;
+}
+
+/** Stops keeping a spare worker, and ends the one waiting (agent shutdown). */
+export async function dropSpareWorker(): Promise<void> {
+  keepSpare = false;
+  const worker = spare;
+  spare = undefined;
+  await worker?.terminate();
+}
+
+function takeWorker(): Worker {
+  const worker = spare;
+  spare = undefined;
+  if (keepSpare) keepSpareWorker();
+  if (!worker) return startWorker();
+  worker.removeAllListeners();
+  worker.ref();
+  return worker;
+}
+
 /** Starts a worker for one model and resolves once it has loaded (or rejects with why it could not). */
 function spawn(path: string, options: SessionOptions): Promise<{ worker: Worker; loaded: Loaded }> {
   const { log, thread: _thread, ...sessionOptions } = options;
   const init: WorkerInit = { path, options: sessionOptions };
-  const worker = fromSources
-    ? new Worker(SHIM, { workerData: { ...init, entry: ENTRY.href } })
-    : new Worker(ENTRY, { workerData: init });
+  const worker = takeWorker();
+  worker.postMessage({ type: 'load', init } satisfies ToWorker);
   return new Promise((resolve, reject) => {
     const onMessage = (message: FromWorker) => {
       if (message.type === 'log') log?.(message.message, message.fields);
