@@ -186,6 +186,21 @@ describe('RoutingTable', () => {
     expect(pulls).toEqual([null, '1']);
   });
 
+  it('looks again after a miss once its snapshot is 250 ms old, well within the refresh interval', async () => {
+    const state = { current: v1 };
+    const pulls = stubControlPlane(state);
+    const time = clock();
+    const table = new RoutingTable(undefined, time.now);
+    await table.snapshot(routingEnv);
+    state.current = v2;
+
+    time.ms += 100;
+    expect((await table.afterMiss(routingEnv)).version).toBe(1);
+    time.ms += 150;
+    expect((await table.afterMiss(routingEnv)).version).toBe(2);
+    expect(pulls).toEqual([null, '1']);
+  });
+
   it('gives up waiting for a version the control plane does not have after a few pulls', async () => {
     const pulls = stubControlPlane({ current: v1 });
     const table = new RoutingTable();

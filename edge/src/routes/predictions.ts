@@ -31,12 +31,12 @@ const STICKY_HEADER = 'meridian-sticky';
 
 /**
  * Looks a deployment up in the isolate's snapshot. A miss may only mean that snapshot predates the
- * deployment (an isolate idle for a while serves its old one while refreshing in the background), so a miss
- * looks again in a fresh one; a snapshot younger than the refresh interval is not pulled again.
+ * deployment (created a moment ago, or an isolate idle for a while serves its old one while refreshing in
+ * the background), so a miss looks again in a fresh one, unless it was pulled within the last 250 ms.
  */
 async function lookUp(c: Ctx, find: (snapshot: RoutingSnapshot) => RoutedDeployment | undefined) {
   const table = routingTable(c.env);
-  return find(await table.snapshot(c.env, c.executionCtx)) ?? find(await table.snapshot(c.env));
+  return find(await table.snapshot(c.env, c.executionCtx)) ?? find(await table.afterMiss(c.env));
 }
 
 /** The caller's deployment by name (or, with `byId`, by id first); another org's is never found. */

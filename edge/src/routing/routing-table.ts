@@ -14,6 +14,8 @@ export type RoutingSource = (env: RoutingEnv, since?: number) => Promise<Routing
 /** The KV key of the last snapshot any isolate pulled: what a fresh isolate serves while the control plane is down. */
 export const ROUTING_KV_KEY = 'routing:snapshot';
 const DEFAULT_REFRESH_SECONDS = 2;
+/** How recent a snapshot must be for a lookup that missed in it not to pull again. */
+const MISS_REFRESH_MS = 250;
 /** Pulls `fresh` makes at most to reach the version it was asked for. */
 const FRESH_PULLS = 3;
 
@@ -44,6 +46,16 @@ export class RoutingTable {
     if (!ctx) return this.refresh(env);
     ctx.waitUntil(this.refresh(env, ctx).catch(() => undefined));
     return held.snapshot;
+  }
+
+  /**
+   * The snapshot to look again in after a lookup missed (a deployment created a moment ago): pulled now
+   * unless pulled within MISS_REFRESH_MS, so unknown names cost at most a few cheap `since` pulls a second.
+   */
+  async afterMiss(env: RoutingEnv): Promise<RoutingSnapshot> {
+    const held = this.held;
+    if (held && this.now() - held.checkedAt < Math.min(MISS_REFRESH_MS, refreshMs(env))) return held.snapshot;
+    return this.refresh(env);
   }
 
   /**
