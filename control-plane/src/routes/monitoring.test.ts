@@ -1,0 +1,212 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { newId } from '@meridian/protocol';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  alertEvents,
+  deploymentMetrics,
+  notificationAttempts,
+  notificationDeliveries,
+} from '../db/schema.js';
+import { evaluateRules } from '../services/monitoring/evaluate-rules.js';
+import { dispatchDue } from '../services/notifications/dispatcher.js';
+import { createTestApp } from '../testing/test-app.js';
+
+type T = Awaited<ReturnType<typeof createTestApp>>;
+
+describe('monitoring routes', () => {
+  let t: T;
+  let token = '';
+  let orgId = '';
+  let server: Server;
+  let port = 0;
+  const hits: string[] = [];
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    const s = await t.client.register('mon');
+    token = s.accessToken;
+    orgId = s.orgId;
+    server = createServer((req, res) => {
+      // `/hang` never answers: the dispatcher's timeout must end it.
+      if (req.url === '/hang') return;
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        hits.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+    t.cleanup();
+  });
+
+  const rule = (body: Record<string, unknown>) =>
+    t.client.call('POST', '/v1/alert-rules', {
+      token,
+      body: { name: 'r', metric: 'error_rate', windowSeconds: 300, threshold: 0.05, channelIds: [], ...body },
+    });
+  const fields = (res: { json: { error: { details?: { path: string }[] } } }) =>
+    (res.json.error.details ?? []).map((d) => d.path);
+
+  it('answers 400 naming the field for an unknown metric, a negative window, or a channel of another org', async () => {
+    const unknown = await rule({ metric: 'cpu_temperature' });
+    expect(unknown.status).toBe(400);
+    expect(fields(unknown)).toContain('metric');
+    const negative = await rule({ windowSeconds: -60 });
+    expect(negative.status).toBe(400);
+    expect(fields(negative)).toContain('windowSeconds');
+    const other = await t.client.register('other');
+    const theirs = await t.client.call('POST', '/v1/notification-channels', {
+      token: other.accessToken,
+      body: { name: 'm', kind: 'email', target: 'x@example.com' },
+    });
+    expect(theirs.status, theirs.text).toBe(201);
+    const foreign = await rule({ channelIds: [theirs.json.id] });
+    expect(foreign.status).toBe(400);
+    expect(foreign.text).toContain('channelIds.0');
+  });
+
+  it('refuses webhook targets on loopback, private and link-local addresses, literal or by name (no SSRF)', async () => {
+    for (const target of [
+      `http://127.0.0.1:${port}/`,
+      'http://169.254.169.254/latest/meta-data',
+      'http://10.0.0.8/',
+      'http://[::1]/',
+      `http://localhost:${port}/`,
+      'file:///etc/passwd',
+    ]) {
+      const res = await t.client.call('POST', '/v1/notification-channels', {
+        token,
+        body: { name: 'w', kind: 'webhook', target },
+      });
+      expect(res.status, target).toBe(400);
+      expect(res.text, target).toContain('target');
+    }
+    expect(hits).toHaveLength(0);
+  });
+
+  it('answers 404 for the metrics and drift of a deployment that is not the caller’s', async () => {
+    const id = newId('deployment');
+    expect((await t.client.call('GET', `/v1/deployments/${id}/metrics`, { token })).status).toBe(404);
+    expect((await t.client.call('GET', `/v1/deployments/${id}/drift`, { token })).status).toBe(404);
+    const bad = await t.client.call('GET', `/v1/deployments/${id}/metrics?step=5`, { token });
+    expect(bad.status).toBe(400);
+    expect(fields(bad)).toContain('step');
+  });
+
+  it('fires once, stays quiet while firing, resolves once, and keeps a silenced transition off the channels', async () => {
+    // Channels on loopback are allowed here only through the service (the route refuses them by default).
+    const app = t.anotherInstance({
+      monitoring: { dispatch: { allowPrivate: true, timeoutMs: 500, retryBaseMs: 50, maxAttempts: 2 } },
+    });
+    const created = await app.request('/v1/notification-channels', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'hook', kind: 'webhook', target: `http://127.0.0.1:${port}/ok` }),
+    });
+    expect(created.status).toBe(201);
+    const channel = (await created.json()) as { id: string };
+    const r = await rule({ channelIds: [channel.id], name: 'errors' });
+    expect(r.status, r.text).toBe(201);
+    const minute = Math.floor(Date.now() / 60_000) * 60;
+    const row = {
+      deploymentId: 'dep_x',
+      versionId: '',
+      source: 'edge' as const,
+      resolution: 60,
+      at: minute,
+      orgId,
+    };
+    await t.db.insert(deploymentMetrics).values({ ...row, c2xx: 90, c5xx: 10 });
+    const settings = { allowPrivate: true, timeoutMs: 500, retryBaseMs: 50, maxAttempts: 2 };
+    expect(await evaluateRules(t.db)).toBe(1);
+    expect(await evaluateRules(t.db)).toBe(0);
+    await dispatchDue(t.db, settings);
+    expect(hits.map((h) => JSON.parse(h).type)).toEqual(['alert.firing']);
+    await t.db
+      .update(deploymentMetrics)
+      .set({ c2xx: 990 })
+      .where(eq(deploymentMetrics.deploymentId, 'dep_x'));
+    expect(await evaluateRules(t.db)).toBe(1);
+    await dispatchDue(t.db, settings);
+    expect(hits.map((h) => JSON.parse(h).type)).toEqual(['alert.firing', 'alert.resolved']);
+    // Silenced: the next episode is recorded, not sent.
+    const silence = await t.client.call('POST', '/v1/alert-silences', {
+      token,
+      body: { ruleId: r.json.id, endsAt: new Date(Date.now() + 60_000).toISOString() },
+    });
+    expect(silence.status, silence.text).toBe(201);
+    await t.db.update(deploymentMetrics).set({ c2xx: 10 }).where(eq(deploymentMetrics.deploymentId, 'dep_x'));
+    expect(await evaluateRules(t.db)).toBe(1);
+    await dispatchDue(t.db, settings);
+    expect(hits).toHaveLength(2);
+    const events = await t.db.select().from(alertEvents).where(eq(alertEvents.ruleId, r.json.id));
+    expect(events.map((e) => [e.kind, e.silenced])).toEqual([
+      ['firing', false],
+      ['resolved', false],
+      ['firing', true],
+    ]);
+  });
+
+  it('times a hanging webhook out and retries it without holding up other deliveries', async () => {
+    const settings = { allowPrivate: true, timeoutMs: 400, retryBaseMs: 50, maxAttempts: 2 };
+    const app = t.anotherInstance({ monitoring: { dispatch: settings } });
+    const make = async (path: string) => {
+      const res = await app.request('/v1/notification-channels', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: path, kind: 'webhook', target: `http://127.0.0.1:${port}${path}` }),
+      });
+      return ((await res.json()) as { id: string }).id;
+    };
+    const hanging = await make('/hang');
+    const fine = await make('/fine');
+    const before = hits.length;
+    const { enqueueDeliveries } = await import('../services/notifications/channels.js');
+    await enqueueDeliveries(t.db, orgId, [hanging, fine], null, { type: 'test' });
+    const started = Date.now();
+    const pass = dispatchDue(t.db, settings);
+    // The other delivery lands while the hanging one still waits for its answer.
+    await expect.poll(() => hits.length, { timeout: 350, interval: 10 }).toBe(before + 1);
+    await pass;
+    expect(Date.now() - started).toBeLessThan(1_500);
+    const [first] = await t.db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.channelId, hanging));
+    expect(first).toMatchObject({ status: 'pending', attempts: 1 });
+    await new Promise((r) => setTimeout(r, 150));
+    await dispatchDue(t.db, settings);
+    const [after] = await t.db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.channelId, hanging));
+    expect(after).toMatchObject({ status: 'failed', attempts: 2 });
+    const attempts = await t.db
+      .select()
+      .from(notificationAttempts)
+      .where(eq(notificationAttempts.deliveryId, after?.id ?? ''));
+    expect(attempts.map((a) => [a.attempt, a.ok, a.error?.startsWith('timed out')])).toEqual([
+      [1, false, true],
+      [2, false, true],
+    ]);
+    // The delivery log route shows the same attempts.
+    const log = await t.client.call('GET', `/v1/notification-channels/${hanging}/deliveries`, { token });
+    expect(log.json.items[0].attempts).toHaveLength(2);
+    // And the test route sends one delivery now and says how it went.
+    const test = await app.request(`/v1/notification-channels/${fine}/test`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(await test.json()).toMatchObject({ ok: true, httpStatus: 200 });
+  });
+});
