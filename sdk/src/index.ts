@@ -2,6 +2,7 @@ export * from './auth.js';
 export * from './client.js';
 export * from './deployments.js';
 export * from './errors.js';
+export * from './logs.js';
 export * from './npy.js';
 export * from './pagination.js';
 export * from './predict.js';

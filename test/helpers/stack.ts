@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LoggedProcess, startLoggedProcess } from './logged-process.js';
@@ -69,6 +69,8 @@ export interface Stack {
  */
 export async function startStack(name: string, cpEnv: Record<string, string> = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), `${name}-`));
+  // Workload users pass through it to their folders (mkdtemp makes it 0700; the agent checks at start-up).
+  await chmod(dir, 0o711);
   const cpDir = join(dir, 'cp');
   const started: RunningService[] = [];
   const stop = async () => {

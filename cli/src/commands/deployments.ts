@@ -1,7 +1,6 @@
 import {
   collect,
   DeploymentFailedError,
-  errorFromResponse,
   type MeridianClient,
   type Schema,
   waitForDeployment,
@@ -9,6 +8,7 @@ import {
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
+import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 
 type Deployment = Schema<'Deployment'>;
 const GPU_TYPES = ['t4', 'v100', 'rtx4090', 'cpu'] as const;
@@ -166,47 +166,15 @@ export function deploymentCommands(program: Command): void {
       ctx.print({ deleted: d.id }, () => `Deleted deployment ${d.name}`);
     }),
   );
-  deployments
-    .command('logs <name>')
-    .description('Recent log lines of the deployment’s replicas')
-    .option('-f, --follow', 'keep printing new lines')
-    .option('--tail <n>', 'lines to show')
-    .action(
-      action(async (ctx, ref: string, opts: { follow?: boolean; tail?: string }) => {
-        const client = await ctx.client();
-        const d = await requireDeployment(client, ref);
-        await streamLogs(client, `/v1/deployments/${d.id}/logs`, opts);
-      }),
-    );
-}
-
-/**
- * Prints a workload's logs from GET …/logs (Server-Sent Events with --follow). Servers without the route
- * answer 404 for it: that is said plainly rather than as a missing deployment.
- */
-export async function streamLogs(
-  client: MeridianClient,
-  path: string,
-  opts: { follow?: boolean; tail?: string },
-) {
-  const query = new URLSearchParams({
-    ...(opts.tail ? { tail: opts.tail } : {}),
-    ...(opts.follow ? { follow: 'true' } : {}),
-  });
-  const url = `${client.baseUrl}${path}${query.size ? `?${query}` : ''}`;
-  const res = await client.authorized(url, {
-    headers: { accept: opts.follow ? 'text/event-stream' : 'application/json' },
-  });
-  if (res.status === 404) {
-    const error = await errorFromResponse(res);
-    // The control plane answers "No such route" for a path it does not have at all.
-    if (error.message === 'No such route') {
-      throw new CliError('Workload logs are not available on this server (it has no GET …/logs route)');
-    }
-    throw error;
-  }
-  if (!res.ok || !res.body) throw new CliError(`GET ${path} answered ${res.status}: ${await res.text()}`);
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
-    process.stdout.write(decoder.decode(chunk, { stream: true }));
+  withLogFlags(
+    deployments
+      .command('logs <name>')
+      .description('Log lines of the deployment’s replicas: load, failed requests with their ids, output'),
+  ).action(
+    action(async (ctx, ref: string, opts: LogFlags) => {
+      const client = await ctx.client();
+      const d = await requireDeployment(client, ref);
+      await printLogs(ctx, client, { deployment: d.id }, opts);
+    }),
+  );
 }

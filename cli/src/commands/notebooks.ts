@@ -3,7 +3,7 @@ import { collect } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
 import { requireNotebook } from '../resolve.js';
-import { streamLogs } from './deployments.js';
+import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 
 type Notebook = Schema<'Notebook'>;
 const line = (n: Notebook) =>
@@ -73,16 +73,13 @@ export function notebookCommands(program: Command): void {
       ctx.print({ deleted: n.id }, () => `Deleted notebook ${n.name}`);
     }),
   );
-  notebooks
-    .command('logs <name>')
-    .description('The Jupyter server’s own output')
-    .option('-f, --follow', 'keep printing new lines')
-    .option('--tail <n>', 'lines to show')
-    .action(
-      action(async (ctx, ref: string, opts: { follow?: boolean; tail?: string }) => {
-        const client = await ctx.client();
-        const n = await requireNotebook(client, ref);
-        await streamLogs(client, `/v1/notebooks/${n.id}/logs`, opts);
-      }),
-    );
+  withLogFlags(
+    notebooks.command('logs <name>').description('The Jupyter server’s own output (not its cells’)'),
+  ).action(
+    action(async (ctx, ref: string, opts: LogFlags) => {
+      const client = await ctx.client();
+      const n = await requireNotebook(client, ref);
+      await printLogs(ctx, client, { notebook: n.id }, opts);
+    }),
+  );
 }

@@ -1,0 +1,65 @@
+import { followLogs, type LogSource, logs, type MeridianClient, type WorkloadLogLine } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { CliError, type Context, EXIT } from '../context.js';
+
+export interface LogFlags {
+  follow?: boolean;
+  tail?: string;
+  since?: string;
+}
+
+/** The flags every `logs` command takes. */
+export function withLogFlags(command: Command): Command {
+  return command
+    .option('-f, --follow', 'keep printing new lines until interrupted')
+    .option('--tail <n>', 'lines to show first, merged across replicas (0–10000, default 100)')
+    .option('--since <time>', 'only lines from then on: an RFC 3339 time or a duration (90s, 10m, 2h, 1d)');
+}
+
+/** `<time> <replica> <line>`; the replica is left out where there is one (a notebook, one replica). */
+function human(line: WorkloadLogLine, replicas: number): string {
+  const who = replicas > 1 ? ` ${line.replica}` : '';
+  const agent = line.stream === 'agent' ? ' [agent]' : line.stream === 'stderr' ? ' [stderr]' : '';
+  return `${line.time}${who}${agent} ${line.line}`;
+}
+
+/**
+ * Prints a deployment's or notebook's log lines; with --follow, new lines as they come until Ctrl-C (exit 0).
+ * Under --json: the page as JSON, or one JSON object per line when following.
+ */
+export async function printLogs(ctx: Context, client: MeridianClient, source: LogSource, flags: LogFlags) {
+  if (flags.tail !== undefined && !/^\d{1,5}$/.test(flags.tail))
+    throw new CliError(`--tail wants a whole number from 0 to 10000, not ${flags.tail}`, EXIT.usage);
+  const options = {
+    ...(flags.tail === undefined ? {} : { tail: Number(flags.tail) }),
+    ...(flags.since === undefined ? {} : { since: flags.since }),
+  };
+  const json = ctx.options.json === true;
+  if (!flags.follow) {
+    const page = await logs(client, source, options);
+    const missing = page.replicas.filter((r) => r.error);
+    for (const r of missing) ctx.note(`(replica ${r.replica}: ${r.error})`);
+    if (page.replicas.length === 0) ctx.note('(no replica is placed yet)');
+    ctx.print(page, () => page.lines.map((l) => human(l, page.replicas.length)).join('\n'));
+    return;
+  }
+  const stop = new AbortController();
+  const interrupted = () => stop.abort();
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    const replicas = new Set<string>();
+    const lines = followLogs(client, source, {
+      ...options,
+      signal: stop.signal,
+      onReplicaEnded: (e) => ctx.note(`(replica ${e.replica}: ${e.reason})`),
+    });
+    for await (const line of lines) {
+      replicas.add(line.replica);
+      process.stdout.write(json ? `${JSON.stringify(line)}\n` : `${human(line, replicas.size)}\n`);
+    }
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}

@@ -1,0 +1,192 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { writeBroadcastAdd } from '../gpu-agent/src/onnx/testing/broadcast-add.js';
+import { buildCli, type CliResult, collect } from './helpers/cli.js';
+import { type Stack, startStack } from './helpers/stack.js';
+
+type LogLine = { time: string; seq: number; replica: string; agentId: string; stream: string; line: string };
+type LogPage = { lines: LogLine[]; replicas: { replica: string; error?: string }[] };
+
+/**
+ * Workload logs through every tier: the agent keeps each workload's lines, the control plane reads them from
+ * it (signed) and merges the replicas, the CLI prints them. The model is y = x + [1,2,3] with x[batch, n]:
+ * n = 5 passes the signature check and fails inside onnxruntime, a failure caused by the caller's input.
+ */
+describe('workload logs', () => {
+  let stack: Stack;
+  let cli: Awaited<ReturnType<typeof buildCli>>;
+  let home = '';
+  const env = (who = 'ada') => ({
+    HOME: join(home, who),
+    MERIDIAN_CONFIG_DIR: join(home, who, 'config'),
+    MERIDIAN_API_URL: stack.cp.url,
+    MERIDIAN_EDGE_URL: stack.edge.url,
+  });
+  const ok = (r: CliResult) => {
+    expect(r.code, `exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`).toBe(0);
+    return r;
+  };
+  const tokenOf = async (who: string) => {
+    const file = join(home, who, 'config', 'credentials.json');
+    const creds = JSON.parse(await readFile(file, 'utf8')) as {
+      profiles: { default: { tokens: { accessToken: string } } };
+    };
+    return creds.profiles.default.tokens.accessToken;
+  };
+  const api = async (who: string, path: string) => {
+    const res = await fetch(`${stack.cp.url}${path}`, {
+      headers: { authorization: `Bearer ${await tokenOf(who)}` },
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  /** A prediction onnxruntime cannot run (n = 5): answers 400 with the request id it is logged under. */
+  const badPrediction = async () => {
+    const res = await fetch(`${stack.edge.url}/v2/models/adder/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await tokenOf('ada')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 5], data: [1, 2, 3, 4, 5] }],
+      }),
+    });
+    const body = (await res.json()) as { error: string; requestId?: string };
+    expect(res.status, JSON.stringify(body)).toBe(400);
+    expect(body.error).toMatch(/onnxruntime/);
+    return body.requestId ?? res.headers.get('x-request-id') ?? '';
+  };
+  let deploymentId = '';
+
+  beforeAll(async () => {
+    stack = await startStack('logs-e2e');
+    home = join(stack.dir, 'home');
+    for (const who of ['ada', 'eve']) await mkdir(join(home, who), { recursive: true });
+    cli = await buildCli(() => env());
+    const register = (who: string) =>
+      cli.run(['register', '--email', `${who}@example.com`, '--name', who, '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: env(who),
+      });
+    ok(await register('ada'));
+    ok(await register('eve'));
+    const model = await writeBroadcastAdd(join(stack.dir, 'adder.onnx'));
+    ok(await cli.run(['models', 'push', model, '--name', 'adder']));
+    ok(await cli.run(['deploy', 'adder', '--wait', '--timeout', '90']));
+    deploymentId = (
+      JSON.parse(ok(await cli.run(['deployments', 'get', 'adder', '--json'])).stdout) as { id: string }
+    ).id;
+  }, 240_000);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') console.error(stack.logs());
+  });
+
+  afterAll(async () => {
+    await cli?.remove();
+    await stack?.stop();
+  });
+
+  it('shows an onnxruntime failure caused by a bad input with its request id', async () => {
+    const requestId = await badPrediction();
+    expect(requestId).not.toBe('');
+    const page = JSON.parse(ok(await cli.run(['deployments', 'logs', 'adder', '--json'])).stdout) as LogPage;
+    const failure = page.lines.find((l) => l.line.includes(requestId));
+    expect(failure, JSON.stringify(page.lines.slice(-5))).toBeDefined();
+    expect(failure?.line).toMatch(/failed \(400\): onnxruntime: .*broadcast/);
+    expect(failure).toMatchObject({ stream: 'agent', replica: expect.stringMatching(/^wl_/) });
+    // The replica's load came before it, in the same log.
+    expect(page.lines.some((l) => /^ready in \d+ ms$/.test(l.line))).toBe(true);
+    const human = ok(await cli.run(['deployments', 'logs', 'adder', '--tail', '3'])).stdout;
+    expect(human).toContain(requestId);
+    expect(human.trim().split('\n')).toHaveLength(3);
+  }, 60_000);
+
+  it('shows a line the workload writes within 2 s with `logs -f`', async () => {
+    const child = cli.spawn(['deployments', 'logs', 'adder', '-f', '--tail', '5']);
+    let stdout = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    const exited = collect(child);
+    await expect.poll(() => stdout, { timeout: 20_000, interval: 50 }).toMatch(/ready in \d+ ms/);
+    const sent = Date.now();
+    const requestId = await badPrediction();
+    await expect.poll(() => stdout, { timeout: 2_000, interval: 20 }).toContain(requestId);
+    console.info(`logs -f showed the failed request ${Date.now() - sent} ms after it was sent`);
+    child.kill('SIGINT');
+    const result = await exited;
+    expect(result.code, result.stderr).toBe(0);
+  }, 60_000);
+
+  it('answers 404 to another organisation’s user, as for a deployment that does not exist', async () => {
+    const theirs = await api('eve', `/v1/deployments/${deploymentId}/logs`);
+    expect(theirs.status).toBe(404);
+    expect(theirs.json).toMatchObject({ error: { code: 'not_found' } });
+    const followed = await api('eve', `/v1/deployments/${deploymentId}/logs?follow=true`);
+    expect(followed.status).toBe(404);
+    const viaCli = await cli.run(['deployments', 'logs', 'adder'], { env: env('eve') });
+    expect(viaCli.code).not.toBe(0);
+    expect(viaCli.stdout).toBe('');
+  }, 30_000);
+
+  it.each([
+    ['tail=-1', 'tail'],
+    ['tail=100000', 'tail'],
+    ['tail=ten', 'tail'],
+    ['since=yesterday', 'since'],
+    ['since=2026-13-45T99:00:00', 'since'],
+    ['follow=maybe', 'follow'],
+  ])('answers 400 naming the field for %s', async (query, field) => {
+    const res = await api('ada', `/v1/deployments/${deploymentId}/logs?${query}`);
+    expect(res.status).toBe(400);
+    const details = (res.json.error as { details: { path: string }[] }).details;
+    expect(details.map((d) => d.path)).toContain(field);
+  });
+
+  it('reads lines since a time, and the CLI refuses a bad --tail as usage', async () => {
+    const future = new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const later = await api('ada', `/v1/deployments/${deploymentId}/logs?since=${future}`);
+    expect(later.status).toBe(200);
+    expect(later.json.lines).toEqual([]);
+    const recent = await api('ada', `/v1/deployments/${deploymentId}/logs?since=1h&tail=1`);
+    expect((recent.json.lines as unknown[]).length).toBe(1);
+    const usage = await cli.run(['deployments', 'logs', 'adder', '--tail', '-5']);
+    expect(usage.code).toBe(2);
+  }, 30_000);
+
+  it('shows a notebook’s Jupyter server output, start-up and a kernel start, without its token', async () => {
+    ok(await cli.run(['notebooks', 'create', 'lab', '--json']));
+    type Notebook = { id: string; status: string; token?: string; endpoint?: string | null };
+    const get = async () => {
+      const list = JSON.parse(ok(await cli.run(['notebooks', 'list', '--json'])).stdout) as Notebook[];
+      const id = list.find((n) => n.status)?.id ?? '';
+      return (await api('ada', `/v1/notebooks/${id}`)).json as unknown as Notebook;
+    };
+    await expect
+      .poll(async () => (await get()).status, { timeout: 90_000, interval: 500 })
+      .toMatch(/running|failed/);
+    const notebook = await get();
+    expect(notebook.status, JSON.stringify(notebook)).toBe('running');
+    const lines = async () =>
+      (
+        JSON.parse(
+          ok(await cli.run(['notebooks', 'logs', 'lab', '--json', '--tail', '10000'])).stdout,
+        ) as LogPage
+      ).lines;
+    await expect
+      .poll(async () => (await lines()).map((l) => l.line).join('\n'), { timeout: 20_000, interval: 500 })
+      .toMatch(/is running at|Serving notebooks from|Jupyter Server .* is running/);
+    const kernel = await fetch(`${notebook.endpoint}api/kernels`, {
+      method: 'POST',
+      headers: { authorization: `token ${notebook.token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(kernel.status).toBe(201);
+    const { id } = (await kernel.json()) as { id: string };
+    await expect
+      .poll(async () => (await lines()).map((l) => l.line).join('\n'), { timeout: 20_000, interval: 500 })
+      .toMatch(new RegExp(`Kernel started: ${id}`));
+    expect(JSON.stringify(await lines())).not.toContain(notebook.token ?? 'no token');
+    // Another org's user: as if it did not exist.
+    expect((await api('eve', `/v1/notebooks/${notebook.id}/logs`)).status).toBe(404);
+  }, 150_000);
+});
