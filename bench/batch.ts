@@ -144,7 +144,7 @@ async function main() {
       );
     };
     const jobOf = (id: string) =>
-      api('GET', `/v1/batch-jobs/${id}`) as Promise<
+      api('GET', `/v1/batch-jobs/${id}`) as unknown as Promise<
         Record<string, unknown> & {
           status: string;
           counts: { completed: number };

@@ -94,7 +94,8 @@ describe('batch jobs', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'batch-e2e-'));
-    s3 = await startS3();
+    // Swift starts slowly on a loaded two-core machine (its own readiness loop is bounded).
+    s3 = await startS3({ timeoutMs: 240_000 });
     cpEnv = {
       ...s3.env,
       PATH: process.env.PATH ?? '/usr/bin:/bin',

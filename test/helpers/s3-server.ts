@@ -16,9 +16,15 @@ export interface RunningS3 {
 }
 
 /** A real S3 server (Swift + s3api, scripts/s3-server.sh) on 127.0.0.1 and free ports, with one new bucket. */
-export async function startS3(): Promise<RunningS3> {
+export async function startS3(options: { timeoutMs?: number } = {}): Promise<RunningS3> {
   const stateDir = await mkdtemp(join(tmpdir(), 'meridian-e2e-s3-'));
-  const { stdout } = await run(script, ['start', stateDir, 'auto'], { timeout: 60_000 });
+  const { stdout } = await run(script, ['start', stateDir, 'auto'], {
+    timeout: options.timeoutMs ?? 60_000,
+  }).catch(async (err: unknown) => {
+    // A start cut off by the timeout leaves its servers running (each in its own process group).
+    await run(script, ['stop', stateDir]).catch(() => {});
+    throw err;
+  });
   const endpoint = /S3_ENDPOINT=(\S+)/.exec(stdout)?.[1];
   if (!endpoint) throw new Error(`s3-server.sh printed no endpoint: ${stdout}`);
   // The credentials s3-server.sh configures in Swift's tempauth.
