@@ -117,6 +117,27 @@ describe('workload logs', () => {
     expect(result.code, result.stderr).toBe(0);
   }, 60_000);
 
+  it('follows as Server-Sent Events: line events with their replica, and heartbeats while quiet', async () => {
+    const stop = new AbortController();
+    const res = await fetch(`${stack.cp.url}/v1/deployments/${deploymentId}/logs?follow=true&tail=1`, {
+      headers: { authorization: `Bearer ${await tokenOf('ada')}` },
+      signal: stop.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(text)) text += decoder.decode((await reader.read()).value, { stream: true });
+    };
+    await until(/event: line\nid: wl_\w+:\d+\ndata: \{.*"replica":"wl_/);
+    const quietSince = Date.now();
+    await until(/: heartbeat/);
+    console.info(`heartbeat after ${Date.now() - quietSince} ms of quiet`);
+    stop.abort();
+  }, 40_000);
+
   it('answers 404 to another organisation’s user, as for a deployment that does not exist', async () => {
     const theirs = await api('eve', `/v1/deployments/${deploymentId}/logs`);
     expect(theirs.status).toBe(404);
