@@ -1,9 +1,14 @@
 // Times are shown in the browser's own time zone, with the zone's name so a screenshot is unambiguous.
-const dateTime = new Intl.DateTimeFormat(undefined, {
-  dateStyle: 'medium',
-  timeStyle: 'short',
+// (dateStyle / timeStyle cannot be combined with timeZoneName, hence the fields one by one.)
+export const TIME_FORMAT: Intl.DateTimeFormatOptions = {
+  year: 'numeric',
+  month: 'short',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
   timeZoneName: 'short',
-});
+};
+const dateTime = new Intl.DateTimeFormat(undefined, TIME_FORMAT);
 
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return '—';
