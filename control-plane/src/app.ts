@@ -41,6 +41,7 @@ import { modelRoutes } from './routes/models.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
 import { MONITORING_BODY_PATHS, monitoringRoutes } from './routes/monitoring.js';
 import { notebookRoutes } from './routes/notebooks.js';
+import { notebookVolumeRoutes } from './routes/notebooks-volumes.js';
 import { orgRoutes } from './routes/orgs.js';
 import { runRoutes } from './routes/runs.js';
 import { runArtifactRoutes } from './routes/runs-artifacts.js';
@@ -235,6 +236,8 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
   };
   app.route('/', agentRoutes(agentDeps));
+  // Notebooks' files, saved by the agent that stopped one and fetched by the one that starts it next.
+  app.route('/', notebookVolumeRoutes({ ...agentDeps, objectStore: deps.objectStore }));
   app.route(
     '/',
     monitoringRoutes(routeDeps, {

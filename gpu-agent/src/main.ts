@@ -9,7 +9,8 @@ import { startAgent } from './agent/agent.js';
 import { GpuLedger } from './agent/gpu-assignment.js';
 import { LoggedRuntime } from './agent/logged-runtime.js';
 import { createJsonLogger } from './agent/logger.js';
-import { RegistrationError } from './agent/registration.js';
+import { NotebookVolumes } from './agent/notebook-volumes.js';
+import { RegistrationError, readCredential } from './agent/registration.js';
 import { SupervisedRuntime } from './agent/supervised-runtime.js';
 import { WorkloadLogs } from './agent/workload-logs.js';
 import type { WorkloadRuntime } from './agent/workload-runtime.js';
@@ -18,6 +19,7 @@ import { probeGpus } from './inventory/probe-gpus.js';
 import { DockerRuntime } from './runtimes/docker-runtime.js';
 import { ProcessRuntime } from './runtimes/process-runtime.js';
 import { WorkloadDirs } from './runtimes/workload-dirs.js';
+import { WorkloadUsers } from './runtimes/workload-users.js';
 
 const Extras = z.object({
   /** The bootstrap token in a file, for the local embedded run (`npm start`), which writes it there. */
@@ -42,13 +44,24 @@ async function buildExtraRuntimes(config: AgentConfig, logs: WorkloadLogs): Prom
   const workloads = new WorkloadDirs(config.workloadsDir);
   // One ledger for both runtimes: a GPU held by a container is not free for a process, and the reverse.
   const gpus = new GpuLedger(async () => (await probeGpus({ nvidiaSmiPath: config.nvidiaSmiPath })).gpus);
+  // A notebook's files go to the control plane's object storage when it stops, so it can start anywhere.
+  const volumes = new NotebookVolumes({
+    dirs: workloads,
+    users: new WorkloadUsers(),
+    access: () => readCredential(config.dataDir, config.controlPlaneUrl),
+    stateDir: join(config.dataDir, 'notebook-saves'),
+  });
   const runtimes: WorkloadRuntime[] = [];
   if (config.docker) {
     const docker = new DockerRuntime({ docker: new Docker(config.docker), agentId: ownerId, workloads });
     const fenced = await docker.isolationStatus();
     if (!fenced.ok) log.warn('containers cannot be isolated on this host: they will be refused', fenced);
     runtimes.push(
-      new LoggedRuntime(new SupervisedRuntime({ name: 'docker', supervisor: docker, gpus }), docker, logs),
+      new LoggedRuntime(
+        new SupervisedRuntime({ name: 'docker', supervisor: docker, gpus, volumes }),
+        docker,
+        logs,
+      ),
     );
   }
   const processes = new ProcessRuntime({ dataDir: config.processRuntimeDir, agentId: ownerId, workloads });
@@ -65,7 +78,7 @@ async function buildExtraRuntimes(config: AgentConfig, logs: WorkloadLogs): Prom
   }
   runtimes.push(
     new LoggedRuntime(
-      new SupervisedRuntime({ name: 'process', supervisor: processes, gpus }),
+      new SupervisedRuntime({ name: 'process', supervisor: processes, gpus, volumes }),
       processes,
       logs,
     ),

@@ -9,6 +9,7 @@ import {
 import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from '../runtimes/types.js';
 import type { GpuLedger } from './gpu-assignment.js';
 import { NotebookActivity } from './notebook-activity.js';
+import type { NotebookVolumes } from './notebook-volumes.js';
 import type { RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
 import { limitsOf } from './workload-size.js';
 
@@ -32,6 +33,8 @@ export interface SupervisedRuntimeOptions {
    * GPUs are asked for by count and the engine picks.
    */
   gpus?: GpuLedger;
+  /** Saves a notebook's files when it stops here and restores them when it starts here. Absent: local only. */
+  volumes?: NotebookVolumes;
 }
 
 /**
@@ -45,6 +48,8 @@ export class SupervisedRuntime implements WorkloadRuntime {
   private leftovers: Promise<Workload[]> | undefined;
   /** Ready notebooks: where they answer and their last activity, for the heartbeat. */
   private readonly notebooks = new Map<string, { endpoint: string; activity: NotebookActivity }>();
+  /** Notebooks started or adopted here, by workload: whose files to save when each stops. */
+  private readonly volumesOf = new Map<string, { notebookId: string; volume: string }>();
 
   constructor(private readonly options: SupervisedRuntimeOptions) {
     this.name = options.name;
@@ -62,12 +67,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
     ctx.report('pulling');
     let started: Workload;
     try {
-      if (workload.kind === 'notebook' && this.options.gpus)
-        spec.gpus.deviceIds = await this.options.gpus.assign(
-          workload.workloadId,
-          workload.gpuType,
-          workload.gpuCount,
-        );
+      if (workload.kind === 'notebook') await this.prepareNotebook(workload, spec);
       started = await this.supervisor.start(spec);
     } catch (err) {
       throw new Error(`${describe(workload)} could not start: ${messageOf(err)}`, { cause: err });
@@ -80,6 +80,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
     this.leftovers ??= this.supervisor.adopt();
     const found = (await this.leftovers).find((w) => w.workloadId === workload.workloadId);
     if (found?.state !== 'running') return this.start(workload, ctx);
+    if (workload.kind === 'notebook') this.volumesOf.set(workload.workloadId, volumeOf(workload));
     // It may still have been loading when the previous agent went away: wait, but never start a copy.
     await this.track(workload, await this.untilHealthy(workload, found, ctx));
   }
@@ -88,8 +89,15 @@ export class SupervisedRuntime implements WorkloadRuntime {
     this.notebooks.delete(workloadId);
     this.options.gpus?.release(workloadId);
     await this.supervisor.stop(workloadId, this.options.stopGraceSeconds ?? 10);
-    // The container or process record goes; a notebook's volume stays for its next start.
-    await this.supervisor.remove(workloadId);
+    const volume = this.volumesOf.get(workloadId);
+    this.volumesOf.delete(workloadId);
+    try {
+      // Saved once the server has stopped, so the files are what it last wrote; the next start may be elsewhere.
+      if (volume && this.options.volumes) await this.options.volumes.save(volume.notebookId, volume.volume);
+    } finally {
+      // The container or process record goes; a notebook's volume stays for its next start here too.
+      await this.supervisor.remove(workloadId);
+    }
   }
 
   /** Removes what the supervisor runs for workloads no longer desired (left by a crash or a lost record). */
@@ -102,6 +110,19 @@ export class SupervisedRuntime implements WorkloadRuntime {
     if (!notebook) return undefined;
     const lastActivityAt = notebook.activity.lastActivityAt;
     return { endpoint: notebook.endpoint, ...(lastActivityAt === undefined ? {} : { lastActivityAt }) };
+  }
+
+  /** A notebook's devices, and its files as last saved (by whichever agent ran it last), before it starts. */
+  private async prepareNotebook(workload: DesiredNotebookWorkload, spec: WorkloadSpec): Promise<void> {
+    if (this.options.gpus)
+      spec.gpus.deviceIds = await this.options.gpus.assign(
+        workload.workloadId,
+        workload.gpuType,
+        workload.gpuCount,
+      );
+    const volume = volumeOf(workload);
+    if (this.options.volumes) await this.options.volumes.restore(volume.notebookId, volume.volume);
+    this.volumesOf.set(workload.workloadId, volume);
   }
 
   /** Remembers where a healthy notebook answers and reads its activity once, so its first heartbeat has it. */
@@ -183,7 +204,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
       gpus: { count: workload.gpuCount, deviceIds: [] },
       port: NOTEBOOK_PORT,
       // Named after the notebook, not the workload: a notebook's files outlive each start of it.
-      volume: `meridian-notebook-${workload.notebookId}`,
+      volume: volumeOf(workload).volume,
       labels: { 'meridian.notebook': workload.notebookId },
     };
   }
@@ -206,6 +227,11 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
   return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
 }
+
+const volumeOf = (workload: DesiredNotebookWorkload) => ({
+  notebookId: workload.notebookId,
+  volume: `meridian-notebook-${workload.notebookId}`,
+});
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 

@@ -1,0 +1,98 @@
+import { newId } from '@meridian/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notebookSessions, workloads } from '../db/schema.js';
+import { createTestApp, type Session } from '../testing/test-app.js';
+import { registerTestAgent } from './agents-testing.js';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+type Agent = { agentId: string; credential: string };
+
+// A notebook's files between agents, through the real app on libSQL and the filesystem object store.
+describe('notebook volumes', () => {
+  let t: TestApp;
+  let owner: Session;
+  let first: Agent;
+  let second: Agent;
+  let notebookId = '';
+  const volume = (agent: Agent, method: string, body?: string, headers: Record<string, string> = {}) =>
+    t.app.request(`/agent/v1/notebooks/${notebookId}/volume`, {
+      method,
+      headers: { authorization: `Bearer ${agent.credential}`, ...headers },
+      ...(body === undefined ? {} : { body }),
+    });
+  const place = (agent: Agent) =>
+    t.db.insert(workloads).values({
+      id: newId('workload'),
+      kind: 'notebook',
+      orgId: owner.orgId,
+      notebookId,
+      agentId: agent.agentId,
+      gpuType: 'cpu',
+      gpuCount: 0,
+      phase: 'pending',
+    });
+  const ran = (agent: Agent, endedAt: Date) =>
+    t.db.insert(notebookSessions).values({
+      id: newId('notebookSession'),
+      notebookId,
+      orgId: owner.orgId,
+      gpuType: 'cpu',
+      gpuCount: 0,
+      agentId: agent.agentId,
+      startedAt: new Date(endedAt.getTime() - 60_000),
+      endedAt,
+    });
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('owner');
+    first = await registerTestAgent(t);
+    second = await registerTestAgent(t);
+    const created = await t.client.call('POST', '/v1/notebooks', {
+      token: owner.accessToken,
+      body: { name: 'travel', gpuType: 'cpu' },
+    });
+    notebookId = created.json.id;
+  });
+  afterAll(() => t.cleanup());
+
+  it('answers 404 to an agent that never ran the notebook, and before anything was saved', async () => {
+    expect((await volume(first, 'PUT', 'tar')).status).toBe(404);
+    expect((await volume(first, 'GET')).status).toBe(404);
+    await place(first);
+    expect((await volume(first, 'GET')).status).toBe(404); // placed, nothing saved yet
+    expect((await volume(second, 'GET')).status).toBe(404); // not placed there
+  });
+
+  it('keeps what the agent that ran it saved, for the next agent to fetch; 304 when it has that save', async () => {
+    await ran(first, new Date());
+    const saved = await volume(first, 'PUT', 'the notebook files as a tar');
+    expect(saved.status, await saved.clone().text()).toBe(201);
+    await place(second);
+    const got = await volume(second, 'GET');
+    expect(got.status).toBe(200);
+    expect(await got.text()).toBe('the notebook files as a tar');
+    const etag = got.headers.get('etag') ?? '';
+    expect((await volume(second, 'GET', undefined, { 'if-none-match': etag })).status).toBe(304);
+  });
+
+  it('waits for the save of a run that ended on another online agent, so a quick restart never gets older files', async () => {
+    await ran(first, new Date(Date.now() + 1_000)); // its run ended after the last save: a save is due
+    const started = Date.now();
+    const pending = volume(second, 'GET');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await volume(first, 'PUT', 'newer files')).status).toBe(201);
+    const got = await pending;
+    expect(await got.text()).toBe('newer files');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+  });
+
+  it('refuses a bad notebook id and an unknown agent', async () => {
+    const bad = await t.app.request('/agent/v1/notebooks/..%2Fetc/volume', {
+      headers: { authorization: `Bearer ${first.credential}` },
+    });
+    expect(bad.status).toBe(400);
+    const anon = await t.app.request(`/agent/v1/notebooks/${notebookId}/volume`);
+    expect(anon.status).toBe(401);
+  });
+});

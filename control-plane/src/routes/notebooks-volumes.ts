@@ -1,0 +1,79 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AppError, notFound } from '../errors.js';
+import type { AppEnv } from '../http/context.js';
+import type { AgentIdentity } from '../services/agents/authenticate.js';
+import type { AgentServiceDeps } from '../services/agents/deps.js';
+import {
+  type NotebookVolumeDeps,
+  openNotebookVolume,
+  saveNotebookVolume,
+} from '../services/notebooks/volumes.js';
+import { requireAgent } from './agents.js';
+
+/** The most a notebook's files may take as one tar. */
+export const MAX_NOTEBOOK_VOLUME_BYTES = 2 * 1024 ** 3;
+const ID = /^nb_[0-9a-z]{10,64}$/;
+
+type AgentEnv = AppEnv & { Variables: AppEnv['Variables'] & { agent: AgentIdentity } };
+
+/**
+ * Agents only: a notebook's files, saved as one tar when it stops (`PUT`) and fetched when it starts
+ * (`GET`, 404 while none was ever saved; `If-None-Match` with the save time the agent holds answers 304),
+ * so a notebook started on another agent finds them. Streamed both ways, never held in memory.
+ */
+export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps) {
+  const app = new Hono<AgentEnv>();
+  const path = '/agent/v1/notebooks/:id/volume';
+  app.use(path, requireAgent(deps));
+  app.put(
+    path,
+    bodyLimit({
+      maxSize: MAX_NOTEBOOK_VOLUME_BYTES,
+      onError: () => {
+        throw new AppError(
+          'payload_too_large',
+          `A notebook's files may take ${MAX_NOTEBOOK_VOLUME_BYTES} bytes`,
+        );
+      },
+    }),
+    async (c) => {
+      const body = c.req.raw.body;
+      if (!body) throw new AppError('validation_failed', 'The tar of the notebook’s files is the body');
+      const saved = await saveNotebookVolume(
+        deps,
+        c.var.agent.agentId,
+        notebookId(c.req.param('id')),
+        Readable.fromWeb(body as unknown as NodeReadableStream<Uint8Array>),
+      );
+      return c.json(saved, 201);
+    },
+  );
+  app.get(path, async (c) => {
+    const saved = await openNotebookVolume(
+      deps,
+      c.var.agent.agentId,
+      notebookId(c.req.param('id')),
+      c.req.raw.signal,
+    );
+    if (!saved) throw notFound('Saved notebook files');
+    const etag = `"${saved.savedAt}"`;
+    if (c.req.header('if-none-match') === etag) {
+      saved.object.body.destroy();
+      return c.body(null, 304, { etag });
+    }
+    return c.body(Readable.toWeb(saved.object.body) as unknown as ReadableStream<Uint8Array>, 200, {
+      'content-type': 'application/x-tar',
+      'content-length': String(saved.object.sizeBytes),
+      etag,
+    });
+  });
+  return app;
+}
+
+function notebookId(raw: string): string {
+  if (!ID.test(raw)) throw new AppError('validation_failed', 'Not a notebook id');
+  return raw;
+}

@@ -1,0 +1,125 @@
+import type { Readable } from 'node:stream';
+import { and, desc, eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { agents, notebookSessions, notebooks, workloads } from '../../db/schema.js';
+import { notFound } from '../../errors.js';
+import type { ObjectBody, ObjectStore } from '../../storage/object-store.js';
+
+export interface NotebookVolumeDeps {
+  db: Database;
+  objectStore: ObjectStore;
+  /** Longest a start waits for the files of the run before it, still being saved by another agent. */
+  saveWaitMs?: number;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Saves sort by time within one notebook's prefix: 13 digits hold every millisecond time until 2286. */
+const stamp = (ms: number) => String(ms).padStart(13, '0');
+const prefixOf = (orgId: string, notebookId: string) => {
+  if (!ID.test(orgId) || !ID.test(notebookId)) throw new Error('volume keys are built from ids only');
+  return `orgs/${orgId}/notebooks/${notebookId}/volumes/`;
+};
+
+/** A notebook's files as one tar, as an agent saved them when the notebook stopped; `savedAt` in ms. */
+export interface SavedVolume {
+  savedAt: number;
+  object: ObjectBody;
+}
+
+/**
+ * Keeps the files of a notebook the calling agent ran (its last run was there) in object storage, so the
+ * next start on any agent finds them. Older saves are removed once this one is durable.
+ */
+export async function saveNotebookVolume(
+  deps: NotebookVolumeDeps,
+  agentId: string,
+  notebookId: string,
+  body: Readable,
+): Promise<{ savedAt: number; sizeBytes: number }> {
+  const row = await notebookOf(deps.db, notebookId);
+  const [last] = await sessionsOf(deps.db, notebookId, 1);
+  if (last?.agentId !== agentId && !(await holds(deps.db, agentId, notebookId))) throw notFound('Notebook');
+  const prefix = prefixOf(row.orgId, notebookId);
+  const savedAt = Date.now();
+  const stored = await deps.objectStore.put(`${prefix}${stamp(savedAt)}`, body, {
+    contentType: 'application/x-tar',
+  });
+  for await (const old of deps.objectStore.list(prefix))
+    if (old.key !== stored.key && old.key < stored.key) await deps.objectStore.delete(old.key);
+  return { savedAt, sizeBytes: stored.sizeBytes };
+}
+
+/**
+ * The latest saved files of a notebook the calling agent is to run, or undefined when none were ever saved.
+ * When its previous run ended on another agent that is still online, waits (up to `saveWaitMs`) for that
+ * agent's save, so a quick stop-and-start never restores files older than the last run's.
+ */
+export async function openNotebookVolume(
+  deps: NotebookVolumeDeps,
+  agentId: string,
+  notebookId: string,
+  signal?: AbortSignal,
+): Promise<SavedVolume | undefined> {
+  const row = await notebookOf(deps.db, notebookId);
+  if (!(await holds(deps.db, agentId, notebookId))) throw notFound('Notebook');
+  const prefix = prefixOf(row.orgId, notebookId);
+  const deadline = Date.now() + (deps.saveWaitMs ?? 60_000);
+  let latest = await latestSave(deps.objectStore, prefix);
+  while (
+    Date.now() < deadline &&
+    !signal?.aborted &&
+    (await awaitsSave(deps.db, agentId, notebookId, latest))
+  ) {
+    await new Promise((r) => setTimeout(r, 500));
+    latest = await latestSave(deps.objectStore, prefix);
+  }
+  if (latest === undefined) return undefined;
+  const object = await deps.objectStore.get(`${prefix}${stamp(latest)}`);
+  return object && { savedAt: latest, object };
+}
+
+/** Whether the run before this one ended on another online agent after the latest save: its save is due. */
+async function awaitsSave(db: Database, agentId: string, notebookId: string, latest: number | undefined) {
+  const [previous] = (await sessionsOf(db, notebookId, 2)).filter((s) => s.endedAt !== null);
+  if (!previous?.endedAt || !previous.agentId || previous.agentId === agentId) return false;
+  if (latest !== undefined && latest >= previous.endedAt.getTime()) return false;
+  const [agent] = await db
+    .select({ status: agents.status })
+    .from(agents)
+    .where(eq(agents.id, previous.agentId));
+  return agent?.status === 'online' || agent?.status === 'draining';
+}
+
+async function latestSave(store: ObjectStore, prefix: string): Promise<number | undefined> {
+  let latest: string | undefined;
+  for await (const object of store.list(prefix))
+    if (latest === undefined || object.key > latest) latest = object.key;
+  return latest === undefined ? undefined : Number(latest.slice(prefix.length));
+}
+
+async function notebookOf(db: Database, notebookId: string) {
+  const [row] = await db
+    .select({ orgId: notebooks.orgId })
+    .from(notebooks)
+    .where(eq(notebooks.id, notebookId));
+  if (!row) throw notFound('Notebook');
+  return row;
+}
+
+function sessionsOf(db: Database, notebookId: string, limit: number) {
+  return db
+    .select({ agentId: notebookSessions.agentId, endedAt: notebookSessions.endedAt })
+    .from(notebookSessions)
+    .where(eq(notebookSessions.notebookId, notebookId))
+    .orderBy(desc(notebookSessions.startedAt))
+    .limit(limit);
+}
+
+/** Whether a workload of the notebook is placed on the agent now. */
+async function holds(db: Database, agentId: string, notebookId: string): Promise<boolean> {
+  const [w] = await db
+    .select({ id: workloads.id })
+    .from(workloads)
+    .where(and(eq(workloads.notebookId, notebookId), eq(workloads.agentId, agentId)));
+  return w !== undefined;
+}
