@@ -131,7 +131,7 @@ describe('workload logs', () => {
     const until = async (pattern: RegExp) => {
       while (!pattern.test(text)) text += decoder.decode((await reader.read()).value, { stream: true });
     };
-    await until(/event: line\nid: wl_\w+:\d+\ndata: \{.*"replica":"wl_/);
+    await until(/event: line\ndata: \{.*"replica":"wl_\w+".*\}\nid: wl_\w+:\d+\n\n/);
     const quietSince = Date.now();
     await until(/: heartbeat/);
     console.info(`heartbeat after ${Date.now() - quietSince} ms of quiet`);
