@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Client, createClient } from '@libsql/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningAgent, startAgentProcess } from './helpers/agent-process.js';
+import type { RunningAgent } from './helpers/agent-process.js';
 import { batchLines, referenceScores, scoresOf } from './helpers/batch-lines.js';
+import { type LoggedProcess, startLoggedProcess } from './helpers/logged-process.js';
 import { deployClassifier, issueBootstrapToken, jsonApi } from './helpers/platform.js';
 import { freePort } from './helpers/ports.js';
-import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 import { type RunningS3, startS3 } from './helpers/s3-server.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -38,7 +38,7 @@ type ResultLine = {
 describe('batch jobs', () => {
   let dir = '';
   let s3: RunningS3 | undefined;
-  let cp: RunningControlPlane | undefined;
+  let cp: (LoggedProcess & { url: string; port: number }) | undefined;
   let agent: RunningAgent | undefined;
   let db: Client;
   let cpEnv: Record<string, string> = {};
@@ -58,7 +58,7 @@ describe('batch jobs', () => {
   };
   const createJob = (body: Record<string, unknown>, as = token) => api(as, 'POST', '/v1/batch-jobs', body);
   const job = async (id: string) => (await api(token, 'GET', `/v1/batch-jobs/${id}`)).json as Job;
-  const ended = (id: string, timeoutMs = 600_000) =>
+  const ended = (id: string, timeoutMs = 1_500_000) =>
     waitUntil(
       () => job(id),
       (j) => ['completed', 'failed', 'cancelled', 'expired'].includes(j.status),
@@ -92,6 +92,24 @@ describe('batch jobs', () => {
       ).rows[0]?.n,
     );
 
+  /** The control plane as a process on the test's data dir; tsx may take a minute to start it on a loaded machine. */
+  const startCp = async (port?: number) => {
+    const listen = port ?? (await freePort());
+    const child = await startLoggedProcess({
+      name: 'control plane',
+      args: ['--import', 'tsx', 'control-plane/src/main.ts'],
+      env: {
+        ...cpEnv,
+        MERIDIAN_DATA_DIR: join(dir, 'cp'),
+        MERIDIAN_PORT: String(listen),
+        MERIDIAN_LOG_LEVEL: 'info',
+      },
+      ready: /"msg":"control plane listening","url":"([^"]+)"/,
+      timeoutMs: 180_000,
+    });
+    return { ...child, url: `http://127.0.0.1:${listen}`, port: listen };
+  };
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'batch-e2e-'));
     // Swift starts slowly on a loaded two-core machine (its own readiness loop is bounded).
@@ -103,22 +121,33 @@ describe('batch jobs', () => {
       MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS: '60',
       MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
       MERIDIAN_MAX_FILE_BYTES: String(MAX_FILE_BYTES),
-      MERIDIAN_LOG_LEVEL: 'warn',
     };
-    cp = await startControlPlane({ dataDir: join(dir, 'cp'), env: cpEnv });
+    cp = await startCp();
     db = createClient({ url: `file:${join(dir, 'cp', 'control-plane.db')}` });
     agentMetrics = `127.0.0.1:${await freePort()}`;
-    agent = await startAgentProcess({
-      MERIDIAN_AGENT_CONTROL_PLANE_URL: cp.url,
-      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: await issueBootstrapToken(cp.url, join(dir, 'cp')),
-      MERIDIAN_AGENT_DATA_DIR: join(dir, 'agent'),
-      MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
-      MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
-      MERIDIAN_AGENT_METRICS_LISTEN: agentMetrics,
-      // The agent reports its journal every second: batch lines it journals must not be billed again.
-      MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: '1000',
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
+    const agentProcess = await startLoggedProcess({
+      name: 'agent',
+      args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
+      ready: /"msg":"agent running","agentId":"([^"]+)"/,
+      timeoutMs: 180_000,
+      env: {
+        MERIDIAN_AGENT_CONTROL_PLANE_URL: cp.url,
+        MERIDIAN_AGENT_BOOTSTRAP_TOKEN: await issueBootstrapToken(cp.url, join(dir, 'cp')),
+        MERIDIAN_AGENT_DATA_DIR: join(dir, 'agent'),
+        MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
+        MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
+        MERIDIAN_AGENT_METRICS_LISTEN: agentMetrics,
+        // The agent reports its journal every second: batch lines it journals must not be billed again.
+        MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: '1000',
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+      },
     });
+    agent = {
+      agentId: agentProcess.value,
+      stop: agentProcess.stop,
+      kill: agentProcess.kill,
+      logs: agentProcess.logs,
+    };
     const reg = await api('', 'POST', '/v1/auth/register', {
       email: `batch-${Date.now()}@example.com`,
       password: 'correct horse battery',
@@ -177,7 +206,7 @@ describe('batch jobs', () => {
     await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(LINES - BAD.size);
     await new Promise((r) => setTimeout(r, 4_000));
     expect(await billedCalls()).toBe(LINES - BAD.size);
-  }, 900_000);
+  }, 1_800_000);
 
   it('resumes after kill -9 of the control plane: each custom_id once in the output, each line billed once', async () => {
     const lines = 3_000;
@@ -195,7 +224,7 @@ describe('batch jobs', () => {
     await cp?.kill();
     const atKill = await billedForJob(id);
     expect(atKill).toBeLessThan(lines);
-    cp = await startControlPlane({ dataDir: join(dir, 'cp'), env: cpEnv, ...(port ? { port } : {}) });
+    cp = await startCp(port);
     const done = await ended(id);
     expect(done.status).toBe('completed');
     expect(done.counts).toEqual({ total: lines, completed: lines, failed: 0 });
@@ -206,7 +235,7 @@ describe('batch jobs', () => {
     expect(await billedForJob(id)).toBe(lines);
     await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(before + lines);
     console.log(`kill -9 at ${atKill} of ${lines} lines billed; after restart ${lines} billed once each`);
-  }, 900_000);
+  }, 1_800_000);
 
   it('stops new work within a second of a cancel, with the partial output downloadable', async () => {
     const file = await upload(batchLines('ocr', 2_000).text);
