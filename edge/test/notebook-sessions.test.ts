@@ -1,0 +1,163 @@
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createEdgeApp } from '../src/app.js';
+import { openNotebookSession, sealNotebookSession } from '../src/notebooks/session-cookie.js';
+import { testEnv } from './helpers/auth-env.js';
+import { FakeControlPlane, uniqueId } from './helpers/auth-fake-control-plane.js';
+import { newSigner, signAccessToken, type TestSigner } from './helpers/auth-tokens.js';
+
+// The notebook proxy's browser session inside workerd. The control plane and the notebook server are
+// fakes behind the stubbed fetch (neither runs in workerd); the real Jupyter, Chromium and the whole stack
+// are in test/notebooks-browser.test.ts.
+const SECRET = 'edge-test-token';
+const NOTEBOOK_TOKEN = 'j'.repeat(32);
+let signer: TestSigner;
+let cp: FakeControlPlane;
+/** What the fake Jupyter received: path, and the headers the edge sent. */
+let upstream: { path: string; authorization: string | null; cookie: string | null }[];
+
+beforeAll(async () => {
+  signer = await newSigner();
+});
+
+beforeEach(() => {
+  cp = new FakeControlPlane();
+  cp.jwks = { keys: [signer.jwk] };
+  upstream = [];
+  vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    if (url.host === 'agent.test') {
+      upstream.push({
+        path: url.pathname + url.search,
+        authorization: request.headers.get('authorization'),
+        cookie: request.headers.get('cookie'),
+      });
+      return new Response('<html>jupyter</html>', { headers: { 'content-type': 'text/html' } });
+    }
+    const notebook = /^\/internal\/v1\/notebooks\/(nb_[a-z0-9]+)$/.exec(url.pathname)?.[1];
+    if (notebook)
+      return Response.json(notebooks.get(notebook) ?? { error: { code: 'not_found' } }, {
+        status: notebooks.has(notebook) ? 200 : 404,
+      });
+    return cp.fetch(request);
+  });
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+const notebooks = new Map<string, object>();
+const app = createEdgeApp();
+
+/** A running notebook of a new user, a live login of theirs, and a token from that login. */
+async function ownedNotebook(options: { expiresAt?: string } = {}) {
+  const orgId = uniqueId('org');
+  const userId = uniqueId('usr');
+  const sessionId = cp.addSession(userId, orgId);
+  if (options.expiresAt)
+    cp.sessions.set(sessionId, { status: 'active', sessionId, userId, orgId, expiresAt: options.expiresAt });
+  const id = `nb_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
+  notebooks.set(id, {
+    notebookId: id,
+    orgId,
+    ownerId: userId,
+    status: 'running',
+    endpoint: `http://agent.test/notebooks/${id}/`,
+    token: NOTEBOOK_TOKEN,
+  });
+  const token = await signAccessToken(signer, { userId, orgId, sessionId });
+  return { id, orgId, userId, sessionId, token };
+}
+
+const open = (path: string, headers: Record<string, string> = {}, host = 'http://edge.test') =>
+  app.request(`${host}${path}`, { headers, redirect: 'manual' }, testEnv());
+
+describe('notebook browser sessions', () => {
+  it('trades the access token for a cookie scoped to the notebook and redirects to the URL without it', async () => {
+    const expiresAt = new Date(Date.now() + 30 * 24 * 3600_000).toISOString();
+    const nb = await ownedNotebook({ expiresAt });
+    const res = await open(`/notebooks/${nb.id}/tree?x=1&access_token=${nb.token}`, { accept: 'text/html' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`/notebooks/${nb.id}/tree?x=1`);
+    const cookie = res.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(new RegExp(`^meridian_notebook_session=v1\\.${nb.id}\\.`));
+    expect(cookie).toContain(`Path=/notebooks/${nb.id}/`);
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('SameSite=Lax');
+    expect(cookie).not.toContain('Secure');
+    // It lives as long as the login (30 days here), not the 15-minute token.
+    const maxAge = Number(/Max-Age=(\d+)/.exec(cookie)?.[1]);
+    expect(maxAge).toBeGreaterThan(29 * 24 * 3600);
+    expect(upstream).toEqual([]);
+
+    const secure = await open(`/notebooks/${nb.id}/?access_token=${nb.token}`, {}, 'https://edge.test');
+    expect(secure.headers.get('set-cookie')).toContain('Secure');
+  });
+
+  it('authorises every later request with the cookie, forwarding with the server token and never the cookie', async () => {
+    const nb = await ownedNotebook();
+    const value = sealNotebookSession(SECRET, { notebookId: nb.id, ...nb });
+    const res = await open(`/notebooks/${nb.id}/static/main.js`, {
+      cookie: `_xsrf=abc; meridian_notebook_session=${value}`,
+    });
+    expect(res.status).toBe(200);
+    expect(upstream).toEqual([
+      {
+        path: `/notebooks/${nb.id}/static/main.js`,
+        authorization: `token ${NOTEBOOK_TOKEN}`,
+        cookie: '_xsrf=abc',
+      },
+    ]);
+  });
+
+  it('answers another user 404 and no credential 401: a page for a browser, JSON for a client', async () => {
+    const nb = await ownedNotebook();
+    const stranger = await ownedNotebook();
+    const page = await open(`/notebooks/${nb.id}/?access_token=${stranger.token}`, { accept: 'text/html' });
+    expect(page.status).toBe(404);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(page.headers.get('set-cookie')).toBeNull();
+    expect(await page.text()).toContain('<h1>Notebook not found</h1>');
+    // A cookie sealed for the stranger's own notebook does not open this one either.
+    const theirs = sealNotebookSession(SECRET, { notebookId: stranger.id, ...stranger });
+    const cross = await open(`/notebooks/${nb.id}/api/contents`, {
+      cookie: `meridian_notebook_session=${theirs}`,
+    });
+    expect(cross.status).toBe(401);
+    const none = await open(`/notebooks/${nb.id}/api/contents`);
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('unauthenticated');
+    expect(upstream).toEqual([]);
+  });
+
+  it('ends with the login: a revoked or expired login answers 401 and drops the cookie', async () => {
+    const nb = await ownedNotebook();
+    const value = sealNotebookSession(SECRET, { notebookId: nb.id, ...nb });
+    cp.revokeSession(nb.sessionId);
+    const res = await open(`/notebooks/${nb.id}/tree`, {
+      accept: 'text/html',
+      cookie: `meridian_notebook_session=${value}`,
+    });
+    expect(res.status).toBe(401);
+    expect(await res.text()).toContain('Your login has ended');
+    expect(res.headers.get('set-cookie')).toMatch(
+      /^meridian_notebook_session=; Max-Age=0; Path=\/notebooks\//,
+    );
+
+    const expired = await ownedNotebook({ expiresAt: new Date(Date.now() - 1_000).toISOString() });
+    const old = sealNotebookSession(SECRET, { notebookId: expired.id, ...expired });
+    const gone = await open(`/notebooks/${expired.id}/tree`, { cookie: `meridian_notebook_session=${old}` });
+    expect(gone.status).toBe(401);
+  });
+
+  it('refuses a cookie whose MAC does not match, or sealed with another secret', () => {
+    const session = { notebookId: 'nb_x1', sessionId: 'rtf_0123456789ab', userId: 'usr_1', orgId: 'org_1' };
+    const value = sealNotebookSession(SECRET, session);
+    expect(openNotebookSession(SECRET, value)).toEqual(session);
+    expect(openNotebookSession('another secret', value)).toBeUndefined();
+    expect(openNotebookSession(SECRET, value.replace('usr_1', 'usr_2'))).toBeUndefined();
+    expect(openNotebookSession(SECRET, `${value.slice(0, -2)}AA`)).toBeUndefined();
+    expect(openNotebookSession(SECRET, 'v1.nb_x1')).toBeUndefined();
+  });
+});
