@@ -11,7 +11,9 @@ import { ensureDashboardBuilt } from './build-dashboard.mjs';
 import { prepareLayout } from './data-layout.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const READY_TIMEOUT_MS = 60_000;
+// How long each component may take to answer its health check; the edge bundles itself first, which on a
+// loaded machine (CI running tests side by side) can take minutes.
+const READY_TIMEOUT_MS = Number(process.env.MERIDIAN_START_READY_SECONDS ?? 60) * 1000;
 const STOP_TIMEOUT_MS = 10_000;
 
 // MERIDIAN_DATA_DIR is the root of this local installation here, resolved once against the directory npm

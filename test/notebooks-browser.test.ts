@@ -80,7 +80,7 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
       ],
     });
     owner = await signUp('owner@example.com');
-  }, 240_000);
+  }, 660_000);
 
   afterAll(async () => {
     await browser?.close();

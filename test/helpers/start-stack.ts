@@ -42,6 +42,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Star
       MERIDIAN_EDGE_PUBLIC_URL: edgeUrl,
       MERIDIAN_AGENT_METRICS_LISTEN: `127.0.0.1:${metrics}`,
       MERIDIAN_LOG_LEVEL: 'warn',
+      // Tests run side by side on few cores: the edge's bundling alone can pass start.mjs's default minute.
+      MERIDIAN_START_READY_SECONDS: '240',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,7 +66,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Star
     rmSync(cwd, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + 150_000;
+  const deadline = Date.now() + 600_000;
   while (!output.includes('Ctrl-C stops everything.')) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
