@@ -207,6 +207,19 @@ describe('forwardToReplica', () => {
     expect(attempts).toBe(2);
   });
 
+  it('retries on another replica when the agent no longer has the model (404: routing was stale)', async () => {
+    stubAgents({
+      [new URL(a.url).origin]: json({ error: "model 'dep_fraud' not found" }, 404),
+      [new URL(b.url).origin]: json({ outputs: [] }),
+    });
+
+    const { response, replica: used, attempts } = await forwardToReplica(forwardEnv, infer(), deps());
+
+    expect(response.status).toBe(200);
+    expect(used).toBe(b);
+    expect(attempts).toBe(2);
+  });
+
   it('passes any other status through without a retry', async () => {
     const seen = stubAgents({
       [new URL(a.url).origin]: json({ error: 'bad shape' }, 400),

@@ -66,7 +66,8 @@ type Attempt = { ok: true; response: Response } | { ok: false; reason: string; r
 
 /**
  * Sends a signed OIP request to a replica of `version`, as `/v2/models/<deploymentId>/versions/<versionId>`.
- * A connection failure, a timeout before the answer, or a 503 (model not loaded, queue full) is retried on
+ * A connection failure, a timeout before the answer, a 503 (model not loaded, queue full) or a 404 (the
+ * agent no longer serves it: routing was stale) is retried on
  * another replica of the same version, at most MAX_RETRIES_PER_REQUEST times and within the isolate's
  * retry budget; any other status is the answer. Throws EdgeError('unavailable') when nothing answered.
  */
@@ -190,13 +191,14 @@ async function attempt(
       ...(init.body.byteLength > 0 ? { body: init.body } : {}),
       signal: controller.signal,
     });
-    if (response.status !== 503) return { ok: true, response };
-    // The agent is up but cannot serve this model now (not loaded, unloading, queue full): try another.
+    if (response.status !== 503 && response.status !== 404) return { ok: true, response };
+    // The agent is up but cannot serve this model now (not loaded, unloading, queue full), or no longer has
+    // it (a replica scaled down while this isolate's routing still showed it): try another.
     await response.body?.cancel();
     const retryAfter = response.headers.get('retry-after') ?? undefined;
     return {
       ok: false,
-      reason: 'answered 503',
+      reason: `answered ${response.status}`,
       ...(retryAfter && /^\d+$/.test(retryAfter) ? { retryAfter } : {}),
     };
   } catch (err) {
