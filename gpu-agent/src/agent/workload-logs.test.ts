@@ -55,6 +55,18 @@ describe('WorkloadLogs', () => {
     expect(new WorkloadLogs(dir).read('wl_nb', {})[0]?.line).toBe('http://127.0.0.1/lab?token=[redacted]');
   });
 
+  it('hides the credentials of a signed URL that an error of the agent quotes', () => {
+    const logs = new WorkloadLogs(dir);
+    logs.append(
+      'wl_m',
+      'agent',
+      'failed: GET https://s3/x?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=abc123 answered 403',
+    );
+    expect(logs.read('wl_m', {})[0]?.line).toBe(
+      'failed: GET https://s3/x?X-Amz-Credential=[redacted]&X-Amz-Signature=[redacted] answered 403',
+    );
+  });
+
   it('keeps its lines across a restart, in 0600 files, and goes on numbering after them', async () => {
     const first = new WorkloadLogs(dir);
     for (let i = 0; i < 5; i++) first.append('wl/odd id', 'agent', `line ${i}`);
@@ -91,7 +103,7 @@ describe('WorkloadLogs', () => {
     for (const size of sizes) expect(size).toBeLessThanOrEqual(limits.maxFileBytes + 300 * 1024);
     const last = (await readFile(join(dir, 'wl_flood.log'), 'utf8')).trim().split('\n').at(-1) ?? '';
     expect(JSON.parse(last)).toMatchObject({ seq: 1_000_000, stream: 'output' });
-  }, 60_000);
+  }, 180_000);
 
   it('cuts a line that never ends instead of holding it', () => {
     const logs = new WorkloadLogs(dir, { maxLineChars: 1_000 });

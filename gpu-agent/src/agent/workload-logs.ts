@@ -36,6 +36,9 @@ export const DEFAULT_LOG_LIMITS: WorkloadLogLimits = {
   maxWorkloadsOnDisk: 256,
 };
 
+/** Query parameters of signed URLs (S3's X-Amz-*, the filesystem store's signature) and tokens. */
+const SIGNED_QUERY = /([?&](?:X-Amz-[A-Za-z-]+|signature|sig|token|expires|credential)=)[^&\s"']+/gi;
+
 /** Which lines a read wants: those after `sinceSeq` and at or after `sinceMs`, then the last `tail`. */
 export interface LogQuery {
   tail?: number | undefined;
@@ -97,6 +100,8 @@ export class WorkloadLogs implements WorkloadLogReader {
     for (let at = 0; at === 0 || at < text.length; at += this.limits.maxLineChars) {
       let line = text.slice(at, at + this.limits.maxLineChars);
       for (const secret of entry.secrets) line = line.replaceAll(secret, '[redacted]');
+      // The agent's own lines may quote an error that quotes a URL: a signed one's credentials never show.
+      if (stream === 'agent') line = line.replace(SIGNED_QUERY, '$1[redacted]');
       entry.seq += 1;
       const logged: LogLine = { seq: entry.seq, time: this.now(), stream, line };
       entry.ring.push(logged);
