@@ -29,6 +29,7 @@ import { fileRoutes } from './routes/files.js';
 import { imageRoutes, internalImageRoutes } from './routes/images.js';
 import { internalRoutes } from './routes/internal.js';
 import { internalAgentRoutes } from './routes/internal-agents.js';
+import { internalAutoscalingRoutes } from './routes/internal-autoscaling.js';
 import { internalBillingRoutes } from './routes/internal-billing.js';
 import { internalNotebookRoutes } from './routes/internal-notebooks.js';
 import { internalOrgRoutes } from './routes/internal-orgs.js';
@@ -63,7 +64,9 @@ import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
 import type { DriftSettings } from './services/drift/ingest-drift.js';
 import type { DispatchSettings } from './services/notifications/dispatcher.js';
+import { LoadSignals } from './services/scheduler/load-signals.js';
 import { RoutingSnapshots } from './services/scheduler/routing-snapshot.js';
+import { RoutingWatch } from './services/scheduler/routing-watch.js';
 import { noScheduler, type SchedulerTrigger } from './services/scheduler/trigger.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -103,6 +106,8 @@ export interface AppDeps {
   desiredStateChanges?: DesiredStateChanges;
   /** Told when deployments, notebooks or agents change; default: no scheduler runs in this app. */
   scheduler?: SchedulerTrigger;
+  /** Load the agents and the edge report, read by the scheduler's autoscaler (main.ts gives both the same one). */
+  loadSignals?: LoadSignals;
   /** Where users reach the edge (notebook URLs); default http://127.0.0.1:8787. */
   edgePublicUrl?: string;
   /** The web dashboard's build served at `/`; default dashboard/dist of this repository. */
@@ -156,6 +161,7 @@ export function createApp(deps: AppDeps) {
 
   // One instance for every route that changes an agent's desired state, so its long polls wake.
   const desiredStateChanges = deps.desiredStateChanges ?? new DesiredStateChanges();
+  const loadSignals = deps.loadSignals ?? new LoadSignals();
 
   const app = newRouter();
   app.use(requestContext(deps.trustProxy));
@@ -235,7 +241,17 @@ export function createApp(deps: AppDeps) {
     // recordUsage logs usage it cannot bill (a workload without an owner) with it.
     logger: deps.logger,
   };
-  app.route('/', agentRoutes(agentDeps));
+  app.route('/', agentRoutes(agentDeps, loadSignals));
+  app.route(
+    '/',
+    internalAutoscalingRoutes({
+      db: deps.db,
+      scheduler: deps.scheduler ?? noScheduler,
+      signals: loadSignals,
+      watch: new RoutingWatch(new RoutingSnapshots(deps.db)),
+      edgeServiceToken: deps.edgeServiceToken,
+    }),
+  );
   // Notebooks' files, saved by the agent that stopped one and fetched by the one that starts it next.
   app.route('/', notebookVolumeRoutes({ ...agentDeps, objectStore: deps.objectStore }));
   app.route(

@@ -18,6 +18,7 @@ import { SdkStripeGateway } from './services/billing/stripe/sdk-gateway.js';
 import { monitoringConfig } from './services/monitoring/config.js';
 import { MonitoringJobs } from './services/monitoring/jobs.js';
 import { SmtpMailer } from './services/notifications/email.js';
+import { LoadSignals } from './services/scheduler/load-signals.js';
 import { WorkersKvRoutingPublisher } from './services/scheduler/routing-publisher.js';
 import { Scheduler } from './services/scheduler/scheduler.js';
 import { FsObjectStore } from './storage/fs-store.js';
@@ -100,10 +101,13 @@ const batchRunner = new BatchRunner(
 // Stable across restarts of this process (kept in the data dir): a restarted instance takes its own leases
 // back at once instead of waiting for them to expire.
 const instanceId = `cp-${localSecret(config.dataDir, 'instance-id', undefined).slice(0, 16)}`;
+// The agents' and the edge's load reports, received by the routes and read by the scheduler's autoscaler.
+const loadSignals = new LoadSignals();
 const scheduler = new Scheduler({
   db,
   logger,
   changes: desiredStateChanges,
+  signals: loadSignals,
   instanceId,
   ...config.scheduler,
   ...(config.routingKv ? { publisher: new WorkersKvRoutingPublisher(config.routingKv) } : {}),
@@ -161,6 +165,7 @@ const app = createApp({
   objectStore,
   desiredStateChanges,
   scheduler,
+  loadSignals,
   edgePublicUrl: config.edgePublicUrl,
   stripe: { gateway: stripeGateway, webhookSecret: config.stripeWebhookSecret },
   batch: { ...config.batch, runner: batchRunner },

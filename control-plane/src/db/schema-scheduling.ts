@@ -10,7 +10,16 @@ import { agents } from './schema-agents.js';
 const createdAt = () =>
   integer('created_at', { mode: 'timestamp_ms' }).notNull().default(sql`(unixepoch('subsec') * 1000)`);
 
-export const DEPLOYMENT_STATUSES = ['pending', 'scheduled', 'pulling', 'loading', 'ready', 'failed'] as const;
+/** `idle`: scaled to zero, no replica runs; the next call wakes it. */
+export const DEPLOYMENT_STATUSES = [
+  'pending',
+  'scheduled',
+  'pulling',
+  'loading',
+  'ready',
+  'failed',
+  'idle',
+] as const;
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 const GPU_TYPE_VALUES = ['t4', 'v100', 'rtx4090', 'cpu'] as const;
 

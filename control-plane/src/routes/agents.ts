@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import {
   AgentHeartbeat,
+  AgentLoadReport,
   AgentRegistration,
   DesiredStatePoll,
   HeartbeatResponse,
@@ -21,6 +22,7 @@ import { MAX_POLL_WAIT_SECONDS, pollDesiredState } from '../services/agents/desi
 import { recordHeartbeat } from '../services/agents/heartbeat.js';
 import { registerAgent } from '../services/agents/register.js';
 import { recordUsage } from '../services/agents/usage.js';
+import type { LoadSignals } from '../services/scheduler/load-signals.js';
 import { recordAgentPredictions } from '../services/usage/agent-predictions.js';
 
 /** Where agents send the prediction calls they served; it has its own body limit (a part is up to ~2 MB). */
@@ -56,7 +58,7 @@ const PollQuery = z.object({
 });
 
 /** The agent protocol: register once with a bootstrap token, then heartbeat, poll and report usage. */
-export function agentRoutes(deps: AgentServiceDeps) {
+export function agentRoutes(deps: AgentServiceDeps, load?: LoadSignals) {
   const authed = { tags: ['agents'], security: [{ agentCredential: [] }], middleware: requireAgent(deps) };
   const register = createRoute({
     method: 'post',
@@ -100,6 +102,17 @@ export function agentRoutes(deps: AgentServiceDeps) {
     responses: { 200: jsonContent(UsageAck, 'Acknowledged'), ...errors(401) },
   });
 
+  const loadReport = createRoute({
+    ...authed,
+    method: 'post',
+    path: '/agent/v1/load',
+    operationId: 'reportAgentLoad',
+    summary:
+      'Report calls in flight and queued per replica, about once a second while busy: the autoscaler reads it',
+    request: jsonBody(AgentLoadReport),
+    responses: { 204: { description: 'Recorded' }, ...errors(401) },
+  });
+
   const predictions = createRoute({
     ...authed,
     method: 'post',
@@ -135,6 +148,10 @@ export function agentRoutes(deps: AgentServiceDeps) {
     .openapi(usage, async (c) =>
       c.json(await recordUsage(deps, c.var.agent.agentId, c.req.valid('json')), 200),
     )
+    .openapi(loadReport, async (c) => {
+      load?.recordAgentLoad(c.var.agent.agentId, c.req.valid('json'));
+      return c.body(null, 204);
+    })
     .openapi(predictions, async (c) =>
       c.json(await recordAgentPredictions(deps, c.var.agent.agentId, c.req.valid('json')), 200),
     );

@@ -10,6 +10,7 @@ import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
 import { randomSecret } from '../lib/secrets.js';
 import { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
+import { LoadSignals } from '../services/scheduler/load-signals.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
 import { FsObjectStore } from '../storage/fs-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -54,6 +55,7 @@ export async function createTestApp(
   const operatorToken = randomSecret(32);
   const dataPlaneSigningKey = randomSecret(32);
   const desiredStateChanges = new DesiredStateChanges();
+  const loadSignals = new LoadSignals();
   const objectStore =
     options.objectStore ??
     new FsObjectStore(join(dir, 'objects'), {
@@ -71,6 +73,7 @@ export async function createTestApp(
     operatorToken,
     dataPlaneSigningKey,
     desiredStateChanges,
+    loadSignals,
     maxBodyBytes: 1024 * 1024,
     trustProxy: options.trustProxy ?? true,
     scrypt: options.scrypt ?? { N: 2 ** 10, r: 8, p: 1 },
@@ -100,6 +103,8 @@ export async function createTestApp(
     operatorToken,
     dataPlaneSigningKey,
     desiredStateChanges,
+    /** The load reports the agent routes received, for a test scheduler's autoscaler. */
+    loadSignals,
     objectStore,
     cleanup,
     client: testClient(app, { onRegistered: (session) => setPlan(session.orgId) }),

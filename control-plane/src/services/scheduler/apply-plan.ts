@@ -1,5 +1,5 @@
 import { newId } from '@meridian/protocol';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import {
   agents,
@@ -51,11 +51,21 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
           ...(f.reason !== undefined ? { reason: f.reason } : {}),
           ...(f.pendingReason !== undefined ? { pendingReason: f.pendingReason } : {}),
           ...(f.retireAt !== undefined ? { retireAt: date(f.retireAt) } : {}),
+          ...(f.pullingAt !== undefined ? { pullingAt: date(f.pullingAt) } : {}),
+          ...(f.loadingAt !== undefined ? { loadingAt: date(f.loadingAt) } : {}),
           ...(f.readyAt !== undefined ? { readyAt: date(f.readyAt) } : {}),
-          ...(f.placedAt !== undefined ? { placedAt: new Date(f.placedAt) } : {}),
+          ...(f.firstCallAt !== undefined ? { firstCallAt: date(f.firstCallAt) } : {}),
+          ...(f.failedAt !== undefined ? { failedAt: date(f.failedAt) } : {}),
+          ...(f.placedAt !== undefined ? { placedAt: date(f.placedAt) } : {}),
         })
         .where(eq(workloads.id, id));
     }
+    // Conditional: a wake or a PATCH may have moved the target since this tick read it; theirs stands.
+    for (const s of plan.scaleTargets)
+      await tx
+        .update(deployments)
+        .set({ desiredReplicas: s.to })
+        .where(and(eq(deployments.id, s.id), eq(deployments.desiredReplicas, s.from)));
     for (const s of plan.deploymentStatus)
       await tx
         .update(deployments)

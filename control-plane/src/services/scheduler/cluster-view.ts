@@ -43,12 +43,21 @@ export interface WorkloadView {
   reason: string | null;
   pendingReason: string | null;
   retireAt: number | null;
+  placedAt: number | null;
+  pullingAt: number | null;
+  loadingAt: number | null;
   readyAt: number | null;
+  firstCallAt: number | null;
+  attempt: number;
+  failedAt: number | null;
+  avoidAgents: string[];
   report: {
     phase: WorkloadPhase;
     reason: string | null;
     endpoint: string | null;
     lastActivityAt: number | null;
+    /** When the heartbeat carrying it arrived: the time of the phase it reports. */
+    reportedAt: number;
   } | null;
 }
 
@@ -60,6 +69,13 @@ export interface DeploymentView {
   gpuType: GpuType;
   gpuCount: number;
   minReplicas: number;
+  maxReplicas: number;
+  targetConcurrency: number;
+  scaleUpDelaySeconds: number;
+  scaleDownDelaySeconds: number;
+  scaleToZeroAfterSeconds: number | null;
+  /** The replicas wanted now (the autoscaler's target); the scheduler converges to it. */
+  desiredReplicas: number;
   deterministic: boolean;
   batching: BatchingSettings | null;
   revision: number;
@@ -170,9 +186,22 @@ export async function loadClusterView(db: Database, now: number): Promise<Cluste
         reason: w.reason,
         pendingReason: w.pendingReason,
         retireAt: ms(w.retireAt),
+        placedAt: ms(w.placedAt),
+        pullingAt: ms(w.pullingAt),
+        loadingAt: ms(w.loadingAt),
         readyAt: ms(w.readyAt),
+        firstCallAt: ms(w.firstCallAt),
+        attempt: w.attempt,
+        failedAt: ms(w.failedAt),
+        avoidAgents: w.avoidAgents ?? [],
         report: r
-          ? { phase: r.phase, reason: r.reason, endpoint: r.endpoint, lastActivityAt: ms(r.lastActivityAt) }
+          ? {
+              phase: r.phase,
+              reason: r.reason,
+              endpoint: r.endpoint,
+              lastActivityAt: ms(r.lastActivityAt),
+              reportedAt: r.updatedAt.getTime(),
+            }
           : null,
       }))
       .sort((a, b) => (a.id < b.id ? -1 : 1)),
@@ -185,6 +214,12 @@ export async function loadClusterView(db: Database, now: number): Promise<Cluste
         gpuType: d.gpuType,
         gpuCount: d.gpuCount,
         minReplicas: d.minReplicas,
+        maxReplicas: d.maxReplicas,
+        targetConcurrency: d.targetConcurrency,
+        scaleUpDelaySeconds: d.scaleUpDelaySeconds,
+        scaleDownDelaySeconds: d.scaleDownDelaySeconds,
+        scaleToZeroAfterSeconds: d.scaleToZeroAfterSeconds,
+        desiredReplicas: d.desiredReplicas,
         deterministic: d.deterministic,
         batching: d.batching,
         revision: d.revision,

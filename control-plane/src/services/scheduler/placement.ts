@@ -31,6 +31,8 @@ export interface WorkloadNeeds {
   memoryMiB: number;
   /** Runtimes that can run it, any one suffices: ['onnx'] for onnx models, ['docker'] for container images, ['docker','process'] for notebooks. */
   runtimes: AgentRuntime[];
+  /** Hosts to place it on only when no other fits (where an earlier attempt failed). */
+  avoid?: readonly string[];
 }
 
 export type AssignedWorkload = WorkloadNeeds;
@@ -168,10 +170,17 @@ function preference(w: WorkloadNeeds, c: Capacity): number {
 
 function pickHost(w: WorkloadNeeds, online: Capacity[], checks: Check[]): Capacity | undefined {
   let best: Capacity | undefined;
+  let bestAvoided = false;
   // `online` is in agentId order and only a strictly better host replaces the best: ties go to the lower id.
+  // A host to avoid is better only than another host to avoid.
   for (const c of online) {
     if (!checks.every((check) => check.passes(c))) continue;
-    if (!best || preference(w, c) < preference(w, best)) best = c;
+    const avoided = w.avoid?.includes(c.agentId) ?? false;
+    if (best && avoided && !bestAvoided) continue;
+    if (!best || (bestAvoided && !avoided) || preference(w, c) < preference(w, best)) {
+      best = c;
+      bestAvoided = avoided;
+    }
   }
   return best;
 }

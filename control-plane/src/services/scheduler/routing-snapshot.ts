@@ -64,6 +64,15 @@ export class RoutingSnapshots {
       : current;
   }
 
+  /** The current version alone (no document parsed): cheap enough to poll. */
+  async version(): Promise<number> {
+    const [row] = await this.db
+      .select({ version: routingSnapshots.version })
+      .from(routingSnapshots)
+      .where(eq(routingSnapshots.id, ROW_ID));
+    return row?.version ?? 0;
+  }
+
   async current(): Promise<RoutingSnapshot> {
     const [row] = await this.db.select().from(routingSnapshots).where(eq(routingSnapshots.id, ROW_ID));
     if (!row) return { version: 0, generatedAt: new Date(0).toISOString(), deployments: [] };

@@ -22,6 +22,7 @@ export function testScheduler(t: TestApp, options: Partial<SchedulerOptions> = {
     heartbeatTimeoutMs: 10_000,
     retireAfterMs: 1_000,
     idleSlackMs: 0,
+    signals: t.loadSignals,
     ...options,
   });
 }
@@ -65,6 +66,16 @@ export async function fakeAgent(
       if (r.status !== 200) throw new Error(`heartbeat: ${r.status} ${r.text}`);
       return state;
     },
+    /** Reports the same load for every desired workload, as the agent's load reporter would. */
+    async load(inFlight: number, queued = 0) {
+      const state = await this.desired();
+      const body = {
+        sentAt: Date.now(),
+        replicas: state.workloads.map((w) => ({ workloadId: w.workloadId, inFlight, queued })),
+      };
+      const r = await t.client.call('POST', '/agent/v1/load', { token: credential, body });
+      if (r.status !== 204) throw new Error(`load: ${r.status} ${r.text}`);
+    },
   };
 }
 
@@ -72,7 +83,13 @@ export async function fakeAgent(
 export async function deployedModel(
   t: TestApp,
   owner: { accessToken: string; orgId: string; userId: string },
-  options: { replicas?: number; gpuType?: 't4' | 'cpu'; name?: string } = {},
+  options: {
+    replicas?: number;
+    gpuType?: 't4' | 'cpu';
+    name?: string;
+    /** Autoscaling settings beyond min = max = replicas. */
+    scaling?: Partial<typeof deployments.$inferInsert>;
+  } = {},
 ) {
   const modelId = await newModel(t.app, owner.accessToken);
   const bytes = readFileSync(REAL_MODELS.paddleCls);
@@ -93,6 +110,8 @@ export async function deployedModel(
     gpuCount: options.gpuType === 'cpu' ? 0 : 1,
     minReplicas: options.replicas ?? 2,
     maxReplicas: options.replicas ?? 2,
+    desiredReplicas: options.replicas ?? 2,
+    ...options.scaling,
     createdBy: owner.userId,
     updatedAt: new Date(),
   });

@@ -3,11 +3,14 @@ import type { Logger } from '../../lib/logger.js';
 import { RepeatingTask } from '../../lib/repeating-task.js';
 import type { DesiredStateChanges } from '../agents/desired-state-changes.js';
 import { applyPlan } from './apply-plan.js';
-import { loadClusterView } from './cluster-view.js';
+import type { ScaleWindows } from './autoscaler.js';
+import { type ClusterView, loadClusterView } from './cluster-view.js';
 import { DatabaseLease } from './lease.js';
+import { LoadSignals } from './load-signals.js';
 import { type PlanOptions, planTick } from './plan.js';
 import type { RoutingPublisher } from './routing-publisher.js';
 import { RoutingSnapshots, routedDeployments } from './routing-snapshot.js';
+import { Autoscaler } from './scale-targets.js';
 import type { SchedulerTrigger } from './trigger.js';
 
 export interface SchedulerOptions extends Partial<PlanOptions> {
@@ -22,6 +25,10 @@ export interface SchedulerOptions extends Partial<PlanOptions> {
   leaseTtlMs?: number;
   /** Where new routing snapshots go besides the database (Workers KV in production). */
   publisher?: RoutingPublisher;
+  /** Load the agents and the edge report, shared with the routes that receive it; none: no autoscaling on load. */
+  signals?: LoadSignals;
+  /** The autoscaler's windows; default 60 s stable, 6 s panic. */
+  scaleWindows?: ScaleWindows;
 }
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
@@ -37,6 +44,8 @@ export class Scheduler implements SchedulerTrigger {
   private readonly lease: DatabaseLease;
   private readonly plan: PlanOptions;
   private readonly loop: RepeatingTask;
+  private readonly signals: LoadSignals;
+  private readonly autoscaler: Autoscaler;
   /** The last version the publisher accepted; a failed publish is retried on the next tick. */
   private published = -1;
   /** When this instance last took the lease: agents get a full heartbeat timeout from then to check in. */
@@ -44,6 +53,8 @@ export class Scheduler implements SchedulerTrigger {
 
   constructor(private readonly options: SchedulerOptions) {
     this.routing = new RoutingSnapshots(options.db);
+    this.signals = options.signals ?? new LoadSignals();
+    this.autoscaler = new Autoscaler(this.signals, options.scaleWindows);
     this.lease = new DatabaseLease(options.db, 'scheduler', options.instanceId, options.leaseTtlMs ?? 15_000);
     this.loop = new RepeatingTask(() => this.tick(), {
       intervalMs: options.intervalMs ?? 2_000,
@@ -79,7 +90,8 @@ export class Scheduler implements SchedulerTrigger {
     }
     this.leaderSince ??= now;
     const view = await loadClusterView(db, now);
-    const plan = planTick(view, { ...this.plan, leaderSince: this.leaderSince });
+    const inputs = { scale: this.autoscaler.decide(view), firstCalls: this.firstCalls(view) };
+    const plan = planTick(view, { ...this.plan, leaderSince: this.leaderSince }, inputs);
     const notified = await applyPlan(db, plan, now);
     for (const agentId of notified) changes.notify(agentId);
     for (const agentId of plan.lostAgents) this.options.logger.warn('agent lost', { agentId });
@@ -93,5 +105,16 @@ export class Scheduler implements SchedulerTrigger {
       this.published = toPublish.version;
     }
     return true;
+  }
+
+  /** Ready replicas whose agents reported a first call that is not recorded yet. */
+  private firstCalls(view: ClusterView): Map<string, number> {
+    const found = new Map<string, number>();
+    for (const w of view.workloads) {
+      if (w.firstCallAt !== null || w.phase !== 'ready' || !w.agentId) continue;
+      const at = this.signals.replica(w.agentId, w.id)?.firstBusyAt;
+      if (at != null) found.set(w.id, at);
+    }
+    return found;
   }
 }

@@ -16,6 +16,10 @@ export interface NewWorkload {
   gpuCount: number;
   gpuMemoryMiB: number;
   diskBytes: number;
+  /** 1 unless it replaces a failed replica. */
+  attempt?: number;
+  /** Hosts where earlier attempts failed. */
+  avoidAgents?: string[];
 }
 
 const MIB = 1024 * 1024;
@@ -37,20 +41,33 @@ export const progress = (w: WorkloadView) => (w.agentId === null ? 0 : PROGRESS[
 export function deploymentStatusOf(
   d: DeploymentView,
   current: WorkloadView[],
+  retryInMs: (w: WorkloadView) => number,
 ): { status: DeploymentView['status']; reason: string | null } {
+  if (d.desiredReplicas === 0 && current.length === 0)
+    return { status: 'idle', reason: 'scaled to zero; the next call wakes it' };
   const ready = current.filter((w) => w.agentId !== null && w.phase === 'ready').length;
-  if (ready >= d.minReplicas) return { status: 'ready', reason: null };
+  if (ready >= Math.max(1, d.desiredReplicas)) return { status: 'ready', reason: null };
   const failed = current.find((w) => w.agentId !== null && w.phase === 'failed');
-  if (failed)
+  if (failed) {
+    const retry = `; attempt ${failed.attempt + 1} in ${Math.ceil(retryInMs(failed) / 1000)} s`;
     return {
       status: 'failed',
-      reason: `replica ${failed.id} on agent ${failed.agentId} failed: ${failed.reason ?? 'no reason given'}`,
+      reason: `replica ${failed.id} on agent ${failed.agentId} failed: ${failed.reason ?? 'no reason given'}${retry}`,
     };
+  }
+  const retrying = current.find((w) => w.attempt > 1);
+  const after = retrying
+    ? `attempt ${retrying.attempt}, after a failure on agent ${retrying.avoidAgents.at(-1) ?? 'unknown'}`
+    : null;
   const unplaced = current.find((w) => w.agentId === null);
-  if (unplaced) return { status: 'pending', reason: unplaced.pendingReason ?? 'waiting to be placed' };
+  if (unplaced)
+    return {
+      status: 'pending',
+      reason: [after, unplaced.pendingReason ?? 'waiting to be placed'].filter(Boolean).join(': '),
+    };
   const least = Math.min(...current.map(progress));
   const status = least >= 3 ? 'loading' : least === 2 ? 'pulling' : 'scheduled';
-  return { status, reason: null };
+  return { status, reason: after };
 }
 
 export function newModelWorkload(d: DeploymentView, sizeBytes: number): NewWorkload {
@@ -66,6 +83,7 @@ export function newModelWorkload(d: DeploymentView, sizeBytes: number): NewWorkl
     // Weights plus activations and the CUDA context: a rough bound, checked against free GPU memory.
     gpuMemoryMiB: d.gpuType === 'cpu' ? 0 : Math.ceil((sizeBytes * 2) / MIB) + 512,
     diskBytes: sizeBytes,
+    attempt: 1,
   };
 }
 
@@ -92,7 +110,14 @@ export function toView(w: NewWorkload): WorkloadView {
     reason: null,
     pendingReason: null,
     retireAt: null,
+    placedAt: null,
+    pullingAt: null,
+    loadingAt: null,
     readyAt: null,
+    firstCallAt: null,
+    attempt: w.attempt ?? 1,
+    failedAt: null,
+    avoidAgents: w.avoidAgents ?? [],
     report: null,
   };
 }
@@ -107,6 +132,7 @@ export function needsOf(w: WorkloadView, deployments: Map<string, DeploymentView
     gpuCount: w.gpuCount,
     gpuMemoryMiB: w.gpuMemoryMiB,
     diskBytes: w.diskBytes,
+    ...(w.avoidAgents.length > 0 ? { avoid: w.avoidAgents } : {}),
     memoryMiB: w.kind === 'model' ? modelMemoryMiB(w.diskBytes) : NOTEBOOK_MEMORY_MIB,
     runtimes:
       w.kind === 'notebook' ? ['docker', 'process'] : d?.runtime === 'container' ? ['docker'] : ['onnx'],

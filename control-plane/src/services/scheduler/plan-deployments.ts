@@ -1,0 +1,117 @@
+import type { DeploymentView, WorkloadView } from './cluster-view.js';
+import type { PlanContext } from './plan-context.js';
+import { deploymentStatusOf, newModelWorkload, progress, toView } from './workload-specs.js';
+
+// Phase 4 of a tick: each deployment's replicas follow its target (the autoscaler's decision), failed ones are
+// replaced after a backoff on another host if one fits, and older revisions retire once the current one is
+// ready. Phase 7: each deployment's status.
+
+/** Wait before replacing a replica whose attempt `n` failed: 1 s, 2 s, 4 s… up to 5 minutes. */
+export const retryBackoffMs = (attempt: number) => Math.min(300_000, 1_000 * 2 ** Math.max(0, attempt - 1));
+
+export function planDeployments(ctx: PlanContext): void {
+  for (const d of ctx.view.deployments) planDeployment(ctx, d);
+}
+
+/** The replicas wanted now: the autoscaler's decision (written back with an event), else the stored target. */
+function targetOf(ctx: PlanContext, d: DeploymentView): number {
+  const decision = ctx.inputs.scale?.get(d.id);
+  const target = decision?.replicas ?? Math.min(d.maxReplicas, Math.max(d.minReplicas, d.desiredReplicas));
+  if (target !== d.desiredReplicas) {
+    ctx.plan.scaleTargets.push({ id: d.id, from: d.desiredReplicas, to: target });
+    if (decision?.message) ctx.event(d, 'autoscaled', decision.message);
+  }
+  return target;
+}
+
+function planDeployment(ctx: PlanContext, d: DeploymentView): void {
+  const hostUsable = (agentId: string | null) =>
+    agentId === null || ctx.view.agents.get(agentId)?.status === 'online';
+  const target = targetOf(ctx, d);
+  d.desiredReplicas = target;
+  const mine = ctx.live.filter((w) => w.deploymentId === d.id && w.retireAt === null);
+  const current = mine.filter((w) => w.revision === d.revision && hostUsable(w.agentId));
+  const size = d.revisions.get(d.revision)?.sizeBytes ?? 0;
+  for (const failed of current.filter((w) => w.phase === 'failed' && w.agentId !== null)) {
+    const retry = replaceFailed(ctx, d, failed, size);
+    if (retry) current.splice(current.indexOf(failed), 1, retry);
+  }
+  for (let i = current.length; i < target; i++) {
+    const created = newModelWorkload(d, size);
+    ctx.plan.createWorkloads.push(created);
+    const view = toView(created);
+    ctx.live.push(view);
+    current.push(view);
+  }
+  // Fewer replicas wanted: drop the least advanced ones first.
+  const surplus = current.length - target;
+  if (surplus > 0) {
+    const byProgress = [...current].sort((a, b) => progress(a) - progress(b) || (a.id < b.id ? 1 : -1));
+    for (const w of byProgress.slice(0, surplus))
+      retire(ctx, w, target === 0 ? 'scaled to zero' : 'replicas reduced');
+  }
+  const ready = current.filter((w) => w.phase === 'ready' && w.agentId !== null);
+  if (ready.length >= target) {
+    const stale = mine.filter((w) => !current.includes(w) && w.retireAt === null);
+    for (const w of stale)
+      retire(
+        ctx,
+        w,
+        w.revision === d.revision ? `its agent ${w.agentId} is draining` : `revision ${d.revision} is ready`,
+      );
+  }
+}
+
+/** A failed replica's successor once its backoff is over: the next attempt, avoiding the hosts that failed. */
+function replaceFailed(
+  ctx: PlanContext,
+  d: DeploymentView,
+  failed: WorkloadView,
+  size: number,
+): WorkloadView | undefined {
+  const failedAt = failed.failedAt ?? ctx.now;
+  if (ctx.now < failedAt + retryBackoffMs(failed.attempt)) return undefined;
+  const avoid = [...new Set([...failed.avoidAgents, failed.agentId ?? ''])].filter(Boolean);
+  const created = { ...newModelWorkload(d, size), attempt: failed.attempt + 1, avoidAgents: avoid };
+  ctx.plan.createWorkloads.push(created);
+  ctx.event(
+    failed,
+    'replica_retry',
+    `replica ${failed.id} failed on agent ${failed.agentId}${failed.reason ? `: ${failed.reason}` : ''}; ` +
+      `attempt ${created.attempt} as ${created.id}, on another host if one fits`,
+  );
+  ctx.remove(failed);
+  const view = toView(created);
+  ctx.live.push(view);
+  return view;
+}
+
+function retire(ctx: PlanContext, w: WorkloadView, why: string): void {
+  if (w.agentId === null || w.phase !== 'ready') {
+    ctx.remove(w);
+    return;
+  }
+  const { retireAfterMs } = ctx.options;
+  ctx.update(w, { retireAt: ctx.now + retireAfterMs });
+  ctx.event(
+    w,
+    'replica_retiring',
+    `replica ${w.id} (revision ${w.revision}) leaves routing and stops in ${Math.round(retireAfterMs / 1000)} s: ${why}`,
+  );
+}
+
+/** Each deployment's status follows its current revision's replicas. */
+export function planStatuses(ctx: PlanContext): void {
+  for (const d of ctx.view.deployments) {
+    const current = ctx.live.filter(
+      (w) => w.deploymentId === d.id && w.revision === d.revision && w.retireAt === null,
+    );
+    const retryInMs = (w: WorkloadView) =>
+      Math.max(0, (w.failedAt ?? ctx.now) + retryBackoffMs(w.attempt) - ctx.now);
+    const { status, reason } = deploymentStatusOf(d, current, retryInMs);
+    if (status !== d.status || reason !== d.statusReason) {
+      ctx.plan.deploymentStatus.push({ id: d.id, status, reason });
+      ctx.event(d, 'status', `${d.status} → ${status}${reason ? `: ${reason}` : ''}`);
+    }
+  }
+}
