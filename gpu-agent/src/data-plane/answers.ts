@@ -80,12 +80,13 @@ export async function answerInfer(
   body: Uint8Array,
   inferenceHeaderLength: string | undefined,
   monitor?: DeploymentMonitor,
+  lowPriority = false,
 ): Promise<Answer> {
   const counters = metrics.forModel(model.name, model.version);
   const started = performance.now();
   try {
     const headerLength = inferenceHeaderLength === undefined ? undefined : Number(inferenceHeaderLength);
-    const out = await inferOip(model, body, headerLength, monitor);
+    const out = await inferOip(model, body, headerLength, monitor, lowPriority);
     monitor?.observe(model.name, model.version, 200, out.queueUs, out.computeUs);
     counters.success.inc();
     counters.requestUs.inc((performance.now() - started) * 1000);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError } from '@meridian/protocol';
+import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError, PRIORITY_HEADER } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
 import { createJsonLogger, type Logger } from '../agent/logger.js';
 import type { CallRecorder } from '../agent/usage-journal.js';
@@ -125,6 +125,7 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
         body,
         c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
         deps.monitor,
+        c.req.header(PRIORITY_HEADER) === 'batch',
       );
       const served = { deploymentId: model.name, bytesIn: body.byteLength };
       return send(c, await journalServed(deps.journal, (name) => c.req.header(name), served, answer));

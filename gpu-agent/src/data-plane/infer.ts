@@ -20,6 +20,7 @@ export async function inferOip(
   body: Uint8Array,
   headerLength: number | undefined,
   monitor?: DeploymentMonitor,
+  lowPriority = false,
 ): Promise<EncodedBody & InferTiming> {
   const { request, inputs } = decodeInferRequest(body, headerLength);
   const ordered = validateInputs(model.signature, inputs);
@@ -31,7 +32,7 @@ export async function inferOip(
   );
   const allBinary = request.parameters?.binary_data_output === true;
   // The tensors view (or were copied from) this request's own body: a worker session may take them.
-  const result = await model.batcher.infer(ordered, { transferInputs: true });
+  const result = await model.batcher.infer(ordered, { transferInputs: true, lowPriority });
   const sends: TensorToSend[] = names.map((name) => {
     const index = model.signature.outputs.findIndex((o) => o.name === name);
     const tensor = result.outputs[index];

@@ -95,6 +95,22 @@ describe('DynamicBatcher', () => {
     await Promise.all([running, ...queued]);
   });
 
+  it('runs a real-time request queued after batch lines before them', async () => {
+    const slow = gated(mlp);
+    // One request per run, so the order of runs is the order of the queue.
+    const batcher = new DynamicBatcher(slow, { ...base, maxBatchSize: 1 });
+    const order: string[] = [];
+    const running = batcher.infer(row(0)).then(() => order.push('first'));
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = [1, 2, 3].map((i) =>
+      batcher.infer(row(i), { lowPriority: true }).then(() => order.push(`batch ${i}`)),
+    );
+    const realTime = batcher.infer(row(9)).then(() => order.push('real-time'));
+    slow.open();
+    await Promise.all([running, realTime, ...lines]);
+    expect(order).toEqual(['first', 'real-time', 'batch 1', 'batch 2', 'batch 3']);
+  });
+
   it('sheds requests queued past maxQueueWaitMs with QueueFullError at once, not at the timeout', async () => {
     const slow = gated(mlp);
     const batcher = new DynamicBatcher(slow, { ...base, timeoutMs: 30_000, maxQueueWaitMs: 100 });

@@ -47,6 +47,8 @@ type Pending = {
   inputs: Tensor[];
   /** The caller gave up the inputs' buffers (RunOptions.transferInputs) for a run of this request alone. */
   owned: boolean;
+  /** A batch job's line: queued behind every real-time request. */
+  low: boolean;
   key: string;
   rows: number;
   enqueuedAt: number;
@@ -110,7 +112,7 @@ export class DynamicBatcher {
    * Runs one request's inputs (validated, in signature order). With `transferInputs` the caller gives up
    * their buffers, so a worker runner takes them without a copy when the request runs alone.
    */
-  infer(inputs: Tensor[], options?: RunOptions): Promise<InferResult> {
+  infer(inputs: Tensor[], options?: RunOptions & { lowPriority?: boolean }): Promise<InferResult> {
     // The head of a queue whose dispatch is already scheduled is about to run, not waiting.
     const waiting = this.queue.length - (this.dispatchScheduled ? 1 : 0);
     if (waiting >= this.options.maxQueueSize)
@@ -119,6 +121,7 @@ export class DynamicBatcher {
       const pending: Pending = {
         inputs,
         owned: options?.transferInputs === true,
+        low: options?.lowPriority === true,
         key: this.batchable ? batchKey(inputs) : '',
         rows: this.batchable ? (inputs[0]?.shape[0] ?? 1) : 1,
         enqueuedAt: performance.now(),
@@ -129,7 +132,10 @@ export class DynamicBatcher {
       };
       const maxWait = this.options.maxQueueWaitMs;
       if (maxWait !== undefined) pending.shedTimer = setTimeout(() => this.shed(pending), maxWait);
-      this.queue.push(pending);
+      // A real-time request goes ahead of the batch lines queued (they wait, the real-time caller does not).
+      const firstLow = pending.low ? -1 : this.queue.findIndex((p) => p.low);
+      if (firstLow < 0) this.queue.push(pending);
+      else this.queue.splice(firstLow, 0, pending);
       this.countLoad();
       this.pump();
     });

@@ -86,3 +86,6 @@ export type OipError = z.infer<typeof OipError>;
 
 /** The header that says how many leading body bytes are JSON when the binary extension is used. */
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'inference-header-content-length';
+
+/** `batch` on a call to an agent: its batcher serves the real-time calls queued beside it first (issue 16). */
+export const PRIORITY_HEADER = 'x-meridian-priority';

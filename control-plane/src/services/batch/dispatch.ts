@@ -1,9 +1,12 @@
-import type { RoutedDeployment, RoutedReplica, RoutedVersion, UsageIdentity } from '@meridian/protocol';
+import {
+  PRIORITY_HEADER,
+  type RoutedDeployment,
+  type RoutedReplica,
+  type RoutedVersion,
+  type UsageIdentity,
+} from '@meridian/protocol';
 import type { ValidLine } from './lines.js';
 import { signedHeaders } from './sign.js';
-
-/** Sent with every batch line: the agent's batcher serves real-time calls queued beside it first. */
-export const PRIORITY_HEADER = 'x-meridian-priority';
 
 /** What a line came to: the agent's 200 body, or why it has none. */
 export type LineAnswer =
