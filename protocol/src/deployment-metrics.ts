@@ -33,7 +33,8 @@ const Count = z.number().int().nonnegative().max(1e12);
 
 /** A latency histogram: `counts[i]` observations in bucket i (not cumulative) and their sum in ms. */
 export const LatencyHistogram = z.strictObject({
-  counts: z.array(Count).length(LATENCY_BUCKETS),
+  // min + max rather than length: JSON Schema (the OpenAPI document) then states the count too.
+  counts: z.array(Count).min(LATENCY_BUCKETS).max(LATENCY_BUCKETS),
   sumMs: z.number().nonnegative().max(1e15),
 });
 export type LatencyHistogram = z.infer<typeof LatencyHistogram>;

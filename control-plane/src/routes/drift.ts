@@ -13,7 +13,7 @@ import type { RouteDeps } from './deps.js';
 import { IdParam } from './schemas.js';
 
 export const AGENT_MONITORING_PATH = '/agent/v1/monitoring';
-const MAX_REPORT_BYTES = 16 * 1024 * 1024;
+const MAX_REPORT_BYTES = 8 * 1024 * 1024;
 
 const Drift = z
   .object({

@@ -57,7 +57,7 @@ describe('monitoring routes', () => {
   const fields = (res: { json: { error: { details?: { path: string }[] } } }) =>
     (res.json.error.details ?? []).map((d) => d.path);
 
-  it('answers 400 naming the field for an unknown metric, a negative window, or a channel of another org', async () => {
+  it('answers 400 naming the field for an unknown metric or a negative window, and 404 for a channel of another org', async () => {
     const unknown = await rule({ metric: 'cpu_temperature' });
     expect(unknown.status).toBe(400);
     expect(fields(unknown)).toContain('metric');
@@ -70,9 +70,10 @@ describe('monitoring routes', () => {
       body: { name: 'm', kind: 'email', target: 'x@example.com' },
     });
     expect(theirs.status, theirs.text).toBe(201);
+    // Another org's channel answers like a missing one.
     const foreign = await rule({ channelIds: [theirs.json.id] });
-    expect(foreign.status).toBe(400);
-    expect(foreign.text).toContain('channelIds.0');
+    expect(foreign.status).toBe(404);
+    expect(foreign.json.error.message).toBe('Notification channel not found');
   });
 
   it('refuses webhook targets on loopback, private and link-local addresses, literal or by name (no SSRF)', async () => {

@@ -447,6 +447,103 @@ const NOT_MANAGEMENT: Record<string, string> = {
     'a user changes their own password; keys have none (routes/auth-sessions.test.ts)',
 };
 
+/** A notification channel (e-mail: no network) of the org, made by its owner. */
+async function newChannel(t: TestApp, org: Org): Promise<string> {
+  names += 1;
+  const res = await t.client.call('POST', '/v1/notification-channels', {
+    token: org.owner.accessToken,
+    body: { name: `ch-${names}`, kind: 'email', target: `ops-${names}@example.com` },
+  });
+  if (res.status !== 201) throw new Error(`prepare channel failed: ${res.text}`);
+  return res.json.id;
+}
+async function newRule(t: TestApp, org: Org): Promise<string> {
+  names += 1;
+  const res = await t.client.call('POST', '/v1/alert-rules', {
+    token: org.owner.accessToken,
+    body: { name: `rule-${names}`, metric: 'error_rate', windowSeconds: 300, threshold: 0.1, channelIds: [] },
+  });
+  if (res.status !== 201) throw new Error(`prepare rule failed: ${res.text}`);
+  return res.json.id;
+}
+const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
+// Alert rules, silences and channels are written like deployments.
+MATRIX.push(
+  {
+    route: 'POST /v1/alert-rules',
+    ok: 201,
+    allowed: DEPLOYERS,
+    prepare: async () => ({
+      method: 'POST',
+      path: '/v1/alert-rules',
+      body: { name: 'errors', metric: 'error_rate', windowSeconds: 300, threshold: 0.1, channelIds: [] },
+    }),
+  },
+  {
+    route: 'PATCH /v1/alert-rules/{id}',
+    ok: 200,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => ({
+      method: 'PATCH',
+      path: `/v1/alert-rules/${await newRule(t, org)}`,
+      body: { threshold: 0.2 },
+    }),
+  },
+  {
+    route: 'DELETE /v1/alert-rules/{id}',
+    ok: 204,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => ({ method: 'DELETE', path: `/v1/alert-rules/${await newRule(t, org)}` }),
+  },
+  {
+    route: 'POST /v1/alert-silences',
+    ok: 201,
+    allowed: DEPLOYERS,
+    prepare: async () => ({ method: 'POST', path: '/v1/alert-silences', body: { endsAt: inAnHour() } }),
+  },
+  {
+    route: 'DELETE /v1/alert-silences/{id}',
+    ok: 204,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => {
+      const res = await t.client.call('POST', '/v1/alert-silences', {
+        token: org.owner.accessToken,
+        body: { endsAt: inAnHour() },
+      });
+      return { method: 'DELETE', path: `/v1/alert-silences/${res.json.id}` };
+    },
+  },
+  {
+    route: 'POST /v1/notification-channels',
+    ok: 201,
+    allowed: DEPLOYERS,
+    prepare: async () => ({
+      method: 'POST',
+      path: '/v1/notification-channels',
+      body: { name: 'mail', kind: 'email', target: 'ops@example.com' },
+    }),
+  },
+  {
+    route: 'DELETE /v1/notification-channels/{id}',
+    ok: 204,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => ({
+      method: 'DELETE',
+      path: `/v1/notification-channels/${await newChannel(t, org)}`,
+    }),
+  },
+  {
+    route: 'POST /v1/notification-channels/{id}/test',
+    ok: 200,
+    allowed: DEPLOYERS,
+    prepare: async (t, org) => ({
+      method: 'POST',
+      path: `/v1/notification-channels/${await newChannel(t, org)}/test`,
+    }),
+  },
+);
+
 describe('what each role and API key may do in an organisation', () => {
   let t: TestApp;
   let org: Org;

@@ -18,6 +18,9 @@ interface Tenant {
   model: { id: string; name: string };
   deployment: { id: string; name: string };
   notebook: { id: string; name: string; token: string };
+  channel: { id: string; name: string };
+  rule: { id: string; name: string };
+  silence: { id: string };
 }
 
 async function createTenant(t: TestApp, label: string): Promise<Tenant> {
@@ -62,6 +65,23 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     gpuType: 'cpu',
   });
   const notebook = await as('POST', '/v1/notebooks', { name: `${label}-notebook`, gpuType: 't4' });
+  const channel = await as('POST', '/v1/notification-channels', {
+    name: `${label} pager`,
+    kind: 'email',
+    target: `${label}-oncall@example.com`,
+  });
+  const rule = await as('POST', '/v1/alert-rules', {
+    name: `${label} errors`,
+    metric: 'error_rate',
+    deploymentId: deployment.id,
+    windowSeconds: 300,
+    threshold: 0.1,
+    channelIds: [channel.id],
+  });
+  const silence = await as('POST', '/v1/alert-silences', {
+    ruleId: rule.id,
+    endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+  });
   // Calls to its deployment, as the edge reports them: they become the org's billed usage.
   const usage = await t.client.call('POST', '/internal/v1/usage', {
     token: t.edgeServiceToken,
@@ -94,6 +114,9 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     model: { id: model.id, name: model.name },
     deployment: { id: deployment.id, name: deployment.name },
     notebook: { id: notebook.id, name: notebook.name, token: notebook.token },
+    channel: { id: channel.id, name: channel.name },
+    rule: { id: rule.id, name: rule.name },
+    silence: { id: silence.id },
   };
 }
 
@@ -119,6 +142,9 @@ function ghostTenant(): Tenant {
     model: { id: `mdl_${zeros}`, name: 'none' },
     deployment: { id: `dep_${zeros}`, name: 'none' },
     notebook: { id: `nb_${zeros}`, name: 'none', token: 'none' },
+    channel: { id: `nch_${zeros}`, name: 'none' },
+    rule: { id: `alr_${zeros}`, name: 'none' },
+    silence: { id: `als_${zeros}` },
   };
 }
 
@@ -204,6 +230,15 @@ const artifact = (b: Tenant) => `?path=${b.artifactPath}`;
 const modelId = (b: Tenant) => b.model.id;
 const deploymentId = (b: Tenant) => b.deployment.id;
 const notebookId = (b: Tenant) => b.notebook.id;
+const channelId = (b: Tenant) => b.channel.id;
+const ruleId = (b: Tenant) => b.rule.id;
+const silenceId = (b: Tenant) => b.silence.id;
+/** A rule or silence of A's that names one of B's resources in its body. */
+const referToB = (route: string, what: string, body: (b: Tenant) => unknown): IsolationCase => {
+  const [method = '', path = ''] = route.split(' ');
+  return { route, expected: NOT_FOUND_FOR_BOTH, what, attempt: (_a, b) => ({ method, path, body: body(b) }) };
+};
+const ruleBody = { name: 'planted', metric: 'error_rate', windowSeconds: 300, threshold: 0.1 };
 
 /** Notebooks take user tokens only: any API key gets 403 for any id, its own org's included. */
 const userOnly = (c: IsolationCase): IsolationCase => ({
@@ -303,6 +338,29 @@ const MATRIX: IsolationCase[] = [
   userOnly(onB('POST /v1/notebooks/{id}/stop', 'notebook', notebookId)),
   userOnly(onB('DELETE /v1/notebooks/{id}', 'notebook', notebookId)),
   userOnly(onB('GET /v1/notebooks/{id}/sessions', 'notebook', notebookId)),
+  onB('GET /v1/deployments/{id}/metrics', 'deployment', deploymentId),
+  onB('GET /v1/deployments/{id}/drift', 'deployment', deploymentId),
+  onB('GET /v1/alert-rules/{id}', 'alert rule', ruleId),
+  onB('PATCH /v1/alert-rules/{id}', 'alert rule', ruleId, { body: { threshold: 0.9 } }),
+  onB('DELETE /v1/alert-rules/{id}', 'alert rule', ruleId),
+  onB('GET /v1/alert-rules/{id}/events', 'alert rule', ruleId),
+  onB('DELETE /v1/alert-silences/{id}', 'silence', silenceId),
+  onB('DELETE /v1/notification-channels/{id}', 'notification channel', channelId),
+  onB('GET /v1/notification-channels/{id}/deliveries', 'notification channel', channelId),
+  onB('POST /v1/notification-channels/{id}/test', 'notification channel', channelId),
+  referToB('POST /v1/alert-rules', 'notification channel', (b) => ({
+    ...ruleBody,
+    channelIds: [b.channel.id],
+  })),
+  referToB('POST /v1/alert-rules', 'deployment', (b) => ({
+    ...ruleBody,
+    deploymentId: b.deployment.id,
+    channelIds: [],
+  })),
+  referToB('POST /v1/alert-silences', 'alert rule', (b) => ({
+    ruleId: b.rule.id,
+    endsAt: new Date(Date.now() + 3_600_000).toISOString(),
+  })),
 ];
 
 interface OpenApiOperation {

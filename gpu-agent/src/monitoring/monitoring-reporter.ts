@@ -7,7 +7,9 @@ import type { DeploymentMonitor } from './deployment-monitor.js';
 
 /** Reports kept for resending while the control plane is away; older ones are dropped (monitoring, not billing). */
 const MAX_PENDING = 60;
-const MAX_ITEMS = 5_000;
+const MAX_METRICS = 5_000;
+/** Sketches per report: a sketch is up to a few KB, and a report must stay under the route's 8 MB. */
+const MAX_SKETCHES = 1_000;
 
 /**
  * Every interval, drains the monitor into a report (per-deployment queue and compute figures, drift sketches)
@@ -28,12 +30,13 @@ export class MonitoringReporter {
   async flush(api: ApiClient): Promise<boolean> {
     const metrics = this.monitor.drainMetrics();
     const drift = this.monitor.drift.drain();
-    for (let i = 0; i < Math.max(metrics.length, drift.length); i += MAX_ITEMS) {
+    const parts = Math.max(Math.ceil(metrics.length / MAX_METRICS), Math.ceil(drift.length / MAX_SKETCHES));
+    for (let i = 0; i < parts; i += 1) {
       this.seq += 1;
       this.pending.push({
         reportId: `${this.boot}:${this.seq}`,
-        metrics: metrics.slice(i, i + MAX_ITEMS),
-        drift: drift.slice(i, i + MAX_ITEMS),
+        metrics: metrics.slice(i * MAX_METRICS, (i + 1) * MAX_METRICS),
+        drift: drift.slice(i * MAX_SKETCHES, (i + 1) * MAX_SKETCHES),
       });
     }
     if (this.pending.length > MAX_PENDING) this.pending.splice(0, this.pending.length - MAX_PENDING);

@@ -53,7 +53,7 @@ async function checkReferences(db: Database, orgId: string, input: Partial<Alert
       .select({ id: deployments.id })
       .from(deployments)
       .where(and(eq(deployments.id, input.deploymentId), eq(deployments.orgId, orgId)));
-    if (!d) throw invalidField('deploymentId', 'no such deployment in this organisation');
+    if (!d) throw notFound('Deployment');
   }
   if (input.channelIds && input.channelIds.length > 0) {
     const found = await db
@@ -62,11 +62,7 @@ async function checkReferences(db: Database, orgId: string, input: Partial<Alert
       .where(and(eq(notificationChannels.orgId, orgId), inArray(notificationChannels.id, input.channelIds)));
     const known = new Set(found.map((c) => c.id));
     const missing = input.channelIds.findIndex((id) => !known.has(id));
-    if (missing >= 0)
-      throw invalidField(`channelIds.${missing}`, 'no such notification channel in this organisation');
-  }
-  if (input.metric === 'drift_score' || input.metric === 'ready_replicas') {
-    // Both are judged per deployment or across all of them: nothing more to check.
+    if (missing >= 0) throw notFound('Notification channel');
   }
 }
 
@@ -215,7 +211,7 @@ export async function createSilence(db: Database, actor: Actor, input: SilenceIn
       .select({ id: alertRules.id })
       .from(alertRules)
       .where(and(eq(alertRules.id, input.ruleId), eq(alertRules.orgId, orgId)));
-    if (!rule) throw invalidField('ruleId', 'no such alert rule in this organisation');
+    if (!rule) throw notFound('Alert rule');
   }
   const id = newId('alertSilence');
   const row = {
@@ -267,9 +263,17 @@ export async function listSilences(db: Database, actor: Actor) {
 export async function deleteSilence(db: Database, actor: Actor, id: string): Promise<void> {
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
-  const gone = await db
-    .delete(alertSilences)
-    .where(and(eq(alertSilences.id, id), eq(alertSilences.orgId, orgId)))
-    .returning({ id: alertSilences.id });
-  if (gone.length === 0) throw notFound('Silence');
+  await db.transaction(async (tx) => {
+    const gone = await tx
+      .delete(alertSilences)
+      .where(and(eq(alertSilences.id, id), eq(alertSilences.orgId, orgId)))
+      .returning({ id: alertSilences.id });
+    if (gone.length === 0) throw notFound('Silence');
+    await recordAudit(tx, actor, {
+      orgId,
+      action: 'alert_silence.delete',
+      targetType: 'alert_silence',
+      targetId: id,
+    });
+  });
 }

@@ -20,6 +20,9 @@ export interface ChannelInput {
 
 type Channel = typeof notificationChannels.$inferSelect;
 
+/** One address, no display name or list: what a mail header may carry safely. */
+const EMAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
+
 function present(c: Channel) {
   return { id: c.id, name: c.name, kind: c.kind, target: c.target, createdAt: c.createdAt.toISOString() };
 }
@@ -58,6 +61,8 @@ export async function createChannel(db: Database, actor: Actor, input: ChannelIn
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
   if (input.kind === 'webhook') await checkWebhookTarget(input.target, allowPrivate);
+  else if (!EMAIL.test(input.target) || input.target.length > 254)
+    throw invalidField('target', 'not an e-mail address');
   const id = newId('notificationChannel');
   const secret = input.kind === 'webhook' ? `whsec_${randomBytes(24).toString('base64url')}` : '';
   const [row] = await db.transaction(async (tx) => {
