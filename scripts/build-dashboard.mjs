@@ -42,7 +42,12 @@ export function ensureDashboardBuilt({ force = false, log = console.log } = {}) 
   log('Building the dashboard (dashboard/dist)…');
   const vite = join(REPO_ROOT, 'dashboard', 'node_modules', 'vite', 'bin', 'vite.js');
   const bin = existsSync(vite) ? vite : join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  execFileSync(process.execPath, [bin, 'build', '--logLevel', 'warn'], { cwd: DASHBOARD, stdio: 'inherit' });
+  // NODE_ENV decides React's build: a test runner's NODE_ENV=test would make a development build.
+  execFileSync(process.execPath, [bin, 'build', '--logLevel', 'warn'], {
+    cwd: DASHBOARD,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   return true;
 }
 

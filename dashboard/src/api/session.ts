@@ -19,6 +19,7 @@ export const COOKIE_MODE = { 'x-meridian-refresh': 'cookie' } as const;
  */
 export class CookieSession implements TokenStore {
   private tokens: Tokens | undefined;
+  private renewing: Promise<void> | undefined;
   private readonly listeners = new Set<(loggedIn: boolean) => void>();
 
   constructor(private readonly apiUrl: string) {}
@@ -47,7 +48,26 @@ export class CookieSession implements TokenStore {
   }
 
   /** New tokens from the cookie; throws UnauthenticatedError (and tells listeners) when it is gone. */
-  async renew(): Promise<void> {
+  renew(): Promise<void> {
+    this.renewing ??= this.renewInTurn().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+
+  /**
+   * Refresh tokens rotate, and a spent one sent again ends the whole login. So renewals take turns across
+   * every tab of the app (a Web Lock): each sends the cookie the one before it left.
+   */
+  private async renewInTurn(): Promise<void> {
+    if (typeof navigator !== 'undefined' && navigator.locks) {
+      await navigator.locks.request('meridian-refresh', () => this.renewNow());
+    } else {
+      await this.renewNow();
+    }
+  }
+
+  private async renewNow(): Promise<void> {
     const res = await this.post('/v1/auth/refresh', {});
     if (!res.ok) {
       const error = await errorFromResponse(res);

@@ -6,7 +6,9 @@ export function CodeBlock({ title, code }: { title: string; code: string }) {
       <figcaption>
         <span>{title}</span> <CopyButton text={code} label={`Copy ${title}`} />
       </figcaption>
-      <pre>
+      {/* Focusable: a long line scrolls inside the block, and keyboard users must be able to scroll it. */}
+      {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard */}
+      <pre tabIndex={0}>
         <code>{code}</code>
       </pre>
     </figure>

@@ -66,7 +66,10 @@ export function PredictStep(props: {
       {answer ? (
         <section aria-label="Prediction">
           <h3>Answer from {config.edgeUrl}</h3>
-          <pre data-testid="prediction-output">{JSON.stringify(answer.outputs, null, 2)}</pre>
+          {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard */}
+          <pre data-testid="prediction-output" tabIndex={0}>
+            {JSON.stringify(answer.outputs, null, 2)}
+          </pre>
         </section>
       ) : null}
     </form>
