@@ -15,11 +15,14 @@ import { BatchRunner } from './services/batch/runner.js';
 import { billingJobs } from './services/billing/jobs.js';
 import { StripeBilling } from './services/billing/stripe/runner.js';
 import { SdkStripeGateway } from './services/billing/stripe/sdk-gateway.js';
+import { wakeDeployment } from './services/deployments/wake.js';
 import { monitoringConfig } from './services/monitoring/config.js';
 import { MonitoringJobs } from './services/monitoring/jobs.js';
 import { SmtpMailer } from './services/notifications/email.js';
 import { LoadSignals } from './services/scheduler/load-signals.js';
 import { WorkersKvRoutingPublisher } from './services/scheduler/routing-publisher.js';
+import { RoutingSnapshots } from './services/scheduler/routing-snapshot.js';
+import { RoutingWatch } from './services/scheduler/routing-watch.js';
 import { Scheduler } from './services/scheduler/scheduler.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -94,7 +97,19 @@ const batchRunner = new BatchRunner(
       logger,
       dataPlaneSigningKey: localSecret(config.dataDir, 'data-plane-signing-key', config.dataPlaneSigningKey),
     },
-    config.batch,
+    {
+      ...config.batch,
+      // A job for a deployment at zero wakes it as a held edge call does (the autoscaler then keeps it up
+      // while the agents report the job's lines in flight).
+      wake: async (deploymentId) => {
+        await wakeDeployment(
+          { db, scheduler, signals: loadSignals, watch: new RoutingWatch(new RoutingSnapshots(db)) },
+          deploymentId,
+          1,
+          0,
+        );
+      },
+    },
   ),
   { instanceId: `cp-${localSecret(config.dataDir, 'instance-id', undefined).slice(0, 16)}` },
 );
