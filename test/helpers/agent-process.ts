@@ -22,7 +22,8 @@ export async function startAgentProcess(env: Record<string, string>): Promise<Ru
     args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
     env,
     ready: /"msg":"agent running","agentId":"([^"]+)"/,
-    timeoutMs: 30_000,
+    // Patient: tsx compiling the agent on a busy two-core machine has taken longer than 30 s.
+    timeoutMs: 120_000,
   });
   return { agentId: value, ...process };
 }

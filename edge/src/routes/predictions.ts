@@ -20,6 +20,7 @@ import { readBody } from '../request-body.js';
 import { REQUEST_ID_HEADER } from '../request-id.js';
 import { chooseVersion } from '../routing/choose.js';
 import { forwardToReplica } from '../routing/forward.js';
+import { forwardOrHold } from '../routing/forward-or-hold.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
 import { hasReplica, holdUntilReady } from '../routing/wake.js';
 
@@ -130,7 +131,7 @@ async function infer(c: Ctx, deployment: RoutedDeployment, version: RoutedVersio
     }
     const headers: Record<string, string> = { [REQUEST_ID_HEADER]: c.var.requestId };
     if (headerLength !== undefined) headers[INFERENCE_HEADER_CONTENT_LENGTH] = headerLength;
-    const { response } = await forwardToReplica(c.env, {
+    const request = {
       deployment,
       version,
       method: 'POST',
@@ -140,7 +141,9 @@ async function infer(c: Ctx, deployment: RoutedDeployment, version: RoutedVersio
       headers,
       // Signed; the agent journals each 200 it answers under it and reports the calls for billing.
       usage: { orgId: c.var.caller.orgId, keyId: c.var.caller.keyId, userId: c.var.caller.userId },
-    });
+    };
+    // A call that reaches no replica because routing was stale (scaled to zero meanwhile) is held, not failed.
+    const { response } = await forwardOrHold(c.env, request, c.executionCtx);
     const bytes = new Uint8Array(await response.arrayBuffer());
     ok = response.ok;
     if (!cache) return withHeaders(response.status, bytes, response.headers, admission.headers);
