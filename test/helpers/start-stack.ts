@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +80,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Star
     edgeUrl,
     output: () => output,
     addAgent: async (name, extra = {}) => {
+      mkdirSync(join(cwd, name), { recursive: true });
       const a = await startRegisteredAgent(
         cpUrl,
         join(cwd, '.data', 'control-plane'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UNTRACKED_MARKER } from '../runtimes/unix-relay.js';
 
 /** The part of Jupyter's `GET <base>api/status` answer the agent reads. */
 const JupyterStatus = z.object({ last_activity: z.string() });
@@ -13,6 +14,8 @@ export interface NotebookActivityOptions {
   refreshMs?: number;
   /** How long one read may take before it is given up. Default 2 s. */
   timeoutMs?: number;
+  /** When a client last sent the server anything through the agent (ms), where the runtime sees it. */
+  traffic?: () => number | undefined;
 }
 
 /**
@@ -33,6 +36,11 @@ export class NotebookActivity {
   /** The last activity read (ISO 8601, UTC), or undefined before the first successful read. */
   get lastActivityAt(): string | undefined {
     if (Date.now() - this.checkedAt >= (this.options.refreshMs ?? 5_000)) void this.refresh();
+    // Any request or WebSocket message through the relay counts too, page assets included (Jupyter's own
+    // record misses those): a page that takes long to load is not idle.
+    const traffic = this.options.traffic?.();
+    const seen = traffic === undefined ? undefined : new Date(traffic).toISOString();
+    if (seen !== undefined && (this.value === undefined || seen > this.value)) return seen;
     return this.value;
   }
 
@@ -61,7 +69,7 @@ export class NotebookActivity {
   /** One read of the server's API; undefined when it fails (unreachable, slow, not the expected JSON). */
   private async get<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
     try {
-      const response = await fetch(`${this.options.endpoint}${path}?no_track_activity=1`, {
+      const response = await fetch(`${this.options.endpoint}${path}?${UNTRACKED_MARKER}`, {
         headers: { authorization: `token ${this.options.token}` },
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 2_000),
       });

@@ -130,7 +130,11 @@ export class SupervisedRuntime implements WorkloadRuntime {
     if (workload.kind !== 'notebook' || !healthy.endpoint) return;
     const { host, port } = healthy.endpoint;
     const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}${workload.basePath}`;
-    const activity = new NotebookActivity({ endpoint, token: workload.token });
+    const activity = new NotebookActivity({
+      endpoint,
+      token: workload.token,
+      traffic: () => this.supervisor.lastTraffic?.(workload.workloadId),
+    });
     this.notebooks.set(workload.workloadId, { endpoint, activity });
     await activity.refresh();
   }

@@ -157,6 +157,11 @@ export class ProcessRuntime implements WorkloadSupervisor {
     return Promise.all(records.map(async (r) => this.toWorkload(r, await isOurLiveProcess(r))));
   }
 
+  /** When a client last sent the workload anything through its relay (ms); the agent's own reads aside. */
+  lastTraffic(workloadId: string): number | undefined {
+    return this.relays.lastTraffic(workloadId);
+  }
+
   async logs(workloadId: string, tail: number): Promise<string> {
     const record = await this.records.read(workloadId);
     if (!record) throw new WorkloadNotFoundError(workloadId);

@@ -80,6 +80,11 @@ export interface WorkloadSupervisor {
   /** The last `tail` lines of the workload's stdout and stderr. */
   logs(workloadId: string, tail: number): Promise<string>;
   /**
+   * When a client last sent the workload anything through this host's relay (ms since the epoch), for idle
+   * culling; the agent's own reads do not count. Runtimes whose clients reach the workload directly omit it.
+   */
+  lastTraffic?(workloadId: string): number | undefined;
+  /**
    * Feeds the workload's stdout and stderr, from its start, to `sink` as they come, until the follower is
    * stopped or the workload is removed; undefined when the workload is not known.
    */

@@ -2,6 +2,13 @@ import { lstat } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 type Relay = { socketPath: string; server: Server; port: number; sockets: Set<Socket> };
+type Traffic = { at: number | undefined };
+
+/**
+ * Requests the agent makes itself to read a workload's state carry this in their query (Jupyter's own
+ * marker for "do not count as activity"); a connection that opens with it is not client traffic.
+ */
+export const UNTRACKED_MARKER = 'no_track_activity=1';
 
 /**
  * TCP listeners on the agent's host that pass each connection through to a workload's unix socket. An
@@ -11,6 +18,7 @@ type Relay = { socketPath: string; server: Server; port: number; sockets: Set<So
  */
 export class UnixRelays {
   private readonly relays = new Map<string, Promise<Relay>>();
+  private readonly traffic = new Map<string, Traffic>();
 
   constructor(private readonly host: string) {}
 
@@ -22,15 +30,26 @@ export class UnixRelays {
       if (relay?.socketPath === socketPath) return relay.port;
       await this.close(workloadId);
     }
-    const opening = listen(this.host, socketPath);
+    const traffic = this.traffic.get(workloadId) ?? { at: undefined };
+    this.traffic.set(workloadId, traffic);
+    const opening = listen(this.host, socketPath, traffic);
     this.relays.set(workloadId, opening);
     opening.catch(() => this.relays.delete(workloadId));
     return (await opening).port;
   }
 
+  /**
+   * When a client last sent `workloadId` anything through its relay (ms since the epoch): every HTTP request
+   * and WebSocket message the edge passes on, page assets included. The agent's own reads do not count.
+   */
+  lastTraffic(workloadId: string): number | undefined {
+    return this.traffic.get(workloadId)?.at;
+  }
+
   /** Stops relaying for `workloadId` and ends its open connections. */
   async close(workloadId: string): Promise<void> {
     const opening = this.relays.get(workloadId);
+    this.traffic.delete(workloadId);
     if (!opening) return;
     this.relays.delete(workloadId);
     const relay = await opening.catch(() => undefined);
@@ -44,10 +63,11 @@ export class UnixRelays {
   }
 }
 
-function listen(host: string, socketPath: string): Promise<Relay> {
+function listen(host: string, socketPath: string, traffic: Traffic): Promise<Relay> {
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
+    countTraffic(client, traffic);
     client.once('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
     client.pause();
@@ -79,5 +99,14 @@ function listen(host: string, socketPath: string): Promise<Relay> {
       const port = typeof address === 'object' && address ? address.port : 0;
       resolve({ socketPath, server, port, sockets });
     });
+  });
+}
+
+/** Notes the time of every chunk a client sends, unless the connection opens with the agent's own marker. */
+function countTraffic(client: Socket, traffic: Traffic): void {
+  let counted: boolean | undefined;
+  client.on('data', (chunk: Buffer) => {
+    counted ??= !chunk.subarray(0, 2048).toString('latin1').includes(UNTRACKED_MARKER);
+    if (counted) traffic.at = Date.now();
   });
 }
