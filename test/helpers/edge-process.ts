@@ -21,7 +21,8 @@ export async function startEdgeProcess(env: Record<string, string>): Promise<Run
     args: ['scripts/edge.mjs'],
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
     ready: /"msg":"edge listening","url":"([^"]+)"/,
-    timeoutMs: 60_000,
+    // Patient: wrangler's bundle and workerd's start have taken over 60 s on a busy two-core machine.
+    timeoutMs: 120_000,
   });
   return { url: value, pid, stop, logs };
 }
