@@ -10,13 +10,13 @@ import { freePort, startProcess } from './edge/processes.js';
 // and with a job running on the same replica (target: within 1.5×), and the job's throughput in lines per
 // second beside the same lines sent through the edge by a client loop at the same concurrency.
 //
-//   npx tsx bench/batch.ts [--rate 40] [--duration 20] [--lines 4000] [--concurrency 4]
+//   npx tsx bench/batch.ts [--rate 40] [--duration 20] [--lines 2000] [--concurrency 4]
 
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '40' },
     duration: { type: 'string', default: '20' },
-    lines: { type: 'string', default: '4000' },
+    lines: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '4' },
   },
 });
@@ -169,7 +169,7 @@ async function main() {
     const t0 = performance.now();
     const alone = await steadyLoad(edgeInfer, tenant.apiKey, DURATION_MS);
     // A job big enough to outlast the window, cancelled once the window ends.
-    const job = await startJob(Math.max(LINES * 4, 20_000), 1_000_000);
+    const job = await startJob(LINES * 3, 1_000_000);
     for (;;) {
       const j = await jobOf(job.id);
       if (j.status === 'running' && j.counts.completed > 0) break;
