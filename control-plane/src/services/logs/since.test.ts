@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { parseSince } from './since.js';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+
+describe('parseSince', () => {
+  it('reads a duration back from now', () => {
+    expect(parseSince('90s', NOW)).toBe(NOW - 90_000);
+    expect(parseSince('10m', NOW)).toBe(NOW - 600_000);
+    expect(parseSince('2h', NOW)).toBe(NOW - 7_200_000);
+    expect(parseSince('1d', NOW)).toBe(NOW - 86_400_000);
+  });
+
+  it('reads an RFC 3339 time with its zone', () => {
+    expect(parseSince('2026-06-01T11:00:00Z', NOW)).toBe(NOW - 3_600_000);
+    expect(parseSince('2026-06-01T13:00:00.5+02:00', NOW)).toBe(NOW - 3_600_000 + 500);
+  });
+
+  it.each([
+    '',
+    'yesterday',
+    '10',
+    '10 m',
+    '-5m',
+    '2026-06-01',
+    '2026-06-01T11:00:00',
+    '2026-13-45T99:00:00Z',
+    '1w',
+  ])('refuses %j', (raw) => {
+    expect(parseSince(raw, NOW)).toBeUndefined();
+  });
+});
