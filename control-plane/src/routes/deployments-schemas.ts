@@ -157,6 +157,21 @@ export const DeploymentSchema = z
         stopped: phaseCount,
       })
       .openapi({ description: 'Its workloads by the phase their agents last reported' }),
+    startup: z
+      .object({
+        replicaId: z.string(),
+        attempt: z.number().int(),
+        scheduledAt: z.string().nullable(),
+        pullingAt: z
+          .string()
+          .nullable()
+          .openapi({ description: 'Null when the model was in the agent’s cache' }),
+        pulledAt: z.string().nullable(),
+        readyAt: z.string().nullable().openapi({ description: 'Loaded and serving' }),
+        firstCallAt: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: 'How the newest replica of the current revision started, phase by phase' }),
     createdBy: z.string().openapi({ description: 'The user or API key that created it' }),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -70,16 +70,56 @@ async function replicaCounts(db: Reader, ids: string[]): Promise<Map<string, Rep
   return counts;
 }
 
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/**
+ * How the newest replica of each deployment's current revision started: when it was scheduled, pulled its
+ * model, was loaded and ready, and served its first call (each null until it happens; no pull time when the
+ * model was already in the agent's cache).
+ */
+async function startups(db: Reader, rows: DeploymentRow[]) {
+  const found = new Map<string, Startup>();
+  if (rows.length === 0) return found;
+  const replicas = await db
+    .select()
+    .from(workloads)
+    .where(or(...rows.map((r) => and(eq(workloads.deploymentId, r.id), eq(workloads.revision, r.revision)))));
+  for (const w of replicas.sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    if (!w.deploymentId) continue;
+    found.set(w.deploymentId, {
+      replicaId: w.id,
+      attempt: w.attempt,
+      scheduledAt: iso(w.placedAt),
+      pullingAt: iso(w.pullingAt),
+      pulledAt: iso(w.loadingAt),
+      readyAt: iso(w.readyAt),
+      firstCallAt: iso(w.firstCallAt),
+    });
+  }
+  return found;
+}
+
+export interface Startup {
+  replicaId: string;
+  attempt: number;
+  scheduledAt: string | null;
+  pullingAt: string | null;
+  pulledAt: string | null;
+  readyAt: string | null;
+  firstCallAt: string | null;
+}
+
 /** Deployments as the API shows them: their model, the version the current revision serves, replica counts. */
 export async function presentDeployments(db: Reader, rows: DeploymentRow[]) {
   const ids = rows.map((r) => r.id);
   const modelIds = [...new Set(rows.map((r) => r.modelId))];
-  const [names, serving, replicas] = await Promise.all([
+  const [names, serving, replicas, started] = await Promise.all([
     modelIds.length === 0
       ? []
       : db.select({ id: models.id, name: models.name }).from(models).where(inArray(models.id, modelIds)),
     currentRevisions(db, rows),
     replicaCounts(db, ids),
+    startups(db, rows),
   ]);
   const modelNames = new Map(names.map((m) => [m.id, m.name]));
   return rows.map((row) => {
@@ -109,6 +149,7 @@ export async function presentDeployments(db: Reader, rows: DeploymentRow[]) {
       status: row.status,
       statusReason: row.statusReason,
       replicas: replicas.get(row.id) ?? noReplicas(),
+      startup: started.get(row.id) ?? null,
       createdBy: row.createdBy,
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),

@@ -58,7 +58,8 @@ export function followReportedPhases(ctx: PlanContext): void {
   for (const w of ctx.live) {
     if (!w.agentId || !w.report) continue;
     const { phase, reason, reportedAt } = w.report;
-    const times = phaseTimes(w, reportedAt);
+    // A report read by this tick is no later than it (a clock set by hand in tests may say otherwise).
+    const times = phaseTimes(w, Math.min(reportedAt, ctx.now));
     const changed = phase !== w.phase || reason !== w.reason;
     if (changed || Object.keys(times.fields).length > 0)
       ctx.update(w, { ...(changed ? { phase, reason } : {}), ...times.fields });
