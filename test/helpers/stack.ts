@@ -67,7 +67,11 @@ export interface Stack {
  * The platform as `npm start` runs it, in one temp dir: a control plane with a fast scheduler, one CPU
  * agent, and the edge Worker in workerd (scripts/edge.mjs), each on a free port.
  */
-export async function startStack(name: string, cpEnv: Record<string, string> = {}): Promise<Stack> {
+export async function startStack(
+  name: string,
+  cpEnv: Record<string, string> = {},
+  edgeEnv: Record<string, string> = {},
+): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), `${name}-`));
   // Workload users pass through it to their folders (mkdtemp makes it 0700; the agent checks at start-up).
   await chmod(dir, 0o711);
@@ -78,7 +82,10 @@ export async function startStack(name: string, cpEnv: Record<string, string> = {
     await rm(dir, { recursive: true, force: true });
   };
   try {
+    // Chosen first so the control plane can tell browsers where the edge is (notebook URLs, the dashboard).
+    const edgePort = await freePort();
     const cp = await startPatientControlPlane(cpDir, {
+      MERIDIAN_EDGE_PUBLIC_URL: `http://127.0.0.1:${edgePort}`,
       MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
       MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
       MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: '1000',
@@ -110,9 +117,10 @@ export async function startStack(name: string, cpEnv: Record<string, string> = {
         HOME: process.env.HOME ?? '/root',
         MERIDIAN_DATA_DIR: cpDir,
         MERIDIAN_EDGE_STATE_DIR: join(dir, 'edge'),
-        MERIDIAN_EDGE_PORT: String(await freePort()),
+        MERIDIAN_EDGE_PORT: String(edgePort),
         MERIDIAN_EDGE_CONTROL_PLANE_URL: cp.url,
         MERIDIAN_EDGE_VAR_ROUTING_REFRESH_SECONDS: '1',
+        ...edgeEnv,
       },
       ready: /"msg":"edge listening","url":"([^"]+)"/,
       timeoutMs: START_TIMEOUT_MS,

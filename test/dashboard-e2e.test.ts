@@ -1,0 +1,531 @@
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  collect,
+  MemoryTokenStore,
+  MeridianClient,
+  memorySource,
+  tokensFrom,
+  uploadModelVersion,
+  waitForDeployment,
+} from '@meridian/sdk';
+import * as ort from 'onnxruntime-node';
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
+import {
+  dropFile,
+  launchChromium,
+  screenshot,
+  scrollWidth,
+  seriousViolations,
+} from './helpers/dashboard-browser.js';
+import { type Stack, startStack } from './helpers/stack.js';
+import { waitUntil } from './helpers/wait.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PASSWORD = 'correct horse battery staple';
+const SHAPE = [1, 3, 48, 192];
+const INPUT = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.cos(i) / 2);
+// Short access tokens, so a session expires while a test is on a page (the SDK and the app renew them).
+const ACCESS_TTL_SECONDS = 20;
+// The revocation bound (wrangler.toml): KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS, shortened here.
+const KEY_CACHE_SECONDS = 2;
+const KEY_KV_FRESH_SECONDS = 3;
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+async function directScores(): Promise<number[]> {
+  const session = await ort.InferenceSession.create(REAL_MODELS.paddleCls);
+  const out = await session.run({ x: new ort.Tensor('float32', INPUT, SHAPE) });
+  return [...((out[session.outputNames[0] as string] as ort.Tensor).data as Float32Array)];
+}
+
+const expectClose = (got: number[], want: number[]) => {
+  expect(got).toHaveLength(want.length);
+  for (const [i, v] of got.entries()) expect(v).toBeCloseTo(want[i] as number, 5);
+};
+
+const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+
+/**
+ * The web dashboard in Chromium against the real platform (control plane serving the built app, a CPU
+ * agent, the edge in workerd): the guided first run, every main page, roles, accessibility, layout, time
+ * zones, themes, bad input and an expiring session. Screenshots land in test-results/dashboard/.
+ */
+describe('the web dashboard in a browser', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let ownerEmail = '';
+  let owner: MeridianClient;
+  /** The onboarding's state, read back by later tests. */
+  const first = { modelId: '', deploymentId: '', deploymentName: 'ocr-cls', keySecret: '' };
+  let page: Page;
+  let context: BrowserContext;
+  const contexts: BrowserContext[] = [];
+
+  const client = () =>
+    new MeridianClient({ baseUrl: stack.cp.url, edgeUrl: stack.edge.url, tokens: new MemoryTokenStore() });
+  const userClient = async (email: string) => {
+    const c = client();
+    await c.login(email, PASSWORD);
+    return c;
+  };
+  const registered = async (email: string, name: string) => {
+    const store = new MemoryTokenStore();
+    const c = new MeridianClient({ baseUrl: stack.cp.url, edgeUrl: stack.edge.url, tokens: store });
+    const pair = await c.request('post', '/v1/auth/register', { body: { email, password: PASSWORD, name } });
+    await store.save(tokensFrom(pair));
+    return { client: c, orgId: pair.org.id };
+  };
+  const pageErrors: string[] = [];
+  const newContext = async (options: BrowserContextOptions = {}) => {
+    const ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US', ...options });
+    // The machine running this is shared and slow at times: waits are long, failures still fail.
+    ctx.setDefaultTimeout(60_000);
+    ctx.on('weberror', (e) => pageErrors.push(e.error().message));
+    ctx.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    // The session's story, for a failure's log.
+    ctx.on('response', (r) => {
+      if (r.url().includes('/v1/auth/'))
+        pageErrors.push(`${new Date().toISOString()} ${r.status()} ${r.url()}`);
+    });
+    contexts.push(ctx);
+    return ctx;
+  };
+  /** A page of a new context, logged in through the login page. */
+  const loggedInPage = async (email: string, options: BrowserContextOptions = {}) => {
+    const ctx = await newContext(options);
+    const p = await ctx.newPage();
+    await p.goto(`${stack.cp.url}/login`);
+    await p.getByLabel('Email').fill(email);
+    await p.getByLabel('Password').fill(PASSWORD);
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.getByRole('navigation', { name: 'Main' }).waitFor();
+    return p;
+  };
+  const predictWithKey = (key: string, name: string) =>
+    fetch(`${stack.edge.url}/v2/models/${name}/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: SHAPE, data: [...INPUT] }] }),
+    });
+
+  beforeAll(async () => {
+    // As `npm start` does: build the app when it is missing or older than its sources.
+    execFileSync(process.execPath, ['scripts/build-dashboard.mjs'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    stack = await startStack(
+      'dashboard-e2e',
+      { MERIDIAN_ACCESS_TOKEN_TTL_SECONDS: String(ACCESS_TTL_SECONDS) },
+      {
+        MERIDIAN_EDGE_VAR_KEY_CACHE_SECONDS: String(KEY_CACHE_SECONDS),
+        MERIDIAN_EDGE_VAR_KEY_KV_FRESH_SECONDS: String(KEY_KV_FRESH_SECONDS),
+        MERIDIAN_EDGE_VAR_USAGE_FLUSH_SECONDS: '1',
+      },
+    );
+    browser = await launchChromium();
+    context = await newContext();
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.cp.url });
+    page = await context.newPage();
+  }, 300_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    for (const [i, c] of contexts.entries())
+      for (const [j, p] of c.pages().entries())
+        await screenshot(p, `failure-${i}-${j}`).catch(() => undefined);
+    if (ctx.task.result?.state === 'fail')
+      console.error(`${stack.logs()}\n--- browser ---\n${pageErrors.join('\n')}`);
+  });
+
+  afterAll(async () => {
+    for (const ctx of contexts) await ctx.close().catch(() => undefined);
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  describe('onboarding', () => {
+    it('signs up and lands on the guided first run', async () => {
+      ownerEmail = unique('owner');
+      await page.goto(`${stack.cp.url}/`);
+      await page.getByRole('link', { name: 'Create an account' }).click();
+      await page.getByLabel('Name').fill('Ada');
+      await page.getByLabel('Email').fill(ownerEmail);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.getByRole('heading', { name: 'Get started' }).waitFor();
+      expect(new URL(page.url()).pathname).toBe('/welcome');
+      // The refresh token is only in the HttpOnly cookie, scoped to the auth routes; scripts cannot read it.
+      const cookies = await context.cookies(`${stack.cp.url}/v1/auth/refresh`);
+      const refresh = cookies.find((c) => c.name === 'meridian_refresh');
+      expect(refresh).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/v1/auth' });
+      expect(await page.evaluate(() => document.cookie)).toBe('');
+      owner = await userClient(ownerEmail);
+    }, 60_000);
+
+    it("shows the API's 415 message for a file named notes.txt dropped on upload", async () => {
+      await page.getByLabel('Model name').fill(first.deploymentName);
+      await dropFile(
+        page,
+        '[data-testid=drop-zone]',
+        'notes.txt',
+        new TextEncoder().encode('hello'),
+        'text/plain',
+      );
+      const alert = page.getByRole('alert').filter({ hasText: 'notes.txt' });
+      await alert.waitFor();
+      const text = await alert.textContent();
+      expect(text).toContain('Unknown model format for "notes.txt"; supported endings:');
+      expect(text).toContain('unsupported_media_type');
+    }, 60_000);
+
+    it('uploads a model by drag and drop with a progress bar and shows its extracted signature', async () => {
+      const bytes = await readFile(REAL_MODELS.paddleCls);
+      await dropFile(page, '[data-testid=drop-zone]', 'cls.onnx', bytes, 'application/octet-stream');
+      await page.getByText('Uploaded cls.onnx as version 1').waitFor({ timeout: 60_000 });
+      expect(await page.locator('progress').getAttribute('value')).toBe('100');
+      const signature = page.getByRole('region', { name: 'Signature' });
+      await expect(signature.textContent()).resolves.toContain('softmax_0.tmp_0');
+      const rows = await signature.locator('tbody tr').allTextContents();
+      expect(rows).toEqual(['xinputFP32[?, 3, ?, ?]', 'softmax_0.tmp_0outputFP32[?, 2]']);
+      // The failed notes.txt kept the model it made: the .onnx went into the same one.
+      const models = await collect(owner.list('/v1/models'));
+      expect(models.map((m) => m.name)).toEqual([first.deploymentName]);
+      first.modelId = models[0]?.id ?? '';
+      await screenshot(page, 'onboarding-upload');
+    }, 90_000);
+
+    it('deploys it, creates a key shown once with a copy button, and predicts from the browser what onnxruntime computes', async () => {
+      await page.getByRole('button', { name: 'Deploy' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: `${first.deploymentName}: ready` })
+        .waitFor({ timeout: 120_000 });
+      await page.getByRole('button', { name: 'Create key' }).click();
+      const secret = page.getByTestId('api-key-secret');
+      await secret.waitFor();
+      first.keySecret = (await secret.textContent()) ?? '';
+      expect(first.keySecret).toMatch(/^mk_(live|test)_/);
+      await page.getByRole('button', { name: 'Copy key' }).click();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(first.keySecret);
+
+      // The form comes from the signature: a size per dynamic dimension, then the values.
+      await page.getByLabel('x dimension 0').fill('1');
+      await page.getByLabel('x dimension 2').fill('48');
+      await page.getByLabel('x dimension 3').fill('192');
+      await page.getByLabel('x values').fill([...INPUT].join(', '));
+      const preflights: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'OPTIONS' || r.url().startsWith(stack.edge.url))
+          preflights.push(`${r.method()} ${r.url()}`);
+      });
+      await page.getByRole('button', { name: 'Predict' }).click();
+      const output = page.getByTestId('prediction-output');
+      await output.waitFor({ timeout: 30_000 });
+      const outputs = JSON.parse((await output.textContent()) ?? '[]') as { data: number[] }[];
+      expectClose(outputs[0]?.data ?? [], await directScores());
+      // The call went from the page to the edge (cross-origin, so the edge's CORS answer let it through).
+      expect(
+        preflights.some((r) =>
+          r.startsWith(`POST ${stack.edge.url}/v2/models/${first.deploymentName}/infer`),
+        ),
+      ).toBe(true);
+      const deployments = await collect(owner.list('/v1/deployments'));
+      first.deploymentId = deployments[0]?.id ?? '';
+      await screenshot(page, 'onboarding-predicted');
+    }, 240_000);
+
+    it('shows copy-paste snippets for curl, the CLI and Python tritonclient', async () => {
+      const curl = await page.getByRole('figure', { name: /^curl/ }).textContent();
+      expect(curl).toContain(`${stack.edge.url}/v2/models/${first.deploymentName}/infer`);
+      expect(curl).toContain('Authorization: Bearer $MERIDIAN_API_KEY');
+      const cli = await page.getByRole('figure', { name: /^Meridian CLI/ }).textContent();
+      expect(cli).toContain(`npx meridian predict ${first.deploymentName}`);
+      const python = await page.getByRole('figure', { name: /^Python/ }).textContent();
+      expect(python).toContain('import tritonclient.http as http');
+      expect(python).toContain(`client.infer("${first.deploymentName}", inputs, headers=headers)`);
+      expect(python).toContain(new URL(stack.edge.url).host);
+    });
+  });
+
+  describe('pages', () => {
+    let pages: [string, string][] = [];
+    let runId = '';
+
+    beforeAll(async () => {
+      // Something on every page: an experiment with a run, parameters and a metric history; an alias.
+      const experiment = await owner.request('post', '/v1/experiments', { body: { name: 'ocr-training' } });
+      const run = await owner.request('post', '/v1/experiments/{id}/runs', {
+        path: { id: experiment.id },
+        body: { name: 'baseline' },
+      });
+      runId = run.id;
+      await owner.request('post', '/v1/runs/{id}/log-batch', {
+        path: { id: run.id },
+        body: {
+          params: [{ key: 'lr', value: '0.001' }],
+          metrics: Array.from({ length: 10 }, (_, step) => ({ key: 'loss', step, value: 1 / (step + 1) })),
+        },
+      });
+      await owner.request('put', '/v1/models/{id}/aliases/{alias}', {
+        path: { id: first.modelId, alias: 'production' },
+        body: { version: 1 },
+      });
+      pages = [
+        ['get-started', '/'],
+        ['models', '/models'],
+        ['model', `/models/${first.modelId}`],
+        ['deployments', '/deployments'],
+        ['deployment', `/deployments/${first.deploymentId}`],
+        ['experiments', '/experiments'],
+        ['experiment', `/experiments/${experiment.id}`],
+        ['run', `/runs/${run.id}`],
+        ['notebooks', '/notebooks'],
+        ['api-keys', '/keys'],
+        ['usage', '/usage'],
+        ['members', '/members'],
+        ['audit-log', '/audit'],
+      ];
+    }, 60_000);
+
+    /** Opens `path` in the app and waits until nothing on it is still loading. */
+    const open = async (p: Page, path: string) => {
+      await p.goto(`${stack.cp.url}${path}`);
+      // Logged in (the app, not the login page), and nothing left loading.
+      await p.getByRole('navigation', { name: 'Main' }).waitFor();
+      await p.waitForFunction(() => !document.querySelector('[role=status].loading, .loading'), undefined, {
+        timeout: 30_000,
+      });
+    };
+
+    it('shows every main page, with a screenshot, and axe finds no critical or serious violation', async () => {
+      const found: string[] = [];
+      for (const [name, path] of pages) {
+        await open(page, path);
+        await screenshot(page, `${name}-1280`);
+        for (const v of await seriousViolations(page)) found.push(`${path}: ${v}`);
+      }
+      expect(found).toEqual([]);
+      // The pages show what the API holds.
+      await open(page, `/models/${first.modelId}`);
+      await expect(page.getByRole('main').textContent()).resolves.toContain('production → version 1');
+      await open(page, `/runs/${runId}`);
+      await page.getByRole('img', { name: /^loss: 10 points/ }).waitFor();
+    }, 480_000);
+
+    it('fits a 390 px wide screen: no page scrolls sideways', async () => {
+      const phone = await context.newPage();
+      await phone.setViewportSize(PHONE);
+      const wide: string[] = [];
+      for (const [name, path] of pages) {
+        await open(phone, path);
+        const width = await scrollWidth(phone);
+        if (width > PHONE.width) wide.push(`${path}: ${width}px`);
+        await screenshot(phone, `${name}-390`);
+      }
+      await phone.close();
+      expect(wide).toEqual([]);
+    }, 240_000);
+
+    it("shows times in the browser's time zone", async () => {
+      const zones = ['America/Los_Angeles', 'Asia/Tokyo'];
+      const shown: string[] = [];
+      let instant = '';
+      for (const timezoneId of zones) {
+        const p = await loggedInPage(ownerEmail, { timezoneId });
+        await open(p, `/deployments/${first.deploymentId}`);
+        const time = p.locator('dd time').first();
+        instant = (await time.getAttribute('datetime')) ?? '';
+        shown.push((await time.textContent()) ?? '');
+      }
+      // The app's format (dashboard/src/lib/format.ts), in each zone.
+      const format = {
+        year: 'numeric',
+        month: 'short',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: '2-digit',
+      } as const;
+      const expected = zones.map((timeZone) =>
+        new Intl.DateTimeFormat('en-US', { ...format, timeZoneName: 'short', timeZone }).format(
+          new Date(instant),
+        ),
+      );
+      // ICU puts narrow no-break spaces in times; compare with plain spaces.
+      const plain = (texts: string[]) => texts.map((t) => t.replace(/\s/g, ' '));
+      expect(plain(shown)).toEqual(plain(expected));
+      expect(shown[0]).not.toBe(shown[1]);
+    }, 120_000);
+
+    it('follows prefers-color-scheme: dark and light themes', async () => {
+      const background = async (colorScheme: 'dark' | 'light') => {
+        const p = await loggedInPage(ownerEmail, { colorScheme });
+        await open(p, '/models');
+        await screenshot(p, `models-${colorScheme}`);
+        return p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      };
+      expect(await background('dark')).toBe('rgb(17, 20, 24)');
+      expect(await background('light')).toBe('rgb(255, 255, 255)');
+    }, 120_000);
+  });
+
+  describe('roles and keys', () => {
+    it('shows a viewer no revoke button, and a forged revoke gets the API 403 shown as a message', async () => {
+      const viewerEmail = unique('viewer');
+      await registered(viewerEmail, 'Vic');
+      const ownerOrg = await owner.request('get', '/v1/auth/me');
+      await owner.request('post', '/v1/org/members', { body: { email: viewerEmail, role: 'viewer' } });
+      const p = await loggedInPage(viewerEmail);
+      // The org switcher moves the viewer into the owner's org.
+      await p.getByLabel('Organisation').selectOption(ownerOrg.org.id);
+      await p.getByText('viewer', { exact: true }).waitFor();
+      await p.getByRole('link', { name: 'API keys' }).click();
+      await p.getByRole('alert').waitFor();
+      expect(await p.getByRole('button', { name: /Revoke/ }).count()).toBe(0);
+
+      // Forge what the page believes (an owner's role and the owner's list); the API still decides.
+      const ownerKeys = await owner.request('get', '/v1/api-keys');
+      await p.route(`${stack.cp.url}/v1/auth/me`, async (route) => {
+        const res = await route.fetch();
+        const me = (await res.json()) as { role: string };
+        await route.fulfill({ response: res, json: { ...me, role: 'owner' } });
+      });
+      await p.route(/\/v1\/api-keys\?/, (route) =>
+        route.request().method() === 'GET' ? route.fulfill({ json: ownerKeys }) : route.fallback(),
+      );
+      await p.reload();
+      await p.getByRole('button', { name: 'Revoke first key' }).click();
+      const answer = p.waitForResponse(
+        (r) => r.request().method() === 'DELETE' && r.url().includes('/v1/api-keys/'),
+      );
+      await p.getByRole('button', { name: 'Yes, revoke first key' }).click();
+      expect((await answer).status()).toBe(403);
+      const alert = p.getByRole('alert').filter({ hasText: 'forbidden' });
+      await alert.waitFor();
+      await screenshot(p, 'viewer-forged-revoke');
+      const key = (await owner.request('get', '/v1/api-keys')).items.find((k) => k.name === 'first key');
+      expect(key?.status).toBe('active');
+    }, 120_000);
+
+    it('revokes a key from the keys page, and the edge refuses it within the stated bound', async () => {
+      expect((await predictWithKey(first.keySecret, first.deploymentName)).status).toBe(200);
+      await page.goto(`${stack.cp.url}/keys`);
+      await page.getByRole('button', { name: 'Revoke first key' }).click();
+      const revoked = page.waitForResponse(
+        (r) => r.request().method() === 'DELETE' && r.url().includes('/v1/api-keys/'),
+      );
+      await page.getByRole('button', { name: 'Yes, revoke first key' }).click();
+      expect((await revoked).status()).toBe(200);
+      const at = Date.now();
+      await page.getByRole('cell', { name: 'revoked' }).waitFor();
+      await waitUntil(
+        async () => (await predictWithKey(first.keySecret, first.deploymentName)).status,
+        (status) => status === 401,
+        { timeoutMs: 60_000, intervalMs: 200, what: 'the edge refusing the revoked key' },
+      );
+      const elapsed = Date.now() - at;
+      console.log(
+        `revoked key refused by the edge after ${elapsed} ms (bound ${(KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS) * 1000} ms)`,
+      );
+      // One call's time of slack: a call that began inside the bound may answer just after it.
+      expect(elapsed).toBeLessThanOrEqual((KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS) * 1000 + 1_000);
+    }, 120_000);
+  });
+
+  describe('usage', () => {
+    it('shows N on the calls chart for a day with N predictions', async () => {
+      const N = 7;
+      const email = unique('usage');
+      const { client: user } = await registered(email, 'Uma');
+      const model = await user.request('post', '/v1/models', { body: { name: 'usage-cls' } });
+      await uploadModelVersion(user, {
+        modelId: model.id,
+        source: memorySource('cls.onnx', await readFile(REAL_MODELS.paddleCls)),
+      });
+      const deployment = await user.request('post', '/v1/deployments', {
+        body: {
+          name: 'usage-cls',
+          model: model.id,
+          version: 1,
+          gpuType: 'cpu',
+          minReplicas: 1,
+          maxReplicas: 1,
+        },
+      });
+      await waitForDeployment(user, deployment.id, { timeoutMs: 120_000 });
+      const key = await user.request('post', '/v1/api-keys', {
+        body: { name: 'usage', scopes: ['predict'] },
+      });
+      await waitUntil(
+        async () => (await predictWithKey(key.secret, 'usage-cls')).status,
+        (s) => s === 200,
+        {
+          timeoutMs: 30_000,
+          what: 'the first prediction',
+        },
+      );
+      for (let i = 1; i < N; i++) expect((await predictWithKey(key.secret, 'usage-cls')).status).toBe(200);
+      const today = new Date().toISOString().slice(0, 10);
+      const callsToday = async () => {
+        const usage = await user.request('get', '/v1/billing/usage', { query: { groupBy: 'day' } });
+        return usage.lines
+          .filter((l) => l.key === today && l.meter === 'inference_calls')
+          .reduce((s, l) => s + l.rawQuantity, 0);
+      };
+      await waitUntil(callsToday, (n) => n === N, {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        what: `${N} calls in the ledger`,
+      });
+
+      const p = await loggedInPage(email);
+      await p.goto(`${stack.cp.url}/usage`);
+      const bar = p
+        .locator(`[data-testid=usage-by-day] figure`)
+        .first()
+        .locator(`g.bar[data-label="${today}"]`);
+      await bar.waitFor();
+      expect(await bar.getAttribute('data-value')).toBe(String(N));
+      expect(await bar.locator('text.chart-value').textContent()).toBe(String(N));
+      await screenshot(p, 'usage-with-calls');
+    }, 240_000);
+  });
+
+  describe('an expiring session', () => {
+    it('renews the access token from the cookie mid-use, and the form goes through', async () => {
+      await page.goto(`${stack.cp.url}/keys`);
+      await page.getByLabel('Name', { exact: true }).fill('after-expiry');
+      const refreshes: number[] = [];
+      page.on('response', (r) => {
+        if (r.url().endsWith('/v1/auth/refresh')) refreshes.push(r.status());
+      });
+      await page.waitForTimeout((ACCESS_TTL_SECONDS + 1) * 1000);
+      await page.getByRole('button', { name: 'Create key' }).click();
+      await page.getByRole('status').filter({ hasText: 'Shown this once' }).waitFor();
+      expect(refreshes).toContain(200);
+    }, 90_000);
+
+    it('opens a login over the page when the session is gone, keeping what was typed', async () => {
+      await page.goto(`${stack.cp.url}/keys`);
+      await page.getByLabel('Name', { exact: true }).fill('typed-before-expiry');
+      // The refresh cookie goes (expired, revoked, cleared) and then the access token runs out.
+      await context.clearCookies();
+      await page.waitForTimeout((ACCESS_TTL_SECONDS + 1) * 1000);
+      await page.getByRole('button', { name: 'Create key' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Your session has expired' });
+      await dialog.waitFor();
+      await screenshot(page, 'session-expired');
+      await dialog.getByLabel('Password').fill(PASSWORD);
+      await dialog.getByRole('button', { name: 'Log in' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('typed-before-expiry');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      await page.getByRole('status').filter({ hasText: 'Shown this once' }).waitFor();
+      const keys = await collect(owner.list('/v1/api-keys'));
+      expect(keys.map((k) => k.name)).toContain('typed-before-expiry');
+    }, 90_000);
+  });
+});
