@@ -179,6 +179,11 @@ describe('the meridian CLI against the platform', () => {
     expect(failed.stderr).toMatch(/meridian: Deployment fragile failed: .+/);
     expect(failed.stderr).toMatch(/fragile: (pending|scheduled|pulling|loading)/);
     expect(failed.stderr).not.toMatch(/\n\s+at /);
+    // Its log says why, from the agent that tried: the load failure, as the replica wrote it.
+    expect(failed.stderr).toContain('meridian deployments logs fragile');
+    await expect
+      .poll(async () => (await cli.run(['deployments', 'logs', 'fragile'])).stdout, { timeout: 20_000 })
+      .toMatch(/\[agent\] failed to start: .+/);
   }, 120_000);
 
   it('keeps the login when two processes refresh it at once', async () => {

@@ -52,7 +52,10 @@ export async function waitAndReport(
     });
   } catch (err) {
     if (err instanceof DeploymentFailedError)
-      throw new CliError(`Deployment ${deployment.name} failed: ${err.reason}`, EXIT.deploymentFailed);
+      throw new CliError(
+        `Deployment ${deployment.name} failed: ${err.reason} (its log: meridian deployments logs ${deployment.name})`,
+        EXIT.deploymentFailed,
+      );
     throw err;
   }
 }
