@@ -99,7 +99,7 @@ const logoutRoute = createRoute({
   summary: 'End the session a refresh token belongs to: its access tokens are refused from now on',
   description: 'Without refreshToken in the body, a cookie-mode request uses its cookie and clears it.',
   request: jsonBody(RefreshBody),
-  responses: { 204: { description: 'Logged out' }, ...errors() },
+  responses: { 204: { description: 'Logged out' }, ...errors(401) },
 });
 
 export function authRoutes(deps: RouteDeps) {

@@ -36,7 +36,9 @@ describe('the dashboard at /', () => {
 
   it("answers index.html, revalidated, for the app's own paths (SPA fallback)", async () => {
     for (const path of ['/', '/models', '/deployments/dep_123', '/keys?page=2']) {
-      const res = await app.request(path);
+      const res = await app.request(path, {
+        headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+      });
       expect(res.status, path).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(res.headers.get('cache-control')).toBe('no-cache');
@@ -45,7 +47,9 @@ describe('the dashboard at /', () => {
   });
 
   it('answers a missing asset 404 instead of the HTML, and never leaves its folder', async () => {
-    expect((await app.request('/assets/old-999.js')).status).toBe(404);
+    expect((await app.request('/assets/old-999.js', { headers: { accept: 'text/html' } })).status).toBe(404);
+    // Not a browser navigating: no app for a path that is no file.
+    expect((await app.request('/models', { headers: { accept: 'application/json' } })).status).toBe(404);
     expect((await app.request('/..%2fdashboard-secret.txt')).status).toBe(404);
     expect((await app.request('/%2e%2e/dashboard-secret.txt')).status).toBe(404);
   });

@@ -85,8 +85,11 @@ export function dashboardRoutes(options: DashboardOptions) {
           'x-content-type-options': 'nosniff',
         });
       }
-      // A missing file with an extension (an old asset, a typo) is a 404, not the app's HTML as a script.
+      // A missing file with an extension (an old asset, a typo) is a 404, not the app's HTML as a script;
+      // and only a browser navigating (it asks for HTML) gets the app for a path that is no file, so an API
+      // client that strays outside the API's paths still reads a JSON 404.
       if (extname(path) !== '') return next();
+      if (path !== '/' && !(c.req.header('accept') ?? '').includes('text/html')) return next();
       const index = await readFile(join(dir, 'index.html')).catch(() => undefined);
       if (!index) {
         return errorResponse(
