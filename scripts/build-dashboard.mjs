@@ -3,7 +3,7 @@
 // than its sources or the SDK's. `npm start` and the dashboard's browser tests call ensureDashboardBuilt();
 // run directly, it does the same (`--force` rebuilds anyway).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,12 +42,30 @@ export function ensureDashboardBuilt({ force = false, log = console.log } = {}) 
   log('Building the dashboard (dashboard/dist)…');
   const vite = join(REPO_ROOT, 'dashboard', 'node_modules', 'vite', 'bin', 'vite.js');
   const bin = existsSync(vite) ? vite : join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-  // NODE_ENV decides React's build: a test runner's NODE_ENV=test would make a development build.
-  execFileSync(process.execPath, [bin, 'build', '--logLevel', 'warn'], {
-    cwd: DASHBOARD,
-    stdio: 'inherit',
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
+  // Built beside dist and moved into place, so two builds at once (npm start and a test) never serve or
+  // leave a half-written folder. NODE_ENV decides React's build: a test runner's NODE_ENV=test would make a
+  // development build.
+  const staging = join(DASHBOARD, `.build-${process.pid}`);
+  try {
+    execFileSync(
+      process.execPath,
+      [bin, 'build', '--logLevel', 'warn', '--outDir', staging, '--emptyOutDir'],
+      {
+        cwd: DASHBOARD,
+        stdio: 'inherit',
+        env: { ...process.env, NODE_ENV: 'production' },
+      },
+    );
+    rmSync(join(DASHBOARD, 'dist'), { recursive: true, force: true });
+    try {
+      renameSync(staging, join(DASHBOARD, 'dist'));
+    } catch (error) {
+      // Another build moved its (equal) result in first.
+      if (error.code !== 'ENOTEMPTY' && error.code !== 'EEXIST') throw error;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
   return true;
 }
 
