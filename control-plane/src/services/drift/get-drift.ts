@@ -7,7 +7,7 @@ import type { Actor } from '../../http/context.js';
 
 /**
  * A deployment's drift: per feature, the reference (samples, complete or not) and the scores of its windows
- * since `fromSeconds`, newest first, with the method that judged each (KS, chi², PSI) and the verdict.
+ * updated since `fromSeconds` (a window may have started long before), newest first, with the method that judged each (KS, chi², PSI) and the verdict.
  */
 export async function getDeploymentDrift(
   db: Database,
@@ -39,7 +39,7 @@ export async function getDeploymentDrift(
       and(
         eq(driftScores.deploymentId, deploymentId),
         eq(driftScores.orgId, orgId),
-        gte(driftScores.window, fromSeconds),
+        gte(driftScores.at, new Date(fromSeconds * 1000)),
       ),
     )
     .orderBy(desc(driftScores.window), driftScores.feature)
