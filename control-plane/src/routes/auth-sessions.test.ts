@@ -29,6 +29,8 @@ describe('sessions that end', () => {
       sessionId: sidOf(s.accessToken),
       userId: s.userId,
       orgId: s.orgId,
+      // The login's end: its refresh token's expiry (a notebook's browser session lives until then).
+      expiresAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
     });
     const out = await t.client.call('POST', '/v1/auth/logout', { body: { refreshToken: s.refreshToken } });
     expect(out.status).toBe(204);
