@@ -152,6 +152,13 @@ function noOnlineHosts(hosts: HostSnapshot[]): string {
   return counts.length > 0 ? `no online hosts (${counts.join(', ')})` : 'no online hosts';
 }
 
+/** How many GPUs of the workload's type on a host have enough free memory; allocates nothing (hot loop). */
+function countUsable(c: Capacity, w: WorkloadNeeds): number {
+  let n = 0;
+  for (const g of c.freeGpus.get(w.gpuType) ?? []) if (g.freeMiB >= w.gpuMemoryMiB) n += 1;
+  return n;
+}
+
 /** The GPUs of the workload's type on a host with enough free memory, lowest index first. */
 function usableGpus(c: Capacity, w: WorkloadNeeds): FreeGpu[] {
   return (c.freeGpus.get(w.gpuType) ?? []).filter((g) => g.freeMiB >= w.gpuMemoryMiB);
@@ -171,15 +178,18 @@ function preference(w: WorkloadNeeds, c: Capacity): number {
 function pickHost(w: WorkloadNeeds, online: Capacity[], checks: Check[]): Capacity | undefined {
   let best: Capacity | undefined;
   let bestAvoided = false;
+  let bestPreference = 0;
   // `online` is in agentId order and only a strictly better host replaces the best: ties go to the lower id.
   // A host to avoid is better only than another host to avoid.
   for (const c of online) {
     if (!checks.every((check) => check.passes(c))) continue;
     const avoided = w.avoid?.includes(c.agentId) ?? false;
     if (best && avoided && !bestAvoided) continue;
-    if (!best || (bestAvoided && !avoided) || preference(w, c) < preference(w, best)) {
+    const p = preference(w, c);
+    if (!best || (bestAvoided && !avoided) || p < bestPreference) {
       best = c;
       bestAvoided = avoided;
+      bestPreference = p;
     }
   }
   return best;
@@ -240,7 +250,7 @@ function gpuCheck(w: WorkloadNeeds): Check {
   const memory = w.gpuMemoryMiB > 0 ? ` with ${w.gpuMemoryMiB} MiB GPU memory each` : '';
   const phrase = `with ${w.gpuCount}× ${label} free${memory}`;
   return {
-    passes: (c) => usableGpus(c, w).length >= w.gpuCount,
+    passes: (c) => countUsable(c, w) >= w.gpuCount,
     qualifier: phrase,
     failure: phrase,
     closest: (cs) => {

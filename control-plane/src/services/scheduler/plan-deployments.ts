@@ -9,8 +9,21 @@ import { deploymentStatusOf, newModelWorkload, progress, toView } from './worklo
 /** Wait before replacing a replica whose attempt `n` failed: 1 s, 2 s, 4 s… up to 5 minutes. */
 export const retryBackoffMs = (attempt: number) => Math.min(300_000, 1_000 * 2 ** Math.max(0, attempt - 1));
 
+/** Each deployment's workloads among `live`, grouped once: a tick has thousands of both. */
+function byDeployment(live: WorkloadView[]): Map<string, WorkloadView[]> {
+  const groups = new Map<string, WorkloadView[]>();
+  for (const w of live) {
+    if (!w.deploymentId) continue;
+    const list = groups.get(w.deploymentId) ?? [];
+    list.push(w);
+    groups.set(w.deploymentId, list);
+  }
+  return groups;
+}
+
 export function planDeployments(ctx: PlanContext): void {
-  for (const d of ctx.view.deployments) planDeployment(ctx, d);
+  const groups = byDeployment(ctx.live);
+  for (const d of ctx.view.deployments) planDeployment(ctx, d, groups.get(d.id) ?? []);
 }
 
 /** The replicas wanted now: the autoscaler's decision (written back with an event), else the stored target. */
@@ -24,12 +37,12 @@ function targetOf(ctx: PlanContext, d: DeploymentView): number {
   return target;
 }
 
-function planDeployment(ctx: PlanContext, d: DeploymentView): void {
+function planDeployment(ctx: PlanContext, d: DeploymentView, workloads: WorkloadView[]): void {
   const hostUsable = (agentId: string | null) =>
     agentId === null || ctx.view.agents.get(agentId)?.status === 'online';
   const target = targetOf(ctx, d);
   d.desiredReplicas = target;
-  const mine = ctx.live.filter((w) => w.deploymentId === d.id && w.retireAt === null);
+  const mine = workloads.filter((w) => w.retireAt === null);
   const current = mine.filter((w) => w.revision === d.revision && hostUsable(w.agentId));
   const size = d.revisions.get(d.revision)?.sizeBytes ?? 0;
   for (const failed of current.filter((w) => w.phase === 'failed' && w.agentId !== null)) {
@@ -102,10 +115,9 @@ function retire(ctx: PlanContext, w: WorkloadView, why: string): void {
 
 /** Each deployment's status follows its current revision's replicas. */
 export function planStatuses(ctx: PlanContext): void {
+  const groups = byDeployment(ctx.live);
   for (const d of ctx.view.deployments) {
-    const current = ctx.live.filter(
-      (w) => w.deploymentId === d.id && w.revision === d.revision && w.retireAt === null,
-    );
+    const current = (groups.get(d.id) ?? []).filter((w) => w.revision === d.revision && w.retireAt === null);
     const retryInMs = (w: WorkloadView) =>
       Math.max(0, (w.failedAt ?? ctx.now) + retryBackoffMs(w.attempt) - ctx.now);
     const { status, reason } = deploymentStatusOf(d, current, retryInMs);

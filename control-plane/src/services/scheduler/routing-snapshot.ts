@@ -54,6 +54,9 @@ export function routedDeployments(view: ClusterView): RoutedDeployment[] {
 
 /** The stored snapshot: its version moves only when what it routes changes. */
 export class RoutingSnapshots {
+  /** The deployments of the version this instance last read or wrote, as JSON: a tick compares against it. */
+  private last: { version: number; deployments: string } | undefined;
+
   constructor(private readonly db: Database) {}
 
   /** The current snapshot, or `unchanged` when `since` is its version. */
@@ -81,10 +84,15 @@ export class RoutingSnapshots {
 
   /** Stores `deployments` as a new version if they differ from the current one; returns it when stored. */
   async update(deployments: RoutedDeployment[], now: number): Promise<RoutingSnapshot | undefined> {
-    const current = await this.current();
-    if (JSON.stringify(current.deployments) === JSON.stringify(deployments)) return undefined;
+    const version = await this.version();
+    if (this.last?.version !== version) {
+      const current = await this.current();
+      this.last = { version: current.version, deployments: JSON.stringify(current.deployments) };
+    }
+    const json = JSON.stringify(deployments);
+    if (this.last.deployments === json) return undefined;
     const next: RoutingSnapshot = {
-      version: current.version + 1,
+      version: version + 1,
       generatedAt: new Date(now).toISOString(),
       deployments,
     };
@@ -96,6 +104,7 @@ export class RoutingSnapshots {
         target: routingSnapshots.id,
         set: { version: next.version, document, updatedAt: new Date(now) },
       });
+    this.last = { version: next.version, deployments: json };
     return next;
   }
 }
