@@ -190,6 +190,8 @@ function pickHost(w: WorkloadNeeds, online: Capacity[], checks: Check[]): Capaci
       best = c;
       bestAvoided = avoided;
       bestPreference = p;
+      // Nothing ranks below 0 and ties go to the lower id: no later host can replace this one.
+      if (p === 0 && !avoided) break;
     }
   }
   return best;
