@@ -138,7 +138,7 @@ describe('autoscaling and scale to zero through the edge', () => {
   });
 
   afterAll(async () => {
-    for (const a of agents) process.kill(a.pid, 'SIGCONT');
+    for (const a of agents) if (a.pid) process.kill(a.pid, 'SIGCONT');
     await edge?.stop();
     for (const a of agents) await a.stop();
     await cp?.stop();
@@ -328,12 +328,12 @@ describe('autoscaling and scale to zero through the edge', () => {
     // A name it does not know makes the edge pull routing now: the call below finds no replica at all,
     // rather than the paused agent's old one (it would wait out the upstream timeout there instead).
     expect((await infer('no-such-model')).status).toBe(404);
-    for (const a of agents) process.kill(a.pid, 'SIGSTOP');
+    for (const a of agents) if (a.pid) process.kill(a.pid, 'SIGSTOP');
     let answer: Awaited<ReturnType<typeof infer>>;
     try {
       answer = await infer('ocr');
     } finally {
-      for (const a of agents) process.kill(a.pid, 'SIGCONT');
+      for (const a of agents) if (a.pid) process.kill(a.pid, 'SIGCONT');
     }
 
     expect(answer.status).toBe(503);

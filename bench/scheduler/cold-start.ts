@@ -163,7 +163,8 @@ export function describeColdStarts(report: ColdStartReport): string[] {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const which = process.argv[3] === 'deploy' || process.argv[3] === 'wake' ? [process.argv[3]] : undefined;
+  const only = process.argv[3];
+  const which: ('deploy' | 'wake')[] | undefined = only === 'deploy' || only === 'wake' ? [only] : undefined;
   const report = await measureColdStarts(Number(process.argv[2] ?? 10), which);
   for (const l of describeColdStarts(report)) console.log(l);
   console.log(JSON.stringify(report));

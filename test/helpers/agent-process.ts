@@ -3,8 +3,8 @@ import type { ExitStatus } from './processes.js';
 
 export interface RunningAgent {
   agentId: string;
-  /** Its process id (to pause it with SIGSTOP, say). */
-  pid: number;
+  /** Its process id (to pause it with SIGSTOP, say); set by startAgentProcess. */
+  pid?: number;
   /** SIGTERM, then SIGKILL after 10 s; resolves with how it exited. */
   stop(): Promise<ExitStatus>;
   /** SIGKILL at once, as a crash or a power cut would: no shutdown code runs. */
