@@ -33,3 +33,10 @@ const server = withDataPlaneTimeouts(
 );
 server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
 process.on('SIGTERM', () => process.exit(0));
+// The benchmark switches sampling on and off between cells of this one process.
+process.on('message', (m: { driftRate?: number }) => {
+  if (typeof m.driftRate === 'number') {
+    monitor.drift.setRate(m.driftRate);
+    process.send?.({ driftRate: m.driftRate });
+  }
+});

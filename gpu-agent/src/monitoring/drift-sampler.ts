@@ -37,9 +37,14 @@ export class DriftSampler {
   private byDeployment = new Map<string, Sketches>();
 
   constructor(
-    private readonly rate: number,
+    private rate: number,
     private readonly random: () => number = Math.random,
   ) {}
+
+  /** Changes the sampled share from the next request on (0 turns sampling off). */
+  setRate(rate: number): void {
+    this.rate = Math.min(1, Math.max(0, rate));
+  }
 
   /** Whether this request is sampled; cheap enough to ask on every request. */
   shouldSample(): boolean {
