@@ -10,13 +10,16 @@ import { freePort, startProcess } from './edge/processes.js';
 // and with a job running on the same replica (target: within 1.5×), and the job's throughput in lines per
 // second beside the same lines sent through the edge by a client loop at the same concurrency.
 //
-//   npx tsx bench/batch.ts [--rate 40] [--duration 20] [--lines 2000] [--concurrency 4]
+//   npx tsx bench/batch.ts [--rate 8] [--duration 20] [--lines 400] [--concurrency 4]
+//
+// The rate must be one the edge sustains on the machine (an open loop past it measures its queue, not the
+// job's effect): on 2 shared cores under load, single digits per second.
 
 const { values } = parseArgs({
   options: {
-    rate: { type: 'string', default: '40' },
+    rate: { type: 'string', default: '8' },
     duration: { type: 'string', default: '20' },
-    lines: { type: 'string', default: '2000' },
+    lines: { type: 'string', default: '400' },
     concurrency: { type: 'string', default: '4' },
   },
 });
@@ -163,7 +166,7 @@ async function main() {
       `batch bench: PaddleOCR classifier 1×3×48×8 (OIP JSON), one CPU replica; real-time ${RATE} calls/s through the edge (Miniflare, as npm start runs it) for ${DURATION_MS / 1000} s; job concurrency ${CONCURRENCY}`,
     );
     // Warm-up: the model, the edge's caches and the key.
-    await steadyLoad(edgeInfer, tenant.apiKey, 3000);
+    await steadyLoad(edgeInfer, tenant.apiKey, 8000);
 
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -182,18 +185,21 @@ async function main() {
     const withJobSeconds = (performance.now() - withJobStart) / 1000;
     await api('POST', `/v1/batch-jobs/${job.id}/cancel`);
     await waitEnd(job.id);
+    // Alone again: the machine's load drifts, so the reference is measured on both sides of the job.
+    const aloneAfter = await steadyLoad(edgeInfer, tenant.apiKey, DURATION_MS);
     const cpu = process.cpuUsage(cpu0);
     const loadCpu = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
     say('');
     say('| real-time calls | calls | failed | p50 ms | p99 ms |');
     say('|---|---|---|---|---|');
-    say(`| alone | ${alone.calls} | ${alone.failed} | ${alone.p50.toFixed(2)} | ${alone.p99.toFixed(2)} |`);
+    const row = (label: string, r: typeof alone) =>
+      say(`| ${label} | ${r.calls} | ${r.failed} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`);
+    row('alone (before)', alone);
+    row('with a batch job running', withJob);
+    row('alone (after)', aloneAfter);
+    const ratio = withJob.p99 / ((alone.p99 + aloneAfter.p99) / 2);
     say(
-      `| with a batch job running | ${withJob.calls} | ${withJob.failed} | ${withJob.p50.toFixed(2)} | ${withJob.p99.toFixed(2)} |`,
-    );
-    const ratio = withJob.p99 / alone.p99;
-    say(
-      `p99 with / without: ${ratio.toFixed(2)} (target ≤ 1.5: ${ratio <= 1.5 ? 'PASS' : 'FAIL'}); the job answered ${during} lines meanwhile (${(during / withJobSeconds).toFixed(0)} lines/s)`,
+      `p99 with / without (mean of before and after): ${ratio.toFixed(2)} (target ≤ 1.5: ${ratio <= 1.5 ? 'PASS' : 'FAIL'}); the job answered ${during} lines meanwhile (${(during / withJobSeconds).toFixed(0)} lines/s)`,
     );
     say(`load generator CPU share: ${(loadCpu * 100).toFixed(0)}% of one core`);
 
