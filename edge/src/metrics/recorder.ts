@@ -14,7 +14,12 @@ export interface MetricsTarget {
 const FLUSH_AFTER_CALLS = 2_000;
 
 const targets = new WeakMap<Request, MetricsTarget>();
-const aggregator = new MetricsAggregator(crypto.randomUUID());
+// Made at the first call: a Worker may not generate random values in global scope.
+let isolateAggregator: MetricsAggregator | undefined;
+function aggregate(): MetricsAggregator {
+  isolateAggregator ??= new MetricsAggregator(crypto.randomUUID());
+  return isolateAggregator;
+}
 let flushing: Promise<void> | undefined;
 let flushScheduled = false;
 
@@ -45,6 +50,7 @@ export function recordDeploymentMetrics(): MiddlewareHandler<{ Bindings: Env }> 
     const target = targets.get(c.req.raw);
     if (!target) return;
     // performance.now() in a Worker moves on with I/O only: the route's awaits are what it measures.
+    const aggregator = aggregate();
     aggregator.add({
       ...target,
       status: c.res.status,
@@ -74,6 +80,7 @@ function schedule(env: Env, ctx: ExecutionContext, now: boolean): void {
 /** Sends every sealed batch, oldest first; a failure keeps them for the next flush. One flush at a time. */
 function flush(env: Env): Promise<void> {
   flushing ??= (async () => {
+    const aggregator = aggregate();
     const client = new ControlPlaneClient(env, { background: true });
     for (const batch of aggregator.seal()) {
       try {
