@@ -162,7 +162,7 @@ describe('batch jobs', () => {
     const plan = await api(operator, 'PUT', `/internal/v1/orgs/${orgId}/standing`, { plan: 'pro' });
     expect(plan.status).toBe(200);
     await deployClassifier(api, cp.url, reg.json.accessToken, 'ocr');
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     db?.close();
