@@ -20,6 +20,22 @@ describe('loadConfig', () => {
     );
   });
 
+  it("reads the autoscaler's windows, Knative's 60 s and 6 s by default, the panic one never past the stable one", () => {
+    expect(loadConfig({}).scheduler.scaleWindows).toEqual({
+      stableMs: 60_000,
+      panicMs: 6_000,
+      panicThreshold: 2,
+    });
+    const short = loadConfig({
+      MERIDIAN_AUTOSCALER_STABLE_WINDOW_SECONDS: '4',
+      MERIDIAN_AUTOSCALER_PANIC_WINDOW_SECONDS: '10',
+    });
+    expect(short.scheduler.scaleWindows).toMatchObject({ stableMs: 4_000, panicMs: 4_000 });
+    expect(() => loadConfig({ MERIDIAN_AUTOSCALER_STABLE_WINDOW_SECONDS: '0' })).toThrow(
+      /MERIDIAN_AUTOSCALER_STABLE_WINDOW_SECONDS/,
+    );
+  });
+
   it('refuses a short edge service token', () => {
     expect(() => loadConfig({ MERIDIAN_EDGE_SERVICE_TOKEN: 'short' })).toThrow(/MERIDIAN_EDGE_SERVICE_TOKEN/);
   });

@@ -37,6 +37,10 @@ export const Config = z
     MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS: z.coerce.number().int().positive().optional(),
     /** How often the scheduler converges when nothing kicks it. */
     MERIDIAN_SCHEDULER_INTERVAL_MS: z.coerce.number().int().min(100).max(600_000).default(2000),
+    /** The autoscaler's stable window (Knative's 60 s): demand averaged over it sets the replica count. */
+    MERIDIAN_AUTOSCALER_STABLE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+    /** The panic window (6 s): a burst needing twice the ready replicas over it scales up at once. */
+    MERIDIAN_AUTOSCALER_PANIC_WINDOW_SECONDS: z.coerce.number().int().min(1).max(600).default(6),
     /** How long a replaced replica keeps serving after it leaves the routing snapshot. */
     MERIDIAN_ROLLOUT_RETIRE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
     /** Added to a notebook's idle timeout before it is culled: Jupyter records activity coarsely. */
@@ -196,6 +200,16 @@ export const Config = z
     agentHeartbeatIntervalSeconds: env.MERIDIAN_AGENT_HEARTBEAT_SECONDS,
     scheduler: {
       intervalMs: env.MERIDIAN_SCHEDULER_INTERVAL_MS,
+      scaleWindows: {
+        stableMs: env.MERIDIAN_AUTOSCALER_STABLE_WINDOW_SECONDS * 1000,
+        // Never longer than the stable window it is a shortcut of.
+        panicMs:
+          Math.min(
+            env.MERIDIAN_AUTOSCALER_PANIC_WINDOW_SECONDS,
+            env.MERIDIAN_AUTOSCALER_STABLE_WINDOW_SECONDS,
+          ) * 1000,
+        panicThreshold: 2,
+      },
       heartbeatTimeoutMs:
         (env.MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS ?? 3 * env.MERIDIAN_AGENT_HEARTBEAT_SECONDS) * 1000,
       retireAfterMs: env.MERIDIAN_ROLLOUT_RETIRE_SECONDS * 1000,
