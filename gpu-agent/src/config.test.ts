@@ -43,6 +43,8 @@ describe('loadAgentConfig', () => {
       usageIntervalMs: 60_000,
       predictionUsageIntervalMs: 2_000,
       loadReportIntervalMs: 1_000,
+      monitoringIntervalMs: 10_000,
+      driftSampleRate: 0.1,
       usageJournalFsync: false,
       usageJournalDir: resolve('.data/agent/prediction-usage'),
     });
