@@ -43,22 +43,21 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
         .onConflictDoNothing();
     }
     for (const [id, f] of plan.updateWorkloads) {
-      await tx
-        .update(workloads)
-        .set({
-          ...(f.agentId !== undefined ? { agentId: f.agentId } : {}),
-          ...(f.phase !== undefined ? { phase: f.phase } : {}),
-          ...(f.reason !== undefined ? { reason: f.reason } : {}),
-          ...(f.pendingReason !== undefined ? { pendingReason: f.pendingReason } : {}),
-          ...(f.retireAt !== undefined ? { retireAt: date(f.retireAt) } : {}),
-          ...(f.pullingAt !== undefined ? { pullingAt: date(f.pullingAt) } : {}),
-          ...(f.loadingAt !== undefined ? { loadingAt: date(f.loadingAt) } : {}),
-          ...(f.readyAt !== undefined ? { readyAt: date(f.readyAt) } : {}),
-          ...(f.firstCallAt !== undefined ? { firstCallAt: date(f.firstCallAt) } : {}),
-          ...(f.failedAt !== undefined ? { failedAt: date(f.failedAt) } : {}),
-          ...(f.placedAt !== undefined ? { placedAt: date(f.placedAt) } : {}),
-        })
-        .where(eq(workloads.id, id));
+      const values = {
+        ...(f.agentId !== undefined ? { agentId: f.agentId } : {}),
+        ...(f.phase !== undefined ? { phase: f.phase } : {}),
+        ...(f.reason !== undefined ? { reason: f.reason } : {}),
+        ...(f.pendingReason !== undefined ? { pendingReason: f.pendingReason } : {}),
+        ...(f.retireAt !== undefined ? { retireAt: date(f.retireAt) } : {}),
+        ...(f.pullingAt !== undefined ? { pullingAt: date(f.pullingAt) } : {}),
+        ...(f.loadingAt !== undefined ? { loadingAt: date(f.loadingAt) } : {}),
+        ...(f.readyAt !== undefined ? { readyAt: date(f.readyAt) } : {}),
+        ...(f.firstCallAt !== undefined ? { firstCallAt: date(f.firstCallAt) } : {}),
+        ...(f.failedAt !== undefined ? { failedAt: date(f.failedAt) } : {}),
+        ...(f.placedAt !== undefined ? { placedAt: date(f.placedAt) } : {}),
+      };
+      // An update whose fields were all undefined writes nothing; drizzle would throw and fail the whole tick.
+      if (Object.keys(values).length > 0) await tx.update(workloads).set(values).where(eq(workloads.id, id));
     }
     // Conditional: a wake or a PATCH may have moved the target since this tick read it; theirs stands.
     for (const s of plan.scaleTargets)
