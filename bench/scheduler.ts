@@ -24,6 +24,7 @@ import {
   type WorkloadNeeds,
 } from '../control-plane/src/services/scheduler/placement.js';
 import { Scheduler } from '../control-plane/src/services/scheduler/scheduler.js';
+import { describeColdStarts, measureColdStarts } from './scheduler/cold-start.js';
 
 /**
  * The scheduler at fleet scale, each figure beside a reference in the same run:
@@ -31,9 +32,12 @@ import { Scheduler } from '../control-plane/src/services/scheduler/scheduler.js'
  *    first-fit loop that neither spreads nor explains (the floor of any placement); target ≤ 1 s;
  * 2. one reconcile tick with 1,000 agents and 2,000 ready replicas on a real libsql file, with its reads and
  *    writes (lease, cluster view, plan, routing snapshot), beside the cluster-view reads alone; steady, and
- *    with 100 deployments scaling up on load; target ≤ 100 ms.
+ *    with 100 deployments scaling up on load; target ≤ 100 ms;
+ * 3. cold starts through the public API and the edge for the PaddleOCR classifier (./scheduler/cold-start.ts):
+ *    deploy of a new version → first inference, and scale from zero with the model cached → first response,
+ *    p50/p95 over --cold-runs runs with their phases; targets p50 ≤ 1.5 s and p95 ≤ 1 s. `--cold-runs 0` skips.
  *
- *   npx tsx bench/scheduler.ts [--hosts 1000] [--replicas 10000] [--runs 5]
+ *   npx tsx bench/scheduler.ts [--hosts 1000] [--replicas 10000] [--runs 5] [--cold-runs 10]
  */
 const TARGET_PLACEMENT_MS = 1_000;
 const TARGET_TICK_MS = 100;
@@ -43,6 +47,7 @@ const { values: flags } = parseArgs({
     hosts: { type: 'string', default: '1000' },
     replicas: { type: 'string', default: '10000' },
     runs: { type: 'string', default: '5' },
+    'cold-runs': { type: 'string', default: '10' },
   },
 });
 const hostCount = Number(flags.hosts);
@@ -276,3 +281,9 @@ console.log(
 console.log(
   `  tick, 100 deployments scaling 2 → 8        ${ms(scaleMs)}   ${verdict(scaleMs, TARGET_TICK_MS)} ≤ ${TARGET_TICK_MS} ms   (${scaled} replicas created and placed, events, snapshot)`,
 );
+
+const coldRuns = Number(flags['cold-runs']);
+if (coldRuns > 0) {
+  console.log(`\nCold starts through the edge, PaddleOCR classifier (${coldRuns} runs each, one agent)`);
+  for (const line of describeColdStarts(await measureColdStarts(coldRuns))) console.log(`  ${line}`);
+}
