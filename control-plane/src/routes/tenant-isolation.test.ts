@@ -340,6 +340,8 @@ const MATRIX: IsolationCase[] = [
   userOnly(onB('GET /v1/notebooks/{id}/sessions', 'notebook', notebookId)),
   onB('GET /v1/deployments/{id}/metrics', 'deployment', deploymentId),
   onB('GET /v1/deployments/{id}/drift', 'deployment', deploymentId),
+  onB('GET /v1/deployments/{id}/logs', 'deployment', deploymentId),
+  userOnly(onB('GET /v1/notebooks/{id}/logs', 'notebook', notebookId)),
   onB('GET /v1/alert-rules/{id}', 'alert rule', ruleId),
   onB('PATCH /v1/alert-rules/{id}', 'alert rule', ruleId, { body: { threshold: 0.9 } }),
   onB('DELETE /v1/alert-rules/{id}', 'alert rule', ruleId),
