@@ -76,7 +76,7 @@ export const Config = z
     /** Days a stored file (batch input, output or error file) is kept. */
     MERIDIAN_FILE_RETENTION_DAYS: z.coerce.number().positive().max(3650).default(30),
     /** Lines of one batch job in flight at once, unless the job asks otherwise. */
-    MERIDIAN_BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+    MERIDIAN_BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
     /** Object storage: files under the data dir unless a bucket is set, then S3 (AWS, R2, MinIO, Swift). */
     MERIDIAN_S3_ENDPOINT: z.string().url().optional(),
     MERIDIAN_S3_REGION: z.string().default('us-east-1'),

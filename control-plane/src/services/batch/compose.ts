@@ -10,7 +10,7 @@ export interface BatchSettings {
   maxFileBytes?: number | undefined;
   /** MERIDIAN_FILE_RETENTION_DAYS, in seconds: how long files are kept (30 days). */
   fileRetentionSeconds?: number | undefined;
-  /** MERIDIAN_BATCH_CONCURRENCY: lines of a job in flight unless it asks otherwise (4). */
+  /** MERIDIAN_BATCH_CONCURRENCY: lines of a job in flight unless it asks otherwise (2). */
   concurrency?: number | undefined;
   wake?: ((deploymentId: string) => Promise<void>) | undefined;
 }
