@@ -21,6 +21,8 @@ interface Tenant {
   channel: { id: string; name: string };
   rule: { id: string; name: string };
   silence: { id: string };
+  file: { id: string; filename: string };
+  batchJob: { id: string };
 }
 
 async function createTenant(t: TestApp, label: string): Promise<Tenant> {
@@ -82,6 +84,14 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     ruleId: rule.id,
     endsAt: new Date(Date.now() + 3_600_000).toISOString(),
   });
+  const filename = `${label}-lines.jsonl`;
+  const file = await as(
+    'POST',
+    `/v1/files?filename=${filename}&purpose=batch`,
+    '{"custom_id":"a","method":"POST","url":"/v1/deployments/x/predict","body":{"inputs":{}}}\n',
+    'application/octet-stream',
+  );
+  const batchJob = await as('POST', '/v1/batch-jobs', { deployment: deployment.id, inputFileId: file.id });
   // Calls to its deployment, as the edge reports them: they become the org's billed usage.
   const usage = await t.client.call('POST', '/internal/v1/usage', {
     token: t.edgeServiceToken,
@@ -117,6 +127,8 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     channel: { id: channel.id, name: channel.name },
     rule: { id: rule.id, name: rule.name },
     silence: { id: silence.id },
+    file: { id: file.id, filename },
+    batchJob: { id: batchJob.id },
   };
 }
 
@@ -145,6 +157,8 @@ function ghostTenant(): Tenant {
     channel: { id: `nch_${zeros}`, name: 'none' },
     rule: { id: `alr_${zeros}`, name: 'none' },
     silence: { id: `als_${zeros}` },
+    file: { id: `file_${zeros}`, filename: 'none.jsonl' },
+    batchJob: { id: `batch_${zeros}` },
   };
 }
 
@@ -172,6 +186,9 @@ function secretsOf(b: Tenant): string[] {
     b.notebook.id,
     b.notebook.name,
     b.notebook.token,
+    b.file.id,
+    b.file.filename,
+    b.batchJob.id,
   ];
 }
 
@@ -342,6 +359,21 @@ const MATRIX: IsolationCase[] = [
   onB('GET /v1/deployments/{id}/drift', 'deployment', deploymentId),
   onB('GET /v1/deployments/{id}/logs', 'deployment', deploymentId),
   userOnly(onB('GET /v1/notebooks/{id}/logs', 'notebook', notebookId)),
+  onB('GET /v1/files/{id}', 'file', (b) => b.file.id),
+  onB('GET /v1/files/{id}/content', 'file', (b) => b.file.id),
+  onB('GET /v1/files/{id}/download-url', 'file', (b) => b.file.id),
+  onB('DELETE /v1/files/{id}', 'file', (b) => b.file.id),
+  onB('GET /v1/batch-jobs/{id}', 'batch job', (b) => b.batchJob.id),
+  onB('POST /v1/batch-jobs/{id}/cancel', 'batch job', (b) => b.batchJob.id),
+  onB('GET /v1/batch-jobs/{id}/download-urls', 'batch job', (b) => b.batchJob.id),
+  referToB('POST /v1/batch-jobs', "deployment (with A's own file)", (b) => ({
+    deployment: b.deployment.id,
+    inputFileId: `file_${'0'.repeat(26)}`,
+  })),
+  referToB('POST /v1/batch-jobs', 'input file', (b) => ({
+    deployment: b.deployment.name,
+    inputFileId: b.file.id,
+  })),
   onB('GET /v1/alert-rules/{id}', 'alert rule', ruleId),
   onB('PATCH /v1/alert-rules/{id}', 'alert rule', ruleId, { body: { threshold: 0.9 } }),
   onB('DELETE /v1/alert-rules/{id}', 'alert rule', ruleId),
