@@ -357,6 +357,66 @@ async function newNotebook(t: TestApp, org: Org, options: { stopped?: boolean } 
   return res.json.id;
 }
 
+/** Files and batch jobs feed predictions: every role but viewer, and keys with `predict` (the models-scoped key has it) or `admin`. */
+const PREDICTORS: readonly Caller[] = ['owner', 'admin', 'member', 'admin-scoped key', 'models-scoped key'];
+const LINE = '{"custom_id":"a","method":"POST","url":"/v1/deployments/x/predict","body":{"inputs":{}}}\n';
+/** A fresh batch input file of the org's owner. */
+async function newFile(t: TestApp, org: Org): Promise<string> {
+  const res = await t.client.call('POST', '/v1/files?filename=lines.jsonl&purpose=batch', {
+    token: org.owner.accessToken,
+    body: LINE,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  if (res.status !== 201) throw new Error(`prepare file failed: ${res.text}`);
+  return res.json.id;
+}
+async function newBatchJobBody(t: TestApp, org: Org) {
+  return { deployment: await newDeployment(t, org), inputFileId: await newFile(t, org) };
+}
+
+MATRIX.push(
+  {
+    route: 'POST /v1/files',
+    ok: 201,
+    allowed: PREDICTORS,
+    prepare: async () => ({
+      method: 'POST',
+      path: '/v1/files?filename=lines.jsonl&purpose=batch',
+      body: LINE,
+      type: 'application/octet-stream',
+    }),
+  },
+  {
+    route: 'DELETE /v1/files/{id}',
+    ok: 204,
+    allowed: PREDICTORS,
+    prepare: async (t, org) => ({ method: 'DELETE', path: `/v1/files/${await newFile(t, org)}` }),
+  },
+  {
+    route: 'POST /v1/batch-jobs',
+    ok: 201,
+    allowed: PREDICTORS,
+    prepare: async (t, org) => ({
+      method: 'POST',
+      path: '/v1/batch-jobs',
+      body: await newBatchJobBody(t, org),
+    }),
+  },
+  {
+    route: 'POST /v1/batch-jobs/{id}/cancel',
+    ok: 200,
+    allowed: PREDICTORS,
+    prepare: async (t, org) => {
+      const job = await t.client.call('POST', '/v1/batch-jobs', {
+        token: org.owner.accessToken,
+        body: await newBatchJobBody(t, org),
+      });
+      if (job.status !== 201) throw new Error(`prepare batch job failed: ${job.text}`);
+      return { method: 'POST', path: `/v1/batch-jobs/${job.json.id}/cancel` };
+    },
+  },
+);
+
 MATRIX.push(
   {
     route: 'POST /v1/deployments',
