@@ -98,7 +98,7 @@ export function alertRoutes(deps: RouteDeps) {
     operationId: 'createAlertRule',
     summary: 'Create an alert rule',
     request: jsonBody(CreateRule),
-    responses: { 201: jsonContent(AlertRule, 'Created'), ...errors(401, 403) },
+    responses: { 201: jsonContent(AlertRule, 'Created'), ...errors(401, 403, 404) },
   });
   const list = route({
     method: 'get',
@@ -148,7 +148,7 @@ export function alertRoutes(deps: RouteDeps) {
     operationId: 'createAlertSilence',
     summary: 'Silence one rule or all of them until a time',
     request: jsonBody(CreateSilence),
-    responses: { 201: jsonContent(Silence, 'Created'), ...errors(401, 403) },
+    responses: { 201: jsonContent(Silence, 'Created'), ...errors(401, 403, 404) },
   });
   const silences = route({
     method: 'get',
