@@ -59,10 +59,10 @@ import { AuthThrottle, DEFAULT_THROTTLE, type ThrottleSettings } from './service
 import { type BatchSettings, batchDepsFor } from './services/batch/compose.js';
 import { fileInUse } from './services/batch/jobs.js';
 import type { StripeGateway } from './services/billing/stripe/gateway.js';
+import type { DriftSettings } from './services/drift/ingest-drift.js';
 import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
-import type { DriftSettings } from './services/drift/ingest-drift.js';
 import type { DispatchSettings } from './services/notifications/dispatcher.js';
 import { LoadSignals } from './services/scheduler/load-signals.js';
 import { RoutingSnapshots } from './services/scheduler/routing-snapshot.js';
@@ -242,6 +242,8 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
   };
   app.route('/', agentRoutes(agentDeps, loadSignals));
+  // Notebooks' files, saved by the agent that stopped one and fetched by the one that starts it next.
+  app.route('/', notebookVolumeRoutes({ ...agentDeps, objectStore: deps.objectStore }));
   app.route(
     '/',
     internalAutoscalingRoutes({
@@ -252,8 +254,6 @@ export function createApp(deps: AppDeps) {
       edgeServiceToken: deps.edgeServiceToken,
     }),
   );
-  // Notebooks' files, saved by the agent that stopped one and fetched by the one that starts it next.
-  app.route('/', notebookVolumeRoutes({ ...agentDeps, objectStore: deps.objectStore }));
   app.route(
     '/',
     monitoringRoutes(routeDeps, {

@@ -345,5 +345,5 @@ export * from './schema-batch.js';
 export * from './schema-billing.js';
 export * from './schema-edge.js';
 export * from './schema-images.js';
-export * from './schema-scheduling.js';
 export * from './schema-monitoring.js';
+export * from './schema-scheduling.js';

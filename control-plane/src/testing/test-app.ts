@@ -10,8 +10,8 @@ import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
 import { randomSecret } from '../lib/secrets.js';
 import { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
-import { LoadSignals } from '../services/scheduler/load-signals.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
+import { LoadSignals } from '../services/scheduler/load-signals.js';
 import { FsObjectStore } from '../storage/fs-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 

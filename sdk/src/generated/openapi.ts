@@ -39,6 +39,40 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/agent/v1/load': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Report calls in flight and queued per replica, about once a second while busy: the autoscaler reads it */
+    post: operations['reportAgentLoad'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/agent/v1/monitoring': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Agent only: queue and compute figures per deployment and drift sketches, stored once per report */
+    post: operations['reportAgentMonitoring'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/agent/v1/prediction-usage': {
     parameters: {
       query?: never;
@@ -209,6 +243,23 @@ export interface paths {
     put?: never;
     /** Edge only: store an isolate batch of per-deployment metrics, once however often it is sent */
     post: operations['ingestDeploymentMetrics'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/internal/v1/deployments/{deploymentId}/wake': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Edge only: start a replica of a deployment at zero (coalesced) and optionally wait until it is ready */
+    post: operations['wakeDeployment'];
     delete?: never;
     options?: never;
     head?: never;
@@ -878,6 +929,23 @@ export interface paths {
     head?: never;
     /** Roll out another version (a new revision), or change replicas, batching or determinism in place */
     patch: operations['updateDeployment'];
+    trace?: never;
+  };
+  '/v1/deployments/{id}/drift': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Drift of a deployment's inputs per feature: the reference and each window's score */
+    get: operations['getDeploymentDrift'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/v1/deployments/{id}/events': {
@@ -1871,6 +1939,18 @@ export interface components {
       scaleDownDelaySeconds: number;
       scaleToZeroAfterSeconds: number | null;
       scaleUpDelaySeconds: number;
+      /** @description How the newest replica of the current revision started, phase by phase */
+      startup: {
+        attempt: number;
+        firstCallAt: string | null;
+        pulledAt: string | null;
+        /** @description Null when the model was in the agent’s cache */
+        pullingAt: string | null;
+        /** @description Loaded and serving */
+        readyAt: string | null;
+        replicaId: string;
+        scheduledAt: string | null;
+      } | null;
       /** @enum {string} */
       status: 'pending' | 'scheduled' | 'pulling' | 'loading' | 'ready' | 'failed' | 'idle';
       statusReason: string | null;
@@ -1882,6 +1962,29 @@ export interface components {
         requested: string;
         version: number;
       };
+    };
+    DeploymentDrift: {
+      deploymentId: string;
+      /** @description Features whose latest window drifted */
+      drifted: string[];
+      features: {
+        /** @description `<input>[<column>]` for tabular inputs, `<input>` otherwise */
+        feature: string;
+        reference: {
+          complete: boolean;
+          samples: number;
+        };
+        windows: {
+          drifted: boolean;
+          /** @enum {string} */
+          method: 'ks' | 'psi' | 'chi2';
+          pValue: number | null;
+          samples: number;
+          score: number;
+          window: string;
+        }[];
+      }[];
+      name: string;
     };
     DeploymentEvent: {
       at: string;
@@ -2671,6 +2774,178 @@ export interface operations {
       };
     };
   };
+  reportAgentLoad: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          replicas: {
+            inFlight: number;
+            queued: number;
+            workloadId: string;
+          }[];
+          sentAt: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Recorded */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  reportAgentMonitoring: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          drift: {
+            deploymentId: string;
+            feature: string;
+            sketch:
+              | {
+                  bins: {
+                    [key: string]: number;
+                  };
+                  count: number;
+                  /** @enum {string} */
+                  kind: 'numeric';
+                }
+              | {
+                  count: number;
+                  counts: {
+                    [key: string]: number;
+                  };
+                  /** @enum {string} */
+                  kind: 'categorical';
+                };
+            versionId: string | null;
+          }[];
+          metrics: {
+            compute: {
+              counts: number[];
+              sumMs: number;
+            };
+            deploymentId: string;
+            minute: string;
+            queue: {
+              counts: number[];
+              sumMs: number;
+            };
+            requests: {
+              '1xx'?: number;
+              '2xx'?: number;
+              '3xx'?: number;
+              '4xx'?: number;
+              '5xx'?: number;
+            };
+            versionId: string | null;
+          }[];
+          reportId: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Stored now, or stored before */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            accepted: boolean;
+            reportId: string;
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
   reportPredictionUsage: {
     parameters: {
       query?: never;
@@ -3350,6 +3625,87 @@ export interface operations {
       };
       /** @description Missing, invalid, expired or revoked credential */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  wakeDeployment: {
+    parameters: {
+      query?: {
+        /** @description How long to wait for a ready replica before answering `starting` */
+        waitMs?: number | null;
+      };
+      header?: never;
+      path: {
+        deploymentId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          held: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Ready, starting, or failed with a reason */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            reason?: string;
+            routingVersion?: number;
+            /** @enum {string} */
+            state: 'ready' | 'starting' | 'failed';
+          };
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
         headers: {
           [name: string]: unknown;
         };
@@ -4157,6 +4513,15 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
       /** @description Body larger than the limit */
       413: {
         headers: {
@@ -4594,6 +4959,15 @@ export interface operations {
       };
       /** @description The credential is valid but its role or scopes do not allow this */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
         headers: {
           [name: string]: unknown;
         };
@@ -5359,6 +5733,15 @@ export interface operations {
       };
       /** @description Malformed JSON or a body, path or query that fails validation */
       400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
         headers: {
           [name: string]: unknown;
         };
@@ -6938,6 +7321,76 @@ export interface operations {
       };
       /** @description The onnx runtime cannot load the version’s format */
       422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  getDeploymentDrift: {
+    parameters: {
+      query?: {
+        /** @description Default: 24 hours ago */
+        from?: string;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Per feature */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentDrift'];
+        };
+      };
+      /** @description Malformed JSON or a body, path or query that fails validation */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Missing, invalid, expired or revoked credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description The credential is valid but its role or scopes do not allow this */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource in the caller’s organisation */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Body larger than the limit */
+      413: {
         headers: {
           [name: string]: unknown;
         };
@@ -10139,24 +10592,13 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json':
-          | {
-              /** @enum {string} */
-              kind: 'webhook';
-              name: string;
-              /** @description An http(s) URL on a public address */
-              target: string;
-            }
-          | {
-              /** @enum {string} */
-              kind: 'email';
-              name: string;
-              /**
-               * Format: email
-               * @example ada@example.com
-               */
-              target: string;
-            };
+        'application/json': {
+          /** @enum {string} */
+          kind: 'webhook' | 'email';
+          name: string;
+          /** @description webhook: an http(s) URL on a public address; email: an address */
+          target: string;
+        };
       };
     };
     responses: {
