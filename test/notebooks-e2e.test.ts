@@ -6,7 +6,14 @@ import type { RunningAgent } from './helpers/agent-process.js';
 import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 
-type Notebook = { id: string; status: string; token?: string; endpoint?: string | null; accessUrl?: string };
+type Notebook = {
+  id: string;
+  status: string;
+  statusReason?: string | null;
+  token?: string;
+  endpoint?: string | null;
+  accessUrl?: string;
+};
 
 /**
  * GPU notebooks end to end on a CPU host: a control plane process and a real agent process whose process
@@ -21,8 +28,13 @@ describe('notebooks through the process runtime', () => {
   const call = jsonApi(() => cp?.url ?? '');
   const api = (method: string, path: string, body?: unknown) => call(token, method, path, body);
   const get = async (id: string) => (await api('GET', `/v1/notebooks/${id}`)).json as Notebook;
+  // A status other than the one awaited is shown with its reason, so a failure says why.
   const untilStatus = async (id: string, status: string, timeout = 60_000) => {
-    await expect.poll(async () => (await get(id)).status, { timeout, interval: 250 }).toBe(status);
+    const seen = async () => {
+      const nb = await get(id);
+      return nb.status === status ? status : `${nb.status}: ${nb.statusReason ?? ''}`;
+    };
+    await expect.poll(seen, { timeout, interval: 250 }).toBe(status);
     return get(id);
   };
   const jupyter = (nb: Notebook, path: string, init: RequestInit = {}, withToken = true) =>
