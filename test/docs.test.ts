@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ServerType, serve } from '@hono/node-server';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createTestApp } from '../control-plane/src/testing/test-app.js';
+import { launchChromium } from './helpers/chromium.js';
 import { freePort } from './helpers/ports.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = join(REPO_ROOT, 'test-results', 'docs.png');
 const PATHS = ['/v1/auth/register', '/v1/auth/login', '/v1/api-keys', '/v1/audit-log', '/v1/org/members'];
@@ -28,29 +27,11 @@ describe('the API docs at /docs', () => {
   let origin = '';
 
   beforeAll(async () => {
-    // No skipping: a machine that cannot run this test is set up wrong, and the message says how to fix it.
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: run \`node scripts/ensure-system-deps.mjs\` (as root) to install chromium`,
-      );
-    }
     testApp = await createTestApp();
     const port = await freePort();
     server = await listen(testApp.app.fetch, port);
     origin = `http://127.0.0.1:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

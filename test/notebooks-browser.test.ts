@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Response } from 'playwright-core';
+import type { Browser, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/chromium.js';
 import { newPythonNotebook, runInLastCell, save, waitForIdleKernel } from './helpers/notebook-ui.js';
 import { jsonApi } from './helpers/platform.js';
 import { type StartedStack, startStack } from './helpers/start-stack.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../test-results/', import.meta.url));
 
 type Notebook = { id: string; status: string; statusReason: string | null; accessUrl: string };
@@ -58,27 +58,13 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
   };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: run scripts/ensure-system-deps.mjs as root`);
     await mkdir(ARTIFACTS, { recursive: true });
     stack = await startStack({
       MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
       MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
       MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS: '2',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
+    browser = await launchChromium();
     owner = await signUp('owner@example.com');
   }, 660_000);
 

@@ -1,37 +1,19 @@
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import AxeBuilder from '@axe-core/playwright';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium as launchHeadless } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Screenshots of the dashboard's pages: test artefacts, git-ignored (test-results/). */
 export const SHOTS_DIR = join(REPO_ROOT, 'test-results', 'dashboard');
 
-/** Debian's Chromium, headless, as the /docs test runs it. */
+/** Debian's Chromium (./chromium.ts), with the screenshots' folder made. */
 export async function launchChromium(): Promise<Browser> {
-  // No skipping: a machine that cannot run this test is set up wrong, and the message says how to fix it.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: run \`node scripts/ensure-system-deps.mjs\` (as root) to install chromium`,
-    );
-  }
+  const browser = await launchHeadless();
   await mkdir(SHOTS_DIR, { recursive: true });
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  return browser;
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {
