@@ -494,6 +494,37 @@ describe('the web dashboard in a browser', () => {
     }, 240_000);
   });
 
+  describe('notebooks', () => {
+    it("opens a notebook from the dashboard in a new tab, and Jupyter's UI shows through the edge", async () => {
+      const p = await loggedInPage(ownerEmail);
+      await p.goto(`${stack.cp.url}/notebooks`);
+      await p.getByLabel('Notebook name').fill('scratch');
+      await p.getByLabel('GPU type').selectOption('cpu');
+      await p.getByRole('button', { name: 'Create notebook' }).click();
+      const open = p.getByRole('button', { name: 'Open scratch (new tab)' });
+      // The list shows a notebook as it was when loaded: refresh until it runs (Jupyter starts in seconds).
+      await waitUntil(
+        async () => {
+          await p.getByRole('button', { name: 'Refresh' }).click();
+          await p.waitForTimeout(1_000);
+          return open.count();
+        },
+        (count) => count > 0,
+        { timeoutMs: 180_000, intervalMs: 1_000, what: 'the notebook running in the dashboard' },
+      );
+      const [tab] = await Promise.all([p.context().waitForEvent('page'), open.click()]);
+      // The edge trades the token for its cookie and redirects to the address without it; Jupyter's file
+      // tree then loads through the edge, assets and API calls authorised by that cookie alone.
+      await tab.waitForURL(/\/notebooks\/nb_[0-9a-z]+\/tree/, { timeout: 120_000 });
+      await tab.locator('#notebook_list').waitFor({ timeout: 120_000 });
+      expect(tab.url()).toMatch(new RegExp(`^${stack.edge.url}/`));
+      expect(tab.url()).not.toContain('access_token');
+      const cookies = await tab.context().cookies(tab.url());
+      expect(cookies.some((c) => c.httpOnly && c.path.startsWith('/notebooks/'))).toBe(true);
+      await screenshot(tab, 'notebook-opened-from-dashboard');
+    }, 420_000);
+  });
+
   describe('an expiring session', () => {
     it('renews the access token from the cookie mid-use, and the form goes through', async () => {
       await page.goto(`${stack.cp.url}/keys`);

@@ -6,10 +6,11 @@ import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useAction } from '../hooks/use-action';
 import { NotebookSessions } from './notebook-sessions';
+import { openNotebook } from './open-notebook';
 
 /** A notebook: start / stop, open through the edge in a new tab, delete, and its sessions. */
 export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Notebook'>; onChange(): void }) {
-  const { client, role } = useApp();
+  const { client, role, session } = useApp();
   const act = useAction(async (verb: 'start' | 'stop' | 'delete') => {
     if (verb === 'delete') await client.request('delete', '/v1/notebooks/{id}', { path: { id: n.id } });
     else if (verb === 'start')
@@ -17,6 +18,7 @@ export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Note
     else await client.request('post', '/v1/notebooks/{id}/stop', { path: { id: n.id } });
     onChange();
   });
+  const open = useAction(async (accessUrl: string) => openNotebook(session, accessUrl));
   const writable = can.write(role);
   return (
     <article className="card" aria-label={`Notebook ${n.name}`}>
@@ -30,9 +32,14 @@ export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Note
       {n.statusReason ? <p className="muted">{n.statusReason}</p> : null}
       <div className="actions">
         {n.accessUrl && n.status === 'running' ? (
-          <a href={n.accessUrl} target="_blank" rel="noopener noreferrer" className="button primary">
+          <button
+            type="button"
+            className="primary"
+            onClick={() => void open.run(n.accessUrl as string)}
+            disabled={open.busy}
+          >
             Open {n.name} (new tab)
-          </a>
+          </button>
         ) : null}
         {writable && n.desired === 'stopped' ? (
           <button type="button" onClick={() => void act.run('start')} disabled={act.busy}>
@@ -52,7 +59,7 @@ export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Note
           />
         ) : null}
       </div>
-      <ErrorMessage error={act.error} />
+      <ErrorMessage error={act.error ?? open.error} />
       <NotebookSessions id={n.id} />
     </article>
   );
