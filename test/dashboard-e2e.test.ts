@@ -314,6 +314,11 @@ describe('the web dashboard in a browser', () => {
       await expect(page.getByRole('main').textContent()).resolves.toContain('production → version 1');
       await open(page, `/runs/${runId}`);
       await page.getByRole('img', { name: /^loss: 10 points/ }).waitFor();
+      // The deployment's page shows its replicas' log lines, the agent's own among them.
+      await open(page, `/deployments/${first.deploymentId}`);
+      await expect(page.getByRole('region', { name: 'Logs' }).textContent()).resolves.toMatch(
+        /ready in \d+ ms/,
+      );
     }, 480_000);
 
     it('fits a 390 px wide screen: no page scrolls sideways', async () => {

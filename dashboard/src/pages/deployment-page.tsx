@@ -8,10 +8,11 @@ import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { DeploymentEvents } from './deployment-events';
+import { DeploymentLogs } from './deployment-logs';
 import { DeploymentReplicas } from './deployment-replicas';
 import { ScaleForm } from './scale-form';
 
-/** One deployment, live: status and phases every few seconds, replicas by phase, scale settings, events. */
+/** One deployment, live: status and phases every few seconds, replicas by phase, scale settings, events, logs. */
 export function DeploymentPage({ id }: { id: string }) {
   const { client } = useApp();
   const deployment = useLoad(() => client.request('get', '/v1/deployments/{id}', { path: { id } }), [id]);
@@ -49,6 +50,7 @@ export function DeploymentPage({ id }: { id: string }) {
       <DeploymentReplicas replicas={d.replicas} />
       <ScaleForm deployment={d} onSaved={reload} />
       <DeploymentEvents id={d.id} />
+      <DeploymentLogs id={d.id} />
     </>
   );
 }

@@ -1,0 +1,48 @@
+import { useApp } from '../api/context';
+import { ErrorMessage } from '../components/error-message';
+import { Loading } from '../components/loading';
+import { TimeText } from '../components/time-text';
+import { useLoad } from '../hooks/use-load';
+
+/** How many of the newest lines the page shows; `meridian deployments logs NAME -f` follows them live. */
+const TAIL = 100;
+
+/** The newest log lines of every replica (load, failed requests with their ids, output), with a refresh. */
+export function DeploymentLogs({ id }: { id: string }) {
+  const { client } = useApp();
+  const logs = useLoad(
+    () => client.request('get', '/v1/deployments/{id}/logs', { path: { id }, query: { tail: TAIL } }),
+    [id],
+  );
+  const lines = logs.data?.lines ?? [];
+  const missing = (logs.data?.replicas ?? []).filter((r) => r.error);
+  return (
+    <section aria-label="Logs">
+      <h2>
+        Logs{' '}
+        <button type="button" onClick={logs.reload}>
+          Refresh logs
+        </button>
+      </h2>
+      <ErrorMessage error={logs.error} />
+      {!logs.data && !logs.error ? <Loading /> : null}
+      {missing.map((r) => (
+        <p key={r.replica} className="muted">
+          {r.replica}: {r.error}
+        </p>
+      ))}
+      {logs.data && lines.length === 0 ? <p>No lines yet.</p> : null}
+      {lines.length > 0 ? (
+        // Focusable, so a keyboard user can scroll long lines.
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+        <pre className="logs" tabIndex={0}>
+          {lines.map((l) => (
+            <div key={`${l.replica}-${l.seq}`}>
+              <TimeText iso={l.time} /> [{l.replica} {l.stream}] {l.line}
+            </div>
+          ))}
+        </pre>
+      ) : null}
+    </section>
+  );
+}
