@@ -10,7 +10,7 @@ import { freePort, startProcess } from './edge/processes.js';
 // and with a job running on the same replica (target: within 1.5×), and the job's throughput in lines per
 // second beside the same lines sent through the edge by a client loop at the same concurrency.
 //
-//   npx tsx bench/batch.ts [--rate 8] [--duration 20] [--lines 400] [--concurrency 4]
+//   npx tsx bench/batch.ts [--rate 8] [--duration 20] [--lines 400] [--concurrency 2]
 //
 // The rate must be one the edge sustains on the machine (an open loop past it measures its queue, not the
 // job's effect): on 2 shared cores under load, single digits per second.
@@ -20,7 +20,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '8' },
     duration: { type: 'string', default: '20' },
     lines: { type: 'string', default: '400' },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '2' },
   },
 });
 const RATE = Number(values.rate);
