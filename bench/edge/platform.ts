@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REAL_MODELS } from '../../control-plane/src/onnx/test-models.js';
-import { freePort, type Running, startProcess } from './processes.js';
+import { baseEnv, freePort, type Running, startBenchAgent, startProcess } from './processes.js';
 
 /** The real control plane and one real agent as processes, as the e2e tests run them. */
 export interface Platform {
@@ -16,7 +16,6 @@ export interface Platform {
 }
 
 const secret = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').trim();
-const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' });
 
 async function call(
   url: string,
@@ -73,20 +72,10 @@ export async function startPlatform(dir: string): Promise<Platform> {
     call(`${cpUrl}/internal/v1/agents/bootstrap-tokens`, operatorToken, 'POST', { ttlSeconds: 600 }),
   );
   const agentDir = join(dir, 'agent');
-  const agent = await startProcess({
-    name: 'agent',
-    command: process.execPath,
-    args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
-    env: {
-      ...baseEnv(),
-      MERIDIAN_AGENT_CONTROL_PLANE_URL: cpUrl,
-      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: String(bootstrap.token),
-      MERIDIAN_AGENT_DATA_DIR: agentDir,
-      MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
-      // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
-      MERIDIAN_AGENT_NVIDIA_SMI: join(agentDir, 'no-nvidia-smi'),
-    },
-    ready: /"msg":"agent running","agentId":"([^"]+)"/,
+  const agent = await startBenchAgent({
+    cpUrl,
+    bootstrapToken: String(bootstrap.token),
+    dataDir: agentDir,
     timeoutMs: 30_000,
   });
   return {

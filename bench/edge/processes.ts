@@ -168,3 +168,34 @@ export function machineJiffies(): { busy: number; total: number; steal: number }
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
   return { busy: total - idle, total, steal: fields[7] ?? 0 };
 }
+
+/** The environment every benchmark process starts from: a path and a home, nothing of the caller's secrets. */
+export const baseEnv = () => ({
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
+  HOME: process.env.HOME ?? '/root',
+});
+
+/** A CPU-only gpu-agent registering with `cpUrl` under a bootstrap token, its state in `dataDir`. */
+export async function startBenchAgent(options: {
+  cpUrl: string;
+  bootstrapToken: string;
+  dataDir: string;
+  timeoutMs: number;
+}): Promise<Running> {
+  return startProcess({
+    name: 'agent',
+    command: process.execPath,
+    args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
+    env: {
+      ...baseEnv(),
+      MERIDIAN_AGENT_CONTROL_PLANE_URL: options.cpUrl,
+      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: options.bootstrapToken,
+      MERIDIAN_AGENT_DATA_DIR: options.dataDir,
+      MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
+      // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
+      MERIDIAN_AGENT_NVIDIA_SMI: `${options.dataDir}/no-nvidia-smi`,
+    },
+    ready: /"msg":"agent running","agentId":"([^"]+)"/,
+    timeoutMs: options.timeoutMs,
+  });
+}

@@ -2,13 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeInferRequest, INFERENCE_HEADER_CONTENT_LENGTH } from '@meridian/protocol';
 import { REAL_MODELS } from '../../control-plane/src/onnx/test-models.js';
-import { freePort, type Running, startProcess } from '../edge/processes.js';
+import { baseEnv, freePort, type Running, startBenchAgent, startProcess } from '../edge/processes.js';
 
 // The platform as `npm start` runs it (control plane, one CPU agent, the edge in workerd), each a process on
 // free ports in one directory, and the few API calls the cold-start benchmark makes. Defaults throughout,
 // except the autoscaler's stable window (so a deployment reaches zero in seconds, not a minute).
 
-const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' });
 const secret = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').trim();
 
 export interface ColdStartPlatform {
@@ -91,19 +90,10 @@ export async function startColdStartPlatform(dir: string): Promise<ColdStartPlat
     );
     const agentDir = join(dir, 'agent');
     started.push(
-      await startProcess({
-        name: 'agent',
-        command: process.execPath,
-        args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
-        env: {
-          ...baseEnv(),
-          MERIDIAN_AGENT_CONTROL_PLANE_URL: cpUrl,
-          MERIDIAN_AGENT_BOOTSTRAP_TOKEN: String(bootstrap.token),
-          MERIDIAN_AGENT_DATA_DIR: agentDir,
-          MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
-          MERIDIAN_AGENT_NVIDIA_SMI: join(agentDir, 'no-nvidia-smi'),
-        },
-        ready: /"msg":"agent running","agentId":"([^"]+)"/,
+      await startBenchAgent({
+        cpUrl,
+        bootstrapToken: String(bootstrap.token),
+        dataDir: agentDir,
         timeoutMs: 120_000,
       }),
     );
