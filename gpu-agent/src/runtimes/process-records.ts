@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 
 /** Environment variable every process the runtime starts carries; /proc/<pid>/environ proves it is ours. */
@@ -107,6 +108,10 @@ export async function readProcStat(pid: number): Promise<{ state: string; startT
 /**
  * Whether `record.pid` is still the process this runtime started: alive (not a zombie), the same start
  * time, and carrying the workload id in its environment. A pid reused by anything else fails all three.
+ *
+ * The environment is read empty while the process is inside execve (the launch chain execs four times
+ * before the server runs), and unreadable where the agent lacks CAP_SYS_PTRACE: neither means the process
+ * is gone, so those reads are retried and then left to the pid and start time, which already identify it.
  */
 export async function isOurLiveProcess(record: ProcessRecord): Promise<boolean> {
   if (record.pid === null) return false;
@@ -114,10 +119,13 @@ export async function isOurLiveProcess(record: ProcessRecord): Promise<boolean> 
   if (!stat || stat.state === 'Z' || stat.state === 'X' || stat.startTicks !== record.startTicks) {
     return false;
   }
-  try {
-    const environ = await readFile(`/proc/${record.pid}/environ`, 'utf8');
-    return environ.split('\0').includes(`${WORKLOAD_ENV}=${record.workloadId}`);
-  } catch {
-    return false;
+  for (let attempt = 0; attempt < ENVIRON_ATTEMPTS; attempt++) {
+    const environ = await readFile(`/proc/${record.pid}/environ`, 'utf8').catch(() => '');
+    if (environ !== '') return environ.split('\0').includes(`${WORKLOAD_ENV}=${record.workloadId}`);
+    await sleep(ENVIRON_RETRY_MS);
   }
+  return true;
 }
+
+const ENVIRON_ATTEMPTS = 3;
+const ENVIRON_RETRY_MS = 5;
