@@ -1,3 +1,4 @@
+import { createExecutionContext } from 'cloudflare:test';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEdgeApp } from '../src/app.js';
 import { openNotebookSession, sealNotebookSession } from '../src/notebooks/session-cookie.js';
@@ -26,6 +27,8 @@ beforeEach(() => {
   vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
+    // Where a notebook ran before it was stopped: nothing listens there any more.
+    if (url.host === 'gone.test') throw new TypeError('connect ECONNREFUSED');
     if (url.host === 'agent.test') {
       upstream.push({
         path: url.pathname + url.search,
@@ -149,6 +152,52 @@ describe('notebook browser sessions', () => {
     const old = sealNotebookSession(SECRET, { notebookId: expired.id, ...expired });
     const gone = await open(`/notebooks/${expired.id}/tree`, { cookie: `meridian_notebook_session=${old}` });
     expect(gone.status).toBe(401);
+  });
+
+  it('follows a notebook that was stopped and started elsewhere within the isolate cache of where it runs', async () => {
+    const nb = await ownedNotebook();
+    const cookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: nb.id, ...nb })}`;
+    const record = notebooks.get(nb.id) as { endpoint: string | null; status: string };
+    record.endpoint = `http://gone.test/notebooks/${nb.id}/`;
+    expect((await open(`/notebooks/${nb.id}/tree`, { cookie })).status).toBe(503); // and now cached
+    // Started again on another server: a GET is sent there at once, not after the cache expires.
+    record.endpoint = `http://agent.test/notebooks/${nb.id}/`;
+    const moved = await open(`/notebooks/${nb.id}/tree`, { cookie });
+    expect(moved.status).toBe(200);
+    expect(upstream.map((u) => u.path)).toEqual([`/notebooks/${nb.id}/tree`]);
+  });
+
+  it('checks a notebook cached as stopped again before refusing it, and does not replay a body', async () => {
+    const nb = await ownedNotebook();
+    const cookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: nb.id, ...nb })}`;
+    const record = notebooks.get(nb.id) as { endpoint: string | null; status: string };
+    Object.assign(record, { status: 'stopped', endpoint: null });
+    const refused = await open(`/notebooks/${nb.id}/tree`, { cookie });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('5');
+    Object.assign(record, { status: 'running', endpoint: `http://agent.test/notebooks/${nb.id}/` });
+    expect((await open(`/notebooks/${nb.id}/tree`, { cookie })).status).toBe(200);
+
+    // A PUT to a server that went away is answered 503 (its body may be spent), never sent twice.
+    const stale = await ownedNotebook();
+    const staleCookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: stale.id, ...stale })}`;
+    const staleRecord = notebooks.get(stale.id) as { endpoint: string };
+    staleRecord.endpoint = `http://gone.test/notebooks/${stale.id}/`;
+    await open(`/notebooks/${stale.id}/tree`, { cookie: staleCookie });
+    staleRecord.endpoint = `http://agent.test/notebooks/${stale.id}/`;
+    const ctx = createExecutionContext();
+    const put = await app.request(
+      `http://edge.test/notebooks/${stale.id}/api/contents/a.txt`,
+      { method: 'PUT', headers: { cookie: staleCookie }, body: '{"type":"file"}' },
+      testEnv(),
+      ctx,
+    );
+    expect(put.status).toBe(503);
+    await put.body?.cancel();
+    expect(upstream.filter((u) => u.path.includes(stale.id))).toEqual([]);
+    expect((await open(`/notebooks/${stale.id}/api/contents/a.txt`, { cookie: staleCookie })).status).toBe(
+      200,
+    );
   });
 
   it('refuses a cookie whose MAC does not match, or sealed with another secret', () => {

@@ -2,6 +2,17 @@ import type { NotebookTarget } from '@meridian/protocol';
 import { EdgeError } from '../errors.js';
 import { NOTEBOOK_COOKIE } from './session-cookie.js';
 
+/** The notebook's server did not take the connection: where it ran may be stale (it moved, or restarted). */
+export class NotebookUnreachableError extends EdgeError {
+  constructor(notebookId: string, cause: unknown) {
+    super(
+      'unavailable',
+      `notebook '${notebookId}' did not answer: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { 'Retry-After': '5' },
+    );
+  }
+}
+
 /** Request headers the notebook must not see: the caller's Meridian credentials stay at the edge. */
 const STRIPPED = ['authorization', 'host', 'origin'];
 
@@ -33,11 +44,7 @@ export async function forwardToNotebook(request: Request, target: NotebookTarget
     // A WebSocket upgrade comes back as a 101 carrying the upstream socket, which workerd splices through.
     return await fetch(upstream.toString(), init);
   } catch (err) {
-    throw new EdgeError(
-      'unavailable',
-      `notebook '${target.notebookId}' did not answer: ${err instanceof Error ? err.message : String(err)}`,
-      { 'Retry-After': '5' },
-    );
+    throw new NotebookUnreachableError(target.notebookId, err);
   }
 }
 

@@ -1,10 +1,11 @@
+import type { NotebookTarget } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
 import { setCookie } from 'hono/cookie';
 import type { EdgeVariables } from '../caller.js';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
 import { type NotebookAccess, resolveNotebookAccess, TOKEN_QUERY_PARAMETER } from '../notebooks/access.js';
-import { forwardToNotebook } from '../notebooks/proxy.js';
+import { forwardToNotebook, NotebookUnreachableError } from '../notebooks/proxy.js';
 import { refuseNotebookRequest } from '../notebooks/refusal.js';
 import { cookieOptions, NOTEBOOK_COOKIE, sealNotebookSession } from '../notebooks/session-cookie.js';
 import { notebookTarget } from '../notebooks/target.js';
@@ -41,18 +42,40 @@ export function createNotebookRoutes(): Hono<AppEnv> {
 
 async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> {
   const access = await resolveNotebookAccess(c, id, background(c));
-  const target = await notebookTarget(c.env, id);
   const { session } = access;
-  if (!target || target.orgId !== session.orgId || target.ownerId !== session.userId)
-    throw new EdgeError('not_found', `Notebook '${id}' not found (it does not exist, or it is not yours)`);
+  const owned = (target: NotebookTarget | undefined): NotebookTarget => {
+    if (!target || target.orgId !== session.orgId || target.ownerId !== session.userId)
+      throw new EdgeError('not_found', `Notebook '${id}' not found (it does not exist, or it is not yours)`);
+    return target;
+  };
+  let target = owned(await notebookTarget(c.env, id));
   if (access.via === 'query' && isPageLoad(c)) return startBrowserSession(c, access);
-  if (!target.endpoint || target.status !== 'running')
+  // What the isolate cached may predate a start: refuse only on what the control plane says now.
+  if (!isServing(target)) target = owned(await notebookTarget(c.env, id, { fresh: true }));
+  if (!isServing(target))
     throw new EdgeError(
       'unavailable',
       `Notebook '${id}' is ${target.status}; start it (POST /v1/notebooks/${id}/start), then reload this page`,
       { 'Retry-After': '5' },
     );
-  return forwardToNotebook(c.req.raw, { ...target, endpoint: target.endpoint });
+  try {
+    return await forwardToNotebook(c.req.raw, target);
+  } catch (err) {
+    if (!(err instanceof NotebookUnreachableError)) throw err;
+    // Stopped and started again since it was cached, it answers on another port or host. A request without
+    // a body is sent once more to where it runs now; one with a body may have been read, so the caller retries.
+    const now = owned(await notebookTarget(c.env, id, { fresh: true }));
+    if (!isServing(now) || now.endpoint === target.endpoint || !isReplayable(c.req.raw)) throw err;
+    return forwardToNotebook(c.req.raw, now);
+  }
+}
+
+function isServing(target: NotebookTarget): target is NotebookTarget & { endpoint: string } {
+  return target.status === 'running' && Boolean(target.endpoint);
+}
+
+function isReplayable(request: Request): boolean {
+  return request.method === 'GET' || request.method === 'HEAD';
 }
 
 /** Sets the notebook's session cookie and sends the browser to the same URL without the token. */
