@@ -29,7 +29,7 @@ const PASSWORD = 'correct horse battery staple';
 const SHAPE = [1, 3, 48, 192];
 const INPUT = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.cos(i) / 2);
 // Short access tokens, so a session expires while a test is on a page (the SDK and the app renew them).
-const ACCESS_TTL_SECONDS = 20;
+const ACCESS_TTL_SECONDS = 10;
 // The revocation bound (wrangler.toml): KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS, shortened here.
 const KEY_CACHE_SECONDS = 2;
 const KEY_KV_FRESH_SECONDS = 3;
