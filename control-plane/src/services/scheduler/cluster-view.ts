@@ -1,5 +1,5 @@
 import type { AgentRuntime, AgentStatus, GpuType, HostInventory, WorkloadPhase } from '@meridian/protocol';
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import {
   agents,
@@ -109,139 +109,186 @@ export interface ClusterView {
 }
 
 const ms = (d: Date | null) => (d === null ? null : d.getTime());
+const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-export async function loadClusterView(db: Database, now: number): Promise<ClusterView> {
-  const agentRows = await db.select().from(agents);
-  const workloadRows = await db
-    .select({ w: workloads, r: agentWorkloadReports })
-    .from(workloads)
-    .leftJoin(
-      agentWorkloadReports,
-      and(
-        eq(agentWorkloadReports.agentId, workloads.agentId),
-        eq(agentWorkloadReports.workloadId, workloads.id),
-      ),
+/** Bound parameters per `IN (…)` list: well under SQLite's limit. */
+const CHUNK = 500;
+
+/** Rows of one kind, all of them or only those with the given ids (read in chunks). */
+async function readSome<T>(ids: string[] | undefined, read: (ids?: string[]) => Promise<T[]>): Promise<T[]> {
+  if (ids === undefined) return read();
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await read(ids.slice(i, i + CHUNK))));
+  return out;
+}
+
+/** Agents, all or those named (a named agent that is not returned no longer exists). */
+export function readAgents(db: Database, ids?: string[]): Promise<AgentView[]> {
+  return readSome(ids, async (some) => {
+    const rows = await db
+      .select()
+      .from(agents)
+      .where(some ? inArray(agents.id, some) : undefined);
+    return rows.map((a) => ({
+      id: a.id,
+      status: a.status,
+      runtimes: a.runtimes,
+      inventory: a.inventory,
+      dataPlaneUrl: a.dataPlaneUrl,
+      keyGeneration: a.dataPlaneKeyGeneration,
+      lastHeartbeatAt: a.lastHeartbeatAt.getTime(),
+    }));
+  });
+}
+
+/** Workloads with their agent's report, all or those named. */
+export function readWorkloads(db: Database, ids?: string[]): Promise<WorkloadView[]> {
+  return readSome(ids, async (some) => {
+    const rows = await db
+      .select({ w: workloads, r: agentWorkloadReports })
+      .from(workloads)
+      .leftJoin(
+        agentWorkloadReports,
+        and(
+          eq(agentWorkloadReports.agentId, workloads.agentId),
+          eq(agentWorkloadReports.workloadId, workloads.id),
+        ),
+      )
+      .where(some ? inArray(workloads.id, some) : undefined);
+    return rows.map(({ w, r }) => ({
+      id: w.id,
+      kind: w.kind,
+      orgId: w.orgId,
+      deploymentId: w.deploymentId,
+      revision: w.revision,
+      notebookId: w.notebookId,
+      agentId: w.agentId,
+      gpuType: w.gpuType,
+      gpuCount: w.gpuCount,
+      gpuMemoryMiB: w.gpuMemoryMiB,
+      diskBytes: w.diskBytes,
+      phase: w.phase,
+      reason: w.reason,
+      pendingReason: w.pendingReason,
+      retireAt: ms(w.retireAt),
+      placedAt: ms(w.placedAt),
+      pullingAt: ms(w.pullingAt),
+      loadingAt: ms(w.loadingAt),
+      readyAt: ms(w.readyAt),
+      firstCallAt: ms(w.firstCallAt),
+      attempt: w.attempt,
+      failedAt: ms(w.failedAt),
+      avoidAgents: w.avoidAgents ?? [],
+      report: r
+        ? {
+            phase: r.phase,
+            reason: r.reason,
+            endpoint: r.endpoint,
+            lastActivityAt: ms(r.lastActivityAt),
+            reportedAt: r.updatedAt.getTime(),
+          }
+        : null,
+    }));
+  });
+}
+
+/** Deployments with their revisions' model versions, all or those named. */
+export function readDeployments(db: Database, ids?: string[]): Promise<DeploymentView[]> {
+  return readSome(ids, async (some) => {
+    const rows = await db
+      .select()
+      .from(deployments)
+      .where(some ? inArray(deployments.id, some) : undefined);
+    const revisionRows = await db
+      .select({
+        deploymentId: deploymentRevisions.deploymentId,
+        revision: deploymentRevisions.revision,
+        versionId: modelVersions.id,
+        version: modelVersions.version,
+        sizeBytes: modelVersions.sizeBytes,
+      })
+      .from(deploymentRevisions)
+      .innerJoin(modelVersions, eq(modelVersions.id, deploymentRevisions.modelVersionId))
+      .where(some ? inArray(deploymentRevisions.deploymentId, some) : undefined);
+    const revisionsOf = new Map<string, DeploymentView['revisions']>();
+    for (const r of revisionRows) {
+      const map = revisionsOf.get(r.deploymentId) ?? new Map();
+      map.set(r.revision, { versionId: r.versionId, version: r.version, sizeBytes: r.sizeBytes ?? 0 });
+      revisionsOf.set(r.deploymentId, map);
+    }
+    return rows.map((d) => ({
+      id: d.id,
+      orgId: d.orgId,
+      name: d.name,
+      runtime: d.runtime,
+      gpuType: d.gpuType,
+      gpuCount: d.gpuCount,
+      minReplicas: d.minReplicas,
+      maxReplicas: d.maxReplicas,
+      targetConcurrency: d.targetConcurrency,
+      scaleUpDelaySeconds: d.scaleUpDelaySeconds,
+      scaleDownDelaySeconds: d.scaleDownDelaySeconds,
+      scaleToZeroAfterSeconds: d.scaleToZeroAfterSeconds,
+      desiredReplicas: d.desiredReplicas,
+      deterministic: d.deterministic,
+      batching: d.batching,
+      revision: d.revision,
+      status: d.status,
+      statusReason: d.statusReason,
+      revisions: revisionsOf.get(d.id) ?? new Map(),
+    }));
+  });
+}
+
+/** Notebooks with their open session, all or those named. */
+export function readNotebooks(db: Database, ids?: string[]): Promise<NotebookView[]> {
+  return readSome(ids, async (some) => {
+    const rows = await db
+      .select()
+      .from(notebooks)
+      .where(some ? inArray(notebooks.id, some) : undefined);
+    const openSessions = await db
+      .select({
+        id: notebookSessions.id,
+        notebookId: notebookSessions.notebookId,
+        startedAt: notebookSessions.startedAt,
+      })
+      .from(notebookSessions)
+      .where(
+        some
+          ? and(isNull(notebookSessions.endedAt), inArray(notebookSessions.notebookId, some))
+          : isNull(notebookSessions.endedAt),
+      );
+    const sessionOf = new Map(
+      openSessions.map((s) => [s.notebookId, { id: s.id, startedAt: s.startedAt.getTime() }]),
     );
-  const deploymentRows = await db.select().from(deployments);
-  const revisionRows = await db
-    .select({
-      deploymentId: deploymentRevisions.deploymentId,
-      revision: deploymentRevisions.revision,
-      versionId: modelVersions.id,
-      version: modelVersions.version,
-      sizeBytes: modelVersions.sizeBytes,
-    })
-    .from(deploymentRevisions)
-    .innerJoin(modelVersions, eq(modelVersions.id, deploymentRevisions.modelVersionId));
-  const notebookRows = await db.select().from(notebooks);
-  const openSessions = await db
-    .select({
-      id: notebookSessions.id,
-      notebookId: notebookSessions.notebookId,
-      startedAt: notebookSessions.startedAt,
-    })
-    .from(notebookSessions)
-    .where(isNull(notebookSessions.endedAt));
+    return rows.map((n) => ({
+      id: n.id,
+      orgId: n.orgId,
+      gpuType: n.gpuType,
+      gpuCount: n.gpuCount,
+      idleTimeoutSeconds: n.idleTimeoutSeconds,
+      desired: n.desired,
+      status: n.status,
+      statusReason: n.statusReason,
+      endpoint: n.endpoint,
+      lastActivityAt: ms(n.lastActivityAt),
+      openSession: sessionOf.get(n.id) ?? null,
+    }));
+  });
+}
 
-  const revisionsOf = new Map<string, DeploymentView['revisions']>();
-  for (const r of revisionRows) {
-    const map = revisionsOf.get(r.deploymentId) ?? new Map();
-    map.set(r.revision, { versionId: r.versionId, version: r.version, sizeBytes: r.sizeBytes ?? 0 });
-    revisionsOf.set(r.deploymentId, map);
-  }
-  const sessionOf = new Map(
-    openSessions.map((s) => [s.notebookId, { id: s.id, startedAt: s.startedAt.getTime() }]),
-  );
-
+/** The whole cluster read from the database (./cluster-cache.ts keeps it between ticks instead). */
+export async function loadClusterView(db: Database, now: number): Promise<ClusterView> {
+  const agentRows = await readAgents(db);
+  const workloadRows = await readWorkloads(db);
+  const deploymentRows = await readDeployments(db);
+  const notebookRows = await readNotebooks(db);
   return {
     now,
-    agents: new Map(
-      agentRows.map((a) => [
-        a.id,
-        {
-          id: a.id,
-          status: a.status,
-          runtimes: a.runtimes,
-          inventory: a.inventory,
-          dataPlaneUrl: a.dataPlaneUrl,
-          keyGeneration: a.dataPlaneKeyGeneration,
-          lastHeartbeatAt: a.lastHeartbeatAt.getTime(),
-        },
-      ]),
-    ),
-    workloads: workloadRows
-      .map(({ w, r }) => ({
-        id: w.id,
-        kind: w.kind,
-        orgId: w.orgId,
-        deploymentId: w.deploymentId,
-        revision: w.revision,
-        notebookId: w.notebookId,
-        agentId: w.agentId,
-        gpuType: w.gpuType,
-        gpuCount: w.gpuCount,
-        gpuMemoryMiB: w.gpuMemoryMiB,
-        diskBytes: w.diskBytes,
-        phase: w.phase,
-        reason: w.reason,
-        pendingReason: w.pendingReason,
-        retireAt: ms(w.retireAt),
-        placedAt: ms(w.placedAt),
-        pullingAt: ms(w.pullingAt),
-        loadingAt: ms(w.loadingAt),
-        readyAt: ms(w.readyAt),
-        firstCallAt: ms(w.firstCallAt),
-        attempt: w.attempt,
-        failedAt: ms(w.failedAt),
-        avoidAgents: w.avoidAgents ?? [],
-        report: r
-          ? {
-              phase: r.phase,
-              reason: r.reason,
-              endpoint: r.endpoint,
-              lastActivityAt: ms(r.lastActivityAt),
-              reportedAt: r.updatedAt.getTime(),
-            }
-          : null,
-      }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
-    deployments: deploymentRows
-      .map((d) => ({
-        id: d.id,
-        orgId: d.orgId,
-        name: d.name,
-        runtime: d.runtime,
-        gpuType: d.gpuType,
-        gpuCount: d.gpuCount,
-        minReplicas: d.minReplicas,
-        maxReplicas: d.maxReplicas,
-        targetConcurrency: d.targetConcurrency,
-        scaleUpDelaySeconds: d.scaleUpDelaySeconds,
-        scaleDownDelaySeconds: d.scaleDownDelaySeconds,
-        scaleToZeroAfterSeconds: d.scaleToZeroAfterSeconds,
-        desiredReplicas: d.desiredReplicas,
-        deterministic: d.deterministic,
-        batching: d.batching,
-        revision: d.revision,
-        status: d.status,
-        statusReason: d.statusReason,
-        revisions: revisionsOf.get(d.id) ?? new Map(),
-      }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
-    notebooks: notebookRows
-      .map((n) => ({
-        id: n.id,
-        orgId: n.orgId,
-        gpuType: n.gpuType,
-        gpuCount: n.gpuCount,
-        idleTimeoutSeconds: n.idleTimeoutSeconds,
-        desired: n.desired,
-        status: n.status,
-        statusReason: n.statusReason,
-        endpoint: n.endpoint,
-        lastActivityAt: ms(n.lastActivityAt),
-        openSession: sessionOf.get(n.id) ?? null,
-      }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    agents: new Map(agentRows.map((a) => [a.id, a])),
+    workloads: workloadRows.sort(byId),
+    deployments: deploymentRows.sort(byId),
+    notebooks: notebookRows.sort(byId),
   };
 }

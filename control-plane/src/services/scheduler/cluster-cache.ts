@@ -1,0 +1,190 @@
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import {
+  type AgentView,
+  type ClusterView,
+  type DeploymentView,
+  type NotebookView,
+  readAgents,
+  readDeployments,
+  readNotebooks,
+  readWorkloads,
+  type WorkloadView,
+} from './cluster-view.js';
+
+export interface ClusterCacheOptions {
+  /** A full read this often at the latest, whatever the change log says: a safety net. Default 60 s. */
+  fullReadEveryMs?: number;
+  /** The change log is trimmed once this many of its rows were read, or `pruneEveryMs` after the last trim. */
+  pruneAfterRows?: number;
+  pruneEveryMs?: number;
+}
+
+type Kind = 'agent' | 'workload' | 'deployment' | 'notebook';
+
+/** One kind of row held in memory by id, with its rows sorted by id built again only after a change. */
+class Rows<T extends { id: string }> {
+  readonly byId = new Map<string, T>();
+  private sorted: T[] | undefined;
+
+  replace(ids: Iterable<string>, rows: T[]): void {
+    for (const id of ids) this.byId.delete(id);
+    for (const r of rows) this.byId.set(r.id, r);
+    this.sorted = undefined;
+  }
+
+  deleteWhere(gone: (row: T) => boolean): void {
+    for (const [id, row] of this.byId) if (gone(row)) this.byId.delete(id);
+    this.sorted = undefined;
+  }
+
+  /** Copies, sorted by id: a tick's plan edits the rows it is given. */
+  copies(): T[] {
+    this.sorted ??= [...this.byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return this.sorted.map((r) => ({ ...r }));
+  }
+}
+
+interface State {
+  agents: Rows<AgentView>;
+  workloads: Rows<WorkloadView>;
+  deployments: Rows<DeploymentView>;
+  notebooks: Rows<NotebookView>;
+  /** The last change-log row this state includes. */
+  seq: number;
+  fullReadAt: number;
+}
+
+/**
+ * The scheduler's cluster view kept in memory between ticks. The database's triggers append every change to
+ * the rows it is read from to `cluster_changes` (migrations/0013_cluster_changes.sql), whoever writes them:
+ * heartbeats, the API, the scheduler itself, cascades. A tick reads the log since its last one and re-reads
+ * only the rows it names, so a tick where nothing changed reads one empty query instead of every agent,
+ * deployment and replica. The result is the same view `loadClusterView` returns (cluster-cache.test.ts).
+ *
+ * A full read happens at the first tick, after `invalidate()` (the scheduler calls it when it takes the
+ * lease, or when a tick failed), when the log holds more rows than re-reading them is worth, and every
+ * `fullReadEveryMs` as a safety net. Only the lease holder reads the log, so it alone trims it.
+ */
+export class ClusterCache {
+  private state: State | undefined;
+  private readonly fullReadEveryMs: number;
+  private readonly pruneAfterRows: number;
+  private readonly pruneEveryMs: number;
+  private pruned = { seq: 0, at: 0 };
+  /** Moves on whenever what the view holds changes: a view of the same generation is the same view. */
+  generation = 0;
+  /** How the last read went, for tests and the benchmark. */
+  lastRead: { full: boolean; changes: number } = { full: true, changes: 0 };
+
+  constructor(
+    private readonly db: Database,
+    options: ClusterCacheOptions = {},
+  ) {
+    this.fullReadEveryMs = options.fullReadEveryMs ?? 60_000;
+    this.pruneAfterRows = options.pruneAfterRows ?? 2_000;
+    this.pruneEveryMs = options.pruneEveryMs ?? 10_000;
+  }
+
+  /** The next read is a full one. */
+  invalidate(): void {
+    this.state = undefined;
+  }
+
+  /** The cluster as the database holds it now; the rows are copies the caller may edit. */
+  async read(now: number): Promise<ClusterView> {
+    let state = this.state;
+    // A clock that went back (tests set it by hand) also reads everything again.
+    if (!state || now - state.fullReadAt >= this.fullReadEveryMs || now < state.fullReadAt)
+      state = await this.fullRead(now);
+    else if (!(await this.follow(state))) state = await this.fullRead(now);
+    this.state = state;
+    await this.prune(state.seq, now);
+    return {
+      now,
+      agents: new Map(state.agents.copies().map((a) => [a.id, a])),
+      workloads: state.workloads.copies(),
+      deployments: state.deployments.copies(),
+      notebooks: state.notebooks.copies(),
+    };
+  }
+
+  private async lastSeq(): Promise<number> {
+    const rows = await this.db.all<{ seq: number | null }>(sql`select max(seq) as seq from cluster_changes`);
+    return rows[0]?.seq ?? 0;
+  }
+
+  private async fullRead(now: number): Promise<State> {
+    // The log's position first: a change made during the reads below is read again on the next tick.
+    const seq = await this.lastSeq();
+    const state: State = {
+      agents: new Rows(),
+      workloads: new Rows(),
+      deployments: new Rows(),
+      notebooks: new Rows(),
+      seq,
+      fullReadAt: now,
+    };
+    state.agents.replace([], await readAgents(this.db));
+    state.workloads.replace([], await readWorkloads(this.db));
+    state.deployments.replace([], await readDeployments(this.db));
+    state.notebooks.replace([], await readNotebooks(this.db));
+    this.lastRead = { full: true, changes: 0 };
+    this.generation += 1;
+    return state;
+  }
+
+  /** Applies the changes logged since `state.seq`; false when a full read is cheaper. */
+  private async follow(state: State): Promise<boolean> {
+    const changes = await this.db.all<{ seq: number; kind: Kind; id: string }>(
+      sql`select seq, kind, id from cluster_changes where seq > ${state.seq} order by seq`,
+    );
+    if (changes.length === 0) {
+      this.lastRead = { full: false, changes: 0 };
+      return true;
+    }
+    const ids: Record<Kind, Set<string>> = {
+      agent: new Set(),
+      workload: new Set(),
+      deployment: new Set(),
+      notebook: new Set(),
+    };
+    for (const c of changes) ids[c.kind]?.add(c.id);
+    const distinct = ids.agent.size + ids.workload.size + ids.deployment.size + ids.notebook.size;
+    const held =
+      state.agents.byId.size +
+      state.workloads.byId.size +
+      state.deployments.byId.size +
+      state.notebooks.byId.size;
+    if (distinct > Math.max(1_000, held / 2)) return false;
+    if (ids.agent.size > 0) state.agents.replace(ids.agent, await readAgents(this.db, [...ids.agent]));
+    if (ids.workload.size > 0)
+      state.workloads.replace(ids.workload, await readWorkloads(this.db, [...ids.workload]));
+    if (ids.deployment.size > 0) {
+      state.deployments.replace(ids.deployment, await readDeployments(this.db, [...ids.deployment]));
+      // Their workloads went with them (a foreign-key cascade); the log names those too, this is a backstop.
+      const gone = [...ids.deployment].filter((id) => !state.deployments.byId.has(id));
+      if (gone.length > 0) {
+        const goneSet = new Set(gone);
+        state.workloads.deleteWhere((w) => w.deploymentId !== null && goneSet.has(w.deploymentId));
+      }
+    }
+    if (ids.notebook.size > 0) {
+      state.notebooks.replace(ids.notebook, await readNotebooks(this.db, [...ids.notebook]));
+      const gone = new Set([...ids.notebook].filter((id) => !state.notebooks.byId.has(id)));
+      if (gone.size > 0) state.workloads.deleteWhere((w) => w.notebookId !== null && gone.has(w.notebookId));
+    }
+    state.seq = changes[changes.length - 1]?.seq ?? state.seq;
+    this.lastRead = { full: false, changes: changes.length };
+    this.generation += 1;
+    return true;
+  }
+
+  /** Trims the log up to what this state includes, now and then rather than on every tick. */
+  private async prune(seq: number, now: number): Promise<void> {
+    if (seq <= this.pruned.seq) return;
+    if (seq - this.pruned.seq < this.pruneAfterRows && now - this.pruned.at < this.pruneEveryMs) return;
+    await this.db.run(sql`delete from cluster_changes where seq <= ${seq}`);
+    this.pruned = { seq, at: now };
+  }
+}
