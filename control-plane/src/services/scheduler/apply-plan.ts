@@ -19,6 +19,8 @@ const date = (ms: number | null | undefined) => (ms === null || ms === undefined
  * desired state moved (their versions were bumped in the same transaction).
  */
 export async function applyPlan(db: Database, plan: Plan, now: number): Promise<string[]> {
+  // A tick that decided nothing opens no transaction: a steady cluster costs the database no write.
+  if (isEmpty(plan)) return [];
   const at = new Date(now);
   await db.transaction(async (tx) => {
     if (plan.lostAgents.length > 0)
@@ -102,4 +104,15 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
         .where(inArray(agents.id, [...plan.notify]));
   });
   return [...plan.notify];
+}
+
+/** Every part of a plan is a list, map or set: empty when all are (a part added later is covered too). */
+function isEmpty(plan: Plan): boolean {
+  return Object.values(plan).every((part: unknown) =>
+    Array.isArray(part)
+      ? part.length === 0
+      : part instanceof Map || part instanceof Set
+        ? part.size === 0
+        : false,
+  );
 }

@@ -8,15 +8,26 @@ import { leases } from '../../db/schema.js';
  * Every write is one conditional statement, so two instances can never both believe they hold it.
  */
 export class DatabaseLease {
+  /** When this instance last renewed it, if it holds it. */
+  private renewedAt: number | undefined;
+
+  /**
+   * `renewAfterMs`: a holder that renewed less than this long ago trusts its lease without writing (it still
+   * has at least ttl − renewAfterMs of it); unset, every call renews.
+   */
   constructor(
     private readonly db: Database,
     private readonly name: string,
     readonly holder: string,
     private readonly ttlMs: number,
+    private readonly renewAfterMs = 0,
   ) {}
 
   /** Takes or renews the lease; true when this instance holds it until now + ttl. */
   async acquire(now = Date.now()): Promise<boolean> {
+    const renewed = this.renewedAt;
+    if (renewed !== undefined && now >= renewed && now - renewed < this.renewAfterMs) return true;
+    this.renewedAt = undefined;
     const expiresAt = new Date(now + this.ttlMs);
     await this.db
       .insert(leases)
@@ -32,11 +43,14 @@ export class DatabaseLease {
         ),
       )
       .returning({ holder: leases.holder });
-    return taken.length === 1;
+    if (taken.length !== 1) return false;
+    this.renewedAt = now;
+    return true;
   }
 
   /** Gives the lease up at once (a clean shutdown), so another instance need not wait for it to expire. */
   async release(): Promise<void> {
+    this.renewedAt = undefined;
     await this.db
       .update(leases)
       .set({ expiresAt: new Date(0) })

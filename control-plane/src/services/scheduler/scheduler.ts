@@ -1,10 +1,12 @@
+import type { RoutingSnapshot } from '@meridian/protocol';
 import type { Database } from '../../db/client.js';
 import type { Logger } from '../../lib/logger.js';
 import { RepeatingTask } from '../../lib/repeating-task.js';
 import type { DesiredStateChanges } from '../agents/desired-state-changes.js';
 import { applyPlan } from './apply-plan.js';
 import type { ScaleWindows } from './autoscaler.js';
-import { type ClusterView, loadClusterView } from './cluster-view.js';
+import { ClusterCache, type ClusterCacheOptions } from './cluster-cache.js';
+import type { ClusterView } from './cluster-view.js';
 import { DatabaseLease } from './lease.js';
 import { LoadSignals } from './load-signals.js';
 import { type PlanOptions, planTick } from './plan.js';
@@ -29,6 +31,8 @@ export interface SchedulerOptions extends Partial<PlanOptions> {
   signals?: LoadSignals;
   /** The autoscaler's windows; default 60 s stable, 6 s panic. */
   scaleWindows?: ScaleWindows;
+  /** How the in-memory cluster view is refreshed (full reads, trimming its change log). */
+  clusterCache?: ClusterCacheOptions;
 }
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
@@ -36,8 +40,9 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
 /**
  * Converges the cluster: agents lost, replicas placed and replaced, rollouts, notebooks and their idle
  * culling, deployment statuses and the routing snapshot. Only the holder of the `scheduler` lease acts, so
- * any number of control-plane instances may run one. A tick reads everything, plans, writes the plan in one
- * transaction, then publishes the routing snapshot if it changed.
+ * any number of control-plane instances may run one. A tick reads what changed since the last one into its
+ * in-memory view (./cluster-cache.ts), plans, writes the plan in one transaction, then publishes the routing
+ * snapshot if it changed.
  */
 export class Scheduler implements SchedulerTrigger {
   readonly routing: RoutingSnapshots;
@@ -46,8 +51,11 @@ export class Scheduler implements SchedulerTrigger {
   private readonly loop: RepeatingTask;
   private readonly signals: LoadSignals;
   private readonly autoscaler: Autoscaler;
+  private readonly cluster: ClusterCache;
   /** The last version the publisher accepted; a failed publish is retried on the next tick. */
   private published = -1;
+  /** The cluster view's generation the stored routing snapshot was last computed from. */
+  private routedGeneration = -1;
   /** When this instance last took the lease: agents get a full heartbeat timeout from then to check in. */
   private leaderSince: number | undefined;
 
@@ -55,7 +63,10 @@ export class Scheduler implements SchedulerTrigger {
     this.routing = new RoutingSnapshots(options.db);
     this.signals = options.signals ?? new LoadSignals();
     this.autoscaler = new Autoscaler(this.signals, options.scaleWindows);
-    this.lease = new DatabaseLease(options.db, 'scheduler', options.instanceId, options.leaseTtlMs ?? 15_000);
+    this.cluster = new ClusterCache(options.db, options.clusterCache);
+    const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+    // Renewed every third of its life rather than every tick: a steady tick need not write at all.
+    this.lease = new DatabaseLease(options.db, 'scheduler', options.instanceId, leaseTtlMs, leaseTtlMs / 3);
     this.loop = new RepeatingTask(() => this.tick(), {
       intervalMs: options.intervalMs ?? 2_000,
       onError: (err) => options.logger.error('scheduler tick failed', { error: String(err) }),
@@ -83,36 +94,56 @@ export class Scheduler implements SchedulerTrigger {
 
   /** One convergence step; returns false when another instance holds the lease. Tests call it directly. */
   async tick(now = Date.now()): Promise<boolean> {
-    const { db, changes } = this.options;
     if (!(await this.lease.acquire(now))) {
       this.leaderSince = undefined;
       return false;
     }
-    this.leaderSince ??= now;
-    const view = await loadClusterView(db, now);
+    if (this.leaderSince === undefined) {
+      // Another instance may have written while this one did not hold the lease: read everything again.
+      this.cluster.invalidate();
+      this.leaderSince = now;
+    }
+    try {
+      await this.converge(now);
+    } catch (err) {
+      // What the view holds may be ahead of the database (a plan not written): read everything next time.
+      this.cluster.invalidate();
+      throw err;
+    }
+    return true;
+  }
+
+  private async converge(now: number): Promise<void> {
+    const { db, changes } = this.options;
+    const view = await this.cluster.read(now);
     const inputs = { scale: this.autoscaler.decide(view), firstCalls: this.firstCalls(view) };
     const plan = planTick(view, { ...this.plan, leaderSince: this.leaderSince }, inputs);
     const notified = await applyPlan(db, plan, now);
     for (const agentId of notified) changes.notify(agentId);
     for (const agentId of plan.lostAgents) this.options.logger.warn('agent lost', { agentId });
-    // Reading the cluster again is what a tick costs most (2,000 replicas: ~2/3 of it): only when it wrote.
+    // The routing snapshot follows what was written: the view again, which re-reads the rows just written.
+    // Nothing written and nothing read that changed: the snapshot computed last time stands.
     const wrote =
       plan.createWorkloads.length +
         plan.deleteWorkloads.length +
         plan.updateWorkloads.size +
         plan.lostAgents.length >
       0;
-    const routed = routedDeployments(wrote ? await loadClusterView(db, now) : view);
-    const snapshot = await this.routing.update(routed, now);
+    let snapshot: RoutingSnapshot | undefined;
+    if (wrote || this.cluster.generation !== this.routedGeneration) {
+      const routed = routedDeployments(wrote ? await this.cluster.read(now) : view);
+      snapshot = await this.routing.update(routed, now);
+      this.routedGeneration = this.cluster.generation;
+    }
     const { publisher } = this.options;
-    if (!publisher) return true;
+    if (!publisher) return;
     // A new leader publishes what it finds once; a failed publish is retried on the next tick.
+    if (!snapshot && (await this.routing.version()) <= this.published) return;
     const toPublish = snapshot ?? (await this.routing.current());
     if (toPublish.version > 0 && toPublish.version > this.published) {
       await publisher.publish(toPublish);
       this.published = toPublish.version;
     }
-    return true;
   }
 
   /** Ready replicas whose agents reported a first call that is not recorded yet. */
