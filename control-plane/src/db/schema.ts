@@ -346,4 +346,5 @@ export * from './schema-billing.js';
 export * from './schema-edge.js';
 export * from './schema-images.js';
 export * from './schema-monitoring.js';
+export * from './schema-rollouts.js';
 export * from './schema-scheduling.js';

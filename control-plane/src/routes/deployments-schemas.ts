@@ -104,18 +104,94 @@ export const CreateDeploymentBody = z.strictObject({
     .openapi({ description: 'Same input, same output: the edge may answer repeats from its cache' }),
 });
 
+const Share = z.number().gt(0).lt(1);
+export const CanaryPolicyBody = z
+  .strictObject({
+    share: Share.optional().openapi({
+      description: 'Share of unpinned calls the new version takes first, 0 < share < 1; default 0.1',
+      example: 0.1,
+    }),
+    steps: z
+      .array(z.number().gt(0).max(1))
+      .min(1)
+      .max(10)
+      .optional()
+      .openapi({
+        description:
+          'Shares one step after another, rising (the first is `share`); a last 1 is the promotion. Default [share]',
+        example: [0.1, 0.5, 1],
+      }),
+    windowSeconds: z.number().int().min(1).max(86_400).optional().openapi({
+      description: 'How long each step lasts before it may pass; default 60',
+    }),
+    maxErrorRateIncrease: z.number().min(0).max(1).optional().openapi({
+      description:
+        'Most the new version’s 5xx rate may exceed the old one’s over the same window, in absolute terms (0.05: 5 points); default 0.05',
+    }),
+    maxP95LatencyRatio: z.number().min(1).max(100).nullable().optional().openapi({
+      description:
+        'Most the new version’s p95 latency may be, as a multiple of the old one’s; null: not judged. Default 2',
+    }),
+    p95LatencySlackMs: z.number().min(0).max(60_000).optional().openapi({
+      description: 'A p95 only this many ms above the old one’s is never worse; default 10',
+    }),
+    minCalls: z.number().int().min(1).max(1_000_000).optional().openapi({
+      description: 'Calls the new version must serve in a step before it may pass; default 20',
+    }),
+  })
+  .openapi('CanaryPolicy', {
+    description:
+      'Roll the new version out as a canary: it takes `share` of the calls, step by step, and is rolled back by itself when its 5xx rate or p95 is worse than the old version’s by more than the margins',
+  });
+
 export const UpdateDeploymentBody = z
   .strictObject({
     version: VersionNumber.optional().openapi({ description: 'Roll out this version as a new revision' }),
     alias: VersionAlias.optional().openapi({ description: 'Roll out the version this alias names now' }),
+    canary: CanaryPolicyBody.optional(),
     ...autoscalingFields,
     batching: Batching.nullable().optional().openapi({ description: 'null turns batching settings off' }),
     deterministic: z.boolean().optional(),
   })
   .refine(
     (b) => Object.keys(b).length > 0,
-    'version, alias, an autoscaling setting, batching or deterministic',
+    'version, alias, canary, an autoscaling setting, batching or deterministic',
   );
+
+const RolloutSide = z.object({
+  calls: z.number().int(),
+  errors: z.number().int().openapi({ description: '5xx answers callers got' }),
+  errorRate: z.number().nullable(),
+  p95Ms: z.number().nullable(),
+});
+const RolloutSchema = z
+  .object({
+    revision: z.number().int().openapi({ description: 'The canary’s revision' }),
+    version: z.number().int().nullable(),
+    baseRevision: z
+      .number()
+      .int()
+      .openapi({ description: 'The revision it is compared with and returns to' }),
+    baseVersion: z.number().int().nullable(),
+    state: z.enum(['canary', 'promoted', 'rolled_back', 'cancelled', 'superseded']),
+    step: z.number().int().openapi({ description: 'The step it is at (1-based)' }),
+    steps: z.array(z.number()).openapi({ description: 'Shares step by step, ending with 1 (promoted)' }),
+    share: z.number().openapi({ description: 'Share of unpinned calls the canary takes now' }),
+    windowSeconds: z.number().int(),
+    maxErrorRateIncrease: z.number(),
+    maxP95LatencyRatio: z.number().nullable(),
+    p95LatencySlackMs: z.number(),
+    minCalls: z.number().int(),
+    stepStartedAt: z.string().nullable().openapi({ description: 'Null while the canary’s replicas start' }),
+    figures: z
+      .object({ canary: RolloutSide, base: RolloutSide, judgedAt: z.string() })
+      .nullable()
+      .openapi({ description: 'What the edge counted for both revisions in this step, as last judged' }),
+    reason: z.string().nullable().openapi({ description: 'Why it ended, with the figures' }),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi('Rollout');
 
 const phaseCount = z.number().int();
 export const DeploymentSchema = z
@@ -172,6 +248,9 @@ export const DeploymentSchema = z
       })
       .nullable()
       .openapi({ description: 'How the newest replica of the current revision started, phase by phase' }),
+    rollout: RolloutSchema.nullable().openapi({
+      description: 'Its newest canary rollout, if it ever had one',
+    }),
     createdBy: z.string().openapi({ description: 'The user or API key that created it' }),
     createdAt: z.string(),
     updatedAt: z.string(),

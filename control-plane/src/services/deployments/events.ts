@@ -6,7 +6,7 @@ import type { Writer } from '../audit/record.js';
 import { splitPage } from '../pagination.js';
 
 /** The events the API writes; the scheduler adds its own (placements, status changes, replicas lost). */
-export type ApiEventType = 'created' | 'rollout_requested' | 'updated' | 'woken';
+export type ApiEventType = 'created' | 'rollout_requested' | 'canary_requested' | 'updated' | 'woken';
 
 export async function recordEvent(
   db: Writer,

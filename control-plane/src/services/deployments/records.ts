@@ -3,6 +3,7 @@ import { and, count, eq, inArray, or } from 'drizzle-orm';
 import { deploymentRevisions, deployments, models, modelVersions, workloads } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import type { Reader } from '../models/deps.js';
+import { latestRollouts } from '../rollouts/present.js';
 
 export type DeploymentRow = typeof deployments.$inferSelect;
 
@@ -113,13 +114,14 @@ export interface Startup {
 export async function presentDeployments(db: Reader, rows: DeploymentRow[]) {
   const ids = rows.map((r) => r.id);
   const modelIds = [...new Set(rows.map((r) => r.modelId))];
-  const [names, serving, replicas, started] = await Promise.all([
+  const [names, serving, replicas, started, rollouts] = await Promise.all([
     modelIds.length === 0
       ? []
       : db.select({ id: models.id, name: models.name }).from(models).where(inArray(models.id, modelIds)),
     currentRevisions(db, rows),
     replicaCounts(db, ids),
     startups(db, rows),
+    latestRollouts(db, ids),
   ]);
   const modelNames = new Map(names.map((m) => [m.id, m.name]));
   return rows.map((row) => {
@@ -150,6 +152,7 @@ export async function presentDeployments(db: Reader, rows: DeploymentRow[]) {
       statusReason: row.statusReason,
       replicas: replicas.get(row.id) ?? noReplicas(),
       startup: started.get(row.id) ?? null,
+      rollout: rollouts.get(row.id) ?? null,
       createdBy: row.createdBy,
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),

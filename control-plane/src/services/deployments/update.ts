@@ -1,10 +1,19 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, max as maxOf } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import { type BatchingSettings, deploymentRevisions, deployments } from '../../db/schema.js';
+import { invalidField } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import type { Tx } from '../models/deps.js';
 import { findVersion, requireReady } from '../models/records.js';
+import { type CanaryInput, resolveCanary } from '../rollouts/policy.js';
+import {
+  type ActiveCanary,
+  cancelCanary,
+  findActiveCanary,
+  promoteCanaryNow,
+  startCanary,
+} from '../rollouts/start.js';
 import { AUTOSCALING_FIELDS, type AutoscalingInput, resolveAutoscaling } from './autoscaling.js';
 import type { DeploymentDeps } from './deps.js';
 import { recordEvent } from './events.js';
@@ -17,6 +26,8 @@ export interface DeploymentUpdate extends AutoscalingInput {
   deterministic?: boolean;
   /** `null` turns dynamic batching off (the agent's defaults apply). */
   batching?: BatchingSettings | null;
+  /** Roll the new version out as a canary: a share of calls first, judged step by step. */
+  canary?: CanaryInput;
 }
 
 type InPlace = Pick<DeploymentRow, (typeof IN_PLACE)[number]>;
@@ -38,10 +49,18 @@ function inPlaceChanges(row: DeploymentRow, input: DeploymentUpdate) {
 }
 
 /**
- * Makes revision n+1 serving the version `ref` names, unless the current revision serves it already.
- * The counter moves with one UPDATE … RETURNING, so two concurrent rollouts never share a number.
+ * Makes the next revision serving the version `ref` names, unless the current revision serves it already. With
+ * a canary policy the current revision keeps serving while the new one takes its share (../rollouts/); without
+ * one, the new revision becomes current and replaces the old replica by replica. A running canary is
+ * superseded by a new version, cancelled by asking for the current one, and promoted at once by asking for
+ * its own version without a policy.
  */
-async function rollOut(tx: Tx, row: DeploymentRow, ref: VersionRef): Promise<number | undefined> {
+async function rollOut(
+  tx: Tx,
+  row: DeploymentRow,
+  ref: VersionRef,
+  canary: CanaryInput | undefined,
+): Promise<number | undefined> {
   const version = await findVersion(tx, row.modelId, ref.ref);
   requireReady(version);
   assertRuntimeServes(row.runtime, version);
@@ -49,26 +68,47 @@ async function rollOut(tx: Tx, row: DeploymentRow, ref: VersionRef): Promise<num
     .select({ versionId: deploymentRevisions.modelVersionId })
     .from(deploymentRevisions)
     .where(and(eq(deploymentRevisions.deploymentId, row.id), eq(deploymentRevisions.revision, row.revision)));
-  if (current?.versionId === version.id) return undefined;
-  const [bumped] = await tx
-    .update(deployments)
-    .set({ revision: sql`${deployments.revision} + 1` })
-    .where(eq(deployments.id, row.id))
-    .returning({ revision: deployments.revision });
-  if (!bumped) throw new Error('deployment vanished inside its transaction');
+  const running = await findActiveCanary(tx, row.id);
+  if (current?.versionId === version.id) {
+    if (!running) return undefined;
+    await cancelCanary(tx, row, running, `v${version.version} was asked for again`);
+    return running.revision;
+  }
+  if (running?.versionId === version.id) {
+    if (canary) return undefined;
+    await promoteCanaryNow(tx, row, running);
+    return running.revision;
+  }
+  const revision = await nextRevision(tx, row.id);
   await tx.insert(deploymentRevisions).values({
     deploymentId: row.id,
-    revision: bumped.revision,
+    revision,
     modelVersionId: version.id,
     requested: ref.requested,
   });
+  if (running) await supersede(tx, row, running, revision);
   await recordEvent(tx, {
     deploymentId: row.id,
     orgId: row.orgId,
     type: 'rollout_requested',
-    message: `Revision ${bumped.revision} requested: version ${version.version} (${ref.requested})`,
+    message: `Revision ${revision} requested: version ${version.version} (${ref.requested})${canary ? ', as a canary' : ''}`,
   });
-  return bumped.revision;
+  if (canary) await startCanary(tx, row, revision, resolveCanary(canary));
+  else await tx.update(deployments).set({ revision }).where(eq(deployments.id, row.id));
+  return revision;
+}
+
+/** The revision after every one the deployment ever had (a rolled-back canary's number is never reused). */
+async function nextRevision(tx: Tx, deploymentId: string): Promise<number> {
+  const [top] = await tx
+    .select({ n: maxOf(deploymentRevisions.revision) })
+    .from(deploymentRevisions)
+    .where(eq(deploymentRevisions.deploymentId, deploymentId));
+  return (top?.n ?? 0) + 1;
+}
+
+async function supersede(tx: Tx, row: DeploymentRow, running: ActiveCanary, by: number) {
+  await cancelCanary(tx, row, running, `revision ${by} supersedes it`, 'superseded');
 }
 
 /**
@@ -84,9 +124,13 @@ export async function updateDeployment(
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
   const ref = versionRefOf(input);
+  if (input.canary && !ref)
+    throw invalidField('canary', 'only with version or alias: a canary is how a new version rolls out');
+  // Checked before anything is written, so a bad policy answers 400 whatever else the body says.
+  if (input.canary) resolveCanary(input.canary);
   await deps.db.transaction(async (tx) => {
     const row = await findDeployment(tx, orgId, id);
-    const revision = ref ? await rollOut(tx, row, ref) : undefined;
+    const revision = ref ? await rollOut(tx, row, ref, input.canary) : undefined;
     const { set, described } = inPlaceChanges(row, input);
     if (revision === undefined && described.length === 0) return;
     // The autoscaler's target moves into the new bounds at once; within them it is the autoscaler's to move.
@@ -110,7 +154,10 @@ export async function updateDeployment(
       action: 'deployment.update',
       targetType: 'deployment',
       targetId: id,
-      metadata: { fields: Object.keys(set), ...(revision ? { revision, requested: ref?.requested } : {}) },
+      metadata: {
+        fields: Object.keys(set),
+        ...(revision ? { revision, requested: ref?.requested, canary: input.canary !== undefined } : {}),
+      },
     });
   });
   deps.scheduler.kick();

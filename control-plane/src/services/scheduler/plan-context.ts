@@ -1,4 +1,5 @@
 import type { GpuType } from '@meridian/protocol';
+import type { CanaryRouting } from '../rollouts/routing.js';
 import type { ScaleDecision } from './autoscaler.js';
 import type { ClusterView, DeploymentView, NotebookView, WorkloadView } from './cluster-view.js';
 import type { NewWorkload } from './workload-specs.js';
@@ -25,6 +26,8 @@ export interface PlanInputs {
   scale?: ReadonlyMap<string, ScaleDecision>;
   /** Replicas whose first call the agents reported, and when. */
   firstCalls?: ReadonlyMap<string, number>;
+  /** Running canaries by deployment (../rollouts/advance.ts): their replicas are kept beside the current ones. */
+  canaries?: ReadonlyMap<string, CanaryRouting>;
 }
 
 export type WorkloadFields = Partial<

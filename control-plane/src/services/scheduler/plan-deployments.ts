@@ -38,19 +38,56 @@ function targetOf(ctx: PlanContext, d: DeploymentView): number {
 }
 
 function planDeployment(ctx: PlanContext, d: DeploymentView, workloads: WorkloadView[]): void {
-  const hostUsable = (agentId: string | null) =>
-    agentId === null || ctx.view.agents.get(agentId)?.status === 'online';
   const target = targetOf(ctx, d);
   d.desiredReplicas = target;
   const mine = workloads.filter((w) => w.retireAt === null);
-  const current = mine.filter((w) => w.revision === d.revision && hostUsable(w.agentId));
-  const size = d.revisions.get(d.revision)?.sizeBytes ?? 0;
+  // While a canary runs, its revision keeps a share of the replicas beside the current revision's.
+  const canary = ctx.inputs.canaries?.get(d.id);
+  const groups = [{ revision: d.revision, target }];
+  if (canary) groups.push({ revision: canary.revision, target: canaryReplicas(target, canary.share) });
+  const kept: WorkloadView[] = [];
+  let allReady = true;
+  for (const g of groups) {
+    const { current, ready } = planRevision(ctx, d, mine, g.revision, g.target);
+    kept.push(...current);
+    if (ready < g.target) allReady = false;
+  }
+  if (allReady) {
+    const stale = mine.filter((w) => !kept.includes(w) && w.retireAt === null);
+    for (const w of stale)
+      retire(
+        ctx,
+        w,
+        w.revision === d.revision || w.revision === canary?.revision
+          ? `its agent ${w.agentId} is draining`
+          : `revision ${d.revision} is ready`,
+      );
+  }
+}
+
+/** Replicas a canary at `share` runs beside `target` current ones: its share of them, at least one. */
+export const canaryReplicas = (target: number, share: number) =>
+  target === 0 ? 0 : Math.max(1, Math.ceil(target * share));
+
+/** One revision's replicas follow `target`: failed ones replaced after their backoff, the surplus retired. */
+function planRevision(
+  ctx: PlanContext,
+  d: DeploymentView,
+  mine: WorkloadView[],
+  revision: number,
+  target: number,
+): { current: WorkloadView[]; ready: number } {
+  const hostUsable = (agentId: string | null) =>
+    agentId === null || ctx.view.agents.get(agentId)?.status === 'online';
+  const of = revision === d.revision ? d : { ...d, revision };
+  const current = mine.filter((w) => w.revision === revision && hostUsable(w.agentId));
+  const size = d.revisions.get(revision)?.sizeBytes ?? 0;
   for (const failed of current.filter((w) => w.phase === 'failed' && w.agentId !== null)) {
-    const retry = replaceFailed(ctx, d, failed, size);
+    const retry = replaceFailed(ctx, of, failed, size);
     if (retry) current.splice(current.indexOf(failed), 1, retry);
   }
   for (let i = current.length; i < target; i++) {
-    const created = newModelWorkload(d, size);
+    const created = newModelWorkload(of, size);
     ctx.plan.createWorkloads.push(created);
     const view = toView(created);
     ctx.live.push(view);
@@ -63,16 +100,7 @@ function planDeployment(ctx: PlanContext, d: DeploymentView, workloads: Workload
     for (const w of byProgress.slice(0, surplus))
       retire(ctx, w, target === 0 ? 'scaled to zero' : 'replicas reduced');
   }
-  const ready = current.filter((w) => w.phase === 'ready' && w.agentId !== null);
-  if (ready.length >= target) {
-    const stale = mine.filter((w) => !current.includes(w) && w.retireAt === null);
-    for (const w of stale)
-      retire(
-        ctx,
-        w,
-        w.revision === d.revision ? `its agent ${w.agentId} is draining` : `revision ${d.revision} is ready`,
-      );
-  }
+  return { current, ready: current.filter((w) => w.phase === 'ready' && w.agentId !== null).length };
 }
 
 /** A failed replica's successor once its backoff is over: the next attempt, avoiding the hosts that failed. */

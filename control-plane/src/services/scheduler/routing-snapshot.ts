@@ -2,6 +2,7 @@ import type { RoutedDeployment, RoutingSnapshot, RoutingUnchanged } from '@merid
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { routingSnapshots } from '../../db/schema.js';
+import { applyCanaryWeights, type CanaryRouting } from '../rollouts/routing.js';
 import type { ClusterView } from './cluster-view.js';
 
 const ROW_ID = 1;
@@ -11,7 +12,10 @@ const ROW_ID = 1;
  * version. Each version's weight is its share of the ready replicas, so a rollout shifts traffic replica by
  * replica and the old version leaves only once the new one is fully ready.
  */
-export function routedDeployments(view: ClusterView): RoutedDeployment[] {
+export function routedDeployments(
+  view: ClusterView,
+  canaries?: ReadonlyMap<string, CanaryRouting>,
+): RoutedDeployment[] {
   // Each deployment's routable replicas, found in one pass: a tick has thousands of both.
   const routable = new Map<string, ClusterView['workloads']>();
   for (const w of view.workloads) {
@@ -56,6 +60,9 @@ export function routedDeployments(view: ClusterView): RoutedDeployment[] {
     // Rounding leftovers go to the newest version, so the weights sum to exactly 100.
     const newest = versions.at(-1);
     if (newest) newest.weight += 100 - versions.reduce((n, v) => n + v.weight, 0);
+    // A running canary takes its share of calls, not its share of replicas.
+    const canary = canaries?.get(d.id);
+    if (canary) applyCanaryWeights(versions, d.revisions, canary);
     return { deploymentId: d.id, orgId: d.orgId, name: d.name, deterministic: d.deterministic, versions };
   });
 }

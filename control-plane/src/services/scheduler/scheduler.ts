@@ -3,6 +3,7 @@ import type { Database } from '../../db/client.js';
 import type { Logger } from '../../lib/logger.js';
 import { RepeatingTask } from '../../lib/repeating-task.js';
 import type { DesiredStateChanges } from '../agents/desired-state-changes.js';
+import { advanceRollouts } from '../rollouts/advance.js';
 import { applyPlan } from './apply-plan.js';
 import type { ScaleWindows } from './autoscaler.js';
 import { ClusterCache, type ClusterCacheOptions } from './cluster-cache.js';
@@ -56,6 +57,8 @@ export class Scheduler implements SchedulerTrigger {
   private published = -1;
   /** The cluster view's generation the stored routing snapshot was last computed from. */
   private routedGeneration = -1;
+  /** The canaries' shares it was computed with. */
+  private routedCanaries = '';
   /** When this instance last took the lease: agents get a full heartbeat timeout from then to check in. */
   private leaderSince: number | undefined;
 
@@ -116,7 +119,10 @@ export class Scheduler implements SchedulerTrigger {
   private async converge(now: number): Promise<void> {
     const { db, changes } = this.options;
     const view = await this.cluster.read(now);
-    const inputs = { scale: this.autoscaler.decide(view), firstCalls: this.firstCalls(view) };
+    // Canaries judged first: a rolled-back one leaves this very tick's routing.
+    const { canaries, changed } = await advanceRollouts(db, view, now);
+    if (changed) this.kick();
+    const inputs = { scale: this.autoscaler.decide(view), firstCalls: this.firstCalls(view), canaries };
     const plan = planTick(view, { ...this.plan, leaderSince: this.leaderSince }, inputs);
     const notified = await applyPlan(db, plan, now);
     for (const agentId of notified) changes.notify(agentId);
@@ -130,10 +136,12 @@ export class Scheduler implements SchedulerTrigger {
         plan.lostAgents.length >
       0;
     let snapshot: RoutingSnapshot | undefined;
-    if (wrote || this.cluster.generation !== this.routedGeneration) {
-      const routed = routedDeployments(wrote ? await this.cluster.read(now) : view);
+    const canaryShares = JSON.stringify([...canaries]);
+    if (wrote || this.cluster.generation !== this.routedGeneration || canaryShares !== this.routedCanaries) {
+      const routed = routedDeployments(wrote ? await this.cluster.read(now) : view, canaries);
       snapshot = await this.routing.update(routed, now);
       this.routedGeneration = this.cluster.generation;
+      this.routedCanaries = canaryShares;
     }
     const { publisher } = this.options;
     if (!publisher) return;
