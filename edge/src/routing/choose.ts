@@ -26,10 +26,27 @@ export function findPinnedVersion(deployment: RoutedDeployment, pinned: string):
   return deployment.versions.find((v) => v.version === n);
 }
 
+/** 1/φ: steps of it around the unit circle leave no gap wider than about twice the average (three-gap theorem). */
+const GOLDEN_STEP = 0.6180339887498949;
+const spreads = new Map<string, number>();
+
+/**
+ * The next point of a per-key golden-ratio sequence in [0, 1), from a random start: over any run of n calls,
+ * the count falling in a range of width w stays within a couple of calls of w·n, where Math.random strays by
+ * about √(w·n). A canary at 10% then takes 10% of an isolate's calls, not 10% give or take a chance streak:
+ * what keeps the failures callers see from a failing canary near its share.
+ */
+export function evenSpread(key: string): number {
+  const next = ((spreads.get(key) ?? Math.random()) + GOLDEN_STEP) % 1;
+  spreads.set(key, next);
+  return next;
+}
+
 /**
  * The version that serves a request. A pinned request gets exactly the version it names (or undefined).
- * Otherwise the split is by weight over the versions that have replicas; a version at weight 0 takes no
- * unpinned traffic. Undefined when no weighted version has a replica.
+ * Otherwise the split is by weight over the versions that have replicas (evenly spread calls, not random
+ * draws, unless `random` is given); a version at weight 0 takes no unpinned traffic. Undefined when no
+ * weighted version has a replica.
  */
 export function chooseVersion(
   deployment: RoutedDeployment,
@@ -41,7 +58,7 @@ export function chooseVersion(
   if (total === 0) return undefined;
   const unit =
     choice.stickyKey === undefined
-      ? (choice.random ?? Math.random)()
+      ? (choice.random ?? (() => evenSpread(deployment.deploymentId)))()
       : stickyFraction(`${choice.stickyKey}|${deployment.deploymentId}`);
   let point = unit * total;
   for (const v of eligible) {

@@ -156,16 +156,14 @@ async function event(
   message: string,
   now: number,
 ) {
-  await tx
-    .insert(deploymentEvents)
-    .values({
-      id: newId('deploymentEvent', now),
-      deploymentId: d.id,
-      orgId: d.orgId,
-      type,
-      message,
-      at: new Date(now),
-    });
+  await tx.insert(deploymentEvents).values({
+    id: newId('deploymentEvent', now),
+    deploymentId: d.id,
+    orgId: d.orgId,
+    type,
+    message,
+    at: new Date(now),
+  });
 }
 
 /** Step `step` begins now, counted from the totals as they stand (read here unless given). */
