@@ -1,0 +1,59 @@
+import { writeFile } from 'node:fs/promises';
+import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { buildMlp } from '../../gpu-agent/src/onnx/testing/mlp.js';
+
+// onnx-proto is CommonJS: Node's ESM loader exposes only its default export.
+const { onnx } = onnxProto;
+
+function valueInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+/**
+ * A model that loads and takes the same input as a 4-feature MLP (x[batch, 4]), but fails every run inside
+ * onnxruntime: it gathers column 7 of a 4-column input ("indices element out of data bounds"). A broken
+ * export as one ships by mistake; the agent answers each call 500 with onnxruntime's message.
+ */
+export function buildGatherOutOfRange(): Uint8Array {
+  const graph: Onnx.IGraphProto = {
+    name: 'gather-out-of-range',
+    input: [valueInfo('x', ['batch', 4])],
+    output: [valueInfo('y', ['batch', 1])],
+    initializer: [{ name: 'column', dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [7] }],
+    node: [
+      {
+        opType: 'Gather',
+        input: ['x', 'column'],
+        output: ['y'],
+        attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+      },
+    ],
+  };
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    producerName: 'meridian-test',
+    opsetImport: [{ domain: '', version: 17 }],
+    graph,
+  }).finish();
+}
+
+/** Writes the canary e2e's models to `dir`: two good MLPs (x[batch,4] → y[batch,2]) and the failing one. */
+export async function writeCanaryModels(dir: string) {
+  const files = {
+    good1: `${dir}/mlp-1.onnx`,
+    good2: `${dir}/mlp-2.onnx`,
+    failing: `${dir}/gather-out-of-range.onnx`,
+  };
+  await writeFile(files.good1, buildMlp({ inputs: 4, hidden: 8, outputs: 2, seed: 1 }));
+  await writeFile(files.good2, buildMlp({ inputs: 4, hidden: 8, outputs: 2, seed: 2 }));
+  await writeFile(files.failing, buildGatherOutOfRange());
+  return files;
+}
