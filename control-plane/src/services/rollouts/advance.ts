@@ -34,12 +34,15 @@ export async function advanceRollouts(
     if (!d || d.revision !== row.baseRevision) continue;
     const outcome = await advanceOne(db, view, d, row, now);
     if (outcome !== 'unchanged') changed = true;
-    if (outcome !== 'rolled_back')
-      canaries.set(d.id, {
-        revision: row.revision,
-        baseRevision: row.baseRevision,
-        share: row.policy.steps[Math.min(row.step, row.policy.steps.length - 1)] ?? 0,
-      });
+    if (outcome === 'rolled_back') continue;
+    // Until its step starts (this tick, or once a replica serves) the canary takes no calls.
+    const started = row.stepStartedAt !== null || outcome === 'written';
+    const share = row.policy.steps[Math.min(row.step, row.policy.steps.length - 1)] ?? 0;
+    canaries.set(d.id, {
+      revision: row.revision,
+      baseRevision: row.baseRevision,
+      share: started ? share : 0,
+    });
   }
   return { canaries, changed };
 }
@@ -64,9 +67,10 @@ async function advanceOne(
     await rollBack(db, d, row, `${name} rolled back: ${why}`, now, row.figures ?? null);
     return 'rolled_back';
   }
+  // The phase its agent reported counts at once: this tick's plan and routing take the replica as ready too.
   const serving = replicas.some(
     (w) =>
-      w.phase === 'ready' &&
+      (w.report?.phase ?? w.phase) === 'ready' &&
       w.retireAt === null &&
       w.agentId !== null &&
       view.agents.get(w.agentId)?.status !== 'lost',

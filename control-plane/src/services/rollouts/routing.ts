@@ -13,9 +13,9 @@ interface Weighted {
 }
 
 /**
- * Weights (percent, summing to 100) while a canary runs: its share to the canary and the rest to the revision it
- * is judged against, once both have a ready replica; any other version still routed takes no unpinned calls.
- * Until both serve, the weights stay as they were (by ready replicas). In place.
+ * Weights (percent, summing to 100) while a canary runs: its share to the canary (0 until its first step
+ * starts) and the rest to the revision it is judged against, once both have a ready replica; any other version
+ * still routed takes no unpinned calls. Until both serve, the weights stay as they were. In place.
  */
 export function applyCanaryWeights(
   versions: Weighted[],
@@ -28,6 +28,6 @@ export function applyCanaryWeights(
   const newer = serving(idOf(canary.revision));
   const older = serving(idOf(canary.baseRevision));
   if (!newer || !older) return;
-  const share = Math.min(99, Math.max(1, Math.round(canary.share * 100)));
+  const share = canary.share === 0 ? 0 : Math.min(99, Math.max(1, Math.round(canary.share * 100)));
   for (const v of versions) v.weight = v === newer ? share : v === older ? 100 - share : 0;
 }
