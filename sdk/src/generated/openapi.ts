@@ -1900,6 +1900,33 @@ export interface components {
       /** @description Shown once; pass it to the agent as its bootstrap token */
       token: string;
     };
+    /** @description Roll the new version out as a canary: it takes `share` of the calls, step by step, and is rolled back by itself when its 5xx rate or p95 is worse than the old version’s by more than the margins */
+    CanaryPolicy: {
+      /** @description Most the new version’s 5xx rate may exceed the old one’s over the same window, in absolute terms (0.05: 5 points); default 0.05 */
+      maxErrorRateIncrease?: number;
+      /** @description Most the new version’s p95 latency may be, as a multiple of the old one’s; null: not judged. Default 2 */
+      maxP95LatencyRatio?: number | null;
+      /** @description Calls the new version must serve in a step before it may pass; default 20 */
+      minCalls?: number;
+      /** @description A p95 only this many ms above the old one’s is never worse; default 10 */
+      p95LatencySlackMs?: number;
+      /**
+       * @description Share of unpinned calls the new version takes first, 0 < share < 1; default 0.1
+       * @example 0.1
+       */
+      share?: number;
+      /**
+       * @description Shares one step after another, rising (the first is `share`); a last 1 is the promotion. Default [share]
+       * @example [
+       *       0.1,
+       *       0.5,
+       *       1
+       *     ]
+       */
+      steps?: number[];
+      /** @description How long each step lasts before it may pass; default 60 */
+      windowSeconds?: number;
+    };
     Deployment: {
       /** @description Dynamic batching of the onnx runtime */
       batching: {
@@ -1934,6 +1961,7 @@ export interface components {
       };
       /** @description The revision every replica should serve */
       revision: number;
+      rollout: components['schemas']['Rollout'];
       /** @enum {string} */
       runtime: 'onnx' | 'container';
       scaleDownDelaySeconds: number;
@@ -2323,6 +2351,52 @@ export interface components {
       }[];
       rounding: string;
     };
+    /** @description Its newest canary rollout, if it ever had one */
+    Rollout: {
+      /** @description The revision it is compared with and returns to */
+      baseRevision: number;
+      baseVersion: number | null;
+      createdAt: string;
+      /** @description What the edge counted for both revisions in this step, as last judged */
+      figures: {
+        base: {
+          calls: number;
+          errorRate: number | null;
+          /** @description 5xx answers callers got */
+          errors: number;
+          p95Ms: number | null;
+        };
+        canary: {
+          calls: number;
+          errorRate: number | null;
+          /** @description 5xx answers callers got */
+          errors: number;
+          p95Ms: number | null;
+        };
+        judgedAt: string;
+      } | null;
+      finishedAt: string | null;
+      maxErrorRateIncrease: number;
+      maxP95LatencyRatio: number | null;
+      minCalls: number;
+      p95LatencySlackMs: number;
+      /** @description Why it ended, with the figures */
+      reason: string | null;
+      /** @description The canary’s revision */
+      revision: number;
+      /** @description Share of unpinned calls the canary takes now */
+      share: number;
+      /** @enum {string} */
+      state: 'canary' | 'promoted' | 'rolled_back' | 'cancelled' | 'superseded';
+      /** @description The step it is at (1-based) */
+      step: number;
+      /** @description Shares step by step, ending with 1 (promoted) */
+      steps: number[];
+      /** @description Null while the canary’s replicas start */
+      stepStartedAt: string | null;
+      version: number | null;
+      windowSeconds: number;
+    } | null;
     RotatedDataPlaneKey: {
       agentId: string;
       /** @description The generation the edge and the agent now use */
@@ -7225,6 +7299,7 @@ export interface operations {
             maxBatchSize: number;
             maxQueueDelayMs: number;
           } | null;
+          canary?: components['schemas']['CanaryPolicy'];
           deterministic?: boolean;
           /** @description At least minReplicas; default minReplicas (1 when that is 0) */
           maxReplicas?: number;
