@@ -110,6 +110,8 @@ export interface AppDeps {
   loadSignals?: LoadSignals;
   /** Where users reach the edge (notebook URLs); default http://127.0.0.1:8787. */
   edgePublicUrl?: string;
+  /** The image of a notebook created without one (MERIDIAN_NOTEBOOK_IMAGE); default meridian/notebook:1. */
+  notebookImage?: string;
   /** The web dashboard's build served at `/`; default dashboard/dist of this repository. */
   dashboardDir?: string;
   /**
@@ -286,6 +288,7 @@ export function createApp(deps: AppDeps) {
     notebookRoutes(routeDeps, {
       ...scheduling,
       edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
+      ...(deps.notebookImage ? { defaultImage: deps.notebookImage } : {}),
     }),
   );
   // Workloads' lines, read from their agents with a signature under each agent's own data-plane key.

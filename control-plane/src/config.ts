@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_NOTEBOOK_IMAGE } from './services/notebooks/deps.js';
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 /** A positive whole number written in decimal digits (`0x5` or `1e3` is a mistake worth refusing). */
@@ -45,6 +46,15 @@ export const Config = z
     MERIDIAN_ROLLOUT_RETIRE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
     /** Added to a notebook's idle timeout before it is culled: Jupyter records activity coarsely. */
     MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    /**
+     * The image of a notebook created without one; a platform image (every org may run it). Default: the
+     * image scripts/build-notebook-image.sh builds on each docker host from Debian's packages.
+     */
+    MERIDIAN_NOTEBOOK_IMAGE: z
+      .string()
+      .max(512)
+      .regex(/^[a-z0-9][A-Za-z0-9._/:@-]*$/, 'an image reference such as ghcr.io/acme/notebook:1')
+      .default(DEFAULT_NOTEBOOK_IMAGE),
     /** Where users reach the edge; notebooks' access URLs start with it. */
     MERIDIAN_EDGE_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8787'),
     /** Workers KV that mirrors the routing snapshot for the edge: all three, or none (the edge then pulls). */
@@ -216,6 +226,7 @@ export const Config = z
       idleSlackMs: env.MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS * 1000,
     },
     edgePublicUrl: env.MERIDIAN_EDGE_PUBLIC_URL,
+    notebookImage: env.MERIDIAN_NOTEBOOK_IMAGE,
     routingKv:
       env.MERIDIAN_ROUTING_KV_ACCOUNT_ID &&
       env.MERIDIAN_ROUTING_KV_NAMESPACE_ID &&

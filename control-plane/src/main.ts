@@ -16,6 +16,7 @@ import { billingJobs } from './services/billing/jobs.js';
 import { StripeBilling } from './services/billing/stripe/runner.js';
 import { SdkStripeGateway } from './services/billing/stripe/sdk-gateway.js';
 import { wakeDeployment } from './services/deployments/wake.js';
+import { addDefaultNotebookImage } from './services/images/images.js';
 import { monitoringConfig } from './services/monitoring/config.js';
 import { MonitoringJobs } from './services/monitoring/jobs.js';
 import { SmtpMailer } from './services/notifications/email.js';
@@ -75,6 +76,7 @@ const signingKeys = new SigningKeyStore(db, config.accessTokenTtlSeconds * 1000,
   sealer: signingKeySealer(),
 });
 await signingKeys.init();
+await addDefaultNotebookImage(db, config.notebookImage);
 // Another instance may rotate the signing key; pick its new signer up within a minute.
 const keyRefresh = setInterval(() => {
   signingKeys.refresh().catch((error: unknown) => logger.warn('signing key refresh failed', { error }));
@@ -182,6 +184,7 @@ const app = createApp({
   scheduler,
   loadSignals,
   edgePublicUrl: config.edgePublicUrl,
+  notebookImage: config.notebookImage,
   stripe: { gateway: stripeGateway, webhookSecret: config.stripeWebhookSecret },
   batch: { ...config.batch, runner: batchRunner },
   monitoring: { dispatch, drift: monitoring.drift },

@@ -14,7 +14,9 @@ export const CreateNotebookBody = z.strictObject({
   name: ModelName.openapi({ example: 'churn-exploration' }),
   gpuType: GpuType,
   gpuCount: GpuCount.optional(),
-  image: ImageRef.optional().openapi({ description: `A Jupyter image; default ${DEFAULT_NOTEBOOK_IMAGE}` }),
+  image: ImageRef.optional().openapi({
+    description: `A Jupyter image; default the platform's (MERIDIAN_NOTEBOOK_IMAGE; unset: ${DEFAULT_NOTEBOOK_IMAGE}, built on each docker host from Debian's packages)`,
+  }),
   idleTimeoutSeconds: z
     .number()
     .int()

@@ -58,7 +58,7 @@ describe('notebooks', () => {
       ownerId: member.userId,
       gpuType: 't4',
       gpuCount: 1,
-      image: 'quay.io/jupyter/base-notebook',
+      image: 'meridian/notebook:1',
       idleTimeoutSeconds: 3600,
       desired: 'running',
       status: 'pending',

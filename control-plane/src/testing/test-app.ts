@@ -10,6 +10,7 @@ import { openDatabase } from '../db/client.js';
 import { createLogger } from '../lib/logger.js';
 import { randomSecret } from '../lib/secrets.js';
 import { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
+import { addDefaultNotebookImage } from '../services/images/images.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
 import { LoadSignals } from '../services/scheduler/load-signals.js';
 import { FsObjectStore } from '../storage/fs-store.js';
@@ -39,6 +40,8 @@ export async function createTestApp(
     passwordWork?: AppDeps['passwordWork'];
     /** scrypt cost; default N=2^10 (cheap), production's is DEFAULT_SCRYPT. */
     scrypt?: AppDeps['scrypt'];
+    /** The default notebook image, as MERIDIAN_NOTEBOOK_IMAGE sets it (main.ts's start-up included). */
+    notebookImage?: string;
   } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-cp-'));
@@ -81,7 +84,9 @@ export async function createTestApp(
     ...(options.maxModelBytes ? { maxModelBytes: options.maxModelBytes } : {}),
     ...(options.throttle ? { throttle: options.throttle } : {}),
     ...(options.passwordWork ? { passwordWork: options.passwordWork } : {}),
+    ...(options.notebookImage ? { notebookImage: options.notebookImage } : {}),
   };
+  if (options.notebookImage) await addDefaultNotebookImage(db, options.notebookImage);
   const app = createApp(deps);
   const plan = options.plan ?? 'enterprise';
   const setPlan = async (orgId: string) => {

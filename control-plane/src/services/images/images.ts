@@ -18,6 +18,15 @@ export async function listPlatformImages(db: Reader): Promise<string[]> {
   return [...new Set([DEFAULT_NOTEBOOK_IMAGE, ...rows.map((r) => r.image)])].sort();
 }
 
+/**
+ * At start: the configured default notebook image (MERIDIAN_NOTEBOOK_IMAGE) joins the platform images, as the
+ * built-in one always is, so agents run it for every org. It stays one after the setting changes, until an
+ * operator removes it.
+ */
+export async function addDefaultNotebookImage(db: Database, image: string): Promise<void> {
+  if (image !== DEFAULT_NOTEBOOK_IMAGE) await addPlatformImage(db, image);
+}
+
 /** Operators: adds a platform image; adding one twice is fine. */
 export async function addPlatformImage(db: Database, image: string): Promise<string[]> {
   await db.insert(platformImages).values({ image }).onConflictDoNothing();

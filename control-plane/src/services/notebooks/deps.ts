@@ -11,9 +11,16 @@ export interface NotebookDeps {
   changes: DesiredStateChanges;
   /** Where users reach the edge; a notebook answers at `<edgePublicUrl>/notebooks/<id>/`. */
   edgePublicUrl: string;
+  /** The image of a notebook created without one (MERIDIAN_NOTEBOOK_IMAGE). Default DEFAULT_NOTEBOOK_IMAGE. */
+  defaultImage?: string;
 }
 
-export const DEFAULT_NOTEBOOK_IMAGE = 'quay.io/jupyter/base-notebook';
+/**
+ * The platform's notebook image: Debian's classic Jupyter notebook and ipykernel, built on each docker host
+ * by scripts/build-notebook-image.sh (these machines pull from no registry). Always a platform image; an
+ * operator names another default with MERIDIAN_NOTEBOOK_IMAGE (e.g. a jupyter/docker-stacks image).
+ */
+export const DEFAULT_NOTEBOOK_IMAGE = 'meridian/notebook:1';
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 3600;
 /** The edge of the embedded default, on loopback. */
 export const DEFAULT_EDGE_PUBLIC_URL = 'http://127.0.0.1:8787';

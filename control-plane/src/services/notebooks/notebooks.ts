@@ -49,7 +49,7 @@ export async function createNotebook(deps: NotebookDeps, actor: Actor, input: No
         name: input.name,
         gpuType: input.gpuType,
         gpuCount,
-        image: input.image ?? DEFAULT_NOTEBOOK_IMAGE,
+        image: input.image ?? deps.defaultImage ?? DEFAULT_NOTEBOOK_IMAGE,
         idleTimeoutSeconds: input.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
         desired: 'running',
         status: 'pending',
