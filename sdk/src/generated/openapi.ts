@@ -10112,7 +10112,7 @@ export interface operations {
           /** @description Stopped after this long without activity; default 3600 */
           idleTimeoutSeconds?: number;
           /**
-           * @description A Jupyter image; default quay.io/jupyter/base-notebook
+           * @description A Jupyter image; default the platform's (MERIDIAN_NOTEBOOK_IMAGE; unset: meridian/notebook:1, built on each docker host from Debian's packages)
            * @example ghcr.io/acme/sklearn-server:1.4
            */
           image?: string;
