@@ -33,7 +33,10 @@ export interface DockerRuntimeOptions {
   /** Where notebook volumes live on this host (bind-mounted, owned by each workload's user). */
   workloads: WorkloadDirs;
   users?: WorkloadUsers;
-  /** Where a notebook's volume is mounted. Default /home/jovyan/work, the Jupyter docker-stacks home. */
+  /**
+   * Where a notebook's volume is mounted (and HOME points). Default /home/jovyan/work, as in Jupyter's
+   * docker-stacks images and meridian/notebook, which serves its notebooks from there.
+   */
   volumeMountPath?: string;
   /**
    * Host folders mounted read-only into every container (host path → container path): a GPU driver's

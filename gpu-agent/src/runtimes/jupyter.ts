@@ -50,8 +50,9 @@ export function installedJupyterCommand(basePath: string): string[] | undefined 
 
 /**
  * Cmd for a notebook image of the jupyter/docker-stacks family (jupyter/base-notebook and kin) and for the
- * platform's own image (images/notebook, built from Debian's packages): its start-notebook.sh hands extra
- * arguments to the server, and the server reads JUPYTER_TOKEN (notebookEnv) itself.
+ * platform's own meridian/notebook (scripts/build-notebook-image.sh, from Debian's packages): their
+ * start-notebook.sh serves on 0.0.0.0:8888 and hands extra arguments to the server (the platform image's
+ * maps them to the classic notebook's NotebookApp), and the server reads JUPYTER_TOKEN (notebookEnv) itself.
  */
 export function jupyterImageCommand(basePath: string): string[] {
   return ['start-notebook.sh', `--ServerApp.base_url=${basePath}`];
