@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CALLER_NAMED_HEADER } from '@meridian/protocol';
 import { type CallCounts, callsBetween } from './edge/control-plane-proxy.js';
 import { runLoad, sendOnce } from './edge/load.js';
 import {
@@ -33,9 +34,11 @@ import type { Cell, EdgeStats, Target, Upstream } from './edge/types.js';
  * classifier and against a fixed-response upstream (so that the ratio shows the edge's own cost). It also
  * counts the edge's control-plane calls and limiter (Durable Object) calls during each measured window.
  *   npx tsx bench/edge.ts [--duration 5] [--warmup 2] [--connections 1,50] [--width 8] [--rounds 1]
- *     [--profile]
+ *     [--profile] [--runtimes workerd,miniflare,none] [--upstreams agent,fixed]
  * --width is the classifier input's width (8 or the model's real 192); --profile also records a CPU profile
  * of the edge in raw workerd under load (fixed upstream, the largest --connections) into bench/results/.
+ * --runtimes and --upstreams choose the cells: `none` is the direct and nginx rows; Miniflare is not started
+ * unless chosen. A quick before/after of the edge's own cost: --runtimes workerd --upstreams fixed.
  */
 const { values: flags } = parseArgs({
   options: {
@@ -46,8 +49,12 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     /** Repeats the whole grid; the targets use each cell's median over the rounds. */
     rounds: { type: 'string', default: '1' },
+    runtimes: { type: 'string', default: 'workerd,miniflare,none' },
+    upstreams: { type: 'string', default: 'agent,fixed' },
   },
 });
+const RUNTIMES = new Set(flags.runtimes.split(','));
+const UPSTREAMS = new Set(flags.upstreams.split(','));
 const DURATION_MS = Number(flags.duration) * 1000;
 const WARMUP_MS = Number(flags.warmup) * 1000;
 const CONNECTIONS = flags.connections.split(',').map(Number);
@@ -96,6 +103,7 @@ async function main() {
       usage: { orgId: tenant.orgId, keyId: tenant.keyId, userId: null },
       body,
       headerLength,
+      callerNames: { name: d.name, version: String(version.version) },
     });
     return { url: new URL(replica.url), signed };
   };
@@ -111,7 +119,7 @@ async function main() {
     );
   const headerOf = (name: string) => new RegExp(`\\r\\n${name}: *([^\\r]*)`, 'i').exec(recorded.head)?.[1];
   const recordedHeaders: Record<string, string> = {};
-  for (const name of ['content-type', 'inference-header-content-length']) {
+  for (const name of ['content-type', 'inference-header-content-length', CALLER_NAMED_HEADER]) {
     const value = headerOf(name);
     if (value !== undefined) recordedHeaders[name] = value;
   }
@@ -159,8 +167,11 @@ async function main() {
   ];
   const replicaUrls = new Map([[fixedDeploymentId, fixedUrl]]);
 
-  const targets = await startTargets(bench, platform, upstreams, replicaUrls);
-  await checkTargets(bench, targets, upstreams);
+  const targets = (
+    await startTargets(bench, platform, upstreams, replicaUrls, { miniflare: RUNTIMES.has('miniflare') })
+  ).filter((t) => RUNTIMES.has(t.runtime));
+  const chosen = upstreams.filter((u) => UPSTREAMS.has(u.key));
+  await checkTargets(bench, targets, chosen);
   // These machines are shared: what else runs moves every figure, so the run says how busy it was.
   const idle0 = machineJiffies();
   await new Promise((r) => setTimeout(r, 2_000));
@@ -183,7 +194,7 @@ async function main() {
     );
     // Every other round runs the targets in reverse, so no target always follows the same one.
     const order = round % 2 === 1 ? targets : [...targets].reverse();
-    for (const u of upstreams)
+    for (const u of chosen)
       for (const c of CONNECTIONS)
         for (const t of order) {
           if (t.broken?.[u.key]) continue;
@@ -193,7 +204,7 @@ async function main() {
         }
   }
 
-  printTargets(say, CONNECTIONS, targets, upstreams, (t, u, c) => mergeRounds(cells.get(cellKey(t, u, c))));
+  printTargets(say, CONNECTIONS, targets, chosen, (t, u, c) => mergeRounds(cells.get(cellKey(t, u, c))));
   // An edge gets requests only in its own cells (and the stats reads, which never reach the control plane),
   // so every key or org lookup after the checks was made on the path of one of the benchmark's requests.
   const seconds = ((Date.now() - cellsStarted) / 1000).toFixed(0);

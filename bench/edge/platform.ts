@@ -167,7 +167,11 @@ export async function routingSnapshot(platform: Platform): Promise<{
   deployments: {
     deploymentId: string;
     name: string;
-    versions: { versionId: string; replicas: { url: string; agentId: string; keyGeneration?: number }[] }[];
+    versions: {
+      versionId: string;
+      version: number;
+      replicas: { url: string; agentId: string; keyGeneration?: number }[];
+    }[];
   }[];
 }> {
   const res = await fetch(`${platform.cpUrl}/internal/v1/routing`, {

@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import {
   agentKeyDerivationText,
+  CALLER_MODEL_HEADERS,
   canonicalSigningString,
   encodeInferRequest,
   INFERENCE_HEADER_CONTENT_LENGTH,
@@ -62,6 +63,8 @@ export function signedReplicaRequests(options: {
   usage: UsageIdentity;
   body: Buffer;
   headerLength: number;
+  /** As the edge sends them: the agent names the model so in its answer, and the edge streams it through. */
+  callerNames?: { name: string; version: string };
 }): () => Buffer[] {
   const key = createHmac('sha256', options.platformKey)
     .update(agentKeyDerivationText(options.agentId, options.keyGeneration))
@@ -78,6 +81,12 @@ export function signedReplicaRequests(options: {
     ...usageHeaders(options.usage),
     [SIGNATURE_HEADERS.deployment]: options.deploymentId,
     [SIGNATURE_HEADERS.keyGeneration]: String(options.keyGeneration),
+    ...(options.callerNames
+      ? {
+          [CALLER_MODEL_HEADERS.name]: options.callerNames.name,
+          [CALLER_MODEL_HEADERS.version]: options.callerNames.version,
+        }
+      : {}),
   };
   return () => {
     const timestamp = Math.floor(Date.now() / 1000);

@@ -24,6 +24,7 @@ export async function startTargets(
   platform: Platform,
   upstreams: Upstream[],
   replicaUrls: Map<string, string>,
+  options: { miniflare: boolean } = { miniflare: true },
 ): Promise<Target[]> {
   const portsBy = async () => ({ agent: await freePort(), fixed: await freePort() });
 
@@ -47,6 +48,48 @@ export async function startTargets(
   );
   const workerd = await startRawWorkerd(bench, platform, upstreams, replicaUrls, buildDir);
 
+  return [
+    {
+      label: 'direct (client-signed)',
+      runtime: 'none',
+      kind: 'direct',
+      port: (u) => u.port,
+      proxy: () => undefined,
+    },
+    {
+      label: 'nginx proxy_pass',
+      runtime: 'none',
+      kind: 'nginx',
+      port: (u) => nginxPorts[u.key],
+      proxy: () => nginx,
+    },
+    {
+      label: 'workerd bare Worker',
+      runtime: 'workerd',
+      kind: 'bare',
+      port: (u) => workerd.barePorts[u.key],
+      proxy: () => workerd.process,
+    },
+    {
+      label: 'workerd edge',
+      runtime: 'workerd',
+      kind: 'edge',
+      port: () => workerd.edge.port,
+      proxy: () => workerd.process,
+      edge: workerd.edge,
+    },
+    ...(options.miniflare ? await startMiniflare(bench, platform, upstreams, replicaUrls) : []),
+  ];
+}
+
+/** The local set-up `npm start` runs: the edge through scripts/edge.mjs, and a bare Worker per upstream. */
+async function startMiniflare(
+  bench: BenchContext,
+  platform: Platform,
+  upstreams: Upstream[],
+  replicaUrls: Map<string, string>,
+): Promise<Target[]> {
+  const portsBy = async () => ({ agent: await freePort(), fixed: await freePort() });
   const mfProxy = await startCountingProxy(platform.cpUrl, replicaUrls);
   bench.cleanups.push(() => mfProxy.close());
   const mfEdgePort = await freePort();
@@ -95,35 +138,6 @@ export async function startTargets(
     mfBare[u.key] = bare;
   }
   return [
-    {
-      label: 'direct (client-signed)',
-      runtime: 'none',
-      kind: 'direct',
-      port: (u) => u.port,
-      proxy: () => undefined,
-    },
-    {
-      label: 'nginx proxy_pass',
-      runtime: 'none',
-      kind: 'nginx',
-      port: (u) => nginxPorts[u.key],
-      proxy: () => nginx,
-    },
-    {
-      label: 'workerd bare Worker',
-      runtime: 'workerd',
-      kind: 'bare',
-      port: (u) => workerd.barePorts[u.key],
-      proxy: () => workerd.process,
-    },
-    {
-      label: 'workerd edge',
-      runtime: 'workerd',
-      kind: 'edge',
-      port: () => workerd.edge.port,
-      proxy: () => workerd.process,
-      edge: workerd.edge,
-    },
     {
       label: 'Miniflare bare Worker',
       runtime: 'miniflare',

@@ -1,4 +1,9 @@
-import { INFERENCE_HEADER_CONTENT_LENGTH, SIGNATURE_HEADERS } from '@meridian/protocol';
+import {
+  CALLER_MODEL_HEADERS,
+  CALLER_NAMED_HEADER,
+  INFERENCE_HEADER_CONTENT_LENGTH,
+  SIGNATURE_HEADERS,
+} from '@meridian/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EdgeError } from '../src/errors.js';
 import { type ForwardDeps, forwardToReplica } from '../src/routing/forward.js';
@@ -218,6 +223,38 @@ describe('forwardToReplica', () => {
     expect(response.status).toBe(200);
     expect(used).toBe(b);
     expect(attempts).toBe(2);
+  });
+
+  it("says whether the agent named the model as the caller did, and adds the route's answer headers", async () => {
+    const names = { [CALLER_MODEL_HEADERS.name]: 'fraud', [CALLER_MODEL_HEADERS.version]: '4' };
+    const seen = stubAgents({
+      [new URL(a.url).origin]: json({ model_name: 'fraud', outputs: [] }, 200, {
+        [CALLER_NAMED_HEADER]: '1',
+      }),
+      [new URL(b.url).origin]: json({ model_name: 'dep_fraud', outputs: [] }),
+    });
+    const answerHeaders = { RateLimit: '"bench";r=9;t=60' };
+
+    const onA = version(4, 100, [a]);
+    const onB = version(4, 100, [b]);
+
+    const named = await forwardToReplica(
+      forwardEnv,
+      infer({ version: onA, headers: names, answerHeaders }),
+      deps(),
+    );
+    const unnamed = await forwardToReplica(forwardEnv, infer({ version: onB, headers: names }), deps());
+
+    expect(seen[0]?.headers.get(CALLER_MODEL_HEADERS.name)).toBe('fraud');
+    expect(seen[0]?.headers.get(CALLER_MODEL_HEADERS.version)).toBe('4');
+    expect(named.named).toBe(true);
+    expect(named.response.headers.get('ratelimit')).toBe('"bench";r=9;t=60');
+    // The agent's word to the edge stays behind.
+    expect(named.response.headers.get(CALLER_NAMED_HEADER)).toBeNull();
+    expect(await named.response.json()).toEqual({ model_name: 'fraud', outputs: [] });
+    expect(unnamed.replica).toBe(b);
+    expect(unnamed.named).toBe(false);
+    expect(unnamed.response.headers.get('ratelimit')).toBeNull();
   });
 
   it('passes any other status through without a retry', async () => {

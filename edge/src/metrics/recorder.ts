@@ -39,7 +39,8 @@ export function metricsFlushIntervalMs(raw: string | undefined): number {
 
 /**
  * Times every call a route marked with noteMetricsTarget, from receiving the request to the end of the route
- * (which has read the upstream answer to its last byte), and adds it with the status the caller got to the
+ * (which has read the upstream answer to its last byte, or its headers when it streams the answer through),
+ * and adds it with the status the caller got to the
  * isolate's aggregate. Nothing is sent per call: the first call after a flush schedules the next one
  * (`waitUntil`, METRICS_FLUSH_SECONDS later), and FLUSH_AFTER_CALLS calls bring it forward.
  */

@@ -1,4 +1,5 @@
 import {
+  CALLER_MODEL_HEADERS,
   INFERENCE_HEADER_CONTENT_LENGTH,
   type RoutedDeployment,
   type RoutedVersion,
@@ -102,11 +103,37 @@ interface InferCall {
   headerLength: string | undefined;
 }
 
+/** What a header can carry as it is: printable ASCII, no space at either end. */
+const HEADER_SAFE = /^[!-~](?:[ -~]{0,254}[!-~])?$/;
+
 /**
  * The metered path: limits and quota (leased allowance, no limiter call for most calls), the response cache
  * for deterministic models, and the signed forward; the agent that serves the call records its usage.
+ *
+ * With `named` (OIP routes), the agent is asked to name the model as the caller did (CALLER_MODEL_HEADERS);
+ * when it has, its 2xx answer is streamed through as it is (a Response), with nothing buffered or rewritten.
+ * Otherwise (an older agent, the response cache, an error) the answer is read whole for the route to shape.
  */
-async function infer(c: Ctx, deployment: RoutedDeployment, version: RoutedVersion, call: InferCall) {
+function infer(
+  c: Ctx,
+  deployment: RoutedDeployment,
+  version: RoutedVersion,
+  call: InferCall,
+): Promise<Served>;
+function infer(
+  c: Ctx,
+  deployment: RoutedDeployment,
+  version: RoutedVersion,
+  call: InferCall,
+  named: true,
+): Promise<Served | Response>;
+async function infer(
+  c: Ctx,
+  deployment: RoutedDeployment,
+  version: RoutedVersion,
+  call: InferCall,
+  named = false,
+): Promise<Served | Response> {
   noteMetricsTarget(c.req.raw, { ...deployment, versionId: version.versionId });
   const admission = await admit(c.env, c.var.caller, c.executionCtx);
   const { body, contentType, headerLength } = call;
@@ -131,6 +158,11 @@ async function infer(c: Ctx, deployment: RoutedDeployment, version: RoutedVersio
     }
     const headers: Record<string, string> = { [REQUEST_ID_HEADER]: c.var.requestId };
     if (headerLength !== undefined) headers[INFERENCE_HEADER_CONTENT_LENGTH] = headerLength;
+    // A cached answer is shared by every deployment of the version: it keeps the agent's ids.
+    if (named && !cache && HEADER_SAFE.test(deployment.name)) {
+      headers[CALLER_MODEL_HEADERS.name] = deployment.name;
+      headers[CALLER_MODEL_HEADERS.version] = String(version.version);
+    }
     const request = {
       deployment,
       version,
@@ -141,12 +173,16 @@ async function infer(c: Ctx, deployment: RoutedDeployment, version: RoutedVersio
       headers,
       // Signed; the agent journals each 200 it answers under it and reports the calls for billing.
       usage: { orgId: c.var.caller.orgId, keyId: c.var.caller.keyId, userId: c.var.caller.userId },
+      // Not on an answer the cache keeps: another caller's RateLimit would be stored with it.
+      ...(cache ? {} : { answerHeaders: admission.headers }),
     };
     // A call that reaches no replica because routing was stale (scaled to zero meanwhile) is held, not failed.
-    const { response } = await forwardOrHold(c.env, request, c.executionCtx);
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const forwarded = await forwardOrHold(c.env, request, c.executionCtx);
+    const { response } = forwarded;
     ok = response.ok;
-    if (!cache) return withHeaders(response.status, bytes, response.headers, admission.headers);
+    if (ok && forwarded.named && !cache) return response;
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (!cache) return { status: response.status, body: bytes, headers: response.headers };
     // The cache keeps the agent's own answer (it is shared by every deployment of the version) and marks
     // what is sent with its Cache-Status; 200s are stored in the background.
     const stored = new Response(bytes.slice(), { status: response.status, headers: response.headers });
@@ -308,8 +344,8 @@ export function createPredictionRoutes(): Hono<AppEnv> {
         body.byteLength,
       );
       const contentType = c.req.header('content-type');
-      const answer = await infer(c, deployment, version, { body, contentType, headerLength });
-      return oipAnswer(c, answer, deployment, version);
+      const answer = await infer(c, deployment, version, { body, contentType, headerLength }, true);
+      return answer instanceof Response ? answer : oipAnswer(c, answer, deployment, version);
     });
   }
   app.post('/v1/deployments/:id/predict', auth, predictSimple);

@@ -1,4 +1,5 @@
 import {
+  CALLER_NAMED_HEADER,
   INFERENCE_HEADER_CONTENT_LENGTH,
   type RoutedDeployment,
   type RoutedReplica,
@@ -28,6 +29,8 @@ export interface ForwardRequest {
   contentType?: string;
   /** Sent as they are, e.g. Inference-Header-Content-Length for binary tensors. */
   headers?: Record<string, string>;
+  /** Added to the answer's headers as they are (RateLimit), so the answer is built once. */
+  answerHeaders?: Record<string, string>;
   /** Per attempt; UPSTREAM_TIMEOUT_MS by default. */
   timeoutMs?: number;
   /**
@@ -38,8 +41,13 @@ export interface ForwardRequest {
 }
 
 export interface Forwarded {
-  /** The agent's answer: its status, body stream, content-type and Inference-Header-Content-Length. */
+  /**
+   * The agent's answer: its status, body stream, content-type, Inference-Header-Content-Length and
+   * Retry-After, with the request's answerHeaders.
+   */
   response: Response;
+  /** The agent wrote the caller's names (CALLER_MODEL_HEADERS) into the answer: it can go out as it is. */
+  named: boolean;
   replica: RoutedReplica;
   attempts: number;
 }
@@ -111,7 +119,8 @@ export async function forwardToReplica(
     const outcome = await attempt(url, { method, headers, body }, timeoutMs).finally(end);
     if (outcome.ok) {
       health.restore(replica.workloadId);
-      return { response: passThrough(outcome.response), replica, attempts };
+      const named = outcome.response.headers.get(CALLER_NAMED_HEADER) === '1';
+      return { response: passThrough(outcome.response, request.answerHeaders), named, replica, attempts };
     }
     health.eject(replica.workloadId);
     failures.push(`${replica.workloadId}: ${outcome.reason}`);
@@ -148,11 +157,15 @@ async function signedHeaders(
   request: ForwardRequest,
   replica: RoutedReplica,
   signed: { method: string; target: string; bodySha256Hex: string },
-): Promise<Headers> {
-  const headers = new Headers(request.headers);
-  if (request.contentType !== undefined) headers.set('content-type', request.contentType);
-  for (const name of Object.values(USAGE_HEADERS)) headers.delete(name);
-  for (const [name, value] of Object.entries(usageHeaders(request.usage))) headers.set(name, value);
+): Promise<Record<string, string>> {
+  // A plain record: fetch builds its Headers natively, where a Headers object here costs a call per header.
+  const headers: Record<string, string> = {};
+  if (request.headers)
+    for (const name in request.headers) headers[name.toLowerCase()] = request.headers[name] as string;
+  if (request.contentType !== undefined) headers['content-type'] = request.contentType;
+  for (const name of Object.values(USAGE_HEADERS)) delete headers[name];
+  const usage = usageHeaders(request.usage);
+  for (const name in usage) headers[name] = usage[name] as string;
   const key = agentSigningKey(env.DATA_PLANE_SIGNING_KEY, replica.agentId, replica.keyGeneration);
   let signature: Record<string, string>;
   try {
@@ -161,8 +174,8 @@ async function signedHeaders(
       deploymentId: request.deployment.deploymentId,
       nonce: crypto.randomUUID(),
       keyGeneration: replica.keyGeneration,
-      contentType: headers.get('content-type') ?? '',
-      inferenceHeaderContentLength: headers.get(INFERENCE_HEADER_CONTENT_LENGTH) ?? '',
+      contentType: headers['content-type'] ?? '',
+      inferenceHeaderContentLength: headers[INFERENCE_HEADER_CONTENT_LENGTH] ?? '',
       usage: request.usage,
     });
   } catch {
@@ -172,14 +185,14 @@ async function signedHeaders(
     );
   }
   // Set last, so no header the route passes along can stand in for the signature.
-  for (const [name, value] of Object.entries(signature)) headers.set(name, value);
+  for (const name in signature) headers[name] = signature[name] as string;
   return headers;
 }
 
 /** One attempt; the timeout covers the wait for the answer's headers, not the streaming of its body. */
 async function attempt(
   url: URL,
-  init: { method: string; headers: Headers; body: Uint8Array },
+  init: { method: string; headers: Record<string, string>; body: Uint8Array },
   timeoutMs: number,
 ): Promise<Attempt> {
   const controller = new AbortController();
@@ -209,12 +222,14 @@ async function attempt(
   }
 }
 
-function passThrough(res: Response): Response {
-  const headers = new Headers();
+/** The answer as the caller may see it, its body streamed through; one Response, headers built as a record. */
+function passThrough(res: Response, extra: Record<string, string> | undefined): Response {
+  const headers: Record<string, string> = {};
   for (const name of PASSED_HEADERS) {
     const value = res.headers.get(name);
-    if (value !== null) headers.set(name, value);
+    if (value !== null) headers[name] = value;
   }
+  if (extra) for (const name in extra) headers[name] = extra[name] as string;
   return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
 }
 

@@ -1,4 +1,10 @@
-import { INFERENCE_HEADER_CONTENT_LENGTH, OipCodecError, type OipError } from '@meridian/protocol';
+import {
+  CALLER_MODEL_HEADERS,
+  CALLER_NAMED_HEADER,
+  INFERENCE_HEADER_CONTENT_LENGTH,
+  OipCodecError,
+  type OipError,
+} from '@meridian/protocol';
 import type { Logger } from '../agent/logger.js';
 import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import {
@@ -10,7 +16,7 @@ import {
 } from '../onnx/errors.js';
 import { SignatureError } from './auth.js';
 import { BodyIncompleteError, BodyTooLargeError } from './body.js';
-import { inferOip } from './infer.js';
+import { type CallerNames, inferOip } from './infer.js';
 import type { InferenceMetrics } from './metrics.js';
 import type { ModelRegistry, ServedModel } from './models.js';
 
@@ -73,7 +79,22 @@ export function errorAnswer(err: unknown, request: FailedRequest, log: Logger): 
   };
 }
 
-/** Runs one signed, read infer request and counts it in the model's Triton metrics. */
+/** Longer caller names are ignored (the answer keeps the ids, and the edge rewrites it). */
+const MAX_CALLER_NAME = 256;
+
+/** The caller's names for the model, when the edge sent both (CALLER_MODEL_HEADERS). */
+export function callerNamesOf(header: (name: string) => string | undefined): CallerNames | undefined {
+  const name = header(CALLER_MODEL_HEADERS.name);
+  const version = header(CALLER_MODEL_HEADERS.version);
+  if (name === undefined || version === undefined) return undefined;
+  if (name === '' || name.length > MAX_CALLER_NAME || version.length > MAX_CALLER_NAME) return undefined;
+  return { name, version };
+}
+
+/**
+ * Runs one signed, read infer request and counts it in the model's Triton metrics. With `names`, the answer
+ * names the model as the caller did and says so (CALLER_NAMED_HEADER).
+ */
 export async function answerInfer(
   model: ServedModel,
   metrics: InferenceMetrics,
@@ -81,27 +102,27 @@ export async function answerInfer(
   inferenceHeaderLength: string | undefined,
   monitor?: DeploymentMonitor,
   lowPriority = false,
+  names?: CallerNames,
 ): Promise<Answer> {
   const counters = metrics.forModel(model.name, model.version);
   const started = performance.now();
   try {
     const headerLength = inferenceHeaderLength === undefined ? undefined : Number(inferenceHeaderLength);
-    const out = await inferOip(model, body, headerLength, monitor, lowPriority);
+    const out = await inferOip(model, body, headerLength, monitor, lowPriority, names);
     monitor?.observe(model.name, model.version, 200, out.queueUs, out.computeUs);
     counters.success.inc();
     counters.requestUs.inc((performance.now() - started) * 1000);
     counters.queueUs.inc(out.queueUs);
     counters.computeUs.inc(out.computeUs);
-    if (out.headerLength === undefined)
-      return { status: 200, headers: { 'content-type': 'application/json' }, body: out.body };
-    return {
-      status: 200,
-      headers: {
-        'content-type': 'application/octet-stream',
-        [INFERENCE_HEADER_CONTENT_LENGTH]: String(out.headerLength),
-      },
-      body: out.body,
-    };
+    const headers: Record<string, string> =
+      out.headerLength === undefined
+        ? { 'content-type': 'application/json' }
+        : {
+            'content-type': 'application/octet-stream',
+            [INFERENCE_HEADER_CONTENT_LENGTH]: String(out.headerLength),
+          };
+    if (names) headers[CALLER_NAMED_HEADER] = '1';
+    return { status: 200, headers, body: out.body };
   } catch (err) {
     counters.failure.inc();
     monitor?.observe(model.name, model.version, statusOf(err).status, 0, 0);

@@ -138,6 +138,35 @@ describe('data plane over HTTP', () => {
     }
   });
 
+  it("names the model as the edge's caller did when the edge says so, on both paths", async () => {
+    const app = createDataPlaneApp(deps);
+    const target = '/v2/models/cls/infer';
+    const { body, headerLength } = encodeInferRequest({ parameters: { binary_data_output: true } }, [
+      { tensor: image(2), binary: true },
+    ]);
+    const length = { 'inference-header-content-length': String(headerLength) };
+    const named = { 'x-meridian-model-name': 'my "cls"', 'x-meridian-model-version': '7' };
+    for (const extra of [named, {}]) {
+      const headers = {
+        ...edgeHeaders(KEY, { method: 'POST', target, body, deploymentId: DEP, headers: length }),
+        ...extra,
+      };
+      const viaNode = await fetch(server.url + target, { method: 'POST', headers, body });
+      const viaHono = await app.fetch(
+        new Request(`http://agent${target}`, { method: 'POST', headers, body }),
+      );
+      for (const res of [viaNode, viaHono]) {
+        expect(res.status).toBe(200);
+        expect(res.headers.get('x-meridian-named')).toBe(extra === named ? '1' : null);
+        const length = Number(res.headers.get('inference-header-content-length'));
+        const { response } = decodeInferResponse(new Uint8Array(await res.arrayBuffer()), length);
+        expect([response.model_name, response.model_version]).toEqual(
+          extra === named ? ['my "cls"', '7'] : ['cls', '1'],
+        );
+      }
+    }
+  });
+
   it('serves concurrent cls requests through the batcher with each caller getting its own answer', async () => {
     const seeds = Array.from({ length: 12 }, (_, i) => i);
     const answers = await Promise.all(seeds.map((s) => infer('cls', [image(s)], true)));

@@ -5,7 +5,7 @@ import { createJsonLogger, type Logger } from '../agent/logger.js';
 import type { CallRecorder } from '../agent/usage-journal.js';
 import type { WorkloadLogReader } from '../agent/workload-logs.js';
 import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
-import { type Answer, answerInfer, errorAnswer, findModel as find } from './answers.js';
+import { type Answer, answerInfer, callerNamesOf, errorAnswer, findModel as find } from './answers.js';
 import { readSignedBody } from './auth.js';
 import { readBodyLimited } from './body.js';
 import { logRoutes } from './logs-route.js';
@@ -126,6 +126,7 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
         c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
         deps.monitor,
         c.req.header(PRIORITY_HEADER) === 'batch',
+        callerNamesOf((name) => c.req.header(name)),
       );
       const served = { deploymentId: model.name, bytesIn: body.byteLength };
       return send(c, await journalServed(deps.journal, (name) => c.req.header(name), served, answer));

@@ -8,6 +8,9 @@ import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import { selectOutputs, validateInputs } from '../onnx/validate.js';
 import type { ServedModel } from './models.js';
 
+/** How the edge's caller named the model (CALLER_MODEL_HEADERS): written into the answer instead of the ids. */
+export type CallerNames = { name: string; version: string };
+
 /** Timings of one served request, for the metrics. */
 export type InferTiming = { queueUs: number; computeUs: number };
 
@@ -21,6 +24,7 @@ export async function inferOip(
   headerLength: number | undefined,
   monitor?: DeploymentMonitor,
   lowPriority = false,
+  callerNames?: CallerNames,
 ): Promise<EncodedBody & InferTiming> {
   const { request, inputs } = decodeInferRequest(body, headerLength);
   const ordered = validateInputs(model.signature, inputs);
@@ -41,8 +45,8 @@ export async function inferOip(
     return { tensor, binary: asked === undefined ? allBinary : asked === true };
   });
   const meta = {
-    model_name: model.name,
-    model_version: model.version,
+    model_name: callerNames?.name ?? model.name,
+    model_version: callerNames?.version ?? model.version,
     ...(request.id ? { id: request.id } : {}),
   };
   return { ...encodeInferResponse(meta, sends), queueUs: result.queueUs, computeUs: result.computeUs };

@@ -1,7 +1,14 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { INFERENCE_HEADER_CONTENT_LENGTH, PRIORITY_HEADER } from '@meridian/protocol';
-import { type Answer, answerInfer, errorAnswer, type FailedRequest, findModel } from './answers.js';
+import {
+  type Answer,
+  answerInfer,
+  callerNamesOf,
+  errorAnswer,
+  type FailedRequest,
+  findModel,
+} from './answers.js';
 import { authOptions, createDataPlaneApp, type DataPlaneDeps, dataPlaneLog } from './app.js';
 import { readSignedBody } from './auth.js';
 import { readIncomingBody } from './body.js';
@@ -54,6 +61,7 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
         headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH),
         deps.monitor,
         headerOf(req, PRIORITY_HEADER) === 'batch',
+        callerNamesOf(request.header),
       );
       // Recorded for billing before the 200 is written (group commit: one write serves concurrent calls).
       const call = { deploymentId: served.name, bytesIn: body.byteLength };

@@ -89,3 +89,15 @@ export const INFERENCE_HEADER_CONTENT_LENGTH = 'inference-header-content-length'
 
 /** `batch` on a call to an agent: its batcher serves the real-time calls queued beside it first (issue 16). */
 export const PRIORITY_HEADER = 'x-meridian-priority';
+
+/**
+ * How the edge's caller named the model (deployment name, version number), sent with an infer call: the
+ * agent writes them as the answer's `model_name` and `model_version` and says so with CALLER_NAMED_HEADER,
+ * so the edge streams the answer through instead of rewriting it (an agent that does not still gets it
+ * rewritten). Not signed: they change only the labels of the answer, which the edge would set anyway.
+ */
+export const CALLER_MODEL_HEADERS = {
+  name: 'x-meridian-model-name',
+  version: 'x-meridian-model-version',
+} as const;
+export const CALLER_NAMED_HEADER = 'x-meridian-named';
