@@ -51,7 +51,7 @@ export async function latestRollouts(db: Reader, deploymentIds: string[]) {
       baseRevision: r.baseRevision,
       baseVersion: versionOf(r.deploymentId, r.baseRevision),
       state: r.state,
-      step: Math.min(r.step + 1, steps.length),
+      step: r.state === 'promoted' ? steps.length + 1 : Math.min(r.step + 1, steps.length),
       steps: [...steps, 1],
       share,
       ...judging,

@@ -2,6 +2,7 @@ import { emptyHistogram, observeLatency } from '@meridian/protocol';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deploymentEvents, deploymentRollouts, deployments, workloads } from '../../db/schema.js';
+import { sampleInventory } from '../../routes/agents-testing.js';
 import { createTestApp } from '../../testing/test-app.js';
 import { recordEdgeMetrics } from '../monitoring/ingest-metrics.js';
 import { deployedModel, fakeAgent, testScheduler } from '../scheduler/scheduler-testing.js';
@@ -179,5 +180,40 @@ describe('scheduler: canary rollouts', () => {
     await agent.report('ready');
     await scheduler.tick(start + 6_000);
     expect(await live(dep.id, 1)).toHaveLength(0);
+  });
+
+  it('rolls back a canary whose replica fails to load twice, with the agent’s reason', async () => {
+    const { agent, dep, scheduler } = await canaryOf(t, { share: 0.1 });
+    const start = Date.now();
+    await scheduler.tick(start);
+    const failOne = async () => {
+      const state = await agent.desired();
+      const canaryReplica = (await live(dep.id, 2))[0]?.id;
+      const r = await t.client.call('POST', '/agent/v1/heartbeat', {
+        token: agent.credential,
+        body: {
+          inventory: sampleInventory(),
+          workloads: state.workloads.map((w) => ({
+            workloadId: w.workloadId,
+            kind: w.kind,
+            ...(w.workloadId === canaryReplica
+              ? { phase: 'failed', reason: 'onnxruntime: model file is corrupt' }
+              : { phase: 'ready' }),
+          })),
+        },
+      });
+      if (r.status !== 200) throw new Error(`heartbeat: ${r.status}`);
+    };
+    await failOne();
+    await scheduler.tick(start + 100);
+    // The first failure is retried after its backoff, as any replica's.
+    await scheduler.tick(start + 2_000);
+    expect((await events(dep.id)).some((e) => e.startsWith('canary_rolled_back'))).toBe(false);
+    await failOne();
+    await scheduler.tick(start + 2_100);
+    await scheduler.tick(start + 2_200);
+    expect((await events(dep.id)).at(-1)).toBe(
+      'canary_rolled_back: canary v2 (revision 2) rolled back: its replica failed to load 2 times (onnxruntime: model file is corrupt)',
+    );
   });
 });
