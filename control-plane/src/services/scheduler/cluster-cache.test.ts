@@ -14,6 +14,11 @@ beforeEach(async () => {
 afterEach(() => t.cleanup());
 
 const NOW = Date.now();
+/** The schedulers here leave the change log alone: the cache under test reads it too (in production, only the
+ * lease holder reads it; one that finds it trimmed past its place reads everything, tested below). */
+const KEEP_LOG = {
+  clusterCache: { pruneAfterRows: Number.POSITIVE_INFINITY, pruneEveryMs: Number.POSITIVE_INFINITY },
+};
 
 /**
  * The cache's view after a change, checked against a full read of the same database: it must have followed
@@ -47,7 +52,7 @@ describe('cluster cache: the in-memory view follows the change log like a full r
     expect((await followsLikeFullRead(cache)).agents.has(b.agentId)).toBe(true);
 
     // The scheduler places replicas (its own writes go through the log too), then heartbeats report them.
-    const scheduler = testScheduler(t);
+    const scheduler = testScheduler(t, KEEP_LOG);
     await scheduler.tick();
     expect((await followsLikeFullRead(cache)).workloads.filter((w) => w.agentId !== null)).toHaveLength(2);
     await a.report('loading');
@@ -130,7 +135,7 @@ describe('cluster cache: the in-memory view follows the change log like a full r
       updatedAt: new Date(),
     });
     expect((await followsLikeFullRead(cache)).notebooks.map((n) => n.id)).toEqual([id]);
-    const scheduler = testScheduler(t);
+    const scheduler = testScheduler(t, KEEP_LOG);
     await scheduler.tick();
     await agent.report('ready', { endpoint: 'http://127.0.0.1:1/nb/' });
     await scheduler.tick();
@@ -146,7 +151,7 @@ describe('cluster cache: the in-memory view follows the change log like a full r
     const owner = await t.client.register('owner');
     const a = await fakeAgent(t);
     await deployedModel(t, owner, { replicas: 1 });
-    await testScheduler(t).tick();
+    await testScheduler(t, KEEP_LOG).tick();
     const cache = new ClusterCache(t.db);
     const view = await cache.read(NOW);
     const [w] = view.workloads;
@@ -192,7 +197,7 @@ describe('cluster cache: the in-memory view follows the change log like a full r
     const owner = await t.client.register('owner');
     const [a, b] = [await fakeAgent(t), await fakeAgent(t)];
     await deployedModel(t, owner, { replicas: 2 });
-    const scheduler = testScheduler(t, { leaseTtlMs: 15_000 });
+    const scheduler = testScheduler(t, { ...KEEP_LOG, leaseTtlMs: 15_000 });
     const now = Date.now();
     await scheduler.tick(now);
     await a.report('ready');
@@ -215,5 +220,41 @@ describe('cluster cache: the in-memory view follows the change log like a full r
     // The lease is renewed once a third of its life has passed.
     expect(await scheduler.tick(now + 5_100)).toBe(true);
     expect(await written()).toBeGreaterThan(heartbeat);
+  });
+
+  it('moves its routing generation only on what routing reads: not on a heartbeat that changes no phase', async () => {
+    const owner = await t.client.register('owner');
+    const a = await fakeAgent(t);
+    await deployedModel(t, owner, { replicas: 1 });
+    await testScheduler(t, KEEP_LOG).tick();
+    const cache = new ClusterCache(t.db);
+    await cache.read(NOW);
+    const routing = cache.routingGeneration;
+    // The replica's report and the agent's heartbeat time change; nothing routing reads does.
+    await a.report('loading');
+    await followsLikeFullRead(cache);
+    expect(cache.lastRead.changes).toBeGreaterThan(0);
+    expect(cache.routingGeneration).toBe(routing);
+    // The scheduler records the phase on the replica: routing reads that.
+    await a.report('ready');
+    await testScheduler(t, KEEP_LOG).tick();
+    await followsLikeFullRead(cache);
+    expect(cache.routingGeneration).toBeGreaterThan(routing);
+    const ready = cache.routingGeneration;
+    await t.db.update(agents).set({ dataPlaneKeyGeneration: 5 }).where(eq(agents.id, a.agentId));
+    await followsLikeFullRead(cache);
+    expect(cache.routingGeneration).toBeGreaterThan(ready);
+  });
+
+  it('reads everything when another instance trimmed the log past what it had read', async () => {
+    const a = await fakeAgent(t);
+    const cache = new ClusterCache(t.db);
+    await cache.read(NOW);
+    await a.report('ready');
+    // Another instance, holding the lease meanwhile, reads the log and trims it.
+    await new ClusterCache(t.db, { pruneAfterRows: 1 }).read(NOW);
+    const view = await cache.read(NOW + 1);
+    expect(cache.lastRead.full).toBe(true);
+    expect(view).toEqual(await loadClusterView(t.db, NOW + 1));
   });
 });

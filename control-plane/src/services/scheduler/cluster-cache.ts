@@ -22,15 +22,33 @@ export interface ClusterCacheOptions {
 
 type Kind = 'agent' | 'workload' | 'deployment' | 'notebook';
 
-/** One kind of row held in memory by id, with its rows sorted by id built again only after a change. */
+/**
+ * One kind of row held in memory by id, with its rows sorted by id built again only after a change. `routed`
+ * is what of a row the routing snapshot depends on (./routing-snapshot.ts): a change that leaves it alone
+ * (a heartbeat's time and inventory, a report) needs no new snapshot.
+ */
 class Rows<T extends { id: string }> {
   readonly byId = new Map<string, T>();
   private sorted: T[] | undefined;
 
-  replace(ids: Iterable<string>, rows: T[]): void {
-    for (const id of ids) this.byId.delete(id);
-    for (const r of rows) this.byId.set(r.id, r);
+  constructor(private readonly routed: (row: T) => string) {}
+
+  /** Replaces the rows with these ids by `rows` (an id not among them is gone); true if routing may change. */
+  replace(ids: Iterable<string>, rows: T[]): boolean {
+    const before = new Map<string, string>();
+    for (const id of ids) {
+      const old = this.byId.get(id);
+      if (old) before.set(id, this.routed(old));
+      this.byId.delete(id);
+    }
+    let routing = false;
+    for (const r of rows) {
+      this.byId.set(r.id, r);
+      if (before.get(r.id) !== this.routed(r)) routing = true;
+      before.delete(r.id);
+    }
     this.sorted = undefined;
+    return routing || before.size > 0;
   }
 
   deleteWhere(gone: (row: T) => boolean): void {
@@ -44,6 +62,14 @@ class Rows<T extends { id: string }> {
     return this.sorted.map((r) => ({ ...r }));
   }
 }
+
+// What the routing snapshot reads of each row: an agent's address, key and whether it is lost; a replica's
+// deployment, revision, phase, host and retirement; a deployment's every field (they change seldom).
+const routedAgent = (a: AgentView) => `${a.status === 'lost'}|${a.dataPlaneUrl}|${a.keyGeneration}`;
+const routedWorkload = (w: WorkloadView) =>
+  `${w.deploymentId}|${w.revision}|${w.phase}|${w.agentId}|${w.retireAt}`;
+const routedDeployment = (d: DeploymentView) => JSON.stringify({ ...d, revisions: [...d.revisions] });
+const notRouted = () => '';
 
 interface State {
   agents: Rows<AgentView>;
@@ -74,6 +100,11 @@ export class ClusterCache {
   private pruned = { seq: 0, at: 0 };
   /** Moves on whenever what the view holds changes: a view of the same generation is the same view. */
   generation = 0;
+  /**
+   * Moves on whenever what the routing snapshot is computed from may have changed: the same routing
+   * generation gives the same snapshot. A full read always moves it.
+   */
+  routingGeneration = 0;
   /** How the last read went, for tests and the benchmark. */
   lastRead: { full: boolean; changes: number } = { full: true, changes: 0 };
 
@@ -118,10 +149,10 @@ export class ClusterCache {
     // The log's position first: a change made during the reads below is read again on the next tick.
     const seq = await this.lastSeq();
     const state: State = {
-      agents: new Rows(),
-      workloads: new Rows(),
-      deployments: new Rows(),
-      notebooks: new Rows(),
+      agents: new Rows(routedAgent),
+      workloads: new Rows(routedWorkload),
+      deployments: new Rows(routedDeployment),
+      notebooks: new Rows(notRouted),
       seq,
       fullReadAt: now,
     };
@@ -131,14 +162,23 @@ export class ClusterCache {
     state.notebooks.replace([], await readNotebooks(this.db));
     this.lastRead = { full: true, changes: 0 };
     this.generation += 1;
+    this.routingGeneration += 1;
     return state;
   }
 
-  /** Applies the changes logged since `state.seq`; false when a full read is cheaper. */
+  /** Applies the changes logged since `state.seq`; false when it cannot (or a full read is cheaper). */
   private async follow(state: State): Promise<boolean> {
+    // The last number handed out (AUTOINCREMENT never hands one out twice), then what is logged since ours.
+    const [last] = await this.db.all<{ seq: number }>(
+      sql`select seq from sqlite_sequence where name = 'cluster_changes'`,
+    );
     const changes = await this.db.all<{ seq: number; kind: Kind; id: string }>(
       sql`select seq, kind, id from cluster_changes where seq > ${state.seq} order by seq`,
     );
+    // Rows up to `last` missing: another instance trimmed the log past what this one read (it held the lease
+    // meanwhile, which a new lease also catches); only a full read is sure to be right.
+    const upTo = last?.seq ?? 0;
+    if (upTo > state.seq && changes.filter((c) => c.seq <= upTo).length !== upTo - state.seq) return false;
     if (changes.length === 0) {
       this.lastRead = { full: false, changes: 0 };
       return true;
@@ -157,23 +197,26 @@ export class ClusterCache {
       state.deployments.byId.size +
       state.notebooks.byId.size;
     if (distinct > Math.max(1_000, held / 2)) return false;
-    if (ids.agent.size > 0) state.agents.replace(ids.agent, await readAgents(this.db, [...ids.agent]));
+    let routing = false;
+    if (ids.agent.size > 0)
+      routing = state.agents.replace(ids.agent, await readAgents(this.db, [...ids.agent])) || routing;
     if (ids.workload.size > 0)
-      state.workloads.replace(ids.workload, await readWorkloads(this.db, [...ids.workload]));
+      routing =
+        state.workloads.replace(ids.workload, await readWorkloads(this.db, [...ids.workload])) || routing;
     if (ids.deployment.size > 0) {
-      state.deployments.replace(ids.deployment, await readDeployments(this.db, [...ids.deployment]));
+      const read = await readDeployments(this.db, [...ids.deployment]);
+      routing = state.deployments.replace(ids.deployment, read) || routing;
       // Their workloads went with them (a foreign-key cascade); the log names those too, this is a backstop.
-      const gone = [...ids.deployment].filter((id) => !state.deployments.byId.has(id));
-      if (gone.length > 0) {
-        const goneSet = new Set(gone);
-        state.workloads.deleteWhere((w) => w.deploymentId !== null && goneSet.has(w.deploymentId));
-      }
+      const gone = new Set([...ids.deployment].filter((id) => !state.deployments.byId.has(id)));
+      if (gone.size > 0)
+        state.workloads.deleteWhere((w) => w.deploymentId !== null && gone.has(w.deploymentId));
     }
     if (ids.notebook.size > 0) {
       state.notebooks.replace(ids.notebook, await readNotebooks(this.db, [...ids.notebook]));
       const gone = new Set([...ids.notebook].filter((id) => !state.notebooks.byId.has(id)));
       if (gone.size > 0) state.workloads.deleteWhere((w) => w.notebookId !== null && gone.has(w.notebookId));
     }
+    if (routing) this.routingGeneration += 1;
     state.seq = changes[changes.length - 1]?.seq ?? state.seq;
     this.lastRead = { full: false, changes: changes.length };
     this.generation += 1;

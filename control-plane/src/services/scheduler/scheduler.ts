@@ -55,7 +55,7 @@ export class Scheduler implements SchedulerTrigger {
   private readonly cluster: ClusterCache;
   /** The last version the publisher accepted; a failed publish is retried on the next tick. */
   private published = -1;
-  /** The cluster view's generation the stored routing snapshot was last computed from. */
+  /** The cluster view's routing generation the stored snapshot was last computed from. */
   private routedGeneration = -1;
   /** The canaries' shares it was computed with. */
   private routedCanaries = '';
@@ -137,10 +137,14 @@ export class Scheduler implements SchedulerTrigger {
       0;
     let snapshot: RoutingSnapshot | undefined;
     const canaryShares = JSON.stringify([...canaries]);
-    if (wrote || this.cluster.generation !== this.routedGeneration || canaryShares !== this.routedCanaries) {
+    if (
+      wrote ||
+      this.cluster.routingGeneration !== this.routedGeneration ||
+      canaryShares !== this.routedCanaries
+    ) {
       const routed = routedDeployments(wrote ? await this.cluster.read(now) : view, canaries);
       snapshot = await this.routing.update(routed, now);
-      this.routedGeneration = this.cluster.generation;
+      this.routedGeneration = this.cluster.routingGeneration;
       this.routedCanaries = canaryShares;
     }
     const { publisher } = this.options;
