@@ -140,9 +140,12 @@ export class ClusterCache {
     };
   }
 
+  /** The last number the log handed out (AUTOINCREMENT never hands one out twice, even once trimmed). */
   private async lastSeq(): Promise<number> {
-    const rows = await this.db.all<{ seq: number | null }>(sql`select max(seq) as seq from cluster_changes`);
-    return rows[0]?.seq ?? 0;
+    const [row] = await this.db.all<{ seq: number }>(
+      sql`select seq from sqlite_sequence where name = 'cluster_changes'`,
+    );
+    return row?.seq ?? 0;
   }
 
   private async fullRead(now: number): Promise<State> {
@@ -168,16 +171,13 @@ export class ClusterCache {
 
   /** Applies the changes logged since `state.seq`; false when it cannot (or a full read is cheaper). */
   private async follow(state: State): Promise<boolean> {
-    // The last number handed out (AUTOINCREMENT never hands one out twice), then what is logged since ours.
-    const [last] = await this.db.all<{ seq: number }>(
-      sql`select seq from sqlite_sequence where name = 'cluster_changes'`,
-    );
+    // The last number handed out, then what is logged since ours.
+    const upTo = await this.lastSeq();
     const changes = await this.db.all<{ seq: number; kind: Kind; id: string }>(
       sql`select seq, kind, id from cluster_changes where seq > ${state.seq} order by seq`,
     );
     // Rows up to `last` missing: another instance trimmed the log past what this one read (it held the lease
     // meanwhile, which a new lease also catches); only a full read is sure to be right.
-    const upTo = last?.seq ?? 0;
     if (upTo > state.seq && changes.filter((c) => c.seq <= upTo).length !== upTo - state.seq) return false;
     if (changes.length === 0) {
       this.lastRead = { full: false, changes: 0 };
