@@ -5,8 +5,9 @@ import { REAL_MODELS } from '../../control-plane/src/onnx/test-models.js';
 import { baseEnv, freePort, type Running, startBenchAgent, startProcess } from '../edge/processes.js';
 
 // The platform as `npm start` runs it (control plane, one CPU agent, the edge in workerd), each a process on
-// free ports in one directory, and the few API calls the cold-start benchmark makes. Defaults throughout,
-// except the autoscaler's stable window (so a deployment reaches zero in seconds, not a minute).
+// free ports in one directory, and the few API calls the cold-start and load-step benchmarks make (the load
+// step adds a second agent). Defaults throughout, except the autoscaler's stable window (so a deployment
+// reaches zero in seconds, not a minute).
 
 const secret = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').trim();
 
@@ -25,6 +26,8 @@ export interface ColdStartPlatform {
   uploadClassifier(modelId: string): Promise<number>;
   /** One classifier call through the edge; answers its status. */
   infer(name: string): Promise<number>;
+  /** Starts and registers one more CPU agent; answers its id once it runs. */
+  addAgent(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -84,19 +87,23 @@ export async function startColdStartPlatform(dir: string): Promise<ColdStartPlat
       }),
     );
     const operator = secret(cpDataDir, 'operator-token');
-    const bootstrap = await expect201(
-      'bootstrap token',
-      request(`${cpUrl}/internal/v1/agents/bootstrap-tokens`, operator, 'POST', { ttlSeconds: 600 }),
-    );
-    const agentDir = join(dir, 'agent');
-    started.push(
-      await startBenchAgent({
+    const addAgent = async () => {
+      // A bootstrap token registers one agent.
+      const bootstrap = await expect201(
+        'bootstrap token',
+        request(`${cpUrl}/internal/v1/agents/bootstrap-tokens`, operator, 'POST', { ttlSeconds: 600 }),
+      );
+      const n = started.filter((p) => p.name === 'agent').length;
+      const agent = await startBenchAgent({
         cpUrl,
         bootstrapToken: String(bootstrap.token),
-        dataDir: agentDir,
+        dataDir: join(dir, n === 0 ? 'agent' : `agent-${n + 1}`),
         timeoutMs: 120_000,
-      }),
-    );
+      });
+      started.push(agent);
+      return agent.value;
+    };
+    await addAgent();
     const edge = await startProcess({
       name: 'edge',
       command: process.execPath,
@@ -156,6 +163,7 @@ export async function startColdStartPlatform(dir: string): Promise<ColdStartPlat
         await res.arrayBuffer();
         return res.status;
       },
+      addAgent,
       stop,
     };
   } catch (err) {

@@ -108,7 +108,22 @@ export async function measureColdStarts(
 ): Promise<ColdStartReport> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-cold-start-'));
   const platform = await startColdStartPlatform(dir);
+  try {
+    return await measureColdStartsOn(platform, runs, which);
+  } finally {
+    await platform.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Both measurements on a running platform with one agent; the deployments it made are deleted after. */
+export async function measureColdStartsOn(
+  platform: ColdStartPlatform,
+  runs = 10,
+  which: readonly ('deploy' | 'wake')[] = ['deploy', 'wake'],
+): Promise<ColdStartReport> {
   const db = createClient({ url: `file:${join(platform.cpDataDir, 'control-plane.db')}` });
+  let zero: string | undefined;
   try {
     const model = await platform.call('POST', '/v1/models', { name: 'cls' });
     const b: Bench = { ...platform, db, modelId: String(model.json.id) };
@@ -125,13 +140,13 @@ export async function measureColdStarts(
       scaleToZeroAfterSeconds: 1,
     });
     await firstAnswer(b, 'zero');
+    zero = id;
     const wakeRuns: ColdStartRun[] = [];
     for (let k = 0; k < runs; k++) wakeRuns.push(await wakeRun(b, id, 'zero'));
     return { deploy: deployRuns, wake: wakeRuns };
   } finally {
+    if (zero) await platform.call('DELETE', `/v1/deployments/${zero}`);
     db.close();
-    await platform.stop();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
