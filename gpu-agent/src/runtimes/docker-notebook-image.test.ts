@@ -123,7 +123,14 @@ describe('the default notebook image under the docker runtime', () => {
     expect(tree.status).toBe(200);
     const html = await tree.text();
     expect(html).toContain('/notebooks/nb_image/static/');
-    for (const asset of ['static/components/MathJax/MathJax.js', 'static/tree/js/main.min.js']) {
+    const assets = [
+      'static/components/MathJax/MathJax.js',
+      'static/tree/js/main.min.js',
+      'static/notebook/js/main.min.js',
+      // Every notebook page loads the widgets extension: without it, a 404 in the browser's log.
+      'nbextensions/jupyter-js-widgets/extension.js',
+    ];
+    for (const asset of assets) {
       expect([asset, (await fetch(`${url}${asset}`)).status]).toEqual([asset, 200]);
     }
 
