@@ -39,8 +39,21 @@ export class MetricsAggregator {
 
   constructor(private readonly isolateId: string) {}
 
+  private minuteNumber = Number.NaN;
+  private minuteText = '';
+
+  /** minuteOf, formatted once per minute rather than once per call (a Date and an ISO string each). */
+  private minuteAt(ms: number): string {
+    const n = Math.floor(ms / 60_000);
+    if (n !== this.minuteNumber) {
+      this.minuteNumber = n;
+      this.minuteText = minuteOf(ms);
+    }
+    return this.minuteText;
+  }
+
   add(call: CallObservation): void {
-    const minute = minuteOf(call.atMs);
+    const minute = this.minuteAt(call.atMs);
     const key = `${call.deploymentId}\u0000${call.versionId ?? ''}\u0000${minute}`;
     let record = this.open.get(key);
     if (!record) {

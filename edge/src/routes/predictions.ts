@@ -134,7 +134,9 @@ async function infer(
   call: InferCall,
   named = false,
 ): Promise<Served | Response> {
-  noteMetricsTarget(c.req.raw, { ...deployment, versionId: version.versionId });
+  // Three fields, not a copy of the whole routed deployment (its versions and replicas) per call.
+  const { orgId, deploymentId } = deployment;
+  noteMetricsTarget(c.req.raw, { orgId, deploymentId, versionId: version.versionId });
   const admission = await admit(c.env, c.var.caller, c.executionCtx);
   const { body, contentType, headerLength } = call;
   let ok = false;
