@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { DesiredNotebookWorkload } from '@meridian/protocol';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SupervisedRuntime } from '../agent/supervised-runtime.js';
 import { DockerRuntime } from './docker-runtime.js';
@@ -185,6 +186,41 @@ describe('the default notebook image under the docker runtime', () => {
     }
     expect(after > before, `last activity ${before} → ${after}`).toBe(true);
   }, 90_000);
+
+  it('works in a browser: a new Python notebook runs 1+1 and shows 2, and nothing the page asks for fails', async () => {
+    // Debian's Chromium (ensure-system-deps installs it), straight at the container: the UI's own assets,
+    // API calls and kernel WebSocket, with the token in the URL as the edge's session would carry it.
+    if (!existsSync('/usr/bin/chromium'))
+      throw new Error('/usr/bin/chromium is missing: run ensure-system-deps');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const context = await browser.newContext();
+      const failed: string[] = [];
+      context.on('response', (r) => {
+        if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
+      });
+      const tree = await context.newPage();
+      await tree.goto(`${url}tree?token=${TOKEN}`);
+      await tree.locator('#new-dropdown-button').click();
+      const [page] = await Promise.all([
+        context.waitForEvent('page', { timeout: 30_000 }),
+        tree.locator('#kernel-python3 a').click(),
+      ]);
+      await page.locator('#kernel_indicator_icon.kernel_idle_icon').waitFor({ timeout: 60_000 });
+      await page.locator('.cell .CodeMirror').last().click();
+      await page.keyboard.type('1+1');
+      await page.keyboard.press('Shift+Enter');
+      const result = page.locator('.output_result pre').first();
+      await result.waitFor({ timeout: 30_000 });
+      expect(await result.textContent()).toBe('2');
+      expect(failed).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
 
   it('keeps the file in the volume across stop and start', async () => {
     await rt.stop('wl_nbimage');
