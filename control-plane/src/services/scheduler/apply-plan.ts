@@ -11,8 +11,29 @@ import {
   workloads,
 } from '../../db/schema.js';
 import type { Plan } from './plan.js';
+import type { WorkloadFields } from './plan-context.js';
 
 const date = (ms: number | null | undefined) => (ms === null || ms === undefined ? ms : new Date(ms));
+
+/** Rows per multi-row insert: well under SQLite's bound-parameter limit. */
+const CHUNK = 200;
+
+/** A workload's changed fields as its columns; unset fields are left out. */
+function columns(f: WorkloadFields) {
+  return {
+    ...(f.agentId !== undefined ? { agentId: f.agentId } : {}),
+    ...(f.phase !== undefined ? { phase: f.phase } : {}),
+    ...(f.reason !== undefined ? { reason: f.reason } : {}),
+    ...(f.pendingReason !== undefined ? { pendingReason: f.pendingReason } : {}),
+    ...(f.retireAt !== undefined ? { retireAt: date(f.retireAt) } : {}),
+    ...(f.pullingAt !== undefined ? { pullingAt: date(f.pullingAt) } : {}),
+    ...(f.loadingAt !== undefined ? { loadingAt: date(f.loadingAt) } : {}),
+    ...(f.readyAt !== undefined ? { readyAt: date(f.readyAt) } : {}),
+    ...(f.firstCallAt !== undefined ? { firstCallAt: date(f.firstCallAt) } : {}),
+    ...(f.failedAt !== undefined ? { failedAt: date(f.failedAt) } : {}),
+    ...(f.placedAt !== undefined ? { placedAt: date(f.placedAt) } : {}),
+  };
+}
 
 /**
  * Writes one tick's plan in one transaction, so an agent never sees half of it, then returns the agents whose
@@ -27,8 +48,15 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
       await tx.update(agents).set({ status: 'lost' }).where(inArray(agents.id, plan.lostAgents));
     if (plan.deleteWorkloads.length > 0)
       await tx.delete(workloads).where(inArray(workloads.id, plan.deleteWorkloads));
+    // A workload created and placed in the same tick is inserted placed: one statement, not one more per row.
+    const created = new Set(plan.createWorkloads.map((w) => w.id));
     if (plan.createWorkloads.length > 0) {
-      await tx.insert(workloads).values(plan.createWorkloads);
+      const rows = plan.createWorkloads.map((w) => ({
+        ...w,
+        ...columns(plan.updateWorkloads.get(w.id) ?? {}),
+      }));
+      for (let i = 0; i < rows.length; i += CHUNK)
+        await tx.insert(workloads).values(rows.slice(i, i + CHUNK));
       // Billing's record of whom each workload runs for; it outlives the workload (late usage reports).
       await tx
         .insert(workloadOwners)
@@ -45,19 +73,8 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
         .onConflictDoNothing();
     }
     for (const [id, f] of plan.updateWorkloads) {
-      const values = {
-        ...(f.agentId !== undefined ? { agentId: f.agentId } : {}),
-        ...(f.phase !== undefined ? { phase: f.phase } : {}),
-        ...(f.reason !== undefined ? { reason: f.reason } : {}),
-        ...(f.pendingReason !== undefined ? { pendingReason: f.pendingReason } : {}),
-        ...(f.retireAt !== undefined ? { retireAt: date(f.retireAt) } : {}),
-        ...(f.pullingAt !== undefined ? { pullingAt: date(f.pullingAt) } : {}),
-        ...(f.loadingAt !== undefined ? { loadingAt: date(f.loadingAt) } : {}),
-        ...(f.readyAt !== undefined ? { readyAt: date(f.readyAt) } : {}),
-        ...(f.firstCallAt !== undefined ? { firstCallAt: date(f.firstCallAt) } : {}),
-        ...(f.failedAt !== undefined ? { failedAt: date(f.failedAt) } : {}),
-        ...(f.placedAt !== undefined ? { placedAt: date(f.placedAt) } : {}),
-      };
+      if (created.has(id)) continue;
+      const values = columns(f);
       // An update whose fields were all undefined writes nothing; drizzle would throw and fail the whole tick.
       if (Object.keys(values).length > 0) await tx.update(workloads).set(values).where(eq(workloads.id, id));
     }
@@ -72,10 +89,9 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
         .update(deployments)
         .set({ status: s.status, statusReason: s.reason, updatedAt: at })
         .where(eq(deployments.id, s.id));
-    if (plan.events.length > 0)
-      await tx
-        .insert(deploymentEvents)
-        .values(plan.events.map((e) => ({ ...e, id: newId('deploymentEvent', now), at })));
+    const events = plan.events.map((e) => ({ ...e, id: newId('deploymentEvent', now), at }));
+    for (let i = 0; i < events.length; i += CHUNK)
+      await tx.insert(deploymentEvents).values(events.slice(i, i + CHUNK));
     for (const [id, f] of plan.notebookUpdates)
       await tx
         .update(notebooks)
