@@ -43,7 +43,7 @@ async function lookUp(c: Ctx, find: (snapshot: RoutingSnapshot) => RoutedDeploym
 
 /** The caller's deployment by name (or, with `byId`, by id first); another org's is never found. */
 async function deploymentCalled(c: Ctx, ref: string, byId = false): Promise<RoutedDeployment> {
-  const { orgId } = c.var.caller;
+  const { orgId } = c.get('caller');
   const deployment = await lookUp(
     c,
     (snapshot) => (byId ? findById(snapshot, orgId, ref) : undefined) ?? findByName(snapshot, orgId, ref),
@@ -51,12 +51,12 @@ async function deploymentCalled(c: Ctx, ref: string, byId = false): Promise<Rout
   // Another org's deployment answers exactly like one that does not exist.
   // The name is the caller's: echoed, but never more than a name's worth of it.
   if (!deployment) throw new EdgeError('not_found', `model '${ref.slice(0, 128)}' not found`);
-  requirePredictScope(c.var.caller, deployment);
+  requirePredictScope(c.get('caller'), deployment);
   return deployment;
 }
 
 function versionOf(c: Ctx, deployment: RoutedDeployment, pinned: string | undefined) {
-  const caller = c.var.caller;
+  const caller = c.get('caller');
   const sticky = c.req.header(STICKY_HEADER) === 'true' || c.req.header(STICKY_HEADER) === '1';
   const version = chooseVersion(deployment, {
     ...(pinned === undefined ? {} : { pinned }),
@@ -137,7 +137,9 @@ async function infer(
   // Three fields, not a copy of the whole routed deployment (its versions and replicas) per call.
   const { orgId, deploymentId } = deployment;
   noteMetricsTarget(c.req.raw, { orgId, deploymentId, versionId: version.versionId });
-  const admission = await admit(c.env, c.var.caller, c.executionCtx);
+  // c.get, not c.var: hono builds c.var anew from its Map on every read.
+  const caller = c.get('caller');
+  const admission = await admit(c.env, caller, c.executionCtx);
   const { body, contentType, headerLength } = call;
   let ok = false;
   try {
@@ -158,7 +160,7 @@ async function infer(
       ok = true;
       return withHeaders(200, bytes, hit.headers, admission.headers);
     }
-    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: c.var.requestId };
+    const headers: Record<string, string> = { [REQUEST_ID_HEADER]: c.get('requestId') };
     if (headerLength !== undefined) headers[INFERENCE_HEADER_CONTENT_LENGTH] = headerLength;
     // A cached answer is shared by every deployment of the version: it keeps the agent's ids.
     if (named && !cache && HEADER_SAFE.test(deployment.name)) {
@@ -174,7 +176,7 @@ async function infer(
       ...(contentType === undefined ? {} : { contentType }),
       headers,
       // Signed; the agent journals each 200 it answers under it and reports the calls for billing.
-      usage: { orgId: c.var.caller.orgId, keyId: c.var.caller.keyId, userId: c.var.caller.userId },
+      usage: { orgId: caller.orgId, keyId: caller.keyId, userId: caller.userId },
       // Not on an answer the cache keeps: another caller's RateLimit would be stored with it.
       ...(cache ? {} : { answerHeaders: admission.headers }),
     };
@@ -229,7 +231,11 @@ function oipError(c: Ctx, served: Served): Response {
   const { status, body, headers } = served;
   const error = readAgentError(status, body);
   if (error.oip) return new Response(body, { status, headers });
-  const oip: OipErrorBody = { error: error.message, code: codeForStatus(status), requestId: c.var.requestId };
+  const oip: OipErrorBody = {
+    error: error.message,
+    code: codeForStatus(status),
+    requestId: c.get('requestId'),
+  };
   headers.set('content-type', 'application/json');
   headers.delete(INFERENCE_HEADER_CONTENT_LENGTH);
   return new Response(JSON.stringify(oip), { status, headers });
@@ -249,7 +255,7 @@ async function describe(c: Ctx, suffix: '' | '/ready') {
     method: 'GET',
     path: suffix,
     body: new Uint8Array(0),
-    headers: { [REQUEST_ID_HEADER]: c.var.requestId },
+    headers: { [REQUEST_ID_HEADER]: c.get('requestId') },
   });
   const body = new Uint8Array(await response.arrayBuffer());
   const answer = { status: response.status, body, headers: new Headers(response.headers) };
@@ -309,7 +315,7 @@ async function predictSimple(c: Ctx) {
     // The agent's error, in the edge's own envelope: this is not an OIP route.
     const code = codeForStatus(answer.status);
     const { message } = readAgentError(answer.status, answer.body);
-    const envelope = { error: { code, message, requestId: c.var.requestId } };
+    const envelope = { error: { code, message, requestId: c.get('requestId') } };
     return c.json(envelope, answer.status as 400, headers);
   }
   const oip = JSON.parse(new TextDecoder().decode(answer.body)) as {
