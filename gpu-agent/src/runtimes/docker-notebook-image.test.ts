@@ -13,7 +13,7 @@ import { DockerRuntime } from './docker-runtime.js';
 import { startTestDockerEngine, type TestDockerEngine } from './testing/docker-engine.js';
 import { runInKernel } from './testing/jupyter-kernel.js';
 import { WorkloadDirs } from './workload-dirs.js';
-import { WORKLOAD_UID_MIN } from './workload-users.js';
+import { WORKLOAD_UID_MIN, WorkloadUsers } from './workload-users.js';
 
 // The platform's default notebook image (scripts/build-notebook-image.sh: Debian's classic notebook and
 // ipykernel, built here from Debian's packages, as no registry is reachable) started as the agent starts a
@@ -89,6 +89,9 @@ afterAll(async () => {
       agentId: AGENT_ID,
       workloads: new WorkloadDirs(join(root, 'workloads')),
     }).removeUndesired(new Set());
+    // A notebook's user outlives its container (it owns the volume): this host's users are not ours to keep.
+    const users = new WorkloadUsers();
+    for (const notebook of ['nb_image', 'nb_absent']) await users.remove(`meridian-notebook-${notebook}`);
   } finally {
     await engine.stop();
     rmSync(root, { recursive: true, force: true });
@@ -103,6 +106,20 @@ describe('the default notebook image under the docker runtime', () => {
     const info = await docker().getImage(image).inspect();
     expect(info.Config.User).toBe('1000:100');
     expect(info.Config.Cmd).toEqual(['start-notebook.sh']);
+  });
+
+  it('tells an operator how to build it when a host does not have it', async () => {
+    const absent = {
+      ...workload(),
+      workloadId: 'wl_absent',
+      notebookId: 'nb_absent',
+      image: 'meridian/notebook:0',
+    };
+    await expect(
+      rt.start(absent, { report: () => {}, signal: new AbortController().signal }),
+    ).rejects.toThrow(
+      /image meridian\/notebook:0 is not on this host \(build it here: scripts\/build-notebook-image\.sh/,
+    );
   });
 
   it('serves Jupyter’s API and notebook UI under the base path, only with the token', async () => {

@@ -130,7 +130,11 @@ export class DockerRuntime implements WorkloadSupervisor {
       // 409: a concurrent start() created it first (same name); that one is the workload.
       if (status === 409) return this.startExisting(spec.workloadId);
       if (status === 404) {
-        throw new Error(`workload ${spec.workloadId}: image ${spec.image} is not on this host`, {
+        // The platform's notebook image is built on each host, never pulled: say how.
+        const hint = spec.image?.startsWith('meridian/notebook:')
+          ? ' (build it here: scripts/build-notebook-image.sh <docker host>)'
+          : '';
+        throw new Error(`workload ${spec.workloadId}: image ${spec.image} is not on this host${hint}`, {
           cause: error,
         });
       }
