@@ -49,6 +49,11 @@ fi
 # run starts one): loading it takes seconds, building it a minute or more. Keyed by this script's content.
 cache_dir=${MERIDIAN_IMAGE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/meridian/images}
 cache=$cache_dir/notebook-1-$(sha256sum "$0" | cut -c 1-16).tar
+mkdir -p "$cache_dir"
+# One build at a time on a machine (test files running side by side each start an engine): the others wait,
+# then load what it saved.
+exec 9>"$cache_dir/.build.lock"
+flock -w 900 9
 if [[ -f $cache ]] && d load -q -i "$cache" >/dev/null 2>&1 && d image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "$IMAGE"
   exit 0
@@ -148,9 +153,10 @@ tar -C "$rootfs" --numeric-owner -c . | d import \
   --change 'EXPOSE 8888' \
   --change 'CMD ["start-notebook.sh"]' \
   - "$IMAGE" >/dev/null
-mkdir -p "$cache_dir"
-rm -f "$cache_dir"/notebook-*
-d save -o "$cache.partial" "$IMAGE" && mv "$cache.partial" "$cache"
+d save -o "$work/image.tar" "$IMAGE"
+mv -f "$work/image.tar" "$cache"
+# Only the current recipe's image is kept.
+find "$cache_dir" -maxdepth 1 -name 'notebook-*.tar' ! -name "${cache##*/}" -delete
 size=$(d image inspect -f '{{.Size}}' "$IMAGE")
 echo "built $IMAGE (${#debs[@]} Debian packages, $((size / 1024 / 1024)) MB) in $((SECONDS - started)) s:" \
   "download $((downloaded - started)) s, unpack and compile $((unpacked - downloaded)) s, import $((SECONDS - unpacked)) s" >&2
