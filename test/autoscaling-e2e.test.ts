@@ -12,6 +12,7 @@ import {
   imageBody,
   percentile,
   replicasOf,
+  routedHoldMs,
   serving,
   uploadModel,
   waitForStatus,
@@ -24,6 +25,8 @@ import { waitUntil } from './helpers/wait.js';
 
 /** The edge's hold bound here: longer than a cached cold start on a busy two-core machine (5 s was not). */
 const HOLD_MS = 20_000;
+/** The ocr deployment's own hold bound, set by PATCH: shorter than the edge's, so the answer shows whose it is. */
+const DEPLOYMENT_HOLD_SECONDS = 8;
 /** Agent A's model cache: room for the classifier and the detector, not for the recogniser (10.8 MB). */
 const SMALL_CACHE_BYTES = 8 * 1024 * 1024;
 const paddleRec = REAL_MODELS.paddleDet.replace('det_infer', 'rec_infer');
@@ -323,7 +326,16 @@ describe('autoscaling and scale to zero through the edge', () => {
     );
   }, 60_000);
 
-  it('answers 503 with Retry-After, in OIP shape, when a held call waits past its bound', async () => {
+  it("answers 503 with Retry-After, in OIP shape, when a held call waits past its deployment's bound", async () => {
+    const patched = await api(token, 'PATCH', `/v1/deployments/${ocr}`, {
+      holdTimeoutSeconds: DEPLOYMENT_HOLD_SECONDS,
+    });
+    expect(patched.status, patched.text).toBe(200);
+    await waitUntil(
+      () => routedHoldMs(db, ocr),
+      (ms) => ms === DEPLOYMENT_HOLD_SECONDS * 1000,
+      { timeoutMs: 10_000, what: "the deployment's hold bound in routing" },
+    );
     await atZero(ocr);
     // A name it does not know makes the edge pull routing now: the call below finds no replica at all,
     // rather than the paused agent's old one (it would wait out the upstream timeout there instead).
@@ -338,7 +350,8 @@ describe('autoscaling and scale to zero through the edge', () => {
 
     expect(answer.status).toBe(503);
     expect(answer.retryAfter).toMatch(/^\d+$/);
-    expect(answer.ms).toBeGreaterThanOrEqual(HOLD_MS - 100);
+    expect(answer.ms).toBeGreaterThanOrEqual(DEPLOYMENT_HOLD_SECONDS * 1000 - 100);
+    expect(answer.ms).toBeLessThan(HOLD_MS);
     const body = JSON.parse(answer.text) as { error: unknown };
     expect(typeof body.error).toBe('string');
     expect(body.error).toContain("model 'ocr' has no ready replica");

@@ -95,3 +95,14 @@ export function percentile(values: number[], p: number): number {
     sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
   );
 }
+
+/** The hold bound (ms) the newest routing snapshot gives a deployment, as the edge will read it. */
+export async function routedHoldMs(db: Client, deploymentId: string): Promise<number | undefined> {
+  const rs = await db.execute('select document from routing_snapshots order by version desc limit 1');
+  const document = rs.rows[0]?.document;
+  if (typeof document !== 'string') return undefined;
+  const snapshot = JSON.parse(document) as {
+    deployments: { deploymentId: string; hold?: { maxWaitMs: number } }[];
+  };
+  return snapshot.deployments.find((d) => d.deploymentId === deploymentId)?.hold?.maxWaitMs;
+}

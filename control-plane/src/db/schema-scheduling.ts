@@ -52,6 +52,8 @@ export const deployments = sqliteTable(
     scaleDownDelaySeconds: integer('scale_down_delay_seconds').notNull().default(30),
     /** With minReplicas 0: seconds without calls before the last replica goes. Null: never to zero. */
     scaleToZeroAfterSeconds: integer('scale_to_zero_after_seconds'),
+    /** How long the edge holds a call while no replica is ready (at zero, or starting) before a 503. */
+    holdTimeoutSeconds: integer('hold_timeout_seconds').notNull().default(30),
     /** The replicas the autoscaler (or a wake) wants now, within min–max; the scheduler converges to it. */
     desiredReplicas: integer('desired_replicas').notNull().default(1),
     batching: text('batching', { mode: 'json' }).$type<BatchingSettings>(),

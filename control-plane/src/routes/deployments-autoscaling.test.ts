@@ -51,6 +51,7 @@ describe('deployment autoscaling settings', () => {
       scaleUpDelaySeconds: 5,
       scaleDownDelaySeconds: 120,
       scaleToZeroAfterSeconds: 600,
+      holdTimeoutSeconds: 90,
     });
     expect(res.status).toBe(201);
     expect(res.json).toMatchObject({
@@ -60,6 +61,7 @@ describe('deployment autoscaling settings', () => {
       scaleUpDelaySeconds: 5,
       scaleDownDelaySeconds: 120,
       scaleToZeroAfterSeconds: 600,
+      holdTimeoutSeconds: 90,
       desiredReplicas: 1,
     });
     const got = await call('GET', `/v1/deployments/${res.json.id}`);
@@ -75,6 +77,7 @@ describe('deployment autoscaling settings', () => {
       scaleUpDelaySeconds: 0,
       scaleDownDelaySeconds: 30,
       scaleToZeroAfterSeconds: null,
+      holdTimeoutSeconds: 30,
     });
     const toZero = await deploy({ minReplicas: 0 });
     expect(toZero.json).toMatchObject({ minReplicas: 0, maxReplicas: 1, scaleToZeroAfterSeconds: 300 });
@@ -87,12 +90,14 @@ describe('deployment autoscaling settings', () => {
       maxReplicas: 6,
       targetConcurrency: 4,
       scaleDownDelaySeconds: 0,
+      holdTimeoutSeconds: 5,
     });
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({
       minReplicas: 3,
       maxReplicas: 6,
       targetConcurrency: 4,
+      holdTimeoutSeconds: 5,
       desiredReplicas: 3,
     });
     const events = await call('GET', `/v1/deployments/${dep.id}/events`);
@@ -141,6 +146,9 @@ describe('deployment autoscaling settings', () => {
     ['maxReplicas', 0],
     ['minReplicas', 21],
     ['targetConcurrency', 1.5],
+    ['holdTimeoutSeconds', 0],
+    ['holdTimeoutSeconds', 301],
+    ['holdTimeoutSeconds', '30'],
   ])('refuses %s %s with a 400 naming the field', async (field, value) => {
     const res = await deploy({ minReplicas: 0, [field]: value });
     expect(res.status).toBe(400);

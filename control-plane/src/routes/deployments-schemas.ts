@@ -75,6 +75,10 @@ const autoscalingFields = {
     description:
       'Only with minReplicas 0: seconds without calls before the last replica stops (default 300); null: never to zero',
   }),
+  holdTimeoutSeconds: z.number().int().min(1).max(300).optional().openapi({
+    description:
+      'How long the edge holds a call while no replica is ready (scaled to zero, or starting) before it answers 503 with Retry-After; default 30',
+  }),
 };
 
 export const Batching = z
@@ -214,6 +218,7 @@ export const DeploymentSchema = z
     scaleUpDelaySeconds: z.number().int(),
     scaleDownDelaySeconds: z.number().int(),
     scaleToZeroAfterSeconds: z.number().int().nullable(),
+    holdTimeoutSeconds: z.number().int(),
     desiredReplicas: z
       .number()
       .int()

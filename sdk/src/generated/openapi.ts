@@ -1942,6 +1942,7 @@ export interface components {
       gpuCount: number;
       /** @enum {string} */
       gpuType: 't4' | 'v100' | 'rtx4090' | 'cpu';
+      holdTimeoutSeconds: number;
       id: string;
       image: string | null;
       maxReplicas: number;
@@ -7024,6 +7025,8 @@ export interface operations {
           gpuCount?: number;
           /** @enum {string} */
           gpuType: 't4' | 'v100' | 'rtx4090' | 'cpu';
+          /** @description How long the edge holds a call while no replica is ready (scaled to zero, or starting) before it answers 503 with Retry-After; default 30 */
+          holdTimeoutSeconds?: number;
           /**
            * @description The model-server image; container runtime only
            * @example ghcr.io/acme/sklearn-server:1.4
@@ -7301,6 +7304,8 @@ export interface operations {
           } | null;
           canary?: components['schemas']['CanaryPolicy'];
           deterministic?: boolean;
+          /** @description How long the edge holds a call while no replica is ready (scaled to zero, or starting) before it answers 503 with Retry-After; default 30 */
+          holdTimeoutSeconds?: number;
           /** @description At least minReplicas; default minReplicas (1 when that is 0) */
           maxReplicas?: number;
           /** @description 0 lets it scale to zero when idle; default 1 */

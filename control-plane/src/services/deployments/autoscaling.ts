@@ -12,6 +12,8 @@ export interface AutoscalingSettings {
   scaleDownDelaySeconds: number;
   /** Null: never to zero (always with minReplicas ≥ 1). */
   scaleToZeroAfterSeconds: number | null;
+  /** How long the edge holds a call while no replica is ready (scaled to zero, or starting), then 503. */
+  holdTimeoutSeconds: number;
 }
 
 /** What a create or PATCH body may say; absent fields keep their value (or take the default). */
@@ -24,6 +26,7 @@ export const DEFAULT_AUTOSCALING: AutoscalingSettings = {
   scaleUpDelaySeconds: 0,
   scaleDownDelaySeconds: 30,
   scaleToZeroAfterSeconds: null,
+  holdTimeoutSeconds: 30,
 };
 
 /** Idle time before a deployment with minReplicas 0 goes to zero when the caller did not say. */
@@ -36,6 +39,7 @@ export const AUTOSCALING_FIELDS = [
   'scaleUpDelaySeconds',
   'scaleDownDelaySeconds',
   'scaleToZeroAfterSeconds',
+  'holdTimeoutSeconds',
 ] as const;
 
 /**

@@ -145,6 +145,7 @@ export async function presentDeployments(db: Reader, rows: DeploymentRow[]) {
       scaleUpDelaySeconds: row.scaleUpDelaySeconds,
       scaleDownDelaySeconds: row.scaleDownDelaySeconds,
       scaleToZeroAfterSeconds: row.scaleToZeroAfterSeconds,
+      holdTimeoutSeconds: row.holdTimeoutSeconds,
       desiredReplicas: row.desiredReplicas,
       batching: row.batching ?? null,
       deterministic: row.deterministic,

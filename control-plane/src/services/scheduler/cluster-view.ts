@@ -74,6 +74,8 @@ export interface DeploymentView {
   scaleUpDelaySeconds: number;
   scaleDownDelaySeconds: number;
   scaleToZeroAfterSeconds: number | null;
+  /** How long the edge holds a call while no replica is ready (routing carries it). */
+  holdTimeoutSeconds: number;
   /** The replicas wanted now (the autoscaler's target); the scheduler converges to it. */
   desiredReplicas: number;
   deterministic: boolean;
@@ -229,6 +231,7 @@ export function readDeployments(db: Database, ids?: string[]): Promise<Deploymen
       scaleUpDelaySeconds: d.scaleUpDelaySeconds,
       scaleDownDelaySeconds: d.scaleDownDelaySeconds,
       scaleToZeroAfterSeconds: d.scaleToZeroAfterSeconds,
+      holdTimeoutSeconds: d.holdTimeoutSeconds,
       desiredReplicas: d.desiredReplicas,
       deterministic: d.deterministic,
       batching: d.batching,

@@ -63,7 +63,16 @@ export function routedDeployments(
     // A running canary takes its share of calls, not its share of replicas.
     const canary = canaries?.get(d.id);
     if (canary) applyCanaryWeights(versions, d.revisions, canary);
-    return { deploymentId: d.id, orgId: d.orgId, name: d.name, deterministic: d.deterministic, versions };
+    // The deployment's own wait for a held call; the count and byte bounds stay the edge's.
+    const hold = { maxWaitMs: d.holdTimeoutSeconds * 1000 };
+    return {
+      deploymentId: d.id,
+      orgId: d.orgId,
+      name: d.name,
+      deterministic: d.deterministic,
+      versions,
+      hold,
+    };
   });
 }
 

@@ -57,6 +57,25 @@ describe('scheduler', () => {
     expect(again.json).toEqual({ unchanged: true, version: snapshot.version });
   });
 
+  it("publishes each deployment's hold timeout in routing, and a PATCH of it reaches the next snapshot", async () => {
+    const owner = await t.client.register('owner');
+    const agent = await fakeAgent(t);
+    const dep = await deployedModel(t, owner);
+    const scheduler = testScheduler(t);
+    await scheduler.tick();
+    await agent.report('ready');
+    await scheduler.tick();
+    expect((await routing()).deployments[0]?.hold).toEqual({ maxWaitMs: 30_000 });
+
+    const patched = await t.client.call('PATCH', `/v1/deployments/${dep.id}`, {
+      token: owner.accessToken,
+      body: { holdTimeoutSeconds: 7 },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    await scheduler.tick();
+    expect((await routing()).deployments[0]?.hold).toEqual({ maxWaitMs: 7_000 });
+  });
+
   it('stays pending with an actionable reason when no host fits, and places once one joins', async () => {
     const owner = await t.client.register('owner');
     const cpuOnly = {

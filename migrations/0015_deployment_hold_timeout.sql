@@ -1,0 +1,1 @@
+ALTER TABLE `deployments` ADD `hold_timeout_seconds` integer DEFAULT 30 NOT NULL;
