@@ -14,9 +14,14 @@ interface JsonSchema {
   pattern?: string;
   minLength?: number;
   minimum?: number;
+  exclusiveMinimum?: number;
+  maximum?: number;
+  exclusiveMaximum?: number;
   minItems?: number;
   items?: JsonSchema;
   anyOf?: JsonSchema[];
+  /** `#/components/schemas/Name`: a named schema of the document. */
+  $ref?: string;
   properties?: Record<string, JsonSchema>;
   required?: string[];
 }
@@ -25,7 +30,13 @@ interface Operation {
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> };
   security?: Record<string, string[]>[];
 }
-type OpenApiDocument = { paths: Record<string, Record<string, Operation>> };
+type OpenApiDocument = {
+  paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, JsonSchema> };
+};
+
+/** The document's named schemas, for the `$ref`s in request bodies (set once the document is read). */
+let namedSchemas: Record<string, JsonSchema> = {};
 
 interface JsonRoute {
   /** `METHOD path` as the document spells it. */
@@ -89,6 +100,11 @@ function sampleOfPattern(pattern: string): string {
 
 /** A value the schema accepts, every field filled; loud about schema it does not know. */
 function sampleOf(schema: JsonSchema): unknown {
+  if (schema.$ref) {
+    const named = namedSchemas[schema.$ref.replace('#/components/schemas/', '')];
+    if (!named) throw new Error(`sampleOf cannot find ${schema.$ref}`);
+    return sampleOf(named);
+  }
   if (schema.enum) return schema.enum[0];
   if (schema.anyOf?.[0]) return sampleOf(schema.anyOf[0]);
   // A nullable value is sampled as its non-null type, which also exercises its fields.
@@ -102,8 +118,15 @@ function sampleOf(schema: JsonSchema): unknown {
     case 'array':
       return Array.from({ length: schema.minItems ?? 0 }, () => sampleOf(schema.items ?? {}));
     case 'integer':
-    case 'number':
       return schema.minimum ?? 1;
+    case 'number': {
+      // Open bounds (0 < share < 1): the middle of them.
+      const low = schema.minimum ?? schema.exclusiveMinimum;
+      const high = schema.maximum ?? schema.exclusiveMaximum;
+      if (schema.exclusiveMinimum !== undefined || schema.exclusiveMaximum !== undefined)
+        return ((low ?? 0) + (high ?? (low ?? 0) + 2)) / 2;
+      return schema.minimum ?? 1;
+    }
     case 'boolean':
       return true;
     case 'string':
@@ -163,6 +186,7 @@ describe('bad input never produces a 500', () => {
       none: undefined,
     };
     doc = (await t.client.call('GET', '/openapi.json')).json;
+    namedSchemas = doc.components?.schemas ?? {};
     routes = jsonRoutesOf(doc);
   });
   afterAll(() => t.cleanup());
