@@ -61,9 +61,13 @@ async function advanceOne(
   if (!canary || !base) return 'unchanged';
   const name = `canary v${canary.version} (revision ${row.revision})`;
   const replicas = view.workloads.filter((w) => w.deploymentId === d.id && w.revision === row.revision);
-  const broken = replicas.find((w) => w.phase === 'failed' && w.attempt >= FAILED_ATTEMPTS);
+  // What the agent just reported counts, as below: this tick's plan turns a failure into a retry at once.
+  const broken = replicas.find(
+    (w) => (w.report?.phase ?? w.phase) === 'failed' && w.attempt >= FAILED_ATTEMPTS,
+  );
   if (broken) {
-    const why = `its replica failed to load ${broken.attempt} times (${broken.reason ?? 'no reason given'})`;
+    const reason = broken.report?.reason ?? broken.reason ?? 'no reason given';
+    const why = `its replica failed to load ${broken.attempt} times (${reason})`;
     await rollBack(db, d, row, `${name} rolled back: ${why}`, now, row.figures ?? null);
     return 'rolled_back';
   }
