@@ -1,6 +1,5 @@
 import { type FeatureDriftSketch, type FeatureSketch, mergeSketch } from '@meridian/protocol';
 import { and, eq, inArray } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
 import { deployments, driftScores, driftSketches } from '../../db/schema.js';
 import type { Tx } from '../billing/ledger.js';
 import { compareSketches } from './compare.js';
