@@ -1,21 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import type { onnx as Onnx } from 'onnx-proto';
+import { encodeModel, floatValue, onnx } from '../../gpu-agent/src/onnx/testing/graph.js';
 import { buildMlp } from '../../gpu-agent/src/onnx/testing/mlp.js';
-
-// onnx-proto is CommonJS: Node's ESM loader exposes only its default export.
-const { onnx } = onnxProto;
-
-function valueInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
 
 /**
  * A model that loads and takes the same input as a 4-feature MLP (x[batch, 4]), but fails every run inside
@@ -25,8 +11,8 @@ function valueInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProt
 export function buildGatherOutOfRange(): Uint8Array {
   const graph: Onnx.IGraphProto = {
     name: 'gather-out-of-range',
-    input: [valueInfo('x', ['batch', 4])],
-    output: [valueInfo('y', ['batch', 1])],
+    input: [floatValue('x', ['batch', 4])],
+    output: [floatValue('y', ['batch', 1])],
     initializer: [{ name: 'column', dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [7] }],
     node: [
       {
@@ -37,12 +23,7 @@ export function buildGatherOutOfRange(): Uint8Array {
       },
     ],
   };
-  return onnx.ModelProto.encode({
-    irVersion: 8,
-    producerName: 'meridian-test',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph,
-  }).finish();
+  return encodeModel(graph);
 }
 
 /** Writes the canary e2e's models to `dir`: two good MLPs (x[batch,4] → y[batch,2]) and the failing one. */

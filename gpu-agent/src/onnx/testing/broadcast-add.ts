@@ -1,20 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
-
-// onnx-proto is CommonJS: Node's ESM loader exposes only its default export.
-const { onnx } = onnxProto;
-
-function valueInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
+import type { onnx as Onnx } from 'onnx-proto';
+import { encodeModel, floatValue, onnx } from './graph.js';
 
 /**
  * `y = x + [1, 2, 3]` with x[batch, n] declared dynamic in n: the signature accepts any n, but
@@ -24,17 +10,12 @@ function valueInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProt
 export function buildBroadcastAdd(): Uint8Array {
   const graph: Onnx.IGraphProto = {
     name: 'broadcast-add',
-    input: [valueInfo('x', ['batch', 'n'])],
-    output: [valueInfo('y', ['batch', 'n'])],
+    input: [floatValue('x', ['batch', 'n'])],
+    output: [floatValue('y', ['batch', 'n'])],
     initializer: [{ name: 'c', dims: [3], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [1, 2, 3] }],
     node: [{ opType: 'Add', input: ['x', 'c'], output: ['y'] }],
   };
-  return onnx.ModelProto.encode({
-    irVersion: 8,
-    producerName: 'meridian-test',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph,
-  }).finish();
+  return encodeModel(graph);
 }
 
 /** Writes the broadcast-add model to `path` and returns the path. */

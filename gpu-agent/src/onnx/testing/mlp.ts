@@ -1,8 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import onnxProto, { type onnx as Onnx } from 'onnx-proto';
-
-// onnx-proto is CommonJS: Node's ESM loader exposes only its default export.
-const { onnx } = onnxProto;
+import type { onnx as Onnx } from 'onnx-proto';
+import { encodeModel, floatValue, onnx } from './graph.js';
 
 export type MlpSpec = { inputs: number; hidden: number; outputs: number; seed?: number };
 
@@ -28,25 +26,13 @@ function initializer(name: string, dims: number[], next: () => number): Onnx.ITe
   };
 }
 
-function valueInfo(name: string, dims: (number | string)[]): Onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
-}
-
 /** Encodes an MLP `x[batch,inputs] → MatMul → Add → Relu → MatMul → Add → y[batch,outputs]`, opset 17. */
 export function buildMlp(spec: MlpSpec): Uint8Array {
   const next = random(spec.seed ?? 1);
   const graph: Onnx.IGraphProto = {
     name: 'mlp',
-    input: [valueInfo('x', ['batch', spec.inputs])],
-    output: [valueInfo('y', ['batch', spec.outputs])],
+    input: [floatValue('x', ['batch', spec.inputs])],
+    output: [floatValue('y', ['batch', spec.outputs])],
     initializer: [
       initializer('w1', [spec.inputs, spec.hidden], next),
       initializer('b1', [spec.hidden], next),
@@ -61,12 +47,7 @@ export function buildMlp(spec: MlpSpec): Uint8Array {
       { opType: 'Add', input: ['y0', 'b2'], output: ['y'] },
     ],
   };
-  return onnx.ModelProto.encode({
-    irVersion: 8,
-    producerName: 'meridian-test',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph,
-  }).finish();
+  return encodeModel(graph);
 }
 
 /** Writes an MLP to `path` and returns the path. */
