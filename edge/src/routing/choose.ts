@@ -32,7 +32,7 @@ const spreads = new Map<string, number>();
 
 /**
  * The next point of a per-key golden-ratio sequence in [0, 1), from a random start: over any run of n calls,
- * the count falling in a range of width w stays within a couple of calls of w·n, where Math.random strays by
+ * the count falling in a range of width w stays within about three calls of w·n, where Math.random strays by
  * about √(w·n). A canary at 10% then takes 10% of an isolate's calls, not 10% give or take a chance streak:
  * what keeps the failures callers see from a failing canary near its share.
  */
