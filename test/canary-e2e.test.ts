@@ -19,7 +19,7 @@ interface Call {
 }
 
 /**
- * Canary rollouts end to end: a real control plane and agent, the edge Worker in workerd, and callers that
+ * Canary rollouts end to end: a real control plane and two agents, the edge Worker in workerd, and callers that
  * keep calling while a new version rolls out as a canary. The edge flushes its metrics every second and pulls
  * routing every second; the scheduler ticks every 250 ms.
  */
@@ -27,7 +27,7 @@ describe('canary rollouts through the edge', () => {
   let dir = '';
   let cp: RunningService | undefined;
   let edge: RunningEdge | undefined;
-  let agent: RunningAgent | undefined;
+  const agents: RunningAgent[] = [];
   let db: Client;
   let token = '';
   let apiKey = '';
@@ -101,9 +101,13 @@ describe('canary rollouts through the edge', () => {
       MERIDIAN_ROLLOUT_RETIRE_SECONDS: '3',
     });
     db = createClient({ url: `file:${join(dir, 'cp', 'control-plane.db')}` });
-    agent = await startRegisteredAgent(cp.url, join(dir, 'cp'), join(dir, 'agent'), {
-      MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS: '1',
-    });
+    // Two hosts, as in production: the canary's replica and the current ones may land on either.
+    for (const name of ['agent-a', 'agent-b'])
+      agents.push(
+        await startRegisteredAgent(cp.url, join(dir, 'cp'), join(dir, name), {
+          MERIDIAN_AGENT_USAGE_INTERVAL_SECONDS: '1',
+        }),
+      );
     edge = await startEdgeProcess({
       MERIDIAN_DATA_DIR: join(dir, 'cp'),
       MERIDIAN_EDGE_STATE_DIR: join(dir, 'edge'),
@@ -127,14 +131,14 @@ describe('canary rollouts through the edge', () => {
   afterEach((ctx) => {
     if (ctx.task.result?.state === 'fail') {
       console.error(`--- control plane (tail) ---\n${cp?.logs().slice(-4_000)}`);
-      console.error(`--- agent (tail) ---\n${agent?.logs().slice(-3_000)}`);
+      for (const a of agents) console.error(`--- agent ${a.agentId} (tail) ---\n${a.logs().slice(-3_000)}`);
       console.error(`--- edge (tail) ---\n${edge?.logs().slice(-3_000)}`);
     }
   });
 
   afterAll(async () => {
     await edge?.stop();
-    await agent?.stop();
+    for (const a of agents) await a.stop();
     await cp?.stop();
     db?.close();
     await rm(dir, { recursive: true, force: true });
