@@ -219,6 +219,8 @@ export function drainUnreadBody(): MiddlewareHandler {
     const { readable, writable } = new FixedLengthStream(bytes.byteLength);
     const writer = writable.getWriter();
     const written = writer.write(bytes);
+    // A client that goes away cancels the answer: the write then rejects, and is handled below, not left loose.
+    written.catch(() => {});
     c.executionCtx.waitUntil(
       leftover
         .discard(DISCARD_MAX_BYTES, DISCARD_MS)
