@@ -206,7 +206,7 @@ describe('scheduler: canary rollouts', () => {
     };
     await failOne();
     await scheduler.tick(start + 100);
-    // The first failure is retried after its backoff, as any replica's.
+    // The first failure is retried after its backoff, like every other replica's.
     await scheduler.tick(start + 2_000);
     expect((await events(dep.id)).some((e) => e.startsWith('canary_rolled_back'))).toBe(false);
     await failOne();
