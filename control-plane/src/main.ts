@@ -197,6 +197,12 @@ const server = serve({ fetch: app.fetch, hostname: config.host, port: config.por
     objectStore: config.s3 ? `s3://${config.s3.bucket}` : join(config.dataDir, 'objects'),
   }),
 );
+// Node closes an idle kept-alive connection after 5 s; a client's pool (the SDK's, a load balancer's) that
+// sends on it in that instant sees the connection break. Idle gaps near a minute are rare, near 5 s are not.
+if ('keepAliveTimeout' in server) {
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+}
 scheduler.start();
 // Storage byte-hours into the ledger every minute (the default interval); the Stripe push joins with `add`.
 const billing = billingJobs(db, logger);
