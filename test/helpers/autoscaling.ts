@@ -68,6 +68,28 @@ export async function replicasOf(db: Client, deploymentId: string) {
   }));
 }
 
+/**
+ * Each replica's phases in ms after it was created (placed, pulling, loading, ready, first call, failed), so a
+ * slow scale-out shows whether the time went to the decision, the pull, the load or the report.
+ */
+export async function replicaTimeline(db: Client, deploymentId: string) {
+  const rs = await db.execute({
+    sql: `select agent_id, phase, created_at, placed_at, pulling_at, loading_at, ready_at, first_call_at,
+            failed_at, reason from workloads where deployment_id = ? order by created_at`,
+    args: [deploymentId],
+  });
+  return rs.rows.map((r) => {
+    const created = Number(r.created_at);
+    const after = (v: unknown) => (v === null ? '-' : `+${Number(v) - created}`);
+    return (
+      `${String(r.agent_id).slice(-6)} ${String(r.phase)} created ${new Date(created).toISOString().slice(11, 23)}` +
+      ` placed ${after(r.placed_at)} pulling ${after(r.pulling_at)} loading ${after(r.loading_at)}` +
+      ` ready ${after(r.ready_at)} first call ${after(r.first_call_at)} failed ${after(r.failed_at)}` +
+      (r.reason === null ? '' : ` (${String(r.reason)})`)
+    );
+  });
+}
+
 /** Replicas ready and in routing. */
 export const serving = (replicas: Awaited<ReturnType<typeof replicasOf>>) =>
   replicas.filter((r) => r.phase === 'ready' && !r.retiring);
