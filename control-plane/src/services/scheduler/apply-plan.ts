@@ -1,5 +1,5 @@
 import { newId } from '@meridian/protocol';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import {
   agents,
@@ -10,6 +10,7 @@ import {
   workloadOwners,
   workloads,
 } from '../../db/schema.js';
+import { updateRows } from './batched-update.js';
 import type { Plan } from './plan.js';
 import type { WorkloadFields } from './plan-context.js';
 
@@ -72,23 +73,42 @@ export async function applyPlan(db: Database, plan: Plan, now: number): Promise<
         )
         .onConflictDoNothing();
     }
-    for (const [id, f] of plan.updateWorkloads) {
-      if (created.has(id)) continue;
-      const values = columns(f);
-      // An update whose fields were all undefined writes nothing; drizzle would throw and fail the whole tick.
-      if (Object.keys(values).length > 0) await tx.update(workloads).set(values).where(eq(workloads.id, id));
-    }
+    const run = (query: SQL) => tx.run(query);
+    // An update whose fields were all undefined writes nothing (updateRows skips a row with nothing to set).
+    const changed = [...plan.updateWorkloads].filter(([id]) => !created.has(id));
+    await updateRows(
+      run,
+      workloads,
+      workloads.id,
+      changed.map(([id, f]) => ({
+        key: id,
+        set: Object.entries(columns(f)).map(([name, value]) => [workloads[name as keyof typeof f], value]),
+      })),
+    );
     // Conditional: a wake or a PATCH may have moved the target since this tick read it; theirs stands.
-    for (const s of plan.scaleTargets)
-      await tx
-        .update(deployments)
-        .set({ desiredReplicas: s.to })
-        .where(and(eq(deployments.id, s.id), eq(deployments.desiredReplicas, s.from)));
-    for (const s of plan.deploymentStatus)
-      await tx
-        .update(deployments)
-        .set({ status: s.status, statusReason: s.reason, updatedAt: at })
-        .where(eq(deployments.id, s.id));
+    await updateRows(
+      run,
+      deployments,
+      deployments.id,
+      plan.scaleTargets.map((s) => ({
+        key: s.id,
+        set: [[deployments.desiredReplicas, s.to]],
+        guard: [deployments.desiredReplicas, s.from],
+      })),
+    );
+    await updateRows(
+      run,
+      deployments,
+      deployments.id,
+      plan.deploymentStatus.map((s) => ({
+        key: s.id,
+        set: [
+          [deployments.status, s.status],
+          [deployments.statusReason, s.reason],
+          [deployments.updatedAt, at],
+        ],
+      })),
+    );
     const events = plan.events.map((e) => ({ ...e, id: newId('deploymentEvent', now), at }));
     for (let i = 0; i < events.length; i += CHUNK)
       await tx.insert(deploymentEvents).values(events.slice(i, i + CHUNK));
