@@ -129,14 +129,17 @@ describe('scheduler: canary rollouts', () => {
     );
   });
 
-  it('rolls back a canary whose p95 is past twice the old one’s', async () => {
-    const { agent, dep, scheduler } = await canaryOf(t, { share: 0.5, minCalls: 10, windowSeconds: 600 });
-    await scheduler.tick();
+  it('rolls back a canary whose p95 is past twice the old one’s at the end of its window, not before', async () => {
+    const { agent, dep, scheduler } = await canaryOf(t, { share: 0.5, minCalls: 10, windowSeconds: 2 });
+    const start = Date.now();
+    await scheduler.tick(start);
     await agent.report('ready');
-    await scheduler.tick();
+    await scheduler.tick(start);
     await edgeSaw(dep, dep.versions[0] as string, 20, 0, 20);
     await edgeSaw(dep, dep.versions[1] as string, 20, 0, 400);
-    await scheduler.tick();
+    await scheduler.tick(start + 1_000);
+    expect((await events(dep.id)).at(-1)).not.toMatch(/rolled back/);
+    await scheduler.tick(start + 2_500);
     expect((await events(dep.id)).at(-1)).toMatch(
       /rolled back: p95 \d+ ms vs \d+ ms over 20 calls, limit ×2 and \+10 ms/,
     );
