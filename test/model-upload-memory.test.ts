@@ -5,9 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
+import { rssBytes } from './helpers/rss.js';
 
 const FILE_BYTES = 200 * 1024 * 1024;
 const MAX_RSS_GROWTH = 64 * 1024 * 1024;
+/** The files route's limit here: far above what storage buffers, so a body held in memory would show. */
+const MAX_INPUT_FILE_BYTES = 160 * 1024 * 1024;
 
 /** The pid of the process whose environment names `dataDir`: the control plane this test started. */
 function pidServing(dataDir: string): number {
@@ -21,12 +24,6 @@ function pidServing(dataDir: string): number {
     }
   }
   throw new Error(`no process serves ${dataDir}`);
-}
-
-function rssBytes(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error(`no VmRSS for ${pid}`);
-  return Number(match[1]) * 1024;
 }
 
 /** `total` random bytes as a stream made while it is read, hashing them on the way. */
@@ -46,7 +43,7 @@ function randomBody(total: number, hash: ReturnType<typeof createHash>): Readabl
   });
 }
 
-describe('model upload through the control plane process', () => {
+describe('uploads through the control plane process', () => {
   let dataDir: string;
   let cp: RunningControlPlane;
   let token: string;
@@ -54,7 +51,10 @@ describe('model upload through the control plane process', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'meridian-upload-mem-'));
-    cp = await startControlPlane({ dataDir, env: { MERIDIAN_LOG_LEVEL: 'warn' } });
+    cp = await startControlPlane({
+      dataDir,
+      env: { MERIDIAN_LOG_LEVEL: 'warn', MERIDIAN_MAX_FILE_BYTES: String(MAX_INPUT_FILE_BYTES) },
+    });
     pid = pidServing(dataDir);
     const registered = await fetch(`${cp.url}/v1/auth/register`, {
       method: 'POST',
@@ -117,5 +117,46 @@ describe('model upload through the control plane process', () => {
         `(+${(growth / 2 ** 20).toFixed(1)} MiB) in ${seconds.toFixed(2)} s (${(FILE_BYTES / 2 ** 20 / seconds).toFixed(0)} MiB/s)`,
     );
     expect(growth).toBeLessThan(MAX_RSS_GROWTH);
+  });
+  it('answers 413 to an input file streaming past its limit, with RSS growing by far less than it read', async () => {
+    const uploadFile = (body: ReadableStream<Uint8Array> | string) =>
+      fetch(`${cp.url}/v1/files?filename=lines.jsonl`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+    // Warm up the route and the store, as above.
+    expect((await uploadFile('{"custom_id":"a","inputs":[]}\n')).status).toBe(201);
+    const baseline = rssBytes(pid);
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssBytes(pid));
+    }, 10);
+    let sent = 0;
+    const total = MAX_INPUT_FILE_BYTES * 2;
+    // Chunked (no length), so the limit can only be found while the body streams.
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= total) return controller.close();
+        sent += 1024 * 1024;
+        controller.enqueue(new Uint8Array(1024 * 1024).fill(0x20));
+      },
+    });
+    const res = await uploadFile(body).catch((err: unknown) => ({ status: 0, error: err }));
+    clearInterval(sampler);
+    peak = Math.max(peak, rssBytes(pid));
+    const growth = peak - baseline;
+    console.log(
+      `input file over its ${MAX_INPUT_FILE_BYTES / 2 ** 20} MiB limit: 413 after ${sent / 2 ** 20} MiB sent; ` +
+        `control-plane RSS +${(growth / 2 ** 20).toFixed(1)} MiB`,
+    );
+    expect(res.status).toBe(413);
+    expect(sent).toBeLessThan(total);
+    expect(growth).toBeLessThan(MAX_RSS_GROWTH);
+    const files = await fetch(`${cp.url}/v1/files?limit=200`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(((await files.json()) as { items: unknown[] }).items).toHaveLength(1);
   });
 });

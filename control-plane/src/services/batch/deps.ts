@@ -22,7 +22,8 @@ export interface BatchDeps {
 
 /** The most lines one job may have in flight: batch work must leave the replicas to real-time calls. */
 export const MAX_CONCURRENCY = 32;
-export const DEFAULT_CONCURRENCY = 4;
+/** Lines in flight unless the job or MERIDIAN_BATCH_CONCURRENCY says otherwise: 2 kept real-time p99 within 1.5× on one CPU replica, 4 did not (bench/batch.ts). */
+export const DEFAULT_CONCURRENCY = 2;
 /** Valid lines per shard: the unit of progress a restart resumes from. */
 export const SHARD_LINES = 100;
 /** Input lines per file, at most: the custom_id set of one file is held in memory while it is checked. */
