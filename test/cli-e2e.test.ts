@@ -148,7 +148,15 @@ describe('the meridian CLI against the platform', () => {
     expect(killedAt, stderr).toBeGreaterThanOrEqual(40);
     expect(killedAt).toBeLessThan(100);
 
+    const logsBefore = stack.cp.logs().length;
     const second = ok(await cli.run([...args, '--json']));
+    // The parts the second run put, as the control plane's storage route logged them: bytes on the wire.
+    const partsPut = [
+      ...stack.cp
+        .logs()
+        .slice(logsBefore)
+        .matchAll(/"method":"PUT","path":"\/v1\/storage\/uploads\/[^/"]+\/parts\/(\d+)","status":200/g),
+    ].map((m) => Number(m[1]));
     const pushed = JSON.parse(second.stdout) as {
       status: string;
       sha256: string;
@@ -161,6 +169,18 @@ describe('the meridian CLI against the platform', () => {
     expect(pushed.upload.resumedBytes).toBeGreaterThanOrEqual(0.35 * bytes.length);
     expect(pushed.upload.resumedBytes % (5 * 1024 * 1024)).toBe(0);
     expect(pushed.upload.sentBytes).toBe(bytes.length - pushed.upload.resumedBytes);
+    const partBytes = 5 * 1024 * 1024;
+    const storedParts = pushed.upload.resumedBytes / partBytes;
+    // Exactly the parts not stored yet, none of the stored ones. Distinct numbers: the killed run's own
+    // unfinished part may still be logged just after the second run began (it has the first missing number).
+    const missing = Array.from(
+      { length: bytes.length / partBytes - storedParts },
+      (_, i) => storedParts + 1 + i,
+    );
+    expect(
+      [...new Set(partsPut)].sort((a, b) => a - b),
+      `parts put: ${partsPut.join(',')}`,
+    ).toEqual(missing);
     // The checkpoint is gone once the upload completed.
     expect(await readdir(join(home, 'config', 'uploads'))).toEqual([]);
   }, 120_000);
