@@ -274,12 +274,27 @@ describe('the web dashboard in a browser', () => {
         path: { id: first.modelId, alias: 'production' },
         body: { version: 1 },
       });
+      // A one-line batch job on the onboarding's deployment, so its page shows a row (and files once it ends).
+      const line = JSON.stringify({
+        custom_id: 'first',
+        method: 'POST',
+        url: `/v2/models/${first.deploymentName}/infer`,
+        body: { inputs: [{ name: 'x', datatype: 'FP32', shape: SHAPE, data: [...INPUT] }] },
+      });
+      const input = await owner.request('post', '/v1/files', {
+        query: { filename: 'inputs.jsonl', purpose: 'batch' },
+        raw: { body: `${line}\n`, contentType: 'application/octet-stream' },
+      });
+      await owner.request('post', '/v1/batch-jobs', {
+        body: { deployment: first.deploymentName, inputFileId: input.id },
+      });
       pages = [
         ['get-started', '/'],
         ['models', '/models'],
         ['model', `/models/${first.modelId}`],
         ['deployments', '/deployments'],
         ['deployment', `/deployments/${first.deploymentId}`],
+        ['batch-jobs', '/batch-jobs'],
         ['experiments', '/experiments'],
         ['experiment', `/experiments/${experiment.id}`],
         ['run', `/runs/${run.id}`],

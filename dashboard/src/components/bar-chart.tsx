@@ -8,7 +8,18 @@ const HEIGHT = 200;
 const AXIS = 24;
 
 /** Bars with their values written on them (SVG, no library), scaled to the largest. */
-export function BarChart({ title, bars, unit }: { title: string; bars: Bar[]; unit: string }) {
+export function BarChart({
+  title,
+  bars,
+  unit,
+  tick = (label) => label.slice(5),
+}: {
+  title: string;
+  bars: Bar[];
+  unit: string;
+  /** The label under a bar; the default shortens a YYYY-MM-DD day to MM-DD. */
+  tick?: (label: string) => string;
+}) {
   const max = Math.max(1, ...bars.map((b) => b.value));
   const slot = bars.length > 0 ? WIDTH / bars.length : WIDTH;
   const summary = bars.map((b) => `${b.label}: ${b.value} ${unit}`).join(', ');
@@ -27,7 +38,7 @@ export function BarChart({ title, bars, unit }: { title: string; bars: Bar[]; un
                 {bar.value}
               </text>
               <text x={x + slot * 0.35} y={HEIGHT + 16} textAnchor="middle" className="chart-axis">
-                {bar.label.slice(5)}
+                {tick(bar.label)}
               </text>
             </g>
           );

@@ -6,6 +6,8 @@ export function ConfirmButton(props: {
   confirm: string;
   onConfirm(): void;
   disabled?: boolean;
+  /** The button that backs out; name it otherwise where the action itself is a cancel. */
+  dismiss?: string;
 }) {
   const [asking, setAsking] = useState(false);
   if (!asking) {
@@ -28,7 +30,7 @@ export function ConfirmButton(props: {
         {props.confirm}
       </button>
       <button type="button" onClick={() => setAsking(false)}>
-        Cancel
+        {props.dismiss ?? 'Cancel'}
       </button>
     </span>
   );

@@ -5,10 +5,16 @@ export function DropZone({
   label,
   onFile,
   disabled,
+  prompt = 'Drop a model file here (.onnx, .pt, .pkl, .h5, …)',
+  accept,
 }: {
   label: string;
   onFile(file: File): void;
   disabled?: boolean;
+  /** What to drop; the default is the model upload's. */
+  prompt?: string;
+  /** The picker's filter (a hint only: the API still checks what it gets). */
+  accept?: string;
 }) {
   const [over, setOver] = useState(false);
   const id = useId();
@@ -30,11 +36,12 @@ export function DropZone({
       onDragLeave={() => setOver(false)}
       onDrop={onDrop}
     >
-      <p>Drop a model file here (.onnx, .pt, .pkl, .h5, …)</p>
+      <p>{prompt}</p>
       <label htmlFor={id}>{label}</label>{' '}
       <input
         id={id}
         type="file"
+        accept={accept}
         disabled={disabled}
         onChange={(event) => {
           const file = event.target.files?.[0];

@@ -8,7 +8,18 @@ const HEIGHT = 200;
 const PAD = 30;
 
 /** One metric's history (value by step) as a line (SVG, no library). */
-export function LineChart({ title, points }: { title: string; points: Point[] }) {
+export function LineChart({
+  title,
+  points,
+  formatX,
+}: {
+  title: string;
+  points: Point[];
+  /** How an x reads (a time series passes one); the default names it as a step. */
+  formatX?: (x: number) => string;
+}) {
+  const where = formatX ?? ((x: number) => `step ${x}`);
+  const tick = formatX ?? String;
   const xs = points.map((p) => p.x);
   const ys = points.map((p) => p.y);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
@@ -23,7 +34,7 @@ export function LineChart({ title, points }: { title: string; points: Point[] })
     <figure className="chart">
       <figcaption>
         {title}
-        {last ? ` (last: ${last.y} at step ${last.x})` : ''}
+        {last ? ` (last: ${last.y} at ${where(last.x)})` : ''}
       </figcaption>
       <svg
         viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
@@ -33,14 +44,14 @@ export function LineChart({ title, points }: { title: string; points: Point[] })
         <path d={path} className="chart-line" fill="none" />
         {points.map((p) => (
           <circle key={p.x} cx={sx(p.x)} cy={sy(p.y)} r={2.5} className="chart-dot">
-            <title>{`step ${p.x}: ${p.y}`}</title>
+            <title>{`${where(p.x)}: ${p.y}`}</title>
           </circle>
         ))}
         <text x={PAD} y={HEIGHT - 8} className="chart-axis">
-          {x0}
+          {tick(x0)}
         </text>
         <text x={WIDTH - PAD} y={HEIGHT - 8} textAnchor="end" className="chart-axis">
-          {x1}
+          {tick(x1)}
         </text>
         <text x={4} y={PAD} className="chart-axis">
           {y1}

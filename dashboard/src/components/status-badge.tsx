@@ -3,12 +3,14 @@ const TONES: Record<string, string> = {
   running: 'ok',
   active: 'ok',
   finished: 'ok',
+  completed: 'ok',
   online: 'ok',
   failed: 'bad',
   revoked: 'bad',
   expired: 'bad',
   killed: 'bad',
   stopped: 'idle',
+  cancelled: 'idle',
 };
 
 export function StatusBadge({ status }: { status: string }) {

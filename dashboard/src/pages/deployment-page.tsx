@@ -9,10 +9,15 @@ import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { DeploymentEvents } from './deployment-events';
 import { DeploymentLogs } from './deployment-logs';
+import { DeploymentMonitoring } from './deployment-monitoring';
 import { DeploymentReplicas } from './deployment-replicas';
+import { DeploymentTraffic } from './deployment-traffic';
 import { ScaleForm } from './scale-form';
 
-/** One deployment, live: status and phases every few seconds, replicas by phase, scale settings, events, logs. */
+/**
+ * One deployment, live: status and phases every few seconds, which version takes what share of calls (and its
+ * canary), replicas by phase, scale settings, the last hour's metrics and its alert rules, events, logs.
+ */
 export function DeploymentPage({ id }: { id: string }) {
   const { client } = useApp();
   const deployment = useLoad(() => client.request('get', '/v1/deployments/{id}', { path: { id } }), [id]);
@@ -47,8 +52,10 @@ export function DeploymentPage({ id }: { id: string }) {
           <TimeText iso={d.createdAt} />
         </dd>
       </dl>
+      <DeploymentTraffic deployment={d} />
       <DeploymentReplicas replicas={d.replicas} />
       <ScaleForm deployment={d} onSaved={reload} />
+      <DeploymentMonitoring id={d.id} />
       <DeploymentEvents id={d.id} />
       <DeploymentLogs id={d.id} />
     </>

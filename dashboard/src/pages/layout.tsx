@@ -8,6 +8,7 @@ const NAV = [
   ['/', 'Get started'],
   ['/models', 'Models'],
   ['/deployments', 'Deployments'],
+  ['/batch-jobs', 'Batch jobs'],
   ['/experiments', 'Experiments'],
   ['/notebooks', 'Notebooks'],
   ['/keys', 'API keys'],

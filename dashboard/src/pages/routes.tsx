@@ -3,6 +3,7 @@ import { matchPath, useLocation } from '../lib/router';
 import { OnboardingPage } from '../onboarding/onboarding-page';
 import { ApiKeysPage } from './api-keys-page';
 import { AuditLogPage } from './audit-log-page';
+import { BatchJobsPage } from './batch-jobs-page';
 import { DeploymentPage } from './deployment-page';
 import { DeploymentsPage } from './deployments-page';
 import { ExperimentPage } from './experiment-page';
@@ -21,6 +22,7 @@ const ROUTES: [string, (p: Record<string, string>) => ReactNode][] = [
   ['/models/:id', (p) => <ModelPage id={p.id ?? ''} />],
   ['/deployments', () => <DeploymentsPage />],
   ['/deployments/:id', (p) => <DeploymentPage id={p.id ?? ''} />],
+  ['/batch-jobs', () => <BatchJobsPage />],
   ['/experiments', () => <ExperimentsPage />],
   ['/experiments/:id', (p) => <ExperimentPage id={p.id ?? ''} />],
   ['/runs/:id', (p) => <RunPage id={p.id ?? ''} />],
