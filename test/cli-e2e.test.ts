@@ -151,10 +151,15 @@ describe('the meridian CLI against the platform', () => {
     const logsBefore = stack.cp.logs().length;
     const second = ok(await cli.run([...args, '--json']));
     // The parts the second run put, as the control plane's storage route logged them: bytes on the wire.
+    // Counted from the second run's listing of stored parts on: the killed run's last part may still finish
+    // (and be logged) after the second run began, and is then listed as stored.
+    const secondRun = stack.cp.logs().slice(logsBefore);
+    const listed = [
+      ...secondRun.matchAll(/"path":"\/v1\/models\/[^/"]+\/versions\/\d+\/parts","status":200/g),
+    ];
     const partsPut = [
-      ...stack.cp
-        .logs()
-        .slice(logsBefore)
+      ...secondRun
+        .slice(listed.at(-1)?.index ?? 0)
         .matchAll(/"method":"PUT","path":"\/v1\/storage\/uploads\/[^/"]+\/parts\/(\d+)","status":200/g),
     ].map((m) => Number(m[1]));
     const pushed = JSON.parse(second.stdout) as {
@@ -171,8 +176,8 @@ describe('the meridian CLI against the platform', () => {
     expect(pushed.upload.sentBytes).toBe(bytes.length - pushed.upload.resumedBytes);
     const partBytes = 5 * 1024 * 1024;
     const storedParts = pushed.upload.resumedBytes / partBytes;
-    // Exactly the parts not stored yet, none of the stored ones. Distinct numbers: the killed run's own
-    // unfinished part may still be logged just after the second run began (it has the first missing number).
+    // Exactly the parts not stored yet, none of the stored ones. Distinct numbers: a part the killed run was
+    // still sending may finish after the listing, and the second run rightly sends it again.
     const missing = Array.from(
       { length: bytes.length / partBytes - storedParts },
       (_, i) => storedParts + 1 + i,
