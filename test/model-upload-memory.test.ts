@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
-import { rssBytes } from './helpers/rss.js';
+import { sampleRss } from './helpers/rss.js';
 
 const FILE_BYTES = 200 * 1024 * 1024;
 const MAX_RSS_GROWTH = 64 * 1024 * 1024;
@@ -86,17 +86,12 @@ describe('uploads through the control plane process', () => {
     // Warm up the route, the store and the JIT so the baseline is the steady state, not a cold start.
     expect((await upload(id, 'warm-up weights')).status).toBe(201);
 
-    const baseline = rssBytes(pid);
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, rssBytes(pid));
-    }, 10);
+    const rss = sampleRss(pid);
     const hash = createHash('sha256');
     const started = performance.now();
     const res = await upload(id, randomBody(FILE_BYTES, hash));
     const seconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
-    peak = Math.max(peak, rssBytes(pid));
+    const { baseline, peak, growth } = rss.stop();
 
     const version = (await res.json()) as {
       status: string;
@@ -111,7 +106,6 @@ describe('uploads through the control plane process', () => {
       sizeBytes: FILE_BYTES,
       sha256: hash.digest('hex'),
     });
-    const growth = peak - baseline;
     console.log(
       `200 MB upload: control-plane RSS ${(baseline / 2 ** 20).toFixed(1)} MiB → peak ${(peak / 2 ** 20).toFixed(1)} MiB ` +
         `(+${(growth / 2 ** 20).toFixed(1)} MiB) in ${seconds.toFixed(2)} s (${(FILE_BYTES / 2 ** 20 / seconds).toFixed(0)} MiB/s)`,
@@ -128,11 +122,7 @@ describe('uploads through the control plane process', () => {
       } as RequestInit);
     // Warm up the route and the store, as above.
     expect((await uploadFile('{"custom_id":"a","inputs":[]}\n')).status).toBe(201);
-    const baseline = rssBytes(pid);
-    let peak = baseline;
-    const sampler = setInterval(() => {
-      peak = Math.max(peak, rssBytes(pid));
-    }, 10);
+    const rss = sampleRss(pid);
     let sent = 0;
     const total = MAX_INPUT_FILE_BYTES * 2;
     // Chunked (no length), so the limit can only be found while the body streams.
@@ -144,9 +134,7 @@ describe('uploads through the control plane process', () => {
       },
     });
     const res = await uploadFile(body).catch((err: unknown) => ({ status: 0, error: err }));
-    clearInterval(sampler);
-    peak = Math.max(peak, rssBytes(pid));
-    const growth = peak - baseline;
+    const { growth } = rss.stop();
     console.log(
       `input file over its ${MAX_INPUT_FILE_BYTES / 2 ** 20} MiB limit: 413 after ${sent / 2 ** 20} MiB sent; ` +
         `control-plane RSS +${(growth / 2 ** 20).toFixed(1)} MiB`,

@@ -22,5 +22,3 @@ export function sampleRss(pid: number) {
     },
   };
 }
-
-export const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
