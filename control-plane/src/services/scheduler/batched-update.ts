@@ -25,7 +25,9 @@ export async function updateRows(run: Run, table: SQLiteTable, key: SQLiteColumn
   for (const row of rows) {
     if (row.set.length === 0) continue;
     const shape = [...row.set.map(([c]) => c.name), row.guard?.[0].name ?? ''].join(',');
-    groups.set(shape, [...(groups.get(shape) ?? []), row]);
+    const group = groups.get(shape);
+    if (group) group.push(row);
+    else groups.set(shape, [row]);
   }
   for (const group of groups.values()) {
     for (let i = 0; i < group.length; i += ROWS_PER_STATEMENT) {
