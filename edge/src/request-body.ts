@@ -56,17 +56,20 @@ export async function readBody(request: Request, limit = MAX_BODY_BYTES): Promis
   const encoding = decodingOf(request.headers.get('content-encoding'));
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) throw tooLarge();
+  if (encoding === undefined && declared !== null) {
+    // The common case first, without touching request.body (a stream object built on first access).
+    try {
+      return new Uint8Array(await request.arrayBuffer());
+    } catch {
+      throw new EdgeError('bad_request', INCOMPLETE);
+    }
+  }
   if (request.body === null) return new Uint8Array(0);
   if (encoding !== undefined) {
     const decoded = request.body.pipeThrough(new DecompressionStream(encoding));
     return readAll(request, chunkSource(decoded), limit, `the body is not valid ${encoding} data`);
   }
-  if (declared === null) return readAll(request, sourceOf(request.body), limit);
-  try {
-    return new Uint8Array(await request.arrayBuffer());
-  } catch {
-    throw new EdgeError('bad_request', INCOMPLETE);
-  }
+  return readAll(request, sourceOf(request.body), limit);
 }
 
 async function readAll(request: Request, source: Source, limit: number, broken = INCOMPLETE) {
