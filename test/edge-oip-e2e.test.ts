@@ -230,8 +230,14 @@ describe('the edge speaks OIP to its clients', () => {
         [auth(), jsonRequest()],
         [{ ...auth(), 'content-encoding': 'gzip' }, gzipSync(jsonRequest())],
       ] as const) {
-        const res = await call(path, { method: 'POST', headers, body });
+        const res = await call(path, {
+          method: 'POST',
+          headers: { ...headers, 'x-request-id': 'trace-7' },
+          body,
+        });
         expect(res.status).toBe(200);
+        // The answer streamed through from the agent still carries the caller's request id.
+        expect(res.headers.get('x-request-id')).toBe('trace-7');
         const outputs = res.json?.outputs as { name: string; data: number[] }[];
         expectClassified(outputs[0]?.data ?? []);
       }
@@ -252,6 +258,7 @@ describe('the edge speaks OIP to its clients', () => {
           body,
         });
         expect(res.status).toBe(200);
+        expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
         const jsonEnd = Number(res.headers.get(IHCL));
         const outputs = res.json?.outputs as { name: string; parameters: { binary_data_size: number } }[];
         const size = outputs[0]?.parameters.binary_data_size ?? 0;

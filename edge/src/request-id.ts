@@ -21,5 +21,16 @@ export function requestId(): MiddlewareHandler<{ Variables: RequestIdVariables }
     // Set before next() so the header also lands on notFound and onError responses.
     c.header(REQUEST_ID_HEADER, id);
     await next();
+    // hono applies headers set before next() only to answers it builds (c.json, c.body): a route that returns
+    // its own Response (a prediction streamed through) gets the id here.
+    const res = c.res;
+    if (res.status === 101 || res.headers.has(REQUEST_ID_HEADER)) return;
+    try {
+      res.headers.set(REQUEST_ID_HEADER, id);
+    } catch {
+      // Immutable headers (a fetched Response returned as it is): copy the answer once to add the id.
+      c.res = new Response(res.body, res);
+      c.res.headers.set(REQUEST_ID_HEADER, id);
+    }
   };
 }
