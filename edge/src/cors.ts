@@ -2,7 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 
 // What a browser page may send and read: OIP's binary extension header, the key, the request id.
 const ALLOW_METHODS = 'GET, POST, OPTIONS';
-const ALLOW_HEADERS = 'authorization, content-type, inference-header-content-length, x-request-id';
+const ALLOW_HEADERS =
+  'authorization, content-type, inference-header-content-length, x-request-id, idempotency-key';
 const EXPOSE_HEADERS = 'x-request-id, retry-after, inference-header-content-length, content-length';
 const MAX_AGE_SECONDS = '600';
 

@@ -106,6 +106,19 @@ describe('forwardToReplica', () => {
     expect(other.at(-1)?.signatureValid).toBe(false);
   });
 
+  it("signs the caller's Idempotency-Key with the usage identity, the same on every attempt", async () => {
+    const seen = stubAgents({
+      [new URL(a.url).origin]: 'refuse',
+      [new URL(b.url).origin]: json({ outputs: [] }),
+    });
+    const usage = { orgId: 'org_a', keyId: 'key_1', userId: null, idempotencyKey: 'call-42' };
+
+    await forwardToReplica(forwardEnv, infer({ usage }), deps());
+
+    expect(seen.map((r) => r.signatureValid)).toEqual([true, true]);
+    expect(seen.map((r) => r.headers.get('x-meridian-idempotency-key'))).toEqual(['call-42', 'call-42']);
+  });
+
   it('signs with the generation the routing snapshot names for the replica', async () => {
     const seen = stubAgents({ [new URL(a.url).origin]: json({}) });
     await forwardToReplica(

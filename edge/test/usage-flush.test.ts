@@ -36,7 +36,13 @@ function keyCaller(orgId: string, keyId: string): Caller {
 async function call(
   caller: Caller,
   atMs: number,
-  outcome: { deploymentId: string; ok?: boolean; bytesIn?: number; bytesOut?: number },
+  outcome: {
+    deploymentId: string;
+    ok?: boolean;
+    bytesIn?: number;
+    bytesOut?: number;
+    idempotencyKey?: string;
+  },
 ): Promise<void> {
   vi.setSystemTime(atMs);
   const admission = await admit(env, caller);
@@ -125,6 +131,34 @@ describe('usage counting', () => {
       ]),
     );
     expect(storedRecords()).toHaveLength(4);
+  });
+
+  it('keeps a call with an Idempotency-Key as a record of its own, once per key, beside the counters', async () => {
+    const orgId = uniqueId('org');
+    const caller = keyCaller(orgId, 'key_a');
+    await call(caller, NOON + 1_000, { deploymentId: 'dep_a', bytesIn: 1, idempotencyKey: 'k-1' });
+    // The caller retried k-1 and the cache answered it again: still one call.
+    await call(caller, NOON + 2_000, { deploymentId: 'dep_a', bytesIn: 1, idempotencyKey: 'k-1' });
+    await call(caller, NOON + 3_000, { deploymentId: 'dep_a', bytesIn: 2, idempotencyKey: 'k-2' });
+    await call(caller, NOON + 4_000, { deploymentId: 'dep_a', bytesIn: 4 });
+    await call(caller, NOON + 5_000, { deploymentId: 'dep_a', bytesIn: 4 });
+    expect(await runDurableObjectAlarm(limiterOf(orgId))).toBe(true);
+
+    const base = {
+      orgId,
+      keyId: 'key_a',
+      userId: null,
+      deploymentId: 'dep_a',
+      minute: '2031-05-14T12:00:00Z',
+    };
+    expect(storedRecords()).toEqual(
+      expect.arrayContaining([
+        { ...base, calls: 2, bytesIn: 8, bytesOut: 0 },
+        { ...base, calls: 1, bytesIn: 1, bytesOut: 0, idempotencyKey: 'k-1' },
+        { ...base, calls: 1, bytesIn: 2, bytesOut: 0, idempotencyKey: 'k-2' },
+      ]),
+    );
+    expect(storedRecords()).toHaveLength(3);
   });
 
   it('sends nothing and sets no new alarm once everything is acknowledged', async () => {

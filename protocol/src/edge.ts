@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IDEMPOTENCY_KEY } from './oip/signature.js';
 
 // What the edge and the control plane say to each other besides API-key resolution (./api-keys.ts) and the
 // routing snapshot (./routing.ts): org plans and suspension, notebook proxy targets, usage batches.
@@ -42,18 +43,28 @@ export type NotebookTarget = z.infer<typeof NotebookTarget>;
 const MINUTE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00(\.000)?Z$/;
 
 /** Successful prediction calls of one (org, caller, deployment, minute), with the bytes they moved. */
-export const UsageRecord = z.strictObject({
-  orgId: z.string().min(1).max(64),
-  /** The API key that called, or null for a user's token (then `userId`). */
-  keyId: z.string().max(64).nullable(),
-  userId: z.string().max(64).nullable(),
-  deploymentId: z.string().min(1).max(64),
-  /** Start of the UTC minute, e.g. `2026-11-23T14:05:00Z`. */
-  minute: z.string().regex(MINUTE, 'the start of a UTC minute, e.g. 2026-11-23T14:05:00Z'),
-  calls: z.number().int().positive().max(1e9),
-  bytesIn: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  bytesOut: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-});
+export const UsageRecord = z
+  .strictObject({
+    orgId: z.string().min(1).max(64),
+    /** The API key that called, or null for a user's token (then `userId`). */
+    keyId: z.string().max(64).nullable(),
+    userId: z.string().max(64).nullable(),
+    deploymentId: z.string().min(1).max(64),
+    /** Start of the UTC minute, e.g. `2026-11-23T14:05:00Z`. */
+    minute: z.string().regex(MINUTE, 'the start of a UTC minute, e.g. 2026-11-23T14:05:00Z'),
+    calls: z.number().int().positive().max(1e9),
+    bytesIn: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    bytesOut: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    /**
+     * The caller's Idempotency-Key: the record is that one call (`calls: 1`), and the control plane bills a
+     * key once per org within its window however many records name it (a retry served again).
+     */
+    idempotencyKey: z.string().regex(IDEMPOTENCY_KEY).optional(),
+  })
+  .refine((r) => r.idempotencyKey === undefined || r.calls === 1, {
+    message: 'a record with an idempotencyKey is one call',
+    path: ['calls'],
+  });
 export type UsageRecord = z.infer<typeof UsageRecord>;
 
 /**

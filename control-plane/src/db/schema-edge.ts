@@ -33,3 +33,23 @@ export const edgeUsage = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.batchId, t.idx] }), index('edge_usage_org_minute').on(t.orgId, t.minute)],
 );
+
+/**
+ * The Idempotency-Keys whose call has been billed, per org: a usage record naming a key already here is a
+ * retry of a billed call and is not stored again. Kept for IDEMPOTENCY_WINDOW_MS after `billedAt` (pruned a
+ * bounded number at a time as batches arrive); a key reused after that bills as a new call.
+ */
+export const usageIdempotencyKeys = sqliteTable(
+  'usage_idempotency_keys',
+  {
+    orgId: text('org_id').notNull(),
+    idempotencyKey: text('idempotency_key').notNull(),
+    /** The batch that billed it, for an operator tracing a charge. */
+    batchId: text('batch_id').notNull(),
+    billedAt: integer('billed_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.idempotencyKey] }),
+    index('usage_idempotency_keys_billed_at').on(t.billedAt),
+  ],
+);

@@ -1,7 +1,8 @@
 import type { UsageRecord } from '@meridian/protocol';
 import { asc, count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { edgeUsage, edgeUsageBatches } from '../db/schema.js';
+import { edgeUsage, edgeUsageBatches, usageIdempotencyKeys } from '../db/schema.js';
+import { IDEMPOTENCY_WINDOW_MS } from '../services/usage/idempotency-keys.js';
 import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -106,6 +107,51 @@ describe('edge usage ingest', () => {
       expect(res.json).toEqual({ batchId: batch.batchId, accepted: false });
     }
     expect(await counts()).toEqual(before);
+  });
+
+  it('bills a call with an Idempotency-Key once per org, however many batches and records name it', async () => {
+    const keyed = (key: string, over: Partial<UsageRecord> = {}) =>
+      record({ calls: 1, idempotencyKey: key, ...over });
+    const stored = async (batchId: string) =>
+      (await t.db.select().from(edgeUsage).where(eq(edgeUsage.batchId, batchId))).map((r) => r.calls);
+    const first = nextBatchId();
+    // A retry that reached the same agent, in the same batch: the first record bills.
+    const a = await send({ batchId: first, records: [keyed('k-1'), keyed('k-2'), keyed('k-1'), record()] });
+    expect(a.status, JSON.stringify(a.json)).toBe(200);
+    expect(await stored(first)).toEqual([1, 1, 12]);
+    // Served again elsewhere (another agent, the edge's cache), and two such batches racing.
+    const [second, third] = [nextBatchId(), nextBatchId()];
+    await Promise.all([
+      send({ batchId: second, records: [keyed('k-1'), keyed('k-3')] }),
+      send({ batchId: third, records: [keyed('k-3'), keyed('k-2')] }),
+    ]);
+    expect([...(await stored(second)), ...(await stored(third))]).toEqual([1]);
+    // Keys are the org's own: another org's k-1 is another call.
+    const other = await t.client.register('other-keys');
+    const fourth = nextBatchId();
+    await send({ batchId: fourth, records: [keyed('k-1', { orgId: other.orgId })] });
+    expect(await stored(fourth)).toEqual([1]);
+  });
+
+  it('forgets a billed key after its window, and refuses a keyed record of more than one call', async () => {
+    const old = new Date(Date.now() - IDEMPOTENCY_WINDOW_MS - 1000);
+    await t.db
+      .insert(usageIdempotencyKeys)
+      .values({ orgId: owner.orgId, idempotencyKey: 'k-old', batchId: 'b-old', billedAt: old });
+    const batchId = nextBatchId();
+    await send({ batchId, records: [record({ calls: 1, idempotencyKey: 'k-old' })] });
+    const rows = await t.db.select().from(edgeUsage).where(eq(edgeUsage.batchId, batchId));
+    expect(rows.map((r) => r.calls)).toEqual([1]);
+    const bad = await send({
+      batchId: nextBatchId(),
+      records: [record({ calls: 2, idempotencyKey: 'k-x' })],
+    });
+    expect(bad.status).toBe(400);
+    const spaced = await send({
+      batchId: nextBatchId(),
+      records: [record({ calls: 1, idempotencyKey: 'a b' })],
+    });
+    expect(spaced.status).toBe(400);
   });
 
   it('accepts exactly one of two concurrent sends of one batch', async () => {

@@ -22,7 +22,13 @@ export interface Admission {
    * durable (the org limiter writes concurrent calls of this isolate in one group); 503 when it cannot be,
    * and then the call is not served.
    */
-  servedAtEdge(outcome: { deploymentId: string; bytesIn: number; bytesOut: number }): Promise<void>;
+  servedAtEdge(outcome: {
+    deploymentId: string;
+    bytesIn: number;
+    bytesOut: number;
+    /** The caller's Idempotency-Key: the call is recorded under it, billed once with its other answers. */
+    idempotencyKey?: string | undefined;
+  }): Promise<void>;
 }
 
 const DEFAULT_LEASE_SECONDS = 5;
@@ -111,6 +117,7 @@ export async function admit(env: Env, caller: Caller, ctx?: ExecutionContext): P
         calls: 1,
         bytesIn: Math.max(0, Math.round(result.bytesIn)),
         bytesOut: Math.max(0, Math.round(result.bytesOut)),
+        ...(result.idempotencyKey === undefined ? {} : { idempotencyKey: result.idempotencyKey }),
       };
       try {
         const stub = env.ORG_LIMITER.get(env.ORG_LIMITER.idFromName(caller.orgId));

@@ -1,6 +1,7 @@
 import {
   CALLER_MODEL_HEADERS,
   INFERENCE_HEADER_CONTENT_LENGTH,
+  isValidIdempotencyKey,
   type RoutedDeployment,
   type RoutedVersion,
   type RoutingSnapshot,
@@ -30,6 +31,18 @@ type Ctx = Context<AppEnv>;
 
 /** Asks for the same version on every call of this caller while the weights stay (A/B tests). */
 const STICKY_HEADER = 'meridian-sticky';
+/** The caller's name for one call, the same on each retry of it: billed once per org within 24 h. */
+const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/** The call's Idempotency-Key, if it sent one; 400 for a key of another shape (nothing is forwarded). */
+function idempotencyKeyOf(c: Ctx): string | undefined {
+  const key = c.req.header(IDEMPOTENCY_KEY_HEADER);
+  if (key === undefined || isValidIdempotencyKey(key)) return key;
+  throw new EdgeError(
+    'bad_request',
+    'Idempotency-Key must be 1 to 255 characters of letters, digits and _ . : - (a UUID fits)',
+  );
+}
 
 /**
  * Looks a deployment up in the isolate's snapshot. A miss may only mean that snapshot predates the
@@ -101,6 +114,8 @@ interface InferCall {
   contentType: string | undefined;
   /** Inference-Header-Content-Length, checked against the body. */
   headerLength: string | undefined;
+  /** The caller's Idempotency-Key, signed with the usage identity the agent bills the call under. */
+  idempotencyKey: string | undefined;
 }
 
 /** What a header can carry as it is: printable ASCII, no space at either end. */
@@ -140,7 +155,7 @@ async function infer(
   // c.get, not c.var: hono builds c.var anew from its Map on every read.
   const caller = c.get('caller');
   const admission = await admit(c.env, caller, c.executionCtx);
-  const { body, contentType, headerLength } = call;
+  const { body, contentType, headerLength, idempotencyKey } = call;
   let ok = false;
   try {
     const cache = deployment.deterministic ? new ResponseCache() : undefined;
@@ -156,6 +171,7 @@ async function infer(
         deploymentId: deployment.deploymentId,
         bytesIn: body.byteLength,
         bytesOut: bytes.byteLength,
+        idempotencyKey,
       });
       ok = true;
       return withHeaders(200, bytes, hit.headers, admission.headers);
@@ -176,7 +192,7 @@ async function infer(
       ...(contentType === undefined ? {} : { contentType }),
       headers,
       // Signed; the agent journals each 200 it answers under it and reports the calls for billing.
-      usage: { orgId: caller.orgId, keyId: caller.keyId, userId: caller.userId },
+      usage: { orgId: caller.orgId, keyId: caller.keyId, userId: caller.userId, idempotencyKey },
       // Not on an answer the cache keeps: another caller's RateLimit would be stored with it.
       ...(cache ? {} : { answerHeaders: admission.headers }),
     };
@@ -289,6 +305,7 @@ async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: RoutedVer
 
 /** `POST /v1/deployments/{id or name}/predict`: simple JSON in and out, OIP in between. */
 async function predictSimple(c: Ctx) {
+  const idempotencyKey = idempotencyKeyOf(c);
   const called = await deploymentCalled(c, c.req.param('id') ?? '', true);
   let parsed: { inputs?: unknown };
   let bodyBytes: number;
@@ -307,6 +324,7 @@ async function predictSimple(c: Ctx) {
     body,
     contentType: 'application/json',
     headerLength: undefined,
+    idempotencyKey,
   });
   const headers = Object.fromEntries(
     [...answer.headers].filter(([k]) => k !== 'content-type' && k !== INFERENCE_HEADER_CONTENT_LENGTH),
@@ -341,6 +359,7 @@ export function createPredictionRoutes(): Hono<AppEnv> {
     app.get(base, auth, (c) => describe(c, ''));
     app.get(`${base}/ready`, auth, (c) => describe(c, '/ready'));
     app.post(`${base}/infer`, auth, async (c) => {
+      const idempotencyKey = idempotencyKeyOf(c);
       const called = await deploymentCalled(c, c.req.param('name') ?? '');
       // Read whole before any hold: a held call's bytes count against the hold's byte bound.
       const body = await readBody(c.req.raw);
@@ -352,7 +371,8 @@ export function createPredictionRoutes(): Hono<AppEnv> {
         body.byteLength,
       );
       const contentType = c.req.header('content-type');
-      const answer = await infer(c, deployment, version, { body, contentType, headerLength }, true);
+      const call = { body, contentType, headerLength, idempotencyKey };
+      const answer = await infer(c, deployment, version, call, true);
       return answer instanceof Response ? answer : oipAnswer(c, answer, deployment, version);
     });
   }

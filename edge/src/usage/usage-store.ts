@@ -14,9 +14,13 @@ type OpenRow = {
   bytes_out: number;
 };
 
+type KeyedRow = Omit<OpenRow, 'calls'> & { idempotency_key: string };
+
 /**
  * The usage buffer in the org limiter's SQLite storage, in two stages:
  * - open counters, one row per (key or user, deployment, UTC minute), added to on every successful call;
+ *   a call with an Idempotency-Key is a row of its own instead (once per key), sealed as a record naming it
+ *   so the control plane bills the key once, whether the edge's cache or an agent answered its retries;
  * - sealed batches, each with a stable id `<orgId>:<seq>`, kept until the control plane acknowledges them.
  * Sealing moves open rows into batches in one transaction, so a count is in exactly one place at a time.
  */
@@ -42,12 +46,39 @@ export class UsageStore {
       batch_id TEXT NOT NULL UNIQUE,
       records TEXT NOT NULL
     )`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS usage_keyed (
+      idempotency_key TEXT PRIMARY KEY,
+      org_id TEXT NOT NULL,
+      key_id TEXT NOT NULL,
+      user_id TEXT NOT NULL,
+      deployment_id TEXT NOT NULL,
+      minute TEXT NOT NULL,
+      bytes_in INTEGER NOT NULL,
+      bytes_out INTEGER NOT NULL
+    )`);
     this.sql.exec('CREATE TABLE IF NOT EXISTS usage_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)');
   }
 
   /** Adds one successful call to its minute's open counter. */
   add(record: UsageRecord): void {
     const r = UsageRecord.parse(record);
+    if (r.idempotencyKey !== undefined) {
+      // A retry of a call this object already holds is the same call: kept once.
+      this.sql.exec(
+        `INSERT INTO usage_keyed
+           (idempotency_key, org_id, key_id, user_id, deployment_id, minute, bytes_in, bytes_out)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
+        r.idempotencyKey,
+        r.orgId,
+        r.keyId ?? '',
+        r.userId ?? '',
+        r.deploymentId,
+        r.minute,
+        r.bytesIn,
+        r.bytesOut,
+      );
+      return;
+    }
     this.sql.exec(
       `INSERT INTO usage_open (org_id, key_id, user_id, deployment_id, minute, calls, bytes_in, bytes_out)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -67,7 +98,10 @@ export class UsageStore {
   }
 
   hasOpen(): boolean {
-    return this.sql.exec('SELECT 1 FROM usage_open LIMIT 1').toArray().length > 0;
+    return (
+      this.sql.exec('SELECT 1 FROM usage_open UNION ALL SELECT 1 FROM usage_keyed LIMIT 1').toArray().length >
+      0
+    );
   }
 
   /**
@@ -79,13 +113,20 @@ export class UsageStore {
     return this.storage.transactionSync(() => {
       const rows = this.sql
         .exec<OpenRow>('SELECT * FROM usage_open ORDER BY minute, deployment_id')
-        .toArray();
+        .toArray()
+        .map(toRecord)
+        .concat(
+          this.sql
+            .exec<KeyedRow>('SELECT * FROM usage_keyed ORDER BY minute, idempotency_key')
+            .toArray()
+            .map((row) => ({ ...toRecord({ ...row, calls: 1 }), idempotencyKey: row.idempotency_key })),
+        );
       if (rows.length === 0) return [];
-      const orgId = rows[0]?.org_id ?? '';
+      const orgId = rows[0]?.orgId ?? '';
       let seq = this.meta('next_seq') ?? nowMs;
       const batches: UsageBatch[] = [];
       for (let i = 0; i < rows.length; i += MAX_RECORDS_PER_BATCH) {
-        const records = rows.slice(i, i + MAX_RECORDS_PER_BATCH).map(toRecord);
+        const records = rows.slice(i, i + MAX_RECORDS_PER_BATCH);
         const batch = { batchId: `${orgId}:${seq}`, records };
         this.sql.exec(
           'INSERT INTO usage_batches (seq, batch_id, records) VALUES (?, ?, ?)',
@@ -98,6 +139,7 @@ export class UsageStore {
       }
       this.setMeta('next_seq', seq);
       this.sql.exec('DELETE FROM usage_open');
+      this.sql.exec('DELETE FROM usage_keyed');
       return batches;
     });
   }

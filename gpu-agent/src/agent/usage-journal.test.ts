@@ -50,6 +50,29 @@ describe('UsageJournal', () => {
     await j.close();
   });
 
+  it('keeps each call with an Idempotency-Key as a record of its own, and a key it already holds once', async () => {
+    const j = await open();
+    await j.record(call());
+    await j.record(call({ idempotencyKey: 'k-1', bytesIn: 1 }));
+    await j.record(call({ idempotencyKey: 'k-2' }));
+    // The caller retried k-1 after a cut connection and reached this agent again: the same call.
+    await j.record(call({ idempotencyKey: 'k-1', bytesIn: 2 }));
+    await j.record(call());
+    await j.seal();
+    const records = (await j.unacknowledged()).flatMap((r) => r.records);
+    const base = { orgId: 'org_a', keyId: 'key_a', userId: null, deploymentId: 'dep_a' };
+    const minute = '2026-11-23T14:05:00Z';
+    expect(records).toHaveLength(3);
+    expect(records).toEqual(
+      expect.arrayContaining([
+        { ...base, minute, calls: 2, bytesIn: 20, bytesOut: 40 },
+        { ...base, minute, calls: 1, bytesIn: 1, bytesOut: 20, idempotencyKey: 'k-1' },
+        { ...base, minute, calls: 1, bytesIn: 10, bytesOut: 20, idempotencyKey: 'k-2' },
+      ]),
+    );
+    await j.close();
+  });
+
   it('gathers calls that arrive during a write into the next one: at most one write in flight', async () => {
     const j = await open();
     const waves: Promise<void>[] = [];

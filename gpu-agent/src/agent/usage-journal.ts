@@ -13,6 +13,8 @@ export type ServedCall = {
   deploymentId: string;
   bytesIn: number;
   bytesOut: number;
+  /** The caller's Idempotency-Key, when it sent one: the call is reported as a record of its own. */
+  idempotencyKey?: string | undefined;
 };
 
 /** What the data plane needs of the journal. */
@@ -241,9 +243,14 @@ const Line = z.object({
   minute: z.string(),
   bytesIn: z.number().int().nonnegative(),
   bytesOut: z.number().int().nonnegative(),
+  idempotencyKey: z.string().optional(),
 });
 
-/** Journal lines summed per (org, key, user, deployment, minute), in a fixed order; unreadable lines skipped. */
+/**
+ * Journal lines summed per (org, key, user, deployment, minute), in a fixed order; unreadable lines skipped.
+ * A line with an Idempotency-Key stays a record of its own (the control plane bills each key once per org),
+ * and a key this journal already holds (the caller retried and reached this agent again) is counted once.
+ */
 export function aggregate(text: string): { records: UsageRecord[]; skipped: number } {
   const sums = new Map<string, UsageRecord>();
   let skipped = 0;
@@ -256,14 +263,12 @@ export function aggregate(text: string): { records: UsageRecord[]; skipped: numb
       skipped += 1;
       continue;
     }
-    const key = JSON.stringify([
-      parsed.orgId,
-      parsed.keyId,
-      parsed.userId,
-      parsed.deploymentId,
-      parsed.minute,
-    ]);
+    const key =
+      parsed.idempotencyKey === undefined
+        ? JSON.stringify([parsed.orgId, parsed.keyId, parsed.userId, parsed.deploymentId, parsed.minute])
+        : JSON.stringify([parsed.orgId, parsed.idempotencyKey]);
     const sum = sums.get(key);
+    if (sum && parsed.idempotencyKey !== undefined) continue;
     if (sum) {
       sum.calls += 1;
       sum.bytesIn += parsed.bytesIn;

@@ -123,6 +123,15 @@ describe('the data-plane signature', () => {
     });
   });
 
+  it("signs the caller's Idempotency-Key: changed, added or stripped after signing, the call is refused", async () => {
+    const keyed = signed({ usage: { ...USAGE, idempotencyKey: 'call-7' } });
+    expect((await post({ ...keyed, 'x-meridian-idempotency-key': 'call-8' })).status).toBe(401);
+    expect((await post({ ...signed(), 'x-meridian-idempotency-key': 'call-7' })).status).toBe(401);
+    const { 'x-meridian-idempotency-key': _, ...stripped } = keyed;
+    expect((await post(stripped)).status).toBe(401);
+    expect((await post(keyed)).status).toBe(200);
+  });
+
   it('takes a rotated key at once and the one it replaced only for the grace period', async () => {
     keys.update({ generation: 2, key: keyOf(AGENT, 2).toString('hex') });
     expect((await post(signed({ keyGeneration: 2 }, keyOf(AGENT, 2)))).status).toBe(200);
@@ -138,8 +147,9 @@ describe('the data-plane signature', () => {
     await journal.seal();
     const before = (await journal.unacknowledged()).flatMap((r) => r.records);
     const served = before.reduce((n, r) => n + r.calls, 0);
-    // Every 200 of the tests above, and nothing refused.
-    expect(served).toBe(5);
+    // Every 200 of the tests above, and nothing refused; the keyed call is a record of its own.
+    expect(served).toBe(6);
+    expect(before.filter((r) => r.idempotencyKey === 'call-7').map((r) => r.calls)).toEqual([1]);
     expect(new Set(before.map((r) => `${r.orgId}/${r.keyId}/${r.deploymentId}`))).toEqual(
       new Set([`org_a/key_a/${DEP}`]),
     );

@@ -22,6 +22,23 @@ describe('journaling a served call', () => {
     ]);
   });
 
+  it("records the caller's Idempotency-Key with the call when the edge signed one", async () => {
+    const journal = recorder();
+    const keyed = usageHeaders({ orgId: 'org_a', keyId: 'key_a', userId: null, idempotencyKey: 'k-1' });
+    await journalServed(journal, (name) => keyed[name], { deploymentId: 'dep_a', bytesIn: 4 }, ok);
+    expect(journal.calls).toEqual([
+      {
+        orgId: 'org_a',
+        keyId: 'key_a',
+        userId: null,
+        idempotencyKey: 'k-1',
+        deploymentId: 'dep_a',
+        bytesIn: 4,
+        bytesOut: 10,
+      },
+    ]);
+  });
+
   it('records nothing, and answers nothing, when the edge hung up while the model ran', async () => {
     const journal = recorder();
     const served = journalServed(journal, header, { deploymentId: 'dep_a', bytesIn: 4 }, ok, () => true);

@@ -17,7 +17,20 @@ export const USAGE_HEADERS = {
   org: 'x-meridian-org',
   key: 'x-meridian-key',
   user: 'x-meridian-user',
+  /** The caller's Idempotency-Key: the control plane bills a key once per org, however often it is served. */
+  idempotencyKey: 'x-meridian-idempotency-key',
 } as const;
+
+/**
+ * What a caller may send as `Idempotency-Key` (the header of the IETF draft, as Stripe and others take it): a
+ * UUID fits, and so does any short token without spaces or separators that could be confused in a log line.
+ */
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,255}$/;
+
+/** Whether a caller's Idempotency-Key has the shape the platform takes. */
+export function isValidIdempotencyKey(key: string): boolean {
+  return IDEMPOTENCY_KEY.test(key);
+}
 
 /** How far (seconds) a signed timestamp may be from the agent's clock, either way. */
 export const SIGNATURE_MAX_SKEW_SECONDS = 30;
@@ -30,8 +43,16 @@ const IDENTITY = /^[A-Za-z0-9_-]{1,64}$/;
 // A header value as HTTP allows it holds no line break; bounded so a signed field stays small.
 const HEADER_VALUE = /^[^\r\n]{0,1024}$/;
 
-/** The caller a prediction is billed to: an org and the API key or user that called. */
-export type UsageIdentity = { orgId: string; keyId: string | null; userId: string | null };
+/**
+ * The caller a prediction is billed to: an org and the API key or user that called, and the caller's
+ * Idempotency-Key when it sent one (a retry of the same call is then billed once).
+ */
+export type UsageIdentity = {
+  orgId: string;
+  keyId: string | null;
+  userId: string | null;
+  idempotencyKey?: string | undefined;
+};
 
 /** What a signature covers. `target` is the path plus `?query` when there is one. */
 export type SignedRequestFields = {
@@ -98,8 +119,13 @@ export function canonicalSigningString(f: SignedRequestFields): string {
   const u = f.usage;
   if (u && (!isValidIdentityId(u.orgId) || !optionalId(u.keyId) || !optionalId(u.userId)))
     throw new Error('invalid usage identity');
-  return [
-    'MERIDIAN-HMAC-SHA256-V2',
+  const idempotencyKey = u?.idempotencyKey;
+  if (idempotencyKey !== undefined && !isValidIdempotencyKey(idempotencyKey))
+    throw new Error('invalid idempotency key');
+  const lines = [
+    // A call with an Idempotency-Key signs one more line under its own tag, so a call without one signs
+    // exactly what it did before the key existed (edges and agents of either age agree on those).
+    idempotencyKey === undefined ? 'MERIDIAN-HMAC-SHA256-V2' : 'MERIDIAN-HMAC-SHA256-V3',
     f.method.toUpperCase(),
     f.target,
     f.bodySha256Hex,
@@ -112,7 +138,9 @@ export function canonicalSigningString(f: SignedRequestFields): string {
     u?.orgId ?? '',
     u?.keyId ?? '',
     u?.userId ?? '',
-  ].join('\n');
+  ];
+  if (idempotencyKey !== undefined) lines.push(idempotencyKey);
+  return lines.join('\n');
 }
 
 const optionalId = (id: string | null) => id === null || isValidIdentityId(id);
@@ -124,6 +152,7 @@ export function usageHeaders(usage: UsageIdentity | undefined): Record<string, s
     [USAGE_HEADERS.org]: usage.orgId,
     ...(usage.keyId === null ? {} : { [USAGE_HEADERS.key]: usage.keyId }),
     ...(usage.userId === null ? {} : { [USAGE_HEADERS.user]: usage.userId }),
+    ...(usage.idempotencyKey === undefined ? {} : { [USAGE_HEADERS.idempotencyKey]: usage.idempotencyKey }),
   };
 }
 
@@ -131,7 +160,14 @@ export function usageHeaders(usage: UsageIdentity | undefined): Record<string, s
 export function parseUsageHeaders(header: (name: string) => string | undefined): UsageIdentity | undefined {
   const orgId = header(USAGE_HEADERS.org);
   if (orgId === undefined) return undefined;
-  return { orgId, keyId: header(USAGE_HEADERS.key) ?? null, userId: header(USAGE_HEADERS.user) ?? null };
+  const identity: UsageIdentity = {
+    orgId,
+    keyId: header(USAGE_HEADERS.key) ?? null,
+    userId: header(USAGE_HEADERS.user) ?? null,
+  };
+  const idempotencyKey = header(USAGE_HEADERS.idempotencyKey);
+  if (idempotencyKey !== undefined) identity.idempotencyKey = idempotencyKey;
+  return identity;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Database } from '../../db/client.js';
 import { edgeUsage, edgeUsageBatches } from '../../db/schema.js';
 import { invalidField } from '../../errors.js';
 import { appendEdgeEntries, type Tx } from '../billing/ledger.js';
+import { firstBilled } from './idempotency-keys.js';
 
 // Rows per insert statement: 10 values each stays under SQLite's oldest bound-parameter limit (999).
 const CHUNK = 90;
@@ -16,6 +17,8 @@ const CHUNK = 90;
  * The same transaction appends one ledger entry per record (`edge:<batchId>:<idx>`), so the ledger holds a
  * batch exactly when its records are stored, and moves the API keys' last use on. Agents' prediction reports
  * are stored through here too (`agent:<agentId>:<seq>:<part>` batches), with the same billing effect.
+ * A record with an Idempotency-Key is stored only the first time its org sends that key (within the window
+ * of `firstBilled`): a call the caller retried after a cut connection, served twice, is billed once.
  */
 export async function recordEdgeUsage(
   db: Database,
@@ -34,14 +37,16 @@ export async function recordEdgeUsage(
     bytesIn: r.bytesIn,
     bytesOut: r.bytesOut,
   }));
+  const keys = batch.records.map((r) => r.idempotencyKey);
   return db.transaction(async (tx) => {
     const inserted = await tx
       .insert(edgeUsageBatches)
       .values({ batchId: batch.batchId, receivedAt: now, recordCount: rows.length })
       .onConflictDoNothing();
     if (inserted.rowsAffected === 0) return { batchId: batch.batchId, accepted: false };
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await tx.insert(edgeUsage).values(rows.slice(i, i + CHUNK));
+    const billed = await firstBilled(tx, batch.batchId, rows, keys, now);
+    for (let i = 0; i < billed.length; i += CHUNK) {
+      await tx.insert(edgeUsage).values(billed.slice(i, i + CHUNK));
     }
     await appendEdgeEntries(tx, batch.batchId);
     await touchApiKeys(tx, batch.batchId);
