@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -95,7 +96,7 @@ describe('limits and usage across edge isolates, end to end', () => {
   }
 
   /** One prediction through isolate `i % 4`; the status, or 0 when the connection failed. */
-  async function predict(i: number, key: string, name: string): Promise<number> {
+  async function predict(i: number, key: string, name: string, idempotencyKey?: string): Promise<number> {
     const url = edge?.urls[i % ISOLATES] ?? '';
     try {
       const res = await undiciFetch(`${url}/v2/models/${name}/infer`, {
@@ -104,6 +105,7 @@ describe('limits and usage across edge isolates, end to end', () => {
           authorization: `Bearer ${key}`,
           'content-type': 'application/octet-stream',
           'inference-header-content-length': String(Buffer.byteLength(header)),
+          ...(idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey }),
         },
         body,
         dispatcher: client,
@@ -207,9 +209,11 @@ describe('limits and usage across edge isolates, end to end', () => {
   }, 120_000);
 
   // The agent journals a call before its 200 leaves; the edge relays it. A call whose answer the agent had
-  // written, but which workerd had not yet relayed when it died, is billed without being received: the one
-  // window left, at most one call per caller cut off by the crash (each caller has one call in flight).
-  it('bills the 200s clients received through kill -9 of workerd under load, plus at most the calls it cut off', async () => {
+  // written, but which workerd had not yet relayed when it died, was served without being received. Each
+  // call carries an Idempotency-Key, as the SDK sends them; a caller whose call was cut off retries it with
+  // the same key once the edge is back, so every call is received once, and each key is billed once
+  // (served twice, it is still one call): billed equals received, exactly.
+  it('bills exactly the distinct calls clients received through kill -9 of workerd under load, cut-off calls retried with their Idempotency-Key', async () => {
     const owner = await register('crash');
     const plan = await api(owner.token, 'PUT', '/v1/billing/plan', { plan: 'pro' });
     expect(plan.status, plan.text).toBe(200);
@@ -218,15 +222,16 @@ describe('limits and usage across edge isolates, end to end', () => {
     await servedEverywhere(key, 'crash');
 
     let served = 0;
-    let cut = 0;
     let stop = false;
+    const cutOff: { caller: number; idempotencyKey: string }[] = [];
     const load = Promise.all(
       Array.from({ length: 50 }, async (_, caller) => {
         while (!stop) {
-          const status = await predict(caller, key, 'crash');
+          const idempotencyKey = randomUUID();
+          const status = await predict(caller, key, 'crash', idempotencyKey);
           if (status === 200) served += 1;
           if (status === 0) {
-            cut += 1;
+            cutOff.push({ caller, idempotencyKey });
             return;
           }
         }
@@ -245,8 +250,18 @@ describe('limits and usage across edge isolates, end to end', () => {
     await edge?.kill();
 
     edge = await startEdge();
-    const received = served + 1;
+    // Each cut-off call again, with its own key, until it is answered (as the SDK retries).
+    for (const { caller, idempotencyKey } of cutOff) {
+      let status = 0;
+      for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+        status = await predict(caller, key, 'crash', idempotencyKey);
+      }
+      expect(status, `retry of cut-off call ${idempotencyKey}`).toBe(200);
+    }
+    // And one call without a key: billed as before keys existed.
     expect(await predict(0, key, 'crash')).toBe(200);
+    const received = served + cutOff.length + 1;
     // The agent reports its journal every few seconds: wait for every received call, then for the count to hold.
     await waitUntil(
       () => billedCalls(owner),
@@ -261,10 +276,9 @@ describe('limits and usage across edge isolates, end to end', () => {
       billed = now;
     }
     console.info(
-      `kill -9 of workerd under load: ${received} calls received, ${billed} billed, ${cut} cut off`,
+      `kill -9 of workerd under load: ${received} distinct calls received (${cutOff.length} cut off and retried), ${billed} billed`,
     );
-    expect(billed).toBeGreaterThanOrEqual(received);
-    expect(billed - received).toBeLessThanOrEqual(cut);
+    expect(billed).toBe(received);
   }, 240_000);
 });
 

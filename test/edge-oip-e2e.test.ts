@@ -331,6 +331,18 @@ describe('the edge speaks OIP to its clients', () => {
       ['an IHCL that is not a number', '/v2/models/cls/infer', json(key, { [IHCL]: 'twelve' }), 400],
       ['a brotli body', '/v2/models/cls/infer', json(key, { 'content-encoding': 'br' }), 415],
       ['huge headers', '/v2/models/cls/infer', json(key, { 'x-pad': 'a'.repeat(40_000) }), 431],
+      [
+        'an Idempotency-Key with a space',
+        '/v2/models/cls/infer',
+        json(key, { 'idempotency-key': 'a b' }),
+        400,
+      ],
+      [
+        'a 256-character Idempotency-Key',
+        '/v2/models/cls/infer',
+        json(key, { 'idempotency-key': 'k'.repeat(256) }),
+        400,
+      ],
     ];
     const before = await agentInferences();
     // The counters are read right: the calls of the tests before are in them.
