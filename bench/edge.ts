@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CALLER_NAMED_HEADER } from '@meridian/protocol';
 import { type CallCounts, callsBetween } from './edge/control-plane-proxy.js';
+import { afterIdleGap, RECORD_FRESH_MS, type Span } from './edge/idle-lookups.js';
 import { runLoad, sendOnce } from './edge/load.js';
 import {
   createTenant,
@@ -187,6 +188,8 @@ async function main() {
     targets.flatMap((t) => (t.edge ? [[t.label, t.edge.proxy.counts()] as const] : [])),
   );
   const cellsStarted = Date.now();
+  // When each edge took requests, to tell a lookup after an idle gap from one a warm edge made.
+  const spans = new Map<string, Span[]>();
   for (let round = 1; round <= ROUNDS; round++) {
     say('');
     say(
@@ -198,7 +201,9 @@ async function main() {
       for (const c of CONNECTIONS)
         for (const t of order) {
           if (t.broken?.[u.key]) continue;
+          const start = Date.now();
           const cell = await measure(t, u, c);
+          spans.set(t.label, [...(spans.get(t.label) ?? []), { start, end: Date.now() }]);
           cells.set(cellKey(t, u, c), [...(cells.get(cellKey(t, u, c)) ?? []), cell]);
           printCell(say, t, u, c, cell);
         }
@@ -213,8 +218,12 @@ async function main() {
     if (!t.edge || !from) continue;
     const warm = callsBetween(from, t.edge.proxy.counts());
     const paths = [...new Set(warm.otherPaths.map((x) => x.replace(/\/(org|key|usr)_[0-9a-z]+/g, '/$1_…')))];
+    const afterIdle = warm.otherAt.filter((at) =>
+      afterIdleGap(at, spans.get(t.label) ?? [], cellsStarted, WARMUP_MS),
+    ).length;
+    const warmOnPath = warm.other - afterIdle;
     say(
-      `${t.label}, over all ${seconds} s of cells (warm-ups included), warm: ${warm.other} control-plane calls on the request path${paths.length ? ` [${paths.join(', ')}]` : ''} ${verdict(warm.other === 0)}; background ${warm.routing} routing pulls, ${warm.usage} usage flushes, ${warm.refresh} refreshes ahead`,
+      `${t.label}, over all ${seconds} s of cells (warm-ups included): ${warm.other} control-plane calls on the request path${paths.length ? ` [${paths.join(', ')}]` : ''}, ${afterIdle} of them the first call after the edge sat idle > ${RECORD_FRESH_MS / 1000} s (records may not be served staler: the revocation bound), ${warmOnPath} while warm ${verdict(warmOnPath === 0)}; background ${warm.routing} routing pulls, ${warm.usage} usage flushes, ${warm.refresh} refreshes ahead`,
     );
   }
   if (cells.size && [...cells.values()].flat().some((c) => c.loadgenCpu > LOADGEN_LIMIT))

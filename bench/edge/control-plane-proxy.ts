@@ -12,6 +12,8 @@ export interface CallCounts {
   /** Key resolutions, org status and anything else: calls a request may wait on. */
   other: number;
   otherPaths: string[];
+  /** When each of `otherPaths` was called (ms since the epoch). */
+  otherAt: number[];
 }
 
 export interface CountingProxy {
@@ -20,7 +22,7 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-const zero = (): CallCounts => ({ routing: 0, usage: 0, refresh: 0, other: 0, otherPaths: [] });
+const zero = (): CallCounts => ({ routing: 0, usage: 0, refresh: 0, other: 0, otherPaths: [], otherAt: [] });
 
 /** What happened between two readings of `counts()`. */
 export function callsBetween(before: CallCounts, after: CallCounts): CallCounts {
@@ -30,6 +32,7 @@ export function callsBetween(before: CallCounts, after: CallCounts): CallCounts 
     refresh: after.refresh - before.refresh,
     other: after.other - before.other,
     otherPaths: after.otherPaths.slice(before.otherPaths.length),
+    otherAt: after.otherAt.slice(before.otherAt.length),
   };
 }
 
@@ -76,6 +79,7 @@ export async function startCountingProxy(
     else {
       counts.other += 1;
       counts.otherPaths.push(`${req.method} ${path.replace(/\?.*/, '')}`);
+      counts.otherAt.push(Date.now());
     }
     try {
       const body = await readAll(req);
@@ -104,7 +108,7 @@ export async function startCountingProxy(
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   return {
     url: `http://127.0.0.1:${port}`,
-    counts: () => ({ ...counts, otherPaths: [...counts.otherPaths] }),
+    counts: () => ({ ...counts, otherPaths: [...counts.otherPaths], otherAt: [...counts.otherAt] }),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

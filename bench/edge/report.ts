@@ -37,8 +37,16 @@ export function mergeRounds(rounds: Cell[] | undefined): Cell | undefined {
               refresh: a.refresh + (r.calls?.refresh ?? 0),
               other: a.other + (r.calls?.other ?? 0),
               otherPaths: [...a.otherPaths, ...(r.calls?.otherPaths ?? [])],
+              otherAt: [...a.otherAt, ...(r.calls?.otherAt ?? [])],
             }),
-            { routing: 0, usage: 0, refresh: 0, other: 0, otherPaths: [] as string[] },
+            {
+              routing: 0,
+              usage: 0,
+              refresh: 0,
+              other: 0,
+              otherPaths: [] as string[],
+              otherAt: [] as number[],
+            },
           ),
         }
       : {}),
