@@ -173,6 +173,31 @@ describe('prediction usage recorded by the serving agent', () => {
     expect(listed?.lastUsedAt).not.toBeNull();
   }, 120_000);
 
+  it('bills a call retried with its Idempotency-Key once, whether the retry lands in the same report or a later one', async () => {
+    const before = await billedCalls();
+    const keyed = async (idempotencyKey: string) => {
+      const res = await edgeFetch(`${edge?.url}/v2/models/ocr/infer`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key.secret}`,
+          'content-type': 'application/json',
+          'idempotency-key': idempotencyKey,
+        },
+        body,
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    // The same call twice at once (one journal generation), then again after the agent has reported it.
+    expect(await Promise.all([keyed('retry-a'), keyed('retry-a')])).toEqual([200, 200]);
+    await settled(before + 1);
+    expect(await keyed('retry-a')).toBe(200);
+    expect(await keyed('retry-b')).toBe(200);
+    // Each key is one distinct call the client received.
+    served += 2;
+    await settled(before + 2);
+  }, 60_000);
+
   it("rotates the agent's data-plane key without refusing a call, and keeps only the agent's own key on its disk", async () => {
     await waitUntil(predict, (status) => status === 200, {
       timeoutMs: 30_000,
