@@ -210,7 +210,7 @@ describe('limits and usage across edge isolates, end to end', () => {
 
   // The agent journals a call before its 200 leaves; the edge relays it. A call whose answer the agent had
   // written, but which workerd had not yet relayed when it died, was served without being received. Each
-  // call carries an Idempotency-Key, as the SDK sends them; a caller whose call was cut off retries it with
+  // call carries an Idempotency-Key, as a retrying client sends them; a caller whose call was cut off retries it with
   // the same key once the edge is back, so every call is received once, and each key is billed once
   // (served twice, it is still one call): billed equals received, exactly.
   it('bills exactly the distinct calls clients received through kill -9 of workerd under load, cut-off calls retried with their Idempotency-Key', async () => {
@@ -250,7 +250,7 @@ describe('limits and usage across edge isolates, end to end', () => {
     await edge?.kill();
 
     edge = await startEdge();
-    // Each cut-off call again, with its own key, until it is answered (as the SDK retries).
+    // Each cut-off call again, with its own key, until it is answered.
     for (const { caller, idempotencyKey } of cutOff) {
       let status = 0;
       for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
