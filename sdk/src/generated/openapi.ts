@@ -3037,6 +3037,7 @@ export interface operations {
             bytesOut: number;
             calls: number;
             deploymentId: string;
+            idempotencyKey?: string;
             keyId: string | null;
             minute: string;
             orgId: string;
@@ -4399,6 +4400,7 @@ export interface operations {
             bytesOut: number;
             calls: number;
             deploymentId: string;
+            idempotencyKey?: string;
             keyId: string | null;
             minute: string;
             orgId: string;
