@@ -143,7 +143,7 @@ describe('the SDK against the control plane', () => {
     expect(reached).toBeGreaterThan(0);
     expect(reached).toBeLessThan(45 * MB);
 
-    proxy.restore();
+    await proxy.restore();
     const sentBefore = proxy.sent();
     const callsBefore = calls.length;
     const progress: UploadProgress[] = [];

@@ -2,7 +2,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP proxy on 127.0.0.1 in front of `targetPort` that counts the bytes clients send and can cut every
- * connection once a number of them has passed (then refuse new ones until `restore`): a network failure
+ * connection once a number of them has passed (then stop listening until `restore`): a network failure
  * in the middle of an upload, as a client sees it.
  */
 export async function startTcpProxy(port: number, targetPort: number) {
@@ -10,8 +10,11 @@ export async function startTcpProxy(port: number, targetPort: number) {
   let sent = 0;
   let cutAt = Number.POSITIVE_INFINITY;
   let refusing = false;
+  // Closing the listener resets the connections the kernel accepted but the proxy has not seen yet: a
+  // request the client gave up on while the network was down must not arrive (and count) after `restore`.
   const cut = () => {
     refusing = true;
+    if (server.listening) server.close();
     for (const socket of sockets) socket.destroy();
   };
   const server: Server = createServer((client) => {
@@ -45,14 +48,17 @@ export async function startTcpProxy(port: number, targetPort: number) {
     cutAfter: (bytes: number) => {
       cutAt = sent + bytes;
     },
-    restore: () => {
+    /** Listens again, on the same port. */
+    restore: async () => {
       refusing = false;
       cutAt = Number.POSITIVE_INFINITY;
+      if (!server.listening) await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     },
     close: () =>
       new Promise<void>((resolve) => {
+        if (server.listening) server.once('close', () => resolve());
+        else resolve();
         cut();
-        server.close(() => resolve());
       }),
   };
 }
