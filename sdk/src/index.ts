@@ -6,6 +6,7 @@ export * from './logs.js';
 export * from './npy.js';
 export * from './pagination.js';
 export * from './predict.js';
+export * from './retry.js';
 export * from './tensors.js';
 export type * from './types.js';
 export * from './uploads.js';

@@ -1,5 +1,6 @@
 import type { MeridianClient } from './client.js';
 import { errorFromResponse } from './errors.js';
+import { type RetryOptions, sendWithRetry } from './retry.js';
 import { ARRAY_TYPES, type Datatype, type Tensor, tensorBytes, tensorValues } from './tensors.js';
 
 export interface OipOutput {
@@ -16,12 +17,12 @@ export interface OipResponse {
   outputs: OipOutput[];
 }
 
-export interface PredictOptions {
+/** Retries and cancellation: see RetryOptions (a broken connection or 502/503/504 is retried 3 times). */
+export interface PredictOptions extends RetryOptions {
   /** Send tensors as OIP's binary extension (typed-array bytes after a JSON header) instead of JSON. */
   binary?: boolean;
   /** Pin a version (number or version id); default: the deployment's routing. */
   version?: string | number;
-  signal?: AbortSignal;
 }
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -42,7 +43,7 @@ export async function predict(
     options.version === undefined ? '' : `/versions/${encodeURIComponent(String(options.version))}`;
   const url = `${edge(client)}/v2/models/${encodeURIComponent(deployment)}${version}/infer`;
   const { body, headers } = options.binary ? encodeBinary(inputs) : encodeJson(inputs);
-  return predictRaw(client, url, body, headers, options.signal);
+  return predictRaw(client, url, body, headers, options);
 }
 
 /** Sends a ready OIP request body (JSON or binary, as its headers say) and decodes the answer. */
@@ -51,14 +52,9 @@ export async function predictRaw(
   url: string,
   body: Uint8Array | string,
   headers: Record<string, string>,
-  signal?: AbortSignal,
+  options: RetryOptions = {},
 ): Promise<OipResponse> {
-  const res = await client.authorized(url, {
-    method: 'POST',
-    headers,
-    body: body as BodyInit,
-    ...(signal ? { signal } : {}),
-  });
+  const res = await sendWithRetry(client, url, { method: 'POST', headers, body: body as BodyInit }, options);
   if (!res.ok) throw await errorFromResponse(res);
   return decodeResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get(HEADER_LENGTH));
 }
@@ -68,16 +64,13 @@ export async function predictSimple(
   client: MeridianClient,
   deploymentId: string,
   request: { inputs: Record<string, unknown> },
-  options: { signal?: AbortSignal } = {},
+  options: RetryOptions = {},
 ): Promise<{ outputs: Record<string, unknown> }> {
-  const res = await client.authorized(
+  const res = await sendWithRetry(
+    client,
     `${edge(client)}/v1/deployments/${encodeURIComponent(deploymentId)}/predict`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(request),
-      ...(options.signal ? { signal: options.signal } : {}),
-    },
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) },
+    options,
   );
   if (!res.ok) throw await errorFromResponse(res);
   return (await res.json()) as { outputs: Record<string, unknown> };
