@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MeridianClient, predictRaw } from '@meridian/sdk';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from './helpers/agent-process.js';
@@ -210,9 +211,9 @@ describe('limits and usage across edge isolates, end to end', () => {
 
   // The agent journals a call before its 200 leaves; the edge relays it. A call whose answer the agent had
   // written, but which workerd had not yet relayed when it died, was served without being received. Each
-  // call carries an Idempotency-Key, as a retrying client sends them; a caller whose call was cut off retries it with
-  // the same key once the edge is back, so every call is received once, and each key is billed once
-  // (served twice, it is still one call): billed equals received, exactly.
+  // call carries an Idempotency-Key, as the SDK sends them; a caller whose call was cut off sends it again
+  // through the SDK with the same key once the edge is back, so every call is received once, and each key
+  // is billed once (served twice, it is still one call): billed equals received, exactly.
   it('bills exactly the distinct calls clients received through kill -9 of workerd under load, cut-off calls retried with their Idempotency-Key', async () => {
     const owner = await register('crash');
     const plan = await api(owner.token, 'PUT', '/v1/billing/plan', { plan: 'pro' });
@@ -250,14 +251,21 @@ describe('limits and usage across edge isolates, end to end', () => {
     await edge?.kill();
 
     edge = await startEdge();
-    // Each cut-off call again, with its own key, until it is answered.
+    // Each cut-off call again through the SDK, with its own key (retried there on a broken connection or 502/503/504).
     for (const { caller, idempotencyKey } of cutOff) {
-      let status = 0;
-      for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 250));
-        status = await predict(caller, key, 'crash', idempotencyKey);
-      }
-      expect(status, `retry of cut-off call ${idempotencyKey}`).toBe(200);
+      const url = edge?.urls[caller % ISOLATES] ?? '';
+      const sdk = new MeridianClient({ baseUrl: url, edgeUrl: url, apiKey: key });
+      const answer = await predictRaw(
+        sdk,
+        `${url}/v2/models/crash/infer`,
+        body,
+        {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(Buffer.byteLength(header)),
+        },
+        { idempotencyKey, retries: 5, retryDelayMs: 250 },
+      );
+      expect(answer.outputs.length, `retry of cut-off call ${idempotencyKey}`).toBeGreaterThan(0);
     }
     // And one call without a key: billed as before keys existed.
     expect(await predict(0, key, 'crash')).toBe(200);
