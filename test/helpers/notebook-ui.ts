@@ -25,9 +25,18 @@ export async function runInLastCell(page: Page, code: string): Promise<void> {
   await page.keyboard.press('Shift+Enter');
 }
 
-/** Ctrl+S, then waits for the UI to say it saved. */
+/**
+ * Ctrl+S, then waits for the server to answer the save (its PUT of the notebook's contents). The UI's
+ * "Notebook saved" is a 2 s notification: on a loaded machine it can come and go between two polls, so
+ * the save itself is what this waits on.
+ */
 export async function save(page: Page): Promise<void> {
+  const saved = page.waitForResponse(
+    (r) => r.request().method() === 'PUT' && /\/api\/contents\/.+\.ipynb$/.test(new URL(r.url()).pathname),
+    { timeout: 30_000 },
+  );
   await page.keyboard.press('Escape'); // command mode: Ctrl+S saves from either mode, this keeps it plain
   await page.keyboard.press('Control+s');
-  await page.locator('#notification_notebook', { hasText: /saved|Checkpoint/i }).waitFor({ timeout: 20_000 });
+  const response = await saved;
+  if (!response.ok()) throw new Error(`saving the notebook answered ${response.status()}`);
 }
