@@ -288,4 +288,23 @@ describe('refresh ahead, with a request context', () => {
     expect(refusedAt - revokedAt).toBeLessThanOrEqual(30);
     expect(inline()).toBe(1);
   });
+
+  it('keeps a caller that calls every 15 s off the control plane: a refresh ahead does not settle for the KV record it already holds', async () => {
+    const orgId = uniqueId('org');
+    const key = await cp.addKey({ orgId, scopes: ['predict'] });
+    const { ctx, settled } = executionContext();
+    expect(await call(key, ctx)).toBe(200);
+    await settled();
+
+    // At 15 s the isolate entry is stale (10 s) and KV's copy is the very record it holds (still fresh
+    // there): re-reading it would leave the record expiring at 30 s, and the call at 30 s would wait.
+    for (let s = 15; s <= 120; s += 15) {
+      at(s);
+      expect(await call(key, ctx)).toBe(200);
+      await settled();
+    }
+    expect(cp.count(RESOLVE)).toBe(1);
+    expect(cp.count(`GET /internal/v1/orgs/${orgId}`)).toBe(1);
+    expect(cp.count(`${RESOLVE} [background]`)).toBeGreaterThanOrEqual(7);
+  });
 });

@@ -44,7 +44,8 @@ const COALESCED_WAIT_MS = 4_000;
  *   with nothing held, ControlPlaneUnavailable propagates.
  * - Refresh ahead: once a positive record's isolate TTL has passed but it is still inside the revocation
  *   bound (`kvFreshMs + positiveTtlMs` since the control plane gave it), it is served while one background
- *   refresh runs, so a warm isolate never makes a request wait for the control plane.
+ *   refresh runs (from KV when another isolate left a newer record there, else from the control plane),
+ *   so a warm isolate never makes a request wait for the control plane.
  * - Negative answers are kept in the isolate only; they go to KV only to overwrite a positive record there,
  *   so a flood of made-up keys costs no KV writes and a revoked key cannot be revived from KV.
  */
@@ -104,7 +105,12 @@ export class CachedLookup<T> {
   ): Promise<T> {
     const kvKey = this.options.prefix + id;
     const inKv = await this.readKv(ctx.kv, kvKey);
-    if (inKv && Date.now() - inKv.fetchedAt < ctx.policy.kvFreshMs) {
+    // A refresh ahead takes KV's record only when another isolate put a newer one there. The record this
+    // isolate already holds would leave its bound where it was: a caller whose next call comes after that
+    // bound (every 15 s, say) would wait for the control plane on it, warm isolate or not.
+    const onlyWhatWeHold =
+      background && inIsolate !== undefined && inKv !== undefined && inKv.fetchedAt <= inIsolate.fetchedAt;
+    if (inKv && !onlyWhatWeHold && Date.now() - inKv.fetchedAt < ctx.policy.kvFreshMs) {
       this.remember(id, inKv, ctx.policy, Date.now());
       return inKv.value;
     }
