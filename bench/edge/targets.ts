@@ -71,6 +71,13 @@ export async function startTargets(
       proxy: () => workerd.process,
     },
     {
+      label: 'workerd signing floor',
+      runtime: 'workerd',
+      kind: 'floor',
+      port: (u) => workerd.floorPorts[u.key],
+      proxy: () => workerd.process,
+    },
+    {
       label: 'workerd edge',
       runtime: 'workerd',
       kind: 'edge',
@@ -164,11 +171,18 @@ export async function startRawWorkerd(
   replicaUrls: Map<string, string>,
   buildDir: string,
   inspectorPort?: number,
-): Promise<{ process: Running; edge: EdgeHandle; barePorts: Record<UpstreamKey, number>; config: string }> {
+): Promise<{
+  process: Running;
+  edge: EdgeHandle;
+  barePorts: Record<UpstreamKey, number>;
+  floorPorts: Record<UpstreamKey, number>;
+  config: string;
+}> {
   const proxy = await startCountingProxy(platform.cpUrl, replicaUrls);
   bench.cleanups.push(() => proxy.close());
   const edgePort = await freePort();
   const barePorts = { agent: await freePort(), fixed: await freePort() };
+  const floorPorts = { agent: await freePort(), fixed: await freePort() };
   const workerdDir = join(bench.dir, inspectorPort === undefined ? 'workerd' : 'workerd-profile');
   const config = writeWorkerdConfig({
     dir: workerdDir,
@@ -184,9 +198,10 @@ export async function startRawWorkerd(
       name: u.key,
       url: `http://127.0.0.1:${u.port}`,
       port: barePorts[u.key],
+      floorPort: floorPorts[u.key],
     })),
   });
-  const ports = [edgePort, ...Object.values(barePorts)];
+  const ports = [edgePort, ...Object.values(barePorts), ...Object.values(floorPorts)];
   const running = await startProcess({
     name: 'workerd',
     command: WORKERD,
@@ -201,7 +216,13 @@ export async function startRawWorkerd(
     timeoutMs: 30_000,
   });
   bench.cleanups.push(() => running.stop());
-  return { process: running, edge: { port: edgePort, proxy, process: running }, barePorts, config };
+  return {
+    process: running,
+    edge: { port: edgePort, proxy, process: running },
+    barePorts,
+    floorPorts,
+    config,
+  };
 }
 
 /**

@@ -1,0 +1,69 @@
+// A second reference: the fixed work any proxy that signs the body it forwards must do per request, and
+// nothing else. It reads the body whole (to hash it, and to resend it on another replica), takes its SHA-256,
+// HMACs a canonical string of the edge's length, forwards with a header record the size of the edge's (the
+// caller's signed headers, which the agent checks, plus a signature and identity of its own), under a
+// per-attempt timeout, and rebuilds the answer with only the headers a caller may see. No auth, limits,
+// routing, metrics or router: the gap from this row to the edge is the edge's own logic; the gap from the
+// bare Worker to this row is what signing the body costs in this runtime. Loaded by raw workerd only.
+const encoder = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const PASSED = ['content-type', 'inference-header-content-length', 'retry-after'];
+
+function hex(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]];
+  return out;
+}
+
+let key;
+
+export default {
+  async fetch(request, env) {
+    key ??= crypto.subtle.importKey(
+      'raw',
+      encoder.encode(env.KEY),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    );
+    const url = new URL(request.url);
+    const body = new Uint8Array(await request.arrayBuffer());
+    const bodyHash = hex(await crypto.subtle.digest('SHA-256', body));
+    const headers = {};
+    for (const [name, value] of request.headers) headers[name] = value;
+    delete headers.host;
+    delete headers['content-length'];
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const nonce = crypto.randomUUID();
+    const text = [
+      'meridian-floor-v1',
+      'POST',
+      url.pathname,
+      bodyHash,
+      timestamp,
+      nonce,
+      headers['content-type'] ?? '',
+      headers['inference-header-content-length'] ?? '',
+      'org_0000000000000000',
+      'key_0000000000000000',
+    ].join('\n');
+    const signature = await crypto.subtle.sign('HMAC', await key, encoder.encode(text));
+    headers['x-request-id'] = nonce;
+    headers['x-floor-timestamp'] = timestamp;
+    headers['x-floor-nonce'] = nonce;
+    headers['x-floor-signature'] = hex(signature);
+    const response = await fetch(env.UPSTREAM + url.pathname + url.search, {
+      method: 'POST',
+      headers,
+      body,
+      signal: AbortSignal.timeout(30_000),
+    });
+    const answer = {};
+    for (const name of PASSED) {
+      const value = response.headers.get(name);
+      if (value !== null) answer[name] = value;
+    }
+    return new Response(response.body, { status: response.status, headers: answer });
+  },
+};
