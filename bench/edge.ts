@@ -32,8 +32,8 @@ import type { Cell, EdgeStats, Target, Upstream } from './edge/types.js';
  * The edge benchmark: what the Meridian edge (auth + limits + routing + usage) costs over a bare
  * pass-through Worker, in raw workerd (production-like) and in the local Miniflare set-up `npm start` runs,
  * beside direct calls to the upstream, nginx `proxy_pass` and (raw workerd) a signing floor Worker that does
- * only the signed forward's fixed work (bench/edge/signing-floor-worker.js); against the real agent serving the PaddleOCR
- * classifier and against a fixed-response upstream (so that the ratio shows the edge's own cost). It also
+ * only the signed forward's fixed work (bench/edge/signing-floor-worker.js); against the real agent serving
+ * the PaddleOCR classifier and against a fixed-response upstream (so that the ratio shows the edge's own cost). It also
  * counts the edge's control-plane calls and limiter (Durable Object) calls during each measured window.
  *   npx tsx bench/edge.ts [--duration 5] [--warmup 2] [--connections 1,50] [--width 8] [--rounds 1]
  *     [--profile] [--runtimes workerd,miniflare,none] [--upstreams agent,fixed]

@@ -178,20 +178,20 @@ function printCpuCost(
     const edge = targets.find((t) => t.runtime === runtime && t.kind === 'edge');
     if (!bare || !edge) continue;
     for (const u of upstreams) {
-      const b = cellOf(bare, u, c)?.hopUsPerReq;
-      const e = cellOf(edge, u, c)?.hopUsPerReq;
-      if (b === undefined || e === undefined) continue;
+      const bareCell = cellOf(bare, u, c);
+      const edgeCell = cellOf(edge, u, c);
+      const b = bareCell?.hopUsPerReq;
+      const e = edgeCell?.hopUsPerReq;
+      if (!bareCell || !edgeCell || b === undefined || e === undefined) continue;
       say(
         `CPU per request at c=${c}, ${runtime === 'workerd' ? 'raw workerd' : 'Miniflare'} → ${u.key}: edge ${e.toFixed(0)} µs, bare Worker ${b.toFixed(0)} µs (+${(e - b).toFixed(0)} µs); bare ÷ edge ${(b / e).toFixed(2)}, the throughput ratio a CPU-bound run would show`,
       );
       const floor = targets.find((t) => t.runtime === runtime && t.kind === 'floor');
       const f = floor && cellOf(floor, u, c);
-      const bare1 = cellOf(bare, u, c);
-      const edge1 = cellOf(edge, u, c);
-      if (f?.hopUsPerReq === undefined || !bare1 || !edge1) continue;
+      if (f?.hopUsPerReq === undefined) continue;
       say(
         `  signing floor (buffer, SHA-256, HMAC, timeout, answer rebuilt; no edge logic) → ${u.key}: ${f.hopUsPerReq.toFixed(0)} µs, ` +
-          `${(f.rps / bare1.rps).toFixed(2)} of the bare Worker's throughput; the edge ${(edge1.rps / f.rps).toFixed(2)} of the floor's ` +
+          `${(f.rps / bareCell.rps).toFixed(2)} of the bare Worker's throughput; the edge ${(edgeCell.rps / f.rps).toFixed(2)} of the floor's ` +
           `(signing the body: +${(f.hopUsPerReq - b).toFixed(0)} µs; the edge's own logic: +${(e - f.hopUsPerReq).toFixed(0)} µs)`,
       );
     }

@@ -256,21 +256,31 @@ describe('refresh ahead, with a request context', () => {
     return (await app.request('/whoami', { headers: bearer(key) }, env, ctx)).status;
   }
 
-  it('never makes a warm isolate’s request wait for the control plane, and still learns a revocation within the bound', async () => {
+  /** A key of a new org, called once in a request context: the isolate's one inline lookup of it. */
+  async function warmCaller() {
     const orgId = uniqueId('org');
     const key = await cp.addKey({ orgId, scopes: ['predict'] });
     const { ctx, settled } = executionContext();
     expect(await call(key, ctx)).toBe(200);
     await settled();
+    /** Calls every `every` s up to `until` s, each answered 200, its background refreshes awaited. */
+    async function callEvery(every: number, until: number): Promise<void> {
+      for (let s = every; s <= until; s += every) {
+        at(s);
+        expect(await call(key, ctx)).toBe(200);
+        await settled();
+      }
+    }
+    return { orgId, key, ctx, settled, callEvery };
+  }
+
+  it('never makes a warm isolate’s request wait for the control plane, and still learns a revocation within the bound', async () => {
+    const { orgId, key, ctx, settled, callEvery } = await warmCaller();
     const inline = () => cp.count(RESOLVE);
 
     // Every 5 s for a minute: records go stale in the isolate (10 s) and in KV (20 s), and are refreshed
     // after the responses, never before them.
-    for (let s = 5; s <= 60; s += 5) {
-      at(s);
-      expect(await call(key, ctx)).toBe(200);
-      await settled();
-    }
+    await callEvery(5, 60);
     expect(inline()).toBe(1);
     expect(cp.count(`GET /internal/v1/orgs/${orgId}`)).toBe(1);
     expect(cp.count(`${RESOLVE} [background]`)).toBeGreaterThanOrEqual(2);
@@ -290,19 +300,11 @@ describe('refresh ahead, with a request context', () => {
   });
 
   it('keeps a caller that calls every 15 s off the control plane: a refresh ahead does not settle for the KV record it already holds', async () => {
-    const orgId = uniqueId('org');
-    const key = await cp.addKey({ orgId, scopes: ['predict'] });
-    const { ctx, settled } = executionContext();
-    expect(await call(key, ctx)).toBe(200);
-    await settled();
+    const { orgId, callEvery } = await warmCaller();
 
     // At 15 s the isolate entry is stale (10 s) and KV's copy is the very record it holds (still fresh
     // there): re-reading it would leave the record expiring at 30 s, and the call at 30 s would wait.
-    for (let s = 15; s <= 120; s += 15) {
-      at(s);
-      expect(await call(key, ctx)).toBe(200);
-      await settled();
-    }
+    await callEvery(15, 120);
     expect(cp.count(RESOLVE)).toBe(1);
     expect(cp.count(`GET /internal/v1/orgs/${orgId}`)).toBe(1);
     expect(cp.count(`${RESOLVE} [background]`)).toBeGreaterThanOrEqual(7);
