@@ -14,14 +14,25 @@ function seconds(raw: string | undefined, fallback: number, name: string): numbe
   return parsed.data;
 }
 
+/** The policy last parsed and the vars it came from. */
+let parsed:
+  | { cacheSeconds: string | undefined; freshSeconds: string | undefined; policy: LookupPolicy }
+  | undefined;
+
 /**
  * The key/org cache policy from the Worker's vars. Revocation bound while the control plane is reachable:
  * KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS (10 + 20 s by default).
  */
 export function lookupPolicy(env: Pick<Env, 'KEY_CACHE_SECONDS' | 'KEY_KV_FRESH_SECONDS'>): LookupPolicy {
-  return {
-    positiveTtlMs: seconds(env.KEY_CACHE_SECONDS, 10, 'KEY_CACHE_SECONDS') * 1000,
+  // Every authenticated call asks twice (key, then org): the vars are parsed again only when they change.
+  const { KEY_CACHE_SECONDS: cacheSeconds, KEY_KV_FRESH_SECONDS: freshSeconds } = env;
+  if (parsed && parsed.cacheSeconds === cacheSeconds && parsed.freshSeconds === freshSeconds)
+    return parsed.policy;
+  const policy: LookupPolicy = Object.freeze({
+    positiveTtlMs: seconds(cacheSeconds, 10, 'KEY_CACHE_SECONDS') * 1000,
     negativeTtlMs: NEGATIVE_TTL_MS,
-    kvFreshMs: seconds(env.KEY_KV_FRESH_SECONDS, 20, 'KEY_KV_FRESH_SECONDS') * 1000,
-  };
+    kvFreshMs: seconds(freshSeconds, 20, 'KEY_KV_FRESH_SECONDS') * 1000,
+  });
+  parsed = { cacheSeconds, freshSeconds, policy };
+  return policy;
 }
