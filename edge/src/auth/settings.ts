@@ -15,7 +15,7 @@ function seconds(raw: string | undefined, fallback: number, name: string): numbe
 }
 
 /** The policy last parsed and the vars it came from. */
-let parsed:
+let lastParsed:
   | { cacheSeconds: string | undefined; freshSeconds: string | undefined; policy: LookupPolicy }
   | undefined;
 
@@ -26,13 +26,13 @@ let parsed:
 export function lookupPolicy(env: Pick<Env, 'KEY_CACHE_SECONDS' | 'KEY_KV_FRESH_SECONDS'>): LookupPolicy {
   // Every authenticated call asks twice (key, then org): the vars are parsed again only when they change.
   const { KEY_CACHE_SECONDS: cacheSeconds, KEY_KV_FRESH_SECONDS: freshSeconds } = env;
-  if (parsed && parsed.cacheSeconds === cacheSeconds && parsed.freshSeconds === freshSeconds)
-    return parsed.policy;
+  const last = lastParsed;
+  if (last && last.cacheSeconds === cacheSeconds && last.freshSeconds === freshSeconds) return last.policy;
   const policy: LookupPolicy = Object.freeze({
     positiveTtlMs: seconds(cacheSeconds, 10, 'KEY_CACHE_SECONDS') * 1000,
     negativeTtlMs: NEGATIVE_TTL_MS,
     kvFreshMs: seconds(freshSeconds, 20, 'KEY_KV_FRESH_SECONDS') * 1000,
   });
-  parsed = { cacheSeconds, freshSeconds, policy };
+  lastParsed = { cacheSeconds, freshSeconds, policy };
   return policy;
 }
