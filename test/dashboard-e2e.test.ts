@@ -17,6 +17,7 @@ import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import {
   dropFile,
   launchChromium,
+  pageLoadsOf,
   screenshot,
   scrollWidth,
   seriousViolations,
@@ -535,7 +536,13 @@ describe('the web dashboard in a browser', () => {
       const [tab] = await Promise.all([p.context().waitForEvent('page'), open.click()]);
       // The edge trades the token for its cookie and redirects to the address without it; Jupyter's file
       // tree then loads through the edge, assets and API calls authorised by that cookie alone.
-      await tab.waitForURL(/\/notebooks\/nb_[0-9a-z]+\/tree/, { timeout: 120_000 });
+      const loads = pageLoadsOf(tab);
+      await tab.waitForURL(/\/notebooks\/nb_[0-9a-z]+\/tree/, { timeout: 120_000 }).catch(async (err) => {
+        // Say what the tab showed instead: the answers to its page loads and the text on it.
+        const body = await tab.locator('body').innerText({ timeout: 5_000 }).catch(String);
+        const text = body.slice(0, 600);
+        throw new Error(`${err.message}\npage loads: ${loads.join(', ')}\nshown: ${text}`);
+      });
       await tab.locator('#notebook_list').waitFor({ timeout: 120_000 });
       expect(tab.url()).toMatch(new RegExp(`^${stack.edge.url}/`));
       expect(tab.url()).not.toContain('access_token');

@@ -15,6 +15,8 @@ let signer: TestSigner;
 let cp: FakeControlPlane;
 /** What the fake Jupyter received: path, and the headers the edge sent. */
 let upstream: { path: string; authorization: string | null; cookie: string | null }[];
+/** While set, the control plane's notebook lookup answers 503, as when it is overloaded or restarting. */
+let lookupsFail: boolean;
 
 beforeAll(async () => {
   signer = await newSigner();
@@ -24,6 +26,7 @@ beforeEach(() => {
   cp = new FakeControlPlane();
   cp.jwks = { keys: [signer.jwk] };
   upstream = [];
+  lookupsFail = false;
   vi.stubGlobal('fetch', async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
@@ -38,6 +41,7 @@ beforeEach(() => {
       return new Response('<html>jupyter</html>', { headers: { 'content-type': 'text/html' } });
     }
     const notebook = /^\/internal\/v1\/notebooks\/(nb_[a-z0-9]+)$/.exec(url.pathname)?.[1];
+    if (notebook && lookupsFail) return new Response('overloaded', { status: 503 });
     if (notebook)
       return Response.json(notebooks.get(notebook) ?? { error: { code: 'not_found' } }, {
         status: notebooks.has(notebook) ? 200 : 404,
@@ -48,6 +52,7 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.unstubAllGlobals();
+  vi.useRealTimers();
 });
 
 const notebooks = new Map<string, object>();
@@ -197,6 +202,58 @@ describe('notebook browser sessions', () => {
     expect(upstream.filter((u) => u.path.includes(stale.id))).toEqual([]);
     expect((await open(`/notebooks/${stale.id}/api/contents/a.txt`, { cookie: staleCookie })).status).toBe(
       200,
+    );
+  });
+
+  it('answers 503 with Retry-After, never 500, while the control plane cannot say where a notebook runs', async () => {
+    const nb = await ownedNotebook();
+    const cookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: nb.id, ...nb })}`;
+    lookupsFail = true;
+    const json = await open(`/notebooks/${nb.id}/api/contents`, { cookie });
+    expect(json.status).toBe(503);
+    expect(json.headers.get('retry-after')).toBe('5');
+    const body = (await json.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('unavailable');
+    expect(body.error.message).toBe(`Cannot look up notebook '${nb.id}' right now; retry shortly`);
+    // A browser gets a page that loads the notebook again by itself once the control plane answers.
+    const page = await open(`/notebooks/${nb.id}/`, { cookie, accept: 'text/html' });
+    expect(page.status).toBe(503);
+    const html = await page.text();
+    expect(html).toContain('<meta http-equiv="refresh" content="5">');
+    expect(html).toContain('This page tries again by itself every 5 s.');
+    expect(upstream).toEqual([]);
+  });
+
+  it('serves from a lookup made minutes ago while the control plane cannot answer', async () => {
+    const nb = await ownedNotebook();
+    const cookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: nb.id, ...nb })}`;
+    expect((await open(`/notebooks/${nb.id}/tree`, { cookie })).status).toBe(200);
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3 * 60_000 });
+    lookupsFail = true;
+    expect((await open(`/notebooks/${nb.id}/api/sessions`, { cookie })).status).toBe(200);
+    // Past the stated bound (10 minutes) a lookup no longer stands in.
+    vi.setSystemTime(Date.now() + 8 * 60_000);
+    expect((await open(`/notebooks/${nb.id}/api/sessions`, { cookie })).status).toBe(503);
+    expect(upstream.map((u) => u.path)).toEqual([
+      `/notebooks/${nb.id}/tree`,
+      `/notebooks/${nb.id}/api/sessions`,
+    ]);
+  });
+
+  it('tells the owner of a starting notebook that it answers once up, and a stopped one how to start it', async () => {
+    const nb = await ownedNotebook();
+    const cookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: nb.id, ...nb })}`;
+    const record = notebooks.get(nb.id) as { endpoint: string | null; status: string };
+    const message = async () => {
+      const res = await open(`/notebooks/${nb.id}/tree`, { cookie });
+      expect(res.status).toBe(503);
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    Object.assign(record, { status: 'starting', endpoint: null });
+    expect(await message()).toBe(`Notebook '${nb.id}' is starting; it answers here once its server is up`);
+    Object.assign(record, { status: 'stopped', endpoint: null });
+    expect(await message()).toBe(
+      `Notebook '${nb.id}' is stopped; start it (POST /v1/notebooks/${nb.id}/start) and it answers here once its server is up`,
     );
   });
 

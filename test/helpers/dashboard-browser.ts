@@ -52,3 +52,16 @@ export async function dropFile(page: Page, selector: string, name: string, bytes
   await page.dispatchEvent(selector, 'dragover', { dataTransfer: transfer });
   await page.dispatchEvent(selector, 'drop', { dataTransfer: transfer });
 }
+
+/**
+ * The answers to `page`'s own page loads from now on, as "status path", redirects included: what a failed
+ * wait for an address prints, so the failure says where the tab stopped and why.
+ */
+export function pageLoadsOf(page: Page): string[] {
+  const loads: string[] = [];
+  page.on('response', (res) => {
+    if (res.request().isNavigationRequest() && res.frame() === page.mainFrame())
+      loads.push(`${res.status()} ${new URL(res.url()).pathname}`);
+  });
+  return loads;
+}

@@ -30,13 +30,25 @@ function wantsHtml(c: Context): boolean {
 
 function page(err: EdgeError, requestId: string): string {
   const title = TITLES[err.code] ?? 'Request refused';
+  const retry = retrySeconds(err);
+  // A notebook still starting, or a control plane briefly out of reach: the page tries again by itself, so a
+  // user who opened it a moment early lands in Jupyter without reloading by hand.
+  const refresh = retry === undefined ? '' : `<meta http-equiv="refresh" content="${retry}">`;
+  const note = retry === undefined ? '' : `<p>This page tries again by itself every ${retry} s.</p>`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">${refresh}
 <title>${escapeHtml(title)} · Meridian</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}
 code{background:#f3f3f3;padding:0 .25rem}small{color:#777}</style></head>
-<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(err.message)}</p>
+<body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(err.message)}</p>${note}
 <p><small>Request <code>${escapeHtml(requestId)}</code></small></p></body></html>`;
+}
+
+/** Seconds until a 503 is worth retrying (its Retry-After), for refusals that pass; undefined otherwise. */
+function retrySeconds(err: EdgeError): number | undefined {
+  if (err.code !== 'unavailable') return undefined;
+  const seconds = Number(err.headers['Retry-After']);
+  return Number.isInteger(seconds) && seconds > 0 ? seconds : undefined;
 }
 
 function escapeHtml(text: string): string {
