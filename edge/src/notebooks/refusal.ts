@@ -44,7 +44,7 @@ code{background:#f3f3f3;padding:0 .25rem}small{color:#777}</style></head>
 <p><small>Request <code>${escapeHtml(requestId)}</code></small></p></body></html>`;
 }
 
-/** Seconds until a 503 is worth retrying (its Retry-After), for refusals that pass; undefined otherwise. */
+/** Seconds until a 503 is worth retrying (its Retry-After); undefined for refusals a retry does not change. */
 function retrySeconds(err: EdgeError): number | undefined {
   if (err.code !== 'unavailable') return undefined;
   const seconds = Number(err.headers['Retry-After']);
