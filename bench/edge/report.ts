@@ -160,7 +160,7 @@ export function printTargets(
       const nN = cellOf(nginx, u, C_HIGH);
       if (d1 && n1 && dN && nN)
         say(
-          `reference, nginx vs direct (${u.key}): p50 added at c=${C_LOW} ${fixed(n1.p50 - d1.p50, 2, 0)} ms, throughput at c=${C_HIGH} ${fixed(nN.rps / dN.rps, 2, 0)}`,
+          `reference, nginx vs direct (${u.key}): p50 added at c=${C_LOW} ${signed(n1.p50 - d1.p50, 2)} ms, throughput at c=${C_HIGH} ${fixed(nN.rps / dN.rps, 2, 0)}`,
         );
     }
 }
