@@ -268,6 +268,22 @@ describe('the meridian CLI against the platform', () => {
     expect(predict.stderr).toContain('No such file: /nonexistent/x.npy');
   }, 30_000);
 
+  it("prints a refused prediction's reason, code and request id, and exits 1", async () => {
+    // The edge answers in OIP's shape, its code and request id beside the message.
+    const unknown = await cli.run(['predict', 'no-such-model', '--data', '-'], { input: '{"inputs":[]}' });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(
+      /^meridian: model 'no-such-model' not found \(404 not_found\) \[request [\w-]+\]\n$/,
+    );
+    // The agent's refusal carries no code: the status alone, not a made-up `http_400`.
+    const input = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: SHAPE, data: [1, 2] }] });
+    const shape = await cli.run(['predict', 'ocr-cls', '--data', '-'], { input });
+    expect(shape.code).toBe(1);
+    expect(shape.stderr).toMatch(
+      /^meridian: input 'x': .*needs \d+ elements.* \(400\) \[request [\w-]+\]\n$/,
+    );
+  }, 30_000);
+
   it('explains a server that is down in one line, with a stack trace only under --debug', async () => {
     const down = { MERIDIAN_API_URL: 'http://127.0.0.1:9' };
     const plain = await cli.run(['models', 'list'], { env: down });

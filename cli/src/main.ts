@@ -73,7 +73,9 @@ export function report(error: unknown, debug: boolean): number {
   if (error instanceof MeridianError) {
     const id = error.requestId ? ` [request ${error.requestId}]` : '';
     const details = error.details.map((d) => `\n  ${d.path}: ${d.message}`).join('');
-    process.stderr.write(`meridian: ${error.message} (${error.status} ${error.code})${id}${details}\n`);
+    // A code made up from the status alone (`http_400`) would only repeat it.
+    const code = error.code === `http_${error.status}` ? '' : ` ${error.code}`;
+    process.stderr.write(`meridian: ${error.message} (${error.status}${code})${id}${details}\n`);
     return EXIT.error;
   }
   process.stderr.write(`meridian: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -116,9 +116,13 @@ export async function errorFromResponse(res: Response): Promise<MeridianError> {
   let requestId = res.headers.get('x-request-id') ?? undefined;
   let details: ErrorDetail[] = [];
   try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body.error === 'string') message = body.error;
-    else if (body.error && typeof body.error === 'object') {
+    const body = JSON.parse(text) as { error?: unknown; code?: unknown; requestId?: unknown };
+    if (typeof body.error === 'string') {
+      // OIP's shape; the edge puts its code and request id beside the message.
+      message = body.error;
+      if (typeof body.code === 'string') code = body.code;
+      if (typeof body.requestId === 'string') requestId = body.requestId;
+    } else if (body.error && typeof body.error === 'object') {
       const e = body.error as {
         code?: string;
         message?: string;
