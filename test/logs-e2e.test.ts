@@ -95,6 +95,11 @@ describe('workload logs', () => {
     expect(failure).toMatchObject({ stream: 'agent', replica: expect.stringMatching(/^wl_/) });
     // The replica's load came before it, in the same log.
     expect(page.lines.some((l) => /^ready in \d+ ms$/.test(l.line))).toBe(true);
+    // The owner reads the names they gave (deployment, version number), the ids only beside them.
+    const start = page.lines.find((l) => l.line.startsWith('starting '));
+    expect(start?.line).toMatch(
+      /^starting adder v1 \(onnx model, \d+ bytes; version mdv_\w+\) on the onnx runtime$/,
+    );
     const human = ok(await cli.run(['deployments', 'logs', 'adder', '--tail', '3'])).stdout;
     expect(human).toContain(requestId);
     expect(human.trim().split('\n')).toHaveLength(3);
@@ -207,6 +212,9 @@ describe('workload logs', () => {
       .poll(async () => (await lines()).map((l) => l.line).join('\n'), { timeout: 20_000, interval: 500 })
       .toMatch(new RegExp(`Kernel started: ${id}`));
     expect(JSON.stringify(await lines())).not.toContain(notebook.token ?? 'no token');
+    expect((await lines()).map((l) => l.line).join('\n')).toMatch(
+      new RegExp(`^starting notebook lab \\(${notebook.id}\\) on the \\w+ runtime$`, 'm'),
+    );
     // Another org's user: as if it did not exist.
     expect((await api('eve', `/v1/notebooks/${notebook.id}/logs`)).status).toBe(404);
   }, 150_000);

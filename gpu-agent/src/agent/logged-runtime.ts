@@ -96,9 +96,15 @@ export class LoggedRuntime implements WorkloadRuntime {
   }
 }
 
+/** The workload as its owner knows it (name, version number), with the ids support would ask for. */
 function describe(workload: DesiredWorkload): string {
-  if (workload.kind === 'notebook') return `notebook ${workload.notebookId}`;
+  const name = workload.displayName;
+  if (workload.kind === 'notebook')
+    return name ? `notebook ${name} (${workload.notebookId})` : `notebook ${workload.notebookId}`;
   const { model } = workload;
   const what = workload.image ? `image ${workload.image}` : `${model.format} model`;
-  return `${what} (version ${model.versionId}, ${model.sizeBytes} bytes) for deployment ${workload.deploymentId}`;
+  const size = `${model.sizeBytes} bytes`;
+  return name
+    ? `${name} (${what}, ${size}; version ${model.versionId})`
+    : `${what} (version ${model.versionId}, ${size}) for deployment ${workload.deploymentId}`;
 }

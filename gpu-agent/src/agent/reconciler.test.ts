@@ -151,7 +151,7 @@ describe('Reconciler with the onnx runtime', () => {
     expect(models.list()).toEqual([]);
   });
 
-  it('keeps a replica whose download URL was re-signed, and replaces it when its batching changes', async () => {
+  it('keeps a replica whose download URL was re-signed or display name changed, and replaces it when its batching changes', async () => {
     const { reconciler, models } = agentParts(join(dir, 'resigned'));
     const workload = modelWorkload('w-resigned', clsSource);
     await reconciler.apply({ version: 1, workloads: [workload] });
@@ -163,7 +163,12 @@ describe('Reconciler with the onnx runtime', () => {
     // The control plane signs the URL afresh in every answer: same bytes, another URL.
     const resignedUrl = clsSource.url.replace(/signature=\w+/, `signature=${'cd'.repeat(32)}`);
     expect(resignedUrl).not.toBe(clsSource.url);
-    const resigned = { ...workload, model: { ...workload.model, downloadUrl: resignedUrl } };
+    // The display name is a label for log lines: a new one (a control plane that now sends it) is no new replica.
+    const resigned = {
+      ...workload,
+      displayName: 'cls v1',
+      model: { ...workload.model, downloadUrl: resignedUrl },
+    };
     await reconciler.apply({ version: 2, workloads: [resigned] });
     await reconciler.idle();
     expect(models.get(DEP)).toBe(served);

@@ -42,12 +42,13 @@ function canonical(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
 }
 /**
- * The spec without its download URL: the control plane signs the URL afresh in every answer, so it differs
- * each time while the bytes it names (versionId, sha256) do not. Everything else still counts.
+ * The spec without its download URL and display name: the control plane signs the URL afresh in every
+ * answer, so it differs each time while the bytes it names (versionId, sha256) do not; the name is a label
+ * for log lines. Everything else still counts.
  */
 function stableSpec(workload: DesiredWorkload): unknown {
-  if (workload.kind !== 'model') return workload;
-  return { ...workload, model: { ...workload.model, downloadUrl: undefined } };
+  if (workload.kind !== 'model') return { ...workload, displayName: undefined };
+  return { ...workload, displayName: undefined, model: { ...workload.model, downloadUrl: undefined } };
 }
 const sameSpec = (a: DesiredWorkload, b: DesiredWorkload) =>
   canonical(stableSpec(a)) === canonical(stableSpec(b));

@@ -20,6 +20,11 @@ const placement = {
   gpuCount: z.number().int().nonnegative(),
   /** The organisation it runs for: containers of one org share a network of their own, and nothing else. */
   orgId: z.string().optional(),
+  /**
+   * What its owner calls it (`ocr-cls v3`, a notebook's name), for the log lines the owner reads. A label
+   * only: a change to it never restarts the workload.
+   */
+  displayName: z.string().max(300).optional(),
 };
 
 /** One replica of a deployment the agent must serve. */
