@@ -103,6 +103,8 @@ describe('workload logs', () => {
     const human = ok(await cli.run(['deployments', 'logs', 'adder', '--tail', '3'])).stdout;
     expect(human).toContain(requestId);
     expect(human.trim().split('\n')).toHaveLength(3);
+    // No lines asked for: nothing printed, not a blank line.
+    expect(ok(await cli.run(['deployments', 'logs', 'adder', '--tail', '0'])).stdout).toBe('');
   }, 60_000);
 
   it('shows a line the workload writes within 2 s with `logs -f`', async () => {

@@ -73,9 +73,14 @@ export class Context {
     });
   }
 
-  /** Prints `value` as JSON under --json, else the human text. */
+  /** Prints `value` as JSON under --json, else the human text (nothing at all for empty text, not a blank line). */
   print(value: unknown, human: () => string): void {
-    process.stdout.write(this.options.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+    if (this.options.json) {
+      process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      return;
+    }
+    const text = human();
+    if (text !== '') process.stdout.write(`${text}\n`);
   }
 
   /** Progress and status lines: stderr, so stdout stays the command's result. */
