@@ -2682,6 +2682,7 @@ export interface operations {
                         maxQueueDelayMs: number;
                       };
                       deploymentId: string;
+                      displayName?: string;
                       gpuCount: number;
                       /** @enum {string} */
                       gpuType: 't4' | 'v100' | 'rtx4090' | 'cpu';
@@ -2703,6 +2704,7 @@ export interface operations {
                     }
                   | {
                       basePath: string;
+                      displayName?: string;
                       gpuCount: number;
                       /** @enum {string} */
                       gpuType: 't4' | 'v100' | 'rtx4090' | 'cpu';
