@@ -237,6 +237,15 @@ describe('the web dashboard in a browser', () => {
       const deployments = await collect(owner.list('/v1/deployments'));
       first.deploymentId = deployments[0]?.id ?? '';
       await screenshot(page, 'onboarding-predicted');
+
+      // The edge's refusal reads with its own code and request id (OIP's shape keeps them beside the message).
+      await page.getByLabel('API key').fill('mk_live_not_a_real_key_000000000000');
+      await page.getByRole('button', { name: 'Predict' }).click();
+      await page
+        .getByRole('alert')
+        .filter({ hasText: /\(unauthenticated, request [\w-]+\)/ })
+        .waitFor({ timeout: 30_000 });
+      await page.getByLabel('API key').fill(first.keySecret);
     }, 240_000);
 
     it('shows copy-paste snippets for curl, the CLI and Python tritonclient', async () => {
