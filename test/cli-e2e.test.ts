@@ -111,6 +111,22 @@ describe('the meridian CLI against the platform', () => {
     expectClose(a.outputs[0]?.data ?? [], await directScores());
   }, 60_000);
 
+  it("pins a model version with deploy and predict's own --version, not the CLI's", async () => {
+    const deployed = ok(await cli.run(['deploy', 'ocr-cls', '--version', '1', '--json']));
+    expect(JSON.parse(deployed.stdout)).toMatchObject({ name: 'ocr-cls', version: { version: 1 } });
+    const input = JSON.stringify({
+      inputs: [{ name: 'x', datatype: 'FP32', shape: SHAPE, data: [...INPUT] }],
+    });
+    const pinned = ok(await cli.run(['predict', 'ocr-cls', '--version', '1', '--data', '-'], { input }));
+    expect(JSON.parse(pinned.stdout)).toMatchObject({ model_name: 'ocr-cls', model_version: '1' });
+    const missing = await cli.run(['predict', 'ocr-cls', '--version', '9', '--data', '-'], { input });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("version '9' of model 'ocr-cls' is not being served");
+    // Before any command, it is still the CLI's own.
+    for (const flag of ['--version', '-V']) expect(ok(await cli.run([flag])).stdout).toBe('0.1.0\n');
+    expect(ok(await cli.run(['--help'])).stdout).toMatch(/-V, --version +output the version number/);
+  }, 60_000);
+
   it('resumes a push killed at 40% without sending the stored parts again', async () => {
     // A second model needs more than the Free plan: the owner moves to Pro with the login the CLI keeps.
     ok(await cli.run(['whoami']));

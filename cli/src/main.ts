@@ -1,5 +1,5 @@
 import { MeridianError, NetworkError } from '@meridian/sdk';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, Help, Option } from 'commander';
 import { authCommands } from './commands/auth.js';
 import { batchCommands } from './commands/batch.js';
 import { billingCommands } from './commands/billing.js';
@@ -22,11 +22,22 @@ Exit codes:
 Environment: MERIDIAN_API_URL, MERIDIAN_EDGE_URL, MERIDIAN_TOKEN (an API key or access token instead of
 the stored login), MERIDIAN_PROFILE, MERIDIAN_CONFIG_DIR (default ~/.config/meridian).`;
 
+const CLI_VERSION = '0.1.0';
+const VERSION_FLAGS = ['--version', '-V'];
+// Shown in the top-level help only. Commander's own version option would be read anywhere on the line, so
+// `deploy m --version 2` and `predict m --version 2` printed the CLI's version instead of pinning a model's.
+const VERSION_OPTION = new Option('-V, --version', 'output the version number');
+
 /** The whole command tree. */
 export function buildProgram(): Command {
   const program = new Command('meridian')
     .description('The Meridian ML platform from the command line')
-    .version('0.1.0')
+    .configureHelp({
+      visibleOptions(this: Help, cmd: Command) {
+        const shown = Help.prototype.visibleOptions.call(this, cmd);
+        return cmd.parent ? shown : [VERSION_OPTION, ...shown];
+      },
+    })
     .option('--json', 'machine-readable output')
     .option('--profile <name>', 'which stored login to use (default: default)')
     .option('--api-url <url>', 'the control plane (default: the profile’s, or http://127.0.0.1:8080)')
@@ -83,10 +94,25 @@ export function report(error: unknown, debug: boolean): number {
   return EXIT.error;
 }
 
+/** `--version` (or `-V`) before any command asks for the CLI's; after one, it is that command's option. */
+function asksForVersion(program: Command, argv: string[]): boolean {
+  const commands = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  for (const arg of argv) {
+    if (commands.has(arg)) return false;
+    if (VERSION_FLAGS.includes(arg)) return true;
+  }
+  return false;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    const program = buildProgram();
+    if (asksForVersion(program, argv)) {
+      process.stdout.write(`${CLI_VERSION}\n`);
+      return EXIT.ok;
+    }
+    await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (error) {
     return report(error, debug);
