@@ -262,6 +262,7 @@ describe('the meridian CLI against the platform', () => {
     const completion = ok(await cli.run(['completion', 'bash'])).stdout;
     expect(completion).toContain('complete -o default -F _meridian meridian');
     expect(completion).toContain('"models") words="create list push');
+    expect(completion).toMatch(/^ {4}""\) words="[^"]*--version --json --profile/m);
   }, 60_000);
 
   it('prints usage and exits 2 for an unknown command or flag', async () => {

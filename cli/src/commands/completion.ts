@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
 import { CliError } from '../context.js';
 
-/** Every command path with its subcommands and options, for the completion scripts. */
+/**
+ * Every command path with its subcommands and options, for the completion scripts: the options its help
+ * shows (the top level's `--version` lives there, not among the options commander parses).
+ */
 function tree(command: Command, prefix: string[] = []): { path: string[]; words: string[] }[] {
+  const options = command.createHelp().visibleOptions(command);
   const words = [
     ...command.commands.map((c) => c.name()),
-    ...command.options.map((o) => o.long ?? o.short ?? '').filter(Boolean),
+    ...options.map((o) => o.long ?? o.short ?? '').filter(Boolean),
   ];
   return [{ path: prefix, words }, ...command.commands.flatMap((c) => tree(c, [...prefix, c.name()]))];
 }
