@@ -84,8 +84,8 @@ export function report(error: unknown, debug: boolean): number {
   if (error instanceof MeridianError) {
     const id = error.requestId ? ` [request ${error.requestId}]` : '';
     const details = error.details.map((d) => `\n  ${d.path}: ${d.message}`).join('');
-    // A code made up from the status alone (`http_400`) would only repeat it.
-    const code = error.code === `http_${error.status}` ? '' : ` ${error.code}`;
+    // Where the server sent no code, a made-up `http_400` would only repeat the status.
+    const code = error.serverCode ? ` ${error.serverCode}` : '';
     process.stderr.write(`meridian: ${error.message} (${error.status}${code})${id}${details}\n`);
     return EXIT.error;
   }

@@ -32,6 +32,11 @@ export class MeridianError extends Error {
   ) {
     super(message);
   }
+
+  /** The code the server sent; undefined where it sent none (`code` is then `http_<status>`, made up here). */
+  get serverCode(): string | undefined {
+    return this.code === `http_${this.status}` ? undefined : this.code;
+  }
 }
 
 export class BadRequestError extends MeridianError {

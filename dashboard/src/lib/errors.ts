@@ -6,8 +6,8 @@ export function messageOf(error: unknown): { message: string; code?: string; req
     const details = error.details.map((d) => `${d.path}: ${d.message}`).join('; ');
     return {
       message: details ? `${error.message} (${details})` : error.message,
-      // A code made up from the status alone (`http_400`, where the server sent none) would only repeat it.
-      ...(error.code === `http_${error.status}` ? {} : { code: error.code }),
+      // Where the server sent no code, a made-up `http_400` would only repeat the status.
+      ...(error.serverCode ? { code: error.serverCode } : {}),
       ...(error.requestId ? { requestId: error.requestId } : {}),
     };
   }
