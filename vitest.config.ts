@@ -11,6 +11,7 @@ export default defineConfig({
             'protocol/src/**/*.test.ts',
             'control-plane/src/**/*.test.ts',
             'gpu-agent/src/**/*.test.ts',
+            'cli/src/**/*.test.ts',
           ],
           environment: 'node',
           testTimeout: 20_000,

@@ -86,6 +86,13 @@ describe('the meridian CLI against the platform', () => {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env() },
       });
       last = ok(await collect(child));
+      if (command.includes(' models push ')) {
+        // Not a terminal: plain progress lines, one per 10% step at most, ending at 100%.
+        const progress = last.stderr.split('\n').filter((l) => l.startsWith('uploading'));
+        expect(progress.length, last.stderr).toBeGreaterThanOrEqual(1);
+        expect(progress.length, last.stderr).toBeLessThanOrEqual(11);
+        expect(progress.at(-1)).toMatch(/^uploading 100% \| 0\.6\/0\.6 MiB$/);
+      }
       if (command.includes(' deploy ')) {
         // --wait showed the phases as they came, ending in ready.
         const phases = [...last.stderr.matchAll(/ocr-cls: (\w+)/g)].map((m) => m[1]);
@@ -264,6 +271,69 @@ describe('the meridian CLI against the platform', () => {
     expect(completion).toContain('"models") words="create list push');
     expect(completion).toMatch(/^ {4}""\) words="[^"]*--version --json --profile/m);
   }, 60_000);
+
+  it('revokes a key by its name, and refuses a name that two active keys share', async () => {
+    const json = async (args: string[]) => JSON.parse(ok(await cli.run([...args, '--json'])).stdout);
+    const first = await json(['keys', 'create', 'deploy-bot']);
+    const revoked = ok(await cli.run(['keys', 'revoke', 'deploy-bot']));
+    expect(revoked.stdout).toBe(`Revoked key deploy-bot (${first.id})\n`);
+    const twins = [await json(['keys', 'create', 'twin']), await json(['keys', 'create', 'twin'])];
+    const ambiguous = await cli.run(['keys', 'revoke', 'twin']);
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toContain('2 active keys are named twin');
+    for (const twin of twins) expect(ambiguous.stderr).toContain(twin.id);
+    const statuses = async () =>
+      new Map((await json(['keys', 'list'])).map((k: { id: string; status: string }) => [k.id, k.status]));
+    expect((await statuses()).get(twins[0].id)).toBe('active');
+    ok(await cli.run(['keys', 'revoke', twins[0].id]));
+    // One twin left active: its name now says which.
+    ok(await cli.run(['keys', 'revoke', 'twin']));
+    const after = await statuses();
+    expect([after.get(first.id), after.get(twins[0].id), after.get(twins[1].id)]).toEqual([
+      'revoked',
+      'revoked',
+      'revoked',
+    ]);
+    const gone = await cli.run(['keys', 'revoke', 'twin']);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toBe('meridian: No active key named twin\n');
+  }, 60_000);
+
+  it('runs a batch file with --wait: progress on stderr, the ended job once on stdout, files downloadable', async () => {
+    const line = (id: string, data: number[]) =>
+      JSON.stringify({
+        custom_id: id,
+        method: 'POST',
+        url: '/v2/models/ocr-cls/infer',
+        body: { inputs: [{ name: 'x', datatype: 'FP32', shape: SHAPE, data }] },
+      });
+    const file = join(stack.dir, 'batch.jsonl');
+    await writeFile(file, `${line('good', [...INPUT])}\n${line('short', [1, 2])}\n`);
+    const run = ok(await cli.run(['batch', 'create', file, '-d', 'ocr-cls', '--wait']));
+    const id = /Created batch job (batch_\w+)/.exec(run.stderr)?.[1] ?? '';
+    expect(id).not.toBe('');
+    expect(run.stdout).toBe(`${id} completed on ocr-cls: 1/2 answered, 1 failed, $0.001\n`);
+    expect(run.stderr).not.toContain('completed');
+    expect(run.stderr).toContain(`meridian batch download ${id}`);
+    const [outFile, errFile] = [join(stack.dir, 'out.jsonl'), join(stack.dir, 'err.jsonl')];
+    const saved = ok(await cli.run(['batch', 'download', id, '-o', outFile, '-e', errFile]));
+    expect(saved.stdout).toBe(`Saved ${outFile}\nSaved ${errFile}\n`);
+    const output = JSON.parse(await readFile(outFile, 'utf8'));
+    expectClose(output.response.body.outputs[0].data, await directScores());
+    const errors = JSON.parse(await readFile(errFile, 'utf8'));
+    expect(errors).toMatchObject({ custom_id: 'short', line: 2, error: { code: 'invalid_input' } });
+
+    // A file with no valid line fails at validation: the faults by line, and exit 4 for the script.
+    await writeFile(file, '{"inputs": []}\nnot json\n');
+    const failed = await cli.run(['batch', 'create', file, '-d', 'ocr-cls', '--wait']);
+    expect(failed.code, failed.stderr).toBe(4);
+    expect(failed.stdout).toMatch(/^batch_\w+ failed on ocr-cls: 0\/0 answered, 0 failed, \$0\.000\n/);
+    expect(failed.stdout).toContain('line 1: invalid_custom_id: custom_id must be');
+    expect(failed.stdout).toContain('line 2: invalid_json: the line is not JSON');
+    expect(failed.stderr).toMatch(/meridian: Batch job batch_\w+ failed\n$/);
+    // The format a line needs is in the command's help.
+    expect(ok(await cli.run(['batch', 'create', '--help'])).stdout).toContain('"custom_id": "img-1"');
+  }, 120_000);
 
   it('prints usage and exits 2 for an unknown command or flag', async () => {
     const command = await cli.run(['frobnicate']);

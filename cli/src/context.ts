@@ -21,7 +21,15 @@ export class CliError extends Error {
   }
 }
 
-export const EXIT = { ok: 0, error: 1, usage: 2, unreachable: 3, deploymentFailed: 4 } as const;
+// 4 means what --wait waited for did not succeed, whichever command waited.
+export const EXIT = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  unreachable: 3,
+  deploymentFailed: 4,
+  batchNotCompleted: 4,
+} as const;
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 export const DEFAULT_EDGE_URL = 'http://127.0.0.1:8787';

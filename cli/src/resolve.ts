@@ -51,3 +51,27 @@ export async function requireNotebook(client: MeridianClient, ref: string): Prom
   }
   throw new CliError(`No notebook named ${ref}`);
 }
+
+/**
+ * An API key by id (key_…), or by name among the active keys: names need not be unique, so a name that
+ * several active keys share is refused with their ids rather than revoking one at random.
+ */
+export async function requireActiveKey(
+  client: MeridianClient,
+  ref: string,
+): Promise<{ id: string; name: string }> {
+  const matches: Schema<'ApiKey'>[] = [];
+  for await (const key of client.list('/v1/api-keys')) {
+    if (key.id === ref) return key;
+    if (key.name === ref && key.status === 'active') matches.push(key);
+  }
+  // An id this org does not list: the server says why (404), as it would for any other id.
+  if (/^key_/.test(ref) && matches.length === 0) return { id: ref, name: ref };
+  const [only, ...others] = matches;
+  if (!only) throw new CliError(`No active key named ${ref}`);
+  if (others.length > 0)
+    throw new CliError(
+      `${matches.length} active keys are named ${ref} (${matches.map((k) => k.id).join(', ')}): give the id of the one to revoke`,
+    );
+  return only;
+}

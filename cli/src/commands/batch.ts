@@ -4,10 +4,17 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { collect, errorFromResponse, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
-import { action, CliError, type Context, table } from '../context.js';
+import { action, CliError, type Context, EXIT, table } from '../context.js';
 
 type BatchJob = Schema<'BatchJob'>;
 const ENDED = ['completed', 'failed', 'cancelled', 'expired'];
+
+const LINE_FORMAT = `
+Each line of FILE is one request, as in OpenAI's Batch API (custom_id: 1 to 512 characters, unique in the file):
+  {"custom_id": "img-1", "method": "POST", "url": "/v2/models/<deployment>/infer", "body": {"inputs": [...]}}
+  {"custom_id": "img-2", "method": "POST", "url": "/v1/deployments/<deployment>/predict", "body": {"inputs": {...}}}
+A line that is not valid goes to the error file with its line number; the others run. With --wait it exits 4
+unless the job completed.`;
 
 function summary(job: BatchJob): string {
   const { total, completed, failed } = job.counts;
@@ -40,15 +47,16 @@ async function uploadInput(ctx: Context, client: MeridianClient, path: string): 
   return file.id;
 }
 
+/** Notes each change of the job's state until it ends; the ended state is the command's result, printed once. */
 async function waitForEnd(ctx: Context, client: MeridianClient, id: string, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     const job = await client.request('get', '/v1/batch-jobs/{id}', { path: { id } });
+    if (ENDED.includes(job.status)) return job;
     const line = summary(job);
     if (line !== last) ctx.note(line);
     last = line;
-    if (ENDED.includes(job.status)) return job;
     if (Date.now() > deadline) throw new CliError(`Job ${id} has not ended after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -82,13 +90,14 @@ export function batchCommands(program: Command): void {
     .option('--concurrency <n>', 'lines in flight at once')
     .option('--wait', 'show progress until the job ends')
     .option('--timeout <seconds>', 'how long --wait waits', '86400')
+    .addHelpText('after', LINE_FORMAT)
     .action(
       action(async (ctx, file: string, opts: CreateOptions) => {
         if (opts.concurrency !== undefined && !/^\d{1,2}$/.test(opts.concurrency))
           throw new CliError(`--concurrency wants a whole number, not ${opts.concurrency}`, 2);
         const client = await ctx.client();
         const inputFileId = /^file_[0-9a-z]{26}$/.test(file) ? file : await uploadInput(ctx, client, file);
-        let job = await client.request('post', '/v1/batch-jobs', {
+        const job = await client.request('post', '/v1/batch-jobs', {
           body: {
             deployment: opts.deployment,
             inputFileId,
@@ -97,42 +106,59 @@ export function batchCommands(program: Command): void {
           },
         });
         ctx.note(`Created batch job ${job.id}`);
-        if (opts.wait) job = await waitForEnd(ctx, client, job.id, Number(opts.timeout ?? 86_400) * 1000);
+        if (!opts.wait) return ctx.print(job, () => summary(job));
+        const ended = await waitForEnd(ctx, client, job.id, Number(opts.timeout ?? 86_400) * 1000);
+        ctx.print(ended, () => summary(ended));
+        if (ended.counts.completed + ended.counts.failed > 0)
+          ctx.note(`Its output and error files: meridian batch download ${ended.id}`);
+        // A script that waited learns from the exit code alone whether every line was run.
+        if (ended.status !== 'completed')
+          throw new CliError(`Batch job ${ended.id} ${ended.status}`, EXIT.batchNotCompleted);
+      }),
+    );
+  batch
+    .command('list')
+    .description('Batch jobs of the organisation, newest first')
+    .action(
+      action(async (ctx) => {
+        const items = await collect((await ctx.client()).list('/v1/batch-jobs'));
+        ctx.print(items, () =>
+          table(
+            ['ID', 'DEPLOYMENT', 'STATUS', 'DONE', 'FAILED', 'TOTAL', 'COST', 'CREATED'],
+            items.map((j) => [
+              j.id,
+              j.deployment.name,
+              j.status,
+              j.counts.completed,
+              j.counts.failed,
+              j.counts.total,
+              `$${j.costUsd}`,
+              j.createdAt,
+            ]),
+          ),
+        );
+      }),
+    );
+  batch
+    .command('get <id>')
+    .description('A job’s status, counts and cost so far')
+    .action(
+      action(async (ctx, id: string) => {
+        const job = await (await ctx.client()).request('get', '/v1/batch-jobs/{id}', { path: { id } });
         ctx.print(job, () => summary(job));
       }),
     );
-  batch.command('list').action(
-    action(async (ctx) => {
-      const items = await collect((await ctx.client()).list('/v1/batch-jobs'));
-      ctx.print(items, () =>
-        table(
-          ['ID', 'DEPLOYMENT', 'STATUS', 'DONE', 'FAILED', 'TOTAL', 'COST', 'CREATED'],
-          items.map((j) => [
-            j.id,
-            j.deployment.name,
-            j.status,
-            j.counts.completed,
-            j.counts.failed,
-            j.counts.total,
-            `$${j.costUsd}`,
-            j.createdAt,
-          ]),
-        ),
-      );
-    }),
-  );
-  batch.command('get <id>').action(
-    action(async (ctx, id: string) => {
-      const job = await (await ctx.client()).request('get', '/v1/batch-jobs/{id}', { path: { id } });
-      ctx.print(job, () => summary(job));
-    }),
-  );
-  batch.command('cancel <id>').action(
-    action(async (ctx, id: string) => {
-      const job = await (await ctx.client()).request('post', '/v1/batch-jobs/{id}/cancel', { path: { id } });
-      ctx.print(job, () => summary(job));
-    }),
-  );
+  batch
+    .command('cancel <id>')
+    .description('Start no new line; what was answered is kept for download')
+    .action(
+      action(async (ctx, id: string) => {
+        const job = await (await ctx.client()).request('post', '/v1/batch-jobs/{id}/cancel', {
+          path: { id },
+        });
+        ctx.print(job, () => summary(job));
+      }),
+    );
   batch
     .command('download <id>')
     .description('Save the output and error files of an ended job')

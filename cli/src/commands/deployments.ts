@@ -124,51 +124,63 @@ export function deploymentCommands(program: Command): void {
     .action(action(async (ctx, model: string, opts: DeployOptions) => deploy(ctx, model, opts)));
 
   const deployments = program.command('deployments').description('Deployments of models');
-  deployments.command('list').action(
-    action(async (ctx) => {
-      const items = await collect((await ctx.client()).list('/v1/deployments'));
-      ctx.print(items, () =>
-        table(
-          ['ID', 'NAME', 'MODEL', 'VERSION', 'STATUS', 'READY'],
-          items.map((d) => [
-            d.id,
-            d.name,
-            d.modelName,
-            d.version.version,
-            d.status,
-            `${d.replicas.ready}/${d.minReplicas}`,
-          ]),
-        ),
-      );
-    }),
-  );
-  deployments.command('get <name>').action(
-    action(async (ctx, ref: string) => {
-      const d = await requireDeployment(await ctx.client(), ref);
-      ctx.print(d, () => phaseLine(d));
-    }),
-  );
-  deployments.command('events <name>').action(
-    action(async (ctx, ref: string) => {
-      const client = await ctx.client();
-      const d = await requireDeployment(client, ref);
-      const items = await collect(client.list('/v1/deployments/{id}/events', { path: { id: d.id } }));
-      ctx.print(items, () =>
-        table(
-          ['AT', 'TYPE', 'MESSAGE'],
-          items.map((e) => [e.at, e.type, e.message]),
-        ),
-      );
-    }),
-  );
-  deployments.command('delete <name>').action(
-    action(async (ctx, ref: string) => {
-      const client = await ctx.client();
-      const d = await requireDeployment(client, ref);
-      await client.request('delete', '/v1/deployments/{id}', { path: { id: d.id } });
-      ctx.print({ deleted: d.id }, () => `Deleted deployment ${d.name}`);
-    }),
-  );
+  deployments
+    .command('list')
+    .description('Deployments of the organisation, with their model version and replicas')
+    .action(
+      action(async (ctx) => {
+        const items = await collect((await ctx.client()).list('/v1/deployments'));
+        ctx.print(items, () =>
+          table(
+            ['ID', 'NAME', 'MODEL', 'VERSION', 'STATUS', 'READY'],
+            items.map((d) => [
+              d.id,
+              d.name,
+              d.modelName,
+              d.version.version,
+              d.status,
+              `${d.replicas.ready}/${d.minReplicas}`,
+            ]),
+          ),
+        );
+      }),
+    );
+  deployments
+    .command('get <name>')
+    .description('A deployment’s status and ready replicas')
+    .action(
+      action(async (ctx, ref: string) => {
+        const d = await requireDeployment(await ctx.client(), ref);
+        ctx.print(d, () => phaseLine(d));
+      }),
+    );
+  deployments
+    .command('events <name>')
+    .description('What happened to a deployment: placements, phases, scaling, rollouts')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const d = await requireDeployment(client, ref);
+        const items = await collect(client.list('/v1/deployments/{id}/events', { path: { id: d.id } }));
+        ctx.print(items, () =>
+          table(
+            ['AT', 'TYPE', 'MESSAGE'],
+            items.map((e) => [e.at, e.type, e.message]),
+          ),
+        );
+      }),
+    );
+  deployments
+    .command('delete <name>')
+    .description('Delete a deployment; its replicas stop')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const d = await requireDeployment(client, ref);
+        await client.request('delete', '/v1/deployments/{id}', { path: { id: d.id } });
+        ctx.print({ deleted: d.id }, () => `Deleted deployment ${d.name}`);
+      }),
+    );
   withLogFlags(
     deployments
       .command('logs <name>')

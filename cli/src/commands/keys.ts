@@ -1,6 +1,7 @@
 import { collect } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, table } from '../context.js';
+import { requireActiveKey } from '../resolve.js';
 
 export function keyCommands(program: Command): void {
   const keys = program.command('keys').description('API keys of the organisation');
@@ -28,21 +29,29 @@ export function keyCommands(program: Command): void {
         ctx.print(key, () => `${key.secret}\n(key ${key.id}; the secret is shown only now)`);
       }),
     );
-  keys.command('list').action(
-    action(async (ctx) => {
-      const items = await collect((await ctx.client()).list('/v1/api-keys'));
-      ctx.print(items, () =>
-        table(
-          ['ID', 'NAME', 'START', 'SCOPES', 'STATUS'],
-          items.map((k) => [k.id, k.name, k.start, k.scopes.join(','), k.status]),
-        ),
-      );
-    }),
-  );
-  keys.command('revoke <id>').action(
-    action(async (ctx, id: string) => {
-      await (await ctx.client()).request('delete', '/v1/api-keys/{id}', { path: { id } });
-      ctx.print({ revoked: id }, () => `Revoked ${id}`);
-    }),
-  );
+  keys
+    .command('list')
+    .description('Keys of the organisation (their secrets are never shown again)')
+    .action(
+      action(async (ctx) => {
+        const items = await collect((await ctx.client()).list('/v1/api-keys'));
+        ctx.print(items, () =>
+          table(
+            ['ID', 'NAME', 'START', 'SCOPES', 'STATUS'],
+            items.map((k) => [k.id, k.name, k.start, k.scopes.join(','), k.status]),
+          ),
+        );
+      }),
+    );
+  keys
+    .command('revoke <key>')
+    .description('Revoke a key, by its name or id (the edge refuses it within 30 s)')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const key = await requireActiveKey(client, ref);
+        await client.request('delete', '/v1/api-keys/{id}', { path: { id: key.id } });
+        ctx.print({ revoked: key.id }, () => `Revoked key ${key.name} (${key.id})`);
+      }),
+    );
 }

@@ -31,19 +31,16 @@ async function ensureModel(ctx: Context, client: MeridianClient, name: string) {
   return client.request('post', '/v1/models', { body: { name } });
 }
 
-/** A progress bar on a terminal; scheduled lines (for logs and captured output) elsewhere. */
+const mib = (n: number) => (n / MiB).toFixed(1);
+
+/** A progress bar on a terminal; elsewhere (a log, captured output) a line at each further 10%. */
 function progressBar(ctx: Context, totalBytes: number) {
   if (ctx.options.json) return { update: (_: UploadProgress) => {}, stop: () => {} };
+  if (!process.stderr.isTTY) return progressLines(ctx, totalBytes);
   const bar = new SingleBar(
-    {
-      format: 'uploading [{bar}] {percentage}% | {done}/{total_mib} MiB{resumed}',
-      noTTYOutput: true,
-      notTTYSchedule: 50,
-      hideCursor: true,
-    },
+    { format: 'uploading [{bar}] {percentage}% | {done}/{total_mib} MiB{resumed}', hideCursor: true },
     Presets.shades_classic,
   );
-  const mib = (n: number) => (n / MiB).toFixed(1);
   bar.start(totalBytes, 0, { done: mib(0), total_mib: mib(totalBytes), resumed: '' });
   return {
     update: (p: UploadProgress) =>
@@ -52,6 +49,21 @@ function progressBar(ctx: Context, totalBytes: number) {
         resumed: p.resumedBytes > 0 ? ` (${mib(p.resumedBytes)} MiB already stored)` : '',
       }),
     stop: () => bar.stop(),
+  };
+}
+
+/** Progress as plain lines: one per 10% step reached, so a log of a 2 GiB push stays a dozen lines long. */
+function progressLines(ctx: Context, totalBytes: number) {
+  let shown = -1;
+  return {
+    update: (p: UploadProgress) => {
+      const step = totalBytes === 0 ? 10 : Math.floor((p.doneBytes / totalBytes) * 10);
+      if (step <= shown) return;
+      shown = step;
+      const resumed = p.resumedBytes > 0 ? ` (${mib(p.resumedBytes)} MiB already stored)` : '';
+      ctx.note(`uploading ${step * 10}% | ${mib(p.doneBytes)}/${mib(totalBytes)} MiB${resumed}`);
+    },
+    stop: () => {},
   };
 }
 
@@ -115,7 +127,7 @@ export function modelCommands(program: Command): void {
   models
     .command('create <name>')
     .description('Create a model')
-    .option('--description <text>')
+    .option('--description <text>', 'what the model is, for the people who read it')
     .action(
       action(async (ctx, name: string, opts: { description?: string }) => {
         const model = await (await ctx.client()).request('post', '/v1/models', {
@@ -147,7 +159,7 @@ export function modelCommands(program: Command): void {
     .command('push <file>')
     .description('Upload FILE as a new version of a model (created if needed); run again to resume')
     .requiredOption('--name <model>', 'the model')
-    .option('--description <text>')
+    .option('--description <text>', 'what this version is (its description)')
     .option('--part-size <MiB>', 'multipart part size in MiB (at least 5)')
     .option('--concurrency <n>', 'parts sent at once (default 3)')
     .action(action(async (ctx, file: string, opts: PushOptions) => push(ctx, file, opts)));
@@ -170,35 +182,44 @@ export function modelCommands(program: Command): void {
     );
 
   const aliases = program.command('aliases').description('Named pointers to model versions');
-  aliases.command('list <model>').action(
-    action(async (ctx, ref: string) => {
-      const model = await requireModel(await ctx.client(), ref);
-      ctx.print(model.aliases, () =>
-        table(
-          ['ALIAS', 'VERSION'],
-          model.aliases.map((a) => [a.alias, a.version]),
-        ),
-      );
-    }),
-  );
-  aliases.command('set <model> <alias> <version>').action(
-    action(async (ctx, ref: string, alias: string, version: string) => {
-      if (!/^[1-9]\d*$/.test(version)) throw new CliError(`Not a version number: ${version}`, 2);
-      const client = await ctx.client();
-      const model = await requireModel(client, ref);
-      const set = await client.request('put', '/v1/models/{id}/aliases/{alias}', {
-        path: { id: model.id, alias },
-        body: { version: Number(version) },
-      });
-      ctx.print(set, () => `${model.name}@${alias} → version ${version}`);
-    }),
-  );
-  aliases.command('delete <model> <alias>').action(
-    action(async (ctx, ref: string, alias: string) => {
-      const client = await ctx.client();
-      const model = await requireModel(client, ref);
-      await client.request('delete', '/v1/models/{id}/aliases/{alias}', { path: { id: model.id, alias } });
-      ctx.print({ deleted: alias }, () => `Deleted alias ${alias}`);
-    }),
-  );
+  aliases
+    .command('list <model>')
+    .description('A model’s aliases and the versions they point to')
+    .action(
+      action(async (ctx, ref: string) => {
+        const model = await requireModel(await ctx.client(), ref);
+        ctx.print(model.aliases, () =>
+          table(
+            ['ALIAS', 'VERSION'],
+            model.aliases.map((a) => [a.alias, a.version]),
+          ),
+        );
+      }),
+    );
+  aliases
+    .command('set <model> <alias> <version>')
+    .description('Point an alias at a version (deploy --alias serves what it names)')
+    .action(
+      action(async (ctx, ref: string, alias: string, version: string) => {
+        if (!/^[1-9]\d*$/.test(version)) throw new CliError(`Not a version number: ${version}`, 2);
+        const client = await ctx.client();
+        const model = await requireModel(client, ref);
+        const set = await client.request('put', '/v1/models/{id}/aliases/{alias}', {
+          path: { id: model.id, alias },
+          body: { version: Number(version) },
+        });
+        ctx.print(set, () => `${model.name}@${alias} → version ${version}`);
+      }),
+    );
+  aliases
+    .command('delete <model> <alias>')
+    .description('Delete an alias; the version stays')
+    .action(
+      action(async (ctx, ref: string, alias: string) => {
+        const client = await ctx.client();
+        const model = await requireModel(client, ref);
+        await client.request('delete', '/v1/models/{id}/aliases/{alias}', { path: { id: model.id, alias } });
+        ctx.print({ deleted: alias }, () => `Deleted alias ${alias}`);
+      }),
+    );
 }

@@ -13,13 +13,16 @@ export function notebookCommands(program: Command): void {
   const notebooks = program.command('notebooks').description('Jupyter notebooks on the platform’s machines');
   notebooks
     .command('create <name>')
+    .description('Create a notebook and start it on a machine with room for it')
     .option('--gpu <type>', 't4 | v100 | rtx4090 | cpu', 'cpu')
     .option('--image <image>', 'a Jupyter image from the allow-list')
-    .option('--idle-timeout <seconds>')
+    .option('--idle-timeout <seconds>', 'stop it after this long without activity (default: the server’s)')
     .action(
       action(async (ctx, name: string, opts: { gpu: string; image?: string; idleTimeout?: string }) => {
         if (!['t4', 'v100', 'rtx4090', 'cpu'].includes(opts.gpu))
           throw new CliError('--gpu is one of t4, v100, rtx4090, cpu', 2);
+        if (opts.idleTimeout !== undefined && !/^[1-9]\d{0,7}$/.test(opts.idleTimeout))
+          throw new CliError(`--idle-timeout wants a whole number of seconds, not ${opts.idleTimeout}`, 2);
         const notebook = await (await ctx.client()).request('post', '/v1/notebooks', {
           body: {
             name,
@@ -31,17 +34,20 @@ export function notebookCommands(program: Command): void {
         ctx.print(notebook, () => line(notebook));
       }),
     );
-  notebooks.command('list').action(
-    action(async (ctx) => {
-      const items = await collect((await ctx.client()).list('/v1/notebooks'));
-      ctx.print(items, () =>
-        table(
-          ['ID', 'NAME', 'GPU', 'STATUS'],
-          items.map((n) => [n.id, n.name, n.gpuType, n.status]),
-        ),
-      );
-    }),
-  );
+  notebooks
+    .command('list')
+    .description('Notebooks of the organisation')
+    .action(
+      action(async (ctx) => {
+        const items = await collect((await ctx.client()).list('/v1/notebooks'));
+        ctx.print(items, () =>
+          table(
+            ['ID', 'NAME', 'GPU', 'STATUS'],
+            items.map((n) => [n.id, n.name, n.gpuType, n.status]),
+          ),
+        );
+      }),
+    );
   notebooks
     .command('open <name>')
     .description('Print the notebook’s URL (through the edge) with its token')
@@ -54,25 +60,35 @@ export function notebookCommands(program: Command): void {
         ctx.print({ id: n.id, url, status: n.status }, () => url);
       }),
     );
+  const verbs = {
+    start: 'Start a stopped notebook; its files are where it left them',
+    stop: 'Stop a notebook; its files stay for the next start',
+  } as const;
   for (const verb of ['start', 'stop'] as const) {
-    notebooks.command(`${verb} <name>`).action(
+    notebooks
+      .command(`${verb} <name>`)
+      .description(verbs[verb])
+      .action(
+        action(async (ctx, ref: string) => {
+          const client = await ctx.client();
+          const n = await requireNotebook(client, ref);
+          const path = verb === 'start' ? '/v1/notebooks/{id}/start' : '/v1/notebooks/{id}/stop';
+          const updated = await client.request('post', path, { path: { id: n.id } });
+          ctx.print(updated, () => line(updated));
+        }),
+      );
+  }
+  notebooks
+    .command('delete <name>')
+    .description('Delete a notebook and its files')
+    .action(
       action(async (ctx, ref: string) => {
         const client = await ctx.client();
         const n = await requireNotebook(client, ref);
-        const path = verb === 'start' ? '/v1/notebooks/{id}/start' : '/v1/notebooks/{id}/stop';
-        const updated = await client.request('post', path, { path: { id: n.id } });
-        ctx.print(updated, () => line(updated));
+        await client.request('delete', '/v1/notebooks/{id}', { path: { id: n.id } });
+        ctx.print({ deleted: n.id }, () => `Deleted notebook ${n.name}`);
       }),
     );
-  }
-  notebooks.command('delete <name>').action(
-    action(async (ctx, ref: string) => {
-      const client = await ctx.client();
-      const n = await requireNotebook(client, ref);
-      await client.request('delete', '/v1/notebooks/{id}', { path: { id: n.id } });
-      ctx.print({ deleted: n.id }, () => `Deleted notebook ${n.name}`);
-    }),
-  );
   withLogFlags(
     notebooks.command('logs <name>').description('The Jupyter server’s own output (not its cells’)'),
   ).action(
