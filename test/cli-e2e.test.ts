@@ -335,6 +335,16 @@ describe('the meridian CLI against the platform', () => {
     expect(ok(await cli.run(['batch', 'create', '--help'])).stdout).toContain('"custom_id": "img-1"');
   }, 120_000);
 
+  it('counts ready replicas against what the autoscaler wants, not against --min', async () => {
+    ok(await cli.run(['deploy', 'ocr-cls', '--min', '0', '--max', '3']));
+    const list = ok(await cli.run(['deployments', 'list'])).stdout;
+    // Still serving on its one replica: 1 of 1 wanted, where "1/0" would be ready out of the minimum.
+    expect(list).toMatch(/ ocr-cls +ocr-cls +1 +ready +1\/1\n/);
+    expect(ok(await cli.run(['deployments', 'get', 'ocr-cls'])).stdout).toBe(
+      'ocr-cls: ready — 1/1 replicas ready\n',
+    );
+  }, 60_000);
+
   it('prints usage and exits 2 for an unknown command or flag', async () => {
     const command = await cli.run(['frobnicate']);
     expect(command.code).toBe(2);

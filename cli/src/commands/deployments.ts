@@ -33,7 +33,8 @@ const count = (value: string | undefined, flag: string) => {
 
 function phaseLine(d: Deployment): string {
   const r = d.replicas;
-  const replicas = `${r.ready}/${d.minReplicas} replicas ready`;
+  // Out of what the autoscaler wants now: with --min 0 and --max 3, "1/0" would say nothing.
+  const replicas = `${r.ready}/${d.desiredReplicas} replicas ready`;
   return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${replicas}`;
 }
 
@@ -139,7 +140,7 @@ export function deploymentCommands(program: Command): void {
               d.modelName,
               d.version.version,
               d.status,
-              `${d.replicas.ready}/${d.minReplicas}`,
+              `${d.replicas.ready}/${d.desiredReplicas}`,
             ]),
           ),
         );
