@@ -46,4 +46,6 @@ const manifest = {
   sideEffects: false,
 };
 writeFileSync(`${out}/package.json`, `${JSON.stringify(manifest, null, 2)}\n`);
+// npm shows it on the package's page; the quick start in it is tested from the packed tarball.
+cpSync(`${root}README.md`, `${out}/README.md`);
 console.info(out);
