@@ -6,8 +6,22 @@ import { requireNotebook } from '../resolve.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 
 type Notebook = Schema<'Notebook'>;
-const line = (n: Notebook) =>
-  `${n.name} (${n.id}): ${n.status}${n.statusReason ? ` (${n.statusReason})` : ''}`;
+
+// The states a notebook passes through on its way to what its owner asked for.
+const ON_THE_WAY: Record<Notebook['desired'], readonly Notebook['status'][]> = {
+  running: ['pending', 'starting', 'running'],
+  stopped: ['stopping', 'stopped'],
+};
+
+/**
+ * A notebook in one line. Just after `stop`, the server still reports it running: the arrow says where it
+ * goes, and the reason, which speaks of the state it leaves, is left out. A failure keeps its reason.
+ */
+export function notebookLine(n: Notebook): string {
+  if (n.status !== 'failed' && !ON_THE_WAY[n.desired].includes(n.status))
+    return `${n.name} (${n.id}): ${n.status} → ${n.desired}`;
+  return `${n.name} (${n.id}): ${n.status}${n.statusReason ? ` (${n.statusReason})` : ''}`;
+}
 
 export function notebookCommands(program: Command): void {
   const notebooks = program.command('notebooks').description('Jupyter notebooks on the platform’s machines');
@@ -31,7 +45,7 @@ export function notebookCommands(program: Command): void {
             ...(opts.idleTimeout ? { idleTimeoutSeconds: Number(opts.idleTimeout) } : {}),
           },
         });
-        ctx.print(notebook, () => line(notebook));
+        ctx.print(notebook, () => notebookLine(notebook));
       }),
     );
   notebooks
@@ -74,7 +88,7 @@ export function notebookCommands(program: Command): void {
           const n = await requireNotebook(client, ref);
           const path = verb === 'start' ? '/v1/notebooks/{id}/start' : '/v1/notebooks/{id}/stop';
           const updated = await client.request('post', path, { path: { id: n.id } });
-          ctx.print(updated, () => line(updated));
+          ctx.print(updated, () => notebookLine(updated));
         }),
       );
   }
