@@ -1,6 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,6 +14,7 @@ import { buildCli, type CliResult, collect } from './helpers/cli.js';
 import { type Stack, startStack } from './helpers/stack.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const METRICS = 'error_rate, p95_latency_ms, ready_replicas, lost_agent, spend_usd, quota_used, drift_score';
 const SHAPE = [1, 3, 48, 192];
 // The quick start's input, computed the same way here.
 const INPUT = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.cos(i) / 2);
@@ -55,7 +58,11 @@ describe('the meridian CLI against the platform', () => {
   };
 
   beforeAll(async () => {
-    stack = await startStack('cli-e2e');
+    stack = await startStack('cli-e2e', {
+      // Alerts: rules judged every second, and a webhook receiver on loopback (refused by default).
+      MERIDIAN_ALERT_EVALUATE_SECONDS: '1',
+      MERIDIAN_WEBHOOK_ALLOW_PRIVATE: 'true',
+    });
     home = join(stack.dir, 'home');
     await mkdir(home, { recursive: true });
     cli = await buildCli(env);
@@ -344,6 +351,107 @@ describe('the meridian CLI against the platform', () => {
       'ocr-cls: ready — 1/1 replicas ready\n',
     );
   }, 60_000);
+
+  it('sets up a webhook channel and an alert rule by name, and the rule fires to the webhook', async () => {
+    // The receiver a user would point the channel at: it records each delivery with its headers.
+    const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (d: string) => {
+        body += d;
+      });
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const created = ok(await cli.run(['channels', 'create', 'ops-hook', '--webhook', url]));
+      const secret = /^(whsec_\S+)\n/.exec(created.stdout)?.[1] ?? '';
+      expect(secret, created.stdout).not.toBe('');
+      const tested = ok(await cli.run(['channels', 'test', 'ops-hook']));
+      expect(tested.stdout).toBe('Delivered to ops-hook: HTTP 200\n');
+      // The delivery is signed with the secret the CLI printed once.
+      const test = received.at(-1);
+      const [t, v1] = String(test?.headers['meridian-signature'])
+        .split(',')
+        .map((p) => p.split('=')[1]);
+      const hmac = createHmac('sha256', secret).update(`${t}.${test?.body}`).digest('hex');
+      expect(v1).toBe(hmac);
+
+      // One ready replica, and the rule wants five: it fires at its first judgement.
+      const rule = ok(
+        await cli.run([
+          'alerts',
+          'create',
+          'too-few-replicas',
+          '-d',
+          'ocr-cls',
+          '--metric',
+          'ready_replicas',
+          '--threshold',
+          '5',
+          '--window',
+          '1m',
+          '--channel',
+          'ops-hook',
+        ]),
+      );
+      expect(rule.stdout).toBe('Created alert too-few-replicas on ocr-cls: ready_replicas < 5 over 1m\n');
+      await expect
+        .poll(() => received.map((r) => JSON.parse(r.body).type), { timeout: 30_000 })
+        .toContain('alert.firing');
+      const firing = received.map((r) => JSON.parse(r.body)).find((b) => b.type === 'alert.firing');
+      expect(firing.rule).toMatchObject({ name: 'too-few-replicas', metric: 'ready_replicas', threshold: 5 });
+      const list = ok(await cli.run(['alerts', 'list'])).stdout;
+      expect(list).toMatch(/too-few-replicas +ocr-cls +ready_replicas < 5 over 1m +firing +1 +ops-hook\n/);
+      expect(ok(await cli.run(['alerts', 'events', 'too-few-replicas'])).stdout).toMatch(/ firing +1 +yes\n/);
+      const silenced = ok(await cli.run(['alerts', 'silence', 'too-few-replicas', '--for', '1h']));
+      expect(silenced.stdout).toMatch(/^Silenced alert too-few-replicas until 20\d\d-/);
+
+      // Mistakes are usage errors, said before anything is sent.
+      const metric = await cli.run(['alerts', 'create', 'x', '--metric', 'cpu', '--threshold', '1']);
+      expect([metric.code, metric.stderr]).toEqual([2, `meridian: --metric is one of ${METRICS}\n`]);
+      const window = await cli.run([
+        'alerts',
+        'create',
+        'x',
+        '--metric',
+        'error_rate',
+        '--threshold',
+        '1',
+        '--window',
+        '5 minutes',
+      ]);
+      expect(window.code).toBe(2);
+      expect(window.stderr).toContain('--window wants a duration such as 90s, 5m, 2h or 1d');
+      const unknown = await cli.run([
+        'alerts',
+        'create',
+        'x',
+        '--metric',
+        'error_rate',
+        '--threshold',
+        '1',
+        '--channel',
+        'nope',
+      ]);
+      expect([unknown.code, unknown.stderr]).toEqual([
+        1,
+        'meridian: No notification channel named nope (meridian channels list)\n',
+      ]);
+
+      expect(ok(await cli.run(['alerts', 'delete', 'too-few-replicas'])).stdout).toBe(
+        'Deleted alert too-few-replicas\n',
+      );
+      expect(ok(await cli.run(['channels', 'delete', 'ops-hook'])).stdout).toBe('Deleted channel ops-hook\n');
+      expect(JSON.parse(ok(await cli.run(['alerts', 'list', '--json'])).stdout)).toEqual([]);
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+  }, 90_000);
 
   it('prints usage and exits 2 for an unknown command or flag', async () => {
     const command = await cli.run(['frobnicate']);

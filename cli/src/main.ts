@@ -1,5 +1,6 @@
 import { MeridianError, NetworkError } from '@meridian/sdk';
 import { Command, CommanderError, Help, Option } from 'commander';
+import { alertCommands } from './commands/alerts.js';
 import { authCommands } from './commands/auth.js';
 import { batchCommands } from './commands/batch.js';
 import { billingCommands } from './commands/billing.js';
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   notebookCommands(program);
   billingCommands(program);
   batchCommands(program);
+  alertCommands(program);
   completionCommand(program);
   // Every command exits through main(): usage errors get exit 2, not commander's 1.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

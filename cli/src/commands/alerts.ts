@@ -1,0 +1,264 @@
+import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { action, CliError, type Context, table } from '../context.js';
+import { requireDeployment } from '../resolve.js';
+
+type Rule = Schema<'AlertRule'>;
+type Channel = Schema<'NotificationChannel'>;
+
+const METRICS = [
+  'error_rate',
+  'p95_latency_ms',
+  'ready_replicas',
+  'lost_agent',
+  'spend_usd',
+  'quota_used',
+  'drift_score',
+] as const;
+
+/** `90s`, `5m`, `2h`, `1d` or plain seconds, as whole seconds. */
+export function parseDuration(value: string, flag: string): number {
+  const match = /^(\d{1,7})([smhd]?)$/.exec(value);
+  if (!match) throw new CliError(`${flag} wants a duration such as 90s, 5m, 2h or 1d, not ${value}`, 2);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+/** Seconds the way a person would say them: 300 → 5m, 5400 → 90m, 45 → 45s. */
+export function formatDuration(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const)
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+  return `${seconds}s`;
+}
+
+/** The rule's condition in words: `error_rate > 0.05 over 5m, for 1m`. */
+export function condition(rule: Pick<Rule, 'metric' | 'threshold' | 'windowSeconds' | 'forSeconds'>) {
+  const op = rule.metric === 'ready_replicas' ? '<' : '>';
+  const pending = rule.forSeconds > 0 ? `, for ${formatDuration(rule.forSeconds)}` : '';
+  return `${rule.metric} ${op} ${rule.threshold} over ${formatDuration(rule.windowSeconds)}${pending}`;
+}
+
+async function channels(client: MeridianClient): Promise<Channel[]> {
+  return (await client.request('get', '/v1/notification-channels')).items;
+}
+
+/** A channel by id (nch_…) or name. */
+async function requireChannel(client: MeridianClient, ref: string): Promise<Channel> {
+  const found = (await channels(client)).find((c) => c.id === ref || c.name === ref);
+  if (!found) throw new CliError(`No notification channel named ${ref} (meridian channels list)`);
+  return found;
+}
+
+/** A rule by id (alr_…) or name. */
+async function requireRule(client: MeridianClient, ref: string): Promise<Rule> {
+  const { items } = await client.request('get', '/v1/alert-rules');
+  const found = items.find((r) => r.id === ref || r.name === ref);
+  if (!found) throw new CliError(`No alert rule named ${ref} (meridian alerts list)`);
+  return found;
+}
+
+/** Rules as a person reads them: deployment and channel names, not ids. */
+async function ruleRows(ctx: Context, client: MeridianClient, rules: Rule[]) {
+  const [deployments, known] = await Promise.all([collect(client.list('/v1/deployments')), channels(client)]);
+  const deploymentName = new Map(deployments.map((d) => [d.id, d.name]));
+  const channelName = new Map(known.map((c) => [c.id, c.name]));
+  ctx.print(rules, () =>
+    table(
+      ['NAME', 'DEPLOYMENT', 'CONDITION', 'STATE', 'LAST VALUE', 'CHANNELS'],
+      rules.map((r) => [
+        r.name,
+        r.deploymentId === null ? '(all)' : (deploymentName.get(r.deploymentId) ?? r.deploymentId),
+        condition(r),
+        r.enabled ? r.state : 'disabled',
+        r.lastValue,
+        r.channelIds.map((id) => channelName.get(id) ?? id).join(','),
+      ]),
+    ),
+  );
+}
+
+interface CreateRuleOptions {
+  metric: string;
+  threshold: string;
+  deployment?: string;
+  window: string;
+  for?: string;
+  channel: string[];
+}
+
+export function alertCommands(program: Command): void {
+  const channelGroup = program
+    .command('channels')
+    .description('Where alerts are sent: webhooks and e-mail addresses');
+  channelGroup
+    .command('create <name>')
+    .description('Add a webhook or e-mail channel; a webhook’s signing secret is printed this once')
+    .option('--webhook <url>', 'POST each notification to this URL, signed (Meridian-Signature)')
+    .option('--email <address>', 'send each notification to this address')
+    .action(
+      action(async (ctx, name: string, opts: { webhook?: string; email?: string }) => {
+        if ((opts.webhook === undefined) === (opts.email === undefined))
+          throw new CliError('Give --webhook URL or --email ADDRESS (one of them)', 2);
+        const kind = opts.webhook !== undefined ? 'webhook' : 'email';
+        const target = (opts.webhook ?? opts.email) as string;
+        const created = await (await ctx.client()).request('post', '/v1/notification-channels', {
+          body: { name, kind, target },
+        });
+        ctx.print(created, () =>
+          created.secret
+            ? `${created.secret}\n(channel ${created.name}: its webhook signing secret is shown only now)`
+            : `Created channel ${created.name} (${created.kind} to ${created.target})`,
+        );
+      }),
+    );
+  channelGroup
+    .command('list')
+    .description('Notification channels of the organisation')
+    .action(
+      action(async (ctx) => {
+        const items = await channels(await ctx.client());
+        ctx.print(items, () =>
+          table(
+            ['ID', 'NAME', 'KIND', 'TARGET'],
+            items.map((c) => [c.id, c.name, c.kind, c.target]),
+          ),
+        );
+      }),
+    );
+  channelGroup
+    .command('test <name>')
+    .description('Send one test notification now, and say how it went')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const channel = await requireChannel(client, ref);
+        const sent = await client.request('post', '/v1/notification-channels/{id}/test', {
+          path: { id: channel.id },
+        });
+        const how = sent.httpStatus !== null ? `HTTP ${sent.httpStatus}` : (sent.error ?? 'no answer');
+        ctx.print(sent, () => `${sent.ok ? 'Delivered' : 'Not delivered'} to ${channel.name}: ${how}`);
+        if (!sent.ok) throw new CliError(`The test notification to ${channel.name} failed: ${how}`);
+      }),
+    );
+  channelGroup
+    .command('delete <name>')
+    .description('Delete a channel; rules stop sending to it')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const channel = await requireChannel(client, ref);
+        await client.request('delete', '/v1/notification-channels/{id}', { path: { id: channel.id } });
+        ctx.print({ deleted: channel.id }, () => `Deleted channel ${channel.name}`);
+      }),
+    );
+
+  const alerts = program
+    .command('alerts')
+    .description('Alert rules on a deployment’s or the organisation’s metrics');
+  alerts
+    .command('create <name>')
+    .description('Watch a metric and notify the channels when it crosses the threshold, and when it recovers')
+    .requiredOption('--metric <metric>', METRICS.join(' | '))
+    .requiredOption('--threshold <n>', 'fires above it (below it for ready_replicas)')
+    .option('-d, --deployment <name>', 'one deployment (default: every deployment of the organisation)')
+    .option('--window <duration>', 'how much data is judged: 5m, 1h, … (at least 1m)', '5m')
+    .option('--for <duration>', 'how long the condition must hold before it fires (default: at once)')
+    .option(
+      '--channel <name>',
+      'a channel to notify (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .action(
+      action(async (ctx, name: string, opts: CreateRuleOptions) => {
+        if (!(METRICS as readonly string[]).includes(opts.metric))
+          throw new CliError(`--metric is one of ${METRICS.join(', ')}`, 2);
+        const threshold = Number(opts.threshold);
+        if (opts.threshold.trim() === '' || !Number.isFinite(threshold))
+          throw new CliError(`--threshold wants a number, not ${opts.threshold}`, 2);
+        const windowSeconds = parseDuration(opts.window, '--window');
+        const forSeconds = opts.for === undefined ? undefined : parseDuration(opts.for, '--for');
+        const client = await ctx.client();
+        const deployment = opts.deployment ? await requireDeployment(client, opts.deployment) : undefined;
+        const channelIds: string[] = [];
+        for (const ref of opts.channel) channelIds.push((await requireChannel(client, ref)).id);
+        const rule = await client.request('post', '/v1/alert-rules', {
+          body: {
+            name,
+            metric: opts.metric as Rule['metric'],
+            threshold,
+            windowSeconds,
+            ...(forSeconds === undefined ? {} : { forSeconds }),
+            ...(deployment ? { deploymentId: deployment.id } : {}),
+            channelIds,
+          },
+        });
+        const where = deployment ? ` on ${deployment.name}` : '';
+        ctx.print(rule, () => `Created alert ${rule.name}${where}: ${condition(rule)}`);
+      }),
+    );
+  alerts
+    .command('list')
+    .description('Alert rules with their state (ok, pending, firing) and last value')
+    .action(
+      action(async (ctx) => {
+        const client = await ctx.client();
+        await ruleRows(ctx, client, (await client.request('get', '/v1/alert-rules')).items);
+      }),
+    );
+  alerts
+    .command('events <name>')
+    .description('When a rule fired and resolved, newest first')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const rule = await requireRule(client, ref);
+        const { items } = await client.request('get', '/v1/alert-rules/{id}/events', {
+          path: { id: rule.id },
+        });
+        ctx.print(items, () =>
+          table(
+            ['AT', 'EVENT', 'VALUE', 'NOTIFIED'],
+            items.map((e) => [e.at, e.kind, e.value, e.silenced ? 'no (silenced)' : 'yes']),
+          ),
+        );
+      }),
+    );
+  alerts
+    .command('silence [name]')
+    .description('Notify nothing for a while: one rule, or every rule without a name')
+    .requiredOption('--for <duration>', 'how long: 30m, 2h, 1d, …')
+    .option('--comment <text>', 'why, for whoever wonders')
+    .action(
+      action(async (ctx, ref: string | undefined, opts: { for: string; comment?: string }) => {
+        const seconds = parseDuration(opts.for, '--for');
+        const client = await ctx.client();
+        const rule = ref === undefined ? undefined : await requireRule(client, ref);
+        const endsAt = new Date(Date.now() + seconds * 1000).toISOString();
+        const silence = await client.request('post', '/v1/alert-silences', {
+          body: {
+            ...(rule ? { ruleId: rule.id } : {}),
+            endsAt,
+            ...(opts.comment ? { comment: opts.comment } : {}),
+          },
+        });
+        const what = rule ? `alert ${rule.name}` : 'every alert';
+        ctx.print(silence, () => `Silenced ${what} until ${silence.endsAt}`);
+      }),
+    );
+  alerts
+    .command('delete <name>')
+    .description('Delete an alert rule')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const rule = await requireRule(client, ref);
+        await client.request('delete', '/v1/alert-rules/{id}', { path: { id: rule.id } });
+        ctx.print({ deleted: rule.id }, () => `Deleted alert ${rule.name}`);
+      }),
+    );
+}
