@@ -344,6 +344,10 @@ describe('the web dashboard in a browser', () => {
       await expect(page.getByRole('region', { name: 'Logs' }).textContent()).resolves.toMatch(
         /ready in \d+ ms/,
       );
+      // No rule watches it yet: the page says how to make one for this deployment, by its name.
+      await expect(page.getByRole('region', { name: 'Monitoring' }).textContent()).resolves.toContain(
+        `meridian alerts create ${first.deploymentName}-errors -d ${first.deploymentName} --metric error_rate`,
+      );
     }, 480_000);
 
     it('fits a 390 px wide screen: no page scrolls sideways', async () => {

@@ -1,5 +1,6 @@
 import type { Schema } from '@meridian/sdk';
 import { can, useApp } from '../api/context';
+import { CopyButton } from '../components/copy-button';
 import { EmptyState } from '../components/empty-state';
 import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
@@ -16,8 +17,12 @@ const ORG_ONLY: readonly Rule['metric'][] = ['spend_usd', 'quota_used'];
 const appliesTo = (id: string) => (r: Rule) =>
   r.deploymentId === id || (r.deploymentId === null && !ORG_ONLY.includes(r.metric));
 
+/** A first rule for this deployment, as the CLI takes it: errors on more than 5% of calls over 5 minutes. */
+const alertCommand = (name: string) =>
+  `meridian alerts create ${name}-errors -d ${name} --metric error_rate --threshold 0.05 --window 5m --channel CHANNEL`;
+
 /** The alert rules that watch this deployment, with their state; the API lists the org's rules unpaginated. */
-export function DeploymentAlertRules({ id }: { id: string }) {
+export function DeploymentAlertRules({ id, name }: { id: string; name: string }) {
   const { client, role } = useApp();
   const rules = useLoad(() => client.request('get', '/v1/alert-rules'), []);
   const items = rules.data?.items.filter(appliesTo(id)) ?? [];
@@ -28,7 +33,14 @@ export function DeploymentAlertRules({ id }: { id: string }) {
       {!rules.data && !rules.error ? <Loading what="Loading alert rules" /> : null}
       {rules.data && items.length === 0 ? (
         <EmptyState title="No alert rules watch this deployment">
-          <p>Create one with the API or the CLI (POST /v1/alert-rules) to be told when it misbehaves.</p>
+          <p>
+            To be told when it misbehaves, create one from a terminal (after{' '}
+            <code>meridian channels create</code>):
+          </p>
+          <p className="command">
+            <code>{alertCommand(name)}</code> <CopyButton text={alertCommand(name)} label="Copy command" />
+          </p>
+          <p className="muted">or with the API: POST /v1/alert-rules.</p>
         </EmptyState>
       ) : null}
       {items.length > 0 ? (

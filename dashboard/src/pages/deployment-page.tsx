@@ -55,7 +55,7 @@ export function DeploymentPage({ id }: { id: string }) {
       <DeploymentTraffic deployment={d} />
       <DeploymentReplicas replicas={d.replicas} />
       <ScaleForm deployment={d} onSaved={reload} />
-      <DeploymentMonitoring id={d.id} />
+      <DeploymentMonitoring id={d.id} name={d.name} />
       <DeploymentEvents id={d.id} />
       <DeploymentLogs id={d.id} />
     </>
