@@ -453,6 +453,20 @@ describe('the meridian CLI against the platform', () => {
     }
   }, 90_000);
 
+  it('shows usage per deployment by the deployment’s name', async () => {
+    // The quick start's predictions reach the ledger through the agent's usage report, within seconds.
+    await expect
+      .poll(async () => ok(await cli.run(['usage', '--group-by', 'deployment'])).stdout, { timeout: 30_000 })
+      .toMatch(/^ocr-cls +inference_calls +\d+ +call +[\d.]+$/m);
+    const byDeployment = ok(await cli.run(['usage', '--group-by', 'deployment'])).stdout;
+    expect(byDeployment).toMatch(/^DEPLOYMENT +METER +QUANTITY +UNIT +USD$/m);
+    expect(byDeployment).not.toContain('dep_');
+    // By meter, the meter is the line: no column repeating it.
+    expect(ok(await cli.run(['usage'])).stdout).toMatch(
+      /^METER +QUANTITY +UNIT +USD\ninference_calls +\d+ +call/m,
+    );
+  }, 60_000);
+
   it('prints usage and exits 2 for an unknown command or flag', async () => {
     const command = await cli.run(['frobnicate']);
     expect(command.code).toBe(2);

@@ -524,6 +524,9 @@ describe('the web dashboard in a browser', () => {
       await bar.waitFor();
       expect(await bar.getAttribute('data-value')).toBe(String(N));
       expect(await bar.locator('text.chart-value').textContent()).toBe(String(N));
+      // Per deployment, by the name its owner gave it.
+      const perDeployment = p.getByRole('region', { name: 'Usage per deployment' });
+      await expect(perDeployment.getByRole('cell').first().textContent()).resolves.toBe('usage-cls');
       await screenshot(p, 'usage-with-calls');
     }, 240_000);
   });

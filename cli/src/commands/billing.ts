@@ -1,5 +1,29 @@
+import type { Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, table } from '../context.js';
+
+type UsageLine = Schema<'UsageSummary'>['lines'][number];
+
+/** What a line is about, as its owner named it: a deleted deployment keeps its id, storage says so. */
+function subject(line: UsageLine): string {
+  if (line.key === null) return '(storage and other)';
+  return line.name ?? `${line.key} (deleted)`;
+}
+
+/** By meter the meter is the line; otherwise a first column named for the grouping. */
+export function usageTable(groupBy: Schema<'UsageSummary'>['groupBy'], lines: UsageLine[]): string {
+  const amounts = (l: UsageLine) => [l.billableQuantity, l.unit, l.amountUsd];
+  if (groupBy === 'meter')
+    return table(
+      ['METER', 'QUANTITY', 'UNIT', 'USD'],
+      lines.map((l) => [l.meter, ...amounts(l)]),
+    );
+  const first = groupBy === 'day' ? 'DAY (UTC)' : groupBy.toUpperCase();
+  return table(
+    [first, 'METER', 'QUANTITY', 'UNIT', 'USD'],
+    lines.map((l) => [groupBy === 'day' ? l.key : subject(l), l.meter, ...amounts(l)]),
+  );
+}
 
 export function billingCommands(program: Command): void {
   program
@@ -20,10 +44,7 @@ export function billingCommands(program: Command): void {
         ctx.print(usage, () =>
           [
             `${usage.from} → ${usage.to}`,
-            table(
-              ['KEY', 'METER', 'QUANTITY', 'UNIT', 'USD'],
-              usage.lines.map((l) => [l.key, l.meter, l.billableQuantity, l.unit, l.amountUsd]),
-            ),
+            usageTable(usage.groupBy, usage.lines),
             `total: $${usage.totalUsd}`,
           ].join('\n'),
         );

@@ -71,6 +71,10 @@ export const UsageSummarySchema = z
         key: z.string().nullable().openapi({
           description: 'The meter, deployment id, notebook id (null: neither, e.g. storage) or UTC day',
         }),
+        name: z.string().nullable().openapi({
+          description:
+            'By deployment or notebook: its name (null once deleted, and for the null key); null by meter or day',
+        }),
         meter: Meter,
         rawQuantity: z.number(),
         rawUnit: z.string(),

@@ -1,10 +1,11 @@
 import { newId, type UsageEntry, type UsageRecord } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workloadOwners } from '../db/schema.js';
+import { deployments, notebooks, workloadOwners } from '../db/schema.js';
 import { calendarMonth } from '../services/billing/period.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
 import { createTestApp, type Session } from '../testing/test-app.js';
 import { registerTestAgent } from './agents-testing.js';
+import { newModel } from './models-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
@@ -30,7 +31,11 @@ describe('billing API', () => {
   const call = (method: string, path: string, token?: string, body?: unknown) =>
     t.client.call(method, path, { ...(token ? { token } : {}), ...(body === undefined ? {} : { body }) });
 
-  const calls = async (orgId: string, records: [minute: number, calls: number][]) => {
+  const calls = async (
+    orgId: string,
+    records: [minute: number, calls: number][],
+    deploymentId: string = DEPLOYMENT,
+  ) => {
     batches += 1;
     const body = {
       batchId: `edge-test:${batches}`,
@@ -39,7 +44,7 @@ describe('billing API', () => {
           orgId,
           keyId: null,
           userId: 'usr_01jcx0000000000000000000ab',
-          deploymentId: DEPLOYMENT,
+          deploymentId,
           minute: iso(minute),
           calls: n,
           bytesIn: 0,
@@ -118,6 +123,7 @@ describe('billing API', () => {
     expect(res.json.lines).toEqual([
       {
         key: 'inference_calls',
+        name: null,
         meter: 'inference_calls',
         rawQuantity: 12_345,
         rawUnit: 'call',
@@ -128,6 +134,7 @@ describe('billing API', () => {
       },
       {
         key: 'gpu_t4_minutes',
+        name: null,
         meter: 'gpu_t4_minutes',
         rawQuantity: 5400,
         rawUnit: 'second',
@@ -156,6 +163,70 @@ describe('billing API', () => {
       [null, 'inference_calls'],
     ]);
     expect(byNotebook.totalCents).toBe(1415);
+  });
+
+  it('names deployment and notebook lines as their owners called them, never by another org’s rows', async () => {
+    const owner = await t.client.register('namer');
+    const other = await t.client.register('other');
+    const deployment = async (session: Session, name: string, id = newId('deployment')) => {
+      await t.db.insert(deployments).values({
+        id,
+        orgId: session.orgId,
+        name,
+        modelId: await newModel(t.app, session.accessToken),
+        runtime: 'onnx',
+        gpuType: 'cpu',
+        gpuCount: 0,
+        minReplicas: 1,
+        maxReplicas: 1,
+        createdBy: session.userId,
+        updatedAt: new Date(),
+      });
+      return id;
+    };
+    const named = await deployment(owner, 'ocr-cls');
+    await calls(owner.orgId, [[month.start + 60_000, 3]], named);
+    // The owner's ledger names an id that is not the owner's: another org holds a row with that id.
+    const foreign = await deployment(other, 'their-secret-name');
+    await calls(owner.orgId, [[month.start + 60_000, 2]], foreign);
+    // And one whose row is gone (deleted deployments are removed).
+    await calls(owner.orgId, [[month.start + 60_000, 1]], DEPLOYMENT);
+    const notebookId = await t4Time(owner.orgId, month.start, 120);
+    await t.db.insert(notebooks).values({
+      id: notebookId,
+      orgId: owner.orgId,
+      ownerId: owner.userId,
+      name: 'lab',
+      gpuType: 't4',
+      gpuCount: 1,
+      image: 'meridian/notebook:1',
+      idleTimeoutSeconds: 3600,
+      desired: 'stopped',
+      token: 't'.repeat(32),
+      updatedAt: new Date(),
+    });
+    const lines = async (groupBy: string) =>
+      (
+        (await call('GET', `/v1/billing/usage?groupBy=${groupBy}`, owner.accessToken)).json.lines as {
+          key: string | null;
+          name: string | null;
+          meter: string;
+        }[]
+      ).map((l) => [l.key, l.name, l.meter]);
+    expect(await lines('deployment')).toEqual(
+      expect.arrayContaining([
+        [named, 'ocr-cls', 'inference_calls'],
+        [foreign, null, 'inference_calls'],
+        [DEPLOYMENT, null, 'inference_calls'],
+        [null, null, 'gpu_t4_minutes'],
+      ]),
+    );
+    expect(await lines('notebook')).toEqual([
+      [notebookId, 'lab', 'gpu_t4_minutes'],
+      [null, null, 'inference_calls'],
+    ]);
+    for (const groupBy of ['meter', 'day'])
+      for (const [, name] of await lines(groupBy)) expect(name).toBeNull();
   });
 
   it('computes the upcoming invoice: Pro + 12,345 calls + 90 T4 minutes = $213.15', async () => {

@@ -30,7 +30,7 @@ export function UsageByDeployment() {
           <tbody>
             {usage.data.lines.map((l) => (
               <tr key={`${l.key}:${l.meter}`}>
-                <td>{l.key ?? '(storage and other)'}</td>
+                <td>{l.key === null ? '(storage and other)' : (l.name ?? `${l.key} (deleted)`)}</td>
                 <td>{l.meter}</td>
                 <td>
                   {formatNumber(l.billableQuantity)} {l.unit}

@@ -2585,6 +2585,8 @@ export interface components {
           | 'gpu_rtx4090_minutes'
           | 'cpu_minutes'
           | 'storage_mb_hours';
+        /** @description By deployment or notebook: its name (null once deleted, and for the null key); null by meter or day */
+        name: string | null;
         rawQuantity: number;
         rawUnit: string;
         unit: string;

@@ -1,6 +1,6 @@
 import { billableQuantity, METERS, type Meter, PRICES } from '@meridian/protocol';
-import { and, eq, gte, lt, sql } from 'drizzle-orm';
-import { ledgerEntries } from '../../db/schema.js';
+import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { deployments, ledgerEntries, notebooks } from '../../db/schema.js';
 import type { Reader } from '../models/deps.js';
 import { type Decimal, formatDecimal, parseDecimal, sum, times, toCentsHalfUp } from './money.js';
 import { calendarMonth } from './period.js';
@@ -13,6 +13,11 @@ export type GroupBy = (typeof GROUP_BYS)[number];
 export interface UsageLine {
   /** The meter, the deployment or notebook id (null: usage of neither, e.g. storage), or the UTC day. */
   key: string | null;
+  /**
+   * By deployment or notebook: its name, for people to read (null once it is deleted, or for the null key).
+   * Null when grouped by meter or day, where the key reads as it is.
+   */
+  name: string | null;
   meter: Meter;
   rawQuantity: number;
   rawUnit: string;
@@ -79,13 +84,34 @@ export async function usageSummary(
     from: new Date(query.from).toISOString(),
     to: new Date(query.to).toISOString(),
     groupBy: query.groupBy,
-    lines: toLines(parts),
+    lines: await withNames(db, query, toLines(parts)),
     totalUsd: formatDecimal(total),
     totalCents: toCentsHalfUp(total),
   };
 }
 
-function toLines(parts: readonly Part[]): UsageLine[] {
+/**
+ * Names the deployment or notebook lines, in one query. Only the org's own rows are read, so a key can never
+ * show another org's name; a deleted one (rows are removed) keeps its id and a null name.
+ */
+async function withNames(
+  db: Reader,
+  query: { orgId: string; groupBy: GroupBy },
+  lines: Omit<UsageLine, 'name'>[],
+): Promise<UsageLine[]> {
+  const table =
+    query.groupBy === 'deployment' ? deployments : query.groupBy === 'notebook' ? notebooks : null;
+  const ids = [...new Set(lines.map((l) => l.key).filter((k): k is string => k !== null))];
+  if (table === null || ids.length === 0) return lines.map((l) => ({ ...l, name: null }));
+  const rows = await db
+    .select({ id: table.id, name: table.name })
+    .from(table)
+    .where(and(eq(table.orgId, query.orgId), inArray(table.id, ids)));
+  const names = new Map(rows.map((r) => [r.id, r.name]));
+  return lines.map((l) => ({ ...l, name: l.key === null ? null : (names.get(l.key) ?? null) }));
+}
+
+function toLines(parts: readonly Part[]): Omit<UsageLine, 'name'>[] {
   const groups = new Map<string, Part>();
   for (const part of parts) {
     const id = JSON.stringify([part.key, part.meter]);
