@@ -1,4 +1,5 @@
 import { newId, type UsageEntry, type UsageRecord } from '@meridian/protocol';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployments, notebooks, workloadOwners } from '../db/schema.js';
 import { calendarMonth } from '../services/billing/period.js';
@@ -168,12 +169,16 @@ describe('billing API', () => {
   it('names deployment and notebook lines as their owners called them, never by another org’s rows', async () => {
     const owner = await t.client.register('namer');
     const other = await t.client.register('other');
+    // One model per org, which Free allows, serves all of its deployments.
+    const models = new Map<string, string>();
     const deployment = async (session: Session, name: string, id = newId('deployment')) => {
+      const modelId = models.get(session.orgId) ?? (await newModel(t.app, session.accessToken));
+      models.set(session.orgId, modelId);
       await t.db.insert(deployments).values({
         id,
         orgId: session.orgId,
         name,
-        modelId: await newModel(t.app, session.accessToken),
+        modelId,
         runtime: 'onnx',
         gpuType: 'cpu',
         gpuCount: 0,
@@ -189,8 +194,10 @@ describe('billing API', () => {
     // The owner's ledger names an id that is not the owner's: another org holds a row with that id.
     const foreign = await deployment(other, 'their-secret-name');
     await calls(owner.orgId, [[month.start + 60_000, 2]], foreign);
-    // And one whose row is gone (deleted deployments are removed).
-    await calls(owner.orgId, [[month.start + 60_000, 1]], DEPLOYMENT);
+    // And one deleted after it was billed: its row is removed, its ledger stays.
+    const deleted = await deployment(owner, 'retired');
+    await calls(owner.orgId, [[month.start + 60_000, 1]], deleted);
+    await t.db.delete(deployments).where(eq(deployments.id, deleted));
     const notebookId = await t4Time(owner.orgId, month.start, 120);
     await t.db.insert(notebooks).values({
       id: notebookId,
@@ -217,7 +224,7 @@ describe('billing API', () => {
       expect.arrayContaining([
         [named, 'ocr-cls', 'inference_calls'],
         [foreign, null, 'inference_calls'],
-        [DEPLOYMENT, null, 'inference_calls'],
+        [deleted, null, 'inference_calls'],
         [null, null, 'gpu_t4_minutes'],
       ]),
     );
