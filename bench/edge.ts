@@ -237,8 +237,10 @@ async function main() {
 
 async function edgeStats(port: number, token: string): Promise<EdgeStats | string> {
   try {
+    // Bounded: an edge that stopped answering fails its cell instead of holding the whole run.
     const res = await fetch(`http://127.0.0.1:${port}/internal/edge-stats`, {
       headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(10_000),
     });
     if (res.status !== 200) {
       await res.body?.cancel();

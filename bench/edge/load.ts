@@ -19,6 +19,12 @@ export interface LoadResult {
 
 /** Per-request bound: a request that takes longer fails and its connection is replaced. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * A request still unanswered this long when the window closes counts as a failure of the cell. Its timeout
+ * would fire only after the window, so a server that stopped answering (workerd once spun in its garbage
+ * collector) would otherwise show 0 req/s and 0 failures. Answers at c=50 take well under 200 ms (p99).
+ */
+const STUCK_AT_WINDOW_END_MS = 1_000;
 
 /** One response: its status, its head (status line and headers) and its body (chunked bodies left framed). */
 export type Answer = { status: number; head: string; body: Buffer };
@@ -150,6 +156,8 @@ export async function runLoad(options: {
     failures += 1;
     if (failureSamples.length < 5) failureSamples.push(what);
   };
+  // When each caller's request in flight was sent (undefined: none in flight).
+  const sentAt: (number | undefined)[] = conns.map(() => undefined);
   const loops = conns.map(async (first, i) => {
     let conn = first;
     while (!stop) {
@@ -158,6 +166,7 @@ export async function runLoad(options: {
         conns[i] = conn;
       }
       const start = performance.now();
+      sentAt[i] = start;
       try {
         const answer = await conn.send(options.request());
         if (answer.status >= 200 && answer.status < 300) {
@@ -165,6 +174,8 @@ export async function runLoad(options: {
         } else note(answer.head.split('\r\n')[0] ?? String(answer.status));
       } catch (err) {
         note(err instanceof Error ? err.message : String(err));
+      } finally {
+        sentAt[i] = undefined;
       }
     }
   });
@@ -174,8 +185,12 @@ export async function runLoad(options: {
   const t0 = performance.now();
   measuring = true;
   await new Promise((r) => setTimeout(r, options.durationMs));
+  const windowEnd = performance.now();
+  for (const at of sentAt)
+    if (at !== undefined && windowEnd - at > STUCK_AT_WINDOW_END_MS)
+      note(`no answer after ${((windowEnd - at) / 1000).toFixed(1)} s when the window closed`);
   measuring = false;
-  const elapsedMs = performance.now() - t0;
+  const elapsedMs = windowEnd - t0;
   const cpu = process.cpuUsage(cpu0);
   await options.atWindowEnd?.();
   stop = true;
