@@ -414,30 +414,13 @@ describe('the meridian CLI against the platform', () => {
       // Mistakes are usage errors, said before anything is sent.
       const metric = await cli.run(['alerts', 'create', 'x', '--metric', 'cpu', '--threshold', '1']);
       expect([metric.code, metric.stderr]).toEqual([2, `meridian: --metric is one of ${METRICS}\n`]);
-      const window = await cli.run([
-        'alerts',
-        'create',
-        'x',
-        '--metric',
-        'error_rate',
-        '--threshold',
-        '1',
-        '--window',
-        '5 minutes',
-      ]);
+      // A rule that would be valid but for one flag.
+      const createWith = (...flags: string[]) =>
+        cli.run(['alerts', 'create', 'x', '--metric', 'error_rate', '--threshold', '1', ...flags]);
+      const window = await createWith('--window', '5 minutes');
       expect(window.code).toBe(2);
       expect(window.stderr).toContain('--window wants a duration such as 90s, 5m, 2h or 1d');
-      const unknown = await cli.run([
-        'alerts',
-        'create',
-        'x',
-        '--metric',
-        'error_rate',
-        '--threshold',
-        '1',
-        '--channel',
-        'nope',
-      ]);
+      const unknown = await createWith('--channel', 'nope');
       expect([unknown.code, unknown.stderr]).toEqual([
         1,
         'meridian: No notification channel named nope (meridian channels list)\n',

@@ -6,6 +6,8 @@ import { requireDeployment } from '../resolve.js';
 type Rule = Schema<'AlertRule'>;
 type Channel = Schema<'NotificationChannel'>;
 
+// The server's metrics, listed here so that `--help` can name them and a typo is refused before any call.
+// Typed against the API's own enum both ways: if the server gains or drops one, this file stops compiling.
 const METRICS = [
   'error_rate',
   'p95_latency_ms',
@@ -14,7 +16,10 @@ const METRICS = [
   'spend_usd',
   'quota_used',
   'drift_score',
-] as const;
+] as const satisfies readonly Rule['metric'][];
+const everyMetricListed: [Exclude<Rule['metric'], (typeof METRICS)[number]>] extends [never] ? true : never =
+  true;
+void everyMetricListed;
 
 /** `90s`, `5m`, `2h`, `1d` or plain seconds, as whole seconds. */
 export function parseDuration(value: string, flag: string): number {
