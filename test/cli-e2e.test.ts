@@ -7,17 +7,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { encodeNpy } from '@meridian/sdk';
-import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import { buildCli, type CliResult, collect } from './helpers/cli.js';
+import { directScores, INPUT, SHAPE } from './helpers/quick-start-input.js';
 import { type Stack, startStack } from './helpers/stack.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const METRICS = 'error_rate, p95_latency_ms, ready_replicas, lost_agent, spend_usd, quota_used, drift_score';
-const SHAPE = [1, 3, 48, 192];
-// The quick start's input, computed the same way here.
-const INPUT = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.cos(i) / 2);
 
 /** The commands of the fenced block under the README's "Quick start" heading, comments left out. */
 async function quickStartCommands(): Promise<string[]> {
@@ -25,12 +22,6 @@ async function quickStartCommands(): Promise<string[]> {
   const section = readme.split(/^## Quick start$/m)[1] ?? '';
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
   return block.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'));
-}
-
-async function directScores(): Promise<number[]> {
-  const session = await ort.InferenceSession.create(REAL_MODELS.paddleCls);
-  const out = await session.run({ x: new ort.Tensor('float32', INPUT, SHAPE) });
-  return [...((out[session.outputNames[0] as string] as ort.Tensor).data as Float32Array)];
 }
 
 const expectClose = (got: number[], want: number[]) => {

@@ -10,7 +10,6 @@ import {
   uploadModelVersion,
   waitForDeployment,
 } from '@meridian/sdk';
-import * as ort from 'onnxruntime-node';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
@@ -22,13 +21,12 @@ import {
   scrollWidth,
   seriousViolations,
 } from './helpers/dashboard-browser.js';
+import { directScores, INPUT, SHAPE } from './helpers/quick-start-input.js';
 import { type Stack, startStack } from './helpers/stack.js';
 import { waitUntil } from './helpers/wait.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
-const SHAPE = [1, 3, 48, 192];
-const INPUT = Float32Array.from({ length: 3 * 48 * 192 }, (_, i) => Math.cos(i) / 2);
 // Short access tokens, so a session expires while a test is on a page (the SDK and the app renew them).
 const ACCESS_TTL_SECONDS = 10;
 // The revocation bound (wrangler.toml): KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS, shortened here.
@@ -36,12 +34,6 @@ const KEY_CACHE_SECONDS = 2;
 const KEY_KV_FRESH_SECONDS = 3;
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
-
-async function directScores(): Promise<number[]> {
-  const session = await ort.InferenceSession.create(REAL_MODELS.paddleCls);
-  const out = await session.run({ x: new ort.Tensor('float32', INPUT, SHAPE) });
-  return [...((out[session.outputNames[0] as string] as ort.Tensor).data as Float32Array)];
-}
 
 const expectClose = (got: number[], want: number[]) => {
   expect(got).toHaveLength(want.length);

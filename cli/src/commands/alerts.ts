@@ -66,8 +66,9 @@ async function requireRule(client: MeridianClient, ref: string): Promise<Rule> {
   return found;
 }
 
-/** Rules as a person reads them: deployment and channel names, not ids. */
+/** Rules as a person reads them: deployment and channel names, not ids (JSON keeps the ids, with no lookups). */
 async function ruleRows(ctx: Context, client: MeridianClient, rules: Rule[]) {
+  if (ctx.options.json) return ctx.print(rules, () => '');
   const [deployments, known] = await Promise.all([collect(client.list('/v1/deployments')), channels(client)]);
   const deploymentName = new Map(deployments.map((d) => [d.id, d.name]));
   const channelName = new Map(known.map((c) => [c.id, c.name]));
