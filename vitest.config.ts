@@ -12,6 +12,8 @@ export default defineConfig({
             'control-plane/src/**/*.test.ts',
             'gpu-agent/src/**/*.test.ts',
             'cli/src/**/*.test.ts',
+            // The dashboard's components, rendered to markup; its pages are tested in Chromium (test/).
+            'dashboard/src/**/*.test.tsx',
           ],
           environment: 'node',
           testTimeout: 20_000,
