@@ -13,7 +13,7 @@ export default defineConfig({
             'gpu-agent/src/**/*.test.ts',
             'cli/src/**/*.test.ts',
             // The dashboard's components, rendered to markup; its pages are tested in Chromium (test/).
-            'dashboard/src/**/*.test.tsx',
+            'dashboard/src/**/*.test.{ts,tsx}',
           ],
           environment: 'node',
           testTimeout: 20_000,

@@ -340,6 +340,14 @@ describe('the web dashboard in a browser', () => {
       await expect(page.getByRole('region', { name: 'Monitoring' }).textContent()).resolves.toContain(
         `meridian alerts create ${first.deploymentName}-errors -d ${first.deploymentName} --metric error_rate`,
       );
+      // The audit log names people by e-mail, keys and models by name: no user or key id in what is read.
+      await open(page, '/audit');
+      // The names arrive after the entries: wait for them.
+      const auditText = () => page.getByRole('table').textContent();
+      await expect.poll(auditText, { timeout: 10_000 }).toContain('key first key');
+      const audit = await auditText();
+      expect(audit).toContain(ownerEmail);
+      expect(audit).not.toMatch(/\b(usr|key)_[0-9a-z]{20,}/);
     }, 480_000);
 
     it('fits a 390 px wide screen: no page scrolls sideways', async () => {

@@ -70,6 +70,16 @@ describe('audit log', () => {
     ]) {
       expect(actions).toContain(action);
     }
+    // Each membership entry keeps the member's e-mail: it names them after they have left.
+    const memberEntries = log.json.items.filter(
+      (e: { action: string; target: { id: string } }) =>
+        e.action.startsWith('member.') && e.target.id === member.userId,
+    );
+    expect(memberEntries.map((e: { metadata: { email?: string } }) => e.metadata.email)).toEqual([
+      member.email,
+      member.email,
+      member.email,
+    ]);
   });
 
   it('pages newest first without gaps or repeats', async () => {

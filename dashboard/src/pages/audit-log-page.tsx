@@ -5,7 +5,9 @@ import { ListState } from '../components/list-state';
 import { PageHeader } from '../components/page-header';
 import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
+import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
+import { auditRefLabel, loadAuditNames } from './audit-names';
 
 export function AuditLogPage() {
   const { client } = useApp();
@@ -16,6 +18,8 @@ export function AuditLogPage() {
       client.request('get', '/v1/audit-log', { query: { cursor, limit, ...(action ? { action } : {}) } }),
     [action],
   );
+  // Names for the ids entries carry; until they load (or if they cannot), entries show type and id.
+  const names = useLoad(() => loadAuditNames(client), []).data ?? new Map<string, string>();
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setAction(draft.trim());
@@ -48,11 +52,9 @@ export function AuditLogPage() {
                     <TimeText iso={e.createdAt} />
                   </td>
                   <td>{e.action}</td>
-                  <td>
-                    {e.actor.type} {e.actor.id}
-                  </td>
-                  <td>
-                    {e.target.type} {e.target.id}
+                  <td title={`${e.actor.type} ${e.actor.id}`}>{auditRefLabel(e.actor, names)}</td>
+                  <td title={`${e.target.type} ${e.target.id}`}>
+                    {auditRefLabel(e.target, names, e.metadata)}
                   </td>
                   <td>
                     <code>{e.requestId}</code>

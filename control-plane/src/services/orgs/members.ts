@@ -67,7 +67,8 @@ export async function addMember(
       action: 'member.add',
       targetType: 'user',
       targetId: user.id,
-      metadata: { role: input.role },
+      // The e-mail is kept with the entry: it still names the person after they leave.
+      metadata: { role: input.role, email: user.email },
     });
   });
   cache.invalidateUser(user.id);
@@ -123,7 +124,7 @@ export async function changeRole(
       action: 'member.role_change',
       targetType: 'user',
       targetId: userId,
-      metadata: { from: member.role, to: role },
+      metadata: { from: member.role, to: role, email: member.email },
     });
     // The member's keys follow them down (never up: a promotion does not widen keys made before it).
     for (const key of await keysMadeBy(tx, orgId, userId)) {
@@ -174,7 +175,7 @@ export async function removeMember(
       action: 'member.remove',
       targetType: 'user',
       targetId: userId,
-      metadata: { keys },
+      metadata: { keys, email: member.email },
     });
     const made = await keysMadeBy(tx, orgId, userId);
     const now = new Date();

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { auditRefLabel } from './audit-names';
+
+describe('auditRefLabel', () => {
+  const names = new Map([
+    ['usr_ada', 'ada@example.com'],
+    ['key_ci', 'key ci'],
+  ]);
+  const ref = (type: string, id: string) => ({ type, id });
+
+  it('names members by e-mail and keys by name', () => {
+    expect(auditRefLabel(ref('user', 'usr_ada'), names)).toBe('ada@example.com');
+    expect(auditRefLabel(ref('api_key', 'key_ci'), names)).toBe('key ci');
+  });
+
+  it('falls back to what the entry recorded: a deployment’s name, a former member’s e-mail', () => {
+    expect(auditRefLabel(ref('deployment', 'dep_1'), names, { name: 'ocr-cls' })).toBe('ocr-cls');
+    expect(
+      auditRefLabel(ref('user', 'usr_gone'), names, { keys: 'revoke', email: 'grace@example.com' }),
+    ).toBe('grace@example.com');
+  });
+
+  it('shows the type and id when nothing names it', () => {
+    expect(auditRefLabel(ref('api_key', 'key_gone'), names)).toBe('api_key key_gone');
+  });
+});

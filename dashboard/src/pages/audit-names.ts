@@ -1,0 +1,32 @@
+import { collect, type MeridianClient, paginate, type Schema } from '@meridian/sdk';
+
+type Entry = Schema<'AuditEntry'>;
+// An actor (a user or API key) or a target (any type).
+type Ref = { type: string; id: string };
+
+/** Ids of the org's members and API keys to what a person reads: an e-mail, `key <name>`. */
+export async function loadAuditNames(client: MeridianClient): Promise<Map<string, string>> {
+  const [members, keys] = await Promise.all([
+    client.request('get', '/v1/org/members'),
+    collect(paginate((cursor) => client.request('get', '/v1/api-keys', { query: { cursor, limit: 200 } }))),
+  ]);
+  const names = new Map<string, string>();
+  for (const m of members.items) names.set(m.userId, m.email);
+  for (const k of keys) names.set(k.id, `key ${k.name}`);
+  return names;
+}
+
+/**
+ * Who or what an entry names, as a person reads it: a member by e-mail, a key by name, another target by the
+ * name (or a former member by the e-mail) the entry recorded; the type and id when nothing names it.
+ */
+export function auditRefLabel(
+  ref: Ref,
+  names: ReadonlyMap<string, string>,
+  recorded: Entry['metadata'] = {},
+): string {
+  const known = names.get(ref.id);
+  if (known) return known;
+  const kept = [recorded.email, recorded.name].find((v): v is string => typeof v === 'string' && v !== '');
+  return kept ?? `${ref.type} ${ref.id}`;
+}
