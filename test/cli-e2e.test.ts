@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { encodeNpy } from '@meridian/sdk';
+import { encodeNpy, MeridianClient } from '@meridian/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import { buildCli, type CliResult, collect } from './helpers/cli.js';
@@ -441,6 +441,93 @@ describe('the meridian CLI against the platform', () => {
     );
   }, 60_000);
 
+  it('adds a registered user as a member, changes their role and removes them by e-mail, all in the audit log', async () => {
+    // An owner and a second user of their own, each under a profile of their own.
+    const password = 'correct horse battery staple\n';
+    const register = (email: string, name: string) =>
+      cli.run(['register', '--email', email, '--name', name, '--password-stdin', '--json'], {
+        input: password,
+        env: { MERIDIAN_PROFILE: name.toLowerCase() },
+      });
+    ok(await register('mina@example.com', 'Mina'));
+    const tomas = JSON.parse(ok(await register('tomas@example.com', 'Tomas')).stdout) as {
+      user: { id: string };
+    };
+    const asMina = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'mina' } });
+
+    // Mistakes are refused before anything is sent, and an unknown account is explained.
+    const role = await asMina('members', 'add', 'tomas@example.com', '--role', 'superuser');
+    expect([role.code, role.stderr]).toEqual([
+      2,
+      'meridian: Unknown role superuser: a role is one of owner, admin, member, viewer\n',
+    ]);
+    const stranger = await asMina('members', 'add', 'nobody@example.com', '--role', 'viewer');
+    expect([stranger.code, stranger.stderr]).toEqual([
+      1,
+      'meridian: No account with e-mail nobody@example.com: they must register first (meridian register)\n',
+    ]);
+
+    expect(ok(await asMina('members', 'add', 'tomas@example.com', '--role', 'viewer')).stdout).toBe(
+      'Added Tomas (tomas@example.com) as viewer\n',
+    );
+    expect(ok(await asMina('members', 'role', 'Tomas@Example.com', 'admin')).stdout).toBe(
+      'Tomas (tomas@example.com) is now admin (was viewer)\n',
+    );
+    const list = ok(await asMina('members', 'list')).stdout;
+    expect(list).toMatch(/^NAME +EMAIL +ROLE +JOINED\nMina +mina@example\.com +owner +20\d\d-/);
+    expect(list).toMatch(/^Tomas +tomas@example\.com +admin +20\d\d-\d\d-\d\dT/m);
+    expect(JSON.parse(ok(await asMina('members', 'list', '--json')).stdout)).toContainEqual(
+      expect.objectContaining({ userId: tomas.user.id, email: 'tomas@example.com', role: 'admin' }),
+    );
+    // While he is a member, the log names him and Mina by e-mail.
+    const named = ok(await asMina('audit', '--actor', 'mina@example.com', '--since', '1h', '--limit', '2'));
+    expect(named.stdout).toMatch(
+      /^TIME +ACTOR +ACTION +TARGET\n20\S+ +mina@example\.com +member\.role_change +tomas@example\.com\n20\S+ +mina@example\.com +member\.add +tomas@example\.com\n$/,
+    );
+
+    const keys = await asMina('members', 'remove', 'tomas@example.com', '--keys', 'keep');
+    expect(keys.code).toBe(2);
+    expect(keys.stderr).toContain('Allowed choices are revoke, transfer');
+    expect(ok(await asMina('members', 'remove', 'tomas@example.com')).stdout).toBe(
+      'Removed Tomas (tomas@example.com); the API keys they made were revoked\n',
+    );
+    expect(ok(await asMina('members', 'list')).stdout).not.toContain('tomas@example.com');
+    const gone = await asMina('members', 'remove', 'tomas@example.com');
+    expect([gone.code, gone.stderr]).toEqual([
+      1,
+      'meridian: No member with e-mail tomas@example.com (meridian members list)\n',
+    ]);
+
+    // Scripts get ids, newest first; a former member is still named by the e-mail the entry kept.
+    const entries = JSON.parse(ok(await asMina('audit', '--since', '1h', '--json')).stdout) as {
+      action: string;
+      target: { id: string };
+    }[];
+    expect(entries.filter((e) => e.action.startsWith('member.'))).toEqual([
+      expect.objectContaining({
+        action: 'member.remove',
+        target: { type: 'user', id: tomas.user.id },
+        metadata: { keys: 'revoke', email: 'tomas@example.com' },
+      }),
+      expect.objectContaining({
+        action: 'member.role_change',
+        metadata: { from: 'viewer', to: 'admin', email: 'tomas@example.com' },
+      }),
+      expect.objectContaining({
+        action: 'member.add',
+        metadata: { role: 'viewer', email: 'tomas@example.com' },
+      }),
+    ]);
+    expect(ok(await asMina('audit', '--action', 'member.remove')).stdout).toMatch(
+      /\n20\S+ +mina@example\.com +member\.remove +tomas@example\.com\n$/,
+    );
+    const since = await asMina('audit', '--since', 'last week');
+    expect([since.code, since.stderr]).toEqual([
+      2,
+      'meridian: --since wants a duration such as 30m, 1h or 2d, or an ISO 8601 time, not last week\n',
+    ]);
+  }, 60_000);
+
   it('prints usage and exits 2 for an unknown command or flag', async () => {
     const command = await cli.run(['frobnicate']);
     expect(command.code).toBe(2);
@@ -511,5 +598,109 @@ describe('the meridian CLI against the platform', () => {
   it('runs from the repository as `npx meridian`', async () => {
     const { stdout } = await promisify(execFile)('npx', ['meridian', '--version'], { cwd: REPO_ROOT });
     expect(stdout.trim()).toBe('0.1.0');
+  }, 60_000);
+
+  it('shows the runs a training script logged, by experiment and run names, with their metrics', async () => {
+    // An account of its own (profile grace), so that it needs no other test's login.
+    const asGrace = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'grace' } });
+    const json = async (...args: string[]) => JSON.parse(ok(await asGrace(...args, '--json')).stdout);
+    ok(
+      await cli.run(['register', '--email', 'grace@example.com', '--name', 'Grace', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'grace' },
+      }),
+    );
+    expect(ok(await asGrace('experiments', 'create', 'sentiment')).stdout).toBe(
+      'Created experiment sentiment\n',
+    );
+    expect(ok(await asGrace('experiments', 'list')).stdout).toMatch(/^NAME +CREATED\nsentiment +20\S+Z\n$/);
+
+    // The training script: the SDK with an API key, as a job on a GPU machine would log.
+    const key = await json('keys', 'create', 'trainer', '--scope', 'models:write');
+    const sdk = new MeridianClient({ baseUrl: stack.cp.url, apiKey: key.secret });
+    const [experiment] = await json('experiments', 'list');
+    const startRun = async (experimentId: string, name: string) =>
+      (await sdk.request('post', '/v1/experiments/{id}/runs', { path: { id: experimentId }, body: { name } }))
+        .id;
+    const runId = await startRun(experiment.id, 'baseline');
+    const path = { id: runId };
+    const params = [
+      { key: 'lr', value: '0.01' },
+      { key: 'epochs', value: '3' },
+    ];
+    await sdk.request('post', '/v1/runs/{id}/params', { path, body: { params } });
+    const losses = [0.9, 0.5, 0.3123456];
+    const metrics = [
+      ...losses.map((value, step) => ({ key: 'loss', value, step })),
+      { key: 'acc', value: 0.91, step: 2 },
+    ];
+    await sdk.request('post', '/v1/runs/{id}/metrics', { path, body: { metrics } });
+    await sdk.request('put', '/v1/runs/{id}/tags', { path, body: { tags: { team: 'nlp' } } });
+    await sdk.request('patch', '/v1/runs/{id}', { path, body: { status: 'finished' } });
+    await startRun(experiment.id, 'wider');
+
+    // Newest first, names not ids, the latest value of each metric in one column.
+    const list = ok(await asGrace('runs', 'list', 'sentiment')).stdout;
+    expect(list).toMatch(
+      /^NAME +STATUS +STARTED +ENDED +METRICS\nwider +running +20\S+Z\nbaseline +finished +20\S+Z +20\S+Z +acc=0\.91, loss=0\.3123\n$/,
+    );
+    const finished = await json('runs', 'list', 'sentiment', '--status', 'finished');
+    expect(finished.map((r: { id: string }) => r.id)).toEqual([runId]);
+
+    const show = ok(await asGrace('runs', 'show', 'baseline')).stdout;
+    expect(show).toMatch(
+      new RegExp(`^baseline \\(${runId}\\) in sentiment: finished\\nstarted 20\\S+Z, ended 20`),
+    );
+    for (const line of [/^epochs +3$/m, /^lr +0\.01$/m, /^team +nlp$/m, /^acc +0\.91 +2 +20\S+Z$/m])
+      expect(show).toMatch(line);
+    expect(show).toMatch(/^loss +0\.3123456 +2 +20\S+Z$/m);
+    expect(await json('runs', 'show', runId)).toMatchObject({
+      id: runId,
+      params: { lr: '0.01', epochs: '3' },
+    });
+
+    const history = ok(await asGrace('runs', 'metric', 'baseline', 'loss')).stdout;
+    expect(history).toMatch(/^STEP +VALUE +TIME\n0 +0\.9 +20\S+Z\n1 +0\.5 +20\S+Z\n2 +0\.3123456 +20\S+Z\n$/);
+    const points = await json('runs', 'metric', runId, 'loss');
+    expect(points.map((p: { value: number }) => p.value)).toEqual(losses);
+
+    // A name two runs share is refused with their ids; --experiment says which one is meant.
+    ok(await asGrace('experiments', 'create', 'sentiment-v2'));
+    const [v2] = await json('experiments', 'list');
+    const twin = await startRun(v2.id, 'baseline');
+    const ambiguous = await asGrace('runs', 'show', 'baseline');
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toMatch(
+      /^meridian: 2 runs are named baseline \(.+\): give the id of the one you mean\n$/,
+    );
+    for (const id of [runId, twin]) expect(ambiguous.stderr).toContain(id);
+    expect(ok(await asGrace('runs', 'show', 'baseline', '-e', 'sentiment-v2')).stdout).toContain(
+      `baseline (${twin}) in sentiment-v2: running\n`,
+    );
+
+    // Mistakes: one line each, with the documented exit codes.
+    const refused = async (args: string[]) => {
+      const r = await asGrace(...args);
+      return [r.code, r.stderr];
+    };
+    expect(await refused(['runs', 'metric', runId, 'f1'])).toEqual([
+      1,
+      'meridian: Run baseline has no metric f1 (its metrics: acc, loss)\n',
+    ]);
+    expect(await refused(['runs', 'list', 'sentiment', '--status', 'done'])).toEqual([
+      2,
+      'meridian: --status is one of running, finished, failed, killed\n',
+    ]);
+    expect(await refused(['runs', 'list', 'nope'])).toEqual([
+      1,
+      'meridian: No experiment named nope (meridian experiments list)\n',
+    ]);
+
+    expect(ok(await asGrace('experiments', 'delete', 'sentiment')).stdout).toBe(
+      'Deleted experiment sentiment and its runs\n',
+    );
+    expect((await json('experiments', 'list')).map((e: { name: string }) => e.name)).toEqual([
+      'sentiment-v2',
+    ]);
   }, 60_000);
 });

@@ -1,15 +1,19 @@
 import { MeridianError, NetworkError } from '@meridian/sdk';
 import { Command, CommanderError, Help, Option } from 'commander';
 import { alertCommands } from './commands/alerts.js';
+import { auditCommand } from './commands/audit.js';
 import { authCommands } from './commands/auth.js';
 import { batchCommands } from './commands/batch.js';
 import { billingCommands } from './commands/billing.js';
 import { completionCommand } from './commands/completion.js';
 import { deploymentCommands } from './commands/deployments.js';
+import { experimentCommands } from './commands/experiments.js';
 import { keyCommands } from './commands/keys.js';
+import { memberCommands } from './commands/members.js';
 import { modelCommands } from './commands/models.js';
 import { notebookCommands } from './commands/notebooks.js';
 import { predictCommand } from './commands/predict.js';
+import { runCommands } from './commands/runs.js';
 import { CliError, EXIT } from './context.js';
 
 const EXIT_CODES = `
@@ -60,6 +64,10 @@ export function buildProgram(): Command {
   billingCommands(program);
   batchCommands(program);
   alertCommands(program);
+  experimentCommands(program);
+  runCommands(program);
+  memberCommands(program);
+  auditCommand(program);
   completionCommand(program);
   // Every command exits through main(): usage errors get exit 2, not commander's 1.
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

@@ -1,0 +1,140 @@
+import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { action, CliError, table } from '../context.js';
+import { parseDuration } from './alerts.js';
+import { listMembers } from './members.js';
+
+type Entry = Schema<'AuditEntry'>;
+
+const MAX_LIMIT = 10_000;
+// The API's largest page: fewer round trips when entries are filtered here.
+const MAX_PAGE = 200;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+/** `--since`: a duration back from `now` (`90s`, `5m`, `1h`, `2d`) or an ISO 8601 time. */
+export function parseSince(value: string, now: number): Date {
+  const refuse = () =>
+    new CliError(`--since wants a duration such as 30m, 1h or 2d, or an ISO 8601 time, not ${value}`, 2);
+  if (ISO_TIME.test(value)) {
+    const at = Date.parse(value);
+    if (Number.isNaN(at)) throw refuse();
+    return new Date(at);
+  }
+  try {
+    return new Date(now - parseDuration(value, '--since') * 1000);
+  } catch {
+    throw refuse();
+  }
+}
+
+/** `--limit`: how many entries at most, 1 to 10,000. */
+export function parseLimit(value: string): number {
+  const limit = /^\d{1,6}$/.test(value) ? Number(value) : 0;
+  if (limit < 1 || limit > MAX_LIMIT)
+    throw new CliError(`--limit wants a whole number from 1 to ${MAX_LIMIT}, not ${value}`, 2);
+  return limit;
+}
+
+export interface EntryFilter {
+  limit: number;
+  since?: Date;
+  /** A user or API key id; the API filters by action only, so the actor is matched here. */
+  actorId?: string;
+}
+
+/**
+ * The first `limit` entries of a newest-first log that `filter` lets through. Stops reading at the first
+ * entry older than `since`: nothing after it can be newer.
+ */
+export async function takeEntries(entries: AsyncIterable<Entry>, filter: EntryFilter): Promise<Entry[]> {
+  const taken: Entry[] = [];
+  if (filter.limit < 1) return taken;
+  for await (const entry of entries) {
+    if (filter.since && Date.parse(entry.createdAt) < filter.since.getTime()) break;
+    if (filter.actorId !== undefined && entry.actor.id !== filter.actorId) continue;
+    taken.push(entry);
+    if (taken.length >= filter.limit) break;
+  }
+  return taken;
+}
+
+/**
+ * An entry as a person reads it: members by e-mail, API keys by name, other targets by the name the entry
+ * recorded (a former member by the e-mail the entry kept); ids only where no name is known (a deleted key).
+ */
+export function entryRow(entry: Entry, names: ReadonlyMap<string, string>): string[] {
+  // member.* entries keep the member's e-mail, so a former member still reads as a person.
+  const { name, email } = entry.metadata;
+  const recorded = [email, name].find((v): v is string => typeof v === 'string');
+  const target = names.get(entry.target.id) ?? recorded ?? entry.target.id;
+  return [entry.createdAt, names.get(entry.actor.id) ?? entry.actor.id, entry.action, target];
+}
+
+/** Ids to names for the users and API keys the entries mention, fetching only the lists needed. */
+async function namesFor(client: MeridianClient, entries: Entry[]): Promise<Map<string, string>> {
+  const refs = entries.flatMap((e) => [e.actor, e.target]);
+  const names = new Map<string, string>();
+  if (refs.some((r) => r.type === 'user'))
+    for (const m of await listMembers(client)) names.set(m.userId, m.email);
+  if (refs.some((r) => r.type === 'api_key'))
+    for (const k of await collect(client.list('/v1/api-keys'))) names.set(k.id, `key ${k.name}`);
+  return names;
+}
+
+/** `--actor`: a member's e-mail, or a user or key id as the log records it (a former member's too). */
+async function resolveActor(client: MeridianClient, ref: string): Promise<string> {
+  if (/^(usr|key)_/.test(ref)) return ref;
+  const wanted = ref.toLowerCase();
+  const member = (await listMembers(client)).find((m) => m.email.toLowerCase() === wanted);
+  if (!member)
+    throw new CliError(
+      `No member with e-mail ${ref} (meridian members list); a former member's usr_ id works`,
+    );
+  return member.userId;
+}
+
+interface AuditOptions {
+  action?: string;
+  actor?: string;
+  since?: string;
+  limit: string;
+}
+
+export function auditCommand(program: Command): void {
+  program
+    .command('audit')
+    .description('Who changed what in the organisation, newest first (owners and admins)')
+    .option('--action <action>', 'one action only: member.add, api_key.create, deployment.update, …')
+    .option('--actor <email>', 'what one member did (or a user or API key id: usr_…, key_…)')
+    .option(
+      '--since <time>',
+      'entries from then on: a duration back from now (30m, 1h, 2d) or an ISO 8601 time',
+    )
+    .option('--limit <n>', `at most this many entries (1 to ${MAX_LIMIT})`, '50')
+    .action(
+      action(async (ctx, opts: AuditOptions) => {
+        const limit = parseLimit(opts.limit);
+        const since = opts.since === undefined ? undefined : parseSince(opts.since, Date.now());
+        const client = await ctx.client();
+        const actorId = opts.actor === undefined ? undefined : await resolveActor(client, opts.actor);
+        const pageSize = actorId === undefined ? Math.min(limit, MAX_PAGE) : MAX_PAGE;
+        const pages = client.list('/v1/audit-log', {
+          query: { limit: pageSize, ...(opts.action === undefined ? {} : { action: opts.action }) },
+        });
+        const entries = await takeEntries(pages, {
+          limit,
+          ...(since ? { since } : {}),
+          ...(actorId ? { actorId } : {}),
+        });
+        if (ctx.options.json) return ctx.print(entries, () => '');
+        const names = await namesFor(client, entries);
+        ctx.print(entries, () =>
+          table(
+            ['TIME', 'ACTOR', 'ACTION', 'TARGET'],
+            entries.map((e) => entryRow(e, names)),
+          ),
+        );
+        if (entries.length === limit) ctx.note(`(the newest ${limit}; --limit N shows more)`);
+      }),
+    );
+}

@@ -1,0 +1,152 @@
+import { collect, type MeridianClient, NotFoundError, type Schema } from '@meridian/sdk';
+import type { Command } from 'commander';
+import { action, CliError, table } from '../context.js';
+import { metricSummary, requireExperiment, runText, shortTime } from './experiments.js';
+
+type Run = Schema<'Run'>;
+type RunDetail = Schema<'RunDetail'>;
+
+// Listed so that a typo is refused before any call; typed against the API's enum both ways, as in alerts.ts.
+const STATUSES = ['running', 'finished', 'failed', 'killed'] as const satisfies readonly Run['status'][];
+const everyStatusListed: [Exclude<Run['status'], (typeof STATUSES)[number]>] extends [never] ? true : never =
+  true;
+void everyStatusListed;
+
+const RUN_ID = /^run_[0-9a-z]{26}$/;
+// The run list carries no metrics: each run's latest ones come from its own GET, this many at a time.
+const DETAIL_CONCURRENCY = 8;
+
+/** `fn` over every item, at most `limit` at once; the answers in the items' order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>) {
+  const answers: R[] = [];
+  const queue = items.entries();
+  // Every worker takes its next item from the one iterator, so each item is taken once.
+  const work = async () => {
+    for (const [i, item] of queue) answers[i] = await fn(item);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, work));
+  return answers;
+}
+
+const getRun = (client: MeridianClient, id: string): Promise<RunDetail> =>
+  client.request('get', '/v1/runs/{id}', { path: { id } });
+
+/**
+ * A run by id (run_…), or by name in one experiment or, without one, in every experiment: run names need
+ * not be unique, so a name several runs share is refused with their ids rather than one shown at random.
+ */
+async function requireRun(client: MeridianClient, ref: string, experimentRef?: string): Promise<RunDetail> {
+  if (RUN_ID.test(ref)) {
+    try {
+      return await getRun(client, ref);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new CliError(`No run ${ref}`);
+      throw err;
+    }
+  }
+  const experiments = experimentRef
+    ? [await requireExperiment(client, experimentRef)]
+    : await collect(client.list('/v1/experiments'));
+  const matches: { run: Run; experiment: string }[] = [];
+  for (const experiment of experiments) {
+    for await (const run of client.list('/v1/experiments/{id}/runs', { path: { id: experiment.id } }))
+      if (run.name === ref) matches.push({ run, experiment: experiment.name });
+  }
+  const where = experimentRef ? ` in experiment ${experimentRef}` : '';
+  const [only, ...others] = matches;
+  if (!only) throw new CliError(`No run named ${ref}${where} (meridian runs list EXPERIMENT)`);
+  if (others.length > 0) {
+    const which = matches.map((m) => `${m.run.id} in ${m.experiment}, started ${shortTime(m.run.startedAt)}`);
+    throw new CliError(
+      `${matches.length} runs are named ${ref}${where} (${which.join('; ')}): give the id of the one you mean`,
+    );
+  }
+  return getRun(client, only.run.id);
+}
+
+const EXPERIMENT_OPTION = [
+  '-e, --experiment <name>',
+  'look for a run named <run> in this experiment only (default: in every experiment)',
+] as const;
+
+export function runCommands(program: Command): void {
+  const runs = program
+    .command('runs')
+    .description('Training runs of an experiment: their params, tags and metric histories');
+  runs
+    .command('list <experiment>')
+    .description('Runs of an experiment, newest first, with the latest value of each metric')
+    .option('--status <status>', `only runs in this state: ${STATUSES.join(' | ')}`)
+    .action(
+      action(async (ctx, experimentRef: string, opts: { status?: string }) => {
+        const status = opts.status as Run['status'] | undefined;
+        if (status !== undefined && !STATUSES.includes(status))
+          throw new CliError(`--status is one of ${STATUSES.join(', ')}`, 2);
+        const client = await ctx.client();
+        const experiment = await requireExperiment(client, experimentRef);
+        const listed = await collect(
+          client.list('/v1/experiments/{id}/runs', {
+            path: { id: experiment.id },
+            query: { limit: 200, ...(status ? { status } : {}) },
+          }),
+        );
+        const details = await mapLimited(listed, DETAIL_CONCURRENCY, (r) => getRun(client, r.id));
+        ctx.print(details, () =>
+          table(
+            ['NAME', 'STATUS', 'STARTED', 'ENDED', 'METRICS'],
+            details.map((r) => [
+              r.name,
+              r.status,
+              shortTime(r.startedAt),
+              shortTime(r.endedAt),
+              metricSummary(r.metrics),
+            ]),
+          ),
+        );
+      }),
+    );
+  runs
+    .command('show <run>')
+    .description('A run, by its name or id: its params, tags and the latest value of each metric')
+    .option(...EXPERIMENT_OPTION)
+    .action(
+      action(async (ctx, ref: string, opts: { experiment?: string }) => {
+        const client = await ctx.client();
+        const run = await requireRun(client, ref, opts.experiment);
+        if (ctx.options.json) return ctx.print(run, () => '');
+        const experiment = await client.request('get', '/v1/experiments/{id}', {
+          path: { id: run.experimentId },
+        });
+        ctx.print(run, () => runText(run, experiment.name));
+      }),
+    );
+  runs
+    .command('metric <run> <key>')
+    .description('Every point of one metric of a run, by step: step, value and time')
+    .option(...EXPERIMENT_OPTION)
+    .action(
+      action(async (ctx, ref: string, key: string, opts: { experiment?: string }) => {
+        const client = await ctx.client();
+        const run = await requireRun(client, ref, opts.experiment);
+        // An unknown key's history is merely empty: say so, with the keys there are.
+        if (!run.metrics.some((m) => m.key === key)) {
+          const known = run.metrics.map((m) => m.key).join(', ');
+          throw new CliError(
+            `Run ${run.name} has no metric ${key} (${known ? `its metrics: ${known}` : 'it has logged none'})`,
+          );
+        }
+        const points = await collect(
+          client.list('/v1/runs/{id}/metrics/{key}/history', {
+            path: { id: run.id, key },
+            query: { limit: 1000 },
+          }),
+        );
+        ctx.print(points, () =>
+          table(
+            ['STEP', 'VALUE', 'TIME'],
+            points.map((p) => [p.step, p.value, shortTime(p.timestamp)]),
+          ),
+        );
+      }),
+    );
+}
