@@ -272,6 +272,10 @@ describe('the web dashboard in a browser', () => {
           metrics: Array.from({ length: 10 }, (_, step) => ({ key: 'loss', step, value: 1 / (step + 1) })),
         },
       });
+      await owner.request('put', '/v1/runs/{id}/tags', {
+        path: { id: run.id },
+        body: { tags: { team: 'ocr' } },
+      });
       await owner.request('put', '/v1/models/{id}/aliases/{alias}', {
         path: { id: first.modelId, alias: 'production' },
         body: { version: 1 },
@@ -331,6 +335,11 @@ describe('the web dashboard in a browser', () => {
       await expect(page.getByRole('main').textContent()).resolves.toContain('production → version 1');
       await open(page, `/runs/${runId}`);
       await page.getByRole('img', { name: /^loss: 10 points/ }).waitFor();
+      // The run names its experiment as the user named it, and shows its tags.
+      await page.getByRole('link', { name: 'ocr-training' }).waitFor();
+      await expect(page.getByRole('main').textContent()).resolves.toMatch(
+        /in experiment ocr-training[\s\S]*Tags[\s\S]*teamocr/,
+      );
       // The deployment's page shows its replicas' log lines, the agent's own among them.
       await open(page, `/deployments/${first.deploymentId}`);
       await expect(page.getByRole('region', { name: 'Logs' }).textContent()).resolves.toMatch(
@@ -347,6 +356,9 @@ describe('the web dashboard in a browser', () => {
       await expect.poll(auditText, { timeout: 10_000 }).toContain('key first key');
       const audit = await auditText();
       expect(audit).toContain(ownerEmail);
+      // Entries name the uploaded file and the run that was logged to, not their ids.
+      expect(audit).toContain('inputs.jsonl');
+      expect(audit).not.toMatch(/\b(file|run)_[0-9a-z]{20,}/);
       expect(audit).not.toMatch(/\b(usr|key)_[0-9a-z]{20,}/);
     }, 480_000);
 

@@ -65,7 +65,7 @@ export async function takeEntries(entries: AsyncIterable<Entry>, filter: EntryFi
 export function entryRow(entry: Entry, names: ReadonlyMap<string, string>): string[] {
   // member.* entries keep the member's e-mail, so a former member still reads as a person.
   const { name, email } = entry.metadata;
-  const recorded = [email, name].find((v): v is string => typeof v === 'string');
+  const recorded = [email, name].find((v): v is string => typeof v === 'string' && v !== '');
   const target = names.get(entry.target.id) ?? recorded ?? entry.target.id;
   return [entry.createdAt, names.get(entry.actor.id) ?? entry.actor.id, entry.action, target];
 }

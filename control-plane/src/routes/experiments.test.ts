@@ -341,6 +341,10 @@ describe('experiments and runs', () => {
       ['run.log_batch', member.userId],
       ['run.update', member.userId],
     ]);
+    // What was logged is named by the run's name, as people read the log.
+    const runName = (await as(member).get(`/v1/runs/${runId}`)).json.name;
+    const logged = rows.filter((r) => r.targetId === runId && r.action.startsWith('run.log'));
+    expect(logged.map((r) => r.metadata?.name)).toEqual([runName, runName, runName]);
   });
 
   it('documents every experiment and run route in /openapi.json', async () => {

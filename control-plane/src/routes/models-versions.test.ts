@@ -325,7 +325,7 @@ describe('model versions', () => {
     await call('DELETE', `/v1/models/${modelId}/aliases/production`);
     await call('DELETE', `/v1/models/${modelId}/versions/1`);
     const rows = await t.db
-      .select({ action: auditLog.action, targetId: auditLog.targetId })
+      .select({ action: auditLog.action, targetId: auditLog.targetId, metadata: auditLog.metadata })
       .from(auditLog)
       .where(and(eq(auditLog.orgId, owner.orgId)));
     const actions = rows
@@ -339,6 +339,12 @@ describe('model versions', () => {
       'model_alias.delete',
       'model_version.delete',
     ]);
+    // Alias entries name the model, as people read the log.
+    const modelName = (await call('GET', `/v1/models/${modelId}`)).json.name;
+    const aliasNames = rows
+      .filter((r) => r.targetId === modelId && r.action.startsWith('model_alias.'))
+      .map((r) => r.metadata?.name);
+    expect(aliasNames).toEqual([modelName, modelName]);
   });
 });
 

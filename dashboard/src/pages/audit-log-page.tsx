@@ -57,7 +57,7 @@ export function AuditLogPage() {
                     {auditRefLabel(e.target, names, e.metadata)}
                   </td>
                   <td>
-                    <code>{e.requestId}</code>
+                    <code className="break">{e.requestId}</code>
                   </td>
                 </tr>
               ))}

@@ -11,16 +11,27 @@ import { MetricChart } from './metric-chart';
 /** A run: its parameters, a chart per metric, and the model versions registered from it. */
 export function RunPage({ id }: { id: string }) {
   const { client } = useApp();
-  const run = useLoad(() => client.request('get', '/v1/runs/{id}', { path: { id } }), [id]);
+  const run = useLoad(async () => {
+    const r = await client.request('get', '/v1/runs/{id}', { path: { id } });
+    // The experiment's name, which the user gave; the run names only its id.
+    const experiment = await client.request('get', '/v1/experiments/{id}', { path: { id: r.experimentId } });
+    return { r, experimentName: experiment.name };
+  }, [id]);
   if (!run.data) return run.error ? <ErrorMessage error={run.error} /> : <Loading />;
-  const r = run.data;
+  const { r, experimentName } = run.data;
+  const tags = Object.entries(r.tags);
   const keys = [...new Set(r.metrics.map((m) => m.key))];
   return (
     <>
       <PageHeader title={`Run ${r.name || r.id}`} />
       <p>
-        <StatusBadge status={r.status} /> started <TimeText iso={r.startedAt} />, in{' '}
-        <AppLink to={`/experiments/${r.experimentId}`}>its experiment</AppLink>
+        <StatusBadge status={r.status} /> started <TimeText iso={r.startedAt} />
+        {r.endedAt ? (
+          <>
+            , ended <TimeText iso={r.endedAt} />
+          </>
+        ) : null}
+        , in experiment <AppLink to={`/experiments/${r.experimentId}`}>{experimentName}</AppLink>
       </p>
       <h2>Parameters</h2>
       <dl className="facts">
@@ -31,6 +42,19 @@ export function RunPage({ id }: { id: string }) {
           </div>
         ))}
       </dl>
+      {tags.length > 0 ? (
+        <>
+          <h2>Tags</h2>
+          <dl className="facts">
+            {tags.map(([k, v]) => (
+              <div key={k}>
+                <dt>{k}</dt>
+                <dd>{v}</dd>
+              </div>
+            ))}
+          </dl>
+        </>
+      ) : null}
       <h2>Metrics</h2>
       {keys.length === 0 ? <p className="muted">No metrics logged.</p> : null}
       <div className="charts">

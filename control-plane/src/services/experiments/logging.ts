@@ -111,9 +111,11 @@ async function logToRun<T extends Record<string, number>>(
   requirePermission(actor.principal, 'experiments:write');
   const orgId = actor.principal.orgId;
   return db.transaction(async (tx) => {
-    await findRun(tx, orgId, runId);
+    const run = await findRun(tx, orgId, runId);
     const counts = await log(tx);
-    await recordAudit(tx, actor, { orgId, action, targetType: 'run', targetId: runId, metadata: counts });
+    // The run's name beside the counts: the entry is read by people.
+    const metadata = { name: run.name, ...counts };
+    await recordAudit(tx, actor, { orgId, action, targetType: 'run', targetId: runId, metadata });
     return counts;
   });
 }

@@ -162,7 +162,7 @@ export async function deleteRun(deps: ArtifactStoreDeps, actor: Actor, id: strin
       action: 'run.delete',
       targetType: 'run',
       targetId: id,
-      metadata: { experimentId: row.experimentId, artifacts: keys.length },
+      metadata: { name: row.name, experimentId: row.experimentId, artifacts: keys.length },
     });
     return { row, keys };
   });

@@ -85,7 +85,7 @@ export async function uploadFile(
     action: 'file.upload',
     targetType: 'file',
     targetId: id,
-    metadata: { bytes: stored.sizeBytes, purpose: input.purpose },
+    metadata: { name: row.fileName, bytes: stored.sizeBytes, purpose: input.purpose },
   });
   return presentFile(row);
 }

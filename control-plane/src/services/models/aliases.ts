@@ -11,7 +11,8 @@ import { findModel, findVersion, requireReady } from './records.js';
 export async function setAlias(db: Database, actor: Actor, modelId: string, alias: string, version: number) {
   requirePermission(actor.principal, 'models:write');
   const orgId = actor.principal.orgId;
-  await findModel(db, orgId, modelId);
+  // Its name goes into the audit entry, which is read by people.
+  const model = await findModel(db, orgId, modelId);
   const target = await findVersion(db, modelId, version);
   requireReady(target);
   const updatedAt = new Date();
@@ -32,7 +33,13 @@ export async function setAlias(db: Database, actor: Actor, modelId: string, alia
       action: 'model_alias.set',
       targetType: 'model',
       targetId: modelId,
-      metadata: { alias, version, versionId: target.id, previousVersionId: before?.versionId ?? null },
+      metadata: {
+        name: model.name,
+        alias,
+        version,
+        versionId: target.id,
+        previousVersionId: before?.versionId ?? null,
+      },
     });
     return before?.versionId ?? null;
   });
@@ -49,7 +56,8 @@ export async function setAlias(db: Database, actor: Actor, modelId: string, alia
 export async function deleteAlias(db: Database, actor: Actor, modelId: string, alias: string): Promise<void> {
   requirePermission(actor.principal, 'models:write');
   const orgId = actor.principal.orgId;
-  await findModel(db, orgId, modelId);
+  // Its name goes into the audit entry, which is read by people.
+  const model = await findModel(db, orgId, modelId);
   await db.transaction(async (tx) => {
     const removed = await tx
       .delete(modelAliases)
@@ -61,7 +69,7 @@ export async function deleteAlias(db: Database, actor: Actor, modelId: string, a
       action: 'model_alias.delete',
       targetType: 'model',
       targetId: modelId,
-      metadata: { alias, versionId: removed[0]?.versionId },
+      metadata: { name: model.name, alias, versionId: removed[0]?.versionId },
     });
   });
 }
