@@ -22,6 +22,7 @@ describe('experiment and run formatting', () => {
     expect(formatValue(0.912345)).toBe('0.9123');
     expect(formatValue(0.31)).toBe('0.31');
     expect(formatValue(3)).toBe('3');
+    expect(formatValue(1234567)).toBe('1234567');
     expect(formatValue(-1.23456)).toBe('-1.235');
     expect(formatValue(0.0000123456)).toBe('0.00001235');
     expect(formatValue(1e-9)).toBe('1e-9');

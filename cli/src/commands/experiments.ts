@@ -6,9 +6,12 @@ import { action, CliError, table } from '../context.js';
 type Experiment = Schema<'Experiment'>;
 type RunDetail = Schema<'RunDetail'>;
 
-/** A metric value in a few characters: four significant digits, no trailing zeros (0.91234 → 0.9123). */
+/**
+ * A metric value in a few characters: four significant digits, no trailing zeros (0.91234 → 0.9123);
+ * whole numbers (a count of tokens, an epoch) as they are.
+ */
 export function formatValue(value: number): string {
-  return String(Number(value.toPrecision(4)));
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
 }
 
 /** The latest value of every metric in one cell: `acc=0.9123, loss=0.31`, in the order given. */
