@@ -44,12 +44,27 @@ export async function requireDeployment(client: MeridianClient, ref: string): Pr
   return deployment;
 }
 
+/** The first item of a listing (newest first) whose id or name is `ref`; stops paging once found. */
+async function firstNamed<T extends { id: string; name: string }>(
+  items: AsyncIterable<T>,
+  ref: string,
+): Promise<T | undefined> {
+  for await (const item of items) if (item.id === ref || item.name === ref) return item;
+  return undefined;
+}
+
 /** A notebook by id (nb_…) or name: the newest of that name. */
 export async function requireNotebook(client: MeridianClient, ref: string): Promise<Schema<'Notebook'>> {
-  for await (const notebook of client.list('/v1/notebooks')) {
-    if (notebook.id === ref || notebook.name === ref) return notebook;
-  }
-  throw new CliError(`No notebook named ${ref}`);
+  const notebook = await firstNamed(client.list('/v1/notebooks'), ref);
+  if (!notebook) throw new CliError(`No notebook named ${ref}`);
+  return notebook;
+}
+
+/** An experiment by id (exp_…) or name; names are unique in an organisation (the API has no name filter). */
+export async function requireExperiment(client: MeridianClient, ref: string): Promise<Schema<'Experiment'>> {
+  const experiment = await firstNamed(client.list('/v1/experiments'), ref);
+  if (!experiment) throw new CliError(`No experiment named ${ref} (meridian experiments list)`);
+  return experiment;
 }
 
 /**

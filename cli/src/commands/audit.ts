@@ -2,7 +2,7 @@ import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
 import { parseDuration } from './alerts.js';
-import { listMembers } from './members.js';
+import { listMembers, type Member, memberByEmail } from './members.js';
 
 type Entry = Schema<'AuditEntry'>;
 
@@ -71,21 +71,23 @@ export function entryRow(entry: Entry, names: ReadonlyMap<string, string>): stri
 }
 
 /** Ids to names for the users and API keys the entries mention, fetching only the lists needed. */
-async function namesFor(client: MeridianClient, entries: Entry[]): Promise<Map<string, string>> {
+async function namesFor(
+  client: MeridianClient,
+  members: () => Promise<Member[]>,
+  entries: Entry[],
+): Promise<Map<string, string>> {
   const refs = entries.flatMap((e) => [e.actor, e.target]);
   const names = new Map<string, string>();
-  if (refs.some((r) => r.type === 'user'))
-    for (const m of await listMembers(client)) names.set(m.userId, m.email);
+  if (refs.some((r) => r.type === 'user')) for (const m of await members()) names.set(m.userId, m.email);
   if (refs.some((r) => r.type === 'api_key'))
     for (const k of await collect(client.list('/v1/api-keys'))) names.set(k.id, `key ${k.name}`);
   return names;
 }
 
 /** `--actor`: a member's e-mail, or a user or key id as the log records it (a former member's too). */
-async function resolveActor(client: MeridianClient, ref: string): Promise<string> {
+async function resolveActor(members: () => Promise<Member[]>, ref: string): Promise<string> {
   if (/^(usr|key)_/.test(ref)) return ref;
-  const wanted = ref.toLowerCase();
-  const member = (await listMembers(client)).find((m) => m.email.toLowerCase() === wanted);
+  const member = memberByEmail(await members(), ref);
   if (!member)
     throw new CliError(
       `No member with e-mail ${ref} (meridian members list); a former member's usr_ id works`,
@@ -116,7 +118,10 @@ export function auditCommand(program: Command): void {
         const limit = parseLimit(opts.limit);
         const since = opts.since === undefined ? undefined : parseSince(opts.since, Date.now());
         const client = await ctx.client();
-        const actorId = opts.actor === undefined ? undefined : await resolveActor(client, opts.actor);
+        // Fetched at most once: for --actor and for naming the entries.
+        let memberList: Promise<Member[]> | undefined;
+        const members = () => (memberList ??= listMembers(client));
+        const actorId = opts.actor === undefined ? undefined : await resolveActor(members, opts.actor);
         const pageSize = actorId === undefined ? Math.min(limit, MAX_PAGE) : MAX_PAGE;
         const pages = client.list('/v1/audit-log', {
           query: { limit: pageSize, ...(opts.action === undefined ? {} : { action: opts.action }) },
@@ -127,7 +132,7 @@ export function auditCommand(program: Command): void {
           ...(actorId ? { actorId } : {}),
         });
         if (ctx.options.json) return ctx.print(entries, () => '');
-        const names = await namesFor(client, entries);
+        const names = await namesFor(client, members, entries);
         ctx.print(entries, () =>
           table(
             ['TIME', 'ACTOR', 'ACTION', 'TARGET'],

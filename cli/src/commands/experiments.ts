@@ -1,9 +1,8 @@
-import type { MeridianClient, Schema } from '@meridian/sdk';
-import { collect } from '@meridian/sdk';
+import { collect, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
-import { action, CliError, table } from '../context.js';
+import { action, table } from '../context.js';
+import { requireExperiment } from '../resolve.js';
 
-type Experiment = Schema<'Experiment'>;
 type RunDetail = Schema<'RunDetail'>;
 
 /**
@@ -46,14 +45,6 @@ export function runText(run: RunDetail, experimentName: string): string {
       `Model versions: ${run.modelVersions.map((v) => `${v.modelName} v${v.version}`).join(', ')}`,
     );
   return sections.join('\n\n');
-}
-
-/** An experiment by id (exp_…) or name; names are unique in an organisation. */
-export async function requireExperiment(client: MeridianClient, ref: string): Promise<Experiment> {
-  for await (const experiment of client.list('/v1/experiments')) {
-    if (experiment.id === ref || experiment.name === ref) return experiment;
-  }
-  throw new CliError(`No experiment named ${ref} (meridian experiments list)`);
 }
 
 export function experimentCommands(program: Command): void {

@@ -27,10 +27,14 @@ export async function listMembers(client: MeridianClient): Promise<Member[]> {
   return (await client.request('get', '/v1/org/members')).items;
 }
 
-/** A member by e-mail; the server keeps e-mails in lower case, so case does not matter. */
-export async function requireMember(client: MeridianClient, email: string): Promise<Member> {
+/** The member with this e-mail; the server keeps e-mails in lower case, so case does not matter. */
+export function memberByEmail(members: readonly Member[], email: string): Member | undefined {
   const wanted = email.toLowerCase();
-  const found = (await listMembers(client)).find((m) => m.email.toLowerCase() === wanted);
+  return members.find((m) => m.email.toLowerCase() === wanted);
+}
+
+export async function requireMember(client: MeridianClient, email: string): Promise<Member> {
+  const found = memberByEmail(await listMembers(client), email);
   if (!found) throw new CliError(`No member with e-mail ${email} (meridian members list)`);
   return found;
 }

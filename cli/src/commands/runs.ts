@@ -1,7 +1,8 @@
 import { collect, type MeridianClient, NotFoundError, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
-import { metricSummary, requireExperiment, runText, shortTime } from './experiments.js';
+import { requireExperiment } from '../resolve.js';
+import { metricSummary, runText, shortTime } from './experiments.js';
 
 type Run = Schema<'Run'>;
 type RunDetail = Schema<'RunDetail'>;
