@@ -71,8 +71,8 @@ describe('API keys', () => {
     expect(shown.json.lastUsedAt).not.toBeNull();
   });
 
-  it('rejects a revoked key at once', async () => {
-    const key = await t.client.createKey(owner);
+  it('rejects a revoked key at once, and the audit log names the key it revoked', async () => {
+    const key = await t.client.createKey(owner, { name: 'nightly export' });
     expect((await t.client.call('GET', '/v1/auth/me', { token: key.secret })).status).toBe(200);
     const revoked = await t.client.call('DELETE', `/v1/api-keys/${key.id}`, { token: owner.accessToken });
     expect(revoked.status).toBe(200);
@@ -80,6 +80,9 @@ describe('API keys', () => {
     const after = await t.client.call('GET', '/v1/auth/me', { token: key.secret });
     expect(after.status).toBe(401);
     expect(after.json.error.code).toBe('unauthenticated');
+    expect(await t.client.auditNames(owner.accessToken, 'api_key.revoke', key.id)).toEqual([
+      'nightly export',
+    ]);
   });
 
   it('rejects an expired key', async () => {

@@ -86,11 +86,18 @@ describe('sessions that end', () => {
       t.client.call('POST', '/v1/auth/login', { body: { email: s.email, password } });
     expect((await login(PASSWORD)).status).toBe(401);
     expect((await login('violet-harbour-73-kestrel')).status).toBe(200);
+    // The entry keeps the e-mail, which names the user after they leave the org.
+    const audit = await t.client.call('GET', '/v1/audit-log?action=user.password_change', {
+      token: changed.json.accessToken,
+    });
+    expect(audit.json.items.map((e: { metadata: { email?: string } }) => e.metadata.email)).toEqual([
+      s.email,
+    ]);
   });
 
   it('ends a removed member’s sessions in the org and revokes the keys they made, keys of keys included', async () => {
     const member = await t.client.joinOrg(owner, await t.client.register('removed'), 'admin');
-    const key = await t.client.createKey(member, { scopes: ['admin'] });
+    const key = await t.client.createKey(member, { name: 'deploy bot', scopes: ['admin'] });
     const child = await t.client.call('POST', '/v1/api-keys', {
       token: key.secret,
       body: { name: 'made by a key', scopes: ['models:read'] },
@@ -112,12 +119,17 @@ describe('sessions that end', () => {
     expect(revocations.map((e: { target: { id: string } }) => e.target.id).sort()).toEqual(
       [key.id, child.json.id].sort(),
     );
+    // Each revocation names the key it revoked.
+    expect(revocations.map((e: { metadata: { name?: string } }) => e.metadata.name).sort()).toEqual([
+      'deploy bot',
+      'made by a key',
+    ]);
   });
 
   it('hands a removed member’s keys to the owner who chooses so, audited, and refuses that choice to admins', async () => {
     const admin = await t.client.joinOrg(owner, await t.client.register('adm'), 'admin');
     const member = await t.client.joinOrg(owner, await t.client.register('kept'), 'admin');
-    const key = await t.client.createKey(member, { scopes: ['models:read'] });
+    const key = await t.client.createKey(member, { name: 'kept key', scopes: ['models:read'] });
     const byAdmin = await t.client.call('DELETE', `/v1/org/members/${member.userId}?keys=transfer`, {
       token: admin.accessToken,
     });
@@ -136,7 +148,7 @@ describe('sessions that end', () => {
         expect.objectContaining({
           action: 'api_key.transfer',
           target: { type: 'api_key', id: key.id },
-          metadata: { from: member.userId, to: owner.userId },
+          metadata: { name: 'kept key', from: member.userId, to: owner.userId },
         }),
       ]),
     );
@@ -200,7 +212,7 @@ describe('API keys within their maker’s role', () => {
 
   it('lowers the keys of a demoted member with them', async () => {
     const admin = await t.client.joinOrg(owner, await t.client.register('demoted'), 'admin');
-    const key = await t.client.createKey(admin, { scopes: ['admin'] });
+    const key = await t.client.createKey(admin, { name: 'admin script', scopes: ['admin'] });
     expect((await t.client.call('GET', '/v1/org/members', { token: key.secret })).status).toBe(200);
     expect((await t.client.call('GET', '/v1/audit-log', { token: key.secret })).status).toBe(200);
     const demoted = await t.client.call('PATCH', `/v1/org/members/${admin.userId}`, {
@@ -211,5 +223,6 @@ describe('API keys within their maker’s role', () => {
     expect((await t.client.call('GET', '/v1/audit-log', { token: key.secret })).status).toBe(403);
     const listed = await t.client.call('GET', `/v1/api-keys/${key.id}`, { token: owner.accessToken });
     expect(listed.json.roleCap).toBe('viewer');
+    expect(await t.client.auditNames(owner.accessToken, 'api_key.cap', key.id)).toEqual(['admin script']);
   });
 });

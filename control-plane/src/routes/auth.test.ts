@@ -23,6 +23,13 @@ describe('registration and login', () => {
     expect(me.json.orgs).toEqual([
       { id: res.json.org.id, name: "Grace's workspace", role: 'owner', personal: true },
     ]);
+    // The entry keeps the e-mail, which names the user after they leave the org.
+    const audit = await t.client.call('GET', '/v1/audit-log?action=user.register', {
+      token: res.json.accessToken,
+    });
+    expect(audit.json.items.map((e: { metadata: { email?: string } }) => e.metadata.email)).toEqual([
+      'grace@example.com',
+    ]);
   });
 
   it('refuses a second account for the same email in any letter case', async () => {
@@ -150,6 +157,9 @@ describe('switching organisation', () => {
       const me = await t.client.call('GET', '/v1/auth/me', { token: switched.json.accessToken });
       expect(me.json.org).toEqual({ id: created.json.id, name: 'Lab' });
       expect(me.json.orgs).toHaveLength(2);
+      expect(await t.client.auditNames(switched.json.accessToken, 'org.create', created.json.id)).toEqual([
+        'Lab',
+      ]);
 
       const stranger = await t.client.register('stranger');
       const denied = await t.client.call('POST', '/v1/auth/switch-org', {

@@ -269,6 +269,11 @@ describe('deployments', () => {
       'rollout_requested',
     ]);
     expect(events.json.items[1].message).toContain('Revision 2');
+    // Each rollout's audit entry names the deployment; the repeated version wrote none.
+    expect(await t.client.auditNames(owner.accessToken, 'deployment.update', dep.id)).toEqual([
+      dep.name,
+      dep.name,
+    ]);
   });
 
   it('refuses to roll an onnx deployment out to a PyTorch version (422) or to a missing one (404)', async () => {

@@ -74,6 +74,7 @@ describe('experiments and runs', () => {
       .filter((e: { target: { id: string } }) => e.target.id === id)
       .map((e: { action: string }) => e.action);
     expect(actions).toEqual(['experiment.delete', 'experiment.update', 'experiment.create']);
+    expect(await t.client.auditNames(owner.accessToken, 'experiment.update', id)).toEqual(['sentiment-v2']);
   });
 
   it('starts a run as running and ends it once, stamping endedAt', async () => {
@@ -345,6 +346,7 @@ describe('experiments and runs', () => {
     const runName = (await as(member).get(`/v1/runs/${runId}`)).json.name;
     const logged = rows.filter((r) => r.targetId === runId && r.action.startsWith('run.log'));
     expect(logged.map((r) => r.metadata?.name)).toEqual([runName, runName, runName]);
+    expect(await t.client.auditNames(owner.accessToken, 'run.update', runId)).toEqual([runName]);
   });
 
   it('documents every experiment and run route in /openapi.json', async () => {

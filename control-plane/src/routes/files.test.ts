@@ -48,6 +48,7 @@ describe('files', () => {
     expect(url.json.url).toMatch(/^http/);
     expect((await call('DELETE', `/v1/files/${id}`)).status).toBe(204);
     expect((await call('GET', `/v1/files/${id}`)).status).toBe(404);
+    expect(await t.client.auditNames(owner.accessToken, 'file.delete', id)).toEqual(['in.jsonl']);
   });
 
   it("answers 404 for another org's file, on every route", async () => {

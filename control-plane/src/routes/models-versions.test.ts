@@ -345,6 +345,13 @@ describe('model versions', () => {
       .filter((r) => r.targetId === modelId && r.action.startsWith('model_alias.'))
       .map((r) => r.metadata?.name);
     expect(aliasNames).toEqual([modelName, modelName]);
+    // Version entries name the model and the number, as people read the log.
+    const versionNames = await Promise.all(
+      ['model_version.create', 'model_version.update', 'model_version.delete'].map((action) =>
+        t.client.auditNames(token, action, uploaded.json.id),
+      ),
+    );
+    expect(versionNames.flat()).toEqual([`${modelName} v1`, `${modelName} v1`, `${modelName} v1`]);
   });
 });
 
@@ -408,6 +415,10 @@ describe('presigned multipart uploads', () => {
     const url = (await call('GET', `/v1/models/${modelId}/versions/1/download-url`)).json.url;
     expect(sha256(new Uint8Array(await (await fetch(url)).arrayBuffer()))).toBe(sha256(SILERO));
     expect((await getStoredBytes(t.db, orgId)).modelBytes).toBe(SILERO.length);
+    const modelName = (await call('GET', `/v1/models/${modelId}`)).json.name;
+    for (const action of ['model_version.upload_start', 'model_version.create']) {
+      expect(await t.client.auditNames(token, action, done.json.id)).toEqual([`${modelName} v1`]);
+    }
   });
 
   it('deletes an ONNX file that does not load at completion (422), and its version', async () => {

@@ -50,6 +50,13 @@ describe('models', () => {
     expect((await call('PATCH', `/v1/models/${created.json.id}`, { name: 'taken' })).status).toBe(409);
   });
 
+  it('names the model in its update entries as it is called after each change', async () => {
+    const id = await newModel(t.app, owner.accessToken, 'ocr');
+    await call('PATCH', `/v1/models/${id}`, { description: 'Reads receipts' });
+    await call('PATCH', `/v1/models/${id}`, { name: 'ocr-2' });
+    expect(await t.client.auditNames(owner.accessToken, 'model.update', id)).toEqual(['ocr-2', 'ocr']);
+  });
+
   it('pages through models newest first', async () => {
     const user = await t.client.register('pager');
     const ids: string[] = [];

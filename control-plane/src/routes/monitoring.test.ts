@@ -104,6 +104,42 @@ describe('monitoring routes', () => {
     expect(fields(bad)).toContain('step');
   });
 
+  it('names each rule, silence and channel change in the audit log as it was named then', async () => {
+    const call = (method: string, path: string, body?: unknown) =>
+      t.client.call(method, path, { token, ...(body === undefined ? {} : { body }) });
+    const names = (action: string, id: string) => t.client.auditNames(token, action, id);
+    const until = new Date(Date.now() + 60_000).toISOString();
+    const channel = await call('POST', '/v1/notification-channels', {
+      name: 'on-call',
+      kind: 'email',
+      target: 'oncall@example.com',
+    });
+    const r = await rule({ name: 'errors', channelIds: [channel.json.id] });
+    await call('PATCH', `/v1/alert-rules/${r.json.id}`, { name: 'errors over 5%' });
+    const silence = await call('POST', '/v1/alert-silences', { ruleId: r.json.id, endsAt: until });
+    await call('DELETE', `/v1/alert-silences/${silence.json.id}`);
+    // Lifted at once: a silence over every rule would keep the next test's alerts off the channels.
+    const everyRule = await call('POST', '/v1/alert-silences', { endsAt: until });
+    await call('DELETE', `/v1/alert-silences/${everyRule.json.id}`);
+    const outlived = await call('POST', '/v1/alert-silences', { ruleId: r.json.id, endsAt: until });
+    await call('DELETE', `/v1/alert-rules/${r.json.id}`);
+    await call('DELETE', `/v1/alert-silences/${outlived.json.id}`);
+    await call('DELETE', `/v1/notification-channels/${channel.json.id}`);
+
+    expect(await names('notification_channel.create', channel.json.id)).toEqual(['on-call']);
+    expect(await names('notification_channel.delete', channel.json.id)).toEqual(['on-call']);
+    expect(await names('alert_rule.create', r.json.id)).toEqual(['errors']);
+    expect(await names('alert_rule.update', r.json.id)).toEqual(['errors over 5%']);
+    expect(await names('alert_rule.delete', r.json.id)).toEqual(['errors over 5%']);
+    // A silence reads as the rule it silences; one over every rule has no single name.
+    expect(await names('alert_silence.create', silence.json.id)).toEqual(['errors over 5%']);
+    expect(await names('alert_silence.delete', silence.json.id)).toEqual(['errors over 5%']);
+    expect(await names('alert_silence.create', everyRule.json.id)).toEqual([undefined]);
+    expect(await names('alert_silence.delete', everyRule.json.id)).toEqual([undefined]);
+    // Once its rule is gone a silence has nothing left to be named by.
+    expect(await names('alert_silence.delete', outlived.json.id)).toEqual([undefined]);
+  });
+
   it('fires once, stays quiet while firing, resolves once, and keeps a silenced transition off the channels', async () => {
     // Channels on loopback are allowed here only through the service (the route refuses them by default).
     const app = t.anotherInstance({

@@ -119,6 +119,13 @@ describe('run artifacts', () => {
       token: owner.accessToken,
     });
     expect(again.status).toBe(404);
+    // Each entry names the run and the path, as people read the log.
+    const runName = (await t.client.call('GET', `/v1/runs/${runId}`, { token: owner.accessToken })).json.name;
+    const named = `${runName} › plots/loss.png`;
+    const names = (action: string, id: string) => t.client.auditNames(owner.accessToken, action, id);
+    expect(await names('artifact.upload', stored.id)).toEqual([named]);
+    expect(await names('artifact.upload', second.id)).toEqual([named]);
+    expect(await names('artifact.delete', second.id)).toEqual([named]);
   });
 
   it('lists by path with a prefix and pages', async () => {

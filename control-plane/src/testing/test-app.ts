@@ -221,5 +221,15 @@ export function testClient(app: AppLike, hooks: { onRegistered?: (session: Sessi
     return res.json as { id: string; secret: string };
   };
 
-  return { call, register, joinOrg, createKey };
+  /** What `GET /v1/audit-log` shows as the name (`metadata.name`) of each `action` entry, newest first. */
+  const auditNames = async (token: string, action: string, targetId?: string): Promise<unknown[]> => {
+    const res = await call('GET', `/v1/audit-log?limit=200&action=${encodeURIComponent(action)}`, { token });
+    if (res.status !== 200) throw new Error(`audit log failed: ${res.status} ${res.text}`);
+    const entries: { target: { id: string }; metadata: { name?: unknown } }[] = res.json.items;
+    return entries
+      .filter((e) => targetId === undefined || e.target.id === targetId)
+      .map((e) => e.metadata.name);
+  };
+
+  return { call, register, joinOrg, createKey, auditNames };
 }

@@ -130,7 +130,13 @@ export async function revokeApiKey(db: Database, actor: Actor, id: string) {
       .update(apiKeys)
       .set({ revokedAt })
       .where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.id, id)));
-    await recordAudit(tx, actor, { orgId, action: 'api_key.revoke', targetType: 'api_key', targetId: id });
+    await recordAudit(tx, actor, {
+      orgId,
+      action: 'api_key.revoke',
+      targetType: 'api_key',
+      targetId: id,
+      metadata: { name: row.name },
+    });
   });
   return presentApiKey({ ...row, revokedAt });
 }

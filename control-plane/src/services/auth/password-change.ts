@@ -34,6 +34,7 @@ export async function changePassword(
       action: 'user.password_change',
       targetType: 'user',
       targetId: user.id,
+      metadata: { email: user.email },
     });
   });
   await revokeUserSessions(deps, user.id, 'password_change');

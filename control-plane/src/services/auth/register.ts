@@ -49,6 +49,7 @@ export async function register(
       action: 'user.register',
       targetType: 'user',
       targetId: user.id,
+      metadata: { email },
     });
   });
   const session = await issueSession(deps, user.id, org.id);

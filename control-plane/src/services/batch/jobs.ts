@@ -1,6 +1,7 @@
 import { PRICES } from '@meridian/protocol';
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import { type BatchStatus, batchJobs } from '../../db/schema.js';
+import type { Database } from '../../db/client.js';
+import { type BatchStatus, batchJobs, files } from '../../db/schema.js';
 import { AppError, conflict, forbidden, invalidField, notFound } from '../../errors.js';
 import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
@@ -58,6 +59,22 @@ export function presentJob(row: JobRow) {
   };
 }
 
+/**
+ * A job as the audit log names it: what it calls, on what (`ocr on inputs.jsonl`). The input file may have
+ * passed its retention and gone while the job ran; the deployment alone names it then.
+ */
+function jobName(deploymentName: string, inputFileName: string | undefined): string {
+  return inputFileName === undefined ? deploymentName : `${deploymentName} on ${inputFileName}`;
+}
+
+async function inputFileName(db: Pick<Database, 'select'>, orgId: string, fileId: string) {
+  const [file] = await db
+    .select({ name: files.fileName })
+    .from(files)
+    .where(and(eq(files.orgId, orgId), eq(files.id, fileId)));
+  return file?.name;
+}
+
 export interface CreateJobInput {
   deployment: string;
   inputFileId: string;
@@ -112,7 +129,11 @@ export async function createJob(
     action: 'batch_job.create',
     targetType: 'batch_job',
     targetId: id,
-    metadata: { deploymentId: deployment.id, inputFileId: file.id },
+    metadata: {
+      name: jobName(deployment.name, file.fileName),
+      deploymentId: deployment.id,
+      inputFileId: file.id,
+    },
   });
   kick();
   return presentJob(row);
@@ -168,18 +189,26 @@ export async function cancelJob(
   requireBatchAccess(actor.principal);
   const job = await findJob(deps, actor.principal.orgId, id);
   if (ENDED.includes(job.status)) throw conflict(`The job has ended (${job.status})`);
-  const [row] = await deps.db
-    .update(batchJobs)
-    .set({ status: 'cancelling', cancelRequestedAt: job.cancelRequestedAt ?? now })
-    .where(and(eq(batchJobs.id, job.id), inArray(batchJobs.status, ['validating', 'running', 'cancelling'])))
-    .returning();
-  notify(job.id);
-  await recordAudit(deps.db, actor, {
-    orgId: job.orgId,
-    action: 'batch_job.cancel',
-    targetType: 'batch_job',
-    targetId: job.id,
+  const row = await deps.db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(batchJobs)
+      .set({ status: 'cancelling', cancelRequestedAt: job.cancelRequestedAt ?? now })
+      .where(
+        and(eq(batchJobs.id, job.id), inArray(batchJobs.status, ['validating', 'running', 'cancelling'])),
+      )
+      .returning();
+    const name = jobName(job.deploymentName, await inputFileName(tx, job.orgId, job.inputFileId));
+    await recordAudit(tx, actor, {
+      orgId: job.orgId,
+      action: 'batch_job.cancel',
+      targetType: 'batch_job',
+      targetId: job.id,
+      metadata: { name },
+    });
+    return updated;
   });
+  // After the commit, so the runner that is told reads `cancelling`.
+  notify(job.id);
   return presentJob(row ?? (await findJob(deps, actor.principal.orgId, id)));
 }
 

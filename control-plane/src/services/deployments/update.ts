@@ -155,6 +155,7 @@ export async function updateDeployment(
       targetType: 'deployment',
       targetId: id,
       metadata: {
+        name: row.name,
         fields: Object.keys(set),
         ...(revision ? { revision, requested: ref?.requested, canary: input.canary !== undefined } : {}),
       },

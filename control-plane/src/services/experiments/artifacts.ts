@@ -52,6 +52,11 @@ function meter(maxBytes: number) {
   return { stream, state };
 }
 
+/** An artifact as the audit log names it: its run, then its path (`baseline-3 › model.onnx`). */
+function artifactName(runName: string, path: string): string {
+  return `${runName} › ${path}`;
+}
+
 async function findArtifact(db: Reader, runId: string, path: string): Promise<ArtifactRow | undefined> {
   const [row] = await db
     .select()
@@ -112,7 +117,7 @@ export async function uploadArtifact(
   };
   const replaced = await deps.db
     .transaction(async (tx) => {
-      await findRun(tx, orgId, runId);
+      const run = await findRun(tx, orgId, runId);
       const previous = await findArtifact(tx, runId, input.path);
       if (previous) await tx.delete(runArtifacts).where(eq(runArtifacts.id, previous.id));
       await tx.insert(runArtifacts).values(row);
@@ -122,7 +127,13 @@ export async function uploadArtifact(
         action: 'artifact.upload',
         targetType: 'artifact',
         targetId: id,
-        metadata: { runId, path: row.path, sizeBytes: row.sizeBytes, replaced: previous?.id ?? null },
+        metadata: {
+          name: artifactName(run.name, row.path),
+          runId,
+          path: row.path,
+          sizeBytes: row.sizeBytes,
+          replaced: previous?.id ?? null,
+        },
       });
       return previous;
     })
@@ -176,7 +187,7 @@ export async function deleteArtifact(deps: ArtifactStoreDeps, actor: Actor, runI
   requirePermission(actor.principal, 'experiments:write');
   const orgId = actor.principal.orgId;
   const row = await deps.db.transaction(async (tx) => {
-    await findRun(tx, orgId, runId);
+    const run = await findRun(tx, orgId, runId);
     const found = await findArtifact(tx, runId, path);
     if (!found) throw notFound('Artifact');
     await tx.delete(runArtifacts).where(eq(runArtifacts.id, found.id));
@@ -186,7 +197,7 @@ export async function deleteArtifact(deps: ArtifactStoreDeps, actor: Actor, runI
       action: 'artifact.delete',
       targetType: 'artifact',
       targetId: found.id,
-      metadata: { runId, path, sizeBytes: found.sizeBytes },
+      metadata: { name: artifactName(run.name, path), runId, path, sizeBytes: found.sizeBytes },
     });
     return found;
   });

@@ -108,7 +108,7 @@ export async function updateExperiment(
   requirePermission(actor.principal, 'experiments:write');
   const orgId = actor.principal.orgId;
   await db.transaction(async (tx) => {
-    await findExperiment(tx, orgId, id);
+    const experiment = await findExperiment(tx, orgId, id);
     if (patch.name !== undefined) await assertNameFree(tx, orgId, patch.name, id);
     const changes = {
       ...(patch.name === undefined ? {} : { name: patch.name }),
@@ -126,7 +126,7 @@ export async function updateExperiment(
       action: 'experiment.update',
       targetType: 'experiment',
       targetId: id,
-      metadata: { fields: Object.keys(changes) },
+      metadata: { name: patch.name ?? experiment.name, fields: Object.keys(changes) },
     });
   });
   return presentExperiment(await findExperiment(db, orgId, id));

@@ -143,7 +143,7 @@ export async function updateRun(db: Database, actor: Actor, id: string, input: U
       action: 'run.update',
       targetType: 'run',
       targetId: id,
-      metadata: changes,
+      metadata: { ...changes, name: changes.name ?? row.name },
     });
   });
   return presentRun(await findRun(db, orgId, id));

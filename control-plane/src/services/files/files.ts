@@ -166,6 +166,7 @@ export async function deleteFile(
     action: 'file.delete',
     targetType: 'file',
     targetId: row.id,
+    metadata: { name: row.fileName },
   });
 }
 

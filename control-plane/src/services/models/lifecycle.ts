@@ -10,7 +10,7 @@ import type { ModelDeps, Reader } from './deps.js';
 import type { FormatInfo } from './formats.js';
 import type { Ingested } from './ingest.js';
 import { removeObjects } from './objects.js';
-import type { VersionRow } from './records.js';
+import { findModel, type VersionRow, versionName } from './records.js';
 
 /** What the caller says about a version besides its bytes. */
 export interface VersionInput {
@@ -52,7 +52,7 @@ export async function reserveVersion(
       .update(models)
       .set({ nextVersion: sql`${models.nextVersion} + 1`, updatedAt: new Date() })
       .where(and(eq(models.orgId, orgId), eq(models.id, modelId)))
-      .returning({ next: models.nextVersion });
+      .returning({ next: models.nextVersion, modelName: models.name });
     if (!bumped) throw notFound('Model');
     const [row] = await tx
       .insert(modelVersions)
@@ -81,7 +81,12 @@ export async function reserveVersion(
         action: 'model_version.upload_start',
         targetType: 'model_version',
         targetId: id,
-        metadata: { modelId, version: row.version, fileName: input.fileName },
+        metadata: {
+          name: versionName(bumped.modelName, row.version),
+          modelId,
+          version: row.version,
+          fileName: input.fileName,
+        },
       });
     }
     return row;
@@ -137,12 +142,15 @@ export async function finishVersion(
       .returning();
     if (!updated) return undefined;
     await addStoredBytes(tx, orgId, 'model', ingested.sizeBytes);
+    // Read here rather than at reservation: the model may have been renamed while the bytes streamed.
+    const model = await findModel(tx, orgId, row.modelId);
     await recordAudit(tx, actor, {
       orgId,
       action: 'model_version.create',
       targetType: 'model_version',
       targetId: row.id,
       metadata: {
+        name: versionName(model.name, row.version),
         modelId: row.modelId,
         version: row.version,
         format: row.format,

@@ -112,7 +112,7 @@ export async function updateModel(db: Database, actor: Actor, id: string, input:
   const orgId = actor.principal.orgId;
   try {
     await db.transaction(async (tx) => {
-      await findModel(tx, orgId, id);
+      const model = await findModel(tx, orgId, id);
       if (input.name !== undefined) await assertNameFree(tx, orgId, input.name, id);
       await tx
         .update(models)
@@ -123,7 +123,7 @@ export async function updateModel(db: Database, actor: Actor, id: string, input:
         action: 'model.update',
         targetType: 'model',
         targetId: id,
-        metadata: { fields: Object.keys(input) },
+        metadata: { name: input.name ?? model.name, fields: Object.keys(input) },
       });
     });
   } catch (err) {

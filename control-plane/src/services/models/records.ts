@@ -23,6 +23,11 @@ export async function findModel(db: Reader, orgId: string, id: string): Promise<
   return row;
 }
 
+/** A version as people name it, in the audit log as in the CLI: `ocr v3`. */
+export function versionName(modelName: string, version: number): string {
+  return `${modelName} v${version}`;
+}
+
 /** Aliases of the given models with the version numbers they point at. */
 export async function aliasesOf(db: Reader, orgId: string, modelIds: string[]): Promise<AliasRef[]> {
   if (modelIds.length === 0) return [];

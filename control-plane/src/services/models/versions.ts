@@ -18,6 +18,7 @@ import {
   presentVersion,
   requireReady,
   type VersionRow,
+  versionName,
 } from './records.js';
 
 export async function listVersions(
@@ -68,7 +69,7 @@ export async function updateVersion(
 ) {
   requirePermission(actor.principal, 'models:write');
   const orgId = actor.principal.orgId;
-  await findModel(db, orgId, modelId);
+  const model = await findModel(db, orgId, modelId);
   const row = await findVersion(db, modelId, version);
   await db.transaction(async (tx) => {
     await tx.update(modelVersions).set(input).where(eq(modelVersions.id, row.id));
@@ -77,7 +78,7 @@ export async function updateVersion(
       action: 'model_version.update',
       targetType: 'model_version',
       targetId: row.id,
-      metadata: { modelId, version, fields: Object.keys(input) },
+      metadata: { name: versionName(model.name, version), modelId, version, fields: Object.keys(input) },
     });
   });
   const updated = await findVersion(db, modelId, version);
@@ -91,7 +92,7 @@ export async function updateVersion(
 export async function deleteVersion(deps: ModelDeps, actor: Actor, modelId: string, version: number) {
   requirePermission(actor.principal, 'models:write');
   const orgId = actor.principal.orgId;
-  await findModel(deps.db, orgId, modelId);
+  const model = await findModel(deps.db, orgId, modelId);
   const row = await findVersion(deps.db, modelId, version);
   await deps.db.transaction(async (tx) => {
     // Checked inside the transaction, so a deployment or alias made concurrently cannot point at nothing.
@@ -110,7 +111,7 @@ export async function deleteVersion(deps: ModelDeps, actor: Actor, modelId: stri
       action: 'model_version.delete',
       targetType: 'model_version',
       targetId: row.id,
-      metadata: { modelId, version, status: row.status },
+      metadata: { name: versionName(model.name, version), modelId, version, status: row.status },
     });
   });
   await removeObjects(deps, [row]);

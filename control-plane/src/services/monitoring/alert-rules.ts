@@ -92,6 +92,7 @@ export async function createAlertRule(db: Database, actor: Actor, input: AlertRu
       action: 'alert_rule.create',
       targetType: 'alert_rule',
       targetId: id,
+      metadata: { name: input.name },
     });
     return inserted;
   });
@@ -152,6 +153,7 @@ export async function updateAlertRule(
       action: 'alert_rule.update',
       targetType: 'alert_rule',
       targetId: id,
+      metadata: { name: input.name ?? current.name },
     });
     return updated;
   });
@@ -162,7 +164,7 @@ export async function updateAlertRule(
 export async function deleteAlertRule(db: Database, actor: Actor, id: string): Promise<void> {
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
-  await findRule(db, orgId, id);
+  const rule = await findRule(db, orgId, id);
   await db.transaction(async (tx) => {
     await tx.delete(alertRules).where(and(eq(alertRules.id, id), eq(alertRules.orgId, orgId)));
     await recordAudit(tx, actor, {
@@ -170,6 +172,7 @@ export async function deleteAlertRule(db: Database, actor: Actor, id: string): P
       action: 'alert_rule.delete',
       targetType: 'alert_rule',
       targetId: id,
+      metadata: { name: rule.name },
     });
   });
 }
@@ -195,6 +198,19 @@ export async function listAlertEvents(db: Database, actor: Actor, ruleId: string
   };
 }
 
+async function ruleNameOf(db: Pick<Database, 'select'>, orgId: string, ruleId: string) {
+  const [rule] = await db
+    .select({ name: alertRules.name })
+    .from(alertRules)
+    .where(and(eq(alertRules.id, ruleId), eq(alertRules.orgId, orgId)));
+  return rule?.name;
+}
+
+/** A silence is named by the rule it silences; one over every rule of the org has no name to keep. */
+function silenceNamed(ruleName: string | undefined) {
+  return ruleName === undefined ? undefined : { name: ruleName };
+}
+
 export interface SilenceInput {
   ruleId?: string | null;
   endsAt: string;
@@ -206,13 +222,8 @@ export async function createSilence(db: Database, actor: Actor, input: SilenceIn
   const orgId = actor.principal.orgId;
   const endsAt = new Date(input.endsAt);
   if (endsAt.getTime() <= Date.now()) throw invalidField('endsAt', 'must be in the future');
-  if (input.ruleId) {
-    const [rule] = await db
-      .select({ id: alertRules.id })
-      .from(alertRules)
-      .where(and(eq(alertRules.id, input.ruleId), eq(alertRules.orgId, orgId)));
-    if (!rule) throw notFound('Alert rule');
-  }
+  const ruleName = input.ruleId ? await ruleNameOf(db, orgId, input.ruleId) : undefined;
+  if (input.ruleId && ruleName === undefined) throw notFound('Alert rule');
   const id = newId('alertSilence');
   const row = {
     id,
@@ -229,6 +240,7 @@ export async function createSilence(db: Database, actor: Actor, input: SilenceIn
       action: 'alert_silence.create',
       targetType: 'alert_silence',
       targetId: id,
+      metadata: silenceNamed(ruleName),
     });
   });
   return presentSilence(row);
@@ -264,16 +276,19 @@ export async function deleteSilence(db: Database, actor: Actor, id: string): Pro
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
   await db.transaction(async (tx) => {
-    const gone = await tx
+    const [silence] = await tx
       .delete(alertSilences)
       .where(and(eq(alertSilences.id, id), eq(alertSilences.orgId, orgId)))
-      .returning({ id: alertSilences.id });
-    if (gone.length === 0) throw notFound('Silence');
+      .returning({ ruleId: alertSilences.ruleId });
+    if (!silence) throw notFound('Silence');
+    // The rule may have been deleted since: the silence then goes unnamed.
+    const ruleName = silence.ruleId ? await ruleNameOf(tx, orgId, silence.ruleId) : undefined;
     await recordAudit(tx, actor, {
       orgId,
       action: 'alert_silence.delete',
       targetType: 'alert_silence',
       targetId: id,
+      metadata: silenceNamed(ruleName),
     });
   });
 }

@@ -75,6 +75,7 @@ export async function createChannel(db: Database, actor: Actor, input: ChannelIn
       action: 'notification_channel.create',
       targetType: 'notification_channel',
       targetId: id,
+      metadata: { name: input.name },
     });
     return inserted;
   });
@@ -106,7 +107,7 @@ export async function findChannel(db: Database, orgId: string, id: string): Prom
 export async function deleteChannel(db: Database, actor: Actor, id: string): Promise<void> {
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
-  await findChannel(db, orgId, id);
+  const channel = await findChannel(db, orgId, id);
   await db.transaction(async (tx) => {
     await tx
       .delete(notificationChannels)
@@ -116,6 +117,7 @@ export async function deleteChannel(db: Database, actor: Actor, id: string): Pro
       action: 'notification_channel.delete',
       targetType: 'notification_channel',
       targetId: id,
+      metadata: { name: channel.name },
     });
   });
 }

@@ -136,7 +136,7 @@ export async function changeRole(
         action: 'api_key.cap',
         targetType: 'api_key',
         targetId: key.id,
-        metadata: { from: key.roleCap, to: capped, reason: 'member.role_change' },
+        metadata: { name: key.name, from: key.roleCap, to: capped, reason: 'member.role_change' },
       });
     }
   });
@@ -190,7 +190,7 @@ export async function removeMember(
           action: 'api_key.transfer',
           targetType: 'api_key',
           targetId: key.id,
-          metadata: { from: userId, to: principal.userId },
+          metadata: { name: key.name, from: userId, to: principal.userId },
         });
       } else if (keys === 'revoke') {
         await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, key.id));
@@ -199,7 +199,7 @@ export async function removeMember(
           action: 'api_key.revoke',
           targetType: 'api_key',
           targetId: key.id,
-          metadata: { reason: 'member.remove', member: userId },
+          metadata: { name: key.name, reason: 'member.remove', member: userId },
         });
       }
     }

@@ -24,6 +24,7 @@ export async function createOrg(db: Database, identities: IdentityCache, actor: 
       action: 'org.create',
       targetType: 'org',
       targetId: org.id,
+      metadata: { name },
     });
   });
   identities.invalidateUser(principal.userId);

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, readReply, type Session } from '../testing/test-app.js';
+import { newModel, uploadVersion } from './models-testing.js';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+
+const IMAGE = 'ghcr.io/acme/torch-server:2.1';
+
+// No runner is started here (createTestApp passes none), so a job stays `validating` until cancelled.
+describe('batch jobs', () => {
+  let t: TestApp;
+  let owner: Session;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await t.client.call(method, path, {
+      token: owner.accessToken,
+      ...(body === undefined ? {} : { body }),
+    });
+    if (res.status >= 300) throw new Error(`${method} ${path} failed: ${res.status} ${res.text}`);
+    return res.json;
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('owner');
+    const model = await newModel(t.app, owner.accessToken, 'ocr-model');
+    await uploadVersion(t.app, owner.accessToken, model, 'net.pt', 'weights');
+    await call('POST', '/v1/allowed-images', { image: IMAGE });
+    await call('POST', '/v1/deployments', { name: 'ocr', model, version: 1, image: IMAGE, gpuType: 'cpu' });
+  });
+  afterAll(() => t.cleanup());
+
+  it('names a job in the audit log by its deployment and input file, created and cancelled', async () => {
+    const file = await readReply(
+      await t.app.request('/v1/files?filename=inputs.jsonl&purpose=batch', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/octet-stream' },
+        body: '{"custom_id":"a","method":"POST","url":"/v1/deployments/ocr/predict","body":{"inputs":{}}}\n',
+      }),
+    );
+    expect(file.status, file.text).toBe(201);
+    const job = await call('POST', '/v1/batch-jobs', { deployment: 'ocr', inputFileId: file.json.id });
+    await call('POST', `/v1/batch-jobs/${job.id}/cancel`);
+    for (const action of ['batch_job.create', 'batch_job.cancel']) {
+      expect(await t.client.auditNames(owner.accessToken, action, job.id)).toEqual(['ocr on inputs.jsonl']);
+    }
+  });
+});
