@@ -36,16 +36,29 @@ const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower 
  * creation time, which keyset pagination relies on. Plain number arithmetic: this runs on every request.
  */
 export function newId(kind: IdKind, now: number = Date.now()): string {
+  // 16 random bytes, 5 bits used from each: 80 random bits.
+  let tail = '';
+  for (let i = 0; i < 16; i++) tail += ALPHABET.charAt(nextRandomByte() & 31);
+  return `${ID_PREFIXES[kind]}_${encodeTime(now)}${tail}`;
+}
+
+/** The 10 time characters of an id minted at `ms`. */
+function encodeTime(ms: number): string {
   let time = '';
-  let rest = now;
+  let rest = Math.max(0, Math.floor(ms));
   for (let i = 0; i < 10; i++) {
     time = ALPHABET.charAt(rest % 32) + time;
     rest = Math.floor(rest / 32);
   }
-  // 16 random bytes, 5 bits used from each: 80 random bits.
-  let tail = '';
-  for (let i = 0; i < 16; i++) tail += ALPHABET.charAt(nextRandomByte() & 31);
-  return `${ID_PREFIXES[kind]}_${time}${tail}`;
+  return time;
+}
+
+/**
+ * A string that sorts at or below every id with `prefix` minted at `ms` or later, and above every one minted
+ * earlier: a time bound a keyset query on ids can use.
+ */
+export function idFloorAt(prefix: string, ms: number): string {
+  return `${prefix}_${encodeTime(ms)}`;
 }
 
 // One getRandomValues call per 256 ids instead of one per id: the call itself, not the bytes, is what costs.

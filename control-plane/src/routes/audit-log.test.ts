@@ -99,6 +99,62 @@ describe('audit log', () => {
     expect([...ids].sort().reverse()).toEqual(ids);
   });
 
+  it('filters by actor, target and time, and pages within the filter', async () => {
+    type Page = { status: number; json: { items: AuditRow[]; nextCursor: string | null } };
+    type AuditRow = { id: string; actor: { id: string }; target: { id: string }; createdAt: string };
+    const get = (query: string): Promise<Page> =>
+      t.client.call('GET', `/v1/audit-log?${query}`, { token: owner.accessToken });
+    const before = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 5));
+    const key = await t.client.createKey(owner, { scopes: ['admin'] });
+    const made: string[] = [];
+    for (const name of ['f1', 'f2', 'f3']) {
+      const res = await t.client.call('POST', '/v1/api-keys', {
+        token: key.secret,
+        body: { name, scopes: ['predict'] },
+      });
+      made.push(res.json.id);
+    }
+    const byKey = await get(`actor=${key.id}&limit=200`);
+    expect(byKey.json.items.map((e) => e.target.id)).toEqual([...made].reverse());
+
+    const first = await get(`actor=${key.id}&limit=2`);
+    expect(first.json.items.map((e) => e.target.id)).toEqual([made[2], made[1]]);
+    const rest = await get(`actor=${key.id}&limit=2&cursor=${first.json.nextCursor}`);
+    expect(rest.json.items.map((e) => e.target.id)).toEqual([made[0]]);
+    expect(rest.json.nextCursor).toBeNull();
+
+    await t.client.call('DELETE', `/v1/api-keys/${made[1]}`, { token: owner.accessToken });
+    const onOne = await get(`target=${made[1]}`);
+    expect(onOne.json.items.map((e: AuditRow & { action?: string }) => e.action)).toEqual([
+      'api_key.revoke',
+      'api_key.create',
+    ]);
+
+    // Time bounds: everything since `before` is this test's; nothing of it before.
+    const since = await get(`since=${encodeURIComponent(before)}&limit=200`);
+    expect(since.json.items).toHaveLength(1 + made.length + 1);
+    expect(since.json.items.every((e) => e.createdAt >= before)).toBe(true);
+    const until = await get(`until=${encodeURIComponent(before)}&limit=200`);
+    expect(until.json.items.length).toBeGreaterThan(0);
+    expect(until.json.items.some((e) => made.includes(e.target.id))).toBe(false);
+    expect(until.json.items.every((e) => e.createdAt < before)).toBe(true);
+    const other = await get('actor=usr_nobody');
+    expect(other.json.items).toEqual([]);
+  });
+
+  it('refuses a malformed time or a range that ends before it starts', async () => {
+    const get = (query: string) =>
+      t.client.call('GET', `/v1/audit-log?${query}`, { token: owner.accessToken });
+    const notTime = await get('since=yesterday');
+    expect(notTime.status).toBe(400);
+    expect(JSON.stringify(notTime.json)).toMatch(/since/);
+    const backwards = await get('since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z');
+    expect(backwards.status).toBe(400);
+    expect(JSON.stringify(backwards.json)).toMatch(/since. must be before .until/);
+    expect((await get(`target=${'x'.repeat(513)}`)).status).toBe(400);
+  });
+
   it('is for owners and admins only', async () => {
     const admin = await t.client.joinOrg(owner, await t.client.register('a'), 'admin');
     const member = await t.client.joinOrg(owner, await t.client.register('b'), 'member');

@@ -18,6 +18,31 @@ const AuditEntrySchema = z
   })
   .openapi('AuditEntry');
 
+const Time = z.iso.datetime({ offset: true });
+
+const AuditQuerySchema = z
+  .object({
+    limit: Limit,
+    cursor: Cursor,
+    action: z.string().max(64).optional().openapi({ description: 'One action, e.g. `api_key.create`' }),
+    actor: z
+      .string()
+      .max(64)
+      .optional()
+      .openapi({ description: 'What one user (`usr_…`) or API key (`key_…`) did' }),
+    target: z
+      .string()
+      .max(512)
+      .optional()
+      .openapi({ description: 'What was done to one resource, by its id (`dep_…`, `key_…`, an image…)' }),
+    since: Time.optional().openapi({ description: 'Entries created at or after this time' }),
+    until: Time.optional().openapi({ description: 'Entries created before this time' }),
+  })
+  .refine((q) => !q.since || !q.until || Date.parse(q.since) < Date.parse(q.until), {
+    message: '`since` must be before `until`',
+    path: ['until'],
+  });
+
 export function auditLogRoutes(deps: RouteDeps) {
   const list = createRoute({
     method: 'get',
@@ -28,18 +53,26 @@ export function auditLogRoutes(deps: RouteDeps) {
     security: bearerAuth,
     middleware: deps.requireAuth,
     request: {
-      query: z.object({ limit: Limit, cursor: Cursor, action: z.string().max(64).optional() }),
+      query: AuditQuerySchema,
     },
     responses: {
       200: jsonContent(
         z.object({ items: z.array(AuditEntrySchema), nextCursor: z.string().nullable() }),
         'A page',
       ),
-      ...errors(401, 403),
+      ...errors(400, 401, 403),
     },
   });
   return newRouter().openapi(list, async (c) => {
     requirePermission(c.var.principal, 'audit:read');
-    return c.json(await listAuditLog(deps.db, c.var.principal.orgId, c.req.valid('query')), 200);
+    const { since, until, ...query } = c.req.valid('query');
+    return c.json(
+      await listAuditLog(deps.db, c.var.principal.orgId, {
+        ...query,
+        ...(since ? { since: new Date(since) } : {}),
+        ...(until ? { until: new Date(until) } : {}),
+      }),
+      200,
+    );
   });
 }

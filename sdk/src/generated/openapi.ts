@@ -5644,9 +5644,18 @@ export interface operations {
   listAuditLog: {
     parameters: {
       query?: {
+        /** @description One action, e.g. `api_key.create` */
         action?: string;
+        /** @description What one user (`usr_…`) or API key (`key_…`) did */
+        actor?: string;
         cursor?: string;
         limit?: number;
+        /** @description Entries created at or after this time */
+        since?: string;
+        /** @description What was done to one resource, by its id (`dep_…`, `key_…`, an image…) */
+        target?: string;
+        /** @description Entries created before this time */
+        until?: string;
       };
       header?: never;
       path?: never;

@@ -1,4 +1,5 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { ID_PREFIXES, idFloorAt } from '@meridian/protocol';
+import { and, desc, eq, gte, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { auditLog } from '../../db/schema.js';
 import { splitPage } from '../pagination.js';
@@ -7,10 +8,26 @@ export interface AuditQuery {
   limit: number;
   cursor?: string;
   action?: string;
+  /** A user or API key id: what one member or key did. */
+  actor?: string;
+  /** A target id: everything done to one deployment, key, model… */
+  target?: string;
+  /** Entries created at or after this time. */
+  since?: Date;
+  /** Entries created before this time. */
+  until?: Date;
 }
 
-/** Newest first, keyset-paged by id (ids sort by time), always inside one org. */
+// Ids are minted a moment before their row's created_at: this margin keeps an id bound from cutting off an
+// entry the created_at bound lets through.
+const ID_MARGIN_MS = 60_000;
+
+/**
+ * Newest first, keyset-paged by id (ids sort by time), always inside one org. Time bounds apply to
+ * `createdAt`, what readers see; an id bound a minute wider lets the (org, id) index skip the rest.
+ */
 export async function listAuditLog(db: Database, orgId: string, query: AuditQuery) {
+  const { since, until } = query;
   const rows = await db
     .select()
     .from(auditLog)
@@ -19,6 +36,12 @@ export async function listAuditLog(db: Database, orgId: string, query: AuditQuer
         eq(auditLog.orgId, orgId),
         query.cursor ? lt(auditLog.id, query.cursor) : undefined,
         query.action ? eq(auditLog.action, query.action) : undefined,
+        query.actor ? eq(auditLog.actorId, query.actor) : undefined,
+        query.target ? eq(auditLog.targetId, query.target) : undefined,
+        since ? gte(auditLog.id, idFloorAt(ID_PREFIXES.audit, since.getTime() - ID_MARGIN_MS)) : undefined,
+        since ? gte(auditLog.createdAt, since) : undefined,
+        until ? lt(auditLog.id, idFloorAt(ID_PREFIXES.audit, until.getTime() + ID_MARGIN_MS)) : undefined,
+        until ? lt(auditLog.createdAt, until) : undefined,
       ),
     )
     .orderBy(desc(auditLog.id))
