@@ -526,6 +526,10 @@ describe('the meridian CLI against the platform', () => {
       2,
       'meridian: --since wants a duration such as 30m, 1h or 2d, or an ISO 8601 time, not last week\n',
     ]);
+    // The org is minutes old: nothing in its log is older than an hour.
+    expect(JSON.parse(ok(await asMina('audit', '--until', '1h', '--json')).stdout)).toEqual([]);
+    const backwards = await asMina('audit', '--since', '1h', '--until', '2h');
+    expect([backwards.code, backwards.stderr]).toEqual([2, 'meridian: --since must be before --until\n']);
   }, 60_000);
 
   it('prints usage and exits 2 for an unknown command or flag', async () => {

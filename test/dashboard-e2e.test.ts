@@ -360,6 +360,17 @@ describe('the web dashboard in a browser', () => {
       expect(audit).toContain('inputs.jsonl');
       expect(audit).not.toMatch(/\b(file|run)_[0-9a-z]{20,}/);
       expect(audit).not.toMatch(/\b(usr|key)_[0-9a-z]{20,}/);
+      // Filtered by who acted, offered by name: the key changed nothing; every row of the owner's is theirs.
+      const by = page.getByRole('combobox', { name: /^By\b/ });
+      await by.selectOption({ label: 'key first key' });
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.getByText('No audit entries yet').waitFor();
+      await by.selectOption({ label: ownerEmail });
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await expect.poll(auditText, { timeout: 10_000 }).toContain('inputs.jsonl');
+      const actors = await page.locator('tbody tr td:nth-child(3)').allTextContents();
+      expect(actors.length).toBeGreaterThan(3);
+      expect(new Set(actors)).toEqual(new Set([ownerEmail]));
     }, 480_000);
 
     it('fits a 390 px wide screen: no page scrolls sideways', async () => {

@@ -1,7 +1,7 @@
 import type { Schema } from '@meridian/sdk';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../context.js';
-import { entryRow, parseLimit, parseSince, takeEntries } from './audit.js';
+import { entryRow, parseLimit, parseTime, takeEntries } from './audit.js';
 
 type Entry = Schema<'AuditEntry'>;
 
@@ -44,6 +44,8 @@ const usageError = (run: () => unknown) => {
 };
 
 describe('audit flags', () => {
+  const parseSince = (value: string, now: number) => parseTime(value, '--since', now);
+
   it('reads --since as a duration back from now or as an ISO 8601 time', () => {
     expect(parseSince('1h', NOW).toISOString()).toBe('2026-05-01T11:00:00.000Z');
     expect(parseSince('90s', NOW).toISOString()).toBe('2026-05-01T11:58:30.000Z');
@@ -58,6 +60,7 @@ describe('audit flags', () => {
         2,
         `--since wants a duration such as 30m, 1h or 2d, or an ISO 8601 time, not ${bad}`,
       ]);
+    expect(usageError(() => parseTime('soon', '--until', NOW))[1]).toMatch(/^--until wants/);
   });
 
   it('takes a --limit from 1 to 10000 in digits only', () => {
@@ -82,21 +85,8 @@ describe('choosing audit entries', () => {
 
   it('keeps the newest first and stops at the limit without reading further', async () => {
     const { entries: all, read } = log(entries);
-    expect((await takeEntries(all, { limit: 2 })).map((e) => e.id)).toEqual(['a5', 'a4']);
+    expect((await takeEntries(all, 2)).map((e) => e.id)).toEqual(['a5', 'a4']);
     expect(read.count).toBe(2);
-  });
-
-  it('stops at the first entry older than --since', async () => {
-    const { entries: all, read } = log(entries);
-    const since = new Date(NOW - 60 * 60_000);
-    expect((await takeEntries(all, { limit: 50, since })).map((e) => e.id)).toEqual(['a5', 'a4', 'a3']);
-    expect(read.count).toBe(4);
-  });
-
-  it('keeps one actor’s entries, counting only those against the limit', async () => {
-    const { entries: all } = log(entries);
-    const mine = await takeEntries(all, { limit: 3, actorId: 'usr_ada' });
-    expect(mine.map((e) => e.id)).toEqual(['a5', 'a3', 'a2']);
   });
 });
 

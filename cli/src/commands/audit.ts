@@ -7,21 +7,21 @@ import { listMembers, type Member, memberByEmail } from './members.js';
 type Entry = Schema<'AuditEntry'>;
 
 const MAX_LIMIT = 10_000;
-// The API's largest page: fewer round trips when entries are filtered here.
+// The API's largest page.
 const MAX_PAGE = 200;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
-/** `--since`: a duration back from `now` (`90s`, `5m`, `1h`, `2d`) or an ISO 8601 time. */
-export function parseSince(value: string, now: number): Date {
+/** `--since` / `--until`: a duration back from `now` (`90s`, `5m`, `1h`, `2d`) or an ISO 8601 time. */
+export function parseTime(value: string, flag: string, now: number): Date {
   const refuse = () =>
-    new CliError(`--since wants a duration such as 30m, 1h or 2d, or an ISO 8601 time, not ${value}`, 2);
+    new CliError(`${flag} wants a duration such as 30m, 1h or 2d, or an ISO 8601 time, not ${value}`, 2);
   if (ISO_TIME.test(value)) {
     const at = Date.parse(value);
     if (Number.isNaN(at)) throw refuse();
     return new Date(at);
   }
   try {
-    return new Date(now - parseDuration(value, '--since') * 1000);
+    return new Date(now - parseDuration(value, flag) * 1000);
   } catch {
     throw refuse();
   }
@@ -35,25 +35,13 @@ export function parseLimit(value: string): number {
   return limit;
 }
 
-export interface EntryFilter {
-  limit: number;
-  since?: Date;
-  /** A user or API key id; the API filters by action only, so the actor is matched here. */
-  actorId?: string;
-}
-
-/**
- * The first `limit` entries of a newest-first log that `filter` lets through. Stops reading at the first
- * entry older than `since`: nothing after it can be newer.
- */
-export async function takeEntries(entries: AsyncIterable<Entry>, filter: EntryFilter): Promise<Entry[]> {
+/** The first `limit` entries of a newest-first log, reading no page past them. */
+export async function takeEntries(entries: AsyncIterable<Entry>, limit: number): Promise<Entry[]> {
   const taken: Entry[] = [];
-  if (filter.limit < 1) return taken;
+  if (limit < 1) return taken;
   for await (const entry of entries) {
-    if (filter.since && Date.parse(entry.createdAt) < filter.since.getTime()) break;
-    if (filter.actorId !== undefined && entry.actor.id !== filter.actorId) continue;
     taken.push(entry);
-    if (taken.length >= filter.limit) break;
+    if (taken.length >= limit) break;
   }
   return taken;
 }
@@ -99,6 +87,7 @@ interface AuditOptions {
   action?: string;
   actor?: string;
   since?: string;
+  until?: string;
   limit: string;
 }
 
@@ -112,25 +101,30 @@ export function auditCommand(program: Command): void {
       '--since <time>',
       'entries from then on: a duration back from now (30m, 1h, 2d) or an ISO 8601 time',
     )
+    .option('--until <time>', 'entries before then: a duration back from now or an ISO 8601 time')
     .option('--limit <n>', `at most this many entries (1 to ${MAX_LIMIT})`, '50')
     .action(
       action(async (ctx, opts: AuditOptions) => {
         const limit = parseLimit(opts.limit);
-        const since = opts.since === undefined ? undefined : parseSince(opts.since, Date.now());
+        const now = Date.now();
+        const since = opts.since === undefined ? undefined : parseTime(opts.since, '--since', now);
+        const until = opts.until === undefined ? undefined : parseTime(opts.until, '--until', now);
+        if (since && until && since >= until) throw new CliError('--since must be before --until', 2);
         const client = await ctx.client();
         // Fetched at most once: for --actor and for naming the entries.
         let memberList: Promise<Member[]> | undefined;
         const members = () => (memberList ??= listMembers(client));
-        const actorId = opts.actor === undefined ? undefined : await resolveActor(members, opts.actor);
-        const pageSize = actorId === undefined ? Math.min(limit, MAX_PAGE) : MAX_PAGE;
+        const actor = opts.actor === undefined ? undefined : await resolveActor(members, opts.actor);
         const pages = client.list('/v1/audit-log', {
-          query: { limit: pageSize, ...(opts.action === undefined ? {} : { action: opts.action }) },
+          query: {
+            limit: Math.min(limit, MAX_PAGE),
+            ...(opts.action === undefined ? {} : { action: opts.action }),
+            ...(actor === undefined ? {} : { actor }),
+            ...(since ? { since: since.toISOString() } : {}),
+            ...(until ? { until: until.toISOString() } : {}),
+          },
         });
-        const entries = await takeEntries(pages, {
-          limit,
-          ...(since ? { since } : {}),
-          ...(actorId ? { actorId } : {}),
-        });
+        const entries = await takeEntries(pages, limit);
         if (ctx.options.json) return ctx.print(entries, () => '');
         const names = await namesFor(client, members, entries);
         ctx.print(entries, () =>

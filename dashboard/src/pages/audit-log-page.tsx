@@ -1,38 +1,29 @@
-import { type FormEvent, useState } from 'react';
+import { useState } from 'react';
 import { useApp } from '../api/context';
-import { Field } from '../components/field';
 import { ListState } from '../components/list-state';
 import { PageHeader } from '../components/page-header';
 import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
+import { type AuditFilter, AuditFilters, auditQuery, NO_FILTER } from './audit-filters';
 import { auditRefLabel, loadAuditNames } from './audit-names';
 
 export function AuditLogPage() {
   const { client } = useApp();
-  const [draft, setDraft] = useState('');
-  const [action, setAction] = useState('');
+  // The query is fixed when a filter is applied: a relative time does not move while one pages.
+  const [query, setQuery] = useState(() => auditQuery(NO_FILTER, Date.now()));
   const list = usePaged(
-    (cursor, limit) =>
-      client.request('get', '/v1/audit-log', { query: { cursor, limit, ...(action ? { action } : {}) } }),
-    [action],
+    (cursor, limit) => client.request('get', '/v1/audit-log', { query: { cursor, limit, ...query } }),
+    [query],
   );
   // Names for the ids entries carry; until they load (or if they cannot), entries show type and id.
   const names = useLoad(() => loadAuditNames(client), []).data ?? new Map<string, string>();
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setAction(draft.trim());
-  };
+  const apply = (filter: AuditFilter) => setQuery(auditQuery(filter, Date.now()));
   return (
     <>
       <PageHeader title="Audit log" />
-      <form onSubmit={submit} className="inline-form" aria-label="Filter the audit log">
-        <Field label="Action" hint="e.g. api_key.create, model.create">
-          <input value={draft} onChange={(e) => setDraft(e.target.value)} />
-        </Field>
-        <button type="submit">Filter</button>
-      </form>
+      <AuditFilters actors={names} onApply={apply} />
       <ListState list={list} label="Audit entries" empty={null}>
         {(items) => (
           <TableWrap label="Audit log table">
