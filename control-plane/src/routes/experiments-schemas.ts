@@ -82,10 +82,14 @@ export const MetricPointSchema = z
   .object({ key: z.string(), value: z.number(), step: z.number().int(), timestamp: z.string() })
   .openapi('MetricPoint');
 
-export const RunDetailSchema = RunSchema.extend({
+/** A run in a list: enough to compare runs side by side without a call per run. */
+export const RunSummarySchema = RunSchema.extend({
   params: z.record(z.string(), z.string()),
   tags: z.record(z.string(), z.string()),
   metrics: z.array(MetricPointSchema).openapi({ description: 'The latest point of every metric key' }),
+}).openapi('RunSummary');
+
+export const RunDetailSchema = RunSummarySchema.extend({
   modelVersions: z
     .array(
       z.object({

@@ -197,6 +197,57 @@ describe('experiments and runs', () => {
     expect(badCursor.status).toBe(400);
   });
 
+  it('lists each run with its params, tags and latest metrics, to compare runs side by side', async () => {
+    const experimentId = await newExperiment();
+    const start = async (name: string, tags?: Record<string, string>) =>
+      (await as(member).post(`/v1/experiments/${experimentId}/runs`, { name, ...(tags ? { tags } : {}) }))
+        .json.id as string;
+    const a = await start('a', { team: 'ocr' });
+    const b = await start('b');
+    await start('empty');
+    const log = (id: string, body: unknown) => as(member).post(`/v1/runs/${id}/log-batch`, body);
+    await log(a, {
+      params: [{ key: 'lr', value: '0.1' }],
+      metrics: [
+        { key: 'loss', value: 0.9, step: 0 },
+        { key: 'loss', value: 0.3, step: 2 },
+        { key: 'loss', value: 0.5, step: 1 },
+        { key: 'acc', value: 0.8, step: 2 },
+      ],
+    });
+    // b's loss has a later step than any of a's: each run's latest is its own.
+    await log(b, { params: [{ key: 'lr', value: '0.01' }], metrics: [{ key: 'loss', value: 0.2, step: 5 }] });
+
+    const listed = await as(viewer).get(`/v1/experiments/${experimentId}/runs`);
+    expect(listed.status).toBe(200);
+    const point = (key: string, value: number, step: number) => ({
+      key,
+      value,
+      step,
+      timestamp: expect.any(String),
+    });
+    expect(listed.json.items).toEqual([
+      expect.objectContaining({ name: 'empty', params: {}, tags: {}, metrics: [] }),
+      expect.objectContaining({
+        name: 'b',
+        params: { lr: '0.01' },
+        tags: {},
+        metrics: [point('loss', 0.2, 5)],
+      }),
+      expect.objectContaining({
+        name: 'a',
+        params: { lr: '0.1' },
+        tags: { team: 'ocr' },
+        metrics: [point('acc', 0.8, 2), point('loss', 0.3, 2)],
+      }),
+    ]);
+    // A page carries the same as each run's own GET.
+    for (const item of listed.json.items) {
+      const { modelVersions: _, ...detail } = (await as(viewer).get(`/v1/runs/${item.id}`)).json;
+      expect(item).toEqual(detail);
+    }
+  });
+
   it('replaces the run tags with PUT', async () => {
     const runId = await newRun(owner, { tags: { a: '1', b: '2' } });
     const put = await as(member).put(`/v1/runs/${runId}/tags`, { tags: { b: '3', c: 'x'.repeat(8000) } });

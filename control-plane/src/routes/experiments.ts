@@ -20,6 +20,7 @@ import {
   ExperimentSchema,
   page,
   RunSchema,
+  RunSummarySchema,
   TagMap,
 } from './experiments-schemas.js';
 import { Cursor, Limit } from './schemas.js';
@@ -109,12 +110,12 @@ export function experimentRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
     method: 'get',
     path: '/v1/experiments/{id}/runs',
     operationId: 'listRuns',
-    summary: 'Runs of an experiment, newest first',
+    summary: 'Runs of an experiment, newest first, each with its params, tags and latest metrics',
     request: {
       params: ExperimentIdParams,
       query: z.object({ limit: Limit, cursor: Cursor, status: z.enum(RUN_STATUSES).optional() }),
     },
-    responses: { 200: jsonContent(page(RunSchema), 'A page'), ...errors(401, 403, 404) },
+    responses: { 200: jsonContent(page(RunSummarySchema), 'A page'), ...errors(401, 403, 404) },
   });
 
   return newRouter()

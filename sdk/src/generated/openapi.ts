@@ -1043,7 +1043,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Runs of an experiment, newest first */
+    /** Runs of an experiment, newest first, each with its params, tags and latest metrics */
     get: operations['listRuns'];
     put?: never;
     /** Start a run in an experiment */
@@ -2413,9 +2413,7 @@ export interface components {
       /** @enum {string} */
       status: 'running' | 'finished' | 'failed' | 'killed';
     };
-    RunDetail: components['schemas']['Run'] & {
-      /** @description The latest point of every metric key */
-      metrics: components['schemas']['MetricPoint'][];
+    RunDetail: components['schemas']['RunSummary'] & {
       /** @description Model versions that name this run as their source */
       modelVersions: {
         createdAt: string;
@@ -2425,6 +2423,10 @@ export interface components {
         status: string;
         version: number;
       }[];
+    };
+    RunSummary: components['schemas']['Run'] & {
+      /** @description The latest point of every metric key */
+      metrics: components['schemas']['MetricPoint'][];
       params: {
         [key: string]: string;
       };
@@ -8113,7 +8115,7 @@ export interface operations {
         };
         content: {
           'application/json': {
-            items: components['schemas']['Run'][];
+            items: components['schemas']['RunSummary'][];
             nextCursor: string | null;
           };
         };

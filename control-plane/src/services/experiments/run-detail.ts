@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import { models, modelVersions, runMetrics, runParams, runTags } from '../../db/schema.js';
 import type { Reader } from './types.js';
 
@@ -9,31 +9,80 @@ export interface MetricPoint {
   timestamp: string;
 }
 
-const toMap = (rows: { key: string; value: string }[]) =>
-  Object.fromEntries(rows.map((r) => [r.key, r.value])) as Record<string, string>;
-
-/** The latest point of every metric key: highest step, then latest timestamp, then last logged (MLflow's rule). */
-async function latestMetrics(db: Reader, runId: string): Promise<MetricPoint[]> {
+/**
+ * The latest point of every metric key of each run: highest step, then latest timestamp, then last logged
+ * (MLflow's rule). One query for a page of runs; each run's points sorted by key.
+ */
+async function latestMetrics(db: Reader, runIds: readonly string[]): Promise<Map<string, MetricPoint[]>> {
+  const byRun = new Map<string, MetricPoint[]>(runIds.map((id) => [id, []]));
+  if (runIds.length === 0) return byRun;
   const ranked = db
     .select({
+      runId: runMetrics.runId,
       key: runMetrics.key,
       value: runMetrics.value,
       step: runMetrics.step,
       timestamp: runMetrics.timestamp,
-      rank: sql<number>`row_number() over (partition by ${runMetrics.key} order by ${runMetrics.step} desc, ${runMetrics.timestamp} desc, ${runMetrics.id} desc)`.as(
+      rank: sql<number>`row_number() over (partition by ${runMetrics.runId}, ${runMetrics.key} order by ${runMetrics.step} desc, ${runMetrics.timestamp} desc, ${runMetrics.id} desc)`.as(
         'rank',
       ),
     })
     .from(runMetrics)
-    .where(eq(runMetrics.runId, runId))
+    .where(inArray(runMetrics.runId, [...runIds]))
     .as('ranked');
   const rows = await db.select().from(ranked).where(eq(ranked.rank, 1)).orderBy(asc(ranked.key));
-  return rows.map((r) => ({
-    key: r.key,
-    value: r.value,
-    step: r.step,
-    timestamp: new Date(r.timestamp).toISOString(),
-  }));
+  for (const r of rows)
+    byRun.get(r.runId)?.push({
+      key: r.key,
+      value: r.value,
+      step: r.step,
+      timestamp: new Date(r.timestamp).toISOString(),
+    });
+  return byRun;
+}
+
+type KeyValueTable = typeof runParams | typeof runTags;
+
+/** Each run's params or tags as one object, keys in order. */
+async function keyValues(db: Reader, table: KeyValueTable, runIds: readonly string[]) {
+  const byRun = new Map<string, Record<string, string>>(runIds.map((id) => [id, {}]));
+  if (runIds.length === 0) return byRun;
+  const rows = await db
+    .select({ runId: table.runId, key: table.key, value: table.value })
+    .from(table)
+    .where(inArray(table.runId, [...runIds]))
+    .orderBy(asc(table.key));
+  for (const r of rows) {
+    const values = byRun.get(r.runId);
+    if (values) values[r.key] = r.value;
+  }
+  return byRun;
+}
+
+export interface RunSummary {
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  metrics: MetricPoint[];
+}
+
+/**
+ * What a list of runs carries beside each run: its params, tags and latest metrics, for comparing runs
+ * side by side; three queries for the whole page. The caller has already scoped `runIds` to one org.
+ */
+export async function readRunSummaries(
+  db: Reader,
+  runIds: readonly string[],
+): Promise<(runId: string) => RunSummary> {
+  const [params, tags, metrics] = await Promise.all([
+    keyValues(db, runParams, runIds),
+    keyValues(db, runTags, runIds),
+    latestMetrics(db, runIds),
+  ]);
+  return (runId) => ({
+    params: params.get(runId) ?? {},
+    tags: tags.get(runId) ?? {},
+    metrics: metrics.get(runId) ?? [],
+  });
 }
 
 /** Model versions of the same org that name `runId` as the run they came from. */
@@ -56,19 +105,9 @@ async function producedVersions(db: Reader, orgId: string, runId: string) {
 
 /** What GET /v1/runs/{id} adds to the run itself; the caller has already checked the run is in `orgId`. */
 export async function readRunDetail(db: Reader, orgId: string, runId: string) {
-  const [params, tags, metrics, modelVersionsOfRun] = await Promise.all([
-    db
-      .select({ key: runParams.key, value: runParams.value })
-      .from(runParams)
-      .where(eq(runParams.runId, runId))
-      .orderBy(asc(runParams.key)),
-    db
-      .select({ key: runTags.key, value: runTags.value })
-      .from(runTags)
-      .where(eq(runTags.runId, runId))
-      .orderBy(asc(runTags.key)),
-    latestMetrics(db, runId),
+  const [summaryOf, modelVersionsOfRun] = await Promise.all([
+    readRunSummaries(db, [runId]),
     producedVersions(db, orgId, runId),
   ]);
-  return { params: toMap(params), tags: toMap(tags), metrics, modelVersions: modelVersionsOfRun };
+  return { ...summaryOf(runId), modelVersions: modelVersionsOfRun };
 }

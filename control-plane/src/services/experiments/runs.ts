@@ -9,7 +9,7 @@ import { recordAudit } from '../audit/record.js';
 import { splitPage } from '../pagination.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects, forgetArtifacts } from './artifact-cleanup.js';
 import { findExperiment } from './experiments.js';
-import { readRunDetail } from './run-detail.js';
+import { readRunDetail, readRunSummaries } from './run-detail.js';
 import type { Reader } from './types.js';
 
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -91,7 +91,14 @@ export async function listRuns(
     .orderBy(desc(runs.id))
     .limit(page.limit + 1);
   const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
-  return { items: items.map(presentRun), nextCursor };
+  const summaryOf = await readRunSummaries(
+    db,
+    items.map((r) => r.id),
+  );
+  return {
+    items: items.map((r) => ({ ...presentRun(r), ...summaryOf(r.id) })),
+    nextCursor,
+  };
 }
 
 /** The run with its params, tags, the latest point of each metric and the model versions it produced. */
