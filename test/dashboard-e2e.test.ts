@@ -256,6 +256,7 @@ describe('the web dashboard in a browser', () => {
   describe('pages', () => {
     let pages: [string, string][] = [];
     let runId = '';
+    let experimentId = '';
 
     beforeAll(async () => {
       // Something on every page: an experiment with a run, parameters and a metric history; an alias.
@@ -265,6 +266,7 @@ describe('the web dashboard in a browser', () => {
         body: { name: 'baseline' },
       });
       runId = run.id;
+      experimentId = experiment.id;
       await owner.request('post', '/v1/runs/{id}/log-batch', {
         path: { id: run.id },
         body: {
@@ -333,6 +335,11 @@ describe('the web dashboard in a browser', () => {
       // The pages show what the API holds.
       await open(page, `/models/${first.modelId}`);
       await expect(page.getByRole('main').textContent()).resolves.toContain('production → version 1');
+      // The experiment's runs compare side by side: a column per metric, each run's latest value.
+      await open(page, `/experiments/${experimentId}`);
+      const runsTable = page.getByRole('region', { name: 'Runs table' });
+      await expect.poll(() => runsTable.getByRole('columnheader').allTextContents()).toContain('loss');
+      await expect(runsTable.getByRole('row', { name: /baseline/ }).textContent()).resolves.toMatch(/0\.1$/);
       await open(page, `/runs/${runId}`);
       await page.getByRole('img', { name: /^loss: 10 points/ }).waitFor();
       // The run names its experiment as the user named it, and shows its tags.

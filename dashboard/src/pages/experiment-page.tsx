@@ -9,6 +9,7 @@ import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
+import { metricCell, metricColumns } from './run-columns';
 
 export function ExperimentPage({ id }: { id: string }) {
   const { client } = useApp();
@@ -24,36 +25,50 @@ export function ExperimentPage({ id }: { id: string }) {
       <PageHeader title={`Experiment ${experiment.data.name}`} />
       <p>{experiment.data.description}</p>
       <ListState list={runs} label="Runs" empty={null}>
-        {(items) => (
-          <TableWrap label="Runs table">
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-                <th scope="col">Ended</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r) => (
-                <tr key={r.id}>
-                  <td>
-                    <AppLink to={`/runs/${r.id}`}>{r.name || r.id}</AppLink>
-                  </td>
-                  <td>
-                    <StatusBadge status={r.status} />
-                  </td>
-                  <td>
-                    <TimeText iso={r.startedAt} />
-                  </td>
-                  <td>
-                    <TimeText iso={r.endedAt} />
-                  </td>
+        {(items) => {
+          // Columns for the metrics this page's runs logged, so runs compare side by side.
+          const keys = metricColumns(items);
+          return (
+            <TableWrap label="Runs table">
+              <thead>
+                <tr>
+                  <th scope="col">Run</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Started</th>
+                  <th scope="col">Ended</th>
+                  {keys.map((key) => (
+                    <th scope="col" key={key} className="numeric">
+                      {key}
+                    </th>
+                  ))}
                 </tr>
-              ))}
-            </tbody>
-          </TableWrap>
-        )}
+              </thead>
+              <tbody>
+                {items.map((r) => (
+                  <tr key={r.id}>
+                    <td>
+                      <AppLink to={`/runs/${r.id}`}>{r.name || r.id}</AppLink>
+                    </td>
+                    <td>
+                      <StatusBadge status={r.status} />
+                    </td>
+                    <td>
+                      <TimeText iso={r.startedAt} />
+                    </td>
+                    <td>
+                      <TimeText iso={r.endedAt} />
+                    </td>
+                    {keys.map((key) => (
+                      <td key={key} className="numeric">
+                        {metricCell(r, key)}
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </TableWrap>
+          );
+        }}
       </ListState>
     </>
   );
