@@ -14,9 +14,24 @@ import {
   routingSnapshot,
   startPlatform,
 } from './edge/platform.js';
-import { freePort, machineJiffies, processCpuSplit, REPO_ROOT, startProcess } from './edge/processes.js';
+import {
+  freePort,
+  machineJiffies,
+  pinTree,
+  processCpuSplit,
+  REPO_ROOT,
+  startProcess,
+} from './edge/processes.js';
 import { locateWithSourceMap, openProfiler, topSelfTime } from './edge/profile.js';
-import { LOADGEN_LIMIT, mergeRounds, pct, printCell, printTargets, verdict } from './edge/report.js';
+import {
+  LOADGEN_LIMIT,
+  mergeRounds,
+  pct,
+  printCell,
+  printRoundRatios,
+  printTargets,
+  verdict,
+} from './edge/report.js';
 import { classifierBody, edgeRequest, signedReplicaRequests } from './edge/requests.js';
 import {
   type BenchContext,
@@ -36,11 +51,15 @@ import type { Cell, EdgeStats, Target, Upstream } from './edge/types.js';
  * the PaddleOCR classifier and against a fixed-response upstream (so that the ratio shows the edge's own cost). It also
  * counts the edge's control-plane calls and limiter (Durable Object) calls during each measured window.
  *   npx tsx bench/edge.ts [--duration 5] [--warmup 2] [--connections 1,50] [--width 8] [--rounds 1]
- *     [--profile] [--runtimes workerd,miniflare,none] [--upstreams agent,fixed]
+ *     [--profile] [--runtimes workerd,miniflare,none] [--upstreams agent,fixed] [--pin]
  * --width is the classifier input's width (8 or the model's real 192); --profile also records a CPU profile
  * of the edge in raw workerd under load (fixed upstream, the largest --connections) into bench/results/.
  * --runtimes and --upstreams choose the cells: `none` is the direct and nginx rows; Miniflare is not started
  * unless chosen. A quick before/after of the edge's own cost: --runtimes workerd --upstreams fixed.
+ * --pin gives the proxies (nginx, workerd, Miniflare) the last CPU and everything else (this load generator,
+ * the upstreams, the control plane) the first: on a 2-core machine the scheduler otherwise decides, cell by
+ * cell, whether a proxy shares its core with the client, and its throughput moves with that luck rather than
+ * with its own CPU cost.
  */
 const { values: flags } = parseArgs({
   options: {
@@ -53,6 +72,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '1' },
     runtimes: { type: 'string', default: 'workerd,miniflare,none' },
     upstreams: { type: 'string', default: 'agent,fixed' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const RUNTIMES = new Set(flags.runtimes.split(','));
@@ -63,6 +83,8 @@ const CONNECTIONS = flags.connections.split(',').map(Number);
 const WIDTH = Number(flags.width);
 const ROUNDS = Math.max(1, Number(flags.rounds));
 const C_HIGH = Math.max(...CONNECTIONS);
+/** With --pin, the CPU the proxies run on. */
+const PROXY_CPU = cpus().length - 1;
 /** A key limit that is checked on every call and never reached: the limiter path runs, nothing is refused. */
 const RATE_LIMITS = [{ name: 'bench', limit: 1_000_000_000, periodSeconds: 60 }];
 
@@ -78,6 +100,8 @@ async function main() {
     `edge bench: ${DURATION_MS / 1000} s per cell after ${WARMUP_MS / 1000} s warm-up, callers ${CONNECTIONS.join(', ')}; ` +
       `${cpus().length} CPUs, node ${process.version}, ${workerdVersion}; all on 127.0.0.1`,
   );
+  // Everything started from here on inherits the first CPU; the proxies move to the last once started.
+  if (flags.pin) pinTree(process.pid, 0);
   const { body, headerLength } = classifierBody(WIDTH);
   say(
     `body: PaddleOCR classifier input FP32 1×3×48×${WIDTH}, OIP binary extension (${body.byteLength} B), binary output`,
@@ -173,6 +197,14 @@ async function main() {
     await startTargets(bench, platform, upstreams, replicaUrls, { miniflare: RUNTIMES.has('miniflare') })
   ).filter((t) => RUNTIMES.has(t.runtime));
   const chosen = upstreams.filter((u) => UPSTREAMS.has(u.key));
+  if (flags.pin) {
+    const proxies = new Set(targets.flatMap((t) => upstreams.map((u) => t.proxy(u)?.pid ?? -1)));
+    proxies.delete(-1);
+    for (const pid of proxies) pinTree(pid, PROXY_CPU);
+    say(
+      `pinned: the proxies (${proxies.size} process trees) on CPU ${PROXY_CPU}; the load generator, upstreams and platform on CPU 0`,
+    );
+  }
   await checkTargets(bench, targets, chosen);
   // These machines are shared: what else runs moves every figure, so the run says how busy it was.
   const idle0 = machineJiffies();
@@ -211,6 +243,7 @@ async function main() {
   }
 
   printTargets(say, CONNECTIONS, targets, chosen, (t, u, c) => mergeRounds(cells.get(cellKey(t, u, c))));
+  printRoundRatios(say, C_HIGH, targets, chosen, (t, u, c) => cells.get(cellKey(t, u, c)) ?? []);
   // An edge gets requests only in its own cells (and the stats reads, which never reach the control plane),
   // so every key or org lookup after the checks was made on the path of one of the benchmark's requests.
   const seconds = ((Date.now() - cellsStarted) / 1000).toFixed(0);
@@ -321,6 +354,7 @@ async function profileEdge(platform: Platform, upstreams: Upstream[], replicaUrl
   const inspectorPort = await freePort();
   const buildDir = join(dir, 'build');
   const profiled = await startRawWorkerd(bench, platform, upstreams, replicaUrls, buildDir, inspectorPort);
+  if (flags.pin) pinTree(profiled.process.pid, PROXY_CPU);
   const fixedUpstream = upstreams.find((u) => u.key === 'fixed') as Upstream;
   const profiler = await openProfiler(`ws://127.0.0.1:${inspectorPort}/edge`);
   let cpu0 = processCpuSplit(profiled.process.pid);

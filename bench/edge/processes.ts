@@ -155,6 +155,15 @@ export function processTree(pid: number): number[] {
   return pids;
 }
 
+/**
+ * Restricts a process and its live descendants, every thread of each, to one CPU (`taskset -a -p -c`).
+ * Children started later inherit it.
+ */
+export function pinTree(pid: number, cpu: number): void {
+  for (const p of processTree(pid))
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(p)], { stdio: 'ignore' });
+}
+
 /** CPU of a process and its live descendants, in µs (a descendant that exited takes its time with it). */
 export function treeCpuMicros(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + processCpuMicros(p), 0);

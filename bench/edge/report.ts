@@ -166,6 +166,37 @@ export function printTargets(
 }
 
 /**
+ * The throughput ratio at `c` callers in each round on its own. The target line divides the medians of the
+ * rounds, which may come from different rounds; this shows whether the line holds round by round.
+ */
+export function printRoundRatios(
+  say: (line: string) => void,
+  c: number,
+  targets: Target[],
+  upstreams: Upstream[],
+  roundsOf: (t: Target, u: Upstream, c: number) => Cell[],
+) {
+  for (const runtime of ['workerd', 'miniflare'] as const) {
+    const bare = targets.find((t) => t.runtime === runtime && t.kind === 'bare');
+    const edge = targets.find((t) => t.runtime === runtime && t.kind === 'edge');
+    if (!bare || !edge) continue;
+    for (const u of upstreams) {
+      const b = roundsOf(bare, u, c);
+      const e = roundsOf(edge, u, c);
+      const ratios = e.flatMap((cell, i) => {
+        const reference = b[i];
+        return reference ? [cell.rps / reference.rps] : [];
+      });
+      if (ratios.length < 2) continue;
+      const held = ratios.filter((r) => r >= TARGETS.throughputRatio).length;
+      say(
+        `${runtime === 'workerd' ? 'raw workerd' : 'Miniflare'} → ${u.key}, edge ÷ bare at c=${c} round by round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (${held} of ${ratios.length} rounds ≥ ${TARGETS.throughputRatio.toFixed(2)})`,
+      );
+    }
+  }
+}
+
+/**
  * CPU per request of the proxy process (workerd; Miniflare's Node process and its workerd) at `c` callers:
  * the figure that moves least when other work shares the machine. A runtime serving from one thread cannot
  * pass more than 1 s / (CPU per request), so bare ÷ edge bounds the throughput ratio on a quiet machine.
