@@ -371,7 +371,7 @@ describe('the web dashboard in a browser', () => {
       const by = page.getByRole('combobox', { name: /^By\b/ });
       await by.selectOption({ label: 'key first key' });
       await page.getByRole('button', { name: 'Filter' }).click();
-      await page.getByText('No audit entries yet').waitFor();
+      await page.getByText('No audit entries match this filter').waitFor();
       await by.selectOption({ label: ownerEmail });
       await page.getByRole('button', { name: 'Filter' }).click();
       await expect.poll(auditText, { timeout: 10_000 }).toContain('inputs.jsonl');

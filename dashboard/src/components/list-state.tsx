@@ -10,6 +10,8 @@ export function ListState<T>(props: {
   list: Paged<T>;
   label: string;
   empty: ReactNode;
+  /** The empty state's title when the list is filtered: "no … yet" would say nothing exists at all. */
+  emptyTitle?: string;
   children: (items: T[]) => ReactNode;
 }) {
   const { list } = props;
@@ -20,7 +22,9 @@ export function ListState<T>(props: {
         <Loading what={`Loading ${props.label.toLowerCase()}`} />
       ) : null}
       {!list.loading && !list.error && list.items.length === 0 ? (
-        <EmptyState title={`No ${props.label.toLowerCase()} yet`}>{props.empty}</EmptyState>
+        <EmptyState title={props.emptyTitle ?? `No ${props.label.toLowerCase()} yet`}>
+          {props.empty}
+        </EmptyState>
       ) : null}
       {list.items.length > 0 ? props.children(list.items) : null}
       <Pager list={list as Paged<unknown>} label={props.label} />

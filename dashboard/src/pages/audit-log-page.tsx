@@ -20,11 +20,17 @@ export function AuditLogPage() {
   // Names for the ids entries carry; until they load (or if they cannot), entries show type and id.
   const names = useLoad(() => loadAuditNames(client), []).data ?? new Map<string, string>();
   const apply = (filter: AuditFilter) => setQuery(auditQuery(filter, Date.now()));
+  const filtered = Object.keys(query).length > 0;
   return (
     <>
       <PageHeader title="Audit log" />
       <AuditFilters actors={names} onApply={apply} />
-      <ListState list={list} label="Audit entries" empty={null}>
+      <ListState
+        list={list}
+        label="Audit entries"
+        empty={filtered ? 'Nothing in the log matches: try another action, person or time.' : null}
+        {...(filtered ? { emptyTitle: 'No audit entries match this filter' } : {})}
+      >
         {(items) => (
           <TableWrap label="Audit log table">
             <thead>
