@@ -102,6 +102,21 @@ export function verdict(ok: boolean | undefined): string {
   return ok === undefined ? 'n/a ' : ok ? 'PASS' : 'FAIL';
 }
 
+/**
+ * Each runtime's edge with the bare Worker (and, in raw workerd, the signing floor) it is measured against,
+ * once per upstream: the pairs every comparison below walks.
+ */
+function* edgePairs(targets: Target[], upstreams: Upstream[]) {
+  for (const runtime of ['workerd', 'miniflare'] as const) {
+    const of = (kind: Target['kind']) => targets.find((t) => t.runtime === runtime && t.kind === kind);
+    const bare = of('bare');
+    const edge = of('edge');
+    if (!bare || !edge) continue;
+    const label = runtime === 'workerd' ? 'raw workerd' : 'Miniflare';
+    for (const u of upstreams) yield { label, bare, edge, floor: of('floor'), u };
+  }
+}
+
 /** The issue's targets, edge against the bare Worker of the same runtime, side by side. */
 export function printTargets(
   say: (line: string) => void,
@@ -121,33 +136,28 @@ export function printTargets(
   say(
     `${'runtime'.padEnd(10)} ${'upstream'.padEnd(8)}  ${`p50 added c=${TARGETS.p50Callers}`.padEnd(22)}  ${`throughput c=${C_HIGH}`.padEnd(22)}  ${'cp calls, windows'.padEnd(18)}  predictions/limiter call`,
   );
-  for (const runtime of ['workerd', 'miniflare'] as const) {
-    const bare = targets.find((t) => t.runtime === runtime && t.kind === 'bare');
-    const edge = targets.find((t) => t.runtime === runtime && t.kind === 'edge');
-    if (!bare || !edge) continue;
-    for (const u of upstreams) {
-      const b1 = cellOf(bare, u, TARGETS.p50Callers);
-      const e1 = cellOf(edge, u, TARGETS.p50Callers);
-      const bN = cellOf(bare, u, C_HIGH);
-      const eN = cellOf(edge, u, C_HIGH);
-      const added = b1 && e1 ? e1.p50 - b1.p50 : Number.NaN;
-      const ratio = bN && eN ? eN.rps / bN.rps : Number.NaN;
-      const edgeCells = connections.map((c) => cellOf(edge, u, c)).filter((x): x is Cell => x !== undefined);
-      const onPath = edgeCells.reduce((n, x) => n + (x.calls?.other ?? 0), 0);
-      const limiter = edgeCells.map((x) => x.stats);
-      const counted = limiter.filter(
-        (s): s is { before: EdgeStats; after: EdgeStats } => typeof s === 'object',
-      );
-      const calls = counted.reduce((n, s) => n + s.after.limiterCalls - s.before.limiterCalls, 0);
-      const predictions = counted.reduce((n, s) => n + s.after.predictions - s.before.predictions, 0);
-      const perCall =
-        counted.length === 0 || counted.length < limiter.length
-          ? 'n/a (no /internal/edge-stats)'
-          : `${calls === 0 ? '∞' : (predictions / calls).toFixed(1)} (${calls} calls / ${predictions}) ${verdict(calls === 0 || predictions / calls >= TARGETS.predictionsPerLimiterCall)}`;
-      say(
-        `${(runtime === 'workerd' ? 'raw workerd' : 'Miniflare').padEnd(10)} ${u.key.padEnd(8)}  ${(Number.isFinite(added) ? `${signed(added, 2)} ms ${verdict(added <= TARGETS.p50AddedMs)}` : `n/a (no c=${TARGETS.p50Callers} cell)`).padEnd(22)}  ${`${fixed(ratio, 2, 0)} ${verdict(Number.isFinite(ratio) ? ratio >= TARGETS.throughputRatio : undefined)}`.padEnd(22)}  ${`${onPath} ${verdict(edgeCells.length ? onPath === 0 : undefined)}`.padEnd(18)}  ${perCall}`,
-      );
-    }
+  for (const { label, bare, edge, u } of edgePairs(targets, upstreams)) {
+    const b1 = cellOf(bare, u, TARGETS.p50Callers);
+    const e1 = cellOf(edge, u, TARGETS.p50Callers);
+    const bN = cellOf(bare, u, C_HIGH);
+    const eN = cellOf(edge, u, C_HIGH);
+    const added = b1 && e1 ? e1.p50 - b1.p50 : Number.NaN;
+    const ratio = bN && eN ? eN.rps / bN.rps : Number.NaN;
+    const edgeCells = connections.map((c) => cellOf(edge, u, c)).filter((x): x is Cell => x !== undefined);
+    const onPath = edgeCells.reduce((n, x) => n + (x.calls?.other ?? 0), 0);
+    const limiter = edgeCells.map((x) => x.stats);
+    const counted = limiter.filter(
+      (s): s is { before: EdgeStats; after: EdgeStats } => typeof s === 'object',
+    );
+    const calls = counted.reduce((n, s) => n + s.after.limiterCalls - s.before.limiterCalls, 0);
+    const predictions = counted.reduce((n, s) => n + s.after.predictions - s.before.predictions, 0);
+    const perCall =
+      counted.length === 0 || counted.length < limiter.length
+        ? 'n/a (no /internal/edge-stats)'
+        : `${calls === 0 ? '∞' : (predictions / calls).toFixed(1)} (${calls} calls / ${predictions}) ${verdict(calls === 0 || predictions / calls >= TARGETS.predictionsPerLimiterCall)}`;
+    say(
+      `${label.padEnd(10)} ${u.key.padEnd(8)}  ${(Number.isFinite(added) ? `${signed(added, 2)} ms ${verdict(added <= TARGETS.p50AddedMs)}` : `n/a (no c=${TARGETS.p50Callers} cell)`).padEnd(22)}  ${`${fixed(ratio, 2, 0)} ${verdict(Number.isFinite(ratio) ? ratio >= TARGETS.throughputRatio : undefined)}`.padEnd(22)}  ${`${onPath} ${verdict(edgeCells.length ? onPath === 0 : undefined)}`.padEnd(18)}  ${perCall}`,
+    );
   }
   printCpuCost(say, C_HIGH, targets, upstreams, cellOf);
   const direct = targets.find((t) => t.kind === 'direct');
@@ -176,23 +186,18 @@ export function printRoundRatios(
   upstreams: Upstream[],
   roundsOf: (t: Target, u: Upstream, c: number) => Cell[],
 ) {
-  for (const runtime of ['workerd', 'miniflare'] as const) {
-    const bare = targets.find((t) => t.runtime === runtime && t.kind === 'bare');
-    const edge = targets.find((t) => t.runtime === runtime && t.kind === 'edge');
-    if (!bare || !edge) continue;
-    for (const u of upstreams) {
-      const b = roundsOf(bare, u, c);
-      const e = roundsOf(edge, u, c);
-      const ratios = e.flatMap((cell, i) => {
-        const reference = b[i];
-        return reference ? [cell.rps / reference.rps] : [];
-      });
-      if (ratios.length < 2) continue;
-      const held = ratios.filter((r) => r >= TARGETS.throughputRatio).length;
-      say(
-        `${runtime === 'workerd' ? 'raw workerd' : 'Miniflare'} → ${u.key}, edge ÷ bare at c=${c} round by round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (${held} of ${ratios.length} rounds ≥ ${TARGETS.throughputRatio.toFixed(2)})`,
-      );
-    }
+  for (const { label, bare, edge, u } of edgePairs(targets, upstreams)) {
+    const b = roundsOf(bare, u, c);
+    const e = roundsOf(edge, u, c);
+    const ratios = e.flatMap((cell, i) => {
+      const reference = b[i];
+      return reference ? [cell.rps / reference.rps] : [];
+    });
+    if (ratios.length < 2) continue;
+    const held = ratios.filter((r) => r >= TARGETS.throughputRatio).length;
+    say(
+      `${label} → ${u.key}, edge ÷ bare at c=${c} round by round: ${ratios.map((r) => r.toFixed(2)).join(', ')} (${held} of ${ratios.length} rounds ≥ ${TARGETS.throughputRatio.toFixed(2)})`,
+    );
   }
 }
 
@@ -208,27 +213,21 @@ function printCpuCost(
   upstreams: Upstream[],
   cellOf: (t: Target, u: Upstream, c: number) => Cell | undefined,
 ) {
-  for (const runtime of ['workerd', 'miniflare'] as const) {
-    const bare = targets.find((t) => t.runtime === runtime && t.kind === 'bare');
-    const edge = targets.find((t) => t.runtime === runtime && t.kind === 'edge');
-    if (!bare || !edge) continue;
-    for (const u of upstreams) {
-      const bareCell = cellOf(bare, u, c);
-      const edgeCell = cellOf(edge, u, c);
-      const b = bareCell?.hopUsPerReq;
-      const e = edgeCell?.hopUsPerReq;
-      if (!bareCell || !edgeCell || b === undefined || e === undefined) continue;
-      say(
-        `CPU per request at c=${c}, ${runtime === 'workerd' ? 'raw workerd' : 'Miniflare'} → ${u.key}: edge ${e.toFixed(0)} µs, bare Worker ${b.toFixed(0)} µs (${signed(e - b, 0)} µs); bare ÷ edge ${(b / e).toFixed(2)}, the throughput ratio a CPU-bound run would show`,
-      );
-      const floor = targets.find((t) => t.runtime === runtime && t.kind === 'floor');
-      const f = floor && cellOf(floor, u, c);
-      if (f?.hopUsPerReq === undefined) continue;
-      say(
-        `  signing floor (buffer, SHA-256, HMAC, timeout, answer rebuilt; no edge logic) → ${u.key}: ${f.hopUsPerReq.toFixed(0)} µs, ` +
-          `${(f.rps / bareCell.rps).toFixed(2)} of the bare Worker's throughput; the edge ${(edgeCell.rps / f.rps).toFixed(2)} of the floor's ` +
-          `(signing the body: ${signed(f.hopUsPerReq - b, 0)} µs; the edge's own logic: ${signed(e - f.hopUsPerReq, 0)} µs)`,
-      );
-    }
+  for (const { label, bare, edge, u, floor } of edgePairs(targets, upstreams)) {
+    const bareCell = cellOf(bare, u, c);
+    const edgeCell = cellOf(edge, u, c);
+    const b = bareCell?.hopUsPerReq;
+    const e = edgeCell?.hopUsPerReq;
+    if (!bareCell || !edgeCell || b === undefined || e === undefined) continue;
+    say(
+      `CPU per request at c=${c}, ${label} → ${u.key}: edge ${e.toFixed(0)} µs, bare Worker ${b.toFixed(0)} µs (${signed(e - b, 0)} µs); bare ÷ edge ${(b / e).toFixed(2)}, the throughput ratio a CPU-bound run would show`,
+    );
+    const f = floor && cellOf(floor, u, c);
+    if (f?.hopUsPerReq === undefined) continue;
+    say(
+      `  signing floor (buffer, SHA-256, HMAC, timeout, answer rebuilt; no edge logic) → ${u.key}: ${f.hopUsPerReq.toFixed(0)} µs, ` +
+        `${(f.rps / bareCell.rps).toFixed(2)} of the bare Worker's throughput; the edge ${(edgeCell.rps / f.rps).toFixed(2)} of the floor's ` +
+        `(signing the body: ${signed(f.hopUsPerReq - b, 0)} µs; the edge's own logic: ${signed(e - f.hopUsPerReq, 0)} µs)`,
+    );
   }
 }
