@@ -97,6 +97,24 @@ export class OnnxWorkloadRuntime implements WorkloadRuntime {
     return [...this.loaded].map(([workloadId, entry]) => ({ workloadId, load: entry.served.batcher.load() }));
   }
 
+  /**
+   * New batch settings on the session already loaded: a batcher built with them takes every new request,
+   * and the old one finishes the requests it holds. Nothing is loaded again, and no call is dropped.
+   */
+  reconfigure(workload: DesiredWorkload): boolean {
+    const entry = this.loaded.get(workload.workloadId);
+    if (!entry || workload.kind !== 'model') return false;
+    const served = serveModel(
+      entry.session,
+      { name: entry.served.name, version: entry.served.version },
+      batchingOf(workload, this.options.batching ?? DEFAULT_BATCHING),
+      this.options.metrics,
+    );
+    this.options.models.replace(entry.served, served);
+    entry.served = served;
+    return true;
+  }
+
   /** Sessions live in memory only, so a workload from before a restart is loaded again (from the cache). */
   adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
     return this.start(workload, ctx);

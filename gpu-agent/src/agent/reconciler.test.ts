@@ -151,11 +151,13 @@ describe('Reconciler with the onnx runtime', () => {
     expect(models.list()).toEqual([]);
   });
 
-  it('keeps a replica whose download URL was re-signed or display name changed, and replaces it when its batching changes', async () => {
-    const { reconciler, models } = agentParts(join(dir, 'resigned'));
+  it('keeps a replica whose download URL was re-signed or display name changed, and reconfigures it in place when its batching changes', async () => {
+    const dataDir = join(dir, 'resigned');
+    const { reconciler, models, phases, app } = agentParts(dataDir);
     const workload = modelWorkload('w-resigned', clsSource);
     await reconciler.apply({ version: 1, workloads: [workload] });
     await reconciler.idle();
+    const hits = blobs.hits('cls');
     const served = models.get(DEP);
     const [before] = reconciler.statuses();
     expect(served?.batcher.limits).toEqual({ maxBatchSize: 32, maxQueueDelayUs: 0 }); // the agent's default
@@ -175,18 +177,33 @@ describe('Reconciler with the onnx runtime', () => {
     expect(served?.ready).toBe(true);
     expect(reconciler.statuses()).toEqual([before]);
 
-    // A changed batching setting is a different replica: the old one goes, the new one uses the setting.
+    // A changed batching setting is applied to the serving replica: nothing is loaded again, and calls that
+    // are under way when it changes (queued in the old batcher, or arriving meanwhile) are all answered.
+    const inFlight = Array.from({ length: 8 }, () => inferCls(app));
     const batched = { ...resigned, batching: { maxBatchSize: 4, maxQueueDelayMs: 2.5 } };
     await reconciler.apply({ version: 3, workloads: [batched] });
     await reconciler.idle();
-    const replaced = models.get(DEP);
+    expect((await Promise.all(inFlight)).map((a) => a.status)).toEqual(Array(8).fill(200));
+    const reconfigured = models.get(DEP);
     expect(served?.ready).toBe(false);
-    expect(replaced).not.toBe(served);
-    expect(replaced?.batcher.limits).toEqual({ maxBatchSize: 4, maxQueueDelayUs: 2500 });
+    expect(reconfigured).not.toBe(served);
+    expect(reconfigured?.batcher.limits).toEqual({ maxBatchSize: 4, maxQueueDelayUs: 2500 });
     // The adaptive policy still decides whether stacking pays for this model.
-    expect(replaced?.batcher.mode).toBe('learning');
+    expect(reconfigured?.batcher.mode).toBe('learning');
     expect(models.list()).toHaveLength(1);
-    await reconciler.apply({ version: 4, workloads: [] });
+    expect(phases).toEqual(['pulling', 'loading', 'ready']);
+    expect(blobs.hits('cls')).toBe(hits);
+    expect((await inferCls(app)).status).toBe(200);
+    // Recorded with the new settings, so a restart adopts the replica as it now is.
+    const record = JSON.parse(await readFile(join(dataDir, 'workloads.json'), 'utf8'));
+    expect(record.workloads[0].workload.batching).toEqual({ maxBatchSize: 4, maxQueueDelayMs: 2.5 });
+
+    // Batching back to the agent's default is the same kind of change.
+    await reconciler.apply({ version: 4, workloads: [resigned] });
+    await reconciler.idle();
+    expect(models.get(DEP)?.batcher.limits).toEqual({ maxBatchSize: 32, maxQueueDelayUs: 0 });
+    expect(phases).toEqual(['pulling', 'loading', 'ready']);
+    await reconciler.apply({ version: 5, workloads: [] });
   });
 
   it('reports failed for a workload no runtime on this agent can run', async () => {

@@ -8,7 +8,7 @@ import type {
 import { imageRefusal } from './image-policy.js';
 import type { Logger } from './logger.js';
 import type { UsageMeter } from './usage-meter.js';
-import type { WorkloadRuntime } from './workload-runtime.js';
+import { LIVE_SETTINGS, type WorkloadRuntime } from './workload-runtime.js';
 import type { WorkloadStore } from './workload-store.js';
 
 export interface ReconcilerDeps {
@@ -52,6 +52,13 @@ function stableSpec(workload: DesiredWorkload): unknown {
 }
 const sameSpec = (a: DesiredWorkload, b: DesiredWorkload) =>
   canonical(stableSpec(a)) === canonical(stableSpec(b));
+/** Whether `a` and `b` differ in LIVE_SETTINGS alone: the replica is reconfigured, not replaced. */
+function onlyLiveChange(a: DesiredWorkload, b: DesiredWorkload): boolean {
+  if (a.kind !== 'model' || b.kind !== 'model') return false;
+  const withoutLive = (w: DesiredWorkload) =>
+    canonical(stableSpec({ ...w, ...Object.fromEntries(LIVE_SETTINGS.map((f) => [f, undefined])) }));
+  return withoutLive(a) === withoutLive(b);
+}
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err)).slice(0, 1024);
 
 /**
@@ -85,6 +92,9 @@ export class Reconciler {
       const wanted = new Map(state.workloads.map((w) => [w.workloadId, w]));
       for (const [id, held] of this.held) {
         const next = wanted.get(id);
+        if (next && !sameSpec(next, held.workload) && onlyLiveChange(next, held.workload)) {
+          if (await this.reconfigure(held, next)) continue;
+        }
         if (!next || !sameSpec(next, held.workload)) await this.remove(id, held);
         // Same workload: keep the freshest signed URL in memory for whoever reads the spec later.
         else held.workload = next;
@@ -191,6 +201,17 @@ export class Reconciler {
         });
       }
     }
+  }
+
+  /** A change of LIVE_SETTINGS alone, applied to the serving replica; false when it must be replaced. */
+  private async reconfigure(held: Held, next: DesiredWorkload): Promise<boolean> {
+    const { runtime } = held;
+    if (runtime?.reconfigure && !runtime.reconfigure(next)) return false;
+    held.workload = next;
+    // Recorded, so a restart adopts the replica with the settings it now has.
+    if (runtime) await this.deps.store.put({ runtime: runtime.name, workload: next });
+    this.deps.log.info('workload reconfigured', { workloadId: next.workloadId });
+    return true;
   }
 
   private async remove(id: string, held: Held): Promise<void> {

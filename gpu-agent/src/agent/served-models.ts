@@ -21,6 +21,20 @@ export class ServedModels implements ModelRegistry {
     this.byName.set(model.name, [...(this.byName.get(model.name) ?? []), model]);
   }
 
+  /**
+   * Serves `next` in `current`'s place (new settings on the same session). `current` takes no new request,
+   * and the ones it already holds run to their end: a setting that changes live drops no call.
+   */
+  replace(current: ServedModel, next: ServedModel): void {
+    const entries = this.byName.get(current.name) ?? [];
+    const at = entries.indexOf(current);
+    if (at < 0 || next.name !== current.name) throw new Error(`model '${current.name}' is not served here`);
+    const updated = [...entries];
+    updated[at] = next;
+    this.byName.set(current.name, updated);
+    current.ready = false;
+  }
+
   /** Stops serving `model` alone, failing its queued requests; other entries of its name keep serving. */
   remove(model: ServedModel): void {
     const rest = (this.byName.get(model.name) ?? []).filter((m) => m !== model);

@@ -1,5 +1,11 @@
 import type { DesiredWorkload, WorkloadPhase, WorkloadStatus } from '@meridian/protocol';
 
+/**
+ * The fields of a model workload's spec that change while it serves: a change of these alone reconfigures the
+ * replica (WorkloadRuntime.reconfigure), where any other change replaces it.
+ */
+export const LIVE_SETTINGS = ['batching'] as const;
+
 /** What a runtime tells the reconciler while it brings a workload up. */
 export interface RuntimeContext {
   /** Moves the workload to `phase` (pulling, loading); the next heartbeat carries it. */
@@ -26,6 +32,13 @@ export interface WorkloadRuntime {
    * runtime finds its container by label and keeps it; the onnx runtime, which held it in memory, reloads.
    */
   adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void>;
+  /**
+   * Applies a change of the settings that can change while a workload serves (LIVE_SETTINGS: its dynamic
+   * batching) to a workload this runtime serves; false when it does not serve it (yet), and the workload is
+   * replaced instead. A runtime without this method uses none of those settings: their change leaves its
+   * workloads as they are.
+   */
+  reconfigure?(workload: DesiredWorkload): boolean;
   /** Stops `workloadId` and frees what it held; a workload it does not hold is a no-op. */
   stop(workloadId: string): Promise<void>;
   /**

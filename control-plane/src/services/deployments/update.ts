@@ -14,6 +14,7 @@ import {
   promoteCanaryNow,
   startCanary,
 } from '../rollouts/start.js';
+import { agentsHolding, notifyAgents } from '../workloads/holders.js';
 import { AUTOSCALING_FIELDS, type AutoscalingInput, resolveAutoscaling } from './autoscaling.js';
 import type { DeploymentDeps } from './deps.js';
 import { recordEvent } from './events.js';
@@ -128,11 +129,11 @@ export async function updateDeployment(
     throw invalidField('canary', 'only with version or alias: a canary is how a new version rolls out');
   // Checked before anything is written, so a bad policy answers 400 whatever else the body says.
   if (input.canary) resolveCanary(input.canary);
-  await deps.db.transaction(async (tx) => {
+  const batchingChanged = await deps.db.transaction(async (tx) => {
     const row = await findDeployment(tx, orgId, id);
     const revision = ref ? await rollOut(tx, row, ref, input.canary) : undefined;
     const { set, described } = inPlaceChanges(row, input);
-    if (revision === undefined && described.length === 0) return;
+    if (revision === undefined && described.length === 0) return false;
     // The autoscaler's target moves into the new bounds at once; within them it is the autoscaler's to move.
     const min = set.minReplicas ?? row.minReplicas;
     const max = set.maxReplicas ?? row.maxReplicas;
@@ -160,7 +161,12 @@ export async function updateDeployment(
         ...(revision ? { revision, requested: ref?.requested, canary: input.canary !== undefined } : {}),
       },
     });
+    return set.batching !== undefined;
   });
+  // Batching is part of what each agent runs (its replicas are reconfigured in place): the agents holding a
+  // replica learn of it now, where the scheduler only moves their desired state when it places or retires one.
+  if (batchingChanged)
+    await notifyAgents(deps.db, deps.changes, await agentsHolding(deps.db, { deploymentId: id }));
   deps.scheduler.kick();
   return presentDeployment(deps.db, await findDeployment(deps.db, orgId, id));
 }
