@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { encodeNpy, MeridianClient } from '@meridian/sdk';
+import { encodeNpy, MeridianClient, predict } from '@meridian/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import { buildCli, type CliResult, collect } from './helpers/cli.js';
@@ -338,10 +338,101 @@ describe('the meridian CLI against the platform', () => {
     const list = ok(await cli.run(['deployments', 'list'])).stdout;
     // Still serving on its one replica: 1 of 1 wanted, where "1/0" would be ready out of the minimum.
     expect(list).toMatch(/ ocr-cls +ocr-cls +1 +ready +1\/1\n/);
-    expect(ok(await cli.run(['deployments', 'get', 'ocr-cls'])).stdout).toBe(
-      'ocr-cls: ready — 1/1 replicas ready\n',
+    expect(ok(await cli.run(['deployments', 'get', 'ocr-cls'])).stdout).toContain(
+      '\n  replicas    1/1 ready (ready 1)\n',
     );
   }, 60_000);
+
+  it('tunes a deployment with deploy’s flags, shows it with deployments get, and follows a canary to its promotion or rollback', async () => {
+    for (let i = 0; i < 2; i++)
+      ok(await cli.run(['models', 'push', REAL_MODELS.paddleCls, '--name', 'tuned']));
+    const tuning = ['--min', '0', '--max', '2', '--target-concurrency', '4', '--scale-to-zero-after', '10m'];
+    const batching = ['--max-batch-size', '8', '--max-queue-delay', '2', '--deterministic'];
+    ok(await cli.run(['deploy', 'tuned', '--version', '1', ...tuning, ...batching, '--wait']));
+    const shown = ok(await cli.run(['deployments', 'get', 'tuned'])).stdout;
+    expect(shown).toMatch(/^tuned \(dep_\w+\)\n {2}model {7}tuned v1 \(asked as version:1\)\n/);
+    for (const line of [
+      '  scaling     0–2 replicas, 4 calls in flight per replica; up after 0s, down after 30s, to zero after 10m without calls',
+      '  batching    up to 8 calls together, a call waits up to 2 ms for others',
+      "  cache       repeats of an input are answered from the edge's cache",
+      `  predict     POST ${stack.edge.url}/v2/models/tuned/infer`,
+    ])
+      expect(shown).toContain(`${line}\n`);
+    // What the server would refuse, or silently keep, is refused before any change, as a usage error.
+    const gpu = await cli.run(['deploy', 'tuned', '--gpu', 't4']);
+    expect([gpu.code, gpu.stderr]).toEqual([
+      2,
+      'meridian: tuned exists, and --gpu (it runs on cpu) cannot change on it: deploy under another --name, or delete it first\n',
+    ]);
+    const hold = await cli.run(['deploy', 'tuned', '--hold-timeout', '10m']);
+    expect([hold.code, hold.stderr]).toEqual([
+      2,
+      'meridian: --hold-timeout must be from 1s to 300s, not 10m\n',
+    ]);
+
+    // v2 as a canary: half the calls for one step of 1 s and at least 3 calls each side, then promoted.
+    // Callers keep calling meanwhile, as they would; --wait follows it to the end.
+    const canary = [
+      '--canary',
+      '50%',
+      '--canary-window',
+      '1s',
+      '--canary-min-calls',
+      '3',
+      '--no-deterministic',
+    ];
+    const rollout = cli.run(['deploy', 'tuned', '--version', '2', ...canary, '--wait', '--timeout', '90']);
+    const key = JSON.parse(ok(await cli.run(['keys', 'create', 'canary-caller', '--json'])).stdout);
+    const caller = new MeridianClient({ baseUrl: stack.cp.url, edgeUrl: stack.edge.url, apiKey: key.secret });
+    const x = { name: 'x', datatype: 'FP32' as const, shape: SHAPE, data: INPUT };
+    let done = false;
+    const calls = (async () => {
+      let answered = 0;
+      while (!done) {
+        await predict(caller, 'tuned', [x]);
+        answered++;
+      }
+      return answered;
+    })();
+    const followed = await rollout.finally(() => {
+      done = true;
+    });
+    expect(await calls).toBeGreaterThanOrEqual(6);
+    ok(followed);
+    const lines = followed.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^Updated deployment tuned \(dep_\w+\)$/);
+    expect(lines[1]).toMatch(/^tuned: canary v2: step 1 of 1, 50% of calls/);
+    expect(lines.at(-1)).toMatch(/^tuned: canary v2 promoted at \S+$/);
+    expect(followed.stdout).toBe('tuned ready: tuned v2\n');
+    const after = ok(await cli.run(['deployments', 'get', 'tuned'])).stdout;
+    expect(after).toContain('  model       tuned v2 (asked as version:2)\n');
+    expect(after).toContain('  rollout     canary v2 promoted at ');
+    expect(after).toContain('  cache       off\n');
+
+    // A v3 whose file storage lost after upload: its canary replica cannot load, so it is rolled back, and
+    // --wait exits 4 with the reason, as a failed deployment does.
+    const pushed = ok(await cli.run(['models', 'push', REAL_MODELS.paddleCls, '--name', 'tuned', '--json']));
+    const v3 = JSON.parse(pushed.stdout) as { id: string; modelId: string };
+    const me = JSON.parse(ok(await cli.run(['whoami', '--json'])).stdout) as { org: { id: string } };
+    const object = `orgs/${me.org.id}/models/${v3.modelId}/versions/${v3.id}/model`;
+    await writeFile(join(stack.dir, 'cp', 'objects', object), 'not an onnx model any more');
+    const bad = await cli.run([
+      'deploy',
+      'tuned',
+      '--version',
+      '3',
+      '--canary',
+      '50%',
+      '--wait',
+      '--timeout',
+      '90',
+    ]);
+    expect(bad.code, `${bad.stdout}\n${bad.stderr}`).toBe(4);
+    expect(bad.stderr).toMatch(/\nmeridian: Deployment tuned: canary v3 rolled back: .+\n$/);
+    expect(ok(await cli.run(['deployments', 'get', 'tuned'])).stdout).toContain(
+      '  model       tuned v2 (asked as version:2)\n',
+    );
+  }, 240_000);
 
   it('sets up a webhook channel and an alert rule by name, and the rule fires to the webhook', async () => {
     // The receiver a user would point the channel at: it records each delivery with its headers.

@@ -1,6 +1,7 @@
 import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, table } from '../context.js';
+import { formatDuration, parseDuration } from '../durations.js';
 import { requireDeployment } from '../resolve.js';
 
 type Rule = Schema<'AlertRule'>;
@@ -20,25 +21,6 @@ const METRICS = [
 const everyMetricListed: [Exclude<Rule['metric'], (typeof METRICS)[number]>] extends [never] ? true : never =
   true;
 void everyMetricListed;
-
-/** `90s`, `5m`, `2h`, `1d` or plain seconds, as whole seconds. */
-export function parseDuration(value: string, flag: string): number {
-  const match = /^(\d{1,7})([smhd]?)$/.exec(value);
-  if (!match) throw new CliError(`${flag} wants a duration such as 90s, 5m, 2h or 1d, not ${value}`, 2);
-  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
-  return Number(match[1]) * unit;
-}
-
-/** Seconds the way a person would say them: 300 → 5m, 5400 → 90m, 45 → 45s. */
-export function formatDuration(seconds: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3600],
-    ['m', 60],
-  ] as const)
-    if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
-  return `${seconds}s`;
-}
 
 /** The rule's condition in words: `error_rate > 0.05 over 5m, for 1m`. */
 export function condition(rule: Pick<Rule, 'metric' | 'threshold' | 'windowSeconds' | 'forSeconds'>) {

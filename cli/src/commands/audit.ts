@@ -1,7 +1,7 @@
 import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
-import { parseDuration } from './alerts.js';
+import { parseDuration } from '../durations.js';
 import { listMembers, type Member, memberByEmail } from './members.js';
 
 type Entry = Schema<'AuditEntry'>;

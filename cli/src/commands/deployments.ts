@@ -8,34 +8,21 @@ import {
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
+import { type SettingFlags, settingsFrom, wholeNumber } from './deploy-settings.js';
+import { deploymentDetail, phaseLine, rolloutLine } from './deployment-detail.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 
 type Deployment = Schema<'Deployment'>;
 const GPU_TYPES = ['t4', 'v100', 'rtx4090', 'cpu'] as const;
 
-interface DeployOptions {
+interface DeployOptions extends SettingFlags {
   name?: string;
   version?: string;
   alias?: string;
   gpu?: string;
   image?: string;
-  min?: string;
-  max?: string;
   wait?: boolean;
   timeout?: string;
-}
-
-const count = (value: string | undefined, flag: string) => {
-  if (value === undefined) return undefined;
-  if (!/^\d{1,4}$/.test(value)) throw new CliError(`${flag} wants a whole number, not ${value}`, 2);
-  return Number(value);
-};
-
-function phaseLine(d: Deployment): string {
-  const r = d.replicas;
-  // Out of what the autoscaler wants now: with --min 0 and --max 3, "1/0" would say nothing.
-  const replicas = `${r.ready}/${d.desiredReplicas} replicas ready`;
-  return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${replicas}`;
 }
 
 /** Waits for the deployment, one line per phase change; a failure exits 4 with the server's reason. */
@@ -61,33 +48,76 @@ export async function waitAndReport(
   }
 }
 
+/**
+ * Follows a canary until it ends, a line per step; a rollback (or a cancel) exits 4 with its reason, as a
+ * failed deployment does, so a script that deploys with --canary --wait stops on a bad version.
+ */
+async function followCanary(ctx: Context, client: MeridianClient, deployment: Deployment, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const d = await client.request('get', '/v1/deployments/{id}', { path: { id: deployment.id } });
+    const rollout = d.rollout;
+    const seen = rollout ? `${rollout.state} ${rollout.step} ${rollout.stepStartedAt}` : '';
+    if (rollout && seen !== last) ctx.note(`${d.name}: ${rolloutLine(rollout)}`);
+    last = seen;
+    if (rollout && rollout.state !== 'canary') {
+      if (rollout.state === 'promoted') return d;
+      throw new CliError(`Deployment ${d.name}: ${rolloutLine(rollout)}`, EXIT.deploymentFailed);
+    }
+    if (Date.now() > deadline)
+      throw new CliError(
+        `Deployment ${d.name}: the canary is still running after the timeout`,
+        EXIT.deploymentFailed,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** --gpu and --image choose the replicas' machines and server: fixed once created, never dropped in silence. */
+function refuseFixedChanges(existing: Deployment, opts: DeployOptions) {
+  const fixed = [
+    opts.gpu !== undefined && opts.gpu !== existing.gpuType ? `--gpu (it runs on ${existing.gpuType})` : '',
+    opts.image !== undefined && opts.image !== existing.image
+      ? `--image (it runs ${existing.image ?? 'onnx'})`
+      : '',
+  ].filter(Boolean);
+  if (fixed.length > 0)
+    throw new CliError(
+      `${existing.name} exists, and ${fixed.join(' and ')} cannot change on it: ` +
+        `deploy under another --name, or delete it first`,
+      2,
+    );
+}
+
 async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   if (opts.version && opts.alias) throw new CliError('Give --version or --alias, not both', 2);
   if (opts.gpu && !(GPU_TYPES as readonly string[]).includes(opts.gpu)) {
     throw new CliError(`--gpu is one of ${GPU_TYPES.join(', ')}`, 2);
   }
-  const version = count(opts.version, '--version');
-  const minReplicas = count(opts.min, '--min');
-  const maxReplicas = count(opts.max, '--max');
+  const version =
+    opts.version === undefined ? undefined : wholeNumber(opts.version, '--version', 1, 2_147_483_647);
   const client = await ctx.client();
   const model = await requireModel(client, modelRef);
   const name = opts.name ?? model.name;
   const existing = await findDeployment(client, name);
+  const settings = settingsFrom(opts, existing);
   const target = version !== undefined ? { version } : opts.alias ? { alias: opts.alias } : undefined;
+  if (settings.canary && !target)
+    throw new CliError('--canary rolls out a new version: give it --version or --alias', 2);
   let deployment: Deployment;
   if (existing) {
+    refuseFixedChanges(existing, opts);
     deployment = await client.request('patch', '/v1/deployments/{id}', {
       path: { id: existing.id },
-      body: {
-        ...target,
-        ...(minReplicas !== undefined ? { minReplicas } : {}),
-        ...(maxReplicas !== undefined ? { maxReplicas } : {}),
-      },
+      body: { ...target, ...settings },
     });
     ctx.note(`Updated deployment ${name} (${deployment.id})`);
   } else {
     if (model.latestVersion === null && !target)
       throw new CliError(`Model ${model.name} has no version yet: run \`meridian models push\``);
+    // A new deployment has no batch settings to drop: --default-batching is what it gets anyway.
+    const { canary: _none, batching, ...create } = settings;
     deployment = await client.request('post', '/v1/deployments', {
       body: {
         name,
@@ -95,14 +125,20 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
         ...(target ?? { version: model.latestVersion ?? 1 }),
         gpuType: (opts.gpu ?? 'cpu') as (typeof GPU_TYPES)[number],
         ...(opts.image ? { image: opts.image } : {}),
-        ...(minReplicas !== undefined ? { minReplicas } : {}),
-        ...(maxReplicas !== undefined ? { maxReplicas } : {}),
+        ...create,
+        ...(batching ? { batching } : {}),
       },
     });
     ctx.note(`Created deployment ${name} (${deployment.id})`);
   }
-  if (opts.wait)
-    deployment = await waitAndReport(ctx, client, deployment, Number(opts.timeout ?? 600) * 1000);
+  const timeoutMs = Number(opts.timeout ?? 600) * 1000;
+  if (settings.canary) {
+    if (opts.wait) deployment = await followCanary(ctx, client, deployment, timeoutMs);
+    else {
+      if (deployment.rollout) ctx.note(`${name}: ${rolloutLine(deployment.rollout)}`);
+      ctx.note(`Follow it with: meridian deployments get ${name}`);
+    }
+  } else if (opts.wait) deployment = await waitAndReport(ctx, client, deployment, timeoutMs);
   ctx.print(
     deployment,
     () => `${deployment.name} ${deployment.status}: ${deployment.modelName} v${deployment.version.version}`,
@@ -118,9 +154,25 @@ export function deploymentCommands(program: Command): void {
     .option('--alias <alias>', 'serve the version this alias names')
     .option('--gpu <type>', `${GPU_TYPES.join(' | ')} (default cpu)`)
     .option('--image <image>', 'model-server image, for models that are not ONNX (container runtime)')
-    .option('--min <n>', 'minimum replicas')
+    .option('--min <n>', 'minimum replicas (0: scale to zero when idle)')
     .option('--max <n>', 'maximum replicas')
-    .option('--wait', 'show the phases until ready; exit 4 if it fails')
+    .option('--target-concurrency <n>', 'calls in flight per replica the autoscaler aims for (default 16)')
+    .option(
+      '--scale-to-zero-after <duration>',
+      'with --min 0: idle time before the last replica stops (5m), or never',
+    )
+    .option('--scale-up-delay <duration>', 'how long more replicas must be wanted before they start (0s)')
+    .option('--scale-down-delay <duration>', 'how long fewer replicas must be wanted before some stop (30s)')
+    .option('--hold-timeout <duration>', 'how long the edge holds a call while no replica is ready (30s)')
+    .option('--max-batch-size <n>', 'dynamic batching: most calls run together (the agent’s default: 32)')
+    .option('--max-queue-delay <ms>', 'dynamic batching: how long a call waits for others, in ms (0)')
+    .option('--default-batching', 'drop the batch settings above: the agent’s own apply')
+    .option('--deterministic', 'same input, same output: repeats are answered from the edge’s cache')
+    .option('--no-deterministic', 'every call reaches a replica (the default)')
+    .option('--canary <steps>', 'roll the new version out step by step, e.g. 10%,50%; then it is promoted')
+    .option('--canary-window <duration>', 'how long each canary step lasts (1m)')
+    .option('--canary-min-calls <n>', 'calls the canary must serve in a step before it may pass (20)')
+    .option('--wait', 'show the phases until ready (with --canary: until promoted); exit 4 if it fails')
     .option('--timeout <seconds>', 'how long --wait waits', '600')
     .action(action(async (ctx, model: string, opts: DeployOptions) => deploy(ctx, model, opts)));
 
@@ -148,11 +200,12 @@ export function deploymentCommands(program: Command): void {
     );
   deployments
     .command('get <name>')
-    .description('A deployment’s status and ready replicas')
+    .description('A deployment’s version, status, replicas, scaling, batching and rollout, and its URL')
     .action(
       action(async (ctx, ref: string) => {
         const d = await requireDeployment(await ctx.client(), ref);
-        ctx.print(d, () => phaseLine(d));
+        const edgeUrl = await ctx.edgeUrl();
+        ctx.print(d, () => deploymentDetail(d, edgeUrl));
       }),
     );
   deployments

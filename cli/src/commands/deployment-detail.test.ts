@@ -1,0 +1,127 @@
+import type { Schema } from '@meridian/sdk';
+import { describe, expect, it } from 'vitest';
+import { deploymentDetail, phaseLine, rolloutLine } from './deployment-detail.js';
+
+type Deployment = Schema<'Deployment'>;
+type Rollout = NonNullable<Deployment['rollout']>;
+
+const deployment = (over: Partial<Deployment> = {}): Deployment =>
+  ({
+    id: 'dep_1',
+    name: 'ocr-cls',
+    modelName: 'ocr-cls',
+    version: { id: 'mdv_1', version: 3, requested: 'alias:production' },
+    runtime: 'onnx',
+    image: null,
+    gpuType: 'cpu',
+    gpuCount: 0,
+    minReplicas: 0,
+    maxReplicas: 3,
+    targetConcurrency: 4,
+    scaleUpDelaySeconds: 0,
+    scaleDownDelaySeconds: 30,
+    scaleToZeroAfterSeconds: 600,
+    holdTimeoutSeconds: 30,
+    desiredReplicas: 2,
+    batching: { maxBatchSize: 8, maxQueueDelayMs: 2 },
+    deterministic: true,
+    status: 'ready',
+    statusReason: null,
+    replicas: { total: 2, pending: 0, pulling: 0, loading: 1, ready: 1, failed: 0, stopped: 0 },
+    rollout: null,
+    createdAt: '2026-12-04T10:00:00.000Z',
+    ...over,
+  }) as Deployment;
+
+const canary: Rollout = {
+  revision: 4,
+  version: 4,
+  baseRevision: 3,
+  baseVersion: 3,
+  state: 'canary',
+  step: 1,
+  steps: [0.1, 0.5, 1],
+  share: 0.1,
+  windowSeconds: 60,
+  maxErrorRateIncrease: 0.05,
+  maxP95LatencyRatio: 2,
+  p95LatencySlackMs: 10,
+  minCalls: 20,
+  stepStartedAt: '2026-12-04T10:05:00.000Z',
+  figures: {
+    canary: { calls: 12, errors: 0, errorRate: 0, p95Ms: 4.2 },
+    base: { calls: 108, errors: 1, errorRate: 0.009, p95Ms: null },
+    judgedAt: '2026-12-04T10:05:30.000Z',
+  },
+  reason: null,
+  createdAt: '2026-12-04T10:04:58.000Z',
+  finishedAt: null,
+};
+
+describe('deployments get', () => {
+  it('shows the version by number, the replicas by phase, and every setting in words', () => {
+    expect(deploymentDetail(deployment(), 'http://127.0.0.1:8787/')).toBe(
+      [
+        'ocr-cls (dep_1)',
+        '  model       ocr-cls v3 (asked as alias:production)',
+        '  status      ready',
+        '  replicas    1/2 ready (loading 1, ready 1)',
+        '  scaling     0–3 replicas, 4 calls in flight per replica; up after 0s, down after 30s, to zero after 10m without calls',
+        '  cold calls  held up to 30s while no replica is ready',
+        '  runs on     cpu, onnx',
+        '  batching    up to 8 calls together, a call waits up to 2 ms for others',
+        "  cache       repeats of an input are answered from the edge's cache",
+        '  predict     POST http://127.0.0.1:8787/v2/models/ocr-cls/infer',
+        '  created     2026-12-04T10:00:00.000Z',
+      ].join('\n'),
+    );
+    const fixed = deploymentDetail(
+      deployment({
+        minReplicas: 1,
+        maxReplicas: 1,
+        scaleToZeroAfterSeconds: null,
+        batching: null,
+        deterministic: false,
+        gpuType: 't4',
+        gpuCount: 2,
+        runtime: 'container',
+        image: 'ghcr.io/acme/server:1',
+        replicas: { total: 0, pending: 0, pulling: 0, loading: 0, ready: 0, failed: 0, stopped: 0 },
+      }),
+      'https://edge.example',
+    );
+    expect(fixed).toContain(
+      '  scaling     1 replica, 4 calls in flight per replica; up after 0s, down after 30s, never to zero',
+    );
+    expect(fixed).toContain('  replicas    0/2 ready (none running)');
+    expect(fixed).toContain('  runs on     2 × t4, container (ghcr.io/acme/server:1)');
+    expect(fixed).toContain("  batching    the agent's own (up to 32 calls, no added delay)");
+    expect(fixed).toContain('  cache       off');
+  });
+
+  it('shows a running canary with its step, share and the figures it was last judged on', () => {
+    const text = deploymentDetail(deployment({ rollout: canary }), 'http://edge');
+    expect(text).toContain(
+      '  rollout     canary v4: step 1 of 2, 10% of calls (v4 12 calls, 0 5xx, p95 4 ms; v3 108 calls, 1 5xx, p95 —)',
+    );
+    expect(rolloutLine({ ...canary, stepStartedAt: null, figures: null })).toBe(
+      'canary v4: step 1 of 2, 10% of calls, its replicas starting (no calls judged yet)',
+    );
+  });
+
+  it('says how a rollout ended', () => {
+    const finishedAt = '2026-12-04T10:09:00.000Z';
+    expect(rolloutLine({ ...canary, state: 'promoted', finishedAt })).toBe(
+      'canary v4 promoted at 2026-12-04T10:09:00.000Z',
+    );
+    const reason = 'canary v4 (revision 4) rolled back: 5xx 100% vs 0% over 2 calls';
+    expect(rolloutLine({ ...canary, state: 'rolled_back', reason })).toBe(`canary v4 rolled back: ${reason}`);
+    expect(rolloutLine({ ...canary, state: 'cancelled', reason: null })).toBe('canary v4 cancelled');
+  });
+
+  it('counts ready replicas against what the autoscaler wants in the one-line phase', () => {
+    expect(phaseLine(deployment({ statusReason: 'scaling up' }))).toBe(
+      'ocr-cls: ready (scaling up) — 1/2 replicas ready',
+    );
+  });
+});

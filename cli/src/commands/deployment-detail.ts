@@ -1,0 +1,89 @@
+import type { Schema } from '@meridian/sdk';
+import { formatDuration } from '../durations.js';
+
+type Deployment = Schema<'Deployment'>;
+type Rollout = NonNullable<Deployment['rollout']>;
+
+const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
+
+/** `ocr-cls: ready — 1/1 replicas ready`: out of what the autoscaler wants now, not out of --min. */
+export function phaseLine(d: Deployment): string {
+  const replicas = `${d.replicas.ready}/${d.desiredReplicas} replicas ready`;
+  return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${replicas}`;
+}
+
+/** `ready 1, loading 1`: the phases that hold a replica now. */
+function phases(d: Deployment): string {
+  const { total: _total, ...byPhase } = d.replicas;
+  const held = Object.entries(byPhase).filter(([, n]) => n > 0);
+  return held.length === 0 ? 'none running' : held.map(([phase, n]) => `${phase} ${n}`).join(', ');
+}
+
+function scaling(d: Deployment): string {
+  const range = d.minReplicas === d.maxReplicas ? `${d.minReplicas}` : `${d.minReplicas}–${d.maxReplicas}`;
+  const toZero =
+    d.minReplicas === 0 && d.scaleToZeroAfterSeconds !== null
+      ? `to zero after ${formatDuration(d.scaleToZeroAfterSeconds)} without calls`
+      : 'never to zero';
+  return (
+    `${range} replica${range === '1' ? '' : 's'}, ${d.targetConcurrency} calls in flight per replica; up after ` +
+    `${formatDuration(d.scaleUpDelaySeconds)}, down after ${formatDuration(d.scaleDownDelaySeconds)}, ${toZero}`
+  );
+}
+
+function batching(d: Deployment): string {
+  if (!d.batching) return "the agent's own (up to 32 calls, no added delay)";
+  const { maxBatchSize, maxQueueDelayMs } = d.batching;
+  return `up to ${maxBatchSize} calls together, a call waits up to ${maxQueueDelayMs} ms for others`;
+}
+
+/** `judged 12:00:03Z: v2 12 calls, 0 5xx, p95 4 ms; v1 40 calls, 0 5xx, p95 3 ms`. */
+function figures(r: Rollout): string {
+  if (!r.figures) return 'no calls judged yet';
+  const side = (version: number | null, s: NonNullable<Rollout['figures']>['canary']) =>
+    `v${version ?? '?'} ${s.calls} calls, ${s.errors} 5xx, p95 ${s.p95Ms === null ? '—' : `${Math.round(s.p95Ms)} ms`}`;
+  return `${side(r.version, r.figures.canary)}; ${side(r.baseVersion, r.figures.base)}`;
+}
+
+/** The newest rollout in a line (and the figures it was last judged on, while it runs). */
+export function rolloutLine(r: Rollout): string {
+  const name = `canary v${r.version ?? '?'}`;
+  switch (r.state) {
+    case 'canary': {
+      const steps = r.steps.length - 1;
+      const waiting = r.stepStartedAt === null ? ', its replicas starting' : '';
+      return `${name}: step ${r.step} of ${steps}, ${percent(r.share)} of calls${waiting} (${figures(r)})`;
+    }
+    case 'promoted':
+      return `${name} promoted${r.finishedAt ? ` at ${r.finishedAt}` : ''}`;
+    case 'rolled_back':
+      return `${name} rolled back: ${r.reason ?? 'no reason given'}`;
+    default:
+      return `${name} ${r.state}${r.reason ? `: ${r.reason}` : ''}`;
+  }
+}
+
+/** Everything a person asks of one deployment, a labelled line each. */
+export function deploymentDetail(d: Deployment, edgeUrl: string): string {
+  const hardware = d.gpuType === 'cpu' ? 'cpu' : `${d.gpuCount} × ${d.gpuType}`;
+  const runtime = d.image ? `${d.runtime} (${d.image})` : d.runtime;
+  const rows: [string, string][] = [
+    ['model', `${d.modelName} v${d.version.version} (asked as ${d.version.requested})`],
+    ['status', `${d.status}${d.statusReason ? ` (${d.statusReason})` : ''}`],
+    ['replicas', `${d.replicas.ready}/${d.desiredReplicas} ready (${phases(d)})`],
+    ['scaling', scaling(d)],
+    ['cold calls', `held up to ${formatDuration(d.holdTimeoutSeconds)} while no replica is ready`],
+    ['runs on', `${hardware}, ${runtime}`],
+    ['batching', batching(d)],
+    ['cache', d.deterministic ? "repeats of an input are answered from the edge's cache" : 'off'],
+  ];
+  if (d.rollout) rows.push(['rollout', rolloutLine(d.rollout)]);
+  rows.push(
+    ['predict', `POST ${edgeUrl.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(d.name)}/infer`],
+    ['created', d.createdAt],
+  );
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return [`${d.name} (${d.id})`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join(
+    '\n',
+  );
+}
