@@ -499,6 +499,69 @@ describe('the web dashboard in a browser', () => {
     }, 120_000);
   });
 
+  describe('deployment settings and rollouts', () => {
+    it('saves scaling, batching and cache settings, rolls v2 out as a canary and promotes it by hand', async () => {
+      const email = unique('rollout');
+      const { client: user } = await registered(email, 'Ravi');
+      const model = await user.request('post', '/v1/models', { body: { name: 'rollout-cls' } });
+      const bytes = await readFile(REAL_MODELS.paddleCls);
+      for (let i = 0; i < 2; i++)
+        await uploadModelVersion(user, { modelId: model.id, source: memorySource('cls.onnx', bytes) });
+      const created = await user.request('post', '/v1/deployments', {
+        body: { name: 'rollout-cls', model: model.id, version: 1, gpuType: 'cpu' },
+      });
+      await waitForDeployment(user, created.id, { timeoutMs: 120_000 });
+      const current = () => user.request('get', '/v1/deployments/{id}', { path: { id: created.id } });
+
+      const p = await loggedInPage(email);
+      await p.goto(`${stack.cp.url}/deployments/${created.id}`);
+      const settings = p.getByRole('region', { name: 'Scaling and serving' });
+      await settings.getByLabel('Calls in flight per replica').fill('4');
+      await settings.getByLabel('Hold calls for (s)').fill('45');
+      await settings.getByLabel(/Own batch settings/).check();
+      await settings.getByLabel('Largest batch (calls)').fill('8');
+      await settings.getByLabel('Batch wait (ms)').fill('2');
+      await settings.getByLabel(/answers repeats from its cache/).check();
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await settings.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+      expect(await current()).toMatchObject({
+        targetConcurrency: 4,
+        holdTimeoutSeconds: 45,
+        batching: { maxBatchSize: 8, maxQueueDelayMs: 2 },
+        deterministic: true,
+        // What the form did not change stays as it was.
+        minReplicas: 1,
+        scaleDownDelaySeconds: 30,
+      });
+      // The API's refusal shows, naming the field.
+      await settings.getByLabel('Maximum replicas').fill('50');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await settings.getByRole('alert').filter({ hasText: 'maxReplicas' }).waitFor();
+      await settings.getByLabel('Maximum replicas').fill('1');
+
+      const rollout = p.getByRole('region', { name: 'Roll out a version' });
+      await rollout.getByLabel('Version').selectOption('2');
+      await rollout.getByLabel('Steps (% of calls)').fill('25, 50');
+      await rollout.getByLabel('Each step lasts (s)').fill('600');
+      await rollout.getByRole('button', { name: 'Roll out' }).click();
+      // The traffic section shows the canary's share within the page's refresh.
+      await p.getByText('canary in progress').waitFor();
+      expect((await current()).rollout).toMatchObject({ state: 'canary', version: 2, steps: [0.25, 0.5, 1] });
+      await screenshot(p, 'deployment-canary');
+      await rollout.getByRole('button', { name: 'Promote v2 now' }).click();
+      await waitUntil(
+        async () => (await current()).version.version,
+        (v) => v === 2,
+        { timeoutMs: 30_000, what: 'v2 serving' },
+      );
+      expect((await current()).rollout?.state).toBe('promoted');
+      await p
+        .getByText(/rollout-cls.{0,3}version 2/)
+        .first()
+        .waitFor();
+    }, 240_000);
+  });
+
   describe('usage', () => {
     it('shows N on the calls chart for a day with N predictions', async () => {
       const N = 7;

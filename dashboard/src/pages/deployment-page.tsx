@@ -12,11 +12,13 @@ import { DeploymentLogs } from './deployment-logs';
 import { DeploymentMonitoring } from './deployment-monitoring';
 import { DeploymentReplicas } from './deployment-replicas';
 import { DeploymentTraffic } from './deployment-traffic';
-import { ScaleForm } from './scale-form';
+import { RolloutForm } from './rollout-form';
+import { ServingSettingsForm } from './serving-settings-form';
 
 /**
  * One deployment, live: status and phases every few seconds, which version takes what share of calls (and its
- * canary), replicas by phase, scale settings, the last hour's metrics and its alert rules, events, logs.
+ * canary) and rolling out another, replicas by phase, scaling and serving settings, the last hour's metrics
+ * and its alert rules, events, logs.
  */
 export function DeploymentPage({ id }: { id: string }) {
   const { client } = useApp();
@@ -53,8 +55,9 @@ export function DeploymentPage({ id }: { id: string }) {
         </dd>
       </dl>
       <DeploymentTraffic deployment={d} />
+      <RolloutForm deployment={d} onDone={reload} />
       <DeploymentReplicas replicas={d.replicas} />
-      <ScaleForm deployment={d} onSaved={reload} />
+      <ServingSettingsForm deployment={d} onSaved={reload} />
       <DeploymentMonitoring id={d.id} name={d.name} />
       <DeploymentEvents id={d.id} />
       <DeploymentLogs id={d.id} />
