@@ -428,7 +428,9 @@ describe('the meridian CLI against the platform', () => {
       '90',
     ]);
     expect(bad.code, `${bad.stdout}\n${bad.stderr}`).toBe(4);
-    expect(bad.stderr).toMatch(/\nmeridian: Deployment tuned: canary v3 rolled back: .+\n$/);
+    expect(bad.stderr).toMatch(
+      /\nmeridian: Deployment tuned: canary v3 \(revision \d+\) rolled back: its replica failed to load .+\n$/,
+    );
     expect(ok(await cli.run(['deployments', 'get', 'tuned'])).stdout).toContain(
       '  model       tuned v2 (asked as version:2)\n',
     );

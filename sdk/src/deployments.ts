@@ -1,5 +1,5 @@
 import type { MeridianClient } from './client.js';
-import { DeploymentFailedError } from './errors.js';
+import { DeploymentFailedError, RolloutFailedError } from './errors.js';
 import type { Schema } from './types.js';
 
 type Deployment = Schema<'Deployment'>;
@@ -38,6 +38,42 @@ export async function waitForDeployment(
       throw new DeploymentFailedError(id, deployment.statusReason ?? 'no reason given');
     if (Date.now() > deadline)
       throw new Error(`Deployment ${id} is still ${deployment.status} after the timeout`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1_000));
+  }
+}
+
+/**
+ * Waits until the deployment's canary rollout ends and returns the deployment once the canary is promoted;
+ * throws RolloutFailedError with the server's reason when it is rolled back, cancelled or superseded, and an
+ * Error past the timeout. `onChange` hears of each step and of the figures each time they are judged.
+ */
+export async function waitForRollout(
+  client: MeridianClient,
+  id: string,
+  options: WaitOptions = {},
+): Promise<Deployment> {
+  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+  let last = '';
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const deployment = await client.request('get', '/v1/deployments/{id}', { path: { id } });
+    const rollout = deployment.rollout;
+    if (!rollout) throw new Error(`Deployment ${id} has no rollout to wait for`);
+    const seen = JSON.stringify([
+      rollout.state,
+      rollout.step,
+      rollout.stepStartedAt,
+      rollout.figures?.judgedAt,
+    ]);
+    if (seen !== last) {
+      last = seen;
+      options.onChange?.(deployment);
+    }
+    if (rollout.state === 'promoted') return deployment;
+    if (rollout.state !== 'canary')
+      throw new RolloutFailedError(id, rollout.state, rollout.reason ?? 'no reason given');
+    if (Date.now() > deadline)
+      throw new Error(`The canary on deployment ${id} is still running after the timeout`);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1_000));
   }
 }

@@ -94,6 +94,22 @@ export class DeploymentFailedError extends Error {
   }
 }
 
+/**
+ * A canary rollout ended without its version serving: rolled back (its 5xx rate or p95 was worse, or its
+ * replica failed to load), cancelled or superseded. `reason` is the server's, with the figures it judged.
+ */
+export class RolloutFailedError extends Error {
+  override readonly name = 'RolloutFailedError';
+  constructor(
+    readonly deploymentId: string,
+    readonly state: 'rolled_back' | 'cancelled' | 'superseded',
+    readonly reason: string,
+  ) {
+    // The server's reason already names the canary and how it ended.
+    super(`Deployment ${deploymentId}: ${reason}`);
+  }
+}
+
 function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
   const inner = (cause as { cause?: unknown }).cause;

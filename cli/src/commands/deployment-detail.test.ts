@@ -115,7 +115,8 @@ describe('deployments get', () => {
       'canary v4 promoted at 2026-12-04T10:09:00.000Z',
     );
     const reason = 'canary v4 (revision 4) rolled back: 5xx 100% vs 0% over 2 calls';
-    expect(rolloutLine({ ...canary, state: 'rolled_back', reason })).toBe(`canary v4 rolled back: ${reason}`);
+    expect(rolloutLine({ ...canary, state: 'rolled_back', reason })).toBe(reason);
+    expect(rolloutLine({ ...canary, state: 'rolled_back', reason: null })).toBe('canary v4 rolled back');
     expect(rolloutLine({ ...canary, state: 'cancelled', reason: null })).toBe('canary v4 cancelled');
   });
 

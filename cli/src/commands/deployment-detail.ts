@@ -56,10 +56,9 @@ export function rolloutLine(r: Rollout): string {
     }
     case 'promoted':
       return `${name} promoted${r.finishedAt ? ` at ${r.finishedAt}` : ''}`;
-    case 'rolled_back':
-      return `${name} rolled back: ${r.reason ?? 'no reason given'}`;
     default:
-      return `${name} ${r.state}${r.reason ? `: ${r.reason}` : ''}`;
+      // The server's reason is a whole sentence that names the canary and how it ended, with its figures.
+      return r.reason ?? `${name} ${r.state.replace('_', ' ')}`;
   }
 }
 

@@ -2,8 +2,10 @@ import {
   collect,
   DeploymentFailedError,
   type MeridianClient,
+  RolloutFailedError,
   type Schema,
   waitForDeployment,
+  waitForRollout,
 } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
@@ -49,28 +51,22 @@ export async function waitAndReport(
 }
 
 /**
- * Follows a canary until it ends, a line per step; a rollback (or a cancel) exits 4 with its reason, as a
- * failed deployment does, so a script that deploys with --canary --wait stops on a bad version.
+ * Follows a canary until it ends, a line per step and per judgement; a rollback (or a cancel) exits 4 with
+ * its reason, as a failed deployment does, so a script that deploys with --canary --wait stops on a bad version.
  */
 async function followCanary(ctx: Context, client: MeridianClient, deployment: Deployment, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const d = await client.request('get', '/v1/deployments/{id}', { path: { id: deployment.id } });
-    const rollout = d.rollout;
-    const seen = rollout ? `${rollout.state} ${rollout.step} ${rollout.stepStartedAt}` : '';
-    if (rollout && seen !== last) ctx.note(`${d.name}: ${rolloutLine(rollout)}`);
-    last = seen;
-    if (rollout && rollout.state !== 'canary') {
-      if (rollout.state === 'promoted') return d;
-      throw new CliError(`Deployment ${d.name}: ${rolloutLine(rollout)}`, EXIT.deploymentFailed);
-    }
-    if (Date.now() > deadline)
-      throw new CliError(
-        `Deployment ${d.name}: the canary is still running after the timeout`,
-        EXIT.deploymentFailed,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  try {
+    return await waitForRollout(client, deployment.id, {
+      timeoutMs,
+      intervalMs: 500,
+      onChange: (d) => {
+        if (d.rollout) ctx.note(`${d.name}: ${rolloutLine(d.rollout)}`);
+      },
+    });
+  } catch (err) {
+    if (err instanceof RolloutFailedError)
+      throw new CliError(`Deployment ${deployment.name}: ${err.reason}`, EXIT.deploymentFailed);
+    throw err;
   }
 }
 
