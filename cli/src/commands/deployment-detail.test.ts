@@ -1,6 +1,6 @@
 import type { Schema } from '@meridian/sdk';
 import { describe, expect, it } from 'vitest';
-import { deploymentDetail, phaseLine, rolloutLine } from './deployment-detail.js';
+import { deploymentDetail, phaseLine, rolloutLine, versionCell } from './deployment-detail.js';
 
 type Deployment = Schema<'Deployment'>;
 type Rollout = NonNullable<Deployment['rollout']>;
@@ -107,6 +107,12 @@ describe('deployments get', () => {
     expect(rolloutLine({ ...canary, stepStartedAt: null, figures: null })).toBe(
       'canary v4: step 1 of 2, 10% of calls, its replicas starting (no calls judged yet)',
     );
+  });
+
+  it('lists the version serving, and the canary’s beside it while it runs', () => {
+    expect(versionCell(deployment())).toBe('3');
+    expect(versionCell(deployment({ rollout: canary }))).toBe('3 → 4 (10%)');
+    expect(versionCell(deployment({ rollout: { ...canary, state: 'promoted' } }))).toBe('3');
   });
 
   it('says how a rollout ended', () => {

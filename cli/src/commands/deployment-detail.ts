@@ -12,6 +12,13 @@ export function phaseLine(d: Deployment): string {
   return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${replicas}`;
 }
 
+/** The version serving, and while a canary runs the one taking its share: `1 → 2 (25%)`. */
+export function versionCell(d: Deployment): string {
+  const r = d.rollout;
+  if (r?.state !== 'canary') return String(d.version.version);
+  return `${d.version.version} → ${r.version ?? '?'} (${percent(r.share)})`;
+}
+
 /** `ready 1, loading 1`: the phases that hold a replica now. */
 function phases(d: Deployment): string {
   const { total: _total, ...byPhase } = d.replicas;

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
 import { type SettingFlags, settingsFrom, wholeNumber } from './deploy-settings.js';
-import { deploymentDetail, phaseLine, rolloutLine } from './deployment-detail.js';
+import { deploymentDetail, phaseLine, rolloutLine, versionCell } from './deployment-detail.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 
 type Deployment = Schema<'Deployment'>;
@@ -186,7 +186,7 @@ export function deploymentCommands(program: Command): void {
               d.id,
               d.name,
               d.modelName,
-              d.version.version,
+              versionCell(d),
               d.status,
               `${d.replicas.ready}/${d.desiredReplicas}`,
             ]),
