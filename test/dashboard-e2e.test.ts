@@ -548,6 +548,12 @@ describe('the web dashboard in a browser', () => {
       await p.getByText('canary in progress').waitFor();
       expect((await current()).rollout).toMatchObject({ state: 'canary', version: 2, steps: [0.25, 0.5, 1] });
       await screenshot(p, 'deployment-canary');
+      // The list says so too, with replicas counted against what the autoscaler wants.
+      await p.goto(`${stack.cp.url}/deployments`);
+      const row = p.getByRole('row').filter({ hasText: 'rollout-cls' });
+      await row.getByText('rollout-cls v1 → v2 (25% as a canary)').waitFor();
+      expect(await row.getByRole('cell').nth(3).textContent()).toMatch(/^\d+ \/ \d+$/);
+      await p.goto(`${stack.cp.url}/deployments/${created.id}`);
       await rollout.getByRole('button', { name: 'Promote v2 now' }).click();
       await waitUntil(
         async () => (await current()).version.version,

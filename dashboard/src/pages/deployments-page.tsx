@@ -44,9 +44,13 @@ export function DeploymentsPage() {
                   </td>
                   <td>
                     {d.modelName} v{d.version.version}
+                    {d.rollout?.state === 'canary'
+                      ? ` → v${d.rollout.version} (${Math.round(d.rollout.share * 100)}% as a canary)`
+                      : ''}
                   </td>
                   <td>
-                    {d.replicas.ready} / {d.replicas.total}
+                    {/* Out of what the autoscaler wants now: a rolling update's leaving replicas are not owed. */}
+                    {d.replicas.ready} / {d.desiredReplicas}
                   </td>
                   <td>{d.gpuType}</td>
                   <td>
