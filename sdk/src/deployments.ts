@@ -14,32 +14,51 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
-/**
- * Waits until the deployment is ready (pending → scheduled → pulling → loading → ready) and returns it;
- * throws DeploymentFailedError with the server's reason when it fails, and an Error past the timeout.
- */
-export async function waitForDeployment(
-  client: MeridianClient,
-  id: string,
-  options: WaitOptions = {},
-): Promise<Deployment> {
+/** What one poll of the deployment decides: what to compare for onChange, and whether the wait is over. */
+interface PollRule {
+  /** Told to onChange when it differs from the last poll's. */
+  seen(deployment: Deployment): unknown;
+  /** The deployment when the wait is over; throws when it ended badly; undefined to poll again. */
+  settle(deployment: Deployment): Deployment | undefined;
+  /** Thrown past the timeout. */
+  timedOut(deployment: Deployment): string;
+}
+
+async function poll(client: MeridianClient, id: string, options: WaitOptions, rule: PollRule) {
   const deadline = Date.now() + (options.timeoutMs ?? 600_000);
   let last = '';
   for (;;) {
     options.signal?.throwIfAborted();
     const deployment = await client.request('get', '/v1/deployments/{id}', { path: { id } });
-    const seen = JSON.stringify([deployment.status, deployment.statusReason, deployment.replicas]);
+    const seen = JSON.stringify(rule.seen(deployment));
     if (seen !== last) {
       last = seen;
       options.onChange?.(deployment);
     }
-    if (deployment.status === 'ready') return deployment;
-    if (deployment.status === 'failed')
-      throw new DeploymentFailedError(id, deployment.statusReason ?? 'no reason given');
-    if (Date.now() > deadline)
-      throw new Error(`Deployment ${id} is still ${deployment.status} after the timeout`);
+    const settled = rule.settle(deployment);
+    if (settled) return settled;
+    if (Date.now() > deadline) throw new Error(rule.timedOut(deployment));
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1_000));
   }
+}
+
+/**
+ * Waits until the deployment is ready (pending → scheduled → pulling → loading → ready) and returns it;
+ * throws DeploymentFailedError with the server's reason when it fails, and an Error past the timeout.
+ */
+export function waitForDeployment(
+  client: MeridianClient,
+  id: string,
+  options: WaitOptions = {},
+): Promise<Deployment> {
+  return poll(client, id, options, {
+    seen: (d) => [d.status, d.statusReason, d.replicas],
+    settle: (d) => {
+      if (d.status === 'failed') throw new DeploymentFailedError(id, d.statusReason ?? 'no reason given');
+      return d.status === 'ready' ? d : undefined;
+    },
+    timedOut: (d) => `Deployment ${id} is still ${d.status} after the timeout`,
+  });
 }
 
 /**
@@ -47,33 +66,21 @@ export async function waitForDeployment(
  * throws RolloutFailedError with the server's reason when it is rolled back, cancelled or superseded, and an
  * Error past the timeout. `onChange` hears of each step and of the figures each time they are judged.
  */
-export async function waitForRollout(
+export function waitForRollout(
   client: MeridianClient,
   id: string,
   options: WaitOptions = {},
 ): Promise<Deployment> {
-  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
-  let last = '';
-  for (;;) {
-    options.signal?.throwIfAborted();
-    const deployment = await client.request('get', '/v1/deployments/{id}', { path: { id } });
-    const rollout = deployment.rollout;
-    if (!rollout) throw new Error(`Deployment ${id} has no rollout to wait for`);
-    const seen = JSON.stringify([
-      rollout.state,
-      rollout.step,
-      rollout.stepStartedAt,
-      rollout.figures?.judgedAt,
-    ]);
-    if (seen !== last) {
-      last = seen;
-      options.onChange?.(deployment);
-    }
-    if (rollout.state === 'promoted') return deployment;
-    if (rollout.state !== 'canary')
-      throw new RolloutFailedError(id, rollout.state, rollout.reason ?? 'no reason given');
-    if (Date.now() > deadline)
-      throw new Error(`The canary on deployment ${id} is still running after the timeout`);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1_000));
-  }
+  return poll(client, id, options, {
+    seen: ({ rollout: r }) => [r?.state, r?.step, r?.stepStartedAt, r?.figures?.judgedAt],
+    settle: (d) => {
+      const rollout = d.rollout;
+      if (!rollout) throw new Error(`Deployment ${id} has no rollout to wait for`);
+      if (rollout.state === 'promoted') return d;
+      if (rollout.state !== 'canary')
+        throw new RolloutFailedError(id, rollout.state, rollout.reason ?? 'no reason given');
+      return undefined;
+    },
+    timedOut: () => `The canary on deployment ${id} is still running after the timeout`,
+  });
 }

@@ -58,6 +58,17 @@ export function ServingSettingsForm({
       />
     </Field>
   );
+  const check = (field: 'ownBatching' | 'deterministic', label: string) => (
+    <label className="check">
+      <input
+        type="checkbox"
+        disabled={!editable}
+        checked={draft[field]}
+        onChange={(e) => setDraft({ ...draft, [field]: e.target.checked })}
+      />{' '}
+      {label}
+    </label>
+  );
   const toZero = draft.minReplicas.trim() === '0';
   return (
     <section aria-label="Scaling and serving">
@@ -79,15 +90,7 @@ export function ServingSettingsForm({
         </div>
         <fieldset>
           <legend>Dynamic batching</legend>
-          <label className="check">
-            <input
-              type="checkbox"
-              disabled={!editable}
-              checked={draft.ownBatching}
-              onChange={(e) => setDraft({ ...draft, ownBatching: e.target.checked })}
-            />{' '}
-            Own batch settings (otherwise the agent’s: up to 32 calls, no added wait)
-          </label>
+          {check('ownBatching', 'Own batch settings (otherwise the agent’s: up to 32 calls, no added wait)')}
           {draft.ownBatching ? (
             <div className="inline-form">
               {number('maxBatchSize', 'Largest batch (calls)')}
@@ -95,15 +98,7 @@ export function ServingSettingsForm({
             </div>
           ) : null}
         </fieldset>
-        <label className="check">
-          <input
-            type="checkbox"
-            disabled={!editable}
-            checked={draft.deterministic}
-            onChange={(e) => setDraft({ ...draft, deterministic: e.target.checked })}
-          />{' '}
-          Same input, same output: the edge answers repeats from its cache
-        </label>
+        {check('deterministic', 'Same input, same output: the edge answers repeats from its cache')}
         <div className="actions">
           {editable ? (
             <button type="submit" disabled={save.busy}>
