@@ -2,6 +2,7 @@ import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
 import { parseDuration } from '../durations.js';
+import { wholeNumber } from '../numbers.js';
 import { listMembers, type Member, memberByEmail } from './members.js';
 
 type Entry = Schema<'AuditEntry'>;
@@ -29,10 +30,7 @@ export function parseTime(value: string, flag: string, now: number): Date {
 
 /** `--limit`: how many entries at most, 1 to 10,000. */
 export function parseLimit(value: string): number {
-  const limit = /^\d{1,6}$/.test(value) ? Number(value) : 0;
-  if (limit < 1 || limit > MAX_LIMIT)
-    throw new CliError(`--limit wants a whole number from 1 to ${MAX_LIMIT}, not ${value}`, 2);
-  return limit;
+  return wholeNumber(value, '--limit', 1, MAX_LIMIT);
 }
 
 /** The first `limit` entries of a newest-first log, reading no page past them. */

@@ -1,6 +1,7 @@
 import type { Operation, Schema } from '@meridian/sdk';
 import { CliError } from '../context.js';
 import { parseDuration } from '../durations.js';
+import { wholeNumber } from '../numbers.js';
 
 type Deployment = Schema<'Deployment'>;
 type Patch = NonNullable<
@@ -27,14 +28,6 @@ export interface SettingFlags {
 
 /** What the settings flags ask of the API: the fields a create and an update share, plus a canary. */
 export type Settings = Omit<Patch, 'version' | 'alias' | 'canary'> & { canary?: Schema<'CanaryPolicy'> };
-
-/** A whole number within the API's bounds, refused here (exit 2) before any request. */
-export function wholeNumber(value: string, flag: string, min: number, max: number): number {
-  const n = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= min && n <= max))
-    throw new CliError(`${flag} wants a whole number from ${min} to ${max}, not ${value}`, 2);
-  return n;
-}
 
 /** Seconds from a duration flag, within the API's bounds. */
 function seconds(value: string, flag: string, min: number, max: number): number {

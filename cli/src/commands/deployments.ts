@@ -9,8 +9,9 @@ import {
 } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
-import { type SettingFlags, settingsFrom, wholeNumber } from './deploy-settings.js';
+import { type SettingFlags, settingsFrom } from './deploy-settings.js';
 import { deploymentDetail, phaseLine, rolloutLine, versionCell } from './deployment-detail.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 

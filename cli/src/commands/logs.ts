@@ -1,6 +1,7 @@
 import { followLogs, type LogSource, logs, type MeridianClient, type WorkloadLogLine } from '@meridian/sdk';
 import type { Command } from 'commander';
-import { CliError, type Context, EXIT } from '../context.js';
+import type { Context } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 
 export interface LogFlags {
   follow?: boolean;
@@ -28,10 +29,8 @@ function human(line: WorkloadLogLine, replicas: number): string {
  * Under --json: the page as JSON, or one JSON object per line when following.
  */
 export async function printLogs(ctx: Context, client: MeridianClient, source: LogSource, flags: LogFlags) {
-  if (flags.tail !== undefined && !/^\d{1,5}$/.test(flags.tail))
-    throw new CliError(`--tail wants a whole number from 0 to 10000, not ${flags.tail}`, EXIT.usage);
   const options = {
-    ...(flags.tail === undefined ? {} : { tail: Number(flags.tail) }),
+    ...(flags.tail === undefined ? {} : { tail: wholeNumber(flags.tail, '--tail', 0, 10_000) }),
     ...(flags.since === undefined ? {} : { since: flags.since }),
   };
   const json = ctx.options.json === true;
