@@ -182,17 +182,13 @@ describe('workload logs', () => {
   }, 30_000);
 
   it('shows a notebook’s Jupyter server output, start-up and a kernel start, without its token', async () => {
-    ok(await cli.run(['notebooks', 'create', 'lab', '--json']));
+    // --wait returns once the server is up, with the link that opens it.
+    const created = ok(await cli.run(['notebooks', 'create', 'lab', '--wait', '--timeout', '90', '--json']));
+    const link = JSON.parse(created.stdout) as { id: string; status: string; url: string };
+    expect(link.status).toBe('running');
+    expect(link.url).toMatch(/\/notebooks\/nb_\w+\/\?access_token=/);
     type Notebook = { id: string; status: string; token?: string; endpoint?: string | null };
-    const get = async () => {
-      const list = JSON.parse(ok(await cli.run(['notebooks', 'list', '--json'])).stdout) as Notebook[];
-      const id = list.find((n) => n.status)?.id ?? '';
-      return (await api('ada', `/v1/notebooks/${id}`)).json as unknown as Notebook;
-    };
-    await expect
-      .poll(async () => (await get()).status, { timeout: 90_000, interval: 500 })
-      .toMatch(/running|failed/);
-    const notebook = await get();
+    const notebook = (await api('ada', `/v1/notebooks/${link.id}`)).json as unknown as Notebook;
     expect(notebook.status, JSON.stringify(notebook)).toBe('running');
     const lines = async () =>
       (
@@ -220,4 +216,33 @@ describe('workload logs', () => {
     // Another org's user: as if it did not exist.
     expect((await api('eve', `/v1/notebooks/${notebook.id}/logs`)).status).toBe(404);
   }, 150_000);
+
+  it('opens the notebook with the link `notebooks open` prints, as a browser follows it', async () => {
+    const printed = ok(await cli.run(['notebooks', 'open', 'lab']));
+    expect(printed.stderr).toMatch(/before \d\d:\d\d UTC: the link carries your login/);
+    const link = printed.stdout.trim();
+    // The user's login, which the edge trades for a cookie; the Jupyter server's own token stays out of it.
+    expect(new URL(link).searchParams.get('access_token')).toBeTruthy();
+    expect(new URL(link).searchParams.has('token')).toBe(false);
+    const first = await fetch(link, { redirect: 'manual' });
+    expect(first.status).toBe(302);
+    const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(cookie).toMatch(/^meridian_notebook_session=/);
+    const landing = new URL(first.headers.get('location') ?? '', link);
+    expect(landing.search).toBe('');
+    // Jupyter's own redirect to its file tree is followed, the cookie with it.
+    const page = await fetch(landing, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<title>[^<]*(Home|Jupyter)/);
+    // Another org's user has no such notebook; with --json, a script gets the link and when it ends.
+    const other = await cli.run(['notebooks', 'open', 'lab'], { env: env('eve') });
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/No notebook named lab/);
+    const json = JSON.parse(ok(await cli.run(['notebooks', 'open', 'lab', '--json'])).stdout) as {
+      url: string;
+      expiresAt: number;
+    };
+    expect(json.expiresAt).toBeGreaterThan(Date.now() + 60_000);
+    expect((await fetch(json.url, { redirect: 'manual' })).status).toBe(302);
+  }, 60_000);
 });

@@ -107,6 +107,36 @@ describe('the SDK against the control plane', () => {
     expect(calls.slice(before)).toEqual(['POST /v1/auth/refresh', 'GET /v1/auth/me']);
   }, 30_000);
 
+  it('hands out a login for a notebook link only while it stays valid long enough, and never an API key', async () => {
+    const { client, store, calls } = await newUser('link');
+    const first = (await store.load()) as Tokens;
+    // Valid for as long as asked: sent as it is, nothing renewed.
+    await store.save({ ...first, expiresAt: Date.now() + 120_000 });
+    expect(await client.linkToken(60_000)).toEqual({
+      token: first.accessToken,
+      expiresAt: expect.any(Number),
+    });
+    expect(calls).not.toContain('POST /v1/auth/refresh');
+    // Ending sooner than asked (this server's tokens live 1 s): renewed first, and the new one is good.
+    await store.save({ ...first, expiresAt: Date.now() + 30_000 });
+    const renewed = await client.linkToken(60_000);
+    expect(calls.filter((c) => c === 'POST /v1/auth/refresh')).toHaveLength(1);
+    expect(renewed?.token).not.toBe(first.accessToken);
+    expect(renewed?.expiresAt).toBe(((await store.load()) as Tokens).expiresAt);
+    const me = await fetch(`${proxy.url}/v1/auth/me`, {
+      headers: { authorization: `Bearer ${renewed?.token}` },
+    });
+    expect(me.status).toBe(200);
+    // A fixed access token goes as it is, with the expiry it carries; an API key never goes into a link.
+    const fixed = new MeridianClient({ baseUrl: proxy.url, apiKey: renewed?.token ?? '' });
+    const claims = JSON.parse(
+      Buffer.from((renewed?.token ?? '').split('.')[1] ?? '', 'base64url').toString(),
+    );
+    expect(await fixed.linkToken(60_000)).toEqual({ token: renewed?.token, expiresAt: claims.exp * 1000 });
+    const key = new MeridianClient({ baseUrl: proxy.url, apiKey: 'mk_live_0123456789abcdef' });
+    expect(await key.linkToken(60_000)).toBeUndefined();
+  }, 30_000);
+
   it('pages through 250 items as one async iterator', async () => {
     const { client, calls } = await newUser('pages');
     const names = Array.from({ length: 250 }, (_, i) => `exp-${String(i).padStart(3, '0')}`);

@@ -29,6 +29,7 @@ export const EXIT = {
   unreachable: 3,
   deploymentFailed: 4,
   batchNotCompleted: 4,
+  notebookFailed: 4,
 } as const;
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';

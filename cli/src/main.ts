@@ -22,8 +22,9 @@ Exit codes:
   1  the server refused the request, or a local problem (a missing file, not logged in)
   2  usage: an unknown command or option, a missing or malformed argument
   3  the server could not be reached
-  4  what --wait waited for did not succeed: a deployment failed (deploy --wait), or a batch job ended
-     failed, cancelled or expired (batch create --wait)
+  4  what --wait waited for did not succeed: a deployment failed (deploy --wait), a batch job ended
+     failed, cancelled or expired (batch create --wait), or a notebook failed to start (notebooks create
+     or start --wait, notebooks open --wait)
 
 Environment: MERIDIAN_API_URL, MERIDIAN_EDGE_URL, MERIDIAN_TOKEN (an API key or access token instead of
 the stored login), MERIDIAN_PROFILE, MERIDIAN_CONFIG_DIR (default ~/.config/meridian).`;

@@ -115,6 +115,24 @@ export class MeridianClient {
   }
 
   /**
+   * The login's access token for a link opened outside this client (a browser tab opening a notebook's
+   * access URL), renewed first unless it stays valid for `validForMs` more; with it, when it expires (ms since
+   * the epoch). Undefined with an API key, which the edge never takes in a URL, and without a login.
+   */
+  async linkToken(validForMs: number): Promise<{ token: string; expiresAt: number } | undefined> {
+    const fixed = this.options.apiKey;
+    if (fixed !== undefined) {
+      const expiresAt = jwtExpiry(fixed);
+      return expiresAt === undefined ? undefined : { token: fixed, expiresAt };
+    }
+    const tokens = await this.options.tokens?.load();
+    if (!tokens) return undefined;
+    const current =
+      tokens.expiresAt - Date.now() >= validForMs ? tokens : await this.refresh(tokens.accessToken);
+    return { token: current.accessToken, expiresAt: current.expiresAt };
+  }
+
+  /**
    * Sends one request; a connection that cannot be made or breaks becomes a NetworkError. An idempotent
    * request is sent once more first: a kept-alive connection the server has closed fails the next request
    * on it before anything is sent.
@@ -166,6 +184,18 @@ export class MeridianClient {
       return next;
     };
     return store.exclusive ? store.exclusive(work) : work();
+  }
+}
+
+/** A JWT's `exp` in ms since the epoch; undefined for anything else (an API key). */
+function jwtExpiry(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (token.split('.').length !== 3 || !payload) return undefined;
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: unknown };
+    return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
   }
 }
 

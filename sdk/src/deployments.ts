@@ -1,46 +1,14 @@
 import type { MeridianClient } from './client.js';
 import { DeploymentFailedError, RolloutFailedError } from './errors.js';
+import { type WaitOptions as PollOptions, type PollRule, pollUntil } from './poll.js';
 import type { Schema } from './types.js';
 
 type Deployment = Schema<'Deployment'>;
 
-export interface WaitOptions {
-  /** Told of the deployment each time its status or replica phases change. */
-  onChange?: (deployment: Deployment) => void;
-  /** Default 10 minutes. */
-  timeoutMs?: number;
-  /** Default 1 s. */
-  intervalMs?: number;
-  signal?: AbortSignal;
-}
+export type WaitOptions = PollOptions<Deployment>;
 
-/** What one poll of the deployment decides: what to compare for onChange, and whether the wait is over. */
-interface PollRule {
-  /** Told to onChange when it differs from the last poll's. */
-  seen(deployment: Deployment): unknown;
-  /** The deployment when the wait is over; throws when it ended badly; undefined to poll again. */
-  settle(deployment: Deployment): Deployment | undefined;
-  /** Thrown past the timeout. */
-  timedOut(deployment: Deployment): string;
-}
-
-async function poll(client: MeridianClient, id: string, options: WaitOptions, rule: PollRule) {
-  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
-  let last = '';
-  for (;;) {
-    options.signal?.throwIfAborted();
-    const deployment = await client.request('get', '/v1/deployments/{id}', { path: { id } });
-    const seen = JSON.stringify(rule.seen(deployment));
-    if (seen !== last) {
-      last = seen;
-      options.onChange?.(deployment);
-    }
-    const settled = rule.settle(deployment);
-    if (settled) return settled;
-    if (Date.now() > deadline) throw new Error(rule.timedOut(deployment));
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1_000));
-  }
-}
+const poll = (client: MeridianClient, id: string, options: WaitOptions, rule: PollRule<Deployment>) =>
+  pollUntil(() => client.request('get', '/v1/deployments/{id}', { path: { id } }), options, rule);
 
 /**
  * Waits until the deployment is ready (pending → scheduled → pulling → loading → ready) and returns it;

@@ -94,6 +94,22 @@ export class DeploymentFailedError extends Error {
   }
 }
 
+/** A notebook that did not come to serve: it failed (with the server's reason) or was stopped meanwhile. */
+export class NotebookFailedError extends Error {
+  override readonly name = 'NotebookFailedError';
+  constructor(
+    readonly notebookId: string,
+    readonly reason: string,
+  ) {
+    super(`Notebook ${notebookId} did not start: ${reason}`);
+  }
+}
+
+/** Why no link opens a notebook for this client: not the notebook's owner, or an API key instead of a login. */
+export class NotebookLinkError extends Error {
+  override readonly name = 'NotebookLinkError';
+}
+
 /**
  * A canary rollout ended without its version serving: rolled back (its 5xx rate or p95 was worse, or its
  * replica failed to load), cancelled or superseded. `reason` is the server's, with the figures it judged.

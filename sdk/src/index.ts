@@ -3,6 +3,7 @@ export * from './client.js';
 export * from './deployments.js';
 export * from './errors.js';
 export * from './logs.js';
+export * from './notebooks.js';
 export * from './npy.js';
 export * from './pagination.js';
 export * from './predict.js';

@@ -4,23 +4,19 @@ import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
 import { requireNotebook } from '../resolve.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
+import { notebookLine, printLink, waitTimeoutMs, waitUntilServing } from './notebook-open.js';
 
 type Notebook = Schema<'Notebook'>;
 
-// The states a notebook passes through on its way to what its owner asked for.
-const ON_THE_WAY: Record<Notebook['desired'], readonly Notebook['status'][]> = {
-  running: ['pending', 'starting', 'running'],
-  stopped: ['stopping', 'stopped'],
-};
+interface WaitFlags {
+  wait?: boolean;
+  timeout?: string;
+}
 
-/**
- * A notebook in one line. Just after `stop`, the server still reports it running: the arrow says where it
- * goes, and the reason, which speaks of the state it leaves, is left out. A failure keeps its reason.
- */
-export function notebookLine(n: Notebook): string {
-  if (n.status !== 'failed' && !ON_THE_WAY[n.desired].includes(n.status))
-    return `${n.name} (${n.id}): ${n.status} → ${n.desired}`;
-  return `${n.name} (${n.id}): ${n.status}${n.statusReason ? ` (${n.statusReason})` : ''}`;
+interface CreateFlags extends WaitFlags {
+  gpu: string;
+  image?: string;
+  idleTimeout?: string;
 }
 
 export function notebookCommands(program: Command): void {
@@ -31,13 +27,17 @@ export function notebookCommands(program: Command): void {
     .option('--gpu <type>', 't4 | v100 | rtx4090 | cpu', 'cpu')
     .option('--image <image>', 'a Jupyter image from the allow-list')
     .option('--idle-timeout <seconds>', 'stop it after this long without activity (default: the server’s)')
+    .option('--wait', 'show progress until its server is up, then print the link that opens it')
+    .option('--timeout <seconds>', 'how long --wait waits', '600')
     .action(
-      action(async (ctx, name: string, opts: { gpu: string; image?: string; idleTimeout?: string }) => {
+      action(async (ctx, name: string, opts: CreateFlags) => {
         if (!['t4', 'v100', 'rtx4090', 'cpu'].includes(opts.gpu))
           throw new CliError('--gpu is one of t4, v100, rtx4090, cpu', 2);
         if (opts.idleTimeout !== undefined && !/^[1-9]\d{0,7}$/.test(opts.idleTimeout))
           throw new CliError(`--idle-timeout wants a whole number of seconds, not ${opts.idleTimeout}`, 2);
-        const notebook = await (await ctx.client()).request('post', '/v1/notebooks', {
+        const timeoutMs = waitTimeoutMs(opts.timeout);
+        const client = await ctx.client();
+        const notebook = await client.request('post', '/v1/notebooks', {
           body: {
             name,
             gpuType: opts.gpu as Notebook['gpuType'],
@@ -45,7 +45,8 @@ export function notebookCommands(program: Command): void {
             ...(opts.idleTimeout ? { idleTimeoutSeconds: Number(opts.idleTimeout) } : {}),
           },
         });
-        ctx.print(notebook, () => notebookLine(notebook));
+        if (!opts.wait) return ctx.print(notebook, () => notebookLine(notebook));
+        await printLink(ctx, client, await waitUntilServing(ctx, client, notebook, timeoutMs));
       }),
     );
   notebooks
@@ -64,34 +65,43 @@ export function notebookCommands(program: Command): void {
     );
   notebooks
     .command('open <name>')
-    .description('Print the notebook’s URL (through the edge) with its token')
+    .description('Print the link that opens the notebook in a browser (through the edge, with your login)')
+    .option('--wait', 'wait until its server is up first')
+    .option('--timeout <seconds>', 'how long --wait waits', '600')
     .action(
-      action(async (ctx, ref: string) => {
-        const n = await requireNotebook(await ctx.client(), ref);
-        if (!n.accessUrl)
-          throw new CliError(`Notebook ${n.name} has no URL for you (only its owner opens it)`);
-        const url = n.token ? `${n.accessUrl}?token=${n.token}` : n.accessUrl;
-        ctx.print({ id: n.id, url, status: n.status }, () => url);
+      action(async (ctx, ref: string, opts: WaitFlags) => {
+        const timeoutMs = waitTimeoutMs(opts.timeout);
+        const client = await ctx.client();
+        const n = await requireNotebook(client, ref);
+        await printLink(ctx, client, opts.wait ? await waitUntilServing(ctx, client, n, timeoutMs) : n);
       }),
     );
-  const verbs = {
-    start: 'Start a stopped notebook; its files are where it left them',
-    stop: 'Stop a notebook; its files stay for the next start',
-  } as const;
-  for (const verb of ['start', 'stop'] as const) {
-    notebooks
-      .command(`${verb} <name>`)
-      .description(verbs[verb])
-      .action(
-        action(async (ctx, ref: string) => {
-          const client = await ctx.client();
-          const n = await requireNotebook(client, ref);
-          const path = verb === 'start' ? '/v1/notebooks/{id}/start' : '/v1/notebooks/{id}/stop';
-          const updated = await client.request('post', path, { path: { id: n.id } });
-          ctx.print(updated, () => notebookLine(updated));
-        }),
-      );
-  }
+  notebooks
+    .command('start <name>')
+    .description('Start a stopped notebook; its files are where it left them')
+    .option('--wait', 'show progress until its server is up, then print the link that opens it')
+    .option('--timeout <seconds>', 'how long --wait waits', '600')
+    .action(
+      action(async (ctx, ref: string, opts: WaitFlags) => {
+        const timeoutMs = waitTimeoutMs(opts.timeout);
+        const client = await ctx.client();
+        const n = await requireNotebook(client, ref);
+        const started = await client.request('post', '/v1/notebooks/{id}/start', { path: { id: n.id } });
+        if (!opts.wait) return ctx.print(started, () => notebookLine(started));
+        await printLink(ctx, client, await waitUntilServing(ctx, client, started, timeoutMs));
+      }),
+    );
+  notebooks
+    .command('stop <name>')
+    .description('Stop a notebook; its files stay for the next start')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const n = await requireNotebook(client, ref);
+        const stopped = await client.request('post', '/v1/notebooks/{id}/stop', { path: { id: n.id } });
+        ctx.print(stopped, () => notebookLine(stopped));
+      }),
+    );
   notebooks
     .command('delete <name>')
     .description('Delete a notebook and its files')

@@ -1,6 +1,6 @@
 import type { Schema } from '@meridian/sdk';
 import { describe, expect, it } from 'vitest';
-import { notebookLine } from './notebooks.js';
+import { notebookLine } from './notebook-open.js';
 
 const notebook = (over: Partial<Schema<'Notebook'>>) =>
   ({
