@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { collect, errorFromResponse, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 
 type BatchJob = Schema<'BatchJob'>;
 const ENDED = ['completed', 'failed', 'cancelled', 'expired'];
@@ -95,6 +96,8 @@ export function batchCommands(program: Command): void {
       action(async (ctx, file: string, opts: CreateOptions) => {
         if (opts.concurrency !== undefined && !/^\d{1,2}$/.test(opts.concurrency))
           throw new CliError(`--concurrency wants a whole number, not ${opts.concurrency}`, 2);
+        // Checked before the upload: a --timeout that is not a number would otherwise wait forever.
+        const timeoutMs = wholeNumber(opts.timeout ?? '86400', '--timeout', 1, 8 * 86_400) * 1000;
         const client = await ctx.client();
         const inputFileId = /^file_[0-9a-z]{26}$/.test(file) ? file : await uploadInput(ctx, client, file);
         const job = await client.request('post', '/v1/batch-jobs', {
@@ -107,7 +110,7 @@ export function batchCommands(program: Command): void {
         });
         ctx.note(`Created batch job ${job.id}`);
         if (!opts.wait) return ctx.print(job, () => summary(job));
-        const ended = await waitForEnd(ctx, client, job.id, Number(opts.timeout ?? 86_400) * 1000);
+        const ended = await waitForEnd(ctx, client, job.id, timeoutMs);
         ctx.print(ended, () => summary(ended));
         if (ended.counts.completed + ended.counts.failed > 0)
           ctx.note(`Its output and error files: meridian batch download ${ended.id}`);

@@ -94,6 +94,8 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   }
   const version =
     opts.version === undefined ? undefined : wholeNumber(opts.version, '--version', 1, 2_147_483_647);
+  // Checked before anything changes: a --timeout that is not a number would otherwise wait forever.
+  const timeoutMs = wholeNumber(opts.timeout ?? '600', '--timeout', 1, 86_400) * 1000;
   const client = await ctx.client();
   const model = await requireModel(client, modelRef);
   const name = opts.name ?? model.name;
@@ -128,7 +130,6 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
     });
     ctx.note(`Created deployment ${name} (${deployment.id})`);
   }
-  const timeoutMs = Number(opts.timeout ?? 600) * 1000;
   if (settings.canary) {
     if (opts.wait) deployment = await followCanary(ctx, client, deployment, timeoutMs);
     else {
