@@ -1,4 +1,5 @@
 export * from './auth.js';
+export * from './billing.js';
 export * from './client.js';
 export * from './deployments.js';
 export * from './errors.js';

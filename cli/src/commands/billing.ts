@@ -1,14 +1,8 @@
-import type { Schema } from '@meridian/sdk';
+import { type Schema, usageLineSubject } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, table } from '../context.js';
 
 type UsageLine = Schema<'UsageSummary'>['lines'][number];
-
-/** What a line is about, as its owner named it: a deleted deployment keeps its id, storage says so. */
-function subject(line: UsageLine): string {
-  if (line.key === null) return '(storage and other)';
-  return line.name ?? `${line.key} (deleted)`;
-}
 
 /** By meter the meter is the line; otherwise a first column named for the grouping. */
 export function usageTable(groupBy: Schema<'UsageSummary'>['groupBy'], lines: UsageLine[]): string {
@@ -21,7 +15,7 @@ export function usageTable(groupBy: Schema<'UsageSummary'>['groupBy'], lines: Us
   const first = groupBy === 'day' ? 'DAY (UTC)' : groupBy.toUpperCase();
   return table(
     [first, 'METER', 'QUANTITY', 'UNIT', 'USD'],
-    lines.map((l) => [groupBy === 'day' ? l.key : subject(l), l.meter, ...amounts(l)]),
+    lines.map((l) => [groupBy === 'day' ? l.key : usageLineSubject(groupBy, l), l.meter, ...amounts(l)]),
   );
 }
 

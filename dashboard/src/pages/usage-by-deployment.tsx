@@ -1,3 +1,4 @@
+import { usageLineSubject } from '@meridian/sdk';
 import { useApp } from '../api/context';
 import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
@@ -30,7 +31,7 @@ export function UsageByDeployment() {
           <tbody>
             {usage.data.lines.map((l) => (
               <tr key={`${l.key}:${l.meter}`}>
-                <td>{l.key === null ? '(storage and other)' : (l.name ?? `${l.key} (deleted)`)}</td>
+                <td>{usageLineSubject('deployment', l)}</td>
                 <td>{l.meter}</td>
                 <td>
                   {formatNumber(l.billableQuantity)} {l.unit}
