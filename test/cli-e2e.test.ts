@@ -350,7 +350,7 @@ describe('the meridian CLI against the platform', () => {
     const batching = ['--max-batch-size', '8', '--max-queue-delay', '2', '--deterministic'];
     ok(await cli.run(['deploy', 'tuned', '--version', '1', ...tuning, ...batching, '--wait']));
     const shown = ok(await cli.run(['deployments', 'get', 'tuned'])).stdout;
-    expect(shown).toMatch(/^tuned \(dep_\w+\)\n {2}model {7}tuned v1 \(asked as version:1\)\n/);
+    expect(shown).toMatch(/^tuned \(dep_\w+\)\n {2}model {7}tuned v1\n/);
     for (const line of [
       '  scaling     0–2 replicas, 4 calls in flight per replica; up after 0s, down after 30s, to zero after 10m without calls',
       '  batching    up to 8 calls together, a call waits up to 2 ms for others',
@@ -405,7 +405,7 @@ describe('the meridian CLI against the platform', () => {
     expect(lines.at(-1)).toMatch(/^tuned: canary v2 promoted at \S+$/);
     expect(followed.stdout).toBe('tuned ready: tuned v2\n');
     const after = ok(await cli.run(['deployments', 'get', 'tuned'])).stdout;
-    expect(after).toContain('  model       tuned v2 (asked as version:2)\n');
+    expect(after).toContain('  model       tuned v2\n');
     expect(after).toContain('  rollout     canary v2 promoted at ');
     expect(after).toContain('  cache       off\n');
 
@@ -431,8 +431,18 @@ describe('the meridian CLI against the platform', () => {
     expect(bad.stderr).toMatch(
       /\nmeridian: Deployment tuned: canary v3 \(revision \d+\) rolled back: its replica failed to load .+\n$/,
     );
+    expect(ok(await cli.run(['deployments', 'get', 'tuned'])).stdout).toContain('  model       tuned v2\n');
+
+    // Asked again by an alias naming v2: nothing rolls out, and the deployment shows the alias. When the
+    // alias moves on, `deployments get` says so and how to serve what it names now.
+    ok(await cli.run(['aliases', 'set', 'tuned', 'prod', '2']));
+    ok(await cli.run(['deploy', 'tuned', '--alias', 'prod', '--wait']));
     expect(ok(await cli.run(['deployments', 'get', 'tuned'])).stdout).toContain(
-      '  model       tuned v2 (asked as version:2)\n',
+      '  model       tuned v2 (alias prod)\n',
+    );
+    ok(await cli.run(['aliases', 'set', 'tuned', 'prod', '1']));
+    expect(ok(await cli.run(['deployments', 'get', 'tuned'])).stdout).toContain(
+      '  model       tuned v2 (asked as alias prod, which now names v1: `meridian deploy tuned --alias prod` serves it)\n',
     );
   }, 240_000);
 

@@ -63,7 +63,7 @@ describe('deployments get', () => {
     expect(deploymentDetail(deployment(), 'http://127.0.0.1:8787/')).toBe(
       [
         'ocr-cls (dep_1)',
-        '  model       ocr-cls v3 (asked as alias:production)',
+        '  model       ocr-cls v3 (alias production)',
         '  status      ready',
         '  replicas    1/2 ready (loading 1, ready 1)',
         '  scaling     0–3 replicas, 4 calls in flight per replica; up after 0s, down after 30s, to zero after 10m without calls',
@@ -97,6 +97,23 @@ describe('deployments get', () => {
     expect(fixed).toContain('  runs on     2 × t4, container (ghcr.io/acme/server:1)');
     expect(fixed).toContain("  batching    the agent's own (up to 32 calls, no added delay)");
     expect(fixed).toContain('  cache       off');
+  });
+
+  it('says when the alias a deployment was asked by has moved on or gone, and how to follow it', () => {
+    const model = (d: Deployment, aliasNow?: number | null) =>
+      deploymentDetail(d, 'http://127.0.0.1:8787', aliasNow).split('\n')[1];
+    expect(model(deployment(), 3)).toBe('  model       ocr-cls v3 (alias production)');
+    expect(model(deployment(), 4)).toBe(
+      '  model       ocr-cls v3 (asked as alias production, which now names v4: `meridian deploy ocr-cls --alias production` serves it)',
+    );
+    expect(model(deployment({ name: 'ocr-eu' }), 4)).toContain(
+      '`meridian deploy ocr-cls --name ocr-eu --alias production`',
+    );
+    expect(model(deployment(), null)).toBe(
+      '  model       ocr-cls v3 (asked as alias production, deleted since)',
+    );
+    const byNumber = deployment({ version: { id: 'mdv_1', version: 3, requested: 'version:3' } });
+    expect(model(byNumber)).toBe('  model       ocr-cls v3');
   });
 
   it('shows a running canary with its step, share and the figures it was last judged on', () => {

@@ -69,12 +69,32 @@ export function rolloutLine(r: Rollout): string {
   }
 }
 
+/**
+ * How the served version was asked for, when not by its number. An alias is read when the deployment is
+ * created or updated, not followed afterwards: when it has moved on (`aliasNow`: the version it names now,
+ * null once deleted), the line says so and how to serve what it names.
+ */
+export function requestedAs(d: Deployment, aliasNow?: number | null): string | undefined {
+  const [kind, ref] = d.version.requested.split(/:(.*)/s);
+  if (kind === 'version') return undefined;
+  if (kind !== 'alias' || ref === undefined) return `asked as ${d.version.requested}`;
+  if (aliasNow === undefined || aliasNow === d.version.version) return `alias ${ref}`;
+  if (aliasNow === null) return `asked as alias ${ref}, deleted since`;
+  const name = d.name === d.modelName ? '' : ` --name ${d.name}`;
+  return `asked as alias ${ref}, which now names v${aliasNow}: \`meridian deploy ${d.modelName}${name} --alias ${ref}\` serves it`;
+}
+
+function modelLine(d: Deployment, aliasNow: number | null | undefined): string {
+  const how = requestedAs(d, aliasNow);
+  return `${d.modelName} v${d.version.version}${how ? ` (${how})` : ''}`;
+}
+
 /** Everything a person asks of one deployment, a labelled line each. */
-export function deploymentDetail(d: Deployment, edgeUrl: string): string {
+export function deploymentDetail(d: Deployment, edgeUrl: string, aliasNow?: number | null): string {
   const hardware = d.gpuType === 'cpu' ? 'cpu' : `${d.gpuCount} × ${d.gpuType}`;
   const runtime = d.image ? `${d.runtime} (${d.image})` : d.runtime;
   const rows: [string, string][] = [
-    ['model', `${d.modelName} v${d.version.version} (asked as ${d.version.requested})`],
+    ['model', modelLine(d, aliasNow)],
     ['status', `${d.status}${d.statusReason ? ` (${d.statusReason})` : ''}`],
     ['replicas', `${d.replicas.ready}/${d.desiredReplicas} ready (${phases(d)})`],
     ['scaling', scaling(d)],

@@ -2,6 +2,8 @@ import {
   collect,
   DeploymentFailedError,
   type MeridianClient,
+  MeridianError,
+  NotFoundError,
   RolloutFailedError,
   type Schema,
   waitForDeployment,
@@ -26,6 +28,23 @@ interface DeployOptions extends SettingFlags {
   image?: string;
   wait?: boolean;
   timeout?: string;
+}
+
+/**
+ * The version the alias a deployment was asked by names now (null once deleted); undefined when it was asked
+ * by version, or the model cannot be read (a key without models:read): the detail then leaves it out.
+ */
+async function aliasTarget(client: MeridianClient, d: Deployment): Promise<number | null | undefined> {
+  const alias = /^alias:(.+)$/s.exec(d.version.requested)?.[1];
+  if (alias === undefined) return undefined;
+  try {
+    const path = { id: d.modelId, version: alias };
+    return (await client.request('get', '/v1/models/{id}/versions/{version}', { path })).version;
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    if (err instanceof MeridianError) return undefined;
+    throw err;
+  }
 }
 
 /** Waits for the deployment, one line per phase change; a failure exits 4 with the server's reason. */
@@ -201,9 +220,11 @@ export function deploymentCommands(program: Command): void {
     .description('A deployment’s version, status, replicas, scaling, batching and rollout, and its URL')
     .action(
       action(async (ctx, ref: string) => {
-        const d = await requireDeployment(await ctx.client(), ref);
+        const client = await ctx.client();
+        const d = await requireDeployment(client, ref);
         const edgeUrl = await ctx.edgeUrl();
-        ctx.print(d, () => deploymentDetail(d, edgeUrl));
+        const aliasNow = await aliasTarget(client, d);
+        ctx.print(d, () => deploymentDetail(d, edgeUrl, aliasNow));
       }),
     );
   deployments

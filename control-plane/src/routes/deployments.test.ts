@@ -251,6 +251,9 @@ describe('deployments', () => {
     // An alias is resolved once, when the revision is made.
     const back = await call('PATCH', `/v1/deployments/${dep.id}`, { alias: 'production' });
     expect(back.json).toMatchObject({ revision: 3, version: { version: 1, requested: 'alias:production' } });
+    // The same version by another name rolls nothing out, and the deployment shows the name it was asked by.
+    const renamed = await call('PATCH', `/v1/deployments/${dep.id}`, { version: 1 });
+    expect(renamed.json).toMatchObject({ revision: 3, version: { version: 1, requested: 'version:1' } });
 
     const revisions = await t.db
       .select({ revision: deploymentRevisions.revision, requested: deploymentRevisions.requested })
@@ -260,17 +263,22 @@ describe('deployments', () => {
     expect(revisions).toEqual([
       { revision: 1, requested: 'version:1' },
       { revision: 2, requested: 'version:2' },
-      { revision: 3, requested: 'alias:production' },
+      { revision: 3, requested: 'version:1' },
     ]);
     const events = await call('GET', `/v1/deployments/${dep.id}/events`);
     expect(events.json.items.map((e: { type: string }) => e.type)).toEqual([
       'created',
       'rollout_requested',
       'rollout_requested',
+      'updated',
     ]);
     expect(events.json.items[1].message).toContain('Revision 2');
-    // Each rollout's audit entry names the deployment; the repeated version wrote none.
+    expect(events.json.items[3].message).toBe(
+      'Changed the name it was asked by alias:production → version:1 (the same version, nothing rolled out)',
+    );
+    // Each rollout's and the renaming's audit entry names the deployment; the repeated version wrote none.
     expect(await t.client.auditNames(owner.accessToken, 'deployment.update', dep.id)).toEqual([
+      dep.name,
       dep.name,
       dep.name,
     ]);

@@ -54,31 +54,37 @@ function inPlaceChanges(row: DeploymentRow, input: DeploymentUpdate) {
  * a canary policy the current revision keeps serving while the new one takes its share (../rollouts/); without
  * one, the new revision becomes current and replaces the old replica by replica. A running canary is
  * superseded by a new version, cancelled by asking for the current one, and promoted at once by asking for
- * its own version without a policy.
+ * its own version without a policy. Asking for the current version by another name (an alias that names it,
+ * or its number) rolls nothing out but records that name, which is what the deployment shows it was asked
+ * as; `renamed` then holds the change in words.
  */
 async function rollOut(
   tx: Tx,
   row: DeploymentRow,
   ref: VersionRef,
   canary: CanaryInput | undefined,
-): Promise<number | undefined> {
+): Promise<{ revision?: number; renamed?: string }> {
   const version = await findVersion(tx, row.modelId, ref.ref);
   requireReady(version);
   assertRuntimeServes(row.runtime, version);
   const [current] = await tx
-    .select({ versionId: deploymentRevisions.modelVersionId })
+    .select({ versionId: deploymentRevisions.modelVersionId, requested: deploymentRevisions.requested })
     .from(deploymentRevisions)
     .where(and(eq(deploymentRevisions.deploymentId, row.id), eq(deploymentRevisions.revision, row.revision)));
   const running = await findActiveCanary(tx, row.id);
   if (current?.versionId === version.id) {
-    if (!running) return undefined;
+    const renamed =
+      current.requested === ref.requested
+        ? undefined
+        : await renameCurrent(tx, row, current.requested, ref.requested);
+    if (!running) return { renamed };
     await cancelCanary(tx, row, running, `v${version.version} was asked for again`);
-    return running.revision;
+    return { revision: running.revision, renamed };
   }
   if (running?.versionId === version.id) {
-    if (canary) return undefined;
+    if (canary) return {};
     await promoteCanaryNow(tx, row, running);
-    return running.revision;
+    return { revision: running.revision };
   }
   const revision = await nextRevision(tx, row.id);
   await tx.insert(deploymentRevisions).values({
@@ -96,7 +102,16 @@ async function rollOut(
   });
   if (canary) await startCanary(tx, row, revision, resolveCanary(canary));
   else await tx.update(deployments).set({ revision }).where(eq(deployments.id, row.id));
-  return revision;
+  return { revision };
+}
+
+/** Records the new name the current revision's version was asked by; nothing is rolled out. */
+async function renameCurrent(tx: Tx, row: DeploymentRow, before: string, after: string): Promise<string> {
+  await tx
+    .update(deploymentRevisions)
+    .set({ requested: after })
+    .where(and(eq(deploymentRevisions.deploymentId, row.id), eq(deploymentRevisions.revision, row.revision)));
+  return `the name it was asked by ${before} → ${after} (the same version, nothing rolled out)`;
 }
 
 /** The revision after every one the deployment ever had (a rolled-back canary's number is never reused). */
@@ -131,8 +146,9 @@ export async function updateDeployment(
   if (input.canary) resolveCanary(input.canary);
   const batchingChanged = await deps.db.transaction(async (tx) => {
     const row = await findDeployment(tx, orgId, id);
-    const revision = ref ? await rollOut(tx, row, ref, input.canary) : undefined;
+    const { revision, renamed } = ref ? await rollOut(tx, row, ref, input.canary) : {};
     const { set, described } = inPlaceChanges(row, input);
+    if (renamed) described.push(renamed);
     if (revision === undefined && described.length === 0) return false;
     // The autoscaler's target moves into the new bounds at once; within them it is the autoscaler's to move.
     const min = set.minReplicas ?? row.minReplicas;
@@ -159,6 +175,7 @@ export async function updateDeployment(
         name: row.name,
         fields: Object.keys(set),
         ...(revision ? { revision, requested: ref?.requested, canary: input.canary !== undefined } : {}),
+        ...(renamed ? { requested: ref?.requested } : {}),
       },
     });
     return set.batching !== undefined;
