@@ -552,7 +552,7 @@ describe('the web dashboard in a browser', () => {
       await p.goto(`${stack.cp.url}/deployments`);
       const row = p.getByRole('row').filter({ hasText: 'rollout-cls' });
       await row.getByText('rollout-cls v1 → v2 (25% as a canary)').waitFor();
-      expect(await row.getByRole('cell').nth(3).textContent()).toMatch(/^\d+ \/ \d+$/);
+      expect(await row.getByRole('cell').nth(3).textContent()).toMatch(/^\d+ \/ \d+( \(\+\d+ canary\))?$/);
       await p.goto(`${stack.cp.url}/deployments/${created.id}`);
       await rollout.getByRole('button', { name: 'Promote v2 now' }).click();
       await waitUntil(

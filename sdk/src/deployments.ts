@@ -52,3 +52,24 @@ export function waitForRollout(
     timedOut: () => `The canary on deployment ${id} is still running after the timeout`,
   });
 }
+
+/**
+ * A deployment's replicas as a person counts them: those ready, out of what the autoscaler wants now, and
+ * those ready beyond it (`extra`): while a canary runs they are mostly its replicas, otherwise replicas on
+ * their way out (the old revision's during a rolling update, or a scale-down's). Without the split a rolling
+ * update reads as "2/1 ready".
+ */
+export function replicaCounts(d: Pick<Deployment, 'replicas' | 'desiredReplicas' | 'rollout'>): {
+  ready: number;
+  wanted: number;
+  extra: number;
+  extraAre: 'canary' | 'retiring';
+} {
+  const wanted = d.desiredReplicas;
+  return {
+    ready: Math.min(d.replicas.ready, wanted),
+    wanted,
+    extra: Math.max(0, d.replicas.ready - wanted),
+    extraAre: d.rollout?.state === 'canary' ? 'canary' : 'retiring',
+  };
+}

@@ -147,5 +147,18 @@ describe('deployments get', () => {
     expect(phaseLine(deployment({ statusReason: 'scaling up' }))).toBe(
       'ocr-cls: ready (scaling up) — 1/2 replicas ready',
     );
+    // A rolling update: the new replica is ready and the old one still finishes its calls.
+    const rolling = deployment({
+      desiredReplicas: 1,
+      replicas: { total: 2, pending: 0, pulling: 0, loading: 0, ready: 2, failed: 0, stopped: 0 },
+    });
+    expect(phaseLine(rolling)).toBe('ocr-cls: ready — 1/1 replicas ready (+1 retiring)');
+    // While a canary runs, the replica beyond the target is the canary's.
+    expect(phaseLine({ ...rolling, rollout: canary })).toBe(
+      'ocr-cls: ready — 1/1 replicas ready (+1 canary)',
+    );
+    expect(deploymentDetail(rolling, 'http://edge')).toContain(
+      '\n  replicas    1/1 (+1 retiring) ready (ready 2)\n',
+    );
   });
 });

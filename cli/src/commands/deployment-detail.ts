@@ -1,4 +1,4 @@
-import type { Schema } from '@meridian/sdk';
+import { replicaCounts, type Schema } from '@meridian/sdk';
 import { formatDuration } from '../durations.js';
 
 type Deployment = Schema<'Deployment'>;
@@ -8,8 +8,19 @@ const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
 
 /** `ocr-cls: ready — 1/1 replicas ready`: out of what the autoscaler wants now, not out of --min. */
 export function phaseLine(d: Deployment): string {
-  const replicas = `${d.replicas.ready}/${d.desiredReplicas} replicas ready`;
+  const replicas = `${replicaCounts(d).ready}/${d.desiredReplicas} replicas ready${extraReplicas(d)}`;
   return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${replicas}`;
+}
+
+/** `1/1`, or `1/1 (+1 retiring)` while an old replica finishes: ready out of what the autoscaler wants. */
+export function readyCell(d: Deployment): string {
+  return `${replicaCounts(d).ready}/${d.desiredReplicas}${extraReplicas(d)}`;
+}
+
+/** ` (+1 retiring)`, ` (+1 canary)`, or nothing: the ready replicas beyond what the autoscaler wants. */
+function extraReplicas(d: Deployment): string {
+  const { extra, extraAre } = replicaCounts(d);
+  return extra > 0 ? ` (+${extra} ${extraAre})` : '';
 }
 
 /** The version serving, and while a canary runs the one taking its share: `1 → 2 (25%)`. */
@@ -96,7 +107,7 @@ export function deploymentDetail(d: Deployment, edgeUrl: string, aliasNow?: numb
   const rows: [string, string][] = [
     ['model', modelLine(d, aliasNow)],
     ['status', `${d.status}${d.statusReason ? ` (${d.statusReason})` : ''}`],
-    ['replicas', `${d.replicas.ready}/${d.desiredReplicas} ready (${phases(d)})`],
+    ['replicas', `${readyCell(d)} ready (${phases(d)})`],
     ['scaling', scaling(d)],
     ['cold calls', `held up to ${formatDuration(d.holdTimeoutSeconds)} while no replica is ready`],
     ['runs on', `${hardware}, ${runtime}`],

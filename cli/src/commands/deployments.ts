@@ -14,7 +14,7 @@ import { action, CliError, type Context, EXIT, table } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
 import { type SettingFlags, settingsFrom } from './deploy-settings.js';
-import { deploymentDetail, phaseLine, rolloutLine, versionCell } from './deployment-detail.js';
+import { deploymentDetail, phaseLine, readyCell, rolloutLine, versionCell } from './deployment-detail.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 
 type Deployment = Schema<'Deployment'>;
@@ -203,14 +203,7 @@ export function deploymentCommands(program: Command): void {
         ctx.print(items, () =>
           table(
             ['ID', 'NAME', 'MODEL', 'VERSION', 'STATUS', 'READY'],
-            items.map((d) => [
-              d.id,
-              d.name,
-              d.modelName,
-              versionCell(d),
-              d.status,
-              `${d.replicas.ready}/${d.desiredReplicas}`,
-            ]),
+            items.map((d) => [d.id, d.name, d.modelName, versionCell(d), d.status, readyCell(d)]),
           ),
         );
       }),

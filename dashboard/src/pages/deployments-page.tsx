@@ -1,3 +1,4 @@
+import { replicaCounts, type Schema } from '@meridian/sdk';
 import { useApp } from '../api/context';
 import { AppLink } from '../components/app-link';
 import { ListState } from '../components/list-state';
@@ -49,8 +50,7 @@ export function DeploymentsPage() {
                       : ''}
                   </td>
                   <td>
-                    {/* Out of what the autoscaler wants now: a rolling update's leaving replicas are not owed. */}
-                    {d.replicas.ready} / {d.desiredReplicas}
+                    <ReadyReplicas deployment={d} />
                   </td>
                   <td>{d.gpuType}</td>
                   <td>
@@ -62,6 +62,22 @@ export function DeploymentsPage() {
           </TableWrap>
         )}
       </ListState>
+    </>
+  );
+}
+
+/** Ready out of what the autoscaler wants now; a canary's or a rolling update's extra replicas apart, not owed. */
+function ReadyReplicas({ deployment }: { deployment: Schema<'Deployment'> }) {
+  const { ready, wanted, extra, extraAre } = replicaCounts(deployment);
+  return (
+    <>
+      {ready} / {wanted}
+      {extra > 0 ? (
+        <span className="muted">
+          {' '}
+          (+{extra} {extraAre})
+        </span>
+      ) : null}
     </>
   );
 }
