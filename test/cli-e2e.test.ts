@@ -582,6 +582,36 @@ describe('the meridian CLI against the platform', () => {
     expect(JSON.parse(ok(await asMina('members', 'list', '--json')).stdout)).toContainEqual(
       expect.objectContaining({ userId: tomas.user.id, email: 'tomas@example.com', role: 'admin' }),
     );
+    // Tomas works in Mina's organisation by switching to it, and back; the login he leaves ends.
+    const asTomas = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'tomas' } });
+    const tomasLogin = async () => {
+      const file = JSON.parse(await readFile(join(home, 'config', 'credentials.json'), 'utf8')) as {
+        profiles: Record<string, { tokens: { refreshToken: string } }>;
+      };
+      return file.profiles.tomas?.tokens.refreshToken ?? '';
+    };
+    expect(ok(await asTomas('orgs')).stdout).toMatch(/^\* +org_\w+ +Tomas's workspace +owner$/m);
+    const left = await tomasLogin();
+    expect(ok(await asTomas('orgs', 'switch', "Mina's workspace")).stdout).toMatch(
+      /^Now working in Mina's workspace \(org_\w+\) as admin\n$/,
+    );
+    expect(ok(await asTomas('whoami')).stdout).toContain("\norg: Mina's workspace (");
+    expect(ok(await asTomas('members', 'list')).stdout).toMatch(/^Mina +mina@example\.com +owner/m);
+    const refresh = (refreshToken: string) =>
+      fetch(`${stack.cp.url}/v1/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken }),
+      });
+    expect((await refresh(left)).status).toBe(401);
+    const unknown = await asTomas('orgs', 'switch', 'Nowhere');
+    expect([unknown.code, unknown.stderr]).toEqual([
+      1,
+      'meridian: You belong to no organisation named Nowhere (meridian orgs lists yours)\n',
+    ]);
+    ok(await asTomas('orgs', 'switch', "Tomas's workspace"));
+    expect(ok(await asTomas('whoami')).stdout).toContain("\norg: Tomas's workspace (");
+
     // While he is a member, the log names him and Mina by e-mail.
     const named = ok(await asMina('audit', '--actor', 'mina@example.com', '--since', '1h', '--limit', '2'));
     expect(named.stdout).toMatch(

@@ -112,18 +112,64 @@ export function authCommands(program: Command): void {
       }),
     );
 
-  program
+  const orgs = program
     .command('orgs')
-    .description('The organisations you belong to')
+    .description('The organisations you belong to, and which one you work in');
+  orgs
+    .command('list', { isDefault: true })
+    .description('The organisations you belong to, with your role in each')
     .action(
       action(async (ctx) => {
-        const { items } = await (await ctx.client()).request('get', '/v1/orgs');
+        const client = await ctx.client();
+        const [{ items }, me] = await Promise.all([
+          client.request('get', '/v1/orgs'),
+          client.request('get', '/v1/auth/me'),
+        ]);
         ctx.print(items, () =>
           table(
-            ['ID', 'NAME', 'ROLE'],
-            items.map((o) => [o.id, o.name, o.role]),
+            ['', 'ID', 'NAME', 'ROLE'],
+            items.map((o) => [o.id === me.org.id ? '*' : '', o.id, o.name, o.role]),
           ),
         );
       }),
     );
+  orgs
+    .command('switch <org>')
+    .description('Work in another of your organisations (by name or id) from now on, in this profile')
+    .action(
+      action(async (ctx, ref: string) => {
+        if (process.env.MERIDIAN_TOKEN)
+          throw new CliError(
+            'MERIDIAN_TOKEN is set: an API key belongs to one organisation; unset it to switch',
+          );
+        const client = await ctx.client();
+        const { items } = await client.request('get', '/v1/orgs');
+        const org = pickOrg(items, ref);
+        const before = await ctx.credentials.tokenStore(ctx.profileName).load();
+        const pair = await client.request('post', '/v1/auth/switch-org', { body: { orgId: org.id } });
+        await ctx.credentials.tokenStore(ctx.profileName).save(tokensFrom(pair));
+        // The login in the organisation left ends here, rather than living on unused until it expires.
+        if (before)
+          await client
+            .request('post', '/v1/auth/logout', { body: { refreshToken: before.refreshToken } })
+            .catch(() => {});
+        ctx.print(
+          { profile: ctx.profileName, orgId: org.id, name: org.name, role: org.role },
+          () => `Now working in ${org.name} (${org.id}) as ${org.role}`,
+        );
+      }),
+    );
+}
+
+type Org = { id: string; name: string; role: string };
+
+/** An organisation of the caller's by id or exact name; a name two of them share asks for the id. */
+export function pickOrg(orgs: Org[], ref: string): Org {
+  const byId = orgs.find((o) => o.id === ref);
+  if (byId) return byId;
+  const named = orgs.filter((o) => o.name === ref);
+  if (named.length === 1 && named[0]) return named[0];
+  if (named.length > 1)
+    throw new CliError(`${named.length} of your organisations are named ${ref}: give its id (meridian orgs)`);
+  throw new CliError(`You belong to no organisation named ${ref} (meridian orgs lists yours)`);
 }
