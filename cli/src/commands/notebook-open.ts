@@ -6,6 +6,7 @@ import {
   type Schema,
   waitForNotebook,
 } from '@meridian/sdk';
+import type { Command } from 'commander';
 import { CliError, type Context, EXIT } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 
@@ -25,6 +26,11 @@ export function notebookLine(n: Notebook): string {
   if (n.status !== 'failed' && !ON_THE_WAY[n.desired].includes(n.status))
     return `${n.name} (${n.id}): ${n.status} → ${n.desired}`;
   return `${n.name} (${n.id}): ${n.status}${n.statusReason ? ` (${n.statusReason})` : ''}`;
+}
+
+/** `--wait` (what it waits for) and `--timeout`, as create, start and open take them. */
+export function withWaitFlags(command: Command, waits: string): Command {
+  return command.option('--wait', waits).option('--timeout <seconds>', 'how long --wait waits', '600');
 }
 
 /** `--timeout` of create --wait and start --wait, in seconds: a day at most. */

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
 import { requireNotebook } from '../resolve.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
-import { notebookLine, printLink, waitTimeoutMs, waitUntilServing } from './notebook-open.js';
+import { notebookLine, printLink, waitTimeoutMs, waitUntilServing, withWaitFlags } from './notebook-open.js';
 
 type Notebook = Schema<'Notebook'>;
 
@@ -21,34 +21,32 @@ interface CreateFlags extends WaitFlags {
 
 export function notebookCommands(program: Command): void {
   const notebooks = program.command('notebooks').description('Jupyter notebooks on the platform’s machines');
-  notebooks
+  const create = notebooks
     .command('create <name>')
     .description('Create a notebook and start it on a machine with room for it')
     .option('--gpu <type>', 't4 | v100 | rtx4090 | cpu', 'cpu')
     .option('--image <image>', 'a Jupyter image from the allow-list')
-    .option('--idle-timeout <seconds>', 'stop it after this long without activity (default: the server’s)')
-    .option('--wait', 'show progress until its server is up, then print the link that opens it')
-    .option('--timeout <seconds>', 'how long --wait waits', '600')
-    .action(
-      action(async (ctx, name: string, opts: CreateFlags) => {
-        if (!['t4', 'v100', 'rtx4090', 'cpu'].includes(opts.gpu))
-          throw new CliError('--gpu is one of t4, v100, rtx4090, cpu', 2);
-        if (opts.idleTimeout !== undefined && !/^[1-9]\d{0,7}$/.test(opts.idleTimeout))
-          throw new CliError(`--idle-timeout wants a whole number of seconds, not ${opts.idleTimeout}`, 2);
-        const timeoutMs = waitTimeoutMs(opts.timeout);
-        const client = await ctx.client();
-        const notebook = await client.request('post', '/v1/notebooks', {
-          body: {
-            name,
-            gpuType: opts.gpu as Notebook['gpuType'],
-            ...(opts.image ? { image: opts.image } : {}),
-            ...(opts.idleTimeout ? { idleTimeoutSeconds: Number(opts.idleTimeout) } : {}),
-          },
-        });
-        if (!opts.wait) return ctx.print(notebook, () => notebookLine(notebook));
-        await printLink(ctx, client, await waitUntilServing(ctx, client, notebook, timeoutMs));
-      }),
-    );
+    .option('--idle-timeout <seconds>', 'stop it after this long without activity (default: the server’s)');
+  withWaitFlags(create, 'show progress until its server is up, then print the link that opens it').action(
+    action(async (ctx, name: string, opts: CreateFlags) => {
+      if (!['t4', 'v100', 'rtx4090', 'cpu'].includes(opts.gpu))
+        throw new CliError('--gpu is one of t4, v100, rtx4090, cpu', 2);
+      if (opts.idleTimeout !== undefined && !/^[1-9]\d{0,7}$/.test(opts.idleTimeout))
+        throw new CliError(`--idle-timeout wants a whole number of seconds, not ${opts.idleTimeout}`, 2);
+      const timeoutMs = waitTimeoutMs(opts.timeout);
+      const client = await ctx.client();
+      const notebook = await client.request('post', '/v1/notebooks', {
+        body: {
+          name,
+          gpuType: opts.gpu as Notebook['gpuType'],
+          ...(opts.image ? { image: opts.image } : {}),
+          ...(opts.idleTimeout ? { idleTimeoutSeconds: Number(opts.idleTimeout) } : {}),
+        },
+      });
+      if (!opts.wait) return ctx.print(notebook, () => notebookLine(notebook));
+      await printLink(ctx, client, await waitUntilServing(ctx, client, notebook, timeoutMs));
+    }),
+  );
   notebooks
     .command('list')
     .description('Notebooks of the organisation')
@@ -63,34 +61,30 @@ export function notebookCommands(program: Command): void {
         );
       }),
     );
-  notebooks
+  const open = notebooks
     .command('open <name>')
-    .description('Print the link that opens the notebook in a browser (through the edge, with your login)')
-    .option('--wait', 'wait until its server is up first')
-    .option('--timeout <seconds>', 'how long --wait waits', '600')
-    .action(
-      action(async (ctx, ref: string, opts: WaitFlags) => {
-        const timeoutMs = waitTimeoutMs(opts.timeout);
-        const client = await ctx.client();
-        const n = await requireNotebook(client, ref);
-        await printLink(ctx, client, opts.wait ? await waitUntilServing(ctx, client, n, timeoutMs) : n);
-      }),
-    );
-  notebooks
+    .description('Print the link that opens the notebook in a browser (through the edge, with your login)');
+  withWaitFlags(open, 'wait until its server is up first').action(
+    action(async (ctx, ref: string, opts: WaitFlags) => {
+      const timeoutMs = waitTimeoutMs(opts.timeout);
+      const client = await ctx.client();
+      const n = await requireNotebook(client, ref);
+      await printLink(ctx, client, opts.wait ? await waitUntilServing(ctx, client, n, timeoutMs) : n);
+    }),
+  );
+  const start = notebooks
     .command('start <name>')
-    .description('Start a stopped notebook; its files are where it left them')
-    .option('--wait', 'show progress until its server is up, then print the link that opens it')
-    .option('--timeout <seconds>', 'how long --wait waits', '600')
-    .action(
-      action(async (ctx, ref: string, opts: WaitFlags) => {
-        const timeoutMs = waitTimeoutMs(opts.timeout);
-        const client = await ctx.client();
-        const n = await requireNotebook(client, ref);
-        const started = await client.request('post', '/v1/notebooks/{id}/start', { path: { id: n.id } });
-        if (!opts.wait) return ctx.print(started, () => notebookLine(started));
-        await printLink(ctx, client, await waitUntilServing(ctx, client, started, timeoutMs));
-      }),
-    );
+    .description('Start a stopped notebook; its files are where it left them');
+  withWaitFlags(start, 'show progress until its server is up, then print the link that opens it').action(
+    action(async (ctx, ref: string, opts: WaitFlags) => {
+      const timeoutMs = waitTimeoutMs(opts.timeout);
+      const client = await ctx.client();
+      const n = await requireNotebook(client, ref);
+      const started = await client.request('post', '/v1/notebooks/{id}/start', { path: { id: n.id } });
+      if (!opts.wait) return ctx.print(started, () => notebookLine(started));
+      await printLink(ctx, client, await waitUntilServing(ctx, client, started, timeoutMs));
+    }),
+  );
   notebooks
     .command('stop <name>')
     .description('Stop a notebook; its files stay for the next start')
