@@ -68,6 +68,7 @@ async function ownedNotebook(options: { expiresAt?: string } = {}) {
   const id = `nb_${crypto.randomUUID().replaceAll('-', '').slice(0, 20)}`;
   notebooks.set(id, {
     notebookId: id,
+    name: 'churn-exploration',
     orgId,
     ownerId: userId,
     status: 'running',
@@ -243,17 +244,25 @@ describe('notebook browser sessions', () => {
   it('tells the owner of a starting notebook that it answers once up, and a stopped one how to start it', async () => {
     const nb = await ownedNotebook();
     const cookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: nb.id, ...nb })}`;
-    const record = notebooks.get(nb.id) as { endpoint: string | null; status: string };
+    const record = notebooks.get(nb.id) as { endpoint: string | null; status: string; name?: string };
     const message = async () => {
       const res = await open(`/notebooks/${nb.id}/tree`, { cookie });
       expect(res.status).toBe(503);
       return ((await res.json()) as { error: { message: string } }).error.message;
     };
+    // Named as its owner named it, with what starts it in the tools they have.
     Object.assign(record, { status: 'starting', endpoint: null });
-    expect(await message()).toBe(`Notebook '${nb.id}' is starting; it answers here once its server is up`);
+    expect(await message()).toBe(
+      "Notebook 'churn-exploration' is starting; it answers here once its server is up",
+    );
     Object.assign(record, { status: 'stopped', endpoint: null });
     expect(await message()).toBe(
-      `Notebook '${nb.id}' is stopped; start it (POST /v1/notebooks/${nb.id}/start) and it answers here once its server is up`,
+      "Notebook 'churn-exploration' is stopped; start it (on the dashboard's Notebooks page, or `meridian notebooks start churn-exploration`) and it answers here once its server is up",
+    );
+    // A control plane from before names were sent: the id and the API call.
+    delete record.name;
+    expect(await message()).toBe(
+      `Notebook '${nb.id}' is stopped; start it (on the dashboard's Notebooks page, or POST /v1/notebooks/${nb.id}/start) and it answers here once its server is up`,
     );
   });
 

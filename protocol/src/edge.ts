@@ -30,6 +30,8 @@ export type OrgStatus = z.infer<typeof OrgStatus>;
 /** `GET /internal/v1/notebooks/{id}`: where the edge proxies a notebook, and whose it is. */
 export const NotebookTarget = z.object({
   notebookId: z.string(),
+  /** The owner's name for it, for the pages the edge shows them; absent from an older control plane. */
+  name: z.string().optional(),
   orgId: z.string(),
   ownerId: z.string(),
   status: z.string(),

@@ -25,11 +25,12 @@ describe('notebook proxy targets for the edge', () => {
   const target = (id: string) =>
     t.client.call('GET', `/internal/v1/notebooks/${id}`, { token: t.edgeServiceToken });
 
-  it('names the org, the owner and the server token, with no endpoint before the notebook runs', async () => {
+  it('names the notebook, the org, the owner and the server token, with no endpoint before it runs', async () => {
     const res = await target(notebook.id);
     expect(res.status, res.text).toBe(200);
     expect(res.json).toEqual({
       notebookId: notebook.id,
+      name: 'explore',
       orgId: owner.orgId,
       ownerId: owner.userId,
       status: 'pending',

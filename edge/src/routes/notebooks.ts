@@ -53,9 +53,13 @@ async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> 
   // What the isolate cached may predate a start: refuse only on what the control plane says now.
   if (!isServing(target)) target = owned(await notebookTarget(c.env, id, { fresh: true }));
   if (!isServing(target))
-    throw new EdgeError('unavailable', `Notebook '${id}' is ${target.status}; ${whatNext(target, id)}`, {
-      'Retry-After': '5',
-    });
+    throw new EdgeError(
+      'unavailable',
+      `Notebook '${target.name ?? id}' is ${target.status}; ${whatNext(target)}`,
+      {
+        'Retry-After': '5',
+      },
+    );
   try {
     return await forwardToNotebook(c.req.raw, target);
   } catch (err) {
@@ -68,11 +72,14 @@ async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> 
   }
 }
 
-/** What the owner of a notebook that does not serve yet can expect, or do. */
-function whatNext(target: NotebookTarget, id: string): string {
+/** What the owner of a notebook that does not serve yet can expect, or do, in the tools they have. */
+function whatNext(target: NotebookTarget): string {
   if (target.status === 'pending' || target.status === 'starting' || target.status === 'running')
     return 'it answers here once its server is up';
-  return `start it (POST /v1/notebooks/${id}/start) and it answers here once its server is up`;
+  const cli = target.name
+    ? `\`meridian notebooks start ${target.name}\``
+    : `POST /v1/notebooks/${target.notebookId}/start`;
+  return `start it (on the dashboard's Notebooks page, or ${cli}) and it answers here once its server is up`;
 }
 
 function isServing(target: NotebookTarget): target is NotebookTarget & { endpoint: string } {

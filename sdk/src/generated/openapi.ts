@@ -3834,6 +3834,7 @@ export interface operations {
         content: {
           'application/json': {
             endpoint: string | null;
+            name?: string;
             notebookId: string;
             orgId: string;
             ownerId: string;

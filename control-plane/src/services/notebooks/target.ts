@@ -12,6 +12,7 @@ export async function getNotebookTarget(db: Reader, notebookId: string): Promise
   const [row] = await db
     .select({
       notebookId: notebooks.id,
+      name: notebooks.name,
       orgId: notebooks.orgId,
       ownerId: notebooks.ownerId,
       status: notebooks.status,
