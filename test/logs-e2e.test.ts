@@ -217,7 +217,7 @@ describe('workload logs', () => {
     expect((await api('eve', `/v1/notebooks/${notebook.id}/logs`)).status).toBe(404);
   }, 150_000);
 
-  it('opens the notebook with the link `notebooks open` prints, as a browser follows it', async () => {
+  it('opens the notebook with the link `notebooks open` prints, as a browser follows it, and starts it again with --wait', async () => {
     const printed = ok(await cli.run(['notebooks', 'open', 'lab']));
     expect(printed.stderr).toMatch(/before \d\d:\d\d UTC: the link carries your login/);
     const link = printed.stdout.trim();
@@ -244,5 +244,18 @@ describe('workload logs', () => {
     };
     expect(json.expiresAt).toBeGreaterThan(Date.now() + 60_000);
     expect((await fetch(json.url, { redirect: 'manual' })).status).toBe(302);
-  }, 60_000);
+
+    // Stopped: the link still prints, with what starts it, and --wait refuses rather than wait for nothing.
+    ok(await cli.run(['notebooks', 'stop', 'lab']));
+    const stopped = await cli.run(['notebooks', 'open', 'lab', '--wait']);
+    expect([stopped.code, stopped.stderr]).toEqual([
+      1,
+      expect.stringMatching(
+        /^meridian: Notebook lab is (stopping|stopped): `meridian notebooks start lab --wait` starts it\n$/,
+      ),
+    ]);
+    const started = ok(await cli.run(['notebooks', 'start', 'lab', '--wait', '--timeout', '90']));
+    expect(started.stdout).toMatch(/\/notebooks\/nb_\w+\/\?access_token=/);
+    expect((await fetch(started.stdout.trim(), { redirect: 'manual' })).status).toBe(302);
+  }, 150_000);
 });

@@ -28,6 +28,11 @@ export function notebookLine(n: Notebook): string {
   return `${n.name} (${n.id}): ${n.status}${n.statusReason ? ` (${n.statusReason})` : ''}`;
 }
 
+/** A notebook asked to stop is "stopping" until it has, though the server still reports it running. */
+function stoppedWord(n: Notebook): string {
+  return n.status === 'stopped' || n.status === 'failed' ? n.status : 'stopping';
+}
+
 /** `--wait` (what it waits for) and `--timeout`, as create, start and open take them. */
 export function withWaitFlags(command: Command, waits: string): Command {
   return command.option('--wait', waits).option('--timeout <seconds>', 'how long --wait waits', '600');
@@ -45,6 +50,11 @@ export async function waitUntilServing(
   notebook: Notebook,
   timeoutMs: number,
 ): Promise<Notebook> {
+  // Nothing would start it: waiting could only time out.
+  if (notebook.desired === 'stopped')
+    throw new CliError(
+      `Notebook ${notebook.name} is ${stoppedWord(notebook)}: \`meridian notebooks start ${notebook.name} --wait\` starts it`,
+    );
   try {
     return await waitForNotebook(client, notebook.id, {
       timeoutMs,
@@ -88,7 +98,11 @@ export async function printLink(ctx: Context, client: MeridianClient, notebook: 
   ctx.note(
     `Open it in a browser before ${until} UTC: the link carries your login, which the edge swaps for a cookie for this notebook only. Do not share it.`,
   );
-  if (notebook.status !== 'running')
+  if (notebook.desired === 'stopped' || notebook.status === 'failed')
+    ctx.note(
+      `${notebook.name} is ${notebook.status}: \`meridian notebooks start ${notebook.name} --wait\` starts it.`,
+    );
+  else if (notebook.status !== 'running')
     ctx.note(
       `${notebook.name} is ${notebook.status}: the page answers once its server is up (--wait waits for it).`,
     );
