@@ -321,6 +321,10 @@ describe('the meridian CLI against the platform', () => {
     const errors = JSON.parse(await readFile(errFile, 'utf8'));
     expect(errors).toMatchObject({ custom_id: 'short', line: 2, error: { code: 'invalid_input' } });
 
+    // A deployment that does not exist is refused before the file is uploaded.
+    const unknown = await cli.run(['batch', 'create', file, '-d', 'no-such-deployment']);
+    expect([unknown.code, unknown.stderr]).toEqual([1, 'meridian: No deployment named no-such-deployment\n']);
+
     // A file with no valid line fails at validation: the faults by line, and exit 4 for the script.
     await writeFile(file, '{"inputs": []}\nnot json\n');
     const failed = await cli.run(['batch', 'create', file, '-d', 'ocr-cls', '--wait']);

@@ -2,10 +2,11 @@ import { createReadStream } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
-import { collect, errorFromResponse, type MeridianClient, type Schema } from '@meridian/sdk';
+import { collect, errorFromResponse, ForbiddenError, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
 import { wholeNumber } from '../numbers.js';
+import { requireDeployment } from '../resolve.js';
 
 type BatchJob = Schema<'BatchJob'>;
 const ENDED = ['completed', 'failed', 'cancelled', 'expired'];
@@ -79,6 +80,19 @@ interface CreateOptions {
   timeout?: string;
 }
 
+/**
+ * A deployment name that does not exist is refused before the input is uploaded (it may be large, and would
+ * stay stored for nothing). A key allowed to predict but not to read deployments cannot check: the server
+ * then answers for it when the job is created.
+ */
+async function refuseUnknownDeployment(client: MeridianClient, name: string): Promise<void> {
+  try {
+    await requireDeployment(client, name);
+  } catch (err) {
+    if (!(err instanceof ForbiddenError)) throw err;
+  }
+}
+
 export function batchCommands(program: Command): void {
   const batch = program.command('batch').description('Asynchronous batch predictions over JSONL files');
   batch
@@ -99,6 +113,7 @@ export function batchCommands(program: Command): void {
         // Checked before the upload: a --timeout that is not a number would otherwise wait forever.
         const timeoutMs = wholeNumber(opts.timeout ?? '86400', '--timeout', 1, 8 * 86_400) * 1000;
         const client = await ctx.client();
+        await refuseUnknownDeployment(client, opts.deployment);
         const inputFileId = /^file_[0-9a-z]{26}$/.test(file) ? file : await uploadInput(ctx, client, file);
         const job = await client.request('post', '/v1/batch-jobs', {
           body: {
