@@ -39,8 +39,9 @@ export function DeploymentPage({ id }: { id: string }) {
       <dl className="facts">
         <dt>Model</dt>
         <dd>
-          <AppLink to={`/models/${d.modelId}`}>{d.modelName}</AppLink> version {d.version.version} (asked for{' '}
-          {d.version.requested})
+          <AppLink to={`/models/${d.modelId}`}>{d.modelName}</AppLink> version {d.version.version}
+          {/* An alias is resolved when the deployment is updated, not followed; a number needs no aside. */}
+          {d.version.requested.startsWith('alias:') ? ` (alias ${d.version.requested.slice(6)})` : ''}
         </dd>
         <dt>Runtime</dt>
         <dd>
