@@ -515,6 +515,11 @@ describe('the web dashboard in a browser', () => {
 
       const p = await loggedInPage(email);
       await p.goto(`${stack.cp.url}/deployments/${created.id}`);
+      // Asked by number: the version, with no aside repeating it.
+      const modelFact = p
+        .locator('dl.facts dt', { hasText: 'Model' })
+        .locator('xpath=following-sibling::dd[1]');
+      expect((await modelFact.textContent())?.trim()).toBe('rollout-cls version 1');
       const settings = p.getByRole('region', { name: 'Scaling and serving' });
       await settings.getByLabel('Calls in flight per replica').fill('4');
       await settings.getByLabel('Hold calls for (s)').fill('45');
