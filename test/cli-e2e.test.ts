@@ -615,6 +615,9 @@ describe('the meridian CLI against the platform', () => {
     ]);
     ok(await asTomas('orgs', 'switch', "Tomas's workspace"));
     expect(ok(await asTomas('whoami')).stdout).toContain("\norg: Tomas's workspace (");
+    expect(ok(await asTomas('orgs', 'switch', "Tomas's workspace")).stdout).toMatch(
+      /^Already working in Tomas's workspace \(org_\w+\) as owner\n$/,
+    );
 
     // While he is a member, the log names him and Mina by e-mail.
     const named = ok(await asMina('audit', '--actor', 'mina@example.com', '--since', '1h', '--limit', '2'));

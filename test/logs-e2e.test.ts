@@ -247,6 +247,9 @@ describe('workload logs', () => {
 
     // Stopped: the link still prints, with what starts it, and --wait refuses rather than wait for nothing.
     ok(await cli.run(['notebooks', 'stop', 'lab']));
+    expect(ok(await cli.run(['notebooks', 'open', 'lab'])).stderr).toMatch(
+      /\nlab is (stopping|stopped): `meridian notebooks start lab --wait` starts it\.\n$/,
+    );
     const stopped = await cli.run(['notebooks', 'open', 'lab', '--wait']);
     expect([stopped.code, stopped.stderr]).toEqual([
       1,

@@ -143,8 +143,14 @@ export function authCommands(program: Command): void {
             'MERIDIAN_TOKEN is set: an API key belongs to one organisation; unset it to switch',
           );
         const client = await ctx.client();
-        const { items } = await client.request('get', '/v1/orgs');
+        const [{ items }, me] = await Promise.all([
+          client.request('get', '/v1/orgs'),
+          client.request('get', '/v1/auth/me'),
+        ]);
         const org = pickOrg(items, ref);
+        const answer = { profile: ctx.profileName, orgId: org.id, name: org.name, role: org.role };
+        if (org.id === me.org.id)
+          return ctx.print(answer, () => `Already working in ${org.name} (${org.id}) as ${org.role}`);
         const before = await ctx.credentials.tokenStore(ctx.profileName).load();
         const pair = await client.request('post', '/v1/auth/switch-org', { body: { orgId: org.id } });
         await ctx.credentials.tokenStore(ctx.profileName).save(tokensFrom(pair));
@@ -153,10 +159,7 @@ export function authCommands(program: Command): void {
           await client
             .request('post', '/v1/auth/logout', { body: { refreshToken: before.refreshToken } })
             .catch(() => {});
-        ctx.print(
-          { profile: ctx.profileName, orgId: org.id, name: org.name, role: org.role },
-          () => `Now working in ${org.name} (${org.id}) as ${org.role}`,
-        );
+        ctx.print(answer, () => `Now working in ${org.name} (${org.id}) as ${org.role}`);
       }),
     );
 }

@@ -38,7 +38,7 @@ export function withWaitFlags(command: Command, waits: string): Command {
   return command.option('--wait', waits).option('--timeout <seconds>', 'how long --wait waits', '600');
 }
 
-/** `--timeout` of create --wait and start --wait, in seconds: a day at most. */
+/** `--timeout` of create, start and open --wait, in seconds: a day at most. */
 export function waitTimeoutMs(value: string | undefined): number {
   return wholeNumber(value ?? '600', '--timeout', 1, 86_400) * 1000;
 }
@@ -100,7 +100,7 @@ export async function printLink(ctx: Context, client: MeridianClient, notebook: 
   );
   if (notebook.desired === 'stopped' || notebook.status === 'failed')
     ctx.note(
-      `${notebook.name} is ${notebook.status}: \`meridian notebooks start ${notebook.name} --wait\` starts it.`,
+      `${notebook.name} is ${stoppedWord(notebook)}: \`meridian notebooks start ${notebook.name} --wait\` starts it.`,
     );
   else if (notebook.status !== 'running')
     ctx.note(
