@@ -73,3 +73,9 @@ export function replicaCounts(d: Pick<Deployment, 'replicas' | 'desiredReplicas'
     extraAre: d.rollout?.state === 'canary' ? 'canary' : 'retiring',
   };
 }
+
+/** The alias the served version was asked by (`requested` is `alias:<name>`); undefined when asked by number. */
+export function askedAlias(d: Pick<Deployment, 'version'>): string | undefined {
+  const requested = d.version.requested;
+  return requested.startsWith('alias:') ? requested.slice('alias:'.length) : undefined;
+}

@@ -120,15 +120,11 @@ export function authCommands(program: Command): void {
     .description('The organisations you belong to, with your role in each')
     .action(
       action(async (ctx) => {
-        const client = await ctx.client();
-        const [{ items }, me] = await Promise.all([
-          client.request('get', '/v1/orgs'),
-          client.request('get', '/v1/auth/me'),
-        ]);
+        const { items, currentId } = await orgsOf(await ctx.client());
         ctx.print(items, () =>
           table(
             ['', 'ID', 'NAME', 'ROLE'],
-            items.map((o) => [o.id === me.org.id ? '*' : '', o.id, o.name, o.role]),
+            items.map((o) => [o.id === currentId ? '*' : '', o.id, o.name, o.role]),
           ),
         );
       }),
@@ -143,17 +139,15 @@ export function authCommands(program: Command): void {
             'MERIDIAN_TOKEN is set: an API key belongs to one organisation; unset it to switch',
           );
         const client = await ctx.client();
-        const [{ items }, me] = await Promise.all([
-          client.request('get', '/v1/orgs'),
-          client.request('get', '/v1/auth/me'),
-        ]);
+        const { items, currentId } = await orgsOf(client);
         const org = pickOrg(items, ref);
         const answer = { profile: ctx.profileName, orgId: org.id, name: org.name, role: org.role };
-        if (org.id === me.org.id)
+        if (org.id === currentId)
           return ctx.print(answer, () => `Already working in ${org.name} (${org.id}) as ${org.role}`);
-        const before = await ctx.credentials.tokenStore(ctx.profileName).load();
+        const store = ctx.credentials.tokenStore(ctx.profileName);
+        const before = await store.load();
         const pair = await client.request('post', '/v1/auth/switch-org', { body: { orgId: org.id } });
-        await ctx.credentials.tokenStore(ctx.profileName).save(tokensFrom(pair));
+        await store.save(tokensFrom(pair));
         // The login in the organisation left ends here, rather than living on unused until it expires.
         if (before)
           await client
@@ -165,6 +159,15 @@ export function authCommands(program: Command): void {
 }
 
 type Org = { id: string; name: string; role: string };
+
+/** The caller's organisations, and which one the credential works in. */
+async function orgsOf(client: MeridianClient): Promise<{ items: Org[]; currentId: string }> {
+  const [{ items }, me] = await Promise.all([
+    client.request('get', '/v1/orgs'),
+    client.request('get', '/v1/auth/me'),
+  ]);
+  return { items, currentId: me.org.id };
+}
 
 /** An organisation of the caller's by id or exact name; a name two of them share asks for the id. */
 export function pickOrg(orgs: Org[], ref: string): Org {

@@ -1,4 +1,4 @@
-import { replicaCounts, type Schema } from '@meridian/sdk';
+import { askedAlias, replicaCounts, type Schema } from '@meridian/sdk';
 import { formatDuration } from '../durations.js';
 
 type Deployment = Schema<'Deployment'>;
@@ -8,19 +8,20 @@ const percent = (share: number) => `${Math.round(share * 1000) / 10}%`;
 
 /** `ocr-cls: ready — 1/1 replicas ready`: out of what the autoscaler wants now, not out of --min. */
 export function phaseLine(d: Deployment): string {
-  const replicas = `${replicaCounts(d).ready}/${d.desiredReplicas} replicas ready${extraReplicas(d)}`;
-  return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${replicas}`;
+  const { count, extra } = readyParts(d);
+  return `${d.name}: ${d.status}${d.statusReason ? ` (${d.statusReason})` : ''} — ${count} replicas ready${extra}`;
 }
 
 /** `1/1`, or `1/1 (+1 retiring)` while an old replica finishes: ready out of what the autoscaler wants. */
 export function readyCell(d: Deployment): string {
-  return `${replicaCounts(d).ready}/${d.desiredReplicas}${extraReplicas(d)}`;
+  const { count, extra } = readyParts(d);
+  return `${count}${extra}`;
 }
 
-/** ` (+1 retiring)`, ` (+1 canary)`, or nothing: the ready replicas beyond what the autoscaler wants. */
-function extraReplicas(d: Deployment): string {
-  const { extra, extraAre } = replicaCounts(d);
-  return extra > 0 ? ` (+${extra} ${extraAre})` : '';
+/** `1/1` and ` (+1 retiring)`, ` (+1 canary)` or nothing: the ready replicas beyond what the autoscaler wants. */
+function readyParts(d: Deployment): { count: string; extra: string } {
+  const { ready, wanted, extra, extraAre } = replicaCounts(d);
+  return { count: `${ready}/${wanted}`, extra: extra > 0 ? ` (+${extra} ${extraAre})` : '' };
 }
 
 /** The version serving, and while a canary runs the one taking its share: `1 → 2 (25%)`. */
@@ -86,13 +87,13 @@ export function rolloutLine(r: Rollout): string {
  * null once deleted), the line says so and how to serve what it names.
  */
 export function requestedAs(d: Deployment, aliasNow?: number | null): string | undefined {
-  const [kind, ref] = d.version.requested.split(/:(.*)/s);
-  if (kind === 'version') return undefined;
-  if (kind !== 'alias' || ref === undefined) return `asked as ${d.version.requested}`;
-  if (aliasNow === undefined || aliasNow === d.version.version) return `alias ${ref}`;
-  if (aliasNow === null) return `asked as alias ${ref}, deleted since`;
+  const alias = askedAlias(d);
+  if (alias === undefined)
+    return d.version.requested.startsWith('version:') ? undefined : `asked as ${d.version.requested}`;
+  if (aliasNow === undefined || aliasNow === d.version.version) return `alias ${alias}`;
+  if (aliasNow === null) return `asked as alias ${alias}, deleted since`;
   const name = d.name === d.modelName ? '' : ` --name ${d.name}`;
-  return `asked as alias ${ref}, which now names v${aliasNow}: \`meridian deploy ${d.modelName}${name} --alias ${ref}\` serves it`;
+  return `asked as alias ${alias}, which now names v${aliasNow}: \`meridian deploy ${d.modelName}${name} --alias ${alias}\` serves it`;
 }
 
 function modelLine(d: Deployment, aliasNow: number | null | undefined): string {

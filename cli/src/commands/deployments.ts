@@ -1,4 +1,5 @@
 import {
+  askedAlias,
   collect,
   DeploymentFailedError,
   type MeridianClient,
@@ -35,7 +36,7 @@ interface DeployOptions extends SettingFlags {
  * by version, or the model cannot be read (a key without models:read): the detail then leaves it out.
  */
 async function aliasTarget(client: MeridianClient, d: Deployment): Promise<number | null | undefined> {
-  const alias = /^alias:(.+)$/s.exec(d.version.requested)?.[1];
+  const alias = askedAlias(d);
   if (alias === undefined) return undefined;
   try {
     const path = { id: d.modelId, version: alias };

@@ -1,3 +1,4 @@
+import { askedAlias } from '@meridian/sdk';
 import { useEffect } from 'react';
 import { useApp } from '../api/context';
 import { AppLink } from '../components/app-link';
@@ -30,6 +31,7 @@ export function DeploymentPage({ id }: { id: string }) {
   }, [reload]);
   if (!deployment.data) return deployment.error ? <ErrorMessage error={deployment.error} /> : <Loading />;
   const d = deployment.data;
+  const alias = askedAlias(d);
   return (
     <>
       <PageHeader title={`Deployment ${d.name}`} />
@@ -41,7 +43,7 @@ export function DeploymentPage({ id }: { id: string }) {
         <dd>
           <AppLink to={`/models/${d.modelId}`}>{d.modelName}</AppLink> version {d.version.version}
           {/* An alias is resolved when the deployment is updated, not followed; a number needs no aside. */}
-          {d.version.requested.startsWith('alias:') ? ` (alias ${d.version.requested.slice(6)})` : ''}
+          {alias === undefined ? '' : ` (alias ${alias})`}
         </dd>
         <dt>Runtime</dt>
         <dd>
