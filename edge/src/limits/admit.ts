@@ -70,8 +70,9 @@ function limiterFor(env: Env, orgId: string): Limiter {
  * Checks every named limit of the caller and its org's monthly quota against the allowance this isolate
  * has leased, leasing more from the org's limiter when a block runs out: admitted, one unit of each is
  * consumed; refused (429 too_many_requests, with Retry-After and RateLimit headers), none is. 503 when the
- * limiter cannot be reached and no allowance is held: the quota is never guessed. With `ctx`, unspent
- * allowance goes back to the limiter once this isolate's leases sit idle.
+ * limiter cannot be reached and no allowance is held: the quota is never guessed. A call refused while other
+ * isolates still hold unspent units waits for them (LeaseBook.admit). With `ctx`, unspent allowance goes
+ * back to the limiter as this isolate's leases end.
  */
 export async function admit(env: Env, caller: Caller, ctx?: ExecutionContext): Promise<Admission> {
   const leases = leaseBook(env);
@@ -133,13 +134,12 @@ export async function admit(env: Env, caller: Caller, ctx?: ExecutionContext): P
   };
 }
 
-/** After a lease time without calls, whatever this isolate still holds goes back (one call per org). */
+/** Gives leases back as they end (one limiter call per org that holds any), in the background. */
 function scheduleIdleReturn(env: Env, leases: LeaseBook, ctx: ExecutionContext): void {
   idleReturnScheduled = true;
-  const waitMs = leaseSeconds(env.LIMIT_LEASE_SECONDS) * 1000 + 100;
   ctx.waitUntil(
-    new Promise((resolve) => setTimeout(resolve, waitMs))
-      .then(() => leases.returnIdle((orgId) => limiterFor(env, orgId)))
+    leases
+      .returnAsLeasesEnd((orgId) => limiterFor(env, orgId))
       .catch((err: unknown) => log('error', 'unspent allowance not given back', '', err))
       .finally(() => {
         idleReturnScheduled = false;

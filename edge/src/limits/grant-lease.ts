@@ -2,6 +2,7 @@ import type { ApiKeyRateLimit } from '@meridian/protocol';
 import { QUOTA_POLICY, QUOTA_SCOPE } from './check-limits.js';
 import type { CounterStore } from './counter-store.js';
 import { alignedWindow, calendarMonthUtc, usedIn, type WindowState } from './fixed-window.js';
+import { HeldBlocks } from './held-blocks.js';
 
 // Leased allowance, the limiter's side. An isolate asks its org's limiter for a block of units of each
 // limit it has run out of; the limiter counts a granted block as used at once, so the sum of every block
@@ -23,6 +24,8 @@ export interface LeaseReturn {
   /** The window they were granted in; ignored once that window has passed. */
   startMs: number;
   units: number;
+  /** Blocks the isolate gives up with this return (their ids as granted): it holds nothing more of them. */
+  closes?: string[];
 }
 
 /** What an isolate asks for: blocks of the limits it lacks, for one subject, plus what it gives back. */
@@ -37,6 +40,8 @@ export interface LeaseRequest {
   returns: LeaseReturn[];
   /** Random per isolate: the limiter counts isolates leasing lately to size blocks. */
   isolateId: string;
+  /** How long the isolate may spend a block: the limiter counts it as held elsewhere until then. */
+  leaseMs: number;
 }
 
 /** A block of one limit's window, now the isolate's to spend. */
@@ -49,6 +54,8 @@ export interface LeaseBlock {
   units: number;
   /** The window's count at the limiter once this block was granted (blocks elsewhere count as used). */
   usedAfter: number;
+  /** Set when the limiter tracks the block as held (more than one unit): the isolate closes it by this id. */
+  id?: string;
 }
 
 export type LeaseResult =
@@ -59,11 +66,20 @@ export type LeaseResult =
       windows: WindowState[];
       rejected: WindowState[];
       retryAfterSeconds: number;
+      /**
+       * Set when every refused window may still have units unspent in blocks other isolates hold: when the
+       * last of those leases ends (limiter clock). The refusal is not final before then.
+       */
+      heldElsewhereUntilMs?: number;
     };
 
-/** Applies returns whose window is still the stored one; a return for a passed window changes nothing. */
-export function applyReturns(store: CounterStore, returns: LeaseReturn[]): void {
+/**
+ * Applies returns whose window is still the stored one; a return for a passed window changes nothing.
+ * Blocks a return closes are no longer held.
+ */
+export function applyReturns(store: CounterStore, returns: LeaseReturn[], held?: HeldBlocks): void {
   for (const back of returns) {
+    if (back.closes) held?.close(back.closes);
     const stored = store.read(back.scope, back.policy);
     if (stored === undefined || stored.startMs !== back.startMs || back.units <= 0) continue;
     store.write(back.scope, back.policy, { ...stored, used: Math.max(0, stored.used - back.units) });
@@ -99,19 +115,29 @@ export function grantLease(
   request: LeaseRequest,
   nowMs: number,
   activeIsolates = 1,
+  held = new HeldBlocks(),
 ): LeaseResult {
-  applyReturns(store, request.returns);
+  applyReturns(store, request.returns, held);
   const all = limitedWindows(store, request, nowMs);
   const wanted = all.filter((entry) => entry.state.limit !== null && entry.state.policy in request.want);
   const rejected = wanted.filter((entry) => entry.state.used + 1 > (entry.state.limit ?? 0));
   if (rejected.length > 0) {
     const waitMs = Math.max(...rejected.map((entry) => entry.state.endMs - nowMs));
+    const heldUntil = rejected.map(({ scope, state }) => {
+      const until = held.heldElsewhereUntil(scope, state.policy, state.startMs, request.isolateId, nowMs);
+      // A block held to the window's end frees nothing sooner than the window itself.
+      return until !== undefined && until < state.endMs ? until : undefined;
+    });
+    const heldElsewhereUntilMs = heldUntil.every((until) => until !== undefined)
+      ? Math.max(...heldUntil)
+      : undefined;
     return {
       granted: false,
       nowMs,
       windows: all.map((entry) => entry.state),
       rejected: rejected.map((entry) => entry.state),
       retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+      ...(heldElsewhereUntilMs === undefined ? {} : { heldElsewhereUntilMs }),
     };
   }
   const blocks = wanted.map(({ scope, state }) => {
@@ -119,7 +145,7 @@ export function grantLease(
     const units = blockUnits(request.want[state.policy] ?? 1, limit - state.used, activeIsolates);
     const usedAfter = state.used + units;
     store.write(scope, state.policy, { startMs: state.startMs, endMs: state.endMs, used: usedAfter });
-    return {
+    const block: LeaseBlock = {
       scope,
       policy: state.policy,
       limit,
@@ -128,6 +154,13 @@ export function grantLease(
       units,
       usedAfter,
     };
+    if (units > 1) {
+      block.id = crypto.randomUUID();
+      const untilMs = Math.min(state.endMs, nowMs + request.leaseMs);
+      const { isolateId } = request;
+      held.open(block.id, { isolateId, scope, policy: state.policy, startMs: state.startMs, untilMs }, nowMs);
+    }
+    return block;
   });
   return { granted: true, nowMs, blocks };
 }

@@ -8,6 +8,7 @@ import {
   type LeaseReturn,
   MAX_BLOCK_UNITS,
 } from './grant-lease.js';
+import { HELD_GRACE_MS } from './held-blocks.js';
 
 // Leased allowance, the isolate's side. Each isolate keeps, per org, the blocks its org's limiter granted
 // it and spends them locally: an admission costs a limiter call only when a block runs out or expires.
@@ -17,7 +18,9 @@ import {
 //   of the call has one, and the limiter grants all the blocks a call lacks or none;
 // - stranded allowance: an isolate that dies loses at most its unspent blocks, at most one per limit, each at
 //   most MAX_BLOCK_UNITS and a quarter of what was left when granted, counted as used until its window ends.
-//   A living isolate gives unspent units back once its lease has been idle for the lease time.
+//   A living isolate gives unspent units back as soon as its lease ends.
+// - no refusal while units may be left: a call refused while other isolates still hold blocks of the window
+//   (the limiter tracks them, held-blocks.ts) waits for those leases to end and their units to come back.
 
 /** The org limiter as the book sees it: a Durable Object stub in the Worker, anything alike in tests. */
 export interface Limiter {
@@ -49,6 +52,8 @@ interface Lease extends LeaseBlock {
   spent: number;
   grantedAtMs: number;
   expiresAtMs: number;
+  /** Blocks merged into this lease that the limiter tracks as held and that are not closed yet. */
+  heldIds: string[];
 }
 
 interface Needed {
@@ -61,6 +66,17 @@ interface Needed {
 
 /** Rounds of "lease, then spend" one admission may take before giving up (each round makes progress). */
 const MAX_ROUNDS = 100;
+/** After a held block's lease ends, time for its isolate to give it back before asking again. */
+const RECHECK_AFTER_LEASE_END_MS = 200;
+/** Shortest wait between asks while units are held elsewhere. */
+const MIN_RECHECK_MS = 100;
+/**
+ * First wait before asking again while units are held elsewhere (doubling after): a holder whose every
+ * unit is spent says so within OWED_FLUSH_MS, long before its lease ends.
+ */
+const FIRST_RECHECK_MS = 300;
+/** How often units owed to a limiter (closed blocks, refunds) go back when no lease call carries them. */
+const OWED_FLUSH_MS = 250;
 
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
@@ -81,28 +97,53 @@ export class LeaseBook {
   constructor(
     private readonly leaseMs: number,
     private readonly clock: () => number = () => Date.now(),
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
   private now(): number {
     return this.clock() + this.skewMs;
   }
 
-  /** Admits one call if every limit has a unit, leasing what this isolate lacks; consumes nothing on a refusal. */
+  /**
+   * Admits one call if every limit has a unit, leasing what this isolate lacks; consumes nothing on a refusal.
+   * A refusal while other isolates may still hold unspent units of the refused windows waits for their
+   * leases to end (at most a lease time and HELD_GRACE_MS) and asks again.
+   */
   async admit(limiter: Limiter, call: LimitSubject): Promise<LocalAdmission> {
+    const maxWaits = Math.ceil((this.leaseMs + HELD_GRACE_MS) / MIN_RECHECK_MS);
+    let waits = 0;
+    let waitUntilMs: number | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const nowMs = this.now();
       const needed = this.lacking(call, nowMs);
       if (needed.length === 0) return this.spend(call, nowMs);
       const result = await this.leaseFor(limiter, call, needed);
-      if (!result.granted && this.lacking(call, this.now()).length > 0) return { ...result, admitted: false };
+      const afterMs = this.now();
+      if (result.granted || this.lacking(call, afterMs).length === 0) continue;
+      waitUntilMs ??= afterMs + this.leaseMs + HELD_GRACE_MS;
+      const heldUntilMs = result.heldElsewhereUntilMs;
+      if (heldUntilMs === undefined || afterMs >= waitUntilMs || waits >= maxWaits)
+        return { ...result, admitted: false };
+      waits += 1;
+      round -= 1;
+      const untilLeaseEndMs = heldUntilMs + RECHECK_AFTER_LEASE_END_MS - afterMs;
+      const backoffMs = FIRST_RECHECK_MS * 2 ** (waits - 1);
+      const recheckMs = Math.max(MIN_RECHECK_MS, Math.min(untilLeaseEndMs, backoffMs));
+      await this.sleep(Math.min(recheckMs, waitUntilMs - afterMs));
     }
     throw new Error('limiter granted nothing usable after many rounds');
   }
 
-  /** Gives a failed call's quota unit back: to the local block when it is still live, else to the limiter. */
+  /**
+   * Gives a failed call's quota unit back: to the local block while the limiter counts that block as held
+   * (so another isolate refused meanwhile waits for it), else straight to the limiter.
+   */
   refund(orgId: string, quotaWindowStartMs: number): void {
     const lease = this.leases.get(leaseKey(orgId, QUOTA_SCOPE, QUOTA_POLICY));
-    if (lease && lease.startMs === quotaWindowStartMs && lease.spent > 0 && this.now() < lease.expiresAtMs) {
+    const live =
+      lease !== undefined && lease.startMs === quotaWindowStartMs && this.now() < lease.expiresAtMs;
+    if (live && lease.spent > 0 && lease.heldIds.length > 0) {
       lease.spent -= 1;
       return;
     }
@@ -137,6 +178,25 @@ export class LeaseBook {
     return this.leases.size > 0 || this.owed.size > 0;
   }
 
+  /**
+   * Gives leases back as they end, and owed units soon after they are owed, until nothing is held or
+   * `forMs` has passed (a Worker's waitUntil is bounded; the next admission starts another round).
+   */
+  async returnAsLeasesEnd(limiterFor: (orgId: string) => Limiter, forMs = 3 * this.leaseMs): Promise<void> {
+    const stopAtMs = this.now() + forMs;
+    while (this.holdsAnything() && this.now() < stopAtMs) {
+      const nextMs = this.owed.size > 0 ? this.now() + OWED_FLUSH_MS : this.earliestExpiryMs();
+      await this.sleep(Math.max(0, Math.min(nextMs, stopAtMs) - this.now()) + 1);
+      await this.returnIdle(limiterFor);
+    }
+  }
+
+  private earliestExpiryMs(): number {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const lease of this.leases.values()) earliest = Math.min(earliest, lease.expiresAtMs);
+    return earliest;
+  }
+
   private lacking(call: LimitSubject, nowMs: number): Needed[] {
     const needed: Needed[] = [];
     for (const window of limitedWindowsOf(call, nowMs)) {
@@ -160,7 +220,13 @@ export class LeaseBook {
       const lease = this.leases.get(key);
       if (!lease) throw new Error(`no lease for ${key} after checking`);
       lease.spent += 1;
-      if (lease.spent === lease.units) this.learnRate(key, lease, nowMs);
+      if (lease.spent === lease.units) {
+        this.learnRate(key, lease, nowMs);
+        // Every unit is spent: the limiter need not count this block as held any longer, nor this isolate
+        // keep it (a later grant starts a new lease; what it would merge into has nothing left).
+        this.closeHeld(call.orgId, lease, 0);
+        this.leases.delete(key);
+      }
       if (window.scope === QUOTA_SCOPE) quotaWindowStartMs = lease.startMs;
       // Other isolates' blocks count as used: `used` is what this isolate cannot spend.
       const used = lease.usedAfter - (lease.units - lease.spent);
@@ -178,8 +244,8 @@ export class LeaseBook {
 
   /** One limiter call per org and subject at a time; callers that find one in flight wait for it. */
   private leaseFor(limiter: Limiter, call: LimitSubject, needed: Needed[]): Promise<LeaseResult> {
-    const flightKey = `${call.orgId}\n${call.subject}`;
-    const running = this.inFlight.get(flightKey);
+    const key = flightKey(call);
+    const running = this.inFlight.get(key);
     if (running) return running;
     const returns = this.owed.get(call.orgId) ?? [];
     this.owed.delete(call.orgId);
@@ -195,6 +261,7 @@ export class LeaseBook {
         want,
         returns,
         isolateId: this.isolateId,
+        leaseMs: this.leaseMs,
       })
       .then((result) => {
         this.skewMs = result.nowMs - this.clock();
@@ -205,8 +272,8 @@ export class LeaseBook {
         for (const back of returns) this.owe(call.orgId, back);
         throw err;
       })
-      .finally(() => this.inFlight.delete(flightKey));
-    this.inFlight.set(flightKey, flight);
+      .finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, flight);
     return flight;
   }
 
@@ -214,14 +281,16 @@ export class LeaseBook {
     const key = leaseKey(orgId, block.scope, block.policy);
     const expiresAtMs = Math.min(block.endMs, grantedAtMs + this.leaseMs);
     const current = this.leases.get(key);
+    const heldIds = block.id === undefined ? [] : [block.id];
     if (current && current.startMs === block.startMs) {
       current.units += block.units;
       current.usedAfter = block.usedAfter;
       current.expiresAtMs = expiresAtMs;
+      current.heldIds.push(...heldIds);
       return;
     }
     if (current) this.oweUnspent(orgId, current, grantedAtMs);
-    this.leases.set(key, { ...block, spent: 0, grantedAtMs, expiresAtMs });
+    this.leases.set(key, { ...block, spent: 0, grantedAtMs, expiresAtMs, heldIds });
   }
 
   /** Sizes the next block from how fast this one went: twice as big when it lasted under half a lease. */
@@ -231,11 +300,23 @@ export class LeaseBook {
   }
 
   private oweUnspent(orgId: string, lease: Lease, nowMs: number): void {
-    const unspent = lease.units - lease.spent;
     // A block of a passed window is worth nothing to give back: that window's counter is gone.
-    if (unspent > 0 && nowMs < lease.endMs)
-      this.owe(orgId, { scope: lease.scope, policy: lease.policy, startMs: lease.startMs, units: unspent });
+    const unspent = nowMs < lease.endMs ? lease.units - lease.spent : 0;
+    this.closeHeld(orgId, lease, unspent);
     this.nextWant.set(leaseKey(orgId, lease.scope, lease.policy), Math.max(1, lease.spent));
+  }
+
+  /** Owes `units` of the lease back, closing the blocks of it the limiter tracks as held. */
+  private closeHeld(orgId: string, lease: Lease, units: number): void {
+    if (units <= 0 && lease.heldIds.length === 0) return;
+    const closes = lease.heldIds.splice(0);
+    const back = {
+      scope: lease.scope,
+      policy: lease.policy,
+      startMs: lease.startMs,
+      units: Math.max(0, units),
+    };
+    this.owe(orgId, closes.length > 0 ? { ...back, closes } : back);
   }
 
   private owe(orgId: string, back: LeaseReturn): void {
@@ -243,10 +324,16 @@ export class LeaseBook {
     const same = list.find(
       (r) => r.scope === back.scope && r.policy === back.policy && r.startMs === back.startMs,
     );
-    if (same) same.units += back.units;
-    else list.push({ ...back });
+    if (same) {
+      same.units += back.units;
+      if (back.closes?.length) same.closes = [...(same.closes ?? []), ...back.closes];
+    } else list.push({ ...back, ...(back.closes ? { closes: [...back.closes] } : {}) });
     this.owed.set(orgId, list);
   }
+}
+
+function flightKey(call: LimitSubject): string {
+  return `${call.orgId}\n${call.subject}`;
 }
 
 function leaseKey(orgId: string, scope: string, policy: string): string {

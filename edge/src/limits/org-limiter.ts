@@ -12,6 +12,7 @@ import {
   type LeaseResult,
   type LeaseReturn,
 } from './grant-lease.js';
+import { HeldBlocks } from './held-blocks.js';
 
 /** An isolate that has not leased for this long no longer counts when blocks are sized. */
 const ACTIVE_LESSEE_MS = 30_000;
@@ -31,6 +32,8 @@ export class OrgLimiter extends DurableObject<Env> {
   private flushing: Promise<void> | undefined;
   /** Isolates that leased lately, by id → when (memory only: it sizes blocks, nothing depends on it). */
   private readonly lessees = new Map<string, number>();
+  /** Granted blocks isolates may still hold units of (memory only, see held-blocks.ts). */
+  private readonly held = new HeldBlocks();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -44,13 +47,13 @@ export class OrgLimiter extends DurableObject<Env> {
     this.lessees.set(request.isolateId, nowMs);
     for (const [id, seenMs] of this.lessees) if (nowMs - seenMs > ACTIVE_LESSEE_MS) this.lessees.delete(id);
     return this.ctx.storage.transactionSync(() =>
-      grantLease(this.counters, request, nowMs, this.lessees.size),
+      grantLease(this.counters, request, nowMs, this.lessees.size, this.held),
     );
   }
 
   /** Takes back units an isolate did not spend (or refunded after failed calls). */
   giveBack(returns: LeaseReturn[]): void {
-    this.ctx.storage.transactionSync(() => applyReturns(this.counters, returns));
+    this.ctx.storage.transactionSync(() => applyReturns(this.counters, returns, this.held));
   }
 
   /** Records served calls as usage, many in one transaction (the isolate groups concurrent ones). */
