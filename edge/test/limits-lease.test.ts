@@ -176,6 +176,35 @@ describe('leased allowance', () => {
     expect(Date.now() - startedAt).toBeLessThan(100);
   });
 
+  it('hears within a fraction of a lease that a quiet isolate has spent its block, and refuses then', async () => {
+    const orgId = uniqueId('org');
+    const limiter = limiterOf(orgId);
+    const call = subject(orgId, { quota: 100 });
+    const quiet = new LeaseBook(LEASE_MS);
+    // Blocks of 1, 2 and 4 units: the fourth call takes the 4-unit block, which the limiter tracks as held.
+    for (let i = 0; i < 4; i++) await quiet.admit(limiter, call);
+    const givingBack = quiet.returnAsLeasesEnd(() => limiter, LEASE_MS);
+    // Its background loop is asleep when the block's last unit goes.
+    for (let i = 0; i < 3; i++) await quiet.admit(limiter, call);
+    expect(await storedUsed(orgId, 'org', 'org:monthly')).toBe(7);
+
+    const busy = new LeaseBook(LEASE_MS);
+    let admitted = 0;
+    let refusedInMs = 0;
+    for (;;) {
+      const startedAt = Date.now();
+      if (!(await busy.admit(limiter, call)).admitted) {
+        refusedInMs = Date.now() - startedAt;
+        break;
+      }
+      admitted += 1;
+    }
+
+    expect(7 + admitted).toBe(100);
+    expect(refusedInMs).toBeLessThan(LEASE_MS / 4);
+    await givingBack;
+  });
+
   it('waits at most a lease time and the grace for units of an isolate that died, then refuses', async () => {
     const orgId = uniqueId('org');
     const limiter = limiterOf(orgId);

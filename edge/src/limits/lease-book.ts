@@ -75,7 +75,10 @@ const MIN_RECHECK_MS = 100;
  * unit is spent says so within OWED_FLUSH_MS, long before its lease ends.
  */
 const FIRST_RECHECK_MS = 300;
-/** How often units owed to a limiter (closed blocks, refunds) go back when no lease call carries them. */
+/**
+ * How soon units owed to a limiter (closed blocks, refunds) go back when no lease call carries them; a
+ * round with nothing owed and no lease ended makes no call.
+ */
 const OWED_FLUSH_MS = 250;
 
 export class LeaseBook {
@@ -185,7 +188,8 @@ export class LeaseBook {
   async returnAsLeasesEnd(limiterFor: (orgId: string) => Limiter, forMs = 3 * this.leaseMs): Promise<void> {
     const stopAtMs = this.now() + forMs;
     while (this.holdsAnything() && this.now() < stopAtMs) {
-      const nextMs = this.owed.size > 0 ? this.now() + OWED_FLUSH_MS : this.earliestExpiryMs();
+      // Wakes at least every OWED_FLUSH_MS: a close owed while sleeping must not wait for a lease's end.
+      const nextMs = Math.min(this.now() + OWED_FLUSH_MS, this.earliestExpiryMs());
       await this.sleep(Math.max(0, Math.min(nextMs, stopAtMs) - this.now()) + 1);
       await this.returnIdle(limiterFor);
     }
