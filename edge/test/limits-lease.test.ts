@@ -50,6 +50,17 @@ function storedUsed(orgId: string, scope: string, policy: string): Promise<numbe
   });
 }
 
+/** Admits calls through `book` until one is refused: how many were admitted, the refusal and how long it took. */
+async function admitUntilRefused(book: LeaseBook, limiter: Limiter, call: LimitSubject) {
+  let admitted = 0;
+  for (;;) {
+    const startedAt = Date.now();
+    const outcome = await book.admit(limiter, call);
+    if (!outcome.admitted) return { admitted, refusal: outcome, refusedInMs: Date.now() - startedAt };
+    admitted += 1;
+  }
+}
+
 describe('leased allowance', () => {
   it('makes at most one limiter call per 50 predictions once warm, and no call at all for most', async () => {
     const orgId = uniqueId('org');
@@ -164,8 +175,7 @@ describe('leased allowance', () => {
     const givingBack = quiet.returnAsLeasesEnd(() => limiter);
 
     const busy = new LeaseBook(shortLeaseMs);
-    let admitted = 0;
-    while ((await busy.admit(limiter, call)).admitted) admitted += 1;
+    const { admitted } = await admitUntilRefused(busy, limiter, call);
     await givingBack;
 
     expect(20 + admitted).toBe(100);
@@ -188,17 +198,7 @@ describe('leased allowance', () => {
     for (let i = 0; i < 3; i++) await quiet.admit(limiter, call);
     expect(await storedUsed(orgId, 'org', 'org:monthly')).toBe(7);
 
-    const busy = new LeaseBook(LEASE_MS);
-    let admitted = 0;
-    let refusedInMs = 0;
-    for (;;) {
-      const startedAt = Date.now();
-      if (!(await busy.admit(limiter, call)).admitted) {
-        refusedInMs = Date.now() - startedAt;
-        break;
-      }
-      admitted += 1;
-    }
+    const { admitted, refusedInMs } = await admitUntilRefused(new LeaseBook(LEASE_MS), limiter, call);
 
     expect(7 + admitted).toBe(100);
     expect(refusedInMs).toBeLessThan(LEASE_MS / 4);
@@ -216,20 +216,12 @@ describe('leased allowance', () => {
     expect(stranded).toBeGreaterThan(0);
 
     const living = new LeaseBook(shortLeaseMs);
-    let admitted = 0;
-    let refusal: Awaited<ReturnType<LeaseBook['admit']>> | undefined;
-    const startedAt = Date.now();
-    while (refusal === undefined) {
-      const outcome = await living.admit(limiter, call);
-      if (outcome.admitted) admitted += 1;
-      else refusal = outcome;
-    }
+    const { admitted, refusal, refusedInMs } = await admitUntilRefused(living, limiter, call);
 
     // The dead isolate's units stay counted (the stranding bound); the refusal came once its lease was over.
     expect(20 + admitted + stranded).toBe(100);
-    expect(Date.now() - startedAt).toBeLessThan(shortLeaseMs + HELD_GRACE_MS + 1_000);
-    expect(refusal.admitted).toBe(false);
-    if (!refusal.admitted) expect(refusal.heldElsewhereUntilMs).toBeUndefined();
+    expect(refusedInMs).toBeLessThan(shortLeaseMs + HELD_GRACE_MS + 1_000);
+    expect(refusal.heldElsewhereUntilMs).toBeUndefined();
   });
 
   it('gives a refunded unit back with the next limiter call once its block has expired', async () => {

@@ -2,7 +2,7 @@ import type { ApiKeyRateLimit } from '@meridian/protocol';
 import { QUOTA_POLICY, QUOTA_SCOPE } from './check-limits.js';
 import type { CounterStore } from './counter-store.js';
 import { alignedWindow, calendarMonthUtc, usedIn, type WindowState } from './fixed-window.js';
-import { HeldBlocks } from './held-blocks.js';
+import type { HeldBlocks } from './held-blocks.js';
 
 // Leased allowance, the limiter's side. An isolate asks its org's limiter for a block of units of each
 // limit it has run out of; the limiter counts a granted block as used at once, so the sum of every block
@@ -77,9 +77,9 @@ export type LeaseResult =
  * Applies returns whose window is still the stored one; a return for a passed window changes nothing.
  * Blocks a return closes are no longer held.
  */
-export function applyReturns(store: CounterStore, returns: LeaseReturn[], held?: HeldBlocks): void {
+export function applyReturns(store: CounterStore, returns: LeaseReturn[], held: HeldBlocks): void {
   for (const back of returns) {
-    if (back.closes) held?.close(back.closes);
+    if (back.closes) held.close(back.closes);
     const stored = store.read(back.scope, back.policy);
     if (stored === undefined || stored.startMs !== back.startMs || back.units <= 0) continue;
     store.write(back.scope, back.policy, { ...stored, used: Math.max(0, stored.used - back.units) });
@@ -114,8 +114,8 @@ export function grantLease(
   store: CounterStore,
   request: LeaseRequest,
   nowMs: number,
-  activeIsolates = 1,
-  held = new HeldBlocks(),
+  activeIsolates: number,
+  held: HeldBlocks,
 ): LeaseResult {
   applyReturns(store, request.returns, held);
   const all = limitedWindows(store, request, nowMs);

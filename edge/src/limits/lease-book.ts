@@ -114,22 +114,26 @@ export class LeaseBook {
    * leases to end (at most a lease time and HELD_GRACE_MS) and asks again.
    */
   async admit(limiter: Limiter, call: LimitSubject): Promise<LocalAdmission> {
+    // Waits do not count as rounds: they are bounded by time (and, whatever the clock does, by count).
     const maxWaits = Math.ceil((this.leaseMs + HELD_GRACE_MS) / MIN_RECHECK_MS);
+    let rounds = 0;
     let waits = 0;
     let waitUntilMs: number | undefined;
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+    while (rounds < MAX_ROUNDS) {
       const nowMs = this.now();
       const needed = this.lacking(call, nowMs);
       if (needed.length === 0) return this.spend(call, nowMs);
       const result = await this.leaseFor(limiter, call, needed);
       const afterMs = this.now();
-      if (result.granted || this.lacking(call, afterMs).length === 0) continue;
+      if (result.granted || this.lacking(call, afterMs).length === 0) {
+        rounds += 1;
+        continue;
+      }
       waitUntilMs ??= afterMs + this.leaseMs + HELD_GRACE_MS;
       const heldUntilMs = result.heldElsewhereUntilMs;
       if (heldUntilMs === undefined || afterMs >= waitUntilMs || waits >= maxWaits)
         return { ...result, admitted: false };
       waits += 1;
-      round -= 1;
       const untilLeaseEndMs = heldUntilMs + RECHECK_AFTER_LEASE_END_MS - afterMs;
       const backoffMs = FIRST_RECHECK_MS * 2 ** (waits - 1);
       const recheckMs = Math.max(MIN_RECHECK_MS, Math.min(untilLeaseEndMs, backoffMs));
