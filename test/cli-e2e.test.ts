@@ -330,7 +330,10 @@ describe('the meridian CLI against the platform', () => {
     const failed = await cli.run(['batch', 'create', file, '-d', 'ocr-cls', '--wait']);
     expect(failed.code, failed.stderr).toBe(4);
     expect(failed.stdout).toMatch(/^batch_\w+ failed on ocr-cls: 0\/0 answered, 0 failed, \$0\.000\n/);
-    expect(failed.stdout).toContain('line 1: invalid_custom_id: custom_id must be');
+    // A bare request body, the likeliest first mistake, is told how a line is shaped.
+    expect(failed.stdout).toContain(
+      'line 1: invalid_line: the line has no method, url or body; each line is a request: {"custom_id": "…", "method": "POST"',
+    );
     expect(failed.stdout).toContain('line 2: invalid_json: the line is not JSON');
     expect(failed.stderr).toMatch(/meridian: Batch job batch_\w+ failed\n$/);
     // The format a line needs is in the command's help.
@@ -371,7 +374,7 @@ describe('the meridian CLI against the platform', () => {
     const hold = await cli.run(['deploy', 'tuned', '--hold-timeout', '10m']);
     expect([hold.code, hold.stderr]).toEqual([
       2,
-      'meridian: --hold-timeout must be from 1s to 300s, not 10m\n',
+      'meridian: --hold-timeout must be from 1s to 5m, not 10m\n',
     ]);
 
     // v2 as a canary: half the calls for one step of 1 s and at least 3 calls each side, then promoted.

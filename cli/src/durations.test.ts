@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CliError } from './context.js';
-import { formatDuration, parseDuration } from './durations.js';
+import { formatDuration, parseDuration, parseDurationWithin } from './durations.js';
 
 describe('durations', () => {
   it('reads durations as a person writes them, and refuses anything else as a usage error', () => {
@@ -17,6 +17,18 @@ describe('durations', () => {
         expect((err as CliError).exitCode).toBe(2);
       }
     }
+  });
+
+  it('refuses a duration outside the bounds in the flag’s own words', () => {
+    expect(parseDurationWithin('1m', '--window', 60, 31 * 86_400)).toBe(60);
+    expect(parseDurationWithin('31d', '--window', 60, 31 * 86_400)).toBe(31 * 86_400);
+    expect(() => parseDurationWithin('0m', '--window', 60, 31 * 86_400)).toThrow(
+      '--window must be from 1m to 31d, not 0m',
+    );
+    expect(() => parseDurationWithin('32d', '--window', 60, 31 * 86_400)).toThrow(
+      '--window must be from 1m to 31d, not 32d',
+    );
+    expect(() => parseDurationWithin('59s', '--window', 60, 31 * 86_400)).toThrow(CliError);
   });
 
   it('says seconds in the largest whole unit', () => {

@@ -8,6 +8,20 @@ export function parseDuration(value: string, flag: string): number {
   return Number(match[1]) * unit;
 }
 
+/**
+ * A duration flag within the API's bounds, refused here in the flag's own words (the API would name its
+ * field, e.g. `windowSeconds: Too small`, which the user never typed).
+ */
+export function parseDurationWithin(value: string, flag: string, min: number, max: number): number {
+  const seconds = parseDuration(value, flag);
+  if (seconds < min || seconds > max)
+    throw new CliError(
+      `${flag} must be from ${formatDuration(min)} to ${formatDuration(max)}, not ${value}`,
+      2,
+    );
+  return seconds;
+}
+
 /** Seconds the way a person would say them: 300 → 5m, 5400 → 90m, 45 → 45s. */
 export function formatDuration(seconds: number): string {
   for (const [unit, size] of [

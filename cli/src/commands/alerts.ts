@@ -1,7 +1,7 @@
 import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, table } from '../context.js';
-import { formatDuration, parseDuration } from '../durations.js';
+import { formatDuration, parseDurationWithin } from '../durations.js';
 import { requireDeployment } from '../resolve.js';
 
 type Rule = Schema<'AlertRule'>;
@@ -168,8 +168,10 @@ export function alertCommands(program: Command): void {
         const threshold = Number(opts.threshold);
         if (opts.threshold.trim() === '' || !Number.isFinite(threshold))
           throw new CliError(`--threshold wants a number, not ${opts.threshold}`, 2);
-        const windowSeconds = parseDuration(opts.window, '--window');
-        const forSeconds = opts.for === undefined ? undefined : parseDuration(opts.for, '--for');
+        // The API's bounds: a window of 1 minute (its resolution) to 31 days, pending at most a day.
+        const windowSeconds = parseDurationWithin(opts.window, '--window', 60, 31 * 86_400);
+        const forSeconds =
+          opts.for === undefined ? undefined : parseDurationWithin(opts.for, '--for', 0, 86_400);
         const client = await ctx.client();
         const deployment = opts.deployment ? await requireDeployment(client, opts.deployment) : undefined;
         const channelIds: string[] = [];
@@ -223,7 +225,8 @@ export function alertCommands(program: Command): void {
     .option('--comment <text>', 'why, for whoever wonders')
     .action(
       action(async (ctx, ref: string | undefined, opts: { for: string; comment?: string }) => {
-        const seconds = parseDuration(opts.for, '--for');
+        // A silence must end in the future.
+        const seconds = parseDurationWithin(opts.for, '--for', 1, 365 * 86_400);
         const client = await ctx.client();
         const rule = ref === undefined ? undefined : await requireRule(client, ref);
         const endsAt = new Date(Date.now() + seconds * 1000).toISOString();

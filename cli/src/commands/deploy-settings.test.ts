@@ -77,7 +77,7 @@ describe('deploy settings', () => {
       /^--target-concurrency/,
     );
     expect(refusal(() => settingsFrom({ holdTimeout: '10m' }, undefined))).toBe(
-      '--hold-timeout must be from 1s to 300s, not 10m',
+      '--hold-timeout must be from 1s to 5m, not 10m',
     );
     expect(refusal(() => settingsFrom({ scaleDownDelay: 'soon' }, undefined))).toMatch(
       /^--scale-down-delay wants a duration/,

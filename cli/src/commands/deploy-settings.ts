@@ -1,6 +1,6 @@
 import type { Operation, Schema } from '@meridian/sdk';
 import { CliError } from '../context.js';
-import { parseDuration } from '../durations.js';
+import { parseDurationWithin as seconds } from '../durations.js';
 import { wholeNumber } from '../numbers.js';
 
 type Deployment = Schema<'Deployment'>;
@@ -28,13 +28,6 @@ export interface SettingFlags {
 
 /** What the settings flags ask of the API: the fields a create and an update share, plus a canary. */
 export type Settings = Omit<Patch, 'version' | 'alias' | 'canary'> & { canary?: Schema<'CanaryPolicy'> };
-
-/** Seconds from a duration flag, within the API's bounds. */
-function seconds(value: string, flag: string, min: number, max: number): number {
-  const n = parseDuration(value, flag);
-  if (n < min || n > max) throw new CliError(`${flag} must be from ${min}s to ${max}s, not ${value}`, 2);
-  return n;
-}
 
 /**
  * Canary steps as a person writes them: `10%,50%` or `0.1,0.5`, each a share of calls, rising. A last

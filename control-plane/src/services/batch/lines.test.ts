@@ -44,6 +44,21 @@ describe('parseLine', () => {
       customId: 'a-1',
     });
     expect(parseLine(line({}, { method: 'GET' }), target)).toMatchObject({ code: 'invalid_method' });
+    expect(parseLine(line({}, { method: undefined }), target)).toMatchObject({
+      code: 'invalid_method',
+      message: 'method is missing: it must be "POST"',
+    });
+  });
+
+  it('tells a file of bare request bodies how a line is shaped', () => {
+    const bare = JSON.stringify({ custom_id: 'row-1', inputs: [tensor([1, 3, 48, 8])] });
+    const parsed = parseLine(bare, target);
+    expect(parsed).toMatchObject({ ok: false, code: 'invalid_line', customId: 'row-1' });
+    expect(parsed.ok ? '' : parsed.message).toContain('"method": "POST", "url": "/v2/models/{name}/infer"');
+    expect(parseLine(JSON.stringify({ inputs: [] }), target)).toMatchObject({
+      code: 'invalid_line',
+      customId: null,
+    });
   });
 
   it('refuses unknown inputs, wrong datatypes, shapes and element counts with the reason', () => {

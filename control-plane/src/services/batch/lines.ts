@@ -15,6 +15,8 @@ export type ParsedLine = ValidLine | FaultyLine;
 const OIP_URL = /^\/v2\/models\/([^/]+)(?:\/versions\/[^/]+)?\/infer$/;
 const SIMPLE_URL = /^\/v1\/deployments\/([^/]+)\/predict$/;
 const MAX_CUSTOM_ID = 512;
+const LINE_SHAPE =
+  '{"custom_id": "…", "method": "POST", "url": "/v2/models/{name}/infer", "body": {"inputs": […]}}';
 
 const fault = (customId: string | null, code: string, message: string): FaultyLine => ({
   ok: false,
@@ -47,10 +49,22 @@ export function parseLine(text: string, target: LineTarget): ParsedLine {
     return fault(null, 'invalid_json', 'the line is not JSON');
   }
   if (!isObject(json)) return fault(null, 'invalid_line', 'the line must be a JSON object');
+  // The likeliest first mistake: a file of bare request bodies, as the prediction endpoints take them.
+  if (json.method === undefined && json.url === undefined && json.body === undefined)
+    return fault(
+      customIdOf(json),
+      'invalid_line',
+      `the line has no method, url or body; each line is a request: ${LINE_SHAPE}`,
+    );
   const customId = customIdOf(json);
   if (customId === null)
     return fault(null, 'invalid_custom_id', `custom_id must be a string of 1 to ${MAX_CUSTOM_ID} characters`);
-  if (json.method !== 'POST') return fault(customId, 'invalid_method', 'method must be "POST"');
+  if (json.method !== 'POST')
+    return fault(
+      customId,
+      'invalid_method',
+      json.method === undefined ? 'method is missing: it must be "POST"' : 'method must be "POST"',
+    );
   if (typeof json.url !== 'string')
     return fault(
       customId,
