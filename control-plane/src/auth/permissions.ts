@@ -1,6 +1,6 @@
+import type { Principal } from '../auth/principal.js';
 import type { Role } from '../db/schema.js';
 import { forbidden } from '../errors.js';
-import type { Principal } from '../http/context.js';
 
 /** What a caller may do inside its org. Later resources (models, deployments) add their own. */
 export type Permission =

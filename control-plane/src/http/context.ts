@@ -1,9 +1,4 @@
-import type { Role } from '../db/schema.js';
-
-/** Who is calling. The org always comes from the credential, never from the URL. */
-export type Principal =
-  | { type: 'user'; userId: string; orgId: string; role: Role; sessionId: string }
-  | { type: 'api_key'; keyId: string; orgId: string; scopes: string[]; roleCap: Role };
+import type { Principal } from '../auth/principal.js';
 
 /** Per-request values handlers read from the hono context. */
 export interface AppVariables {
@@ -14,11 +9,4 @@ export interface AppVariables {
 
 export interface AppEnv {
   Variables: AppVariables;
-}
-
-/** What a service needs to know about the caller to authorise and audit a mutation. */
-export interface Actor {
-  principal: Principal;
-  requestId: string;
-  clientIp: string | null;
 }

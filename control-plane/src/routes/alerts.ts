@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ALERT_METRICS, ALERT_STATES } from '../db/schema.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import {
   createAlertRule,
@@ -12,7 +13,6 @@ import {
   listSilences,
   updateAlertRule,
 } from '../services/monitoring/alert-rules.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import { DisplayName, IdParam } from './schemas.js';
 

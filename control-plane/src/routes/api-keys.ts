@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { API_KEY_ENVIRONMENTS, ApiKeyRateLimit, ApiKeyScope } from '@meridian/protocol';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey } from '../services/api-keys/api-keys.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import { Cursor, DisplayName, IdParam, Limit, RoleSchema } from './schemas.js';
 

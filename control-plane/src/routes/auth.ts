@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { unauthenticated } from '../errors.js';
-import type { Actor, AppEnv } from '../http/context.js';
+import type { AppEnv } from '../http/context.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import {
   answerTokens,
@@ -25,10 +26,6 @@ import {
   RoleSchema,
   TokenPairSchema,
 } from './schemas.js';
-
-export function actorOf(c: Context<AppEnv>): Actor {
-  return { principal: c.var.principal, requestId: c.var.requestId, clientIp: c.var.clientIp };
-}
 
 // Optional only for cookie mode (see refresh-cookie.ts): the SDK and CLI send it in the body.
 const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512).optional() });

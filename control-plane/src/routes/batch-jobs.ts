@@ -1,10 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { BATCH_STATUSES } from '../db/schema.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import type { BatchDeps } from '../services/batch/deps.js';
 import { MAX_CONCURRENCY } from '../services/batch/deps.js';
 import { cancelJob, createJob, getJob, jobDownloadUrls, listJobs } from '../services/batch/jobs.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import { Cursor, decimalInt, IdParam, Limit, pageOf } from './schemas.js';
 

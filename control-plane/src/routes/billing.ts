@@ -1,12 +1,12 @@
 import { createRoute } from '@hono/zod-openapi';
 import { requirePermission } from '../auth/permissions.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { upcomingInvoice } from '../services/billing/invoice.js';
 import { changePlan } from '../services/billing/plan.js';
 import { pricingCatalogue, ROUNDING_RULE } from '../services/billing/pricing.js';
 import { billingStats } from '../services/billing/stats.js';
 import { usageSummary } from '../services/billing/summary.js';
-import { actorOf } from './auth.js';
 import {
   BillingStatsSchema,
   InvoiceSchema,

@@ -3,12 +3,12 @@ import { DeploymentMetricsAck, DeploymentMetricsBatch, LATENCY_BUCKET_BOUNDS_MS 
 import { bodyLimit } from 'hono/body-limit';
 import { requirePermission } from '../auth/permissions.js';
 import { AppError } from '../errors.js';
+import { requireEdgeToken } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { recordEdgeMetrics } from '../services/monitoring/ingest-metrics.js';
 import { renderOrgMetrics } from '../services/monitoring/prometheus-text.js';
 import { getDeploymentMetrics } from '../services/monitoring/query-metrics.js';
 import type { RouteDeps } from './deps.js';
-import { requireEdgeToken } from './internal.js';
 import { decimalInt, IdParam } from './schemas.js';
 
 export const DEPLOYMENT_METRICS_PATH = '/internal/v1/deployment-metrics';

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import {
   createDeployment,
@@ -9,7 +10,6 @@ import {
 } from '../services/deployments/deployments.js';
 import type { DeploymentDeps } from '../services/deployments/deps.js';
 import { updateDeployment } from '../services/deployments/update.js';
-import { actorOf } from './auth.js';
 import {
   CreateDeploymentBody,
   DeploymentEventSchema,

@@ -2,13 +2,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { AgentMonitoringAck, AgentMonitoringReport } from '@meridian/protocol';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import type { AgentServiceDeps } from '../services/agents/deps.js';
 import { getDeploymentDrift } from '../services/drift/get-drift.js';
 import type { DriftSettings } from '../services/drift/ingest-drift.js';
 import { recordAgentReport } from '../services/monitoring/agent-report.js';
 import { requireAgent } from './agents.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import { IdParam } from './schemas.js';
 

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { RUN_STATUSES } from '../db/schema.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import type { Logger } from '../lib/logger.js';
 import {
@@ -12,7 +13,6 @@ import {
 import { TEXT_LIMITS } from '../services/experiments/limits.js';
 import { createRun, listRuns } from '../services/experiments/runs.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import {
   EntityName,

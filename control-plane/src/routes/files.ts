@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createRoute, z } from '@hono/zod-openapi';
 import { FILE_PURPOSES } from '../db/schema.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonContent, newRouter } from '../http/openapi.js';
 import type { FileDeps } from '../services/files/deps.js';
 import {
@@ -12,7 +13,6 @@ import {
   readFileContent,
   uploadFile,
 } from '../services/files/files.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import { FileName } from './models-schemas.js';
 import { Cursor, decimalInt, IdParam, Limit, pageOf } from './schemas.js';

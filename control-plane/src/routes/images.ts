@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Database } from '../db/client.js';
+import { actorOf, requireOperatorToken } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import {
   addPlatformImage,
@@ -9,10 +10,8 @@ import {
   listPlatformImages,
   removePlatformImage,
 } from '../services/images/images.js';
-import { actorOf } from './auth.js';
 import { ImageRef } from './deployments-schemas.js';
 import type { RouteDeps } from './deps.js';
-import { requireOperatorToken } from './internal-agents.js';
 
 const ImageBody = z.strictObject({
   image: ImageRef.openapi({

@@ -1,29 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
 import type { Database } from '../db/client.js';
-import { unauthenticated } from '../errors.js';
-import type { AppEnv } from '../http/context.js';
+import { requireOperatorToken } from '../http/guards.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { issueBootstrapToken } from '../services/agents/bootstrap-tokens.js';
 import type { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
 import { rotateDataPlaneKey } from '../services/agents/rotate-key.js';
 import type { SchedulerTrigger } from '../services/scheduler/trigger.js';
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Only a platform operator, holding the operator token, may call these routes. */
-export function requireOperatorToken(expected: string): MiddlewareHandler<AppEnv> {
-  // Comparing digests keeps the comparison constant-time whatever the presented length.
-  const expectedDigest = digest(expected);
-  return async (c, next) => {
-    const presented = c.req.header('authorization')?.match(/^Bearer (.+)$/i)?.[1];
-    if (!presented || !timingSafeEqual(digest(presented), expectedDigest)) {
-      throw unauthenticated('This route needs the operator credential');
-    }
-    await next();
-  };
-}
 
 const IssueBody = z.strictObject({
   ttlSeconds: z

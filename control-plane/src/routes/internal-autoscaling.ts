@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { WAKE_MAX_WAIT_MS, WakeAnswer, WakeRequest } from '@meridian/protocol';
+import { requireEdgeToken } from '../http/guards.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { type WakeDeps, wakeDeployment } from '../services/deployments/wake.js';
-import { requireEdgeToken } from './internal.js';
 
 const WakeParams = z.object({ deploymentId: z.string().min(1).max(64) });
 const WakeQuery = z.object({

@@ -2,11 +2,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { METERS } from '@meridian/protocol';
 import type { Database } from '../db/client.js';
 import { AppError, invalidField } from '../errors.js';
+import { requireOperatorToken } from '../http/guards.js';
 import { ErrorEnvelopeSchema, errors, jsonContent, newRouter } from '../http/openapi.js';
 import type { Logger } from '../lib/logger.js';
 import type { StripeGateway } from '../services/billing/stripe/gateway.js';
 import { reconcile } from '../services/billing/stripe/reconcile.js';
-import { requireOperatorToken } from './internal-agents.js';
 
 const MAX_PERIOD_MS = 93 * 24 * 3_600_000;
 

@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { NotebookTarget } from '@meridian/protocol';
 import type { Database } from '../db/client.js';
+import { requireEdgeToken } from '../http/guards.js';
 import { errors, jsonContent, newRouter } from '../http/openapi.js';
 import { getNotebookTarget } from '../services/notebooks/target.js';
-import { requireEdgeToken } from './internal.js';
 
 // Any string a user put in a /notebooks/{id}/ URL: an unknown one answers 404, not 400.
 const NotebookParams = z.object({ notebookId: z.string().min(1).max(128) });

@@ -1,10 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { OrgStatus, Plan } from '@meridian/protocol';
 import type { Database } from '../db/client.js';
+import { requireEdgeToken, requireOperatorToken } from '../http/guards.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { getOrgStatus, setOrgStanding } from '../services/orgs/standing.js';
-import { requireEdgeToken } from './internal.js';
-import { requireOperatorToken } from './internal-agents.js';
 
 // Any string the edge may hold as an org id: an unknown one answers 404, which the edge caches as such.
 const OrgParams = z.object({ orgId: z.string().min(1).max(128) });

@@ -1,12 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { RoutingSnapshot, RoutingUnchanged } from '@meridian/protocol';
 import type { Database } from '../db/client.js';
+import { requireEdgeToken, requireOperatorToken } from '../http/guards.js';
 import { errors, jsonContent, newRouter } from '../http/openapi.js';
 import { drainAgent, listAgents } from '../services/scheduler/agents-admin.js';
 import type { RoutingSnapshots } from '../services/scheduler/routing-snapshot.js';
 import type { SchedulerTrigger } from '../services/scheduler/trigger.js';
-import { requireEdgeToken } from './internal.js';
-import { requireOperatorToken } from './internal-agents.js';
 
 const SinceQuery = z.object({
   since: z.coerce

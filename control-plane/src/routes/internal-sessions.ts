@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SessionId, SessionStatus } from '@meridian/protocol';
 import type { Database } from '../db/client.js';
+import { requireEdgeToken } from '../http/guards.js';
 import { errors, jsonContent, newRouter } from '../http/openapi.js';
 import { sessionStatus } from '../services/auth/session-status.js';
-import { requireEdgeToken } from './internal.js';
 
 // A well-formed id the control plane never issued answers `unknown`, which the edge caches as such.
 const SessionParams = z.object({ sessionId: SessionId });

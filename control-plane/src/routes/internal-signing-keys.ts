@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { SigningKeyStore } from '../auth/signing-keys.js';
+import { requireOperatorToken } from '../http/guards.js';
 import { errors, jsonContent, newRouter } from '../http/openapi.js';
-import { requireOperatorToken } from './internal-agents.js';
 
 const Rotated = z
   .object({

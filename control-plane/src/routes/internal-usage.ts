@@ -3,9 +3,9 @@ import { UsageBatch, UsageBatchAck } from '@meridian/protocol';
 import { bodyLimit } from 'hono/body-limit';
 import type { Database } from '../db/client.js';
 import { AppError } from '../errors.js';
+import { requireEdgeToken } from '../http/guards.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { recordEdgeUsage } from '../services/usage/edge-usage.js';
-import { requireEdgeToken } from './internal.js';
 
 export const USAGE_PATH = '/internal/v1/usage';
 

@@ -3,6 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../http/context.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, newRouter } from '../http/openapi.js';
 import { parseSince } from '../services/logs/since.js';
 import {
@@ -13,7 +14,6 @@ import {
   type Replica,
   readWorkloadLogs,
 } from '../services/logs/workload-logs.js';
-import { actorOf } from './auth.js';
 import { DeploymentIdParams } from './deployments-schemas.js';
 import type { RouteDeps } from './deps.js';
 import { NotebookIdParams } from './notebooks-schemas.js';

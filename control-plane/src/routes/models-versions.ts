@@ -3,6 +3,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError } from '../errors.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import type { ModelDeps } from '../services/models/deps.js';
 import {
@@ -19,7 +20,6 @@ import {
   listVersions,
   updateVersion,
 } from '../services/models/versions.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import {
   Description,

@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { deleteAlias, setAlias } from '../services/models/aliases.js';
 import type { ModelDeps } from '../services/models/deps.js';
 import { createModel, deleteModel, getModel, listModels, updateModel } from '../services/models/models.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import {
   AliasParams,

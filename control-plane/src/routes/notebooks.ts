@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import type { NotebookDeps } from '../services/notebooks/deps.js';
 import {
@@ -9,7 +10,6 @@ import {
   listNotebooks,
   setNotebookDesired,
 } from '../services/notebooks/notebooks.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import {
   CreateNotebookBody,

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import {
   createChannel,
@@ -8,7 +9,6 @@ import {
 } from '../services/notifications/channels.js';
 import type { DispatchSettings } from '../services/notifications/dispatcher.js';
 import { sendTestNotification } from '../services/notifications/test-delivery.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import { DisplayName, IdParam } from './schemas.js';
 

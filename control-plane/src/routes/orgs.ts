@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Plan } from '@meridian/protocol';
 import { forbidden } from '../errors.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { listUserOrgs } from '../services/orgs/me.js';
 import { addMember, changeRole, listMembers, removeMember } from '../services/orgs/members.js';
 import { createOrg, getActiveOrg, renameActiveOrg } from '../services/orgs/orgs.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import { DisplayName, Email, IdParam, MemberSchema, OrgSummarySchema, RoleSchema } from './schemas.js';
 

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../errors.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonContent, newRouter } from '../http/openapi.js';
 import {
   deleteArtifact,
@@ -9,7 +10,6 @@ import {
   readArtifact,
   uploadArtifact,
 } from '../services/experiments/artifacts.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import type { ExperimentRouteDeps } from './experiments.js';
 import { ArtifactPath, ArtifactSchema, page, RunIdParams } from './experiments-schemas.js';

@@ -2,12 +2,12 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { RUN_STATUSES } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { BATCH_LIMITS } from '../services/experiments/limits.js';
 import { logBatch, logMetrics, logParams, replaceTags } from '../services/experiments/logging.js';
 import { metricHistory } from '../services/experiments/metric-history.js';
 import { deleteRun, getRun, updateRun } from '../services/experiments/runs.js';
-import { actorOf } from './auth.js';
 import type { RouteDeps } from './deps.js';
 import type { ExperimentRouteDeps } from './experiments.js';
 import {

@@ -2,10 +2,10 @@ import { API_KEY_ENVIRONMENTS } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import type { AccessTokens } from '../auth/access-tokens.js';
 import type { IdentityCache } from '../auth/identity-cache.js';
+import type { Principal } from '../auth/principal.js';
 import type { SessionCache } from '../auth/session-cache.js';
 import type { Database } from '../db/client.js';
 import { apiKeys } from '../db/schema.js';
-import type { Principal } from '../http/context.js';
 import { sha256Hex } from '../lib/secrets.js';
 
 const API_KEY_PATTERN = new RegExp(`^mk_(${API_KEY_ENVIRONMENTS.join('|')})_[A-Za-z0-9_-]{20,100}$`);

@@ -1,10 +1,10 @@
 import { type ApiKeyRateLimit, newId } from '@meridian/protocol';
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { apiKeys } from '../../db/schema.js';
 import { AppError, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { randomSecret, sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
 import { splitPage } from '../pagination.js';

@@ -1,7 +1,7 @@
 import { newId } from '@meridian/protocol';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { auditLog } from '../../db/schema.js';
-import type { Actor } from '../../http/context.js';
 
 /** A transaction or the database itself: audit rows are written in the same transaction as the change. */
 export type Writer = Pick<Database, 'insert'>;

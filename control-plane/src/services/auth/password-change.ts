@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
+import type { Actor } from '../../auth/principal.js';
 import { users } from '../../db/schema.js';
 import { forbidden, invalidField, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { passwordProblem } from '../../lib/password-policy.js';
 import { recordAudit } from '../audit/record.js';
 import { type AuthDeps, issueSession, revokeUserSessions } from './sessions.js';

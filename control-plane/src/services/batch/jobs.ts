@@ -1,9 +1,9 @@
 import { PRICES } from '@meridian/protocol';
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { type BatchStatus, batchJobs, files } from '../../db/schema.js';
 import { AppError, conflict, forbidden, invalidField, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { callerOf, mayPredict, requireBatchAccess } from '../files/access.js';
 import { findFile } from '../files/files.js';

@@ -1,8 +1,8 @@
 import { PLAN_FEES_USD, PLAN_LIMITS, type Plan } from '@meridian/protocol';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { conflict, invalidField } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { getOrgStatus, setOrgStanding } from '../orgs/standing.js';
 

@@ -1,10 +1,10 @@
 import { type GpuType, newId } from '@meridian/protocol';
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor, Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { type BatchingSettings, deploymentRevisions, deployments } from '../../db/schema.js';
 import { conflict, invalidField } from '../../errors.js';
-import type { Actor, Principal } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { assertImageAllowed } from '../images/images.js';
 import type { Reader } from '../models/deps.js';

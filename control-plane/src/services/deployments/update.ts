@@ -1,8 +1,8 @@
 import { and, eq, max as maxOf } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import { type BatchingSettings, deploymentRevisions, deployments } from '../../db/schema.js';
 import { invalidField } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import type { Tx } from '../models/deps.js';
 import { findVersion, requireReady } from '../models/records.js';

@@ -1,9 +1,9 @@
 import { and, desc, eq, gte } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { deployments, driftScores, driftSketches } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 
 /**
  * A deployment's drift: per feature, the reference (samples, complete or not) and the scores of its windows

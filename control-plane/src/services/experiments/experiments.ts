@@ -1,10 +1,10 @@
 import { newId } from '@meridian/protocol';
 import { and, desc, eq, lt, ne } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { experiments } from '../../db/schema.js';
 import { conflict, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { splitPage } from '../pagination.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects, forgetArtifacts } from './artifact-cleanup.js';

@@ -1,9 +1,9 @@
 import { and, asc, eq, gt, or } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { runMetrics } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { findRun } from './runs.js';
 
 interface Position {

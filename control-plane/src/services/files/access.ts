@@ -1,5 +1,5 @@
+import type { Principal } from '../../auth/principal.js';
 import { forbidden } from '../../errors.js';
-import type { Principal } from '../../http/context.js';
 
 /**
  * Files and batch jobs feed predictions, so they take what predicting takes: any member who may write (not a

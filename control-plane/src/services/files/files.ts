@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { and, desc, eq, gt, lt, lte } from 'drizzle-orm';
+import type { Actor } from '../../auth/principal.js';
 import { type FilePurpose, files } from '../../db/schema.js';
 import { AppError, conflict, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { ingest, ModelTooLargeError } from '../models/ingest.js';
 import { splitPage } from '../pagination.js';

@@ -1,10 +1,10 @@
 import { imageMatches } from '@meridian/protocol';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { orgAllowedImages, platformImages } from '../../db/schema.js';
 import { conflict, invalidField, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import type { Reader } from '../models/deps.js';
 import { DEFAULT_NOTEBOOK_IMAGE } from '../notebooks/deps.js';

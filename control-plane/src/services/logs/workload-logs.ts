@@ -1,9 +1,9 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { agents, workloads } from '../../db/schema.js';
 import { forbidden } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { findDeployment } from '../deployments/records.js';
 import { findNotebook, notebookCaller } from '../notebooks/records.js';
 import {

@@ -1,9 +1,9 @@
 import { and, eq } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { modelAliases } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { findModel, findVersion, requireReady } from './records.js';
 

@@ -1,8 +1,8 @@
 import { newId } from '@meridian/protocol';
 import { and, eq, sql } from 'drizzle-orm';
+import type { Actor } from '../../auth/principal.js';
 import { models, modelVersions, runs } from '../../db/schema.js';
 import { AppError, conflict, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { objectKeys } from '../../storage/object-store.js';
 import { recordAudit } from '../audit/record.js';
 import { addStoredBytes } from '../storage-accounting.js';

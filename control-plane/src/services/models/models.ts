@@ -1,10 +1,10 @@
 import { newId } from '@meridian/protocol';
 import { and, desc, eq, lt, ne, sum } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { modelAliases, models, modelVersions } from '../../db/schema.js';
 import { conflict } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { splitPage } from '../pagination.js';
 import { addStoredBytes } from '../storage-accounting.js';

@@ -1,9 +1,9 @@
 import { newId } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import { modelVersions } from '../../db/schema.js';
 import { AppError, conflict } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import type { CompletedPart } from '../../storage/object-store.js';
 import { objectKeys } from '../../storage/object-store.js';
 import type { ModelDeps } from './deps.js';

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import { AppError } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import type { ModelDeps } from './deps.js';
 import { detectFormat, type FormatInfo, SUPPORTED_EXTENSIONS } from './formats.js';
 import { ingest, ModelTooLargeError } from './ingest.js';

@@ -1,9 +1,9 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { modelVersions } from '../../db/schema.js';
 import { conflict } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { recordAudit } from '../audit/record.js';
 import { addStoredBytes } from '../storage-accounting.js';

@@ -1,6 +1,7 @@
 import { newId } from '@meridian/protocol';
 import { and, desc, eq, gt, inArray } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import {
   type AlertMetric,
@@ -11,7 +12,6 @@ import {
   notificationChannels,
 } from '../../db/schema.js';
 import { invalidField, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 
 export interface AlertRuleInput {

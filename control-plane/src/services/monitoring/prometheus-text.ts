@@ -6,9 +6,9 @@ import {
 } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { deploymentMetrics, deployments, modelVersions } from '../../db/schema.js';
-import type { Principal } from '../../http/context.js';
 import { addRow } from './query-metrics.js';
 
 type Acc = Parameters<typeof addRow>[0];

@@ -1,9 +1,9 @@
 import { type GpuType, newId } from '@meridian/protocol';
 import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { notebookSessions, notebooks } from '../../db/schema.js';
 import { conflict } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { randomSecret } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
 import { assertImageAllowed } from '../images/images.js';

@@ -1,8 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Principal } from '../../auth/principal.js';
 import { notebooks } from '../../db/schema.js';
 import { forbidden, notFound } from '../../errors.js';
-import type { Principal } from '../../http/context.js';
 import type { Reader } from '../models/deps.js';
 
 export type NotebookRow = typeof notebooks.$inferSelect;

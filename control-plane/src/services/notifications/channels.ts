@@ -4,10 +4,10 @@ import { isIP } from 'node:net';
 import { newId } from '@meridian/protocol';
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { notificationAttempts, notificationChannels, notificationDeliveries } from '../../db/schema.js';
 import { invalidField, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { hostOf, isForbiddenAddress } from './address-policy.js';
 

@@ -1,9 +1,9 @@
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { notificationDeliveries } from '../../db/schema.js';
-import type { Actor } from '../../http/context.js';
 import { enqueueDeliveries, findChannel } from './channels.js';
 import { attemptDelivery, type DispatchSettings } from './dispatcher.js';
 

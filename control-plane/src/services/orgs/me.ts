@@ -1,9 +1,9 @@
 import { asc, eq } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
+import type { Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { apiKeys, memberships, orgs } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
-import type { Principal } from '../../http/context.js';
 
 /** The caller, its active org and role, and every org the user can switch to. */
 export async function describeCaller(db: Database, identities: IdentityCache, principal: Principal) {

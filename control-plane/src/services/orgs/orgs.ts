@@ -2,10 +2,10 @@ import { newId } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
 import { requirePermission } from '../../auth/permissions.js';
+import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { memberships, orgs } from '../../db/schema.js';
 import { forbidden, notFound } from '../../errors.js';
-import type { Actor } from '../../http/context.js';
 import { recordAudit } from '../audit/record.js';
 import { type AuthDeps, issueSession } from '../auth/sessions.js';
 
