@@ -10,6 +10,7 @@ export default defineConfig({
           include: [
             'protocol/src/**/*.test.ts',
             'control-plane/src/**/*.test.ts',
+            'control-plane/testing/**/*.test.ts',
             'gpu-agent/src/**/*.test.ts',
             'cli/src/**/*.test.ts',
             // The dashboard's components, rendered to markup; its pages are tested in Chromium (test/).

@@ -7,10 +7,7 @@ import { billableQuantity } from '@meridian/protocol';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
-import {
-  type StripeTestServer,
-  startStripeServer,
-} from '../control-plane/src/testing/stripe-server/server.js';
+import { type StripeTestServer, startStripeServer } from '../control-plane/testing/stripe-server/server.js';
 import type { RunningAgent } from './helpers/agent-process.js';
 import { edgeFetch, type RunningEdge, startEdgeProcess } from './helpers/edge-process.js';
 import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
@@ -26,7 +23,7 @@ const SHAPE = [1, 3, 48, 192];
 
 /**
  * Billing end to end. Stripe's API is unreachable here, so a local Stripe-compatible server
- * (control-plane/src/testing/stripe-server) stands in for it, driven by the real `stripe` SDK the control
+ * (control-plane/testing/stripe-server) stands in for it, driven by the real `stripe` SDK the control
  * plane uses; webhook signatures are made with the SDK's own helper. Everything else is real: the control
  * plane process, an agent, the edge in workerd.
  */

@@ -5,7 +5,7 @@ import { type ServerType, serve } from '@hono/node-server';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createTestApp } from '../control-plane/src/testing/test-app.js';
+import { createTestApp } from '../control-plane/testing/test-app.js';
 import { launchChromium } from './helpers/chromium.js';
 import { freePort } from './helpers/ports.js';
 

@@ -2,12 +2,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  deployedModel,
-  fakeAgent,
-  testScheduler,
-} from '../control-plane/src/services/scheduler/scheduler-testing.js';
-import { createTestApp, type Session } from '../control-plane/src/testing/test-app.js';
+import { deployedModel, fakeAgent, testScheduler } from '../control-plane/testing/scheduler.js';
+import { createTestApp, type Session } from '../control-plane/testing/test-app.js';
 import { ApiClient } from '../gpu-agent/src/agent/api-client.js';
 import { silentLogger } from '../gpu-agent/src/agent/logger.js';
 import { UsageJournal } from '../gpu-agent/src/agent/usage-journal.js';

@@ -1,7 +1,7 @@
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REAL_MODELS } from '../../control-plane/src/onnx/test-models.js';
-import { readReply, type TestReply } from '../../control-plane/src/testing/test-app.js';
+import { readReply, type TestReply } from '../../control-plane/testing/test-app.js';
 import { type RunningAgent, startAgentProcess } from './agent-process.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './wait.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { createTestApp } from '../../control-plane/src/testing/test-app.js';
+import { createTestApp } from '../../control-plane/testing/test-app.js';
 
 /** Where the SDK's generated API types live (committed; `npm run generate:sdk` rewrites it). */
 export const SDK_TYPES_PATH = fileURLToPath(new URL('../../sdk/src/generated/openapi.ts', import.meta.url));

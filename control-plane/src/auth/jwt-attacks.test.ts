@@ -1,6 +1,6 @@
 import { base64url, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type Session } from '../testing/test-app.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { AccessTokens } from './access-tokens.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestApp } from '../testing/test-app.js';
+import { createTestApp } from '../../testing/test-app.js';
 
 describe('an unexpected failure', () => {
   it('answers a generic 500 with the request id, and logs the detail under that id', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../testing/agents.js';
+import { createTestApp } from '../../testing/test-app.js';
 import { markDesiredStateChanged } from '../services/agents/desired-state.js';
-import { createTestApp } from '../testing/test-app.js';
-import { registerTestAgent } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

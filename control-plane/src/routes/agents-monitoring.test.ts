@@ -1,10 +1,10 @@
 import { type AgentDeploymentMetrics, emptyHistogram, observeLatency } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueBootstrapToken, sampleRegistration } from '../../testing/agents.js';
+import { deployedModel, fakeAgent, testScheduler } from '../../testing/scheduler.js';
+import { createTestApp } from '../../testing/test-app.js';
 import { deploymentMetrics } from '../db/schema.js';
-import { deployedModel, fakeAgent, testScheduler } from '../services/scheduler/scheduler-testing.js';
-import { createTestApp } from '../testing/test-app.js';
-import { issueBootstrapToken, sampleRegistration } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -1,9 +1,9 @@
 import type { UsageRecord } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueBootstrapToken, sampleRegistration } from '../../testing/agents.js';
+import { deployedModel, fakeAgent, testScheduler } from '../../testing/scheduler.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { agentDataPlaneKey } from '../lib/data-plane-keys.js';
-import { deployedModel, fakeAgent, testScheduler } from '../services/scheduler/scheduler-testing.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { issueBootstrapToken, sampleRegistration } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent, sampleHeartbeat } from '../../testing/agents.js';
+import { createTestApp } from '../../testing/test-app.js';
 import { agents, agentUsageEntries, agentUsageReports, agentWorkloadReports } from '../db/schema.js';
-import { createTestApp } from '../testing/test-app.js';
-import { registerTestAgent, sampleHeartbeat } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

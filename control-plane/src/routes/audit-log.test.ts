@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type Session } from '../testing/test-app.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

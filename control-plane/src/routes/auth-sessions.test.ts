@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session, testClient } from '../../testing/test-app.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
-import { createTestApp, type Session, testClient } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 const PASSWORD = 'correct horse battery';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session, type TestReply } from '../../testing/test-app.js';
 import { loginThrottle } from '../db/schema.js';
 import { AuthThrottle, DEFAULT_THROTTLE } from '../services/auth/throttle.js';
-import { createTestApp, type Session, type TestReply } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 const PASSWORD = 'correct horse battery';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp } from '../testing/test-app.js';
+import { createTestApp } from '../../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 const PASSWORD = 'correct horse battery';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { registerTestAgent } from './agents-testing.js';
+import { registerTestAgent } from '../../testing/agents.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Reply = Awaited<ReturnType<TestApp['client']['call']>>;

@@ -2,9 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, readReply, type Session, testClient } from '../../testing/test-app.js';
 import { billingCustomers } from '../db/schema.js';
 import { getOrgStatus, setOrgStanding } from '../services/orgs/standing.js';
-import { createTestApp, readReply, type Session, testClient } from '../testing/test-app.js';
 
 // Stripe cannot reach this machine (nor this machine Stripe), so these tests play Stripe's part: events are
 // signed with the SDK's own helper, generateTestHeaderString, exactly as Stripe signs deliveries.

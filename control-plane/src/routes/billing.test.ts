@@ -1,12 +1,12 @@
 import { newId, type UsageEntry, type UsageRecord } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../testing/agents.js';
+import { newModel } from '../../testing/models.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { deployments, notebooks, workloadOwners } from '../db/schema.js';
 import { calendarMonth } from '../services/billing/period.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { registerTestAgent } from './agents-testing.js';
-import { newModel } from './models-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from '../../testing/test-app.js';
 import type { AppEnv } from '../http/context.js';
-import { createTestApp } from '../testing/test-app.js';
 import { dashboardRoutes } from './dashboard.js';
 
 describe('the dashboard at /', () => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newModel, uploadVersion } from '../../testing/models.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { REAL_MODELS } from '../onnx/test-models.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { newModel, uploadVersion } from './models-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { newId } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../testing/agents.js';
+import { newModel, uploadVersion } from '../../testing/models.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { agents, auditLog, deploymentRevisions, workloads } from '../db/schema.js';
 import { REAL_MODELS } from '../onnx/test-models.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { registerTestAgent } from './agents-testing.js';
-import { newModel, uploadVersion } from './models-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

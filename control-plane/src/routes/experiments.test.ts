@@ -1,8 +1,8 @@
 import { newId } from '@meridian/protocol';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { auditLog, models, modelVersions } from '../db/schema.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, readReply, type Session } from '../testing/test-app.js';
+import { createTestApp, readReply, type Session } from '../../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

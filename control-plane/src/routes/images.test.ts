@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from '../../testing/test-app.js';
 import { assertImageAllowed, imagePolicyFor, MAX_ORG_IMAGES } from '../services/images/images.js';
 import { DEFAULT_NOTEBOOK_IMAGE } from '../services/notebooks/deps.js';
-import { createTestApp } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 const LIST = '/v1/allowed-images';

@@ -1,12 +1,12 @@
 import { isId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueBootstrapToken, sampleRegistration } from '../../testing/agents.js';
+import { createTestApp } from '../../testing/test-app.js';
 import { agents, bootstrapTokens } from '../db/schema.js';
 import { agentDataPlaneKey } from '../lib/data-plane-keys.js';
 import { sha256Hex } from '../lib/secrets.js';
 import { issueBootstrapToken as issueDirectly } from '../services/agents/bootstrap-tokens.js';
-import { createTestApp } from '../testing/test-app.js';
-import { issueBootstrapToken, sampleRegistration } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { orgs } from '../db/schema.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

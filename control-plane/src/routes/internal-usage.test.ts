@@ -1,9 +1,9 @@
 import type { UsageRecord } from '@meridian/protocol';
 import { asc, count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { edgeUsage, edgeUsageBatches, usageIdempotencyKeys } from '../db/schema.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../services/usage/idempotency-keys.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatedStream, newModel, storedKeys, uploadVersion } from '../../testing/models.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { REAL_MODELS } from '../onnx/test-models.js';
 import { S3ObjectStore } from '../storage/s3-store.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { generatedStream, newModel, storedKeys, uploadVersion } from './models-testing.js';
 
 const run = promisify(execFile);
 const script = resolve(import.meta.dirname, '../../../scripts/s3-server.sh');

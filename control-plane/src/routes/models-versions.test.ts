@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatedStream, newModel, storedKeys, uploadVersion } from '../../testing/models.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { auditLog, modelVersions } from '../db/schema.js';
 import { EXPECTED_SIGNATURES, REAL_MODELS } from '../onnx/test-models.js';
 import { getStoredBytes } from '../services/storage-accounting.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { generatedStream, newModel, storedKeys, uploadVersion } from './models-testing.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const SILERO = readFileSync(REAL_MODELS.sileroVad);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { newModel, storedKeys, uploadVersion } from './models-testing.js';
+import { newModel, storedKeys, uploadVersion } from '../../testing/models.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from '../../testing/test-app.js';
 import {
   alertEvents,
   deploymentMetrics,
@@ -11,7 +12,6 @@ import {
 } from '../db/schema.js';
 import { evaluateRules } from '../services/monitoring/evaluate-rules.js';
 import { dispatchDue } from '../services/notifications/dispatcher.js';
-import { createTestApp } from '../testing/test-app.js';
 
 type T = Awaited<ReturnType<typeof createTestApp>>;
 

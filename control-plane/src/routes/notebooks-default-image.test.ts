@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createTestApp } from '../../testing/test-app.js';
 import { loadConfig } from '../config.js';
 import { imagePolicyFor } from '../services/images/images.js';
 import { DEFAULT_NOTEBOOK_IMAGE } from '../services/notebooks/deps.js';
-import { createTestApp } from '../testing/test-app.js';
 
 // The default notebook image: the one scripts/build-notebook-image.sh builds on each docker host (no registry
 // is reachable here), unless the operator names another with MERIDIAN_NOTEBOOK_IMAGE. Either way every org

@@ -1,8 +1,8 @@
 import { newId } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../testing/agents.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { notebookSessions, workloads } from '../db/schema.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { registerTestAgent } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Agent = { agentId: string; credential: string };

@@ -1,9 +1,9 @@
 import { newId } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../testing/agents.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { agents, auditLog, notebookSessions, notebooks, workloads } from '../db/schema.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
-import { registerTestAgent } from './agents-testing.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

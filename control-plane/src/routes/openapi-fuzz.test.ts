@@ -1,12 +1,12 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { generate } from 'json-schema-faker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../testing/agents.js';
+import { TEST_STRIPE_KEY } from '../../testing/stripe.js';
+import { type StripeTestServer, startStripeServer } from '../../testing/stripe-server/server.js';
+import type { AppLike } from '../../testing/test-app.js';
+import { createTestApp, readReply, type Session } from '../../testing/test-app.js';
 import { SdkStripeGateway } from '../services/billing/stripe/sdk-gateway.js';
-import { TEST_STRIPE_KEY } from '../services/billing/stripe/stripe-testing.js';
-import { type StripeTestServer, startStripeServer } from '../testing/stripe-server/server.js';
-import type { AppLike } from '../testing/test-app.js';
-import { createTestApp, readReply, type Session } from '../testing/test-app.js';
-import { registerTestAgent } from './agents-testing.js';
 
 /**
  * Every operation of /openapi.json called with parameters and bodies generated from the document itself

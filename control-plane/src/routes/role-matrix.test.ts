@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../../testing/test-app.js';
 import { getStoredBytes } from '../services/storage-accounting.js';
-import { createTestApp, type Session } from '../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Body = NonNullable<RequestInit['body']>;

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from '../../../testing/test-app.js';
 import { batchJobs, batchResults, batchShards, ledgerEntries } from '../../db/schema.js';
-import { createTestApp } from '../../testing/test-app.js';
 import { commitShard } from './checkpoint.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newModel, uploadVersion } from '../../../testing/models.js';
+import { createTestApp, readReply, type Session } from '../../../testing/test-app.js';
 import { batchJobs, batchResults, batchShards } from '../../db/schema.js';
 import { createLogger } from '../../lib/logger.js';
 import { REAL_MODELS } from '../../onnx/test-models.js';
-import { newModel, uploadVersion } from '../../routes/models-testing.js';
-import { createTestApp, readReply, type Session } from '../../testing/test-app.js';
 import { batchDepsFor } from './compose.js';
 import { validateJob } from './validate.js';
 

@@ -1,10 +1,10 @@
 import { newId, type UsageEntry, type UsageRecord } from '@meridian/protocol';
 import { asc, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../../testing/agents.js';
+import { testScheduler } from '../../../testing/scheduler.js';
+import { createTestApp } from '../../../testing/test-app.js';
 import { ledgerEntries, notebooks, workloadOwners, workloads } from '../../db/schema.js';
-import { registerTestAgent } from '../../routes/agents-testing.js';
-import { createTestApp } from '../../testing/test-app.js';
-import { testScheduler } from '../scheduler/scheduler-testing.js';
 import { usageByWindow } from './windows.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;

@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deployedModel, fakeAgent, testScheduler } from '../../../testing/scheduler.js';
+import { createTestApp } from '../../../testing/test-app.js';
 import { deployments, ledgerEntries, workloads } from '../../db/schema.js';
-import { createTestApp } from '../../testing/test-app.js';
-import { deployedModel, fakeAgent, testScheduler } from '../scheduler/scheduler-testing.js';
 
 // Replica time is billed from the agents' usage reports: seconds per workload while it serves. A deployment at
 // zero has no workload, so nothing can accrue for it; this follows one through up, zero and up again.

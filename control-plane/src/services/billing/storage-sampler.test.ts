@@ -1,8 +1,8 @@
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp } from '../../../testing/test-app.js';
 import { ledgerEntries, orgStorage } from '../../db/schema.js';
 import { createLogger } from '../../lib/logger.js';
-import { createTestApp } from '../../testing/test-app.js';
 import { BillingJobs } from './jobs.js';
 import { MAX_STORAGE_HOURS_BACK, sampleStorage } from './storage-sampler.js';
 import { usageByWindow } from './windows.js';

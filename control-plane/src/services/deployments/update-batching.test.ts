@@ -1,7 +1,7 @@
 import type { DesiredModelWorkload, DesiredStatePoll } from '@meridian/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp } from '../../testing/test-app.js';
-import { deployedModel, fakeAgent, testScheduler } from '../scheduler/scheduler-testing.js';
+import { deployedModel, fakeAgent, testScheduler } from '../../../testing/scheduler.js';
+import { createTestApp } from '../../../testing/test-app.js';
 
 let t: Awaited<ReturnType<typeof createTestApp>>;
 beforeEach(async () => {

@@ -1,6 +1,9 @@
 import { emptyHistogram, newId, observeLatency } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerTestAgent } from '../../../testing/agents.js';
+import { newModel } from '../../../testing/models.js';
+import { createTestApp, type Session } from '../../../testing/test-app.js';
 import {
   type AlertMetric,
   agents,
@@ -9,9 +12,6 @@ import {
   deployments,
   workloads,
 } from '../../db/schema.js';
-import { registerTestAgent } from '../../routes/agents-testing.js';
-import { newModel } from '../../routes/models-testing.js';
-import { createTestApp, type Session } from '../../testing/test-app.js';
 import { calendarMonth } from '../billing/period.js';
 import { setOrgStanding } from '../orgs/standing.js';
 import { encodeCounts } from './histogram-codec.js';

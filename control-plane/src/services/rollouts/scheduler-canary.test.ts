@@ -1,11 +1,11 @@
 import { emptyHistogram, observeLatency } from '@meridian/protocol';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sampleInventory } from '../../../testing/agents.js';
+import { deployedModel, fakeAgent, testScheduler } from '../../../testing/scheduler.js';
+import { createTestApp } from '../../../testing/test-app.js';
 import { deploymentEvents, deploymentRollouts, deployments, workloads } from '../../db/schema.js';
-import { sampleInventory } from '../../routes/agents-testing.js';
-import { createTestApp } from '../../testing/test-app.js';
 import { recordEdgeMetrics } from '../monitoring/ingest-metrics.js';
-import { deployedModel, fakeAgent, testScheduler } from '../scheduler/scheduler-testing.js';
 
 // The scheduler's side of canaries over a real libSQL database: the API starts one, simulated agents report
 // replicas ready, and the edge's counts arrive as real metric batches.

@@ -1,11 +1,11 @@
 import { newId } from '@meridian/protocol';
 import { eq, sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deployedModel, fakeAgent, testScheduler } from '../../../testing/scheduler.js';
+import { createTestApp } from '../../../testing/test-app.js';
 import { agents, modelVersions, notebooks } from '../../db/schema.js';
-import { createTestApp } from '../../testing/test-app.js';
 import { ClusterCache } from './cluster-cache.js';
 import { loadClusterView } from './cluster-view.js';
-import { deployedModel, fakeAgent, testScheduler } from './scheduler-testing.js';
 
 let t: Awaited<ReturnType<typeof createTestApp>>;
 beforeEach(async () => {

@@ -1,9 +1,9 @@
 import type { WakeAnswer } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { deployedModel, fakeAgent, testScheduler } from '../../../testing/scheduler.js';
+import { createTestApp, testClient } from '../../../testing/test-app.js';
 import { deploymentEvents, deployments, workloads } from '../../db/schema.js';
-import { createTestApp, testClient } from '../../testing/test-app.js';
-import { deployedModel, fakeAgent, testScheduler } from './scheduler-testing.js';
 
 let t: Awaited<ReturnType<typeof createTestApp>>;
 beforeEach(async () => {

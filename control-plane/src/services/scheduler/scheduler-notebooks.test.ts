@@ -1,9 +1,9 @@
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fakeAgent, testScheduler } from '../../../testing/scheduler.js';
+import { createTestApp } from '../../../testing/test-app.js';
 import { notebookSessions, notebooks, workloads } from '../../db/schema.js';
-import { createTestApp } from '../../testing/test-app.js';
-import { fakeAgent, testScheduler } from './scheduler-testing.js';
 
 let t: Awaited<ReturnType<typeof createTestApp>>;
 beforeEach(async () => {

@@ -1,12 +1,12 @@
 import { METERS } from '@meridian/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createStripeTestbed, type StripeTestbed } from '../../../../testing/stripe.js';
 import { billingCustomers, stripeMeters } from '../../../db/schema.js';
 import { centsPerUnit, ensureMeters, eventNameFor } from './catalogue.js';
 import { ensureCustomer } from './customers.js';
-import { createStripeTestbed, type StripeTestbed } from './stripe-testing.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
-// (control-plane/src/testing/stripe-server), reached through the real stripe SDK.
+// (control-plane/testing/stripe-server), reached through the real stripe SDK.
 
 describe('prices in cents for Stripe', () => {
   it('turns USD per unit into cents with at most 12 decimal places, exactly', () => {

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createStripeTestbed, HOUR, hourAgo, type StripeTestbed } from '../../../../testing/stripe.js';
 import { eventTimestamp } from './drain.js';
-import { createStripeTestbed, HOUR, hourAgo, type StripeTestbed } from './stripe-testing.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
-// (control-plane/src/testing/stripe-server), reached through the real stripe SDK.
+// (control-plane/testing/stripe-server), reached through the real stripe SDK.
 
 const DAY = 24 * HOUR;
 

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createStripeTestbed, HOUR, hourAgo, type StripeTestbed } from '../../../../testing/stripe.js';
 import { enqueueClosedWindows } from './enqueue.js';
-import { createStripeTestbed, HOUR, hourAgo, type StripeTestbed } from './stripe-testing.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
-// (control-plane/src/testing/stripe-server), reached through the real stripe SDK. It enforces what Stripe
+// (control-plane/testing/stripe-server), reached through the real stripe SDK. It enforces what Stripe
 // does: unique identifiers, the 35-day timestamp window, one concurrent call per customer per meter.
 
 const meterEventCalls = (t: StripeTestbed) =>

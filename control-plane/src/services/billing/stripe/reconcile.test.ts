@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, testClient } from '../../../testing/test-app.js';
+import { createStripeTestbed, HOUR, hourAgo, type StripeTestbed } from '../../../../testing/stripe.js';
+import { createTestApp, testClient } from '../../../../testing/test-app.js';
 import { eventNameFor } from './catalogue.js';
 import { reconcile } from './reconcile.js';
-import { createStripeTestbed, HOUR, hourAgo, type StripeTestbed } from './stripe-testing.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
-// (control-plane/src/testing/stripe-server), reached through the real stripe SDK. "Tampering" edits the
+// (control-plane/testing/stripe-server), reached through the real stripe SDK. "Tampering" edits the
 // stand-in's events directly, as if Stripe held something Meridian never sent, or lost something it did.
 
 describe('reconciling what was pushed with Stripe’s meter event summaries', () => {

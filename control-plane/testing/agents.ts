@@ -1,5 +1,5 @@
 import type { AgentHeartbeat, AgentRegistration, HostInventory } from '@meridian/protocol';
-import type { createTestApp } from '../testing/test-app.js';
+import type { createTestApp } from './test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 

@@ -3,18 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Plan } from '@meridian/protocol';
-import { type AppDeps, createApp } from '../app.js';
-import { KeySealer } from '../auth/key-sealing.js';
-import { SigningKeyStore } from '../auth/signing-keys.js';
-import { openDatabase } from '../db/client.js';
-import { createLogger } from '../lib/logger.js';
-import { randomSecret } from '../lib/secrets.js';
-import { DesiredStateChanges } from '../services/agents/desired-state-changes.js';
-import { addDefaultNotebookImage } from '../services/images/images.js';
-import { setOrgStanding } from '../services/orgs/standing.js';
-import { LoadSignals } from '../services/scheduler/load-signals.js';
-import { FsObjectStore } from '../storage/fs-store.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import { type AppDeps, createApp } from '../src/app.js';
+import { KeySealer } from '../src/auth/key-sealing.js';
+import { SigningKeyStore } from '../src/auth/signing-keys.js';
+import { openDatabase } from '../src/db/client.js';
+import { createLogger } from '../src/lib/logger.js';
+import { randomSecret } from '../src/lib/secrets.js';
+import { DesiredStateChanges } from '../src/services/agents/desired-state-changes.js';
+import { addDefaultNotebookImage } from '../src/services/images/images.js';
+import { setOrgStanding } from '../src/services/orgs/standing.js';
+import { LoadSignals } from '../src/services/scheduler/load-signals.js';
+import { FsObjectStore } from '../src/storage/fs-store.js';
+import type { ObjectStore } from '../src/storage/object-store.js';
 
 /**
  * A real control plane on a real libsql file in a temp dir. scrypt runs at N=2^10 here (production: 2^15, p=3)

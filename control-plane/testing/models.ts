@@ -1,5 +1,5 @@
-import type { ObjectStore } from '../storage/object-store.js';
-import { type AppLike, readReply, type TestReply } from '../testing/test-app.js';
+import type { ObjectStore } from '../src/storage/object-store.js';
+import { type AppLike, readReply, type TestReply } from './test-app.js';
 
 let counter = 0;
 

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { AgentHeartbeat, DesiredState, HostInventory, WorkloadStatus } from '@meridian/protocol';
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
-import { deploymentRevisions, deployments, modelVersions } from '../../db/schema.js';
-import { createLogger } from '../../lib/logger.js';
-import { REAL_MODELS } from '../../onnx/test-models.js';
-import { issueBootstrapToken, sampleInventory } from '../../routes/agents-testing.js';
-import { newModel, uploadVersion } from '../../routes/models-testing.js';
-import type { createTestApp } from '../../testing/test-app.js';
-import { Scheduler, type SchedulerOptions } from './scheduler.js';
+import { deploymentRevisions, deployments, modelVersions } from '../src/db/schema.js';
+import { createLogger } from '../src/lib/logger.js';
+import { REAL_MODELS } from '../src/onnx/test-models.js';
+import { Scheduler, type SchedulerOptions } from '../src/services/scheduler/scheduler.js';
+import { issueBootstrapToken, sampleInventory } from './agents.js';
+import { newModel, uploadVersion } from './models.js';
+import type { createTestApp } from './test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
