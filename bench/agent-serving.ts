@@ -13,13 +13,15 @@ import { REAL_MODELS } from '../gpu-agent/src/onnx/testing/models.js';
 
 /**
  * OIP serving on the gpu-agent data plane: (a) raw in-process session.run, (b) the data plane without
- * batching, (c) with dynamic batching, and (f) the floor: a bare node:http server that runs the same
- * session.run on fixed inputs and answers a fixed body, i.e. what any HTTP server on this machine pays.
+ * batching, (c) with dynamic batching, (f) the floor: a bare node:http server that runs the same
+ * session.run on fixed inputs and answers a fixed body, i.e. what any HTTP server on this machine pays, and
+ * (g) the signed floor: the same plus the agent's own edge signature check, which the data plane must make.
  * Models: a small MLP (64-128-10), a wide MLP (1024-4096-10, 16 MB of weights) and PaddleOCR cls; JSON and
  * binary; concurrency 1, 8, 64. Servers in child processes on 127.0.0.1, load generator here (raw sockets).
  * Every request has a timeout; failures are counted and printed per cell, never waited on. The checks it
  * prints: the classifier's JSON path, server CPU per request against JSON.parse of its body (≤ 2), and a
- * small model's server CPU per request against the bare node:http floor (≤ 2).
+ * small model's server CPU per request against the bare node:http floor (≤ 2), and, beside it, against the
+ * signed floor (how much of that gap the required check is).
  *   npx tsx bench/agent-serving.ts [--duration 2] [--threads 1] [--thread auto|main|worker]
  *     [--only mlp|mlp-wide|cls] [--prof DIR]
  * --threads is intraOpNumThreads for raw and served sessions alike; --thread is where the served session
@@ -50,6 +52,7 @@ const CONCURRENCY = flags.concurrency.split(',').map(Number);
 const KEY = randomBytes(32);
 const SERVER = fileURLToPath(new URL('../gpu-agent/src/data-plane/testing/bench-server.ts', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./servers/onnx-floor.ts', import.meta.url));
+const SIGNED_FLOOR = fileURLToPath(new URL('./servers/onnx-signed-floor.ts', import.meta.url));
 
 type Result = { rps: number; p50: number; p99: number; loadCpu: number };
 const MODELS = {
@@ -394,6 +397,14 @@ for (const model of models) {
   }
   floor.child.kill('SIGTERM');
   await once(floor.child, 'exit');
+  const signedFloor = await startServer(model, 1, SIGNED_FLOOR);
+  for (const c of CONCURRENCY) {
+    const r = await http(signedFloor, model, true, c);
+    table[`${model} signed floor c${c}`] = r;
+    console.log(fmt(`${model} (g) signed floor c=${c}`, r));
+  }
+  signedFloor.child.kill('SIGTERM');
+  await once(signedFloor.child, 'exit');
   for (const [mode, maxBatch] of [
     ['(b) unbatched', 1],
     ['(c) batched', 32],
@@ -447,6 +458,16 @@ for (const m of models) {
   });
   console.log(
     `${m} server CPU per request, unbatched binary / node:http floor: ${overFloor.join(', ')} (target ≤ 2 for the small MLP)`,
+  );
+  // Not a target: how much of the gap above is the edge signature check the data plane must make.
+  const overSigned = CONCURRENCY.map((c) => {
+    const served = table[`${m} (b) unbatched bin c${c}`]?.serverUsPerReq ?? Number.NaN;
+    const signed = table[`${m} signed floor c${c}`]?.serverUsPerReq ?? Number.NaN;
+    const floor = table[`${m} floor c${c}`]?.serverUsPerReq ?? Number.NaN;
+    return `c=${c} ${served.toFixed(0)}/${signed.toFixed(0)} µs = ${(served / signed).toFixed(2)} (the check: +${(signed - floor).toFixed(0)} µs over node:http)`;
+  });
+  console.log(
+    `${m} server CPU per request, unbatched binary / signed floor (node:http + the agent's signature check): ${overSigned.join(', ')}`,
   );
   for (const f of m === 'cls' ? [] : ['bin', 'json'])
     console.log(
