@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { recycleBody, takeBodyBuffer } from './body-pool.js';
+import { MAX_RESTING_BYTES, recycleBody, restingBodyBytes, takeBodyBuffer } from './body-pool.js';
 
 const KB = 1024;
 
@@ -30,5 +30,22 @@ describe('body buffer pool', () => {
     const small = takeBodyBuffer(2 * KB);
     recycleBody(new Uint8Array(small));
     expect(takeBodyBuffer(2 * KB)).not.toBe(small);
+  });
+
+  it('keeps a buffer for each of 64 concurrent classifier bodies, and no more than its byte budget', () => {
+    const size = 543 * KB;
+    const taken = Array.from({ length: 64 }, () => takeBodyBuffer(size));
+    for (const buffer of taken) recycleBody(new Uint8Array(buffer, 0, size));
+    const again = Array.from({ length: 64 }, () => takeBodyBuffer(size));
+    expect(new Set(again)).toEqual(new Set(taken));
+
+    // Past the budget, a given-back buffer is left to the GC: a burst of big bodies cannot pin memory.
+    const big = 16 * 1024 * KB;
+    const room = Math.floor((MAX_RESTING_BYTES - restingBodyBytes()) / big);
+    const burst = Array.from({ length: room + 2 }, () => takeBodyBuffer(big));
+    for (const buffer of burst) recycleBody(new Uint8Array(buffer, 0, big));
+    expect(restingBodyBytes()).toBeLessThanOrEqual(MAX_RESTING_BYTES);
+    const kept = new Set(burst.map(() => takeBodyBuffer(big)));
+    expect(burst.filter((b) => kept.has(b)).length).toBe(room);
   });
 });
