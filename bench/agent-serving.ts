@@ -52,7 +52,6 @@ const CONCURRENCY = flags.concurrency.split(',').map(Number);
 const KEY = randomBytes(32);
 const SERVER = fileURLToPath(new URL('../gpu-agent/src/data-plane/testing/bench-server.ts', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./servers/onnx-floor.ts', import.meta.url));
-const SIGNED_FLOOR = fileURLToPath(new URL('./servers/onnx-signed-floor.ts', import.meta.url));
 
 type Result = { rps: number; p50: number; p99: number; loadCpu: number };
 const MODELS = {
@@ -126,6 +125,7 @@ async function startServer(
   model: ModelName,
   maxBatchSize: number,
   script = SERVER,
+  options: { signed?: boolean } = {},
 ): Promise<{ child: ChildProcess; port: number }> {
   const config = {
     model,
@@ -135,6 +135,7 @@ async function startServer(
     thread: THREAD,
     maxBatchSize,
     key: KEY.toString('hex'),
+    ...options,
   };
   const prof = flags.prof ? ['--cpu-prof', `--cpu-prof-dir=${flags.prof}`] : [];
   const child = fork(script, [JSON.stringify(config)], {
@@ -397,7 +398,7 @@ for (const model of models) {
   }
   floor.child.kill('SIGTERM');
   await once(floor.child, 'exit');
-  const signedFloor = await startServer(model, 1, SIGNED_FLOOR);
+  const signedFloor = await startServer(model, 1, FLOOR, { signed: true });
   for (const c of CONCURRENCY) {
     const r = await http(signedFloor, model, true, c);
     table[`${model} signed floor c${c}`] = r;
