@@ -186,7 +186,7 @@ export function createApp(deps: AppDeps) {
     MONITORING_BODY_PATHS.includes(path);
   app.use((c, next) => (skipsBodyLimit(c.req.method, c.req.path) ? next() : limitBody(c, next)));
 
-  app.route('/', systemRoutes(deps.db, metrics.registry, deps.signingKeys));
+  app.route('/', systemRoutes({ db: deps.db, registry: metrics.registry, signingKeys: deps.signingKeys }));
   app.route('/', docsRoutes());
   app.route('/', authRoutes(routeDeps));
   app.route('/', orgRoutes(routeDeps));
@@ -198,7 +198,7 @@ export function createApp(deps: AppDeps) {
     '/',
     billingWebhookRoutes({ db: deps.db, logger: deps.logger, webhookSecret: deps.stripe?.webhookSecret }),
   );
-  app.route('/', internalRoutes(routeDeps, deps.edgeServiceToken));
+  app.route('/', internalRoutes({ ...routeDeps, edgeServiceToken: deps.edgeServiceToken }));
   app.route(
     '/',
     internalAgentRoutes({
@@ -208,12 +208,14 @@ export function createApp(deps: AppDeps) {
       scheduler: deps.scheduler,
     }),
   );
-  app.route('/', internalSigningKeyRoutes(deps.signingKeys, deps.operatorToken));
-  app.route('/', internalOrgRoutes(deps));
-  app.route('/', internalNotebookRoutes(deps.db, deps.edgeServiceToken));
-  app.route('/', internalImageRoutes(deps.db, deps.operatorToken));
-  app.route('/', internalSessionRoutes({ db: deps.db, edgeServiceToken: deps.edgeServiceToken }));
-  app.route('/', internalUsageRoutes(deps.db, deps.edgeServiceToken));
+  // The service routes' common needs: the database and the two service credentials that guard them.
+  const service = { db: deps.db, edgeServiceToken: deps.edgeServiceToken, operatorToken: deps.operatorToken };
+  app.route('/', internalSigningKeyRoutes({ ...service, signingKeys: deps.signingKeys }));
+  app.route('/', internalOrgRoutes(service));
+  app.route('/', internalNotebookRoutes(service));
+  app.route('/', internalImageRoutes(service));
+  app.route('/', internalSessionRoutes(service));
+  app.route('/', internalUsageRoutes(service));
   app.route(
     '/',
     internalBillingRoutes({
@@ -243,7 +245,7 @@ export function createApp(deps: AppDeps) {
     // recordUsage logs usage it cannot bill (a workload without an owner) with it.
     logger: deps.logger,
   };
-  app.route('/', agentRoutes(agentDeps, loadSignals));
+  app.route('/', agentRoutes({ ...agentDeps, load: loadSignals }));
   // Notebooks' files, saved by the agent that stopped one and fetched by the one that starts it next.
   app.route('/', notebookVolumeRoutes({ ...agentDeps, objectStore: deps.objectStore }));
   app.route(
@@ -258,11 +260,14 @@ export function createApp(deps: AppDeps) {
   );
   app.route(
     '/',
-    monitoringRoutes(routeDeps, {
-      edgeServiceToken: deps.edgeServiceToken,
-      agent: agentDeps,
-      ...(deps.monitoring?.dispatch ? { dispatch: deps.monitoring.dispatch } : {}),
-      ...(deps.monitoring?.drift ? { drift: deps.monitoring.drift } : {}),
+    monitoringRoutes({
+      ...routeDeps,
+      monitoring: {
+        edgeServiceToken: deps.edgeServiceToken,
+        agent: agentDeps,
+        ...(deps.monitoring?.dispatch ? { dispatch: deps.monitoring.dispatch } : {}),
+        ...(deps.monitoring?.drift ? { drift: deps.monitoring.drift } : {}),
+      },
     }),
   );
   const experimentDeps = {
@@ -270,38 +275,47 @@ export function createApp(deps: AppDeps) {
     logger: deps.logger,
     maxArtifactBytes: deps.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES,
   };
-  app.route('/', experimentRoutes(routeDeps, experimentDeps));
-  app.route('/', runRoutes(routeDeps, experimentDeps));
-  app.route('/', runArtifactRoutes(routeDeps, experimentDeps));
+  app.route('/', experimentRoutes({ ...routeDeps, experiments: experimentDeps }));
+  app.route('/', runRoutes({ ...routeDeps, experiments: experimentDeps }));
+  app.route('/', runArtifactRoutes({ ...routeDeps, experiments: experimentDeps }));
   const modelDeps = {
     db: deps.db,
     store: deps.objectStore,
     logger: deps.logger,
     maxModelBytes: deps.maxModelBytes ?? DEFAULT_MAX_MODEL_BYTES,
   };
-  app.route('/', modelRoutes(routeDeps, modelDeps));
-  app.route('/', modelVersionRoutes(routeDeps, modelDeps));
+  app.route('/', modelRoutes({ ...routeDeps, models: modelDeps }));
+  app.route('/', modelVersionRoutes({ ...routeDeps, models: modelDeps }));
   const scheduling = { db: deps.db, scheduler: deps.scheduler ?? noScheduler, changes: desiredStateChanges };
-  app.route('/', deploymentRoutes(routeDeps, scheduling));
+  app.route('/', deploymentRoutes({ ...routeDeps, deployments: scheduling }));
   app.route(
     '/',
-    notebookRoutes(routeDeps, {
-      ...scheduling,
-      edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
-      ...(deps.notebookImage ? { defaultImage: deps.notebookImage } : {}),
+    notebookRoutes({
+      ...routeDeps,
+      notebooks: {
+        ...scheduling,
+        edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
+        ...(deps.notebookImage ? { defaultImage: deps.notebookImage } : {}),
+      },
     }),
   );
   // Workloads' lines, read from their agents with a signature under each agent's own data-plane key.
-  app.route('/', logRoutes(routeDeps, { db: deps.db, dataPlaneSigningKey: deps.dataPlaneSigningKey }));
+  app.route(
+    '/',
+    logRoutes({ ...routeDeps, logs: { db: deps.db, dataPlaneSigningKey: deps.dataPlaneSigningKey } }),
+  );
   const batch = batchDepsFor(deps, deps.batch);
   const batchRunner = deps.batch?.runner ?? { kick: () => {} };
   app.route(
     '/',
-    fileRoutes(routeDeps, batch.files, (fileId) => fileInUse(batch, fileId)),
+    fileRoutes({ ...routeDeps, fileDeps: batch.files, inUse: (fileId) => fileInUse(batch, fileId) }),
   );
-  app.route('/', batchJobRoutes(routeDeps, batch, batchRunner));
+  app.route('/', batchJobRoutes({ ...routeDeps, batch, runner: batchRunner }));
   if (deps.objectStore instanceof FsObjectStore) {
-    app.route('/', storageRoutes(deps.objectStore, deps.maxUploadPartBytes ?? 64 * 1024 * 1024));
+    app.route(
+      '/',
+      storageRoutes({ store: deps.objectStore, maxPartBytes: deps.maxUploadPartBytes ?? 64 * 1024 * 1024 }),
+    );
   }
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -58,7 +58,7 @@ const PollQuery = z.object({
 });
 
 /** The agent protocol: register once with a bootstrap token, then heartbeat, poll and report usage. */
-export function agentRoutes(deps: AgentServiceDeps, load?: LoadSignals) {
+export function agentRoutes({ load, ...deps }: AgentServiceDeps & { load?: LoadSignals }) {
   const authed = { tags: ['agents'], security: [{ agentCredential: [] }], middleware: requireAgent(deps) };
   const register = createRoute({
     method: 'post',

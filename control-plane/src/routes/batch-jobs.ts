@@ -60,11 +60,11 @@ const DownloadUrls = z
   .openapi('BatchJobDownloadUrls');
 
 /** Batch jobs: a stored JSONL file run against one deployment, an output and an error file back. */
-export function batchJobRoutes(
-  deps: RouteDeps,
-  batch: BatchDeps,
-  runner: { kick(cancelled?: string): void },
-) {
+export function batchJobRoutes({
+  batch,
+  runner,
+  ...deps
+}: RouteDeps & { batch: BatchDeps; runner: { kick(cancelled?: string): void } }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['batch'] };
   const create = createRoute({
     ...common,

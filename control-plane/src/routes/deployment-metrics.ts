@@ -69,7 +69,10 @@ const Query = z.object({
 });
 
 /** Per-deployment metrics: the edge's batches in, the REST view and the org's Prometheus text out. */
-export function deploymentMetricsRoutes(deps: RouteDeps, edgeServiceToken: string) {
+export function deploymentMetricsRoutes({
+  edgeServiceToken,
+  ...deps
+}: RouteDeps & { edgeServiceToken: string }) {
   const ingest = createRoute({
     method: 'post',
     path: DEPLOYMENT_METRICS_PATH,

@@ -23,7 +23,7 @@ import { ModelName } from './models-schemas.js';
 import { Cursor, Limit, pageOf } from './schemas.js';
 
 /** Deployments: the intent to serve a model version on replicas; the scheduler makes it so. */
-export function deploymentRoutes(deps: RouteDeps, deployments: DeploymentDeps) {
+export function deploymentRoutes({ deployments, ...deps }: RouteDeps & { deployments: DeploymentDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['deployments'] };
   const create = createRoute({
     ...common,

@@ -42,7 +42,11 @@ const Drift = z
   .openapi('DeploymentDrift');
 
 /** Drift: agents' sketches in, per-feature scores out. */
-export function driftRoutes(deps: RouteDeps, agent: AgentServiceDeps, settings: DriftSettings) {
+export function driftRoutes({
+  agent,
+  settings,
+  ...deps
+}: RouteDeps & { agent: AgentServiceDeps; settings: DriftSettings }) {
   const report = createRoute({
     method: 'post',
     path: AGENT_MONITORING_PATH,

@@ -47,7 +47,10 @@ const CreateRunBody = z.strictObject({
   tags: TagMap.optional(),
 });
 
-export function experimentRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
+export function experimentRoutes({
+  experiments: extra,
+  ...deps
+}: RouteDeps & { experiments: ExperimentRouteDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['experiments'] };
   const storeDeps = { db: deps.db, store: extra.objectStore, logger: extra.logger };
 

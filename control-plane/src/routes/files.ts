@@ -36,7 +36,11 @@ const FileParams = z.object({ id: IdParam('file') });
 const MAX_URL_SECONDS = 24 * 3600;
 
 /** Files: JSONL inputs of batch jobs, and the output and error files jobs write. */
-export function fileRoutes(deps: RouteDeps, fileDeps: FileDeps, inUse: (fileId: string) => Promise<boolean>) {
+export function fileRoutes({
+  fileDeps,
+  inUse,
+  ...deps
+}: RouteDeps & { fileDeps: FileDeps; inUse: (fileId: string) => Promise<boolean> }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['files'] };
   const upload = createRoute({
     ...common,

@@ -74,7 +74,7 @@ export function imageRoutes(deps: RouteDeps) {
 }
 
 /** Operators: the platform images every org may run. */
-export function internalImageRoutes(db: Database, operatorToken: string) {
+export function internalImageRoutes({ db, operatorToken }: { db: Database; operatorToken: string }) {
   const common = {
     tags: ['internal'],
     security: [{ operatorToken: [] }],

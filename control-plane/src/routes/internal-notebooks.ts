@@ -9,7 +9,7 @@ import { getNotebookTarget } from '../services/notebooks/target.js';
 const NotebookParams = z.object({ notebookId: z.string().min(1).max(128) });
 
 /** Where the edge proxies a notebook's HTTP and WebSocket traffic, and whose notebook it is. */
-export function internalNotebookRoutes(db: Database, edgeServiceToken: string) {
+export function internalNotebookRoutes({ db, edgeServiceToken }: { db: Database; edgeServiceToken: string }) {
   const target = createRoute({
     method: 'get',
     path: '/internal/v1/notebooks/{notebookId}',

@@ -11,7 +11,13 @@ const Rotated = z
   .openapi('SigningKeyRotation');
 
 /** Operator route: rotate the access-token signing key. Earlier tokens stay valid until they expire. */
-export function internalSigningKeyRoutes(keys: SigningKeyStore, operatorToken: string) {
+export function internalSigningKeyRoutes({
+  signingKeys: keys,
+  operatorToken,
+}: {
+  signingKeys: SigningKeyStore;
+  operatorToken: string;
+}) {
   const rotate = createRoute({
     method: 'post',
     path: '/internal/v1/signing-keys/rotate',

@@ -16,7 +16,7 @@ export const USAGE_PATH = '/internal/v1/usage';
 export const MAX_USAGE_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** Edge usage batches, stored once each: the input of the usage ledger. */
-export function internalUsageRoutes(db: Database, edgeServiceToken: string) {
+export function internalUsageRoutes({ db, edgeServiceToken }: { db: Database; edgeServiceToken: string }) {
   const ingest = createRoute({
     method: 'post',
     path: USAGE_PATH,

@@ -5,7 +5,7 @@ import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { resolveApiKeyHash } from '../services/api-keys/resolve.js';
 import type { RouteDeps } from './deps.js';
 
-export function internalRoutes(deps: RouteDeps, edgeServiceToken: string) {
+export function internalRoutes({ edgeServiceToken, ...deps }: RouteDeps & { edgeServiceToken: string }) {
   const resolve = createRoute({
     method: 'post',
     path: '/internal/v1/api-keys/resolve',

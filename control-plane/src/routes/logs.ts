@@ -96,7 +96,7 @@ export interface LogRouteDeps extends LogsDeps {
 }
 
 /** `GET /v1/deployments/{id}/logs` and `GET /v1/notebooks/{id}/logs`: workloads' lines, read from their agents. */
-export function logRoutes(deps: RouteDeps, logs: LogRouteDeps) {
+export function logRoutes({ logs, ...deps }: RouteDeps & { logs: LogRouteDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, method: 'get' as const };
   const deployment = createRoute({
     ...common,

@@ -88,7 +88,7 @@ const UpdateBody = z
   .strictObject({ description: Description.optional(), tags: Tags.optional(), metadata: Metadata.optional() })
   .refine((b) => Object.keys(b).length > 0, 'description, tags or metadata');
 
-export function modelVersionRoutes(deps: RouteDeps, models: ModelDeps) {
+export function modelVersionRoutes({ models, ...deps }: RouteDeps & { models: ModelDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['models'] };
   const withJson = { ...common, middleware: [deps.requireAuth, limitJson] };
   const upload = createRoute({

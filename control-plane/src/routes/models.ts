@@ -26,7 +26,7 @@ const UpdateBody = z
   .refine((b) => Object.keys(b).length > 0, 'name, description or tags');
 
 /** The registry's models and their aliases; versions live in models-versions.ts. */
-export function modelRoutes(deps: RouteDeps, models: ModelDeps) {
+export function modelRoutes({ models, ...deps }: RouteDeps & { models: ModelDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['models'] };
   const create = createRoute({
     ...common,

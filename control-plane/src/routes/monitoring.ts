@@ -27,11 +27,14 @@ export interface MonitoringRouteOptions {
 }
 
 /** Monitoring: per-deployment metrics, alert rules and silences, notification channels, agents' reports and drift. */
-export function monitoringRoutes(deps: RouteDeps, options: MonitoringRouteOptions) {
+export function monitoringRoutes({
+  monitoring: options,
+  ...deps
+}: RouteDeps & { monitoring: MonitoringRouteOptions }) {
   const dispatch = options.dispatch ?? DEFAULT_DISPATCH;
   return newRouter()
-    .route('/', deploymentMetricsRoutes(deps, options.edgeServiceToken))
+    .route('/', deploymentMetricsRoutes({ ...deps, edgeServiceToken: options.edgeServiceToken }))
     .route('/', alertRoutes(deps))
-    .route('/', notificationChannelRoutes(deps, dispatch))
-    .route('/', driftRoutes(deps, options.agent, options.drift ?? DEFAULT_DRIFT));
+    .route('/', notificationChannelRoutes({ ...deps, dispatch }))
+    .route('/', driftRoutes({ ...deps, agent: options.agent, settings: options.drift ?? DEFAULT_DRIFT }));
 }

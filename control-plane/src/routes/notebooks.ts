@@ -22,7 +22,7 @@ import { Cursor, Limit, pageOf } from './schemas.js';
 const PageQuery = z.object({ limit: Limit, cursor: Cursor });
 
 /** GPU notebooks: each belongs to the user who made it, so only user tokens reach these routes. */
-export function notebookRoutes(deps: RouteDeps, notebooks: NotebookDeps) {
+export function notebookRoutes({ notebooks, ...deps }: RouteDeps & { notebooks: NotebookDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['notebooks'] };
   const create = createRoute({
     ...common,

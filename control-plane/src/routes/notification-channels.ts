@@ -50,7 +50,7 @@ const Delivery = z
 const Params = z.object({ id: IdParam('nch').openapi({ param: { name: 'id', in: 'path' } }) });
 
 /** Where alerts go: signed webhooks and e-mail, with a test delivery and the delivery log. */
-export function notificationChannelRoutes(deps: RouteDeps, dispatch: DispatchSettings) {
+export function notificationChannelRoutes({ dispatch, ...deps }: RouteDeps & { dispatch: DispatchSettings }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['alerts'] };
   const create = createRoute({
     ...common,

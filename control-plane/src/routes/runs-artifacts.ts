@@ -49,7 +49,10 @@ function declaredLength(header: string | undefined): number | undefined {
 
 const toWeb = (body: Readable) => Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>;
 
-export function runArtifactRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
+export function runArtifactRoutes({
+  experiments: extra,
+  ...deps
+}: RouteDeps & { experiments: ExperimentRouteDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['experiments'] };
   const storeDeps = { db: deps.db, store: extra.objectStore, logger: extra.logger };
   const uploadDeps = { ...storeDeps, maxArtifactBytes: extra.maxArtifactBytes };

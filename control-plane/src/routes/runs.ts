@@ -69,7 +69,7 @@ const batchBodyLimit = bodyLimit({
   },
 });
 
-export function runRoutes(deps: RouteDeps, extra: ExperimentRouteDeps) {
+export function runRoutes({ experiments: extra, ...deps }: RouteDeps & { experiments: ExperimentRouteDeps }) {
   const common = { security: bearerAuth, middleware: deps.requireAuth, tags: ['experiments'] };
   const storeDeps = { db: deps.db, store: extra.objectStore, logger: extra.logger };
   const runPath = '/v1/runs/{id}';

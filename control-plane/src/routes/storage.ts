@@ -44,7 +44,7 @@ const toWeb = (body: Readable) => Readable.toWeb(body) as unknown as ReadableStr
  * The control plane's side of the filesystem store's signed URLs: downloads for agents and part uploads
  * for clients. The signature is the only credential, so these sit outside the OpenAPI document and auth.
  */
-export function storageRoutes(store: FsObjectStore, maxPartBytes: number) {
+export function storageRoutes({ store, maxPartBytes }: { store: FsObjectStore; maxPartBytes: number }) {
   return new Hono<AppEnv>()
     .get('/v1/storage/objects/:encodedKey', async (c) => {
       const key = Buffer.from(c.req.param('encodedKey'), 'base64url').toString('utf8');

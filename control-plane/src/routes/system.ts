@@ -6,7 +6,15 @@ import type { Database } from '../db/client.js';
 import type { AppEnv } from '../http/context.js';
 
 /** Liveness with dependency checks, Prometheus metrics, and the JWKS for anyone verifying our tokens. */
-export function systemRoutes(db: Database, registry: Registry, keys: SigningKeyStore) {
+export function systemRoutes({
+  db,
+  registry,
+  signingKeys: keys,
+}: {
+  db: Database;
+  registry: Registry;
+  signingKeys: SigningKeyStore;
+}) {
   return new Hono<AppEnv>()
     .get('/health', async (c) => {
       const started = performance.now();

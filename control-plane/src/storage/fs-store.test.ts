@@ -150,7 +150,7 @@ describe('signed storage routes', () => {
   it('streams a part past its size cap into a 413 and keeps no part', async () => {
     const root = mkdtempSync(join(tmpdir(), 'meridian-parts-'));
     const store = new FsObjectStore(root, { publicUrl: 'http://127.0.0.1:1', signingSecret: 'p'.repeat(32) });
-    const app = new Hono<AppEnv>().route('/', storageRoutes(store, 1024));
+    const app = new Hono<AppEnv>().route('/', storageRoutes({ store, maxPartBytes: 1024 }));
     app.onError(onError(createLogger('silent')));
     const { uploadId } = await store.createMultipartUpload('orgs/o/capped');
     const [part] = await store.presignUploadParts('orgs/o/capped', uploadId, 1, 60);
