@@ -6,8 +6,8 @@
  * Bodies always view exactly their own bytes: what a previous request left beyond them is never exposed.
  *
  * Resting buffers are bounded by bytes, not by a count per size: 64 callers each sending the classifier's
- * JSON hold 64 MiB-class buffers at once, and a pool of 8 per size made 56 of every 64 pay for a fresh one
- * (the bench's classifier JSON at 64 callers: up to 2.1x JSON.parse, against 1.3-1.4x at 8 callers).
+ * JSON hold 64 buffers of the 1 MiB class at once, and a pool of 8 per size made 56 of every 64 requests pay
+ * for a fresh one (the bench's classifier JSON at 64 callers: up to 2.1x JSON.parse, 1.3-1.4x at 8 callers).
  */
 const MIN_POOLED_BYTES = 64 * 1024;
 const MAX_POOLED_BYTES = 16 * 1024 * 1024;
@@ -24,7 +24,7 @@ function sizeClass(bytes: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(bytes, MIN_POOLED_BYTES)));
 }
 
-/** Bytes the pool holds resting now (for tests and metrics). */
+/** Bytes the pool holds resting now (its test reads it). */
 export function restingBodyBytes(): number {
   return restingBytes;
 }
