@@ -390,22 +390,19 @@ for (const model of models) {
   const r32 = await raw(model, 1, 32);
   table[`${model} raw b32`] = r32;
   console.log(fmt(`${model} (a) raw session.run b32 c=1 (items)`, r32));
-  const floor = await startServer(model, 1, FLOOR);
-  for (const c of CONCURRENCY) {
-    const r = await http(floor, model, true, c);
-    table[`${model} floor c${c}`] = r;
-    console.log(fmt(`${model} (f) floor node:http c=${c}`, r));
+  for (const [key, label, signed] of [
+    ['floor', '(f) floor node:http', false],
+    ['signed floor', '(g) signed floor', true],
+  ] as const) {
+    const floor = await startServer(model, 1, FLOOR, { signed });
+    for (const c of CONCURRENCY) {
+      const r = await http(floor, model, true, c);
+      table[`${model} ${key} c${c}`] = r;
+      console.log(fmt(`${model} ${label} c=${c}`, r));
+    }
+    floor.child.kill('SIGTERM');
+    await once(floor.child, 'exit');
   }
-  floor.child.kill('SIGTERM');
-  await once(floor.child, 'exit');
-  const signedFloor = await startServer(model, 1, FLOOR, { signed: true });
-  for (const c of CONCURRENCY) {
-    const r = await http(signedFloor, model, true, c);
-    table[`${model} signed floor c${c}`] = r;
-    console.log(fmt(`${model} (g) signed floor c=${c}`, r));
-  }
-  signedFloor.child.kill('SIGTERM');
-  await once(signedFloor.child, 'exit');
   for (const [mode, maxBatch] of [
     ['(b) unbatched', 1],
     ['(c) batched', 32],
@@ -465,7 +462,7 @@ for (const m of models) {
     const served = table[`${m} (b) unbatched bin c${c}`]?.serverUsPerReq ?? Number.NaN;
     const signed = table[`${m} signed floor c${c}`]?.serverUsPerReq ?? Number.NaN;
     const floor = table[`${m} floor c${c}`]?.serverUsPerReq ?? Number.NaN;
-    return `c=${c} ${served.toFixed(0)}/${signed.toFixed(0)} µs = ${(served / signed).toFixed(2)} (the check: +${(signed - floor).toFixed(0)} µs over node:http)`;
+    return `c=${c} ${served.toFixed(0)}/${signed.toFixed(0)} µs = ${(served / signed).toFixed(2)} (the check: ${signed >= floor ? '+' : '−'}${Math.abs(signed - floor).toFixed(0)} µs over node:http)`;
   });
   console.log(
     `${m} server CPU per request, unbatched binary / signed floor (node:http + the agent's signature check): ${overSigned.join(', ')}`,
