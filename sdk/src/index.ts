@@ -10,5 +10,6 @@ export * from './pagination.js';
 export * from './predict.js';
 export * from './retry.js';
 export * from './tensors.js';
+export * from './tracking.js';
 export type * from './types.js';
 export * from './uploads.js';
