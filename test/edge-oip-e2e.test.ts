@@ -98,6 +98,12 @@ describe('the edge speaks OIP to its clients', () => {
     if (path.endsWith('/infer')) {
       expect(res.json?.model_name, what).toBe('cls');
       expect(res.json?.model_version, what).toBe('1');
+    } else if (path.endsWith('/stats')) {
+      const stats = res.json?.model_stats as { name: string; version: string }[];
+      expect(
+        stats.map((m) => [m.name, m.version]),
+        what,
+      ).toEqual([['cls', '1']]);
     } else if (path.startsWith('/v2/models/')) expect(res.json?.name, what).toBe('cls');
   }
 
@@ -220,6 +226,45 @@ describe('the edge speaks OIP to its clients', () => {
       expect(ready.status).toBe(200);
       expect(ready.json?.ready).toBe(true);
     }
+  }, 60_000);
+
+  it("answers tritonclient's statistics call with the replicas' figures, by name and version number", async () => {
+    expect((await call('/v2')).json?.extensions).toContain('statistics');
+    type Stat = {
+      inference_count: number;
+      last_inference: number;
+      inference_stats: Record<string, { count: number; ns: number }>;
+    };
+    const stats = async (path: string) => {
+      const res = await call(path, { headers: auth() });
+      expect(res.status).toBe(200);
+      return (res.json?.model_stats as Stat[] | undefined)?.[0] as Stat;
+    };
+    const before = await stats('/v2/models/cls/stats');
+    const started = Date.now();
+    for (let i = 0; i < 3; i++) {
+      const res = await call('/v2/models/cls/infer', {
+        method: 'POST',
+        headers: auth(),
+        body: jsonRequest(),
+      });
+      expect(res.status).toBe(200);
+    }
+    const after = await stats('/v2/models/cls/versions/1/stats');
+    expect(after.inference_count - before.inference_count).toBe(3);
+    const success = (s: Stat) => s.inference_stats.success as { count: number; ns: number };
+    expect(success(after).count - success(before).count).toBe(3);
+    expect(success(after).ns).toBeGreaterThan(success(before).ns);
+    expect(after.last_inference).toBeGreaterThanOrEqual(started);
+
+    // Another org's key, a version that is not served, no key: OIP errors, nothing of the model's figures.
+    const stranger = await createKey(await register('stats-stranger'));
+    const refused = [
+      await call('/v2/models/cls/stats', { headers: auth(stranger) }),
+      await call('/v2/models/cls/versions/9/stats', { headers: auth() }),
+      await call('/v2/models/cls/stats'),
+    ];
+    expect(refused.map((r) => r.status)).toEqual([404, 404, 401]);
   }, 60_000);
 
   it('serves JSON infer calls on the model and version paths, plain and gzip-encoded', async () => {

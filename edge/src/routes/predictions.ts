@@ -3,6 +3,7 @@ import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   isValidIdempotencyKey,
   type RoutedDeployment,
+  type RoutedReplica,
   type RoutedVersion,
   type RoutingSnapshot,
 } from '@meridian/protocol';
@@ -18,6 +19,7 @@ import { codeForStatus, readAgentError } from '../oip/agent-errors.js';
 import { binaryHeaderLength } from '../oip/binary-header.js';
 import { nameInferAnswer, nameModelDescription } from '../oip/model-names.js';
 import { fromOipResponse, type TensorSpec, toOipRequest } from '../oip/simple-json.js';
+import { sumReplicaStats } from '../oip/statistics.js';
 import { readBody } from '../request-body.js';
 import { REQUEST_ID_HEADER } from '../request-id.js';
 import { chooseVersion } from '../routing/choose.js';
@@ -283,6 +285,44 @@ async function describe(c: Ctx, suffix: '' | '/ready') {
   return c.json(named, 200);
 }
 
+/**
+ * Triton's statistics: each serving replica of the version (or of every version) is asked for its own, and
+ * the edge answers their sum under the caller's names. A replica that does not answer is left out; a
+ * version with none (scaled to zero) reads zero. Not metered, and it wakes nothing.
+ */
+async function statistics(c: Ctx) {
+  const deployment = await deploymentCalled(c, c.req.param('name') ?? '');
+  const pinned = c.req.param('version');
+  const versions =
+    pinned === undefined
+      ? deployment.versions
+      : deployment.versions.filter((v) => String(v.version) === pinned);
+  if (versions.length === 0)
+    throw new EdgeError('not_found', `version '${pinned}' of model '${deployment.name}' is not being served`);
+  const askReplica = (version: RoutedVersion, replica: RoutedReplica) =>
+    forwardToReplica(c.env, {
+      deployment,
+      version: { ...version, replicas: [replica] },
+      method: 'GET',
+      path: '/stats',
+      body: new Uint8Array(0),
+      headers: { [REQUEST_ID_HEADER]: c.get('requestId') },
+    })
+      .then(async ({ response }) => {
+        if (response.ok) return response.json();
+        await response.body?.cancel();
+        return undefined;
+      })
+      .catch(() => undefined);
+  const model_stats = await Promise.all(
+    versions.map(async (v) => {
+      const answers = await Promise.all(v.replicas.map((replica) => askReplica(v, replica)));
+      return sumReplicaStats(deployment.name, String(v.version), answers);
+    }),
+  );
+  return c.json({ model_stats }, 200);
+}
+
 /** Input names and datatypes of a version, from its replica's metadata; cached per isolate (versions are immutable). */
 const signatures = new Map<string, TensorSpec[]>();
 async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: RoutedVersion) {
@@ -351,13 +391,14 @@ export function createPredictionRoutes(): Hono<AppEnv> {
     return c.json({ ready: true });
   });
   app.get('/v2', (c) =>
-    c.json({ name: 'meridian-edge', version: '0.1.0', extensions: ['binary_tensor_data'] }),
+    c.json({ name: 'meridian-edge', version: '0.1.0', extensions: ['binary_tensor_data', 'statistics'] }),
   );
 
   const auth = authenticate({ allow: ['api_key', 'user'] });
   for (const base of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
     app.get(base, auth, (c) => describe(c, ''));
     app.get(`${base}/ready`, auth, (c) => describe(c, '/ready'));
+    app.get(`${base}/stats`, auth, statistics);
     app.post(`${base}/infer`, auth, async (c) => {
       const idempotencyKey = idempotencyKeyOf(c);
       const called = await deploymentCalled(c, c.req.param('name') ?? '');

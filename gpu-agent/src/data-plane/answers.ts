@@ -114,6 +114,7 @@ export async function answerInfer(
     counters.requestUs.inc((performance.now() - started) * 1000);
     counters.queueUs.inc(out.queueUs);
     counters.computeUs.inc(out.computeUs);
+    counters.lastInferenceMs = Date.now();
     const headers: Record<string, string> =
       out.headerLength === undefined
         ? { 'content-type': 'application/json' }
@@ -125,6 +126,8 @@ export async function answerInfer(
     return { status: 200, headers, body: out.body };
   } catch (err) {
     counters.failure.inc();
+    counters.failureUs.inc((performance.now() - started) * 1000);
+    counters.lastInferenceMs = Date.now();
     monitor?.observe(model.name, model.version, statusOf(err).status, 0, 0);
     throw err;
   }

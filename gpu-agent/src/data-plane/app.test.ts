@@ -1,7 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeInferResponse, encodeInferRequest, type Tensor } from '@meridian/protocol';
+import {
+  type DurationStat,
+  decodeInferResponse,
+  encodeInferRequest,
+  type ModelStat,
+  type Tensor,
+} from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModelSession, type ModelSession } from '../onnx/session.js';
 import { writeMlp } from '../onnx/testing/mlp.js';
@@ -215,5 +221,47 @@ describe('data plane over HTTP', () => {
     expect((await call('GET', '/v2/models/vad/ready')).status).toBe(200);
     expect((await call('GET', '/v2/health/live')).status).toBe(200);
     expect((await call('GET', '/v2/health/ready')).status).toBe(200);
+  });
+
+  it("reports a version's statistics in Triton's shape, failures apart", async () => {
+    type Stat = Omit<ModelStat, 'inference_stats'> & { inference_stats: Record<string, DurationStat> };
+    const stats = async () => {
+      const res = await call('GET', '/v2/models/mlp/versions/3/stats');
+      expect(res.status).toBe(200);
+      const { model_stats } = (await res.json()) as { model_stats: Stat[] };
+      expect(model_stats).toHaveLength(1);
+      return model_stats[0] as Stat;
+    };
+    // Other tests of this file call the MLP too: compare before and after.
+    const was = await stats();
+    const started = Date.now();
+    const input = (data: number[]): Tensor => ({
+      name: 'x',
+      datatype: 'FP32',
+      shape: [1, data.length],
+      data: Float32Array.from(data),
+    });
+    for (let i = 0; i < 3; i++)
+      await infer('mlp', [input(Array.from({ length: 64 }, (_, j) => i + j))], true);
+    const bad = encodeInferRequest({}, [{ tensor: input([1, 2]), binary: false }]);
+    expect((await call('POST', '/v2/models/mlp/infer', bad.body)).status).toBe(400);
+
+    const now = await stats();
+    expect(now).toMatchObject({ name: 'mlp', version: '3', batch_stats: [] });
+    expect(now.inference_count - was.inference_count).toBe(3);
+    const executions = now.execution_count - was.execution_count;
+    expect(executions).toBeGreaterThanOrEqual(1);
+    expect(executions).toBeLessThanOrEqual(3);
+    expect(now.last_inference).toBeGreaterThanOrEqual(started);
+    const [a, b] = [was.inference_stats, now.inference_stats];
+    const added = (phase: string) => ({
+      count: (b[phase]?.count ?? 0) - (a[phase]?.count ?? 0),
+      ns: (b[phase]?.ns ?? 0) - (a[phase]?.ns ?? 0),
+    });
+    expect(['success', 'fail', 'queue', 'compute_infer'].map((p) => added(p).count)).toEqual([3, 1, 3, 3]);
+    for (const phase of ['success', 'fail', 'compute_infer']) expect(added(phase).ns).toBeGreaterThan(0);
+    // A whole request takes at least as long as the model's run inside it.
+    expect(added('success').ns).toBeGreaterThanOrEqual(added('compute_infer').ns);
+    expect((await call('GET', '/v2/models/nope/stats')).status).toBe(404);
   });
 });

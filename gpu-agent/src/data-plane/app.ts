@@ -100,7 +100,11 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     return c.json({ ready }, ready ? 200 : 503);
   });
   app.get('/v2', (c) =>
-    c.json({ name: 'meridian-gpu-agent', version: '0.1.0', extensions: ['binary_tensor_data'] }),
+    c.json({
+      name: 'meridian-gpu-agent',
+      version: '0.1.0',
+      extensions: ['binary_tensor_data', 'statistics'],
+    }),
   );
   app.get('/metrics', async (c) =>
     c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
@@ -115,6 +119,11 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     app.get(`${prefix}/ready`, (c) => {
       const m = findModel(c);
       return c.json({ name: m.name, ready: m.ready }, m.ready ? 200 : 503);
+    });
+    // Triton's statistics extension: this replica's figures; the edge adds up a deployment's replicas.
+    app.get(`${prefix}/stats`, (c) => {
+      const m = findModel(c);
+      return c.json({ model_stats: [metrics.statistics(m.name, m.version)] });
     });
     app.post(`${prefix}/infer`, async (c) => {
       const model = findModel(c);

@@ -1,7 +1,9 @@
+import type { ModelStat } from '@meridian/protocol';
 import { Counter, Registry } from 'prom-client';
 
 type Labelled = { inc(value?: number): void };
-type ModelCounters = {
+/** What Prometheus sees, under Triton's names. */
+type ExportedCounters = {
   success: Labelled;
   failure: Labelled;
   count: Labelled;
@@ -9,6 +11,12 @@ type ModelCounters = {
   requestUs: Labelled;
   queueUs: Labelled;
   computeUs: Labelled;
+};
+/** And what only the statistics extension reports (Triton has no metric for them). */
+type ModelCounters = ExportedCounters & {
+  failureUs: Labelled;
+  /** Ms since the epoch of the last request answered, 0 before the first. */
+  lastInferenceMs: number;
 };
 
 /** A counter bumped on the hot path: a plain number, read by Prometheus when it scrapes. */
@@ -19,9 +27,10 @@ class Tally {
   }
 }
 
-type Bound = { labels: { model: string; version: string }; counters: Record<keyof ModelCounters, Tally> };
+type Tallies = Record<keyof ExportedCounters | 'failureUs', Tally> & { lastInferenceMs: number };
+type Bound = { labels: { model: string; version: string }; counters: Tallies };
 
-const COUNTERS: Record<keyof ModelCounters, [name: string, help: string]> = {
+const COUNTERS: Record<keyof ExportedCounters, [name: string, help: string]> = {
   success: ['nv_inference_request_success', 'Successful inference requests'],
   failure: ['nv_inference_request_failure', 'Failed inference requests'],
   count: ['nv_inference_count', 'Inferences performed (one per batch row)'],
@@ -43,7 +52,10 @@ export class InferenceMetrics {
   constructor(registry = new Registry()) {
     this.registry = registry;
     const byModel = this.byModel;
-    for (const [key, [name, help]] of Object.entries(COUNTERS) as [keyof ModelCounters, [string, string]][])
+    for (const [key, [name, help]] of Object.entries(COUNTERS) as [
+      keyof ExportedCounters,
+      [string, string],
+    ][])
       new Counter({
         name,
         help,
@@ -72,10 +84,38 @@ export class InferenceMetrics {
           requestUs: tally(),
           queueUs: tally(),
           computeUs: tally(),
+          failureUs: tally(),
+          lastInferenceMs: 0,
         },
       };
       this.byModel.set(key, bound);
     }
     return bound.counters;
+  }
+
+  /**
+   * The version's statistics since this agent loaded it, in Triton's shape. Input and output preparation
+   * are not timed apart from the run here, so compute_input and compute_output read zero.
+   */
+  statistics(model: string, version: string): ModelStat {
+    const c = this.forModel(model, version) as Tallies;
+    const ns = (us: number) => Math.round(us * 1000);
+    const served = c.success.value;
+    return {
+      name: model,
+      version,
+      last_inference: c.lastInferenceMs,
+      inference_count: c.count.value,
+      execution_count: c.execCount.value,
+      inference_stats: {
+        success: { count: served, ns: ns(c.requestUs.value) },
+        fail: { count: c.failure.value, ns: ns(c.failureUs.value) },
+        queue: { count: served, ns: ns(c.queueUs.value) },
+        compute_input: { count: 0, ns: 0 },
+        compute_infer: { count: served, ns: ns(c.computeUs.value) },
+        compute_output: { count: 0, ns: 0 },
+      },
+      batch_stats: [],
+    };
   }
 }
