@@ -32,16 +32,19 @@ export interface StartRunOptions {
 
 const empty = (): LogBatch => ({ metrics: [], params: [], tags: [] });
 
-/** Worth sending again: the connection broke, or the server was busy or failing, not refusing the batch. */
+/**
+ * Worth sending again: the connection broke, the server was busy or failing, or the login lapsed (the
+ * points are kept for when it is renewed), rather than the server refusing the batch itself.
+ */
 const retryable = (err: unknown) =>
   err instanceof NetworkError ||
-  (err instanceof MeridianError && (err.status >= 500 || err.status === 429 || err.status === 408));
+  (err instanceof MeridianError && (err.status >= 500 || [401, 408, 429].includes(err.status)));
 
 /**
  * A training run being logged: metrics, params and tags are kept here and sent in log-batch bodies (at most
  * one request per 1,000 points) every few seconds, on `flush()` and on `end()`, so a training loop never waits
- * on the network. A batch the server could not take (no connection, 5xx, 429) is kept and sent with the next;
- * one it refused (4xx) is dropped and its error thrown by the next `flush()` or `end()`. A batch whose answer
+ * on the network. A batch the server could not take (no connection, 5xx, 429, 401) is kept and sent with the
+ * next; one it refused (another 4xx) is dropped and its error thrown by the next `flush()` or `end()`. A batch whose answer
  * was lost with its connection is sent again, so its points may be stored twice.
  */
 export class RunLogger {
