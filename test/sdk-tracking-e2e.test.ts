@@ -127,6 +127,21 @@ describe('experiment tracking from the SDK', () => {
     expect(points.map((p) => [p.step, p.value])).toEqual(Array.from({ length: 15 }, (_, i) => [i, i]));
   }, 30_000);
 
+  it('stores a body once when its answer was lost and the logger sends it again', async () => {
+    const { client, calls } = await newUser('lost-answer');
+    const run = await startRun(client, { experiment: 'lost answers', flushIntervalMs: 0 });
+    for (let i = 0; i < 5; i++) run.logMetric('loss', i);
+    // The control plane stores the body; its answer never comes back.
+    proxy.loseAnswers(1);
+    await expect(run.flush()).rejects.toBeInstanceOf(NetworkError);
+    run.logMetric('loss', 5);
+    expect((await run.end()).status).toBe('finished');
+    // The lost body went again under its key (stored once), then the new point in a body of its own.
+    expect(calls.filter((c) => c.endsWith('/log-batch'))).toHaveLength(3);
+    const points = await history(client, run.run.id, 'loss');
+    expect(points.map((p) => [p.step, p.value])).toEqual(Array.from({ length: 6 }, (_, i) => [i, i]));
+  }, 30_000);
+
   it('throws a batch the server refused at the next flush, and ends a run whose work threw as failed', async () => {
     const { client } = await newUser('refused');
     const run = await startRun(client, { experiment: 'refusals', flushIntervalMs: 50 });

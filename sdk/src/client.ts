@@ -48,10 +48,11 @@ export class MeridianClient {
       query?: Record<string, unknown>;
       body?: unknown;
       raw?: { body: BodyInit; contentType: string };
+      headers?: Record<string, string>;
       signal?: AbortSignal;
     };
     const url = this.baseUrl + fillPath(path, opts.path) + queryString(opts.query);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers };
     let body: BodyInit | undefined;
     if (opts.raw) {
       headers['content-type'] = opts.raw.contentType;

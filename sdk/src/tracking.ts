@@ -43,12 +43,14 @@ const retryable = (err: unknown) =>
 /**
  * A training run being logged: metrics, params and tags are kept here and sent in log-batch bodies (at most
  * one request per 1,000 points) every few seconds, on `flush()` and on `end()`, so a training loop never waits
- * on the network. A batch the server could not take (no connection, 5xx, 429, 401) is kept and sent with the
- * next; one it refused (another 4xx) is dropped and its error thrown by the next `flush()` or `end()`. A batch whose answer
- * was lost with its connection is sent again, so its points may be stored twice.
+ * on the network. A body the server could not take (no connection, 5xx, 429, 401) is kept and sent first
+ * next time; one it refused (another 4xx) is dropped and its error thrown by the next `flush()` or `end()`.
+ * A body keeps its Idempotency-Key when sent again, so one whose answer was lost is stored once.
  */
 export class RunLogger {
   private pending = empty();
+  /** Bodies cut but not yet taken, each with the Idempotency-Key it keeps on every resend. */
+  private unsent: { key: string; batch: LogBatch }[] = [];
   private readonly nextStep = new Map<string, number>();
   private readonly paramValues = new Map<string, string>();
   private readonly refused: unknown[] = [];
@@ -154,6 +156,7 @@ export class RunLogger {
   async abort(status: Exclude<RunEndStatus, 'finished'> = 'killed'): Promise<Run> {
     this.stopTimer();
     this.pending = empty();
+    this.unsent = [];
     return this.close(status);
   }
 
@@ -184,7 +187,7 @@ export class RunLogger {
 
   private flushInBackground() {
     const { metrics, params, tags } = this.pending;
-    if (metrics.length + params.length + tags.length === 0) return;
+    if (metrics.length + params.length + tags.length + this.unsent.length === 0) return;
     this.serialized(() => this.send(false)).catch(() => undefined);
   }
 
@@ -196,17 +199,22 @@ export class RunLogger {
   }
 
   private async send(callerWaits: boolean): Promise<void> {
-    const batches = splitIntoBatches(this.pending);
+    const fresh = splitIntoBatches(this.pending).map((batch) => ({ key: crypto.randomUUID(), batch }));
+    const queue = [...this.unsent, ...fresh];
     this.pending = empty();
-    for (const [i, batch] of batches.entries()) {
+    this.unsent = [];
+    for (const [i, { key, batch }] of queue.entries()) {
       try {
         await this.client.request('post', '/v1/runs/{id}/log-batch', {
           path: { id: this.run.id },
+          headers: { 'idempotency-key': key },
           body: batch,
         });
       } catch (err) {
+        // Kept bodies go first next time, under the same keys: one the server stored before its answer was
+        // lost is not stored twice.
         const keep = retryable(err);
-        this.restore(batches.slice(keep ? i : i + 1));
+        this.unsent = queue.slice(keep ? i : i + 1);
         if (keep) this.lastFailure = err;
         else if (!callerWaits) this.refused.push(err);
         throw err;
@@ -215,27 +223,12 @@ export class RunLogger {
     this.lastFailure = undefined;
   }
 
-  /** Puts unsent batches back before what was logged since, keeping newer tag values. */
-  private restore(batches: LogBatch[]) {
-    const back = empty();
-    for (const b of batches) {
-      back.metrics.push(...b.metrics);
-      back.params.push(...b.params);
-      back.tags.push(...b.tags);
-    }
-    this.pending = {
-      metrics: [...back.metrics, ...this.pending.metrics],
-      params: [...back.params, ...this.pending.params],
-      tags: mergeTags(back.tags, this.pending.tags),
-    };
-  }
-
   private assertOpen() {
     if (this.ended) throw new Error(`run ${this.run.name} has ended; start another to log more`);
   }
 }
 
-/** `older` with `newer`'s values for the keys both have: one entry per key, as a log-batch must be. */
+/** `older` with `newer`'s values for the keys both have: one entry per key, as a log-batch body must have. */
 function mergeTags(older: KeyValue[], newer: KeyValue[]): KeyValue[] {
   const byKey = new Map(older.map((t) => [t.key, t.value]));
   for (const t of newer) byKey.set(t.key, t.value);

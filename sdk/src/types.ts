@@ -34,6 +34,8 @@ export type RequestOptions<O> = ([Section<O, 'path'>] extends [never]
   ([JsonRequest<O>] extends [never] ? { body?: never } : { body: JsonRequest<O> }) & {
     /** A raw body (uploads) instead of JSON. */
     raw?: { body: BodyInit; contentType: string };
+    /** More request headers, e.g. an operation's Idempotency-Key. */
+    headers?: Record<string, string>;
     signal?: AbortSignal;
   };
 

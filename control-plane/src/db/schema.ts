@@ -310,6 +310,27 @@ export const runMetrics = sqliteTable(
   (t) => [index('run_metrics_run_key_step').on(t.runId, t.key, t.step)],
 );
 
+/**
+ * Log-batch bodies sent with an Idempotency-Key: a client that sends one again (its answer was lost with the
+ * connection) gets the first answer back instead of its points stored twice. `bodySha256` tells a resend
+ * from another body under the same key.
+ */
+export const runLogBatches = sqliteTable(
+  'run_log_batches',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    idempotencyKey: text('idempotency_key').notNull(),
+    bodySha256: text('body_sha256').notNull(),
+    metrics: integer('metrics').notNull(),
+    params: integer('params').notNull(),
+    tags: integer('tags').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('run_log_batches_run_key').on(t.runId, t.idempotencyKey)],
+);
+
 export const runArtifacts = sqliteTable(
   'run_artifacts',
   {

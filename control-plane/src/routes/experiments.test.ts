@@ -248,6 +248,38 @@ describe('experiments and runs', () => {
     }
   });
 
+  it('stores a log-batch sent again under its Idempotency-Key once, and refuses another body under it', async () => {
+    const runId = await newRun(owner);
+    const send = (body: unknown, key?: string) =>
+      t.client.call('POST', `/v1/runs/${runId}/log-batch`, {
+        token: member.accessToken,
+        body,
+        ...(key === undefined ? {} : { headers: { 'idempotency-key': key } }),
+      });
+    const body = { params: [{ key: 'lr', value: '0.1' }], metrics: [{ key: 'loss', value: 0.9, step: 0 }] };
+    const first = await send(body, 'b1d4c7e0-5f1e-4c2b-9a77-0e5b1c3f2a10');
+    expect(first.status).toBe(200);
+    expect(first.json).toEqual({ params: 1, tags: 0, metrics: 1 });
+    // The answer was lost; the client sends the same body again under the same key.
+    const again = await send(body, 'b1d4c7e0-5f1e-4c2b-9a77-0e5b1c3f2a10');
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(first.json);
+    const history = await as(owner).get(`/v1/runs/${runId}/metrics/loss/history`);
+    expect(history.json.items).toHaveLength(1);
+    expect(await t.client.auditNames(owner.accessToken, 'run.log_batch', runId)).toHaveLength(1);
+
+    const other = await send(
+      { metrics: [{ key: 'loss', value: 0.5, step: 1 }] },
+      'b1d4c7e0-5f1e-4c2b-9a77-0e5b1c3f2a10',
+    );
+    expect(other.status).toBe(409);
+    expect(other.json.error.message).toMatch(/another log-batch body/);
+    // Without a key every body is stored; a key of another shape is refused before anything is.
+    expect((await send({ metrics: [{ key: 'loss', value: 0.4, step: 2 }] })).status).toBe(200);
+    expect((await send(body, 'two words')).status).toBe(400);
+    expect((await as(owner).get(`/v1/runs/${runId}/metrics/loss/history`)).json.items).toHaveLength(2);
+  });
+
   it('replaces the run tags with PUT', async () => {
     const runId = await newRun(owner, { tags: { a: '1', b: '2' } });
     const put = await as(member).put(`/v1/runs/${runId}/tags`, { tags: { b: '3', c: 'x'.repeat(8000) } });

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { IDEMPOTENCY_KEY } from '@meridian/protocol';
 import { bodyLimit } from 'hono/body-limit';
 import { RUN_STATUSES } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -46,6 +47,16 @@ const BatchBody = z
     (b) => (b.metrics?.length ?? 0) + (b.params?.length ?? 0) + (b.tags?.length ?? 0) <= MAX_ENTRIES,
     limitMessage(MAX_ENTRIES, 'metrics, params and tags together'),
   );
+const BatchHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(IDEMPOTENCY_KEY, '1 to 255 letters, digits and _ . : - (a UUID fits)')
+    .optional()
+    .openapi({
+      description:
+        'The same key on a body sent again (its answer was lost) answers what the first stored and stores nothing twice; another body under it is 409',
+    }),
+});
 const HistoryParams = z.object({
   id: RunIdParams.shape.id,
   key: EntryKey.openapi({ param: { name: 'key', in: 'path' }, description: 'URL-encoded; `/` as %2F' }),
@@ -135,9 +146,12 @@ export function runRoutes({ experiments: extra, ...deps }: RouteDeps & { experim
     path: `${runPath}/log-batch`,
     operationId: 'logBatch',
     summary: `Log metrics, params and tags at once, all or nothing: up to ${MAX_METRICS} metrics, ${MAX_PARAMS} params, ${MAX_TAGS} tags, ${BATCH_LIMITS.bodyBytes} bytes`,
-    request: { params: RunIdParams, ...jsonBody(BatchBody) },
+    request: { params: RunIdParams, headers: BatchHeaders, ...jsonBody(BatchBody) },
     responses: {
-      200: jsonContent(Logged(['metrics', 'params', 'tags']), 'Logged'),
+      200: jsonContent(
+        Logged(['metrics', 'params', 'tags']),
+        'Logged (or, for a body sent again, logged before)',
+      ),
       ...errors(401, 403, 404, 409),
     },
   });
@@ -181,9 +195,13 @@ export function runRoutes({ experiments: extra, ...deps }: RouteDeps & { experim
     .openapi(tags, async (c) =>
       c.json(await replaceTags(deps.db, actorOf(c), c.req.valid('param').id, c.req.valid('json').tags), 200),
     )
-    .openapi(batch, async (c) =>
-      c.json(await logBatch(deps.db, actorOf(c), c.req.valid('param').id, c.req.valid('json')), 200),
-    )
+    .openapi(batch, async (c) => {
+      const key = c.req.valid('header')['idempotency-key'];
+      return c.json(
+        await logBatch(deps.db, actorOf(c), c.req.valid('param').id, c.req.valid('json'), key),
+        200,
+      );
+    })
     .openapi(history, async (c) => {
       const { id, key } = c.req.valid('param');
       return c.json(await metricHistory(deps.db, actorOf(c), id, key, c.req.valid('query')), 200);

@@ -12060,7 +12060,10 @@ export interface operations {
   logBatch: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description The same key on a body sent again (its answer was lost) answers what the first stored and stores nothing twice; another body under it is 409 */
+        'idempotency-key'?: string;
+      };
       path: {
         id: string;
       };
@@ -12088,7 +12091,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Logged */
+      /** @description Logged (or, for a body sent again, logged before) */
       200: {
         headers: {
           [name: string]: unknown;

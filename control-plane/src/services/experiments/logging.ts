@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { and, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
-import { runMetrics, runParams, runTags } from '../../db/schema.js';
+import { runLogBatches, runMetrics, runParams, runTags } from '../../db/schema.js';
 import { AppError, conflict } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { findRun } from './runs.js';
@@ -100,19 +101,25 @@ export async function insertMetrics(tx: Tx, runId: string, metrics: MetricInput[
   return metrics.length;
 }
 
+/** What `log` answers when it stored nothing (a log-batch sent again): its counts, not audited again. */
+class Unchanged<T> {
+  constructor(readonly counts: T) {}
+}
+
 /** Runs `log` in one transaction against a run of the caller's org and audits it with the counts. */
 async function logToRun<T extends Record<string, number>>(
   db: Database,
   actor: Actor,
   runId: string,
   action: string,
-  log: (tx: Tx) => Promise<T>,
+  log: (tx: Tx) => Promise<T | Unchanged<T>>,
 ): Promise<T> {
   requirePermission(actor.principal, 'experiments:write');
   const orgId = actor.principal.orgId;
   return db.transaction(async (tx) => {
     const run = await findRun(tx, orgId, runId);
     const counts = await log(tx);
+    if (counts instanceof Unchanged) return counts.counts;
     // The run's name beside the counts: the entry is read by people.
     const metadata = { name: run.name, ...counts };
     await recordAudit(tx, actor, { orgId, action, targetType: 'run', targetId: runId, metadata });
@@ -151,11 +158,45 @@ export interface BatchInput {
   tags?: Entry[];
 }
 
-/** MLflow's log-batch: all of it lands or none of it does. */
-export async function logBatch(db: Database, actor: Actor, runId: string, batch: BatchInput) {
-  return logToRun(db, actor, runId, 'run.log_batch', async (tx) => ({
-    params: await insertParams(tx, runId, batch.params ?? []),
-    tags: await upsertTags(tx, runId, batch.tags ?? []),
-    metrics: await insertMetrics(tx, runId, batch.metrics ?? []),
-  }));
+/** Counts of what one log-batch stored. */
+type Logged = { params: number; tags: number; metrics: number };
+
+/**
+ * MLflow's log-batch: all of it lands or none of it does. With an idempotency key, a body sent again (its
+ * answer was lost) answers what the first stored and stores nothing more; another body under the same key
+ * is a conflict.
+ */
+export async function logBatch(
+  db: Database,
+  actor: Actor,
+  runId: string,
+  batch: BatchInput,
+  idempotencyKey?: string,
+): Promise<Logged> {
+  const bodySha256 = createHash('sha256').update(JSON.stringify(batch)).digest('hex');
+  return logToRun(db, actor, runId, 'run.log_batch', async (tx) => {
+    const earlier =
+      idempotencyKey === undefined ? undefined : await earlierBatch(tx, runId, idempotencyKey, bodySha256);
+    if (earlier) return new Unchanged(earlier);
+    const logged = {
+      params: await insertParams(tx, runId, batch.params ?? []),
+      tags: await upsertTags(tx, runId, batch.tags ?? []),
+      metrics: await insertMetrics(tx, runId, batch.metrics ?? []),
+    };
+    if (idempotencyKey !== undefined)
+      await tx.insert(runLogBatches).values({ runId, idempotencyKey, bodySha256, ...logged });
+    return logged;
+  });
+}
+
+/** What the batch sent earlier under this key stored; undefined when none was. */
+async function earlierBatch(tx: Tx, runId: string, idempotencyKey: string, bodySha256: string) {
+  const [earlier] = await tx
+    .select()
+    .from(runLogBatches)
+    .where(and(eq(runLogBatches.runId, runId), eq(runLogBatches.idempotencyKey, idempotencyKey)));
+  if (!earlier) return undefined;
+  if (earlier.bodySha256 !== bodySha256)
+    throw conflict(`Idempotency-Key ${idempotencyKey} was used for another log-batch body on this run`);
+  return { params: earlier.params, tags: earlier.tags, metrics: earlier.metrics };
 }
