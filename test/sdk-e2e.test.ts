@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -10,7 +9,6 @@ import {
   collect,
   DEFAULT_PART_SIZE,
   ForbiddenError,
-  MemoryTokenStore,
   MeridianClient,
   memorySource,
   NetworkError,
@@ -18,7 +16,6 @@ import {
   PayloadTooLargeError,
   RateLimitedError,
   type Tokens,
-  tokensFrom,
   UnauthenticatedError,
   UnprocessableError,
   type UploadCheckpoint,
@@ -26,9 +23,7 @@ import {
   uploadModelVersion,
 } from '@meridian/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './helpers/ports.js';
-import { type RunningService, startPatientControlPlane } from './helpers/stack.js';
-import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { newSdkUser, SDK_USER_PASSWORD, startProxiedControlPlane } from './helpers/sdk-users.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MB = 1024 * 1024;
@@ -39,53 +34,19 @@ const run = promisify(execFile);
  * URL, so presigned part URLs go through it too) that can cut connections mid-upload.
  */
 describe('the SDK against the control plane', () => {
+  let platform: Awaited<ReturnType<typeof startProxiedControlPlane>>;
   let dir = '';
-  let cp: RunningService;
-  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
-  const PASSWORD = 'correct horse battery';
-
-  /**
-   * A new account, and a client holding its login; `calls` counts requests by path, and a request whose
-   * connection broke is listed again as `failed …` (the SDK sends an idempotent one once more).
-   */
-  async function newUser(name: string) {
-    const calls: string[] = [];
-    const counting: typeof fetch = (input, init) => {
-      const call = `${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`;
-      calls.push(call);
-      return fetch(input, init).catch((err: unknown) => {
-        calls.push(`failed ${call}`);
-        throw err;
-      });
-    };
-    const email = `${name}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
-    const created = await new MeridianClient({ baseUrl: proxy.url }).request('post', '/v1/auth/register', {
-      body: { email, password: PASSWORD, name },
-    });
-    const store = new MemoryTokenStore(tokensFrom(created));
-    const client = new MeridianClient({ baseUrl: proxy.url, tokens: store, fetch: counting });
-    return { client, store, calls, email, orgId: created.org.id };
-  }
+  let proxy: (typeof platform)['proxy'];
+  const PASSWORD = SDK_USER_PASSWORD;
+  const newUser = (name: string) => newSdkUser(proxy.url, name);
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sdk-e2e-'));
-    const cpPort = await freePort();
-    proxy = await startTcpProxy(await freePort(), cpPort);
-    cp = await startPatientControlPlane(
-      join(dir, 'cp'),
-      {
-        MERIDIAN_PUBLIC_URL: proxy.url,
-        MERIDIAN_ACCESS_TOKEN_TTL_SECONDS: '1',
-        MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: '1000',
-      },
-      cpPort,
-    );
+    platform = await startProxiedControlPlane('sdk-e2e-', { MERIDIAN_ACCESS_TOKEN_TTL_SECONDS: '1' });
+    ({ dir, proxy } = platform);
   }, 150_000);
 
   afterAll(async () => {
-    await proxy?.close();
-    await cp?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('renews an expired login by itself, once for many concurrent calls', async () => {

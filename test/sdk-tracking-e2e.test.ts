@@ -1,44 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  ConflictError,
-  collect,
-  MemoryTokenStore,
-  MeridianClient,
-  NetworkError,
-  startRun,
-  tokensFrom,
-  withRun,
-} from '@meridian/sdk';
+import { ConflictError, collect, type MeridianClient, NetworkError, startRun, withRun } from '@meridian/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './helpers/ports.js';
-import { type RunningService, startPatientControlPlane } from './helpers/stack.js';
-import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { newSdkUser, startProxiedControlPlane } from './helpers/sdk-users.js';
 
 /**
  * The SDK's run logger (`startRun`, `withRun`) as a training script uses it, against a real control plane
  * reached through a TCP proxy that can take the network away.
  */
 describe('experiment tracking from the SDK', () => {
-  let dir = '';
-  let cp: RunningService;
-  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
-
-  /** A new account's client; `calls` lists the requests it sent, as `METHOD /path`. */
-  async function newUser(name: string) {
-    const calls: string[] = [];
-    const counting: typeof fetch = (input, init) => {
-      calls.push(`${init?.method ?? 'GET'} ${new URL(String(input)).pathname}`);
-      return fetch(input, init);
-    };
-    const email = `${name}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
-    const created = await new MeridianClient({ baseUrl: proxy.url }).request('post', '/v1/auth/register', {
-      body: { email, password: 'correct horse battery', name },
-    });
-    const tokens = new MemoryTokenStore(tokensFrom(created));
-    return { client: new MeridianClient({ baseUrl: proxy.url, tokens, fetch: counting }), calls };
-  }
+  let platform: Awaited<ReturnType<typeof startProxiedControlPlane>>;
+  let proxy: (typeof platform)['proxy'];
+  const newUser = (name: string) => newSdkUser(proxy.url, name);
+  /** The log-batch calls a client sent (a lost one is listed once more as `failed …`: not counted). */
+  const logBatches = (calls: string[]) =>
+    calls.filter((c) => c.startsWith('POST') && c.endsWith('/log-batch'));
 
   const history = (client: MeridianClient, runId: string, key: string) =>
     collect(
@@ -49,20 +23,12 @@ describe('experiment tracking from the SDK', () => {
     );
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sdk-tracking-'));
-    const cpPort = await freePort();
-    proxy = await startTcpProxy(await freePort(), cpPort);
-    cp = await startPatientControlPlane(
-      join(dir, 'cp'),
-      { MERIDIAN_PUBLIC_URL: proxy.url, MERIDIAN_AUTH_REGISTRATIONS_PER_ADDRESS: '1000' },
-      cpPort,
-    );
+    platform = await startProxiedControlPlane('sdk-tracking-');
+    ({ proxy } = platform);
   }, 150_000);
 
   afterAll(async () => {
-    await proxy?.close();
-    await cp?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await platform?.stop();
   });
 
   it('logs a training loop in a few log-batch calls and ends the run finished', async () => {
@@ -85,7 +51,7 @@ describe('experiment tracking from the SDK', () => {
       },
     );
     // The params when the run started, then 2,401 points and a tag in bodies of at most 1,000 entries.
-    expect(calls.filter((c) => c.endsWith('/log-batch'))).toHaveLength(4);
+    expect(logBatches(calls)).toHaveLength(4);
 
     const detail = await client.request('get', '/v1/runs/{id}', { path: { id: result } });
     expect(detail).toMatchObject({
@@ -137,7 +103,7 @@ describe('experiment tracking from the SDK', () => {
     run.logMetric('loss', 5);
     expect((await run.end()).status).toBe('finished');
     // The lost body went again under its key (stored once), then the new point in a body of its own.
-    expect(calls.filter((c) => c.endsWith('/log-batch'))).toHaveLength(3);
+    expect(logBatches(calls)).toHaveLength(3);
     const points = await history(client, run.run.id, 'loss');
     expect(points.map((p) => [p.step, p.value])).toEqual(Array.from({ length: 6 }, (_, i) => [i, i]));
   }, 30_000);
