@@ -78,12 +78,14 @@ describe('experiment tracking from the SDK', () => {
 
   it('keeps the points while the control plane cannot be reached, and sends each once when it can', async () => {
     const { client } = await newUser('offline');
-    const run = await startRun(client, { experiment: 'offline', flushIntervalMs: 0 });
+    const run = await startRun(client, { experiment: 'offline', flushIntervalMs: 0, maxPending: 15 });
     for (let i = 0; i < 10; i++) run.logMetric('loss', i);
     proxy.cutAfter(0);
     try {
       await expect(run.flush()).rejects.toBeInstanceOf(NetworkError);
       for (let i = 10; i < 15; i++) run.logMetric('loss', i);
+      // The bound counts what failed to go as well as what was logged since: memory stays bounded.
+      expect(() => run.logMetric('loss', 15)).toThrow(/15 metric points are waiting to be sent/);
       await expect(run.end()).rejects.toBeInstanceOf(NetworkError);
     } finally {
       await proxy.restore();

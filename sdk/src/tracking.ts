@@ -51,6 +51,8 @@ export class RunLogger {
   private pending = empty();
   /** Bodies cut but not yet taken, each with the Idempotency-Key it keeps on every resend. */
   private unsent: { key: string; batch: LogBatch }[] = [];
+  /** Metric points in `unsent`, counted against maxPending with the pending ones. */
+  private unsentPoints = 0;
   private readonly nextStep = new Map<string, number>();
   private readonly paramValues = new Map<string, string>();
   private readonly refused: unknown[] = [];
@@ -157,6 +159,7 @@ export class RunLogger {
     this.stopTimer();
     this.pending = empty();
     this.unsent = [];
+    this.unsentPoints = 0;
     return this.close(status);
   }
 
@@ -176,9 +179,10 @@ export class RunLogger {
   private push(key: string, value: number, step: number | undefined) {
     const at = step ?? this.nextStep.get(key) ?? 0;
     checkStep(key, at);
-    if (this.pending.metrics.length >= this.maxPending) {
+    const waiting = this.pending.metrics.length + this.unsentPoints;
+    if (waiting >= this.maxPending) {
       const why = this.lastFailure instanceof Error ? this.lastFailure.message : 'no answer yet';
-      throw new Error(`${this.pending.metrics.length} metric points are waiting to be sent (${why})`);
+      throw new Error(`${waiting} metric points are waiting to be sent (${why})`);
     }
     this.nextStep.set(key, at + 1);
     this.pending.metrics.push({ key, value, step: at, timestamp: new Date().toISOString() });
@@ -203,6 +207,7 @@ export class RunLogger {
     const queue = [...this.unsent, ...fresh];
     this.pending = empty();
     this.unsent = [];
+    this.unsentPoints = 0;
     for (const [i, { key, batch }] of queue.entries()) {
       try {
         await this.client.request('post', '/v1/runs/{id}/log-batch', {
@@ -215,6 +220,7 @@ export class RunLogger {
         // lost is not stored twice.
         const keep = retryable(err);
         this.unsent = queue.slice(keep ? i : i + 1);
+        this.unsentPoints = this.unsent.reduce((n, u) => n + u.batch.metrics.length, 0);
         if (keep) this.lastFailure = err;
         else if (!callerWaits) this.refused.push(err);
         throw err;

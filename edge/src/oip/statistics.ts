@@ -1,6 +1,7 @@
 import { type ModelStat, STAT_PHASES } from '@meridian/protocol';
 
-/** Each replica reports its own figures since it loaded the version; a deployment's are their sum. */
+// Triton's statistics extension: each replica reports its own figures since it loaded the version; a
+// deployment's are their sum.
 
 /** A count the agent sent: a finite number ≥ 0, or 0 for anything else (never NaN in a sum). */
 const figure = (value: unknown) =>
