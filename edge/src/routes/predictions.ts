@@ -297,7 +297,7 @@ async function statistics(c: Ctx) {
     pinned === undefined
       ? deployment.versions
       : deployment.versions.filter((v) => String(v.version) === pinned);
-  if (versions.length === 0)
+  if (pinned !== undefined && versions.length === 0)
     throw new EdgeError('not_found', `version '${pinned}' of model '${deployment.name}' is not being served`);
   const askReplica = (version: RoutedVersion, replica: RoutedReplica) =>
     forwardToReplica(c.env, {
