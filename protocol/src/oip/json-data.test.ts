@@ -186,6 +186,11 @@ describe('OIP JSON data decoded from the bytes', () => {
       '[[1]',
       '[1]]',
       '[-]',
+      // Bytes just above '9' inside a run of four, where the fraction is read four digits at a time.
+      '[0.12:4567,1]',
+      '[0.1234567?,1]',
+      '[0.123/567,1]',
+      '[1.5e3x,1]',
     ])
       expect(
         refusal(() => decodeOne('FP32', [2], dataText)),
