@@ -2,19 +2,26 @@
 export type BatchMode = 'learning' | 'batching' | 'unbatched';
 
 type Estimate = { perItemUs: number; samples: number };
+type RunKind = 'single' | 'batched';
 
 const ALPHA = 0.2;
+/** Runs per probe of the other side: the first run after a switch is not counted (see record). */
+const PROBE_RUNS = 2;
 
 /**
  * Decides online whether stacking requests pays off for a model: it keeps a moving average of compute
  * time per item for runs of one request and for batched runs, batches only while batched items are
  * cheaper, and keeps probing the other side now and then so a change (load, thread contention) is seen.
- * Batching helps PaddleOCR cls (~1.7× at 32) but hurts its recogniser, so this is measured, not assumed.
+ * Batching pays many times over for small MLPs and hurts the PaddleOCR recogniser, so this is measured,
+ * not assumed.
  */
 export class AdaptiveBatchPolicy {
   private readonly single: Estimate = { perItemUs: 0, samples: 0 };
   private readonly batched: Estimate = { perItemUs: 0, samples: 0 };
   private sinceProbe = 0;
+  private probeRunsLeft = 0;
+  private probeLimit = 1;
+  private lastKind: RunKind | undefined;
 
   constructor(
     private readonly minSamples = 3,
@@ -31,9 +38,18 @@ export class AdaptiveBatchPolicy {
     return { singleUs: this.single.perItemUs, batchedUs: this.batched.perItemUs };
   }
 
-  /** Records one run: how many requests it served, how many rows they held, how long it took. */
+  /**
+   * Records one run: how many requests it served, how many rows they held, how long it took. The first
+   * run after a run of the other kind is left out: onnxruntime runs one row ~50% slower right after a
+   * batch of 32 (PaddleOCR cls, 1,043 against 692 µs), so a lone probe would always read the other side
+   * as worse than it is and the policy would never leave the mode it started in.
+   */
   record(requests: number, rows: number, computeUs: number): void {
-    const e = requests === 1 ? this.single : this.batched;
+    const kind: RunKind = requests === 1 ? 'single' : 'batched';
+    const switched = this.lastKind !== undefined && this.lastKind !== kind;
+    this.lastKind = kind;
+    if (switched) return;
+    const e = kind === 'single' ? this.single : this.batched;
     const perItem = computeUs / Math.max(1, rows);
     e.perItemUs = e.samples === 0 ? perItem : e.perItemUs + ALPHA * (perItem - e.perItemUs);
     e.samples += 1;
@@ -43,16 +59,20 @@ export class AdaptiveBatchPolicy {
   nextLimit(maxBatch: number, queued: number): number {
     if (this.single.samples < this.minSamples) return 1;
     if (this.batched.samples < this.minSamples) return maxBatch;
+    if (this.probeRunsLeft > 0) {
+      // The probe's side, even if its first run already changed the mode.
+      this.probeRunsLeft -= 1;
+      return this.probeLimit;
+    }
+    const batching = this.mode === 'batching';
     this.sinceProbe += 1;
-    const probe = this.sinceProbe >= this.probeEvery;
-    if (this.mode === 'batching') {
-      if (probe) this.sinceProbe = 0;
-      return probe ? 1 : maxBatch;
-    }
-    if (probe && queued >= 2) {
+    // Probing batches needs requests to stack; probing single runs needs only one.
+    if (this.sinceProbe >= this.probeEvery && (batching || queued >= 2)) {
       this.sinceProbe = 0;
-      return maxBatch;
+      this.probeRunsLeft = PROBE_RUNS - 1;
+      this.probeLimit = batching ? 1 : maxBatch;
+      return this.probeLimit;
     }
-    return 1;
+    return batching ? maxBatch : 1;
   }
 }
