@@ -5,8 +5,10 @@ type Estimate = { perItemUs: number; samples: number };
 type RunKind = 'single' | 'batched';
 
 const ALPHA = 0.2;
-/** Runs per probe of the other side: the first run after a switch is not counted (see record). */
-const PROBE_RUNS = 2;
+/** Runs after a switch of kind that are not counted (see record). */
+const WARMUP_RUNS = 2;
+/** Runs per probe of the other side: its warm-up, then two that count. */
+const PROBE_RUNS = WARMUP_RUNS + 2;
 
 /**
  * Decides online whether stacking requests pays off for a model: it keeps a moving average of compute
@@ -22,6 +24,8 @@ export class AdaptiveBatchPolicy {
   private probeRunsLeft = 0;
   private probeLimit = 1;
   private lastKind: RunKind | undefined;
+  /** Runs since the kind last changed, this one included (none changed yet: every run counts). */
+  private sinceSwitch = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly minSamples = 3,
@@ -40,15 +44,17 @@ export class AdaptiveBatchPolicy {
 
   /**
    * Records one run: how many requests it served, how many rows they held, how long it took. The first
-   * run after a run of the other kind is left out: onnxruntime runs one row ~50% slower right after a
-   * batch of 32 (PaddleOCR cls, 1,043 against 692 µs), so a lone probe would always read the other side
-   * as worse than it is and the policy would never leave the mode it started in.
+   * runs after a run of the other kind are left out: onnxruntime runs one row ~50% slower right after a
+   * batch of 32 and ~15% slower the run after (PaddleOCR cls, 1,043 and 789 against 692 µs), so a lone
+   * probe would always read the other side as worse than it is and the policy would never leave the
+   * mode it started in.
    */
   record(requests: number, rows: number, computeUs: number): void {
     const kind: RunKind = requests === 1 ? 'single' : 'batched';
-    const switched = this.lastKind !== undefined && this.lastKind !== kind;
+    if (this.lastKind !== undefined && this.lastKind !== kind) this.sinceSwitch = 0;
+    this.sinceSwitch += 1;
     this.lastKind = kind;
-    if (switched) return;
+    if (this.sinceSwitch <= WARMUP_RUNS) return;
     const e = kind === 'single' ? this.single : this.batched;
     const perItem = computeUs / Math.max(1, rows);
     e.perItemUs = e.samples === 0 ? perItem : e.perItemUs + ALPHA * (perItem - e.perItemUs);
