@@ -200,6 +200,30 @@ describe('DynamicBatcher', () => {
     expect(batcher.mode).toBe('unbatched');
   });
 
+  it('starts the next full batch before answering the one that finished', async () => {
+    // Answering a batch takes the main thread a while (responses encoded and written); the model's
+    // thread should not wait for that when the next batch is already queued.
+    const events: string[] = [];
+    let runs = 0;
+    const logged: ModelRunner = {
+      signature: mlp.signature,
+      run: (inputs) => mlp.run(inputs),
+      runTimed: async (inputs) => {
+        const n = ++runs;
+        events.push(`run ${n}`);
+        return { outputs: await mlp.run(inputs), computeUs: 100 * (inputs[0]?.shape[0] ?? 1) };
+      },
+    };
+    const batcher = new DynamicBatcher(logged, { ...base, adaptive: false });
+    const answers = Array.from({ length: 96 }, (_, i) =>
+      batcher.infer(row(i)).then(() => events.push(`answer ${i}`)),
+    );
+    await Promise.all(answers);
+    expect(events.filter((e) => e.startsWith('run'))).toEqual(['run 1', 'run 2', 'run 3']);
+    expect(events.indexOf('run 2')).toBeLessThan(events.indexOf('answer 0'));
+    expect(events.indexOf('run 3')).toBeLessThan(events.indexOf('answer 32'));
+  });
+
   it('keeps batching the MLP, where a batch of 32 costs little more than one row', async () => {
     const batcher = new DynamicBatcher(mlp, base);
     for (let round = 0; round < 8; round++)

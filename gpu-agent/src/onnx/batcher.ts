@@ -254,9 +254,22 @@ export class DynamicBatcher {
     this.computing += picked.length;
     this.countLoad();
     const start = performance.now();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.inflight -= 1;
+      this.computing -= picked.length;
+      this.countLoad();
+    };
     try {
       const { outputs, computeUs } = await this.runPicked(picked);
       if (this.batchable) this.policy.record(picked.length, rows, computeUs);
+      release();
+      // Under steady load a run as big as the last is already queued: start it before answering this one.
+      // Answering a batch (its responses encoded and written) takes the main thread milliseconds that the
+      // model's thread would otherwise sit idle (PaddleOCR cls at 64 callers: ~15% fewer answers a second).
+      if (this.queue.length >= this.lastBatch) this.dispatch();
       this.options.onExecute?.({ requests: picked.length, rows, computeUs });
       picked.forEach((p, k) => {
         const out = outputs[k];
@@ -266,9 +279,7 @@ export class DynamicBatcher {
         );
       });
     } finally {
-      this.inflight -= 1;
-      this.computing -= picked.length;
-      this.countLoad();
+      release();
       this.pump();
     }
   }
