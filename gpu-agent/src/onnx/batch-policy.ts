@@ -66,7 +66,7 @@ export class AdaptiveBatchPolicy {
     if (this.single.samples < this.minSamples) return 1;
     if (this.batched.samples < this.minSamples) return maxBatch;
     if (this.probeRunsLeft > 0) {
-      // The probe's side, even if its first run already changed the mode.
+      // The probe's side, even if one of its counted runs already changed the mode.
       this.probeRunsLeft -= 1;
       return this.probeLimit;
     }
