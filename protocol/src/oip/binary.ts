@@ -1,6 +1,7 @@
 import { elementCount, type Tensor } from './datatypes.js';
 import { checkInferRequest } from './infer-request-check.js';
 import { checkedData, decodeJsonData } from './json-data.js';
+import { jsonWithArrays, largeNumericData, type NumericData } from './json-encode.js';
 import { type DataSpan, scanTensorJson } from './json-request.js';
 import { InferRequest, type InferRequestOutput, InferResponse, type OipParameters } from './schemas.js';
 import { OipCodecError, tensorFromBytes, tensorFromJson, tensorToBytes, tensorToJson } from './tensor.js';
@@ -19,6 +20,9 @@ type WireTensor = {
   parameters?: OipParameters | undefined;
   data?: unknown[] | undefined;
 };
+
+/** A tensor being written: a large numeric `data` stays a typed array until `jsonWithArrays` prints it. */
+type OutgoingTensor = Omit<WireTensor, 'data'> & { data?: unknown[] | NumericData };
 
 type JsonPart = { json: unknown; rest: Uint8Array; body: Uint8Array; spans: (DataSpan | undefined)[] };
 
@@ -92,19 +96,25 @@ function readTensors(entries: WireTensor[], part: JsonPart, side: string): Tenso
 
 function encode(json: Record<string, unknown>, key: string, items: TensorToSend[]): EncodedBody {
   const binaries: Uint8Array[] = [];
-  json[key] = items.map(({ tensor, binary, parameters }) => {
-    const wire: WireTensor = { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape };
+  let arrays = false;
+  const wires = items.map(({ tensor, binary, parameters }) => {
+    const wire: OutgoingTensor = { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape };
     if (binary) {
       const bytes = tensorToBytes(tensor);
       binaries.push(bytes);
       wire.parameters = { ...parameters, binary_data_size: bytes.byteLength };
-    } else {
-      if (parameters) wire.parameters = parameters;
-      wire.data = tensorToJson(tensor);
+      return wire;
     }
+    if (parameters) wire.parameters = parameters;
+    // A large output is printed from its typed array in chunks (json-encode.ts), never copied to a number[].
+    const large = largeNumericData(tensor);
+    arrays ||= large !== undefined;
+    wire.data = large ?? tensorToJson(tensor);
     return wire;
   });
-  const header = textToBytes(JSON.stringify(json));
+  const header = arrays
+    ? jsonWithArrays(json, key, wires)
+    : textToBytes(JSON.stringify({ ...json, [key]: wires }));
   if (binaries.length === 0) return { body: header, headerLength: undefined };
   const body = new Uint8Array(binaries.reduce((n, b) => n + b.byteLength, header.byteLength));
   body.set(header);
