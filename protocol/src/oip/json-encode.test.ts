@@ -27,13 +27,7 @@ function reference(meta: Record<string, unknown>, key: string, items: TensorToSe
     return wire;
   });
   const header = textToBytes(JSON.stringify({ ...meta, [key]: list }));
-  const body = new Uint8Array(binaries.reduce((n, b) => n + b.byteLength, header.byteLength));
-  body.set(header);
-  let at = header.byteLength;
-  for (const b of binaries) {
-    body.set(b, at);
-    at += b.byteLength;
-  }
+  const body = Uint8Array.from([header, ...binaries].flatMap((part) => [...part]));
   return { body, headerLength: binaries.length === 0 ? undefined : header.byteLength };
 }
 
