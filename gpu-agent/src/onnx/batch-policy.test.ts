@@ -33,7 +33,7 @@ describe('AdaptiveBatchPolicy', () => {
     // Batches are cheap at first, then cost more per row than a warm single run. Probes that counted the
     // runs right after a batch (1,050 and 800 µs, as PaddleOCR cls reads) would keep batching at 780 µs a
     // row for good.
-    const policy = new AdaptiveBatchPolicy(3, 16);
+    const policy = new AdaptiveBatchPolicy(3, 16 * 32);
     let batchedPerRow = 100;
     const costs = () => ({ single: 700, singleAfterBatch: [1_050, 800], batchedPerRow });
     drive(policy, costs, 100);
@@ -45,11 +45,24 @@ describe('AdaptiveBatchPolicy', () => {
   });
 
   it('probes the other side with four runs in a row, now and then', () => {
-    const policy = new AdaptiveBatchPolicy(3, 8);
+    const policy = new AdaptiveBatchPolicy(3, 8 * 32);
     const limits = drive(policy, () => ({ single: 700, singleAfterBatch: [], batchedPerRow: 100 }), 120);
     expect(policy.mode).toBe('batching');
     const afterLearning = limits.slice(20).join(',');
     expect(afterLearning).toContain(',32,1,1,1,1,32,');
     expect(afterLearning).not.toMatch(/,32,(1,){1,3}32,/);
+  });
+
+  it('serves a model it keeps unbatched almost all in single runs, though each probe takes batches of 32', () => {
+    // Batches cost three times a single run per row. Probes spaced by runs (one every 64) put two thirds of
+    // the rows of a deep queue into batches: 4 runs of 32 for every 64 runs of one.
+    const policy = new AdaptiveBatchPolicy();
+    const limits = drive(policy, () => ({ single: 100, singleAfterBatch: [], batchedPerRow: 300 }), 20_000);
+    expect(policy.mode).toBe('unbatched');
+    const served = limits.slice(100);
+    const batchedRows = served.filter((l) => l > 1).reduce((a, b) => a + b, 0);
+    const rows = served.reduce((a, b) => a + b, 0);
+    expect(batchedRows).toBeGreaterThan(0);
+    expect(batchedRows / rows).toBeLessThan(0.1);
   });
 });

@@ -20,16 +20,22 @@ const PROBE_RUNS = WARMUP_RUNS + 2;
 export class AdaptiveBatchPolicy {
   private readonly single: Estimate = { perItemUs: 0, samples: 0 };
   private readonly batched: Estimate = { perItemUs: 0, samples: 0 };
-  private sinceProbe = 0;
+  /** Rows served since the last probe began. */
+  private rowsSinceProbe = 0;
   private probeRunsLeft = 0;
   private probeLimit = 1;
   private lastKind: RunKind | undefined;
   /** Runs since the kind last changed, this one included (none changed yet: every run counts). */
   private sinceSwitch = Number.POSITIVE_INFINITY;
 
+  /**
+   * @param probeEveryRows rows served between probes. Counted in rows, not runs, so that a probe takes the
+   * same small share of the traffic on either side: counted in runs (64), a model served unbatched under a
+   * deep queue ran 4 batches of 32 every 64 single runs, two thirds of its rows in the mode it had rejected.
+   */
   constructor(
     private readonly minSamples = 3,
-    private readonly probeEvery = 64,
+    private readonly probeEveryRows = 2048,
   ) {}
 
   get mode(): BatchMode {
@@ -50,6 +56,7 @@ export class AdaptiveBatchPolicy {
    * mode it started in.
    */
   record(requests: number, rows: number, computeUs: number): void {
+    this.rowsSinceProbe += rows;
     const kind: RunKind = requests === 1 ? 'single' : 'batched';
     if (this.lastKind !== undefined && this.lastKind !== kind) this.sinceSwitch = 0;
     this.sinceSwitch += 1;
@@ -71,10 +78,9 @@ export class AdaptiveBatchPolicy {
       return this.probeLimit;
     }
     const batching = this.mode === 'batching';
-    this.sinceProbe += 1;
     // Probing batches needs requests to stack; probing single runs needs only one.
-    if (this.sinceProbe >= this.probeEvery && (batching || queued >= 2)) {
-      this.sinceProbe = 0;
+    if (this.rowsSinceProbe >= this.probeEveryRows && (batching || queued >= 2)) {
+      this.rowsSinceProbe = 0;
       this.probeRunsLeft = PROBE_RUNS - 1;
       this.probeLimit = batching ? 1 : maxBatch;
       return this.probeLimit;

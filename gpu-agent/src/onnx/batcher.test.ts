@@ -182,22 +182,30 @@ describe('DynamicBatcher', () => {
     expect(turns).toBeLessThanOrEqual(8);
   });
 
-  it('stops batching a model whose batched runs cost more per item than single ones', async () => {
+  it('stops batching a model whose batched runs cost more per item than single ones, and pipelines its runs', async () => {
     // A runner whose cost grows faster than linearly with batch size stands in for models like the
     // PaddleOCR recogniser; it wraps the real MLP so outputs stay real, and reports its compute time
     // (1 ms a row alone, 3 ms a row batched) so the outcome does not hang on a busy machine's timers.
+    let inFlight = 0;
+    const inFlightAtStart: number[] = [];
     const worse: ModelRunner = {
       signature: mlp.signature,
       run: (inputs) => mlp.run(inputs),
       runTimed: async (inputs) => {
+        inFlightAtStart.push(++inFlight);
         const rows = inputs[0]?.shape[0] ?? 1;
-        return { outputs: await mlp.run(inputs), computeUs: rows === 1 ? 1_000 : rows * 3_000 };
+        const outputs = await mlp.run(inputs).finally(() => inFlight--);
+        return { outputs, computeUs: rows === 1 ? 1_000 : rows * 3_000 };
       },
     };
     const batcher = new DynamicBatcher(worse, base);
     for (let round = 0; round < 6; round++)
       await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.infer(row(i))));
     expect(batcher.mode).toBe('unbatched');
+    // Served unbatched, queued requests run several at once, as for a model that never batches.
+    inFlightAtStart.length = 0;
+    await Promise.all(Array.from({ length: 16 }, (_, i) => batcher.infer(row(i))));
+    expect(Math.max(...inFlightAtStart)).toBeGreaterThan(1);
   });
 
   it('starts the next full batch before answering the one that finished', async () => {

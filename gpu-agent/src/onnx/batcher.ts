@@ -33,7 +33,7 @@ export type BatcherOptions = {
 };
 
 /**
- * Runs in flight for a model that never batches. onnxruntime-node starts each run from a setImmediate, so
+ * Runs in flight for a model that never batches, or that the adaptive policy serves unbatched. onnxruntime-node starts each run from a setImmediate, so
  * with one run in flight the queued requests ran one per event-loop turn, and each turn cost a poll of the
  * sockets: the small MLP paid ~3× the bare node:http server's CPU per request (bench/agent-serving.ts).
  * With several in flight, what is queued runs in one turn, as a server calling session.run directly does.
@@ -173,7 +173,10 @@ export class DynamicBatcher {
   }
 
   private maxRuns(): number {
-    return this.options.maxConcurrentRuns ?? (this.batchable ? 1 : UNBATCHED_RUNS_IN_FLIGHT);
+    if (this.options.maxConcurrentRuns !== undefined) return this.options.maxConcurrentRuns;
+    // One run at a time lets the next batch gather; a model the policy serves one request a run gains
+    // nothing from that and pays the turn per run that UNBATCHED_RUNS_IN_FLIGHT removes.
+    return this.batchable && this.mode !== 'unbatched' ? 1 : UNBATCHED_RUNS_IN_FLIGHT;
   }
 
   private limit(): number {
