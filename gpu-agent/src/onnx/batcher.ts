@@ -33,10 +33,11 @@ export type BatcherOptions = {
 };
 
 /**
- * Runs in flight for a model that never batches, or that the adaptive policy serves unbatched. onnxruntime-node starts each run from a setImmediate, so
- * with one run in flight the queued requests ran one per event-loop turn, and each turn cost a poll of the
- * sockets: the small MLP paid ~3× the bare node:http server's CPU per request (bench/agent-serving.ts).
- * With several in flight, what is queued runs in one turn, as a server calling session.run directly does.
+ * Runs in flight for a model that never batches, or that the adaptive policy serves unbatched.
+ * onnxruntime-node starts each run from a setImmediate, so with one run in flight the queued requests ran
+ * one per event-loop turn, and each turn cost a poll of the sockets: the small MLP paid ~3× the bare
+ * node:http server's CPU per request (bench/agent-serving.ts). With several in flight, what is queued runs
+ * in one turn, as a server calling session.run directly does.
  */
 export const UNBATCHED_RUNS_IN_FLIGHT = 16;
 
