@@ -14,8 +14,8 @@ export type NumericData =
 
 /**
  * Elements per `JSON.stringify` call. Printing a whole output at once builds a number[] copy of it, one string
- * of its full text and then its UTF-8 copy: for a 640×640 FP32 map (8 MB of JSON) that cost ~120 ms against
- * ~60 ms in chunks, whose arrays and strings stay small (bench/oip-json-encode.ts).
+ * of its full text and then its UTF-8 copy: for a 640×640 FP32 map (8 MB of JSON) that takes 1.4–1.6× as
+ * long as in chunks, whose arrays and strings stay small (bench/oip-json-encode.ts).
  */
 const CHUNK = 4096;
 
