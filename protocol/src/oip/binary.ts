@@ -112,9 +112,9 @@ function encode(json: Record<string, unknown>, key: string, items: TensorToSend[
     wire.data = large ?? tensorToJson(tensor);
     return wire;
   });
-  const header = arrays
-    ? jsonWithArrays(json, key, wires)
-    : textToBytes(JSON.stringify({ ...json, [key]: wires }));
+  // `json` is the caller's own copy of the request or response fields (encodeInfer*), so the list goes in it.
+  json[key] = wires;
+  const header = arrays ? jsonWithArrays(json, key, wires) : textToBytes(JSON.stringify(json));
   if (binaries.length === 0) return { body: header, headerLength: undefined };
   const body = new Uint8Array(binaries.reduce((n, b) => n + b.byteLength, header.byteLength));
   body.set(header);
