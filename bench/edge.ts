@@ -24,6 +24,7 @@ import {
 } from './edge/processes.js';
 import { locateWithSourceMap, openProfiler, topSelfTime } from './edge/profile.js';
 import {
+  LABEL_WIDTH,
   LOADGEN_LIMIT,
   mergeRounds,
   pct,
@@ -47,7 +48,8 @@ import type { Cell, EdgeStats, Target, Upstream } from './edge/types.js';
  * The edge benchmark: what the Meridian edge (auth + limits + routing + usage) costs over a bare
  * pass-through Worker, in raw workerd (production-like) and in the local Miniflare set-up `npm start` runs,
  * beside direct calls to the upstream, nginx `proxy_pass` and (raw workerd) a signing floor Worker that does
- * only the signed forward's fixed work (bench/edge/signing-floor-worker.js); against the real agent serving
+ * only the signed forward's fixed work (bench/edge/signing-floor-worker.js) and a header-signing floor that
+ * signs the headers and streams the body (bench/edge/header-signing-floor-worker.js); against the real agent serving
  * the PaddleOCR classifier and against a fixed-response upstream (so that the ratio shows the edge's own cost). It also
  * counts the edge's control-plane calls and limiter (Durable Object) calls during each measured window.
  *   npx tsx bench/edge.ts [--duration 5] [--warmup 2] [--connections 1,50] [--width 8] [--rounds 1]
@@ -226,7 +228,7 @@ async function main() {
   for (let round = 1; round <= ROUNDS; round++) {
     say('');
     say(
-      `${ROUNDS > 1 ? `round ${round}: ` : ''}${'upstream'.padEnd(8)} ${'c'.padStart(3)}  ${'target'.padEnd(22)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  fails  loadgen  machine  upstream µs/req  hop µs/req`,
+      `${ROUNDS > 1 ? `round ${round}: ` : ''}${'upstream'.padEnd(8)} ${'c'.padStart(3)}  ${'target'.padEnd(LABEL_WIDTH)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  fails  loadgen  machine  upstream µs/req  hop µs/req`,
     );
     // Every other round runs the targets in reverse, so no target always follows the same one.
     const order = round % 2 === 1 ? targets : [...targets].reverse();

@@ -90,9 +90,12 @@ function callsLine(calls: CallCounts | undefined): string {
 /** Above this share of a core, a cell measures the load generator as much as the server (PERFORMANCE.md). */
 export const LOADGEN_LIMIT = 0.3;
 
+/** Width of a target's label in the cell table: the longest, 'workerd header-signing floor'. */
+export const LABEL_WIDTH = 28;
+
 export function printCell(say: (line: string) => void, t: Target, u: Upstream, c: number, r: Cell) {
   say(
-    `${u.key.padEnd(8)} ${String(c).padStart(3)}  ${t.label.padEnd(22)} ${fixed(r.rps, 0, 7)} ${fixed(r.p50, 3, 8)} ${fixed(r.p99, 3, 8)}  ${String(r.failures).padStart(5)} ${pct(r.loadgenCpu)}${r.loadgenCpu > LOADGEN_LIMIT ? '*' : ' '} ${pct(r.machineBusy)}  ${fixed(r.upstreamUsPerReq, 0, 14)}  ${r.hopUsPerReq === undefined ? '         -' : fixed(r.hopUsPerReq, 0, 10)}`,
+    `${u.key.padEnd(8)} ${String(c).padStart(3)}  ${t.label.padEnd(LABEL_WIDTH)} ${fixed(r.rps, 0, 7)} ${fixed(r.p50, 3, 8)} ${fixed(r.p99, 3, 8)}  ${String(r.failures).padStart(5)} ${pct(r.loadgenCpu)}${r.loadgenCpu > LOADGEN_LIMIT ? '*' : ' '} ${pct(r.machineBusy)}  ${fixed(r.upstreamUsPerReq, 0, 14)}  ${r.hopUsPerReq === undefined ? '         -' : fixed(r.hopUsPerReq, 0, 10)}`,
   );
   if (r.failures > 0) say(`      failures: ${r.failureSamples.join(' | ')}`);
   if (t.kind === 'edge') say(`      ${callsLine(r.calls)}; ${limiterLine(r.stats)}`);
@@ -103,8 +106,8 @@ export function verdict(ok: boolean | undefined): string {
 }
 
 /**
- * Each runtime's edge with the bare Worker (and, in raw workerd, the signing floor) it is measured against,
- * once per upstream: the pairs every comparison below walks.
+ * Each runtime's edge with the bare Worker (and, in raw workerd, the two signing floors) it is measured
+ * against, once per upstream: the pairs every comparison below walks.
  */
 function* edgePairs(targets: Target[], upstreams: Upstream[]) {
   for (const runtime of ['workerd', 'miniflare'] as const) {
@@ -113,7 +116,8 @@ function* edgePairs(targets: Target[], upstreams: Upstream[]) {
     const edge = of('edge');
     if (!bare || !edge) continue;
     const label = runtime === 'workerd' ? 'raw workerd' : 'Miniflare';
-    for (const u of upstreams) yield { label, bare, edge, floor: of('floor'), u };
+    for (const u of upstreams)
+      yield { label, bare, edge, floor: of('floor'), headerFloor: of('headerFloor'), u };
   }
 }
 
@@ -213,7 +217,7 @@ function printCpuCost(
   upstreams: Upstream[],
   cellOf: (t: Target, u: Upstream, c: number) => Cell | undefined,
 ) {
-  for (const { label, bare, edge, u, floor } of edgePairs(targets, upstreams)) {
+  for (const { label, bare, edge, u, floor, headerFloor } of edgePairs(targets, upstreams)) {
     const bareCell = cellOf(bare, u, c);
     const edgeCell = cellOf(edge, u, c);
     const b = bareCell?.hopUsPerReq;
@@ -222,6 +226,12 @@ function printCpuCost(
     say(
       `CPU per request at c=${c}, ${label} → ${u.key}: edge ${e.toFixed(0)} µs, bare Worker ${b.toFixed(0)} µs (${signed(e - b, 0)} µs); bare ÷ edge ${(b / e).toFixed(2)}, the throughput ratio a CPU-bound run would show`,
     );
+    const h = headerFloor && cellOf(headerFloor, u, c);
+    if (h?.hopUsPerReq !== undefined)
+      say(
+        `  header-signing floor (headers signed, body streamed, timeout, answer rebuilt; no edge logic) → ${u.key}: ${h.hopUsPerReq.toFixed(0)} µs, ` +
+          `${(h.rps / bareCell.rps).toFixed(2)} of the bare Worker's throughput (the least a per-request signature costs: ${signed(h.hopUsPerReq - b, 0)} µs)`,
+      );
     const f = floor && cellOf(floor, u, c);
     if (f?.hopUsPerReq === undefined) continue;
     say(

@@ -78,6 +78,13 @@ export async function startTargets(
       proxy: () => workerd.process,
     },
     {
+      label: 'workerd header-signing floor',
+      runtime: 'workerd',
+      kind: 'headerFloor',
+      port: (u) => workerd.headerFloorPorts[u.key],
+      proxy: () => workerd.process,
+    },
+    {
       label: 'workerd edge',
       runtime: 'workerd',
       kind: 'edge',
@@ -176,6 +183,7 @@ export async function startRawWorkerd(
   edge: EdgeHandle;
   barePorts: Record<UpstreamKey, number>;
   floorPorts: Record<UpstreamKey, number>;
+  headerFloorPorts: Record<UpstreamKey, number>;
   config: string;
 }> {
   const proxy = await startCountingProxy(platform.cpUrl, replicaUrls);
@@ -183,6 +191,7 @@ export async function startRawWorkerd(
   const edgePort = await freePort();
   const barePorts = { agent: await freePort(), fixed: await freePort() };
   const floorPorts = { agent: await freePort(), fixed: await freePort() };
+  const headerFloorPorts = { agent: await freePort(), fixed: await freePort() };
   const workerdDir = join(bench.dir, inspectorPort === undefined ? 'workerd' : 'workerd-profile');
   const config = writeWorkerdConfig({
     dir: workerdDir,
@@ -199,9 +208,15 @@ export async function startRawWorkerd(
       url: `http://127.0.0.1:${u.port}`,
       port: barePorts[u.key],
       floorPort: floorPorts[u.key],
+      headerFloorPort: headerFloorPorts[u.key],
     })),
   });
-  const ports = [edgePort, ...Object.values(barePorts), ...Object.values(floorPorts)];
+  const ports = [
+    edgePort,
+    ...Object.values(barePorts),
+    ...Object.values(floorPorts),
+    ...Object.values(headerFloorPorts),
+  ];
   const running = await startProcess({
     name: 'workerd',
     command: WORKERD,
@@ -221,6 +236,7 @@ export async function startRawWorkerd(
     edge: { port: edgePort, proxy, process: running },
     barePorts,
     floorPorts,
+    headerFloorPorts,
     config,
   };
 }

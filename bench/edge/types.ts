@@ -18,13 +18,13 @@ export type Upstream = {
 export type EdgeStats = { limiterCalls: number; predictions: number };
 export type EdgeHandle = { port: number; proxy: CountingProxy; process: Running };
 /**
- * Something a cell loads: direct calls, nginx, or a bare Worker, the signing floor (raw workerd only) or the
- * edge in one runtime.
+ * Something a cell loads: direct calls, nginx, or a bare Worker, the signing floor and the header-signing
+ * floor (raw workerd only) or the edge in one runtime.
  */
 export type Target = {
   label: string;
   runtime: 'workerd' | 'miniflare' | 'none';
-  kind: 'direct' | 'nginx' | 'bare' | 'floor' | 'edge';
+  kind: 'direct' | 'nginx' | 'bare' | 'floor' | 'headerFloor' | 'edge';
   port(u: Upstream): number;
   /** The proxy's process (its descendants included) that serves `u`; none for direct calls. */
   proxy(u: Upstream): Running | undefined;
