@@ -199,13 +199,42 @@ describe('DynamicBatcher', () => {
       },
     };
     const batcher = new DynamicBatcher(worse, base);
-    for (let round = 0; round < 6; round++)
+    // Learning leaves out each side's first runs and counts five: 13 single runs, then 7 batches.
+    for (let round = 0; round < 10; round++)
       await Promise.all(Array.from({ length: 8 }, (_, i) => batcher.infer(row(i))));
     expect(batcher.mode).toBe('unbatched');
     // Served unbatched, queued requests run several at once, as for a model that never batches.
     inFlightAtStart.length = 0;
     await Promise.all(Array.from({ length: 16 }, (_, i) => batcher.infer(row(i))));
     expect(Math.max(...inFlightAtStart)).toBeGreaterThan(1);
+  });
+
+  it("runs a probe's single runs several at once, as it would serve them unbatched", async () => {
+    // Batches cost a seventh of a single run per row, so the policy batches and probes single runs now and
+    // then. Run one at a time, each paid an event-loop turn that unbatched serving does not pay, and read
+    // worse than unbatched serving would be.
+    let inFlight = 0;
+    const singleStarts: { inFlight: number; mode: string }[] = [];
+    let batcher: DynamicBatcher | undefined;
+    const cheapBatches: ModelRunner = {
+      signature: mlp.signature,
+      run: (inputs) => mlp.run(inputs),
+      runTimed: async (inputs) => {
+        inFlight += 1;
+        const rows = inputs[0]?.shape[0] ?? 1;
+        if (rows === 1) singleStarts.push({ inFlight, mode: batcher?.mode ?? '' });
+        const outputs = await mlp.run(inputs).finally(() => inFlight--);
+        return { outputs, computeUs: rows === 1 ? 700 : rows * 100 };
+      },
+    };
+    batcher = new DynamicBatcher(cheapBatches, base);
+    // Rounds of 64 callers until a probe has come (2,048 rows after learning).
+    for (let round = 0; round < 48; round++)
+      await Promise.all(Array.from({ length: 64 }, (_, i) => batcher.infer(row(i))));
+    expect(batcher.mode).toBe('batching');
+    const probeStarts = singleStarts.filter((s) => s.mode === 'batching');
+    expect(probeStarts.length).toBeGreaterThanOrEqual(12);
+    expect(Math.max(...probeStarts.map((s) => s.inFlight))).toBeGreaterThan(1);
   });
 
   it('starts the next full batch before answering the one that finished', async () => {

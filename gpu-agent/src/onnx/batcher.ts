@@ -175,9 +175,12 @@ export class DynamicBatcher {
 
   private maxRuns(): number {
     if (this.options.maxConcurrentRuns !== undefined) return this.options.maxConcurrentRuns;
-    // One run at a time lets the next batch gather; a model the policy serves one request a run gains
-    // nothing from that and pays the turn per run that UNBATCHED_RUNS_IN_FLIGHT removes.
-    return this.batchable && this.mode !== 'unbatched' ? 1 : UNBATCHED_RUNS_IN_FLIGHT;
+    // One run at a time lets the next batch gather; runs of one request each (a model the policy serves
+    // unbatched, or its single runs while it learns or probes) gain nothing from that and pay the turn per
+    // run that UNBATCHED_RUNS_IN_FLIGHT removes.
+    if (!this.batchable) return UNBATCHED_RUNS_IN_FLIGHT;
+    if (this.options.adaptive === false) return 1;
+    return this.policy.singleRunsNext ? UNBATCHED_RUNS_IN_FLIGHT : 1;
   }
 
   private limit(): number {
@@ -205,8 +208,8 @@ export class DynamicBatcher {
   }
 
   private dispatch(): void {
-    const maxRuns = this.maxRuns();
-    while (this.inflight < maxRuns && this.queue.length > 0) {
+    // Asked before each run: a probe of single runs in flight may end with the next one.
+    while (this.inflight < this.maxRuns() && this.queue.length > 0) {
       const head = this.queue[0];
       if (head === undefined) return;
       const limit = this.limit();
