@@ -69,9 +69,9 @@ const EARLY_PROBE_ROWS = 256;
 
 /**
  * Decides online whether stacking requests pays off for a model: it estimates the compute time per item
- * of runs of one request and of batched runs, batches only while batched items are clearly cheaper, and keeps
- * probing the other side now and then so a change (load, thread contention) is seen. Batching pays many
- * times over for small MLPs and hurts the PaddleOCR recogniser, so this is measured, not assumed.
+ * of runs of one request and of batched runs, batches only while batched items are clearly cheaper, and
+ * keeps probing the other side now and then so a change (load, thread contention) is seen. Batching pays
+ * many times over for small MLPs and hurts the PaddleOCR recogniser, so this is measured, not assumed.
  */
 export class AdaptiveBatchPolicy {
   private readonly single = new Estimate();

@@ -176,8 +176,8 @@ export class DynamicBatcher {
   private maxRuns(): number {
     if (this.options.maxConcurrentRuns !== undefined) return this.options.maxConcurrentRuns;
     // One run at a time lets the next batch gather; runs of one request each (a model the policy serves
-    // unbatched, or its single runs while it learns or probes) gain nothing from that and pay the turn per
-    // run that UNBATCHED_RUNS_IN_FLIGHT removes.
+    // unbatched, or a probe of single runs) gain nothing from that and pay the turn per run that
+    // UNBATCHED_RUNS_IN_FLIGHT removes. While the policy learns, runs go one at a time as before.
     if (!this.batchable) return UNBATCHED_RUNS_IN_FLIGHT;
     if (this.options.adaptive === false) return 1;
     return this.policy.singleRunsNext ? UNBATCHED_RUNS_IN_FLIGHT : 1;
