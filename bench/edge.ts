@@ -49,7 +49,7 @@ import type { Cell, EdgeStats, Target, Upstream } from './edge/types.js';
  * pass-through Worker, in raw workerd (production-like) and in the local Miniflare set-up `npm start` runs,
  * beside direct calls to the upstream, nginx `proxy_pass` and (raw workerd) a signing floor Worker that does
  * only the signed forward's fixed work (bench/edge/signing-floor-worker.js) and a header-signing floor that
- * signs the headers and streams the body (bench/edge/header-signing-floor-worker.js); against the real agent serving
+ * signs the headers and streams the body (the same Worker, SIGN_BODY "false"); against the real agent serving
  * the PaddleOCR classifier and against a fixed-response upstream (so that the ratio shows the edge's own cost). It also
  * counts the edge's control-plane calls and limiter (Durable Object) calls during each measured window.
  *   npx tsx bench/edge.ts [--duration 5] [--warmup 2] [--connections 1,50] [--width 8] [--rounds 1]

@@ -1,10 +1,13 @@
-// A second reference: the fixed work any proxy that signs the body it forwards must do per request, and
-// nothing else. It reads the body whole (to hash it, and to resend it on another replica), takes its SHA-256,
-// HMACs a canonical string of the edge's length, forwards with a header record the size of the edge's (the
-// caller's signed headers, which the agent checks, plus a signature and identity of its own), under a
-// per-attempt timeout, and rebuilds the answer with only the headers a caller may see. No auth, limits,
-// routing, metrics or router: the gap from this row to the edge is the edge's own logic; the gap from the
-// bare Worker to this row is what signing the body costs in this runtime. Loaded by raw workerd only.
+// Two references below the edge, one Worker: the fixed work any proxy that signs what it forwards must do per
+// request, and nothing else. With SIGN_BODY = "true" (the signing floor) it reads the body whole (to hash it,
+// and to resend it on another replica), takes its SHA-256 and signs that with the headers; with "false" (the
+// header-signing floor) it signs the headers only (the body's length among them) and streams the body through
+// untouched: the least any per-request signature costs. Either way it HMACs a canonical string of the edge's
+// length, forwards with a header record the size of the edge's (the caller's signed headers, which the agent
+// checks, plus a signature and identity of its own), under a per-attempt timeout, and rebuilds the answer with
+// only the headers a caller may see. No auth, limits, routing, metrics or router: the gap from these rows to
+// the edge is the edge's own logic; from the bare Worker to them, what signing costs in this runtime. Loaded by
+// raw workerd only.
 const encoder = new TextEncoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const PASSED = ['content-type', 'inference-header-content-length', 'retry-after'];
@@ -27,20 +30,22 @@ export default {
       false,
       ['sign'],
     );
+    const signBody = env.SIGN_BODY === 'true';
     const url = new URL(request.url);
-    const body = new Uint8Array(await request.arrayBuffer());
-    const bodyHash = hex(await crypto.subtle.digest('SHA-256', body));
+    const body = signBody ? new Uint8Array(await request.arrayBuffer()) : request.body;
+    const bodyHash = signBody ? hex(await crypto.subtle.digest('SHA-256', body)) : '';
     const headers = {};
     for (const [name, value] of request.headers) headers[name] = value;
     delete headers.host;
-    delete headers['content-length'];
+    // A buffered body is resent with the length fetch gives it; a streamed one keeps the caller's.
+    if (signBody) delete headers['content-length'];
     const timestamp = String(Math.floor(Date.now() / 1000));
     const nonce = crypto.randomUUID();
     const text = [
-      'meridian-floor-v1',
+      signBody ? 'meridian-floor-v1' : 'meridian-header-floor-v1',
       'POST',
       url.pathname,
-      bodyHash,
+      signBody ? bodyHash : (headers['content-length'] ?? ''),
       timestamp,
       nonce,
       headers['content-type'] ?? '',

@@ -45,8 +45,8 @@ const text = (s: string) => JSON.stringify(s);
  * - `bare-<name>`: bench/edge/bare-worker.js forwarding to each of `bareUpstreams`;
  * - `floor-<name>`: bench/edge/signing-floor-worker.js forwarding to each of them (the signed forward's
  *   fixed work, nothing else);
- * - `header-floor-<name>`: bench/edge/header-signing-floor-worker.js forwarding to each of them (a signature
- *   over the headers only, the body streamed through);
+ * - `header-floor-<name>`: the same Worker with SIGN_BODY "false" (a signature over the headers only, the
+ *   body streamed through);
  * - `internet`: the global outbound, allowed to reach local addresses (the agents are on 127.0.0.1);
  * - one http socket on 127.0.0.1 per Worker.
  * Returns the config's path.
@@ -63,10 +63,6 @@ export function writeWorkerdConfig(options: {
   copyFileSync(options.bundle, join(dir, 'edge.js'));
   copyFileSync(join(REPO_ROOT, 'bench/edge/bare-worker.js'), join(dir, 'bare-worker.js'));
   copyFileSync(join(REPO_ROOT, 'bench/edge/signing-floor-worker.js'), join(dir, 'signing-floor-worker.js'));
-  copyFileSync(
-    join(REPO_ROOT, 'bench/edge/header-signing-floor-worker.js'),
-    join(dir, 'header-signing-floor-worker.js'),
-  );
   copyFileSync(join(REPO_ROOT, 'bench/edge/kv-worker.js'), join(dir, 'kv-worker.js'));
 
   const declared = wranglerBindings();
@@ -107,12 +103,12 @@ export function writeWorkerdConfig(options: {
       `    (name = "floor-${b.name}", worker = (
       modules = [(name = "signing-floor-worker.js", esModule = embed "signing-floor-worker.js")],
       compatibilityDate = "${COMPATIBILITY_DATE}",
-      bindings = [(name = "UPSTREAM", text = ${text(b.url)}), (name = "KEY", text = "${floorKey}")],
+      bindings = [(name = "UPSTREAM", text = ${text(b.url)}), (name = "KEY", text = "${floorKey}"), (name = "SIGN_BODY", text = "true")],
     )),`,
       `    (name = "header-floor-${b.name}", worker = (
-      modules = [(name = "header-signing-floor-worker.js", esModule = embed "header-signing-floor-worker.js")],
+      modules = [(name = "signing-floor-worker.js", esModule = embed "signing-floor-worker.js")],
       compatibilityDate = "${COMPATIBILITY_DATE}",
-      bindings = [(name = "UPSTREAM", text = ${text(b.url)}), (name = "KEY", text = "${floorKey}")],
+      bindings = [(name = "UPSTREAM", text = ${text(b.url)}), (name = "KEY", text = "${floorKey}"), (name = "SIGN_BODY", text = "false")],
     )),`,
     ])
     .join('\n');
