@@ -68,6 +68,12 @@ describe('AdaptiveBatchPolicy', () => {
 });
 
 describe('AdaptiveBatchPolicy readings', () => {
+  /** Costs a test changes as it goes (`now`), read by the drive at each run. */
+  function adjustable(single: number, batchedPerRow: number) {
+    const now = { single, batchedPerRow };
+    return { now, costs: (): Costs => ({ ...now, singleAfterBatch: [] }) };
+  }
+
   /** The mode after each run of `runs`, driven one run at a time. */
   function modes(policy: AdaptiveBatchPolicy, costs: () => Costs, runs: number): string[] {
     return Array.from({ length: runs }, () => {
@@ -90,14 +96,12 @@ describe('AdaptiveBatchPolicy readings', () => {
 
   it('lets one probe replace what the other side read a probe ago', () => {
     const policy = new AdaptiveBatchPolicy(5, 2048);
-    let single = 700;
-    let batchedPerRow = 100;
-    const costs = () => ({ single, singleAfterBatch: [], batchedPerRow });
+    const { now, costs } = adjustable(700, 100);
     drive(policy, costs, 200);
     expect(policy.mode).toBe('batching');
     // Single runs got cheap and batches dear: one probe (within 2,048 rows, 64 batches) shows it.
-    single = 100;
-    batchedPerRow = 300;
+    now.single = 100;
+    now.batchedPerRow = 300;
     const seen = modes(policy, costs, 64 + 12 + 2);
     expect(seen.at(-1)).toBe('unbatched');
   });
@@ -116,13 +120,11 @@ describe('AdaptiveBatchPolicy readings', () => {
     // batched rows 1.15 ms. Against the batches' last reading (0.9 ms) single runs now look dear; measured
     // again under the same load, batches save too little to pay.
     const policy = new AdaptiveBatchPolicy();
-    let single = 700;
-    let batchedPerRow = 900;
-    const costs = () => ({ single, singleAfterBatch: [], batchedPerRow });
+    const { now, costs } = adjustable(700, 900);
     drive(policy, costs, 200);
     expect(policy.mode).toBe('unbatched');
-    single = 1_300;
-    batchedPerRow = 1_150;
+    now.single = 1_300;
+    now.batchedPerRow = 1_150;
     const limits: number[] = [];
     const seen = Array.from({ length: 3_000 }, () => {
       limits.push(...drive(policy, costs, 1));
