@@ -93,6 +93,12 @@ export function writeWorkerdConfig(options: {
     .join('\n');
   // The floor Worker signs with a key of its own, the size of the edge's (the agent checks the caller's).
   const floorKey = 'f'.repeat(43);
+  const floorService = (service: string, url: string, signBody: boolean) =>
+    `    (name = "${service}", worker = (
+      modules = [(name = "signing-floor-worker.js", esModule = embed "signing-floor-worker.js")],
+      compatibilityDate = "${COMPATIBILITY_DATE}",
+      bindings = [(name = "UPSTREAM", text = ${text(url)}), (name = "KEY", text = "${floorKey}"), (name = "SIGN_BODY", text = "${signBody}")],
+    )),`;
   const bareServices = options.bareUpstreams
     .flatMap((b) => [
       `    (name = "bare-${b.name}", worker = (
@@ -100,16 +106,8 @@ export function writeWorkerdConfig(options: {
       compatibilityDate = "${COMPATIBILITY_DATE}",
       bindings = [(name = "UPSTREAM", text = ${text(b.url)})],
     )),`,
-      `    (name = "floor-${b.name}", worker = (
-      modules = [(name = "signing-floor-worker.js", esModule = embed "signing-floor-worker.js")],
-      compatibilityDate = "${COMPATIBILITY_DATE}",
-      bindings = [(name = "UPSTREAM", text = ${text(b.url)}), (name = "KEY", text = "${floorKey}"), (name = "SIGN_BODY", text = "true")],
-    )),`,
-      `    (name = "header-floor-${b.name}", worker = (
-      modules = [(name = "signing-floor-worker.js", esModule = embed "signing-floor-worker.js")],
-      compatibilityDate = "${COMPATIBILITY_DATE}",
-      bindings = [(name = "UPSTREAM", text = ${text(b.url)}), (name = "KEY", text = "${floorKey}"), (name = "SIGN_BODY", text = "false")],
-    )),`,
+      floorService(`floor-${b.name}`, b.url, true),
+      floorService(`header-floor-${b.name}`, b.url, false),
     ])
     .join('\n');
   const bareSockets = options.bareUpstreams
