@@ -91,6 +91,12 @@ describe('OIP binary tensor extension', () => {
     expect(decodeError(body, headerLength - 1)).toBe('the JSON part of the body is not valid JSON');
   });
 
+  it('names an empty JSON body as empty, not as a header length it never sent', () => {
+    expect(decodeError(new Uint8Array(0))).toBe(
+      'the body is empty: an infer request is a JSON document such as {"inputs": [...]}',
+    );
+  });
+
   it('rejects a binary_data_size that disagrees with the shape', () => {
     const json = textToBytes(
       JSON.stringify({

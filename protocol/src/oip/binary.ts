@@ -35,6 +35,11 @@ function splitHeader(
   headerLength: number | undefined,
   listKey: 'inputs' | 'outputs',
 ): JsonPart {
+  // Without the binary extension the whole body is the JSON: an empty one has no header length to blame.
+  if (headerLength === undefined && body.byteLength === 0)
+    throw new OipCodecError(
+      'the body is empty: an infer request is a JSON document such as {"inputs": [...]}',
+    );
   const jsonEnd = headerLength ?? body.byteLength;
   if (!Number.isSafeInteger(jsonEnd) || jsonEnd <= 0 || jsonEnd > body.byteLength)
     throw new OipCodecError(
