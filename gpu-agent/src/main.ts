@@ -14,7 +14,9 @@ import { RegistrationError, readCredential } from './agent/registration.js';
 import { SupervisedRuntime } from './agent/supervised-runtime.js';
 import { WorkloadLogs } from './agent/workload-logs.js';
 import type { WorkloadRuntime } from './agent/workload-runtime.js';
+import { ModelCache } from './cache/model-cache.js';
 import { type AgentConfig, loadAgentConfig } from './config.js';
+import { ModelServers } from './data-plane/model-servers.js';
 import { probeGpus } from './inventory/probe-gpus.js';
 import { DockerRuntime } from './runtimes/docker-runtime.js';
 import { ProcessRuntime } from './runtimes/process-runtime.js';
@@ -36,7 +38,11 @@ const log = createJsonLogger();
  * (workloads.json with it) owns what they started, even after registering anew. Whether tenant workloads
  * can be isolated here is said once, now: if not, each is refused with the reason in its status.
  */
-async function buildExtraRuntimes(config: AgentConfig, logs: WorkloadLogs): Promise<WorkloadRuntime[]> {
+async function buildExtraRuntimes(
+  config: AgentConfig,
+  logs: WorkloadLogs,
+  models: { cache: ModelCache; servers: ModelServers },
+): Promise<WorkloadRuntime[]> {
   const ownerId = `host-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 16)}`;
   // The agent's state (its credential above all) is its own: tightened too when an older run left it looser.
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -58,7 +64,14 @@ async function buildExtraRuntimes(config: AgentConfig, logs: WorkloadLogs): Prom
     if (!fenced.ok) log.warn('containers cannot be isolated on this host: they will be refused', fenced);
     runtimes.push(
       new LoggedRuntime(
-        new SupervisedRuntime({ name: 'docker', supervisor: docker, gpus, volumes }),
+        new SupervisedRuntime({
+          name: 'docker',
+          supervisor: docker,
+          gpus,
+          volumes,
+          modelFiles: models.cache,
+          modelServers: models.servers,
+        }),
         docker,
         logs,
       ),
@@ -106,11 +119,16 @@ try {
     fileToken === undefined ? process.env : { ...process.env, MERIDIAN_AGENT_BOOTSTRAP_TOKEN: fileToken },
   );
   const workloadLogs = new WorkloadLogs(join(config.dataDir, 'workload-logs'));
+  // One cache for the onnx runtime and custom model servers, and the servers the data plane relays to.
+  const cache = new ModelCache(config.modelCacheDir, { budgetBytes: config.diskBudgetBytes });
+  const modelServers = new ModelServers();
   const agent = await startAgent({
     config,
     log,
     workloadLogs,
-    extraRuntimes: await buildExtraRuntimes(config, workloadLogs),
+    cache,
+    modelServers,
+    extraRuntimes: await buildExtraRuntimes(config, workloadLogs, { cache, servers: modelServers }),
     ...(extras.MERIDIAN_AGENT_DATA_PLANE_URL ? { dataPlaneUrl: extras.MERIDIAN_AGENT_DATA_PLANE_URL } : {}),
   });
   log.info('data plane listening', { url: agent.dataPlaneUrl, agentId: agent.agentId });

@@ -10,6 +10,7 @@ import { DataPlaneKeys } from '../data-plane/keys.js';
 import { createDataPlaneListener } from '../data-plane/listener.js';
 import { InferenceMetrics } from '../data-plane/metrics.js';
 import { type MetricsListener, startMetricsListener } from '../data-plane/metrics-listener.js';
+import type { ModelServers } from '../data-plane/model-servers.js';
 import { withDataPlaneTimeouts } from '../data-plane/server-timeouts.js';
 import { collectHostInventory } from '../inventory/host-inventory.js';
 import { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
@@ -43,6 +44,10 @@ export interface AgentDeps {
   dataPlaneUrl?: string;
   /** Runtimes besides onnx (docker, process), tried after it. */
   extraRuntimes?: WorkloadRuntime[];
+  /** The model cache; default: one on config.modelCacheDir (main.ts shares its own with the docker runtime). */
+  cache?: ModelCache;
+  /** Custom model servers the extra runtimes run: the data plane relays their deployments' calls to them. */
+  modelServers?: ModelServers;
   usageIntervalMs?: number;
   /** Workloads' recent lines; default: under the data dir's workload-logs/ (main.ts passes the one it built). */
   workloadLogs?: WorkloadLogs;
@@ -76,6 +81,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const journal = await UsageJournal.open(config.usageJournalDir, { fsync: config.usageJournalFsync, log });
   const dataPlane = createDataPlaneListener({
     models,
+    ...(deps.modelServers ? { modelServers: deps.modelServers } : {}),
     metrics,
     monitor,
     signingKey: (generation) => keys.get(generation),
@@ -158,7 +164,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     log.info('data-plane key updated', { generation: next.generation });
   };
 
-  const cache = new ModelCache(config.modelCacheDir, { budgetBytes: config.diskBudgetBytes });
+  const cache = deps.cache ?? new ModelCache(config.modelCacheDir, { budgetBytes: config.diskBudgetBytes });
   const session = {
     executionProviders: config.executionProviders,
     ...(config.intraOpThreads === undefined ? {} : { intraOpNumThreads: config.intraOpThreads }),

@@ -1,12 +1,21 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { DesiredModelWorkload, DesiredNotebookWorkload, DesiredWorkload } from '@meridian/protocol';
+import type { ModelCache } from '../cache/model-cache.js';
+import type { ModelServers } from '../data-plane/model-servers.js';
 import {
   installedJupyterCommand,
   jupyterImageCommand,
   jupyterServerCommand,
   notebookEnv,
 } from '../runtimes/jupyter.js';
-import type { HealthProbe, Workload, WorkloadSpec, WorkloadSupervisor } from '../runtimes/types.js';
+import {
+  type HealthProbe,
+  MODEL_FILE_NAME,
+  MODEL_MOUNT_DIR,
+  type Workload,
+  type WorkloadSpec,
+  type WorkloadSupervisor,
+} from '../runtimes/types.js';
 import type { GpuLedger } from './gpu-assignment.js';
 import { NotebookActivity } from './notebook-activity.js';
 import type { NotebookVolumes } from './notebook-volumes.js';
@@ -35,6 +44,13 @@ export interface SupervisedRuntimeOptions {
   gpus?: GpuLedger;
   /** Saves a notebook's files when it stops here and restores them when it starts here. Absent: local only. */
   volumes?: NotebookVolumes;
+  /**
+   * Where a model server's file comes from (signed URL, sha256 checked, cached): the server gets its own copy
+   * on disk, as its tenant network reaches no storage. Absent: model servers get no file (tests).
+   */
+  modelFiles?: Pick<ModelCache, 'ensure'>;
+  /** Where a healthy model server is registered, so the data plane relays its deployment's calls to it. */
+  modelServers?: ModelServers;
 }
 
 /**
@@ -68,6 +84,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
     let started: Workload;
     try {
       if (workload.kind === 'notebook') await this.prepareNotebook(workload, spec);
+      else await this.prepareModelFile(workload, spec);
       started = await this.supervisor.start(spec);
     } catch (err) {
       throw new Error(`${describe(workload)} could not start: ${messageOf(err)}`, { cause: err });
@@ -87,6 +104,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
 
   async stop(workloadId: string): Promise<void> {
     this.notebooks.delete(workloadId);
+    this.options.modelServers?.remove(workloadId);
     this.options.gpus?.release(workloadId);
     await this.supervisor.stop(workloadId, this.options.stopGraceSeconds ?? 10);
     const volume = this.volumesOf.get(workloadId);
@@ -125,11 +143,37 @@ export class SupervisedRuntime implements WorkloadRuntime {
     this.volumesOf.set(workload.workloadId, volume);
   }
 
-  /** Remembers where a healthy notebook answers and reads its activity once, so its first heartbeat has it. */
+  /** The model file, fetched into the cache here, for the supervisor to hand the server a copy of. */
+  private async prepareModelFile(workload: DesiredModelWorkload, spec: WorkloadSpec): Promise<void> {
+    const { model } = workload;
+    if (!this.options.modelFiles) return;
+    if (!model.downloadUrl) throw new Error(`model version ${model.versionId} came without a download URL`);
+    spec.modelFile = await this.options.modelFiles.ensure(model.versionId, {
+      url: model.downloadUrl,
+      sha256: model.sha256,
+      sizeBytes: model.sizeBytes,
+    });
+    spec.env.MERIDIAN_MODEL_PATH = `${MODEL_MOUNT_DIR}/${MODEL_FILE_NAME}`;
+  }
+
+  /**
+   * Remembers where a healthy workload answers: a model server for the data plane to relay its calls to, a
+   * notebook with its activity read once, so its first heartbeat has it.
+   */
   private async track(workload: DesiredWorkload, healthy: Workload): Promise<void> {
-    if (workload.kind !== 'notebook' || !healthy.endpoint) return;
+    if (!healthy.endpoint) return;
     const { host, port } = healthy.endpoint;
-    const endpoint = `http://${host.includes(':') ? `[${host}]` : host}:${port}${workload.basePath}`;
+    const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (workload.kind === 'model') {
+      this.options.modelServers?.add({
+        workloadId: workload.workloadId,
+        name: workload.deploymentId,
+        version: workload.model.versionId,
+        origin,
+      });
+      return;
+    }
+    const endpoint = `${origin}${workload.basePath}`;
     const activity = new NotebookActivity({
       endpoint,
       token: workload.token,
@@ -181,7 +225,6 @@ export class SupervisedRuntime implements WorkloadRuntime {
         MERIDIAN_MODEL_VERSION: model.versionId,
         MERIDIAN_MODEL_FORMAT: model.format,
         MERIDIAN_MODEL_SHA256: model.sha256,
-        ...(model.downloadUrl === undefined ? {} : { MERIDIAN_MODEL_URL: model.downloadUrl }),
       },
       gpus: { count: workload.gpuCount, deviceIds: [] },
       port: MODEL_SERVER_PORT,

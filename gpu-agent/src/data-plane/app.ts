@@ -10,6 +10,7 @@ import { readSignedBody } from './auth.js';
 import { readBodyLimited } from './body.js';
 import { logRoutes } from './logs-route.js';
 import { InferenceMetrics } from './metrics.js';
+import { type ModelServers, modelServerFor, relayInfer, relayToModelServer } from './model-servers.js';
 import type { ModelRegistry } from './models.js';
 import { NonceCache } from './nonces.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
@@ -17,6 +18,8 @@ import { journalServed } from './usage.js';
 
 export type DataPlaneDeps = {
   models: ModelRegistry;
+  /** Custom model-server containers on this agent: calls for their deployments are relayed to them. */
+  modelServers?: ModelServers;
   /** This agent's data-plane key of a generation (from the control plane), while accepted; undefined → 401. */
   signingKey: (generation: number) => Uint8Array | undefined;
   /** Nonces seen within the signature window (one cache for both serving paths). */
@@ -64,6 +67,21 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
   const auth = authOptions(deps);
   const log = dataPlaneLog(deps);
   const findModel = (c: Context<Env>) => find(deps.models, c.req.param('name') ?? '', c.req.param('version'));
+  const serverFor = (c: Context<Env>) =>
+    modelServerFor(deps, c.req.param('name') ?? '', c.req.param('version'));
+  const relayed = (
+    c: Context<Env>,
+    method: 'GET' | 'POST',
+    path: '' | '/ready' | '/infer',
+    body?: Uint8Array,
+  ) => ({
+    method,
+    path,
+    ...(body === undefined ? {} : { body }),
+    contentType: c.req.header('content-type'),
+    headerLength: c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
+    requestId: requestIdOf(c.req.header(REQUEST_ID_HEADER)),
+  });
   // Every version of a name this agent serves (a rolling update holds two), for the metadata answer.
   const versionsOf = (name: string) => [
     ...new Set(
@@ -111,12 +129,16 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
   );
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get(prefix, (c) => {
+    app.get(prefix, async (c) => {
+      const server = serverFor(c);
+      if (server) return send(c, await relayToModelServer(server, relayed(c, 'GET', '')));
       const m = findModel(c);
       const { inputs, outputs } = m.signature;
       return c.json({ name: m.name, versions: versionsOf(m.name), platform: m.platform, inputs, outputs });
     });
-    app.get(`${prefix}/ready`, (c) => {
+    app.get(`${prefix}/ready`, async (c) => {
+      const server = serverFor(c);
+      if (server) return send(c, await relayToModelServer(server, relayed(c, 'GET', '/ready')));
       const m = findModel(c);
       return c.json({ name: m.name, ready: m.ready }, m.ready ? 200 : 503);
     });
@@ -126,8 +148,15 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
       return c.json({ model_stats: [metrics.statistics(m.name, m.version)] });
     });
     app.post(`${prefix}/infer`, async (c) => {
-      const model = findModel(c);
       const body = c.get('body');
+      const header = (name: string) => c.req.header(name);
+      const server = serverFor(c);
+      if (server) {
+        const answer = await relayInfer(server, relayed(c, 'POST', '/infer', body), deps.monitor);
+        const served = { deploymentId: server.name, bytesIn: body.byteLength };
+        return send(c, await journalServed(deps.journal, header, served, answer));
+      }
+      const model = findModel(c);
       const answer = await answerInfer(
         model,
         metrics,
@@ -135,10 +164,10 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
         c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
         deps.monitor,
         c.req.header(PRIORITY_HEADER) === 'batch',
-        callerNamesOf((name) => c.req.header(name)),
+        callerNamesOf(header),
       );
       const served = { deploymentId: model.name, bytesIn: body.byteLength };
-      return send(c, await journalServed(deps.journal, (name) => c.req.header(name), served, answer));
+      return send(c, await journalServed(deps.journal, header, served, answer));
     });
   }
   return app;

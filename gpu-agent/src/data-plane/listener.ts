@@ -14,6 +14,7 @@ import { readSignedBody } from './auth.js';
 import { readIncomingBody } from './body.js';
 import { recycleBody } from './body-pool.js';
 import { InferenceMetrics } from './metrics.js';
+import { modelServerFor, relayInfer } from './model-servers.js';
 import { NonceCache } from './nonces.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { journalServed } from './usage.js';
@@ -51,8 +52,27 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
         readBody: (limit: number) => readIncomingBody(req, limit),
       };
       body = await readSignedBody(request, auth);
+      const name = decoded(match[1] ?? '');
       const version = match[2] === undefined ? undefined : decoded(match[2]);
-      const served = findModel(deps.models, decoded(match[1] ?? ''), version);
+      const gone = () => res.destroyed || req.socket.destroyed;
+      const server = modelServerFor(deps, name, version);
+      if (server) {
+        const relayed = await relayInfer(
+          server,
+          {
+            method: 'POST',
+            path: '/infer',
+            body,
+            contentType: headerOf(req, 'content-type'),
+            headerLength: headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH),
+            requestId: requestIdOf(headerOf(req, REQUEST_ID_HEADER)),
+          },
+          deps.monitor,
+        );
+        const call = { deploymentId: server.name, bytesIn: body.byteLength };
+        return await journalServed(deps.journal, request.header, call, relayed, gone);
+      }
+      const served = findModel(deps.models, name, version);
       model = served;
       const answer = await answerInfer(
         served,
@@ -65,7 +85,6 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       );
       // Recorded for billing before the 200 is written (group commit: one write serves concurrent calls).
       const call = { deploymentId: served.name, bytesIn: body.byteLength };
-      const gone = () => res.destroyed || req.socket.destroyed;
       return await journalServed(deps.journal, request.header, call, answer, gone);
     } catch (err) {
       return errorAnswer(err, { requestId: requestIdOf(headerOf(req, REQUEST_ID_HEADER)), model }, log);

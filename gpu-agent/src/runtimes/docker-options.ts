@@ -1,5 +1,11 @@
 import type Docker from 'dockerode';
-import { LABEL_AGENT_ID, LABEL_KIND, LABEL_WORKLOAD_ID, type WorkloadSpec } from './types.js';
+import {
+  LABEL_AGENT_ID,
+  LABEL_KIND,
+  LABEL_WORKLOAD_ID,
+  MODEL_MOUNT_DIR,
+  type WorkloadSpec,
+} from './types.js';
 
 /** Container port the workload listens on, kept on the container so `list()` can find its published port. */
 export const LABEL_PORT = 'meridian.port';
@@ -25,6 +31,8 @@ export interface ContainerIsolation {
   gid: number;
   /** The workload's volume folder on this host, owned by `uid`. */
   volumeDir?: string;
+  /** The folder holding its copy of the model file (a model server), mounted read-only at MODEL_MOUNT_DIR. */
+  modelDir?: string;
 }
 
 /** Size of the private /tmp of a container whose root is read-only. */
@@ -103,6 +111,8 @@ export function buildCreateOptions(
   const mounts: Docker.MountSettings[] = Object.entries(placement.readOnlyHostPaths ?? {}).map(
     ([source, target]) => ({ Type: 'bind', Source: source, Target: target, ReadOnly: true }),
   );
+  if (isolation.modelDir)
+    mounts.push({ Type: 'bind', Source: isolation.modelDir, Target: MODEL_MOUNT_DIR, ReadOnly: true });
   if (mounts.length > 0) hostConfig.Mounts = mounts;
   if (spec.volume && isolation.volumeDir) {
     hostConfig.Mounts = [

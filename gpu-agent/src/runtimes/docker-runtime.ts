@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { chmod, chown, constants, copyFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ensureTenantFirewall, ensureTenantNetwork, pruneTenantNetworks } from './docker-network.js';
 import {
@@ -17,6 +18,7 @@ import {
   LABEL_AGENT_ID,
   LABEL_KIND,
   LABEL_WORKLOAD_ID,
+  MODEL_FILE_NAME,
   type OutputFollower,
   type OutputSink,
   type Workload,
@@ -25,7 +27,7 @@ import {
   type WorkloadSupervisor,
 } from './types.js';
 import type { WorkloadDirs } from './workload-dirs.js';
-import { WorkloadUsers } from './workload-users.js';
+import { type WorkloadIdentity, WorkloadUsers } from './workload-users.js';
 
 export interface DockerRuntimeOptions {
   docker: Docker;
@@ -115,6 +117,9 @@ export class DockerRuntime implements WorkloadSupervisor {
     const userKey = spec.volume ?? spec.workloadId;
     const owner = await this.users.ensure(userKey, this.options.workloads.volumeDir(userKey));
     const volumeDir = spec.volume ? await this.options.workloads.ownVolume(spec.volume, owner) : undefined;
+    const modelDir = spec.modelFile
+      ? await this.placeModelFile(spec.workloadId, spec.modelFile, owner)
+      : undefined;
     const network = await ensureTenantNetwork(
       this.docker,
       this.placement.agentId,
@@ -123,7 +128,13 @@ export class DockerRuntime implements WorkloadSupervisor {
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer(
-        buildCreateOptions(spec, this.placement, { network, uid: owner.uid, gid: owner.gid, volumeDir }),
+        buildCreateOptions(spec, this.placement, {
+          network,
+          uid: owner.uid,
+          gid: owner.gid,
+          ...(volumeDir ? { volumeDir } : {}),
+          ...(modelDir ? { modelDir } : {}),
+        }),
       );
     } catch (error) {
       const status = engineStatus(error);
@@ -161,6 +172,7 @@ export class DockerRuntime implements WorkloadSupervisor {
       await this.users.remove(volume);
     }
     if (!volume) await this.users.remove(workloadId);
+    await this.options.workloads.removeRunDir(workloadId);
   }
 
   async list(): Promise<Workload[]> {
@@ -205,6 +217,23 @@ export class DockerRuntime implements WorkloadSupervisor {
     for (const workload of undesired) await this.remove(workload.workloadId);
     await pruneTenantNetworks(this.docker, this.placement.agentId);
     return undesired.map((w) => w.workloadId);
+  }
+
+  /**
+   * The workload's own copy of its model file, in its fresh run dir: readable by its user alone, read-only
+   * (0400 in a 0500 folder), so nothing it does reaches the agent's cache or another workload's copy. A copy,
+   * not a link: a hard link would share the cache file's owner and mode. Reflinked where the filesystem can.
+   */
+  private async placeModelFile(workloadId: string, source: string, owner: WorkloadIdentity): Promise<string> {
+    const dir = join(await this.options.workloads.freshRunDir(workloadId, owner), 'model');
+    await mkdir(dir, { mode: 0o700 });
+    const file = join(dir, MODEL_FILE_NAME);
+    await copyFile(source, file, constants.COPYFILE_FICLONE);
+    await chown(file, owner.uid, owner.gid);
+    await chmod(file, 0o400);
+    await chown(dir, owner.uid, owner.gid);
+    await chmod(dir, 0o500);
+    return dir;
   }
 
   private async startExisting(workloadId: string): Promise<Workload> {

@@ -6,6 +6,13 @@ export const LABEL_WORKLOAD_ID = 'meridian.workload-id';
 export const LABEL_AGENT_ID = 'meridian.agent-id';
 export const LABEL_KIND = 'meridian.kind';
 
+/**
+ * Where a model server finds the model file it serves (read-only, its own copy): MERIDIAN_MODEL_PATH. The
+ * file is handed over on disk, since a tenant network reaches nothing outside it to download from.
+ */
+export const MODEL_MOUNT_DIR = '/meridian/model';
+export const MODEL_FILE_NAME = 'model';
+
 /** Everything a runtime needs to start one workload. Runtime-agnostic: docker and process runtimes read it. */
 export interface WorkloadSpec {
   /** Stable id from the control plane; at most one running instance per id per agent. */
@@ -39,6 +46,11 @@ export interface WorkloadSpec {
    * it as the working dir and HOME.
    */
   volume?: string;
+  /**
+   * A model server's model file on this host (the agent's cache): a copy owned by the workload's user is
+   * mounted read-only at MODEL_MOUNT_DIR/MODEL_FILE_NAME. Docker runtime only.
+   */
+  modelFile?: string;
   /** Extra labels; the meridian.* labels above always win. */
   labels: Record<string, string>;
 }

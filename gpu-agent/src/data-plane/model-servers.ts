@@ -1,0 +1,204 @@
+import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError } from '@meridian/protocol';
+import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
+import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
+import type { Answer } from './answers.js';
+
+/**
+ * A custom model-server container serving one replica of a deployment (formats the onnx runtime cannot
+ * load: scikit-learn, PyTorch, TensorFlow), reached on its tenant network. It speaks OIP v2 and was told
+ * its model's name (the deployment id) in MERIDIAN_MODEL_NAME.
+ */
+export interface ModelServer {
+  workloadId: string;
+  /** The deployment id: the name the edge asks for, and the container answers to. */
+  name: string;
+  /** The model version id it serves. */
+  version: string;
+  /** `http://<address>:<port>`, no trailing slash. */
+  origin: string;
+}
+
+/** The model servers this agent runs, by deployment; changes as workloads come and go. */
+export class ModelServers {
+  private readonly byWorkload = new Map<string, ModelServer>();
+
+  add(server: ModelServer): void {
+    this.byWorkload.set(server.workloadId, server);
+  }
+
+  remove(workloadId: string): void {
+    this.byWorkload.delete(workloadId);
+  }
+
+  /** The newest server of `name` (of `version` when given): a rolling update runs two for a while. */
+  get(name: string, version?: string): ModelServer | undefined {
+    let found: ModelServer | undefined;
+    for (const server of this.byWorkload.values())
+      if (server.name === name && (version === undefined || server.version === version)) found = server;
+    return found;
+  }
+}
+
+/** What a relayed request asks of the container. */
+export interface RelayedRequest {
+  method: 'GET' | 'POST';
+  /** After `/v2/models/<name>`: '' (metadata), '/ready' or '/infer'. */
+  path: '' | '/ready' | '/infer';
+  body?: Uint8Array;
+  contentType?: string | undefined;
+  headerLength?: string | undefined;
+  requestId: string;
+}
+
+export interface RelayOptions {
+  /** From the request to the end of the answer's body. */
+  timeoutMs: number;
+  /** A larger answer is refused (502): the container is the tenant's code. */
+  maxAnswerBytes: number;
+}
+
+export const DEFAULT_RELAY_OPTIONS: RelayOptions = { timeoutMs: 60_000, maxAnswerBytes: 64 * 1024 * 1024 };
+
+/** Statuses a model server's own refusal keeps: the input's fault, or its load (the edge retries a 503). */
+const KEPT_STATUSES = new Set([400, 413, 422, 429, 500, 503]);
+const CONTENT_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;[ -~]{0,200})?$/;
+
+/**
+ * Sends a signed and checked request on to the model server that serves it, as `/v2/models/<name>…`, and
+ * answers with what it said: its body, content type and Inference-Header-Content-Length on a 2xx; its error
+ * message with its status (400, 413, 422, 429, 500, 503) on a refusal; 502 for anything else it answers
+ * (a redirect, a 404 for its own name, an oversized or unreadable answer). A server that cannot be reached
+ * is a 503 (the edge tries another replica), one that does not answer in time a 504.
+ */
+export async function relayToModelServer(
+  server: ModelServer,
+  request: RelayedRequest,
+  options: RelayOptions = DEFAULT_RELAY_OPTIONS,
+): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (request.contentType !== undefined) headers['content-type'] = request.contentType;
+  if (request.headerLength !== undefined) headers[INFERENCE_HEADER_CONTENT_LENGTH] = request.headerLength;
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let response: Response;
+  let body: Uint8Array;
+  try {
+    response = await fetch(`${server.origin}/v2/models/${encodeURIComponent(server.name)}${request.path}`, {
+      method: request.method,
+      headers,
+      ...(request.method === 'POST' ? { body: request.body ?? new Uint8Array() } : {}),
+      redirect: 'manual',
+      signal,
+    });
+    body = await readCapped(response, options.maxAnswerBytes);
+  } catch (err) {
+    if (err instanceof AnswerTooLargeError) return refusal(502, err.message, request.requestId);
+    if (signal.aborted) throw new InferTimeoutError(server.name, options.timeoutMs);
+    throw new ModelWorkerError(`the model server of '${server.name}' cannot be reached: ${messageOf(err)}`);
+  }
+  const { status } = response;
+  if (status >= 200 && status < 300) return { status, headers: answerHeaders(response), body };
+  const said = errorMessageOf(body);
+  if (KEPT_STATUSES.has(status)) {
+    const answer = refusal(status, said ?? `the model server answered ${status}`, request.requestId);
+    const retryAfter = response.headers.get('retry-after');
+    if (status === 503 && retryAfter !== null && /^\d{1,5}$/.test(retryAfter))
+      answer.headers['retry-after'] = retryAfter;
+    return answer;
+  }
+  const detail = said === undefined ? '' : `: ${said}`;
+  return refusal(502, `the model server answered ${status}${detail}`, request.requestId);
+}
+
+/**
+ * An infer call relayed to its model server, counted in the deployment's monitoring (status and time: the
+ * server's queue and compute are one figure to the agent, reported as compute) like an onnx call's.
+ */
+export async function relayInfer(
+  server: ModelServer,
+  request: RelayedRequest,
+  monitor: Pick<DeploymentMonitor, 'observe'> | undefined,
+  options: RelayOptions = DEFAULT_RELAY_OPTIONS,
+): Promise<Answer> {
+  const started = performance.now();
+  try {
+    const answer = await relayToModelServer(server, request, options);
+    monitor?.observe(server.name, server.version, answer.status, 0, (performance.now() - started) * 1000);
+    return answer;
+  } catch (err) {
+    monitor?.observe(server.name, server.version, err instanceof InferTimeoutError ? 504 : 503, 0, 0);
+    throw err;
+  }
+}
+
+/** Only what a caller reads: a well-formed content type and binary header length; nothing else passes. */
+function answerHeaders(response: Response): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const type = response.headers.get('content-type');
+  headers['content-type'] = type !== null && CONTENT_TYPE.test(type) ? type : 'application/octet-stream';
+  const length = response.headers.get(INFERENCE_HEADER_CONTENT_LENGTH);
+  if (length !== null && /^\d{1,10}$/.test(length)) headers[INFERENCE_HEADER_CONTENT_LENGTH] = length;
+  return headers;
+}
+
+class AnswerTooLargeError extends Error {}
+
+async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  const tooLarge = () =>
+    new AnswerTooLargeError(`the model server's answer is larger than ${maxBytes} bytes`);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return new Uint8Array();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts, total);
+}
+
+/** An OIP error's message (`{"error": "…"}`), shortened; undefined when the body is not one. */
+function errorMessageOf(body: Uint8Array): string | undefined {
+  if (body.byteLength === 0 || body.byteLength > 64 * 1024) return undefined;
+  try {
+    const parsed = JSON.parse(Buffer.from(body).toString('utf8')) as { error?: unknown };
+    return typeof parsed.error === 'string' ? parsed.error.slice(0, 1000) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function refusal(status: number, message: string, requestId: string): Answer {
+  const error: OipError & { requestId: string } = { error: message, requestId };
+  return {
+    status,
+    headers: { 'content-type': 'application/json' },
+    body: new TextEncoder().encode(JSON.stringify(error)),
+  };
+}
+
+const messageOf = (err: unknown) =>
+  err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+
+/**
+ * The model server that serves `name` (and `version`) on this agent, when no onnx session here does: the
+ * data plane then relays the call to it instead of running it.
+ */
+export function modelServerFor(
+  registries: { models: { get(name: string, version?: string): unknown }; modelServers?: ModelServers },
+  name: string,
+  version: string | undefined,
+): ModelServer | undefined {
+  if (!registries.modelServers || registries.models.get(name, version)) return undefined;
+  return registries.modelServers.get(name, version);
+}
