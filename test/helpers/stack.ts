@@ -71,6 +71,7 @@ export async function startStack(
   name: string,
   cpEnv: Record<string, string> = {},
   edgeEnv: Record<string, string> = {},
+  agentEnv: Record<string, string> = {},
 ): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), `${name}-`));
   // Workload users pass through it to their folders (mkdtemp makes it 0700; the agent checks at start-up).
@@ -104,6 +105,7 @@ export async function startStack(
         MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
         // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
         MERIDIAN_AGENT_NVIDIA_SMI: join(agentDir, 'no-nvidia-smi'),
+        ...agentEnv,
       },
       ready: /"msg":"agent running","agentId":"([^"]+)"/,
       timeoutMs: START_TIMEOUT_MS,

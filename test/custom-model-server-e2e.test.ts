@@ -1,0 +1,211 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  execInContainer,
+  startTestDockerEngine,
+  type TestDockerEngine,
+} from '../gpu-agent/src/runtimes/testing/docker-engine.js';
+import { jsonApi } from './helpers/platform.js';
+import { type Stack, startStack } from './helpers/stack.js';
+
+const run = promisify(execFile);
+const IMAGE = 'meridian-test/linear-oip:1';
+/** The tenant's model: y = x W + b with 3 inputs and 2 outputs, pickled as scikit-learn files are. */
+const WEIGHTS = [
+  [1, 2],
+  [3, 4],
+  [5, 6],
+];
+const BIAS = [0.5, -1];
+const linear = (x: number[]) =>
+  BIAS.map((b, j) => x.reduce((sum, xi, i) => sum + xi * (WEIGHTS[i]?.[j] ?? 0), b));
+
+/**
+ * A model in a format the onnx runtime cannot load (a pickle), served the way the README says: through a
+ * custom model-server image speaking OIP v2 (scripts/test-images/linear_oip_server.py, a tenant's own code)
+ * that the docker runtime runs in a hardened container on its org's network. The agent hands the container
+ * its model file on disk (the network reaches no storage) and relays the deployment's calls to it; the edge
+ * names the answer as the caller did, and each 200 is billed once.
+ */
+describe('a custom model-server image, deployed and called through the edge', () => {
+  let engine: TestDockerEngine | undefined;
+  let stack: Stack | undefined;
+  let token = '';
+  let apiKey = '';
+  let deploymentId = '';
+  const call = jsonApi(() => stack?.cp.url ?? '');
+  const api = (method: string, path: string, body?: unknown) => call(token, method, path, body);
+  /** 200s the tests received: what the ledger must hold, no more and no less. */
+  let answered = 0;
+  const infer = async (body: string) => {
+    const res = await fetch(`${stack?.edge.url}/v2/models/linear/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(20_000),
+    });
+    if (res.status === 200) answered++;
+    return res;
+  };
+  const request = (rows: number[][]) =>
+    JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length, 3], data: rows.flat() }] });
+  /** Calls billed for the deployment in the ledger, as GET /v1/billing/usage reports them. */
+  const billedCalls = async () => {
+    const res = await api('GET', '/v1/billing/usage?groupBy=deployment');
+    const lines = res.json.lines as { meter: string; rawQuantity: number }[];
+    return lines.filter((l) => l.meter === 'inference_calls').reduce((n, l) => n + l.rawQuantity, 0);
+  };
+
+  beforeAll(async () => {
+    engine = await startTestDockerEngine();
+    await run(
+      resolve(import.meta.dirname, '../scripts/build-model-server-test-image.sh'),
+      [`unix://${engine.socketPath}`],
+      { timeout: 600_000 },
+    );
+    stack = await startStack(
+      'custom-model-server-e2e',
+      {},
+      {},
+      {
+        MERIDIAN_AGENT_DOCKER_HOST: `unix://${engine.socketPath}`,
+        MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
+        MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: '1000',
+      },
+    );
+    const reg = await api('POST', '/v1/auth/register', {
+      email: 'custom-server@example.com',
+      password: 'correct horse battery',
+      name: 'custom-server',
+    });
+    token = reg.json.accessToken;
+    expect((await api('POST', '/v1/allowed-images', { image: IMAGE })).status).toBe(201);
+    const model = await api('POST', '/v1/models', { name: 'linear' });
+    const { stdout: pickled } = await run(
+      'python3',
+      [
+        '-c',
+        'import pickle,sys,json; sys.stdout.buffer.write(pickle.dumps(json.loads(sys.argv[1])))',
+        JSON.stringify({ weights: WEIGHTS, bias: BIAS }),
+      ],
+      { encoding: 'buffer' },
+    );
+    const upload = await fetch(`${stack.cp.url}/v1/models/${model.json.id}/versions?filename=linear.pkl`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      body: pickled,
+    });
+    expect(upload.status, await upload.clone().text()).toBe(201);
+    const created = await api('POST', '/v1/deployments', {
+      name: 'linear',
+      model: 'linear',
+      version: 1,
+      image: IMAGE,
+      gpuType: 'cpu',
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.json.runtime).toBe('container');
+    deploymentId = created.json.id;
+    const key = await api('POST', '/v1/api-keys', { name: 'predict', scopes: ['predict'] });
+    apiKey = key.json.secret;
+  }, 660_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    try {
+      // The agent leaves its containers to the engine (a restarted agent adopts them): remove them here.
+      for (const info of (await engine?.docker.listContainers({ all: true })) ?? [])
+        await engine?.docker.getContainer(info.Id).remove({ force: true });
+    } finally {
+      await engine?.stop();
+    }
+  }, 120_000);
+
+  it('becomes ready, answers predictions with the model the tenant uploaded, and names them as called', async () => {
+    const ready = async () => {
+      const d = (await api('GET', `/v1/deployments/${deploymentId}`)).json;
+      return d.status === 'ready' ? 'ready' : `${d.status}: ${d.statusReason ?? ''}`;
+    };
+    await expect.poll(ready, { timeout: 120_000, interval: 500 }).toBe('ready');
+
+    const rows = [
+      [1, 0, 0],
+      [0.5, -2, 3],
+    ];
+    // The edge's routing refreshes every second: the first calls may still find no replica.
+    const first = async () => (await infer(request(rows))).status;
+    await expect.poll(first, { timeout: 20_000, interval: 500 }).toBe(200);
+    const res = await infer(request(rows));
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as {
+      model_name: string;
+      model_version: string;
+      outputs: { name: string; shape: number[]; data: number[] }[];
+    };
+    expect(answer.model_name).toBe('linear');
+    expect(answer.model_version).toBe('1');
+    expect(answer.outputs.map((o) => [o.name, o.shape])).toEqual([['y', [2, 2]]]);
+    const expected = rows.flatMap(linear);
+    answer.outputs[0]?.data.forEach((y, i) => {
+      expect(y).toBeCloseTo(expected[i] ?? Number.NaN, 5);
+    });
+
+    const metadata = await fetch(`${stack?.edge.url}/v2/models/linear`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    expect(metadata.status).toBe(200);
+    expect(await metadata.json()).toMatchObject({ name: 'linear', inputs: [{ name: 'x', shape: [-1, 3] }] });
+  }, 180_000);
+
+  it("passes the model server's own refusal of bad input on as OIP's error, and bills only the 200s", async () => {
+    const wrongWidth = await infer(
+      JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] }),
+    );
+    expect(wrongWidth.status).toBe(400);
+    expect((await wrongWidth.json()).error).toBe("input 'x' must have shape [batch, 3], got [1, 2]");
+    const notJson = await infer('not json');
+    expect(notJson.status).toBe(400);
+    expect((await notJson.json()).error).toMatch(/not JSON/);
+
+    const served = 5;
+    for (let i = 0; i < served; i++) expect((await infer(request([[i, i, i]]))).status).toBe(200);
+    await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(answered);
+    expect(answered).toBeGreaterThanOrEqual(served + 2);
+  }, 60_000);
+
+  it('gives the container its own read-only copy of the model file, and no address to fetch it from', async () => {
+    const [container] =
+      (await engine?.docker.listContainers({
+        filters: { label: [`meridian.deployment=${deploymentId}`] },
+      })) ?? [];
+    expect(container?.Image).toBe(IMAGE);
+    const probe = [
+      'import os, json, stat',
+      'p = os.environ["MERIDIAN_MODEL_PATH"]',
+      's = os.stat(p)',
+      'print(json.dumps({"path": p, "mode": oct(stat.S_IMODE(s.st_mode)), "mine": s.st_uid == os.getuid(),',
+      '  "writable": os.access(p, os.W_OK), "url": "MERIDIAN_MODEL_URL" in os.environ}))',
+      'try:',
+      '  open(p, "ab")',
+      'except OSError as e:',
+      '  print("append refused:", e.strerror)',
+    ].join('\n');
+    const { output, exitCode } = await execInContainer(engine?.docker as never, container?.Id ?? '', [
+      'python3',
+      '-c',
+      probe,
+    ]);
+    expect(exitCode, output).toBe(0);
+    const [facts, refused] = output.trim().split('\n');
+    expect(JSON.parse(facts ?? '')).toEqual({
+      path: '/meridian/model/model',
+      mode: '0o400',
+      mine: true,
+      writable: false,
+      url: false,
+    });
+    expect(refused).toMatch(/^append refused: (Permission denied|Read-only file system)$/);
+  }, 60_000);
+});
