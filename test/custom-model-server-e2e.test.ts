@@ -208,4 +208,27 @@ describe('a custom model-server image, deployed and called through the edge', ()
     });
     expect(refused).toMatch(/^append refused: (Permission denied|Read-only file system)$/);
   }, 60_000);
+
+  it('stays up while it is called and scales to zero only once the calls stop, like an onnx deployment', async () => {
+    const patched = await api('PATCH', `/v1/deployments/${deploymentId}`, {
+      minReplicas: 0,
+      scaleToZeroAfterSeconds: 3,
+    });
+    expect(patched.status, patched.text).toBe(200);
+    const desired = async () =>
+      (await api('GET', `/v1/deployments/${deploymentId}`)).json.desiredReplicas as number;
+    // Twice the idle limit of steady calls: the replica's relayed calls are its load, so it is never idle.
+    const targets = new Set<number>();
+    const until = Date.now() + 7_000;
+    while (Date.now() < until) {
+      expect((await infer(request([[1, 1, 1]]))).status).toBe(200);
+      targets.add(await desired());
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect([...targets]).toEqual([1]);
+    await expect.poll(desired, { timeout: 20_000, interval: 250 }).toBe(0);
+    // A call wakes it: held at the edge while the container starts, then answered.
+    expect((await infer(request([[1, 1, 1]]))).status).toBe(200);
+    await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(answered);
+  }, 120_000);
 });

@@ -179,7 +179,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const usage = new UsageReporter(config.dataDir, meter, log);
   await usage.load();
   const predictions = new PredictionUsageReporter(journal, log);
-  const load = new LoadReporter(() => onnxRuntime.loads(), log);
+  // Custom model servers' replicas report their relayed calls, so they scale (and stay up) on load too.
+  const load = new LoadReporter(() => [...onnxRuntime.loads(), ...(deps.modelServers?.loads() ?? [])], log);
   const monitoring = new MonitoringReporter(monitor, log);
   let heartbeat: HeartbeatLoop | undefined;
   const reconciler = new Reconciler({

@@ -151,8 +151,9 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
       const body = c.get('body');
       const header = (name: string) => c.req.header(name);
       const server = serverFor(c);
-      if (server) {
-        const answer = await relayInfer(server, relayed(c, 'POST', '/infer', body), deps.monitor);
+      if (server && deps.modelServers) {
+        const request = relayed(c, 'POST', '/infer', body);
+        const answer = await relayInfer(deps.modelServers, server, request, deps.monitor);
         const served = { deploymentId: server.name, bytesIn: body.byteLength };
         return send(c, await journalServed(deps.journal, header, served, answer));
       }

@@ -56,8 +56,9 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       const version = match[2] === undefined ? undefined : decoded(match[2]);
       const gone = () => res.destroyed || req.socket.destroyed;
       const server = modelServerFor(deps, name, version);
-      if (server) {
+      if (server && deps.modelServers) {
         const relayed = await relayInfer(
+          deps.modelServers,
           server,
           {
             method: 'POST',

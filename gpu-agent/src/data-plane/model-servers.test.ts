@@ -6,7 +6,7 @@ import type { ServedCall } from '../agent/usage-journal.js';
 import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
 import { createDataPlaneApp } from './app.js';
 import { createDataPlaneListener } from './listener.js';
-import { type ModelServer, ModelServers, relayToModelServer } from './model-servers.js';
+import { type ModelServer, ModelServers, relayInfer, relayToModelServer } from './model-servers.js';
 import { staticRegistry } from './models.js';
 import { edgeHeaders, listen } from './testing/server.js';
 
@@ -148,6 +148,42 @@ describe('ModelServers', () => {
     expect(servers.get('dep_2')).toBeUndefined();
     servers.remove('wl_2');
     expect(servers.get('dep_1')?.workloadId).toBe('wl_1');
+  });
+});
+
+describe('a model server under load', () => {
+  it("counts the calls relayed to it as its load, and each one's status and time in its deployment's figures", async () => {
+    const container = await containerAnswering((_req, _body, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      }, 150);
+    });
+    opened.push(container);
+    const servers = new ModelServers();
+    servers.add(container.server);
+    const observed: [string, string, number, number][] = [];
+    const monitor = {
+      observe: (d: string, v: string, status: number, _q: number, computeUs: number) =>
+        void observed.push([d, v, status, computeUs]),
+    };
+    const request = { method: 'POST' as const, path: '/infer' as const, requestId: 'req_1' };
+    const calls = [1, 2].map(() => relayInfer(servers, container.server, request, monitor));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(servers.loads()[0]?.load.inFlight).toBe(2);
+    await Promise.all(calls);
+    const [reading] = servers.loads();
+    expect(reading?.workloadId).toBe('wl_1');
+    expect(reading?.load.inFlight).toBe(0);
+    // Two calls of ~150 ms each, in request-milliseconds.
+    expect(reading?.load.inFlightMs).toBeGreaterThan(250);
+    expect(observed.map(([d, v, status]) => [d, v, status])).toEqual([
+      ['dep_1', 'mdv_1', 200],
+      ['dep_1', 'mdv_1', 200],
+    ]);
+    for (const [, , , us] of observed) expect(us).toBeGreaterThan(100_000);
+    servers.remove('wl_1');
+    expect(servers.loads()).toEqual([]);
   });
 });
 

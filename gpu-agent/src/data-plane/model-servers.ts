@@ -1,6 +1,7 @@
 import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError } from '@meridian/protocol';
 import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
+import { type LoadReading, LoadTally } from '../onnx/load-tally.js';
 import type { Answer } from './answers.js';
 
 /**
@@ -21,13 +22,31 @@ export interface ModelServer {
 /** The model servers this agent runs, by deployment; changes as workloads come and go. */
 export class ModelServers {
   private readonly byWorkload = new Map<string, ModelServer>();
+  /** Calls being relayed to each server, over time: its load, as the autoscaler reads an onnx replica's. */
+  private readonly tallies = new Map<string, { tally: LoadTally; inFlight: number }>();
 
   add(server: ModelServer): void {
     this.byWorkload.set(server.workloadId, server);
+    if (!this.tallies.has(server.workloadId))
+      this.tallies.set(server.workloadId, { tally: new LoadTally(), inFlight: 0 });
   }
 
   remove(workloadId: string): void {
     this.byWorkload.delete(workloadId);
+    this.tallies.delete(workloadId);
+  }
+
+  /** Counts a call relayed to `workloadId` until the returned function is called. */
+  busy(workloadId: string): () => void {
+    const entry = this.tallies.get(workloadId);
+    if (!entry) return () => {};
+    entry.tally.set(++entry.inFlight, 0);
+    return () => entry.tally.set(--entry.inFlight, 0);
+  }
+
+  /** Each server's load so far, for the agent's load reports (the autoscaler scales on them). */
+  loads(): { workloadId: string; load: LoadReading }[] {
+    return [...this.tallies].map(([workloadId, entry]) => ({ workloadId, load: entry.tally.read() }));
   }
 
   /** The newest server of `name` (of `version` when given): a rolling update runs two for a while. */
@@ -110,16 +129,19 @@ export async function relayToModelServer(
 }
 
 /**
- * An infer call relayed to its model server, counted in the deployment's monitoring (status and time: the
- * server's queue and compute are one figure to the agent, reported as compute) like an onnx call's.
+ * An infer call relayed to its model server, counted in the server's load (the autoscaler's signal) and in
+ * the deployment's monitoring (status and time: the server's queue and compute are one figure to the agent,
+ * reported as compute), like an onnx call.
  */
 export async function relayInfer(
+  servers: ModelServers,
   server: ModelServer,
   request: RelayedRequest,
   monitor: Pick<DeploymentMonitor, 'observe'> | undefined,
   options: RelayOptions = DEFAULT_RELAY_OPTIONS,
 ): Promise<Answer> {
   const started = performance.now();
+  const done = servers.busy(server.workloadId);
   try {
     const answer = await relayToModelServer(server, request, options);
     monitor?.observe(server.name, server.version, answer.status, 0, (performance.now() - started) * 1000);
@@ -127,6 +149,8 @@ export async function relayInfer(
   } catch (err) {
     monitor?.observe(server.name, server.version, err instanceof InferTimeoutError ? 504 : 503, 0, 0);
     throw err;
+  } finally {
+    done();
   }
 }
 
