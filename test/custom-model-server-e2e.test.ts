@@ -157,6 +157,16 @@ describe('a custom model-server image, deployed and called through the edge', ()
     });
     expect(metadata.status).toBe(200);
     expect(await metadata.json()).toMatchObject({ name: 'linear', inputs: [{ name: 'x', shape: [-1, 3] }] });
+
+    // The simple JSON route too: the edge reads the input's datatype from the server's own metadata.
+    const simple = await fetch(`${stack?.edge.url}/v1/deployments/linear/predict`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: { x: [[1, 0, 0]] } }),
+    });
+    expect(simple.status, await simple.clone().text()).toBe(200);
+    answered++;
+    expect(await simple.json()).toEqual({ outputs: { y: [linear([1, 0, 0])] }, version: 1 });
   }, 180_000);
 
   it("passes the model server's own refusal of bad input on as OIP's error, and bills only the 200s", async () => {
