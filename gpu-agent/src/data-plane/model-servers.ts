@@ -223,6 +223,7 @@ export function modelServerFor(
   name: string,
   version: string | undefined,
 ): ModelServer | undefined {
-  if (!registries.modelServers || registries.models.get(name, version)) return undefined;
-  return registries.modelServers.get(name, version);
+  // The servers first: an agent without any (most) pays one empty lookup per call, not a second model lookup.
+  const server = registries.modelServers?.get(name, version);
+  return server && !registries.models.get(name, version) ? server : undefined;
 }
