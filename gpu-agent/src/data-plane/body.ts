@@ -35,7 +35,19 @@ export async function readBodyLimited(
     return new Uint8Array(await request.arrayBuffer());
   }
   if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
+  return readStreamLimited(request.body, limit, () => new BodyTooLargeError(limit));
+}
+
+/**
+ * A body stream read whole into one Uint8Array, cancelled with `tooLarge()` thrown as soon as it passes
+ * `limit` bytes (a request's chunked body, a model server's answer).
+ */
+export async function readStreamLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+  tooLarge: () => Error,
+): Promise<Uint8Array> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -44,7 +56,7 @@ export async function readBodyLimited(
     total += value.byteLength;
     if (total > limit) {
       await reader.cancel();
-      throw new BodyTooLargeError(limit);
+      throw tooLarge();
     }
     chunks.push(value);
   }

@@ -3,6 +3,7 @@ import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
 import { type LoadReading, LoadTally } from '../onnx/load-tally.js';
 import type { Answer } from './answers.js';
+import { readStreamLimited } from './body.js';
 
 /**
  * A custom model-server container serving one replica of a deployment (formats the onnx runtime cannot
@@ -174,21 +175,7 @@ async function readCapped(response: Response, maxBytes: number): Promise<Uint8Ar
     await response.body?.cancel();
     throw tooLarge();
   }
-  if (!response.body) return new Uint8Array();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts, total);
+  return response.body ? readStreamLimited(response.body, maxBytes, tooLarge) : new Uint8Array();
 }
 
 /** An OIP error's message (`{"error": "…"}`), shortened; undefined when the body is not one. */
