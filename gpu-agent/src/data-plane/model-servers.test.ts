@@ -73,6 +73,16 @@ describe('relaying a call to a model-server container', () => {
     expect(text(answer.body)).toBe('{"outputs":[]}abc');
   });
 
+  it('answers any success as 200, the status that is billed', async () => {
+    for (const status of [201, 203, 206]) {
+      const answer = await relay((_req, _body, res) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end('{"outputs":[]}');
+      });
+      expect(answer.status).toBe(200);
+    }
+  });
+
   it("keeps the status and message of the server's own refusal, with the request id", async () => {
     const answer = await relay((_req, _body, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });

@@ -85,10 +85,11 @@ const CONTENT_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;[ -~]{
 
 /**
  * Sends a signed and checked request on to the model server that serves it, as `/v2/models/<name>…`, and
- * answers with what it said: its body, content type and Inference-Header-Content-Length on a 2xx; its error
- * message with its status (400, 413, 422, 429, 500, 503) on a refusal; 502 for anything else it answers
- * (a redirect, a 404 for its own name, an oversized or unreadable answer). A server that cannot be reached
- * is a 503 (the edge tries another replica), one that does not answer in time a 504.
+ * answers with what it said: its body, content type and Inference-Header-Content-Length on a 2xx (as a
+ * 200, the status that is billed); its error message with its status (400, 413, 422, 429, 500, 503) on a
+ * refusal; 502 for anything else it answers (a redirect, a 404 for its own name, an oversized answer). A
+ * server that cannot be reached is a 503 (the edge tries another replica), one that does not answer in time
+ * a 504.
  */
 export async function relayToModelServer(
   server: ModelServer,
@@ -116,7 +117,8 @@ export async function relayToModelServer(
     throw new ModelWorkerError(`the model server of '${server.name}' cannot be reached: ${messageOf(err)}`);
   }
   const { status } = response;
-  if (status >= 200 && status < 300) return { status, headers: answerHeaders(response), body };
+  // Any success is OIP's 200: a 201 or 204 would otherwise leave the agent unbilled (only 200s are journaled).
+  if (status >= 200 && status < 300) return { status: 200, headers: answerHeaders(response), body };
   const said = errorMessageOf(body);
   if (KEPT_STATUSES.has(status)) {
     const answer = refusal(status, said ?? `the model server answered ${status}`, request.requestId);
