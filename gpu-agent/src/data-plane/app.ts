@@ -10,7 +10,13 @@ import { readSignedBody } from './auth.js';
 import { readBodyLimited } from './body.js';
 import { logRoutes } from './logs-route.js';
 import { InferenceMetrics } from './metrics.js';
-import { type ModelServers, modelServerFor, relayInfer, relayToModelServer } from './model-servers.js';
+import {
+  type ModelServers,
+  modelServerFor,
+  relayedRequest,
+  relayInfer,
+  relayToModelServer,
+} from './model-servers.js';
 import type { ModelRegistry } from './models.js';
 import { NonceCache } from './nonces.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
@@ -74,14 +80,7 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     method: 'GET' | 'POST',
     path: '' | '/ready' | '/infer',
     body?: Uint8Array,
-  ) => ({
-    method,
-    path,
-    ...(body === undefined ? {} : { body }),
-    contentType: c.req.header('content-type'),
-    headerLength: c.req.header(INFERENCE_HEADER_CONTENT_LENGTH),
-    requestId: requestIdOf(c.req.header(REQUEST_ID_HEADER)),
-  });
+  ) => relayedRequest((name) => c.req.header(name), method, path, body);
   // Every version of a name this agent serves (a rolling update holds two), for the metadata answer.
   const versionsOf = (name: string) => [
     ...new Set(

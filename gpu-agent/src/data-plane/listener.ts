@@ -14,7 +14,7 @@ import { readSignedBody } from './auth.js';
 import { readIncomingBody } from './body.js';
 import { recycleBody } from './body-pool.js';
 import { InferenceMetrics } from './metrics.js';
-import { modelServerFor, relayInfer } from './model-servers.js';
+import { modelServerFor, relayedRequest, relayInfer } from './model-servers.js';
 import { NonceCache } from './nonces.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import { journalServed } from './usage.js';
@@ -57,19 +57,8 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       const gone = () => res.destroyed || req.socket.destroyed;
       const server = modelServerFor(deps, name, version);
       if (server && deps.modelServers) {
-        const relayed = await relayInfer(
-          deps.modelServers,
-          server,
-          {
-            method: 'POST',
-            path: '/infer',
-            body,
-            contentType: headerOf(req, 'content-type'),
-            headerLength: headerOf(req, INFERENCE_HEADER_CONTENT_LENGTH),
-            requestId: requestIdOf(headerOf(req, REQUEST_ID_HEADER)),
-          },
-          deps.monitor,
-        );
+        const relay = relayedRequest(request.header, 'POST', '/infer', body);
+        const relayed = await relayInfer(deps.modelServers, server, relay, deps.monitor);
         const call = { deploymentId: server.name, bytesIn: body.byteLength };
         return await journalServed(deps.journal, request.header, call, relayed, gone);
       }

@@ -4,6 +4,7 @@ import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
 import { type LoadReading, LoadTally } from '../onnx/load-tally.js';
 import type { Answer } from './answers.js';
 import { readStreamLimited } from './body.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 
 /**
  * A custom model-server container serving one replica of a deployment (formats the onnx runtime cannot
@@ -68,6 +69,23 @@ export interface RelayedRequest {
   contentType?: string | undefined;
   headerLength?: string | undefined;
   requestId: string;
+}
+
+/** What the data plane relays of a signed request it has read: its body and how to read it, its request id. */
+export function relayedRequest(
+  header: (name: string) => string | undefined,
+  method: RelayedRequest['method'],
+  path: RelayedRequest['path'],
+  body?: Uint8Array,
+): RelayedRequest {
+  return {
+    method,
+    path,
+    ...(body === undefined ? {} : { body }),
+    contentType: header('content-type'),
+    headerLength: header(INFERENCE_HEADER_CONTENT_LENGTH),
+    requestId: requestIdOf(header(REQUEST_ID_HEADER)),
+  };
 }
 
 export interface RelayOptions {
