@@ -68,6 +68,8 @@ function planNotebook(ctx: PlanContext, nb: NotebookView): void {
     if (nb.status !== 'running' || nb.endpoint !== endpoint || nb.lastActivityAt !== activity)
       set({ status: 'running', statusReason: null, endpoint, lastActivityAt: activity });
   } else if (w.phase === 'failed') {
+    // A server that exits after it was ready: nothing serves from then on, so nothing is billed either.
+    endSession(`failed: ${w.reason ?? 'no reason given'}`);
     if (nb.status !== 'failed' || nb.statusReason !== w.reason)
       set({ status: 'failed', statusReason: w.reason });
   } else if (nb.status !== 'starting' && w.agentId) set({ status: 'starting', statusReason: null });

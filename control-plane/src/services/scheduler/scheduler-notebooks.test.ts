@@ -69,6 +69,29 @@ describe('scheduler: notebooks', () => {
     expect([s?.seconds, s?.endReason]).toEqual([30, 'stopped']);
   });
 
+  it('ends the session of a notebook whose server exits after it was ready, and says why', async () => {
+    const owner = await t.client.register('owner');
+    const agent = await fakeAgent(t, { runtimes: ['process'] });
+    const id = await notebook(owner);
+    const scheduler = testScheduler(t, { heartbeatTimeoutMs: 3_600_000 });
+    const start = Date.now();
+    await scheduler.tick(start);
+    await agent.report('ready', { lastActivityAt: new Date(start).toISOString() });
+    await scheduler.tick(start + 1_000);
+    expect((await sessions(id))[0]?.endedAt).toBeNull();
+
+    const reason = 'notebook nb (4242) exited after it was ready with code 137; last output: Killed';
+    await agent.report('failed', { reason });
+    await scheduler.tick(start + 21_000);
+    const failed = await row(id);
+    expect([failed?.status, failed?.statusReason]).toEqual(['failed', reason]);
+    const [s] = await sessions(id);
+    expect([s?.seconds, s?.endReason]).toEqual([20, `failed: ${reason}`]);
+    // Later ticks leave the ended session as it is: billed once, up to the exit.
+    await scheduler.tick(start + 60_000);
+    expect((await sessions(id)).map((x) => x.seconds)).toEqual([20]);
+  });
+
   it('culls a notebook idle past its timeout, judged by the activity its server reports', async () => {
     const owner = await t.client.register('owner');
     const agent = await fakeAgent(t, { runtimes: ['process'] });
