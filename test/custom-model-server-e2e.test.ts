@@ -219,6 +219,40 @@ describe('a custom model-server image, deployed and called through the edge', ()
     expect(refused).toMatch(/^append refused: (Permission denied|Read-only file system)$/);
   }, 60_000);
 
+  it('replaces a replica whose container exits after it was ready, says why, and serves again', async () => {
+    const containers = async () =>
+      (await engine?.docker.listContainers({
+        filters: { label: [`meridian.deployment=${deploymentId}`] },
+      })) ?? [];
+    const [crashed] = await containers();
+    expect(crashed?.State).toBe('running');
+    // What the kernel does to a server over its memory limit.
+    await engine?.docker.getContainer(crashed?.Id ?? '').kill({ signal: 'SIGKILL' });
+
+    type Event = { type: string; message: string };
+    const events = async () =>
+      (await api('GET', `/v1/deployments/${deploymentId}/events`)).json.items as Event[];
+    const failure = async () => (await events()).find((e) => e.type === 'replica_failed')?.message ?? '';
+    await expect.poll(failure, { timeout: 30_000, interval: 500 }).toMatch(/exited after it was ready/);
+    expect(await failure()).toMatch(
+      new RegExp(
+        `${IMAGE} for deployment ${deploymentId} \\(\\w+\\) exited after it was ready with code 137`,
+      ),
+    );
+    // Replaced after the backoff a failed start gets (1 s for a first attempt).
+    const kinds = async () => (await events()).map((e) => e.type);
+    await expect.poll(kinds, { timeout: 30_000, interval: 500 }).toContain('replica_retry');
+
+    // A new container, not the old one restarted; the edge routes to it once it is ready.
+    const replaced = async () =>
+      (await containers()).filter((c) => c.State === 'running' && c.Id !== crashed?.Id).length;
+    await expect.poll(replaced, { timeout: 60_000, interval: 500 }).toBe(1);
+    const served = async () => (await infer(request([[1, 2, 3]]))).status;
+    await expect.poll(served, { timeout: 60_000, interval: 500 }).toBe(200);
+    expect((await api('GET', `/v1/deployments/${deploymentId}`)).json.status).toBe('ready');
+    await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(answered);
+  }, 150_000);
+
   it('stays up while it is called and scales to zero only once the calls stop, like an onnx deployment', async () => {
     const patched = await api('PATCH', `/v1/deployments/${deploymentId}`, {
       minReplicas: 0,

@@ -60,7 +60,7 @@ function recordingSupervisor(started: WorkloadSpec[]): WorkloadSupervisor {
   };
 }
 
-const ctx = () => ({ report: () => {}, signal: new AbortController().signal });
+const ctx = () => ({ report: () => {}, exited: () => {}, signal: new AbortController().signal });
 
 describe('GPU assignment (fake inventory: no NVIDIA GPU here)', () => {
   it('picks the lowest free indexes of the type, by UUID, and says what is missing', () => {

@@ -74,6 +74,10 @@ export class LoggedRuntime implements WorkloadRuntime {
     if (workload.kind === 'notebook') this.logs.redact(id, [workload.token]);
     return {
       signal: ctx.signal,
+      exited: (reason) => {
+        this.logs.append(id, 'agent', `exited: ${reason}`);
+        ctx.exited(reason);
+      },
       report: (phase) => {
         ctx.report(phase);
         this.logs.append(id, 'agent', phase === 'pulling' ? 'pulling' : 'loading');

@@ -24,7 +24,7 @@ const workload = (workloadId: string): DesiredModelWorkload => ({
   gpuCount: 0,
   model: { versionId: 'mdv_wake', format: 'onnx', runtime: 'onnx', downloadUrl: source.url, ...source },
 });
-const ctx = { report: () => {}, signal: new AbortController().signal };
+const ctx = { report: () => {}, exited: () => {}, signal: new AbortController().signal };
 
 function runtimeOn(cacheDir: string) {
   const cache = new ModelCache(cacheDir, { budgetBytes: 10 << 20 });

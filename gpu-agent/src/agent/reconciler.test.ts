@@ -15,6 +15,7 @@ import { OnnxWorkloadRuntime } from './onnx-runtime.js';
 import { Reconciler } from './reconciler.js';
 import { ServedModels } from './served-models.js';
 import { UsageMeter } from './usage-meter.js';
+import type { WorkloadRuntime } from './workload-runtime.js';
 import { WorkloadStore } from './workload-store.js';
 
 const KEY = new TextEncoder().encode('k'.repeat(32));
@@ -227,5 +228,34 @@ describe('Reconciler with the onnx runtime', () => {
         reason: expect.stringMatching(/no runtime/),
       }),
     ]);
+  });
+
+  it('reports a workload that exits while its start is finishing as failed, never ready or metered', async () => {
+    const usage = new UsageMeter();
+    const phases: string[] = [];
+    // A runtime whose workload exits between its health check and the end of its start (a race the
+    // supervised runtime's exit watch can hit while a notebook's first activity is read).
+    const runtime: WorkloadRuntime = {
+      name: 'docker',
+      supports: () => true,
+      start: async (_workload, ctx) => ctx.exited('exited after it was ready with code 1'),
+      adopt: async () => {},
+      stop: async () => {},
+    };
+    const reconciler: Reconciler = new Reconciler({
+      runtimes: [runtime],
+      store: new WorkloadStore(join(dir, 'exits')),
+      usage,
+      hostHasGpus: () => false,
+      log: silentLogger,
+      onChange: () => phases.push(reconciler.statuses()[0]?.phase ?? 'gone'),
+    });
+    await reconciler.apply({ version: 1, workloads: [modelWorkload('exits-1', clsSource)] });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([
+      { phase: 'failed', reason: 'exited after it was ready with code 1' },
+    ]);
+    expect(phases).not.toContain('ready');
+    expect(usage.drain()).toEqual([]);
   });
 });

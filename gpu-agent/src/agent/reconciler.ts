@@ -8,7 +8,7 @@ import type {
 import { imageRefusal } from './image-policy.js';
 import type { Logger } from './logger.js';
 import type { UsageMeter } from './usage-meter.js';
-import { LIVE_SETTINGS, type WorkloadRuntime } from './workload-runtime.js';
+import { LIVE_SETTINGS, type RuntimeContext, type WorkloadRuntime } from './workload-runtime.js';
 import type { WorkloadStore } from './workload-store.js';
 
 export interface ReconcilerDeps {
@@ -28,6 +28,8 @@ type Held = {
   phase: WorkloadPhase;
   reason?: string;
   startedAt?: string;
+  /** Why it stopped serving on its own, when it did (see RuntimeContext.exited). */
+  exited?: string;
   abort: AbortController;
   /** Settles when the runtime's start (or adopt) has finished, however it ended. */
   settled: Promise<void>;
@@ -171,10 +173,24 @@ export class Reconciler {
       this.deps.log.warn('workload refused', { workloadId: workload.workloadId, reason: refusal });
       return;
     }
-    const ctx = { report: (phase: 'pulling' | 'loading') => set(phase), signal: abort.signal };
+    const exited = (reason: string) => {
+      if (abort.signal.aborted || held.exited !== undefined) return;
+      held.exited = reason.slice(0, 1024);
+      // Before ready the start's own settlement reports it (below); a ready one stops being metered now.
+      if (held.phase !== 'ready') return;
+      this.deps.usage.stop(workload.workloadId);
+      set('failed', held.exited);
+      this.deps.log.warn('workload exited', { workloadId: workload.workloadId, reason: held.exited });
+    };
+    const ctx: RuntimeContext = { report: (phase) => set(phase), signal: abort.signal, exited };
     held.settled = runtime[how](workload, ctx).then(
       () => {
         if (abort.signal.aborted) return;
+        if (held.exited !== undefined) {
+          set('failed', held.exited);
+          this.deps.log.warn('workload exited', { workloadId: workload.workloadId, reason: held.exited });
+          return;
+        }
         held.startedAt = new Date().toISOString();
         this.deps.usage.start(workload.workloadId, this.gpuTypeOf(workload));
         set('ready');

@@ -43,7 +43,7 @@ const workload = (workloadId: string, versionId: string): DesiredModelWorkload =
     },
   };
 };
-const ctx = { report: () => {}, signal: new AbortController().signal };
+const ctx = { report: () => {}, exited: () => {}, signal: new AbortController().signal };
 
 beforeAll(async () => {
   blobs = await TestBlobServer.start();

@@ -70,10 +70,11 @@ const notebookWorkload: DesiredWorkload = {
 /** What one agent process builds over `dataDir` (as main.ts does), with the phases each workload went through. */
 function agentOn(dataDir: string, runtime: SupervisedRuntime) {
   const phases: WorkloadPhase[] = [];
+  const usage = new UsageMeter();
   const reconciler: Reconciler = new Reconciler({
     runtimes: [runtime],
     store: new WorkloadStore(dataDir),
-    usage: new UsageMeter(),
+    usage,
     hostHasGpus: () => false,
     log: silentLogger,
     onChange: () => {
@@ -81,7 +82,7 @@ function agentOn(dataDir: string, runtime: SupervisedRuntime) {
       if (phase && phases.at(-1) !== phase) phases.push(phase);
     },
   });
-  return { reconciler, phases };
+  return { reconciler, phases, usage };
 }
 const dockerRuntime = () =>
   new SupervisedRuntime({
@@ -89,6 +90,7 @@ const dockerRuntime = () =>
     supervisor: new DockerRuntime({ docker: docker(), agentId: OWNER, workloads: workloadDirs() }),
     stopGraceSeconds: 1,
     modelHealthTimeoutMs: 30_000,
+    exitCheckIntervalMs: 200,
   });
 const workloadDirs = () => new WorkloadDirs(join(dir, 'workloads'));
 const processSupervisor = () =>
@@ -103,7 +105,19 @@ const processRuntime = () =>
     supervisor: processSupervisor(),
     stopGraceSeconds: 2,
     notebookHealthTimeoutMs: 30_000,
+    exitCheckIntervalMs: 200,
   });
+
+/** The reconciler's status of its one workload once it is no longer `ready` (within `ms`). */
+async function untilNotReady(reconciler: Reconciler, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const [status] = reconciler.statuses();
+    if (status?.phase !== 'ready') return status;
+    await sleep(50);
+  }
+  return reconciler.statuses()[0];
+}
 
 async function gone(pid: number): Promise<boolean> {
   for (let i = 0; i < 100; i++) {
@@ -186,6 +200,50 @@ describe('SupervisedRuntime on a real Docker engine', () => {
     await reconciler.restore();
     await reconciler.apply({ version: 1, workloads: [] });
     expect(await containersOf(MODEL_ID)).toHaveLength(0);
+  }, 60_000);
+
+  it('reports a model server that exits after it was ready as failed, with its exit code and last output', async () => {
+    const { reconciler, phases, usage } = agentOn(join(dir, 'docker-crash'), dockerRuntime());
+    const crashing = { ...modelWorkload, workloadId: 'wl_busybox_crash' };
+    await reconciler.apply({ version: 1, workloads: [crashing], images });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([{ phase: 'ready' }]);
+    // Still serving a few checks later: a running container is not taken for an exited one.
+    await sleep(600);
+    expect(reconciler.statuses()).toMatchObject([{ phase: 'ready' }]);
+
+    const [container] = await containersOf('wl_busybox_crash');
+    await docker()
+      .getContainer(container?.Id ?? '')
+      .kill({ signal: 'SIGKILL' });
+    const status = await untilNotReady(reconciler);
+    expect(status?.phase).toBe('failed');
+    expect(status?.reason).toMatch(
+      /^model server image meridian-test\/busybox-http:1 for deployment dep_busybox \(\w+\) exited after it was ready with code 137 \(killed: .*memory limit\); last output: [\s\S]*busybox-http serving on :8080/,
+    );
+    expect(phases).toEqual(['pulling', 'loading', 'ready', 'failed']);
+    // What the control plane will accept in a heartbeat.
+    expect(WorkloadStatus.safeParse(status).success).toBe(true);
+    // Its host time is metered up to the exit, not after.
+    usage.drain();
+    await sleep(300);
+    expect(usage.drain().filter((e) => e.workloadId === 'wl_busybox_crash')).toEqual([]);
+
+    // Replaced by the control plane: the failed one is removed like any other, container and all.
+    await reconciler.apply({ version: 2, workloads: [] });
+    await reconciler.idle();
+    expect(await containersOf('wl_busybox_crash')).toHaveLength(0);
+  }, 60_000);
+
+  it('does not take a container it stops itself for one that exited', async () => {
+    const { reconciler, phases } = agentOn(join(dir, 'docker-stop'), dockerRuntime());
+    const stopped = { ...modelWorkload, workloadId: 'wl_busybox_stop' };
+    await reconciler.apply({ version: 1, workloads: [stopped], images });
+    await reconciler.idle();
+    await reconciler.apply({ version: 2, workloads: [] });
+    await sleep(600);
+    expect(phases).toEqual(['pulling', 'loading', 'ready']);
+    expect(reconciler.statuses()).toEqual([]);
   }, 60_000);
 
   it('hands a notebook image its token in JUPYTER_TOKEN and its base path on the command line', async () => {
@@ -307,5 +365,27 @@ describe('SupervisedRuntime with plain processes', () => {
     await reconciler.apply({ version: 2, workloads: [] });
     expect(await gone(pid)).toBe(true);
     expect(await processSupervisor().list()).toEqual([]);
+  }, 60_000);
+
+  it('reports a notebook server that exits after it was ready as failed, with its last output', async () => {
+    const { reconciler } = agentOn(join(dir, 'process-crash'), processRuntime());
+    const crashing = { ...notebookWorkload, workloadId: 'wl_notebook_crash', notebookId: 'nb_crash' };
+    await reconciler.apply({ version: 1, workloads: [crashing] });
+    await reconciler.idle();
+    expect(reconciler.statuses()).toMatchObject([{ phase: 'ready' }]);
+    const workload = (await processSupervisor().list()).find((w) => w.workloadId === 'wl_notebook_crash');
+    const crashedPid = Number(workload?.ref);
+    expect(crashedPid).toBeGreaterThan(0);
+
+    process.kill(crashedPid, 'SIGKILL');
+    const status = await untilNotReady(reconciler);
+    expect(status?.phase).toBe('failed');
+    expect(status?.reason).toMatch(/^notebook nb_crash \(\d+\) exited after it was ready; last output: \S/);
+    // Its endpoint is no longer offered: nothing answers there.
+    expect(status?.endpoint).toBeUndefined();
+
+    await reconciler.apply({ version: 2, workloads: [] });
+    await reconciler.idle();
+    expect((await processSupervisor().list()).map((w) => w.workloadId)).not.toContain('wl_notebook_crash');
   }, 60_000);
 });

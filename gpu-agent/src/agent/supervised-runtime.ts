@@ -51,7 +51,12 @@ export interface SupervisedRuntimeOptions {
   modelFiles?: Pick<ModelCache, 'ensure'>;
   /** Where a healthy model server is registered, so the data plane relays its deployment's calls to it. */
   modelServers?: ModelServers;
+  /** How often workloads that became healthy are checked for having exited since. Default 2 s. */
+  exitCheckIntervalMs?: number;
 }
+
+/** A workload that became healthy here: watched until it stops, or until it exits on its own. */
+type Watched = { workload: DesiredWorkload; ref: string; ctx: RuntimeContext };
 
 /**
  * The agent's runtime contract on top of a host supervisor (docker containers or plain processes): turns a
@@ -66,6 +71,9 @@ export class SupervisedRuntime implements WorkloadRuntime {
   private readonly notebooks = new Map<string, { endpoint: string; activity: NotebookActivity }>();
   /** Notebooks started or adopted here, by workload: whose files to save when each stops. */
   private readonly volumesOf = new Map<string, { notebookId: string; volume: string }>();
+  private readonly watched = new Map<string, Watched>();
+  private exitCheck: NodeJS.Timeout | undefined;
+  private checkingExits = false;
 
   constructor(private readonly options: SupervisedRuntimeOptions) {
     this.name = options.name;
@@ -90,7 +98,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
       throw new Error(`${describe(workload)} could not start: ${messageOf(err)}`, { cause: err });
     }
     ctx.signal.throwIfAborted();
-    await this.track(workload, await this.untilHealthy(workload, started, ctx));
+    await this.track(workload, await this.untilHealthy(workload, started, ctx), ctx);
   }
 
   async adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
@@ -99,10 +107,12 @@ export class SupervisedRuntime implements WorkloadRuntime {
     if (found?.state !== 'running') return this.start(workload, ctx);
     if (workload.kind === 'notebook') this.volumesOf.set(workload.workloadId, volumeOf(workload));
     // It may still have been loading when the previous agent went away: wait, but never start a copy.
-    await this.track(workload, await this.untilHealthy(workload, found, ctx));
+    await this.track(workload, await this.untilHealthy(workload, found, ctx), ctx);
   }
 
   async stop(workloadId: string): Promise<void> {
+    // First, so the exit of the container being stopped here is not taken for a crash.
+    this.unwatch(workloadId);
     this.notebooks.delete(workloadId);
     this.options.modelServers?.remove(workloadId);
     this.options.gpus?.release(workloadId);
@@ -160,7 +170,8 @@ export class SupervisedRuntime implements WorkloadRuntime {
    * Remembers where a healthy workload answers: a model server for the data plane to relay its calls to, a
    * notebook with its activity read once, so its first heartbeat has it.
    */
-  private async track(workload: DesiredWorkload, healthy: Workload): Promise<void> {
+  private async track(workload: DesiredWorkload, healthy: Workload, ctx: RuntimeContext): Promise<void> {
+    this.watch({ workload, ref: healthy.ref, ctx });
     if (!healthy.endpoint) return;
     const { host, port } = healthy.endpoint;
     const origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -181,6 +192,58 @@ export class SupervisedRuntime implements WorkloadRuntime {
     });
     this.notebooks.set(workload.workloadId, { endpoint, activity });
     await activity.refresh();
+  }
+
+  /**
+   * Watches a healthy workload for exiting on its own (a crash, an out-of-memory kill, a server that quits):
+   * the supervisor is asked what still runs every few seconds, one check at a time.
+   */
+  private watch(entry: Watched): void {
+    this.watched.set(entry.workload.workloadId, entry);
+    this.exitCheck ??= setInterval(() => void this.checkExits(), this.options.exitCheckIntervalMs ?? 2_000);
+    // The agent's shutdown does not wait for it: workloads outlive the agent, to be adopted.
+    this.exitCheck.unref();
+  }
+
+  private unwatch(workloadId: string): void {
+    this.watched.delete(workloadId);
+    if (this.watched.size > 0 || !this.exitCheck) return;
+    clearInterval(this.exitCheck);
+    this.exitCheck = undefined;
+  }
+
+  private async checkExits(): Promise<void> {
+    if (this.checkingExits) return;
+    this.checkingExits = true;
+    try {
+      const listed = new Map((await this.supervisor.list()).map((w) => [w.workloadId, w]));
+      for (const [id, entry] of this.watched) {
+        const now = listed.get(id);
+        if (now?.state !== 'running') await this.reportExit(entry, now);
+      }
+    } catch {
+      // The engine did not answer (restarting, overloaded): nothing is known to have exited; ask again next time.
+    } finally {
+      this.checkingExits = false;
+    }
+  }
+
+  /** Tells the reconciler why a watched workload is gone, with its last output, and stops routing to it. */
+  private async reportExit(entry: Watched, now: Workload | undefined): Promise<void> {
+    const { workload } = entry;
+    const id = workload.workloadId;
+    const logs = now
+      ? await this.supervisor.logs(id, LOG_LINES_IN_REASON).catch(() => '')
+      : '(its container is gone)';
+    // Stopped here meanwhile: that exit was asked for.
+    if (this.watched.get(id) !== entry) return;
+    this.unwatch(id);
+    this.notebooks.delete(id);
+    this.options.modelServers?.remove(id);
+    entry.ctx.exited(
+      `${describe(workload)} (${entry.ref}) exited after it was ready${exitCodeNote(now?.exitCode)}; ` +
+        `last output: ${logs.trim() || '(none)'}`,
+    );
   }
 
   private async untilHealthy(workload: DesiredWorkload, started: Workload, ctx: RuntimeContext) {
@@ -279,6 +342,13 @@ const volumeOf = (workload: DesiredNotebookWorkload) => ({
   notebookId: workload.notebookId,
   volume: `meridian-notebook-${workload.notebookId}`,
 });
+
+/** A container's exit code as its owner can act on it: 137 is a SIGKILL, most often the memory limit. */
+function exitCodeNote(code: number | undefined): string {
+  if (code === undefined) return '';
+  if (code === 137) return ' with code 137 (killed: most often for going over its memory limit)';
+  return ` with code ${code}`;
+}
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 

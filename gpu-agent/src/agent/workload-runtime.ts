@@ -12,6 +12,12 @@ export interface RuntimeContext {
   report(phase: Extract<WorkloadPhase, 'pulling' | 'loading'>): void;
   /** Aborted when the workload is removed before it is ready: stop working on it. */
   signal: AbortSignal;
+  /**
+   * The workload stopped serving on its own after it was started (its container or process exited):
+   * reported failed with `reason`, so the control plane replaces it. Runtimes whose workloads live in the
+   * agent's own process never call it.
+   */
+  exited(reason: string): void;
 }
 
 /** What a runtime adds to a ready workload's heartbeat status (a notebook's endpoint and last activity). */

@@ -59,7 +59,7 @@ const workload = (): DesiredNotebookWorkload => ({
 });
 /** Starts the notebook and answers the URL it serves at (ending in its base path), as the agent records it. */
 async function startNotebook(): Promise<string> {
-  await rt.start(workload(), { report: () => {}, signal: new AbortController().signal });
+  await rt.start(workload(), { report: () => {}, exited: () => {}, signal: new AbortController().signal });
   const endpoint = rt.details('wl_nbimage')?.endpoint;
   if (!endpoint) throw new Error('the runtime recorded no endpoint for the healthy notebook');
   return endpoint;
@@ -116,7 +116,7 @@ describe('the default notebook image under the docker runtime', () => {
       image: 'meridian/notebook:0',
     };
     await expect(
-      rt.start(absent, { report: () => {}, signal: new AbortController().signal }),
+      rt.start(absent, { report: () => {}, exited: () => {}, signal: new AbortController().signal }),
     ).rejects.toThrow(
       /image meridian\/notebook:0 is not on this host \(build it here: scripts\/build-notebook-image\.sh/,
     );

@@ -264,6 +264,8 @@ export class DockerRuntime implements WorkloadSupervisor {
     const network = info.Labels[LABEL_NETWORK];
     const address = network ? info.NetworkSettings?.Networks?.[network]?.IPAddress : undefined;
     const running = info.State === 'running' && Boolean(address);
+    // The engine's own summary is the only place a listing gives it: "Exited (137) 5 seconds ago".
+    const exitCode = info.State === 'exited' ? /^Exited \((-?\d+)\)/.exec(info.Status)?.[1] : undefined;
     return {
       workloadId: info.Labels[LABEL_WORKLOAD_ID] ?? '',
       kind: kindOf(info.Labels[LABEL_KIND]),
@@ -271,6 +273,7 @@ export class DockerRuntime implements WorkloadSupervisor {
       endpoint: running && address ? { host: address, port: Number(info.Labels[LABEL_PORT]) } : null,
       labels: info.Labels,
       ref: info.Id,
+      ...(exitCode === undefined ? {} : { exitCode: Number(exitCode) }),
     };
   }
 }

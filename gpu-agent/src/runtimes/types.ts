@@ -67,6 +67,8 @@ export interface Workload {
   labels: Record<string, string>;
   /** Container id or pid, for logs and operators. */
   ref: string;
+  /** How a stopped workload ended, where the runtime knows (a container's exit code). */
+  exitCode?: number;
 }
 
 /** An HTTP readiness check: `GET path` must answer 2xx. Headers carry e.g. a notebook's token. */
