@@ -236,7 +236,7 @@ describe('a custom model-server image, deployed and called through the edge', ()
     await expect.poll(failure, { timeout: 30_000, interval: 500 }).toMatch(/exited after it was ready/);
     expect(await failure()).toMatch(
       new RegExp(
-        `${IMAGE} for deployment ${deploymentId} \\(\\w+\\) exited after it was ready with code 137`,
+        `${IMAGE} for linear v1 \\(deployment ${deploymentId}\\) \\(\\w{12}\\) exited after it was ready with code 137`,
       ),
     );
     // Replaced after the backoff a failed start gets (1 s for a first attempt).

@@ -241,7 +241,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
     this.notebooks.delete(id);
     this.options.modelServers?.remove(id);
     entry.ctx.exited(
-      `${describe(workload)} (${entry.ref}) exited after it was ready${exitCodeNote(now?.exitCode)}; ` +
+      `${describe(workload)} (${shortRef(entry.ref)}) exited after it was ready${exitCodeNote(now?.exitCode)}; ` +
         `last output: ${logs.trim() || '(none)'}`,
     );
   }
@@ -259,7 +259,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
       // Stopped, not removed: its logs stay readable until the workload is removed.
       await this.supervisor.stop(workload.workloadId, 0).catch(() => undefined);
       throw new Error(
-        `${describe(workload)} (${started.ref}) did not become ready: ${messageOf(err)}; last output: ${logs.trim() || '(none)'}`,
+        `${describe(workload)} (${shortRef(started.ref)}) did not become ready: ${messageOf(err)}; last output: ${logs.trim() || '(none)'}`,
         { cause: err },
       );
     }
@@ -352,8 +352,16 @@ function exitCodeNote(code: number | undefined): string {
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** The workload as its owner reads it in events and statuses: the name they gave, with the id beside it. */
 function describe(workload: DesiredWorkload): string {
-  return workload.kind === 'model'
-    ? `model server image ${workload.image ?? '(none)'} for deployment ${workload.deploymentId}`
-    : `notebook ${workload.notebookId}`;
+  const name = workload.displayName;
+  if (workload.kind === 'notebook')
+    return name ? `notebook ${name} (${workload.notebookId})` : `notebook ${workload.notebookId}`;
+  const owner = name
+    ? `${name} (deployment ${workload.deploymentId})`
+    : `deployment ${workload.deploymentId}`;
+  return `model server image ${workload.image ?? '(none)'} for ${owner}`;
 }
+
+/** A container id as `docker ps` shows it (a pid stays whole). */
+const shortRef = (ref: string) => ref.slice(0, 12);
