@@ -33,15 +33,21 @@ const row = async (id: string) => (await t.db.select().from(notebooks).where(eq(
 const sessions = (id: string) =>
   t.db.select().from(notebookSessions).where(eq(notebookSessions.notebookId, id));
 
+/** A notebook wanted running, an agent that can run it, and the first tick that places it there. */
+async function placedNotebook(idleTimeoutSeconds?: number) {
+  const owner = await t.client.register('owner');
+  const agent = await fakeAgent(t, { runtimes: ['process'] });
+  const id = await notebook(owner, idleTimeoutSeconds);
+  // Ticks run minutes ahead of the clock here; the agent must not count as lost meanwhile.
+  const scheduler = testScheduler(t, { heartbeatTimeoutMs: 3_600_000 });
+  const start = Date.now();
+  await scheduler.tick(start);
+  return { agent, id, scheduler, start };
+}
+
 describe('scheduler: notebooks', () => {
   it('runs a notebook with its token and base path, records its session, and ends it on stop', async () => {
-    const owner = await t.client.register('owner');
-    const agent = await fakeAgent(t, { runtimes: ['process'] });
-    const id = await notebook(owner);
-    // Ticks run minutes ahead of the clock here; the agent must not count as lost meanwhile.
-    const scheduler = testScheduler(t, { heartbeatTimeoutMs: 3_600_000 });
-    const start = Date.now();
-    await scheduler.tick(start);
+    const { agent, id, scheduler, start } = await placedNotebook();
     const [w] = (await agent.desired()).workloads;
     expect(w?.kind === 'notebook' && [w.notebookId, w.token, w.basePath]).toEqual([
       id,
@@ -70,12 +76,7 @@ describe('scheduler: notebooks', () => {
   });
 
   it('ends the session of a notebook whose server exits after it was ready, and says why', async () => {
-    const owner = await t.client.register('owner');
-    const agent = await fakeAgent(t, { runtimes: ['process'] });
-    const id = await notebook(owner);
-    const scheduler = testScheduler(t, { heartbeatTimeoutMs: 3_600_000 });
-    const start = Date.now();
-    await scheduler.tick(start);
+    const { agent, id, scheduler, start } = await placedNotebook();
     await agent.report('ready', { lastActivityAt: new Date(start).toISOString() });
     await scheduler.tick(start + 1_000);
     expect((await sessions(id))[0]?.endedAt).toBeNull();
@@ -93,13 +94,7 @@ describe('scheduler: notebooks', () => {
   });
 
   it('culls a notebook idle past its timeout, judged by the activity its server reports', async () => {
-    const owner = await t.client.register('owner');
-    const agent = await fakeAgent(t, { runtimes: ['process'] });
-    const id = await notebook(owner, 10);
-    // Ticks run minutes ahead of the clock here; the agent must not count as lost meanwhile.
-    const scheduler = testScheduler(t, { heartbeatTimeoutMs: 3_600_000 });
-    const start = Date.now();
-    await scheduler.tick(start);
+    const { agent, id, scheduler, start } = await placedNotebook(10);
     await agent.report('ready', { lastActivityAt: new Date(start + 5_000).toISOString() });
     await scheduler.tick(start + 1_000);
     // Idle for 9 s since the last reported activity: still running.
