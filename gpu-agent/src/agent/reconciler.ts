@@ -173,24 +173,22 @@ export class Reconciler {
       this.deps.log.warn('workload refused', { workloadId: workload.workloadId, reason: refusal });
       return;
     }
+    const failExited = (reason: string) => {
+      this.deps.usage.stop(workload.workloadId);
+      set('failed', reason);
+      this.deps.log.warn('workload exited', { workloadId: workload.workloadId, reason });
+    };
     const exited = (reason: string) => {
       if (abort.signal.aborted || held.exited !== undefined) return;
       held.exited = reason.slice(0, 1024);
-      // Before ready the start's own settlement reports it (below); a ready one stops being metered now.
-      if (held.phase !== 'ready') return;
-      this.deps.usage.stop(workload.workloadId);
-      set('failed', held.exited);
-      this.deps.log.warn('workload exited', { workloadId: workload.workloadId, reason: held.exited });
+      // Before ready the start's own settlement reports it (below).
+      if (held.phase === 'ready') failExited(held.exited);
     };
     const ctx: RuntimeContext = { report: (phase) => set(phase), signal: abort.signal, exited };
     held.settled = runtime[how](workload, ctx).then(
       () => {
         if (abort.signal.aborted) return;
-        if (held.exited !== undefined) {
-          set('failed', held.exited);
-          this.deps.log.warn('workload exited', { workloadId: workload.workloadId, reason: held.exited });
-          return;
-        }
+        if (held.exited !== undefined) return failExited(held.exited);
         held.startedAt = new Date().toISOString();
         this.deps.usage.start(workload.workloadId, this.gpuTypeOf(workload));
         set('ready');

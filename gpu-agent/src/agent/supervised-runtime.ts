@@ -112,9 +112,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
 
   async stop(workloadId: string): Promise<void> {
     // First, so the exit of the container being stopped here is not taken for a crash.
-    this.unwatch(workloadId);
-    this.notebooks.delete(workloadId);
-    this.options.modelServers?.remove(workloadId);
+    this.stopServing(workloadId);
     this.options.gpus?.release(workloadId);
     await this.supervisor.stop(workloadId, this.options.stopGraceSeconds ?? 10);
     const volume = this.volumesOf.get(workloadId);
@@ -205,6 +203,13 @@ export class SupervisedRuntime implements WorkloadRuntime {
     this.exitCheck.unref();
   }
 
+  /** Nothing is routed to the workload or watched any more (it is being stopped, or it exited). */
+  private stopServing(workloadId: string): void {
+    this.unwatch(workloadId);
+    this.notebooks.delete(workloadId);
+    this.options.modelServers?.remove(workloadId);
+  }
+
   private unwatch(workloadId: string): void {
     this.watched.delete(workloadId);
     if (this.watched.size > 0 || !this.exitCheck) return;
@@ -237,9 +242,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
       : '(its container is gone)';
     // Stopped here meanwhile: that exit was asked for.
     if (this.watched.get(id) !== entry) return;
-    this.unwatch(id);
-    this.notebooks.delete(id);
-    this.options.modelServers?.remove(id);
+    this.stopServing(id);
     entry.ctx.exited(
       `${describe(workload)} (${shortRef(entry.ref)}) exited after it was ready${exitCodeNote(now?.exitCode)}; ` +
         `last output: ${logs.trim() || '(none)'}`,
