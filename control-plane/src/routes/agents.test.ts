@@ -78,6 +78,27 @@ describe('the agent protocol after registration', () => {
     ]);
   });
 
+  it('routes to the data-plane address an agent heartbeats from, once it restarted on another', async () => {
+    const addressOf = async () =>
+      (await t.db.select().from(agents).where(eq(agents.id, agent.agentId)))[0]?.dataPlaneUrl;
+    const registeredAt = await addressOf();
+    // An older agent's heartbeat names none: the address it registered with stays.
+    expect((await as('POST', '/agent/v1/heartbeat', sampleHeartbeat())).status).toBe(200);
+    expect(await addressOf()).toBe(registeredAt);
+
+    const moved = 'http://10.0.0.7:19090';
+    const res = await as('POST', '/agent/v1/heartbeat', { ...sampleHeartbeat(), dataPlaneUrl: moved });
+    expect(res.status).toBe(200);
+    // The edge's routing and the log reader take the agent's address from this record.
+    expect(await addressOf()).toBe(moved);
+
+    for (const bad of ['ftp://10.0.0.7/', 'not a url', `http://${'a'.repeat(2050)}.example`]) {
+      const refused = await as('POST', '/agent/v1/heartbeat', { ...sampleHeartbeat(), dataPlaneUrl: bad });
+      expect(refused.status, bad).toBe(400);
+    }
+    expect(await addressOf()).toBe(moved);
+  });
+
   it('keeps a draining agent draining and brings a lost one back online', async () => {
     for (const [status, expected] of [
       ['draining', 'draining'],

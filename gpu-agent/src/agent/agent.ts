@@ -196,6 +196,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     api: authed,
     inventory,
     workloads: () => reconciler.statuses(),
+    dataPlaneUrl,
     intervalSeconds: registered.heartbeatIntervalSeconds,
     log,
   });

@@ -8,6 +8,8 @@ export interface HeartbeatLoopOptions {
   /** Measured afresh for each heartbeat. */
   inventory: () => Promise<HostInventory>;
   workloads: () => AgentHeartbeat['workloads'];
+  /** Where the edge reaches this agent: sent each time, so a restart on another address is routed there. */
+  dataPlaneUrl?: string;
   intervalSeconds: number;
   log: Logger;
   /** The desired-state version the control plane holds now, after each heartbeat. */
@@ -58,7 +60,12 @@ export class HeartbeatLoop {
     this.poked = false;
     const inventory = cached ?? (await this.options.inventory());
     if (!cached) this.lastInventory = { inventory, at: Date.now() };
-    const body = { inventory, workloads: this.options.workloads() };
+    const { dataPlaneUrl } = this.options;
+    const body = {
+      inventory,
+      workloads: this.options.workloads(),
+      ...(dataPlaneUrl ? { dataPlaneUrl } : {}),
+    };
     const result = await this.options.api.heartbeat(body);
     if (!result.ok) {
       this.options.log.warn('heartbeat failed', { error: describeApiError(result.error) });

@@ -34,6 +34,14 @@ export const AgentHeartbeat = z
   .strictObject({
     inventory: HostInventory,
     workloads: z.array(WorkloadStatus).max(1024),
+    /**
+     * Where the edge reaches the agent's data plane now: an agent restarted on another address (port,
+     * MERIDIAN_AGENT_DATA_PLANE_URL) keeps its credential, and is routed to where it listens, not where it did.
+     */
+    dataPlaneUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
   })
   .refine((hb) => new Set(hb.workloads.map((w) => w.workloadId)).size === hb.workloads.length, {
     message: 'each workloadId at most once',

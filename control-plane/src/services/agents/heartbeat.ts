@@ -5,7 +5,7 @@ import { notFound } from '../../errors.js';
 import type { AgentServiceDeps } from './deps.js';
 
 /**
- * Records that the agent is alive: its inventory now, and its workloads, which replace the ones it reported
+ * Records that the agent is alive: its inventory and data-plane address now, and its workloads, which replace the ones it reported
  * before (a workload it no longer reports is gone). A lost agent that heartbeats is online again; a draining
  * one stays draining until an operator says otherwise.
  */
@@ -21,6 +21,7 @@ export async function recordHeartbeat(
       .set({
         lastHeartbeatAt: now,
         inventory: heartbeat.inventory,
+        ...(heartbeat.dataPlaneUrl ? { dataPlaneUrl: heartbeat.dataPlaneUrl } : {}),
         status: sql`case when ${agents.status} = 'draining' then 'draining' else 'online' end`,
       })
       .where(eq(agents.id, agentId))
