@@ -53,6 +53,8 @@ const COMPONENTS = [
       MERIDIAN_AGENT_BOOTSTRAP_TOKEN_FILE: agentTokenFile,
       // Prometheus scrapes here without the edge's signature; the data plane's own /metrics stays signed.
       MERIDIAN_AGENT_METRICS_LISTEN: env.MERIDIAN_AGENT_METRICS_LISTEN ?? '127.0.0.1:9091',
+      // Ctrl-C stops every notebook and model server too: nothing this command started outlives it.
+      MERIDIAN_AGENT_ON_STOP: env.MERIDIAN_AGENT_ON_STOP ?? 'stop-workloads',
     },
     prepare: issueAgentTokenIfNeeded,
     // Every data-plane route wants the edge's signature, so "up" is: registered, and answering HTTP.

@@ -136,6 +136,7 @@ describe('batch jobs', () => {
         MERIDIAN_AGENT_DATA_DIR: join(dir, 'agent'),
         MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
         MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
+        MERIDIAN_AGENT_ON_STOP: 'stop-workloads',
         MERIDIAN_AGENT_METRICS_LISTEN: agentMetrics,
         // The agent reports its journal every second: batch lines it journals must not be billed again.
         MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: '1000',

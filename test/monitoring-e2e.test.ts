@@ -195,6 +195,7 @@ describe('per-deployment monitoring and alerts', () => {
         MERIDIAN_AGENT_DATA_DIR: join(dir, 'agent'),
         MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
         MERIDIAN_AGENT_NVIDIA_SMI: join(dir, 'no-nvidia-smi'),
+        MERIDIAN_AGENT_ON_STOP: 'stop-workloads',
         MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: '500',
         MERIDIAN_AGENT_MONITORING_INTERVAL_MS: '500',
         MERIDIAN_AGENT_DRIFT_SAMPLE_RATE: '1',

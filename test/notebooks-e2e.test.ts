@@ -55,6 +55,8 @@ describe('notebooks through the process runtime', () => {
         MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
         MERIDIAN_SCHEDULER_INTERVAL_MS: '250',
         MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS: '1',
+        // An agent restart (tsx compiling it) takes longer than three 1 s heartbeats; the host is not lost then.
+        MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS: '60',
         MERIDIAN_LOG_LEVEL: 'warn',
       },
     });
@@ -119,6 +121,51 @@ describe('notebooks through the process runtime', () => {
     expect(sessions.filter((s) => s.endedAt !== null)).toHaveLength(1);
     expect(sessions.find((s) => s.endedAt !== null)?.seconds).toBeGreaterThanOrEqual(0);
   }, 120_000);
+
+  it('keeps a running notebook and its kernels across an agent restart (the agent’s default stop)', async () => {
+    const restartAgent = async (onStop: 'keep-workloads' | 'stop-workloads') => {
+      await agent?.stop();
+      agent = await startRegisteredAgent(cp?.url ?? '', join(dir, 'cp'), join(dir, 'agent'), {
+        MERIDIAN_AGENT_ON_STOP: onStop,
+      });
+    };
+    try {
+      await restartAgent('keep-workloads');
+      const created = await api('POST', '/v1/notebooks', {
+        name: 'kernels',
+        gpuType: 'cpu',
+        idleTimeoutSeconds: 3600,
+      });
+      expect(created.status, created.text).toBe(201);
+      const running = await untilStatus(created.json.id, 'running');
+      const started = await jupyter(running, 'api/kernels', { method: 'POST', body: '{}' });
+      expect(started.status).toBe(201);
+      const kernel = ((await started.json()) as { id: string }).id;
+
+      const stopped = agent;
+      await restartAgent('keep-workloads');
+      expect(stopped?.logs()).toMatch(/"msg":"shutting down".*"workloads":"left running"/);
+      // Taken back by the new agent: the same server, its kernel still there, the notebook never stopped.
+      await expect
+        .poll(() => agent?.logs(), { timeout: 30_000 })
+        .toMatch(/"msg":"workload ready".*"adopted":"taken-back"/);
+      const again = await untilStatus(running.id, 'running');
+      const kernels = await jupyter(again, 'api/kernels');
+      expect(((await kernels.json()) as { id: string }[]).map((k) => k.id)).toContain(kernel);
+      const sessions = (await api('GET', `/v1/notebooks/${running.id}/sessions`)).json.items as {
+        endedAt: string | null;
+      }[];
+      expect(sessions.map((s) => s.endedAt)).toEqual([null]);
+      const logs = await api('GET', `/v1/notebooks/${running.id}/logs`);
+      expect(logs.text).toMatch(/left running: the agent stopped[\s\S]*still running: taken back/);
+
+      expect((await api('POST', `/v1/notebooks/${running.id}/stop`)).status).toBe(200);
+      await untilStatus(running.id, 'stopped');
+    } finally {
+      // The suite's own agent again: it stops what it runs with the suite.
+      await restartAgent('stop-workloads');
+    }
+  }, 240_000);
 
   it('culls a notebook after its idle timeout, from the activity Jupyter itself records', async () => {
     const created = await api('POST', '/v1/notebooks', {

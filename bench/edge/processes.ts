@@ -203,6 +203,8 @@ export async function startBenchAgent(options: {
       MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
       // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
       MERIDIAN_AGENT_NVIDIA_SMI: `${options.dataDir}/no-nvidia-smi`,
+      // Nothing the bench started outlives it.
+      MERIDIAN_AGENT_ON_STOP: 'stop-workloads',
     },
     ready: /"msg":"agent running","agentId":"([^"]+)"/,
     timeoutMs: options.timeoutMs,

@@ -47,6 +47,8 @@ describe('loadAgentConfig', () => {
       driftSampleRate: 0.1,
       usageJournalFsync: false,
       usageJournalDir: resolve('.data/agent/prediction-usage'),
+      // A stop (an upgrade's restart) leaves containers and notebooks running for the next start.
+      leaveWorkloadsRunning: true,
     });
   });
 
@@ -80,6 +82,11 @@ describe('loadAgentConfig', () => {
     expect(config.listen.port).toBe(9090);
   });
 
+  it('stops every workload with the agent when told to (npm start, the tests)', () => {
+    expect(loadAgentConfig({ MERIDIAN_AGENT_ON_STOP: 'stop-workloads' }).leaveWorkloadsRunning).toBe(false);
+    expect(loadAgentConfig({ MERIDIAN_AGENT_ON_STOP: 'keep-workloads' }).leaveWorkloadsRunning).toBe(true);
+  });
+
   it('names every bad variable in one error', () => {
     let message = '';
     try {
@@ -90,6 +97,7 @@ describe('loadAgentConfig', () => {
         MERIDIAN_AGENT_EXECUTION_PROVIDERS: 'cuda,rocm',
         MERIDIAN_AGENT_INTRA_OP_THREADS: '0',
         MERIDIAN_AGENT_BOOTSTRAP_TOKEN: 'short',
+        MERIDIAN_AGENT_ON_STOP: 'kill-everything',
       });
     } catch (err) {
       message = err instanceof Error ? err.message : String(err);
@@ -101,6 +109,7 @@ describe('loadAgentConfig', () => {
       'MERIDIAN_AGENT_EXECUTION_PROVIDERS',
       'MERIDIAN_AGENT_INTRA_OP_THREADS',
       'MERIDIAN_AGENT_BOOTSTRAP_TOKEN',
+      'MERIDIAN_AGENT_ON_STOP',
     ]) {
       expect(message).toContain(name);
     }

@@ -90,6 +90,13 @@ export const AgentConfig = z
      * not only a crash of the process (bench/usage-journal.ts measures the cost).
      */
     MERIDIAN_AGENT_USAGE_JOURNAL_FSYNC: z.enum(['true', 'false']).default('false'),
+    /**
+     * What SIGTERM/SIGINT does to the containers and processes the agent runs: `keep-workloads` leaves the
+     * ready ones running for the next start to take back (an upgrade restart keeps notebooks' kernels);
+     * `stop-workloads` stops them all (`npm start` and the tests, which promise nothing outlives them). To
+     * empty a host, drain it at the control plane first.
+     */
+    MERIDIAN_AGENT_ON_STOP: z.enum(['keep-workloads', 'stop-workloads']).default('keep-workloads'),
   })
   .superRefine((env, ctx) => {
     const providers = env.MERIDIAN_AGENT_EXECUTION_PROVIDERS;
@@ -175,6 +182,8 @@ export const AgentConfig = z
     driftSampleRate: env.MERIDIAN_AGENT_DRIFT_SAMPLE_RATE,
     monitoringIntervalMs: env.MERIDIAN_AGENT_MONITORING_INTERVAL_MS,
     usageJournalFsync: env.MERIDIAN_AGENT_USAGE_JOURNAL_FSYNC === 'true',
+    /** Whether a graceful stop leaves the ready containers and processes running, to be adopted. */
+    leaveWorkloadsRunning: env.MERIDIAN_AGENT_ON_STOP === 'keep-workloads',
     /** The prediction-usage journal and its sealed reports. */
     usageJournalDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'prediction-usage'),
     /** Records and logs of workloads run as plain processes (private to the agent). */

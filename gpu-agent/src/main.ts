@@ -137,10 +137,11 @@ try {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info('shutting down', { signal });
+    const { leaveWorkloadsRunning } = config;
+    log.info('shutting down', { signal, workloads: leaveWorkloadsRunning ? 'left running' : 'stopped' });
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
-    agent.stop().then(
+    agent.stop({ leaveWorkloadsRunning }).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error('shutdown failed', { error: String(err) });

@@ -20,7 +20,8 @@ export async function startAgentProcess(env: Record<string, string>): Promise<Ru
   const { value, ...process } = await startLoggedProcess({
     name: 'agent',
     args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
-    env,
+    // Nothing a test started outlives it, unless the test asks for the production default.
+    env: { MERIDIAN_AGENT_ON_STOP: 'stop-workloads', ...env },
     ready: /"msg":"agent running","agentId":"([^"]+)"/,
     // Patient: tsx compiling the agent on a busy two-core machine has taken longer than 30 s.
     timeoutMs: 120_000,

@@ -105,6 +105,8 @@ export async function startStack(
         MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
         // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
         MERIDIAN_AGENT_NVIDIA_SMI: join(agentDir, 'no-nvidia-smi'),
+        // Its workloads stop with it: nothing a test started outlives the test.
+        MERIDIAN_AGENT_ON_STOP: 'stop-workloads',
         ...agentEnv,
       },
       ready: /"msg":"agent running","agentId":"([^"]+)"/,

@@ -56,8 +56,12 @@ export interface AgentDeps {
 export interface RunningAgent {
   agentId: string;
   dataPlaneUrl: string;
-  /** Stops the loops and every workload (kept on record for adoption), reports usage once more, closes. */
-  stop(): Promise<void>;
+  /**
+   * Stops the loops, reports usage once more and closes. Workloads stay on record for the next start to
+   * adopt; with `leaveWorkloadsRunning` the ready containers and processes keep running for it to take back,
+   * else every workload is stopped.
+   */
+  stop(options?: { leaveWorkloadsRunning?: boolean }): Promise<void>;
 }
 
 const hostPart = (host: string) => (host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
@@ -227,10 +231,10 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   return {
     agentId: registered.agentId,
     dataPlaneUrl,
-    async stop() {
+    async stop(options = {}) {
       stopping.abort();
       await loops;
-      await reconciler.shutdown();
+      await reconciler.shutdown({ leaveRunning: options.leaveWorkloadsRunning === true });
       await dropSpareWorker();
       // Time run up to now goes out once more; what cannot be sent now is resent (same seq) next start.
       await usage.flush(authed).catch(() => false);

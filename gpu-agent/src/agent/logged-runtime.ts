@@ -1,7 +1,7 @@
 import type { DesiredWorkload } from '@meridian/protocol';
 import type { OutputFollower, OutputSink, WorkloadSupervisor } from '../runtimes/types.js';
 import type { WorkloadLogs } from './workload-logs.js';
-import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
+import type { Adopted, RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
 
 /**
  * A docker or process runtime whose workloads' output goes to WorkloadLogs: following starts as soon as the
@@ -23,10 +23,12 @@ export class LoggedRuntime implements WorkloadRuntime {
     if (inner.details) this.details = (id) => inner.details?.(id);
     if (inner.removeUndesired)
       this.removeUndesired = (ids) => inner.removeUndesired?.(ids) ?? Promise.resolve();
+    if (inner.detach) this.detach = (id) => this.detachFrom(inner, id);
   }
 
   details?: WorkloadRuntime['details'];
   removeUndesired?: WorkloadRuntime['removeUndesired'];
+  detach?: WorkloadRuntime['detach'];
 
   supports(workload: DesiredWorkload): boolean {
     return this.inner.supports(workload);
@@ -36,15 +38,32 @@ export class LoggedRuntime implements WorkloadRuntime {
     return this.run(workload, 'starting', this.inner.start(workload, this.following(workload, ctx)));
   }
 
-  adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
-    return this.run(workload, 'taking back', this.inner.adopt(workload, this.following(workload, ctx)));
+  async adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<Adopted> {
+    const adopted = await this.run(
+      workload,
+      'taking back',
+      this.inner.adopt(workload, this.following(workload, ctx)),
+    );
+    if (adopted === 'taken-back') this.logs.append(workload.workloadId, 'agent', 'still running: taken back');
+    return adopted;
   }
 
   async stop(workloadId: string): Promise<void> {
-    await this.unfollow(workloadId);
-    for (const [key, id] of this.serving) if (id === workloadId) this.serving.delete(key);
+    await this.letGo(workloadId);
     await this.inner.stop(workloadId);
     this.logs.append(workloadId, 'agent', 'stopped');
+  }
+
+  private async detachFrom(inner: WorkloadRuntime, workloadId: string): Promise<void> {
+    await this.letGo(workloadId);
+    await inner.detach?.(workloadId);
+    this.logs.append(workloadId, 'agent', 'left running: the agent stopped, its next start takes it back');
+  }
+
+  /** Its output is no longer followed here, nor failed requests put in its log. */
+  private async letGo(workloadId: string): Promise<void> {
+    await this.unfollow(workloadId);
+    for (const [key, id] of this.serving) if (id === workloadId) this.serving.delete(key);
   }
 
   /** The workload that serves version `version` of deployment `name` here (where a failed request belongs). */
@@ -53,12 +72,13 @@ export class LoggedRuntime implements WorkloadRuntime {
   }
 
   /** Writes the workload's lifecycle into its log: what starts, how long it took, or why it failed. */
-  private async run(workload: DesiredWorkload, verb: string, work: Promise<void>): Promise<void> {
+  private async run<T>(workload: DesiredWorkload, verb: string, work: Promise<T>): Promise<T> {
     const id = workload.workloadId;
     const started = performance.now();
     this.logs.append(id, 'agent', `${verb} ${describe(workload)} on the ${this.name} runtime`);
+    let result: T;
     try {
-      await work;
+      result = await work;
     } catch (err) {
       this.logs.append(id, 'agent', `failed to start: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
@@ -66,6 +86,7 @@ export class LoggedRuntime implements WorkloadRuntime {
     if (workload.kind === 'model')
       this.serving.set(`${workload.deploymentId}\n${workload.model.versionId}`, id);
     this.logs.append(id, 'agent', `ready in ${Math.round(performance.now() - started)} ms`);
+    return result;
   }
 
   /** The context, with following begun when the workload reaches `loading` (it exists from then on). */

@@ -6,7 +6,7 @@ import type { BatcherOptions } from '../onnx/batcher.js';
 import type { LoadReading } from '../onnx/load-tally.js';
 import { createModelSession, type ModelSession, type SessionOptions } from '../onnx/session.js';
 import type { ServedModels } from './served-models.js';
-import type { RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
+import type { Adopted, RuntimeContext, WorkloadRuntime } from './workload-runtime.js';
 
 type Batching = Omit<BatcherOptions, 'model' | 'onExecute'>;
 
@@ -116,8 +116,9 @@ export class OnnxWorkloadRuntime implements WorkloadRuntime {
   }
 
   /** Sessions live in memory only, so a workload from before a restart is loaded again (from the cache). */
-  adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
-    return this.start(workload, ctx);
+  async adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<Adopted> {
+    await this.start(workload, ctx);
+    return 'started-again';
   }
 
   async stop(workloadId: string): Promise<void> {

@@ -239,7 +239,7 @@ describe('Reconciler with the onnx runtime', () => {
       name: 'docker',
       supports: () => true,
       start: async (_workload, ctx) => ctx.exited('exited after it was ready with code 1'),
-      adopt: async () => {},
+      adopt: async () => 'started-again',
       stop: async () => {},
     };
     const reconciler: Reconciler = new Reconciler({
@@ -257,5 +257,78 @@ describe('Reconciler with the onnx runtime', () => {
     ]);
     expect(phases).not.toContain('ready');
     expect(usage.drain()).toEqual([]);
+  });
+
+  describe('when the agent stops', () => {
+    /**
+     * A container runtime that serves `ready-*` at once and never finishes starting `slow-*`, beside an
+     * in-process runtime (like onnx: it cannot detach) for `mem-*`. Every stop and detach is recorded.
+     */
+    function hostOn(dataDir: string) {
+      const calls: string[] = [];
+      const container: WorkloadRuntime = {
+        name: 'docker',
+        supports: (w) => !w.workloadId.startsWith('mem'),
+        start: (w, ctx) =>
+          w.workloadId.startsWith('slow')
+            ? new Promise((_, reject) =>
+                ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+              )
+            : Promise.resolve(),
+        adopt: async () => 'taken-back',
+        stop: async (id) => void calls.push(`stop ${id}`),
+        detach: async (id) => void calls.push(`detach ${id}`),
+      };
+      const inProcess: WorkloadRuntime = {
+        name: 'onnx',
+        supports: (w) => w.workloadId.startsWith('mem'),
+        start: async () => {},
+        adopt: async () => 'started-again',
+        stop: async (id) => void calls.push(`stop ${id}`),
+      };
+      const usage = new UsageMeter();
+      const store = new WorkloadStore(dataDir);
+      const reconciler = new Reconciler({
+        runtimes: [inProcess, container],
+        store,
+        usage,
+        hostHasGpus: () => false,
+        log: silentLogger,
+      });
+      return { reconciler, calls, usage, store };
+    }
+    // Built when called: the blob server has its source only once beforeAll ran.
+    const workloads = () => ['ready-1', 'slow-1', 'mem-1'].map((id) => modelWorkload(id, clsSource));
+
+    it('leaves the ready containers running when asked, stops the rest, and keeps every record', async () => {
+      const host = hostOn(join(dir, 'leave-running'));
+      await host.reconciler.apply({ version: 1, workloads: workloads() });
+      await expect
+        .poll(() => host.reconciler.statuses().map((s) => `${s.workloadId} ${s.phase}`))
+        .toEqual(['ready-1 ready', 'slow-1 pending', 'mem-1 ready']);
+
+      await host.reconciler.shutdown({ leaveRunning: true });
+      expect(host.calls.sort()).toEqual(['detach ready-1', 'stop mem-1', 'stop slow-1']);
+      // Host time is metered up to the stop, not after: the next start meters again from its own adoption.
+      const metered = host.usage.drain().map((e) => e.workloadId);
+      expect(metered.sort()).toEqual(['mem-1', 'ready-1']);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(host.usage.drain()).toEqual([]);
+
+      const next = hostOn(join(dir, 'leave-running'));
+      expect((await next.store.load()).map((r) => r.workload.workloadId).sort()).toEqual([
+        'mem-1',
+        'ready-1',
+        'slow-1',
+      ]);
+    });
+
+    it('stops every workload when not asked to leave them running', async () => {
+      const host = hostOn(join(dir, 'stop-all'));
+      await host.reconciler.apply({ version: 1, workloads: workloads() });
+      await host.reconciler.shutdown();
+      expect(host.calls.sort()).toEqual(['stop mem-1', 'stop ready-1', 'stop slow-1']);
+      expect(await hostOn(join(dir, 'stop-all')).store.load()).toHaveLength(3);
+    });
   });
 });

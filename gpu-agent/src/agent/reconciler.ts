@@ -130,14 +130,21 @@ export class Reconciler {
     await Promise.all([...this.held.values()].map((h) => h.settled));
   }
 
-  /** Stops every workload in memory but keeps the record, so the next start adopts them. */
-  shutdown(): Promise<void> {
+  /**
+   * Lets go of every workload but keeps their records, so the next start adopts them. With `leaveRunning`
+   * a ready workload whose runtime can detach it keeps running for that start to take back (an upgrade
+   * restart keeps notebooks' kernels and model servers' containers); the rest, and all without it, stop.
+   * Host time is metered up to now either way: the seconds until the next start are not billed.
+   */
+  shutdown(options: { leaveRunning?: boolean } = {}): Promise<void> {
     return this.serialize(async () => {
       for (const [id, held] of this.held) {
+        const ready = held.phase === 'ready';
         held.abort.abort();
         await held.settled;
         this.deps.usage.stop(id);
-        await held.runtime?.stop(id);
+        if (options.leaveRunning && ready && held.runtime?.detach) await held.runtime.detach(id);
+        else await held.runtime?.stop(id);
       }
       this.held.clear();
     });
@@ -186,13 +193,17 @@ export class Reconciler {
     };
     const ctx: RuntimeContext = { report: (phase) => set(phase), signal: abort.signal, exited };
     held.settled = runtime[how](workload, ctx).then(
-      () => {
+      (adopted) => {
         if (abort.signal.aborted) return;
         if (held.exited !== undefined) return failExited(held.exited);
         held.startedAt = new Date().toISOString();
         this.deps.usage.start(workload.workloadId, this.gpuTypeOf(workload));
         set('ready');
-        this.deps.log.info('workload ready', { workloadId: workload.workloadId, runtime: runtime.name });
+        this.deps.log.info('workload ready', {
+          workloadId: workload.workloadId,
+          runtime: runtime.name,
+          ...(adopted ? { adopted } : {}),
+        });
       },
       (err: unknown) => {
         if (abort.signal.aborted) return;

@@ -246,6 +246,45 @@ describe('SupervisedRuntime on a real Docker engine', () => {
     expect(reconciler.statuses()).toEqual([]);
   }, 60_000);
 
+  it('leaves a ready container running when the agent stops so, for the next agent to take back as it is', async () => {
+    const leftDir = join(dir, 'docker-left-running');
+    const left = { ...modelWorkload, workloadId: 'wl_busybox_left' };
+    const first = agentOn(leftDir, dockerRuntime());
+    await first.reconciler.apply({ version: 1, workloads: [left], images });
+    await first.reconciler.idle();
+    const [before] = await containersOf('wl_busybox_left');
+    const startedAt = (
+      await docker()
+        .getContainer(before?.Id ?? '')
+        .inspect()
+    ).State.StartedAt;
+
+    await first.reconciler.shutdown({ leaveRunning: true });
+    const [after] = await containersOf('wl_busybox_left');
+    expect(after?.State).toBe('running');
+
+    const next = agentOn(leftDir, dockerRuntime());
+    await next.reconciler.restore();
+    await next.reconciler.apply({ version: 1, workloads: [left], images });
+    await next.reconciler.idle();
+    expect(next.reconciler.statuses()).toMatchObject([{ workloadId: 'wl_busybox_left', phase: 'ready' }]);
+    // The same container, never restarted: taken back, not started again.
+    expect((await containersOf('wl_busybox_left')).map((c) => c.Id)).toEqual([before?.Id]);
+    expect(
+      (
+        await docker()
+          .getContainer(before?.Id ?? '')
+          .inspect()
+      ).State.StartedAt,
+    ).toBe(startedAt);
+    // Only the agent that holds it now watches it: the first one reported nothing after it let go.
+    expect(first.phases).toEqual(['pulling', 'loading', 'ready']);
+
+    await next.reconciler.apply({ version: 2, workloads: [] });
+    await next.reconciler.idle();
+    expect(await containersOf('wl_busybox_left')).toHaveLength(0);
+  }, 60_000);
+
   it('hands a notebook image its token in JUPYTER_TOKEN and its base path on the command line', async () => {
     // No Jupyter image can be built here; busybox has no start-notebook.sh, so the start fails, but the
     // container it was created as shows what the engine was asked to run.
@@ -366,6 +405,39 @@ describe('SupervisedRuntime with plain processes', () => {
     expect(await gone(pid)).toBe(true);
     expect(await processSupervisor().list()).toEqual([]);
   }, 60_000);
+
+  it("keeps a notebook's kernels when the agent stops leaving it running and the next agent takes it back", async () => {
+    const keptDir = join(dir, 'process-left-running');
+    const kept = { ...notebookWorkload, workloadId: 'wl_notebook_kept', notebookId: 'nb_kept' };
+    const asOwner = { authorization: `token ${NOTEBOOK_TOKEN}` };
+    const first = agentOn(keptDir, processRuntime());
+    await first.reconciler.apply({ version: 1, workloads: [kept] });
+    await first.reconciler.idle();
+    const started = await fetch(`${first.reconciler.statuses()[0]?.endpoint}api/kernels`, {
+      method: 'POST',
+      headers: asOwner,
+      body: '{}',
+    });
+    expect(started.status).toBe(201);
+    const kernel = ((await started.json()) as { id: string }).id;
+    const pidOf = async () =>
+      (await processSupervisor().list()).find((w) => w.workloadId === 'wl_notebook_kept')?.ref;
+    const keptPid = await pidOf();
+
+    await first.reconciler.shutdown({ leaveRunning: true });
+    const next = agentOn(keptDir, processRuntime());
+    await next.reconciler.restore();
+    await next.reconciler.apply({ version: 1, workloads: [kept] });
+    await next.reconciler.idle();
+    const [status] = next.reconciler.statuses();
+    expect(status).toMatchObject({ workloadId: 'wl_notebook_kept', phase: 'ready' });
+    expect(await pidOf()).toBe(keptPid);
+    const kernels = await fetch(`${status?.endpoint}api/kernels`, { headers: asOwner });
+    expect(((await kernels.json()) as { id: string }[]).map((k) => k.id)).toEqual([kernel]);
+
+    await next.reconciler.apply({ version: 2, workloads: [] });
+    expect(await gone(Number(keptPid))).toBe(true);
+  }, 90_000);
 
   it('reports a notebook server that exits after it was ready as failed, with its last output', async () => {
     const { reconciler } = agentOn(join(dir, 'process-crash'), processRuntime());

@@ -19,7 +19,7 @@ import {
 import type { GpuLedger } from './gpu-assignment.js';
 import { NotebookActivity } from './notebook-activity.js';
 import type { NotebookVolumes } from './notebook-volumes.js';
-import type { RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
+import type { Adopted, RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
 import { limitsOf } from './workload-size.js';
 
 /** Debian's jupyter-server package: what the process runtime falls back to without a notebook UI. */
@@ -101,13 +101,26 @@ export class SupervisedRuntime implements WorkloadRuntime {
     await this.track(workload, await this.untilHealthy(workload, started, ctx), ctx);
   }
 
-  async adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void> {
+  async adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<Adopted> {
     this.leftovers ??= this.supervisor.adopt();
     const found = (await this.leftovers).find((w) => w.workloadId === workload.workloadId);
-    if (found?.state !== 'running') return this.start(workload, ctx);
+    if (found?.state !== 'running') {
+      await this.start(workload, ctx);
+      return 'started-again';
+    }
     if (workload.kind === 'notebook') this.volumesOf.set(workload.workloadId, volumeOf(workload));
     // It may still have been loading when the previous agent went away: wait, but never start a copy.
     await this.track(workload, await this.untilHealthy(workload, found, ctx), ctx);
+    return 'taken-back';
+  }
+
+  /**
+   * Leaves the workload running for the next agent: it is no longer routed to or watched, and its devices,
+   * files and record stay as they are (a notebook's files are saved when it is finally stopped).
+   */
+  async detach(workloadId: string): Promise<void> {
+    this.stopServing(workloadId);
+    this.volumesOf.delete(workloadId);
   }
 
   async stop(workloadId: string): Promise<void> {

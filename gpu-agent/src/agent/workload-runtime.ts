@@ -20,6 +20,9 @@ export interface RuntimeContext {
   exited(reason: string): void;
 }
 
+/** How an adopt ended: the workload the previous agent left was still running and is served again, or it was gone and was started anew. */
+export type Adopted = 'taken-back' | 'started-again';
+
 /** What a runtime adds to a ready workload's heartbeat status (a notebook's endpoint and last activity). */
 export type WorkloadDetails = Pick<WorkloadStatus, 'endpoint' | 'lastActivityAt'>;
 
@@ -37,7 +40,7 @@ export interface WorkloadRuntime {
    * Takes back a workload this agent ran before it restarted, without starting a second copy: a container
    * runtime finds its container by label and keeps it; the onnx runtime, which held it in memory, reloads.
    */
-  adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<void>;
+  adopt(workload: DesiredWorkload, ctx: RuntimeContext): Promise<Adopted>;
   /**
    * Applies a change of the settings that can change while a workload serves (LIVE_SETTINGS: its dynamic
    * batching) to a workload this runtime serves; false when it does not serve it (yet), and the workload is
@@ -47,6 +50,12 @@ export interface WorkloadRuntime {
   reconfigure?(workload: DesiredWorkload): boolean;
   /** Stops `workloadId` and frees what it held; a workload it does not hold is a no-op. */
   stop(workloadId: string): Promise<void>;
+  /**
+   * Lets go of a ready workload without stopping it (the agent is stopping and leaves its workloads running):
+   * nothing is routed to it or watched here any more, and the next agent's `adopt` takes it back. Runtimes
+   * whose workloads live in the agent's own process cannot, and omit it: theirs are stopped.
+   */
+  detach?(workloadId: string): Promise<void>;
   /**
    * Removes what this runtime still runs for workloads not in `desiredIds` (left by a crash or a lost
    * record). Runtimes that hold nothing outside this process need not implement it.
