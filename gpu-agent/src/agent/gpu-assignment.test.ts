@@ -105,6 +105,41 @@ describe('GPU assignment (fake inventory: no NVIDIA GPU here)', () => {
   });
 });
 
+describe('GPU assignment across an agent restart (same fake inventory)', () => {
+  it('keeps the devices of a notebook the next agent takes back, and pins a new one to others', async () => {
+    const started: WorkloadSpec[] = [];
+    const before = new SupervisedRuntime({
+      name: 'docker',
+      supervisor: recordingSupervisor(started),
+      gpus: new GpuLedger(async () => HOST),
+    });
+    await before.start(notebook('kept', 2), ctx());
+    const [kept] = started;
+    expect(kept?.labels['meridian.gpus']).toBe('GPU-t4-0,GPU-t4-1');
+
+    // The next agent: a ledger of its own, and the engine still running the notebook under its labels.
+    const supervisor = recordingSupervisor(started);
+    supervisor.adopt = async () => [
+      {
+        workloadId: 'kept',
+        kind: 'notebook',
+        state: 'running',
+        endpoint: null,
+        labels: kept?.labels ?? {},
+        ref: 'c1',
+      },
+    ];
+    const after = new SupervisedRuntime({
+      name: 'docker',
+      supervisor,
+      gpus: new GpuLedger(async () => HOST),
+    });
+    expect(await after.adopt(notebook('kept', 2), ctx())).toBe('taken-back');
+    await after.start(notebook('new', 2), ctx());
+    expect(started.at(-1)?.gpus.deviceIds).toEqual(['GPU-t4-2', 'GPU-t4-3']);
+  });
+});
+
 describe('the process runtime shows a workload only its devices', () => {
   const root = mkdtempSync(join(tmpdir(), 'meridian-gpuenv-'));
   chmodSync(root, 0o711);

@@ -46,6 +46,11 @@ export class GpuLedger {
     return ids;
   }
 
+  /** Records devices a workload already holds (one a restarted agent took back), so no other gets them. */
+  hold(workloadId: string, deviceIds: readonly string[]): void {
+    if (deviceIds.length > 0) this.held.set(workloadId, [...deviceIds]);
+  }
+
   release(workloadId: string): void {
     this.held.delete(workloadId);
   }

@@ -10,6 +10,7 @@ import {
 } from '../runtimes/jupyter.js';
 import {
   type HealthProbe,
+  LABEL_GPUS,
   MODEL_FILE_NAME,
   MODEL_MOUNT_DIR,
   type Workload,
@@ -109,6 +110,9 @@ export class SupervisedRuntime implements WorkloadRuntime {
       return 'started-again';
     }
     if (workload.kind === 'notebook') this.volumesOf.set(workload.workloadId, volumeOf(workload));
+    // Its devices stay its own: a notebook started after this one is pinned to others.
+    const held = found.labels[LABEL_GPUS];
+    if (held) this.options.gpus?.hold(workload.workloadId, held.split(','));
     // It may still have been loading when the previous agent went away: wait, but never start a copy.
     await this.track(workload, await this.untilHealthy(workload, found, ctx), ctx);
     return 'taken-back';
@@ -153,12 +157,14 @@ export class SupervisedRuntime implements WorkloadRuntime {
 
   /** A notebook's devices, and its files as last saved (by whichever agent ran it last), before it starts. */
   private async prepareNotebook(workload: DesiredNotebookWorkload, spec: WorkloadSpec): Promise<void> {
-    if (this.options.gpus)
+    if (this.options.gpus) {
       spec.gpus.deviceIds = await this.options.gpus.assign(
         workload.workloadId,
         workload.gpuType,
         workload.gpuCount,
       );
+      if (spec.gpus.deviceIds.length > 0) spec.labels[LABEL_GPUS] = spec.gpus.deviceIds.join(',');
+    }
     const volume = volumeOf(workload);
     if (this.options.volumes) await this.options.volumes.restore(volume.notebookId, volume.volume);
     this.volumesOf.set(workload.workloadId, volume);

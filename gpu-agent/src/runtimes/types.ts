@@ -5,6 +5,8 @@ export type WorkloadKind = 'notebook' | 'model-server';
 export const LABEL_WORKLOAD_ID = 'meridian.workload-id';
 export const LABEL_AGENT_ID = 'meridian.agent-id';
 export const LABEL_KIND = 'meridian.kind';
+/** The GPU UUIDs a workload was pinned to, comma-separated: a restarted agent knows which devices it holds. */
+export const LABEL_GPUS = 'meridian.gpus';
 
 /**
  * Where a model server finds the model file it serves (read-only, its own copy): MERIDIAN_MODEL_PATH. The
