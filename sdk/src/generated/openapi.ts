@@ -2764,6 +2764,8 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
+          /** Format: uri */
+          dataPlaneUrl?: string;
           inventory: {
             cpu: {
               cores: number;
