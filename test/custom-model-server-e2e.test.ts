@@ -51,6 +51,11 @@ describe('a custom model-server image, deployed and called through the edge', ()
   };
   const request = (rows: number[][]) =>
     JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows.length, 3], data: rows.flat() }] });
+  /** The deployment's containers the engine lists as running. */
+  const containers = async () =>
+    (await engine?.docker.listContainers({
+      filters: { label: [`meridian.deployment=${deploymentId}`] },
+    })) ?? [];
   /** Calls billed for the deployment in the ledger, as GET /v1/billing/usage reports them. */
   const billedCalls = async () => {
     const res = await api('GET', '/v1/billing/usage?groupBy=deployment');
@@ -67,12 +72,15 @@ describe('a custom model-server image, deployed and called through the edge', ()
     );
     stack = await startStack(
       'custom-model-server-e2e',
-      {},
+      // An agent restart (tsx compiling it) takes longer than three 1 s heartbeats; the host is not lost then.
+      { MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS: '60' },
       {},
       {
         MERIDIAN_AGENT_DOCKER_HOST: `unix://${engine.socketPath}`,
         MERIDIAN_AGENT_HEARTBEAT_SECONDS: '1',
         MERIDIAN_AGENT_PREDICTION_USAGE_INTERVAL_MS: '1000',
+        // The agent's default: its restart leaves the model server running (afterAll removes the containers).
+        MERIDIAN_AGENT_ON_STOP: 'keep-workloads',
       },
     );
     const reg = await api('POST', '/v1/auth/register', {
@@ -220,10 +228,6 @@ describe('a custom model-server image, deployed and called through the edge', ()
   }, 60_000);
 
   it('replaces a replica whose container exits after it was ready, says why, and serves again', async () => {
-    const containers = async () =>
-      (await engine?.docker.listContainers({
-        filters: { label: [`meridian.deployment=${deploymentId}`] },
-      })) ?? [];
     const [crashed] = await containers();
     expect(crashed?.State).toBe('running');
     // What the kernel does to a server over its memory limit.
@@ -254,7 +258,34 @@ describe('a custom model-server image, deployed and called through the edge', ()
     await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(answered);
   }, 150_000);
 
+  it('keeps serving from the same container through an agent restart, never starting it again', async () => {
+    const [serving] = await containers();
+    const startedAt = async () =>
+      (await engine?.docker.getContainer(serving?.Id ?? '').inspect())?.State.StartedAt;
+    const before = await startedAt();
+
+    const agentLog = await stack?.restartAgent();
+    await expect
+      .poll(() => agentLog?.(), { timeout: 60_000 })
+      .toMatch(/"msg":"workload ready".*"adopted":"taken-back"/);
+    expect((await containers()).map((c) => c.Id)).toEqual([serving?.Id]);
+    expect(await startedAt()).toBe(before);
+    // One call, answered by the container the agent took back.
+    const answer = await infer(request([[2, 0, 1]]));
+    expect(answer.status).toBe(200);
+    const { outputs } = (await answer.json()) as { outputs: { data: number[] }[] };
+    expect(outputs[0]?.data).toEqual(linear([2, 0, 1]));
+    expect((await api('GET', `/v1/deployments/${deploymentId}`)).json.status).toBe('ready');
+    await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(answered);
+  }, 180_000);
+
   it('stays up while it is called and scales to zero only once the calls stop, like an onnx deployment', async () => {
+    // In use when its limits change, as a deployment being given scale to zero is: the earlier tests left it
+    // idle for a while, and an idle replica is scaled to zero as soon as it may be.
+    for (let i = 0; i < 4; i++) {
+      expect((await infer(request([[1, 1, 1]]))).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const patched = await api('PATCH', `/v1/deployments/${deploymentId}`, {
       minReplicas: 0,
       scaleToZeroAfterSeconds: 3,

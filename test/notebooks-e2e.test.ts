@@ -37,6 +37,12 @@ describe('notebooks through the process runtime', () => {
     await expect.poll(seen, { timeout, interval: 250 }).toBe(status);
     return get(id);
   };
+  /** A CPU notebook created under `name`, once it runs. */
+  const runningNotebook = async (name: string, idleTimeoutSeconds = 3600) => {
+    const created = await api('POST', '/v1/notebooks', { name, gpuType: 'cpu', idleTimeoutSeconds });
+    expect(created.status, created.text).toBe(201);
+    return untilStatus(created.json.id, 'running');
+  };
   const jupyter = (nb: Notebook, path: string, init: RequestInit = {}, withToken = true) =>
     fetch(`${nb.endpoint}${path}`, {
       ...init,
@@ -76,13 +82,7 @@ describe('notebooks through the process runtime', () => {
   });
 
   it('starts Jupyter with its token, keeps its files across stop and start, and records each session', async () => {
-    const created = await api('POST', '/v1/notebooks', {
-      name: 'lab',
-      gpuType: 'cpu',
-      idleTimeoutSeconds: 3600,
-    });
-    expect(created.status, created.text).toBe(201);
-    const running = await untilStatus(created.json.id, 'running');
+    const running = await runningNotebook('lab');
     expect(running.accessUrl).toMatch(new RegExp(`/notebooks/${running.id}/$`));
     expect((await jupyter(running, 'api/contents')).status).toBe(200);
     expect((await jupyter(running, 'api/contents', {}, false)).status).toBe(403);
@@ -131,13 +131,7 @@ describe('notebooks through the process runtime', () => {
     };
     try {
       await restartAgent('keep-workloads');
-      const created = await api('POST', '/v1/notebooks', {
-        name: 'kernels',
-        gpuType: 'cpu',
-        idleTimeoutSeconds: 3600,
-      });
-      expect(created.status, created.text).toBe(201);
-      const running = await untilStatus(created.json.id, 'running');
+      const running = await runningNotebook('kernels');
       const started = await jupyter(running, 'api/kernels', { method: 'POST', body: '{}' });
       expect(started.status).toBe(201);
       const kernel = ((await started.json()) as { id: string }).id;
@@ -168,13 +162,7 @@ describe('notebooks through the process runtime', () => {
   }, 240_000);
 
   it('culls a notebook after its idle timeout, from the activity Jupyter itself records', async () => {
-    const created = await api('POST', '/v1/notebooks', {
-      name: 'idle',
-      gpuType: 'cpu',
-      idleTimeoutSeconds: 5,
-    });
-    expect(created.status, created.text).toBe(201);
-    const running = await untilStatus(created.json.id, 'running');
+    const running = await runningNotebook('idle', 5);
     const startedAt = Date.now();
     await untilStatus(running.id, 'stopped', 30_000);
     console.info(

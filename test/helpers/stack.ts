@@ -59,6 +59,11 @@ export interface Stack {
   cp: RunningService;
   agent: RunningService;
   edge: RunningService;
+  /**
+   * Stops the agent (its workloads as its MERIDIAN_AGENT_ON_STOP says) and starts it again on the same data
+   * dir and port; resolves with the new process's log.
+   */
+  restartAgent(): Promise<() => string>;
   stop(): Promise<void>;
   logs(): string;
 }
@@ -78,6 +83,7 @@ export async function startStack(
   await chmod(dir, 0o711);
   const cpDir = join(dir, 'cp');
   const started: RunningService[] = [];
+  let restartAgent: Stack['restartAgent'] = () => Promise.reject(new Error('the agent has not started'));
   const stop = async () => {
     for (const service of started.reverse()) await service.stop();
     await rm(dir, { recursive: true, force: true });
@@ -94,25 +100,38 @@ export async function startStack(
     });
     started.push(cp);
     const agentDir = join(dir, 'agent');
-    const agent = await startLoggedProcess({
-      name: 'agent',
-      args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
-      env: {
-        PATH,
-        MERIDIAN_AGENT_CONTROL_PLANE_URL: cp.url,
-        MERIDIAN_AGENT_BOOTSTRAP_TOKEN: await issueBootstrapToken(cp.url, cpDir),
-        MERIDIAN_AGENT_DATA_DIR: agentDir,
-        MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
-        // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
-        MERIDIAN_AGENT_NVIDIA_SMI: join(agentDir, 'no-nvidia-smi'),
-        // Its workloads stop with it: nothing a test started outlives the test.
-        MERIDIAN_AGENT_ON_STOP: 'stop-workloads',
-        ...agentEnv,
-      },
-      ready: /"msg":"agent running","agentId":"([^"]+)"/,
-      timeoutMs: START_TIMEOUT_MS,
-    });
-    started.push({ url: '', stop: agent.stop, logs: agent.logs });
+    const agentProcessEnv = {
+      PATH,
+      MERIDIAN_AGENT_CONTROL_PLANE_URL: cp.url,
+      MERIDIAN_AGENT_BOOTSTRAP_TOKEN: await issueBootstrapToken(cp.url, cpDir),
+      MERIDIAN_AGENT_DATA_DIR: agentDir,
+      MERIDIAN_AGENT_LISTEN_PORT: String(await freePort()),
+      // No NVIDIA driver here: a missing binary makes the CPU-only inventory certain on any host.
+      MERIDIAN_AGENT_NVIDIA_SMI: join(agentDir, 'no-nvidia-smi'),
+      // Its workloads stop with it: nothing a test started outlives the test.
+      MERIDIAN_AGENT_ON_STOP: 'stop-workloads',
+      ...agentEnv,
+    };
+    const startAgent = () =>
+      startLoggedProcess({
+        name: 'agent',
+        args: ['--import', 'tsx', 'gpu-agent/src/main.ts'],
+        env: agentProcessEnv,
+        ready: /"msg":"agent running","agentId":"([^"]+)"/,
+        timeoutMs: START_TIMEOUT_MS,
+      });
+    const agent = await startAgent();
+    const agentService: RunningService = { url: '', stop: agent.stop, logs: agent.logs };
+    started.push(agentService);
+    // Same data dir, same port, same environment (its credential is kept): what an upgrade restart does.
+    restartAgent = async () => {
+      await agentService.stop();
+      const before = agentService.logs();
+      const next = await startAgent();
+      agentService.stop = next.stop;
+      agentService.logs = () => `${before}${next.logs()}`;
+      return next.logs;
+    };
     const edge = await startLoggedProcess({
       name: 'edge',
       args: ['scripts/edge.mjs'],
@@ -136,6 +155,7 @@ export async function startStack(
       cp,
       agent: a,
       edge: e,
+      restartAgent,
       stop,
       logs: () =>
         [

@@ -60,6 +60,10 @@ function recordingSupervisor(started: WorkloadSpec[]): WorkloadSupervisor {
   };
 }
 
+/** A docker runtime on the fake host, with a GPU ledger of its own (as each agent process has). */
+const onFakeHost = (supervisor: WorkloadSupervisor) =>
+  new SupervisedRuntime({ name: 'docker', supervisor, gpus: new GpuLedger(async () => HOST) });
+
 const ctx = () => ({ report: () => {}, exited: () => {}, signal: new AbortController().signal });
 
 describe('GPU assignment (fake inventory: no NVIDIA GPU here)', () => {
@@ -75,11 +79,7 @@ describe('GPU assignment (fake inventory: no NVIDIA GPU here)', () => {
 
   it('gives each notebook exactly its own devices, and frees them when it stops', async () => {
     const started: WorkloadSpec[] = [];
-    const runtime = new SupervisedRuntime({
-      name: 'docker',
-      supervisor: recordingSupervisor(started),
-      gpus: new GpuLedger(async () => HOST),
-    });
+    const runtime = onFakeHost(recordingSupervisor(started));
     await runtime.start(notebook('a', 1), ctx());
     await runtime.start(notebook('b', 2), ctx());
     expect(started.map((s) => s.gpus)).toEqual([
@@ -108,11 +108,7 @@ describe('GPU assignment (fake inventory: no NVIDIA GPU here)', () => {
 describe('GPU assignment across an agent restart (same fake inventory)', () => {
   it('keeps the devices of a notebook the next agent takes back, and pins a new one to others', async () => {
     const started: WorkloadSpec[] = [];
-    const before = new SupervisedRuntime({
-      name: 'docker',
-      supervisor: recordingSupervisor(started),
-      gpus: new GpuLedger(async () => HOST),
-    });
+    const before = onFakeHost(recordingSupervisor(started));
     await before.start(notebook('kept', 2), ctx());
     const [kept] = started;
     expect(kept?.labels['meridian.gpus']).toBe('GPU-t4-0,GPU-t4-1');
@@ -129,11 +125,7 @@ describe('GPU assignment across an agent restart (same fake inventory)', () => {
         ref: 'c1',
       },
     ];
-    const after = new SupervisedRuntime({
-      name: 'docker',
-      supervisor,
-      gpus: new GpuLedger(async () => HOST),
-    });
+    const after = onFakeHost(supervisor);
     expect(await after.adopt(notebook('kept', 2), ctx())).toBe('taken-back');
     await after.start(notebook('new', 2), ctx());
     expect(started.at(-1)?.gpus.deviceIds).toEqual(['GPU-t4-2', 'GPU-t4-3']);
