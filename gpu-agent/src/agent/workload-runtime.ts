@@ -20,7 +20,10 @@ export interface RuntimeContext {
   exited(reason: string): void;
 }
 
-/** How an adopt ended: the workload the previous agent left was still running and is served again, or it was gone and was started anew. */
+/**
+ * How an adopt ended: what the previous agent left was still running and is served again as it is, or it was
+ * gone (or lives in the agent's own process) and was started anew.
+ */
 export type Adopted = 'taken-back' | 'started-again';
 
 /** What a runtime adds to a ready workload's heartbeat status (a notebook's endpoint and last activity). */
