@@ -222,7 +222,7 @@ export class SupervisedRuntime implements WorkloadRuntime {
     this.exitCheck.unref();
   }
 
-  /** Nothing is routed to the workload or watched any more (it is being stopped, or it exited). */
+  /** Nothing is routed to the workload or watched here any more (it is being stopped or left running, or it exited). */
   private stopServing(workloadId: string): void {
     this.unwatch(workloadId);
     this.notebooks.delete(workloadId);

@@ -5,9 +5,9 @@ import { notFound } from '../../errors.js';
 import type { AgentServiceDeps } from './deps.js';
 
 /**
- * Records that the agent is alive: its inventory and data-plane address now, and its workloads, which replace the ones it reported
- * before (a workload it no longer reports is gone). A lost agent that heartbeats is online again; a draining
- * one stays draining until an operator says otherwise.
+ * Records that the agent is alive: its inventory and data-plane address now, and its workloads, which replace
+ * the ones it reported before (a workload it no longer reports is gone). A lost agent that heartbeats is online
+ * again; a draining one stays draining until an operator says otherwise.
  */
 export async function recordHeartbeat(
   deps: AgentServiceDeps,
