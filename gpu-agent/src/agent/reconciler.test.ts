@@ -56,7 +56,9 @@ function agentParts(dataDir: string) {
   const metrics = new InferenceMetrics();
   const cache = new ModelCache(join(dataDir, 'models'), { budgetBytes: 100 << 20 });
   const onnx = new OnnxWorkloadRuntime({ cache, models, metrics, session: { executionProviders: ['cpu'] } });
-  const usage = new UsageMeter();
+  // A clock that moves a second at every reading, so a span metered within one millisecond is not empty.
+  let clock = 0;
+  const usage = new UsageMeter(() => (clock += 1000));
   const phases: string[] = [];
   const reconciler: Reconciler = new Reconciler({
     runtimes: [onnx],
@@ -286,7 +288,10 @@ describe('Reconciler with the onnx runtime', () => {
         adopt: async () => 'started-again',
         stop: async (id) => void calls.push(`stop ${id}`),
       };
-      const usage = new UsageMeter();
+      // A clock that moves a second at every reading: a workload started and stopped within the same
+      // millisecond would otherwise meter nothing, and the metering assertions would depend on timing.
+      let clock = 0;
+      const usage = new UsageMeter(() => (clock += 1000));
       const store = new WorkloadStore(dataDir);
       const reconciler = new Reconciler({
         runtimes: [inProcess, container],
