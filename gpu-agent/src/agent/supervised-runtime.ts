@@ -261,6 +261,8 @@ export class SupervisedRuntime implements WorkloadRuntime {
       : '(its container is gone)';
     // Stopped here meanwhile: that exit was asked for.
     if (this.watched.get(id) !== entry) return;
+    // Calls being relayed to it would otherwise wait out their timeout on an address that no longer answers.
+    this.options.modelServers?.exited(id);
     this.stopServing(id);
     entry.ctx.exited(
       `${describe(workload)} (${shortRef(entry.ref)}) exited after it was ready${exitCodeNote(now?.exitCode)}; ` +

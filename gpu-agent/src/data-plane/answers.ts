@@ -4,6 +4,7 @@ import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   OipCodecError,
   type OipError,
+  REPLICA_DOWN_HEADER,
 } from '@meridian/protocol';
 import type { Logger } from '../agent/logger.js';
 import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
@@ -47,8 +48,10 @@ function statusOf(err: unknown): {
   if (err instanceof QueueFullError)
     return { status: 503, headers: { 'retry-after': String(err.retryAfterSeconds) } };
   if (err instanceof InferTimeoutError) return { status: 504 };
-  // The model's worker died under this request and is starting again: worth a retry.
-  if (err instanceof ModelWorkerError) return { status: 503, headers: { 'retry-after': '1' } };
+  // The model's worker died under this request and is starting again, or its model server cannot be reached:
+  // the replica is down, not busy, and the edge holds the call until it serves again or is replaced.
+  if (err instanceof ModelWorkerError)
+    return { status: 503, headers: { 'retry-after': '1', [REPLICA_DOWN_HEADER]: '1' } };
   return { status: 500 };
 }
 

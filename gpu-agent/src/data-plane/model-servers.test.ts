@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { REPLICA_DOWN_HEADER } from '@meridian/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServedCall } from '../agent/usage-journal.js';
 import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
@@ -161,6 +162,36 @@ describe('ModelServers', () => {
   });
 });
 
+describe('a model server that goes away', () => {
+  it("lets a removed server's calls run out, and ends an exited one's at once as the replica being down", async () => {
+    const container = await containerAnswering((_req, _body, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      }, 300);
+    });
+    opened.push(container);
+    const servers = new ModelServers();
+    const request = { method: 'POST' as const, path: '/infer' as const, requestId: 'req_1' };
+
+    // A graceful stop (scale-down, rolling update): no new calls, but those in flight are answered.
+    servers.add(container.server);
+    const drained = relayInfer(servers, container.server, request, undefined);
+    servers.remove(container.server.workloadId);
+    expect((await drained).status).toBe(200);
+
+    servers.add(container.server);
+    const started = performance.now();
+    const cut = relayInfer(servers, container.server, request, undefined);
+    await new Promise((r) => setTimeout(r, 50));
+    servers.exited(container.server.workloadId);
+    await expect(cut).rejects.toThrow(ModelWorkerError);
+    await expect(cut).rejects.toThrow("the model server of 'dep_1' exited");
+    expect(performance.now() - started).toBeLessThan(250);
+    expect(servers.get('dep_1')).toBeUndefined();
+  });
+});
+
 describe('a model server under load', () => {
   it("counts the calls relayed to it as its load, and each one's status and time in its deployment's figures", async () => {
     const container = await containerAnswering((_req, _body, res) => {
@@ -198,15 +229,8 @@ describe('a model server under load', () => {
 });
 
 describe('the data plane with a model server', () => {
-  it('relays a signed call on both serving paths, journals each 200, and refuses an unsigned one', async () => {
-    const container = await containerAnswering((req, body, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ model_name: 'dep_1', outputs: [], echoed: `${req.url} ${body}` }));
-    });
-    opened.push(container);
-    const modelServers = new ModelServers();
-    modelServers.add(container.server);
-    const journaled: ServedCall[] = [];
+  /** The agent's two serving paths (the Node fast path and the hono app) over `modelServers`, and a signer. */
+  async function servingPaths(modelServers: ModelServers, journaled: ServedCall[] = []) {
     const key = new TextEncoder().encode('k'.repeat(32));
     const deps = {
       models: staticRegistry([]),
@@ -218,7 +242,6 @@ describe('the data plane with a model server', () => {
     opened.push(fast);
     const app = createDataPlaneApp(deps);
     const usage = { orgId: 'org_1', keyId: 'key_1', userId: null };
-    const body = new TextEncoder().encode('{"inputs":[]}');
     const signed = (target: string, method = 'POST') =>
       edgeHeaders(key, {
         method,
@@ -228,13 +251,29 @@ describe('the data plane with a model server', () => {
         headers: { 'content-type': 'application/json' },
         usage,
       });
-    const target = '/v2/models/dep_1/versions/mdv_1/infer';
-    const answers = [
+    /** One signed infer call on each path. */
+    const inferOnBoth = async (target: string) => [
       await fetch(fast.url + target, { method: 'POST', headers: signed(target), body }),
       await app.fetch(
         new Request(`http://agent${target}`, { method: 'POST', headers: signed(target), body }),
       ),
     ];
+    return { fast, signed, inferOnBoth };
+  }
+  const body = new TextEncoder().encode('{"inputs":[]}');
+  const target = '/v2/models/dep_1/versions/mdv_1/infer';
+
+  it('relays a signed call on both serving paths, journals each 200, and refuses an unsigned one', async () => {
+    const container = await containerAnswering((req, body, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ model_name: 'dep_1', outputs: [], echoed: `${req.url} ${body}` }));
+    });
+    opened.push(container);
+    const modelServers = new ModelServers();
+    modelServers.add(container.server);
+    const journaled: ServedCall[] = [];
+    const { fast, signed, inferOnBoth } = await servingPaths(modelServers, journaled);
+    const answers = await inferOnBoth(target);
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       expect(((await answer.json()) as { echoed: string }).echoed).toBe(
@@ -256,5 +295,33 @@ describe('the data plane with a model server', () => {
     });
     expect(missing.status).toBe(404);
     expect(journaled).toHaveLength(2);
+  });
+
+  it('says the replica is down when its server cannot be reached, and not when the server itself answers 503', async () => {
+    const gone = await containerAnswering(() => {});
+    await gone.close();
+    const busy = await containerAnswering((_req, _body, res) => {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' });
+      res.end('{"error":"too many requests in flight"}');
+    });
+    opened.push(busy);
+    const modelServers = new ModelServers();
+    const { inferOnBoth } = await servingPaths(modelServers);
+
+    modelServers.add(gone.server);
+    for (const answer of await inferOnBoth(target)) {
+      expect(answer.status).toBe(503);
+      expect(answer.headers.get(REPLICA_DOWN_HEADER)).toBe('1');
+      expect(answer.headers.get('retry-after')).toBe('1');
+      expect(((await answer.json()) as { error: string }).error).toMatch(/cannot be reached/);
+    }
+    modelServers.remove(gone.server.workloadId);
+    modelServers.add(busy.server);
+    for (const answer of await inferOnBoth(target)) {
+      expect(answer.status).toBe(503);
+      expect(answer.headers.get(REPLICA_DOWN_HEADER)).toBeNull();
+      expect(answer.headers.get('retry-after')).toBe('2');
+      expect(((await answer.json()) as { error: string }).error).toBe('too many requests in flight');
+    }
   });
 });

@@ -26,16 +26,35 @@ export class ModelServers {
   private readonly byWorkload = new Map<string, ModelServer>();
   /** Calls being relayed to each server, over time: its load, as the autoscaler reads an onnx replica's. */
   private readonly tallies = new Map<string, { tally: LoadTally; inFlight: number }>();
+  /** Aborted when each server exits, ending the calls being relayed to it. */
+  private readonly exits = new Map<string, AbortController>();
 
   add(server: ModelServer): void {
     this.byWorkload.set(server.workloadId, server);
     if (!this.tallies.has(server.workloadId))
       this.tallies.set(server.workloadId, { tally: new LoadTally(), inFlight: 0 });
+    if (!this.exits.has(server.workloadId)) this.exits.set(server.workloadId, new AbortController());
   }
 
+  /** No new call goes to the server; calls already relayed to it run out (a graceful stop drains them). */
   remove(workloadId: string): void {
     this.byWorkload.delete(workloadId);
     this.tallies.delete(workloadId);
+    this.exits.delete(workloadId);
+  }
+
+  /**
+   * The server exited on its own: removed, and the calls being relayed to it end now as the replica being
+   * down (503), instead of waiting out their timeout on a connection to an address that no longer answers.
+   */
+  exited(workloadId: string): void {
+    this.exits.get(workloadId)?.abort();
+    this.remove(workloadId);
+  }
+
+  /** Aborted when the server of `workloadId` exits; undefined for one not served here. */
+  exitSignal(workloadId: string): AbortSignal | undefined {
+    return this.exits.get(workloadId)?.signal;
   }
 
   /** Counts a call relayed to `workloadId` until the returned function is called. */
@@ -107,17 +126,19 @@ const CONTENT_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(?:\s*;[ -~]{
  * 200, the status that is billed); its error message with its status (400, 413, 422, 429, 500, 503) on a
  * refusal; 502 for anything else it answers (a redirect, a 404 for its own name, an oversized answer). A
  * server that cannot be reached is a 503 (the edge tries another replica), one that does not answer in time
- * a 504.
+ * a 504. One that exits while answering (`exited` aborts) is a 503 at once.
  */
 export async function relayToModelServer(
   server: ModelServer,
   request: RelayedRequest,
   options: RelayOptions = DEFAULT_RELAY_OPTIONS,
+  exited?: AbortSignal,
 ): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (request.contentType !== undefined) headers['content-type'] = request.contentType;
   if (request.headerLength !== undefined) headers[INFERENCE_HEADER_CONTENT_LENGTH] = request.headerLength;
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = exited ? AbortSignal.any([timeout, exited]) : timeout;
   let response: Response;
   let body: Uint8Array;
   try {
@@ -131,6 +152,7 @@ export async function relayToModelServer(
     body = await readCapped(response, options.maxAnswerBytes);
   } catch (err) {
     if (err instanceof AnswerTooLargeError) return refusal(502, err.message, request.requestId);
+    if (exited?.aborted) throw new ModelWorkerError(`the model server of '${server.name}' exited`);
     if (signal.aborted) throw new InferTimeoutError(server.name, options.timeoutMs);
     throw new ModelWorkerError(`the model server of '${server.name}' cannot be reached: ${messageOf(err)}`);
   }
@@ -164,7 +186,7 @@ export async function relayInfer(
   const started = performance.now();
   const done = servers.busy(server.workloadId);
   try {
-    const answer = await relayToModelServer(server, request, options);
+    const answer = await relayToModelServer(server, request, options, servers.exitSignal(server.workloadId));
     monitor?.observe(server.name, server.version, answer.status, 0, (performance.now() - started) * 1000);
     return answer;
   } catch (err) {

@@ -101,3 +101,10 @@ export const CALLER_MODEL_HEADERS = {
   version: 'x-meridian-model-version',
 } as const;
 export const CALLER_NAMED_HEADER = 'x-meridian-named';
+
+/**
+ * On an agent's 503: the replica itself cannot serve now (its model server cannot be reached, its model's
+ * worker died and is starting again), not its load. The edge holds such a call, retrying, until the replica
+ * serves again or routing shows it replaced; a 503 without it (a full queue) is answered at once.
+ */
+export const REPLICA_DOWN_HEADER = 'x-meridian-replica-down';
