@@ -39,12 +39,12 @@ describe('a custom model-server image, deployed and called through the edge', ()
   const api = (method: string, path: string, body?: unknown) => call(token, method, path, body);
   /** 200s the tests received: what the ledger must hold, no more and no less. */
   let answered = 0;
-  const infer = async (body: string) => {
+  const infer = async (body: string, timeoutMs = 20_000) => {
     const res = await fetch(`${stack?.edge.url}/v2/models/linear/infer`, {
       method: 'POST',
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
       body,
-      signal: AbortSignal.timeout(20_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     if (res.status === 200) answered++;
     return res;
@@ -230,8 +230,17 @@ describe('a custom model-server image, deployed and called through the edge', ()
   it('replaces a replica whose container exits after it was ready, says why, and serves again', async () => {
     const [crashed] = await containers();
     expect(crashed?.State).toBe('running');
+    // Keep-alive connections to it, from the agent (the edge's calls are relayed on them) and the edge.
+    expect((await infer(request([[1, 0, 0]]))).status).toBe(200);
     // What the kernel does to a server over its memory limit.
     await engine?.docker.getContainer(crashed?.Id ?? '').kill({ signal: 'SIGKILL' });
+    // Calls made while the crash is not yet known (the agent's exit check, the control plane's routing)
+    // and while the replacement starts: held at the edge until it serves, never answered with an error.
+    const duringCrash = [0, 500, 1_500].map(async (afterMs, i) => {
+      await new Promise((r) => setTimeout(r, afterMs));
+      const answer = await infer(request([[i, 1, 2]]), 60_000);
+      return { status: answer.status, body: await answer.text(), expected: linear([i, 1, 2]) };
+    });
 
     type Event = { type: string; message: string };
     const events = async () =>
@@ -251,8 +260,13 @@ describe('a custom model-server image, deployed and called through the edge', ()
     const replaced = async () =>
       (await containers()).filter((c) => c.State === 'running' && c.Id !== crashed?.Id).length;
     await expect.poll(replaced, { timeout: 60_000, interval: 500 }).toBe(1);
-    // One call, no retry: the failed replica has left the edge's routing, so the call is held until the new
-    // one serves, and answered.
+    for (const call of await Promise.all(duringCrash)) {
+      expect(call.status, call.body).toBe(200);
+      expect((JSON.parse(call.body) as { outputs: { data: number[] }[] }).outputs[0]?.data).toEqual(
+        call.expected,
+      );
+    }
+    // One call, no retry: the failed replica has left the edge's routing, and the new one serves.
     expect((await infer(request([[1, 2, 3]]))).status).toBe(200);
     expect((await api('GET', `/v1/deployments/${deploymentId}`)).json.status).toBe('ready');
     await expect.poll(billedCalls, { timeout: 30_000, interval: 500 }).toBe(answered);
@@ -264,7 +278,23 @@ describe('a custom model-server image, deployed and called through the edge', ()
       (await engine?.docker.getContainer(serving?.Id ?? '').inspect())?.State.StartedAt;
     const before = await startedAt();
 
-    const agentLog = await stack?.restartAgent();
+    // Calls keep coming while the agent is down (connections refused) and while it takes the container
+    // back: each is held at the edge until the agent serves again, none is answered with an error.
+    const restarting = stack?.restartAgent();
+    let restarted = false;
+    void restarting?.finally(() => {
+      restarted = true;
+    });
+    const duringRestart: Promise<{ status: number; body: string }>[] = [];
+    for (let i = 0; !restarted && i < 100; i++) {
+      duringRestart.push(
+        infer(request([[i, 0, 1]]), 60_000).then(async (r) => ({ status: r.status, body: await r.text() })),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const agentLog = await restarting;
+    expect(duringRestart.length).toBeGreaterThan(3);
+    for (const call of await Promise.all(duringRestart)) expect(call.status, call.body).toBe(200);
     await expect
       .poll(() => agentLog?.(), { timeout: 60_000 })
       .toMatch(/"msg":"workload ready".*"adopted":"taken-back"/);

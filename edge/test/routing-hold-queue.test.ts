@@ -137,6 +137,22 @@ describe('HoldQueue', () => {
     await first;
   });
 
+  it("counts a call held outside the queue in the isolate's bytes until it is released, once", async () => {
+    const queue = new HoldQueue(1_000);
+    const { waker } = scriptedWaker();
+    const release = queue.reserve(700);
+
+    expect(queue.bytes).toBe(700);
+    expect(queue.reserve(400)).toBeUndefined();
+    const refused = (await settled(
+      queue.hold(deployment, 400, { ...bounds, maxWaitMs: 50 }, waker),
+    )) as EdgeError;
+    expect(refused.message).toContain('the bodies this edge holds past 1000 bytes');
+    release?.();
+    release?.();
+    expect(queue.bytes).toBe(0);
+  });
+
   it('answers 503 with Retry-After once a call has waited its bound, and stops the wake in flight', async () => {
     const queue = new HoldQueue(10_000_000);
     const { waker, wakes } = scriptedWaker();

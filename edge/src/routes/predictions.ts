@@ -198,7 +198,8 @@ async function infer(
       // Not on an answer the cache keeps: another caller's RateLimit would be stored with it.
       ...(cache ? {} : { answerHeaders: admission.headers }),
     };
-    // A call that reaches no replica because routing was stale (scaled to zero meanwhile) is held, not failed.
+    // A call that reaches no replica because routing was stale (scaled to zero meanwhile), or because its
+    // replicas are down (a crash or restart routing does not show yet), is held, not failed.
     const forwarded = await forwardOrHold(c.env, request, c.executionCtx);
     const { response } = forwarded;
     ok = response.ok;

@@ -1,6 +1,7 @@
 import {
   CALLER_NAMED_HEADER,
   INFERENCE_HEADER_CONTENT_LENGTH,
+  REPLICA_DOWN_HEADER,
   type RoutedDeployment,
   type RoutedReplica,
   type RoutedVersion,
@@ -70,14 +71,34 @@ const isolateOutstanding = new OutstandingRequests();
 const isolateBudget = new RetryBudget();
 const isolateHealth = new ReplicaHealth();
 
-type Attempt = { ok: true; response: Response } | { ok: false; reason: string; retryAfter?: string };
+/**
+ * A failed attempt is `down` when the replica cannot serve at all now (its agent cannot be reached, no longer
+ * has it, or says it is down), not when it is busy (a 503 for its load) or slow (no answer in time).
+ */
+type Attempt =
+  | { ok: true; response: Response }
+  | { ok: false; reason: string; down: boolean; retryAfter?: string };
+
+/**
+ * The 503 for a call no replica answered. `down` when every replica tried was down rather than busy or slow:
+ * a crash or restart that routing may not show yet, which the caller of forwardToReplica may wait out.
+ */
+export class NoReplicaAnswered extends EdgeError {
+  constructor(
+    message: string,
+    headers: Record<string, string>,
+    readonly down: boolean,
+  ) {
+    super('unavailable', message, headers);
+  }
+}
 
 /**
  * Sends a signed OIP request to a replica of `version`, as `/v2/models/<deploymentId>/versions/<versionId>`.
  * A connection failure, a timeout before the answer, a 503 (model not loaded, queue full) or a 404 (the
  * agent no longer serves it: routing was stale) is retried on
  * another replica of the same version, at most MAX_RETRIES_PER_REQUEST times and within the isolate's
- * retry budget; any other status is the answer. Throws EdgeError('unavailable') when nothing answered.
+ * retry budget; any other status is the answer. Throws NoReplicaAnswered when nothing answered.
  */
 export async function forwardToReplica(
   env: ForwardEnv,
@@ -100,6 +121,7 @@ export async function forwardToReplica(
   budget.recordRequest();
   const tried = new Set<string>();
   const failures: string[] = [];
+  let allDown = true;
   let retryAfter = '1';
   for (let attempts = 1; ; attempts++) {
     // Replicas that failed lately come last: only when every other one has been tried.
@@ -125,6 +147,7 @@ export async function forwardToReplica(
     }
     health.eject(replica.workloadId);
     failures.push(`${replica.workloadId}: ${outcome.reason}`);
+    allDown &&= outcome.down;
     if (outcome.retryAfter !== undefined) retryAfter = outcome.retryAfter;
     const untried = version.replicas.some((r) => !tried.has(r.workloadId));
     if (attempts > MAX_RETRIES_PER_REQUEST || !untried || !budget.tryAcquireRetry()) break;
@@ -141,10 +164,10 @@ export async function forwardToReplica(
   );
   // "wl_…: connection failed (Network connection lost.)" → "connection failed".
   const reasons = failures.map((f) => f.replace(/^[^:]*: /, '').replace(/ \(.*\)$/, ''));
-  throw new EdgeError(
-    'unavailable',
+  throw new NoReplicaAnswered(
     `no replica of ${deployment.name} answered (${reasons.join('; ')}); retry in ${retryAfter} s`,
     { 'Retry-After': retryAfter },
+    allDown,
   );
 }
 
@@ -217,11 +240,13 @@ async function attempt(
     return {
       ok: false,
       reason: `answered ${response.status}`,
+      down: response.status === 404 || response.headers.get(REPLICA_DOWN_HEADER) === '1',
       ...(retryAfter && /^\d+$/.test(retryAfter) ? { retryAfter } : {}),
     };
   } catch (err) {
-    if (signal.aborted) return { ok: false, reason: `no answer within ${timeoutMs} ms` };
-    return { ok: false, reason: `connection failed (${err instanceof Error ? err.message : String(err)})` };
+    if (signal.aborted) return { ok: false, reason: `no answer within ${timeoutMs} ms`, down: false };
+    const why = err instanceof Error ? err.message : String(err);
+    return { ok: false, reason: `connection failed (${why})`, down: true };
   }
 }
 

@@ -65,6 +65,20 @@ export class HoldQueue {
   }
 
   /**
+   * Counts `bytes` of a call held outside the queue (one waiting out a down replica) in the isolate's bound
+   * until the returned function is called; undefined when they do not fit.
+   */
+  reserve(bytes: number): (() => void) | undefined {
+    if (this.heldBytes + bytes > this.isolateMaxBytes) return undefined;
+    this.heldBytes += bytes;
+    let held = true;
+    return () => {
+      if (held) this.heldBytes -= bytes;
+      held = false;
+    };
+  }
+
+  /**
    * Holds one call whose body (already read) is `bytes` long until a replica of the deployment serves; then
    * resolves, and the caller routes it again. Rejects with a 503 EdgeError naming the bound it hit.
    */
