@@ -2,13 +2,13 @@ import { env } from 'cloudflare:workers';
 import { REPLICA_DOWN_HEADER, type RoutedDeployment, type RoutingSnapshot } from '@meridian/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/env.js';
-import { EdgeError } from '../src/errors.js';
 import { NoReplicaAnswered } from '../src/routing/forward.js';
 import { forwardOrHold } from '../src/routing/forward-or-hold.js';
 import { ROUTING_KV_KEY } from '../src/routing/routing-table.js';
 import {
   type AgentBehaviour,
   deployment,
+  failure,
   json,
   replica,
   SIGNING_KEY,
@@ -83,15 +83,6 @@ function call(routed: RoutedDeployment) {
     body,
     contentType: 'application/json',
   });
-}
-
-async function failure(promise: Promise<unknown>): Promise<EdgeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof EdgeError)) throw new Error(`expected an EdgeError, got ${String(err)}`);
-  return err;
 }
 
 let routingVersion = 100;

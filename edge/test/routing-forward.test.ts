@@ -5,12 +5,19 @@ import {
   SIGNATURE_HEADERS,
 } from '@meridian/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EdgeError } from '../src/errors.js';
 import { type ForwardDeps, forwardToReplica } from '../src/routing/forward.js';
 import { OutstandingRequests } from '../src/routing/outstanding.js';
 import { ReplicaHealth } from '../src/routing/replica-health.js';
 import { RetryBudget } from '../src/routing/retry-budget.js';
-import { deployment, json, replica, SIGNING_KEY, stubAgents, version } from './helpers/routing-fixtures.js';
+import {
+  deployment,
+  failure,
+  json,
+  replica,
+  SIGNING_KEY,
+  stubAgents,
+  version,
+} from './helpers/routing-fixtures.js';
 
 const forwardEnv = { DATA_PLANE_SIGNING_KEY: SIGNING_KEY, UPSTREAM_TIMEOUT_MS: '30000' };
 const body = new TextEncoder().encode('{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}');
@@ -35,15 +42,6 @@ function infer(overrides: Partial<Parameters<typeof forwardToReplica>[1]> = {}) 
     contentType: 'application/json',
     ...overrides,
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<EdgeError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof EdgeError)) throw new Error(`expected an EdgeError, got ${String(err)}`);
-  return err;
 }
 
 afterEach(() => {

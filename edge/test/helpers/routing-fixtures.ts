@@ -13,6 +13,7 @@ import {
   signRequestWebCrypto,
 } from '@meridian/protocol';
 import { vi } from 'vitest';
+import { EdgeError } from '../../src/errors.js';
 
 export const SIGNING_KEY = 'test-data-plane-signing-key-0123456789';
 
@@ -118,4 +119,14 @@ export function json(value: unknown, status = 200, headers: Record<string, strin
     status,
     headers: { 'content-type': 'application/json', ...headers },
   });
+}
+
+/** The EdgeError a call was refused with; throws if it resolved or failed otherwise. */
+export async function failure(promise: Promise<unknown>): Promise<EdgeError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof EdgeError)) throw new Error(`expected an EdgeError, got ${String(err)}`);
+  return err;
 }
