@@ -230,7 +230,7 @@ describe('a custom model-server image, deployed and called through the edge', ()
   it('replaces a replica whose container exits after it was ready, says why, and serves again', async () => {
     const [crashed] = await containers();
     expect(crashed?.State).toBe('running');
-    // Keep-alive connections to it, from the agent (the edge's calls are relayed on them) and the edge.
+    // A keep-alive connection from the agent to it, on which the edge's calls are relayed.
     expect((await infer(request([[1, 0, 0]]))).status).toBe(200);
     // What the kernel does to a server over its memory limit.
     await engine?.docker.getContainer(crashed?.Id ?? '').kill({ signal: 'SIGKILL' });
