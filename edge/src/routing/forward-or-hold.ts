@@ -7,6 +7,7 @@ import {
   forwardToReplica,
   NoReplicaAnswered,
 } from './forward.js';
+import { pause } from './hold-queue.js';
 import { findById, routingTable } from './routing-table.js';
 import { type HoldEnv, hasReplica, holdBounds, holdQueue, holdUntilReady } from './wake.js';
 
@@ -70,8 +71,4 @@ export async function forwardOrHold(
       release();
     }
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

@@ -212,6 +212,7 @@ function wakeWarning(deploymentId: string, err: unknown): string {
   return JSON.stringify({ level: 'warn', message: 'wake request failed', deploymentId, error });
 }
 
-function pause(ms: number): Promise<void> {
+/** Resolves after `ms`: the waits between wakes here, and between tries of a down replica (forward-or-hold). */
+export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
