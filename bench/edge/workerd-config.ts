@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './processes.js';
 
 const WRANGLER_TOML = () => readFileSync(join(REPO_ROOT, 'wrangler.toml'), 'utf8');
-const COMPATIBILITY_DATE = /^compatibility_date = "([^"]+)"$/m.exec(WRANGLER_TOML())?.[1] ?? '2026-04-01';
+export const COMPATIBILITY_DATE =
+  /^compatibility_date = "([^"]+)"$/m.exec(WRANGLER_TOML())?.[1] ?? '2026-04-01';
 
 /** [vars] of wrangler.toml (flat `KEY = "value"` lines, as scripts/edge.mjs reads them). */
 export function wranglerVars(): Record<string, string> {
