@@ -65,7 +65,9 @@ const say = (line: string) => console.log(line);
 async function main() {
   if (!flags['no-pin']) pinTree(process.pid, 0);
   const upstream = await startFixedUpstream();
-  const ports = await Promise.all(VARIANTS.map(() => freePort()));
+  // One at a time: ports probed together could, once released, be handed out twice.
+  const ports: number[] = [];
+  for (const _ of VARIANTS) ports.push(await freePort());
   const workerd = await startProcess({
     name: 'workerd',
     command: WORKERD,
