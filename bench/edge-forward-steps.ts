@@ -11,6 +11,7 @@ import {
   type Running,
   startProcess,
 } from './edge/processes.js';
+import { median, signed } from './edge/report.js';
 import { classifierBody } from './edge/requests.js';
 import { WORKERD } from './edge/targets.js';
 import { COMPATIBILITY_DATE } from './edge/workerd-config.js';
@@ -126,11 +127,6 @@ async function measure(port: number, pid: number, request: Buffer[]): Promise<Me
   return { rps: load.rps, cpuMicrosPerRequest: (cpuAtEnd - cpuAtStart) / load.ok };
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
-
 function printSummary(results: Measured[][]) {
   const cpu = (i: number) => results[i]?.map((m) => m.cpuMicrosPerRequest) ?? [];
   // Differences within a round (cells seconds apart), so the machine's drift between rounds cancels out.
@@ -144,15 +140,13 @@ function printSummary(results: Measured[][]) {
     `  ${'variant'.padEnd(46)} ${'µs/req'.padStart(7)} ${'+ bare'.padStart(7)} ${'+ plain'.padStart(8)} ${'req/s ÷ bare'.padStart(13)}`,
   );
   VARIANTS.forEach((variant, i) => {
-    const overPlain = variant.steps === undefined ? '' : signed(overRound(i, 1));
+    const overPlain = variant.steps === undefined ? '' : signed(overRound(i, 1), 0);
     say(
-      `  ${variant.label.padEnd(46)} ${median(cpu(i)).toFixed(0).padStart(7)} ${signed(overRound(i, 0)).padStart(7)} ` +
+      `  ${variant.label.padEnd(46)} ${median(cpu(i)).toFixed(0).padStart(7)} ${signed(overRound(i, 0), 0).padStart(7)} ` +
         `${overPlain.padStart(8)} ${rpsRatio(i).toFixed(2).padStart(13)}`,
     );
   });
 }
-
-const signed = (n: number) => `${n < 0 ? '−' : '+'}${Math.abs(n).toFixed(0)}`;
 
 /** The fixed-response upstream of bench/edge.ts, answering a classifier-sized binary OIP answer. */
 async function startFixedUpstream(): Promise<Running> {

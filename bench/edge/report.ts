@@ -10,7 +10,8 @@ export const TARGETS = {
   predictionsPerLimiterCall: 50,
 };
 
-function median(values: number[]): number {
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const low = sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
   const high = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -69,7 +70,7 @@ export function mergeRounds(rounds: Cell[] | undefined): Cell | undefined {
 const fixed = (n: number, digits: number, width: number) =>
   (Number.isFinite(n) ? n.toFixed(digits) : 'n/a').padStart(width);
 /** A difference with its sign: +12, −8 (not "+-8"). */
-const signed = (n: number, digits: number) => `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(digits)}`;
+export const signed = (n: number, digits: number) => `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(digits)}`;
 export const pct = (n: number) => `${(n * 100).toFixed(0)}%`.padStart(7);
 
 function limiterLine(stats: Cell['stats']): string {
