@@ -23,9 +23,28 @@ function isSecretField(name: string): boolean {
   return secret;
 }
 
+/**
+ * A failed query's message (drizzle's "Failed query: … params: …") carries every bound value, a password hash
+ * or a token among them, and its stack repeats the message: both are written with the query alone. The cause
+ * (the driver's own error, e.g. which constraint failed) is kept, since it is what says why.
+ */
+function serializeError(error: Error, depth: number): Record<string, unknown> {
+  const query = (error as { query?: unknown }).query;
+  const params = (error as { params?: unknown }).params;
+  let message = error.message;
+  let stack = error.stack;
+  if (typeof query === 'string' && Array.isArray(params)) {
+    message = `Failed query: ${query} (${params.length} parameters withheld)`;
+    stack = stack?.replace(error.message, () => message);
+  }
+  const out: Record<string, unknown> = { name: error.name, message, stack };
+  if (error.cause !== undefined) out.cause = redact(error.cause, depth + 1);
+  return out;
+}
+
 function redact(value: unknown, depth = 0): unknown {
   if (depth > 5 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  if (value instanceof Error) return serializeError(value, depth);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = isSecretField(k) ? '[redacted]' : redact(v, depth + 1);
