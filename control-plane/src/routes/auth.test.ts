@@ -40,6 +40,20 @@ describe('registration and login', () => {
     expect(res.json.error.code).toBe('conflict');
   });
 
+  it('answers 409, not 500, to registrations racing for one email, and creates one account', async () => {
+    const attempts = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        t.client.call('POST', '/v1/auth/register', {
+          body: { email: 'race@example.com', password: PASSWORD, name: `Racer ${i}` },
+        }),
+      ),
+    );
+    expect(attempts.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+    for (const r of attempts.filter((a) => a.status === 409))
+      expect(r.json.error.message).toBe('An account with this email already exists');
+    expect(t.logLines.filter((line) => line.includes('unhandled error'))).toEqual([]);
+  });
+
   it('refuses passwords shorter than 10 characters', async () => {
     const res = await t.client.call('POST', '/v1/auth/register', {
       body: { email: 'short@example.com', password: 'short', name: 'S' },

@@ -4,6 +4,7 @@ import { requirePermission } from '../../auth/permissions.js';
 import type { Actor, Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { type BatchingSettings, deploymentRevisions, deployments } from '../../db/schema.js';
+import { violatesUnique } from '../../db/unique-violation.js';
 import { conflict, invalidField } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { assertImageAllowed } from '../images/images.js';
@@ -49,11 +50,6 @@ async function assertNameFree(db: Reader, orgId: string, name: string) {
 }
 
 /** The unique index catches the race two concurrent creates of one name would otherwise both win. */
-function isUniqueViolation(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : '';
-  return /UNIQUE constraint failed: deployments\.org_id, deployments\.name/.test(text);
-}
-
 const actorId = (p: Principal) => (p.type === 'user' ? p.userId : p.keyId);
 
 /**
@@ -118,7 +114,7 @@ export async function createDeployment(deps: DeploymentDeps, actor: Actor, input
       });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw nameTaken(input.name);
+    if (violatesUnique(err, 'deployments.org_id, deployments.name')) throw nameTaken(input.name);
     throw err;
   }
   deps.scheduler.kick();

@@ -4,6 +4,7 @@ import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { modelAliases, models, modelVersions } from '../../db/schema.js';
+import { violatesUnique } from '../../db/unique-violation.js';
 import { conflict } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { splitPage } from '../pagination.js';
@@ -31,11 +32,6 @@ async function assertNameFree(db: Reader, orgId: string, name: string, exceptId?
 }
 
 /** The unique index catches the race two concurrent creates of one name would otherwise win both. */
-function isUniqueViolation(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : '';
-  return /UNIQUE constraint failed: models\.org_id, models\.name/.test(text);
-}
-
 async function present(db: Reader, orgId: string, id: string) {
   const row = await findModel(db, orgId, id);
   const [aliases, latest] = await Promise.all([aliasesOf(db, orgId, [id]), latestVersions(db, orgId, [id])]);
@@ -67,7 +63,8 @@ export async function createModel(db: Database, actor: Actor, input: ModelInput)
       });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw conflict(`A model named ${JSON.stringify(input.name)} already exists`);
+    if (violatesUnique(err, 'models.org_id, models.name'))
+      throw conflict(`A model named ${JSON.stringify(input.name)} already exists`);
     throw err;
   }
   return present(db, orgId, id);
@@ -127,7 +124,8 @@ export async function updateModel(db: Database, actor: Actor, id: string, input:
       });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw conflict(`A model named ${JSON.stringify(input.name)} already exists`);
+    if (violatesUnique(err, 'models.org_id, models.name'))
+      throw conflict(`A model named ${JSON.stringify(input.name)} already exists`);
     throw err;
   }
   return present(db, orgId, id);

@@ -3,6 +3,7 @@ import { and, desc, eq, isNull, lt } from 'drizzle-orm';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { notebookSessions, notebooks } from '../../db/schema.js';
+import { violatesUnique } from '../../db/unique-violation.js';
 import { conflict } from '../../errors.js';
 import { randomSecret } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
@@ -22,11 +23,6 @@ export interface NotebookInput {
 }
 
 const nameTaken = (name: string) => conflict(`A notebook named ${JSON.stringify(name)} already exists`);
-
-function isUniqueViolation(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.message} ${String(err.cause ?? '')}` : '';
-  return /UNIQUE constraint failed: notebooks\.org_id, notebooks\.name/.test(text);
-}
 
 /** A notebook of the caller's, asked to run; the scheduler places it and the agent starts Jupyter. */
 export async function createNotebook(deps: NotebookDeps, actor: Actor, input: NotebookInput) {
@@ -66,7 +62,7 @@ export async function createNotebook(deps: NotebookDeps, actor: Actor, input: No
       });
     });
   } catch (err) {
-    if (isUniqueViolation(err)) throw nameTaken(input.name);
+    if (violatesUnique(err, 'notebooks.org_id, notebooks.name')) throw nameTaken(input.name);
     throw err;
   }
   deps.scheduler.kick();
