@@ -63,7 +63,10 @@ const RuleFields = {
   enabled: z.boolean().optional(),
 };
 const CreateRule = z.strictObject(RuleFields);
-const UpdateRule = z.strictObject(RuleFields).partial();
+const UpdateRule = z
+  .strictObject(RuleFields)
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, `give at least one of ${Object.keys(RuleFields).join(', ')}`);
 const Silence = z
   .object({
     id: z.string(),

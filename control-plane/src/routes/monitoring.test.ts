@@ -76,6 +76,16 @@ describe('monitoring routes', () => {
     expect(foreign.json.error.message).toBe('Notification channel not found');
   });
 
+  it('answers 400 to a change of a rule that changes nothing', async () => {
+    const r = await rule({ name: 'unchanged' });
+    expect(r.status, r.text).toBe(201);
+    const empty = await t.client.call('PATCH', `/v1/alert-rules/${r.json.id}`, { token, body: {} });
+    expect(empty.status, empty.text).toBe(400);
+    expect(empty.json.error.details[0].message).toMatch(/^give at least one of name, metric, /);
+    // Removed: a rule left behind would fire in the tests below.
+    await t.client.call('DELETE', `/v1/alert-rules/${r.json.id}`, { token });
+  });
+
   it('refuses webhook targets on loopback, private and link-local addresses, literal or by name (no SSRF)', async () => {
     for (const target of [
       `http://127.0.0.1:${port}/`,
