@@ -29,7 +29,8 @@ export function useLocation(): { path: string; query: URLSearchParams } {
 /** `/models/:id` against `/models/mdl_1` → { id: 'mdl_1' }, or undefined when it does not match. */
 export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
   const want = pattern.split('/');
-  const got = path.replace(/\/+$/, '').split('/');
+  // A trailing slash is ignored (`/models/` is `/models`), but the root stays `/`.
+  const got = path.replace(/(.)\/+$/, '$1').split('/');
   if (want.length !== got.length) return undefined;
   const params: Record<string, string> = {};
   for (const [i, part] of want.entries()) {

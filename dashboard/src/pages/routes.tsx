@@ -36,7 +36,7 @@ const ROUTES: [string, (p: Record<string, string>) => ReactNode][] = [
 export function Routes() {
   const { path } = useLocation();
   for (const [pattern, render] of ROUTES) {
-    const params = matchPath(pattern, path === '/' ? '/' : path);
+    const params = matchPath(pattern, path);
     if (params) return <>{render(params)}</>;
   }
   return (
