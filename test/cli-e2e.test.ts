@@ -700,7 +700,7 @@ describe('the meridian CLI against the platform', () => {
     const unknown = await cli.run(['predict', 'no-such-model', '--data', '-'], { input: '{"inputs":[]}' });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(
-      /^meridian: model 'no-such-model' not found \(404 not_found\) \[request [\w-]+\]\n$/,
+      /^meridian: model 'no-such-model' not found: no deployment has that name \(404 not_found\) \[request [\w-]+\]\n$/,
     );
     // The agent's refusal carries no code: the status alone, not a made-up `http_400`.
     const input = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: SHAPE, data: [1, 2] }] });

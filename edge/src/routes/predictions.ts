@@ -65,7 +65,8 @@ async function deploymentCalled(c: Ctx, ref: string, byId = false): Promise<Rout
   );
   // Another org's deployment answers exactly like one that does not exist.
   // The name is the caller's: echoed, but never more than a name's worth of it.
-  if (!deployment) throw new EdgeError('not_found', `model '${ref.slice(0, 128)}' not found`);
+  if (!deployment)
+    throw new EdgeError('not_found', `model '${ref.slice(0, 128)}' not found: no deployment has that name`);
   requirePredictScope(c.get('caller'), deployment);
   return deployment;
 }

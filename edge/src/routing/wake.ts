@@ -78,7 +78,8 @@ export async function holdUntilReady(
   await holdQueue(env).hold(deployment, bytes, holdBounds(env, deployment), waker, background);
   const snapshot = await routingTable(env).snapshot(env);
   const now = findById(snapshot, deployment.orgId, deployment.deploymentId);
-  if (!now) throw new EdgeError('not_found', `model '${deployment.name}' not found`);
+  if (!now)
+    throw new EdgeError('not_found', `model '${deployment.name}' not found: its deployment was deleted`);
   return now;
 }
 
