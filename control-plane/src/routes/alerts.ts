@@ -14,7 +14,7 @@ import {
   updateAlertRule,
 } from '../services/monitoring/alert-rules.js';
 import type { RouteDeps } from './deps.js';
-import { DisplayName, IdParam } from './schemas.js';
+import { DisplayName, FreeText, IdParam } from './schemas.js';
 
 const AlertRule = z
   .object({
@@ -79,7 +79,7 @@ const Silence = z
 const CreateSilence = z.strictObject({
   ruleId: IdParam('alr').nullable().optional().openapi({ description: 'Absent: every rule of the org' }),
   endsAt: z.iso.datetime({ offset: true }),
-  comment: z.string().max(500).optional(),
+  comment: FreeText(500).optional(),
 });
 const RuleParams = z.object({ id: IdParam('alr').openapi({ param: { name: 'id', in: 'path' } }) });
 const SilenceParams = z.object({ id: IdParam('als').openapi({ param: { name: 'id', in: 'path' } }) });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestAgent } from '../../testing/agents.js';
+import { newModel, uploadVersion } from '../../testing/models.js';
 import { createTestApp, type Session } from '../../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -448,5 +449,78 @@ describe('names with SQL or unusual unicode', () => {
       body: { email: 'sql-0@example.com', password: 'correct horse battery', name: 'again' },
     });
     expect(reused.status).toBe(409);
+  });
+});
+
+describe('free text with NUL', () => {
+  let t: TestApp;
+  let owner: Session;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('nul');
+  });
+  afterAll(() => t.cleanup());
+
+  const call = (method: string, path: string, body?: unknown) =>
+    t.client.call(method, path, { token: owner.accessToken, ...(body === undefined ? {} : { body }) });
+  const expectNulRefused = (res: Reply, path: string) => {
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.error.details).toEqual([{ path, message: 'must not contain NUL characters' }]);
+  };
+
+  it('refuses NUL in descriptions and keeps them as they were; newlines and tabs stay allowed', async () => {
+    const model = await newModel(t.app, owner.accessToken);
+    expectNulRefused(
+      await call('PATCH', `/v1/models/${model}`, { description: 'before\u0000after' }),
+      'description',
+    );
+    expectNulRefused(await call('PATCH', `/v1/models/${model}`, { tags: { t: 'x\u0000y' } }), 'tags.t');
+    const multiline = 'line one\n\tline two';
+    expect((await call('PATCH', `/v1/models/${model}`, { description: multiline })).status).toBe(200);
+    expect((await call('GET', `/v1/models/${model}`)).json.description).toBe(multiline);
+
+    const up = await uploadVersion(t.app, owner.accessToken, model, 'net.pt', 'weights', {
+      description: 'a\u0000b',
+    });
+    expectNulRefused(up, 'description');
+    expect((await uploadVersion(t.app, owner.accessToken, model, 'net.pt', 'weights')).status).toBe(201);
+    const version = `/v1/models/${model}/versions/1`;
+    expectNulRefused(await call('PATCH', version, { description: 'before\u0000after' }), 'description');
+    expect((await call('GET', version)).json.description).toBe('');
+
+    const created = await call('POST', '/v1/experiments', { name: 'e', description: 'x\u0000y' });
+    expectNulRefused(created, 'description');
+    const exp = (await call('POST', '/v1/experiments', { name: 'e', description: multiline })).json.id;
+    expectNulRefused(
+      await call('PATCH', `/v1/experiments/${exp}`, { description: 'x\u0000y' }),
+      'description',
+    );
+    expect((await call('GET', `/v1/experiments/${exp}`)).json.description).toBe(multiline);
+  });
+
+  it('refuses NUL in run tag and param values rather than cutting them or answering 409', async () => {
+    const exp = (await call('POST', '/v1/experiments', { name: 'runs' })).json.id;
+    const run = (await call('POST', `/v1/experiments/${exp}/runs`, {})).json.id;
+    expectNulRefused(await call('PUT', `/v1/runs/${run}/tags`, { tags: { t: 'x\u0000y' } }), 'tags.t');
+    const params = await call('POST', `/v1/runs/${run}/params`, {
+      params: [{ key: 'q', value: 'x\u0000y' }],
+    });
+    expectNulRefused(params, 'params.0.value');
+    const batch = await call('POST', `/v1/runs/${run}/log-batch`, {
+      tags: [{ key: 't', value: 'x\u0000y' }],
+    });
+    expectNulRefused(batch, 'tags.0.value');
+    const shown = (await call('GET', `/v1/runs/${run}`)).json;
+    expect(shown.tags).toEqual({});
+    expect(shown.params).toEqual({});
+  });
+
+  it('refuses NUL in an alert silence comment', async () => {
+    const endsAt = new Date(Date.now() + 3_600_000).toISOString();
+    expectNulRefused(
+      await call('POST', '/v1/alert-silences', { endsAt, comment: 'before\u0000after' }),
+      'comment',
+    );
+    expect((await call('GET', '/v1/alert-silences')).json.items).toEqual([]);
   });
 });

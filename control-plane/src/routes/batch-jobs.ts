@@ -6,7 +6,7 @@ import type { BatchDeps } from '../services/batch/deps.js';
 import { MAX_CONCURRENCY } from '../services/batch/deps.js';
 import { cancelJob, createJob, getJob, jobDownloadUrls, listJobs } from '../services/batch/jobs.js';
 import type { RouteDeps } from './deps.js';
-import { Cursor, decimalInt, IdParam, Limit, pageOf } from './schemas.js';
+import { Cursor, decimalInt, hasNoNul, IdParam, Limit, NO_NUL, pageOf } from './schemas.js';
 
 const Timestamp = z.string().nullable();
 export const BatchJobSchema = z
@@ -43,7 +43,12 @@ export const BatchJobSchema = z
   })
   .openapi('BatchJob');
 const CreateBody = z.strictObject({
-  deployment: z.string().min(1).max(128).openapi({ description: 'Deployment id or name' }),
+  deployment: z
+    .string()
+    .min(1)
+    .max(128)
+    .refine(hasNoNul, NO_NUL)
+    .openapi({ description: 'Deployment id or name' }),
   inputFileId: IdParam('file'),
   completionWindow: z
     .string()

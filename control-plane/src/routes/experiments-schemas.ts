@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { RUN_STATUSES } from '../db/schema.js';
 import { BATCH_LIMITS, TEXT_LIMITS } from '../services/experiments/limits.js';
-import { IdParam } from './schemas.js';
+import { FreeText, IdParam } from './schemas.js';
 
 /**
  * Metric, param and tag keys: MLflow's charset (letters, digits, `_ . - /` and space), but never absolute
@@ -34,8 +34,8 @@ export const EntityName = z
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
   .regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
 
-export const ParamValue = z.string().max(TEXT_LIMITS.paramValue);
-export const TagValue = z.string().max(TEXT_LIMITS.tagValue);
+export const ParamValue = FreeText(TEXT_LIMITS.paramValue);
+export const TagValue = FreeText(TEXT_LIMITS.tagValue);
 export const TagMap = z
   .record(EntryKey, TagValue)
   .refine((tags) => Object.keys(tags).length <= BATCH_LIMITS.tags, `at most ${BATCH_LIMITS.tags} tags`);

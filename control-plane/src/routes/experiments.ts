@@ -23,7 +23,7 @@ import {
   RunSummarySchema,
   TagMap,
 } from './experiments-schemas.js';
-import { Cursor, Limit } from './schemas.js';
+import { Cursor, FreeText, Limit } from './schemas.js';
 
 /** What experiment and run routes need beyond RouteDeps: where artifacts live and how big they may be. */
 export interface ExperimentRouteDeps {
@@ -32,7 +32,7 @@ export interface ExperimentRouteDeps {
   maxArtifactBytes: number;
 }
 
-const Description = z.string().max(TEXT_LIMITS.description);
+const Description = FreeText(TEXT_LIMITS.description);
 const CreateBody = z.strictObject({
   name: EntityName,
   description: Description.optional(),

@@ -4,6 +4,7 @@ import type { Database } from '../db/client.js';
 import { requireEdgeToken, requireOperatorToken } from '../http/guards.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { getOrgStatus, setOrgStanding } from '../services/orgs/standing.js';
+import { hasNoNul, NO_NUL } from './schemas.js';
 
 // Any string the edge may hold as an org id: an unknown one answers 404, which the edge caches as such.
 const OrgParams = z.object({ orgId: z.string().min(1).max(128) });
@@ -16,6 +17,7 @@ const StandingBody = z
       .string()
       .min(1)
       .max(500)
+      .refine(hasNoNul, NO_NUL)
       .optional()
       .openapi({ description: 'Why it is suspended, shown to its callers; only with `suspended: true`' }),
   })

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ErrorEnvelopeSchema } from '../http/openapi.js';
 import { LATEST } from '../services/models/records.js';
-import { decimalInt, IdParam } from './schemas.js';
+import { decimalInt, FreeText, IdParam } from './schemas.js';
 
 const noDotDot = (value: string) => !value.includes('..');
 
@@ -41,7 +41,7 @@ const TagKey = z
   .max(128)
   .regex(/^[A-Za-z0-9_.:/-]+$/, 'letters, digits and _ . : / - only');
 export const Tags = z
-  .record(TagKey, z.string().max(1024))
+  .record(TagKey, FreeText(1024))
   .refine((t) => Object.keys(t).length <= 50, 'at most 50 tags')
   .openapi({ example: { team: 'risk' } });
 
@@ -54,7 +54,7 @@ export const Metadata = z
   )
   .openapi({ example: { accuracy: 0.97, framework: 'onnx' } });
 
-export const Description = z.string().max(5000);
+export const Description = FreeText(5000);
 export const VersionNumber = decimalInt(1, 2_147_483_647);
 
 export const ModelIdParams = z.object({ id: IdParam('mdl').openapi({ param: { name: 'id', in: 'path' } }) });

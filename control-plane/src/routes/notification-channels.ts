@@ -10,7 +10,7 @@ import {
 import type { DispatchSettings } from '../services/notifications/dispatcher.js';
 import { sendTestNotification } from '../services/notifications/test-delivery.js';
 import type { RouteDeps } from './deps.js';
-import { DisplayName, IdParam } from './schemas.js';
+import { DisplayName, hasNoNul, IdParam, NO_NUL } from './schemas.js';
 
 const Channel = z
   .object({
@@ -28,6 +28,7 @@ const CreateChannel = z.strictObject({
     .string()
     .min(3)
     .max(2048)
+    .refine(hasNoNul, NO_NUL)
     .openapi({ description: 'webhook: an http(s) URL on a public address; email: an address' }),
 });
 const Attempt = z.object({

@@ -11,6 +11,14 @@ export const DisplayName = z
   .min(1)
   .max(100)
   .refine((name) => !/\p{Cc}/u.test(name), 'must not contain control characters');
+export const NO_NUL = 'must not contain NUL characters';
+/** True for text libsql stores whole: it cuts a TEXT value at its first NUL. */
+export const hasNoNul = (text: string) => !text.includes('\u0000');
+/**
+ * Free text stored as sent (descriptions, tag and param values, comments): newlines and tabs stay, a NUL is
+ * refused with a 400 rather than the value being stored cut short at it.
+ */
+export const FreeText = (max: number) => z.string().max(max).refine(hasNoNul, NO_NUL);
 export const RoleSchema = z.enum(ROLES);
 export const IdParam = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `an id starting with ${prefix}_`);
