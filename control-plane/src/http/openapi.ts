@@ -2,14 +2,31 @@ import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { ErrorCode } from '@meridian/protocol';
 import type { AppEnv } from './context.js';
 import { validationError } from './errors.js';
+import { strictJsonBody } from './strict-json.js';
 
-/** A router whose validation failures all become the 400 envelope with per-field details. */
+type Route = Parameters<OpenAPIHono<AppEnv>['openapi']>[0];
+
+/** The route with `strictJsonBody` after its own middleware (auth first), if its body is JSON. */
+function withStrictJsonBody<R extends Route>(route: R): R {
+  if (!route.request?.body?.content?.['application/json']) return route;
+  const own = route.middleware === undefined ? [] : [route.middleware].flat();
+  return { ...route, middleware: [...own, strictJsonBody] };
+}
+
+/**
+ * A router whose validation failures all become the 400 envelope with per-field details, and whose JSON
+ * bodies must be UTF-8 without lone surrogates.
+ */
 export function newRouter() {
-  return new OpenAPIHono<AppEnv>({
+  const router = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error);
     },
   });
+  const register = router.openapi;
+  router.openapi = ((route, handler, hook) =>
+    register(withStrictJsonBody(route), handler, hook)) as typeof register;
+  return router;
 }
 
 export const ErrorEnvelopeSchema = z

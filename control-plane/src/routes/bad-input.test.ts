@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestAgent } from '../../testing/agents.js';
 import { newModel, uploadVersion } from '../../testing/models.js';
-import { createTestApp, type Session } from '../../testing/test-app.js';
+import { createTestApp, readReply, type Session } from '../../testing/test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Reply = Awaited<ReturnType<TestApp['client']['call']>>;
@@ -452,7 +452,7 @@ describe('names with SQL or unusual unicode', () => {
   });
 });
 
-describe('free text with NUL', () => {
+describe('free text with NUL, or a body that is not UTF-8', () => {
   let t: TestApp;
   let owner: Session;
   beforeAll(async () => {
@@ -522,5 +522,39 @@ describe('free text with NUL', () => {
       'comment',
     );
     expect((await call('GET', '/v1/alert-silences')).json.items).toEqual([]);
+  });
+
+  it('answers 400 invalid_json to a body whose bytes are not UTF-8, storing nothing', async () => {
+    const bytes = new Uint8Array([...new TextEncoder().encode('{"name":"a'), 0xc3, 0x28, 0xff, 0x22, 0x7d]);
+    const res = await readReply(
+      await t.app.request('/v1/orgs', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' },
+        body: bytes,
+      }),
+    );
+    expect(res.status, res.text).toBe(400);
+    expect(res.json.error).toMatchObject({
+      code: 'invalid_json',
+      message: 'The request body is not valid UTF-8',
+    });
+    expect((await call('GET', '/v1/orgs')).json.items).toHaveLength(1);
+  });
+
+  it('refuses a lone surrogate, naming the field, and keeps a pair (an emoji written as escapes)', async () => {
+    const lone = await call('POST', '/v1/orgs', '{"name":"a\\ud800b"}');
+    expect(lone.status, lone.text).toBe(400);
+    expect(lone.json.error.details).toEqual([
+      { path: 'name', message: 'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff)' },
+    ]);
+    const model = await newModel(t.app, owner.accessToken);
+    const tagKey = await call('PATCH', `/v1/models/${model}`, '{"tags":{"t":"x\\udc00"}}');
+    expect(tagKey.json.error.details).toEqual([expect.objectContaining({ path: 'tags.t' })]);
+    const pair = await call('POST', '/v1/orgs', '{"name":"rocket \\ud83d\\ude80"}');
+    expect(pair.status, pair.text).toBe(201);
+    expect(pair.json.name).toBe('rocket 🚀');
+    expect((await call('GET', '/v1/orgs')).json.items).toContainEqual(
+      expect.objectContaining({ name: 'rocket 🚀' }),
+    );
   });
 });
