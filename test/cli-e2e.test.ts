@@ -297,6 +297,34 @@ describe('the meridian CLI against the platform', () => {
     expect(gone.stderr).toBe('meridian: No active key named twin\n');
   }, 60_000);
 
+  it('deletes a model by name, and names the deployments that still serve it instead', async () => {
+    // An account of its own (profile omar): a Free plan with its one model slot.
+    const asOmar = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'omar' } });
+    const json = async (...args: string[]) => JSON.parse(ok(await asOmar(...args, '--json')).stdout);
+    ok(
+      await cli.run(['register', '--email', 'omar@example.com', '--name', 'Omar', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'omar' },
+      }),
+    );
+    ok(await asOmar('models', 'push', REAL_MODELS.paddleCls, '--name', 'cls'));
+    ok(await asOmar('deploy', 'cls', '--gpu', 'cpu'));
+    const served = await asOmar('models', 'delete', 'cls');
+    expect([served.code, served.stderr]).toEqual([
+      1,
+      'meridian: Model cls is served by deployment cls: delete it first (meridian deployments delete NAME)\n',
+    ]);
+    expect((await json('models', 'list')).map((m: { name: string }) => m.name)).toEqual(['cls']);
+    ok(await asOmar('deployments', 'delete', 'cls'));
+    expect(ok(await asOmar('models', 'delete', 'cls')).stdout).toBe('Deleted model cls and its versions\n');
+    expect(await json('models', 'list')).toEqual([]);
+    const gone = await asOmar('models', 'delete', 'cls');
+    expect([gone.code, gone.stderr]).toEqual([1, 'meridian: No model named cls\n']);
+    // The slot is free again; scripts get the id.
+    const again = await json('models', 'push', REAL_MODELS.paddleCls, '--name', 'cls2');
+    expect(await json('models', 'delete', 'cls2')).toEqual({ deleted: again.modelId });
+  }, 60_000);
+
   it('runs a batch file with --wait: progress on stderr, the ended job once on stdout, files downloadable', async () => {
     const line = (id: string, data: number[]) =>
       JSON.stringify({

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
+  ConflictError,
   collect,
   type MeridianClient,
   NotFoundError,
@@ -122,6 +123,28 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
   );
 }
 
+/**
+ * Deletes a model with its versions and files. The server refuses (409) while a deployment serves one of its
+ * versions: the refusal then names those deployments, so the user knows what to delete first.
+ */
+async function deleteModel(ctx: Context, ref: string) {
+  const client = await ctx.client();
+  const model = await requireModel(client, ref);
+  try {
+    await client.request('delete', '/v1/models/{id}', { path: { id: model.id } });
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const users = (await collect(client.list('/v1/deployments'))).filter((d) => d.modelId === model.id);
+    if (users.length === 0) throw err;
+    const names = users.map((d) => d.name).join(', ');
+    throw new CliError(
+      `Model ${model.name} is served by ${users.length === 1 ? 'deployment' : 'deployments'} ${names}: ` +
+        `delete ${users.length === 1 ? 'it' : 'them'} first (meridian deployments delete NAME)`,
+    );
+  }
+  ctx.print({ deleted: model.id }, () => `Deleted model ${model.name} and its versions`);
+}
+
 export function modelCommands(program: Command): void {
   const models = program.command('models').description('Models and their files');
   models
@@ -163,6 +186,10 @@ export function modelCommands(program: Command): void {
     .option('--part-size <MiB>', 'multipart part size in MiB (at least 5)')
     .option('--concurrency <n>', 'parts sent at once (default 3)')
     .action(action(async (ctx, file: string, opts: PushOptions) => push(ctx, file, opts)));
+  models
+    .command('delete <model>')
+    .description('Delete a model (by name or id) with all its versions and their files; not while deployed')
+    .action(action(async (ctx, ref: string) => deleteModel(ctx, ref)));
 
   program
     .command('versions <model>')
