@@ -325,6 +325,34 @@ describe('the meridian CLI against the platform', () => {
     expect(await json('models', 'delete', 'cls2')).toEqual({ deleted: again.modelId });
   }, 60_000);
 
+  it('deletes the model a refused first push created, so it holds no Free-plan slot, and keeps one that existed', async () => {
+    const asNoor = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'noor' } });
+    const names = async () =>
+      (JSON.parse(ok(await asNoor('models', 'list', '--json')).stdout) as { name: string }[]).map(
+        (m) => m.name,
+      );
+    ok(
+      await cli.run(['register', '--email', 'noor@example.com', '--name', 'Noor', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'noor' },
+      }),
+    );
+    const garbage = join(stack.dir, 'garbage.onnx');
+    await writeFile(garbage, randomBytes(4096));
+    const refused = await asNoor('models', 'push', garbage, '--name', 'junk');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/\(422 unprocessable\)/);
+    expect(refused.stderr).toContain('Deleted model junk again: its first upload was refused');
+    expect(await names()).toEqual([]);
+    // The org's one model slot is free: a real model under another name is taken.
+    ok(await asNoor('models', 'push', REAL_MODELS.paddleCls, '--name', 'real'));
+    // A model that existed before the push stays, with the version it had.
+    const onExisting = await asNoor('models', 'push', garbage, '--name', 'real');
+    expect(onExisting.code).toBe(1);
+    expect(onExisting.stderr).not.toContain('Deleted model');
+    expect(await names()).toEqual(['real']);
+  }, 60_000);
+
   it('runs a batch file with --wait: progress on stderr, the ended job once on stdout, files downloadable', async () => {
     const line = (id: string, data: number[]) =>
       JSON.stringify({

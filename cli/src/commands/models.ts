@@ -5,7 +5,9 @@ import {
   ConflictError,
   collect,
   type MeridianClient,
+  MeridianError,
   NotFoundError,
+  type Schema,
   type UploadProgress,
   uploadModelVersion,
 } from '@meridian/sdk';
@@ -17,6 +19,7 @@ import { action, CliError, type Context, table } from '../context.js';
 import { findModel, requireModel } from '../resolve.js';
 
 const MiB = 1024 * 1024;
+type Model = Schema<'Model'>;
 
 interface PushOptions {
   name: string;
@@ -25,11 +28,35 @@ interface PushOptions {
   concurrency?: string;
 }
 
+/** The model named `name`, created if none is; `created` says whether this call made it. */
 async function ensureModel(ctx: Context, client: MeridianClient, name: string) {
   const found = await findModel(client, name);
-  if (found) return found;
+  if (found) return { model: found, created: false };
   ctx.note(`Creating model ${name}`);
-  return client.request('post', '/v1/models', { body: { name } });
+  return { model: await client.request('post', '/v1/models', { body: { name } }), created: true };
+}
+
+/**
+ * Deletes a model this push created once the server refused its first file (a 4xx: not a valid model, too
+ * large, …): an empty model would hold a plan's model slot. A model that existed before is left alone, and so
+ * is one whose upload broke off (a network error, a 5xx), which the next push resumes.
+ */
+async function undoCreatedModel(
+  ctx: Context,
+  client: MeridianClient,
+  model: Model,
+  err: unknown,
+): Promise<boolean> {
+  if (!(err instanceof MeridianError) || err.status >= 500) return false;
+  try {
+    await client.request('delete', '/v1/models/{id}', { path: { id: model.id } });
+    ctx.note(`Deleted model ${model.name} again: its first upload was refused`);
+    return true;
+  } catch (cleanup) {
+    const why = cleanup instanceof Error ? cleanup.message : String(cleanup);
+    ctx.note(`Model ${model.name} was left without a version (deleting it failed: ${why})`);
+    return false;
+  }
 }
 
 const mib = (n: number) => (n / MiB).toFixed(1);
@@ -73,7 +100,7 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) throw new CliError(`No such file: ${file}`);
   const client = await ctx.client();
-  const model = await ensureModel(ctx, client, opts.name);
+  const { model, created } = await ensureModel(ctx, client, opts.name);
   const checkpoints = new UploadCheckpoints(configDir());
   const key = createHash('sha256')
     .update(JSON.stringify([client.baseUrl, model.id, path, info.size, info.mtimeMs]))
@@ -109,9 +136,12 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
         bar.update(p);
       },
     });
-  } finally {
+  } catch (err) {
     bar.stop();
+    if (created && (await undoCreatedModel(ctx, client, model, err))) await checkpoints.remove(key);
+    throw err;
   }
+  bar.stop();
   await checkpoints.remove(key);
   // TypeScript cannot see the callback's assignment: read it through a typed alias.
   const resumedBytes = (progress as UploadProgress | undefined)?.resumedBytes ?? 0;
