@@ -1,10 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkloadUsers } from '../gpu-agent/src/runtimes/workload-users.js';
 import type { RunningAgent } from './helpers/agent-process.js';
 import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
+
+const run = promisify(execFile);
+
+/** Whether the host has `user` (getent exits 2 for one it does not have). */
+const hasUser = (user: string) =>
+  run('getent', ['passwd', user]).then(
+    () => true,
+    () => false,
+  );
 
 type Notebook = {
   id: string;
@@ -52,6 +65,20 @@ describe('notebooks through the process runtime', () => {
       },
       signal: AbortSignal.timeout(10_000),
     });
+  const restartAgent = async (onStop: 'keep-workloads' | 'stop-workloads') => {
+    await agent?.stop();
+    agent = await startRegisteredAgent(cp?.url ?? '', join(dir, 'cp'), join(dir, 'agent'), {
+      MERIDIAN_AGENT_ON_STOP: onStop,
+    });
+  };
+  /** The workloads the agent keeps on record in workloads.json, to adopt after a restart. */
+  const recordedWorkloads = async () => {
+    const file = JSON.parse(await readFile(join(dir, 'agent', 'workloads.json'), 'utf8')) as {
+      workloads: { workload: { workloadId: string; notebookId?: string } }[];
+    };
+    return file.workloads.map((r) => r.workload);
+  };
+  const volumesDir = () => join(dir, 'workloads', 'volumes');
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'notebooks-e2e-'));
@@ -78,6 +105,9 @@ describe('notebooks through the process runtime', () => {
   afterAll(async () => {
     await agent?.stop();
     await cp?.stop();
+    // A stopped notebook keeps its files and their system user on its host; the host goes with the suite.
+    const volumes = await readdir(volumesDir()).catch(() => [] as string[]);
+    for (const name of volumes) await new WorkloadUsers().remove(decodeURIComponent(name));
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -122,13 +152,41 @@ describe('notebooks through the process runtime', () => {
     expect(sessions.find((s) => s.endedAt !== null)?.seconds).toBeGreaterThanOrEqual(0);
   }, 120_000);
 
+  it('deletes a running notebook with its files, its record and its system user, for good', async () => {
+    const running = await runningNotebook('doomed');
+    const put = await jupyter(running, 'api/contents/doomed.txt', {
+      method: 'PUT',
+      body: JSON.stringify({ type: 'file', format: 'text', content: 'deleted with its notebook' }),
+    });
+    expect(put.status).toBe(201);
+    // A kernel runs as the notebook's user too: it must not keep that user alive.
+    expect((await jupyter(running, 'api/kernels', { method: 'POST', body: '{}' })).status).toBe(201);
+    const volume = `meridian-notebook-${running.id}`;
+    const volumeDir = join(volumesDir(), volume);
+    const user = WorkloadUsers.nameOf(volume);
+    const workloadId = (await recordedWorkloads()).find((w) => w.notebookId === running.id)?.workloadId;
+    const leftOnHost = async () => ({
+      volume: existsSync(volumeDir),
+      recorded: (await recordedWorkloads()).some((w) => w.workloadId === workloadId),
+      user: await hasUser(user),
+    });
+    expect(workloadId).toBeDefined();
+    expect(await leftOnHost()).toEqual({ volume: true, recorded: true, user: true });
+
+    expect((await api('DELETE', `/v1/notebooks/${running.id}`)).status).toBe(204);
+    await expect
+      .poll(leftOnHost, { timeout: 30_000, interval: 250 })
+      .toEqual({ volume: false, recorded: false, user: false });
+    expect(agent?.logs()).not.toMatch(/reconcile failed|desired state could not be applied/);
+
+    // The next agent on this data dir neither adopts it nor starts Jupyter for it again.
+    await restartAgent('stop-workloads');
+    await expect.poll(() => agent?.logs(), { timeout: 30_000 }).toMatch(/"msg":"desired state applied"/);
+    expect(agent?.logs()).not.toContain(workloadId);
+    expect(await leftOnHost()).toEqual({ volume: false, recorded: false, user: false });
+  }, 180_000);
+
   it('keeps a running notebook and its kernels across an agent restart (the agent’s default stop)', async () => {
-    const restartAgent = async (onStop: 'keep-workloads' | 'stop-workloads') => {
-      await agent?.stop();
-      agent = await startRegisteredAgent(cp?.url ?? '', join(dir, 'cp'), join(dir, 'agent'), {
-        MERIDIAN_AGENT_ON_STOP: onStop,
-      });
-    };
     try {
       await restartAgent('keep-workloads');
       const running = await runningNotebook('kernels');

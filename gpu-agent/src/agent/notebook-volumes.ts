@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
@@ -54,22 +54,44 @@ export class NotebookVolumes {
     return 'restored';
   }
 
-  /** Saves the volume (the notebook has stopped); the control plane keeps it for the next start anywhere. */
-  async save(notebookId: string, volume: string): Promise<void> {
+  /**
+   * Saves the volume (the notebook has stopped); the control plane keeps it for the next start anywhere.
+   * `gone` when it answers 404: the notebook was deleted (or another host has run it since), so this host's
+   * copy is nobody's files any more and the caller removes it. Final, never retried; other refusals throw.
+   */
+  async save(notebookId: string, volume: string): Promise<'saved' | 'gone'> {
     const owner = await this.owner(volume);
     const dir = this.options.dirs.volumeDir(volume);
     const tar = spawnAs(owner, 'tar', ['-c', '-f', '-', '-C', dir, '.']);
     const exited = exitOf(tar, 'tar -c');
-    const res = await this.call(
-      'PUT',
-      notebookId,
-      { 'content-type': 'application/x-tar' },
-      Readable.toWeb(tar.stdout),
-    );
+    // The control plane refuses before it reads the body: the rest of the tar is never made or sent.
+    const abandonTar = () => {
+      tar.kill('SIGKILL');
+      return exited.catch(() => undefined);
+    };
+    let res: Response;
+    try {
+      res = await this.call(
+        'PUT',
+        notebookId,
+        { 'content-type': 'application/x-tar' },
+        Readable.toWeb(tar.stdout),
+      );
+    } catch (err) {
+      await abandonTar();
+      throw err;
+    }
+    if (res.status !== 201) {
+      await abandonTar();
+      const answer = await res.text();
+      if (res.status !== 404) throw new Error(`saving the files answered ${res.status}: ${answer}`);
+      await rm(this.statePath(notebookId), { force: true });
+      return 'gone';
+    }
     await exited;
-    if (res.status !== 201) throw new Error(`saving the files answered ${res.status}: ${await res.text()}`);
     const saved = (await res.json()) as { savedAt: number };
     await this.remember(notebookId, `"${saved.savedAt}"`);
+    return 'saved';
   }
 
   private owner(volume: string): Promise<WorkloadIdentity> {

@@ -134,12 +134,15 @@ export class SupervisedRuntime implements WorkloadRuntime {
     await this.supervisor.stop(workloadId, this.options.stopGraceSeconds ?? 10);
     const volume = this.volumesOf.get(workloadId);
     this.volumesOf.delete(workloadId);
+    let gone = false;
     try {
       // Saved once the server has stopped, so the files are what it last wrote; the next start may be elsewhere.
-      if (volume && this.options.volumes) await this.options.volumes.save(volume.notebookId, volume.volume);
+      if (volume && this.options.volumes)
+        gone = (await this.options.volumes.save(volume.notebookId, volume.volume)) === 'gone';
     } finally {
-      // The container or process record goes; a notebook's volume stays for its next start here too.
-      await this.supervisor.remove(workloadId);
+      // The container or process record goes. A notebook's volume (and its user) stays for its next start
+      // here too, unless the notebook is gone: a deleted notebook takes its files with it.
+      await this.supervisor.remove(workloadId, { deleteVolume: gone });
     }
   }
 
