@@ -7,6 +7,7 @@ import type { Database } from './db/client.js';
 import { AppError } from './errors.js';
 import { accessLog } from './http/access-log.js';
 import { requireAuth } from './http/authenticate.js';
+import { drainUnreadBody } from './http/drain-unread-body.js';
 import { onError, onNotFound } from './http/errors.js';
 import { createMetrics, passwordCounters } from './http/metrics.js';
 import { documentUnsupportedMediaType, newRouter } from './http/openapi.js';
@@ -166,6 +167,7 @@ export function createApp(deps: AppDeps) {
   const loadSignals = deps.loadSignals ?? new LoadSignals();
 
   const app = newRouter();
+  app.use(drainUnreadBody());
   app.use(requestContext(deps.trustProxy));
   app.use(metrics.middleware);
   app.use(accessLog(deps.logger));
