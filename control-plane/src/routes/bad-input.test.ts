@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestAgent } from '../../testing/agents.js';
 import { newModel, uploadVersion } from '../../testing/models.js';
 import { createTestApp, readReply, type Session } from '../../testing/test-app.js';
+import { REAL_MODELS } from '../onnx/test-models.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Reply = Awaited<ReturnType<TestApp['client']['call']>>;
@@ -556,5 +558,103 @@ describe('free text with NUL, or a body that is not UTF-8', () => {
     expect((await call('GET', '/v1/orgs')).json.items).toContainEqual(
       expect.objectContaining({ name: 'rocket 🚀' }),
     );
+  });
+});
+
+describe('pagination cursors no page handed out', () => {
+  let t: TestApp;
+  let owner: Session;
+  /** A real resource behind each `{id}` a paged list's path names, by the collection before it. */
+  let ids: Record<string, string>;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('pager');
+    const call = (method: string, path: string, body?: unknown) =>
+      t.client.call(method, path, { token: owner.accessToken, ...(body === undefined ? {} : { body }) });
+    const model = await newModel(t.app, owner.accessToken);
+    await uploadVersion(t.app, owner.accessToken, model, 'cls.onnx', readFileSync(REAL_MODELS.paddleCls));
+    const experiment = (await call('POST', '/v1/experiments', { name: 'paged' })).json.id;
+    const deployment = await call('POST', '/v1/deployments', { name: 'paged', model, version: 1, gpuType: 't4' });
+    const notebook = await call('POST', '/v1/notebooks', { name: 'paged', gpuType: 't4' });
+    expect(deployment.status, deployment.text).toBe(201);
+    expect(notebook.status, notebook.text).toBe(201);
+    ids = {
+      models: model,
+      experiments: experiment,
+      runs: (await call('POST', `/v1/experiments/${experiment}/runs`, {})).json.id,
+      deployments: deployment.json.id,
+      notebooks: notebook.json.id,
+    };
+  });
+  afterAll(() => t.cleanup());
+
+  it('answers 400 to a cursor that is not a key the list hands out, on every paged list', async () => {
+    const doc: OpenApiDocument = (await t.client.call('GET', '/openapi.json')).json;
+    const paged = Object.entries(doc.paths).flatMap(([template, operations]) =>
+      Object.entries(operations)
+        .filter(([method, op]) => method === 'get' && op.parameters?.some((p) => p.name === 'cursor'))
+        .map(([, op]) => ({ template, op })),
+    );
+    expect(paged.map((p) => p.template)).toEqual(
+      expect.arrayContaining([
+        '/v1/api-keys',
+        '/v1/audit-log',
+        '/v1/batch-jobs',
+        '/v1/deployments',
+        '/v1/deployments/{id}/events',
+        '/v1/experiments',
+        '/v1/experiments/{id}/runs',
+        '/v1/files',
+        '/v1/models',
+        '/v1/notebooks',
+        '/v1/notebooks/{id}/sessions',
+        '/v1/runs/{id}/artifacts',
+        '/v1/runs/{id}/metrics/{key}/history',
+      ]),
+    );
+    for (const { template, op } of paged) {
+      const path = template
+        .replace(/\/([a-z-]+)\/\{id\}/, (_, collection: string) => {
+          const id = ids[collection];
+          if (!id) throw new Error(`no ${collection} id to fill ${template} with; add one`);
+          return `/${collection}/${id}`;
+        })
+        .replace('{key}', 'loss');
+      const cursorType = op.parameters?.find((p) => p.name === 'cursor')?.schema.type;
+      // Artifacts resume after a path, so only what is not a path is foreign to them.
+      const foreign = template.endsWith('/artifacts')
+        ? ['%00', 'a%00b', '%2Fabsolute', 'two%20words']
+        : ['garbage', '%00', `usr_${'0'.repeat(26)}`, `x${ids.models}`];
+      for (const cursor of foreign) {
+        const res = await t.client.call('GET', `${path}?cursor=${cursor}`, { token: owner.accessToken });
+        const label = `${path}?cursor=${cursor}: ${res.text.slice(0, 200)}`;
+        expect(res.status, label).toBe(400);
+        // An integer cursor (model versions) is refused by its documented type instead.
+        if (cursorType !== 'integer') {
+          expect(res.json.error, label).toMatchObject({
+            code: 'validation_failed',
+            message: 'The cursor is not one this endpoint handed out',
+            details: [{ path: 'cursor', message: 'invalid cursor' }],
+          });
+        }
+      }
+      const first = await t.client.call('GET', path, { token: owner.accessToken });
+      expect(first.status, `${path}: ${first.text.slice(0, 200)}`).toBe(200);
+    }
+  });
+
+  it('still pages on with the cursor a page handed out', async () => {
+    for (let i = 0; i < 3; i += 1) await newModel(t.app, owner.accessToken);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor ? `&cursor=${cursor}` : '';
+      const page = await t.client.call('GET', `/v1/models?limit=2${query}`, { token: owner.accessToken });
+      expect(page.status, page.text).toBe(200);
+      seen.push(...page.json.items.map((m: { id: string }) => m.id));
+      cursor = page.json.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(4);
+    expect(new Set(seen).size).toBe(4);
   });
 });

@@ -7,7 +7,7 @@ import { apiKeys } from '../../db/schema.js';
 import { AppError, notFound } from '../../errors.js';
 import { randomSecret, sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 
 export interface CreateApiKeyInput {
   name: string;
@@ -92,12 +92,11 @@ export async function createApiKey(db: Database, actor: Actor, input: CreateApiK
 
 export async function listApiKeys(db: Database, actor: Actor, page: { limit: number; cursor?: string }) {
   requirePermission(actor.principal, 'api_keys:manage');
+  const after = idCursor(page.cursor, 'key');
   const rows = await db
     .select()
     .from(apiKeys)
-    .where(
-      and(eq(apiKeys.orgId, actor.principal.orgId), page.cursor ? lt(apiKeys.id, page.cursor) : undefined),
-    )
+    .where(and(eq(apiKeys.orgId, actor.principal.orgId), after ? lt(apiKeys.id, after) : undefined))
     .orderBy(desc(apiKeys.id))
     .limit(page.limit + 1);
   const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);

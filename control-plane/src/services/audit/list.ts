@@ -2,7 +2,7 @@ import { ID_PREFIXES, idFloorAt } from '@meridian/protocol';
 import { and, desc, eq, gte, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { auditLog } from '../../db/schema.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 
 export interface AuditQuery {
   limit: number;
@@ -28,13 +28,14 @@ const ID_MARGIN_MS = 60_000;
  */
 export async function listAuditLog(db: Database, orgId: string, query: AuditQuery) {
   const { since, until } = query;
+  const after = idCursor(query.cursor, 'aud');
   const rows = await db
     .select()
     .from(auditLog)
     .where(
       and(
         eq(auditLog.orgId, orgId),
-        query.cursor ? lt(auditLog.id, query.cursor) : undefined,
+        after ? lt(auditLog.id, after) : undefined,
         query.action ? eq(auditLog.action, query.action) : undefined,
         query.actor ? eq(auditLog.actorId, query.actor) : undefined,
         query.target ? eq(auditLog.targetId, query.target) : undefined,

@@ -8,7 +8,7 @@ import { recordAudit } from '../audit/record.js';
 import { callerOf, mayPredict, requireBatchAccess } from '../files/access.js';
 import { findFile } from '../files/files.js';
 import { newBatchJobId, newFileId } from '../files/ids.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 import type { BatchDeps } from './deps.js';
 import { MAX_CONCURRENCY } from './deps.js';
 import { findDeployment } from './target.js';
@@ -159,6 +159,7 @@ export async function listJobs(
   query: { limit: number; cursor?: string | undefined; status?: BatchStatus | undefined },
 ) {
   requireBatchAccess(actor.principal);
+  const after = idCursor(query.cursor, 'batch');
   const rows = await deps.db
     .select()
     .from(batchJobs)
@@ -166,7 +167,7 @@ export async function listJobs(
       and(
         eq(batchJobs.orgId, actor.principal.orgId),
         query.status ? eq(batchJobs.status, query.status) : undefined,
-        query.cursor ? lt(batchJobs.id, query.cursor) : undefined,
+        after ? lt(batchJobs.id, after) : undefined,
       ),
     )
     .orderBy(desc(batchJobs.id))

@@ -10,7 +10,7 @@ import { recordAudit } from '../audit/record.js';
 import { assertImageAllowed } from '../images/images.js';
 import type { Reader } from '../models/deps.js';
 import { findVersion, requireReady } from '../models/records.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 import { resolveGpuCount } from '../workloads/gpu-request.js';
 import { agentsHolding, notifyAgents } from '../workloads/holders.js';
 import {
@@ -127,13 +127,14 @@ export async function listDeployments(
   page: { limit: number; cursor?: string; name?: string },
 ) {
   requirePermission(actor.principal, 'deployments:read');
+  const after = idCursor(page.cursor, 'dep');
   const rows = await db
     .select()
     .from(deployments)
     .where(
       and(
         eq(deployments.orgId, actor.principal.orgId),
-        page.cursor ? lt(deployments.id, page.cursor) : undefined,
+        after ? lt(deployments.id, after) : undefined,
         page.name ? eq(deployments.name, page.name) : undefined,
       ),
     )

@@ -3,7 +3,7 @@ import { and, asc, eq, gt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { deploymentEvents } from '../../db/schema.js';
 import type { Writer } from '../audit/record.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 
 /** The events the API writes; the scheduler adds its own (placements, status changes, replicas lost). */
 export type ApiEventType = 'created' | 'rollout_requested' | 'canary_requested' | 'updated' | 'woken';
@@ -21,13 +21,14 @@ export async function listEventsOf(
   deploymentId: string,
   page: { limit: number; cursor?: string },
 ) {
+  const after = idCursor(page.cursor, 'dpe');
   const rows = await db
     .select()
     .from(deploymentEvents)
     .where(
       and(
         eq(deploymentEvents.deploymentId, deploymentId),
-        page.cursor ? gt(deploymentEvents.id, page.cursor) : undefined,
+        after ? gt(deploymentEvents.id, after) : undefined,
       ),
     )
     .orderBy(asc(deploymentEvents.id))

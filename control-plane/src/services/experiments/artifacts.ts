@@ -9,7 +9,7 @@ import { runArtifacts } from '../../db/schema.js';
 import { AppError, notFound } from '../../errors.js';
 import { objectKeys } from '../../storage/object-store.js';
 import { recordAudit } from '../audit/record.js';
-import { splitPage } from '../pagination.js';
+import { cursorKey, splitPage } from '../pagination.js';
 import { addStoredBytes } from '../storage-accounting.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects } from './artifact-cleanup.js';
 import { findRun } from './runs.js';
@@ -147,6 +147,9 @@ export async function uploadArtifact(
   return presentArtifact(stored);
 }
 
+/** A cursor of the artifact list is the last path served: `/`-separated segments of [A-Za-z0-9._-]. */
+const ARTIFACT_PATH_CURSOR = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
 export async function listArtifacts(
   db: Database,
   actor: Actor,
@@ -155,7 +158,8 @@ export async function listArtifacts(
 ) {
   requirePermission(actor.principal, 'experiments:read');
   await findRun(db, actor.principal.orgId, runId);
-  const { prefix, cursor } = page;
+  const { prefix } = page;
+  const cursor = cursorKey(page.cursor, ARTIFACT_PATH_CURSOR);
   const rows = await db
     .select()
     .from(runArtifacts)

@@ -6,7 +6,7 @@ import type { Database } from '../../db/client.js';
 import { experiments } from '../../db/schema.js';
 import { conflict, notFound } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects, forgetArtifacts } from './artifact-cleanup.js';
 
 type ExperimentRow = typeof experiments.$inferSelect;
@@ -78,15 +78,11 @@ export async function createExperiment(db: Database, actor: Actor, input: Experi
 
 export async function listExperiments(db: Database, actor: Actor, page: { limit: number; cursor?: string }) {
   requirePermission(actor.principal, 'experiments:read');
+  const after = idCursor(page.cursor, 'exp');
   const rows = await db
     .select()
     .from(experiments)
-    .where(
-      and(
-        eq(experiments.orgId, actor.principal.orgId),
-        page.cursor ? lt(experiments.id, page.cursor) : undefined,
-      ),
-    )
+    .where(and(eq(experiments.orgId, actor.principal.orgId), after ? lt(experiments.id, after) : undefined))
     .orderBy(desc(experiments.id))
     .limit(page.limit + 1);
   const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);

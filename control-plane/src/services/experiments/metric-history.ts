@@ -3,7 +3,7 @@ import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { runMetrics } from '../../db/schema.js';
-import { AppError } from '../../errors.js';
+import { invalidCursor } from '../pagination.js';
 import { findRun } from './runs.js';
 
 interface Position {
@@ -21,11 +21,7 @@ function decodeCursor(cursor: string): Position {
   const match = Buffer.from(cursor, 'base64url')
     .toString('utf8')
     .match(/^(\d{1,16}):(-?\d{1,16}):(\d{1,16})$/);
-  if (!match) {
-    throw new AppError('validation_failed', 'The cursor is not one this endpoint handed out', [
-      { path: 'cursor', message: 'invalid cursor' },
-    ]);
-  }
+  if (!match) throw invalidCursor();
   return { step: Number(match[1]), timestamp: Number(match[2]), id: Number(match[3]) };
 }
 

@@ -6,7 +6,7 @@ import type { Database } from '../../db/client.js';
 import { type RUN_STATUSES, runs, runTags } from '../../db/schema.js';
 import { AppError, conflict, notFound } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 import { type ArtifactStoreDeps, deleteArtifactObjects, forgetArtifacts } from './artifact-cleanup.js';
 import { findExperiment } from './experiments.js';
 import { readRunDetail, readRunSummaries } from './run-detail.js';
@@ -77,6 +77,7 @@ export async function listRuns(
   requirePermission(actor.principal, 'experiments:read');
   const orgId = actor.principal.orgId;
   await findExperiment(db, orgId, experimentId);
+  const after = idCursor(page.cursor, 'run');
   const rows = await db
     .select()
     .from(runs)
@@ -85,7 +86,7 @@ export async function listRuns(
         eq(runs.orgId, orgId),
         eq(runs.experimentId, experimentId),
         page.status ? eq(runs.status, page.status) : undefined,
-        page.cursor ? lt(runs.id, page.cursor) : undefined,
+        after ? lt(runs.id, after) : undefined,
       ),
     )
     .orderBy(desc(runs.id))

@@ -5,7 +5,7 @@ import { type FilePurpose, files } from '../../db/schema.js';
 import { AppError, conflict, notFound } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { ingest, ModelTooLargeError } from '../models/ingest.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 import { requireBatchAccess } from './access.js';
 import type { FileDeps } from './deps.js';
 import { fileObjectKey, newFileId } from './ids.js';
@@ -114,6 +114,7 @@ export async function listFiles(
   now = new Date(),
 ) {
   requireBatchAccess(actor.principal);
+  const after = idCursor(query.cursor, 'file');
   const rows = await deps.db
     .select()
     .from(files)
@@ -123,7 +124,7 @@ export async function listFiles(
         eq(files.status, 'ready'),
         gt(files.expiresAt, now),
         query.purpose ? eq(files.purpose, query.purpose) : undefined,
-        query.cursor ? lt(files.id, query.cursor) : undefined,
+        after ? lt(files.id, after) : undefined,
       ),
     )
     .orderBy(desc(files.id))

@@ -7,7 +7,7 @@ import { modelAliases, models, modelVersions } from '../../db/schema.js';
 import { violatesUnique } from '../../db/unique-violation.js';
 import { conflict } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 import { addStoredBytes } from '../storage-accounting.js';
 import { isVersionDeployed } from './deployment-hook.js';
 import type { ModelDeps, Reader } from './deps.js';
@@ -77,13 +77,14 @@ export async function listModels(
 ) {
   requirePermission(actor.principal, 'models:read');
   const orgId = actor.principal.orgId;
+  const after = idCursor(page.cursor, 'mdl');
   const rows = await db
     .select()
     .from(models)
     .where(
       and(
         eq(models.orgId, orgId),
-        page.cursor ? lt(models.id, page.cursor) : undefined,
+        after ? lt(models.id, after) : undefined,
         page.name ? eq(models.name, page.name) : undefined,
       ),
     )

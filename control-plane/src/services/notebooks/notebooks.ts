@@ -8,7 +8,7 @@ import { conflict } from '../../errors.js';
 import { randomSecret } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
 import { assertImageAllowed } from '../images/images.js';
-import { splitPage } from '../pagination.js';
+import { idCursor, splitPage } from '../pagination.js';
 import { resolveGpuCount } from '../workloads/gpu-request.js';
 import { agentsHolding, notifyAgents } from '../workloads/holders.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_NOTEBOOK_IMAGE, type NotebookDeps } from './deps.js';
@@ -76,10 +76,11 @@ export async function listNotebooks(
   page: { limit: number; cursor?: string },
 ) {
   const user = notebookCaller(actor.principal, 'notebooks:read');
+  const after = idCursor(page.cursor, 'nb');
   const rows = await deps.db
     .select()
     .from(notebooks)
-    .where(and(eq(notebooks.orgId, user.orgId), page.cursor ? lt(notebooks.id, page.cursor) : undefined))
+    .where(and(eq(notebooks.orgId, user.orgId), after ? lt(notebooks.id, after) : undefined))
     .orderBy(desc(notebooks.id))
     .limit(page.limit + 1);
   const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
@@ -153,15 +154,11 @@ export async function listNotebookSessions(
 ) {
   const user = notebookCaller(actor.principal, 'notebooks:read');
   await findNotebook(deps.db, user.orgId, id);
+  const after = idCursor(page.cursor, 'nbs');
   const rows = await deps.db
     .select()
     .from(notebookSessions)
-    .where(
-      and(
-        eq(notebookSessions.notebookId, id),
-        page.cursor ? lt(notebookSessions.id, page.cursor) : undefined,
-      ),
-    )
+    .where(and(eq(notebookSessions.notebookId, id), after ? lt(notebookSessions.id, after) : undefined))
     .orderBy(desc(notebookSessions.id))
     .limit(page.limit + 1);
   const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
