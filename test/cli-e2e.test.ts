@@ -593,6 +593,59 @@ describe('the meridian CLI against the platform', () => {
     }
   }, 90_000);
 
+  it('refuses a channel or rule name that two share, listing their ids, and takes the id instead', async () => {
+    const asPia = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'pia' } });
+    const json = async (...args: string[]) => JSON.parse(ok(await asPia(...args, '--json')).stdout);
+    ok(
+      await cli.run(['register', '--email', 'pia@example.com', '--name', 'Pia', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'pia' },
+      }),
+    );
+    const channels = [
+      await json('channels', 'create', 'ops', '--email', 'ops@example.com'),
+      await json('channels', 'create', 'ops', '--email', 'oncall@example.com'),
+    ];
+    const ambiguous = (what: string) =>
+      new RegExp(
+        `^meridian: 2 ${what} are named ops \\((\\w+), (\\w+)\\): give the id of the one you mean\n$`,
+      );
+    const rule = ['--metric', 'error_rate', '--threshold', '0.5'];
+    const byName = await asPia('alerts', 'create', 'ops', ...rule, '--channel', 'ops');
+    expect(byName.code).toBe(1);
+    expect(byName.stderr).toMatch(ambiguous('notification channels'));
+    for (const c of channels) expect(byName.stderr).toContain(c.id);
+    expect(await json('alerts', 'list')).toEqual([]);
+    const rules = [
+      await json('alerts', 'create', 'ops', ...rule, '--channel', channels[1].id),
+      await json('alerts', 'create', 'ops', ...rule),
+    ];
+    expect(rules[0].channelIds).toEqual([channels[1].id]);
+
+    for (const args of [
+      ['alerts', 'delete', 'ops'],
+      ['alerts', 'events', 'ops'],
+      ['alerts', 'silence', 'ops', '--for', '1h'],
+    ]) {
+      const refused = await asPia(...args);
+      expect(refused.code, args.join(' ')).toBe(1);
+      expect(refused.stderr).toMatch(ambiguous('alert rules'));
+      for (const r of rules) expect(refused.stderr).toContain(r.id);
+    }
+    const deleteChannel = await asPia('channels', 'delete', 'ops');
+    expect(deleteChannel.code).toBe(1);
+    expect(deleteChannel.stderr).toMatch(ambiguous('notification channels'));
+    // Nothing was deleted by a guess; the ids say which.
+    expect((await json('alerts', 'list')).map((r: { id: string }) => r.id).sort()).toEqual(
+      rules.map((r) => r.id).sort(),
+    );
+    expect((await json('channels', 'list')).length).toBe(2);
+    expect(await json('alerts', 'delete', rules[0].id)).toEqual({ deleted: rules[0].id });
+    expect(ok(await asPia('alerts', 'delete', 'ops')).stdout).toBe('Deleted alert ops\n');
+    expect(await json('channels', 'delete', channels[0].id)).toEqual({ deleted: channels[0].id });
+    expect(ok(await asPia('channels', 'delete', 'ops')).stdout).toBe('Deleted channel ops\n');
+  }, 60_000);
+
   it('shows usage per deployment by the deployment’s name', async () => {
     // The quick start's predictions reach the ledger through the agent's usage report, within seconds.
     await expect

@@ -53,6 +53,35 @@ async function firstNamed<T extends { id: string; name: string }>(
   return undefined;
 }
 
+/** What a kind of resource is called in messages: `notification channel`, and the command that lists them. */
+export interface Noun {
+  one: string;
+  many: string;
+  list: string;
+}
+
+/**
+ * The item whose id is `ref`, else the only one named `ref`. Names need not be unique, so a name that several
+ * share is refused with their ids rather than acting on whichever the server listed first.
+ */
+export function pickNamed<T extends { id: string; name: string }>(
+  items: readonly T[],
+  ref: string,
+  noun: Noun,
+): T {
+  const byId = items.find((item) => item.id === ref);
+  if (byId) return byId;
+  const [only, ...others] = items.filter((item) => item.name === ref);
+  if (!only) throw new CliError(`No ${noun.one} named ${ref} (${noun.list})`);
+  if (others.length > 0) {
+    const ids = [only, ...others].map((item) => item.id).join(', ');
+    throw new CliError(
+      `${others.length + 1} ${noun.many} are named ${ref} (${ids}): give the id of the one you mean`,
+    );
+  }
+  return only;
+}
+
 /** A notebook by id (nb_…) or name: the newest of that name. */
 export async function requireNotebook(client: MeridianClient, ref: string): Promise<Schema<'Notebook'>> {
   const notebook = await firstNamed(client.list('/v1/notebooks'), ref);

@@ -113,7 +113,10 @@ describe('monthly quota', () => {
       'RateLimit-Policy': `"org:monthly";q=2;w=${31 * 86_400}`,
       RateLimit: `"org:monthly";r=0;t=${wait}`,
     });
-    expect(error.message).toContain('2031-06-01T00:00:00.000Z');
+    expect(error.message).toBe(
+      'Too many requests: the monthly call quota of 2 calls is used up until 2031-06-01T00:00:00.000Z. ' +
+        'A larger plan raises the quota (the dashboard’s Usage page, or `PUT /v1/billing/plan`).',
+    );
   });
 
   it('counts calls from every key and user of the org against the same quota', async () => {

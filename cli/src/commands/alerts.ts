@@ -2,7 +2,7 @@ import { collect, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, table } from '../context.js';
 import { formatDuration, parseDurationWithin } from '../durations.js';
-import { requireDeployment } from '../resolve.js';
+import { pickNamed, requireDeployment } from '../resolve.js';
 
 type Rule = Schema<'AlertRule'>;
 type Channel = Schema<'NotificationChannel'>;
@@ -33,19 +33,21 @@ async function channels(client: MeridianClient): Promise<Channel[]> {
   return (await client.request('get', '/v1/notification-channels')).items;
 }
 
-/** A channel by id (nch_…) or name. */
+const CHANNEL = {
+  one: 'notification channel',
+  many: 'notification channels',
+  list: 'meridian channels list',
+};
+const RULE = { one: 'alert rule', many: 'alert rules', list: 'meridian alerts list' };
+
+/** A channel by id (nch_…) or by a name no other channel has. */
 async function requireChannel(client: MeridianClient, ref: string): Promise<Channel> {
-  const found = (await channels(client)).find((c) => c.id === ref || c.name === ref);
-  if (!found) throw new CliError(`No notification channel named ${ref} (meridian channels list)`);
-  return found;
+  return pickNamed(await channels(client), ref, CHANNEL);
 }
 
-/** A rule by id (alr_…) or name. */
+/** A rule by id (alr_…) or by a name no other rule has. */
 async function requireRule(client: MeridianClient, ref: string): Promise<Rule> {
-  const { items } = await client.request('get', '/v1/alert-rules');
-  const found = items.find((r) => r.id === ref || r.name === ref);
-  if (!found) throw new CliError(`No alert rule named ${ref} (meridian alerts list)`);
-  return found;
+  return pickNamed((await client.request('get', '/v1/alert-rules')).items, ref, RULE);
 }
 
 /** Rules as a person reads them: deployment and channel names, not ids (JSON keeps the ids, with no lookups). */
@@ -134,7 +136,7 @@ export function alertCommands(program: Command): void {
     );
   channelGroup
     .command('delete <name>')
-    .description('Delete a channel; rules stop sending to it')
+    .description('Delete a channel (by name or id); rules stop sending to it')
     .action(
       action(async (ctx, ref: string) => {
         const client = await ctx.client();
@@ -157,7 +159,7 @@ export function alertCommands(program: Command): void {
     .option('--for <duration>', 'how long the condition must hold before it fires (default: at once)')
     .option(
       '--channel <name>',
-      'a channel to notify (repeatable)',
+      'a channel to notify, by name or id (repeatable)',
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
@@ -243,7 +245,7 @@ export function alertCommands(program: Command): void {
     );
   alerts
     .command('delete <name>')
-    .description('Delete an alert rule')
+    .description('Delete an alert rule (by name or id)')
     .action(
       action(async (ctx, ref: string) => {
         const client = await ctx.client();

@@ -153,7 +153,12 @@ function refusal(rejected: WindowState[], retryAfterSeconds: number): string {
       ? `the monthly call quota of ${w.limit} calls is used up until ${new Date(w.endMs).toISOString()}`
       : `rate limit "${w.policy}" (${w.limit} requests per ${(w.endMs - w.startMs) / 1000} s) is exhausted`,
   );
-  return `Too many requests: ${reasons.join('; ')}. Retry in ${retryAfterSeconds} s.`;
+  // A wait of days reads better as the date above than as millions of seconds; Retry-After still carries it.
+  const retry = retryAfterSeconds <= 3600 ? ` Retry in ${retryAfterSeconds} s.` : '';
+  const upgrade = rejected.some((w) => w.policy === QUOTA_POLICY)
+    ? ' A larger plan raises the quota (the dashboard’s Usage page, or `PUT /v1/billing/plan`).'
+    : '';
+  return `Too many requests: ${reasons.join('; ')}.${retry}${upgrade}`;
 }
 
 function log(level: 'error', message: string, orgId: string, err: unknown, extra?: object): void {
