@@ -208,6 +208,8 @@ export const modelVersions = sqliteTable(
     runId: text('run_id'),
     /** Presigned multipart upload in progress (S3 upload id), cleared when completed. */
     uploadId: text('upload_id'),
+    /** The part count a multipart upload was started with; resuming must ask for the same. Null otherwise. */
+    partCount: integer('part_count'),
     createdAt: createdAt(),
   },
   (t) => [

@@ -421,6 +421,27 @@ describe('presigned multipart uploads', () => {
     }
   });
 
+  it('resumes an upload with URLs for its missing parts only, and refuses another part count (400)', async () => {
+    const modelId = await newModel(t.app, token);
+    const started = await call('POST', `/v1/models/${modelId}/versions/uploads`, {
+      filename: 'vad.onnx',
+      sizeBytes: SILERO.length,
+      partCount: 2,
+    });
+    await putParts(started.json.parts.slice(0, 1), split(SILERO, 2));
+    const resumed = await call('GET', `/v1/models/${modelId}/versions/1/parts?partCount=2`);
+    expect(resumed.status, resumed.text).toBe(200);
+    expect(resumed.json.stored.map((p: { partNumber: number }) => p.partNumber)).toEqual([1]);
+    expect(resumed.json.parts.map((p: { partNumber: number }) => p.partNumber)).toEqual([2]);
+    for (const count of [10000, 3, 1]) {
+      const other = await call('GET', `/v1/models/${modelId}/versions/1/parts?partCount=${count}`);
+      expect(other.status, other.text.slice(0, 200)).toBe(400);
+      expect(other.json.error.details).toEqual([
+        { path: 'partCount', message: `the upload was started with 2 parts, not ${count}` },
+      ]);
+    }
+  });
+
   it('deletes an ONNX file that does not load at completion (422), and its version', async () => {
     const modelId = await newModel(t.app, token);
     const junk = new Uint8Array(1000).fill(7);

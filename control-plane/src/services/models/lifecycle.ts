@@ -43,7 +43,8 @@ export async function reserveVersion(
   deps: ModelDeps,
   actor: Actor,
   modelId: string,
-  input: VersionInput & FormatInfo & { uploadId?: string; declaredBytes?: number; versionId?: string },
+  input: VersionInput &
+    FormatInfo & { uploadId?: string; declaredBytes?: number; partCount?: number; versionId?: string },
 ): Promise<VersionRow> {
   const orgId = actor.principal.orgId;
   const id = input.versionId ?? newId('modelVersion');
@@ -72,6 +73,7 @@ export async function reserveVersion(
         metadata: input.metadata ?? {},
         runId: input.runId ?? null,
         uploadId: input.uploadId ?? null,
+        partCount: input.partCount ?? null,
       })
       .returning();
     if (!row) throw new Error('insert returned no row');

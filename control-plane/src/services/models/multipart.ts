@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import { modelVersions } from '../../db/schema.js';
-import { AppError, conflict } from '../../errors.js';
+import { AppError, conflict, invalidField } from '../../errors.js';
 import type { CompletedPart } from '../../storage/object-store.js';
 import { objectKeys } from '../../storage/object-store.js';
 import type { ModelDeps } from './deps.js';
@@ -76,6 +76,10 @@ export async function listMultipartParts(
   const row = await findVersion(deps.db, modelId, version);
   if (row.status !== 'uploading' || !row.uploadId) {
     throw conflict(`Version ${row.version} is not waiting for a multipart upload to complete`);
+  }
+  // Uploads started before part counts were kept have none to hold to.
+  if (row.partCount !== null && partCount !== row.partCount) {
+    throw invalidField('partCount', `the upload was started with ${row.partCount} parts, not ${partCount}`);
   }
   const stored = await deps.store.listUploadParts(row.objectKey, row.uploadId);
   const have = new Set(stored.map((part) => part.partNumber));
