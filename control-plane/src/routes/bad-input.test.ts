@@ -574,7 +574,12 @@ describe('pagination cursors no page handed out', () => {
     const model = await newModel(t.app, owner.accessToken);
     await uploadVersion(t.app, owner.accessToken, model, 'cls.onnx', readFileSync(REAL_MODELS.paddleCls));
     const experiment = (await call('POST', '/v1/experiments', { name: 'paged' })).json.id;
-    const deployment = await call('POST', '/v1/deployments', { name: 'paged', model, version: 1, gpuType: 't4' });
+    const deployment = await call('POST', '/v1/deployments', {
+      name: 'paged',
+      model,
+      version: 1,
+      gpuType: 't4',
+    });
     const notebook = await call('POST', '/v1/notebooks', { name: 'paged', gpuType: 't4' });
     expect(deployment.status, deployment.text).toBe(201);
     expect(notebook.status, notebook.text).toBe(201);
@@ -656,5 +661,40 @@ describe('pagination cursors no page handed out', () => {
     } while (cursor);
     expect(seen).toHaveLength(4);
     expect(new Set(seen).size).toBe(4);
+  });
+});
+
+describe('ids that are not ids', () => {
+  let t: TestApp;
+  let owner: Session;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('ids');
+  });
+  afterAll(() => t.cleanup());
+
+  it('says what an id looks like and what is wrong with the one given', async () => {
+    const format = (prefix: string) =>
+      `must be an id: ${prefix}_ followed by 26 lower-case letters and digits`;
+    const cases = [
+      ['/v1/batch-jobs/batch_nope', `${format('batch')}; it has 4 characters after batch_, not 26`],
+      [`/v1/models/exp_${'0'.repeat(26)}`, `${format('mdl')}; it does not start with mdl_`],
+      [
+        `/v1/experiments/exp_${'A'.repeat(26)}`,
+        `${format('exp')}; it has characters other than a-z and 0-9 after exp_`,
+      ],
+    ] as const;
+    for (const [path, message] of cases) {
+      const res = await t.client.call('GET', path, { token: owner.accessToken });
+      expect(res.status, res.text).toBe(400);
+      expect(res.json.error.details).toEqual([{ path: 'id', message }]);
+    }
+    const body = await t.client.call('POST', '/v1/batch-jobs', {
+      token: owner.accessToken,
+      body: { deployment: 'x', inputFileId: 'file_1' },
+    });
+    expect(body.json.error.details).toEqual([
+      { path: 'inputFileId', message: `${format('file')}; it has 1 character after file_, not 26` },
+    ]);
   });
 });

@@ -20,8 +20,23 @@ export const hasNoNul = (text: string) => !text.includes('\u0000');
  */
 export const FreeText = (max: number) => z.string().max(max).refine(hasNoNul, NO_NUL);
 export const RoleSchema = z.enum(ROLES);
+
+/** What keeps `value` from being an id with `prefix`. */
+function idProblem(prefix: string, value: string): string {
+  if (!value.startsWith(`${prefix}_`)) return `it does not start with ${prefix}_`;
+  const tail = value.slice(prefix.length + 1);
+  if (tail.length !== 26)
+    return `it has ${tail.length} character${tail.length === 1 ? '' : 's'} after ${prefix}_, not 26`;
+  return `it has characters other than a-z and 0-9 after ${prefix}_`;
+}
+/** An id minted by `newId`: `<prefix>_` then 26 lower-case letters and digits; the message says what is off. */
 export const IdParam = (prefix: string) =>
-  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), `an id starting with ${prefix}_`);
+  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{26}$`), {
+    error: (issue) =>
+      `must be an id: ${prefix}_ followed by 26 lower-case letters and digits; ${
+        typeof issue.input === 'string' ? idProblem(prefix, issue.input) : 'it is not a string'
+      }`,
+  });
 export const Cursor = z.string().max(64).optional();
 /**
  * An integer from a query string or path, written in decimal digits only: `0x10`, `1e3`, ` 16` and `16.0`
