@@ -211,6 +211,20 @@ describe('the SDK against the control plane', () => {
     expect((e429 as RateLimitedError).retryAfterSeconds).toBeGreaterThan(0);
   }, 60_000);
 
+  it('names a base URL without a scheme as it was given when it cannot be reached, not as "null"', async () => {
+    // `localhost:8080` parses as a URL whose scheme is `localhost:`: its origin is the string "null".
+    const client = new MeridianClient({ baseUrl: 'localhost:8080', apiKey: 'mk_test_unused' });
+    const error = await client.request('get', '/v1/auth/me').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(error).toMatchObject({ url: 'localhost:8080/v1/auth/me' });
+    expect((error as NetworkError).message).toMatch(/^Could not reach localhost:8080\/v1\/auth\/me: /);
+    const unparsable = new MeridianClient({ baseUrl: 'http://[::1', apiKey: 'mk_test_unused' });
+    expect(await unparsable.request('get', '/v1/auth/me').catch((e: unknown) => e)).toMatchObject({
+      name: 'NetworkError',
+      url: 'http://[::1/v1/auth/me',
+    });
+  });
+
   it('works installed from `npm pack` into an empty project', async () => {
     const { stdout: built } = await run(process.execPath, ['sdk/scripts/build-package.mjs'], {
       cwd: REPO_ROOT,

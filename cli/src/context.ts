@@ -50,24 +50,35 @@ export class Context {
     return this.credentials.profile(this.profileName);
   }
 
-  /** Flag, then environment, then the profile, then the local default. */
+  /** Flag, then environment, then the profile, then the local default; a flag or variable must be http(s). */
   async apiUrl(): Promise<string> {
-    return (
-      this.options.apiUrl ?? process.env.MERIDIAN_API_URL ?? (await this.profile())?.apiUrl ?? DEFAULT_API_URL
-    );
+    // An empty variable counts as unset, as MERIDIAN_CONFIG_DIR's does.
+    const given = this.options.apiUrl ?? (process.env.MERIDIAN_API_URL || undefined);
+    if (given !== undefined)
+      return httpUrl(
+        given,
+        this.options.apiUrl !== undefined ? '--api-url' : 'MERIDIAN_API_URL',
+        DEFAULT_API_URL,
+      );
+    return (await this.profile())?.apiUrl ?? DEFAULT_API_URL;
   }
 
   async edgeUrl(): Promise<string> {
-    return (
-      this.options.edgeUrl ??
-      process.env.MERIDIAN_EDGE_URL ??
-      (await this.profile())?.edgeUrl ??
-      DEFAULT_EDGE_URL
-    );
+    const given = this.options.edgeUrl ?? (process.env.MERIDIAN_EDGE_URL || undefined);
+    if (given !== undefined)
+      return httpUrl(
+        given,
+        this.options.edgeUrl !== undefined ? '--edge-url' : 'MERIDIAN_EDGE_URL',
+        DEFAULT_EDGE_URL,
+      );
+    return (await this.profile())?.edgeUrl ?? DEFAULT_EDGE_URL;
   }
 
   /** A client with MERIDIAN_TOKEN (an API key or access token) or the profile's login, renewed as needed. */
   async client(options: { requireLogin?: boolean } = {}): Promise<MeridianClient> {
+    // The URLs first: a malformed one is a usage error, whether or not a login exists.
+    const baseUrl = await this.apiUrl();
+    const edgeUrl = await this.edgeUrl();
     const token = process.env.MERIDIAN_TOKEN;
     const profile = await this.profile();
     if (!token && !profile?.tokens && options.requireLogin !== false) {
@@ -76,8 +87,8 @@ export class Context {
       );
     }
     return new MeridianClient({
-      baseUrl: await this.apiUrl(),
-      edgeUrl: await this.edgeUrl(),
+      baseUrl,
+      edgeUrl,
       ...(token ? { apiKey: token } : { tokens: this.credentials.tokenStore(this.profileName) }),
     });
   }
@@ -96,6 +107,22 @@ export class Context {
   note(line: string): void {
     if (!this.options.json) process.stderr.write(`${line}\n`);
   }
+}
+
+/**
+ * `value` when it is an http(s) URL. Anything else is a usage error naming where it came from: without a
+ * scheme (`localhost:8080`) a URL parses with `localhost:` as its scheme, and requests to it could only fail.
+ */
+export function httpUrl(value: string, source: string, example: string): string {
+  if (isHttpUrl(value)) return value;
+  // `localhost:8080` is most likely `http://localhost:8080`: say so.
+  const likely = !value.includes('://') && isHttpUrl(`http://${value}`) ? `http://${value}` : example;
+  throw new CliError(`${source} must be an http(s) URL such as ${likely}, not ${value}`, EXIT.usage);
+}
+
+function isHttpUrl(value: string): boolean {
+  const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
+  return protocol === 'http:' || protocol === 'https:';
 }
 
 /** Columns padded to their widest cell. */

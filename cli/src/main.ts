@@ -47,10 +47,13 @@ export function buildProgram(): Command {
     })
     .option('--json', 'machine-readable output')
     .option('--profile <name>', 'which stored login to use (default: default)')
-    .option('--api-url <url>', 'the control plane (default: the profile’s, or http://127.0.0.1:8080)')
+    .option(
+      '--api-url <url>',
+      'the control plane, an http(s) URL (default: the profile’s, or http://127.0.0.1:8080)',
+    )
     .option(
       '--edge-url <url>',
-      'the edge, for predictions (default: the profile’s, or http://127.0.0.1:8787)',
+      'the edge, for predictions, an http(s) URL (default: the profile’s, or http://127.0.0.1:8787)',
     )
     .addOption(new Option('--debug', 'show stack traces'))
     .addHelpText('after', EXIT_CODES)

@@ -146,7 +146,7 @@ export class MeridianClient {
       } catch (err) {
         if (err instanceof MeridianError || (err instanceof Error && err.name === 'AbortError')) throw err;
         if (init.signal?.aborted) throw init.signal.reason;
-        if (!idempotent || attempt === 2) throw new NetworkError(new URL(url).origin, err);
+        if (!idempotent || attempt === 2) throw new NetworkError(originOf(url), err);
       }
     }
   }
@@ -186,6 +186,15 @@ export class MeridianClient {
     };
     return store.exclusive ? store.exclusive(work) : work();
   }
+}
+
+/**
+ * Where a request went, for messages: the URL's origin, or the URL as given where it has none: a base URL
+ * without a scheme (`localhost:8080`) parses with `localhost:` as its scheme, and its origin reads "null".
+ */
+function originOf(url: string): string {
+  const origin = URL.canParse(url) ? new URL(url).origin : 'null';
+  return origin === 'null' ? url : origin;
 }
 
 /** A JWT's `exp` in ms since the epoch; undefined for anything else (an API key). */
