@@ -201,7 +201,15 @@ describe('deployments', () => {
       expect(res.json.error).toMatchObject({ code: 'not_found', message: 'Model not found' });
     }
     expect((await deploy({ version: 9 })).json.error.message).toBe('Model version "9" not found');
-    expect((await deploy({ alias: 'staging' })).status).toBe(404);
+    const alias = await deploy({ alias: 'nope' });
+    expect(alias.status).toBe(404);
+    expect(alias.json.error).toMatchObject({ code: 'not_found', message: 'Alias "nope" not found' });
+    const empty = await newModel(t.app, owner.accessToken, 'no-versions');
+    const latest = await deploy({ model: empty, alias: 'latest' });
+    expect(latest.status).toBe(404);
+    expect(latest.json.error.message).toBe(
+      'Model version "latest" not found: the model has no ready version',
+    );
   });
 
   it('refuses a version that is not ready with 409, saying what it is', async () => {

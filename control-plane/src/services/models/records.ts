@@ -103,6 +103,17 @@ export function presentVersion(row: VersionRow, aliases: string[]) {
 /** `latest` names the newest ready version; it cannot be set as an alias. */
 export const LATEST = 'latest';
 
+/** The 404 naming what was asked for: a version number, `latest`, or an alias (not a version). */
+function versionNotFound(ref: string | number): AppError {
+  if (typeof ref === 'number' || /^\d+$/.test(ref)) {
+    return new AppError('not_found', `Model version ${JSON.stringify(String(ref))} not found`);
+  }
+  if (ref === LATEST) {
+    return new AppError('not_found', `Model version "${LATEST}" not found: the model has no ready version`);
+  }
+  return new AppError('not_found', `Alias ${JSON.stringify(ref)} not found`);
+}
+
 /**
  * A version of `modelId` by number (`3`), alias (`production`) or `latest`. The model must already have
  * been found in the caller's org.
@@ -130,7 +141,7 @@ export async function findVersion(db: Reader, modelId: string, ref: string | num
       .where(and(eq(modelAliases.modelId, modelId), eq(modelAliases.alias, ref)));
     row = hit?.version;
   }
-  if (!row) throw new AppError('not_found', `Model version ${JSON.stringify(String(ref))} not found`);
+  if (!row) throw versionNotFound(ref);
   return row;
 }
 
