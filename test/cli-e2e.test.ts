@@ -247,6 +247,48 @@ describe('the meridian CLI against the platform', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   }, 60_000);
 
+  it('says to log in again once the server no longer renews a login, as it does when none is kept', async () => {
+    const asRita = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'rita' } });
+    const password = 'correct horse battery staple\n';
+    ok(
+      await cli.run(['register', '--email', 'rita@example.com', '--name', 'Rita', '--password-stdin'], {
+        input: password,
+        env: { MERIDIAN_PROFILE: 'rita' },
+      }),
+    );
+    // The login ends elsewhere (a logout on another machine; a removal from the org ends it the same way),
+    // and the access token kept here has expired: the CLI must renew it, and the server refuses.
+    const file = join(home, 'config', 'credentials.json');
+    const creds = JSON.parse(await readFile(file, 'utf8')) as {
+      profiles: Record<string, { tokens: { refreshToken: string; expiresAt: number; refreshAt?: number } }>;
+    };
+    const tokens = creds.profiles.rita?.tokens;
+    if (!tokens) throw new Error('no login kept for rita');
+    const ended = await fetch(`${stack.cp.url}/v1/auth/logout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: tokens.refreshToken }),
+    });
+    expect(ended.status, await ended.text()).toBeLessThan(300);
+    Object.assign(tokens, { expiresAt: 0, refreshAt: 0 });
+    await writeFile(file, JSON.stringify(creds), { mode: 0o600 });
+
+    for (const args of [['whoami'], ['--profile', 'rita', 'models', 'list']]) {
+      const refused = await asRita(...args);
+      expect([refused.code, refused.stderr]).toEqual([
+        1,
+        'meridian: The login of profile rita has ended (The refresh token is invalid or revoked): ' +
+          'run `meridian login --profile rita` to log in again\n',
+      ]);
+    }
+    ok(
+      await cli.run(['login', '--profile', 'rita', '--email', 'rita@example.com', '--password-stdin'], {
+        input: password,
+      }),
+    );
+    expect(ok(await asRita('whoami')).stdout).toContain('rita@example.com');
+  }, 60_000);
+
   it('answers the account, key, billing and notebook commands as JSON for scripts', async () => {
     const json = async (args: string[]) => JSON.parse(ok(await cli.run([...args, '--json'])).stdout);
     const orgs = await json(['orgs']);

@@ -9,6 +9,7 @@ import {
   collect,
   DEFAULT_PART_SIZE,
   ForbiddenError,
+  LoginEndedError,
   MeridianClient,
   memorySource,
   NetworkError,
@@ -67,6 +68,17 @@ describe('the SDK against the control plane', () => {
     await client.request('get', '/v1/auth/me');
     expect(calls.slice(before)).toEqual(['POST /v1/auth/refresh', 'GET /v1/auth/me']);
   }, 30_000);
+
+  it('throws LoginEndedError, still an UnauthenticatedError, when the server no longer renews the login', async () => {
+    const { client, store } = await newUser('ended');
+    const tokens = (await store.load()) as Tokens;
+    await client.request('post', '/v1/auth/logout', { body: { refreshToken: tokens.refreshToken } });
+    await store.save({ ...tokens, refreshAt: 0, expiresAt: 0 });
+    const error = await client.request('get', '/v1/auth/me').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoginEndedError);
+    expect(error).toBeInstanceOf(UnauthenticatedError);
+    expect(error).toMatchObject({ name: 'LoginEndedError', status: 401, code: 'unauthenticated' });
+  });
 
   it('hands out a login for a notebook link only while it stays valid long enough, and never an API key', async () => {
     const { client, store, calls } = await newUser('link');

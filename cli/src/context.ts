@@ -1,4 +1,4 @@
-import { MeridianClient } from '@meridian/sdk';
+import { LoginEndedError, MeridianClient } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { Credentials, configDir, type Profile } from './config.js';
 
@@ -139,10 +139,27 @@ export function table(headers: string[], rows: (string | number | null | undefin
     .join('\n');
 }
 
+/**
+ * A login the server no longer renews (a logout elsewhere, a removal from the organisation) is explained as
+ * not being logged in is: with the command that helps.
+ */
+function explain(ctx: Context, error: unknown): unknown {
+  if (!(error instanceof LoginEndedError)) return error;
+  const profile = ctx.profileName === 'default' ? '' : ` --profile ${ctx.profileName}`;
+  return new CliError(
+    `The login of profile ${ctx.profileName} has ended (${error.message}): run \`meridian login${profile}\` to log in again`,
+  );
+}
+
 /** Runs a command body with its Context; errors are reported once, in main.ts. */
 export function action<A extends unknown[]>(run: (ctx: Context, ...args: A) => Promise<void>) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    await run(new Context(command), ...(args.slice(0, -1) as A));
+    const ctx = new Context(command);
+    try {
+      await run(ctx, ...(args.slice(0, -1) as A));
+    } catch (error) {
+      throw explain(ctx, error);
+    }
   };
 }

@@ -1,5 +1,11 @@
 import { isFresh, type TokenStore, type Tokens, tokensFrom } from './auth.js';
-import { errorFromResponse, MeridianError, NetworkError, UnauthenticatedError } from './errors.js';
+import {
+  errorFromResponse,
+  LoginEndedError,
+  MeridianError,
+  NetworkError,
+  UnauthenticatedError,
+} from './errors.js';
 import { type Page, paginate } from './pagination.js';
 import type { Method, Operation, PathsFor, RequestOptions, Schema, Success } from './types.js';
 
@@ -179,7 +185,11 @@ export class MeridianClient {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ refreshToken: current.refreshToken }),
       });
-      if (!res.ok) throw await errorFromResponse(res);
+      if (!res.ok) {
+        const error = await errorFromResponse(res);
+        if (!(error instanceof UnauthenticatedError)) throw error;
+        throw new LoginEndedError(error.status, error.code, error.message, error.requestId, error.details);
+      }
       const next = tokensFrom((await res.json()) as TokenPair);
       await store.save(next);
       return next;

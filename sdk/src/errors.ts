@@ -43,7 +43,14 @@ export class BadRequestError extends MeridianError {
   override readonly name = 'BadRequestError';
 }
 export class UnauthenticatedError extends MeridianError {
-  override readonly name = 'UnauthenticatedError';
+  override readonly name: string = 'UnauthenticatedError';
+}
+/**
+ * The server refused to renew a user login (its refresh token is expired or revoked: a logout elsewhere, a
+ * removal from the organisation): only logging in again helps.
+ */
+export class LoginEndedError extends UnauthenticatedError {
+  override readonly name = 'LoginEndedError';
 }
 export class PaymentRequiredError extends MeridianError {
   override readonly name = 'PaymentRequiredError';
