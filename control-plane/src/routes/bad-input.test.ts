@@ -373,6 +373,42 @@ describe('bad billing periods', () => {
   });
 });
 
+describe('bad time bounds say what is wrong', () => {
+  let t: TestApp;
+  let owner: Session;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('times');
+  });
+  afterAll(() => t.cleanup());
+  const detailsOf = async (path: string) => {
+    const res = await t.client.call('GET', path, { token: owner.accessToken });
+    expect(res.status, res.text).toBe(400);
+    return res.json.error.details;
+  };
+
+  it('names the billing period field and the formats it takes', async () => {
+    const format =
+      'a date (2026-11-01, read as its UTC midnight) or an ISO 8601 date-time with an offset (2026-11-01T00:00:00Z)';
+    expect(await detailsOf('/v1/billing/usage?from=2026-13-45&to=2026-03-01')).toEqual([
+      { path: 'from', message: `is not a real date or time: must be ${format}` },
+    ]);
+    expect(await detailsOf('/v1/billing/usage?from=2026-02-01&to=yesterday')).toEqual([
+      { path: 'to', message: `must be ${format}` },
+    ]);
+  });
+
+  it('tells a logs since before 1970 from one that is not a time at all', async () => {
+    const logs = `/v1/deployments/dep_${'0'.repeat(26)}/logs`;
+    expect(await detailsOf(`${logs}?since=0001-01-01T00:00:00Z`)).toEqual([
+      { path: 'since', message: 'since is out of range: the earliest is 1970-01-01T00:00:00Z' },
+    ]);
+    expect(await detailsOf(`${logs}?since=2026-13-45T00:00:00Z`)).toEqual([
+      { path: 'since', message: 'since is written as an RFC 3339 time but is not a real one' },
+    ]);
+  });
+});
+
 describe('names with SQL or unusual unicode', () => {
   const NAMES = [
     "'); DROP TABLE users;--",

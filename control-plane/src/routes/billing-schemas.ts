@@ -8,8 +8,16 @@ export const MAX_USAGE_RANGE_DAYS = 366;
 
 const Usd = z.string().openapi({ description: 'US dollars as an exact decimal string', example: '12.345' });
 const Meter = z.enum(METERS);
+const INSTANT_FORMAT =
+  'a date (2026-11-01, read as its UTC midnight) or an ISO 8601 date-time with an offset (2026-11-01T00:00:00Z)';
 const Instant = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()])
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], {
+    // zod's own "Invalid input" for a union says neither what was wrong nor what would do.
+    error: (issue) =>
+      typeof issue.input === 'string' && /^\d{4}-\d{2}-\d{2}/.test(issue.input)
+        ? `is not a real date or time: must be ${INSTANT_FORMAT}`
+        : `must be ${INSTANT_FORMAT}`,
+  })
   .openapi({ description: 'An ISO 8601 date-time, or a date (its UTC midnight)', example: '2026-11-01' });
 
 export const UsageQuery = z

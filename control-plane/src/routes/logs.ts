@@ -5,7 +5,7 @@ import { streamSSE } from 'hono/streaming';
 import type { AppEnv } from '../http/context.js';
 import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, newRouter } from '../http/openapi.js';
-import { parseSince } from '../services/logs/since.js';
+import { parseSince, sinceProblem } from '../services/logs/since.js';
 import {
   deploymentReplicas,
   followWorkloadLogs,
@@ -31,9 +31,9 @@ const LogsQuery = z.object({
   since: z
     .string()
     .max(64)
-    .refine((s) => parseSince(s, Date.now()) !== undefined, {
-      message:
-        'since is an RFC 3339 time (2026-01-02T03:04:05Z) or a duration back from now (90s, 10m, 2h, 1d)',
+    .superRefine((s, ctx) => {
+      const problem = sinceProblem(s, Date.now());
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .optional()
     .openapi({ param: { name: 'since', in: 'query' }, example: '10m' }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSince } from './since.js';
+import { parseSince, sinceProblem } from './since.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
 
@@ -28,5 +28,20 @@ describe('parseSince', () => {
     '1w',
   ])('refuses %j', (raw) => {
     expect(parseSince(raw, NOW)).toBeUndefined();
+    expect(sinceProblem(raw, NOW)).toEqual(expect.any(String));
+  });
+
+  it('says what is wrong: the format, a time that does not exist, or one before 1970', () => {
+    expect(sinceProblem('yesterday', NOW)).toBe(
+      'since is an RFC 3339 time (2026-01-02T03:04:05Z) or a duration back from now (90s, 10m, 2h, 1d)',
+    );
+    expect(sinceProblem('2026-13-45T00:00:00Z', NOW)).toBe(
+      'since is written as an RFC 3339 time but is not a real one',
+    );
+    expect(sinceProblem('0001-01-01T00:00:00Z', NOW)).toBe(
+      'since is out of range: the earliest is 1970-01-01T00:00:00Z',
+    );
+    expect(sinceProblem('1970-01-01T00:00:00Z', NOW)).toBeUndefined();
+    expect(sinceProblem('10m', NOW)).toBeUndefined();
   });
 });
