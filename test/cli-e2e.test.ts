@@ -232,6 +232,23 @@ describe('the meridian CLI against the platform', () => {
       .toMatch(/\[agent\] failed to start: .+/);
   }, 120_000);
 
+  it('exits 4 naming the deployment when --wait runs out of time with it still pending', async () => {
+    const asSam = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'sam' } });
+    ok(
+      await cli.run(['register', '--email', 'sam@example.com', '--name', 'Sam', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'sam' },
+      }),
+    );
+    ok(await asSam('models', 'push', REAL_MODELS.paddleCls, '--name', 'cls'));
+    // No agent of the stack has a T4: the deployment stays pending.
+    const waited = await asSam('deploy', 'cls', '--name', 'stuck', '--gpu', 't4', '--wait', '--timeout', '1');
+    expect(waited.code, waited.stderr).toBe(4);
+    expect(waited.stderr).toMatch(/\nmeridian: Deployment stuck is still pending after the timeout\n$/);
+    expect(waited.stderr).not.toContain('--debug');
+    ok(await asSam('deployments', 'delete', 'stuck'));
+  }, 60_000);
+
   it('keeps the login when two processes refresh it at once', async () => {
     // Spend the access token's freshness: both processes see it expired and refresh together.
     const file = join(home, 'config', 'credentials.json');

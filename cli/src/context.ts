@@ -30,6 +30,7 @@ export const EXIT = {
   deploymentFailed: 4,
   batchNotCompleted: 4,
   notebookFailed: 4,
+  waitTimedOut: 4,
 } as const;
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';

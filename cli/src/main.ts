@@ -1,4 +1,4 @@
-import { MeridianError, NetworkError } from '@meridian/sdk';
+import { MeridianError, NetworkError, WaitTimeoutError } from '@meridian/sdk';
 import { Command, CommanderError, Help, Option } from 'commander';
 import { alertCommands } from './commands/alerts.js';
 import { auditCommand } from './commands/audit.js';
@@ -24,7 +24,7 @@ Exit codes:
   3  the server could not be reached
   4  what --wait waited for did not succeed: a deployment failed (deploy --wait), a batch job ended
      failed, cancelled or expired (batch create --wait), or a notebook failed to start (notebooks create
-     or start --wait, notebooks open --wait)
+     or start --wait, notebooks open --wait); or it was still on its way when --timeout ran out
 
 Environment: MERIDIAN_API_URL, MERIDIAN_EDGE_URL, MERIDIAN_TOKEN (an API key or access token instead of
 the stored login), MERIDIAN_PROFILE, MERIDIAN_CONFIG_DIR (default ~/.config/meridian).`;
@@ -89,6 +89,11 @@ export function report(error: unknown, debug: boolean): number {
   if (error instanceof CliError) {
     process.stderr.write(`meridian: ${error.message}\n`);
     return error.exitCode;
+  }
+  if (error instanceof WaitTimeoutError) {
+    // Not a bug to debug: what was waited for is still on its way (a deployment no agent has taken yet).
+    process.stderr.write(`meridian: ${error.message}\n`);
+    return EXIT.waitTimedOut;
   }
   if (error instanceof NetworkError) {
     process.stderr.write(

@@ -12,7 +12,7 @@ const poll = (client: MeridianClient, id: string, options: WaitOptions, rule: Po
 
 /**
  * Waits until the deployment is ready (pending → scheduled → pulling → loading → ready) and returns it;
- * throws DeploymentFailedError with the server's reason when it fails, and an Error past the timeout.
+ * throws DeploymentFailedError with the server's reason when it fails, and WaitTimeoutError past the timeout.
  */
 export function waitForDeployment(
   client: MeridianClient,
@@ -25,14 +25,14 @@ export function waitForDeployment(
       if (d.status === 'failed') throw new DeploymentFailedError(id, d.statusReason ?? 'no reason given');
       return d.status === 'ready' ? d : undefined;
     },
-    timedOut: (d) => `Deployment ${id} is still ${d.status} after the timeout`,
+    timedOut: (d) => `Deployment ${d.name} is still ${d.status} after the timeout`,
   });
 }
 
 /**
  * Waits until the deployment's canary rollout ends and returns the deployment once the canary is promoted;
- * throws RolloutFailedError with the server's reason when it is rolled back, cancelled or superseded, and an
- * Error past the timeout. `onChange` hears of each step and of the figures each time they are judged.
+ * throws RolloutFailedError with the server's reason when it is rolled back, cancelled or superseded, and
+ * WaitTimeoutError past the timeout. `onChange` hears of each step and of the figures each time they are judged.
  */
 export function waitForRollout(
   client: MeridianClient,
@@ -49,7 +49,7 @@ export function waitForRollout(
         throw new RolloutFailedError(id, rollout.state, rollout.reason ?? 'no reason given');
       return undefined;
     },
-    timedOut: () => `The canary on deployment ${id} is still running after the timeout`,
+    timedOut: (d) => `The canary on deployment ${d.name} is still running after the timeout`,
   });
 }
 

@@ -90,6 +90,14 @@ export class NetworkError extends Error {
   }
 }
 
+/**
+ * A wait (waitForDeployment, waitForRollout, waitForNotebook) ran past its timeout with the resource still on
+ * its way: neither done nor failed. The message names the resource and the state it was last seen in.
+ */
+export class WaitTimeoutError extends Error {
+  override readonly name = 'WaitTimeoutError';
+}
+
 /** A deployment ended in `failed`; `reason` is the server's statusReason. */
 export class DeploymentFailedError extends Error {
   override readonly name = 'DeploymentFailedError';

@@ -9,8 +9,8 @@ export type NotebookWaitOptions = WaitOptions<Notebook>;
 
 /**
  * Waits until the notebook's Jupyter server serves (pending → starting → running) and returns the notebook;
- * throws NotebookFailedError with the server's reason when it fails or is stopped meanwhile, and an Error
- * past the timeout.
+ * throws NotebookFailedError with the server's reason when it fails or is stopped meanwhile, and
+ * WaitTimeoutError past the timeout.
  */
 export function waitForNotebook(
   client: MeridianClient,
@@ -24,7 +24,7 @@ export function waitForNotebook(
       if (n.desired === 'stopped') throw new NotebookFailedError(id, 'it was stopped while starting');
       return n.status === 'running' ? n : undefined;
     },
-    timedOut: (n) => `Notebook ${id} is still ${n.status} after the timeout`,
+    timedOut: (n) => `Notebook ${n.name} is still ${n.status} after the timeout`,
   });
 }
 

@@ -1,3 +1,5 @@
+import { WaitTimeoutError } from './errors.js';
+
 /** How long and how often a wait polls, and who hears of changes. */
 export interface WaitOptions<T> {
   /** Told of the resource each time what the wait watches changes. */
@@ -15,7 +17,7 @@ export interface PollRule<T> {
   seen(resource: T): unknown;
   /** The resource when the wait is over; throws when it ended badly; undefined to poll again. */
   settle(resource: T): T | undefined;
-  /** Thrown past the timeout. */
+  /** The message of the WaitTimeoutError thrown past the timeout. */
   timedOut(resource: T): string;
 }
 
@@ -37,7 +39,7 @@ export async function pollUntil<T>(
     }
     const settled = rule.settle(resource);
     if (settled) return settled;
-    if (Date.now() > deadline) throw new Error(rule.timedOut(resource));
+    if (Date.now() > deadline) throw new WaitTimeoutError(rule.timedOut(resource));
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1_000));
   }
 }

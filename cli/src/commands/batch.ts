@@ -59,7 +59,8 @@ async function waitForEnd(ctx: Context, client: MeridianClient, id: string, time
     const line = summary(job);
     if (line !== last) ctx.note(line);
     last = line;
-    if (Date.now() > deadline) throw new CliError(`Job ${id} has not ended after ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new CliError(`Job ${id} has not ended after ${timeoutMs / 1000} s`, EXIT.waitTimedOut);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
