@@ -43,6 +43,8 @@ describe('loadAgentConfig', () => {
       usageIntervalMs: 60_000,
       predictionUsageIntervalMs: 2_000,
       loadReportIntervalMs: 1_000,
+      // A removed workload's lines: kept an hour, for at most 32 workloads.
+      endedLogRetention: { retentionMs: 3_600_000, maxWorkloads: 32 },
       monitoringIntervalMs: 10_000,
       driftSampleRate: 0.1,
       usageJournalFsync: false,

@@ -97,6 +97,15 @@ export const AgentConfig = z
      * empty a host, drain it at the control plane first.
      */
     MERIDIAN_AGENT_ON_STOP: z.enum(['keep-workloads', 'stop-workloads']).default('keep-workloads'),
+    /** How long the lines of a workload removed from this host stay readable (the control plane's window). */
+    MERIDIAN_AGENT_ENDED_LOG_RETENTION_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(3600),
+    /** Removed workloads whose lines are kept at most; the earliest removed are forgotten first. */
+    MERIDIAN_AGENT_ENDED_LOG_WORKLOADS: z.coerce.number().int().min(0).max(256).default(32),
   })
   .superRefine((env, ctx) => {
     const providers = env.MERIDIAN_AGENT_EXECUTION_PROVIDERS;
@@ -182,6 +191,10 @@ export const AgentConfig = z
     driftSampleRate: env.MERIDIAN_AGENT_DRIFT_SAMPLE_RATE,
     monitoringIntervalMs: env.MERIDIAN_AGENT_MONITORING_INTERVAL_MS,
     usageJournalFsync: env.MERIDIAN_AGENT_USAGE_JOURNAL_FSYNC === 'true',
+    endedLogRetention: {
+      retentionMs: env.MERIDIAN_AGENT_ENDED_LOG_RETENTION_SECONDS * 1000,
+      maxWorkloads: env.MERIDIAN_AGENT_ENDED_LOG_WORKLOADS,
+    },
     /** Whether a graceful stop leaves the ready containers and processes running, to be adopted. */
     leaveWorkloadsRunning: env.MERIDIAN_AGENT_ON_STOP === 'keep-workloads',
     /** The prediction-usage journal and its sealed reports. */

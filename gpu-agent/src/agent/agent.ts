@@ -18,6 +18,7 @@ import { MonitoringReporter } from '../monitoring/monitoring-reporter.js';
 import { dropSpareWorker, keepSpareWorker } from '../onnx/worker-session.js';
 import { ApiClient } from './api-client.js';
 import { runDesiredStateLoop } from './desired-state-loop.js';
+import { EndedWorkloadLogs } from './ended-workload-logs.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { LoadReporter } from './load-reporter.js';
 import { LoggedRuntime } from './logged-runtime.js';
@@ -79,6 +80,12 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
   const models = new ServedModels();
   const keys = new DataPlaneKeys();
   const workloadLogs = deps.workloadLogs ?? new WorkloadLogs(join(config.dataDir, 'workload-logs'));
+  // A removed replica's lines stay readable for a while: they are the ones that served its last calls.
+  const endedLogs = new EndedWorkloadLogs(
+    workloadLogs,
+    join(config.dataDir, 'workload-logs-ended.json'),
+    config.endedLogRetention,
+  );
   // Set once the onnx runtime exists: a failed request's line goes to the log of the workload it reached.
   let onnxLogged: LoggedRuntime | undefined;
   // Calls a previous run answered and did not seal are sealed now; this run's calls go to a new generation.
@@ -95,7 +102,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     log: withWorkloadFailures(log, workloadLogs, (name, version) =>
       onnxLogged?.servingWorkload(name, version),
     ),
-    workloadLogs,
+    workloadLogs: endedLogs,
   });
   let server: Server;
   let port: number;
@@ -194,6 +201,7 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     hostHasGpus: () => (lastInventory?.gpus.length ?? 0) > 0,
     log,
     onChange: () => heartbeat?.poke(),
+    onRemoved: (id) => endedLogs.ended(id),
   });
   await reconciler.restore();
   heartbeat = new HeartbeatLoop({

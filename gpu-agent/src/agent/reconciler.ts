@@ -20,6 +20,8 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Called when a workload changes phase, so a heartbeat can carry it early. */
   onChange?: () => void;
+  /** Called once a workload is removed for good (no longer desired; not when replaced or the agent stops). */
+  onRemoved?: (workloadId: string) => void;
 }
 
 type Held = {
@@ -97,7 +99,10 @@ export class Reconciler {
         if (next && !sameSpec(next, held.workload) && onlyLiveChange(next, held.workload)) {
           if (await this.reconfigure(held, next)) continue;
         }
-        if (!next || !sameSpec(next, held.workload)) await this.remove(id, held);
+        if (!next || !sameSpec(next, held.workload)) {
+          await this.remove(id, held);
+          if (!next) this.deps.onRemoved?.(id);
+        }
         // Same workload: keep the freshest signed URL in memory for whoever reads the spec later.
         else held.workload = next;
       }

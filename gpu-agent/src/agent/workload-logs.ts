@@ -49,6 +49,8 @@ export interface LogQuery {
 /** What reads a workload's lines: the data plane's logs route. */
 export interface WorkloadLogReader {
   read(workloadId: string, query: LogQuery): LogLine[];
+  /** Whether any line of the workload is held here (none: it never wrote one, or it was forgotten). */
+  holds(workloadId: string): boolean;
   /** Calls `listener` with each new line of the workload until the returned function is called. */
   subscribe(workloadId: string, listener: (line: LogLine) => void): () => void;
 }
@@ -146,6 +148,10 @@ export class WorkloadLogs implements WorkloadLogReader {
       (l) => (sinceSeq === undefined || l.seq > sinceSeq) && (sinceMs === undefined || l.time >= sinceMs),
     );
     return query.tail === undefined ? lines : lines.slice(Math.max(0, lines.length - query.tail));
+  }
+
+  holds(workloadId: string): boolean {
+    return this.entries.has(workloadId) || this.onDisk(workloadId);
   }
 
   subscribe(workloadId: string, listener: (line: LogLine) => void): () => void {

@@ -21,6 +21,7 @@ beforeAll(async () => {
   // The real store, counting who listens: a follow that ended must leave no listener behind.
   const reader = {
     read: logs.read.bind(logs),
+    holds: logs.holds.bind(logs),
     subscribe: (id: string, listener: (l: LogLine) => void) => {
       subscribed += 1;
       const leave = logs.subscribe(id, listener);
@@ -55,6 +56,12 @@ describe('the agent’s logs route', () => {
       lines: LogLine[];
     };
     expect(since.lines.map((l) => l.seq)).toEqual([4, 5]);
+  });
+
+  it('answers 404 to a read of a workload none of whose lines it holds', async () => {
+    const res = await signed('/agent/v1/workloads/wl_gone/logs', 'wl_gone');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'no lines of this workload are held here' });
   });
 
   it('refuses an unsigned read, and a signature made for another workload', async () => {

@@ -45,7 +45,7 @@ export function parseLogQuery(q: (name: string) => string | undefined): Parsed {
  * checked by the data plane's middleware, under the same per-agent key the edge uses). The signed
  * deployment header must name the workload read: a signature made for one workload (or for predictions
  * to a deployment) reads nothing else. `follow=true` answers NDJSON, the backlog then each new line,
- * until the caller goes.
+ * until the caller goes. A read answers 404 when no line of the workload is held (none written yet, or forgotten).
  */
 export function logRoutes(logs: WorkloadLogReader) {
   const app = new Hono();
@@ -55,6 +55,10 @@ export function logRoutes(logs: WorkloadLogReader) {
       return c.json({ error: 'the signature does not name this workload' }, 403);
     const parsed = parseLogQuery((name) => c.req.query(name));
     if (!parsed.ok) return c.json({ error: parsed.message, field: parsed.field }, 400);
+    // Distinct from "no lines since": the control plane tells a user an ended replica's lines are gone. A
+    // follow waits for lines instead (a workload just placed has written none yet).
+    if (!parsed.follow && !logs.holds(id))
+      return c.json({ error: 'no lines of this workload are held here' }, 404);
     const backlog = logs.read(id, parsed.query);
     if (!parsed.follow) return c.json({ lines: backlog });
     return new Response(followStream(logs, id, backlog), {
