@@ -6,7 +6,14 @@ import { buildCli, type CliResult, collect } from './helpers/cli.js';
 import { type Stack, startStack } from './helpers/stack.js';
 
 type LogLine = { time: string; seq: number; replica: string; agentId: string; stream: string; line: string };
-type LogPage = { lines: LogLine[]; replicas: { replica: string; error?: string }[] };
+type LogPage = {
+  lines: LogLine[];
+  replicas: { replica: string; phase: string; endedAt?: string; error?: string }[];
+};
+
+/** How long a removed replica's lines are kept by the agent and listed by the control plane, here. */
+const AGENT_ENDED_WINDOW_S = 12;
+const CP_ENDED_WINDOW_S = 24;
 
 /**
  * Workload logs through every tier: the agent keeps each workload's lines, the control plane reads them from
@@ -57,7 +64,18 @@ describe('workload logs', () => {
   let deploymentId = '';
 
   beforeAll(async () => {
-    stack = await startStack('logs-e2e');
+    // Short windows so a test sees a removed replica's lines kept, then let go: the agent's first, then the
+    // control plane's; and a short autoscaler window, so an idle deployment reaches zero in seconds.
+    stack = await startStack(
+      'logs-e2e',
+      {
+        MERIDIAN_ENDED_REPLICA_LOGS_SECONDS: String(CP_ENDED_WINDOW_S),
+        MERIDIAN_AUTOSCALER_STABLE_WINDOW_SECONDS: '4',
+        MERIDIAN_AUTOSCALER_PANIC_WINDOW_SECONDS: '2',
+      },
+      {},
+      { MERIDIAN_AGENT_ENDED_LOG_RETENTION_SECONDS: String(AGENT_ENDED_WINDOW_S) },
+    );
     home = join(stack.dir, 'home');
     for (const who of ['ada', 'eve']) await mkdir(join(home, who), { recursive: true });
     cli = await buildCli(() => env());
@@ -260,5 +278,60 @@ describe('workload logs', () => {
     const started = ok(await cli.run(['notebooks', 'start', 'lab', '--wait', '--timeout', '90']));
     expect(started.stdout).toMatch(/\/notebooks\/nb_\w+\/\?access_token=/);
     expect((await fetch(started.stdout.trim(), { redirect: 'manual' })).status).toBe(302);
+  }, 150_000);
+  it('keeps a replica’s lines after it is scaled away, listed as ended, until the retention window passes', async () => {
+    const requestId = await badPrediction();
+    const page = async () =>
+      (await api('ada', `/v1/deployments/${deploymentId}/logs?tail=10000`)).json as unknown as LogPage;
+    const served = (await page()).lines.find((l) => l.line.includes(requestId))?.replica ?? '';
+    expect(served).toMatch(/^wl_/);
+    ok(
+      await cli.run([
+        'deploy',
+        'adder',
+        '--min',
+        '0',
+        '--scale-to-zero-after',
+        '1s',
+        '--scale-down-delay',
+        '1s',
+      ]),
+    );
+    // The update is a new revision: a rollout replaces the replica, and the new one then goes to zero.
+    const allEnded = (p: LogPage) => p.replicas.length > 0 && p.replicas.every((r) => r.phase === 'ended');
+    await expect.poll(async () => allEnded(await page()), { timeout: 60_000, interval: 250 }).toBe(true);
+    const ended = await page();
+    expect(ended.replicas).toContainEqual(
+      expect.objectContaining({ replica: served, phase: 'ended', endedAt: expect.any(String) }),
+    );
+    expect(ended.replicas.filter((r) => r.error)).toEqual([]);
+    // The failed request and the agent's stop, in order, from the replica that is gone.
+    const failure = ended.lines.findIndex((l) => l.line.includes(requestId));
+    expect(ended.lines[failure]).toMatchObject({ replica: served, stream: 'agent' });
+    expect(ended.lines.slice(failure).some((l) => l.replica === served && l.line === 'stopped')).toBe(true);
+    const human = ok(await cli.run(['deployments', 'logs', 'adder']));
+    expect(human.stdout).toContain(requestId);
+    expect(human.stderr).toMatch(
+      /\(no replica is running: scaled to zero: the lines are those of (a replica|\d replicas) removed lately\)/,
+    );
+
+    // Past the agent's window their lines are let go: the replicas are still listed, with why they show nothing.
+    await expect
+      .poll(async () => (await page()).replicas.map((r) => r.error), {
+        timeout: AGENT_ENDED_WINDOW_S * 1000 + 10_000,
+        interval: 500,
+      })
+      .toEqual(ended.replicas.map(() => 'its agent no longer holds its lines'));
+    expect((await page()).lines).toEqual([]);
+    // Past the control plane's, it is no longer listed, and the CLI says why there is nothing.
+    await expect
+      .poll(async () => (await page()).replicas, {
+        timeout: CP_ENDED_WINDOW_S * 1000 + 10_000,
+        interval: 500,
+      })
+      .toEqual([]);
+    const none = ok(await cli.run(['deployments', 'logs', 'adder']));
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/scaled to zero, and no replica was removed lately: no lines to show/);
   }, 150_000);
 });

@@ -103,6 +103,8 @@ export interface AppDeps {
   dataPlaneSigningKey: string;
   /** How often agents heartbeat; default 15 s. */
   agentHeartbeatIntervalSeconds?: number;
+  /** How long a removed replica's lines are shown with the live ones; default 1 h. */
+  endedReplicaLogsMs?: number;
   /** Wakes desired-state long polls; tests pass their own to trigger changes. */
   desiredStateChanges?: DesiredStateChanges;
   /** Told when deployments, notebooks or agents change; default: no scheduler runs in this app. */
@@ -296,6 +298,8 @@ export function createApp(deps: AppDeps) {
       ...routeDeps,
       notebooks: {
         ...scheduling,
+        objectStore: deps.objectStore,
+        logger: deps.logger,
         edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
         ...(deps.notebookImage ? { defaultImage: deps.notebookImage } : {}),
       },
@@ -304,7 +308,14 @@ export function createApp(deps: AppDeps) {
   // Workloads' lines, read from their agents with a signature under each agent's own data-plane key.
   app.route(
     '/',
-    logRoutes({ ...routeDeps, logs: { db: deps.db, dataPlaneSigningKey: deps.dataPlaneSigningKey } }),
+    logRoutes({
+      ...routeDeps,
+      logs: {
+        db: deps.db,
+        dataPlaneSigningKey: deps.dataPlaneSigningKey,
+        ...(deps.endedReplicaLogsMs === undefined ? {} : { endedReplicaLogsMs: deps.endedReplicaLogsMs }),
+      },
+    }),
   );
   const batch = batchDepsFor(deps, deps.batch);
   const batchRunner = deps.batch?.runner ?? { kick: () => {} };

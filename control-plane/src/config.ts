@@ -44,6 +44,13 @@ export const Config = z
     MERIDIAN_AUTOSCALER_PANIC_WINDOW_SECONDS: z.coerce.number().int().min(1).max(600).default(6),
     /** How long a replaced replica keeps serving after it leaves the routing snapshot. */
     MERIDIAN_ROLLOUT_RETIRE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
+    /** How long a removed replica's lines stay readable from its agent (set the agents' window as long). */
+    MERIDIAN_ENDED_REPLICA_LOGS_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400)
+      .default(3600),
     /** Added to a notebook's idle timeout before it is culled: Jupyter records activity coarsely. */
     MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
     /**
@@ -224,6 +231,7 @@ export const Config = z
         (env.MERIDIAN_AGENT_HEARTBEAT_TIMEOUT_SECONDS ?? 3 * env.MERIDIAN_AGENT_HEARTBEAT_SECONDS) * 1000,
       retireAfterMs: env.MERIDIAN_ROLLOUT_RETIRE_SECONDS * 1000,
       idleSlackMs: env.MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS * 1000,
+      endedReplicaLogsMs: env.MERIDIAN_ENDED_REPLICA_LOGS_SECONDS * 1000,
     },
     edgePublicUrl: env.MERIDIAN_EDGE_PUBLIC_URL,
     notebookImage: env.MERIDIAN_NOTEBOOK_IMAGE,

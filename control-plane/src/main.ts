@@ -173,6 +173,7 @@ const app = createApp({
   operatorToken: localSecret(config.dataDir, 'operator-token', config.operatorToken),
   dataPlaneSigningKey: localSecret(config.dataDir, 'data-plane-signing-key', config.dataPlaneSigningKey),
   agentHeartbeatIntervalSeconds: config.agentHeartbeatIntervalSeconds,
+  endedReplicaLogsMs: config.scheduler.endedReplicaLogsMs,
   maxBodyBytes: config.maxBodyBytes,
   throttle: config.throttle,
   passwordWork: config.passwordWork,

@@ -256,7 +256,8 @@ export function deploymentCommands(program: Command): void {
     action(async (ctx, ref: string, opts: LogFlags) => {
       const client = await ctx.client();
       const d = await requireDeployment(client, ref);
-      await printLogs(ctx, client, { deployment: d.id }, opts);
+      const idle = d.desiredReplicas === 0 ? 'no replica is running: scaled to zero' : undefined;
+      await printLogs(ctx, client, { deployment: d.id }, opts, idle);
     }),
   );
 }

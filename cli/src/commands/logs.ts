@@ -25,10 +25,27 @@ function human(line: WorkloadLogLine, replicas: number): string {
 }
 
 /**
- * Prints a deployment's or notebook's log lines; with --follow, new lines as they come until Ctrl-C (exit 0).
- * Under --json: the page as JSON, or one JSON object per line when following.
+ * What to say when no replica runs: the lines shown (if any) are of replicas removed lately, and there is
+ * nothing more because the deployment is at zero, or because nothing is placed yet.
  */
-export async function printLogs(ctx: Context, client: MeridianClient, source: LogSource, flags: LogFlags) {
+function whyNoneRunning(idle: string, ended: number): string {
+  return ended > 0
+    ? `(${idle}: the lines are those of ${ended === 1 ? 'a replica' : `${ended} replicas`} removed lately)`
+    : `(${idle}, and no replica was removed lately: no lines to show)`;
+}
+
+/**
+ * Prints a deployment's or notebook's log lines; with --follow, new lines as they come until Ctrl-C (exit 0).
+ * Under --json: the page as JSON, or one JSON object per line when following. `idle` says why no replica
+ * runs, when none does (`scaled to zero`); default: none is placed yet.
+ */
+export async function printLogs(
+  ctx: Context,
+  client: MeridianClient,
+  source: LogSource,
+  flags: LogFlags,
+  idle = 'no replica is placed yet',
+) {
   const options = {
     ...(flags.tail === undefined ? {} : { tail: wholeNumber(flags.tail, '--tail', 0, 10_000) }),
     ...(flags.since === undefined ? {} : { since: flags.since }),
@@ -38,7 +55,8 @@ export async function printLogs(ctx: Context, client: MeridianClient, source: Lo
     const page = await logs(client, source, options);
     const missing = page.replicas.filter((r) => r.error);
     for (const r of missing) ctx.note(`(replica ${r.replica}: ${r.error})`);
-    if (page.replicas.length === 0) ctx.note('(no replica is placed yet)');
+    const ended = page.replicas.filter((r) => r.phase === 'ended').length;
+    if (ended === page.replicas.length) ctx.note(whyNoneRunning(idle, ended));
     ctx.print(page, () => page.lines.map((l) => human(l, page.replicas.length)).join('\n'));
     return;
   }

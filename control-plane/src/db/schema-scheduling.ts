@@ -210,6 +210,27 @@ export const workloads = sqliteTable(
   ],
 );
 
+/**
+ * Replicas removed lately (scaled in, replaced, failed), kept so their lines stay readable from the agent that
+ * ran them, which keeps them as long (MERIDIAN_ENDED_REPLICA_LOGS_SECONDS); the scheduler deletes older rows.
+ * No reference to the agent: a removed agent leaves the row, shown as gone.
+ */
+export const endedReplicas = sqliteTable(
+  'ended_replicas',
+  {
+    workloadId: text('workload_id').primaryKey(),
+    deploymentId: text('deployment_id')
+      .notNull()
+      .references(() => deployments.id, { onDelete: 'cascade' }),
+    agentId: text('agent_id').notNull(),
+    endedAt: integer('ended_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [
+    index('ended_replicas_deployment').on(t.deploymentId, t.endedAt),
+    index('ended_replicas_ended').on(t.endedAt),
+  ],
+);
+
 /** Leases in the database: only the holder of `scheduler` schedules; another instance takes over on expiry. */
 export const leases = sqliteTable('leases', {
   name: text('name').primaryKey(),

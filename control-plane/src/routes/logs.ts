@@ -67,7 +67,14 @@ const WorkloadLogsSchema = z
       z.object({
         replica: z.string(),
         agentId: z.string(),
-        phase: z.string(),
+        phase: z.string().openapi({
+          description:
+            'What its agent last reported (`ready`, `failed`, …), or `ended` for a removed replica',
+        }),
+        endedAt: z
+          .string()
+          .optional()
+          .openapi({ format: 'date-time', description: 'When an `ended` replica was removed' }),
         error: z.string().optional().openapi({ description: 'Why this replica’s lines are missing' }),
       }),
     ),
@@ -77,7 +84,7 @@ const WorkloadLogsSchema = z
 const logResponses = {
   200: {
     description:
-      'The last lines of every replica, oldest first; with follow, Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments',
+      'The last lines of every replica (of a deployment’s, also those removed within the retention window, 1 h by default), oldest first; with follow (live replicas only), Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments',
     content: {
       'application/json': { schema: WorkloadLogsSchema },
       'text/event-stream': { schema: z.string() },
@@ -130,7 +137,9 @@ export function logRoutes({ logs, ...deps }: RouteDeps & { logs: LogRouteDeps })
 
   return newRouter()
     .openapi(deployment, (c) =>
-      answer(c, c.req.valid('query'), () => deploymentReplicas(logs.db, actorOf(c), c.req.valid('param').id)),
+      answer(c, c.req.valid('query'), () =>
+        deploymentReplicas(logs.db, actorOf(c), c.req.valid('param').id, logs.endedReplicaLogsMs),
+      ),
     )
     .openapi(notebook, (c) =>
       answer(c, c.req.valid('query'), () => notebookReplicas(logs.db, actorOf(c), c.req.valid('param').id)),
@@ -155,7 +164,8 @@ function follow(
     const following = new Set<string>();
     const tasks: Promise<void>[] = [];
     const join = (list: Replica[], q: typeof query) => {
-      const fresh = list.filter((r) => !following.has(r.workloadId));
+      // A removed replica writes no more: a follow shows the live ones (a plain read shows the others).
+      const fresh = list.filter((r) => r.phase !== 'ended' && !following.has(r.workloadId));
       for (const r of fresh) following.add(r.workloadId);
       if (fresh.length === 0) return;
       tasks.push(

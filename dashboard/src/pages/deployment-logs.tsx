@@ -15,7 +15,9 @@ export function DeploymentLogs({ id }: { id: string }) {
     [id],
   );
   const lines = logs.data?.lines ?? [];
-  const missing = (logs.data?.replicas ?? []).filter((r) => r.error);
+  const replicas = logs.data?.replicas ?? [];
+  const missing = replicas.filter((r) => r.error);
+  const noneRunning = logs.data !== undefined && replicas.every((r) => r.phase === 'ended');
   return (
     <section aria-label="Logs">
       <h2>
@@ -31,7 +33,14 @@ export function DeploymentLogs({ id }: { id: string }) {
           {r.replica}: {r.error}
         </p>
       ))}
-      {logs.data && lines.length === 0 ? <p>No lines yet.</p> : null}
+      {noneRunning ? (
+        <p>
+          {replicas.length > 0
+            ? 'No replica is running: these are the lines of replicas removed lately.'
+            : 'No replica is running (not placed yet, or scaled to zero), and none was removed lately.'}
+        </p>
+      ) : null}
+      {logs.data && !noneRunning && lines.length === 0 ? <p>No lines yet.</p> : null}
       {lines.length > 0 ? (
         // Focusable, so a keyboard user can scroll long lines.
         // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard

@@ -2626,8 +2626,14 @@ export interface components {
       lines: components['schemas']['WorkloadLogLine'][];
       replicas: {
         agentId: string;
+        /**
+         * Format: date-time
+         * @description When an `ended` replica was removed
+         */
+        endedAt?: string;
         /** @description Why this replica’s lines are missing */
         error?: string;
+        /** @description What its agent last reported (`ready`, `failed`, …), or `ended` for a removed replica */
         phase: string;
         replica: string;
       }[];
@@ -7590,7 +7596,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The last lines of every replica, oldest first; with follow, Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments */
+      /** @description The last lines of every replica (of a deployment’s, also those removed within the retention window, 1 h by default), oldest first; with follow (live replicas only), Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments */
       200: {
         headers: {
           [name: string]: unknown;
@@ -10361,7 +10367,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description The last lines of every replica, oldest first; with follow, Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments */
+      /** @description The last lines of every replica (of a deployment’s, also those removed within the retention window, 1 h by default), oldest first; with follow (live replicas only), Server-Sent Events: `line` (a WorkloadLogLine), `replica-ended`, and `:` heartbeat comments */
       200: {
         headers: {
           [name: string]: unknown;

@@ -76,8 +76,11 @@ function urlOf(target: ReplicaTarget, path: string): string {
   return target.dataPlaneUrl.replace(/\/+$/, '') + path;
 }
 
-/** The result of asking one agent: its lines, or why there are none (said to the user, never thrown). */
-export type ReplicaLogs = { ok: true; lines: AgentLogLine[] } | { ok: false; error: string };
+/**
+ * The result of asking one agent: its lines, or why there are none (said to the user, never thrown). `gone`:
+ * the agent holds no line of it (none written yet, or forgotten past its window for removed workloads).
+ */
+export type ReplicaLogs = { ok: true; lines: AgentLogLine[] } | { ok: false; error: string; gone?: true };
 
 /** Reads one replica's recent lines; an agent that is down or answers badly is an error, not an exception. */
 export async function readReplicaLogs(
@@ -94,6 +97,7 @@ export async function readReplicaLogs(
     });
     if (!res.ok) {
       await res.body?.cancel();
+      if (res.status === 404) return { ok: false, error: 'its agent no longer holds its lines', gone: true };
       return { ok: false, error: `its agent answered ${res.status}` };
     }
     const page = AgentLogPage.safeParse(await res.json());

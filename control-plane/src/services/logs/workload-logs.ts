@@ -1,15 +1,17 @@
-import { and, eq, isNotNull } from 'drizzle-orm';
+import { and, desc, eq, gte, isNotNull } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
-import { agents, workloads } from '../../db/schema.js';
+import { agents, endedReplicas, workloads } from '../../db/schema.js';
 import { forbidden } from '../../errors.js';
 import { findDeployment } from '../deployments/records.js';
 import { findNotebook, notebookCaller } from '../notebooks/records.js';
+import { DEFAULT_ENDED_REPLICA_LOGS_MS } from '../scheduler/apply-plan.js';
 import {
   type AgentLogLine,
   type AgentLogQuery,
   followReplicaLogs,
+  type ReplicaLogs,
   type ReplicaTarget,
   readReplicaLogs,
 } from './agent-logs.js';
@@ -18,11 +20,22 @@ export interface LogsDeps {
   db: Database;
   /** The platform key agents' data-plane keys derive from: the control plane signs its reads with them. */
   dataPlaneSigningKey: string;
+  /** How long a removed replica's lines are shown with the live ones; default 1 h (as the agents keep them). */
+  endedReplicaLogsMs?: number;
 }
 
-/** A replica whose lines are shown, with its phase, and why it has none when its agent did not answer. */
+/** Removed replicas shown at most, the latest removed first: a read asks this many agents at most besides. */
+export const MAX_ENDED_REPLICAS = 20;
+
+/**
+ * A replica whose lines are shown, with its phase (`ended` once removed, with when), or why it has none
+ * when its agent did not answer.
+ */
 export interface Replica extends ReplicaTarget {
   phase: string;
+  endedAt?: Date;
+  /** Why its agent is not even asked (it was removed from the platform). */
+  unreachable?: string;
 }
 
 /** One line as the API shows it: when, from which replica and agent, on which stream. */
@@ -50,11 +63,46 @@ async function replicasWhere(db: Database, where: ReturnType<typeof eq>): Promis
   return rows;
 }
 
-/** The placed replicas of a deployment of the caller's org (another org's deployment is not found). */
-export async function deploymentReplicas(db: Database, actor: Actor, id: string): Promise<Replica[]> {
+/** The replicas of a deployment removed within `withinMs` of `now`, the latest removed first. */
+async function endedReplicasOf(db: Database, id: string, withinMs: number, now: number): Promise<Replica[]> {
+  const rows = await db
+    .select({
+      workloadId: endedReplicas.workloadId,
+      agentId: endedReplicas.agentId,
+      dataPlaneUrl: agents.dataPlaneUrl,
+      keyGeneration: agents.dataPlaneKeyGeneration,
+      endedAt: endedReplicas.endedAt,
+    })
+    .from(endedReplicas)
+    .leftJoin(agents, eq(agents.id, endedReplicas.agentId))
+    .where(and(eq(endedReplicas.deploymentId, id), gte(endedReplicas.endedAt, new Date(now - withinMs))))
+    .orderBy(desc(endedReplicas.endedAt))
+    .limit(MAX_ENDED_REPLICAS);
+  return rows.map((r) => ({
+    workloadId: r.workloadId,
+    agentId: r.agentId,
+    dataPlaneUrl: r.dataPlaneUrl ?? '',
+    keyGeneration: r.keyGeneration ?? 0,
+    phase: 'ended',
+    endedAt: r.endedAt,
+    ...(r.dataPlaneUrl === null ? { unreachable: 'its agent was removed' } : {}),
+  }));
+}
+
+/**
+ * The placed replicas of a deployment of the caller's org (another org's deployment is not found), then
+ * those removed within the last `endedWithinMs` (phase `ended`): their agents keep their lines as long.
+ */
+export async function deploymentReplicas(
+  db: Database,
+  actor: Actor,
+  id: string,
+  endedWithinMs = DEFAULT_ENDED_REPLICA_LOGS_MS,
+): Promise<Replica[]> {
   requirePermission(actor.principal, 'deployments:read');
   await findDeployment(db, actor.principal.orgId, id);
-  return replicasWhere(db, eq(workloads.deploymentId, id));
+  const live = await replicasWhere(db, eq(workloads.deploymentId, id));
+  return [...live, ...(await endedReplicasOf(db, id, endedWithinMs, Date.now()))];
 }
 
 /**
@@ -84,10 +132,7 @@ const present = (replica: Replica, l: AgentLogLine): WorkloadLogLine => ({
  */
 export async function readWorkloadLogs(deps: LogsDeps, replicas: Replica[], query: AgentLogQuery) {
   const answers = await Promise.all(
-    replicas.map(async (r) => ({
-      replica: r,
-      logs: await readReplicaLogs(deps.dataPlaneSigningKey, r, query),
-    })),
+    replicas.map(async (r) => ({ replica: r, logs: await readReplica(deps, r, query) })),
   );
   const lines = answers
     .flatMap(({ replica, logs }) => (logs.ok ? logs.lines.map((l) => present(replica, l)) : []))
@@ -98,9 +143,17 @@ export async function readWorkloadLogs(deps: LogsDeps, replicas: Replica[], quer
       replica: replica.workloadId,
       agentId: replica.agentId,
       phase: replica.phase,
+      ...(replica.endedAt ? { endedAt: replica.endedAt.toISOString() } : {}),
       ...(logs.ok ? {} : { error: logs.error }),
     })),
   };
+}
+
+/** One replica's lines; a live one whose agent holds none yet has none, not an error. */
+async function readReplica(deps: LogsDeps, replica: Replica, query: AgentLogQuery): Promise<ReplicaLogs> {
+  if (replica.unreachable) return { ok: false, error: replica.unreachable };
+  const logs = await readReplicaLogs(deps.dataPlaneSigningKey, replica, query);
+  return !logs.ok && logs.gone && replica.phase !== 'ended' ? { ok: true, lines: [] } : logs;
 }
 
 /**

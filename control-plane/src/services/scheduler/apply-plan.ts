@@ -1,10 +1,11 @@
 import { newId } from '@meridian/protocol';
-import { eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, lt, type SQL, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import {
   agents,
   deploymentEvents,
   deployments,
+  endedReplicas,
   notebookSessions,
   notebooks,
   workloadOwners,
@@ -36,19 +37,50 @@ function columns(f: WorkloadFields) {
   };
 }
 
+/** How long a removed replica is remembered for its lines (MERIDIAN_ENDED_REPLICA_LOGS_SECONDS). */
+export const DEFAULT_ENDED_REPLICA_LOGS_MS = 3_600_000;
+
 /**
  * Writes one tick's plan in one transaction, so an agent never sees half of it, then returns the agents whose
- * desired state moved (their versions were bumped in the same transaction).
+ * desired state moved (their versions were bumped in the same transaction). Removed replicas that were placed
+ * are remembered for `endedLogsMs`, so their lines stay readable from their agents.
  */
-export async function applyPlan(db: Database, plan: Plan, now: number): Promise<string[]> {
+export async function applyPlan(
+  db: Database,
+  plan: Plan,
+  now: number,
+  endedLogsMs = DEFAULT_ENDED_REPLICA_LOGS_MS,
+): Promise<string[]> {
   // A tick that decided nothing opens no transaction: a steady cluster costs the database no write.
   if (isEmpty(plan)) return [];
   const at = new Date(now);
   await db.transaction(async (tx) => {
     if (plan.lostAgents.length > 0)
       await tx.update(agents).set({ status: 'lost' }).where(inArray(agents.id, plan.lostAgents));
-    if (plan.deleteWorkloads.length > 0)
+    if (plan.deleteWorkloads.length > 0) {
+      await tx
+        .insert(endedReplicas)
+        .select(
+          tx
+            .select({
+              workloadId: workloads.id,
+              deploymentId: sql<string>`${workloads.deploymentId}`.as('deployment_id'),
+              agentId: sql<string>`${workloads.agentId}`.as('agent_id'),
+              endedAt: sql<Date>`${now}`.as('ended_at'),
+            })
+            .from(workloads)
+            .where(
+              and(
+                inArray(workloads.id, plan.deleteWorkloads),
+                isNotNull(workloads.deploymentId),
+                isNotNull(workloads.agentId),
+              ),
+            ),
+        )
+        .onConflictDoNothing();
       await tx.delete(workloads).where(inArray(workloads.id, plan.deleteWorkloads));
+      await tx.delete(endedReplicas).where(lt(endedReplicas.endedAt, new Date(now - endedLogsMs)));
+    }
     // A workload created and placed in the same tick is inserted placed: one statement, not one more per row.
     const created = new Set(plan.createWorkloads.map((w) => w.id));
     if (plan.createWorkloads.length > 0) {

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deployedModel, fakeAgent, testScheduler } from '../../../testing/scheduler.js';
 import { createTestApp } from '../../../testing/test-app.js';
-import { agents, deploymentEvents, deployments, workloads } from '../../db/schema.js';
+import { agents, deploymentEvents, deployments, endedReplicas, workloads } from '../../db/schema.js';
 
 let t: Awaited<ReturnType<typeof createTestApp>>;
 beforeEach(async () => {
@@ -157,6 +157,14 @@ describe('scheduler', () => {
     const left = await t.db.select().from(workloads).where(eq(workloads.deploymentId, dep.id));
     expect(left.map((w) => w.revision)).toEqual([2, 2]);
     expect((await a.desired()).workloads).toHaveLength(1);
+    // The replaced replicas are remembered, with their agents, so their lines stay readable there.
+    const ended = await t.db.select().from(endedReplicas).where(eq(endedReplicas.deploymentId, dep.id));
+    expect(ended.map((e) => [e.agentId, e.endedAt.getTime()]).sort()).toEqual(
+      [
+        [a.agentId, now + 1_200],
+        [b.agentId, now + 1_200],
+      ].sort(),
+    );
   });
 
   it('drains an agent: its replica moves, and leaves only once the replacement is ready', async () => {

@@ -34,6 +34,8 @@ export interface SchedulerOptions extends Partial<PlanOptions> {
   scaleWindows?: ScaleWindows;
   /** How the in-memory cluster view is refreshed (full reads, trimming its change log). */
   clusterCache?: ClusterCacheOptions;
+  /** How long removed replicas are remembered for their lines; default 1 h. */
+  endedReplicaLogsMs?: number;
 }
 
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
@@ -124,7 +126,7 @@ export class Scheduler implements SchedulerTrigger {
     if (changed) this.kick();
     const inputs = { scale: this.autoscaler.decide(view), firstCalls: this.firstCalls(view), canaries };
     const plan = planTick(view, { ...this.plan, leaderSince: this.leaderSince }, inputs);
-    const notified = await applyPlan(db, plan, now);
+    const notified = await applyPlan(db, plan, now, this.options.endedReplicaLogsMs);
     for (const agentId of notified) changes.notify(agentId);
     for (const agentId of plan.lostAgents) this.options.logger.warn('agent lost', { agentId });
     // The routing snapshot follows what was written: the view again, which re-reads the rows just written.
