@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,6 +185,64 @@ describe('notebooks through the process runtime', () => {
     expect(agent?.logs()).not.toContain(workloadId);
     expect(await leftOnHost()).toEqual({ volume: false, recorded: false, user: false });
   }, 180_000);
+
+  it('removes a stopped notebook’s files, system user and save marker from its host once it is deleted, even while the agent was down', async () => {
+    /** A notebook that ran here with a file of its own and was stopped: saved, its files kept here. */
+    const stoppedNotebook = async (name: string) => {
+      const running = await runningNotebook(name);
+      const put = await jupyter(running, 'api/contents/kept.txt', {
+        method: 'PUT',
+        body: JSON.stringify({ type: 'file', format: 'text', content: `files of ${name}` }),
+      });
+      expect(put.status).toBe(201);
+      expect((await api('POST', `/v1/notebooks/${running.id}/stop`)).status).toBe(200);
+      await untilStatus(running.id, 'stopped');
+      const volume = `meridian-notebook-${running.id}`;
+      const onHost = async () => ({
+        volume: existsSync(join(volumesDir(), volume)),
+        marker: existsSync(join(dir, 'agent', 'notebook-saves', `${running.id}.save`)),
+        user: await hasUser(WorkloadUsers.nameOf(volume)),
+      });
+      // Saved once its server has ended: the marker is written last.
+      await expect.poll(onHost, { timeout: 30_000 }).toEqual({ volume: true, marker: true, user: true });
+      return { id: running.id, onHost };
+    };
+    const kept = await stoppedNotebook('shelved');
+    const deleted = await stoppedNotebook('binned');
+    const whileDown = await stoppedNotebook('binned-offline');
+    const none = { volume: false, marker: false, user: false };
+
+    expect((await api('DELETE', `/v1/notebooks/${deleted.id}`)).status).toBe(204);
+    await expect.poll(deleted.onHost, { timeout: 30_000, interval: 250 }).toEqual(none);
+    expect(agent?.logs()).toMatch(
+      new RegExp(`"msg":"removed the files of a deleted notebook".*${deleted.id}`),
+    );
+
+    // Deleted while no agent ran on the host: the next one removes it after its first desired state.
+    await agent?.stop();
+    expect((await api('DELETE', `/v1/notebooks/${whileDown.id}`)).status).toBe(204);
+    expect(await whileDown.onHost()).toEqual({ volume: true, marker: true, user: true });
+    agent = await startRegisteredAgent(cp?.url ?? '', join(dir, 'cp'), join(dir, 'agent'), {
+      MERIDIAN_AGENT_ON_STOP: 'stop-workloads',
+    });
+    await expect.poll(whileDown.onHost, { timeout: 30_000, interval: 250 }).toEqual(none);
+
+    // A stopped notebook that still exists keeps all of it, and starts again with its files.
+    expect(await kept.onHost()).toEqual({ volume: true, marker: true, user: true });
+    expect((await api('POST', `/v1/notebooks/${kept.id}/start`)).status).toBe(200);
+    const again = await untilStatus(kept.id, 'running');
+    const file = await jupyter(again, 'api/contents/kept.txt?content=1');
+    expect(((await file.json()) as { content: string }).content).toBe('files of shelved');
+    expect((await api('POST', `/v1/notebooks/${kept.id}/stop`)).status).toBe(200);
+    await untilStatus(kept.id, 'stopped');
+    // The control plane keeps no save of either deleted notebook (the filesystem store's objects are files).
+    const objects = join(dir, 'cp', 'objects');
+    const saved = (await readdir(objects, { recursive: true })).filter((p) =>
+      statSync(join(objects, p)).isFile(),
+    );
+    expect(saved.filter((p) => p.includes(kept.id))).not.toEqual([]);
+    expect(saved.filter((p) => p.includes(deleted.id) || p.includes(whileDown.id))).toEqual([]);
+  }, 240_000);
 
   it('keeps a running notebook and its kernels across an agent restart (the agent’s default stop)', async () => {
     try {

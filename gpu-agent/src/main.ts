@@ -9,6 +9,7 @@ import { startAgent } from './agent/agent.js';
 import { GpuLedger } from './agent/gpu-assignment.js';
 import { LoggedRuntime } from './agent/logged-runtime.js';
 import { createJsonLogger } from './agent/logger.js';
+import { NotebookLeftovers } from './agent/notebook-leftovers.js';
 import { NotebookVolumes } from './agent/notebook-volumes.js';
 import { RegistrationError, readCredential } from './agent/registration.js';
 import { SupervisedRuntime } from './agent/supervised-runtime.js';
@@ -42,7 +43,7 @@ async function buildExtraRuntimes(
   config: AgentConfig,
   logs: WorkloadLogs,
   models: { cache: ModelCache; servers: ModelServers },
-): Promise<WorkloadRuntime[]> {
+): Promise<{ runtimes: WorkloadRuntime[]; volumes: NotebookVolumes }> {
   const ownerId = `host-${createHash('sha256').update(config.dataDir).digest('hex').slice(0, 16)}`;
   // The agent's state (its credential above all) is its own: tightened too when an older run left it looser.
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -96,7 +97,7 @@ async function buildExtraRuntimes(
       logs,
     ),
   );
-  return runtimes;
+  return { runtimes, volumes };
 }
 
 function readTokenFile(path: string): string | undefined {
@@ -122,13 +123,15 @@ try {
   // One cache for the onnx runtime and custom model servers, and the servers the data plane relays to.
   const cache = new ModelCache(config.modelCacheDir, { budgetBytes: config.diskBudgetBytes });
   const modelServers = new ModelServers();
+  const extra = await buildExtraRuntimes(config, workloadLogs, { cache, servers: modelServers });
   const agent = await startAgent({
     config,
     log,
     workloadLogs,
     cache,
     modelServers,
-    extraRuntimes: await buildExtraRuntimes(config, workloadLogs, { cache, servers: modelServers }),
+    extraRuntimes: extra.runtimes,
+    notebookLeftovers: new NotebookLeftovers(extra.volumes, log),
     ...(extras.MERIDIAN_AGENT_DATA_PLANE_URL ? { dataPlaneUrl: extras.MERIDIAN_AGENT_DATA_PLANE_URL } : {}),
   });
   log.info('data plane listening', { url: agent.dataPlaneUrl, agentId: agent.agentId });

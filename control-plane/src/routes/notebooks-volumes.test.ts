@@ -1,11 +1,22 @@
+import { Readable } from 'node:stream';
 import { newId } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestAgent } from '../../testing/agents.js';
 import { createTestApp, type Session } from '../../testing/test-app.js';
 import { notebookSessions, workloads } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { saveNotebookVolume } from '../services/notebooks/volumes.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Agent = { agentId: string; credential: string };
+
+function deferred() {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
 
 // A notebook's files between agents, through the real app on libSQL and the filesystem object store.
 describe('notebook volumes', () => {
@@ -85,6 +96,97 @@ describe('notebook volumes', () => {
     const got = await pending;
     expect(await got.text()).toBe('newer files');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+  });
+
+  it('deletes the saved files with the notebook', async () => {
+    const listed = async () => {
+      const keys: string[] = [];
+      for await (const o of t.objectStore.list(`orgs/${owner.orgId}/notebooks/${notebookId}/`))
+        keys.push(o.key);
+      return keys;
+    };
+    expect(await listed()).toHaveLength(1);
+    const deleted = await t.client.call('DELETE', `/v1/notebooks/${notebookId}`, {
+      token: owner.accessToken,
+    });
+    expect(deleted.status).toBe(204);
+    expect(await listed()).toEqual([]);
+    // The agent that ran it, saving late, is refused and leaves nothing behind.
+    expect((await volume(first, 'PUT', 'files saved after the delete')).status).toBe(404);
+    expect(await listed()).toEqual([]);
+  });
+
+  it('leaves nothing behind when a save still streaming as the notebook is deleted ends after the cleanup', async () => {
+    const created = await t.client.call('POST', '/v1/notebooks', {
+      token: owner.accessToken,
+      body: { name: 'raced', gpuType: 'cpu' },
+    });
+    const id: string = created.json.id;
+    await t.db.insert(notebookSessions).values({
+      id: newId('notebookSession'),
+      notebookId: id,
+      orgId: owner.orgId,
+      gpuType: 'cpu',
+      gpuCount: 0,
+      agentId: first.agentId,
+      startedAt: new Date(Date.now() - 60_000),
+      endedAt: new Date(),
+    });
+    // Staged below the route (which takes in a chunked body whole before its handler runs): the save has
+    // passed every check once the store reads its body, and the delete runs while it streams.
+    const streaming = deferred();
+    const finish = deferred();
+    let sent = false;
+    const body = new Readable({
+      read() {
+        if (sent) return;
+        sent = true;
+        this.push('files of a notebook being deleted');
+        streaming.resolve();
+        void finish.promise.then(() => this.push(null));
+      },
+    });
+    const savedLate = saveNotebookVolume(
+      { db: t.db, objectStore: t.objectStore },
+      first.agentId,
+      id,
+      body,
+    ).then(
+      () => 'saved',
+      (err: unknown) => (err instanceof AppError ? err.code : String(err)),
+    );
+    await streaming.promise;
+    expect((await t.client.call('DELETE', `/v1/notebooks/${id}`, { token: owner.accessToken })).status).toBe(
+      204,
+    );
+    finish.resolve();
+    expect(await savedLate).toBe('not_found');
+    const left: string[] = [];
+    for await (const o of t.objectStore.list(`orgs/${owner.orgId}/notebooks/${id}/`)) left.push(o.key);
+    expect(left).toEqual([]);
+  });
+
+  it('tells an agent which of the notebooks it ran were deleted, and nothing of any other', async () => {
+    const ask = (agent: Agent, notebookIds: string[]) =>
+      t.app.request('/agent/v1/notebooks/deleted', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agent.credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ notebookIds }),
+      });
+    const kept = await t.client.call('POST', '/v1/notebooks', {
+      token: owner.accessToken,
+      body: { name: 'kept', gpuType: 'cpu' },
+    });
+    const neverRan = 'nb_0000000000never';
+    // `first` ran the deleted one (sessions stay for billing); `second` only held it, never ran it.
+    const answered = await ask(first, [notebookId, kept.json.id, neverRan]);
+    expect(answered.status).toBe(200);
+    expect(await answered.json()).toEqual({ deleted: [notebookId] });
+    expect(await (await ask(second, [notebookId])).json()).toEqual({ deleted: [] });
+    expect((await ask(first, ['../etc'])).status).toBe(400);
+    expect((await t.app.request('/agent/v1/notebooks/deleted', { method: 'POST', body: '{}' })).status).toBe(
+      401,
+    );
   });
 
   it('refuses a bad notebook id and an unknown agent', async () => {

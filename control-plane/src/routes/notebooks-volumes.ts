@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { DeletedNotebooksQuery, NotebookId } from '@meridian/protocol';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { AppError, notFound } from '../errors.js';
@@ -7,6 +8,7 @@ import type { AppEnv } from '../http/context.js';
 import type { AgentIdentity } from '../services/agents/authenticate.js';
 import type { AgentServiceDeps } from '../services/agents/deps.js';
 import {
+  deletedNotebooksOf,
   type NotebookVolumeDeps,
   openNotebookVolume,
   saveNotebookVolume,
@@ -15,14 +17,14 @@ import { requireAgent } from './agents.js';
 
 /** The most a notebook's files may take as one tar. */
 export const MAX_NOTEBOOK_VOLUME_BYTES = 2 * 1024 ** 3;
-const ID = /^nb_[0-9a-z]{10,64}$/;
 
 type AgentEnv = AppEnv & { Variables: AppEnv['Variables'] & { agent: AgentIdentity } };
 
 /**
  * Agents only: a notebook's files, saved as one tar when it stops (`PUT`) and fetched when it starts
  * (`GET`, 404 while none was ever saved; `If-None-Match` with the save time the agent holds answers 304),
- * so a notebook started on another agent finds them. Streamed both ways, never held in memory.
+ * so a notebook started on another agent finds them. Streamed both ways, never held in memory. And which
+ * of the notebooks an agent ran were deleted since, so it removes what it keeps of them.
  */
 export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps) {
   const app = new Hono<AgentEnv>();
@@ -70,10 +72,20 @@ export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps
       etag,
     });
   });
+  // Which of the notebooks whose files it keeps were deleted, so it removes them (they stopped there: no
+  // desired state of its names them any more).
+  app.use('/agent/v1/notebooks/deleted', requireAgent(deps));
+  app.post('/agent/v1/notebooks/deleted', async (c) => {
+    const query = DeletedNotebooksQuery.safeParse(await c.req.json().catch(() => undefined));
+    if (!query.success)
+      throw new AppError('validation_failed', 'The body is {"notebookIds": [up to 500 notebook ids]}');
+    const deleted = await deletedNotebooksOf(deps.db, c.var.agent.agentId, query.data.notebookIds);
+    return c.json({ deleted }, 200);
+  });
   return app;
 }
 
 function notebookId(raw: string): string {
-  if (!ID.test(raw)) throw new AppError('validation_failed', 'Not a notebook id');
+  if (!NotebookId.safeParse(raw).success) throw new AppError('validation_failed', 'Not a notebook id');
   return raw;
 }

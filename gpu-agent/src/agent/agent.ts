@@ -23,6 +23,7 @@ import { HeartbeatLoop } from './heartbeat-loop.js';
 import { LoadReporter } from './load-reporter.js';
 import { LoggedRuntime } from './logged-runtime.js';
 import type { Logger } from './logger.js';
+import type { NotebookLeftovers } from './notebook-leftovers.js';
 import { OnnxWorkloadRuntime } from './onnx-runtime.js';
 import { Reconciler } from './reconciler.js';
 import { ensureRegistered, storeDataPlaneKey } from './registration.js';
@@ -52,6 +53,8 @@ export interface AgentDeps {
   usageIntervalMs?: number;
   /** Workloads' recent lines; default: under the data dir's workload-logs/ (main.ts passes the one it built). */
   workloadLogs?: WorkloadLogs;
+  /** What notebooks stopped here keep on this host: removed after each desired state once deleted. */
+  notebookLeftovers?: NotebookLeftovers;
 }
 
 export interface RunningAgent {
@@ -220,6 +223,8 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
         apply: async (s) => {
           await takeKey(s);
           await reconciler.apply(s);
+          // After the apply, so the notebooks it stopped are saved and none it holds is touched.
+          await deps.notebookLeftovers?.removeDeleted(s, authed);
         },
         log,
       },

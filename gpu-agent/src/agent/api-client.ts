@@ -4,6 +4,8 @@ import {
   AgentMonitoringAck,
   type AgentMonitoringReport,
   type AgentRegistration,
+  DeletedNotebooks,
+  type DeletedNotebooksQuery,
   DesiredStatePoll,
   HeartbeatResponse,
   PredictionUsageAck,
@@ -103,6 +105,11 @@ export class ApiClient {
   /** Per-replica load for the autoscaler; answered 204. */
   reportLoad(body: AgentLoadReport): Promise<ApiResult<unknown>> {
     return this.call('POST', '/agent/v1/load', NoContent, { body });
+  }
+
+  /** Which of the notebooks whose files this agent keeps were deleted (of those it ran). */
+  deletedNotebooks(body: DeletedNotebooksQuery): Promise<ApiResult<DeletedNotebooks>> {
+    return this.call('POST', '/agent/v1/notebooks/deleted', DeletedNotebooks, { body });
   }
 
   private async call<S extends z.ZodType>(

@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { WorkloadDirs } from '../runtimes/workload-dirs.js';
 import type { WorkloadIdentity, WorkloadUsers } from '../runtimes/workload-users.js';
+
+const VOLUME_PREFIX = 'meridian-notebook-';
+const SAVE_SUFFIX = '.save';
+
+/** The volume a notebook's files live in on this host, named after the notebook: they outlive each start. */
+export const notebookVolumeName = (notebookId: string) => `${VOLUME_PREFIX}${notebookId}`;
 
 /** Where the control plane answers and the agent's credential for it; undefined before registration. */
 export type ControlPlaneAccess = () => Promise<{ controlPlaneUrl: string; credential: string } | undefined>;
@@ -94,6 +100,25 @@ export class NotebookVolumes {
     return 'saved';
   }
 
+  /** The notebooks this host keeps anything of (a volume folder or a save marker), running ones too. */
+  async kept(): Promise<string[]> {
+    const volumes = await readdir(join(this.options.dirs.root, 'volumes')).catch(() => [] as string[]);
+    const marks = await readdir(this.options.stateDir).catch(() => [] as string[]);
+    const ids = [
+      ...volumes.map((v) => decoded(v, VOLUME_PREFIX, '')),
+      ...marks.map((m) => decoded(m, '', SAVE_SUFFIX)),
+    ];
+    return [...new Set(ids.filter((id) => id !== undefined))];
+  }
+
+  /** Removes all this host keeps of a deleted notebook: its files, its system user and its save marker. */
+  async forget(notebookId: string): Promise<void> {
+    const volume = notebookVolumeName(notebookId);
+    await this.options.dirs.removeVolume(volume);
+    await this.options.users.remove(volume);
+    await rm(this.statePath(notebookId), { force: true });
+  }
+
   private owner(volume: string): Promise<WorkloadIdentity> {
     return this.options.users.ensure(volume, this.options.dirs.volumeDir(volume));
   }
@@ -115,7 +140,7 @@ export class NotebookVolumes {
   }
 
   private statePath(notebookId: string): string {
-    return join(this.options.stateDir, `${encodeURIComponent(notebookId)}.save`);
+    return join(this.options.stateDir, `${encodeURIComponent(notebookId)}${SAVE_SUFFIX}`);
   }
 
   private async knownSave(notebookId: string): Promise<string | undefined> {
@@ -129,6 +154,17 @@ export class NotebookVolumes {
     if (!etag) return;
     await mkdir(this.options.stateDir, { recursive: true, mode: 0o700 });
     await writeFile(this.statePath(notebookId), etag.replaceAll('"', ''), { mode: 0o600 });
+  }
+}
+
+/** The notebook id in an encoded file name `<prefix><id><suffix>`; undefined for any other name. */
+function decoded(name: string, prefix: string, suffix: string): string | undefined {
+  try {
+    const plain = decodeURIComponent(name);
+    if (!plain.startsWith(prefix) || !plain.endsWith(suffix)) return undefined;
+    return plain.slice(prefix.length, plain.length - suffix.length) || undefined;
+  } catch {
+    return undefined; // not a name this agent wrote
   }
 }
 

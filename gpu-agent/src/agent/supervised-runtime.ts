@@ -19,7 +19,7 @@ import {
 } from '../runtimes/types.js';
 import type { GpuLedger } from './gpu-assignment.js';
 import { NotebookActivity } from './notebook-activity.js';
-import type { NotebookVolumes } from './notebook-volumes.js';
+import { type NotebookVolumes, notebookVolumeName } from './notebook-volumes.js';
 import type { Adopted, RuntimeContext, WorkloadDetails, WorkloadRuntime } from './workload-runtime.js';
 import { limitsOf } from './workload-size.js';
 
@@ -367,7 +367,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 const volumeOf = (workload: DesiredNotebookWorkload) => ({
   notebookId: workload.notebookId,
-  volume: `meridian-notebook-${workload.notebookId}`,
+  volume: notebookVolumeName(workload.notebookId),
 });
 
 /** A container's exit code as its owner can act on it: 137 is a SIGKILL, most often the memory limit. */

@@ -1,4 +1,6 @@
 import type { Database } from '../../db/client.js';
+import type { Logger } from '../../lib/logger.js';
+import type { ObjectStore } from '../../storage/object-store.js';
 import type { DesiredStateChanges } from '../agents/desired-state-changes.js';
 import type { SchedulerTrigger } from '../scheduler/trigger.js';
 
@@ -9,6 +11,10 @@ export interface NotebookDeps {
   scheduler: SchedulerTrigger;
   /** Wakes the long polls of agents whose notebook a delete removed. */
   changes: DesiredStateChanges;
+  /** Where notebooks' saved files are kept: a deleted notebook's go with it. */
+  objectStore: ObjectStore;
+  /** Files a delete could not remove are logged (the delete itself has committed). */
+  logger: Logger;
   /** Where users reach the edge; a notebook answers at `<edgePublicUrl>/notebooks/<id>/`. */
   edgePublicUrl: string;
   /** The image of a notebook created without one (MERIDIAN_NOTEBOOK_IMAGE). Default DEFAULT_NOTEBOOK_IMAGE. */

@@ -1,5 +1,5 @@
 import { type GpuType, newId } from '@meridian/protocol';
-import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, isNull, lt } from 'drizzle-orm';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { notebookSessions, notebooks } from '../../db/schema.js';
@@ -13,6 +13,7 @@ import { resolveGpuCount } from '../workloads/gpu-request.js';
 import { agentsHolding, notifyAgents } from '../workloads/holders.js';
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_NOTEBOOK_IMAGE, type NotebookDeps } from './deps.js';
 import { assertMayControl, findNotebook, notebookCaller, presentNotebook } from './records.js';
+import { deleteSavedVolumes } from './volumes.js';
 
 export interface NotebookInput {
   name: string;
@@ -121,15 +122,16 @@ export async function setNotebookDesired(
 }
 
 /**
- * Deletes a notebook (its workload cascades) and ends its open session, which stays for billing; the agent
- * that ran it drops it on its next poll.
+ * Deletes a notebook (its workload cascades), its saved files, and ends its open session, which stays for
+ * billing. The agents that hold it or ever ran it are woken: one running it stops it, and each removes the
+ * files, system user and save marker it keeps of it.
  */
 export async function deleteNotebook(deps: NotebookDeps, actor: Actor, id: string): Promise<void> {
   const user = notebookCaller(actor.principal, 'notebooks:write');
   const holders = await deps.db.transaction(async (tx) => {
     const row = await findNotebook(tx, user.orgId, id);
     assertMayControl(user, row, 'delete');
-    const agentIds = await agentsHolding(tx, { notebookId: id });
+    const agentIds = await agentsKeepingFiles(tx, id);
     await tx.delete(notebooks).where(eq(notebooks.id, id));
     await endOpenSession(tx, id, 'deleted');
     await recordAudit(tx, actor, {
@@ -141,8 +143,20 @@ export async function deleteNotebook(deps: NotebookDeps, actor: Actor, id: strin
     });
     return agentIds;
   });
+  // After the row is gone, so a save still streaming in is refused rather than left behind (see its doc).
+  await deleteSavedVolumes(deps, user.orgId, id);
   await notifyAgents(deps.db, deps.changes, holders);
   deps.scheduler.kick();
+}
+
+/** The agents holding the notebook now and those that ran it: each may keep its files. */
+async function agentsKeepingFiles(tx: Pick<Database, 'selectDistinct'>, notebookId: string) {
+  const ran = await tx
+    .selectDistinct({ agentId: notebookSessions.agentId })
+    .from(notebookSessions)
+    .where(and(eq(notebookSessions.notebookId, notebookId), isNotNull(notebookSessions.agentId)));
+  const holding = await agentsHolding(tx, { notebookId });
+  return [...new Set([...holding, ...ran.flatMap((r) => (r.agentId === null ? [] : [r.agentId]))])];
 }
 
 /** The notebook's runs, newest first: what billing charges as GPU time. */

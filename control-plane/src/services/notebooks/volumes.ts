@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { agents, notebookSessions, notebooks, workloads } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
+import type { Logger } from '../../lib/logger.js';
 import type { ObjectBody, ObjectStore } from '../../storage/object-store.js';
 
 export interface NotebookVolumeDeps {
@@ -29,6 +30,11 @@ export interface SavedVolume {
 /**
  * Keeps the files of a notebook the calling agent ran (its last run was there) in object storage, so the
  * next start on any agent finds them. Older saves are removed once this one is durable.
+ *
+ * A delete of the notebook may run while the tar streams in. The delete removes the row, then whatever is
+ * under the notebook's prefix; the save looks for the row again once its object is durable, and removes
+ * that object itself (answering 404) when the row is gone. Whichever order they interleave in, one of
+ * the two sees the object: no save outlives its notebook.
  */
 export async function saveNotebookVolume(
   deps: NotebookVolumeDeps,
@@ -44,9 +50,53 @@ export async function saveNotebookVolume(
   const stored = await deps.objectStore.put(`${prefix}${stamp(savedAt)}`, body, {
     contentType: 'application/x-tar',
   });
+  if (!(await notebookExists(deps.db, notebookId))) {
+    await deps.objectStore.delete(stored.key);
+    throw notFound('Notebook');
+  }
   for await (const old of deps.objectStore.list(prefix))
     if (old.key !== stored.key && old.key < stored.key) await deps.objectStore.delete(old.key);
   return { savedAt, sizeBytes: stored.sizeBytes };
+}
+
+/**
+ * Deletes every save of a notebook whose row is already gone (see saveNotebookVolume for a save that races
+ * it). A failure leaves files nobody can reach but that cost storage: logged, as the delete has committed.
+ */
+export async function deleteSavedVolumes(
+  deps: { objectStore: ObjectStore; logger: Logger },
+  orgId: string,
+  notebookId: string,
+): Promise<void> {
+  try {
+    for await (const object of deps.objectStore.list(prefixOf(orgId, notebookId)))
+      await deps.objectStore.delete(object.key);
+  } catch (error) {
+    deps.logger.error('notebook files left behind', { orgId, notebookId, error });
+  }
+}
+
+/**
+ * Of `notebookIds`, those deleted that the calling agent ran: the files it keeps of them are nobody's.
+ * A notebook it never ran is never named, deleted or not, so an agent learns nothing of others' notebooks.
+ */
+export async function deletedNotebooksOf(
+  db: Database,
+  agentId: string,
+  notebookIds: string[],
+): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ id: notebookSessions.notebookId })
+    .from(notebookSessions)
+    .leftJoin(notebooks, eq(notebooks.id, notebookSessions.notebookId))
+    .where(
+      and(
+        eq(notebookSessions.agentId, agentId),
+        inArray(notebookSessions.notebookId, notebookIds),
+        isNull(notebooks.id),
+      ),
+    );
+  return rows.map((r) => r.id);
 }
 
 /**
@@ -104,6 +154,11 @@ async function notebookOf(db: Database, notebookId: string) {
     .where(eq(notebooks.id, notebookId));
   if (!row) throw notFound('Notebook');
   return row;
+}
+
+async function notebookExists(db: Database, notebookId: string): Promise<boolean> {
+  const [row] = await db.select({ id: notebooks.id }).from(notebooks).where(eq(notebooks.id, notebookId));
+  return row !== undefined;
 }
 
 function sessionsOf(db: Database, notebookId: string, limit: number) {
