@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from './main.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runCapturingStderr } from './main-captured.test-helper.js';
 
 // `--api-url localhost:8080` once reached fetch as a URL whose scheme is `localhost:`, and the CLI said it
 // could not reach the server "at null". A URL option or variable that is not http(s) is usage (exit 2),
@@ -29,16 +29,7 @@ describe('the URLs of the control plane and the edge', () => {
     delete process.env.MERIDIAN_API_URL;
     delete process.env.MERIDIAN_EDGE_URL;
     Object.assign(process.env, env);
-    const lines: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
-      return { code: await main(args), stderr: lines.join('') };
-    } finally {
-      spy.mockRestore();
-    }
+    return runCapturingStderr(args);
   };
 
   it('refuses a flag without a scheme, and says what was likely meant', async () => {

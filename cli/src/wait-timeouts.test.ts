@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from './main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCapturingStderr } from './main-captured.test-helper.js';
 
 // A --timeout that is not a whole number once made NaN deadlines, and `--wait` then waited forever. Each is
 // refused as usage (exit 2) before any request: here no login and no server exist, so reaching the network
@@ -23,18 +23,7 @@ describe('--timeout of the commands that wait', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const run = async (args: string[]) => {
-    const lines: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      lines.push(String(chunk));
-      return true;
-    });
-    try {
-      return { code: await main(args), stderr: lines.join('') };
-    } finally {
-      spy.mockRestore();
-    }
-  };
+  const run = runCapturingStderr;
 
   it.each([
     [['deploy', 'ocr-cls', '--wait', '--timeout', 'soon']],
