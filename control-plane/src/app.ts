@@ -81,6 +81,8 @@ export interface AppDeps {
   refreshTokenTtlSeconds: number;
   edgeServiceToken: string;
   maxBodyBytes: number;
+  /** The most a notebook's files may take as one tar; default 2 GiB (tests make it small). */
+  maxNotebookVolumeBytes?: number;
   trustProxy: boolean;
   /** Cheaper scrypt for tests only; production uses the default cost. */
   scrypt?: ScryptParams;
@@ -134,7 +136,8 @@ function streamsOwnBody(path: string): boolean {
     path.startsWith('/v1/storage/uploads/') ||
     /^\/v1\/models\/[^/]+\/versions(\/|$)/.test(path) ||
     /^\/v1\/runs\/[^/]+\/artifacts(\/|$)/.test(path) ||
-    path === '/v1/files'
+    path === '/v1/files' ||
+    /^\/agent\/v1\/notebooks\/[^/]+\/volume$/.test(path)
   );
 }
 
@@ -251,7 +254,14 @@ export function createApp(deps: AppDeps) {
   };
   app.route('/', agentRoutes({ ...agentDeps, load: loadSignals }));
   // Notebooks' files, saved by the agent that stopped one and fetched by the one that starts it next.
-  app.route('/', notebookVolumeRoutes({ ...agentDeps, objectStore: deps.objectStore }));
+  app.route(
+    '/',
+    notebookVolumeRoutes({
+      ...agentDeps,
+      objectStore: deps.objectStore,
+      ...(deps.maxNotebookVolumeBytes === undefined ? {} : { maxVolumeBytes: deps.maxNotebookVolumeBytes }),
+    }),
+  );
   app.route(
     '/',
     internalAutoscalingRoutes({

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { newId } from '@meridian/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestAgent } from '../../testing/agents.js';
@@ -6,6 +7,7 @@ import { createTestApp, type Session } from '../../testing/test-app.js';
 import { notebookSessions, workloads } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { saveNotebookVolume } from '../services/notebooks/volumes.js';
+import type { ObjectStore } from '../storage/object-store.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 type Agent = { agentId: string; credential: string };
@@ -96,6 +98,49 @@ describe('notebook volumes', () => {
     const got = await pending;
     expect(await got.text()).toBe('newer files');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_400);
+  });
+
+  it('streams a save sent without a length into the store, and refuses one past the limit with 413', async () => {
+    // The store is the real one; only told when a save starts writing into it.
+    const writing = deferred();
+    const store: ObjectStore = Object.create(t.objectStore);
+    store.put = (...args) => {
+      writing.resolve();
+      return t.objectStore.put(...args);
+    };
+    // Larger than the app's JSON body limit (1 MiB here), which a notebook's files are not held to.
+    const small = t.anotherInstance({ maxNotebookVolumeBytes: 4 * 1024 * 1024, objectStore: store });
+    // As the agent sends its tar: chunk by chunk as it is made, so no Content-Length. The rest is sent only once
+    // the store is being written: a route that read the whole body first (to count it) would never get it.
+    async function* tar(bytes: number) {
+      yield Buffer.alloc(16 * 1024);
+      await Promise.race([
+        writing.promise,
+        sleep(5_000).then(() => Promise.reject(new Error('never streamed'))),
+      ]);
+      for (let sent = 16 * 1024; sent < bytes; sent += 16 * 1024)
+        yield Buffer.alloc(Math.min(16 * 1024, bytes - sent));
+    }
+    const save = (bytes: number) =>
+      small.request(`/agent/v1/notebooks/${notebookId}/volume`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${first.credential}` },
+        body: Readable.toWeb(Readable.from(tar(bytes))) as ReadableStream<Uint8Array>,
+        duplex: 'half',
+      } as RequestInit);
+    const fits = await save(2 * 1024 * 1024);
+    expect(fits.status, await fits.clone().text()).toBe(201);
+    expect(((await fits.json()) as { sizeBytes: number }).sizeBytes).toBe(2 * 1024 * 1024);
+    const over = await save(5 * 1024 * 1024);
+    expect(over.status).toBe(413);
+    expect(((await over.json()) as { error: { message: string } }).error.message).toBe(
+      "A notebook's files may take 4194304 bytes",
+    );
+    // The refused save left the one before it as the notebook's files.
+    const kept = await small.request(`/agent/v1/notebooks/${notebookId}/volume`, {
+      headers: { authorization: `Bearer ${first.credential}` },
+    });
+    expect((await kept.arrayBuffer()).byteLength).toBe(2 * 1024 * 1024);
   });
 
   it('deletes the saved files with the notebook', async () => {

@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { DeletedNotebooksQuery, NotebookId } from '@meridian/protocol';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { AppError, notFound } from '../errors.js';
 import type { AppEnv } from '../http/context.js';
+import { limitedBody } from '../http/limited-body.js';
 import type { AgentIdentity } from '../services/agents/authenticate.js';
 import type { AgentServiceDeps } from '../services/agents/deps.js';
 import {
@@ -30,29 +29,14 @@ export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps
   const app = new Hono<AgentEnv>();
   const path = '/agent/v1/notebooks/:id/volume';
   app.use(path, requireAgent(deps));
-  app.put(
-    path,
-    bodyLimit({
-      maxSize: MAX_NOTEBOOK_VOLUME_BYTES,
-      onError: () => {
-        throw new AppError(
-          'payload_too_large',
-          `A notebook's files may take ${MAX_NOTEBOOK_VOLUME_BYTES} bytes`,
-        );
-      },
-    }),
-    async (c) => {
-      const body = c.req.raw.body;
-      if (!body) throw new AppError('validation_failed', 'The tar of the notebook’s files is the body');
-      const saved = await saveNotebookVolume(
-        deps,
-        c.var.agent.agentId,
-        notebookId(c.req.param('id')),
-        Readable.fromWeb(body as unknown as NodeReadableStream<Uint8Array>),
-      );
-      return c.json(saved, 201);
-    },
-  );
+  const maxBytes = deps.maxVolumeBytes ?? MAX_NOTEBOOK_VOLUME_BYTES;
+  const tooLarge = () => new AppError('payload_too_large', `A notebook's files may take ${maxBytes} bytes`);
+  app.put(path, async (c) => {
+    const body = limitedBody(c, maxBytes, tooLarge);
+    if (!body) throw new AppError('validation_failed', 'The tar of the notebook’s files is the body');
+    const saved = await saveNotebookVolume(deps, c.var.agent.agentId, notebookId(c.req.param('id')), body);
+    return c.json(saved, 201);
+  });
   app.get(path, async (c) => {
     const saved = await openNotebookVolume(
       deps,

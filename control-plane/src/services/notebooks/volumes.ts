@@ -11,6 +11,8 @@ export interface NotebookVolumeDeps {
   objectStore: ObjectStore;
   /** Longest a start waits for the files of the run before it, still being saved by another agent. */
   saveWaitMs?: number;
+  /** The most a notebook's files may take as one tar; default MAX_NOTEBOOK_VOLUME_BYTES (2 GiB). */
+  maxVolumeBytes?: number;
 }
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
