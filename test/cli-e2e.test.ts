@@ -234,6 +234,15 @@ describe('the meridian CLI against the platform', () => {
 
   it('exits 4 naming the deployment when --wait runs out of time with it still pending', async () => {
     const asSam = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'sam' } });
+    // A refused field is named once: in the message, not again as a detail below it.
+    const breached = await cli.run(
+      ['register', '--email', 'sam@example.com', '--name', 'Sam', '--password-stdin'],
+      { input: 'password123\n', env: { MERIDIAN_PROFILE: 'sam' } },
+    );
+    expect(breached.code).toBe(1);
+    expect(breached.stderr).toMatch(
+      /^meridian: password: is in a list of passwords exposed in data breaches; choose another \(400 validation_failed\) \[request [\w-]+\]\n$/,
+    );
     ok(
       await cli.run(['register', '--email', 'sam@example.com', '--name', 'Sam', '--password-stdin'], {
         input: 'correct horse battery staple\n',

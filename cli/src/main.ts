@@ -103,7 +103,12 @@ export function report(error: unknown, debug: boolean): number {
   }
   if (error instanceof MeridianError) {
     const id = error.requestId ? ` [request ${error.requestId}]` : '';
-    const details = error.details.map((d) => `\n  ${d.path}: ${d.message}`).join('');
+    // A refusal of one field already says it in its message (`password: …`): not again below it.
+    const details = error.details
+      .map((d) => `${d.path}: ${d.message}`)
+      .filter((line) => !error.message.includes(line))
+      .map((line) => `\n  ${line}`)
+      .join('');
     // Where the server sent no code, a made-up `http_400` would only repeat the status.
     const code = error.serverCode ? ` ${error.serverCode}` : '';
     process.stderr.write(`meridian: ${error.message} (${error.status}${code})${id}${details}\n`);
