@@ -16,7 +16,13 @@ export const FIXED_SCOPES = [
 /** One API-key scope: a fixed scope or `predict:<deployment id or name>`. */
 export const ApiKeyScope = z.union([
   z.enum(FIXED_SCOPES),
-  z.string().regex(/^predict:[A-Za-z0-9_.-]{1,128}$/, 'predict:<deployment> with a deployment id or name'),
+  // The message of a scope that is neither: zod reports this branch's, so it names the fixed ones too.
+  z
+    .string()
+    .regex(
+      /^predict:[A-Za-z0-9_.-]{1,128}$/,
+      `a scope is one of ${FIXED_SCOPES.join(', ')}, or predict:<deployment> with a deployment id or name`,
+    ),
 ]);
 export type ApiKeyScope = z.infer<typeof ApiKeyScope>;
 

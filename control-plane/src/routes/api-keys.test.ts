@@ -47,8 +47,20 @@ describe('API keys', () => {
   });
 
   it('rejects unknown scopes and duplicate limit names', async () => {
-    const badScope = await t.client.createKey(owner, { scopes: ['root'] }).catch((e: Error) => e.message);
-    expect(badScope).toMatch(/400/);
+    const badScope = await t.client.call('POST', '/v1/api-keys', {
+      token: owner.accessToken,
+      body: { name: 'bad', scopes: ['predict', 'root'] },
+    });
+    expect(badScope.status).toBe(400);
+    // The refusal names what a scope may be, not zod's bare "Invalid input".
+    expect(badScope.json.error.details).toEqual([
+      {
+        path: 'scopes.1',
+        message: expect.stringMatching(
+          /^a scope is one of predict, models:read, .*, or predict:<deployment> with a deployment id or name$/,
+        ),
+      },
+    ]);
     const dup = await t.client.call('POST', '/v1/api-keys', {
       token: owner.accessToken,
       body: {
