@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { action, CliError, type Context, table } from '../context.js';
 import { formatDuration, parseDurationWithin } from '../durations.js';
 import { pickNamed, requireDeployment } from '../resolve.js';
+import { silenceCommands } from './alert-silences.js';
 
 type Rule = Schema<'AlertRule'>;
 type Channel = Schema<'NotificationChannel'>;
@@ -240,9 +241,13 @@ export function alertCommands(program: Command): void {
           },
         });
         const what = rule ? `alert ${rule.name}` : 'every alert';
-        ctx.print(silence, () => `Silenced ${what} until ${silence.endsAt}`);
+        ctx.print(
+          silence,
+          () => `Silenced ${what} until ${silence.endsAt} (lift it: meridian alerts unsilence ${silence.id})`,
+        );
       }),
     );
+  silenceCommands(alerts);
   alerts
     .command('delete <name>')
     .description('Delete an alert rule (by name or id)')
