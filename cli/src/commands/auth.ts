@@ -130,6 +130,28 @@ export function authCommands(program: Command): void {
       }),
     );
   orgs
+    .command('create <name>')
+    .description('Create an organisation you own; you keep working in this one until you switch')
+    .action(
+      action(async (ctx, name: string) => {
+        if (process.env.MERIDIAN_TOKEN)
+          throw new CliError(
+            'MERIDIAN_TOKEN is set: an API key cannot create organisations; unset it to use your login',
+          );
+        const client = await ctx.client();
+        const org = await client.request('post', '/v1/orgs', { body: { name } });
+        // Names need not be unique: the switch hint names it by id when another of yours has its name.
+        const { items } = await orgsOf(client);
+        const shared = items.some((o) => o.id !== org.id && o.name === org.name);
+        const ref = shared ? org.id : shellWord(org.name);
+        ctx.print(
+          org,
+          () =>
+            `Created organisation ${org.name} (${org.id}); you own it\nWork in it: meridian orgs switch ${ref}`,
+        );
+      }),
+    );
+  orgs
     .command('switch <org>')
     .description('Work in another of your organisations (by name or id) from now on, in this profile')
     .action(
@@ -159,6 +181,11 @@ export function authCommands(program: Command): void {
 }
 
 type Org = { id: string; name: string; role: string };
+
+/** `name` as one shell word: quoted unless it is plain letters, digits and `._-`. */
+function shellWord(name: string): string {
+  return /^[\w.-]+$/.test(name) ? name : `'${name.replaceAll("'", `'\\''`)}'`;
+}
 
 /** The caller's organisations, and which one the credential works in. */
 async function orgsOf(client: MeridianClient): Promise<{ items: Org[]; currentId: string }> {
