@@ -714,6 +714,107 @@ describe('the meridian CLI against the platform', () => {
     expect(ok(await asPia('channels', 'delete', 'ops')).stdout).toBe('Deleted channel ops\n');
   }, 60_000);
 
+  it('lists silences by rule name, and lifts one by its id', async () => {
+    const asRosa = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'rosa' } });
+    ok(
+      await cli.run(['register', '--email', 'rosa@example.com', '--name', 'Rosa', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'rosa' },
+      }),
+    );
+    ok(await asRosa('alerts', 'create', 'errors', '--metric', 'error_rate', '--threshold', '0.5'));
+    const one = ok(await asRosa('alerts', 'silence', 'errors', '--for', '2h', '--comment', 'deploying v2'));
+    const id = /meridian alerts unsilence (als_\w+)\)\n$/.exec(one.stdout)?.[1] ?? '';
+    expect(id, one.stdout).not.toBe('');
+    ok(await asRosa('alerts', 'silence', '--for', '30m'));
+
+    const list = ok(await asRosa('alerts', 'silences')).stdout;
+    expect(list).toMatch(/^ID +RULE +UNTIL +COMMENT\n/);
+    expect(list).toMatch(new RegExp(`^${id} +errors +20\\S+ +deploying v2$`, 'm'));
+    expect(list).toMatch(/^als_\w+ +every rule +20\S+ *$/m);
+    const json = JSON.parse(ok(await asRosa('alerts', 'silences', '--json')).stdout) as { ruleId: unknown }[];
+    expect(json).toHaveLength(2);
+
+    expect(ok(await asRosa('alerts', 'unsilence', id)).stdout).toMatch(
+      /^Lifted the silence on alert errors \(until 20\S+\)\n$/,
+    );
+    expect(ok(await asRosa('alerts', 'silences')).stdout).not.toContain(id);
+    const again = await asRosa('alerts', 'unsilence', id);
+    expect([again.code, again.stderr]).toEqual([
+      1,
+      `meridian: No silence in force has id ${id} (meridian alerts silences)\n`,
+    ]);
+  }, 60_000);
+
+  it('creates an organisation, lists it, and switches to it as the output says', async () => {
+    const asOla = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'ola' } });
+    ok(
+      await cli.run(['register', '--email', 'ola@example.com', '--name', 'Ola', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'ola' },
+      }),
+    );
+    const created = ok(await asOla('orgs', 'create', 'Ola Labs')).stdout;
+    expect(created).toMatch(
+      /^Created organisation Ola Labs \(org_\w+\); you own it\nWork in it: meridian orgs switch 'Ola Labs'\n$/,
+    );
+    expect(ok(await asOla('orgs')).stdout).toMatch(/^ +org_\w+ +Ola Labs +owner$/m);
+    expect(ok(await asOla('orgs', 'switch', 'Ola Labs')).stdout).toMatch(/^Now working in Ola Labs /);
+    // A second one of the same name: the hint names it by id, which switch takes.
+    const twin = JSON.parse(ok(await asOla('orgs', 'create', 'Ola Labs', '--json')).stdout) as { id: string };
+    expect(twin).toMatchObject({ name: 'Ola Labs', role: 'owner' });
+    const hint = ok(await asOla('orgs', 'create', 'Ola Labs')).stdout;
+    expect(hint).toMatch(/\nWork in it: meridian orgs switch org_\w+\n$/);
+  }, 60_000);
+
+  it('lets owners allow and remove images, lists them for members, and tells a member why a change is refused', async () => {
+    const password = 'correct horse battery staple\n';
+    for (const [email, name] of [
+      ['ivo@example.com', 'Ivo'],
+      ['jun@example.com', 'Jun'],
+    ] as const)
+      ok(
+        await cli.run(['register', '--email', email, '--name', name, '--password-stdin'], {
+          input: password,
+          env: { MERIDIAN_PROFILE: name.toLowerCase() },
+        }),
+      );
+    const asIvo = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'ivo' } });
+    const asJun = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'jun' } });
+
+    expect(ok(await asIvo('images', 'allow', 'ghcr.io/acme/server:1.2')).stdout).toBe(
+      'Allowed ghcr.io/acme/server:1.2 (1 on the allow-list)\n',
+    );
+    expect(ok(await asIvo('images', 'allow', 'ghcr.io/acme/tools')).stdout).toBe(
+      'Allowed every tag of ghcr.io/acme/tools (2 on the allow-list)\n',
+    );
+    const list = ok(await asIvo('images', 'list')).stdout;
+    expect(list).toMatch(/^IMAGE +FROM +ADDED\n/);
+    expect(list).toMatch(/^\S+ +platform *$/m);
+    expect(list).toMatch(/^ghcr\.io\/acme\/server:1\.2 +allow-list +20\S+$/m);
+
+    // Jun is a member of Ivo's org: he reads the list, and is told who may change it.
+    ok(await asIvo('members', 'add', 'jun@example.com', '--role', 'member'));
+    ok(await asJun('orgs', 'switch', "Ivo's workspace"));
+    expect(ok(await asJun('images')).stdout).toContain('ghcr.io/acme/tools');
+    const refused = await asJun('images', 'allow', 'ghcr.io/jun/own:1');
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      "meridian: Only owners and admins of Ivo's workspace change its image allow-list: your role is member\n",
+    ]);
+
+    expect(ok(await asIvo('images', 'remove', 'ghcr.io/acme/tools')).stdout).toBe(
+      'Removed ghcr.io/acme/tools from the allow-list; new workloads may not run it\n',
+    );
+    const gone = await asIvo('images', 'remove', 'ghcr.io/acme/tools');
+    expect([gone.code, gone.stderr]).toEqual([
+      1,
+      'meridian: ghcr.io/acme/tools is not on the allow-list (meridian images list)\n',
+    ]);
+    const lists = JSON.parse(ok(await asIvo('images', '--json')).stdout) as { items: { image: string }[] };
+    expect(lists.items.map((i) => i.image)).toEqual(['ghcr.io/acme/server:1.2']);
+  }, 60_000);
+
   it('shows usage per deployment by the deployment’s name', async () => {
     // The quick start's predictions reach the ledger through the agent's usage report, within seconds.
     await expect

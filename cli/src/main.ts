@@ -8,6 +8,7 @@ import { billingCommands } from './commands/billing.js';
 import { completionCommand } from './commands/completion.js';
 import { deploymentCommands } from './commands/deployments.js';
 import { experimentCommands } from './commands/experiments.js';
+import { imageCommands } from './commands/images.js';
 import { keyCommands } from './commands/keys.js';
 import { memberCommands } from './commands/members.js';
 import { modelCommands } from './commands/models.js';
@@ -71,6 +72,7 @@ export function buildProgram(): Command {
   experimentCommands(program);
   runCommands(program);
   memberCommands(program);
+  imageCommands(program);
   auditCommand(program);
   completionCommand(program);
   // Every command exits through main(): usage errors get exit 2, not commander's 1.
