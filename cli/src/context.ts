@@ -51,28 +51,26 @@ export class Context {
     return this.credentials.profile(this.profileName);
   }
 
-  /** Flag, then environment, then the profile, then the local default; a flag or variable must be http(s). */
-  async apiUrl(): Promise<string> {
-    // An empty variable counts as unset, as MERIDIAN_CONFIG_DIR's does.
-    const given = this.options.apiUrl ?? (process.env.MERIDIAN_API_URL || undefined);
-    if (given !== undefined)
-      return httpUrl(
-        given,
-        this.options.apiUrl !== undefined ? '--api-url' : 'MERIDIAN_API_URL',
-        DEFAULT_API_URL,
-      );
-    return (await this.profile())?.apiUrl ?? DEFAULT_API_URL;
+  apiUrl(): Promise<string> {
+    return this.url(this.options.apiUrl, '--api-url', 'MERIDIAN_API_URL', 'apiUrl', DEFAULT_API_URL);
   }
 
-  async edgeUrl(): Promise<string> {
-    const given = this.options.edgeUrl ?? (process.env.MERIDIAN_EDGE_URL || undefined);
-    if (given !== undefined)
-      return httpUrl(
-        given,
-        this.options.edgeUrl !== undefined ? '--edge-url' : 'MERIDIAN_EDGE_URL',
-        DEFAULT_EDGE_URL,
-      );
-    return (await this.profile())?.edgeUrl ?? DEFAULT_EDGE_URL;
+  edgeUrl(): Promise<string> {
+    return this.url(this.options.edgeUrl, '--edge-url', 'MERIDIAN_EDGE_URL', 'edgeUrl', DEFAULT_EDGE_URL);
+  }
+
+  /** Flag, then environment, then the profile, then the local default; a flag or variable must be http(s). */
+  private async url(
+    flag: string | undefined,
+    flagName: string,
+    variable: string,
+    saved: 'apiUrl' | 'edgeUrl',
+    fallback: string,
+  ): Promise<string> {
+    // An empty variable counts as unset, as MERIDIAN_CONFIG_DIR's does.
+    const given = flag ?? (process.env[variable] || undefined);
+    if (given !== undefined) return httpUrl(given, flag !== undefined ? flagName : variable, fallback);
+    return (await this.profile())?.[saved] ?? fallback;
   }
 
   /** A client with MERIDIAN_TOKEN (an API key or access token) or the profile's login, renewed as needed. */
