@@ -714,7 +714,7 @@ describe('the meridian CLI against the platform', () => {
     expect(ok(await asPia('channels', 'delete', 'ops')).stdout).toBe('Deleted channel ops\n');
   }, 60_000);
 
-  it('lists silences by rule name, and lifts one by its id', async () => {
+  it('lists silences by rule name with who made them, and lifts one by its id', async () => {
     const asRosa = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'rosa' } });
     ok(
       await cli.run(['register', '--email', 'rosa@example.com', '--name', 'Rosa', '--password-stdin'], {
@@ -729,9 +729,9 @@ describe('the meridian CLI against the platform', () => {
     ok(await asRosa('alerts', 'silence', '--for', '30m'));
 
     const list = ok(await asRosa('alerts', 'silences')).stdout;
-    expect(list).toMatch(/^ID +RULE +UNTIL +COMMENT\n/);
-    expect(list).toMatch(new RegExp(`^${id} +errors +20\\S+ +deploying v2$`, 'm'));
-    expect(list).toMatch(/^als_\w+ +every rule +20\S+ *$/m);
+    expect(list).toMatch(/^ID +RULE +UNTIL +BY +COMMENT\n/);
+    expect(list).toMatch(new RegExp(`^${id} +errors +20\\S+ +rosa@example\\.com +deploying v2$`, 'm'));
+    expect(list).toMatch(/^als_\w+ +every rule +20\S+ +rosa@example\.com *$/m);
     const json = JSON.parse(ok(await asRosa('alerts', 'silences', '--json')).stdout) as { ruleId: unknown }[];
     expect(json).toHaveLength(2);
 

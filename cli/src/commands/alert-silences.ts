@@ -11,6 +11,14 @@ function silencedRule(silence: Silence, ruleName: ReadonlyMap<string, string>): 
   return ruleName.get(silence.ruleId) ?? '(deleted rule)';
 }
 
+/** Who made a silence, as the audit log shows people: by e-mail, keys as `key NAME`, ids where unnamed. */
+export function silencedBy(silence: Silence): string {
+  const by = silence.createdBy;
+  if (!by) return '-';
+  if (by.name === null) return by.id;
+  return by.type === 'api_key' ? `key ${by.name}` : by.name;
+}
+
 async function silencesAndRuleNames(client: MeridianClient) {
   const [silences, rules] = await Promise.all([
     client.request('get', '/v1/alert-silences'),
@@ -23,7 +31,7 @@ async function silencesAndRuleNames(client: MeridianClient) {
 export function silenceCommands(alerts: Command): void {
   alerts
     .command('silences')
-    .description('Silences in force: which rule (or every rule), until when, and why')
+    .description('Silences in force: which rule (or every rule), until when, who made it, and why')
     .action(
       action(async (ctx) => {
         const client = await ctx.client();
@@ -32,8 +40,8 @@ export function silenceCommands(alerts: Command): void {
         const { items, ruleName } = await silencesAndRuleNames(client);
         ctx.print(items, () =>
           table(
-            ['ID', 'RULE', 'UNTIL', 'COMMENT'],
-            items.map((s) => [s.id, silencedRule(s, ruleName), s.endsAt, s.comment]),
+            ['ID', 'RULE', 'UNTIL', 'BY', 'COMMENT'],
+            items.map((s) => [s.id, silencedRule(s, ruleName), s.endsAt, silencedBy(s), s.comment]),
           ),
         );
       }),

@@ -106,6 +106,9 @@ export const alertSilences = sqliteTable(
     startsAt: integer('starts_at', { mode: 'timestamp_ms' }).notNull(),
     endsAt: integer('ends_at', { mode: 'timestamp_ms' }).notNull(),
     comment: text('comment').notNull().default(''),
+    /** Who silenced: a user or an API key (silences made before this was recorded have neither). */
+    createdByType: text('created_by_type', { enum: ['user', 'api_key'] }),
+    createdById: text('created_by_id'),
     createdAt: createdAt(),
   },
   (t) => [index('alert_silences_org').on(t.orgId, t.endsAt)],

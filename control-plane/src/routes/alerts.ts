@@ -4,15 +4,13 @@ import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import {
   createAlertRule,
-  createSilence,
   deleteAlertRule,
-  deleteSilence,
   getAlertRule,
   listAlertEvents,
   listAlertRules,
-  listSilences,
   updateAlertRule,
 } from '../services/monitoring/alert-rules.js';
+import { createSilence, deleteSilence, listSilences } from '../services/monitoring/alert-silences.js';
 import type { RouteDeps } from './deps.js';
 import { DisplayName, FreeText, IdParam } from './schemas.js';
 
@@ -74,6 +72,14 @@ const Silence = z
     startsAt: z.string(),
     endsAt: z.string(),
     comment: z.string(),
+    createdBy: z
+      .object({
+        type: z.enum(['user', 'api_key']),
+        id: z.string(),
+        name: z.string().nullable().openapi({ description: "The user's e-mail or the API key's name" }),
+      })
+      .nullable()
+      .openapi({ description: 'Who silenced; null for silences made before it was recorded' }),
   })
   .openapi('AlertSilence');
 const CreateSilence = z.strictObject({

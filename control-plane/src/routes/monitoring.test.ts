@@ -19,6 +19,7 @@ describe('monitoring routes', () => {
   let t: T;
   let token = '';
   let orgId = '';
+  let owner = { userId: '', email: '' };
   let server: Server;
   let port = 0;
   const hits: string[] = [];
@@ -28,6 +29,7 @@ describe('monitoring routes', () => {
     const s = await t.client.register('mon');
     token = s.accessToken;
     orgId = s.orgId;
+    owner = { userId: s.userId, email: s.email };
     server = createServer((req, res) => {
       // `/hang` never answers: the dispatcher's timeout must end it.
       if (req.url === '/hang') return;
@@ -148,6 +150,34 @@ describe('monitoring routes', () => {
     expect(await names('alert_silence.delete', everyRule.json.id)).toEqual([undefined]);
     // Once its rule is gone a silence has nothing left to be named by.
     expect(await names('alert_silence.delete', outlived.json.id)).toEqual([undefined]);
+  });
+
+  it('lists who made each silence: a user by e-mail, an API key by its name', async () => {
+    const r = await rule({ name: 'quiet-owner' });
+    const key = await t.client.call('POST', '/v1/api-keys', {
+      token,
+      body: { name: 'pager-bot', environment: 'live', scopes: ['deployments:write'] },
+    });
+    expect(key.status, key.text).toBe(201);
+    const until = new Date(Date.now() + 60_000).toISOString();
+    const byUser = await t.client.call('POST', '/v1/alert-silences', {
+      token,
+      body: { ruleId: r.json.id, endsAt: until },
+    });
+    const byKey = await t.client.call('POST', '/v1/alert-silences', {
+      token: key.json.secret,
+      body: { ruleId: r.json.id, endsAt: until, comment: 'maintenance' },
+    });
+    expect(byKey.status, byKey.text).toBe(201);
+    // The answer to the create already names its maker.
+    expect(byKey.json.createdBy).toEqual({ type: 'api_key', id: key.json.id, name: 'pager-bot' });
+    const listed = await t.client.call('GET', '/v1/alert-silences', { token });
+    const madeBy = Object.fromEntries(
+      (listed.json.items as { id: string; createdBy: unknown }[]).map((s) => [s.id, s.createdBy]),
+    );
+    expect(madeBy[byUser.json.id]).toEqual({ type: 'user', id: owner.userId, name: owner.email });
+    expect(madeBy[byKey.json.id]).toEqual({ type: 'api_key', id: key.json.id, name: 'pager-bot' });
+    await t.client.call('DELETE', `/v1/alert-rules/${r.json.id}`, { token });
   });
 
   it('fires once, stays quiet while firing, resolves once, and keeps a silenced transition off the channels', async () => {

@@ -1739,6 +1739,14 @@ export interface components {
     };
     AlertSilence: {
       comment: string;
+      /** @description Who silenced; null for silences made before it was recorded */
+      createdBy: {
+        id: string;
+        /** @description The user's e-mail or the API key's name */
+        name: string | null;
+        /** @enum {string} */
+        type: 'user' | 'api_key';
+      } | null;
       endsAt: string;
       id: string;
       ruleId: string | null;

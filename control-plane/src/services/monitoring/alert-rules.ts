@@ -1,5 +1,5 @@
 import { newId } from '@meridian/protocol';
-import { and, desc, eq, gt, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
@@ -7,11 +7,10 @@ import {
   type AlertMetric,
   alertEvents,
   alertRules,
-  alertSilences,
   deployments,
   notificationChannels,
 } from '../../db/schema.js';
-import { invalidField, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 
 export interface AlertRuleInput {
@@ -196,99 +195,4 @@ export async function listAlertEvents(db: Database, actor: Actor, ruleId: string
       at: e.at.toISOString(),
     })),
   };
-}
-
-async function ruleNameOf(db: Pick<Database, 'select'>, orgId: string, ruleId: string) {
-  const [rule] = await db
-    .select({ name: alertRules.name })
-    .from(alertRules)
-    .where(and(eq(alertRules.id, ruleId), eq(alertRules.orgId, orgId)));
-  return rule?.name;
-}
-
-/** A silence is named by the rule it silences; one over every rule of the org has no name to keep. */
-function silenceNamed(ruleName: string | undefined) {
-  return ruleName === undefined ? undefined : { name: ruleName };
-}
-
-export interface SilenceInput {
-  ruleId?: string | null;
-  endsAt: string;
-  comment?: string;
-}
-
-export async function createSilence(db: Database, actor: Actor, input: SilenceInput) {
-  requirePermission(actor.principal, 'deployments:write');
-  const orgId = actor.principal.orgId;
-  const endsAt = new Date(input.endsAt);
-  if (endsAt.getTime() <= Date.now()) throw invalidField('endsAt', 'must be in the future');
-  const ruleName = input.ruleId ? await ruleNameOf(db, orgId, input.ruleId) : undefined;
-  if (input.ruleId && ruleName === undefined) throw notFound('Alert rule');
-  const id = newId('alertSilence');
-  const row = {
-    id,
-    orgId,
-    ruleId: input.ruleId ?? null,
-    startsAt: new Date(),
-    endsAt,
-    comment: input.comment ?? '',
-  };
-  await db.transaction(async (tx) => {
-    await tx.insert(alertSilences).values(row);
-    await recordAudit(tx, actor, {
-      orgId,
-      action: 'alert_silence.create',
-      targetType: 'alert_silence',
-      targetId: id,
-      metadata: silenceNamed(ruleName),
-    });
-  });
-  return presentSilence(row);
-}
-
-function presentSilence(s: {
-  id: string;
-  ruleId: string | null;
-  startsAt: Date;
-  endsAt: Date;
-  comment: string;
-}) {
-  return {
-    id: s.id,
-    ruleId: s.ruleId,
-    startsAt: s.startsAt.toISOString(),
-    endsAt: s.endsAt.toISOString(),
-    comment: s.comment,
-  };
-}
-
-export async function listSilences(db: Database, actor: Actor) {
-  requirePermission(actor.principal, 'deployments:read');
-  const rows = await db
-    .select()
-    .from(alertSilences)
-    .where(and(eq(alertSilences.orgId, actor.principal.orgId), gt(alertSilences.endsAt, new Date())))
-    .orderBy(alertSilences.id);
-  return { items: rows.map(presentSilence) };
-}
-
-export async function deleteSilence(db: Database, actor: Actor, id: string): Promise<void> {
-  requirePermission(actor.principal, 'deployments:write');
-  const orgId = actor.principal.orgId;
-  await db.transaction(async (tx) => {
-    const [silence] = await tx
-      .delete(alertSilences)
-      .where(and(eq(alertSilences.id, id), eq(alertSilences.orgId, orgId)))
-      .returning({ ruleId: alertSilences.ruleId });
-    if (!silence) throw notFound('Silence');
-    // The rule may have been deleted since: the silence then goes unnamed.
-    const ruleName = silence.ruleId ? await ruleNameOf(tx, orgId, silence.ruleId) : undefined;
-    await recordAudit(tx, actor, {
-      orgId,
-      action: 'alert_silence.delete',
-      targetType: 'alert_silence',
-      targetId: id,
-      metadata: silenceNamed(ruleName),
-    });
-  });
 }
