@@ -101,7 +101,18 @@ async function rollOut(
     message: `Revision ${revision} requested: version ${version.version} (${ref.requested})${canary ? ', as a canary' : ''}`,
   });
   if (canary) await startCanary(tx, row, revision, resolveCanary(canary));
-  else await tx.update(deployments).set({ revision }).where(eq(deployments.id, row.id));
+  else
+    await tx
+      .update(deployments)
+      // Not ready until the new revision's replicas are: the old ones still serve, but a reader waiting for
+      // this version (`deploy --wait`) must not see the old revision's `ready` until the scheduler's next tick.
+      // At zero nothing starts before a call, so an idle deployment stays idle.
+      .set(
+        row.status === 'idle'
+          ? { revision }
+          : { revision, status: 'pending', statusReason: `rolling out version ${version.version}` },
+      )
+      .where(eq(deployments.id, row.id));
   return { revision };
 }
 

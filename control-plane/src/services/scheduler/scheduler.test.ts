@@ -167,6 +167,31 @@ describe('scheduler', () => {
     );
   });
 
+  it('answers a new version as not ready until its replicas are, so a waiter never takes the old one for it', async () => {
+    const owner = await t.client.register('owner');
+    const a = await fakeAgent(t);
+    const dep = await deployedModel(t, owner, { gpuType: 'cpu', replicas: 1 });
+    const scheduler = testScheduler(t);
+    await scheduler.tick();
+    await a.report('ready');
+    await scheduler.tick();
+    expect((await statusOf(dep.id))?.status).toBe('ready');
+
+    const patched = await t.client.call('PATCH', `/v1/deployments/${dep.id}`, {
+      token: owner.accessToken,
+      body: { version: 2 },
+    });
+    expect(patched.status, patched.text).toBe(200);
+    // No scheduler tick yet: the answer and a read both say the rollout is under way.
+    expect([patched.json.status, patched.json.statusReason]).toEqual(['pending', 'rolling out version 2']);
+    const read = await t.client.call('GET', `/v1/deployments/${dep.id}`, { token: owner.accessToken });
+    expect(read.json.status).toBe('pending');
+    await scheduler.tick();
+    await a.report('ready');
+    await scheduler.tick();
+    expect((await statusOf(dep.id))?.status).toBe('ready');
+  });
+
   it('drains an agent: its replica moves, and leaves only once the replacement is ready', async () => {
     const owner = await t.client.register('owner');
     const [a, b] = [await fakeAgent(t), await fakeAgent(t)];
