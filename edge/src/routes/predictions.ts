@@ -22,7 +22,7 @@ import { fromOipResponse, type TensorSpec, toOipRequest } from '../oip/simple-js
 import { sumReplicaStats } from '../oip/statistics.js';
 import { readBody } from '../request-body.js';
 import { REQUEST_ID_HEADER } from '../request-id.js';
-import { chooseVersion } from '../routing/choose.js';
+import { chooseVersion, findPinnedVersion } from '../routing/choose.js';
 import { forwardToReplica } from '../routing/forward.js';
 import { forwardOrHold } from '../routing/forward-or-hold.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
@@ -295,12 +295,11 @@ async function describe(c: Ctx, suffix: '' | '/ready') {
 async function statistics(c: Ctx) {
   const deployment = await deploymentCalled(c, c.req.param('name') ?? '');
   const pinned = c.req.param('version');
-  const versions =
-    pinned === undefined
-      ? deployment.versions
-      : deployment.versions.filter((v) => String(v.version) === pinned);
-  if (pinned !== undefined && versions.length === 0)
+  // Pinned as /infer pins: by version id or by number.
+  const one = pinned === undefined ? undefined : findPinnedVersion(deployment, pinned);
+  if (pinned !== undefined && one === undefined)
     throw new EdgeError('not_found', `version '${pinned}' of model '${deployment.name}' is not being served`);
+  const versions = one === undefined ? deployment.versions : [one];
   const askReplica = (version: RoutedVersion, replica: RoutedReplica) =>
     forwardToReplica(c.env, {
       deployment,
