@@ -26,7 +26,7 @@ import { chooseVersion, findPinnedVersion } from '../routing/choose.js';
 import { forwardToReplica } from '../routing/forward.js';
 import { forwardOrHold } from '../routing/forward-or-hold.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
-import { hasReplica, holdUntilReady } from '../routing/wake.js';
+import { hasReplica, holdUntilReady, wakeForProbe } from '../routing/wake.js';
 
 type AppEnv = { Bindings: Env; Variables: EdgeVariables };
 type Ctx = Context<AppEnv>;
@@ -261,13 +261,31 @@ function oipError(c: Ctx, served: Served): Response {
   return new Response(JSON.stringify(oip), { status, headers });
 }
 
+/**
+ * A readiness probe's version. A probe is answered as things stand, never held; but at zero (no version has
+ * a replica) it wakes the deployment in the background and answers 503 at once, as KServe does, so that a
+ * client's `while not is_model_ready(m)` loop ends once a replica is up rather than spinning forever.
+ */
+function probedVersion(c: Ctx, deployment: RoutedDeployment): RoutedVersion {
+  const pinned = c.req.param('version');
+  if (hasReplica(deployment)) return versionOf(c, deployment, pinned);
+  // A version the deployment does not have is 404, woken or not.
+  if (pinned !== undefined && !findPinnedVersion(deployment, pinned)) versionOf(c, deployment, pinned);
+  wakeForProbe(c.env, deployment, c.executionCtx);
+  throw new EdgeError(
+    'unavailable',
+    `model '${deployment.name}' has no ready replica (scaled to zero, or starting): waking it; retry shortly`,
+    { 'Retry-After': '5' },
+  );
+}
+
 /** Model metadata and readiness: forwarded to a replica, neither metered nor rate limited. */
 async function describe(c: Ctx, suffix: '' | '/ready') {
   const called = await deploymentCalled(c, c.req.param('name') ?? '');
-  // Readiness is answered as it stands (a probe does not wake a deployment); metadata waits for a replica.
+  // Metadata waits for a replica (held); readiness is answered at once (probedVersion).
   const { deployment, version } =
     suffix === '/ready'
-      ? { deployment: called, version: versionOf(c, called, c.req.param('version')) }
+      ? { deployment: called, version: probedVersion(c, called) }
       : await servingVersion(c, called, c.req.param('version'), 0);
   const { response } = await forwardToReplica(c.env, {
     deployment,

@@ -59,6 +59,47 @@ export function controlPlaneWaker(env: HoldEnv, deployment: RoutedDeployment): W
   };
 }
 
+/** How long a readiness probe's wake waits for a replica, and the least time between two of them per deployment. */
+export const PROBE_WAKE_INTERVAL_MS = 10_000;
+
+/** When this isolate last sent a readiness probe's wake of a deployment, and whether it is still in flight. */
+const probeWakes = new Map<string, { startedAt: number; inFlight: boolean }>();
+
+/**
+ * Wakes `deployment` for a readiness probe, in the background: the probe is answered at once (it holds no
+ * call), and a loop of probes sends at most one wake per PROBE_WAKE_INTERVAL_MS per deployment and isolate,
+ * none while calls held for it keep a wake in flight (the control plane coalesces the isolates' wakes). The
+ * wake waits for a replica and then refreshes routing, so the next probe sees it at once.
+ */
+export function wakeForProbe(
+  env: HoldEnv,
+  deployment: RoutedDeployment,
+  background: Pick<ExecutionContext, 'waitUntil'>,
+): void {
+  const { deploymentId } = deployment;
+  const now = Date.now();
+  const last = probeWakes.get(deploymentId);
+  if (last && (last.inFlight || now - last.startedAt < PROBE_WAKE_INTERVAL_MS)) return;
+  if (holdQueue(env).held(deploymentId) > 0) return;
+  if (probeWakes.size >= 1_000)
+    for (const [id, w] of probeWakes)
+      if (!w.inFlight && now - w.startedAt >= PROBE_WAKE_INTERVAL_MS) probeWakes.delete(id);
+  const wake = { startedAt: now, inFlight: true };
+  probeWakes.set(deploymentId, wake);
+  const waker = controlPlaneWaker(env, deployment);
+  const woken = waker
+    .wake(0, PROBE_WAKE_INTERVAL_MS, new AbortController().signal)
+    .then((answer) => (answer.state === 'ready' ? waker.ready(answer.routingVersion) : false))
+    .catch((err: unknown) => {
+      const error = err instanceof Error ? err.message : String(err);
+      console.warn(JSON.stringify({ level: 'warn', message: 'probe wake failed', deploymentId, error }));
+    })
+    .finally(() => {
+      wake.inFlight = false;
+    });
+  background.waitUntil(woken);
+}
+
 /** Whether any version of the deployment has a ready replica. */
 export function hasReplica(deployment: RoutedDeployment): boolean {
   return deployment.versions.some((v) => v.replicas.length > 0);
