@@ -1,4 +1,4 @@
-import { ARRAY_TYPES, type Datatype, type Tensor } from './tensors.js';
+import { ARRAY_TYPES, type Datatype, type Tensor, tensorBytes } from './tensors.js';
 
 const DESCR: Record<string, Datatype> = {
   '|b1': 'BOOL',
@@ -10,11 +10,16 @@ const DESCR: Record<string, Datatype> = {
   '<i2': 'INT16',
   '<i4': 'INT32',
   '<i8': 'INT64',
+  // NumPy's float16: the data is half bits, read into a Uint16Array as FP16 tensors hold them.
+  '<f2': 'FP16',
   '<f4': 'FP32',
   '<f8': 'FP64',
 };
 
-/** Reads a NumPy .npy file (format 1.0–3.0, little-endian, C order) into a tensor named `name`. */
+/**
+ * Reads a NumPy .npy file (format 1.0–3.0, little-endian, C order) into a tensor named `name`; float16 reads
+ * as FP16, its data the half bits in a Uint16Array.
+ */
 export function parseNpy(bytes: Uint8Array, name: string): Tensor {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.byteLength < 10 || magic.some((b, i) => bytes[i] !== b))
@@ -54,15 +59,13 @@ export function encodeNpy(tensor: Tensor): Uint8Array {
   const shape = tensor.shape.length === 1 ? `(${tensor.shape[0]},)` : `(${tensor.shape.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
-  const type = ARRAY_TYPES[tensor.datatype];
-  const data = Array.isArray(tensor.data)
-    ? new (type as unknown as Float64ArrayConstructor)(tensor.data)
-    : tensor.data;
+  // Plain numbers become the datatype's bytes (FP16: half bits; 64-bit integers: bigints).
+  const data = tensorBytes(tensor);
   const headerBytes = new TextEncoder().encode(header);
   const out = new Uint8Array(10 + headerBytes.byteLength + data.byteLength);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
   new DataView(out.buffer).setUint16(8, headerBytes.byteLength, true);
   out.set(headerBytes, 10);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), 10 + headerBytes.byteLength);
+  out.set(data, 10 + headerBytes.byteLength);
   return out;
 }

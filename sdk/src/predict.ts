@@ -59,16 +59,20 @@ export async function predictRaw(
   return decodeResponse(new Uint8Array(await res.arrayBuffer()), res.headers.get(HEADER_LENGTH));
 }
 
-/** Meridian's simple JSON predict through the edge: `{"inputs": {"x": [[…]]}}` → `{"outputs": {…}}`. */
+/**
+ * Meridian's simple JSON predict through the edge: `{"inputs": {"x": [[…]]}}` → `{"outputs": {…}}`.
+ * `deployment` is its name or id; the version is the deployment's routing (this route takes no pin: `predict`
+ * with a version does).
+ */
 export async function predictSimple(
   client: MeridianClient,
-  deploymentId: string,
+  deployment: string,
   request: { inputs: Record<string, unknown> },
   options: RetryOptions = {},
 ): Promise<{ outputs: Record<string, unknown> }> {
   const res = await sendWithRetry(
     client,
-    `${edge(client)}/v1/deployments/${encodeURIComponent(deploymentId)}/predict`,
+    `${edge(client)}/v1/deployments/${encodeURIComponent(deployment)}/predict`,
     { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) },
     options,
   );
@@ -111,9 +115,16 @@ export function encodeBinary(inputs: Tensor[]): { body: Uint8Array; headers: Rec
   };
 }
 
-type WireOutput = Omit<OipOutput, 'data'> & { data?: number[]; parameters?: { binary_data_size?: number } };
+type WireOutput = Omit<OipOutput, 'datatype' | 'data'> & {
+  datatype: Datatype | 'BYTES';
+  data?: number[];
+  parameters?: { binary_data_size?: number };
+};
 
-/** An OIP answer, JSON or binary (outputs' bytes after the JSON header), with every output as numbers. */
+/**
+ * An OIP answer, JSON or binary (outputs' bytes after the JSON header), with every output as numbers (FP16
+ * ones decoded from their half bits). A BYTES output in binary form is refused: ask for JSON.
+ */
 export function decodeResponse(bytes: Uint8Array, headerLength: string | null): OipResponse {
   const jsonEnd = headerLength === null ? bytes.byteLength : Number(headerLength);
   const json = JSON.parse(new TextDecoder().decode(bytes.subarray(0, jsonEnd))) as Omit<
@@ -125,11 +136,19 @@ export function decodeResponse(bytes: Uint8Array, headerLength: string | null): 
   let at = jsonEnd;
   const outputs = json.outputs.map((o): OipOutput => {
     const size = o.parameters?.binary_data_size;
-    if (size === undefined) return { name: o.name, datatype: o.datatype, shape: o.shape, data: o.data ?? [] };
-    const type = ARRAY_TYPES[o.datatype];
+    // A JSON BYTES output passes through as the server wrote it (its elements strings).
+    if (size === undefined)
+      return { name: o.name, datatype: o.datatype as Datatype, shape: o.shape, data: o.data ?? [] };
+    const { datatype } = o;
+    if (datatype === 'BYTES')
+      throw new Error(
+        `Output '${o.name}' is BYTES: BYTES outputs are not supported in binary form; ask for JSON`,
+      );
+    const type = ARRAY_TYPES[datatype];
+    if (!type) throw new Error(`Output '${o.name}' has datatype ${datatype}, which the SDK cannot decode`);
     const data = new type(bytes.slice(at, at + size).buffer as ArrayBuffer);
     at += size;
-    return { name: o.name, datatype: o.datatype, shape: o.shape, data: tensorValues({ ...o, data }) };
+    return { name: o.name, datatype, shape: o.shape, data: tensorValues({ ...o, datatype, data }) };
   });
   return { ...json, outputs };
 }
