@@ -133,23 +133,23 @@ describe('the meridian CLI against the platform', () => {
   }, 60_000);
 
   it('resumes a push killed at 40% without sending the stored parts again', async () => {
-    // A second model needs more than the Free plan: the owner moves to Pro with the login the CLI keeps.
-    ok(await cli.run(['whoami']));
-    const creds = JSON.parse(await readFile(join(home, 'config', 'credentials.json'), 'utf8')) as {
-      profiles: { default: { tokens: { accessToken: string } } };
-    };
-    const plan = await fetch(`${stack.cp.url}/v1/billing/plan`, {
-      method: 'PUT',
-      headers: {
-        authorization: `Bearer ${creds.profiles.default.tokens.accessToken}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ plan: 'pro' }),
-    });
-    expect(plan.status, await plan.text()).toBe(200);
     const file = join(stack.dir, 'big-model.pt');
     const bytes = randomBytes(60 * 1024 * 1024);
     await writeFile(file, bytes);
+    // A second model needs more than the Free plan: the refusal names the command, and the owner runs it.
+    const refused = await cli.run(['models', 'push', file, '--name', 'big']);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toContain('`meridian plan set pro`');
+    expect(ok(await cli.run(['plan'])).stdout).toMatch(
+      / is on Free: \$0 a month, 1,000 calls a month, 1 model\n/,
+    );
+    expect(ok(await cli.run(['plan', 'set', 'pro'])).stdout).toBe(
+      'Moved from Free to Pro: $199 a month, 100,000 calls a month, 10 models\n',
+    );
+    expect(JSON.parse(ok(await cli.run(['plan', '--json'])).stdout)).toMatchObject({
+      plan: 'pro',
+      limits: { monthlyCalls: 100_000, models: 10 },
+    });
     const args = ['models', 'push', file, '--name', 'big', '--part-size', '5', '--concurrency', '1'];
     const first = cli.spawn(args);
     let stderr = '';

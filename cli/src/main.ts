@@ -13,6 +13,7 @@ import { keyCommands } from './commands/keys.js';
 import { memberCommands } from './commands/members.js';
 import { modelCommands } from './commands/models.js';
 import { notebookCommands } from './commands/notebooks.js';
+import { planCommands } from './commands/plan.js';
 import { predictCommand } from './commands/predict.js';
 import { runCommands } from './commands/runs.js';
 import { CliError, EXIT } from './context.js';
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
   predictCommand(program);
   notebookCommands(program);
   billingCommands(program);
+  planCommands(program);
   batchCommands(program);
   alertCommands(program);
   experimentCommands(program);

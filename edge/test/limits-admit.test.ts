@@ -115,7 +115,7 @@ describe('monthly quota', () => {
     });
     expect(error.message).toBe(
       'Too many requests: the monthly call quota of 2 calls is used up until 2031-06-01T00:00:00.000Z. ' +
-        'A larger plan raises the quota (the dashboard’s Usage page, or `PUT /v1/billing/plan`).',
+        'A larger plan raises the quota: `meridian plan set pro`, the dashboard’s Usage page, or `PUT /v1/billing/plan`.',
     );
   });
 

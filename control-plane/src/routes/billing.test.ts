@@ -393,6 +393,7 @@ describe('billing API', () => {
           requestId: expect.any(String),
         },
       });
+      expect(refused.json.error.message).toContain('`meridian plan set pro`');
       expect(refused.json.error.message).toContain('PUT /v1/billing/plan');
       const listed = await call('GET', '/v1/models', owner.accessToken);
       expect(listed.json.items).toHaveLength(1);

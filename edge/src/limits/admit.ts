@@ -156,7 +156,7 @@ function refusal(rejected: WindowState[], retryAfterSeconds: number): string {
   // A wait of days reads better as the date above than as millions of seconds; Retry-After still carries it.
   const retry = retryAfterSeconds <= 3600 ? ` Retry in ${retryAfterSeconds} s.` : '';
   const upgrade = rejected.some((w) => w.policy === QUOTA_POLICY)
-    ? ' A larger plan raises the quota (the dashboard’s Usage page, or `PUT /v1/billing/plan`).'
+    ? ' A larger plan raises the quota: `meridian plan set pro`, the dashboard’s Usage page, or `PUT /v1/billing/plan`.'
     : '';
   return `Too many requests: ${reasons.join('; ')}.${retry}${upgrade}`;
 }

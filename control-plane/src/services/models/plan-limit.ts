@@ -6,7 +6,7 @@ import { PLAN_NAMES } from '../billing/pricing.js';
 import type { Reader } from './deps.js';
 
 const NEXT_STEP: Record<Plan, string> = {
-  free: 'Upgrade to Pro (10 models) with PUT /v1/billing/plan {"plan":"pro"}, or delete a model first.',
+  free: 'Upgrade to Pro (10 models) with `meridian plan set pro` (or PUT /v1/billing/plan {"plan":"pro"}), or delete a model first.',
   pro: 'Ask us about Enterprise (no platform limit), or delete a model first.',
   enterprise: 'Delete a model first.',
 };

@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vi } from 'vitest';
+import { main } from './main.js';
+
+/** One request the fake control plane received: its method, path (with query) and JSON body. */
+export interface Received {
+  method: string;
+  path: string;
+  body: unknown;
+}
+
+/** What the fake answers `METHOD /path` (the path without its query): a JSON body, 200 unless `status`. */
+export type Answers = Record<string, unknown | { status: number; body: unknown }>;
+
+/**
+ * A control plane that answers canned JSON and records each request, so a test can run the CLI in this
+ * process against it and see exactly what a command sent. The CLI uses MERIDIAN_TOKEN, no stored login.
+ */
+export async function fakeApi() {
+  const received: Received[] = [];
+  let answers: Answers = {};
+  const server: Server = createServer((req, res) => {
+    let raw = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => {
+      raw += chunk;
+    });
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      received.push({ method: req.method ?? '', path, body: raw ? JSON.parse(raw) : undefined });
+      const key = `${req.method} ${path.split('?')[0]}`;
+      const answer = answers[key];
+      const { status, body } =
+        answer === undefined
+          ? { status: 404, body: { error: { code: 'not_found', message: `no fake for ${key}` } } }
+          : typeof answer === 'object' && answer !== null && 'status' in answer && 'body' in answer
+            ? (answer as { status: number; body: unknown })
+            : { status: 200, body: answer };
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dir = await mkdtemp(join(tmpdir(), 'cli-fake-api-'));
+  const saved = { ...process.env };
+
+  return {
+    received,
+    /** Sets what the next commands are answered, and forgets what was received. */
+    answer(next: Answers) {
+      answers = next;
+      received.length = 0;
+    },
+    /** Runs `meridian args…` in this process against the fake, with what it printed. */
+    async run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+      process.env.MERIDIAN_CONFIG_DIR = dir;
+      process.env.MERIDIAN_API_URL = url;
+      process.env.MERIDIAN_TOKEN = 'mk_test_fake';
+      const out: string[] = [];
+      const err: string[] = [];
+      const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+        out.push(String(chunk));
+        return true;
+      });
+      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+        err.push(String(chunk));
+        return true;
+      });
+      try {
+        const code = await main(args);
+        return { code, stdout: out.join(''), stderr: err.join('') };
+      } finally {
+        stdout.mockRestore();
+        stderr.mockRestore();
+        process.env = { ...saved };
+      }
+    },
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
