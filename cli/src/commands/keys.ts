@@ -1,7 +1,67 @@
-import { collect } from '@meridian/sdk';
+import { collect, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
-import { action, table } from '../context.js';
+import { action, CliError, table } from '../context.js';
+import { formatDuration, parseDurationWithin } from '../durations.js';
+import { wholeNumber } from '../numbers.js';
 import { requireActiveKey } from '../resolve.js';
+
+type RateLimit = Schema<'ApiKey'>['rateLimits'][number];
+
+// The API's bounds (protocol's ApiKeyRateLimit and the create body's 10 limits), refused here as usage.
+const MAX_RATE_LIMITS = 10;
+const MAX_LIMIT = 1_000_000_000;
+const MAX_PERIOD_SECONDS = 31 * 86_400;
+const LIMIT_FORMAT = 'NAME=N/PERIOD, e.g. per-second=10/1s or daily=10000/1d';
+
+/** `--limit daily=10000/1d` as the API's `{name, limit, periodSeconds}`; anything else is a usage error. */
+export function parseRateLimit(value: string): RateLimit {
+  const match = /^([^=]*)=([^/]*)\/(.*)$/.exec(value);
+  if (!match) throw new CliError(`--limit wants ${LIMIT_FORMAT}, not ${value}`, 2);
+  const [, name = '', limit = '', period = ''] = match;
+  if (!/^[a-z0-9_-]{1,32}$/.test(name))
+    throw new CliError(
+      `--limit ${value}: the name is 1 to 32 lower-case letters, digits, _ or -, not ${name || 'empty'}`,
+      2,
+    );
+  return {
+    name,
+    limit: wholeNumber(limit, `--limit ${name}`, 1, MAX_LIMIT),
+    periodSeconds: parseDurationWithin(period, `--limit ${name} period`, 1, MAX_PERIOD_SECONDS),
+  };
+}
+
+/** Every --limit given, each at most once by name, no more than the API keeps. */
+export function parseRateLimits(values: string[]): RateLimit[] {
+  const limits = values.map(parseRateLimit);
+  if (limits.length > MAX_RATE_LIMITS)
+    throw new CliError(`A key takes at most ${MAX_RATE_LIMITS} --limit, not ${limits.length}`, 2);
+  const names = limits.map((l) => l.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new CliError(`--limit ${twice} is given twice: each name once`, 2);
+  return limits;
+}
+
+/** `daily=10000/1d`: a rate limit as --limit takes it. */
+export function rateLimitText(l: RateLimit): string {
+  return `${l.name}=${l.limit}/${formatDuration(l.periodSeconds)}`;
+}
+
+/** The rows of `keys list`: when a key expires and was last used (`never` for neither), its limits. */
+export function keyRows(items: Schema<'ApiKey'>[]): string {
+  return table(
+    ['ID', 'NAME', 'START', 'SCOPES', 'LIMITS', 'STATUS', 'EXPIRES', 'LAST USED'],
+    items.map((k) => [
+      k.id,
+      k.name,
+      k.start,
+      k.scopes.join(','),
+      k.rateLimits.map(rateLimitText).join(','),
+      k.status,
+      k.expiresAt ?? 'never',
+      k.lastUsedAt ?? 'never',
+    ]),
+  );
+}
 
 export function keyCommands(program: Command): void {
   const keys = program.command('keys').description('API keys of the organisation');
@@ -16,18 +76,32 @@ export function keyCommands(program: Command): void {
     )
     .option('--test', 'an mk_test_ key')
     .option('--expires-at <iso>', 'expiry (ISO 8601)')
+    .option(
+      '--limit <NAME=N/PERIOD>',
+      'a rate limit the edge enforces on the key, e.g. per-second=10/1s or daily=10000/1d (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .action(
-      action(async (ctx, name: string, opts: { scope: string[]; test?: boolean; expiresAt?: string }) => {
-        const key = await (await ctx.client()).request('post', '/v1/api-keys', {
-          body: {
-            name,
-            scopes: opts.scope.length > 0 ? opts.scope : ['predict'],
-            environment: opts.test ? 'test' : 'live',
-            ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
-          },
-        });
-        ctx.print(key, () => `${key.secret}\n(key ${key.id}; the secret is shown only now)`);
-      }),
+      action(
+        async (
+          ctx,
+          name: string,
+          opts: { scope: string[]; test?: boolean; expiresAt?: string; limit: string[] },
+        ) => {
+          const rateLimits = parseRateLimits(opts.limit);
+          const key = await (await ctx.client()).request('post', '/v1/api-keys', {
+            body: {
+              name,
+              scopes: opts.scope.length > 0 ? opts.scope : ['predict'],
+              environment: opts.test ? 'test' : 'live',
+              ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
+              ...(rateLimits.length > 0 ? { rateLimits } : {}),
+            },
+          });
+          ctx.print(key, () => `${key.secret}\n(key ${key.id}; the secret is shown only now)`);
+        },
+      ),
     );
   keys
     .command('list')
@@ -35,12 +109,7 @@ export function keyCommands(program: Command): void {
     .action(
       action(async (ctx) => {
         const items = await collect((await ctx.client()).list('/v1/api-keys'));
-        ctx.print(items, () =>
-          table(
-            ['ID', 'NAME', 'START', 'SCOPES', 'STATUS'],
-            items.map((k) => [k.id, k.name, k.start, k.scopes.join(','), k.status]),
-          ),
-        );
+        ctx.print(items, () => keyRows(items));
       }),
     );
   keys
