@@ -100,6 +100,11 @@ describe('the meridian CLI against the platform', () => {
     }
     const answer = JSON.parse(last?.stdout ?? '') as { outputs: { data: number[] }[] };
     expectClose(answer.outputs[0]?.data ?? [], await directScores());
+    // Its deploy line again, on the deployment it made: nothing asked and no newer version, so nothing
+    // changes (it once sent an empty update, refused with 400), and --wait still ends ready.
+    const again = ok(await cli.run(['deploy', 'ocr-cls', '--gpu', 'cpu', '--wait']));
+    expect(again.stderr).toContain('ocr-cls: serves v1, the latest version of ocr-cls; nothing to change\n');
+    expect(again.stdout).toBe('ocr-cls ready: ocr-cls v1\n');
   }, 180_000);
 
   it('predicts from a .npy file (binary OIP) exactly what the JSON path answers', async () => {
@@ -575,6 +580,10 @@ describe('the meridian CLI against the platform', () => {
     expect(ok(await cli.run(['deployments', 'get', 'tuned'])).stdout).toContain(
       '  model       tuned v2 (asked as alias prod, which now names v1: `meridian deploy tuned --alias prod` serves it)\n',
     );
+    // `deploy` run again with nothing asked serves what the alias it was asked by names now (not v3, the latest).
+    const again = ok(await cli.run(['deploy', 'tuned', '--wait']));
+    expect(again.stderr).toContain('tuned: rolling out v1 (was v2), the version alias prod names now\n');
+    expect(again.stdout).toBe('tuned ready: tuned v1\n');
   }, 240_000);
 
   it('sets up a webhook channel and an alert rule by name, and the rule fires to the webhook', async () => {

@@ -107,6 +107,51 @@ function refuseFixedChanges(existing: Deployment, opts: DeployOptions) {
     );
 }
 
+/**
+ * `deploy MODEL` run again with nothing asked (no --version, --alias or setting), as after `models push` of a
+ * new version: what a first run serves, the model's latest ready version, is rolled out when the deployment
+ * serves another one; a deployment asked by an alias follows that alias instead, and a running canary is left
+ * to run. Undefined when there is nothing to change (said on stderr); the deployment is then shown as it is.
+ */
+function rerunTarget(
+  ctx: Context,
+  model: Schema<'Model'>,
+  existing: Deployment,
+): { version: number } | { alias: string } | undefined {
+  const name = existing.name;
+  if (existing.modelId !== model.id)
+    throw new CliError(
+      `${name} serves model ${existing.modelName}, not ${model.name}: deploy ${model.name} under another --name`,
+      2,
+    );
+  const serving = existing.version.version;
+  if (existing.rollout?.state === 'canary') {
+    ctx.note(`${name}: ${rolloutLine(existing.rollout)}; nothing changed while it runs`);
+    return undefined;
+  }
+  const alias = askedAlias(existing);
+  if (alias !== undefined) {
+    const named = model.aliases.find((a) => a.alias === alias)?.version;
+    if (named !== undefined && named !== serving) {
+      ctx.note(`${name}: rolling out v${named} (was v${serving}), the version alias ${alias} names now`);
+      return { alias };
+    }
+    ctx.note(
+      named === undefined
+        ? `${name}: serves v${serving}, asked as alias ${alias}, which names no version now; nothing changed`
+        : `${name}: serves v${serving}, the version alias ${alias} names; nothing to change`,
+    );
+    return undefined;
+  }
+  const latest = model.latestVersion;
+  if (latest !== null && latest !== serving) {
+    ctx.note(`${name}: rolling out v${latest} (was v${serving})`);
+    return { version: latest };
+  }
+  ctx.note(`${name}: serves v${serving}, the latest version of ${model.name}; nothing to change`);
+  return undefined;
+}
+
 async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   if (opts.version && opts.alias) throw new CliError('Give --version or --alias, not both', 2);
   if (opts.gpu && !(GPU_TYPES as readonly string[]).includes(opts.gpu)) {
@@ -125,7 +170,14 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   if (settings.canary && !target)
     throw new CliError('--canary rolls out a new version: give it --version or --alias', 2);
   let deployment: Deployment;
-  if (existing) {
+  if (existing && !target && Object.keys(settings).length === 0) {
+    refuseFixedChanges(existing, opts);
+    // The API refuses an update that asks for nothing: a re-run asks for what a first run would serve.
+    const again = rerunTarget(ctx, model, existing);
+    deployment = again
+      ? await client.request('patch', '/v1/deployments/{id}', { path: { id: existing.id }, body: again })
+      : existing;
+  } else if (existing) {
     refuseFixedChanges(existing, opts);
     deployment = await client.request('patch', '/v1/deployments/{id}', {
       path: { id: existing.id },
