@@ -119,6 +119,31 @@ describe('the meridian CLI against the platform', () => {
     const b = JSON.parse(fromJson.stdout) as { outputs: { data: number[] }[] };
     expect(a.outputs[0]?.data).toEqual(b.outputs[0]?.data);
     expectClose(a.outputs[0]?.data ?? [], await directScores());
+
+    // Simple JSON with a predict-only key, as the dashboard's snippet has it: straight to the edge by name,
+    // with no control-plane lookup (that needs deployments:read, and answered 403).
+    const created = ok(await cli.run(['keys', 'create', 'predict-only', '--scope', 'predict', '--json']));
+    const predictOnly = { MERIDIAN_TOKEN: (JSON.parse(created.stdout) as { secret: string }).secret };
+    const nest = (data: number[], shape: number[]): unknown => {
+      const [n = 0, ...rest] = shape;
+      const size = data.length / n;
+      return rest.length === 0
+        ? data
+        : Array.from({ length: n }, (_, i) => nest(data.slice(i * size, (i + 1) * size), rest));
+    };
+    const simpleInput = JSON.stringify({ inputs: { x: nest([...INPUT], SHAPE) } });
+    const simple = ok(
+      await cli.run(['predict', 'ocr-cls', '--data', '-'], { input: simpleInput, env: predictOnly }),
+    );
+    const outputs = (JSON.parse(simple.stdout) as { outputs: Record<string, unknown[]> }).outputs;
+    expectClose(Object.values(outputs)[0]?.flat(Number.POSITIVE_INFINITY) as number[], await directScores());
+    // The simple route has no version pin: --version with it is refused as usage, before any request.
+    const pinned = await cli.run(['predict', 'ocr-cls', '--version', '1', '--data', '-'], {
+      input: simpleInput,
+      env: predictOnly,
+    });
+    expect([pinned.code, pinned.stdout]).toEqual([2, '']);
+    expect(pinned.stderr).toMatch(/^meridian: --version pins a version of an OIP request/);
   }, 60_000);
 
   it("pins a model version with deploy and predict's own --version, not the CLI's", async () => {

@@ -3,7 +3,6 @@ import { predict, predictRaw, predictSimple, type Tensor } from '@meridian/sdk';
 import { readNpyFile } from '@meridian/sdk/node';
 import type { Command } from 'commander';
 import { action, CliError, type Context } from '../context.js';
-import { requireDeployment } from '../resolve.js';
 
 interface PredictOptions {
   data?: string;
@@ -64,8 +63,15 @@ async function run(ctx: Context, name: string, opts: PredictOptions) {
       const url = `${client.edgeUrl}/v2/models/${encodeURIComponent(name)}${version}/infer`;
       result = await predictRaw(client, url, text, { 'content-type': 'application/json' });
     } else if (body.inputs && typeof body.inputs === 'object') {
-      const deployment = await requireDeployment(client, name);
-      result = await predictSimple(client, deployment.id, body as { inputs: Record<string, unknown> });
+      // The edge's simple route serves the deployment's routing: it has no version in its path or body.
+      if (opts.version)
+        throw new CliError(
+          '--version pins a version of an OIP request: give "inputs" as a list of tensors ' +
+            '([{"name", "datatype", "shape", "data"}]) or --input name=@file.npy, not an object of named arrays',
+          2,
+        );
+      // By name, straight to the edge: a predict-only key cannot read deployments on the control plane.
+      result = await predictSimple(client, name, body as { inputs: Record<string, unknown> });
     } else {
       throw new CliError('The request needs "inputs": an OIP list of tensors, or an object of named arrays');
     }
@@ -86,6 +92,6 @@ export function predictCommand(program: Command): void {
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
-    .option('--version <v>', 'pin a model version')
+    .option('--version <v>', 'pin a model version (OIP requests and --input; not simple JSON)')
     .action(action(async (ctx, name: string, opts: PredictOptions) => run(ctx, name, opts)));
 }
