@@ -12,6 +12,7 @@ import {
 } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
+import { MAX_GPU_COUNT, parseGpuCount } from '../gpus.js';
 import { wholeNumber } from '../numbers.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
 import { type SettingFlags, settingsFrom } from './deploy-settings.js';
@@ -26,6 +27,7 @@ interface DeployOptions extends SettingFlags {
   version?: string;
   alias?: string;
   gpu?: string;
+  gpus?: string;
   image?: string;
   wait?: boolean;
   timeout?: string;
@@ -95,6 +97,9 @@ async function followCanary(ctx: Context, client: MeridianClient, deployment: De
 function refuseFixedChanges(existing: Deployment, opts: DeployOptions) {
   const fixed = [
     opts.gpu !== undefined && opts.gpu !== existing.gpuType ? `--gpu (it runs on ${existing.gpuType})` : '',
+    opts.gpus !== undefined && Number(opts.gpus) !== existing.gpuCount
+      ? `--gpus (it has ${existing.gpuCount})`
+      : '',
     opts.image !== undefined && opts.image !== existing.image
       ? `--image (it runs ${existing.image ?? 'onnx'})`
       : '',
@@ -157,6 +162,7 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   if (opts.gpu && !(GPU_TYPES as readonly string[]).includes(opts.gpu)) {
     throw new CliError(`--gpu is one of ${GPU_TYPES.join(', ')}`, 2);
   }
+  const gpuCount = parseGpuCount(opts.gpus, opts.gpu ?? 'cpu');
   const version =
     opts.version === undefined ? undefined : wholeNumber(opts.version, '--version', 1, 2_147_483_647);
   // Checked before anything changes: a --timeout that is not a number would otherwise wait forever.
@@ -195,6 +201,7 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
         model: model.id,
         ...(target ?? { version: model.latestVersion ?? 1 }),
         gpuType: (opts.gpu ?? 'cpu') as (typeof GPU_TYPES)[number],
+        ...(gpuCount !== undefined ? { gpuCount } : {}),
         ...(opts.image ? { image: opts.image } : {}),
         ...create,
         ...(batching ? { batching } : {}),
@@ -223,6 +230,7 @@ export function deploymentCommands(program: Command): void {
     .option('--version <n>', 'model version to serve')
     .option('--alias <alias>', 'serve the version this alias names')
     .option('--gpu <type>', `${GPU_TYPES.join(' | ')} (default cpu)`)
+    .option('--gpus <n>', `GPUs of --gpu's type per replica, 1 to ${MAX_GPU_COUNT} (default 1)`)
     .option('--image <image>', 'model-server image, for models that are not ONNX (container runtime)')
     .option('--min <n>', 'minimum replicas (0: scale to zero when idle)')
     .option('--max <n>', 'maximum replicas')
