@@ -2,11 +2,17 @@ import type { Schema } from '@meridian/sdk';
 import { collect } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, table } from '../context.js';
+import { parseDurationWithin } from '../durations.js';
+import { MAX_GPU_COUNT, parseGpuCount } from '../gpus.js';
 import { requireNotebook } from '../resolve.js';
 import { type LogFlags, printLogs, withLogFlags } from './logs.js';
 import { notebookLine, printLink, waitTimeoutMs, waitUntilServing, withWaitFlags } from './notebook-open.js';
 
 type Notebook = Schema<'Notebook'>;
+
+// The API's bounds on idleTimeoutSeconds (control-plane notebooks-schemas.ts): 5 s to 7 days.
+const MIN_IDLE_TIMEOUT_SECONDS = 5;
+const MAX_IDLE_TIMEOUT_SECONDS = 7 * 86_400;
 
 interface WaitFlags {
   wait?: boolean;
@@ -15,6 +21,7 @@ interface WaitFlags {
 
 interface CreateFlags extends WaitFlags {
   gpu: string;
+  gpus?: string;
   image?: string;
   idleTimeout?: string;
 }
@@ -25,22 +32,35 @@ export function notebookCommands(program: Command): void {
     .command('create <name>')
     .description('Create a notebook and start it on a machine with room for it')
     .option('--gpu <type>', 't4 | v100 | rtx4090 | cpu', 'cpu')
+    .option('--gpus <n>', `how many GPUs of --gpu's type, 1 to ${MAX_GPU_COUNT} (default 1; cpu takes none)`)
     .option('--image <image>', 'a Jupyter image from the allow-list')
-    .option('--idle-timeout <seconds>', 'stop it after this long without activity (default: the server’s)');
+    .option(
+      '--idle-timeout <duration>',
+      'stop it after this long without activity, 5s to 7d: 90s, 30m, 2h (default: the server’s)',
+    );
   withWaitFlags(create, 'show progress until its server is up, then print the link that opens it').action(
     action(async (ctx, name: string, opts: CreateFlags) => {
       if (!['t4', 'v100', 'rtx4090', 'cpu'].includes(opts.gpu))
         throw new CliError('--gpu is one of t4, v100, rtx4090, cpu', 2);
-      if (opts.idleTimeout !== undefined && !/^[1-9]\d{0,7}$/.test(opts.idleTimeout))
-        throw new CliError(`--idle-timeout wants a whole number of seconds, not ${opts.idleTimeout}`, 2);
+      const gpuCount = parseGpuCount(opts.gpus, opts.gpu);
+      const idleTimeoutSeconds =
+        opts.idleTimeout === undefined
+          ? undefined
+          : parseDurationWithin(
+              opts.idleTimeout,
+              '--idle-timeout',
+              MIN_IDLE_TIMEOUT_SECONDS,
+              MAX_IDLE_TIMEOUT_SECONDS,
+            );
       const timeoutMs = waitTimeoutMs(opts.timeout);
       const client = await ctx.client();
       const notebook = await client.request('post', '/v1/notebooks', {
         body: {
           name,
           gpuType: opts.gpu as Notebook['gpuType'],
+          ...(gpuCount !== undefined ? { gpuCount } : {}),
           ...(opts.image ? { image: opts.image } : {}),
-          ...(opts.idleTimeout ? { idleTimeoutSeconds: Number(opts.idleTimeout) } : {}),
+          ...(idleTimeoutSeconds !== undefined ? { idleTimeoutSeconds } : {}),
         },
       });
       if (!opts.wait) return ctx.print(notebook, () => notebookLine(notebook));
