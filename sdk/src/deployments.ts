@@ -11,8 +11,9 @@ const poll = (client: MeridianClient, id: string, options: WaitOptions, rule: Po
   pollUntil(() => client.request('get', '/v1/deployments/{id}', { path: { id } }), options, rule);
 
 /**
- * Waits until the deployment is ready (pending → scheduled → pulling → loading → ready) and returns it;
- * throws DeploymentFailedError with the server's reason when it fails, and WaitTimeoutError past the timeout.
+ * Waits until the deployment is ready (pending → scheduled → pulling → loading → ready), or idle (scaled to
+ * zero: it serves, and the next call wakes it), and returns it; throws DeploymentFailedError with the
+ * server's reason when it fails, and WaitTimeoutError past the timeout.
  */
 export function waitForDeployment(
   client: MeridianClient,
@@ -23,7 +24,8 @@ export function waitForDeployment(
     seen: (d) => [d.status, d.statusReason, d.replicas],
     settle: (d) => {
       if (d.status === 'failed') throw new DeploymentFailedError(id, d.statusReason ?? 'no reason given');
-      return d.status === 'ready' ? d : undefined;
+      // Idle never turns ready by waiting: nothing starts at zero before a call.
+      return d.status === 'ready' || d.status === 'idle' ? d : undefined;
     },
     timedOut: (d) => `Deployment ${d.name} is still ${d.status} after the timeout`,
   });

@@ -177,6 +177,15 @@ describe('deploy run again on a deployment that exists, with nothing asked', () 
     expect(patches).toEqual([]);
   });
 
+  it('ends --wait on a deployment scaled to zero, which no wait would wake', async () => {
+    const replicas = { failed: 0, loading: 0, pending: 0, pulling: 0, ready: 0, stopped: 0, total: 0 };
+    const idle = { status: 'idle', statusReason: 'scaled to zero; the next call wakes it', replicas };
+    state = { model: model(), deployment: deployment(1, 'version:1', idle as Partial<Deployment>) };
+    const { code, stdout } = await run(['deploy', 'ocr-cls', '--wait', '--timeout', '5']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^ocr-cls idle: ocr-cls v1/);
+  });
+
   it('refuses, as usage, a deployment of that name that serves another model', async () => {
     state = { model: model({ id: 'mdl_2', name: 'other' }), deployment: deployment(1) };
     const { code, stderr } = await run(['deploy', 'other', '--name', 'ocr-cls']);
