@@ -1,4 +1,14 @@
-import { ConflictError, collect, type MeridianClient, NetworkError, startRun, withRun } from '@meridian/sdk';
+import { randomBytes } from 'node:crypto';
+import {
+  ConflictError,
+  collect,
+  type MeridianClient,
+  memorySource,
+  NetworkError,
+  startRun,
+  uploadModelVersion,
+  withRun,
+} from '@meridian/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newSdkUser, startProxiedControlPlane } from './helpers/sdk-users.js';
 
@@ -74,6 +84,34 @@ describe('experiment tracking from the SDK', () => {
     expect((await again.end()).status).toBe('finished');
     const experiments = await collect(client.list('/v1/experiments'));
     expect(experiments.map((e) => e.name)).toEqual(['mnist']);
+  }, 60_000);
+
+  it('links the versions a run uploads to that run, with their tags and metadata, whatever their size', async () => {
+    const { client } = await newUser('exporter');
+    const run = await startRun(client, { experiment: 'digits', name: 'export', flushIntervalMs: 0 });
+    const model = await client.request('post', '/v1/models', { body: { name: 'digits' } });
+    const linked = { runId: run.run.id, tags: { stage: 'candidate' }, metadata: { accuracy: 0.97 } };
+    const MiB = 1024 * 1024;
+    // One request (a small file), then a multipart upload (a file larger than one 5 MiB part).
+    const whole = await uploadModelVersion(client, {
+      modelId: model.id,
+      source: memorySource('model.pt', randomBytes(1024)),
+      ...linked,
+    });
+    const multipart = await uploadModelVersion(client, {
+      modelId: model.id,
+      source: memorySource('model.pt', randomBytes(5 * MiB + 1)),
+      partSize: 5 * MiB,
+      ...linked,
+    });
+    for (const version of [whole, multipart]) expect(version).toMatchObject({ status: 'ready', ...linked });
+    expect(multipart.version).toBe(whole.version + 1);
+    await run.end();
+    const detail = await client.request('get', '/v1/runs/{id}', { path: { id: run.run.id } });
+    expect(detail.modelVersions.map((v) => [v.modelName, v.version]).sort()).toEqual([
+      ['digits', whole.version],
+      ['digits', multipart.version],
+    ]);
   }, 60_000);
 
   it('keeps the points while the control plane cannot be reached, and sends each once when it can', async () => {

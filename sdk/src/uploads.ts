@@ -44,6 +44,14 @@ export interface UploadOptions {
   modelId: string;
   source: UploadSource;
   description?: string;
+  /** The training run the model came from (run_…): the version then names it, and the run lists the version. */
+  runId?: string;
+  /**
+   * The version's tags and metadata. A multipart upload sends them when it starts; a file small enough for
+   * one request gets them in a second call once stored (the one-request upload takes neither).
+   */
+  tags?: Record<string, string>;
+  metadata?: Record<string, unknown>;
   /** Continue this earlier multipart upload instead of starting one; its parts already stored are kept. */
   resume?: UploadCheckpoint;
   /** Told once the multipart upload exists, before any part is sent. */
@@ -148,6 +156,9 @@ async function startUpload(
       sizeBytes: options.source.size,
       partCount,
       ...(options.description ? { description: options.description } : {}),
+      ...(options.runId ? { runId: options.runId } : {}),
+      ...(options.tags ? { tags: options.tags } : {}),
+      ...(options.metadata ? { metadata: options.metadata } : {}),
     },
   });
   const checkpoint = {
@@ -178,15 +189,30 @@ async function resumeUpload(client: MeridianClient, checkpoint: UploadCheckpoint
 async function uploadWhole(client: MeridianClient, options: UploadOptions): Promise<ModelVersion> {
   const { source } = options;
   options.onProgress?.({ doneBytes: 0, totalBytes: source.size, resumedBytes: 0 });
-  const version = await client.request('post', '/v1/models/{id}/versions', {
+  const signal = options.signal ? { signal: options.signal } : {};
+  let version = await client.request('post', '/v1/models/{id}/versions', {
     path: { id: options.modelId },
-    query: { filename: source.name, ...(options.description ? { description: options.description } : {}) },
+    query: {
+      filename: source.name,
+      ...(options.description ? { description: options.description } : {}),
+      ...(options.runId ? { runId: options.runId } : {}),
+    },
     raw: {
       body: (await source.read(0, source.size)) as Uint8Array<ArrayBuffer>,
       contentType: 'application/octet-stream',
     },
-    ...(options.signal ? { signal: options.signal } : {}),
+    ...signal,
   });
   options.onProgress?.({ doneBytes: source.size, totalBytes: source.size, resumedBytes: 0 });
+  if (options.tags || options.metadata) {
+    version = await client.request('patch', '/v1/models/{id}/versions/{version}', {
+      path: { id: options.modelId, version: version.version },
+      body: {
+        ...(options.tags ? { tags: options.tags } : {}),
+        ...(options.metadata ? { metadata: options.metadata } : {}),
+      },
+      ...signal,
+    });
+  }
   return version;
 }
