@@ -17,6 +17,7 @@ import type { Command } from 'commander';
 import { configDir, UploadCheckpoints } from '../config.js';
 import { action, CliError, type Context, table } from '../context.js';
 import { findModel, requireModel } from '../resolve.js';
+import { requireRunRef } from './runs.js';
 
 const MiB = 1024 * 1024;
 type Model = Schema<'Model'>;
@@ -24,6 +25,7 @@ type Model = Schema<'Model'>;
 interface PushOptions {
   name: string;
   description?: string;
+  run?: string;
   partSize?: string;
   concurrency?: string;
 }
@@ -100,6 +102,8 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) throw new CliError(`No such file: ${file}`);
   const client = await ctx.client();
+  // Before the model is created: a run that cannot be found leaves nothing behind.
+  const run = opts.run ? await requireRunRef(client, opts.run) : undefined;
   const { model, created } = await ensureModel(ctx, client, opts.name);
   const checkpoints = new UploadCheckpoints(configDir());
   const key = createHash('sha256')
@@ -127,6 +131,7 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
       modelId: model.id,
       source: await fileSource(path),
       ...(opts.description ? { description: opts.description } : {}),
+      ...(run ? { runId: run.id } : {}),
       ...(resume ? { resume } : {}),
       ...(opts.partSize ? { partSize: Number(opts.partSize) * MiB } : {}),
       ...(opts.concurrency ? { concurrency: Number(opts.concurrency) } : {}),
@@ -149,7 +154,8 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
   ctx.print(
     { ...version, upload },
     () =>
-      `Pushed ${model.name} version ${version.version} (${version.sizeBytes} bytes, sha256 ${version.sha256})`,
+      `Pushed ${model.name} version ${version.version} (${version.sizeBytes} bytes, sha256 ${version.sha256})` +
+      (run ? `\nFrom run ${run.name} (${run.id})` : ''),
   );
 }
 
@@ -213,6 +219,10 @@ export function modelCommands(program: Command): void {
     .description('Upload FILE as a new version of a model (created if needed); run again to resume')
     .requiredOption('--name <model>', 'the model')
     .option('--description <text>', 'what this version is (its description)')
+    .option(
+      '--run <run>',
+      'the training run it came from: a run id, EXPERIMENT/RUN-NAME, or a run name no other run has',
+    )
     .option('--part-size <MiB>', 'multipart part size in MiB (at least 5)')
     .option('--concurrency <n>', 'parts sent at once (default 3)')
     .action(action(async (ctx, file: string, opts: PushOptions) => push(ctx, file, opts)));

@@ -50,6 +50,21 @@ async function requireRun(client: MeridianClient, ref: string, experimentRef?: s
   return getRun(client, only.run.id);
 }
 
+/**
+ * A run as `--run` names it: its id, `EXPERIMENT/RUN-NAME`, or a run name alone (looked for in every
+ * experiment), each resolved as `runs show` resolves runs. Names may hold `/` themselves: the experiment is
+ * the longest part before a `/` that names one, and with none, the whole reference is taken as a run name.
+ */
+export async function requireRunRef(client: MeridianClient, ref: string): Promise<RunDetail> {
+  if (RUN_ID.test(ref) || !ref.includes('/')) return requireRun(client, ref);
+  const names = new Set((await collect(client.list('/v1/experiments'))).map((e) => e.name));
+  for (let at = ref.lastIndexOf('/'); at > 0; at = ref.lastIndexOf('/', at - 1)) {
+    const experiment = ref.slice(0, at);
+    if (names.has(experiment)) return requireRun(client, ref.slice(at + 1), experiment);
+  }
+  return requireRun(client, ref);
+}
+
 const EXPERIMENT_OPTION = [
   '-e, --experiment <name>',
   'look for a run named <run> in this experiment only (default: in every experiment)',
