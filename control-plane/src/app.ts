@@ -107,6 +107,8 @@ export interface AppDeps {
   agentHeartbeatIntervalSeconds?: number;
   /** How long a removed replica's lines are shown with the live ones; default 1 h. */
   endedReplicaLogsMs?: number;
+  /** How often a followed log stream sends a heartbeat while quiet; default 15 s. */
+  logHeartbeatMs?: number;
   /** Wakes desired-state long polls; tests pass their own to trigger changes. */
   desiredStateChanges?: DesiredStateChanges;
   /** Told when deployments, notebooks or agents change; default: no scheduler runs in this app. */
@@ -324,6 +326,7 @@ export function createApp(deps: AppDeps) {
         db: deps.db,
         dataPlaneSigningKey: deps.dataPlaneSigningKey,
         ...(deps.endedReplicaLogsMs === undefined ? {} : { endedReplicaLogsMs: deps.endedReplicaLogsMs }),
+        ...(deps.logHeartbeatMs === undefined ? {} : { heartbeatMs: deps.logHeartbeatMs }),
       },
     }),
   );

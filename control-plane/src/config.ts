@@ -51,6 +51,8 @@ export const Config = z
       .min(1)
       .max(7 * 86_400)
       .default(3600),
+    /** How often a followed log stream sends a heartbeat comment while quiet (proxies drop silent streams). */
+    MERIDIAN_LOG_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
     /** Added to a notebook's idle timeout before it is culled: Jupyter records activity coarsely. */
     MERIDIAN_NOTEBOOK_IDLE_SLACK_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
     /**
@@ -215,6 +217,7 @@ export const Config = z
     operatorToken: env.MERIDIAN_OPERATOR_TOKEN,
     dataPlaneSigningKey: env.MERIDIAN_DATA_PLANE_SIGNING_KEY,
     agentHeartbeatIntervalSeconds: env.MERIDIAN_AGENT_HEARTBEAT_SECONDS,
+    logHeartbeatMs: env.MERIDIAN_LOG_HEARTBEAT_SECONDS * 1000,
     scheduler: {
       intervalMs: env.MERIDIAN_SCHEDULER_INTERVAL_MS,
       scaleWindows: {

@@ -174,6 +174,7 @@ const app = createApp({
   dataPlaneSigningKey: localSecret(config.dataDir, 'data-plane-signing-key', config.dataPlaneSigningKey),
   agentHeartbeatIntervalSeconds: config.agentHeartbeatIntervalSeconds,
   endedReplicaLogsMs: config.scheduler.endedReplicaLogsMs,
+  logHeartbeatMs: config.logHeartbeatMs,
   maxBodyBytes: config.maxBodyBytes,
   throttle: config.throttle,
   passwordWork: config.passwordWork,
