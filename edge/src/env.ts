@@ -5,7 +5,6 @@ import type { OrgLimiter } from './limits/org-limiter.js';
  * Secrets (`wrangler secret put`): EDGE_SERVICE_TOKEN, DATA_PLANE_SIGNING_KEY.
  */
 export interface Env {
-  ENVIRONMENT: string;
   /** Base URL of the control plane's /internal routes. */
   CONTROL_PLANE_URL: string;
   /** The edge's bearer credential for the control plane's /internal routes (secret). */

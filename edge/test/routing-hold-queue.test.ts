@@ -101,7 +101,7 @@ describe('HoldQueue', () => {
     expect(err.code).toBe('unavailable');
     expect(err.headers['Retry-After']).toBe('1');
     expect(err.message).toContain("model 'ocr' is starting");
-    expect(err.message).toContain('maxCount');
+    expect(err.message).toContain("the most it holds (the edge's HOLD_MAX_COUNT)");
     state.ready = true;
     await until(() => wakes.length === 1);
     wakes[0]?.answer({ state: 'ready', routingVersion: 1 });
@@ -118,7 +118,7 @@ describe('HoldQueue', () => {
 
     expect(refused).toBeInstanceOf(EdgeError);
     expect(refused.message).toContain(`this call's ${20 * 1024 * 1024} bytes`);
-    expect(refused.message).toContain(`past ${32 * 1024 * 1024} bytes (hold maxBytes)`);
+    expect(refused.message).toContain(`past ${32 * 1024 * 1024} bytes (the edge's HOLD_MAX_BYTES)`);
     expect(queue.bytes).toBe(20 * 1024 * 1024);
     await first;
   });

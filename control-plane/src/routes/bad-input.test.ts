@@ -407,6 +407,17 @@ describe('bad time bounds say what is wrong', () => {
       { path: 'since', message: 'since is written as an RFC 3339 time but is not a real one' },
     ]);
   });
+
+  it('takes a logs tail in decimal digits only, as every other integer in a query', async () => {
+    for (const logs of [
+      `/v1/deployments/dep_${'0'.repeat(26)}/logs`,
+      `/v1/notebooks/nb_${'0'.repeat(26)}/logs`,
+    ])
+      for (const tail of ['0x10', '1e3', '0b11', ''])
+        expect(await detailsOf(`${logs}?tail=${tail}`), `${logs}?tail=${tail}`).toEqual([
+          { path: 'tail', message: 'must be an integer in decimal digits' },
+        ]);
+  });
 });
 
 describe('names with SQL or unusual unicode', () => {

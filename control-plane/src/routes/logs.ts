@@ -17,15 +17,12 @@ import {
 import { DeploymentIdParams } from './deployments-schemas.js';
 import type { RouteDeps } from './deps.js';
 import { NotebookIdParams } from './notebooks-schemas.js';
+import { decimalInt } from './schemas.js';
 
 export const MAX_LOG_TAIL = 10_000;
 
 const LogsQuery = z.object({
-  tail: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_LOG_TAIL)
+  tail: decimalInt(0, MAX_LOG_TAIL)
     .default(100)
     .openapi({ param: { name: 'tail', in: 'query' }, description: 'Lines to show (merged across replicas)' }),
   since: z

@@ -122,10 +122,12 @@ export class HoldQueue {
         'Retry-After': RETRY_AFTER_FULL,
       });
     if (waiting.holders.size + 1 > bounds.maxCount)
-      return full(`already holds ${waiting.holders.size} calls for it, the most it holds (hold maxCount)`);
+      return full(
+        `already holds ${waiting.holders.size} calls for it, the most it holds (the edge's HOLD_MAX_COUNT)`,
+      );
     if (waiting.bytes + bytes > bounds.maxBytes)
       return full(
-        `this call's ${bytes} bytes would take the bodies held for it past ${bounds.maxBytes} bytes (hold maxBytes)`,
+        `this call's ${bytes} bytes would take the bodies held for it past ${bounds.maxBytes} bytes (the edge's HOLD_MAX_BYTES)`,
       );
     if (this.heldBytes + bytes > this.isolateMaxBytes)
       return full(
