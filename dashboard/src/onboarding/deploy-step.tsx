@@ -3,14 +3,34 @@ import { type FormEvent, useState } from 'react';
 import { useApp } from '../api/context';
 import { ErrorMessage } from '../components/error-message';
 import { Field } from '../components/field';
+import { GpuCountField } from '../components/gpu-count-field';
 import { StatusBadge } from '../components/status-badge';
 import { useAction } from '../hooks/use-action';
+import { type GpuType, gpuFields } from '../lib/gpus';
 
 type Deployment = Schema<'Deployment'>;
 
 const PHASES = ['pending', 'scheduled', 'pulling', 'loading', 'ready'] as const;
 
-/** Deploys the uploaded version on CPU and follows its phases until it is ready (or says why it failed). */
+/** The deploy form's request: one replica, and a GPU count only for a GPU type (cpu takes none). */
+export function deployRequestBody(form: {
+  name: string;
+  model: string;
+  version: number;
+  gpuType: GpuType;
+  gpuCount: number;
+}) {
+  return {
+    name: form.name,
+    model: form.model,
+    version: form.version,
+    ...gpuFields(form.gpuType, form.gpuCount),
+    minReplicas: 1,
+    maxReplicas: 1,
+  };
+}
+
+/** Deploys the uploaded version on the chosen hardware and follows its phases until it is ready (or says why it failed). */
 export function DeployStep(props: {
   model: Schema<'Model'>;
   version: Schema<'ModelVersion'>;
@@ -18,18 +38,18 @@ export function DeployStep(props: {
 }) {
   const { client } = useApp();
   const [name, setName] = useState(props.model.name);
-  const [gpuType, setGpuType] = useState<Deployment['gpuType']>('cpu');
+  const [gpuType, setGpuType] = useState<GpuType>('cpu');
+  const [gpuCount, setGpuCount] = useState(1);
   const [current, setCurrent] = useState<Deployment>();
   const deploy = useAction(async () => {
     const created = await client.request('post', '/v1/deployments', {
-      body: {
+      body: deployRequestBody({
         name,
         model: props.model.id,
         version: props.version.version,
         gpuType,
-        minReplicas: 1,
-        maxReplicas: 1,
-      },
+        gpuCount,
+      }),
     });
     setCurrent(created);
     props.onDeployment(created);
@@ -59,13 +79,19 @@ export function DeployStep(props: {
           />
         </Field>
         <Field label="Hardware">
-          <select value={gpuType} onChange={(e) => setGpuType(e.target.value as Deployment['gpuType'])}>
+          <select value={gpuType} onChange={(e) => setGpuType(e.target.value as GpuType)}>
             <option value="cpu">CPU</option>
             <option value="t4">NVIDIA T4</option>
             <option value="rtx4090">RTX 4090</option>
             <option value="v100">V100</option>
           </select>
         </Field>
+        <GpuCountField
+          gpuType={gpuType}
+          value={gpuCount}
+          onChange={setGpuCount}
+          disabled={current !== undefined}
+        />
         <button type="submit" className="primary" disabled={deploy.busy || current?.status === 'ready'}>
           Deploy
         </button>

@@ -8,6 +8,7 @@ import { PageHeader } from '../components/page-header';
 import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
+import { hardwareText } from '../lib/gpus';
 import { DeploymentEvents } from './deployment-events';
 import { DeploymentLogs } from './deployment-logs';
 import { DeploymentMonitoring } from './deployment-monitoring';
@@ -47,8 +48,7 @@ export function DeploymentPage({ id }: { id: string }) {
         </dd>
         <dt>Runtime</dt>
         <dd>
-          {d.runtime} on {d.gpuType}
-          {d.gpuCount > 1 ? ` × ${d.gpuCount}` : ''}
+          {d.runtime} on {hardwareText(d)}
         </dd>
         <dt>Revision</dt>
         <dd>{d.revision}</dd>

@@ -7,6 +7,7 @@ import { StatusBadge } from '../components/status-badge';
 import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
 import { usePaged } from '../hooks/use-paged';
+import { hardwareText } from '../lib/gpus';
 
 export function DeploymentsPage() {
   const { client } = useApp();
@@ -36,33 +37,40 @@ export function DeploymentsPage() {
             </thead>
             <tbody>
               {items.map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <AppLink to={`/deployments/${d.id}`}>{d.name}</AppLink>
-                  </td>
-                  <td>
-                    <StatusBadge status={d.status} />
-                  </td>
-                  <td>
-                    {d.modelName} v{d.version.version}
-                    {d.rollout?.state === 'canary'
-                      ? ` → v${d.rollout.version} (${Math.round(d.rollout.share * 100)}% as a canary)`
-                      : ''}
-                  </td>
-                  <td>
-                    <ReadyReplicas deployment={d} />
-                  </td>
-                  <td>{d.gpuType}</td>
-                  <td>
-                    <TimeText iso={d.updatedAt} />
-                  </td>
-                </tr>
+                <DeploymentRow key={d.id} deployment={d} />
               ))}
             </tbody>
           </TableWrap>
         )}
       </ListState>
     </>
+  );
+}
+
+/** A deployment's row: name, status, model (and a canary), replicas, hardware, last update. */
+export function DeploymentRow({ deployment: d }: { deployment: Schema<'Deployment'> }) {
+  return (
+    <tr>
+      <td>
+        <AppLink to={`/deployments/${d.id}`}>{d.name}</AppLink>
+      </td>
+      <td>
+        <StatusBadge status={d.status} />
+      </td>
+      <td>
+        {d.modelName} v{d.version.version}
+        {d.rollout?.state === 'canary'
+          ? ` → v${d.rollout.version} (${Math.round(d.rollout.share * 100)}% as a canary)`
+          : ''}
+      </td>
+      <td>
+        <ReadyReplicas deployment={d} />
+      </td>
+      <td>{hardwareText(d)}</td>
+      <td>
+        <TimeText iso={d.updatedAt} />
+      </td>
+    </tr>
   );
 }
 

@@ -5,6 +5,7 @@ import { ErrorMessage } from '../components/error-message';
 import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useAction } from '../hooks/use-action';
+import { hardwareText } from '../lib/gpus';
 import { NotebookSessions } from './notebook-sessions';
 import { openNotebook } from './open-notebook';
 
@@ -26,8 +27,8 @@ export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Note
         {n.name} <StatusBadge status={n.status} />
       </h2>
       <p>
-        {n.gpuType} · {n.image} · idle stop after {Math.round(n.idleTimeoutSeconds / 60)} min · last activity{' '}
-        <TimeText iso={n.lastActivityAt} />
+        {hardwareText(n)} · {n.image} · idle stop after {Math.round(n.idleTimeoutSeconds / 60)} min · last
+        activity <TimeText iso={n.lastActivityAt} />
       </p>
       {n.statusReason ? <p className="muted">{n.statusReason}</p> : null}
       <div className="actions">

@@ -2,17 +2,29 @@ import { type FormEvent, useState } from 'react';
 import { useApp } from '../api/context';
 import { ErrorMessage } from '../components/error-message';
 import { Field } from '../components/field';
+import { GpuCountField } from '../components/gpu-count-field';
 import { useAction } from '../hooks/use-action';
+import { type GpuType, gpuFields } from '../lib/gpus';
 
-type GpuType = 'cpu' | 't4' | 'v100' | 'rtx4090';
+/** The new notebook form's request: a GPU count only for a GPU type (cpu takes none). */
+export function notebookRequestBody(form: {
+  name: string;
+  gpuType: GpuType;
+  gpuCount: number;
+  idleMinutes: number;
+}) {
+  return {
+    name: form.name,
+    ...gpuFields(form.gpuType, form.gpuCount),
+    idleTimeoutSeconds: form.idleMinutes * 60,
+  };
+}
 
 export function NotebookForm({ onCreated }: { onCreated(): void }) {
   const { client } = useApp();
-  const [form, setForm] = useState({ name: '', gpuType: 'cpu' as GpuType, idleMinutes: 60 });
+  const [form, setForm] = useState({ name: '', gpuType: 'cpu' as GpuType, gpuCount: 1, idleMinutes: 60 });
   const create = useAction(async () => {
-    await client.request('post', '/v1/notebooks', {
-      body: { name: form.name, gpuType: form.gpuType, idleTimeoutSeconds: form.idleMinutes * 60 },
-    });
+    await client.request('post', '/v1/notebooks', { body: notebookRequestBody(form) });
     setForm({ ...form, name: '' });
     onCreated();
   });
@@ -36,6 +48,11 @@ export function NotebookForm({ onCreated }: { onCreated(): void }) {
           <option value="v100">V100</option>
         </select>
       </Field>
+      <GpuCountField
+        gpuType={form.gpuType}
+        value={form.gpuCount}
+        onChange={(gpuCount) => setForm({ ...form, gpuCount })}
+      />
       <Field label="Stop after idle (minutes)">
         <input
           type="number"

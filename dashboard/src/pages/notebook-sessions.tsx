@@ -2,6 +2,7 @@ import { useApp } from '../api/context';
 import { ListState } from '../components/list-state';
 import { TimeText } from '../components/time-text';
 import { usePaged } from '../hooks/use-paged';
+import { hardwareText } from '../lib/gpus';
 
 export function NotebookSessions({ id }: { id: string }) {
   const { client } = useApp();
@@ -18,7 +19,7 @@ export function NotebookSessions({ id }: { id: string }) {
           <ul>
             {items.map((s) => (
               <li key={s.id}>
-                <TimeText iso={s.startedAt} /> – <TimeText iso={s.endedAt} />: {s.gpuType},{' '}
+                <TimeText iso={s.startedAt} /> – <TimeText iso={s.endedAt} />: {hardwareText(s)},{' '}
                 {s.seconds === null ? 'running' : `${Math.ceil(s.seconds / 60)} min`}
                 {s.endReason ? ` (${s.endReason})` : ''}
               </li>
