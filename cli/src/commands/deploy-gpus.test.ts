@@ -52,7 +52,6 @@ describe('meridian deploy --gpus', () => {
     [['--gpu', 't4', '--gpus', '9'], /--gpus wants a whole number from 1 to 8, not 9/],
     [['--gpu', 't4', '--gpus', '-1'], /--gpus wants a whole number from 1 to 8, not -1/],
     [['--gpu', 't4', '--gpus', 'all'], /--gpus wants a whole number/],
-    [['--gpus', '1'], /--gpus needs a GPU type: give --gpu t4, v100 or rtx4090/],
     [['--gpu', 'cpu', '--gpus', '2'], /--gpus needs a GPU type/],
   ])('refuses %j as usage (exit 2) before any request', async (flags, message) => {
     api.answer(fresh);
@@ -60,6 +59,26 @@ describe('meridian deploy --gpus', () => {
     expect(run.stderr).toMatch(message);
     expect(run.code).toBe(2);
     expect(api.received).toEqual([]);
+  });
+
+  it('refuses --gpus without --gpu for a new deployment (cpu by default), and creates nothing', async () => {
+    api.answer(fresh);
+    const run = await api.run(['deploy', 'ocr-cls', '--gpus', '1']);
+    expect(run.stderr).toMatch(/--gpus needs a GPU type: give --gpu t4, v100 or rtx4090/);
+    expect(run.code).toBe(2);
+    expect(api.received.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it('takes --gpus without --gpu on an existing deployment of a GPU type, which it keeps', async () => {
+    const existing = deployment({ status: 'ready' });
+    api.answer({
+      ...fresh,
+      'GET /v1/deployments': { items: [existing] },
+      'PATCH /v1/deployments/dep_1': { status: 200, body: existing },
+    });
+    const run = await api.run(['deploy', 'ocr-cls', '--gpus', '2', '--min', '1']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(api.received.filter((r) => r.method === 'PATCH').map((r) => r.body)).toEqual([{ minReplicas: 1 }]);
   });
 
   it('refuses a different --gpus on an existing deployment rather than ignoring it', async () => {

@@ -12,7 +12,7 @@ import {
 } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
-import { MAX_GPU_COUNT, parseGpuCount } from '../gpus.js';
+import { MAX_GPU_COUNT, parseGpuCount, requireGpuType } from '../gpus.js';
 import { wholeNumber } from '../numbers.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
 import { type SettingFlags, settingsFrom } from './deploy-settings.js';
@@ -162,7 +162,7 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   if (opts.gpu && !(GPU_TYPES as readonly string[]).includes(opts.gpu)) {
     throw new CliError(`--gpu is one of ${GPU_TYPES.join(', ')}`, 2);
   }
-  const gpuCount = parseGpuCount(opts.gpus, opts.gpu ?? 'cpu');
+  const gpuCount = parseGpuCount(opts.gpus, opts.gpu);
   const version =
     opts.version === undefined ? undefined : wholeNumber(opts.version, '--version', 1, 2_147_483_647);
   // Checked before anything changes: a --timeout that is not a number would otherwise wait forever.
@@ -171,6 +171,8 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   const model = await requireModel(client, modelRef);
   const name = opts.name ?? model.name;
   const existing = await findDeployment(client, name);
+  // Without --gpu the type is the existing deployment's (a new one's default is cpu).
+  if (gpuCount !== undefined) requireGpuType(opts.gpu ?? existing?.gpuType ?? 'cpu');
   const settings = settingsFrom(opts, existing);
   const target = version !== undefined ? { version } : opts.alias ? { alias: opts.alias } : undefined;
   if (settings.canary && !target)
