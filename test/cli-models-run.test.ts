@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MeridianClient, Tokens } from '@meridian/sdk';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../cli/src/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../cli/src/main-captured.test-helper.js';
 import { newSdkUser, startProxiedControlPlane } from './helpers/sdk-users.js';
 
 /**
@@ -16,30 +16,12 @@ describe('models push --run', () => {
   let token = '';
   let files = '';
 
-  const cli = async (...args: string[]) => {
-    const saved = { ...process.env };
-    process.env.MERIDIAN_CONFIG_DIR = join(platform.dir, 'config');
-    process.env.MERIDIAN_API_URL = platform.proxy.url;
-    process.env.MERIDIAN_TOKEN = token;
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out.push(String(chunk));
-      return true;
+  const cli = (...args: string[]) =>
+    runCaptured(args, {
+      MERIDIAN_CONFIG_DIR: join(platform.dir, 'config'),
+      MERIDIAN_API_URL: platform.proxy.url,
+      MERIDIAN_TOKEN: token,
     });
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      err.push(String(chunk));
-      return true;
-    });
-    try {
-      const code = await main(args);
-      return { code, stdout: out.join(''), stderr: err.join('') };
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-      process.env = saved;
-    }
-  };
   const push = async (name: string, ...args: string[]) => {
     const file = join(files, `${name}-${Date.now()}.pt`);
     await writeFile(file, randomBytes(2048));

@@ -3,8 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { vi } from 'vitest';
-import { main } from './main.js';
+import { type Captured, runCaptured } from './main-captured.test-helper.js';
 
 /** One request the fake control plane received: its method, path (with query) and JSON body. */
 export interface Received {
@@ -45,7 +44,6 @@ export async function fakeApi() {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const dir = await mkdtemp(join(tmpdir(), 'cli-fake-api-'));
-  const saved = { ...process.env };
 
   return {
     received,
@@ -55,28 +53,12 @@ export async function fakeApi() {
       received.length = 0;
     },
     /** Runs `meridian args…` in this process against the fake, with what it printed. */
-    async run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-      process.env.MERIDIAN_CONFIG_DIR = dir;
-      process.env.MERIDIAN_API_URL = url;
-      process.env.MERIDIAN_TOKEN = 'mk_test_fake';
-      const out: string[] = [];
-      const err: string[] = [];
-      const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-        out.push(String(chunk));
-        return true;
+    run(args: string[]): Promise<Captured> {
+      return runCaptured(args, {
+        MERIDIAN_CONFIG_DIR: dir,
+        MERIDIAN_API_URL: url,
+        MERIDIAN_TOKEN: 'mk_test_fake',
       });
-      const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-        err.push(String(chunk));
-        return true;
-      });
-      try {
-        const code = await main(args);
-        return { code, stdout: out.join(''), stderr: err.join('') };
-      } finally {
-        stdout.mockRestore();
-        stderr.mockRestore();
-        process.env = { ...saved };
-      }
     },
     async close() {
       await new Promise((resolve) => server.close(resolve));

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Schema } from '@meridian/sdk';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../main.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCaptured } from '../main-captured.test-helper.js';
 
 type Deployment = Schema<'Deployment'>;
 type Model = Schema<'Model'>;
@@ -104,25 +104,7 @@ describe('deploy run again on a deployment that exists, with nothing asked', () 
     patches = [];
   });
 
-  /** Runs the CLI in this process: its exit code, stdout and stderr. */
-  async function run(args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out.push(String(chunk));
-      return true;
-    });
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      err.push(String(chunk));
-      return true;
-    });
-    try {
-      return { code: await main(args), stdout: out.join(''), stderr: err.join('') };
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-  }
+  const run = (args: string[]) => runCaptured(args);
 
   it('rolls out the latest version when the deployment serves an older one, and says so (models push v2 → deploy --wait)', async () => {
     state = { model: model({ latestVersion: 2 }), deployment: deployment(1) };

@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../main.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCaptured } from '../main-captured.test-helper.js';
 
 interface Seen {
   method: string;
@@ -81,24 +81,7 @@ describe('predict with simple JSON and a predict-only key', () => {
     edge.seen.length = 0;
   });
 
-  async function run(args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out.push(String(chunk));
-      return true;
-    });
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      err.push(String(chunk));
-      return true;
-    });
-    try {
-      return { code: await main(args), stdout: out.join(''), stderr: err.join('') };
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-  }
+  const run = (args: string[]) => runCaptured(args);
 
   it('calls the edge by the deployment’s name, never the control plane', async () => {
     const { code, stdout, stderr } = await run(['predict', 'ocr-cls', '--data', join(dir, 'simple.json')]);
