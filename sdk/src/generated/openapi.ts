@@ -7594,7 +7594,7 @@ export interface operations {
         follow?: '0' | '1' | 'true' | 'false';
         since?: string;
         /** @description Lines to show (merged across replicas) */
-        tail?: number | null;
+        tail?: number;
       };
       header?: never;
       path: {
@@ -10365,7 +10365,7 @@ export interface operations {
         follow?: '0' | '1' | 'true' | 'false';
         since?: string;
         /** @description Lines to show (merged across replicas) */
-        tail?: number | null;
+        tail?: number;
       };
       header?: never;
       path: {
