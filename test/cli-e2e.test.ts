@@ -171,7 +171,7 @@ describe('the meridian CLI against the platform', () => {
     expect(refused.code, refused.stderr).toBe(1);
     expect(refused.stderr).toContain('`meridian plan set pro`');
     expect(ok(await cli.run(['plan'])).stdout).toMatch(
-      / is on Free: \$0 a month, 1,000 calls a month, 1 model\n/,
+      / is on Free: \$0 a month, 1,000 calls a month, 1 model\nThis month: [\d,]+ of 1,000 calls \(\d+%\), \d of 1 model, \$\d+\.\d\d so far\n/,
     );
     expect(ok(await cli.run(['plan', 'set', 'pro'])).stdout).toBe(
       'Moved from Free to Pro: $199 a month, 100,000 calls a month, 10 models\n',

@@ -20,6 +20,21 @@ const org = (plan: string) => ({
   createdAt: '2026-01-01T00:00:00.000Z',
 });
 
+const stats = (used: number, monthlyQuota: number | null, models: number, limit: number | null) => ({
+  orgId: 'org_1',
+  plan: 'free',
+  periodStart: '2026-12-01T00:00:00.000Z',
+  periodEnd: '2027-01-01T00:00:00.000Z',
+  asOf: '2026-12-07T00:00:00.000Z',
+  calls: { used, monthlyQuota },
+  models: { count: models, limit },
+  spend: { baseFeeUsd: '0', usageUsd: '1.25', totalCents: 125 },
+});
+const FORBIDDEN = {
+  status: 403,
+  body: { error: { code: 'forbidden', message: 'Needs billing:read', requestId: 'req_1' } },
+};
+
 describe('meridian plan', () => {
   let api: Awaited<ReturnType<typeof fakeApi>>;
   beforeAll(async () => {
@@ -27,13 +42,20 @@ describe('meridian plan', () => {
   });
   afterAll(() => api.close());
 
-  it('shows the plan with its fee and limits, and the command that changes it', async () => {
-    api.answer({ 'GET /v1/org': org('free'), 'GET /v1/billing/pricing': PRICING });
+  it('shows the plan with its fee and limits, the month so far, and the command that changes it', async () => {
+    const month = stats(999, 1000, 1, 1);
+    api.answer({
+      'GET /v1/org': org('free'),
+      'GET /v1/billing/pricing': PRICING,
+      'GET /v1/billing/stats': month,
+    });
     const shown = await api.run(['plan']);
     expect(shown.stderr).toBe('');
     expect(shown.code).toBe(0);
+    // 99.9% reads 99%: a quota reads 100% only once it is spent.
     expect(shown.stdout).toBe(
       'Acme is on Free: $0 a month, 1,000 calls a month, 1 model\n' +
+        'This month: 999 of 1,000 calls (99%), 1 of 1 model, $1.25 so far\n' +
         'Change it (owners): meridian plan set pro  (Pro: $199 a month, 100,000 calls a month, 10 models)\n',
     );
 
@@ -43,13 +65,50 @@ describe('meridian plan', () => {
       plan: 'free',
       monthlyFeeUsd: '0',
       limits: { monthlyCalls: 1000, models: 1 },
+      monthToDate: month,
     });
   });
 
-  it('says Enterprise has no platform limits and offers no self-serve change', async () => {
-    api.answer({ 'GET /v1/org': org('enterprise'), 'GET /v1/billing/pricing': PRICING });
+  it('still shows the plan to a role that cannot read billing, and says who can see the month', async () => {
+    api.answer({
+      'GET /v1/org': org('pro'),
+      'GET /v1/billing/pricing': PRICING,
+      'GET /v1/billing/stats': FORBIDDEN,
+    });
     const shown = await api.run(['plan']);
-    expect(shown.stdout).toBe('Acme is on Enterprise: contracted, no call quota, no model limit\n');
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(
+      'Acme is on Pro: $199 a month, 100,000 calls a month, 10 models\n' +
+        'This month: owners and admins can see its use (meridian usage)\n',
+    );
+    expect(JSON.parse((await api.run(['plan', '--json'])).stdout).monthToDate).toBeNull();
+  });
+
+  it('fails on any other error reading the month, rather than hiding it', async () => {
+    api.answer({
+      'GET /v1/org': org('pro'),
+      'GET /v1/billing/pricing': PRICING,
+      'GET /v1/billing/stats': {
+        status: 500,
+        body: { error: { code: 'internal', message: 'boom', requestId: 'r' } },
+      },
+    });
+    const failed = await api.run(['plan']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('boom');
+  });
+
+  it('says Enterprise has no platform limits and offers no self-serve change', async () => {
+    api.answer({
+      'GET /v1/org': org('enterprise'),
+      'GET /v1/billing/pricing': PRICING,
+      'GET /v1/billing/stats': stats(123_456, null, 12, null),
+    });
+    const shown = await api.run(['plan']);
+    expect(shown.stdout).toBe(
+      'Acme is on Enterprise: contracted, no call quota, no model limit\n' +
+        'This month: 123,456 calls, 12 models, $1.25 so far\n',
+    );
   });
 
   it('plan set pro sends PUT /v1/billing/plan and says what changed', async () => {

@@ -1,9 +1,10 @@
-import type { Schema } from '@meridian/sdk';
+import { ForbiddenError, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError } from '../context.js';
 
 type PlanName = Schema<'PlanChange'>['plan'];
 type Limits = Schema<'PlanChange'>['limits'];
+type Stats = Schema<'BillingStats'>;
 
 /** The plans an owner may choose here; Enterprise is contracted, and operators set it. */
 export const SELF_SERVE_PLANS = ['free', 'pro'] as const satisfies readonly PlanName[];
@@ -31,6 +32,24 @@ export function planTerms(plan: PlanName, monthlyFeeUsd: string, limits: Limits)
   return `${PLAN_NAMES[plan]}: ${fee}, ${calls}, ${models}`;
 }
 
+/** `This month: 1,234 of 100,000 calls (1%), 3 of 10 models, $201.40 so far`: the month to date in words. */
+export function monthSoFar(stats: Stats): string {
+  const { used, monthlyQuota } = stats.calls;
+  const calls =
+    monthlyQuota === null
+      ? count(used, 'call', 'calls')
+      : `${used.toLocaleString('en-US')} of ${count(monthlyQuota, 'call', 'calls')} (${percent(used, monthlyQuota)})`;
+  const { count: models, limit } = stats.models;
+  const modelText =
+    limit === null ? count(models, 'model', 'models') : `${models} of ${count(limit, 'model', 'models')}`;
+  const spend = (stats.spend.totalCents / 100).toFixed(2);
+  return `This month: ${calls}, ${modelText}, $${spend} so far`;
+}
+
+// Floored, so a quota reads 100% only once it is spent.
+const percent = (used: number, quota: number) =>
+  quota === 0 ? '100%' : `${Math.min(100, Math.floor((used / quota) * 100))}%`;
+
 export function planCommands(program: Command): void {
   const plan = program
     .command('plan')
@@ -39,9 +58,14 @@ export function planCommands(program: Command): void {
       action(async (ctx) => {
         const client = await ctx.client();
         // The org (any role may read it) names the plan; the public price list has each plan's fee and limits.
-        const [org, pricing] = await Promise.all([
+        // The month so far needs billing:read (owners and admins); other roles still see the plan.
+        const [org, pricing, stats] = await Promise.all([
           client.request('get', '/v1/org'),
           client.request('get', '/v1/billing/pricing'),
+          client.request('get', '/v1/billing/stats').catch((err: unknown) => {
+            if (err instanceof ForbiddenError) return null;
+            throw err;
+          }),
         ]);
         const terms = (p: PlanName) => {
           const row = pricing.plans.find((r) => r.plan === p);
@@ -50,10 +74,11 @@ export function planCommands(program: Command): void {
             limits: { monthlyCalls: row?.monthlyCalls ?? null, models: row?.models ?? null },
           };
         };
-        const current = { orgId: org.id, plan: org.plan, ...terms(org.plan) };
+        const current = { orgId: org.id, plan: org.plan, ...terms(org.plan), monthToDate: stats };
         ctx.print(current, () => {
           const lines = [
             `${org.name} is on ${planTerms(current.plan, current.monthlyFeeUsd, current.limits)}`,
+            stats ? monthSoFar(stats) : 'This month: owners and admins can see its use (meridian usage)',
           ];
           const others = SELF_SERVE_PLANS.filter((p) => p !== org.plan);
           if (org.plan !== 'enterprise')
