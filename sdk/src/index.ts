@@ -1,5 +1,6 @@
 export * from './auth.js';
 export * from './billing.js';
+export { decodeBytesElements, encodeBytesElements, TensorCodecError } from './bytes.js';
 export * from './client.js';
 export * from './deployments.js';
 export * from './errors.js';

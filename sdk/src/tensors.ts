@@ -36,6 +36,18 @@ export interface Tensor {
   data: TypedArray | number[];
 }
 
+/**
+ * A BYTES input: one element per string or Uint8Array, flat and row-major. Strings are sent as their UTF-8;
+ * in JSON (which carries BYTES as text) a Uint8Array element must be valid UTF-8, in binary form it may be
+ * any bytes.
+ */
+export interface BytesTensor {
+  name: string;
+  datatype: 'BYTES';
+  shape: number[];
+  data: (string | Uint8Array)[];
+}
+
 type ArrayType = {
   new (buffer: ArrayBuffer, offset?: number, length?: number): TypedArray;
   BYTES_PER_ELEMENT: number;

@@ -74,24 +74,3 @@ describe('FP16 tensors, as raw half bits in a Uint16Array', () => {
     ]);
   });
 });
-
-describe('BYTES outputs in binary form', () => {
-  it('are refused with a message that says to ask for JSON, not a TypeError', () => {
-    // One element, "hi": a 4-byte little-endian length, then the bytes.
-    const { body, headerLength } = binaryAnswer(
-      [{ name: 'label', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 6 } }],
-      [new Uint8Array([2, 0, 0, 0, 0x68, 0x69])],
-    );
-    let error: unknown;
-    try {
-      decodeResponse(body, headerLength);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(Error);
-    expect(error).not.toBeInstanceOf(TypeError);
-    expect((error as Error).message).toBe(
-      "Output 'label' is BYTES: BYTES outputs are not supported in binary form; ask for JSON",
-    );
-  });
-});
