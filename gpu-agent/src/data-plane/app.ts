@@ -143,6 +143,9 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
     });
     // Triton's statistics extension: this replica's figures; the edge adds up a deployment's replicas.
     app.get(`${prefix}/stats`, (c) => {
+      // A model server's calls are counted as they are relayed (relayInfer), under its deployment and version.
+      const server = serverFor(c);
+      if (server) return c.json({ model_stats: [metrics.statistics(server.name, server.version)] });
       const m = findModel(c);
       return c.json({ model_stats: [metrics.statistics(m.name, m.version)] });
     });
@@ -152,7 +155,10 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
       const server = serverFor(c);
       if (server && deps.modelServers) {
         const request = relayed(c, 'POST', '/infer', body);
-        const answer = await relayInfer(deps.modelServers, server, request, deps.monitor);
+        const answer = await relayInfer(deps.modelServers, server, request, {
+          monitor: deps.monitor,
+          metrics,
+        });
         const served = { deploymentId: server.name, bytesIn: body.byteLength };
         return send(c, await journalServed(deps.journal, header, served, answer));
       }

@@ -58,7 +58,10 @@ export function createDataPlaneListener(deps: DataPlaneDeps): RequestListener {
       const server = modelServerFor(deps, name, version);
       if (server && deps.modelServers) {
         const relay = relayedRequest(request.header, 'POST', '/infer', body);
-        const relayed = await relayInfer(deps.modelServers, server, relay, deps.monitor);
+        const relayed = await relayInfer(deps.modelServers, server, relay, {
+          monitor: deps.monitor,
+          metrics,
+        });
         const call = { deploymentId: server.name, bytesIn: body.byteLength };
         return await journalServed(deps.journal, request.header, call, relayed, gone);
       }

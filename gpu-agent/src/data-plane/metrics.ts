@@ -13,7 +13,7 @@ type ExportedCounters = {
   computeUs: Labelled;
 };
 /** And what only the statistics extension reports (Triton has no metric for them). */
-type ModelCounters = ExportedCounters & {
+export type ModelCounters = ExportedCounters & {
   failureUs: Labelled;
   /** Ms since the epoch of the last request answered, 0 before the first. */
   lastInferenceMs: number;

@@ -1,12 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { REPLICA_DOWN_HEADER } from '@meridian/protocol';
+import { type ModelStat, REPLICA_DOWN_HEADER } from '@meridian/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServedCall } from '../agent/usage-journal.js';
 import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
 import { createDataPlaneApp } from './app.js';
 import { createDataPlaneListener } from './listener.js';
+import { InferenceMetrics } from './metrics.js';
 import { type ModelServer, ModelServers, relayInfer, relayToModelServer } from './model-servers.js';
 import { staticRegistry } from './models.js';
 import { edgeHeaders, listen } from './testing/server.js';
@@ -176,13 +177,13 @@ describe('a model server that goes away', () => {
 
     // A graceful stop (scale-down, rolling update): no new calls, but those in flight are answered.
     servers.add(container.server);
-    const drained = relayInfer(servers, container.server, request, undefined);
+    const drained = relayInfer(servers, container.server, request, {});
     servers.remove(container.server.workloadId);
     expect((await drained).status).toBe(200);
 
     servers.add(container.server);
     const started = performance.now();
-    const cut = relayInfer(servers, container.server, request, undefined);
+    const cut = relayInfer(servers, container.server, request, {});
     await new Promise((r) => setTimeout(r, 50));
     servers.exited(container.server.workloadId);
     await expect(cut).rejects.toThrow(ModelWorkerError);
@@ -209,7 +210,7 @@ describe('a model server under load', () => {
         void observed.push([d, v, status, computeUs]),
     };
     const request = { method: 'POST' as const, path: '/infer' as const, requestId: 'req_1' };
-    const calls = [1, 2].map(() => relayInfer(servers, container.server, request, monitor));
+    const calls = [1, 2].map(() => relayInfer(servers, container.server, request, { monitor }));
     await new Promise((r) => setTimeout(r, 50));
     expect(servers.loads()[0]?.load.inFlight).toBe(2);
     await Promise.all(calls);
@@ -230,11 +231,16 @@ describe('a model server under load', () => {
 
 describe('the data plane with a model server', () => {
   /** The agent's two serving paths (the Node fast path and the hono app) over `modelServers`, and a signer. */
-  async function servingPaths(modelServers: ModelServers, journaled: ServedCall[] = []) {
+  async function servingPaths(
+    modelServers: ModelServers,
+    journaled: ServedCall[] = [],
+    metrics = new InferenceMetrics(),
+  ) {
     const key = new TextEncoder().encode('k'.repeat(32));
     const deps = {
       models: staticRegistry([]),
       modelServers,
+      metrics,
       signingKey: (generation: number) => (generation === 1 ? key : undefined),
       journal: { record: async (call: ServedCall) => void journaled.push(call) },
     };
@@ -295,6 +301,37 @@ describe('the data plane with a model server', () => {
     });
     expect(missing.status).toBe(404);
     expect(journaled).toHaveLength(2);
+  });
+
+  it('counts relayed calls in the statistics the edge sums, as it does an onnx replica’s', async () => {
+    // Triton's statistics of a custom image's replica read zero for every call it served: /stats looked
+    // for an onnx model only (404), so tritonclient's get_inference_statistics saw a serving model idle.
+    let fail = false;
+    const container = await containerAnswering((_req, _body, res) => {
+      res.writeHead(fail ? 400 : 200, { 'content-type': 'application/json' });
+      res.end(fail ? '{"error":"bad input"}' : '{"outputs":[]}');
+    });
+    opened.push(container);
+    const modelServers = new ModelServers();
+    modelServers.add(container.server);
+    const metrics = new InferenceMetrics();
+    const { fast, signed, inferOnBoth } = await servingPaths(modelServers, [], metrics);
+    const before = Date.now();
+    await inferOnBoth(target);
+    fail = true;
+    await inferOnBoth(target);
+    const stats = '/v2/models/dep_1/versions/mdv_1/stats';
+    const res = await fetch(fast.url + stats, { headers: signed(stats, 'GET') });
+    expect(res.status).toBe(200);
+    const { model_stats } = (await res.json()) as { model_stats: ModelStat[] };
+    expect(model_stats).toHaveLength(1);
+    const [stat] = model_stats as [ModelStat];
+    expect(stat).toMatchObject({ name: 'dep_1', version: 'mdv_1', inference_count: 2, execution_count: 2 });
+    expect(stat.last_inference).toBeGreaterThanOrEqual(before);
+    expect(stat.inference_stats.success.count).toBe(2);
+    expect(stat.inference_stats.success.ns).toBeGreaterThan(0);
+    expect(stat.inference_stats.fail.count).toBe(2);
+    expect(stat.inference_stats.compute_infer.count).toBe(2);
   });
 
   it('says the replica is down when its server cannot be reached, and not when the server itself answers 503', async () => {

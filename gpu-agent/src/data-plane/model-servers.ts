@@ -4,6 +4,7 @@ import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
 import { type LoadReading, LoadTally } from '../onnx/load-tally.js';
 import type { Answer } from './answers.js';
 import { readStreamLimited } from './body.js';
+import type { InferenceMetrics, ModelCounters } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 
 /**
@@ -172,29 +173,53 @@ export async function relayToModelServer(
 }
 
 /**
- * An infer call relayed to its model server, counted in the server's load (the autoscaler's signal) and in
+ * An infer call relayed to its model server, counted in the server's load (the autoscaler's signal), in
  * the deployment's monitoring (status and time: the server's queue and compute are one figure to the agent,
- * reported as compute), like an onnx call.
+ * reported as compute) and in the version's Triton metrics and statistics, like an onnx call. The server
+ * batches (or not) out of sight: each call it answers counts as one inference and one execution.
  */
 export async function relayInfer(
   servers: ModelServers,
   server: ModelServer,
   request: RelayedRequest,
-  monitor: Pick<DeploymentMonitor, 'observe'> | undefined,
+  observers: {
+    monitor?: Pick<DeploymentMonitor, 'observe'> | undefined;
+    metrics?: InferenceMetrics | undefined;
+  },
   options: RelayOptions = DEFAULT_RELAY_OPTIONS,
 ): Promise<Answer> {
+  const { monitor } = observers;
+  const counters = observers.metrics?.forModel(server.name, server.version);
   const started = performance.now();
   const done = servers.busy(server.workloadId);
   try {
     const answer = await relayToModelServer(server, request, options, servers.exitSignal(server.workloadId));
-    monitor?.observe(server.name, server.version, answer.status, 0, (performance.now() - started) * 1000);
+    const us = (performance.now() - started) * 1000;
+    monitor?.observe(server.name, server.version, answer.status, 0, us);
+    if (counters) countRelayed(counters, answer.status === 200, us);
     return answer;
   } catch (err) {
     monitor?.observe(server.name, server.version, err instanceof InferTimeoutError ? 504 : 503, 0, 0);
+    if (counters) countRelayed(counters, false, (performance.now() - started) * 1000);
     throw err;
   } finally {
     done();
   }
+}
+
+/** One relayed call in the version's counters: a success is one inference, run as one execution. */
+function countRelayed(counters: ModelCounters, ok: boolean, us: number): void {
+  if (ok) {
+    counters.success.inc();
+    counters.count.inc();
+    counters.execCount.inc();
+    counters.requestUs.inc(us);
+    counters.computeUs.inc(us);
+  } else {
+    counters.failure.inc();
+    counters.failureUs.inc(us);
+  }
+  counters.lastInferenceMs = Date.now();
 }
 
 /** Only what a caller reads: a well-formed content type and binary header length; nothing else passes. */
