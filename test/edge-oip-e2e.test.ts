@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { decodeResponse, encodeBinary, MeridianClient, predict } from '@meridian/sdk';
 import * as ort from 'onnxruntime-node';
 import { Agent, request, fetch as undiciFetch } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
+import { encodeModel, onnx } from '../gpu-agent/src/onnx/testing/graph.js';
 import type { RunningAgent } from './helpers/agent-process.js';
 import {
   edgeFetch,
@@ -22,6 +24,22 @@ import { jsonApi, startRegisteredAgent } from './helpers/platform.js';
 import { freePort } from './helpers/ports.js';
 import { type RunningControlPlane, startControlPlane } from './helpers/processes.js';
 import { waitUntil } from './helpers/wait.js';
+
+/** A string model: its input `text` (STRING, [n]) answered unchanged as `echo`. */
+function buildStringEcho(): Uint8Array {
+  const strings = (name: string) => ({
+    name,
+    type: {
+      tensorType: { elemType: onnx.TensorProto.DataType.STRING, shape: { dim: [{ dimParam: 'n' }] } },
+    },
+  });
+  return encodeModel({
+    name: 'string-echo',
+    input: [strings('text')],
+    output: [strings('echo')],
+    node: [{ opType: 'Identity', input: ['text'], output: ['echo'] }],
+  });
+}
 
 const SHAPE = [1, 3, 48, 192];
 const ELEMENTS = 3 * 48 * 192;
@@ -312,6 +330,71 @@ describe('the edge speaks OIP to its clients', () => {
       }
     }
   }, 60_000);
+
+  it('serves a string (BYTES) model to the SDK in JSON and binary form, elements as sent', async () => {
+    // An org of its own: the Free plan's one model is the classifier in the shared one.
+    const tenant = await register('strings');
+    const secret = await createKey(tenant);
+    const model = await api(tenant.token, 'POST', '/v1/models', { name: 'echo' });
+    expect(model.status, model.text).toBe(201);
+    const up = await fetch(`${cp?.url}/v1/models/${model.json.id}/versions?filename=echo.onnx`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.token}`, 'content-type': 'application/octet-stream' },
+      body: Buffer.from(buildStringEcho()),
+    });
+    expect(up.status, await up.text()).toBe(201);
+    const deployment = await api(tenant.token, 'POST', '/v1/deployments', {
+      name: 'echo',
+      model: model.json.id,
+      version: 1,
+      gpuType: 'cpu',
+      minReplicas: 1,
+      maxReplicas: 1,
+    });
+    expect(deployment.status, deployment.text).toBe(201);
+    await waitUntil(
+      async () => (await fetch(`${edge?.url}/v2/models/echo/ready`, { headers: auth(secret) })).status,
+      (status) => status === 200,
+      { timeoutMs: 90_000, what: 'the edge routes echo to a ready replica' },
+    );
+    const client = new MeridianClient({ baseUrl: cp?.url ?? '', edgeUrl: edge?.url ?? '', apiKey: secret });
+    // An empty element, non-ASCII text, and one longer than 255 bytes (its length needs a second byte).
+    const text = ['', 'héllo wörld ✓', 'x'.repeat(300)];
+    const bytes = [new TextEncoder().encode('raw bytes'), 'mixed with text'];
+    for (const binary of [false, true]) {
+      const answer = await predict(
+        client,
+        'echo',
+        [{ name: 'text', datatype: 'BYTES', shape: [3], data: text }],
+        {
+          binary,
+        },
+      );
+      expect(answer.model_name).toBe('echo');
+      expect(answer.outputs).toEqual([{ name: 'echo', datatype: 'BYTES', shape: [3], data: text }]);
+      const mixed = await predict(
+        client,
+        'echo',
+        [{ name: 'text', datatype: 'BYTES', shape: [2], data: bytes }],
+        {
+          binary,
+        },
+      );
+      expect(mixed.outputs[0]?.data).toEqual(['raw bytes', 'mixed with text']);
+    }
+    // What binary: true sends asks for the answer in binary too: elements after the JSON header.
+    const { body, headers } = encodeBinary([{ name: 'text', datatype: 'BYTES', shape: [3], data: text }]);
+    const raw = await fetch(`${edge?.url}/v2/models/echo/infer`, {
+      method: 'POST',
+      headers: { ...auth(secret), ...headers },
+      body: Buffer.from(body),
+    });
+    expect(raw.status).toBe(200);
+    const headerLength = raw.headers.get(IHCL);
+    const answer = new Uint8Array(await raw.arrayBuffer());
+    expect(Number(headerLength)).toBeLessThan(answer.byteLength);
+    expect(decodeResponse(answer, headerLength).outputs[0]?.data).toEqual(text);
+  }, 120_000);
 
   it('accepts the deployment name at /v1/deployments/{id or name}/predict', async () => {
     const nested = [

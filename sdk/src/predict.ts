@@ -137,7 +137,10 @@ export function encodeJson(inputs: PredictInput[]): { body: string; headers: Rec
   return { body: JSON.stringify({ inputs: wire }), headers: { 'content-type': 'application/json' } };
 }
 
-/** Tensors in OIP's binary extension; a BYTES input's elements each go as a 4-byte length and their bytes. */
+/**
+ * Tensors in OIP's binary extension; a BYTES input's elements each go as a 4-byte length and their bytes. The
+ * outputs are asked for in binary form too (`binary_data_output`): the answer is as compact as the request.
+ */
 export function encodeBinary(inputs: PredictInput[]): { body: Uint8Array; headers: Record<string, string> } {
   const chunks = inputs.map((t) =>
     t.datatype === 'BYTES' ? encodeBytesElements(t.data, `Input '${t.name}'`) : tensorBytes(t),
@@ -150,6 +153,7 @@ export function encodeBinary(inputs: PredictInput[]): { body: Uint8Array; header
         shape: t.shape,
         parameters: { binary_data_size: chunks[i]?.byteLength ?? 0 },
       })),
+      parameters: { binary_data_output: true },
     }),
   );
   const body = new Uint8Array(header.byteLength + chunks.reduce((n, c) => n + c.byteLength, 0));
