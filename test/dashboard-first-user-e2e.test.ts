@@ -1,0 +1,130 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { MemoryTokenStore, MeridianClient, tokensFrom } from '@meridian/sdk';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildMlp } from '../gpu-agent/src/onnx/testing/mlp.js';
+import { buildCli } from './helpers/cli.js';
+import { dropFile, launchChromium, screenshot } from './helpers/dashboard-browser.js';
+import { type Stack, startStack } from './helpers/stack.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PASSWORD = 'correct horse battery staple';
+const DESKTOP = { width: 1280, height: 900 };
+// A model whose input has a fixed size larger than a handful of values: x[batch, 64] → y[batch, 2].
+const WIDE_MLP = { inputs: 64, hidden: 8, outputs: 2, seed: 3 };
+
+const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+
+/**
+ * The dashboard as a new user meets it, in Chromium against the real platform: what they copy from it works
+ * when pasted, what they named is shown by name, and the pages they reach by ordinary moves (a bookmark, the
+ * org switcher, a plan change) show what is so. Screenshots of failures land in test-results/dashboard/.
+ */
+describe('the web dashboard for a first-time user', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let cli: Awaited<ReturnType<typeof buildCli>>;
+  const contexts: BrowserContext[] = [];
+  const pageErrors: string[] = [];
+
+  const registered = async (email: string, name: string) => {
+    const store = new MemoryTokenStore();
+    const client = new MeridianClient({ baseUrl: stack.cp.url, edgeUrl: stack.edge.url, tokens: store });
+    const pair = await client.request('post', '/v1/auth/register', {
+      body: { email, password: PASSWORD, name },
+    });
+    await store.save(tokensFrom(pair));
+    return { client, org: pair.org };
+  };
+  const loggedInPage = async (email: string): Promise<Page> => {
+    const ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
+    ctx.setDefaultTimeout(60_000);
+    ctx.on('weberror', (e) => pageErrors.push(e.error().message));
+    ctx.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    contexts.push(ctx);
+    const p = await ctx.newPage();
+    await p.goto(`${stack.cp.url}/login`);
+    await p.getByLabel('Email').fill(email);
+    await p.getByLabel('Password').fill(PASSWORD);
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.getByRole('navigation', { name: 'Main' }).waitFor();
+    return p;
+  };
+  /** Runs a snippet as pasted into bash, `npx meridian` being the built CLI (as test/cli-e2e.test.ts does). */
+  const paste = async (snippet: string, env: Record<string, string>) => {
+    const dir = await mkdtemp(join(tmpdir(), 'dashboard-snippet-'));
+    const shim = `npx() { if [ "$1" = meridian ]; then shift; node ${cli.bundle} "$@"; else command npx "$@"; fi; }`;
+    try {
+      return await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', `${shim}\n${snippet}`], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, MERIDIAN_CONFIG_DIR: dir, ...env },
+        timeout: 60_000,
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  beforeAll(async () => {
+    // As `npm start` does: build the app when it is missing or older than its sources.
+    execFileSync(process.execPath, ['scripts/build-dashboard.mjs'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    stack = await startStack('dashboard-first-user');
+    browser = await launchChromium();
+    cli = await buildCli(() => ({}));
+  }, 300_000);
+
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    for (const [i, c] of contexts.entries())
+      for (const [j, p] of c.pages().entries())
+        await screenshot(p, `first-user-failure-${i}-${j}`).catch(() => undefined);
+    console.error(`${stack.logs()}\n--- browser ---\n${pageErrors.join('\n')}`);
+  });
+
+  afterAll(async () => {
+    for (const ctx of contexts) await ctx.close().catch(() => undefined);
+    await browser?.close();
+    await cli?.remove();
+    await stack?.stop();
+  });
+
+  it('gives curl and CLI snippets that answer when pasted, for an input of 64 values', async () => {
+    const email = unique('sam');
+    await registered(email, 'Sam');
+    const page = await loggedInPage(email);
+    await page.getByLabel('Model name').fill('wide-mlp');
+    await dropFile(
+      page,
+      '[data-testid=drop-zone]',
+      'mlp.onnx',
+      buildMlp(WIDE_MLP),
+      'application/octet-stream',
+    );
+    await page.getByText('Uploaded mlp.onnx as version 1').waitFor();
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByRole('status').filter({ hasText: 'wide-mlp: ready' }).waitFor({ timeout: 120_000 });
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const key = (await page.getByTestId('api-key-secret').textContent()) ?? '';
+    const snippet = (title: RegExp) => page.getByRole('figure', { name: title }).locator('pre').textContent();
+
+    const curl = (await snippet(/^curl/)) ?? '';
+    const byCurl = await paste(curl, { MERIDIAN_API_KEY: key });
+    const answer = JSON.parse(byCurl.stdout) as { outputs: { name: string; shape: number[] }[] };
+    expect(answer.outputs).toMatchObject([{ name: 'y', shape: [1, 2] }]);
+
+    const cliSnippet = (await snippet(/^Meridian CLI/)) ?? '';
+    expect(cliSnippet).toContain('npx meridian predict wide-mlp');
+    const byCli = await paste(cliSnippet, { MERIDIAN_API_KEY: key });
+    const answers = byCli.stdout.trim().split('\n');
+    expect(answers.length).toBeGreaterThan(0);
+    for (const line of answers)
+      expect((JSON.parse(line) as typeof answer).outputs).toMatchObject([{ name: 'y', shape: [1, 2] }]);
+  }, 300_000);
+});
