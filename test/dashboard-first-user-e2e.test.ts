@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { MemoryTokenStore, MeridianClient, tokensFrom } from '@meridian/sdk';
+import {
+  MemoryTokenStore,
+  MeridianClient,
+  memorySource,
+  tokensFrom,
+  uploadModelVersion,
+} from '@meridian/sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlp } from '../gpu-agent/src/onnx/testing/mlp.js';
@@ -127,4 +133,39 @@ describe('the web dashboard for a first-time user', () => {
     for (const line of answers)
       expect((JSON.parse(line) as typeof answer).outputs).toMatchObject([{ name: 'y', shape: [1, 2] }]);
   }, 300_000);
+
+  describe('an owner with a model trained in a run', () => {
+    const ownerEmail = unique('grace');
+    let owner: MeridianClient;
+    let org: { id: string; name: string };
+    let modelId = '';
+    let page: Page;
+
+    beforeAll(async () => {
+      ({ client: owner, org } = await registered(ownerEmail, 'Grace'));
+      const experiment = await owner.request('post', '/v1/experiments', { body: { name: 'mlp-training' } });
+      const run = await owner.request('post', '/v1/experiments/{id}/runs', {
+        path: { id: experiment.id },
+        body: { name: 'baseline' },
+      });
+      const model = await owner.request('post', '/v1/models', { body: { name: 'trained-mlp' } });
+      modelId = model.id;
+      await uploadModelVersion(owner, {
+        modelId,
+        runId: run.id,
+        source: memorySource('mlp.onnx', buildMlp(WIDE_MLP)),
+      });
+      await owner.request('put', '/v1/billing/plan', { body: { plan: 'pro' } });
+      page = await loggedInPage(ownerEmail);
+    }, 120_000);
+
+    it('names the run a version came from, not its id', async () => {
+      await page.goto(`${stack.cp.url}/models/${modelId}`);
+      await page.getByRole('heading', { name: 'Version 1' }).waitFor();
+      const from = page.getByText(/^From run/);
+      await from.getByRole('link', { name: 'baseline' }).waitFor();
+      await expect(from.textContent()).resolves.toBe('From run baseline in experiment mlp-training');
+      expect(await page.getByRole('main').textContent()).not.toMatch(/run_[0-9a-z]{26}/);
+    }, 120_000);
+  });
 });

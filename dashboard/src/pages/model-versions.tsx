@@ -4,6 +4,7 @@ import { ListState } from '../components/list-state';
 import { SignatureView } from '../components/signature-view';
 import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
+import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
 import { formatBytes } from '../lib/format';
 
@@ -47,16 +48,30 @@ export function ModelVersions({ modelId }: { modelId: string }) {
                   sha256 <code>{v.sha256}</code>
                 </p>
               ) : null}
-              {v.runId ? (
-                <p>
-                  From run <AppLink to={`/runs/${v.runId}`}>{v.runId}</AppLink>
-                </p>
-              ) : null}
+              {v.runId ? <RunSource runId={v.runId} /> : null}
               <SignatureView signature={v.signature} />
             </article>
           ))
         }
       </ListState>
     </>
+  );
+}
+
+/** The run a version came from, by the names its user gave it and its experiment (its id only if they fail). */
+function RunSource({ runId }: { runId: string }) {
+  const { client } = useApp();
+  const names = useLoad(async () => {
+    const run = await client.request('get', '/v1/runs/{id}', { path: { id: runId } });
+    const experiment = await client.request('get', '/v1/experiments/{id}', {
+      path: { id: run.experimentId },
+    });
+    return { run: run.name || run.id, experiment: experiment.name };
+  }, [runId]);
+  return (
+    <p>
+      From run <AppLink to={`/runs/${runId}`}>{names.data?.run ?? (names.error ? runId : '…')}</AppLink>
+      {names.data ? ` in experiment ${names.data.experiment}` : ''}
+    </p>
   );
 }
