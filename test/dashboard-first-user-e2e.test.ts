@@ -167,5 +167,12 @@ describe('the web dashboard for a first-time user', () => {
       await expect(from.textContent()).resolves.toBe('From run baseline in experiment mlp-training');
       expect(await page.getByRole('main').textContent()).not.toMatch(/run_[0-9a-z]{26}/);
     }, 120_000);
+
+    it('names the organisation a plan change was made to, not its id', async () => {
+      await page.goto(`${stack.cp.url}/audit`);
+      const row = page.getByRole('row').filter({ hasText: 'billing.plan_change' });
+      await expect.poll(() => row.getByRole('cell').nth(3).textContent()).toBe(org.name);
+      expect(await page.getByRole('table').textContent()).not.toContain(org.id);
+    }, 120_000);
   });
 });

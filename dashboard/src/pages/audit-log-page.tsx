@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { useApp } from '../api/context';
 import { ListState } from '../components/list-state';
 import { PageHeader } from '../components/page-header';
@@ -7,10 +7,10 @@ import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
 import { type AuditFilter, AuditFilters, auditQuery, NO_FILTER } from './audit-filters';
-import { auditRefLabel, loadAuditNames } from './audit-names';
+import { auditRefLabel, loadAuditNames, targetNames } from './audit-names';
 
 export function AuditLogPage() {
-  const { client } = useApp();
+  const { client, me } = useApp();
   // The query is fixed when a filter is applied: a relative time does not move while one pages.
   const [query, setQuery] = useState(() => auditQuery(NO_FILTER, Date.now()));
   const list = usePaged(
@@ -18,7 +18,10 @@ export function AuditLogPage() {
     [query],
   );
   // Names for the ids entries carry; until they load (or if they cannot), entries show type and id.
-  const names = useLoad(() => loadAuditNames(client), []).data ?? new Map<string, string>();
+  const loaded = useLoad(() => loadAuditNames(client), []).data;
+  const names = useMemo(() => loaded ?? new Map<string, string>(), [loaded]);
+  // Targets may also be the organisation, named as the org switcher names it; only people and keys act.
+  const targets = useMemo(() => targetNames(names, me.orgs ?? [me.org]), [names, me]);
   const apply = (filter: AuditFilter) => setQuery(auditQuery(filter, Date.now()));
   const filtered = Object.keys(query).length > 0;
   return (
@@ -51,7 +54,7 @@ export function AuditLogPage() {
                   <td>{e.action}</td>
                   <td title={`${e.actor.type} ${e.actor.id}`}>{auditRefLabel(e.actor, names)}</td>
                   <td title={`${e.target.type} ${e.target.id}`}>
-                    {auditRefLabel(e.target, names, e.metadata)}
+                    {auditRefLabel(e.target, targets, e.metadata)}
                   </td>
                   <td>
                     <code className="break">{e.requestId}</code>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditRefLabel } from './audit-names';
+import { auditRefLabel, targetNames } from './audit-names';
 
 describe('auditRefLabel', () => {
   const names = new Map([
@@ -22,5 +22,15 @@ describe('auditRefLabel', () => {
 
   it('shows the type and id when nothing names it', () => {
     expect(auditRefLabel(ref('api_key', 'key_gone'), names)).toBe('api_key key_gone');
+  });
+
+  it('names an organisation a target by its name (a plan change records no name of its own)', () => {
+    const targets = targetNames(names, [{ id: 'org_ada', name: "Ada's workspace" }]);
+    expect(auditRefLabel(ref('org', 'org_ada'), targets, { from: 'free', to: 'pro' })).toBe(
+      "Ada's workspace",
+    );
+    expect(auditRefLabel(ref('user', 'usr_ada'), targets)).toBe('ada@example.com');
+    // The actors' map, which the filter offers, is left as it was.
+    expect(names.has('org_ada')).toBe(false);
   });
 });

@@ -17,6 +17,19 @@ export async function loadAuditNames(client: MeridianClient): Promise<Map<string
 }
 
 /**
+ * What a target is called: the actors' names, and the organisations' (a plan change or a rename targets the
+ * organisation; the log is the active one's, and the user knows it by its name).
+ */
+export function targetNames(
+  actors: ReadonlyMap<string, string>,
+  orgs: readonly { id: string; name: string }[],
+): Map<string, string> {
+  const names = new Map(actors);
+  for (const org of orgs) names.set(org.id, org.name);
+  return names;
+}
+
+/**
  * Who or what an entry names, as a person reads it: a member by e-mail, a key by name, another target by the
  * name (or a former member by the e-mail) the entry recorded; the type and id when nothing names it.
  */
