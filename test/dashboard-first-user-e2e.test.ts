@@ -174,5 +174,20 @@ describe('the web dashboard for a first-time user', () => {
       await expect.poll(() => row.getByRole('cell').nth(3).textContent()).toBe(org.name);
       expect(await page.getByRole('table').textContent()).not.toContain(org.id);
     }, 120_000);
+
+    it('shows the plan it is on, offers no plan the API refuses, and the invoice follows a change at once', async () => {
+      await page.goto(`${stack.cp.url}/usage`);
+      const invoice = page.getByRole('region', { name: 'Upcoming invoice' });
+      await invoice.getByText('Plan pro,').waitFor();
+      const form = page.getByRole('form', { name: 'Change plan' });
+      // The choice starts at the plan the organisation is on, so a glance does not read as another plan.
+      await expect(form.getByLabel('Plan').inputValue()).resolves.toBe('pro');
+      // Enterprise is a contract an operator sets: the API refuses it from an owner.
+      await expect(form.getByRole('option', { name: /^Enterprise/ }).isDisabled()).resolves.toBe(true);
+      await form.getByLabel('Plan').selectOption('free');
+      await form.getByRole('button', { name: 'Change plan' }).click();
+      await form.getByRole('status').filter({ hasText: 'Now on free' }).waitFor({ timeout: 20_000 });
+      await invoice.getByText('Plan free,').waitFor({ timeout: 10_000 });
+    }, 120_000);
   });
 });

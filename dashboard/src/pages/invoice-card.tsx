@@ -1,13 +1,14 @@
-import { useApp } from '../api/context';
+import type { Operation, Success } from '@meridian/sdk';
 import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
 import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
-import { useLoad } from '../hooks/use-load';
+import type { Loaded } from '../hooks/use-load';
 
-export function InvoiceCard() {
-  const { client } = useApp();
-  const invoice = useLoad(() => client.request('get', '/v1/billing/invoices/upcoming'), []);
+export type UpcomingInvoice = Success<Operation<'/v1/billing/invoices/upcoming', 'get'>>;
+
+/** The upcoming invoice: plan, period, and a line per fee and meter. */
+export function InvoiceCard({ invoice }: { invoice: Loaded<UpcomingInvoice> }) {
   if (!invoice.data) return invoice.error ? <ErrorMessage error={invoice.error} /> : <Loading />;
   const inv = invoice.data;
   return (

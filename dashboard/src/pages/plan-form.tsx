@@ -6,26 +6,39 @@ import { useAction } from '../hooks/use-action';
 
 type Plan = 'free' | 'pro' | 'enterprise';
 
-/** The owner's plan change; the API answers why one is refused (e.g. more models than the plan allows). */
-export function PlanForm() {
+/**
+ * The owner's plan change, starting at the plan the organisation is on; the API answers why one is refused
+ * (e.g. more models than the plan allows). Enterprise is a contract an operator sets (the API refuses it
+ * here, both ways), so it is shown but cannot be chosen.
+ */
+export function PlanForm({ current, onChanged }: { current: string; onChanged(): void }) {
   const { client } = useApp();
-  const [plan, setPlan] = useState<Plan>('pro');
+  const [plan, setPlan] = useState<Plan>(current as Plan);
   const [done, setDone] = useState<string>();
   const change = useAction(async () => {
     const answer = await client.request('put', '/v1/billing/plan', { body: { plan } });
     setDone(`Now on ${answer.plan} (${answer.monthlyFeeUsd} USD a month).`);
+    onChanged();
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     void change.run();
   };
+  if (current === 'enterprise')
+    return (
+      <p className="card">
+        This organisation is on a contracted Enterprise plan: ask your account manager to change it.
+      </p>
+    );
   return (
     <form onSubmit={submit} className="inline-form card" aria-label="Change plan">
       <Field label="Plan">
         <select value={plan} onChange={(e) => setPlan(e.target.value as Plan)}>
           <option value="free">Free</option>
           <option value="pro">Pro</option>
-          <option value="enterprise">Enterprise</option>
+          <option value="enterprise" disabled>
+            Enterprise (a contract: ask your account manager)
+          </option>
         </select>
       </Field>
       <button type="submit" disabled={change.busy}>
