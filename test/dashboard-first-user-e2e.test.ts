@@ -189,5 +189,14 @@ describe('the web dashboard for a first-time user', () => {
       await form.getByRole('status').filter({ hasText: 'Now on free' }).waitFor({ timeout: 20_000 });
       await invoice.getByText('Plan free,').waitFor({ timeout: 10_000 });
     }, 120_000);
+
+    it('takes a logged-in user who opens /login or /signup to the app, not to "Not found"', async () => {
+      for (const path of ['/login', '/signup']) {
+        await page.goto(`${stack.cp.url}${path}`);
+        await page.getByRole('heading', { name: 'Get started' }).waitFor({ timeout: 20_000 });
+        expect(new URL(page.url()).pathname).toBe('/');
+        expect(await page.getByRole('heading', { name: 'Not found' }).count()).toBe(0);
+      }
+    }, 120_000);
   });
 });

@@ -15,9 +15,15 @@ const read = () => ({ path: window.location.pathname, query: new URLSearchParams
 export function useLocation(): { path: string; query: URLSearchParams } {
   const [location, setLocation] = useState(read);
   useEffect(() => {
-    const update = () => setLocation(read());
+    const update = () =>
+      setLocation((shown) => {
+        const now = read();
+        return now.path === shown.path && now.query.toString() === shown.query.toString() ? shown : now;
+      });
     window.addEventListener('popstate', update);
     window.addEventListener(EVENT, update);
+    // A navigation since the render (a child's effect runs before this one: a redirect) is not missed.
+    update();
     return () => {
       window.removeEventListener('popstate', update);
       window.removeEventListener(EVENT, update);

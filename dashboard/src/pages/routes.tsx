@@ -1,5 +1,5 @@
-import type { ReactNode } from 'react';
-import { matchPath, useLocation } from '../lib/router';
+import { type ReactNode, useEffect } from 'react';
+import { matchPath, navigate, useLocation } from '../lib/router';
 import { OnboardingPage } from '../onboarding/onboarding-page';
 import { ApiKeysPage } from './api-keys-page';
 import { AuditLogPage } from './audit-log-page';
@@ -31,7 +31,16 @@ const ROUTES: [string, (p: Record<string, string>) => ReactNode][] = [
   ['/usage', () => <UsagePage />],
   ['/members', () => <MembersPage />],
   ['/audit', () => <AuditLogPage />],
+  // A logged-in user on the login or sign-up address (a bookmark, another tab, the back button) is in already.
+  ['/login', () => <Redirect to="/" />],
+  ['/signup', () => <Redirect to="/" />],
 ];
+
+/** Goes to `to` in place of the current address (so Back does not return here). */
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, { replace: true }), [to]);
+  return null;
+}
 
 export function Routes() {
   const { path } = useLocation();
