@@ -198,5 +198,21 @@ describe('the web dashboard for a first-time user', () => {
         expect(await page.getByRole('heading', { name: 'Not found' }).count()).toBe(0);
       }
     }, 120_000);
+
+    it('switching organisation on an experiment’s page goes to the new organisation’s experiments', async () => {
+      // A member of Grace's organisation, on a page of their own.
+      const email = unique('ravi');
+      const { client: ravi } = await registered(email, 'Ravi');
+      await owner.request('post', '/v1/org/members', { body: { email, role: 'member' } });
+      const experiment = await ravi.request('post', '/v1/experiments', { body: { name: 'ravi-exp' } });
+      const p = await loggedInPage(email);
+      await p.goto(`${stack.cp.url}/experiments/${experiment.id}`);
+      await p.getByRole('heading', { name: 'Experiment ravi-exp' }).waitFor();
+      await p.getByLabel('Organisation').selectOption(org.id);
+      await p.getByRole('heading', { name: 'Experiments', exact: true }).waitFor();
+      expect(new URL(p.url()).pathname).toBe('/experiments');
+      await p.getByRole('link', { name: 'mlp-training' }).waitFor();
+      expect(await p.getByRole('alert').count()).toBe(0);
+    }, 120_000);
   });
 });

@@ -46,3 +46,13 @@ export function matchPath(pattern: string, path: string): Record<string, string>
   }
   return params;
 }
+
+/**
+ * The list a page belongs to: `/deployments/dep_1` → `/deployments`, a run → `/experiments`; a list is its
+ * own. What another organisation can show of a page, since its ids belong to the organisation it came from.
+ */
+export function listPageOf(path: string): string {
+  const section = path.split('/')[1] ?? '';
+  if (section === 'runs') return '/experiments';
+  return `/${section}`;
+}

@@ -4,6 +4,7 @@ import { useApp } from '../api/context';
 import { COOKIE_MODE } from '../api/session';
 import { ErrorMessage } from '../components/error-message';
 import { useAction } from '../hooks/use-action';
+import { listPageOf, navigate } from '../lib/router';
 
 /** The organisations the user belongs to; choosing one gets tokens that name it (cookie mode). */
 export function OrgSwitcher() {
@@ -18,6 +19,10 @@ export function OrgSwitcher() {
     });
     if (!res.ok) throw await errorFromResponse(res);
     session.begin((await res.json()) as Schema<'TokenPair'>);
+    // A page of one thing (a deployment, a run) names it by an id of the organisation left behind: the new
+    // organisation would answer "not found". Its list is there in every organisation.
+    const list = listPageOf(window.location.pathname);
+    if (list !== window.location.pathname) navigate(list);
     await reloadMe();
   });
   return (
