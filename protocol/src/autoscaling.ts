@@ -39,9 +39,12 @@ export type WakeRequest = z.infer<typeof WakeRequest>;
 export const WakeAnswer = z.strictObject({
   /** `ready`: a replica serves (pull routing at least `routingVersion`); `starting`: not yet; `failed`: it cannot start now. */
   state: z.enum(['ready', 'starting', 'failed']),
-  /** The routing snapshot version that first shows a ready replica; set when `state` is `ready`. */
+  /**
+   * The routing snapshot version that first shows a ready replica (`ready`), or the deployment's start
+   * failure (`failed`): the edge pulls routing to at least it.
+   */
   routingVersion: z.number().int().nonnegative().optional(),
-  /** Why it cannot start (no capacity, load failed…), for the 503 the edge answers; set when `failed`. */
+  /** Why it cannot start (routing's `startFailure.reason`), for the 503 the edge answers; set when `failed`. */
   reason: z.string().optional(),
 });
 export type WakeAnswer = z.infer<typeof WakeAnswer>;

@@ -4,6 +4,9 @@ import { z } from 'zod';
 // scheduler produces it whenever it changes; the edge pulls it (`GET /internal/v1/routing?since=<version>`)
 // or reads it from Workers KV.
 
+/** The longest start-failure reason routing carries (`RoutedDeployment.startFailure`). */
+export const START_FAILURE_REASON_MAX = 300;
+
 /** One ready replica: where the edge sends a signed OIP request. */
 export const RoutedReplica = z.object({
   workloadId: z.string(),
@@ -46,8 +49,26 @@ export const RoutedDeployment = z.object({
       maxBytes: z.number().int().min(0).optional(),
     })
     .optional(),
+  /**
+   * Set only while no replica serves and the deployment's last start failed (a replica failed to load or
+   * start, or no host fits one), until a start succeeds or a new revision replaces it: the edge answers its
+   * calls and readiness probes with this reason at once rather than holding them. Routing is per org, so
+   * only the deployment's own org sees it.
+   */
+  startFailure: z
+    .object({
+      /**
+       * In words the deployment's owner can act on: no internal ids, hosts or paths; at most
+       * START_FAILURE_REASON_MAX characters (not enforced here: a longer one must not cost all routing).
+       */
+      reason: z.string(),
+      /** Epoch milliseconds when the control plane tries again by itself; absent when nothing is scheduled. */
+      retryAt: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
 });
 export type RoutedDeployment = z.infer<typeof RoutedDeployment>;
+export type StartFailure = NonNullable<RoutedDeployment['startFailure']>;
 
 /** Every deployment and where it is served; `version` rises with every change. */
 export const RoutingSnapshot = z.object({

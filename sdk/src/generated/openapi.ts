@@ -4251,6 +4251,10 @@ export interface operations {
                   };
                   name: string;
                   orgId: string;
+                  startFailure?: {
+                    reason: string;
+                    retryAt?: number;
+                  };
                   versions: {
                     replicas: {
                       agentId: string;

@@ -15,10 +15,12 @@ export interface WakeDeps {
   watch: RoutingWatch;
 }
 
-/** The snapshot's version if it routes the deployment to at least one replica. */
-const readyIn = (snapshot: RoutingSnapshot, deploymentId: string) =>
-  snapshot.deployments.some(
-    (d) => d.deploymentId === deploymentId && d.versions.some((v) => v.replicas.length > 0),
+/** The deployment as the snapshot routes it, if a replica serves it or its last start failed. */
+const settledIn = (snapshot: RoutingSnapshot, deploymentId: string) =>
+  snapshot.deployments.find(
+    (d) =>
+      d.deploymentId === deploymentId &&
+      (d.startFailure !== undefined || d.versions.some((v) => v.replicas.length > 0)),
   );
 
 /**
@@ -26,7 +28,8 @@ const readyIn = (snapshot: RoutingSnapshot, deploymentId: string) =>
  * one replica by a single conditional UPDATE, so however many isolates ask at once exactly one wins, records
  * the event and kicks the scheduler (which places the replica and wakes its agent's long poll). Every caller
  * counts its held calls as load while it waits. With `waitMs`, it answers once the routing snapshot shows a
- * ready replica, or when the deployment cannot start, or when the wait ends.
+ * ready replica, or that the deployment failed to start (routing's `startFailure`, whose reason the edge
+ * gives its callers), or when the wait ends.
  */
 export async function wakeDeployment(
   deps: WakeDeps,
@@ -43,12 +46,15 @@ export async function wakeDeployment(
   const release = deps.signals.recordHeld(deploymentId, held, waitMs > 0);
   try {
     if (row.desired === 0) await startOne(deps, deploymentId, row.orgId, held);
-    const test = (s: RoutingSnapshot) => readyIn(s, deploymentId);
+    const test = (s: RoutingSnapshot) => settledIn(s, deploymentId) !== undefined;
     const now = await deps.watch.current();
     const snapshot = test(now) ? now : waitMs > 0 ? await deps.watch.until(test, waitMs, signal) : undefined;
-    if (snapshot) return { state: 'ready', routingVersion: snapshot.version };
-    const failure = await cannotStart(deps.db, deploymentId);
-    return failure ? { state: 'failed', reason: failure } : { state: 'starting' };
+    const routed = snapshot && settledIn(snapshot, deploymentId);
+    if (!snapshot || !routed) return { state: 'starting' };
+    const failure = routed.startFailure;
+    return failure && !routed.versions.some((v) => v.replicas.length > 0)
+      ? { state: 'failed', reason: failure.reason, routingVersion: snapshot.version }
+      : { state: 'ready', routingVersion: snapshot.version };
   } finally {
     release();
   }
@@ -71,15 +77,4 @@ async function startOne(deps: WakeDeps, deploymentId: string, orgId: string, hel
     return true;
   });
   if (won) deps.scheduler.kick();
-}
-
-/** Why the deployment cannot start now, if its status says so: a failed replica, or no host to place one. */
-async function cannotStart(db: Database, deploymentId: string): Promise<string | undefined> {
-  const [row] = await db
-    .select({ status: deployments.status, reason: deployments.statusReason })
-    .from(deployments)
-    .where(eq(deployments.id, deploymentId));
-  if (row?.status === 'failed') return row.reason ?? 'a replica failed to start';
-  if (row?.status === 'pending' && row.reason?.includes('no online host')) return row.reason;
-  return undefined;
 }

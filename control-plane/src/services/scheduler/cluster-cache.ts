@@ -64,10 +64,11 @@ class Rows<T extends { id: string }> {
 }
 
 // What the routing snapshot reads of each row: an agent's address, key and whether it is lost; a replica's
-// deployment, revision, phase, host and retirement; a deployment's every field (they change seldom).
+// deployment, revision, phase, host and retirement, and why it failed or waits (a start failure); a
+// deployment's every field (they change seldom).
 const routedAgent = (a: AgentView) => `${a.status === 'lost'}|${a.dataPlaneUrl}|${a.keyGeneration}`;
 const routedWorkload = (w: WorkloadView) =>
-  `${w.deploymentId}|${w.revision}|${w.phase}|${w.agentId}|${w.retireAt}`;
+  `${w.deploymentId}|${w.revision}|${w.phase}|${w.agentId}|${w.retireAt}|${w.attempt}|${w.failedAt}|${w.reason}|${w.pendingReason}`;
 const routedDeployment = (d: DeploymentView) => JSON.stringify({ ...d, revisions: [...d.revisions] });
 const notRouted = () => '';
 

@@ -1,25 +1,38 @@
-import type { RoutedDeployment, RoutingSnapshot, RoutingUnchanged } from '@meridian/protocol';
+import type { RoutedDeployment, RoutingSnapshot, RoutingUnchanged, StartFailure } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { routingSnapshots } from '../../db/schema.js';
 import { applyCanaryWeights, type CanaryRouting } from '../rollouts/routing.js';
 import type { ClusterView } from './cluster-view.js';
+import { startFailureOf } from './start-failure.js';
 
 const ROW_ID = 1;
 
 /**
  * Where each deployment is served: ready, non-retiring replicas on agents that are not lost, grouped by model
  * version. Each version's weight is its share of the ready replicas, so a rollout shifts traffic replica by
- * replica and the old version leaves only once the new one is fully ready.
+ * replica and the old version leaves only once the new one is fully ready. A deployment no replica serves
+ * carries why its last start failed, if it did (./start-failure.ts); `previous` is what the snapshot before
+ * carried, kept while a replica retries.
  */
 export function routedDeployments(
   view: ClusterView,
   canaries?: ReadonlyMap<string, CanaryRouting>,
+  previous?: ReadonlyMap<string, StartFailure>,
 ): RoutedDeployment[] {
   // Each deployment's routable replicas, found in one pass: a tick has thousands of both.
   const routable = new Map<string, ClusterView['workloads']>();
+  // And those that are not ready: where a deployment nothing serves looks for why.
+  const unready = new Map<string, ClusterView['workloads']>();
   for (const w of view.workloads) {
-    if (w.deploymentId === null || w.phase !== 'ready' || w.retireAt !== null || !w.agentId) continue;
+    if (w.deploymentId === null) continue;
+    if (w.phase !== 'ready' || !w.agentId) {
+      const list = unready.get(w.deploymentId);
+      if (list) list.push(w);
+      else unready.set(w.deploymentId, [w]);
+      continue;
+    }
+    if (w.retireAt !== null) continue;
     const list = routable.get(w.deploymentId);
     if (list) list.push(w);
     else routable.set(w.deploymentId, [w]);
@@ -65,6 +78,8 @@ export function routedDeployments(
     if (canary) applyCanaryWeights(versions, d.revisions, canary);
     // The deployment's own wait for a held call; the count and byte bounds stay the edge's.
     const hold = { maxWaitMs: d.holdTimeoutSeconds * 1000 };
+    const startFailure =
+      versions.length === 0 ? startFailureOf(d, unready.get(d.id) ?? [], previous?.get(d.id)) : undefined;
     return {
       deploymentId: d.id,
       orgId: d.orgId,
@@ -72,6 +87,7 @@ export function routedDeployments(
       deterministic: d.deterministic,
       versions,
       hold,
+      ...(startFailure ? { startFailure } : {}),
     };
   });
 }

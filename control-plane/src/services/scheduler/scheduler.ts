@@ -1,4 +1,4 @@
-import type { RoutingSnapshot } from '@meridian/protocol';
+import type { RoutedDeployment, RoutingSnapshot, StartFailure } from '@meridian/protocol';
 import type { Database } from '../../db/client.js';
 import type { Logger } from '../../lib/logger.js';
 import { RepeatingTask } from '../../lib/repeating-task.js';
@@ -61,6 +61,8 @@ export class Scheduler implements SchedulerTrigger {
   private routedGeneration = -1;
   /** The canaries' shares it was computed with. */
   private routedCanaries = '';
+  /** The start failures the stored snapshot carries, kept while a replica retries (read from it at first). */
+  private startFailures: Map<string, StartFailure> | undefined;
   /** When this instance last took the lease: agents get a full heartbeat timeout from then to check in. */
   private leaderSince: number | undefined;
 
@@ -144,8 +146,14 @@ export class Scheduler implements SchedulerTrigger {
       this.cluster.routingGeneration !== this.routedGeneration ||
       canaryShares !== this.routedCanaries
     ) {
-      const routed = routedDeployments(wrote ? await this.cluster.read(now) : view, canaries);
+      this.startFailures ??= startFailuresOf((await this.routing.current()).deployments);
+      const routed = routedDeployments(
+        wrote ? await this.cluster.read(now) : view,
+        canaries,
+        this.startFailures,
+      );
       snapshot = await this.routing.update(routed, now);
+      this.startFailures = startFailuresOf(routed);
       this.routedGeneration = this.cluster.routingGeneration;
       this.routedCanaries = canaryShares;
     }
@@ -170,4 +178,10 @@ export class Scheduler implements SchedulerTrigger {
     }
     return found;
   }
+}
+
+function startFailuresOf(deployments: RoutedDeployment[]): Map<string, StartFailure> {
+  const found = new Map<string, StartFailure>();
+  for (const d of deployments) if (d.startFailure) found.set(d.deploymentId, d.startFailure);
+  return found;
 }
