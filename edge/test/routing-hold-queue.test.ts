@@ -188,7 +188,7 @@ describe('HoldQueue', () => {
     for (const outcome of await Promise.all(calls)) {
       expect(outcome).toBeInstanceOf(EdgeError);
       expect((outcome as EdgeError).message).toBe(
-        "model 'ocr' cannot start now: no agent has room for 1 cpu replica; retry in 30 s",
+        "deployment 'ocr' failed to start: no agent has room for 1 cpu replica; see `meridian deployments get ocr`; retry in 30 s",
       );
       expect((outcome as EdgeError).headers['Retry-After']).toBe('30');
     }

@@ -25,6 +25,7 @@ import { REQUEST_ID_HEADER } from '../request-id.js';
 import { chooseVersion, findPinnedVersion } from '../routing/choose.js';
 import { forwardToReplica } from '../routing/forward.js';
 import { forwardOrHold } from '../routing/forward-or-hold.js';
+import { startFailed } from '../routing/hold-queue.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
 import { hasReplica, holdUntilReady, wakeForProbe } from '../routing/wake.js';
 
@@ -264,13 +265,17 @@ function oipError(c: Ctx, served: Served): Response {
 /**
  * A readiness probe's version. A probe is answered as things stand, never held; but at zero (no version has
  * a replica) it wakes the deployment in the background and answers 503 at once, as KServe does, so that a
- * client's `while not is_model_ready(m)` loop ends once a replica is up rather than spinning forever.
+ * client's `while not is_model_ready(m)` loop ends once a replica is up rather than spinning forever. While
+ * its last start failed (routing's `startFailure`) the 503 says why instead, and wakes nothing: the control
+ * plane retries on its own.
  */
 function probedVersion(c: Ctx, deployment: RoutedDeployment): RoutedVersion {
   const pinned = c.req.param('version');
   if (hasReplica(deployment)) return versionOf(c, deployment, pinned);
   // A version the deployment does not have is 404, woken or not.
   if (pinned !== undefined && !findPinnedVersion(deployment, pinned)) versionOf(c, deployment, pinned);
+  const failed = startFailed(deployment);
+  if (failed) throw failed;
   wakeForProbe(c.env, deployment, c.executionCtx);
   throw new EdgeError(
     'unavailable',

@@ -1,4 +1,9 @@
-import { WAKE_MAX_WAIT_MS, type WakeAnswer } from '@meridian/protocol';
+import {
+  START_FAILURE_REASON_MAX,
+  type StartFailure,
+  WAKE_MAX_WAIT_MS,
+  type WakeAnswer,
+} from '@meridian/protocol';
 import { EdgeError } from '../errors.js';
 
 /** How many calls, how many of their body bytes, and how long, one deployment's calls are held. */
@@ -8,13 +13,16 @@ export interface HoldBounds {
   maxBytes: number;
 }
 
+/** A wake's answer; when it says `failed`, with when the control plane tries again (routing's `retryAt`). */
+export type WakeOutcome = WakeAnswer & { retryAt?: number };
+
 /** What the queue needs from the control plane and routing while it holds a deployment's calls. */
 export interface Waker {
   /**
    * Asks the control plane to start a replica (idempotent) and to answer within `waitMs`, as soon as one is
-   * ready. Throws when the control plane cannot be reached; the queue then asks again.
+   * ready or it failed to start. Throws when the control plane cannot be reached; the queue then asks again.
    */
-  wake(held: number, waitMs: number, signal: AbortSignal): Promise<WakeAnswer>;
+  wake(held: number, waitMs: number, signal: AbortSignal): Promise<WakeOutcome>;
   /** Refreshes routing (to at least `minVersion` when given) and says whether a replica now serves. */
   ready(minVersion: number | undefined): Promise<boolean>;
 }
@@ -143,7 +151,7 @@ export class HoldQueue {
       const started = Date.now();
       const latest = Math.max(...[...waiting.holders].map((h) => h.deadline));
       const waitMs = Math.min(WAKE_MAX_WAIT_MS, Math.max(0, latest - started));
-      let answer: WakeAnswer | undefined;
+      let answer: WakeOutcome | undefined;
       try {
         answer = await waker.wake(waiting.holders.size, waitMs, waiting.stop.signal);
       } catch (err) {
@@ -152,7 +160,8 @@ export class HoldQueue {
       }
       if (waiting.holders.size === 0) break;
       if (answer?.state === 'failed') {
-        this.settle(deploymentId, waiting, (h) => h.reject(cannotStart(waiting.name, answer.reason)));
+        const failure = { reason: answer.reason ?? 'no reason given', retryAt: answer.retryAt };
+        this.settle(deploymentId, waiting, (h) => h.reject(failedToStart(waiting.name, failure)));
         return;
       }
       const ready = await waker.ready(answer?.routingVersion).catch(() => false);
@@ -202,12 +211,34 @@ export class HoldQueue {
   }
 }
 
-function cannotStart(name: string, reason: string | undefined): EdgeError {
-  const why = reason ? `: ${reason.slice(0, 200)}` : '';
-  return new EdgeError('unavailable', `model '${name}' cannot start now${why}; retry in 30 s`, {
-    'Retry-After': '30',
-  });
+/** Retry-After on a failed start when the control plane names no time it tries again (or that time is past). */
+export const RETRY_AFTER_FAILED_S = 30;
+
+/**
+ * The 503 for a call or a readiness probe of a deployment whose last start failed (routing's `startFailure`,
+ * or a wake's `failed` answer): its reason, where to read more, and when the control plane tries again.
+ */
+export function failedToStart(
+  name: string,
+  failure: { reason: string; retryAt?: number | undefined },
+  now: number = Date.now(),
+): EdgeError {
+  const { retryAt } = failure;
+  const seconds =
+    retryAt !== undefined && retryAt > now
+      ? Math.min(300, Math.max(1, Math.ceil((retryAt - now) / 1000)))
+      : RETRY_AFTER_FAILED_S;
+  const reason = failure.reason.slice(0, START_FAILURE_REASON_MAX);
+  return new EdgeError(
+    'unavailable',
+    `deployment '${name}' failed to start: ${reason}; see \`meridian deployments get ${name}\`; retry in ${seconds} s`,
+    { 'Retry-After': String(seconds) },
+  );
 }
+
+/** The same for a deployment routing shows failed. */
+export const startFailed = (deployment: { name: string; startFailure?: StartFailure | undefined }) =>
+  deployment.startFailure ? failedToStart(deployment.name, deployment.startFailure) : undefined;
 
 function wakeWarning(deploymentId: string, err: unknown): string {
   const error = err instanceof Error ? err.message : String(err);

@@ -1,7 +1,7 @@
 import { type RoutedDeployment, WakeAnswer, type WakeRequest } from '@meridian/protocol';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
-import { type HoldBounds, HoldQueue, type Waker } from './hold-queue.js';
+import { type HoldBounds, HoldQueue, startFailed, type Waker } from './hold-queue.js';
 import { findById, type RoutingEnv, routingTable } from './routing-table.js';
 
 export type HoldEnv = RoutingEnv & Pick<Env, 'HOLD_MAX_WAIT_MS' | 'HOLD_MAX_COUNT' | 'HOLD_MAX_BYTES'>;
@@ -49,7 +49,14 @@ export function controlPlaneWaker(env: HoldEnv, deployment: RoutedDeployment): W
         await res.body?.cancel();
         throw new Error(`the control plane answered ${res.status} to a wake`);
       }
-      return WakeAnswer.parse(await res.json());
+      const answer = WakeAnswer.parse(await res.json());
+      if (answer.state !== 'failed') return answer;
+      // Routing that shows the failure, pulled now: later calls and probes are answered from it at once.
+      const snapshot = await routingTable(env)
+        .fresh(env, answer.routingVersion)
+        .catch(() => undefined);
+      const retryAt = snapshot && findById(snapshot, orgId, deploymentId)?.startFailure?.retryAt;
+      return retryAt === undefined ? answer : { ...answer, retryAt };
     },
     async ready(minVersion) {
       const snapshot = await routingTable(env).fresh(env, minVersion);
@@ -107,7 +114,8 @@ export function hasReplica(deployment: RoutedDeployment): boolean {
 
 /**
  * Holds a call of `bytes` for `deployment` until a replica serves it, and returns the deployment as the
- * refreshed routing shows it. Throws the hold's 503, or 404 when the deployment is gone meanwhile.
+ * refreshed routing shows it. Throws the hold's 503, or 404 when the deployment is gone meanwhile. A
+ * deployment whose last start failed (routing's `startFailure`) is not held: its 503 says why at once.
  */
 export async function holdUntilReady(
   env: HoldEnv,
@@ -115,6 +123,8 @@ export async function holdUntilReady(
   bytes: number,
   background?: Pick<ExecutionContext, 'waitUntil'>,
 ): Promise<RoutedDeployment> {
+  const failed = startFailed(deployment);
+  if (failed) throw failed;
   const waker = controlPlaneWaker(env, deployment);
   await holdQueue(env).hold(deployment, bytes, holdBounds(env, deployment), waker, background);
   const snapshot = await routingTable(env).snapshot(env);
