@@ -190,6 +190,21 @@ describe('the web dashboard for a first-time user', () => {
       await invoice.getByText('Plan free,').waitFor({ timeout: 10_000 });
     }, 120_000);
 
+    it('creates a key for Prometheus scraping (the metrics scope), which /v1/metrics/prometheus accepts', async () => {
+      await page.goto(`${stack.cp.url}/keys`);
+      const form = page.getByRole('form', { name: 'New API key' });
+      await form.getByLabel('Name', { exact: true }).fill('prometheus');
+      await form.getByRole('checkbox', { name: /^predict\b/ }).uncheck();
+      await form.getByRole('checkbox', { name: /^metrics\b/ }).check();
+      await form.getByRole('button', { name: 'Create key' }).click();
+      const secret = (await form.getByRole('status').locator('code').textContent({ timeout: 20_000 })) ?? '';
+      await page.getByRole('row').filter({ hasText: 'prometheus' }).getByText('metrics').waitFor();
+      const scrape = await fetch(`${stack.cp.url}/v1/metrics/prometheus`, {
+        headers: { authorization: `Bearer ${secret}` },
+      });
+      expect(scrape.status).toBe(200);
+    }, 120_000);
+
     it('takes a logged-in user who opens /login or /signup to the app, not to "Not found"', async () => {
       for (const path of ['/login', '/signup']) {
         await page.goto(`${stack.cp.url}${path}`);

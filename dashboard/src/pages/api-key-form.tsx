@@ -5,13 +5,16 @@ import { ErrorMessage } from '../components/error-message';
 import { Field } from '../components/field';
 import { useAction } from '../hooks/use-action';
 
-const SCOPES = [
-  'predict',
-  'models:read',
-  'models:write',
-  'deployments:read',
-  'deployments:write',
-  'billing:read',
+// Every scope the API grants (control-plane/src/auth/permissions.ts, listed in the README), with what it is for.
+const SCOPES: [string, string][] = [
+  ['predict', 'calls to every deployment through the edge'],
+  ['models:read', 'models, versions and experiments'],
+  ['models:write', 'upload models, log runs (a training script)'],
+  ['deployments:read', 'deployments, their events and logs'],
+  ['deployments:write', 'deploy, scale, roll out'],
+  ['billing:read', 'usage and invoices'],
+  ['metrics', 'Prometheus scraping of /v1/metrics/prometheus'],
+  ['admin', 'everything your role may do but notebooks (CI, automation)'],
 ];
 
 /** A new key: scopes, an optional per-minute limit and expiry; its secret is shown once. */
@@ -67,10 +70,10 @@ export function ApiKeyForm({ onCreated }: { onCreated(): void }) {
       </div>
       <fieldset>
         <legend>Scopes</legend>
-        {SCOPES.map((scope) => (
+        {SCOPES.map(([scope, hint]) => (
           <label key={scope} className="check">
             <input type="checkbox" checked={form.scopes.includes(scope)} onChange={() => toggle(scope)} />{' '}
-            {scope}
+            {scope} <small className="muted">({hint})</small>
           </label>
         ))}
       </fieldset>
