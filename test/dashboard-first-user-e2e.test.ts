@@ -134,6 +134,61 @@ describe('the web dashboard for a first-time user', () => {
       expect((JSON.parse(line) as typeof answer).outputs).toMatchObject([{ name: 'y', shape: [1, 2] }]);
   }, 300_000);
 
+  it('lets a Free user past the model limit: the deployment, then the model, are deleted from their pages', async () => {
+    const email = unique('fay');
+    const { client: fay } = await registered(email, 'Fay');
+    const model = await fay.request('post', '/v1/models', { body: { name: 'first-mlp' } });
+    await uploadModelVersion(fay, {
+      modelId: model.id,
+      source: memorySource('mlp.onnx', buildMlp(WIDE_MLP)),
+    });
+    const deployment = await fay.request('post', '/v1/deployments', {
+      body: { name: 'first-mlp', model: model.id, version: 1, gpuType: 'cpu' },
+    });
+    const page = await loggedInPage(email);
+    // A second model is over the Free plan's one: the refusal says to delete a model first.
+    await page.getByLabel('Model name').fill('second-mlp');
+    await dropFile(
+      page,
+      '[data-testid=drop-zone]',
+      'mlp.onnx',
+      buildMlp(WIDE_MLP),
+      'application/octet-stream',
+    );
+    await page.getByRole('alert').filter({ hasText: 'delete a model first' }).waitFor({ timeout: 20_000 });
+
+    // A deployed model is refused, with the API's reason.
+    await page.goto(`${stack.cp.url}/models/${model.id}`);
+    await page.getByRole('button', { name: 'Delete first-mlp' }).click();
+    await page.getByRole('button', { name: 'Yes, delete first-mlp and every version' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'delete its deployments first' })
+      .waitFor({ timeout: 20_000 });
+
+    await page.goto(`${stack.cp.url}/deployments/${deployment.id}`);
+    await page.getByRole('button', { name: 'Delete first-mlp' }).click();
+    await page.getByRole('button', { name: 'Yes, delete first-mlp and stop its replicas' }).click();
+    await page.getByText('No deployments yet').waitFor({ timeout: 20_000 });
+    expect(new URL(page.url()).pathname).toBe('/deployments');
+
+    await page.goto(`${stack.cp.url}/models/${model.id}`);
+    await page.getByRole('button', { name: 'Delete first-mlp' }).click();
+    await page.getByRole('button', { name: 'Yes, delete first-mlp and every version' }).click();
+    await page.getByText('No models yet').waitFor({ timeout: 20_000 });
+
+    await page.goto(`${stack.cp.url}/`);
+    await page.getByLabel('Model name').fill('second-mlp');
+    await dropFile(
+      page,
+      '[data-testid=drop-zone]',
+      'mlp.onnx',
+      buildMlp(WIDE_MLP),
+      'application/octet-stream',
+    );
+    await page.getByText('Uploaded mlp.onnx as version 1 of second-mlp').waitFor({ timeout: 20_000 });
+  }, 180_000);
+
   describe('an owner with a model trained in a run', () => {
     const ownerEmail = unique('grace');
     let owner: MeridianClient;

@@ -1,14 +1,17 @@
 import { askedAlias } from '@meridian/sdk';
 import { useEffect } from 'react';
-import { useApp } from '../api/context';
+import { can, useApp } from '../api/context';
 import { AppLink } from '../components/app-link';
+import { ConfirmButton } from '../components/confirm-button';
 import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
 import { PageHeader } from '../components/page-header';
 import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
+import { useAction } from '../hooks/use-action';
 import { useLoad } from '../hooks/use-load';
 import { hardwareText } from '../lib/gpus';
+import { navigate } from '../lib/router';
 import { DeploymentEvents } from './deployment-events';
 import { DeploymentLogs } from './deployment-logs';
 import { DeploymentMonitoring } from './deployment-monitoring';
@@ -23,8 +26,13 @@ import { ServingSettingsForm } from './serving-settings-form';
  * and its alert rules, events, logs.
  */
 export function DeploymentPage({ id }: { id: string }) {
-  const { client } = useApp();
+  const { client, role } = useApp();
   const deployment = useLoad(() => client.request('get', '/v1/deployments/{id}', { path: { id } }), [id]);
+  // Its replicas stop; the list it is gone from is where to go next.
+  const remove = useAction(async () => {
+    await client.request('delete', '/v1/deployments/{id}', { path: { id } });
+    navigate('/deployments');
+  });
   const { reload } = deployment;
   useEffect(() => {
     const timer = setInterval(reload, 3_000);
@@ -35,7 +43,17 @@ export function DeploymentPage({ id }: { id: string }) {
   const alias = askedAlias(d);
   return (
     <>
-      <PageHeader title={`Deployment ${d.name}`} />
+      <PageHeader title={`Deployment ${d.name}`}>
+        {can.write(role) ? (
+          <ConfirmButton
+            label={`Delete ${d.name}`}
+            confirm={`Yes, delete ${d.name} and stop its replicas`}
+            onConfirm={() => void remove.run()}
+            disabled={remove.busy}
+          />
+        ) : null}
+      </PageHeader>
+      <ErrorMessage error={remove.error} />
       <p role="status" aria-live="polite">
         <StatusBadge status={d.status} /> {d.statusReason ?? ''}
       </p>
