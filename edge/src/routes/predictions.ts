@@ -13,7 +13,7 @@ import { canonicalBodyHash, ResponseCache, responseCacheKey } from '../cache/res
 import type { EdgeVariables } from '../caller.js';
 import type { Env } from '../env.js';
 import { EdgeError, type OipErrorBody } from '../errors.js';
-import { admit } from '../limits/admit.js';
+import { type Admission, admit } from '../limits/admit.js';
 import { noteMetricsTarget, recordDeploymentMetrics } from '../metrics/recorder.js';
 import { codeForStatus, readAgentError } from '../oip/agent-errors.js';
 import { binaryHeaderLength } from '../oip/binary-header.js';
@@ -98,10 +98,30 @@ async function servingVersion(
   pinned: string | undefined,
   bodyBytes: number,
 ): Promise<{ deployment: RoutedDeployment; version: RoutedVersion }> {
-  const ready = hasReplica(deployment)
-    ? deployment
-    : await holdUntilReady(c.env, deployment, bodyBytes, c.executionCtx);
+  if (hasReplica(deployment)) return { deployment, version: versionOf(c, deployment, pinned) };
+  // As routing shows it now: admission may have waited (for a lease), and a wake since may have failed.
+  const { orgId, deploymentId } = deployment;
+  const snapshot = await routingTable(c.env).snapshot(c.env, c.executionCtx);
+  const current = findById(snapshot, orgId, deploymentId) ?? deployment;
+  const ready = hasReplica(current)
+    ? current
+    : await holdUntilReady(c.env, current, bodyBytes, c.executionCtx);
   return { deployment: ready, version: versionOf(c, ready, pinned) };
+}
+
+/**
+ * Limits and quota come first: a call they refuse is answered 429 at once, waking no deployment at zero and
+ * waiting for no replica. What `prepare` then throws (no replica in time, a version or input that does not
+ * exist) gives the call's quota unit back; from `infer` on, infer settles it.
+ */
+async function admitted<T>(c: Ctx, prepare: () => Promise<T>): Promise<{ admission: Admission } & T> {
+  const admission = await admit(c.env, c.get('caller'), c.executionCtx);
+  try {
+    return { admission, ...(await prepare()) };
+  } catch (err) {
+    admission.failed();
+    throw err;
+  }
 }
 
 /** An infer call's answer from the agent (or the response cache), before it takes the route's shape. */
@@ -126,8 +146,9 @@ interface InferCall {
 const HEADER_SAFE = /^[!-~](?:[ -~]{0,254}[!-~])?$/;
 
 /**
- * The metered path: limits and quota (leased allowance, no limiter call for most calls), the response cache
- * for deterministic models, and the signed forward; the agent that serves the call records its usage.
+ * The metered path, once `admitted` has taken the call's limits and quota (leased allowance, no limiter call
+ * for most calls): the response cache for deterministic models, and the signed forward; the agent that
+ * serves the call records its usage. A call not served gives its quota unit back.
  *
  * With `named` (OIP routes), the agent is asked to name the model as the caller did (CALLER_MODEL_HEADERS);
  * when it has, its 2xx answer is streamed through as it is (a Response), with nothing buffered or rewritten.
@@ -138,12 +159,14 @@ function infer(
   deployment: RoutedDeployment,
   version: RoutedVersion,
   call: InferCall,
+  admission: Admission,
 ): Promise<Served>;
 function infer(
   c: Ctx,
   deployment: RoutedDeployment,
   version: RoutedVersion,
   call: InferCall,
+  admission: Admission,
   named: true,
 ): Promise<Served | Response>;
 async function infer(
@@ -151,6 +174,7 @@ async function infer(
   deployment: RoutedDeployment,
   version: RoutedVersion,
   call: InferCall,
+  admission: Admission,
   named = false,
 ): Promise<Served | Response> {
   // Three fields, not a copy of the whole routed deployment (its versions and replicas) per call.
@@ -158,7 +182,6 @@ async function infer(
   noteMetricsTarget(c.req.raw, { orgId, deploymentId, versionId: version.versionId });
   // c.get, not c.var: hono builds c.var anew from its Map on every read.
   const caller = c.get('caller');
-  const admission = await admit(c.env, caller, c.executionCtx);
   const { body, contentType, headerLength, idempotencyKey } = call;
   let ok = false;
   try {
@@ -381,15 +404,13 @@ async function predictSimple(c: Ctx) {
     if (err instanceof EdgeError) throw err;
     throw new EdgeError('invalid_json', 'the body must be JSON: {"inputs": {"<input name>": [[…]]}}');
   }
-  const { deployment, version } = await servingVersion(c, called, undefined, bodyBytes);
-  const request = toOipRequest(parsed.inputs, await inputsOf(c, deployment, version));
-  const body = new TextEncoder().encode(JSON.stringify(request));
-  const answer = await infer(c, deployment, version, {
-    body,
-    contentType: 'application/json',
-    headerLength: undefined,
-    idempotencyKey,
+  const { admission, deployment, version, body } = await admitted(c, async () => {
+    const serving = await servingVersion(c, called, undefined, bodyBytes);
+    const request = toOipRequest(parsed.inputs, await inputsOf(c, serving.deployment, serving.version));
+    return { ...serving, body: new TextEncoder().encode(JSON.stringify(request)) };
   });
+  const call = { body, contentType: 'application/json', headerLength: undefined, idempotencyKey };
+  const answer = await infer(c, deployment, version, call, admission);
   const headers = Object.fromEntries(
     [...answer.headers].filter(([k]) => k !== 'content-type' && k !== INFERENCE_HEADER_CONTENT_LENGTH),
   );
@@ -429,15 +450,12 @@ export function createPredictionRoutes(): Hono<AppEnv> {
       // Read whole before any hold: a held call's bytes count against the hold's byte bound.
       const body = await readBody(c.req.raw);
       const headerLength = binaryHeaderLength(c.req.header(INFERENCE_HEADER_CONTENT_LENGTH), body.byteLength);
-      const { deployment, version } = await servingVersion(
-        c,
-        called,
-        c.req.param('version'),
-        body.byteLength,
+      const { admission, deployment, version } = await admitted(c, () =>
+        servingVersion(c, called, c.req.param('version'), body.byteLength),
       );
       const contentType = c.req.header('content-type');
       const call = { body, contentType, headerLength, idempotencyKey };
-      const answer = await infer(c, deployment, version, call, true);
+      const answer = await infer(c, deployment, version, call, admission, true);
       return answer instanceof Response ? answer : oipAnswer(c, answer, deployment, version);
     });
   }
