@@ -223,6 +223,15 @@ describe('the web dashboard for a first-time user', () => {
       expect(await page.getByRole('main').textContent()).not.toMatch(/run_[0-9a-z]{26}/);
     }, 120_000);
 
+    it('uploads a new version of the model from its page, with its signature', async () => {
+      await page.goto(`${stack.cp.url}/models/${modelId}`);
+      const upload = page.getByRole('region', { name: 'Upload a new version' });
+      await dropFile(page, '[data-testid=drop-zone]', 'mlp-v2.onnx', buildMlp({ ...WIDE_MLP, seed: 4 }), '');
+      await upload.getByRole('status').filter({ hasText: 'Uploaded mlp-v2.onnx as version 2.' }).waitFor();
+      const v2 = page.getByRole('article').filter({ has: page.getByRole('heading', { name: /^Version 2/ }) });
+      await expect(v2.getByRole('region', { name: 'Signature' }).textContent()).resolves.toContain('[?, 64]');
+    }, 120_000);
+
     it('names the organisation a plan change was made to, not its id', async () => {
       await page.goto(`${stack.cp.url}/audit`);
       const row = page.getByRole('row').filter({ hasText: 'billing.plan_change' });

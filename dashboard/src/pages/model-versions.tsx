@@ -1,4 +1,4 @@
-import { useApp } from '../api/context';
+import { can, useApp } from '../api/context';
 import { AppLink } from '../components/app-link';
 import { ListState } from '../components/list-state';
 import { SignatureView } from '../components/signature-view';
@@ -7,10 +7,11 @@ import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
 import { formatBytes } from '../lib/format';
+import { VersionUpload } from './version-upload';
 
 /** A model's versions with their signature, size, checksum and the run each came from. */
 export function ModelVersions({ modelId }: { modelId: string }) {
-  const { client } = useApp();
+  const { client, role } = useApp();
   const list = usePaged(
     (cursor, limit) =>
       client
@@ -27,8 +28,13 @@ export function ModelVersions({ modelId }: { modelId: string }) {
   );
   return (
     <>
+      {can.write(role) ? <VersionUpload modelId={modelId} onUploaded={list.reload} /> : null}
       <h2>Versions</h2>
-      <ListState list={list} label="Versions" empty={<AppLink to="/">Upload a version</AppLink>}>
+      <ListState
+        list={list}
+        label="Versions"
+        empty={can.write(role) ? <p>Drop a model file above to upload the first.</p> : null}
+      >
         {(items) =>
           items.map((v) => (
             <article key={v.id} className="card">
