@@ -572,6 +572,12 @@ describe('the web dashboard in a browser', () => {
         .getByText(/rollout-cls.{0,3}version 2/)
         .first()
         .waitFor();
+      // Events newest first: the deployment's creation, its oldest, is last on the page or on a later one.
+      await p.getByRole('heading', { name: 'Events, newest first' }).waitFor();
+      const types = await p.locator('ul.events .badge').allTextContents();
+      expect(types.length).toBeGreaterThan(1);
+      expect(types[0]).not.toBe('created');
+      expect([-1, types.length - 1]).toContain(types.indexOf('created'));
     }, 240_000);
   });
 

@@ -281,6 +281,17 @@ describe('deployments', () => {
       'updated',
     ]);
     expect(events.json.items[1].message).toContain('Revision 2');
+    // Newest first, two to a page: the same events from the other end, the cursor continuing that way.
+    const recent = await call('GET', `/v1/deployments/${dep.id}/events?order=newest&limit=2`);
+    const rest = await call(
+      'GET',
+      `/v1/deployments/${dep.id}/events?order=newest&limit=2&cursor=${recent.json.nextCursor}`,
+    );
+    expect([...recent.json.items, ...rest.json.items].map((e: { id: string }) => e.id)).toEqual(
+      events.json.items.map((e: { id: string }) => e.id).reverse(),
+    );
+    expect(rest.json.nextCursor).toBeNull();
+    expect((await call('GET', `/v1/deployments/${dep.id}/events?order=latest`)).status).toBe(400);
     expect(events.json.items[3].message).toBe(
       'Changed the name it was asked by alias:production → version:1 (the same version, nothing rolled out)',
     );

@@ -84,8 +84,18 @@ export function deploymentRoutes({ deployments, ...deps }: RouteDeps & { deploym
     method: 'get',
     path: '/v1/deployments/{id}/events',
     operationId: 'listDeploymentEvents',
-    summary: 'A deployment’s history, oldest first: creation, rollouts, placements, status changes',
-    request: { params: DeploymentIdParams, query: z.object({ limit: Limit, cursor: Cursor }) },
+    summary: 'A deployment’s history: creation, rollouts, placements, status changes',
+    description:
+      'Oldest first by default; `order=newest` starts from the latest (what a page showing recent events ' +
+      'wants). A page’s `nextCursor` continues in the order it was made in.',
+    request: {
+      params: DeploymentIdParams,
+      query: z.object({
+        limit: Limit,
+        cursor: Cursor,
+        order: z.enum(['oldest', 'newest']).default('oldest'),
+      }),
+    },
     responses: { 200: jsonContent(pageOf(DeploymentEventSchema), 'Events'), ...errors(401, 403, 404) },
   });
 

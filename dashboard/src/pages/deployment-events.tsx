@@ -7,12 +7,16 @@ export function DeploymentEvents({ id }: { id: string }) {
   const { client } = useApp();
   const list = usePaged(
     (cursor, limit) =>
-      client.request('get', '/v1/deployments/{id}/events', { path: { id }, query: { cursor, limit } }),
+      client.request('get', '/v1/deployments/{id}/events', {
+        path: { id },
+        query: { cursor, limit, order: 'newest' },
+      }),
     [id],
   );
   return (
     <>
-      <h2>Events</h2>
+      {/* Newest first: what changed lately, not the deployment's creation, is what its page is opened for. */}
+      <h2>Events, newest first</h2>
       <ListState list={list} label="Events" empty={null}>
         {(items) => (
           <ul className="events">

@@ -955,7 +955,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** A deployment’s history, oldest first: creation, rollouts, placements, status changes */
+    /**
+     * A deployment’s history: creation, rollouts, placements, status changes
+     * @description Oldest first by default; `order=newest` starts from the latest (what a page showing recent events wants). A page’s `nextCursor` continues in the order it was made in.
+     */
     get: operations['listDeploymentEvents'];
     put?: never;
     post?: never;
@@ -7523,6 +7526,7 @@ export interface operations {
       query?: {
         cursor?: string;
         limit?: number;
+        order?: 'oldest' | 'newest';
       };
       header?: never;
       path: {

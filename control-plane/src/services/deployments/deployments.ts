@@ -20,7 +20,7 @@ import {
   resolveAutoscaling,
 } from './autoscaling.js';
 import type { DeploymentDeps } from './deps.js';
-import { listEventsOf, recordEvent } from './events.js';
+import { type EventOrder, listEventsOf, recordEvent } from './events.js';
 import { findDeployment, presentDeployment, presentDeployments } from './records.js';
 import { assertImageFits, assertRuntimeServes, type Runtime, resolveModel, versionRefOf } from './rules.js';
 
@@ -153,7 +153,7 @@ export async function listDeploymentEvents(
   db: Database,
   actor: Actor,
   id: string,
-  page: { limit: number; cursor?: string },
+  page: { limit: number; cursor?: string; order?: EventOrder },
 ) {
   requirePermission(actor.principal, 'deployments:read');
   await findDeployment(db, actor.principal.orgId, id);

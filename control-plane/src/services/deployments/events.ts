@@ -1,5 +1,5 @@
 import { newId } from '@meridian/protocol';
-import { and, asc, eq, gt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { deploymentEvents } from '../../db/schema.js';
 import type { Writer } from '../audit/record.js';
@@ -15,12 +15,19 @@ export async function recordEvent(
   await db.insert(deploymentEvents).values({ id: newId('deploymentEvent'), ...event, at: new Date() });
 }
 
-/** A deployment's events oldest first, keyset-paged by id (ids sort by time). The caller checked the org. */
+/** Which end of a deployment's history a page starts from. */
+export type EventOrder = 'oldest' | 'newest';
+
+/**
+ * A deployment's events, oldest first (or newest first), keyset-paged by id (ids sort by time): a page's
+ * cursor continues in the order it was made in. The caller checked the org.
+ */
 export async function listEventsOf(
   db: Database,
   deploymentId: string,
-  page: { limit: number; cursor?: string },
+  page: { limit: number; cursor?: string; order?: EventOrder },
 ) {
+  const newest = page.order === 'newest';
   const after = idCursor(page.cursor, 'dpe');
   const rows = await db
     .select()
@@ -28,10 +35,10 @@ export async function listEventsOf(
     .where(
       and(
         eq(deploymentEvents.deploymentId, deploymentId),
-        after ? gt(deploymentEvents.id, after) : undefined,
+        after ? (newest ? lt : gt)(deploymentEvents.id, after) : undefined,
       ),
     )
-    .orderBy(asc(deploymentEvents.id))
+    .orderBy(newest ? desc(deploymentEvents.id) : asc(deploymentEvents.id))
     .limit(page.limit + 1);
   const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
   return {
