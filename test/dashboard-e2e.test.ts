@@ -173,6 +173,8 @@ describe('the web dashboard in a browser', () => {
       const text = await alert.textContent();
       expect(text).toContain('Unknown model format for "notes.txt"; supported endings:');
       expect(text).toContain('unsupported_media_type');
+      // The refused file's progress bar goes: nothing is uploading.
+      expect(await page.locator('progress').count()).toBe(0);
     }, 60_000);
 
     it('uploads a model by drag and drop with a progress bar and shows its extracted signature', async () => {

@@ -4,9 +4,8 @@ import { useApp } from '../api/context';
 import { DropZone } from '../components/drop-zone';
 import { ErrorMessage } from '../components/error-message';
 import { Field } from '../components/field';
-import { ProgressBar } from '../components/progress-bar';
+import { UploadProgress } from '../components/progress-bar';
 import { useAction } from '../hooks/use-action';
-import { formatBytes } from '../lib/format';
 
 type Model = Schema<'Model'>;
 type ModelVersion = Schema<'ModelVersion'>;
@@ -48,13 +47,8 @@ export function UploadStep(props: {
         />
       </Field>
       <DropZone label="Or choose a file" onFile={(f) => void upload.run(f)} disabled={upload.busy} />
-      {progress ? (
-        <ProgressBar
-          label={`Uploading ${progress.file} (${formatBytes(progress.total)})`}
-          done={progress.done}
-          total={progress.total}
-        />
-      ) : null}
+      {/* Kept at 100% once sent; gone once refused, where the error says what happened instead. */}
+      {progress && !upload.error ? <UploadProgress progress={progress} /> : null}
       <ErrorMessage error={upload.error} />
       {uploaded && !upload.busy && !upload.error ? (
         <p role="status">

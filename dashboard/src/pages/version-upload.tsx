@@ -3,9 +3,8 @@ import { useState } from 'react';
 import { useApp } from '../api/context';
 import { DropZone } from '../components/drop-zone';
 import { ErrorMessage } from '../components/error-message';
-import { ProgressBar } from '../components/progress-bar';
+import { UploadProgress } from '../components/progress-bar';
 import { useAction } from '../hooks/use-action';
-import { formatBytes } from '../lib/format';
 
 // S3's smallest part, as the first run's upload: larger files go up in parts and the bar moves with each.
 const PART_SIZE = 5 * 1024 * 1024;
@@ -31,13 +30,7 @@ export function VersionUpload({ modelId, onUploaded }: { modelId: string; onUplo
     <section aria-label="Upload a new version" className="stack">
       <h2>Upload a new version</h2>
       <DropZone label="Or choose a file" onFile={(f) => void upload.run(f)} disabled={upload.busy} />
-      {progress && upload.busy ? (
-        <ProgressBar
-          label={`Uploading ${progress.file} (${formatBytes(progress.total)})`}
-          done={progress.done}
-          total={progress.total}
-        />
-      ) : null}
+      {progress && upload.busy ? <UploadProgress progress={progress} /> : null}
       <ErrorMessage error={upload.error} />
       {uploaded ? <p role="status">{uploaded}</p> : null}
     </section>
