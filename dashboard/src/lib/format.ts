@@ -41,3 +41,10 @@ export const formatNumber = (n: number) => new Intl.NumberFormat().format(n);
 export function shapeText(shape: number[]): string {
   return `[${shape.map((d) => (d < 0 ? '?' : String(d))).join(', ')}]`;
 }
+
+/**
+ * `2 calls`, `1 minute`, `1,440 MB-hours`: a quantity with the API's unit (always singular: call, minute,
+ * MB-hour, month) made plural where it counts more or less than one.
+ */
+export const formatQuantity = (n: number, unit: string) =>
+  `${formatNumber(n)} ${n === 1 ? unit : `${unit}s`}`;

@@ -4,6 +4,7 @@ import { Loading } from '../components/loading';
 import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
 import type { Loaded } from '../hooks/use-load';
+import { formatQuantity } from '../lib/format';
 
 export type UpcomingInvoice = Success<Operation<'/v1/billing/invoices/upcoming', 'get'>>;
 
@@ -31,9 +32,7 @@ export function InvoiceCard({ invoice }: { invoice: Loaded<UpcomingInvoice> }) {
           {inv.lines.map((l) => (
             <tr key={l.description}>
               <td>{l.description}</td>
-              <td>
-                {l.quantity} {l.unit}
-              </td>
+              <td>{formatQuantity(l.quantity, l.unit)}</td>
               <td>${l.unitPriceUsd}</td>
               <td>${l.amountUsd}</td>
             </tr>

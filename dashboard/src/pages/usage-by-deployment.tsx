@@ -4,7 +4,7 @@ import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
 import { TableWrap } from '../components/table-wrap';
 import { useLoad } from '../hooks/use-load';
-import { formatNumber } from '../lib/format';
+import { formatQuantity } from '../lib/format';
 
 /** This billing period's usage per deployment and meter, with amounts. */
 export function UsageByDeployment() {
@@ -33,9 +33,7 @@ export function UsageByDeployment() {
               <tr key={`${l.key}:${l.meter}`}>
                 <td>{usageLineSubject('deployment', l)}</td>
                 <td>{l.meter}</td>
-                <td>
-                  {formatNumber(l.billableQuantity)} {l.unit}
-                </td>
+                <td>{formatQuantity(l.billableQuantity, l.unit)}</td>
                 <td>${l.amountUsd}</td>
               </tr>
             ))}
