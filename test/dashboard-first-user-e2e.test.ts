@@ -10,6 +10,7 @@ import {
   memorySource,
   tokensFrom,
   uploadModelVersion,
+  waitForDeployment,
 } from '@meridian/sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -268,6 +269,38 @@ describe('the web dashboard for a first-time user', () => {
       });
       expect(scrape.status).toBe(200);
     }, 120_000);
+
+    it('creates a key that predicts on the one deployment chosen for it, and the edge refuses it the other', async () => {
+      const email = unique('kim');
+      const { client: kim } = await registered(email, 'Kim');
+      const model = await kim.request('post', '/v1/models', { body: { name: 'scoped-mlp' } });
+      await uploadModelVersion(kim, {
+        modelId: model.id,
+        source: memorySource('mlp.onnx', buildMlp(WIDE_MLP)),
+      });
+      for (const name of ['scoped-a', 'scoped-b']) {
+        const created = await kim.request('post', '/v1/deployments', {
+          body: { name, model: model.id, version: 1, gpuType: 'cpu' },
+        });
+        await waitForDeployment(kim, created.id, { timeoutMs: 120_000 });
+      }
+      const p = await loggedInPage(email);
+      await p.goto(`${stack.cp.url}/keys`);
+      const form = p.getByRole('form', { name: 'New API key' });
+      await form.getByLabel('Name', { exact: true }).fill('only-a');
+      await form.getByLabel(/^Predict on these deployments only/).selectOption(['scoped-a']);
+      await form.getByRole('button', { name: 'Create key' }).click();
+      const secret = (await form.getByRole('status').locator('code').textContent({ timeout: 20_000 })) ?? '';
+      await p.getByRole('row').filter({ hasText: 'only-a' }).getByText('predict:scoped-a').waitFor();
+      const predict = (name: string) =>
+        fetch(`${stack.edge.url}/v1/deployments/${name}/predict`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ inputs: { x: [Array(WIDE_MLP.inputs).fill(0.5)] } }),
+        });
+      expect((await predict('scoped-a')).status).toBe(200);
+      expect((await predict('scoped-b')).status).toBe(403);
+    }, 300_000);
 
     it('takes a logged-in user who opens /login or /signup to the app, not to "Not found"', async () => {
       for (const path of ['/login', '/signup']) {

@@ -1,9 +1,12 @@
+import { collect } from '@meridian/sdk';
 import { type FormEvent, useState } from 'react';
 import { useApp } from '../api/context';
 import { CopyButton } from '../components/copy-button';
 import { ErrorMessage } from '../components/error-message';
 import { Field } from '../components/field';
 import { useAction } from '../hooks/use-action';
+import { useLoad } from '../hooks/use-load';
+import { keyScopes } from './api-key-scopes';
 
 // Every scope the API grants (control-plane/src/auth/permissions.ts, listed in the README), with what it is for.
 const SCOPES: [string, string][] = [
@@ -21,12 +24,15 @@ const SCOPES: [string, string][] = [
 export function ApiKeyForm({ onCreated }: { onCreated(): void }) {
   const { client } = useApp();
   const [form, setForm] = useState({ name: '', scopes: ['predict'], perMinute: '', expires: '' });
+  // Deployment names a predict key may be limited to (`predict:<name>`); none chosen: every deployment.
+  const [only, setOnly] = useState<string[]>([]);
+  const deployments = useLoad(() => collect(client.list('/v1/deployments')), []);
   const [secret, setSecret] = useState<string>();
   const create = useAction(async () => {
     const key = await client.request('post', '/v1/api-keys', {
       body: {
         name: form.name,
-        scopes: form.scopes,
+        scopes: keyScopes(form.scopes, only),
         ...(form.perMinute
           ? { rateLimits: [{ name: 'per-minute', limit: Number(form.perMinute), periodSeconds: 60 }] }
           : {}),
@@ -76,6 +82,21 @@ export function ApiKeyForm({ onCreated }: { onCreated(): void }) {
             {scope} <small className="muted">({hint})</small>
           </label>
         ))}
+        {form.scopes.includes('predict') && deployments.data?.length ? (
+          <Field label="Predict on these deployments only (none chosen: every one)">
+            <select
+              multiple
+              value={only}
+              onChange={(e) => setOnly([...e.target.selectedOptions].map((o) => o.value))}
+            >
+              {deployments.data.map((d) => (
+                <option key={d.id} value={d.name}>
+                  {d.name}
+                </option>
+              ))}
+            </select>
+          </Field>
+        ) : null}
       </fieldset>
       <button type="submit" className="primary" disabled={create.busy}>
         Create key
