@@ -108,6 +108,22 @@ describe('routing carries why a deployment failed to start', () => {
     expect((await routed(dep.id))?.startFailure).toBeUndefined();
   });
 
+  it('carries no failure for a replica that failed after it was ready: a crash, whose replacement calls wait for', async () => {
+    const owner = await t.client.register('owner');
+    const a = await fakeAgent(t);
+    const dep = await deployedModel(t, owner, { replicas: 1, gpuType: 'cpu' });
+    const scheduler = testScheduler(t);
+    const start = Date.now();
+    await scheduler.tick(start);
+    await a.report('ready');
+    await scheduler.tick(start + 100);
+    expect((await routed(dep.id))?.versions).toHaveLength(1);
+    await a.report('failed', { reason: 'the container exited after it was ready with code 137' });
+    await scheduler.tick(start + 200);
+    expect((await routed(dep.id))?.versions).toEqual([]);
+    expect((await routed(dep.id))?.startFailure).toBeUndefined();
+  });
+
   it('says no host fits while none can take the replica', async () => {
     const owner = await t.client.register('owner');
     const dep = await deployedModel(t, owner, { replicas: 1, gpuType: 't4' });

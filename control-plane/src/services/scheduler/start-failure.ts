@@ -24,8 +24,8 @@ export function publicReason(reason: string): string {
 
 /**
  * The start failure of `d`, which no ready replica serves, from its current revision's replicas
- * (`workloads`, not retiring): one that failed (its agent's reason; the scheduler tries again at
- * `retryAt`), or one no host can take (placement's reason). A replica retrying after a failure keeps the
+ * (`workloads`, not retiring): one that failed before it was ever ready (its agent's reason; the scheduler
+ * tries again at `retryAt`), or one no host can take (placement's reason). A replica retrying after a failure keeps the
  * failure routing carried before (`previous`) until it is ready or fails in turn: the last start failed
  * until one succeeds. A new revision starts at attempt 1 and so carries none.
  */
@@ -35,7 +35,9 @@ export function startFailureOf(
   previous: StartFailure | undefined,
 ): StartFailure | undefined {
   const current = workloads.filter((w) => w.revision === d.revision && w.retireAt === null);
-  const failed = current.find((w) => w.agentId !== null && w.phase === 'failed');
+  // One that failed after it was ready crashed rather than failed to start: its replacement is ordinary
+  // churn, which the edge holds calls through.
+  const failed = current.find((w) => w.agentId !== null && w.phase === 'failed' && w.readyAt === null);
   if (failed)
     return {
       reason: publicReason(failed.reason ?? 'a replica failed without giving a reason'),
