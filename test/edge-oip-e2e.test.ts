@@ -127,6 +127,35 @@ describe('the edge speaks OIP to its clients', () => {
 
   const auth = (secret = key) => ({ authorization: `Bearer ${secret}` });
 
+  /**
+   * Uploads `file` as model `name` version 1 through REST, deploys it under the same name on one CPU replica,
+   * and resolves once the edge answers its readiness probe 200 to `secret`.
+   */
+  const deployThroughEdge = async (s: Session, secret: string, name: string, file: Uint8Array) => {
+    const model = await api(s.token, 'POST', '/v1/models', { name });
+    expect(model.status, model.text).toBe(201);
+    const up = await fetch(`${cp?.url}/v1/models/${model.json.id}/versions?filename=${name}.onnx`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.token}`, 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(file),
+    });
+    expect(up.status, await up.text()).toBe(201);
+    const deployment = await api(s.token, 'POST', '/v1/deployments', {
+      name,
+      model: model.json.id,
+      version: 1,
+      gpuType: 'cpu',
+      minReplicas: 1,
+      maxReplicas: 1,
+    });
+    expect(deployment.status, deployment.text).toBe(201);
+    await waitUntil(
+      async () => (await fetch(`${edge?.url}/v2/models/${name}/ready`, { headers: auth(secret) })).status,
+      (status) => status === 200,
+      { timeoutMs: 90_000, what: `the edge routes ${name} to a ready replica` },
+    );
+  };
+
   /** tritonclient's binary request: inputs as raw bytes after the JSON, outputs asked for as binary. */
   function tritonBinary(opts: { perOutput: boolean }) {
     const header = new TextEncoder().encode(
@@ -192,28 +221,8 @@ describe('the edge speaks OIP to its clients', () => {
       MERIDIAN_EDGE_VAR_ROUTING_REFRESH_SECONDS: '1',
     });
     owner = await register('oip');
-    const model = await api(owner.token, 'POST', '/v1/models', { name: 'cls' });
-    const up = await fetch(`${cp.url}/v1/models/${model.json.id}/versions?filename=cls.onnx`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/octet-stream' },
-      body: readFileSync(REAL_MODELS.paddleCls),
-    });
-    expect(up.status).toBe(201);
-    const deployment = await api(owner.token, 'POST', '/v1/deployments', {
-      name: 'cls',
-      model: model.json.id,
-      version: 1,
-      gpuType: 'cpu',
-      minReplicas: 1,
-      maxReplicas: 1,
-    });
-    expect(deployment.status, deployment.text).toBe(201);
     key = await createKey(owner);
-    await waitUntil(
-      async () => (await fetch(`${edge?.url}/v2/models/cls/ready`, { headers: auth() })).status,
-      (status) => status === 200,
-      { timeoutMs: 90_000, what: 'the edge routes cls to a ready replica' },
-    );
+    await deployThroughEdge(owner, key, 'cls', readFileSync(REAL_MODELS.paddleCls));
     const session = await ort.InferenceSession.create(REAL_MODELS.paddleCls);
     outputName = session.outputNames[0] as string;
     const out = await session.run({ x: new ort.Tensor('float32', input, SHAPE) });
@@ -335,28 +344,7 @@ describe('the edge speaks OIP to its clients', () => {
     // An org of its own: the Free plan's one model is the classifier in the shared one.
     const tenant = await register('strings');
     const secret = await createKey(tenant);
-    const model = await api(tenant.token, 'POST', '/v1/models', { name: 'echo' });
-    expect(model.status, model.text).toBe(201);
-    const up = await fetch(`${cp?.url}/v1/models/${model.json.id}/versions?filename=echo.onnx`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tenant.token}`, 'content-type': 'application/octet-stream' },
-      body: Buffer.from(buildStringEcho()),
-    });
-    expect(up.status, await up.text()).toBe(201);
-    const deployment = await api(tenant.token, 'POST', '/v1/deployments', {
-      name: 'echo',
-      model: model.json.id,
-      version: 1,
-      gpuType: 'cpu',
-      minReplicas: 1,
-      maxReplicas: 1,
-    });
-    expect(deployment.status, deployment.text).toBe(201);
-    await waitUntil(
-      async () => (await fetch(`${edge?.url}/v2/models/echo/ready`, { headers: auth(secret) })).status,
-      (status) => status === 200,
-      { timeoutMs: 90_000, what: 'the edge routes echo to a ready replica' },
-    );
+    await deployThroughEdge(tenant, secret, 'echo', buildStringEcho());
     const client = new MeridianClient({ baseUrl: cp?.url ?? '', edgeUrl: edge?.url ?? '', apiKey: secret });
     // An empty element, non-ASCII text, and one longer than 255 bytes (its length needs a second byte).
     const text = ['', 'héllo wörld ✓', 'x'.repeat(300)];
