@@ -48,6 +48,16 @@ describe('the web dashboard for a first-time user', () => {
     await store.save(tokensFrom(pair));
     return { client, org: pair.org };
   };
+  /** Model `name` with the wide MLP uploaded as its version 1 (from run `runId`, when given). */
+  const wideMlpModel = async (client: MeridianClient, name: string, runId?: string) => {
+    const model = await client.request('post', '/v1/models', { body: { name } });
+    await uploadModelVersion(client, {
+      modelId: model.id,
+      ...(runId === undefined ? {} : { runId }),
+      source: memorySource('mlp.onnx', buildMlp(WIDE_MLP)),
+    });
+    return model;
+  };
   const loggedInPage = async (email: string): Promise<Page> => {
     const ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
     ctx.setDefaultTimeout(60_000);
@@ -138,11 +148,7 @@ describe('the web dashboard for a first-time user', () => {
   it('lets a Free user past the model limit: the deployment, then the model, are deleted from their pages', async () => {
     const email = unique('fay');
     const { client: fay } = await registered(email, 'Fay');
-    const model = await fay.request('post', '/v1/models', { body: { name: 'first-mlp' } });
-    await uploadModelVersion(fay, {
-      modelId: model.id,
-      source: memorySource('mlp.onnx', buildMlp(WIDE_MLP)),
-    });
+    const model = await wideMlpModel(fay, 'first-mlp');
     const deployment = await fay.request('post', '/v1/deployments', {
       body: { name: 'first-mlp', model: model.id, version: 1, gpuType: 'cpu' },
     });
@@ -204,13 +210,7 @@ describe('the web dashboard for a first-time user', () => {
         path: { id: experiment.id },
         body: { name: 'baseline' },
       });
-      const model = await owner.request('post', '/v1/models', { body: { name: 'trained-mlp' } });
-      modelId = model.id;
-      await uploadModelVersion(owner, {
-        modelId,
-        runId: run.id,
-        source: memorySource('mlp.onnx', buildMlp(WIDE_MLP)),
-      });
+      modelId = (await wideMlpModel(owner, 'trained-mlp', run.id)).id;
       await owner.request('put', '/v1/billing/plan', { body: { plan: 'pro' } });
       page = await loggedInPage(ownerEmail);
     }, 120_000);
@@ -273,11 +273,7 @@ describe('the web dashboard for a first-time user', () => {
     it('creates a key that predicts on the one deployment chosen for it, and the edge refuses it the other', async () => {
       const email = unique('kim');
       const { client: kim } = await registered(email, 'Kim');
-      const model = await kim.request('post', '/v1/models', { body: { name: 'scoped-mlp' } });
-      await uploadModelVersion(kim, {
-        modelId: model.id,
-        source: memorySource('mlp.onnx', buildMlp(WIDE_MLP)),
-      });
+      const model = await wideMlpModel(kim, 'scoped-mlp');
       for (const name of ['scoped-a', 'scoped-b']) {
         const created = await kim.request('post', '/v1/deployments', {
           body: { name, model: model.id, version: 1, gpuType: 'cpu' },
