@@ -23,7 +23,7 @@ const line = (id: string, body: unknown = { inputs: [tensor([1, 3, 48, 8])] }) =
 describe('batch validation', () => {
   let t: TestApp;
   let owner: Session;
-  const validated = async (text: string) => {
+  const validated = async (text: string, cancelMeanwhile = false) => {
     const up = await readReply(
       await t.app.request('/v1/files?filename=in.jsonl', {
         method: 'POST',
@@ -38,6 +38,11 @@ describe('batch validation', () => {
     expect(created.status).toBe(201);
     const [row] = await t.db.select().from(batchJobs).where(eq(batchJobs.id, created.json.id));
     if (!row) throw new Error('no job row');
+    // A cancel that lands while the runner reads the file: the runner still holds the row it read before.
+    if (cancelMeanwhile)
+      expect(
+        (await t.client.call('POST', `/v1/batch-jobs/${row.id}/cancel`, { token: owner.accessToken })).status,
+      ).toBe(200);
     await validateJob(batchDepsFor({ ...t, logger: createLogger('silent') }), row);
     const [after] = await t.db.select().from(batchJobs).where(eq(batchJobs.id, row.id));
     const errors = await t.db
@@ -107,5 +112,12 @@ describe('batch validation', () => {
     const { job, shards } = await validated(Array.from({ length: 250 }, (_, i) => line(`r${i}`)).join('\n'));
     expect(job).toMatchObject({ status: 'running', total: 250, failed: 0 });
     expect(shards.map((s) => s.firstLine).sort((a, b) => a - b)).toEqual([1, 101, 201]);
+  });
+
+  it('keeps a cancel that lands while the file is read: the job does not start running', async () => {
+    const good = await validated([line('a'), line('b')].join('\n'), true);
+    expect(good.job?.status).toBe('cancelling');
+    const bad = await validated('id,x\n1,2\n', true);
+    expect(bad.job?.status).toBe('cancelling');
   });
 });

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { type BatchJobError, batchJobs, batchResults, batchShards, files } from '../../db/schema.js';
 import type { BatchDeps } from './deps.js';
 import { MAX_LINE_BYTES, MAX_LINES, SHARD_LINES } from './deps.js';
@@ -128,7 +128,7 @@ export async function validateJob(deps: BatchDeps, job: JobRow, now = () => new 
   await deps.db
     .update(batchJobs)
     .set({ status: 'running', total, failed, completed: 0, startedAt: now() })
-    .where(eq(batchJobs.id, job.id));
+    .where(stillValidating(job.id));
 }
 
 function customIdOfText(text: string): string | null {
@@ -149,5 +149,8 @@ async function failValidation(deps: BatchDeps, job: JobRow, error: BatchJobError
   await deps.db
     .update(batchJobs)
     .set({ status: 'failed', error, endedAt: at, outputFileId: null, errorFileId: null })
-    .where(eq(batchJobs.id, job.id));
+    .where(stillValidating(job.id));
 }
+
+/** A cancel may land while the file is read: the job then stays `cancelling` and the runner ends it so. */
+const stillValidating = (jobId: string) => and(eq(batchJobs.id, jobId), eq(batchJobs.status, 'validating'));
