@@ -9,7 +9,7 @@ import { DEFAULT_RETRY, ReplicaChooser, type RetryPolicy, sleep } from './dispat
 import { finalizeJob } from './finalize.js';
 import { readShardLines, runLines } from './run-shard.js';
 import { orgAllowance } from './standing.js';
-import { loadTarget } from './target.js';
+import { deploymentDeleted, loadTarget } from './target.js';
 import { validateJob } from './validate.js';
 
 type JobRow = typeof batchJobs.$inferSelect;
@@ -137,6 +137,7 @@ export class BatchRunner {
   /** Runs the job's remaining shards until done, cancelled, expired, out of quota or paused. */
   private async runShards(job: JobRow, runnerSignal: AbortSignal): Promise<Stop> {
     const target = await loadTarget(this.deps.db, job.orgId, job.deploymentId);
+    if (!target) return { outcome: 'failed', error: deploymentDeleted(job.deploymentName) };
     const [input] = await this.deps.db.select().from(files).where(eq(files.id, job.inputFileId));
     if (!input)
       return { outcome: 'failed', error: { code: 'file_not_found', message: 'the input file is gone' } };
@@ -166,6 +167,7 @@ export class BatchRunner {
         .orderBy(asc(batchShards.shard));
       for (const shard of shards) {
         const gate = await this.gate(job, () => deployment, jobSignal.signal);
+        if (gate === 'deleted') return { outcome: 'failed', error: deploymentDeleted(job.deploymentName) };
         if (gate !== 'go') return gate === 'aborted' ? this.stopOf(jobSignal.signal, runnerSignal) : gate;
         const allowance = await orgAllowance(this.deps.db, job.orgId);
         const limit = allowance.remaining ?? Number.POSITIVE_INFINITY;
@@ -220,7 +222,7 @@ export class BatchRunner {
     job: JobRow,
     deployment: () => RoutedDeployment | undefined,
     signal: AbortSignal,
-  ): Promise<'go' | 'paused' | 'aborted'> {
+  ): Promise<'go' | 'paused' | 'aborted' | 'deleted'> {
     for (;;) {
       if (signal.aborted) return 'aborted';
       const allowance = await orgAllowance(this.deps.db, job.orgId);
@@ -229,6 +231,8 @@ export class BatchRunner {
       await this.deps.db.update(batchJobs).set({ pausedReason: reason }).where(eq(batchJobs.id, job.id));
       if (reason === null) return 'go';
       if (reason === 'org_suspended') return 'paused';
+      // A deployment deleted while the job waits will never have a replica: the job ends rather than wait it out.
+      if (!(await loadTarget(this.deps.db, job.orgId, job.deploymentId))) return 'deleted';
       await this.deps.wake?.(job.deploymentId).catch(() => {});
       if (!(await sleep(500, signal))) return 'aborted';
     }

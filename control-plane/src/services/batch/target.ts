@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { deploymentRevisions, deployments, modelVersions } from '../../db/schema.js';
+import { type BatchJobError, deploymentRevisions, deployments, modelVersions } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import type { InputSpec, LineTarget } from './lines.js';
 
@@ -19,9 +19,26 @@ export async function findDeployment(db: Database, orgId: string, ref: string) {
   return byName;
 }
 
-/** What a job's lines are checked against: the deployment's names and its current revision's model inputs. */
-export async function loadTarget(db: Database, orgId: string, deploymentId: string): Promise<LineTarget> {
-  const deployment = await findDeployment(db, orgId, deploymentId);
+/** Why a job whose deployment was deleted ends: no replica will ever answer its lines. */
+export const deploymentDeleted = (name: string): BatchJobError => ({
+  code: 'deployment_deleted',
+  message: `the deployment '${name}' was deleted`,
+});
+
+/**
+ * What a job's lines are checked against: the deployment's names and its current revision's model inputs;
+ * undefined when the deployment was deleted since the job was created.
+ */
+export async function loadTarget(
+  db: Database,
+  orgId: string,
+  deploymentId: string,
+): Promise<LineTarget | undefined> {
+  const [deployment] = await db
+    .select()
+    .from(deployments)
+    .where(and(eq(deployments.orgId, orgId), eq(deployments.id, deploymentId)));
+  if (!deployment) return undefined;
   const [row] = await db
     .select({ signature: modelVersions.signature })
     .from(deploymentRevisions)

@@ -5,7 +5,7 @@ import { MAX_LINE_BYTES, MAX_LINES, SHARD_LINES } from './deps.js';
 import { readLines } from './line-reader.js';
 import { customIdOf, parseLine } from './lines.js';
 import { errorLine } from './results.js';
-import { loadTarget } from './target.js';
+import { deploymentDeleted, loadTarget } from './target.js';
 
 type JobRow = typeof batchJobs.$inferSelect;
 type Shard = typeof batchShards.$inferInsert;
@@ -21,6 +21,7 @@ const INSERT_ROWS = 200;
 export async function validateJob(deps: BatchDeps, job: JobRow, now = () => new Date()): Promise<void> {
   await clearProgress(deps, job.id);
   const target = await loadTarget(deps.db, job.orgId, job.deploymentId);
+  if (!target) return failValidation(deps, job, deploymentDeleted(job.deploymentName), now());
   const [input] = await deps.db.select().from(files).where(eq(files.id, job.inputFileId));
   const object = input ? await deps.store.get(input.objectKey) : undefined;
   if (!object)
