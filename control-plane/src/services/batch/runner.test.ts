@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newModel, uploadVersion } from '../../../testing/models.js';
 import { createTestApp, readReply, type Session } from '../../../testing/test-app.js';
-import { batchJobs } from '../../db/schema.js';
+import { batchJobs, orgs } from '../../db/schema.js';
 import { createLogger } from '../../lib/logger.js';
 import { batchDepsFor } from './compose.js';
 import { BatchRunner } from './runner.js';
@@ -102,5 +102,27 @@ describe('batch runner', () => {
     await call('DELETE', `/v1/deployments/${deploymentId}`);
     await expect.poll(async () => (await jobRow(jobId)).status, { timeout: 5_000 }).toBe('failed');
     expect((await jobRow(jobId)).error?.code).toBe('deployment_deleted');
+  });
+
+  it('ends a job past its completion window as expired even while its org is suspended', async () => {
+    const { deploymentId, jobId } = await jobOnNewDeployment();
+    await validateJob(deps(), await jobRow(jobId));
+    await t.db.update(orgs).set({ suspendedAt: new Date() }).where(eq(orgs.id, owner.orgId));
+    try {
+      await t.db
+        .update(batchJobs)
+        .set({ expiresAt: new Date(Date.now() + 500) })
+        .where(eq(batchJobs.id, jobId));
+      runner = new BatchRunner(deps(), { instanceId: 'test', intervalMs: 50 });
+      runner.start();
+      await expect
+        .poll(async () => (await jobRow(jobId)).pausedReason, { timeout: 5_000 })
+        .toBe('org_suspended');
+      await expect.poll(async () => (await jobRow(jobId)).status, { timeout: 5_000 }).toBe('expired');
+      expect((await jobRow(jobId)).error?.code).toBe('expired');
+    } finally {
+      await t.db.update(orgs).set({ suspendedAt: null }).where(eq(orgs.id, owner.orgId));
+      await call('DELETE', `/v1/deployments/${deploymentId}`);
+    }
   });
 });

@@ -138,6 +138,8 @@ export class BatchRunner {
   private async runShards(job: JobRow, runnerSignal: AbortSignal): Promise<Stop> {
     const target = await loadTarget(this.deps.db, job.orgId, job.deploymentId);
     if (!target) return { outcome: 'failed', error: deploymentDeleted(job.deploymentName) };
+    // Checked here too, not only by the watch while lines run: a job paused (org suspended) comes back here.
+    if (Date.now() > job.expiresAt.getTime()) return EXPIRED;
     const [input] = await this.deps.db.select().from(files).where(eq(files.id, job.inputFileId));
     if (!input)
       return { outcome: 'failed', error: { code: 'file_not_found', message: 'the input file is gone' } };
@@ -195,8 +197,7 @@ export class BatchRunner {
 
   private stopOf(job: AbortSignal, runner: AbortSignal): Stop {
     if (runner.aborted && runner.reason === 'stopping') return 'paused';
-    if (job.reason === 'expired')
-      return { outcome: 'expired', error: { code: 'expired', message: 'the completion window passed' } };
+    if (job.reason === 'expired') return EXPIRED;
     return { outcome: 'cancelled' };
   }
 
@@ -238,6 +239,11 @@ export class BatchRunner {
     }
   }
 }
+
+const EXPIRED: Stop = {
+  outcome: 'expired',
+  error: { code: 'expired', message: 'the completion window passed' },
+};
 
 function quotaStop(quota: number | null): Stop {
   return {
