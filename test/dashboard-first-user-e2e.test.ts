@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
+  collect,
   MemoryTokenStore,
   MeridianClient,
   memorySource,
@@ -144,6 +145,36 @@ describe('the web dashboard for a first-time user', () => {
     for (const line of answers)
       expect((JSON.parse(line) as typeof answer).outputs).toMatchObject([{ name: 'y', shape: [1, 2] }]);
   }, 300_000);
+
+  it('says at once why a deployment on hardware no host has cannot start, and deploys it on other hardware', async () => {
+    const email = unique('noor');
+    const { client: noor } = await registered(email, 'Noor');
+    const page = await loggedInPage(email);
+    await page.getByLabel('Model name').fill('gpu-mlp');
+    await dropFile(
+      page,
+      '[data-testid=drop-zone]',
+      'mlp.onnx',
+      buildMlp(WIDE_MLP),
+      'application/octet-stream',
+    );
+    await page.getByText('Uploaded mlp.onnx as version 1').waitFor();
+    // The test's agent has no GPU: the scheduler's refusal shows within seconds, not after a 5-minute wait.
+    await page.getByLabel('Hardware').selectOption('t4');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'No host can run gpu-mlp on t4 now' });
+    await alert.waitFor({ timeout: 30_000 });
+    await expect(alert.textContent()).resolves.toMatch(/no online host .*T4/);
+    await expect(page.getByLabel('Hardware').isDisabled()).resolves.toBe(false);
+
+    await page.getByLabel('Hardware').selectOption('cpu');
+    await page.getByRole('button', { name: 'Deploy again' }).click();
+    await page.getByRole('status').filter({ hasText: 'gpu-mlp: ready' }).waitFor({ timeout: 120_000 });
+    expect(await page.getByRole('alert').count()).toBe(0);
+    // Replaced, not added beside it.
+    const deployments = await collect(noor.list('/v1/deployments'));
+    expect(deployments.map((d) => [d.name, d.gpuType])).toEqual([['gpu-mlp', 'cpu']]);
+  }, 240_000);
 
   it('lets a Free user past the model limit: the deployment, then the model, are deleted from their pages', async () => {
     const email = unique('fay');

@@ -7,6 +7,7 @@ import { GpuCountField } from '../components/gpu-count-field';
 import { StatusBadge } from '../components/status-badge';
 import { useAction } from '../hooks/use-action';
 import { type GpuType, gpuFields } from '../lib/gpus';
+import { startProblem } from './start-problem';
 
 type Deployment = Schema<'Deployment'>;
 
@@ -30,7 +31,10 @@ export function deployRequestBody(form: {
   };
 }
 
-/** Deploys the uploaded version on the chosen hardware and follows its phases until it is ready (or says why it failed). */
+/**
+ * Deploys the uploaded version on the chosen hardware and follows its phases until it is ready; one that cannot
+ * start (no host has the hardware, or it failed) stops the wait at once, says why, and can be deployed again.
+ */
 export function DeployStep(props: {
   model: Schema<'Model'>;
   version: Schema<'ModelVersion'>;
@@ -41,7 +45,16 @@ export function DeployStep(props: {
   const [gpuType, setGpuType] = useState<GpuType>('cpu');
   const [gpuCount, setGpuCount] = useState(1);
   const [current, setCurrent] = useState<Deployment>();
+  const follow = (d: Deployment) => {
+    setCurrent(d);
+    props.onDeployment(d);
+  };
   const deploy = useAction(async () => {
+    // Deploying again replaces the one that did not start: the new one takes its name.
+    if (current) {
+      await client.request('delete', '/v1/deployments/{id}', { path: { id: current.id } });
+      setCurrent(undefined);
+    }
     const created = await client.request('post', '/v1/deployments', {
       body: deployRequestBody({
         name,
@@ -51,18 +64,26 @@ export function DeployStep(props: {
         gpuCount,
       }),
     });
-    setCurrent(created);
-    props.onDeployment(created);
-    const ready = await waitForDeployment(client, created.id, {
-      onChange: (d) => {
-        setCurrent(d);
-        props.onDeployment(d);
-      },
-      timeoutMs: 300_000,
-    });
-    setCurrent(ready);
-    props.onDeployment(ready);
+    follow(created);
+    // Waiting longer would not help one that cannot start: the step says why and what to do instead.
+    const stop = new AbortController();
+    try {
+      const ready = await waitForDeployment(client, created.id, {
+        onChange: (d) => {
+          follow(d);
+          if (startProblem(d)) stop.abort();
+        },
+        signal: stop.signal,
+        timeoutMs: 300_000,
+      });
+      follow(ready);
+    } catch (error) {
+      if (!stop.signal.aborted) throw error;
+    }
   });
+  // A deploy under way, or done, fixes the form; one that cannot start leaves it open for other choices.
+  const locked = deploy.busy || current?.status === 'ready';
+  const problem = current && !deploy.busy ? startProblem(current) : undefined;
   const submit = (event: FormEvent) => {
     event.preventDefault();
     void deploy.run();
@@ -71,29 +92,19 @@ export function DeployStep(props: {
     <div className="stack">
       <form onSubmit={submit} className="inline-form" aria-label="Deploy">
         <Field label="Deployment name">
-          <input
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            required
-            disabled={current !== undefined}
-          />
+          <input value={name} onChange={(e) => setName(e.target.value)} required disabled={locked} />
         </Field>
         <Field label="Hardware">
-          <select value={gpuType} onChange={(e) => setGpuType(e.target.value as GpuType)}>
+          <select value={gpuType} onChange={(e) => setGpuType(e.target.value as GpuType)} disabled={locked}>
             <option value="cpu">CPU</option>
             <option value="t4">NVIDIA T4</option>
             <option value="rtx4090">RTX 4090</option>
             <option value="v100">V100</option>
           </select>
         </Field>
-        <GpuCountField
-          gpuType={gpuType}
-          value={gpuCount}
-          onChange={setGpuCount}
-          disabled={current !== undefined}
-        />
-        <button type="submit" className="primary" disabled={deploy.busy || current?.status === 'ready'}>
-          Deploy
+        <GpuCountField gpuType={gpuType} value={gpuCount} onChange={setGpuCount} disabled={locked} />
+        <button type="submit" className="primary" disabled={locked}>
+          {problem ? 'Deploy again' : 'Deploy'}
         </button>
       </form>
       {current ? (
@@ -112,6 +123,14 @@ export function DeployStep(props: {
               </li>
             ))}
           </ol>
+        </div>
+      ) : null}
+      {problem ? (
+        <div className="error" role="alert">
+          <p>
+            <strong>{problem}</strong>
+          </p>
+          <p>Pick other hardware above and deploy again: the new deployment replaces {current?.name}.</p>
         </div>
       ) : null}
       <ErrorMessage error={deploy.error} />
