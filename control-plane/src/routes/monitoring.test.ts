@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newModel, uploadVersion } from '../../testing/models.js';
 import { createTestApp } from '../../testing/test-app.js';
 import {
   alertEvents,
@@ -11,7 +12,7 @@ import {
   notificationDeliveries,
 } from '../db/schema.js';
 import { evaluateRules } from '../services/monitoring/evaluate-rules.js';
-import { dispatchDue } from '../services/notifications/dispatcher.js';
+import { dispatchDue, mailFor } from '../services/notifications/dispatcher.js';
 
 type T = Awaited<ReturnType<typeof createTestApp>>;
 
@@ -285,5 +286,50 @@ describe('monitoring routes', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(await test.json()).toMatchObject({ ok: true, httpStatus: 200 });
+  });
+
+  it('names the deployment a notification is about, in the webhook body and the mail, not only its id', async () => {
+    const image = 'ghcr.io/acme/torch-server:2.1';
+    const model = await newModel(t.app, token, 'named-model');
+    await uploadVersion(t.app, token, model, 'net.pt', 'weights');
+    await t.client.call('POST', '/v1/allowed-images', { token, body: { image } });
+    const dep = await t.client.call('POST', '/v1/deployments', {
+      token,
+      body: { name: 'ocr-cls', model, version: 1, image, gpuType: 'cpu' },
+    });
+    expect(dep.status, dep.text).toBe(201);
+    const mail = await t.client.call('POST', '/v1/notification-channels', {
+      token,
+      body: { name: 'oncall', kind: 'email', target: 'oncall@example.com' },
+    });
+    const r = await rule({ name: 'ocr errors', deploymentId: dep.json.id, channelIds: [mail.json.id] });
+    expect(r.status, r.text).toBe(201);
+    const minute = Math.floor(Date.now() / 60_000) * 60;
+    await t.db.insert(deploymentMetrics).values({
+      deploymentId: dep.json.id,
+      versionId: '',
+      source: 'edge',
+      resolution: 60,
+      at: minute,
+      orgId,
+      c2xx: 50,
+      c5xx: 50,
+    });
+    await evaluateRules(t.db);
+    const [delivery] = await t.db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.channelId, mail.json.id));
+    const payload = JSON.parse(delivery?.payload ?? '{}');
+    expect(payload.rule).toMatchObject({ deploymentId: dep.json.id, deploymentName: 'ocr-cls' });
+    const { subject, text } = mailFor(delivery?.payload ?? '{}');
+    expect(subject).toBe('[Meridian] FIRING: ocr errors on ocr-cls');
+    expect(text).toContain('Deployment: ocr-cls');
+    // A rule over the whole organisation says so.
+    const orgWide = { ...payload, rule: { ...payload.rule, deploymentId: null, deploymentName: null } };
+    expect(mailFor(JSON.stringify(orgWide)).text).toContain(
+      'Deployment: every deployment of the organisation',
+    );
+    await t.client.call('DELETE', `/v1/alert-rules/${r.json.id}`, { token });
   });
 });

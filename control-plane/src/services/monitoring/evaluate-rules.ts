@@ -1,20 +1,21 @@
 import { newId } from '@meridian/protocol';
-import { and, eq, gt, isNull, lte, or } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lte, or } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { alertEvents, alertRules, alertSilences } from '../../db/schema.js';
+import { alertEvents, alertRules, alertSilences, deployments } from '../../db/schema.js';
 import { enqueueDeliveries } from '../notifications/channels.js';
 import { breaches, nextRuleState } from './alert-state.js';
 import { measureRule } from './measure.js';
 
 type Rule = typeof alertRules.$inferSelect;
 
-/** What a notification carries (the webhook body, and the e-mail's figures). */
+/** What a notification carries (the webhook body, and the e-mail's figures); a reader knows deployments by name. */
 export function alertPayload(
   rule: Rule,
   kind: 'firing' | 'resolved',
   eventId: string,
   value: number | null,
   at: number,
+  deploymentName: string | null = null,
 ) {
   return {
     type: `alert.${kind}`,
@@ -26,6 +27,7 @@ export function alertPayload(
       name: rule.name,
       metric: rule.metric,
       deploymentId: rule.deploymentId,
+      deploymentName,
       threshold: rule.threshold,
       windowSeconds: rule.windowSeconds,
     },
@@ -40,6 +42,7 @@ export function alertPayload(
  */
 export async function evaluateRules(db: Database, nowMs = Date.now()): Promise<number> {
   const rules = await db.select().from(alertRules).where(eq(alertRules.enabled, true));
+  const names = await deploymentNames(db, rules);
   let events = 0;
   for (const rule of rules) {
     const value = await measureRule(db, rule, nowMs);
@@ -73,11 +76,22 @@ export async function evaluateRules(db: Database, nowMs = Date.now()): Promise<n
         at: new Date(nowMs),
       });
       if (silenced) return;
-      const payload = alertPayload(rule, transition.event, eventId, value, nowMs);
+      const name = rule.deploymentId === null ? null : (names.get(rule.deploymentId) ?? null);
+      const payload = alertPayload(rule, transition.event, eventId, value, nowMs, name);
       await enqueueDeliveries(tx, rule.orgId, rule.channelIds, eventId, payload, nowMs);
     });
   }
   return events;
+}
+
+async function deploymentNames(db: Database, rules: Rule[]): Promise<Map<string, string>> {
+  const ids = [...new Set(rules.flatMap((r) => (r.deploymentId === null ? [] : [r.deploymentId])))];
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .select({ id: deployments.id, name: deployments.name })
+    .from(deployments)
+    .where(inArray(deployments.id, ids));
+  return new Map(rows.map((r) => [r.id, r.name]));
 }
 
 async function isSilenced(tx: Pick<Database, 'select'>, rule: Rule, nowMs: number): Promise<boolean> {

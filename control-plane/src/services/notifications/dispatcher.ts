@@ -116,16 +116,26 @@ export function mailFor(payload: string): { subject: string; text: string } {
   const p = JSON.parse(payload) as {
     type: string;
     value?: number | null;
-    rule?: { name: string; metric: string; threshold: number; windowSeconds: number };
+    rule?: {
+      name: string;
+      metric: string;
+      threshold: number;
+      windowSeconds: number;
+      deploymentId?: string | null;
+      deploymentName?: string | null;
+    };
   };
   if (!p.rule)
     return { subject: '[Meridian] Test notification', text: 'This is a test notification from Meridian.' };
   const state = p.type === 'alert.resolved' ? 'RESOLVED' : 'FIRING';
   const op = p.rule.metric === 'ready_replicas' ? '<' : '>';
+  // By name, as the reader knows it; the id only when the deployment is gone.
+  const deployment = p.rule.deploymentName ?? p.rule.deploymentId ?? null;
   return {
-    subject: `[Meridian] ${state}: ${p.rule.name}`,
+    subject: `[Meridian] ${state}: ${p.rule.name}${deployment ? ` on ${deployment}` : ''}`,
     text: [
       `Alert rule "${p.rule.name}" is ${state.toLowerCase()}.`,
+      `Deployment: ${deployment ?? 'every deployment of the organisation'}`,
       `Condition: ${p.rule.metric} ${op} ${p.rule.threshold} over ${p.rule.windowSeconds} s`,
       `Value: ${p.value ?? 'none'}`,
     ].join('\n'),
