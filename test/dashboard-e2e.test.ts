@@ -10,7 +10,7 @@ import {
   uploadModelVersion,
   waitForDeployment,
 } from '@meridian/sdk';
-import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REAL_MODELS } from '../control-plane/src/onnx/test-models.js';
 import {
@@ -143,7 +143,16 @@ describe('the web dashboard in a browser', () => {
   describe('onboarding', () => {
     it('signs up and lands on the guided first run', async () => {
       ownerEmail = unique('owner');
+      const consoleErrors: string[] = [];
+      const onConsole = (m: ConsoleMessage) => {
+        if (m.type() === 'error') consoleErrors.push(m.text());
+      };
+      page.on('console', onConsole);
       await page.goto(`${stack.cp.url}/`);
+      await page.getByRole('link', { name: 'Create an account' }).waitFor();
+      // A browser that never signed in asks for no refresh (whose 401 Chromium would log as an error).
+      expect(consoleErrors).toEqual([]);
+      page.off('console', onConsole);
       await page.getByRole('link', { name: 'Create an account' }).click();
       await page.getByLabel('Name').fill('Ada');
       await page.getByLabel('Email').fill(ownerEmail);

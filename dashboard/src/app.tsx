@@ -22,7 +22,7 @@ export function App() {
 
   useEffect(() => {
     void loadConfig().then(async (config) => {
-      const session = new CookieSession(config.apiUrl);
+      const session = new CookieSession(config.apiUrl, window.localStorage);
       const client = new MeridianClient({ baseUrl: config.apiUrl, edgeUrl: config.edgeUrl, tokens: session });
       setBoot({ config, session, client });
       try {

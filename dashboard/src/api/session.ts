@@ -1,5 +1,6 @@
 import {
   errorFromResponse,
+  LoginEndedError,
   type Schema,
   type TokenStore,
   type Tokens,
@@ -12,6 +13,11 @@ type TokenPair = Schema<'TokenPair'>;
 /** Asks the auth routes for cookie mode: the refresh token stays in an HttpOnly cookie, never in scripts. */
 export const COOKIE_MODE = { 'x-meridian-refresh': 'cookie' } as const;
 
+/** Where the session notes that this browser signed in (localStorage): a flag, no secret. */
+export type SignedInNote = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+const SIGNED_IN = 'meridian.signed-in';
+
 /**
  * The dashboard's login: the access token in memory only, the refresh token in the HttpOnly cookie the
  * control plane sets. The SDK renews a login inside `exclusive`, re-reading the store first; renewing from
@@ -22,7 +28,10 @@ export class CookieSession implements TokenStore {
   private renewing: Promise<void> | undefined;
   private readonly listeners = new Set<(loggedIn: boolean) => void>();
 
-  constructor(private readonly apiUrl: string) {}
+  constructor(
+    private readonly apiUrl: string,
+    private readonly note: SignedInNote,
+  ) {}
 
   async load() {
     return this.tokens;
@@ -68,6 +77,12 @@ export class CookieSession implements TokenStore {
   }
 
   private async renewNow(): Promise<void> {
+    // Scripts cannot see the HttpOnly cookie, so the note stands for it: without one no sign-in left a cookie
+    // here, and asking would only earn a 401 (which the browser logs as an error on the login page).
+    if (this.note.getItem(SIGNED_IN) === null) {
+      this.end();
+      throw new LoginEndedError(401, 'unauthenticated', 'Not signed in in this browser', undefined);
+    }
     const res = await this.post('/v1/auth/refresh', {});
     if (!res.ok) {
       const error = await errorFromResponse(res);
@@ -89,6 +104,7 @@ export class CookieSession implements TokenStore {
   /** Adopts tokens a cookie-mode answer carried (switch-org, password change). */
   begin(pair: TokenPair): void {
     this.tokens = tokensFrom(pair);
+    this.note.setItem(SIGNED_IN, '1');
     for (const listener of this.listeners) listener(true);
   }
 
@@ -100,6 +116,7 @@ export class CookieSession implements TokenStore {
   end(): void {
     const had = this.tokens !== undefined;
     this.tokens = undefined;
+    this.note.removeItem(SIGNED_IN);
     if (had) for (const listener of this.listeners) listener(false);
   }
 
