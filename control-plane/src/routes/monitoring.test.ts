@@ -288,16 +288,22 @@ describe('monitoring routes', () => {
     expect(await test.json()).toMatchObject({ ok: true, httpStatus: 200 });
   });
 
-  it('names the deployment a notification is about, in the webhook body and the mail, not only its id', async () => {
+  /** A deployment with no replica: rules may watch it, and metric rows for it are written by hand. */
+  const deployment = async (name: string) => {
     const image = 'ghcr.io/acme/torch-server:2.1';
-    const model = await newModel(t.app, token, 'named-model');
+    const model = await newModel(t.app, token, `${name}-model`);
     await uploadVersion(t.app, token, model, 'net.pt', 'weights');
     await t.client.call('POST', '/v1/allowed-images', { token, body: { image } });
     const dep = await t.client.call('POST', '/v1/deployments', {
       token,
-      body: { name: 'ocr-cls', model, version: 1, image, gpuType: 'cpu' },
+      body: { name, model, version: 1, image, gpuType: 'cpu' },
     });
     expect(dep.status, dep.text).toBe(201);
+    return dep;
+  };
+
+  it('names the deployment a notification is about, in the webhook body and the mail, not only its id', async () => {
+    const dep = await deployment('ocr-cls');
     const mail = await t.client.call('POST', '/v1/notification-channels', {
       token,
       body: { name: 'oncall', kind: 'email', target: 'oncall@example.com' },
@@ -330,6 +336,68 @@ describe('monitoring routes', () => {
     expect(mailFor(JSON.stringify(orgWide)).text).toContain(
       'Deployment: every deployment of the organisation',
     );
+    await t.client.call('DELETE', `/v1/alert-rules/${r.json.id}`, { token });
+  });
+
+  it('notifies a firing that a silence held back once the silence is lifted, and no resolve of one never notified', async () => {
+    const dep = await deployment('silenced-dep');
+    const mail = await t.client.call('POST', '/v1/notification-channels', {
+      token,
+      body: { name: 'quiet', kind: 'email', target: 'quiet@example.com' },
+    });
+    const r = await rule({ name: 'quiet errors', deploymentId: dep.json.id, channelIds: [mail.json.id] });
+    expect(r.status, r.text).toBe(201);
+    const minute = Math.floor(Date.now() / 60_000) * 60;
+    const metrics = { deploymentId: dep.json.id, versionId: '', source: 'edge' as const, resolution: 60 };
+    await t.db.insert(deploymentMetrics).values({ ...metrics, at: minute, orgId, c2xx: 50, c5xx: 50 });
+    const setErrors = (c5xx: number) =>
+      t.db.update(deploymentMetrics).set({ c5xx }).where(eq(deploymentMetrics.deploymentId, dep.json.id));
+    const silence = async () =>
+      (
+        await t.client.call('POST', '/v1/alert-silences', {
+          token,
+          body: { ruleId: r.json.id, endsAt: new Date(Date.now() + 60_000).toISOString() },
+        })
+      ).json.id as string;
+    const lift = (id: string) => t.client.call('DELETE', `/v1/alert-silences/${id}`, { token });
+    // A second apart, so the events' order is their time's.
+    let clock = Date.now() + 1_000;
+    const evaluate = () => evaluateRules(t.db, (clock += 1_000));
+
+    // Fires while silenced; still firing when the silence is lifted: the user hears of it then.
+    const first = await silence();
+    await evaluate();
+    await lift(first);
+    await evaluate();
+    await evaluate();
+    await setErrors(0);
+    await evaluate();
+    // Fires while silenced and stops before anyone heard of it: its resolve says nothing either.
+    await setErrors(50);
+    const second = await silence();
+    await evaluate();
+    await lift(second);
+    await setErrors(0);
+    await evaluate();
+
+    const events = await t.db
+      .select()
+      .from(alertEvents)
+      .where(eq(alertEvents.ruleId, r.json.id))
+      .orderBy(alertEvents.at, alertEvents.id);
+    expect(events.map((e) => [e.kind, e.silenced])).toEqual([
+      ['firing', true],
+      ['firing', false],
+      ['resolved', false],
+      ['firing', true],
+      ['resolved', true],
+    ]);
+    const sent = await t.db
+      .select()
+      .from(notificationDeliveries)
+      .where(eq(notificationDeliveries.channelId, mail.json.id))
+      .orderBy(notificationDeliveries.createdAt, notificationDeliveries.id);
+    expect(sent.map((d) => JSON.parse(d.payload).type)).toEqual(['alert.firing', 'alert.resolved']);
     await t.client.call('DELETE', `/v1/alert-rules/${r.json.id}`, { token });
   });
 });

@@ -1,5 +1,5 @@
 import { newId } from '@meridian/protocol';
-import { and, eq, gt, inArray, isNull, lte, or } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, lte, or } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { alertEvents, alertRules, alertSilences, deployments } from '../../db/schema.js';
 import { enqueueDeliveries } from '../notifications/channels.js';
@@ -52,6 +52,11 @@ export async function evaluateRules(db: Database, nowMs = Date.now()): Promise<n
       rule.forSeconds,
       nowMs,
     );
+    // A firing a silence held back: told once the silence ends if it still fires, and its resolve never.
+    const heldBack = transition.state === 'firing' || transition.event === 'resolved';
+    const unheard = heldBack && (await firingUnheard(db, rule.id));
+    if (unheard && transition.state === 'firing' && !(await isSilenced(db, rule, nowMs)))
+      transition.event = 'firing';
     await db.transaction(async (tx) => {
       await tx
         .update(alertRules)
@@ -64,7 +69,7 @@ export async function evaluateRules(db: Database, nowMs = Date.now()): Promise<n
         .where(eq(alertRules.id, rule.id));
       if (!transition.event) return;
       events += 1;
-      const silenced = await isSilenced(tx, rule, nowMs);
+      const silenced = (transition.event === 'resolved' && unheard) || (await isSilenced(tx, rule, nowMs));
       const eventId = newId('alertEvent');
       await tx.insert(alertEvents).values({
         id: eventId,
@@ -92,6 +97,17 @@ async function deploymentNames(db: Database, rules: Rule[]): Promise<Map<string,
     .from(deployments)
     .where(inArray(deployments.id, ids));
   return new Map(rows.map((r) => [r.id, r.name]));
+}
+
+/** Whether the rule's last event is a firing that a silence kept off the channels. */
+async function firingUnheard(db: Pick<Database, 'select'>, ruleId: string): Promise<boolean> {
+  const [last] = await db
+    .select({ kind: alertEvents.kind, silenced: alertEvents.silenced })
+    .from(alertEvents)
+    .where(eq(alertEvents.ruleId, ruleId))
+    .orderBy(desc(alertEvents.at))
+    .limit(1);
+  return last?.kind === 'firing' && last.silenced;
 }
 
 async function isSilenced(tx: Pick<Database, 'select'>, rule: Rule, nowMs: number): Promise<boolean> {
