@@ -362,7 +362,10 @@ describe('monitoring routes', () => {
     const lift = (id: string) => t.client.call('DELETE', `/v1/alert-silences/${id}`, { token });
     // A second apart, so the events' order is their time's.
     let clock = Date.now() + 1_000;
-    const evaluate = () => evaluateRules(t.db, (clock += 1_000));
+    const evaluate = () => {
+      clock += 1_000;
+      return evaluateRules(t.db, clock);
+    };
 
     // Fires while silenced; still firing when the silence is lifted: the user hears of it then.
     const first = await silence();
