@@ -542,6 +542,11 @@ describe('the web dashboard in a browser', () => {
       await settings.getByLabel(/answers repeats from its cache/).check();
       await settings.getByRole('button', { name: 'Save settings' }).click();
       await settings.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+      // The events follow the deployment on their own: the change is listed without a reload.
+      await p
+        .getByRole('region', { name: 'Events' })
+        .getByText(/Changed .*targetConcurrency/)
+        .waitFor({ timeout: 20_000 });
       expect(await current()).toMatchObject({
         targetConcurrency: 4,
         holdTimeoutSeconds: 45,

@@ -15,6 +15,8 @@ export interface Paged<T> {
   next(): void;
   previous(): void;
   reload(): void;
+  /** Loads the page shown again, keeping it on screen meanwhile; settles once the answer is in. */
+  refresh(): Promise<void>;
 }
 
 export const PAGE_SIZE = 20;
@@ -44,5 +46,6 @@ export function usePaged<T>(
     next: () => nextCursor && setCursors((c) => [...c, nextCursor]),
     previous: () => setCursors((c) => (c.length > 1 ? c.slice(0, -1) : c)),
     reload: loaded.reload,
+    refresh: loaded.refresh,
   };
 }
