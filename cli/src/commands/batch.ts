@@ -73,6 +73,14 @@ async function download(url: string | null, path: string): Promise<boolean> {
   return true;
 }
 
+/** The API's completion window: 1 to 5 digits and m, h or d, from 1 minute to 7 days. */
+function checkWindow(text: string): void {
+  const match = /^([1-9][0-9]{0,4})([mhd])$/.exec(text);
+  const seconds = match ? Number(match[1]) * { m: 60, h: 3600, d: 86_400 }[match[2] as 'm' | 'h' | 'd'] : 0;
+  if (seconds < 60 || seconds > 7 * 86_400)
+    throw new CliError(`--window wants a duration such as 24h, 90m or 7d, from 1m to 7d, not ${text}`, 2);
+}
+
 interface CreateOptions {
   deployment: string;
   window?: string;
@@ -103,14 +111,16 @@ export function batchCommands(program: Command): void {
     )
     .requiredOption('-d, --deployment <name>', 'the deployment every line calls')
     .option('--window <duration>', 'completion window: 90m, 24h, 7d', '24h')
-    .option('--concurrency <n>', 'lines in flight at once')
+    .option('--concurrency <n>', 'lines in flight at once (1 to 32)')
     .option('--wait', 'show progress until the job ends')
     .option('--timeout <seconds>', 'how long --wait waits', '86400')
     .addHelpText('after', LINE_FORMAT)
     .action(
       action(async (ctx, file: string, opts: CreateOptions) => {
-        if (opts.concurrency !== undefined && !/^\d{1,2}$/.test(opts.concurrency))
-          throw new CliError(`--concurrency wants a whole number, not ${opts.concurrency}`, 2);
+        // Checked as the API checks them, before the upload: the input may be gigabytes.
+        const maxConcurrency =
+          opts.concurrency === undefined ? undefined : wholeNumber(opts.concurrency, '--concurrency', 1, 32);
+        if (opts.window !== undefined) checkWindow(opts.window);
         // Checked before the upload: a --timeout that is not a number would otherwise wait forever.
         const timeoutMs = wholeNumber(opts.timeout ?? '86400', '--timeout', 1, 8 * 86_400) * 1000;
         const client = await ctx.client();
@@ -121,7 +131,7 @@ export function batchCommands(program: Command): void {
             deployment: opts.deployment,
             inputFileId,
             ...(opts.window ? { completionWindow: opts.window } : {}),
-            ...(opts.concurrency ? { maxConcurrency: Number(opts.concurrency) } : {}),
+            ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
           },
         });
         ctx.note(`Created batch job ${job.id}`);
