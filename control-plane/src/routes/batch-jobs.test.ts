@@ -44,4 +44,35 @@ describe('batch jobs', () => {
       expect(await t.client.auditNames(owner.accessToken, action, job.id)).toEqual(['ocr on inputs.jsonl']);
     }
   });
+
+  it('shows a key limited to one deployment only the jobs on that deployment, and lets it cancel no other', async () => {
+    const model = await newModel(t.app, owner.accessToken, 'other-model');
+    await uploadVersion(t.app, owner.accessToken, model, 'net.pt', 'weights');
+    await call('POST', '/v1/deployments', { name: 'other', model, version: 1, image: IMAGE, gpuType: 'cpu' });
+    const file = await readReply(
+      await t.app.request('/v1/files?filename=in.jsonl', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+        body: '{"custom_id":"a","method":"POST","url":"/v1/deployments/x/predict","body":{"inputs":{}}}\n',
+      }),
+    );
+    const mine = await call('POST', '/v1/batch-jobs', { deployment: 'ocr', inputFileId: file.json.id });
+    const theirs = await call('POST', '/v1/batch-jobs', { deployment: 'other', inputFileId: file.json.id });
+    const key = (await t.client.createKey(owner, { scopes: ['predict:ocr'] })).secret;
+    const as = (method: string, path: string) => t.client.call(method, path, { token: key });
+    expect((await as('GET', `/v1/batch-jobs/${mine.id}`)).status).toBe(200);
+    for (const [method, path] of [
+      ['GET', `/v1/batch-jobs/${theirs.id}`],
+      ['POST', `/v1/batch-jobs/${theirs.id}/cancel`],
+      ['GET', `/v1/batch-jobs/${theirs.id}/download-urls`],
+    ] as const)
+      expect((await as(method, path)).status, `${method} ${path}`).toBe(404);
+    const listed = await as('GET', '/v1/batch-jobs');
+    expect(listed.json.items.map((j: { deployment: { name: string } }) => j.deployment.name)).not.toContain(
+      'other',
+    );
+    expect(listed.json.items.map((j: { id: string }) => j.id)).toContain(mine.id);
+    // The owner still sees both, and the other job was not cancelled.
+    expect((await call('GET', `/v1/batch-jobs/${theirs.id}`)).status).toBe('validating');
+  });
 });

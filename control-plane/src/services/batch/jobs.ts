@@ -1,6 +1,6 @@
 import { PRICES } from '@meridian/protocol';
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import type { Actor } from '../../auth/principal.js';
+import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import type { Actor, Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { type BatchStatus, batchJobs, files } from '../../db/schema.js';
 import { AppError, conflict, forbidden, invalidField, notFound } from '../../errors.js';
@@ -139,18 +139,33 @@ export async function createJob(
   return presentJob(row);
 }
 
-async function findJob(deps: Pick<BatchDeps, 'db'>, orgId: string, id: string) {
+/**
+ * A job of the org that the credential may see: a key limited to some deployments (`predict:<deployment>`)
+ * sees only the jobs on those, as if the others did not exist (their outputs are those deployments' answers).
+ */
+async function findJob(deps: Pick<BatchDeps, 'db'>, principal: Principal, id: string) {
   const [row] = await deps.db
     .select()
     .from(batchJobs)
-    .where(and(eq(batchJobs.id, id), eq(batchJobs.orgId, orgId)));
-  if (!row) throw notFound('Batch job');
+    .where(and(eq(batchJobs.id, id), eq(batchJobs.orgId, principal.orgId)));
+  if (!row || !mayPredict(principal, { id: row.deploymentId, name: row.deploymentName }))
+    throw notFound('Batch job');
   return row;
+}
+
+/** The deployments a key limited by `predict:<deployment>` scopes may see jobs of; undefined: every one. */
+function visibleDeployments(principal: Principal) {
+  if (principal.type === 'user' || principal.scopes.some((s) => s === 'predict' || s === 'admin'))
+    return undefined;
+  const refs = principal.scopes
+    .filter((s) => s.startsWith('predict:'))
+    .map((s) => s.slice('predict:'.length));
+  return or(inArray(batchJobs.deploymentId, refs), inArray(batchJobs.deploymentName, refs));
 }
 
 export async function getJob(deps: Pick<BatchDeps, 'db'>, actor: Actor, id: string) {
   requireBatchAccess(actor.principal);
-  return presentJob(await findJob(deps, actor.principal.orgId, id));
+  return presentJob(await findJob(deps, actor.principal, id));
 }
 
 export async function listJobs(
@@ -166,6 +181,7 @@ export async function listJobs(
     .where(
       and(
         eq(batchJobs.orgId, actor.principal.orgId),
+        visibleDeployments(actor.principal),
         query.status ? eq(batchJobs.status, query.status) : undefined,
         after ? lt(batchJobs.id, after) : undefined,
       ),
@@ -188,7 +204,7 @@ export async function cancelJob(
   now = new Date(),
 ) {
   requireBatchAccess(actor.principal);
-  const job = await findJob(deps, actor.principal.orgId, id);
+  const job = await findJob(deps, actor.principal, id);
   if (ENDED.includes(job.status)) throw conflict(`The job has ended (${job.status})`);
   const row = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
@@ -210,7 +226,7 @@ export async function cancelJob(
   });
   // After the commit, so the runner that is told reads `cancelling`.
   notify(job.id);
-  return presentJob(row ?? (await findJob(deps, actor.principal.orgId, id)));
+  return presentJob(row ?? (await findJob(deps, actor.principal, id)));
 }
 
 /** Expiring URLs of a job's output and error files (null while it runs, or when it has none). */
@@ -221,7 +237,7 @@ export async function jobDownloadUrls(
   expiresIn: number,
 ) {
   requireBatchAccess(actor.principal);
-  const job = presentJob(await findJob(deps, actor.principal.orgId, id));
+  const job = presentJob(await findJob(deps, actor.principal, id));
   const urlOf = async (fileId: string | null) => {
     if (!fileId) return null;
     const file = await findFile(deps.db, actor.principal.orgId, fileId).catch(() => undefined);
