@@ -1,6 +1,9 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newModel, uploadVersion } from '../../testing/models.js';
 import { createTestApp, readReply, type Session } from '../../testing/test-app.js';
+import { registerJobFile } from '../services/files/files.js';
+import { fileObjectKey, newFileId } from '../services/files/ids.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
@@ -26,6 +29,7 @@ describe('batch jobs', () => {
     await uploadVersion(t.app, owner.accessToken, model, 'net.pt', 'weights');
     await call('POST', '/v1/allowed-images', { image: IMAGE });
     await call('POST', '/v1/deployments', { name: 'ocr', model, version: 1, image: IMAGE, gpuType: 'cpu' });
+    await call('POST', '/v1/deployments', { name: 'other', model, version: 1, image: IMAGE, gpuType: 'cpu' });
   });
   afterAll(() => t.cleanup());
 
@@ -46,9 +50,6 @@ describe('batch jobs', () => {
   });
 
   it('shows a key limited to one deployment only the jobs on that deployment, and lets it cancel no other', async () => {
-    const model = await newModel(t.app, owner.accessToken, 'other-model');
-    await uploadVersion(t.app, owner.accessToken, model, 'net.pt', 'weights');
-    await call('POST', '/v1/deployments', { name: 'other', model, version: 1, image: IMAGE, gpuType: 'cpu' });
     const file = await readReply(
       await t.app.request('/v1/files?filename=in.jsonl', {
         method: 'POST',
@@ -74,5 +75,46 @@ describe('batch jobs', () => {
     expect(listed.json.items.map((j: { id: string }) => j.id)).toContain(mine.id);
     // The owner still sees both, and the other job was not cancelled.
     expect((await call('GET', `/v1/batch-jobs/${theirs.id}`)).status).toBe('validating');
+  });
+
+  it('keeps the output files of jobs on other deployments from a key limited to one', async () => {
+    const file = await readReply(
+      await t.app.request('/v1/files?filename=in.jsonl', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+        body: '{"custom_id":"a","method":"POST","url":"/v1/deployments/x/predict","body":{"inputs":{}}}\n',
+      }),
+    );
+    const theirs = await call('POST', '/v1/batch-jobs', { deployment: 'other', inputFileId: file.json.id });
+    // The output file a finished job registers (written here as finalizeJob writes it).
+    const outputId = newFileId();
+    await t.objectStore.put(fileObjectKey(owner.orgId, outputId), Readable.from(['{"custom_id":"a"}\n']));
+    await registerJobFile(
+      { db: t.db, retentionSeconds: 3600 },
+      {
+        id: outputId,
+        orgId: owner.orgId,
+        purpose: 'batch_output',
+        fileName: `${theirs.id}-output.jsonl`,
+        objectKey: fileObjectKey(owner.orgId, outputId),
+        sizeBytes: 18,
+        createdBy: theirs.id,
+      },
+    );
+    const key = (await t.client.createKey(owner, { scopes: ['predict:ocr'] })).secret;
+    const as = (path: string) => t.client.call('GET', path, { token: key });
+    for (const path of [
+      `/v1/files/${outputId}`,
+      `/v1/files/${outputId}/content`,
+      `/v1/files/${outputId}/download-url`,
+    ])
+      expect((await as(path)).status, path).toBe(404);
+    const listed = (await as('/v1/files')).json.items.map((f: { id: string }) => f.id);
+    expect(listed).toContain(file.json.id);
+    expect(listed).not.toContain(outputId);
+    // The owner reads it.
+    expect((await t.client.call('GET', `/v1/files/${outputId}`, { token: owner.accessToken })).status).toBe(
+      200,
+    );
   });
 });

@@ -1,11 +1,11 @@
 import { PRICES } from '@meridian/protocol';
-import { and, desc, eq, inArray, lt, or } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import type { Actor, Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { type BatchStatus, batchJobs, files } from '../../db/schema.js';
 import { AppError, conflict, forbidden, invalidField, notFound } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
-import { callerOf, mayPredict, requireBatchAccess } from '../files/access.js';
+import { callerOf, jobsVisibleTo, mayPredict, requireBatchAccess } from '../files/access.js';
 import { findFile } from '../files/files.js';
 import { newBatchJobId, newFileId } from '../files/ids.js';
 import { idCursor, splitPage } from '../pagination.js';
@@ -153,16 +153,6 @@ async function findJob(deps: Pick<BatchDeps, 'db'>, principal: Principal, id: st
   return row;
 }
 
-/** The deployments a key limited by `predict:<deployment>` scopes may see jobs of; undefined: every one. */
-function visibleDeployments(principal: Principal) {
-  if (principal.type === 'user' || principal.scopes.some((s) => s === 'predict' || s === 'admin'))
-    return undefined;
-  const refs = principal.scopes
-    .filter((s) => s.startsWith('predict:'))
-    .map((s) => s.slice('predict:'.length));
-  return or(inArray(batchJobs.deploymentId, refs), inArray(batchJobs.deploymentName, refs));
-}
-
 export async function getJob(deps: Pick<BatchDeps, 'db'>, actor: Actor, id: string) {
   requireBatchAccess(actor.principal);
   return presentJob(await findJob(deps, actor.principal, id));
@@ -181,7 +171,7 @@ export async function listJobs(
     .where(
       and(
         eq(batchJobs.orgId, actor.principal.orgId),
-        visibleDeployments(actor.principal),
+        jobsVisibleTo(actor.principal),
         query.status ? eq(batchJobs.status, query.status) : undefined,
         after ? lt(batchJobs.id, after) : undefined,
       ),

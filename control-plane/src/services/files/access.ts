@@ -1,4 +1,6 @@
+import { inArray, or, type SQL } from 'drizzle-orm';
 import type { Principal } from '../../auth/principal.js';
+import { batchJobs } from '../../db/schema.js';
 import { forbidden } from '../../errors.js';
 
 /**
@@ -27,4 +29,17 @@ export function callerOf(principal: Principal): { keyId: string | null; userId: 
   return principal.type === 'user'
     ? { keyId: null, userId: principal.userId }
     : { keyId: principal.keyId, userId: null };
+}
+
+/**
+ * The jobs a key limited by `predict:<deployment>` scopes may see (those on its deployments: their outputs are
+ * those deployments' answers), as a condition on batch_jobs; undefined: every job of the org.
+ */
+export function jobsVisibleTo(principal: Principal): SQL | undefined {
+  if (principal.type === 'user' || principal.scopes.some((s) => s === 'predict' || s === 'admin'))
+    return undefined;
+  const refs = principal.scopes
+    .filter((s) => s.startsWith('predict:'))
+    .map((s) => s.slice('predict:'.length));
+  return or(inArray(batchJobs.deploymentId, refs), inArray(batchJobs.deploymentName, refs));
 }

@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
-import { and, desc, eq, gt, lt, lte } from 'drizzle-orm';
-import type { Actor } from '../../auth/principal.js';
-import { type FilePurpose, files } from '../../db/schema.js';
+import { and, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import type { Actor, Principal } from '../../auth/principal.js';
+import { batchJobs, type FilePurpose, files } from '../../db/schema.js';
 import { AppError, conflict, notFound } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { ingest, ModelTooLargeError } from '../models/ingest.js';
 import { idCursor, splitPage } from '../pagination.js';
-import { requireBatchAccess } from './access.js';
+import { jobsVisibleTo, requireBatchAccess } from './access.js';
 import type { FileDeps } from './deps.js';
 import { fileObjectKey, newFileId } from './ids.js';
 
@@ -90,13 +90,33 @@ export async function uploadFile(
   return presentFile(row);
 }
 
-/** A ready, unexpired file of the org; anything else (another org's included) is 404. */
-export async function findFile(db: FileDeps['db'], orgId: string, id: string, now = new Date()) {
+/** Inputs, and the output and error files of the jobs the credential may see (a job writes them as their creator). */
+function filesVisibleTo(db: FileDeps['db'], principal: Principal): SQL | undefined {
+  const jobs = jobsVisibleTo(principal);
+  if (!jobs) return undefined;
+  const visible = db.select({ id: batchJobs.id }).from(batchJobs).where(jobs);
+  return or(eq(files.purpose, 'batch'), inArray(files.createdBy, visible));
+}
+
+/** A ready, unexpired file of the org (and visible to `principal`, when given); anything else is 404. */
+export async function findFile(
+  db: FileDeps['db'],
+  orgId: string,
+  id: string,
+  now = new Date(),
+  principal?: Principal,
+) {
   const [row] = await db
     .select()
     .from(files)
     .where(
-      and(eq(files.id, id), eq(files.orgId, orgId), eq(files.status, 'ready'), gt(files.expiresAt, now)),
+      and(
+        eq(files.id, id),
+        eq(files.orgId, orgId),
+        eq(files.status, 'ready'),
+        gt(files.expiresAt, now),
+        principal ? filesVisibleTo(db, principal) : undefined,
+      ),
     );
   if (!row) throw notFound('File');
   return row;
@@ -104,7 +124,7 @@ export async function findFile(db: FileDeps['db'], orgId: string, id: string, no
 
 export async function getFile(deps: FileDeps, actor: Actor, id: string) {
   requireBatchAccess(actor.principal);
-  return presentFile(await findFile(deps.db, actor.principal.orgId, id));
+  return presentFile(await findFile(deps.db, actor.principal.orgId, id, new Date(), actor.principal));
 }
 
 export async function listFiles(
@@ -121,6 +141,7 @@ export async function listFiles(
     .where(
       and(
         eq(files.orgId, actor.principal.orgId),
+        filesVisibleTo(deps.db, actor.principal),
         eq(files.status, 'ready'),
         gt(files.expiresAt, now),
         query.purpose ? eq(files.purpose, query.purpose) : undefined,
@@ -136,7 +157,7 @@ export async function listFiles(
 /** The file's bytes, streamed from storage. */
 export async function readFileContent(deps: FileDeps, actor: Actor, id: string) {
   requireBatchAccess(actor.principal);
-  const row = await findFile(deps.db, actor.principal.orgId, id);
+  const row = await findFile(deps.db, actor.principal.orgId, id, new Date(), actor.principal);
   const object = await deps.store.get(row.objectKey);
   if (!object) throw notFound('File');
   return { body: object.body, sizeBytes: object.sizeBytes, fileName: row.fileName };
@@ -145,7 +166,7 @@ export async function readFileContent(deps: FileDeps, actor: Actor, id: string) 
 /** An expiring URL that downloads the file with no other credential (S3 presigned, or the local store's). */
 export async function createFileDownloadUrl(deps: FileDeps, actor: Actor, id: string, expiresIn: number) {
   requireBatchAccess(actor.principal);
-  const row = await findFile(deps.db, actor.principal.orgId, id);
+  const row = await findFile(deps.db, actor.principal.orgId, id, new Date(), actor.principal);
   const url = await deps.store.presignGet(row.objectKey, expiresIn);
   return { url, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString() };
 }
@@ -158,7 +179,7 @@ export async function deleteFile(
   inUse: (fileId: string) => Promise<boolean>,
 ) {
   requireBatchAccess(actor.principal);
-  const row = await findFile(deps.db, actor.principal.orgId, id);
+  const row = await findFile(deps.db, actor.principal.orgId, id, new Date(), actor.principal);
   if (await inUse(row.id)) throw conflict('A batch job that has not ended is reading this file');
   await deps.db.delete(files).where(eq(files.id, row.id));
   await deps.store.delete(row.objectKey);
