@@ -55,7 +55,7 @@ describe('measureRule', () => {
   });
 
   /** A deployment row of the owner's org, as the API writes it (its model is real: the row references it). */
-  const deployment = async (owner: Session) => {
+  const deployment = async (owner: Session, desiredReplicas = 1) => {
     const id = newId('deployment');
     await t.db.insert(deployments).values({
       id,
@@ -65,8 +65,9 @@ describe('measureRule', () => {
       runtime: 'onnx',
       gpuType: 'cpu',
       gpuCount: 0,
-      minReplicas: 1,
+      minReplicas: desiredReplicas === 0 ? 0 : 1,
       maxReplicas: 3,
+      desiredReplicas,
       createdBy: owner.userId,
       updatedAt: new Date(),
     });
@@ -145,6 +146,19 @@ describe('measureRule', () => {
     expect(await measureRule(t.db, rule(owner.orgId, 'ready_replicas'), Date.now())).toBe(2);
     expect(await measureRule(t.db, rule(owner.orgId, 'ready_replicas', dep2), Date.now())).toBe(3);
     expect(await measureRule(t.db, rule(empty.orgId, 'ready_replicas'), Date.now())).toBeNull();
+  });
+
+  it('leaves a deployment scaled to zero on purpose out of ready replicas: idle is not down', async () => {
+    const owner = await t.client.register('idle');
+    const { agentId } = await registerTestAgent(t);
+    const [serving, idle] = [await deployment(owner), await deployment(owner, 0)];
+    await replica(owner.orgId, serving, agentId);
+    // The idle one has no replica; counted, it would make the org's minimum 0 and fire `< 1` all night.
+    expect(await measureRule(t.db, rule(owner.orgId, 'ready_replicas'), Date.now())).toBe(1);
+    expect(await measureRule(t.db, rule(owner.orgId, 'ready_replicas', idle), Date.now())).toBeNull();
+    // Woken (a call raised what it wants) and still without a ready replica: judged, and 0.
+    await t.db.update(deployments).set({ desiredReplicas: 1 }).where(eq(deployments.id, idle));
+    expect(await measureRule(t.db, rule(owner.orgId, 'ready_replicas', idle), Date.now())).toBe(0);
   });
 
   it('counts the org’s workloads on lost agents only', async () => {

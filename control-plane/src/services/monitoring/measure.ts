@@ -19,7 +19,8 @@ type Rule = typeof alertRules.$inferSelect;
  * judge (no calls in the window). Rules without a deployment take the whole org (all its deployments).
  * - `error_rate`: calls answered 4xx or 5xx over all calls, as callers got them at the edge (0–1);
  * - `p95_latency_ms`: p95 of the edge latency histogram;
- * - `ready_replicas`: replicas ready now (a deployment's, or the fewest of any deployment of the org);
+ * - `ready_replicas`: replicas ready now (a deployment's, or the fewest of any deployment of the org), of
+ *   deployments that want one: one scaled to zero on purpose is idle, not down, and is not judged;
  * - `lost_agent`: the org's workloads on agents that are lost now;
  * - `spend_usd`: what the current billing period costs so far (base fee and usage);
  * - `quota_used`: calls this month over the plan's monthly quota (0–1; null without a quota);
@@ -106,6 +107,7 @@ async function edgeFigure(db: Database, rule: Rule, sinceMinute: number): Promis
 }
 
 async function readyReplicas(db: Database, rule: Rule): Promise<number | null> {
+  // A wake raises desiredReplicas at once, so a deployment woken by a call that cannot start is judged again.
   const deps = await db
     .select({ id: deployments.id })
     .from(deployments)
@@ -113,6 +115,7 @@ async function readyReplicas(db: Database, rule: Rule): Promise<number | null> {
       and(
         eq(deployments.orgId, rule.orgId),
         rule.deploymentId === null ? undefined : eq(deployments.id, rule.deploymentId),
+        gt(deployments.desiredReplicas, 0),
       ),
     );
   if (deps.length === 0) return null;
