@@ -261,6 +261,42 @@ describe('Reconciler with the onnx runtime', () => {
     expect(usage.drain()).toEqual([]);
   });
 
+  it('goes on with the rest of a desired state when one workload fails to stop, and forgets that one', async () => {
+    // A notebook's stop that fails after its server stopped, as when the control plane refuses its files
+    // (413: a tenant filled the volume past the limit) or cannot be reached: that must not hold up the
+    // other tenants' workloads the same desired state starts and stops.
+    const calls: string[] = [];
+    const errors: string[] = [];
+    const runtime: WorkloadRuntime = {
+      name: 'docker',
+      supports: () => true,
+      start: async (w) => void calls.push(`start ${w.workloadId}`),
+      adopt: async () => 'started-again',
+      stop: async (id) => {
+        calls.push(`stop ${id}`);
+        if (id === 'full-1') throw new Error('saving the files answered 413: too large');
+      },
+    };
+    const dataDir = join(dir, 'stop-fails');
+    const reconciler = new Reconciler({
+      runtimes: [runtime],
+      store: new WorkloadStore(dataDir),
+      usage: new UsageMeter(),
+      hostHasGpus: () => false,
+      log: { ...silentLogger, error: (msg, fields) => void errors.push(`${msg} ${JSON.stringify(fields)}`) },
+    });
+    const full = modelWorkload('full-1', clsSource);
+    await reconciler.apply({ version: 1, workloads: [full, modelWorkload('other-1', clsSource)] });
+    await reconciler.idle();
+    await reconciler.apply({ version: 2, workloads: [modelWorkload('next-1', clsSource)] });
+    await reconciler.idle();
+    expect(calls).toEqual(['start full-1', 'start other-1', 'stop full-1', 'stop other-1', 'start next-1']);
+    expect(reconciler.statuses().map((s) => s.workloadId)).toEqual(['next-1']);
+    expect(errors).toEqual([expect.stringMatching(/full-1.*413/)]);
+    // Not adopted again by the next start of the agent: it is no longer wanted here.
+    expect((await new WorkloadStore(dataDir).load()).map((r) => r.workload.workloadId)).toEqual(['next-1']);
+  });
+
   describe('when the agent stops', () => {
     /**
      * A container runtime that serves `ready-*` at once and never finishes starting `slow-*`, beside an

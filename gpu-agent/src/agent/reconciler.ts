@@ -249,7 +249,14 @@ export class Reconciler {
     await held.settled;
     this.held.delete(id);
     this.deps.usage.stop(id);
-    await held.runtime?.stop(id);
+    try {
+      await held.runtime?.stop(id);
+    } catch (err) {
+      // One workload's failed stop (a notebook whose files the control plane refused or could not take)
+      // must not hold up the rest of the desired state, other tenants' workloads included. Its runtime has
+      // let go of it; the orphan sweep at the next start removes anything left running.
+      this.deps.log.error('stopping workload failed', { workloadId: id, error: messageOf(err) });
+    }
     await this.deps.store.delete(id);
     this.deps.log.info('workload removed', { workloadId: id });
     this.deps.onChange?.();
