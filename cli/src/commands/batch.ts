@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { collect, errorFromResponse, ForbiddenError, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
+import { saveUrl } from '../download.js';
 import { wholeNumber } from '../numbers.js';
 import { requireDeployment } from '../resolve.js';
 
@@ -67,9 +68,7 @@ async function waitForEnd(ctx: Context, client: MeridianClient, id: string, time
 
 async function download(url: string | null, path: string): Promise<boolean> {
   if (url === null) return false;
-  const res = await fetch(url);
-  if (!res.ok) throw new CliError(`Downloading ${path} answered ${res.status}`);
-  await writeFile(path, new Uint8Array(await res.arrayBuffer()), { mode: 0o600 });
+  await saveUrl(url, path);
   return true;
 }
 
