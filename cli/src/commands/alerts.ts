@@ -192,6 +192,12 @@ export function alertCommands(program: Command): void {
         });
         const where = deployment ? ` on ${deployment.name}` : '';
         ctx.print(rule, () => `Created alert ${rule.name}${where}: ${condition(rule)}`);
+        // Kept, as the API allows (channels may come later), but a rule that tells no one is rarely meant.
+        if (channelIds.length === 0)
+          ctx.note(
+            `Alert ${rule.name} notifies no one: its state shows in meridian alerts list only. To be told when ` +
+              'it fires, create it with --channel <name> (meridian channels list, meridian channels create)',
+          );
       }),
     );
   alerts
