@@ -50,6 +50,20 @@ describe('notebooks', () => {
   });
   afterAll(() => t.cleanup());
 
+  it('stops the notebooks of a member removed from the org: nobody could stop them otherwise but admins, and they bill the org', async () => {
+    const leaving = await t.client.joinOrg(owner, await t.client.register('leaving'), 'member');
+    const nb = await newNotebook(leaving);
+    expect(nb.desired).toBe('running');
+    const removed = await call('DELETE', `/v1/org/members/${leaving.userId}`, owner.accessToken);
+    expect(removed.status, removed.text).toBe(204);
+    const after = await call('GET', `/v1/notebooks/${nb.id}`, owner.accessToken);
+    expect(after.json).toMatchObject({ desired: 'stopped' });
+    expect(await auditCount('notebook.stop', nb.id)).toBe(1);
+    // Another member's notebook runs on.
+    const kept = await newNotebook(member);
+    expect((await call('GET', `/v1/notebooks/${kept.id}`, owner.accessToken)).json.desired).toBe('running');
+  });
+
   it('creates a notebook asked to run, with a token and the edge URL its owner opens it at', async () => {
     const res = await call('POST', '/v1/notebooks', member.accessToken, { name: 'explore', gpuType: 't4' });
     expect(res.status, res.text).toBe(201);

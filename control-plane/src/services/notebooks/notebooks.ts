@@ -122,6 +122,36 @@ export async function setNotebookDesired(
 }
 
 /**
+ * Asks every notebook `userId` owns in `orgId` to stop, in the caller's transaction: a member removed from
+ * the org could no longer use or stop them, and they would run (and bill the org, GPUs included) until idle,
+ * which a busy kernel never is. Their files are saved as at any stop; an owner or admin may delete them.
+ */
+export async function stopNotebooksOf(
+  tx: Pick<Database, 'select' | 'update' | 'insert'>,
+  actor: Actor,
+  orgId: string,
+  userId: string,
+): Promise<void> {
+  const running = await tx
+    .select({ id: notebooks.id, name: notebooks.name })
+    .from(notebooks)
+    .where(and(eq(notebooks.orgId, orgId), eq(notebooks.ownerId, userId), eq(notebooks.desired, 'running')));
+  for (const nb of running) {
+    await tx
+      .update(notebooks)
+      .set({ desired: 'stopped', updatedAt: new Date() })
+      .where(eq(notebooks.id, nb.id));
+    await recordAudit(tx, actor, {
+      orgId,
+      action: 'notebook.stop',
+      targetType: 'notebook',
+      targetId: nb.id,
+      metadata: { name: nb.name, ownerId: userId, reason: 'member.remove' },
+    });
+  }
+}
+
+/**
  * Deletes a notebook (its workload cascades), its saved files, and ends its open session, which stays for
  * billing. The agents that hold it or ever ran it are woken: one running it stops it, and each removes the
  * files, system user and save marker it keeps of it.

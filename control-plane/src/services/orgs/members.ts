@@ -9,6 +9,7 @@ import { conflict, forbidden, notFound } from '../../errors.js';
 import { keysMadeBy } from '../api-keys/made-by.js';
 import { recordAudit } from '../audit/record.js';
 import { type AuthDeps, revokeUserSessions } from '../auth/sessions.js';
+import { stopNotebooksOf } from '../notebooks/notebooks.js';
 
 const memberColumns = {
   userId: users.id,
@@ -177,6 +178,7 @@ export async function removeMember(
       targetId: userId,
       metadata: { keys, email: member.email },
     });
+    await stopNotebooksOf(tx, actor, orgId, userId);
     const made = await keysMadeBy(tx, orgId, userId);
     const now = new Date();
     for (const key of made) {
