@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newModel, uploadVersion } from '../../testing/models.js';
 import { createTestApp, readReply, type Session } from '../../testing/test-app.js';
+import { batchJobs } from '../db/schema.js';
 import { registerJobFile } from '../services/files/files.js';
 import { fileObjectKey, newFileId } from '../services/files/ids.js';
 
@@ -47,6 +49,24 @@ describe('batch jobs', () => {
     for (const action of ['batch_job.create', 'batch_job.cancel']) {
       expect(await t.client.auditNames(owner.accessToken, action, job.id)).toEqual(['ocr on inputs.jsonl']);
     }
+  });
+
+  it('refuses to cancel a job that is writing its files, saying so, and audits no cancel', async () => {
+    const file = await readReply(
+      await t.app.request('/v1/files?filename=done.jsonl', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.accessToken}` },
+        body: '{"custom_id":"a","method":"POST","url":"/v1/deployments/ocr/predict","body":{"inputs":{}}}\n',
+      }),
+    );
+    const job = await call('POST', '/v1/batch-jobs', { deployment: 'ocr', inputFileId: file.json.id });
+    // Where the runner puts a job once every line is answered.
+    await t.db.update(batchJobs).set({ status: 'finalizing' }).where(eq(batchJobs.id, job.id));
+    const res = await t.client.call('POST', `/v1/batch-jobs/${job.id}/cancel`, { token: owner.accessToken });
+    expect(res.status).toBe(409);
+    expect(res.json.error.message).toMatch(/answered every line .*\(finalizing\): nothing is left to cancel/);
+    expect(await t.client.auditNames(owner.accessToken, 'batch_job.cancel', job.id)).toEqual([]);
+    expect((await call('GET', `/v1/batch-jobs/${job.id}`)).status).toBe('finalizing');
   });
 
   it('shows a key limited to one deployment only the jobs on that deployment, and lets it cancel no other', async () => {

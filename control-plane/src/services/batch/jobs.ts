@@ -195,7 +195,7 @@ export async function cancelJob(
 ) {
   requireBatchAccess(actor.principal);
   const job = await findJob(deps, actor.principal, id);
-  if (ENDED.includes(job.status)) throw conflict(`The job has ended (${job.status})`);
+  refuseCancel(job.status);
   const row = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
       .update(batchJobs)
@@ -204,6 +204,8 @@ export async function cancelJob(
         and(eq(batchJobs.id, job.id), inArray(batchJobs.status, ['validating', 'running', 'cancelling'])),
       )
       .returning();
+    // It moved on since it was read (every line answered, or ended): nothing was cancelled, nothing to audit.
+    if (!updated) return undefined;
     const name = jobName(job.deploymentName, await inputFileName(tx, job.orgId, job.inputFileId));
     await recordAudit(tx, actor, {
       orgId: job.orgId,
@@ -214,9 +216,19 @@ export async function cancelJob(
     });
     return updated;
   });
+  if (!row) refuseCancel((await findJob(deps, actor.principal, id)).status);
   // After the commit, so the runner that is told reads `cancelling`.
   notify(job.id);
   return presentJob(row ?? (await findJob(deps, actor.principal, id)));
+}
+
+/** A cancel of a job past the point where one stops anything is a conflict that says where it is. */
+function refuseCancel(status: BatchStatus): void {
+  if (ENDED.includes(status)) throw conflict(`The job has ended (${status})`);
+  if (status === 'finalizing')
+    throw conflict(
+      'The job has answered every line and is writing its files (finalizing): nothing is left to cancel',
+    );
 }
 
 /** Expiring URLs of a job's output and error files (null while it runs, or when it has none). */
