@@ -17,14 +17,20 @@ const notebook = (over: Partial<Schema<'Notebook'>>) =>
     statusReason: null,
     lastActivityAt: null,
     accessUrl: null,
+    ownerId: 'usr_me',
     ...over,
   }) as Schema<'Notebook'>;
 
 // Rendered to markup, nothing loads: the client is never called.
-const app = { client: {}, session: {}, role: 'member' } as unknown as AppContextValue;
-const card = (n: Schema<'Notebook'>) =>
+const app = {
+  client: {},
+  session: {},
+  role: 'member',
+  me: { user: { id: 'usr_me' } },
+} as unknown as AppContextValue;
+const card = (n: Schema<'Notebook'>, role = 'member') =>
   renderToStaticMarkup(
-    <AppContext.Provider value={app}>
+    <AppContext.Provider value={{ ...app, role } as AppContextValue}>
       <NotebookCard notebook={n} onChange={() => {}} />
     </AppContext.Provider>,
   );
@@ -34,5 +40,17 @@ describe('a notebook card', () => {
     expect(card(notebook({ gpuType: 't4', gpuCount: 2 }))).toContain('<p>t4 × 2 · jupyter/base');
     expect(card(notebook({ gpuType: 't4', gpuCount: 1 }))).toContain('<p>t4 · jupyter/base');
     expect(card(notebook({ gpuType: 'cpu', gpuCount: 0 }))).toContain('<p>cpu · jupyter/base');
+  });
+
+  it('offers only what the API lets this user do to another member’s notebook: nothing to a member, stop and delete to an admin, never start', () => {
+    const theirs = (desired: 'running' | 'stopped') =>
+      notebook({ ownerId: 'usr_other', desired, status: desired });
+    expect(card(theirs('stopped'))).not.toMatch(/>Start<|>Delete</);
+    expect(card(theirs('running'))).not.toMatch(/>Stop<|>Delete</);
+    expect(card(theirs('stopped'), 'admin')).not.toContain('>Start<');
+    expect(card(theirs('stopped'), 'admin')).toContain('>Delete<');
+    expect(card(theirs('running'), 'admin')).toContain('>Stop<');
+    expect(card(notebook({ desired: 'stopped' }))).toContain('>Start<');
+    expect(card(notebook({ desired: 'running', status: 'running' }))).toContain('>Stop<');
   });
 });

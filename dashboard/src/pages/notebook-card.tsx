@@ -11,7 +11,7 @@ import { openNotebook } from './open-notebook';
 
 /** A notebook: start / stop, open through the edge in a new tab, delete, and its sessions. */
 export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Notebook'>; onChange(): void }) {
-  const { client, role, session } = useApp();
+  const { client, role, session, me } = useApp();
   const act = useAction(async (verb: 'start' | 'stop' | 'delete') => {
     if (verb === 'delete') await client.request('delete', '/v1/notebooks/{id}', { path: { id: n.id } });
     else if (verb === 'start')
@@ -20,7 +20,11 @@ export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Note
     onChange();
   });
   const open = useAction(async (accessUrl: string) => openNotebook(session, accessUrl));
-  const writable = can.write(role);
+  // As the API decides (services/notebooks/records.ts): only its owner starts a notebook; owners and admins
+  // may also stop or delete anyone's. A button the API would answer 403 is not offered.
+  const own = n.ownerId === me.user?.id;
+  const mayStart = own && can.write(role);
+  const mayStop = mayStart || (can.write(role) && can.manage(role));
   return (
     <article className="card" aria-label={`Notebook ${n.name}`}>
       <h2>
@@ -42,17 +46,17 @@ export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Note
             Open {n.name} (new tab)
           </button>
         ) : null}
-        {writable && n.desired === 'stopped' ? (
+        {mayStart && n.desired === 'stopped' ? (
           <button type="button" onClick={() => void act.run('start')} disabled={act.busy}>
             Start
           </button>
         ) : null}
-        {writable && n.desired === 'running' ? (
+        {mayStop && n.desired === 'running' ? (
           <button type="button" onClick={() => void act.run('stop')} disabled={act.busy}>
             Stop
           </button>
         ) : null}
-        {writable ? (
+        {mayStop ? (
           <ConfirmButton
             label="Delete"
             confirm={`Delete ${n.name}`}
