@@ -297,6 +297,34 @@ describe('Reconciler with the onnx runtime', () => {
     expect((await new WorkloadStore(dataDir).load()).map((r) => r.workload.workloadId)).toEqual(['next-1']);
   });
 
+  it('stops every other workload at shutdown when one fails to stop', async () => {
+    // `stop-workloads` (npm start's Ctrl-C): a notebook whose files cannot be saved must not leave the
+    // workloads after it running once the agent has gone.
+    const stopped: string[] = [];
+    const runtime: WorkloadRuntime = {
+      name: 'docker',
+      supports: () => true,
+      start: async () => {},
+      adopt: async () => 'started-again',
+      stop: async (id) => {
+        if (id === 'full-2') throw new Error('saving the files answered 413: too large');
+        stopped.push(id);
+      },
+    };
+    const reconciler = new Reconciler({
+      runtimes: [runtime],
+      store: new WorkloadStore(join(dir, 'shutdown-stop-fails')),
+      usage: new UsageMeter(),
+      hostHasGpus: () => false,
+      log: silentLogger,
+    });
+    const workloads = ['a-2', 'full-2', 'b-2'].map((id) => modelWorkload(id, clsSource));
+    await reconciler.apply({ version: 1, workloads });
+    await reconciler.idle();
+    await reconciler.shutdown();
+    expect(stopped).toEqual(['a-2', 'b-2']);
+  });
+
   describe('when the agent stops', () => {
     /**
      * A container runtime that serves `ready-*` at once and never finishes starting `slow-*`, beside an

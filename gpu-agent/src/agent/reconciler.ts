@@ -149,7 +149,7 @@ export class Reconciler {
         await held.settled;
         this.deps.usage.stop(id);
         if (options.leaveRunning && ready && held.runtime?.detach) await held.runtime.detach(id);
-        else await held.runtime?.stop(id);
+        else await this.stopLogged(id, held);
       }
       this.held.clear();
     });
@@ -249,17 +249,23 @@ export class Reconciler {
     await held.settled;
     this.held.delete(id);
     this.deps.usage.stop(id);
-    try {
-      await held.runtime?.stop(id);
-    } catch (err) {
-      // One workload's failed stop (a notebook whose files the control plane refused or could not take)
-      // must not hold up the rest of the desired state, other tenants' workloads included. Its runtime has
-      // let go of it; the orphan sweep at the next start removes anything left running.
-      this.deps.log.error('stopping workload failed', { workloadId: id, error: messageOf(err) });
-    }
+    await this.stopLogged(id, held);
     await this.deps.store.delete(id);
     this.deps.log.info('workload removed', { workloadId: id });
     this.deps.onChange?.();
+  }
+
+  /**
+   * One workload's failed stop (a notebook whose files the control plane refused or could not take) must not
+   * hold up the others being stopped or started with it, other tenants' included. Its runtime has let go of
+   * it; the orphan sweep at the next start removes anything left running.
+   */
+  private async stopLogged(id: string, held: Held): Promise<void> {
+    try {
+      await held.runtime?.stop(id);
+    } catch (err) {
+      this.deps.log.error('stopping workload failed', { workloadId: id, error: messageOf(err) });
+    }
   }
 
   private gpuTypeOf(workload: DesiredWorkload): GpuType {
