@@ -59,6 +59,17 @@ describe('the web dashboard for a first-time user', () => {
     });
     return model;
   };
+  /** The first run's upload step, given the wide MLP under `name`: what the user types and drops. */
+  const dropWideMlp = async (page: Page, name: string) => {
+    await page.getByLabel('Model name').fill(name);
+    await dropFile(
+      page,
+      '[data-testid=drop-zone]',
+      'mlp.onnx',
+      buildMlp(WIDE_MLP),
+      'application/octet-stream',
+    );
+  };
   const loggedInPage = async (email: string): Promise<Page> => {
     const ctx = await browser.newContext({ viewport: DESKTOP, locale: 'en-US' });
     ctx.setDefaultTimeout(60_000);
@@ -117,14 +128,7 @@ describe('the web dashboard for a first-time user', () => {
     const email = unique('sam');
     await registered(email, 'Sam');
     const page = await loggedInPage(email);
-    await page.getByLabel('Model name').fill('wide-mlp');
-    await dropFile(
-      page,
-      '[data-testid=drop-zone]',
-      'mlp.onnx',
-      buildMlp(WIDE_MLP),
-      'application/octet-stream',
-    );
+    await dropWideMlp(page, 'wide-mlp');
     await page.getByText('Uploaded mlp.onnx as version 1').waitFor();
     await page.getByRole('button', { name: 'Deploy' }).click();
     await page.getByRole('status').filter({ hasText: 'wide-mlp: ready' }).waitFor({ timeout: 120_000 });
@@ -150,14 +154,7 @@ describe('the web dashboard for a first-time user', () => {
     const email = unique('noor');
     const { client: noor } = await registered(email, 'Noor');
     const page = await loggedInPage(email);
-    await page.getByLabel('Model name').fill('gpu-mlp');
-    await dropFile(
-      page,
-      '[data-testid=drop-zone]',
-      'mlp.onnx',
-      buildMlp(WIDE_MLP),
-      'application/octet-stream',
-    );
+    await dropWideMlp(page, 'gpu-mlp');
     await page.getByText('Uploaded mlp.onnx as version 1').waitFor();
     // The test's agent has no GPU: the scheduler's refusal shows within seconds, not after a 5-minute wait.
     await page.getByLabel('Hardware').selectOption('t4');
@@ -185,14 +182,7 @@ describe('the web dashboard for a first-time user', () => {
     });
     const page = await loggedInPage(email);
     // A second model is over the Free plan's one: the refusal says to delete a model first.
-    await page.getByLabel('Model name').fill('second-mlp');
-    await dropFile(
-      page,
-      '[data-testid=drop-zone]',
-      'mlp.onnx',
-      buildMlp(WIDE_MLP),
-      'application/octet-stream',
-    );
+    await dropWideMlp(page, 'second-mlp');
     await page.getByRole('alert').filter({ hasText: 'delete a model first' }).waitFor({ timeout: 20_000 });
 
     // A deployed model is refused, with the API's reason.
@@ -216,14 +206,7 @@ describe('the web dashboard for a first-time user', () => {
     await page.getByText('No models yet').waitFor({ timeout: 20_000 });
 
     await page.goto(`${stack.cp.url}/`);
-    await page.getByLabel('Model name').fill('second-mlp');
-    await dropFile(
-      page,
-      '[data-testid=drop-zone]',
-      'mlp.onnx',
-      buildMlp(WIDE_MLP),
-      'application/octet-stream',
-    );
+    await dropWideMlp(page, 'second-mlp');
     await page.getByText('Uploaded mlp.onnx as version 1 of second-mlp').waitFor({ timeout: 20_000 });
   }, 180_000);
 
