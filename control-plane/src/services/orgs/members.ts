@@ -92,13 +92,19 @@ async function findMember(db: Database, orgId: string, userId: string) {
   return row;
 }
 
-async function assertNotLastOwner(db: Database, orgId: string) {
-  const owners = await db
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * Checked inside the transaction, after the demotion or removal is written: two owners demoting or removing
+ * each other at once would both pass a check made before either wrote, and leave the org with none.
+ */
+async function assertAnOwnerRemains(tx: Tx, orgId: string) {
+  const [owner] = await tx
     .select({ id: memberships.id })
     .from(memberships)
     .where(and(eq(memberships.orgId, orgId), eq(memberships.role, 'owner')))
-    .limit(2);
-  if (owners.length < 2) throw conflict('An organisation must keep at least one owner');
+    .limit(1);
+  if (!owner) throw conflict('An organisation must keep at least one owner');
 }
 
 export async function changeRole(
@@ -114,12 +120,12 @@ export async function changeRole(
   assertCanAssign(actor, member.role);
   assertCanAssign(actor, role);
   if (member.role === role) return present(member);
-  if (member.role === 'owner') await assertNotLastOwner(db, orgId);
   await db.transaction(async (tx) => {
     await tx
       .update(memberships)
       .set({ role })
       .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+    await assertAnOwnerRemains(tx, orgId);
     await recordAudit(tx, actor, {
       orgId,
       action: 'member.role_change',
@@ -168,9 +174,9 @@ export async function removeMember(
   }
   const member = await findMember(db, orgId, userId);
   assertCanAssign(actor, member.role);
-  if (member.role === 'owner') await assertNotLastOwner(db, orgId);
   await db.transaction(async (tx) => {
     await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
+    await assertAnOwnerRemains(tx, orgId);
     await recordAudit(tx, actor, {
       orgId,
       action: 'member.remove',
