@@ -7,6 +7,7 @@ import { KeySealer, parseKek } from './auth/key-sealing.js';
 import { SigningKeyStore } from './auth/signing-keys.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/client.js';
+import { applyServerTimeouts } from './http/server-timeouts.js';
 import { localSecret as secretIn, secureDataDir } from './lib/data-dir.js';
 import { createLogger } from './lib/logger.js';
 import { DesiredStateChanges } from './services/agents/desired-state-changes.js';
@@ -199,12 +200,7 @@ const server = serve({ fetch: app.fetch, hostname: config.host, port: config.por
     objectStore: config.s3 ? `s3://${config.s3.bucket}` : join(config.dataDir, 'objects'),
   }),
 );
-// Node closes an idle kept-alive connection after 5 s; a client's pool (the SDK's, a load balancer's) that
-// sends on it in that instant sees the connection break. Idle gaps near a minute are rare, near 5 s are not.
-if ('keepAliveTimeout' in server) {
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-}
+if ('keepAliveTimeout' in server) applyServerTimeouts(server);
 scheduler.start();
 // Storage byte-hours into the ledger every minute (the default interval); the Stripe push joins with `add`.
 const billing = billingJobs(db, logger);
