@@ -18,6 +18,7 @@ import { StripeBilling } from './services/billing/stripe/runner.js';
 import { SdkStripeGateway } from './services/billing/stripe/sdk-gateway.js';
 import { wakeDeployment } from './services/deployments/wake.js';
 import { addDefaultNotebookImage } from './services/images/images.js';
+import { sweepAbandonedUploads } from './services/models/abandoned-uploads.js';
 import { monitoringConfig } from './services/monitoring/config.js';
 import { MonitoringJobs } from './services/monitoring/jobs.js';
 import { SmtpMailer } from './services/notifications/email.js';
@@ -207,6 +208,13 @@ const billing = billingJobs(db, logger);
 billing.start();
 stripeBilling?.start();
 monitoringJobs.start();
+// Model uploads nobody finished go after a week; their parts would otherwise stay in storage for ever.
+const uploadSweep = setInterval(() => {
+  sweepAbandonedUploads({ db, store: objectStore, logger }).catch((error: unknown) =>
+    logger.warn('abandoned upload sweep failed', { error }),
+  );
+}, 3_600_000);
+uploadSweep.unref();
 
 function shutdown(signal: string) {
   logger.info('shutting down', { signal });
