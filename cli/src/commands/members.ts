@@ -99,7 +99,9 @@ export function memberCommands(program: Command): void {
     );
   members
     .command('remove <email>')
-    .description('Remove a member: their sessions in the organisation end at once')
+    .description(
+      'Remove a member, or yourself to leave (any role may leave; never the last owner): their sessions in the organisation end at once',
+    )
     .addOption(
       new Option(
         '--keys <what>',

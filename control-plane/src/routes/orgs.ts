@@ -104,10 +104,12 @@ export function orgRoutes(deps: RouteDeps) {
     path: '/v1/org/members/{userId}',
     operationId: 'removeMember',
     tags: ['organisations'],
-    summary: 'Remove a member (never the last owner)',
+    summary: 'Remove a member, or leave (never the last owner)',
     description:
-      'Their sessions in this organisation end at once. The API keys they made (and keys those keys made) are ' +
-      'revoked, or with `keys=transfer` (owners only) handed to the calling owner; either way each is audited.',
+      'Owners and admins remove members; any member may remove themself (leave the organisation), whatever ' +
+      'their role. Their sessions in this organisation end at once. The API keys they made (and keys those ' +
+      'keys made) are revoked, or with `keys=transfer` (owners removing someone else) handed to the calling ' +
+      'owner; either way each is audited.',
     request: {
       params: UserIdParams,
       query: z.object({

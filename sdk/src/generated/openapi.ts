@@ -1533,8 +1533,8 @@ export interface paths {
     put?: never;
     post?: never;
     /**
-     * Remove a member (never the last owner)
-     * @description Their sessions in this organisation end at once. The API keys they made (and keys those keys made) are revoked, or with `keys=transfer` (owners only) handed to the calling owner; either way each is audited.
+     * Remove a member, or leave (never the last owner)
+     * @description Owners and admins remove members; any member may remove themself (leave the organisation), whatever their role. Their sessions in this organisation end at once. The API keys they made (and keys those keys made) are revoked, or with `keys=transfer` (owners removing someone else) handed to the calling owner; either way each is audited.
      */
     delete: operations['removeMember'];
     options?: never;

@@ -157,6 +157,7 @@ export type RemovedMemberKeys = 'revoke' | 'transfer';
 /**
  * Removes a member: their sessions in this org end, and the keys they made (and keys those keys made) are
  * revoked, or, by an owner's choice, transferred to that owner with their caps unchanged; each is audited.
+ * Any member may remove themself (leave), whatever their role, but never as the last owner; their keys go.
  */
 export async function removeMember(
   deps: Pick<AuthDeps, 'db' | 'sessions'>,
@@ -167,13 +168,18 @@ export async function removeMember(
 ) {
   const { db } = deps;
   const { principal } = actor;
-  requirePermission(principal, 'members:manage');
+  // Nobody else decides whether a user stays in an org: members are added without asking them.
+  const leaving = principal.type === 'user' && principal.userId === userId;
+  if (!leaving) requirePermission(principal, 'members:manage');
   const orgId = principal.orgId;
+  if (keys === 'transfer' && leaving) {
+    throw forbidden('Your API keys cannot be handed to you as you leave: they are revoked (keys=revoke)');
+  }
   if (keys === 'transfer' && !(principal.type === 'user' && principal.role === 'owner')) {
     throw forbidden('Only an owner can take over a removed member’s API keys; revoke them instead');
   }
   const member = await findMember(db, orgId, userId);
-  assertCanAssign(actor, member.role);
+  if (!leaving) assertCanAssign(actor, member.role);
   await db.transaction(async (tx) => {
     await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
     await assertAnOwnerRemains(tx, orgId);
