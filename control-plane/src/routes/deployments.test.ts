@@ -389,15 +389,26 @@ describe('deployments', () => {
     await upload(model, 'b.onnx', PADDLE_CLS);
     const dep = await created({ model, version: 1, gpuType: 'cpu' });
     await call('PATCH', `/v1/deployments/${dep.id}`, { version: 2 });
-    // Revision 1 still names version 1: its replicas may serve until revision 2 is ready.
-    for (const path of [
-      `/v1/models/${model}/versions/1`,
-      `/v1/models/${model}/versions/2`,
-      `/v1/models/${model}`,
+    const modelName = (await call('GET', `/v1/models/${model}`)).json.name;
+    // Revision 1 still names version 1: its replicas may serve until revision 2 is ready. Each refusal names
+    // the deployment (not its id), and says whether it serves the version now or kept it from a revision.
+    for (const [path, message] of [
+      [
+        `/v1/models/${model}/versions/1`,
+        `Version 1 is deployed in an earlier revision of deployment "${dep.name}", kept until the deployment is deleted`,
+      ],
+      [
+        `/v1/models/${model}/versions/2`,
+        `Version 2 is deployed by deployment "${dep.name}"; delete it or move it to another version first`,
+      ],
+      [
+        `/v1/models/${model}`,
+        `Model "${modelName}" is deployed by deployment "${dep.name}"; delete it first`,
+      ],
     ]) {
-      const res = await call('DELETE', path);
+      const res = await call('DELETE', path ?? '');
       expect(res.status, path).toBe(409);
-      expect(res.json.error.message).toContain('deployed');
+      expect(res.json.error.message).toBe(message);
     }
     expect((await call('DELETE', `/v1/deployments/${dep.id}`)).status).toBe(204);
     expect((await call('DELETE', `/v1/models/${model}/versions/1`)).status).toBe(204);

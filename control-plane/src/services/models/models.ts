@@ -9,7 +9,7 @@ import { conflict } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { idCursor, splitPage } from '../pagination.js';
 import { addStoredBytes } from '../storage-accounting.js';
-import { isVersionDeployed } from './deployment-hook.js';
+import { deployedConflict, deploymentsUsing } from './deployment-hook.js';
 import type { ModelDeps, Reader } from './deps.js';
 import { removeObjects, sweepModelPrefix } from './objects.js';
 import { assertModelAllowed } from './plan-limit.js';
@@ -146,11 +146,11 @@ export async function deleteModel(deps: ModelDeps, actor: Actor, id: string): Pr
     .where(and(eq(modelVersions.orgId, orgId), eq(modelVersions.modelId, id)));
   await deps.db.transaction(async (tx) => {
     // Inside the transaction, so a deployment made concurrently cannot be left serving a deleted version.
-    for (const v of versions) {
-      if (await isVersionDeployed(tx, v.id)) {
-        throw conflict(`Version ${v.version} of this model is deployed; delete its deployments first`);
-      }
-    }
+    const users = await deploymentsUsing(
+      tx,
+      versions.map((v) => v.id),
+    );
+    if (users.length > 0) throw deployedConflict(`Model ${JSON.stringify(model.name)}`, users, false);
     const readyBytes = and(eq(modelVersions.modelId, id), eq(modelVersions.status, 'ready'));
     const [total] = await tx
       .select({ bytes: sum(modelVersions.sizeBytes) })

@@ -7,7 +7,7 @@ import { conflict } from '../../errors.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { recordAudit } from '../audit/record.js';
 import { addStoredBytes } from '../storage-accounting.js';
-import { isVersionDeployed } from './deployment-hook.js';
+import { deployedConflict, deploymentsUsing } from './deployment-hook.js';
 import type { ModelDeps } from './deps.js';
 import { removeObjects } from './objects.js';
 import {
@@ -96,9 +96,8 @@ export async function deleteVersion(deps: ModelDeps, actor: Actor, modelId: stri
   const row = await findVersion(deps.db, modelId, version);
   await deps.db.transaction(async (tx) => {
     // Checked inside the transaction, so a deployment or alias made concurrently cannot point at nothing.
-    if (await isVersionDeployed(tx, row.id)) {
-      throw conflict(`Version ${version} is deployed; delete or move its deployments first`);
-    }
+    const users = await deploymentsUsing(tx, [row.id]);
+    if (users.length > 0) throw deployedConflict(`Version ${version}`, users, true);
     const aliases = await aliasNamesOf(tx, row.id);
     if (aliases.length > 0) {
       const names = aliases.map((a) => JSON.stringify(a)).join(', ');
