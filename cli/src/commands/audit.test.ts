@@ -10,7 +10,7 @@ const NOW = Date.parse('2026-05-01T12:00:00Z');
 function entry(id: string, minutesAgo: number, fields: Partial<Entry> = {}): Entry {
   return {
     id,
-    actor: { type: 'user', id: 'usr_ada' },
+    actor: { type: 'user', id: 'usr_ada', name: 'ada@example.com' },
     action: 'model.create',
     target: { type: 'model', id: 'mdl_1' },
     requestId: 'req_1',
@@ -77,7 +77,7 @@ describe('audit flags', () => {
 describe('choosing audit entries', () => {
   const entries = [
     entry('a5', 1),
-    entry('a4', 2, { actor: { type: 'api_key', id: 'key_ci' } }),
+    entry('a4', 2, { actor: { type: 'api_key', id: 'key_ci', name: 'ci' } }),
     entry('a3', 30),
     entry('a2', 90),
     entry('a1', 120),
@@ -100,7 +100,7 @@ describe('an audit entry as a person reads it', () => {
     const add = entry('a1', 0, { action: 'member.add', target: { type: 'user', id: 'usr_ada' } });
     expect(entryRow(add, names)).toEqual([add.createdAt, 'ada@example.com', 'member.add', 'ada@example.com']);
     const deploy = entry('a2', 0, {
-      actor: { type: 'api_key', id: 'key_ci' },
+      actor: { type: 'api_key', id: 'key_ci', name: 'ci' },
       action: 'deployment.create',
       target: { type: 'deployment', id: 'dep_1' },
       metadata: { name: 'ocr-cls' },
@@ -110,7 +110,7 @@ describe('an audit entry as a person reads it', () => {
 
   it('shows the id of what it cannot name: a member the entry kept no e-mail of, a deleted key', () => {
     const gone = entry('a3', 0, {
-      actor: { type: 'api_key', id: 'key_gone' },
+      actor: { type: 'api_key', id: 'key_gone', name: null },
       action: 'member.remove',
       target: { type: 'user', id: 'usr_grace' },
       metadata: { keys: 'revoke' },
@@ -125,5 +125,12 @@ describe('an audit entry as a person reads it', () => {
       metadata: { keys: 'revoke', email: 'grace@example.com' },
     });
     expect(entryRow(gone, names).slice(2)).toEqual(['member.remove', 'grace@example.com']);
+  });
+
+  it('names an actor who is no longer a member, or a key since revoked, by the name the log gives', () => {
+    const byFormer = entry('a5', 0, { actor: { type: 'user', id: 'usr_grace', name: 'grace@example.com' } });
+    expect(entryRow(byFormer, names)[1]).toBe('grace@example.com');
+    const byRevoked = entry('a6', 0, { actor: { type: 'api_key', id: 'key_old', name: 'old-ci' } });
+    expect(entryRow(byRevoked, names)[1]).toBe('key old-ci');
   });
 });

@@ -53,7 +53,10 @@ export function entryRow(entry: Entry, names: ReadonlyMap<string, string>): stri
   const { name, email } = entry.metadata;
   const recorded = [email, name].find((v): v is string => typeof v === 'string' && v !== '');
   const target = names.get(entry.target.id) ?? recorded ?? entry.target.id;
-  return [entry.createdAt, names.get(entry.actor.id) ?? entry.actor.id, entry.action, target];
+  // The log names every actor it can, a former member or a revoked key included.
+  const { actor } = entry;
+  const actorName = actor.name && (actor.type === 'api_key' ? `key ${actor.name}` : actor.name);
+  return [entry.createdAt, names.get(actor.id) ?? actorName ?? actor.id, entry.action, target];
 }
 
 /** Ids to names for the users and API keys the entries mention, fetching only the lists needed. */

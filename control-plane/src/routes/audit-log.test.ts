@@ -143,6 +143,25 @@ describe('audit log', () => {
     expect(other.json.items).toEqual([]);
   });
 
+  it('names each actor, a member who has since left and a revoked key included', async () => {
+    const admin = await t.client.joinOrg(owner, await t.client.register('departed'), 'admin');
+    const key = await t.client.createKey(admin, { name: 'deploy-bot', scopes: ['admin'] });
+    const byKey = await t.client.call('PATCH', '/v1/org', {
+      token: key.secret,
+      body: { name: 'Renamed by bot' },
+    });
+    expect(byKey.status).toBe(200);
+    const removed = await t.client.call('DELETE', `/v1/org/members/${admin.userId}`, {
+      token: owner.accessToken,
+    });
+    expect(removed.status).toBe(204);
+    const log = await t.client.call('GET', '/v1/audit-log?limit=200', { token: owner.accessToken });
+    const byActor = (id: string) =>
+      log.json.items.filter((e: { actor: { id: string } }) => e.actor.id === id);
+    expect(byActor(admin.userId)[0].actor).toEqual({ type: 'user', id: admin.userId, name: admin.email });
+    expect(byActor(key.id)[0].actor).toEqual({ type: 'api_key', id: key.id, name: 'deploy-bot' });
+  });
+
   it('refuses a malformed time or a range that ends before it starts', async () => {
     const get = (query: string) =>
       t.client.call('GET', `/v1/audit-log?${query}`, { token: owner.accessToken });

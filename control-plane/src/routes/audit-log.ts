@@ -8,7 +8,13 @@ import { Cursor, Limit } from './schemas.js';
 const AuditEntrySchema = z
   .object({
     id: z.string(),
-    actor: z.object({ type: z.enum(['user', 'api_key']), id: z.string() }),
+    actor: z.object({
+      type: z.enum(['user', 'api_key']),
+      id: z.string(),
+      name: z.string().nullable().openapi({
+        description: 'A user’s e-mail or an API key’s name, former members and revoked keys included',
+      }),
+    }),
     action: z.string(),
     target: z.object({ type: z.string(), id: z.string() }),
     requestId: z.string(),

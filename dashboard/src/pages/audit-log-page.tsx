@@ -7,7 +7,7 @@ import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
 import { type AuditFilter, AuditFilters, auditQuery, NO_FILTER } from './audit-filters';
-import { auditRefLabel, loadAuditNames, targetNames } from './audit-names';
+import { auditActorLabel, auditRefLabel, loadAuditNames, targetNames } from './audit-names';
 
 export function AuditLogPage() {
   const { client, me } = useApp();
@@ -52,7 +52,7 @@ export function AuditLogPage() {
                     <TimeText iso={e.createdAt} />
                   </td>
                   <td>{e.action}</td>
-                  <td title={`${e.actor.type} ${e.actor.id}`}>{auditRefLabel(e.actor, names)}</td>
+                  <td title={`${e.actor.type} ${e.actor.id}`}>{auditActorLabel(e.actor, names)}</td>
                   <td title={`${e.target.type} ${e.target.id}`}>
                     {auditRefLabel(e.target, targets, e.metadata)}
                   </td>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { auditRefLabel, targetNames } from './audit-names';
+import { auditActorLabel, auditRefLabel, targetNames } from './audit-names';
 
 describe('auditRefLabel', () => {
   const names = new Map([
@@ -32,5 +32,20 @@ describe('auditRefLabel', () => {
     expect(auditRefLabel(ref('user', 'usr_ada'), targets)).toBe('ada@example.com');
     // The actors' map, which the filter offers, is left as it was.
     expect(names.has('org_ada')).toBe(false);
+  });
+});
+
+describe('auditActorLabel', () => {
+  const names = new Map([['usr_ada', 'ada@example.com']]);
+
+  it('names a former member and a revoked key by the name the log gives them, not by id', () => {
+    expect(auditActorLabel({ type: 'user', id: 'usr_gone', name: 'grace@example.com' }, names)).toBe(
+      'grace@example.com',
+    );
+    expect(auditActorLabel({ type: 'api_key', id: 'key_old', name: 'ci' }, names)).toBe('key ci');
+    expect(auditActorLabel({ type: 'user', id: 'usr_ada', name: 'ada@example.com' }, names)).toBe(
+      'ada@example.com',
+    );
+    expect(auditActorLabel({ type: 'api_key', id: 'key_x', name: null }, names)).toBe('api_key key_x');
   });
 });

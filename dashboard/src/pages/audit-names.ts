@@ -43,3 +43,11 @@ export function auditRefLabel(
   const kept = [recorded.email, recorded.name].find((v): v is string => typeof v === 'string' && v !== '');
   return kept ?? `${ref.type} ${ref.id}`;
 }
+
+/** Who did it: a member by e-mail, a key as `key <name>`, by the name the log gives a former member or key. */
+export function auditActorLabel(actor: Entry['actor'], names: ReadonlyMap<string, string>): string {
+  const known = names.get(actor.id);
+  if (known) return known;
+  if (actor.name) return actor.type === 'api_key' ? `key ${actor.name}` : actor.name;
+  return `${actor.type} ${actor.id}`;
+}

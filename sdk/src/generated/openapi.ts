@@ -1806,6 +1806,8 @@ export interface components {
       action: string;
       actor: {
         id: string;
+        /** @description A user’s e-mail or an API key’s name, former members and revoked keys included */
+        name: string | null;
         /** @enum {string} */
         type: 'user' | 'api_key';
       };

@@ -1,7 +1,7 @@
 import { ID_PREFIXES, idFloorAt } from '@meridian/protocol';
 import { and, desc, eq, gte, lt } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { auditLog } from '../../db/schema.js';
+import { apiKeys, auditLog, users } from '../../db/schema.js';
 import { idCursor, splitPage } from '../pagination.js';
 
 export interface AuditQuery {
@@ -30,8 +30,11 @@ export async function listAuditLog(db: Database, orgId: string, query: AuditQuer
   const { since, until } = query;
   const after = idCursor(query.cursor, 'aud');
   const rows = await db
-    .select()
+    .select({ entry: auditLog, userEmail: users.email, keyName: apiKeys.name })
     .from(auditLog)
+    // The actor's name is read now, not kept in the entry: a former member or a revoked key still has one.
+    .leftJoin(users, and(eq(auditLog.actorType, 'user'), eq(users.id, auditLog.actorId)))
+    .leftJoin(apiKeys, and(eq(auditLog.actorType, 'api_key'), eq(apiKeys.id, auditLog.actorId)))
     .where(
       and(
         eq(auditLog.orgId, orgId),
@@ -47,11 +50,11 @@ export async function listAuditLog(db: Database, orgId: string, query: AuditQuer
     )
     .orderBy(desc(auditLog.id))
     .limit(query.limit + 1);
-  const { items, nextCursor } = splitPage(rows, query.limit, (r) => r.id);
+  const { items, nextCursor } = splitPage(rows, query.limit, (r) => r.entry.id);
   return {
-    items: items.map((r) => ({
+    items: items.map(({ entry: r, userEmail, keyName }) => ({
       id: r.id,
-      actor: { type: r.actorType, id: r.actorId },
+      actor: { type: r.actorType, id: r.actorId, name: userEmail ?? keyName },
       action: r.action,
       target: { type: r.targetType, id: r.targetId },
       requestId: r.requestId,
