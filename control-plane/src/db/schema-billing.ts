@@ -104,9 +104,18 @@ export const stripeOutbox = sqliteTable(
   (t) => [index('stripe_outbox_due').on(t.status, t.nextAttemptAt)],
 );
 
-/** Stripe webhook events already handled, so a redelivery changes nothing. */
-export const stripeWebhookEvents = sqliteTable('stripe_webhook_events', {
-  id: text('id').primaryKey(),
-  type: text('type').notNull(),
-  receivedAt: createdAt(),
-});
+/**
+ * Stripe webhook events already handled, so a redelivery changes nothing. An invoice event keeps its org and
+ * invoice: which invoices failed and which were paid decide a suspension, whatever order Stripe delivers in.
+ */
+export const stripeWebhookEvents = sqliteTable(
+  'stripe_webhook_events',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    orgId: text('org_id'),
+    invoiceId: text('invoice_id'),
+    receivedAt: createdAt(),
+  },
+  (t) => [index('stripe_webhook_events_org_invoice').on(t.orgId, t.invoiceId)],
+);

@@ -78,6 +78,41 @@ describe('POST /v1/billing/webhooks/stripe', () => {
     expect(await getOrgStatus(t.db, org.orgId)).toMatchObject({ suspended: false, suspendedReason: null });
   });
 
+  /** Another org with its own Stripe customer, so one test's invoices do not meet another's. */
+  const payer = async (name: string) => {
+    const session = await t.client.register(name);
+    const customerId = `cus_${name}`;
+    await t.db
+      .insert(billingCustomers)
+      .values({ orgId: session.orgId, stripeCustomerId: customerId, subscriptionId: `sub_${name}` });
+    const invoice = (type: string, id: string) =>
+      send(stripeEvent(type, { id, object: 'invoice', customer: customerId }));
+    return { orgId: session.orgId, invoice };
+  };
+
+  it('does not suspend for a failed attempt Stripe delivers after the same invoice was paid', async () => {
+    const { orgId, invoice } = await payer('late_failure');
+    expect((await invoice('invoice.paid', 'in_late')).json.action).toBe('ignored');
+    const late = await invoice('invoice.payment_failed', 'in_late');
+    expect(late.json.action).toBe('ignored');
+    expect((await getOrgStatus(t.db, orgId)).suspended).toBe(false);
+  });
+
+  it('keeps the org suspended while another invoice that failed is still unpaid', async () => {
+    const { orgId, invoice } = await payer('two_failures');
+    await invoice('invoice.payment_failed', 'in_march');
+    await invoice('invoice.payment_failed', 'in_april');
+    const april = await invoice('invoice.paid', 'in_april');
+    expect(april.json.action).toBe('ignored');
+    expect(await getOrgStatus(t.db, orgId)).toMatchObject({
+      suspended: true,
+      suspendedReason: 'payment failed (invoice in_march)',
+    });
+    const march = await invoice('invoice.payment_succeeded', 'in_march');
+    expect(march.json.action).toBe('reinstated');
+    expect((await getOrgStatus(t.db, orgId)).suspended).toBe(false);
+  });
+
   it('changes nothing when Stripe redelivers an event it delivered before', async () => {
     const event = stripeEvent('invoice.payment_failed', { id: 'in_002', object: 'invoice', customer });
     expect((await send(event)).json.action).toBe('suspended');

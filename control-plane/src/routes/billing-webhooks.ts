@@ -34,9 +34,10 @@ export function billingWebhookRoutes(deps: BillingWebhookDeps) {
     tags: ['billing'],
     summary: 'Stripe only: payment and subscription events, verified by their Stripe-Signature',
     description:
-      'invoice.payment_failed suspends the org; invoice.paid and invoice.payment_succeeded lift a suspension a ' +
-      'failed payment caused; customer.subscription.deleted moves the org to the free plan. A redelivered ' +
-      'event id changes nothing. The body is read as raw bytes: the signature covers them exactly.',
+      'invoice.payment_failed suspends the org, unless that invoice was paid already (Stripe delivers out of ' +
+      'order); invoice.paid and invoice.payment_succeeded lift a suspension failed payments caused once no ' +
+      'invoice that failed is unpaid; customer.subscription.deleted moves the org to the free plan. A ' +
+      'redelivered event id changes nothing. The body is read as raw bytes: the signature covers them exactly.',
     responses: {
       200: jsonContent(WebhookAck, 'Verified and handled (or known already)'),
       503: {

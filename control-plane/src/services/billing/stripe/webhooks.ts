@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import type { Database } from '../../../db/client.js';
@@ -61,13 +61,29 @@ async function orgOfCustomer(db: Database, customerId: string | null | undefined
   return row;
 }
 
+const FAILED = 'invoice.payment_failed';
+const PAID = ['invoice.paid', 'invoice.payment_succeeded'];
+
+/** Invoice ids of `orgId` recorded with one of `types`. */
+async function invoicesRecorded(db: Database, orgId: string, types: string[]): Promise<Set<string>> {
+  const rows = await db
+    .select({ invoiceId: stripeWebhookEvents.invoiceId })
+    .from(stripeWebhookEvents)
+    .where(and(eq(stripeWebhookEvents.orgId, orgId), inArray(stripeWebhookEvents.type, types)));
+  return new Set(rows.flatMap((r) => (r.invoiceId ? [r.invoiceId] : [])));
+}
+
 async function apply(db: Database, event: StripeEventShape): Promise<WebhookOutcome> {
   const object = event.data.object;
   const customer = await orgOfCustomer(db, object.customer);
   if (!customer) return { duplicate: false, action: 'ignored' };
   const orgId = customer.orgId;
   switch (event.type) {
-    case 'invoice.payment_failed':
+    case FAILED:
+      // Stripe does not deliver in order: a failed attempt told after the invoice was paid is old news.
+      if ((await invoicesRecorded(db, orgId, PAID)).has(object.id)) {
+        return { duplicate: false, action: 'ignored', orgId };
+      }
       await setOrgStanding(db, orgId, {
         suspended: true,
         reason: `${PAYMENT_FAILED} (invoice ${object.id})`,
@@ -78,6 +94,17 @@ async function apply(db: Database, event: StripeEventShape): Promise<WebhookOutc
       // A payment lifts only what a failed payment caused; an operator's suspension stays.
       const status = await getOrgStatus(db, orgId);
       if (!status.suspended || !status.suspendedReason?.startsWith(PAYMENT_FAILED)) {
+        return { duplicate: false, action: 'ignored', orgId };
+      }
+      // Paying one invoice does not pay another that failed: the suspension stays until none is unpaid.
+      const paid = await invoicesRecorded(db, orgId, PAID);
+      paid.add(object.id);
+      const unpaid = [...(await invoicesRecorded(db, orgId, [FAILED]))].filter((id) => !paid.has(id));
+      if (unpaid.length > 0) {
+        await setOrgStanding(db, orgId, {
+          suspended: true,
+          reason: `${PAYMENT_FAILED} (invoice ${unpaid.join(', ')})`,
+        });
         return { duplicate: false, action: 'ignored', orgId };
       }
       await setOrgStanding(db, orgId, { suspended: false });
@@ -108,7 +135,11 @@ export async function handleStripeEvent(
   const [seen] = await db.select().from(stripeWebhookEvents).where(eq(stripeWebhookEvents.id, event.id));
   if (seen) return { duplicate: true, action: 'ignored' };
   const outcome = await apply(db, event);
-  await db.insert(stripeWebhookEvents).values({ id: event.id, type: event.type }).onConflictDoNothing();
+  const invoiceId = event.type.startsWith('invoice.') ? event.data.object.id : null;
+  await db
+    .insert(stripeWebhookEvents)
+    .values({ id: event.id, type: event.type, orgId: outcome.orgId ?? null, invoiceId })
+    .onConflictDoNothing();
   logger?.info('stripe webhook', { eventId: event.id, type: event.type, ...outcome });
   return outcome;
 }
