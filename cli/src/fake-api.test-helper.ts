@@ -29,7 +29,7 @@ export async function fakeApi() {
     });
     req.on('end', () => {
       const path = req.url ?? '/';
-      received.push({ method: req.method ?? '', path, body: raw ? JSON.parse(raw) : undefined });
+      received.push({ method: req.method ?? '', path, body: raw ? jsonOrText(raw) : undefined });
       const key = `${req.method} ${path.split('?')[0]}`;
       const answer = answers[key];
       const { status, body } =
@@ -47,6 +47,9 @@ export async function fakeApi() {
 
   return {
     received,
+    /** The API's URL and the CLI's config directory, for a test that prepares what a command finds there. */
+    url,
+    configDir: dir,
     /** Sets what the next commands are answered, and forgets what was received. */
     answer(next: Answers) {
       answers = next;
@@ -65,4 +68,13 @@ export async function fakeApi() {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A request body as JSON, or as the text it is when it is not JSON (a file upload). */
+function jsonOrText(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
 }

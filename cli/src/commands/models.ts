@@ -118,6 +118,19 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
         path: { id: model.id, version: String(resume.version) },
       })
       .catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
+    if (version?.status === 'ready' && version.sizeBytes === info.size) {
+      // Completed on the server, but its answer never came (the push was stopped or cut off while the server
+      // verified the file): this file (same path, size and mtime) is that version, not one to upload again.
+      await checkpoints.remove(key);
+      const upload = { resumedBytes: info.size, sentBytes: 0 };
+      ctx.print(
+        { ...version, upload },
+        () =>
+          `Pushed ${model.name} version ${version.version} already (${version.sizeBytes} bytes, sha256 ${version.sha256}): ` +
+          'its upload completed after the last push stopped',
+      );
+      return;
+    }
     if (version?.status !== 'uploading') {
       await checkpoints.remove(key);
       resume = undefined;

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeApi } from '../fake-api.test-helper.js';
+
+const model = { id: 'mdl_00000000000000000000000001', name: 'big', latestVersion: 3, aliases: [] };
+const version = (status: string) => ({
+  id: 'mdv_00000000000000000000000003',
+  modelId: model.id,
+  version: 3,
+  status,
+  sizeBytes: 12,
+  sha256: 'ab'.repeat(32),
+});
+
+describe('meridian models push after a push cut off while the server verified the file', () => {
+  let api: Awaited<ReturnType<typeof fakeApi>>;
+  let file = '';
+
+  beforeAll(async () => {
+    api = await fakeApi();
+    file = join(api.configDir, 'net.pt');
+    await writeFile(file, 'twelve bytes');
+    // The checkpoint the first push left: the same key the CLI derives from the file and the model.
+    const info = await stat(file);
+    const key = createHash('sha256')
+      .update(JSON.stringify([api.url, model.id, file, info.size, info.mtimeMs]))
+      .digest('hex')
+      .slice(0, 32);
+    await mkdir(join(api.configDir, 'uploads'), { recursive: true });
+    await writeFile(
+      join(api.configDir, 'uploads', `${key}.json`),
+      JSON.stringify({ modelId: model.id, version: 3, partSize: 5 * 1024 * 1024, partCount: 1, size: 12 }),
+    );
+  });
+  afterAll(() => api.close());
+
+  it('shows the version the server completed instead of uploading the file again as another version', async () => {
+    api.answer({
+      'GET /v1/models': { items: [model], nextCursor: null },
+      'GET /v1/models/mdl_00000000000000000000000001/versions/3': version('ready'),
+      'POST /v1/models/mdl_00000000000000000000000001/versions': version('ready'),
+    });
+    const pushed = await api.run(['models', 'push', file, '--name', 'big']);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(api.received.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
+      'GET /v1/models',
+      'GET /v1/models/mdl_00000000000000000000000001/versions/3',
+    ]);
+    expect(pushed.stdout).toBe(
+      `Pushed big version 3 already (12 bytes, sha256 ${'ab'.repeat(32)}): its upload completed after the last push stopped\n`,
+    );
+    // The checkpoint is gone: a later push of this file makes a new version, as asked.
+    expect(await readdir(join(api.configDir, 'uploads'))).toEqual([]);
+  });
+});
