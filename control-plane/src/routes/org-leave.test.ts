@@ -30,7 +30,7 @@ describe('leaving an organisation', () => {
     });
     expect(audit.json.items).toEqual([
       expect.objectContaining({
-        actor: { type: 'user', id: viewer.userId },
+        actor: { type: 'user', id: viewer.userId, name: viewer.email },
         metadata: expect.objectContaining({ email: viewer.email }),
       }),
     ]);
@@ -78,5 +78,36 @@ describe('leaving an organisation', () => {
     });
     expect(left.status).toBe(409);
     expect((await t.client.call('GET', '/v1/org', { token: alone.accessToken })).status).toBe(200);
+  });
+
+  it('does not let a user leave their only organisation, which would leave them unable to log in', async () => {
+    const founder = await t.client.register('founder');
+    const heir = await t.client.joinOrg(founder, await t.client.register('heir'), 'owner');
+    // The heir leaves their own personal org, keeping only the founder's.
+    const personal = (await t.client.call('GET', '/v1/orgs', { token: heir.accessToken })).json.items.find(
+      (o: { personal: boolean }) => o.personal,
+    );
+    const inPersonal = await t.client.call('POST', '/v1/auth/switch-org', {
+      token: heir.accessToken,
+      body: { orgId: personal.id },
+    });
+    await t.client.joinOrg(
+      { ...heir, accessToken: inPersonal.json.accessToken, orgId: personal.id },
+      founder,
+      'owner',
+    );
+    const leftPersonal = await t.client.call('DELETE', `/v1/org/members/${heir.userId}`, {
+      token: inPersonal.json.accessToken,
+    });
+    expect(leftPersonal.status).toBe(204);
+    const last = await t.client.call('DELETE', `/v1/org/members/${heir.userId}`, { token: heir.accessToken });
+    expect(last.status).toBe(409);
+    expect(last.json.error.message).toBe(
+      'This is your only organisation: create or join another before leaving it',
+    );
+    const login = await t.client.call('POST', '/v1/auth/login', {
+      body: { email: heir.email, password: 'correct horse battery' },
+    });
+    expect(login.status).toBe(200);
   });
 });

@@ -183,6 +183,16 @@ export async function removeMember(
   await db.transaction(async (tx) => {
     await tx.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)));
     await assertAnOwnerRemains(tx, orgId);
+    // Every login names an org: a user in none could not log in again, not even to create one.
+    if (leaving) {
+      const [another] = await tx
+        .select({ id: memberships.id })
+        .from(memberships)
+        .where(eq(memberships.userId, userId))
+        .limit(1);
+      if (!another)
+        throw conflict('This is your only organisation: create or join another before leaving it');
+    }
     await recordAudit(tx, actor, {
       orgId,
       action: 'member.remove',
