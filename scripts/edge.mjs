@@ -69,6 +69,8 @@ const bindings = {
   ...wranglerVars(),
   CONTROL_PLANE_URL: controlPlaneUrl,
   DASHBOARD_ORIGINS: env.MERIDIAN_EDGE_DASHBOARD_ORIGINS ?? dashboardOrigins(controlPlaneUrl),
+  // One setting for both sides: the control plane builds notebooks' access URLs under the same domain.
+  ...(env.MERIDIAN_NOTEBOOK_DOMAIN ? { NOTEBOOK_DOMAIN: env.MERIDIAN_NOTEBOOK_DOMAIN } : {}),
   EDGE_SERVICE_TOKEN: secret('MERIDIAN_EDGE_SERVICE_TOKEN', 'edge-service-token'),
   DATA_PLANE_SIGNING_KEY: secret('MERIDIAN_DATA_PLANE_SIGNING_KEY', 'data-plane-signing-key'),
   ...overrides,

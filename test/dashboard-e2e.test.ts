@@ -688,7 +688,9 @@ describe('the web dashboard in a browser', () => {
         throw new Error(`${err.message}\npage loads: ${loads.join(', ')}\nshown: ${text}`);
       });
       await tab.locator('#notebook_list').waitFor({ timeout: 120_000 });
-      expect(tab.url()).toMatch(new RegExp(`^${stack.edge.url}/`));
+      // On the notebook's own origin, with the edge's scheme and port.
+      const { port } = new URL(stack.edge.url);
+      expect(tab.url()).toMatch(new RegExp(`^http://nb-[0-9a-z]+\\.notebooks\\.localhost:${port}/`));
       expect(tab.url()).not.toContain('access_token');
       const cookies = await tab.context().cookies(tab.url());
       expect(cookies.some((c) => c.httpOnly && c.path.startsWith('/notebooks/'))).toBe(true);

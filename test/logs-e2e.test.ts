@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeBroadcastAdd } from '../gpu-agent/src/onnx/testing/broadcast-add.js';
+import { launchChromium } from './helpers/chromium.js';
 import { buildCli, type CliResult, collect } from './helpers/cli.js';
 import { type Stack, startStack } from './helpers/stack.js';
 
@@ -246,42 +247,52 @@ describe('workload logs', () => {
     // The user's login, which the edge trades for a cookie; the Jupyter server's own token stays out of it.
     expect(new URL(link).searchParams.get('access_token')).toBeTruthy();
     expect(new URL(link).searchParams.has('token')).toBe(false);
-    const first = await fetch(link, { redirect: 'manual' });
-    expect(first.status).toBe(302);
-    const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    expect(cookie).toMatch(/^meridian_notebook_session=/);
-    const landing = new URL(first.headers.get('location') ?? '', link);
-    expect(landing.search).toBe('');
-    // Jupyter's own redirect to its file tree is followed, the cookie with it.
-    const page = await fetch(landing, { headers: { cookie } });
-    expect(page.status).toBe(200);
-    expect(await page.text()).toMatch(/<title>[^<]*(Home|Jupyter)/);
-    // Another org's user has no such notebook; with --json, a script gets the link and when it ends.
-    const other = await cli.run(['notebooks', 'open', 'lab'], { env: env('eve') });
-    expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(/No notebook named lab/);
-    const json = JSON.parse(ok(await cli.run(['notebooks', 'open', 'lab', '--json'])).stdout) as {
-      url: string;
-      expiresAt: number;
+    // In a browser: the link is on the notebook's own origin (nb-<id>.notebooks.localhost), which browsers
+    // resolve to loopback by themselves.
+    const browser = await launchChromium();
+    /** Opens `url` in a new browser session: its status, where it landed, and the cookies it left. */
+    const follow = async (url: string) => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const status = (await page.goto(url))?.status();
+      return { status, page, cookies: (await context.cookies()).map((c) => c.name) };
     };
-    expect(json.expiresAt).toBeGreaterThan(Date.now() + 60_000);
-    expect((await fetch(json.url, { redirect: 'manual' })).status).toBe(302);
+    try {
+      const opened = await follow(link);
+      expect(opened.status).toBe(200);
+      // The token left the address for a cookie; Jupyter's own redirect to its file tree followed.
+      expect(new URL(opened.page.url()).search).toBe('');
+      expect(await opened.page.title()).toMatch(/Home|Jupyter/);
+      expect(opened.cookies).toContain('meridian_notebook_session');
+      // Another org's user has no such notebook; with --json, a script gets the link and when it ends.
+      const other = await cli.run(['notebooks', 'open', 'lab'], { env: env('eve') });
+      expect(other.code).toBe(1);
+      expect(other.stderr).toMatch(/No notebook named lab/);
+      const json = JSON.parse(ok(await cli.run(['notebooks', 'open', 'lab', '--json'])).stdout) as {
+        url: string;
+        expiresAt: number;
+      };
+      expect(json.expiresAt).toBeGreaterThan(Date.now() + 60_000);
+      expect((await follow(json.url)).status).toBe(200);
 
-    // Stopped: the link still prints, with what starts it, and --wait refuses rather than wait for nothing.
-    ok(await cli.run(['notebooks', 'stop', 'lab']));
-    expect(ok(await cli.run(['notebooks', 'open', 'lab'])).stderr).toMatch(
-      /\nlab is (stopping|stopped): `meridian notebooks start lab --wait` starts it\.\n$/,
-    );
-    const stopped = await cli.run(['notebooks', 'open', 'lab', '--wait']);
-    expect([stopped.code, stopped.stderr]).toEqual([
-      1,
-      expect.stringMatching(
-        /^meridian: Notebook lab is (stopping|stopped): `meridian notebooks start lab --wait` starts it\n$/,
-      ),
-    ]);
-    const started = ok(await cli.run(['notebooks', 'start', 'lab', '--wait', '--timeout', '90']));
-    expect(started.stdout).toMatch(/\/notebooks\/nb_\w+\/\?access_token=/);
-    expect((await fetch(started.stdout.trim(), { redirect: 'manual' })).status).toBe(302);
+      // Stopped: the link still prints, with what starts it, and --wait refuses rather than wait for nothing.
+      ok(await cli.run(['notebooks', 'stop', 'lab']));
+      expect(ok(await cli.run(['notebooks', 'open', 'lab'])).stderr).toMatch(
+        /\nlab is (stopping|stopped): `meridian notebooks start lab --wait` starts it\.\n$/,
+      );
+      const stopped = await cli.run(['notebooks', 'open', 'lab', '--wait']);
+      expect([stopped.code, stopped.stderr]).toEqual([
+        1,
+        expect.stringMatching(
+          /^meridian: Notebook lab is (stopping|stopped): `meridian notebooks start lab --wait` starts it\n$/,
+        ),
+      ]);
+      const started = ok(await cli.run(['notebooks', 'start', 'lab', '--wait', '--timeout', '90']));
+      expect(started.stdout).toMatch(/\/notebooks\/nb_\w+\/\?access_token=/);
+      expect((await follow(started.stdout.trim())).status).toBe(200);
+    } finally {
+      await browser.close();
+    }
   }, 150_000);
   it('keeps a replica’s lines after it is scaled away, listed as ended, until the retention window passes', async () => {
     const requestId = await badPrediction();

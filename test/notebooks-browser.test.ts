@@ -84,9 +84,12 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
     expect(tree.url()).not.toContain('access_token');
     expect(tree.url()).toMatch(new RegExp(`/notebooks/${scratch.id}/tree`));
     expect(opened?.status()).toBe(200);
+    // On the notebook's own origin, where its pages run apart from every other notebook's.
+    expect(new URL(tree.url()).hostname).toBe(`nb-${scratch.id.slice(3)}.notebooks.localhost`);
     const [cookie] = (await context.cookies()).filter((c) => c.name === 'meridian_notebook_session');
     expect(cookie).toMatchObject({
       name: 'meridian_notebook_session',
+      domain: `nb-${scratch.id.slice(3)}.notebooks.localhost`,
       path: `/notebooks/${scratch.id}/`,
       httpOnly: true,
       secure: false, // plain HTTP on loopback; Secure whenever the edge is reached over HTTPS
@@ -151,15 +154,80 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
     expect(await page.locator('h1').textContent()).toBe('Sign in to open this notebook');
     await anonymous.close();
 
-    // API clients get the JSON envelope.
-    const json = await fetch(`${url}api/contents`);
+    // API clients get the JSON envelope, on the edge's own address (their token travels with each request).
+    const apiUrl = `${stack?.edgeUrl}/notebooks/${scratch.id}/`;
+    const json = await fetch(`${apiUrl}api/contents`);
     expect(json.status).toBe(401);
     expect(((await json.json()) as { error: { code: string } }).error.code).toBe('unauthenticated');
-    const other = await fetch(`${url}api/contents`, {
+    const other = await fetch(`${apiUrl}api/contents`, {
       headers: { authorization: `Bearer ${stranger.accessToken}` },
     });
     expect(other.status).toBe(404);
   }, 120_000);
+
+  it('keeps a page another user’s notebook serves from reaching the owner’s notebook in the same browser', async () => {
+    if (!scratch || !browser || !stack) throw new Error('the first test did not run');
+    const owners = `${stack.edgeUrl}/notebooks/${scratch.id}/`;
+    const asOwner = { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' };
+    const kernel = await fetch(`${owners}api/kernels`, { method: 'POST', headers: asOwner, body: '{}' });
+    expect(kernel.status, await kernel.clone().text()).toBe(201);
+    const { id: kernelId } = (await kernel.json()) as { id: string };
+    const kernels = async () =>
+      ((await (await fetch(`${owners}api/kernels`, { headers: asOwner })).json()) as unknown[]).length;
+    const before = await kernels();
+
+    // Mallory, of another org, sends the owner a link to her own notebook, token and all. Her code runs its
+    // server, so whatever page it serves runs in the owner's browser, beside the owner's open notebook.
+    const mallory = await signUp('mallory@example.com');
+    const made = await call(mallory.accessToken, 'POST', '/v1/notebooks', { name: 'trap', gpuType: 'cpu' });
+    expect(made.status, made.text).toBe(201);
+    await expect
+      .poll(
+        async () => (await call(mallory.accessToken, 'GET', `/v1/notebooks/${made.json.id}`)).json.status,
+        {
+          timeout: 90_000,
+        },
+      )
+      .toBe('running');
+    const trap = (await call(mallory.accessToken, 'GET', `/v1/notebooks/${made.json.id}`)).json as Notebook;
+    const { context } = await recordingContext();
+    const mine = await context.newPage();
+    expect((await mine.goto(`${scratch.accessUrl}?access_token=${owner.accessToken}`))?.status()).toBe(200);
+    const lure = await context.newPage();
+    expect((await lure.goto(`${trap.accessUrl}?access_token=${mallory.accessToken}`))?.status()).toBe(200);
+
+    // What a script of Mallory's page tries against the owner's notebook.
+    const tried = await lure.evaluate(
+      async ({ target, id, kernel }) => {
+        const samePath = (await fetch(`/notebooks/${id}/api/contents`)).status;
+        const read = await fetch(`${target}/notebooks/${id}/api/contents`, { credentials: 'include' }).then(
+          (r) => r.status,
+          () => 'blocked',
+        );
+        await fetch(`${target}/notebooks/${id}/api/kernels`, {
+          method: 'POST',
+          mode: 'no-cors',
+          credentials: 'include',
+          body: '{}',
+        }).catch(() => undefined);
+        const socket = await new Promise<string>((resolve) => {
+          const ws = new WebSocket(
+            `${target.replace(/^http/, 'ws')}/notebooks/${id}/api/kernels/${kernel}/channels`,
+          );
+          ws.onopen = () => resolve('open');
+          ws.onerror = () => resolve('refused');
+          setTimeout(() => resolve('no answer'), 10_000);
+        });
+        return { samePath, read, socket };
+      },
+      { target: new URL(scratch.accessUrl).origin, id: scratch.id, kernel: kernelId },
+    );
+    // On its own origin her page reaches no other notebook's path; across origins, the owner's session cookie
+    // (sent along: the origins are same-site) is refused for a request her page makes.
+    expect(tried).toEqual({ samePath: 404, read: 'blocked', socket: 'refused' });
+    expect(await kernels(), 'no kernel started by her page').toBe(before);
+    await context.close();
+  }, 180_000);
 
   it('culls a notebook idle past its timeout, saying so', async () => {
     const idle = await create({ name: 'idle', idleTimeoutSeconds: 5 });
@@ -197,7 +265,7 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
     const [first] = await fleet();
     if (!first) throw new Error('npm start registered no agent');
     const travel = await create({ name: 'travel' });
-    const file = `${travel.accessUrl}api/contents/kept.txt`;
+    const file = `${stack.edgeUrl}/notebooks/${travel.id}/api/contents/kept.txt`;
     const asOwner = { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' };
     const put = await fetch(file, {
       method: 'PUT',
@@ -236,17 +304,19 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
     });
     expect(out.status, out.text).toBeLessThan(300);
     // The edge learns a revoked login within its revocation bound (KEY_CACHE_SECONDS + KEY_KV_FRESH_SECONDS).
-    // Asked without a page, so no script of a loaded page meets the ended login first (and drops the cookie).
     let body = '';
+    // Page loads only: no script, style or icon of the loaded page meets the ended login first (and drops the
+    // cookie before the check below reads it).
+    const probe = await context.newPage();
+    await probe.route('**/*', (route) =>
+      route.request().isNavigationRequest() ? route.continue() : route.abort(),
+    );
     await expect
       .poll(
         async () => {
-          const res = await context.request.get(`${scratch?.accessUrl}tree`, {
-            headers: { accept: 'text/html' },
-            maxRedirects: 0,
-          });
-          body = await res.text();
-          return res.status();
+          const res = await probe.goto(`${scratch?.accessUrl}tree`);
+          body = (await res?.text()) ?? '';
+          return res?.status();
         },
         { timeout: 60_000, interval: 2_000 },
       )

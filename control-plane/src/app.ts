@@ -1,3 +1,4 @@
+import { DEFAULT_NOTEBOOK_DOMAIN } from '@meridian/protocol';
 import { bodyLimit } from 'hono/body-limit';
 import { AccessTokens } from './auth/access-tokens.js';
 import { IdentityCache } from './auth/identity-cache.js';
@@ -117,6 +118,8 @@ export interface AppDeps {
   loadSignals?: LoadSignals;
   /** Where users reach the edge (notebook URLs); default http://127.0.0.1:8787. */
   edgePublicUrl?: string;
+  /** Notebooks' own origins are `nb-<id>.<this>` (MERIDIAN_NOTEBOOK_DOMAIN); default notebooks.localhost. */
+  notebookDomain?: string;
   /** The image of a notebook created without one (MERIDIAN_NOTEBOOK_IMAGE); default meridian/notebook:1. */
   notebookImage?: string;
   /** The web dashboard's build served at `/`; default dashboard/dist of this repository. */
@@ -313,6 +316,7 @@ export function createApp(deps: AppDeps) {
         objectStore: deps.objectStore,
         logger: deps.logger,
         edgePublicUrl: deps.edgePublicUrl ?? DEFAULT_EDGE_PUBLIC_URL,
+        notebookDomain: deps.notebookDomain ?? DEFAULT_NOTEBOOK_DOMAIN,
         ...(deps.notebookImage ? { defaultImage: deps.notebookImage } : {}),
       },
     }),

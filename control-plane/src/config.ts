@@ -1,3 +1,4 @@
+import { DEFAULT_NOTEBOOK_DOMAIN } from '@meridian/protocol';
 import { z } from 'zod';
 import { DEFAULT_NOTEBOOK_IMAGE } from './services/notebooks/deps.js';
 
@@ -66,6 +67,14 @@ export const Config = z
       .default(DEFAULT_NOTEBOOK_IMAGE),
     /** Where users reach the edge; notebooks' access URLs start with it. */
     MERIDIAN_EDGE_PUBLIC_URL: z.string().url().default('http://127.0.0.1:8787'),
+    /** Notebooks open at `nb-<id>.<this domain>`, an origin each; the edge's NOTEBOOK_DOMAIN must equal it. */
+    MERIDIAN_NOTEBOOK_DOMAIN: z
+      .string()
+      .regex(
+        /^(?=.{1,200}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/,
+        'a domain such as notebooks.example.com',
+      )
+      .default(DEFAULT_NOTEBOOK_DOMAIN),
     /** Workers KV that mirrors the routing snapshot for the edge: all three, or none (the edge then pulls). */
     MERIDIAN_ROUTING_KV_ACCOUNT_ID: z.string().min(1).optional(),
     MERIDIAN_ROUTING_KV_NAMESPACE_ID: z.string().min(1).optional(),
@@ -237,6 +246,7 @@ export const Config = z
       endedReplicaLogsMs: env.MERIDIAN_ENDED_REPLICA_LOGS_SECONDS * 1000,
     },
     edgePublicUrl: env.MERIDIAN_EDGE_PUBLIC_URL,
+    notebookDomain: env.MERIDIAN_NOTEBOOK_DOMAIN,
     notebookImage: env.MERIDIAN_NOTEBOOK_IMAGE,
     routingKv:
       env.MERIDIAN_ROUTING_KV_ACCOUNT_ID &&

@@ -188,6 +188,7 @@ const app = createApp({
   scheduler,
   loadSignals,
   edgePublicUrl: config.edgePublicUrl,
+  notebookDomain: config.notebookDomain,
   notebookImage: config.notebookImage,
   stripe: { gateway: stripeGateway, webhookSecret: config.stripeWebhookSecret },
   batch: { ...config.batch, runner: batchRunner },

@@ -33,6 +33,8 @@ export interface Env {
   LIMIT_LEASE_SECONDS?: string;
   /** Seconds between usage flushes from each org's limiter to the control plane. */
   USAGE_FLUSH_SECONDS?: string;
+  /** Notebooks open at `nb-<id>.<this domain>`, an origin each (default notebooks.localhost); as the control plane's MERIDIAN_NOTEBOOK_DOMAIN. */
+  NOTEBOOK_DOMAIN?: string;
   /** Comma-separated origins of the web dashboard, whose pages may call the edge (CORS); default none. */
   DASHBOARD_ORIGINS?: string;
   /** Seconds an isolate aggregates per-deployment metrics before sending them (default 10, at most 25). */

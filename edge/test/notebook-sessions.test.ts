@@ -79,7 +79,13 @@ async function ownedNotebook(options: { expiresAt?: string } = {}) {
   return { id, orgId, userId, sessionId, token };
 }
 
-const open = (path: string, headers: Record<string, string> = {}, host = 'http://edge.test') =>
+/** The notebook's own origin (where browsers use it), from the notebook id in `path`. */
+const ownOrigin = (path: string, scheme = 'http') =>
+  `${scheme}://nb-${/\/notebooks\/nb_([0-9a-z]+)/.exec(path)?.[1]}.notebooks.localhost`;
+/** The edge's shared origin, where only clients that carry their token are served. */
+const SHARED = 'http://edge.test';
+
+const open = (path: string, headers: Record<string, string> = {}, host = ownOrigin(path)) =>
   app.request(`${host}${path}`, { headers, redirect: 'manual' }, testEnv());
 
 describe('notebook browser sessions', () => {
@@ -100,7 +106,8 @@ describe('notebook browser sessions', () => {
     expect(maxAge).toBeGreaterThan(29 * 24 * 3600);
     expect(upstream).toEqual([]);
 
-    const secure = await open(`/notebooks/${nb.id}/?access_token=${nb.token}`, {}, 'https://edge.test');
+    const path = `/notebooks/${nb.id}/?access_token=${nb.token}`;
+    const secure = await open(path, {}, ownOrigin(path, 'https'));
     expect(secure.headers.get('set-cookie')).toContain('Secure');
   });
 
@@ -193,7 +200,7 @@ describe('notebook browser sessions', () => {
     staleRecord.endpoint = `http://agent.test/notebooks/${stale.id}/`;
     const ctx = createExecutionContext();
     const put = await app.request(
-      `http://edge.test/notebooks/${stale.id}/api/contents/a.txt`,
+      `${ownOrigin(`/notebooks/${stale.id}/`)}/notebooks/${stale.id}/api/contents/a.txt`,
       { method: 'PUT', headers: { cookie: staleCookie }, body: '{"type":"file"}' },
       testEnv(),
       ctx,
@@ -264,6 +271,106 @@ describe('notebook browser sessions', () => {
     expect(await message()).toBe(
       `Notebook '${nb.id}' is stopped; start it (on the dashboard's Notebooks page, or POST /v1/notebooks/${nb.id}/start) and it answers here once its server is up`,
     );
+  });
+
+  it('sends a browser on the shared origin to the notebook’s own origin, and sets no cookie there', async () => {
+    const nb = await ownedNotebook();
+    const own = ownOrigin(`/notebooks/${nb.id}/`);
+    const browser = { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': 'none' };
+    const opened = await open(`/notebooks/${nb.id}/tree?access_token=${nb.token}`, browser, SHARED);
+    expect(opened.status).toBe(302);
+    expect(opened.headers.get('location')).toBe(`${own}/notebooks/${nb.id}/tree?access_token=${nb.token}`);
+    expect(opened.headers.get('set-cookie')).toBeNull();
+    // A bookmark of the old address still opens, where the session cookie is.
+    const bookmark = await open(`/notebooks/${nb.id}/tree`, { accept: 'text/html' }, 'http://edge.test:8787');
+    expect(bookmark.headers.get('location')).toBe(
+      `http://nb-${nb.id.slice(3)}.notebooks.localhost:8787/notebooks/${nb.id}/tree`,
+    );
+    // A session cookie counts on the notebook's origin only.
+    const value = sealNotebookSession(SECRET, { notebookId: nb.id, ...nb });
+    const cookie = `meridian_notebook_session=${value}`;
+    const shared = await app.request(
+      `${SHARED}/notebooks/${nb.id}/api/contents`,
+      { method: 'POST', headers: { cookie } },
+      testEnv(),
+    );
+    expect(shared.status).toBe(401);
+    // A form posting a token there must not show its notebook's page on the shared origin.
+    const posted = await app.request(
+      `${SHARED}/notebooks/${nb.id}/api/contents?access_token=${nb.token}`,
+      { method: 'POST', headers: { ...browser, 'sec-fetch-site': 'cross-site' } },
+      testEnv(),
+    );
+    expect(posted.status).toBe(401);
+    // An API client without a credential is told so, not sent to a host it may not resolve.
+    expect((await open(`/notebooks/${nb.id}/api/contents`, {}, SHARED)).status).toBe(401);
+    expect(upstream).toEqual([]);
+    // Clients that carry their token are served there, with no cookie made: Authorization, or the query.
+    const bearer = await open(
+      `/notebooks/${nb.id}/api/contents`,
+      { authorization: `Bearer ${nb.token}` },
+      SHARED,
+    );
+    expect(bearer.status).toBe(200);
+    const queried = await open(`/notebooks/${nb.id}/api/contents?access_token=${nb.token}`, {}, SHARED);
+    expect(queried.status).toBe(200);
+    expect(queried.headers.get('set-cookie')).toBeNull();
+    const socket = `/notebooks/${nb.id}/api/kernels/k1/channels?access_token=${nb.token}`;
+    expect((await open(socket, { upgrade: 'websocket' }, SHARED)).status).toBe(200);
+    expect(upstream.map((u) => u.path)).toEqual([
+      `/notebooks/${nb.id}/api/contents`,
+      `/notebooks/${nb.id}/api/contents`,
+      `/notebooks/${nb.id}/api/kernels/k1/channels`, // the token is the edge's to check, not Jupyter's
+    ]);
+  });
+
+  it('serves on a notebook’s origin that notebook only: not another one, not the edge’s other routes', async () => {
+    const nb = await ownedNotebook();
+    const other = await ownedNotebook();
+    const own = ownOrigin(`/notebooks/${nb.id}/`);
+    for (const path of [`/notebooks/${other.id}/tree`, '/v2/health/live', '/v2/models/m/infer', '/']) {
+      const res = await open(path, { authorization: `Bearer ${other.token}` }, own);
+      expect(res.status, path).toBe(404);
+      // In the shape of the path's protocol: OIP's string under /v2, the edge's envelope elsewhere.
+      const { error } = (await res.json()) as { error: string | { message: string } };
+      expect(typeof error === 'string' ? error : error.message).toBe(
+        `This address serves notebook ${nb.id} only`,
+      );
+    }
+    expect(upstream).toEqual([]);
+  });
+
+  it('refuses what another origin’s page sends with the cookie, and opens on a top-level navigation', async () => {
+    const nb = await ownedNotebook();
+    const attacker = await ownedNotebook();
+    const cookie = `meridian_notebook_session=${sealNotebookSession(SECRET, { notebookId: nb.id, ...nb })}`;
+    const attackerOrigin = ownOrigin(`/notebooks/${attacker.id}/`);
+    const refused: Record<string, string>[] = [
+      // Another notebook's page is same-site: the cookie goes along with its fetch, its frame and its socket.
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' },
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'iframe' },
+      { 'sec-fetch-site': 'same-site', 'sec-fetch-mode': 'no-cors', 'sec-fetch-dest': 'script' },
+      { origin: attackerOrigin, upgrade: 'websocket' },
+      { origin: 'null' },
+    ];
+    for (const headers of refused) {
+      const res = await open(`/notebooks/${nb.id}/api/contents`, { cookie, ...headers });
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+    }
+    expect(upstream).toEqual([]);
+    const fromItsPages = {
+      'sec-fetch-site': 'same-origin',
+      'sec-fetch-mode': 'cors',
+      origin: ownOrigin(`/notebooks/${nb.id}/`),
+    };
+    expect((await open(`/notebooks/${nb.id}/api/contents`, { cookie, ...fromItsPages })).status).toBe(200);
+    const navigation = {
+      'sec-fetch-site': 'cross-site',
+      'sec-fetch-mode': 'navigate',
+      'sec-fetch-dest': 'document',
+    };
+    expect((await open(`/notebooks/${nb.id}/tree`, { cookie, ...navigation })).status).toBe(200);
+    expect(upstream).toHaveLength(2);
   });
 
   it('refuses a cookie whose MAC does not match, or sealed with another secret', () => {

@@ -82,7 +82,10 @@ describe('notebooks', () => {
     });
     expect(res.json.id).toMatch(/^nb_[0-9a-z]{26}$/);
     expect(res.json.token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
-    expect(res.json.accessUrl).toBe(`http://127.0.0.1:8787/notebooks/${res.json.id}/`);
+    // On an origin of its own (nb-<id>), never the edge's shared one: see @meridian/protocol's notebook-origin.
+    expect(res.json.accessUrl).toBe(
+      `http://nb-${res.json.id.slice(3)}.notebooks.localhost:8787/notebooks/${res.json.id}/`,
+    );
     expect((await call('GET', `/v1/notebooks/${res.json.id}`, member.accessToken)).json).toEqual(res.json);
     expect(await auditCount('notebook.create', res.json.id)).toBe(1);
 
@@ -100,15 +103,18 @@ describe('notebooks', () => {
     });
   });
 
-  it('builds the access URL from the configured edge URL', async () => {
-    const app = t.anotherInstance({ edgePublicUrl: 'https://edge.example.com/' });
+  it('builds the access URL from the configured edge URL and notebook domain', async () => {
+    const app = t.anotherInstance({
+      edgePublicUrl: 'https://edge.example.com/',
+      notebookDomain: 'notebooks.example.com',
+    });
     const res = await app.request('/v1/notebooks', {
       method: 'POST',
       headers: { authorization: `Bearer ${owner.accessToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'via-edge', gpuType: 'cpu' }),
     });
     const body = (await res.json()) as { id: string; accessUrl: string };
-    expect(body.accessUrl).toBe(`https://edge.example.com/notebooks/${body.id}/`);
+    expect(body.accessUrl).toBe(`https://nb-${body.id.slice(3)}.notebooks.example.com/notebooks/${body.id}/`);
   });
 
   it('answers 400 naming the field to bad GPU choices, idle timeouts, images off the allow-list and names with path characters, and 409 to a taken name', async () => {

@@ -26,20 +26,22 @@ function unauthenticated(message: string): EdgeError {
 /**
  * Authenticates a request for notebook `notebookId` from, in order: `Authorization: Bearer <user token>`
  * (API clients), `?access_token=<user token>` (a browser opening the access URL), or the notebook's session
- * cookie (every asset, API call and WebSocket after that). API keys are refused: notebooks belong to users.
- * 401 when there is no credential or the login behind it has ended, 402 for a suspended org.
+ * cookie (every asset, API call and WebSocket after that), read only on the notebook's own origin
+ * (`withCookie`). API keys are refused: notebooks belong to users. 401 when there is no credential or the
+ * login behind it has ended, 402 for a suspended org.
  */
 export async function resolveNotebookAccess(
   c: Context<{ Bindings: Env; Variables: EdgeVariables }>,
   notebookId: string,
   waitUntil: Background,
+  withCookie: boolean,
 ): Promise<NotebookAccess> {
   try {
     const header = c.req.header('authorization');
     if (header !== undefined) return await fromToken(c.env, bearer(header), notebookId, 'header', waitUntil);
     const query = c.req.query(TOKEN_QUERY_PARAMETER);
     if (query) return await fromToken(c.env, query, notebookId, 'query', waitUntil);
-    const cookie = getCookie(c, NOTEBOOK_COOKIE);
+    const cookie = withCookie ? getCookie(c, NOTEBOOK_COOKIE) : undefined;
     if (cookie) return await fromCookie(c.env, cookie, notebookId, waitUntil);
   } catch (err) {
     if (err instanceof ControlPlaneUnavailable)

@@ -5,6 +5,7 @@ import type { EdgeVariables } from '../caller.js';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
 import { type NotebookAccess, resolveNotebookAccess, TOKEN_QUERY_PARAMETER } from '../notebooks/access.js';
+import { notebookOfOrigin, onOwnOrigin, refuseFromElsewhere } from '../notebooks/origin.js';
 import { forwardToNotebook, NotebookUnreachableError } from '../notebooks/proxy.js';
 import { refuseNotebookRequest } from '../notebooks/refusal.js';
 import { cookieOptions, NOTEBOOK_COOKIE, sealNotebookSession } from '../notebooks/session-cookie.js';
@@ -14,10 +15,13 @@ type AppEnv = { Bindings: Env; Variables: EdgeVariables };
 
 /**
  * `/notebooks/{id}/…` → the Jupyter server on the agent that runs it, for the notebook's owner only.
- * Opening the access URL with `?access_token=` trades the token for a session cookie scoped to the notebook
- * and redirects to the same URL without it; the cookie then authorises every asset, API call and kernel
- * WebSocket while the user's login holds. Another org's notebook, and another member's, answer 404 like
- * one that does not exist; refusals are a page for a browser and JSON for everything else.
+ * Browsers use it on the notebook's own origin (notebooks/origin.ts): opening the access URL with
+ * `?access_token=` there trades the token for a session cookie of that origin and redirects to the same URL
+ * without it; the cookie then authorises every asset, API call and kernel WebSocket of that origin's pages
+ * while the user's login holds. On the edge's shared origin a page load goes to the notebook's origin, and
+ * only clients that carry their token (Authorization, or `?access_token=` on a WebSocket) are served.
+ * Another org's notebook, and another member's, answer 404 like one that does not exist; refusals are a
+ * page for a browser and JSON for everything else.
  */
 export function createNotebookRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -41,7 +45,15 @@ export function createNotebookRoutes(): Hono<AppEnv> {
 }
 
 async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> {
-  const access = await resolveNotebookAccess(c, id, background(c));
+  const ownOrigin = notebookOfOrigin(c) === id;
+  // A browser opening a notebook on the shared origin goes to the notebook's own, token and all; one posting
+  // a form there (with someone's token in the query) would get that notebook's page shown on the shared origin.
+  if (!ownOrigin && isBrowserNavigation(c) && c.req.header('authorization') === undefined) {
+    if (c.req.method === 'GET') return toOwnOrigin(c, id);
+    throw new EdgeError('unauthenticated', 'Open the notebook at its access URL');
+  }
+  const access = await resolveNotebookAccess(c, id, background(c), ownOrigin);
+  if (access.via === 'cookie') refuseFromElsewhere(c, id);
   const { session } = access;
   const owned = (target: NotebookTarget | undefined): NotebookTarget => {
     if (!target || target.orgId !== session.orgId || target.ownerId !== session.userId)
@@ -49,7 +61,7 @@ async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> 
     return target;
   };
   let target = owned(await notebookTarget(c.env, id));
-  if (access.via === 'query' && isPageLoad(c)) return startBrowserSession(c, access);
+  if (ownOrigin && access.via === 'query' && isPageLoad(c)) return startBrowserSession(c, access);
   // What the isolate cached may predate a start: refuse only on what the control plane says now.
   if (!isServing(target)) target = owned(await notebookTarget(c.env, id, { fresh: true }));
   if (!isServing(target))
@@ -115,8 +127,22 @@ function clearSession(res: Response, c: Context<AppEnv>, id: string): void {
   );
 }
 
+/** Sends a browser to the notebook's own origin, token and all: the session cookie is made and kept there. */
+function toOwnOrigin(c: Context<AppEnv>, id: string): Response {
+  c.header('cache-control', 'no-store');
+  c.header('referrer-policy', 'no-referrer');
+  return c.redirect(onOwnOrigin(c, id), 302);
+}
+
 function isPageLoad(c: Context<AppEnv>): boolean {
   return c.req.method === 'GET' && c.req.header('upgrade')?.toLowerCase() !== 'websocket';
+}
+
+/** A browser loading a page (Fetch Metadata says so; a browser without it asks for HTML), not an API client. */
+function isBrowserNavigation(c: Context<AppEnv>): boolean {
+  const mode = c.req.header('sec-fetch-mode');
+  if (mode !== undefined) return mode === 'navigate';
+  return isPageLoad(c) && (c.req.header('accept') ?? '').includes('text/html');
 }
 
 /** HTTPS as the browser sees it: directly, or behind a proxy that terminates TLS and says so. */

@@ -15,8 +15,10 @@ export interface NotebookDeps {
   objectStore: ObjectStore;
   /** Files a delete could not remove are logged (the delete itself has committed). */
   logger: Logger;
-  /** Where users reach the edge; a notebook answers at `<edgePublicUrl>/notebooks/<id>/`. */
+  /** Where users reach the edge: its scheme and port are those of each notebook's own origin. */
   edgePublicUrl: string;
+  /** A notebook answers at `nb-<id>.<notebookDomain>/notebooks/<id>/` (see @meridian/protocol's notebook-origin). */
+  notebookDomain: string;
   /** The image of a notebook created without one (MERIDIAN_NOTEBOOK_IMAGE). Default DEFAULT_NOTEBOOK_IMAGE. */
   defaultImage?: string;
 }

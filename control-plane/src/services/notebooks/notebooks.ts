@@ -67,7 +67,7 @@ export async function createNotebook(deps: NotebookDeps, actor: Actor, input: No
     throw err;
   }
   deps.scheduler.kick();
-  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps.edgePublicUrl);
+  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps);
 }
 
 /** Every notebook of the org, newest first; each caller sees only their own tokens. */
@@ -85,12 +85,12 @@ export async function listNotebooks(
     .orderBy(desc(notebooks.id))
     .limit(page.limit + 1);
   const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.id);
-  return { items: items.map((r) => presentNotebook(r, user, deps.edgePublicUrl)), nextCursor };
+  return { items: items.map((r) => presentNotebook(r, user, deps)), nextCursor };
 }
 
 export async function getNotebook(deps: NotebookDeps, actor: Actor, id: string) {
   const user = notebookCaller(actor.principal, 'notebooks:read');
-  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps.edgePublicUrl);
+  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps);
 }
 
 /**
@@ -118,7 +118,7 @@ export async function setNotebookDesired(
     });
   });
   deps.scheduler.kick();
-  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps.edgePublicUrl);
+  return presentNotebook(await findNotebook(deps.db, user.orgId, id), user, deps);
 }
 
 /**

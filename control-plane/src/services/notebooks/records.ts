@@ -1,3 +1,4 @@
+import { notebookAccessUrl } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Principal } from '../../auth/principal.js';
@@ -51,7 +52,11 @@ export function assertMayControl(user: UserPrincipal, row: NotebookRow, action: 
 }
 
 /** A notebook as `viewer` sees it: the token and the URLs only when it is their own. */
-export function presentNotebook(row: NotebookRow, viewer: UserPrincipal, edgePublicUrl: string) {
+export function presentNotebook(
+  row: NotebookRow,
+  viewer: UserPrincipal,
+  urls: { edgePublicUrl: string; notebookDomain: string },
+) {
   const own = row.ownerId === viewer.userId;
   return {
     id: row.id,
@@ -66,7 +71,7 @@ export function presentNotebook(row: NotebookRow, viewer: UserPrincipal, edgePub
     statusReason: row.statusReason ?? defaultReason(row),
     lastActivityAt: row.lastActivityAt?.toISOString() ?? null,
     token: own ? row.token : null,
-    accessUrl: own ? `${edgePublicUrl.replace(/\/+$/, '')}/notebooks/${row.id}/` : null,
+    accessUrl: own ? notebookAccessUrl(urls.edgePublicUrl, urls.notebookDomain, row.id) : null,
     endpoint: own ? row.endpoint : null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
