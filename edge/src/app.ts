@@ -3,7 +3,6 @@ import type { EdgeVariables } from './caller.js';
 import { cors } from './cors.js';
 import type { Env } from './env.js';
 import { EdgeError, respondWithError } from './errors.js';
-import { notebookOriginServesItsNotebookOnly } from './notebooks/origin.js';
 import { drainUnreadBody, limitHeaderBytes } from './request-body.js';
 import { type RequestIdVariables, requestId } from './request-id.js';
 import { createHealthRoutes } from './routes/health.js';
@@ -22,7 +21,6 @@ export function createEdgeApp(): Hono<EdgeAppEnv> {
   // Outside every route: refusals, unknown routes and errors all answer while the unread body drains.
   app.use(drainUnreadBody());
   app.use(limitHeaderBytes());
-  app.use(notebookOriginServesItsNotebookOnly());
   app.route('/', createHealthRoutes());
   app.route('/', createInternalStatsRoutes());
   app.route('/', createPredictionRoutes());

@@ -1,8 +1,7 @@
 import { DEFAULT_NOTEBOOK_DOMAIN, notebookHostLabel, notebookIdOfHost } from '@meridian/protocol';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import type { Env } from '../env.js';
-import { EdgeError, respondWithError } from '../errors.js';
-import type { RequestIdVariables } from '../request-id.js';
+import { EdgeError } from '../errors.js';
 
 // A notebook's pages are whatever its owner's code serves. On the edge's shared origin such a page could
 // script every notebook the same browser has open (a cookie's path is no boundary between pages of one
@@ -25,23 +24,6 @@ function requestHost(c: NotebookContext): string {
 /** The notebook whose own origin this request came to, or undefined on the shared origin. */
 export function notebookOfOrigin(c: NotebookContext): string | undefined {
   return notebookIdOfHost(requestHost(c), notebookDomain(c.env));
-}
-
-/**
- * On a notebook's origin only that notebook is served: `/v2/…`, another notebook's path or anything else is
- * 404, so no page there can reach the rest of the edge as if it were the edge's own.
- */
-export function notebookOriginServesItsNotebookOnly(): MiddlewareHandler<{
-  Bindings: Env;
-  Variables: RequestIdVariables;
-}> {
-  return async (c, next) => {
-    const id = notebookOfOrigin(c);
-    if (id === undefined) return next();
-    const base = `/notebooks/${id}`;
-    if (c.req.path === base || c.req.path.startsWith(`${base}/`)) return next();
-    return respondWithError(c, 'not_found', `This address serves notebook ${id} only`, c.get('requestId'));
-  };
 }
 
 /** The same path and query on notebook `id`'s own origin, with the scheme and port this request used. */

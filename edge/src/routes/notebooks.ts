@@ -45,7 +45,11 @@ export function createNotebookRoutes(): Hono<AppEnv> {
 }
 
 async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> {
-  const ownOrigin = notebookOfOrigin(c) === id;
+  const origin = notebookOfOrigin(c);
+  // Another notebook's origin serves none but its own: its pages are its owner's.
+  if (origin !== undefined && origin !== id)
+    throw new EdgeError('not_found', `This address serves notebook ${origin} only`);
+  const ownOrigin = origin === id;
   // A browser opening a notebook on the shared origin goes to the notebook's own, token and all; one posting
   // a form there (with someone's token in the query) would get that notebook's page shown on the shared origin.
   if (!ownOrigin && isBrowserNavigation(c) && c.req.header('authorization') === undefined) {
