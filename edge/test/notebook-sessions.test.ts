@@ -324,6 +324,22 @@ describe('notebook browser sessions', () => {
     ]);
   });
 
+  it('answers 404, never 500, to a path whose id is no notebook’s, on either origin', async () => {
+    const nb = await ownedNotebook();
+    const browser = { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', accept: 'text/html' };
+    for (const path of [
+      '/notebooks/foo/tree',
+      '/notebooks/NB_ABC/',
+      '/notebooks/..%2F..%2Fv2/x',
+      '/notebooks/nb_%00/',
+    ])
+      for (const host of [SHARED, ownOrigin(`/notebooks/${nb.id}/`)]) {
+        const res = await open(path, browser, host);
+        expect(res.status, `${host}${path}`).toBe(404);
+      }
+    expect(upstream).toEqual([]);
+  });
+
   it('serves on a notebook’s origin that notebook only, whatever the credential', async () => {
     const nb = await ownedNotebook();
     const other = await ownedNotebook();

@@ -13,9 +13,14 @@ export const DEFAULT_NOTEBOOK_DOMAIN = 'notebooks.localhost';
 const ID = /^nb_[0-9a-z]{1,60}$/;
 const LABEL = /^nb-([0-9a-z]{1,60})$/;
 
+/** Whether `id` has a notebook id's shape (and so an origin): `nb_` and lower-case letters and digits. */
+export function isNotebookId(id: string): boolean {
+  return ID.test(id);
+}
+
 /** The DNS label of notebook `id`'s origin: its id with `-` for `_`, which host names may not hold. */
 export function notebookHostLabel(id: string): string {
-  if (!ID.test(id)) throw new Error(`not a notebook id: ${id}`);
+  if (!isNotebookId(id)) throw new Error(`not a notebook id: ${id}`);
   return `nb-${id.slice(3)}`;
 }
 

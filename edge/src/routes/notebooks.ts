@@ -1,4 +1,4 @@
-import type { NotebookTarget } from '@meridian/protocol';
+import { isNotebookId, type NotebookTarget } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
 import { setCookie } from 'hono/cookie';
 import type { EdgeVariables } from '../caller.js';
@@ -45,6 +45,8 @@ export function createNotebookRoutes(): Hono<AppEnv> {
 }
 
 async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> {
+  // No notebook has another shape of id (nor an origin to send a browser to).
+  if (!isNotebookId(id)) throw new EdgeError('not_found', `Notebook '${id.slice(0, 64)}' not found`);
   const origin = notebookOfOrigin(c);
   // Another notebook's origin serves none but its own: its pages are its owner's.
   if (origin !== undefined && origin !== id)
