@@ -185,13 +185,13 @@ describe('the web dashboard for a first-time user', () => {
     await dropWideMlp(page, 'second-mlp');
     await page.getByRole('alert').filter({ hasText: 'delete a model first' }).waitFor({ timeout: 20_000 });
 
-    // A deployed model is refused, with the API's reason.
+    // A deployed model is refused, with the API's reason, which names the deployment.
     await page.goto(`${stack.cp.url}/models/${model.id}`);
     await page.getByRole('button', { name: 'Delete first-mlp' }).click();
     await page.getByRole('button', { name: 'Yes, delete first-mlp and every version' }).click();
     await page
       .getByRole('alert')
-      .filter({ hasText: 'delete its deployments first' })
+      .filter({ hasText: 'is deployed by deployment "first-mlp"; delete it first' })
       .waitFor({ timeout: 20_000 });
 
     await page.goto(`${stack.cp.url}/deployments/${deployment.id}`);

@@ -20,6 +20,7 @@ describe('npm start with its default, relative data dir', () => {
   let child: ChildProcess | undefined;
   let output = '';
   let cpUrl = '';
+  let edgeUrl = '';
   const data = (...parts: string[]) => join(cwd, '.data', ...parts);
 
   beforeAll(async () => {
@@ -36,6 +37,7 @@ describe('npm start with its default, relative data dir', () => {
       await freePort(),
     ];
     cpUrl = `http://127.0.0.1:${cp}`;
+    edgeUrl = `http://127.0.0.1:${edge}`;
     child = spawn(process.execPath, [START], {
       cwd,
       env: {
@@ -118,8 +120,9 @@ describe('npm start with its default, relative data dir', () => {
       headers: { authorization: `token ${nb.token}` },
     });
     expect(contents.status).toBe(200);
-    // Through the edge too, as a person opens it: the edge → agent relay → the server's unix socket.
-    const viaEdge = await fetch(`${nb.accessUrl}api/contents`, {
+    // Through the edge too: the edge → agent relay → the server's unix socket. An API client, on the edge's
+    // own address (a browser opens the access URL, on the notebook's origin).
+    const viaEdge = await fetch(`${edgeUrl}/notebooks/${id}/api/contents`, {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(viaEdge.status, await viaEdge.clone().text()).toBe(200);
