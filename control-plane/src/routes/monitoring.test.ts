@@ -302,12 +302,16 @@ describe('monitoring routes', () => {
     return dep;
   };
 
+  /** An e-mail channel to `<name>@example.com`. */
+  const mailChannel = (name: string) =>
+    t.client.call('POST', '/v1/notification-channels', {
+      token,
+      body: { name, kind: 'email', target: `${name}@example.com` },
+    });
+
   it('names the deployment a notification is about, in the webhook body and the mail, not only its id', async () => {
     const dep = await deployment('ocr-cls');
-    const mail = await t.client.call('POST', '/v1/notification-channels', {
-      token,
-      body: { name: 'oncall', kind: 'email', target: 'oncall@example.com' },
-    });
+    const mail = await mailChannel('oncall');
     const r = await rule({ name: 'ocr errors', deploymentId: dep.json.id, channelIds: [mail.json.id] });
     expect(r.status, r.text).toBe(201);
     const minute = Math.floor(Date.now() / 60_000) * 60;
@@ -341,10 +345,7 @@ describe('monitoring routes', () => {
 
   it('notifies a firing that a silence held back once the silence is lifted, and no resolve of one never notified', async () => {
     const dep = await deployment('silenced-dep');
-    const mail = await t.client.call('POST', '/v1/notification-channels', {
-      token,
-      body: { name: 'quiet', kind: 'email', target: 'quiet@example.com' },
-    });
+    const mail = await mailChannel('quiet');
     const r = await rule({ name: 'quiet errors', deploymentId: dep.json.id, channelIds: [mail.json.id] });
     expect(r.status, r.text).toBe(201);
     const minute = Math.floor(Date.now() / 60_000) * 60;

@@ -216,10 +216,15 @@ export async function cancelJob(
     });
     return updated;
   });
-  if (!row) refuseCancel((await findJob(deps, actor.principal, id)).status);
+  if (!row) {
+    // It moved on between the read and the update: say where it is now.
+    const now = await findJob(deps, actor.principal, id);
+    refuseCancel(now.status);
+    return presentJob(now);
+  }
   // After the commit, so the runner that is told reads `cancelling`.
   notify(job.id);
-  return presentJob(row ?? (await findJob(deps, actor.principal, id)));
+  return presentJob(row);
 }
 
 /** A cancel of a job past the point where one stops anything is a conflict that says where it is. */
