@@ -8,7 +8,7 @@ const run = promisify(execFile);
 export type IsolationStatus = { ok: true } | { ok: false; reason: string };
 
 /** Host tools the isolated launch needs (util-linux, passwd, iproute2: on every Debian install). */
-const TOOLS = ['useradd', 'userdel', 'getent', 'setpriv', 'unshare', 'prlimit', 'ip'] as const;
+const TOOLS = ['useradd', 'userdel', 'getent', 'setpriv', 'unshare', 'prlimit', 'ip', 'mount'] as const;
 
 /** Raised instead of starting a tenant workload this agent cannot isolate; the message is its status reason. */
 export class IsolationUnavailableError extends Error {
@@ -49,12 +49,17 @@ export async function probeIsolation(
   const unreachable = await dirs.unreachableReason();
   if (unreachable) return { ok: false, reason: unreachable };
   try {
-    // A namespace of its own is what keeps a workload off the host's ports and the metadata address.
-    await run('unshare', ['--net', '--', 'ip', 'link', 'set', 'lo', 'up'], { timeout: 5_000 });
+    // A network namespace of its own keeps a workload off the host's ports and the metadata address; a mount
+    // namespace gives it a /tmp of its own (the tmpfs here is mounted in the probe's namespace only).
+    await run(
+      'unshare',
+      ['--net', '--mount', '--', 'sh', '-c', 'ip link set lo up && mount -t tmpfs meridian-probe /tmp'],
+      { timeout: 5_000 },
+    );
   } catch (error) {
     return {
       ok: false,
-      reason: `cannot create a network namespace: ${error instanceof Error ? error.message : error}`,
+      reason: `cannot create a network and mount namespace: ${error instanceof Error ? error.message : error}`,
     };
   }
   return { ok: true };

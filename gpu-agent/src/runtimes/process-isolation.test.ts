@@ -60,17 +60,21 @@ const probe = (id: 'a' | 'b') => ({ path: `/notebooks/nb_${id}/api`, timeoutMs: 
 beforeAll(async () => {
   if (!existsSync(JUPYTER))
     throw new Error(`${JUPYTER} is missing: run scripts/ensure-system-deps.mjs as root`);
-  root = mkdtempSync(join(tmpdir(), 'meridian-isolation-'));
+  // Outside /tmp, as a real workloads root is: a root under /tmp keeps the host's /tmp (see tmpCovers).
+  root = mkdtempSync('/var/lib/meridian-isolation-');
   chmodSync(root, 0o711);
   dataDir = join(root, 'agent', 'processes');
   // The agent's private state, as registration writes it.
   mkdirSync(join(root, 'agent'), { mode: 0o700 });
   writeFileSync(join(root, 'agent', 'credential.json'), '{"credential":"mac_secret"}', { mode: 0o600 });
+  // A secret of the agent's own environment: no workload may see it.
+  process.env.MERIDIAN_AGENT_BOOTSTRAP_TOKEN = 'mbt_agent_secret';
   unbindMetadata = await bindMetadataAddress();
   listeners.push(await listenOn(METADATA_ADDRESS), await listenOn('127.0.0.1'), await listenOn('127.0.0.1'));
 }, 30_000);
 
 afterAll(async () => {
+  delete process.env.MERIDIAN_AGENT_BOOTSTRAP_TOKEN;
   await Promise.all(listeners.map((l) => l.close()));
   await unbindMetadata();
   if (!root) return;
@@ -128,6 +132,57 @@ describe('a hostile notebook under the process runtime', () => {
     expect(result.metadata).toMatch(/^OSError: \[Errno 101\] Network is unreachable|^ConnectionRefused/);
     expect(result.modelServer).toMatch(/^ConnectionRefusedError/);
     expect(result.agentPort).toMatch(/^ConnectionRefusedError/);
+  }, 60_000);
+
+  it('gives each notebook a temp dir of its own, as /tmp too, that no other notebook can list', async () => {
+    const kernelOf = async (id: 'a' | 'b') => {
+      const w = (await runtime().list()).find((x) => x.workloadId === `nb_${id}`);
+      const base = `http://${w?.endpoint?.host}:${w?.endpoint?.port}/notebooks/nb_${id}/`;
+      return (code: string) => runInKernel(base, tokens[id], code);
+    };
+    // Each writes a file where code puts temp files: tempfile's dir and /tmp itself.
+    const write = (id: string) => `
+import json, os, tempfile
+d = tempfile.gettempdir()
+open(os.path.join(d, 'secret-${id}.txt'), 'w').write('${id} only')
+open('/tmp/plain-${id}.txt', 'w').write('${id} only')
+print(json.dumps({'dir': d, 'env': [os.environ.get(k) for k in ('TMPDIR', 'TEMP', 'TMP')],
+  'mode': oct(os.stat(d).st_mode & 0o777), 'names': sorted(os.environ)}))`;
+    const a = JSON.parse(await (await kernelOf('a'))(write('a'))) as Record<string, unknown>;
+    const b = JSON.parse(await (await kernelOf('b'))(write('b'))) as Record<string, unknown>;
+    expect(a.dir).toBe(join(root, 'workloads', 'run', 'nb_a', 'tmp'));
+    expect(a.env).toEqual([a.dir, a.dir, a.dir]);
+    expect(a.mode).toBe('0o700');
+    expect(b.dir).toBe(join(root, 'workloads', 'run', 'nb_b', 'tmp'));
+    // Nothing of the agent's own environment (its credentials, its settings): only what the runtime sets.
+    expect(a.names).not.toContain('MERIDIAN_AGENT_BOOTSTRAP_TOKEN');
+    expect(
+      (a.names as string[]).filter((n) => n.startsWith('MERIDIAN_AGENT_') && n !== 'MERIDIAN_AGENT_ID'),
+    ).toEqual([]);
+
+    // b, as a hostile neighbour: it lists a's temp dir and /tmp, and opens a's files by name.
+    const snoop = `
+import json, os
+def attempt(f):
+    try: return f()
+    except Exception as e: return type(e).__name__
+print(json.dumps({
+  'listOther': attempt(lambda: os.listdir(${JSON.stringify(a.dir)})),
+  'readOther': attempt(lambda: open(${JSON.stringify(`${a.dir}/secret-a.txt`)}).read()),
+  'tmp': sorted(os.listdir('/tmp')),
+  'readTmp': attempt(lambda: open('/tmp/plain-a.txt').read()),
+  'varTmp': attempt(lambda: open('/var/tmp/plain-a.txt').read()),
+}))`;
+    expect(JSON.parse(await (await kernelOf('b'))(snoop))).toEqual({
+      listOther: 'PermissionError',
+      readOther: 'PermissionError',
+      // Its own /tmp: its own two files, none of a's and none of the host's.
+      tmp: ['plain-b.txt', 'secret-b.txt'],
+      readTmp: 'FileNotFoundError',
+      varTmp: 'FileNotFoundError',
+    });
+    // The host's /tmp never saw either.
+    expect(existsSync('/tmp/plain-a.txt') || existsSync('/tmp/plain-b.txt')).toBe(false);
   }, 60_000);
 
   it('never puts the token on the world-readable command line', async () => {

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jupyterServerCommand, notebookEnv } from './jupyter.js';
 import { ProcessRecordStore, readProcStat } from './process-records.js';
-import { ProcessRuntime } from './process-runtime.js';
+import { ProcessRuntime, tmpCovers } from './process-runtime.js';
 import type { WorkloadSpec } from './types.js';
 import { WorkloadDirs } from './workload-dirs.js';
 import { WORKLOAD_UID_MAX, WORKLOAD_UID_MIN } from './workload-users.js';
@@ -189,5 +189,14 @@ describe('ProcessRuntime adoption', () => {
     await expect(
       runtime().start({ ...notebook, workloadId: 'nb_missing', command: ['/nonexistent/jupyter'] }),
     ).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('the shared temp dirs a workload gets its own over', () => {
+  it('covers /tmp and /var/tmp, but never one holding the workloads root (it would hide the workload’s files)', () => {
+    expect(tmpCovers('/var/lib/meridian/workloads')).toEqual(['/tmp', '/var/tmp']);
+    expect(tmpCovers('/tmp/meridian-x/workloads')).toEqual(['/var/tmp']);
+    expect(tmpCovers('/var/../tmp/w')).toEqual(['/var/tmp']);
+    expect(tmpCovers('/tmpfiles/w')).toEqual(['/tmp', '/var/tmp']);
   });
 });

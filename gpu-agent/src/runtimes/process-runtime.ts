@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir, open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gpuEnv } from './gpu-env.js';
 import { pollHealthy, WorkloadNotFoundError } from './health.js';
@@ -45,18 +45,24 @@ const LOG_TAIL_BYTES = 1024 * 1024;
 const KILL_WAIT_MS = 5_000;
 
 /**
- * Brings up loopback in the workload's own network namespace, then drops to its user for good: no
+ * Brings up loopback in the workload's own network namespace; in its own mount namespace (private
+ * propagation, unshare's default) puts its temp dir over the shared temp dirs (tmpCovers) and a tmpfs of
+ * its own on /dev/shm, so no other workload lists or reads its temp files; then drops to its user for good: no
  * supplementary groups, no capabilities (bounding set emptied too), no way back through setuid binaries.
  */
 const LAUNCH_SCRIPT =
-  'ip link set lo up && exec prlimit --nproc="$MERIDIAN_NPROC" -- setpriv --reuid="$MERIDIAN_UID" ' +
+  'ip link set lo up && for d in $MERIDIAN_TMP_COVERS; do ' +
+  '[ ! -d "$d" ] || mount --bind "$MERIDIAN_TMP" "$d" || exit 1; done && ' +
+  '{ [ ! -d /dev/shm ] || mount -t tmpfs -o nosuid,nodev,mode=1777 meridian-shm /dev/shm; } && ' +
+  'exec prlimit --nproc="$MERIDIAN_NPROC" -- setpriv --reuid="$MERIDIAN_UID" ' +
   '--regid="$MERIDIAN_GID" --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"';
 
 /**
  * Workloads as child processes, for hosts without a container engine. Each runs detached in its own
  * process group (it outlives an agent restart), as its own system user, in a network namespace with only
  * loopback: it reaches no host port, no other workload and no metadata address, and it serves on a unix
- * socket in its runtime dir that the agent relays TCP to. Its environment is minimal (the agent's variables,
+ * socket in its runtime dir that the agent relays TCP to. Its temp dir is its own (0700, in its runtime dir,
+ * emptied each start and removed with it), mounted over /tmp in a mount namespace of its own. Its environment is minimal (the agent's variables,
  * credentials included, are not inherited), and /proc/<pid>/environ, where its token is, is readable only
  * by its own uid. GPUs are steered with CUDA_VISIBLE_DEVICES (./gpu-env.ts), not fenced; no memory limits:
  * use docker for those.
@@ -220,12 +226,19 @@ export class ProcessRuntime implements WorkloadSupervisor {
   ): Promise<number> {
     const log = await open(at.logFile, 'a', 0o600);
     try {
-      const child = spawn('unshare', ['--net', '--', 'sh', '-c', LAUNCH_SCRIPT, 'sh', ...argv], {
+      const tmp = this.options.workloads.tmpDir(spec.workloadId);
+      const child = spawn('unshare', ['--net', '--mount', '--', 'sh', '-c', LAUNCH_SCRIPT, 'sh', ...argv], {
         cwd: at.workdir,
+        // Built here, never from the agent's own: no credential or setting of the agent reaches the workload.
         env: {
           PATH: WORKLOAD_PATH,
           HOME: at.workdir,
-          TMPDIR: at.runDir,
+          // Every name tools look for: Python's tempfile, Windows-minded libraries, POSIX shells.
+          TMPDIR: tmp,
+          TEMP: tmp,
+          TMP: tmp,
+          MERIDIAN_TMP: tmp,
+          MERIDIAN_TMP_COVERS: tmpCovers(this.options.workloads.root).join(' '),
           LANG: 'C.UTF-8',
           ...spec.env,
           // Only its assigned GPUs (none for a CPU workload), whatever its own env asked for.
@@ -280,6 +293,18 @@ export class ProcessRuntime implements WorkloadSupervisor {
 }
 
 const WORKLOAD_PATH = '/usr/local/bin:/usr/bin:/bin';
+const SHARED_TEMP_DIRS = ['/tmp', '/var/tmp'];
+
+/**
+ * The host's shared temp dirs a workload gets its own temp dir mounted over: all but one holding the
+ * workloads root, which the mount would hide from the workload itself (test roots made with mkdtemp). Code
+ * writing to such a /tmp by name shares it with the host, though files another notebook's user made there
+ * 0600 (as tempfile does) stay unreadable.
+ */
+export function tmpCovers(workloadsRoot: string): string[] {
+  const root = resolve(workloadsRoot);
+  return SHARED_TEMP_DIRS.filter((dir) => root !== dir && !root.startsWith(`${dir}/`));
+}
 
 /** Whether `command` (a path, or a name looked up on the workloads' PATH) is an executable file. */
 async function findExecutable(command: string): Promise<boolean> {

@@ -12,7 +12,8 @@ const PRIVATE = 0o700;
  *
  *   <root>/               0711 root
  *     volumes/<name>/     0700 the workload's user: a notebook's files, its HOME, kept across starts
- *     run/<workload>/     0700 the workload's user: its server socket and temp files, emptied each start
+ *     run/<workload>/     0700 the workload's user: its server socket, emptied each start
+ *       tmp/              0700 the workload's user: its temp dir (TMPDIR, and /tmp in its mount namespace)
  */
 export class WorkloadDirs {
   constructor(readonly root: string) {}
@@ -23,6 +24,11 @@ export class WorkloadDirs {
 
   runDir(workloadId: string): string {
     return join(this.root, 'run', encodeURIComponent(workloadId));
+  }
+
+  /** The workload's own temp dir, inside its runtime dir: never the volume, whose files are saved. */
+  tmpDir(workloadId: string): string {
+    return join(this.runDir(workloadId), 'tmp');
   }
 
   /** Creates the root and its two folders (0711, root's), tightening them if they were looser. */
@@ -60,13 +66,18 @@ export class WorkloadDirs {
     return dir;
   }
 
-  /** A fresh, empty runtime dir for this start: a stale socket from the last run would fail the bind. */
+  /**
+   * A fresh, empty runtime dir for this start, with an empty temp dir in it: a stale socket from the last run
+   * would fail the bind, and no temp file outlives the run that wrote it.
+   */
   async freshRunDir(workloadId: string, owner: WorkloadIdentity): Promise<string> {
     const dir = this.runDir(workloadId);
     await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { mode: PRIVATE });
-    await chown(dir, owner.uid, owner.gid);
-    await chmod(dir, PRIVATE);
+    for (const path of [dir, this.tmpDir(workloadId)]) {
+      await mkdir(path, { mode: PRIVATE });
+      await chown(path, owner.uid, owner.gid);
+      await chmod(path, PRIVATE);
+    }
     return dir;
   }
 
