@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm start`: the whole platform on one machine with embedded defaults, no account anywhere. Each
-// component is a child process; Ctrl-C (or SIGTERM) is passed on to all of them, and if one dies the
-// others are stopped so nothing is left half-running.
+// component is a child process in a process group of its own, so a terminal's Ctrl-C reaches this script
+// alone: it stops them one at a time, in the reverse of their start order (the edge, then the agent, whose
+// notebooks save their files to the control plane's storage, then the control plane), each given its time
+// and said what is waited for. If one dies the others are stopped the same way, so nothing is left half-running.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -15,6 +17,9 @@ const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 // loaded machine (CI running tests side by side) can take minutes.
 const READY_TIMEOUT_MS = Number(process.env.MERIDIAN_START_READY_SECONDS ?? 60) * 1000;
 const STOP_TIMEOUT_MS = 10_000;
+// The agent's own bound on its shutdown (stopping notebooks, saving their files), and a little more.
+const AGENT_STOP_TIMEOUT_MS = (Number(process.env.MERIDIAN_AGENT_STOP_TIMEOUT_SECONDS ?? 60) + 10) * 1000;
+const STOP_PROGRESS_MS = 5_000;
 
 // MERIDIAN_DATA_DIR is the root of this local installation here, resolved once against the directory npm
 // start runs in; each component gets its own absolute folder in it (docs/adr/0005-agent-directory-layout.md).
@@ -46,6 +51,8 @@ const COMPONENTS = [
     host: env.MERIDIAN_AGENT_LISTEN_HOST ?? '127.0.0.1',
     port: Number(env.MERIDIAN_AGENT_LISTEN_PORT ?? 9090),
     portVariable: 'MERIDIAN_AGENT_LISTEN_PORT',
+    stopping: 'stopping notebooks and saving their files to the control plane',
+    stopTimeoutMs: AGENT_STOP_TIMEOUT_MS,
     env: {
       MERIDIAN_AGENT_CONTROL_PLANE_URL: controlPlaneUrl,
       MERIDIAN_AGENT_DATA_DIR: agentDataDir,
@@ -119,13 +126,15 @@ function startComponent(component) {
     cwd: REPO_ROOT,
     env: { ...env, ...component.env },
     stdio: ['ignore', 'inherit', 'inherit'],
+    // Its own process group: a terminal's Ctrl-C goes to this script only, which stops each in turn.
+    detached: true,
   });
   child.on('exit', (code, signal) => {
     if (stopping) return;
     console.error(`${component.name} exited (${signal ?? `code ${code}`}); stopping the rest`);
-    stopAll(code || 1);
+    void stopAll(code || 1);
   });
-  children.push(child);
+  children.push({ component, child });
   return child;
 }
 
@@ -144,29 +153,60 @@ async function waitHealthy(component, child) {
   return false;
 }
 
-const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
+const alive = (child) => child.exitCode === null && child.signalCode === null;
+const running = () => children.filter(({ child }) => alive(child));
 
-function stopAll(exitCode, signal = 'SIGTERM') {
-  if (stopping) return;
-  stopping = true;
-  const left = running();
-  if (left.length === 0) process.exit(exitCode);
-  let remaining = left.length;
-  for (const child of left) {
-    child.once('exit', () => {
-      remaining -= 1;
-      if (remaining === 0) process.exit(exitCode);
-    });
-    child.kill(signal);
+/** Signals one component and waits for it to exit, saying every few seconds what it waits for; kills it at its timeout. */
+async function stopComponent({ component, child }, signal) {
+  if (!alive(child)) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  const timeoutMs = component.stopTimeoutMs ?? STOP_TIMEOUT_MS;
+  const started = Date.now();
+  const what = component.stopping ? ` (${component.stopping})` : '';
+  for (;;) {
+    const left = timeoutMs - (Date.now() - started);
+    if (left <= 0) break;
+    const tick = new Promise((resolve) => setTimeout(resolve, Math.min(STOP_PROGRESS_MS, left)));
+    if ((await Promise.race([exited.then(() => 'exited'), tick])) === 'exited') return;
+    if (!alive(child)) return;
+    const waited = Math.round((Date.now() - started) / 1000);
+    if (Date.now() - started < timeoutMs)
+      console.log(
+        `waiting for the ${component.name} to stop${what}: ${waited} s of at most ${Math.round(timeoutMs / 1000)} s ` +
+          '(Ctrl-C again stops everything at once)',
+      );
   }
-  setTimeout(() => process.exit(exitCode || 1), STOP_TIMEOUT_MS).unref();
+  console.error(
+    `the ${component.name} did not stop within ${Math.round(timeoutMs / 1000)} s${what}; killing it`,
+  );
+  child.kill('SIGKILL');
+  await exited;
 }
 
-process.on('SIGINT', () => stopAll(0, 'SIGINT'));
-process.on('SIGTERM', () => stopAll(0, 'SIGTERM'));
+/**
+ * Stops every component, last started first: the edge takes no more calls, the agent stops its notebooks
+ * and saves their files while the control plane (and its storage) still answers, then the control plane.
+ */
+async function stopAll(exitCode, signal = 'SIGTERM') {
+  if (stopping) return;
+  stopping = true;
+  for (const entry of [...running()].reverse()) await stopComponent(entry, signal);
+  process.exit(exitCode);
+}
+
+/** A second Ctrl-C while stopping: the user will not wait; files not yet saved stay on this host. */
+function stopNow() {
+  console.error('stopping everything at once: notebook files not yet saved stay on this host');
+  for (const { child } of running()) child.kill('SIGKILL');
+  process.exit(130);
+}
+
+process.on('SIGINT', () => (stopping ? stopNow() : void stopAll(0, 'SIGINT')));
+process.on('SIGTERM', () => void stopAll(0, 'SIGTERM'));
 // Whatever way this process ends, no component outlives it.
 process.on('exit', () => {
-  for (const child of running()) child.kill('SIGKILL');
+  for (const { child } of running()) child.kill('SIGKILL');
 });
 
 console.log(

@@ -1,5 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +31,7 @@ describe('npm start with its default, relative data dir', () => {
   let cpUrl = '';
   let edgeUrl = '';
   const data = (...parts: string[]) => join(cwd, '.data', ...parts);
+  let running: { id: string; endpoint: string; token: string } | undefined;
 
   beforeAll(async () => {
     cwd = mkdtempSync(join(tmpdir(), 'meridian-start-'));
@@ -55,6 +65,8 @@ describe('npm start with its default, relative data dir', () => {
         MERIDIAN_START_READY_SECONDS: '240',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own, as a terminal's foreground job: Ctrl-C below goes to all of it.
+      detached: true,
     });
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       output += chunk;
@@ -129,5 +141,34 @@ describe('npm start with its default, relative data dir', () => {
     const volume = statSync(data('workloads', 'volumes', `meridian-notebook-${id}`));
     expect(volume.uid).toBeGreaterThanOrEqual(200_000);
     expect(volume.mode & 0o777).toBe(0o700);
+    running = { id, endpoint: nb.endpoint, token: nb.token };
   }, 120_000);
+
+  it('on Ctrl-C stops the agent before the control plane, so a running notebook’s files reach storage', async () => {
+    if (!running || !child?.pid) throw new Error('needs the running notebook of the test before');
+    const { id, endpoint, token } = running;
+    const put = await fetch(`${endpoint}api/contents/before-ctrl-c.txt`, {
+      method: 'PUT',
+      headers: { authorization: `token ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'file', format: 'text', content: 'saved on the way out' }),
+    });
+    expect(put.status, await put.clone().text()).toBe(201);
+
+    // What a terminal does on Ctrl-C: SIGINT to every process of the foreground job.
+    const exited = new Promise<number | null>((r) => child?.once('exit', (code) => r(code)));
+    process.kill(-child.pid, 'SIGINT');
+    expect(await exited, output).toBe(0);
+    expect(output).not.toMatch(/stopping workload failed|did not stop within/);
+
+    // The control plane's embedded storage keeps objects as files: the notebook's one save, a tar.
+    const objects = data('control-plane', 'objects');
+    const saves = readdirSync(objects, { recursive: true, encoding: 'utf8' }).filter(
+      (p) => p.includes(`notebooks/${id}/volumes/`) && statSync(join(objects, p)).isFile(),
+    );
+    expect(saves, output).toHaveLength(1);
+    const file = execFileSync('tar', ['-xOf', join(objects, saves[0] ?? ''), './before-ctrl-c.txt'], {
+      encoding: 'utf8',
+    });
+    expect(file).toBe('saved on the way out');
+  }, 180_000);
 });

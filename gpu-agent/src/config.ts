@@ -97,6 +97,11 @@ export const AgentConfig = z
      * empty a host, drain it at the control plane first.
      */
     MERIDIAN_AGENT_ON_STOP: z.enum(['keep-workloads', 'stop-workloads']).default('keep-workloads'),
+    /**
+     * The longest SIGTERM/SIGINT takes before the agent exits anyway: stopping notebooks and saving their files
+     * (retried) happens in it. A save cut off leaves the files on this host, as after a crash.
+     */
+    MERIDIAN_AGENT_STOP_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
     /** How long the lines of a workload removed from this host stay readable (the control plane's window). */
     MERIDIAN_AGENT_ENDED_LOG_RETENTION_SECONDS: z.coerce
       .number()
@@ -197,6 +202,7 @@ export const AgentConfig = z
     },
     /** Whether a graceful stop leaves the ready containers and processes running, to be adopted. */
     leaveWorkloadsRunning: env.MERIDIAN_AGENT_ON_STOP === 'keep-workloads',
+    stopTimeoutMs: env.MERIDIAN_AGENT_STOP_TIMEOUT_SECONDS * 1000,
     /** The prediction-usage journal and its sealed reports. */
     usageJournalDir: join(env.MERIDIAN_AGENT_DATA_DIR, 'prediction-usage'),
     /** Records and logs of workloads run as plain processes (private to the agent). */

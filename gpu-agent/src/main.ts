@@ -142,7 +142,10 @@ try {
     stopping = true;
     const { leaveWorkloadsRunning } = config;
     log.info('shutting down', { signal, workloads: leaveWorkloadsRunning ? 'left running' : 'stopped' });
-    const force = setTimeout(() => process.exit(1), 15_000);
+    const force = setTimeout(() => {
+      log.error('shutdown took too long; exiting anyway', { timeoutMs: config.stopTimeoutMs });
+      process.exit(1);
+    }, config.stopTimeoutMs);
     force.unref();
     agent.stop({ leaveWorkloadsRunning }).then(
       () => process.exit(0),
