@@ -1,6 +1,7 @@
 import { invalidParam, missingParam, noSuch, ok, type StripeReply, stripeError } from './errors.js';
 import { asList, asParams, asString, asStringMap, type Params } from './form.js';
 import { listOf, newId, rejectUnknown, type StripeObject, type StripeState } from './state.js';
+import { newItem } from './subscriptions.js';
 
 // Customers, products, prices and subscriptions: the parts of Stripe's catalogue a metered subscription needs.
 
@@ -194,15 +195,7 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
         },
       );
     }
-    data.push({
-      id: newId('si'),
-      object: 'subscription_item',
-      price,
-      quantity: metered ? undefined : Number(asString(item.quantity) ?? 1),
-      subscription: id,
-      created: state.nowSeconds(),
-      metadata: {},
-    });
+    data.push(newItem(state, id, price, Number(asString(item.quantity) ?? 1)));
   }
   const subscription: StripeObject = {
     id,

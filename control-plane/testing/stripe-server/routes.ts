@@ -10,6 +10,7 @@ import { type StripeReply, unrecognizedUrl } from './errors.js';
 import type { Params } from './form.js';
 import { createMeter, createMeterEvent, listEventSummaries, listMeters } from './metering.js';
 import { listOf, type StripeState } from './state.js';
+import { listSubscriptionItems, updateSubscription } from './subscriptions.js';
 
 export interface ApiRequest {
   method: string;
@@ -30,6 +31,11 @@ export function dispatch(state: StripeState, req: ApiRequest): StripeReply {
   if (post && path === '/v1/prices') return createPrice(state, params);
   if (get && path === '/v1/prices') return listPrices(state, query);
   if (post && path === '/v1/subscriptions') return createSubscription(state, params);
+  const subscription = path.match(/^\/v1\/subscriptions\/([^/]+)$/);
+  if (post && subscription?.[1]) {
+    return updateSubscription(state, decodeURIComponent(subscription[1]), params, req.requestId);
+  }
+  if (get && path === '/v1/subscription_items') return listSubscriptionItems(state, query);
   if (post && path === '/v1/billing/meters') return createMeter(state, params);
   if (get && path === '/v1/billing/meters') return listMeters(state, query);
   if (post && path === '/v1/billing/meter_events') return createMeterEvent(state, params, req.requestId);

@@ -35,6 +35,59 @@ describe('the local Stripe stand-in, driven by the real stripe SDK', () => {
     return { meter, customer };
   };
 
+  it('updates subscription items as Stripe does: swap keeps the item, prorations unless none, no duplicate prices', async () => {
+    const { meter, customer } = await meterAndCustomer('calls_sub');
+    const metered = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount_decimal: Stripe.Decimal.from('0.1'),
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+      product_data: { name: 'Calls' },
+    });
+    const fee = (amount: number) =>
+      stripe.prices.create({
+        currency: 'usd',
+        unit_amount: amount,
+        recurring: { interval: 'month' },
+        product_data: { name: 'Plan' },
+      });
+    const [small, large] = [await fee(1000), await fee(3000)];
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: metered.id }, { price: small.id }],
+    });
+    const [meteredItem, feeItem] = subscription.items.data;
+
+    const swapped = await stripe.subscriptions.update(subscription.id, {
+      items: [{ id: feeItem?.id, price: large.id }],
+      proration_behavior: 'none',
+    });
+    expect(swapped.items.data.map((i) => [i.id, i.price.id])).toEqual([
+      [meteredItem?.id, metered.id],
+      [feeItem?.id, large.id],
+    ]);
+    expect(server.state.invoiceItems).toEqual([]);
+
+    // Stripe's default prorates: a credit for the old price's unused time, a charge for the new one's.
+    await stripe.subscriptions.update(subscription.id, { items: [{ id: feeItem?.id, price: small.id }] });
+    expect(server.state.invoiceItems.map((i) => Math.sign(Number(i.amount)))).toEqual([-1, 1]);
+
+    await expect(
+      stripe.subscriptions.update(subscription.id, { items: [{ price: metered.id }] }),
+    ).rejects.toThrow(/multiple subscription items with the same price/);
+    await expect(
+      stripe.subscriptions.update(subscription.id, { items: [{ id: 'si_missing', deleted: true }] }),
+    ).rejects.toThrow(/No such subscription item/);
+    await stripe.subscriptions.update(subscription.id, {
+      items: [{ id: feeItem?.id, deleted: true, clear_usage: false }],
+      proration_behavior: 'none',
+    });
+    const left = [];
+    for await (const item of stripe.subscriptionItems.list({ subscription: subscription.id }))
+      left.push(item.id);
+    expect(left).toEqual([meteredItem?.id]);
+    expect(server.state.deletedItems).toMatchObject([{ clearUsage: false, subscription: subscription.id }]);
+  });
+
   it('creates a meter, a metered price, a customer and a subscription with Stripe-shaped objects', async () => {
     const { meter, customer } = await meterAndCustomer('calls_a');
     expect(meter).toMatchObject({ object: 'billing.meter', event_name: 'calls_a', status: 'active' });

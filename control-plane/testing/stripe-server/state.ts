@@ -41,6 +41,12 @@ export class StripeState {
   /** identifier → the event that claimed it; a second event with the same identifier is rejected. */
   readonly identifiers = new Map<string, AcceptedMeterEvent>();
   readonly meterErrors: MeterEventError[] = [];
+  /** Proration invoice items that subscription updates created, for the customer's next invoice. */
+  readonly invoiceItems: StripeObject[] = [];
+  /** Items deleted from subscriptions, and whether their usage was cleared with them. */
+  readonly deletedItems: { item: StripeObject; clearUsage: boolean; subscription: string }[] = [];
+  /** Every subscription update applied (a replayed Idempotency-Key applies nothing and adds nothing). */
+  readonly subscriptionUpdates: { subscription: string; requestId: string; prorationBehavior: string }[] = [];
 
   constructor(readonly clock: () => number) {}
 
