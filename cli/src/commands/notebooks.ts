@@ -81,6 +81,15 @@ export function notebookCommands(program: Command): void {
         );
       }),
     );
+  notebooks
+    .command('get <name>')
+    .description('One notebook: its status and why (a stop whose files could not be saved says so)')
+    .action(
+      action(async (ctx, ref: string) => {
+        const n = await requireNotebook(await ctx.client(), ref);
+        ctx.print(n, () => notebookLine(n));
+      }),
+    );
   const open = notebooks
     .command('open <name>')
     .description('Print the link that opens the notebook in a browser (through the edge, with your login)');

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newId } from '@meridian/protocol';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerTestAgent } from '../../testing/agents.js';
 import { createTestApp, type Session } from '../../testing/test-app.js';
-import { notebookSessions, workloads } from '../db/schema.js';
+import { notebookSessions, notebooks, workloads } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { saveNotebookVolume } from '../services/notebooks/volumes.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -241,5 +242,136 @@ describe('notebook volumes', () => {
     expect(bad.status).toBe(400);
     const anon = await t.app.request(`/agent/v1/notebooks/${notebookId}/volume`);
     expect(anon.status).toBe(401);
+  });
+});
+
+// A save the agent gave up on (after its retries), as the notebook's owner reads it.
+describe('a notebook whose files could not be saved', () => {
+  let t: TestApp;
+  let owner: Session;
+  let ranIt: Agent;
+  let other: Agent;
+  let notebookId = '';
+  const report = (agent: Agent, body: unknown) =>
+    t.app.request(`/agent/v1/notebooks/${notebookId}/volume/failure`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent.credential}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const reason = async () =>
+    (await t.client.call('GET', `/v1/notebooks/${notebookId}`, { token: owner.accessToken })).json
+      .statusReason as string;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('owner');
+    ranIt = await registerTestAgent(t);
+    other = await registerTestAgent(t);
+    const created = await t.client.call('POST', '/v1/notebooks', {
+      token: owner.accessToken,
+      body: { name: 'unsaved', gpuType: 'cpu' },
+    });
+    notebookId = created.json.id;
+    // It ran on `ranIt` and has stopped as asked (what the scheduler records when it leaves the host).
+    await t.db.insert(notebookSessions).values({
+      id: newId('notebookSession'),
+      notebookId,
+      orgId: owner.orgId,
+      gpuType: 'cpu',
+      gpuCount: 0,
+      agentId: ranIt.agentId,
+      startedAt: new Date(Date.now() - 60_000),
+      endedAt: new Date(),
+    });
+    await t.db
+      .update(notebooks)
+      .set({ desired: 'stopped', status: 'stopped' })
+      .where(eq(notebooks.id, notebookId));
+  });
+  afterAll(() => t.cleanup());
+
+  it('answers 503 saying only that storage did not take the files, never what the store said', async () => {
+    const store: ObjectStore = Object.create(t.objectStore);
+    store.put = () => Promise.reject(new Error('NoSuchBucket: meridian-secret-bucket at 10.0.0.7'));
+    const broken = t.anotherInstance({ objectStore: store });
+    const res = await broken.request(`/agent/v1/notebooks/${notebookId}/volume`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ranIt.credential}` },
+      body: 'tar',
+    });
+    expect(res.status).toBe(503);
+    const message = ((await res.json()) as { error: { message: string } }).error.message;
+    expect(message).toBe('The platform’s file storage did not take the files; try again later');
+  });
+
+  it('is said on the stopped notebook when the agent that ran it reports it, and no other agent may', async () => {
+    expect((await report(other, { cause: 'storage', attempts: 4 })).status).toBe(404);
+    expect(await reason()).toBe('stopped as asked; its files are kept for the next start');
+    expect((await report(ranIt, { cause: 'storage', attempts: 4, path: '/etc' })).status).toBe(400);
+    expect((await report(ranIt, { cause: 'a tale', attempts: 4 })).status).toBe(400);
+
+    expect((await report(ranIt, { cause: 'storage', attempts: 4 })).status).toBe(204);
+    expect(await reason()).toBe(
+      'stopped, but its files could not be saved: the platform’s file storage did not take them (tried 4 times). ' +
+        'They are still on the host that ran it: start the notebook again to retry; a start on that host saves ' +
+        'them first, a start on another host opens the files saved before',
+    );
+  });
+
+  it('is no longer said once a save succeeds', async () => {
+    const saved = await t.app.request(`/agent/v1/notebooks/${notebookId}/volume`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ranIt.credential}` },
+      body: 'the notebook files as a tar',
+    });
+    expect(saved.status).toBe(201);
+    expect(await reason()).toBe('stopped as asked; its files are kept for the next start');
+  });
+});
+
+describe('a conditional save (a host saving the copy whose save failed, before it starts it again)', () => {
+  let t: TestApp;
+  let owner: Session;
+  let agent: Agent;
+  let notebookId = '';
+  const put = (headers: Record<string, string>) =>
+    t.app.request(`/agent/v1/notebooks/${notebookId}/volume`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${agent.credential}`, ...headers },
+      body: 'tar',
+    });
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('owner');
+    agent = await registerTestAgent(t);
+    notebookId = (
+      await t.client.call('POST', '/v1/notebooks', {
+        token: owner.accessToken,
+        body: { name: 'conditional', gpuType: 'cpu' },
+      })
+    ).json.id;
+    await t.db.insert(notebookSessions).values({
+      id: newId('notebookSession'),
+      notebookId,
+      orgId: owner.orgId,
+      gpuType: 'cpu',
+      gpuCount: 0,
+      agentId: agent.agentId,
+      startedAt: new Date(),
+    });
+  });
+  afterAll(() => t.cleanup());
+
+  it('stores over the save its copy was made from, and refuses with 409 once another was stored since', async () => {
+    const first = await put({ 'if-none-match': '*' });
+    expect(first.status, await first.clone().text()).toBe(201);
+    const { savedAt } = (await first.json()) as { savedAt: number };
+    // Made before any save, or from an older one: newer files were stored since, which it must not replace.
+    expect((await put({ 'if-none-match': '*' })).status).toBe(409);
+    expect((await put({ 'if-match': `"${savedAt - 1}"` })).status).toBe(409);
+    expect((await put({ 'if-match': 'yesterday' })).status).toBe(400);
+    await sleep(2); // a save's key is its millisecond
+    expect((await put({ 'if-match': `"${savedAt}"` })).status).toBe(201);
   });
 });

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { DeletedNotebooksQuery, NotebookId } from '@meridian/protocol';
+import { DeletedNotebooksQuery, NotebookId, NotebookSaveFailure } from '@meridian/protocol';
 import { Hono } from 'hono';
 import { AppError, notFound } from '../errors.js';
 import type { AppEnv } from '../http/context.js';
@@ -10,6 +10,7 @@ import {
   deletedNotebooksOf,
   type NotebookVolumeDeps,
   openNotebookVolume,
+  reportNotebookSaveFailure,
   saveNotebookVolume,
 } from '../services/notebooks/volumes.js';
 import { requireAgent } from './agents.js';
@@ -22,7 +23,9 @@ type AgentEnv = AppEnv & { Variables: AppEnv['Variables'] & { agent: AgentIdenti
 /**
  * Agents only: a notebook's files, saved as one tar when it stops (`PUT`) and fetched when it starts
  * (`GET`, 404 while none was ever saved; `If-None-Match` with the save time the agent holds answers 304),
- * so a notebook started on another agent finds them. Streamed both ways, never held in memory. And which
+ * so a notebook started on another agent finds them (`If-Match` / `If-None-Match: *` make a save conditional
+ * on the save stored). Streamed both ways, never held in memory. A save it gave
+ * up on is reported (`POST …/volume/failure`), for the notebook's owner to read. And which
  * of the notebooks an agent ran were deleted since, so it removes what it keeps of them.
  */
 export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps) {
@@ -34,7 +37,13 @@ export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps
   app.put(path, async (c) => {
     const body = limitedBody(c, maxBytes, tooLarge);
     if (!body) throw new AppError('validation_failed', 'The tar of the notebook’s files is the body');
-    const saved = await saveNotebookVolume(deps, c.var.agent.agentId, notebookId(c.req.param('id')), body);
+    const saved = await saveNotebookVolume(
+      deps,
+      c.var.agent.agentId,
+      notebookId(c.req.param('id')),
+      body,
+      overSave(c.req.header('if-match'), c.req.header('if-none-match')),
+    );
     return c.json(saved, 201);
   });
   app.get(path, async (c) => {
@@ -56,6 +65,19 @@ export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps
       etag,
     });
   });
+  // It gave up saving a stopped notebook's files (they stay on its host): its owner reads why.
+  const failure = '/agent/v1/notebooks/:id/volume/failure';
+  app.use(failure, requireAgent(deps));
+  app.post(failure, async (c) => {
+    const body = NotebookSaveFailure.safeParse(await c.req.json().catch(() => undefined));
+    if (!body.success)
+      throw new AppError(
+        'validation_failed',
+        'The body is {"cause": "storage" | "unreachable" | …, "attempts": n}',
+      );
+    await reportNotebookSaveFailure(deps.db, c.var.agent.agentId, notebookId(c.req.param('id')), body.data);
+    return c.body(null, 204);
+  });
   // Which of the notebooks whose files it keeps were deleted, so it removes them (they stopped there: no
   // desired state of its names them any more).
   app.use('/agent/v1/notebooks/deleted', requireAgent(deps));
@@ -67,6 +89,18 @@ export function notebookVolumeRoutes(deps: AgentServiceDeps & NotebookVolumeDeps
     return c.json({ deleted }, 200);
   });
   return app;
+}
+
+/**
+ * A save's condition: `If-Match: "<savedAt>"` only over that save, `If-None-Match: *` only while none is
+ * stored (409 otherwise: the agent's copy was made before another agent's save). Neither: unconditional.
+ */
+function overSave(ifMatch?: string, ifNoneMatch?: string): { savedAt: number } | 'none' | undefined {
+  if (ifNoneMatch === '*') return 'none';
+  if (ifMatch === undefined) return undefined;
+  const savedAt = /^"(\d{1,15})"$/.exec(ifMatch)?.[1];
+  if (!savedAt) throw new AppError('validation_failed', 'If-Match is the ETag of a save: "<savedAt>"');
+  return { savedAt: Number(savedAt) };
 }
 
 function notebookId(raw: string): string {

@@ -15,12 +15,14 @@ const BATCH = 500;
  */
 export class NotebookLeftovers {
   constructor(
-    private readonly volumes: Pick<NotebookVolumes, 'kept' | 'forget'>,
+    private readonly volumes: Pick<NotebookVolumes, 'kept' | 'forget' | 'reportUnsaved'>,
     private readonly log: Logger,
   ) {}
 
   /** Never throws: what cannot be asked or removed now is tried again after the next desired state. */
   async removeDeleted(state: DesiredState, api: Pick<ApiClient, 'deletedNotebooks'>): Promise<void> {
+    // A save given up on while the control plane could not be told (it was down): told now it answers.
+    await this.volumes.reportUnsaved().catch(() => undefined);
     try {
       const held = new Set(state.workloads.flatMap((w) => (w.kind === 'notebook' ? [w.notebookId] : [])));
       const idle = (await this.volumes.kept()).filter(

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { WorkloadDirs } from '../runtimes/workload-dirs.js';
 import type { WorkloadIdentity, WorkloadUsers } from '../runtimes/workload-users.js';
+import { answerFailure, NotebookSaveError, SaveAttemptError, UnsavedMarks } from './notebook-unsaved.js';
 
 const VOLUME_PREFIX = 'meridian-notebook-';
 const SAVE_SUFFIX = '.save';
@@ -24,6 +25,10 @@ export interface NotebookVolumesOptions {
   fetch?: typeof fetch;
 }
 
+/** Tries of a save before it is given up (the files stay here), and the wait before the second, doubled after. */
+const SAVE_ATTEMPTS = 4;
+const FIRST_RETRY_DELAY_MS = 1_000;
+
 /**
  * A notebook's files travel with it: saved as one tar to the control plane's object storage when it stops
  * here, restored from there when it starts here after running elsewhere. tar runs as the notebook's own
@@ -32,13 +37,27 @@ export interface NotebookVolumesOptions {
  */
 export class NotebookVolumes {
   private readonly fetch: typeof fetch;
+  private readonly unsaved: UnsavedMarks;
 
   constructor(private readonly options: NotebookVolumesOptions) {
     this.fetch = options.fetch ?? fetch;
+    this.unsaved = new UnsavedMarks(options.stateDir);
   }
 
-  /** Brings the volume up to the latest save; `kept` when this host's copy is that save already. */
+  /**
+   * Brings the volume up to the latest save; `kept` when this host's copy is that save already, or newer: a
+   * copy whose save failed is saved first, and kept as it is when that fails again (it is the newest). Only
+   * over the save it was made from: when another host has saved the notebook's files since, those are newer
+   * and restored instead.
+   */
   async restore(notebookId: string, volume: string): Promise<'restored' | 'kept' | 'none'> {
+    if (await this.unsaved.get(notebookId)) {
+      try {
+        if ((await this.save(notebookId, volume, { overKnown: true })) === 'saved') return 'kept';
+      } catch {
+        return 'kept'; // reported by save(); the next stop tries again
+      }
+    }
     const known = await this.knownSave(notebookId);
     const res = await this.call('GET', notebookId, known ? { 'if-none-match': `"${known}"` } : {});
     if (res.status === 304 || res.status === 404) {
@@ -63,9 +82,70 @@ export class NotebookVolumes {
   /**
    * Saves the volume (the notebook has stopped); the control plane keeps it for the next start anywhere.
    * `gone` when it answers 404: the notebook was deleted (or another host has run it since), so this host's
-   * copy is nobody's files any more and the caller removes it. Final, never retried; other refusals throw.
+   * copy is nobody's files any more and the caller removes it. Final, never retried. A failure that may
+   * pass (no answer, 5xx, 429) is tried again with backoff; the last one throws NotebookSaveError, once this
+   * host has marked the files unsaved and told the control plane, whose owner reads it on the notebook.
    */
-  async save(notebookId: string, volume: string): Promise<'saved' | 'gone'> {
+  async save(
+    notebookId: string,
+    volume: string,
+    options: { overKnown?: boolean } = {},
+  ): Promise<'saved' | 'gone' | 'superseded'> {
+    let delay = FIRST_RETRY_DELAY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const saved = await this.saveOnce(notebookId, volume, options.overKnown === true);
+        await this.unsaved.clear(notebookId);
+        return saved;
+      } catch (err) {
+        const failed =
+          err instanceof SaveAttemptError ? err : new SaveAttemptError('unreadable', false, String(err));
+        if (failed.retryable && attempt < SAVE_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, delay));
+          delay *= 2;
+          continue;
+        }
+        const failure = { cause: failed.saveCause, attempts: attempt };
+        await this.unsaved.set(notebookId, { ...failure, reported: false });
+        await this.reportUnsaved(notebookId);
+        throw new NotebookSaveError(failure, failed.message);
+      }
+    }
+  }
+
+  /** Tells the control plane of the saves given up on that it has not heard of yet (never throws). */
+  async reportUnsaved(only?: string): Promise<void> {
+    for (const { notebookId, mark } of await this.unsaved.unreported()) {
+      if (only !== undefined && notebookId !== only) continue;
+      const res = await this.call(
+        'POST',
+        notebookId,
+        { 'content-type': 'application/json' },
+        JSON.stringify({ cause: mark.cause, attempts: mark.attempts }),
+        '/failure',
+      ).catch(() => undefined);
+      await res?.body?.cancel();
+      // 404: deleted, or run elsewhere since: nobody is to be told.
+      if (res?.ok || res?.status === 404) await this.unsaved.set(notebookId, { ...mark, reported: true });
+    }
+  }
+
+  /**
+   * One try: the tar streamed to the control plane. Throws SaveAttemptError saying whether to try again.
+   * With `overKnown`, only over the save this copy was made from (none: only while none is stored);
+   * `superseded` when another was stored since.
+   */
+  private async saveOnce(
+    notebookId: string,
+    volume: string,
+    overKnown: boolean,
+  ): Promise<'saved' | 'gone' | 'superseded'> {
+    const known = overKnown ? await this.knownSave(notebookId) : undefined;
+    const condition: Record<string, string> = !overKnown
+      ? {}
+      : known
+        ? { 'if-match': `"${known}"` }
+        : { 'if-none-match': '*' };
     const owner = await this.owner(volume);
     const dir = this.options.dirs.volumeDir(volume);
     const tar = spawnAs(owner, 'tar', ['-c', '-f', '-', '-C', dir, '.']);
@@ -80,21 +160,24 @@ export class NotebookVolumes {
       res = await this.call(
         'PUT',
         notebookId,
-        { 'content-type': 'application/x-tar' },
+        { 'content-type': 'application/x-tar', ...condition },
         Readable.toWeb(tar.stdout),
       );
     } catch (err) {
       await abandonTar();
-      throw err;
+      throw new SaveAttemptError('unreachable', true, `the control plane did not answer: ${String(err)}`);
     }
     if (res.status !== 201) {
       await abandonTar();
-      const answer = await res.text();
-      if (res.status !== 404) throw new Error(`saving the files answered ${res.status}: ${answer}`);
+      const answer = await res.text().catch(() => '');
+      if (res.status === 409) return 'superseded';
+      if (res.status !== 404) throw answerFailure(res.status, answer);
       await rm(this.statePath(notebookId), { force: true });
       return 'gone';
     }
-    await exited;
+    await exited.catch((err: unknown) => {
+      throw new SaveAttemptError('unreadable', false, String(err));
+    });
     const saved = (await res.json()) as { savedAt: number };
     await this.remember(notebookId, `"${saved.savedAt}"`);
     return 'saved';
@@ -117,6 +200,7 @@ export class NotebookVolumes {
     await this.options.dirs.removeVolume(volume);
     await this.options.users.remove(volume);
     await rm(this.statePath(notebookId), { force: true });
+    await this.unsaved.clear(notebookId);
   }
 
   private owner(volume: string): Promise<WorkloadIdentity> {
@@ -127,11 +211,12 @@ export class NotebookVolumes {
     method: string,
     notebookId: string,
     headers: Record<string, string>,
-    body?: ReadableStream,
+    body?: ReadableStream | string,
+    under = '',
   ) {
     const access = await this.options.access();
     if (!access) throw new Error('not registered with a control plane yet');
-    const url = `${access.controlPlaneUrl.replace(/\/+$/, '')}/agent/v1/notebooks/${encodeURIComponent(notebookId)}/volume`;
+    const url = `${access.controlPlaneUrl.replace(/\/+$/, '')}/agent/v1/notebooks/${encodeURIComponent(notebookId)}/volume${under}`;
     return this.fetch(url, {
       method,
       headers: { ...headers, authorization: `Bearer ${access.credential}` },

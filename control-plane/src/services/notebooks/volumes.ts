@@ -1,14 +1,18 @@
 import type { Readable } from 'node:stream';
+import type { NotebookSaveFailure } from '@meridian/protocol';
 import { and, desc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { agents, notebookSessions, notebooks, workloads } from '../../db/schema.js';
-import { notFound } from '../../errors.js';
+import { AppError, conflict, notFound } from '../../errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ObjectBody, ObjectStore } from '../../storage/object-store.js';
+import { clearSaveFailure, recordSaveFailure } from './save-outcome.js';
 
 export interface NotebookVolumeDeps {
   db: Database;
   objectStore: ObjectStore;
+  /** Where a storage failure's detail goes: the agent (and the notebook's owner) read only that it failed. */
+  logger?: Logger;
   /** Longest a start waits for the files of the run before it, still being saved by another agent. */
   saveWaitMs?: number;
   /** The most a notebook's files may take as one tar; default MAX_NOTEBOOK_VOLUME_BYTES (2 GiB). */
@@ -43,22 +47,58 @@ export async function saveNotebookVolume(
   agentId: string,
   notebookId: string,
   body: Readable,
+  /** Only over this save (`none`: only while none is stored): a copy made from an older one is refused. */
+  over?: { savedAt: number } | 'none',
 ): Promise<{ savedAt: number; sizeBytes: number }> {
-  const row = await notebookOf(deps.db, notebookId);
-  const [last] = await sessionsOf(deps.db, notebookId, 1);
-  if (last?.agentId !== agentId && !(await holds(deps.db, agentId, notebookId))) throw notFound('Notebook');
+  const row = await assertRanThere(deps.db, agentId, notebookId);
   const prefix = prefixOf(row.orgId, notebookId);
+  if (over !== undefined) {
+    const latest = await latestSave(deps.objectStore, prefix);
+    if (over === 'none' ? latest !== undefined : latest !== over.savedAt)
+      throw conflict('Newer files of the notebook were saved since this copy was made');
+  }
   const savedAt = Date.now();
-  const stored = await deps.objectStore.put(`${prefix}${stamp(savedAt)}`, body, {
-    contentType: 'application/x-tar',
-  });
+  const stored = await deps.objectStore
+    .put(`${prefix}${stamp(savedAt)}`, body, { contentType: 'application/x-tar' })
+    .catch((error: unknown) => {
+      // A refusal the agent caused (a body over the limit) is its own error; anything else is storage's.
+      if (error instanceof AppError) throw error;
+      deps.logger?.error('notebook files not stored', { orgId: row.orgId, notebookId, error });
+      throw new AppError(
+        'unavailable',
+        'The platform’s file storage did not take the files; try again later',
+      );
+    });
   if (!(await notebookExists(deps.db, notebookId))) {
     await deps.objectStore.delete(stored.key);
     throw notFound('Notebook');
   }
   for await (const old of deps.objectStore.list(prefix))
     if (old.key !== stored.key && old.key < stored.key) await deps.objectStore.delete(old.key);
+  await clearSaveFailure(deps.db, notebookId);
   return { savedAt, sizeBytes: stored.sizeBytes };
+}
+
+/**
+ * The agent that last ran the notebook gave up saving its files (see NotebookSaveFailure): its owner reads
+ * so on the stopped notebook, with what to do. Another agent's report is as missing as a deleted notebook.
+ */
+export async function reportNotebookSaveFailure(
+  db: Database,
+  agentId: string,
+  notebookId: string,
+  failure: NotebookSaveFailure,
+): Promise<void> {
+  await assertRanThere(db, agentId, notebookId);
+  await recordSaveFailure(db, notebookId, failure);
+}
+
+/** The notebook, when its last run was on `agentId` or it is placed there now; else 404. */
+async function assertRanThere(db: Database, agentId: string, notebookId: string) {
+  const row = await notebookOf(db, notebookId);
+  const [last] = await sessionsOf(db, notebookId, 1);
+  if (last?.agentId !== agentId && !(await holds(db, agentId, notebookId))) throw notFound('Notebook');
+  return row;
 }
 
 /**
