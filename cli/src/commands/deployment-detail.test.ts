@@ -99,6 +99,37 @@ describe('deployments get', () => {
     expect(fixed).toContain('  cache       off');
   });
 
+  it('says why it cannot start, from the start problem rather than the status wording', () => {
+    const failed = deploymentDetail(
+      deployment({
+        status: 'loading',
+        statusReason: 'attempt 2, after a failure on agent agt_1',
+        startProblem: {
+          kind: 'failed',
+          message: 'onnxruntime could not load a file on the host',
+          retryAt: '2026-12-04T10:01:00.000Z',
+        },
+      }),
+      'https://edge.example',
+    );
+    expect(failed).toContain(
+      '  cannot start  its last start failed: onnxruntime could not load a file on the host; next attempt at 2026-12-04T10:01:00.000Z',
+    );
+    const unplaceable = deploymentDetail(
+      deployment({
+        status: 'pending',
+        startProblem: { kind: 'unplaceable', message: 'no online host with 1× T4 free (none has any T4)' },
+      }),
+      'https://edge.example',
+    );
+    expect(unplaceable).toContain(
+      '  cannot start  no host fits its replicas now: no online host with 1× T4 free (none has any T4)',
+    );
+    expect(deploymentDetail(deployment({ startProblem: null }), 'https://edge.example')).not.toContain(
+      'cannot start',
+    );
+  });
+
   it('says when the alias a deployment was asked by has moved on or gone, and how to follow it', () => {
     const model = (d: Deployment, aliasNow?: number | null) =>
       deploymentDetail(d, 'http://127.0.0.1:8787', aliasNow).split('\n')[1];

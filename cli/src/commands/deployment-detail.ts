@@ -101,6 +101,15 @@ function modelLine(d: Deployment, aliasNow: number | null | undefined): string {
   return `${d.modelName} v${d.version.version}${how ? ` (${how})` : ''}`;
 }
 
+/** Why it cannot start, from the API's `startProblem`; no row while it starts, serves or idles. */
+function startProblemRow(d: Deployment): [string, string][] {
+  const p = d.startProblem;
+  if (!p) return [];
+  if (p.kind === 'unplaceable') return [['cannot start', `no host fits its replicas now: ${p.message}`]];
+  const retry = p.retryAt ? `; next attempt at ${p.retryAt}` : '';
+  return [['cannot start', `its last start failed: ${p.message}${retry}`]];
+}
+
 /** Everything a person asks of one deployment, a labelled line each. */
 export function deploymentDetail(d: Deployment, edgeUrl: string, aliasNow?: number | null): string {
   const hardware = d.gpuType === 'cpu' ? 'cpu' : `${d.gpuCount} × ${d.gpuType}`;
@@ -108,6 +117,7 @@ export function deploymentDetail(d: Deployment, edgeUrl: string, aliasNow?: numb
   const rows: [string, string][] = [
     ['model', modelLine(d, aliasNow)],
     ['status', `${d.status}${d.statusReason ? ` (${d.statusReason})` : ''}`],
+    ...startProblemRow(d),
     ['replicas', `${readyCell(d)} ready (${phases(d)})`],
     ['scaling', scaling(d)],
     ['cold calls', `held up to ${formatDuration(d.holdTimeoutSeconds)} while no replica is ready`],

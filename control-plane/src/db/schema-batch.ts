@@ -59,6 +59,10 @@ export const batchJobs = sqliteTable(
     error: text('error', { mode: 'json' }).$type<BatchJobError>(),
     /** Set while the job waits (org suspended, no replica yet); cleared when it runs again. */
     pausedReason: text('paused_reason'),
+    /** While it waits: why, in words (its deployment's start problem among them); null while it runs. */
+    statusReason: text('status_reason'),
+    /** Since when its deployment has been unplaceable without a break; past the runner's bound the job fails. */
+    unplaceableSince: integer('unplaceable_since', { mode: 'timestamp_ms' }),
     completionWindowSeconds: integer('completion_window_seconds').notNull(),
     maxConcurrency: integer('max_concurrency').notNull(),
     /** The credential that created it: lines are billed to it, as its own calls at the edge would be. */

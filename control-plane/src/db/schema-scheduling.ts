@@ -25,6 +25,14 @@ const GPU_TYPE_VALUES = ['t4', 'v100', 'rtx4090', 'cpu'] as const;
 
 export type BatchingSettings = { maxBatchSize: number; maxQueueDelayMs: number };
 
+/**
+ * Why a deployment's current revision cannot start, as data (`statusReason` is the same in words): no host
+ * fits its replicas (`unplaceable`, the scheduler's placement refusal), or its last start failed and none has
+ * succeeded since (`failed`, the replica's reason; the next attempt at `retryAt`, ms). `message` names no
+ * replica, agent or host path: batch jobs on the deployment repeat it to whoever may call it.
+ */
+export type StartProblem = { kind: 'unplaceable' | 'failed'; message: string; retryAt?: number };
+
 /** A model served by `minReplicas` replicas; `revision` names the model version it should serve now. */
 export const deployments = sqliteTable(
   'deployments',
@@ -63,6 +71,8 @@ export const deployments = sqliteTable(
     status: text('status', { enum: DEPLOYMENT_STATUSES }).notNull().default('pending'),
     /** Why it is pending or failed, in words a person can act on. */
     statusReason: text('status_reason'),
+    /** Why it cannot start, as data; null while it starts, serves or idles. Written with `status`. */
+    startProblem: text('start_problem', { mode: 'json' }).$type<StartProblem>(),
     createdBy: text('created_by').notNull(),
     createdAt: createdAt(),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),

@@ -198,6 +198,17 @@ const RolloutSchema = z
   .openapi('Rollout');
 
 const phaseCount = z.number().int();
+const StartProblemSchema = z
+  .object({
+    kind: z.enum(['unplaceable', 'failed']).openapi({
+      description:
+        'unplaceable: no online host fits its replicas now (placement tries again on every scheduler tick); ' +
+        'failed: its last start failed and none has succeeded since',
+    }),
+    message: z.string().openapi({ description: 'The scheduler’s or the replica’s reason, naming no host' }),
+    retryAt: z.string().optional().openapi({ description: 'failed: when the scheduler starts it again' }),
+  })
+  .openapi('DeploymentStartProblem');
 export const DeploymentSchema = z
   .object({
     id: z.string(),
@@ -227,6 +238,10 @@ export const DeploymentSchema = z
     deterministic: z.boolean(),
     status: z.enum(DEPLOYMENT_STATUSES),
     statusReason: z.string().nullable(),
+    startProblem: StartProblemSchema.nullable().openapi({
+      description:
+        'Why it cannot start, as data (statusReason says it in words); null while it starts, serves or is idle',
+    }),
     replicas: z
       .object({
         total: phaseCount,

@@ -2,38 +2,38 @@ import { describe, expect, it } from 'vitest';
 import { startProblem } from './start-problem';
 
 const deployment = { name: 'fraud-api', gpuType: 't4', gpuCount: 1 } as const;
-const pending = (statusReason: string | null) => ({
+const unplaceable = (message: string) => ({
   ...deployment,
-  status: 'pending' as const,
-  statusReason,
+  startProblem: { kind: 'unplaceable' as const, message },
 });
 
 describe("a deployment's start problem", () => {
   it('names the hardware no host has, with the scheduler’s reason', () => {
     const reason = 'no online host with 1× T4 free with 513 MiB GPU memory each (none has any T4)';
-    expect(startProblem(pending(reason))).toBe(`No host can run fraud-api on t4 now: ${reason}.`);
+    expect(startProblem(unplaceable(reason))).toBe(`No host can run fraud-api on t4 now: ${reason}.`);
   });
 
-  it('sees a refusal after the retry note, and with no host online at all', () => {
-    expect(
-      startProblem(pending('attempt 2, after a failure on agent agt_1: no online host with 2× T4 free')),
-    ).toMatch(/^No host can run fraud-api on t4 now: attempt 2/);
-    expect(startProblem(pending('no online hosts (1 lost)'))).toMatch(/^No host can run/);
+  it('reads the kind, not the wording: a refusal the scheduler words otherwise is still one', () => {
+    expect(startProblem(unplaceable('every T4 in the cluster is taken'))).toBe(
+      'No host can run fraud-api on t4 now: every T4 in the cluster is taken.',
+    );
+    expect(startProblem({ ...unplaceable('none fits'), gpuCount: 2 })).toMatch(
+      /^No host can run fraud-api on t4 × 2/,
+    );
   });
 
   it('says why a failed deployment failed', () => {
-    expect(startProblem({ ...deployment, status: 'failed', statusReason: 'the model did not load' })).toBe(
+    const failed = (message: string) => ({
+      ...deployment,
+      startProblem: { kind: 'failed' as const, message, retryAt: '2026-12-07T07:00:00.000Z' },
+    });
+    expect(startProblem(failed('the model did not load'))).toBe(
       'fraud-api failed to start: the model did not load.',
     );
-    expect(startProblem({ ...deployment, status: 'failed', statusReason: null })).toBe(
-      'fraud-api failed to start: no reason was given.',
-    );
+    expect(startProblem(failed(' '))).toBe('fraud-api failed to start: no reason was given.');
   });
 
-  it('sees none while it is on its way or serving', () => {
-    for (const reason of [null, 'waiting to be placed', 'rolling out version 2'])
-      expect(startProblem(pending(reason))).toBeUndefined();
-    for (const status of ['scheduled', 'pulling', 'loading', 'ready', 'idle'] as const)
-      expect(startProblem({ ...deployment, status, statusReason: null })).toBeUndefined();
+  it('sees none while it is on its way, serving or idle', () => {
+    expect(startProblem({ ...deployment, startProblem: null })).toBeUndefined();
   });
 });

@@ -1981,6 +1981,7 @@ export interface components {
       scaleDownDelaySeconds: number;
       scaleToZeroAfterSeconds: number | null;
       scaleUpDelaySeconds: number;
+      startProblem: components['schemas']['DeploymentStartProblem'];
       /** @description How the newest replica of the current revision started, phase by phase */
       startup: {
         attempt: number;
@@ -2064,6 +2065,18 @@ export interface components {
       step: number;
       to: string;
     };
+    /** @description Why it cannot start, as data (statusReason says it in words); null while it starts, serves or is idle */
+    DeploymentStartProblem: {
+      /**
+       * @description unplaceable: no online host fits its replicas now (placement tries again on every scheduler tick); failed: its last start failed and none has succeeded since
+       * @enum {string}
+       */
+      kind: 'unplaceable' | 'failed';
+      /** @description The scheduler’s or the replica’s reason, naming no host */
+      message: string;
+      /** @description failed: when the scheduler starts it again */
+      retryAt?: string;
+    } | null;
     Error: {
       error: {
         /** @enum {string} */

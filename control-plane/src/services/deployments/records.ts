@@ -1,6 +1,13 @@
 import { WORKLOAD_PHASES, type WorkloadPhase } from '@meridian/protocol';
 import { and, count, eq, inArray, or } from 'drizzle-orm';
-import { deploymentRevisions, deployments, models, modelVersions, workloads } from '../../db/schema.js';
+import {
+  deploymentRevisions,
+  deployments,
+  models,
+  modelVersions,
+  type StartProblem,
+  workloads,
+} from '../../db/schema.js';
 import { notFound } from '../../errors.js';
 import type { Reader } from '../models/deps.js';
 import { latestRollouts } from '../rollouts/present.js';
@@ -151,6 +158,7 @@ export async function presentDeployments(db: Reader, rows: DeploymentRow[]) {
       deterministic: row.deterministic,
       status: row.status,
       statusReason: row.statusReason,
+      startProblem: presentStartProblem(row.startProblem),
       replicas: replicas.get(row.id) ?? noReplicas(),
       startup: started.get(row.id) ?? null,
       rollout: rollouts.get(row.id) ?? null,
@@ -159,6 +167,16 @@ export async function presentDeployments(db: Reader, rows: DeploymentRow[]) {
       updatedAt: row.updatedAt.toISOString(),
     };
   });
+}
+
+/** A start problem as the API shows it: its retry time as an ISO date. */
+function presentStartProblem(p: StartProblem | null) {
+  if (!p) return null;
+  return {
+    kind: p.kind,
+    message: p.message,
+    ...(p.retryAt !== undefined ? { retryAt: new Date(p.retryAt).toISOString() } : {}),
+  };
 }
 
 export type DeploymentView = Awaited<ReturnType<typeof presentDeployments>>[number];

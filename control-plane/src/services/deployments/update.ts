@@ -110,7 +110,13 @@ async function rollOut(
       .set(
         row.status === 'idle'
           ? { revision }
-          : { revision, status: 'pending', statusReason: `rolling out version ${version.version}` },
+          : {
+              revision,
+              status: 'pending',
+              statusReason: `rolling out version ${version.version}`,
+              // The new revision has not failed to start (yet): what the old one met is not its problem.
+              startProblem: null,
+            },
       )
       .where(eq(deployments.id, row.id));
   return { revision };

@@ -137,6 +137,7 @@ export async function applyPlan(
         set: [
           [deployments.status, s.status],
           [deployments.statusReason, s.reason],
+          [deployments.startProblem, s.startProblem],
           [deployments.updatedAt, at],
         ],
       })),

@@ -12,6 +12,7 @@ import {
   type NotebookStatus,
   notebookSessions,
   notebooks,
+  type StartProblem,
   workloads,
 } from '../../db/schema.js';
 
@@ -83,6 +84,8 @@ export interface DeploymentView {
   revision: number;
   status: DeploymentStatus;
   statusReason: string | null;
+  /** Why it cannot start, as the last tick stored it (./start-failure.ts `startProblemOf`). */
+  startProblem: StartProblem | null;
   /** Per revision: the model version it serves and that version's file size. */
   revisions: Map<number, { versionId: string; version: number; sizeBytes: number }>;
 }
@@ -245,6 +248,7 @@ export function readDeployments(db: Database, ids?: string[]): Promise<Deploymen
       revision: d.revision,
       status: d.status,
       statusReason: d.statusReason,
+      startProblem: d.startProblem,
       revisions: revisionsOf.get(d.id) ?? new Map(),
     }));
   });

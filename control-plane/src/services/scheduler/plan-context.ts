@@ -53,7 +53,12 @@ export interface Plan {
   createWorkloads: NewWorkload[];
   deleteWorkloads: string[];
   updateWorkloads: Map<string, WorkloadFields>;
-  deploymentStatus: { id: string; status: DeploymentView['status']; reason: string | null }[];
+  deploymentStatus: {
+    id: string;
+    status: DeploymentView['status'];
+    reason: string | null;
+    startProblem: DeploymentView['startProblem'];
+  }[];
   /** New autoscaler targets, written only if the target is still `from` (a wake may have moved it). */
   scaleTargets: { id: string; from: number; to: number }[];
   events: { deploymentId: string; orgId: string; type: string; message: string }[];

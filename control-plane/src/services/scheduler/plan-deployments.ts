@@ -1,13 +1,11 @@
 import type { DeploymentView, WorkloadView } from './cluster-view.js';
 import type { PlanContext } from './plan-context.js';
-import { deploymentStatusOf, newModelWorkload, progress, toView } from './workload-specs.js';
+import { startProblemOf } from './start-failure.js';
+import { deploymentStatusOf, newModelWorkload, progress, retryBackoffMs, toView } from './workload-specs.js';
 
 // Phase 4 of a tick: each deployment's replicas follow its target (the autoscaler's decision), failed ones are
 // replaced after a backoff on another host if one fits, and older revisions retire once the current one is
 // ready. Phase 7: each deployment's status.
-
-/** Wait before replacing a replica whose attempt `n` failed: 1 s, 2 s, 4 s… up to 5 minutes. */
-export const retryBackoffMs = (attempt: number) => Math.min(300_000, 1_000 * 2 ** Math.max(0, attempt - 1));
 
 /** Each deployment's workloads among `live`, grouped once: a tick has thousands of both. */
 function byDeployment(live: WorkloadView[]): Map<string, WorkloadView[]> {
@@ -149,8 +147,10 @@ export function planStatuses(ctx: PlanContext): void {
     const retryInMs = (w: WorkloadView) =>
       Math.max(0, (w.failedAt ?? ctx.now) + retryBackoffMs(w.attempt) - ctx.now);
     const { status, reason } = deploymentStatusOf(d, current, retryInMs);
-    if (status !== d.status || reason !== d.statusReason) {
-      ctx.plan.deploymentStatus.push({ id: d.id, status, reason });
+    const startProblem = startProblemOf(d, current, d.startProblem);
+    const problemMoved = JSON.stringify(startProblem) !== JSON.stringify(d.startProblem);
+    if (status !== d.status || reason !== d.statusReason || problemMoved) {
+      ctx.plan.deploymentStatus.push({ id: d.id, status, reason, startProblem });
       ctx.event(d, 'status', `${d.status} → ${status}${reason ? `: ${reason}` : ''}`);
     }
   }

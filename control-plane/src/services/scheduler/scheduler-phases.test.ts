@@ -1,6 +1,7 @@
 import type { RoutingSnapshot } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sampleInventory } from '../../../testing/agents.js';
 import { deployedModel, fakeAgent, testScheduler } from '../../../testing/scheduler.js';
 import { createTestApp, testClient } from '../../../testing/test-app.js';
 import { deploymentEvents, deployments, workloads } from '../../db/schema.js';
@@ -137,5 +138,58 @@ describe('scheduler: failed replicas', () => {
     await scheduler.tick(start + 3_400);
     const [third] = await t.db.select().from(workloads).where(eq(workloads.deploymentId, dep.id));
     expect(third).toMatchObject({ attempt: 3, agentId: a.agentId });
+  });
+});
+
+describe("scheduler: a deployment's start problem, as data", () => {
+  const problemOf = async (owner: { accessToken: string }, id: string) =>
+    (await t.client.call('GET', `/v1/deployments/${id}`, { token: owner.accessToken })).json.startProblem;
+
+  it('is failed with the replica’s reason and its retry time, stays so while the next attempt starts, and clears once one is ready', async () => {
+    const owner = await t.client.register('owner');
+    const a = await fakeAgent(t);
+    const dep = await deployedModel(t, owner, { replicas: 1, gpuType: 'cpu' });
+    const scheduler = testScheduler(t);
+    const start = Date.now();
+    await scheduler.tick(start);
+    expect(await problemOf(owner, dep.id)).toBeNull();
+    const failed = (await a.desired()).workloads[0]?.workloadId;
+    await a.report('failed', {
+      reason: `onnxruntime could not load /var/lib/meridian/cache/${failed}/m.onnx`,
+    });
+    await scheduler.tick(start + 100);
+    const problem = await problemOf(owner, dep.id);
+    expect(problem).toEqual({
+      kind: 'failed',
+      message: 'onnxruntime could not load a file on the host',
+      retryAt: expect.any(String),
+    });
+    expect(Date.parse(problem.retryAt) - start).toBeGreaterThanOrEqual(900);
+
+    await scheduler.tick(start + 1_200);
+    await a.report('loading');
+    await scheduler.tick(start + 1_300);
+    expect(
+      (await t.client.call('GET', `/v1/deployments/${dep.id}`, { token: owner.accessToken })).json,
+    ).toMatchObject({ status: 'loading', startProblem: { kind: 'failed' } });
+    await a.report('ready');
+    await scheduler.tick(start + 1_400);
+    expect(await problemOf(owner, dep.id)).toBeNull();
+  });
+
+  it('is unplaceable with placement’s reason while no host has its hardware, and clears once one joins', async () => {
+    const owner = await t.client.register('owner');
+    await fakeAgent(t, { inventory: { ...sampleInventory(), gpus: [] } });
+    const dep = await deployedModel(t, owner, { replicas: 1, gpuType: 't4' });
+    const scheduler = testScheduler(t);
+    await scheduler.tick();
+    const got = (await t.client.call('GET', `/v1/deployments/${dep.id}`, { token: owner.accessToken })).json;
+    expect(got.status).toBe('pending');
+    expect(got.startProblem).toEqual({ kind: 'unplaceable', message: expect.stringMatching(/T4/) });
+    expect(got.statusReason).toContain(got.startProblem.message);
+
+    await fakeAgent(t);
+    await scheduler.tick();
+    expect(await problemOf(owner, dep.id)).toBeNull();
   });
 });

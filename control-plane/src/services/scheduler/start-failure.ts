@@ -1,6 +1,7 @@
 import { START_FAILURE_REASON_MAX, type StartFailure } from '@meridian/protocol';
+import type { StartProblem } from '../../db/schema.js';
 import type { DeploymentView, WorkloadView } from './cluster-view.js';
-import { retryBackoffMs } from './plan-deployments.js';
+import { retryBackoffMs } from './workload-specs.js';
 
 // Why a deployment that no replica serves failed to start, as routing carries it to the edge
 // (`RoutedDeployment.startFailure`): its callers read it in a 503, so it names no replica, agent or path.
@@ -48,3 +49,26 @@ export function startFailureOf(
   if (previous && current.some((w) => w.attempt > 1)) return previous;
   return undefined;
 }
+
+/**
+ * Why `d`'s current revision cannot start, as the deployment stores it (`startProblem`), from its current,
+ * non-retiring replicas `current`: none while one of them is ready. A replica that failed before it was ever
+ * ready is `failed` (the scheduler tries again at `retryAt`), and stays so while its successor retries, as
+ * routing's start failure does (`previous`); one no host can take is `unplaceable`. A new revision starts at
+ * attempt 1 and so carries none.
+ */
+export function startProblemOf(
+  d: DeploymentView,
+  current: readonly WorkloadView[],
+  previous: StartProblem | null,
+): StartProblem | null {
+  if (current.some((w) => w.agentId !== null && w.phase === 'ready')) return null;
+  const failure = startFailureOf(d, current, undefined);
+  const failed = current.some((w) => w.agentId !== null && w.phase === 'failed' && w.readyAt === null);
+  if (failure)
+    return { kind: failed ? 'failed' : 'unplaceable', message: failure.reason, ...retryOf(failure) };
+  if (previous?.kind === 'failed' && current.some((w) => w.attempt > 1)) return previous;
+  return null;
+}
+
+const retryOf = (f: StartFailure) => (f.retryAt !== undefined ? { retryAt: f.retryAt } : {});

@@ -38,6 +38,9 @@ const PROGRESS: Record<WorkloadPhase, number> = {
 };
 export const progress = (w: WorkloadView) => (w.agentId === null ? 0 : PROGRESS[w.phase]);
 
+/** Wait before replacing a replica whose attempt `n` failed: 1 s, 2 s, 4 s… up to 5 minutes. */
+export const retryBackoffMs = (attempt: number) => Math.min(300_000, 1_000 * 2 ** Math.max(0, attempt - 1));
+
 export function deploymentStatusOf(
   d: DeploymentView,
   current: WorkloadView[],
