@@ -34,3 +34,32 @@ describe('meridian batch create', () => {
     expect(api.received.filter((r) => r.method === 'POST')).toEqual([]);
   });
 });
+
+describe('meridian batch get', () => {
+  let api: Awaited<ReturnType<typeof fakeApi>>;
+  beforeAll(async () => {
+    api = await fakeApi();
+  });
+  afterAll(() => api.close());
+
+  it("prints why a waiting job waits: its deployment's start problem", async () => {
+    const reason =
+      "the deployment 'ocr' cannot be placed: no online host with 1× T4 free (none has any T4); the job fails at 2026-12-07T07:30:00.000Z if no host can take it by then";
+    api.answer({
+      'GET /v1/batch-jobs/batch_1': {
+        id: 'batch_1',
+        status: 'running',
+        pausedReason: 'waiting_for_replica',
+        statusReason: reason,
+        deployment: { id: 'dep_1', name: 'ocr' },
+        counts: { total: 2, completed: 0, failed: 0 },
+        costUsd: '0.000',
+        error: null,
+      },
+    });
+    const { code, stdout } = await api.run(['batch', 'get', 'batch_1']);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`batch_1 running (paused: waiting_for_replica) on ocr: 0/2 answered`);
+    expect(stdout).toContain(`\n  ${reason}`);
+  });
+});

@@ -22,9 +22,11 @@ unless the job completed.`;
 function summary(job: BatchJob): string {
   const { total, completed, failed } = job.counts;
   const paused = job.pausedReason ? ` (paused: ${job.pausedReason})` : '';
+  // Why it waits, in words: a deployment that cannot start says so here long before the job ends.
+  const waiting = job.statusReason ? `\n  ${job.statusReason}` : '';
   const error = job.error ? `\n  ${job.error.code}: ${job.error.message}` : '';
   const faults = (job.error?.faults ?? []).map((f) => `\n  line ${f.line}: ${f.message}`).join('');
-  return `${job.id} ${job.status}${paused} on ${job.deployment.name}: ${completed}/${total} answered, ${failed} failed, $${job.costUsd}${error}${faults}`;
+  return `${job.id} ${job.status}${paused} on ${job.deployment.name}: ${completed}/${total} answered, ${failed} failed, $${job.costUsd}${waiting}${error}${faults}`;
 }
 
 /** Streams a local JSONL file to POST /v1/files; resolves with the stored file's id. */

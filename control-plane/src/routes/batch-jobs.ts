@@ -30,6 +30,14 @@ export const BatchJobSchema = z
       .string()
       .nullable()
       .openapi({ description: 'org_suspended or waiting_for_replica while the job waits' }),
+    statusReason: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "Why it waits, in words: its deployment's start problem among them (a deployment no host can place " +
+          'fails the job after 15 minutes; one that failed to start fails it at once); null while it runs or once ended',
+      }),
     completionWindow: z.string(),
     maxConcurrency: z.number().int(),
     counts: z.object({ total: z.number().int(), completed: z.number().int(), failed: z.number().int() }),

@@ -37,6 +37,12 @@ export function BatchJobRow({ job, onChange }: { job: BatchJob; onChange(): void
         {job.pausedReason ? (
           <small className="muted"> paused: {job.pausedReason.replace(/_/g, ' ')}</small>
         ) : null}
+        {job.statusReason ? (
+          <small className="muted" role="note">
+            <br />
+            {job.statusReason}
+          </small>
+        ) : null}
         {job.error ? (
           <small className="muted">
             <br />

@@ -1872,6 +1872,8 @@ export interface components {
         | 'cancelling'
         | 'cancelled'
         | 'expired';
+      /** @description Why it waits, in words: its deployment's start problem among them (a deployment no host can place fails the job after 15 minutes; one that failed to start fails it at once); null while it runs or once ended */
+      statusReason: string | null;
     };
     BatchJobDownloadUrls: {
       errors: string | null;

@@ -9,8 +9,9 @@ import { DEFAULT_RETRY, ReplicaChooser, type RetryPolicy, sleep } from './dispat
 import { finalizeJob } from './finalize.js';
 import { readShardLines, runLines } from './run-shard.js';
 import { orgAllowance } from './standing.js';
-import { deploymentDeleted, loadTarget } from './target.js';
+import { deploymentDeleted, deploymentStanding, loadTarget } from './target.js';
 import { validateJob } from './validate.js';
+import { waitVerdict } from './waiting.js';
 
 type JobRow = typeof batchJobs.$inferSelect;
 const ACTIVE: BatchStatus[] = ['validating', 'running', 'finalizing', 'cancelling'];
@@ -23,6 +24,8 @@ export interface RunnerOptions {
   /** Jobs run at once by this instance. */
   maxJobs?: number;
   retry?: RetryPolicy;
+  /** How long a job waits on a deployment no host can place before it fails (UNPLACEABLE_LIMIT_MS). */
+  unplaceableLimitMs?: number;
 }
 
 /**
@@ -129,8 +132,16 @@ export class BatchRunner {
   }
 
   private async finish(job: JobRow, stop: { outcome: BatchStatus; error?: BatchJobError }) {
-    if (stop.error)
-      await this.deps.db.update(batchJobs).set({ error: stop.error }).where(eq(batchJobs.id, job.id));
+    // An ending job waits on nothing: its error, if any, says why it ended.
+    await this.deps.db
+      .update(batchJobs)
+      .set({
+        pausedReason: null,
+        statusReason: null,
+        unplaceableSince: null,
+        ...(stop.error ? { error: stop.error } : {}),
+      })
+      .where(eq(batchJobs.id, job.id));
     await finalizeJob(this.deps, job, stop.outcome);
   }
 
@@ -169,8 +180,8 @@ export class BatchRunner {
         .orderBy(asc(batchShards.shard));
       for (const shard of shards) {
         const gate = await this.gate(job, () => deployment, jobSignal.signal);
-        if (gate === 'deleted') return { outcome: 'failed', error: deploymentDeleted(job.deploymentName) };
-        if (gate !== 'go') return gate === 'aborted' ? this.stopOf(jobSignal.signal, runnerSignal) : gate;
+        if (gate === 'aborted') return this.stopOf(jobSignal.signal, runnerSignal);
+        if (gate !== 'go') return gate;
         const allowance = await orgAllowance(this.deps.db, job.orgId);
         const limit = allowance.remaining ?? Number.POSITIVE_INFINITY;
         if (limit <= 0) return quotaStop(allowance.quota);
@@ -218,22 +229,44 @@ export class BatchRunner {
     }, 250);
   }
 
-  /** Waits while the org is suspended or no replica is ready (waking a deployment at zero); 'paused' returns to the tick. */
+  /**
+   * Waits while the org is suspended ('paused' returns to the tick) or no replica is ready (waking a deployment
+   * at zero), saying why on the job; ends it when its deployment is deleted, failed to start, or stayed
+   * unplaceable past the bound (./waiting.ts).
+   */
   private async gate(
     job: JobRow,
     deployment: () => RoutedDeployment | undefined,
     signal: AbortSignal,
-  ): Promise<'go' | 'paused' | 'aborted' | 'deleted'> {
+  ): Promise<'go' | 'aborted' | Stop> {
+    let unplaceableSince = job.unplaceableSince;
     for (;;) {
       if (signal.aborted) return 'aborted';
       const allowance = await orgAllowance(this.deps.db, job.orgId);
       const ready = deployment()?.versions.some((v) => v.replicas.length > 0) ?? false;
-      const reason = allowance.suspended ? 'org_suspended' : ready ? null : 'waiting_for_replica';
-      await this.deps.db.update(batchJobs).set({ pausedReason: reason }).where(eq(batchJobs.id, job.id));
-      if (reason === null) return 'go';
-      if (reason === 'org_suspended') return 'paused';
+      const standing = await deploymentStanding(this.deps.db, job.orgId, job.deploymentId);
       // A deployment deleted while the job waits will never have a replica: the job ends rather than wait it out.
-      if (!(await loadTarget(this.deps.db, job.orgId, job.deploymentId))) return 'deleted';
+      if (!standing && !allowance.suspended && !ready)
+        return { outcome: 'failed', error: deploymentDeleted(job.deploymentName) };
+      const verdict = waitVerdict(
+        { deploymentName: job.deploymentName, unplaceableSince },
+        { suspended: allowance.suspended, ready, problem: standing?.startProblem ?? null },
+        new Date(),
+        this.options.unplaceableLimitMs,
+      );
+      if (verdict.act === 'fail') return { outcome: 'failed', error: verdict.error };
+      const waiting = verdict.act === 'go' ? undefined : verdict;
+      unplaceableSince = waiting?.unplaceableSince ?? null;
+      await this.deps.db
+        .update(batchJobs)
+        .set({
+          pausedReason: waiting?.pausedReason ?? null,
+          statusReason: waiting?.statusReason ?? null,
+          unplaceableSince,
+        })
+        .where(eq(batchJobs.id, job.id));
+      if (verdict.act === 'go') return 'go';
+      if (verdict.act === 'pause') return 'paused';
       await this.deps.wake?.(job.deploymentId).catch(() => {});
       if (!(await sleep(500, signal))) return 'aborted';
     }

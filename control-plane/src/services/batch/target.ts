@@ -25,6 +25,15 @@ export const deploymentDeleted = (name: string): BatchJobError => ({
   message: `the deployment '${name}' was deleted`,
 });
 
+/** Whether a deployment of the org still exists, and why it cannot start if it cannot (undefined: deleted). */
+export async function deploymentStanding(db: Database, orgId: string, deploymentId: string) {
+  const [row] = await db
+    .select({ startProblem: deployments.startProblem })
+    .from(deployments)
+    .where(and(eq(deployments.orgId, orgId), eq(deployments.id, deploymentId)));
+  return row;
+}
+
 /**
  * What a job's lines are checked against: the deployment's names and its current revision's model inputs;
  * undefined when the deployment was deleted since the job was created.
