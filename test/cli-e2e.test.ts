@@ -828,7 +828,9 @@ describe('the meridian CLI against the platform', () => {
     expect(list).toMatch(/^ghcr\.io\/acme\/server:1\.2 +allow-list +20\S+$/m);
 
     // Jun is a member of Ivo's org: he reads the list, and is told who may change it.
-    ok(await asIvo('members', 'add', 'jun@example.com', '--role', 'member'));
+    ok(await asIvo('members', 'invite', 'jun@example.com', '--role', 'member'));
+    const [invitation] = JSON.parse(ok(await asJun('invitations', '--json')).stdout) as { id: string }[];
+    ok(await asJun('invitations', 'accept', invitation?.id ?? ''));
     ok(await asJun('orgs', 'switch', "Ivo's workspace"));
     expect(ok(await asJun('images')).stdout).toContain('ghcr.io/acme/tools');
     const refused = await asJun('images', 'allow', 'ghcr.io/jun/own:1');
@@ -863,7 +865,7 @@ describe('the meridian CLI against the platform', () => {
     );
   }, 60_000);
 
-  it('adds a registered user as a member, changes their role and removes them by e-mail, all in the audit log', async () => {
+  it('invites a user, who accepts; changes their role and removes them by e-mail, all in the audit log', async () => {
     // An owner and a second user of their own, each under a profile of their own.
     const password = 'correct horse battery staple\n';
     const register = (email: string, name: string) =>
@@ -876,21 +878,36 @@ describe('the meridian CLI against the platform', () => {
       user: { id: string };
     };
     const asMina = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'mina' } });
+    const asTomas = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'tomas' } });
 
-    // Mistakes are refused before anything is sent, and an unknown account is explained.
-    const role = await asMina('members', 'add', 'tomas@example.com', '--role', 'superuser');
+    // Mistakes are refused before anything is sent.
+    const role = await asMina('members', 'invite', 'tomas@example.com', '--role', 'superuser');
     expect([role.code, role.stderr]).toEqual([
       2,
       'meridian: Unknown role superuser: a role is one of owner, admin, member, viewer\n',
     ]);
-    const stranger = await asMina('members', 'add', 'nobody@example.com', '--role', 'viewer');
-    expect([stranger.code, stranger.stderr]).toEqual([
-      1,
-      'meridian: No account with e-mail nobody@example.com: they must register first (meridian register)\n',
-    ]);
+    // An address with no account is invited all the same; without SMTP the link is shown, this once.
+    const stranger = ok(await asMina('members', 'invite', 'nobody@example.com', '--role', 'viewer')).stdout;
+    expect(stranger).toMatch(
+      /^Invited nobody@example\.com to Mina's workspace as viewer; the invitation expires at 20\S+\nNo mail was sent \(no SMTP server is configured \(MERIDIAN_SMTP_HOST\)\)\. Pass them this link; it is shown only now:\n {2}http\S+\/invitations\?token=\S+\nor, signed in as nobody@example\.com: meridian invitations accept --token \S+\n$/,
+    );
+    expect(ok(await asMina('members', 'invitations')).stdout).toMatch(
+      /^ID +EMAIL +ROLE +INVITED BY +EXPIRES\ninv_\w+ +nobody@example\.com +viewer +mina@example\.com +20/,
+    );
+    expect(ok(await asMina('members', 'revoke-invitation', 'nobody@example.com')).stdout).toBe(
+      'Revoked the invitation of nobody@example.com (viewer)\n',
+    );
 
-    expect(ok(await asMina('members', 'add', 'tomas@example.com', '--role', 'viewer')).stdout).toBe(
-      'Added Tomas (tomas@example.com) as viewer\n',
+    // Tomas is a member only once he accepts.
+    const invited = JSON.parse(
+      ok(await asMina('members', 'invite', 'tomas@example.com', '--role', 'viewer', '--json')).stdout,
+    ) as { token: string };
+    expect(ok(await asMina('members', 'list')).stdout).not.toContain('tomas@example.com');
+    expect(ok(await asTomas('invitations')).stdout).toMatch(
+      /^inv_\w+ +Mina's workspace +viewer +mina@example\.com /m,
+    );
+    expect(ok(await asTomas('invitations', 'accept', '--token', invited.token)).stdout).toBe(
+      `Joined Mina's workspace as viewer; work in it with: meridian orgs switch "Mina's workspace"\n`,
     );
     expect(ok(await asMina('members', 'role', 'Tomas@Example.com', 'admin')).stdout).toBe(
       'Tomas (tomas@example.com) is now admin (was viewer)\n',
@@ -902,7 +919,6 @@ describe('the meridian CLI against the platform', () => {
       expect.objectContaining({ userId: tomas.user.id, email: 'tomas@example.com', role: 'admin' }),
     );
     // Tomas works in Mina's organisation by switching to it, and back; the login he leaves ends.
-    const asTomas = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'tomas' } });
     const tomasLogin = async () => {
       const file = JSON.parse(await readFile(join(home, 'config', 'credentials.json'), 'utf8')) as {
         profiles: Record<string, { tokens: { refreshToken: string } }>;
@@ -937,7 +953,7 @@ describe('the meridian CLI against the platform', () => {
     // While he is a member, the log names him and Mina by e-mail.
     const named = ok(await asMina('audit', '--actor', 'mina@example.com', '--since', '1h', '--limit', '2'));
     expect(named.stdout).toMatch(
-      /^TIME +ACTOR +ACTION +TARGET\n20\S+ +mina@example\.com +member\.role_change +tomas@example\.com\n20\S+ +mina@example\.com +member\.add +tomas@example\.com\n$/,
+      /^TIME +ACTOR +ACTION +TARGET\n20\S+ +mina@example\.com +member\.role_change +tomas@example\.com\n20\S+ +mina@example\.com +invitation\.create +tomas@example\.com\n$/,
     );
 
     const keys = await asMina('members', 'remove', 'tomas@example.com', '--keys', 'keep');
@@ -958,7 +974,9 @@ describe('the meridian CLI against the platform', () => {
       action: string;
       target: { id: string };
     }[];
-    expect(entries.filter((e) => e.action.startsWith('member.'))).toEqual([
+    expect(
+      entries.filter((e) => /^(member|invitation)\.(remove|role_change|accept)$/.test(e.action)),
+    ).toEqual([
       expect.objectContaining({
         action: 'member.remove',
         target: { type: 'user', id: tomas.user.id },
@@ -969,8 +987,9 @@ describe('the meridian CLI against the platform', () => {
         metadata: { from: 'viewer', to: 'admin', email: 'tomas@example.com' },
       }),
       expect.objectContaining({
-        action: 'member.add',
-        metadata: { role: 'viewer', email: 'tomas@example.com' },
+        action: 'invitation.accept',
+        actor: expect.objectContaining({ id: tomas.user.id }),
+        metadata: expect.objectContaining({ role: 'viewer', email: 'tomas@example.com' }),
       }),
     ]);
     expect(ok(await asMina('audit', '--action', 'member.remove')).stdout).toMatch(

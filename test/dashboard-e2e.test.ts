@@ -21,6 +21,7 @@ import {
   scrollWidth,
   seriousViolations,
 } from './helpers/dashboard-browser.js';
+import { joinByInvitation } from './helpers/invitations.js';
 import { directScores, INPUT, SHAPE } from './helpers/quick-start-input.js';
 import { type Stack, startStack } from './helpers/stack.js';
 import { waitUntil } from './helpers/wait.js';
@@ -321,6 +322,7 @@ describe('the web dashboard in a browser', () => {
         ['api-keys', '/keys'],
         ['usage', '/usage'],
         ['members', '/members'],
+        ['invitations', '/invitations'],
         ['audit-log', '/audit'],
       ];
     }, 60_000);
@@ -452,9 +454,9 @@ describe('the web dashboard in a browser', () => {
   describe('roles and keys', () => {
     it('shows a viewer no revoke button, and a forged revoke gets the API 403 shown as a message', async () => {
       const viewerEmail = unique('viewer');
-      await registered(viewerEmail, 'Vic');
+      const vic = await registered(viewerEmail, 'Vic');
       const ownerOrg = await owner.request('get', '/v1/auth/me');
-      await owner.request('post', '/v1/org/members', { body: { email: viewerEmail, role: 'viewer' } });
+      await joinByInvitation(owner, vic.client, viewerEmail, 'viewer');
       const p = await loggedInPage(viewerEmail);
       // The org switcher moves the viewer into the owner's org.
       await p.getByLabel('Organisation').selectOption(ownerOrg.org.id);

@@ -18,6 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlp } from '../gpu-agent/src/onnx/testing/mlp.js';
 import { buildCli } from './helpers/cli.js';
 import { dropFile, launchChromium, screenshot } from './helpers/dashboard-browser.js';
+import { joinByInvitation } from './helpers/invitations.js';
 import { type Stack, startStack } from './helpers/stack.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -325,7 +326,7 @@ describe('the web dashboard for a first-time user', () => {
       // A member of Grace's organisation, on a page of their own.
       const email = unique('ravi');
       const { client: ravi } = await registered(email, 'Ravi');
-      await owner.request('post', '/v1/org/members', { body: { email, role: 'member' } });
+      await joinByInvitation(owner, ravi, email, 'member');
       const experiment = await ravi.request('post', '/v1/experiments', { body: { name: 'ravi-exp' } });
       const p = await loggedInPage(email);
       await p.goto(`${stack.cp.url}/experiments/${experiment.id}`);

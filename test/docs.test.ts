@@ -11,7 +11,15 @@ import { freePort } from './helpers/ports.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCREENSHOT = join(REPO_ROOT, 'test-results', 'docs.png');
-const PATHS = ['/v1/auth/register', '/v1/auth/login', '/v1/api-keys', '/v1/audit-log', '/v1/org/members'];
+const PATHS = [
+  '/v1/auth/register',
+  '/v1/auth/login',
+  '/v1/api-keys',
+  '/v1/audit-log',
+  '/v1/org/members',
+  '/v1/org/invitations',
+  '/v1/invitations/{invitationId}/accept',
+];
 const OpenApiDoc = z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) });
 
 function listen(fetch: (req: Request) => Response | Promise<Response>, port: number): Promise<ServerType> {
@@ -68,11 +76,18 @@ describe('the API docs at /docs', () => {
     const res = await page.goto(`${origin}/docs`);
     expect(res?.status()).toBe(200);
     await page.locator('.opblock-summary-path').first().waitFor({ timeout: 15_000 });
-    // Swagger UI breaks long paths with zero-width spaces; strip them before comparing.
-    const listed = (await page.locator('.opblock-summary-path').allTextContents()).map((t) =>
-      t.replace(/\u200b/g, '').trim(),
-    );
-    for (const path of PATHS) expect(listed).toContain(path);
+    // Swagger UI renders only the operations near the viewport: read them a screen at a time, down the page.
+    // It breaks long paths with zero-width spaces; strip them before comparing.
+    const listed = new Set<string>();
+    const height = await page.evaluate(() => document.body.scrollHeight);
+    for (let y = 0; y <= height; y += 600) {
+      await page.evaluate((top) => window.scrollTo(0, top), y);
+      await page.waitForTimeout(50);
+      for (const t of await page.locator('.opblock-summary-path').allTextContents())
+        listed.add(t.replace(/\u200b/g, '').trim());
+    }
+    for (const path of PATHS) expect([...listed]).toContain(path);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await expect(page.locator('.info .title').textContent()).resolves.toContain('Meridian control plane');
 
     await mkdir(join(REPO_ROOT, 'test-results'), { recursive: true });

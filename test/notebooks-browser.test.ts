@@ -130,9 +130,15 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
     const url = scratch.accessUrl;
     const stranger = await signUp('stranger@example.com');
     const memberEmail = 'member@example.com';
-    await signUp(memberEmail);
-    const added = await api('POST', '/v1/org/members', { email: memberEmail, role: 'member' });
-    expect(added.status, added.text).toBe(201);
+    const invitee = await signUp(memberEmail);
+    const invited = await api('POST', '/v1/org/invitations', { email: memberEmail, role: 'member' });
+    expect(invited.status, invited.text).toBe(201);
+    const accepted = await call(
+      invitee.accessToken,
+      'POST',
+      `/v1/invitations/${invited.json.invitation.id}/accept`,
+    );
+    expect(accepted.status, accepted.text).toBe(200);
     const member = await signUp(memberEmail, owner.orgId);
 
     for (const [who, token] of [

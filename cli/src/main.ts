@@ -9,6 +9,7 @@ import { completionCommand } from './commands/completion.js';
 import { deploymentCommands } from './commands/deployments.js';
 import { experimentCommands } from './commands/experiments.js';
 import { imageCommands } from './commands/images.js';
+import { invitationCommands } from './commands/invitations.js';
 import { keyCommands } from './commands/keys.js';
 import { memberCommands } from './commands/members.js';
 import { modelCommands } from './commands/models.js';
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   experimentCommands(program);
   runCommands(program);
   memberCommands(program);
+  invitationCommands(program);
   imageCommands(program);
   auditCommand(program);
   completionCommand(program);

@@ -39,6 +39,7 @@ import { internalSchedulingRoutes } from './routes/internal-scheduling.js';
 import { internalSessionRoutes } from './routes/internal-sessions.js';
 import { internalSigningKeyRoutes } from './routes/internal-signing-keys.js';
 import { internalUsageRoutes, USAGE_PATH } from './routes/internal-usage.js';
+import { invitationRoutes } from './routes/invitations.js';
 import { logRoutes } from './routes/logs.js';
 import { modelRoutes } from './routes/models.js';
 import { modelVersionRoutes } from './routes/models-versions.js';
@@ -66,6 +67,7 @@ import { DEFAULT_MAX_ARTIFACT_BYTES } from './services/experiments/limits.js';
 import { DEFAULT_MAX_MODEL_BYTES } from './services/models/deps.js';
 import { DEFAULT_EDGE_PUBLIC_URL } from './services/notebooks/deps.js';
 import type { DispatchSettings } from './services/notifications/dispatcher.js';
+import type { InvitationLimits } from './services/orgs/invitations.js';
 import { LoadSignals } from './services/scheduler/load-signals.js';
 import { RoutingSnapshots } from './services/scheduler/routing-snapshot.js';
 import { RoutingWatch } from './services/scheduler/routing-watch.js';
@@ -133,6 +135,8 @@ export interface AppDeps {
   monitoring?: { dispatch?: DispatchSettings; drift?: DriftSettings };
   /** Files and batch jobs: limits, and the runner (main.ts starts one) that routes kick; absent: none runs. */
   batch?: BatchSettings & { runner?: { kick(cancelledJobId?: string): void } };
+  /** Bounds on an org's invitations; default DEFAULT_INVITATION_LIMITS (50 pending, 200 a day). */
+  invitationLimits?: InvitationLimits;
 }
 
 /** Upload routes that stream their body with their own size limit instead of the global JSON one. */
@@ -202,6 +206,16 @@ export function createApp(deps: AppDeps) {
   app.route('/', docsRoutes());
   app.route('/', authRoutes(routeDeps));
   app.route('/', orgRoutes(routeDeps));
+  app.route(
+    '/',
+    invitationRoutes({
+      ...routeDeps,
+      // The mailer the notification channels use; the dashboard that answers invitations is on `issuer`.
+      ...(deps.monitoring?.dispatch?.mailer ? { mailer: deps.monitoring.dispatch.mailer } : {}),
+      publicUrl: deps.issuer,
+      ...(deps.invitationLimits ? { limits: deps.invitationLimits } : {}),
+    }),
+  );
   app.route('/', apiKeyRoutes(routeDeps));
   app.route('/', auditLogRoutes(routeDeps));
   app.route('/', imageRoutes(routeDeps));

@@ -11,6 +11,7 @@ import { createLogger } from '../src/lib/logger.js';
 import { randomSecret } from '../src/lib/secrets.js';
 import { DesiredStateChanges } from '../src/services/agents/desired-state-changes.js';
 import { addDefaultNotebookImage } from '../src/services/images/images.js';
+import type { SmtpMailer } from '../src/services/notifications/email.js';
 import { setOrgStanding } from '../src/services/orgs/standing.js';
 import { LoadSignals } from '../src/services/scheduler/load-signals.js';
 import { FsObjectStore } from '../src/storage/fs-store.js';
@@ -42,6 +43,10 @@ export async function createTestApp(
     scrypt?: AppDeps['scrypt'];
     /** The default notebook image, as MERIDIAN_NOTEBOOK_IMAGE sets it (main.ts's start-up included). */
     notebookImage?: string;
+    /** Where invitations are mailed (a real SmtpMailer in the SMTP tests); default none, so none are. */
+    mailer?: SmtpMailer;
+    /** Bounds on an org's invitations (default DEFAULT_INVITATION_LIMITS). */
+    invitationLimits?: AppDeps['invitationLimits'];
   } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'meridian-cp-'));
@@ -85,6 +90,20 @@ export async function createTestApp(
     ...(options.throttle ? { throttle: options.throttle } : {}),
     ...(options.passwordWork ? { passwordWork: options.passwordWork } : {}),
     ...(options.notebookImage ? { notebookImage: options.notebookImage } : {}),
+    ...(options.invitationLimits ? { invitationLimits: options.invitationLimits } : {}),
+    ...(options.mailer
+      ? {
+          monitoring: {
+            dispatch: {
+              allowPrivate: false,
+              timeoutMs: 5000,
+              retryBaseMs: 1000,
+              maxAttempts: 1,
+              mailer: options.mailer,
+            },
+          },
+        }
+      : {}),
   };
   if (options.notebookImage) await addDefaultNotebookImage(db, options.notebookImage);
   const app = createApp(deps);
@@ -192,13 +211,26 @@ export function testClient(app: AppLike, hooks: { onRegistered?: (session: Sessi
     return session;
   };
 
-  /** Adds `member` to `owner`'s active org with `role`, then returns the member's session in that org. */
-  const joinOrg = async (owner: Session, member: Session, role: string): Promise<Session> => {
-    const added = await call('POST', '/v1/org/members', {
+  /** `owner` invites `email` to their active org with `role`; the reply (201) has the invitation and its delivery. */
+  const invite = async (owner: Session, email: string, role: string) => {
+    const invited = await call('POST', '/v1/org/invitations', {
       token: owner.accessToken,
-      body: { email: member.email, role },
+      body: { email, role },
     });
-    if (added.status !== 201) throw new Error(`add member failed: ${added.status} ${added.text}`);
+    if (invited.status !== 201) throw new Error(`invite failed: ${invited.status} ${invited.text}`);
+    return invited.json as { invitation: { id: string; email: string; role: string }; token?: string };
+  };
+
+  /**
+   * Brings `member` into `owner`'s active org with `role` as a person does (invited, then accepting), and
+   * returns the member's session in that org.
+   */
+  const joinOrg = async (owner: Session, member: Session, role: string): Promise<Session> => {
+    const { invitation } = await invite(owner, member.email, role);
+    const accepted = await call('POST', `/v1/invitations/${invitation.id}/accept`, {
+      token: member.accessToken,
+    });
+    if (accepted.status !== 200) throw new Error(`accept failed: ${accepted.status} ${accepted.text}`);
     const switched = await call('POST', '/v1/auth/switch-org', {
       token: member.accessToken,
       body: { orgId: owner.orgId },
@@ -231,5 +263,5 @@ export function testClient(app: AppLike, hooks: { onRegistered?: (session: Sessi
       .map((e) => e.metadata.name);
   };
 
-  return { call, register, joinOrg, createKey, auditNames };
+  return { call, register, invite, joinOrg, createKey, auditNames };
 }

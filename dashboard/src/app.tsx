@@ -18,7 +18,7 @@ interface Boot {
 export function App() {
   const [boot, setBoot] = useState<Boot>();
   const [status, setStatus] = useState<'starting' | 'in' | 'out'>('starting');
-  const { path } = useLocation();
+  const { path, query } = useLocation();
 
   useEffect(() => {
     void loadConfig().then(async (config) => {
@@ -43,7 +43,11 @@ export function App() {
     return path === '/signup' ? (
       <SignupPage session={boot.session} onDone={() => signedIn('/welcome')} />
     ) : (
-      <LoginPage session={boot.session} onDone={() => signedIn(path === '/login' ? '/' : path)} />
+      // The address asked for, query and all (an invitation link's token), is where a login goes on to.
+      <LoginPage
+        session={boot.session}
+        onDone={() => signedIn(path === '/login' ? '/' : query.size > 0 ? `${path}?${query}` : path)}
+      />
     );
   }
   return (

@@ -26,6 +26,7 @@ export const ID_PREFIXES = {
   alertEvent: 'ale',
   notificationChannel: 'nch',
   notificationDelivery: 'ndl',
+  invitation: 'inv',
 } as const;
 export type IdKind = keyof typeof ID_PREFIXES;
 

@@ -96,7 +96,7 @@ export function auditCommand(program: Command): void {
   program
     .command('audit')
     .description('Who changed what in the organisation, newest first (owners and admins)')
-    .option('--action <action>', 'one action only: member.add, api_key.create, deployment.update, …')
+    .option('--action <action>', 'one action only: invitation.accept, api_key.create, deployment.update, …')
     .option('--actor <email>', 'what one member did (or a user or API key id: usr_…, key_…)')
     .option(
       '--since <time>',

@@ -1,4 +1,4 @@
-import { type MeridianClient, NotFoundError, type Schema } from '@meridian/sdk';
+import type { MeridianClient, Schema } from '@meridian/sdk';
 import { type Command, Option } from 'commander';
 import { action, CliError, table } from '../context.js';
 
@@ -21,6 +21,20 @@ export function parseRole(value: string): Role {
 /** `Ada (ada@example.com)`: who a member is, as a person reads it. */
 export function memberLabel(member: Pick<Member, 'name' | 'email'>): string {
   return `${member.name} (${member.email})`;
+}
+
+/** What `members invite` says: mailed, or (no mail went out) the link to pass on, shown this once. */
+export function invitedText(created: Schema<'CreatedInvitation'>): string {
+  const { invitation } = created;
+  const head = `Invited ${invitation.email} to ${invitation.org.name} as ${invitation.role}; the invitation expires at ${invitation.expiresAt}`;
+  if (created.mailSent)
+    return `${head}\nIt was mailed to them: they accept it there, or with meridian invitations`;
+  return [
+    head,
+    `No mail was sent (${created.mailError ?? 'unknown reason'}). Pass them this link; it is shown only now:`,
+    `  ${created.acceptUrl ?? ''}`,
+    `or, signed in as ${invitation.email}: meridian invitations accept --token ${created.token ?? ''}`,
+  ].join('\n');
 }
 
 export async function listMembers(client: MeridianClient): Promise<Member[]> {
@@ -58,24 +72,51 @@ export function memberCommands(program: Command): void {
       }),
     );
   members
-    .command('add <email>')
-    .description('Add a user who has registered (meridian register) to the organisation, with a role')
+    .command('invite <email>')
+    .description(
+      'Invite someone by e-mail with a role: they join once they accept (meridian invitations), within 7 days; they need not have registered yet',
+    )
     .requiredOption('--role <role>', ROLES.join(' | '))
     .action(
       action(async (ctx, email: string, opts: { role: string }) => {
         const role = parseRole(opts.role);
         const client = await ctx.client();
-        const added = await client
-          .request('post', '/v1/org/members', { body: { email, role } })
-          .catch((err) => {
-            // The API adds existing accounts only; it sends no invitation.
-            if (err instanceof NotFoundError)
-              throw new CliError(
-                `No account with e-mail ${email}: they must register first (meridian register)`,
-              );
-            throw err;
-          });
-        ctx.print(added, () => `Added ${memberLabel(added)} as ${added.role}`);
+        const created = await client.request('post', '/v1/org/invitations', { body: { email, role } });
+        ctx.print(created, () => invitedText(created));
+      }),
+    );
+  members
+    .command('invitations')
+    .description('Pending invitations of the organisation (owners and admins)')
+    .action(
+      action(async (ctx) => {
+        const { items } = await (await ctx.client()).request('get', '/v1/org/invitations');
+        ctx.print(items, () =>
+          table(
+            ['ID', 'EMAIL', 'ROLE', 'INVITED BY', 'EXPIRES'],
+            items.map((i) => [i.id, i.email, i.role, i.invitedBy, i.expiresAt]),
+          ),
+        );
+      }),
+    );
+  members
+    .command('revoke-invitation <email-or-id>')
+    .description('Revoke a pending invitation, by the address invited or its id: its link stops working')
+    .action(
+      action(async (ctx, ref: string) => {
+        const client = await ctx.client();
+        const { items } = await client.request('get', '/v1/org/invitations');
+        const wanted = ref.toLowerCase();
+        const invitation = items.find((i) => i.id === ref || i.email === wanted);
+        if (!invitation)
+          throw new CliError(`No pending invitation for ${ref} (meridian members invitations)`);
+        await client.request('delete', '/v1/org/invitations/{invitationId}', {
+          path: { invitationId: invitation.id },
+        });
+        ctx.print(
+          { revoked: invitation.id },
+          () => `Revoked the invitation of ${invitation.email} (${invitation.role})`,
+        );
       }),
     );
   members

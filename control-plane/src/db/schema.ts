@@ -45,6 +45,41 @@ export const memberships = sqliteTable(
   (t) => [uniqueIndex('memberships_org_user').on(t.orgId, t.userId), index('memberships_user').on(t.userId)],
 );
 
+export const INVITATION_STATUSES = ['pending', 'accepted', 'declined', 'revoked', 'replaced'] as const;
+export type InvitationStatus = (typeof INVITATION_STATUSES)[number];
+
+/**
+ * An offer of membership, which only the person at `email` can take: nobody joins an org without consenting.
+ * The token the e-mail carries is stored as its SHA-256 only. A pending row past `expiresAt` is expired.
+ */
+export const invitations = sqliteTable(
+  'invitations',
+  {
+    id: text('id').primaryKey(),
+    orgId: text('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    /** Lower-cased, as users.email is; the account need not exist yet. */
+    email: text('email').notNull(),
+    role: text('role', { enum: ROLES }).notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    status: text('status', { enum: INVITATION_STATUSES }).notNull().default('pending'),
+    /** Who invited: a user's or key's id, and their e-mail or key name as it read then (they may leave). */
+    invitedById: text('invited_by_id').notNull(),
+    invitedByName: text('invited_by_name').notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    /** When it stopped being pending (accepted, declined, revoked or replaced). */
+    closedAt: integer('closed_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    // One pending invitation per address and org: a second invitation replaces the first.
+    uniqueIndex('invitations_org_email_pending').on(t.orgId, t.email).where(sql`status = 'pending'`),
+    index('invitations_org_status').on(t.orgId, t.status),
+    index('invitations_email_status').on(t.email, t.status),
+  ],
+);
+
 /** Asymmetric keys that sign access tokens. Retired keys stay published until their tokens have expired. */
 export const signingKeys = sqliteTable('signing_keys', {
   kid: text('kid').primaryKey(),

@@ -61,7 +61,8 @@ describe('audit log', () => {
     const actions = log.json.items.map((e: { action: string }) => e.action);
     for (const action of [
       'user.register',
-      'member.add',
+      'invitation.create',
+      'invitation.accept',
       'member.role_change',
       'org.update',
       'api_key.create',
@@ -70,15 +71,23 @@ describe('audit log', () => {
     ]) {
       expect(actions).toContain(action);
     }
-    // Each membership entry keeps the member's e-mail: it names them after they have left.
+    // Each membership entry keeps the member's e-mail: it names them after they have left. Their joining is
+    // the invitation's entries (the invitation is the target), which keep it too.
     const memberEntries = log.json.items.filter(
-      (e: { action: string; target: { id: string } }) =>
-        e.action.startsWith('member.') && e.target.id === member.userId,
+      (e: { action: string; target: { id: string }; metadata: { email?: string; userId?: string } }) =>
+        (e.action.startsWith('member.') && e.target.id === member.userId) ||
+        (e.action.startsWith('invitation.') && e.metadata.email === member.email),
     );
-    expect(memberEntries.map((e: { metadata: { email?: string } }) => e.metadata.email)).toEqual([
-      member.email,
-      member.email,
-      member.email,
+    expect(
+      memberEntries.map((e: { action: string; metadata: { email?: string } }) => [
+        e.action,
+        e.metadata.email,
+      ]),
+    ).toEqual([
+      ['member.remove', member.email],
+      ['member.role_change', member.email],
+      ['invitation.accept', member.email],
+      ['invitation.create', member.email],
     ]);
   });
 

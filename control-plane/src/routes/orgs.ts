@@ -4,10 +4,10 @@ import { forbidden } from '../errors.js';
 import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
 import { listUserOrgs } from '../services/orgs/me.js';
-import { addMember, changeRole, listMembers, removeMember } from '../services/orgs/members.js';
+import { changeRole, listMembers, removeMember } from '../services/orgs/members.js';
 import { createOrg, getActiveOrg, renameActiveOrg } from '../services/orgs/orgs.js';
 import type { RouteDeps } from './deps.js';
-import { DisplayName, Email, IdParam, MemberSchema, OrgSummarySchema, RoleSchema } from './schemas.js';
+import { DisplayName, IdParam, MemberSchema, OrgSummarySchema, RoleSchema } from './schemas.js';
 
 const OrgSchema = z
   .object({
@@ -78,16 +78,6 @@ export function orgRoutes(deps: RouteDeps) {
       ...errors(401, 403),
     },
   });
-  const add = createRoute({
-    ...common,
-    method: 'post',
-    path: '/v1/org/members',
-    operationId: 'addMember',
-    tags: ['organisations'],
-    summary: 'Add an existing user by email with a role',
-    request: jsonBody(z.strictObject({ email: Email, role: RoleSchema })),
-    responses: { 201: jsonContent(MemberSchema, 'Added'), ...errors(401, 403, 404, 409) },
-  });
   const change = createRoute({
     ...common,
     method: 'patch',
@@ -136,9 +126,6 @@ export function orgRoutes(deps: RouteDeps) {
       c.json(await renameActiveOrg(deps.db, deps.identityCache, actorOf(c), c.req.valid('json').name), 200),
     )
     .openapi(members, async (c) => c.json({ items: await listMembers(deps.db, actorOf(c)) }, 200))
-    .openapi(add, async (c) =>
-      c.json(await addMember(deps.db, deps.identityCache, actorOf(c), c.req.valid('json')), 201),
-    )
     .openapi(change, async (c) => {
       const { userId } = c.req.valid('param');
       return c.json(

@@ -58,26 +58,39 @@ interface MatrixRow {
   prepare: (t: TestApp, org: Org) => Promise<Call>;
 }
 
-/** Adds a freshly registered user to the org as a viewer and returns their user id. */
+/** Brings a freshly registered user into the org as a viewer (invited, accepting) and returns their user id. */
 async function addViewer(t: TestApp, org: Org): Promise<string> {
-  const user = await t.client.register('target');
-  const added = await t.client.call('POST', '/v1/org/members', {
-    token: org.owner.accessToken,
-    body: { email: user.email, role: 'viewer' },
-  });
-  if (added.status !== 201) throw new Error(`add failed: ${added.text}`);
-  return user.userId;
+  return (await t.client.joinOrg(org.owner, await t.client.register('target'), 'viewer')).userId;
+}
+
+let invitees = 0;
+/** An invitation of the org's owner to an address nobody has, pending. */
+async function newInvitation(t: TestApp, org: Org): Promise<string> {
+  invitees += 1;
+  return (await t.client.invite(org.owner, `pending-${invitees}@example.com`, 'viewer')).invitation.id;
 }
 
 /** Org management routes; experiment and run writes are pushed below. */
 const MATRIX: MatrixRow[] = [
   {
-    route: 'POST /v1/org/members',
+    route: 'POST /v1/org/invitations',
     ok: 201,
-    prepare: async (t) => {
-      const user = await t.client.register('invitee');
-      return { method: 'POST', path: '/v1/org/members', body: { email: user.email, role: 'viewer' } };
+    prepare: async () => {
+      invitees += 1;
+      return {
+        method: 'POST',
+        path: '/v1/org/invitations',
+        body: { email: `new-${invitees}@example.com`, role: 'viewer' },
+      };
     },
+  },
+  {
+    route: 'DELETE /v1/org/invitations/{invitationId}',
+    ok: 204,
+    prepare: async (t, org) => ({
+      method: 'DELETE',
+      path: `/v1/org/invitations/${await newInvitation(t, org)}`,
+    }),
   },
   {
     route: 'PATCH /v1/org/members/{userId}',
@@ -505,6 +518,12 @@ const NOT_MANAGEMENT: Record<string, string> = {
   'POST /v1/orgs': 'any user may create an org of their own; keys never (tested below)',
   'POST /v1/auth/password':
     'a user changes their own password; keys have none (routes/auth-sessions.test.ts)',
+  'POST /v1/invitations/accept':
+    'only the invitee answers an invitation; keys never (routes/invitations.test.ts)',
+  'POST /v1/invitations/{invitationId}/accept':
+    'only the invitee answers; keys never (routes/invitations.test.ts)',
+  'POST /v1/invitations/{invitationId}/decline':
+    'only the invitee answers; keys never (routes/invitations.test.ts)',
 };
 
 /** A notification channel (e-mail: no network) of the org, made by its owner. */
@@ -674,7 +693,7 @@ describe('what each role and API key may do in an organisation', () => {
     const invitee = await t.client.register('would-be-owner');
     const viewerId = await addViewer(t, org);
     const attempts: Call[] = [
-      { method: 'POST', path: '/v1/org/members', body: { email: invitee.email, role: 'owner' } },
+      { method: 'POST', path: '/v1/org/invitations', body: { email: invitee.email, role: 'owner' } },
       { method: 'PATCH', path: `/v1/org/members/${viewerId}`, body: { role: 'owner' } },
       { method: 'PATCH', path: `/v1/org/members/${org.owner.userId}`, body: { role: 'admin' } },
       { method: 'DELETE', path: `/v1/org/members/${org.owner.userId}` },

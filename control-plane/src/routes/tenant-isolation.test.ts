@@ -23,6 +23,8 @@ interface Tenant {
   silence: { id: string };
   file: { id: string; filename: string };
   batchJob: { id: string };
+  /** A pending invitation of the org's, to an address nobody has. */
+  invitation: { id: string; email: string };
 }
 
 async function createTenant(t: TestApp, label: string): Promise<Tenant> {
@@ -92,6 +94,7 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     'application/octet-stream',
   );
   const batchJob = await as('POST', '/v1/batch-jobs', { deployment: deployment.id, inputFileId: file.id });
+  const invited = await t.client.invite(owner, `${label}-invitee@example.com`, 'member');
   // Calls to its deployment, as the edge reports them: they become the org's billed usage.
   const usage = await t.client.call('POST', '/internal/v1/usage', {
     token: t.edgeServiceToken,
@@ -129,6 +132,7 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     silence: { id: silence.id },
     file: { id: file.id, filename },
     batchJob: { id: batchJob.id },
+    invitation: { id: invited.invitation.id, email: invited.invitation.email },
   };
 }
 
@@ -159,6 +163,7 @@ function ghostTenant(): Tenant {
     silence: { id: `als_${zeros}` },
     file: { id: `file_${zeros}`, filename: 'none.jsonl' },
     batchJob: { id: `batch_${zeros}` },
+    invitation: { id: `inv_${zeros}`, email: 'nobody-invited@example.com' },
   };
 }
 
@@ -189,6 +194,8 @@ function secretsOf(b: Tenant): string[] {
     b.file.id,
     b.file.filename,
     b.batchJob.id,
+    b.invitation.id,
+    b.invitation.email,
   ];
 }
 
@@ -230,7 +237,7 @@ function onB(
       method,
       path:
         template
-          .replace(/\{(id|userId)\}/, id(b))
+          .replace(/\{(id|userId|invitationId)\}/, id(b))
           .replace('{key}', 'loss')
           .replace('{version}', '1')
           .replace('{alias}', 'production') + (extra.query?.(b) ?? ''),
@@ -282,6 +289,10 @@ const MATRIX: IsolationCase[] = [
   onB('PATCH /v1/org/members/{userId}', 'owner', (b) => b.owner.userId, { body: { role: 'admin' } }),
   onB('DELETE /v1/org/members/{userId}', 'member', (b) => b.member.userId),
   onB('DELETE /v1/org/members/{userId}', 'owner', (b) => b.owner.userId),
+  onB('DELETE /v1/org/invitations/{invitationId}', 'invitation', (b) => b.invitation.id),
+  // Only the invitee answers an invitation: anyone else gets what a missing one gets; keys answer none.
+  userOnly(onB('POST /v1/invitations/{invitationId}/accept', 'invitation', (b) => b.invitation.id)),
+  userOnly(onB('POST /v1/invitations/{invitationId}/decline', 'invitation', (b) => b.invitation.id)),
   {
     route: 'POST /v1/auth/switch-org',
     // An API key can never switch org (403 for any orgId, its own included), so it learns nothing of B's.
@@ -482,6 +493,7 @@ describe('tenant isolation between two organisations', () => {
   const LISTS: { path: string; credentials: Credential[]; shows: (a: Tenant) => string }[] = [
     { path: '/v1/api-keys', credentials: both, shows: (a) => a.key.id },
     { path: '/v1/org/members', credentials: both, shows: (a) => a.member.userId },
+    { path: '/v1/org/invitations', credentials: both, shows: (a) => a.invitation.id },
     { path: '/v1/audit-log?limit=200', credentials: both, shows: (a) => a.member.userId },
     { path: '/v1/org', credentials: both, shows: (a) => a.orgId },
     { path: '/v1/auth/me', credentials: both, shows: (a) => a.orgId },

@@ -14,6 +14,7 @@ const NAV = [
   ['/keys', 'API keys'],
   ['/usage', 'Usage & billing'],
   ['/members', 'Members'],
+  ['/invitations', 'Invitations'],
   ['/audit', 'Audit log'],
 ] as const;
 

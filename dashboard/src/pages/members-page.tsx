@@ -6,14 +6,22 @@ import { TableWrap } from '../components/table-wrap';
 import { useLoad } from '../hooks/use-load';
 import { MemberForm } from './member-form';
 import { MemberRow } from './member-row';
+import { PendingInvitations } from './pending-invitations';
 
 export function MembersPage() {
   const { client, role } = useApp();
   const members = useLoad(() => client.request('get', '/v1/org/members'), []);
+  const manage = can.manage(role);
+  const pending = useLoad(
+    async () => (manage ? (await client.request('get', '/v1/org/invitations')).items : []),
+    [manage],
+  );
   return (
     <>
       <PageHeader title="Members and roles" />
-      {can.manage(role) ? <MemberForm onAdded={members.reload} /> : null}
+      {manage ? <MemberForm onAdded={pending.reload} /> : null}
+      <ErrorMessage error={pending.error} />
+      {pending.data ? <PendingInvitations items={pending.data} onChange={pending.reload} /> : null}
       <ErrorMessage error={members.error} />
       {members.loading && !members.data ? <Loading /> : null}
       {members.data ? (

@@ -8,6 +8,7 @@ import { DeploymentPage } from './deployment-page';
 import { DeploymentsPage } from './deployments-page';
 import { ExperimentPage } from './experiment-page';
 import { ExperimentsPage } from './experiments-page';
+import { InvitationsPage } from './invitations-page';
 import { MembersPage } from './members-page';
 import { ModelPage } from './model-page';
 import { ModelsPage } from './models-page';
@@ -30,6 +31,7 @@ const ROUTES: [string, (p: Record<string, string>) => ReactNode][] = [
   ['/keys', () => <ApiKeysPage />],
   ['/usage', () => <UsagePage />],
   ['/members', () => <MembersPage />],
+  ['/invitations', () => <InvitationsPage />],
   ['/audit', () => <AuditLogPage />],
   // A logged-in user on the login or sign-up address (a bookmark, another tab, the back button) is in already.
   ['/login', () => <Redirect to="/" />],

@@ -1,4 +1,3 @@
-import { newId } from '@meridian/protocol';
 import { and, asc, eq } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
 import { canAssignRole, lowerRole, requirePermission } from '../../auth/permissions.js';
@@ -38,48 +37,10 @@ function actorRole(actor: Actor): Role | 'api_key_admin' {
   return actor.principal.type === 'user' ? actor.principal.role : 'api_key_admin';
 }
 
-function assertCanAssign(actor: Actor, role: Role) {
+/** Admins may grant, invite to or take any role but owner; owners any role. */
+export function assertCanAssign(actor: Actor, role: Role) {
   if (!canAssignRole(actorRole(actor), role))
     throw forbidden('Only owners can grant or remove the owner role');
-}
-
-/** Adds an existing user by email. Unknown emails answer 404 (they must register first). */
-export async function addMember(
-  db: Database,
-  cache: IdentityCache,
-  actor: Actor,
-  input: { email: string; role: Role },
-) {
-  requirePermission(actor.principal, 'members:manage');
-  assertCanAssign(actor, input.role);
-  const orgId = actor.principal.orgId;
-  const [user] = await db.select().from(users).where(eq(users.email, input.email.toLowerCase()));
-  if (!user) throw notFound('User');
-  const [existing] = await db
-    .select({ id: memberships.id })
-    .from(memberships)
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, user.id)));
-  if (existing) throw conflict('This user is already a member');
-  const membership = { id: newId('membership'), orgId, userId: user.id, role: input.role };
-  await db.transaction(async (tx) => {
-    await tx.insert(memberships).values(membership);
-    await recordAudit(tx, actor, {
-      orgId,
-      action: 'member.add',
-      targetType: 'user',
-      targetId: user.id,
-      // The e-mail is kept with the entry: it still names the person after they leave.
-      metadata: { role: input.role, email: user.email },
-    });
-  });
-  cache.invalidateUser(user.id);
-  const [row] = await db
-    .select(memberColumns)
-    .from(memberships)
-    .innerJoin(users, eq(users.id, memberships.userId))
-    .where(eq(memberships.id, membership.id));
-  if (!row) throw notFound('Member');
-  return present(row);
 }
 
 async function findMember(db: Database, orgId: string, userId: string) {
@@ -168,7 +129,7 @@ export async function removeMember(
 ) {
   const { db } = deps;
   const { principal } = actor;
-  // Nobody else decides whether a user stays in an org: members are added without asking them.
+  // Nobody else decides whether a user stays in an org, as nobody else decided they would join it.
   const leaving = principal.type === 'user' && principal.userId === userId;
   if (!leaving) requirePermission(principal, 'members:manage');
   const orgId = principal.orgId;

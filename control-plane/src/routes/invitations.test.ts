@@ -1,0 +1,262 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../../testing/test-app.js';
+import { invitations } from '../db/schema.js';
+
+type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+
+describe('organisation invitations', () => {
+  let t: TestApp;
+  let owner: Session;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('owner');
+  });
+  afterAll(() => t.cleanup());
+
+  const call = (...args: Parameters<TestApp['client']['call']>) => t.client.call(...args);
+  const memberEmails = async (session: Session) => {
+    const res = await call('GET', '/v1/org/members', { token: session.accessToken });
+    return res.json.items.map((m: { email: string }) => m.email);
+  };
+  const orgIds = async (session: Session) =>
+    (await call('GET', '/v1/orgs', { token: session.accessToken })).json.items.map(
+      (o: { id: string }) => o.id,
+    );
+  const revoke = (session: Session, id: string) =>
+    call('DELETE', `/v1/org/invitations/${id}`, { token: session.accessToken });
+
+  it('adds nobody until they accept; the invitee sees it, accepts, and joins with the role', async () => {
+    const ada = await t.client.register('ada');
+    const invited = await call('POST', '/v1/org/invitations', {
+      token: owner.accessToken,
+      body: { email: ada.email.toUpperCase(), role: 'member' },
+    });
+    expect(invited.status, invited.text).toBe(201);
+    // No SMTP server here: the answer says so and carries the link, once.
+    expect(invited.json).toMatchObject({
+      invitation: { email: ada.email, role: 'member', invitedBy: owner.email, org: { id: owner.orgId } },
+      mailSent: false,
+      mailError: expect.stringContaining('no SMTP server'),
+      acceptUrl: `http://127.0.0.1:8080/invitations?token=${invited.json.token}`,
+    });
+    const id = invited.json.invitation.id;
+    expect(await memberEmails(owner)).not.toContain(ada.email);
+    expect(await orgIds(ada)).not.toContain(owner.orgId);
+    const pending = await call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    expect(pending.json.items.map((i: { id: string }) => i.id)).toContain(id);
+    expect(JSON.stringify(pending.json)).not.toContain(invited.json.token);
+
+    const mine = await call('GET', '/v1/invitations', { token: ada.accessToken });
+    expect(mine.json.items).toEqual([
+      expect.objectContaining({ id, role: 'member', org: { id: owner.orgId, name: expect.any(String) } }),
+    ]);
+    const accepted = await call('POST', `/v1/invitations/${id}/accept`, { token: ada.accessToken });
+    expect(accepted.status, accepted.text).toBe(200);
+    expect(accepted.json).toMatchObject({ org: { id: owner.orgId }, role: 'member' });
+    expect(await memberEmails(owner)).toContain(ada.email);
+    expect(await orgIds(ada)).toContain(owner.orgId);
+    expect((await call('GET', '/v1/invitations', { token: ada.accessToken })).json.items).toEqual([]);
+    const again = await call('POST', `/v1/invitations/${id}/accept`, { token: ada.accessToken });
+    expect(again.status).toBe(409);
+    expect(again.json.error.message).toBe('You have accepted this invitation already');
+  });
+
+  it('invites an address with no account yet, which accepts with the token after registering', async () => {
+    const email = `later-${Date.now()}@example.com`;
+    const invited = await t.client.invite(owner, email, 'viewer');
+    const res = await call('POST', '/v1/auth/register', {
+      body: { email, password: 'correct horse battery', name: 'Later' },
+    });
+    const later = res.json.accessToken as string;
+    const accepted = await call('POST', '/v1/invitations/accept', {
+      token: later,
+      body: { token: invited.token },
+    });
+    expect(accepted.status, accepted.text).toBe(200);
+    expect(accepted.json.role).toBe('viewer');
+    expect(await memberEmails(owner)).toContain(email);
+  });
+
+  it('answers 409 naming the person when they are a member already', async () => {
+    const bo = await t.client.joinOrg(owner, await t.client.register('bo'), 'viewer');
+    const res = await call('POST', '/v1/org/invitations', {
+      token: owner.accessToken,
+      body: { email: bo.email, role: 'admin' },
+    });
+    expect(res.status).toBe(409);
+    expect(res.json.error.message).toBe(`bo (${bo.email}) is already a member of this organisation`);
+  });
+
+  it('lets the invitee decline: nobody joins, the org reads it in its audit log', async () => {
+    const cy = await t.client.register('cy');
+    const { invitation } = await t.client.invite(owner, cy.email, 'member');
+    const declined = await call('POST', `/v1/invitations/${invitation.id}/decline`, {
+      token: cy.accessToken,
+    });
+    expect(declined.status, declined.text).toBe(204);
+    expect(await memberEmails(owner)).not.toContain(cy.email);
+    const accept = await call('POST', `/v1/invitations/${invitation.id}/accept`, { token: cy.accessToken });
+    expect(accept.status).toBe(409);
+    expect(accept.json.error.message).toMatch(/declined/);
+    const audit = await call('GET', `/v1/audit-log?target=${invitation.id}`, { token: owner.accessToken });
+    expect(
+      audit.json.items.map((e: { action: string; actor: { name: string }; metadata: { email: string } }) => [
+        e.action,
+        e.actor.name,
+        e.metadata.email,
+      ]),
+    ).toEqual([
+      ['invitation.decline', cy.email, cy.email],
+      ['invitation.create', owner.email, cy.email],
+    ]);
+  });
+
+  it('replaces a pending invitation to the same address: the old token stops working', async () => {
+    const di = await t.client.register('di');
+    const first = await t.client.invite(owner, di.email, 'viewer');
+    const second = await t.client.invite(owner, di.email, 'member');
+    const pending = await call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    expect(pending.json.items.filter((i: { email: string }) => i.email === di.email)).toEqual([
+      expect.objectContaining({ id: second.invitation.id, role: 'member' }),
+    ]);
+    const old = await call('POST', '/v1/invitations/accept', {
+      token: di.accessToken,
+      body: { token: first.token },
+    });
+    expect(old.status).toBe(409);
+    expect(old.json.error.message).toMatch(/newer invitation/);
+    const ok = await call('POST', '/v1/invitations/accept', {
+      token: di.accessToken,
+      body: { token: second.token },
+    });
+    expect(ok.json.role).toBe('member');
+    await revoke(owner, second.invitation.id);
+  });
+
+  it('refuses a revoked or an expired invitation with a reason, and lists neither', async () => {
+    const ed = await t.client.register('ed');
+    const revoked = await t.client.invite(owner, ed.email, 'member');
+    expect((await revoke(owner, revoked.invitation.id)).status).toBe(204);
+    expect((await revoke(owner, revoked.invitation.id)).status).toBe(404);
+    const byToken = await call('POST', '/v1/invitations/accept', {
+      token: ed.accessToken,
+      body: { token: revoked.token },
+    });
+    expect(byToken.status).toBe(409);
+    expect(byToken.json.error.message).toMatch(/revoked/);
+
+    const expired = await t.client.invite(owner, ed.email, 'member');
+    await t.db
+      .update(invitations)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(invitations.id, expired.invitation.id));
+    expect((await call('GET', '/v1/invitations', { token: ed.accessToken })).json.items).toEqual([]);
+    const pending = await call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    expect(pending.json.items.map((i: { id: string }) => i.id)).not.toContain(expired.invitation.id);
+    const late = await call('POST', `/v1/invitations/${expired.invitation.id}/accept`, {
+      token: ed.accessToken,
+    });
+    expect(late.status).toBe(409);
+    expect(late.json.error.message).toMatch(/^This invitation expired at /);
+    expect(await memberEmails(owner)).not.toContain(ed.email);
+  });
+
+  it('answers 404 to anyone but the invitee, by id or by token, whatever the invitation’s state', async () => {
+    const fay = await t.client.register('fay');
+    const mallory = await t.client.register('mallory');
+    const { invitation, token } = await t.client.invite(owner, fay.email, 'admin');
+    const tries = [
+      call('POST', `/v1/invitations/${invitation.id}/accept`, { token: mallory.accessToken }),
+      call('POST', `/v1/invitations/${invitation.id}/decline`, { token: mallory.accessToken }),
+      call('POST', '/v1/invitations/accept', { token: mallory.accessToken, body: { token } }),
+      call('POST', '/v1/invitations/accept', { token: mallory.accessToken, body: { token: `${token}x` } }),
+      call('POST', '/v1/invitations/accept', { token: fay.accessToken, body: { token: 'guessed' } }),
+      call('POST', `/v1/invitations/inv_${'0'.repeat(26)}/accept`, { token: fay.accessToken }),
+    ];
+    for (const res of await Promise.all(tries)) {
+      expect(res.status, res.text).toBe(404);
+      expect(res.json.error.message).toBe('Invitation not found');
+    }
+    expect((await call('GET', '/v1/invitations', { token: mallory.accessToken })).json.items).toEqual([]);
+    expect(await orgIds(mallory)).not.toContain(owner.orgId);
+    // An API key belongs to an org; it answers no invitation, even one to its maker's address.
+    const key = await t.client.createKey(fay);
+    const asKey = await call('POST', '/v1/invitations/accept', { token: key.secret, body: { token } });
+    expect(asKey.status).toBe(403);
+    await revoke(owner, invitation.id);
+  });
+
+  it('lets an admin invite any role but owner, and not revoke an owner invitation', async () => {
+    const admin = await t.client.joinOrg(owner, await t.client.register('admin'), 'admin');
+    const gus = await t.client.register('gus');
+    const asOwner = await call('POST', '/v1/org/invitations', {
+      token: admin.accessToken,
+      body: { email: gus.email, role: 'owner' },
+    });
+    expect(asOwner.status).toBe(403);
+    expect(asOwner.json.error.message).toBe('Only owners can grant or remove the owner role');
+    const byOwner = await t.client.invite(owner, gus.email, 'owner');
+    expect((await revoke(admin, byOwner.invitation.id)).status).toBe(403);
+    const asAdmin = await t.client.invite(admin, gus.email, 'admin');
+    expect(asAdmin.invitation).toMatchObject({ role: 'admin', invitedBy: admin.email });
+    expect((await revoke(admin, asAdmin.invitation.id)).status).toBe(204);
+    const viewer = await t.client.joinOrg(owner, await t.client.register('viewer'), 'viewer');
+    const byViewer = await call('POST', '/v1/org/invitations', {
+      token: viewer.accessToken,
+      body: { email: gus.email, role: 'viewer' },
+    });
+    expect(byViewer.status).toBe(403);
+    expect((await call('GET', '/v1/org/invitations', { token: viewer.accessToken })).status).toBe(403);
+  });
+
+  it('keeps each org to its own invitations: another org’s id is 404 and its list is its own', async () => {
+    const other = await t.client.register('other-owner');
+    const hal = await t.client.register('hal');
+    const theirs = await t.client.invite(other, hal.email, 'member');
+    expect((await revoke(owner, theirs.invitation.id)).status).toBe(404);
+    const ours = await call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    expect(ours.json.items.map((i: { id: string }) => i.id)).not.toContain(theirs.invitation.id);
+    const accepted = await call('POST', `/v1/invitations/${theirs.invitation.id}/accept`, {
+      token: hal.accessToken,
+    });
+    expect(accepted.json.org.id).toBe(other.orgId);
+  });
+
+  it('bounds an org’s pending invitations, then what it sends in a day (429)', async () => {
+    const small = await createTestApp({ invitationLimits: { maxPending: 3, maxPerDay: 5 } });
+    try {
+      const boss = await small.client.register('boss');
+      const inviteAs = (n: number) =>
+        small.client.call('POST', '/v1/org/invitations', {
+          token: boss.accessToken,
+          body: { email: `spam-${n}@example.com`, role: 'viewer' },
+        });
+      const sent = [];
+      for (const n of [1, 2, 3]) sent.push((await inviteAs(n)).json.invitation.id);
+      const fourth = await inviteAs(4);
+      expect(fourth.status).toBe(429);
+      expect(fourth.json.error.message).toMatch(/^3 invitations are pending/);
+      // Revoking makes room, but not without end: five a day, revoked ones included.
+      for (const id of sent)
+        await small.client.call('DELETE', `/v1/org/invitations/${id}`, { token: boss.accessToken });
+      expect((await inviteAs(5)).status).toBe(201);
+      expect((await inviteAs(6)).status).toBe(201);
+      const sixth = await inviteAs(7);
+      expect(sixth.status).toBe(429);
+      expect(sixth.json.error.message).toMatch(/sent 5 invitations in the last 24 hours/);
+    } finally {
+      small.cleanup();
+    }
+  });
+
+  it('no longer adds anyone directly through POST /v1/org/members', async () => {
+    const ivy = await t.client.register('ivy');
+    const res = await call('POST', '/v1/org/members', {
+      token: owner.accessToken,
+      body: { email: ivy.email, role: 'viewer' },
+    });
+    expect(res.status).toBe(404);
+    expect(await memberEmails(owner)).not.toContain(ivy.email);
+  });
+});

@@ -1,0 +1,158 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { actorOf } from '../http/guards.js';
+import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
+import { deliverInvitation, type Mailer } from '../services/orgs/invitation-mail.js';
+import {
+  acceptInvitation,
+  declineInvitation,
+  listMyInvitations,
+} from '../services/orgs/invitation-replies.js';
+import {
+  type InvitationLimits,
+  inviteMember,
+  listOrgInvitations,
+  revokeInvitation,
+} from '../services/orgs/invitations.js';
+import type { RouteDeps } from './deps.js';
+import { Email, IdParam, OrgSummarySchema, RoleSchema } from './schemas.js';
+
+const InvitationSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    role: RoleSchema,
+    org: z.object({ id: z.string(), name: z.string() }),
+    /** The inviter's e-mail, or `key <name>` for an API key, as it read when they invited. */
+    invitedBy: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+  })
+  .openapi('Invitation');
+const CreatedInvitationSchema = z
+  .object({
+    invitation: InvitationSchema,
+    mailSent: z.boolean(),
+    mailError: z.string().optional().openapi({ description: 'Why no mail went out, when none did' }),
+    token: z.string().optional().openapi({
+      description: 'Only when no mail went out: the invitation token, shown this once; pass it on yourself',
+    }),
+    acceptUrl: z
+      .string()
+      .optional()
+      .openapi({ description: 'Only when no mail went out: the link to pass on' }),
+  })
+  .openapi('CreatedInvitation');
+const AcceptedInvitationSchema = z
+  .object({ org: z.object({ id: z.string(), name: z.string() }), role: OrgSummarySchema.shape.role })
+  .openapi('AcceptedInvitation');
+const InvitationParams = z.object({
+  invitationId: IdParam('inv').openapi({ param: { name: 'invitationId', in: 'path' } }),
+});
+const TokenBody = z.strictObject({ token: z.string().min(1).max(200) });
+
+export function invitationRoutes(
+  deps: RouteDeps & { mailer?: Mailer; publicUrl: string; limits?: InvitationLimits },
+) {
+  const common = { security: bearerAuth, middleware: deps.requireAuth };
+  const org = { ...common, tags: ['organisations'] };
+  const mine = { ...common, tags: ['invitations'] };
+
+  const invite = createRoute({
+    ...org,
+    method: 'post',
+    path: '/v1/org/invitations',
+    operationId: 'inviteMember',
+    summary: 'Invite someone by e-mail with a role; they join only once they accept',
+    description:
+      'The invitation is mailed to the address (MERIDIAN_SMTP_*) and expires after 7 days. Without a working ' +
+      'SMTP server it is still made, and the answer carries its link and token, shown this once. A pending ' +
+      'invitation to the same address is replaced. An organisation holds at most 50 pending invitations.',
+    request: jsonBody(z.strictObject({ email: Email, role: RoleSchema })),
+    responses: {
+      201: jsonContent(CreatedInvitationSchema, 'Invited'),
+      ...errors(401, 403, 409, 429),
+    },
+  });
+  const listOrg = createRoute({
+    ...org,
+    method: 'get',
+    path: '/v1/org/invitations',
+    operationId: 'listOrgInvitations',
+    summary: 'Pending invitations of the active organisation (owners and admins)',
+    responses: {
+      200: jsonContent(z.object({ items: z.array(InvitationSchema) }), 'Pending invitations'),
+      ...errors(401, 403),
+    },
+  });
+  const revoke = createRoute({
+    ...org,
+    method: 'delete',
+    path: '/v1/org/invitations/{invitationId}',
+    operationId: 'revokeInvitation',
+    summary: 'Revoke a pending invitation; its link stops working',
+    request: { params: InvitationParams },
+    responses: { 204: { description: 'Revoked' }, ...errors(401, 403, 404) },
+  });
+  const listMine = createRoute({
+    ...mine,
+    method: 'get',
+    path: '/v1/invitations',
+    operationId: 'listMyInvitations',
+    summary: 'Your pending invitations (to the e-mail you signed in with)',
+    responses: {
+      200: jsonContent(z.object({ items: z.array(InvitationSchema) }), 'Your invitations'),
+      ...errors(401, 403),
+    },
+  });
+  const accept = createRoute({
+    ...mine,
+    method: 'post',
+    path: '/v1/invitations/{invitationId}/accept',
+    operationId: 'acceptInvitation',
+    summary: 'Accept your invitation: you join its organisation with its role',
+    request: { params: InvitationParams },
+    responses: { 200: jsonContent(AcceptedInvitationSchema, 'Joined'), ...errors(401, 403, 404, 409) },
+  });
+  const decline = createRoute({
+    ...mine,
+    method: 'post',
+    path: '/v1/invitations/{invitationId}/decline',
+    operationId: 'declineInvitation',
+    summary: 'Decline your invitation',
+    request: { params: InvitationParams },
+    responses: { 204: { description: 'Declined' }, ...errors(401, 403, 404, 409) },
+  });
+  const acceptToken = createRoute({
+    ...mine,
+    method: 'post',
+    path: '/v1/invitations/accept',
+    operationId: 'acceptInvitationToken',
+    summary: 'Accept the invitation whose token the e-mail carried (signed in as its address)',
+    request: jsonBody(TokenBody),
+    responses: { 200: jsonContent(AcceptedInvitationSchema, 'Joined'), ...errors(401, 403, 404, 409) },
+  });
+
+  return newRouter()
+    .openapi(invite, async (c) => {
+      const created = await inviteMember(deps.db, actorOf(c), c.req.valid('json'), deps.limits);
+      const delivery = await deliverInvitation(deps.mailer, deps.publicUrl, created);
+      return c.json({ invitation: created.invitation, ...delivery }, 201);
+    })
+    .openapi(listOrg, async (c) => c.json({ items: await listOrgInvitations(deps.db, actorOf(c)) }, 200))
+    .openapi(revoke, async (c) => {
+      await revokeInvitation(deps.db, actorOf(c), c.req.valid('param').invitationId);
+      return c.body(null, 204);
+    })
+    .openapi(listMine, async (c) => c.json({ items: await listMyInvitations(deps.db, c.var.principal) }, 200))
+    .openapi(acceptToken, async (c) =>
+      c.json(await acceptInvitation(deps.db, deps.identityCache, actorOf(c), c.req.valid('json')), 200),
+    )
+    .openapi(accept, async (c) => {
+      const id = c.req.valid('param').invitationId;
+      return c.json(await acceptInvitation(deps.db, deps.identityCache, actorOf(c), { id }), 200);
+    })
+    .openapi(decline, async (c) => {
+      await declineInvitation(deps.db, actorOf(c), { id: c.req.valid('param').invitationId });
+      return c.body(null, 204);
+    });
+}

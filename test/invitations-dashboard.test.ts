@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { type ServerType, serve } from '@hono/node-server';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Session } from '../control-plane/testing/test-app.js';
+import { launchChromium, seriousViolations } from './helpers/dashboard-browser.js';
+import { freePort } from './helpers/ports.js';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PASSWORD = 'correct horse battery';
+
+/**
+ * The dashboard's side of invitations in Chromium, on a real control plane (libsql) with no SMTP server: an
+ * owner invites from the members page and gets the link, the invitee opens it, signs in and accepts.
+ */
+describe('invitations in the dashboard', () => {
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  let server: ServerType;
+  let browser: Browser;
+  let origin = '';
+  let owner: Session;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, ['scripts/build-dashboard.mjs'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    t = await createTestApp();
+    const port = await freePort();
+    server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port }, () => resolve(s));
+    });
+    origin = `http://127.0.0.1:${port}`;
+    browser = await launchChromium();
+    owner = await t.client.register('owner');
+    await t.client.call('PATCH', '/v1/org', { token: owner.accessToken, body: { name: 'Acme Vision' } });
+  }, 300_000);
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((r) => server.close(() => r()));
+    t.cleanup();
+  });
+
+  const logIn = async (page: Page, email: string) => {
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  };
+  const newPage = async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    ctx.setDefaultTimeout(60_000);
+    return ctx.newPage();
+  };
+
+  it('lets an owner invite from the members page and the invitee accept from the link', async () => {
+    const invitee = await t.client.register('invitee');
+    const admin = await newPage();
+    await admin.goto(`${origin}/login`);
+    await logIn(admin, owner.email);
+    await admin.getByRole('link', { name: 'Members' }).click();
+    await admin.getByLabel('Email to invite').fill(invitee.email);
+    await admin.getByLabel('Role').selectOption('member');
+    await admin.getByRole('button', { name: 'Invite' }).click();
+    const link = (await admin.getByTestId('invitation-link').textContent()) ?? '';
+    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:8080\/invitations\?token=[\w-]+$/);
+    const pending = admin.getByRole('region', { name: 'Pending invitations table' });
+    await pending.getByRole('cell', { name: invitee.email, exact: true }).waitFor();
+    expect(await seriousViolations(admin)).toEqual([]);
+    // Not a member yet: nobody joins without accepting.
+    const members = await t.client.call('GET', '/v1/org/members', { token: owner.accessToken });
+    expect(members.json.items.map((m: { email: string }) => m.email)).not.toContain(invitee.email);
+
+    // The invitee follows the mailed link (on this server's origin), signs in, and lands back on it.
+    const page = await newPage();
+    await page.goto(link.replace('http://127.0.0.1:8080', origin));
+    await logIn(page, invitee.email);
+    await page.getByRole('button', { name: 'Accept the invitation from the link' }).click();
+    await page.getByText('You joined Acme Vision as member.').waitFor();
+    expect(new URL(page.url()).search).toBe('');
+    await page.getByLabel('Organisation').selectOption(owner.orgId);
+    await page.getByText('member', { exact: true }).waitFor();
+    const after = await t.client.call('GET', '/v1/org/members', { token: owner.accessToken });
+    expect(after.json.items.map((m: { email: string }) => m.email)).toContain(invitee.email);
+  }, 180_000);
+
+  it('lists an invitation to the invitee, who declines it', async () => {
+    const dee = await t.client.register('dee');
+    await t.client.invite(owner, dee.email, 'viewer');
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    await logIn(page, dee.email);
+    await page.getByRole('link', { name: 'Invitations' }).click();
+    const row = page.getByRole('row', { name: /Acme Vision/ });
+    await row.getByRole('button', { name: 'Accept invitation to Acme Vision' }).waitFor();
+    expect(await seriousViolations(page)).toEqual([]);
+    await row.getByRole('button', { name: 'Decline' }).click();
+    await page.getByText('No pending invitations.').waitFor();
+    const log = await t.client.call('GET', '/v1/audit-log?action=invitation.decline', {
+      token: owner.accessToken,
+    });
+    expect(log.json.items.map((e: { metadata: { email: string } }) => e.metadata.email)).toEqual([dee.email]);
+  }, 120_000);
+});

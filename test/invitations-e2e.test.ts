@@ -1,0 +1,192 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ServerType, serve } from '@hono/node-server';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../cli/src/main-captured.test-helper.js';
+import { SmtpMailer } from '../control-plane/src/services/notifications/email.js';
+import { createTestApp, type Session } from '../control-plane/testing/test-app.js';
+import { freePort } from './helpers/ports.js';
+import { waitUntil } from './helpers/wait.js';
+
+interface Mail {
+  to: string[];
+  raw: string;
+}
+
+/** The text of a mail as a reader sees it: quoted-printable soft breaks joined, `=XX` decoded. */
+function readable(raw: string): string {
+  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+  return body
+    .replace(/=\r\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/**
+ * Invitations through the real path: the control plane on a real libsql file, its SMTP mailer sending to a
+ * real SMTP server (smtp-server) on loopback, and the CLI run against it over HTTP.
+ */
+describe('organisation invitations by mail and the CLI', () => {
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  let smtp: SMTPServer;
+  let server: ServerType;
+  let mailer: SmtpMailer;
+  let url = '';
+  let configDir = '';
+  const mails: Mail[] = [];
+  let owner: Session;
+  let smtpOpen = true;
+
+  beforeAll(async () => {
+    smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      onData(stream, session, done) {
+        let raw = '';
+        stream.on('data', (c: Buffer) => {
+          raw += c.toString();
+        });
+        stream.on('end', () => {
+          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), raw });
+          done();
+        });
+      },
+    });
+    const smtpPort = await freePort();
+    await new Promise<void>((r) => smtp.listen(smtpPort, '127.0.0.1', r));
+    mailer = new SmtpMailer({
+      host: '127.0.0.1',
+      port: smtpPort,
+      secure: false,
+      from: 'Meridian <invitations@meridian.localhost>',
+      timeoutMs: 5000,
+    });
+    t = await createTestApp({ mailer });
+    const port = await freePort();
+    server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: t.app.fetch, hostname: '127.0.0.1', port }, () => resolve(s));
+    });
+    url = `http://127.0.0.1:${port}`;
+    configDir = await mkdtemp(join(tmpdir(), 'invitations-cli-'));
+    owner = await t.client.register('owner');
+    await t.client.call('PATCH', '/v1/org', { token: owner.accessToken, body: { name: 'Acme Vision' } });
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    if (smtpOpen) await new Promise<void>((r) => smtp.close(() => r()));
+    mailer.close();
+    t.cleanup();
+    await rm(configDir, { recursive: true, force: true });
+  });
+
+  const cliAs = (session: Session | string) => (args: string[]) =>
+    runCaptured(args, {
+      MERIDIAN_CONFIG_DIR: configDir,
+      MERIDIAN_API_URL: url,
+      MERIDIAN_TOKEN: typeof session === 'string' ? session : session.accessToken,
+    });
+  const mailTo = async (address: string) => {
+    await waitUntil(
+      async () => mails.filter((m) => m.to.includes(address)).length,
+      (n) => n >= 1,
+      { timeoutMs: 10_000, what: `the invitation mail to ${address}` },
+    );
+    const mail = mails.filter((m) => m.to.includes(address)).at(-1);
+    return readable(mail?.raw ?? '');
+  };
+  const tokenIn = (text: string) => {
+    const link = text.match(/http:\/\/127\.0\.0\.1:8080\/invitations\?token=([A-Za-z0-9_-]+)/);
+    if (!link?.[1]) throw new Error(`no invitation link in:\n${text}`);
+    return link[1];
+  };
+  const register = async (email: string, name: string) => {
+    const res = await t.client.call('POST', '/v1/auth/register', {
+      body: { email, password: 'correct horse battery', name },
+    });
+    if (res.status !== 201) throw new Error(`register failed: ${res.text}`);
+    return res.json.accessToken as string;
+  };
+  const memberEmails = async () =>
+    (await t.client.call('GET', '/v1/org/members', { token: owner.accessToken })).json.items.map(
+      (m: { email: string }) => m.email,
+    );
+
+  it('mails an invitation to an address with no account; once registered, that account alone can accept it', async () => {
+    const invited = await cliAs(owner)(['members', 'invite', 'New.Person@Example.com', '--role', 'member']);
+    expect(invited.stderr).toBe('');
+    expect(invited.stdout).toMatch(
+      /^Invited new\.person@example\.com to Acme Vision as member; the invitation expires at 20\S+Z\nIt was mailed to them/,
+    );
+    const text = await mailTo('new.person@example.com');
+    expect(text).toContain(
+      `${owner.email} invited you to join the organisation "Acme Vision" on Meridian as member.`,
+    );
+    expect(text).toContain('Sign in (or register) as new.person@example.com first');
+    const token = tokenIn(text);
+    // The link's page is the dashboard's (served for any path outside the API).
+    const page = await fetch(`${url}/invitations?token=${token}`, { headers: { accept: 'text/html' } });
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    // Only its hash is kept: the pending list shows the invitation, never the token.
+    const pending = await cliAs(owner)(['members', 'invitations', '--json']);
+    expect(pending.stdout).toContain('new.person@example.com');
+    expect(pending.stdout).not.toContain(token);
+    expect(await memberEmails()).not.toContain('new.person@example.com');
+
+    // Someone else with the link learns nothing and joins nothing.
+    const mallory = await register(`mallory-${Date.now()}@example.com`, 'Mallory');
+    const stolen = await cliAs(mallory)(['invitations', 'accept', '--token', token]);
+    expect(stolen.code).toBe(1);
+    expect(stolen.stderr).toMatch(/^meridian: Invitation not found \(404 not_found\)/);
+
+    const person = await register('new.person@example.com', 'New Person');
+    const mine = await cliAs(person)(['invitations']);
+    expect(mine.stdout).toMatch(
+      /^ID +ORGANISATION +ROLE +INVITED BY +EXPIRES\ninv_\w+ +Acme Vision +member /,
+    );
+    const joined = await cliAs(person)(['invitations', 'accept', '--token', token]);
+    expect(joined.stderr).toBe('');
+    expect(joined.stdout).toBe(
+      'Joined Acme Vision as member; work in it with: meridian orgs switch "Acme Vision"\n',
+    );
+    expect(await memberEmails()).toContain('new.person@example.com');
+    const twice = await cliAs(person)(['invitations', 'accept', '--token', token]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toMatch(/^meridian: You have accepted this invitation already \(409 conflict\)/);
+  });
+
+  it('lets an invitee decline by id, and an admin revoke: a revoked link no longer works', async () => {
+    const email = `dana-${Date.now()}@example.com`;
+    const dana = await register(email, 'Dana');
+    await cliAs(owner)(['members', 'invite', email, '--role', 'viewer']);
+    const first = tokenIn(await mailTo(email));
+    const revoked = await cliAs(owner)(['members', 'revoke-invitation', email]);
+    expect(revoked.stdout).toBe(`Revoked the invitation of ${email} (viewer)\n`);
+    const late = await cliAs(dana)(['invitations', 'accept', '--token', first]);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/^meridian: This invitation was revoked by Acme Vision \(409 conflict\)/);
+
+    mails.length = 0;
+    await cliAs(owner)(['members', 'invite', email, '--role', 'admin']);
+    await mailTo(email);
+    const [listed] = JSON.parse((await cliAs(dana)(['invitations', 'list', '--json'])).stdout) as {
+      id: string;
+    }[];
+    const declined = await cliAs(dana)(['invitations', 'decline', listed?.id ?? '']);
+    expect(declined.stdout).toBe(`Declined invitation ${listed?.id}\n`);
+    expect(await memberEmails()).not.toContain(email);
+    const audit = await cliAs(owner)(['audit', '--since', '1h', '--limit', '4']);
+    expect(audit.stdout).toMatch(new RegExp(`^20\\S+ +${email} +invitation\\.decline +${email}$`, 'm'));
+    expect(audit.stdout).toMatch(new RegExp(`^20\\S+ +${owner.email} +invitation\\.revoke +${email}$`, 'm'));
+  });
+
+  it('shows the link once when the mail cannot be sent', async () => {
+    await new Promise<void>((r) => smtp.close(() => r()));
+    smtpOpen = false;
+    const invited = await cliAs(owner)(['members', 'invite', 'offline@example.com', '--role', 'viewer']);
+    expect(invited.code).toBe(0);
+    expect(invited.stdout).toMatch(
+      /No mail was sent \(smtp: .+\)\. Pass them this link; it is shown only now:\n {2}http:\/\/127\.0\.0\.1:8080\/invitations\?token=\S+\nor, signed in as offline@example\.com: meridian invitations accept --token \S+\n$/,
+    );
+  });
+});
