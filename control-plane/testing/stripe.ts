@@ -90,6 +90,29 @@ export async function createStripeTestbed(
       if (!row) throw new Error(`no Stripe customer for ${orgId}`);
       return row.stripeCustomerId;
     },
+    async subscriptionOf(orgId: string) {
+      const [row] = await db.select().from(billingCustomers).where(eq(billingCustomers.orgId, orgId));
+      if (!row?.subscriptionId) throw new Error(`no Stripe subscription for ${orgId}`);
+      return row.subscriptionId;
+    },
+    /** The org's subscription items as the stand-in holds them: item id, price lookup key, metered or not. */
+    async subscriptionItems(orgId: string) {
+      const subscription = server.state.subscriptions.get(await testbed.subscriptionOf(orgId));
+      const items = (subscription?.items as { data: Record<string, unknown>[] } | undefined)?.data ?? [];
+      return items.map((item) => {
+        const price = item.price as { lookup_key: string | null; recurring: { usage_type: string } | null };
+        return {
+          id: String(item.id),
+          lookupKey: price.lookup_key,
+          metered: price.recurring?.usage_type === 'metered',
+        };
+      });
+    },
+    /** Subscription updates Stripe applied to the org's subscription (a replayed key applies none). */
+    async subscriptionUpdates(orgId: string) {
+      const subscription = await testbed.subscriptionOf(orgId);
+      return server.state.subscriptionUpdates.filter((u) => u.subscription === subscription);
+    },
     /** What Stripe counts for the org on a meter. */
     async stripeTotal(orgId: string, meter: Meter) {
       return server.meterTotal(eventNameFor(meter), await testbed.customerOf(orgId));

@@ -1,4 +1,4 @@
-import type { GpuType, Meter } from '@meridian/protocol';
+import type { GpuType, Meter, Plan } from '@meridian/protocol';
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
@@ -118,4 +118,33 @@ export const stripeWebhookEvents = sqliteTable(
     receivedAt: createdAt(),
   },
   (t) => [index('stripe_webhook_events_org_invoice').on(t.orgId, t.invoiceId)],
+);
+
+/**
+ * Plan changes Stripe has yet to be told about, written in the transaction that changes the org's plan (only for
+ * orgs with a Stripe customer), or by reconciliation when a subscription's items disagree with the org's plan.
+ * The runner makes the subscription's items match the org's plan as it reads then, so applying an org's newest
+ * row settles its older ones; `id` orders them.
+ */
+export const stripePlanChanges = sqliteTable(
+  'stripe_plan_changes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: text('org_id').notNull(),
+    fromPlan: text('from_plan').$type<Plan>().notNull(),
+    toPlan: text('to_plan').$type<Plan>().notNull(),
+    reason: text('reason', { enum: ['plan_change', 'drift'] }).notNull(),
+    status: text('status', { enum: ['pending', 'applied'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    appliedAt: integer('applied_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    index('stripe_plan_changes_due').on(t.status, t.nextAttemptAt),
+    index('stripe_plan_changes_org').on(t.orgId, t.status),
+  ],
 );

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { eq } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, readReply, type Session, testClient } from '../../testing/test-app.js';
-import { billingCustomers } from '../db/schema.js';
+import { billingCustomers, stripePlanChanges } from '../db/schema.js';
 import { getOrgStatus, setOrgStanding } from '../services/orgs/standing.js';
 
 // Stripe cannot reach this machine (nor this machine Stripe), so these tests play Stripe's part: events are
@@ -148,6 +149,9 @@ describe('POST /v1/billing/webhooks/stripe', () => {
     );
     expect(cancelled.json).toEqual({ received: true, duplicate: false, action: 'downgraded' });
     expect(await getOrgStatus(t.db, org.orgId)).toMatchObject({ plan: 'free', monthlyCallQuota: 1000 });
+    // Stripe ended the subscription itself: no update of it is queued.
+    const queued = await t.db.select().from(stripePlanChanges).where(eq(stripePlanChanges.orgId, org.orgId));
+    expect(queued).toEqual([]);
   });
 
   it('acknowledges events about customers it does not know and types it does not handle', async () => {

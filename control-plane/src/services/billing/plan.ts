@@ -15,7 +15,8 @@ export const ENTERPRISE_IS_CONTRACTED =
  * Moves the caller's org to Free or Pro. Enterprise is neither chosen nor left here: it is a contract, and
  * operators change it (PUT /internal/v1/orgs/{orgId}/standing). A downgrade keeps everything the org has;
  * the lower limits apply to what comes next (new models; the edge's call quota as soon as it re-reads the
- * plan). Choosing the current plan changes nothing and writes no audit entry.
+ * plan). Choosing the current plan changes nothing and writes no audit entry. An org billed through Stripe has
+ * the change queued for its subscription in the same transaction (stripe/plan-sync.ts).
  */
 export async function changePlan(db: Database, actor: Actor, plan: Plan) {
   requirePermission(actor.principal, 'billing:write');

@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { orgs } from '../../db/schema.js';
 import { notFound } from '../../errors.js';
+import { queuePlanSync } from '../billing/stripe/plan-sync.js';
 import type { Reader } from '../models/deps.js';
 
 type StandingRow = Pick<typeof orgs.$inferSelect, 'id' | 'plan' | 'suspendedAt' | 'suspendedReason'>;
@@ -41,16 +42,26 @@ export interface StandingChange {
   reason?: string;
 }
 
+export interface StandingOptions {
+  now?: Date;
+  /**
+   * false when Stripe made the change itself (its subscription ended): there is nothing to tell it. Otherwise a
+   * new plan of an org with a Stripe customer is queued for its subscription in the same transaction.
+   */
+  syncStripe?: boolean;
+}
+
 /**
- * Changes an org's plan and standing: operators call it through /internal, billing when a subscription
- * changes or a payment fails or recovers. Lifting a suspension clears its reason.
+ * Changes an org's plan and standing: owners (Free and Pro) and operators call it, billing when a subscription
+ * ends or a payment fails or recovers. Lifting a suspension clears its reason.
  */
 export async function setOrgStanding(
   db: Database,
   orgId: string,
   change: StandingChange,
-  now = new Date(),
+  options: StandingOptions = {},
 ): Promise<OrgStatus> {
+  const now = options.now ?? new Date();
   return db.transaction(async (tx) => {
     const current = await findStanding(tx, orgId);
     const next: StandingRow = { ...current, plan: change.plan ?? current.plan };
@@ -65,6 +76,9 @@ export async function setOrgStanding(
       .update(orgs)
       .set({ plan: next.plan, suspendedAt: next.suspendedAt, suspendedReason: next.suspendedReason })
       .where(eq(orgs.id, orgId));
+    if (next.plan !== current.plan && options.syncStripe !== false) {
+      await queuePlanSync(tx, { orgId, from: current.plan, to: next.plan, reason: 'plan_change', now });
+    }
     return toStatus(next);
   });
 }

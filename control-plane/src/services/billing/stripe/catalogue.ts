@@ -11,7 +11,9 @@ export interface StripeCatalogue {
 }
 
 export const eventNameFor = (meter: Meter) => `meridian_${meter}`;
-export const PRO_PRICE_LOOKUP_KEY = 'meridian_plan_pro_monthly';
+/** Every plan fee's price carries a lookup key with this prefix; a subscription item with one is a fee item. */
+export const PLAN_PRICE_LOOKUP_PREFIX = 'meridian_plan_';
+export const PRO_PRICE_LOOKUP_KEY = `${PLAN_PRICE_LOOKUP_PREFIX}pro_monthly`;
 
 const DECIMAL = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/i;
 

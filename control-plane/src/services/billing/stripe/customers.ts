@@ -1,10 +1,10 @@
-import { METERS } from '@meridian/protocol';
 import { and, eq, isNull, or } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
 import { billingCustomers, orgs, stripeOutbox } from '../../../db/schema.js';
 import { notFound } from '../../../errors.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
+import { subscriptionPricesFor } from './plan-sync.js';
 
 export interface BillingCustomer {
   orgId: string;
@@ -27,16 +27,24 @@ export async function ensureCustomer(
   if (row?.subscriptionId) {
     return { orgId, stripeCustomerId: row.stripeCustomerId, subscriptionId: row.subscriptionId };
   }
-  const [org] = await db.select({ name: orgs.name, plan: orgs.plan }).from(orgs).where(eq(orgs.id, orgId));
-  if (!org) throw notFound('Organisation');
+  const readOrg = async () => {
+    const [org] = await db.select({ name: orgs.name, plan: orgs.plan }).from(orgs).where(eq(orgs.id, orgId));
+    if (!org) throw notFound('Organisation');
+    return org;
+  };
 
   let stripeCustomerId = row?.stripeCustomerId;
   if (!stripeCustomerId) {
-    stripeCustomerId = await gateway.createCustomer({ orgId, name: org.name }, `customer-${orgId}`);
+    stripeCustomerId = await gateway.createCustomer(
+      { orgId, name: (await readOrg()).name },
+      `customer-${orgId}`,
+    );
     await db.insert(billingCustomers).values({ orgId, stripeCustomerId }).onConflictDoNothing();
   }
-  const priceIds = METERS.map((meter) => catalogue.meters[meter].priceId);
-  if (org.plan === 'pro') priceIds.push(catalogue.proPriceId);
+  // The plan is read once the customer row exists: a plan change committed after this read finds the row and
+  // queues a sync, so the subscription never keeps a plan the org has left.
+  const prices = subscriptionPricesFor((await readOrg()).plan, catalogue);
+  const priceIds = prices.fee ? [...prices.metered, prices.fee] : prices.metered;
   const subscriptionId = await gateway.createSubscription(
     { customerId: stripeCustomerId, orgId, priceIds },
     `subscription-${orgId}`,

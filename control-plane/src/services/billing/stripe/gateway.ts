@@ -22,6 +22,43 @@ export interface StripeGateway {
   sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult>;
   /** Stripe's aggregated value of one meter for one customer over [fromMs, toMs) (minute-aligned). */
   meterTotal(meterId: string, customerId: string, fromMs: number, toMs: number): Promise<number>;
+  /** A subscription's status and every item on it. */
+  getSubscription(subscriptionId: string): Promise<SubscriptionView>;
+  /**
+   * Changes a subscription's items in one update. A removed item is deleted with `clear_usage: false`: usage
+   * Stripe holds for it stays billable.
+   */
+  updateSubscriptionItems(update: SubscriptionItemsUpdate, idempotencyKey: string): Promise<StripeCallResult>;
+}
+
+export interface SubscriptionView {
+  id: string;
+  /** Stripe's status: `active`, `past_due`, `incomplete`, `canceled`, … */
+  status: string;
+  items: SubscriptionItemView[];
+}
+
+export interface SubscriptionItemView {
+  id: string;
+  priceId: string;
+  /** The price's lookup key, if it has one. */
+  lookupKey: string | null;
+  metered: boolean;
+}
+
+export type SubscriptionItemChange =
+  | { kind: 'add'; priceId: string }
+  /** The item keeps its id and takes another price. */
+  | { kind: 'swap'; itemId: string; priceId: string }
+  | { kind: 'remove'; itemId: string };
+
+/** Stripe's `proration_behavior`: whether a change of a licensed item is charged or credited for the period. */
+export type ProrationBehavior = 'none' | 'create_prorations' | 'always_invoice';
+
+export interface SubscriptionItemsUpdate {
+  subscriptionId: string;
+  changes: SubscriptionItemChange[];
+  prorationBehavior: ProrationBehavior;
 }
 
 export interface PriceSpec {
@@ -43,17 +80,22 @@ export interface MeterEventSpec {
   timestamp: number;
 }
 
+/** A call Stripe did not carry out, told apart so the caller can decide how long to wait. */
+export interface StripeFailure {
+  kind: 'failed';
+  reason: 'network' | 'timeout' | 'rate_limited' | 'http' | 'invalid_response';
+  status?: number;
+  /** Stripe's error code (`rate_limit`, `lock_timeout`, …). */
+  code?: string;
+  /** From a `Retry-After` header. */
+  retryAfterMs?: number;
+  message: string;
+}
+
 export type MeterEventResult =
   | { kind: 'accepted' }
   /** Stripe already holds an event with this identifier: it was counted before. */
   | { kind: 'duplicate' }
-  | {
-      kind: 'failed';
-      reason: 'network' | 'timeout' | 'rate_limited' | 'http' | 'invalid_response';
-      status?: number;
-      /** Stripe's error code (`rate_limit`, `lock_timeout`, …). */
-      code?: string;
-      /** From a `Retry-After` header. */
-      retryAfterMs?: number;
-      message: string;
-    };
+  | StripeFailure;
+
+export type StripeCallResult = { kind: 'done' } | StripeFailure;

@@ -1,10 +1,12 @@
-import { billingWindow, type Meter } from '@meridian/protocol';
-import { and, gte, lt, sql } from 'drizzle-orm';
+import { billingWindow, type Meter, type Plan } from '@meridian/protocol';
+import { and, eq, gte, isNotNull, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
-import { billingCustomers, stripeMeters, stripeOutbox } from '../../../db/schema.js';
+import { billingCustomers, orgs, stripeMeters, stripeOutbox } from '../../../db/schema.js';
 import type { Logger } from '../../../lib/logger.js';
 import { usageByWindow } from '../windows.js';
-import type { StripeGateway } from './gateway.js';
+import type { StripeCatalogue } from './catalogue.js';
+import type { StripeGateway, SubscriptionItemChange } from './gateway.js';
+import { hasPendingPlanSync, itemChangesFor, queuePlanSync } from './plan-sync.js';
 
 /** One (org, meter) over the period: what the ledger bills, what the outbox holds, what Stripe counted. */
 export interface ReconciliationRow {
@@ -123,4 +125,61 @@ export async function reconcile(
   const drifted = all.filter((r) => r.drift !== 0);
   for (const r of drifted) period.logger?.warn('stripe usage drift', { ...r, from, to });
   return { from, to, rows: all, drifted };
+}
+
+/** A subscription whose items disagree with its org's plan, and what would bring it in step. */
+export interface SubscriptionDrift {
+  orgId: string;
+  subscriptionId: string;
+  plan: Plan;
+  changes: SubscriptionItemChange[];
+}
+
+/**
+ * Compares every subscription's items with its org's plan, and queues a sync for each that disagrees (an item
+ * removed or added in Stripe's dashboard, a change lost before plan changes were queued); the runner applies
+ * it like a plan change. An org with a sync already pending is skipped: that sync settles it. A subscription
+ * Stripe cannot read now is skipped until the next check.
+ */
+export async function reconcileSubscriptions(
+  db: Database,
+  gateway: StripeGateway,
+  catalogue: StripeCatalogue,
+  options: { now: number; logger?: Logger },
+): Promise<{ checked: number; drifted: SubscriptionDrift[] }> {
+  const subscribed = await db
+    .select({
+      orgId: billingCustomers.orgId,
+      subscriptionId: billingCustomers.subscriptionId,
+      plan: orgs.plan,
+    })
+    .from(billingCustomers)
+    .innerJoin(orgs, eq(orgs.id, billingCustomers.orgId))
+    .where(isNotNull(billingCustomers.subscriptionId));
+  const found = await mapLimit(subscribed, 4, async (row) => {
+    if (!row.subscriptionId || (await hasPendingPlanSync(db, row.orgId))) return undefined;
+    try {
+      const subscription = await gateway.getSubscription(row.subscriptionId);
+      if (['canceled', 'incomplete_expired'].includes(subscription.status)) return undefined;
+      const changes = itemChangesFor(subscription.items, row.plan, catalogue);
+      return changes.length > 0 ? { ...row, subscriptionId: row.subscriptionId, changes } : undefined;
+    } catch (error) {
+      options.logger?.warn('stripe subscription not checked', { orgId: row.orgId, error });
+      return undefined;
+    }
+  });
+  const drifted = found.filter((d): d is SubscriptionDrift => d !== undefined);
+  for (const d of drifted) {
+    options.logger?.warn('stripe subscription out of step with the plan', { ...d });
+    await db.transaction((tx) =>
+      queuePlanSync(tx, {
+        orgId: d.orgId,
+        from: d.plan,
+        to: d.plan,
+        reason: 'drift',
+        now: new Date(options.now),
+      }),
+    );
+  }
+  return { checked: subscribed.length, drifted };
 }

@@ -8,6 +8,8 @@ import { ensureCustomer, orgsAwaitingCustomers } from './customers.js';
 import { type DrainResult, drainOutbox } from './drain.js';
 import { enqueueClosedWindows } from './enqueue.js';
 import type { StripeGateway } from './gateway.js';
+import { applyPlanChanges, type PlanChangeResult } from './plan-changes.js';
+import { reconcileSubscriptions } from './reconcile.js';
 
 const HOUR_MS = 3_600_000;
 /** Clock skew between whoever stamps a ledger entry's window and the database recording it. */
@@ -29,6 +31,8 @@ export interface StripeBillingOptions {
   /** Outbox rows read at a time. Default 500. */
   batchSize?: number;
   backoff?: BackoffPolicy;
+  /** How often every subscription's items are compared with its org's plan. Default 1 h. */
+  subscriptionCheckIntervalMs?: number;
 }
 
 export interface PassSummary {
@@ -36,12 +40,16 @@ export interface PassSummary {
   leader: boolean;
   enqueued: number;
   customersEnsured: number;
+  /** Subscriptions found out of step with their org's plan (checked once an interval); a sync is queued. */
+  subscriptionsDrifted?: number;
+  planChanges?: PlanChangeResult;
   drain?: DrainResult;
 }
 
 /**
- * Pushes usage to Stripe: on every pass, it makes sure the meters and prices exist, enqueues the closed
- * windows, makes customers for the orgs whose usage waits, and drains the outbox. One instance pushes at a
+ * Keeps Stripe in step: on every pass, it makes sure the meters and prices exist, enqueues the closed windows,
+ * makes customers for the orgs whose usage waits, brings subscriptions to their org's plan where a plan change
+ * is queued (and, once an interval, wherever they disagree), and drains the outbox. One instance pushes at a
  * time (a lease), which keeps Stripe's one-call-per-customer-per-meter rule across instances too.
  */
 export class StripeBilling {
@@ -49,6 +57,8 @@ export class StripeBilling {
   private catalogue: StripeCatalogue | undefined;
   /** When the last complete enqueue scan ran; later scans look only at entries recorded since. */
   private scannedAt: number | undefined;
+  /** When subscriptions were last compared with plans; the first pass compares them. */
+  private subscriptionsCheckedAt: number | undefined;
   private readonly loop: RepeatingTask;
 
   constructor(private readonly options: StripeBillingOptions) {
@@ -107,7 +117,32 @@ export class StripeBilling {
         logger.warn('stripe customer not created yet', { orgId, error });
       }
     }
-    return { leader: true, enqueued: enqueued.enqueued, customersEnsured, drain: await this.drain(now) };
+    const subscriptionsDrifted = await this.checkSubscriptions(now);
+    const planChanges = await applyPlanChanges(db, gateway, this.catalogue, {
+      now,
+      logger,
+      ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+    });
+    return {
+      leader: true,
+      enqueued: enqueued.enqueued,
+      customersEnsured,
+      ...(subscriptionsDrifted === undefined ? {} : { subscriptionsDrifted }),
+      planChanges,
+      drain: await this.drain(now),
+    };
+  }
+
+  /** Compares subscriptions with plans once an interval; how many disagreed, or undefined when not due. */
+  private async checkSubscriptions(now: number): Promise<number | undefined> {
+    const interval = this.options.subscriptionCheckIntervalMs ?? HOUR_MS;
+    if (!this.catalogue) return undefined;
+    if (this.subscriptionsCheckedAt !== undefined && now - this.subscriptionsCheckedAt < interval)
+      return undefined;
+    const { db, gateway, logger } = this.options;
+    const { drifted } = await reconcileSubscriptions(db, gateway, this.catalogue, { now, logger });
+    this.subscriptionsCheckedAt = now;
+    return drifted.length;
   }
 
   /** Drains batch after batch while full ones come back, for at most one interval (a backlog after an outage). */

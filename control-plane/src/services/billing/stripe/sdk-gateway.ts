@@ -1,5 +1,14 @@
 import Stripe from 'stripe';
-import type { MeterEventResult, MeterEventSpec, PriceSpec, StripeGateway } from './gateway.js';
+import type {
+  MeterEventResult,
+  MeterEventSpec,
+  PriceSpec,
+  StripeCallResult,
+  StripeFailure,
+  StripeGateway,
+  SubscriptionItemsUpdate,
+  SubscriptionView,
+} from './gateway.js';
 
 export interface SdkGatewayOptions {
   secretKey: string;
@@ -41,8 +50,8 @@ function retryAfterMs(value: string | undefined): number | undefined {
 // Stripe rejects a repeated identifier with a 400 and this message (and Stripe-Should-Retry: false).
 const DUPLICATE_IDENTIFIER = /already exists with identifier/i;
 
-/** Sorts an SDK failure into what the outbox needs to know. */
-export function classifyMeterEventError(error: unknown): MeterEventResult {
+/** Sorts an SDK failure into what a caller that retries needs to know. */
+export function classifyStripeError(error: unknown): StripeFailure {
   if (!(error instanceof Stripe.errors.StripeError)) {
     return { kind: 'failed', reason: 'network', message: String(error) };
   }
@@ -52,7 +61,6 @@ export function classifyMeterEventError(error: unknown): MeterEventResult {
     return { kind: 'failed', reason: /timeout/i.test(error.message) ? 'timeout' : 'network', ...base };
   }
   if (status === undefined) return { kind: 'failed', reason: 'invalid_response', ...base };
-  if (status === 400 && DUPLICATE_IDENTIFIER.test(error.message)) return { kind: 'duplicate' };
   const wait = retryAfterMs(error.headers?.['retry-after']);
   return {
     kind: 'failed',
@@ -61,6 +69,18 @@ export function classifyMeterEventError(error: unknown): MeterEventResult {
     ...(wait !== undefined ? { retryAfterMs: wait } : {}),
     ...base,
   };
+}
+
+/** Sorts a meter event's failure: a repeated identifier means Stripe counted it before. */
+export function classifyMeterEventError(error: unknown): MeterEventResult {
+  if (
+    error instanceof Stripe.errors.StripeError &&
+    error.statusCode === 400 &&
+    DUPLICATE_IDENTIFIER.test(error.message)
+  ) {
+    return { kind: 'duplicate' };
+  }
+  return classifyStripeError(error);
 }
 
 /** The real adapter: Stripe's own SDK. */
@@ -152,6 +172,46 @@ export class SdkStripeGateway implements StripeGateway {
       return { kind: 'accepted' };
     } catch (error) {
       return classifyMeterEventError(error);
+    }
+  }
+
+  async getSubscription(subscriptionId: string): Promise<SubscriptionView> {
+    const subscription = await this.stripe.subscriptions.retrieve(subscriptionId);
+    const items: SubscriptionView['items'] = [];
+    // A subscription embeds only its first items; the list has them all.
+    for await (const item of this.stripe.subscriptionItems.list({
+      subscription: subscriptionId,
+      limit: 100,
+    })) {
+      items.push({
+        id: item.id,
+        priceId: item.price.id,
+        lookupKey: item.price.lookup_key ?? null,
+        metered: item.price.recurring?.usage_type === 'metered',
+      });
+    }
+    return { id: subscription.id, status: subscription.status, items };
+  }
+
+  async updateSubscriptionItems(
+    update: SubscriptionItemsUpdate,
+    idempotencyKey: string,
+  ): Promise<StripeCallResult> {
+    const items = update.changes.map((change) => {
+      if (change.kind === 'add') return { price: change.priceId };
+      if (change.kind === 'swap') return { id: change.itemId, price: change.priceId };
+      // Usage already reported for the item stays on the subscription's next invoice.
+      return { id: change.itemId, deleted: true, clear_usage: false };
+    });
+    try {
+      await this.stripe.subscriptions.update(
+        update.subscriptionId,
+        { items, proration_behavior: update.prorationBehavior },
+        { idempotencyKey },
+      );
+      return { kind: 'done' };
+    } catch (error) {
+      return classifyStripeError(error);
     }
   }
 

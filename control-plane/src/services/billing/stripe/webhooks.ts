@@ -115,7 +115,8 @@ async function apply(db: Database, event: StripeEventShape): Promise<WebhookOutc
       if (customer.subscriptionId && customer.subscriptionId !== object.id) {
         return { duplicate: false, action: 'ignored', orgId };
       }
-      await setOrgStanding(db, orgId, { plan: 'free' });
+      // Stripe ended the subscription itself: nothing is queued to change it.
+      await setOrgStanding(db, orgId, { plan: 'free' }, { syncStripe: false });
       return { duplicate: false, action: 'downgraded', orgId };
     default:
       return { duplicate: false, action: 'ignored', orgId };

@@ -1,0 +1,154 @@
+import { and, asc, eq, inArray, isNotNull, lte } from 'drizzle-orm';
+import type { Database } from '../../../db/client.js';
+import { billingCustomers, orgs, stripePlanChanges } from '../../../db/schema.js';
+import type { Logger } from '../../../lib/logger.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
+import type { StripeCatalogue } from './catalogue.js';
+import type { StripeFailure, StripeGateway } from './gateway.js';
+import { itemChangesFor, PLAN_CHANGE_PRORATION } from './plan-sync.js';
+
+export interface PlanChangeOptions {
+  now: number;
+  logger: Logger;
+  backoff?: BackoffPolicy;
+  /** Rows read per pass. Default 200. */
+  batchSize?: number;
+}
+
+export interface PlanChangeResult {
+  /** Subscriptions Stripe updated. */
+  updated: number;
+  /** Orgs whose subscription already matched their plan (a retry after Stripe applied it, or a change undone). */
+  alreadyInStep: number;
+  failed: number;
+}
+
+interface DueOrg {
+  orgId: string;
+  subscriptionId: string;
+  /** The org's newest due row: its id and attempts name the Stripe call. */
+  newest: { id: number; attempts: number };
+  ids: number[];
+}
+
+/** Due rows of orgs whose subscription exists, one entry per org; rows wait while the subscription is made. */
+async function dueOrgs(db: Database, now: number, limit: number): Promise<DueOrg[]> {
+  const rows = await db
+    .select({
+      id: stripePlanChanges.id,
+      orgId: stripePlanChanges.orgId,
+      attempts: stripePlanChanges.attempts,
+      subscriptionId: billingCustomers.subscriptionId,
+    })
+    .from(stripePlanChanges)
+    .innerJoin(billingCustomers, eq(billingCustomers.orgId, stripePlanChanges.orgId))
+    .where(
+      and(
+        eq(stripePlanChanges.status, 'pending'),
+        lte(stripePlanChanges.nextAttemptAt, new Date(now)),
+        isNotNull(billingCustomers.subscriptionId),
+      ),
+    )
+    .orderBy(asc(stripePlanChanges.id))
+    .limit(limit);
+  const byOrg = new Map<string, DueOrg>();
+  for (const row of rows) {
+    const found = byOrg.get(row.orgId);
+    const newest = { id: row.id, attempts: row.attempts };
+    if (found) {
+      found.newest = newest;
+      found.ids.push(row.id);
+    } else {
+      byOrg.set(row.orgId, {
+        orgId: row.orgId,
+        subscriptionId: row.subscriptionId ?? '',
+        newest,
+        ids: [row.id],
+      });
+    }
+  }
+  return [...byOrg.values()];
+}
+
+/**
+ * Makes each subscription with a pending plan change match the org's plan as it reads now. The update is
+ * computed from the items Stripe holds, so it is idempotent by itself: a retry after Stripe applied it (a crash,
+ * a lost answer) finds nothing to change and sends nothing. Its Idempotency-Key names the org's newest row and
+ * attempt, so a resend of an attempt cut short replays Stripe's answer rather than applying twice. Rows read
+ * before the plan are settled; a change committed meanwhile stays pending for the next pass.
+ */
+export async function applyPlanChanges(
+  db: Database,
+  gateway: StripeGateway,
+  catalogue: StripeCatalogue,
+  options: PlanChangeOptions,
+): Promise<PlanChangeResult> {
+  const { now, logger } = options;
+  const result: PlanChangeResult = { updated: 0, alreadyInStep: 0, failed: 0 };
+  for (const due of await dueOrgs(db, now, options.batchSize ?? 200)) {
+    try {
+      const [org] = await db.select({ plan: orgs.plan }).from(orgs).where(eq(orgs.id, due.orgId));
+      const subscription = await gateway.getSubscription(due.subscriptionId);
+      // An ended subscription bills nothing more: nothing to follow (a cancellation drops the org to Free).
+      const ended = ['canceled', 'incomplete_expired'].includes(subscription.status);
+      const changes = org && !ended ? itemChangesFor(subscription.items, org.plan, catalogue) : [];
+      if (changes.length === 0) {
+        await settle(db, due, now, ended ? `subscription ${subscription.status}: nothing changed` : null);
+        result.alreadyInStep += 1;
+        continue;
+      }
+      const outcome = await gateway.updateSubscriptionItems(
+        { subscriptionId: due.subscriptionId, changes, prorationBehavior: PLAN_CHANGE_PRORATION },
+        `plan-change-${due.newest.id}-${due.newest.attempts}`,
+      );
+      if (outcome.kind === 'failed') {
+        await fail(db, due, now, options.backoff ?? DEFAULT_BACKOFF, outcome, logger);
+        result.failed += 1;
+        continue;
+      }
+      await settle(db, due, now, null);
+      result.updated += 1;
+      logger.info('stripe subscription follows the plan', { orgId: due.orgId, plan: org?.plan, changes });
+    } catch (error) {
+      // A failed read of the subscription: waited out like a failed update.
+      const failure: StripeFailure = { kind: 'failed', reason: 'network', message: String(error) };
+      await fail(db, due, now, options.backoff ?? DEFAULT_BACKOFF, failure, logger);
+      result.failed += 1;
+    }
+  }
+  return result;
+}
+
+async function settle(db: Database, due: DueOrg, now: number, note: string | null) {
+  await db
+    .update(stripePlanChanges)
+    .set({ status: 'applied', appliedAt: new Date(now), lastError: note })
+    .where(and(inArray(stripePlanChanges.id, due.ids), eq(stripePlanChanges.status, 'pending')));
+}
+
+async function fail(
+  db: Database,
+  due: DueOrg,
+  now: number,
+  policy: BackoffPolicy,
+  failure: StripeFailure,
+  logger: Logger,
+) {
+  const attempts = due.newest.attempts + 1;
+  const lastError =
+    `${failure.reason}${failure.status ? ` ${failure.status}` : ''}: ${failure.message}`.slice(0, 500);
+  const transient = failure.reason !== 'http' || (failure.status ?? 500) >= 500 || failure.status === 409;
+  (transient ? logger.warn : logger.error)('stripe plan change failed', {
+    orgId: due.orgId,
+    attempts,
+    ...failure,
+  });
+  await db
+    .update(stripePlanChanges)
+    .set({
+      attempts,
+      nextAttemptAt: new Date(now + retryDelayMs(attempts, policy, failure.retryAfterMs)),
+      lastError,
+    })
+    .where(inArray(stripePlanChanges.id, due.ids));
+}

@@ -1,0 +1,87 @@
+import { METERS, type Plan } from '@meridian/protocol';
+import { and, eq } from 'drizzle-orm';
+import { billingCustomers, stripePlanChanges } from '../../../db/schema.js';
+import type { Tx } from '../../models/deps.js';
+import { PLAN_PRICE_LOOKUP_PREFIX, type StripeCatalogue } from './catalogue.js';
+import type { ProrationBehavior, SubscriptionItemChange, SubscriptionItemView } from './gateway.js';
+
+/**
+ * How Stripe charges a plan change within a period: not at all. The platform's invoice for a month charges the
+ * full fee of the plan the org is on at the month's end; Stripe bills a fee in advance at each period's start,
+ * together with the past period's usage, so without prorations the invoice Stripe sends after the change carries
+ * the same fee and the same usage as ours (docs/adr/0017-plan-changes-reach-stripe.md).
+ */
+export const PLAN_CHANGE_PRORATION: ProrationBehavior = 'none';
+
+/** The prices a subscription holds for a plan: every metered price, and the plan's fee where it has one. */
+export function subscriptionPricesFor(plan: Plan, catalogue: StripeCatalogue) {
+  return {
+    metered: METERS.map((meter) => catalogue.meters[meter].priceId),
+    // Free costs nothing and Enterprise is invoiced by its contract: neither has a fee item.
+    fee: plan === 'pro' ? catalogue.proPriceId : undefined,
+  };
+}
+
+/** A plan's fee item: Meridian's plan price, by id or by its lookup key (an older Pro price kept by an item). */
+const isFeeItem = (item: SubscriptionItemView, catalogue: StripeCatalogue) =>
+  !item.metered &&
+  (item.priceId === catalogue.proPriceId || (item.lookupKey?.startsWith(PLAN_PRICE_LOOKUP_PREFIX) ?? false));
+
+/**
+ * What turns a subscription's items into the plan's: missing metered prices added (never a metered item
+ * removed: its usage is billed from it), the fee item swapped to the plan's price, added, or removed. Items that
+ * are not Meridian's (an operator's contract price) are left alone. Empty when they already agree. Pure.
+ */
+export function itemChangesFor(
+  items: readonly SubscriptionItemView[],
+  plan: Plan,
+  catalogue: StripeCatalogue,
+): SubscriptionItemChange[] {
+  const want = subscriptionPricesFor(plan, catalogue);
+  const changes: SubscriptionItemChange[] = [];
+  const held = new Set(items.map((item) => item.priceId));
+  for (const priceId of want.metered) if (!held.has(priceId)) changes.push({ kind: 'add', priceId });
+  const fees = items.filter((item) => isFeeItem(item, catalogue));
+  const keep = want.fee ? (fees.find((item) => item.priceId === want.fee) ?? fees[0]) : undefined;
+  if (want.fee && !keep) changes.push({ kind: 'add', priceId: want.fee });
+  if (want.fee && keep && keep.priceId !== want.fee) {
+    changes.push({ kind: 'swap', itemId: keep.id, priceId: want.fee });
+  }
+  for (const item of fees) if (item !== keep) changes.push({ kind: 'remove', itemId: item.id });
+  return changes;
+}
+
+/**
+ * Records, inside the caller's transaction, that Stripe must follow the org's plan. Only an org with a Stripe
+ * customer needs it: one without (billing not started, Stripe not configured) gets its subscription made from
+ * its plan when billing starts. Called from the transaction that changes the plan, so the change and its
+ * record commit together or not at all.
+ */
+export async function queuePlanSync(
+  tx: Tx,
+  change: { orgId: string; from: Plan; to: Plan; reason: 'plan_change' | 'drift'; now: Date },
+): Promise<boolean> {
+  const [customer] = await tx
+    .select({ orgId: billingCustomers.orgId })
+    .from(billingCustomers)
+    .where(eq(billingCustomers.orgId, change.orgId));
+  if (!customer) return false;
+  await tx.insert(stripePlanChanges).values({
+    orgId: change.orgId,
+    fromPlan: change.from,
+    toPlan: change.to,
+    reason: change.reason,
+    nextAttemptAt: change.now,
+  });
+  return true;
+}
+
+/** Whether the org has a plan change Stripe has not been told about yet. */
+export async function hasPendingPlanSync(tx: Pick<Tx, 'select'>, orgId: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ id: stripePlanChanges.id })
+    .from(stripePlanChanges)
+    .where(and(eq(stripePlanChanges.orgId, orgId), eq(stripePlanChanges.status, 'pending')))
+    .limit(1);
+  return row !== undefined;
+}
