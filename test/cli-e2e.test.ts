@@ -828,9 +828,10 @@ describe('the meridian CLI against the platform', () => {
     expect(list).toMatch(/^ghcr\.io\/acme\/server:1\.2 +allow-list +20\S+$/m);
 
     // Jun is a member of Ivo's org: he reads the list, and is told who may change it.
-    ok(await asIvo('members', 'invite', 'jun@example.com', '--role', 'member'));
-    const [invitation] = JSON.parse(ok(await asJun('invitations', '--json')).stdout) as { id: string }[];
-    ok(await asJun('invitations', 'accept', invitation?.id ?? ''));
+    const invitedJun = JSON.parse(
+      ok(await asIvo('members', 'invite', 'jun@example.com', '--role', 'member', '--json')).stdout,
+    ) as { acceptUrl: string };
+    ok(await asJun('invitations', 'accept', '--token', invitedJun.acceptUrl));
     ok(await asJun('orgs', 'switch', "Ivo's workspace"));
     expect(ok(await asJun('images')).stdout).toContain('ghcr.io/acme/tools');
     const refused = await asJun('images', 'allow', 'ghcr.io/jun/own:1');
@@ -903,8 +904,8 @@ describe('the meridian CLI against the platform', () => {
       ok(await asMina('members', 'invite', 'tomas@example.com', '--role', 'viewer', '--json')).stdout,
     ) as { token: string };
     expect(ok(await asMina('members', 'list')).stdout).not.toContain('tomas@example.com');
-    expect(ok(await asTomas('invitations')).stdout).toMatch(
-      /^inv_\w+ +Mina's workspace +viewer +mina@example\.com /m,
+    expect(ok(await asTomas('invitations', 'show', '--token', invited.token)).stdout).toMatch(
+      /^mina@example\.com invited tomas@example\.com to Mina's workspace as viewer; the invitation expires at 20\S+\n$/,
     );
     expect(ok(await asTomas('invitations', 'accept', '--token', invited.token)).stdout).toBe(
       `Joined Mina's workspace as viewer; work in it with: meridian orgs switch "Mina's workspace"\n`,

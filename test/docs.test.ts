@@ -18,7 +18,7 @@ const PATHS = [
   '/v1/audit-log',
   '/v1/org/members',
   '/v1/org/invitations',
-  '/v1/invitations/{invitationId}/accept',
+  '/v1/invitations/accept',
 ];
 const OpenApiDoc = z.object({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) });
 

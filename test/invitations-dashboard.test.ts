@@ -73,7 +73,17 @@ describe('invitations in the dashboard', () => {
     const page = await newPage();
     await page.goto(link.replace('http://127.0.0.1:8080', origin));
     await logIn(page, invitee.email);
-    await page.getByRole('button', { name: 'Accept the invitation from the link' }).click();
+    // What they are accepting, before they do.
+    const offer = page.getByRole('region', { name: 'Join Acme Vision' });
+    await offer.getByRole('definition').filter({ hasText: owner.email }).waitFor();
+    expect(await offer.getByRole('definition').allTextContents()).toEqual([
+      'Acme Vision',
+      'member',
+      owner.email,
+      expect.any(String),
+    ]);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Accept the invitation to Acme Vision' }).click();
     await page.getByText('You joined Acme Vision as member.').waitFor();
     expect(new URL(page.url()).search).toBe('');
     await page.getByLabel('Organisation').selectOption(owner.orgId);
@@ -82,21 +92,38 @@ describe('invitations in the dashboard', () => {
     expect(after.json.items.map((m: { email: string }) => m.email)).toContain(invitee.email);
   }, 180_000);
 
-  it('lists an invitation to the invitee, who declines it', async () => {
+  it('shows nothing to the invited address without the link, and declines with it', async () => {
+    // Anyone may register any address (none is verified): signed in as it, without the link, nothing shows.
     const dee = await t.client.register('dee');
-    await t.client.invite(owner, dee.email, 'viewer');
+    const { token } = await t.client.invite(owner, dee.email, 'viewer');
     const page = await newPage();
     await page.goto(`${origin}/login`);
     await logIn(page, dee.email);
-    await page.getByRole('link', { name: 'Invitations' }).click();
-    const row = page.getByRole('row', { name: /Acme Vision/ });
-    await row.getByRole('button', { name: 'Accept invitation to Acme Vision' }).waitFor();
-    expect(await seriousViolations(page)).toEqual([]);
-    await row.getByRole('button', { name: 'Decline' }).click();
-    await page.getByText('No pending invitations.').waitFor();
+    expect(await page.getByRole('link', { name: 'Invitations' }).count()).toBe(0);
+    await page.goto(`${origin}/invitations`);
+    await page.getByText('answered from the link in its e-mail').waitFor();
+    expect(await page.getByText('Acme Vision').count()).toBe(0);
+    expect(await page.getByRole('button', { name: /Accept/ }).count()).toBe(0);
+
+    await page.goto(`${origin}/invitations?token=${token}`);
+    await page.getByRole('region', { name: 'Join Acme Vision' }).waitFor();
+    await page.getByRole('button', { name: 'Decline' }).click();
+    await page.getByText('You declined the invitation to Acme Vision.').waitFor();
+    expect(new URL(page.url()).search).toBe('');
     const log = await t.client.call('GET', '/v1/audit-log?action=invitation.decline', {
       token: owner.accessToken,
     });
     expect(log.json.items.map((e: { metadata: { email: string } }) => e.metadata.email)).toEqual([dee.email]);
+  }, 120_000);
+
+  it('says a link for another address names no invitation', async () => {
+    const eve = await t.client.register('eve');
+    const { token } = await t.client.invite(owner, `someone-else-${Date.now()}@example.com`, 'admin');
+    const page = await newPage();
+    await page.goto(`${origin}/invitations?token=${token}`);
+    await logIn(page, eve.email);
+    await page.getByText('This link names no invitation').waitFor();
+    expect(await page.getByText('Acme Vision').count()).toBe(0);
+    expect(await page.getByRole('button', { name: /Accept/ }).count()).toBe(0);
   }, 120_000);
 });

@@ -95,11 +95,12 @@ describe('organisation invitations by mail and the CLI', () => {
     const mail = mails.filter((m) => m.to.includes(address)).at(-1);
     return readable(mail?.raw ?? '');
   };
-  const tokenIn = (text: string) => {
+  const linkIn = (text: string) => {
     const link = text.match(/http:\/\/127\.0\.0\.1:8080\/invitations\?token=([A-Za-z0-9_-]+)/);
     if (!link?.[1]) throw new Error(`no invitation link in:\n${text}`);
-    return link[1];
+    return { url: link[0], token: link[1] };
   };
+  const tokenIn = (text: string) => linkIn(text).token;
   const register = async (email: string, name: string) => {
     const res = await t.client.call('POST', '/v1/auth/register', {
       body: { email, password: 'correct horse battery', name },
@@ -123,7 +124,7 @@ describe('organisation invitations by mail and the CLI', () => {
       `${owner.email} invited you to join the organisation "Acme Vision" on Meridian as member.`,
     );
     expect(text).toContain('Sign in (or register) as new.person@example.com first');
-    const token = tokenIn(text);
+    const { url: link, token } = linkIn(text);
     // The link's page is the dashboard's (served for any path outside the API).
     const page = await fetch(`${url}/invitations?token=${token}`, { headers: { accept: 'text/html' } });
     expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
@@ -140,11 +141,15 @@ describe('organisation invitations by mail and the CLI', () => {
     expect(stolen.stderr).toMatch(/^meridian: Invitation not found \(404 not_found\)/);
 
     const person = await register('new.person@example.com', 'New Person');
-    const mine = await cliAs(person)(['invitations']);
-    expect(mine.stdout).toMatch(
-      /^ID +ORGANISATION +ROLE +INVITED BY +EXPIRES\ninv_\w+ +Acme Vision +member /,
+    // The link as pasted from the mail names the invitation, as the bare token does.
+    const shown = await cliAs(person)(['invitations', 'show', '--token', link]);
+    expect(shown.stderr).toBe('');
+    expect(shown.stdout).toMatch(
+      new RegExp(
+        `^${owner.email} invited new\\.person@example\\.com to Acme Vision as member; the invitation expires at 20\\S+Z\n$`,
+      ),
     );
-    const joined = await cliAs(person)(['invitations', 'accept', '--token', token]);
+    const joined = await cliAs(person)(['invitations', 'accept', '--token', link]);
     expect(joined.stderr).toBe('');
     expect(joined.stdout).toBe(
       'Joined Acme Vision as member; work in it with: meridian orgs switch "Acme Vision"\n',
@@ -155,7 +160,7 @@ describe('organisation invitations by mail and the CLI', () => {
     expect(twice.stderr).toMatch(/^meridian: You have accepted this invitation already \(409 conflict\)/);
   });
 
-  it('lets an invitee decline by id, and an admin revoke: a revoked link no longer works', async () => {
+  it('lets an invitee decline with the link, and an admin revoke: a revoked link no longer works', async () => {
     const email = `dana-${Date.now()}@example.com`;
     const dana = await register(email, 'Dana');
     await cliAs(owner)(['members', 'invite', email, '--role', 'viewer']);
@@ -168,12 +173,10 @@ describe('organisation invitations by mail and the CLI', () => {
 
     mails.length = 0;
     await cliAs(owner)(['members', 'invite', email, '--role', 'admin']);
-    await mailTo(email);
-    const [listed] = JSON.parse((await cliAs(dana)(['invitations', 'list', '--json'])).stdout) as {
-      id: string;
-    }[];
-    const declined = await cliAs(dana)(['invitations', 'decline', listed?.id ?? '']);
-    expect(declined.stdout).toBe(`Declined invitation ${listed?.id}\n`);
+    const second = tokenIn(await mailTo(email));
+    const declined = await cliAs(dana)(['invitations', 'decline', '--token', second]);
+    expect(declined.stderr).toBe('');
+    expect(declined.stdout).toBe('Declined the invitation to Acme Vision (admin)\n');
     expect(await memberEmails()).not.toContain(email);
     const audit = await cliAs(owner)(['audit', '--since', '1h', '--limit', '4']);
     expect(audit.stdout).toMatch(new RegExp(`^20\\S+ +${email} +invitation\\.decline +${email}$`, 'm'));

@@ -133,11 +133,9 @@ describe('notebooks in a browser, through the edge, on the npm start stack', () 
     const invitee = await signUp(memberEmail);
     const invited = await api('POST', '/v1/org/invitations', { email: memberEmail, role: 'member' });
     expect(invited.status, invited.text).toBe(201);
-    const accepted = await call(
-      invitee.accessToken,
-      'POST',
-      `/v1/invitations/${invited.json.invitation.id}/accept`,
-    );
+    const accepted = await call(invitee.accessToken, 'POST', '/v1/invitations/accept', {
+      token: invited.json.token,
+    });
     expect(accepted.status, accepted.text).toBe(200);
     const member = await signUp(memberEmail, owner.orgId);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../context.js';
-import { parseInvitationId } from './invitations.js';
+import { parseInvitationToken } from './invitations.js';
 import { invitedText } from './members.js';
 
 const invitation = {
@@ -13,26 +13,43 @@ const invitation = {
   expiresAt: '2026-12-14T00:00:00.000Z',
 };
 
+const refusal = (value: string) => {
+  try {
+    parseInvitationToken(value);
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+};
+
 describe('invitations in the CLI', () => {
-  it('takes an invitation id as the API mints it, and refuses anything else as usage', () => {
-    expect(parseInvitationId(invitation.id)).toBe(invitation.id);
-    for (const bad of ['', 'inv_1', 'grace@example.com', `usr_${'a'.repeat(26)}`]) {
-      const refused = (() => {
-        try {
-          parseInvitationId(bad);
-        } catch (err) {
-          return err;
-        }
-      })();
-      expect(refused).toBeInstanceOf(CliError);
+  it('takes the token bare or inside the link the mail carried, as people paste it', () => {
+    const token = 'Zq3_x-9AbC';
+    expect(parseInvitationToken(token)).toBe(token);
+    expect(parseInvitationToken(`https://cp.example.com/invitations?token=${token}`)).toBe(token);
+    expect(parseInvitationToken(` http://127.0.0.1:8080/invitations?token=${token}&utm=mail \n`)).toBe(token);
+  });
+
+  it('refuses as usage (exit 2) an invitation id, an e-mail, or a link without a token', () => {
+    for (const bad of [
+      '',
+      'grace@example.com',
+      'https://cp.example.com/invitations',
+      'https://cp.example.com/invitations?token=',
+      'not a token',
+      'x'.repeat(201),
+    ]) {
+      const refused = refusal(bad);
+      expect(refused, bad).toBeInstanceOf(CliError);
       expect((refused as CliError).exitCode).toBe(2);
+      expect((refused as CliError).message).toMatch(/invitation link from the e-mail/);
     }
   });
 
   it('says an invitation was mailed, or shows the link and token once when no mail went out', () => {
     expect(invitedText({ invitation, mailSent: true })).toBe(
       'Invited grace@example.com to Acme as admin; the invitation expires at 2026-12-14T00:00:00.000Z\n' +
-        'It was mailed to them: they accept it there, or with meridian invitations',
+        'It was mailed to them: they accept it with its link, or with meridian invitations accept --token LINK',
     );
     expect(
       invitedText({

@@ -1,57 +1,66 @@
-import type { Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
-import { action, CliError, table } from '../context.js';
+import { action, CliError } from '../context.js';
 
-type Invitation = Schema<'Invitation'>;
+const TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
 
-/** The rows of `invitations list`: which organisation, as what, from whom, until when. */
-export function invitationRows(items: Invitation[]): string {
-  return table(
-    ['ID', 'ORGANISATION', 'ROLE', 'INVITED BY', 'EXPIRES'],
-    items.map((i) => [i.id, i.org.name, i.role, i.invitedBy, i.expiresAt]),
-  );
-}
-
-/** An invitation id as the API takes it, or a usage error that says where ids come from. */
-export function parseInvitationId(value: string): string {
-  if (!/^inv_[0-9a-z]{26}$/.test(value))
+/**
+ * The token of an invitation, from the bare token or the whole link the mail carried (people paste the link).
+ * Anything else is a usage error that says where the token comes from.
+ */
+export function parseInvitationToken(value: string): string {
+  const trimmed = value.trim();
+  let token: string | null = trimmed;
+  if (/^https?:\/\//i.test(trimmed)) {
+    try {
+      token = new URL(trimmed).searchParams.get('token');
+    } catch {
+      token = null;
+    }
+  }
+  if (token === null || !TOKEN.test(token))
     throw new CliError(
-      `${value} is no invitation id: ids start with inv_ (meridian invitations lists yours)`,
+      'Pass the invitation link from the e-mail (or the one an admin shared), or the token in it, as --token',
       2,
     );
-  return value;
+  return token;
 }
+
+const tokenOption = [
+  '--token <link-or-token>',
+  'the invitation link from the e-mail (or the one an admin shared), or the token in it',
+] as const;
 
 export function invitationCommands(program: Command): void {
   const invitations = program
     .command('invitations')
-    .description('Invitations to organisations sent to your e-mail: list, accept or decline them');
+    .description(
+      'Answer an invitation to an organisation with the link it came with (e-mail addresses are not verified, so the link is required)',
+    );
   invitations
-    .command('list', { isDefault: true })
-    .description('Your pending invitations (the default)')
+    .command('show')
+    .description('What the invitation offers: organisation, role, who invited you, until when')
+    .requiredOption(...tokenOption)
     .action(
-      action(async (ctx) => {
-        const { items } = await (await ctx.client()).request('get', '/v1/invitations');
-        ctx.print(items, () => (items.length === 0 ? 'No pending invitations' : invitationRows(items)));
+      action(async (ctx, opts: { token: string }) => {
+        const token = parseInvitationToken(opts.token);
+        const i = await (await ctx.client()).request('post', '/v1/invitations/preview', { body: { token } });
+        ctx.print(
+          i,
+          () =>
+            `${i.invitedBy} invited ${i.email} to ${i.org.name} as ${i.role}; the invitation expires at ${i.expiresAt}`,
+        );
       }),
     );
   invitations
-    .command('accept [id]')
-    .description(
-      'Accept an invitation, by its id or by the token its e-mail carried: you join its organisation',
-    )
-    .option('--token <token>', 'the token from the invitation e-mail or link, instead of an id')
+    .command('accept')
+    .description('Accept an invitation: you join its organisation with its role')
+    .requiredOption(...tokenOption)
     .action(
-      action(async (ctx, id: string | undefined, opts: { token?: string }) => {
-        if ((id === undefined) === (opts.token === undefined))
-          throw new CliError('Name the invitation by its id or by --token, one of them', 2);
-        const client = await ctx.client();
-        const joined =
-          id === undefined
-            ? await client.request('post', '/v1/invitations/accept', { body: { token: opts.token ?? '' } })
-            : await client.request('post', '/v1/invitations/{invitationId}/accept', {
-                path: { invitationId: parseInvitationId(id) },
-              });
+      action(async (ctx, opts: { token: string }) => {
+        const token = parseInvitationToken(opts.token);
+        const joined = await (await ctx.client()).request('post', '/v1/invitations/accept', {
+          body: { token },
+        });
         ctx.print(
           joined,
           () =>
@@ -60,15 +69,20 @@ export function invitationCommands(program: Command): void {
       }),
     );
   invitations
-    .command('decline <id>')
+    .command('decline')
     .description('Decline an invitation: you do not join, and the organisation sees that you declined')
+    .requiredOption(...tokenOption)
     .action(
-      action(async (ctx, id: string) => {
-        const invitationId = parseInvitationId(id);
-        await (await ctx.client()).request('post', '/v1/invitations/{invitationId}/decline', {
-          path: { invitationId },
-        });
-        ctx.print({ declined: invitationId }, () => `Declined invitation ${invitationId}`);
+      action(async (ctx, opts: { token: string }) => {
+        const token = parseInvitationToken(opts.token);
+        const client = await ctx.client();
+        // Read first so the answer can name the organisation declined, as a person reads it.
+        const i = await client.request('post', '/v1/invitations/preview', { body: { token } });
+        await client.request('post', '/v1/invitations/decline', { body: { token } });
+        ctx.print(
+          { declined: i.id, org: i.org },
+          () => `Declined the invitation to ${i.org.name} (${i.role})`,
+        );
       }),
     );
 }

@@ -28,7 +28,7 @@ export function invitedText(created: Schema<'CreatedInvitation'>): string {
   const { invitation } = created;
   const head = `Invited ${invitation.email} to ${invitation.org.name} as ${invitation.role}; the invitation expires at ${invitation.expiresAt}`;
   if (created.mailSent)
-    return `${head}\nIt was mailed to them: they accept it there, or with meridian invitations`;
+    return `${head}\nIt was mailed to them: they accept it with its link, or with meridian invitations accept --token LINK`;
   return [
     head,
     `No mail was sent (${created.mailError ?? 'unknown reason'}). Pass them this link; it is shown only now:`,
@@ -74,7 +74,7 @@ export function memberCommands(program: Command): void {
   members
     .command('invite <email>')
     .description(
-      'Invite someone by e-mail with a role: they join once they accept (meridian invitations), within 7 days; they need not have registered yet',
+      'Invite someone by e-mail with a role: they join once they accept with the link it sends (meridian invitations accept), within 7 days; they need not have registered yet',
     )
     .requiredOption('--role <role>', ROLES.join(' | '))
     .action(

@@ -25,8 +25,11 @@ describe('organisation invitations', () => {
     );
   const revoke = (session: Session, id: string) =>
     call('DELETE', `/v1/org/invitations/${id}`, { token: session.accessToken });
+  /** The invitee's answer (`preview`, `accept` or `decline`) with the token the link carried. */
+  const answer = (session: Session, verb: 'preview' | 'accept' | 'decline', token: string | undefined) =>
+    call('POST', `/v1/invitations/${verb}`, { token: session.accessToken, body: { token } });
 
-  it('adds nobody until they accept; the invitee sees it, accepts, and joins with the role', async () => {
+  it('adds nobody until they accept; the invitee sees it by its token, accepts, and joins with the role', async () => {
     const ada = await t.client.register('ada');
     const invited = await call('POST', '/v1/org/invitations', {
       token: owner.accessToken,
@@ -47,17 +50,24 @@ describe('organisation invitations', () => {
     expect(pending.json.items.map((i: { id: string }) => i.id)).toContain(id);
     expect(JSON.stringify(pending.json)).not.toContain(invited.json.token);
 
-    const mine = await call('GET', '/v1/invitations', { token: ada.accessToken });
-    expect(mine.json.items).toEqual([
-      expect.objectContaining({ id, role: 'member', org: { id: owner.orgId, name: expect.any(String) } }),
-    ]);
-    const accepted = await call('POST', `/v1/invitations/${id}/accept`, { token: ada.accessToken });
+    const preview = await answer(ada, 'preview', invited.json.token);
+    expect(preview.status, preview.text).toBe(200);
+    expect(preview.json).toEqual({
+      id,
+      email: ada.email,
+      role: 'member',
+      org: { id: owner.orgId, name: expect.any(String) },
+      invitedBy: owner.email,
+      createdAt: expect.any(String),
+      expiresAt: invited.json.invitation.expiresAt,
+    });
+    expect(await memberEmails(owner)).not.toContain(ada.email);
+    const accepted = await answer(ada, 'accept', invited.json.token);
     expect(accepted.status, accepted.text).toBe(200);
     expect(accepted.json).toMatchObject({ org: { id: owner.orgId }, role: 'member' });
     expect(await memberEmails(owner)).toContain(ada.email);
     expect(await orgIds(ada)).toContain(owner.orgId);
-    expect((await call('GET', '/v1/invitations', { token: ada.accessToken })).json.items).toEqual([]);
-    const again = await call('POST', `/v1/invitations/${id}/accept`, { token: ada.accessToken });
+    const again = await answer(ada, 'accept', invited.json.token);
     expect(again.status).toBe(409);
     expect(again.json.error.message).toBe('You have accepted this invitation already');
   });
@@ -78,6 +88,44 @@ describe('organisation invitations', () => {
     expect(await memberEmails(owner)).toContain(email);
   });
 
+  it('shows and answers an invitation only with its token: registering the invited address is not enough', async () => {
+    // Addresses are not verified at registration: anyone can register victim@corp.example. Without the mailed
+    // token such an account must learn nothing of the invitation and must not join.
+    const corp = await t.client.register('corp-owner');
+    const email = `victim-${Date.now()}@corp.example`;
+    const invited = await t.client.invite(corp, email, 'admin');
+    const id = invited.invitation.id;
+    const res = await call('POST', '/v1/auth/register', {
+      body: { email, password: 'correct horse battery', name: 'Not the victim' },
+    });
+    const squatter: Session = {
+      accessToken: res.json.accessToken,
+      refreshToken: res.json.refreshToken,
+      userId: res.json.user.id,
+      orgId: res.json.org.id,
+      email,
+    };
+    const tries = [
+      call('GET', '/v1/invitations', { token: squatter.accessToken }),
+      call('POST', `/v1/invitations/${id}/accept`, { token: squatter.accessToken }),
+      call('POST', `/v1/invitations/${id}/decline`, { token: squatter.accessToken }),
+      call('POST', '/v1/invitations/accept', { token: squatter.accessToken, body: { id } }),
+      answer(squatter, 'preview', id),
+      answer(squatter, 'accept', id),
+    ];
+    for (const attempt of await Promise.all(tries)) {
+      expect([400, 404], attempt.text).toContain(attempt.status);
+      expect(attempt.text).not.toContain(id);
+      expect(attempt.text).not.toContain(corp.email);
+    }
+    expect(await memberEmails(corp)).not.toContain(email);
+    expect(await orgIds(squatter)).not.toContain(corp.orgId);
+    // The invitation is untouched: whoever holds the link (the mailbox) still joins with it.
+    const joined = await answer(squatter, 'accept', invited.token);
+    expect(joined.status, joined.text).toBe(200);
+    expect(joined.json).toMatchObject({ org: { id: corp.orgId }, role: 'admin' });
+  });
+
   it('answers 409 naming the person when they are a member already', async () => {
     const bo = await t.client.joinOrg(owner, await t.client.register('bo'), 'viewer');
     const res = await call('POST', '/v1/org/invitations', {
@@ -90,13 +138,11 @@ describe('organisation invitations', () => {
 
   it('lets the invitee decline: nobody joins, the org reads it in its audit log', async () => {
     const cy = await t.client.register('cy');
-    const { invitation } = await t.client.invite(owner, cy.email, 'member');
-    const declined = await call('POST', `/v1/invitations/${invitation.id}/decline`, {
-      token: cy.accessToken,
-    });
+    const { invitation, token } = await t.client.invite(owner, cy.email, 'member');
+    const declined = await answer(cy, 'decline', token);
     expect(declined.status, declined.text).toBe(204);
     expect(await memberEmails(owner)).not.toContain(cy.email);
-    const accept = await call('POST', `/v1/invitations/${invitation.id}/accept`, { token: cy.accessToken });
+    const accept = await answer(cy, 'accept', token);
     expect(accept.status).toBe(409);
     expect(accept.json.error.message).toMatch(/declined/);
     const audit = await call('GET', `/v1/audit-log?target=${invitation.id}`, { token: owner.accessToken });
@@ -134,7 +180,7 @@ describe('organisation invitations', () => {
     await revoke(owner, second.invitation.id);
   });
 
-  it('refuses a revoked or an expired invitation with a reason, and lists neither', async () => {
+  it('refuses a revoked or an expired invitation with a reason, and lists neither as pending', async () => {
     const ed = await t.client.register('ed');
     const revoked = await t.client.invite(owner, ed.email, 'member');
     expect((await revoke(owner, revoked.invitation.id)).status).toBe(204);
@@ -151,39 +197,38 @@ describe('organisation invitations', () => {
       .update(invitations)
       .set({ expiresAt: new Date(Date.now() - 1000) })
       .where(eq(invitations.id, expired.invitation.id));
-    expect((await call('GET', '/v1/invitations', { token: ed.accessToken })).json.items).toEqual([]);
     const pending = await call('GET', '/v1/org/invitations', { token: owner.accessToken });
     expect(pending.json.items.map((i: { id: string }) => i.id)).not.toContain(expired.invitation.id);
-    const late = await call('POST', `/v1/invitations/${expired.invitation.id}/accept`, {
-      token: ed.accessToken,
-    });
-    expect(late.status).toBe(409);
-    expect(late.json.error.message).toMatch(/^This invitation expired at /);
+    for (const verb of ['preview', 'accept'] as const) {
+      const late = await answer(ed, verb, expired.token);
+      expect(late.status).toBe(409);
+      expect(late.json.error.message).toMatch(/^This invitation expired at /);
+    }
     expect(await memberEmails(owner)).not.toContain(ed.email);
   });
 
-  it('answers 404 to anyone but the invitee, by id or by token, whatever the invitation’s state', async () => {
+  it('answers 404 to another account holding the token, and to a token that matches nothing', async () => {
     const fay = await t.client.register('fay');
     const mallory = await t.client.register('mallory');
     const { invitation, token } = await t.client.invite(owner, fay.email, 'admin');
-    const tries = [
-      call('POST', `/v1/invitations/${invitation.id}/accept`, { token: mallory.accessToken }),
-      call('POST', `/v1/invitations/${invitation.id}/decline`, { token: mallory.accessToken }),
-      call('POST', '/v1/invitations/accept', { token: mallory.accessToken, body: { token } }),
-      call('POST', '/v1/invitations/accept', { token: mallory.accessToken, body: { token: `${token}x` } }),
-      call('POST', '/v1/invitations/accept', { token: fay.accessToken, body: { token: 'guessed' } }),
-      call('POST', `/v1/invitations/inv_${'0'.repeat(26)}/accept`, { token: fay.accessToken }),
-    ];
+    const tries = (['preview', 'accept', 'decline'] as const).flatMap((verb) => [
+      // A forwarded or leaked link is no use to an account with another address.
+      answer(mallory, verb, token),
+      answer(mallory, verb, `${token}x`),
+      answer(fay, verb, 'guessed'),
+    ]);
     for (const res of await Promise.all(tries)) {
       expect(res.status, res.text).toBe(404);
       expect(res.json.error.message).toBe('Invitation not found');
     }
-    expect((await call('GET', '/v1/invitations', { token: mallory.accessToken })).json.items).toEqual([]);
     expect(await orgIds(mallory)).not.toContain(owner.orgId);
+    expect((await answer(fay, 'preview', token)).json.role).toBe('admin');
     // An API key belongs to an org; it answers no invitation, even one to its maker's address.
     const key = await t.client.createKey(fay);
-    const asKey = await call('POST', '/v1/invitations/accept', { token: key.secret, body: { token } });
-    expect(asKey.status).toBe(403);
+    for (const verb of ['preview', 'accept', 'decline'] as const) {
+      const asKey = await call('POST', `/v1/invitations/${verb}`, { token: key.secret, body: { token } });
+      expect(asKey.status).toBe(403);
+    }
     await revoke(owner, invitation.id);
   });
 
@@ -217,9 +262,7 @@ describe('organisation invitations', () => {
     expect((await revoke(owner, theirs.invitation.id)).status).toBe(404);
     const ours = await call('GET', '/v1/org/invitations', { token: owner.accessToken });
     expect(ours.json.items.map((i: { id: string }) => i.id)).not.toContain(theirs.invitation.id);
-    const accepted = await call('POST', `/v1/invitations/${theirs.invitation.id}/accept`, {
-      token: hal.accessToken,
-    });
+    const accepted = await answer(hal, 'accept', theirs.token);
     expect(accepted.json.org.id).toBe(other.orgId);
   });
 

@@ -5,7 +5,7 @@ import { deliverInvitation, type Mailer } from '../services/orgs/invitation-mail
 import {
   acceptInvitation,
   declineInvitation,
-  listMyInvitations,
+  previewInvitation,
 } from '../services/orgs/invitation-replies.js';
 import {
   type InvitationLimits,
@@ -93,43 +93,39 @@ export function invitationRoutes(
     request: { params: InvitationParams },
     responses: { 204: { description: 'Revoked' }, ...errors(401, 403, 404) },
   });
-  const listMine = createRoute({
-    ...mine,
-    method: 'get',
-    path: '/v1/invitations',
-    operationId: 'listMyInvitations',
-    summary: 'Your pending invitations (to the e-mail you signed in with)',
-    responses: {
-      200: jsonContent(z.object({ items: z.array(InvitationSchema) }), 'Your invitations'),
-      ...errors(401, 403),
-    },
-  });
-  const accept = createRoute({
+  // The invitee names an invitation by its token only, never by id: addresses are not verified at
+  // registration, so an account with the invited address proves nothing until it shows the mailed token.
+  const answer = {
     ...mine,
     method: 'post',
-    path: '/v1/invitations/{invitationId}/accept',
+    request: jsonBody(TokenBody),
+  } as const;
+  const preview = createRoute({
+    ...answer,
+    path: '/v1/invitations/preview',
+    operationId: 'previewInvitation',
+    summary: 'What the invitation whose token you hold offers: organisation, role, inviter and expiry',
+    description:
+      'For the page the invitation link opens. Only the invited address, signed in, sees it: a token for ' +
+      'another address is 404, as an unknown one is.',
+    responses: { 200: jsonContent(InvitationSchema, 'The invitation'), ...errors(401, 403, 404, 409) },
+  });
+  const accept = createRoute({
+    ...answer,
+    path: '/v1/invitations/accept',
     operationId: 'acceptInvitation',
-    summary: 'Accept your invitation: you join its organisation with its role',
-    request: { params: InvitationParams },
+    summary: 'Accept the invitation whose token the e-mail or link carried: you join its organisation',
+    description:
+      'Signed in as the invited address. The token is required: e-mail addresses are not verified at ' +
+      'registration, so an invitation is accepted only with its link.',
     responses: { 200: jsonContent(AcceptedInvitationSchema, 'Joined'), ...errors(401, 403, 404, 409) },
   });
   const decline = createRoute({
-    ...mine,
-    method: 'post',
-    path: '/v1/invitations/{invitationId}/decline',
+    ...answer,
+    path: '/v1/invitations/decline',
     operationId: 'declineInvitation',
-    summary: 'Decline your invitation',
-    request: { params: InvitationParams },
+    summary: 'Decline the invitation whose token the e-mail or link carried',
     responses: { 204: { description: 'Declined' }, ...errors(401, 403, 404, 409) },
-  });
-  const acceptToken = createRoute({
-    ...mine,
-    method: 'post',
-    path: '/v1/invitations/accept',
-    operationId: 'acceptInvitationToken',
-    summary: 'Accept the invitation whose token the e-mail carried (signed in as its address)',
-    request: jsonBody(TokenBody),
-    responses: { 200: jsonContent(AcceptedInvitationSchema, 'Joined'), ...errors(401, 403, 404, 409) },
   });
 
   return newRouter()
@@ -143,16 +139,14 @@ export function invitationRoutes(
       await revokeInvitation(deps.db, actorOf(c), c.req.valid('param').invitationId);
       return c.body(null, 204);
     })
-    .openapi(listMine, async (c) => c.json({ items: await listMyInvitations(deps.db, c.var.principal) }, 200))
-    .openapi(acceptToken, async (c) =>
+    .openapi(preview, async (c) =>
+      c.json(await previewInvitation(deps.db, c.var.principal, c.req.valid('json')), 200),
+    )
+    .openapi(accept, async (c) =>
       c.json(await acceptInvitation(deps.db, deps.identityCache, actorOf(c), c.req.valid('json')), 200),
     )
-    .openapi(accept, async (c) => {
-      const id = c.req.valid('param').invitationId;
-      return c.json(await acceptInvitation(deps.db, deps.identityCache, actorOf(c), { id }), 200);
-    })
     .openapi(decline, async (c) => {
-      await declineInvitation(deps.db, actorOf(c), { id: c.req.valid('param').invitationId });
+      await declineInvitation(deps.db, actorOf(c), c.req.valid('json'));
       return c.body(null, 204);
     });
 }

@@ -518,12 +518,12 @@ const NOT_MANAGEMENT: Record<string, string> = {
   'POST /v1/orgs': 'any user may create an org of their own; keys never (tested below)',
   'POST /v1/auth/password':
     'a user changes their own password; keys have none (routes/auth-sessions.test.ts)',
+  'POST /v1/invitations/preview':
+    'only the invitee, with the token, reads an invitation; keys never (routes/invitations.test.ts)',
   'POST /v1/invitations/accept':
-    'only the invitee answers an invitation; keys never (routes/invitations.test.ts)',
-  'POST /v1/invitations/{invitationId}/accept':
-    'only the invitee answers; keys never (routes/invitations.test.ts)',
-  'POST /v1/invitations/{invitationId}/decline':
-    'only the invitee answers; keys never (routes/invitations.test.ts)',
+    'only the invitee, with the token, answers an invitation; keys never (routes/invitations.test.ts)',
+  'POST /v1/invitations/decline':
+    'only the invitee, with the token, answers an invitation; keys never (routes/invitations.test.ts)',
 };
 
 /** A notification channel (e-mail: no network) of the org, made by its owner. */

@@ -23,8 +23,8 @@ interface Tenant {
   silence: { id: string };
   file: { id: string; filename: string };
   batchJob: { id: string };
-  /** A pending invitation of the org's, to an address nobody has. */
-  invitation: { id: string; email: string };
+  /** A pending invitation of the org's, to an address nobody has, with the token its link carries. */
+  invitation: { id: string; email: string; token: string };
 }
 
 async function createTenant(t: TestApp, label: string): Promise<Tenant> {
@@ -95,6 +95,7 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
   );
   const batchJob = await as('POST', '/v1/batch-jobs', { deployment: deployment.id, inputFileId: file.id });
   const invited = await t.client.invite(owner, `${label}-invitee@example.com`, 'member');
+  if (!invited.token) throw new Error('no invitation token: the test app has no mailer, so it comes back');
   // Calls to its deployment, as the edge reports them: they become the org's billed usage.
   const usage = await t.client.call('POST', '/internal/v1/usage', {
     token: t.edgeServiceToken,
@@ -132,7 +133,7 @@ async function createTenant(t: TestApp, label: string): Promise<Tenant> {
     silence: { id: silence.id },
     file: { id: file.id, filename },
     batchJob: { id: batchJob.id },
-    invitation: { id: invited.invitation.id, email: invited.invitation.email },
+    invitation: { id: invited.invitation.id, email: invited.invitation.email, token: invited.token },
   };
 }
 
@@ -163,7 +164,7 @@ function ghostTenant(): Tenant {
     silence: { id: `als_${zeros}` },
     file: { id: `file_${zeros}`, filename: 'none.jsonl' },
     batchJob: { id: `batch_${zeros}` },
-    invitation: { id: `inv_${zeros}`, email: 'nobody-invited@example.com' },
+    invitation: { id: `inv_${zeros}`, email: 'nobody-invited@example.com', token: `tok_${zeros}` },
   };
 }
 
@@ -196,6 +197,7 @@ function secretsOf(b: Tenant): string[] {
     b.batchJob.id,
     b.invitation.id,
     b.invitation.email,
+    b.invitation.token,
   ];
 }
 
@@ -290,9 +292,13 @@ const MATRIX: IsolationCase[] = [
   onB('DELETE /v1/org/members/{userId}', 'member', (b) => b.member.userId),
   onB('DELETE /v1/org/members/{userId}', 'owner', (b) => b.owner.userId),
   onB('DELETE /v1/org/invitations/{invitationId}', 'invitation', (b) => b.invitation.id),
-  // Only the invitee answers an invitation: anyone else gets what a missing one gets; keys answer none.
-  userOnly(onB('POST /v1/invitations/{invitationId}/accept', 'invitation', (b) => b.invitation.id)),
-  userOnly(onB('POST /v1/invitations/{invitationId}/decline', 'invitation', (b) => b.invitation.id)),
+  // Only the invitee, holding its token, reads or answers an invitation: another account with B's token gets
+  // what an unknown token gets; keys answer none.
+  ...(['preview', 'accept', 'decline'] as const).map((verb) =>
+    userOnly(
+      referToB(`POST /v1/invitations/${verb}`, 'invitation token', (b) => ({ token: b.invitation.token })),
+    ),
+  ),
   {
     route: 'POST /v1/auth/switch-org',
     // An API key can never switch org (403 for any orgId, its own included), so it learns nothing of B's.
@@ -414,7 +420,8 @@ interface OpenApiOperation {
 type OpenApiDocument = { paths: Record<string, Record<string, OpenApiOperation>> };
 
 /** Body fields that name another resource by id or by name, besides the `…Id` ones. */
-const REFERENCE_FIELDS = ['model'];
+// `token`: an invitation's, which is how its invitee names it.
+const REFERENCE_FIELDS = ['model', 'token'];
 
 /** Routes that name a resource: a `{param}` in the path, or an `…Id` or reference field in the JSON body. */
 function routesNamingResources(doc: OpenApiDocument): string[] {

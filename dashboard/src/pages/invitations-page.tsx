@@ -4,118 +4,111 @@ import { useApp } from '../api/context';
 import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
 import { PageHeader } from '../components/page-header';
-import { TableWrap } from '../components/table-wrap';
 import { useAction } from '../hooks/use-action';
 import { useLoad } from '../hooks/use-load';
 import { navigate, useLocation } from '../lib/router';
 
-type Joined = Schema<'AcceptedInvitation'>;
+type Invitation = Schema<'Invitation'>;
+/** What the user did with the invitation, said once its token has left the address bar. */
+type Outcome = { joined: Schema<'AcceptedInvitation'> } | { declined: Invitation };
 
-function Answer({
-  invitation: i,
-  onJoined,
-  onChange,
-}: {
-  invitation: Schema<'Invitation'>;
-  onJoined(joined: Joined): void;
-  onChange(): void;
-}) {
-  const { client } = useApp();
-  const path = { invitationId: i.id };
+/** The invitation the link's token names: what it offers, and Accept / Decline. */
+function Offer({ token, onAnswered }: { token: string; onAnswered(outcome: Outcome): void }) {
+  const { client, me } = useApp();
+  const body = { token };
+  const offer = useLoad(() => client.request('post', '/v1/invitations/preview', { body }), [token]);
   const accept = useAction(async () => {
-    onJoined(await client.request('post', '/v1/invitations/{invitationId}/accept', { path }));
-    onChange();
+    onAnswered({ joined: await client.request('post', '/v1/invitations/accept', { body }) });
   });
   const decline = useAction(async () => {
-    await client.request('post', '/v1/invitations/{invitationId}/decline', { path });
-    onChange();
+    await client.request('post', '/v1/invitations/decline', { body });
+    if (offer.data) onAnswered({ declined: offer.data });
   });
+  if (offer.loading && !offer.data) return <Loading what="Reading the invitation" />;
+  const i = offer.data;
+  if (!i)
+    return (
+      <>
+        <ErrorMessage error={offer.error} />
+        <p>
+          This link names no invitation that {me.user?.email ?? 'this account'} can answer: it was sent to
+          another address, or it is mistyped. Sign in as the address the e-mail went to.
+        </p>
+      </>
+    );
+  const busy = accept.busy || decline.busy;
   return (
-    <tr>
-      <td>{i.org.name}</td>
-      <td>{i.role}</td>
-      <td>{i.invitedBy}</td>
-      <td>{new Date(i.expiresAt).toLocaleString()}</td>
-      <td>
-        <button type="button" className="primary" onClick={() => void accept.run()} disabled={accept.busy}>
-          Accept invitation to {i.org.name}
+    <section className="stack" aria-labelledby="offer-title">
+      <h2 id="offer-title">Join {i.org.name}</h2>
+      <dl className="facts">
+        <div>
+          <dt>Organisation</dt>
+          <dd>{i.org.name}</dd>
+        </div>
+        <div>
+          <dt>Role</dt>
+          <dd>{i.role}</dd>
+        </div>
+        <div>
+          <dt>Invited by</dt>
+          <dd>{i.invitedBy}</dd>
+        </div>
+        <div>
+          <dt>Expires</dt>
+          <dd>{new Date(i.expiresAt).toLocaleString()}</dd>
+        </div>
+      </dl>
+      <p>Accepting adds {i.email} to it; nothing changes until you answer.</p>
+      <div>
+        <button type="button" className="primary" onClick={() => void accept.run()} disabled={busy}>
+          Accept the invitation to {i.org.name}
         </button>{' '}
-        <button type="button" onClick={() => void decline.run()} disabled={decline.busy}>
+        <button type="button" onClick={() => void decline.run()} disabled={busy}>
           Decline
         </button>
-        <ErrorMessage error={accept.error ?? decline.error} />
-      </td>
-    </tr>
+      </div>
+      <ErrorMessage error={accept.error ?? decline.error} />
+    </section>
   );
 }
 
 /**
- * The signed-in user's invitations, to accept or decline. The link an invitation mail carries lands here
- * with its token; accepting it takes the account signed in, which must be the one invited.
+ * Where an invitation's link lands (`/invitations?token=…`, kept through signing in). An invitation is answered
+ * only with its token: e-mail addresses are not verified at registration, so the account's address alone shows
+ * nothing. Without a token the page says where invitations are answered.
  */
 export function InvitationsPage() {
-  const { client, reloadMe, me } = useApp();
+  const { reloadMe } = useApp();
   const { query } = useLocation();
   const token = query.get('token');
-  const [joined, setJoined] = useState<Joined>();
-  const mine = useLoad(() => client.request('get', '/v1/invitations'), []);
-  const onJoined = (value: Joined) => {
-    setJoined(value);
-    void reloadMe();
-  };
-  const byToken = useAction(async () => {
-    if (!token) return;
-    onJoined(await client.request('post', '/v1/invitations/accept', { body: { token } }));
+  const [outcome, setOutcome] = useState<Outcome>();
+  const onAnswered = (value: Outcome) => {
+    setOutcome(value);
+    if ('joined' in value) void reloadMe();
     // The token is spent: it leaves the address bar (and the history) once used.
     navigate('/invitations', { replace: true });
-    mine.reload();
-  });
+  };
   return (
     <>
       <PageHeader title="Invitations" />
-      {joined ? (
+      {outcome && 'joined' in outcome ? (
         <p role="status">
-          You joined {joined.org.name} as {joined.role}. Choose it in the organisation switcher to work in it.
+          You joined {outcome.joined.org.name} as {outcome.joined.role}. Choose it in the organisation
+          switcher to work in it.
         </p>
       ) : null}
+      {outcome && 'declined' in outcome ? (
+        <p role="status">You declined the invitation to {outcome.declined.org.name}.</p>
+      ) : null}
       {token ? (
-        <div className="stack">
-          <p>
-            You opened an invitation link. Accepting it adds {me.user?.email ?? 'you'} to its organisation;
-            only the address it was sent to can accept it.
-          </p>
-          <button
-            type="button"
-            className="primary"
-            onClick={() => void byToken.run()}
-            disabled={byToken.busy}
-          >
-            Accept the invitation from the link
-          </button>
-          <ErrorMessage error={byToken.error} />
-        </div>
-      ) : null}
-      <ErrorMessage error={mine.error} />
-      {mine.loading && !mine.data ? <Loading /> : null}
-      {mine.data && mine.data.items.length === 0 ? <p>No pending invitations.</p> : null}
-      {mine.data && mine.data.items.length > 0 ? (
-        <TableWrap label="Invitations table">
-          <thead>
-            <tr>
-              <th scope="col">Organisation</th>
-              <th scope="col">Role</th>
-              <th scope="col">Invited by</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {mine.data.items.map((i) => (
-              <Answer key={i.id} invitation={i} onJoined={onJoined} onChange={mine.reload} />
-            ))}
-          </tbody>
-        </TableWrap>
-      ) : null}
+        <Offer key={token} token={token} onAnswered={onAnswered} />
+      ) : (
+        <p>
+          An invitation to an organisation is answered from the link in its e-mail, or the link an owner or
+          admin shared with you: open it while signed in as the invited address. Addresses are not verified
+          when an account is made, so the link is what shows the invitation is yours.
+        </p>
+      )}
     </>
   );
 }

@@ -14,7 +14,6 @@ const NAV = [
   ['/keys', 'API keys'],
   ['/usage', 'Usage & billing'],
   ['/members', 'Members'],
-  ['/invitations', 'Invitations'],
   ['/audit', 'Audit log'],
 ] as const;
 

@@ -1130,57 +1130,6 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/v1/invitations': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Your pending invitations (to the e-mail you signed in with) */
-    get: operations['listMyInvitations'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/invitations/{invitationId}/accept': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Accept your invitation: you join its organisation with its role */
-    post: operations['acceptInvitation'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/invitations/{invitationId}/decline': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Decline your invitation */
-    post: operations['declineInvitation'];
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   '/v1/invitations/accept': {
     parameters: {
       query?: never;
@@ -1190,8 +1139,48 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Accept the invitation whose token the e-mail carried (signed in as its address) */
-    post: operations['acceptInvitationToken'];
+    /**
+     * Accept the invitation whose token the e-mail or link carried: you join its organisation
+     * @description Signed in as the invited address. The token is required: e-mail addresses are not verified at registration, so an invitation is accepted only with its link.
+     */
+    post: operations['acceptInvitation'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/invitations/decline': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Decline the invitation whose token the e-mail or link carried */
+    post: operations['declineInvitation'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/invitations/preview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * What the invitation whose token you hold offers: organisation, role, inviter and expiry
+     * @description For the page the invitation link opens. Only the invited address, signed in, sees it: a token for another address is 404, as an unknown one is.
+     */
+    post: operations['previewInvitation'];
     delete?: never;
     options?: never;
     head?: never;
@@ -8836,74 +8825,20 @@ export interface operations {
       };
     };
   };
-  listMyInvitations: {
+  acceptInvitation: {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    requestBody?: never;
-    responses: {
-      /** @description Your invitations */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            items: components['schemas']['Invitation'][];
-          };
-        };
-      };
-      /** @description Malformed JSON or a body, path or query that fails validation */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Missing, invalid, expired or revoked credential */
-      401: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description The credential is valid but its role or scopes do not allow this */
-      403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
-        };
-      };
-      /** @description Body larger than the limit */
-      413: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': components['schemas']['Error'];
+    requestBody: {
+      content: {
+        'application/json': {
+          token: string;
         };
       };
     };
-  };
-  acceptInvitation: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        invitationId: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
     responses: {
       /** @description Joined */
       200: {
@@ -8968,18 +8903,31 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
     };
   };
   declineInvitation: {
     parameters: {
       query?: never;
       header?: never;
-      path: {
-        invitationId: string;
-      };
+      path?: never;
       cookie?: never;
     };
-    requestBody?: never;
+    requestBody: {
+      content: {
+        'application/json': {
+          token: string;
+        };
+      };
+    };
     responses: {
       /** @description Declined */
       204: {
@@ -9042,9 +8990,18 @@ export interface operations {
           'application/json': components['schemas']['Error'];
         };
       };
+      /** @description The body is not sent as application/json */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
     };
   };
-  acceptInvitationToken: {
+  previewInvitation: {
     parameters: {
       query?: never;
       header?: never;
@@ -9059,13 +9016,13 @@ export interface operations {
       };
     };
     responses: {
-      /** @description Joined */
+      /** @description The invitation */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['AcceptedInvitation'];
+          'application/json': components['schemas']['Invitation'];
         };
       };
       /** @description Malformed JSON or a body, path or query that fails validation */

@@ -1,5 +1,5 @@
 import { newId } from '@meridian/protocol';
-import { and, asc, eq, gt, type SQL } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
 import type { Actor, Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
@@ -7,10 +7,16 @@ import { invitations, memberships, orgs, users } from '../../db/schema.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
 import { sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
-import { type Invitation, invitationColumns, presentInvitation } from './invitations.js';
+import { invitationColumns, presentInvitation } from './invitations.js';
 
-/** Which invitation a reply is about: its id (from the invitee's list) or the token its e-mail carried. */
-export type InvitationRef = { id: string } | { token: string };
+/**
+ * Which invitation a reply is about: the token its e-mail (or the link an inviter passed on) carried. Never its
+ * id: registration does not verify e-mail addresses, so being signed in as the invited address proves nothing;
+ * holding the token is what shows the mailbox (or whoever the inviter chose) received it.
+ */
+export interface InvitationRef {
+  token: string;
+}
 
 async function callerEmail(db: Database, principal: Principal): Promise<{ userId: string; email: string }> {
   // An invitation is to a person; an API key belongs to an org and joins none.
@@ -20,36 +26,17 @@ async function callerEmail(db: Database, principal: Principal): Promise<{ userId
   return { userId: principal.userId, email: user.email };
 }
 
-/** The caller's pending, unexpired invitations (to the e-mail they signed in with), oldest first. */
-export async function listMyInvitations(db: Database, principal: Principal): Promise<Invitation[]> {
-  const { email } = await callerEmail(db, principal);
-  const rows = await db
-    .select(invitationColumns)
-    .from(invitations)
-    .innerJoin(orgs, eq(orgs.id, invitations.orgId))
-    .where(
-      and(
-        eq(invitations.email, email),
-        eq(invitations.status, 'pending'),
-        gt(invitations.expiresAt, new Date()),
-      ),
-    )
-    .orderBy(asc(invitations.createdAt));
-  return rows.map(presentInvitation);
-}
-
 /**
- * The caller's own invitation, whatever its state. One to another address answers exactly as one that does
- * not exist (404), so neither ids nor tokens can be probed; only the invitee learns why theirs is closed.
+ * The caller's own invitation by its token, whatever its state. A token for another address answers exactly as
+ * one that does not exist (404): a forwarded or leaked link is of no use to another account, and tokens cannot
+ * be probed. Only the invitee learns why theirs is closed.
  */
 async function findOwnInvitation(db: Database, email: string, ref: InvitationRef) {
-  const match: SQL =
-    'id' in ref ? eq(invitations.id, ref.id) : eq(invitations.tokenHash, sha256Hex(ref.token));
   const [row] = await db
     .select(invitationColumns)
     .from(invitations)
     .innerJoin(orgs, eq(orgs.id, invitations.orgId))
-    .where(match);
+    .where(eq(invitations.tokenHash, sha256Hex(ref.token)));
   if (!row || row.email !== email) throw notFound('Invitation');
   const closed: Record<string, string> = {
     accepted: 'You have accepted this invitation already',
@@ -64,6 +51,15 @@ async function findOwnInvitation(db: Database, email: string, ref: InvitationRef
       `This invitation expired at ${row.expiresAt.toISOString()}; ask an owner or admin of ${row.orgName} for another`,
     );
   return row;
+}
+
+/**
+ * What the caller would accept with this token (organisation, inviter, role, expiry), so the page the mailed
+ * link opens can say it before they answer. 404 and 409 as accepting would answer.
+ */
+export async function previewInvitation(db: Database, principal: Principal, ref: InvitationRef) {
+  const { email } = await callerEmail(db, principal);
+  return presentInvitation(await findOwnInvitation(db, email, ref));
 }
 
 /** Accepts the caller's invitation: they join its org with its role. Answers their new membership. */
