@@ -116,6 +116,24 @@ describe('invitations in the dashboard', () => {
     expect(log.json.items.map((e: { metadata: { email: string } }) => e.metadata.email)).toEqual([dee.email]);
   }, 120_000);
 
+  it('keeps the link through signing up, for an address with no account yet', async () => {
+    const email = `newcomer-${Date.now()}@example.com`;
+    const { token } = await t.client.invite(owner, email, 'member');
+    const page = await newPage();
+    await page.goto(`${origin}/invitations?token=${token}`);
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('Name').fill('Newcomer');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    // Back on the invitation, not the first-run page a sign-up lands on otherwise.
+    await page.getByRole('region', { name: 'Join Acme Vision' }).waitFor();
+    await page.getByRole('button', { name: 'Accept the invitation to Acme Vision' }).click();
+    await page.getByText('You joined Acme Vision as member.').waitFor();
+    const after = await t.client.call('GET', '/v1/org/members', { token: owner.accessToken });
+    expect(after.json.items.map((m: { email: string }) => m.email)).toContain(email);
+  }, 120_000);
+
   it('says a link for another address names no invitation', async () => {
     const eve = await t.client.register('eve');
     const { token } = await t.client.invite(owner, `someone-else-${Date.now()}@example.com`, 'admin');

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'react';
 import { type DashboardConfig, loadConfig } from './api/config';
 import { CookieSession } from './api/session';
 import { Loading } from './components/loading';
+import { returnPath } from './lib/return-path';
 import { navigate, useLocation } from './lib/router';
 import { LoginPage } from './pages/login-page';
 import { SignedIn } from './pages/signed-in';
@@ -40,14 +41,12 @@ export function App() {
     navigate(to, { replace: true });
   };
   if (status === 'out') {
+    // The address asked for (an invitation link's token with it) is where signing in or up goes on to.
+    const back = returnPath(path, query);
     return path === '/signup' ? (
-      <SignupPage session={boot.session} onDone={() => signedIn('/welcome')} />
+      <SignupPage session={boot.session} back={back} onDone={() => signedIn(back ?? '/welcome')} />
     ) : (
-      // The address asked for, query and all (an invitation link's token), is where a login goes on to.
-      <LoginPage
-        session={boot.session}
-        onDone={() => signedIn(path === '/login' ? '/' : query.size > 0 ? `${path}?${query}` : path)}
-      />
+      <LoginPage session={boot.session} back={back} onDone={() => signedIn(back ?? '/')} />
     );
   }
   return (

@@ -4,8 +4,18 @@ import { AppLink } from '../components/app-link';
 import { ErrorMessage } from '../components/error-message';
 import { Field } from '../components/field';
 import { useAction } from '../hooks/use-action';
+import { withNext } from '../lib/return-path';
 
-export function SignupPage({ session, onDone }: { session: CookieSession; onDone(): void }) {
+export function SignupPage({
+  session,
+  back,
+  onDone,
+}: {
+  session: CookieSession;
+  /** Where the visitor was going (an invitation link): kept if they log in instead. */
+  back: string | undefined;
+  onDone(): void;
+}) {
   const [form, setForm] = useState({ name: '', email: '', password: '' });
   const signup = useAction(async () => {
     await session.start('/v1/auth/register', form);
@@ -55,7 +65,7 @@ export function SignupPage({ session, onDone }: { session: CookieSession; onDone
         </button>
       </form>
       <p>
-        Have an account? <AppLink to="/login">Log in</AppLink>
+        Have an account? <AppLink to={withNext('/login', back)}>Log in</AppLink>
       </p>
     </main>
   );
