@@ -255,6 +255,49 @@ describe('organisation invitations', () => {
     expect((await call('GET', '/v1/org/invitations', { token: viewer.accessToken })).status).toBe(403);
   });
 
+  it('refuses an invitation its inviter could no longer make: removed, demoted, or a revoked key', async () => {
+    const mallory = await t.client.joinOrg(owner, await t.client.register('mallory'), 'admin');
+    const alt = await t.client.register('mallory-alt');
+    // An admin about to be removed invites an account of their own as admin, to come back through it.
+    const beforeRemoval = await t.client.invite(mallory, alt.email, 'admin');
+    const removed = await call('DELETE', `/v1/org/members/${mallory.userId}`, { token: owner.accessToken });
+    expect(removed.status, removed.text).toBe(204);
+    for (const verb of ['preview', 'accept'] as const) {
+      const res = await answer(alt, verb, beforeRemoval.token);
+      expect(res.status, res.text).toBe(409);
+      expect(res.json.error.message).toBe(
+        `${mallory.email} can no longer invite you to this organisation as admin: ask an owner or admin for another invitation`,
+      );
+    }
+    expect(await memberEmails(owner)).not.toContain(alt.email);
+
+    // Demoted below admin: what they invited before is no longer theirs to grant.
+    const demoted = await t.client.joinOrg(owner, await t.client.register('demoted'), 'admin');
+    const friend = await t.client.register('friend');
+    const beforeDemotion = await t.client.invite(demoted, friend.email, 'member');
+    const lowered = await call('PATCH', `/v1/org/members/${demoted.userId}`, {
+      token: owner.accessToken,
+      body: { role: 'member' },
+    });
+    expect(lowered.status, lowered.text).toBe(200);
+    expect((await answer(friend, 'accept', beforeDemotion.token)).status).toBe(409);
+
+    // A revoked key's invitations go with it.
+    const key = await t.client.createKey(owner, { name: 'inviter key' });
+    const byKey = await call('POST', '/v1/org/invitations', {
+      token: key.secret,
+      body: { email: friend.email, role: 'viewer' },
+    });
+    expect(byKey.status, byKey.text).toBe(201);
+    expect((await call('DELETE', `/v1/api-keys/${key.id}`, { token: owner.accessToken })).status).toBe(200);
+    expect((await answer(friend, 'accept', byKey.json.token)).status).toBe(409);
+    expect(await memberEmails(owner)).not.toContain(friend.email);
+
+    // One whose inviter still may grant it is accepted as before.
+    const fresh = await t.client.invite(owner, friend.email, 'viewer');
+    expect((await answer(friend, 'accept', fresh.token)).status).toBe(200);
+  });
+
   it('keeps each org to its own invitations: another org’s id is 404 and its list is its own', async () => {
     const other = await t.client.register('other-owner');
     const hal = await t.client.register('hal');

@@ -1,9 +1,10 @@
-import { newId } from '@meridian/protocol';
+import { ID_PREFIXES, newId } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
+import { can, canAssignRole } from '../../auth/permissions.js';
 import type { Actor, Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
-import { invitations, memberships, orgs, users } from '../../db/schema.js';
+import { apiKeys, invitations, memberships, orgs, type Role, users } from '../../db/schema.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
 import { sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
@@ -33,7 +34,7 @@ async function callerEmail(db: Database, principal: Principal): Promise<{ userId
  */
 async function findOwnInvitation(db: Database, email: string, ref: InvitationRef) {
   const [row] = await db
-    .select(invitationColumns)
+    .select({ ...invitationColumns, invitedById: invitations.invitedById })
     .from(invitations)
     .innerJoin(orgs, eq(orgs.id, invitations.orgId))
     .where(eq(invitations.tokenHash, sha256Hex(ref.token)));
@@ -50,7 +51,59 @@ async function findOwnInvitation(db: Database, email: string, ref: InvitationRef
     throw conflict(
       `This invitation expired at ${row.expiresAt.toISOString()}; ask an owner or admin of ${row.orgName} for another`,
     );
+  await assertInviterMayStillGrant(db, row);
   return row;
+}
+
+type Reader = Pick<Database, 'select'>;
+
+/**
+ * An invitation grants only what its inviter may grant when it is accepted, not only when it was made: an admin
+ * removed or demoted since (or a key revoked, expired or capped lower) cannot bring anyone in through an
+ * invitation they sent before, as they could not send it now.
+ */
+async function inviterMayStillGrant(
+  db: Reader,
+  invitation: { orgId: string; invitedById: string; role: Role },
+): Promise<boolean> {
+  const { orgId, invitedById, role } = invitation;
+  if (invitedById.startsWith(`${ID_PREFIXES.apiKey}_`)) {
+    const [key] = await db
+      .select({
+        scopes: apiKeys.scopes,
+        roleCap: apiKeys.roleCap,
+        revokedAt: apiKeys.revokedAt,
+        expiresAt: apiKeys.expiresAt,
+      })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, invitedById), eq(apiKeys.orgId, orgId)));
+    if (!key || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= Date.now())) return false;
+    const principal: Principal = {
+      type: 'api_key',
+      keyId: invitedById,
+      orgId,
+      scopes: key.scopes,
+      roleCap: key.roleCap,
+    };
+    return can(principal, 'members:manage') && canAssignRole('api_key_admin', role);
+  }
+  const [member] = await db
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, invitedById)));
+  if (!member) return false;
+  const principal: Principal = { type: 'user', userId: invitedById, orgId, role: member.role, sessionId: '' };
+  return can(principal, 'members:manage') && canAssignRole(member.role, role);
+}
+
+async function assertInviterMayStillGrant(
+  db: Reader,
+  row: { orgId: string; invitedById: string; invitedBy: string; role: Role },
+) {
+  if (!(await inviterMayStillGrant(db, row)))
+    throw conflict(
+      `${row.invitedBy} can no longer invite you to this organisation as ${row.role}: ask an owner or admin for another invitation`,
+    );
 }
 
 /**
@@ -74,6 +127,8 @@ export async function acceptInvitation(db: Database, cache: IdentityCache, actor
       .where(and(eq(invitations.id, row.id), eq(invitations.status, 'pending')))
       .returning({ id: invitations.id });
     if (!closed[0]) throw conflict('This invitation has been answered already');
+    // Again inside the transaction, so a removal or demotion that lands meanwhile is not missed.
+    await assertInviterMayStillGrant(tx, row);
     const [member] = await tx
       .select({ id: memberships.id })
       .from(memberships)
