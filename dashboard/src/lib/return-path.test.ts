@@ -19,6 +19,14 @@ describe('returnPath', () => {
     for (const next of ['//evil.example/x', 'https://evil.example', '/\\evil.example', 'javascript:alert(1)'])
       expect(returnPath('/signup', q(`next=${encodeURIComponent(next)}`))).toBeUndefined();
   });
+
+  it('refuses a path the URL parser would read as another origin, so the login never throws on it', () => {
+    // Browsers drop tabs and newlines and read `\` as `/`: each of these is `//evil.example` to history.replaceState,
+    // which throws on another origin and left the fresh login on the form's address.
+    for (const next of ['/\t/evil.example', '/\n/evil.example', '/\r\n/evil.example', '\t//evil.example'])
+      expect(returnPath('/signup', q(`next=${encodeURIComponent(next)}`))).toBeUndefined();
+    expect(returnPath('/login', q(`next=${encodeURIComponent('/models?x=1#top')}`))).toBe('/models?x=1#top');
+  });
 });
 
 describe('withNext', () => {

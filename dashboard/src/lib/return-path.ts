@@ -14,8 +14,22 @@ export function withNext(to: string, back: string | undefined): string {
   return back && back !== '/' ? `${to}?next=${encodeURIComponent(back)}` : to;
 }
 
-/** `next` when it is a path of this app: never another origin (`//host`, `https:`), so a link cannot send a fresh login elsewhere. */
+/** Any origin: only whether `next` stays on it matters. */
+const HERE = 'https://dashboard.invalid';
+
+/**
+ * `next` when it is a path of this app: never another origin (`//host`, `https:`, or `/<tab>/host`, which the URL
+ * parser reads as `//host`), so a link cannot send a fresh login elsewhere, nor make the history API throw on it.
+ * Answered as the parser reads it, which is what the navigation will use.
+ */
 function localPath(next: string | null): string | undefined {
   if (!next?.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return undefined;
-  return next;
+  let url: URL;
+  try {
+    url = new URL(next, HERE);
+  } catch {
+    return undefined;
+  }
+  if (url.origin !== HERE) return undefined;
+  return `${url.pathname}${url.search}${url.hash}`;
 }
