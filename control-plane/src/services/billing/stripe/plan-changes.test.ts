@@ -214,6 +214,34 @@ describe('reconciling subscriptions with plans', () => {
     ]);
   });
 
+  it('starts a new subscription when the org picks Pro again after Stripe ended the old one', async () => {
+    // Stripe ended the subscription (unpaid), and its webhook dropped the org to Free.
+    const ended = await t.subscriptionOf(org);
+    const old = t.server.state.subscriptions.get(ended);
+    if (old) old.status = 'canceled';
+    await setOrgStanding(t.db, org, { plan: 'free' }, { syncStripe: false });
+
+    // The owner chooses Pro again: the fee must be charged on a subscription that still bills.
+    await setOrgStanding(t.db, org, { plan: 'pro' });
+    const pass = await t.runner().runOnce();
+    expect(pass.planChanges).toMatchObject({ updated: 1, failed: 0 });
+    const renewed = await t.subscriptionOf(org);
+    expect(renewed).not.toBe(ended);
+    expect(t.server.state.subscriptions.get(renewed)?.status).toBe('active');
+    expect((await t.subscriptionItems(org)).filter((item) => !item.metered)).toMatchObject([
+      { lookupKey: PRO_PRICE_LOOKUP_KEY },
+    ]);
+    expect((await t.subscriptionItems(org)).filter((item) => item.metered).length).toBeGreaterThan(0);
+    expect(await t.db.select().from(stripePlanChanges).where(eq(stripePlanChanges.orgId, org))).toMatchObject(
+      [{ status: 'applied' }],
+    );
+
+    // Applied once: the next pass finds it in step and makes no other subscription.
+    const again = await t.runner().runOnce();
+    expect(again.planChanges).toMatchObject({ updated: 0 });
+    expect(await t.subscriptionOf(org)).toBe(renewed);
+  });
+
   it('takes the fee off a subscription whose org left Pro before plan changes were queued', async () => {
     await t.db.update(orgs).set({ plan: 'free' }).where(eq(orgs.id, org)); // a change Stripe never heard of
     const pass = await t.runner().runOnce(); // a fresh runner compares subscriptions on its first pass

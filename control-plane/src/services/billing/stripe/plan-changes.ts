@@ -1,3 +1,4 @@
+import type { Plan } from '@meridian/protocol';
 import { and, asc, eq, inArray, isNotNull, lte } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
 import { billingCustomers, orgs, stripePlanChanges } from '../../../db/schema.js';
@@ -5,7 +6,7 @@ import type { Logger } from '../../../lib/logger.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeFailure, StripeGateway } from './gateway.js';
-import { itemChangesFor, PLAN_CHANGE_PRORATION } from './plan-sync.js';
+import { itemChangesFor, PLAN_CHANGE_PRORATION, subscriptionPricesFor } from './plan-sync.js';
 
 export interface PlanChangeOptions {
   now: number;
@@ -25,6 +26,7 @@ export interface PlanChangeResult {
 
 interface DueOrg {
   orgId: string;
+  customerId: string;
   subscriptionId: string;
   /** The org's newest due row: its id and attempts name the Stripe call. */
   newest: { id: number; attempts: number };
@@ -38,6 +40,7 @@ async function dueOrgs(db: Database, now: number, limit: number): Promise<DueOrg
       id: stripePlanChanges.id,
       orgId: stripePlanChanges.orgId,
       attempts: stripePlanChanges.attempts,
+      customerId: billingCustomers.stripeCustomerId,
       subscriptionId: billingCustomers.subscriptionId,
     })
     .from(stripePlanChanges)
@@ -61,6 +64,7 @@ async function dueOrgs(db: Database, now: number, limit: number): Promise<DueOrg
     } else {
       byOrg.set(row.orgId, {
         orgId: row.orgId,
+        customerId: row.customerId,
         subscriptionId: row.subscriptionId ?? '',
         newest,
         ids: [row.id],
@@ -91,6 +95,15 @@ export async function applyPlanChanges(
       const subscription = await gateway.getSubscription(due.subscriptionId);
       // An ended subscription bills nothing more: nothing to follow (a cancellation drops the org to Free).
       const ended = ['canceled', 'incomplete_expired'].includes(subscription.status);
+      if (org && ended && subscriptionPricesFor(org.plan, catalogue).fee) {
+        // The org chose a paid plan after Stripe ended its subscription: without a new one, nothing would
+        // charge the fee.
+        await renewSubscription(db, gateway, catalogue, due, org.plan);
+        await settle(db, due, now, `subscription ${subscription.status}: a new one was started`);
+        result.updated += 1;
+        logger.info('stripe subscription started again for the plan', { orgId: due.orgId, plan: org.plan });
+        continue;
+      }
       const changes = org && !ended ? itemChangesFor(subscription.items, org.plan, catalogue) : [];
       if (changes.length === 0) {
         await settle(db, due, now, ended ? `subscription ${subscription.status}: nothing changed` : null);
@@ -117,6 +130,35 @@ export async function applyPlanChanges(
     }
   }
   return result;
+}
+
+/**
+ * Starts a subscription on the org's plan in place of the one Stripe ended. Its Idempotency-Key names the
+ * ended subscription, so a retry after a crash before the new id was stored gets the same subscription back,
+ * and a later renewal (after the new one ends too) gets a new one. Only the ended subscription is replaced.
+ */
+async function renewSubscription(
+  db: Database,
+  gateway: StripeGateway,
+  catalogue: StripeCatalogue,
+  due: DueOrg,
+  plan: Plan,
+) {
+  const prices = subscriptionPricesFor(plan, catalogue);
+  const subscriptionId = await gateway.createSubscription(
+    {
+      customerId: due.customerId,
+      orgId: due.orgId,
+      priceIds: prices.fee ? [...prices.metered, prices.fee] : prices.metered,
+    },
+    `subscription-${due.orgId}-after-${due.subscriptionId}`,
+  );
+  await db
+    .update(billingCustomers)
+    .set({ subscriptionId })
+    .where(
+      and(eq(billingCustomers.orgId, due.orgId), eq(billingCustomers.subscriptionId, due.subscriptionId)),
+    );
 }
 
 async function settle(db: Database, due: DueOrg, now: number, note: string | null) {
