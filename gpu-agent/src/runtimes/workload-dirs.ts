@@ -73,10 +73,15 @@ export class WorkloadDirs {
   async freshRunDir(workloadId: string, owner: WorkloadIdentity): Promise<string> {
     const dir = this.runDir(workloadId);
     await rm(dir, { recursive: true, force: true });
-    for (const path of [dir, this.tmpDir(workloadId)]) {
-      await mkdir(path, { mode: PRIVATE });
-      await chown(path, owner.uid, owner.gid);
+    // Made and handed over innermost first: once the runtime dir is the user's, a process of theirs still
+    // running could swap its entries for links, and chown and chmod follow links; so root touches nothing
+    // inside it after that.
+    const tmp = this.tmpDir(workloadId);
+    await mkdir(dir, { mode: PRIVATE });
+    await mkdir(tmp, { mode: PRIVATE });
+    for (const path of [tmp, dir]) {
       await chmod(path, PRIVATE);
+      await chown(path, owner.uid, owner.gid);
     }
     return dir;
   }
