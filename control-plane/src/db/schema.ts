@@ -77,6 +77,8 @@ export const invitations = sqliteTable(
     uniqueIndex('invitations_org_email_pending').on(t.orgId, t.email).where(sql`status = 'pending'`),
     index('invitations_org_status').on(t.orgId, t.status),
     index('invitations_email_status').on(t.email, t.status),
+    // What one person sent in the last day, across orgs.
+    index('invitations_invited_by').on(t.invitedById, t.createdAt),
   ],
 );
 

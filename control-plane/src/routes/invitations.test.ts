@@ -336,6 +336,42 @@ describe('organisation invitations', () => {
     }
   });
 
+  it('bounds what one person sends in a day across every org they own, as orgs cost nothing to make', async () => {
+    const small = await createTestApp({ invitationLimits: { maxPending: 3, maxPerDay: 4 } });
+    try {
+      const spammer = await small.client.register('spammer');
+      let sent = 0;
+      let refused: { status: number; json: { error: { message: string } } } | undefined;
+      // Each new org has its own allowance; the person behind them must not get a fresh one with each.
+      for (let n = 0; n < 4 && !refused; n += 1) {
+        const made = await small.client.call('POST', '/v1/orgs', {
+          token: spammer.accessToken,
+          body: { name: `Spam ${n}` },
+        });
+        expect(made.status, made.text).toBe(201);
+        const switched = await small.client.call('POST', '/v1/auth/switch-org', {
+          token: spammer.accessToken,
+          body: { orgId: made.json.id },
+        });
+        for (let i = 0; i < 3 && !refused; i += 1) {
+          const res = await small.client.call('POST', '/v1/org/invitations', {
+            token: switched.json.accessToken,
+            body: { email: `stranger-${n}-${i}@example.com`, role: 'viewer' },
+          });
+          if (res.status === 201) sent += 1;
+          else refused = res;
+        }
+      }
+      expect(sent).toBe(4);
+      expect(refused?.status).toBe(429);
+      expect(refused?.json.error.message).toBe(
+        'You have sent 4 invitations in the last 24 hours, across your organisations; try again later',
+      );
+    } finally {
+      small.cleanup();
+    }
+  });
+
   it('no longer adds anyone directly through POST /v1/org/members', async () => {
     const ivy = await t.client.register('ivy');
     const res = await call('POST', '/v1/org/members', {

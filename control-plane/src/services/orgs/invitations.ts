@@ -15,7 +15,10 @@ export const INVITATION_TTL_MS = 7 * 86_400_000;
 export interface InvitationLimits {
   /** Unexpired pending invitations an org may hold at once. */
   maxPending: number;
-  /** Invitations an org may send in any 24 hours (re-invitations and revoked ones count). */
+  /**
+   * Invitations an org may send in any 24 hours (re-invitations and revoked ones count), and one person across
+   * all the orgs they invite for.
+   */
   maxPerDay: number;
 }
 export const DEFAULT_INVITATION_LIMITS: InvitationLimits = { maxPending: 50, maxPerDay: 200 };
@@ -136,6 +139,25 @@ export async function inviteMember(
         undefined,
         { 'retry-after': '3600' },
       );
+    // Anyone can make orgs, each with its own allowance: a person's invitations are bounded across all of theirs.
+    if (actor.principal.type === 'user') {
+      const [mine] = await tx
+        .select({ n: count() })
+        .from(invitations)
+        .where(
+          and(
+            eq(invitations.invitedById, inviter.id),
+            gte(invitations.createdAt, new Date(now - 86_400_000)),
+          ),
+        );
+      if ((mine?.n ?? 0) >= limits.maxPerDay)
+        throw new AppError(
+          'too_many_requests',
+          `You have sent ${limits.maxPerDay} invitations in the last 24 hours, across your organisations; try again later`,
+          undefined,
+          { 'retry-after': '3600' },
+        );
+    }
     await tx.insert(invitations).values({
       id,
       orgId,
