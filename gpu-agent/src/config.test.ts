@@ -51,7 +51,17 @@ describe('loadAgentConfig', () => {
       usageJournalDir: resolve('.data/agent/prediction-usage'),
       // A stop (an upgrade's restart) leaves containers and notebooks running for the next start.
       leaveWorkloadsRunning: true,
+      // Long enough for a notebook's stop and a retried save of its files before the agent exits anyway.
+      stopTimeoutMs: 60_000,
     });
+  });
+
+  it('bounds how long a stop may take, in whole seconds', () => {
+    expect(loadAgentConfig({ MERIDIAN_AGENT_STOP_TIMEOUT_SECONDS: '120' }).stopTimeoutMs).toBe(120_000);
+    for (const bad of ['0', '-5', '1.5', 'soon', '3601'])
+      expect(() => loadAgentConfig({ MERIDIAN_AGENT_STOP_TIMEOUT_SECONDS: bad })).toThrow(
+        /MERIDIAN_AGENT_STOP_TIMEOUT_SECONDS/,
+      );
   });
 
   it('reads a GPU host configuration', () => {
