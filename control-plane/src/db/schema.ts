@@ -67,6 +67,11 @@ export const invitations = sqliteTable(
     /** Who invited: a user's or key's id, and their e-mail or key name as it read then (they may leave). */
     invitedById: text('invited_by_id').notNull(),
     invitedByName: text('invited_by_name').notNull(),
+    /**
+     * The person accountable for it: the inviting user, or the user who made the inviting key (through keys that
+     * made keys). What one person sends in a day is bounded by it, across all their orgs.
+     */
+    senderUserId: text('sender_user_id'),
     createdAt: createdAt(),
     expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
     /** When it stopped being pending (accepted, declined, revoked or replaced). */
@@ -78,7 +83,7 @@ export const invitations = sqliteTable(
     index('invitations_org_status').on(t.orgId, t.status),
     index('invitations_email_status').on(t.email, t.status),
     // What one person sent in the last day, across orgs.
-    index('invitations_invited_by').on(t.invitedById, t.createdAt),
+    index('invitations_sender').on(t.senderUserId, t.createdAt),
   ],
 );
 

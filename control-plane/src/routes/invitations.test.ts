@@ -367,6 +367,22 @@ describe('organisation invitations', () => {
       expect(refused?.json.error.message).toBe(
         'You have sent 4 invitations in the last 24 hours, across your organisations; try again later',
       );
+
+      // Nor through an API key they make in yet another org: a key's invitations count against its maker.
+      const another = await small.client.call('POST', '/v1/orgs', {
+        token: spammer.accessToken,
+        body: { name: 'Spam by key' },
+      });
+      const inIt = await small.client.call('POST', '/v1/auth/switch-org', {
+        token: spammer.accessToken,
+        body: { orgId: another.json.id },
+      });
+      const key = await small.client.createKey({ ...spammer, accessToken: inIt.json.accessToken });
+      const byKey = await small.client.call('POST', '/v1/org/invitations', {
+        token: key.secret,
+        body: { email: 'stranger-by-key@example.com', role: 'viewer' },
+      });
+      expect(byKey.status, byKey.text).toBe(429);
     } finally {
       small.cleanup();
     }

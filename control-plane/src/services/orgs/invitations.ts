@@ -76,6 +76,26 @@ async function inviterName(db: Database, actor: Actor): Promise<{ id: string; na
   return { id: principal.keyId, name: key ? `key ${key.name}` : principal.keyId };
 }
 
+/** Keys made by keys are followed this many generations back to the user who made the first. */
+const MAX_KEY_GENERATIONS = 10;
+
+/** The user accountable for what `actor` sends: themself, or whoever made the key (through keys that made keys). */
+async function accountableUser(db: Database, actor: Actor): Promise<string | undefined> {
+  const { principal } = actor;
+  if (principal.type === 'user') return principal.userId;
+  let keyId = principal.keyId;
+  for (let generation = 0; generation < MAX_KEY_GENERATIONS; generation++) {
+    const [key] = await db
+      .select({ type: apiKeys.createdByType, id: apiKeys.createdById })
+      .from(apiKeys)
+      .where(eq(apiKeys.id, keyId));
+    if (!key) return undefined;
+    if (key.type === 'user') return key.id;
+    keyId = key.id;
+  }
+  return undefined;
+}
+
 async function assertNotMember(db: Database, orgId: string, email: string) {
   const [member] = await db
     .select({ name: users.name, email: users.email })
@@ -101,6 +121,7 @@ export async function inviteMember(
   const email = input.email.toLowerCase();
   await assertNotMember(db, orgId, email);
   const inviter = await inviterName(db, actor);
+  const sender = await accountableUser(db, actor);
   const token = randomSecret(32);
   const id = newId('invitation');
   const now = Date.now();
@@ -139,16 +160,14 @@ export async function inviteMember(
         undefined,
         { 'retry-after': '3600' },
       );
-    // Anyone can make orgs, each with its own allowance: a person's invitations are bounded across all of theirs.
-    if (actor.principal.type === 'user') {
+    // Anyone can make orgs, each with its own allowance: a person's invitations are bounded across all of theirs,
+    // those their keys send included.
+    if (sender) {
       const [mine] = await tx
         .select({ n: count() })
         .from(invitations)
         .where(
-          and(
-            eq(invitations.invitedById, inviter.id),
-            gte(invitations.createdAt, new Date(now - 86_400_000)),
-          ),
+          and(eq(invitations.senderUserId, sender), gte(invitations.createdAt, new Date(now - 86_400_000))),
         );
       if ((mine?.n ?? 0) >= limits.maxPerDay)
         throw new AppError(
@@ -166,6 +185,7 @@ export async function inviteMember(
       tokenHash: sha256Hex(token),
       invitedById: inviter.id,
       invitedByName: inviter.name,
+      senderUserId: sender ?? null,
       createdAt: new Date(now),
       expiresAt: new Date(now + INVITATION_TTL_MS),
     });
