@@ -140,6 +140,8 @@ export async function applyPlan(
           [deployments.startProblem, s.startProblem],
           [deployments.updatedAt, at],
         ],
+        // A rollout since this tick read the deployment says its own status; the old revision's is not the new one's.
+        guard: [deployments.revision, s.revision],
       })),
     );
     const events = plan.events.map((e) => ({ ...e, id: newId('deploymentEvent', now), at }));

@@ -58,6 +58,8 @@ export interface Plan {
     status: DeploymentView['status'];
     reason: string | null;
     startProblem: DeploymentView['startProblem'];
+    /** The revision it was planned for: written only while the deployment is still at it (a PATCH rolls on). */
+    revision: number;
   }[];
   /** New autoscaler targets, written only if the target is still `from` (a wake may have moved it). */
   scaleTargets: { id: string; from: number; to: number }[];

@@ -150,7 +150,7 @@ export function planStatuses(ctx: PlanContext): void {
     const startProblem = startProblemOf(d, current, d.startProblem);
     const problemMoved = JSON.stringify(startProblem) !== JSON.stringify(d.startProblem);
     if (status !== d.status || reason !== d.statusReason || problemMoved) {
-      ctx.plan.deploymentStatus.push({ id: d.id, status, reason, startProblem });
+      ctx.plan.deploymentStatus.push({ id: d.id, status, reason, startProblem, revision: d.revision });
       ctx.event(d, 'status', `${d.status} → ${status}${reason ? `: ${reason}` : ''}`);
     }
   }

@@ -177,6 +177,40 @@ describe("scheduler: a deployment's start problem, as data", () => {
     expect(await problemOf(owner, dep.id)).toBeNull();
   });
 
+  it('is not written over a rollout that landed while the tick planned: the new version has not failed', async () => {
+    const owner = await t.client.register('owner');
+    const a = await fakeAgent(t);
+    const dep = await deployedModel(t, owner, { replicas: 1, gpuType: 'cpu' });
+    const scheduler = testScheduler(t);
+    await scheduler.tick();
+    await a.report('failed', { reason: 'version 1 cannot load' });
+    // The owner rolls out version 2 between the tick reading the cluster and writing its plan.
+    const cluster = (scheduler as unknown as { cluster: { read(now: number): Promise<unknown> } }).cluster;
+    const read = cluster.read.bind(cluster);
+    cluster.read = async (now: number) => {
+      const view = await read(now);
+      const patched = await t.client.call('PATCH', `/v1/deployments/${dep.id}`, {
+        token: owner.accessToken,
+        body: { version: 2 },
+      });
+      expect(patched.status, patched.text).toBe(200);
+      cluster.read = read;
+      return view;
+    };
+    await scheduler.tick();
+    // A batch job reading 'failed' here would end at once, though version 2 never tried to start.
+    const [row] = await t.db
+      .select({ revision: deployments.revision, startProblem: deployments.startProblem })
+      .from(deployments)
+      .where(eq(deployments.id, dep.id));
+    expect(row).toEqual({ revision: 2, startProblem: null });
+    // The next tick plans for version 2 and says so.
+    await scheduler.tick();
+    const got = (await t.client.call('GET', `/v1/deployments/${dep.id}`, { token: owner.accessToken })).json;
+    expect(got).toMatchObject({ startProblem: null });
+    expect(got.status).not.toBe('failed');
+  });
+
   it('is unplaceable with placement’s reason while no host has its hardware, and clears once one joins', async () => {
     const owner = await t.client.register('owner');
     await fakeAgent(t, { inventory: { ...sampleInventory(), gpus: [] } });
