@@ -1,3 +1,2 @@
-DROP INDEX `invitations_invited_by`;--> statement-breakpoint
 ALTER TABLE `invitations` ADD `sender_user_id` text;--> statement-breakpoint
 CREATE INDEX `invitations_sender` ON `invitations` (`sender_user_id`,`created_at`);

@@ -1,1 +1,0 @@
-CREATE INDEX `invitations_invited_by` ON `invitations` (`invited_by_id`,`created_at`);
