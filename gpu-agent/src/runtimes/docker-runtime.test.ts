@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,26 @@ describe('DockerRuntime model server', () => {
     expect((await runtime().list()).map((w) => w.workloadId)).toEqual(['dep_model2']);
     await runtime().remove('dep_model2');
     expect(await ourContainers()).toHaveLength(0);
+  });
+
+  it('mounts the workload’s own read-only copy of its model file, its user’s alone on the host', async () => {
+    const cached = join(root, 'cached-model');
+    writeFileSync(cached, 'onnx bytes', { mode: 0o600 });
+    const workload = await runtime().start(spec({ workloadId: 'dep_model3', labels: {}, modelFile: cached }));
+    const read = await execInContainer(docker(), workload.ref, ['cat', '/meridian/model/model']);
+    expect(read).toEqual({ output: 'onnx bytes', exitCode: 0 });
+    const modelDir = workloads().modelDir('dep_model3');
+    for (const [path, mode] of [
+      [join(modelDir, 'model'), 0o400],
+      [modelDir, 0o500],
+      [workloads().runDir('dep_model3'), 0o700],
+    ] as const) {
+      const info = statSync(path);
+      expect(info.uid).toBeGreaterThanOrEqual(WORKLOAD_UID_MIN);
+      expect(info.mode & 0o777).toBe(mode);
+    }
+    await runtime().remove('dep_model3');
+    expect(() => statSync(workloads().runDir('dep_model3'))).toThrow(/ENOENT/);
   });
 
   it('says which image is missing instead of pulling from a registry', async () => {

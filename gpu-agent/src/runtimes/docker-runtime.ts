@@ -1,5 +1,3 @@
-import { chmod, chown, constants, copyFile, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { ensureTenantFirewall, ensureTenantNetwork, pruneTenantNetworks } from './docker-network.js';
 import {
@@ -18,7 +16,6 @@ import {
   LABEL_AGENT_ID,
   LABEL_KIND,
   LABEL_WORKLOAD_ID,
-  MODEL_FILE_NAME,
   type OutputFollower,
   type OutputSink,
   type Workload,
@@ -168,7 +165,7 @@ export class DockerRuntime implements WorkloadSupervisor {
     await tolerate([404, 409], () => this.container(info).remove({ force: true }));
     const volume = info.Labels[LABEL_VOLUME];
     if (options.deleteVolume && volume) {
-      await rm(this.options.workloads.volumeDir(volume), { recursive: true, force: true });
+      await this.options.workloads.removeVolume(volume);
       await this.users.remove(volume);
     }
     if (!volume) await this.users.remove(workloadId);
@@ -221,19 +218,11 @@ export class DockerRuntime implements WorkloadSupervisor {
 
   /**
    * The workload's own copy of its model file, in its fresh run dir: readable by its user alone, read-only
-   * (0400 in a 0500 folder), so nothing it does reaches the agent's cache or another workload's copy. A copy,
-   * not a link: a hard link would share the cache file's owner and mode. Reflinked where the filesystem can.
+   * (0400 in a 0500 folder), so nothing it does reaches the agent's cache or another workload's copy.
    */
   private async placeModelFile(workloadId: string, source: string, owner: WorkloadIdentity): Promise<string> {
-    const dir = join(await this.options.workloads.freshRunDir(workloadId, owner), 'model');
-    await mkdir(dir, { mode: 0o700 });
-    const file = join(dir, MODEL_FILE_NAME);
-    await copyFile(source, file, constants.COPYFILE_FICLONE);
-    await chown(file, owner.uid, owner.gid);
-    await chmod(file, 0o400);
-    await chown(dir, owner.uid, owner.gid);
-    await chmod(dir, 0o500);
-    return dir;
+    await this.options.workloads.freshRunDir(workloadId, owner, { modelFile: source });
+    return this.options.workloads.modelDir(workloadId);
   }
 
   private async startExisting(workloadId: string): Promise<Workload> {

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -6,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 /** Every chown and chmod the agent makes, with who owned the runtime dir at that moment. */
 const touched: { call: string; path: string; runDirUid: number | undefined }[] = [];
 let watchedRunDir = '';
+/** Runs just before root copies a file: where a process of the workload's user gets its chance. */
+let beforeCopy: (() => void) | undefined;
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
   const owner = async () => (await real.stat(watchedRunDir).catch(() => undefined))?.uid;
@@ -14,6 +17,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     chown: async (path: string, uid: number, gid: number) => {
       touched.push({ call: 'chown', path, runDirUid: await owner() });
       return real.chown(path, uid, gid);
+    },
+    copyFile: async (source: string, target: string, mode?: number) => {
+      beforeCopy?.();
+      return real.copyFile(source, target, mode);
     },
     chmod: async (path: string, mode: number) => {
       touched.push({ call: 'chmod', path, runDirUid: await owner() });
@@ -29,6 +36,7 @@ describe.runIf(process.getuid?.() === 0)('a workload’s fresh runtime dir', () 
   beforeEach(async () => {
     root = await mkdtemp(join(tmpdir(), 'workload-dirs-'));
     touched.length = 0;
+    beforeCopy = undefined;
   });
   afterEach(() => rm(root, { recursive: true, force: true }));
 
@@ -47,6 +55,43 @@ describe.runIf(process.getuid?.() === 0)('a workload’s fresh runtime dir', () 
     for (const path of [dir, dirs.tmpDir('wl_1')]) {
       const s = await stat(path);
       expect({ uid: s.uid, mode: s.mode & 0o777 }).toEqual({ uid: 65534, mode: 0o700 });
+    }
+  });
+
+  it('holds the workload’s copy of its model file, written before the user can swap the folder for a link', async () => {
+    const dirs = new WorkloadDirs(root);
+    await dirs.prepare();
+    const owner = { user: 'nobody', uid: 65534, gid: 65534 };
+    const source = join(root, 'cached-model');
+    await writeFile(source, 'onnx bytes');
+    const victim = join(root, 'shadow');
+    await writeFile(victim, 'root:secret', { mode: 0o600 });
+    // The user's leftover process, as that user: moves `model` aside and makes its own with a link where root
+    // is about to write the copy. It can only if the runtime dir is already theirs.
+    beforeCopy = () => {
+      const run = dirs.runDir('wl_1');
+      const attack = `cd ${run} && mv model model.old && mkdir model && ln -s ${victim} model/model`;
+      try {
+        execFileSync('sh', ['-c', attack], { uid: owner.uid, gid: owner.gid, stdio: 'ignore' });
+      } catch {
+        // refused: the runtime dir is still root's
+      }
+    };
+    await dirs.freshRunDir('wl_1', owner, { modelFile: source });
+
+    const shadow = await stat(victim);
+    expect({ uid: shadow.uid, text: await readFile(victim, 'utf8') }).toEqual({
+      uid: 0,
+      text: 'root:secret',
+    });
+    const copy = join(dirs.modelDir('wl_1'), 'model');
+    expect(await readFile(copy, 'utf8')).toBe('onnx bytes');
+    for (const [path, mode] of [
+      [copy, 0o400],
+      [dirs.modelDir('wl_1'), 0o500],
+    ] as const) {
+      const s = await stat(path);
+      expect({ uid: s.uid, mode: s.mode & 0o777 }).toEqual({ uid: 65534, mode });
     }
   });
 });

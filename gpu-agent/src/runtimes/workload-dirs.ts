@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
-import { chmod, chown, lchown, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, chown, copyFile, lchown, lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { MODEL_FILE_NAME } from './types.js';
 import type { WorkloadIdentity } from './workload-users.js';
 
 /** Root-owned, traversable, not listable: a workload user can reach its own folder and guess no other. */
@@ -14,6 +15,7 @@ const PRIVATE = 0o700;
  *     volumes/<name>/     0700 the workload's user: a notebook's files, its HOME, kept across starts
  *     run/<workload>/     0700 the workload's user: its server socket, emptied each start
  *       tmp/              0700 the workload's user: its temp dir (TMPDIR, and /tmp in its mount namespace)
+ *       model/            0500 the workload's user: its own read-only copy of its model file (0400)
  */
 export class WorkloadDirs {
   constructor(readonly root: string) {}
@@ -29,6 +31,11 @@ export class WorkloadDirs {
   /** The workload's own temp dir, inside its runtime dir: never the volume, whose files are saved. */
   tmpDir(workloadId: string): string {
     return join(this.runDir(workloadId), 'tmp');
+  }
+
+  /** The folder holding the workload's copy of its model file, inside its runtime dir. */
+  modelDir(workloadId: string): string {
+    return join(this.runDir(workloadId), 'model');
   }
 
   /** Creates the root and its two folders (0711, root's), tightening them if they were looser. */
@@ -68,19 +75,34 @@ export class WorkloadDirs {
 
   /**
    * A fresh, empty runtime dir for this start, with an empty temp dir in it: a stale socket from the last run
-   * would fail the bind, and no temp file outlives the run that wrote it.
+   * would fail the bind, and no temp file outlives the run that wrote it. With `modelFile`, it also holds the
+   * workload's own copy of it (`modelDir`): a copy, not a link (a hard link would share the cache file's owner
+   * and mode), so nothing the workload does reaches the agent's cache; reflinked where the filesystem can.
    */
-  async freshRunDir(workloadId: string, owner: WorkloadIdentity): Promise<string> {
+  async freshRunDir(
+    workloadId: string,
+    owner: WorkloadIdentity,
+    options: { modelFile?: string } = {},
+  ): Promise<string> {
     const dir = this.runDir(workloadId);
     await rm(dir, { recursive: true, force: true });
-    // Made and handed over innermost first: once the runtime dir is the user's, a process of theirs still
-    // running could swap its entries for links, and chown and chmod follow links; so root touches nothing
-    // inside it after that.
+    // Everything is made while the runtime dir is root's, then handed over innermost first: once the runtime
+    // dir is the user's, a process of theirs still running could swap its entries for links, and chown,
+    // chmod and copyFile follow links; so root touches nothing inside it after that.
     const tmp = this.tmpDir(workloadId);
     await mkdir(dir, { mode: PRIVATE });
     await mkdir(tmp, { mode: PRIVATE });
-    for (const path of [tmp, dir]) {
-      await chmod(path, PRIVATE);
+    const handOver: [path: string, mode: number][] = [];
+    if (options.modelFile) {
+      const modelDir = this.modelDir(workloadId);
+      await mkdir(modelDir, { mode: PRIVATE });
+      const file = join(modelDir, MODEL_FILE_NAME);
+      await copyFile(options.modelFile, file, constants.COPYFILE_FICLONE);
+      handOver.push([file, 0o400], [modelDir, 0o500]);
+    }
+    handOver.push([tmp, PRIVATE], [dir, PRIVATE]);
+    for (const [path, mode] of handOver) {
+      await chmod(path, mode);
       await chown(path, owner.uid, owner.gid);
     }
     return dir;
