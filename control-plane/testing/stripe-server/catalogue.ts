@@ -1,7 +1,7 @@
 import { invalidParam, missingParam, noSuch, ok, type StripeReply, stripeError } from './errors.js';
 import { asList, asParams, asString, asStringMap, type Params } from './form.js';
 import { listOf, newId, rejectUnknown, type StripeObject, type StripeState } from './state.js';
-import { newItem } from './subscriptions.js';
+import { addMonth, newItem } from './subscriptions.js';
 
 // Customers, products, prices and subscriptions: the parts of Stripe's catalogue a metered subscription needs.
 
@@ -163,8 +163,12 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
     'collection_method',
     'days_until_due',
     'description',
+    'billing_cycle_anchor',
+    'proration_behavior',
   ]);
   if (unknown) return unknown;
+  const period = firstPeriod(state, params);
+  if ('reply' in period) return period.reply;
   const customer = asString(params.customer);
   if (!customer) return missingParam('customer');
   if (!state.customers.has(customer)) return noSuch('customer', customer, 'customer');
@@ -195,7 +199,7 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
         },
       );
     }
-    data.push(newItem(state, id, price, Number(asString(item.quantity) ?? 1)));
+    data.push(newItem(state, id, price, Number(asString(item.quantity) ?? 1), period));
   }
   const subscription: StripeObject = {
     id,
@@ -206,10 +210,77 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
     livemode: false,
     metadata: asStringMap(params.metadata),
     collection_method: asString(params.collection_method) ?? 'charge_automatically',
+    billing_cycle_anchor: period.end,
     items: { object: 'list', data, has_more: false, url: `/v1/subscription_items?subscription=${id}` },
   };
   state.subscriptions.set(id, subscription);
+  // A first period cut short by the anchor is charged pro rata (its share of a whole month) unless
+  // proration_behavior is 'none'.
+  if (period.anchored && period.proration !== 'none') {
+    const share = (period.end - period.start) / (addMonth(period.start) - period.start);
+    for (const item of data) prorate(state, item, share, customer, id);
+  }
+  state.subscriptionCreations.push({
+    subscription: id,
+    billingCycleAnchor: period.anchored ? period.end : undefined,
+    prorationBehavior: period.proration,
+  });
   return ok(subscription);
+}
+
+function prorate(
+  state: StripeState,
+  item: StripeObject,
+  share: number,
+  customer: string,
+  subscription: string,
+) {
+  const price = item.price as StripeObject;
+  if ((price.recurring as { usage_type?: string } | null)?.usage_type === 'metered') return;
+  state.invoiceItems.push({
+    id: newId('ii'),
+    object: 'invoiceitem',
+    customer,
+    subscription,
+    price: price.id,
+    amount: Math.round(Number(price.unit_amount_decimal ?? 0) * Number(item.quantity ?? 1) * share),
+    proration: true,
+    description: `Time until the billing cycle anchor on ${price.id}`,
+  });
+}
+
+const MONTH_PRORATIONS = ['create_prorations', 'none'];
+
+/**
+ * The first period of a new (monthly) subscription: from now to `billing_cycle_anchor` when one is given, which
+ * Stripe takes only as a whole timestamp in the future and no later than the next natural billing date (a month
+ * from now); otherwise a whole month from now.
+ */
+function firstPeriod(
+  state: StripeState,
+  params: Params,
+): { reply: StripeReply } | { start: number; end: number; anchored: boolean; proration: string } {
+  const start = state.nowSeconds();
+  const natural = addMonth(start);
+  const proration = asString(params.proration_behavior) ?? 'create_prorations';
+  if (!MONTH_PRORATIONS.includes(proration)) {
+    const message = `Invalid proration_behavior: must be one of ${MONTH_PRORATIONS.join(', ')}`;
+    return { reply: invalidParam('proration_behavior', message) };
+  }
+  const raw = asString(params.billing_cycle_anchor);
+  if (raw === undefined) return { start, end: natural, anchored: false, proration };
+  if (!/^\d+$/.test(raw)) {
+    return { reply: invalidParam('billing_cycle_anchor', 'Invalid integer: billing_cycle_anchor') };
+  }
+  const anchor = Number(raw);
+  if (anchor <= start) {
+    return { reply: invalidParam('billing_cycle_anchor', 'billing_cycle_anchor cannot be in the past.') };
+  }
+  if (anchor > natural) {
+    const message = `billing_cycle_anchor cannot be later than next natural billing date (${natural}) for plan`;
+    return { reply: invalidParam('billing_cycle_anchor', message) };
+  }
+  return { start, end: anchor, anchored: true, proration };
 }
 
 /** GET /v1/<collection>/<id> for the catalogue objects. */

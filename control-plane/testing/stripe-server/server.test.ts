@@ -243,4 +243,53 @@ describe('the local Stripe stand-in, driven by the real stripe SDK', () => {
       server.concurrencyViolations.length = 0;
     }
   });
+
+  it('takes billing_cycle_anchor as Stripe does: in the future, at most a month ahead, the first period prorated unless none', async () => {
+    const { customer } = await meterAndCustomer('calls_anchor');
+    const fee = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount: 3000,
+      recurring: { interval: 'month' },
+      product_data: { name: 'Plan' },
+    });
+    const create = (params: Partial<Stripe.SubscriptionCreateParams>) =>
+      stripe.subscriptions.create({ customer: customer.id, items: [{ price: fee.id }], ...params });
+    const refusal = (params: Partial<Stripe.SubscriptionCreateParams>) =>
+      create(params).then(
+        () => 'accepted',
+        (e: Stripe.errors.StripeError) => [e.statusCode, e.param, e.message],
+      );
+    const natural = (() => {
+      const at = new Date(now() * 1000);
+      return Math.floor(at.setUTCMonth(at.getUTCMonth() + 1) / 1000);
+    })();
+    expect(await refusal({ billing_cycle_anchor: now() - 60 })).toEqual([
+      400,
+      'billing_cycle_anchor',
+      expect.stringMatching(/in the past/),
+    ]);
+    expect(await refusal({ billing_cycle_anchor: natural + 3600 })).toEqual([
+      400,
+      'billing_cycle_anchor',
+      expect.stringMatching(/cannot be later than next natural billing date/),
+    ]);
+    const before = server.state.invoiceItems.length;
+
+    const anchor = now() + 10 * 86_400;
+    const none = await create({ billing_cycle_anchor: anchor, proration_behavior: 'none' });
+    expect(none.billing_cycle_anchor).toBe(anchor);
+    expect(none.items.data[0]).toMatchObject({ current_period_end: anchor });
+    expect(server.state.invoiceItems.length).toBe(before);
+
+    const prorated = await create({ billing_cycle_anchor: anchor, proration_behavior: 'create_prorations' });
+    expect(server.state.subscriptionCreations.slice(-2)).toEqual([
+      { subscription: none.id, billingCycleAnchor: anchor, prorationBehavior: 'none' },
+      { subscription: prorated.id, billingCycleAnchor: anchor, prorationBehavior: 'create_prorations' },
+    ]);
+    // Ten days of a month of 28 to 31 days: a third or so of the fee, charged for the period up to the anchor.
+    const [charge] = server.state.invoiceItems.slice(before);
+    expect(charge).toMatchObject({ subscription: prorated.id, price: fee.id, proration: true });
+    expect(Number(charge?.amount)).toBeGreaterThan(900);
+    expect(Number(charge?.amount)).toBeLessThan(1100);
+  });
 });

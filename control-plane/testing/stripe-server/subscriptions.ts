@@ -12,10 +12,30 @@ const priceOf = (item: StripeObject) => item.price as StripeObject;
 const isMetered = (price: StripeObject) =>
   (price.recurring as { usage_type?: string } | null)?.usage_type === 'metered';
 
-/** A subscription item on `price`, its period the subscription's current one. */
-export function newItem(state: StripeState, subscription: string, price: StripeObject, quantity?: number) {
+/** A month after `seconds` (Stripe's next natural billing date for a monthly price), in seconds. */
+export function addMonth(seconds: number): number {
+  const at = new Date(seconds * 1000);
+  return Math.floor(at.setUTCMonth(at.getUTCMonth() + 1) / 1000);
+}
+
+/** The current period of a subscription's items, or a month from now when it has none yet. */
+function currentPeriod(state: StripeState, subscription: string) {
+  const items = (state.subscriptions.get(subscription)?.items as { data: StripeObject[] } | undefined)?.data;
+  const first = items?.[0];
+  if (first) return { start: Number(first.current_period_start), end: Number(first.current_period_end) };
   const start = state.nowSeconds();
-  const end = Math.floor(new Date(start * 1000).setUTCMonth(new Date(start * 1000).getUTCMonth() + 1) / 1000);
+  return { start, end: addMonth(start) };
+}
+
+/** A subscription item on `price`, its period the subscription's current one (or `period`, for a new one). */
+export function newItem(
+  state: StripeState,
+  subscription: string,
+  price: StripeObject,
+  quantity?: number,
+  period: { start: number; end: number } = currentPeriod(state, subscription),
+) {
+  const { start, end } = period;
   return {
     id: newId('si'),
     object: 'subscription_item',
