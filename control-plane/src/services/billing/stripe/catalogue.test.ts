@@ -107,6 +107,29 @@ describe('Stripe meters, prices and customers', () => {
     ]);
   });
 
+  it('anchors a subscription made mid-month to the 1st of the next UTC month, the first part not prorated', async () => {
+    // Stripe's clock and the runner's agree on 17 November, 13:45 UTC.
+    const now = Date.UTC(2026, 10, 17, 13, 45);
+    const mid = await createStripeTestbed({ server: { clock: () => now } });
+    try {
+      const catalogue = await ensureMeters(mid.db, mid.gateway);
+      const org = await mid.createOrg('pro');
+      const customer = await ensureCustomer(mid.db, mid.gateway, catalogue, org, now);
+      const december = Date.UTC(2026, 11, 1) / 1000;
+      const subscription = mid.server.state.subscriptions.get(customer.subscriptionId);
+      expect(subscription).toMatchObject({ billing_cycle_anchor: december });
+      expect(mid.server.state.subscriptionCreations).toEqual([
+        { subscription: customer.subscriptionId, billingCycleAnchor: december, prorationBehavior: 'none' },
+      ]);
+      // The platform charges November's full fee with November's usage; Stripe does the same on 1 December.
+      expect(mid.server.state.invoiceItems).toEqual([]);
+      const items = (subscription?.items as { data: { current_period_end: number }[] } | undefined)?.data;
+      expect(items?.map((i) => i.current_period_end)).toEqual(Array(METERS.length + 1).fill(december));
+    } finally {
+      await mid.cleanup();
+    }
+  });
+
   it('resumes a customer cut short between Stripe creating it and the row being written', async () => {
     const catalogue = await ensureMeters(t.db, t.gateway);
     const org = await t.createOrg();

@@ -4,7 +4,7 @@ import { billingCustomers, orgs, stripeOutbox } from '../../../db/schema.js';
 import { notFound } from '../../../errors.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
-import { subscriptionPricesFor } from './plan-sync.js';
+import { newSubscriptionFor } from './plan-sync.js';
 
 export interface BillingCustomer {
   orgId: string;
@@ -15,13 +15,15 @@ export interface BillingCustomer {
 /**
  * One Stripe customer per org, subscribed to every metered price (and the Pro fee when on Pro). The customer
  * row is stored as soon as Stripe made it, so a crash before the subscription resumes from there; both calls
- * carry Idempotency-Keys derived from the org, so a retry within Stripe's 24 hours creates nothing twice.
+ * carry Idempotency-Keys derived from the org, so a retry within Stripe's 24 hours creates nothing twice. The
+ * subscription's periods are anchored to the 1st of the next UTC month, the platform's invoice period.
  */
 export async function ensureCustomer(
   db: Database,
   gateway: StripeGateway,
   catalogue: StripeCatalogue,
   orgId: string,
+  now = Date.now(),
 ): Promise<BillingCustomer> {
   const [row] = await db.select().from(billingCustomers).where(eq(billingCustomers.orgId, orgId));
   if (row?.subscriptionId) {
@@ -43,10 +45,9 @@ export async function ensureCustomer(
   }
   // The plan is read once the customer row exists: a plan change committed after this read finds the row and
   // queues a sync, so the subscription never keeps a plan the org has left.
-  const prices = subscriptionPricesFor((await readOrg()).plan, catalogue);
-  const priceIds = prices.fee ? [...prices.metered, prices.fee] : prices.metered;
+  const { plan } = await readOrg();
   const subscriptionId = await gateway.createSubscription(
-    { customerId: stripeCustomerId, orgId, priceIds },
+    newSubscriptionFor({ orgId, customerId: stripeCustomerId, plan }, catalogue, now),
     `subscription-${orgId}`,
   );
   await db.update(billingCustomers).set({ subscriptionId }).where(eq(billingCustomers.orgId, orgId));

@@ -18,6 +18,13 @@ describe('meter event timestamps', () => {
     expect(eventTimestamp(now - 40 * DAY, now)).toBe((now - 35 * DAY + HOUR) / 1000);
     expect(eventTimestamp(Date.UTC(2026, 4, 20, 12), now)).toBe(now / 1000);
   });
+
+  it("stamps the hours either side of a month's end inside their own months, the periods Stripe's anchored subscription and the platform's invoice share", () => {
+    const june = Date.UTC(2026, 5, 1) / 1000;
+    const sentAt = Date.UTC(2026, 5, 1, 0, 10);
+    expect(eventTimestamp(Date.UTC(2026, 4, 31, 23), sentAt)).toBeLessThan(june);
+    expect(eventTimestamp(Date.UTC(2026, 5, 1, 0), sentAt)).toBeGreaterThanOrEqual(june);
+  });
 });
 
 describe('draining the outbox', () => {

@@ -15,10 +15,7 @@ export interface StripeGateway {
   findPrice(lookupKey: string): Promise<string | undefined>;
   createPrice(price: PriceSpec, idempotencyKey: string): Promise<string>;
   createCustomer(customer: { orgId: string; name: string }, idempotencyKey: string): Promise<string>;
-  createSubscription(
-    subscription: { customerId: string; orgId: string; priceIds: string[] },
-    idempotencyKey: string,
-  ): Promise<string>;
+  createSubscription(subscription: NewSubscription, idempotencyKey: string): Promise<string>;
   sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult>;
   /** Stripe's aggregated value of one meter for one customer over [fromMs, toMs) (minute-aligned). */
   meterTotal(meterId: string, customerId: string, fromMs: number, toMs: number): Promise<number>;
@@ -29,6 +26,16 @@ export interface StripeGateway {
    * Stripe holds for it stays billable.
    */
   updateSubscriptionItems(update: SubscriptionItemsUpdate, idempotencyKey: string): Promise<StripeCallResult>;
+}
+
+export interface NewSubscription {
+  customerId: string;
+  orgId: string;
+  priceIds: string[];
+  /** Seconds since the epoch: where Stripe's billing periods begin (in the future, at most one period ahead). */
+  billingCycleAnchor: number;
+  /** How the first, partial period up to the anchor is charged. */
+  prorationBehavior: ProrationBehavior;
 }
 
 export interface SubscriptionView {

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createStripeTestbed, hourAgo, type StripeTestbed } from '../../../../testing/stripe.js';
 import { orgs, stripePlanChanges } from '../../../db/schema.js';
 import { setOrgStanding } from '../../orgs/standing.js';
+import { calendarMonth } from '../period.js';
 import { ensureMeters, PRO_PRICE_LOOKUP_KEY } from './catalogue.js';
 import { reconcileSubscriptions } from './reconcile.js';
 
@@ -223,10 +224,21 @@ describe('reconciling subscriptions with plans', () => {
 
     // The owner chooses Pro again: the fee must be charged on a subscription that still bills.
     await setOrgStanding(t.db, org, { plan: 'pro' });
-    const pass = await t.runner().runOnce();
+    const now = Date.now();
+    const pass = await t.runner().runOnce(now);
     expect(pass.planChanges).toMatchObject({ updated: 1, failed: 0 });
     const renewed = await t.subscriptionOf(org);
     expect(renewed).not.toBe(ended);
+    // Anchored like a first subscription: its periods are the platform's calendar months, the first not prorated.
+    const firstOfNextMonth = calendarMonth(now).end / 1000;
+    expect(t.server.state.subscriptions.get(renewed)).toMatchObject({
+      billing_cycle_anchor: firstOfNextMonth,
+    });
+    expect(t.server.state.subscriptionCreations.at(-1)).toEqual({
+      subscription: renewed,
+      billingCycleAnchor: firstOfNextMonth,
+      prorationBehavior: 'none',
+    });
     expect(t.server.state.subscriptions.get(renewed)?.status).toBe('active');
     expect((await t.subscriptionItems(org)).filter((item) => !item.metered)).toMatchObject([
       { lookupKey: PRO_PRICE_LOOKUP_KEY },

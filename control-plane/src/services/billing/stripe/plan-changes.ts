@@ -6,7 +6,12 @@ import type { Logger } from '../../../lib/logger.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeFailure, StripeGateway } from './gateway.js';
-import { itemChangesFor, PLAN_CHANGE_PRORATION, subscriptionPricesFor } from './plan-sync.js';
+import {
+  itemChangesFor,
+  newSubscriptionFor,
+  PLAN_CHANGE_PRORATION,
+  subscriptionPricesFor,
+} from './plan-sync.js';
 
 export interface PlanChangeOptions {
   now: number;
@@ -98,7 +103,7 @@ export async function applyPlanChanges(
       if (org && ended && subscriptionPricesFor(org.plan, catalogue).fee) {
         // The org chose a paid plan after Stripe ended its subscription: without a new one, nothing would
         // charge the fee.
-        await renewSubscription(db, gateway, catalogue, due, org.plan);
+        await renewSubscription(db, gateway, catalogue, due, org.plan, now);
         await settle(db, due, now, `subscription ${subscription.status}: a new one was started`);
         result.updated += 1;
         logger.info('stripe subscription started again for the plan', { orgId: due.orgId, plan: org.plan });
@@ -135,7 +140,8 @@ export async function applyPlanChanges(
 /**
  * Starts a subscription on the org's plan in place of the one Stripe ended. Its Idempotency-Key names the
  * ended subscription, so a retry after a crash before the new id was stored gets the same subscription back,
- * and a later renewal (after the new one ends too) gets a new one. Only the ended subscription is replaced.
+ * and a later renewal (after the new one ends too) gets a new one. Only the ended subscription is replaced. It is
+ * anchored like a first subscription: to the 1st of the next UTC month.
  */
 async function renewSubscription(
   db: Database,
@@ -143,14 +149,10 @@ async function renewSubscription(
   catalogue: StripeCatalogue,
   due: DueOrg,
   plan: Plan,
+  now: number,
 ) {
-  const prices = subscriptionPricesFor(plan, catalogue);
   const subscriptionId = await gateway.createSubscription(
-    {
-      customerId: due.customerId,
-      orgId: due.orgId,
-      priceIds: prices.fee ? [...prices.metered, prices.fee] : prices.metered,
-    },
+    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, now),
     `subscription-${due.orgId}-after-${due.subscriptionId}`,
   );
   await db

@@ -2,8 +2,14 @@ import { METERS, type Plan } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import { billingCustomers, stripePlanChanges } from '../../../db/schema.js';
 import type { Tx } from '../../models/deps.js';
+import { calendarMonth } from '../period.js';
 import { PLAN_PRICE_LOOKUP_PREFIX, type StripeCatalogue } from './catalogue.js';
-import type { ProrationBehavior, SubscriptionItemChange, SubscriptionItemView } from './gateway.js';
+import type {
+  NewSubscription,
+  ProrationBehavior,
+  SubscriptionItemChange,
+  SubscriptionItemView,
+} from './gateway.js';
 
 /**
  * How Stripe charges a plan change within a period: not at all. The platform's invoice for a month charges the
@@ -12,6 +18,34 @@ import type { ProrationBehavior, SubscriptionItemChange, SubscriptionItemView } 
  * the same fee and the same usage as ours (docs/adr/0017-plan-changes-reach-stripe.md).
  */
 export const PLAN_CHANGE_PRORATION: ProrationBehavior = 'none';
+
+/**
+ * How Stripe charges the first, partial period of a new subscription (from its creation to the 1st of the next
+ * month): not at all. The platform's invoice for a month begun mid-way charges the plan's full fee
+ * (`invoiceFor` has no pro-rata part) with that month's usage; Stripe's invoice at the anchor carries one full
+ * fee (billed in advance) and the partial period's usage, the same amount. `create_prorations` would add a
+ * pro-rata fee for the partial period that the platform's invoice does not show.
+ */
+export const FIRST_PERIOD_PRORATION: ProrationBehavior = 'none';
+
+/**
+ * A new subscription on a plan, its billing periods anchored to the 1st of the UTC month after `now` so each of
+ * Stripe's periods after the first is the calendar month the platform's invoice covers. Pure.
+ */
+export function newSubscriptionFor(
+  org: { orgId: string; customerId: string; plan: Plan },
+  catalogue: StripeCatalogue,
+  now: number,
+): NewSubscription {
+  const prices = subscriptionPricesFor(org.plan, catalogue);
+  return {
+    customerId: org.customerId,
+    orgId: org.orgId,
+    priceIds: prices.fee ? [...prices.metered, prices.fee] : prices.metered,
+    billingCycleAnchor: Math.floor(calendarMonth(now).end / 1000),
+    prorationBehavior: FIRST_PERIOD_PRORATION,
+  };
+}
 
 /** The prices a subscription holds for a plan: every metered price, and the plan's fee where it has one. */
 export function subscriptionPricesFor(plan: Plan, catalogue: StripeCatalogue) {

@@ -111,7 +111,7 @@ export class StripeBilling {
     let customersEnsured = 0;
     for (const orgId of await orgsAwaitingCustomers(db)) {
       try {
-        await ensureCustomer(db, gateway, this.catalogue, orgId);
+        await ensureCustomer(db, gateway, this.catalogue, orgId, now);
         customersEnsured += 1;
       } catch (error) {
         logger.warn('stripe customer not created yet', { orgId, error });

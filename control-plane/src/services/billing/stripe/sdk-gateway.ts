@@ -2,6 +2,7 @@ import Stripe from 'stripe';
 import type {
   MeterEventResult,
   MeterEventSpec,
+  NewSubscription,
   PriceSpec,
   StripeCallResult,
   StripeFailure,
@@ -141,15 +142,14 @@ export class SdkStripeGateway implements StripeGateway {
     return created.id;
   }
 
-  async createSubscription(
-    subscription: { customerId: string; orgId: string; priceIds: string[] },
-    idempotencyKey: string,
-  ) {
+  async createSubscription(subscription: NewSubscription, idempotencyKey: string) {
     const created = await this.stripe.subscriptions.create(
       {
         customer: subscription.customerId,
         items: subscription.priceIds.map((price) => ({ price })),
         metadata: { org_id: subscription.orgId },
+        billing_cycle_anchor: subscription.billingCycleAnchor,
+        proration_behavior: subscription.prorationBehavior,
         // Metered items cost nothing up front; a base fee waits for a payment method instead of failing.
         payment_behavior: 'default_incomplete',
       },
