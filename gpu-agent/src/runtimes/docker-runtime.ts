@@ -164,6 +164,10 @@ export class DockerRuntime implements WorkloadSupervisor {
     if (!info) return;
     await tolerate([404, 409], () => this.container(info).remove({ force: true }));
     const volume = info.Labels[LABEL_VOLUME];
+    // Removing the container killed its processes; a second container or process of the same user would
+    // still be alive while root walks the user's files, so those go too (before the user is deleted).
+    const owner = await this.users.find(volume ?? workloadId);
+    if (owner) await this.users.killProcesses(owner);
     if (options.deleteVolume && volume) {
       await this.options.workloads.removeVolume(volume);
       await this.users.remove(volume);

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { ProcessRecordStore, readProcStat } from './process-records.js';
 import { ProcessRuntime, tmpCovers } from './process-runtime.js';
 import type { WorkloadSpec } from './types.js';
 import { WorkloadDirs } from './workload-dirs.js';
-import { WORKLOAD_UID_MAX, WORKLOAD_UID_MIN } from './workload-users.js';
+import { WORKLOAD_UID_MAX, WORKLOAD_UID_MIN, WorkloadUsers } from './workload-users.js';
 
 // A real Jupyter server (Debian's jupyter-server) started as a child process, isolated: its own user, its
 // own network namespace, serving on a unix socket the runtime relays 127.0.0.1 to. The tests run as root.
@@ -32,6 +33,9 @@ const notebook: WorkloadSpec = {
   labels: { 'meridian.notebook': 'nb_bob' },
 };
 const probe = { path: '/api/status', headers: { Authorization: `token ${token}` }, timeoutMs: 20_000 };
+
+/** Processes the tests started outside a runtime, killed at the end whatever happens. */
+const escaped: number[] = [];
 
 /** Pids of live processes whose environment names the workload: how many servers really run. */
 function pidsOf(workloadId: string): number[] {
@@ -78,6 +82,13 @@ afterAll(async () => {
     for (const workload of await runtime().list()) await runtime().remove(workload.workloadId);
     for (const pid of [...pidsOf('nb_bob'), ...pidsOf('dep_sleep')]) process.kill(pid, 'SIGKILL');
   } finally {
+    for (const pid of escaped) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     rmSync(root, { recursive: true, force: true });
   }
 }, 30_000);
@@ -149,6 +160,50 @@ describe('ProcessRuntime with a real Jupyter server', () => {
 
     await runtime().remove('nb_bob');
     expect(await gone(Number(again.ref))).toBe(true);
+    expect(await runtime().list()).toEqual([]);
+  });
+});
+
+describe('ProcessRuntime removing a workload whose user left a process outside its group', () => {
+  it('kills that process before it removes the runtime dir, so it cannot swap a folder there for a link', async () => {
+    const started = await runtime().start({
+      ...notebook,
+      workloadId: 'dep_escape',
+      command: ['sleep', '1000'],
+      volume: undefined,
+    });
+    const owner = await new WorkloadUsers().find('dep_escape');
+    if (!owner) throw new Error('the workload has no user');
+    const runDir = join(root, 'workloads', 'run', 'dep_escape');
+    // A process of the workload's user in a session (and process group) of its own, as a tenant's setsid or
+    // double fork leaves: the runtime's signal to the workload's group does not reach it.
+    const child = spawn(
+      'setpriv',
+      [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--', 'setsid', 'sleep', '1000'],
+      { stdio: 'ignore' },
+    );
+    const leftover = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('spawn', () => (child.pid ? resolve(child.pid) : reject(new Error('no pid'))));
+    });
+    escaped.push(leftover);
+    await sleep(200);
+    const stat = readFileSync(`/proc/${leftover}/stat`, 'utf8');
+    const [pgrp] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .slice(2);
+    expect(Number(pgrp)).toBe(leftover); // its own group: not the workload's
+    expect(Number(pgrp)).not.toBe(Number(started.ref));
+    expect(readFileSync(`/proc/${leftover}/status`, 'utf8')).toMatch(
+      new RegExp(`^Uid:\\s+${owner.uid}\\s`, 'm'),
+    );
+
+    await runtime().remove('dep_escape');
+
+    expect(await gone(leftover)).toBe(true);
+    expect(await gone(Number(started.ref))).toBe(true);
+    expect(existsSync(runDir)).toBe(false);
     expect(await runtime().list()).toEqual([]);
   });
 });

@@ -102,6 +102,9 @@ export class ProcessRuntime implements WorkloadSupervisor {
     const userKey = spec.volume ?? spec.workloadId;
     const dirs = this.options.workloads;
     const owner = await this.users.ensure(userKey, dirs.volumeDir(userKey));
+    // A process of this user left from an earlier run (escaped from its group) must not be alive while root
+    // empties the runtime dir or walks the volume: it could swap a folder in them for a link to /etc.
+    await this.users.killProcesses(owner);
     const workdir = await dirs.ownVolume(userKey, owner);
     const runDir = await dirs.freshRunDir(spec.workloadId, owner);
     const socket = join(runDir, 'server.sock');
@@ -140,13 +143,17 @@ export class ProcessRuntime implements WorkloadSupervisor {
       await this.signalAndWait(record, 'SIGTERM', graceSeconds * 1000);
       if (await isOurLiveProcess(record)) await this.signalAndWait(record, 'SIGKILL', KILL_WAIT_MS);
     }
+    // The group signal misses what left the group (setsid, a double fork); by uid, nothing of it survives a
+    // stop, and remove() never walks the user's files while a process of theirs could swap them for links.
+    const owner = record.userKey === undefined ? undefined : await this.users.find(record.userKey);
+    if (owner) await this.users.killProcesses(owner);
     await this.records.write({ ...record, pid: null, startTicks: null });
   }
 
   async remove(workloadId: string, options: { deleteVolume?: boolean } = {}): Promise<void> {
     const record = await this.records.read(workloadId);
     if (!record) return;
-    await this.stop(workloadId, 0);
+    await this.stop(workloadId, 0); // kills every process of the workload's user, or throws
     await rm(record.logFile, { force: true });
     await this.options.workloads.removeRunDir(workloadId);
     const key = record.userKey;

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
+import { killUidProcesses } from './uid-processes.js';
 
 const run = promisify(execFile);
 
@@ -79,6 +80,19 @@ export class WorkloadUsers {
       }
       return created;
     });
+  }
+
+  /** The key's user, if it exists. */
+  find(key: string): Promise<WorkloadIdentity | undefined> {
+    return lookup(WorkloadUsers.nameOf(key));
+  }
+
+  /**
+   * Kills every process of the user (see killUidProcesses), and throws if any survives: call it before root
+   * removes or walks a tree the user owns. A uid outside this instance's workload range is refused.
+   */
+  killProcesses(owner: WorkloadIdentity): Promise<void> {
+    return killUidProcesses(owner.uid, { uidMin: this.uidMin, uidMax: this.uidMax });
   }
 
   /** Deletes the key's user (its files are the caller's to remove); absent is fine. */

@@ -1,0 +1,76 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface UidRange {
+  uidMin: number;
+  uidMax: number;
+}
+
+export interface KillUidOptions {
+  /** Scans (each followed by SIGKILL to what it found) before giving up. Default 50. */
+  rounds?: number;
+  /** Time before giving up, whatever the rounds left. Default 5 s. */
+  timeoutMs?: number;
+}
+
+/** Raised instead of removing a workload's files while a process of its user is still alive. */
+export class UidProcessesSurviveError extends Error {
+  constructor(uid: number, pids: number[]) {
+    super(
+      `processes of workload uid ${uid} survived SIGKILL (pids ${pids.join(', ')}); ` +
+        'its files are left in place rather than removed while they could still swap them for links',
+    );
+    this.name = 'UidProcessesSurviveError';
+  }
+}
+
+/**
+ * SIGKILLs every live process of `uid` (real, effective, saved or filesystem uid) until a scan of /proc finds
+ * none: root walks a tree that user owns only once nothing of theirs can swap a folder in it for a link
+ * between root's check and its listing. A process that left the workload's process group (setsid, a double
+ * fork) is found by its uid all the same; one forking while we scan is found by the next scan. Refuses any
+ * uid outside `range`, so it can never reach root's, the agent's or a login user's processes.
+ */
+export async function killUidProcesses(
+  uid: number,
+  range: UidRange,
+  options: KillUidOptions = {},
+): Promise<void> {
+  if (!Number.isInteger(uid) || uid < range.uidMin || uid > range.uidMax || uid === 0) {
+    throw new Error(`refusing to kill the processes of uid ${uid}: outside the workload range`);
+  }
+  if (uid === process.getuid?.())
+    throw new Error(`refusing to kill the processes of uid ${uid}: the agent's own`);
+  const rounds = options.rounds ?? 50;
+  const deadline = Date.now() + (options.timeoutMs ?? 5_000);
+  let pids = await processesOf(uid);
+  for (let round = 0; pids.length > 0 && round < rounds && Date.now() < deadline; round++) {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already (ESRCH)
+      }
+    }
+    await sleep(Math.min(10 * (round + 1), 100));
+    pids = await processesOf(uid);
+  }
+  if (pids.length > 0) throw new UidProcessesSurviveError(uid, pids);
+}
+
+/** Pids of the live processes with `uid` among their uids; zombies (dead, holding nothing) are left out. */
+export async function processesOf(uid: number): Promise<number[]> {
+  const names = await readdir('/proc');
+  const found: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => undefined);
+    if (status === undefined) continue; // exited while we listed
+    if (/^State:\s+[ZX]/m.test(status)) continue;
+    const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
+    if (uids.includes(uid)) found.push(pid);
+  }
+  return found;
+}
