@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notebookSessions, notebooks, workloads } from '../control-plane/src/db/schema.js';
-import { registerTestAgent } from '../control-plane/testing/agents.js';
+import { notebooks, workloads } from '../control-plane/src/db/schema.js';
+import { recordNotebookRun, registerTestAgent } from '../control-plane/testing/agents.js';
 import { createTestApp, type Session } from '../control-plane/testing/test-app.js';
 import { NotebookSaveError } from '../gpu-agent/src/agent/notebook-unsaved.js';
 import { NotebookVolumes, notebookVolumeName } from '../gpu-agent/src/agent/notebook-volumes.js';
@@ -56,12 +56,9 @@ describe('an agent whose save of a notebook failed', () => {
       })
     ).json.id;
     // It ran on this agent and has stopped as asked.
-    await t.db.insert(notebookSessions).values({
-      id: newId('notebookSession'),
+    await recordNotebookRun(t, {
       notebookId,
       orgId: owner.orgId,
-      gpuType: 'cpu',
-      gpuCount: 0,
       agentId: agent.agentId,
       startedAt: new Date(Date.now() - 60_000),
       endedAt: new Date(),
@@ -112,14 +109,10 @@ describe('an agent whose save of a notebook failed', () => {
     writeFileSync(join(elsewhere, 'work.txt'), 'newer, from another host');
     const tar = execFileSync('tar', ['-c', '-f', '-', '-C', elsewhere, '.']);
     const other = await registerTestAgent(t);
-    await t.db.insert(notebookSessions).values({
-      id: newId('notebookSession'),
+    await recordNotebookRun(t, {
       notebookId,
       orgId: owner.orgId,
-      gpuType: 'cpu',
-      gpuCount: 0,
       agentId: other.agentId,
-      startedAt: new Date(),
       endedAt: new Date(),
     });
     const saved = await t.app.request(`/agent/v1/notebooks/${notebookId}/volume`, {

@@ -1,4 +1,5 @@
-import type { AgentHeartbeat, AgentRegistration, HostInventory } from '@meridian/protocol';
+import { type AgentHeartbeat, type AgentRegistration, type HostInventory, newId } from '@meridian/protocol';
+import { notebookSessions } from '../src/db/schema.js';
 import type { createTestApp } from './test-app.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -58,4 +59,21 @@ export async function registerTestAgent(t: TestApp): Promise<{ agentId: string; 
   const res = await t.client.call('POST', '/agent/v1/register', { body: sampleRegistration(token) });
   if (res.status !== 201) throw new Error(`register failed: ${res.status} ${res.text}`);
   return { agentId: res.json.agentId, credential: res.json.credential };
+}
+
+/**
+ * Records that `agentId` ran a CPU notebook (what the scheduler writes when it places one, and ends when it
+ * leaves the host): the agent's save and restore routes answer only the agents a notebook ran on.
+ */
+export async function recordNotebookRun(
+  t: TestApp,
+  run: { notebookId: string; orgId: string; agentId: string; startedAt?: Date; endedAt?: Date },
+): Promise<void> {
+  await t.db.insert(notebookSessions).values({
+    id: newId('notebookSession'),
+    gpuType: 'cpu',
+    gpuCount: 0,
+    startedAt: new Date(),
+    ...run,
+  });
 }

@@ -3,9 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { newId } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerTestAgent } from '../../testing/agents.js';
+import { recordNotebookRun, registerTestAgent } from '../../testing/agents.js';
 import { createTestApp, type Session } from '../../testing/test-app.js';
-import { notebookSessions, notebooks, workloads } from '../db/schema.js';
+import { notebooks, workloads } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { saveNotebookVolume } from '../services/notebooks/volumes.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -46,12 +46,9 @@ describe('notebook volumes', () => {
       phase: 'pending',
     });
   const ran = (agent: Agent, endedAt: Date) =>
-    t.db.insert(notebookSessions).values({
-      id: newId('notebookSession'),
+    recordNotebookRun(t, {
       notebookId,
       orgId: owner.orgId,
-      gpuType: 'cpu',
-      gpuCount: 0,
       agentId: agent.agentId,
       startedAt: new Date(endedAt.getTime() - 60_000),
       endedAt,
@@ -168,12 +165,9 @@ describe('notebook volumes', () => {
       body: { name: 'raced', gpuType: 'cpu' },
     });
     const id: string = created.json.id;
-    await t.db.insert(notebookSessions).values({
-      id: newId('notebookSession'),
+    await recordNotebookRun(t, {
       notebookId: id,
       orgId: owner.orgId,
-      gpuType: 'cpu',
-      gpuCount: 0,
       agentId: first.agentId,
       startedAt: new Date(Date.now() - 60_000),
       endedAt: new Date(),
@@ -273,12 +267,9 @@ describe('a notebook whose files could not be saved', () => {
     });
     notebookId = created.json.id;
     // It ran on `ranIt` and has stopped as asked (what the scheduler records when it leaves the host).
-    await t.db.insert(notebookSessions).values({
-      id: newId('notebookSession'),
+    await recordNotebookRun(t, {
       notebookId,
       orgId: owner.orgId,
-      gpuType: 'cpu',
-      gpuCount: 0,
       agentId: ranIt.agentId,
       startedAt: new Date(Date.now() - 60_000),
       endedAt: new Date(),
@@ -351,15 +342,7 @@ describe('a conditional save (a host saving the copy whose save failed, before i
         body: { name: 'conditional', gpuType: 'cpu' },
       })
     ).json.id;
-    await t.db.insert(notebookSessions).values({
-      id: newId('notebookSession'),
-      notebookId,
-      orgId: owner.orgId,
-      gpuType: 'cpu',
-      gpuCount: 0,
-      agentId: agent.agentId,
-      startedAt: new Date(),
-    });
+    await recordNotebookRun(t, { notebookId, orgId: owner.orgId, agentId: agent.agentId });
   });
   afterAll(() => t.cleanup());
 
