@@ -1,13 +1,28 @@
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildCreateOptions } from './docker-options.js';
 import { DockerRuntime } from './docker-runtime.js';
 import { execInContainer, startTestDockerEngine, type TestDockerEngine } from './testing/docker-engine.js';
+import { startLeftoverSwapper } from './testing/leftover-process.js';
 import { LABEL_AGENT_ID, type WorkloadSpec } from './types.js';
+import { processesOf } from './uid-processes.js';
 import { WorkloadDirs } from './workload-dirs.js';
-import { WORKLOAD_UID_MIN } from './workload-users.js';
+import { WORKLOAD_UID_MIN, WorkloadUsers } from './workload-users.js';
+
+/** Runs just before root lists a folder: where a leftover process of the workload's user gets its chance. */
+let beforeListing: ((path: string) => Promise<void>) | undefined;
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>();
+  return {
+    ...real,
+    readdir: async (...args: Parameters<typeof real.readdir>) => {
+      await beforeListing?.(String(args[0]));
+      return real.readdir(...args);
+    },
+  };
+});
 
 // A real dockerd on a private socket (scripts/dockerd.sh) and an image built locally from busybox-static
 // (scripts/build-test-images.sh): httpd serving /v2/health/ready stands in for an OIP model server.
@@ -192,6 +207,48 @@ describe('DockerRuntime notebook', () => {
 
     await runtime().remove('nb_alice', { deleteVolume: true });
     expect(() => statSync(join(root, 'workloads', 'volumes', 'meridian-nb-alice'))).toThrow(/ENOENT/);
+  });
+
+  it('kills a process its user left running before root hands it the volume, so it cannot swap in a link', async () => {
+    const legacy = spec({
+      workloadId: 'nb_legacy',
+      kind: 'notebook',
+      volume: 'meridian-nb-legacy',
+      labels: {},
+    });
+    const volumeDir = workloads().volumeDir('meridian-nb-legacy');
+    await workloads().prepare();
+    const owner = await new WorkloadUsers().ensure('meridian-nb-legacy', volumeDir);
+    // Files carried over from an older layout, still root's: handing them over walks the tree.
+    mkdirSync(join(volumeDir, 'sub'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(volumeDir, 'sub', 'notes.txt'), 'kept');
+    // Stands in for /etc: a folder of root's files the user must never get.
+    const hostDir = join(root, 'host-etc');
+    mkdirSync(hostDir, { mode: 0o700 });
+    writeFileSync(join(hostDir, 'shadow'), 'root:secret', { mode: 0o600 });
+    // A process of the notebook's user from an earlier run (a second container, or one that escaped its
+    // group): when root, once the volume is the user's, lists `sub`, it swaps `sub` for a link to hostDir.
+    const leftover = await startLeftoverSwapper(owner, volumeDir, 'sub', hostDir);
+    let swapped = false;
+    beforeListing = async (path) => {
+      if (path === join(volumeDir, 'sub')) swapped ||= await leftover.swap();
+    };
+    try {
+      await runtime().start(legacy);
+      beforeListing = undefined;
+      const shadow = statSync(join(hostDir, 'shadow'));
+      expect({ uid: shadow.uid, text: readFileSync(join(hostDir, 'shadow'), 'utf8') }).toEqual({
+        uid: 0,
+        text: 'root:secret',
+      });
+      expect(swapped).toBe(false);
+      expect((await processesOf(owner.uid)).includes(leftover.pid)).toBe(false);
+      expect(statSync(join(volumeDir, 'sub', 'notes.txt')).uid).toBe(owner.uid);
+    } finally {
+      beforeListing = undefined;
+      await leftover.kill();
+      await runtime().remove('nb_legacy', { deleteVolume: true });
+    }
   });
 });
 

@@ -113,6 +113,12 @@ export class DockerRuntime implements WorkloadSupervisor {
     if (!isolation.ok) throw new IsolationUnavailableError(isolation.reason);
     const userKey = spec.volume ?? spec.workloadId;
     const owner = await this.users.ensure(userKey, this.options.workloads.volumeDir(userKey));
+    // Root walks the volume (handing it over) and empties the run dir next: no process of this user may be
+    // alive then, or it could swap a folder there for a link to /etc between root's check and its listing.
+    // Nothing of the user legitimately runs here now: this workload's running container returned above (a
+    // stopped one is removed), and a notebook's earlier workload, the only other of its user, is stopped
+    // before the next starts; what is left (a second container, an orphan) goes, or this start fails.
+    await this.users.killProcesses(owner);
     const volumeDir = spec.volume ? await this.options.workloads.ownVolume(spec.volume, owner) : undefined;
     const modelDir = spec.modelFile
       ? await this.placeModelFile(spec.workloadId, spec.modelFile, owner)
