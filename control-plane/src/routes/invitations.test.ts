@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type Session } from '../../testing/test-app.js';
-import { invitations } from '../db/schema.js';
+import { createTestApp, type Session, testClient } from '../../testing/test-app.js';
+import { apiKeys, invitations } from '../db/schema.js';
 
 type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
@@ -255,47 +255,188 @@ describe('organisation invitations', () => {
     expect((await call('GET', '/v1/org/invitations', { token: viewer.accessToken })).status).toBe(403);
   });
 
-  it('refuses an invitation its inviter could no longer make: removed, demoted, or a revoked key', async () => {
+  const pendingIds = async (session: Session) =>
+    (await call('GET', '/v1/org/invitations', { token: session.accessToken })).json.items.map(
+      (i: { id: string }) => i.id,
+    );
+  /** The invitation's audit entries, newest first: action, who did it, the address and the reason. */
+  const auditOf = async (id: string) => {
+    const res = await call('GET', `/v1/audit-log?target=${id}`, { token: owner.accessToken });
+    return res.json.items.map(
+      (e: { action: string; actor: { name: string }; metadata: { email: string; reason?: string } }) => [
+        e.action,
+        e.actor.name,
+        e.metadata.email,
+        e.metadata.reason,
+      ],
+    );
+  };
+  const orgName = async () => (await call('GET', '/v1/org', { token: owner.accessToken })).json.name;
+  /** The invitee's link answers as for any revoked invitation. */
+  const expectRevoked = async (invitee: Session, token: string | undefined) => {
+    for (const verb of ['preview', 'accept'] as const) {
+      const res = await answer(invitee, verb, token);
+      expect(res.status, res.text).toBe(409);
+      expect(res.json.error.message).toBe(`This invitation was revoked by ${await orgName()}`);
+    }
+  };
+
+  it('revokes an admin’s pending invitations as they are removed: off the list, the link answers revoked, audited', async () => {
     const mallory = await t.client.joinOrg(owner, await t.client.register('mallory'), 'admin');
     const alt = await t.client.register('mallory-alt');
     // An admin about to be removed invites an account of their own as admin, to come back through it.
     const beforeRemoval = await t.client.invite(mallory, alt.email, 'admin');
+    const id = beforeRemoval.invitation.id;
+    expect(await pendingIds(owner)).toContain(id);
     const removed = await call('DELETE', `/v1/org/members/${mallory.userId}`, { token: owner.accessToken });
     expect(removed.status, removed.text).toBe(204);
-    for (const verb of ['preview', 'accept'] as const) {
-      const res = await answer(alt, verb, beforeRemoval.token);
-      expect(res.status, res.text).toBe(409);
-      expect(res.json.error.message).toBe(
-        `${mallory.email} can no longer invite you to this organisation as admin: ask an owner or admin for another invitation`,
-      );
-    }
+    expect(await pendingIds(owner)).not.toContain(id);
+    await expectRevoked(alt, beforeRemoval.token);
     expect(await memberEmails(owner)).not.toContain(alt.email);
+    expect(await auditOf(id)).toEqual([
+      ['invitation.revoke', owner.email, alt.email, 'member.remove'],
+      ['invitation.create', mallory.email, alt.email, undefined],
+    ]);
+  });
 
-    // Demoted below admin: what they invited before is no longer theirs to grant.
-    const demoted = await t.client.joinOrg(owner, await t.client.register('demoted'), 'admin');
-    const friend = await t.client.register('friend');
-    const beforeDemotion = await t.client.invite(demoted, friend.email, 'member');
-    const lowered = await call('PATCH', `/v1/org/members/${demoted.userId}`, {
-      token: owner.accessToken,
-      body: { role: 'member' },
-    });
-    expect(lowered.status, lowered.text).toBe(200);
-    expect((await answer(friend, 'accept', beforeDemotion.token)).status).toBe(409);
+  it('revokes the pending invitations of an admin who leaves, in their own name', async () => {
+    const leaver = await t.client.joinOrg(owner, await t.client.register('leaver'), 'admin');
+    const pal = await t.client.register('pal');
+    const invited = await t.client.invite(leaver, pal.email, 'member');
+    const left = await call('DELETE', `/v1/org/members/${leaver.userId}`, { token: leaver.accessToken });
+    expect(left.status, left.text).toBe(204);
+    expect(await pendingIds(owner)).not.toContain(invited.invitation.id);
+    await expectRevoked(pal, invited.token);
+    expect((await auditOf(invited.invitation.id))[0]).toEqual([
+      'invitation.revoke',
+      leaver.email,
+      pal.email,
+      'member.remove',
+    ]);
+  });
 
-    // A revoked key's invitations go with it.
+  it('revokes on a demotion only the invitations the new role cannot grant', async () => {
+    const coOwner = await t.client.joinOrg(owner, await t.client.register('co-owner'), 'owner');
+    const [o, m] = [await t.client.register('to-own'), await t.client.register('to-member')];
+    const asOwner = await t.client.invite(coOwner, o.email, 'owner');
+    const asMember = await t.client.invite(coOwner, m.email, 'member');
+    const demote = (role: string) =>
+      call('PATCH', `/v1/org/members/${coOwner.userId}`, { token: owner.accessToken, body: { role } });
+    // An admin cannot make owners, but may still bring in a member.
+    expect((await demote('admin')).status).toBe(200);
+    const pending = await pendingIds(owner);
+    expect(pending).not.toContain(asOwner.invitation.id);
+    expect(pending).toContain(asMember.invitation.id);
+    await expectRevoked(o, asOwner.token);
+    expect((await auditOf(asOwner.invitation.id))[0]).toEqual([
+      'invitation.revoke',
+      owner.email,
+      o.email,
+      'member.role_change',
+    ]);
+    // A member invites nobody.
+    expect((await demote('member')).status).toBe(200);
+    expect(await pendingIds(owner)).not.toContain(asMember.invitation.id);
+    await expectRevoked(m, asMember.token);
+  });
+
+  it('revokes what an API key sent as its maker leaves or it is revoked, and keeps what a key handed over sent', async () => {
+    const inviteByKey = async (secret: string, email: string) => {
+      const res = await call('POST', '/v1/org/invitations', {
+        token: secret,
+        body: { email, role: 'viewer' },
+      });
+      expect(res.status, res.text).toBe(201);
+      return res.json as { invitation: { id: string; invitedBy: string }; token: string };
+    };
+    const friend = await t.client.register('key-friend');
+    // A key's invitation names the key as its inviter; the key goes with the admin who made it, and so does it.
+    const maker = await t.client.joinOrg(owner, await t.client.register('key-maker'), 'admin');
+    const makersKey = await t.client.createKey(maker, { name: 'maker key' });
+    const byMakersKey = await inviteByKey(makersKey.secret, friend.email);
+    expect(byMakersKey.invitation.invitedBy).toBe('key maker key');
+    expect(
+      (await call('DELETE', `/v1/org/members/${maker.userId}`, { token: maker.accessToken })).status,
+    ).toBe(204);
+    expect(await pendingIds(owner)).not.toContain(byMakersKey.invitation.id);
+    await expectRevoked(friend, byMakersKey.token);
+    expect((await auditOf(byMakersKey.invitation.id))[0]).toEqual([
+      'invitation.revoke',
+      maker.email,
+      friend.email,
+      'member.remove',
+    ]);
+
+    // Revoked on its own.
     const key = await t.client.createKey(owner, { name: 'inviter key' });
+    const byKey = await inviteByKey(key.secret, friend.email);
+    expect((await call('DELETE', `/v1/api-keys/${key.id}`, { token: owner.accessToken })).status).toBe(200);
+    expect(await pendingIds(owner)).not.toContain(byKey.invitation.id);
+    await expectRevoked(friend, byKey.token);
+    expect((await auditOf(byKey.invitation.id))[0]).toEqual([
+      'invitation.revoke',
+      owner.email,
+      friend.email,
+      'api_key.revoke',
+    ]);
+
+    // Handed to an owner as its maker is removed: the key still works, and so does what it sent.
+    const handing = await t.client.joinOrg(owner, await t.client.register('handing'), 'admin');
+    const handed = await t.client.createKey(handing, { name: 'handed key' });
+    const byHanded = await inviteByKey(handed.secret, friend.email);
+    const transferred = await call('DELETE', `/v1/org/members/${handing.userId}?keys=transfer`, {
+      token: owner.accessToken,
+    });
+    expect(transferred.status, transferred.text).toBe(204);
+    expect(await pendingIds(owner)).toContain(byHanded.invitation.id);
+    expect((await answer(friend, 'accept', byHanded.token)).status).toBe(200);
+  });
+
+  it('makes a key’s invitation expire with the key, and still refuses one whose key has expired', async () => {
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    const key = await t.client.createKey(owner, { name: 'short key', expiresAt: soon });
+    const ivo = await t.client.register('ivo');
     const byKey = await call('POST', '/v1/org/invitations', {
       token: key.secret,
-      body: { email: friend.email, role: 'viewer' },
+      body: { email: ivo.email, role: 'member' },
     });
     expect(byKey.status, byKey.text).toBe(201);
-    expect((await call('DELETE', `/v1/api-keys/${key.id}`, { token: owner.accessToken })).status).toBe(200);
-    expect((await answer(friend, 'accept', byKey.json.token)).status).toBe(409);
-    expect(await memberEmails(owner)).not.toContain(friend.email);
+    expect(byKey.json.invitation.expiresAt).toBe(soon);
+    // Should a key expire before its invitation does (an expiry the key got later), accepting is still refused.
+    await t.db
+      .update(invitations)
+      .set({ expiresAt: new Date(Date.now() + 7_200_000) })
+      .where(eq(invitations.id, byKey.json.invitation.id));
+    await t.db
+      .update(apiKeys)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(apiKeys.id, key.id));
+    const late = await answer(ivo, 'accept', byKey.json.token);
+    expect(late.status).toBe(409);
+    expect(late.json.error.message).toBe(
+      'key short key can no longer invite you to this organisation as member: ask an owner or admin for another invitation',
+    );
+    expect(await memberEmails(owner)).not.toContain(ivo.email);
+  });
 
-    // One whose inviter still may grant it is accepted as before.
-    const fresh = await t.client.invite(owner, friend.email, 'viewer');
-    expect((await answer(friend, 'accept', fresh.token)).status).toBe(200);
+  it('refuses an invitation from a login demoted on another instance moments ago, whose role that one still caches', async () => {
+    const other = testClient(t.anotherInstance());
+    const stale = await t.client.joinOrg(owner, await t.client.register('stale'), 'admin');
+    // The other instance loads (and caches for up to 2 s) the admin's role.
+    expect((await other.call('GET', '/v1/org/invitations', { token: stale.accessToken })).status).toBe(200);
+    const lowered = await call('PATCH', `/v1/org/members/${stale.userId}`, {
+      token: owner.accessToken,
+      body: { role: 'viewer' },
+    });
+    expect(lowered.status, lowered.text).toBe(200);
+    const late = await other.call('POST', '/v1/org/invitations', {
+      token: stale.accessToken,
+      body: { email: `late-${Date.now()}@example.com`, role: 'member' },
+    });
+    expect(late.status, late.text).toBe(403);
+    expect(late.json.error.message).toBe('You can no longer invite to this organisation as member');
+    const listed = await call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    expect(listed.json.items.map((i: { invitedBy: string }) => i.invitedBy)).not.toContain(stale.email);
   });
 
   it('keeps each org to its own invitations: another org’s id is 404 and its list is its own', async () => {

@@ -7,6 +7,7 @@ import { apiKeys } from '../../db/schema.js';
 import { AppError, notFound } from '../../errors.js';
 import { randomSecret, sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
+import { revokeInvitationsInviterCannotGrant } from '../orgs/inviter-standing.js';
 import { idCursor, splitPage } from '../pagination.js';
 
 export interface CreateApiKeyInput {
@@ -117,7 +118,10 @@ export async function getApiKey(db: Database, actor: Actor, id: string) {
   return presentApiKey(await findKey(db, actor.principal.orgId, id));
 }
 
-/** Revokes a key. Revoking twice is harmless and keeps the first revocation time. */
+/**
+ * Revokes a key, and the pending invitations it sent. Revoking twice is harmless and keeps the first revocation
+ * time.
+ */
 export async function revokeApiKey(db: Database, actor: Actor, id: string) {
   requirePermission(actor.principal, 'api_keys:manage');
   const orgId = actor.principal.orgId;
@@ -136,6 +140,7 @@ export async function revokeApiKey(db: Database, actor: Actor, id: string) {
       targetId: id,
       metadata: { name: row.name },
     });
+    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, [id], 'api_key.revoke');
   });
   return presentApiKey({ ...row, revokedAt });
 }

@@ -1,14 +1,14 @@
-import { ID_PREFIXES, newId } from '@meridian/protocol';
+import { newId } from '@meridian/protocol';
 import { and, eq } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
-import { can, canAssignRole } from '../../auth/permissions.js';
 import type { Actor, Principal } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
-import { apiKeys, invitations, memberships, orgs, type Role, users } from '../../db/schema.js';
+import { invitations, memberships, orgs, type Role, users } from '../../db/schema.js';
 import { conflict, forbidden, notFound } from '../../errors.js';
 import { sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
 import { invitationColumns, presentInvitation } from './invitations.js';
+import { inviterMayStillGrant } from './inviter-standing.js';
 
 /**
  * Which invitation a reply is about: the token its e-mail (or the link an inviter passed on) carried. Never its
@@ -58,44 +58,9 @@ async function findOwnInvitation(db: Database, email: string, ref: InvitationRef
 type Reader = Pick<Database, 'select'>;
 
 /**
- * An invitation grants only what its inviter may grant when it is accepted, not only when it was made: an admin
- * removed or demoted since (or a key revoked, expired or capped lower) cannot bring anyone in through an
- * invitation they sent before, as they could not send it now.
+ * Removals, demotions and key revocations revoke what the inviter can no longer grant as they happen; this still
+ * refuses the rest (a key that expired since) and one that lands between reading the invitation and accepting it.
  */
-async function inviterMayStillGrant(
-  db: Reader,
-  invitation: { orgId: string; invitedById: string; role: Role },
-): Promise<boolean> {
-  const { orgId, invitedById, role } = invitation;
-  if (invitedById.startsWith(`${ID_PREFIXES.apiKey}_`)) {
-    const [key] = await db
-      .select({
-        scopes: apiKeys.scopes,
-        roleCap: apiKeys.roleCap,
-        revokedAt: apiKeys.revokedAt,
-        expiresAt: apiKeys.expiresAt,
-      })
-      .from(apiKeys)
-      .where(and(eq(apiKeys.id, invitedById), eq(apiKeys.orgId, orgId)));
-    if (!key || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= Date.now())) return false;
-    const principal: Principal = {
-      type: 'api_key',
-      keyId: invitedById,
-      orgId,
-      scopes: key.scopes,
-      roleCap: key.roleCap,
-    };
-    return can(principal, 'members:manage') && canAssignRole('api_key_admin', role);
-  }
-  const [member] = await db
-    .select({ role: memberships.role })
-    .from(memberships)
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, invitedById)));
-  if (!member) return false;
-  const principal: Principal = { type: 'user', userId: invitedById, orgId, role: member.role, sessionId: '' };
-  return can(principal, 'members:manage') && canAssignRole(member.role, role);
-}
-
 async function assertInviterMayStillGrant(
   db: Reader,
   row: { orgId: string; invitedById: string; invitedBy: string; role: Role },

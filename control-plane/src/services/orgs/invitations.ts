@@ -4,9 +4,10 @@ import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { apiKeys, invitations, memberships, orgs, type Role, users } from '../../db/schema.js';
-import { AppError, conflict, notFound } from '../../errors.js';
+import { AppError, conflict, forbidden, notFound } from '../../errors.js';
 import { randomSecret, sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
+import { inviterMayStillGrant } from './inviter-standing.js';
 import { assertCanAssign } from './members.js';
 
 export const INVITATION_TTL_MS = 7 * 86_400_000;
@@ -66,14 +67,25 @@ export interface CreatedInvitation {
   token: string;
 }
 
-async function inviterName(db: Database, actor: Actor): Promise<{ id: string; name: string }> {
+/** Who an invitation names as its inviter, the user or the key itself (not its maker), and when that key expires. */
+async function inviterOf(
+  db: Database,
+  actor: Actor,
+): Promise<{ id: string; name: string; expiresAt: Date | null }> {
   const { principal } = actor;
   if (principal.type === 'user') {
     const [user] = await db.select({ email: users.email }).from(users).where(eq(users.id, principal.userId));
-    return { id: principal.userId, name: user?.email ?? principal.userId };
+    return { id: principal.userId, name: user?.email ?? principal.userId, expiresAt: null };
   }
-  const [key] = await db.select({ name: apiKeys.name }).from(apiKeys).where(eq(apiKeys.id, principal.keyId));
-  return { id: principal.keyId, name: key ? `key ${key.name}` : principal.keyId };
+  const [key] = await db
+    .select({ name: apiKeys.name, expiresAt: apiKeys.expiresAt })
+    .from(apiKeys)
+    .where(eq(apiKeys.id, principal.keyId));
+  return {
+    id: principal.keyId,
+    name: key ? `key ${key.name}` : principal.keyId,
+    expiresAt: key?.expiresAt ?? null,
+  };
 }
 
 /** Keys made by keys are followed this many generations back to the user who made the first. */
@@ -107,7 +119,8 @@ async function assertNotMember(db: Database, orgId: string, email: string) {
 
 /**
  * Invites `email` with `role`: a pending invitation that only the account with that e-mail can accept, within
- * seven days. A pending invitation to the same address is replaced (its token stops working).
+ * seven days (or until the inviting key expires, if sooner). A pending invitation to the same address is replaced
+ * (its token stops working).
  */
 export async function inviteMember(
   db: Database,
@@ -120,11 +133,16 @@ export async function inviteMember(
   const orgId = actor.principal.orgId;
   const email = input.email.toLowerCase();
   await assertNotMember(db, orgId, email);
-  const inviter = await inviterName(db, actor);
+  const inviter = await inviterOf(db, actor);
   const sender = await accountableUser(db, actor);
   const token = randomSecret(32);
   const id = newId('invitation');
   const now = Date.now();
+  // A key's invitation is no use once the key expires (accepting is refused then), so it expires with the key and
+  // leaves the pending list when it stops being acceptable.
+  const expiresAt = new Date(
+    Math.min(now + INVITATION_TTL_MS, inviter.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY),
+  );
   await db.transaction(async (tx) => {
     // The write comes first so that concurrent invitations of one org queue behind each other here.
     const replaced = await tx
@@ -134,6 +152,10 @@ export async function inviteMember(
         and(eq(invitations.orgId, orgId), eq(invitations.email, email), eq(invitations.status, 'pending')),
       )
       .returning({ id: invitations.id });
+    // The credential may predate a removal or demotion another instance made (its cache is up to 2 s old): the
+    // write above queued this behind that change, which revoked the inviter's invitations; this one must not follow.
+    if (!(await inviterMayStillGrant(tx, { orgId, invitedById: inviter.id, role: input.role })))
+      throw forbidden(`You can no longer invite to this organisation as ${input.role}`);
     const [pending] = await tx
       .select({ n: count() })
       .from(invitations)
@@ -187,7 +209,7 @@ export async function inviteMember(
       invitedByName: inviter.name,
       senderUserId: sender ?? null,
       createdAt: new Date(now),
-      expiresAt: new Date(now + INVITATION_TTL_MS),
+      expiresAt,
     });
     await recordAudit(tx, actor, {
       orgId,

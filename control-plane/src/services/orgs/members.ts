@@ -9,6 +9,7 @@ import { keysMadeBy } from '../api-keys/made-by.js';
 import { recordAudit } from '../audit/record.js';
 import { type AuthDeps, revokeUserSessions } from '../auth/sessions.js';
 import { stopNotebooksOf } from '../notebooks/notebooks.js';
+import { revokeInvitationsInviterCannotGrant } from './inviter-standing.js';
 
 const memberColumns = {
   userId: users.id,
@@ -95,7 +96,8 @@ export async function changeRole(
       metadata: { from: member.role, to: role, email: member.email },
     });
     // The member's keys follow them down (never up: a promotion does not widen keys made before it).
-    for (const key of await keysMadeBy(tx, orgId, userId)) {
+    const made = await keysMadeBy(tx, orgId, userId);
+    for (const key of made) {
       const capped = lowerRole(key.roleCap, role);
       if (capped === key.roleCap) continue;
       await tx.update(apiKeys).set({ roleCap: capped }).where(eq(apiKeys.id, key.id));
@@ -107,6 +109,9 @@ export async function changeRole(
         metadata: { name: key.name, from: key.roleCap, to: capped, reason: 'member.role_change' },
       });
     }
+    // And so do the invitations they (or those keys) sent and could no longer send.
+    const inviters = [userId, ...made.map((key) => key.id)];
+    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, inviters, 'member.role_change');
   });
   cache.invalidateUser(userId);
   return present({ ...member, role });
@@ -117,7 +122,8 @@ export type RemovedMemberKeys = 'revoke' | 'transfer';
 
 /**
  * Removes a member: their sessions in this org end, and the keys they made (and keys those keys made) are
- * revoked, or, by an owner's choice, transferred to that owner with their caps unchanged; each is audited.
+ * revoked, or, by an owner's choice, transferred to that owner with their caps unchanged; each is audited, and so
+ * is each pending invitation they (or a key revoked with them) sent, revoked with them.
  * Any member may remove themself (leave), whatever their role, but never as the last owner; their keys go.
  */
 export async function removeMember(
@@ -188,6 +194,9 @@ export async function removeMember(
         });
       }
     }
+    // Their pending invitations, and those of the keys revoked with them, go too; a transferred key's stay.
+    const inviters = [userId, ...made.map((key) => key.id)];
+    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, inviters, 'member.remove');
   });
   await revokeUserSessions(deps, userId, 'member_removed', orgId);
   cache.invalidateUser(userId);
