@@ -23,6 +23,9 @@ function readable(raw: string): string {
     .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
+/** What the refusing SMTP server names in its error: the platform's own mail host, for the operator alone. */
+const INTERNAL_RELAY = 'relay-7.mail.internal (policy outbound-restricted)';
+
 /**
  * Invitations through the real path: the control plane on a real libsql file, its SMTP mailer sending to a
  * real SMTP server (smtp-server) on loopback, and the CLI run against it over HTTP.
@@ -42,6 +45,15 @@ describe('organisation invitations by mail and the CLI', () => {
     smtp = new SMTPServer({
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
+      // A mail server refuses a recipient in words that name its own hosts and policy, as real relays do.
+      onRcptTo(address, _session, callback) {
+        if (!address.address.endsWith('@refused.example')) return callback();
+        callback(
+          Object.assign(new Error(`5.7.1 <${address.address}>: Relay access denied by ${INTERNAL_RELAY}`), {
+            responseCode: 554,
+          }),
+        );
+      },
       onData(stream, session, done) {
         let raw = '';
         stream.on('data', (c: Buffer) => {
@@ -183,13 +195,54 @@ describe('organisation invitations by mail and the CLI', () => {
     expect(audit.stdout).toMatch(new RegExp(`^20\\S+ +${owner.email} +invitation\\.revoke +${email}$`, 'm'));
   });
 
-  it('shows the link once when the mail cannot be sent', async () => {
+  const plainReason =
+    'No mail was sent (the mail server did not take the mail; the platform operator can see why in its log). ' +
+    'Pass them this link; it is shown only now:';
+
+  it('tells the inviter a plain reason and the link when the server refuses the mail; its words go to the log', async () => {
+    const before = t.logLines.length;
+    const invited = await cliAs(owner)(['members', 'invite', 'someone@refused.example', '--role', 'viewer']);
+    expect([invited.code, invited.stderr]).toEqual([0, '']);
+    expect(invited.stdout).toContain(plainReason);
+    const token = tokenIn(invited.stdout);
+    expect(invited.stdout).toContain(`meridian invitations accept --token ${token}`);
+    expect(invited.stdout).not.toContain('relay-7');
+    // Nor does the API answer carry it, whatever client reads it.
+    const byApi = await t.client.call('POST', '/v1/org/invitations', {
+      token: owner.accessToken,
+      body: { email: 'another@refused.example', role: 'viewer' },
+    });
+    expect(byApi.status).toBe(201);
+    expect(byApi.json).toMatchObject({ mailSent: false, acceptUrl: expect.stringContaining('token=') });
+    expect(byApi.text).not.toContain('relay-7');
+    expect(byApi.json.mailError).toBe(
+      'the mail server did not take the mail; the platform operator can see why in its log',
+    );
+    // The operator reads what the server said, once per invitation, with neither its token nor its link.
+    const lines = t.logLines.slice(before).filter((l) => l.includes('invitation mail not sent'));
+    expect(lines).toHaveLength(2);
+    const first = JSON.parse(lines[0] ?? '{}');
+    expect(first).toMatchObject({
+      level: 'warn',
+      orgId: owner.orgId,
+      invitationId: expect.stringMatching(/^inv_/),
+    });
+    expect(first.error).toContain(INTERNAL_RELAY);
+    expect(first.error).toContain('554');
+    expect(lines[0]).not.toContain(token);
+    expect(lines[1]).not.toContain(byApi.json.token);
+    expect(lines.join('\n')).not.toContain('/invitations?token=');
+  });
+
+  it('shows the link once when the mail server cannot be reached', async () => {
     await new Promise<void>((r) => smtp.close(() => r()));
     smtpOpen = false;
     const invited = await cliAs(owner)(['members', 'invite', 'offline@example.com', '--role', 'viewer']);
     expect(invited.code).toBe(0);
+    expect(invited.stdout).toContain(plainReason);
     expect(invited.stdout).toMatch(
-      /No mail was sent \(smtp: .+\)\. Pass them this link; it is shown only now:\n {2}http:\/\/127\.0\.0\.1:8080\/invitations\?token=\S+\nor, signed in as offline@example\.com: meridian invitations accept --token \S+\n$/,
+      /shown only now:\n {2}http:\/\/127\.0\.0\.1:8080\/invitations\?token=\S+\nor, signed in as offline@example\.com: meridian invitations accept --token \S+\n$/,
     );
+    expect(invited.stdout).not.toMatch(/ECONNREFUSED|smtp:/);
   });
 });

@@ -213,6 +213,7 @@ export function createApp(deps: AppDeps) {
       // The mailer the notification channels use; the dashboard that answers invitations is on `issuer`.
       ...(deps.monitoring?.dispatch?.mailer ? { mailer: deps.monitoring.dispatch.mailer } : {}),
       publicUrl: deps.issuer,
+      logger: deps.logger,
       ...(deps.invitationLimits ? { limits: deps.invitationLimits } : {}),
     }),
   );

@@ -55,13 +55,14 @@ describe('invitations in the CLI', () => {
       invitedText({
         invitation,
         mailSent: false,
-        mailError: 'smtp: connection refused',
+        mailError: 'the mail server did not take the mail; the platform operator can see why in its log',
         token: 'tok',
         acceptUrl: 'http://cp/invitations?token=tok',
       }),
     ).toBe(
       'Invited grace@example.com to Acme as admin; the invitation expires at 2026-12-14T00:00:00.000Z\n' +
-        'No mail was sent (smtp: connection refused). Pass them this link; it is shown only now:\n' +
+        'No mail was sent (the mail server did not take the mail; the platform operator can see why in its log). ' +
+        'Pass them this link; it is shown only now:\n' +
         '  http://cp/invitations?token=tok\n' +
         'or, signed in as grace@example.com: meridian invitations accept --token tok',
     );

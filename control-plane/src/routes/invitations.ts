@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { actorOf } from '../http/guards.js';
 import { bearerAuth, errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
+import type { Logger } from '../lib/logger.js';
 import { deliverInvitation, type Mailer } from '../services/orgs/invitation-mail.js';
 import {
   acceptInvitation,
@@ -32,7 +33,10 @@ const CreatedInvitationSchema = z
   .object({
     invitation: InvitationSchema,
     mailSent: z.boolean(),
-    mailError: z.string().optional().openapi({ description: 'Why no mail went out, when none did' }),
+    mailError: z.string().optional().openapi({
+      description:
+        "Why no mail went out, when none did, in plain words: no SMTP server is configured, or the server did not take it (its own error is in the operator's log, not here)",
+    }),
     token: z.string().optional().openapi({
       description: 'Only when no mail went out: the invitation token, shown this once; pass it on yourself',
     }),
@@ -51,7 +55,7 @@ const InvitationParams = z.object({
 const TokenBody = z.strictObject({ token: z.string().min(1).max(200) });
 
 export function invitationRoutes(
-  deps: RouteDeps & { mailer?: Mailer; publicUrl: string; limits?: InvitationLimits },
+  deps: RouteDeps & { mailer?: Mailer; publicUrl: string; logger: Logger; limits?: InvitationLimits },
 ) {
   const common = { security: bearerAuth, middleware: deps.requireAuth };
   const org = { ...common, tags: ['organisations'] };
@@ -64,9 +68,11 @@ export function invitationRoutes(
     operationId: 'inviteMember',
     summary: 'Invite someone by e-mail with a role; they join only once they accept',
     description:
-      'The invitation is mailed to the address (MERIDIAN_SMTP_*) and expires after 7 days. Without a working ' +
-      'SMTP server it is still made, and the answer carries its link and token, shown this once. A pending ' +
-      'invitation to the same address is replaced. An organisation holds at most 50 pending invitations.',
+      'The invitation is mailed to the address (MERIDIAN_SMTP_*) and expires after 7 days (sooner if the ' +
+      'inviting API key expires sooner). Without a working SMTP server it is still made, and the answer carries ' +
+      "its link and token, shown this once, with a plain reason (the SMTP server's own error goes to the " +
+      "operator's log). A pending invitation to the same address is replaced. An organisation holds at most 50 " +
+      'pending invitations.',
     request: jsonBody(z.strictObject({ email: Email, role: RoleSchema })),
     responses: {
       201: jsonContent(CreatedInvitationSchema, 'Invited'),
@@ -79,6 +85,9 @@ export function invitationRoutes(
     path: '/v1/org/invitations',
     operationId: 'listOrgInvitations',
     summary: 'Pending invitations of the active organisation (owners and admins)',
+    description:
+      'Each can still be accepted: an inviter removed, leaving or demoted, or an API key revoked, takes with them ' +
+      'the invitations they could no longer make (revoked, in the audit log as invitation.revoke with a reason).',
     responses: {
       200: jsonContent(z.object({ items: z.array(InvitationSchema) }), 'Pending invitations'),
       ...errors(401, 403),
@@ -131,7 +140,7 @@ export function invitationRoutes(
   return newRouter()
     .openapi(invite, async (c) => {
       const created = await inviteMember(deps.db, actorOf(c), c.req.valid('json'), deps.limits);
-      const delivery = await deliverInvitation(deps.mailer, deps.publicUrl, created);
+      const delivery = await deliverInvitation(deps, created);
       return c.json({ invitation: created.invitation, ...delivery }, 201);
     })
     .openapi(listOrg, async (c) => c.json({ items: await listOrgInvitations(deps.db, actorOf(c)) }, 200))

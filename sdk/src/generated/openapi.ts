@@ -1568,12 +1568,15 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Pending invitations of the active organisation (owners and admins) */
+    /**
+     * Pending invitations of the active organisation (owners and admins)
+     * @description Each can still be accepted: an inviter removed, leaving or demoted, or an API key revoked, takes with them the invitations they could no longer make (revoked, in the audit log as invitation.revoke with a reason).
+     */
     get: operations['listOrgInvitations'];
     put?: never;
     /**
      * Invite someone by e-mail with a role; they join only once they accept
-     * @description The invitation is mailed to the address (MERIDIAN_SMTP_*) and expires after 7 days. Without a working SMTP server it is still made, and the answer carries its link and token, shown this once. A pending invitation to the same address is replaced. An organisation holds at most 50 pending invitations.
+     * @description The invitation is mailed to the address (MERIDIAN_SMTP_*) and expires after 7 days (sooner if the inviting API key expires sooner). Without a working SMTP server it is still made, and the answer carries its link and token, shown this once, with a plain reason (the SMTP server's own error goes to the operator's log). A pending invitation to the same address is replaced. An organisation holds at most 50 pending invitations.
      */
     post: operations['inviteMember'];
     delete?: never;
@@ -2048,7 +2051,7 @@ export interface components {
       /** @description Only when no mail went out: the link to pass on */
       acceptUrl?: string;
       invitation: components['schemas']['Invitation'];
-      /** @description Why no mail went out, when none did */
+      /** @description Why no mail went out, when none did, in plain words: no SMTP server is configured, or the server did not take it (its own error is in the operator's log, not here) */
       mailError?: string;
       mailSent: boolean;
       /** @description Only when no mail went out: the invitation token, shown this once; pass it on yourself */

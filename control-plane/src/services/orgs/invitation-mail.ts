@@ -1,3 +1,4 @@
+import type { Logger } from '../../lib/logger.js';
 import type { AttemptResult } from '../notifications/webhook.js';
 import type { CreatedInvitation } from './invitations.js';
 
@@ -32,17 +33,34 @@ export type InvitationDelivery =
   | { mailSent: true }
   | { mailSent: false; mailError: string; token: string; acceptUrl: string };
 
+/** The reasons an inviter reads. Never the SMTP server's own words: they name the platform's mail hosts and policy. */
+export const NO_MAILER = 'no SMTP server is configured (MERIDIAN_SMTP_HOST)';
+export const MAIL_FAILED =
+  'the mail server did not take the mail; the platform operator can see why in its log';
+
+export interface InvitationDeliveryDeps {
+  mailer?: Mailer | undefined;
+  publicUrl: string;
+  /** The operator's log: the SMTP error of a failed mail goes here, not to the inviter. */
+  logger: Logger;
+}
+
 /** Mails the invitation; when no SMTP server is set up or it fails, the answer carries the link instead. */
 export async function deliverInvitation(
-  mailer: Mailer | undefined,
-  publicUrl: string,
+  deps: InvitationDeliveryDeps,
   created: CreatedInvitation,
 ): Promise<InvitationDelivery> {
-  const link = { token: created.token, acceptUrl: acceptUrl(publicUrl, created.token) };
-  if (!mailer)
-    return { mailSent: false, mailError: 'no SMTP server is configured (MERIDIAN_SMTP_HOST)', ...link };
-  const { subject, text } = invitationMail(created, publicUrl);
-  const result = await mailer.send(created.invitation.email, subject, text);
+  const { token, invitation } = created;
+  const link = { token, acceptUrl: acceptUrl(deps.publicUrl, token) };
+  if (!deps.mailer) return { mailSent: false, mailError: NO_MAILER, ...link };
+  const { subject, text } = invitationMail(created, deps.publicUrl);
+  const result = await deps.mailer.send(invitation.email, subject, text);
   if (result.ok) return { mailSent: true };
-  return { mailSent: false, mailError: result.error ?? 'the mail could not be sent', ...link };
+  // The invitation names it for the operator; the token stays out, even should a server echo the mail back.
+  deps.logger.warn('invitation mail not sent', {
+    invitationId: invitation.id,
+    orgId: invitation.org.id,
+    error: (result.error ?? 'unknown error').replaceAll(token, '[withheld]'),
+  });
+  return { mailSent: false, mailError: MAIL_FAILED, ...link };
 }
