@@ -67,6 +67,12 @@ export class NotebookVolumes {
     if (!res.ok || !res.body)
       throw new Error(`fetching the saved files answered ${res.status}: ${await res.text()}`);
     const owner = await this.owner(volume);
+    // Root hands the volume over (a walk, where it was not the user's yet) before the user's own tar replaces
+    // its files: a process of this user alive then could swap a folder in it for a link to /etc between root's
+    // check and its listing. None is a running notebook's: restore comes before the notebook starts here
+    // (SupervisedRuntime.prepareNotebook), and a notebook has one workload at a time, the reconciler stopping
+    // the previous one before it starts the next; what is alive is left over, so it goes, or this throws.
+    await this.options.users.killProcesses(owner);
     const dir = await this.options.dirs.ownVolume(volume, owner);
     await runAs(owner, 'find', [dir, '-mindepth', '1', '-delete']);
     await runAs(
@@ -148,6 +154,9 @@ export class NotebookVolumes {
         : { 'if-none-match': '*' };
     const owner = await this.owner(volume);
     const dir = this.options.dirs.volumeDir(volume);
+    // No process of the user is killed here: root reads nothing in the volume, the user's own tar does, so a
+    // link it meets reaches only what the user may read anyway. A save follows the notebook's stop (or comes
+    // before its start, from restore), and the removal after a stop kills what is left.
     const tar = spawnAs(owner, 'tar', ['-c', '-f', '-', '-C', dir, '.']);
     const exited = exitOf(tar, 'tar -c');
     // The control plane refuses before it reads the body: the rest of the tar is never made or sent.
@@ -194,9 +203,15 @@ export class NotebookVolumes {
     return [...new Set(ids.filter((id) => id !== undefined))];
   }
 
-  /** Removes all this host keeps of a deleted notebook: its files, its system user and its save marker. */
+  /**
+   * Removes all this host keeps of a deleted notebook: its files, its system user and its save marker. Every
+   * process of its user goes first (a notebook no longer desired runs nothing legitimately): root's removal
+   * walks the user's folders, which a live one could swap for links, and userdel refuses a user still running.
+   */
   async forget(notebookId: string): Promise<void> {
     const volume = notebookVolumeName(notebookId);
+    const owner = await this.options.users.find(volume);
+    if (owner) await this.options.users.killProcesses(owner);
     await this.options.dirs.removeVolume(volume);
     await this.options.users.remove(volume);
     await rm(this.statePath(notebookId), { force: true });
