@@ -164,6 +164,7 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
     'days_until_due',
     'description',
     'billing_cycle_anchor',
+    'backdate_start_date',
     'proration_behavior',
   ]);
   if (unknown) return unknown;
@@ -211,11 +212,13 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
     metadata: asStringMap(params.metadata),
     collection_method: asString(params.collection_method) ?? 'charge_automatically',
     billing_cycle_anchor: period.end,
+    start_date: period.start,
+    ended_at: null,
     items: { object: 'list', data, has_more: false, url: `/v1/subscription_items?subscription=${id}` },
   };
   state.subscriptions.set(id, subscription);
-  // A first period cut short by the anchor is charged pro rata (its share of a whole month) unless
-  // proration_behavior is 'none'.
+  // A first period cut short by the anchor is charged pro rata (its share of a whole month from its start, the
+  // backdated one included) unless proration_behavior is 'none'.
   if (period.anchored && period.proration !== 'none') {
     const share = (period.end - period.start) / (addMonth(period.start) - period.start);
     for (const item of data) prorate(state, item, share, customer, id);
@@ -223,6 +226,7 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
   state.subscriptionCreations.push({
     subscription: id,
     billingCycleAnchor: period.anchored ? period.end : undefined,
+    backdateStartDate: period.backdated ? period.start : undefined,
     prorationBehavior: period.proration,
   });
   return ok(subscription);
@@ -251,36 +255,58 @@ function prorate(
 
 const MONTH_PRORATIONS = ['create_prorations', 'none'];
 
+const whole = (raw: string | undefined) => (raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : undefined);
+
 /**
- * The first period of a new (monthly) subscription: from now to `billing_cycle_anchor` when one is given, which
- * Stripe takes only as a whole timestamp in the future and no later than the next natural billing date (a month
- * from now); otherwise a whole month from now.
+ * The first period of a new (monthly) subscription: from now, or from `backdate_start_date` (which Stripe takes
+ * only in the past), to `billing_cycle_anchor` when one is given, which Stripe takes only as a whole timestamp in
+ * the future and no later than the next natural billing date (a month from the period's start); otherwise a
+ * whole month from now. Meter events stamped within the period are billed on the invoice at its end, so a
+ * backdated period bills the usage stamped since its start.
  */
 function firstPeriod(
   state: StripeState,
   params: Params,
-): { reply: StripeReply } | { start: number; end: number; anchored: boolean; proration: string } {
-  const start = state.nowSeconds();
-  const natural = addMonth(start);
+):
+  | { reply: StripeReply }
+  | { start: number; end: number; anchored: boolean; backdated: boolean; proration: string } {
+  const now = state.nowSeconds();
   const proration = asString(params.proration_behavior) ?? 'create_prorations';
   if (!MONTH_PRORATIONS.includes(proration)) {
     const message = `Invalid proration_behavior: must be one of ${MONTH_PRORATIONS.join(', ')}`;
     return { reply: invalidParam('proration_behavior', message) };
   }
+  const rawBackdate = asString(params.backdate_start_date);
+  const backdate = whole(rawBackdate);
+  if (rawBackdate !== undefined && backdate === undefined) {
+    return { reply: invalidParam('backdate_start_date', 'Invalid integer: backdate_start_date') };
+  }
+  if (backdate !== undefined && backdate >= now) {
+    return { reply: invalidParam('backdate_start_date', 'backdate_start_date must be in the past.') };
+  }
+  const start = backdate ?? now;
+  const natural = addMonth(start);
   const raw = asString(params.billing_cycle_anchor);
-  if (raw === undefined) return { start, end: natural, anchored: false, proration };
-  if (!/^\d+$/.test(raw)) {
+  if (raw === undefined) {
+    // Stripe then anchors to now and invoices the backdated time at once; Meridian never asks for that.
+    if (backdate !== undefined) {
+      const message = 'This stand-in takes backdate_start_date only with billing_cycle_anchor.';
+      return { reply: invalidParam('backdate_start_date', message) };
+    }
+    return { start, end: natural, anchored: false, backdated: false, proration };
+  }
+  const anchor = whole(raw);
+  if (anchor === undefined) {
     return { reply: invalidParam('billing_cycle_anchor', 'Invalid integer: billing_cycle_anchor') };
   }
-  const anchor = Number(raw);
-  if (anchor <= start) {
+  if (anchor <= now) {
     return { reply: invalidParam('billing_cycle_anchor', 'billing_cycle_anchor cannot be in the past.') };
   }
   if (anchor > natural) {
     const message = `billing_cycle_anchor cannot be later than next natural billing date (${natural}) for plan`;
     return { reply: invalidParam('billing_cycle_anchor', message) };
   }
-  return { start, end: anchor, anchored: true, proration };
+  return { start, end: anchor, anchored: true, backdated: backdate !== undefined, proration };
 }
 
 /** GET /v1/<collection>/<id> for the catalogue objects. */

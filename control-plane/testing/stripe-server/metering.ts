@@ -222,3 +222,28 @@ export function listEventSummaries(state: StripeState, meterId: string, query: P
   }));
   return listOf(summaries, query, `/v1/billing/meters/${meterId}/event_summaries`);
 }
+
+/**
+ * The usage Stripe's invoice at the end of a subscription's current period bills: per metered item, its meter's
+ * aggregate of the customer's counted events stamped within the item's period, keyed by the meter's event name.
+ */
+export function currentPeriodUsage(state: StripeState, subscriptionId: string): Record<string, number> {
+  const subscription = state.subscriptions.get(subscriptionId);
+  if (!subscription) throw new Error(`no subscription ${subscriptionId}`);
+  const usage: Record<string, number> = {};
+  for (const item of (subscription.items as { data: StripeObject[] }).data) {
+    const recurring = (item.price as StripeObject).recurring as { meter?: string | null } | null;
+    const meter = recurring?.meter ? state.meters.get(recurring.meter) : undefined;
+    if (!meter) continue;
+    const events = countedEvents(
+      state,
+      meter,
+      String(subscription.customer),
+      Number(item.current_period_start),
+      Number(item.current_period_end),
+    );
+    const formula = (meter.default_aggregation as { formula: string }).formula;
+    usage[String(meter.event_name)] = aggregate(formula, events);
+  }
+  return usage;
+}

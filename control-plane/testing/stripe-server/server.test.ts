@@ -1,6 +1,7 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StripeTestServer, startStripeServer } from './server.js';
+import { addMonth } from './subscriptions.js';
 
 // The Stripe API is unreachable from these machines and stripe-mock cannot be installed, so this local
 // server stands in for it. These tests drive it with the real `stripe` SDK to show it speaks Stripe's format.
@@ -291,5 +292,87 @@ describe('the local Stripe stand-in, driven by the real stripe SDK', () => {
     expect(charge).toMatchObject({ subscription: prorated.id, price: fee.id, proration: true });
     expect(Number(charge?.amount)).toBeGreaterThan(900);
     expect(Number(charge?.amount)).toBeLessThan(1100);
+  });
+  it('takes backdate_start_date as Stripe does: in the past, the anchor at most a month after it, its usage billed at the anchor', async () => {
+    const { meter, customer } = await meterAndCustomer('calls_backdate');
+    const metered = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount_decimal: Stripe.Decimal.from('0.1'),
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+      product_data: { name: 'Calls' },
+    });
+    const fee = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount: 3000,
+      recurring: { interval: 'month' },
+      product_data: { name: 'Plan' },
+    });
+    const create = (params: Partial<Stripe.SubscriptionCreateParams>) =>
+      stripe.subscriptions.create({
+        customer: customer.id,
+        items: [{ price: metered.id }, { price: fee.id }],
+        ...params,
+      });
+    const refusal = (params: Partial<Stripe.SubscriptionCreateParams>) =>
+      create(params).then(
+        () => 'accepted',
+        (e: Stripe.errors.StripeError) => [e.statusCode, e.param, e.message],
+      );
+    const start = now() - 10 * 86_400;
+    const natural = addMonth(start);
+    expect(await refusal({ backdate_start_date: now() + 60, billing_cycle_anchor: now() + 86_400 })).toEqual([
+      400,
+      'backdate_start_date',
+      expect.stringMatching(/in the past/),
+    ]);
+    // The next natural billing date runs from the backdated start, not from now.
+    expect(await refusal({ backdate_start_date: start, billing_cycle_anchor: natural + 3600 })).toEqual([
+      400,
+      'billing_cycle_anchor',
+      expect.stringMatching(/cannot be later than next natural billing date/),
+    ]);
+    // Usage reported before the subscription exists: an hour before the backdated start, an hour after it, now.
+    for (const [offset, value] of [
+      [start - 3600, 5],
+      [start + 3600, 7],
+      [now() - 60, 11],
+    ] as const) {
+      await stripe.billing.meterEvents.create({
+        event_name: 'calls_backdate',
+        payload: { stripe_customer_id: customer.id, value: String(value) },
+        timestamp: offset,
+      });
+    }
+    const before = server.state.invoiceItems.length;
+
+    const none = await create({
+      backdate_start_date: start,
+      billing_cycle_anchor: natural,
+      proration_behavior: 'none',
+    });
+    expect(none).toMatchObject({ start_date: start, billing_cycle_anchor: natural });
+    expect(none.items.data.map((item) => [item.current_period_start, item.current_period_end])).toEqual([
+      [start, natural],
+      [start, natural],
+    ]);
+    // The invoice at the anchor bills what was stamped since the backdated start, not what came before it.
+    expect(server.currentPeriodUsage(none.id)).toEqual({ calls_backdate: 18 });
+    expect(server.state.invoiceItems.length).toBe(before);
+    expect(server.state.subscriptionCreations.at(-1)).toEqual({
+      subscription: none.id,
+      billingCycleAnchor: natural,
+      backdateStartDate: start,
+      prorationBehavior: 'none',
+    });
+
+    // Prorated, the backdated start to the anchor is a whole (imagined) month from the start: the full fee.
+    const prorated = await create({
+      backdate_start_date: start,
+      billing_cycle_anchor: natural,
+      proration_behavior: 'create_prorations',
+    });
+    expect(server.state.invoiceItems.slice(before)).toMatchObject([
+      { subscription: prorated.id, price: fee.id, amount: 3000, proration: true },
+    ]);
   });
 });

@@ -6,7 +6,7 @@ import { lockTimeout, type StripeReply, serverError, stripeError } from './error
 import { earlyReply, type FailureKind, type FailureMatch, FailurePlan, matches } from './failures.js';
 import { type Params, parseForm } from './form.js';
 import { IdempotencyKeys } from './idempotency.js';
-import { countedEvents, meterEventLockKey } from './metering.js';
+import { countedEvents, currentPeriodUsage, meterEventLockKey } from './metering.js';
 import { dispatch } from './routes.js';
 import { type AcceptedMeterEvent, newId, StripeState } from './state.js';
 
@@ -143,7 +143,12 @@ export async function startStripeServer(options: StripeServerOptions = {}) {
 
     const idemKey = method === 'POST' ? record.idempotencyKey : undefined;
     const known = idemKey ? idempotency.claim(idemKey, `${method} ${url.pathname} ${body}`) : undefined;
-    if (known) return send(res, record, known.reply, known.replayed);
+    if (known) {
+      // A replayed answer can be lost on the way like a first one.
+      if (known.replayed && rule?.kind === 'accept_then_drop') return drop(req, record);
+      if (known.replayed && rule?.kind === 'accept_then_hang') return hang(res, record);
+      return send(res, record, known.reply, known.replayed);
+    }
 
     // Stripe allows one concurrent meter-event call per customer per meter; a second one meets the lock.
     const lockKey = record.lockKey;
@@ -219,6 +224,10 @@ export async function startStripeServer(options: StripeServerOptions = {}) {
       if (!meter) return 0;
       const events = countedEvents(state, meter, customer, 0, Number.MAX_SAFE_INTEGER);
       return events.reduce((sum, e) => sum + Number(e.value), 0);
+    },
+    /** What Stripe's invoice at the end of the subscription's current period bills, per meter event name. */
+    currentPeriodUsage(subscriptionId: string): Record<string, number> {
+      return currentPeriodUsage(state, subscriptionId);
     },
     /** Tampering for reconciliation tests: an event no Meridian outbox row sent. */
     injectMeterEvent(event: Omit<AcceptedMeterEvent, 'created' | 'requestId'>) {

@@ -45,10 +45,14 @@ export class StripeState {
   readonly invoiceItems: StripeObject[] = [];
   /** Items deleted from subscriptions, and whether their usage was cleared with them. */
   readonly deletedItems: { item: StripeObject; clearUsage: boolean; subscription: string }[] = [];
-  /** Every subscription created: its billing_cycle_anchor when one was given, and its proration_behavior. */
+  /**
+   * Every subscription created: its billing_cycle_anchor and backdate_start_date when given, and its
+   * proration_behavior.
+   */
   readonly subscriptionCreations: {
     subscription: string;
     billingCycleAnchor: number | undefined;
+    backdateStartDate: number | undefined;
     prorationBehavior: string;
   }[] = [];
   /** Every subscription update applied (a replayed Idempotency-Key applies nothing and adds nothing). */
