@@ -36,6 +36,7 @@ export const RoutedDeployment = z.object({
   name: z.string(),
   /** Same input, same output: the edge may answer from its response cache. */
   deterministic: z.boolean(),
+  /** The versions with ready replicas; with none ready (scaled to zero, starting), the one it serves, with none. */
   versions: z.array(RoutedVersion),
   /**
    * How the edge holds calls while no replica is ready (scaled to zero, or starting): at most `maxCount` calls

@@ -12,8 +12,8 @@ const ROW_ID = 1;
  * Where each deployment is served: ready, non-retiring replicas on agents that are not lost, grouped by model
  * version. Each version's weight is its share of the ready replicas, so a rollout shifts traffic replica by
  * replica and the old version leaves only once the new one is fully ready. A deployment no replica serves
- * carries why its last start failed, if it did (./start-failure.ts); `previous` is what the snapshot before
- * carried, kept while a replica retries.
+ * names its current version with no replicas, and carries why its last start failed, if it did
+ * (./start-failure.ts); `previous` is what the snapshot before carried, kept while a replica retries.
  */
 export function routedDeployments(
   view: ClusterView,
@@ -80,6 +80,11 @@ export function routedDeployments(
     const hold = { maxWaitMs: d.holdTimeoutSeconds * 1000 };
     const startFailure =
       versions.length === 0 ? startFailureOf(d, unready.get(d.id) ?? [], previous?.get(d.id)) : undefined;
+    // With no replica ready (scaled to zero, starting) the version it serves is still named, with none: the
+    // edge tells a pinned version it serves (a probe wakes it, stats read zero) from one it does not (404).
+    const current = versions.length === 0 ? d.revisions.get(d.revision) : undefined;
+    if (current)
+      versions.push({ versionId: current.versionId, version: current.version, weight: 100, replicas: [] });
     return {
       deploymentId: d.id,
       orgId: d.orgId,

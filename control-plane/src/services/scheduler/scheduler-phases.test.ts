@@ -71,7 +71,9 @@ describe('scheduler: start-up phases', () => {
       while (!routed && Date.now() - started < 5_000) {
         const r = await kicked.client.call('GET', '/internal/v1/routing', { token: t.edgeServiceToken });
         const snapshot = r.json as RoutingSnapshot;
-        routed = snapshot.deployments.some((d) => d.deploymentId === dep.id && d.versions.length > 0);
+        routed = snapshot.deployments.some(
+          (d) => d.deploymentId === dep.id && d.versions.some((v) => v.replicas.length > 0),
+        );
         if (!routed) await new Promise((r) => setTimeout(r, 10));
       }
       expect(routed).toBe(true);

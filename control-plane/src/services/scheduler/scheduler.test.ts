@@ -38,7 +38,10 @@ describe('scheduler', () => {
     await b.report('loading');
     await scheduler.tick();
     expect((await statusOf(dep.id))?.status).toBe('pulling');
-    expect((await routing()).deployments[0]?.versions).toEqual([]);
+    // Nothing ready yet: the version it serves is named, with no replica, so the edge knows it (not a 404).
+    expect((await routing()).deployments[0]?.versions).toEqual([
+      { versionId: dep.versions[0], version: 1, weight: 100, replicas: [] },
+    ]);
 
     await a.report('ready');
     await b.report('ready');
@@ -124,7 +127,7 @@ describe('scheduler', () => {
       .from(deploymentEvents)
       .where(eq(deploymentEvents.deploymentId, dep.id));
     expect(events.map((e) => e.type)).toContain('replica_lost');
-    expect((await routing()).deployments[0]?.versions).toEqual([]);
+    expect((await routing()).deployments[0]?.versions.flatMap((v) => v.replicas)).toEqual([]);
   });
 
   it('rolls to a new version without a moment with no ready replica', async () => {

@@ -67,7 +67,7 @@ describe('routing carries why a deployment failed to start', () => {
       });
       const failed = await routed(dep.id);
       expect(answer.routingVersion).toBeLessThanOrEqual((await routing()).version);
-      expect(failed?.versions).toEqual([]);
+      expect(failed?.versions.map((v) => v.replicas)).toEqual([[]]);
       expect(failed?.startFailure?.reason).toBe(answer.reason);
       expect(failed?.startFailure?.retryAt).toBeGreaterThan(started);
       expect(JSON.stringify(failed?.startFailure)).not.toMatch(/wl_|agt_|\/var\//);
@@ -84,7 +84,9 @@ describe('routing carries why a deployment failed to start', () => {
       // It succeeds: routing serves it, with no failure.
       await a.report('ready');
       scheduler.kick();
-      await expect.poll(async () => (await routed(dep.id))?.versions.length, { timeout: 5_000 }).toBe(1);
+      await expect
+        .poll(async () => (await routed(dep.id))?.versions[0]?.replicas.length, { timeout: 5_000 })
+        .toBe(1);
       expect((await routed(dep.id))?.startFailure).toBeUndefined();
     } finally {
       await scheduler.stop();
@@ -117,10 +119,10 @@ describe('routing carries why a deployment failed to start', () => {
     await scheduler.tick(start);
     await a.report('ready');
     await scheduler.tick(start + 100);
-    expect((await routed(dep.id))?.versions).toHaveLength(1);
+    expect((await routed(dep.id))?.versions[0]?.replicas).toHaveLength(1);
     await a.report('failed', { reason: 'the container exited after it was ready with code 137' });
     await scheduler.tick(start + 200);
-    expect((await routed(dep.id))?.versions).toEqual([]);
+    expect((await routed(dep.id))?.versions.map((v) => v.replicas)).toEqual([[]]);
     expect((await routed(dep.id))?.startFailure).toBeUndefined();
   });
 
