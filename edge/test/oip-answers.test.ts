@@ -124,6 +124,8 @@ describe('readAgentError', () => {
     expect(codeForStatus(400)).toBe('bad_request');
     expect(codeForStatus(504)).toBe('unavailable');
     expect(codeForStatus(418)).toBe('bad_request');
+    expect(codeForStatus(402)).toBe('payment_required');
+    expect(codeForStatus(409)).toBe('conflict');
     expect(codeForStatus(500)).toBe('internal');
   });
 });

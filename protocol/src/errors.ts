@@ -51,3 +51,38 @@ const statusByCode: Record<ErrorCode, number> = {
 export function statusForErrorCode(code: ErrorCode): number {
   return statusByCode[code];
 }
+
+/**
+ * The error code for an HTTP status a service relays (an agent's or a model server's refusal): the code of
+ * that status where one has it, 502 and 504 as `unavailable`, any other 4xx `bad_request`, 5xx `internal`.
+ */
+export function errorCodeForStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return 'bad_request';
+    case 401:
+      return 'unauthenticated';
+    case 402:
+      return 'payment_required';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 422:
+      return 'unprocessable';
+    case 429:
+      return 'too_many_requests';
+    case 502:
+    case 503:
+    case 504:
+      return 'unavailable';
+    default:
+      return status < 500 ? 'bad_request' : 'internal';
+  }
+}

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@meridian/protocol';
+import { errorCodeForStatus } from '@meridian/protocol';
 
 const decoder = new TextDecoder();
 /** An agent's error message is passed on; one this long is cut, as a caller only needs its start. */
@@ -27,29 +27,4 @@ export function readAgentError(status: number, body: Uint8Array): AgentError {
 }
 
 /** The edge's error code for an agent's status, for callers of the edge's own (non-OIP) routes. */
-export function codeForStatus(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-      return 'bad_request';
-    case 401:
-      return 'unauthenticated';
-    case 403:
-      return 'forbidden';
-    case 404:
-      return 'not_found';
-    case 413:
-      return 'payload_too_large';
-    case 415:
-      return 'unsupported_media_type';
-    case 422:
-      return 'unprocessable';
-    case 429:
-      return 'too_many_requests';
-    case 502:
-    case 503:
-    case 504:
-      return 'unavailable';
-    default:
-      return status < 500 ? 'bad_request' : 'internal';
-  }
-}
+export const codeForStatus = errorCodeForStatus;

@@ -1,6 +1,8 @@
 import {
   CALLER_MODEL_HEADERS,
   CALLER_NAMED_HEADER,
+  type ErrorCode,
+  errorCodeForStatus,
   INFERENCE_HEADER_CONTENT_LENGTH,
   OipCodecError,
   type OipError,
@@ -58,8 +60,16 @@ function statusOf(err: unknown): {
 /** What an error answer and its log line say about the request that failed. */
 export type FailedRequest = { requestId: string; model?: { name: string; version: string } };
 
+/** OIP's error body as the agent answers it: the message, with the error code and request id beside it. */
+export type OipErrorBody = OipError & { code: ErrorCode; requestId: string };
+
+/** The error body of an answer of `status`, as the edge writes its own: clients read `code` on every error. */
+export function oipErrorBody(status: number, message: string, requestId: string): OipErrorBody {
+  return { error: message, code: errorCodeForStatus(status), requestId };
+}
+
 /**
- * The OIP error envelope for a failure, `{"error": "<message>", "requestId": "…"}`. Internal errors are
+ * The OIP error envelope for a failure, `{"error": "<message>", "code", "requestId"}`. Internal errors are
  * answered without detail; they and onnxruntime's failures are logged once, as one JSON line.
  */
 export function errorAnswer(err: unknown, request: FailedRequest, log: Logger): Answer {
@@ -74,7 +84,7 @@ export function errorAnswer(err: unknown, request: FailedRequest, log: Logger): 
       error: err instanceof Error ? err.message : String(err),
       ...(known || !(err instanceof Error) ? {} : { stack: err.stack }),
     });
-  const body: OipError & { requestId: string } = { error: message, requestId: request.requestId };
+  const body = oipErrorBody(status, message, request.requestId);
   return {
     status,
     headers: { ...headers, 'content-type': 'application/json' },

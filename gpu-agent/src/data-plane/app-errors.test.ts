@@ -79,7 +79,11 @@ describe('data plane refuses bad requests and keeps serving', () => {
     ['a wrong shape', x([1, 4, 48, 192]), "input 'x': dimension 1 is 4 but the model expects 3 [-1,3,-1,-1]"],
   ])('answers 400 for %s', async (_, tensor, message) => {
     const { body, headerLength } = binary(tensor);
-    expect(await post(body, headerLength)).toEqual({ status: 400, body: { error: message } });
+    // The code beside OIP's message, as on the edge's own errors: clients read it on every error.
+    expect(await post(body, headerLength)).toEqual({
+      status: 400,
+      body: { error: message, code: 'bad_request' },
+    });
     await expectStillServing();
   });
 
@@ -89,7 +93,10 @@ describe('data plane refuses bad requests and keeps serving', () => {
     );
     expect(await post(json)).toEqual({
       status: 400,
-      body: { error: "input 'x': shape [1,3,48,192] needs 27648 elements but data holds 2" },
+      body: {
+        error: "input 'x': shape [1,3,48,192] needs 27648 elements but data holds 2",
+        code: 'bad_request',
+      },
     });
   });
 
@@ -107,15 +114,17 @@ describe('data plane refuses bad requests and keeps serving', () => {
     expect(unsigned.status).toBe(401);
     expect(await unsigned.json()).toEqual({
       error: 'missing or malformed edge signature headers',
+      code: 'unauthenticated',
       requestId: expect.any(String),
     });
     expect((await post(body, headerLength, { key: new Uint8Array(32) })).body).toEqual({
       error: 'bad edge signature',
+      code: 'unauthenticated',
     });
     const stale = await post(body, headerLength, { timestamp: Math.floor(Date.now() / 1000) - 31 });
     expect(stale).toEqual({
       status: 401,
-      body: { error: 'edge signature timestamp is outside the allowed window' },
+      body: { error: 'edge signature timestamp is outside the allowed window', code: 'unauthenticated' },
     });
     const tampered = { ...edgeHeaders(KEY, { method: 'POST', target: TARGET, body, deploymentId: DEP }) };
     const res = await fetch(`${server.url}/v2/models/other/infer`, {

@@ -66,7 +66,7 @@ describe('a model that fails inside onnxruntime', () => {
       const requestId = `bad-${model}`;
       const failed = await infer(model, 5, requestId);
       expect(failed.status).toBe(400);
-      expect(failed.body).toEqual({ error: expect.any(String), requestId });
+      expect(failed.body).toEqual({ error: expect.any(String), code: 'bad_request', requestId });
       const message = String(failed.body.error);
       expect(message).toMatch(/^onnxruntime: .*Add node.*broadcast.*3 by 5/);
       expect(message).not.toMatch(/onnxruntime_src/);

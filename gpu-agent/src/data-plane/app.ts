@@ -1,11 +1,18 @@
 import type { IncomingMessage } from 'node:http';
-import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError, PRIORITY_HEADER } from '@meridian/protocol';
+import { INFERENCE_HEADER_CONTENT_LENGTH, PRIORITY_HEADER } from '@meridian/protocol';
 import { type Context, Hono } from 'hono';
 import { createJsonLogger, type Logger } from '../agent/logger.js';
 import type { CallRecorder } from '../agent/usage-journal.js';
 import type { WorkloadLogReader } from '../agent/workload-logs.js';
 import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
-import { type Answer, answerInfer, callerNamesOf, errorAnswer, findModel as find } from './answers.js';
+import {
+  type Answer,
+  answerInfer,
+  callerNamesOf,
+  errorAnswer,
+  findModel as find,
+  oipErrorBody,
+} from './answers.js';
 import { readSignedBody } from './auth.js';
 import { readBodyLimited } from './body.js';
 import { logRoutes } from './logs-route.js';
@@ -106,9 +113,7 @@ export function createDataPlaneApp(deps: DataPlaneDeps) {
   });
   const requestId = (c: Context<Env>) => requestIdOf(c.req.header(REQUEST_ID_HEADER));
   app.onError((err, c) => send(c, errorAnswer(err, { requestId: requestId(c) }, log)));
-  app.notFound((c) =>
-    c.json<OipError & { requestId: string }>({ error: 'not found', requestId: requestId(c) }, 404),
-  );
+  app.notFound((c) => c.json(oipErrorBody(404, 'not found', requestId(c)), 404));
 
   if (deps.workloadLogs) app.route('/', logRoutes(deps.workloadLogs));
   app.get('/v2/health/live', (c) => c.json({ live: true }));

@@ -93,6 +93,7 @@ describe('relaying a call to a model-server container', () => {
     expect(answer.status).toBe(400);
     expect(JSON.parse(text(answer.body))).toEqual({
       error: 'input x must have 3 columns',
+      code: 'bad_request',
       requestId: 'req_1',
     });
   });

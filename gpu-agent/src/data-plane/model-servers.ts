@@ -1,8 +1,8 @@
-import { INFERENCE_HEADER_CONTENT_LENGTH, type OipError } from '@meridian/protocol';
+import { INFERENCE_HEADER_CONTENT_LENGTH } from '@meridian/protocol';
 import type { DeploymentMonitor } from '../monitoring/deployment-monitor.js';
 import { InferTimeoutError, ModelWorkerError } from '../onnx/errors.js';
 import { type LoadReading, LoadTally } from '../onnx/load-tally.js';
-import type { Answer } from './answers.js';
+import { type Answer, oipErrorBody } from './answers.js';
 import { readStreamLimited } from './body.js';
 import type { InferenceMetrics, ModelCounters } from './metrics.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
@@ -257,7 +257,7 @@ function errorMessageOf(body: Uint8Array): string | undefined {
 }
 
 function refusal(status: number, message: string, requestId: string): Answer {
-  const error: OipError & { requestId: string } = { error: message, requestId };
+  const error = oipErrorBody(status, message, requestId);
   return {
     status,
     headers: { 'content-type': 'application/json' },
