@@ -2,6 +2,7 @@ import { METERS } from '@meridian/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createStripeTestbed, type StripeTestbed } from '../../../../testing/stripe.js';
 import { billingCustomers, stripeMeters } from '../../../db/schema.js';
+import { upcomingInvoice } from '../invoice.js';
 import { centsPerUnit, ensureMeters, eventNameFor } from './catalogue.js';
 import { ensureCustomer } from './customers.js';
 
@@ -107,7 +108,7 @@ describe('Stripe meters, prices and customers', () => {
     ]);
   });
 
-  it('anchors a subscription made mid-month to the 1st of the next UTC month, the first part not prorated', async () => {
+  it('anchors a subscription made mid-month to the 1st of the next UTC month, backdated to the 1st of this one, not prorated', async () => {
     // Stripe's clock and the runner's agree on 17 November, 13:45 UTC.
     const now = Date.UTC(2026, 10, 17, 13, 45);
     const mid = await createStripeTestbed({ server: { clock: () => now } });
@@ -115,16 +116,47 @@ describe('Stripe meters, prices and customers', () => {
       const catalogue = await ensureMeters(mid.db, mid.gateway);
       const org = await mid.createOrg('pro');
       const customer = await ensureCustomer(mid.db, mid.gateway, catalogue, org, now);
-      const december = Date.UTC(2026, 11, 1) / 1000;
+      const [november, december] = [Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000];
       const subscription = mid.server.state.subscriptions.get(customer.subscriptionId);
-      expect(subscription).toMatchObject({ billing_cycle_anchor: december });
+      expect(subscription).toMatchObject({ billing_cycle_anchor: december, start_date: november });
       expect(mid.server.state.subscriptionCreations).toEqual([
-        { subscription: customer.subscriptionId, billingCycleAnchor: december, prorationBehavior: 'none' },
+        {
+          subscription: customer.subscriptionId,
+          billingCycleAnchor: december,
+          backdateStartDate: november,
+          prorationBehavior: 'none',
+        },
       ]);
       // The platform charges November's full fee with November's usage; Stripe does the same on 1 December.
       expect(mid.server.state.invoiceItems).toEqual([]);
       const items = (subscription?.items as { data: { current_period_end: number }[] } | undefined)?.data;
       expect(items?.map((i) => i.current_period_end)).toEqual(Array(METERS.length + 1).fill(december));
+    } finally {
+      await mid.cleanup();
+    }
+  });
+
+  it("bills on Stripe's first invoice the month's usage from before the subscription existed, as the platform's invoice does", async () => {
+    // 17 November, 13:45 UTC on both clocks. The org used the platform on 3 November and at noon today, before
+    // billing started for it; on 30 October too, which November's invoices leave out.
+    const now = Date.UTC(2026, 10, 17, 13, 45);
+    const mid = await createStripeTestbed({ server: { clock: () => now } });
+    try {
+      const org = await mid.createOrg('pro');
+      await mid.addUsage(org, 'inference_calls', 40, Date.UTC(2026, 10, 3, 10, 20));
+      await mid.addUsage(org, 'inference_calls', 2, Date.UTC(2026, 10, 17, 12, 10));
+      await mid.addUsage(org, 'gpu_v100_minutes', 30 * 60, Date.UTC(2026, 10, 3, 11, 5)); // seconds
+      await mid.addUsage(org, 'inference_calls', 500, Date.UTC(2026, 9, 30, 9));
+      const pass = await mid.runner().runOnce(now);
+      expect(pass).toMatchObject({ customersEnsured: 1, drain: { failed: 0 } });
+
+      const platform = await upcomingInvoice(mid.db, org, now);
+      const stripeFirstInvoice = mid.server.currentPeriodUsage(await mid.subscriptionOf(org));
+      const platformUsage = Object.fromEntries(
+        platform.lines.flatMap((line) => (line.meter ? [[eventNameFor(line.meter), line.quantity]] : [])),
+      );
+      expect(platformUsage).toMatchObject({ meridian_inference_calls: 42, meridian_gpu_v100_minutes: 30 });
+      expect(stripeFirstInvoice).toEqual(platformUsage);
     } finally {
       await mid.cleanup();
     }

@@ -34,6 +34,11 @@ export interface NewSubscription {
   priceIds: string[];
   /** Seconds since the epoch: where Stripe's billing periods begin (in the future, at most one period ahead). */
   billingCycleAnchor: number;
+  /**
+   * Seconds since the epoch, in the past: where the first period begins instead of the creation time, so meter
+   * events stamped since then are billed on the invoice at the anchor. Absent: the first period begins now.
+   */
+  backdateStartDate?: number;
   /** How the first, partial period up to the anchor is charged. */
   prorationBehavior: ProrationBehavior;
 }
@@ -42,6 +47,8 @@ export interface SubscriptionView {
   id: string;
   /** Stripe's status: `active`, `past_due`, `incomplete`, `canceled`, … */
   status: string;
+  /** Seconds since the epoch when Stripe ended it; null while it has not ended. */
+  endedAt: number | null;
   items: SubscriptionItemView[];
 }
 

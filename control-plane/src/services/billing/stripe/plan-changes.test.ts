@@ -219,7 +219,8 @@ describe('reconciling subscriptions with plans', () => {
     // Stripe ended the subscription (unpaid), and its webhook dropped the org to Free.
     const ended = await t.subscriptionOf(org);
     const old = t.server.state.subscriptions.get(ended);
-    if (old) old.status = 'canceled';
+    const endedAt = Math.floor(Date.now() / 1000) - 60;
+    if (old) Object.assign(old, { status: 'canceled', ended_at: endedAt });
     await setOrgStanding(t.db, org, { plan: 'free' }, { syncStripe: false });
 
     // The owner chooses Pro again: the fee must be charged on a subscription that still bills.
@@ -229,7 +230,8 @@ describe('reconciling subscriptions with plans', () => {
     expect(pass.planChanges).toMatchObject({ updated: 1, failed: 0 });
     const renewed = await t.subscriptionOf(org);
     expect(renewed).not.toBe(ended);
-    // Anchored like a first subscription: its periods are the platform's calendar months, the first not prorated.
+    // Anchored like a first subscription: its periods are the platform's calendar months, the first not prorated
+    // and backdated no further than where the ended one stopped, so no usage is billed twice.
     const firstOfNextMonth = calendarMonth(now).end / 1000;
     expect(t.server.state.subscriptions.get(renewed)).toMatchObject({
       billing_cycle_anchor: firstOfNextMonth,
@@ -237,6 +239,7 @@ describe('reconciling subscriptions with plans', () => {
     expect(t.server.state.subscriptionCreations.at(-1)).toEqual({
       subscription: renewed,
       billingCycleAnchor: firstOfNextMonth,
+      backdateStartDate: Math.max(calendarMonth(now).start / 1000, endedAt),
       prorationBehavior: 'none',
     });
     expect(t.server.state.subscriptions.get(renewed)?.status).toBe('active');

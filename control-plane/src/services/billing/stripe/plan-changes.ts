@@ -103,7 +103,9 @@ export async function applyPlanChanges(
       if (org && ended && subscriptionPricesFor(org.plan, catalogue).fee) {
         // The org chose a paid plan after Stripe ended its subscription: without a new one, nothing would
         // charge the fee.
-        await renewSubscription(db, gateway, catalogue, due, org.plan, now);
+        // Backdated no further than where the ended one stopped: no usage is billed by both.
+        const endedAt = subscription.endedAt === null ? now : subscription.endedAt * 1000;
+        await renewSubscription(db, gateway, catalogue, due, org.plan, { now, endedAt });
         await settle(db, due, now, `subscription ${subscription.status}: a new one was started`);
         result.updated += 1;
         logger.info('stripe subscription started again for the plan', { orgId: due.orgId, plan: org.plan });
@@ -141,7 +143,8 @@ export async function applyPlanChanges(
  * Starts a subscription on the org's plan in place of the one Stripe ended. Its Idempotency-Key names the
  * ended subscription, so a retry after a crash before the new id was stored gets the same subscription back,
  * and a later renewal (after the new one ends too) gets a new one. Only the ended subscription is replaced. It is
- * anchored like a first subscription: to the 1st of the next UTC month.
+ * anchored like a first subscription, to the 1st of the next UTC month, and backdated to the start of this month
+ * or, when later, to when the ended one ended (ms).
  */
 async function renewSubscription(
   db: Database,
@@ -149,10 +152,10 @@ async function renewSubscription(
   catalogue: StripeCatalogue,
   due: DueOrg,
   plan: Plan,
-  now: number,
+  at: { now: number; endedAt: number },
 ) {
   const subscriptionId = await gateway.createSubscription(
-    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, now),
+    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, at.now, at.endedAt),
     `subscription-${due.orgId}-after-${due.subscriptionId}`,
   );
   await db

@@ -20,29 +20,37 @@ import type {
 export const PLAN_CHANGE_PRORATION: ProrationBehavior = 'none';
 
 /**
- * How Stripe charges the first, partial period of a new subscription (from its creation to the 1st of the next
- * month): not at all. The platform's invoice for a month begun mid-way charges the plan's full fee
- * (`invoiceFor` has no pro-rata part) with that month's usage; Stripe's invoice at the anchor carries one full
- * fee (billed in advance) and the partial period's usage, the same amount. `create_prorations` would add a
- * pro-rata fee for the partial period that the platform's invoice does not show.
+ * How Stripe charges the first period of a new subscription (from the start of its month, or its creation, to
+ * the 1st of the next month): not at all. The platform's invoice for a month begun mid-way charges the plan's
+ * full fee (`invoiceFor` has no pro-rata part) with that month's usage; Stripe's invoice at the anchor carries
+ * one full fee (billed in advance) and the first period's usage, the same amount. `create_prorations` would add
+ * a pro-rata fee for the time before the anchor that the platform's invoice does not show.
  */
 export const FIRST_PERIOD_PRORATION: ProrationBehavior = 'none';
 
 /**
  * A new subscription on a plan, its billing periods anchored to the 1st of the UTC month after `now` so each of
- * Stripe's periods after the first is the calendar month the platform's invoice covers. Pure.
+ * Stripe's periods after the first is the calendar month the platform's invoice covers. The first period is
+ * backdated to the start of `now`'s month (or to `notBefore`, ms, when later: where an ended subscription's
+ * periods stopped), so meter events stamped in the month before the subscription existed are billed on
+ * Stripe's invoice at the anchor, as the platform's invoice for the month bills them. Pure.
  */
 export function newSubscriptionFor(
   org: { orgId: string; customerId: string; plan: Plan },
   catalogue: StripeCatalogue,
   now: number,
+  notBefore = 0,
 ): NewSubscription {
   const prices = subscriptionPricesFor(org.plan, catalogue);
+  const month = calendarMonth(now);
+  const start = Math.ceil(Math.max(month.start, notBefore) / 1000);
   return {
     customerId: org.customerId,
     orgId: org.orgId,
     priceIds: prices.fee ? [...prices.metered, prices.fee] : prices.metered,
-    billingCycleAnchor: Math.floor(calendarMonth(now).end / 1000),
+    billingCycleAnchor: Math.floor(month.end / 1000),
+    // Stripe takes only a start in the past: at the month's very first second there is nothing to backdate.
+    ...(start < Math.floor(now / 1000) ? { backdateStartDate: start } : {}),
     prorationBehavior: FIRST_PERIOD_PRORATION,
   };
 }

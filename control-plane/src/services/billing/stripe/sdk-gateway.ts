@@ -149,6 +149,9 @@ export class SdkStripeGateway implements StripeGateway {
         items: subscription.priceIds.map((price) => ({ price })),
         metadata: { org_id: subscription.orgId },
         billing_cycle_anchor: subscription.billingCycleAnchor,
+        ...(subscription.backdateStartDate === undefined
+          ? {}
+          : { backdate_start_date: subscription.backdateStartDate }),
         proration_behavior: subscription.prorationBehavior,
         // Metered items cost nothing up front; a base fee waits for a payment method instead of failing.
         payment_behavior: 'default_incomplete',
@@ -190,7 +193,12 @@ export class SdkStripeGateway implements StripeGateway {
         metered: item.price.recurring?.usage_type === 'metered',
       });
     }
-    return { id: subscription.id, status: subscription.status, items };
+    return {
+      id: subscription.id,
+      status: subscription.status,
+      endedAt: subscription.ended_at ?? null,
+      items,
+    };
   }
 
   async updateSubscriptionItems(
