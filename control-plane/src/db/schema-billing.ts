@@ -53,6 +53,12 @@ export const billingCustomers = sqliteTable('billing_customers', {
   orgId: text('org_id').primaryKey(),
   stripeCustomerId: text('stripe_customer_id').notNull().unique(),
   subscriptionId: text('subscription_id'),
+  /**
+   * The subscription creation under way and not yet answered, as JSON: its Idempotency-Key and the request first
+   * sent under it. A retry resends exactly that request (Stripe refuses a key reused with other parameters), so
+   * an anchor computed before midnight is not recomputed after it. Cleared once the subscription id is stored.
+   */
+  pendingSubscription: text('pending_subscription'),
   createdAt: createdAt(),
 });
 

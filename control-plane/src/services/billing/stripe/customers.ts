@@ -5,6 +5,7 @@ import { notFound } from '../../../errors.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
 import { newSubscriptionFor } from './plan-sync.js';
+import { createSubscriptionOnce } from './subscription-creation.js';
 
 export interface BillingCustomer {
   orgId: string;
@@ -15,8 +16,10 @@ export interface BillingCustomer {
 /**
  * One Stripe customer per org, subscribed to every metered price (and the Pro fee when on Pro). The customer
  * row is stored as soon as Stripe made it, so a crash before the subscription resumes from there; both calls
- * carry Idempotency-Keys derived from the org, so a retry within Stripe's 24 hours creates nothing twice. The
- * subscription's periods are anchored to the 1st of the next UTC month, the platform's invoice period.
+ * carry Idempotency-Keys derived from the org, so a retry within Stripe's 24 hours creates nothing twice, and the
+ * subscription request is stored before it is first sent, so a retry sends the same one (`createSubscriptionOnce`).
+ * The subscription's periods are anchored to the 1st of the next UTC month, the platform's invoice period, the
+ * first backdated to the start of this month so it bills the month's usage from before it existed.
  */
 export async function ensureCustomer(
   db: Database,
@@ -46,11 +49,14 @@ export async function ensureCustomer(
   // The plan is read once the customer row exists: a plan change committed after this read finds the row and
   // queues a sync, so the subscription never keeps a plan the org has left.
   const { plan } = await readOrg();
-  const subscriptionId = await gateway.createSubscription(
-    newSubscriptionFor({ orgId, customerId: stripeCustomerId, plan }, catalogue, now),
-    `subscription-${orgId}`,
+  const customerId = stripeCustomerId;
+  const subscriptionId = await createSubscriptionOnce(db, gateway, orgId, `subscription-${orgId}`, () =>
+    newSubscriptionFor({ orgId, customerId, plan }, catalogue, now),
   );
-  await db.update(billingCustomers).set({ subscriptionId }).where(eq(billingCustomers.orgId, orgId));
+  await db
+    .update(billingCustomers)
+    .set({ subscriptionId, pendingSubscription: null })
+    .where(eq(billingCustomers.orgId, orgId));
   return { orgId, stripeCustomerId, subscriptionId };
 }
 

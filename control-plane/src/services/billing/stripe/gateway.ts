@@ -15,7 +15,8 @@ export interface StripeGateway {
   findPrice(lookupKey: string): Promise<string | undefined>;
   createPrice(price: PriceSpec, idempotencyKey: string): Promise<string>;
   createCustomer(customer: { orgId: string; name: string }, idempotencyKey: string): Promise<string>;
-  createSubscription(subscription: NewSubscription, idempotencyKey: string): Promise<string>;
+  /** A 4xx answer comes back as a failure naming the refused parameter; nothing was created under the key then. */
+  createSubscription(subscription: NewSubscription, idempotencyKey: string): Promise<SubscriptionCreated>;
   sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult>;
   /** Stripe's aggregated value of one meter for one customer over [fromMs, toMs) (minute-aligned). */
   meterTotal(meterId: string, customerId: string, fromMs: number, toMs: number): Promise<number>;
@@ -42,6 +43,8 @@ export interface NewSubscription {
   /** How the first, partial period up to the anchor is charged. */
   prorationBehavior: ProrationBehavior;
 }
+
+export type SubscriptionCreated = { kind: 'created'; id: string } | StripeFailure;
 
 export interface SubscriptionView {
   id: string;
@@ -101,6 +104,8 @@ export interface StripeFailure {
   status?: number;
   /** Stripe's error code (`rate_limit`, `lock_timeout`, …). */
   code?: string;
+  /** The request parameter Stripe refused, when it names one. */
+  param?: string;
   /** From a `Retry-After` header. */
   retryAfterMs?: number;
   message: string;

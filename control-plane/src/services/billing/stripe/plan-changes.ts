@@ -12,6 +12,7 @@ import {
   PLAN_CHANGE_PRORATION,
   subscriptionPricesFor,
 } from './plan-sync.js';
+import { createSubscriptionOnce } from './subscription-creation.js';
 
 export interface PlanChangeOptions {
   now: number;
@@ -142,7 +143,8 @@ export async function applyPlanChanges(
 /**
  * Starts a subscription on the org's plan in place of the one Stripe ended. Its Idempotency-Key names the
  * ended subscription, so a retry after a crash before the new id was stored gets the same subscription back,
- * and a later renewal (after the new one ends too) gets a new one. Only the ended subscription is replaced. It is
+ * and a later renewal (after the new one ends too) gets a new one; the request is stored before it is first sent,
+ * so a retry sends the same one (`createSubscriptionOnce`). Only the ended subscription is replaced. It is
  * anchored like a first subscription, to the 1st of the next UTC month, and backdated to the start of this month
  * or, when later, to when the ended one ended (ms).
  */
@@ -154,13 +156,22 @@ async function renewSubscription(
   plan: Plan,
   at: { now: number; endedAt: number },
 ) {
-  const subscriptionId = await gateway.createSubscription(
-    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, at.now, at.endedAt),
+  const subscriptionId = await createSubscriptionOnce(
+    db,
+    gateway,
+    due.orgId,
     `subscription-${due.orgId}-after-${due.subscriptionId}`,
+    () =>
+      newSubscriptionFor(
+        { orgId: due.orgId, customerId: due.customerId, plan },
+        catalogue,
+        at.now,
+        at.endedAt,
+      ),
   );
   await db
     .update(billingCustomers)
-    .set({ subscriptionId })
+    .set({ subscriptionId, pendingSubscription: null })
     .where(
       and(eq(billingCustomers.orgId, due.orgId), eq(billingCustomers.subscriptionId, due.subscriptionId)),
     );

@@ -7,6 +7,7 @@ import type {
   StripeCallResult,
   StripeFailure,
   StripeGateway,
+  SubscriptionCreated,
   SubscriptionItemsUpdate,
   SubscriptionView,
 } from './gateway.js';
@@ -57,7 +58,11 @@ export function classifyStripeError(error: unknown): StripeFailure {
     return { kind: 'failed', reason: 'network', message: String(error) };
   }
   const status = error.statusCode;
-  const base = { message: error.message, ...(error.code ? { code: error.code } : {}) };
+  const base = {
+    message: error.message,
+    ...(error.code ? { code: error.code } : {}),
+    ...(error.param ? { param: error.param } : {}),
+  };
   if (error instanceof Stripe.errors.StripeConnectionError) {
     return { kind: 'failed', reason: /timeout/i.test(error.message) ? 'timeout' : 'network', ...base };
   }
@@ -142,23 +147,30 @@ export class SdkStripeGateway implements StripeGateway {
     return created.id;
   }
 
-  async createSubscription(subscription: NewSubscription, idempotencyKey: string) {
-    const created = await this.stripe.subscriptions.create(
-      {
-        customer: subscription.customerId,
-        items: subscription.priceIds.map((price) => ({ price })),
-        metadata: { org_id: subscription.orgId },
-        billing_cycle_anchor: subscription.billingCycleAnchor,
-        ...(subscription.backdateStartDate === undefined
-          ? {}
-          : { backdate_start_date: subscription.backdateStartDate }),
-        proration_behavior: subscription.prorationBehavior,
-        // Metered items cost nothing up front; a base fee waits for a payment method instead of failing.
-        payment_behavior: 'default_incomplete',
-      },
-      { idempotencyKey },
-    );
-    return created.id;
+  async createSubscription(
+    subscription: NewSubscription,
+    idempotencyKey: string,
+  ): Promise<SubscriptionCreated> {
+    try {
+      const created = await this.stripe.subscriptions.create(
+        {
+          customer: subscription.customerId,
+          items: subscription.priceIds.map((price) => ({ price })),
+          metadata: { org_id: subscription.orgId },
+          billing_cycle_anchor: subscription.billingCycleAnchor,
+          ...(subscription.backdateStartDate === undefined
+            ? {}
+            : { backdate_start_date: subscription.backdateStartDate }),
+          proration_behavior: subscription.prorationBehavior,
+          // Metered items cost nothing up front; a base fee waits for a payment method instead of failing.
+          payment_behavior: 'default_incomplete',
+        },
+        { idempotencyKey },
+      );
+      return { kind: 'created', id: created.id };
+    } catch (error) {
+      return classifyStripeError(error);
+    }
   }
 
   async sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult> {
