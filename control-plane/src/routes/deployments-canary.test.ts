@@ -68,7 +68,9 @@ describe('deployment canary rollouts through the API', () => {
       finishedAt: null,
     });
     const events = await call('GET', `/v1/deployments/${id}/events`);
-    expect(events.json.items.map((e: { type: string }) => e.type)).toContain('canary_requested');
+    const requested = events.json.items.find((e: { type: string }) => e.type === 'canary_requested');
+    // Users know versions by number; the revision is the deployment's own count.
+    expect(requested?.message).toMatch(/^Canary v2 \(revision 2\) rolls out against v1 \(revision 1\): /);
   });
 
   it('cancels a running canary when the current version is asked for, and supersedes it with a newer one', async () => {
@@ -77,7 +79,12 @@ describe('deployment canary rollouts through the API', () => {
     const cancelled = await call('PATCH', `/v1/deployments/${id}`, { version: 1 });
     expect(cancelled.json).toMatchObject({
       revision: 1,
-      rollout: { revision: 2, state: 'cancelled', share: 0 },
+      rollout: {
+        revision: 2,
+        state: 'cancelled',
+        share: 0,
+        reason: 'Canary v2 (revision 2) cancelled: v1 was asked for again',
+      },
     });
     await call('PATCH', `/v1/deployments/${id}`, { version: 2, canary: { share: 0.2 } });
     const newer = await call('PATCH', `/v1/deployments/${id}`, { version: 3, canary: { share: 0.3 } });
@@ -86,6 +93,10 @@ describe('deployment canary rollouts through the API', () => {
       revision: 1,
       rollout: { revision: 4, version: 3, baseRevision: 1, share: 0.3 },
     });
+    const events = await call('GET', `/v1/deployments/${id}/events?order=newest`);
+    expect(events.json.items.map((e: { message: string }) => e.message)).toContain(
+      'Canary v2 (revision 3) superseded: v3 (revision 4) supersedes it',
+    );
   });
 
   it('promotes a running canary at once when its version is asked for without a policy', async () => {
@@ -95,7 +106,11 @@ describe('deployment canary rollouts through the API', () => {
     expect(promoted.json).toMatchObject({
       revision: 2,
       version: { version: 2 },
-      rollout: { state: 'promoted', share: 1 },
+      rollout: {
+        state: 'promoted',
+        share: 1,
+        reason: 'Canary v2 (revision 2) promoted on request: it replaces v1 (revision 1)',
+      },
     });
   });
 

@@ -1,7 +1,7 @@
 import { and, eq, max as maxOf } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
-import { type BatchingSettings, deploymentRevisions, deployments } from '../../db/schema.js';
+import { type BatchingSettings, deploymentRevisions, deployments, modelVersions } from '../../db/schema.js';
 import { invalidField } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import type { Tx } from '../models/deps.js';
@@ -68,8 +68,13 @@ async function rollOut(
   requireReady(version);
   assertRuntimeServes(row.runtime, version);
   const [current] = await tx
-    .select({ versionId: deploymentRevisions.modelVersionId, requested: deploymentRevisions.requested })
+    .select({
+      versionId: deploymentRevisions.modelVersionId,
+      version: modelVersions.version,
+      requested: deploymentRevisions.requested,
+    })
     .from(deploymentRevisions)
+    .innerJoin(modelVersions, eq(modelVersions.id, deploymentRevisions.modelVersionId))
     .where(and(eq(deploymentRevisions.deploymentId, row.id), eq(deploymentRevisions.revision, row.revision)));
   const running = await findActiveCanary(tx, row.id);
   if (current?.versionId === version.id) {
@@ -83,7 +88,7 @@ async function rollOut(
   }
   if (running?.versionId === version.id) {
     if (canary) return {};
-    await promoteCanaryNow(tx, row, running);
+    await promoteCanaryNow(tx, row, running, current?.version ?? 0);
     return { revision: running.revision };
   }
   const revision = await nextRevision(tx, row.id);
@@ -93,14 +98,18 @@ async function rollOut(
     modelVersionId: version.id,
     requested: ref.requested,
   });
-  if (running) await supersede(tx, row, running, revision);
+  if (running) await supersede(tx, row, running, { revision, version: version.version });
   await recordEvent(tx, {
     deploymentId: row.id,
     orgId: row.orgId,
     type: 'rollout_requested',
     message: `Revision ${revision} requested: version ${version.version} (${ref.requested})${canary ? ', as a canary' : ''}`,
   });
-  if (canary) await startCanary(tx, row, revision, resolveCanary(canary));
+  if (canary)
+    await startCanary(tx, row, revision, resolveCanary(canary), {
+      canary: version.version,
+      base: current?.version ?? 0,
+    });
   else
     await tx
       .update(deployments)
@@ -140,8 +149,19 @@ async function nextRevision(tx: Tx, deploymentId: string): Promise<number> {
   return (top?.n ?? 0) + 1;
 }
 
-async function supersede(tx: Tx, row: DeploymentRow, running: ActiveCanary, by: number) {
-  await cancelCanary(tx, row, running, `revision ${by} supersedes it`, 'superseded');
+async function supersede(
+  tx: Tx,
+  row: DeploymentRow,
+  running: ActiveCanary,
+  by: { revision: number; version: number },
+) {
+  await cancelCanary(
+    tx,
+    row,
+    running,
+    `v${by.version} (revision ${by.revision}) supersedes it`,
+    'superseded',
+  );
 }
 
 /**

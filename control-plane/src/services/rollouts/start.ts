@@ -1,5 +1,11 @@
 import { and, eq } from 'drizzle-orm';
-import { type CanaryPolicy, deploymentRevisions, deploymentRollouts, deployments } from '../../db/schema.js';
+import {
+  type CanaryPolicy,
+  deploymentRevisions,
+  deploymentRollouts,
+  deployments,
+  modelVersions,
+} from '../../db/schema.js';
 import { recordEvent } from '../deployments/events.js';
 import type { DeploymentRow } from '../deployments/records.js';
 import type { Tx } from '../models/deps.js';
@@ -11,8 +17,9 @@ import { describeCanary } from './policy.js';
 export interface ActiveCanary {
   revision: number;
   baseRevision: number;
-  /** The model version the canary serves. */
+  /** The model version the canary serves, and its number (what events and the rollout's reason name). */
   versionId: string;
+  version: number;
 }
 
 /** The deployment's running canary, if any (at most one runs: a new one supersedes it). */
@@ -22,6 +29,7 @@ export async function findActiveCanary(tx: Tx, deploymentId: string): Promise<Ac
       revision: deploymentRollouts.revision,
       baseRevision: deploymentRollouts.baseRevision,
       versionId: deploymentRevisions.modelVersionId,
+      version: modelVersions.version,
     })
     .from(deploymentRollouts)
     .innerJoin(
@@ -31,12 +39,25 @@ export async function findActiveCanary(tx: Tx, deploymentId: string): Promise<Ac
         eq(deploymentRevisions.revision, deploymentRollouts.revision),
       ),
     )
+    .innerJoin(modelVersions, eq(modelVersions.id, deploymentRevisions.modelVersionId))
     .where(and(eq(deploymentRollouts.deploymentId, deploymentId), eq(deploymentRollouts.state, 'canary')));
   return found;
 }
 
+/** The version numbers of a canary and of the current revision it is judged against, as users know them. */
+export interface CanaryVersions {
+  canary: number;
+  base: number;
+}
+
 /** Revision `revision` starts as a canary against the deployment's current revision. */
-export async function startCanary(tx: Tx, row: DeploymentRow, revision: number, policy: CanaryPolicy) {
+export async function startCanary(
+  tx: Tx,
+  row: DeploymentRow,
+  revision: number,
+  policy: CanaryPolicy,
+  versions: CanaryVersions,
+) {
   await tx.insert(deploymentRollouts).values({
     deploymentId: row.id,
     revision,
@@ -48,7 +69,9 @@ export async function startCanary(tx: Tx, row: DeploymentRow, revision: number, 
     deploymentId: row.id,
     orgId: row.orgId,
     type: 'canary_requested',
-    message: `Revision ${revision} rolls out as a canary against revision ${row.revision}: ${describeCanary(policy)}`,
+    message:
+      `Canary v${versions.canary} (revision ${revision}) rolls out against v${versions.base} ` +
+      `(revision ${row.revision}): ${describeCanary(policy)}`,
   });
 }
 
@@ -67,7 +90,7 @@ export async function cancelCanary(
   why: string,
   state: 'cancelled' | 'superseded' = 'cancelled',
 ) {
-  const message = `Canary revision ${canary.revision} ${state}: ${why}`;
+  const message = `Canary v${canary.version} (revision ${canary.revision}) ${state}: ${why}`;
   await tx
     .update(deploymentRollouts)
     .set({ state, reason: message, finishedAt: new Date() })
@@ -76,8 +99,15 @@ export async function cancelCanary(
 }
 
 /** The running canary becomes the current revision now, without waiting for its steps. */
-export async function promoteCanaryNow(tx: Tx, row: DeploymentRow, canary: ActiveCanary) {
-  const message = `Canary revision ${canary.revision} promoted on request: it replaces revision ${row.revision}`;
+export async function promoteCanaryNow(
+  tx: Tx,
+  row: DeploymentRow,
+  canary: ActiveCanary,
+  baseVersion: number,
+) {
+  const message =
+    `Canary v${canary.version} (revision ${canary.revision}) promoted on request: ` +
+    `it replaces v${baseVersion} (revision ${row.revision})`;
   await tx
     .update(deploymentRollouts)
     .set({ state: 'promoted', reason: message, finishedAt: new Date() })
