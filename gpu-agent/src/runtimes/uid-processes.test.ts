@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readProcStat } from './process-records.js';
 import { killUidProcesses, processesOf } from './uid-processes.js';
@@ -30,6 +32,17 @@ async function alive(pid: number): Promise<boolean> {
   return stat !== undefined && stat.state !== 'Z';
 }
 
+/** Threads of `pid` that are neither zombies nor dead: what still runs of it. */
+async function liveThreads(pid: number): Promise<number> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
+  let live = 0;
+  for (const tid of tasks) {
+    const status = await readFile(`/proc/${pid}/task/${tid}/status`, 'utf8').catch(() => '');
+    if (/^State:\s+[^ZX\s]/m.test(status)) live++;
+  }
+  return live;
+}
+
 afterEach(() => {
   for (const pid of started.splice(0)) {
     try {
@@ -50,6 +63,34 @@ describe.runIf(process.getuid?.() === 0)('killing a workload user’s processes'
 
     expect(await processesOf(uid)).toEqual([]);
     for (const pid of pids) expect(await alive(pid)).toBe(false);
+  });
+
+  it('kills a process whose first thread has exited while its other threads run on', async () => {
+    const uid = RANGE.uidMin + 4243;
+    // The leader thread ends (pthread_exit) and reads as a zombie in /proc/<pid>/status, yet the process lives
+    // on in its other thread, as able as ever to swap a folder for a link while root walks the user's files.
+    const script = [
+      'import ctypes, threading, time',
+      'threading.Thread(target=lambda: [time.sleep(0.05) for _ in iter(int, 1)]).start()',
+      'ctypes.CDLL(None).pthread_exit(None)',
+    ].join('\n');
+    const child = spawn(
+      'setpriv',
+      [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'setsid', 'python3', '-c', script],
+      { stdio: 'ignore' },
+    );
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('spawn', () => (child.pid ? resolve(child.pid) : reject(new Error('no pid'))));
+    });
+    started.push(pid);
+    for (let i = 0; i < 200 && (await readProcStat(pid))?.state !== 'Z'; i++) await sleep(20);
+    expect((await readProcStat(pid))?.state).toBe('Z');
+    expect(await liveThreads(pid)).toBeGreaterThan(0);
+
+    await killUidProcesses(uid, RANGE);
+
+    expect(await liveThreads(pid)).toBe(0);
   });
 
   it('refuses a uid outside the workload range, and root, and leaves their processes alone', async () => {

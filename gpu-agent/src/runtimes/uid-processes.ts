@@ -58,7 +58,30 @@ export async function killUidProcesses(
   if (pids.length > 0) throw new UidProcessesSurviveError(uid, pids);
 }
 
-/** Pids of the live processes with `uid` among their uids; zombies (dead, holding nothing) are left out. */
+const DEAD = /^State:\s+[ZX]/m;
+
+function uidsIn(status: string): number[] {
+  return /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
+}
+
+/**
+ * Whether a process whose first thread reads as a zombie still runs: a leader that called pthread_exit is a
+ * zombie in /proc/<pid>/status while the process's other threads run on, as its user.
+ */
+async function runsOnInThreads(pid: string, uid: number): Promise<boolean> {
+  const tids = await readdir(`/proc/${pid}/task`).catch(() => []);
+  for (const tid of tids) {
+    if (tid === pid) continue;
+    const status = await readFile(`/proc/${pid}/task/${tid}/status`, 'utf8').catch(() => undefined);
+    if (status !== undefined && !DEAD.test(status) && uidsIn(status).includes(uid)) return true;
+  }
+  return false;
+}
+
+/**
+ * Pids of the live processes with `uid` among their uids; zombies (dead, holding nothing) are left out, but not
+ * a process whose leader alone has exited (SIGKILL to its pid ends its other threads too).
+ */
 export async function processesOf(uid: number): Promise<number[]> {
   const names = await readdir('/proc');
   const found: number[] = [];
@@ -68,9 +91,8 @@ export async function processesOf(uid: number): Promise<number[]> {
     if (pid === process.pid) continue;
     const status = await readFile(`/proc/${name}/status`, 'utf8').catch(() => undefined);
     if (status === undefined) continue; // exited while we listed
-    if (/^State:\s+[ZX]/m.test(status)) continue;
-    const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status)?.slice(1).map(Number) ?? [];
-    if (uids.includes(uid)) found.push(pid);
+    const live = DEAD.test(status) ? await runsOnInThreads(name, uid) : uidsIn(status).includes(uid);
+    if (live) found.push(pid);
   }
   return found;
 }
