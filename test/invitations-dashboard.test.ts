@@ -139,6 +139,38 @@ describe('invitations in the dashboard', () => {
     expect(after.json.items.map((m: { email: string }) => m.email)).toContain(email);
   }, 120_000);
 
+  it('drops from the pending list the invitations of a member the owner removes or demotes', async () => {
+    const adminUser = await t.client.joinOrg(owner, await t.client.register('ada'), 'admin');
+    const memberUser = await t.client.joinOrg(owner, await t.client.register('mo'), 'admin');
+    const byAdmin = `by-ada-${Date.now()}@example.com`;
+    const byMember = `by-mo-${Date.now()}@example.com`;
+    await t.client.invite(adminUser, byAdmin, 'member');
+    await t.client.invite(memberUser, byMember, 'viewer');
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+    await page.getByRole('link', { name: 'Members' }).click();
+    const pending = page.getByRole('region', { name: 'Pending invitations table' });
+    await pending.getByRole('cell', { name: byAdmin, exact: true }).waitFor();
+    await pending.getByRole('cell', { name: byMember, exact: true }).waitFor();
+
+    // Removing the admin revokes what they sent: the list says so at once, not at the next page load.
+    const members = page.getByRole('region', { name: 'Members table' });
+    await members.getByRole('button', { name: 'Remove ada' }).click();
+    await members.getByRole('button', { name: 'Yes, remove ada' }).click();
+    await members.getByRole('cell', { name: adminUser.email, exact: true }).waitFor({ state: 'detached' });
+    await pending
+      .getByRole('cell', { name: byAdmin, exact: true })
+      .waitFor({ state: 'detached', timeout: 10_000 });
+    // And so does demoting one to a role that invites nobody.
+    await members.getByLabel('Role of mo').selectOption('member');
+    await pending
+      .getByRole('cell', { name: byMember, exact: true })
+      .waitFor({ state: 'detached', timeout: 10_000 });
+    const left = await t.client.call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    expect(left.json.items.map((i: { email: string }) => i.email)).not.toContain(byMember);
+  }, 180_000);
+
   it('says a link for another address names no invitation', async () => {
     const eve = await t.client.register('eve');
     const { token } = await t.client.invite(owner, `someone-else-${Date.now()}@example.com`, 'admin');

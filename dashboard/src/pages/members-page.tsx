@@ -16,6 +16,11 @@ export function MembersPage() {
     async () => (manage ? (await client.request('get', '/v1/org/invitations')).items : []),
     [manage],
   );
+  // A removal or demotion revokes the invitations the member (or their keys) could no longer make.
+  const membersChanged = () => {
+    members.reload();
+    pending.reload();
+  };
   return (
     <>
       <PageHeader title="Members and roles" />
@@ -36,7 +41,7 @@ export function MembersPage() {
           </thead>
           <tbody>
             {members.data.items.map((m) => (
-              <MemberRow key={m.userId} member={m} onChange={members.reload} />
+              <MemberRow key={m.userId} member={m} onChange={membersChanged} />
             ))}
           </tbody>
         </TableWrap>
