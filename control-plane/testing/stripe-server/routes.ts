@@ -10,7 +10,7 @@ import { type StripeReply, unrecognizedUrl } from './errors.js';
 import type { Params } from './form.js';
 import { createMeter, createMeterEvent, listEventSummaries, listMeters } from './metering.js';
 import { listOf, type StripeState } from './state.js';
-import { listSubscriptionItems, updateSubscription } from './subscriptions.js';
+import { listSubscriptionItems, listSubscriptions, updateSubscription } from './subscriptions.js';
 
 export interface ApiRequest {
   method: string;
@@ -31,6 +31,7 @@ export function dispatch(state: StripeState, req: ApiRequest): StripeReply {
   if (post && path === '/v1/prices') return createPrice(state, params);
   if (get && path === '/v1/prices') return listPrices(state, query);
   if (post && path === '/v1/subscriptions') return createSubscription(state, params);
+  if (get && path === '/v1/subscriptions') return listSubscriptions(state, query);
   const subscription = path.match(/^\/v1\/subscriptions\/([^/]+)$/);
   if (post && subscription?.[1]) {
     return updateSubscription(state, decodeURIComponent(subscription[1]), params, req.requestId);

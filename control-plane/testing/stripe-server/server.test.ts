@@ -376,3 +376,70 @@ describe('the local Stripe stand-in, driven by the real stripe SDK', () => {
     ]);
   });
 });
+
+describe('the stand-in keeps keys for 24 hours and lists subscriptions by customer, as Stripe documents', () => {
+  let server: StripeTestServer;
+  let stripe: Stripe;
+  let clock = Date.UTC(2026, 10, 10, 12);
+  beforeAll(async () => {
+    server = await startStripeServer({ apiKey: KEY, clock: () => clock });
+    stripe = new Stripe(KEY, {
+      host: server.host,
+      port: server.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+      timeout: 2000,
+    });
+  });
+  afterAll(() => server.close());
+
+  it('prunes an Idempotency-Key once it is 24 hours old: the same request then makes a second object', async () => {
+    const first = await stripe.customers.create({ name: 'Kept' }, { idempotencyKey: 'customer-kept' });
+    clock += 24 * 3_600_000 - 1;
+    const replayed = await stripe.customers.create({ name: 'Kept' }, { idempotencyKey: 'customer-kept' });
+    expect(replayed.id).toBe(first.id);
+    expect(server.requests.at(-1)).toMatchObject({ replayed: true });
+
+    clock += 1;
+    const anew = await stripe.customers.create({ name: 'Kept' }, { idempotencyKey: 'customer-kept' });
+    expect(anew.id).not.toBe(first.id);
+    expect(server.requests.at(-1)).toMatchObject({ replayed: false, status: 200 });
+  });
+
+  it("lists a customer's subscriptions newest first with their metadata, the canceled ones only when asked", async () => {
+    const price = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount: 1000,
+      recurring: { interval: 'month' },
+      product_data: { name: 'Plan' },
+    });
+    const [mine, theirs] = [
+      await stripe.customers.create({ name: 'Mine' }),
+      await stripe.customers.create({ name: 'Theirs' }),
+    ];
+    const subscribe = (customer: string, tag: string) =>
+      stripe.subscriptions.create({ customer, items: [{ price: price.id }], metadata: { tag } });
+    const older = await subscribe(mine.id, 'older');
+    await subscribe(theirs.id, 'theirs');
+    const newer = await subscribe(mine.id, 'newer');
+    const ended = server.state.subscriptions.get(older.id);
+    if (ended) Object.assign(ended, { status: 'canceled', ended_at: Math.floor(clock / 1000) });
+
+    const list = async (params: Stripe.SubscriptionListParams) => {
+      const found: [string, string | undefined][] = [];
+      for await (const s of stripe.subscriptions.list({ customer: mine.id, limit: 1, ...params })) {
+        found.push([s.id, s.metadata.tag]);
+      }
+      return found;
+    };
+    // Read straight after the writes: list, unlike search, is not behind them.
+    expect(await list({})).toEqual([[newer.id, 'newer']]);
+    expect(await list({ status: 'all' })).toEqual([
+      [newer.id, 'newer'],
+      [older.id, 'older'],
+    ]);
+    expect(await list({ status: 'ended' })).toEqual([[older.id, 'older']]);
+    const refused = await list({ status: 'gone' as 'all' }).catch((e: Stripe.errors.StripeError) => e.param);
+    expect(refused).toBe('status');
+  });
+});

@@ -40,7 +40,10 @@ export interface RecordedRequest {
 export interface StripeServerOptions {
   /** When set, requests must carry `Authorization: Bearer <apiKey>` (or Basic with it as the user). */
   apiKey?: string;
-  /** The server's clock in ms; meter event timestamps are checked against it. */
+  /**
+   * The server's clock in ms: meter event timestamps and subscription times are checked against it, and
+   * Idempotency-Keys are pruned once 24 hours old by it.
+   */
   clock?: () => number;
 }
 
@@ -69,10 +72,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 /** Starts the stand-in on 127.0.0.1 and a free port. */
 export async function startStripeServer(options: StripeServerOptions = {}) {
-  const state = new StripeState(options.clock ?? Date.now);
+  const clock = options.clock ?? Date.now;
+  const state = new StripeState(clock);
   const requests: RecordedRequest[] = [];
   const failures = new FailurePlan();
-  const idempotency = new IdempotencyKeys();
+  const idempotency = new IdempotencyKeys(clock);
   const inFlight = new Set<string>();
   const concurrencyViolations: { lockKey: string; requestId: string }[] = [];
   const hung = new Set<ServerResponse>();

@@ -152,3 +152,41 @@ export function listSubscriptionItems(state: StripeState, query: Params): Stripe
   if (!subscription) return noSuch('subscription', id, 'subscription');
   return listOf((subscription.items as { data: StripeObject[] }).data, query, '/v1/subscription_items');
 }
+
+const STATUSES = [
+  'active',
+  'past_due',
+  'unpaid',
+  'canceled',
+  'incomplete',
+  'incomplete_expired',
+  'trialing',
+  'paused',
+];
+
+/** Whether a subscription's status passes list's `status` filter: absent, every one not canceled. */
+function statusMatches(status: unknown, filter: string | undefined): boolean {
+  if (filter === undefined) return status !== 'canceled';
+  if (filter === 'all') return true;
+  if (filter === 'ended') return status === 'canceled' || status === 'incomplete_expired';
+  return status === filter;
+}
+
+/**
+ * GET /v1/subscriptions: a customer's (or every) subscription, newest first, read from the state as it is
+ * now. Stripe's list endpoints are not subject to search's indexing delay, so this answers what was just
+ * created; `status` filters as Stripe's does (by default the canceled ones are left out, `all` keeps them).
+ */
+export function listSubscriptions(state: StripeState, query: Params): StripeReply {
+  const unknown = rejectUnknown(query, ['customer', 'status', 'limit', 'starting_after']);
+  if (unknown) return unknown;
+  const status = asString(query.status);
+  if (status !== undefined && !['all', 'ended', ...STATUSES].includes(status)) {
+    return invalidParam('status', `Invalid status: must be one of all, ended, ${STATUSES.join(', ')}`);
+  }
+  const customer = asString(query.customer);
+  const found = [...state.subscriptions.values()]
+    .filter((s) => (customer === undefined || s.customer === customer) && statusMatches(s.status, status))
+    .reverse();
+  return listOf(found, query, '/v1/subscriptions');
+}
