@@ -299,7 +299,9 @@ export function createApp(deps: AppDeps) {
       monitoring: {
         edgeServiceToken: deps.edgeServiceToken,
         agent: agentDeps,
-        ...(deps.monitoring?.dispatch ? { dispatch: deps.monitoring.dispatch } : {}),
+        ...(deps.monitoring?.dispatch
+          ? { dispatch: { logger: deps.logger, ...deps.monitoring.dispatch } }
+          : {}),
         ...(deps.monitoring?.drift ? { drift: deps.monitoring.drift } : {}),
       },
     }),

@@ -69,7 +69,10 @@ export class MonitoringJobs {
     if (!this.holding) return;
     // Several passes while work is due: a pass takes PARALLEL deliveries at a time.
     for (let pass = 0; pass < 10; pass += 1) {
-      if ((await dispatchDue(this.options.db, this.options.dispatch)) === 0) return;
+      if (
+        (await dispatchDue(this.options.db, { logger: this.options.logger, ...this.options.dispatch })) === 0
+      )
+        return;
     }
   }
 }

@@ -1,7 +1,8 @@
 import { and, eq, lte } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { notificationAttempts, notificationChannels, notificationDeliveries } from '../../db/schema.js';
-import type { SmtpMailer } from './email.js';
+import type { Logger } from '../../lib/logger.js';
+import { MAIL_NOT_TAKEN, type SmtpMailer } from './email.js';
 import { type AttemptResult, postWebhook } from './webhook.js';
 
 export interface DispatchSettings {
@@ -11,6 +12,8 @@ export interface DispatchSettings {
   retryBaseMs: number;
   maxAttempts: number;
   mailer?: SmtpMailer;
+  /** The operator's log: the SMTP server's own error for a mail it did not take goes here, not to the org. */
+  logger?: Logger;
 }
 
 /** Deliveries attempted together in one pass: a slow target holds one slot, never the others. */
@@ -108,7 +111,17 @@ async function send(
   if (!settings.mailer)
     return { ok: false, httpStatus: null, error: 'no SMTP server is configured (MERIDIAN_SMTP_HOST)' };
   const { subject, text } = mailFor(delivery.payload);
-  return settings.mailer.send(channel.target, subject, text);
+  const result = await settings.mailer.send(channel.target, subject, text);
+  if (result.ok) return result;
+  // The delivery log is the org's to read (and the test answer a member's): the server's words, naming the
+  // platform's mail hosts and policy, go to the operator's log instead.
+  settings.logger?.warn('notification mail not sent', {
+    deliveryId: delivery.id,
+    channelId: channel.id,
+    orgId: channel.orgId,
+    error: result.error ?? 'unknown error',
+  });
+  return { ...result, error: MAIL_NOT_TAKEN };
 }
 
 /** The subject and text of a notification mail: the rule, its condition and the figure that moved it. */

@@ -13,6 +13,13 @@ export interface SmtpSettings {
   timeoutMs: number;
 }
 
+/**
+ * What a tenant reads when the SMTP server did not take a mail: never the server's own words, which name the
+ * platform's mail hosts and relay policy (they go to the operator's log).
+ */
+export const MAIL_NOT_TAKEN =
+  'the mail server did not take the mail; the platform operator can see why in its log';
+
 /** Sends notification mail through one SMTP server with nodemailer. */
 export class SmtpMailer {
   private readonly transport: Transporter;

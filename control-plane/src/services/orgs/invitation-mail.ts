@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/logger.js';
+import { MAIL_NOT_TAKEN } from '../notifications/email.js';
 import type { AttemptResult } from '../notifications/webhook.js';
 import type { CreatedInvitation } from './invitations.js';
 
@@ -35,8 +36,7 @@ export type InvitationDelivery =
 
 /** The reasons an inviter reads. Never the SMTP server's own words: they name the platform's mail hosts and policy. */
 export const NO_MAILER = 'no SMTP server is configured (MERIDIAN_SMTP_HOST)';
-export const MAIL_FAILED =
-  'the mail server did not take the mail; the platform operator can see why in its log';
+export const MAIL_FAILED = MAIL_NOT_TAKEN;
 
 export interface InvitationDeliveryDeps {
   mailer?: Mailer | undefined;
