@@ -15,8 +15,17 @@ export interface StripeGateway {
   findPrice(lookupKey: string): Promise<string | undefined>;
   createPrice(price: PriceSpec, idempotencyKey: string): Promise<string>;
   createCustomer(customer: { orgId: string; name: string }, idempotencyKey: string): Promise<string>;
-  /** A 4xx answer comes back as a failure naming the refused parameter; nothing was created under the key then. */
+  /**
+   * The subscription carries the key in its metadata (`creation_key`), for `findCreatedSubscription`. A 4xx
+   * answer comes back as a failure naming the refused parameter; nothing was created under the key then.
+   */
   createSubscription(subscription: NewSubscription, idempotencyKey: string): Promise<SubscriptionCreated>;
+  /**
+   * The id of the customer's subscription created under `creationKey`, whatever its status, or undefined when
+   * Stripe holds none. Read from the list of the customer's subscriptions, which answers what was just written
+   * (Stripe's search may lag writes by a minute, more during an outage), so it holds after the key expired.
+   */
+  findCreatedSubscription(customerId: string, creationKey: string): Promise<string | undefined>;
   sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult>;
   /** Stripe's aggregated value of one meter for one customer over [fromMs, toMs) (minute-aligned). */
   meterTotal(meterId: string, customerId: string, fromMs: number, toMs: number): Promise<number>;

@@ -49,6 +49,9 @@ function retryAfterMs(value: string | undefined): number | undefined {
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
+/** The subscription metadata key that names the Idempotency-Key it was created under. */
+const CREATION_KEY = 'creation_key';
+
 // Stripe rejects a repeated identifier with a 400 and this message (and Stripe-Should-Retry: false).
 const DUPLICATE_IDENTIFIER = /already exists with identifier/i;
 
@@ -156,7 +159,7 @@ export class SdkStripeGateway implements StripeGateway {
         {
           customer: subscription.customerId,
           items: subscription.priceIds.map((price) => ({ price })),
-          metadata: { org_id: subscription.orgId },
+          metadata: { org_id: subscription.orgId, [CREATION_KEY]: idempotencyKey },
           billing_cycle_anchor: subscription.billingCycleAnchor,
           ...(subscription.backdateStartDate === undefined
             ? {}
@@ -171,6 +174,18 @@ export class SdkStripeGateway implements StripeGateway {
     } catch (error) {
       return classifyStripeError(error);
     }
+  }
+
+  async findCreatedSubscription(customerId: string, creationKey: string) {
+    // status 'all': a subscription Stripe has ended since (unpaid, cancelled) was still made under the key.
+    for await (const subscription of this.stripe.subscriptions.list({
+      customer: customerId,
+      status: 'all',
+      limit: 100,
+    })) {
+      if (subscription.metadata[CREATION_KEY] === creationKey) return subscription.id;
+    }
+    return undefined;
   }
 
   async sendMeterEvent(event: MeterEventSpec, idempotencyKey: string): Promise<MeterEventResult> {

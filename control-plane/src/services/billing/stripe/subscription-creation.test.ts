@@ -7,7 +7,9 @@ import { ensureCustomer } from './customers.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
 // (control-plane/testing/stripe-server), a fake that keeps Idempotency-Keys as Stripe does (a key reused with
-// other parameters is refused; a request refused by validation saves nothing), reached through the real SDK.
+// other parameters is refused; a request refused by validation saves nothing; a key is pruned once 24 hours
+// old) and lists a customer's subscriptions with their metadata as Stripe's list does, reached through the real
+// SDK.
 
 const SUBSCRIPTIONS = { path: '/v1/subscriptions' };
 const seconds = (ms: number) => ms / 1000;
@@ -32,7 +34,7 @@ describe('creating a subscription whose answer was lost over a month end', () =>
     (await t.db.select().from(billingCustomers).where(eq(billingCustomers.orgId, org)))[0]
       ?.pendingSubscription;
 
-  it('retries after midnight with the request sent before it and gets back the one subscription Stripe made', async () => {
+  it('retries after midnight and gets back the one subscription Stripe made with the request sent before it', async () => {
     // Both the request and the SDK's one resend of it (replayed by Stripe) lose their answers.
     t.server.failNext(2, 'accept_then_drop', SUBSCRIPTIONS);
     await expect(ensureCustomer(t.db, t.gateway, catalogue, org, now)).rejects.toThrow();
@@ -43,7 +45,7 @@ describe('creating a subscription whose answer was lost over a month end', () =>
 
     expect(t.server.state.subscriptions.size).toBe(1);
     expect(t.server.state.subscriptions.has(customer.subscriptionId)).toBe(true);
-    // November's anchor and start, as first sent; Stripe replayed its answer instead of refusing the key.
+    // November's anchor and start, as first sent.
     expect(t.server.state.subscriptionCreations).toEqual([
       {
         subscription: customer.subscriptionId,
@@ -52,10 +54,13 @@ describe('creating a subscription whose answer was lost over a month end', () =>
         prorationBehavior: 'none',
       },
     ]);
-    const [first, , retry] = creations();
-    expect(retry?.idempotencyKey).toBe(first?.idempotencyKey);
-    expect(retry?.params).toEqual(first?.params);
-    expect(retry).toMatchObject({ status: 200, replayed: true });
+    // The retry found it among the customer's subscriptions and sent no creation again.
+    expect(creations()).toHaveLength(2);
+    expect(t.server.requests.at(-1)).toMatchObject({
+      method: 'GET',
+      path: SUBSCRIPTIONS.path,
+      query: { customer: customer.stripeCustomerId, status: 'all' },
+    });
     expect(await pending()).toBeNull();
     expect(await t.subscriptionOf(org)).toBe(customer.subscriptionId);
   });
@@ -84,5 +89,62 @@ describe('creating a subscription whose answer was lost over a month end', () =>
       },
     ]);
     expect(new Set(creations().map((r) => r.idempotencyKey))).toEqual(new Set([`subscription-${org}`]));
+  });
+});
+
+describe('a creation retried after Stripe pruned its Idempotency-Key', () => {
+  // Stripe prunes a key once it is 24 hours old; the stand-in does too, on this clock.
+  let now = Date.UTC(2026, 10, 10, 12);
+  let t: StripeTestbed;
+  let catalogue: StripeCatalogue;
+  let org: string;
+  beforeEach(async () => {
+    now = Date.UTC(2026, 10, 10, 12);
+    t = await createStripeTestbed({ server: { clock: () => now } });
+    catalogue = await ensureMeters(t.db, t.gateway);
+    org = await t.createOrg('pro');
+  });
+  afterEach(() => t.cleanup());
+
+  const creations = () =>
+    t.server.requests.filter((r) => r.method === 'POST' && r.path === SUBSCRIPTIONS.path);
+
+  it('adopts the subscription Stripe made when the answer was lost a day and more before, and makes no second', async () => {
+    t.server.failNext(2, 'accept_then_drop', SUBSCRIPTIONS);
+    await expect(ensureCustomer(t.db, t.gateway, catalogue, org, now)).rejects.toThrow();
+    const [made] = t.server.state.subscriptions.keys();
+
+    // The runner was down for a day and a bit; the key is gone from Stripe, the stored anchor still ahead.
+    now += 25 * 3_600_000;
+    const sent = creations().length;
+    const customer = await ensureCustomer(t.db, t.gateway, catalogue, org, now);
+
+    expect(customer.subscriptionId).toBe(made);
+    expect(t.server.state.subscriptions.size).toBe(1);
+    expect(creations().length).toBe(sent);
+    expect(await t.subscriptionOf(org)).toBe(made);
+    expect(t.server.state.subscriptions.get(customer.subscriptionId)?.metadata).toEqual({
+      org_id: org,
+      creation_key: `subscription-${org}`,
+    });
+  });
+
+  it('sends the stored request again a day later when Stripe never received it', async () => {
+    t.server.failNext(2, 'drop', SUBSCRIPTIONS);
+    await expect(ensureCustomer(t.db, t.gateway, catalogue, org, now)).rejects.toThrow();
+    expect(t.server.state.subscriptions.size).toBe(0);
+
+    now += 25 * 3_600_000;
+    const customer = await ensureCustomer(t.db, t.gateway, catalogue, org, now);
+    expect(t.server.state.subscriptions.size).toBe(1);
+    // The request first sent, before the outage: November's anchor, the start of November.
+    expect(t.server.state.subscriptionCreations).toEqual([
+      {
+        subscription: customer.subscriptionId,
+        billingCycleAnchor: seconds(Date.UTC(2026, 11, 1)),
+        backdateStartDate: seconds(Date.UTC(2026, 10, 1)),
+        prorationBehavior: 'none',
+      },
+    ]);
   });
 });

@@ -32,43 +32,26 @@ function parsePending(raw: string | null | undefined): PendingSubscription | und
 }
 
 /**
- * Stripe validated the request and refused one of its times. Stripe replays a key's saved answer before it
- * validates anything, so this also says that no subscription was ever made under the key, and it saves no answer
- * for a refusal, so the key is free for other parameters.
+ * Stripe validated the request and refused one of its times. The customer's subscriptions were looked up first
+ * and none carried the key, and Stripe replays a key's saved answer before it validates anything, so this says
+ * that no subscription was ever made under the key; it saves no answer for a refusal, so the key is free for
+ * other parameters.
  */
 const refusedItsTimes = (failure: StripeFailure) =>
   failure.reason === 'http' && failure.status === 400 && TIMED_PARAMS.includes(failure.param ?? '');
 
-/**
- * Creates the org's subscription under `key`, sending the same request on every try. The first try stores the
- * request (`fresh()`, computed once) with its key on the org's `billing_customers` row before sending it; a retry
- * after a lost answer, a crash or an outage resends exactly that, so Stripe replays the subscription it made
- * instead of refusing a key reused with other parameters (an anchor computed again after midnight, a plan
- * changed since). Only when Stripe refuses the stored request's times (the anchor passed before Stripe ever
- * processed it) is the request dropped, for the next try to compute afresh. Returns the new subscription's id,
- * which the caller stores together with clearing `pending_subscription`; throws when Stripe made none.
- */
-export async function createSubscriptionOnce(
-  db: Database,
-  gateway: StripeGateway,
-  orgId: string,
-  key: string,
-  fresh: () => NewSubscription,
-): Promise<string> {
+async function readPending(db: Database, orgId: string): Promise<PendingSubscription | undefined> {
   const [row] = await db
     .select({ pending: billingCustomers.pendingSubscription })
     .from(billingCustomers)
     .where(eq(billingCustomers.orgId, orgId));
   if (!row) throw new Error(`no billing customer for ${orgId}`);
-  let pending = parsePending(row.pending);
-  if (pending?.key !== key) {
-    pending = { key, request: fresh() };
-    await db
-      .update(billingCustomers)
-      .set({ pendingSubscription: JSON.stringify(pending) })
-      .where(eq(billingCustomers.orgId, orgId));
-  }
-  const outcome = await gateway.createSubscription(pending.request, key);
+  return parsePending(row.pending);
+}
+
+/** Sends the stored request under its key; the new subscription's id, or throws when Stripe made none. */
+async function send(db: Database, gateway: StripeGateway, orgId: string, pending: PendingSubscription) {
+  const outcome = await gateway.createSubscription(pending.request, pending.key);
   if (outcome.kind === 'created') return outcome.id;
   if (refusedItsTimes(outcome)) {
     await db
@@ -82,5 +65,55 @@ export async function createSubscriptionOnce(
       );
   }
   const status = outcome.status ? ` ${outcome.status}` : '';
-  throw new Error(`Stripe made no subscription under ${key}: ${outcome.reason}${status}: ${outcome.message}`);
+  throw new Error(
+    `Stripe made no subscription under ${pending.key}: ${outcome.reason}${status}: ${outcome.message}`,
+  );
+}
+
+/**
+ * Finishes the org's stored creation under `key`, if one is pending: the id of the subscription Stripe made
+ * under it, or undefined when none is pending under that key. The customer's subscriptions are looked up
+ * first and one carrying the key is adopted: Stripe prunes a key once it is 24 hours old, so a resend after an
+ * outage that long would make a second subscription where the first was made and its answer lost. Only when
+ * Stripe holds none is the stored request resent, unchanged. Throws when Stripe made none (the request is
+ * dropped only when Stripe refused its times, see `refusedItsTimes`). The caller stores the id together with
+ * clearing `pending_subscription`.
+ */
+export async function resumeSubscriptionCreation(
+  db: Database,
+  gateway: StripeGateway,
+  orgId: string,
+  key: string,
+): Promise<string | undefined> {
+  const pending = await readPending(db, orgId);
+  if (pending?.key !== key) return undefined;
+  const made = await gateway.findCreatedSubscription(pending.request.customerId, key);
+  return made ?? (await send(db, gateway, orgId, pending));
+}
+
+/**
+ * Creates the org's subscription under `key`, sending the same request on every try. The first try stores the
+ * request (`fresh()`, computed once) with its key on the org's `billing_customers` row before sending it; a retry
+ * after a lost answer, a crash or an outage first adopts what Stripe made under the key, else resends exactly
+ * that request (`resumeSubscriptionCreation`), so Stripe never makes a second subscription nor refuses a key
+ * reused with other parameters (an anchor computed again after midnight, a plan changed since). Only when Stripe
+ * refuses the stored request's times (the anchor passed before Stripe ever processed it) is the request dropped,
+ * for the next try to compute afresh. Returns the new subscription's id, which the caller stores together with
+ * clearing `pending_subscription`; throws when Stripe made none.
+ */
+export async function createSubscriptionOnce(
+  db: Database,
+  gateway: StripeGateway,
+  orgId: string,
+  key: string,
+  fresh: () => NewSubscription,
+): Promise<string> {
+  const resumed = await resumeSubscriptionCreation(db, gateway, orgId, key);
+  if (resumed !== undefined) return resumed;
+  const pending: PendingSubscription = { key, request: fresh() };
+  await db
+    .update(billingCustomers)
+    .set({ pendingSubscription: JSON.stringify(pending) })
+    .where(eq(billingCustomers.orgId, orgId));
+  return send(db, gateway, orgId, pending);
 }
