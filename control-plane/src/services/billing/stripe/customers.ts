@@ -1,4 +1,4 @@
-import { and, eq, isNull, or } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, or } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
 import { billingCustomers, orgs, stripeOutbox } from '../../../db/schema.js';
 import { notFound } from '../../../errors.js';
@@ -60,8 +60,18 @@ export async function ensureCustomer(
   return { orgId, stripeCustomerId, subscriptionId };
 }
 
-/** Orgs with usage waiting in the outbox but no customer or subscription yet. */
+/**
+ * Orgs with usage waiting in the outbox but no customer or subscription yet, and orgs whose first subscription
+ * creation is pending: its answer was lost, and the usage that started billing may since have reached Stripe
+ * (meter events need only the customer), yet Stripe may have made the subscription, which must be recorded
+ * (and then follow the org's plan) rather than go on charging unseen.
+ */
 export async function orgsAwaitingCustomers(db: Database, limit = 100): Promise<string[]> {
+  const pending = await db
+    .select({ orgId: billingCustomers.orgId })
+    .from(billingCustomers)
+    .where(and(isNotNull(billingCustomers.pendingSubscription), isNull(billingCustomers.subscriptionId)))
+    .limit(limit);
   const rows = await db
     .selectDistinct({ orgId: stripeOutbox.orgId })
     .from(stripeOutbox)
@@ -73,5 +83,5 @@ export async function orgsAwaitingCustomers(db: Database, limit = 100): Promise<
       ),
     )
     .limit(limit);
-  return rows.map((r) => r.orgId);
+  return [...new Set([...pending, ...rows].map((r) => r.orgId))].slice(0, limit);
 }

@@ -12,7 +12,7 @@ import {
   PLAN_CHANGE_PRORATION,
   subscriptionPricesFor,
 } from './plan-sync.js';
-import { createSubscriptionOnce } from './subscription-creation.js';
+import { createSubscriptionOnce, resumeSubscriptionCreation } from './subscription-creation.js';
 
 export interface PlanChangeOptions {
   now: number;
@@ -95,8 +95,10 @@ export async function applyPlanChanges(
 ): Promise<PlanChangeResult> {
   const { now, logger } = options;
   const result: PlanChangeResult = { updated: 0, alreadyInStep: 0, failed: 0 };
-  for (const due of await dueOrgs(db, now, options.batchSize ?? 200)) {
+  for (const listed of await dueOrgs(db, now, options.batchSize ?? 200)) {
+    let due = listed;
     try {
+      due = await adoptPendingRenewal(db, gateway, listed, logger);
       const [org] = await db.select({ plan: orgs.plan }).from(orgs).where(eq(orgs.id, due.orgId));
       const subscription = await gateway.getSubscription(due.subscriptionId);
       // An ended subscription bills nothing more: nothing to follow (a cancellation drops the org to Free).
@@ -140,9 +142,46 @@ export async function applyPlanChanges(
   return result;
 }
 
+/** A renewal's Idempotency-Key names the ended subscription it replaces. */
+const renewalKey = (due: DueOrg) => `subscription-${due.orgId}-after-${due.subscriptionId}`;
+
+/**
+ * Records the subscription a renewal made whose answer was lost, before the org's plan is read: the org may
+ * have left the paid plan since, and a renewal dropped then would leave a subscription Stripe made with the fee,
+ * never recorded, so never changed and charging on. Adopted, it is then brought to the org's plan as it reads
+ * now, like any other (`resumeSubscriptionCreation`: adopted from Stripe's list, else the stored request sent
+ * again). Returns `due` naming the subscription to follow.
+ */
+async function adoptPendingRenewal(
+  db: Database,
+  gateway: StripeGateway,
+  due: DueOrg,
+  logger: Logger,
+): Promise<DueOrg> {
+  const made = await resumeSubscriptionCreation(db, gateway, due.orgId, renewalKey(due));
+  if (made === undefined) return due;
+  await storeRenewal(db, due, made);
+  logger.info('stripe subscription from an earlier renewal recorded', {
+    orgId: due.orgId,
+    subscription: made,
+  });
+  return { ...due, subscriptionId: made };
+}
+
+/** Replaces the ended subscription with the one started in its place, and clears the request that made it. */
+async function storeRenewal(db: Database, due: DueOrg, subscriptionId: string) {
+  await db
+    .update(billingCustomers)
+    .set({ subscriptionId, pendingSubscription: null })
+    .where(
+      and(eq(billingCustomers.orgId, due.orgId), eq(billingCustomers.subscriptionId, due.subscriptionId)),
+    );
+}
+
 /**
  * Starts a subscription on the org's plan in place of the one Stripe ended. Its Idempotency-Key names the
- * ended subscription, so a retry after a crash before the new id was stored gets the same subscription back,
+ * ended subscription, so a retry after a crash before the new id was stored gets the same subscription back
+ * (finished by `adoptPendingRenewal` before the plan is read, whatever the plan is by then),
  * and a later renewal (after the new one ends too) gets a new one; the request is stored before it is first sent,
  * so a retry sends the same one (`createSubscriptionOnce`). Only the ended subscription is replaced. It is
  * anchored like a first subscription, to the 1st of the next UTC month, and backdated to the start of this month
@@ -156,25 +195,10 @@ async function renewSubscription(
   plan: Plan,
   at: { now: number; endedAt: number },
 ) {
-  const subscriptionId = await createSubscriptionOnce(
-    db,
-    gateway,
-    due.orgId,
-    `subscription-${due.orgId}-after-${due.subscriptionId}`,
-    () =>
-      newSubscriptionFor(
-        { orgId: due.orgId, customerId: due.customerId, plan },
-        catalogue,
-        at.now,
-        at.endedAt,
-      ),
+  const subscriptionId = await createSubscriptionOnce(db, gateway, due.orgId, renewalKey(due), () =>
+    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, at.now, at.endedAt),
   );
-  await db
-    .update(billingCustomers)
-    .set({ subscriptionId, pendingSubscription: null })
-    .where(
-      and(eq(billingCustomers.orgId, due.orgId), eq(billingCustomers.subscriptionId, due.subscriptionId)),
-    );
+  await storeRenewal(db, due, subscriptionId);
 }
 
 async function settle(db: Database, due: DueOrg, now: number, note: string | null) {

@@ -1,8 +1,9 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createStripeTestbed, type StripeTestbed } from '../../../../testing/stripe.js';
-import { billingCustomers } from '../../../db/schema.js';
-import { ensureMeters, type StripeCatalogue } from './catalogue.js';
+import { createStripeTestbed, hourAgo, type StripeTestbed } from '../../../../testing/stripe.js';
+import { billingCustomers, stripePlanChanges } from '../../../db/schema.js';
+import { setOrgStanding } from '../../orgs/standing.js';
+import { ensureMeters, PRO_PRICE_LOOKUP_KEY, type StripeCatalogue } from './catalogue.js';
 import { ensureCustomer } from './customers.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
@@ -146,5 +147,69 @@ describe('a creation retried after Stripe pruned its Idempotency-Key', () => {
         prorationBehavior: 'none',
       },
     ]);
+  });
+});
+
+describe('a creation whose answer was lost, the org leaving Pro before the retry', () => {
+  let t: StripeTestbed;
+  let org: string;
+  beforeEach(async () => {
+    t = await createStripeTestbed();
+    org = await t.createOrg('pro');
+    await t.addUsage(org, 'cpu_minutes', 120, hourAgo(2));
+  });
+  afterEach(() => t.cleanup());
+
+  const feesOf = (subscription: string | undefined) => {
+    const items = t.server.state.subscriptions.get(subscription ?? '')?.items as
+      | { data: { price: { lookup_key: string | null } }[] }
+      | undefined;
+    return (items?.data ?? []).flatMap((item) =>
+      item.price.lookup_key === PRO_PRICE_LOOKUP_KEY ? [item.price.lookup_key] : [],
+    );
+  };
+  const planChanges = () => t.db.select().from(stripePlanChanges).where(eq(stripePlanChanges.orgId, org));
+
+  it('records the first subscription Stripe made and takes its fee off, though no usage waits any more', async () => {
+    t.server.failNext(2, 'accept_then_drop', SUBSCRIPTIONS);
+    const first = await t.runner().runOnce();
+    // The customer exists, so the usage reached Stripe; the subscription Stripe made has the Pro fee.
+    expect(first.drain).toMatchObject({ sent: 1 });
+    const [made] = t.server.state.subscriptions.keys();
+    expect(feesOf(made)).toEqual([PRO_PRICE_LOOKUP_KEY]);
+
+    await setOrgStanding(t.db, org, { plan: 'free' });
+    await t.runner().runOnce();
+
+    expect(await t.subscriptionOf(org)).toBe(made);
+    expect(t.server.state.subscriptions.size).toBe(1);
+    expect(feesOf(made)).toEqual([]);
+    expect(await planChanges()).toMatchObject([{ status: 'applied' }]);
+  });
+
+  it('records the renewal Stripe made and takes its fee off, rather than leave it charging unseen', async () => {
+    await t.runner().runOnce();
+    // Stripe ended the subscription and its webhook dropped the org to Free; the owner then chose Pro again.
+    const ended = await t.subscriptionOf(org);
+    const old = t.server.state.subscriptions.get(ended);
+    if (old) Object.assign(old, { status: 'canceled', ended_at: Math.floor(Date.now() / 1000) - 60 });
+    await setOrgStanding(t.db, org, { plan: 'free' }, { syncStripe: false });
+    await setOrgStanding(t.db, org, { plan: 'pro' });
+    t.server.failNext(2, 'accept_then_drop', SUBSCRIPTIONS);
+    const lost = await t.runner().runOnce();
+    expect(lost.planChanges).toMatchObject({ failed: 1 });
+    const renewed = [...t.server.state.subscriptions.keys()].find((id) => id !== ended);
+    expect(feesOf(renewed)).toEqual([PRO_PRICE_LOOKUP_KEY]);
+
+    // The owner leaves Pro before the retry.
+    await setOrgStanding(t.db, org, { plan: 'free' });
+    await t.runner().runOnce(Date.now() + 60_000);
+
+    expect(await t.subscriptionOf(org)).toBe(renewed);
+    expect(t.server.state.subscriptions.size).toBe(2);
+    expect(feesOf(renewed)).toEqual([]);
+    expect((await planChanges()).map((c) => c.status)).toEqual(['applied', 'applied']);
+    const [row] = await t.db.select().from(billingCustomers).where(eq(billingCustomers.orgId, org));
+    expect(row?.pendingSubscription).toBeNull();
   });
 });
