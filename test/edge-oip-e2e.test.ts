@@ -110,7 +110,10 @@ describe('the edge speaks OIP to its clients', () => {
     const what = `${path} → ${res.status} ${new TextDecoder().decode(res.body.subarray(0, 300))}`;
     expect(res.json, what).toBeTypeOf('object');
     if (res.status >= 300) {
+      // OIP's string error, with the code and the request id beside it, whoever refused: the edge or the agent.
       expect(typeof res.json?.error, what).toBe('string');
+      expect(typeof res.json?.code, what).toBe('string');
+      expect(res.json?.requestId, what).toBe(res.headers.get('x-request-id'));
       return;
     }
     if (path.endsWith('/infer')) {
@@ -487,6 +490,7 @@ describe('the edge speaks OIP to its clients', () => {
       body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }),
     });
     expect(wrongShape.status).toBe(400);
+    expect(wrongShape.json?.code).toBe('bad_request');
     expect((await call('/v2/models/cls/infer', { ...json(key), body: '{"inputs": [' })).status).toBe(400);
   }, 60_000);
 
