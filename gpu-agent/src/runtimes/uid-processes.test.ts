@@ -1,5 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readProcStat } from './process-records.js';
@@ -91,6 +94,51 @@ describe.runIf(process.getuid?.() === 0)('killing a workload user’s processes'
     await killUidProcesses(uid, RANGE);
 
     expect(await liveThreads(pid)).toBe(0);
+  });
+
+  it('kills a chain of processes that each fork and exit, newer than any scan of /proc', async () => {
+    const uid = RANGE.uidMin + 4244;
+    const dir = mkdtempSync(join(tmpdir(), 'uid-chain-'));
+    chmodSync(dir, 0o777);
+    const beat = join(dir, 'beat');
+    // Each generation leaves a mark, forks and exits at once: a scan lists a pid that is gone when it is read,
+    // and its child, born after the listing, is in no scan.
+    const script = [
+      'import os',
+      'while True:',
+      `    open(${JSON.stringify(beat)}, "a").write("x")`,
+      '    if os.fork(): os._exit(0)',
+    ].join('\n');
+    spawn(
+      'setpriv',
+      [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'setsid', 'python3', '-c', script],
+      { stdio: 'ignore' },
+    );
+    const size = () => (existsSync(beat) ? statSync(beat).size : 0);
+    try {
+      for (let i = 0; i < 200 && size() < 50; i++) await sleep(10);
+      expect(size()).toBeGreaterThanOrEqual(50);
+
+      await killUidProcesses(uid, RANGE);
+
+      const after = size();
+      await sleep(500);
+      expect(size()).toBe(after);
+    } finally {
+      for (let i = 0; i < 3; i++) {
+        spawnSync('setpriv', [
+          `--reuid=${uid}`,
+          '--regid=65534',
+          '--clear-groups',
+          '--',
+          'sh',
+          '-c',
+          'kill -KILL -1',
+        ]);
+        await sleep(50);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a uid outside the workload range, and root, and leaves their processes alone', async () => {

@@ -1,5 +1,9 @@
+import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export interface UidRange {
   uidMin: number;
@@ -28,8 +32,8 @@ export class UidProcessesSurviveError extends Error {
  * SIGKILLs every live process of `uid` (real, effective, saved or filesystem uid) until a scan of /proc finds
  * none: root walks a tree that user owns only once nothing of theirs can swap a folder in it for a link
  * between root's check and its listing. A process that left the workload's process group (setsid, a double
- * fork) is found by its uid all the same; one forking while we scan is found by the next scan. Refuses any
- * uid outside `range`, so it can never reach root's, the agent's or a login user's processes.
+ * fork) is reached by its uid all the same, and so is a chain forking faster than a scan (kill(-1) as the uid
+ * first). Refuses any uid outside `range`, so it can never reach root's, the agent's or a login user's processes.
  */
 export async function killUidProcesses(
   uid: number,
@@ -43,8 +47,13 @@ export async function killUidProcesses(
     throw new Error(`refusing to kill the processes of uid ${uid}: the agent's own`);
   const rounds = options.rounds ?? 50;
   const deadline = Date.now() + (options.timeoutMs ?? 5_000);
+  // A scan alone can miss a process: one that forks and exits in a chain is gone when its pid is read, and its
+  // child is newer than the listing. kill(-1) as the uid reaches all of them at once (the kernel signals every
+  // process the uid may signal while no fork can finish), so after it nothing of the uid is left to fork.
+  await killAllAs(uid);
   let pids = await processesOf(uid);
   for (let round = 0; pids.length > 0 && round < rounds && Date.now() < deadline; round++) {
+    await killAllAs(uid);
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -56,6 +65,29 @@ export async function killUidProcesses(
     pids = await processesOf(uid);
   }
   if (pids.length > 0) throw new UidProcessesSurviveError(uid, pids);
+}
+
+/**
+ * Sends SIGKILL to every process `uid` may signal (those whose real or saved uid is `uid`), from a short-lived
+ * process of that uid: sh's `kill -KILL -1`, which spares only itself. Its group is nogroup and it has no
+ * supplementary groups, so nothing of root's lingers in it. Which exit status it ends with does not matter
+ * (none left to signal is fine); a failure to start it does.
+ */
+async function killAllAs(uid: number): Promise<void> {
+  try {
+    await run('setpriv', [
+      `--reuid=${uid}`,
+      '--regid=65534',
+      '--clear-groups',
+      '--',
+      'sh',
+      '-c',
+      'kill -KILL -1',
+    ]);
+  } catch (error) {
+    if (typeof (error as { code?: unknown }).code === 'number') return;
+    throw error;
+  }
 }
 
 const DEAD = /^State:\s+[ZX]/m;
