@@ -131,7 +131,8 @@ export function alertCommands(program: Command): void {
           path: { id: channel.id },
         });
         const how = sent.httpStatus !== null ? `HTTP ${sent.httpStatus}` : (sent.error ?? 'no answer');
-        ctx.print(sent, () => `${sent.ok ? 'Delivered' : 'Not delivered'} to ${channel.name}: ${how}`);
+        // A failure is said once, as the error the exit code goes with; --json still prints the delivery.
+        if (sent.ok || ctx.options.json) ctx.print(sent, () => `Delivered to ${channel.name}: ${how}`);
         if (!sent.ok) throw new CliError(`The test notification to ${channel.name} failed: ${how}`);
       }),
     );
