@@ -98,6 +98,30 @@ describe('readiness probe at zero', () => {
     expect(world.wakes).toHaveLength(2);
   });
 
+  it('wakes a deployment that went to zero while the isolate was idle, though its snapshot still names the replica', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const name = uniqueId('dozed');
+    const serving = deployment(name, [version(1, 100, [replica(1)])], { orgId, deploymentId: `dep_${name}` });
+    world.routing = snapshot(1, [serving]);
+    world.agents[AGENT] = () => json({ name: `dep_${name}`, ready: true });
+    const ready = await world.get(`/v2/models/${name}/ready`, key);
+    expect(ready.res.status).toBe(200);
+    await ready.settled();
+
+    // Scaled to zero meanwhile: the replica is gone from its agent (404) and from routing.
+    world.routing = snapshot(2, [atZero(name)]);
+    world.agents[AGENT] = () => json({ error: 'not found' }, 404);
+    vi.setSystemTime(Date.now() + 60_000);
+    const probe = await world.get(`/v2/models/${name}/ready`, key);
+    expect(probe.res.status).toBe(503);
+    expect(probe.res.headers.get('retry-after')).toBe('5');
+    expect(((await probe.res.json()) as { error: string }).error).toBe(
+      `model '${name}' has no ready replica (scaled to zero, or starting): waking it; retry shortly`,
+    );
+    await probe.settled();
+    expect(world.wakes.map((w) => w.deploymentId)).toEqual([`dep_${name}`]);
+  });
+
   it('wakes for a version pinned by number or id, and answers 404 for a version it does not have', async () => {
     const name = uniqueId('pinned');
     world.routing = snapshot(1, [atZero(name)]);

@@ -23,7 +23,7 @@ import { sumReplicaStats } from '../oip/statistics.js';
 import { readBody } from '../request-body.js';
 import { REQUEST_ID_HEADER } from '../request-id.js';
 import { chooseVersion, findPinnedVersion } from '../routing/choose.js';
-import { forwardToReplica } from '../routing/forward.js';
+import { forwardToReplica, NoReplicaAnswered } from '../routing/forward.js';
 import { forwardOrHold } from '../routing/forward-or-hold.js';
 import { startFailed } from '../routing/hold-queue.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
@@ -307,6 +307,22 @@ function probedVersion(c: Ctx, deployment: RoutedDeployment): RoutedVersion {
   );
 }
 
+/**
+ * A probe whose replicas are all gone (404, refused): an isolate idle for a while routes by the snapshot it
+ * held while it refreshes in the background, so a deployment that went to zero meanwhile still shows its
+ * old replica. Routing as it is now decides: at zero the probe wakes it and says so (probedVersion).
+ */
+async function probeGone<T>(c: Ctx, deployment: RoutedDeployment, forwarded: Promise<T>): Promise<T> {
+  try {
+    return await forwarded;
+  } catch (err) {
+    if (!(err instanceof NoReplicaAnswered) || !err.down) throw err;
+    const now = findById(await routingTable(c.env).fresh(c.env), deployment.orgId, deployment.deploymentId);
+    if (now && !hasReplica(now)) probedVersion(c, now);
+    throw err;
+  }
+}
+
 /** Model metadata and readiness: forwarded to a replica, neither metered nor rate limited. */
 async function describe(c: Ctx, suffix: '' | '/ready') {
   const called = await deploymentCalled(c, c.req.param('name') ?? '');
@@ -315,7 +331,7 @@ async function describe(c: Ctx, suffix: '' | '/ready') {
     suffix === '/ready'
       ? { deployment: called, version: probedVersion(c, called) }
       : await servingVersion(c, called, c.req.param('version'), 0);
-  const { response } = await forwardToReplica(c.env, {
+  const forwarded = forwardToReplica(c.env, {
     deployment,
     version,
     method: 'GET',
@@ -323,6 +339,7 @@ async function describe(c: Ctx, suffix: '' | '/ready') {
     body: new Uint8Array(0),
     headers: { [REQUEST_ID_HEADER]: c.get('requestId') },
   });
+  const { response } = suffix === '/ready' ? await probeGone(c, deployment, forwarded) : await forwarded;
   const body = new Uint8Array(await response.arrayBuffer());
   const answer = { status: response.status, body, headers: new Headers(response.headers) };
   if (!response.ok) return oipError(c, answer);
