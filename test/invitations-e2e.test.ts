@@ -195,6 +195,45 @@ describe('organisation invitations by mail and the CLI', () => {
     expect(audit.stdout).toMatch(new RegExp(`^20\\S+ +${owner.email} +invitation\\.revoke +${email}$`, 'm'));
   });
 
+  it('tells the owner which pending invitations went with a member they removed or demoted', async () => {
+    /** An account of `name` that joins Acme Vision as admin through a mailed invitation; its token there. */
+    const admin = async (name: string) => {
+      const email = `${name.toLowerCase()}-${Date.now()}@example.com`;
+      const own = await register(email, name);
+      await cliAs(owner)(['members', 'invite', email, '--role', 'admin']);
+      const token = tokenIn(await mailTo(email));
+      expect(
+        (await t.client.call('POST', '/v1/invitations/accept', { token: own, body: { token } })).status,
+      ).toBe(200);
+      const switched = await t.client.call('POST', '/v1/auth/switch-org', {
+        token: own,
+        body: { orgId: owner.orgId },
+      });
+      return { email, token: switched.json.accessToken as string };
+    };
+    const invite = async (by: string, email: string, role: string) =>
+      expect(
+        (await t.client.call('POST', '/v1/org/invitations', { token: by, body: { email, role } })).status,
+      ).toBe(201);
+    const ada = await admin('Ada');
+    const bo = await admin('Bo');
+    await invite(ada.token, 'friend-of-ada@example.com', 'member');
+    await invite(bo.token, 'friend-of-bo@example.com', 'viewer');
+
+    const demoted = await cliAs(owner)(['members', 'role', bo.email, 'member']);
+    expect([demoted.code, demoted.stderr]).toEqual([0, '']);
+    expect(demoted.stdout).toBe(
+      `Bo (${bo.email}) is now member (was admin)\n` +
+        'The pending invitations they can no longer make as member were revoked with it: friend-of-bo@example.com (viewer)\n',
+    );
+    const removed = await cliAs(owner)(['members', 'remove', ada.email]);
+    expect([removed.code, removed.stderr]).toEqual([0, '']);
+    expect(removed.stdout).toBe(
+      `Removed Ada (${ada.email}); the API keys they made were revoked\n` +
+        'The pending invitations they (or their keys) sent were revoked with it: friend-of-ada@example.com (member)\n',
+    );
+  });
+
   const plainReason =
     'No mail was sent (the mail server did not take the mail; the platform operator can see why in its log). ' +
     'Pass them this link; it is shown only now:';

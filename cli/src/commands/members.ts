@@ -1,4 +1,4 @@
-import type { MeridianClient, Schema } from '@meridian/sdk';
+import { collect, ForbiddenError, type MeridianClient, type Schema } from '@meridian/sdk';
 import { type Command, Option } from 'commander';
 import { action, CliError, table } from '../context.js';
 
@@ -51,6 +51,38 @@ export async function requireMember(client: MeridianClient, email: string): Prom
   const found = memberByEmail(await listMembers(client), email);
   if (!found) throw new CliError(`No member with e-mail ${email} (meridian members list)`);
   return found;
+}
+
+/**
+ * The invitations a removal or demotion of `member` revoked with it (they, or keys that went or were capped
+ * with them, could no longer make them), as the audit log records them since `since`; none for a caller who
+ * cannot read the log (a member leaving).
+ */
+async function invitationsRevokedWith(
+  client: MeridianClient,
+  member: Pick<Member, 'userId'>,
+  reason: 'member.remove' | 'member.role_change',
+  since: Date,
+): Promise<string[]> {
+  try {
+    const entries = await collect(
+      client.list('/v1/audit-log', {
+        query: { action: 'invitation.revoke', since: since.toISOString(), limit: 200 },
+      }),
+    );
+    return entries
+      .filter((e) => e.metadata.member === member.userId && e.metadata.reason === reason)
+      .map((e) => `${String(e.metadata.email)} (${String(e.metadata.role)})`);
+  } catch (error) {
+    if (error instanceof ForbiddenError) return [];
+    throw error;
+  }
+}
+
+/** The line that tells an owner which pending invitations went with a change, so none vanishes unexplained. */
+export function revokedInvitationsText(revoked: readonly string[], which: string): string {
+  if (revoked.length === 0) return '';
+  return `\n${which} were revoked with it: ${revoked.join(', ')}`;
 }
 
 export function memberCommands(program: Command): void {
@@ -127,14 +159,24 @@ export function memberCommands(program: Command): void {
         const role = parseRole(value);
         const client = await ctx.client();
         const member = await requireMember(client, email);
+        // A minute back: the server's clock, which stamps the log, need not agree with this one.
+        const since = new Date(Date.now() - 60_000);
         const changed = await client.request('patch', '/v1/org/members/{userId}', {
           path: { userId: member.userId },
           body: { role },
         });
-        ctx.print(changed, () =>
+        const revoked =
+          member.role === changed.role
+            ? []
+            : await invitationsRevokedWith(client, member, 'member.role_change', since);
+        ctx.print({ ...changed, revokedInvitations: revoked }, () =>
           member.role === changed.role
             ? `${memberLabel(changed)} is already ${changed.role}`
-            : `${memberLabel(changed)} is now ${changed.role} (was ${member.role})`,
+            : `${memberLabel(changed)} is now ${changed.role} (was ${member.role})` +
+              revokedInvitationsText(
+                revoked,
+                `The pending invitations they can no longer make as ${changed.role}`,
+              ),
         );
       }),
     );
@@ -155,14 +197,18 @@ export function memberCommands(program: Command): void {
       action(async (ctx, email: string, opts: { keys: 'revoke' | 'transfer' }) => {
         const client = await ctx.client();
         const member = await requireMember(client, email);
+        const since = new Date(Date.now() - 60_000);
         await client.request('delete', '/v1/org/members/{userId}', {
           path: { userId: member.userId },
           query: { keys: opts.keys },
         });
+        const revoked = await invitationsRevokedWith(client, member, 'member.remove', since);
         const keys = opts.keys === 'revoke' ? 'revoked' : 'transferred to you';
         ctx.print(
-          { removed: member.userId, keys: opts.keys },
-          () => `Removed ${memberLabel(member)}; the API keys they made were ${keys}`,
+          { removed: member.userId, keys: opts.keys, revokedInvitations: revoked },
+          () =>
+            `Removed ${memberLabel(member)}; the API keys they made were ${keys}` +
+            revokedInvitationsText(revoked, 'The pending invitations they (or their keys) sent'),
         );
       }),
     );

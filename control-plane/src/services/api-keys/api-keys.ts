@@ -140,7 +140,7 @@ export async function revokeApiKey(db: Database, actor: Actor, id: string) {
       targetId: id,
       metadata: { name: row.name },
     });
-    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, [id], 'api_key.revoke');
+    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, [id], 'api_key.revoke', { key: id });
   });
   return presentApiKey({ ...row, revokedAt });
 }

@@ -51,9 +51,13 @@ export async function inviterMayStillGrant(
 /** The change that took an inviter's right to invite: a member removed (or leaving), demoted, or a key revoked. */
 export type InviterChange = 'member.remove' | 'member.role_change' | 'api_key.revoke';
 
+/** Whom the change was made to, kept with each revocation so a reader can say whose change took which. */
+export type ChangedInviter = { member: string } | { key: string };
+
 /**
  * Revokes the pending invitations of `orgId` sent by `inviterIds` (users, or the keys that sent them) that their
- * sender could no longer make, each audited as `invitation.revoke` by `actor` with the address and `reason`.
+ * sender could no longer make, each audited as `invitation.revoke` by `actor` with the address, `reason` and
+ * `changed` (the member or key the change was made to).
  * Called in the transaction of the change, after its writes, so the org's list never shows an invitation that
  * accepting would refuse, and the invitee's link answers as for any revoked one.
  */
@@ -63,6 +67,7 @@ export async function revokeInvitationsInviterCannotGrant(
   orgId: string,
   inviterIds: readonly string[],
   reason: InviterChange,
+  changed: ChangedInviter,
 ): Promise<void> {
   if (inviterIds.length === 0) return;
   const now = new Date();
@@ -94,7 +99,13 @@ export async function revokeInvitationsInviterCannotGrant(
       action: 'invitation.revoke',
       targetType: 'invitation',
       targetId: invitation.id,
-      metadata: { email: invitation.email, role: invitation.role, invitedBy: invitation.invitedBy, reason },
+      metadata: {
+        email: invitation.email,
+        role: invitation.role,
+        invitedBy: invitation.invitedBy,
+        reason,
+        ...changed,
+      },
     });
   }
 }

@@ -111,7 +111,9 @@ export async function changeRole(
     }
     // And so do the invitations they (or those keys) sent and could no longer send.
     const inviters = [userId, ...made.map((key) => key.id)];
-    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, inviters, 'member.role_change');
+    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, inviters, 'member.role_change', {
+      member: userId,
+    });
   });
   cache.invalidateUser(userId);
   return present({ ...member, role });
@@ -196,7 +198,9 @@ export async function removeMember(
     }
     // Their pending invitations, and those of the keys revoked with them, go too; a transferred key's stay.
     const inviters = [userId, ...made.map((key) => key.id)];
-    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, inviters, 'member.remove');
+    await revokeInvitationsInviterCannotGrant(tx, actor, orgId, inviters, 'member.remove', {
+      member: userId,
+    });
   });
   await revokeUserSessions(deps, userId, 'member_removed', orgId);
   cache.invalidateUser(userId);
