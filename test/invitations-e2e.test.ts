@@ -232,6 +232,13 @@ describe('organisation invitations by mail and the CLI', () => {
       `Removed Ada (${ada.email}); the API keys they made were revoked\n` +
         'The pending invitations they (or their keys) sent were revoked with it: friend-of-ada@example.com (member)\n',
     );
+    // Leaving ends the leaver's login there at once: what they sent is not read back with it.
+    const left = await cliAs(bo.token)(['members', 'remove', bo.email]);
+    expect([left.code, left.stderr, left.stdout]).toEqual([
+      0,
+      '',
+      `Removed Bo (${bo.email}); the API keys they made were revoked\n`,
+    ]);
   });
 
   const plainReason =

@@ -56,7 +56,7 @@ export async function requireMember(client: MeridianClient, email: string): Prom
 /**
  * The invitations a removal or demotion of `member` revoked with it (they, or keys that went or were capped
  * with them, could no longer make them), as the audit log records them since `since`; none for a caller who
- * cannot read the log (a member leaving).
+ * cannot read the log.
  */
 async function invitationsRevokedWith(
   client: MeridianClient,
@@ -197,12 +197,14 @@ export function memberCommands(program: Command): void {
       action(async (ctx, email: string, opts: { keys: 'revoke' | 'transfer' }) => {
         const client = await ctx.client();
         const member = await requireMember(client, email);
+        const leaving = (await client.request('get', '/v1/auth/me')).user?.id === member.userId;
         const since = new Date(Date.now() - 60_000);
         await client.request('delete', '/v1/org/members/{userId}', {
           path: { userId: member.userId },
           query: { keys: opts.keys },
         });
-        const revoked = await invitationsRevokedWith(client, member, 'member.remove', since);
+        // One who leaves has no login there once they are gone, to read the log with.
+        const revoked = leaving ? [] : await invitationsRevokedWith(client, member, 'member.remove', since);
         const keys = opts.keys === 'revoke' ? 'revoked' : 'transferred to you';
         ctx.print(
           { removed: member.userId, keys: opts.keys, revokedInvitations: revoked },
