@@ -139,7 +139,7 @@ describe('invitations in the dashboard', () => {
     expect(after.json.items.map((m: { email: string }) => m.email)).toContain(email);
   }, 120_000);
 
-  it('drops from the pending list the invitations of a member the owner removes or demotes', async () => {
+  it('drops from the pending list, and names, the invitations of a member the owner removes or demotes', async () => {
     const adminUser = await t.client.joinOrg(owner, await t.client.register('ada'), 'admin');
     const memberUser = await t.client.joinOrg(owner, await t.client.register('mo'), 'admin');
     const byAdmin = `by-ada-${Date.now()}@example.com`;
@@ -162,11 +162,23 @@ describe('invitations in the dashboard', () => {
     await pending
       .getByRole('cell', { name: byAdmin, exact: true })
       .waitFor({ state: 'detached', timeout: 10_000 });
-    // And so does demoting one to a role that invites nobody.
+    // And a line says which went, so none vanishes unexplained.
+    await page
+      .getByRole('status')
+      .filter({
+        hasText: `The pending invitations ada (or their keys) sent were revoked with them: ${byAdmin} (member)`,
+      })
+      .waitFor({ timeout: 10_000 });
+    // So does demoting one to a role that invites nobody.
     await members.getByLabel('Role of mo').selectOption('member');
     await pending
       .getByRole('cell', { name: byMember, exact: true })
       .waitFor({ state: 'detached', timeout: 10_000 });
+    await page
+      .getByRole('status')
+      .filter({ hasText: `The pending invitations mo can no longer make were revoked: ${byMember} (viewer)` })
+      .waitFor({ timeout: 10_000 });
+    expect(await seriousViolations(page)).toEqual([]);
     const left = await t.client.call('GET', '/v1/org/invitations', { token: owner.accessToken });
     expect(left.json.items.map((i: { email: string }) => i.email)).not.toContain(byMember);
   }, 180_000);

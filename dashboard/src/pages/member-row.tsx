@@ -3,21 +3,33 @@ import { can, type Role, useApp } from '../api/context';
 import { ConfirmButton } from '../components/confirm-button';
 import { ErrorMessage } from '../components/error-message';
 import { useAction } from '../hooks/use-action';
+import type { MemberChange } from './revoked-invitations';
 
 const ROLES: Role[] = ['owner', 'admin', 'member', 'viewer'];
 
-export function MemberRow({ member: m, onChange }: { member: Schema<'Member'>; onChange(): void }) {
+export function MemberRow({
+  member: m,
+  onChange,
+}: {
+  member: Schema<'Member'>;
+  /** After a change: which it was, and from when the audit log holds what it revoked. */
+  onChange(change: MemberChange, since: Date): void;
+}) {
   const { client, role, me } = useApp();
+  // A minute back: the server's clock, which stamps the log, need not agree with the browser's.
+  const aMinuteAgo = () => new Date(Date.now() - 60_000);
   const update = useAction(async (next: Role) => {
+    const since = aMinuteAgo();
     await client.request('patch', '/v1/org/members/{userId}', {
       path: { userId: m.userId },
       body: { role: next },
     });
-    onChange();
+    onChange('member.role_change', since);
   });
   const remove = useAction(async () => {
+    const since = aMinuteAgo();
     await client.request('delete', '/v1/org/members/{userId}', { path: { userId: m.userId } });
-    onChange();
+    onChange('member.remove', since);
   });
   const manage = can.manage(role) && m.userId !== me.user?.id;
   return (

@@ -1,3 +1,5 @@
+import type { Schema } from '@meridian/sdk';
+import { useState } from 'react';
 import { can, useApp } from '../api/context';
 import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
@@ -7,6 +9,7 @@ import { useLoad } from '../hooks/use-load';
 import { MemberForm } from './member-form';
 import { MemberRow } from './member-row';
 import { PendingInvitations } from './pending-invitations';
+import { invitationsRevokedWith, type MemberChange } from './revoked-invitations';
 
 export function MembersPage() {
   const { client, role } = useApp();
@@ -16,16 +19,31 @@ export function MembersPage() {
     async () => (manage ? (await client.request('get', '/v1/org/invitations')).items : []),
     [manage],
   );
-  // A removal or demotion revokes the invitations the member (or their keys) could no longer make.
-  const membersChanged = () => {
+  // A removal or demotion revokes the invitations the member (or their keys) could no longer make: the list
+  // drops them, and a line says which went, so none vanishes unexplained.
+  const [revoked, setRevoked] = useState<{ name: string; change: MemberChange; items: string[] }>();
+  const membersChanged = (member: Schema<'Member'>) => (change: MemberChange, since: Date) => {
     members.reload();
     pending.reload();
+    void invitationsRevokedWith(client, member.userId, change, since).then(
+      (items) => setRevoked(items.length > 0 ? { name: member.name, change, items } : undefined),
+      // The change is made; only the line naming what went with it is missing.
+      () => setRevoked(undefined),
+    );
   };
   return (
     <>
       <PageHeader title="Members and roles" />
       {manage ? <MemberForm onAdded={pending.reload} /> : null}
       <ErrorMessage error={pending.error} />
+      {revoked ? (
+        <p role="status">
+          {revoked.change === 'member.remove'
+            ? `The pending invitations ${revoked.name} (or their keys) sent were revoked with them: `
+            : `The pending invitations ${revoked.name} can no longer make were revoked: `}
+          {revoked.items.join(', ')}
+        </p>
+      ) : null}
       {pending.data ? <PendingInvitations items={pending.data} onChange={pending.reload} /> : null}
       <ErrorMessage error={members.error} />
       {members.loading && !members.data ? <Loading /> : null}
@@ -41,7 +59,7 @@ export function MembersPage() {
           </thead>
           <tbody>
             {members.data.items.map((m) => (
-              <MemberRow key={m.userId} member={m} onChange={membersChanged} />
+              <MemberRow key={m.userId} member={m} onChange={membersChanged(m)} />
             ))}
           </tbody>
         </TableWrap>
