@@ -232,6 +232,23 @@ describe('organisation invitations by mail and the CLI', () => {
       `Removed Ada (${ada.email}); the API keys they made were revoked\n` +
         'The pending invitations they (or their keys) sent were revoked with it: friend-of-ada@example.com (member)\n',
     );
+    // A key revoked on its own takes what it sent too, and says so.
+    const key = await t.client.createKey(owner, { name: 'inviter-bot' });
+    await invite(key.secret, 'friend-of-bot@example.com', 'member');
+    const revokedKey = await cliAs(owner)(['keys', 'revoke', 'inviter-bot']);
+    expect([revokedKey.code, revokedKey.stderr]).toEqual([0, '']);
+    expect(revokedKey.stdout).toBe(
+      `Revoked key inviter-bot (${key.id})\n` +
+        'The pending invitations it sent were revoked with it: friend-of-bot@example.com (member)\n',
+    );
+    // A key revoking itself has nothing left to read the log with, and is told it is revoked all the same.
+    const selfish = await t.client.createKey(owner, { name: 'self-revoker' });
+    const itself = await cliAs(selfish.secret)(['keys', 'revoke', 'self-revoker']);
+    expect([itself.code, itself.stderr, itself.stdout]).toEqual([
+      0,
+      '',
+      `Revoked key self-revoker (${selfish.id})\n`,
+    ]);
     // Leaving ends the leaver's login there at once: what they sent is not read back with it.
     const left = await cliAs(bo.token)(['members', 'remove', bo.email]);
     expect([left.code, left.stderr, left.stdout]).toEqual([

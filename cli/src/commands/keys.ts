@@ -4,6 +4,7 @@ import { action, CliError, table } from '../context.js';
 import { formatDuration, parseDurationWithin } from '../durations.js';
 import { wholeNumber } from '../numbers.js';
 import { requireActiveKey } from '../resolve.js';
+import { invitationsRevokedWith, revokedInvitationsText } from './members.js';
 
 type RateLimit = Schema<'ApiKey'>['rateLimits'][number];
 
@@ -119,8 +120,20 @@ export function keyCommands(program: Command): void {
       action(async (ctx, ref: string) => {
         const client = await ctx.client();
         const key = await requireActiveKey(client, ref);
+        // A key revoking itself has no credential left to read the log with.
+        const itself = (await client.request('get', '/v1/auth/me')).apiKey?.id === key.id;
+        // A minute back: the server's clock, which stamps the log, need not agree with this one.
+        const since = new Date(Date.now() - 60_000);
         await client.request('delete', '/v1/api-keys/{id}', { path: { id: key.id } });
-        ctx.print({ revoked: key.id }, () => `Revoked key ${key.name} (${key.id})`);
+        const revoked = itself
+          ? []
+          : await invitationsRevokedWith(client, { key: key.id }, 'api_key.revoke', since);
+        ctx.print(
+          { revoked: key.id, revokedInvitations: revoked },
+          () =>
+            `Revoked key ${key.name} (${key.id})` +
+            revokedInvitationsText(revoked, 'The pending invitations it sent'),
+        );
       }),
     );
 }

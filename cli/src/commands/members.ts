@@ -54,14 +54,14 @@ export async function requireMember(client: MeridianClient, email: string): Prom
 }
 
 /**
- * The invitations a removal or demotion of `member` revoked with it (they, or keys that went or were capped
- * with them, could no longer make them), as the audit log records them since `since`; none for a caller who
- * cannot read the log.
+ * The invitations a change revoked with it (a removal or demotion of a member: they, or keys that went or were
+ * capped with them, could no longer make them; or a key revoked), as the audit log records them since `since`;
+ * none for a caller who cannot read the log.
  */
-async function invitationsRevokedWith(
+export async function invitationsRevokedWith(
   client: MeridianClient,
-  member: Pick<Member, 'userId'>,
-  reason: 'member.remove' | 'member.role_change',
+  changed: { member: string } | { key: string },
+  reason: 'member.remove' | 'member.role_change' | 'api_key.revoke',
   since: Date,
 ): Promise<string[]> {
   try {
@@ -70,8 +70,9 @@ async function invitationsRevokedWith(
         query: { action: 'invitation.revoke', since: since.toISOString(), limit: 200 },
       }),
     );
+    const [field, id] = 'member' in changed ? ['member', changed.member] : ['key', changed.key];
     return entries
-      .filter((e) => e.metadata.member === member.userId && e.metadata.reason === reason)
+      .filter((e) => e.metadata[field] === id && e.metadata.reason === reason)
       .map((e) => `${String(e.metadata.email)} (${String(e.metadata.role)})`);
   } catch (error) {
     if (error instanceof ForbiddenError) return [];
@@ -168,7 +169,7 @@ export function memberCommands(program: Command): void {
         const revoked =
           member.role === changed.role
             ? []
-            : await invitationsRevokedWith(client, member, 'member.role_change', since);
+            : await invitationsRevokedWith(client, { member: member.userId }, 'member.role_change', since);
         ctx.print({ ...changed, revokedInvitations: revoked }, () =>
           member.role === changed.role
             ? `${memberLabel(changed)} is already ${changed.role}`
@@ -204,7 +205,9 @@ export function memberCommands(program: Command): void {
           query: { keys: opts.keys },
         });
         // One who leaves has no login there once they are gone, to read the log with.
-        const revoked = leaving ? [] : await invitationsRevokedWith(client, member, 'member.remove', since);
+        const revoked = leaving
+          ? []
+          : await invitationsRevokedWith(client, { member: member.userId }, 'member.remove', since);
         const keys = opts.keys === 'revoke' ? 'revoked' : 'transferred to you';
         ctx.print(
           { removed: member.userId, keys: opts.keys, revokedInvitations: revoked },
