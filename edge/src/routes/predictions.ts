@@ -57,17 +57,27 @@ async function lookUp(c: Ctx, find: (snapshot: RoutingSnapshot) => RoutedDeploym
   return find(await table.snapshot(c.env, c.executionCtx)) ?? find(await table.afterMiss(c.env));
 }
 
-/** The caller's deployment by name (or, with `byId`, by id first); another org's is never found. */
-async function deploymentCalled(c: Ctx, ref: string, byId = false): Promise<RoutedDeployment> {
+/**
+ * How a route's caller names what it calls: OIP's `/v2/models/{name}` calls it a model, Meridian's
+ * `/v1/deployments/{id or name}` a deployment (by name, or by id first). A 404 uses the caller's word.
+ */
+type CalledAs = { noun: 'model'; byId: false } | { noun: 'deployment'; byId: true };
+const AS_MODEL: CalledAs = { noun: 'model', byId: false };
+const AS_DEPLOYMENT: CalledAs = { noun: 'deployment', byId: true };
+
+/** The caller's deployment, looked up as the route names it; another org's is never found. */
+async function deploymentCalled(c: Ctx, ref: string, as: CalledAs = AS_MODEL): Promise<RoutedDeployment> {
   const { orgId } = c.get('caller');
   const deployment = await lookUp(
     c,
-    (snapshot) => (byId ? findById(snapshot, orgId, ref) : undefined) ?? findByName(snapshot, orgId, ref),
+    (snapshot) => (as.byId ? findById(snapshot, orgId, ref) : undefined) ?? findByName(snapshot, orgId, ref),
   );
   // Another org's deployment answers exactly like one that does not exist.
   // The name is the caller's: echoed, but never more than a name's worth of it.
-  if (!deployment)
-    throw new EdgeError('not_found', `model '${ref.slice(0, 128)}' not found: no deployment has that name`);
+  if (!deployment) {
+    const what = as.byId ? 'no deployment has that name or id' : 'no deployment has that name';
+    throw new EdgeError('not_found', `${as.noun} '${ref.slice(0, 128)}' not found: ${what}`);
+  }
   requirePredictScope(c.get('caller'), deployment);
   return deployment;
 }
@@ -410,7 +420,7 @@ async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: RoutedVer
 /** `POST /v1/deployments/{id or name}/predict`: simple JSON in and out, OIP in between. */
 async function predictSimple(c: Ctx) {
   const idempotencyKey = idempotencyKeyOf(c);
-  const called = await deploymentCalled(c, c.req.param('id') ?? '', true);
+  const called = await deploymentCalled(c, c.req.param('id') ?? '', AS_DEPLOYMENT);
   let parsed: { inputs?: unknown };
   let bodyBytes: number;
   try {
