@@ -500,7 +500,7 @@ describe('the meridian CLI against the platform', () => {
     // Still serving on its one replica: 1 of 1 wanted, where "1/0" would be ready out of the minimum.
     expect(list).toMatch(/ ocr-cls +ocr-cls +1 +ready +1\/1\n/);
     expect(ok(await cli.run(['deployments', 'get', 'ocr-cls'])).stdout).toContain(
-      '\n  replicas    1/1 ready (ready 1)\n',
+      '\n  replicas    1 of 1 ready\n',
     );
   }, 60_000);
 

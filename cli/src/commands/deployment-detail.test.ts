@@ -65,7 +65,7 @@ describe('deployments get', () => {
         'ocr-cls (dep_1)',
         '  model       ocr-cls v3 (alias production)',
         '  status      ready',
-        '  replicas    1/2 ready (loading 1, ready 1)',
+        '  replicas    1 of 2 ready; loading 1',
         '  scaling     0–3 replicas, 4 calls in flight per replica; up after 0s, down after 30s, to zero after 10m without calls',
         '  cold calls  held up to 30s while no replica is ready',
         '  runs on     cpu, onnx',
@@ -93,7 +93,7 @@ describe('deployments get', () => {
     expect(fixed).toContain(
       '  scaling     1 replica, 4 calls in flight per replica; up after 0s, down after 30s, never to zero',
     );
-    expect(fixed).toContain('  replicas    0/2 ready (none running)');
+    expect(fixed).toContain('  replicas    0 of 2 ready; none running');
     expect(fixed).toContain('  runs on     2 × t4, container (ghcr.io/acme/server:1)');
     expect(fixed).toContain("  batching    the agent's own (up to 32 calls, no added delay)");
     expect(fixed).toContain('  cache       off');
@@ -188,8 +188,29 @@ describe('deployments get', () => {
     expect(phaseLine({ ...rolling, rollout: canary })).toBe(
       'ocr-cls: ready — 1/1 replicas ready (+1 canary)',
     );
-    expect(deploymentDetail(rolling, 'http://edge')).toContain(
-      '\n  replicas    1/1 (+1 retiring) ready (ready 2)\n',
+  });
+
+  it('says plainly how many replicas are ready of those wanted, and how many are retiring', () => {
+    const line = (over: Partial<Deployment>) =>
+      /\n {2}replicas {4}(.*)\n/.exec(deploymentDetail(deployment(over), 'http://edge'))?.[1];
+    const ready = (n: number) => ({
+      total: n,
+      pending: 0,
+      pulling: 0,
+      loading: 0,
+      ready: n,
+      failed: 0,
+      stopped: 0,
+    });
+    // Scaled to zero while its last replica finishes its calls: once "0/0 (+1 retiring) ready (ready 1)".
+    expect(line({ desiredReplicas: 0, replicas: ready(1) })).toBe(
+      '0 of 0 ready, 1 retiring (taking no new calls)',
     );
+    // A rolling update: the new replica ready, the old one out of routing and finishing its calls.
+    expect(line({ desiredReplicas: 1, replicas: ready(2) })).toBe(
+      '1 of 1 ready, 1 retiring (taking no new calls)',
+    );
+    expect(line({ desiredReplicas: 1, replicas: ready(2), rollout: canary })).toBe('1 of 1 ready, 1 canary');
+    expect(line({ desiredReplicas: 1, replicas: ready(1) })).toBe('1 of 1 ready');
   });
 });

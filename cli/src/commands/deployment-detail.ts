@@ -31,11 +31,26 @@ export function versionCell(d: Deployment): string {
   return `${d.version.version} → ${r.version ?? '?'} (${percent(r.share)})`;
 }
 
-/** `ready 1, loading 1`: the phases that hold a replica now. */
-function phases(d: Deployment): string {
-  const { total: _total, ...byPhase } = d.replicas;
-  const held = Object.entries(byPhase).filter(([, n]) => n > 0);
-  return held.length === 0 ? 'none running' : held.map(([phase, n]) => `${phase} ${n}`).join(', ');
+/**
+ * `1 of 2 ready; loading 1`, `0 of 0 ready, 1 retiring (taking no new calls)`: ready out of what the
+ * autoscaler wants, the ready ones beyond it said for what they are (a retiring replica has left routing and
+ * stops once it has finished its calls), then the replicas in other phases. Ready replicas are counted once:
+ * `0/0 (+1 retiring) ready (ready 1)` read as a contradiction.
+ */
+function replicasLine(d: Deployment): string {
+  const { ready, wanted, extra, extraAre } = replicaCounts(d);
+  const beyond =
+    extra === 0
+      ? ''
+      : extraAre === 'retiring'
+        ? `, ${extra} retiring (taking no new calls)`
+        : `, ${extra} canary`;
+  const { total, ready: _ready, ...byPhase } = d.replicas;
+  const others = Object.entries(byPhase)
+    .filter(([, n]) => n > 0)
+    .map(([phase, n]) => `${phase} ${n}`);
+  const rest = total === 0 ? '; none running' : others.length > 0 ? `; ${others.join(', ')}` : '';
+  return `${ready} of ${wanted} ready${beyond}${rest}`;
 }
 
 function scaling(d: Deployment): string {
@@ -118,7 +133,7 @@ export function deploymentDetail(d: Deployment, edgeUrl: string, aliasNow?: numb
     ['model', modelLine(d, aliasNow)],
     ['status', `${d.status}${d.statusReason ? ` (${d.statusReason})` : ''}`],
     ...startProblemRow(d),
-    ['replicas', `${readyCell(d)} ready (${phases(d)})`],
+    ['replicas', replicasLine(d)],
     ['scaling', scaling(d)],
     ['cold calls', `held up to ${formatDuration(d.holdTimeoutSeconds)} while no replica is ready`],
     ['runs on', `${hardware}, ${runtime}`],
