@@ -157,6 +157,21 @@ function rerunTarget(
   return undefined;
 }
 
+/**
+ * Without --wait, the status the change was answered with may be a start, not its end (`pending`, starting
+ * 1 replica): it says why, and how to follow it; a failed one, where to read why.
+ */
+function noteHowToFollow(ctx: Context, d: Deployment) {
+  if (d.status === 'ready' || d.status === 'idle') return;
+  const why = d.statusReason ? ` (${d.statusReason})` : '';
+  if (d.status === 'failed')
+    ctx.note(`${d.name}: failed${why}; its log: meridian deployments logs ${d.name}`);
+  else
+    ctx.note(
+      `${d.name}: ${d.status}${why}; follow it with: meridian deployments get ${d.name} (or deploy with --wait)`,
+    );
+}
+
 async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
   if (opts.version && opts.alias) throw new CliError('Give --version or --alias, not both', 2);
   if (opts.gpu && !(GPU_TYPES as readonly string[]).includes(opts.gpu)) {
@@ -218,6 +233,7 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
       ctx.note(`Follow it with: meridian deployments get ${name}`);
     }
   } else if (opts.wait) deployment = await waitAndReport(ctx, client, deployment, timeoutMs);
+  else noteHowToFollow(ctx, deployment);
   ctx.print(
     deployment,
     () => `${deployment.name} ${deployment.status}: ${deployment.modelName} v${deployment.version.version}`,

@@ -165,6 +165,17 @@ async function supersede(
 }
 
 /**
+ * An idle deployment whose new bounds want replicas (`--min 1` at zero) is starting: its status says so at
+ * once, as a rollout's does, rather than `idle` until the scheduler's next tick places them. The answer to
+ * the change and a reader waiting for it (`deploy --wait`, which stops at idle) then see it starting.
+ */
+function startingFromZero(row: DeploymentRow, desiredReplicas: number) {
+  if (row.status !== 'idle' || desiredReplicas === 0) return {};
+  const replicas = desiredReplicas === 1 ? '1 replica' : `${desiredReplicas} replicas`;
+  return { status: 'pending' as const, statusReason: `starting ${replicas} from zero` };
+}
+
+/**
  * A new version (`version` or `alias`) becomes a new revision the scheduler rolls out; replica bounds,
  * batching and determinism change in place. A request that changes nothing writes nothing.
  */
@@ -193,7 +204,7 @@ export async function updateDeployment(
     const desiredReplicas = Math.min(max, Math.max(min, row.desiredReplicas));
     await tx
       .update(deployments)
-      .set({ ...set, desiredReplicas, updatedAt: new Date() })
+      .set({ ...set, desiredReplicas, ...startingFromZero(row, desiredReplicas), updatedAt: new Date() })
       .where(eq(deployments.id, id));
     if (described.length > 0) {
       await recordEvent(tx, {
