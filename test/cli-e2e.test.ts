@@ -1034,12 +1034,12 @@ describe('the meridian CLI against the platform', () => {
     expect(unknown.stderr).toMatch(
       /^meridian: model 'no-such-model' not found: no deployment has that name \(404 not_found\) \[request [\w-]+\]\n$/,
     );
-    // The agent's refusal carries no code: the status alone, not a made-up `http_400`.
+    // The agent's refusal carries its code too (bd77b3b), not a made-up `http_400`.
     const input = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: SHAPE, data: [1, 2] }] });
     const shape = await cli.run(['predict', 'ocr-cls', '--data', '-'], { input });
     expect(shape.code).toBe(1);
     expect(shape.stderr).toMatch(
-      /^meridian: input 'x': .*needs \d+ elements.* \(400\) \[request [\w-]+\]\n$/,
+      /^meridian: input 'x': .*needs \d+ elements.* \(400 bad_request\) \[request [\w-]+\]\n$/,
     );
   }, 30_000);
 
