@@ -27,12 +27,14 @@ describe('meridian deploy on a deployment at zero', () => {
   const shown = async (name: string) =>
     JSON.parse(ok(await cli.run(['deployments', 'get', name, '--json'])).stdout) as {
       status: string;
+      statusReason: string | null;
       replicas: { total: number };
     };
   const statusOf = async (name: string) => (await shown(name)).status;
   /**
-   * Lets it go to zero (no call, a 1 s idle window, a short autoscaler window): idle at once, while its last
-   * replica retires (out of routing, stopped after MERIDIAN_ROLLOUT_RETIRE_SECONDS), then no replica at all.
+   * Lets it go to zero (no call, a 1 s idle window, a short autoscaler window): its last replica retires (out
+   * of routing, stopped after MERIDIAN_ROLLOUT_RETIRE_SECONDS) while it reads ready, scaling to zero, then it
+   * is idle with no replica at all.
    */
   const toZero = async (name: string) => {
     ok(
@@ -47,14 +49,19 @@ describe('meridian deploy on a deployment at zero', () => {
         '1s',
       ]),
     );
-    await expect.poll(() => statusOf(name), { timeout: 60_000, interval: 250 }).toBe('idle');
+    await expect
+      .poll(async () => (await shown(name)).statusReason, { timeout: 60_000, interval: 250 })
+      .toMatch(/^scaling to zero: its last replica takes no new calls and stops within 15 s/);
     // Once "replicas 0/0 (+1 retiring) ready (ready 1)".
     expect(ok(await cli.run(['deployments', 'get', name])).stdout).toContain(
       '\n  replicas    0 of 0 ready, 1 retiring (taking no new calls)\n',
     );
     await expect
-      .poll(async () => (await shown(name)).replicas.total, { timeout: 60_000, interval: 500 })
-      .toBe(0);
+      .poll(() => shown(name), { timeout: 60_000, interval: 500 })
+      .toMatchObject({
+        status: 'idle',
+        replicas: { total: 0 },
+      });
   };
 
   beforeAll(async () => {

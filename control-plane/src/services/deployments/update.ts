@@ -167,10 +167,15 @@ async function supersede(
 /**
  * An idle deployment whose new bounds want replicas (`--min 1` at zero) is starting: its status says so at
  * once, as a rollout's does, rather than `idle` until the scheduler's next tick places them. The answer to
- * the change and a reader waiting for it (`deploy --wait`, which stops at idle) then see it starting.
+ * the change and a reader waiting for it (`deploy --wait`, which stops at idle) then see it starting. One
+ * still scaling to zero (`ready` at 0 while its last replica retires) keeps that replica, still loaded: the
+ * scheduler takes it back rather than starting one from cold, so its answer no longer says it is going.
  */
-function startingFromZero(row: DeploymentRow, desiredReplicas: number) {
-  if (row.status !== 'idle' || desiredReplicas === 0) return {};
+function statusOnScaleUp(row: DeploymentRow, desiredReplicas: number) {
+  if (desiredReplicas === 0) return {};
+  if (row.status === 'ready' && row.desiredReplicas === 0)
+    return { statusReason: 'taking back its retiring replica, still loaded' };
+  if (row.status !== 'idle') return {};
   const replicas = desiredReplicas === 1 ? '1 replica' : `${desiredReplicas} replicas`;
   return { status: 'pending' as const, statusReason: `starting ${replicas} from zero` };
 }
@@ -204,7 +209,7 @@ export async function updateDeployment(
     const desiredReplicas = Math.min(max, Math.max(min, row.desiredReplicas));
     await tx
       .update(deployments)
-      .set({ ...set, desiredReplicas, ...startingFromZero(row, desiredReplicas), updatedAt: new Date() })
+      .set({ ...set, desiredReplicas, ...statusOnScaleUp(row, desiredReplicas), updatedAt: new Date() })
       .where(eq(deployments.id, id));
     if (described.length > 0) {
       await recordEvent(tx, {

@@ -39,6 +39,7 @@ function planDeployment(ctx: PlanContext, d: DeploymentView, workloads: Workload
   const target = targetOf(ctx, d);
   d.desiredReplicas = target;
   const mine = workloads.filter((w) => w.retireAt === null);
+  const retiring = workloads.filter((w) => w.retireAt !== null);
   // While a canary runs, its revision keeps a share of the replicas beside the current revision's.
   const canary = ctx.inputs.canaries?.get(d.id);
   const groups = [{ revision: d.revision, target }];
@@ -46,7 +47,7 @@ function planDeployment(ctx: PlanContext, d: DeploymentView, workloads: Workload
   const kept: WorkloadView[] = [];
   let allReady = true;
   for (const g of groups) {
-    const { current, ready } = planRevision(ctx, d, mine, g.revision, g.target);
+    const { current, ready } = planRevision(ctx, d, { mine, retiring }, g.revision, g.target);
     kept.push(...current);
     if (ready < g.target) allReady = false;
   }
@@ -67,11 +68,14 @@ function planDeployment(ctx: PlanContext, d: DeploymentView, workloads: Workload
 export const canaryReplicas = (target: number, share: number) =>
   target === 0 ? 0 : Math.max(1, Math.ceil(target * share));
 
-/** One revision's replicas follow `target`: failed ones replaced after their backoff, the surplus retired. */
+/**
+ * One revision's replicas follow `target`: failed ones replaced after their backoff, retiring ones taken back
+ * before any new one starts, the surplus retired.
+ */
 function planRevision(
   ctx: PlanContext,
   d: DeploymentView,
-  mine: WorkloadView[],
+  { mine, retiring }: { mine: WorkloadView[]; retiring: WorkloadView[] },
   revision: number,
   target: number,
 ): { current: WorkloadView[]; ready: number } {
@@ -83,6 +87,13 @@ function planRevision(
   for (const failed of current.filter((w) => w.phase === 'failed' && w.agentId !== null)) {
     const retry = replaceFailed(ctx, of, failed, size);
     if (retry) current.splice(current.indexOf(failed), 1, retry);
+  }
+  const warm = retiring.filter(
+    (w) => w.revision === revision && w.phase === 'ready' && hostUsable(w.agentId),
+  );
+  for (const w of warm.slice(0, Math.max(0, target - current.length))) {
+    reclaim(ctx, w);
+    current.push(w);
   }
   for (let i = current.length; i < target; i++) {
     const created = newModelWorkload(of, size);
@@ -139,14 +150,30 @@ function retire(ctx: PlanContext, w: WorkloadView, why: string): void {
   );
 }
 
+/**
+ * A retiring replica still holds its model loaded until its retire delay is over: a scale-up in that window
+ * (a call's wake, `--min 1`) routes to it again rather than loading the same revision elsewhere from cold.
+ */
+function reclaim(ctx: PlanContext, w: WorkloadView): void {
+  ctx.update(w, { retireAt: null });
+  ctx.event(
+    w,
+    'replica_reclaimed',
+    `replica ${w.id} (revision ${w.revision}) no longer retires: wanted again, it takes calls with its model still loaded`,
+  );
+}
+
 /** Each deployment's status follows its current revision's replicas. */
 export function planStatuses(ctx: PlanContext): void {
   const groups = byDeployment(ctx.live);
   for (const d of ctx.view.deployments) {
-    const current = (groups.get(d.id) ?? []).filter((w) => w.revision === d.revision && w.retireAt === null);
+    const revision = (groups.get(d.id) ?? []).filter((w) => w.revision === d.revision);
+    const current = revision.filter((w) => w.retireAt === null);
     const retryInMs = (w: WorkloadView) =>
       Math.max(0, (w.failedAt ?? ctx.now) + retryBackoffMs(w.attempt) - ctx.now);
-    const { status, reason } = deploymentStatusOf(d, current, retryInMs);
+    const retiring = revision.some((w) => w.retireAt !== null);
+    const retiringWithinMs = retiring ? ctx.options.retireAfterMs : undefined;
+    const { status, reason } = deploymentStatusOf(d, current, retryInMs, retiringWithinMs);
     const startProblem = startProblemOf(d, current, d.startProblem);
     const problemMoved = JSON.stringify(startProblem) !== JSON.stringify(d.startProblem);
     if (status !== d.status || reason !== d.statusReason || problemMoved) {

@@ -41,13 +41,22 @@ export const progress = (w: WorkloadView) => (w.agentId === null ? 0 : PROGRESS[
 /** Wait before replacing a replica whose attempt `n` failed: 1 s, 2 s, 4 s… up to 5 minutes. */
 export const retryBackoffMs = (attempt: number) => Math.min(300_000, 1_000 * 2 ** Math.max(0, attempt - 1));
 
+/**
+ * `current`: the current revision's replicas that are not retiring; `retiringWithinMs`: the retire delay, set
+ * while one of its replicas retires. `idle` means no replica runs, so a deployment scaled to zero whose last
+ * replica still retires reads `ready`, saying why, until it stops (the reason names no countdown: it would
+ * change, and be written with an event, every tick).
+ */
 export function deploymentStatusOf(
   d: DeploymentView,
   current: WorkloadView[],
   retryInMs: (w: WorkloadView) => number,
+  retiringWithinMs?: number,
 ): { status: DeploymentView['status']; reason: string | null } {
   if (d.desiredReplicas === 0 && current.length === 0)
-    return { status: 'idle', reason: 'scaled to zero; the next call wakes it' };
+    return retiringWithinMs !== undefined
+      ? { status: 'ready', reason: scalingToZero(retiringWithinMs) }
+      : { status: 'idle', reason: 'scaled to zero; the next call wakes it' };
   const ready = current.filter((w) => w.agentId !== null && w.phase === 'ready').length;
   if (ready >= Math.max(1, d.desiredReplicas)) return { status: 'ready', reason: null };
   const failed = current.find((w) => w.agentId !== null && w.phase === 'failed');
@@ -72,6 +81,10 @@ export function deploymentStatusOf(
   const status = least >= 3 ? 'loading' : least === 2 ? 'pulling' : 'scheduled';
   return { status, reason: after };
 }
+
+const scalingToZero = (ms: number) =>
+  `scaling to zero: its last replica takes no new calls and stops within ${Math.ceil(ms / 1000)} s; ` +
+  'a call or a new minimum before then keeps it, loaded';
 
 export function newModelWorkload(d: DeploymentView, sizeBytes: number): NewWorkload {
   return {
