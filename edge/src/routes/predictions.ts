@@ -25,7 +25,7 @@ import { REQUEST_ID_HEADER } from '../request-id.js';
 import { chooseVersion, findPinnedVersion } from '../routing/choose.js';
 import { forwardToReplica, NoReplicaAnswered } from '../routing/forward.js';
 import { forwardOrHold } from '../routing/forward-or-hold.js';
-import { startFailed } from '../routing/hold-queue.js';
+import { type CalledNoun, startFailed } from '../routing/hold-queue.js';
 import { findById, findByName, routingTable } from '../routing/routing-table.js';
 import { hasReplica, holdUntilReady, wakeForProbe } from '../routing/wake.js';
 
@@ -59,7 +59,8 @@ async function lookUp(c: Ctx, find: (snapshot: RoutingSnapshot) => RoutedDeploym
 
 /**
  * How a route's caller names what it calls: OIP's `/v2/models/{name}` calls it a model, Meridian's
- * `/v1/deployments/{id or name}` a deployment (by name, or by id first). A 404 uses the caller's word.
+ * `/v1/deployments/{id or name}` a deployment (by name, or by id first). Its errors (a 404, a hold's 503)
+ * use the caller's word.
  */
 type CalledAs = { noun: 'model'; byId: false } | { noun: 'deployment'; byId: true };
 const AS_MODEL: CalledAs = { noun: 'model', byId: false };
@@ -82,7 +83,12 @@ async function deploymentCalled(c: Ctx, ref: string, as: CalledAs = AS_MODEL): P
   return deployment;
 }
 
-function versionOf(c: Ctx, deployment: RoutedDeployment, pinned: string | undefined) {
+function versionOf(
+  c: Ctx,
+  deployment: RoutedDeployment,
+  pinned: string | undefined,
+  noun: CalledNoun = 'model',
+) {
   const caller = c.get('caller');
   const sticky = c.req.header(STICKY_HEADER) === 'true' || c.req.header(STICKY_HEADER) === '1';
   const version = chooseVersion(deployment, {
@@ -92,7 +98,7 @@ function versionOf(c: Ctx, deployment: RoutedDeployment, pinned: string | undefi
   if (version) return version;
   if (pinned !== undefined)
     throw new EdgeError('not_found', `version '${pinned}' of model '${deployment.name}' is not being served`);
-  throw new EdgeError('unavailable', `model '${deployment.name}' has no ready replica yet`, {
+  throw new EdgeError('unavailable', `${noun} '${deployment.name}' has no ready replica yet`, {
     'Retry-After': '5',
   });
 }
@@ -100,23 +106,25 @@ function versionOf(c: Ctx, deployment: RoutedDeployment, pinned: string | undefi
 /**
  * The deployment (as routing shows it once a replica serves) and the version that serves a call. While no
  * version has a ready replica (scaled to zero, or the first replica starting) the call is held: the hold
- * wakes the deployment and lets the call go on once a replica serves, or answers 503 with Retry-After.
+ * wakes the deployment and lets the call go on once a replica serves, or answers 503 with Retry-After. Its
+ * errors name the deployment as the caller does (`noun`).
  */
 async function servingVersion(
   c: Ctx,
   deployment: RoutedDeployment,
   pinned: string | undefined,
   bodyBytes: number,
+  noun: CalledNoun = 'model',
 ): Promise<{ deployment: RoutedDeployment; version: RoutedVersion }> {
-  if (hasReplica(deployment)) return { deployment, version: versionOf(c, deployment, pinned) };
+  if (hasReplica(deployment)) return { deployment, version: versionOf(c, deployment, pinned, noun) };
   // As routing shows it now: admission may have waited (for a lease), and a wake since may have failed.
   const { orgId, deploymentId } = deployment;
   const snapshot = await routingTable(c.env).snapshot(c.env, c.executionCtx);
   const current = findById(snapshot, orgId, deploymentId) ?? deployment;
   const ready = hasReplica(current)
     ? current
-    : await holdUntilReady(c.env, current, bodyBytes, c.executionCtx);
-  return { deployment: ready, version: versionOf(c, ready, pinned) };
+    : await holdUntilReady(c.env, current, bodyBytes, c.executionCtx, noun);
+  return { deployment: ready, version: versionOf(c, ready, pinned, noun) };
 }
 
 /**
@@ -235,7 +243,8 @@ async function infer(
     };
     // A call that reaches no replica because routing was stale (scaled to zero meanwhile), or because its
     // replicas are down (a crash or restart routing does not show yet), is held, not failed.
-    const forwarded = await forwardOrHold(c.env, request, c.executionCtx);
+    // Only OIP routes ask for names (`named`); /v1's predict, the other caller, names a deployment.
+    const forwarded = await forwardOrHold(c.env, request, c.executionCtx, named ? 'model' : 'deployment');
     const { response } = forwarded;
     ok = response.ok;
     if (ok && forwarded.named && !cache) return response;
@@ -397,7 +406,10 @@ async function statistics(c: Ctx) {
   return c.json({ model_stats }, 200);
 }
 
-/** Input names and datatypes of a version, from its replica's metadata; cached per isolate (versions are immutable). */
+/**
+ * Input names and datatypes of a version, from its replica's metadata; cached per isolate (versions are
+ * immutable). Only `/v1/deployments/{id or name}/predict` needs them, so its error says deployment.
+ */
 const signatures = new Map<string, TensorSpec[]>();
 async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: RoutedVersion) {
   const known = signatures.get(version.versionId);
@@ -410,7 +422,7 @@ async function inputsOf(c: Ctx, deployment: RoutedDeployment, version: RoutedVer
     body: new Uint8Array(0),
   });
   if (!response.ok)
-    throw new EdgeError('unavailable', `model '${deployment.name}' did not describe its inputs`);
+    throw new EdgeError('unavailable', `deployment '${deployment.name}' did not describe its inputs`);
   const meta = (await response.json()) as { inputs?: TensorSpec[] };
   const inputs = (meta.inputs ?? []).map(({ name, datatype }) => ({ name, datatype }));
   signatures.set(version.versionId, inputs);
@@ -432,7 +444,7 @@ async function predictSimple(c: Ctx) {
     throw new EdgeError('invalid_json', 'the body must be JSON: {"inputs": {"<input name>": [[…]]}}');
   }
   const { admission, deployment, version, body } = await admitted(c, async () => {
-    const serving = await servingVersion(c, called, undefined, bodyBytes);
+    const serving = await servingVersion(c, called, undefined, bodyBytes, AS_DEPLOYMENT.noun);
     const request = toOipRequest(parsed.inputs, await inputsOf(c, serving.deployment, serving.version));
     return { ...serving, body: new TextEncoder().encode(JSON.stringify(request)) };
   });

@@ -7,7 +7,7 @@ import {
   forwardToReplica,
   NoReplicaAnswered,
 } from './forward.js';
-import { pause } from './hold-queue.js';
+import { type CalledNoun, pause } from './hold-queue.js';
 import { findById, routingTable } from './routing-table.js';
 import { type HoldEnv, hasReplica, holdBounds, holdQueue, holdUntilReady } from './wake.js';
 
@@ -28,12 +28,14 @@ const sameReplicas = (a: RoutedVersion, b: RoutedVersion) =>
  * its model server or worker is gone: a crash or a restart that routing does not show yet), the call is
  * held too: tried again after a pause, with routing looked at again, until a replica answers or routing
  * replaces them, for at most the deployment's hold wait, its body counted in the isolate's hold bound. A
- * busy (503 for load) or slow replica's failure is the answer at once.
+ * busy (503 for load) or slow replica's failure is the answer at once. A hold's errors name the deployment as
+ * `noun`, the caller's word.
  */
 export async function forwardOrHold(
   env: ForwardEnv & HoldEnv,
   request: ForwardRequest,
   background?: Pick<ExecutionContext, 'waitUntil'>,
+  noun: CalledNoun = 'model',
 ): Promise<Forwarded> {
   let routed = request;
   let deadline: number | undefined;
@@ -53,7 +55,8 @@ export async function forwardOrHold(
     // The first look is a pull at once; while down replicas are waited out, at most one pull per 250 ms.
     const snapshot = pauses === 0 ? await table.fresh(env) : await table.afterMiss(env);
     let now = findById(snapshot, deployment.orgId, deployment.deploymentId);
-    if (now && !hasReplica(now)) now = await holdUntilReady(env, now, routed.body.byteLength, background);
+    if (now && !hasReplica(now))
+      now = await holdUntilReady(env, now, routed.body.byteLength, background, noun);
     const same = now?.versions.find((v) => v.versionId === version.versionId);
     if (!now || !same || same.replicas.length === 0) throw failure;
     routed = { ...routed, deployment: now, version: same };

@@ -29,12 +29,20 @@ export interface Waker {
 
 type Background = Pick<ExecutionContext, 'waitUntil'>;
 
+/**
+ * What the caller calls the thing it calls, for the errors it reads: OIP's `/v2/models/{name}` a model,
+ * Meridian's `/v1/deployments/{id or name}` a deployment. Passed only to where an error is built.
+ */
+export type CalledNoun = 'model' | 'deployment';
+
 type Holder = {
   bytes: number;
   deadline: number;
   timer: ReturnType<typeof setTimeout>;
   resolve: () => void;
   reject: (err: EdgeError) => void;
+  /** Calls of both kinds of route may wait in one deployment's queue: each is refused in its own word. */
+  noun: CalledNoun;
 };
 
 type Waiting = { name: string; holders: Set<Holder>; bytes: number; stop: AbortController };
@@ -88,7 +96,8 @@ export class HoldQueue {
 
   /**
    * Holds one call whose body (already read) is `bytes` long until a replica of the deployment serves; then
-   * resolves, and the caller routes it again. Rejects with a 503 EdgeError naming the bound it hit.
+   * resolves, and the caller routes it again. Rejects with a 503 EdgeError naming the bound it hit, and the
+   * deployment as `noun`.
    */
   hold(
     deployment: { deploymentId: string; name: string },
@@ -96,11 +105,12 @@ export class HoldQueue {
     bounds: HoldBounds,
     waker: Waker,
     background?: Background,
+    noun: CalledNoun = 'model',
   ): Promise<void> {
     const { deploymentId, name } = deployment;
     const found = this.waiting.get(deploymentId);
     const waiting = found ?? { name, holders: new Set(), bytes: 0, stop: new AbortController() };
-    const refusal = this.refusal(waiting, bytes, bounds);
+    const refusal = this.refusal(waiting, bytes, bounds, noun);
     if (refusal) return Promise.reject(refusal);
     return new Promise<void>((resolve, reject) => {
       const holder: Holder = {
@@ -112,6 +122,7 @@ export class HoldQueue {
         ),
         resolve,
         reject,
+        noun,
       };
       waiting.holders.add(holder);
       waiting.bytes += bytes;
@@ -124,9 +135,14 @@ export class HoldQueue {
   }
 
   /** The 503 for a call that does not fit in the deployment's or the isolate's bounds; undefined if it fits. */
-  private refusal(waiting: Waiting, bytes: number, bounds: HoldBounds): EdgeError | undefined {
+  private refusal(
+    waiting: Waiting,
+    bytes: number,
+    bounds: HoldBounds,
+    noun: CalledNoun,
+  ): EdgeError | undefined {
     const full = (message: string) =>
-      new EdgeError('unavailable', `model '${waiting.name}' is starting and ${message}; retry shortly`, {
+      new EdgeError('unavailable', `${noun} '${waiting.name}' is starting and ${message}; retry shortly`, {
         'Retry-After': RETRY_AFTER_FULL,
       });
     if (waiting.holders.size + 1 > bounds.maxCount)
@@ -183,7 +199,7 @@ export class HoldQueue {
     holder.reject(
       new EdgeError(
         'unavailable',
-        `model '${waiting.name}' has no ready replica after holding the call ${seconds} s; retry in ${RETRY_AFTER_WAITED} s`,
+        `${holder.noun} '${waiting.name}' has no ready replica after holding the call ${seconds} s; retry in ${RETRY_AFTER_WAITED} s`,
         { 'Retry-After': RETRY_AFTER_WAITED },
       ),
     );

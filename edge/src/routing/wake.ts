@@ -1,7 +1,7 @@
 import { type RoutedDeployment, WakeAnswer, type WakeRequest } from '@meridian/protocol';
 import type { Env } from '../env.js';
 import { EdgeError } from '../errors.js';
-import { type HoldBounds, HoldQueue, startFailed, type Waker } from './hold-queue.js';
+import { type CalledNoun, type HoldBounds, HoldQueue, startFailed, type Waker } from './hold-queue.js';
 import { findById, type RoutingEnv, routingTable } from './routing-table.js';
 
 export type HoldEnv = RoutingEnv & Pick<Env, 'HOLD_MAX_WAIT_MS' | 'HOLD_MAX_COUNT' | 'HOLD_MAX_BYTES'>;
@@ -114,23 +114,27 @@ export function hasReplica(deployment: RoutedDeployment): boolean {
 
 /**
  * Holds a call of `bytes` for `deployment` until a replica serves it, and returns the deployment as the
- * refreshed routing shows it. Throws the hold's 503, or 404 when the deployment is gone meanwhile. A
- * deployment whose last start failed (routing's `startFailure`) is not held: its 503 says why at once.
+ * refreshed routing shows it. Throws the hold's 503, or 404 when the deployment is gone meanwhile, naming it
+ * as the caller does (`noun`). A deployment whose last start failed (routing's `startFailure`) is not held:
+ * its 503 says why at once.
  */
 export async function holdUntilReady(
   env: HoldEnv,
   deployment: RoutedDeployment,
   bytes: number,
   background?: Pick<ExecutionContext, 'waitUntil'>,
+  noun: CalledNoun = 'model',
 ): Promise<RoutedDeployment> {
   const failed = startFailed(deployment);
   if (failed) throw failed;
   const waker = controlPlaneWaker(env, deployment);
-  await holdQueue(env).hold(deployment, bytes, holdBounds(env, deployment), waker, background);
+  await holdQueue(env).hold(deployment, bytes, holdBounds(env, deployment), waker, background, noun);
   const snapshot = await routingTable(env).snapshot(env);
   const now = findById(snapshot, deployment.orgId, deployment.deploymentId);
-  if (!now)
-    throw new EdgeError('not_found', `model '${deployment.name}' not found: its deployment was deleted`);
+  if (!now) {
+    const gone = noun === 'model' ? 'its deployment was deleted' : 'it was deleted';
+    throw new EdgeError('not_found', `${noun} '${deployment.name}' not found: ${gone}`);
+  }
   return now;
 }
 
