@@ -14,6 +14,7 @@ import {
   promoteCanaryNow,
   startCanary,
 } from '../rollouts/start.js';
+import { IDLE_REASON } from '../scheduler/workload-specs.js';
 import { agentsHolding, notifyAgents } from '../workloads/holders.js';
 import { AUTOSCALING_FIELDS, type AutoscalingInput, resolveAutoscaling } from './autoscaling.js';
 import type { DeploymentDeps } from './deps.js';
@@ -115,10 +116,11 @@ async function rollOut(
       .update(deployments)
       // Not ready until the new revision's replicas are: the old ones still serve, but a reader waiting for
       // this version (`deploy --wait`) must not see the old revision's `ready` until the scheduler's next tick.
-      // At zero nothing starts before a call, so an idle deployment stays idle.
+      // At zero nothing starts before a call, so a deployment at zero stays idle. One whose last replica still
+      // retires (`ready` at 0) is idle too: that replica serves the old revision, so nothing serves the new one.
       .set(
-        row.status === 'idle'
-          ? { revision }
+        atZero(row)
+          ? { revision, status: 'idle', statusReason: IDLE_REASON }
           : {
               revision,
               status: 'pending',
@@ -164,18 +166,31 @@ async function supersede(
   );
 }
 
+async function currentRevision(tx: Tx, id: string): Promise<number | undefined> {
+  const [row] = await tx
+    .select({ revision: deployments.revision })
+    .from(deployments)
+    .where(eq(deployments.id, id));
+  return row?.revision;
+}
+
+/** Scaled to zero: idle, or `ready` at 0 while its last replica retires (the scheduler's `scaling to zero`). */
+const atZero = (row: DeploymentRow) =>
+  row.status === 'idle' || (row.status === 'ready' && row.desiredReplicas === 0);
+
 /**
  * An idle deployment whose new bounds want replicas (`--min 1` at zero) is starting: its status says so at
  * once, as a rollout's does, rather than `idle` until the scheduler's next tick places them. The answer to
  * the change and a reader waiting for it (`deploy --wait`, which stops at idle) then see it starting. One
  * still scaling to zero (`ready` at 0 while its last replica retires) keeps that replica, still loaded: the
- * scheduler takes it back rather than starting one from cold, so its answer no longer says it is going.
+ * scheduler takes it back rather than starting one from cold, so its answer no longer says it is going;
+ * unless the same change rolls out a new version: that replica serves the old one, so the new one starts from
+ * zero like an idle deployment's.
  */
-function statusOnScaleUp(row: DeploymentRow, desiredReplicas: number) {
-  if (desiredReplicas === 0) return {};
-  if (row.status === 'ready' && row.desiredReplicas === 0)
+function statusOnScaleUp(row: DeploymentRow, desiredReplicas: number, revisionMoved: boolean) {
+  if (desiredReplicas === 0 || !atZero(row)) return {};
+  if (row.status === 'ready' && !revisionMoved)
     return { statusReason: 'taking back its retiring replica, still loaded' };
-  if (row.status !== 'idle') return {};
   const replicas = desiredReplicas === 1 ? '1 replica' : `${desiredReplicas} replicas`;
   return { status: 'pending' as const, statusReason: `starting ${replicas} from zero` };
 }
@@ -207,9 +222,16 @@ export async function updateDeployment(
     const min = set.minReplicas ?? row.minReplicas;
     const max = set.maxReplicas ?? row.maxReplicas;
     const desiredReplicas = Math.min(max, Math.max(min, row.desiredReplicas));
+    // Whether the current revision moved: a rollout or a canary's promotion does, a canary started does not.
+    const moved = revision !== undefined && (await currentRevision(tx, id)) !== row.revision;
     await tx
       .update(deployments)
-      .set({ ...set, desiredReplicas, ...statusOnScaleUp(row, desiredReplicas), updatedAt: new Date() })
+      .set({
+        ...set,
+        desiredReplicas,
+        ...statusOnScaleUp(row, desiredReplicas, moved),
+        updatedAt: new Date(),
+      })
       .where(eq(deployments.id, id));
     if (described.length > 0) {
       await recordEvent(tx, {

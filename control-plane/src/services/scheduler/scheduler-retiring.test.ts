@@ -94,4 +94,43 @@ describe('scheduler: a replica retiring at zero', () => {
     await scheduler.tick(start + 62_000 + RETIRE_MS + 1_000);
     expect((await replicasOf(dep.id)).map((w) => w.id)).toEqual([replica?.id]);
   });
+
+  it('starts a new version from cold in that window, and says so: the old version is not taken back', async () => {
+    const { owner, agent, dep, scheduler, start, replica } = await retiringAtZero();
+
+    const res = await t.client.call('PATCH', `/v1/deployments/${dep.id}`, {
+      token: owner.accessToken,
+      body: { version: 2, minReplicas: 1 },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json).toMatchObject({
+      revision: 2,
+      desiredReplicas: 1,
+      status: 'pending',
+      statusReason: 'starting 1 replica from zero',
+    });
+
+    await scheduler.tick(start + 63_000);
+    const after = await replicasOf(dep.id);
+    // The retiring replica serves version 1: it goes on retiring, and a replica of version 2 starts.
+    expect(after.find((w) => w.id === replica?.id)?.retireAt).not.toBeNull();
+    expect(after.filter((w) => w.revision === 2)).toHaveLength(1);
+    expect((await agent.desired()).workloads).toHaveLength(2);
+  });
+
+  it('stays at zero for a new version alone in that window: idle, as a deployment at zero is', async () => {
+    const { owner, dep } = await retiringAtZero();
+
+    const res = await t.client.call('PATCH', `/v1/deployments/${dep.id}`, {
+      token: owner.accessToken,
+      body: { version: 2 },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json).toMatchObject({
+      revision: 2,
+      desiredReplicas: 0,
+      status: 'idle',
+      statusReason: 'scaled to zero; the next call wakes it',
+    });
+  });
 });

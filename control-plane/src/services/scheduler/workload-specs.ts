@@ -47,6 +47,9 @@ export const retryBackoffMs = (attempt: number) => Math.min(300_000, 1_000 * 2 *
  * replica still retires reads `ready`, saying why, until it stops (the reason names no countdown: it would
  * change, and be written with an event, every tick).
  */
+/** Why a deployment at zero with no replica running reads `idle`. */
+export const IDLE_REASON = 'scaled to zero; the next call wakes it';
+
 export function deploymentStatusOf(
   d: DeploymentView,
   current: WorkloadView[],
@@ -56,7 +59,7 @@ export function deploymentStatusOf(
   if (d.desiredReplicas === 0 && current.length === 0)
     return retiringWithinMs !== undefined
       ? { status: 'ready', reason: scalingToZero(retiringWithinMs) }
-      : { status: 'idle', reason: 'scaled to zero; the next call wakes it' };
+      : { status: 'idle', reason: IDLE_REASON };
   const ready = current.filter((w) => w.agentId !== null && w.phase === 'ready').length;
   if (ready >= Math.max(1, d.desiredReplicas)) return { status: 'ready', reason: null };
   const failed = current.find((w) => w.agentId !== null && w.phase === 'failed');
