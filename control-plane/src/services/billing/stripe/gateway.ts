@@ -16,8 +16,8 @@ export interface StripeGateway {
   createPrice(price: PriceSpec, idempotencyKey: string): Promise<string>;
   createCustomer(customer: { orgId: string; name: string }, idempotencyKey: string): Promise<string>;
   /**
-   * The subscription carries the key in its metadata (`creation_key`), for `findCreatedSubscription`. A 4xx
-   * answer comes back as a failure naming the refused parameter; nothing was created under the key then.
+   * The subscription carries `creationKey` in its metadata (`creation_key`), for `findCreatedSubscription`. A
+   * 4xx answer comes back as a failure naming the refused parameter; nothing was created under the key then.
    */
   createSubscription(subscription: NewSubscription, idempotencyKey: string): Promise<SubscriptionCreated>;
   /**
@@ -51,6 +51,12 @@ export interface NewSubscription {
   backdateStartDate?: number;
   /** How the first, partial period up to the anchor is charged. */
   prorationBehavior: ProrationBehavior;
+  /**
+   * The Idempotency-Key it is created under, written into its metadata (`creation_key`) for
+   * `findCreatedSubscription`. Part of the request, so a resend is the request first sent: a request stored
+   * before subscriptions carried it has none, and Stripe replays a key only for the same parameters.
+   */
+  creationKey?: string;
 }
 
 export type SubscriptionCreated = { kind: 'created'; id: string } | StripeFailure;

@@ -159,7 +159,10 @@ export class SdkStripeGateway implements StripeGateway {
         {
           customer: subscription.customerId,
           items: subscription.priceIds.map((price) => ({ price })),
-          metadata: { org_id: subscription.orgId, [CREATION_KEY]: idempotencyKey },
+          metadata: {
+            org_id: subscription.orgId,
+            ...(subscription.creationKey === undefined ? {} : { [CREATION_KEY]: subscription.creationKey }),
+          },
           billing_cycle_anchor: subscription.billingCycleAnchor,
           ...(subscription.backdateStartDate === undefined
             ? {}

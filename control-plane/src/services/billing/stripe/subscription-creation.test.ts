@@ -1,10 +1,17 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createStripeTestbed, hourAgo, type StripeTestbed } from '../../../../testing/stripe.js';
+import {
+  createStripeTestbed,
+  hourAgo,
+  type StripeTestbed,
+  TEST_STRIPE_KEY,
+} from '../../../../testing/stripe.js';
 import { billingCustomers, stripePlanChanges } from '../../../db/schema.js';
 import { setOrgStanding } from '../../orgs/standing.js';
 import { ensureMeters, PRO_PRICE_LOOKUP_KEY, type StripeCatalogue } from './catalogue.js';
 import { ensureCustomer } from './customers.js';
+import type { NewSubscription } from './gateway.js';
+import { createStripeClient } from './sdk-gateway.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
 // (control-plane/testing/stripe-server), a fake that keeps Idempotency-Keys as Stripe does (a key reused with
@@ -211,5 +218,60 @@ describe('a creation whose answer was lost, the org leaving Pro before the retry
     expect((await planChanges()).map((c) => c.status)).toEqual(['applied', 'applied']);
     const [row] = await t.db.select().from(billingCustomers).where(eq(billingCustomers.orgId, org));
     expect(row?.pendingSubscription).toBeNull();
+  });
+});
+
+describe('a creation stored before subscriptions carried their key, its answer lost', () => {
+  let now = Date.UTC(2026, 10, 10, 12);
+  let t: StripeTestbed;
+  let catalogue: StripeCatalogue;
+  let org: string;
+  beforeEach(async () => {
+    now = Date.UTC(2026, 10, 10, 12);
+    t = await createStripeTestbed({ server: { clock: () => now } });
+    catalogue = await ensureMeters(t.db, t.gateway);
+    org = await t.createOrg('pro');
+  });
+  afterEach(() => t.cleanup());
+
+  it('gets back the subscription Stripe made, rather than refusing the key and making a second a day later', async () => {
+    // The stored request and its key, as the code before creation_key stored them (no creationKey in it).
+    t.server.failNext(2, 'drop', SUBSCRIPTIONS);
+    await expect(ensureCustomer(t.db, t.gateway, catalogue, org, now)).rejects.toThrow();
+    const [row] = await t.db.select().from(billingCustomers).where(eq(billingCustomers.orgId, org));
+    const stored = JSON.parse(row?.pendingSubscription ?? '{}') as {
+      key: string;
+      request: NewSubscription & { creationKey?: string };
+    };
+    delete stored.request.creationKey;
+    await t.db
+      .update(billingCustomers)
+      .set({ pendingSubscription: JSON.stringify(stored) })
+      .where(eq(billingCustomers.orgId, org));
+    // That code sent it with no creation_key in the metadata; Stripe made the subscription, the answer was lost.
+    const { request } = stored;
+    const stripe = createStripeClient({ secretKey: TEST_STRIPE_KEY, apiUrl: t.server.url });
+    const made = await stripe.subscriptions.create(
+      {
+        customer: request.customerId,
+        items: request.priceIds.map((price) => ({ price })),
+        metadata: { org_id: request.orgId },
+        billing_cycle_anchor: request.billingCycleAnchor,
+        ...(request.backdateStartDate === undefined
+          ? {}
+          : { backdate_start_date: request.backdateStartDate }),
+        proration_behavior: request.prorationBehavior,
+        payment_behavior: 'default_incomplete',
+      },
+      { idempotencyKey: stored.key },
+    );
+
+    // The new code retries within Stripe's 24 hours: the request must go out exactly as first sent.
+    now += 3_600_000;
+    const customer = await ensureCustomer(t.db, t.gateway, catalogue, org, now);
+
+    expect(customer.subscriptionId).toBe(made.id);
+    expect(t.server.state.subscriptions.size).toBe(1);
+    expect(await t.subscriptionOf(org)).toBe(made.id);
   });
 });

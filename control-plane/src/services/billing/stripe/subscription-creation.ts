@@ -14,6 +14,7 @@ const PendingSubscription = z.object({
     billingCycleAnchor: z.number().int(),
     backdateStartDate: z.number().int().optional(),
     prorationBehavior: z.enum(['none', 'create_prorations', 'always_invoice']),
+    creationKey: z.string().optional(),
   }),
 });
 type PendingSubscription = z.infer<typeof PendingSubscription>;
@@ -110,7 +111,7 @@ export async function createSubscriptionOnce(
 ): Promise<string> {
   const resumed = await resumeSubscriptionCreation(db, gateway, orgId, key);
   if (resumed !== undefined) return resumed;
-  const pending: PendingSubscription = { key, request: fresh() };
+  const pending: PendingSubscription = { key, request: { ...fresh(), creationKey: key } };
   await db
     .update(billingCustomers)
     .set({ pendingSubscription: JSON.stringify(pending) })
