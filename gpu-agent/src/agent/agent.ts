@@ -99,6 +99,9 @@ export async function startAgent(deps: AgentDeps): Promise<RunningAgent> {
     metrics,
     monitor,
     signingKey: (generation) => keys.get(generation),
+    // It listens before it registers (the address it registers is the one it got): until then, a call is
+    // answered as by a replica that is down, so the edge holds it rather than passing on a 401.
+    keyPending: () => keys.generation === undefined,
     journal,
     // Failed requests (onnxruntime's errors, internal ones) go to the agent's log, one JSON line each, and
     // to the log of the workload that failed them, with their request id.

@@ -17,7 +17,7 @@ import {
   ModelWorkerError,
   QueueFullError,
 } from '../onnx/errors.js';
-import { SignatureError } from './auth.js';
+import { KeyNotYetKnownError, SignatureError } from './auth.js';
 import { BodyIncompleteError, BodyTooLargeError } from './body.js';
 import { type CallerNames, inferOip } from './infer.js';
 import type { InferenceMetrics } from './metrics.js';
@@ -45,6 +45,8 @@ function statusOf(err: unknown): {
     return { status: 400 };
   if (err instanceof ModelRunError) return { status: err.inputCaused ? 400 : 500 };
   if (err instanceof SignatureError) return { status: 401 };
+  if (err instanceof KeyNotYetKnownError)
+    return { status: 503, headers: { 'retry-after': '1', [REPLICA_DOWN_HEADER]: '1' } };
   if (err instanceof NotFoundError) return { status: 404 };
   if (err instanceof BodyTooLargeError) return { status: 413, headers: { connection: 'close' } };
   if (err instanceof QueueFullError)

@@ -35,6 +35,8 @@ export type DataPlaneDeps = {
   modelServers?: ModelServers;
   /** This agent's data-plane key of a generation (from the control plane), while accepted; undefined → 401. */
   signingKey: (generation: number) => Uint8Array | undefined;
+  /** True while the agent is starting and knows no key yet: signed calls then answer 503 (replica down). */
+  keyPending?: () => boolean;
   /** Nonces seen within the signature window (one cache for both serving paths). */
   nonces?: NonceCache;
   /** Where infer calls answered 200 are recorded for billing; when set, an infer call must name its org. */
@@ -63,6 +65,7 @@ type Env = { Bindings: { incoming?: IncomingMessage } | undefined; Variables: { 
 export function authOptions(deps: DataPlaneDeps) {
   return {
     signingKey: deps.signingKey,
+    keyPending: deps.keyPending,
     nonces: deps.nonces ?? new NonceCache(),
     usageRequired: deps.journal !== undefined,
     bodyLimitBytes: deps.bodyLimitBytes ?? 64 * 1024 * 1024,

@@ -18,6 +18,18 @@ export class SignatureError extends Error {
   override name = 'SignatureError';
 }
 
+/**
+ * The agent has no data-plane key yet: it is starting and has not heard from the control plane (503, the
+ * replica down). A restarted agent listens before it registers, and the edge's held calls arrive in that
+ * window: they are held and tried again, where a 401 would have been their answer.
+ */
+export class KeyNotYetKnownError extends Error {
+  override name = 'KeyNotYetKnownError';
+  constructor() {
+    super('the agent is starting and has no data-plane key yet; retry shortly');
+  }
+}
+
 /** The replay window holds as many nonces as it may: shed the request (503), never forget a live nonce. */
 export class ReplayWindowFullError extends QueueFullError {
   override name = 'ReplayWindowFullError';
@@ -30,6 +42,8 @@ export class ReplayWindowFullError extends QueueFullError {
 export type AuthOptions = {
   /** The agent's data-plane key of a generation, while it is accepted; undefined → 401. */
   signingKey: (generation: number) => Uint8Array | undefined;
+  /** True until the agent's first key is known: an unknown generation then answers 503, not 401. */
+  keyPending?: (() => boolean) | undefined;
   /** Nonces seen within the signature window. */
   nonces: NonceCache;
   bodyLimitBytes: number;
@@ -74,7 +88,10 @@ export async function readSignedBody(request: SignedRequest, options: AuthOption
   if (!isTimestampFresh(timestamp, Math.floor(nowMs / 1000), skew))
     throw new SignatureError('edge signature timestamp is outside the allowed window');
   const key = options.signingKey(keyGeneration);
-  if (key === undefined) throw new SignatureError('unknown data-plane key generation');
+  if (key === undefined) {
+    if (options.keyPending?.()) throw new KeyNotYetKnownError();
+    throw new SignatureError('unknown data-plane key generation');
+  }
   if (options.nonces.seen(nonce, nowMs)) throw new SignatureError('replayed request');
   const usage = parseUsageHeaders(request.header);
   if (options.usageRequired && request.method === 'POST' && usage === undefined)
