@@ -183,6 +183,40 @@ describe('invitations in the dashboard', () => {
     expect(left.json.items.map((i: { email: string }) => i.email)).not.toContain(byMember);
   }, 180_000);
 
+  it('names on the keys page the invitations a revoked key sent, and nothing for a key that sent none', async () => {
+    const bot = await t.client.createKey(owner, { name: 'inviter-bot' });
+    await t.client.createKey(owner, { name: 'quiet-bot' });
+    const byBot = `by-bot-${Date.now()}@example.com`;
+    const invited = await t.client.call('POST', '/v1/org/invitations', {
+      token: bot.secret,
+      body: { email: byBot, role: 'member' },
+    });
+    expect(invited.status).toBe(201);
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+    await page.getByRole('link', { name: 'API keys' }).click();
+    const keys = page.getByRole('region', { name: 'API keys table' });
+    await keys.getByRole('button', { name: 'Revoke inviter-bot' }).click();
+    await keys.getByRole('button', { name: 'Yes, revoke inviter-bot' }).click();
+    // The invitation went with the key: the page says which, as `meridian keys revoke` does.
+    const line = page
+      .getByRole('status')
+      .filter({ hasText: 'The pending invitations the key inviter-bot sent' });
+    await line.waitFor({ timeout: 10_000 });
+    expect(await line.textContent()).toBe(
+      `The pending invitations the key inviter-bot sent were revoked with it: ${byBot} (member)`,
+    );
+    expect(await seriousViolations(page)).toEqual([]);
+    const left = await t.client.call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    expect(left.json.items.map((i: { email: string }) => i.email)).not.toContain(byBot);
+    // A key that sent nothing takes nothing, and the line about the other key goes.
+    await keys.getByRole('button', { name: 'Revoke quiet-bot' }).click();
+    await keys.getByRole('button', { name: 'Yes, revoke quiet-bot' }).click();
+    await line.waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await page.getByRole('status').filter({ hasText: 'pending invitations' }).count()).toBe(0);
+  }, 120_000);
+
   it('says a link for another address names no invitation', async () => {
     const eve = await t.client.register('eve');
     const { token } = await t.client.invite(owner, `someone-else-${Date.now()}@example.com`, 'admin');

@@ -6,11 +6,20 @@ import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useAction } from '../hooks/use-action';
 
-export function ApiKeyRow({ apiKey: k, onChange }: { apiKey: Schema<'ApiKey'>; onChange(): void }) {
+export function ApiKeyRow({
+  apiKey: k,
+  onRevoked,
+}: {
+  apiKey: Schema<'ApiKey'>;
+  /** After the key is revoked: from when the audit log holds the invitations it took with it. */
+  onRevoked(since: Date): void;
+}) {
   const { client, role } = useApp();
   const revoke = useAction(async () => {
+    // A minute back: the server's clock, which stamps the log, need not agree with the browser's.
+    const since = new Date(Date.now() - 60_000);
     await client.request('delete', '/v1/api-keys/{id}', { path: { id: k.id } });
-    onChange();
+    onRevoked(since);
   });
   return (
     <tr>

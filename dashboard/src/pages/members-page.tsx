@@ -25,7 +25,7 @@ export function MembersPage() {
   const membersChanged = (member: Schema<'Member'>) => (change: MemberChange, since: Date) => {
     members.reload();
     pending.reload();
-    void invitationsRevokedWith(client, member.userId, change, since).then(
+    void invitationsRevokedWith(client, { member: member.userId }, change, since).then(
       (items) => setRevoked(items.length > 0 ? { name: member.name, change, items } : undefined),
       // The change is made; only the line naming what went with it is missing.
       () => setRevoked(undefined),
