@@ -69,8 +69,8 @@ export const canaryReplicas = (target: number, share: number) =>
   target === 0 ? 0 : Math.max(1, Math.ceil(target * share));
 
 /**
- * One revision's replicas follow `target`: failed ones replaced after their backoff, retiring ones taken back
- * before any new one starts, the surplus retired.
+ * One revision's replicas follow `target`: failed ones replaced, retiring ones taken back before any new one
+ * starts, the surplus retired.
  */
 function planRevision(
   ctx: PlanContext,
@@ -84,15 +84,21 @@ function planRevision(
   const of = revision === d.revision ? d : { ...d, revision };
   const current = mine.filter((w) => w.revision === revision && hostUsable(w.agentId));
   const size = d.revisions.get(revision)?.sizeBytes ?? 0;
-  for (const failed of current.filter((w) => w.phase === 'failed' && w.agentId !== null)) {
-    const retry = replaceFailed(ctx, of, failed, size);
-    if (retry) current.splice(current.indexOf(failed), 1, retry);
-  }
+  // Retiring replicas of this revision that still hold their model loaded: each is taken back, once, before
+  // anything of this revision starts from cold.
   const warm = retiring.filter(
     (w) => w.revision === revision && w.phase === 'ready' && hostUsable(w.agentId),
   );
+  const failed = current.filter((w) => w.phase === 'failed' && w.agentId !== null);
+  const healthy = current.length - failed.length;
+  for (const [i, f] of failed.entries()) {
+    // Only a failed replica within the target is worth a warm one: past it, its successor is surplus.
+    const taken = healthy + i < target ? warm.shift() : undefined;
+    const successor = taken ? takeBackFor(ctx, d, f, taken) : replaceFailed(ctx, of, f, size);
+    if (successor) current.splice(current.indexOf(f), 1, successor);
+  }
   for (const w of warm.slice(0, Math.max(0, target - current.length))) {
-    reclaim(ctx, w);
+    reclaim(ctx, d, w, 'wanted again, it takes calls with its model still loaded');
     current.push(w);
   }
   for (let i = current.length; i < target; i++) {
@@ -152,15 +158,38 @@ function retire(ctx: PlanContext, w: WorkloadView, why: string): void {
 
 /**
  * A retiring replica still holds its model loaded until its retire delay is over: a scale-up in that window
- * (a call's wake, `--min 1`) routes to it again rather than loading the same revision elsewhere from cold.
+ * (a call's wake, `--min 1`) or a failed replica of its revision routes to it again rather than loading the
+ * same revision elsewhere from cold. Safe until the delay is over: its agent stops it only once its row is
+ * gone (`removeRetired`, which runs before this phase), and the agent's spec carries no retirement.
  */
-function reclaim(ctx: PlanContext, w: WorkloadView): void {
+function reclaim(ctx: PlanContext, d: DeploymentView, w: WorkloadView, why: string): void {
   ctx.update(w, { retireAt: null });
-  ctx.event(
+  ctx.event(w, 'replica_reclaimed', `replica ${w.id} of ${named(d, w.revision)} no longer retires: ${why}`);
+}
+
+/** A failed replica's place taken at once by retiring `w` of its revision: no backoff, no cold start. */
+function takeBackFor(
+  ctx: PlanContext,
+  d: DeploymentView,
+  failed: WorkloadView,
+  w: WorkloadView,
+): WorkloadView {
+  const reason = failed.reason ? `: ${failed.reason}` : '';
+  reclaim(
+    ctx,
+    d,
     w,
-    'replica_reclaimed',
-    `replica ${w.id} (revision ${w.revision}) no longer retires: wanted again, it takes calls with its model still loaded`,
+    `it takes calls with its model still loaded in place of replica ${failed.id}, ` +
+      `which failed on agent ${failed.agentId}${reason}`,
   );
+  ctx.remove(failed);
+  return w;
+}
+
+/** A deployment and the version number one of its revisions serves, as its user names them: `ocr v3`. */
+function named(d: DeploymentView, revision: number | null): string {
+  const version = revision === null ? undefined : d.revisions.get(revision)?.version;
+  return version === undefined ? d.name : `${d.name} v${version}`;
 }
 
 /** Each deployment's status follows its current revision's replicas. */
