@@ -59,6 +59,12 @@ export const billingCustomers = sqliteTable('billing_customers', {
    * an anchor computed before midnight is not recomputed after it. Cleared once the subscription id is stored.
    */
   pendingSubscription: text('pending_subscription'),
+  /**
+   * Why Stripe last refused to start the org's subscription for good (a 4xx no retry changes), as JSON: the key
+   * refused, Stripe's error type, code and message, and how many refusals so far (naming the next creation's
+   * key). Cleared once a subscription starts, or once the plan needs none started.
+   */
+  subscriptionRefusal: text('subscription_refusal'),
   createdAt: createdAt(),
 });
 
@@ -140,7 +146,8 @@ export const stripePlanChanges = sqliteTable(
     fromPlan: text('from_plan').$type<Plan>().notNull(),
     toPlan: text('to_plan').$type<Plan>().notNull(),
     reason: text('reason', { enum: ['plan_change', 'drift'] }).notNull(),
-    status: text('status', { enum: ['pending', 'applied'] })
+    /** `refused`: settled without effect, Stripe having refused to start the subscription it needed. */
+    status: text('status', { enum: ['pending', 'applied', 'refused'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),

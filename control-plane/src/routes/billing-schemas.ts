@@ -97,6 +97,25 @@ export const UsageSummarySchema = z
   })
   .openapi('UsageSummary');
 
+const SubscriptionRefusedSchema = z
+  .object({
+    at: z.string().openapi({ description: 'When Stripe refused it' }),
+    summary: z
+      .string()
+      .openapi({ description: 'What happened and what happens next, in a sentence to show' }),
+    type: z.string().openapi({ description: 'Stripe’s error type: invalid_request_error or card_error' }),
+    code: z.string().nullable().openapi({ description: 'Stripe’s error code, e.g. resource_missing' }),
+    declineCode: z.string().nullable().openapi({ description: 'A card error’s decline code' }),
+    message: z.string().openapi({ description: 'Stripe’s message' }),
+  })
+  .nullable()
+  .openapi('SubscriptionRefused', {
+    description:
+      'Set while Stripe has refused for good to start the organisation’s subscription (a deleted customer, an ' +
+      'archived price, a card error): the request is not sent again until the plan next changes, when a new ' +
+      'one is made. null otherwise, and once a subscription starts.',
+  });
+
 export const BillingStatsSchema = z
   .object({
     orgId: z.string(),
@@ -107,6 +126,7 @@ export const BillingStatsSchema = z
     calls: z.object({ used: z.number(), monthlyQuota: z.number().int().nullable() }),
     models: z.object({ count: z.number().int(), limit: z.number().int().nullable() }),
     spend: z.object({ baseFeeUsd: Usd, usageUsd: Usd, totalCents: z.number().int() }),
+    subscriptionRefused: SubscriptionRefusedSchema,
   })
   .openapi('BillingStats');
 
@@ -129,6 +149,7 @@ export const InvoiceSchema = z
     ),
     subtotalUsd: Usd,
     totalCents: z.number().int().openapi({ description: 'The amount due: subtotalUsd in cents, half up' }),
+    subscriptionRefused: SubscriptionRefusedSchema,
   })
   .openapi('UpcomingInvoice');
 

@@ -183,6 +183,10 @@ export function createSubscription(state: StripeState, params: Params): StripeRe
     if (!priceId) return missingParam(`items[${i}][price]`);
     const price = state.prices.get(priceId);
     if (!price) return noSuch('price', priceId, `items[${i}][price]`);
+    if (price.active === false) {
+      const message = 'The price specified is inactive. This field only accepts active prices.';
+      return stripeError(400, 'invalid_request_error', message, { param: `items[${i}][price]` });
+    }
     if (data.some((d) => (d.price as StripeObject).id === priceId)) {
       return invalidParam(
         `items[${i}][price]`,

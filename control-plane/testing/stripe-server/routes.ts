@@ -9,6 +9,7 @@ import {
 import { type StripeReply, unrecognizedUrl } from './errors.js';
 import type { Params } from './form.js';
 import { createMeter, createMeterEvent, listEventSummaries, listMeters } from './metering.js';
+import { deleteCustomer, updatePrice } from './removals.js';
 import { listOf, type StripeState } from './state.js';
 import { listSubscriptionItems, listSubscriptions, updateSubscription } from './subscriptions.js';
 
@@ -42,6 +43,10 @@ export function dispatch(state: StripeState, req: ApiRequest): StripeReply {
   if (post && path === '/v1/billing/meter_events') return createMeterEvent(state, params, req.requestId);
   const summaries = path.match(/^\/v1\/billing\/meters\/([^/]+)\/event_summaries$/);
   if (get && summaries?.[1]) return listEventSummaries(state, decodeURIComponent(summaries[1]), query);
+  const customer = path.match(/^\/v1\/customers\/([^/]+)$/);
+  if (method === 'DELETE' && customer?.[1]) return deleteCustomer(state, decodeURIComponent(customer[1]));
+  const price = path.match(/^\/v1\/prices\/([^/]+)$/);
+  if (post && price?.[1]) return updatePrice(state, decodeURIComponent(price[1]), params);
   const single = path.match(/^\/v1\/(customers|products|prices|subscriptions|billing\/meters)\/([^/]+)$/);
   if (get && single?.[1] && single[2]) return retrieve(state, single[1], decodeURIComponent(single[2]));
   return unrecognizedUrl(method, path);

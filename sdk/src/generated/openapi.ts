@@ -2013,6 +2013,7 @@ export interface components {
          */
         usageUsd: string;
       };
+      subscriptionRefused: components['schemas']['SubscriptionRefused'];
     };
     BootstrapToken: {
       expiresAt: string;
@@ -2656,6 +2657,21 @@ export interface components {
       /** @enum {boolean} */
       received: true;
     };
+    /** @description Set while Stripe has refused for good to start the organisation’s subscription (a deleted customer, an archived price, a card error): the request is not sent again until the plan next changes, when a new one is made. null otherwise, and once a subscription starts. */
+    SubscriptionRefused: {
+      /** @description When Stripe refused it */
+      at: string;
+      /** @description Stripe’s error code, e.g. resource_missing */
+      code: string | null;
+      /** @description A card error’s decline code */
+      declineCode: string | null;
+      /** @description Stripe’s message */
+      message: string;
+      /** @description What happened and what happens next, in a sentence to show */
+      summary: string;
+      /** @description Stripe’s error type: invalid_request_error or card_error */
+      type: string;
+    } | null;
     TensorSpec: {
       /** @example FP32 */
       datatype: string;
@@ -2714,6 +2730,7 @@ export interface components {
       periodStart: string;
       /** @enum {string} */
       plan: 'free' | 'pro' | 'enterprise';
+      subscriptionRefused: components['schemas']['SubscriptionRefused'];
       /**
        * @description US dollars as an exact decimal string
        * @example 12.345

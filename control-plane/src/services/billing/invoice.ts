@@ -6,6 +6,7 @@ import type { Reader } from '../models/deps.js';
 import { formatDecimal, parseDecimal, sum, toCentsHalfUp } from './money.js';
 import { calendarMonth } from './period.js';
 import { PLAN_NAMES } from './pricing.js';
+import { subscriptionRefused } from './subscription-refused.js';
 import { lineAmount } from './summary.js';
 import { usageByWindow, type WindowUsage } from './windows.js';
 
@@ -69,12 +70,16 @@ export async function planOf(db: Reader, orgId: string): Promise<Plan> {
   return org.plan;
 }
 
-/** The invoice of the current UTC calendar month so far, computed from the ledger. */
+/**
+ * The invoice of the current UTC calendar month so far, computed from the ledger, and why Stripe would not start
+ * the org's subscription, while that stands (Stripe then sends no invoice of it).
+ */
 export async function upcomingInvoice(db: Reader, orgId: string, now = Date.now()) {
   const month = calendarMonth(now);
-  const [plan, windows] = await Promise.all([
+  const [plan, windows, refused] = await Promise.all([
     planOf(db, orgId),
     usageByWindow(db, { orgId, from: month.start, to: month.end }),
+    subscriptionRefused(db, orgId),
   ]);
   return {
     orgId,
@@ -82,5 +87,6 @@ export async function upcomingInvoice(db: Reader, orgId: string, now = Date.now(
     periodEnd: new Date(month.end).toISOString(),
     currency: 'usd' as const,
     ...invoiceFor(plan, windows),
+    subscriptionRefused: refused,
   };
 }

@@ -1,7 +1,8 @@
 import { and, eq, isNotNull, isNull, or } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
-import { billingCustomers, orgs, stripeOutbox } from '../../../db/schema.js';
+import { billingCustomers, orgs, stripeOutbox, stripePlanChanges } from '../../../db/schema.js';
 import { notFound } from '../../../errors.js';
+import type { Logger } from '../../../lib/logger.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
 import { newSubscriptionFor } from './plan-sync.js';
@@ -19,7 +20,8 @@ export interface BillingCustomer {
  * carry Idempotency-Keys derived from the org, so a retry within Stripe's 24 hours creates nothing twice, and the
  * subscription request is stored before it is first sent, so a retry sends the same one (`createSubscriptionOnce`).
  * The subscription's periods are anchored to the 1st of the next UTC month, the platform's invoice period, the
- * first backdated to the start of this month so it bills the month's usage from before it existed.
+ * first backdated to the start of this month so it bills the month's usage from before it existed. When Stripe
+ * refuses the subscription for good it throws `SubscriptionRefused`, recorded and logged to `logger`.
  */
 export async function ensureCustomer(
   db: Database,
@@ -27,6 +29,7 @@ export async function ensureCustomer(
   catalogue: StripeCatalogue,
   orgId: string,
   now = Date.now(),
+  logger?: Logger,
 ): Promise<BillingCustomer> {
   const [row] = await db.select().from(billingCustomers).where(eq(billingCustomers.orgId, orgId));
   if (row?.subscriptionId) {
@@ -50,12 +53,15 @@ export async function ensureCustomer(
   // queues a sync, so the subscription never keeps a plan the org has left.
   const { plan } = await readOrg();
   const customerId = stripeCustomerId;
-  const subscriptionId = await createSubscriptionOnce(db, gateway, orgId, `subscription-${orgId}`, () =>
-    newSubscriptionFor({ orgId, customerId, plan }, catalogue, now),
+  const subscriptionId = await createSubscriptionOnce(
+    { db, gateway, logger, now },
+    orgId,
+    `subscription-${orgId}`,
+    () => newSubscriptionFor({ orgId, customerId, plan }, catalogue, now),
   );
   await db
     .update(billingCustomers)
-    .set({ subscriptionId, pendingSubscription: null })
+    .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
     .where(eq(billingCustomers.orgId, orgId));
   return { orgId, stripeCustomerId, subscriptionId };
 }
@@ -64,13 +70,28 @@ export async function ensureCustomer(
  * Orgs with usage waiting in the outbox but no customer or subscription yet, and orgs whose first subscription
  * creation is pending: its answer was lost, and the usage that started billing may since have reached Stripe
  * (meter events need only the customer), yet Stripe may have made the subscription, which must be recorded
- * (and then follow the org's plan) rather than go on charging unseen.
+ * (and then follow the org's plan) rather than go on charging unseen. An org whose creation Stripe refused for
+ * good is listed again only once its plan changes after the refusal (a queued plan change): waiting usage alone
+ * would start a creation, refused alike, every hour that has usage.
  */
 export async function orgsAwaitingCustomers(db: Database, limit = 100): Promise<string[]> {
+  const noSubscription = isNull(billingCustomers.subscriptionId);
   const pending = await db
     .select({ orgId: billingCustomers.orgId })
     .from(billingCustomers)
-    .where(and(isNotNull(billingCustomers.pendingSubscription), isNull(billingCustomers.subscriptionId)))
+    .where(and(isNotNull(billingCustomers.pendingSubscription), noSubscription))
+    .limit(limit);
+  const replanned = await db
+    .selectDistinct({ orgId: billingCustomers.orgId })
+    .from(billingCustomers)
+    .innerJoin(stripePlanChanges, eq(stripePlanChanges.orgId, billingCustomers.orgId))
+    .where(
+      and(
+        noSubscription,
+        isNotNull(billingCustomers.subscriptionRefusal),
+        eq(stripePlanChanges.status, 'pending'),
+      ),
+    )
     .limit(limit);
   const rows = await db
     .selectDistinct({ orgId: stripeOutbox.orgId })
@@ -79,9 +100,9 @@ export async function orgsAwaitingCustomers(db: Database, limit = 100): Promise<
     .where(
       and(
         eq(stripeOutbox.status, 'pending'),
-        or(isNull(billingCustomers.orgId), isNull(billingCustomers.subscriptionId)),
+        or(isNull(billingCustomers.orgId), and(noSubscription, isNull(billingCustomers.subscriptionRefusal))),
       ),
     )
     .limit(limit);
-  return [...new Set([...pending, ...rows].map((r) => r.orgId))].slice(0, limit);
+  return [...new Set([...pending, ...replanned, ...rows].map((r) => r.orgId))].slice(0, limit);
 }

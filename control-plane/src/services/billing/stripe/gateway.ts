@@ -17,7 +17,7 @@ export interface StripeGateway {
   createCustomer(customer: { orgId: string; name: string }, idempotencyKey: string): Promise<string>;
   /**
    * The subscription carries `creationKey` in its metadata (`creation_key`), for `findCreatedSubscription`. A
-   * 4xx answer comes back as a failure naming the refused parameter; nothing was created under the key then.
+   * 4xx answer comes back as a failure naming Stripe's error type, code and the refused parameter.
    */
   createSubscription(subscription: NewSubscription, idempotencyKey: string): Promise<SubscriptionCreated>;
   /**
@@ -117,8 +117,16 @@ export interface StripeFailure {
   kind: 'failed';
   reason: 'network' | 'timeout' | 'rate_limited' | 'http' | 'invalid_response';
   status?: number;
-  /** Stripe's error code (`rate_limit`, `lock_timeout`, …). */
+  /** Stripe's error type (`invalid_request_error`, `card_error`, `idempotency_error`, `api_error`). */
+  type?: string;
+  /** Stripe's error code (`rate_limit`, `lock_timeout`, `resource_missing`, …). */
   code?: string;
+  /** A card_error's reason from the card issuer (`insufficient_funds`, …). */
+  declineCode?: string;
+  /** Stripe's `Stripe-Should-Retry` header, when it sent one: whether the same request may succeed later. */
+  shouldRetry?: boolean;
+  /** Stripe's request id (`req_…`), for the operator to find the request in Stripe's logs. */
+  requestId?: string;
   /** The request parameter Stripe refused, when it names one. */
   param?: string;
   /** From a `Retry-After` header. */

@@ -41,7 +41,7 @@ describe('plan changes reach the Stripe subscription', () => {
     expect(await changes()).toMatchObject([{ fromPlan: 'free', toPlan: 'pro', status: 'pending' }]);
     const pass = await t.runner().runOnce();
 
-    expect(pass.planChanges).toEqual({ updated: 1, alreadyInStep: 0, failed: 0 });
+    expect(pass.planChanges).toEqual({ updated: 1, alreadyInStep: 0, failed: 0, refused: 0 });
     expect(await fees()).toEqual([
       { id: expect.any(String), lookupKey: PRO_PRICE_LOOKUP_KEY, metered: false },
     ]);
@@ -89,7 +89,7 @@ describe('plan changes reach the Stripe subscription', () => {
     await setOrgStanding(t.db, org, { plan: 'pro' });
     t.server.failNext(1, 'server_error', SUBSCRIPTION_UPDATE);
     const failed = await t.runner().runOnce();
-    expect(failed.planChanges).toEqual({ updated: 0, alreadyInStep: 0, failed: 1 });
+    expect(failed.planChanges).toEqual({ updated: 0, alreadyInStep: 0, failed: 1, refused: 0 });
     const [waiting] = await changes();
     expect(waiting).toMatchObject({
       status: 'pending',
@@ -99,7 +99,7 @@ describe('plan changes reach the Stripe subscription', () => {
     expect(await fees()).toEqual([]);
 
     const recovered = await t.runner().runOnce(Date.now() + 60_000);
-    expect(recovered.planChanges).toEqual({ updated: 1, alreadyInStep: 0, failed: 0 });
+    expect(recovered.planChanges).toEqual({ updated: 1, alreadyInStep: 0, failed: 0, refused: 0 });
     expect(await fees()).toMatchObject([{ lookupKey: PRO_PRICE_LOOKUP_KEY }]);
     expect(await t.subscriptionUpdates(org)).toHaveLength(1);
   });
@@ -142,7 +142,7 @@ describe('plan changes reach the Stripe subscription', () => {
     );
 
     const restarted = await t.runner().runOnce();
-    expect(restarted.planChanges).toEqual({ updated: 0, alreadyInStep: 1, failed: 0 });
+    expect(restarted.planChanges).toEqual({ updated: 0, alreadyInStep: 1, failed: 0, refused: 0 });
     expect(await changes()).toMatchObject([{ status: 'applied' }]);
     expect(await t.subscriptionUpdates(org)).toHaveLength(1);
   });
@@ -152,7 +152,7 @@ describe('plan changes reach the Stripe subscription', () => {
     await setOrgStanding(t.db, org, { plan: 'free' });
     await setOrgStanding(t.db, org, { plan: 'pro' });
     const pass = await t.runner().runOnce();
-    expect(pass.planChanges).toEqual({ updated: 1, alreadyInStep: 0, failed: 0 });
+    expect(pass.planChanges).toEqual({ updated: 1, alreadyInStep: 0, failed: 0, refused: 0 });
     expect(await fees()).toMatchObject([{ lookupKey: PRO_PRICE_LOOKUP_KEY }]);
     expect((await changes()).map((c) => c.status)).toEqual(['applied', 'applied', 'applied']);
   });

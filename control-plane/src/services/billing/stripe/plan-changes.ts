@@ -1,5 +1,5 @@
 import type { Plan } from '@meridian/protocol';
-import { and, asc, eq, inArray, isNotNull, lte } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lte } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
 import { billingCustomers, orgs, stripePlanChanges } from '../../../db/schema.js';
 import type { Logger } from '../../../lib/logger.js';
@@ -12,7 +12,12 @@ import {
   PLAN_CHANGE_PRORATION,
   subscriptionPricesFor,
 } from './plan-sync.js';
-import { createSubscriptionOnce, resumeSubscriptionCreation } from './subscription-creation.js';
+import {
+  type CreationContext,
+  createSubscriptionOnce,
+  resumeSubscriptionCreation,
+} from './subscription-creation.js';
+import { SubscriptionRefused } from './subscription-refusal.js';
 
 export interface PlanChangeOptions {
   now: number;
@@ -28,6 +33,8 @@ export interface PlanChangeResult {
   /** Orgs whose subscription already matched their plan (a retry after Stripe applied it, or a change undone). */
   alreadyInStep: number;
   failed: number;
+  /** Orgs whose plan needed a subscription Stripe refused for good: their queued changes settled as refused. */
+  refused: number;
 }
 
 interface DueOrg {
@@ -94,11 +101,12 @@ export async function applyPlanChanges(
   options: PlanChangeOptions,
 ): Promise<PlanChangeResult> {
   const { now, logger } = options;
-  const result: PlanChangeResult = { updated: 0, alreadyInStep: 0, failed: 0 };
+  const result: PlanChangeResult = { updated: 0, alreadyInStep: 0, failed: 0, refused: 0 };
+  const ctx: CreationContext = { db, gateway, logger, now };
   for (const listed of await dueOrgs(db, now, options.batchSize ?? 200)) {
     let due = listed;
     try {
-      due = await adoptPendingRenewal(db, gateway, listed, logger);
+      due = await adoptPendingRenewal(ctx, listed);
       const [org] = await db.select({ plan: orgs.plan }).from(orgs).where(eq(orgs.id, due.orgId));
       const subscription = await gateway.getSubscription(due.subscriptionId);
       // An ended subscription bills nothing more: nothing to follow (a cancellation drops the org to Free).
@@ -108,7 +116,7 @@ export async function applyPlanChanges(
         // charge the fee.
         // Backdated no further than where the ended one stopped: no usage is billed by both.
         const endedAt = subscription.endedAt === null ? now : subscription.endedAt * 1000;
-        await renewSubscription(db, gateway, catalogue, due, org.plan, { now, endedAt });
+        await renewSubscription(ctx, catalogue, due, org.plan, endedAt);
         await settle(db, due, now, `subscription ${subscription.status}: a new one was started`);
         result.updated += 1;
         logger.info('stripe subscription started again for the plan', { orgId: due.orgId, plan: org.plan });
@@ -116,6 +124,8 @@ export async function applyPlanChanges(
       }
       const changes = org && !ended ? itemChangesFor(subscription.items, org.plan, catalogue) : [];
       if (changes.length === 0) {
+        // An ended subscription and a plan without a fee: no subscription is wanted, so none was refused.
+        if (ended) await clearRefusal(db, due.orgId);
         await settle(db, due, now, ended ? `subscription ${subscription.status}: nothing changed` : null);
         result.alreadyInStep += 1;
         continue;
@@ -133,6 +143,12 @@ export async function applyPlanChanges(
       result.updated += 1;
       logger.info('stripe subscription follows the plan', { orgId: due.orgId, plan: org?.plan, changes });
     } catch (error) {
+      // Recorded and logged where Stripe refused it, the org's queued changes settled as refused: nothing to
+      // retry until the plan changes again.
+      if (error instanceof SubscriptionRefused) {
+        result.refused += 1;
+        continue;
+      }
       // A failed read of the subscription: waited out like a failed update.
       const failure: StripeFailure = { kind: 'failed', reason: 'network', message: String(error) };
       await fail(db, due, now, options.backoff ?? DEFAULT_BACKOFF, failure, logger);
@@ -152,27 +168,25 @@ const renewalKey = (due: DueOrg) => `subscription-${due.orgId}-after-${due.subsc
  * now, like any other (`resumeSubscriptionCreation`: adopted from Stripe's list, else the stored request sent
  * again). Returns `due` naming the subscription to follow.
  */
-async function adoptPendingRenewal(
-  db: Database,
-  gateway: StripeGateway,
-  due: DueOrg,
-  logger: Logger,
-): Promise<DueOrg> {
-  const made = await resumeSubscriptionCreation(db, gateway, due.orgId, renewalKey(due));
+async function adoptPendingRenewal(ctx: CreationContext, due: DueOrg): Promise<DueOrg> {
+  const made = await resumeSubscriptionCreation(ctx, due.orgId, renewalKey(due));
   if (made === undefined) return due;
-  await storeRenewal(db, due, made);
-  logger.info('stripe subscription from an earlier renewal recorded', {
+  await storeRenewal(ctx.db, due, made);
+  ctx.logger?.info('stripe subscription from an earlier renewal recorded', {
     orgId: due.orgId,
     subscription: made,
   });
   return { ...due, subscriptionId: made };
 }
 
-/** Replaces the ended subscription with the one started in its place, and clears the request that made it. */
+/**
+ * Replaces the ended subscription with the one started in its place, and clears the request that made it and
+ * any earlier refusal.
+ */
 async function storeRenewal(db: Database, due: DueOrg, subscriptionId: string) {
   await db
     .update(billingCustomers)
-    .set({ subscriptionId, pendingSubscription: null })
+    .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
     .where(
       and(eq(billingCustomers.orgId, due.orgId), eq(billingCustomers.subscriptionId, due.subscriptionId)),
     );
@@ -188,17 +202,24 @@ async function storeRenewal(db: Database, due: DueOrg, subscriptionId: string) {
  * or, when later, to when the ended one ended (ms).
  */
 async function renewSubscription(
-  db: Database,
-  gateway: StripeGateway,
+  ctx: CreationContext,
   catalogue: StripeCatalogue,
   due: DueOrg,
   plan: Plan,
-  at: { now: number; endedAt: number },
+  endedAt: number,
 ) {
-  const subscriptionId = await createSubscriptionOnce(db, gateway, due.orgId, renewalKey(due), () =>
-    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, at.now, at.endedAt),
+  const subscriptionId = await createSubscriptionOnce(ctx, due.orgId, renewalKey(due), () =>
+    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, ctx.now, endedAt),
   );
-  await storeRenewal(db, due, subscriptionId);
+  await storeRenewal(ctx.db, due, subscriptionId);
+}
+
+/** Forgets the org's last refusal: its plan no longer wants the subscription Stripe refused. */
+async function clearRefusal(db: Database, orgId: string) {
+  await db
+    .update(billingCustomers)
+    .set({ subscriptionRefusal: null })
+    .where(and(eq(billingCustomers.orgId, orgId), isNull(billingCustomers.pendingSubscription)));
 }
 
 async function settle(db: Database, due: DueOrg, now: number, note: string | null) {

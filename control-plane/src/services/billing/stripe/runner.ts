@@ -10,6 +10,7 @@ import { enqueueClosedWindows } from './enqueue.js';
 import type { StripeGateway } from './gateway.js';
 import { applyPlanChanges, type PlanChangeResult } from './plan-changes.js';
 import { reconcileSubscriptions } from './reconcile.js';
+import { SubscriptionRefused } from './subscription-refusal.js';
 
 const HOUR_MS = 3_600_000;
 /** Clock skew between whoever stamps a ledger entry's window and the database recording it. */
@@ -111,10 +112,12 @@ export class StripeBilling {
     let customersEnsured = 0;
     for (const orgId of await orgsAwaitingCustomers(db)) {
       try {
-        await ensureCustomer(db, gateway, this.catalogue, orgId, now);
+        await ensureCustomer(db, gateway, this.catalogue, orgId, now, logger);
         customersEnsured += 1;
       } catch (error) {
-        logger.warn('stripe customer not created yet', { orgId, error });
+        // A refusal was logged once where it was recorded; the org waits for its plan to change.
+        if (!(error instanceof SubscriptionRefused))
+          logger.warn('stripe customer not created yet', { orgId, error });
       }
     }
     const subscriptionsDrifted = await this.checkSubscriptions(now);

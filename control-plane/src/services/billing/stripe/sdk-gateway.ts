@@ -61,10 +61,15 @@ export function classifyStripeError(error: unknown): StripeFailure {
     return { kind: 'failed', reason: 'network', message: String(error) };
   }
   const status = error.statusCode;
+  const shouldRetry = error.headers?.['stripe-should-retry'];
   const base = {
     message: error.message,
+    ...(error.rawType ? { type: error.rawType } : {}),
     ...(error.code ? { code: error.code } : {}),
+    ...(error.decline_code ? { declineCode: error.decline_code } : {}),
     ...(error.param ? { param: error.param } : {}),
+    ...(shouldRetry === 'true' || shouldRetry === 'false' ? { shouldRetry: shouldRetry === 'true' } : {}),
+    ...(error.requestId ? { requestId: error.requestId } : {}),
   };
   if (error instanceof Stripe.errors.StripeConnectionError) {
     return { kind: 'failed', reason: /timeout/i.test(error.message) ? 'timeout' : 'network', ...base };

@@ -2,7 +2,24 @@ import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../../db/client.js';
 import { billingCustomers } from '../../../db/schema.js';
+import type { Logger } from '../../../lib/logger.js';
 import type { NewSubscription, StripeFailure, StripeGateway } from './gateway.js';
+import {
+  creationKeyAfter,
+  isPermanentRefusal,
+  parseRefusal,
+  recordRefusal,
+  type SubscriptionRefusal,
+} from './subscription-refusal.js';
+
+/** What a creation needs besides the org: where it is stored, Stripe, the operator's log and the time (ms). */
+export interface CreationContext {
+  db: Database;
+  gateway: StripeGateway;
+  /** Where a refusal is logged for the operator; without one it is only recorded. */
+  logger?: Logger | undefined;
+  now: number;
+}
 
 /** What `billing_customers.pending_subscription` holds: the Idempotency-Key and the request first sent under it. */
 const PendingSubscription = z.object({
@@ -41,29 +58,42 @@ function parsePending(raw: string | null | undefined): PendingSubscription | und
 const refusedItsTimes = (failure: StripeFailure) =>
   failure.reason === 'http' && failure.status === 400 && TIMED_PARAMS.includes(failure.param ?? '');
 
-async function readPending(db: Database, orgId: string): Promise<PendingSubscription | undefined> {
+/** The org's stored creation, if any, and its last refusal, which names the key a creation goes out under. */
+async function readCreation(db: Database, orgId: string) {
   const [row] = await db
-    .select({ pending: billingCustomers.pendingSubscription })
+    .select({ pending: billingCustomers.pendingSubscription, refusal: billingCustomers.subscriptionRefusal })
     .from(billingCustomers)
     .where(eq(billingCustomers.orgId, orgId));
   if (!row) throw new Error(`no billing customer for ${orgId}`);
-  return parsePending(row.pending);
+  return { pending: parsePending(row.pending), refusal: parseRefusal(row.refusal) };
 }
 
-/** Sends the stored request under its key; the new subscription's id, or throws when Stripe made none. */
-async function send(db: Database, gateway: StripeGateway, orgId: string, pending: PendingSubscription) {
+/**
+ * Sends the stored request under its key; the new subscription's id, or throws when Stripe made none. A request
+ * Stripe refuses for good (`isPermanentRefusal`) is dropped and the refusal recorded (`recordRefusal`), but only
+ * once the customer's subscriptions, listed again, hold none made under the key: a refusal says Stripe made
+ * nothing, and the list is what proves it whatever happened to the requests before.
+ */
+async function send(
+  ctx: CreationContext,
+  orgId: string,
+  pending: PendingSubscription,
+  refusal: SubscriptionRefusal | undefined,
+) {
+  const { db, gateway } = ctx;
   const outcome = await gateway.createSubscription(pending.request, pending.key);
   if (outcome.kind === 'created') return outcome.id;
+  const stored = JSON.stringify(pending);
   if (refusedItsTimes(outcome)) {
     await db
       .update(billingCustomers)
       .set({ pendingSubscription: null })
-      .where(
-        and(
-          eq(billingCustomers.orgId, orgId),
-          eq(billingCustomers.pendingSubscription, JSON.stringify(pending)),
-        ),
-      );
+      .where(and(eq(billingCustomers.orgId, orgId), eq(billingCustomers.pendingSubscription, stored)));
+  } else if (isPermanentRefusal(outcome)) {
+    const made = await gateway.findCreatedSubscription(pending.request.customerId, pending.key);
+    if (made !== undefined) return made;
+    const refused = { orgId, key: pending.key, storedPending: stored, previous: refusal };
+    throw await recordRefusal(db, ctx.logger, refused, outcome, ctx.now);
   }
   const status = outcome.status ? ` ${outcome.status}` : '';
   throw new Error(
@@ -72,49 +102,54 @@ async function send(db: Database, gateway: StripeGateway, orgId: string, pending
 }
 
 /**
- * Finishes the org's stored creation under `key`, if one is pending: the id of the subscription Stripe made
- * under it, or undefined when none is pending under that key. The customer's subscriptions are looked up
- * first and one carrying the key is adopted: Stripe prunes a key once it is 24 hours old, so a resend after an
- * outage that long would make a second subscription where the first was made and its answer lost. Only when
- * Stripe holds none is the stored request resent, unchanged. Throws when Stripe made none (the request is
- * dropped only when Stripe refused its times, see `refusedItsTimes`). The caller stores the id together with
- * clearing `pending_subscription`.
+ * Finishes the org's stored creation for `base` (its key, or the key after the org's last refusal:
+ * `creationKeyAfter`), if one is pending: the id of the subscription Stripe made under it, or undefined when
+ * none is pending under that key. The customer's subscriptions are looked up first and one carrying the key is
+ * adopted: Stripe prunes a key once it is 24 hours old, so a resend after an outage that long would make a
+ * second subscription where the first was made and its answer lost. Only when Stripe holds none is the stored
+ * request resent, unchanged. Throws when Stripe made none; the request is dropped only when Stripe refused its
+ * times (`refusedItsTimes`) or refused it for good (`SubscriptionRefused`, recorded). The caller stores the id
+ * together with clearing `pending_subscription` and `subscription_refusal`.
  */
 export async function resumeSubscriptionCreation(
-  db: Database,
-  gateway: StripeGateway,
+  ctx: CreationContext,
   orgId: string,
-  key: string,
+  base: string,
 ): Promise<string | undefined> {
-  const pending = await readPending(db, orgId);
+  const { pending, refusal } = await readCreation(ctx.db, orgId);
+  const key = creationKeyAfter(base, refusal);
   if (pending?.key !== key) return undefined;
-  const made = await gateway.findCreatedSubscription(pending.request.customerId, key);
-  return made ?? (await send(db, gateway, orgId, pending));
+  const made = await ctx.gateway.findCreatedSubscription(pending.request.customerId, key);
+  return made ?? (await send(ctx, orgId, pending, refusal));
 }
 
 /**
- * Creates the org's subscription under `key`, sending the same request on every try. The first try stores the
- * request (`fresh()`, computed once) with its key on the org's `billing_customers` row before sending it; a retry
- * after a lost answer, a crash or an outage first adopts what Stripe made under the key, else resends exactly
- * that request (`resumeSubscriptionCreation`), so Stripe never makes a second subscription nor refuses a key
- * reused with other parameters (an anchor computed again after midnight, a plan changed since). Only when Stripe
- * refuses the stored request's times (the anchor passed before Stripe ever processed it) is the request dropped,
- * for the next try to compute afresh. Returns the new subscription's id, which the caller stores together with
- * clearing `pending_subscription`; throws when Stripe made none.
+ * Creates the org's subscription under `base` (or the key after the org's last refusal), sending the same
+ * request on every try. The first try stores the request (`fresh()`, computed once) with its key on the org's
+ * `billing_customers` row before sending it; a retry after a lost answer, a crash or an outage first adopts what
+ * Stripe made under the key, else resends exactly that request (`resumeSubscriptionCreation`), so Stripe never
+ * makes a second subscription nor refuses a key reused with other parameters (an anchor computed again after
+ * midnight, a plan changed since). When Stripe refuses the stored request's times (the anchor passed before
+ * Stripe ever processed it) the request is dropped, for the next try to compute afresh; when it refuses the
+ * request for good (a deleted customer, an archived price, a card error) it is dropped and the refusal
+ * recorded, and nothing is sent again until the plan next changes. Returns the new subscription's id, which the
+ * caller stores together with clearing `pending_subscription` and `subscription_refusal`; throws when Stripe
+ * made none.
  */
 export async function createSubscriptionOnce(
-  db: Database,
-  gateway: StripeGateway,
+  ctx: CreationContext,
   orgId: string,
-  key: string,
+  base: string,
   fresh: () => NewSubscription,
 ): Promise<string> {
-  const resumed = await resumeSubscriptionCreation(db, gateway, orgId, key);
+  const resumed = await resumeSubscriptionCreation(ctx, orgId, base);
   if (resumed !== undefined) return resumed;
+  const { refusal } = await readCreation(ctx.db, orgId);
+  const key = creationKeyAfter(base, refusal);
   const pending: PendingSubscription = { key, request: { ...fresh(), creationKey: key } };
-  await db
+  await ctx.db
     .update(billingCustomers)
     .set({ pendingSubscription: JSON.stringify(pending) })
     .where(eq(billingCustomers.orgId, orgId));
-  return send(db, gateway, orgId, pending);
+  return send(ctx, orgId, pending, refusal);
 }

@@ -1,0 +1,1 @@
+ALTER TABLE `billing_customers` ADD `subscription_refusal` text;
