@@ -98,6 +98,38 @@ describe('meridian plan', () => {
     expect(failed.stderr).toContain('boom');
   });
 
+  it('says billing could not start the subscription, and why, while Stripe refuses it', async () => {
+    const subscriptionRefused = {
+      at: '2026-12-07T10:00:00.000Z',
+      summary:
+        "Billing could not start your subscription: Stripe refused it (invalid_request_error, resource_missing): No such customer: 'cus_1' It is tried again when the plan next changes.",
+      type: 'invalid_request_error',
+      code: 'resource_missing',
+      declineCode: null,
+      message: "No such customer: 'cus_1'",
+    };
+    api.answer({
+      'GET /v1/org': org('pro'),
+      'GET /v1/billing/pricing': PRICING,
+      'GET /v1/billing/stats': { ...stats(10, 100_000, 1, 10), subscriptionRefused },
+    });
+    const shown = await api.run(['plan']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout.split('\n')[2]).toBe(
+      `${subscriptionRefused.summary} (refused 2026-12-07T10:00:00.000Z)`,
+    );
+    expect(JSON.parse((await api.run(['plan', '--json'])).stdout).monthToDate.subscriptionRefused).toEqual(
+      subscriptionRefused,
+    );
+
+    api.answer({
+      'GET /v1/org': org('pro'),
+      'GET /v1/billing/pricing': PRICING,
+      'GET /v1/billing/stats': stats(1, 1000, 0, 1),
+    });
+    expect((await api.run(['plan'])).stdout).not.toContain('Billing could not start');
+  });
+
   it('says Enterprise has no platform limits and offers no self-serve change', async () => {
     api.answer({
       'GET /v1/org': org('enterprise'),

@@ -46,6 +46,11 @@ export function monthSoFar(stats: Stats): string {
   return `This month: ${calls}, ${modelText}, $${spend} so far`;
 }
 
+/** Why billing could not start the subscription, and since when: Stripe's refusal as the API words it. */
+export function subscriptionRefusedLine(refused: NonNullable<Stats['subscriptionRefused']>): string {
+  return `${refused.summary} (refused ${refused.at})`;
+}
+
 // Floored, so a quota reads 100% only once it is spent.
 const percent = (used: number, quota: number) =>
   quota === 0 ? '100%' : `${Math.min(100, Math.floor((used / quota) * 100))}%`;
@@ -80,6 +85,7 @@ export function planCommands(program: Command): void {
             `${org.name} is on ${planTerms(current.plan, current.monthlyFeeUsd, current.limits)}`,
             stats ? monthSoFar(stats) : 'This month: owners and admins can see its use (meridian usage)',
           ];
+          if (stats?.subscriptionRefused) lines.push(subscriptionRefusedLine(stats.subscriptionRefused));
           const others = SELF_SERVE_PLANS.filter((p) => p !== org.plan);
           if (org.plan !== 'enterprise')
             for (const other of others) {

@@ -8,7 +8,10 @@ import { formatQuantity } from '../lib/format';
 
 export type UpcomingInvoice = Success<Operation<'/v1/billing/invoices/upcoming', 'get'>>;
 
-/** The upcoming invoice: plan, period, and a line per fee and meter. */
+/**
+ * The upcoming invoice: plan, period, and a line per fee and meter; and, while Stripe refuses to start the
+ * organisation's subscription, why.
+ */
 export function InvoiceCard({ invoice }: { invoice: Loaded<UpcomingInvoice> }) {
   if (!invoice.data) return invoice.error ? <ErrorMessage error={invoice.error} /> : <Loading />;
   const inv = invoice.data;
@@ -19,6 +22,11 @@ export function InvoiceCard({ invoice }: { invoice: Loaded<UpcomingInvoice> }) {
         Plan <strong>{inv.plan}</strong>, period <TimeText iso={inv.periodStart} /> to{' '}
         <TimeText iso={inv.periodEnd} />
       </p>
+      {inv.subscriptionRefused ? (
+        <p role="alert">
+          {inv.subscriptionRefused.summary} Refused <TimeText iso={inv.subscriptionRefused.at} />.
+        </p>
+      ) : null}
       <TableWrap label="Invoice lines">
         <thead>
           <tr>

@@ -1,0 +1,43 @@
+import { renderToStaticMarkup } from 'react-dom/server';
+import { describe, expect, it } from 'vitest';
+import { InvoiceCard, type UpcomingInvoice } from './invoice-card';
+
+const invoice = (over: Partial<UpcomingInvoice> = {}): UpcomingInvoice => ({
+  orgId: 'org_1',
+  plan: 'pro',
+  periodStart: '2026-12-01T00:00:00.000Z',
+  periodEnd: '2027-01-01T00:00:00.000Z',
+  currency: 'usd',
+  lines: [],
+  subtotalUsd: '199',
+  totalCents: 19_900,
+  subscriptionRefused: null,
+  ...over,
+});
+const card = (inv: UpcomingInvoice) =>
+  renderToStaticMarkup(
+    <InvoiceCard
+      invoice={{ data: inv, error: undefined, loading: false, reload: () => {}, refresh: async () => {} }}
+    />,
+  );
+
+describe('the upcoming invoice card', () => {
+  it('says why billing could not start the subscription while Stripe refuses it', () => {
+    const summary =
+      'Billing could not start your subscription: Stripe refused it (card_error, card_declined, generic_decline): Your card was declined. It is tried again when the plan next changes.';
+    const shown = card(
+      invoice({
+        subscriptionRefused: {
+          at: '2026-12-07T10:00:00.000Z',
+          summary,
+          type: 'card_error',
+          code: 'card_declined',
+          declineCode: 'generic_decline',
+          message: 'Your card was declined.',
+        },
+      }),
+    );
+    expect(shown).toContain(`<p role="alert">${summary} Refused <time dateTime="2026-12-07T10:00:00.000Z">`);
+    expect(card(invoice())).not.toContain('role="alert"');
+  });
+});
