@@ -102,7 +102,7 @@ describe('meridian plan', () => {
     const subscriptionRefused = {
       at: '2026-12-07T10:00:00.000Z',
       summary:
-        "Billing could not start your subscription: Stripe refused it (invalid_request_error, resource_missing): No such customer: 'cus_1' It is tried again when the plan next changes.",
+        "Billing could not start your subscription: Stripe refused it (invalid_request_error, resource_missing): No such customer: 'cus_1' Once that is fixed, an owner can try again by choosing the Pro plan again: meridian plan set pro, or Change plan on the usage page of the dashboard.",
       type: 'invalid_request_error',
       code: 'resource_missing',
       declineCode: null,
@@ -150,6 +150,7 @@ describe('meridian plan', () => {
       previousPlan: 'free',
       monthlyFeeUsd: '199',
       limits: { monthlyCalls: 100_000, models: 10 },
+      subscriptionRetried: false,
     };
     api.answer({ 'PUT /v1/billing/plan': change });
     const set = await api.run(['plan', 'set', 'pro']);
@@ -165,6 +166,25 @@ describe('meridian plan', () => {
       ...change,
       previousPlan: 'pro',
     });
+  });
+
+  it('plan set on the plan the org is on says billing tries again to start a subscription Stripe refused', async () => {
+    api.answer({
+      'PUT /v1/billing/plan': {
+        orgId: 'org_1',
+        plan: 'pro',
+        previousPlan: 'pro',
+        monthlyFeeUsd: '199',
+        limits: { monthlyCalls: 100_000, models: 10 },
+        subscriptionRetried: true,
+      },
+    });
+    const set = await api.run(['plan', 'set', 'pro']);
+    expect(set.code).toBe(0);
+    expect(set.stdout).toBe(
+      'Already on Pro: $199 a month, 100,000 calls a month, 10 models. Billing tries again to start the ' +
+        'subscription Stripe refused; meridian plan shows whether it did.\n',
+    );
   });
 
   it('refuses a plan it cannot set as usage (exit 2) before any request', async () => {

@@ -109,9 +109,11 @@ export function planCommands(program: Command): void {
         });
         ctx.print(changed, () => {
           const terms = planTerms(changed.plan, changed.monthlyFeeUsd, changed.limits);
-          return changed.previousPlan === changed.plan
-            ? `Already on ${terms}`
-            : `Moved from ${PLAN_NAMES[changed.previousPlan]} to ${terms}`;
+          if (changed.previousPlan !== changed.plan)
+            return `Moved from ${PLAN_NAMES[changed.previousPlan]} to ${terms}`;
+          return changed.subscriptionRetried
+            ? `Already on ${terms}. Billing tries again to start the subscription Stripe refused; meridian plan shows whether it did.`
+            : `Already on ${terms}`;
         });
       }),
     );

@@ -145,7 +145,8 @@ export const stripePlanChanges = sqliteTable(
     orgId: text('org_id').notNull(),
     fromPlan: text('from_plan').$type<Plan>().notNull(),
     toPlan: text('to_plan').$type<Plan>().notNull(),
-    reason: text('reason', { enum: ['plan_change', 'drift'] }).notNull(),
+    /** `retry`: the owner chose the plan the org is on again, for a new try at a subscription Stripe refused. */
+    reason: text('reason', { enum: ['plan_change', 'drift', 'retry'] }).notNull(),
     /** `refused`: settled without effect, Stripe having refused to start the subscription it needed. */
     status: text('status', { enum: ['pending', 'applied', 'refused'] })
       .notNull()

@@ -100,9 +100,7 @@ export const UsageSummarySchema = z
 const SubscriptionRefusedSchema = z
   .object({
     at: z.string().openapi({ description: 'When Stripe refused it' }),
-    summary: z
-      .string()
-      .openapi({ description: 'What happened and what happens next, in a sentence to show' }),
+    summary: z.string().openapi({ description: 'What happened and how to try again, in sentences to show' }),
     type: z.string().openapi({ description: 'Stripe’s error type: invalid_request_error or card_error' }),
     code: z.string().nullable().openapi({ description: 'Stripe’s error code, e.g. resource_missing' }),
     declineCode: z.string().nullable().openapi({ description: 'A card error’s decline code' }),
@@ -112,8 +110,9 @@ const SubscriptionRefusedSchema = z
   .openapi('SubscriptionRefused', {
     description:
       'Set while Stripe has refused for good to start the organisation’s subscription (a deleted customer, an ' +
-      'archived price, a card error): the request is not sent again until the plan next changes, when a new ' +
-      'one is made. null otherwise, and once a subscription starts.',
+      'archived price, a card error): the request is not sent again until an owner chooses a plan ' +
+      '(PUT /v1/billing/plan), the one the organisation is on included, when a new one is made. null ' +
+      'otherwise, and once a subscription starts.',
   });
 
 export const BillingStatsSchema = z
@@ -167,5 +166,11 @@ export const PlanChangeSchema = z
     previousPlan: z.enum(PLANS),
     monthlyFeeUsd: Usd,
     limits: z.object({ monthlyCalls: z.number().int().nullable(), models: z.number().int().nullable() }),
+    subscriptionRetried: z.boolean().openapi({
+      description:
+        'true when the plan chosen is the one the organisation is on and Stripe had refused to start its ' +
+        'subscription (subscriptionRefused): billing tries again, with a new request built from the plan, on ' +
+        'its next pass. false otherwise.',
+    }),
   })
   .openapi('PlanChange');

@@ -24,7 +24,7 @@ const card = (inv: UpcomingInvoice) =>
 describe('the upcoming invoice card', () => {
   it('says why billing could not start the subscription while Stripe refuses it', () => {
     const summary =
-      'Billing could not start your subscription: Stripe refused it (card_error, card_declined, generic_decline): Your card was declined. It is tried again when the plan next changes.';
+      'Billing could not start your subscription: Stripe refused it (card_error, card_declined, generic_decline): Your card was declined. Once that is fixed, an owner can try again by choosing the Pro plan again: meridian plan set pro, or Change plan on the usage page of the dashboard.';
     const shown = card(
       invoice({
         subscriptionRefused: {

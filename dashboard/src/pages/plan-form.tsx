@@ -1,3 +1,4 @@
+import type { Operation, Success } from '@meridian/sdk';
 import { type FormEvent, useState } from 'react';
 import { useApp } from '../api/context';
 import { ErrorMessage } from '../components/error-message';
@@ -5,6 +6,18 @@ import { Field } from '../components/field';
 import { useAction } from '../hooks/use-action';
 
 type Plan = 'free' | 'pro' | 'enterprise';
+export type PlanChange = Success<Operation<'/v1/billing/plan', 'put'>>;
+
+/**
+ * What the owner reads once the plan is chosen; choosing the plan the organisation is on again, after Stripe
+ * refused its subscription, asks billing to try again.
+ */
+export function planChangeDone(answer: PlanChange): string {
+  const now = `Now on ${answer.plan} (${answer.monthlyFeeUsd} USD a month).`;
+  return answer.subscriptionRetried
+    ? `${now} Billing tries again to start the subscription Stripe refused; the invoice above says whether it did.`
+    : now;
+}
 
 /**
  * The owner's plan change, starting at the plan the organisation is on; the API answers why one is refused
@@ -17,7 +30,7 @@ export function PlanForm({ current, onChanged }: { current: string; onChanged():
   const [done, setDone] = useState<string>();
   const change = useAction(async () => {
     const answer = await client.request('put', '/v1/billing/plan', { body: { plan } });
-    setDone(`Now on ${answer.plan} (${answer.monthlyFeeUsd} USD a month).`);
+    setDone(planChangeDone(answer));
     onChanged();
   });
   const submit = (event: FormEvent) => {

@@ -2469,6 +2469,8 @@ export interface components {
       plan: 'free' | 'pro' | 'enterprise';
       /** @enum {string} */
       previousPlan: 'free' | 'pro' | 'enterprise';
+      /** @description true when the plan chosen is the one the organisation is on and Stripe had refused to start its subscription (subscriptionRefused): billing tries again, with a new request built from the plan, on its next pass. false otherwise. */
+      subscriptionRetried: boolean;
     };
     PlatformImages: {
       items: string[];
@@ -2657,7 +2659,7 @@ export interface components {
       /** @enum {boolean} */
       received: true;
     };
-    /** @description Set while Stripe has refused for good to start the organisation’s subscription (a deleted customer, an archived price, a card error): the request is not sent again until the plan next changes, when a new one is made. null otherwise, and once a subscription starts. */
+    /** @description Set while Stripe has refused for good to start the organisation’s subscription (a deleted customer, an archived price, a card error): the request is not sent again until an owner chooses a plan (PUT /v1/billing/plan), the one the organisation is on included, when a new one is made. null otherwise, and once a subscription starts. */
     SubscriptionRefused: {
       /** @description When Stripe refused it */
       at: string;
@@ -2667,7 +2669,7 @@ export interface components {
       declineCode: string | null;
       /** @description Stripe’s message */
       message: string;
-      /** @description What happened and what happens next, in a sentence to show */
+      /** @description What happened and how to try again, in sentences to show */
       summary: string;
       /** @description Stripe’s error type: invalid_request_error or card_error */
       type: string;

@@ -5,6 +5,7 @@ import type { Database } from '../../db/client.js';
 import { conflict, invalidField } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { getOrgStatus, setOrgStanding } from '../orgs/standing.js';
+import { queueSubscriptionRetry } from './stripe/subscription-retry.js';
 
 /** The plans an org's owner may choose; Enterprise is contracted and set by operators. */
 export const SELF_SERVE_PLANS = ['free', 'pro'] as const;
@@ -15,8 +16,10 @@ export const ENTERPRISE_IS_CONTRACTED =
  * Moves the caller's org to Free or Pro. Enterprise is neither chosen nor left here: it is a contract, and
  * operators change it (PUT /internal/v1/orgs/{orgId}/standing). A downgrade keeps everything the org has;
  * the lower limits apply to what comes next (new models; the edge's call quota as soon as it re-reads the
- * plan). Choosing the current plan changes nothing and writes no audit entry. An org billed through Stripe has
- * the change queued for its subscription in the same transaction (stripe/plan-sync.ts).
+ * plan). Choosing the current plan changes nothing and writes no audit entry, except while Stripe refuses to
+ * start the org's subscription: then it queues a new try (`subscriptionRetried`, audited as
+ * billing.subscription_retry; stripe/subscription-retry.ts). An org billed through Stripe has the change queued
+ * for its subscription in the same transaction (stripe/plan-sync.ts).
  */
 export async function changePlan(db: Database, actor: Actor, plan: Plan) {
   requirePermission(actor.principal, 'billing:write');
@@ -28,7 +31,9 @@ export async function changePlan(db: Database, actor: Actor, plan: Plan) {
       'This organisation is on a contracted Enterprise plan: ask your account manager to change it',
     );
   }
-  const after = before.plan === plan ? before : await setOrgStanding(db, orgId, { plan });
+  const unchanged = before.plan === plan;
+  const after = unchanged ? before : await setOrgStanding(db, orgId, { plan });
+  const subscriptionRetried = unchanged && (await queueSubscriptionRetry(db, orgId, plan));
   // setOrgStanding runs its own transaction, so the audit entry follows the change rather than joining it.
   if (after.plan !== before.plan) {
     await recordAudit(db, actor, {
@@ -38,6 +43,14 @@ export async function changePlan(db: Database, actor: Actor, plan: Plan) {
       targetId: orgId,
       metadata: { from: before.plan, to: after.plan },
     });
+  } else if (subscriptionRetried) {
+    await recordAudit(db, actor, {
+      orgId,
+      action: 'billing.subscription_retry',
+      targetType: 'org',
+      targetId: orgId,
+      metadata: { plan },
+    });
   }
   return {
     orgId,
@@ -45,5 +58,6 @@ export async function changePlan(db: Database, actor: Actor, plan: Plan) {
     previousPlan: before.plan,
     monthlyFeeUsd: PLAN_FEES_USD[after.plan],
     limits: PLAN_LIMITS[after.plan],
+    subscriptionRetried,
   };
 }

@@ -101,7 +101,7 @@ export function itemChangesFor(
  */
 export async function queuePlanSync(
   tx: Tx,
-  change: { orgId: string; from: Plan; to: Plan; reason: 'plan_change' | 'drift'; now: Date },
+  change: { orgId: string; from: Plan; to: Plan; reason: 'plan_change' | 'drift' | 'retry'; now: Date },
 ): Promise<boolean> {
   const [customer] = await tx
     .select({ orgId: billingCustomers.orgId })

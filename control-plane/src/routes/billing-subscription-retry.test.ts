@@ -1,0 +1,150 @@
+import { eq } from 'drizzle-orm';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createStripeTestbed,
+  HOUR,
+  hourAgo,
+  type StripeTestbed,
+  TEST_STRIPE_KEY,
+} from '../../testing/stripe.js';
+import { createTestApp, type Session } from '../../testing/test-app.js';
+import { billingCustomers, stripePlanChanges } from '../db/schema.js';
+import { PRO_PRICE_LOOKUP_KEY } from '../services/billing/stripe/catalogue.js';
+import { createStripeClient } from '../services/billing/stripe/sdk-gateway.js';
+import { setOrgStanding } from '../services/orgs/standing.js';
+
+// Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
+// (control-plane/testing/stripe-server), a fake that refuses a subscription on an archived price as Stripe does
+// (an invalid_request_error), reached through the real SDK. The owner retries through the real plan route.
+
+const SUBSCRIPTIONS = '/v1/subscriptions';
+
+describe('choosing the plan the org is on after Stripe refused its subscription', () => {
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+  let stripe: StripeTestbed;
+  let owner: Session;
+  beforeEach(async () => {
+    t = await createTestApp({ plan: 'pro' });
+    stripe = await createStripeTestbed({ db: t.db });
+    owner = await t.client.register('owner');
+  });
+  afterEach(async () => {
+    await stripe.cleanup();
+    t.cleanup();
+  });
+
+  const creations = () =>
+    stripe.server.requests.filter((r) => r.method === 'POST' && r.path === SUBSCRIPTIONS);
+  const choose = async (plan: string) => {
+    const res = await t.client.call('PUT', '/v1/billing/plan', { token: owner.accessToken, body: { plan } });
+    expect(res.status).toBe(200);
+    return res.json as { plan: string; previousPlan: string; subscriptionRetried: boolean };
+  };
+  const refused = async () => {
+    const res = await t.client.call('GET', '/v1/billing/stats', { token: owner.accessToken });
+    return (res.json as { subscriptionRefused: { summary: string } | null }).subscriptionRefused;
+  };
+  const planChanges = () =>
+    t.db
+      .select()
+      .from(stripePlanChanges)
+      .where(eq(stripePlanChanges.orgId, owner.orgId))
+      .orderBy(stripePlanChanges.id);
+  const proPrice = () =>
+    [...stripe.server.state.prices.values()].find((p) => p.lookup_key === PRO_PRICE_LOOKUP_KEY);
+  // What an operator does in Stripe's dashboard: archiving the Pro price, and restoring it once told.
+  const setProPriceActive = async (active: boolean) => {
+    const client = createStripeClient({ secretKey: TEST_STRIPE_KEY, apiUrl: stripe.server.url });
+    await client.prices.update(String(proPrice()?.id), { active });
+  };
+
+  it('starts the refused first subscription under a new key, and says it retries', async () => {
+    // One runner, as one long-running process: its catalogue keeps the Pro price the operator archives.
+    const runner = stripe.runner();
+    await runner.runOnce();
+    await setProPriceActive(false);
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await runner.runOnce();
+    expect(creations()).toHaveLength(1);
+    expect((await refused())?.summary).toContain(
+      'Once that is fixed, an owner can try again by choosing the Pro plan again: meridian plan set pro',
+    );
+
+    // Told, the operator restores the price; the owner chooses Pro again (twice: the second queues nothing more).
+    await setProPriceActive(true);
+    expect(await choose('pro')).toMatchObject({
+      plan: 'pro',
+      previousPlan: 'pro',
+      subscriptionRetried: true,
+    });
+    expect((await choose('pro')).subscriptionRetried).toBe(true);
+    expect((await planChanges()).map((c) => [c.reason, c.status])).toEqual([['retry', 'pending']]);
+    await runner.runOnce(Date.now() + HOUR);
+
+    expect(creations().map((r) => r.idempotencyKey)).toEqual([
+      `subscription-${owner.orgId}`,
+      `subscription-${owner.orgId}-after-refusal-1`,
+    ]);
+    expect((await stripe.subscriptionItems(owner.orgId)).filter((i) => !i.metered)).toMatchObject([
+      { lookupKey: PRO_PRICE_LOOKUP_KEY },
+    ]);
+    expect((await planChanges()).map((c) => c.status)).toEqual(['applied']);
+    expect(await refused()).toBeNull();
+    // Once it started, choosing Pro again is the no-op it always was.
+    expect((await choose('pro')).subscriptionRetried).toBe(false);
+    expect(await planChanges()).toHaveLength(1);
+  });
+
+  it('starts a refused renewal again when the owner chooses Pro again', async () => {
+    const runner = stripe.runner();
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await runner.runOnce();
+    const ended = await stripe.subscriptionOf(owner.orgId);
+    // Stripe ends the subscription (unpaid); the webhook drops the org to Free and the owner chooses Pro again,
+    // while the Pro price is archived: the renewal is refused.
+    const subscription = stripe.server.state.subscriptions.get(ended);
+    Object.assign(subscription ?? {}, { status: 'canceled', ended_at: stripe.server.state.nowSeconds() });
+    await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+    await setProPriceActive(false);
+    await choose('pro');
+    await runner.runOnce();
+    expect(creations()).toHaveLength(2);
+    expect(await refused()).not.toBeNull();
+
+    await setProPriceActive(true);
+    expect((await choose('pro')).subscriptionRetried).toBe(true);
+    await runner.runOnce();
+
+    const renewal = `subscription-${owner.orgId}-after-${ended}`;
+    expect(creations().map((r) => r.idempotencyKey)).toEqual([
+      `subscription-${owner.orgId}`,
+      renewal,
+      `${renewal}-after-refusal-1`,
+    ]);
+    expect(await stripe.subscriptionOf(owner.orgId)).not.toBe(ended);
+    expect((await stripe.subscriptionItems(owner.orgId)).filter((i) => !i.metered)).toMatchObject([
+      { lookupKey: PRO_PRICE_LOOKUP_KEY },
+    ]);
+    expect((await planChanges()).map((c) => [c.reason, c.status])).toEqual([
+      ['plan_change', 'refused'],
+      ['retry', 'applied'],
+    ]);
+    expect(await refused()).toBeNull();
+  });
+
+  it('changes nothing, as before, when Stripe refused nothing', async () => {
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await stripe.runner().runOnce();
+    const [row] = await t.db.select().from(billingCustomers).where(eq(billingCustomers.orgId, owner.orgId));
+    expect(row?.subscriptionId).toMatch(/^sub_/);
+
+    expect(await choose('pro')).toMatchObject({
+      plan: 'pro',
+      previousPlan: 'pro',
+      subscriptionRetried: false,
+    });
+    await stripe.runner().runOnce();
+    expect(await planChanges()).toEqual([]);
+    expect(creations()).toHaveLength(1);
+  });
+});
