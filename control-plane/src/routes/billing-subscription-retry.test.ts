@@ -14,8 +14,8 @@ import { createStripeClient } from '../services/billing/stripe/sdk-gateway.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
 
 // Stripe's API is unreachable from these machines, so the Stripe side here is the local stand-in
-// (control-plane/testing/stripe-server), a fake that refuses a subscription on an archived price as Stripe does
-// (an invalid_request_error), reached through the real SDK. The owner retries through the real plan route.
+// (control-plane/testing/stripe-server), a fake that refuses a subscription on an archived price or a deleted
+// customer as Stripe does (an invalid_request_error), reached through the real SDK. The owner retries through the real plan route.
 
 const SUBSCRIPTIONS = '/v1/subscriptions';
 
@@ -52,10 +52,10 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
       .orderBy(stripePlanChanges.id);
   const proPrice = () =>
     [...stripe.server.state.prices.values()].find((p) => p.lookup_key === PRO_PRICE_LOOKUP_KEY);
+  const stripeClient = () => createStripeClient({ secretKey: TEST_STRIPE_KEY, apiUrl: stripe.server.url });
   // What an operator does in Stripe's dashboard: archiving the Pro price, and restoring it once told.
   const setProPriceActive = async (active: boolean) => {
-    const client = createStripeClient({ secretKey: TEST_STRIPE_KEY, apiUrl: stripe.server.url });
-    await client.prices.update(String(proPrice()?.id), { active });
+    await stripeClient().prices.update(String(proPrice()?.id), { active });
   };
 
   it('starts the refused first subscription under a new key, and says it retries', async () => {
@@ -128,6 +128,57 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
     expect((await planChanges()).map((c) => [c.reason, c.status])).toEqual([
       ['plan_change', 'refused'],
       ['retry', 'applied'],
+    ]);
+    expect(await refused()).toBeNull();
+  });
+
+  it('makes a new customer when Stripe refused the first subscription for a customer deleted in Stripe', async () => {
+    // Billing starts: the customer is made, the subscription's answer is lost (dropped twice: the SDK resends).
+    stripe.server.failNext(2, 'drop', { method: 'POST', path: SUBSCRIPTIONS });
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await stripe.runner().runOnce();
+    const deleted = await stripe.customerOf(owner.orgId);
+    // An operator deletes the customer in Stripe's dashboard: the resend is refused, No such customer.
+    await stripeClient().customers.del(deleted);
+    await stripe.runner().runOnce();
+    expect(await refused()).toMatchObject({ code: 'resource_missing' });
+
+    // Choosing Pro again cannot succeed on the deleted customer: billing makes the org a new one.
+    expect((await choose('pro')).subscriptionRetried).toBe(true);
+    await stripe.runner().runOnce();
+    const customer = await stripe.customerOf(owner.orgId);
+    expect(customer).not.toBe(deleted);
+    expect(stripe.server.state.customers.get(customer)?.metadata).toMatchObject({ org_id: owner.orgId });
+    const subscription = stripe.server.state.subscriptions.get(await stripe.subscriptionOf(owner.orgId));
+    expect(subscription).toMatchObject({ customer, status: 'active' });
+    expect(await refused()).toBeNull();
+    // Usage from now on is counted on the new customer.
+    await stripe.addUsage(owner.orgId, 'inference_calls', 7, hourAgo(1));
+    await stripe.runner().runOnce();
+    expect(await stripe.stripeTotal(owner.orgId, 'inference_calls')).toBe(7);
+  });
+
+  it('makes a new customer when Stripe refused a renewal for a customer deleted in Stripe', async () => {
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await stripe.runner().runOnce();
+    const deleted = await stripe.customerOf(owner.orgId);
+    const ended = await stripe.subscriptionOf(owner.orgId);
+    // Deleting the customer cancels its subscription; the webhook drops the org to Free; the owner chooses Pro.
+    await stripeClient().customers.del(deleted);
+    await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+    await choose('pro');
+    await stripe.runner().runOnce();
+    expect(await refused()).toMatchObject({ code: 'resource_missing' });
+
+    expect((await choose('pro')).subscriptionRetried).toBe(true);
+    await stripe.runner().runOnce();
+    const customer = await stripe.customerOf(owner.orgId);
+    expect(customer).not.toBe(deleted);
+    const renewed = await stripe.subscriptionOf(owner.orgId);
+    expect(renewed).not.toBe(ended);
+    expect(stripe.server.state.subscriptions.get(renewed)).toMatchObject({ customer });
+    expect((await stripe.subscriptionItems(owner.orgId)).filter((i) => !i.metered)).toMatchObject([
+      { lookupKey: PRO_PRICE_LOOKUP_KEY },
     ]);
     expect(await refused()).toBeNull();
   });

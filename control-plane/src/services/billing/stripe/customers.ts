@@ -7,6 +7,7 @@ import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
 import { newSubscriptionFor } from './plan-sync.js';
 import { createSubscriptionOnce } from './subscription-creation.js';
+import { readRefusal, refusedForMissingCustomer } from './subscription-refusal.js';
 
 export interface BillingCustomer {
   orgId: string;
@@ -52,18 +53,59 @@ export async function ensureCustomer(
   // The plan is read once the customer row exists: a plan change committed after this read finds the row and
   // queues a sync, so the subscription never keeps a plan the org has left.
   const { plan } = await readOrg();
-  const customerId = stripeCustomerId;
+  const known = stripeCustomerId;
   const subscriptionId = await createSubscriptionOnce(
     { db, gateway, logger, now },
     orgId,
     `subscription-${orgId}`,
-    () => newSubscriptionFor({ orgId, customerId, plan }, catalogue, now),
+    async () => {
+      const customerId = await customerForNewCreation({ db, gateway, logger }, orgId, known);
+      return newSubscriptionFor({ orgId, customerId, plan }, catalogue, now);
+    },
+  );
+  const [stored] = await db
+    .update(billingCustomers)
+    .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
+    .where(eq(billingCustomers.orgId, orgId))
+    .returning({ stripeCustomerId: billingCustomers.stripeCustomerId });
+  return { orgId, stripeCustomerId: stored?.stripeCustomerId ?? known, subscriptionId };
+}
+
+/**
+ * The customer a new subscription creation names: the org's, unless Stripe's last refusal said it has no such
+ * customer (deleted in Stripe's dashboard), when no try on it can ever pass. Then a new customer is made, under
+ * a key naming the refusal (a retry after a crash gets the same one back), and stored in the old one's place,
+ * so the creation and the org's meter events from then on go to it. Called only to compute a new creation,
+ * never for a stored one being resent.
+ */
+export async function customerForNewCreation(
+  deps: { db: Database; gateway: StripeGateway; logger?: Logger | undefined },
+  orgId: string,
+  customerId: string,
+): Promise<string> {
+  const { db, gateway } = deps;
+  const refusal = await readRefusal(db, orgId);
+  if (!refusal || refusal.customerId !== customerId || !refusedForMissingCustomer(refusal)) return customerId;
+  const [org] = await db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, orgId));
+  if (!org) throw notFound('Organisation');
+  const replacement = await gateway.createCustomer(
+    { orgId, name: org.name },
+    `customer-${orgId}-after-refusal-${refusal.refusals}`,
   );
   await db
     .update(billingCustomers)
-    .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
+    .set({ stripeCustomerId: replacement })
+    .where(and(eq(billingCustomers.orgId, orgId), eq(billingCustomers.stripeCustomerId, customerId)));
+  deps.logger?.warn('stripe customer replaced: Stripe had no such customer', {
+    orgId,
+    deleted: customerId,
+    customer: replacement,
+  });
+  const [row] = await db
+    .select({ customerId: billingCustomers.stripeCustomerId })
+    .from(billingCustomers)
     .where(eq(billingCustomers.orgId, orgId));
-  return { orgId, stripeCustomerId, subscriptionId };
+  return row?.customerId ?? replacement;
 }
 
 /**

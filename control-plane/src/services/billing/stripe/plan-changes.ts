@@ -5,6 +5,7 @@ import { billingCustomers, orgs, stripePlanChanges } from '../../../db/schema.js
 import type { Logger } from '../../../lib/logger.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
 import type { StripeCatalogue } from './catalogue.js';
+import { customerForNewCreation } from './customers.js';
 import type { StripeFailure, StripeGateway } from './gateway.js';
 import {
   itemChangesFor,
@@ -199,7 +200,8 @@ async function storeRenewal(db: Database, due: DueOrg, subscriptionId: string) {
  * and a later renewal (after the new one ends too) gets a new one; the request is stored before it is first sent,
  * so a retry sends the same one (`createSubscriptionOnce`). Only the ended subscription is replaced. It is
  * anchored like a first subscription, to the 1st of the next UTC month, and backdated to the start of this month
- * or, when later, to when the ended one ended (ms).
+ * or, when later, to when the ended one ended (ms). A customer Stripe said it no longer has is replaced first
+ * (`customerForNewCreation`).
  */
 async function renewSubscription(
   ctx: CreationContext,
@@ -208,9 +210,10 @@ async function renewSubscription(
   plan: Plan,
   endedAt: number,
 ) {
-  const subscriptionId = await createSubscriptionOnce(ctx, due.orgId, renewalKey(due), () =>
-    newSubscriptionFor({ orgId: due.orgId, customerId: due.customerId, plan }, catalogue, ctx.now, endedAt),
-  );
+  const subscriptionId = await createSubscriptionOnce(ctx, due.orgId, renewalKey(due), async () => {
+    const customerId = await customerForNewCreation(ctx, due.orgId, due.customerId);
+    return newSubscriptionFor({ orgId: due.orgId, customerId, plan }, catalogue, ctx.now, endedAt);
+  });
   await storeRenewal(ctx.db, due, subscriptionId);
 }
 

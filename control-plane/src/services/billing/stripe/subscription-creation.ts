@@ -92,7 +92,13 @@ async function send(
   } else if (isPermanentRefusal(outcome)) {
     const made = await gateway.findCreatedSubscription(pending.request.customerId, pending.key);
     if (made !== undefined) return made;
-    const refused = { orgId, key: pending.key, storedPending: stored, previous: refusal };
+    const refused = {
+      orgId,
+      key: pending.key,
+      customerId: pending.request.customerId,
+      storedPending: stored,
+      previous: refusal,
+    };
     throw await recordRefusal(db, ctx.logger, refused, outcome, ctx.now);
   }
   const status = outcome.status ? ` ${outcome.status}` : '';
@@ -140,13 +146,13 @@ export async function createSubscriptionOnce(
   ctx: CreationContext,
   orgId: string,
   base: string,
-  fresh: () => NewSubscription,
+  fresh: () => NewSubscription | Promise<NewSubscription>,
 ): Promise<string> {
   const resumed = await resumeSubscriptionCreation(ctx, orgId, base);
   if (resumed !== undefined) return resumed;
   const { refusal } = await readCreation(ctx.db, orgId);
   const key = creationKeyAfter(base, refusal);
-  const pending: PendingSubscription = { key, request: { ...fresh(), creationKey: key } };
+  const pending: PendingSubscription = { key, request: { ...(await fresh()), creationKey: key } };
   await ctx.db
     .update(billingCustomers)
     .set({ pendingSubscription: JSON.stringify(pending) })

@@ -35,6 +35,8 @@ export function isPermanentRefusal(failure: StripeFailure): boolean {
 export const SubscriptionRefusal = z.object({
   /** The Idempotency-Key of the refused creation. */
   key: z.string(),
+  /** The customer the refused creation named (absent in refusals recorded before it was kept). */
+  customerId: z.string().optional(),
   /** When Stripe refused it (ms). */
   at: z.number(),
   /** Refusals since a subscription last started: the next creation's key names it (`creationKeyAfter`). */
@@ -82,15 +84,23 @@ export const creationKeyAfter = (base: string, refusal: SubscriptionRefusal | un
 // ever echo a key.
 const SECRET = /\b(sk|rk|pk|whsec)_[A-Za-z0-9_]+/g;
 
+/**
+ * Whether Stripe refused the creation because it has no such customer (deleted in Stripe's dashboard): no
+ * retry on that customer can pass, so the next creation goes to a new one (`customerForNewCreation`).
+ */
+export const refusedForMissingCustomer = (refusal: SubscriptionRefusal) =>
+  refusal.code === 'resource_missing' && refusal.param === 'customer';
+
 /** What is kept of Stripe's answer: its type, code and message, without anything that looks like a key. */
 function refusalOf(
-  key: string,
+  refused: { key: string; customerId: string },
   failure: StripeFailure,
   previous: SubscriptionRefusal | undefined,
   now: number,
 ): SubscriptionRefusal {
   return {
-    key,
+    key: refused.key,
+    customerId: refused.customerId,
     at: now,
     refusals: (previous?.refusals ?? 0) + 1,
     status: failure.status ?? 400,
@@ -112,12 +122,18 @@ function refusalOf(
 export async function recordRefusal(
   db: Database,
   logger: Logger | undefined,
-  refused: { orgId: string; key: string; storedPending: string; previous: SubscriptionRefusal | undefined },
+  refused: {
+    orgId: string;
+    key: string;
+    customerId: string;
+    storedPending: string;
+    previous: SubscriptionRefusal | undefined;
+  },
   failure: StripeFailure,
   now: number,
 ): Promise<SubscriptionRefused> {
-  const { orgId, key } = refused;
-  const refusal = refusalOf(key, failure, refused.previous, now);
+  const { orgId } = refused;
+  const refusal = refusalOf(refused, failure, refused.previous, now);
   const dropped = await db.transaction(async (tx) => {
     const rows = await tx
       .update(billingCustomers)
