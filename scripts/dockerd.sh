@@ -18,7 +18,38 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 sock="$dir/docker.sock"
 
+# Engines on one host share the default bridge, docker0 (172.17.0.0/16), but each hands out its containers'
+# addresses on it by itself: two engines that both allocate from the whole /16 both give their first
+# container 172.17.0.2, and a call to it reaches whichever answers (the unit and end-to-end runs each start
+# an engine, side by side, in `npm test`). So each engine takes a /24 of its own, 172.17.N.0/24, held as
+# the directory $slots/N (mkdir is atomic) naming the engine's DIR until it stops; a slot whose DIR is gone
+# (an engine killed with its test) is free again.
+slots=/run/meridian-dockerd-slots
+release_slot() {
+  local slot
+  for slot in "$slots"/*; do
+    [[ -f $slot/dir && $(cat "$slot/dir") == "$dir" ]] && rm -rf "$slot"
+  done
+  return 0
+}
+take_slot() {
+  mkdir -p "$slots"
+  local n owner
+  for n in $(seq 1 254); do
+    owner=$(cat "$slots/$n/dir" 2>/dev/null || true)
+    if [[ -n $owner && ! -d $owner ]]; then rm -rf "${slots:?}/$n"; fi
+    if mkdir "$slots/$n" 2>/dev/null; then
+      echo "$dir" >"$slots/$n/dir"
+      echo "$n"
+      return 0
+    fi
+  done
+  echo "every one of docker0's 254 address ranges is held by an engine (see $slots)" >&2
+  return 1
+}
+
 stop() {
+  release_slot
   [[ -f $dir/dockerd.pid ]] || return 0
   local pid
   pid=$(cat "$dir/dockerd.pid")
@@ -47,9 +78,13 @@ if ping; then
 fi
 
 # A private exec-root keeps containerd's and the engine's sockets and netns files apart from any other
-# engine on the host; the default bridge (docker0) is shared, which port publishing needs.
+# engine on the host; the default bridge (docker0) is shared, which port publishing needs, each engine
+# giving out addresses from its own /24 of it (above).
+release_slot
+slot=$(take_slot)
 dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
-  -H "unix://$sock" --default-ulimit nofile=20000:20000 >"$dir/dockerd.log" 2>&1 &
+  -H "unix://$sock" --default-ulimit nofile=20000:20000 \
+  --bip 172.17.0.1/16 --fixed-cidr "172.17.$slot.0/24" >"$dir/dockerd.log" 2>&1 &
 for _ in $(seq 1 400); do
   if ping; then
     echo "DOCKER_HOST=unix://$sock"
@@ -59,4 +94,5 @@ for _ in $(seq 1 400); do
 done
 echo "dockerd did not become ready within 20 s; see $dir/dockerd.log" >&2
 tail -n 20 "$dir/dockerd.log" >&2 || true
+stop
 exit 1
