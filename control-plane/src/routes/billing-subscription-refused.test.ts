@@ -151,6 +151,41 @@ describe('a subscription creation Stripe refuses for good', () => {
     expect((await read('/v1/billing/stats')).subscriptionRefused).toBeNull();
   });
 
+  it('settles as refused only the changes the refused creation was built from, not one made while it was resent', async () => {
+    const runner = stripe.runner();
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await runner.runOnce();
+    // Stripe ends the subscription; the webhook drops the org to Free; the owner chooses Pro again while the Pro
+    // price is archived, and the renewal's first answer is lost, so the pass after resends it.
+    const ended = await stripe.subscriptionOf(owner.orgId);
+    const subscription = stripe.server.state.subscriptions.get(ended);
+    Object.assign(subscription ?? {}, { status: 'canceled', ended_at: stripe.server.state.nowSeconds() });
+    await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+    await archiveProPrice();
+    await setOrgStanding(t.db, owner.orgId, { plan: 'pro' });
+    stripe.server.failNext(2, 'drop', SUBSCRIPTIONS);
+    await runner.runOnce();
+
+    // Meanwhile the owner moves to Free, which needs no new subscription; then the resend is refused.
+    const changed = await t.client.call('PUT', '/v1/billing/plan', {
+      token: owner.accessToken,
+      body: { plan: 'free' },
+    });
+    expect(changed.status).toBe(200);
+    let now = Date.now();
+    for (let pass = 0; pass < 3; pass += 1) {
+      now += 10 * 60_000; // past the longest backoff
+      await runner.runOnce(now);
+    }
+    expect(refusalLogs()).toHaveLength(1);
+    // The change to Pro the renewal was built from is refused; the move to Free is applied, and clears it.
+    expect((await planChanges()).map((c) => [c.toPlan, c.status])).toEqual([
+      ['pro', 'refused'],
+      ['free', 'applied'],
+    ]);
+    expect((await read('/v1/billing/stats')).subscriptionRefused).toBeNull();
+  });
+
   it('keeps resending a stored creation after a transient failure, and records no refusal', async () => {
     stripe.server.failNext(1, 'rate_limit', SUBSCRIPTIONS);
     await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));

@@ -5,7 +5,7 @@ import { notFound } from '../../../errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
-import { newSubscriptionFor } from './plan-sync.js';
+import { newestPlanChangeId, newSubscriptionFor } from './plan-sync.js';
 import { createSubscriptionOnce } from './subscription-creation.js';
 import { readRefusal, refusedForMissingCustomer } from './subscription-refusal.js';
 
@@ -52,6 +52,7 @@ export async function ensureCustomer(
   }
   // The plan is read once the customer row exists: a plan change committed after this read finds the row and
   // queues a sync, so the subscription never keeps a plan the org has left.
+  const planChangesUpTo = await newestPlanChangeId(db, orgId);
   const { plan } = await readOrg();
   const known = stripeCustomerId;
   const subscriptionId = await createSubscriptionOnce(
@@ -62,6 +63,7 @@ export async function ensureCustomer(
       const customerId = await customerForNewCreation({ db, gateway, logger }, orgId, known);
       return newSubscriptionFor({ orgId, customerId, plan }, catalogue, now);
     },
+    planChangesUpTo,
   );
   const [stored] = await db
     .update(billingCustomers)

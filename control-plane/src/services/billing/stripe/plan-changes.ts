@@ -210,10 +210,12 @@ async function renewSubscription(
   plan: Plan,
   endedAt: number,
 ) {
-  const subscriptionId = await createSubscriptionOnce(ctx, due.orgId, renewalKey(due), async () => {
+  const fresh = async () => {
     const customerId = await customerForNewCreation(ctx, due.orgId, due.customerId);
     return newSubscriptionFor({ orgId: due.orgId, customerId, plan }, catalogue, ctx.now, endedAt);
-  });
+  };
+  // The org's due rows were read before its plan: a refusal settles them, and leaves any queued since.
+  const subscriptionId = await createSubscriptionOnce(ctx, due.orgId, renewalKey(due), fresh, due.newest.id);
   await storeRenewal(ctx.db, due, subscriptionId);
 }
 

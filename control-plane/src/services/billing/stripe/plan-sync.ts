@@ -1,5 +1,5 @@
 import { METERS, type Plan } from '@meridian/protocol';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, max } from 'drizzle-orm';
 import { billingCustomers, stripePlanChanges } from '../../../db/schema.js';
 import type { Tx } from '../../models/deps.js';
 import { calendarMonth } from '../period.js';
@@ -126,4 +126,16 @@ export async function hasPendingPlanSync(tx: Pick<Tx, 'select'>, orgId: string):
     .where(and(eq(stripePlanChanges.orgId, orgId), eq(stripePlanChanges.status, 'pending')))
     .limit(1);
   return row !== undefined;
+}
+
+/**
+ * The id of the org's newest plan change, 0 when it has none: read before the plan a subscription is built
+ * from, it names the changes that subscription answers.
+ */
+export async function newestPlanChangeId(db: Pick<Tx, 'select'>, orgId: string): Promise<number> {
+  const [row] = await db
+    .select({ id: max(stripePlanChanges.id) })
+    .from(stripePlanChanges)
+    .where(eq(stripePlanChanges.orgId, orgId));
+  return row?.id ?? 0;
 }

@@ -33,6 +33,12 @@ const PendingSubscription = z.object({
     prorationBehavior: z.enum(['none', 'create_prorations', 'always_invoice']),
     creationKey: z.string().optional(),
   }),
+  /**
+   * The newest `stripe_plan_changes` row read before the plan the request was built from: a refusal settles
+   * those rows, and leaves a change made later for a creation of its own. Absent in requests stored before it
+   * was kept: a refusal of one settles every queued change.
+   */
+  planChangesUpTo: z.number().int().optional(),
 });
 type PendingSubscription = z.infer<typeof PendingSubscription>;
 
@@ -96,6 +102,7 @@ async function send(
       orgId,
       key: pending.key,
       customerId: pending.request.customerId,
+      planChangesUpTo: pending.planChangesUpTo,
       storedPending: stored,
       previous: refusal,
     };
@@ -138,21 +145,25 @@ export async function resumeSubscriptionCreation(
  * midnight, a plan changed since). When Stripe refuses the stored request's times (the anchor passed before
  * Stripe ever processed it) the request is dropped, for the next try to compute afresh; when it refuses the
  * request for good (a deleted customer, an archived price, a card error) it is dropped and the refusal
- * recorded, and nothing is sent again until the plan next changes. Returns the new subscription's id, which the
- * caller stores together with clearing `pending_subscription` and `subscription_refusal`; throws when Stripe
- * made none.
+ * recorded, and nothing is sent again until the plan next changes: the plan changes queued up to
+ * `planChangesUpTo` (the newest row id read before the plan `fresh()` builds from) are settled as refused, any
+ * later one starts a creation of its own. Returns the new subscription's id, which the caller stores together
+ * with clearing `pending_subscription` and `subscription_refusal`; throws when Stripe made none.
  */
 export async function createSubscriptionOnce(
   ctx: CreationContext,
   orgId: string,
   base: string,
   fresh: () => NewSubscription | Promise<NewSubscription>,
+  planChangesUpTo: number,
 ): Promise<string> {
   const resumed = await resumeSubscriptionCreation(ctx, orgId, base);
   if (resumed !== undefined) return resumed;
   const { refusal } = await readCreation(ctx.db, orgId);
   const key = creationKeyAfter(base, refusal);
-  const pending: PendingSubscription = { key, request: { ...(await fresh()), creationKey: key } };
+  const request = { ...(await fresh()), creationKey: key };
+  // Keys in the schema's order: the refusal finds the stored request by its text, re-serialised once parsed.
+  const pending: PendingSubscription = { key, request, planChangesUpTo };
   await ctx.db
     .update(billingCustomers)
     .set({ pendingSubscription: JSON.stringify(pending) })

@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, lte } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../../../db/client.js';
 import { billingCustomers, stripePlanChanges } from '../../../db/schema.js';
@@ -115,8 +115,9 @@ function refusalOf(
 
 /**
  * Records that Stripe refused the org's stored creation (`storedPending`, as stored) for good, and drops it:
- * it is never sent again. The plan changes queued so far are settled as refused with Stripe's reason, so they
- * no longer wait on it; the next plan change starts a creation afresh, under a new key. Logged once, here, for
+ * it is never sent again. The plan changes it was built from (`planChangesUpTo`) are settled as refused with
+ * Stripe's reason, so they no longer wait on it; a change queued since, or the next one, starts a creation
+ * afresh, under a new key. Logged once, here, for
  * the operator. Returns the error the caller throws.
  */
 export async function recordRefusal(
@@ -126,6 +127,8 @@ export async function recordRefusal(
     orgId: string;
     key: string;
     customerId: string;
+    /** The newest plan change the refused request was built after; undefined: every queued one. */
+    planChangesUpTo: number | undefined;
     storedPending: string;
     previous: SubscriptionRefusal | undefined;
   },
@@ -153,7 +156,15 @@ export async function recordRefusal(
         appliedAt: new Date(now),
         lastError: `Stripe refused to start the subscription: ${refusal.type}${refusal.code ? ` ${refusal.code}` : ''}: ${refusal.message}`,
       })
-      .where(and(eq(stripePlanChanges.orgId, orgId), eq(stripePlanChanges.status, 'pending')));
+      .where(
+        and(
+          eq(stripePlanChanges.orgId, orgId),
+          eq(stripePlanChanges.status, 'pending'),
+          refused.planChangesUpTo === undefined
+            ? undefined
+            : lte(stripePlanChanges.id, refused.planChangesUpTo),
+        ),
+      );
     return true;
   });
   // Another pass already dropped it (and logged): nothing more to say.
