@@ -532,7 +532,10 @@ describe('the meridian CLI against the platform', () => {
     ]);
 
     // v2 as a canary: half the calls for one step of 1 s and at least 3 calls each side, then promoted.
-    // Callers keep calling meanwhile, as they would; --wait follows it to the end.
+    // Callers keep calling meanwhile, as they would; --wait follows it to the end. Latency is not judged
+    // (--canary-max-p95 off): a p95 over a second's few calls is the new replica's first, slower calls, and
+    // on CI's loaded two cores it read 612 ms against 242 and rolled this good canary back. The judge's
+    // latency verdicts are canary-e2e's and judge.test.ts's to prove; this follows the CLI's flags and --wait.
     const canary = [
       '--canary',
       '50%',
@@ -540,6 +543,8 @@ describe('the meridian CLI against the platform', () => {
       '1s',
       '--canary-min-calls',
       '3',
+      '--canary-max-p95',
+      'off',
       '--no-deterministic',
     ];
     const rollout = cli.run(['deploy', 'tuned', '--version', '2', ...canary, '--wait', '--timeout', '90']);

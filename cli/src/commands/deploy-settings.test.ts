@@ -99,7 +99,18 @@ describe('deploy settings', () => {
     );
     expect(refusal(() => settingsFrom({ canary: '25%' }, undefined))).toMatch(/create it first/);
     expect(refusal(() => settingsFrom({ canaryWindow: '30s' }, existing(null)))).toBe(
-      '--canary-window and --canary-min-calls go with --canary',
+      '--canary-window, --canary-min-calls and --canary-max-p95 go with --canary',
     );
+  });
+
+  it('reads --canary-max-p95 as a ratio from 1 to 100, or off for latency not judged', () => {
+    const p95 = (canaryMaxP95: string) =>
+      settingsFrom({ canary: '50%', canaryMaxP95 }, existing(null)).canary?.maxP95LatencyRatio;
+    expect([p95('3'), p95('1.5'), p95('x4'), p95('×2'), p95('off')]).toEqual([3, 1.5, 4, 2, null]);
+    for (const bad of ['0.5', '101', 'none', '', '-2', '2x'])
+      expect(refusal(() => p95(bad))).toBe(
+        `--canary-max-p95 wants a ratio from 1 to 100 (e.g. 3) or off, not ${bad}`,
+      );
+    expect(refusal(() => settingsFrom({ canaryMaxP95: 'off' }, existing(null)))).toMatch(/go with --canary$/);
   });
 });

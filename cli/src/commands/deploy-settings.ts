@@ -24,6 +24,7 @@ export interface SettingFlags {
   canary?: string;
   canaryWindow?: string;
   canaryMinCalls?: string;
+  canaryMaxP95?: string;
 }
 
 /** What the settings flags ask of the API: the fields a create and an update share, plus a canary. */
@@ -112,8 +113,12 @@ function canaryFrom(
   current: Deployment | undefined,
 ): Schema<'CanaryPolicy'> | undefined {
   if (flags.canary === undefined) {
-    if (flags.canaryWindow !== undefined || flags.canaryMinCalls !== undefined)
-      throw new CliError('--canary-window and --canary-min-calls go with --canary', 2);
+    if (
+      flags.canaryWindow !== undefined ||
+      flags.canaryMinCalls !== undefined ||
+      flags.canaryMaxP95 !== undefined
+    )
+      throw new CliError('--canary-window, --canary-min-calls and --canary-max-p95 go with --canary', 2);
     return undefined;
   }
   if (!current)
@@ -127,5 +132,20 @@ function canaryFrom(
     ...(flags.canaryMinCalls === undefined
       ? {}
       : { minCalls: wholeNumber(flags.canaryMinCalls, '--canary-min-calls', 1, 1_000_000) }),
+    ...(flags.canaryMaxP95 === undefined ? {} : { maxP95LatencyRatio: p95Ratio(flags.canaryMaxP95) }),
   };
+}
+
+/**
+ * `--canary-max-p95`: how many times the old version's p95 the canary's may reach before it is rolled back
+ * (`3`, `1.5`, `x3`), or `off` (latency not judged: a model whose new version is slower by design, or calls
+ * too few for a p95 to mean anything). The API takes 1 to 100.
+ */
+function p95Ratio(value: string): number | null {
+  if (value === 'off') return null;
+  const match = /^[x×]?(\d{1,3}(?:\.\d{1,2})?)$/.exec(value.trim());
+  const ratio = match ? Number(match[1]) : Number.NaN;
+  if (!(ratio >= 1 && ratio <= 100))
+    throw new CliError(`--canary-max-p95 wants a ratio from 1 to 100 (e.g. 3) or off, not ${value}`, 2);
+  return ratio;
 }

@@ -268,6 +268,10 @@ export function deploymentCommands(program: Command): void {
     .option('--canary <steps>', 'roll the new version out step by step, e.g. 10%,50%; then it is promoted')
     .option('--canary-window <duration>', 'how long each canary step lasts (1m)')
     .option('--canary-min-calls <n>', 'calls the canary must serve in a step before it may pass (20)')
+    .option(
+      '--canary-max-p95 <ratio>',
+      'roll back when the canary’s p95 latency is over this many times the old version’s (2), or off',
+    )
     .option('--wait', 'show the phases until ready (with --canary: until promoted); exit 4 if it fails')
     .option('--timeout <seconds>', 'how long --wait waits', '600')
     .action(action(async (ctx, model: string, opts: DeployOptions) => deploy(ctx, model, opts)));
