@@ -95,6 +95,33 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
     expect(await planChanges()).toHaveLength(1);
   });
 
+  it('builds the retried subscription from the Pro price the operator made in place of the archived one', async () => {
+    const runner = stripe.runner();
+    await runner.runOnce();
+    const archived = proPrice();
+    await setProPriceActive(false);
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await runner.runOnce();
+    expect(await refused()).not.toBeNull();
+
+    // The operator fixes it with a new Pro price under the same lookup key, with no restart of the runner.
+    const replacement = await stripeClient().prices.create({
+      currency: 'usd',
+      product: String(archived?.product),
+      unit_amount_decimal: String(archived?.unit_amount_decimal),
+      recurring: { interval: 'month', usage_type: 'licensed' },
+      lookup_key: PRO_PRICE_LOOKUP_KEY,
+    });
+    expect((await choose('pro')).subscriptionRetried).toBe(true);
+    await runner.runOnce();
+
+    expect(await refused()).toBeNull();
+    const subscription = stripe.server.state.subscriptions.get(await stripe.subscriptionOf(owner.orgId));
+    const prices = (subscription?.items as { data: { price: { id: string } }[] }).data.map((i) => i.price.id);
+    expect(prices).toContain(replacement.id);
+    expect(prices).not.toContain(archived?.id);
+  });
+
   it('starts a refused renewal again when the owner chooses Pro again', async () => {
     const runner = stripe.runner();
     await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));

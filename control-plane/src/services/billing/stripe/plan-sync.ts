@@ -139,3 +139,16 @@ export async function newestPlanChangeId(db: Pick<Tx, 'select'>, orgId: string):
     .where(eq(stripePlanChanges.orgId, orgId));
   return row?.id ?? 0;
 }
+
+/**
+ * Whether an owner asked for a new try at a subscription Stripe refused (a `retry` row waits): what they fixed
+ * may be a price an operator replaced in Stripe, so the catalogue is read again before it.
+ */
+export async function hasPendingRetry(db: Pick<Tx, 'select'>): Promise<boolean> {
+  const [row] = await db
+    .select({ id: stripePlanChanges.id })
+    .from(stripePlanChanges)
+    .where(and(eq(stripePlanChanges.status, 'pending'), eq(stripePlanChanges.reason, 'retry')))
+    .limit(1);
+  return row !== undefined;
+}

@@ -9,6 +9,7 @@ import { type DrainResult, drainOutbox } from './drain.js';
 import { enqueueClosedWindows } from './enqueue.js';
 import type { StripeGateway } from './gateway.js';
 import { applyPlanChanges, type PlanChangeResult } from './plan-changes.js';
+import { hasPendingRetry } from './plan-sync.js';
 import { reconcileSubscriptions } from './reconcile.js';
 import { SubscriptionRefused } from './subscription-refusal.js';
 
@@ -96,7 +97,10 @@ export class StripeBilling {
       this.scannedAt = undefined;
       return { leader: false, enqueued: 0, customersEnsured: 0 };
     }
-    this.catalogue ??= await ensureMeters(db, gateway);
+    // Read once per process, and again before an owner's retry of a refused subscription: the refusal may have
+    // been an archived price the operator has since replaced, and the retry is built from the catalogue as it
+    // reads now.
+    if (!this.catalogue || (await hasPendingRetry(db))) this.catalogue = await ensureMeters(db, gateway);
     const graceMs = this.options.windowGraceMs ?? 5 * 60_000;
     // An entry recorded before the last scan whose window closed after it was recorded at most an hour plus
     // the grace before that scan; looking back that far (and a little more) misses nothing.
