@@ -108,7 +108,7 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
     const replacement = await stripeClient().prices.create({
       currency: 'usd',
       product: String(archived?.product),
-      unit_amount_decimal: String(archived?.unit_amount_decimal),
+      unit_amount: Number(archived?.unit_amount_decimal),
       recurring: { interval: 'month', usage_type: 'licensed' },
       lookup_key: PRO_PRICE_LOOKUP_KEY,
     });
@@ -117,7 +117,8 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
 
     expect(await refused()).toBeNull();
     const subscription = stripe.server.state.subscriptions.get(await stripe.subscriptionOf(owner.orgId));
-    const prices = (subscription?.items as { data: { price: { id: string } }[] }).data.map((i) => i.price.id);
+    const items = subscription?.items as { data: { price: { id: string } }[] } | undefined;
+    const prices = items?.data.map((i) => i.price.id) ?? [];
     expect(prices).toContain(replacement.id);
     expect(prices).not.toContain(archived?.id);
   });
