@@ -1,14 +1,8 @@
 import { eq } from 'drizzle-orm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createStripeTestbed,
-  HOUR,
-  hourAgo,
-  type StripeTestbed,
-  TEST_STRIPE_KEY,
-} from '../../testing/stripe.js';
-import { createTestApp, type Session } from '../../testing/test-app.js';
-import { billingCustomers, stripePlanChanges } from '../db/schema.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { HOUR, hourAgo, TEST_STRIPE_KEY } from '../../testing/stripe.js';
+import { type RefusalWorld, SUBSCRIPTION_CREATIONS, useRefusalWorld } from '../../testing/stripe-refusals.js';
+import { billingCustomers } from '../db/schema.js';
 import { PRO_PRICE_LOOKUP_KEY } from '../services/billing/stripe/catalogue.js';
 import { createStripeClient } from '../services/billing/stripe/sdk-gateway.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
@@ -18,36 +12,21 @@ import { setOrgStanding } from '../services/orgs/standing.js';
 // price as Stripe does (an invalid_request_error), reached through the real SDK. The org's admin reads the
 // refusal through the real routes.
 
-const SUBSCRIPTIONS = { method: 'POST', path: '/v1/subscriptions' };
-
 describe('a subscription creation Stripe refuses for good', () => {
-  let t: Awaited<ReturnType<typeof createTestApp>>;
-  let stripe: StripeTestbed;
-  let owner: Session;
-  beforeEach(async () => {
-    t = await createTestApp({ plan: 'pro' });
-    stripe = await createStripeTestbed({ db: t.db });
-    owner = await t.client.register('owner');
-  });
-  afterEach(async () => {
-    await stripe.cleanup();
-    t.cleanup();
+  const { world, creations, planChanges } = useRefusalWorld();
+  let t: RefusalWorld['t'];
+  let stripe: RefusalWorld['stripe'];
+  let owner: RefusalWorld['owner'];
+  beforeEach(() => {
+    ({ t, stripe, owner } = world);
   });
 
-  const creations = () =>
-    stripe.server.requests.filter((r) => r.method === 'POST' && r.path === SUBSCRIPTIONS.path);
   const refusalLogs = () => stripe.logLines.filter((line) => line.includes('stripe refused to start'));
   const read = async (path: string) => {
     const res = await t.client.call('GET', path, { token: owner.accessToken });
     expect(res.status).toBe(200);
     return res.json as { subscriptionRefused: Record<string, unknown> | null };
   };
-  const planChanges = () =>
-    t.db
-      .select()
-      .from(stripePlanChanges)
-      .where(eq(stripePlanChanges.orgId, owner.orgId))
-      .orderBy(stripePlanChanges.id);
   const archiveProPrice = async () => {
     const price = [...stripe.server.state.prices.values()].find(
       (p) => p.lookup_key === PRO_PRICE_LOOKUP_KEY && p.active === true,
@@ -120,7 +99,7 @@ describe('a subscription creation Stripe refuses for good', () => {
     await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
     await setOrgStanding(t.db, owner.orgId, { plan: 'pro' });
     // Its first answer is lost, so the request stays stored and the next pass is a resend.
-    stripe.server.failNext(2, 'drop', SUBSCRIPTIONS);
+    stripe.server.failNext(2, 'drop', SUBSCRIPTION_CREATIONS);
     const lost = await stripe.runner().runOnce();
     expect(lost.planChanges).toMatchObject({ failed: 1 });
 
@@ -163,7 +142,7 @@ describe('a subscription creation Stripe refuses for good', () => {
     await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
     await archiveProPrice();
     await setOrgStanding(t.db, owner.orgId, { plan: 'pro' });
-    stripe.server.failNext(2, 'drop', SUBSCRIPTIONS);
+    stripe.server.failNext(2, 'drop', SUBSCRIPTION_CREATIONS);
     await runner.runOnce();
 
     // Meanwhile the owner moves to Free, which needs no new subscription; then the resend is refused.
@@ -187,10 +166,10 @@ describe('a subscription creation Stripe refuses for good', () => {
   });
 
   it('keeps resending a stored creation after a transient failure, and records no refusal', async () => {
-    stripe.server.failNext(1, 'rate_limit', SUBSCRIPTIONS);
+    stripe.server.failNext(1, 'rate_limit', SUBSCRIPTION_CREATIONS);
     await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
     await stripe.runner().runOnce();
-    stripe.server.failNext(1, 'lock_timeout', SUBSCRIPTIONS);
+    stripe.server.failNext(1, 'lock_timeout', SUBSCRIPTION_CREATIONS);
     await stripe.runner().runOnce();
     const [row] = await t.db.select().from(billingCustomers).where(eq(billingCustomers.orgId, owner.orgId));
     expect(row?.pendingSubscription).not.toBeNull();

@@ -1,14 +1,8 @@
 import { eq } from 'drizzle-orm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createStripeTestbed,
-  HOUR,
-  hourAgo,
-  type StripeTestbed,
-  TEST_STRIPE_KEY,
-} from '../../testing/stripe.js';
-import { createTestApp, type Session } from '../../testing/test-app.js';
-import { billingCustomers, stripePlanChanges } from '../db/schema.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { HOUR, hourAgo, TEST_STRIPE_KEY } from '../../testing/stripe.js';
+import { type RefusalWorld, SUBSCRIPTION_CREATIONS, useRefusalWorld } from '../../testing/stripe-refusals.js';
+import { billingCustomers } from '../db/schema.js';
 import { PRO_PRICE_LOOKUP_KEY } from '../services/billing/stripe/catalogue.js';
 import { createStripeClient } from '../services/billing/stripe/sdk-gateway.js';
 import { setOrgStanding } from '../services/orgs/standing.js';
@@ -17,24 +11,15 @@ import { setOrgStanding } from '../services/orgs/standing.js';
 // (control-plane/testing/stripe-server), a fake that refuses a subscription on an archived price or a deleted
 // customer as Stripe does (an invalid_request_error), reached through the real SDK. The owner retries through the real plan route.
 
-const SUBSCRIPTIONS = '/v1/subscriptions';
-
 describe('choosing the plan the org is on after Stripe refused its subscription', () => {
-  let t: Awaited<ReturnType<typeof createTestApp>>;
-  let stripe: StripeTestbed;
-  let owner: Session;
-  beforeEach(async () => {
-    t = await createTestApp({ plan: 'pro' });
-    stripe = await createStripeTestbed({ db: t.db });
-    owner = await t.client.register('owner');
-  });
-  afterEach(async () => {
-    await stripe.cleanup();
-    t.cleanup();
+  const { world, creations, planChanges } = useRefusalWorld();
+  let t: RefusalWorld['t'];
+  let stripe: RefusalWorld['stripe'];
+  let owner: RefusalWorld['owner'];
+  beforeEach(() => {
+    ({ t, stripe, owner } = world);
   });
 
-  const creations = () =>
-    stripe.server.requests.filter((r) => r.method === 'POST' && r.path === SUBSCRIPTIONS);
   const choose = async (plan: string) => {
     const res = await t.client.call('PUT', '/v1/billing/plan', { token: owner.accessToken, body: { plan } });
     expect(res.status).toBe(200);
@@ -44,12 +29,6 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
     const res = await t.client.call('GET', '/v1/billing/stats', { token: owner.accessToken });
     return (res.json as { subscriptionRefused: { summary: string } | null }).subscriptionRefused;
   };
-  const planChanges = () =>
-    t.db
-      .select()
-      .from(stripePlanChanges)
-      .where(eq(stripePlanChanges.orgId, owner.orgId))
-      .orderBy(stripePlanChanges.id);
   const proPrice = () =>
     [...stripe.server.state.prices.values()].find((p) => p.lookup_key === PRO_PRICE_LOOKUP_KEY);
   const stripeClient = () => createStripeClient({ secretKey: TEST_STRIPE_KEY, apiUrl: stripe.server.url });
@@ -162,7 +141,7 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
 
   it('makes a new customer when Stripe refused the first subscription for a customer deleted in Stripe', async () => {
     // Billing starts: the customer is made, the subscription's answer is lost (dropped twice: the SDK resends).
-    stripe.server.failNext(2, 'drop', { method: 'POST', path: SUBSCRIPTIONS });
+    stripe.server.failNext(2, 'drop', SUBSCRIPTION_CREATIONS);
     await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
     await stripe.runner().runOnce();
     const deleted = await stripe.customerOf(owner.orgId);
