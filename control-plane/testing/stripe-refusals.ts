@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach } from 'vitest';
 import { stripePlanChanges } from '../src/db/schema.js';
+import { setOrgStanding } from '../src/services/orgs/standing.js';
 import { createStripeTestbed, type StripeTestbed } from './stripe.js';
 import { createTestApp, type Session } from './test-app.js';
 
@@ -43,5 +44,16 @@ export function useRefusalWorld() {
         .from(stripePlanChanges)
         .where(eq(stripePlanChanges.orgId, world.owner.orgId))
         .orderBy(stripePlanChanges.id),
+    /** Stripe ends the org's subscription and its webhook drops the org to Free; the ended one's id. */
+    endSubscription: async () => {
+      const { stripe, owner, t } = world;
+      const ended = await stripe.subscriptionOf(owner.orgId);
+      Object.assign(stripe.server.state.subscriptions.get(ended) ?? {}, {
+        status: 'canceled',
+        ended_at: stripe.server.state.nowSeconds(),
+      });
+      await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+      return ended;
+    },
   };
 }

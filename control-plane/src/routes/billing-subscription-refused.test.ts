@@ -13,7 +13,7 @@ import { setOrgStanding } from '../services/orgs/standing.js';
 // refusal through the real routes.
 
 describe('a subscription creation Stripe refuses for good', () => {
-  const { world, creations, planChanges } = useRefusalWorld();
+  const { world, creations, planChanges, endSubscription } = useRefusalWorld();
   let t: RefusalWorld['t'];
   let stripe: RefusalWorld['stripe'];
   let owner: RefusalWorld['owner'];
@@ -136,10 +136,7 @@ describe('a subscription creation Stripe refuses for good', () => {
     await runner.runOnce();
     // Stripe ends the subscription; the webhook drops the org to Free; the owner chooses Pro again while the Pro
     // price is archived, and the renewal's first answer is lost, so the pass after resends it.
-    const ended = await stripe.subscriptionOf(owner.orgId);
-    const subscription = stripe.server.state.subscriptions.get(ended);
-    Object.assign(subscription ?? {}, { status: 'canceled', ended_at: stripe.server.state.nowSeconds() });
-    await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+    const _ended = await endSubscription();
     await archiveProPrice();
     await setOrgStanding(t.db, owner.orgId, { plan: 'pro' });
     stripe.server.failNext(2, 'drop', SUBSCRIPTION_CREATIONS);

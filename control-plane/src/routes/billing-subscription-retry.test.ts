@@ -12,7 +12,7 @@ import { setOrgStanding } from '../services/orgs/standing.js';
 // customer as Stripe does (an invalid_request_error), reached through the real SDK. The owner retries through the real plan route.
 
 describe('choosing the plan the org is on after Stripe refused its subscription', () => {
-  const { world, creations, planChanges } = useRefusalWorld();
+  const { world, creations, planChanges, endSubscription } = useRefusalWorld();
   let t: RefusalWorld['t'];
   let stripe: RefusalWorld['stripe'];
   let owner: RefusalWorld['owner'];
@@ -106,12 +106,9 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
     const runner = stripe.runner();
     await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
     await runner.runOnce();
-    const ended = await stripe.subscriptionOf(owner.orgId);
     // Stripe ends the subscription (unpaid); the webhook drops the org to Free and the owner chooses Pro again,
     // while the Pro price is archived: the renewal is refused.
-    const subscription = stripe.server.state.subscriptions.get(ended);
-    Object.assign(subscription ?? {}, { status: 'canceled', ended_at: stripe.server.state.nowSeconds() });
-    await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+    const ended = await endSubscription();
     await setProPriceActive(false);
     await choose('pro');
     await runner.runOnce();
