@@ -162,3 +162,38 @@ export const stripePlanChanges = sqliteTable(
     index('stripe_plan_changes_org').on(t.orgId, t.status),
   ],
 );
+
+/**
+ * Usage of an org's months before its Stripe subscription began that no subscription's period covered (a
+ * creation refused or delayed across a month's end, a renewal months after the last one ended): billed as one
+ * invoice item per month and meter on the new subscription's next invoice. Written in the transaction that
+ * records the subscription; the primary key means a month's meter is billed so once, whatever restarts or later
+ * subscriptions come.
+ */
+export const stripeUsageBackfills = sqliteTable(
+  'stripe_usage_backfills',
+  {
+    orgId: text('org_id').notNull(),
+    /** The UTC month, `YYYY-MM`. */
+    month: text('month').notNull(),
+    meter: text('meter').$type<Meter>().notNull(),
+    /** Billable units (THE rule, per hour window) of the month's hours no subscription covered. */
+    quantity: integer('quantity').notNull(),
+    amountCents: integer('amount_cents').notNull(),
+    customerId: text('customer_id').notNull(),
+    subscriptionId: text('subscription_id').notNull(),
+    status: text('status', { enum: ['pending', 'sent'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
+    lastError: text('last_error'),
+    invoiceItemId: text('invoice_item_id'),
+    createdAt: createdAt(),
+    sentAt: integer('sent_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.orgId, t.month, t.meter] }),
+    index('stripe_usage_backfills_due').on(t.status, t.nextAttemptAt),
+  ],
+);

@@ -8,6 +8,7 @@ import {
 } from './catalogue.js';
 import { type StripeReply, unrecognizedUrl } from './errors.js';
 import type { Params } from './form.js';
+import { createInvoiceItem, listInvoiceItems } from './invoice-items.js';
 import { createMeter, createMeterEvent, listEventSummaries, listMeters } from './metering.js';
 import { deleteCustomer, updatePrice } from './removals.js';
 import { listOf, type StripeState } from './state.js';
@@ -38,6 +39,8 @@ export function dispatch(state: StripeState, req: ApiRequest): StripeReply {
     return updateSubscription(state, decodeURIComponent(subscription[1]), params, req.requestId);
   }
   if (get && path === '/v1/subscription_items') return listSubscriptionItems(state, query);
+  if (post && path === '/v1/invoiceitems') return createInvoiceItem(state, params);
+  if (get && path === '/v1/invoiceitems') return listInvoiceItems(state, query);
   if (post && path === '/v1/billing/meters') return createMeter(state, params);
   if (get && path === '/v1/billing/meters') return listMeters(state, query);
   if (post && path === '/v1/billing/meter_events') return createMeterEvent(state, params, req.requestId);

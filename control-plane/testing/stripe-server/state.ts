@@ -41,7 +41,7 @@ export class StripeState {
   /** identifier → the event that claimed it; a second event with the same identifier is rejected. */
   readonly identifiers = new Map<string, AcceptedMeterEvent>();
   readonly meterErrors: MeterEventError[] = [];
-  /** Proration invoice items that subscription updates created, for the customer's next invoice. */
+  /** Invoice items for the customer's next invoice: prorations subscription changes made, and those added by POST /v1/invoiceitems. */
   readonly invoiceItems: StripeObject[] = [];
   /** Items deleted from subscriptions, and whether their usage was cleared with them. */
   readonly deletedItems: { item: StripeObject; clearUsage: boolean; subscription: string }[] = [];

@@ -6,8 +6,9 @@ import type { Logger } from '../../../lib/logger.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
 import { newestPlanChangeId, newSubscriptionFor } from './plan-sync.js';
-import { createSubscriptionOnce } from './subscription-creation.js';
+import { createSubscriptionOnce, storedCreation } from './subscription-creation.js';
 import { readRefusal, refusedForMissingCustomer } from './subscription-refusal.js';
+import { planUsageBackfill } from './usage-backfill.js';
 
 export interface BillingCustomer {
   orgId: string;
@@ -65,11 +66,19 @@ export async function ensureCustomer(
     },
     planChangesUpTo,
   );
-  const [stored] = await db
-    .update(billingCustomers)
-    .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
-    .where(eq(billingCustomers.orgId, orgId))
-    .returning({ stripeCustomerId: billingCustomers.stripeCustomerId });
+  // Usage of months before the first period, which no subscription covered, is recorded for billing with it.
+  const stored = await db.transaction(async (tx) => {
+    const creation = await storedCreation(tx, orgId);
+    const [row] = await tx
+      .update(billingCustomers)
+      .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
+      .where(eq(billingCustomers.orgId, orgId))
+      .returning({ stripeCustomerId: billingCustomers.stripeCustomerId });
+    if (row && creation) {
+      await planUsageBackfill(tx, { orgId, subscriptionId, ...creation, coveredUntil: 0 }, now);
+    }
+    return row;
+  });
   return { orgId, stripeCustomerId: stored?.stripeCustomerId ?? known, subscriptionId };
 }
 

@@ -36,7 +36,28 @@ export interface StripeGateway {
    * Stripe holds for it stays billable.
    */
   updateSubscriptionItems(update: SubscriptionItemsUpdate, idempotencyKey: string): Promise<StripeCallResult>;
+  /**
+   * Adds a one-off amount to a subscription's next invoice (`POST /v1/invoiceitems`). The item carries `key` in
+   * its metadata (`backfill_key`), for `findInvoiceItem`.
+   */
+  addInvoiceItem(item: NewInvoiceItem, idempotencyKey: string): Promise<InvoiceItemAdded>;
+  /** The id of the customer's invoice item whose metadata names `key`, or undefined when Stripe holds none. */
+  findInvoiceItem(customerId: string, key: string): Promise<string | undefined>;
 }
+
+export interface NewInvoiceItem {
+  customerId: string;
+  subscriptionId: string;
+  orgId: string;
+  key: string;
+  /** Whole cents, in USD. */
+  amountCents: number;
+  description: string;
+  /** Seconds since the epoch: the period the amount is for, shown on the invoice. */
+  period: { start: number; end: number };
+}
+
+export type InvoiceItemAdded = { kind: 'added'; id: string } | StripeFailure;
 
 export interface NewSubscription {
   customerId: string;

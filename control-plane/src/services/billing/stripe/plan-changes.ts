@@ -17,8 +17,10 @@ import {
   type CreationContext,
   createSubscriptionOnce,
   resumeSubscriptionCreation,
+  storedCreation,
 } from './subscription-creation.js';
 import { SubscriptionRefused } from './subscription-refusal.js';
+import { planUsageBackfill } from './usage-backfill.js';
 
 export interface PlanChangeOptions {
   now: number;
@@ -172,7 +174,8 @@ const renewalKey = (due: DueOrg) => `subscription-${due.orgId}-after-${due.subsc
 async function adoptPendingRenewal(ctx: CreationContext, due: DueOrg): Promise<DueOrg> {
   const made = await resumeSubscriptionCreation(ctx, due.orgId, renewalKey(due));
   if (made === undefined) return due;
-  await storeRenewal(ctx.db, due, made);
+  const { endedAt } = await ctx.gateway.getSubscription(due.subscriptionId);
+  await storeRenewal(ctx, due, made, endedAt === null ? ctx.now : endedAt * 1000);
   ctx.logger?.info('stripe subscription from an earlier renewal recorded', {
     orgId: due.orgId,
     subscription: made,
@@ -182,15 +185,23 @@ async function adoptPendingRenewal(ctx: CreationContext, due: DueOrg): Promise<D
 
 /**
  * Replaces the ended subscription with the one started in its place, and clears the request that made it and
- * any earlier refusal.
+ * any earlier refusal; usage between the ended one's end (`endedAt`, ms) and the new one's first month, which
+ * neither covers, is recorded for billing with it (`planUsageBackfill`).
  */
-async function storeRenewal(db: Database, due: DueOrg, subscriptionId: string) {
-  await db
-    .update(billingCustomers)
-    .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
-    .where(
-      and(eq(billingCustomers.orgId, due.orgId), eq(billingCustomers.subscriptionId, due.subscriptionId)),
-    );
+async function storeRenewal(ctx: CreationContext, due: DueOrg, subscriptionId: string, endedAt: number) {
+  await ctx.db.transaction(async (tx) => {
+    const creation = await storedCreation(tx, due.orgId);
+    const replaced = await tx
+      .update(billingCustomers)
+      .set({ subscriptionId, pendingSubscription: null, subscriptionRefusal: null })
+      .where(
+        and(eq(billingCustomers.orgId, due.orgId), eq(billingCustomers.subscriptionId, due.subscriptionId)),
+      )
+      .returning({ orgId: billingCustomers.orgId });
+    if (replaced.length === 0 || !creation) return;
+    const started = { orgId: due.orgId, subscriptionId, ...creation, coveredUntil: endedAt };
+    await planUsageBackfill(tx, started, ctx.now);
+  });
 }
 
 /**
@@ -216,7 +227,7 @@ async function renewSubscription(
   };
   // The org's due rows were read before its plan: a refusal settles them, and leaves any queued since.
   const subscriptionId = await createSubscriptionOnce(ctx, due.orgId, renewalKey(due), fresh, due.newest.id);
-  await storeRenewal(ctx.db, due, subscriptionId);
+  await storeRenewal(ctx, due, subscriptionId, endedAt);
 }
 
 /** Forgets the org's last refusal: its plan no longer wants the subscription Stripe refused. */

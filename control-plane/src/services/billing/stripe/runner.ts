@@ -12,6 +12,7 @@ import { applyPlanChanges, type PlanChangeResult } from './plan-changes.js';
 import { hasPendingRetry } from './plan-sync.js';
 import { reconcileSubscriptions } from './reconcile.js';
 import { SubscriptionRefused } from './subscription-refusal.js';
+import { sendUsageBackfills } from './usage-backfill.js';
 
 const HOUR_MS = 3_600_000;
 /** Clock skew between whoever stamps a ledger entry's window and the database recording it. */
@@ -45,6 +46,8 @@ export interface PassSummary {
   /** Subscriptions found out of step with their org's plan (checked once an interval); a sync is queued. */
   subscriptionsDrifted?: number;
   planChanges?: PlanChangeResult;
+  /** Invoice items for usage no subscription's period covered (`sendUsageBackfills`). */
+  backfills?: { sent: number; failed: number };
   drain?: DrainResult;
 }
 
@@ -130,12 +133,19 @@ export class StripeBilling {
       logger,
       ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
     });
+    // After plan changes: a renewal they started records the usage its first invoice is to bill too.
+    const backfills = await sendUsageBackfills(db, gateway, {
+      now,
+      logger,
+      ...(this.options.backoff ? { backoff: this.options.backoff } : {}),
+    });
     return {
       leader: true,
       enqueued: enqueued.enqueued,
       customersEnsured,
       ...(subscriptionsDrifted === undefined ? {} : { subscriptionsDrifted }),
       planChanges,
+      backfills,
       drain: await this.drain(now),
     };
   }

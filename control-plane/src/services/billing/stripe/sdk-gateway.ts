@@ -1,7 +1,9 @@
 import Stripe from 'stripe';
 import type {
+  InvoiceItemAdded,
   MeterEventResult,
   MeterEventSpec,
+  NewInvoiceItem,
   NewSubscription,
   PriceSpec,
   StripeCallResult,
@@ -51,6 +53,8 @@ function retryAfterMs(value: string | undefined): number | undefined {
 
 /** The subscription metadata key that names the Idempotency-Key it was created under. */
 const CREATION_KEY = 'creation_key';
+/** The invoice item metadata key that names the backfill it carries. */
+const BACKFILL_KEY = 'backfill_key';
 
 // Stripe rejects a repeated identifier with a 400 and this message (and Stripe-Should-Retry: false).
 const DUPLICATE_IDENTIFIER = /already exists with identifier/i;
@@ -268,5 +272,32 @@ export class SdkStripeGateway implements StripeGateway {
     });
     for await (const summary of summaries) total += summary.aggregated_value;
     return total;
+  }
+
+  async addInvoiceItem(item: NewInvoiceItem, idempotencyKey: string): Promise<InvoiceItemAdded> {
+    try {
+      const created = await this.stripe.invoiceItems.create(
+        {
+          customer: item.customerId,
+          subscription: item.subscriptionId,
+          amount: item.amountCents,
+          currency: 'usd',
+          description: item.description,
+          period: item.period,
+          metadata: { org_id: item.orgId, [BACKFILL_KEY]: item.key },
+        },
+        { idempotencyKey },
+      );
+      return { kind: 'added', id: created.id };
+    } catch (error) {
+      return classifyStripeError(error);
+    }
+  }
+
+  async findInvoiceItem(customerId: string, key: string) {
+    for await (const item of this.stripe.invoiceItems.list({ customer: customerId, limit: 100 })) {
+      if (item.metadata?.[BACKFILL_KEY] === key) return item.id;
+    }
+    return undefined;
   }
 }

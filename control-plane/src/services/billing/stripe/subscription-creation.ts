@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Database } from '../../../db/client.js';
 import { billingCustomers } from '../../../db/schema.js';
 import type { Logger } from '../../../lib/logger.js';
+import type { Tx } from '../../models/deps.js';
+import { calendarMonth } from '../period.js';
 import type { NewSubscription, StripeFailure, StripeGateway } from './gateway.js';
 import {
   creationKeyAfter,
@@ -63,6 +65,24 @@ function parsePending(raw: string | null | undefined): PendingSubscription | und
  */
 const refusedItsTimes = (failure: StripeFailure) =>
   failure.reason === 'http' && failure.status === 400 && TIMED_PARAMS.includes(failure.param ?? '');
+
+/**
+ * The request of the org's stored creation, read before the caller stores the subscription it made (and clears
+ * it): the customer it names and its anchor, whose month's start is where the subscription's first period begins
+ * its month.
+ */
+export async function storedCreation(db: Pick<Tx, 'select'>, orgId: string) {
+  const [row] = await db
+    .select({ pending: billingCustomers.pendingSubscription })
+    .from(billingCustomers)
+    .where(eq(billingCustomers.orgId, orgId));
+  const request = parsePending(row?.pending)?.request;
+  if (!request) return undefined;
+  return {
+    customerId: request.customerId,
+    firstMonthStart: calendarMonth(request.billingCycleAnchor * 1000 - 1).start,
+  };
+}
 
 /** The org's stored creation, if any, and its last refusal, which names the key a creation goes out under. */
 async function readCreation(db: Database, orgId: string) {

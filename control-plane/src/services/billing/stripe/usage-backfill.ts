@@ -1,0 +1,172 @@
+import { type Meter, PRICES } from '@meridian/protocol';
+import { and, asc, eq, lte } from 'drizzle-orm';
+import type { Database } from '../../../db/client.js';
+import { stripeUsageBackfills } from '../../../db/schema.js';
+import type { Logger } from '../../../lib/logger.js';
+import type { Tx } from '../../models/deps.js';
+import { toCentsHalfUp } from '../money.js';
+import { calendarMonth } from '../period.js';
+import { lineAmount } from '../summary.js';
+import { usageByWindow } from '../windows.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
+import type { InvoiceItemAdded, NewInvoiceItem, StripeGateway } from './gateway.js';
+
+const HALF_HOUR_MS = 1_800_000;
+
+/** A subscription just recorded, and where the periods of the org's earlier subscriptions stopped. */
+export interface StartedSubscription {
+  orgId: string;
+  customerId: string;
+  subscriptionId: string;
+  /** ms: where the new subscription's first period begins its month (usage from then on is on its meters). */
+  firstMonthStart: number;
+  /** ms: where the last earlier subscription ended (Stripe's `ended_at`); 0 for an org's first subscription. */
+  coveredUntil: number;
+}
+
+const monthKey = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+
+/**
+ * Records, in the transaction that stores a new subscription, the usage no Stripe invoice bills: the ledger's
+ * hours before the new subscription's first month whose meter event (stamped at the middle of the hour) falls
+ * after the org's last subscription ended, or anywhere for its first. Stripe bills a meter event only within a
+ * subscription item's period, and a first period begins at most a month before its anchor, so those hours are
+ * billed instead as one invoice item per month and meter, at the quantities and prices of the platform's own
+ * invoice for the month. A month and meter recorded before is left as it is. Returns how many rows it wrote.
+ */
+export async function planUsageBackfill(tx: Tx, started: StartedSubscription, now: number): Promise<number> {
+  const { orgId, firstMonthStart, coveredUntil } = started;
+  if (coveredUntil >= firstMonthStart) return 0;
+  const from = Math.max(0, coveredUntil - HALF_HOUR_MS);
+  const windows = await usageByWindow(tx, { orgId, from, to: firstMonthStart });
+  const totals = new Map<string, { month: string; meter: Meter; quantity: number }>();
+  for (const window of windows) {
+    if (window.windowStart + HALF_HOUR_MS < coveredUntil) continue;
+    const month = monthKey(window.windowStart);
+    const key = `${month} ${window.meter}`;
+    const total = totals.get(key) ?? { month, meter: window.meter, quantity: 0 };
+    total.quantity += window.billableQuantity;
+    totals.set(key, total);
+  }
+  const rows = [...totals.values()]
+    .map((t) => ({ ...t, amountCents: toCentsHalfUp(lineAmount(t.meter, t.quantity)) }))
+    .filter((t) => t.amountCents > 0)
+    .map((t) => ({
+      ...t,
+      orgId,
+      customerId: started.customerId,
+      subscriptionId: started.subscriptionId,
+      nextAttemptAt: new Date(now),
+    }));
+  if (rows.length === 0) return 0;
+  const written = await tx
+    .insert(stripeUsageBackfills)
+    .values(rows)
+    .onConflictDoNothing()
+    .returning({ month: stripeUsageBackfills.month });
+  return written.length;
+}
+
+/** `2026-11` as people read it: November 2026. */
+const monthName = (month: string) =>
+  new Date(`${month}-01T00:00:00Z`).toLocaleString('en-US', {
+    month: 'long',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+
+/** `1,234 calls`, `1 minute`. */
+const quantityText = (quantity: number, unit: string) =>
+  `${quantity.toLocaleString('en-US')} ${unit}${quantity === 1 ? '' : 's'}`;
+
+type BackfillRow = typeof stripeUsageBackfills.$inferSelect;
+
+/** The invoice item's Idempotency-Key and metadata key: one per org, month and meter. */
+export const backfillKey = (row: Pick<BackfillRow, 'orgId' | 'month' | 'meter'>) =>
+  `usage-backfill-${row.orgId}-${row.month}-${row.meter}`;
+
+function invoiceItemFor(row: BackfillRow): NewInvoiceItem {
+  const price = PRICES[row.meter];
+  const start = Date.parse(`${row.month}-01T00:00:00Z`);
+  return {
+    customerId: row.customerId,
+    subscriptionId: row.subscriptionId,
+    orgId: row.orgId,
+    key: backfillKey(row),
+    amountCents: row.amountCents,
+    description: `${price.description}: ${quantityText(row.quantity, price.unit)} in ${monthName(row.month)}, before the subscription began`,
+    period: { start: Math.floor(start / 1000), end: Math.floor(calendarMonth(start).end / 1000) },
+  };
+}
+
+/** The item Stripe holds under the key, else the one it adds now; a failed lookup is a failure like any. */
+async function addOnce(gateway: StripeGateway, item: NewInvoiceItem): Promise<InvoiceItemAdded> {
+  try {
+    const found = await gateway.findInvoiceItem(item.customerId, item.key);
+    return found ? { kind: 'added', id: found } : await gateway.addInvoiceItem(item, item.key);
+  } catch (error) {
+    return { kind: 'failed', reason: 'network', message: String(error) };
+  }
+}
+
+export interface BackfillOptions {
+  now: number;
+  logger: Logger;
+  backoff?: BackoffPolicy;
+}
+
+/**
+ * Sends the recorded backfills that are due as invoice items. Each is first looked up among the customer's
+ * invoice items by its key (a crash after Stripe added it, an answer lost, a key Stripe has pruned), else added
+ * under it as Idempotency-Key, then marked sent: a resend or a restart adds nothing twice.
+ */
+export async function sendUsageBackfills(db: Database, gateway: StripeGateway, options: BackfillOptions) {
+  const { now, logger } = options;
+  const due = await db
+    .select()
+    .from(stripeUsageBackfills)
+    .where(
+      and(eq(stripeUsageBackfills.status, 'pending'), lte(stripeUsageBackfills.nextAttemptAt, new Date(now))),
+    )
+    .orderBy(asc(stripeUsageBackfills.createdAt))
+    .limit(100);
+  let sent = 0;
+  for (const row of due) {
+    const where = and(
+      eq(stripeUsageBackfills.orgId, row.orgId),
+      eq(stripeUsageBackfills.month, row.month),
+      eq(stripeUsageBackfills.meter, row.meter),
+    );
+    const outcome = await addOnce(gateway, invoiceItemFor(row));
+    if (outcome.kind === 'added') {
+      await db
+        .update(stripeUsageBackfills)
+        .set({ status: 'sent', invoiceItemId: outcome.id, sentAt: new Date(now), lastError: null })
+        .where(where);
+      sent += 1;
+      continue;
+    }
+    const attempts = row.attempts + 1;
+    logger.warn('stripe usage backfill not added yet', {
+      orgId: row.orgId,
+      month: row.month,
+      meter: row.meter,
+      attempts,
+      ...outcome,
+    });
+    await db
+      .update(stripeUsageBackfills)
+      .set({
+        attempts,
+        nextAttemptAt: new Date(
+          now + retryDelayMs(attempts, options.backoff ?? DEFAULT_BACKOFF, outcome.retryAfterMs),
+        ),
+        lastError: `${outcome.reason}${outcome.status ? ` ${outcome.status}` : ''}: ${outcome.message}`.slice(
+          0,
+          500,
+        ),
+      })
+      .where(where);
+  }
+  return { sent, failed: due.length - sent };
+}
