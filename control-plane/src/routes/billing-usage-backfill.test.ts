@@ -146,7 +146,10 @@ describe('usage of months no Stripe subscription covered', () => {
     ]);
   });
 
-  it('adds nothing for an org whose subscription covered its usage', async () => {
+  it('adds nothing for an org whose subscription covered its usage, nor for usage from before Stripe billing began', async () => {
+    // Usage from 50 days before this month, older than the push's look-back when Stripe billing began: it was
+    // never handed to Stripe's meters, and is not billed by Stripe now.
+    await stripe.addUsage(owner.orgId, 'inference_calls', 900, billingWindow(thisMonth.start - 50 * DAY));
     const runner = stripe.runner();
     await runner.runOnce();
     const usedAt = Math.max(thisMonth.start, billingWindow(Date.now()) - HOUR);

@@ -375,6 +375,42 @@ describe('the local Stripe stand-in, driven by the real stripe SDK', () => {
       { subscription: prorated.id, price: fee.id, amount: 3000, proration: true },
     ]);
   });
+
+  it("adds invoice items to a customer's subscription, lists them by customer, and refuses another customer's subscription", async () => {
+    const { meter, customer } = await meterAndCustomer('calls_items');
+    const other = await stripe.customers.create({ name: 'Other' });
+    const price = await stripe.prices.create({
+      currency: 'usd',
+      unit_amount_decimal: Stripe.Decimal.from('0.1'),
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+      product_data: { name: 'Calls' },
+    });
+    const subscription = await stripe.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+    });
+    const item = await stripe.invoiceItems.create({
+      customer: customer.id,
+      subscription: subscription.id,
+      amount: 123,
+      currency: 'usd',
+      description: 'Calls in November',
+      period: { start: now() - 3600, end: now() },
+      metadata: { backfill_key: 'k1' },
+    });
+    expect(item).toMatchObject({ object: 'invoiceitem', amount: 123, subscription: subscription.id });
+    const listed = await stripe.invoiceItems.list({ customer: customer.id });
+    expect(listed.data.map((i) => [i.id, i.metadata?.backfill_key])).toEqual([[item.id, 'k1']]);
+    expect((await stripe.invoiceItems.list({ customer: other.id })).data).toEqual([]);
+    await expect(
+      stripe.invoiceItems.create({
+        customer: other.id,
+        subscription: subscription.id,
+        amount: 1,
+        currency: 'usd',
+      }),
+    ).rejects.toMatchObject({ statusCode: 400, param: 'subscription' });
+  });
 });
 
 describe('the stand-in keeps keys for 24 hours and lists subscriptions by customer, as Stripe documents', () => {

@@ -1,7 +1,7 @@
 import { type Meter, PRICES } from '@meridian/protocol';
-import { and, asc, eq, lte } from 'drizzle-orm';
+import { and, asc, eq, gte, lt, lte } from 'drizzle-orm';
 import type { Database } from '../../../db/client.js';
-import { stripeUsageBackfills } from '../../../db/schema.js';
+import { meterPushes, stripeUsageBackfills } from '../../../db/schema.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { Tx } from '../../models/deps.js';
 import { toCentsHalfUp } from '../money.js';
@@ -27,9 +27,29 @@ export interface StartedSubscription {
 const monthKey = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 
 /**
+ * The org's (meter, window) pairs in [from, to) that the runner handed to the outbox: usage Meridian bills
+ * through Stripe. Windows older than the push's look-back when Stripe billing began never were, and are not
+ * billed by Stripe now either.
+ */
+async function handedToStripe(tx: Tx, orgId: string, from: number, to: number) {
+  const rows = await tx
+    .select({ meter: meterPushes.meter, windowStart: meterPushes.windowStart })
+    .from(meterPushes)
+    .where(
+      and(
+        eq(meterPushes.orgId, orgId),
+        gte(meterPushes.windowStart, new Date(from)),
+        lt(meterPushes.windowStart, new Date(to)),
+      ),
+    );
+  return new Set(rows.map((r) => `${r.meter} ${r.windowStart.getTime()}`));
+}
+
+/**
  * Records, in the transaction that stores a new subscription, the usage no Stripe invoice bills: the ledger's
  * hours before the new subscription's first month whose meter event (stamped at the middle of the hour) falls
- * after the org's last subscription ended, or anywhere for its first. Stripe bills a meter event only within a
+ * after the org's last subscription ended, or anywhere for its first, and which the runner handed to Stripe's
+ * meters (a push recorded: never usage from before Stripe billing began, beyond the push's look-back). Stripe bills a meter event only within a
  * subscription item's period, and a first period begins at most a month before its anchor, so those hours are
  * billed instead as one invoice item per month and meter, at the quantities and prices of the platform's own
  * invoice for the month. A month and meter recorded before is left as it is. Returns how many rows it wrote.
@@ -39,9 +59,11 @@ export async function planUsageBackfill(tx: Tx, started: StartedSubscription, no
   if (coveredUntil >= firstMonthStart) return 0;
   const from = Math.max(0, coveredUntil - HALF_HOUR_MS);
   const windows = await usageByWindow(tx, { orgId, from, to: firstMonthStart });
+  const handed = await handedToStripe(tx, orgId, from, firstMonthStart);
   const totals = new Map<string, { month: string; meter: Meter; quantity: number }>();
   for (const window of windows) {
     if (window.windowStart + HALF_HOUR_MS < coveredUntil) continue;
+    if (!handed.has(`${window.meter} ${window.windowStart}`)) continue;
     const month = monthKey(window.windowStart);
     const key = `${month} ${window.meter}`;
     const total = totals.get(key) ?? { month, meter: window.meter, quantity: 0 };
