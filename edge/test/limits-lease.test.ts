@@ -175,6 +175,8 @@ describe('leased allowance', () => {
     const givingBack = quiet.returnAsLeasesEnd(() => limiter);
 
     // Its waits are counted, not timed: a loaded CI machine's Durable Object round trip can outlast a wait.
+    // (Whether it waits before its last admission depends on when the quiet isolate's lease ends; that it
+    // got the units the quiet one held is what 20 + admitted = 100 shows.)
     let busyWaits = 0;
     const busy = new LeaseBook(shortLeaseMs, undefined, (ms) => {
       busyWaits += 1;
@@ -185,7 +187,6 @@ describe('leased allowance', () => {
 
     expect(20 + admitted).toBe(100);
     expect(await storedUsed(orgId, 'org', 'org:monthly')).toBe(100);
-    expect(busyWaits).toBeGreaterThan(0);
     // Nothing is held anywhere now: the next refusal does not wait.
     const waitsBefore = busyWaits;
     expect((await busy.admit(limiter, call)).admitted).toBe(false);
