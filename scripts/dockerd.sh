@@ -22,8 +22,8 @@ sock="$dir/docker.sock"
 # addresses on it by itself: two engines that both allocate from the whole /16 both give their first
 # container 172.17.0.2, and a call to it reaches whichever answers (the unit and end-to-end runs each start
 # an engine, side by side, in `npm test`). So each engine takes a /24 of its own, 172.17.N.0/24, held as
-# the directory $slots/N (mkdir is atomic) naming the engine's DIR until it stops; a slot whose DIR is gone
-# (an engine killed with its test) is free again.
+# the directory $slots/N naming the engine's DIR until it stops; a slot whose DIR is gone (an engine killed
+# with its test) is free again. Slots are taken under a lock, so two starts never both take back one.
 slots=/run/meridian-dockerd-slots
 release_slot() {
   local slot
@@ -35,15 +35,20 @@ release_slot() {
 take_slot() {
   mkdir -p "$slots"
   local n owner
+  exec 9>"$slots/.lock"
+  flock 9
   for n in $(seq 1 254); do
     owner=$(cat "$slots/$n/dir" 2>/dev/null || true)
-    if [[ -n $owner && ! -d $owner ]]; then rm -rf "${slots:?}/$n"; fi
+    # Under the lock, a slot naming no DIR was left by a start killed between its mkdir and its write.
+    if [[ -d $slots/$n && (-z $owner || ! -d $owner) ]]; then rm -rf "${slots:?}/$n"; fi
     if mkdir "$slots/$n" 2>/dev/null; then
       echo "$dir" >"$slots/$n/dir"
+      exec 9>&-
       echo "$n"
       return 0
     fi
   done
+  exec 9>&-
   echo "every one of docker0's 254 address ranges is held by an engine (see $slots)" >&2
   return 1
 }
