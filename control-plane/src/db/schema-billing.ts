@@ -167,7 +167,7 @@ export const stripePlanChanges = sqliteTable(
  * Usage of an org's months before its Stripe subscription began that no subscription's period covered (a
  * creation refused or delayed across a month's end, a renewal months after the last one ended): billed as one
  * invoice item per month and meter on the new subscription's next invoice. Written in the transaction that
- * records the subscription; the primary key means a month's meter is billed so once, whatever restarts or later
+ * records the subscription; the primary key means a month's meter is billed once, whatever restarts or later
  * subscriptions come.
  */
 export const stripeUsageBackfills = sqliteTable(
