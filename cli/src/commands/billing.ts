@@ -1,7 +1,7 @@
 import { type Schema, usageLineSubject } from '@meridian/sdk';
 import type { Command } from 'commander';
 import { action, table } from '../context.js';
-import { subscriptionRefusedLine } from './plan.js';
+import { refusalLines } from './plan.js';
 
 type UsageLine = Schema<'UsageSummary'>['lines'][number];
 
@@ -59,7 +59,7 @@ export function billingCommands(program: Command): void {
               invoice.lines.map((l) => [l.description, l.quantity, l.unit, l.amountUsd]),
             ),
             `total: $${(invoice.totalCents / 100).toFixed(2)} (subtotal $${invoice.subtotalUsd})`,
-            ...(invoice.subscriptionRefused ? [subscriptionRefusedLine(invoice.subscriptionRefused)] : []),
+            ...refusalLines(invoice),
           ].join('\n'),
         );
       }),

@@ -98,6 +98,51 @@ describe('meridian plan', () => {
     expect(failed.stderr).toContain('boom');
   });
 
+  it('says which usage billing could not add to the Stripe invoice, and why, in plan and invoice', async () => {
+    const usageBackfillRefused = {
+      at: '2026-12-07T11:00:00.000Z',
+      summary:
+        'Billing could not add usage from before your subscription began to its Stripe invoice (Inference: $0.001 per call: 1,234 calls in November 2026, before the subscription began ($1.23)): Stripe refused it (invalid_request_error): Invalid request. Once that is fixed, an owner can try again by choosing the Pro plan again: meridian plan set pro, or Change plan on the usage page of the dashboard.',
+      type: 'invalid_request_error',
+      code: null,
+      declineCode: null,
+      message: 'Invalid request.',
+      items: [
+        {
+          month: '2026-11',
+          meter: 'inference_calls',
+          description:
+            'Inference: $0.001 per call: 1,234 calls in November 2026, before the subscription began',
+          amountUsd: '1.23',
+        },
+      ],
+    };
+    api.answer({
+      'GET /v1/org': org('pro'),
+      'GET /v1/billing/pricing': PRICING,
+      'GET /v1/billing/stats': { ...stats(10, 100_000, 1, 10), usageBackfillRefused },
+      'GET /v1/billing/invoices/upcoming': {
+        orgId: 'org_1',
+        plan: 'pro',
+        periodStart: '2026-12-01T00:00:00.000Z',
+        periodEnd: '2027-01-01T00:00:00.000Z',
+        currency: 'usd',
+        lines: [],
+        subtotalUsd: '199',
+        totalCents: 19_900,
+        subscriptionRefused: null,
+        usageBackfillRefused,
+      },
+    });
+    const line = `${usageBackfillRefused.summary} (refused 2026-12-07T11:00:00.000Z)`;
+    const plan = await api.run(['plan']);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout.split('\n')[2]).toBe(line);
+    const invoice = await api.run(['invoice']);
+    expect(invoice.code).toBe(0);
+    expect(invoice.stdout.trimEnd().split('\n').at(-1)).toBe(line);
+  });
+
   it('says billing could not start the subscription, and why, while Stripe refuses it', async () => {
     const subscriptionRefused = {
       at: '2026-12-07T10:00:00.000Z',

@@ -46,10 +46,19 @@ export function monthSoFar(stats: Stats): string {
   return `This month: ${calls}, ${modelText}, $${spend} so far`;
 }
 
-/** Why billing could not start the subscription, and since when: Stripe's refusal as the API words it. */
-export function subscriptionRefusedLine(refused: NonNullable<Stats['subscriptionRefused']>): string {
+/**
+ * What Stripe refused, and since when, as the API words it: the subscription (`subscriptionRefused`) or the
+ * invoice items of usage from before it (`usageBackfillRefused`).
+ */
+export function refusalLine(
+  refused: NonNullable<Stats['subscriptionRefused']> | NonNullable<Stats['usageBackfillRefused']>,
+): string {
   return `${refused.summary} (refused ${refused.at})`;
 }
+
+/** Every refusal standing in what the API answered, a line each. */
+export const refusalLines = (answer: Pick<Stats, 'subscriptionRefused' | 'usageBackfillRefused'>) =>
+  [answer.subscriptionRefused, answer.usageBackfillRefused].flatMap((r) => (r ? [refusalLine(r)] : []));
 
 // Floored, so a quota reads 100% only once it is spent.
 const percent = (used: number, quota: number) =>
@@ -85,7 +94,7 @@ export function planCommands(program: Command): void {
             `${org.name} is on ${planTerms(current.plan, current.monthlyFeeUsd, current.limits)}`,
             stats ? monthSoFar(stats) : 'This month: owners and admins can see its use (meridian usage)',
           ];
-          if (stats?.subscriptionRefused) lines.push(subscriptionRefusedLine(stats.subscriptionRefused));
+          if (stats) lines.push(...refusalLines(stats));
           const others = SELF_SERVE_PLANS.filter((p) => p !== org.plan);
           if (org.plan !== 'enterprise')
             for (const other of others) {

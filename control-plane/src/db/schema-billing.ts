@@ -182,12 +182,18 @@ export const stripeUsageBackfills = sqliteTable(
     amountCents: integer('amount_cents').notNull(),
     customerId: text('customer_id').notNull(),
     subscriptionId: text('subscription_id').notNull(),
-    status: text('status', { enum: ['pending', 'sent'] })
+    /** `refused`: Stripe refused the item for good (`isPermanentRefusal`); not sent again until an owner retries. */
+    status: text('status', { enum: ['pending', 'sent', 'refused'] })
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
     lastError: text('last_error'),
+    /**
+     * Stripe's last refusal of the item for good, as `billing_customers.subscription_refusal` holds one (JSON,
+     * `SubscriptionRefusal`): kept while a retry is sent, so the retry's key names it (`creationKeyAfter`).
+     */
+    refusal: text('refusal'),
     invoiceItemId: text('invoice_item_id'),
     createdAt: createdAt(),
     sentAt: integer('sent_at', { mode: 'timestamp_ms' }),

@@ -115,6 +115,34 @@ const SubscriptionRefusedSchema = z
       'otherwise, and once a subscription starts.',
   });
 
+const UsageBackfillRefusedSchema = z
+  .object({
+    at: z.string().openapi({ description: 'When Stripe last refused one' }),
+    summary: z
+      .string()
+      .openapi({ description: 'What was not billed, why, and how to try again, in sentences to show' }),
+    type: z.string().openapi({ description: 'Stripe’s error type of the latest refusal' }),
+    code: z.string().nullable().openapi({ description: 'Stripe’s error code, e.g. resource_missing' }),
+    declineCode: z.string().nullable().openapi({ description: 'A card error’s decline code' }),
+    message: z.string().openapi({ description: 'Stripe’s message' }),
+    items: z.array(
+      z.object({
+        month: z.string().openapi({ description: 'The UTC month, YYYY-MM', example: '2026-11' }),
+        meter: Meter,
+        description: z.string().openapi({ description: 'The meter, quantity and month, as the item reads' }),
+        amountUsd: z.string().openapi({ description: 'The item’s amount, in dollars and cents' }),
+      }),
+    ),
+  })
+  .nullable()
+  .openapi('UsageBackfillRefused', {
+    description:
+      'Set while Stripe has refused for good the invoice items that bill usage of months no subscription ' +
+      'covered (one per month and meter): they are not sent again until an owner chooses the plan the ' +
+      'organisation is on (PUT /v1/billing/plan), when they are sent to its subscription as it is then. null ' +
+      'otherwise.',
+  });
+
 export const BillingStatsSchema = z
   .object({
     orgId: z.string(),
@@ -126,6 +154,7 @@ export const BillingStatsSchema = z
     models: z.object({ count: z.number().int(), limit: z.number().int().nullable() }),
     spend: z.object({ baseFeeUsd: Usd, usageUsd: Usd, totalCents: z.number().int() }),
     subscriptionRefused: SubscriptionRefusedSchema,
+    usageBackfillRefused: UsageBackfillRefusedSchema,
   })
   .openapi('BillingStats');
 
@@ -149,6 +178,7 @@ export const InvoiceSchema = z
     subtotalUsd: Usd,
     totalCents: z.number().int().openapi({ description: 'The amount due: subtotalUsd in cents, half up' }),
     subscriptionRefused: SubscriptionRefusedSchema,
+    usageBackfillRefused: UsageBackfillRefusedSchema,
   })
   .openapi('UpcomingInvoice');
 
@@ -171,6 +201,12 @@ export const PlanChangeSchema = z
         'true when the plan chosen is the one the organisation is on and Stripe had refused to start its ' +
         'subscription (subscriptionRefused): billing tries again, with a new request built from the plan, on ' +
         'its next pass. false otherwise.',
+    }),
+    usageBackfillRetried: z.boolean().openapi({
+      description:
+        'true when the plan chosen is the one the organisation is on and Stripe had refused the invoice items of ' +
+        'usage from before its subscription (usageBackfillRefused): billing sends them again, to the ' +
+        'subscription the organisation has now, on its next pass. false otherwise.',
     }),
   })
   .openapi('PlanChange');

@@ -346,6 +346,7 @@ describe('billing API', () => {
         monthlyFeeUsd: '199',
         limits: { monthlyCalls: 100_000, models: 10 },
         subscriptionRetried: false,
+        usageBackfillRetried: false,
       });
       const again = await call('PUT', '/v1/billing/plan', owner.accessToken, { plan: 'pro' });
       expect(again.json).toMatchObject({ plan: 'pro', previousPlan: 'pro' });

@@ -10,7 +10,7 @@ export type UpcomingInvoice = Success<Operation<'/v1/billing/invoices/upcoming',
 
 /**
  * The upcoming invoice: plan, period, and a line per fee and meter; and, while Stripe refuses to start the
- * organisation's subscription, why.
+ * organisation's subscription or to bill the usage of months before it, why.
  */
 export function InvoiceCard({ invoice }: { invoice: Loaded<UpcomingInvoice> }) {
   if (!invoice.data) return invoice.error ? <ErrorMessage error={invoice.error} /> : <Loading />;
@@ -25,6 +25,11 @@ export function InvoiceCard({ invoice }: { invoice: Loaded<UpcomingInvoice> }) {
       {inv.subscriptionRefused ? (
         <p role="alert">
           {inv.subscriptionRefused.summary} Refused <TimeText iso={inv.subscriptionRefused.at} />.
+        </p>
+      ) : null}
+      {inv.usageBackfillRefused ? (
+        <p role="alert">
+          {inv.usageBackfillRefused.summary} Refused <TimeText iso={inv.usageBackfillRefused.at} />.
         </p>
       ) : null}
       <TableWrap label="Invoice lines">

@@ -8,6 +8,7 @@ const answer = (over: Partial<PlanChange> = {}): PlanChange => ({
   monthlyFeeUsd: '199',
   limits: { monthlyCalls: 100_000, models: 10 },
   subscriptionRetried: false,
+  usageBackfillRetried: false,
   ...over,
 });
 
@@ -16,6 +17,10 @@ describe('what the plan form says once a plan is chosen', () => {
     expect(planChangeDone(answer({ subscriptionRetried: true }))).toBe(
       'Now on pro (199 USD a month). Billing tries again to start the subscription Stripe refused; the ' +
         'invoice above says whether it did.',
+    );
+    expect(planChangeDone(answer({ usageBackfillRetried: true }))).toBe(
+      'Now on pro (199 USD a month). Billing tries again to bill the usage from before the subscription that ' +
+        'Stripe refused; the invoice above says whether it did.',
     );
     expect(planChangeDone(answer())).toBe('Now on pro (199 USD a month).');
   });

@@ -10,12 +10,18 @@ export type PlanChange = Success<Operation<'/v1/billing/plan', 'put'>>;
 
 /**
  * What the owner reads once the plan is chosen; choosing the plan the organisation is on again, after Stripe
- * refused its subscription, asks billing to try again.
+ * refused its subscription or the invoice items of usage from before it, asks billing to try again.
  */
 export function planChangeDone(answer: PlanChange): string {
   const now = `Now on ${answer.plan} (${answer.monthlyFeeUsd} USD a month).`;
-  return answer.subscriptionRetried
-    ? `${now} Billing tries again to start the subscription Stripe refused; the invoice above says whether it did.`
+  const retried = [
+    answer.subscriptionRetried ? 'to start the subscription Stripe refused' : undefined,
+    answer.usageBackfillRetried
+      ? 'to bill the usage from before the subscription that Stripe refused'
+      : undefined,
+  ].filter(Boolean);
+  return retried.length > 0
+    ? `${now} Billing tries again ${retried.join(' and ')}; the invoice above says whether it did.`
     : now;
 }
 

@@ -2014,6 +2014,7 @@ export interface components {
         usageUsd: string;
       };
       subscriptionRefused: components['schemas']['SubscriptionRefused'];
+      usageBackfillRefused: components['schemas']['UsageBackfillRefused'];
     };
     BootstrapToken: {
       expiresAt: string;
@@ -2471,6 +2472,8 @@ export interface components {
       previousPlan: 'free' | 'pro' | 'enterprise';
       /** @description true when the plan chosen is the one the organisation is on and Stripe had refused to start its subscription (subscriptionRefused): billing tries again, with a new request built from the plan, on its next pass. false otherwise. */
       subscriptionRetried: boolean;
+      /** @description true when the plan chosen is the one the organisation is on and Stripe had refused the invoice items of usage from before its subscription (usageBackfillRefused): billing sends them again, to the subscription the organisation has now, on its next pass. false otherwise. */
+      usageBackfillRetried: boolean;
     };
     PlatformImages: {
       items: string[];
@@ -2740,7 +2743,42 @@ export interface components {
       subtotalUsd: string;
       /** @description The amount due: subtotalUsd in cents, half up */
       totalCents: number;
+      usageBackfillRefused: components['schemas']['UsageBackfillRefused'];
     };
+    /** @description Set while Stripe has refused for good the invoice items that bill usage of months no subscription covered (one per month and meter): they are not sent again until an owner chooses the plan the organisation is on (PUT /v1/billing/plan), when they are sent to its subscription as it is then. null otherwise. */
+    UsageBackfillRefused: {
+      /** @description When Stripe last refused one */
+      at: string;
+      /** @description Stripe’s error code, e.g. resource_missing */
+      code: string | null;
+      /** @description A card error’s decline code */
+      declineCode: string | null;
+      items: {
+        /** @description The item’s amount, in dollars and cents */
+        amountUsd: string;
+        /** @description The meter, quantity and month, as the item reads */
+        description: string;
+        /** @enum {string} */
+        meter:
+          | 'inference_calls'
+          | 'gpu_t4_minutes'
+          | 'gpu_v100_minutes'
+          | 'gpu_rtx4090_minutes'
+          | 'cpu_minutes'
+          | 'storage_mb_hours';
+        /**
+         * @description The UTC month, YYYY-MM
+         * @example 2026-11
+         */
+        month: string;
+      }[];
+      /** @description Stripe’s message */
+      message: string;
+      /** @description What was not billed, why, and how to try again, in sentences to show */
+      summary: string;
+      /** @description Stripe’s error type of the latest refusal */
+      type: string;
+    } | null;
     UsageSummary: {
       from: string;
       /** @enum {string} */

@@ -8,6 +8,7 @@ import { calendarMonth } from './period.js';
 import { PLAN_NAMES } from './pricing.js';
 import { subscriptionRefused } from './subscription-refused.js';
 import { lineAmount } from './summary.js';
+import { usageBackfillRefused } from './usage-backfill-refused.js';
 import { usageByWindow, type WindowUsage } from './windows.js';
 
 export interface InvoiceLine {
@@ -72,14 +73,16 @@ export async function planOf(db: Reader, orgId: string): Promise<Plan> {
 
 /**
  * The invoice of the current UTC calendar month so far, computed from the ledger, and why Stripe would not start
- * the org's subscription, while that stands (Stripe then sends no invoice of it).
+ * the org's subscription (Stripe then sends no invoice of it) or bill the usage of months before it, while that
+ * stands.
  */
 export async function upcomingInvoice(db: Reader, orgId: string, now = Date.now()) {
   const month = calendarMonth(now);
-  const [plan, windows, refused] = await Promise.all([
+  const [plan, windows, refused, backfillRefused] = await Promise.all([
     planOf(db, orgId),
     usageByWindow(db, { orgId, from: month.start, to: month.end }),
     subscriptionRefused(db, orgId),
+    usageBackfillRefused(db, orgId),
   ]);
   return {
     orgId,
@@ -88,5 +91,6 @@ export async function upcomingInvoice(db: Reader, orgId: string, now = Date.now(
     currency: 'usd' as const,
     ...invoiceFor(plan, windows),
     subscriptionRefused: refused,
+    usageBackfillRefused: backfillRefused,
   };
 }

@@ -6,6 +6,7 @@ import { conflict, invalidField } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { getOrgStatus, setOrgStanding } from '../orgs/standing.js';
 import { queueSubscriptionRetry } from './stripe/subscription-retry.js';
+import { retryRefusedBackfills } from './stripe/usage-backfill-refusal.js';
 
 /** The plans an org's owner may choose; Enterprise is contracted and set by operators. */
 export const SELF_SERVE_PLANS = ['free', 'pro'] as const;
@@ -17,8 +18,9 @@ export const ENTERPRISE_IS_CONTRACTED =
  * operators change it (PUT /internal/v1/orgs/{orgId}/standing). A downgrade keeps everything the org has;
  * the lower limits apply to what comes next (new models; the edge's call quota as soon as it re-reads the
  * plan). Choosing the current plan changes nothing and writes no audit entry, except while Stripe refuses to
- * start the org's subscription: then it queues a new try (`subscriptionRetried`, audited as
- * billing.subscription_retry; stripe/subscription-retry.ts). An org billed through Stripe has the change queued
+ * start the org's subscription, or to add the invoice items of usage from before it: then it queues a new try
+ * (`subscriptionRetried`, `usageBackfillRetried`, audited as billing.subscription_retry;
+ * stripe/subscription-retry.ts, stripe/usage-backfill-refusal.ts). An org billed through Stripe has the change queued
  * for its subscription in the same transaction (stripe/plan-sync.ts).
  */
 export async function changePlan(db: Database, actor: Actor, plan: Plan) {
@@ -34,6 +36,7 @@ export async function changePlan(db: Database, actor: Actor, plan: Plan) {
   const unchanged = before.plan === plan;
   const after = unchanged ? before : await setOrgStanding(db, orgId, { plan });
   const subscriptionRetried = unchanged && (await queueSubscriptionRetry(db, orgId, plan));
+  const usageBackfillRetried = unchanged && (await retryRefusedBackfills(db, orgId));
   // setOrgStanding runs its own transaction, so the audit entry follows the change rather than joining it.
   if (after.plan !== before.plan) {
     await recordAudit(db, actor, {
@@ -43,13 +46,13 @@ export async function changePlan(db: Database, actor: Actor, plan: Plan) {
       targetId: orgId,
       metadata: { from: before.plan, to: after.plan },
     });
-  } else if (subscriptionRetried) {
+  } else if (subscriptionRetried || usageBackfillRetried) {
     await recordAudit(db, actor, {
       orgId,
       action: 'billing.subscription_retry',
       targetType: 'org',
       targetId: orgId,
-      metadata: { plan },
+      metadata: { plan, subscription: subscriptionRetried, usageBackfill: usageBackfillRetried },
     });
   }
   return {
@@ -59,5 +62,6 @@ export async function changePlan(db: Database, actor: Actor, plan: Plan) {
     monthlyFeeUsd: PLAN_FEES_USD[after.plan],
     limits: PLAN_LIMITS[after.plan],
     subscriptionRetried,
+    usageBackfillRetried,
   };
 }

@@ -7,21 +7,24 @@ import { formatDecimal, parseDecimal, plus, sum, toCentsHalfUp } from './money.j
 import { calendarMonth } from './period.js';
 import { subscriptionRefused } from './subscription-refused.js';
 import { lineAmount } from './summary.js';
+import { usageBackfillRefused } from './usage-backfill-refused.js';
 import { usageByWindow } from './windows.js';
 
 /**
  * The month so far against the plan: prediction calls against the monthly quota the edge enforces, models
  * against the plan's limit, and what the month costs up to now (base fee + usage, as the upcoming invoice).
  * Calls are those the edge has reported, which trail its own counters by a batch interval. `subscriptionRefused`
- * says why Stripe would not start the org's subscription, while that stands.
+ * says why Stripe would not start the org's subscription, and `usageBackfillRefused` why it would not bill the usage
+ * of months before it, while that stands.
  */
 export async function billingStats(db: Reader, orgId: string, now = Date.now()) {
   const month = calendarMonth(now);
-  const [plan, windows, [modelCount], refused] = await Promise.all([
+  const [plan, windows, [modelCount], refused, backfillRefused] = await Promise.all([
     planOf(db, orgId),
     usageByWindow(db, { orgId, from: month.start, to: month.end }),
     db.select({ n: count() }).from(models).where(eq(models.orgId, orgId)),
     subscriptionRefused(db, orgId),
+    usageBackfillRefused(db, orgId),
   ]);
   const limits = PLAN_LIMITS[plan];
   const usage = sum(windows.map((w) => lineAmount(w.meter, w.billableQuantity)));
@@ -43,5 +46,6 @@ export async function billingStats(db: Reader, orgId: string, now = Date.now()) 
       totalCents: toCentsHalfUp(plus(fee, usage)),
     },
     subscriptionRefused: refused,
+    usageBackfillRefused: backfillRefused,
   };
 }

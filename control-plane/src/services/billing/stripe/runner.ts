@@ -47,7 +47,7 @@ export interface PassSummary {
   subscriptionsDrifted?: number;
   planChanges?: PlanChangeResult;
   /** Invoice items for usage no subscription's period covered (`sendUsageBackfills`). */
-  backfills?: { sent: number; failed: number };
+  backfills?: { sent: number; refused: number; failed: number };
   drain?: DrainResult;
 }
 

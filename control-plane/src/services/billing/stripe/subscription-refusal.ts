@@ -91,8 +91,11 @@ const SECRET = /\b(sk|rk|pk|whsec)_[A-Za-z0-9_]+/g;
 export const refusedForMissingCustomer = (refusal: SubscriptionRefusal) =>
   refusal.code === 'resource_missing' && refusal.param === 'customer';
 
-/** What is kept of Stripe's answer: its type, code and message, without anything that looks like a key. */
-function refusalOf(
+/**
+ * What is kept of Stripe's answer to a request it refused for good (a subscription creation, a usage backfill's
+ * invoice item): its type, code and message, without anything that looks like a key.
+ */
+export function refusalOf(
   refused: { key: string; customerId: string },
   failure: StripeFailure,
   previous: SubscriptionRefusal | undefined,

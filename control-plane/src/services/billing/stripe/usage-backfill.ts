@@ -10,6 +10,8 @@ import { lineAmount } from '../summary.js';
 import { usageByWindow } from '../windows.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
 import type { InvoiceItemAdded, NewInvoiceItem, StripeGateway } from './gateway.js';
+import { creationKeyAfter, isPermanentRefusal, parseRefusal } from './subscription-refusal.js';
+import { recordBackfillRefusal } from './usage-backfill-refusal.js';
 
 const HALF_HOUR_MS = 1_800_000;
 
@@ -107,16 +109,20 @@ type BackfillRow = typeof stripeUsageBackfills.$inferSelect;
 export const backfillKey = (row: Pick<BackfillRow, 'orgId' | 'month' | 'meter'>) =>
   `usage-backfill-${row.orgId}-${row.month}-${row.meter}`;
 
+/** What the invoice item says, and what an owner reads of a refused one: the meter, quantity and month. */
+export const backfillDescription = (row: Pick<BackfillRow, 'meter' | 'quantity' | 'month'>) =>
+  `${PRICES[row.meter].description}: ${quantityText(row.quantity, PRICES[row.meter].unit)} in ${monthName(row.month)}, before the subscription began`;
+
 function invoiceItemFor(row: BackfillRow): NewInvoiceItem {
-  const price = PRICES[row.meter];
   const start = Date.parse(`${row.month}-01T00:00:00Z`);
   return {
     customerId: row.customerId,
     subscriptionId: row.subscriptionId,
     orgId: row.orgId,
-    key: backfillKey(row),
+    // A retry after a refusal goes out under a key of its own: Stripe may have saved the refusal under the last.
+    key: creationKeyAfter(backfillKey(row), parseRefusal(row.refusal)),
     amountCents: row.amountCents,
-    description: `${price.description}: ${quantityText(row.quantity, price.unit)} in ${monthName(row.month)}, before the subscription began`,
+    description: backfillDescription(row),
     period: { start: Math.floor(start / 1000), end: Math.floor(calendarMonth(start).end / 1000) },
   };
 }
@@ -140,7 +146,9 @@ export interface BackfillOptions {
 /**
  * Sends the recorded backfills that are due as invoice items. Each is first looked up among the customer's
  * invoice items by its key (a crash after Stripe added it, an answer lost, a key Stripe has pruned), else added
- * under it as Idempotency-Key, then marked sent: a resend or a restart adds nothing twice.
+ * under it as Idempotency-Key, then marked sent: a resend or a restart adds nothing twice. A failure waits with
+ * backoff, except a refusal for good (`isPermanentRefusal`), which is recorded and not sent again
+ * (`recordBackfillRefusal`).
  */
 export async function sendUsageBackfills(db: Database, gateway: StripeGateway, options: BackfillOptions) {
   const { now, logger } = options;
@@ -153,19 +161,32 @@ export async function sendUsageBackfills(db: Database, gateway: StripeGateway, o
     .orderBy(asc(stripeUsageBackfills.createdAt))
     .limit(100);
   let sent = 0;
+  let refused = 0;
   for (const row of due) {
     const where = and(
       eq(stripeUsageBackfills.orgId, row.orgId),
       eq(stripeUsageBackfills.month, row.month),
       eq(stripeUsageBackfills.meter, row.meter),
     );
-    const outcome = await addOnce(gateway, invoiceItemFor(row));
+    const item = invoiceItemFor(row);
+    const outcome = await addOnce(gateway, item);
     if (outcome.kind === 'added') {
       await db
         .update(stripeUsageBackfills)
-        .set({ status: 'sent', invoiceItemId: outcome.id, sentAt: new Date(now), lastError: null })
+        .set({
+          status: 'sent',
+          invoiceItemId: outcome.id,
+          sentAt: new Date(now),
+          lastError: null,
+          refusal: null,
+        })
         .where(where);
       sent += 1;
+      continue;
+    }
+    if (isPermanentRefusal(outcome)) {
+      await recordBackfillRefusal(db, logger, row, item.key, outcome, now);
+      refused += 1;
       continue;
     }
     const attempts = row.attempts + 1;
@@ -190,5 +211,5 @@ export async function sendUsageBackfills(db: Database, gateway: StripeGateway, o
       })
       .where(where);
   }
-  return { sent, failed: due.length - sent };
+  return { sent, refused, failed: due.length - sent - refused };
 }

@@ -1,0 +1,1 @@
+ALTER TABLE `stripe_usage_backfills` ADD `refusal` text;
