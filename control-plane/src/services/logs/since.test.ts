@@ -11,6 +11,12 @@ describe('parseSince', () => {
     expect(parseSince('1d', NOW)).toBe(NOW - 86_400_000);
   });
 
+  it('reads a duration reaching back past 1970 as the epoch: every line kept, not a time an agent refuses', () => {
+    expect(parseSince('99999d', NOW)).toBe(0);
+    expect(parseSince('999999999d', NOW)).toBe(0);
+    expect(sinceProblem('99999d', NOW)).toBeUndefined();
+  });
+
   it('reads an RFC 3339 time with its zone', () => {
     expect(parseSince('2026-06-01T11:00:00Z', NOW)).toBe(NOW - 3_600_000);
     expect(parseSince('2026-06-01T13:00:00.5+02:00', NOW)).toBe(NOW - 3_600_000 + 500);

@@ -7,7 +7,10 @@ const FORMAT = 'an RFC 3339 time (2026-01-02T03:04:05Z) or a duration back from 
 /** `since` read as unix milliseconds, or what keeps it from being read. */
 function readSince(raw: string, nowMs: number): { ms: number } | { problem: string } {
   const duration = DURATION.exec(raw);
-  if (duration) return { ms: nowMs - Number(duration[1]) * UNIT_MS[duration[2] as keyof typeof UNIT_MS] };
+  // A duration reaching back past 1970 asks for every line kept: nothing is older than the epoch, and an
+  // agent refuses a negative time (the read answered 400 through every replica).
+  if (duration)
+    return { ms: Math.max(0, nowMs - Number(duration[1]) * UNIT_MS[duration[2] as keyof typeof UNIT_MS]) };
   if (!RFC3339.test(raw)) return { problem: `since is ${FORMAT}` };
   const ms = Date.parse(raw);
   if (!Number.isFinite(ms)) return { problem: 'since is written as an RFC 3339 time but is not a real one' };
