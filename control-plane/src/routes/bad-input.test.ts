@@ -420,6 +420,34 @@ describe('bad time bounds say what is wrong', () => {
   });
 });
 
+describe('integers out of range say the range', () => {
+  let t: TestApp;
+  let owner: Session;
+  beforeAll(async () => {
+    t = await createTestApp();
+    owner = await t.client.register('ranges');
+  });
+  afterAll(() => t.cleanup());
+
+  it('names the range of a limit, a tail or a version, not the digits they are written in', async () => {
+    const detailsOf = async (path: string) => {
+      const res = await t.client.call('GET', path, { token: owner.accessToken });
+      expect(res.status, res.text).toBe(400);
+      return res.json.error.details;
+    };
+    for (const limit of ['0', '-1', '201', '5000'])
+      expect(await detailsOf(`/v1/models?limit=${limit}`), limit).toEqual([
+        { path: 'limit', message: 'must be a whole number from 1 to 200' },
+      ]);
+    expect(await detailsOf(`/v1/deployments/dep_${'0'.repeat(26)}/logs?tail=10001`)).toEqual([
+      { path: 'tail', message: 'must be a whole number from 0 to 10,000' },
+    ]);
+    expect(await detailsOf(`/v1/models/mdl_${'0'.repeat(26)}/versions/3000000000/parts?partCount=1`)).toEqual(
+      [{ path: 'version', message: 'must be a whole number from 1 to 2,147,483,647' }],
+    );
+  });
+});
+
 describe('names with SQL or unusual unicode', () => {
   const NAMES = [
     "'); DROP TABLE users;--",

@@ -42,10 +42,18 @@ export const Cursor = z.string().max(64).optional();
  * An integer from a query string or path, written in decimal digits only: `0x10`, `1e3`, ` 16` and `16.0`
  * are refused with a 400 (a coercing `Number()` would read them). Documented as an integer.
  */
+const inRange = (min: number, max: number) =>
+  `must be a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}`;
 export const decimalInt = (min: number, max: number) =>
   z.preprocess(
     (value) => (typeof value === 'string' && /^-?[0-9]{1,16}$/.test(value) ? Number(value) : value),
-    z.number({ error: 'must be an integer in decimal digits' }).int().min(min).max(max),
+    // The range checks inherit the schema's message unless told otherwise: limit=0 and limit=5000 read
+    // "must be an integer in decimal digits", which both are.
+    z
+      .number({ error: 'must be an integer in decimal digits' })
+      .int()
+      .min(min, { error: inRange(min, max) })
+      .max(max, { error: inRange(min, max) }),
   );
 export const Limit = decimalInt(1, 200).default(50);
 /** One page of a keyset-paged list; `nextCursor` is null on the last page. */
