@@ -187,6 +187,53 @@ describe('choosing the plan the org is on after Stripe refused its subscription'
     expect(await refused()).toBeNull();
   });
 
+  it('starts an Enterprise org’s refused subscription when an operator sets Enterprise again', async () => {
+    const setStanding = async (body: unknown) => {
+      const res = await t.client.call('PUT', `/internal/v1/orgs/${owner.orgId}/standing`, {
+        token: t.operatorToken,
+        body,
+      });
+      expect(res.status, res.text).toBe(200);
+      return res.json as { plan: string; subscriptionRetried: boolean; usageBackfillRetried: boolean };
+    };
+    // A contracted org: the operator sets Enterprise before billing starts.
+    expect((await setStanding({ plan: 'enterprise' })).subscriptionRetried).toBe(false);
+    // Billing starts, the subscription's answer is lost, and the customer is deleted in Stripe's dashboard.
+    stripe.server.failNext(2, 'drop', SUBSCRIPTION_CREATIONS);
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
+    await stripe.runner().runOnce();
+    const deleted = await stripe.customerOf(owner.orgId);
+    await stripeClient().customers.del(deleted);
+    await stripe.runner().runOnce();
+    expect((await refused())?.summary).toContain('ask your account manager to have it tried again');
+    // Choosing Enterprise again is not the owner's to do; the operator does it for the account manager.
+    const owners = await t.client.call('PUT', '/v1/billing/plan', {
+      token: owner.accessToken,
+      body: { plan: 'enterprise' },
+    });
+    expect(owners.status).toBe(400);
+
+    expect(await setStanding({ plan: 'enterprise' })).toMatchObject({
+      plan: 'enterprise',
+      subscriptionRetried: true,
+      usageBackfillRetried: false,
+    });
+    expect((await planChanges()).map((c) => [c.reason, c.fromPlan, c.toPlan])).toEqual([
+      ['retry', 'enterprise', 'enterprise'],
+    ]);
+    await stripe.runner().runOnce();
+
+    const customer = await stripe.customerOf(owner.orgId);
+    expect(customer).not.toBe(deleted);
+    const subscription = stripe.server.state.subscriptions.get(await stripe.subscriptionOf(owner.orgId));
+    expect(subscription).toMatchObject({ customer, status: 'active' });
+    // Enterprise has no fee item: its contract is invoiced outside Stripe billing.
+    expect((await stripe.subscriptionItems(owner.orgId)).every((i) => i.metered)).toBe(true);
+    expect(await refused()).toBeNull();
+    // Once started, setting Enterprise again asks for nothing.
+    expect((await setStanding({ plan: 'enterprise' })).subscriptionRetried).toBe(false);
+  });
+
   it('changes nothing, as before, when Stripe refused nothing', async () => {
     await stripe.addUsage(owner.orgId, 'inference_calls', 10, hourAgo(3));
     await stripe.runner().runOnce();

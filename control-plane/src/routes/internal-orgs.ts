@@ -3,7 +3,8 @@ import { OrgStatus, Plan } from '@meridian/protocol';
 import type { Database } from '../db/client.js';
 import { requireEdgeToken, requireOperatorToken } from '../http/guards.js';
 import { errors, jsonBody, jsonContent, newRouter } from '../http/openapi.js';
-import { getOrgStatus, setOrgStanding } from '../services/orgs/standing.js';
+import { setStandingAsOperator } from '../services/billing/operator-standing.js';
+import { getOrgStatus } from '../services/orgs/standing.js';
 import { hasNoNul, NO_NUL } from './schemas.js';
 
 // Any string the edge may hold as an org id: an unknown one answers 404, which the edge caches as such.
@@ -26,6 +27,19 @@ const StandingBody = z
     path: ['reason'],
     message: 'a reason goes with suspended: true',
   });
+
+const StandingSet = OrgStatus.extend({
+  subscriptionRetried: z.boolean().openapi({
+    description:
+      'true when `plan` is the one the org is on and Stripe had refused to start its subscription: billing ' +
+      'tries again on its next pass (for Enterprise, which owners cannot choose, this is how to ask). false otherwise.',
+  }),
+  usageBackfillRetried: z.boolean().openapi({
+    description:
+      'true when `plan` is the one the org is on and Stripe had refused the invoice items of usage from before ' +
+      'its subscription: billing sends them again, to its subscription as it is then. false otherwise.',
+  }),
+}).openapi('OrgStandingSet');
 
 export interface InternalOrgDeps {
   db: Database;
@@ -52,15 +66,17 @@ export function internalOrgRoutes(deps: InternalOrgDeps) {
     operationId: 'setOrgStanding',
     tags: ['internal'],
     summary: 'Operators only: change an org’s plan, or suspend it or lift its suspension',
-    description: 'Edges apply the change when their cached status expires.',
+    description:
+      'Edges apply the change when their cached status expires. The plan the org is already on asks billing to ' +
+      'try again what Stripe refused (subscriptionRetried, usageBackfillRetried).',
     security: [{ operatorToken: [] }],
     middleware: requireOperatorToken(deps.operatorToken),
     request: { params: OrgParams, ...jsonBody(StandingBody) },
-    responses: { 200: jsonContent(OrgStatus, 'The org’s standing now'), ...errors(401, 404) },
+    responses: { 200: jsonContent(StandingSet, 'The org’s standing now'), ...errors(401, 404) },
   });
   return newRouter()
     .openapi(status, async (c) => c.json(await getOrgStatus(deps.db, c.req.valid('param').orgId), 200))
     .openapi(standing, async (c) =>
-      c.json(await setOrgStanding(deps.db, c.req.valid('param').orgId, c.req.valid('json')), 200),
+      c.json(await setStandingAsOperator(deps.db, c.req.valid('param').orgId, c.req.valid('json')), 200),
     );
 }

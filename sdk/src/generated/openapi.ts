@@ -313,7 +313,7 @@ export interface paths {
     get?: never;
     /**
      * Operators only: change an org’s plan, or suspend it or lift its suspension
-     * @description Edges apply the change when their cached status expires.
+     * @description Edges apply the change when their cached status expires. The plan the org is already on asks billing to try again what Stripe refused (subscriptionRetried, usageBackfillRetried).
      */
     put: operations['setOrgStanding'];
     post?: never;
@@ -2448,6 +2448,18 @@ export interface components {
       plan: 'free' | 'pro' | 'enterprise';
       suspended: boolean;
     };
+    OrgStandingSet: {
+      monthlyCallQuota: number | null;
+      orgId: string;
+      /** @enum {string} */
+      plan: 'free' | 'pro' | 'enterprise';
+      /** @description true when `plan` is the one the org is on and Stripe had refused to start its subscription: billing tries again on its next pass (for Enterprise, which owners cannot choose, this is how to ask). false otherwise. */
+      subscriptionRetried: boolean;
+      suspended: boolean;
+      suspendedReason: string | null;
+      /** @description true when `plan` is the one the org is on and Stripe had refused the invoice items of usage from before its subscription: billing sends them again, to its subscription as it is then. false otherwise. */
+      usageBackfillRetried: boolean;
+    };
     OrgSummary: {
       id: string;
       name: string;
@@ -4195,14 +4207,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': {
-            monthlyCallQuota: number | null;
-            orgId: string;
-            /** @enum {string} */
-            plan: 'free' | 'pro' | 'enterprise';
-            suspended: boolean;
-            suspendedReason: string | null;
-          };
+          'application/json': components['schemas']['OrgStandingSet'];
         };
       };
       /** @description Malformed JSON or a body, path or query that fails validation */

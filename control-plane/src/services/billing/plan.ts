@@ -5,8 +5,7 @@ import type { Database } from '../../db/client.js';
 import { conflict, invalidField } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 import { getOrgStatus, setOrgStanding } from '../orgs/standing.js';
-import { queueSubscriptionRetry } from './stripe/subscription-retry.js';
-import { retryRefusedBackfills } from './stripe/usage-backfill-refusal.js';
+import { retryWhatStripeRefused } from './stripe/subscription-retry.js';
 
 /** The plans an org's owner may choose; Enterprise is contracted and set by operators. */
 export const SELF_SERVE_PLANS = ['free', 'pro'] as const;
@@ -35,8 +34,9 @@ export async function changePlan(db: Database, actor: Actor, plan: Plan) {
   }
   const unchanged = before.plan === plan;
   const after = unchanged ? before : await setOrgStanding(db, orgId, { plan });
-  const subscriptionRetried = unchanged && (await queueSubscriptionRetry(db, orgId, plan));
-  const usageBackfillRetried = unchanged && (await retryRefusedBackfills(db, orgId));
+  const { subscriptionRetried, usageBackfillRetried } = unchanged
+    ? await retryWhatStripeRefused(db, orgId, plan)
+    : { subscriptionRetried: false, usageBackfillRetried: false };
   // setOrgStanding runs its own transaction, so the audit entry follows the change rather than joining it.
   if (after.plan !== before.plan) {
     await recordAudit(db, actor, {

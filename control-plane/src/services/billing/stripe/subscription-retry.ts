@@ -4,6 +4,19 @@ import type { Database } from '../../../db/client.js';
 import { billingCustomers } from '../../../db/schema.js';
 import { hasPendingPlanSync, queuePlanSync } from './plan-sync.js';
 import { parseRefusal } from './subscription-refusal.js';
+import { retryRefusedBackfills } from './usage-backfill-refusal.js';
+
+/**
+ * What choosing the plan the org is on asks, by an owner (`changePlan`) or an operator
+ * (`setStandingAsOperator`): a new try at what Stripe refused, the subscription and the invoice items of usage
+ * from before it. Each flag is true when something of its kind was refused and a try now waits.
+ */
+export async function retryWhatStripeRefused(db: Database, orgId: string, plan: Plan) {
+  return {
+    subscriptionRetried: await queueSubscriptionRetry(db, orgId, plan),
+    usageBackfillRetried: await retryRefusedBackfills(db, orgId),
+  };
+}
 
 /**
  * What choosing the plan the org is already on does after Stripe refused its subscription for good: it queues
