@@ -451,6 +451,42 @@ describe('the web dashboard in a browser', () => {
     }, 120_000);
   });
 
+  describe('addresses and lists', () => {
+    it('comes back to the page of a list it was on, after opening a row and going back, and after a reload', async () => {
+      const email = unique('pager');
+      const { client: user } = await registered(email, 'Pat');
+      // 25 experiments: newest first, the first five made are on page 2.
+      for (let i = 0; i < 25; i++)
+        await user.request('post', '/v1/experiments', {
+          body: { name: `exp-${String(i).padStart(2, '0')}` },
+        });
+      const p = await loggedInPage(email);
+      await p.goto(`${stack.cp.url}/experiments`);
+      const list = p.getByRole('region', { name: 'Experiments', exact: true });
+      await list.getByRole('link', { name: 'exp-24' }).waitFor();
+      await list.getByRole('button', { name: 'Next' }).click();
+      await list.getByRole('link', { name: 'exp-04' }).waitFor();
+      await list.getByRole('link', { name: 'exp-02' }).click();
+      await p.getByRole('heading', { name: 'Experiment exp-02' }).waitFor();
+      await p.goBack();
+      await list.getByText('Page 2').waitFor();
+      expect(await list.getByRole('link').allTextContents()).toEqual([
+        'exp-04',
+        'exp-03',
+        'exp-02',
+        'exp-01',
+        'exp-00',
+      ]);
+      await p.reload();
+      await list.getByText('Page 2').waitFor();
+      await list.getByRole('link', { name: 'exp-00' }).waitFor();
+      // Previous still goes back to the first page.
+      await list.getByRole('button', { name: 'Previous' }).click();
+      await list.getByRole('link', { name: 'exp-24' }).waitFor();
+      expect(await list.getByText('Page 1').count()).toBe(1);
+    }, 120_000);
+  });
+
   describe('roles and keys', () => {
     it('shows a viewer no revoke button, and a forged revoke gets the API 403 shown as a message', async () => {
       const viewerEmail = unique('viewer');

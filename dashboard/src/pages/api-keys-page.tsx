@@ -14,6 +14,7 @@ export function ApiKeysPage() {
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/api-keys', { query: { cursor, limit } }),
     [],
+    'api-keys',
   );
   // A revoked key takes the pending invitations it sent with it: a line says which went, so none vanishes
   // from the members page unexplained.

@@ -16,6 +16,7 @@ export function AuditLogPage() {
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/audit-log', { query: { cursor, limit, ...query } }),
     [query],
+    'audit',
   );
   // Names for the ids entries carry; until they load (or if they cannot), entries show type and id.
   const loaded = useLoad(() => loadAuditNames(client), []).data;

@@ -14,6 +14,7 @@ export function DeploymentsPage() {
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/deployments', { query: { cursor, limit } }),
     [],
+    'deployments',
   );
   return (
     <>

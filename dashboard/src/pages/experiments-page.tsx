@@ -11,6 +11,7 @@ export function ExperimentsPage() {
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/experiments', { query: { cursor, limit } }),
     [],
+    'experiments',
   );
   return (
     <>

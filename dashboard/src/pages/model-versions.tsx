@@ -25,6 +25,7 @@ export function ModelVersions({ modelId }: { modelId: string }) {
             page.nextCursor === null || page.nextCursor === undefined ? null : String(page.nextCursor),
         })),
     [modelId],
+    'versions',
   );
   return (
     <>

@@ -11,6 +11,7 @@ export function ModelsPage() {
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/models', { query: { cursor, limit } }),
     [],
+    'models',
   );
   return (
     <>

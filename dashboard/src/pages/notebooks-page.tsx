@@ -10,6 +10,7 @@ export function NotebooksPage() {
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/notebooks', { query: { cursor, limit } }),
     [],
+    'notebooks',
   );
   return (
     <>
