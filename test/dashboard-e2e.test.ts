@@ -101,6 +101,20 @@ describe('the web dashboard in a browser', () => {
     await p.getByRole('navigation', { name: 'Main' }).waitFor();
     return p;
   };
+  /** A new user with a deployment of the real model that starts no replica (minimum 0) until called. */
+  const userWithDeployment = async (name: string) => {
+    const email = unique(name);
+    const { client: user } = await registered(email, name);
+    const model = await user.request('post', '/v1/models', { body: { name } });
+    await uploadModelVersion(user, {
+      modelId: model.id,
+      source: memorySource('cls.onnx', await readFile(REAL_MODELS.paddleCls)),
+    });
+    const deployment = await user.request('post', '/v1/deployments', {
+      body: { name, model: model.id, version: 1, gpuType: 'cpu', minReplicas: 0, maxReplicas: 1 },
+    });
+    return { email, user, deployment };
+  };
   const predictWithKey = (key: string, name: string) =>
     fetch(`${stack.edge.url}/v2/models/${name}/infer`, {
       method: 'POST',
@@ -452,6 +466,33 @@ describe('the web dashboard in a browser', () => {
   });
 
   describe('addresses and lists', () => {
+    it("says not found, with the way back, at another organisation's model, a mistyped run and a deployment deleted while open", async () => {
+      const { email, user, deployment } = await userWithDeployment('lost-cls');
+      const { client: other } = await registered(unique('other'), 'Oz');
+      const theirs = await other.request('post', '/v1/models', { body: { name: 'not-yours' } });
+      const p = await loggedInPage(email);
+
+      await p.goto(`${stack.cp.url}/models/${theirs.id}`);
+      await p.getByRole('heading', { name: 'Model not found' }).waitFor();
+      expect(await p.getByText('not-yours').count()).toBe(0);
+      await p.getByRole('link', { name: 'Back to models' }).click();
+      await p.getByRole('heading', { name: 'Models' }).waitFor();
+
+      // A link cut short names no run: still "not found", not the API's complaint about the id's shape.
+      await p.goto(`${stack.cp.url}/runs/run_01m9`);
+      await p.getByRole('heading', { name: 'Run not found' }).waitFor();
+      expect(await p.getByRole('main').textContent()).not.toContain('26 lower-case letters');
+
+      // Deleted elsewhere while its page is open: the page says so within its refresh.
+      await p.goto(`${stack.cp.url}/deployments/${deployment.id}`);
+      await p.getByRole('heading', { name: 'Deployment lost-cls' }).waitFor();
+      await user.request('delete', '/v1/deployments/{id}', { path: { id: deployment.id } });
+      await p.getByRole('heading', { name: 'Deployment not found' }).waitFor({ timeout: 20_000 });
+      await p.getByRole('link', { name: 'Back to deployments' }).click();
+      await p.getByRole('heading', { name: 'Deployments' }).waitFor();
+      await screenshot(p, 'deployment-not-found');
+    }, 180_000);
+
     it('comes back to the page of a list it was on, after opening a row and going back, and after a reload', async () => {
       const email = unique('pager');
       const { client: user } = await registered(email, 'Pat');
@@ -749,6 +790,30 @@ describe('the web dashboard in a browser', () => {
       await page.getByRole('status').filter({ hasText: 'Shown this once' }).waitFor();
       expect(refreshes).toContain(200);
     }, 90_000);
+
+    it("keeps a deployment's page, and what was typed in its settings, while the session that ended is renewed", async () => {
+      const { email, user, deployment } = await userWithDeployment('kept-cls');
+      const p = await loggedInPage(email);
+      const { id } = deployment;
+      await p.goto(`${stack.cp.url}/deployments/${id}`);
+      const settings = p.getByRole('region', { name: 'Scaling and serving' });
+      await settings.getByLabel('Calls in flight per replica').fill('7');
+      // The refresh cookie goes and the access token runs out: the page's own refresh finds the login ended.
+      await p.context().clearCookies();
+      const dialog = p.getByRole('dialog', { name: 'Your session has expired' });
+      await dialog.waitFor({ timeout: (ACCESS_TTL_SECONDS + 15) * 1000 });
+      // Behind the dialog the page is as it was, not the API's 401.
+      await p.getByRole('heading', { name: 'Deployment kept-cls' }).waitFor();
+      expect(await p.getByRole('main').textContent()).not.toContain('Authorization');
+      await dialog.getByLabel('Password').fill(PASSWORD);
+      await dialog.getByRole('button', { name: 'Log in' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      expect(await settings.getByLabel('Calls in flight per replica').inputValue()).toBe('7');
+      await settings.getByRole('button', { name: 'Save settings' }).click();
+      await settings.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+      const saved = await user.request('get', '/v1/deployments/{id}', { path: { id } });
+      expect(saved.targetConcurrency).toBe(7);
+    }, 120_000);
 
     it('opens a login over the page when the session is gone, keeping what was typed', async () => {
       await page.goto(`${stack.cp.url}/keys`);

@@ -14,3 +14,14 @@ export function messageOf(error: unknown): { message: string; code?: string; req
   if (error instanceof Error) return { message: error.message };
   return { message: String(error) };
 }
+
+/**
+ * Whether an error says that the thing a page's address names is not there for this user: the API's 404, or
+ * its refusal of an id that cannot be one (a mistyped or cut-off link). A deleted thing and another
+ * organisation's answer the same 404, so a page cannot tell them apart, and need not.
+ */
+export function isNotFound(error: unknown): boolean {
+  if (!(error instanceof MeridianError)) return false;
+  if (error.status === 404) return true;
+  return error.status === 400 && error.details.length > 0 && error.details.every((d) => d.path === 'id');
+}

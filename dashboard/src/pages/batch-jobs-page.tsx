@@ -1,9 +1,9 @@
-import { useEffect } from 'react';
 import { can, useApp } from '../api/context';
 import { ListState } from '../components/list-state';
 import { PageHeader } from '../components/page-header';
 import { TableWrap } from '../components/table-wrap';
 import { usePaged } from '../hooks/use-paged';
+import { usePolling } from '../hooks/use-polling';
 import { BatchJobForm } from './batch-job-form';
 import { BatchJobRow, isActive } from './batch-job-row';
 
@@ -28,15 +28,13 @@ function BatchJobList() {
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/batch-jobs', { query: { cursor, limit } }),
     [],
+    'batch-jobs',
   );
   // Only while a job on this page can still change: an idle page asks nothing.
   const active = list.items.some(isActive);
   const { reload } = list;
-  useEffect(() => {
-    if (!active) return;
-    const timer = setInterval(reload, POLL_MS);
-    return () => clearInterval(timer);
-  }, [active, reload]);
+  // Refreshed in place: a failed turn (an ended session, the network) leaves the jobs shown beside its error.
+  usePolling(list.refresh, POLL_MS, active);
   return (
     <>
       <PageHeader title="Batch jobs">

@@ -1,5 +1,5 @@
 import type { Schema } from '@meridian/sdk';
-import { useEffect } from 'react';
+
 import { useApp } from '../api/context';
 import { BarChart } from '../components/bar-chart';
 import { EmptyState } from '../components/empty-state';
@@ -7,6 +7,7 @@ import { ErrorMessage } from '../components/error-message';
 import { LineChart, type Point } from '../components/line-chart';
 import { Loading } from '../components/loading';
 import { useLoad } from '../hooks/use-load';
+import { usePolling } from '../hooks/use-polling';
 
 type Metrics = Schema<'DeploymentMetrics'>;
 type Histogram = Schema<'LatencyHistogram'>;
@@ -88,11 +89,8 @@ export function DeploymentMetricsCharts({ id }: { id: string }) {
     () => client.request('get', '/v1/deployments/{id}/metrics', { path: { id }, query: { step: 60 } }),
     [id],
   );
-  const { reload } = metrics;
-  useEffect(() => {
-    const timer = setInterval(reload, REFRESH_MS);
-    return () => clearInterval(timer);
-  }, [reload]);
+  // Refreshed in place: a failed turn (an ended session, the network) leaves the charts as they were.
+  usePolling(metrics.refresh, REFRESH_MS);
   if (!metrics.data) {
     return metrics.error ? <ErrorMessage error={metrics.error} /> : <Loading what="Loading metrics" />;
   }

@@ -1,15 +1,18 @@
 import { askedAlias } from '@meridian/sdk';
-import { useEffect } from 'react';
 import { can, useApp } from '../api/context';
+import { isUnauthenticated } from '../api/session';
 import { AppLink } from '../components/app-link';
 import { ConfirmButton } from '../components/confirm-button';
 import { ErrorMessage } from '../components/error-message';
+import { LoadFailure } from '../components/load-failure';
 import { Loading } from '../components/loading';
 import { PageHeader } from '../components/page-header';
 import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useAction } from '../hooks/use-action';
 import { useLoad } from '../hooks/use-load';
+import { usePolling } from '../hooks/use-polling';
+import { isNotFound } from '../lib/errors';
 import { hardwareText } from '../lib/gpus';
 import { navigate } from '../lib/router';
 import { DeploymentEvents } from './deployment-events';
@@ -33,12 +36,22 @@ export function DeploymentPage({ id }: { id: string }) {
     await client.request('delete', '/v1/deployments/{id}', { path: { id } });
     navigate('/deployments');
   });
-  const { reload } = deployment;
-  useEffect(() => {
-    const timer = setInterval(reload, 3_000);
-    return () => clearInterval(timer);
-  }, [reload]);
-  if (!deployment.data) return deployment.error ? <ErrorMessage error={deployment.error} /> : <Loading />;
+  // Refreshed in place: a failed refresh (a session ending, the network) leaves the page and its half-filled
+  // forms as they were, beside the error; only its deletion (here or elsewhere) takes the page away.
+  const { refresh } = deployment;
+  const reload = () => void refresh();
+  usePolling(refresh, 3_000);
+  const gone = isNotFound(deployment.error);
+  if (!deployment.data || gone)
+    return deployment.error ? (
+      <LoadFailure
+        error={deployment.error}
+        what="Deployment"
+        list={{ to: '/deployments', name: 'deployments' }}
+      />
+    ) : (
+      <Loading what="Loading the deployment" />
+    );
   const d = deployment.data;
   const alias = askedAlias(d);
   return (
@@ -54,6 +67,8 @@ export function DeploymentPage({ id }: { id: string }) {
         ) : null}
       </PageHeader>
       <ErrorMessage error={remove.error} />
+      {/* While the session is renewed (a login dialog is open over the page), what was shown stays as it was. */}
+      {isUnauthenticated(deployment.error) ? null : <ErrorMessage error={deployment.error} />}
       <p role="status" aria-live="polite">
         <StatusBadge status={d.status} /> {d.statusReason ?? ''}
       </p>

@@ -1,7 +1,7 @@
 import { useApp } from '../api/context';
 import { AppLink } from '../components/app-link';
-import { ErrorMessage } from '../components/error-message';
 import { ListState } from '../components/list-state';
+import { LoadFailure } from '../components/load-failure';
 import { Loading } from '../components/loading';
 import { PageHeader } from '../components/page-header';
 import { StatusBadge } from '../components/status-badge';
@@ -18,8 +18,18 @@ export function ExperimentPage({ id }: { id: string }) {
     (cursor, limit) =>
       client.request('get', '/v1/experiments/{id}/runs', { path: { id }, query: { cursor, limit } }),
     [id],
+    'runs',
   );
-  if (!experiment.data) return experiment.error ? <ErrorMessage error={experiment.error} /> : <Loading />;
+  if (!experiment.data)
+    return experiment.error ? (
+      <LoadFailure
+        error={experiment.error}
+        what="Experiment"
+        list={{ to: '/experiments', name: 'experiments' }}
+      />
+    ) : (
+      <Loading what="Loading the experiment" />
+    );
   return (
     <>
       <PageHeader title={`Experiment ${experiment.data.name}`} />

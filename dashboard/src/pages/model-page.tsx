@@ -1,6 +1,7 @@
 import { can, useApp } from '../api/context';
 import { ConfirmButton } from '../components/confirm-button';
 import { ErrorMessage } from '../components/error-message';
+import { LoadFailure } from '../components/load-failure';
 import { Loading } from '../components/loading';
 import { PageHeader } from '../components/page-header';
 import { useAction } from '../hooks/use-action';
@@ -17,7 +18,12 @@ export function ModelPage({ id }: { id: string }) {
     await client.request('delete', '/v1/models/{id}', { path: { id } });
     navigate('/models');
   });
-  if (!model.data) return model.error ? <ErrorMessage error={model.error} /> : <Loading />;
+  if (!model.data)
+    return model.error ? (
+      <LoadFailure error={model.error} what="Model" list={{ to: '/models', name: 'models' }} />
+    ) : (
+      <Loading what="Loading the model" />
+    );
   const m = model.data;
   return (
     <>

@@ -1,6 +1,6 @@
 import { useApp } from '../api/context';
 import { AppLink } from '../components/app-link';
-import { ErrorMessage } from '../components/error-message';
+import { LoadFailure } from '../components/load-failure';
 import { Loading } from '../components/loading';
 import { PageHeader } from '../components/page-header';
 import { StatusBadge } from '../components/status-badge';
@@ -17,7 +17,12 @@ export function RunPage({ id }: { id: string }) {
     const experiment = await client.request('get', '/v1/experiments/{id}', { path: { id: r.experimentId } });
     return { r, experimentName: experiment.name };
   }, [id]);
-  if (!run.data) return run.error ? <ErrorMessage error={run.error} /> : <Loading />;
+  if (!run.data)
+    return run.error ? (
+      <LoadFailure error={run.error} what="Run" list={{ to: '/experiments', name: 'experiments' }} />
+    ) : (
+      <Loading what="Loading the run" />
+    );
   const { r, experimentName } = run.data;
   const tags = Object.entries(r.tags);
   const keys = [...new Set(r.metrics.map((m) => m.key))];
