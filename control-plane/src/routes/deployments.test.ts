@@ -200,16 +200,25 @@ describe('deployments', () => {
       expect(res.status).toBe(404);
       expect(res.json.error).toMatchObject({ code: 'not_found', message: 'Model not found' });
     }
-    expect((await deploy({ version: 9 })).json.error.message).toBe('Model version "9" not found');
-    const alias = await deploy({ alias: 'nope' });
-    expect(alias.status).toBe(404);
-    expect(alias.json.error).toMatchObject({ code: 'not_found', message: 'Alias "nope" not found' });
-    const empty = await newModel(t.app, owner.accessToken, 'no-versions');
-    const latest = await deploy({ model: empty, alias: 'latest' });
-    expect(latest.status).toBe(404);
-    expect(latest.json.error.message).toBe(
-      'Model version "latest" not found: the model has no ready version',
+  });
+
+  it('names the model, by its name, when the version or alias asked of it does not exist', async () => {
+    const named = await newModel(t.app, owner.accessToken, 'ocr-named');
+    expect((await deploy({ model: named, version: 9 })).json.error.message).toBe(
+      'Model ocr-named has no version 9',
     );
+    const alias = await deploy({ model: named, alias: 'nope' });
+    expect(alias.status).toBe(404);
+    expect(alias.json.error).toMatchObject({
+      code: 'not_found',
+      message: 'Model ocr-named has no alias "nope"',
+    });
+    const latest = await deploy({ model: named, alias: 'latest' });
+    expect(latest.status).toBe(404);
+    expect(latest.json.error.message).toBe('Model ocr-named has no ready version, so "latest" names none');
+    const unset = await call('DELETE', `/v1/models/${named}/aliases/nope`);
+    expect(unset.status).toBe(404);
+    expect(unset.json.error.message).toBe('Model ocr-named has no alias "nope"');
   });
 
   it('refuses a version that is not ready with 409, saying what it is', async () => {

@@ -63,7 +63,8 @@ export async function deleteAlias(db: Database, actor: Actor, modelId: string, a
       .delete(modelAliases)
       .where(and(eq(modelAliases.modelId, modelId), eq(modelAliases.alias, alias)))
       .returning({ versionId: modelAliases.versionId });
-    if (removed.length === 0) throw new AppError('not_found', `Alias ${JSON.stringify(alias)} not found`);
+    if (removed.length === 0)
+      throw new AppError('not_found', `Model ${model.name} has no alias ${JSON.stringify(alias)}`);
     await recordAudit(tx, actor, {
       orgId,
       action: 'model_alias.delete',

@@ -103,15 +103,20 @@ export function presentVersion(row: VersionRow, aliases: string[]) {
 /** `latest` names the newest ready version; it cannot be set as an alias. */
 export const LATEST = 'latest';
 
-/** The 404 naming what was asked for: a version number, `latest`, or an alias (not a version). */
-function versionNotFound(ref: string | number): AppError {
+/**
+ * The 404 naming what was asked for (a version number, `latest`, or an alias) and the model it was asked of,
+ * by name: "Model ocr-cls has no version 9" reads where "Model version 9 not found" left the model to guess.
+ */
+async function versionNotFound(db: Reader, modelId: string, ref: string | number): Promise<AppError> {
+  const [model] = await db.select({ name: models.name }).from(models).where(eq(models.id, modelId));
+  const name = model ? `Model ${model.name}` : 'The model';
   if (typeof ref === 'number' || /^\d+$/.test(ref)) {
-    return new AppError('not_found', `Model version ${JSON.stringify(String(ref))} not found`);
+    return new AppError('not_found', `${name} has no version ${Number(ref)}`);
   }
   if (ref === LATEST) {
-    return new AppError('not_found', `Model version "${LATEST}" not found: the model has no ready version`);
+    return new AppError('not_found', `${name} has no ready version, so "${LATEST}" names none`);
   }
-  return new AppError('not_found', `Alias ${JSON.stringify(ref)} not found`);
+  return new AppError('not_found', `${name} has no alias ${JSON.stringify(ref)}`);
 }
 
 /**
@@ -141,7 +146,7 @@ export async function findVersion(db: Reader, modelId: string, ref: string | num
       .where(and(eq(modelAliases.modelId, modelId), eq(modelAliases.alias, ref)));
     row = hit?.version;
   }
-  if (!row) throw versionNotFound(ref);
+  if (!row) throw await versionNotFound(db, modelId, ref);
   return row;
 }
 
