@@ -217,6 +217,40 @@ describe('invitations in the dashboard', () => {
     expect(await page.getByRole('status').filter({ hasText: 'pending invitations' }).count()).toBe(0);
   }, 120_000);
 
+  it('sends one revoke of a key and one removal of a member, the buttons disabled while each is on its way', async () => {
+    await t.client.createKey(owner, { name: 'once-bot' });
+    await t.client.joinOrg(owner, await t.client.register('lee'), 'member');
+    const page = await newPage();
+    // Each DELETE is held a moment, as on a slow network: a second press would land while the first is out.
+    const deletes: string[] = [];
+    await page.route(/\/v1\/(api-keys|org\/members)\//, async (route) => {
+      if (route.request().method() !== 'DELETE') return route.fallback();
+      deletes.push(new URL(route.request().url()).pathname);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+
+    await page.getByRole('link', { name: 'API keys' }).click();
+    const keys = page.getByRole('region', { name: 'API keys table' });
+    await keys.getByRole('button', { name: 'Revoke once-bot' }).click();
+    await keys.getByRole('button', { name: 'Yes, revoke once-bot' }).click();
+    expect(await keys.getByRole('button', { name: 'Revoke once-bot' }).isDisabled()).toBe(true);
+    await keys
+      .getByRole('row', { name: /once-bot/ })
+      .getByText('revoked')
+      .waitFor();
+
+    await page.getByRole('link', { name: 'Members' }).click();
+    const members = page.getByRole('region', { name: 'Members table' });
+    await members.getByRole('button', { name: 'Remove lee' }).click();
+    await members.getByRole('button', { name: 'Yes, remove lee' }).click();
+    expect(await members.getByRole('button', { name: 'Remove lee' }).isDisabled()).toBe(true);
+    await members.getByRole('cell', { name: 'lee', exact: true }).waitFor({ state: 'detached' });
+    expect(deletes).toHaveLength(2);
+  }, 120_000);
+
   it('says a link for another address names no invitation', async () => {
     const eve = await t.client.register('eve');
     const { token } = await t.client.invite(owner, `someone-else-${Date.now()}@example.com`, 'admin');

@@ -44,6 +44,7 @@ export function ApiKeyRow({
             label={`Revoke ${k.name}`}
             confirm={`Yes, revoke ${k.name}`}
             onConfirm={() => void revoke.run()}
+            disabled={revoke.busy}
           />
         ) : null}
         <ErrorMessage error={revoke.error} />

@@ -62,6 +62,7 @@ export function MemberRow({
             label={`Remove ${m.name}`}
             confirm={`Yes, remove ${m.name}`}
             onConfirm={() => void remove.run()}
+            disabled={remove.busy}
           />
         ) : null}
         <ErrorMessage error={update.error ?? remove.error} />

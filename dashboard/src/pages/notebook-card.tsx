@@ -61,6 +61,7 @@ export function NotebookCard({ notebook: n, onChange }: { notebook: Schema<'Note
             label="Delete"
             confirm={`Delete ${n.name}`}
             onConfirm={() => void act.run('delete')}
+            disabled={act.busy}
           />
         ) : null}
       </div>
