@@ -423,6 +423,29 @@ describe('the meridian CLI against the platform', () => {
     expect(await json('models', 'delete', 'cls2')).toEqual({ deleted: again.modelId });
   }, 60_000);
 
+  it('takes names that begin as ids do (mdl_…, dep_…) as names, and says no such name for one that is none', async () => {
+    // An account of its own (profile dana): a Free plan with its one model slot.
+    const asDana = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'dana' } });
+    ok(
+      await cli.run(['register', '--email', 'dana@example.com', '--name', 'Dana', '--password-stdin'], {
+        input: 'correct horse battery staple\n',
+        env: { MERIDIAN_PROFILE: 'dana' },
+      }),
+    );
+    ok(await asDana('models', 'push', REAL_MODELS.paddleCls, '--name', 'mdl_cls'));
+    expect(ok(await asDana('versions', 'mdl_cls')).stdout).toMatch(/^1 +ready +onnx/m);
+    ok(await asDana('deploy', 'mdl_cls', '--name', 'dep_cls', '--gpu', 'cpu'));
+    expect(ok(await asDana('deployments', 'get', 'dep_cls')).stdout).toMatch(
+      /^dep_cls \(dep_[0-9a-z]{26}\)\n {2}model +mdl_cls v1\n/,
+    );
+    const missing = await asDana('deployments', 'get', 'dep_gone');
+    expect([missing.code, missing.stderr]).toEqual([1, 'meridian: No deployment named dep_gone\n']);
+    ok(await asDana('deployments', 'delete', 'dep_cls'));
+    expect(ok(await asDana('models', 'delete', 'mdl_cls')).stdout).toBe(
+      'Deleted model mdl_cls and its versions\n',
+    );
+  }, 60_000);
+
   it('deletes the model a refused first push created, so it holds no Free-plan slot, and keeps one that existed', async () => {
     const asNoor = (...args: string[]) => cli.run(args, { env: { MERIDIAN_PROFILE: 'noor' } });
     const names = async () =>

@@ -1,14 +1,18 @@
 import { type MeridianClient, NotFoundError, type Schema } from '@meridian/sdk';
 import { CliError } from './context.js';
 
-/** A model by id (mdl_…) or name. */
+// Whole ids only: names may start with `mdl_` or `dep_` too (`dep_ocr` is a valid deployment name), and a
+// name was sent to GET /v1/deployments/{id} as an id, refused with 400, so such a resource could not be named.
+const MODEL_ID = /^mdl_[0-9a-z]{26}$/;
+const DEPLOYMENT_ID = /^dep_[0-9a-z]{26}$/;
+
+/** A model by id (mdl_…) or name; a ref shaped like an id that no model has is looked for as a name. */
 export async function findModel(client: MeridianClient, ref: string): Promise<Schema<'Model'> | undefined> {
-  if (/^mdl_/.test(ref)) {
+  if (MODEL_ID.test(ref)) {
     try {
       return await client.request('get', '/v1/models/{id}', { path: { id: ref } });
     } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
+      if (!(err instanceof NotFoundError)) throw err;
     }
   }
   const { items } = await client.request('get', '/v1/models', { query: { name: ref } });
@@ -21,17 +25,16 @@ export async function requireModel(client: MeridianClient, ref: string): Promise
   return model;
 }
 
-/** A deployment by id (dep_…) or name. */
+/** A deployment by id (dep_…) or name; a ref shaped like an id that no deployment has is looked for as a name. */
 export async function findDeployment(
   client: MeridianClient,
   ref: string,
 ): Promise<Schema<'Deployment'> | undefined> {
-  if (/^dep_/.test(ref)) {
+  if (DEPLOYMENT_ID.test(ref)) {
     try {
       return await client.request('get', '/v1/deployments/{id}', { path: { id: ref } });
     } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
+      if (!(err instanceof NotFoundError)) throw err;
     }
   }
   const { items } = await client.request('get', '/v1/deployments', { query: { name: ref } });
