@@ -171,6 +171,7 @@ describe('invitations in the dashboard', () => {
       .waitFor({ timeout: 10_000 });
     // So does demoting one to a role that invites nobody.
     await members.getByLabel('Role of mo').selectOption('member');
+    await members.getByRole('button', { name: 'Make mo member' }).click();
     await pending
       .getByRole('cell', { name: byMember, exact: true })
       .waitFor({ state: 'detached', timeout: 10_000 });
@@ -249,6 +250,36 @@ describe('invitations in the dashboard', () => {
     expect(await members.getByRole('button', { name: 'Remove lee' }).isDisabled()).toBe(true);
     await members.getByRole('cell', { name: 'lee', exact: true }).waitFor({ state: 'detached' });
     expect(deletes).toHaveLength(2);
+  }, 120_000);
+
+  it("changes a member's role with its button only: arrow keys through the roles grant nothing on the way", async () => {
+    const kim = await t.client.joinOrg(owner, await t.client.register('kim'), 'viewer');
+    const roleOfKim = async () => {
+      const res = await t.client.call('GET', '/v1/org/members', { token: owner.accessToken });
+      return res.json.items.find((m: { userId: string }) => m.userId === kim.userId)?.role;
+    };
+    const page = await newPage();
+    const patches: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'PATCH') patches.push(r.postData() ?? '');
+    });
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+    await page.getByRole('link', { name: 'Members' }).click();
+    const members = page.getByRole('region', { name: 'Members table' });
+    // A keyboard user moves from viewer up to admin, passing member.
+    await members.getByLabel('Role of kim').focus();
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    expect(await members.getByLabel('Role of kim').inputValue()).toBe('admin');
+    await page.waitForTimeout(1_000);
+    expect(patches).toEqual([]);
+    expect(await roleOfKim()).toBe('viewer');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await expect.poll(roleOfKim, { timeout: 10_000 }).toBe('admin');
+    expect(patches).toEqual([JSON.stringify({ role: 'admin' })]);
+    await members.getByRole('button', { name: /^Make kim/ }).waitFor({ state: 'detached' });
   }, 120_000);
 
   it('says a link for another address names no invitation', async () => {

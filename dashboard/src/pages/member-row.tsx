@@ -1,4 +1,5 @@
 import type { Schema } from '@meridian/sdk';
+import { useEffect, useState } from 'react';
 import { can, type Role, useApp } from '../api/context';
 import { ConfirmButton } from '../components/confirm-button';
 import { ErrorMessage } from '../components/error-message';
@@ -15,7 +16,7 @@ export function MemberRow({
   /** After a change: which it was, and from when the audit log holds what it revoked. */
   onChange(change: MemberChange, since: Date): void;
 }) {
-  const { client, role, me } = useApp();
+  const { client, role: myRole, me } = useApp();
   // A minute back: the server's clock, which stamps the log, need not agree with the browser's.
   const aMinuteAgo = () => new Date(Date.now() - 60_000);
   const update = useAction(async (next: Role) => {
@@ -31,27 +32,34 @@ export function MemberRow({
     await client.request('delete', '/v1/org/members/{userId}', { path: { userId: m.userId } });
     onChange('member.remove', since);
   });
-  const manage = can.manage(role) && m.userId !== me.user?.id;
+  const manage = can.manage(myRole) && m.userId !== me.user?.id;
+  // The role chosen is applied by its own button: arrow keys on a focused select change its value (and fire
+  // change) at every press, so applying on change would grant or take a role at each key on the way.
+  const [role, setRole] = useState(m.role as Role);
+  useEffect(() => setRole(m.role as Role), [m.role]);
   return (
     <tr>
       <td>{m.name}</td>
       <td>{m.email}</td>
       <td>
         {manage ? (
-          <label>
-            <span className="visually-hidden">Role of {m.name}</span>
-            <select
-              value={m.role}
-              onChange={(e) => void update.run(e.target.value as Role)}
-              disabled={update.busy}
-            >
-              {ROLES.map((r) => (
-                <option key={r} value={r}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </label>
+          <span className="inline-form">
+            <label>
+              <span className="visually-hidden">Role of {m.name}</span>
+              <select value={role} onChange={(e) => setRole(e.target.value as Role)} disabled={update.busy}>
+                {ROLES.map((r) => (
+                  <option key={r} value={r}>
+                    {r}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {role === m.role ? null : (
+              <button type="button" onClick={() => void update.run(role)} disabled={update.busy}>
+                Make {m.name} {role}
+              </button>
+            )}
+          </span>
         ) : (
           m.role
         )}
