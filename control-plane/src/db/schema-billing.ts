@@ -112,6 +112,11 @@ export const stripeOutbox = sqliteTable(
     lastError: text('last_error'),
     createdAt: createdAt(),
     sentAt: integer('sent_at', { mode: 'timestamp_ms' }),
+    /**
+     * The Stripe customer a sent row went to (null while pending, and for rows sent before it was kept): when that
+     * customer is replaced, its rows of the month are sent again to the new one (`resendToReplacement`).
+     */
+    customerId: text('customer_id'),
   },
   (t) => [index('stripe_outbox_due').on(t.status, t.nextAttemptAt)],
 );

@@ -2,6 +2,7 @@ import { billingWindow } from '@meridian/protocol';
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createStripeTestbed, HOUR, type StripeTestbed, TEST_STRIPE_KEY } from '../../testing/stripe.js';
+import { SUBSCRIPTION_CREATIONS } from '../../testing/stripe-refusals.js';
 import { createTestApp, type Session } from '../../testing/test-app.js';
 import { stripeUsageBackfills } from '../db/schema.js';
 import { calendarMonth } from '../services/billing/period.js';
@@ -51,13 +52,12 @@ describe('usage of months no Stripe subscription covered', () => {
   };
   /** Invoice items Meridian added (the stand-in's prorations are not among them). */
   const addedItems = () => stripe.server.state.invoiceItems.filter((item) => item.proration === false);
-  const choosePro = async () => {
-    const res = await t.client.call('PUT', '/v1/billing/plan', {
-      token: owner.accessToken,
-      body: { plan: 'pro' },
-    });
+  const choosePlan = async (plan: string) => {
+    const res = await t.client.call('PUT', '/v1/billing/plan', { token: owner.accessToken, body: { plan } });
     expect(res.status).toBe(200);
+    return res.json as { subscriptionRetried: boolean };
   };
+  const choosePro = () => choosePlan('pro');
 
   it('bills the month a refused subscription left unbilled on the first invoice, once across a lost answer and restarts', async () => {
     stripeNow = lastMonthDay;
@@ -144,6 +144,35 @@ describe('usage of months no Stripe subscription covered', () => {
     expect(addedItems().map((item) => [item.amount, item.subscription, item.description])).toEqual([
       [70, renewed, `Inference: $0.001 per call: 700 calls in ${lastMonth}, before the subscription began`],
     ]);
+  });
+
+  it('sends the month’s usage that went to a customer deleted in Stripe to the new customer, once', async () => {
+    // All in month M, on the stand-in's clock: billing starts, the subscription's answer is lost (dropped twice:
+    // the SDK resends), and the hour's usage reaches customer A's meters.
+    stripeNow = lastMonthDay;
+    stripe.server.failNext(2, 'drop', SUBSCRIPTION_CREATIONS);
+    await stripe.addUsage(owner.orgId, 'inference_calls', 10, billingWindow(lastMonthDay - 3 * HOUR));
+    await stripe.runner().runOnce(lastMonthDay);
+    const deleted = await stripe.customerOf(owner.orgId);
+    expect(await stripe.stripeTotal(owner.orgId, 'inference_calls')).toBe(10);
+    // An operator deletes customer A in Stripe's dashboard; the resend is refused, and the owner asks again.
+    await stripeClient().customers.del(deleted);
+    await stripe.runner().runOnce(lastMonthDay);
+    expect((await choosePlan('pro')).subscriptionRetried).toBe(true);
+    await stripe.runner().runOnce(lastMonthDay);
+    // A restarted runner resends nothing more.
+    await stripe.runner().runOnce(lastMonthDay + HOUR);
+
+    const customer = await stripe.customerOf(owner.orgId);
+    expect(customer).not.toBe(deleted);
+    // The new customer's meters hold the month's 10 calls, which its subscription (backdated to the 1st) bills.
+    expect(await stripe.stripeTotal(owner.orgId, 'inference_calls')).toBe(10);
+    const subscription = await stripe.subscriptionOf(owner.orgId);
+    expect(stripe.server.currentPeriodUsage(subscription).meridian_inference_calls).toBe(10);
+    // Still one outbox row for the hour, now naming the new customer: the reconciliation counts it once.
+    expect(
+      (await stripe.outbox(owner.orgId)).map((r) => [r.identifier.endsWith(`:${customer}`), r.status]),
+    ).toEqual([[true, 'sent']]);
   });
 
   it('adds nothing for an org whose subscription covered its usage, nor for usage from before Stripe billing began', async () => {

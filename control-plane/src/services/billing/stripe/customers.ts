@@ -5,6 +5,7 @@ import { notFound } from '../../../errors.js';
 import type { Logger } from '../../../lib/logger.js';
 import type { StripeCatalogue } from './catalogue.js';
 import type { StripeGateway } from './gateway.js';
+import { resendToReplacement } from './meter-resend.js';
 import { newestPlanChangeId, newSubscriptionFor } from './plan-sync.js';
 import { createSubscriptionOnce, storedCreation } from './subscription-creation.js';
 import { readRefusal, refusedForMissingCustomer } from './subscription-refusal.js';
@@ -61,7 +62,7 @@ export async function ensureCustomer(
     orgId,
     `subscription-${orgId}`,
     async () => {
-      const customerId = await customerForNewCreation({ db, gateway, logger }, orgId, known);
+      const customerId = await customerForNewCreation({ db, gateway, logger, now }, orgId, known);
       return newSubscriptionFor({ orgId, customerId, plan }, catalogue, now);
     },
     planChangesUpTo,
@@ -86,11 +87,12 @@ export async function ensureCustomer(
  * The customer a new subscription creation names: the org's, unless Stripe's last refusal said it has no such
  * customer (deleted in Stripe's dashboard), when no try on it can ever pass. Then a new customer is made, under
  * a key naming the refusal (a retry after a crash gets the same one back), and stored in the old one's place,
- * so the creation and the org's meter events from then on go to it. Called only to compute a new creation,
+ * so the creation and the org's meter events from then on go to it; in the same transaction, the month's
+ * events sent to the deleted one are set to go again, to it (`resendToReplacement`). Called only to compute a new creation,
  * never for a stored one being resent.
  */
 export async function customerForNewCreation(
-  deps: { db: Database; gateway: StripeGateway; logger?: Logger | undefined },
+  deps: { db: Database; gateway: StripeGateway; logger?: Logger | undefined; now: number },
   orgId: string,
   customerId: string,
 ): Promise<string> {
@@ -103,15 +105,23 @@ export async function customerForNewCreation(
     { orgId, name: org.name },
     `customer-${orgId}-after-refusal-${refusal.refusals}`,
   );
-  await db
-    .update(billingCustomers)
-    .set({ stripeCustomerId: replacement })
-    .where(and(eq(billingCustomers.orgId, orgId), eq(billingCustomers.stripeCustomerId, customerId)));
-  deps.logger?.warn('stripe customer replaced: Stripe had no such customer', {
-    orgId,
-    deleted: customerId,
-    customer: replacement,
+  const resent = await db.transaction(async (tx) => {
+    const swapped = await tx
+      .update(billingCustomers)
+      .set({ stripeCustomerId: replacement })
+      .where(and(eq(billingCustomers.orgId, orgId), eq(billingCustomers.stripeCustomerId, customerId)))
+      .returning({ orgId: billingCustomers.orgId });
+    if (swapped.length === 0) return undefined;
+    return resendToReplacement(tx, { orgId, deleted: customerId, replacement }, deps.now);
   });
+  if (resent !== undefined) {
+    deps.logger?.warn('stripe customer replaced: Stripe had no such customer', {
+      orgId,
+      deleted: customerId,
+      customer: replacement,
+      meterEventsResent: resent,
+    });
+  }
   const [row] = await db
     .select({ customerId: billingCustomers.stripeCustomerId })
     .from(billingCustomers)

@@ -105,6 +105,8 @@ export async function drainOutbox(
         sentAt: new Date(now),
         attempts: row.attempts + 1,
         lastError: duplicate ? 'Stripe already held this identifier; counted once' : null,
+        // Whose meters hold it: a customer replaced later has its month's events sent again (meter-resend.ts).
+        customerId: row.customerId,
       })
       .where(and(eq(stripeOutbox.identifier, row.identifier), eq(stripeOutbox.status, 'pending')));
   };

@@ -1,0 +1,1 @@
+ALTER TABLE `stripe_outbox` ADD `customer_id` text;
