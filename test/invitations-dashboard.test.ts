@@ -282,6 +282,26 @@ describe('invitations in the dashboard', () => {
     await members.getByRole('button', { name: /^Make kim/ }).waitFor({ state: 'detached' });
   }, 120_000);
 
+  it('asks before revoking with the focus on its harmless answer, and backing out gives the focus back', async () => {
+    await t.client.createKey(owner, { name: 'kept-bot' });
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+    await page.getByRole('link', { name: 'API keys' }).click();
+    const keys = page.getByRole('region', { name: 'API keys table' });
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? '');
+    await keys.getByRole('button', { name: 'Revoke kept-bot' }).focus();
+    await page.keyboard.press('Enter');
+    await keys.getByRole('button', { name: 'Yes, revoke kept-bot' }).waitFor();
+    expect(await focused()).toBe('Cancel');
+    await page.keyboard.press('Enter');
+    await keys.getByRole('button', { name: 'Revoke kept-bot' }).waitFor();
+    expect(await focused()).toBe('Revoke kept-bot');
+    const listed = await t.client.call('GET', '/v1/api-keys', { token: owner.accessToken });
+    const key = listed.json.items.find((k: { name: string }) => k.name === 'kept-bot');
+    expect(key?.status).toBe('active');
+  }, 120_000);
+
   it('says a link for another address names no invitation', async () => {
     const eve = await t.client.register('eve');
     const { token } = await t.client.invite(owner, `someone-else-${Date.now()}@example.com`, 'admin');

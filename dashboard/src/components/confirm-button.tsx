@@ -1,6 +1,10 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 
-/** A destructive action that asks once more, inline, before it runs. */
+/**
+ * A destructive action that asks once more, inline, before it runs. The question takes the focus (on its
+ * harmless answer), and backing out gives it back to the action: the button pressed is gone while it asks, and
+ * a keyboard or screen-reader user would otherwise be left at the top of the page.
+ */
 export function ConfirmButton(props: {
   label: string;
   confirm: string;
@@ -10,9 +14,25 @@ export function ConfirmButton(props: {
   dismiss?: string;
 }) {
   const [asking, setAsking] = useState(false);
+  const action = useRef<HTMLButtonElement>(null);
+  const dismiss = useRef<HTMLButtonElement>(null);
+  const backedOut = useRef(false);
+  useEffect(() => {
+    if (asking) dismiss.current?.focus();
+    else if (backedOut.current) {
+      backedOut.current = false;
+      action.current?.focus();
+    }
+  }, [asking]);
   if (!asking) {
     return (
-      <button type="button" className="danger" onClick={() => setAsking(true)} disabled={props.disabled}>
+      <button
+        ref={action}
+        type="button"
+        className="danger"
+        onClick={() => setAsking(true)}
+        disabled={props.disabled}
+      >
         {props.label}
       </button>
     );
@@ -29,7 +49,14 @@ export function ConfirmButton(props: {
       >
         {props.confirm}
       </button>
-      <button type="button" onClick={() => setAsking(false)}>
+      <button
+        ref={dismiss}
+        type="button"
+        onClick={() => {
+          backedOut.current = true;
+          setAsking(false);
+        }}
+      >
         {props.dismiss ?? 'Cancel'}
       </button>
     </span>
