@@ -497,6 +497,25 @@ describe('the meridian CLI against the platform', () => {
     expectClose(output.response.body.outputs[0].data, await directScores());
     const errors = JSON.parse(await readFile(errFile, 'utf8'));
     expect(errors).toMatchObject({ custom_id: 'short', line: 2, error: { code: 'invalid_input' } });
+    // Where both files cannot be saved is said before anything is fetched: one path for both (the error file
+    // replaced the output), a folder, or a folder that does not exist (each once told to run it again).
+    const same = await cli.run(['batch', 'download', id, '-o', outFile, '-e', outFile]);
+    expect([same.code, same.stderr]).toEqual([
+      2,
+      `meridian: -o and -e name the same file (${outFile}): give each its own\n`,
+    ]);
+    expect(JSON.parse(await readFile(outFile, 'utf8'))).toMatchObject({ custom_id: 'good' });
+    const folder = await cli.run(['batch', 'download', id, '-o', stack.dir, '-e', errFile]);
+    expect([folder.code, folder.stderr]).toEqual([
+      1,
+      `meridian: -o ${stack.dir} is a folder: give a file path\n`,
+    ]);
+    const nowhere = join(stack.dir, 'no-such-folder');
+    const missing = await cli.run(['batch', 'download', id, '-e', join(nowhere, 'err.jsonl')]);
+    expect([missing.code, missing.stderr]).toEqual([
+      1,
+      `meridian: -e ${join(nowhere, 'err.jsonl')}: there is no folder ${nowhere} to save it in\n`,
+    ]);
 
     // A deployment that does not exist is refused before the file is uploaded.
     const unknown = await cli.run(['batch', 'create', file, '-d', 'no-such-deployment']);

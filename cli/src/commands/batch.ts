@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { collect, errorFromResponse, ForbiddenError, type MeridianClient, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
@@ -65,6 +65,25 @@ async function waitForEnd(ctx: Context, client: MeridianClient, id: string, time
     if (Date.now() > deadline)
       throw new CliError(`Job ${id} has not ended after ${timeoutMs / 1000} s`, EXIT.waitTimedOut);
     await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * Refuses, before anything is fetched, where the files could not both be saved: one path for both (the error
+ * file replaced the output, the job's answers lost), a folder, or a folder that does not exist (each was told
+ * as a download cut short, to run again).
+ */
+async function checkTargets(output: string, errors: string): Promise<void> {
+  if (resolve(output) === resolve(errors))
+    throw new CliError(`-o and -e name the same file (${output}): give each its own`, EXIT.usage);
+  for (const [flag, path] of [
+    ['-o', output],
+    ['-e', errors],
+  ] as const) {
+    if ((await stat(path).catch(() => undefined))?.isDirectory())
+      throw new CliError(`${flag} ${path} is a folder: give a file path`);
+    if (!(await stat(dirname(resolve(path))).catch(() => undefined))?.isDirectory())
+      throw new CliError(`${flag} ${path}: there is no folder ${dirname(path)} to save it in`);
   }
 }
 
@@ -196,6 +215,9 @@ export function batchCommands(program: Command): void {
     .option('-e, --errors <path>', 'where the error file goes (default <id>-errors.jsonl)')
     .action(
       action(async (ctx, id: string, opts: { output?: string; errors?: string }) => {
+        const output = opts.output ?? `${id}-output.jsonl`;
+        const errors = opts.errors ?? `${id}-errors.jsonl`;
+        await checkTargets(output, errors);
         const client = await ctx.client();
         const urls = await client.request('get', '/v1/batch-jobs/{id}/download-urls', {
           path: { id },
@@ -203,8 +225,6 @@ export function batchCommands(program: Command): void {
         });
         if (urls.output === null && urls.errors === null)
           throw new CliError(`Job ${id} has no files yet: it has not ended, or failed at validation`);
-        const output = opts.output ?? `${id}-output.jsonl`;
-        const errors = opts.errors ?? `${id}-errors.jsonl`;
         const saved = [
           (await download(urls.output, output)) ? output : undefined,
           (await download(urls.errors, errors)) ? errors : undefined,
