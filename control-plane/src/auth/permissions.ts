@@ -88,12 +88,56 @@ export function lowerRole(a: Role, b: Role): Role {
   return ROLE_RANK[a] <= ROLE_RANK[b] ? a : b;
 }
 
-/** Throws 403 when the caller lacks `permission` in its own org. */
-export function requirePermission(principal: Principal, permission: Permission): void {
-  if (!can(principal, permission)) {
-    const who = principal.type === 'user' ? `role ${principal.role}` : 'this API key';
-    throw forbidden(`${who} does not allow ${permission}`);
+/** What a permission lets one do, as a refusal says it. */
+const DOING: Record<Permission, string> = {
+  'org:read': 'reading the organisation',
+  'org:write': 'changing the organisation',
+  'members:manage': 'managing members and invitations',
+  'api_keys:manage': 'managing API keys',
+  'audit:read': 'reading the audit log',
+  'models:read': 'reading models',
+  'models:write': 'changing models',
+  'experiments:read': 'reading experiments',
+  'experiments:write': 'changing experiments',
+  'deployments:read': 'reading deployments',
+  'deployments:write': 'changing deployments',
+  'notebooks:read': 'reading notebooks',
+  'notebooks:write': 'changing notebooks',
+  'billing:read': 'reading usage and billing',
+  'billing:write': 'changing the plan',
+  'metrics:read': 'reading metrics',
+};
+
+/** The roles that hold `permission`, highest first: `owner or admin`, `owner, admin or member`. */
+function rolesWith(permission: Permission): string {
+  const roles = (Object.keys(ROLE_RANK) as Role[])
+    .filter((role) => ROLE_PERMISSIONS[role].includes(permission))
+    .sort((a, b) => ROLE_RANK[b] - ROLE_RANK[a]);
+  const last = roles.pop();
+  return roles.length > 0 ? `${roles.join(', ')} or ${last}` : String(last);
+}
+
+/**
+ * Why `principal` may not do what `permission` allows, in words a person acts on: which roles may, or which
+ * scope a key lacks (a refusal once read "role member does not allow api_keys:manage").
+ */
+function refusal(principal: Principal, permission: Permission): string {
+  const doing = DOING[permission];
+  const Doing = doing.charAt(0).toUpperCase() + doing.slice(1);
+  if (principal.type === 'user') {
+    const article = principal.role === 'admin' || principal.role === 'owner' ? 'an' : 'a';
+    return `${Doing} needs the ${rolesWith(permission)} role; you are ${article} ${principal.role} here`;
   }
+  if (USER_ONLY.includes(permission)) return `${Doing} is for users: no API key may do it`;
+  if (!ROLE_PERMISSIONS[principal.roleCap].includes(permission))
+    return `This API key does not allow ${doing}: it has the role of whoever made it, ${principal.roleCap}, and ${doing} needs ${rolesWith(permission)}`;
+  const scopes = [...SCOPES_FOR[permission], 'admin'].join(' or ');
+  return `This API key does not allow ${doing}: it needs the ${scopes} scope`;
+}
+
+/** Throws 403 when the caller lacks `permission` in its own org, saying who may. */
+export function requirePermission(principal: Principal, permission: Permission): void {
+  if (!can(principal, permission)) throw forbidden(refusal(principal, permission));
 }
 
 /** Roles an actor may grant or take away: only owners touch the owner role. */

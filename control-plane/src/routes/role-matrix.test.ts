@@ -689,6 +689,26 @@ describe('what each role and API key may do in an organisation', () => {
     }
   }
 
+  it('says in words who may, when it refuses: the roles, or the scope a key lacks', async () => {
+    const refusedTo = async (caller: Caller, method: string, path: string, body?: unknown) => {
+      const res = await asCaller(caller, { method, path, body });
+      expect(res.status, res.text).toBe(403);
+      return res.json.error.message;
+    };
+    expect(await refusedTo('member', 'POST', '/v1/api-keys', { name: 'k', scopes: ['predict'] })).toBe(
+      'Managing API keys needs the owner or admin role; you are a member here',
+    );
+    expect(await refusedTo('viewer', 'POST', '/v1/experiments', { name: 'refused' })).toBe(
+      'Changing experiments needs the owner, admin or member role; you are a viewer here',
+    );
+    expect(await refusedTo('models-scoped key', 'DELETE', `/v1/deployments/dep_${'0'.repeat(26)}`)).toBe(
+      'This API key does not allow changing deployments: it needs the deployments:write or admin scope',
+    );
+    expect(await refusedTo('deployments-scoped key', 'GET', '/v1/audit-log')).toBe(
+      'This API key does not allow reading the audit log: it needs the admin scope',
+    );
+  });
+
   it('lets an admin neither grant the owner role nor demote or remove an owner', async () => {
     const invitee = await t.client.register('would-be-owner');
     const viewerId = await addViewer(t, org);
