@@ -815,6 +815,32 @@ describe('the web dashboard in a browser', () => {
       expect(saved.targetConcurrency).toBe(7);
     }, 120_000);
 
+    it('loads what a page could not load while the session was gone once logged in again, in words meanwhile', async () => {
+      const email = unique('returning');
+      const { client: user } = await registered(email, 'Rey');
+      await user.request('post', '/v1/models', { body: { name: 'after-login' } });
+      const p = await loggedInPage(email);
+      await p.context().clearCookies();
+      await p.waitForTimeout((ACCESS_TTL_SECONDS + 1) * 1000);
+      // A page opened now cannot load: the dialog opens over it, and the page says why in a person's words.
+      await p.getByRole('link', { name: 'Models' }).click();
+      const dialog = p.getByRole('dialog', { name: 'Your session has expired' });
+      await dialog.waitFor();
+      await p
+        .getByRole('alert')
+        .filter({ hasText: 'Your session has ended: log in again to see this' })
+        .waitFor();
+      expect(await p.getByRole('main').textContent()).not.toContain('refresh token');
+      await dialog.getByLabel('Password').fill(PASSWORD);
+      await dialog.getByRole('button', { name: 'Log in' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      await p
+        .getByRole('region', { name: 'Models', exact: true })
+        .getByRole('link', { name: 'after-login' })
+        .waitFor();
+      expect(await p.getByRole('alert').count()).toBe(0);
+    }, 90_000);
+
     it('opens a login over the page when the session is gone, keeping what was typed', async () => {
       await page.goto(`${stack.cp.url}/keys`);
       await page.getByLabel('Name', { exact: true }).fill('typed-before-expiry');

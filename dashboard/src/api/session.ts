@@ -87,6 +87,9 @@ export class CookieSession implements TokenStore {
     if (!res.ok) {
       const error = await errorFromResponse(res);
       this.end();
+      // The cookie renews no login (expired, revoked, cleared): as the SDK says it, the login has ended.
+      if (error instanceof UnauthenticatedError)
+        throw new LoginEndedError(error.status, error.code, error.message, error.requestId, error.details);
       throw error;
     }
     this.begin((await res.json()) as TokenPair);

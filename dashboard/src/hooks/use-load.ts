@@ -1,4 +1,6 @@
-import { type DependencyList, useCallback, useEffect, useRef, useState } from 'react';
+import { type DependencyList, useCallback, useContext, useEffect, useRef, useState } from 'react';
+import { AppContext } from '../api/context';
+import { isUnauthenticated } from '../api/session';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -30,6 +32,16 @@ export function useLoad<T>(load: () => Promise<T>, deps: DependencyList): Loaded
     };
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
+  // A load refused because the login ended (the login dialog opens over the page) runs again once the user has
+  // logged in again: the page then shows what it could not load, not the refusal.
+  const session = useContext(AppContext)?.session;
+  const refused = isUnauthenticated(state.error);
+  useEffect(() => {
+    if (!session || !refused) return;
+    return session.subscribe((loggedIn) => {
+      if (loggedIn) reload();
+    });
+  }, [session, refused, reload]);
   const refresh = useCallback(async () => {
     const run = runs.current;
     try {

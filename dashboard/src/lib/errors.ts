@@ -1,7 +1,15 @@
-import { MeridianError } from '@meridian/sdk';
+import { LoginEndedError, MeridianError } from '@meridian/sdk';
 
 /** The API's own message (and request id) for an error, as users should see it. */
 export function messageOf(error: unknown): { message: string; code?: string; requestId?: string } {
+  // The API's words here ("No refresh token in the body or the session cookie") are about its wire, not the
+  // person: what they need to know is that they are to log in again (the login dialog is open by then).
+  if (error instanceof LoginEndedError)
+    return {
+      message: 'Your session has ended: log in again to see this',
+      ...(error.serverCode ? { code: error.serverCode } : {}),
+      ...(error.requestId ? { requestId: error.requestId } : {}),
+    };
   if (error instanceof MeridianError) {
     const details = error.details.map((d) => `${d.path}: ${d.message}`).join('; ');
     return {
