@@ -73,6 +73,32 @@ describe('meridian keys', () => {
     expect(api.received).toEqual([]);
   });
 
+  it('create --expires-at takes a date as its UTC midnight and a time with its zone, sent as UTC', async () => {
+    for (const [given, sent] of [
+      ['2027-01-01', '2027-01-01T00:00:00.000Z'],
+      ['2027-01-01T12:30:00+02:00', '2027-01-01T10:30:00.000Z'],
+      ['2027-01-01T12:30:00Z', '2027-01-01T12:30:00.000Z'],
+    ]) {
+      api.answer({ 'POST /v1/api-keys': { status: 201, body: { ...key(), secret: 'mk_live_secret' } } });
+      const created = await api.run(['keys', 'create', 'ci', '--expires-at', given as string]);
+      expect(created.code, created.stderr).toBe(0);
+      expect(api.received[0]?.body).toMatchObject({ expiresAt: sent });
+    }
+  });
+
+  it.each(['tomorrow', '2027-02-30', '2027-01-01T12:00:00', '01/02/2027'])(
+    'create --expires-at %s is a usage error (exit 2) before any request',
+    async (given) => {
+      api.answer({});
+      const refused = await api.run(['keys', 'create', 'ci', '--expires-at', given]);
+      expect([refused.code, refused.stderr]).toEqual([
+        2,
+        `meridian: --expires-at wants a date (2027-01-01, its UTC midnight) or a time with its zone (2027-01-01T12:00:00Z), not ${given}\n`,
+      ]);
+      expect(api.received).toEqual([]);
+    },
+  );
+
   it('refuses a name given twice, and more limits than the API keeps', async () => {
     api.answer({});
     const twice = await api.run(['keys', 'create', 'ci', '--limit', 'a=1/1s', '--limit', 'a=2/1m']);

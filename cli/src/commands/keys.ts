@@ -1,6 +1,6 @@
 import { collect, type Schema } from '@meridian/sdk';
 import type { Command } from 'commander';
-import { action, CliError, table } from '../context.js';
+import { action, CliError, EXIT, table } from '../context.js';
 import { formatDuration, parseDurationWithin } from '../durations.js';
 import { wholeNumber } from '../numbers.js';
 import { requireActiveKey } from '../resolve.js';
@@ -64,6 +64,28 @@ export function keyRows(items: Schema<'ApiKey'>[]): string {
   );
 }
 
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const ZONED_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/**
+ * `--expires-at` as the API takes it (UTC, `Z`): a date is its UTC midnight, a time needs its zone. The
+ * API took only `…T…Z`, so `2027-01-01`, ISO 8601 as the help said, was refused as "Invalid ISO datetime".
+ */
+export function parseExpiry(value: string): string {
+  const ms = DATE.test(value)
+    ? Date.parse(`${value}T00:00:00Z`)
+    : ZONED_TIME.test(value)
+      ? Date.parse(value)
+      : NaN;
+  // Date.parse rolls 2027-02-30 over to March: a date that does not come back as written does not exist.
+  if (Number.isNaN(ms) || (DATE.test(value) && new Date(ms).toISOString().slice(0, 10) !== value))
+    throw new CliError(
+      `--expires-at wants a date (2027-01-01, its UTC midnight) or a time with its zone (2027-01-01T12:00:00Z), not ${value}`,
+      EXIT.usage,
+    );
+  return new Date(ms).toISOString();
+}
+
 export function keyCommands(program: Command): void {
   const keys = program.command('keys').description('API keys of the organisation');
   keys
@@ -76,7 +98,7 @@ export function keyCommands(program: Command): void {
       [] as string[],
     )
     .option('--test', 'an mk_test_ key')
-    .option('--expires-at <iso>', 'expiry (ISO 8601)')
+    .option('--expires-at <time>', 'expiry: a date (2027-01-01, its UTC midnight) or a time with its zone')
     .option(
       '--limit <NAME=N/PERIOD>',
       'a rate limit the edge enforces on the key, e.g. per-second=10/1s or daily=10000/1d (repeatable)',
@@ -91,12 +113,13 @@ export function keyCommands(program: Command): void {
           opts: { scope: string[]; test?: boolean; expiresAt?: string; limit: string[] },
         ) => {
           const rateLimits = parseRateLimits(opts.limit);
+          const expiresAt = opts.expiresAt === undefined ? undefined : parseExpiry(opts.expiresAt);
           const key = await (await ctx.client()).request('post', '/v1/api-keys', {
             body: {
               name,
               scopes: opts.scope.length > 0 ? opts.scope : ['predict'],
               environment: opts.test ? 'test' : 'live',
-              ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
+              ...(expiresAt ? { expiresAt } : {}),
               ...(rateLimits.length > 0 ? { rateLimits } : {}),
             },
           });
