@@ -40,6 +40,8 @@ export function ApiKeyForm({ onCreated }: { onCreated(): void }) {
       },
     });
     setSecret(key.secret);
+    // The name goes with the key made: pressing Create again (or Enter) must not make a second one of that name.
+    setForm((f) => ({ ...f, name: '' }));
     onCreated();
   });
   const submit = (event: FormEvent) => {
