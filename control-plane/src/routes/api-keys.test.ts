@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newModel, uploadVersion } from '../../testing/models.js';
 import { createTestApp, type Session } from '../../testing/test-app.js';
 import { apiKeys } from '../db/schema.js';
 import { sha256Hex } from '../lib/secrets.js';
@@ -44,6 +45,40 @@ describe('API keys', () => {
     });
     const one = await t.client.call('GET', `/v1/api-keys/${created.json.id}`, { token: owner.accessToken });
     expect(one.json).not.toHaveProperty('secret');
+  });
+
+  it("refuses a predict scope naming a deployment id the org does not have, another org's as any other", async () => {
+    const other = await t.client.register('other-org');
+    const model = await newModel(t.app, other.accessToken, 'theirs');
+    await uploadVersion(t.app, other.accessToken, model, 'net.pt', 'weights');
+    const image = 'ghcr.io/acme/torch-server:2.1';
+    const allowed = await t.client.call('POST', '/v1/allowed-images', {
+      token: other.accessToken,
+      body: { image },
+    });
+    expect(allowed.status, allowed.text).toBe(201);
+    const theirs = await t.client.call('POST', '/v1/deployments', {
+      token: other.accessToken,
+      body: { name: 'theirs', model, version: 1, image, gpuType: 'cpu' },
+    });
+    expect(theirs.status, theirs.text).toBe(201);
+    const missing = `dep_${'0'.repeat(26)}`;
+    for (const id of [theirs.json.id as string, missing]) {
+      const refused = await t.client.call('POST', '/v1/api-keys', {
+        token: owner.accessToken,
+        body: { name: 'scoped', scopes: ['predict', `predict:${id}`] },
+      });
+      expect(refused.status, refused.text).toBe(400);
+      expect(refused.json.error.details).toEqual([
+        { path: 'scopes.1', message: `no deployment ${id} in this organisation` },
+      ]);
+    }
+    // Their own deployment by id, and a name, which may be of a deployment still to come, are taken.
+    const own = await t.client.call('POST', '/v1/api-keys', {
+      token: other.accessToken,
+      body: { name: 'scoped', scopes: [`predict:${theirs.json.id}`, 'predict:later'] },
+    });
+    expect(own.status, own.text).toBe(201);
   });
 
   it('rejects unknown scopes and duplicate limit names', async () => {

@@ -1,9 +1,9 @@
 import { type ApiKeyRateLimit, newId } from '@meridian/protocol';
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
-import { apiKeys } from '../../db/schema.js';
+import { apiKeys, deployments } from '../../db/schema.js';
 import { AppError, notFound } from '../../errors.js';
 import { randomSecret, sha256Hex } from '../../lib/secrets.js';
 import { recordAudit } from '../audit/record.js';
@@ -44,6 +44,29 @@ export function presentApiKey(row: ApiKeyRow, now = new Date()) {
   };
 }
 
+const DEPLOYMENT_ID_SCOPE = /^predict:(dep_[0-9a-z]{26})$/;
+
+/**
+ * Refuses `predict:<id>` scopes naming no deployment of the org (another org's is as missing as none): such a
+ * key could never call anything, and was made without a word. A name may be of a deployment still to come.
+ */
+async function refuseUnknownDeploymentIds(db: Database, orgId: string, scopes: string[]): Promise<void> {
+  const ids = scopes.flatMap((s) => DEPLOYMENT_ID_SCOPE.exec(s)?.[1] ?? []);
+  if (ids.length === 0) return;
+  const found = await db
+    .select({ id: deployments.id })
+    .from(deployments)
+    .where(and(eq(deployments.orgId, orgId), inArray(deployments.id, ids)));
+  const known = new Set(found.map((d) => d.id));
+  const details = scopes.flatMap((scope, i) => {
+    const id = DEPLOYMENT_ID_SCOPE.exec(scope)?.[1];
+    return id && !known.has(id)
+      ? [{ path: `scopes.${i}`, message: `no deployment ${id} in this organisation` }]
+      : [];
+  });
+  if (details.length > 0) throw new AppError('validation_failed', 'A scope names no deployment', details);
+}
+
 /** Creates a key and returns its plaintext, the only time it is ever visible. */
 export async function createApiKey(db: Database, actor: Actor, input: CreateApiKeyInput) {
   requirePermission(actor.principal, 'api_keys:manage');
@@ -59,8 +82,9 @@ export async function createApiKey(db: Database, actor: Actor, input: CreateApiK
       { path: 'rateLimits', message: 'duplicate name' },
     ]);
   }
-  const secret = `mk_${input.environment}_${randomSecret(32)}`;
   const { principal } = actor;
+  await refuseUnknownDeploymentIds(db, principal.orgId, input.scopes);
+  const secret = `mk_${input.environment}_${randomSecret(32)}`;
   const row = {
     id: newId('apiKey'),
     orgId: principal.orgId,
