@@ -211,6 +211,26 @@ describe('the web dashboard for a first-time user', () => {
     await page.getByText('Uploaded mlp.onnx as version 1 of second-mlp').waitFor({ timeout: 20_000 });
   }, 180_000);
 
+  it('adds the file to the model of the name given on Get started, as `meridian models push` does', async () => {
+    const email = unique('remy');
+    const { client: remy } = await registered(email, 'Remy');
+    // Uploaded on an earlier visit under Get started's own default name.
+    await wideMlpModel(remy, 'my-model');
+    const page = await loggedInPage(email);
+    expect(await page.getByLabel('Model name').inputValue()).toBe('my-model');
+    await dropFile(
+      page,
+      '[data-testid=drop-zone]',
+      'mlp.onnx',
+      buildMlp(WIDE_MLP),
+      'application/octet-stream',
+    );
+    await page.getByText('Uploaded mlp.onnx as version 2 of my-model').waitFor({ timeout: 20_000 });
+    expect(await page.getByRole('alert').count()).toBe(0);
+    const models = await collect(remy.list('/v1/models'));
+    expect(models.map((m) => [m.name, m.latestVersion])).toEqual([['my-model', 2]]);
+  }, 120_000);
+
   describe('an owner with a model trained in a run', () => {
     const ownerEmail = unique('grace');
     let owner: MeridianClient;

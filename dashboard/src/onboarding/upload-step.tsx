@@ -1,4 +1,10 @@
-import { memorySource, type Schema, uploadModelVersion } from '@meridian/sdk';
+import {
+  ConflictError,
+  type MeridianClient,
+  memorySource,
+  type Schema,
+  uploadModelVersion,
+} from '@meridian/sdk';
 import { useState } from 'react';
 import { useApp } from '../api/context';
 import { DropZone } from '../components/drop-zone';
@@ -13,6 +19,23 @@ type ModelVersion = Schema<'ModelVersion'>;
 // S3's smallest part: larger files go up in parts, so the bar moves as each one is stored.
 const PART_SIZE = 5 * 1024 * 1024;
 
+/**
+ * The model named `name`, made now unless the organisation has one of that name: then the file is its next
+ * version, as `meridian models push` does (the first run's default name, or a first try whose file was refused
+ * before a reload, would otherwise answer only that the name is taken).
+ */
+async function modelNamed(client: MeridianClient, name: string): Promise<Model> {
+  try {
+    return await client.request('post', '/v1/models', { body: { name } });
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+    const { items } = await client.request('get', '/v1/models', { query: { name } });
+    const found = items.find((m) => m.name === name);
+    if (!found) throw err;
+    return found;
+  }
+}
+
 /** Names the model, takes a file by drag and drop and uploads it with progress (the model is made once). */
 export function UploadStep(props: {
   model?: Model;
@@ -26,7 +49,7 @@ export function UploadStep(props: {
   const upload = useAction(async (file: File) => {
     setProgress({ done: 0, total: file.size, file: file.name });
     // A failed upload (a wrong file) keeps the model, so the next file goes into it.
-    const model = props.model ?? (await client.request('post', '/v1/models', { body: { name } }));
+    const model = props.model ?? (await modelNamed(client, name));
     if (!props.model) props.onModel(model);
     const version = await uploadModelVersion(client, {
       modelId: model.id,
