@@ -55,3 +55,36 @@ describe('meridian models push after a push cut off while the server verified th
     expect(await readdir(join(api.configDir, 'uploads'))).toEqual([]);
   });
 });
+
+describe('meridian models push with part settings it cannot use', () => {
+  let api: Awaited<ReturnType<typeof fakeApi>>;
+  let file = '';
+  beforeAll(async () => {
+    api = await fakeApi();
+    file = join(api.configDir, 'net.pt');
+    await writeFile(file, 'twelve bytes');
+  });
+  afterAll(() => api.close());
+
+  it.each([
+    [['--concurrency', 'abc'], '--concurrency wants a whole number from 1 to 16, not abc'],
+    [['--concurrency', '0'], '--concurrency wants a whole number from 1 to 16, not 0'],
+    [['--part-size', '1'], '--part-size wants a whole number from 5 to 5120, not 1'],
+    [['--part-size', 'big'], '--part-size wants a whole number from 5 to 5120, not big'],
+  ])('refuses %j (exit 2) before anything is sent', async (flags, message) => {
+    api.answer({});
+    const refused = await api.run(['models', 'push', file, '--name', 'big', ...flags]);
+    expect([refused.code, refused.stderr]).toEqual([2, `meridian: ${message}\n`]);
+    expect(api.received).toEqual([]);
+  });
+
+  it('says a folder is a folder, not a missing file', async () => {
+    api.answer({});
+    const refused = await api.run(['models', 'push', api.configDir, '--name', 'big']);
+    expect([refused.code, refused.stderr]).toEqual([
+      1,
+      `meridian: ${api.configDir} is a folder: give the model file\n`,
+    ]);
+    expect(api.received).toEqual([]);
+  });
+});

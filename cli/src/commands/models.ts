@@ -16,6 +16,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { configDir, UploadCheckpoints } from '../config.js';
 import { action, CliError, type Context, table } from '../context.js';
+import { wholeNumber } from '../numbers.js';
 import { findModel, requireModel } from '../resolve.js';
 import { requireRunRef } from './runs.js';
 
@@ -97,9 +98,22 @@ function progressLines(ctx: Context, totalBytes: number) {
   };
 }
 
+// A part is 5 MiB to 5 GiB (S3's bounds); more parts at once than this only queue at the storage server.
+const MAX_PART_MIB = 5 * 1024;
+const MAX_CONCURRENCY = 16;
+
 async function push(ctx: Context, file: string, opts: PushOptions) {
+  // Read before anything is sent: `--concurrency abc` started no upload worker, so the push asked the server
+  // to complete an upload of no parts (400 "parts: Too small"), and `--part-size 1` was quietly taken as 5.
+  const partMiB =
+    opts.partSize === undefined ? undefined : wholeNumber(opts.partSize, '--part-size', 5, MAX_PART_MIB);
+  const concurrency =
+    opts.concurrency === undefined
+      ? undefined
+      : wholeNumber(opts.concurrency, '--concurrency', 1, MAX_CONCURRENCY);
   const path = resolve(file);
   const info = await stat(path).catch(() => undefined);
+  if (info?.isDirectory()) throw new CliError(`${file} is a folder: give the model file`);
   if (!info?.isFile()) throw new CliError(`No such file: ${file}`);
   const client = await ctx.client();
   // Before the model is created: a run that cannot be found leaves nothing behind.
@@ -146,8 +160,8 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
       ...(opts.description ? { description: opts.description } : {}),
       ...(run ? { runId: run.id } : {}),
       ...(resume ? { resume } : {}),
-      ...(opts.partSize ? { partSize: Number(opts.partSize) * MiB } : {}),
-      ...(opts.concurrency ? { concurrency: Number(opts.concurrency) } : {}),
+      ...(partMiB ? { partSize: partMiB * MiB } : {}),
+      ...(concurrency ? { concurrency } : {}),
       onCheckpoint: (checkpoint) => checkpoints.save(key, checkpoint),
       onProgress: (p) => {
         progress = p;
@@ -236,8 +250,8 @@ export function modelCommands(program: Command): void {
       '--run <run>',
       'the training run it came from: a run id, EXPERIMENT/RUN-NAME, or a run name no other run has',
     )
-    .option('--part-size <MiB>', 'multipart part size in MiB (at least 5)')
-    .option('--concurrency <n>', 'parts sent at once (default 3)')
+    .option('--part-size <MiB>', 'multipart part size in MiB, 5 to 5120 (default 8)')
+    .option('--concurrency <n>', 'parts sent at once, 1 to 16 (default 3)')
     .action(action(async (ctx, file: string, opts: PushOptions) => push(ctx, file, opts)));
   models
     .command('delete <model>')
