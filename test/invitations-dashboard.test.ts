@@ -319,6 +319,28 @@ describe('invitations in the dashboard', () => {
     expect(listed.json.items.filter((k: { name: string }) => k.name === 'deploy-bot')).toHaveLength(1);
   }, 120_000);
 
+  it("shows a pending invitation's expiry as the dashboard shows every time, to the minute", async () => {
+    const email = `zed-${Date.now()}@example.com`;
+    await t.client.invite(owner, email, 'viewer');
+    const listed = await t.client.call('GET', '/v1/org/invitations', { token: owner.accessToken });
+    const { expiresAt } = listed.json.items.find((i: { email: string }) => i.email === email);
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+    await page.getByRole('link', { name: 'Members' }).click();
+    const row = page
+      .getByRole('region', { name: 'Pending invitations table' })
+      .getByRole('row')
+      .filter({ hasText: email });
+    await row.waitFor();
+    expect(await row.locator('time').count()).toBe(1);
+    expect(await row.locator('time').getAttribute('datetime')).toBe(expiresAt);
+    // As dashboard/src/lib/format.ts writes times (the keys' expiry, the audit log): no seconds, a zone.
+    expect(await row.locator('time').textContent()).toMatch(
+      /^\w{3} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s[AP]M \w+/,
+    );
+  }, 120_000);
+
   it('says a link for another address names no invitation', async () => {
     const eve = await t.client.register('eve');
     const { token } = await t.client.invite(owner, `someone-else-${Date.now()}@example.com`, 'admin');

@@ -4,6 +4,7 @@ import { useApp } from '../api/context';
 import { ErrorMessage } from '../components/error-message';
 import { Loading } from '../components/loading';
 import { PageHeader } from '../components/page-header';
+import { TimeText } from '../components/time-text';
 import { useAction } from '../hooks/use-action';
 import { useLoad } from '../hooks/use-load';
 import { navigate, useLocation } from '../lib/router';
@@ -55,7 +56,9 @@ function Offer({ token, onAnswered }: { token: string; onAnswered(outcome: Outco
         </div>
         <div>
           <dt>Expires</dt>
-          <dd>{new Date(i.expiresAt).toLocaleString()}</dd>
+          <dd>
+            <TimeText iso={i.expiresAt} />
+          </dd>
         </div>
       </dl>
       <p>Accepting adds {i.email} to it; nothing changes until you answer.</p>

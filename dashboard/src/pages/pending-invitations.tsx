@@ -3,6 +3,7 @@ import { useApp } from '../api/context';
 import { ConfirmButton } from '../components/confirm-button';
 import { ErrorMessage } from '../components/error-message';
 import { TableWrap } from '../components/table-wrap';
+import { TimeText } from '../components/time-text';
 import { useAction } from '../hooks/use-action';
 
 function PendingRow({ invitation: i, onChange }: { invitation: Schema<'Invitation'>; onChange(): void }) {
@@ -16,7 +17,9 @@ function PendingRow({ invitation: i, onChange }: { invitation: Schema<'Invitatio
       <td>{i.email}</td>
       <td>{i.role}</td>
       <td>{i.invitedBy}</td>
-      <td>{new Date(i.expiresAt).toLocaleString()}</td>
+      <td>
+        <TimeText iso={i.expiresAt} />
+      </td>
       <td>
         <ConfirmButton
           label={`Revoke invitation of ${i.email}`}
