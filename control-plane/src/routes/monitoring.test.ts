@@ -79,6 +79,51 @@ describe('monitoring routes', () => {
     expect(foreign.json.error.message).toBe('Notification channel not found');
   });
 
+  it('refuses a threshold its metric never crosses or always crosses, naming the range, made or changed', async () => {
+    const refusals: [Record<string, unknown>, string][] = [
+      [
+        { threshold: -1 },
+        'error_rate is a share from 0 to 1 (0.05 is 5%): give a threshold in that range, not -1',
+      ],
+      [
+        { threshold: 5 },
+        'error_rate is a share from 0 to 1 (0.05 is 5%): give a threshold in that range, not 5',
+      ],
+      [
+        { metric: 'quota_used', threshold: 80 },
+        'quota_used is a share from 0 to 1 (0.05 is 5%): give a threshold in that range, not 80',
+      ],
+      [
+        { metric: 'ready_replicas', threshold: 0 },
+        'ready_replicas fires below the threshold and is never below 0: give more than 0, not 0',
+      ],
+      [
+        { metric: 'p95_latency_ms', threshold: -5 },
+        'p95_latency_ms is never negative, so a threshold of -5 fires always: give 0 or more',
+      ],
+    ];
+    for (const [body, message] of refusals) {
+      const refused = await rule(body);
+      expect(refused.status, refused.text).toBe(400);
+      expect(refused.json.error.details).toEqual([{ path: 'threshold', message }]);
+    }
+    const made = await rule({ name: 'share', threshold: 0.05 });
+    expect(made.status, made.text).toBe(201);
+    // A change is judged against the rule's metric when only the threshold changes, and the reverse.
+    const changed = await t.client.call('PATCH', `/v1/alert-rules/${made.json.id}`, {
+      token,
+      body: { threshold: 5 },
+    });
+    expect(changed.status, changed.text).toBe(400);
+    const metric = await t.client.call('PATCH', `/v1/alert-rules/${made.json.id}`, {
+      token,
+      body: { metric: 'p95_latency_ms' },
+    });
+    expect(metric.status, metric.text).toBe(200);
+    // Removed: a rule left behind would fire in the tests below.
+    await t.client.call('DELETE', `/v1/alert-rules/${made.json.id}`, { token });
+  });
+
   it('answers 400 to a change of a rule that changes nothing', async () => {
     const r = await rule({ name: 'unchanged' });
     expect(r.status, r.text).toBe(201);

@@ -10,7 +10,7 @@ import {
   deployments,
   notificationChannels,
 } from '../../db/schema.js';
-import { notFound } from '../../errors.js';
+import { AppError, notFound } from '../../errors.js';
 import { recordAudit } from '../audit/record.js';
 
 export interface AlertRuleInput {
@@ -65,9 +65,32 @@ async function checkReferences(db: Database, orgId: string, input: Partial<Alert
   }
 }
 
+/** Metrics that are a share, 0 to 1. */
+const SHARES: readonly AlertMetric[] = ['error_rate', 'quota_used'];
+
+/**
+ * Refuses a threshold the metric can never cross, or always crosses: a rule `error_rate > -1` fired at once and
+ * never resolved, and `error_rate > 5` (5% meant) never fired; neither was said when it was made.
+ */
+function checkThreshold(metric: AlertMetric, threshold: number): void {
+  const problem = SHARES.includes(metric)
+    ? threshold < 0 || threshold > 1
+      ? `${metric} is a share from 0 to 1 (0.05 is 5%): give a threshold in that range, not ${threshold}`
+      : undefined
+    : metric === 'ready_replicas'
+      ? threshold <= 0
+        ? `ready_replicas fires below the threshold and is never below 0: give more than 0, not ${threshold}`
+        : undefined
+      : threshold < 0
+        ? `${metric} is never negative, so a threshold of ${threshold} fires always: give 0 or more`
+        : undefined;
+  if (problem) throw new AppError('validation_failed', problem, [{ path: 'threshold', message: problem }]);
+}
+
 export async function createAlertRule(db: Database, actor: Actor, input: AlertRuleInput) {
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
+  checkThreshold(input.metric, input.threshold);
   await checkReferences(db, orgId, input);
   const id = newId('alertRule');
   const [row] = await db.transaction(async (tx) => {
@@ -134,6 +157,8 @@ export async function updateAlertRule(
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
   const current = await findRule(db, orgId, id);
+  if (input.metric !== undefined || input.threshold !== undefined)
+    checkThreshold(input.metric ?? current.metric, input.threshold ?? current.threshold);
   await checkReferences(db, orgId, input);
   const conditionChanged = ['metric', 'deploymentId', 'windowSeconds', 'threshold', 'forSeconds'].some(
     (k) => k in input,
