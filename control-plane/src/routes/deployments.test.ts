@@ -501,10 +501,16 @@ describe('deployments', () => {
       expect((await call('GET', '/v1/deployments', undefined, token)).status).toBe(200);
     }
     expect((await call('GET', '/v1/deployments', undefined, modelsKey)).status).toBe(403);
-    for (const token of [viewer.accessToken, reader, modelsKey]) {
+    // A person is told the roles that may; a key, the scope it lacks.
+    const refusals = [
+      [viewer.accessToken, 'needs the owner, admin or member role; you are a viewer here'],
+      [reader, 'it needs the deployments:write or admin scope'],
+      [modelsKey, 'it needs the deployments:write or admin scope'],
+    ] as const;
+    for (const [token, reason] of refusals) {
       const res = await deploy({ version: 1 }, token);
       expect(res.status).toBe(403);
-      expect(res.json.error.message).toContain('deployments:write');
+      expect(res.json.error.message).toContain(reason);
     }
     const byKey = await deploy({ version: 1 }, writer);
     expect(byKey.status).toBe(201);
