@@ -30,6 +30,7 @@ type Cursors = (string | undefined)[];
  * filters: another's cursors would mean nothing.
  */
 const remembered = (name: string, key: string): Cursors | undefined => {
+  if (typeof window === 'undefined') return undefined;
   const saved: unknown = (window.history.state as Record<string, unknown> | null)?.[`list:${name}`];
   if (typeof saved !== 'object' || saved === null) return undefined;
   const { key: savedKey, cursors } = saved as { key?: unknown; cursors?: unknown };
@@ -51,7 +52,7 @@ export function usePaged<T>(
   deps: DependencyList,
   name?: string,
 ): Paged<T> {
-  const org = useContext(AppContext)?.me.org.id ?? '';
+  const org = useContext(AppContext)?.me?.org?.id ?? '';
   const key = JSON.stringify([org, ...deps]);
   const [cursors, setCursors] = useState<Cursors>(
     () => (name === undefined ? undefined : remembered(name, key)) ?? [undefined],
