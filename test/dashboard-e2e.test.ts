@@ -511,13 +511,10 @@ describe('the web dashboard in a browser', () => {
       await p.getByRole('heading', { name: 'Experiment exp-02' }).waitFor();
       await p.goBack();
       await list.getByText('Page 2').waitFor();
-      expect(await list.getByRole('link').allTextContents()).toEqual([
-        'exp-04',
-        'exp-03',
-        'exp-02',
-        'exp-01',
-        'exp-00',
-      ]);
+      // The pager shows at once; its rows once they have loaded.
+      await expect
+        .poll(() => list.getByRole('link').allTextContents())
+        .toEqual(['exp-04', 'exp-03', 'exp-02', 'exp-01', 'exp-00']);
       await p.reload();
       await list.getByText('Page 2').waitFor();
       await list.getByRole('link', { name: 'exp-00' }).waitFor();

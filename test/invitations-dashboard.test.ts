@@ -294,10 +294,10 @@ describe('invitations in the dashboard', () => {
     await keys.getByRole('button', { name: 'Revoke kept-bot' }).focus();
     await page.keyboard.press('Enter');
     await keys.getByRole('button', { name: 'Yes, revoke kept-bot' }).waitFor();
-    expect(await focused()).toBe('Cancel');
+    await expect.poll(focused).toBe('Cancel');
     await page.keyboard.press('Enter');
     await keys.getByRole('button', { name: 'Revoke kept-bot' }).waitFor();
-    expect(await focused()).toBe('Revoke kept-bot');
+    await expect.poll(focused).toBe('Revoke kept-bot');
     const listed = await t.client.call('GET', '/v1/api-keys', { token: owner.accessToken });
     const key = listed.json.items.find((k: { name: string }) => k.name === 'kept-bot');
     expect(key?.status).toBe('active');
