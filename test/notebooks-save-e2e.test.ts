@@ -92,7 +92,7 @@ describe('a notebook whose files cannot be saved when it stops', () => {
       MERIDIAN_API_URL: cp?.url ?? '',
       MERIDIAN_TOKEN: token,
     }));
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await cli?.remove();

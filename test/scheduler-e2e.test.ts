@@ -85,7 +85,7 @@ describe('deployments scheduled onto two agents', () => {
     await startAgent('agent-a');
     await startAgent('agent-b');
     session = await ort.InferenceSession.create(REAL_MODELS.paddleCls);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     for (const agent of agents) await agent.stop();

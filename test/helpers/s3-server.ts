@@ -8,6 +8,8 @@ import { S3ObjectStore } from '../../control-plane/src/storage/s3-store.js';
 
 const run = promisify(execFile);
 const script = resolve(import.meta.dirname, '../../scripts/s3-server.sh');
+// Swift starts in 20–35 s on CI's two cores beside the other test run, and took over 60 s on a busier machine.
+const START_TIMEOUT_MS = 120_000;
 
 export interface RunningS3 {
   /** The control plane's environment for this server and a fresh bucket (created here). */
@@ -19,7 +21,7 @@ export interface RunningS3 {
 export async function startS3(options: { timeoutMs?: number } = {}): Promise<RunningS3> {
   const stateDir = await mkdtemp(join(tmpdir(), 'meridian-e2e-s3-'));
   const { stdout } = await run(script, ['start', stateDir, 'auto'], {
-    timeout: options.timeoutMs ?? 60_000,
+    timeout: options.timeoutMs ?? START_TIMEOUT_MS,
   }).catch(async (err: unknown) => {
     // A start cut off by the timeout leaves its servers running (each in its own process group).
     await run(script, ['stop', stateDir]).catch(() => {});

@@ -28,7 +28,8 @@ describe('model versions on S3', () => {
 
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'meridian-models-s3-'));
-    const { stdout } = await run(script, ['start', stateDir, 'auto'], { timeout: 60_000 });
+    // Swift starts in 20–35 s on CI's two cores beside the other test run; a busier machine took over 60 s.
+    const { stdout } = await run(script, ['start', stateDir, 'auto'], { timeout: 120_000 });
     const endpoint = /S3_ENDPOINT=(\S+)/.exec(stdout)?.[1];
     if (!endpoint) throw new Error(`s3-server.sh printed no endpoint: ${stdout}`);
     store = new S3ObjectStore({
@@ -41,7 +42,7 @@ describe('model versions on S3', () => {
     await store.ensureBucket();
     t = await createTestApp({ objectStore: store, maxModelBytes: LIMIT });
     owner = await t.client.register('owner');
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     t?.cleanup();
     store?.close();

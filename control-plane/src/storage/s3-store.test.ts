@@ -20,11 +20,12 @@ let endpoint = '';
 beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'meridian-s3-'));
   const started = performance.now();
-  const { stdout } = await run(script, ['start', stateDir, 'auto'], { timeout: 60_000 });
+  // Swift starts in 20–35 s on CI's two cores beside the other test run; a busier machine took over 60 s.
+  const { stdout } = await run(script, ['start', stateDir, 'auto'], { timeout: 120_000 });
   endpoint = /S3_ENDPOINT=(\S+)/.exec(stdout)?.[1] ?? '';
   if (!endpoint) throw new Error(`s3-server.sh printed no endpoint: ${stdout}`);
   console.info(`swift s3api ready at ${endpoint} in ${Math.round(performance.now() - started)} ms`);
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   if (stateDir) {
     await run(script, ['stop', stateDir]);
