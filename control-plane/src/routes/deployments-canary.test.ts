@@ -143,6 +143,21 @@ describe('deployment canary rollouts through the API', () => {
     expect(got.json).toMatchObject({ revision: 1, rollout: null });
   });
 
+  it('refuses a canary of the version served already, or of the one already rolling out, and changes nothing', async () => {
+    const id = await deploy();
+    const same = await call('PATCH', `/v1/deployments/${id}`, { version: 1, canary: { share: 0.1 } });
+    expect(refusal(same)).toEqual({ status: 400, paths: ['canary'] });
+    expect(same.json.error.message).toBe(
+      `canary: canary-${names} serves v1 already: a canary rolls out another version`,
+    );
+    await call('PATCH', `/v1/deployments/${id}`, { version: 2, canary: { share: 0.2 } });
+    const again = await call('PATCH', `/v1/deployments/${id}`, { version: 2, canary: { share: 0.5 } });
+    expect(refusal(again)).toEqual({ status: 400, paths: ['canary'] });
+    expect(again.json.error.message).toMatch(/v2 rolls out as a canary on canary-\d+ already/);
+    const got = await call('GET', `/v1/deployments/${id}`);
+    expect(got.json).toMatchObject({ revision: 1, rollout: { revision: 2, state: 'canary', share: 0.2 } });
+  });
+
   it('refuses a canary at creation: there is no old version to compare with', async () => {
     const res = await call('POST', '/v1/deployments', {
       name: 'canary-create',

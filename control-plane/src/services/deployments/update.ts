@@ -55,7 +55,8 @@ function inPlaceChanges(row: DeploymentRow, input: DeploymentUpdate) {
  * a canary policy the current revision keeps serving while the new one takes its share (../rollouts/); without
  * one, the new revision becomes current and replaces the old replica by replica. A running canary is
  * superseded by a new version, cancelled by asking for the current one, and promoted at once by asking for
- * its own version without a policy. Asking for the current version by another name (an alias that names it,
+ * its own version without a policy; a policy with the current version, or with the running canary's, is refused
+ * (it would roll nothing out). Asking for the current version by another name (an alias that names it,
  * or its number) rolls nothing out but records that name, which is what the deployment shows it was asked
  * as; `renamed` then holds the change in words.
  */
@@ -78,6 +79,18 @@ async function rollOut(
     .innerJoin(modelVersions, eq(modelVersions.id, deploymentRevisions.modelVersionId))
     .where(and(eq(deploymentRevisions.deploymentId, row.id), eq(deploymentRevisions.revision, row.revision)));
   const running = await findActiveCanary(tx, row.id);
+  // A canary with nothing new to roll out would change nothing while the answer looked like an update.
+  if (canary && current?.versionId === version.id)
+    throw invalidField(
+      'canary',
+      `${row.name} serves v${version.version} already: a canary rolls out another version` +
+        (running ? ` (to cancel the running canary, ask for v${version.version} without canary)` : ''),
+    );
+  if (canary && running?.versionId === version.id)
+    throw invalidField(
+      'canary',
+      `v${version.version} rolls out as a canary on ${row.name} already: ask for it without canary to promote it now`,
+    );
   if (current?.versionId === version.id) {
     const renamed =
       current.requested === ref.requested
@@ -88,7 +101,6 @@ async function rollOut(
     return { revision: running.revision, renamed };
   }
   if (running?.versionId === version.id) {
-    if (canary) return {};
     await promoteCanaryNow(tx, row, running, current?.version ?? 0);
     return { revision: running.revision };
   }
