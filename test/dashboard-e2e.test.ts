@@ -534,6 +534,7 @@ describe('the web dashboard in a browser', () => {
       const p = await loggedInPage(viewerEmail);
       // The org switcher moves the viewer into the owner's org.
       await p.getByLabel('Organisation').selectOption(ownerOrg.org.id);
+      await p.getByRole('button', { name: /^Switch to/ }).click();
       await p.getByText('viewer', { exact: true }).waitFor();
       await p.getByRole('link', { name: 'API keys' }).click();
       await p.getByRole('alert').waitFor();

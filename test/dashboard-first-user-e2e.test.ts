@@ -352,6 +352,7 @@ describe('the web dashboard for a first-time user', () => {
       await p.goto(`${stack.cp.url}/experiments/${experiment.id}`);
       await p.getByRole('heading', { name: 'Experiment ravi-exp' }).waitFor();
       await p.getByLabel('Organisation').selectOption(org.id);
+      await p.getByRole('button', { name: /^Switch to/ }).click();
       await p.getByRole('heading', { name: 'Experiments', exact: true }).waitFor();
       expect(new URL(p.url()).pathname).toBe('/experiments');
       await p.getByRole('link', { name: 'mlp-training' }).waitFor();

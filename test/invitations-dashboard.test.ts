@@ -92,6 +92,7 @@ describe('invitations in the dashboard', () => {
     await page.getByText('You joined Acme Vision as member.').waitFor();
     expect(new URL(page.url()).search).toBe('');
     await page.getByLabel('Organisation').selectOption(owner.orgId);
+    await page.getByRole('button', { name: 'Switch to Acme Vision' }).click();
     await page.getByText('member', { exact: true }).waitFor();
     const after = await t.client.call('GET', '/v1/org/members', { token: owner.accessToken });
     expect(after.json.items.map((m: { email: string }) => m.email)).toContain(invitee.email);
@@ -339,6 +340,41 @@ describe('invitations in the dashboard', () => {
     expect(await row.locator('time').textContent()).toMatch(
       /^\w{3} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s[AP]M \w+/,
     );
+  }, 120_000);
+
+  it('switches organisation with its button only: arrow keys through the organisations switch nothing', async () => {
+    const ola = await t.client.register('ola');
+    await t.client.joinOrg(owner, ola, 'viewer');
+    const page = await newPage();
+    const switches: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/v1/auth/switch-org')) switches.push(r.postData() ?? '');
+    });
+    await page.goto(`${origin}/login`);
+    await logIn(page, ola.email);
+    const select = page.getByLabel('Organisation');
+    const before = await select.inputValue();
+    // A keyboard user moves to the other organisation, back, and to it again, choosing neither.
+    const values = await select
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    const toward = values.indexOf(before) === 0 ? 'ArrowDown' : 'ArrowUp';
+    await select.focus();
+    await page.keyboard.press(toward);
+    await page.keyboard.press(toward === 'ArrowDown' ? 'ArrowUp' : 'ArrowDown');
+    await page.keyboard.press(toward);
+    expect(await select.inputValue()).not.toBe(before);
+    await page.waitForTimeout(1_000);
+    expect(switches).toEqual([]);
+    await select.selectOption(before);
+    expect(await page.getByRole('button', { name: /^Switch to/ }).count()).toBe(0);
+    // Choosing the other one and pressing its button switches, once.
+    const other = before === owner.orgId ? ola.orgId : owner.orgId;
+    await select.selectOption(other);
+    await page.getByRole('button', { name: /^Switch to/ }).click();
+    await expect.poll(() => select.inputValue(), { timeout: 10_000 }).toBe(other);
+    await page.getByRole('button', { name: /^Switch to/ }).waitFor({ state: 'detached' });
+    expect(switches).toEqual([JSON.stringify({ orgId: other })]);
   }, 120_000);
 
   it('says a link for another address names no invitation', async () => {
