@@ -523,6 +523,31 @@ describe('the web dashboard in a browser', () => {
       await list.getByRole('link', { name: 'exp-24' }).waitFor();
       expect(await list.getByText('Page 1').count()).toBe(1);
     }, 120_000);
+    it('keeps an audit log filter through a reload and Back', async () => {
+      const email = unique('auditor');
+      const { client: user } = await registered(email, 'Aud');
+      await user.request('post', '/v1/experiments', { body: { name: 'audited' } });
+      const p = await loggedInPage(email);
+      await p.goto(`${stack.cp.url}/audit`);
+      const table = p.getByRole('region', { name: 'Audit log table' });
+      await table.getByRole('cell', { name: 'experiment.create', exact: true }).waitFor();
+      await p.getByLabel('Action').fill('experiment.delete');
+      await p.getByLabel('When').selectOption('3600');
+      await p.getByRole('button', { name: 'Filter' }).click();
+      await p.getByText('No audit entries match this filter').waitFor();
+      expect(new URL(p.url()).searchParams.get('action')).toBe('experiment.delete');
+      await p.reload();
+      await p.getByText('No audit entries match this filter').waitFor();
+      expect(await p.getByLabel('Action').inputValue()).toBe('experiment.delete');
+      expect(await p.getByLabel('When').inputValue()).toBe('3600');
+      // Back to the log as it was before the filter: everything, and an empty form.
+      await p.goBack();
+      await table.getByRole('cell', { name: 'experiment.create', exact: true }).waitFor();
+      expect(await p.getByLabel('Action').inputValue()).toBe('');
+      await p.goForward();
+      await p.getByText('No audit entries match this filter').waitFor();
+      expect(await p.getByLabel('Action').inputValue()).toBe('experiment.delete');
+    }, 120_000);
   });
 
   describe('roles and keys', () => {

@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { Field } from '../components/field';
 
 /** What the audit page shows: one action, one member or key, and how far back (all when empty). */
@@ -30,17 +30,58 @@ export function auditQuery(filter: AuditFilter, now: number) {
 }
 
 /**
+ * The page's address for a filter applied at `now` (`?action=…&actor=…&within=…&since=…`, only what is set), so a
+ * reload or Back shows the same entries. `since` is kept as the time it stood for when applied: a reload does
+ * not move the window.
+ */
+export function auditSearch(filter: AuditFilter, now: number): string {
+  const params = new URLSearchParams(auditQuery(filter, now));
+  if (params.has('since')) params.set('within', filter.within);
+  return params.toString();
+}
+
+/** The filter an address names (what the form shows) and the API query it stands for; junk reads as unset. */
+export function auditFromSearch(search: URLSearchParams): {
+  filter: AuditFilter;
+  query: ReturnType<typeof auditQuery>;
+} {
+  const action = (search.get('action') ?? '').trim();
+  const actor = search.get('actor') ?? '';
+  const since = search.get('since') ?? '';
+  const within = search.get('within') ?? '';
+  const sinceOk = since !== '' && !Number.isNaN(Date.parse(since));
+  const filter: AuditFilter = {
+    action,
+    actor,
+    within: sinceOk && WINDOWS.some(([value]) => value === within && value !== '') ? within : '',
+  };
+  return {
+    filter,
+    query: {
+      ...(action ? { action } : {}),
+      ...(actor ? { actor } : {}),
+      ...(sinceOk ? { since: new Date(since).toISOString() } : {}),
+    },
+  };
+}
+
+/**
  * The filter form. `actors` maps member and key ids to the names people read, so the list offers
  * `ada@example.com` and `key ci`, never an id.
  */
 export function AuditFilters({
   actors,
+  applied,
   onApply,
 }: {
   actors: ReadonlyMap<string, string>;
+  /** The filter the list shows (from the address): the form starts from it, and follows it on Back. */
+  applied: AuditFilter;
   onApply: (filter: AuditFilter) => void;
 }) {
-  const [draft, setDraft] = useState(NO_FILTER);
+  const [draft, setDraft] = useState(applied);
+  const { action, actor, within } = applied;
+  useEffect(() => setDraft({ action, actor, within }), [action, actor, within]);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     onApply(draft);

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useMemo } from 'react';
 import { useApp } from '../api/context';
 import { ListState } from '../components/list-state';
 import { PageHeader } from '../components/page-header';
@@ -6,16 +6,19 @@ import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
-import { type AuditFilter, AuditFilters, auditQuery, NO_FILTER } from './audit-filters';
+import { navigate, useLocation } from '../lib/router';
+import { type AuditFilter, AuditFilters, auditFromSearch, auditSearch } from './audit-filters';
 import { auditActorLabel, auditRefLabel, loadAuditNames, targetNames } from './audit-names';
 
 export function AuditLogPage() {
   const { client, me } = useApp();
-  // The query is fixed when a filter is applied: a relative time does not move while one pages.
-  const [query, setQuery] = useState(() => auditQuery(NO_FILTER, Date.now()));
+  // The filter lives in the address, so a reload or Back shows the entries it showed. Its query is fixed when
+  // the filter is applied: a relative time does not move while one pages, or on a reload.
+  const search = useLocation().query.toString();
+  const { filter, query } = useMemo(() => auditFromSearch(new URLSearchParams(search)), [search]);
   const list = usePaged(
     (cursor, limit) => client.request('get', '/v1/audit-log', { query: { cursor, limit, ...query } }),
-    [query],
+    [search],
     'audit',
   );
   // Names for the ids entries carry; until they load (or if they cannot), entries show type and id.
@@ -23,12 +26,15 @@ export function AuditLogPage() {
   const names = useMemo(() => loaded ?? new Map<string, string>(), [loaded]);
   // Targets may also be the organisation, named as the org switcher names it; only people and keys act.
   const targets = useMemo(() => targetNames(names, me.orgs ?? [me.org]), [names, me]);
-  const apply = (filter: AuditFilter) => setQuery(auditQuery(filter, Date.now()));
+  const apply = (next: AuditFilter) => {
+    const to = auditSearch(next, Date.now());
+    navigate(to ? `/audit?${to}` : '/audit');
+  };
   const filtered = Object.keys(query).length > 0;
   return (
     <>
       <PageHeader title="Audit log" />
-      <AuditFilters actors={names} onApply={apply} />
+      <AuditFilters actors={names} applied={filter} onApply={apply} />
       <ListState
         list={list}
         label="Audit entries"
