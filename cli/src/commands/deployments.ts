@@ -339,7 +339,7 @@ export function deploymentCommands(program: Command): void {
       const client = await ctx.client();
       const d = await requireDeployment(client, ref);
       const idle = d.desiredReplicas === 0 ? 'no replica is running: scaled to zero' : undefined;
-      await printLogs(ctx, client, { deployment: d.id }, opts, idle);
+      await printLogs(ctx, client, { deployment: d.id }, d.name, opts, idle);
     }),
   );
 }

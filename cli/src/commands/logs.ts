@@ -1,6 +1,14 @@
-import { followLogs, type LogSource, logs, type MeridianClient, type WorkloadLogLine } from '@meridian/sdk';
+import {
+  followLogs,
+  type LogSource,
+  logs,
+  type MeridianClient,
+  type Schema,
+  type WorkloadLogLine,
+} from '@meridian/sdk';
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
+import { CliError } from '../context.js';
 import { wholeNumber } from '../numbers.js';
 
 export interface LogFlags {
@@ -34,15 +42,24 @@ function whyNoneRunning(idle: string, ended: number): string {
     : `(${idle}, and no replica was removed lately: no lines to show)`;
 }
 
+type LogReplica = Schema<'WorkloadLogs'>['replicas'][number];
+
+/** A replica as a person reads it: what it belongs to, with its version where known; its id for machines. */
+function replicaName(owner: string, r: LogReplica): string {
+  return `${owner}${r.version === undefined ? '' : ` v${r.version}`} (replica ${r.replica})`;
+}
+
 /**
  * Prints a deployment's or notebook's log lines; with --follow, new lines as they come until Ctrl-C (exit 0).
  * Under --json: the page as JSON, or one JSON object per line when following. `idle` says why no replica
- * runs, when none does (`scaled to zero`); default: none is placed yet.
+ * runs, when none does (`scaled to zero`); default: none is placed yet. `owner` is the deployment's or notebook's
+ * name. When replicas there are and not one could be read, that is a failure (exit 1), not an empty log.
  */
 export async function printLogs(
   ctx: Context,
   client: MeridianClient,
   source: LogSource,
+  owner: string,
   flags: LogFlags,
   idle = 'no replica is placed yet',
 ) {
@@ -54,7 +71,11 @@ export async function printLogs(
   if (!flags.follow) {
     const page = await logs(client, source, options);
     const missing = page.replicas.filter((r) => r.error);
-    for (const r of missing) ctx.note(`(replica ${r.replica}: ${r.error})`);
+    if (page.replicas.length > 0 && missing.length === page.replicas.length) {
+      const why = missing.map((r) => `${replicaName(owner, r)}: ${r.error}`).join('; ');
+      throw new CliError(`No log line of ${owner} could be read: ${why}`);
+    }
+    for (const r of missing) ctx.note(`(${replicaName(owner, r)}: ${r.error})`);
     const ended = page.replicas.filter((r) => r.phase === 'ended').length;
     if (ended === page.replicas.length) ctx.note(whyNoneRunning(idle, ended));
     ctx.print(page, () => page.lines.map((l) => human(l, page.replicas.length)).join('\n'));

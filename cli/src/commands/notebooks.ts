@@ -142,7 +142,7 @@ export function notebookCommands(program: Command): void {
     action(async (ctx, ref: string, opts: LogFlags) => {
       const client = await ctx.client();
       const n = await requireNotebook(client, ref);
-      await printLogs(ctx, client, { notebook: n.id }, opts);
+      await printLogs(ctx, client, { notebook: n.id }, n.name, opts);
     }),
   );
 }

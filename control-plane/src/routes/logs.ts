@@ -68,6 +68,10 @@ const WorkloadLogsSchema = z
           description:
             'What its agent last reported (`ready`, `failed`, …), or `ended` for a removed replica',
         }),
+        version: z.number().int().optional().openapi({
+          description:
+            'The model version a live replica of a deployment serves (none for a notebook or ended one)',
+        }),
         endedAt: z
           .string()
           .optional()

@@ -2861,6 +2861,8 @@ export interface components {
         /** @description What its agent last reported (`ready`, `failed`, …), or `ended` for a removed replica */
         phase: string;
         replica: string;
+        /** @description The model version a live replica of a deployment serves (none for a notebook or ended one) */
+        version?: number;
       }[];
     };
   };

@@ -2,7 +2,7 @@ import { and, desc, eq, gte, isNotNull } from 'drizzle-orm';
 import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
-import { agents, endedReplicas, workloads } from '../../db/schema.js';
+import { agents, deploymentRevisions, endedReplicas, modelVersions, workloads } from '../../db/schema.js';
 import { forbidden } from '../../errors.js';
 import { findDeployment } from '../deployments/records.js';
 import { findNotebook, notebookCaller } from '../notebooks/records.js';
@@ -36,6 +36,8 @@ export interface Replica extends ReplicaTarget {
   endedAt?: Date;
   /** Why its agent is not even asked (it was removed from the platform). */
   unreachable?: string;
+  /** The model version a live deployment replica serves, so a person can tell replicas apart by it. */
+  version?: number;
 }
 
 /** One line as the API shows it: when, from which replica and agent, on which stream. */
@@ -56,11 +58,20 @@ async function replicasWhere(db: Database, where: ReturnType<typeof eq>): Promis
       dataPlaneUrl: agents.dataPlaneUrl,
       keyGeneration: agents.dataPlaneKeyGeneration,
       phase: workloads.phase,
+      version: modelVersions.version,
     })
     .from(workloads)
     .innerJoin(agents, eq(agents.id, workloads.agentId))
+    .leftJoin(
+      deploymentRevisions,
+      and(
+        eq(deploymentRevisions.deploymentId, workloads.deploymentId),
+        eq(deploymentRevisions.revision, workloads.revision),
+      ),
+    )
+    .leftJoin(modelVersions, eq(modelVersions.id, deploymentRevisions.modelVersionId))
     .where(and(where, isNotNull(workloads.agentId)));
-  return rows;
+  return rows.map(({ version, ...r }) => (version === null ? r : { ...r, version }));
 }
 
 /** The replicas of a deployment removed within `withinMs` of `now`, the latest removed first. */
@@ -143,6 +154,7 @@ export async function readWorkloadLogs(deps: LogsDeps, replicas: Replica[], quer
       replica: replica.workloadId,
       agentId: replica.agentId,
       phase: replica.phase,
+      ...(replica.version !== undefined ? { version: replica.version } : {}),
       ...(replica.endedAt ? { endedAt: replica.endedAt.toISOString() } : {}),
       ...(logs.ok ? {} : { error: logs.error }),
     })),
