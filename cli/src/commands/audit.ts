@@ -96,7 +96,10 @@ export function auditCommand(program: Command): void {
   program
     .command('audit')
     .description('Who changed what in the organisation, newest first (owners and admins)')
-    .option('--action <action>', 'one action only: invitation.accept, api_key.create, deployment.update, …')
+    .option(
+      '--action <action>',
+      'one action, named whole: invitation.accept, api_key.create, deployment.update, … (an unknown one is refused with the list)',
+    )
     .option('--actor <email>', 'what one member did (or a user or API key id: usr_…, key_…)')
     .option(
       '--since <time>',

@@ -183,6 +183,22 @@ describe('audit log', () => {
     expect((await get(`target=${'x'.repeat(513)}`)).status).toBe(400);
   });
 
+  it('refuses an action it never records, naming the ones it does; a prefix is no action', async () => {
+    const get = (query: string) =>
+      t.client.call('GET', `/v1/audit-log?${query}`, { token: owner.accessToken });
+    for (const action of ['bogus', 'deployment', 'deployment.']) {
+      const res = await get(`action=${action}`);
+      expect(res.status, action).toBe(400);
+      expect(res.json.error.details).toEqual([
+        {
+          path: 'action',
+          message: expect.stringMatching(/^not an action the audit log records; one of .*deployment\.update/),
+        },
+      ]);
+    }
+    expect((await get('action=deployment.update')).status).toBe(200);
+  });
+
   it('is for owners and admins only', async () => {
     const admin = await t.client.joinOrg(owner, await t.client.register('a'), 'admin');
     const member = await t.client.joinOrg(owner, await t.client.register('b'), 'member');

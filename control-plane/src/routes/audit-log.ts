@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requirePermission } from '../auth/permissions.js';
 import { bearerAuth, errors, jsonContent, newRouter } from '../http/openapi.js';
 import { listAuditLog } from '../services/audit/list.js';
+import { AUDIT_ACTIONS, isAuditAction } from '../services/audit/record.js';
 import type { RouteDeps } from './deps.js';
 import { Cursor, Limit } from './schemas.js';
 
@@ -30,7 +31,16 @@ const AuditQuerySchema = z
   .object({
     limit: Limit,
     cursor: Cursor,
-    action: z.string().max(64).optional().openapi({ description: 'One action, e.g. `api_key.create`' }),
+    action: z
+      .string()
+      .max(64)
+      .refine(isAuditAction, {
+        message: `not an action the audit log records; one of ${AUDIT_ACTIONS.join(', ')}`,
+      })
+      .optional()
+      .openapi({
+        description: `One action, named whole (not a prefix): ${AUDIT_ACTIONS.map((a) => `\`${a}\``).join(', ')}`,
+      }),
     actor: z
       .string()
       .max(64)

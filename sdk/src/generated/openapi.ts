@@ -5879,7 +5879,7 @@ export interface operations {
   listAuditLog: {
     parameters: {
       query?: {
-        /** @description One action, e.g. `api_key.create` */
+        /** @description One action, named whole (not a prefix): `alert_rule.create`, `alert_rule.delete`, `alert_rule.update`, `alert_silence.create`, `alert_silence.delete`, `api_key.cap`, `api_key.create`, `api_key.revoke`, `api_key.transfer`, `artifact.delete`, `artifact.upload`, `batch_job.cancel`, `batch_job.create`, `billing.plan_change`, `billing.subscription_retry`, `deployment.create`, `deployment.delete`, `deployment.update`, `experiment.create`, `experiment.delete`, `experiment.update`, `file.delete`, `file.upload`, `image.allow`, `image.disallow`, `invitation.accept`, `invitation.create`, `invitation.decline`, `invitation.revoke`, `member.remove`, `member.role_change`, `model.create`, `model.delete`, `model.update`, `model_alias.delete`, `model_alias.set`, `model_version.create`, `model_version.delete`, `model_version.update`, `model_version.upload_start`, `notebook.create`, `notebook.delete`, `notebook.start`, `notebook.stop`, `notification_channel.create`, `notification_channel.delete`, `org.create`, `org.update`, `run.create`, `run.delete`, `run.log_batch`, `run.log_metrics`, `run.log_params`, `run.set_tags`, `run.update`, `user.password_change`, `user.register` */
         action?: string;
         /** @description What one user (`usr_…`) or API key (`key_…`) did */
         actor?: string;

@@ -5,7 +5,7 @@ import type { Actor } from '../../auth/principal.js';
 import type { Database } from '../../db/client.js';
 import { runLogBatches, runMetrics, runParams, runTags } from '../../db/schema.js';
 import { AppError, conflict } from '../../errors.js';
-import { recordAudit } from '../audit/record.js';
+import { type AuditAction, recordAudit } from '../audit/record.js';
 import { findRun } from './runs.js';
 import type { Tx } from './types.js';
 
@@ -111,7 +111,7 @@ async function logToRun<T extends Record<string, number>>(
   db: Database,
   actor: Actor,
   runId: string,
-  action: string,
+  action: AuditAction,
   log: (tx: Tx) => Promise<T | Unchanged<T>>,
 ): Promise<T> {
   requirePermission(actor.principal, 'experiments:write');
