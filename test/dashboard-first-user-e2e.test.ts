@@ -259,6 +259,20 @@ describe('the web dashboard for a first-time user', () => {
       expect(await page.getByRole('main').textContent()).not.toMatch(/run_[0-9a-z]{26}/);
     }, 120_000);
 
+    it('names a run created without a name by when it started, in the runs table and on its page', async () => {
+      const experiment = await owner.request('post', '/v1/experiments', { body: { name: 'sweep' } });
+      const run = await owner.request('post', '/v1/experiments/{id}/runs', {
+        path: { id: experiment.id },
+        body: {},
+      });
+      await page.goto(`${stack.cp.url}/experiments/${experiment.id}`);
+      const link = page.getByRole('region', { name: 'Runs table' }).getByRole('link', { name: /^Run of / });
+      await link.click();
+      await page.getByRole('heading', { name: /^Run of .*\d:\d\d:\d\d/ }).waitFor();
+      expect(new URL(page.url()).pathname).toBe(`/runs/${run.id}`);
+      expect(await page.getByRole('main').textContent()).not.toMatch(/run_[0-9a-z]{26}/);
+    }, 120_000);
+
     it('uploads a new version of the model from its page, with its signature', async () => {
       await page.goto(`${stack.cp.url}/models/${modelId}`);
       const upload = page.getByRole('region', { name: 'Upload a new version' });

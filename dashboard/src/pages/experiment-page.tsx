@@ -9,7 +9,7 @@ import { TableWrap } from '../components/table-wrap';
 import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
-import { metricCell, metricColumns } from './run-columns';
+import { metricCell, metricColumns, runName } from './run-columns';
 
 export function ExperimentPage({ id }: { id: string }) {
   const { client } = useApp();
@@ -57,7 +57,7 @@ export function ExperimentPage({ id }: { id: string }) {
                 {items.map((r) => (
                   <tr key={r.id}>
                     <td>
-                      <AppLink to={`/runs/${r.id}`}>{r.name || r.id}</AppLink>
+                      <AppLink to={`/runs/${r.id}`}>{runName(r)}</AppLink>
                     </td>
                     <td>
                       <StatusBadge status={r.status} />

@@ -7,6 +7,7 @@ import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { usePaged } from '../hooks/use-paged';
 import { formatBytes } from '../lib/format';
+import { runName } from './run-columns';
 import { VersionUpload } from './version-upload';
 
 /** A model's versions with their signature, size, checksum and the run each came from. */
@@ -73,7 +74,7 @@ function RunSource({ runId }: { runId: string }) {
     const experiment = await client.request('get', '/v1/experiments/{id}', {
       path: { id: run.experimentId },
     });
-    return { run: run.name || run.id, experiment: experiment.name };
+    return { run: runName(run), experiment: experiment.name };
   }, [runId]);
   return (
     <p>

@@ -1,6 +1,6 @@
 import type { Schema } from '@meridian/sdk';
 import { describe, expect, it } from 'vitest';
-import { metricCell, metricColumns } from './run-columns';
+import { metricCell, metricColumns, runName, runTitle } from './run-columns';
 
 type RunSummary = Schema<'RunSummary'>;
 
@@ -34,5 +34,21 @@ describe('the runs table’s metric columns', () => {
     expect(metricCell(r, 'loss')).toBe('0.3');
     expect(metricCell(r, 'tokens')).toBe('1234567');
     expect(metricCell(r, 'acc')).toBe('');
+  });
+
+  it('names a run without a name by when it started, to the second, never by its id', () => {
+    // The API names a run created without a name `run-` and the last 8 characters of its id.
+    const unnamed = { ...run({}), id: 'run_01m98v5ygy2pbn8z9as05end6e', name: 'run-s05end6e' };
+    expect(runName(unnamed)).toMatch(/^Run of .*2026.*\d:00:00/);
+    expect(runName({ ...unnamed, startedAt: '2026-05-01T10:00:01.000Z' })).not.toBe(runName(unnamed));
+    expect(runTitle(unnamed)).toBe(runName(unnamed));
+    expect(runName({ ...unnamed, name: '  ' })).toBe(runName(unnamed));
+    // A name its user gave stays, even one that looks like another run's default.
+    expect(runName({ ...unnamed, name: 'run-12345678' })).toBe('run-12345678');
+  });
+
+  it('names a named run by its name, and titles its page with it', () => {
+    expect(runName(run({}))).toBe('r');
+    expect(runTitle({ ...run({}), name: 'baseline' })).toBe('Run baseline');
   });
 });

@@ -7,6 +7,7 @@ import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useLoad } from '../hooks/use-load';
 import { MetricChart } from './metric-chart';
+import { runTitle } from './run-columns';
 
 /** A run: its parameters, a chart per metric, and the model versions registered from it. */
 export function RunPage({ id }: { id: string }) {
@@ -28,7 +29,7 @@ export function RunPage({ id }: { id: string }) {
   const keys = [...new Set(r.metrics.map((m) => m.key))];
   return (
     <>
-      <PageHeader title={`Run ${r.name || r.id}`} />
+      <PageHeader title={runTitle(r)} />
       <p>
         <StatusBadge status={r.status} /> started <TimeText iso={r.startedAt} />
         {r.endedAt ? (
