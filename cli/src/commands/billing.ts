@@ -24,8 +24,8 @@ export function billingCommands(program: Command): void {
   program
     .command('usage')
     .description('Usage and its cost over a period (default: this month)')
-    .option('--from <iso>', 'start (ISO 8601)')
-    .option('--to <iso>', 'end (ISO 8601)')
+    .option('--from <iso>', 'start (ISO 8601); alone, the period runs to now')
+    .option('--to <iso>', 'end (ISO 8601, not included); alone, the period is its UTC month up to it')
     .option('--group-by <by>', 'meter | deployment | notebook | day', 'meter')
     .action(
       action(async (ctx, opts: { from?: string; to?: string; groupBy: string }) => {

@@ -22,24 +22,32 @@ const Instant = z
 
 export const UsageQuery = z
   .object({
-    from: Instant.optional(),
-    to: Instant.optional(),
+    from: Instant.optional().openapi({ description: 'Start; alone, the period runs to now' }),
+    to: Instant.optional().openapi({
+      description:
+        'End (not included); alone, the period is the UTC calendar month up to it (2026-11-01: October)',
+    }),
     groupBy: z.enum(GROUP_BYS).default('meter'),
   })
   .superRefine((q, ctx) => {
-    if ((q.from === undefined) !== (q.to === undefined)) {
-      const path = q.from === undefined ? 'from' : 'to';
-      ctx.addIssue({ code: 'custom', path: [path], message: 'give from and to together, or neither' });
-      return;
-    }
-    if (q.from === undefined || q.to === undefined) return;
-    const span = Date.parse(q.to) - Date.parse(q.from);
-    if (!(span > 0)) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
+    // `to` alone starts its own month: never longer than the cap. `from` alone ends now.
+    if (q.from === undefined) return;
+    const given = q.to !== undefined;
+    const path = given ? 'to' : 'from';
+    const span = Date.parse(q.to ?? new Date().toISOString()) - Date.parse(q.from);
+    if (!(span > 0))
+      ctx.addIssue({
+        code: 'custom',
+        path: [path],
+        message: given ? 'must be after from' : 'must be before now',
+      });
     else if (span > MAX_USAGE_RANGE_DAYS * DAY_MS) {
       ctx.addIssue({
         code: 'custom',
-        path: ['to'],
-        message: `at most ${MAX_USAGE_RANGE_DAYS} days after from`,
+        path: [path],
+        message: given
+          ? `at most ${MAX_USAGE_RANGE_DAYS} days after from`
+          : `at most ${MAX_USAGE_RANGE_DAYS} days ago (to, left out, is now)`,
       });
     }
   });

@@ -268,14 +268,14 @@ describe('billing API', () => {
     });
   });
 
-  it('answers 400 in the envelope to periods that are reversed, too long, half given or not dates', async () => {
+  it('answers 400 in the envelope to periods that are reversed, too long, starting after now or not dates', async () => {
     const owner = await t.client.register('owner');
     const cases: [string, string][] = [
       ['from=2026-03-01&to=2026-02-01', 'to'],
       ['from=2026-03-01&to=2026-03-01', 'to'],
       ['from=2025-01-01&to=2026-01-03', 'to'],
-      ['from=2026-03-01', 'to'],
-      ['to=2026-03-01', 'from'],
+      [`from=${iso(Date.now() + 24 * HOUR)}`, 'from'],
+      [`from=${iso(Date.now() - 400 * 24 * HOUR)}`, 'from'],
       ['from=yesterday&to=2026-03-01', 'from'],
       ['from=2026-02-30&to=2026-03-01', 'from'],
       ['groupBy=key', 'groupBy'],
@@ -291,6 +291,19 @@ describe('billing API', () => {
     }
     const year = await call('GET', '/v1/billing/usage?from=2025-01-01&to=2026-01-02', owner.accessToken);
     expect(year.status, year.text).toBe(200);
+  });
+
+  it('runs a period given only its start to now, and one given only its end from the first of that month', async () => {
+    const owner = await t.client.register('owner');
+    const from = iso(Date.now() - 48 * HOUR);
+    const started = await call('GET', `/v1/billing/usage?from=${from}`, owner.accessToken);
+    expect(started.status, started.text).toBe(200);
+    expect(started.json.from).toBe(from);
+    expect(Math.abs(Date.parse(started.json.to) - Date.now())).toBeLessThan(60_000);
+    const ended = await call('GET', '/v1/billing/usage?to=2026-03-15', owner.accessToken);
+    expect(ended.json).toMatchObject({ from: '2026-03-01T00:00:00.000Z', to: '2026-03-15T00:00:00.000Z' });
+    const monthEnd = await call('GET', '/v1/billing/usage?to=2026-03-01', owner.accessToken);
+    expect(monthEnd.json).toMatchObject({ from: '2026-02-01T00:00:00.000Z', to: '2026-03-01T00:00:00.000Z' });
   });
 
   it('counts a period’s hours by their start: an explicit past period leaves this month out', async () => {

@@ -38,7 +38,8 @@ export function billingRoutes(deps: RouteDeps) {
     operationId: 'getUsage',
     summary: 'Usage and its cost in a period, grouped by meter, deployment, notebook or UTC day',
     description:
-      `Default period: the current UTC calendar month; at most ${MAX_USAGE_RANGE_DAYS} days. Usage is kept ` +
+      `Default period: the current UTC calendar month; \`from\` alone runs to now, \`to\` alone covers the UTC ` +
+      `calendar month up to it; at most ${MAX_USAGE_RANGE_DAYS} days. Usage is kept ` +
       `per UTC hour; an hour counts when it starts in [from, to). ${ROUNDING_RULE} By deployment or ` +
       'notebook each group is rounded per hour on its own, so those lines can add up to slightly more than ' +
       'totalUsd, which is what is invoiced.',
@@ -80,7 +81,10 @@ export function billingRoutes(deps: RouteDeps) {
     .openapi(usage, async (c) => {
       requirePermission(c.var.principal, 'billing:read');
       const { from, to, groupBy } = c.req.valid('query');
-      const period = from && to ? { from: Date.parse(from), to: Date.parse(to) } : {};
+      const period = {
+        ...(from ? { from: Date.parse(from) } : {}),
+        ...(to ? { to: Date.parse(to) } : {}),
+      };
       return c.json(await usageSummary(deps.db, { orgId: c.var.principal.orgId, groupBy, ...period }), 200);
     })
     .openapi(stats, async (c) => {

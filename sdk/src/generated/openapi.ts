@@ -863,7 +863,7 @@ export interface paths {
     };
     /**
      * Usage and its cost in a period, grouped by meter, deployment, notebook or UTC day
-     * @description Default period: the current UTC calendar month; at most 366 days. Usage is kept per UTC hour; an hour counts when it starts in [from, to). Usage is billed per organisation, meter and UTC hour. Running time is the hour’s total seconds rounded up to whole minutes; storage is the hour’s byte-hours in MB-hours (10^6 byte-hours) rounded half up; calls count exactly. Each line is its billable quantity times the unit price, computed exactly; only an invoice’s total is rounded, to whole cents, half up. By deployment or notebook each group is rounded per hour on its own, so those lines can add up to slightly more than totalUsd, which is what is invoiced.
+     * @description Default period: the current UTC calendar month; `from` alone runs to now, `to` alone covers the UTC calendar month up to it; at most 366 days. Usage is kept per UTC hour; an hour counts when it starts in [from, to). Usage is billed per organisation, meter and UTC hour. Running time is the hour’s total seconds rounded up to whole minutes; storage is the hour’s byte-hours in MB-hours (10^6 byte-hours) rounded half up; calls count exactly. Each line is its billable quantity times the unit price, computed exactly; only an invoice’s total is rounded, to whole cents, half up. By deployment or notebook each group is rounded per hour on its own, so those lines can add up to slightly more than totalUsd, which is what is invoiced.
      */
     get: operations['getUsage'];
     put?: never;
@@ -7080,10 +7080,10 @@ export interface operations {
   getUsage: {
     parameters: {
       query?: {
-        /** @description An ISO 8601 date-time, or a date (its UTC midnight) */
+        /** @description Start; alone, the period runs to now */
         from?: string;
         groupBy?: 'meter' | 'deployment' | 'notebook' | 'day';
-        /** @description An ISO 8601 date-time, or a date (its UTC midnight) */
+        /** @description End (not included); alone, the period is the UTC calendar month up to it (2026-11-01: October) */
         to?: string;
       };
       header?: never;

@@ -63,9 +63,12 @@ export async function usageSummary(
   request: { orgId: string; from?: number; to?: number; groupBy: GroupBy },
   now = Date.now(),
 ): Promise<UsageSummary> {
-  // The period defaults to the current UTC calendar month, the invoice's.
+  // The period defaults to the current UTC calendar month, the invoice's; a start alone runs to now, and an
+  // end alone starts at the first of the month it ends in (of the month before, for an end at a month's start).
   const month = calendarMonth(now);
-  const query = { ...request, from: request.from ?? month.start, to: request.to ?? month.end };
+  const from = request.from ?? (request.to === undefined ? month.start : calendarMonth(request.to - 1).start);
+  const to = request.to ?? (request.from === undefined ? month.end : now);
+  const query = { ...request, from, to };
   const windows = await usageByWindow(db, query);
   let parts: Part[];
   if (query.groupBy === 'deployment' || query.groupBy === 'notebook') {
