@@ -273,6 +273,23 @@ describe('the web dashboard for a first-time user', () => {
       expect(await page.getByRole('main').textContent()).not.toMatch(/run_[0-9a-z]{26}/);
     }, 120_000);
 
+    it("clears the alias form's API error once its version is changed, even to one the browser refuses", async () => {
+      await page.goto(`${stack.cp.url}/models/${modelId}`);
+      const form = page.getByRole('form', { name: 'Set an alias' });
+      await form.getByLabel('Version').fill('99');
+      await form.getByRole('button', { name: 'Set alias' }).click();
+      const error = form.getByRole('alert');
+      await error.waitFor();
+      expect(await error.textContent()).toMatch(/99/);
+      // 0 is below the input's minimum: the browser blocks the submit, and the 99 error no longer applies.
+      await form.getByLabel('Version').fill('0');
+      await form.getByRole('button', { name: 'Set alias' }).click();
+      await error.waitFor({ state: 'detached' });
+      expect(await form.getByLabel('Version').evaluate((i) => (i as HTMLInputElement).validity.valid)).toBe(
+        false,
+      );
+    }, 120_000);
+
     it('uploads a new version of the model from its page, with its signature', async () => {
       await page.goto(`${stack.cp.url}/models/${modelId}`);
       const upload = page.getByRole('region', { name: 'Upload a new version' });

@@ -17,6 +17,12 @@ export function AliasForm({ modelId, onSaved }: { modelId: string; onSaved(): vo
     onSaved();
   });
   if (!can.write(role)) return null;
+  // An error answers the alias and version that were sent: once either changes it is stale (and a version the
+  // browser's own check blocks never reaches the API to replace it).
+  const edit = (change: () => void) => {
+    save.clearError();
+    change();
+  };
   const submit = (event: FormEvent) => {
     event.preventDefault();
     void save.run();
@@ -24,10 +30,15 @@ export function AliasForm({ modelId, onSaved }: { modelId: string; onSaved(): vo
   return (
     <form onSubmit={submit} className="inline-form" aria-label="Set an alias">
       <Field label="Alias">
-        <input value={alias} onChange={(e) => setAlias(e.target.value)} required />
+        <input value={alias} onChange={(e) => edit(() => setAlias(e.target.value))} required />
       </Field>
       <Field label="Version">
-        <input type="number" min={1} value={version} onChange={(e) => setVersion(Number(e.target.value))} />
+        <input
+          type="number"
+          min={1}
+          value={version}
+          onChange={(e) => edit(() => setVersion(Number(e.target.value)))}
+        />
       </Field>
       <button type="submit" disabled={save.busy}>
         Set alias
