@@ -54,6 +54,13 @@ describe('meridian keys', () => {
     ]);
   });
 
+  it('create names the key it made, its id after for machines, beside the secret shown once', async () => {
+    api.answer({ 'POST /v1/api-keys': { status: 201, body: { ...key(), secret: 'mk_live_secret' } } });
+    const created = await api.run(['keys', 'create', 'ci']);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toBe('mk_live_secret\n(key ci, key_1; the secret is shown only now)\n');
+  });
+
   it.each([
     ['daily', /--limit wants NAME=N\/PERIOD/],
     ['daily=10000', /--limit wants NAME=N\/PERIOD/],

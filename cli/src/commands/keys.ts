@@ -123,7 +123,7 @@ export function keyCommands(program: Command): void {
               ...(rateLimits.length > 0 ? { rateLimits } : {}),
             },
           });
-          ctx.print(key, () => `${key.secret}\n(key ${key.id}; the secret is shown only now)`);
+          ctx.print(key, () => `${key.secret}\n(key ${key.name}, ${key.id}; the secret is shown only now)`);
         },
       ),
     );
