@@ -79,6 +79,21 @@ describe('monitoring routes', () => {
     expect(foreign.json.error.message).toBe('Notification channel not found');
   });
 
+  it('refuses a silence ending more than 365 days from now, as the CLI does, and takes one ending within', async () => {
+    const silence = (endsAt: string) =>
+      t.client.call('POST', '/v1/alert-silences', { token, body: { endsAt } });
+    const forever = await silence('9999-01-01T00:00:00Z');
+    expect(forever.status).toBe(400);
+    expect(forever.json.error.details).toEqual([
+      { path: 'endsAt', message: expect.stringMatching(/^at most 365 days from now/) },
+    ]);
+    expect((await silence(new Date(Date.now() + 366 * 86_400_000).toISOString())).status).toBe(400);
+    const year = await silence(new Date(Date.now() + 364 * 86_400_000).toISOString());
+    expect(year.status, year.text).toBe(201);
+    // Lifted at once: a silence over every rule would keep the later tests' alerts off the channels.
+    await t.client.call('DELETE', `/v1/alert-silences/${year.json.id}`, { token });
+  });
+
   it('refuses a threshold its metric never crosses or always crosses, naming the range, made or changed', async () => {
     const refusals: [Record<string, unknown>, string][] = [
       [

@@ -26,11 +26,21 @@ export interface SilenceInput {
   comment?: string;
 }
 
+const DAY_MS = 86_400_000;
+/** The longest silence, as `meridian alerts silence --for` takes it: one that outlasts the rule is forgotten. */
+export const MAX_SILENCE_DAYS = 365;
+
 export async function createSilence(db: Database, actor: Actor, input: SilenceInput) {
   requirePermission(actor.principal, 'deployments:write');
   const orgId = actor.principal.orgId;
   const endsAt = new Date(input.endsAt);
-  if (endsAt.getTime() <= Date.now()) throw invalidField('endsAt', 'must be in the future');
+  const now = Date.now();
+  if (endsAt.getTime() <= now) throw invalidField('endsAt', 'must be in the future');
+  if (endsAt.getTime() > now + MAX_SILENCE_DAYS * DAY_MS)
+    throw invalidField(
+      'endsAt',
+      `at most ${MAX_SILENCE_DAYS} days from now (a silence is not a way to delete a rule)`,
+    );
   const ruleName = input.ruleId ? await ruleNameOf(db, orgId, input.ruleId) : undefined;
   if (input.ruleId && ruleName === undefined) throw notFound('Alert rule');
   const id = newId('alertSilence');
