@@ -151,6 +151,40 @@ describe('the web dashboard for a first-time user', () => {
       expect((JSON.parse(line) as typeof answer).outputs).toMatchObject([{ name: 'y', shape: [1, 2] }]);
   }, 300_000);
 
+  it('shows why a deployment name is taken, and offers another that deploys', async () => {
+    const email = unique('tara');
+    const { client: tara } = await registered(email, 'Tara');
+    const page = await loggedInPage(email);
+    await dropWideMlp(page, 'taken-mlp');
+    await page.getByText('Uploaded mlp.onnx as version 1').waitFor();
+    // Meanwhile (from the CLI, say) a deployment takes the name the step offers.
+    const [model] = await collect(tara.list('/v1/models'));
+    await tara.request('post', '/v1/deployments', {
+      body: {
+        name: 'taken-mlp',
+        model: model?.id ?? '',
+        version: 1,
+        gpuType: 'cpu',
+        minReplicas: 0,
+        maxReplicas: 1,
+      },
+    });
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'A deployment named "taken-mlp" already exists' })
+      .waitFor();
+    // Or the one that has it: its page rolls this version out.
+    await page
+      .getByText('To serve this version from taken-mlp instead, roll it out from its page in')
+      .waitFor();
+    await page.getByRole('button', { name: 'Name it taken-mlp-2' }).click();
+    expect(await page.getByLabel('Deployment name').inputValue()).toBe('taken-mlp-2');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByRole('status').filter({ hasText: 'taken-mlp-2:' }).waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('alert').count()).toBe(0);
+  }, 240_000);
+
   it('says at once why a deployment on hardware no host has cannot start, and deploys it on other hardware', async () => {
     const email = unique('noor');
     const { client: noor } = await registered(email, 'Noor');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deployRequestBody } from './deploy-step';
+import { deployRequestBody, nextName } from './deploy-step';
 
 const form = { name: 'fraud-api', model: 'mdl_1', version: 3, gpuCount: 2 };
 
@@ -27,5 +27,11 @@ describe('the deploy form', () => {
       maxReplicas: 1,
     });
     expect('gpuCount' in body).toBe(false);
+  });
+
+  it('offers another name for one already taken', () => {
+    expect(nextName('fraud-api')).toBe('fraud-api-2');
+    expect(nextName('fraud-api-2')).toBe('fraud-api-3');
+    expect(nextName('fraud-api-v9')).toBe('fraud-api-v9-2');
   });
 });

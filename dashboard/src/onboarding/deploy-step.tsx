@@ -1,6 +1,7 @@
-import { type Schema, waitForDeployment } from '@meridian/sdk';
+import { ConflictError, type Schema, waitForDeployment } from '@meridian/sdk';
 import { type FormEvent, useState } from 'react';
 import { useApp } from '../api/context';
+import { AppLink } from '../components/app-link';
 import { ErrorMessage } from '../components/error-message';
 import { Field } from '../components/field';
 import { GpuCountField } from '../components/gpu-count-field';
@@ -31,6 +32,12 @@ export function deployRequestBody(form: {
   };
 }
 
+/** A name to offer in place of a taken one: `fraud-api` → `fraud-api-2`, `fraud-api-2` → `fraud-api-3`. */
+export function nextName(name: string): string {
+  const numbered = /^(.*)-(\d+)$/.exec(name);
+  return numbered ? `${numbered[1]}-${Number(numbered[2]) + 1}` : `${name}-2`;
+}
+
 /**
  * Deploys the uploaded version on the chosen hardware and follows its phases until it is ready; one that cannot
  * start (no host has the hardware, or it failed) stops the wait at once, says why, and can be deployed again.
@@ -45,6 +52,8 @@ export function DeployStep(props: {
   const [gpuType, setGpuType] = useState<GpuType>('cpu');
   const [gpuCount, setGpuCount] = useState(1);
   const [current, setCurrent] = useState<Deployment>();
+  // The name the API answered 409 for: the step offers another, or the deployment that has it.
+  const [taken, setTaken] = useState<string>();
   const follow = (d: Deployment) => {
     setCurrent(d);
     props.onDeployment(d);
@@ -55,15 +64,20 @@ export function DeployStep(props: {
       await client.request('delete', '/v1/deployments/{id}', { path: { id: current.id } });
       setCurrent(undefined);
     }
-    const created = await client.request('post', '/v1/deployments', {
-      body: deployRequestBody({
-        name,
-        model: props.model.id,
-        version: props.version.version,
-        gpuType,
-        gpuCount,
-      }),
-    });
+    const created = await client
+      .request('post', '/v1/deployments', {
+        body: deployRequestBody({
+          name,
+          model: props.model.id,
+          version: props.version.version,
+          gpuType,
+          gpuCount,
+        }),
+      })
+      .catch((error: unknown) => {
+        if (error instanceof ConflictError) setTaken(name);
+        throw error;
+      });
     follow(created);
     // Waiting longer would not help one that cannot start: the step says why and what to do instead.
     const stop = new AbortController();
@@ -134,6 +148,16 @@ export function DeployStep(props: {
         </div>
       ) : null}
       <ErrorMessage error={deploy.error} />
+      {taken !== undefined && taken === name && deploy.error instanceof ConflictError ? (
+        <p>
+          Pick another name above, or{' '}
+          <button type="button" onClick={() => setName(nextName(taken))}>
+            Name it {nextName(taken)}
+          </button>{' '}
+          and deploy. To serve this version from {taken} instead, roll it out from its page in{' '}
+          <AppLink to="/deployments">Deployments</AppLink>.
+        </p>
+      ) : null}
     </div>
   );
 }
