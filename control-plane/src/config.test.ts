@@ -68,4 +68,15 @@ describe('loadConfig', () => {
       /MERIDIAN_AUTH_PAIR_MAX_FAILURES/,
     );
   });
+
+  it('says the range of a whole number out of it, and the format of one not in decimal digits', () => {
+    const range = 'a whole number from 1 to 1,000,000,000';
+    for (const value of ['0', '1000000001', '99999999999'])
+      expect(() => loadConfig({ MERIDIAN_PASSWORD_CONCURRENCY: value }), value).toThrow(
+        `MERIDIAN_PASSWORD_CONCURRENCY: ${range}`,
+      );
+    expect(() => loadConfig({ MERIDIAN_PASSWORD_CONCURRENCY: '1e3' })).toThrow(
+      'MERIDIAN_PASSWORD_CONCURRENCY: a whole number in decimal digits',
+    );
+  });
 });

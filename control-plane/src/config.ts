@@ -3,12 +3,19 @@ import { z } from 'zod';
 import { DEFAULT_NOTEBOOK_IMAGE } from './services/notebooks/deps.js';
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const COUNT_MAX = 1_000_000_000;
+// A value in digits out of range is not a format mistake: its message says the range (as query params do).
+const COUNT_RANGE = `a whole number from 1 to ${COUNT_MAX.toLocaleString('en-US')}`;
 /** A positive whole number written in decimal digits (`0x5` or `1e3` is a mistake worth refusing). */
 const count = (fallback: number) =>
   z
     .preprocess(
-      (v) => (typeof v === 'string' && /^[0-9]{1,10}$/.test(v) ? Number(v) : v),
-      z.number({ error: 'a whole number in decimal digits' }).int().positive().max(1_000_000_000),
+      (v) => (typeof v === 'string' && /^[0-9]{1,16}$/.test(v) ? Number(v) : v),
+      z
+        .number({ error: 'a whole number in decimal digits' })
+        .int()
+        .min(1, { error: COUNT_RANGE })
+        .max(COUNT_MAX, { error: COUNT_RANGE }),
     )
     .default(fallback);
 
