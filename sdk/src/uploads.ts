@@ -59,7 +59,7 @@ export interface UploadOptions {
   onProgress?: (progress: UploadProgress) => void;
   /** Bytes per part, at least 5 MiB (S3's floor); default 8 MiB. Files no larger go in one request. */
   partSize?: number;
-  /** Parts in flight at once; default 3. */
+  /** Parts in flight at once, a whole number from 1 to 16; default 3. */
   concurrency?: number;
   signal?: AbortSignal;
 }
@@ -68,6 +68,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_PART_SIZE = 8 * MiB;
 const MIN_PART_SIZE = 5 * MiB;
 const MAX_PARTS = 10_000;
+const MAX_CONCURRENCY = 16;
 
 type ModelVersion = Schema<'ModelVersion'>;
 
@@ -80,6 +81,12 @@ export async function uploadModelVersion(
   options: UploadOptions,
 ): Promise<ModelVersion> {
   const { source } = options;
+  const { concurrency = 3 } = options;
+  // Checked before anything is sent: 0 or NaN started no worker, and the upload then completed with no part.
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY)
+    throw new RangeError(
+      `concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, not ${concurrency}`,
+    );
   const partSize = Math.max(
     MIN_PART_SIZE,
     options.partSize ?? DEFAULT_PART_SIZE,
@@ -117,7 +124,7 @@ export async function uploadModelVersion(
     }
   };
   let failure: { error: unknown } | undefined;
-  const workers = Array.from({ length: Math.min(options.concurrency ?? 3, queue.length) }, () =>
+  const workers = Array.from({ length: Math.min(concurrency, queue.length) }, () =>
     worker().catch((error: unknown) => {
       failure ??= { error };
       stop.abort();
