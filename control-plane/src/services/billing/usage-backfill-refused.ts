@@ -4,16 +4,13 @@ import { orgs, stripeUsageBackfills } from '../../db/schema.js';
 import type { Reader } from '../models/deps.js';
 import { parseRefusal } from './stripe/subscription-refusal.js';
 import { backfillDescription } from './stripe/usage-backfill.js';
-import { howToRetry } from './subscription-refused.js';
+import { howToRetry, type SubscriptionRefusedView } from './subscription-refused.js';
 
-/** What an org's admins read when Stripe refused to bill usage from before the subscription; null while it has not. */
-export interface UsageBackfillRefusedView {
-  at: string;
-  summary: string;
-  type: string;
-  code: string | null;
-  declineCode: string | null;
-  message: string;
+/**
+ * What an org's admins read when Stripe refused to bill usage from before the subscription (the latest refusal,
+ * read as a refused subscription is, and the items it left unbilled); null while it has not.
+ */
+export interface UsageBackfillRefusedView extends SubscriptionRefusedView {
   items: { month: string; meter: Meter; description: string; amountUsd: string }[];
 }
 
