@@ -47,7 +47,7 @@ describe('API keys', () => {
     expect(one.json).not.toHaveProperty('secret');
   });
 
-  it("refuses a predict scope naming a deployment id the org does not have, another org's as any other", async () => {
+  it("refuses a predict scope naming a deployment id the org does not have, another org's exactly as a missing one", async () => {
     const other = await t.client.register('other-org');
     const model = await newModel(t.app, other.accessToken, 'theirs');
     await uploadVersion(t.app, other.accessToken, model, 'net.pt', 'weights');
