@@ -202,12 +202,14 @@ describe('invitations in the dashboard', () => {
     await keys.getByRole('button', { name: 'Revoke inviter-bot' }).click();
     await keys.getByRole('button', { name: 'Yes, revoke inviter-bot' }).click();
     // The invitation went with the key: the page says which, as `meridian keys revoke` does.
-    const line = page
-      .getByRole('status')
-      .filter({ hasText: 'The pending invitations the key inviter-bot sent' });
+    const line = page.getByRole('status').filter({
+      hasText: `The pending invitations the key inviter-bot (${bot.secret.slice(0, 12)}…, created `,
+    });
     await line.waitFor({ timeout: 10_000 });
-    expect(await line.textContent()).toBe(
-      `The pending invitations the key inviter-bot sent were revoked with it: ${byBot} (member)`,
+    expect(await line.textContent()).toMatch(
+      new RegExp(
+        `^The pending invitations the key inviter-bot \\(${bot.secret.slice(0, 12)}…, created [^)]+\\) sent were revoked with it: ${byBot} \\(member\\)$`,
+      ),
     );
     expect(await seriousViolations(page)).toEqual([]);
     const left = await t.client.call('GET', '/v1/org/invitations', { token: owner.accessToken });
@@ -217,6 +219,51 @@ describe('invitations in the dashboard', () => {
     await keys.getByRole('button', { name: 'Yes, revoke quiet-bot' }).click();
     await line.waitFor({ state: 'detached', timeout: 10_000 });
     expect(await page.getByRole('status').filter({ hasText: 'pending invitations' }).count()).toBe(0);
+  }, 120_000);
+
+  it('tells two keys of the same name apart by their start and creation time, and revokes the one chosen', async () => {
+    const older = await t.client.createKey(owner, { name: 'ci' });
+    const newer = await t.client.createKey(owner, { name: 'ci' });
+    const start = (k: { secret: string }) => k.secret.slice(0, 12);
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+    await page.getByRole('link', { name: 'API keys' }).click();
+    const keys = page.getByRole('region', { name: 'API keys table' });
+    await keys.getByRole('row', { name: new RegExp(start(older)) }).waitFor();
+    const revokes = keys.getByRole('button', { name: /^Revoke ci \(/ });
+    const names = await revokes.evaluateAll((buttons) => buttons.map((b) => b.getAttribute('aria-label')));
+    expect(names).toHaveLength(2);
+    expect(new Set(names).size).toBe(2);
+    // Each row's button names the start of its own key, which the row shows, and when it was made.
+    const newerRow = keys.getByRole('row', { name: new RegExp(start(newer)) });
+    const button = newerRow.getByRole('button', { name: `Revoke ci (${start(newer)}…, created ` });
+    await button.click();
+    const confirm = newerRow.getByRole('button', { name: `Yes, revoke ci (${start(newer)}…, created ` });
+    expect(await confirm.textContent()).toMatch(
+      new RegExp(`^Yes, revoke ci \\(${start(newer)}…, created .+\\)$`),
+    );
+    await confirm.click();
+    await newerRow.getByText('revoked').waitFor();
+    const listed = await t.client.call('GET', '/v1/api-keys', { token: owner.accessToken });
+    const status = (id: string) => listed.json.items.find((k: { id: string }) => k.id === id)?.status;
+    expect([status(older.id), status(newer.id)]).toEqual(['active', 'revoked']);
+    expect(await seriousViolations(page)).toEqual([]);
+  }, 120_000);
+
+  it('tells two members of the same name apart by their address, and removes the one chosen', async () => {
+    const first = await t.client.joinOrg(owner, await t.client.register('twin'), 'member');
+    const second = await t.client.joinOrg(owner, await t.client.register('twin'), 'member');
+    const page = await newPage();
+    await page.goto(`${origin}/login`);
+    await logIn(page, owner.email);
+    await page.getByRole('link', { name: 'Members' }).click();
+    const members = page.getByRole('region', { name: 'Members table' });
+    await members.getByRole('button', { name: `Remove twin (${second.email})`, exact: true }).click();
+    await members.getByRole('button', { name: `Yes, remove twin (${second.email})`, exact: true }).click();
+    await members.getByRole('cell', { name: second.email, exact: true }).waitFor({ state: 'detached' });
+    await members.getByRole('cell', { name: first.email, exact: true }).waitFor();
+    await members.getByRole('button', { name: `Remove twin (${first.email})`, exact: true }).waitFor();
   }, 120_000);
 
   it('sends one revoke of a key and one removal of a member, the buttons disabled while each is on its way', async () => {

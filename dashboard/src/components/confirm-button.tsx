@@ -7,6 +7,11 @@ import { useEffect, useRef, useState } from 'react';
  */
 export function ConfirmButton(props: {
   label: string;
+  /**
+   * The action's accessible name where its label alone may not tell it from its neighbours' (two keys both
+   * named `ci`): it should begin with the label, so what a voice-control user reads out still finds it.
+   */
+  name?: string;
   confirm: string;
   onConfirm(): void;
   disabled?: boolean;
@@ -30,6 +35,7 @@ export function ConfirmButton(props: {
         ref={action}
         type="button"
         className="danger"
+        aria-label={props.name}
         onClick={() => setAsking(true)}
         disabled={props.disabled}
       >

@@ -5,6 +5,15 @@ import { ErrorMessage } from '../components/error-message';
 import { StatusBadge } from '../components/status-badge';
 import { TimeText } from '../components/time-text';
 import { useAction } from '../hooks/use-action';
+import { formatTime } from '../lib/format';
+
+/**
+ * A key as a person tells it from the others: its name, which need not be unique (two keys named `ci`), with
+ * the first characters of its secret and when it was made, both shown in its row.
+ */
+export function keyLabel(k: Pick<Schema<'ApiKey'>, 'name' | 'start' | 'createdAt'>): string {
+  return `${k.name} (${k.start}…, created ${formatTime(k.createdAt)})`;
+}
 
 export function ApiKeyRow({
   apiKey: k,
@@ -33,6 +42,9 @@ export function ApiKeyRow({
       <td>{k.scopes.join(', ')}</td>
       <td>{k.rateLimits.map((l) => `${l.name}: ${l.limit}/${l.periodSeconds}s`).join(', ') || '—'}</td>
       <td>
+        <TimeText iso={k.createdAt} />
+      </td>
+      <td>
         <TimeText iso={k.expiresAt} />
       </td>
       <td>
@@ -42,7 +54,8 @@ export function ApiKeyRow({
         {can.manage(role) && k.status === 'active' ? (
           <ConfirmButton
             label={`Revoke ${k.name}`}
-            confirm={`Yes, revoke ${k.name}`}
+            name={`Revoke ${keyLabel(k)}`}
+            confirm={`Yes, revoke ${keyLabel(k)}`}
             onConfirm={() => void revoke.run()}
             disabled={revoke.busy}
           />

@@ -6,7 +6,7 @@ import { PageHeader } from '../components/page-header';
 import { TableWrap } from '../components/table-wrap';
 import { usePaged } from '../hooks/use-paged';
 import { ApiKeyForm } from './api-key-form';
-import { ApiKeyRow } from './api-key-row';
+import { ApiKeyRow, keyLabel } from './api-key-row';
 import { invitationsRevokedWith } from './revoked-invitations';
 
 export function ApiKeysPage() {
@@ -22,7 +22,7 @@ export function ApiKeysPage() {
   const keyRevoked = (key: Schema<'ApiKey'>) => (since: Date) => {
     list.reload();
     void invitationsRevokedWith(client, { key: key.id }, 'api_key.revoke', since).then(
-      (items) => setRevoked(items.length > 0 ? { name: key.name, items } : undefined),
+      (items) => setRevoked(items.length > 0 ? { name: keyLabel(key), items } : undefined),
       // The key is revoked; only the line naming what went with it is missing.
       () => setRevoked(undefined),
     );
@@ -47,6 +47,7 @@ export function ApiKeysPage() {
                 <th scope="col">Status</th>
                 <th scope="col">Scopes</th>
                 <th scope="col">Limits</th>
+                <th scope="col">Created</th>
                 <th scope="col">Expires</th>
                 <th scope="col">Last used</th>
                 <th scope="col">Actions</th>

@@ -33,6 +33,8 @@ export function MemberRow({
     onChange('member.remove', since);
   });
   const manage = can.manage(myRole) && m.userId !== me.user?.id;
+  // Names are not unique (two members may both be Sam): the address, shown in the row, is.
+  const who = `${m.name} (${m.email})`;
   // The role chosen is applied by its own button: arrow keys on a focused select change its value (and fire
   // change) at every press, so applying on change would grant or take a role at each key on the way.
   const [role, setRole] = useState(m.role as Role);
@@ -45,7 +47,7 @@ export function MemberRow({
         {manage ? (
           <span className="inline-form">
             <label>
-              <span className="visually-hidden">Role of {m.name}</span>
+              <span className="visually-hidden">Role of {who}</span>
               <select value={role} onChange={(e) => setRole(e.target.value as Role)} disabled={update.busy}>
                 {ROLES.map((r) => (
                   <option key={r} value={r}>
@@ -55,7 +57,12 @@ export function MemberRow({
               </select>
             </label>
             {role === m.role ? null : (
-              <button type="button" onClick={() => void update.run(role)} disabled={update.busy}>
+              <button
+                type="button"
+                aria-label={`Make ${m.name} ${role} (${m.email})`}
+                onClick={() => void update.run(role)}
+                disabled={update.busy}
+              >
                 Make {m.name} {role}
               </button>
             )}
@@ -68,7 +75,8 @@ export function MemberRow({
         {manage ? (
           <ConfirmButton
             label={`Remove ${m.name}`}
-            confirm={`Yes, remove ${m.name}`}
+            name={`Remove ${who}`}
+            confirm={`Yes, remove ${who}`}
             onConfirm={() => void remove.run()}
             disabled={remove.busy}
           />

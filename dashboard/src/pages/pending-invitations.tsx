@@ -23,7 +23,7 @@ function PendingRow({ invitation: i, onChange }: { invitation: Schema<'Invitatio
       <td>
         <ConfirmButton
           label={`Revoke invitation of ${i.email}`}
-          confirm="Revoke"
+          confirm={`Yes, revoke the invitation of ${i.email}`}
           onConfirm={() => void revoke.run()}
           disabled={revoke.busy}
         />
