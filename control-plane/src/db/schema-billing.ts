@@ -192,6 +192,11 @@ export const stripeUsageBackfills = sqliteTable(
       .notNull()
       .default('pending'),
     attempts: integer('attempts').notNull().default(0),
+    /**
+     * Stripe's own 500s (`api_error`) answered to the item's requests: Stripe saves such an answer under the key
+     * and replays it for a day, so the next attempt goes out under a key naming the count (`backfillRequestKey`).
+     */
+    serverErrors: integer('server_errors').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),
     lastError: text('last_error'),
     /**

@@ -58,6 +58,17 @@ describe('usage of months no Stripe subscription covered', () => {
     return res.json as { subscriptionRetried: boolean };
   };
   const choosePro = () => choosePlan('pro');
+  /** Stripe ends the org's subscription at `at` and its webhook drops the org to Free; the ended one's id. */
+  const endSubscriptionAt = async (at: number) => {
+    const ended = await stripe.subscriptionOf(owner.orgId);
+    stripeNow = at;
+    Object.assign(stripe.server.state.subscriptions.get(ended) ?? {}, {
+      status: 'canceled',
+      ended_at: stripe.server.state.nowSeconds(),
+    });
+    await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+    return ended;
+  };
 
   it('bills the month a refused subscription left unbilled on the first invoice, once across a lost answer and restarts', async () => {
     stripeNow = lastMonthDay;
@@ -121,14 +132,8 @@ describe('usage of months no Stripe subscription covered', () => {
     stripeNow = thisMonth.start - 4 * DAY;
     await stripe.addUsage(owner.orgId, 'inference_calls', 300, billingWindow(stripeNow - 3 * HOUR));
     await stripe.runner().runOnce(stripeNow);
-    const ended = await stripe.subscriptionOf(owner.orgId);
     // Stripe ends it in month M (unpaid) and its webhook drops the org to Free; the org goes on using the platform.
-    stripeNow = thisMonth.start - 3 * DAY;
-    Object.assign(stripe.server.state.subscriptions.get(ended) ?? {}, {
-      status: 'canceled',
-      ended_at: stripe.server.state.nowSeconds(),
-    });
-    await setOrgStanding(t.db, owner.orgId, { plan: 'free' }, { syncStripe: false });
+    const ended = await endSubscriptionAt(thisMonth.start - 3 * DAY);
     await stripe.addUsage(owner.orgId, 'inference_calls', 700, lastMonthUsage);
     stripeNow = lastMonthDay;
     await stripe.runner().runOnce(lastMonthDay);
@@ -144,6 +149,43 @@ describe('usage of months no Stripe subscription covered', () => {
     expect(addedItems().map((item) => [item.amount, item.subscription, item.description])).toEqual([
       [70, renewed, `Inference: $0.001 per call: 700 calls in ${lastMonth}, before the subscription began`],
     ]);
+  });
+
+  it('adds an item Stripe answered 500 on the next pass, under a new key, and keeps the key across a lost connection', async () => {
+    stripeNow = thisMonth.start - 4 * DAY;
+    await stripe.addUsage(owner.orgId, 'inference_calls', 300, billingWindow(stripeNow - 3 * HOUR));
+    await stripe.runner().runOnce(stripeNow);
+    await endSubscriptionAt(thisMonth.start - 3 * DAY);
+    await stripe.addUsage(owner.orgId, 'inference_calls', 700, lastMonthUsage);
+    stripeNow = lastMonthDay;
+    await stripe.runner().runOnce(lastMonthDay);
+
+    // Month M+1: Stripe fails the item's first request with its own 500, which it saves under the key and
+    // replays for a day; the next request's connection is dropped before Stripe ran it.
+    stripeNow = undefined;
+    await choosePro();
+    stripe.server.failNext(1, 'server_error', INVOICE_ITEMS);
+    stripe.server.failNext(1, 'drop', INVOICE_ITEMS);
+    for (let pass = 0; pass < 3; pass += 1) await stripe.runner().runOnce(Date.now() + pass * HOUR);
+
+    const renewed = await stripe.subscriptionOf(owner.orgId);
+    expect(addedItems().map((item) => [item.amount, item.subscription])).toEqual([[70, renewed]]);
+    const sent = stripe.server.requests.filter(
+      (r) => r.method === INVOICE_ITEMS.method && r.path === INVOICE_ITEMS.path,
+    );
+    expect(sent.map((r) => [r.injected, r.status])).toEqual([
+      ['server_error', 500],
+      ['drop', undefined],
+      [undefined, 200],
+    ]);
+    const [failed, dropped, added] = sent.map((r) => r.idempotencyKey);
+    expect(dropped).not.toBe(failed);
+    expect(added).toBe(dropped);
+    const [row] = await t.db
+      .select()
+      .from(stripeUsageBackfills)
+      .where(eq(stripeUsageBackfills.orgId, owner.orgId));
+    expect(row).toMatchObject({ status: 'sent', serverErrors: 1 });
   });
 
   it('sends the month’s usage that went to a customer deleted in Stripe to the new customer, once', async () => {

@@ -9,7 +9,7 @@ import { calendarMonth } from '../period.js';
 import { lineAmount } from '../summary.js';
 import { usageByWindow } from '../windows.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
-import type { InvoiceItemAdded, NewInvoiceItem, StripeGateway } from './gateway.js';
+import type { InvoiceItemAdded, NewInvoiceItem, StripeFailure, StripeGateway } from './gateway.js';
 import { creationKeyAfter, isPermanentRefusal, parseRefusal } from './subscription-refusal.js';
 import { recordBackfillRefusal } from './usage-backfill-refusal.js';
 
@@ -113,6 +113,25 @@ export const backfillKey = (row: Pick<BackfillRow, 'orgId' | 'month' | 'meter'>)
 export const backfillDescription = (row: Pick<BackfillRow, 'meter' | 'quantity' | 'month'>) =>
   `${PRICES[row.meter].description}: ${quantityText(row.quantity, PRICES[row.meter].unit)} in ${monthName(row.month)}, before the subscription began`;
 
+/**
+ * Whether Stripe itself answered 500 (`api_error`): its endpoint ran and failed, and Stripe saves that answer
+ * under the Idempotency-Key and replays it to every request with the key for about a day. Only an answer from
+ * Stripe's API says no request with the key is still running (Stripe runs one per key at a time); a 502, 503 or
+ * 504 may come from a proxy in front of a request still in flight, and a timeout says nothing, so those keep
+ * the key, which is what keeps such a request from being made twice.
+ */
+const isSavedServerError = (failure: StripeFailure) =>
+  failure.reason === 'http' && failure.status === 500 && failure.type === 'api_error';
+
+/**
+ * The Idempotency-Key of the item's next request: its key (`item.key`, the one its metadata carries and its
+ * lookup finds it by) until Stripe answers a request 500, then one per such answer, so a retry is not
+ * answered from Stripe's saved 500 for a day. Safe because every attempt first looks the item up by its
+ * metadata key: an item Stripe made before failing is found, not made again.
+ */
+export const backfillRequestKey = (item: Pick<NewInvoiceItem, 'key'>, serverErrors: number) =>
+  serverErrors > 0 ? `${item.key}-after-server-error-${serverErrors}` : item.key;
+
 function invoiceItemFor(row: BackfillRow): NewInvoiceItem {
   const start = Date.parse(`${row.month}-01T00:00:00Z`);
   return {
@@ -128,10 +147,14 @@ function invoiceItemFor(row: BackfillRow): NewInvoiceItem {
 }
 
 /** The item Stripe holds under the key, else the one it adds now; a failed lookup is a failure like any. */
-async function addOnce(gateway: StripeGateway, item: NewInvoiceItem): Promise<InvoiceItemAdded> {
+async function addOnce(
+  gateway: StripeGateway,
+  item: NewInvoiceItem,
+  requestKey: string,
+): Promise<InvoiceItemAdded> {
   try {
     const found = await gateway.findInvoiceItem(item.customerId, item.key);
-    return found ? { kind: 'added', id: found } : await gateway.addInvoiceItem(item, item.key);
+    return found ? { kind: 'added', id: found } : await gateway.addInvoiceItem(item, requestKey);
   } catch (error) {
     return { kind: 'failed', reason: 'network', message: String(error) };
   }
@@ -146,8 +169,8 @@ export interface BackfillOptions {
 /**
  * Sends the recorded backfills that are due as invoice items. Each is first looked up among the customer's
  * invoice items by its key (a crash after Stripe added it, an answer lost, a key Stripe has pruned), else added
- * under it as Idempotency-Key, then marked sent: a resend or a restart adds nothing twice. A failure waits with
- * backoff, except a refusal for good (`isPermanentRefusal`), which is recorded and not sent again
+ * under it as Idempotency-Key (or the key after Stripe's saved 500s: `backfillRequestKey`), then marked sent: a
+ * resend or a restart adds nothing twice. A failure waits with backoff, except a refusal for good (`isPermanentRefusal`), which is recorded and not sent again
  * (`recordBackfillRefusal`).
  */
 export async function sendUsageBackfills(db: Database, gateway: StripeGateway, options: BackfillOptions) {
@@ -169,7 +192,7 @@ export async function sendUsageBackfills(db: Database, gateway: StripeGateway, o
       eq(stripeUsageBackfills.meter, row.meter),
     );
     const item = invoiceItemFor(row);
-    const outcome = await addOnce(gateway, item);
+    const outcome = await addOnce(gateway, item, backfillRequestKey(item, row.serverErrors));
     if (outcome.kind === 'added') {
       await db
         .update(stripeUsageBackfills)
@@ -190,6 +213,7 @@ export async function sendUsageBackfills(db: Database, gateway: StripeGateway, o
       continue;
     }
     const attempts = row.attempts + 1;
+    const serverErrors = row.serverErrors + (isSavedServerError(outcome) ? 1 : 0);
     logger.warn('stripe usage backfill not added yet', {
       orgId: row.orgId,
       month: row.month,
@@ -201,6 +225,7 @@ export async function sendUsageBackfills(db: Database, gateway: StripeGateway, o
       .update(stripeUsageBackfills)
       .set({
         attempts,
+        serverErrors,
         nextAttemptAt: new Date(
           now + retryDelayMs(attempts, options.backoff ?? DEFAULT_BACKOFF, outcome.retryAfterMs),
         ),

@@ -1,0 +1,1 @@
+ALTER TABLE `stripe_usage_backfills` ADD `server_errors` integer DEFAULT 0 NOT NULL;
