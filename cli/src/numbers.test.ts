@@ -15,7 +15,7 @@ describe('wholeNumber', () => {
       }
       expect(error).toBeInstanceOf(CliError);
       expect((error as CliError).exitCode).toBe(2);
-      expect((error as Error).message).toBe(`--tail wants a whole number from 0 to 10000, not ${bad}`);
+      expect((error as Error).message).toBe(`--tail wants a whole number from 0 to 10,000, not ${bad}`);
     }
   });
 });

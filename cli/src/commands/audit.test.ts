@@ -69,7 +69,7 @@ describe('audit flags', () => {
     for (const bad of ['0', '10001', '-5', '1e3', '2.5', 'ten', ''])
       expect(usageError(() => parseLimit(bad))).toEqual([
         2,
-        `--limit wants a whole number from 1 to 10000, not ${bad}`,
+        `--limit wants a whole number from 1 to 10,000, not ${bad}`,
       ]);
   });
 });

@@ -13,7 +13,7 @@ import {
 import type { Command } from 'commander';
 import { action, CliError, type Context, EXIT, table } from '../context.js';
 import { MAX_GPU_COUNT, parseGpuCount, requireGpuType } from '../gpus.js';
-import { wholeNumber } from '../numbers.js';
+import { versionNumber, wholeNumber } from '../numbers.js';
 import { findDeployment, requireDeployment, requireModel } from '../resolve.js';
 import { type SettingFlags, settingsFrom } from './deploy-settings.js';
 import { deploymentDetail, phaseLine, readyCell, rolloutLine, versionCell } from './deployment-detail.js';
@@ -178,8 +178,7 @@ async function deploy(ctx: Context, modelRef: string, opts: DeployOptions) {
     throw new CliError(`--gpu is one of ${GPU_TYPES.join(', ')}`, 2);
   }
   const gpuCount = parseGpuCount(opts.gpus, opts.gpu);
-  const version =
-    opts.version === undefined ? undefined : wholeNumber(opts.version, '--version', 1, 2_147_483_647);
+  const version = opts.version === undefined ? undefined : versionNumber(opts.version, '--version');
   // Checked before anything changes: a --timeout that is not a number would otherwise wait forever.
   const timeoutMs = wholeNumber(opts.timeout ?? '600', '--timeout', 1, 86_400) * 1000;
   const client = await ctx.client();

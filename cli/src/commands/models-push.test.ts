@@ -69,8 +69,8 @@ describe('meridian models push with part settings it cannot use', () => {
   it.each([
     [['--concurrency', 'abc'], '--concurrency wants a whole number from 1 to 16, not abc'],
     [['--concurrency', '0'], '--concurrency wants a whole number from 1 to 16, not 0'],
-    [['--part-size', '1'], '--part-size wants a whole number from 5 to 5120, not 1'],
-    [['--part-size', 'big'], '--part-size wants a whole number from 5 to 5120, not big'],
+    [['--part-size', '1'], '--part-size wants a whole number from 5 to 5,120, not 1'],
+    [['--part-size', 'big'], '--part-size wants a whole number from 5 to 5,120, not big'],
   ])('refuses %j (exit 2) before anything is sent', async (flags, message) => {
     api.answer({});
     const refused = await api.run(['models', 'push', file, '--name', 'big', ...flags]);

@@ -16,7 +16,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { configDir, UploadCheckpoints } from '../config.js';
 import { action, CliError, type Context, table } from '../context.js';
-import { wholeNumber } from '../numbers.js';
+import { versionNumber, wholeNumber } from '../numbers.js';
 import { findModel, requireModel } from '../resolve.js';
 import { requireRunRef } from './runs.js';
 
@@ -294,13 +294,13 @@ export function modelCommands(program: Command): void {
     .command('set <model> <alias> <version>')
     .description('Point an alias at a version (deploy --alias serves what it names)')
     .action(
-      action(async (ctx, ref: string, alias: string, version: string) => {
-        if (!/^[1-9]\d*$/.test(version)) throw new CliError(`Not a version number: ${version}`, 2);
+      action(async (ctx, ref: string, alias: string, asked: string) => {
+        const version = versionNumber(asked, 'VERSION');
         const client = await ctx.client();
         const model = await requireModel(client, ref);
         const set = await client.request('put', '/v1/models/{id}/aliases/{alias}', {
           path: { id: model.id, alias },
-          body: { version: Number(version) },
+          body: { version },
         });
         ctx.print(set, () => `${model.name}@${alias} → version ${version}`);
       }),

@@ -3,6 +3,7 @@ import { predict, predictRaw, predictSimple, type Tensor } from '@meridian/sdk';
 import { readNpyFile } from '@meridian/sdk/node';
 import type { Command } from 'commander';
 import { action, CliError, type Context } from '../context.js';
+import { versionNumber } from '../numbers.js';
 
 interface PredictOptions {
   data?: string;
@@ -39,6 +40,8 @@ async function readInputs(specs: string[]): Promise<Tensor[]> {
 }
 
 async function run(ctx: Context, name: string, opts: PredictOptions) {
+  // Checked before anything is read or sent: the edge would answer --version 0 with a 404 naming no version.
+  const version = opts.version === undefined ? undefined : String(versionNumber(opts.version, '--version'));
   if (!opts.data && opts.input.length === 0)
     throw new CliError('Give --data FILE (or - for stdin) or --input name=@file.npy', 2);
   if (opts.data && opts.input.length > 0) throw new CliError('Give --data or --input, not both', 2);
@@ -48,7 +51,7 @@ async function run(ctx: Context, name: string, opts: PredictOptions) {
     const inputs = await readInputs(opts.input);
     result = await predict(client, name, inputs, {
       binary: true,
-      ...(opts.version ? { version: opts.version } : {}),
+      ...(version ? { version } : {}),
     });
   } else {
     const text = await readData(opts.data ?? '-');
@@ -59,12 +62,12 @@ async function run(ctx: Context, name: string, opts: PredictOptions) {
       throw new CliError(`${opts.data === '-' ? 'stdin' : opts.data} is not JSON`);
     }
     if (Array.isArray(body.inputs)) {
-      const version = opts.version ? `/versions/${encodeURIComponent(opts.version)}` : '';
-      const url = `${client.edgeUrl}/v2/models/${encodeURIComponent(name)}${version}/infer`;
+      const pinned = version ? `/versions/${version}` : '';
+      const url = `${client.edgeUrl}/v2/models/${encodeURIComponent(name)}${pinned}/infer`;
       result = await predictRaw(client, url, text, { 'content-type': 'application/json' });
     } else if (body.inputs && typeof body.inputs === 'object') {
       // The edge's simple route serves the deployment's routing: it has no version in its path or body.
-      if (opts.version)
+      if (version)
         throw new CliError(
           '--version pins a version of an OIP request: give "inputs" as a list of tensors ' +
             '([{"name", "datatype", "shape", "data"}]) or --input name=@file.npy, not an object of named arrays',
@@ -92,6 +95,6 @@ export function predictCommand(program: Command): void {
       (v: string, all: string[]) => [...all, v],
       [] as string[],
     )
-    .option('--version <v>', 'pin a model version (OIP requests and --input; not simple JSON)')
+    .option('--version <n>', 'pin a model version number (OIP requests and --input; not simple JSON)')
     .action(action(async (ctx, name: string, opts: PredictOptions) => run(ctx, name, opts)));
 }
