@@ -214,7 +214,11 @@ export const models = sqliteTable(
     name: text('name').notNull(),
     description: text('description').notNull().default(''),
     tags: text('tags', { mode: 'json' }).$type<Record<string, string>>().notNull(),
-    /** Next version number to hand out; versions are numbered per model and never reused. */
+    /**
+     * The lowest number a new version may take: one past the highest version that was ever ready, so a deleted
+     * version's number is never reused. A new version takes this or one past the highest it has, whichever is
+     * more, so a refused upload (its row removed) leaves no gap. Not bumped when an upload starts.
+     */
     nextVersion: integer('next_version').notNull().default(1),
     createdAt: createdAt(),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),

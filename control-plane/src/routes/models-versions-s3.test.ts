@@ -72,6 +72,78 @@ describe('model versions on S3', () => {
     expect(await storedKeys(store, `orgs/${owner.orgId}/models/${modelId}/`)).toEqual([]);
   });
 
+  it("gives a refused upload's number to the next accepted one, and never a number a ready version had", async () => {
+    const token = owner.accessToken;
+    const modelId = await newModel(t.app, token);
+    const modelName = (await call('GET', `/v1/models/${modelId}`)).json.name;
+    const experiment = (await call('POST', '/v1/experiments', { name: `refusals-${modelId}` })).json.id;
+    const runId = (await call('POST', `/v1/experiments/${experiment}/runs`, {})).json.id;
+    expect((await uploadVersion(t.app, token, modelId, 'net.pt', 'weights 1')).json.version).toBe(1);
+
+    // Refused streamed: an ONNX file that does not load (422), then one past the size limit (413).
+    const broken = await uploadVersion(t.app, token, modelId, 'x.onnx', SILERO.subarray(0, 5000), { runId });
+    expect(broken.status).toBe(422);
+    const big = await uploadVersion(t.app, token, modelId, 'x.pt', generatedStream(LIMIT + MiB));
+    expect(big.status).toBe(413);
+    // Refused at completion: the stored file is not the size declared (422). It started as v2 all the same.
+    const started = await call('POST', `/v1/models/${modelId}/versions/uploads`, {
+      filename: 'net.pt',
+      sizeBytes: 10,
+      partCount: 1,
+      runId,
+    });
+    expect(started.json.version).toMatchObject({ version: 2, status: 'uploading' });
+    // While it uploads, nothing can be pointed at it.
+    const alias = await call('PUT', `/v1/models/${modelId}/aliases/production`, { version: 2 });
+    expect([alias.status, alias.json.error.message]).toEqual([409, 'Version 2 is uploading, not ready']);
+    const [part] = started.json.parts;
+    const put = await fetch(part.url, { method: 'PUT', body: new Uint8Array(11) });
+    const parts = [{ partNumber: part.partNumber, etag: put.headers.get('etag') ?? '' }];
+    const refused = await call('POST', `/v1/models/${modelId}/versions/2/complete`, { parts });
+    expect(refused.status, refused.text).toBe(422);
+
+    const next = await uploadVersion(t.app, token, modelId, 'net.pt', 'weights 2');
+    expect([next.status, next.json.version]).toEqual([201, 2]);
+    expect(next.json.id).not.toBe(started.json.version.id);
+    const listed = await call('GET', `/v1/models/${modelId}/versions`);
+    expect(listed.json.items.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    // The run lists no version: the refused ones went, and the new v2 came from no run.
+    expect((await call('GET', `/v1/runs/${runId}`)).json.modelVersions).toEqual([]);
+    const moved = await call('PUT', `/v1/models/${modelId}/aliases/production`, { version: 2 });
+    expect(moved.json).toMatchObject({ version: 2, versionId: next.json.id });
+    // The audit log keeps the refused upload's start, under the number it was tried as.
+    expect(await t.client.auditNames(token, 'model_version.upload_start', started.json.version.id)).toEqual([
+      `${modelName} v2`,
+    ]);
+
+    // A number a ready version had stays its own once the version is deleted.
+    expect((await call('DELETE', `/v1/models/${modelId}/aliases/production`)).status).toBe(204);
+    expect((await call('DELETE', `/v1/models/${modelId}/versions/2`)).status).toBe(204);
+    expect((await uploadVersion(t.app, token, modelId, 'net.pt', 'weights 3')).json.version).toBe(3);
+    expect(await storedKeys(store, `orgs/${owner.orgId}/models/${modelId}/`)).toHaveLength(2);
+  });
+
+  it('numbers concurrent accepted uploads apart while the refused ones among them give theirs back', async () => {
+    const token = owner.accessToken;
+    const modelId = await newModel(t.app, token);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        i % 2 === 0
+          ? uploadVersion(t.app, token, modelId, 'net.pt', `concurrent ${i}`)
+          : uploadVersion(t.app, token, modelId, 'x.onnx', SILERO.subarray(0, 5000)),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual([201, 422, 201, 422, 201, 422, 201, 422]);
+    const accepted = results.flatMap((r) => (r.status === 201 ? [r.json.version as number] : []));
+    expect(new Set(accepted).size).toBe(4);
+    const listed = await call('GET', `/v1/models/${modelId}/versions`);
+    expect(listed.json.items.map((v: { version: number }) => v.version)).toEqual(
+      [...accepted].sort((a, b) => b - a),
+    );
+    const next = await uploadVersion(t.app, token, modelId, 'net.pt', 'after');
+    expect(next.json.version).toBe(Math.max(...accepted) + 1);
+  });
+
   it('completes a multipart upload from presigned S3 part URLs, verifies it, and deletes it with the model', async () => {
     const modelId = await newModel(t.app, owner.accessToken);
     // S3 wants every part but the last to be at least 5 MiB.

@@ -138,7 +138,7 @@ describe('model versions', () => {
     }
   });
 
-  it('numbers versions 1, 2, 3 and never reuses a number; only description, tags and metadata change', async () => {
+  it("numbers versions 1, 2, 3 and never reuses a ready version's number; only description, tags and metadata change", async () => {
     const modelId = await newModel(t.app, token);
     for (const n of [1, 2, 3]) {
       const res = await uploadVersion(t.app, token, modelId, 'net.pt', `weights ${n}`);

@@ -36,8 +36,10 @@ export async function assertRunExists(db: Reader, orgId: string, runId: string):
 
 /**
  * Hands out the model's next version number and records the version as `uploading`, in one transaction:
- * the increment is a single UPDATE … RETURNING, so concurrent uploads never share a number, and numbers
- * are never reused (a failed upload leaves a gap).
+ * one past the highest version the model has (ready or still uploading), and never below `nextVersion`, one
+ * past the highest that was ever ready. So a refused upload, whose row goes, gives its number back, while a
+ * number people once used is never reused. The UPDATE takes the write lock first and the number is read in
+ * the INSERT itself, so concurrent uploads never share one (the unique index on (model, version) stands guard).
  */
 export async function reserveVersion(
   deps: ModelDeps,
@@ -49,19 +51,23 @@ export async function reserveVersion(
   const orgId = actor.principal.orgId;
   const id = input.versionId ?? newId('modelVersion');
   return deps.db.transaction(async (tx) => {
-    const [bumped] = await tx
+    const [model] = await tx
       .update(models)
-      .set({ nextVersion: sql`${models.nextVersion} + 1`, updatedAt: new Date() })
+      .set({ updatedAt: new Date() })
       .where(and(eq(models.orgId, orgId), eq(models.id, modelId)))
-      .returning({ next: models.nextVersion, modelName: models.name });
-    if (!bumped) throw notFound('Model');
+      .returning({ floor: models.nextVersion, modelName: models.name });
+    if (!model) throw notFound('Model');
+    const highest = tx
+      .select({ n: sql`coalesce(max(${modelVersions.version}), 0) + 1` })
+      .from(modelVersions)
+      .where(eq(modelVersions.modelId, modelId));
     const [row] = await tx
       .insert(modelVersions)
       .values({
         id,
         orgId,
         modelId,
-        version: bumped.next - 1,
+        version: sql`max(${model.floor}, (${highest}))`,
         status: 'uploading',
         format: input.format,
         runtime: input.runtime,
@@ -84,7 +90,7 @@ export async function reserveVersion(
         targetType: 'model_version',
         targetId: id,
         metadata: {
-          name: versionName(bumped.modelName, row.version),
+          name: versionName(model.modelName, row.version),
           modelId,
           version: row.version,
           fileName: input.fileName,
@@ -95,7 +101,10 @@ export async function reserveVersion(
   });
 }
 
-/** Forgets a version whose upload failed: its row and whatever reached the store. */
+/**
+ * Forgets a version whose upload failed or was refused: its row, and so its number, which the next upload
+ * takes (reserveVersion), then whatever reached the store.
+ */
 export async function discardVersion(deps: ModelDeps, row: VersionRow): Promise<void> {
   await deps.db.delete(modelVersions).where(eq(modelVersions.id, row.id));
   await removeObjects(deps, [row]);
@@ -119,8 +128,8 @@ export async function rejectUnusable(deps: ModelDeps, row: VersionRow, ingested:
 }
 
 /**
- * Marks an uploaded version ready with its digest and signature, counts its bytes for the org and audits
- * it, all in one transaction. A version deleted while it uploaded stays deleted: its object goes too.
+ * Marks an uploaded version ready with its digest and signature, keeps its number from being handed out
+ * again, counts its bytes for the org and audits it, all in one transaction. A version deleted while it uploaded stays deleted: its object goes too.
  */
 export async function finishVersion(
   deps: ModelDeps,
@@ -143,6 +152,11 @@ export async function finishVersion(
       .where(and(eq(modelVersions.id, row.id), eq(modelVersions.status, 'uploading')))
       .returning();
     if (!updated) return undefined;
+    // From now on the number is one people may have used: deleting the version must not free it.
+    await tx
+      .update(models)
+      .set({ nextVersion: sql`max(${models.nextVersion}, ${row.version + 1})` })
+      .where(eq(models.id, row.modelId));
     await addStoredBytes(tx, orgId, 'model', ingested.sizeBytes);
     // Read here rather than at reservation: the model may have been renamed while the bytes streamed.
     const model = await findModel(tx, orgId, row.modelId);
