@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import type { EdgeVariables } from './caller.js';
 import { cors } from './cors.js';
 import type { Env } from './env.js';
-import { EdgeError, respondWithError } from './errors.js';
+import { EdgeError, echoed, respondWithError } from './errors.js';
 import { drainUnreadBody, limitHeaderBytes } from './request-body.js';
 import { type RequestIdVariables, requestId } from './request-id.js';
 import { createHealthRoutes } from './routes/health.js';
@@ -30,7 +30,7 @@ export function createEdgeApp(): Hono<EdgeAppEnv> {
     respondWithError(
       c,
       'not_found',
-      `No route for ${c.req.method} ${c.req.path.slice(0, 256)}`,
+      `No route for ${c.req.method} ${echoed(c.req.path)}`,
       c.get('requestId'),
     ),
   );

@@ -17,6 +17,29 @@ export class EdgeError extends Error {
   }
 }
 
+/** How much of a caller's own text (a model name, a version, an input name) an error message echoes. */
+export const ECHO_MAX_CHARS = 64;
+// C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides and isolates: any of
+// them echoed raw would break a log line or a terminal, or make the message read other than it is.
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * A caller's text as an error message may quote it: its first 64 characters (code points), then `…` when
+ * there was more, with each unprintable character written as a `\u` escape. A 4 KB name comes back as 65
+ * characters, and a newline in it as `\u000a`. Only for error paths: callers' text on success is theirs.
+ */
+export function echoed(text: string): string {
+  // Sliced before it is split: a name may be megabytes (a simple-JSON input's key), and two code units per
+  // code point is enough to tell whether there are more than 64.
+  const chars = Array.from(text.slice(0, 2 * ECHO_MAX_CHARS + 2));
+  const head = chars.slice(0, ECHO_MAX_CHARS).join('');
+  const shown = head.replace(
+    UNPRINTABLE,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+  return chars.length > ECHO_MAX_CHARS ? `${shown}…` : shown;
+}
+
 /** OIP's error body with the edge's code and request id beside the message, as OIP allows. */
 export type OipErrorBody = OipError & { code?: ErrorCode; requestId: string };
 

@@ -1,4 +1,4 @@
-import { EdgeError } from '../errors.js';
+import { EdgeError, echoed } from '../errors.js';
 
 /** What `POST /v1/deployments/{id}/predict` takes: each input by name, as a (nested) array or a scalar. */
 export type SimpleInputs = Record<string, unknown>;
@@ -35,7 +35,7 @@ function flatten(name: string, value: unknown): { shape: number[]; data: unknown
 const ragged = (name: string) =>
   new EdgeError(
     'bad_request',
-    `input '${name}' is not a rectangular array: every row must have the same length`,
+    `input '${echoed(name)}' is not a rectangular array: every row must have the same length`,
   );
 
 /**
@@ -55,7 +55,7 @@ export function toOipRequest(inputs: unknown, signature: TensorSpec[]): { inputs
     if (!spec)
       throw new EdgeError(
         'bad_request',
-        `unknown input '${name}'; the model takes ${[...known.keys()].join(', ')}`,
+        `unknown input '${echoed(name)}'; the model takes ${[...known.keys()].join(', ')}`,
       );
     tensors.push({ name, datatype: spec.datatype, ...flatten(name, value) });
   }

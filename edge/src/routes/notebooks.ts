@@ -3,7 +3,7 @@ import { type Context, Hono } from 'hono';
 import { setCookie } from 'hono/cookie';
 import type { EdgeVariables } from '../caller.js';
 import type { Env } from '../env.js';
-import { EdgeError } from '../errors.js';
+import { EdgeError, echoed } from '../errors.js';
 import { type NotebookAccess, resolveNotebookAccess, TOKEN_QUERY_PARAMETER } from '../notebooks/access.js';
 import { notebookOfOrigin, onOwnOrigin, refuseFromElsewhere } from '../notebooks/origin.js';
 import { forwardToNotebook, NotebookUnreachableError } from '../notebooks/proxy.js';
@@ -46,7 +46,7 @@ export function createNotebookRoutes(): Hono<AppEnv> {
 
 async function serveNotebook(c: Context<AppEnv>, id: string): Promise<Response> {
   // No notebook has another shape of id (nor an origin to send a browser to).
-  if (!isNotebookId(id)) throw new EdgeError('not_found', `Notebook '${id.slice(0, 64)}' not found`);
+  if (!isNotebookId(id)) throw new EdgeError('not_found', `Notebook '${echoed(id)}' not found`);
   const origin = notebookOfOrigin(c);
   // Another notebook's origin serves none but its own: its pages are its owner's.
   if (origin !== undefined && origin !== id)

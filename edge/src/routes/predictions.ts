@@ -12,7 +12,7 @@ import { authenticate, requirePredictScope } from '../auth/authenticate.js';
 import { canonicalBodyHash, ResponseCache, responseCacheKey } from '../cache/response-cache.js';
 import type { EdgeVariables } from '../caller.js';
 import type { Env } from '../env.js';
-import { EdgeError, type OipErrorBody } from '../errors.js';
+import { EdgeError, echoed, type OipErrorBody } from '../errors.js';
 import { type Admission, admit } from '../limits/admit.js';
 import { noteMetricsTarget, recordDeploymentMetrics } from '../metrics/recorder.js';
 import { codeForStatus, readAgentError } from '../oip/agent-errors.js';
@@ -74,14 +74,18 @@ async function deploymentCalled(c: Ctx, ref: string, as: CalledAs = AS_MODEL): P
     (snapshot) => (as.byId ? findById(snapshot, orgId, ref) : undefined) ?? findByName(snapshot, orgId, ref),
   );
   // Another org's deployment answers exactly like one that does not exist.
-  // The name is the caller's: echoed, but never more than a name's worth of it.
+  // The name is the caller's: echoed, but never more than a name's worth of it, nor a raw control character.
   if (!deployment) {
     const what = as.byId ? 'no deployment has that name or id' : 'no deployment has that name';
-    throw new EdgeError('not_found', `${as.noun} '${ref.slice(0, 128)}' not found: ${what}`);
+    throw new EdgeError('not_found', `${as.noun} '${echoed(ref)}' not found: ${what}`);
   }
   requirePredictScope(c.get('caller'), deployment);
   return deployment;
 }
+
+/** The 404 for a version the path pins that the deployment does not serve; the pin is the caller's text. */
+const versionNotServed = (pinned: string, deployment: RoutedDeployment) =>
+  new EdgeError('not_found', `version '${echoed(pinned)}' of model '${deployment.name}' is not being served`);
 
 function versionOf(
   c: Ctx,
@@ -96,8 +100,7 @@ function versionOf(
     ...(sticky ? { stickyKey: caller.keyId ?? caller.userId ?? caller.orgId } : {}),
   });
   if (version) return version;
-  if (pinned !== undefined)
-    throw new EdgeError('not_found', `version '${pinned}' of model '${deployment.name}' is not being served`);
+  if (pinned !== undefined) throw versionNotServed(pinned, deployment);
   throw new EdgeError('unavailable', `${noun} '${deployment.name}' has no ready replica yet`, {
     'Retry-After': '5',
   });
@@ -379,8 +382,7 @@ async function statistics(c: Ctx) {
   const pinned = c.req.param('version');
   // Pinned as /infer pins: by version id or by number.
   const one = pinned === undefined ? undefined : findPinnedVersion(deployment, pinned);
-  if (pinned !== undefined && one === undefined)
-    throw new EdgeError('not_found', `version '${pinned}' of model '${deployment.name}' is not being served`);
+  if (pinned !== undefined && one === undefined) throw versionNotServed(pinned, deployment);
   const versions = one === undefined ? deployment.versions : [one];
   const askReplica = (version: RoutedVersion, replica: RoutedReplica) =>
     forwardToReplica(c.env, {
