@@ -194,7 +194,7 @@ export const stripeUsageBackfills = sqliteTable(
     attempts: integer('attempts').notNull().default(0),
     /**
      * Stripe's own 500s (`api_error`) answered to the item's requests: Stripe saves such an answer under the key
-     * and replays it for a day, so the next attempt goes out under a key naming the count (`backfillRequestKey`).
+     * and replays it for a day, so the next attempt goes out under a key naming the count (`keyAfterServerErrors`).
      */
     serverErrors: integer('server_errors').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at', { mode: 'timestamp_ms' }).notNull(),

@@ -73,6 +73,25 @@ describe('creating a subscription whose answer was lost over a month end', () =>
     expect(await t.subscriptionOf(org)).toBe(customer.subscriptionId);
   });
 
+  it('sends the same request under a new key after Stripe answered it 500, rather than meet the saved 500 for a day', async () => {
+    t.server.failNext(1, 'server_error', SUBSCRIPTIONS);
+    await expect(ensureCustomer(t.db, t.gateway, catalogue, org, now)).rejects.toThrow(/500/);
+
+    // A second later, still before the month's end (the anchor it was sent with is still ahead).
+    now += 1_000;
+    const customer = await ensureCustomer(t.db, t.gateway, catalogue, org, now);
+
+    expect(t.server.state.subscriptions.size).toBe(1);
+    const [failed, made] = creations();
+    expect([failed?.status, made?.status]).toEqual([500, 200]);
+    expect(failed?.idempotencyKey).toBe(`subscription-${org}`);
+    expect(made?.idempotencyKey).toBe(`subscription-${org}-after-server-error-1`);
+    // The stored request, unchanged: the anchor of the month it was first sent in, and its creation key.
+    expect(made?.params).toEqual(failed?.params);
+    expect(t.server.state.subscriptions.has(customer.subscriptionId)).toBe(true);
+    expect(await pending()).toBeNull();
+  });
+
   it('computes the request again once Stripe, which never received it, refuses its anchor as past', async () => {
     // Neither the request nor the SDK's one resend of it reaches Stripe.
     t.server.failNext(2, 'drop', SUBSCRIPTIONS);

@@ -9,6 +9,8 @@ import type { NewSubscription, StripeFailure, StripeGateway } from './gateway.js
 import {
   creationKeyAfter,
   isPermanentRefusal,
+  isSavedServerError,
+  keyAfterServerErrors,
   parseRefusal,
   recordRefusal,
   type SubscriptionRefusal,
@@ -41,6 +43,8 @@ const PendingSubscription = z.object({
    * was kept: a refusal of one settles every queued change.
    */
   planChangesUpTo: z.number().int().optional(),
+  /** Stripe's saved 500s answered to the request so far: the next try's Idempotency-Key names them. */
+  serverErrors: z.number().int().positive().optional(),
 });
 type PendingSubscription = z.infer<typeof PendingSubscription>;
 
@@ -107,10 +111,20 @@ async function send(
   refusal: SubscriptionRefusal | undefined,
 ) {
   const { db, gateway } = ctx;
-  const outcome = await gateway.createSubscription(pending.request, pending.key);
+  const outcome = await gateway.createSubscription(
+    pending.request,
+    keyAfterServerErrors(pending.key, pending.serverErrors ?? 0),
+  );
   if (outcome.kind === 'created') return outcome.id;
   const stored = JSON.stringify(pending);
-  if (refusedItsTimes(outcome)) {
+  if (isSavedServerError(outcome)) {
+    // The same request again, under a key of its own: it is still looked up by `pending.key` first.
+    const counted = { ...pending, serverErrors: (pending.serverErrors ?? 0) + 1 };
+    await db
+      .update(billingCustomers)
+      .set({ pendingSubscription: JSON.stringify(counted) })
+      .where(and(eq(billingCustomers.orgId, orgId), eq(billingCustomers.pendingSubscription, stored)));
+  } else if (refusedItsTimes(outcome)) {
     await db
       .update(billingCustomers)
       .set({ pendingSubscription: null })

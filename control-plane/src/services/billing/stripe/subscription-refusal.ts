@@ -31,6 +31,25 @@ export function isPermanentRefusal(failure: StripeFailure): boolean {
   return REFUSING_TYPES.includes(failure.type ?? '') && !WAIT_CODES.includes(failure.code ?? '');
 }
 
+/**
+ * Whether Stripe itself answered 500 (`api_error`): its endpoint ran and failed, and Stripe saves that answer
+ * under the Idempotency-Key and replays it to every request with the key for about a day. Only an answer from
+ * Stripe's API says no request with the key is still running (Stripe runs one per key at a time); a 502, 503 or
+ * 504 may come from a proxy in front of a request still in flight, and a timeout says nothing, so those keep
+ * the key, which is what keeps such a request from being made twice. Pure.
+ */
+export const isSavedServerError = (failure: StripeFailure) =>
+  failure.reason === 'http' && failure.status === 500 && failure.type === 'api_error';
+
+/**
+ * The Idempotency-Key a request goes out under after Stripe answered `serverErrors` of its tries with a saved
+ * 500 (`isSavedServerError`): `key` until the first, then one per such answer, so a retry is not answered from
+ * the saved 500 for a day. Only for requests whose object is looked up by `key` (in its metadata) before every
+ * try, so an object Stripe made before failing is found, not made again.
+ */
+export const keyAfterServerErrors = (key: string, serverErrors: number) =>
+  serverErrors > 0 ? `${key}-after-server-error-${serverErrors}` : key;
+
 /** What `billing_customers.subscription_refusal` holds. */
 export const SubscriptionRefusal = z.object({
   /** The Idempotency-Key of the refused creation. */

@@ -9,8 +9,14 @@ import { calendarMonth } from '../period.js';
 import { lineAmount } from '../summary.js';
 import { usageByWindow } from '../windows.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, retryDelayMs } from './backoff.js';
-import type { InvoiceItemAdded, NewInvoiceItem, StripeFailure, StripeGateway } from './gateway.js';
-import { creationKeyAfter, isPermanentRefusal, parseRefusal } from './subscription-refusal.js';
+import type { InvoiceItemAdded, NewInvoiceItem, StripeGateway } from './gateway.js';
+import {
+  creationKeyAfter,
+  isPermanentRefusal,
+  isSavedServerError,
+  keyAfterServerErrors,
+  parseRefusal,
+} from './subscription-refusal.js';
 import { recordBackfillRefusal } from './usage-backfill-refusal.js';
 
 const HALF_HOUR_MS = 1_800_000;
@@ -113,25 +119,6 @@ export const backfillKey = (row: Pick<BackfillRow, 'orgId' | 'month' | 'meter'>)
 export const backfillDescription = (row: Pick<BackfillRow, 'meter' | 'quantity' | 'month'>) =>
   `${PRICES[row.meter].description}: ${quantityText(row.quantity, PRICES[row.meter].unit)} in ${monthName(row.month)}, before the subscription began`;
 
-/**
- * Whether Stripe itself answered 500 (`api_error`): its endpoint ran and failed, and Stripe saves that answer
- * under the Idempotency-Key and replays it to every request with the key for about a day. Only an answer from
- * Stripe's API says no request with the key is still running (Stripe runs one per key at a time); a 502, 503 or
- * 504 may come from a proxy in front of a request still in flight, and a timeout says nothing, so those keep
- * the key, which is what keeps such a request from being made twice.
- */
-const isSavedServerError = (failure: StripeFailure) =>
-  failure.reason === 'http' && failure.status === 500 && failure.type === 'api_error';
-
-/**
- * The Idempotency-Key of the item's next request: its key (`item.key`, the one its metadata carries and its
- * lookup finds it by) until Stripe answers a request 500, then one per such answer, so a retry is not
- * answered from Stripe's saved 500 for a day. Safe because every attempt first looks the item up by its
- * metadata key: an item Stripe made before failing is found, not made again.
- */
-export const backfillRequestKey = (item: Pick<NewInvoiceItem, 'key'>, serverErrors: number) =>
-  serverErrors > 0 ? `${item.key}-after-server-error-${serverErrors}` : item.key;
-
 function invoiceItemFor(row: BackfillRow): NewInvoiceItem {
   const start = Date.parse(`${row.month}-01T00:00:00Z`);
   return {
@@ -169,7 +156,8 @@ export interface BackfillOptions {
 /**
  * Sends the recorded backfills that are due as invoice items. Each is first looked up among the customer's
  * invoice items by its key (a crash after Stripe added it, an answer lost, a key Stripe has pruned), else added
- * under it as Idempotency-Key (or the key after Stripe's saved 500s: `backfillRequestKey`), then marked sent: a
+ * under it as Idempotency-Key (or the key after Stripe's saved 500s: `keyAfterServerErrors`; every attempt looks the item up first, so an
+ * item Stripe made before failing is found, not made again), then marked sent: a
  * resend or a restart adds nothing twice. A failure waits with backoff, except a refusal for good (`isPermanentRefusal`), which is recorded and not sent again
  * (`recordBackfillRefusal`).
  */
@@ -192,7 +180,7 @@ export async function sendUsageBackfills(db: Database, gateway: StripeGateway, o
       eq(stripeUsageBackfills.meter, row.meter),
     );
     const item = invoiceItemFor(row);
-    const outcome = await addOnce(gateway, item, backfillRequestKey(item, row.serverErrors));
+    const outcome = await addOnce(gateway, item, keyAfterServerErrors(item.key, row.serverErrors));
     if (outcome.kind === 'added') {
       await db
         .update(stripeUsageBackfills)
