@@ -18,13 +18,22 @@ export function errorResponse(
   return c.json(body, statusForErrorCode(code) as ContentfulStatusCode);
 }
 
-/** Turns zod issues into the envelope's details: a path and a message each. */
+/** How many refused fields the envelope's message names; its details list them all (up to 20). */
+const FIELDS_IN_MESSAGE = 3;
+
+/**
+ * Turns zod issues into the envelope's details, a path and a message each, and a message that names the
+ * fields as `path: words` (the form `invalidField` uses, which the CLI does not print twice).
+ */
 export function validationError(error: ZodError): AppError {
   const details = error.issues.slice(0, 20).map((issue) => ({
     path: issue.path.map(String).join('.') || '(body)',
     message: issue.message,
   }));
-  return new AppError('validation_failed', 'The request is not valid', details);
+  const named = details.slice(0, FIELDS_IN_MESSAGE).map((d) => `${d.path}: ${d.message}`);
+  const more = error.issues.length - named.length;
+  const message = more > 0 ? `${named.join('; ')}; and ${more} more` : named.join('; ');
+  return new AppError('validation_failed', message || 'The request is not valid', details);
 }
 
 /** The app's only error mapping: domain errors keep their code, anything unexpected is a logged 500. */

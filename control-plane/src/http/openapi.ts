@@ -3,6 +3,7 @@ import { ErrorCode } from '@meridian/protocol';
 import type { AppEnv } from './context.js';
 import { validationError } from './errors.js';
 import { strictJsonBody } from './strict-json.js';
+import { validationMessage } from './validation-messages.js';
 
 type Route = Parameters<OpenAPIHono<AppEnv>['openapi']>[0];
 
@@ -18,6 +19,9 @@ function withStrictJsonBody<R extends Route>(route: R): R {
  * bodies must be UTF-8 without lone surrogates.
  */
 export function newRouter() {
+  // hono's validator parses without per-call options, so the words for fields whose schema gives none are
+  // set where zod looks last before its own (a schema's or a check's own message still wins).
+  z.config({ customError: validationMessage });
   const router = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error);

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { AppError } from '../errors.js';
+import { AppError, invalidField } from '../errors.js';
 import type { AppEnv } from './context.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -45,12 +45,10 @@ export const strictJsonBody: MiddlewareHandler<AppEnv> = async (c, next) => {
     }
     const at = loneSurrogateAt(parsed);
     if (at) {
-      throw new AppError('validation_failed', 'The request is not valid', [
-        {
-          path: at.join('.') || '(body)',
-          message: 'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff)',
-        },
-      ]);
+      throw invalidField(
+        at.join('.') || '(body)',
+        'must not contain a lone UTF-16 surrogate (\\ud800–\\udfff)',
+      );
     }
   }
   return next();
