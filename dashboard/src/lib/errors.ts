@@ -11,7 +11,11 @@ export function messageOf(error: unknown): { message: string; code?: string; req
       ...(error.requestId ? { requestId: error.requestId } : {}),
     };
   if (error instanceof MeridianError) {
-    const details = error.details.map((d) => `${d.path}: ${d.message}`).join('; ');
+    // A refused field the message already names (`name: must be at most 100 characters`) is not said twice.
+    const details = error.details
+      .map((d) => `${d.path}: ${d.message}`)
+      .filter((line) => !error.message.includes(line))
+      .join('; ');
     return {
       message: details ? `${error.message} (${details})` : error.message,
       // Where the server sent no code, a made-up `http_400` would only repeat the status.
