@@ -10,7 +10,7 @@ export function parseDuration(value: string, flag: string): number {
 
 /**
  * A duration flag within the API's bounds, refused here in the flag's own words (the API would name its
- * field, e.g. `windowSeconds: Too small`, which the user never typed).
+ * field, e.g. `windowSeconds: must be a whole number from …`, which the user never typed).
  */
 export function parseDurationWithin(value: string, flag: string, min: number, max: number): number {
   const seconds = parseDuration(value, flag);
