@@ -174,15 +174,97 @@ describe('the web dashboard for a first-time user', () => {
       .getByRole('alert')
       .filter({ hasText: 'A deployment named "taken-mlp" already exists' })
       .waitFor();
-    // Or the one that has it: its page rolls this version out.
-    await page
-      .getByText('To serve this version from taken-mlp instead, roll it out from its page in')
-      .waitFor();
+    // Or the one that has it, which serves this very version already: a link to it, and nothing to roll.
+    await page.getByText('taken-mlp serves v1 already: open taken-mlp.').waitFor();
+    expect(await page.getByRole('button', { name: /^Deploy v/ }).count()).toBe(0);
     await page.getByRole('button', { name: 'Name it taken-mlp-2' }).click();
     expect(await page.getByLabel('Deployment name').inputValue()).toBe('taken-mlp-2');
     await page.getByRole('button', { name: 'Deploy' }).click();
     await page.getByRole('status').filter({ hasText: 'taken-mlp-2:' }).waitFor({ timeout: 30_000 });
     expect(await page.getByRole('alert').count()).toBe(0);
+  }, 240_000);
+
+  it('rolls the deployment of a taken name to the version just uploaded, in place, and links to it', async () => {
+    const email = unique('uma');
+    const { client: uma } = await registered(email, 'Uma');
+    const model = await wideMlpModel(uma, 'roll-mlp');
+    const before = await uma.request('post', '/v1/deployments', {
+      body: { name: 'roll-mlp', model: model.id, version: 1, gpuType: 'cpu' },
+    });
+    await waitForDeployment(uma, before.id, { timeoutMs: 120_000 });
+    const page = await loggedInPage(email);
+    // A new version of the model that deployment serves, from Get started.
+    await page.getByLabel('Model name').fill('roll-mlp');
+    await dropFile(page, '[data-testid=drop-zone]', 'mlp-v2.onnx', buildMlp({ ...WIDE_MLP, seed: 4 }), '');
+    await page.getByText('Uploaded mlp-v2.onnx as version 2 of roll-mlp').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'A deployment named "roll-mlp" already exists' })
+      .waitFor();
+    await page.getByText('roll-mlp serves v1 of roll-mlp.').waitFor();
+    // Through the route `meridian deploy` updates a deployment with: its version, nothing else.
+    const patched = page.waitForRequest(
+      (r) => r.method() === 'PATCH' && new URL(r.url()).pathname === `/v1/deployments/${before.id}`,
+    );
+    await page.getByRole('button', { name: 'Deploy v2 to roll-mlp' }).click();
+    expect((await patched).postDataJSON()).toEqual({ version: 2 });
+    await page.getByRole('status').filter({ hasText: 'Deploying v2 to roll-mlp: pending' }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'roll-mlp serves v2 now: ready' })
+      .waitFor({ timeout: 120_000 });
+    expect(await page.getByRole('alert').count()).toBe(0);
+    const link = page.getByRole('link', { name: 'Open roll-mlp' });
+    expect(await link.getAttribute('href')).toBe(`/deployments/${before.id}`);
+    // The same deployment, not another beside it; and Get started goes on with it.
+    const deployments = await collect(uma.list('/v1/deployments'));
+    expect(deployments.map((d) => [d.id, d.name, d.version.version])).toEqual([[before.id, 'roll-mlp', 2]]);
+    await page.getByRole('button', { name: 'Create key' }).waitFor();
+    await link.click();
+    await page.getByRole('heading', { name: 'Deployment roll-mlp' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/deployments/${before.id}`);
+  }, 300_000);
+
+  it('says in words why the API refused to roll a taken deployment forward, and leaves it as it was', async () => {
+    const ownerEmail = unique('olga');
+    const { client: olga, org } = await registered(ownerEmail, 'Olga');
+    const model = await wideMlpModel(olga, 'shared-mlp');
+    const shared = await olga.request('post', '/v1/deployments', {
+      body: {
+        name: 'shared-mlp',
+        model: model.id,
+        version: 1,
+        gpuType: 'cpu',
+        minReplicas: 0,
+        maxReplicas: 1,
+      },
+    });
+    const email = unique('max');
+    const { client: max } = await registered(email, 'Max');
+    await joinByInvitation(olga, max, email, 'member');
+    const page = await loggedInPage(email);
+    await page.getByLabel('Organisation').selectOption(org.id);
+    await page.getByRole('button', { name: /^Switch to/ }).click();
+    await page.getByText('member', { exact: true }).waitFor();
+    await page.getByLabel('Model name').fill('shared-mlp');
+    await dropFile(page, '[data-testid=drop-zone]', 'mlp-v2.onnx', buildMlp({ ...WIDE_MLP, seed: 4 }), '');
+    await page.getByText('Uploaded mlp-v2.onnx as version 2 of shared-mlp').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    const roll = page.getByRole('button', { name: 'Deploy v2 to shared-mlp' });
+    await roll.waitFor();
+    // Meanwhile the owner makes Max a viewer: the page still offers the roll, and the API refuses it.
+    const members = await collect(olga.list('/v1/org/members'));
+    const userId = members.find((m) => m.email === email)?.userId ?? '';
+    await olga.request('patch', '/v1/org/members/{userId}', { path: { userId }, body: { role: 'viewer' } });
+    await roll.click();
+    const refusal = page.getByRole('alert').filter({ hasText: 'v2 was not deployed to shared-mlp:' });
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toMatch(/you are a viewer here/);
+    // Nothing rolled: the offer stands for when the role is back, and the deployment serves v1 still.
+    await roll.waitFor();
+    const after = await olga.request('get', '/v1/deployments/{id}', { path: { id: shared.id } });
+    expect(after.version.version).toBe(1);
   }, 240_000);
 
   it('says at once why a deployment on hardware no host has cannot start, and deploys it on other hardware', async () => {

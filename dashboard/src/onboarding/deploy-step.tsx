@@ -8,7 +8,9 @@ import { GpuCountField } from '../components/gpu-count-field';
 import { StatusBadge } from '../components/status-badge';
 import { useAction } from '../hooks/use-action';
 import { type GpuType, gpuFields } from '../lib/gpus';
+import { RollForwardOffer, useRollForward } from './roll-forward';
 import { startProblem } from './start-problem';
+import { type TakenOffer, takenOffer } from './taken-deployment';
 
 type Deployment = Schema<'Deployment'>;
 
@@ -52,13 +54,19 @@ export function DeployStep(props: {
   const [gpuType, setGpuType] = useState<GpuType>('cpu');
   const [gpuCount, setGpuCount] = useState(1);
   const [current, setCurrent] = useState<Deployment>();
-  // The name the API answered 409 for: the step offers another, or the deployment that has it.
-  const [taken, setTaken] = useState<string>();
+  // The name the API answered 409 for: the step offers another, or what the deployment that has it can do.
+  const [taken, setTaken] = useState<{ name: string; offer: TakenOffer }>();
   const follow = (d: Deployment) => {
     setCurrent(d);
     props.onDeployment(d);
   };
+  /** The organisation's deployment named `taken`; undefined when it cannot be read. */
+  const deploymentNamed = async (taken: string) => {
+    const { items } = await client.request('get', '/v1/deployments', { query: { name: taken } });
+    return items.find((d) => d.name === taken);
+  };
   const deploy = useAction(async () => {
+    setTaken(undefined);
     // Deploying again replaces the one that did not start: the new one takes its name.
     if (current) {
       await client.request('delete', '/v1/deployments/{id}', { path: { id: current.id } });
@@ -74,8 +82,11 @@ export function DeployStep(props: {
           gpuCount,
         }),
       })
-      .catch((error: unknown) => {
-        if (error instanceof ConflictError) setTaken(name);
+      .catch(async (error: unknown) => {
+        if (error instanceof ConflictError) {
+          const existing = await deploymentNamed(name).catch(() => undefined);
+          setTaken({ name, offer: takenOffer(existing, props.model, props.version) });
+        }
         throw error;
       });
     follow(created);
@@ -95,8 +106,11 @@ export function DeployStep(props: {
       if (!stop.signal.aborted) throw error;
     }
   });
+  // Rolling the deployment of a taken name forward is kept apart from `current`: deploying again deletes that
+  // one, and a deployment the user had before this step must never be. Once it rolls, the 409 is answered.
+  const roll = useRollForward({ onStart: deploy.clearError, onServing: props.onDeployment });
   // A deploy under way, or done, fixes the form; one that cannot start leaves it open for other choices.
-  const locked = deploy.busy || current?.status === 'ready';
+  const locked = deploy.busy || current?.status === 'ready' || roll.busy || roll.done;
   const problem = current && !deploy.busy ? startProblem(current) : undefined;
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -148,16 +162,51 @@ export function DeployStep(props: {
         </div>
       ) : null}
       <ErrorMessage error={deploy.error} />
-      {taken !== undefined && taken === name && deploy.error instanceof ConflictError ? (
-        <p>
-          Pick another name above, or{' '}
-          <button type="button" onClick={() => setName(nextName(taken))}>
-            Name it {nextName(taken)}
-          </button>{' '}
-          and deploy. To serve this version from {taken} instead, roll it out from its page in{' '}
-          <AppLink to="/deployments">Deployments</AppLink>.
-        </p>
+      {taken !== undefined && taken.name === name ? (
+        <TakenName taken={taken} version={props.version.version} roll={roll} onRename={setName} />
       ) : null}
     </div>
+  );
+}
+
+/** What to do about a taken deployment name: another name, or the deployment that has it. */
+function TakenName(props: {
+  taken: { name: string; offer: TakenOffer };
+  version: number;
+  roll: ReturnType<typeof useRollForward>;
+  onRename(name: string): void;
+}) {
+  const { name, offer } = props.taken;
+  // Once the deployment of that name rolls forward (not when the API refused it), the name is what the user chose.
+  const rolling = props.roll.target?.name === name && (props.roll.busy || props.roll.rolled !== undefined);
+  return (
+    <>
+      {rolling ? null : (
+        <p>
+          Pick another name above, or{' '}
+          <button type="button" onClick={() => props.onRename(nextName(name))}>
+            Name it {nextName(name)}
+          </button>{' '}
+          and deploy.
+          {offer.kind === 'other' ? (
+            <>
+              {' '}
+              To serve this version from {name} instead, roll it out from its page in{' '}
+              <AppLink to="/deployments">Deployments</AppLink>.
+            </>
+          ) : null}
+          {offer.kind === 'serves' ? (
+            <>
+              {' '}
+              {name} serves v{props.version} already:{' '}
+              <AppLink to={`/deployments/${offer.deployment.id}`}>open {name}</AppLink>.
+            </>
+          ) : null}
+        </p>
+      )}
+      {offer.kind === 'roll' ? (
+        <RollForwardOffer deployment={offer.deployment} version={props.version} roll={props.roll} />
+      ) : null}
+    </>
   );
 }
