@@ -7,6 +7,7 @@ export * from './drift.js';
 export * from './edge.js';
 export * from './errors.js';
 export * from './ids.js';
+export * from './model-files.js';
 export * from './notebook-origin.js';
 export * from './oip/index.js';
 export * from './routing.js';

@@ -70,6 +70,14 @@ export class PayloadTooLargeError extends MeridianError {
 export class UnprocessableError extends MeridianError {
   override readonly name = 'UnprocessableError';
 }
+/**
+ * A model file refused by uploadModelVersion before a byte was sent, for a format the API would refuse: the
+ * status, code and message of the API's own 415, so code that handles that answer handles this too. No
+ * request was made, so `requestId` is undefined.
+ */
+export class UnsupportedModelFormatError extends MeridianError {
+  override readonly name = 'UnsupportedModelFormatError';
+}
 export class RateLimitedError extends MeridianError {
   override readonly name = 'RateLimitedError';
   /** Seconds the server asked to wait (Retry-After), when it said. */

@@ -100,7 +100,8 @@ export function tensorValues(tensor: Tensor): number[] {
   return Array.from(tensor.data as ArrayLike<number>);
 }
 
-// The same conversions as @meridian/protocol's (the agent's), copied: the SDK depends on no other package.
+// The same conversions as @meridian/protocol's (the agent's), copied: the SDK takes from that package only
+// modules that import nothing (model-files), which its build bundles; these sit beside zod schemas there.
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 

@@ -1,5 +1,7 @@
+// Bundled into the published SDK (one module that imports nothing): the table the control plane's 415 uses.
+import { modelFileRefusal as refusalOf } from '@meridian/protocol/model-files';
 import type { MeridianClient } from './client.js';
-import { errorFromResponse } from './errors.js';
+import { errorFromResponse, UnsupportedModelFormatError } from './errors.js';
 import type { Schema } from './types.js';
 
 /** Bytes to upload, read a range at a time (a file, a Blob, memory), so no file is held whole. */
@@ -73,8 +75,17 @@ const MAX_CONCURRENCY = 16;
 type ModelVersion = Schema<'ModelVersion'>;
 
 /**
+ * Why the API would refuse a model file of this name for its format (the words of its 415), or undefined
+ * when the name ends in one it takes (.onnx, .pt, .pkl, …).
+ */
+export function modelFileRefusal(fileName: string): string | undefined {
+  return refusalOf(fileName);
+}
+
+/**
  * Uploads a model version: one streamed request for a small file; otherwise a multipart upload straight to
- * storage (presigned part URLs), resumable from a checkpoint, with progress as parts are stored.
+ * storage (presigned part URLs), resumable from a checkpoint, with progress as parts are stored. A file whose
+ * name announces no format the API takes is refused first (UnsupportedModelFormatError), with nothing sent.
  */
 export async function uploadModelVersion(
   client: MeridianClient,
@@ -82,6 +93,9 @@ export async function uploadModelVersion(
 ): Promise<ModelVersion> {
   const { source } = options;
   const { concurrency = 3 } = options;
+  const refusal = modelFileRefusal(source.name);
+  if (refusal !== undefined)
+    throw new UnsupportedModelFormatError(415, 'unsupported_media_type', refusal, undefined);
   // Checked before anything is sent: 0 or NaN started no worker, and the upload then completed with no part.
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY)
     throw new RangeError(

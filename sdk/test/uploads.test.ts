@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
-import { MeridianClient, memorySource, uploadModelVersion } from '../src/index.js';
+import { describe, expect, inject, it } from 'vitest';
+import {
+  MemoryTokenStore,
+  MeridianClient,
+  MeridianError,
+  memorySource,
+  tokensFrom,
+  UnsupportedModelFormatError,
+  uploadModelVersion,
+} from '../src/index.js';
 
 describe('uploadModelVersion', () => {
   it.each([0, Number.NaN, 1.5, -1, 17])(
@@ -22,4 +30,49 @@ describe('uploadModelVersion', () => {
       expect(sent).toEqual([]);
     },
   );
+
+  it("refuses a file of a format the API refuses before sending a byte, with the API's 415 in its words", async () => {
+    const baseUrl = inject('controlPlaneUrl');
+    const created = await new MeridianClient({ baseUrl }).request('post', '/v1/auth/register', {
+      body: {
+        email: `formats-${Date.now()}@example.com`,
+        password: 'correct horse battery',
+        name: 'Formats',
+      },
+    });
+    const tokens = new MemoryTokenStore(tokensFrom(created));
+    const sent: string[] = [];
+    const client = new MeridianClient({
+      baseUrl,
+      tokens,
+      fetch: (input, init) => {
+        sent.push(`${init?.method ?? 'GET'} ${String(input)}`);
+        return fetch(input, init);
+      },
+    });
+    const model = await client.request('post', '/v1/models', { body: { name: 'formats' } });
+    const bytes = new TextEncoder().encode('{"weights": [1, 2, 3]}');
+    // What the API answers a client that sends the file anyway.
+    const answered = await client
+      .request('post', '/v1/models/{id}/versions', {
+        path: { id: model.id },
+        query: { filename: 'x.json' },
+        raw: { body: bytes, contentType: 'application/octet-stream' },
+      })
+      .catch((err: unknown) => err);
+    expect(answered).toBeInstanceOf(MeridianError);
+    sent.length = 0;
+
+    const refused = await uploadModelVersion(client, {
+      modelId: model.id,
+      source: memorySource('x.json', bytes),
+    }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(UnsupportedModelFormatError);
+    const { status, code, message } = answered as MeridianError;
+    expect(refused).toMatchObject({ status, code, message, requestId: undefined });
+    expect([status, code]).toEqual([415, 'unsupported_media_type']);
+    expect(sent).toEqual([]);
+    const versions = await client.request('get', '/v1/models/{id}/versions', { path: { id: model.id } });
+    expect(versions.items).toEqual([]);
+  });
 });

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeApi } from '../fake-api.test-helper.js';
 
+// The control plane's 415 lists these (control-plane/src/routes/models-versions.test.ts pins its message).
+const ENDINGS = '.tar.gz .joblib .keras .onnx .pkl .pth .tgz .zip .pt .h5 .pb';
 const model = { id: 'mdl_00000000000000000000000001', name: 'big', latestVersion: 3, aliases: [] };
 const version = (status: string) => ({
   id: 'mdv_00000000000000000000000003',
@@ -77,6 +79,21 @@ describe('meridian models push with part settings it cannot use', () => {
     expect([refused.code, refused.stderr]).toEqual([2, `meridian: ${message}\n`]);
     expect(api.received).toEqual([]);
   });
+
+  it.each(['x.json', 'weights.bin', 'model'])(
+    "refuses %s (exit 1) in the server's words before a model is made or a byte sent",
+    async (name) => {
+      const path = join(api.configDir, name);
+      await writeFile(path, '{"weights": [1, 2, 3]}');
+      api.answer({});
+      const refused = await api.run(['models', 'push', path, '--name', 'big']);
+      expect([refused.code, refused.stderr]).toEqual([
+        1,
+        `meridian: Unknown model format for "${name}"; supported endings: ${ENDINGS}\n`,
+      ]);
+      expect(api.received).toEqual([]);
+    },
+  );
 
   it('says a folder is a folder, not a missing file', async () => {
     api.answer({});

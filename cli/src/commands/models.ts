@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import {
   ConflictError,
   collect,
   type MeridianClient,
   MeridianError,
+  modelFileRefusal,
   NotFoundError,
   type Schema,
   type UploadProgress,
@@ -115,6 +116,9 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
   const info = await stat(path).catch(() => undefined);
   if (info?.isDirectory()) throw new CliError(`${file} is a folder: give the model file`);
   if (!info?.isFile()) throw new CliError(`No such file: ${file}`);
+  // The server's 415 in its words, before a model is created or a byte sent: it came after the whole upload.
+  const refusal = modelFileRefusal(basename(path));
+  if (refusal !== undefined) throw new CliError(refusal);
   const client = await ctx.client();
   // Before the model is created: a run that cannot be found leaves nothing behind.
   const run = opts.run ? await requireRunRef(client, opts.run) : undefined;

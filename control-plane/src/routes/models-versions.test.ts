@@ -107,6 +107,10 @@ describe('model versions', () => {
       const res = await uploadVersion(t.app, token, modelId, name, 'bytes');
       expect(res.status, name).toBe(415);
       expect(res.json.error.code).toBe('unsupported_media_type');
+      // The SDK and the CLI refuse such a file before uploading it, in these words.
+      expect(res.json.error.message).toBe(
+        `Unknown model format for "${name}"; supported endings: .tar.gz .joblib .keras .onnx .pkl .pth .tgz .zip .pt .h5 .pb`,
+      );
     }
     expect(await storedKeys(t.objectStore, prefixOf(modelId))).toEqual([]);
   });

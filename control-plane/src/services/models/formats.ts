@@ -1,37 +1,15 @@
-import type { ModelFormat } from '../../db/schema.js';
-
-export interface FormatInfo {
-  format: ModelFormat;
-  /** `onnx` runs in the agent's onnx runtime; everything else needs a container image that serves it. */
-  runtime: 'onnx' | 'container';
-}
-
-/** File endings, longest first so `.tar.gz` wins over `.gz`. */
-const BY_EXTENSION: [string, FormatInfo][] = [
-  ['.savedmodel.tar.gz', { format: 'tensorflow', runtime: 'container' }],
-  ['.savedmodel.zip', { format: 'tensorflow', runtime: 'container' }],
-  ['.tar.gz', { format: 'tensorflow', runtime: 'container' }],
-  ['.joblib', { format: 'sklearn', runtime: 'container' }],
-  ['.keras', { format: 'keras', runtime: 'container' }],
-  ['.onnx', { format: 'onnx', runtime: 'onnx' }],
-  ['.pkl', { format: 'sklearn', runtime: 'container' }],
-  ['.pth', { format: 'pytorch', runtime: 'container' }],
-  ['.tgz', { format: 'tensorflow', runtime: 'container' }],
-  ['.zip', { format: 'tensorflow', runtime: 'container' }],
-  ['.pt', { format: 'pytorch', runtime: 'container' }],
-  ['.h5', { format: 'keras', runtime: 'container' }],
-  ['.pb', { format: 'tensorflow', runtime: 'container' }],
-];
+import { detectModelFormat, type ModelFileInfo, unknownModelFormatMessage } from '@meridian/protocol';
+import { AppError } from '../../errors.js';
 
 /**
- * The format a file name announces, or undefined for one Meridian cannot serve. A TensorFlow SavedModel is a
- * directory, so it arrives as an archive (.tar.gz, .tgz, .zip); a lone .pb is a frozen graph.
+ * A format and its runtime. The table of endings lives in @meridian/protocol, so the SDK and CLI refuse a
+ * file locally, before uploading it, by the same rule and in the same words as the 415 below.
  */
-export function detectFormat(fileName: string): FormatInfo | undefined {
-  const lower = fileName.toLowerCase();
-  return BY_EXTENSION.find(([ending]) => lower.endsWith(ending))?.[1];
-}
+export type FormatInfo = ModelFileInfo;
 
-export const SUPPORTED_EXTENSIONS = BY_EXTENSION.map(([ending]) => ending).filter(
-  (e) => !e.startsWith('.savedmodel'),
-);
+/** The format of `fileName`, or 415 naming the endings Meridian takes. */
+export function formatOf(fileName: string): FormatInfo {
+  const info = detectModelFormat(fileName);
+  if (!info) throw new AppError('unsupported_media_type', unknownModelFormatMessage(fileName));
+  return info;
+}

@@ -3,7 +3,7 @@ import { requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
 import { AppError } from '../../errors.js';
 import type { ModelDeps } from './deps.js';
-import { detectFormat, type FormatInfo, SUPPORTED_EXTENSIONS } from './formats.js';
+import { formatOf } from './formats.js';
 import { ingest, ModelTooLargeError } from './ingest.js';
 import {
   assertRunExists,
@@ -17,18 +17,6 @@ import { aliasNamesOf, findModel, presentVersion } from './records.js';
 
 export const tooLarge = (maxBytes: number) =>
   new AppError('payload_too_large', `A model file may be at most ${maxBytes} bytes`);
-
-/** The format of `fileName`, or 415 naming the ones Meridian takes. */
-export function formatOf(fileName: string): FormatInfo {
-  const info = detectFormat(fileName);
-  if (!info) {
-    throw new AppError(
-      'unsupported_media_type',
-      `Unknown model format for ${JSON.stringify(fileName)}; supported endings: ${SUPPORTED_EXTENSIONS.join(' ')}`,
-    );
-  }
-  return info;
-}
 
 /** Checks shared by both upload paths, before a version number is handed out. */
 export async function admitUpload(deps: ModelDeps, actor: Actor, modelId: string, input: VersionInput) {
