@@ -36,6 +36,11 @@ export interface UploadProgress {
 export interface UploadCheckpoint {
   modelId: string;
   version: number;
+  /**
+   * The version's id (mdv_…). A refused or deleted upload gives its number back, so by the time this one
+   * resumes the number may be another upload's; the id tells them apart. Absent from older checkpoints.
+   */
+  versionId?: string;
   partSize: number;
   partCount: number;
   size: number;
@@ -185,6 +190,7 @@ async function startUpload(
   const checkpoint = {
     modelId: options.modelId,
     version: started.version.version,
+    versionId: started.version.id,
     partSize,
     partCount,
     size: options.source.size,
@@ -198,6 +204,11 @@ async function resumeUpload(client: MeridianClient, checkpoint: UploadCheckpoint
     path: { id: checkpoint.modelId, version: checkpoint.version },
     query: { partCount: String(checkpoint.partCount) },
   });
+  // Another upload's parts must never be mixed with this one's.
+  if (checkpoint.versionId !== undefined && listed.version.id !== checkpoint.versionId)
+    throw new Error(
+      `Version ${checkpoint.version} is no longer the upload this checkpoint was kept for: start the upload again`,
+    );
   return {
     modelId: checkpoint.modelId,
     version: checkpoint.version,

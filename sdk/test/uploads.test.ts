@@ -6,6 +6,7 @@ import {
   memorySource,
   tokensFrom,
   UnsupportedModelFormatError,
+  type UploadCheckpoint,
   uploadModelVersion,
 } from '../src/index.js';
 
@@ -74,5 +75,56 @@ describe('uploadModelVersion', () => {
     expect(sent).toEqual([]);
     const versions = await client.request('get', '/v1/models/{id}/versions', { path: { id: model.id } });
     expect(versions.items).toEqual([]);
+  });
+
+  it('resumes only the upload its checkpoint was kept for, not another that took its number since', async () => {
+    const baseUrl = inject('controlPlaneUrl');
+    const created = await new MeridianClient({ baseUrl }).request('post', '/v1/auth/register', {
+      body: { email: `resume-${Date.now()}@example.com`, password: 'correct horse battery', name: 'Resume' },
+    });
+    const sent: string[] = [];
+    const client = new MeridianClient({
+      baseUrl,
+      tokens: new MemoryTokenStore(tokensFrom(created)),
+      fetch: (input, init) => {
+        sent.push(`${init?.method ?? 'GET'} ${String(input)}`);
+        return fetch(input, init);
+      },
+    });
+    const model = await client.request('post', '/v1/models', { body: { name: 'resumed' } });
+    const source = memorySource('big.pt', new Uint8Array(6 * 1024 * 1024));
+    // Stopped once the upload exists, before any part is sent, as a push cut off early.
+    const stop = new AbortController();
+    let checkpoint: UploadCheckpoint | undefined;
+    const options = { modelId: model.id, source, partSize: 5 * 1024 * 1024 };
+    const first = await uploadModelVersion(client, {
+      ...options,
+      signal: stop.signal,
+      onCheckpoint: (c) => {
+        checkpoint = c;
+        stop.abort();
+      },
+    }).catch((err: unknown) => err);
+    expect(first).toBeInstanceOf(Error);
+    const mine = await client.request('get', '/v1/models/{id}/versions/{version}', {
+      path: { id: model.id, version: '1' },
+    });
+    expect(checkpoint).toMatchObject({ version: 1, versionId: mine.id });
+    // The upload is deleted, and another takes its number.
+    await client.request('delete', '/v1/models/{id}/versions/{version}', {
+      path: { id: model.id, version: 1 },
+    });
+    const other = await client.request('post', '/v1/models/{id}/versions/uploads', {
+      path: { id: model.id },
+      body: { filename: 'other.pt', sizeBytes: source.size, partCount: 2 },
+    });
+    expect(other.version.version).toBe(1);
+    sent.length = 0;
+
+    const resumed = uploadModelVersion(client, { ...options, resume: checkpoint as UploadCheckpoint });
+    await expect(resumed).rejects.toThrow(
+      'Version 1 is no longer the upload this checkpoint was kept for: start the upload again',
+    );
+    expect(sent.filter((line) => !line.startsWith('GET '))).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fakeApi } from '../fake-api.test-helper.js';
 
 // The control plane's 415 lists these (control-plane/src/routes/models-versions.test.ts pins its message).
+const MiB = 1024 * 1024;
 const ENDINGS = '.tar.gz .joblib .keras .onnx .pkl .pth .tgz .zip .pt .h5 .pb';
 const model = { id: 'mdl_00000000000000000000000001', name: 'big', latestVersion: 3, aliases: [] };
 const version = (status: string) => ({
@@ -16,6 +17,20 @@ const version = (status: string) => ({
   sha256: 'ab'.repeat(32),
 });
 
+/** The checkpoint a first push left: under the key the CLI derives from the file and the model. */
+async function leaveCheckpoint(api: { url: string; configDir: string }, file: string, extra: object) {
+  const info = await stat(file);
+  const key = createHash('sha256')
+    .update(JSON.stringify([api.url, model.id, file, info.size, info.mtimeMs]))
+    .digest('hex')
+    .slice(0, 32);
+  await mkdir(join(api.configDir, 'uploads'), { recursive: true });
+  await writeFile(
+    join(api.configDir, 'uploads', `${key}.json`),
+    JSON.stringify({ modelId: model.id, version: 3, partSize: 5 * MiB, partCount: 1, size: 12, ...extra }),
+  );
+}
+
 describe('meridian models push after a push cut off while the server verified the file', () => {
   let api: Awaited<ReturnType<typeof fakeApi>>;
   let file = '';
@@ -24,17 +39,7 @@ describe('meridian models push after a push cut off while the server verified th
     api = await fakeApi();
     file = join(api.configDir, 'net.pt');
     await writeFile(file, 'twelve bytes');
-    // The checkpoint the first push left: the same key the CLI derives from the file and the model.
-    const info = await stat(file);
-    const key = createHash('sha256')
-      .update(JSON.stringify([api.url, model.id, file, info.size, info.mtimeMs]))
-      .digest('hex')
-      .slice(0, 32);
-    await mkdir(join(api.configDir, 'uploads'), { recursive: true });
-    await writeFile(
-      join(api.configDir, 'uploads', `${key}.json`),
-      JSON.stringify({ modelId: model.id, version: 3, partSize: 5 * 1024 * 1024, partCount: 1, size: 12 }),
-    );
+    await leaveCheckpoint(api, file, {});
   });
   afterAll(() => api.close());
 
@@ -54,6 +59,38 @@ describe('meridian models push after a push cut off while the server verified th
       `Pushed big version 3 already (12 bytes, sha256 ${'ab'.repeat(32)}): its upload completed after the last push stopped\n`,
     );
     // The checkpoint is gone: a later push of this file makes a new version, as asked.
+    expect(await readdir(join(api.configDir, 'uploads'))).toEqual([]);
+  });
+});
+
+describe('meridian models push after its upload went and its number went to another upload', () => {
+  let api: Awaited<ReturnType<typeof fakeApi>>;
+  let file = '';
+
+  beforeAll(async () => {
+    api = await fakeApi();
+    file = join(api.configDir, 'net.pt');
+    await writeFile(file, 'twelve bytes');
+    await leaveCheckpoint(api, file, { versionId: 'mdv_00000000000000000000000003' });
+  });
+  afterAll(() => api.close());
+
+  it("uploads the file as a new version rather than into the other upload's parts", async () => {
+    const other = { ...version('uploading'), id: 'mdv_00000000000000000000000009' };
+    api.answer({
+      'GET /v1/models': { items: [model], nextCursor: null },
+      'GET /v1/models/mdl_00000000000000000000000001/versions/3': other,
+      'POST /v1/models/mdl_00000000000000000000000001/versions': { ...version('ready'), version: 4 },
+    });
+    const pushed = await api.run(['models', 'push', file, '--name', 'big']);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.stderr).not.toContain('Resuming');
+    expect(api.received.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
+      'GET /v1/models',
+      'GET /v1/models/mdl_00000000000000000000000001/versions/3',
+      'POST /v1/models/mdl_00000000000000000000000001/versions',
+    ]);
+    expect(pushed.stdout).toBe(`Pushed big version 4 (12 bytes, sha256 ${'ab'.repeat(32)})\n`);
     expect(await readdir(join(api.configDir, 'uploads'))).toEqual([]);
   });
 });

@@ -130,12 +130,14 @@ async function push(ctx: Context, file: string, opts: PushOptions) {
     .slice(0, 32);
   let resume = await checkpoints.load(key);
   if (resume) {
-    // The upload may have been completed or discarded since: then start again.
-    const version = await client
+    // The upload may have been completed or discarded since: then start again. A discarded upload's number
+    // goes to the next upload, so a version of that number with another id is not this file's.
+    const found = await client
       .request('get', '/v1/models/{id}/versions/{version}', {
         path: { id: model.id, version: String(resume.version) },
       })
       .catch((err: unknown) => (err instanceof NotFoundError ? undefined : Promise.reject(err)));
+    const version = resume.versionId === undefined || found?.id === resume.versionId ? found : undefined;
     if (version?.status === 'ready' && version.sizeBytes === info.size) {
       // Completed on the server, but its answer never came (the push was stopped or cut off while the server
       // verified the file): this file (same path, size and mtime) is that version, not one to upload again.
