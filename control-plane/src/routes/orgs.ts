@@ -7,7 +7,16 @@ import { listUserOrgs } from '../services/orgs/me.js';
 import { changeRole, listMembers, removeMember } from '../services/orgs/members.js';
 import { createOrg, getActiveOrg, renameActiveOrg } from '../services/orgs/orgs.js';
 import type { RouteDeps } from './deps.js';
-import { DisplayName, IdParam, MemberSchema, OrgSummarySchema, RoleSchema } from './schemas.js';
+import {
+  Cursor,
+  DisplayName,
+  IdParam,
+  Limit,
+  MemberSchema,
+  OrgSummarySchema,
+  pageOf,
+  RoleSchema,
+} from './schemas.js';
 
 const OrgSchema = z
   .object({
@@ -72,9 +81,10 @@ export function orgRoutes(deps: RouteDeps) {
     path: '/v1/org/members',
     operationId: 'listMembers',
     tags: ['organisations'],
-    summary: 'Members of the active organisation and their roles',
+    summary: 'Members of the active organisation and their roles, a page at a time in the order they joined',
+    request: { query: z.object({ limit: Limit, cursor: Cursor }) },
     responses: {
-      200: jsonContent(z.object({ items: z.array(MemberSchema) }), 'Members'),
+      200: jsonContent(pageOf(MemberSchema), 'Members'),
       ...errors(401, 403),
     },
   });
@@ -125,7 +135,7 @@ export function orgRoutes(deps: RouteDeps) {
     .openapi(rename, async (c) =>
       c.json(await renameActiveOrg(deps.db, deps.identityCache, actorOf(c), c.req.valid('json').name), 200),
     )
-    .openapi(members, async (c) => c.json({ items: await listMembers(deps.db, actorOf(c)) }, 200))
+    .openapi(members, async (c) => c.json(await listMembers(deps.db, actorOf(c), c.req.valid('query')), 200))
     .openapi(change, async (c) => {
       const { userId } = c.req.valid('param');
       return c.json(

@@ -1609,7 +1609,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Members of the active organisation and their roles */
+    /** Members of the active organisation and their roles, a page at a time in the order they joined */
     get: operations['listMembers'];
     put?: never;
     post?: never;
@@ -11809,7 +11809,10 @@ export interface operations {
   };
   listMembers: {
     parameters: {
-      query?: never;
+      query?: {
+        cursor?: string;
+        limit?: number;
+      };
       header?: never;
       path?: never;
       cookie?: never;
@@ -11824,6 +11827,7 @@ export interface operations {
         content: {
           'application/json': {
             items: components['schemas']['Member'][];
+            nextCursor: string | null;
           };
         };
       };

@@ -1,4 +1,4 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, gt } from 'drizzle-orm';
 import type { IdentityCache } from '../../auth/identity-cache.js';
 import { canAssignRole, lowerRole, requirePermission } from '../../auth/permissions.js';
 import type { Actor } from '../../auth/principal.js';
@@ -9,6 +9,7 @@ import { keysMadeBy } from '../api-keys/made-by.js';
 import { recordAudit } from '../audit/record.js';
 import { type AuthDeps, revokeUserSessions } from '../auth/sessions.js';
 import { stopNotebooksOf } from '../notebooks/notebooks.js';
+import { idCursor, splitPage } from '../pagination.js';
 import { revokeInvitationsInviterCannotGrant } from './inviter-standing.js';
 
 const memberColumns = {
@@ -23,15 +24,22 @@ function present(row: { userId: string; email: string; name: string; role: Role;
   return { ...row, createdAt: row.createdAt.toISOString() };
 }
 
-export async function listMembers(db: Database, actor: Actor) {
+/**
+ * One page of the org's members, in the order they joined: membership ids sort by creation time, so the
+ * cursor is the last membership's id.
+ */
+export async function listMembers(db: Database, actor: Actor, page: { limit: number; cursor?: string }) {
   requirePermission(actor.principal, 'org:read');
+  const after = idCursor(page.cursor, 'mem');
   const rows = await db
-    .select(memberColumns)
+    .select({ ...memberColumns, membershipId: memberships.id })
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
-    .where(eq(memberships.orgId, actor.principal.orgId))
-    .orderBy(asc(memberships.createdAt));
-  return rows.map(present);
+    .where(and(eq(memberships.orgId, actor.principal.orgId), after ? gt(memberships.id, after) : undefined))
+    .orderBy(asc(memberships.id))
+    .limit(page.limit + 1);
+  const { items, nextCursor } = splitPage(rows, page.limit, (r) => r.membershipId);
+  return { items: items.map(({ membershipId: _, ...member }) => present(member)), nextCursor };
 }
 
 function actorRole(actor: Actor): Role | 'api_key_admin' {
