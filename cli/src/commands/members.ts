@@ -37,8 +37,9 @@ export function invitedText(created: Schema<'CreatedInvitation'>): string {
   ].join('\n');
 }
 
+/** Every member of the organisation, page after page (the API answers 50 at a time). */
 export async function listMembers(client: MeridianClient): Promise<Member[]> {
-  return (await client.request('get', '/v1/org/members')).items;
+  return collect(client.list('/v1/org/members'));
 }
 
 /** The member with this e-mail; the server keeps e-mails in lower case, so case does not matter. */

@@ -7,11 +7,13 @@ type Ref = { type: string; id: string };
 /** Ids of the org's members and API keys to what a person reads: an e-mail, `key <name>`. */
 export async function loadAuditNames(client: MeridianClient): Promise<Map<string, string>> {
   const [members, keys] = await Promise.all([
-    client.request('get', '/v1/org/members'),
+    collect(
+      paginate((cursor) => client.request('get', '/v1/org/members', { query: { cursor, limit: 200 } })),
+    ),
     collect(paginate((cursor) => client.request('get', '/v1/api-keys', { query: { cursor, limit: 200 } }))),
   ]);
   const names = new Map<string, string>();
-  for (const m of members.items) names.set(m.userId, m.email);
+  for (const m of members) names.set(m.userId, m.email);
   for (const k of keys) names.set(k.id, `key ${k.name}`);
   return names;
 }
