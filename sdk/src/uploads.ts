@@ -155,15 +155,17 @@ export async function uploadModelVersion(
   const parts = [...etags]
     .map(([partNumber, etag]) => ({ partNumber, etag }))
     .sort((a, b) => a.partNumber - b.partNumber);
+  // Named by id too: were this upload refused or deleted meanwhile, its number may be another upload's (409).
   return client.request('post', '/v1/models/{id}/versions/{version}/complete', {
     path: { id: plan.modelId, version: plan.version },
-    body: { parts },
+    body: { versionId: plan.versionId, parts },
   });
 }
 
 interface Plan {
   modelId: string;
   version: number;
+  versionId: string;
   partSize: number;
   stored: { partNumber: number; etag: string }[];
   urls: { partNumber: number; url: string }[];
@@ -196,15 +198,26 @@ async function startUpload(
     size: options.source.size,
   };
   await options.onCheckpoint?.(checkpoint);
-  return { modelId: options.modelId, version: checkpoint.version, partSize, stored: [], urls: started.parts };
+  return {
+    modelId: options.modelId,
+    version: checkpoint.version,
+    versionId: checkpoint.versionId,
+    partSize,
+    stored: [],
+    urls: started.parts,
+  };
 }
 
 async function resumeUpload(client: MeridianClient, checkpoint: UploadCheckpoint): Promise<Plan> {
   const listed = await client.request('get', '/v1/models/{id}/versions/{version}/parts', {
     path: { id: checkpoint.modelId, version: checkpoint.version },
-    query: { partCount: String(checkpoint.partCount) },
+    query: {
+      partCount: String(checkpoint.partCount),
+      // The API refuses (409) once the number is another upload's; a checkpoint kept before ids has none.
+      ...(checkpoint.versionId !== undefined ? { versionId: checkpoint.versionId } : {}),
+    },
   });
-  // Another upload's parts must never be mixed with this one's.
+  // Another upload's parts must never be mixed with this one's (an API from before it checked the id itself).
   if (checkpoint.versionId !== undefined && listed.version.id !== checkpoint.versionId)
     throw new Error(
       `Version ${checkpoint.version} is no longer the upload this checkpoint was kept for: start the upload again`,
@@ -212,6 +225,8 @@ async function resumeUpload(client: MeridianClient, checkpoint: UploadCheckpoint
   return {
     modelId: checkpoint.modelId,
     version: checkpoint.version,
+    // From here on the upload is named by id, an old checkpoint's too: the one just listed.
+    versionId: listed.version.id,
     partSize: checkpoint.partSize,
     stored: listed.stored,
     urls: listed.parts,

@@ -122,9 +122,51 @@ describe('uploadModelVersion', () => {
     sent.length = 0;
 
     const resumed = uploadModelVersion(client, { ...options, resume: checkpoint as UploadCheckpoint });
-    await expect(resumed).rejects.toThrow(
-      'Version 1 is no longer the upload this checkpoint was kept for: start the upload again',
-    );
+    // The API refuses the resume, which names the upload by its id, before it hands out a part URL.
+    await expect(resumed).rejects.toMatchObject({
+      status: 409,
+      message: 'Version 1 of model resumed is another upload now; start the upload again',
+    });
     expect(sent.filter((line) => !line.startsWith('GET '))).toEqual([]);
+  });
+
+  it('does not complete another upload that took its number while its parts were sent', async () => {
+    const baseUrl = inject('controlPlaneUrl');
+    const created = await new MeridianClient({ baseUrl }).request('post', '/v1/auth/register', {
+      body: { email: `taken-${Date.now()}@example.com`, password: 'correct horse battery', name: 'Taken' },
+    });
+    const tokens = new MemoryTokenStore(tokensFrom(created));
+    const direct = new MeridianClient({ baseUrl, tokens });
+    const model = await direct.request('post', '/v1/models', { body: { name: 'taken' } });
+    const source = memorySource('big.pt', new Uint8Array(6 * 1024 * 1024));
+    let other: { id: string } | undefined;
+    // Just before the completion goes out, the upload is deleted and another upload takes its number.
+    const client = new MeridianClient({
+      baseUrl,
+      tokens,
+      fetch: async (input, init) => {
+        if (init?.method === 'POST' && String(input).endsWith('/versions/1/complete') && !other) {
+          await direct.request('delete', '/v1/models/{id}/versions/{version}', {
+            path: { id: model.id, version: 1 },
+          });
+          const started = await direct.request('post', '/v1/models/{id}/versions/uploads', {
+            path: { id: model.id },
+            body: { filename: 'other.pt', sizeBytes: source.size, partCount: 2 },
+          });
+          other = started.version;
+        }
+        return fetch(input, init);
+      },
+    });
+
+    const uploaded = uploadModelVersion(client, { modelId: model.id, source, partSize: 5 * 1024 * 1024 });
+    await expect(uploaded).rejects.toMatchObject({
+      status: 409,
+      message: 'Version 1 of model taken is another upload now; start the upload again',
+    });
+    const version = await direct.request('get', '/v1/models/{id}/versions/{version}', {
+      path: { id: model.id, version: '1' },
+    });
+    expect(version).toMatchObject({ id: other?.id, status: 'uploading', fileName: 'other.pt' });
   });
 });

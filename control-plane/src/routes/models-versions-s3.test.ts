@@ -144,6 +144,62 @@ describe('model versions on S3', () => {
     expect(next.json.version).toBe(Math.max(...accepted) + 1);
   });
 
+  it('refuses with 409 a completion, a parts listing and an abort naming an upload whose number another upload took, and leaves that one intact', async () => {
+    const modelId = await newModel(t.app, owner.accessToken);
+    const modelName = (await call('GET', `/v1/models/${modelId}`)).json.name;
+    const putPart = async (url: string, body: string) => {
+      const res = await fetch(url, { method: 'PUT', body });
+      expect(res.status).toBe(200);
+      return res.headers.get('etag') ?? '';
+    };
+    const start = (sizeBytes: number) =>
+      call('POST', `/v1/models/${modelId}/versions/uploads`, { filename: 'net.pt', sizeBytes, partCount: 1 });
+    // The first upload stores its part, then is aborted (naming its own id) before it completes.
+    const first = await start(10);
+    const firstId = first.json.version.id;
+    const firstParts = [{ partNumber: 1, etag: await putPart(first.json.parts[0].url, 'first 10 b') }];
+    expect((await call('DELETE', `/v1/models/${modelId}/versions/1?versionId=${firstId}`)).status).toBe(204);
+    // Its number goes to the next upload.
+    const second = await start(11);
+    expect(second.json.version).toMatchObject({ version: 1, status: 'uploading' });
+    const secondId = second.json.version.id;
+    const secondBytes = 'second 11 b';
+    const secondParts = [{ partNumber: 1, etag: await putPart(second.json.parts[0].url, secondBytes) }];
+
+    // A client still holding the first upload retries it: each request names that upload, none reaches the second.
+    const refusal = [409, `Version 1 of model ${modelName} is another upload now; start the upload again`];
+    const completed = await call('POST', `/v1/models/${modelId}/versions/1/complete`, {
+      versionId: firstId,
+      parts: firstParts,
+    });
+    expect([completed.status, completed.json.error.message]).toEqual(refusal);
+    const listed = await call(
+      'GET',
+      `/v1/models/${modelId}/versions/1/parts?partCount=1&versionId=${firstId}`,
+    );
+    expect([listed.status, listed.json.error.message]).toEqual(refusal);
+    const aborted = await call('DELETE', `/v1/models/${modelId}/versions/1?versionId=${firstId}`);
+    expect([aborted.status, aborted.json.error.message]).toEqual(refusal);
+
+    // The second upload is as it was: its part still stored, and it completes with its own bytes.
+    const mine = await call(
+      'GET',
+      `/v1/models/${modelId}/versions/1/parts?partCount=1&versionId=${secondId}`,
+    );
+    expect(mine.json.stored).toEqual([{ partNumber: 1, etag: secondParts[0]?.etag, sizeBytes: 11 }]);
+    const done = await call('POST', `/v1/models/${modelId}/versions/1/complete`, {
+      versionId: secondId,
+      parts: secondParts,
+    });
+    expect(done.status, done.text).toBe(200);
+    expect(done.json).toMatchObject({
+      id: secondId,
+      version: 1,
+      status: 'ready',
+      sha256: sha256(Buffer.from(secondBytes)),
+    });
+  });
+
   it('completes a multipart upload from presigned S3 part URLs, verifies it, and deletes it with the model', async () => {
     const modelId = await newModel(t.app, owner.accessToken);
     // S3 wants every part but the last to be at least 5 MiB.

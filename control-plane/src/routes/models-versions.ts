@@ -65,7 +65,16 @@ const StartBody = z.strictObject({
   tags: Tags.optional(),
   metadata: Metadata.optional(),
 });
+/**
+ * Names the upload a request acts on by the version's id as well as its number: a refused or deleted upload
+ * gives its number back, so the number alone may by now be another upload's. Optional for older clients.
+ */
+const UploadVersionId = IdParam('mdv').optional().openapi({
+  description:
+    'The version id (mdv_…) the upload started as: refused with 409 if the number is now another upload',
+});
 const CompleteBody = z.strictObject({
+  versionId: UploadVersionId,
   parts: z
     .array(
       z.strictObject({ partNumber: z.number().int().min(1).max(10_000), etag: z.string().min(1).max(128) }),
@@ -80,6 +89,7 @@ const PartsQuery = z.object({
     .transform(Number)
     .refine((n) => n <= 10_000, 'at most 10000')
     .openapi({ description: 'The part count the upload was started with: URLs come back for those missing' }),
+  versionId: UploadVersionId,
 });
 const StoredPartsSchema = MultipartUploadSchema.extend({
   stored: z.array(z.object({ partNumber: z.number().int(), etag: z.string(), sizeBytes: z.number().int() })),
@@ -196,7 +206,7 @@ export function modelVersionRoutes({ models, ...deps }: RouteDeps & { models: Mo
     path: '/v1/models/{id}/versions/{version}',
     operationId: 'deleteVersion',
     summary: 'Delete a version and its file; refused while an alias points at it or it is deployed',
-    request: { params: VersionParams },
+    request: { params: VersionParams, query: z.object({ versionId: UploadVersionId }) },
     responses: { 204: { description: 'Deleted' }, ...errors(401, 403, 404, 409) },
   });
   const download = createRoute({
@@ -253,17 +263,11 @@ export function modelVersionRoutes({ models, ...deps }: RouteDeps & { models: Mo
     })
     .openapi(complete, async (c) => {
       const { id, version } = c.req.valid('param');
-      return c.json(
-        await completeMultipartUpload(models, actorOf(c), id, version, c.req.valid('json').parts),
-        200,
-      );
+      return c.json(await completeMultipartUpload(models, actorOf(c), id, version, c.req.valid('json')), 200);
     })
     .openapi(parts, async (c) => {
       const { id, version } = c.req.valid('param');
-      return c.json(
-        await listMultipartParts(models, actorOf(c), id, version, c.req.valid('query').partCount),
-        200,
-      );
+      return c.json(await listMultipartParts(models, actorOf(c), id, version, c.req.valid('query')), 200);
     })
     .openapi(get, async (c) => {
       const { id, version } = c.req.valid('param');
@@ -275,7 +279,7 @@ export function modelVersionRoutes({ models, ...deps }: RouteDeps & { models: Mo
     })
     .openapi(remove, async (c) => {
       const { id, version } = c.req.valid('param');
-      await deleteVersion(models, actorOf(c), id, version);
+      await deleteVersion(models, actorOf(c), id, version, c.req.valid('query').versionId);
       return c.body(null, 204);
     })
     .openapi(download, async (c) => {

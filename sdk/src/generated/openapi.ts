@@ -10013,7 +10013,10 @@ export interface operations {
   };
   deleteVersion: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description The version id (mdv_…) the upload started as: refused with 409 if the number is now another upload */
+        versionId?: string;
+      };
       header?: never;
       path: {
         id: string;
@@ -10203,6 +10206,8 @@ export interface operations {
             etag: string;
             partNumber: number;
           }[];
+          /** @description The version id (mdv_…) the upload started as: refused with 409 if the number is now another upload */
+          versionId?: string;
         };
       };
     };
@@ -10375,6 +10380,8 @@ export interface operations {
       query: {
         /** @description The part count the upload was started with: URLs come back for those missing */
         partCount: string;
+        /** @description The version id (mdv_…) the upload started as: refused with 409 if the number is now another upload */
+        versionId?: string;
       };
       header?: never;
       path: {

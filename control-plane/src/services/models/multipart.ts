@@ -15,7 +15,7 @@ import {
   reserveVersion,
   type VersionInput,
 } from './lifecycle.js';
-import { aliasNamesOf, findModel, findVersion, presentVersion, type VersionRow } from './records.js';
+import { aliasNamesOf, findModel, findOwnVersion, presentVersion, type VersionRow } from './records.js';
 import { admitUpload, tooLarge } from './upload.js';
 
 /** How long presigned part URLs stay valid. */
@@ -69,11 +69,12 @@ export async function listMultipartParts(
   actor: Actor,
   modelId: string,
   version: number,
-  partCount: number,
+  query: { partCount: number; versionId?: string | undefined },
 ) {
   requirePermission(actor.principal, 'models:write');
-  await findModel(deps.db, actor.principal.orgId, modelId);
-  const row = await findVersion(deps.db, modelId, version);
+  const { partCount } = query;
+  const model = await findModel(deps.db, actor.principal.orgId, modelId);
+  const row = await findOwnVersion(deps.db, model, version, query.versionId);
   if (row.status !== 'uploading' || !row.uploadId) {
     throw conflict(`Version ${row.version} is not waiting for a multipart upload to complete`);
   }
@@ -116,18 +117,20 @@ async function claimUpload(deps: ModelDeps, row: VersionRow): Promise<string> {
 /**
  * Completes the upload in storage, then verifies the object by streaming it back: size (the declared one,
  * within the limit), sha256, and for ONNX a load with onnxruntime. A file that fails verification is deleted
- * with its version (413 / 422); a completion that storage refuses can be retried with corrected parts.
+ * with its version (413 / 422); a completion that storage refuses can be retried with corrected parts. A
+ * completion naming the version's id is refused (409) once the number is another upload's (findOwnVersion).
  */
 export async function completeMultipartUpload(
   deps: ModelDeps,
   actor: Actor,
   modelId: string,
   version: number,
-  parts: CompletedPart[],
+  body: { parts: CompletedPart[]; versionId?: string | undefined },
 ) {
   requirePermission(actor.principal, 'models:write');
-  await findModel(deps.db, actor.principal.orgId, modelId);
-  const found = await findVersion(deps.db, modelId, version);
+  const { parts } = body;
+  const model = await findModel(deps.db, actor.principal.orgId, modelId);
+  const found = await findOwnVersion(deps.db, model, version, body.versionId);
   const uploadId = await claimUpload(deps, found);
   const row = { ...found, uploadId: null };
   try {

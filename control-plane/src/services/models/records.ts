@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, max } from 'drizzle-orm';
 import { modelAliases, models, modelVersions } from '../../db/schema.js';
-import { AppError, notFound } from '../../errors.js';
+import { AppError, conflict, notFound } from '../../errors.js';
 import type { OnnxSignature } from '../../onnx/inspect.js';
 import type { Reader } from './deps.js';
 
@@ -147,6 +147,24 @@ export async function findVersion(db: Reader, modelId: string, ref: string | num
     row = hit?.version;
   }
   if (!row) throw await versionNotFound(db, modelId, ref);
+  return row;
+}
+
+/**
+ * Version `version` of `model`, which must be the version `versionId` where the caller names one. A refused
+ * or deleted upload gives its number back (reserveVersion), so a client acting on an upload it started
+ * names the upload by id: by now the number alone may be another upload's (409). No id: the number decides.
+ */
+export async function findOwnVersion(
+  db: Reader,
+  model: ModelRow,
+  version: number,
+  versionId: string | undefined,
+): Promise<VersionRow> {
+  const row = await findVersion(db, model.id, version);
+  if (versionId !== undefined && row.id !== versionId) {
+    throw conflict(`Version ${version} of model ${model.name} is another upload now; start the upload again`);
+  }
   return row;
 }
 

@@ -14,6 +14,7 @@ import {
   aliasesOf,
   aliasNamesOf,
   findModel,
+  findOwnVersion,
   findVersion,
   presentVersion,
   requireReady,
@@ -87,13 +88,20 @@ export async function updateVersion(
 
 /**
  * Deletes a version and its object. Refused (409) while an alias points at it or a deployment serves it.
- * An unfinished upload can be deleted too, which aborts it.
+ * An unfinished upload can be deleted too, which aborts it; naming its id (`versionId`) makes sure the number
+ * is still that upload's (409 otherwise).
  */
-export async function deleteVersion(deps: ModelDeps, actor: Actor, modelId: string, version: number) {
+export async function deleteVersion(
+  deps: ModelDeps,
+  actor: Actor,
+  modelId: string,
+  version: number,
+  versionId?: string,
+) {
   requirePermission(actor.principal, 'models:write');
   const orgId = actor.principal.orgId;
   const model = await findModel(deps.db, orgId, modelId);
-  const row = await findVersion(deps.db, modelId, version);
+  const row = await findOwnVersion(deps.db, model, version, versionId);
   await deps.db.transaction(async (tx) => {
     // Checked inside the transaction, so a deployment or alias made concurrently cannot point at nothing.
     const users = await deploymentsUsing(tx, [row.id]);
