@@ -128,8 +128,16 @@ describe('models', () => {
     }
     const ghostRun = `run_${'0'.repeat(26)}`;
     const res = await uploadVersion(t.app, owner.accessToken, id, 'net.pt', 'x', { runId: ghostRun });
-    expect(res.status).toBe(400);
-    expect(res.json.error.details).toEqual([{ path: 'runId', message: 'no such run in this organisation' }]);
+    const unknownRun = `no run ${ghostRun} in this organisation`;
+    expect([res.status, res.json.error.message]).toEqual([400, `runId: ${unknownRun}`]);
+    expect(res.json.error.details).toEqual([{ path: 'runId', message: unknownRun }]);
+    const started = await call('POST', `/v1/models/${id}/versions/uploads`, {
+      filename: 'net.pt',
+      sizeBytes: 10,
+      partCount: 1,
+      runId: ghostRun,
+    });
+    expect([started.status, started.json.error.message]).toEqual([400, `runId: ${unknownRun}`]);
     expect((await call('GET', `/v1/models/${id}/versions/..%2F1`)).status).toBe(400);
   });
 });

@@ -2,7 +2,7 @@ import { newId } from '@meridian/protocol';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Actor } from '../../auth/principal.js';
 import { models, modelVersions, runs } from '../../db/schema.js';
-import { AppError, conflict, notFound } from '../../errors.js';
+import { AppError, conflict, invalidField, notFound } from '../../errors.js';
 import { objectKeys } from '../../storage/object-store.js';
 import { recordAudit } from '../audit/record.js';
 import { addStoredBytes } from '../storage-accounting.js';
@@ -27,11 +27,8 @@ export async function assertRunExists(db: Reader, orgId: string, runId: string):
     .select({ id: runs.id })
     .from(runs)
     .where(and(eq(runs.orgId, orgId), eq(runs.id, runId)));
-  if (!run) {
-    throw new AppError('validation_failed', 'The request is not valid', [
-      { path: 'runId', message: 'no such run in this organisation' },
-    ]);
-  }
+  // runId passed the id pattern, so it is safe to quote.
+  if (!run) throw invalidField('runId', `no run ${runId} in this organisation`);
 }
 
 /**
