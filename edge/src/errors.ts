@@ -19,7 +19,7 @@ export class EdgeError extends Error {
 
 /** How much of a caller's own text (a model name, a version, an input name) an error message echoes. */
 export const ECHO_MAX_CHARS = 64;
-// C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides and isolates: any of
+// C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional overrides and isolates; each of
 // them echoed raw would break a log line or a terminal, or make the message read other than it is.
 const UNPRINTABLE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 

@@ -31,27 +31,34 @@ async function leaveCheckpoint(api: { url: string; configDir: string }, file: st
   );
 }
 
-describe('meridian models push after a push cut off while the server verified the file', () => {
-  let api: Awaited<ReturnType<typeof fakeApi>>;
-  let file = '';
-
+/**
+ * A fake control plane and a file `net.pt` whose first push left a checkpoint (with `extra` in it), made
+ * before the describe's tests and closed after them.
+ */
+function useCutOffPush(extra: object) {
+  const world = {} as { api: Awaited<ReturnType<typeof fakeApi>>; file: string };
   beforeAll(async () => {
-    api = await fakeApi();
-    file = join(api.configDir, 'net.pt');
-    await writeFile(file, 'twelve bytes');
-    await leaveCheckpoint(api, file, {});
+    world.api = await fakeApi();
+    world.file = join(world.api.configDir, 'net.pt');
+    await writeFile(world.file, 'twelve bytes');
+    await leaveCheckpoint(world.api, world.file, extra);
   });
-  afterAll(() => api.close());
+  afterAll(() => world.api.close());
+  return world;
+}
+
+describe('meridian models push after a push cut off while the server verified the file', () => {
+  const world = useCutOffPush({});
 
   it('shows the version the server completed instead of uploading the file again as another version', async () => {
-    api.answer({
+    world.api.answer({
       'GET /v1/models': { items: [model], nextCursor: null },
       'GET /v1/models/mdl_00000000000000000000000001/versions/3': version('ready'),
       'POST /v1/models/mdl_00000000000000000000000001/versions': version('ready'),
     });
-    const pushed = await api.run(['models', 'push', file, '--name', 'big']);
+    const pushed = await world.api.run(['models', 'push', world.file, '--name', 'big']);
     expect(pushed.code, pushed.stderr).toBe(0);
-    expect(api.received.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
+    expect(world.api.received.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
       'GET /v1/models',
       'GET /v1/models/mdl_00000000000000000000000001/versions/3',
     ]);
@@ -59,39 +66,30 @@ describe('meridian models push after a push cut off while the server verified th
       `Pushed big version 3 already (12 bytes, sha256 ${'ab'.repeat(32)}): its upload completed after the last push stopped\n`,
     );
     // The checkpoint is gone: a later push of this file makes a new version, as asked.
-    expect(await readdir(join(api.configDir, 'uploads'))).toEqual([]);
+    expect(await readdir(join(world.api.configDir, 'uploads'))).toEqual([]);
   });
 });
 
 describe('meridian models push after its upload went and its number went to another upload', () => {
-  let api: Awaited<ReturnType<typeof fakeApi>>;
-  let file = '';
-
-  beforeAll(async () => {
-    api = await fakeApi();
-    file = join(api.configDir, 'net.pt');
-    await writeFile(file, 'twelve bytes');
-    await leaveCheckpoint(api, file, { versionId: 'mdv_00000000000000000000000003' });
-  });
-  afterAll(() => api.close());
+  const world = useCutOffPush({ versionId: 'mdv_00000000000000000000000003' });
 
   it("uploads the file as a new version rather than into the other upload's parts", async () => {
     const other = { ...version('uploading'), id: 'mdv_00000000000000000000000009' };
-    api.answer({
+    world.api.answer({
       'GET /v1/models': { items: [model], nextCursor: null },
       'GET /v1/models/mdl_00000000000000000000000001/versions/3': other,
       'POST /v1/models/mdl_00000000000000000000000001/versions': { ...version('ready'), version: 4 },
     });
-    const pushed = await api.run(['models', 'push', file, '--name', 'big']);
+    const pushed = await world.api.run(['models', 'push', world.file, '--name', 'big']);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stderr).not.toContain('Resuming');
-    expect(api.received.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
+    expect(world.api.received.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toEqual([
       'GET /v1/models',
       'GET /v1/models/mdl_00000000000000000000000001/versions/3',
       'POST /v1/models/mdl_00000000000000000000000001/versions',
     ]);
     expect(pushed.stdout).toBe(`Pushed big version 4 (12 bytes, sha256 ${'ab'.repeat(32)})\n`);
-    expect(await readdir(join(api.configDir, 'uploads'))).toEqual([]);
+    expect(await readdir(join(world.api.configDir, 'uploads'))).toEqual([]);
   });
 });
 
